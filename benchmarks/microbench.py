@@ -1,0 +1,67 @@
+"""Micro-benchmarks of the capture machinery (run: .venv/bin/python benchmarks/microbench.py).
+
+Reports ns per instrumented operation on a scalar loop (native, instrumented but untraced,
+traced) and the rewrite cost per code object and per instruction.
+"""
+
+from __future__ import annotations
+
+import dis
+import time
+
+import numpy as np
+
+import framead
+from framead.capture import rewriter
+from framead.capture.recorder import Recorder
+from framead.capture.session import PROBES, Session
+
+N = 20000
+OPS_PER_ITER = 4  # x * c, + y, - 0.5 * ... see loop below: BINARY_OP count per iteration
+
+
+def loop(x, n=N):
+    s = 0.0
+    for _ in range(n):
+        s = s + x * 0.5 - 0.25
+    return s
+
+
+def _count_binops(fn) -> int:
+    return sum(1 for ins in dis.get_instructions(fn) if ins.opname == "BINARY_OP")
+
+
+def best(fn, repeat=7):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ops = 3 * N  # three BINARY_OPs per iteration
+    native = best(lambda: loop(1.5))
+    with Session(Recorder()):
+        loop(1.5)  # warm: rewrite once
+        untraced = best(lambda: loop(1.5))
+    traced = best(lambda: framead.value_and_grad(loop)(1.5), repeat=3)
+    tr = best(lambda: framead.trace(loop, 1.5), repeat=3)
+    print(f"scalar loop, {ops} arithmetic ops")
+    print(f"  native                    {native / ops * 1e9:8.1f} ns/op")
+    print(f"  instrumented, untraced    {untraced / ops * 1e9:8.1f} ns/op")
+    print(f"  traced (record only)      {tr / ops * 1e9:8.1f} ns/op")
+    print(f"  traced + reverse pass     {traced / ops * 1e9:8.1f} ns/op")
+
+    codes = [f.__code__ for f in (loop, np.linalg.norm.__wrapped__ if hasattr(
+        np.linalg.norm, "__wrapped__") else loop, rewriter.instrument, Recorder.apply)]
+    for code in codes:
+        n = len(list(dis.get_instructions(code)))
+        t = best(lambda c=code: rewriter.instrument(c, PROBES), repeat=5)
+        print(f"  rewrite {code.co_name:<20} {n:5d} instr  {t * 1e6:9.1f} us "
+              f"({t / n * 1e6:.2f} us/instr)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""framead.capture: PEP 523 hook, bytecode rewriter, probes, recorder."""

@@ -1,0 +1,1248 @@
+/* framead.capture._evalframe: PEP 523 hook, tracked-object set, callable flags
+ * and the C probes the bytecode rewriter inserts. Contract: docs/internals.md
+ * sections 1 and 2. Version-specific frame access lives in frame311.h.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/ndarraytypes.h> /* PyArray_BASE only: no import_array needed */
+
+#include "frame311.h"
+#include "ptrmap.h"
+
+#if defined(__GNUC__)
+#  define FA_INLINE static inline __attribute__((always_inline))
+#  define FA_LIKELY(x) __builtin_expect(!!(x), 1)
+#  define FA_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#  define FA_INLINE static inline
+#  define FA_LIKELY(x) (x)
+#  define FA_UNLIKELY(x) (x)
+#endif
+
+#define FA_FOREIGN_MSG                                                                       \
+    "another PEP 523 frame evaluator is installed (torch.compile/dynamo or a debugger such " \
+    "as pydevd); framead cannot capture while it is active"
+
+/* Callable flags */
+#define FA_RULE 1
+#define FA_ALWAYS 2
+#define FA_NATIVE 4
+#define FA_SCAN 8
+
+/* ------------------------------------------------------------------------ */
+/* Global and per-thread state (all global state is protected by the GIL).   */
+
+static _Thread_local int tl_enabled = 0; /* capture on for this thread */
+static _Thread_local int tl_busy = 0;    /* decide() running on this thread */
+
+static ptrmap tracked;        /* traced objects (no references held) */
+static ptrmap callable_flags; /* key (PyMethodDef* or object) -> flags */
+static PyObject *flag_refs;   /* list: keeps flagged callables alive */
+static PyTypeObject *ndarray_type;
+
+static Py_ssize_t extra_index = -1;
+static uint64_t generation = 1;
+#define FA_GEN_PASSTHROUGH UINT64_MAX
+
+static int install_depth = 0;
+static PyObject *decide_stack; /* list of decide callables, last is active */
+static PyObject *decide_fn;    /* borrowed from decide_stack, NULL when empty */
+
+static struct {
+    unsigned long long calls;             /* hook entries while enabled */
+    unsigned long long not_fresh;         /* resumptions, throws, owned frames */
+    unsigned long long rewritten;         /* fresh frames run on replacement code */
+    unsigned long long passed_through;    /* fresh frames run on their own code */
+    unsigned long long decisions;         /* decide() calls */
+    unsigned long long layout_rejections; /* replacements refused: layout differs */
+    unsigned long long no_room;           /* replacement did not fit the chunk */
+    unsigned long long decide_errors;     /* decide() raised */
+    unsigned long long generator_funcs;   /* f_func swapped for generator code */
+} st;
+
+/* Handlers: bound methods of the object given to set_handlers(). */
+static PyObject *h_obj, *h_binop, *h_unary, *h_compare, *h_getitem, *h_setitem, *h_getattr,
+    *h_getiter, *h_unpack, *h_call;
+
+static PyObject *star_kwnames1, *star_kwnames2;
+static PyObject *str_neg, *str_pos, *str_invert;
+static PyObject *small_ints[26];
+
+/* ------------------------------------------------------------------------ */
+/* Traced test                                                               */
+
+/* Is o an instance of the registered ndarray type (or a subclass)? A subclass
+   instance is at least as big as an ndarray, so the size test rejects floats,
+   ints and tuples without walking the MRO. */
+FA_INLINE int
+is_ndarray(PyObject *o, PyTypeObject *nd)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == nd) {
+        return 1;
+    }
+    if (t->tp_basicsize < nd->tp_basicsize) {
+        return 0;
+    }
+    return PyType_IsSubtype(t, nd);
+}
+
+FA_INLINE int
+is_traced(PyObject *o)
+{
+    if (ptrmap_contains(&tracked, o)) {
+        return 1;
+    }
+    PyTypeObject *nd = ndarray_type;
+    if (nd != NULL && is_ndarray(o, nd)) {
+        PyObject *b = PyArray_BASE((PyArrayObject *)o);
+        while (b != NULL && is_ndarray(b, nd)) {
+            if (ptrmap_contains(&tracked, b)) {
+                return 1;
+            }
+            b = PyArray_BASE((PyArrayObject *)b);
+        }
+    }
+    return 0;
+}
+
+/* Traced operations go to Python only when something is tracked, capture is on
+   for this thread and handlers are set. Cheapest test first. */
+#define FA_ACTIVE() (tracked.size != 0 && tl_enabled && h_obj != NULL)
+
+static int
+scan_traced(PyObject *o, int depth)
+{
+    if (depth > 32) {
+        return 0;
+    }
+    PyObject **items;
+    Py_ssize_t n;
+    if (PyList_Check(o)) {
+        items = ((PyListObject *)o)->ob_item;
+        n = PyList_GET_SIZE(o);
+    }
+    else if (PyTuple_Check(o)) {
+        items = ((PyTupleObject *)o)->ob_item;
+        n = PyTuple_GET_SIZE(o);
+    }
+    else {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        /* is_traced runs no Python code, so the list cannot change under us */
+        PyObject *it = items[i];
+        if (is_traced(it) || scan_traced(it, depth + 1)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static inline int
+is_traced_scan(PyObject *o, int scan)
+{
+    return is_traced(o) || (scan && scan_traced(o, 0));
+}
+
+/* ------------------------------------------------------------------------ */
+/* co_extra cache                                                            */
+
+typedef struct {
+    uint64_t generation;   /* FA_GEN_PASSTHROUGH: an instrumented code object */
+    PyObject *replacement; /* strong reference, NULL: run the code as is */
+} fa_extra;
+
+static void
+fa_extra_free(void *p)
+{
+    fa_extra *e = (fa_extra *)p;
+    if (e != NULL) {
+        Py_XDECREF(e->replacement);
+        PyMem_RawFree(e);
+    }
+}
+
+static inline fa_extra *
+get_extra(PyCodeObject *code)
+{
+    void *p = NULL;
+    if (_PyCode_GetExtra((PyObject *)code, extra_index, &p) < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return (fa_extra *)p;
+}
+
+/* Store (gen, replacement) in code's co_extra; steals `replacement`. */
+static int
+set_extra(PyCodeObject *code, uint64_t gen, PyObject *replacement)
+{
+    fa_extra *e = get_extra(code);
+    if (e != NULL) {
+        PyObject *old = e->replacement;
+        e->generation = gen;
+        e->replacement = replacement;
+        Py_XDECREF(old);
+        return 0;
+    }
+    e = (fa_extra *)PyMem_RawMalloc(sizeof(fa_extra));
+    if (e == NULL) {
+        Py_XDECREF(replacement);
+        PyErr_NoMemory();
+        return -1;
+    }
+    e->generation = gen;
+    e->replacement = replacement;
+    if (_PyCode_SetExtra((PyObject *)code, extra_index, e) < 0) {
+        fa_extra_free(e);
+        return -1;
+    }
+    return 0;
+}
+
+/* Call decide(code) and cache the answer. Returns 0 or -1 with an exception. */
+static int
+run_decide(PyThreadState *tstate, PyCodeObject *code)
+{
+    PyObject *decide = decide_fn;
+    if (decide == NULL) {
+        return 0; /* uninstalled meanwhile: run as is, cache nothing */
+    }
+    uint64_t gen = generation;
+    Py_INCREF(decide);
+    int was_busy = tl_busy;
+    tl_busy = 1;
+    PyThreadState_EnterTracing(tstate);
+    PyObject *res = PyObject_CallOneArg(decide, (PyObject *)code);
+    PyThreadState_LeaveTracing(tstate);
+    tl_busy = was_busy;
+    Py_DECREF(decide);
+    st.decisions++;
+    if (res == NULL) {
+        return -1;
+    }
+    PyObject *replacement = NULL;
+    if (res == Py_None || res == (PyObject *)code) {
+        Py_DECREF(res);
+    }
+    else if (!PyCode_Check(res)) {
+        PyErr_Format(PyExc_TypeError, "framead decide() must return a code object or None, not %.200s",
+                     Py_TYPE(res)->tp_name);
+        Py_DECREF(res);
+        return -1;
+    }
+    else if (!fa_code_same_layout(code, (PyCodeObject *)res)) {
+        st.layout_rejections++;
+        Py_DECREF(res);
+    }
+    else {
+        /* the instrumented code itself is never rewritten again */
+        if (set_extra((PyCodeObject *)res, FA_GEN_PASSTHROUGH, NULL) < 0) {
+            Py_DECREF(res);
+            return -1;
+        }
+        replacement = res; /* our reference moves into the cache */
+    }
+    return set_extra(code, gen, replacement);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The PEP 523 hook                                                          */
+
+static PyObject *
+fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
+{
+    if (!tl_enabled || tl_busy) {
+        return fa_eval_default(tstate, frame, throwflag);
+    }
+    st.calls++;
+    if (!fa_frame_is_fresh(tstate, frame, throwflag)) {
+        st.not_fresh++;
+        return fa_eval_default(tstate, frame, throwflag);
+    }
+    PyCodeObject *code = fa_frame_code(frame);
+    fa_extra *e = get_extra(code);
+    if (e == NULL || (e->generation != generation && e->generation != FA_GEN_PASSTHROUGH)) {
+        if (run_decide(tstate, code) < 0) {
+            st.decide_errors++;
+            fa_frame_abandon(tstate, frame);
+            return NULL;
+        }
+        /* decide() ran Python code: the frame is still at the top (the stack
+           discipline restores it) but re-check rather than assume. */
+        if (!fa_frame_is_fresh(tstate, frame, 0)) {
+            st.passed_through++;
+            return fa_eval_default(tstate, frame, 0);
+        }
+        e = get_extra(code);
+    }
+    if (e == NULL || e->replacement == NULL) {
+        st.passed_through++;
+        return fa_eval_default(tstate, frame, 0);
+    }
+    /* Hold the replacement: making a generator's function object can run a
+       GC pass, and a finalizer could re-decide this code and drop the cache's
+       reference. */
+    PyCodeObject *repl = (PyCodeObject *)Py_NewRef(e->replacement);
+    int is_gen = (repl->co_flags & FA_CO_GENLIKE) != 0;
+    int r = fa_frame_install_code(tstate, frame, repl);
+    Py_DECREF(repl); /* the frame holds its own reference now */
+    if (r < 0) {
+        fa_frame_abandon(tstate, frame);
+        return NULL;
+    }
+    if (r == 0) {
+        st.no_room++;
+        st.passed_through++;
+    }
+    else {
+        st.rewritten++;
+        st.generator_funcs += is_gen;
+    }
+    return fa_eval_default(tstate, frame, 0);
+}
+
+/* A stand-in "foreign" evaluator for tests of the conflict check. */
+static PyObject *
+fa_foreign_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
+{
+    return fa_eval_default(tstate, frame, throwflag);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hook control                                                              */
+
+static PyObject *
+m_install(PyObject *mod, PyObject *decide)
+{
+    if (!PyCallable_Check(decide)) {
+        PyErr_SetString(PyExc_TypeError, "install(decide): decide must be callable");
+        return NULL;
+    }
+    fa_eval_func cur = fa_get_eval_func();
+    if (cur != fa_eval && !fa_is_default_eval(cur)) {
+        PyErr_SetString(PyExc_RuntimeError, FA_FOREIGN_MSG);
+        return NULL;
+    }
+    if (PyList_Append(decide_stack, decide) < 0) {
+        return NULL;
+    }
+    decide_fn = decide;
+    install_depth++;
+    if (cur != fa_eval) {
+        fa_set_eval_func(fa_eval);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+m_uninstall(PyObject *mod, PyObject *unused)
+{
+    if (install_depth <= 0) {
+        PyErr_SetString(PyExc_RuntimeError, "uninstall() without a matching install()");
+        return NULL;
+    }
+    install_depth--;
+    Py_ssize_t n = PyList_GET_SIZE(decide_stack);
+    if (PyList_SetSlice(decide_stack, n - 1, n, NULL) < 0) {
+        return NULL;
+    }
+    n--;
+    decide_fn = n > 0 ? PyList_GET_ITEM(decide_stack, n - 1) : NULL;
+    if (install_depth == 0 && fa_get_eval_func() == fa_eval) {
+        fa_set_eval_func(_PyEval_EvalFrameDefault);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+m_install_depth(PyObject *mod, PyObject *unused)
+{
+    return PyLong_FromLong(install_depth);
+}
+
+static PyObject *
+m_set_enabled(PyObject *mod, PyObject *flag)
+{
+    int v = PyObject_IsTrue(flag);
+    if (v < 0) {
+        return NULL;
+    }
+    int prev = tl_enabled;
+    tl_enabled = v;
+    return PyBool_FromLong(prev);
+}
+
+static PyObject *
+m_is_enabled(PyObject *mod, PyObject *unused)
+{
+    return PyBool_FromLong(tl_enabled);
+}
+
+static PyObject *
+m_bump_generation(PyObject *mod, PyObject *unused)
+{
+    generation++;
+    return PyLong_FromUnsignedLongLong(generation);
+}
+
+static PyObject *
+m_stats(PyObject *mod, PyObject *unused)
+{
+    return Py_BuildValue(
+        "{sKsKsKsKsKsKsKsKsKsKsisn}", "calls", st.calls, "not_fresh", st.not_fresh, "rewritten",
+        st.rewritten, "passed_through", st.passed_through, "decisions", st.decisions,
+        "layout_rejections", st.layout_rejections, "no_room", st.no_room, "decide_errors",
+        st.decide_errors, "generator_funcs", st.generator_funcs, "generation",
+        (unsigned long long)generation, "install_depth", install_depth, "tracked",
+        (Py_ssize_t)tracked.size);
+}
+
+static PyObject *
+m_reset_stats(PyObject *mod, PyObject *unused)
+{
+    memset(&st, 0, sizeof(st));
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+m_install_foreign_for_test(PyObject *mod, PyObject *flag)
+{
+    int v = PyObject_IsTrue(flag);
+    if (v < 0) {
+        return NULL;
+    }
+    fa_eval_func cur = fa_get_eval_func();
+    if (v) {
+        if (!fa_is_default_eval(cur)) {
+            PyErr_SetString(PyExc_RuntimeError, "an evaluator is already installed");
+            return NULL;
+        }
+        fa_set_eval_func(fa_foreign_eval);
+    }
+    else if (cur == fa_foreign_eval) {
+        fa_set_eval_func(_PyEval_EvalFrameDefault);
+    }
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Handlers                                                                  */
+
+static void
+clear_handlers(void)
+{
+    Py_CLEAR(h_obj);
+    Py_CLEAR(h_binop);
+    Py_CLEAR(h_unary);
+    Py_CLEAR(h_compare);
+    Py_CLEAR(h_getitem);
+    Py_CLEAR(h_setitem);
+    Py_CLEAR(h_getattr);
+    Py_CLEAR(h_getiter);
+    Py_CLEAR(h_unpack);
+    Py_CLEAR(h_call);
+}
+
+static PyObject *
+m_set_handlers(PyObject *mod, PyObject *obj)
+{
+    static const char *names[] = {"binop",   "unary",   "compare", "getitem", "setitem",
+                                  "getattr", "getiter", "unpack",  "call"};
+    PyObject *got[9] = {NULL};
+    if (obj != Py_None) {
+        for (int i = 0; i < 9; i++) {
+            got[i] = PyObject_GetAttrString(obj, names[i]);
+            if (got[i] == NULL) {
+                for (int j = 0; j < i; j++) {
+                    Py_DECREF(got[j]);
+                }
+                return NULL;
+            }
+        }
+    }
+    clear_handlers();
+    if (obj != Py_None) {
+        h_obj = Py_NewRef(obj);
+        h_binop = got[0];
+        h_unary = got[1];
+        h_compare = got[2];
+        h_getitem = got[3];
+        h_setitem = got[4];
+        h_getattr = got[5];
+        h_getiter = got[6];
+        h_unpack = got[7];
+        h_call = got[8];
+    }
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tracked set                                                               */
+
+static PyObject *
+m_track(PyObject *mod, PyObject *obj)
+{
+    if (ptrmap_set(&tracked, obj, 1) < 0) {
+        return PyErr_NoMemory();
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+m_untrack(PyObject *mod, PyObject *obj)
+{
+    ptrmap_remove(&tracked, obj);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+m_clear_tracked(PyObject *mod, PyObject *unused)
+{
+    ptrmap_clear(&tracked);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+m_is_tracked(PyObject *mod, PyObject *obj)
+{
+    return PyBool_FromLong(tracked.size != 0 && is_traced(obj));
+}
+
+static PyObject *
+m_tracked_count(PyObject *mod, PyObject *unused)
+{
+    return PyLong_FromSize_t(tracked.size);
+}
+
+static PyObject *
+m_set_ndarray_type(PyObject *mod, PyObject *tp)
+{
+    if (tp == Py_None) {
+        Py_CLEAR(ndarray_type);
+        Py_RETURN_NONE;
+    }
+    if (!PyType_Check(tp)) {
+        PyErr_SetString(PyExc_TypeError, "set_ndarray_type() needs a type");
+        return NULL;
+    }
+    Py_XSETREF(ndarray_type, (PyTypeObject *)Py_NewRef(tp));
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Callable flags                                                            */
+
+static inline const void *
+flags_key(PyObject *c)
+{
+    PyTypeObject *t = Py_TYPE(c);
+    if (t == &PyCFunction_Type || t == &PyCMethod_Type || PyCFunction_Check(c)) {
+        return ((PyCFunctionObject *)c)->m_ml;
+    }
+    if (t == &PyMethodDescr_Type || t == &PyClassMethodDescr_Type) {
+        return ((PyMethodDescrObject *)c)->d_method;
+    }
+    return c;
+}
+
+static inline unsigned
+lookup_flags(PyObject *c)
+{
+    ptrmap_entry *e = ptrmap_find(&callable_flags, flags_key(c));
+    if (e != NULL) {
+        return (unsigned)e->value;
+    }
+    if (PyMethod_Check(c)) { /* bound Python method: flags of its function */
+        e = ptrmap_find(&callable_flags, PyMethod_GET_FUNCTION(c));
+        if (e != NULL) {
+            return (unsigned)e->value;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+m_set_callable_flags(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "set_callable_flags(obj, flags)");
+        return NULL;
+    }
+    long flags = PyLong_AsLong(args[1]);
+    if (flags == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (flags < 0 || flags > 15) {
+        PyErr_SetString(PyExc_ValueError, "flags must combine RULE, ALWAYS, NATIVE, SCAN");
+        return NULL;
+    }
+    const void *key = flags_key(args[0]);
+    if (flags == 0) {
+        ptrmap_remove(&callable_flags, key);
+        Py_RETURN_NONE;
+    }
+    int added = ptrmap_set(&callable_flags, key, (uintptr_t)flags);
+    if (added < 0) {
+        return PyErr_NoMemory();
+    }
+    if (added && PyList_Append(flag_refs, args[0]) < 0) {
+        ptrmap_remove(&callable_flags, key);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+m_get_callable_flags(PyObject *mod, PyObject *obj)
+{
+    return PyLong_FromUnsignedLong(callable_flags.size ? lookup_flags(obj) : 0);
+}
+
+static PyObject *
+m_clear_callable_flags(PyObject *mod, PyObject *unused)
+{
+    ptrmap_clear(&callable_flags);
+    if (PyList_SetSlice(flag_refs, 0, PyList_GET_SIZE(flag_refs), NULL) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Probes                                                                    */
+
+static PyObject *
+wrong_nargs(const char *name, Py_ssize_t want, Py_ssize_t got)
+{
+    PyErr_Format(PyExc_TypeError, "%s expected %zd arguments, got %zd", name, want, got);
+    return NULL;
+}
+
+static PyObject *
+call_handler3(PyObject *h, PyObject *x, PyObject *a, PyObject *b)
+{
+    PyObject *args[3] = {x, a, b};
+    return PyObject_Vectorcall(h, args, 3, NULL);
+}
+
+static PyObject *
+call_handler2(PyObject *h, PyObject *a, PyObject *b)
+{
+    PyObject *args[2] = {a, b};
+    return PyObject_Vectorcall(h, args, 2, NULL);
+}
+
+#define BINOP_PROBE(IDX, NAME, EXPR)                                                  \
+    static PyObject *probe_##NAME(PyObject *self, PyObject *const *args,             \
+                                  Py_ssize_t nargs)                                  \
+    {                                                                                \
+        if (FA_UNLIKELY(nargs != 2)) {                                               \
+            return wrong_nargs("_framead_probe_" #NAME, 2, nargs);                    \
+        }                                                                            \
+        PyObject *a = args[0], *b = args[1];                                         \
+        if (FA_UNLIKELY(FA_ACTIVE()) && (is_traced(a) || is_traced(b))) {            \
+            return call_handler3(h_binop, small_ints[IDX], a, b);                    \
+        }                                                                            \
+        return EXPR;                                                                 \
+    }
+
+BINOP_PROBE(0, add, PyNumber_Add(a, b))
+BINOP_PROBE(1, and, PyNumber_And(a, b))
+BINOP_PROBE(2, floordiv, PyNumber_FloorDivide(a, b))
+BINOP_PROBE(3, lshift, PyNumber_Lshift(a, b))
+BINOP_PROBE(4, matmul, PyNumber_MatrixMultiply(a, b))
+BINOP_PROBE(5, mul, PyNumber_Multiply(a, b))
+BINOP_PROBE(6, mod, PyNumber_Remainder(a, b))
+BINOP_PROBE(7, or, PyNumber_Or(a, b))
+BINOP_PROBE(8, pow, PyNumber_Power(a, b, Py_None))
+BINOP_PROBE(9, rshift, PyNumber_Rshift(a, b))
+BINOP_PROBE(10, sub, PyNumber_Subtract(a, b))
+BINOP_PROBE(11, truediv, PyNumber_TrueDivide(a, b))
+BINOP_PROBE(12, xor, PyNumber_Xor(a, b))
+BINOP_PROBE(13, iadd, PyNumber_InPlaceAdd(a, b))
+BINOP_PROBE(14, iand, PyNumber_InPlaceAnd(a, b))
+BINOP_PROBE(15, ifloordiv, PyNumber_InPlaceFloorDivide(a, b))
+BINOP_PROBE(16, ilshift, PyNumber_InPlaceLshift(a, b))
+BINOP_PROBE(17, imatmul, PyNumber_InPlaceMatrixMultiply(a, b))
+BINOP_PROBE(18, imul, PyNumber_InPlaceMultiply(a, b))
+BINOP_PROBE(19, imod, PyNumber_InPlaceRemainder(a, b))
+BINOP_PROBE(20, ior, PyNumber_InPlaceOr(a, b))
+BINOP_PROBE(21, ipow, PyNumber_InPlacePower(a, b, Py_None))
+BINOP_PROBE(22, irshift, PyNumber_InPlaceRshift(a, b))
+BINOP_PROBE(23, isub, PyNumber_InPlaceSubtract(a, b))
+BINOP_PROBE(24, itruediv, PyNumber_InPlaceTrueDivide(a, b))
+BINOP_PROBE(25, ixor, PyNumber_InPlaceXor(a, b))
+
+#define PROBE_DEF(NAME) {"_framead_probe_" #NAME, (PyCFunction)(void (*)(void))probe_##NAME, METH_FASTCALL, NULL}
+
+static PyMethodDef binop_defs[26] = {
+    PROBE_DEF(add),      PROBE_DEF(and),       PROBE_DEF(floordiv), PROBE_DEF(lshift),
+    PROBE_DEF(matmul),   PROBE_DEF(mul),       PROBE_DEF(mod),      PROBE_DEF(or),
+    PROBE_DEF(pow),      PROBE_DEF(rshift),    PROBE_DEF(sub),      PROBE_DEF(truediv),
+    PROBE_DEF(xor),      PROBE_DEF(iadd),      PROBE_DEF(iand),     PROBE_DEF(ifloordiv),
+    PROBE_DEF(ilshift),  PROBE_DEF(imatmul),   PROBE_DEF(imul),     PROBE_DEF(imod),
+    PROBE_DEF(ior),      PROBE_DEF(ipow),      PROBE_DEF(irshift),  PROBE_DEF(isub),
+    PROBE_DEF(itruediv), PROBE_DEF(ixor),
+};
+
+#define COMPARE_PROBE(OP, NAME)                                                       \
+    static PyObject *probe_##NAME(PyObject *self, PyObject *const *args,             \
+                                  Py_ssize_t nargs)                                  \
+    {                                                                                \
+        if (FA_UNLIKELY(nargs != 2)) {                                               \
+            return wrong_nargs("_framead_probe_" #NAME, 2, nargs);                    \
+        }                                                                            \
+        PyObject *a = args[0], *b = args[1];                                         \
+        if (FA_UNLIKELY(FA_ACTIVE()) && (is_traced(a) || is_traced(b))) {            \
+            return call_handler3(h_compare, small_ints[OP], a, b);                   \
+        }                                                                            \
+        return PyObject_RichCompare(a, b, OP);                                       \
+    }
+
+COMPARE_PROBE(Py_LT, lt)
+COMPARE_PROBE(Py_LE, le)
+COMPARE_PROBE(Py_EQ, eq)
+COMPARE_PROBE(Py_NE, ne)
+COMPARE_PROBE(Py_GT, gt)
+COMPARE_PROBE(Py_GE, ge)
+
+static PyMethodDef compare_defs[6] = {
+    PROBE_DEF(lt), PROBE_DEF(le), PROBE_DEF(eq), PROBE_DEF(ne), PROBE_DEF(gt), PROBE_DEF(ge),
+};
+
+#define UNARY_PROBE(NAME, STR, FUNC)                                                  \
+    static PyObject *probe_##NAME(PyObject *self, PyObject *const *args,             \
+                                  Py_ssize_t nargs)                                  \
+    {                                                                                \
+        if (FA_UNLIKELY(nargs != 1)) {                                               \
+            return wrong_nargs("_framead_probe_" #NAME, 1, nargs);                    \
+        }                                                                            \
+        PyObject *a = args[0];                                                       \
+        if (FA_UNLIKELY(FA_ACTIVE()) && is_traced(a)) {                              \
+            return call_handler2(h_unary, STR, a);                                   \
+        }                                                                            \
+        return FUNC(a);                                                              \
+    }
+
+UNARY_PROBE(neg, str_neg, PyNumber_Negative)
+UNARY_PROBE(pos, str_pos, PyNumber_Positive)
+UNARY_PROBE(invert, str_invert, PyNumber_Invert)
+
+static PyObject *
+probe_getitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (FA_UNLIKELY(nargs != 2)) {
+        return wrong_nargs("_framead_probe_getitem", 2, nargs);
+    }
+    PyObject *a = args[0], *k = args[1];
+    if (FA_UNLIKELY(FA_ACTIVE()) && (is_traced(a) || is_traced(k))) {
+        return call_handler2(h_getitem, a, k);
+    }
+    return PyObject_GetItem(a, k);
+}
+
+static PyObject *
+probe_setitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (FA_UNLIKELY(nargs != 3)) {
+        return wrong_nargs("_framead_probe_setitem", 3, nargs);
+    }
+    PyObject *a = args[0], *k = args[1], *v = args[2];
+    if (FA_UNLIKELY(FA_ACTIVE()) && (is_traced(a) || is_traced(k) || is_traced(v))) {
+        PyObject *r = call_handler3(h_setitem, a, k, v);
+        if (r == NULL) {
+            return NULL;
+        }
+        Py_DECREF(r);
+        Py_RETURN_NONE;
+    }
+    if (PyObject_SetItem(a, k, v) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+probe_getattr(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (FA_UNLIKELY(nargs != 2)) {
+        return wrong_nargs("_framead_probe_getattr", 2, nargs);
+    }
+    PyObject *o = args[0], *name = args[1];
+    if (FA_UNLIKELY(FA_ACTIVE()) && is_traced(o)) {
+        return call_handler2(h_getattr, o, name);
+    }
+    return PyObject_GetAttr(o, name);
+}
+
+static PyObject *
+probe_getiter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (FA_UNLIKELY(nargs != 1)) {
+        return wrong_nargs("_framead_probe_getiter", 1, nargs);
+    }
+    PyObject *o = args[0];
+    if (FA_UNLIKELY(FA_ACTIVE()) && is_traced(o)) {
+        return PyObject_CallOneArg(h_getiter, o);
+    }
+    return Py_NewRef(o);
+}
+
+static PyObject *
+probe_unpack(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (FA_UNLIKELY(nargs != 1)) {
+        return wrong_nargs("_framead_probe_unpack", 1, nargs);
+    }
+    PyObject *o = args[0];
+    if (FA_UNLIKELY(FA_ACTIVE()) && is_traced(o)) {
+        return PyObject_CallOneArg(h_unpack, o);
+    }
+    return Py_NewRef(o);
+}
+
+static PyMethodDef unary_defs[3] = {PROBE_DEF(neg), PROBE_DEF(pos), PROBE_DEF(invert)};
+static PyMethodDef misc_defs[5] = {PROBE_DEF(getitem), PROBE_DEF(setitem), PROBE_DEF(getattr),
+                                   PROBE_DEF(getiter), PROBE_DEF(unpack)};
+
+/* ------------------------------------------------------------------------ */
+/* The call trampoline                                                       */
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+} CallProbe;
+
+/* Python code the callee treats natively even with traced arguments: its
+   frames are rewritten and record on their own. */
+static inline int
+is_python_callable(PyObject *c)
+{
+    if (PyFunction_Check(c)) {
+        return 1;
+    }
+    if (PyMethod_Check(c) && PyFunction_Check(PyMethod_GET_FUNCTION(c))) {
+        return 1;
+    }
+    return PyType_Check(c) && (((PyTypeObject *)c)->tp_flags & Py_TPFLAGS_HEAPTYPE);
+}
+
+static inline int
+callable_self_traced(PyObject *c)
+{
+    if (PyCFunction_Check(c)) {
+        PyObject *self = PyCFunction_GET_SELF(c);
+        if (self != NULL && !PyModule_Check(self) && is_traced(self)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* After ALWAYS was handled: does this traced call go to handlers.call? */
+static inline int
+route_traced(PyObject *callable, unsigned flags)
+{
+    if (flags & FA_NATIVE) {
+        return 0;
+    }
+    if (!(flags & FA_RULE) && is_python_callable(callable)) {
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *
+call_handler(PyObject *callable, PyObject *argtuple, PyObject *kwargs)
+{
+    PyObject *args[3] = {callable, argtuple, kwargs ? kwargs : Py_None};
+    return PyObject_Vectorcall(h_call, args, 3, NULL);
+}
+
+static PyObject *
+handler_from_vector(PyObject *callable, PyObject *const *args, Py_ssize_t nargs,
+                    PyObject *kwnames)
+{
+    PyObject *tup = PyTuple_New(nargs);
+    if (tup == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        PyTuple_SET_ITEM(tup, i, Py_NewRef(args[i]));
+    }
+    PyObject *kw = NULL;
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
+        kw = PyDict_New();
+        if (kw == NULL) {
+            Py_DECREF(tup);
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+            if (PyDict_SetItem(kw, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0) {
+                Py_DECREF(tup);
+                Py_DECREF(kw);
+                return NULL;
+            }
+        }
+    }
+    PyObject *res = call_handler(callable, tup, kw);
+    Py_DECREF(tup);
+    Py_XDECREF(kw);
+    return res;
+}
+
+/* CALL_FUNCTION_EX's error for a non-mapping / duplicate keyword (3.11). */
+static void
+format_kwargs_error(PyObject *func, PyObject *kwargs)
+{
+    if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        PyObject *funcstr = _PyObject_FunctionStr(func);
+        if (funcstr != NULL) {
+            PyErr_Format(PyExc_TypeError, "%U argument after ** must be a mapping, not %.200s",
+                         funcstr, Py_TYPE(kwargs)->tp_name);
+            Py_DECREF(funcstr);
+        }
+    }
+    else if (PyErr_ExceptionMatches(PyExc_KeyError)) {
+        PyObject *exc, *val, *tb;
+        PyErr_Fetch(&exc, &val, &tb);
+        if (val && PyTuple_Check(val) && PyTuple_GET_SIZE(val) == 1) {
+            PyObject *funcstr = _PyObject_FunctionStr(func);
+            if (funcstr != NULL) {
+                PyObject *key = PyTuple_GET_ITEM(val, 0);
+                PyErr_Format(PyExc_TypeError, "%U got multiple values for keyword argument '%S'",
+                             funcstr, key);
+                Py_DECREF(funcstr);
+            }
+            Py_XDECREF(exc);
+            Py_XDECREF(val);
+            Py_XDECREF(tb);
+        }
+        else {
+            PyErr_Restore(exc, val, tb);
+        }
+    }
+}
+
+/* f(*args) / f(*args, **kwargs): CALL_FUNCTION_EX semantics. */
+static PyObject *
+star_call(PyObject *callable, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_SystemError,
+                        "framead star call: the marker takes exactly the callable positionally");
+        return NULL;
+    }
+    PyObject *callargs = args[1];
+    PyObject *kwargs = NULL;
+    if (nkw == 2) {
+        PyObject *m = args[2];
+        if (PyDict_CheckExact(m)) {
+            kwargs = Py_NewRef(m);
+        }
+        else {
+            kwargs = PyDict_New();
+            if (kwargs == NULL) {
+                return NULL;
+            }
+            if (_PyDict_MergeEx(kwargs, m, 2) < 0) {
+                Py_DECREF(kwargs);
+                format_kwargs_error(callable, m);
+                return NULL;
+            }
+        }
+    }
+    PyObject *tup;
+    if (PyTuple_CheckExact(callargs)) {
+        tup = Py_NewRef(callargs);
+    }
+    else {
+        if (Py_TYPE(callargs)->tp_iter == NULL && !PySequence_Check(callargs)) {
+            PyErr_Clear();
+            PyObject *funcstr = _PyObject_FunctionStr(callable);
+            if (funcstr != NULL) {
+                PyErr_Format(PyExc_TypeError, "%U argument after * must be an iterable, not %.200s",
+                             funcstr, Py_TYPE(callargs)->tp_name);
+                Py_DECREF(funcstr);
+            }
+            Py_XDECREF(kwargs);
+            return NULL;
+        }
+        tup = PySequence_Tuple(callargs);
+        if (tup == NULL) {
+            Py_XDECREF(kwargs);
+            return NULL;
+        }
+    }
+
+    int to_handler = 0;
+    if (h_obj != NULL && tl_enabled) {
+        unsigned flags = callable_flags.size ? lookup_flags(callable) : 0;
+        if (flags & FA_ALWAYS) {
+            to_handler = 1;
+        }
+        else if (tracked.size != 0) {
+            int scan = (flags & FA_SCAN) != 0;
+            int traced = callable_self_traced(callable);
+            for (Py_ssize_t i = 0; !traced && i < PyTuple_GET_SIZE(tup); i++) {
+                traced = is_traced_scan(PyTuple_GET_ITEM(tup, i), scan);
+            }
+            if (!traced && kwargs != NULL) {
+                Py_ssize_t pos = 0;
+                PyObject *k, *v;
+                while (!traced && PyDict_Next(kwargs, &pos, &k, &v)) {
+                    traced = is_traced_scan(v, scan);
+                }
+            }
+            to_handler = traced && route_traced(callable, flags);
+        }
+    }
+    PyObject *res;
+    if (to_handler) {
+        res = call_handler(callable, tup, kwargs);
+    }
+    else {
+        res = PyObject_Call(callable, tup, kwargs);
+    }
+    Py_DECREF(tup);
+    Py_XDECREF(kwargs);
+    return res;
+}
+
+static PyObject *
+call_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (FA_UNLIKELY(nargs < 1)) {
+        PyErr_SetString(PyExc_TypeError, "_framead_probe_call() needs the callable first");
+        return NULL;
+    }
+    PyObject *callable = args[0];
+    if (FA_UNLIKELY(kwnames != NULL) && (kwnames == star_kwnames1 || kwnames == star_kwnames2)) {
+        return star_call(callable, args, nargs, kwnames);
+    }
+    if (FA_LIKELY(h_obj == NULL || !tl_enabled)) {
+        goto native;
+    }
+    unsigned flags = callable_flags.size ? lookup_flags(callable) : 0;
+    if (flags & FA_ALWAYS) {
+        goto handler;
+    }
+    if (tracked.size == 0) {
+        goto native;
+    }
+    {
+        int scan = (flags & FA_SCAN) != 0;
+        Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+        int traced = callable_self_traced(callable);
+        for (Py_ssize_t i = 1; !traced && i < nargs + nkw; i++) {
+            traced = is_traced_scan(args[i], scan);
+        }
+        if (!traced || !route_traced(callable, flags)) {
+            goto native;
+        }
+    }
+handler:
+    return handler_from_vector(callable, args + 1, nargs - 1, kwnames);
+native:
+    /* Keeping PY_VECTORCALL_ARGUMENTS_OFFSET is what CPython's own
+       PyObject_VectorcallMethod does when it skips args[0]: the onward call's
+       args[-1] is our args[0]. */
+    return PyObject_Vectorcall(callable, args + 1, nargsf - 1, kwnames);
+}
+
+static PyObject *
+call_repr(PyObject *self)
+{
+    return PyUnicode_FromString("<framead call probe _framead_probe_call>");
+}
+
+static PyObject *
+call_get_name(PyObject *self, void *closure)
+{
+    return PyUnicode_FromString("_framead_probe_call");
+}
+
+static PyGetSetDef call_getset[] = {
+    {"__name__", call_get_name, NULL, NULL, NULL},
+    {"__qualname__", call_get_name, NULL, NULL, NULL},
+    {NULL},
+};
+
+static PyTypeObject CallProbe_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "framead.capture._evalframe._framead_probe_call",
+    .tp_basicsize = sizeof(CallProbe),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(CallProbe, vectorcall),
+    .tp_repr = call_repr,
+    .tp_getset = call_getset,
+    .tp_doc = "call(callable, *args, **kwargs): the framead call trampoline.",
+};
+
+/* ------------------------------------------------------------------------ */
+/* Module                                                                    */
+
+static PyMethodDef module_methods[] = {
+    {"install", m_install, METH_O, "install(decide): set the PEP 523 hook (nesting-counted)."},
+    {"uninstall", m_uninstall, METH_NOARGS, "uninstall(): undo one install()."},
+    {"install_depth", m_install_depth, METH_NOARGS, "install_depth() -> int"},
+    {"set_enabled", m_set_enabled, METH_O, "set_enabled(flag) -> previous (per thread)."},
+    {"is_enabled", m_is_enabled, METH_NOARGS, "is_enabled() -> bool (this thread)."},
+    {"bump_generation", m_bump_generation, METH_NOARGS,
+     "bump_generation(): invalidate cached decisions; returns the new generation."},
+    {"stats", m_stats, METH_NOARGS, "stats() -> dict of counters."},
+    {"reset_stats", m_reset_stats, METH_NOARGS, "reset_stats(): zero the counters."},
+    {"set_handlers", m_set_handlers, METH_O, "set_handlers(obj or None)."},
+    {"track", m_track, METH_O, "track(obj): add to the traced set (no reference kept)."},
+    {"untrack", m_untrack, METH_O, "untrack(obj)."},
+    {"clear_tracked", m_clear_tracked, METH_NOARGS, "clear_tracked()."},
+    {"is_tracked", m_is_tracked, METH_O, "is_tracked(obj) -> bool (follows ndarray bases)."},
+    {"tracked_count", m_tracked_count, METH_NOARGS, "tracked_count() -> int."},
+    {"set_ndarray_type", m_set_ndarray_type, METH_O, "set_ndarray_type(np.ndarray or None)."},
+    {"set_callable_flags", (PyCFunction)(void (*)(void))m_set_callable_flags, METH_FASTCALL,
+     "set_callable_flags(obj, flags); flags 0 removes the entry."},
+    {"get_callable_flags", m_get_callable_flags, METH_O, "get_callable_flags(obj) -> int."},
+    {"clear_callable_flags", m_clear_callable_flags, METH_NOARGS, "clear_callable_flags()."},
+    {"_install_foreign_for_test", m_install_foreign_for_test, METH_O,
+     "test helper: install (True) / remove (False) a stand-in foreign PEP 523 evaluator."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT,
+    "framead.capture._evalframe",
+    "PEP 523 hook, traced-object set, callable flags and C probes (CPython 3.11).",
+    -1,
+    module_methods,
+};
+
+static PyObject *
+make_probe_tuple(PyMethodDef *defs, int n, PyObject *modname)
+{
+    PyObject *t = PyTuple_New(n);
+    if (t == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        PyObject *f = PyCFunction_NewEx(&defs[i], NULL, modname);
+        if (f == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, f);
+    }
+    return t;
+}
+
+static int
+add_probe(PyObject *m, const char *attr, PyMethodDef *def, PyObject *modname)
+{
+    PyObject *f = PyCFunction_NewEx(def, NULL, modname);
+    if (f == NULL) {
+        return -1;
+    }
+    int r = PyModule_AddObjectRef(m, attr, f);
+    Py_DECREF(f);
+    return r;
+}
+
+PyMODINIT_FUNC
+PyInit__evalframe(void)
+{
+    if (extra_index < 0) {
+        extra_index = _PyEval_RequestCodeExtraIndex(fa_extra_free);
+        if (extra_index < 0) {
+            PyErr_SetString(PyExc_RuntimeError, "no co_extra index left");
+            return NULL;
+        }
+    }
+    if (PyType_Ready(&CallProbe_Type) < 0) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&moduledef);
+    if (m == NULL) {
+        return NULL;
+    }
+    PyObject *modname = PyUnicode_FromString("framead.capture._evalframe");
+    if (modname == NULL) {
+        goto fail;
+    }
+    for (int i = 0; i < 26; i++) {
+        small_ints[i] = PyLong_FromLong(i);
+        if (small_ints[i] == NULL) {
+            goto fail;
+        }
+    }
+    str_neg = PyUnicode_InternFromString("neg");
+    str_pos = PyUnicode_InternFromString("pos");
+    str_invert = PyUnicode_InternFromString("invert");
+    star_kwnames1 = Py_BuildValue("(s)", "__framead_star__");
+    star_kwnames2 = Py_BuildValue("(ss)", "__framead_star__", "__framead_dstar__");
+    decide_stack = PyList_New(0);
+    flag_refs = PyList_New(0);
+    if (!str_neg || !str_pos || !str_invert || !star_kwnames1 || !star_kwnames2 || !decide_stack ||
+        !flag_refs) {
+        goto fail;
+    }
+    for (int i = 0; i < 2; i++) {
+        PyObject *t = i ? star_kwnames2 : star_kwnames1;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(t); j++) {
+            PyUnicode_InternInPlace(&((PyTupleObject *)t)->ob_item[j]);
+        }
+    }
+
+    PyObject *binop = make_probe_tuple(binop_defs, 26, modname);
+    if (binop == NULL || PyModule_AddObject(m, "BINOP", binop) < 0) {
+        Py_XDECREF(binop);
+        goto fail;
+    }
+    PyObject *compare = make_probe_tuple(compare_defs, 6, modname);
+    if (compare == NULL || PyModule_AddObject(m, "COMPARE", compare) < 0) {
+        Py_XDECREF(compare);
+        goto fail;
+    }
+    if (add_probe(m, "unary_negative", &unary_defs[0], modname) < 0 ||
+        add_probe(m, "unary_positive", &unary_defs[1], modname) < 0 ||
+        add_probe(m, "unary_invert", &unary_defs[2], modname) < 0 ||
+        add_probe(m, "getitem", &misc_defs[0], modname) < 0 ||
+        add_probe(m, "setitem", &misc_defs[1], modname) < 0 ||
+        add_probe(m, "getattr", &misc_defs[2], modname) < 0 ||
+        add_probe(m, "getiter", &misc_defs[3], modname) < 0 ||
+        add_probe(m, "unpack", &misc_defs[4], modname) < 0) {
+        goto fail;
+    }
+    CallProbe *call = PyObject_New(CallProbe, &CallProbe_Type);
+    if (call == NULL) {
+        goto fail;
+    }
+    call->vectorcall = call_vectorcall;
+    if (PyModule_AddObject(m, "call", (PyObject *)call) < 0) {
+        Py_DECREF(call);
+        goto fail;
+    }
+    if (PyModule_AddObjectRef(m, "STAR_KWNAMES1", star_kwnames1) < 0 ||
+        PyModule_AddObjectRef(m, "STAR_KWNAMES2", star_kwnames2) < 0 ||
+        PyModule_AddIntConstant(m, "RULE", FA_RULE) < 0 ||
+        PyModule_AddIntConstant(m, "ALWAYS", FA_ALWAYS) < 0 ||
+        PyModule_AddIntConstant(m, "NATIVE", FA_NATIVE) < 0 ||
+        PyModule_AddIntConstant(m, "SCAN", FA_SCAN) < 0 ||
+        PyModule_AddStringConstant(m, "FOREIGN_EVALUATOR_MESSAGE", FA_FOREIGN_MSG) < 0) {
+        goto fail;
+    }
+    Py_DECREF(modname);
+    return m;
+
+fail:
+    Py_XDECREF(modname);
+    Py_DECREF(m);
+    return NULL;
+}

@@ -1,0 +1,234 @@
+"""What a traced call does: rule, see-through, structural, special form or hazard.
+
+The C trampoline sends a call here only when an argument is traced (or the callable has the
+ALWAYS flag). The order of the questions is the order of `dispatch`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import math
+import types
+from typing import Any
+
+import numpy as np
+
+from framead import rules
+
+from . import _evalframe as C
+
+# ---------------------------------------------------------------------- rule lookup
+
+
+def rule_for(fn: Any):
+    """The rule registered for a callable, or None."""
+    return rules.lookup(fn)
+
+
+def operator_rule(op: Any):
+    return rules.lookup(op)
+
+
+def attr_rule(obj: Any, name: str):
+    return rules.lookup_attr(type(obj), name)
+
+
+def attr_rule_by_name(name: str):
+    return rules.lookup_attr(np.ndarray, name)
+
+
+def internal_rule(name: str, fn: Any, vjps: tuple, saves: dict):
+    """A rule for one of framead's own primitives (rules.primitives)."""
+    if not vjps:
+        return types.SimpleNamespace(name=name, fn=fn, vjp=(), saves={}, cut=False,
+                                     elementwise=False, argnames=None)
+    return rules.register(fn, vjp=vjps, saves=saves, name=name)
+
+
+def _rule_and_args(fn: Any, args: tuple):
+    rule = rules.lookup(fn)
+    if rule is not None:
+        return rule, args
+    self_ = getattr(fn, "__self__", None)
+    if (self_ is not None and isinstance(fn, types.BuiltinMethodType)
+            and not isinstance(self_, types.ModuleType)):
+        rule = rules.lookup_method(type(self_), fn.__name__)
+        if rule is not None:
+            return rule, (self_, *args)
+    return None, args
+
+
+# ---------------------------------------------------------------------- classification
+
+_ITERATING = {builtins.list, builtins.tuple, builtins.sorted, builtins.min, builtins.max,
+              builtins.zip, builtins.enumerate, builtins.reversed, builtins.iter,
+              builtins.filter, builtins.any, builtins.all}
+
+STRUCTURAL = [
+    len, isinstance, issubclass, id, type, print, repr, str, format, hasattr, getattr,
+    setattr, delattr, callable, hash, range, bool, dict, set, frozenset, slice, vars, dir,
+    list.append, list.extend, list.insert, list.pop, list.index, list.count, list.remove,
+    list.copy, list.clear, list.reverse, dict.get, dict.setdefault, dict.update, dict.items,
+    dict.keys, dict.values, dict.pop, dict.copy, set.add, set.discard, set.update,
+    math.isfinite, math.isnan, math.isinf, math.isclose,
+    np.shape, np.ndim, np.size, np.isscalar, np.result_type, np.isfinite, np.isnan, np.isinf,
+    np.allclose, np.isclose, np.array_equal, np.ndarray.__len__,
+]
+
+
+def _is_python_visible(fn: Any) -> bool:
+    """Calling ``fn`` runs Python frames framead instruments (so nothing to record here)."""
+    if isinstance(fn, types.FunctionType | types.MethodType):
+        return True
+    if isinstance(fn, type):
+        return bool(fn.__flags__ & (1 << 9))  # Py_TPFLAGS_HEAPTYPE: a class written in Python
+    if isinstance(fn, functools.partial):
+        return _is_python_visible(fn.func)
+    impl = getattr(fn, "_implementation", None)  # numpy's array-function dispatchers
+    if isinstance(impl, types.FunctionType):
+        return True
+    call = getattr(type(fn), "__call__", None)
+    return isinstance(call, types.FunctionType)
+
+
+def _rows_if_traced(rec, x: Any, frame) -> Any:
+    if isinstance(x, np.ndarray) and x.ndim >= 1 and rec.value_of(x) is not None:
+        return rec._rows(x, frame)
+    return x
+
+
+def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
+    special = SPECIAL_FORMS.get(id(fn))
+    if special is not None and special[0] is fn:
+        return special[1](rec, fn, args, kwargs, frame)
+    rule, node_args = _rule_and_args(fn, args)
+    if rule is not None:
+        node_args, kwargs_left = _map_keywords(rule, node_args, kwargs)
+        if kwargs_left is None:
+            rec.hazard("FA106", rule.name, frame,
+                       f"a traced keyword argument of {rule.name} is not differentiated")
+            return fn(*args, **kwargs)
+        return rec.apply(rule, fn, args, kwargs, node_args, frame)
+    if id(fn) in _ITERATING_IDS:
+        args = tuple(_rows_if_traced(rec, a, frame) for a in args)
+        return fn(*args, **kwargs)
+    if _is_python_visible(fn):
+        return fn(*args, **kwargs)
+    if C.get_callable_flags(fn) & C.NATIVE:
+        return fn(*args, **kwargs)
+    return unknown_call(rec, fn, args, kwargs, frame)
+
+
+def _map_keywords(rule, node_args: tuple, kwargs: dict):
+    """Move traced keyword arguments to their positions; None when that is impossible."""
+    traced = [k for k, v in kwargs.items() if rules_traced(v)]
+    if not traced:
+        return node_args, kwargs
+    names = getattr(rule, "argnames", None) or ()
+    args = list(node_args)
+    for k in traced:
+        if k not in names or names.index(k) != len(args):
+            return node_args, None
+        args.append(kwargs[k])
+    return tuple(args), kwargs
+
+
+def rules_traced(v: Any) -> bool:
+    if isinstance(v, list | tuple):
+        return any(rules_traced(x) for x in v)
+    return bool(C.is_tracked(v))
+
+
+def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
+    name = _callable_name(fn)
+    rec.hazard("FA101", name, frame,
+               f"call to {name} (no framead rule) touched a traced value; its result is "
+               "treated as constant. Register a rule with framead.rules.register")
+    return fn(*args, **kwargs)
+
+
+def _callable_name(fn: Any) -> str:
+    mod = getattr(fn, "__module__", None) or ""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return f"{mod}.{name}" if mod and mod != "builtins" else name
+
+
+# ---------------------------------------------------------------------- special forms
+
+
+def _iter_items(rec, it, frame) -> list:
+    return list(_rows_if_traced(rec, it, frame))
+
+
+def _sum(rec, fn, args, kwargs, frame):
+    if not args or len(args) > 2 or set(kwargs) - {"start"}:
+        return fn(*args, **kwargs)
+    items = _iter_items(rec, args[0], frame)
+    start = args[1] if len(args) > 1 else kwargs.get("start", 0)
+    rule = rules.lookup(builtins.sum)
+    if rule is None or (rec.tree_value(items) is None and rec.value_of(start) is None):
+        return fn(items, start)
+    return rec.apply(rule, fn, (items, start), {}, (items, start), frame)
+
+
+def _fold(rec, fn, args, kwargs, frame):
+    """math.fsum / math.prod over an iterable."""
+    if not args:
+        return fn(*args, **kwargs)
+    items = _iter_items(rec, args[0], frame)
+    rule = rules.lookup(fn)
+    if rule is None or rec.tree_value(items) is None:
+        return fn(items, *args[1:], **kwargs)
+    return rec.apply(rule, fn, (items, *args[1:]), kwargs, (items, *args[1:]), frame)
+
+
+def _reduce(rec, fn, args, kwargs, frame):
+    if len(args) < 2 or kwargs:
+        return fn(*args, **kwargs)
+    f = args[0]
+    seq = _rows_if_traced(rec, args[1], frame)
+    if _is_python_visible(f):
+        return fn(f, seq, *args[2:])
+    step = functools.partial(_call_from_c, rec, f, frame)
+    return fn(step, seq, *args[2:])
+
+
+def _map(rec, fn, args, kwargs, frame):
+    if not args or kwargs:
+        return fn(*args, **kwargs)
+    f = args[0]
+    its = tuple(_rows_if_traced(rec, a, frame) for a in args[1:])
+    if _is_python_visible(f):
+        return fn(f, *its)
+    return fn(functools.partial(_call_from_c, rec, f, frame), *its)
+
+
+def _call_from_c(rec, f, frame, *a):
+    if any(rules_traced(x) for x in a):
+        return dispatch(rec, f, a, {}, frame)
+    return f(*a)
+
+
+SPECIAL_FORMS: dict[int, tuple[Any, Any]] = {
+    id(f): (f, h) for f, h in [
+        (builtins.sum, _sum), (math.fsum, _fold), (math.prod, _fold),
+        (functools.reduce, _reduce), (builtins.map, _map),
+    ]
+}
+_ITERATING_IDS = {id(f) for f in _ITERATING}
+
+
+def configure_flags() -> None:
+    """Tell the C trampoline which callables have rules, are structural or special."""
+    C.clear_callable_flags()
+    for fn in STRUCTURAL:
+        C.set_callable_flags(fn, C.NATIVE)
+    for fn in rules.ruled_callables():
+        flags = C.RULE
+        if isinstance(fn, np.ufunc) or (getattr(fn, "__module__", None) or "").startswith("numpy"):
+            flags |= C.SCAN
+        C.set_callable_flags(fn, flags)
+    for f, _ in SPECIAL_FORMS.values():
+        C.set_callable_flags(f, C.ALWAYS)
+

@@ -1,0 +1,476 @@
+"""The recorder: the Python handlers behind the probes.
+
+Each handler performs the real operation (so results are bit-identical to native execution)
+and, when an operand is traced, appends an IR node. See docs/internals.md sections 2 and 3.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import math
+import operator
+import sys
+from typing import Any
+
+import numpy as np
+
+from framead.ir import Graph, Meta, Node, SourceLoc, Value
+from framead.rules import primitives as prim
+
+from . import _evalframe as C
+from . import calls
+from .buffers import Buffer, Entry, buffer_owner, is_differentiable, overlaps
+from .hazards import Hazard
+from .sourceloc import loc_of
+
+FUNC_OPS = (operator.add, operator.and_, operator.floordiv, operator.lshift, operator.matmul,
+            operator.mul, operator.mod, operator.or_, operator.pow, operator.rshift,
+            operator.sub, operator.truediv, operator.xor)
+INPLACE_OPS = (operator.iadd, operator.iand, operator.ifloordiv, operator.ilshift,
+               operator.imatmul, operator.imul, operator.imod, operator.ior, operator.ipow,
+               operator.irshift, operator.isub, operator.itruediv, operator.ixor)
+COMPARE_OPS = (operator.lt, operator.le, operator.eq, operator.ne, operator.gt, operator.ge)
+UNARY_OPS = {"neg": operator.neg, "pos": operator.pos, "invert": operator.invert}
+CONST_SNAPSHOT_BYTES = 1 << 20
+
+
+class Recorder:
+    """Shadow table, buffer versions and the growing list of nodes of one capture."""
+
+    def __init__(self) -> None:
+        self.entries: dict[int, Entry] = {}
+        self.buffers: dict[int, Buffer] = {}
+        self.nodes: list[Node] = []
+        self.inputs: list[Value] = []
+        self.hazards: list[Hazard] = []
+        self.watched: list[tuple[np.ndarray, int, SourceLoc]] = []  # large saved constants
+        self.stats = {"bytes_copied": 0, "copies": 0, "const_bytes_copied": 0}
+        self._next_id = 0
+
+    # ------------------------------------------------------------------ values
+    def _new_value(self, obj: Any) -> Value:
+        self._next_id += 1
+        if isinstance(obj, np.ndarray | np.generic):
+            return Value(self._next_id, obj.shape, obj.dtype, type(obj), obj)
+        return Value(self._next_id, (), np.dtype(type(obj)), type(obj), obj)
+
+    def new_input(self, obj: Any) -> Value:
+        """Register a (freshly re-boxed) input object."""
+        v = self._new_value(obj)
+        v.name = f"x{len(self.inputs)}"
+        self._register(obj, v)
+        self.inputs.append(v)
+        return v
+
+    def _register(self, obj: Any, v: Value, parent: Any = None, recipe: tuple | None = None):
+        """Make ``obj`` a traced object whose current IR value is ``v``."""
+        if isinstance(obj, np.ndarray):
+            root = buffer_owner(obj)
+            if root is obj:
+                buf = Buffer(obj, v)
+                self.buffers[id(obj)] = buf
+                self.entries[id(obj)] = Entry(obj, v, buf, 0)
+                C.track(obj)
+                return
+            buf = self.buffers.get(id(root))
+            if buf is None:  # a view of memory nobody traced: its owner starts as a constant
+                buf = self._const_buffer(root)
+            if parent is None or recipe is None:
+                parent, recipe = root, self._index_recipe(root, obj)
+            self.entries[id(obj)] = Entry(obj, v, buf, buf.version, parent, recipe)
+            return
+        self.entries[id(obj)] = Entry(obj, v)
+        C.track(obj)
+
+    def _const_buffer(self, root: np.ndarray) -> Buffer:
+        v = self._new_value(root)
+        self.nodes.append(Node(CONST_RULE, (), {}, (v,), loc_of(sys._getframe(2))))
+        buf = Buffer(root, v)
+        self.buffers[id(root)] = buf
+        self.entries[id(root)] = Entry(root, v, buf, 0)
+        C.track(root)
+        return buf
+
+    def _index_recipe(self, root: np.ndarray, view: np.ndarray) -> tuple:
+        idx = prim.view_index(root, view)
+        if idx is None:
+            raise NotImplementedError(
+                f"framead cannot follow a {view.dtype} view of a {root.dtype} buffer made "
+                "outside capture; make it inside the differentiated function")
+        return ("index", idx)
+
+    def value_of(self, obj: Any) -> Value | None:
+        """The current IR value of ``obj``, or None for a constant."""
+        e = self.entries.get(id(obj))
+        if e is None or e.obj is not obj:
+            if not isinstance(obj, np.ndarray) or not self.buffers:
+                return None
+            root = buffer_owner(obj)
+            buf = self.buffers.get(id(root))
+            if buf is None or obj.dtype.kind not in "fc":
+                return None
+            e = Entry(obj, None, buf, -1, root, self._index_recipe(root, obj))
+            self.entries[id(obj)] = e
+        buf = e.buffer
+        if buf is None or e.version == buf.version:
+            return e.value
+        if e.parent is None:  # the buffer owner itself
+            e.value, e.version = buf.value, buf.version
+            return e.value
+        pv = self.value_of(e.parent)
+        rule, args, kwargs = _derive_call(e.recipe, pv)
+        v = self._new_value(obj)
+        self.nodes.append(Node(rule, args, kwargs, (v,), loc_of(sys._getframe(1)),
+                               saved=_saved_set(rule, (0,))))
+        e.value, e.version = v, buf.version
+        return v
+
+    def tree_value(self, obj: Any) -> Any:
+        """Value for a traced leaf, a list/tuple copy with Values inside, or None."""
+        if type(obj) in (list, tuple):
+            items = [self.tree_value(x) for x in obj]
+            if any(x is not None for x in items):
+                return type(obj)(x if x is not None else o for x, o in zip(items, obj,
+                                                                           strict=True))
+            return None
+        return self.value_of(obj)
+
+    # ------------------------------------------------------------------ recording
+    def apply(self, rule: Any, fn: Any, call_args: tuple, call_kwargs: dict,
+              node_args: tuple, frame: Any, writes: tuple = (), recipe_parent: Any = None,
+              recipe: tuple | None = None) -> Any:
+        """Run ``fn(*call_args, **call_kwargs)`` and record ``rule`` on ``node_args``."""
+        vals = [self.tree_value(a) for a in node_args]
+        traced = [i for i, v in enumerate(vals) if v is not None]
+        if not traced:
+            return _call_quiet(fn, call_args, call_kwargs)
+        writes = writes + tuple(w for w in (call_kwargs.get("out"),) if w is not None)
+        if getattr(rule, "cut", False):
+            result = _call_quiet(fn, call_args, call_kwargs)
+            self.hazard("FA102", rule.name, frame,
+                        f"{rule.name}() cuts the gradient: its result is treated as constant")
+            return result
+        saves = _saved_set(rule, traced)
+        args = tuple(v if v is not None else a for v, a in zip(vals, node_args, strict=True))
+        for i, (v, a) in enumerate(zip(vals, node_args, strict=True)):
+            if i in saves:
+                self._protect(v if v is not None else a, frame)
+        for w in writes:
+            self._copy_on_write(w)
+        result = _call_quiet(fn, call_args, call_kwargs)
+        written = next((w for w in writes if w is result), None)
+        treedef = None
+        if written is not None:  # out= / in place: the result is the written array itself
+            outputs = (self._new_value(result),)
+        else:
+            e = self.entries.get(id(result))
+            if e is not None and e.obj is result:
+                return result  # an identity (np.asarray(a), float(x)): same object, same value
+            outputs, treedef = self._outputs(result, recipe_parent, recipe)
+        kwargs = {k: w for k, w in call_kwargs.items() if k != "out"}
+        node = Node(rule, args, kwargs, outputs, loc_of(frame), saves,
+                    multi=treedef is not None, out_treedef=treedef)
+        self.nodes.append(node)
+        if written is not None:
+            self.write_back(written, outputs[0], frame)
+        if "ans" in saves:
+            for o in outputs:
+                if o is not None:
+                    self._protect(o, frame)
+        return result
+
+    def _outputs(self, result, parent, recipe):
+        if type(result) in (tuple, list) or (isinstance(result, tuple)):
+            leaves, treedef = _flatten(result)
+            outs = []
+            for leaf in leaves:
+                if is_differentiable(leaf) and self.entries.get(id(leaf)) is None:
+                    v = self._new_value(leaf)
+                    self._register(leaf, v)
+                    outs.append(v)
+                else:
+                    outs.append(None)
+            return tuple(outs), (treedef, tuple(leaves))
+        if not is_differentiable(result):
+            return (None,), None
+        v = self._new_value(result)
+        self._register(result, v, parent, recipe)
+        return (v,), None
+
+    def _protect(self, x: Any, frame: Any) -> None:
+        """Keep a value the reverse pass reads safe from later in-place writes."""
+        if isinstance(x, Value):
+            p = x.primal
+            if isinstance(p, np.ndarray) and not getattr(x, "_saved", False):
+                buf = self.buffers.get(id(buffer_owner(p)))
+                if buf is not None:
+                    buf.saved.append(x)
+            return
+        if isinstance(x, list | tuple):
+            for item in x:
+                self._protect(item, frame)
+            return
+        if isinstance(x, np.ndarray) and x.flags.writeable:
+            # a constant array a rule reads later: snapshot small ones, watch big ones
+            if x.nbytes <= CONST_SNAPSHOT_BYTES:
+                self.stats["const_bytes_copied"] += x.nbytes
+            else:
+                self.watched.append((x, hash(x.tobytes()), loc_of(frame)))
+
+    def _copy_on_write(self, region: np.ndarray) -> None:
+        """Before ``region`` is overwritten, copy the saved values that live in it."""
+        buf = self.buffers.get(id(buffer_owner(region)))
+        if buf is None or not buf.saved:
+            return
+        keep = []
+        for v in buf.saved:
+            if overlaps(v.primal, region):
+                v.primal = np.array(v.primal, copy=True)
+                self.stats["bytes_copied"] += v.primal.nbytes
+                self.stats["copies"] += 1
+            else:
+                keep.append(v)
+        buf.saved = keep
+
+    def write_back(self, obj: np.ndarray, new: Value, frame: Any) -> None:
+        """``obj`` (an owner or a view) now holds ``new``: fold it into its buffer."""
+        root = buffer_owner(obj)
+        buf = self.buffers.get(id(root)) or self._const_buffer(root)
+        cur, val = obj, new
+        while cur is not root:
+            e = self.entries.get(id(cur))
+            if e is None or e.obj is not cur:
+                e = Entry(cur, None, buf, -1, root, self._index_recipe(root, cur))
+                self.entries[id(cur)] = e
+            parent = e.parent
+            pv = self.value_of(parent)
+            nv = self._new_value(parent)
+            self.nodes.append(Node(VIEW_UPDATE_RULE, (pv, val, e.recipe), {}, (nv,),
+                                   loc_of(frame), frozenset()))
+            e.value = val
+            cur, val = parent, nv
+            # keep e.version stale until the bump below makes it current again
+            e.version = buf.version + 1
+        buf.version += 1
+        buf.value = val
+        re = self.entries[id(root)]
+        re.value, re.version = val, buf.version
+        if obj is not root:
+            oe = self.entries[id(obj)]
+            oe.value, oe.version = new, buf.version
+        new.primal = obj
+
+    def hazard(self, code: str, op: str, frame: Any, message: str) -> None:
+        self.hazards.append(Hazard(code, op, loc_of(frame), message))
+
+    # ------------------------------------------------------------------ handlers
+    def binop(self, oparg: int, a: Any, b: Any) -> Any:
+        frame = sys._getframe(1)
+        if oparg >= 13:
+            fop, iop = FUNC_OPS[oparg - 13], INPLACE_OPS[oparg - 13]
+            if isinstance(a, np.ndarray):
+                return self._inplace(fop, iop, a, b, frame)
+        else:
+            fop = iop = FUNC_OPS[oparg]
+        rule = calls.operator_rule(fop)
+        if rule is None:
+            return self._unknown(iop, (a, b), {}, frame)
+        return self.apply(rule, iop, (a, b), {}, (a, b), frame)
+
+    def _inplace(self, fop, iop, a: np.ndarray, b: Any, frame: Any) -> Any:
+        """``a op= b`` on an array: a functional node, then a write into a's buffer."""
+        av, bv = self.value_of(a), self.tree_value(b)
+        if av is None and bv is None:
+            return iop(a, b)
+        rule = calls.operator_rule(fop)
+        if rule is None:
+            return self._unknown(iop, (a, b), {}, frame)
+        if av is None:
+            av = self._ensure_value(a)
+        args = (av, bv if bv is not None else b)
+        saves = _saved_set(rule, [i for i, v in enumerate((av, bv)) if v is not None])
+        for i in saves:
+            if i != "ans":
+                self._protect(args[i], frame)
+        self._copy_on_write(a)
+        result = iop(a, b)
+        if result is not a:  # the op was not in place after all
+            return self.apply(rule, lambda: result, (), {}, (av, b), frame)
+        out = self._new_value(a)
+        self.nodes.append(Node(rule, args, {}, (out,), loc_of(frame), saves))
+        self.write_back(a, out, frame)
+        if "ans" in saves:
+            self._protect(out, frame)
+        return result
+
+    def _ensure_value(self, a: np.ndarray) -> Value:
+        """An untraced array about to receive traced data: its buffer starts as a constant."""
+        if id(buffer_owner(a)) not in self.buffers:
+            self._const_buffer(buffer_owner(a))
+        return self.value_of(a)
+
+    def unary(self, name: str, a: Any) -> Any:
+        frame = sys._getframe(1)
+        op = UNARY_OPS[name]
+        rule = calls.operator_rule(op)
+        if rule is None:
+            return self._unknown(op, (a,), {}, frame)
+        return self.apply(rule, op, (a,), {}, (a,), frame)
+
+    def compare(self, oparg: int, a: Any, b: Any) -> Any:
+        return COMPARE_OPS[oparg](a, b)
+
+    def getitem(self, a: Any, k: Any) -> Any:
+        frame = sys._getframe(1)
+        return self._getitem(a, k, frame)
+
+    def _getitem(self, a, k, frame):
+        if not isinstance(a, np.ndarray | np.generic) and not is_differentiable(a):
+            return a[k]  # containers: identity carries traced items along
+        rule = calls.operator_rule(operator.getitem)
+        return self.apply(rule, operator.getitem, (a, k), {}, (a, k), frame,
+                          recipe_parent=a, recipe=("getitem", k))
+
+    def setitem(self, a: Any, k: Any, v: Any) -> None:
+        frame = sys._getframe(1)
+        if not isinstance(a, np.ndarray):
+            a[k] = v  # containers: identity carries traced items along
+            return None
+        av, vv = self.value_of(a), self.tree_value(v)
+        if av is None and vv is None:
+            a[k] = v
+            return None
+        if av is None:
+            av = self._ensure_value(a)
+        region = a
+        if prim._is_basic_key(k):
+            sub = a[k]
+            if isinstance(sub, np.ndarray):
+                region = sub
+        self._copy_on_write(region)
+        a[k] = v
+        out = self._new_value(a)
+        self.nodes.append(Node(SETITEM_RULE, (av, k, vv if vv is not None else v), {}, (out,),
+                               loc_of(frame), frozenset()))
+        self.write_back(a, out, frame)
+        return None
+
+    def getattr(self, obj: Any, name: str) -> Any:
+        frame = sys._getframe(1)
+        rule = calls.attr_rule(obj, name)
+        if rule is None:
+            return getattr(obj, name)
+        fn = _AttrGetter(name)
+        return self.apply(rule, fn, (obj,), {}, (obj,), frame, recipe_parent=obj,
+                          recipe=("attr", name))
+
+    def getiter(self, obj: Any) -> Any:
+        if isinstance(obj, np.ndarray) and obj.ndim >= 1 and self.value_of(obj) is not None:
+            frame = sys._getframe(1)
+            return self._rows(obj, frame)
+        return obj
+
+    def _rows(self, a, frame):
+        for i in range(len(a)):
+            yield self._getitem(a, i, frame)
+
+    def unpack(self, obj: Any) -> Any:
+        if isinstance(obj, np.ndarray) and obj.ndim >= 1 and self.value_of(obj) is not None:
+            frame = sys._getframe(1)
+            return tuple(self._getitem(obj, i, frame) for i in range(len(obj)))
+        return obj
+
+    def call(self, fn: Any, args: tuple, kwargs: dict | None) -> Any:
+        return calls.dispatch(self, fn, args, kwargs or {}, sys._getframe(1))
+
+    def _unknown(self, fn, args, kwargs, frame):
+        return calls.unknown_call(self, fn, args, kwargs, frame)
+
+    # ------------------------------------------------------------------ result
+    def finish(self, outputs: list[Any]) -> Graph:
+        for arr, digest, loc in self.watched:
+            if hash(arr.tobytes()) != digest:
+                raise RuntimeError(
+                    f"{loc}: a constant array read by the gradient was modified later in the "
+                    "function; framead cannot differentiate this safely")
+        outs = [self.value_of(o) if self.value_of(o) is not None else o for o in outputs]
+        return Graph(list(self.inputs), list(self.nodes), outs, dict(self.stats))
+
+    def close(self) -> None:
+        C.clear_tracked()
+
+
+class _AttrGetter:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, obj):
+        return getattr(obj, self.name)
+
+
+def _call_quiet(fn, args, kwargs):
+    """Call a rule-covered function natively, without capturing the frames it runs."""
+    prev = C.set_enabled(False)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        C.set_enabled(prev)
+
+
+def _saved_set(rule, traced) -> frozenset:
+    saves = getattr(rule, "saves", None)
+    nargs = max(traced) + 1 if traced else 0
+    if saves is None:
+        return frozenset(range(nargs + 8)) | {"ans"}
+    out: set = set()
+    for i in traced:
+        out.update(saves.get(i, ()))
+    return frozenset(out)
+
+
+def _flatten(tree):
+    leaves: list = []
+
+    def walk(t):
+        if type(t) in (tuple, list) or isinstance(t, tuple):
+            return (type(t) if type(t) in (tuple, list) else tuple, [walk(x) for x in t])
+        leaves.append(t)
+        return None
+
+    return leaves, walk(tree)
+
+
+def unflatten(treedef, leaves):
+    it = iter(leaves)
+
+    def build(td):
+        if td is None:
+            return next(it)
+        kind, kids = td
+        return kind(build(k) for k in kids)
+
+    return build(treedef)
+
+
+def _derive_call(recipe, pv):
+    kind = recipe[0]
+    if kind == "getitem":
+        return calls.operator_rule(operator.getitem), (pv, recipe[1]), {}
+    if kind == "attr":
+        return calls.attr_rule_by_name(recipe[1]), (pv,), {}
+    if kind == "call":
+        _, fn, args, kwargs, pos = recipe
+        rule = calls.rule_for(fn)
+        return rule, (*args[:pos], pv, *args[pos:]), dict(kwargs)
+    return GATHER_RULE, (pv, recipe[1]), {}
+
+
+CONST_RULE = calls.internal_rule("const", lambda: None, (), {})
+SETITEM_RULE = calls.internal_rule("setitem", *prim.PRIMITIVES["setitem"])
+VIEW_UPDATE_RULE = calls.internal_rule("view_update", *prim.PRIMITIVES["view_update"])
+GATHER_RULE = calls.internal_rule("gather_flat", *prim.PRIMITIVES["gather_flat"])
+
+_unused = (builtins, functools, math, Meta)

@@ -1,0 +1,174 @@
+"""Public entry points: grad, value_and_grad, trace."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import InputTypeError, NonScalarOutputError
+from .ir import Graph, Value, format_graph
+from .reverse import Backward
+
+
+def _rebox(x: Any, argnum: int) -> Any:
+    """A fresh object equal to ``x`` (so shared constants never become traced inputs)."""
+    if isinstance(x, bool) or isinstance(x, int | np.integer):
+        raise InputTypeError(
+            f"argument {argnum} is an integer ({type(x).__name__} {x!r}); framead "
+            f"differentiates float inputs: pass {float(x)!r} or convert with float()")
+    if type(x) is float:
+        return x * 1.0
+    if isinstance(x, complex):
+        return complex(x.real, x.imag)
+    if isinstance(x, np.inexact):
+        return type(x)(x.item())
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "fc":
+            raise InputTypeError(
+                f"argument {argnum} is an array of dtype {x.dtype}; framead differentiates "
+                "float arrays: pass x.astype(float)")
+        return np.array(x, copy=True, subok=False)
+    if isinstance(x, float):
+        return float(x) * 1.0
+    raise InputTypeError(
+        f"argument {argnum} has type {type(x).__name__}; framead differentiates Python "
+        "floats, NumPy inexact scalars and float arrays (wrap containers' leaves yourself)")
+
+
+def _norm_argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not -nargs <= i < nargs:
+            raise ValueError(f"argnums {argnums!r} out of range for {nargs} arguments")
+    return tuple(i % nargs for i in nums)
+
+
+class Trace:
+    """What one capture recorded: the IR, its inputs/outputs, hazards and statistics."""
+
+    def __init__(self, graph: Graph, value: Any, hazards: list, wrt: list[Value]):
+        self.graph = graph
+        self.value = value
+        self.hazards = hazards
+        self.wrt = wrt
+        self._backward: Backward | None = None
+
+    @property
+    def stats(self) -> dict:
+        return self.graph.stats
+
+    @property
+    def nodes(self):
+        return self.graph.nodes
+
+    def backward(self) -> Backward:
+        if self._backward is None:
+            self._backward = Backward(self.graph, self.wrt)
+        return self._backward
+
+    def backward_source(self) -> str:
+        return self.backward().source
+
+    def __str__(self) -> str:
+        return format_graph(self.graph)
+
+    __repr__ = __str__
+
+
+def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...]) -> Trace:
+    from .capture.recorder import Recorder
+    from .capture.session import Session
+
+    rec = Recorder()
+    boxed = list(args)
+    wrt = []
+    for i in nums:
+        boxed[i] = _rebox(args[i], i)
+        wrt.append(rec.new_input(boxed[i]))
+    with Session(rec):
+        out = f(*boxed, **kwargs)
+    graph = rec.finish([out])
+    return Trace(graph, out, list(rec.hazards), wrt)
+
+
+def trace(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
+          **kwargs: Any) -> Trace:
+    """Run ``f(*args)`` under capture and return the recorded IR (print it to read it).
+
+    Every float/array positional argument is an input unless ``argnums`` says otherwise.
+    """
+    if argnums is None:
+        argnums = tuple(i for i, a in enumerate(args)
+                        if isinstance(a, float | complex | np.inexact)
+                        or (isinstance(a, np.ndarray) and a.dtype.kind in "fc"))
+    return _capture(f, args, kwargs, _norm_argnums(argnums, len(args)))
+
+
+def _scalar_seed(out: Any, t: Trace, fname: str) -> Any:
+    if isinstance(out, float | np.floating) or (
+            isinstance(out, np.ndarray) and out.shape == () and out.dtype.kind == "f"):
+        return np.ones((), dtype=np.result_type(out))[()] if not isinstance(out, float) else 1.0
+    where = ""
+    v = t.graph.outputs[0]
+    if isinstance(v, Value):
+        for node in reversed(t.graph.nodes):
+            if any(o is v for o in node.outputs):
+                where = f" (it was produced by {node.name} at {node.loc.file}:{node.loc.line})"
+                break
+    desc = type(out).__name__
+    if isinstance(out, np.ndarray):
+        desc = f"an array of shape {out.shape} and dtype {out.dtype}"
+    raise NonScalarOutputError(
+        f"grad requires {fname} to return a real scalar (float or 0-d float array); it "
+        f"returned {desc}{where}. Reduce it to a scalar (e.g. .sum()), or use "
+        "value_and_grad on a scalar loss")
+
+
+def _cast_like(g: Any, x: Any) -> Any:
+    if g is None:
+        g = np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0
+    if isinstance(x, np.ndarray):
+        g = np.asarray(g, dtype=x.dtype if x.dtype.kind == "c" else np.result_type(x.dtype,
+                                                                                   np.float16))
+        return np.broadcast_to(g, x.shape).copy() if g.shape != x.shape else g
+    if type(x) is float:
+        return float(np.real(g))
+    if isinstance(x, np.inexact):
+        return type(x)(g)
+    return g
+
+
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """``value_and_grad(f)(*args) -> (f(*args), gradient)``; tuple gradients for tuple
+    ``argnums``."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any):
+        nums = _norm_argnums(argnums, len(args))
+        t = _capture(f, args, kwargs, nums)
+        fname = getattr(f, "__qualname__", repr(f))
+        seed = _scalar_seed(t.value, t, fname)
+        v = t.graph.outputs[0]
+        if isinstance(v, Value):
+            grads = t.backward()({v.id: seed})
+        else:
+            grads = [None] * len(nums)
+        out = tuple(_cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
+        return t.value, (out[0] if isinstance(argnums, int) else out)
+
+    return wrapper
+
+
+def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """``grad(f)(*args)``: the gradient of a scalar-valued ``f`` with respect to
+    ``args[argnums]``."""
+    vg = value_and_grad(f, argnums)
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any):
+        return vg(*args, **kwargs)[1]
+
+    return wrapper

@@ -1,0 +1,198 @@
+"""The IR: linear SSA values and nodes, each tagged with the user's source location.
+
+Depends on nothing else in framead. A `Graph` is what one capture recorded; `Node.rule` is
+opaque here (anything with a ``name``), so the IR can be printed and pruned without knowing
+derivatives.
+"""
+
+from __future__ import annotations
+
+import linecache
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class Meta:
+    """Shape/dtype stand-in for a primal a VJP does not read by value."""
+
+    __slots__ = ("shape", "dtype", "kind")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, kind: type = np.ndarray):
+        self.shape = shape
+        self.dtype = dtype
+        self.kind = kind
+
+    @classmethod
+    def of(cls, x: Any) -> Meta:
+        if isinstance(x, np.ndarray | np.generic):
+            return cls(x.shape, x.dtype, type(x))
+        return cls((), np.result_type(type(x)) if isinstance(x, float | complex | int) else None,
+                   type(x))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __repr__(self) -> str:
+        return f"Meta({self.kind.__name__}, shape={self.shape}, dtype={self.dtype})"
+
+
+@dataclass(frozen=True)
+class SourceLoc:
+    """Where a node came from: innermost user frame first in ``stack``."""
+
+    file: str
+    line: int
+    function: str
+    stack: tuple[tuple[str, int, str], ...] = ()
+
+    def source(self) -> str:
+        return linecache.getline(self.file, self.line).strip()
+
+    def short(self) -> str:
+        return f"{_short_path(self.file)}:{self.line}"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line} in {self.function}"
+
+
+def _short_path(path: str) -> str:
+    parts = path.replace("\\", "/").split("/")
+    return "/".join(parts[-2:]) if len(parts) > 1 else path
+
+
+UNKNOWN_LOC = SourceLoc("<unknown>", 0, "<unknown>")
+
+
+class Value:
+    """One SSA value. ``primal`` is the object the reverse pass reads (None when not saved)."""
+
+    __slots__ = ("id", "shape", "dtype", "kind", "primal", "name")
+
+    def __init__(self, id: int, shape: tuple[int, ...], dtype: Any, kind: type,
+                 primal: Any = None, name: str | None = None):
+        self.id = id
+        self.shape = shape
+        self.dtype = dtype
+        self.kind = kind
+        self.primal = primal
+        self.name = name
+
+    def meta(self) -> Meta:
+        return Meta(self.shape, self.dtype, self.kind)
+
+    def type_str(self) -> str:
+        dt = getattr(self.dtype, "name", str(self.dtype))
+        if self.kind is float:
+            return "float"
+        if self.kind is complex:
+            return "complex"
+        if issubclass(self.kind, np.ndarray):
+            return f"{dt}[{','.join(map(str, self.shape))}]"
+        return dt
+
+    def __repr__(self) -> str:
+        return f"%{self.id}"
+
+
+@dataclass
+class Node:
+    """``outputs = rule(*args, **kwargs)``; args hold Values or constants."""
+
+    rule: Any
+    args: tuple
+    kwargs: dict
+    outputs: tuple[Value, ...]
+    loc: SourceLoc = UNKNOWN_LOC
+    saved: frozenset = frozenset()  # argnums (ints) and/or "ans" whose primals the VJP reads
+    multi: bool = False  # output is a tuple (outputs align with its entries; None = untracked)
+    out_treedef: Any = None  # for multi outputs: length of the tuple
+
+    @property
+    def name(self) -> str:
+        return getattr(self.rule, "name", repr(self.rule))
+
+    def traced_argnums(self) -> list[int]:
+        return [i for i, a in enumerate(self.args) if isinstance(a, Value)]
+
+
+@dataclass
+class Graph:
+    """A recorded program: inputs, nodes in execution order, outputs."""
+
+    inputs: list[Value] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    outputs: list[Any] = field(default_factory=list)  # Values or constants
+    stats: dict = field(default_factory=dict)
+
+    def live_nodes(self) -> list[Node]:
+        """Dead-code elimination: nodes some output depends on, in order."""
+        needed = {v.id for v in self.outputs if isinstance(v, Value)}
+        live: list[Node] = []
+        for node in reversed(self.nodes):
+            if any(o is not None and o.id in needed for o in node.outputs):
+                live.append(node)
+                for a in _node_value_inputs(node):
+                    needed.add(a.id)
+        live.reverse()
+        return live
+
+    def dce(self) -> Graph:
+        return Graph(list(self.inputs), self.live_nodes(), list(self.outputs), dict(self.stats))
+
+    def __str__(self) -> str:
+        return format_graph(self)
+
+
+def _node_value_inputs(node: Node):
+    for a in node.args:
+        if isinstance(a, Value):
+            yield a
+    for a in node.kwargs.values():
+        if isinstance(a, Value):
+            yield a
+
+
+def _fmt_const(c: Any) -> str:
+    if isinstance(c, np.ndarray):
+        if c.size <= 4:
+            return np.array2string(c, separator=",", threshold=4).replace("\n", "")
+        return f"<{c.dtype}[{','.join(map(str, c.shape))}]>"
+    if isinstance(c, slice):
+        parts = ["" if p is None else str(p) for p in (c.start, c.stop, c.step)]
+        s = f"{parts[0]}:{parts[1]}"
+        return s + (f":{parts[2]}" if c.step is not None else "")
+    if isinstance(c, tuple):
+        return "(" + ", ".join(_fmt_const(x) for x in c) + ("," if len(c) == 1 else "") + ")"
+    if c is Ellipsis:
+        return "..."
+    r = repr(c)
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
+def format_node(node: Node) -> str:
+    outs = ", ".join(f"{o!r}:{o.type_str()}" if o is not None else "_" for o in node.outputs)
+    args = [repr(a) if isinstance(a, Value) else _fmt_const(a) for a in node.args]
+    args += [f"{k}={a!r}" if isinstance(a, Value) else f"{k}={_fmt_const(a)}"
+             for k, a in node.kwargs.items()]
+    return f"{outs} = {node.name}({', '.join(args)})"
+
+
+def format_graph(graph: Graph) -> str:
+    """A jaxpr-like listing: one line per node, with its source line."""
+    ins = ", ".join(f"{v!r}:{v.type_str()}" for v in graph.inputs)
+    lines = [f"graph({ins}):"]
+    body = [(format_node(n), n.loc) for n in graph.nodes]
+    width = min(max((len(b) for b, _ in body), default=0), 70)
+    for text, loc in body:
+        src = loc.source()
+        lines.append(f"  {text:<{width}}  # {loc.short()}  {src}")
+    outs = ", ".join(repr(o) if isinstance(o, Value) else _fmt_const(o) for o in graph.outputs)
+    lines.append(f"  return {outs}")
+    return "\n".join(lines)

@@ -1,0 +1,236 @@
+"""The reverse pass: Python source generated from the IR, compiled in chunks.
+
+One block per live node, in reverse order; each VJP call carries a comment naming the user's
+``file:line`` and source text, and the source is registered in ``linecache`` so tracebacks,
+cProfile and pyinstrument show it. Cotangents live in a dict keyed by value id; zero (None)
+cotangents skip their node.
+"""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+from typing import Any
+
+import numpy as np
+
+from .ir import Graph, Meta, Node, Value
+
+CHUNK_NODES = 250
+_serial = itertools.count(1)
+
+
+def _unbroadcast(g: Any, meta: Meta) -> Any:
+    """Sum a broadcast cotangent back to ``meta``'s shape (scalars stay scalars)."""
+    shape = meta.shape
+    g = np.asarray(g)
+    if g.shape != shape:
+        while g.ndim > len(shape):
+            g = g.sum(axis=0)
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        if axes:
+            g = g.sum(axis=axes, keepdims=True)
+    if not issubclass(meta.kind, np.ndarray) and g.ndim == 0:
+        return g[()]
+    return g
+
+
+def _zeros(meta: Meta) -> Any:
+    z = np.zeros(meta.shape, dtype=meta.dtype if meta.dtype is not None else float)
+    return z if issubclass(meta.kind, np.ndarray) else z[()]
+
+
+def _fill(gs: tuple, metas: tuple) -> tuple:
+    return tuple(g if g is not None or m is None else _zeros(m) for g, m in zip(gs, metas,
+                                                                               strict=True))
+
+
+def _accumulate_tree(ct: dict, t: Any, ids: Any) -> None:
+    """Add a cotangent tree ``t`` into ``ct`` at the value ids of the same-shaped ``ids``."""
+    if ids is None or t is None:
+        return
+    if isinstance(ids, int):
+        o = ct.get(ids)
+        ct[ids] = t if o is None else o + t
+        return
+    if isinstance(t, np.ndarray) and not isinstance(ids, np.ndarray):
+        t = list(t)
+    for sub_t, sub_ids in zip(t, ids, strict=True):
+        _accumulate_tree(ct, sub_t, sub_ids)
+
+
+def _unflatten(treedef: Any, leaves: tuple) -> Any:
+    it = iter(leaves)
+
+    def build(td):
+        if td is None:
+            return next(it)
+        kind, kids = td
+        return kind(build(k) for k in kids)
+
+    return build(treedef)
+
+
+def active_nodes(graph: Graph, wrt: list[Value]) -> list[Node]:
+    """Nodes on some path from ``wrt`` to an output (forward-active and live)."""
+    active = {v.id for v in wrt}
+    fwd = []
+    for node in graph.nodes:
+        if any(a.id in active for a in _values_in(node.args)):
+            fwd.append(node)
+            active.update(o.id for o in node.outputs if o is not None)
+    needed = {v.id for v in graph.outputs if isinstance(v, Value)}
+    out = []
+    for node in reversed(fwd):
+        if any(o is not None and o.id in needed for o in node.outputs):
+            out.append(node)
+            needed.update(a.id for a in _values_in(node.args))
+    out.reverse()
+    return out
+
+
+def _values_in(tree: Any):
+    if isinstance(tree, Value):
+        yield tree
+    elif type(tree) in (list, tuple):
+        for x in tree:
+            yield from _values_in(x)
+
+
+class _Emitter:
+    """Binds residuals, constants and VJP functions to names in one namespace."""
+
+    def __init__(self) -> None:
+        self.ns: dict[str, Any] = {"_unb": _unbroadcast, "_fill": _fill,
+                                   "_acc_tree": _accumulate_tree, "_unflatten": _unflatten}
+        self._n = 0
+
+    def bind(self, prefix: str, obj: Any) -> str:
+        self._n += 1
+        name = f"{prefix}{self._n}"
+        self.ns[name] = obj
+        return name
+
+
+def _arg_expr(em: _Emitter, node: Node, i: int, a: Any) -> str:
+    if isinstance(a, Value):
+        return em.bind("p", a.primal) if i in node.saved else em.bind("m", a.meta())
+    if type(a) in (list, tuple) and any(True for _ in _values_in(a)):
+        return em.bind("k", _primal_tree(a, i in node.saved))
+    return em.bind("k", a)
+
+
+def _primal_tree(tree: Any, saved: bool) -> Any:
+    if isinstance(tree, Value):
+        return tree.primal if saved else tree.meta()
+    if type(tree) in (list, tuple):
+        return type(tree)(_primal_tree(x, saved) for x in tree)
+    return tree
+
+
+def _ids_tree(tree: Any) -> Any:
+    if isinstance(tree, Value):
+        return tree.id
+    if type(tree) in (list, tuple):
+        return [_ids_tree(x) for x in tree]
+    return None
+
+
+def _ans_expr(em: _Emitter, node: Node) -> str:
+    if node.multi:
+        treedef, leaves = node.out_treedef
+        if "ans" not in node.saved:
+            return "None"
+        prim = [o.primal if o is not None else leaf for o, leaf in zip(node.outputs, leaves,
+                                                                       strict=True)]
+        return em.bind("a", _unflatten(treedef, tuple(prim)))
+    out = node.outputs[0]
+    return em.bind("a", out.primal) if "ans" in node.saved else em.bind("m", out.meta())
+
+
+def _node_block(em: _Emitter, node: Node) -> list[str]:
+    loc = node.loc
+    where = f"{loc.file}:{loc.line}"
+    src = loc.source()
+    lines = [f"# {_describe(node)}    <- {where}  {src}"[:200]]
+    outs = node.outputs
+    if node.multi:
+        metas = tuple(o.meta() if o is not None else None for o in outs)
+        gets = ", ".join(f"ct.pop({o.id}, None)" if o is not None else "None" for o in outs)
+        lines.append(f"g = ({gets},)")
+        lines.append("if any(x is not None for x in g):")
+        lines.append(f"    g = _unflatten({em.bind('td', node.out_treedef[0])}, "
+                     f"_fill(g, {em.bind('mt', metas)}))")
+    else:
+        lines.append(f"g = ct.pop({outs[0].id}, None)")
+        lines.append("if g is not None:")
+    ans = _ans_expr(em, node)
+    args = [_arg_expr(em, node, i, a) for i, a in enumerate(node.args)]
+    kw = f", **{em.bind('kw', node.kwargs)}" if node.kwargs else ""
+    call_args = ", ".join(["g", ans, *args]) + kw
+    vjp = node.rule.vjp
+    joint = callable(vjp)
+    if joint:
+        lines.append(f"    ts = {em.bind('f', vjp)}({call_args})  # {where}")
+    out_shape = None if node.multi else outs[0].shape
+    for i, a in enumerate(node.args):
+        vals = list(_values_in(a))
+        if not vals:
+            continue
+        if joint:
+            expr = f"ts[{i}]"
+        else:
+            fn = vjp[i] if i < len(vjp) else None
+            if fn is None:
+                continue
+            expr = f"{em.bind('f', fn)}({call_args})"
+        if isinstance(a, Value):
+            if getattr(node.rule, "elementwise", False) and a.shape != out_shape:
+                expr = f"_unb({expr}, {em.bind('m', a.meta())})"
+            lines.append(f"    t = {expr}  # {where}")
+            lines.append("    if t is not None:")
+            lines.append(f"        ct[{a.id}] = t if (o := ct.get({a.id})) is None else o + t")
+        else:
+            lines.append(f"    _acc_tree(ct, {expr}, {em.bind('ids', _ids_tree(a))})"
+                         f"  # {where}")
+    return lines
+
+
+def _describe(node: Node) -> str:
+    from .ir import format_node
+
+    return format_node(node).replace("\n", " ")
+
+
+class Backward:
+    """The compiled reverse pass of a graph with respect to ``wrt``."""
+
+    def __init__(self, graph: Graph, wrt: list[Value]):
+        self.graph = graph
+        self.wrt = wrt
+        em = _Emitter()
+        self.filename = f"<framead-backward-{next(_serial)}>"
+        src_lines: list[str] = []
+        self._chunks = []
+        nodes = active_nodes(graph, wrt)
+        blocks = [_node_block(em, n) for n in reversed(nodes)]
+        for start in range(0, len(blocks), CHUNK_NODES) or [0]:
+            first = len(src_lines) + 1
+            body = [ln for b in blocks[start:start + CHUNK_NODES] for ln in b]
+            chunk = [f"def backward_chunk_{start // CHUNK_NODES}(ct):"]
+            chunk += ["    " + ln for ln in body] or ["    pass"]
+            src_lines += chunk
+            text = "\n".join(chunk) + "\n"
+            module = compile(text, self.filename, "exec")
+            fcode = next(c for c in module.co_consts if hasattr(c, "co_code"))
+            fcode = fcode.replace(co_firstlineno=first)
+            self._chunks.append(type(lambda: 0)(fcode, em.ns))
+        self.source = "\n".join(src_lines) + "\n"
+        linecache.cache[self.filename] = (len(self.source), None,
+                                          self.source.splitlines(True), self.filename)
+
+    def __call__(self, seeds: dict[int, Any]) -> list[Any]:
+        ct = dict(seeds)
+        for chunk in self._chunks:
+            chunk(ct)
+        return [ct.get(v.id) for v in self.wrt]

@@ -1,0 +1,170 @@
+"""Internal primitives the recorder emits for mutation and aliasing.
+
+A write ``a[k] = v`` is recorded as ``a@n+1 = setitem(a@n, k, v)``; a write through a view is
+recorded on the view and then folded back into its parent with ``view_update``; a view made
+where framead could not see how is re-derived from its buffer with ``gather_flat``.
+All three are functional (they never mutate their inputs) and linear in the traced inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# ---------------------------------------------------------------- view recipes
+# A recipe says how a view is obtained from its parent array:
+#   ("getitem", key) | ("attr", name) | ("call", fn, args, kwargs, pos) | ("index", idx)
+# ("call": the view is fn(*args[:pos], parent, *args[pos:], **kwargs)).
+
+
+def apply_view(arr: np.ndarray, recipe: tuple) -> np.ndarray:
+    """The view of ``arr`` that ``recipe`` describes (a copy for "index" recipes)."""
+    kind = recipe[0]
+    if kind == "getitem":
+        return arr[recipe[1]]
+    if kind == "attr":
+        return getattr(arr, recipe[1])
+    if kind == "call":
+        _, fn, args, kwargs, pos = recipe
+        return fn(*args[:pos], arr, *args[pos:], **kwargs)
+    if kind == "index":
+        return arr.reshape(-1)[recipe[1]]
+    raise ValueError(f"unknown view recipe {kind!r}")
+
+
+def describe_recipe(recipe: tuple) -> str:
+    kind = recipe[0]
+    if kind == "getitem":
+        return f"[{recipe[1]!r}]"
+    if kind == "attr":
+        return f".{recipe[1]}"
+    if kind == "call":
+        return f"{getattr(recipe[1], '__name__', recipe[1])}(...)"
+    return f"index<{recipe[1].shape}>"
+
+
+# ---------------------------------------------------------------- functional setitem
+
+def setitem(a: np.ndarray, key: Any, v: Any) -> np.ndarray:
+    """``a`` with ``a[key] = v``, as a new array."""
+    out = np.array(a, copy=True)
+    out[key] = v
+    return out
+
+
+def _is_basic_key(key: Any) -> bool:
+    keys = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, slice | int | np.integer)
+               for k in keys)
+
+
+def _written_mask(shape: tuple, key: Any) -> np.ndarray:
+    """Per-written-element weight: 0 where a later duplicate index overwrote it (NumPy's
+    assignment with repeated advanced indices keeps the last write)."""
+    flat = np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape)[key]
+    order = flat.reshape(-1)
+    rev = order[::-1]
+    _, first_in_rev = np.unique(rev, return_index=True)
+    keep = np.zeros(order.size, dtype=bool)
+    keep[order.size - 1 - first_in_rev] = True
+    return keep.reshape(flat.shape)
+
+
+def _unbroadcast_to(g: Any, target: Any) -> Any:
+    """Sum ``g`` down to ``target``'s shape (target: a value or a Meta)."""
+    shape = tuple(getattr(target, "shape", ()))
+    g = np.asarray(g)
+    if g.shape != shape:
+        while g.ndim > len(shape):
+            g = g.sum(axis=0)
+        for i, n in enumerate(shape):
+            if n == 1 and g.shape[i] != 1:
+                g = g.sum(axis=i, keepdims=True)
+    is_array = issubclass(getattr(target, "kind", type(target)), np.ndarray)
+    return g if is_array or g.ndim else g[()]
+
+
+def setitem_vjp_a(g, ans, a, key, v):
+    out = np.array(g, copy=True)
+    out[key] = 0
+    return out
+
+
+def setitem_vjp_v(g, ans, a, key, v):
+    gv = np.asarray(g)[key]
+    if not _is_basic_key(key):
+        gv = gv * _written_mask(np.shape(g), key)
+    return _unbroadcast_to(gv, v)
+
+
+# ---------------------------------------------------------------- view update / gather
+
+def view_update(parent: np.ndarray, child: Any, recipe: tuple) -> np.ndarray:
+    """``parent`` after its view ``recipe`` was overwritten with ``child``."""
+    out = np.array(parent, copy=True)
+    if recipe[0] == "index":
+        out.reshape(-1)[recipe[1]] = child
+    else:
+        apply_view(out, recipe)[...] = child
+    return out
+
+
+def view_update_vjp_parent(g, ans, parent, child, recipe):
+    out = np.array(g, copy=True)
+    if recipe[0] == "index":
+        out.reshape(-1)[recipe[1]] = 0
+    else:
+        apply_view(out, recipe)[...] = 0
+    return out
+
+
+def view_update_vjp_child(g, ans, parent, child, recipe):
+    return _unbroadcast_to(np.array(apply_view(np.asarray(g), recipe), copy=True), child)
+
+
+def gather_flat(root: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Elements of ``root`` (flat, C order) at ``idx``: a view re-derived from its buffer."""
+    return root.reshape(-1)[idx]
+
+
+def gather_flat_vjp(g, ans, root, idx):
+    out = np.zeros(root.size, dtype=np.result_type(g, root.dtype))
+    np.add.at(out, idx.reshape(-1), np.asarray(g).reshape(-1))
+    return out.reshape(root.shape)
+
+
+def view_index(root: np.ndarray, view: np.ndarray) -> np.ndarray | None:
+    """Flat C-order indices into ``root`` of each element of ``view`` (same dtype views
+    only), or None when the view's strides do not line up with root's items."""
+    if view.dtype != root.dtype or root.itemsize == 0:
+        return None
+    item = root.itemsize
+    ia, ib = root.__array_interface__, view.__array_interface__
+    off = ib["data"][0] - ia["data"][0]
+    if off % item or any(s % item for s in root.strides + view.strides):
+        return None
+    rs = [s // item for s in root.strides]
+    lo = sum(min(0, s * (n - 1)) for s, n in zip(rs, root.shape, strict=True))
+    hi = sum(max(0, s * (n - 1)) for s, n in zip(rs, root.shape, strict=True))
+    mem = np.full(hi - lo + 1, -1, dtype=np.intp)
+    sz = mem.itemsize
+    lin = np.arange(root.size, dtype=np.intp).reshape(root.shape)
+    np.lib.stride_tricks.as_strided(mem[-lo:], root.shape, [s * sz for s in rs])[...] = lin
+    vs = [s // item for s in view.strides]
+    vstart = off // item - lo
+    idx = np.lib.stride_tricks.as_strided(mem[vstart:], view.shape, [s * sz for s in vs])
+    idx = np.array(idx, copy=True)
+    if idx.size and idx.min() < 0:
+        return None
+    return idx
+
+
+# Rules for these are registered by the recorder (see capture/recorder.py: PRIMITIVE_RULES),
+# keeping rules/ free of capture knowledge.
+PRIMITIVES = {
+    "setitem": (setitem, (setitem_vjp_a, None, setitem_vjp_v), {0: (), 2: ()}),
+    "view_update": (view_update, (view_update_vjp_parent, view_update_vjp_child, None),
+                    {0: (), 1: ()}),
+    "gather_flat": (gather_flat, (gather_flat_vjp, None), {0: ()}),
+}

@@ -1,0 +1,485 @@
+"""Rule records and the registry that finds the rule for a callable, a method or an attribute.
+
+A rule is keyed by the callable object itself (by ``id``; the rule holds the object, so the id
+cannot be reused). Methods live in a table keyed by ``(type, name)`` whose rules take ``self``
+as their first argument, so ``x.sum(axis=0)`` and ``np.ndarray.sum(x, axis=0)`` find the same
+rule; a bound method resolves through ``type(self).__mro__``. Attributes (``x.T``,
+``x.real``) have their own ``(type, name)`` table, their rules named ``"attr.T"`` etc.
+
+Call conventions (binding for the recorder and the reverse pass; see docs/internals.md s4):
+
+* ``vjp_i(g, ans, *args, **kwargs)`` -> cotangent of positional argument ``i``; or one joint
+  ``vjp(g, ans, *args, **kwargs)`` -> tuple with one entry per positional argument (None where
+  there is none). A cotangent is shaped like its argument: a scalar for a Python float or a
+  NumPy scalar (for a 0-d array a NumPy scalar is accepted), an array of the argument's shape
+  otherwise. Rules with ``elementwise=True`` may return the broadcast shape (and a complex
+  cotangent for a real argument) instead; the reverse pass then applies ``unbroadcast``, which
+  is needed whenever the shape *or* the real/complex kind differs. Cotangents may alias ``g``
+  or each other and may be read-only views: accumulate out of place.
+* Untraced (constant) arguments and keyword arguments are always passed by value; ``out=``
+  is the recorder's business (a write of ``ans``) and never reaches a rule. For a mutating
+  rule (``mutates``), ``args`` hold the values before the write and ``ans`` the value after.
+* ``jvp(tangents, ans, *args, **kwargs)`` -> tangent of ``ans``; ``tangents`` has one entry per
+  positional argument, None for "zero". It may return None (zero) or something that
+  broadcasts to ``ans``; ``Rule.call_jvp`` fills in both.
+* Complex numbers follow JAX's convention: the VJP is the transpose of the (real-linear) JVP
+  under the bilinear pairing ``<u, v> = Re(sum(u * v))``, without conjugation. For a
+  holomorphic ``f`` the cotangent is ``g * f'(x)``; for ``abs(z)`` it is ``g * conj(z) / |z|``;
+  the cotangent of a real input is real (``unbroadcast`` drops the imaginary part).
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ANS = "ans"
+_INFER: Any = object()
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+class RuleError(ValueError):
+    """A rule's metadata or the signature of its VJP/JVP is inconsistent."""
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """What framead knows about one callable: derivatives and the metadata capture needs.
+
+    ``saves``: ``{argnum: (argnums or "ans", ...)}``, what each argnum's VJP reads by value;
+    traced arguments not listed are passed as ``framead.ir.Meta`` stand-ins (leaf by leaf
+    inside container arguments; an unsaved multi-output ``ans`` may be None or a tuple of
+    Metas: no rule reads it). None means everything. ``containers``: argnums holding a
+    (nested) list/tuple whose leaves may be traced (``sum``'s items, ``np.array``'s object);
+    their cotangents/tangents have the same structure, None for leaves without one.
+    ``multi``: the output is a (nested) tuple/list; ``g`` has the same structure with zeros
+    filled in. ``mutates``/``aliases`` (``{out: arg}``, "may be the same object or a view")
+    describe buffers; ``hazard`` is a message for the coverage report when a traced value
+    goes through a ``cut`` rule the user may not expect (``int()``, ``round()``).
+    """
+
+    fn: Callable | None
+    name: str
+    vjp: tuple | Callable | None = None
+    jvp: Callable | None = None
+    saves: dict | None = None
+    elementwise: bool = False
+    nondiff: tuple[int, ...] = ()
+    argnames: tuple[str, ...] | None = None
+    cut: bool = False
+    mutates: tuple[int, ...] = ()
+    aliases: dict = field(default_factory=dict)
+    multi: bool = False
+    containers: tuple[int, ...] = ()
+    hazard: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Rule({self.name})"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    @property
+    def joint(self) -> bool:
+        """True when ``vjp`` is one function returning all cotangents."""
+        return self.vjp is not None and not isinstance(self.vjp, tuple)
+
+    def has_vjp(self, i: int) -> bool:
+        if self.vjp is None or i in self.nondiff:
+            return False
+        if isinstance(self.vjp, tuple):
+            return i < len(self.vjp) and self.vjp[i] is not None
+        return True
+
+    def vjp_for(self, i: int) -> Callable | None:
+        """The per-argument VJP of argnum ``i`` (None for joint rules or no derivative)."""
+        if isinstance(self.vjp, tuple) and self.has_vjp(i):
+            return self.vjp[i]
+        return None
+
+    def saved_for(self, argnums: Any) -> frozenset | None:
+        """What the VJPs of ``argnums`` read by value (None: everything)."""
+        if self.saves is None:
+            return None
+        out: set = set()
+        for i in argnums:
+            out.update(self.saves.get(i, ()))
+        return frozenset(out)
+
+    def call_vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict | None = None,
+                 argnums: Any = None) -> list:
+        """Cotangents for every positional argument (None where not asked for or none),
+        unbroadcast to the argument for ``elementwise`` rules, as the reverse pass does."""
+        from .helpers import unbroadcast
+
+        kwargs = kwargs or {}
+        want = range(len(args)) if argnums is None else argnums
+        out: list = [None] * len(args)
+        if self.joint:
+            cts = self.vjp(g, ans, *args, **kwargs)
+            if not isinstance(cts, tuple | list) or len(cts) < len(args):
+                raise RuleError(f"{self.name}: joint vjp must return a tuple with one cotangent "
+                                f"per positional argument ({len(args)}), got {cts!r:.80}")
+            for i in want:
+                if self.has_vjp(i):
+                    out[i] = cts[i]
+        else:
+            for i in want:
+                if self.has_vjp(i):
+                    out[i] = self.vjp[i](g, ans, *args, **kwargs)
+        if self.elementwise:
+            for i in want:
+                if out[i] is not None and i not in self.containers:
+                    out[i] = unbroadcast(out[i], args[i])
+        return out
+
+    def call_jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict | None = None) -> Any:
+        """Tangent of ``ans``, zeros filled in and broadcast to ``ans`` (per entry if multi)."""
+        from .helpers import fit_tangent, fit_tangent_tree
+
+        if self.cut or self.jvp is None:
+            t = None
+        else:
+            t = self.jvp(tuple(tangents), ans, *args, **(kwargs or {}))
+        return fit_tangent_tree(t, ans) if self.multi else fit_tangent(t, ans)
+
+
+# --- validation ------------------------------------------------------------------------------
+
+def _describe(f: Any) -> str:
+    code = getattr(f, "__code__", None)
+    where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+    return f"{getattr(f, '__qualname__', repr(f))}{where}"
+
+
+def default_name(fn: Any) -> str:
+    """``np.sin``, ``math.exp``, ``operator.mul``, ``builtins.sum``, ``ndarray.sum``."""
+    name = getattr(fn, "__name__", None) or repr(fn)
+    if isinstance(fn, np.ufunc):
+        return f"np.{name}"
+    owner = getattr(fn, "__objclass__", None)
+    if owner is not None:
+        return f"{owner.__name__}.{name}"
+    mod = getattr(fn, "__module__", None) or ""
+    if mod.startswith("numpy"):
+        return f"np.{name}"
+    if mod == "_operator":
+        return f"operator.{name}"
+    if mod in ("math", "builtins", "cmath"):
+        return f"{mod}.{name}"
+    return f"{mod}.{name}" if mod else name
+
+
+def infer_argnames(fn: Any) -> tuple[tuple[str, ...] | None, bool, int]:
+    """(positional parameter names, takes *args, number of required positionals)."""
+    if isinstance(fn, np.ufunc):
+        names = ("x",) if fn.nin == 1 else tuple(f"x{i + 1}" for i in range(fn.nin))
+        return names, False, fn.nin
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None, True, 0
+    names: list[str] = []
+    required = 0
+    for p in sig.parameters.values():
+        if p.kind in _POSITIONAL:
+            names.append(p.name)
+            required += p.default is inspect.Parameter.empty
+        elif p.kind is inspect.Parameter.VAR_POSITIONAL:
+            return tuple(names), True, required
+    return tuple(names), False, required
+
+
+def _check_sig(f: Any, npos: int, maxpos: int | None, what: str, owner: str) -> None:
+    """``f`` must accept ``npos`` positional arguments and require at most ``maxpos``."""
+    if not callable(f):
+        raise RuleError(f"rule {owner}: {what} must be callable, got {f!r:.80}")
+    try:
+        params = inspect.signature(f).parameters.values()
+    except (TypeError, ValueError):
+        return
+    pos = [p for p in params if p.kind in _POSITIONAL]
+    star = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+    req = sum(p.default is inspect.Parameter.empty for p in pos)
+    if not star and len(pos) < npos:
+        raise RuleError(f"rule {owner}: {what} {_describe(f)} takes {len(pos)} positional "
+                        f"arguments but is called with at least {npos}: f(g_or_tangents, ans, "
+                        f"*args, **kwargs); add the missing parameters or *args")
+    if maxpos is not None and req > maxpos:
+        raise RuleError(f"rule {owner}: {what} {_describe(f)} requires {req} positional "
+                        f"arguments but the function takes at most {maxpos - 2}")
+
+
+def _ints(x: Any, what: str, owner: str) -> tuple[int, ...]:
+    t = (x,) if isinstance(x, int) else tuple(x)
+    if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in t):
+        raise RuleError(f"rule {owner}: {what} must be argnums (ints >= 0), got {x!r}")
+    return t
+
+
+def _sum_jvps(parts: tuple) -> Callable:
+    def jvp(tangents, ans, *args, **kwargs):
+        out = None
+        for t, part in zip(tangents, parts, strict=False):
+            if t is None or part is None:
+                continue
+            term = part(t, ans, *args, **kwargs)
+            if term is not None:
+                out = term if out is None else out + term
+        return out
+
+    jvp.parts = parts  # type: ignore[attr-defined]
+    return jvp
+
+
+def make_rule(fn: Callable | None, *, vjp: Any = None, jvp: Any = None, name: str | None = None,
+              saves: dict | None = None, elementwise: bool = False, nondiff: Any = (),
+              argnames: Any = _INFER, cut: bool = False, mutates: Any = (),
+              aliases: dict | None = None, multi: bool = False, containers: Any = (),
+              hazard: str | None = None) -> Rule:
+    """Build and validate a Rule without registering it (``register`` calls this)."""
+    if fn is not None and not callable(fn):
+        raise RuleError(f"cannot make a rule for non-callable {fn!r:.80}")
+    owner = name or default_name(fn)
+    if argnames is _INFER:
+        argnames, varargs, required = infer_argnames(fn) if fn is not None else (None, True, 0)
+        if varargs and argnames == ():
+            argnames = None
+    else:
+        argnames = None if argnames is None else tuple(argnames)
+        if argnames is not None and len(set(argnames)) != len(argnames):
+            raise RuleError(f"rule {owner}: duplicate argnames {argnames}")
+        inferred, varargs, required = (infer_argnames(fn) if fn is not None
+                                       else (None, False, 0))
+        if inferred is None:  # no signature (math.log, int): trust argnames
+            varargs, required = argnames is None, len(argnames or ())
+    nargs = None if (argnames is None or varargs) else len(argnames)
+    maxpos = None if nargs is None else nargs + 2
+    nondiff = _ints(nondiff, "nondiff", owner)
+    mutates = _ints(mutates, "mutates", owner)
+    containers = _ints(containers, "containers", owner)
+    if cut and vjp is not None:
+        raise RuleError(f"rule {owner}: cut=True (zero derivative) contradicts a vjp")
+    if not cut and vjp is None:
+        raise RuleError(f"rule {owner}: give vjp=... or cut=True (output not differentiable)")
+    if isinstance(vjp, list | tuple):
+        vjp = tuple(vjp)
+        if nargs is not None and len(vjp) > nargs:
+            raise RuleError(f"rule {owner}: {len(vjp)} vjps for {nargs} positional arguments "
+                            f"{argnames}")
+        for i, f in enumerate(vjp):
+            if f is None:
+                continue
+            if i in nondiff:
+                raise RuleError(f"rule {owner}: argument {i} is nondiff but has a vjp")
+            _check_sig(f, 2 + max(i + 1, required), maxpos, f"vjp[{i}]", owner)
+    elif vjp is not None:
+        _check_sig(vjp, 2 + required, maxpos, "joint vjp", owner)
+    if isinstance(jvp, list | tuple):
+        for i, f in enumerate(jvp):
+            if f is not None:
+                _check_sig(f, 2 + max(i + 1, required), maxpos, f"jvp[{i}]", owner)
+        jvp = _sum_jvps(tuple(jvp))
+    elif jvp is not None:
+        _check_sig(jvp, 2 + required, maxpos, "jvp", owner)
+    if cut and jvp is not None:
+        raise RuleError(f"rule {owner}: cut=True contradicts a jvp")
+    saves = _check_saves(saves, vjp, nondiff, nargs, owner)
+    if aliases is None:
+        aliases = {}
+    if not all(isinstance(k, int) and isinstance(v, int) for k, v in dict(aliases).items()):
+        raise RuleError(f"rule {owner}: aliases must map output index -> argnum, got {aliases}")
+    return Rule(fn=fn, name=owner, vjp=vjp, jvp=jvp, saves=saves, elementwise=bool(elementwise),
+                nondiff=nondiff, argnames=argnames, cut=bool(cut), mutates=mutates,
+                aliases=dict(aliases), multi=bool(multi), containers=containers, hazard=hazard)
+
+
+def _check_saves(saves: Any, vjp: Any, nondiff: tuple, nargs: int | None, owner: str):
+    if saves is None:
+        return None
+    if not isinstance(saves, dict):
+        raise RuleError(f"rule {owner}: saves must be a dict {{argnum: (argnums or 'ans',...)}} "
+                        f"or None (everything), got {saves!r}")
+    out = {}
+    for k, v in saves.items():
+        _ints(k, "saves keys", owner)
+        v = (v,) if isinstance(v, int | str) else tuple(v)
+        for s in v:
+            if s == ANS:
+                continue
+            if not isinstance(s, int) or isinstance(s, bool) or s < 0 or (
+                    nargs is not None and s >= nargs):
+                raise RuleError(f"rule {owner}: saves[{k}] entry {s!r} is neither 'ans' nor an "
+                                f"argnum < {nargs}")
+        out[k] = v
+    if isinstance(vjp, tuple):
+        has = {i for i, f in enumerate(vjp) if f is not None}
+        for k in out:
+            if k not in has:
+                raise RuleError(f"rule {owner}: saves[{k}] given but argument {k} has no vjp")
+        for i in sorted(has - set(out)):
+            raise RuleError(f"rule {owner}: saves has no entry for argument {i}, whose vjp "
+                            f"reads what? (use () if it needs shapes only)")
+    elif vjp is not None and len({frozenset(v) for v in out.values()}) > 1:
+        raise RuleError(f"rule {owner}: a joint vjp is called once for all arguments, so every "
+                        f"saves entry must be the same (got {out})")
+    return out
+
+
+# --- the registry ----------------------------------------------------------------------------
+
+_BY_ID: dict[int, tuple[Any, Rule]] = {}
+_METHODS: dict[tuple[type, str], Rule] = {}
+_ATTRS: dict[tuple[type, str], Rule] = {}
+_GENERATION = [0]
+NO_SELF: Any = object()
+
+
+def generation() -> int:
+    """Counter bumped by every (un)registration: capture re-reads ``ruled_callables`` when it
+    changes."""
+    return _GENERATION[0]
+
+
+def ruled_callables() -> list:
+    """Every callable object with a rule (functions, ufuncs, types, method descriptors)."""
+    return [fn for fn, _ in _BY_ID.values()]
+
+
+def _insert(fn: Any, rule: Rule, replace: bool) -> None:
+    old = _BY_ID.get(id(fn))
+    if old is not None and not replace:
+        raise RuleError(f"{default_name(fn)} already has a rule ({old[1].name}); pass "
+                        f"replace=True to override it")
+    _BY_ID[id(fn)] = (fn, rule)
+    _GENERATION[0] += 1
+
+
+def register(fn: Callable, *, replace: bool = False, **spec: Any) -> Rule:
+    """Register a rule for ``fn``; ``spec`` as in ``make_rule``. Returns the Rule."""
+    rule = make_rule(fn, **spec)
+    _insert(fn, rule, replace)
+    return rule
+
+
+def register_method(cls: type, name: str, rule: Rule | None = None, *, replace: bool = False,
+                    **spec: Any) -> Rule:
+    """Rule for ``cls.name`` with ``self`` as first argument; pass ``rule`` to share one."""
+    descriptor = getattr(cls, name)
+    if rule is None:
+        spec.setdefault("name", f"{cls.__name__}.{name}")
+        rule = make_rule(descriptor, **spec)
+    elif spec:
+        raise RuleError(f"register_method({cls.__name__}.{name}): give a rule or a spec")
+    key = (cls, name)
+    if key in _METHODS and not replace:
+        raise RuleError(f"{cls.__name__}.{name} already has a rule; pass replace=True")
+    _METHODS[key] = rule
+    _insert(descriptor, rule, True)
+    return rule
+
+
+def register_attr(classes: type | tuple, name: str, *, replace: bool = False,
+                  **spec: Any) -> Rule:
+    """Rule ``attr.<name>`` for reading ``obj.<name>``: called as ``rule(obj)``."""
+    def get(obj, _name=name):
+        return getattr(obj, _name)
+
+    get.__name__ = get.__qualname__ = f"attr_{name}"
+    spec.setdefault("name", f"attr.{name}")
+    spec.setdefault("argnames", ("self",))
+    rule = make_rule(get, **spec)
+    for cls in classes if isinstance(classes, tuple) else (classes,):
+        if (cls, name) in _ATTRS and not replace:
+            raise RuleError(f"attribute {cls.__name__}.{name} already has a rule")
+        _ATTRS[(cls, name)] = rule
+    _GENERATION[0] += 1
+    return rule
+
+
+def unregister(fn: Callable) -> Rule | None:
+    """Remove ``fn``'s rule (and its method entry); returns it."""
+    entry = _BY_ID.pop(id(fn), None)
+    for key in [k for k, r in _METHODS.items() if getattr(k[0], k[1], None) is fn]:
+        del _METHODS[key]
+    _GENERATION[0] += 1
+    return None if entry is None else entry[1]
+
+
+def _mro_lookup(table: dict, cls: type, name: str) -> Rule | None:
+    for klass in getattr(cls, "__mro__", (cls,)):
+        rule = table.get((klass, name))
+        if rule is not None:
+            return rule
+    return None
+
+
+def lookup_method(cls: type, name: str) -> Rule | None:
+    """Rule of method ``name`` of ``cls`` (first argument: self), following the MRO."""
+    return _mro_lookup(_METHODS, cls, name)
+
+
+def lookup_attr(cls: type, name: str) -> Rule | None:
+    """Rule for reading attribute ``name`` of an instance of ``cls`` (``"attr.T"``...)."""
+    return _mro_lookup(_ATTRS, cls, name)
+
+
+def resolve(fn: Any) -> tuple[Rule, Any] | None:
+    """``(rule, self)`` for a callable: self is NO_SELF, or the bound object of a bound method
+    (``x.sum``), which the caller must pass as the rule's first argument."""
+    entry = _BY_ID.get(id(fn))
+    if entry is not None:
+        return entry[1], NO_SELF
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and not isinstance(owner, types.ModuleType):
+        name = getattr(fn, "__name__", None)
+        rule = lookup_method(type(owner), name) if isinstance(name, str) else None
+        if rule is not None:
+            return rule, owner
+    return None
+
+
+def lookup(fn: Any) -> Rule | None:
+    """The rule registered for ``fn`` itself: a function, ufunc, dispatcher, type or method
+    descriptor (``np.ndarray.sum``). None for a bound method (``x.sum``): use ``resolve``,
+    which also returns the ``self`` to prepend, or ``lookup_method(type(x), "sum")``."""
+    entry = _BY_ID.get(id(fn))
+    return None if entry is None else entry[1]
+
+
+def iter_rules() -> Iterator[Rule]:
+    """Every distinct registered rule (functions, methods, attributes), in registration order."""
+    seen: set[int] = set()
+    for rule in [r for _, r in _BY_ID.values()] + list(_METHODS.values()) + list(_ATTRS.values()):
+        if id(rule) not in seen:
+            seen.add(id(rule))
+            yield rule
+
+
+def iter_methods() -> Iterator[tuple[type, str, Rule]]:
+    for (cls, name), rule in _METHODS.items():
+        yield cls, name, rule
+
+
+def iter_attrs() -> Iterator[tuple[type, str, Rule]]:
+    for (cls, name), rule in _ATTRS.items():
+        yield cls, name, rule
+
+
+def load_entry_points(group: str = "framead.rules") -> list[str]:
+    """Import third-party rule packages: each entry point is a module (registering on import)
+    or a callable taking no arguments. Returns the loaded entry point names."""
+    from importlib.metadata import entry_points
+
+    loaded = []
+    for ep in entry_points(group=group):
+        obj = ep.load()
+        if callable(obj) and not isinstance(obj, types.ModuleType):
+            obj()
+        loaded.append(ep.name)
+    return loaded

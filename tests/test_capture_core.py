@@ -1,0 +1,209 @@
+"""Core capture: recorder, buffers/views/copy-on-write, IR printing, generated reverse pass.
+
+Every gradient is checked against central differences (or an analytic derivative).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+
+import numpy as np
+import pytest
+
+import framead
+
+
+def fd(f, x, eps=1e-6):
+    """Central differences of scalar f at float or array x."""
+    if isinstance(x, float):
+        return (f(x + eps) - f(x - eps)) / (2 * eps)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += eps
+        xm[i] -= eps
+        g[i] = (f(xp) - f(xm)) / (2 * eps)
+    return g
+
+
+def check(f, x, rtol=1e-6, atol=1e-8):
+    g = framead.grad(f)(x)
+    np.testing.assert_allclose(g, fd(f, x), rtol=rtol, atol=atol)
+    return g
+
+
+def test_polynomial_scalar_analytic():
+    def f(x):
+        return 3.0 * x ** 3 - 2.0 * x + 1.0
+
+    assert framead.grad(f)(2.0) == pytest.approx(9 * 4.0 - 2.0, rel=1e-12)
+    assert isinstance(framead.grad(f)(2.0), float)
+
+
+def test_value_and_grad_value_bit_identical():
+    def f(x):
+        s = 0.0
+        for i in range(10):
+            s += math.sin(x * i) / (1.0 + i)
+        return s
+
+    v, g = framead.value_and_grad(f)(0.7)
+    assert v == f(0.7)
+    assert g == pytest.approx(fd(f, 0.7), rel=1e-7)
+
+
+def test_argnums_tuple():
+    def f(a, b, c):
+        return a * b + np.sum(c * a)
+
+    a, b, c = 1.5, -2.0, np.array([1.0, 2.0, 3.0])
+    ga, gb, gc = framead.grad(f, argnums=(0, 1, 2))(a, b, c)
+    assert ga == pytest.approx(b + c.sum())
+    assert gb == pytest.approx(a)
+    np.testing.assert_allclose(gc, [a, a, a])
+
+
+def heat(u0, steps=20, c=0.2):
+    u = u0.copy()
+    for _ in range(steps):
+        u[1:-1] = u[1:-1] + c * (u[2:] - 2 * u[1:-1] + u[:-2])
+    return np.sum(u ** 2)
+
+
+def test_linear_stencil_copies_nothing():
+    u0 = np.sin(np.linspace(0, 3, 30))
+    check(heat, u0)
+    t = framead.trace(heat, u0)
+    assert t.stats["bytes_copied"] == 0
+
+
+def test_nonlinear_stencil_copies_only_saved_part():
+    def f(u0):
+        u = u0.copy()
+        for _ in range(5):
+            u[1:-1] = u[1:-1] + 0.1 * u[1:-1] ** 2
+        return np.sum(u)
+
+    u0 = np.linspace(0.1, 0.5, 12)
+    check(f, u0)
+    t = framead.trace(f, u0)
+    assert t.stats["bytes_copied"] == 5 * 10 * 8  # each step saves u[1:-1] for the square
+
+
+def test_view_made_before_buffer_traced():
+    def f(x):
+        a = np.zeros(6)
+        inner = a[1:5]
+        tail = a[3:]
+        a[:] = x
+        inner *= 2.0
+        return np.sum(tail ** 2) + inner[0]
+
+    check(f, np.arange(1.0, 7.0))
+
+
+def test_writes_through_reshape_and_transpose_views():
+    def f(x):
+        a = np.zeros(12)
+        b = a.reshape(3, 4)
+        b[1, :] = x[:4]
+        b.T[0] += x[4:7]
+        return np.sum(a * np.arange(12.0)) + np.sum(b ** 2)
+
+    check(f, np.linspace(-1, 1, 7))
+
+
+def test_function_mutating_its_input_and_caller_array_untouched():
+    def f(x):
+        x[0] = x[0] * x[1]
+        x *= 2.0
+        x[1:] += x[:-1]
+        return np.sum(x ** 2)
+
+    x = np.array([1.0, 2.0, 3.0])
+    before = x.copy()
+    check(f, x)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_out_argument():
+    def f(x):
+        y = np.empty_like(x)
+        np.multiply(x, x, out=y)
+        np.add(y, x, out=y)
+        return np.sum(y)
+
+    check(f, np.array([0.5, -1.0, 2.0]))
+
+
+def test_iteration_and_unpacking_of_arrays():
+    def f(x):
+        s = 0.0
+        for row in x.reshape(2, 3):
+            a, b, c = row
+            s += a * b - c
+        return s
+
+    check(f, np.arange(1.0, 7.0))
+
+
+def test_sum_of_generator_and_fsum():
+    def f(x):
+        return sum(math.exp(x * k) for k in range(4)) + math.fsum([x, x * x])
+
+    check(f, 0.3)
+
+
+def test_map_reduce_with_c_functions():
+    def f(x):
+        vals = list(map(math.sin, [x, 2 * x, 3 * x]))
+        return functools.reduce(operator.mul, vals) + functools.reduce(lambda a, b: a + b, vals)
+
+    check(f, 0.4)
+
+
+def test_np_array_of_traced_floats():
+    def f(x):
+        v = np.array([x, x * x, [1.0, x][1]])
+        return float(np.dot(v, v))
+
+    check(f, 1.3)
+
+
+def test_trace_prints_ops_and_source_lines():
+    def f(x):
+        y = np.sin(x) * 2.0
+        return np.sum(y)
+
+    t = framead.trace(f, np.ones(3))
+    text = str(t)
+    assert "y = np.sin(x) * 2.0" in text
+    assert "test_capture_core.py:" in text
+    src = t.backward_source()
+    assert "test_capture_core.py:" in src and "def backward_chunk_0" in src
+
+
+def test_non_scalar_output_error_names_origin():
+    def f(x):
+        return np.sin(x)
+
+    with pytest.raises(framead.NonScalarOutputError, match=r"scalar.*shape \(3,\)"):
+        framead.grad(f)(np.ones(3))
+
+
+def test_integer_input_error():
+    with pytest.raises(framead.InputTypeError, match="integer"):
+        framead.grad(lambda x: x * 2.0)(3)
+
+
+def test_unknown_c_function_is_reported():
+    import struct
+
+    def f(x):
+        return struct.unpack("d", struct.pack("d", x))[0] + x
+
+    t = framead.trace(f, 2.0)
+    assert any(h.code == "FA101" and "pack" in h.op for h in t.hazards)
+    assert t.hazards[0].loc.line > 0
