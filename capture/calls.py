@@ -102,6 +102,13 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
     special = SPECIAL_FORMS.get(id(fn))
     if special is not None and special[0] is fn:
         return special[1](rec, fn, args, kwargs, frame)
+    if type(fn) is functools.partial:
+        return dispatch(rec, fn.func, fn.args + args, {**fn.keywords, **kwargs}, frame)
+    self_ = getattr(fn, "__self__", None)
+    if isinstance(self_, np.ndarray) and isinstance(fn, types.BuiltinMethodType):
+        method = INPLACE_METHODS.get(fn.__name__)
+        if method is not None:
+            return method(rec, self_, args, kwargs, frame)
     rule, node_args = _rule_and_args(fn, args)
     if rule is not None:
         node_args, kwargs_left = _map_keywords(rule, node_args, kwargs)
@@ -122,7 +129,7 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
 
 def _map_keywords(rule, node_args: tuple, kwargs: dict):
     """Move traced keyword arguments to their positions; None when that is impossible."""
-    traced = [k for k, v in kwargs.items() if rules_traced(v)]
+    traced = [k for k, v in kwargs.items() if k != "out" and rules_traced(v)]
     if not traced:
         return node_args, kwargs
     names = getattr(rule, "argnames", None) or ()
@@ -204,6 +211,32 @@ def _map(rec, fn, args, kwargs, frame):
     return fn(functools.partial(_call_from_c, rec, f, frame), *its)
 
 
+def _partial(rec, fn, args, kwargs, frame):
+    """functools.partial(f, traced...) over a C function: route its later calls to us."""
+    p = fn(*args, **kwargs)
+    if type(p) is functools.partial and (rules_traced(p.args) or rules_traced(
+            list(p.keywords.values()))) and not _is_python_visible(p.func):
+        C.set_callable_flags(p, C.ALWAYS)
+        rec.flagged.append(p)
+    return p
+
+
+def _sort_in_place(rec, a, args, kwargs, frame):
+    rule = rules.lookup(np.sort)
+    if rule is None or kwargs.get("order") is not None:
+        return unknown_call(rec, a.sort, args, kwargs, frame)
+    axis = args[0] if args else kwargs.get("axis", -1)
+    return rec.mutate(rule, a.sort, args, kwargs, (a,), a, frame) if axis == -1 and not \
+        args[1:] else rec.mutate(rule, a.sort, args, kwargs, (a, axis), a, frame)
+
+
+def _fill(rec, a, args, kwargs, frame):
+    return rec._setitem(a, Ellipsis, args[0] if args else kwargs["value"], frame)
+
+
+INPLACE_METHODS = {"sort": _sort_in_place, "fill": _fill}
+
+
 def _call_from_c(rec, f, frame, *a):
     if any(rules_traced(x) for x in a):
         return dispatch(rec, f, a, {}, frame)
@@ -213,7 +246,7 @@ def _call_from_c(rec, f, frame, *a):
 SPECIAL_FORMS: dict[int, tuple[Any, Any]] = {
     id(f): (f, h) for f, h in [
         (builtins.sum, _sum), (math.fsum, _fold), (math.prod, _fold),
-        (functools.reduce, _reduce), (builtins.map, _map),
+        (functools.reduce, _reduce), (builtins.map, _map), (functools.partial, _partial),
     ]
 }
 _ITERATING_IDS = {id(f) for f in _ITERATING}

@@ -11,6 +11,7 @@ import functools
 import math
 import operator
 import sys
+import types
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from . import _evalframe as C
 from . import calls
 from .buffers import Buffer, Entry, buffer_owner, is_differentiable, overlaps
 from .hazards import Hazard
-from .sourceloc import loc_of
+from .sourceloc import is_framead_file, loc_of
 
 FUNC_OPS = (operator.add, operator.and_, operator.floordiv, operator.lshift, operator.matmul,
             operator.mul, operator.mod, operator.or_, operator.pow, operator.rshift,
@@ -33,6 +34,33 @@ INPLACE_OPS = (operator.iadd, operator.iand, operator.ifloordiv, operator.ilshif
 COMPARE_OPS = (operator.lt, operator.le, operator.eq, operator.ne, operator.gt, operator.ge)
 UNARY_OPS = {"neg": operator.neg, "pos": operator.pos, "invert": operator.invert}
 CONST_SNAPSHOT_BYTES = 1 << 20
+
+
+def _user_tracebacks(method):
+    """Errors raised by user code inside a handler keep a traceback without framead frames."""
+
+    @functools.wraps(method)
+    def handler(self, *args):
+        try:
+            return method(self, *args)
+        except BaseException as e:
+            e.__traceback__ = strip_framead_frames(e.__traceback__)
+            raise
+
+    return handler
+
+
+def strip_framead_frames(tb):
+    """The traceback chain without entries in framead's own files."""
+    entries = []
+    while tb is not None:
+        if not is_framead_file(tb.tb_frame.f_code.co_filename):
+            entries.append(tb)
+        tb = tb.tb_next
+    out = None
+    for t in reversed(entries):
+        out = types.TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return out
 
 
 class Recorder:
@@ -46,6 +74,7 @@ class Recorder:
         self.hazards: list[Hazard] = []
         self.watched: list[tuple[np.ndarray, int, SourceLoc]] = []  # large saved constants
         self.stats = {"bytes_copied": 0, "copies": 0, "const_bytes_copied": 0}
+        self.flagged: list[Any] = []  # objects given C call flags for this session only
         self._next_id = 0
 
     # ------------------------------------------------------------------ values
@@ -265,8 +294,12 @@ class Recorder:
         self.hazards.append(Hazard(code, op, loc_of(frame), message))
 
     # ------------------------------------------------------------------ handlers
+    @_user_tracebacks
     def binop(self, oparg: int, a: Any, b: Any) -> Any:
         frame = sys._getframe(1)
+        if not (_numeric(a) and _numeric(b)):
+            # user classes (their dunders run instrumented), lists, strings: nothing to record
+            return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
         if oparg >= 13:
             fop, iop = FUNC_OPS[oparg - 13], INPLACE_OPS[oparg - 13]
             if isinstance(a, np.ndarray):
@@ -280,26 +313,34 @@ class Recorder:
 
     def _inplace(self, fop, iop, a: np.ndarray, b: Any, frame: Any) -> Any:
         """``a op= b`` on an array: a functional node, then a write into a's buffer."""
-        av, bv = self.value_of(a), self.tree_value(b)
-        if av is None and bv is None:
+        if self.value_of(a) is None and self.tree_value(b) is None:
             return iop(a, b)
         rule = calls.operator_rule(fop)
         if rule is None:
             return self._unknown(iop, (a, b), {}, frame)
-        if av is None:
-            av = self._ensure_value(a)
-        args = (av, bv if bv is not None else b)
-        saves = _saved_set(rule, [i for i, v in enumerate((av, bv)) if v is not None])
+        return self.mutate(rule, iop, (a, b), {}, (a, b), a, frame)
+
+    def mutate(self, rule, fn, call_args: tuple, call_kwargs: dict, node_args: tuple,
+               target: np.ndarray, frame: Any) -> Any:
+        """Run an in-place ``fn`` that overwrites ``target`` with ``rule(*node_args)``."""
+        vals = [self.tree_value(a) for a in node_args]
+        if target is node_args[0] and vals[0] is None:
+            vals[0] = self._ensure_value(target)
+        traced = [i for i, v in enumerate(vals) if v is not None]
+        if not traced:
+            return fn(*call_args, **call_kwargs)
+        args = tuple(v if v is not None else a for v, a in zip(vals, node_args, strict=True))
+        saves = _saved_set(rule, traced)
         for i in saves:
-            if i != "ans":
+            if i != "ans" and i < len(args):
                 self._protect(args[i], frame)
-        self._copy_on_write(a)
-        result = iop(a, b)
-        if result is not a:  # the op was not in place after all
-            return self.apply(rule, lambda: result, (), {}, (av, b), frame)
-        out = self._new_value(a)
-        self.nodes.append(Node(rule, args, {}, (out,), loc_of(frame), saves))
-        self.write_back(a, out, frame)
+        self._copy_on_write(target)
+        result = fn(*call_args, **call_kwargs)
+        if fn in INPLACE_OPS and result is not target:  # the op was not in place after all
+            return self.apply(rule, lambda *_: result, (), {}, node_args, frame)
+        out = self._new_value(target)
+        self.nodes.append(Node(rule, args, dict(call_kwargs), (out,), loc_of(frame), saves))
+        self.write_back(target, out, frame)
         if "ans" in saves:
             self._protect(out, frame)
         return result
@@ -310,30 +351,38 @@ class Recorder:
             self._const_buffer(buffer_owner(a))
         return self.value_of(a)
 
+    @_user_tracebacks
     def unary(self, name: str, a: Any) -> Any:
         frame = sys._getframe(1)
         op = UNARY_OPS[name]
+        if not _numeric(a):
+            return op(a)
         rule = calls.operator_rule(op)
         if rule is None:
             return self._unknown(op, (a,), {}, frame)
         return self.apply(rule, op, (a,), {}, (a,), frame)
 
+    @_user_tracebacks
     def compare(self, oparg: int, a: Any, b: Any) -> Any:
         return COMPARE_OPS[oparg](a, b)
 
+    @_user_tracebacks
     def getitem(self, a: Any, k: Any) -> Any:
         frame = sys._getframe(1)
         return self._getitem(a, k, frame)
 
     def _getitem(self, a, k, frame):
-        if not isinstance(a, np.ndarray | np.generic) and not is_differentiable(a):
+        if not isinstance(a, np.ndarray | np.generic):
             return a[k]  # containers: identity carries traced items along
         rule = calls.operator_rule(operator.getitem)
         return self.apply(rule, operator.getitem, (a, k), {}, (a, k), frame,
                           recipe_parent=a, recipe=("getitem", k))
 
+    @_user_tracebacks
     def setitem(self, a: Any, k: Any, v: Any) -> None:
-        frame = sys._getframe(1)
+        return self._setitem(a, k, v, sys._getframe(1))
+
+    def _setitem(self, a: Any, k: Any, v: Any, frame: Any) -> None:
         if not isinstance(a, np.ndarray):
             a[k] = v  # containers: identity carries traced items along
             return None
@@ -356,6 +405,7 @@ class Recorder:
         self.write_back(a, out, frame)
         return None
 
+    @_user_tracebacks
     def getattr(self, obj: Any, name: str) -> Any:
         frame = sys._getframe(1)
         rule = calls.attr_rule(obj, name)
@@ -365,6 +415,7 @@ class Recorder:
         return self.apply(rule, fn, (obj,), {}, (obj,), frame, recipe_parent=obj,
                           recipe=("attr", name))
 
+    @_user_tracebacks
     def getiter(self, obj: Any) -> Any:
         if isinstance(obj, np.ndarray) and obj.ndim >= 1 and self.value_of(obj) is not None:
             frame = sys._getframe(1)
@@ -375,12 +426,14 @@ class Recorder:
         for i in range(len(a)):
             yield self._getitem(a, i, frame)
 
+    @_user_tracebacks
     def unpack(self, obj: Any) -> Any:
         if isinstance(obj, np.ndarray) and obj.ndim >= 1 and self.value_of(obj) is not None:
             frame = sys._getframe(1)
             return tuple(self._getitem(obj, i, frame) for i in range(len(obj)))
         return obj
 
+    @_user_tracebacks
     def call(self, fn: Any, args: tuple, kwargs: dict | None) -> Any:
         return calls.dispatch(self, fn, args, kwargs or {}, sys._getframe(1))
 
@@ -399,6 +452,18 @@ class Recorder:
 
     def close(self) -> None:
         C.clear_tracked()
+        for obj in self.flagged:
+            C.set_callable_flags(obj, 0)
+        self.flagged.clear()
+
+
+_NUMERIC_TYPES = (float, int, complex, np.ndarray, np.generic)
+
+
+def _numeric(x: Any) -> bool:
+    """Operands whose operators have rules (not user classes with Python dunders)."""
+    return isinstance(x, _NUMERIC_TYPES) and (type(x) in (float, int, complex, bool)
+                                              or type(x).__module__ == "numpy")
 
 
 class _AttrGetter:

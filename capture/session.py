@@ -15,6 +15,7 @@ from .sourceloc import is_framead_file
 _lock = threading.RLock()
 _refused: dict[CodeType, str] = {}
 _flags_generation = [None]
+_rewritten: dict[int, tuple[CodeType, CodeType | None]] = {}
 
 
 def _skip(code: CodeType) -> bool:
@@ -26,9 +27,13 @@ def decide(code: CodeType) -> CodeType | None:
     """The hook's per-code-object question: run which code for this frame?"""
     if _skip(code):
         return None
+    hit = _rewritten.get(id(code))
+    if hit is not None and hit[0] is code:
+        return hit[1]
     new = instrument(code, PROBES)
     if new is None:
         _refused[code] = "the rewriter refused this code object"
+    _rewritten[id(code)] = (code, new)
     return new
 
 
@@ -66,9 +71,11 @@ class Session:
             from framead import rules
 
             gen = rules.generation()
-            if _flags_generation[0] != gen:
-                calls.configure_flags()
+            if _flags_generation[0] != gen or not C.get_callable_flags(sum) & C.ALWAYS:
+                calls.configure_flags()  # rules changed, or someone cleared the C table
                 _flags_generation[0] = gen
+            if C.install_depth() == 0:
+                C.bump_generation()  # decisions cached under another decide() are void
             C.set_ndarray_type(__import__("numpy").ndarray)
             C.set_handlers(self.recorder)
             C.install(decide)

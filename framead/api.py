@@ -83,7 +83,7 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...]) -> T
     from .capture.session import Session
 
     rec = Recorder()
-    boxed = list(args)
+    boxed = [np.array(a, copy=True) if type(a) is np.ndarray else a for a in args]
     wrt = []
     for i in nums:
         boxed[i] = _rebox(args[i], i)

@@ -209,7 +209,7 @@ def _exc_info(e, filename, depth=0):
 
 
 def run_program(src, probes=None, *, args=(), entry="main", trace=False):
-    """Compile ``src`` (as file '<case-N>') and call its ``entry``; instrumented when
+    """Compile ``src`` (as file '<rewriter-case-N>') and call its ``entry``; instrumented when
     ``probes`` is given. Returns a comparable outcome dict."""
     src = textwrap.dedent(src)
     _counter[0] += 1
