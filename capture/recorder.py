@@ -174,21 +174,29 @@ class Recorder:
         traced = [i for i, v in enumerate(vals) if v is not None]
         if not traced:
             return _call_quiet(fn, call_args, call_kwargs)
-        writes = writes + tuple(w for w in (call_kwargs.get("out"),) if w is not None)
-        if getattr(rule, "cut", False):
+        if call_kwargs:
+            out = call_kwargs.get("out")
+            if out is not None:
+                writes = (*writes, *(out if isinstance(out, tuple) else (out,)))
+        if rule.cut:
             result = _call_quiet(fn, call_args, call_kwargs)
-            self.hazard("FA102", rule.name, frame,
-                        f"{rule.name}() cuts the gradient: its result is treated as constant")
+            if getattr(rule, "hazard", None):
+                self.hazard("FA102", rule.name, frame, rule.hazard)
             return result
         saves = _saved_set(rule, traced)
-        args = tuple(v if v is not None else a for v, a in zip(vals, node_args, strict=True))
-        for i, (v, a) in enumerate(zip(vals, node_args, strict=True)):
-            if i in saves:
-                self._protect(v if v is not None else a, frame)
+        args = list(node_args)
+        for i in traced:
+            args[i] = vals[i]
+        for i in saves:
+            if i != "ans" and i < len(args):
+                self._protect(args[i], frame)
         for w in writes:
             self._copy_on_write(w)
         result = _call_quiet(fn, call_args, call_kwargs)
-        written = next((w for w in writes if w is result), None)
+        written = None
+        for w in writes:
+            if w is result:
+                written = w
         treedef = None
         if written is not None:  # out= / in place: the result is the written array itself
             outputs = (self._new_value(result),)
@@ -197,9 +205,11 @@ class Recorder:
             if e is not None and e.obj is result:
                 return result  # an identity (np.asarray(a), float(x)): same object, same value
             outputs, treedef = self._outputs(result, recipe_parent, recipe)
-        kwargs = {k: w for k, w in call_kwargs.items() if k != "out"}
-        node = Node(rule, args, kwargs, outputs, loc_of(frame), saves,
-                    multi=treedef is not None, out_treedef=treedef)
+        kwargs = call_kwargs
+        if kwargs and "out" in kwargs:
+            kwargs = {k: w for k, w in kwargs.items() if k != "out"}
+        node = Node(rule, tuple(args), kwargs, outputs, loc_of(frame), saves,
+                    treedef is not None, treedef)
         self.nodes.append(node)
         if written is not None:
             self.write_back(written, outputs[0], frame)
@@ -485,11 +495,15 @@ def _call_quiet(fn, args, kwargs):
         C.set_enabled(prev)
 
 
+_ALL = frozenset(range(64)) | {"ans"}
+
+
 def _saved_set(rule, traced) -> frozenset:
-    saves = getattr(rule, "saves", None)
-    nargs = max(traced) + 1 if traced else 0
+    saves = rule.saves
     if saves is None:
-        return frozenset(range(nargs + 8)) | {"ans"}
+        return _ALL
+    if len(traced) == 1:
+        return saves.get(traced[0], frozenset())
     out: set = set()
     for i in traced:
         out.update(saves.get(i, ()))

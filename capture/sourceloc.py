@@ -3,41 +3,60 @@
 from __future__ import annotations
 
 import os
-from types import FrameType
+from types import CodeType, FrameType
 
 from framead.ir import UNKNOWN_LOC, SourceLoc
 
-_FRAMEAD_DIRS = tuple(
-    os.path.dirname(os.path.abspath(p)) + os.sep
-    for p in (__file__, os.path.join(os.path.dirname(__file__), "..", "framead", "x"),
-              os.path.join(os.path.dirname(__file__), "..", "rules", "x")))
-MAX_STACK = 8
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_FRAMEAD_DIRS = tuple(os.path.normpath(os.path.join(_HERE, d)) + os.sep
+                      for d in (".", "../framead", "../rules"))
+MAX_STACK = 4
+_file_cache: dict[str, bool] = {}
+_loc_cache: dict[tuple, SourceLoc] = {}
 
 
 def is_framead_file(filename: str) -> bool:
     """Whether ``filename`` is framead's own code (never instrumented, never shown)."""
-    return filename.startswith(_FRAMEAD_DIRS) or os.path.abspath(filename).startswith(
-        _FRAMEAD_DIRS)
-
-
-def _user_frame(frame: FrameType | None) -> FrameType | None:
-    while frame is not None and is_framead_file(frame.f_code.co_filename):
-        frame = frame.f_back
-    return frame
+    hit = _file_cache.get(filename)
+    if hit is None:
+        hit = os.path.abspath(filename).startswith(_FRAMEAD_DIRS)
+        _file_cache[filename] = hit
+    return hit
 
 
 def loc_of(frame: FrameType | None) -> SourceLoc:
     """Where the operation running in ``frame`` (or its nearest user caller) came from."""
-    frame = _user_frame(frame)
+    while frame is not None and is_framead_file(frame.f_code.co_filename):
+        frame = frame.f_back
     if frame is None:
         return UNKNOWN_LOC
-    code = frame.f_code
+    key: list = []
+    f = frame
+    while f is not None and len(key) < 2 * (MAX_STACK + 1):
+        c = f.f_code
+        if key and is_framead_file(c.co_filename):
+            break
+        key += (c, f.f_lasti)
+        f = f.f_back
+    k = tuple(key)
+    loc = _loc_cache.get(k)
+    if loc is None:
+        loc = _make_loc(frame, len(key) // 2)
+        _loc_cache[k] = loc
+    return loc
+
+
+def _make_loc(frame: FrameType, depth: int) -> SourceLoc:
+    code: CodeType = frame.f_code
     stack = []
     f = frame.f_back
-    while f is not None and len(stack) < MAX_STACK:
+    while f is not None and len(stack) < depth - 1:
         c = f.f_code
-        if is_framead_file(c.co_filename):
-            break
         stack.append((c.co_filename, f.f_lineno or 0, c.co_qualname))
         f = f.f_back
     return SourceLoc(code.co_filename, frame.f_lineno or 0, code.co_qualname, tuple(stack))
+
+
+def clear_cache() -> None:
+    """Forget cached locations (they hold code objects)."""
+    _loc_cache.clear()
