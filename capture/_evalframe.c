@@ -46,6 +46,8 @@ static PyTypeObject *ndarray_type;
 static Py_ssize_t extra_index = -1;
 static uint64_t generation = 1;
 #define FA_GEN_PASSTHROUGH UINT64_MAX
+#define FA_GEN_DEAD (UINT64_MAX - 1)
+#define FA_GEN_SPECIAL (UINT64_MAX - 1) /* generations >= this are markers */
 
 static int install_depth = 0;
 static PyObject *decide_stack; /* list of decide callables, last is active */
@@ -151,19 +153,49 @@ is_traced_scan(PyObject *o, int scan)
 /* ------------------------------------------------------------------------ */
 /* co_extra cache                                                            */
 
-typedef struct {
-    uint64_t generation;   /* FA_GEN_PASSTHROUGH: an instrumented code object */
+typedef struct fa_extra {
+    uint64_t generation;   /* FA_GEN_PASSTHROUGH: an instrumented code object;
+                              FA_GEN_DEAD: its code object is being freed */
     PyObject *replacement; /* strong reference, NULL: run the code as is */
+    struct fa_extra *next; /* dead-list link */
 } fa_extra;
+
+/* Entries of code objects being deallocated. code_dealloc calls every
+   co_extra free function before it frees co_extra itself, and another
+   library's free function (or the decref of our replacement) can run Python
+   code that reaches the dying code object again (CPython's own test_code
+   registers a Python free function through ctypes). So an entry is only marked
+   dead here and freed later, when no hook is installed. */
+static fa_extra *dead_extras;
+
+static void
+free_dead_extras(void)
+{
+    while (dead_extras != NULL) {
+        fa_extra *e = dead_extras;
+        dead_extras = e->next;
+        PyMem_RawFree(e);
+    }
+}
 
 static void
 fa_extra_free(void *p)
 {
     fa_extra *e = (fa_extra *)p;
-    if (e != NULL) {
-        Py_XDECREF(e->replacement);
+    if (e == NULL || e->generation == FA_GEN_DEAD) {
+        return;
+    }
+    PyObject *r = e->replacement;
+    e->replacement = NULL;
+    e->generation = FA_GEN_DEAD;
+    if (install_depth > 0) {
+        e->next = dead_extras;
+        dead_extras = e;
+    }
+    else { /* no hook: nothing of ours reads co_extra */
         PyMem_RawFree(e);
     }
+    Py_XDECREF(r);
 }
 
 static inline fa_extra *
@@ -183,6 +215,10 @@ set_extra(PyCodeObject *code, uint64_t gen, PyObject *replacement)
 {
     fa_extra *e = get_extra(code);
     if (e != NULL) {
+        if (e->generation == FA_GEN_DEAD) { /* code object being freed */
+            Py_XDECREF(replacement);
+            return 0;
+        }
         PyObject *old = e->replacement;
         e->generation = gen;
         e->replacement = replacement;
@@ -197,8 +233,10 @@ set_extra(PyCodeObject *code, uint64_t gen, PyObject *replacement)
     }
     e->generation = gen;
     e->replacement = replacement;
+    e->next = NULL;
     if (_PyCode_SetExtra((PyObject *)code, extra_index, e) < 0) {
-        fa_extra_free(e);
+        PyMem_RawFree(e);
+        Py_XDECREF(replacement);
         return -1;
     }
     return 0;
@@ -266,7 +304,7 @@ fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
     }
     PyCodeObject *code = fa_frame_code(frame);
     fa_extra *e = get_extra(code);
-    if (e == NULL || (e->generation != generation && e->generation != FA_GEN_PASSTHROUGH)) {
+    if (e == NULL || (e->generation != generation && e->generation < FA_GEN_SPECIAL)) {
         if (run_decide(tstate, code) < 0) {
             st.decide_errors++;
             fa_frame_abandon(tstate, frame);
@@ -353,8 +391,11 @@ m_uninstall(PyObject *mod, PyObject *unused)
     }
     n--;
     decide_fn = n > 0 ? PyList_GET_ITEM(decide_stack, n - 1) : NULL;
-    if (install_depth == 0 && fa_get_eval_func() == fa_eval) {
-        fa_set_eval_func(_PyEval_EvalFrameDefault);
+    if (install_depth == 0) {
+        if (fa_get_eval_func() == fa_eval) {
+            fa_set_eval_func(_PyEval_EvalFrameDefault);
+        }
+        free_dead_extras();
     }
     Py_RETURN_NONE;
 }

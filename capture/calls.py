@@ -6,10 +6,14 @@ ALWAYS flag). The order of the questions is the order of `dispatch`.
 
 from __future__ import annotations
 
+import array
 import builtins
+import ctypes
 import functools
 import math
+import struct
 import types
+import zlib
 from typing import Any
 
 import numpy as np
@@ -79,8 +83,10 @@ STRUCTURAL = [
 
 def _is_python_visible(fn: Any) -> bool:
     """Calling ``fn`` runs Python frames framead instruments (so nothing to record here)."""
-    if isinstance(fn, types.FunctionType | types.MethodType):
+    if isinstance(fn, types.FunctionType):
         return True
+    if isinstance(fn, types.MethodType):  # a bound Cython function is not Python-visible
+        return isinstance(fn.__func__, types.FunctionType)
     if isinstance(fn, type):
         return bool(fn.__flags__ & (1 << 9))  # Py_TPFLAGS_HEAPTYPE: a class written in Python
     if isinstance(fn, functools.partial):
@@ -148,11 +154,52 @@ def rules_traced(v: Any) -> bool:
 
 
 def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
+    """A C callable without a rule got traced values: run it, report it, and check whether
+    it wrote into a traced array (then that array's new contents become a constant)."""
     name = _callable_name(fn)
-    rec.hazard("FA101", name, frame,
-               f"call to {name} (no framead rule) touched a traced value; its result is "
-               "treated as constant. Register a rule with framead.rules.register")
-    return fn(*args, **kwargs)
+    arrays = [a for a in (*args, *kwargs.values())
+              if isinstance(a, np.ndarray) and rec.value_of(a) is not None]
+    before = [_digest(a) for a in arrays]
+    for a in arrays:  # it may write: protect what the reverse pass reads from that memory
+        rec._copy_on_write(a)
+    result = fn(*args, **kwargs)
+    if is_raw_storage(fn):
+        rec.hazard("FA105", name, frame,
+                   f"{name} stores a traced value as raw bytes/C numbers, which framead "
+                   "cannot follow; values read back from it are constants")
+    else:
+        rec.hazard("FA101", name, frame,
+                   f"call to {name} (no framead rule) touched a traced value; its result is "
+                   "treated as constant. Register a rule with framead.rules.register")
+    for a, d in zip(arrays, before, strict=True):
+        if _digest(a) != d:
+            rec.hazard("FA104", name, frame,
+                       f"{name} wrote into a traced array; the gradient through its old "
+                       "contents is lost from here on")
+            rec.overwrite_with_constant(a, frame)
+    return result
+
+
+_RAW_STORAGE_CALLS = {id(f) for f in (struct.pack, struct.pack_into, array.array,
+                                      array.array.append, array.array.extend,
+                                      array.array.insert, array.array.fromlist,
+                                      memoryview, bytearray, bytes)}
+RAW_STORAGE_TYPES = (array.array, memoryview, bytearray, ctypes.Array, ctypes._SimpleCData,
+                     ctypes.Structure)
+
+
+def is_raw_storage(fn: Any) -> bool:
+    """Callables that keep numbers as raw bytes or C values (array.array, struct, ctypes)."""
+    if id(fn) in _RAW_STORAGE_CALLS:
+        return True
+    if isinstance(fn, type) and issubclass(fn, RAW_STORAGE_TYPES):
+        return True
+    owner = getattr(fn, "__self__", None)
+    return isinstance(owner, RAW_STORAGE_TYPES)
+
+
+def _digest(a: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(a).view(np.uint8).reshape(-1))
 
 
 def _callable_name(fn: Any) -> str:

@@ -66,7 +66,7 @@ def strip_framead_frames(tb):
 class Recorder:
     """Shadow table, buffer versions and the growing list of nodes of one capture."""
 
-    def __init__(self) -> None:
+    def __init__(self, strict: bool = False) -> None:
         self.entries: dict[int, Entry] = {}
         self.buffers: dict[int, Buffer] = {}
         self.nodes: list[Node] = []
@@ -74,7 +74,8 @@ class Recorder:
         self.hazards: list[Hazard] = []
         self.watched: list[tuple[np.ndarray, int, SourceLoc]] = []  # large saved constants
         self.stats = {"bytes_copied": 0, "copies": 0, "const_bytes_copied": 0}
-        self.flagged: list[Any] = []  # objects given C call flags for this session only
+        self.flagged: list[Any] = []
+        self.strict = strict  # objects given C call flags for this session only
         self._next_id = 0
 
     # ------------------------------------------------------------------ values
@@ -300,8 +301,20 @@ class Recorder:
             oe.value, oe.version = new, buf.version
         new.primal = obj
 
+    def overwrite_with_constant(self, a: np.ndarray, frame: Any) -> None:
+        """``a`` was changed by something framead cannot see: from now on it is constant."""
+        v = self._new_value(a)
+        self.nodes.append(Node(CONST_RULE, (), {}, (v,), loc_of(frame)))
+        self.write_back(a, v, frame)
+
     def hazard(self, code: str, op: str, frame: Any, message: str) -> None:
-        self.hazards.append(Hazard(code, op, loc_of(frame), message))
+        """Record a place where the gradient may be lost; raise at once in strict mode."""
+        h = Hazard(code, op, loc_of(frame), message)
+        self.hazards.append(h)
+        if self.strict:
+            from framead.errors import GradientHazard
+
+            raise GradientHazard(h)
 
     # ------------------------------------------------------------------ handlers
     @_user_tracebacks
@@ -395,6 +408,10 @@ class Recorder:
     def _setitem(self, a: Any, k: Any, v: Any, frame: Any) -> None:
         if not isinstance(a, np.ndarray):
             a[k] = v  # containers: identity carries traced items along
+            if isinstance(a, calls.RAW_STORAGE_TYPES) and self.tree_value(v) is not None:
+                self.hazard("FA105", f"{type(a).__name__}.__setitem__", frame,
+                            f"a traced value was stored into a {type(a).__name__}, which "
+                            "keeps raw numbers framead cannot follow")
             return None
         av, vv = self.value_of(a), self.tree_value(v)
         if av is None and vv is None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -78,11 +81,36 @@ class Trace:
     __repr__ = __str__
 
 
-def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...]) -> Trace:
+_strict_var: contextvars.ContextVar[bool | None] = contextvars.ContextVar("framead_strict",
+                                                                        default=None)
+
+
+@contextlib.contextmanager
+def strict(on: bool = True):
+    """``with framead.strict():`` every grad/trace inside raises GradientHazard at the first
+    hazard (the environment variable FRAMEAD_STRICT=1 does the same process-wide)."""
+    token = _strict_var.set(on)
+    try:
+        yield
+    finally:
+        _strict_var.reset(token)
+
+
+def _resolve_strict(flag: bool | None) -> bool:
+    if flag is not None:
+        return flag
+    ctx = _strict_var.get()
+    if ctx is not None:
+        return ctx
+    return os.environ.get("FRAMEAD_STRICT", "") not in ("", "0", "false", "False")
+
+
+def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
+             strict_mode: bool | None = None) -> Trace:
     from .capture.recorder import Recorder
     from .capture.session import Session
 
-    rec = Recorder()
+    rec = Recorder(strict=_resolve_strict(strict_mode))
     boxed = [np.array(a, copy=True) if type(a) is np.ndarray else a for a in args]
     wrt = []
     for i in nums:
@@ -95,7 +123,7 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...]) -> T
 
 
 def trace(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
-          **kwargs: Any) -> Trace:
+          strict: bool | None = None, **kwargs: Any) -> Trace:
     """Run ``f(*args)`` under capture and return the recorded IR (print it to read it).
 
     Every float/array positional argument is an input unless ``argnums`` says otherwise.
@@ -104,7 +132,7 @@ def trace(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
         argnums = tuple(i for i, a in enumerate(args)
                         if isinstance(a, float | complex | np.inexact)
                         or (isinstance(a, np.ndarray) and a.dtype.kind in "fc"))
-    return _capture(f, args, kwargs, _norm_argnums(argnums, len(args)))
+    return _capture(f, args, kwargs, _norm_argnums(argnums, len(args)), strict)
 
 
 def _scalar_seed(out: Any, t: Trace, fname: str) -> Any:
@@ -141,14 +169,15 @@ def _cast_like(g: Any, x: Any) -> Any:
     return g
 
 
-def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
+                   strict: bool | None = None) -> Callable:
     """``value_and_grad(f)(*args) -> (f(*args), gradient)``; tuple gradients for tuple
-    ``argnums``."""
+    ``argnums``. ``strict=True`` raises GradientHazard at the first hazard."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any):
         nums = _norm_argnums(argnums, len(args))
-        t = _capture(f, args, kwargs, nums)
+        t = _capture(f, args, kwargs, nums, strict)
         fname = getattr(f, "__qualname__", repr(f))
         seed = _scalar_seed(t.value, t, fname)
         v = t.graph.outputs[0]
@@ -162,10 +191,11 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     return wrapper
 
 
-def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def grad(f: Callable, argnums: int | Sequence[int] = 0, *,
+         strict: bool | None = None) -> Callable:
     """``grad(f)(*args)``: the gradient of a scalar-valued ``f`` with respect to
-    ``args[argnums]``."""
-    vg = value_and_grad(f, argnums)
+    ``args[argnums]``. ``strict=True`` raises GradientHazard at the first hazard."""
+    vg = value_and_grad(f, argnums, strict=strict)
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class FrameadError(Exception):
     """Base class of framead's errors."""
@@ -16,4 +18,10 @@ class InputTypeError(FrameadError, TypeError):
 
 
 class GradientHazard(FrameadError):
-    """strict=True: a place where framead cannot see the gradient."""
+    """strict mode: framead met a place where it cannot see (all of) the gradient."""
+
+    def __init__(self, hazard: Any):
+        self.hazard = hazard
+        loc = hazard.loc
+        super().__init__(f"{hazard.code} at {loc.file}:{loc.line} ({hazard.op}): "
+                         f"{hazard.message}")

@@ -6,14 +6,27 @@ Everything a rule author needs is importable from here::
     defunary(np.sinc_like, lambda x: ...)      # one table line per elementwise function
     check(np.sinc_like, np.linspace(0.1, 1, 5))   # VJP/JVP vs finite differences
 
-The library (math, builtins and operator, NumPy) is installed once, below, in one place.
+The library (math, builtins and operator, NumPy, np.linalg, np.fft) is installed once, below,
+in one place; ``library_rules(module)`` says which module installed what. SciPy's rules are
+installed only once SciPy is imported: ``generation()`` (which capture calls before every
+trace) installs those of ``scipy.special``/``scipy.linalg`` when they appear in
+``sys.modules``, so importing framead never imports SciPy.
 Conventions (call signatures, ``saves``, containers, multi-output, complex numbers) are in
 ``registry``'s docstring and docs/internals.md section 4.
 """
 
 from framead.ir import Meta
 
-from . import builtin_rules, math_rules, numpy_rules
+import sys
+
+from . import (
+    builtin_rules,
+    linalg_rules,
+    math_rules,
+    numpy_rules,
+    numpy_shape_rules,
+    product_rules,
+)
 from .check import CheckEntry, CheckReport, RuleCheckError, check, check_rule
 from .helpers import (
     abs_dx,
@@ -35,12 +48,12 @@ from .helpers import (
     sum_to,
     unbroadcast,
 )
+from .registry import generation as _registry_generation
 from .registry import (
     ANS,
     NO_SELF,
     Rule,
     RuleError,
-    generation,
     infer_argnames,
     iter_attrs,
     iter_methods,
@@ -63,18 +76,47 @@ __all__ = [
     "RuleError", "abs_dx", "add_tangents", "check", "check_rule", "defbinary", "defcut",
     "deflinear", "defunary", "expand_reduced", "fill_zeros", "fit", "fit_tangent",
     "fit_tangent_tree", "generation", "infer_argnames", "is_inexact", "iter_attrs",
-    "iter_methods", "iter_rules", "library_rules", "load_entry_points", "lookup",
+    "install_optional", "iter_methods", "iter_rules", "library_rules", "load_entry_points", "lookup",
     "lookup_attr", "lookup_method", "make_rule", "meta_of", "normalize_axis", "register",
     "register_attr", "register_method", "resolve", "ruled_callables", "shape_of", "struct_cot",
     "sum_to", "unbroadcast", "unregister",
 ]
 
-for _module in (math_rules, builtin_rules, numpy_rules):
-    _module.install()
+_BY_MODULE: dict[str, tuple[Rule, ...]] = {}
+
+
+def _install(module) -> None:
+    before = {id(r) for r in iter_rules()}
+    module.install()
+    name = module.__name__.rsplit(".", 1)[-1]
+    _BY_MODULE[name] = tuple(r for r in iter_rules() if id(r) not in before)
+
+
+for _module in (math_rules, builtin_rules, numpy_rules, numpy_shape_rules, linalg_rules,
+                product_rules):
+    _install(_module)
 del _module
-_LIBRARY = tuple(iter_rules())
 
 
-def library_rules() -> tuple[Rule, ...]:
-    """The rules framead ships (not those registered later by capture or third parties)."""
-    return _LIBRARY
+def install_optional() -> None:
+    """Install the rules of optional packages (SciPy) that have been imported since."""
+    if "scipy_rules" not in _BY_MODULE and ("scipy.special" in sys.modules
+                                           or "scipy.linalg" in sys.modules):
+        from . import scipy_rules
+
+        _install(scipy_rules)
+
+
+def generation() -> int:
+    """Counter bumped by every (un)registration; capture calls it before each trace, which is
+    when the rules of a newly imported optional package are installed."""
+    install_optional()
+    return _registry_generation()
+
+
+def library_rules(module: str | None = None) -> tuple[Rule, ...]:
+    """The rules framead ships (not those registered later by capture or third parties), or
+    those one library module installed (``"numpy_rules"``, ``"linalg_rules"``...)."""
+    if module is not None:
+        return _BY_MODULE.get(module, ())
+    return tuple(r for rules in _BY_MODULE.values() for r in rules)

@@ -97,8 +97,9 @@ def _replace(obj: Any, path: tuple, value: Any) -> Any:
 
 
 def _map(obj: Any, f: Any) -> Any:
-    if isinstance(obj, list | tuple):
-        return type(obj)(_map(o, f) for o in obj)
+    if isinstance(obj, list | tuple):  # a namedtuple (SlogdetResult) becomes a plain tuple,
+        kind = type(obj) if type(obj) in (list, tuple) else tuple  # as in the reverse pass
+        return kind(_map(o, f) for o in obj)
     return f(obj)
 
 

@@ -107,7 +107,8 @@ def fit_tangent_tree(t: Any, ans: Any) -> Any:
     """``fit_tangent`` leaf by leaf for a multi-output (nested tuple/list) ``ans``."""
     if isinstance(ans, list | tuple):
         ts = [None] * len(ans) if t is None else t
-        return type(ans)(fit_tangent_tree(ti, ai) for ti, ai in zip(ts, ans, strict=True))
+        items = [fit_tangent_tree(ti, ai) for ti, ai in zip(ts, ans, strict=True)]
+        return type(ans)(*items) if hasattr(ans, "_fields") else type(ans)(items)
     return fit_tangent(t, ans)
 
 

@@ -1047,3 +1047,24 @@ def test_probe_refcounts_stable(stub):
     stub.log.clear()
     gc.collect()
     assert [sys.getrefcount(o) for o in (x, y, a, math.sin, plain)] == before
+
+
+def test_code_objects_freed_while_installed(hook):
+    # code objects carrying a cached decision (and their replacements) die while the hook
+    # is installed, and after it is gone; neither may crash or leak the replacement
+    for i in range(50):
+        ns = {}
+        exec(compile(f"def dyn(x):\n    return x + {i}\n", THIS_FILE, "exec"), ns)
+        assert ns["dyn"](1) == 1 + i
+        del ns
+    gc.collect()
+    assert ef.stats()["rewritten"] >= 50
+    ns = {}
+    exec(compile("def dyn2(x):\n    return x * 2\n", THIS_FILE, "exec"), ns)
+    assert ns["dyn2"](4) == 8
+    ef.uninstall()
+    try:
+        ns.clear()  # freed with no hook installed
+        gc.collect()
+    finally:
+        ef.install(grow_stack)

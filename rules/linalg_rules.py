@@ -1,0 +1,615 @@
+"""Rules for ``np.linalg``: solves, inverses, determinants, factorizations, norms.
+
+Stacked inputs (``(..., M, M)``) work wherever NumPy accepts them. A function that reads one
+triangle of its input (``cholesky``, ``eigh``) is differentiated as NumPy computes it: the
+other triangle gets a zero cotangent, and the cotangent of a symmetric input is lower (or
+upper) triangular; on symmetric directions this agrees with the symmetrized gradient other
+libraries return. Complex inputs follow JAX's convention (registry docstring): the VJP is the
+transpose of the JVP under ``Re(sum(u * v))``. For the non-holomorphic factorizations the
+formulas are written with Hermitian adjoints (``_jax``) and conjugated into that convention.
+``svd`` (with ``compute_uv``) and ``qr`` are real-only; eigenvector and singular-vector
+cotangents divide by eigenvalue gaps, which are taken as zero between equal eigenvalues.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .helpers import abs_dx, add_tangents, deflinear, fit, meta_of, shape_of, sum_to
+from .registry import ANS, register
+
+la = np.linalg
+
+
+def mT(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def mH(x):
+    return np.conj(np.swapaxes(x, -1, -2))
+
+
+def _eye(n):
+    return np.eye(n)
+
+
+def _solve_vec(a, v):
+    return la.solve(a, v[..., None])[..., 0]
+
+
+def _is_vec(b):
+    return len(shape_of(b)) == 1
+
+
+def _outer_last(u, v):
+    return u[..., :, None] * v[..., None, :]
+
+
+def _cot(ct, x):
+    """Cotangent ``ct`` summed over broadcast batch axes, as the kind of ``x``."""
+    m = meta_of(x)
+    return fit(sum_to(ct, m.shape), m)
+
+
+def _real_only(name, *xs):
+    if any(np.iscomplexobj(x) or (getattr(x, "dtype", None) is not None
+                                  and np.dtype(x.dtype).kind == "c") for x in xs):
+        raise NotImplementedError(f"framead: {name} of a complex matrix has no rule")
+
+
+# --- solve, inv, det, slogdet ----------------------------------------------------------------
+
+def _solve_gb(a, b, g):
+    at = mT(np.asarray(a))
+    return _solve_vec(at, g) if _is_vec(b) else la.solve(at, g)
+
+
+def _solve_da(g, ans, a, b):
+    gb = _solve_gb(a, b, g)
+    return _cot(-(_outer_last(gb, ans) if _is_vec(b) else gb @ mT(ans)), a)
+
+
+def _solve_db(g, ans, a, b):
+    return _cot(_solve_gb(a, b, g), b)
+
+
+def _solve_jvp(tangents, ans, a, b):
+    ta, tb = tangents
+    tax = None if ta is None else -((ta @ ans[..., None])[..., 0] if _is_vec(b) else ta @ ans)
+    rhs = add_tangents((tb, tax))
+    if rhs is None:
+        return None
+    return _solve_vec(a, rhs) if _is_vec(b) else la.solve(a, rhs)
+
+
+def _inv_jvp(tangents, ans, a):
+    return -(ans @ tangents[0] @ ans)
+
+
+def _inv_vjp(g, ans, a):
+    return _cot(-(mT(ans) @ g @ mT(ans)), a)
+
+
+def _det_vjp(g, ans, a):
+    return _cot((g * ans)[..., None, None] * mT(la.inv(a)), a)
+
+
+def _det_jvp(tangents, ans, a):
+    return ans * np.sum(mT(la.inv(a)) * tangents[0], axis=(-2, -1))
+
+
+def _slogdet_vjp(g, ans, a):
+    gs, gl = g
+    c = np.real(gl) if gl is not None else 0.0
+    if np.iscomplexobj(a) and gs is not None:
+        c = c + 1j * np.imag(gs * ans[0])
+    return _cot(np.asarray(c)[..., None, None] * mT(la.inv(a)), a)
+
+
+def _slogdet_jvp(tangents, ans, a):
+    tr = np.sum(mT(la.inv(a)) * tangents[0], axis=(-2, -1))
+    if np.iscomplexobj(a):
+        return ans[0] * 1j * np.imag(tr), np.real(tr)
+    return None, tr
+
+
+def _power_terms(a, n):
+    """(M, k) with A**n = M**k, k >= 0: M is inv(A) for negative n."""
+    return (la.inv(a), -n) if n < 0 else (np.asarray(a), n)
+
+
+def _mpow_vjp(g, ans, a, n):
+    m, k = _power_terms(a, n)
+    if k == 0:
+        return _cot(np.zeros_like(m), a)
+    pw = [np.broadcast_to(_eye(m.shape[-1]), m.shape)]
+    for _ in range(k - 1):
+        pw.append(pw[-1] @ m)
+    gm = sum(mT(pw[i]) @ g @ mT(pw[k - 1 - i]) for i in range(k))
+    if n < 0:
+        gm = -(mT(m) @ gm @ mT(m))
+    return _cot(gm, a)
+
+
+def _mpow_jvp(tangents, ans, a, n):
+    m, k = _power_terms(a, n)
+    t = tangents[0]
+    if k == 0:
+        return None
+    if n < 0:
+        t = -(m @ t @ m)
+    pw = [np.broadcast_to(_eye(m.shape[-1]), m.shape)]
+    for _ in range(k - 1):
+        pw.append(pw[-1] @ m)
+    return sum(pw[i] @ t @ pw[k - 1 - i] for i in range(k))
+
+
+# --- Hermitian-triangle helpers (cholesky, eigh) ---------------------------------------------
+
+def _herm_from(t, lower):
+    """The Hermitian matrix a routine reading one triangle of ``t`` sees."""
+    tri = np.tril(t) if lower else np.triu(t)
+    off = np.tril(t, -1) if lower else np.triu(t, 1)
+    s = tri + mH(off)
+    if np.iscomplexobj(s):
+        d = np.arange(s.shape[-1])
+        s[..., d, d] = np.real(s[..., d, d])
+    return s
+
+
+def _herm_adjoint(m, lower):
+    """Adjoint of ``_herm_from`` under ``Re<u, v>``: the cotangent on the read triangle."""
+    s = m + mH(m)
+    out = np.tril(s, -1) if lower else np.triu(s, 1)
+    d = np.arange(m.shape[-1])
+    out = out.astype(np.result_type(out, m))
+    out[..., d, d] = np.real(m[..., d, d])
+    return out
+
+
+def _jax(adjoint, g, *args):
+    """JAX-convention cotangent from a Hermitian-adjoint formula: conj(adj(conj(g)))."""
+    g = tuple(None if x is None else np.conj(x) for x in g) if isinstance(g, tuple) \
+        else np.conj(g)
+    return np.conj(adjoint(g, *args))
+
+
+def _phi(x):
+    """Lower triangle with the (real part of the) diagonal halved."""
+    d = np.arange(x.shape[-1])
+    out = np.tril(x, -1).astype(np.result_type(x, float))
+    out[..., d, d] = 0.5 * np.real(x[..., d, d])
+    return out
+
+
+def _chol_lower_jvp(l, t):
+    s = _herm_from(t, True)
+    x = la.solve(l, mH(la.solve(l, s)))  # L^-1 S L^-H (S Hermitian)
+    return l @ _phi(x)
+
+
+def _chol_lower_adj(gl, l):
+    p = _phi(mH(l) @ gl)
+    m = mH(la.solve(mH(l), mH(la.solve(mH(l), p))))  # L^-H P L^-1
+    return _herm_adjoint(m, True)
+
+
+def _chol_vjp(g, ans, a, upper=False):
+    if upper:
+        return _cot(mH(_jax(_chol_lower_adj, mH(g), mH(ans))), a)
+    return _cot(_jax(_chol_lower_adj, g, ans), a)
+
+
+def _chol_jvp(tangents, ans, a, upper=False):
+    if upper:
+        return mH(_chol_lower_jvp(mH(ans), mH(tangents[0])))
+    return _chol_lower_jvp(ans, tangents[0])
+
+
+def _gaps(w):
+    """F[i, j] = 1 / (w[j] - w[i]), zero where w[i] == w[j] (the diagonal included)."""
+    d = w[..., None, :] - w[..., :, None]
+    return np.divide(1.0, d, out=np.zeros_like(d), where=d != 0)
+
+
+def _eigh_adj(g, a, w, v, lower):
+    gw, gv = g
+    inner = np.zeros(w.shape + w.shape[-1:], np.result_type(v, float))
+    if gw is not None:
+        d = np.arange(w.shape[-1])
+        inner[..., d, d] = gw
+    if gv is not None:
+        inner = inner + _gaps(w) * (mH(v) @ gv)
+    return _herm_adjoint(v @ inner @ mH(v), lower)
+
+
+def _eigh_vjp(g, ans, a, UPLO="L"):
+    w, v = ans
+    return _cot(_jax(_eigh_adj, g, a, w, v, UPLO.upper() == "L"), a)
+
+
+def _eigh_jvp(tangents, ans, a, UPLO="L"):
+    w, v = ans
+    k = mH(v) @ _herm_from(tangents[0], UPLO.upper() == "L") @ v
+    return np.real(np.diagonal(k, axis1=-2, axis2=-1)), v @ (_gaps(w) * k)
+
+
+def _eigvalsh_vjp(g, ans, a, UPLO="L"):
+    w, v = la.eigh(a, UPLO)
+    return _cot(_jax(_eigh_adj, (g, None), a, w, v, UPLO.upper() == "L"), a)
+
+
+def _eigvalsh_jvp(tangents, ans, a, UPLO="L"):
+    w, v = la.eigh(a, UPLO)
+    k = mH(v) @ _herm_from(tangents[0], UPLO.upper() == "L") @ v
+    return np.real(np.diagonal(k, axis1=-2, axis2=-1))
+
+
+# --- svd -------------------------------------------------------------------------------------
+
+def _svd_parts(a, ans, full_matrices, compute_uv, hermitian, name="svd"):
+    if hermitian:
+        raise NotImplementedError(f"framead: np.linalg.{name}(hermitian=True) has no rule")
+    if not compute_uv:
+        u, s, vh = la.svd(a, full_matrices=False)
+        return u, s, vh
+    _real_only(f"np.linalg.{name}", a)
+    m, n = shape_of(a)[-2:]
+    if full_matrices and m != n:
+        raise NotImplementedError("framead: np.linalg.svd(full_matrices=True) of a non-square "
+                                  "matrix has no rule (its extra singular vectors are not "
+                                  "unique); pass full_matrices=False")
+    return ans
+
+
+def _svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    u, s, vh = _svd_parts(a, ans, full_matrices, compute_uv, hermitian)
+    if not compute_uv:
+        return _cot(np.conj(u * np.asarray(g)[..., None, :]) @ np.conj(vh), a)
+    gu, gs, gvh = g
+    v, gv = mT(vh), mT(gvh)
+    f = _gaps(s * s)
+    z = f * (mT(u) @ gu)
+    y = f * (mT(v) @ gv)
+    inner = (z + mT(z)) * s[..., None, :] + s[..., :, None] * (y + mT(y))
+    d = np.arange(s.shape[-1])
+    inner[..., d, d] += gs
+    out = u @ inner @ vh
+    sinv = 1.0 / s
+    m, n = u.shape[-2], v.shape[-2]
+    if m > s.shape[-1]:
+        out = out + (gu - u @ (mT(u) @ gu)) * sinv[..., None, :] @ vh
+    if n > s.shape[-1]:
+        out = out + (u * sinv[..., None, :]) @ (mT(gv) - (mT(gv) @ v) @ vh)
+    return _cot(out, a)
+
+
+def _svd_jvp(tangents, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    u, s, vh = _svd_parts(a, ans, full_matrices, compute_uv, hermitian)
+    t = tangents[0]
+    dp = mH(u) @ t @ mH(vh)
+    ds = np.real(np.diagonal(dp, axis1=-2, axis2=-1))
+    if not compute_uv:
+        return ds
+    v, sm = mT(vh), s[..., None, :]
+    f = _gaps(s * s)
+    du = u @ (f * (dp * sm + mT(dp * sm)))
+    dv = v @ (f * (s[..., :, None] * dp + mT(s[..., :, None] * dp)))
+    m, n = u.shape[-2], v.shape[-2]
+    if m > s.shape[-1]:
+        du = du + (t @ v - u @ (mT(u) @ t @ v)) / sm
+    if n > s.shape[-1]:
+        dv = dv + (mT(t) @ u - v @ (vh @ mT(t) @ u)) / sm
+    return du, ds, mT(dv)
+
+
+def _svdvals_vjp(g, ans, x):
+    return _svd_vjp(g, None, x, False, False)
+
+
+def _svdvals_jvp(tangents, ans, x):
+    return _svd_jvp(tangents, None, x, False, False)
+
+
+# --- qr --------------------------------------------------------------------------------------
+
+def _qr_mode(a, mode):
+    _real_only("np.linalg.qr", a)
+    m, n = shape_of(a)[-2:]
+    if mode == "complete" and m > n:
+        raise NotImplementedError("framead: np.linalg.qr(mode='complete') of a tall matrix "
+                                  "has no rule (the extra columns of Q are not unique)")
+    if mode not in ("reduced", "complete", "r"):
+        raise NotImplementedError(f"framead: np.linalg.qr(mode={mode!r}) has no rule")
+    return min(m, n)
+
+
+def _copyltu_t(x):
+    """triu(x) + tril(x^T, -1): the transpose map of C -> C - (tril(C,-1) - tril(C,-1)^T)."""
+    return np.triu(x) + np.tril(mT(x), -1)
+
+
+def _qr_square_vjp(q, r, gq, gr):
+    k = gr @ mT(r) - mT(q) @ gq
+    return mT(la.solve(r, mT(gq + q @ _copyltu_t(k))))
+
+
+def _qr_vjp(g, ans, a, mode="reduced"):
+    k = _qr_mode(a, mode)
+    if mode == "r":
+        q, r = la.qr(a)
+        gq, gr = np.zeros_like(q), g
+    else:
+        (q, r), (gq, gr) = ans, g
+    a = np.asarray(a)
+    if a.shape[-1] <= k:
+        return _cot(_qr_square_vjp(q, r, gq, gr), a)
+    x, gx, gy = r[..., :k], gr[..., :k], gr[..., k:]
+    ga1 = _qr_square_vjp(q, x, gq + a[..., k:] @ mT(gy), gx)
+    return _cot(np.concatenate([ga1, q @ gy], axis=-1), a)
+
+
+def _qr_square_jvp(q, r, t):
+    c = mT(la.solve(mT(r), mT(mT(q) @ t)))  # Q^T dA R^-1
+    low = np.tril(c, -1)
+    dr = (c - (low - mT(low))) @ r
+    return t @ la.inv(r) - q @ dr @ la.inv(r), dr
+
+
+def _qr_jvp(tangents, ans, a, mode="reduced"):
+    k = _qr_mode(a, mode)
+    q, r = la.qr(a) if mode == "r" else ans
+    t = tangents[0]
+    if t.shape[-1] <= k:
+        dq, dr = _qr_square_jvp(q, r, t)
+    else:
+        dq, dx = _qr_square_jvp(q, r[..., :k], t[..., :k])
+        dy = mT(dq) @ np.asarray(a)[..., k:] + mT(q) @ t[..., k:]
+        dr = np.concatenate([dx, dy], axis=-1)
+    return dr if mode == "r" else (dq, dr)
+
+
+# --- pinv, lstsq -----------------------------------------------------------------------------
+
+def _pinv_adj(g, a, p):
+    m, n = a.shape[-2:]
+    out = -(mH(p) @ g @ mH(p))
+    out = out + (np.eye(m) - a @ p) @ mH(g) @ p @ mH(p)
+    return out + mH(p) @ p @ mH(g) @ (np.eye(n) - p @ a)
+
+
+def _pinv_check(hermitian):
+    if hermitian:
+        raise NotImplementedError("framead: np.linalg.pinv(hermitian=True) has no rule")
+
+
+def _pinv_vjp(g, ans, a, rcond=None, hermitian=False, **kw):
+    _pinv_check(hermitian)
+    return _cot(_jax(_pinv_adj, g, np.asarray(a), ans), a)
+
+
+def _pinv_dir(p, a, t):
+    m, n = a.shape[-2:]
+    out = -(p @ t @ p) + p @ mH(p) @ mH(t) @ (np.eye(m) - a @ p)
+    return out + (np.eye(n) - p @ a) @ mH(t) @ mH(p) @ p
+
+
+def _pinv_jvp(tangents, ans, a, rcond=None, hermitian=False, **kw):
+    _pinv_check(hermitian)
+    return _pinv_dir(ans, np.asarray(a), tangents[0])
+
+
+def _lstsq_vjp(g, ans, a, b, rcond=None):
+    """x = pinv(a) b; residuals = |b - a x|^2 per column (a^H r = 0 at the solution);
+    s = singular values of a."""
+    a, b = np.asarray(a), np.asarray(b)
+    x, res, rank, s = ans
+    gx, gres, _, gs = g
+    p = la.pinv(a)
+    vec = b.ndim == 1
+    x2, b2 = (x[:, None], b[:, None]) if vec else (x, b)
+    gx2 = gx[:, None] if vec else gx
+    ga = _jax(_pinv_adj, gx2 @ mT(b2), a, p)
+    gb = mT(p) @ gx2
+    if gres is not None and np.size(res):
+        r = b2 - a @ x2
+        w = 2 * np.conj(r) * np.reshape(gres, (1, -1))  # d|r|^2 = 2 Re(conj(r) dr)
+        gb = gb + w
+        ga = ga - w @ mT(x2)
+    if gs is not None:
+        ga = ga + _svd_vjp(gs, None, a, False, False)
+    return _cot(ga, a), _cot(gb[:, 0] if vec else gb, b), None
+
+
+def _lstsq_jvp(tangents, ans, a, b, rcond=None):
+    ta, tb = tangents
+    a, b = np.asarray(a), np.asarray(b)
+    x, res, rank, s = ans
+    p = la.pinv(a)
+    dx = add_tangents((None if ta is None else _pinv_dir(p, a, ta) @ b,
+                       None if tb is None else p @ tb))
+    dres = ds = None
+    r = b - a @ x
+    if np.size(res):
+        dr = add_tangents((tb, None if ta is None else -(ta @ x)))
+        dres = np.sum(2 * np.real(np.conj(r) * dr), axis=0).reshape(np.shape(res))
+    if ta is not None:
+        ds = _svd_jvp((ta,), None, a, False, False)
+    return dx, dres, None, ds
+
+
+# --- norm ------------------------------------------------------------------------------------
+
+def _share(mask, axes):
+    """Split a tie mask evenly along ``axes`` (max/min cotangents)."""
+    return mask / np.sum(mask, axis=axes, keepdims=True)
+
+
+def _vector_dir(x, n, ord, axes):
+    """d norm / dx (JAX convention: the cotangent for g = 1), ``n`` expanded like ``x``."""
+    ax = np.abs(x)
+    if ord is None or ord == 2:
+        return np.divide(np.conj(x), n, out=np.zeros_like(x, dtype=np.result_type(x, float)),
+                         where=n != 0)
+    if ord == 0:
+        return np.zeros_like(x)
+    if ord == 1:
+        return abs_dx(x)
+    if np.isinf(ord):
+        return abs_dx(x) * _share(np.equal(ax, n), axes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(ax == 0, 0.0, np.abs(np.divide(ax, n)) ** (ord - 1))
+    return abs_dx(x) * r
+
+
+def _matrix_dir(x, n, ord, axes):
+    r, c = axes
+    if ord in (None, "fro"):
+        return _vector_dir(x, n, None, axes)
+    if ord in ("nuc", 2, -2):
+        xm = np.moveaxis(x, (r, c), (-2, -1))
+        u, _, vh = la.svd(xm, full_matrices=False)
+        if ord == "nuc":
+            d = np.conj(u @ vh)
+        else:
+            k = 0 if ord == 2 else -1
+            d = np.conj(_outer_last(u[..., :, k], vh[..., k, :]))
+        return np.moveaxis(d, (-2, -1), (r, c))
+    if ord in (1, -1, np.inf, -np.inf):
+        summed = c if ord in (np.inf, -np.inf) else r  # inf: row sums; 1: column sums
+        other = r if summed == c else c
+        sums = np.sum(np.abs(x), axis=summed, keepdims=True)
+        return abs_dx(x) * _share(np.equal(sums, n), (other,))
+    raise ValueError(f"framead: invalid norm order {ord!r} for matrices")
+
+
+def _norm_axes(x, ord, axis):
+    """(axes reduced, matrix?) as np.linalg.norm decides."""
+    nd = len(shape_of(x))
+    if axis is None:
+        if ord is None or nd == 1:
+            return tuple(range(nd)), False
+        return (0, 1), True
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    axes = tuple(int(a) % nd for a in axes)
+    return axes, len(axes) == 2
+
+
+def _norm_dir(x, ans, ord, axis, keepdims, matrix=None):
+    x = np.asarray(x)
+    axes, is_matrix = _norm_axes(x, ord, axis)
+    if matrix is not None:
+        is_matrix = matrix
+    n = np.asarray(ans)
+    if not keepdims:
+        n = np.expand_dims(n, tuple(sorted(axes)))
+    if is_matrix:
+        return _matrix_dir(x, n, ord, axes), axes
+    return _vector_dir(x, n, ord, axes), axes
+
+
+def _expand(g, axes, keepdims):
+    g = np.asarray(g)
+    return g if keepdims else np.expand_dims(g, tuple(sorted(axes)))
+
+
+def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
+    d, axes = _norm_dir(x, ans, ord, axis, keepdims)
+    return fit(_expand(g, axes, keepdims) * d, meta_of(x))
+
+
+def _norm_jvp(tangents, ans, x, ord=None, axis=None, keepdims=False):
+    d, axes = _norm_dir(x, ans, ord, axis, keepdims)
+    return np.real(np.sum(d * tangents[0], axis=axes, keepdims=keepdims))
+
+
+def _vnorm_args(x, axis, ord):
+    if axis is None:
+        axis = tuple(range(len(shape_of(x))))
+    return (2 if ord is None else ord), axis
+
+
+def _vector_norm_vjp(g, ans, x, *, axis=None, keepdims=False, ord=2):
+    ord, axis = _vnorm_args(x, axis, ord)
+    d, axes = _norm_dir(x, ans, ord, axis, keepdims, matrix=False)
+    return fit(_expand(g, axes, keepdims) * d, meta_of(x))
+
+
+def _vector_norm_jvp(tangents, ans, x, *, axis=None, keepdims=False, ord=2):
+    ord, axis = _vnorm_args(x, axis, ord)
+    d, axes = _norm_dir(x, ans, ord, axis, keepdims, matrix=False)
+    return np.real(np.sum(d * tangents[0], axis=axes, keepdims=keepdims))
+
+
+def _matrix_norm_vjp(g, ans, x, *, keepdims=False, ord="fro"):
+    return _norm_vjp(g, ans, x, ord, (-2, -1), keepdims)
+
+
+def _matrix_norm_jvp(tangents, ans, x, *, keepdims=False, ord="fro"):
+    return _norm_jvp(tangents, ans, x, ord, (-2, -1), keepdims)
+
+
+# --- trace, diagonal, transpose (np and np.linalg spellings) --------------------------------
+
+def trace_cot(g, x, offset=0, axis1=0, axis2=1):
+    """Cotangent of ``np.trace``: ``g`` on the chosen diagonal, zeros elsewhere."""
+    m = meta_of(x)
+    nd = len(m.shape)
+    a1, a2 = axis1 % nd, axis2 % nd
+    rest = [n for i, n in enumerate(m.shape) if i not in (a1, a2)]
+    e = np.eye(m.shape[a1], m.shape[a2], k=offset)
+    ct = np.asarray(g)[..., None, None] * e
+    ct = np.broadcast_to(ct, tuple(rest) + e.shape)
+    return fit(np.moveaxis(ct, (-2, -1), (a1, a2)), m)
+
+
+def _trace_vjp(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    return trace_cot(g, a, offset, axis1, axis2)
+
+
+def _ltrace_vjp(g, ans, x, *, offset=0, dtype=None):
+    return trace_cot(g, x, offset, -2, -1)
+
+
+def _ldiagonal_vjp(g, ans, x, *, offset=0):
+    m = meta_of(x)
+    ct = np.zeros(m.shape, np.result_type(m.dtype, np.asarray(g).dtype))
+    np.einsum("...ii->...i", ct[..., max(-offset, 0):, max(offset, 0):])[..., :] = g
+    return fit(ct, m)
+
+
+def _mtranspose_vjp(g, ans, x):
+    return mT(g)
+
+
+LINEAR = [  # (function, vjp)
+    (np.trace, _trace_vjp), (la.trace, _ltrace_vjp), (la.diagonal, _ldiagonal_vjp),
+    (la.matrix_transpose, _mtranspose_vjp), (np.matrix_transpose, _mtranspose_vjp),
+]
+
+# (function, vjp, jvp, saves, multi[, nondiff])
+RULES = [
+    (la.solve, (_solve_da, _solve_db), _solve_jvp, {0: (0, ANS), 1: (0,)}, False),
+    (la.inv, (_inv_vjp,), _inv_jvp, {0: (ANS,)}, False),
+    (la.det, (_det_vjp,), _det_jvp, {0: (0, ANS)}, False),
+    (la.slogdet, (_slogdet_vjp,), _slogdet_jvp, {0: (0, ANS)}, True),
+    (la.matrix_power, (_mpow_vjp,), _mpow_jvp, {0: (0,)}, False),
+    (la.cholesky, (_chol_vjp,), _chol_jvp, {0: (ANS,)}, False),
+    (la.eigh, (_eigh_vjp,), _eigh_jvp, {0: (0, ANS)}, True),
+    (la.eigvalsh, (_eigvalsh_vjp,), _eigvalsh_jvp, {0: (0,)}, False),
+    (la.svd, (_svd_vjp,), _svd_jvp, {0: (0, ANS)}, True),
+    (la.svdvals, (_svdvals_vjp,), _svdvals_jvp, {0: (0,)}, False),
+    (la.qr, (_qr_vjp,), _qr_jvp, {0: (0, ANS)}, True),
+    (la.pinv, (_pinv_vjp,), _pinv_jvp, {0: (0, ANS)}, False, (1,)),
+    (la.lstsq, _lstsq_vjp, _lstsq_jvp, {0: (0, 1, ANS), 1: (0, 1, ANS)}, True, (2,)),
+    (la.norm, (_norm_vjp,), _norm_jvp, {0: (0, 1, ANS)}, False, (1,)),
+    (la.vector_norm, (_vector_norm_vjp,), _vector_norm_jvp, {0: (0, ANS)}, False),
+    (la.matrix_norm, (_matrix_norm_vjp,), _matrix_norm_jvp, {0: (0, ANS)}, False),
+]
+
+
+def install() -> None:
+    for fn, vjp in LINEAR:
+        deflinear(fn, vjp)
+    for fn, vjp, jvp, saves, multi, *nondiff in RULES:
+        register(fn, vjp=vjp, jvp=jvp, saves=saves, multi=multi, nondiff=nondiff[0] if nondiff else ())

@@ -1,0 +1,335 @@
+"""Rules for NumPy's shape, stacking, splitting and indexing functions (and their ndarray
+methods), ``sort``, ``meshgrid`` and ``linspace``.
+
+Most of these are *gathers*: each output element is a copy of one input element or a zero
+(``take``, ``repeat``, ``tile``, ``pad``, ``diag``, ``triu``...). Their VJP is computed once,
+generically, by ``gather_cot``: apply the function to the array ``1..size`` (0 marks "not
+from the input") and scatter-add the cotangent with ``bincount``; the JVP is the function
+applied to the tangent. Stacking functions take a container of items: their cotangent is a
+list (or tuple) with one entry per item, as for ``np.concatenate``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .helpers import deflinear, fit, meta_of, shape_of, sum_to
+from .numpy_rules import _array_jvp, _no_out, _struct_shape, struct_cot
+from .registry import ANS, lookup, register, register_method
+
+# --- gathers ---------------------------------------------------------------------------------
+
+
+def _bincount(pos, w, n):
+    if np.iscomplexobj(w):
+        return np.bincount(pos, w.real, n) + 1j * np.bincount(pos, w.imag, n)
+    return np.bincount(pos, w, n)
+
+
+def gather_cot(fn, g, x, args=(), kw=None, argnum=0):
+    """Cotangent of argument ``argnum`` (``x``, a value or Meta) of the gather ``fn``."""
+    m = meta_of(x)
+    idx = np.arange(1, m.size + 1).reshape(m.shape)
+    args = list(args)
+    args[argnum] = idx
+    pos = fn(*args, **(kw or {}))
+    if isinstance(pos, list | tuple):
+        pos = np.concatenate([np.ravel(p) for p in pos]) if pos else np.zeros(0, np.intp)
+        g = np.concatenate([np.ravel(t) for t in g]) if g else np.zeros(0)
+    ct = _bincount(np.ravel(pos), np.ravel(np.asarray(g, dtype=np.result_type(g, float))),
+                   m.size + 1)[1:]
+    return fit(ct.reshape(m.shape), m)
+
+
+def _gather_vjp(fn, argnum=0):
+    def vjp(g, ans, *args, **kw):
+        kw.pop("out", None)
+        return gather_cot(fn, g, args[argnum], args, kw, argnum)
+    vjp.__name__ = f"gather_vjp_{getattr(fn, '__name__', 'fn')}"
+    return vjp
+
+
+def _method_call(name):
+    def call(a, *args, **kw):
+        return getattr(np.asarray(a), name)(*args, **kw)
+    return call
+
+
+def _pad_kw(mode, kw):
+    """np.pad keywords for the index array: constant padding with the sentinel 0."""
+    if callable(mode) or mode not in ("constant", "edge", "reflect", "symmetric", "wrap",
+                                      "empty"):
+        raise NotImplementedError(f"framead: np.pad(mode={mode!r}) has no rule")
+    if kw.get("reflect_type", "even") != "even":
+        raise NotImplementedError("framead: np.pad(reflect_type='odd') has no rule")
+    if mode in ("constant", "empty"):
+        return "constant", {"constant_values": 0}
+    return mode, kw
+
+
+def _pad_vjp(g, ans, array, pad_width, mode="constant", **kw):
+    mode, kw = _pad_kw(mode, kw)
+    return gather_cot(np.pad, g, array, (array, pad_width, mode), kw)
+
+
+def _pad_jvp(tangents, ans, array, pad_width, mode="constant", **kw):
+    mode, kw = _pad_kw(mode, kw)
+    return None if tangents[0] is None else np.pad(tangents[0], pad_width, mode, **kw)
+
+
+GATHERS = [  # functions whose output elements are copies of their first argument's, or 0
+    np.take, np.take_along_axis, np.repeat, np.tile, np.diag, np.diagflat, np.diagonal,
+    np.triu, np.tril, np.delete, np.resize, np.rot90, np.roll, np.fliplr, np.flipud,
+]
+GATHERS_ARG1 = [np.compress, np.extract]  # condition first, array second
+GATHER_METHODS = ["take", "repeat", "diagonal", "compress"]
+
+
+# --- views and simple reshapes ---------------------------------------------------------------
+
+def _reshape_to(g, ans, a, *rest, **kw):
+    return fit(np.reshape(g, shape_of(a)), meta_of(a))
+
+
+def _sum_to_vjp(g, ans, array, *rest, **kw):
+    return fit(sum_to(g, shape_of(array)), meta_of(array))
+
+
+def _swapaxes_vjp(g, ans, a, axis1, axis2):
+    return np.swapaxes(g, axis1, axis2)
+
+
+def _moveaxis_vjp(g, ans, a, source, destination):
+    return np.moveaxis(g, destination, source)
+
+
+def _flip_vjp(g, ans, m, axis=None):
+    return np.flip(g, axis)
+
+
+VIEWS = [  # (function, vjp)
+    (np.squeeze, _reshape_to), (np.expand_dims, _reshape_to), (np.broadcast_to, _sum_to_vjp),
+    (np.swapaxes, _swapaxes_vjp), (np.moveaxis, _moveaxis_vjp), (np.flip, _flip_vjp),
+]
+VIEW_METHODS = [("squeeze", _reshape_to), ("swapaxes", _swapaxes_vjp)]
+
+
+# --- stacking and splitting ------------------------------------------------------------------
+
+def _stacked_shape(fn, shape):
+    nd = len(shape)
+    if fn is np.hstack:
+        return shape if nd >= 1 else (1,)
+    if fn in (np.vstack, np.row_stack):
+        return (1,) * (2 - nd) + shape if nd < 2 else shape
+    if fn is np.dstack:
+        return {0: (1, 1, 1), 1: (1,) + shape + (1,), 2: shape + (1,)}.get(nd, shape)
+    if nd < 2:  # column_stack
+        return (int(math.prod(shape)), 1)
+    return shape
+
+
+def _stack_axis(fn, first_ndim):
+    if fn is np.hstack:
+        return 0 if first_ndim == 1 else 1
+    return {np.dstack: 2, np.column_stack: 1}.get(fn, 0)
+
+
+def _stacker_vjp(fn):
+    def vjp(g, ans, tup, *rest, **kw):
+        shapes = [_stacked_shape(fn, _struct_shape(x)) for x in tup]
+        ax = _stack_axis(fn, len(shapes[0]))
+        cuts = np.cumsum([s[ax] for s in shapes])[:-1]
+        pieces = np.split(np.asarray(g), cuts, axis=ax)
+        return type(tup)(struct_cot(np.reshape(p, _struct_shape(x)), x)
+                         for p, x in zip(pieces, tup, strict=True))
+    return vjp
+
+
+STACKERS = [np.hstack, np.vstack, np.dstack, np.column_stack, np.row_stack]
+
+
+def _split_vjp(axis_of):
+    def vjp(g, ans, ary, indices_or_sections, axis=0):
+        ax = axis_of(len(shape_of(ary)), axis)
+        return fit(np.concatenate([np.asarray(p) for p in g], axis=ax), meta_of(ary))
+    return vjp
+
+
+SPLITS = [  # (function, axis used given (ndim, axis argument))
+    (np.split, lambda nd, axis: axis), (np.array_split, lambda nd, axis: axis),
+    (np.hsplit, lambda nd, axis: 1 if nd > 1 else 0), (np.vsplit, lambda nd, axis: 0),
+    (np.dsplit, lambda nd, axis: 2),
+]
+
+
+def _unstack_vjp(g, ans, x, *, axis=0):
+    return fit(np.stack([np.asarray(p) for p in g], axis=axis), meta_of(x))
+
+
+def _append_cot(i):
+    def vjp(g, ans, arr, values, axis=None):
+        g = np.asarray(g)
+        sa, sv = shape_of(arr), shape_of(values)
+        if axis is None:
+            n = int(math.prod(sa))
+            part, shape = (g[:n], sa) if i == 0 else (g[n:], sv)
+            return fit(np.reshape(part, shape), meta_of((arr, values)[i]))
+        n = sa[axis]
+        part = np.split(g, [n], axis=axis)[i]
+        return fit(part, meta_of((arr, values)[i]))
+    return vjp
+
+
+def _append_jvp(tangents, ans, arr, values, axis=None):
+    ta, tv = tangents[0], tangents[1]
+    if ta is None and tv is None:
+        return None
+    ta = np.zeros(np.shape(arr)) if ta is None else ta
+    tv = np.zeros(np.shape(values)) if tv is None else tv
+    return np.append(ta, tv, axis)
+
+
+def _atleast_vjp(g, ans, *arys):
+    if len(arys) == 1:
+        return (fit(np.reshape(g, shape_of(arys[0])), meta_of(arys[0])),)
+    return tuple(fit(np.reshape(gi, shape_of(x)), meta_of(x)) for gi, x in zip(g, arys,
+                                                                           strict=True))
+
+
+def _atleast_jvp(fn):
+    def jvp(tangents, ans, *arys):
+        if len(arys) == 1:
+            return None if tangents[0] is None else fn(tangents[0])
+        return tuple(None if t is None else fn(t) for t in tangents)
+    return jvp
+
+
+# --- sort, meshgrid, linspace ----------------------------------------------------------------
+
+def _sort_perm(a, axis, kind=None, order=None, stable=None):
+    if order is not None:
+        raise NotImplementedError("framead: np.sort(order=...) has no rule")
+    return np.argsort(a, axis=axis, kind="stable")
+
+
+def _sort_vjp(g, ans, a, axis=-1, kind=None, order=None, *, stable=None):
+    a = np.asarray(a)
+    perm = _sort_perm(a, axis, kind, order)
+    g = np.asarray(g)
+    ct = np.zeros(a.shape, np.result_type(a, g))
+    if axis is None:
+        ct.reshape(-1)[perm] = g
+    else:
+        np.put_along_axis(ct, perm, g, axis)
+    return fit(ct, meta_of(a))
+
+
+def _sort_jvp(tangents, ans, a, axis=-1, kind=None, order=None, *, stable=None):
+    perm = _sort_perm(a, axis, kind, order)
+    t = tangents[0]
+    return np.ravel(t)[perm] if axis is None else np.take_along_axis(t, perm, axis)
+
+
+def _mesh_axis(k, n, indexing):
+    if indexing == "xy" and n > 1 and k < 2:
+        return 1 - k
+    return k
+
+
+def _meshgrid_vjp(g, ans, *xi, copy=True, sparse=False, indexing="xy"):
+    out = []
+    for k, (gk, x) in enumerate(zip(g, xi, strict=True)):
+        gk = np.asarray(gk)
+        ax = _mesh_axis(k, len(xi), indexing)
+        ct = np.sum(gk, axis=tuple(i for i in range(gk.ndim) if i != ax))
+        out.append(fit(np.reshape(ct, shape_of(x)), meta_of(x)))
+    return tuple(out)
+
+
+def _meshgrid_jvp(tangents, ans, *xi, **kw):
+    if all(t is None for t in tangents):
+        return None
+    ts = [np.zeros(np.shape(x)) if t is None else t for t, x in zip(tangents, xi, strict=True)]
+    return np.meshgrid(*ts, **kw)
+
+
+def _lin_weights(num, endpoint):
+    div = (num - 1) if endpoint else num
+    w = np.arange(num) / div if div > 0 else np.zeros(num)
+    return w, div
+
+
+def _linspace_cot(i):
+    def vjp(g, ans, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0,
+            **kw):
+        w, div = _lin_weights(num, endpoint)
+        w = w if i == 1 else 1.0 - w
+        gs, gstep = (g if retstep else (g, None))
+        gs = np.moveaxis(np.asarray(gs), axis, 0)
+        ct = np.tensordot(w, gs, axes=(0, 0))
+        if gstep is not None and div > 0:
+            ct = ct + (1 if i == 1 else -1) * np.asarray(gstep) / div
+        x = (start, stop)[i]
+        return fit(sum_to(ct, shape_of(x)), meta_of(x))
+    return vjp
+
+
+def _linspace_jvp(tangents, ans, start, stop, *args, **kw):
+    ta, tb = tangents[0], tangents[1]
+    if ta is None and tb is None:
+        return None
+    ta = np.zeros(np.shape(start)) if ta is None else ta
+    tb = np.zeros(np.shape(stop)) if tb is None else tb
+    return np.linspace(ta, tb, *args, **kw)
+
+
+def _logspace_cot(i):
+    lin = _linspace_cot(i)
+
+    def vjp(g, ans, start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+        return lin(np.asarray(g) * ans * np.log(base), None, start, stop, num, endpoint,
+                   False, None, axis)
+    return vjp
+
+
+def _logspace_jvp(tangents, ans, start, stop, num=50, endpoint=True, base=10.0, dtype=None,
+                  axis=0):
+    t = _linspace_jvp(tangents, None, start, stop, num, endpoint, False, None, axis)
+    return None if t is None else ans * np.log(base) * t
+
+
+def install() -> None:
+    for fn in GATHERS:
+        deflinear(fn, _gather_vjp(fn))
+    for fn in GATHERS_ARG1:
+        deflinear(fn, _gather_vjp(fn, 1), argnum=1)
+    nd = np.ndarray
+    for name in GATHER_METHODS:
+        deflinear(None, _gather_vjp(_method_call(name)), method=(nd, name))
+    register(np.pad, vjp=(_pad_vjp,), jvp=_pad_jvp, saves={0: ()})
+    for fn, vjp in VIEWS:
+        deflinear(fn, vjp, aliases={0: 0})
+    for name, vjp in VIEW_METHODS:
+        deflinear(None, vjp, method=(nd, name), aliases={0: 0})
+    register_method(nd, "clip", lookup(np.clip))
+    for fn in STACKERS:
+        register(fn, vjp=(_stacker_vjp(fn),), jvp=_array_jvp(_no_out(fn)), saves={0: ()},
+                 containers=(0,))
+    for fn, axis_of in SPLITS:
+        deflinear(fn, _split_vjp(axis_of), multi=True)
+    deflinear(np.unstack, _unstack_vjp, multi=True)
+    register(np.append, vjp=(_append_cot(0), _append_cot(1)), jvp=_append_jvp,
+             saves={0: (), 1: ()})
+    for fn in (np.atleast_1d, np.atleast_2d, np.atleast_3d):
+        register(fn, vjp=_atleast_vjp, jvp=_atleast_jvp(fn), saves={}, argnames=None,
+                 multi=True)
+    register(np.sort, vjp=(_sort_vjp,), jvp=_sort_jvp, saves={0: (0,)})
+    register(np.meshgrid, vjp=_meshgrid_vjp, jvp=_meshgrid_jvp, saves={}, multi=True,
+             argnames=None)
+    register(np.linspace, vjp=(_linspace_cot(0), _linspace_cot(1)), jvp=_linspace_jvp,
+             saves={0: (), 1: ()}, multi=True)
+    register(np.logspace, vjp=(_logspace_cot(0), _logspace_cot(1)), jvp=_logspace_jvp,
+             saves={0: (ANS,), 1: (ANS,)}, nondiff=(4,))
