@@ -873,6 +873,19 @@ is_python_callable(PyObject *c)
     return PyType_Check(c) && (((PyTypeObject *)c)->tp_flags & Py_TPFLAGS_HEAPTYPE);
 }
 
+/* Is any argument a Python function or bound Python method (a callback C will call)? */
+static inline int
+has_python_callback(PyObject *const *args, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *a = args[i];
+        if (PyFunction_Check(a) || (PyMethod_Check(a) && PyFunction_Check(PyMethod_GET_FUNCTION(a)))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static inline int
 callable_self_traced(PyObject *c)
 {
@@ -1086,9 +1099,17 @@ call_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *
         for (Py_ssize_t i = 1; !traced && i < nargs + nkw; i++) {
             traced = is_traced_scan(args[i], scan);
         }
-        if (!traced || !route_traced(callable, flags)) {
+        if (traced) {
+            if (!route_traced(callable, flags)) {
+                goto native;
+            }
+        }
+        else if (flags != 0 || is_python_callable(callable) ||
+                 !has_python_callback(args + 1, nargs - 1 + nkw)) {
             goto native;
         }
+        /* else: a C function given a Python callback (scipy.integrate.quad(f, ...)):
+           the handler watches what the callback returns into C */
     }
 handler:
     return handler_from_vector(callable, args + 1, nargs - 1, kwnames);

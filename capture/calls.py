@@ -17,6 +17,7 @@ import zlib
 from typing import Any
 
 import numpy as np
+from numpy._core import _multiarray_umath
 
 from framead import rules
 
@@ -73,11 +74,13 @@ STRUCTURAL = [
     len, isinstance, issubclass, id, type, print, repr, str, format, hasattr, getattr,
     setattr, delattr, callable, hash, range, bool, dict, set, frozenset, slice, vars, dir,
     list.append, list.extend, list.insert, list.pop, list.index, list.count, list.remove,
-    list.copy, list.clear, list.reverse, dict.get, dict.setdefault, dict.update, dict.items,
+    list.copy, list.clear, list.reverse, list.sort, dict.get, dict.setdefault, dict.update, dict.items,
     dict.keys, dict.values, dict.pop, dict.copy, set.add, set.discard, set.update,
     math.isfinite, math.isnan, math.isinf, math.isclose,
     np.shape, np.ndim, np.size, np.isscalar, np.result_type, np.isfinite, np.isnan, np.isinf,
     np.allclose, np.isclose, np.array_equal, np.ndarray.__len__,
+    _multiarray_umath._array_converter, _multiarray_umath._array_converter.wrap,
+    _multiarray_umath._array_converter.as_arrays,
 ]
 
 
@@ -116,6 +119,8 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
         if method is not None:
             return method(rec, self_, args, kwargs, frame)
     rule, node_args = _rule_and_args(fn, args)
+    if rule is not None and kwargs.get("dtype") in (object, np.object_) and args:
+        return _to_object_array(rec, fn, args, kwargs, frame)
     if rule is not None:
         node_args, kwargs_left = _map_keywords(rule, node_args, kwargs)
         if kwargs_left is None:
@@ -123,14 +128,51 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
                        f"a traced keyword argument of {rule.name} is not differentiated")
             return fn(*args, **kwargs)
         return rec.apply(rule, fn, args, kwargs, node_args, frame)
+    if isinstance(fn, np.ufunc) and _is_object_ufunc(fn):
+        # np.frompyfunc / np.vectorize: C loops calling Python frames framead instruments
+        return rec.hold_if_container(fn(*args, **kwargs))
     if id(fn) in _ITERATING_IDS:
         args = tuple(_rows_if_traced(rec, a, frame) for a in args)
         return fn(*args, **kwargs)
     if _is_python_visible(fn):
         return fn(*args, **kwargs)
-    if C.get_callable_flags(fn) & C.NATIVE:
+    if C.get_callable_flags(fn) & C.NATIVE or id(fn) in _CALLBACK_SAFE:
         return fn(*args, **kwargs)
+    if not any(rules_traced(a) for a in (*args, *kwargs.values())) and not _self_traced(fn):
+        return callback_call(rec, fn, args, kwargs, frame)
     return unknown_call(rec, fn, args, kwargs, frame)
+
+
+def _self_traced(fn: Any) -> bool:
+    self_ = getattr(fn, "__self__", None)
+    return self_ is not None and not isinstance(self_, types.ModuleType) and rules_traced(self_)
+
+
+def callback_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
+    """A C function without a rule calls back into Python (scipy.integrate.quad(f, ...)):
+    run it with its callbacks watched; a traced value returned into C is a lost gradient."""
+    name = _callable_name(fn)
+    seen: list[bool] = []
+
+    def watch(cb):
+        if not (isinstance(cb, types.FunctionType) or (
+                isinstance(cb, types.MethodType) and isinstance(cb.__func__, types.FunctionType))):
+            return cb
+
+        @functools.wraps(cb)
+        def watched(*a, **k):
+            out = cb(*a, **k)
+            if not seen and rec.tree_value(out) is not None:
+                seen.append(True)
+                rec.hazard("FA101", name, frame,
+                           f"a callback returned a traced value into {name}, which has no "
+                           "framead rule: the gradient through it is lost. Register a rule "
+                           "(or an implicit/ODE adjoint) for it")
+            return out
+
+        return watched
+
+    return fn(*[watch(a) for a in args], **{k: watch(v) for k, v in kwargs.items()})
 
 
 def _map_keywords(rule, node_args: tuple, kwargs: dict):
@@ -258,6 +300,23 @@ def _map(rec, fn, args, kwargs, frame):
     return fn(functools.partial(_call_from_c, rec, f, frame), *its)
 
 
+def _is_object_ufunc(fn: np.ufunc) -> bool:
+    return bool(fn.types) and all(set(t.replace("->", "")) == {"O"} for t in fn.types)
+
+
+def _to_object_array(rec, fn, args, kwargs, frame):
+    """np.asarray(x, dtype=object) of a traced float array: each element is recorded as
+    ``x[i]`` so the Python floats inside stay linked to x."""
+    out = fn(*args, **kwargs)
+    x = args[0]
+    if isinstance(out, np.ndarray) and isinstance(x, np.ndarray) and out.shape == x.shape \
+            and rec.value_of(x) is not None:
+        for idx in np.ndindex(out.shape):
+            out[idx] = rec._getitem(x, idx, frame)
+        rec.hold_if_container(out)
+    return out
+
+
 def _partial(rec, fn, args, kwargs, frame):
     """functools.partial(f, traced...) over a C function: route its later calls to us."""
     p = fn(*args, **kwargs)
@@ -297,6 +356,8 @@ SPECIAL_FORMS: dict[int, tuple[Any, Any]] = {
     ]
 }
 _ITERATING_IDS = {id(f) for f in _ITERATING}
+# C callables that call Python back only to order or filter (their results carry no values)
+_CALLBACK_SAFE = {id(f) for f in (list.sort, np.frompyfunc, builtins.sorted, builtins.filter)}
 
 
 def configure_flags() -> None:

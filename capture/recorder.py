@@ -75,6 +75,7 @@ class Recorder:
         self.watched: list[tuple[np.ndarray, int, SourceLoc]] = []  # large saved constants
         self.stats = {"bytes_copied": 0, "copies": 0, "const_bytes_copied": 0}
         self.flagged: list[Any] = []
+        self._containers: dict[int, np.ndarray] = {}  # object arrays holding traced items
         self.strict = strict  # objects given C call flags for this session only
         self._next_id = 0
 
@@ -158,6 +159,8 @@ class Recorder:
 
     def tree_value(self, obj: Any) -> Any:
         """Value for a traced leaf, a list/tuple copy with Values inside, or None."""
+        if type(obj) is np.ndarray and obj.dtype == object:
+            return self.tree_value(obj.tolist()) if id(obj) in self._containers else None
         if type(obj) in (list, tuple):
             items = [self.tree_value(x) for x in obj]
             if any(x is not None for x in items):
@@ -300,6 +303,15 @@ class Recorder:
             oe = self.entries[id(obj)]
             oe.value, oe.version = new, buf.version
         new.primal = obj
+
+    def hold_if_container(self, obj: Any) -> Any:
+        """An object ndarray holding traced floats: let the C probes see it as traced (its
+        items are followed by identity, like a list's)."""
+        if type(obj) is np.ndarray and obj.dtype == object and obj.size and \
+                any(self.entries.get(id(v)) is not None for v in obj.flat):
+            self._containers[id(obj)] = obj
+            C.track(obj)
+        return obj
 
     def overwrite_with_constant(self, a: np.ndarray, frame: Any) -> None:
         """``a`` was changed by something framead cannot see: from now on it is constant."""

@@ -15,15 +15,18 @@ Conventions (call signatures, ``saves``, containers, multi-output, complex numbe
 ``registry``'s docstring and docs/internals.md section 4.
 """
 
-from framead.ir import Meta
-
 import sys
+
+from framead.ir import Meta
 
 from . import (
     builtin_rules,
+    fft_rules,
     linalg_rules,
     math_rules,
+    numpy_reduction_rules,
     numpy_rules,
+    numpy_series_rules,
     numpy_shape_rules,
     product_rules,
 )
@@ -48,7 +51,6 @@ from .helpers import (
     sum_to,
     unbroadcast,
 )
-from .registry import generation as _registry_generation
 from .registry import (
     ANS,
     NO_SELF,
@@ -70,13 +72,14 @@ from .registry import (
     ruled_callables,
     unregister,
 )
+from .registry import generation as _registry_generation
 
 __all__ = [
     "ANS", "CheckEntry", "CheckReport", "Meta", "NO_SELF", "Rule", "RuleCheckError",
     "RuleError", "abs_dx", "add_tangents", "check", "check_rule", "defbinary", "defcut",
     "deflinear", "defunary", "expand_reduced", "fill_zeros", "fit", "fit_tangent",
-    "fit_tangent_tree", "generation", "infer_argnames", "is_inexact", "iter_attrs",
-    "install_optional", "iter_methods", "iter_rules", "library_rules", "load_entry_points", "lookup",
+    "fit_tangent_tree", "generation", "infer_argnames", "install_optional", "is_inexact",
+    "iter_attrs", "iter_methods", "iter_rules", "library_rules", "load_entry_points", "lookup",
     "lookup_attr", "lookup_method", "make_rule", "meta_of", "normalize_axis", "register",
     "register_attr", "register_method", "resolve", "ruled_callables", "shape_of", "struct_cot",
     "sum_to", "unbroadcast", "unregister",
@@ -92,8 +95,9 @@ def _install(module) -> None:
     _BY_MODULE[name] = tuple(r for r in iter_rules() if id(r) not in before)
 
 
-for _module in (math_rules, builtin_rules, numpy_rules, numpy_shape_rules, linalg_rules,
-                product_rules):
+for _module in (math_rules, builtin_rules, numpy_rules, numpy_shape_rules,
+                numpy_reduction_rules, numpy_series_rules, linalg_rules, product_rules,
+                fft_rules):
     _install(_module)
 del _module
 

@@ -49,7 +49,10 @@ UNARY = [(operator.neg, -1), (operator.pos, 1)]
 
 # piecewise constant or boolean valued (bool() itself is structural: capture's business)
 CUTS = [operator.floordiv, operator.ifloordiv, operator.lt, operator.le, operator.eq,
-        operator.ne, operator.ge, operator.gt]
+        operator.ne, operator.ge, operator.gt, operator.not_, operator.truth, operator.and_,
+        operator.or_, operator.xor, operator.iand, operator.ior, operator.ixor,
+        operator.lshift, operator.rshift, operator.ilshift, operator.irshift, operator.inv,
+        operator.invert]
 
 HAZARDS = [
     (builtins.int, "int() of a traced value has zero derivative: the gradient stops here"),

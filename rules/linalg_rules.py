@@ -15,10 +15,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .helpers import abs_dx, add_tangents, deflinear, fit, meta_of, shape_of, sum_to
-from .registry import ANS, register
+from .helpers import abs_dx, add_tangents, fit, meta_of, shape_of, sum_to
+from .registry import ANS, register, register_attr
 
 la = np.linalg
+
+
+def public_name(fn) -> str:
+    """``np.linalg.solve``, ``np.fft.fft``, ``scipy.linalg.expm``: the documented spelling."""
+    parts = (getattr(fn, "__module__", "") or "").split(".")
+    public = [p for p in parts if not p.startswith("_")]
+    head = "np" if public[0] == "numpy" else public[0]
+    return ".".join([head, *public[1:2], fn.__name__])
 
 
 def mT(x):
@@ -549,43 +557,9 @@ def _matrix_norm_jvp(tangents, ans, x, *, keepdims=False, ord="fro"):
     return _norm_jvp(tangents, ans, x, ord, (-2, -1), keepdims)
 
 
-# --- trace, diagonal, transpose (np and np.linalg spellings) --------------------------------
+def _mt_attr_jvp(tangents, ans, a):
+    return None if tangents[0] is None else mT(tangents[0])
 
-def trace_cot(g, x, offset=0, axis1=0, axis2=1):
-    """Cotangent of ``np.trace``: ``g`` on the chosen diagonal, zeros elsewhere."""
-    m = meta_of(x)
-    nd = len(m.shape)
-    a1, a2 = axis1 % nd, axis2 % nd
-    rest = [n for i, n in enumerate(m.shape) if i not in (a1, a2)]
-    e = np.eye(m.shape[a1], m.shape[a2], k=offset)
-    ct = np.asarray(g)[..., None, None] * e
-    ct = np.broadcast_to(ct, tuple(rest) + e.shape)
-    return fit(np.moveaxis(ct, (-2, -1), (a1, a2)), m)
-
-
-def _trace_vjp(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
-    return trace_cot(g, a, offset, axis1, axis2)
-
-
-def _ltrace_vjp(g, ans, x, *, offset=0, dtype=None):
-    return trace_cot(g, x, offset, -2, -1)
-
-
-def _ldiagonal_vjp(g, ans, x, *, offset=0):
-    m = meta_of(x)
-    ct = np.zeros(m.shape, np.result_type(m.dtype, np.asarray(g).dtype))
-    np.einsum("...ii->...i", ct[..., max(-offset, 0):, max(offset, 0):])[..., :] = g
-    return fit(ct, m)
-
-
-def _mtranspose_vjp(g, ans, x):
-    return mT(g)
-
-
-LINEAR = [  # (function, vjp)
-    (np.trace, _trace_vjp), (la.trace, _ltrace_vjp), (la.diagonal, _ldiagonal_vjp),
-    (la.matrix_transpose, _mtranspose_vjp), (np.matrix_transpose, _mtranspose_vjp),
-]
 
 # (function, vjp, jvp, saves, multi[, nondiff])
 RULES = [
@@ -609,7 +583,8 @@ RULES = [
 
 
 def install() -> None:
-    for fn, vjp in LINEAR:
-        deflinear(fn, vjp)
+    register_attr(np.ndarray, "mT", vjp=(lambda g, ans, a: mT(g),), jvp=_mt_attr_jvp,
+                  saves={0: ()}, aliases={0: 0})
     for fn, vjp, jvp, saves, multi, *nondiff in RULES:
-        register(fn, vjp=vjp, jvp=jvp, saves=saves, multi=multi, nondiff=nondiff[0] if nondiff else ())
+        register(fn, vjp=vjp, jvp=jvp, saves=saves, multi=multi,
+                 nondiff=nondiff[0] if nondiff else (), name=public_name(fn))

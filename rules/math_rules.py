@@ -7,7 +7,10 @@ ZeroDivisionError where NumPy would give inf.
 
 from __future__ import annotations
 
+import cmath
 import math
+
+import numpy as np
 
 from .helpers import (
     abs_dx,
@@ -15,13 +18,14 @@ from .helpers import (
     defbinary,
     defcut,
     defunary,
+    fill_zeros,
     is_inexact,
     pow_dx,
     pow_dy,
     sdiv,
     unbroadcast,
 )
-from .registry import register
+from .registry import ANS, register
 
 _2_SQRTPI = 2.0 / math.sqrt(math.pi)
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -49,6 +53,26 @@ UNARY = [
     (math.erfc, lambda x: -_2_SQRTPI * math.exp(-x * x)),
     (math.degrees, 180.0 / math.pi),
     (math.radians, math.pi / 180.0),
+    (math.exp2, lambda ans: ans * _LN2),
+    (math.cbrt, lambda ans: sdiv(1.0, 3.0 * ans * ans)),
+    (math.gamma, lambda ans, x: ans * digamma(x)),
+    (math.lgamma, lambda x: digamma(x)),
+]
+
+# cmath: holomorphic, complex out (elementwise rules, so a real input gets a real cotangent)
+CMATH_UNARY = [
+    (cmath.exp, "ans"), (cmath.sqrt, lambda ans: 0.5 / ans),
+    (cmath.log10, lambda x: 1.0 / (x * _LN10)),
+    (cmath.sin, lambda x: cmath.cos(x)), (cmath.cos, lambda x: -cmath.sin(x)),
+    (cmath.tan, lambda ans: 1.0 + ans * ans),
+    (cmath.asin, lambda x: 1.0 / cmath.sqrt(1.0 - x * x)),
+    (cmath.acos, lambda x: -1.0 / cmath.sqrt(1.0 - x * x)),
+    (cmath.atan, lambda x: 1.0 / (1.0 + x * x)),
+    (cmath.sinh, lambda x: cmath.cosh(x)), (cmath.cosh, lambda x: cmath.sinh(x)),
+    (cmath.tanh, lambda ans: 1.0 - ans * ans),
+    (cmath.asinh, lambda x: 1.0 / cmath.sqrt(x * x + 1.0)),
+    (cmath.acosh, lambda x: 1.0 / (cmath.sqrt(x - 1.0) * cmath.sqrt(x + 1.0))),
+    (cmath.atanh, lambda x: 1.0 / (1.0 - x * x)),
 ]
 
 BINARY = [
@@ -56,9 +80,27 @@ BINARY = [
     (math.pow, lambda x, y: pow_dx(x, y), lambda ans, x, y: pow_dy(x, y, ans)),
     (math.copysign, lambda x, y: math.copysign(1.0, x) * math.copysign(1.0, y), 0.0),
     (math.fmod, 1.0, lambda ans, x, y: -float(round((x - ans) / y))),
+    (math.remainder, 1.0, lambda ans, x, y: -float(round((x - ans) / y))),
+    (math.ldexp, lambda y: math.ldexp(1.0, y), None),
+    (math.nextafter, 1.0, None),
 ]
 
-CUTS = [math.floor, math.ceil, math.trunc]
+CUTS = [math.floor, math.ceil, math.trunc, math.ulp]
+
+
+def digamma(x: float) -> float:
+    """psi(x) = d lgamma / dx (math has none): reflection, recurrence, asymptotic series."""
+    if x <= 0 and x == math.floor(x):
+        return math.nan
+    if x < 0.5:
+        return digamma(1.0 - x) - math.pi / math.tan(math.pi * x)
+    r = 0.0
+    while x < 10.0:
+        r -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    series = f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f / 132))))
+    return r + math.log(x) - 0.5 / x - series
 
 
 def _log_dx(g, ans, x, base=math.e):
@@ -74,6 +116,78 @@ def _log_jvp(tangents, ans, x, base=math.e):
     tx, tb = (tuple(tangents) + (None,))[:2]
     return add_tangents((None if tx is None else _log_dx(tx, ans, x, base),
                          None if tb is None else _log_db(tb, ans, x, base)))
+
+
+def _dist_cot(i):
+    sign = 1.0 if i == 0 else -1.0
+
+    def vjp(g, ans, p, q):
+        x = (p, q)[i]
+        if isinstance(x, list | tuple):
+            return type(x)(unbroadcast(sign * g * sdiv(a - b, ans), xi) if is_inexact(xi)
+                           else None for a, b, xi in zip(p, q, x, strict=True))
+        d = np.asarray(p, dtype=float) - np.asarray(q, dtype=float)
+        return unbroadcast(sign * g * np.divide(d, ans), x)
+    return vjp
+
+
+def _dist_jvp(tangents, ans, p, q):
+    d = np.asarray(p, dtype=float) - np.asarray(q, dtype=float)
+    tp = None if tangents[0] is None else np.asarray(fill_zeros(tangents[0], p), dtype=float)
+    tq = None if tangents[1] is None else np.asarray(fill_zeros(tangents[1], q), dtype=float)
+    dt = tp if tq is None else (-tq if tp is None else tp - tq)
+    return float(np.sum(d * dt) / ans) if ans else 0.0
+
+
+def _frexp_vjp(g, ans, x):
+    return g[0] * math.ldexp(1.0, -ans[1])
+
+
+def _frexp_jvp(tangents, ans, x):
+    return tangents[0] * math.ldexp(1.0, -ans[1]), None
+
+
+def _cmath_log_dx(g, ans, x, base=math.e):
+    return unbroadcast(g / (x * cmath.log(base)) if base != math.e else g / x, x)
+
+
+def _cmath_log_db(g, ans, x, base=math.e):
+    lb = cmath.log(base)
+    return unbroadcast(-g * cmath.log(x) / (base * lb * lb), base)
+
+
+def _cmath_log_jvp(tangents, ans, x, base=math.e):
+    tx, tb = (tuple(tangents) + (None,))[:2]
+    lb = cmath.log(base)
+    return add_tangents((None if tx is None else tx / (x * lb),
+                         None if tb is None else -tb * cmath.log(x) / (base * lb * lb)))
+
+
+def _phase_vjp(g, ans, x):
+    return unbroadcast(-1j * g / x, x) if isinstance(x, complex) and x else 0.0 * g
+
+
+def _phase_jvp(tangents, ans, x):
+    return (tangents[0] / x).imag if isinstance(x, complex) and x else None
+
+
+def _rect_jvp(tangents, ans, r, phi):
+    tr, tp = (tuple(tangents) + (None,))[:2]
+    e = cmath.rect(1.0, phi)
+    return add_tangents((None if tr is None else tr * e, None if tp is None else 1j * ans * tp))
+
+
+def _polar_vjp(g, ans, x):
+    gr, gp = g
+    ct = gr * abs_dx(x) + (-1j * gp / x if x else 0.0)
+    return unbroadcast(ct, x)
+
+
+def _polar_jvp(tangents, ans, x):
+    t = tangents[0]
+    if not x:
+        return None
+    return (t * abs_dx(x)).real, (t / x).imag
 
 
 def _hypot_vjp(g, ans, *coords):
@@ -131,3 +245,20 @@ def install() -> None:
     register(math.hypot, vjp=_hypot_vjp, jvp=_hypot_jvp, saves=None)
     register(math.fsum, vjp=(_fsum_vjp,), jvp=_fsum_jvp, saves={0: ()}, containers=(0,))
     register(math.prod, vjp=(_prod_vjp,), jvp=_prod_jvp, saves={0: (0,)}, containers=(0,))
+    register(math.dist, vjp=(_dist_cot(0), _dist_cot(1)), jvp=_dist_jvp,
+             saves={0: (0, 1, ANS), 1: (0, 1, ANS)}, containers=(0, 1))
+    register(math.frexp, vjp=(_frexp_vjp,), jvp=_frexp_jvp, saves={0: (ANS,)}, multi=True,
+             argnames=("x",))
+    register(math.modf, vjp=(lambda g, ans, x: g[0],), jvp=lambda ts, ans, x: (ts[0], None),
+             saves={0: ()}, multi=True, argnames=("x",))
+    for fn, d in CMATH_UNARY:
+        defunary(fn, d)
+    register(cmath.log, vjp=(_cmath_log_dx, _cmath_log_db), jvp=_cmath_log_jvp,
+             saves={0: (0, 1), 1: (0, 1)}, argnames=("x", "base"))
+    register(cmath.phase, vjp=(_phase_vjp,), jvp=_phase_jvp, saves={0: (0,)},
+             argnames=("x",))
+    register(cmath.polar, vjp=(_polar_vjp,), jvp=_polar_jvp, saves={0: (0,)}, multi=True,
+             argnames=("x",))
+    register(cmath.rect, vjp=(lambda g, ans, r, phi: unbroadcast(g * cmath.rect(1.0, phi), r),
+                              lambda g, ans, r, phi: unbroadcast(1j * g * ans, phi)),
+             jvp=_rect_jvp, saves={0: (1,), 1: (ANS,)}, argnames=("r", "phi"))

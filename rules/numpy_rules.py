@@ -97,6 +97,54 @@ CUTS = [np.sign, np.floor, np.ceil, np.trunc, np.rint, np.fix, np.round, np.arou
         np.floor_divide, np.zeros_like, np.ones_like, np.empty_like, np.zeros, np.ones,
         np.empty]
 
+# more elementwise functions: (function, d/dx) and (function, d/dx1, d/dx2)
+UNARY_MORE = [(np.sinc, lambda x: _sinc_dx(x))]
+BINARY_MORE = [
+    (np.copysign, lambda x, y: np.copysign(1.0, x) * np.copysign(1.0, y), None),
+    (np.ldexp, lambda y: np.ldexp(1.0, y), None), (np.nextafter, 1, None),
+]
+# piecewise constant, boolean or integer valued ufuncs (np.isnan & co. are structural)
+UFUNC_CUTS = [np.equal, np.not_equal, np.greater, np.greater_equal, np.less, np.less_equal,
+              np.logical_and, np.logical_or, np.logical_xor, np.logical_not, np.bitwise_and,
+              np.bitwise_or, np.bitwise_xor, np.bitwise_count, np.invert, np.left_shift,
+              np.right_shift, np.gcd, np.lcm, np.heaviside, np.spacing,
+              np.signbit, np.isnat]
+
+
+def _sinc_dx(x):
+    """(cos(pi x) - sinc(x)) / x, zero at 0."""
+    x = np.asarray(x)
+    safe = np.where(x == 0, 1.0, x)
+    return np.where(x == 0, 0.0, (np.cos(np.pi * safe) - np.sinc(safe)) / safe)
+
+
+def _angle_vjp(g, ans, z, deg=False):
+    """angle = Im(log z): the cotangent is -1j g / z (zero for a real z)."""
+    scale = 180 / math.pi if deg else 1.0
+    if not np.iscomplexobj(z):
+        return unbroadcast(np.zeros_like(np.asarray(g) * z, dtype=float), z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return unbroadcast(-1j * scale * np.asarray(g) / z, z)
+
+
+def _angle_jvp(tangents, ans, z, deg=False):
+    if not np.iscomplexobj(z):
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (180 / math.pi if deg else 1.0) * np.imag(tangents[0] / z)
+
+
+def _frexp_vjp(g, ans, x, *args, **kw):
+    return g[0] * np.ldexp(1.0, -ans[1])
+
+
+def _frexp_jvp(tangents, ans, x, *args, **kw):
+    return tangents[0] * np.ldexp(1.0, -ans[1]), None
+
+
+def _modf_jvp(tangents, ans, x, *args, **kw):
+    return tangents[0], None
+
 
 # --- elementwise specials --------------------------------------------------------------------
 
@@ -425,6 +473,18 @@ def install() -> None:
                             lambda g, ans, c, x, y: np.where(c, 0, g)),
              jvp=_where_jvp, saves={1: (0,), 2: (0,)}, nondiff=(0,), elementwise=True)
     register(np.divmod, **DIVMOD)
+    for fn, d in UNARY_MORE:
+        defunary(fn, d)
+    for fn, dx, dy in BINARY_MORE:
+        defbinary(fn, dx, dy)
+    for fn in UFUNC_CUTS:
+        defcut(fn)
+    register(np.angle, vjp=(_angle_vjp,), jvp=_angle_jvp, saves={0: (0,)})
+    register(np.frexp, vjp=(_frexp_vjp,), jvp=_frexp_jvp, saves={0: (ANS,)}, multi=True,
+             elementwise=True)
+    register(np.modf, vjp=(lambda g, ans, x, *a, **k: g[0],), jvp=_modf_jvp, saves={0: ()},
+             multi=True, elementwise=True)
+    defunary(np.nan_to_num, lambda x: np.isfinite(x) * 1.0, nondiff=(2, 3, 4))
     for fn, vjp, jvp, method in REDUCTIONS:
         saves = {0: (0, ANS)} if fn in (np.max, np.min, np.amax, np.amin) else {0: ()}
         if fn is np.prod:
@@ -443,7 +503,8 @@ def install() -> None:
     copy = deflinear(np.copy, _same_vjp)
     deflinear(np.real, _same_vjp, aliases={0: 0})
     deflinear(np.imag, _imag_vjp, aliases={0: 0})
-    for fn, alias in ((np.array, {}), (np.asarray, {0: 0})):
+    for fn, alias in ((np.array, {}), (np.asarray, {0: 0}), (np.asanyarray, {0: 0}),
+                      (np.ascontiguousarray, {0: 0})):
         register(fn, vjp=(_array_vjp,), jvp=_array_jvp(fn), saves={0: ()}, containers=(0,),
                  aliases=alias)
     register(np.concatenate, vjp=(_concat_vjp,), jvp=_array_jvp(_no_out(np.concatenate)),

@@ -18,6 +18,7 @@ from collections import Counter
 import numpy as np
 
 from .helpers import add_tangents, fit, meta_of, shape_of, sum_to
+from .linalg_rules import public_name
 from .registry import register
 
 MAX_OPERANDS = 32
@@ -343,14 +344,14 @@ def install() -> None:
     register(np.einsum, vjp=vjps, jvp=_einsum_jvp, saves=others, argnames=None)
     for fn, spec_of, conj, ravel, reshape in PRODUCTS:
         vjp, jvp = _product(spec_of, tuple(map(bool, conj)), bool(ravel), bool(reshape))
-        register(fn, vjp=vjp, jvp=jvp, saves={0: (1,), 1: (0,)})
+        register(fn, vjp=vjp, jvp=jvp, saves={0: (1,), 1: (0,)}, name=public_name(fn))
     inner_vjp, _ = _product(lambda sa, sb: _inner_spec(sa, sb))
     register(np.inner, vjp=(_inner_vjp_for(0, inner_vjp), _inner_vjp_for(1, inner_vjp)),
              jvp=_inner_jvp, saves={0: (1,), 1: (0,)})
     register(np.cross, vjp=(_cross_vjp_for(0), _cross_vjp_for(1)), jvp=_cross_jvp,
              saves={0: (1,), 1: (0,)})
     register(np.linalg.cross, vjp=(_lcross_vjp_for(0), _lcross_vjp_for(1)), jvp=_lcross_jvp,
-             saves={0: (1,), 1: (0,)})
+             saves={0: (1,), 1: (0,)}, name="np.linalg.cross")
     register(np.linalg.multi_dot, vjp=(_multi_dot_vjp,), jvp=_multi_dot_jvp, saves={0: (0,)},
-             containers=(0,))
-    register(np.linalg.matmul, **MATMUL)
+             containers=(0,), name="np.linalg.multi_dot")
+    register(np.linalg.matmul, **MATMUL, name="np.linalg.matmul")

@@ -205,5 +205,41 @@ def test_unknown_c_function_is_reported():
         return struct.unpack("d", struct.pack("d", x))[0] + x
 
     t = framead.trace(f, 2.0)
-    assert any(h.code == "FA101" and "pack" in h.op for h in t.hazards)
+    assert any(h.code == "FA105" and "pack" in h.op for h in t.hazards)
     assert t.hazards[0].loc.line > 0
+
+
+def test_frames_called_from_numpy_are_captured():
+    def along_axis(x):
+        rows = np.apply_along_axis(lambda r: np.sum(r ** 2) * r[0], 1, x.reshape(2, 3))
+        return float(np.sum(rows))
+
+    def vectorized(x):
+        return float(np.sum(np.vectorize(lambda v: math.sin(v) * v)(x)))
+
+    x = np.linspace(0.1, 0.9, 6)
+    for f in (along_axis, vectorized):
+        check(f, x)
+        assert not framead.coverage(f, x).entries
+
+
+def test_callback_returning_traced_value_into_c_is_reported():
+    quad = pytest.importorskip("scipy.integrate").quad
+
+    def f(x):
+        v, _ = quad(lambda t: math.sin(t * x), 0.0, 1.0)
+        return v * x
+
+    report = framead.coverage(f, 0.7)
+    assert [e.code for e in report.entries] == ["FA101"]
+    assert "quad" in report.entries[0].op
+
+
+def test_sort_keys_and_max_key_are_not_hazards():
+    def g(x):
+        xs = [x, 2 * x, 0.5 * x]
+        xs.sort(key=lambda v: -v)
+        return xs[0] * 3 + max(xs, key=lambda v: v * v)
+
+    assert not framead.coverage(g, 0.7).entries
+    assert framead.grad(g)(0.7) == pytest.approx(6 + 2)

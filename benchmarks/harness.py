@@ -1,0 +1,453 @@
+"""Timing, memory and gradient-checking machinery of the benchmark suite.
+
+What is measured (RESULTS.md repeats this):
+
+* **gradient time**: wall-clock time of one call returning the value and the gradient
+  (``value_and_grad``; for PyTorch the forward plus ``.backward()``; for JAX including
+  ``block_until_ready``), inputs already converted to the system's array type. Median over
+  warm repeats (the first call excluded), repeated until the per-system time budget is spent
+  (at least one warm repeat, at most ``max_reps``); ``gc.collect()`` runs between repeats,
+  outside the timed region.
+* **primal time**: the same for the system's own forward computation without AD (framead's
+  primal is the legacy NumPy program itself; PyTorch's runs under ``torch.no_grad()``; the
+  ``jax.jit`` system's is ``jit(primal)``; one untimed call warms it first, which compiles
+  ``jit(primal)`` and fills JAX's per-operation cache).
+* **first call**: the first gradient call of the system in a fresh process (each system runs
+  in its own subprocess), so it includes framead's bytecode rewriting, JAX's tracing and
+  compilation and PyTorch's lazy initialization, but not importing the package.
+* **peak memory**, measured on a warm call after timing, two ways:
+  ``rss``: the growth of the process's resident set during the call (Linux ``VmHWM`` after
+  resetting it through ``/proc/self/clear_refs``, minus ``VmRSS`` before the call, after
+  ``gc.collect()`` and ``malloc_trim(0)``); it sees every allocator (PyTorch's, XLA's) but
+  only in whole pages and misses memory that malloc reuses without growing the heap.
+  ``tracemalloc``: the peak of Python-traced allocations during the call (NumPy reports its
+  array buffers to tracemalloc), for NumPy, framead and autograd only; it cannot see
+  PyTorch's or XLA's buffers, so it is not reported for them.
+* **gradient check**: before a system is timed, its first call's value must equal the legacy
+  primal's value (relative 1e-9) and its gradient must match float64 central finite
+  differences of the legacy primal: for each differentiated argument, the derivative along
+  ``n_dirs`` random directions (the exact partial derivative for a scalar argument), by a
+  Richardson-extrapolated fourth-order stencil with an error estimate; the tolerance is
+  ``rtol * max(|fd|, |g| |v| / sqrt(size))`` plus three error estimates. A system that
+  fails is reported FAILED and not timed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import gc
+import math
+import os
+import time
+import traceback
+import tracemalloc
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SYSTEMS = ("numpy", "framead", "autograd", "jax", "jax.jit", "torch")
+PEERS = ("autograd", "jax", "jax.jit", "torch")
+EAGER_PEERS = ("autograd", "jax", "torch")
+
+# --------------------------------------------------------------------------------------------
+# finite-difference reference (float64, from the legacy primal only)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckSpec:
+    """What a system's first call is compared with."""
+
+    value: float
+    argnums: tuple[int, ...]
+    directions: list[list[Any]]      # per differentiated argument: its directions
+    fd: list[list[float]]            # directional derivatives by finite differences
+    fd_err: list[list[float]]        # their error estimates
+    rtol: float = 1e-6
+    value_rtol: float = 1e-9
+
+
+def _scalar(y: Any) -> float:
+    if hasattr(y, "item"):
+        y = y.item()
+    return float(y)
+
+
+def _shifted(args: tuple, i: int, v: Any, t: float) -> tuple:
+    x = args[i]
+    new = x + t * v if isinstance(x, np.ndarray) else float(x) + t * float(v)
+    return args[:i] + (new,) + args[i + 1:]
+
+
+def _stencil(f, args, i, v, h) -> float:
+    fp1, fm1 = f(*_shifted(args, i, v, h)), f(*_shifted(args, i, v, -h))
+    fp2, fm2 = f(*_shifted(args, i, v, 2 * h)), f(*_shifted(args, i, v, -2 * h))
+    return (8.0 * (fp1 - fm1) - (fp2 - fm2)) / (12.0 * h)
+
+
+def directional_fd(f, args: tuple, i: int, v: Any, h: float) -> tuple[float, float]:
+    """d/dt f(args[i] + t v) at t=0, with an error estimate (Richardson on h and h/2)."""
+    g = lambda *a: _scalar(f(*(x.copy() if isinstance(x, np.ndarray) else x for x in a)))
+    d1 = _stencil(g, args, i, v, h)
+    d2 = _stencil(g, args, i, v, h / 2)
+    return d2 + (d2 - d1) / 15.0, abs(d1 - d2)
+
+
+def make_check(mod, size: dict, n_dirs: int = 2, seed: int = 12345) -> CheckSpec:
+    args, static = mod.inputs(**size)
+    f = functools.partial(mod.primal, **static)
+    rng = np.random.default_rng(seed)
+    value = _scalar(f(*(a.copy() if isinstance(a, np.ndarray) else a for a in args)))
+    step = getattr(mod, "FD_STEP", 1e-3)
+    dirs, fds, errs = [], [], []
+    for i in mod.ARGNUMS:
+        x = args[i]
+        if isinstance(x, np.ndarray):
+            vs = [rng.standard_normal(x.shape) for _ in range(n_dirs)]
+            h = step * max(1.0, float(np.sqrt(np.mean(x ** 2))))
+        else:
+            vs = [1.0]
+            h = step * max(1.0, abs(float(x)))
+        res = [directional_fd(f, args, i, v, h) for v in vs]
+        dirs.append(vs)
+        fds.append([r[0] for r in res])
+        errs.append([r[1] for r in res])
+    return CheckSpec(value, tuple(mod.ARGNUMS), dirs, fds, errs)
+
+
+def check_gradient(spec: CheckSpec, value: float, grads: list[np.ndarray]) -> tuple[bool, str]:
+    """Compare a system's value and gradient with the reference; (ok, report)."""
+    lines = []
+    ok = True
+    dv = abs(value - spec.value)
+    if not dv <= spec.value_rtol * max(1.0, abs(spec.value)):
+        ok = False
+        lines.append(f"value {value!r} differs from the legacy primal's {spec.value!r}")
+    if len(grads) != len(spec.argnums):
+        return False, f"expected {len(spec.argnums)} gradients, got {len(grads)}"
+    worst = 0.0
+    for k, (i, g) in enumerate(zip(spec.argnums, grads, strict=True)):
+        g = np.asarray(g, dtype=np.float64)
+        for v, fd, err in zip(spec.directions[k], spec.fd[k], spec.fd_err[k], strict=True):
+            v = np.asarray(v, dtype=np.float64)
+            if g.shape != v.shape:
+                ok = False
+                lines.append(f"gradient of argument {i} has shape {g.shape}, expected {v.shape}")
+                break
+            gv = float(np.sum(g * v))
+            scale = max(abs(fd), float(np.linalg.norm(g) * np.linalg.norm(v))
+                        / math.sqrt(max(1, v.size)))
+            tol = spec.rtol * scale + 3.0 * err
+            rel = abs(gv - fd) / max(scale, 1e-300)
+            worst = max(worst, rel)
+            if not abs(gv - fd) <= tol:   # also catches NaN
+                ok = False
+                lines.append(f"argument {i}: directional derivative {gv!r}, finite differences "
+                             f"{fd!r} (error estimate {err:.2g}, tolerance {tol:.2g})")
+    if ok:
+        lines.append(f"ok (worst relative deviation {worst:.1e})")
+    return ok, "; ".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# the systems
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Adapter:
+    """One system made ready on one workload: calls to time and conversions."""
+
+    vg: Any                  # () -> native (value, grads)
+    primal: Any              # () -> native value
+    to_numpy: Any            # native (value, grads) -> (float, [ndarray])
+    block: Any = lambda r: r
+    tracemalloc_ok: bool = True
+    info: dict = field(default_factory=dict)
+
+
+def _np_out(r) -> tuple[float, list[np.ndarray]]:
+    value, grads = r
+    return _scalar(value), [np.asarray(g, dtype=np.float64) for g in grads]
+
+
+def _copy_args(args):
+    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+
+
+def adapter(system: str, mod, args: tuple, static: dict) -> Adapter:
+    """Build system ``system``'s callables for workload ``mod`` (imports happen here)."""
+    argnums = tuple(mod.ARGNUMS)
+    if system in ("numpy", "framead"):
+        f = functools.partial(mod.primal, **static)
+        args = _copy_args(args)
+        if system == "numpy":
+            return Adapter(vg=None, primal=lambda: f(*args), to_numpy=None)
+        import framead
+
+        vg = framead.value_and_grad(f, argnums=argnums)
+        return Adapter(vg=lambda: vg(*args), primal=lambda: f(*args), to_numpy=_np_out)
+    if system == "autograd":
+        import autograd
+
+        f = functools.partial(mod.make_autograd(), **static)
+        vg = autograd.value_and_grad(f, argnum=argnums)
+        args = _copy_args(args)
+        return Adapter(vg=lambda: vg(*args), primal=lambda: f(*args), to_numpy=_np_out)
+    if system in ("jax", "jax.jit"):
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+        jit = system == "jax.jit"
+        f = functools.partial(mod.make_jax(jit), **static)
+        vg = jax.value_and_grad(f, argnums=argnums)
+        prim = f
+        if jit:
+            vg, prim = jax.jit(vg), jax.jit(f)
+        jargs = tuple(jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+
+        def primal():
+            return jax.block_until_ready(prim(*jargs))
+
+        return Adapter(vg=lambda: vg(*jargs), primal=primal, to_numpy=_np_out,
+                       block=jax.block_until_ready, tracemalloc_ok=False,
+                       info={"jax_backend": jax.default_backend()})
+    if system == "torch":
+        import torch
+
+        f = functools.partial(mod.make_torch(), **static)
+
+        def conv(a, diff, grad):
+            if isinstance(a, np.ndarray):
+                t = torch.from_numpy(a.copy())
+            elif diff:   # a differentiated Python float becomes a 0-d tensor
+                t = torch.tensor(a, dtype=torch.float64)
+            else:
+                return a
+            return t.requires_grad_(True) if grad else t
+
+        targs = tuple(conv(a, i in argnums, True) for i, a in enumerate(args))
+        pargs = tuple(conv(a, i in argnums, False) for i, a in enumerate(args))
+        leaves = [targs[i] for i in argnums]
+
+        def vg():
+            for t in leaves:
+                t.grad = None
+            out = f(*targs)
+            out.backward()
+            return out.detach(), tuple(t.grad for t in leaves)
+
+        def primal():
+            with torch.no_grad():
+                return f(*pargs)
+
+        def to_numpy(r):
+            value, grads = r
+            return float(value), [np.zeros(np.shape(leaves[k].detach().numpy()))
+                                  if g is None else g.detach().numpy().astype(np.float64)
+                                  for k, g in enumerate(grads)]
+
+        return Adapter(vg=vg, primal=primal, to_numpy=to_numpy, tracemalloc_ok=False,
+                       info={"torch_threads": torch.get_num_threads()})
+    raise ValueError(f"unknown system {system!r}")
+
+
+def system_available(system: str) -> tuple[bool, str]:
+    """Whether ``system``'s package can be imported (without importing it)."""
+    import importlib.util
+
+    pkg = {"numpy": "numpy", "framead": "framead", "autograd": "autograd", "jax": "jax",
+           "jax.jit": "jax", "torch": "torch"}[system]
+    if importlib.util.find_spec(pkg) is None:
+        return False, f"{pkg} is not installed"
+    return True, ""
+
+
+# --------------------------------------------------------------------------------------------
+# timing and memory
+# --------------------------------------------------------------------------------------------
+
+
+def timed(fn, block) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    r = block(fn())
+    return time.perf_counter() - t0, r
+
+
+def repeat(fn, block, budget_s: float, max_reps: int) -> list[float]:
+    """Warm timings until ``budget_s`` would be exceeded (at least one, at most max_reps)."""
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < max_reps:
+        gc.collect()
+        t, r = timed(fn, block)
+        del r
+        times.append(t)
+        spent += t
+        if spent + float(np.median(times)) > budget_s:
+            break
+    return times
+
+
+def _proc_status_kb(key: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _malloc_trim() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _reset_hwm() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_bytes(fn, block) -> int | None:
+    """Growth of the resident set during one call (None where Linux's counters are absent)."""
+    gc.collect()
+    _malloc_trim()
+    if not _reset_hwm():
+        return None
+    rss0 = _proc_status_kb("VmRSS")
+    r = block(fn())
+    hwm = _proc_status_kb("VmHWM")
+    del r
+    if rss0 is None or hwm is None:
+        return None
+    return max(0, hwm - rss0) * 1024
+
+
+def peak_tracemalloc_bytes(fn, block) -> int:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        r = block(fn())
+        peak = tracemalloc.get_traced_memory()[1]
+        del r
+    finally:
+        tracemalloc.stop()
+    return peak - base
+
+
+# --------------------------------------------------------------------------------------------
+# one system on one workload (runs in its own process)
+# --------------------------------------------------------------------------------------------
+
+
+def _reason(exc: BaseException) -> str:
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
+    msg = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {msg[0] if msg else ''}{where}"
+
+
+def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: float,
+               max_reps: int = 50, profile: bool = True, grad_path: str | None = None) -> dict:
+    """First call, check, timings and memory of ``system`` on workload ``mod``."""
+    res: dict = {"system": system, "status": "ok"}
+    args, static = mod.inputs(**size)
+    try:
+        ad = adapter(system, mod, args, static)
+    except Exception as exc:   # a port that cannot even be built
+        return {**res, "status": "FAILED", "reason": _reason(exc),
+                "traceback": traceback.format_exc()}
+    res["info"] = ad.info
+    if system == "numpy":
+        t_first, _ = timed(ad.primal, ad.block)
+        times = repeat(ad.primal, ad.block, budget_s, max_reps)
+        res.update(first_s=t_first, primal_times=times,
+                   peak_rss=peak_rss_bytes(ad.primal, ad.block),
+                   peak_tracemalloc=peak_tracemalloc_bytes(ad.primal, ad.block))
+        return res
+    # 1. the first call (fresh process), then the gradient check
+    try:
+        t_first, out = timed(ad.vg, ad.block)
+        value, grads = ad.to_numpy(out)
+        del out
+    except Exception as exc:
+        return {**res, "status": "FAILED", "reason": _reason(exc),
+                "traceback": traceback.format_exc()}
+    res["first_s"] = t_first
+    if grad_path:
+        np.savez(grad_path, *grads)
+    if spec is not None:
+        ok, report = check_gradient(spec, value, grads)
+        res["check"] = report
+        if not ok:
+            return {**res, "status": "FAILED", "reason": "gradient check: " + report}
+    # 2. warm timings (gradient, then the system's own primal)
+    try:
+        res["grad_times"] = repeat(ad.vg, ad.block, budget_s, max_reps)
+        timed(ad.primal, ad.block)   # warm the primal (compiles jit(primal), JAX's op cache)
+        res["primal_times"] = repeat(ad.primal, ad.block, budget_s / 3, max_reps)
+        # 3. memory of a warm gradient call
+        res["peak_rss"] = peak_rss_bytes(ad.vg, ad.block)
+        if ad.tracemalloc_ok:
+            res["peak_tracemalloc"] = peak_tracemalloc_bytes(ad.vg, ad.block)
+    except Exception as exc:
+        return {**res, "status": "FAILED", "reason": "after a passing first call: "
+                + _reason(exc), "traceback": traceback.format_exc()}
+    if system == "framead":
+        res["framead"] = framead_breakdown(mod, args, static, budget_s, profile)
+    return res
+
+
+def framead_breakdown(mod, args, static, budget_s: float, profile: bool) -> dict:
+    """Record-only time, node count and (optionally) the top of a cProfile of one call."""
+    import framead
+
+    f = functools.partial(mod.primal, **static)
+    args = _copy_args(args)
+    tr = framead.trace(f, *args, argnums=tuple(mod.ARGNUMS))
+    out = {"nodes": len(tr.nodes), "stats": {k: v for k, v in tr.stats.items()
+                                             if isinstance(v, int | float)}}
+    del tr
+    out["trace_times"] = repeat(lambda: framead.trace(f, *args, argnums=tuple(mod.ARGNUMS)),
+                                lambda r: r, budget_s / 3, 15)
+    if profile:
+        import cProfile
+        import io
+        import pstats
+
+        vg = framead.value_and_grad(f, argnums=tuple(mod.ARGNUMS))
+        prof = cProfile.Profile()
+        prof.enable()
+        vg(*args)
+        prof.disable()
+        buf = io.StringIO()
+        st = pstats.Stats(prof, stream=buf)
+        total = st.total_tt
+        rows = []
+        for (file, line, name), (_cc, nc, tt, ct, _callers) in st.stats.items():
+            rows.append((tt, ct, nc, f"{_short_path(file)}:{line}({name})"))
+        rows.sort(reverse=True)
+        out["profile_total_s"] = total
+        out["profile"] = [{"tottime": r[0], "cumtime": r[1], "ncalls": r[2], "where": r[3]}
+                          for r in rows[:8]]
+    return out
+
+
+def _short_path(file: str) -> str:
+    parts = file.replace("\\", "/").split("/")
+    for anchor in ("framead", "capture", "rules", "benchmarks", "numpy", "site-packages"):
+        if anchor in parts[:-1]:
+            k = len(parts) - 1 - parts[::-1].index(anchor)
+            return "/".join(parts[k:])
+    return parts[-1]

@@ -1,0 +1,125 @@
+"""``python -m framead <command>``. Commands live in ``COMMANDS``: add one with a function
+that configures its argparse subparser and one that runs it (returning the exit status)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+# --- rules -----------------------------------------------------------------------------------
+
+def _configure_rules(p: argparse.ArgumentParser) -> None:
+    p.add_argument("pattern", nargs="?", default="",
+                   help="only rules whose name (or method/attribute name) contains this")
+    p.add_argument("--no-optional", action="store_true",
+                   help="do not import SciPy to list its rules")
+    p.add_argument("--no-plugins", action="store_true",
+                   help="do not load third-party rules (entry point group framead.rules)")
+
+
+def _describe_rule(rule: Any) -> tuple[str, str, str]:
+    """(VJP column, JVP column, metadata column) for one rule."""
+    names = rule.argnames or ()
+
+    def arg(i: int) -> str:
+        return names[i] if i < len(names) else f"#{i}"
+
+    if rule.cut:
+        vjp = "cut"
+    elif rule.joint:
+        vjp = "joint"
+    else:
+        diff = [arg(i) for i in range(len(rule.vjp)) if rule.has_vjp(i)]
+        vjp = ",".join(diff) if len(diff) <= 4 else f"{','.join(diff[:3])},+{len(diff) - 3}"
+    jvp = "-" if rule.cut else ("jvp" if rule.jvp is not None else "NO JVP")
+    meta = []
+    for flag in ("elementwise", "multi"):
+        if getattr(rule, flag):
+            meta.append(flag)
+    for key in ("nondiff", "containers", "mutates"):
+        value = getattr(rule, key)
+        if value:
+            meta.append(f"{key}={','.join(arg(i) for i in value)}")
+    if rule.aliases:
+        meta.append("aliases")
+    if rule.saves is None and not rule.cut:
+        meta.append("saves=all")
+    elif rule.saves:
+        saved = sorted({str(s) if s == "ans" else arg(s)
+                        for v in rule.saves.values() for s in v})
+        meta.append(f"saves={','.join(saved) or '-'}")
+    if rule.hazard:
+        meta.append("hazard")
+    return vjp, jvp, " ".join(meta)
+
+
+def _run_rules(args: argparse.Namespace) -> int:
+    from framead import rules
+
+    if not args.no_optional:
+        try:
+            import scipy.linalg  # noqa: F401
+            import scipy.special  # noqa: F401
+        except ImportError:
+            pass
+        rules.install_optional()
+    if not args.no_plugins:
+        try:
+            loaded = rules.load_entry_points()
+        except Exception as e:  # a broken plugin is reported, not fatal
+            print(f"warning: loading rule plugins failed: {type(e).__name__}: {e}",
+                  file=sys.stderr)
+            loaded = []
+        if loaded:
+            print(f"# plugins: {', '.join(loaded)}")
+    also: dict[int, list[str]] = {}
+    for cls, name, rule in rules.iter_methods():
+        if rule.name != f"{cls.__name__}.{name}":
+            also.setdefault(id(rule), []).append(f"{cls.__name__}.{name}")
+    library = {id(r) for r in rules.library_rules()}
+    shown = counts = 0
+    no_jvp = cuts = 0
+    rows = []
+    for rule in rules.iter_rules():
+        counts += 1
+        no_jvp += not rule.cut and rule.jvp is None
+        cuts += rule.cut
+        aliases = also.get(id(rule), [])
+        text = " ".join([rule.name, *aliases])
+        if args.pattern and args.pattern not in text:
+            continue
+        shown += 1
+        vjp, jvp, meta = _describe_rule(rule)
+        name = rule.name + (f" (also {', '.join(aliases)})" if aliases else "")
+        origin = "" if id(rule) in library else " [user]"
+        rows.append(f"{name + origin:<44} {vjp:<18} {jvp:<7} {meta}")
+    print(f"{'rule':<44} {'vjp':<18} {'jvp':<7} metadata")
+    print("\n".join(rows))
+    print(f"# {shown} of {counts} rules shown; {len(library)} in framead's library; "
+          f"{cuts} cuts (zero derivative); {no_jvp} without a JVP")
+    return 0
+
+
+# --- the command table -----------------------------------------------------------------------
+
+COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
+    "rules": ("list every registered rule: callable, VJP, JVP and metadata",
+              _configure_rules, _run_rules),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m framead")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, configure, run) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        configure(p)
+        p.set_defaults(run=run)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

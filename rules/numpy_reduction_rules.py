@@ -1,0 +1,459 @@
+"""Rules for NumPy's statistics and scans: std/var (ddof), ptp, the nan-reductions, average,
+median/quantile/percentile, cumsum/cumprod (and ``cumulative_*``), with their ndarray
+methods, and the integer-valued functions (argmax, argsort, searchsorted...) as cuts.
+
+Reductions follow ``np.sum``'s conventions (``axis`` int/tuple/None, ``keepdims``, ``where``).
+Ties (``ptp``, ``nanmax``) split the cotangent evenly, as ``np.max`` does; order statistics
+(``median``, ``quantile``) send it to the elements the sort put at the chosen positions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .helpers import (
+    add_tangents,
+    defcut,
+    deflinear,
+    expand_reduced,
+    fit,
+    keepdims_of,
+    meta_of,
+    normalize_axis,
+)
+from .linalg_rules import mT, public_name
+from .numpy_rules import _given, _prod_others
+from .registry import ANS, lookup, register, register_method
+
+_NV = np._NoValue
+
+
+def _mask(where, shape):
+    return None if not _given(where) or where is True else np.broadcast_to(where, shape)
+
+
+# --- var, std (and their nan-twins) ----------------------------------------------------------
+
+def _var_dir(a, axis, ddof, where, mean, correction, nan=False):
+    """d var / da (JAX convention): 2 conj(a - mean) / (N - ddof), zero off ``where``."""
+    a = np.asarray(a)
+    if _given(correction):
+        ddof = correction
+    axes = normalize_axis(axis, a.ndim)
+    w = _mask(where, a.shape)
+    if nan:
+        ok = ~np.isnan(a)
+        w = ok if w is None else (w & ok)
+        a = np.where(ok, a, 0)
+    if _given(mean):
+        m = mean
+    else:
+        m = np.mean(a, axis=axes, keepdims=True, where=True if w is None else w)
+    n = (np.sum(w, axis=axes, keepdims=True) if w is not None
+         else np.prod([a.shape[i] for i in axes]))
+    d = 2 * np.conj(a - m) / (n - ddof)
+    return d if w is None else np.where(w, d, 0)
+
+
+def _real_dir(d, t):
+    return np.real(d * t) if np.iscomplexobj(d) else d * t
+
+
+def _var_family(std, nan=False):
+    def vjp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NV, *, where=_NV,
+            mean=_NV, correction=_NV):
+        d = _var_dir(a, axis, ddof, where, mean, correction, nan)
+        if std:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = d / (2 * expand_reduced(ans, a, axis, keepdims))
+        return fit(expand_reduced(g, a, axis, keepdims) * d, meta_of(a))
+
+    def jvp(tangents, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NV, *,
+            where=_NV, mean=_NV, correction=_NV):
+        d = _var_dir(a, axis, ddof, where, mean, correction, nan)
+        if std:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = d / (2 * expand_reduced(ans, a, axis, keepdims))
+        t = np.where(np.isnan(a), 0, tangents[0]) if nan else tangents[0]
+        return np.sum(_real_dir(d, t), axis=axis, keepdims=keepdims_of(keepdims))
+    return vjp, jvp
+
+
+# --- ptp, nan-reductions ---------------------------------------------------------------------
+
+def _extreme_weights(a, axis, pick, ignore_nan=False):
+    """Weights of the elements attaining ``pick`` (max/min) along ``axis``, ties split."""
+    a = np.asarray(a)
+    axes = normalize_axis(axis, a.ndim)
+    best = (np.nanmax if pick is np.max else np.nanmin)(a, axis=axes, keepdims=True) \
+        if ignore_nan else pick(a, axis=axes, keepdims=True)
+    mask = np.equal(a, best)
+    return mask / np.sum(mask, axis=axes, keepdims=True)
+
+
+def _ptp_w(a, axis):
+    return _extreme_weights(a, axis, np.max) - _extreme_weights(a, axis, np.min)
+
+
+def _ptp_vjp(g, ans, a, axis=None, out=None, keepdims=_NV):
+    return fit(expand_reduced(g, a, axis, keepdims) * _ptp_w(a, axis), meta_of(a))
+
+
+def _ptp_jvp(tangents, ans, a, axis=None, out=None, keepdims=_NV):
+    return np.sum(tangents[0] * _ptp_w(a, axis), axis=axis, keepdims=keepdims_of(keepdims))
+
+
+def _nanext(pick):
+    def vjp(g, ans, a, axis=None, out=None, keepdims=_NV, initial=_NV, where=_NV):
+        w = _extreme_weights(a, axis, pick, ignore_nan=True)
+        return fit(expand_reduced(g, a, axis, keepdims) * w, meta_of(a))
+
+    def jvp(tangents, ans, a, axis=None, out=None, keepdims=_NV, initial=_NV, where=_NV):
+        w = _extreme_weights(a, axis, pick, ignore_nan=True)
+        t = np.where(np.isnan(a), 0, tangents[0])
+        return np.sum(t * w, axis=axis, keepdims=keepdims_of(keepdims))
+    return vjp, jvp
+
+
+def _nanmask(a, where):
+    ok = ~np.isnan(a)
+    w = _mask(where, np.shape(a))
+    return ok if w is None else ok & w
+
+
+def _nansum_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, initial=_NV,
+                where=_NV):
+    return fit(expand_reduced(g, a, axis, keepdims) * _nanmask(a, where), meta_of(a))
+
+
+def _nanmean_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, *, where=_NV):
+    ok = _nanmask(a, where)
+    n = np.sum(ok, axis=normalize_axis(axis, np.ndim(a)), keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return fit(expand_reduced(g, a, axis, keepdims) * ok / n, meta_of(a))
+
+
+def _weights_jvp(vjp):
+    """JVP of a reduction linear in ``a`` whose VJP of ones gives the (nan-masked) weights."""
+    def jvp(tangents, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, *args, **kw):
+        w = vjp(np.ones(np.shape(ans)), ans, a, axis, dtype, out, keepdims, *args, **kw)
+        t = np.where(np.isnan(a), 0, tangents[0])
+        return np.sum(w * t, axis=axis, keepdims=keepdims_of(keepdims))
+    return jvp
+
+
+def _nanprod_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, initial=_NV,
+                 where=_NV):
+    ok = _nanmask(a, where)
+    others = _prod_others(np.where(ok, a, 1), axis, initial, _NV)
+    return fit(expand_reduced(g, a, axis, keepdims) * others * ok, meta_of(a))
+
+
+def _nanprod_jvp(tangents, ans, a, axis=None, dtype=None, out=None, keepdims=_NV,
+                 initial=_NV, where=_NV):
+    ok = _nanmask(a, where)
+    others = _prod_others(np.where(ok, a, 1), axis, initial, _NV) * ok
+    return np.sum(np.where(ok, tangents[0], 0) * others, axis=axis,
+                  keepdims=keepdims_of(keepdims))
+
+
+# --- average ---------------------------------------------------------------------------------
+
+def _avg_weights(shape, axis, weights):
+    """(weights broadcast to ``shape``, their sums over the reduced axes, the axes)."""
+    axes = normalize_axis(axis, len(shape))
+    if weights is None:
+        w = np.ones(shape)
+    else:
+        w = np.asarray(weights)
+        if w.shape != shape:  # 1-D weights along the one reduced axis
+            w = w.reshape([w.size if i == axes[0] else 1 for i in range(len(shape))])
+        w = np.broadcast_to(w, shape)
+    return w, np.sum(w, axis=axes, keepdims=True), axes
+
+
+def _avg_parts(a, axis, weights):
+    a = np.asarray(a)
+    w, wsum, axes = _avg_weights(a.shape, axis, weights)
+    return a, w, wsum, np.sum(a * w, axis=axes, keepdims=True) / wsum, axes
+
+
+def _avg_cot(i):
+    def vjp(g, ans, a, axis=None, weights=None, returned=False, *, keepdims=_NV):
+        g, gsum = g if returned else (g, None)
+        g = expand_reduced(g, a, axis, keepdims)
+        if i == 0:
+            w, wsum, _ = _avg_weights(meta_of(a).shape, axis, weights)
+            return fit(g * w / wsum, meta_of(a))
+        a, w, wsum, avg, axes = _avg_parts(a, axis, weights)
+        ct = g * (a - avg) / wsum
+        if gsum is not None:
+            ct = ct + expand_reduced(gsum, a, axis, keepdims)
+        if np.shape(weights) != a.shape:
+            ct = np.sum(ct, axis=tuple(j for j in range(a.ndim) if j != axes[0]))
+        return fit(ct, meta_of(weights))
+    return vjp
+
+
+def _avg_jvp(tangents, ans, a, axis=None, weights=None, returned=False, *, keepdims=_NV):
+    ta = tangents[0]
+    tw = tangents[2] if len(tangents) > 2 else None
+    a, w, wsum, avg, axes = _avg_parts(a, axis, weights)
+    kd = keepdims_of(keepdims)
+    t = 0.0
+    if ta is not None:
+        t = t + np.sum(ta * w, axis=axes, keepdims=True) / wsum
+    tsum = 0.0
+    if tw is not None:
+        tw = _avg_parts(a, axis, tw)[1]
+        t = t + np.sum(tw * (a - avg), axis=axes, keepdims=True) / wsum
+        tsum = np.sum(tw, axis=axes, keepdims=True)
+    t = np.broadcast_to(t, avg.shape)
+    if not kd:
+        t = np.squeeze(t, axis=axes)
+        tsum = np.squeeze(np.broadcast_to(tsum, avg.shape), axis=axes)
+    return (t, tsum) if returned else t
+
+
+# --- order statistics ------------------------------------------------------------------------
+
+def _order_parts(a, q, axis, scale):
+    """(weights of shape q.shape + a.shape, d value / d q of shape q.shape + rest, axes):
+    linear interpolation between sorted positions floor(pos) and floor(pos) + 1."""
+    a = np.asarray(a)
+    axes = normalize_axis(axis, a.ndim)
+    rest = [i for i in range(a.ndim) if i not in axes]
+    moved = np.transpose(a, rest + list(axes))
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    n = flat.shape[-1]
+    perm = np.argsort(flat, axis=-1, kind="stable")
+    srt = np.take_along_axis(flat, perm, -1)
+    pos = np.asarray(q, dtype=float) / scale * (n - 1)
+    w = np.zeros(pos.shape + flat.shape)
+    slope = np.zeros(pos.shape + flat.shape[:-1])
+    for idx in np.ndindex(pos.shape):
+        lo = min(int(np.floor(pos[idx])), n - 1)
+        hi = min(lo + 1, n - 1)
+        frac = pos[idx] - lo
+        wi = np.zeros(flat.shape)
+        np.put_along_axis(wi, perm[..., hi:hi + 1], frac, -1)
+        np.put_along_axis(wi, perm[..., lo:lo + 1], 1 - frac if hi > lo else 1.0, -1)
+        w[idx] = wi
+        slope[idx] = (srt[..., hi] - srt[..., lo]) * (n - 1) / scale
+    w = w.reshape(pos.shape + moved.shape)
+    inv = np.argsort(rest + list(axes))
+    w = np.transpose(w, tuple(range(pos.ndim)) + tuple(pos.ndim + j for j in inv))
+    return w, slope, axes
+
+
+def _quantile_family(scale):
+    def check(method, weights):
+        if method != "linear" or weights is not None:
+            raise NotImplementedError("framead: quantile/percentile rule covers "
+                                      "method='linear' without weights")
+
+    def cot(i):
+        def vjp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                keepdims=False, *, weights=None):
+            check(method, weights)
+            w, slope, axes = _order_parts(a, q, axis, scale)
+            qnd = np.ndim(q)
+            g = np.asarray(g)
+            if i == 1:
+                gq = np.sum(g.reshape(slope.shape) * slope, axis=tuple(range(qnd, slope.ndim)))
+                return fit(gq, meta_of(q))
+            if not keepdims:
+                g = np.expand_dims(g, tuple(qnd + j for j in axes))
+            return fit(np.sum(g * w, axis=tuple(range(qnd))), meta_of(a))
+        return vjp
+
+    def jvp(tangents, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+            keepdims=False, *, weights=None):
+        check(method, weights)
+        ta, tq = tangents[0], tangents[1] if len(tangents) > 1 else None
+        w, slope, axes = _order_parts(a, q, axis, scale)
+        qnd = np.ndim(q)
+        terms = []
+        if ta is not None:
+            terms.append(np.sum(w * ta, axis=tuple(qnd + j for j in axes), keepdims=keepdims))
+        if tq is not None:
+            tq = np.reshape(tq, np.shape(q) + (1,) * (slope.ndim - qnd))
+            terms.append((slope * tq).reshape(np.shape(ans)))
+        return add_tangents(terms)
+    return (cot(0), cot(1)), jvp
+
+
+_QUANTILE = _quantile_family(1.0)
+
+
+def _median_vjp(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return _QUANTILE[0][0](g, ans, a, 0.5, axis, None, False, "linear", keepdims)
+
+
+def _median_jvp(tangents, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return _QUANTILE[1]((tangents[0], None), ans, a, 0.5, axis, None, False, "linear", keepdims)
+
+
+# --- scans -----------------------------------------------------------------------------------
+
+def _rev_cumsum(g, axis):
+    return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+
+
+def _cumsum_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    m = meta_of(a)
+    if axis is None:
+        return fit(_rev_cumsum(np.asarray(g), 0).reshape(m.shape), m)
+    return fit(_rev_cumsum(np.asarray(g), axis), m)
+
+
+def _initial_dropped(g, axis, include_initial):
+    if not include_initial:
+        return np.asarray(g)
+    g = np.asarray(g)
+    return np.take(g, np.arange(1, g.shape[axis or 0]), axis=axis or 0)
+
+
+def _csum_vjp(g, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
+    g = _initial_dropped(g, axis, include_initial)
+    return fit(_rev_cumsum(g, axis or 0), meta_of(x))
+
+
+def _cumprod_scan(a, axis):
+    """(a with the scanned axis last, exclusive prefix products, the cumprod)."""
+    am = np.moveaxis(np.asarray(a), axis, -1)
+    ans = np.cumprod(am, axis=-1)
+    pre = np.ones_like(ans)
+    pre[..., 1:] = ans[..., :-1]
+    return am, pre, ans
+
+
+def _cumprod_cot(g, a, axis):
+    am, pre, ans = _cumprod_scan(a, axis)
+    gm = np.moveaxis(np.asarray(g), axis, -1)
+    if np.all(am != 0):
+        return np.moveaxis(_rev_cumsum(gm * ans, -1) / am, -1, axis)
+    h = np.zeros(np.broadcast_shapes(gm.shape, am.shape), np.result_type(gm, am))
+    h[..., -1] = gm[..., -1]
+    for k in range(am.shape[-1] - 2, -1, -1):  # h_k = g_k + a_{k+1} h_{k+1}: no division
+        h[..., k] = gm[..., k] + am[..., k + 1] * h[..., k + 1]
+    return np.moveaxis(pre * h, -1, axis)
+
+
+def _cumprod_tan(t, a, axis):
+    am, pre, ans = _cumprod_scan(a, axis)
+    tm = np.moveaxis(np.asarray(t), axis, -1)
+    if np.all(am != 0):
+        return np.moveaxis(ans * np.cumsum(tm / am, axis=-1), -1, axis)
+    u = np.zeros(np.broadcast_shapes(tm.shape, am.shape), np.result_type(tm, am))
+    u[..., 0] = tm[..., 0]
+    for j in range(1, am.shape[-1]):
+        u[..., j] = u[..., j - 1] * am[..., j] + pre[..., j] * tm[..., j]
+    return np.moveaxis(u, -1, axis)
+
+
+def _flat_axis(a, axis):
+    return (np.ravel(a), 0) if axis is None else (np.asarray(a), axis)
+
+
+def _cumprod_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    af, ax = _flat_axis(a, axis)
+    return fit(_cumprod_cot(g, af, ax).reshape(np.shape(a)), meta_of(a))
+
+
+def _cumprod_jvp(tangents, ans, a, axis=None, dtype=None, out=None):
+    af, ax = _flat_axis(a, axis)
+    return _cumprod_tan(np.ravel(tangents[0]) if axis is None else tangents[0], af, ax)
+
+
+def _cprod_vjp(g, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
+    g = _initial_dropped(g, axis, include_initial)
+    return fit(_cumprod_cot(g, x, axis or 0), meta_of(x))
+
+
+def _cprod_jvp(tangents, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
+    t = _cumprod_tan(tangents[0], x, axis or 0)
+    if include_initial:
+        t = np.concatenate([np.zeros_like(np.take(t, [0], axis=axis or 0)), t], axis=axis or 0)
+    return t
+
+
+# --- trace, diagonal, matrix transpose (np and np.linalg spellings) --------------------------
+
+def trace_cot(g, x, offset=0, axis1=0, axis2=1):
+    """Cotangent of ``np.trace``: ``g`` on the chosen diagonal, zeros elsewhere."""
+    m = meta_of(x)
+    nd = len(m.shape)
+    a1, a2 = axis1 % nd, axis2 % nd
+    rest = [n for i, n in enumerate(m.shape) if i not in (a1, a2)]
+    e = np.eye(m.shape[a1], m.shape[a2], k=offset)
+    ct = np.asarray(g)[..., None, None] * e
+    ct = np.broadcast_to(ct, tuple(rest) + e.shape)
+    return fit(np.moveaxis(ct, (-2, -1), (a1, a2)), m)
+
+
+def _trace_vjp(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    return trace_cot(g, a, offset, axis1, axis2)
+
+
+def _ltrace_vjp(g, ans, x, *, offset=0, dtype=None):
+    return trace_cot(g, x, offset, -2, -1)
+
+
+def _ldiagonal_vjp(g, ans, x, *, offset=0):
+    m = meta_of(x)
+    ct = np.zeros(m.shape, np.result_type(m.dtype, np.asarray(g).dtype))
+    np.einsum("...ii->...i", ct[..., max(-offset, 0):, max(offset, 0):])[..., :] = g
+    return fit(ct, m)
+
+
+def _mtranspose_vjp(g, ans, x):
+    return mT(g)
+
+
+TRACES = [  # (function, vjp)
+    (np.trace, _trace_vjp), (np.linalg.trace, _ltrace_vjp),
+    (np.linalg.diagonal, _ldiagonal_vjp),
+    (np.linalg.matrix_transpose, _mtranspose_vjp), (np.matrix_transpose, _mtranspose_vjp),
+]
+
+CUTS = [np.argmax, np.argmin, np.argsort, np.argpartition, np.nonzero, np.flatnonzero,
+        np.argwhere, np.searchsorted, np.digitize, np.count_nonzero, np.isin]
+CUT_METHODS = ["argmax", "argmin", "argsort", "argpartition", "nonzero", "searchsorted",
+               "round"]
+
+
+def install() -> None:
+    nd = np.ndarray
+    for fn, name, std, nan in ((np.var, "var", False, False), (np.std, "std", True, False),
+                               (np.nanvar, None, False, True), (np.nanstd, None, True, True)):
+        vjp, jvp = _var_family(std, nan)
+        rule = register(fn, vjp=(vjp,), jvp=jvp, saves={0: (0, ANS) if std else (0,)})
+        if name:
+            register_method(nd, name, rule)
+    register(np.ptp, vjp=(_ptp_vjp,), jvp=_ptp_jvp, saves={0: (0,)})
+    for fn, pick in ((np.nanmax, np.max), (np.nanmin, np.min)):
+        vjp, jvp = _nanext(pick)
+        register(fn, vjp=(vjp,), jvp=jvp, saves={0: (0,)})
+    for fn, vjp in ((np.nansum, _nansum_vjp), (np.nanmean, _nanmean_vjp)):
+        register(fn, vjp=(vjp,), jvp=_weights_jvp(vjp), saves={0: (0,)})
+    register(np.nanprod, vjp=(_nanprod_vjp,), jvp=_nanprod_jvp, saves={0: (0,)})
+    register(np.average, vjp=(_avg_cot(0), None, _avg_cot(2)), jvp=_avg_jvp,
+             saves={0: (2,), 2: (0, 2)}, multi=True)
+    register(np.quantile, vjp=_QUANTILE[0], jvp=_QUANTILE[1], saves={0: (0, 1), 1: (0, 1)})
+    vjps, jvp = _quantile_family(100.0)
+    register(np.percentile, vjp=vjps, jvp=jvp, saves={0: (0, 1), 1: (0, 1)})
+    register(np.median, vjp=(_median_vjp,), jvp=_median_jvp, saves={0: (0,)})
+    cumsum = deflinear(np.cumsum, _cumsum_vjp)
+    register_method(nd, "cumsum", cumsum)
+    deflinear(np.cumulative_sum, _csum_vjp)
+    cumprod = register(np.cumprod, vjp=(_cumprod_vjp,), jvp=_cumprod_jvp, saves={0: (0,)})
+    register_method(nd, "cumprod", cumprod)
+    register(np.cumulative_prod, vjp=(_cprod_vjp,), jvp=_cprod_jvp, saves={0: (0,)})
+    for fn, vjp in TRACES:
+        deflinear(fn, vjp, name=public_name(fn))
+    register_method(nd, "trace", lookup(np.trace))
+    for fn in CUTS:
+        defcut(fn)
+    for name in CUT_METHODS:
+        register_method(nd, name, cut=True)
