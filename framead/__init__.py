@@ -1,8 +1,8 @@
 """framead: glue automatic differentiation for unmodified legacy numerical Python."""
 
-from .api import Trace, grad, strict, trace, value_and_grad
+from .api import GradientWarning, Trace, grad, strict, trace, value_and_grad
 from .coverage import CoverageReport, coverage
 from .errors import FrameadError, GradientHazard, InputTypeError, NonScalarOutputError
 
-__all__ = ["grad", "value_and_grad", "trace", "Trace", "coverage", "CoverageReport", "strict", "FrameadError", "GradientHazard",
+__all__ = ["grad", "value_and_grad", "trace", "Trace", "coverage", "CoverageReport", "strict", "GradientWarning", "FrameadError", "GradientHazard",
            "InputTypeError", "NonScalarOutputError"]

@@ -1,5 +1,6 @@
 """``python -m framead <command>``. Commands live in ``COMMANDS``: add one with a function
-that configures its argparse subparser and one that runs it (returning the exit status)."""
+that configures its argparse subparser and one that runs it (returning the exit status), or,
+for a command with its own parser, ``None`` and a ``main(argv)`` that gets the rest of argv."""
 
 from __future__ import annotations
 
@@ -104,18 +105,31 @@ def _run_rules(args: argparse.Namespace) -> int:
 
 # --- the command table -----------------------------------------------------------------------
 
-COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
+def _coverage_main(argv: list[str]) -> int:
+    from framead.coverage_cli import main as coverage_main
+
+    return coverage_main(argv)
+
+
+COMMANDS: dict[str, tuple[str, Callable | None, Callable]] = {
     "rules": ("list every registered rule: callable, VJP, JVP and metadata",
               _configure_rules, _run_rules),
+    "coverage": ("run a function under capture and list where gradients may be lost",
+                 None, _coverage_main),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in COMMANDS and COMMANDS[argv[0]][1] is None:
+        return COMMANDS[argv[0]][2](argv[1:])
     parser = argparse.ArgumentParser(prog="python -m framead")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, configure, run) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        configure(p)
+        p = sub.add_parser(name, help=help_text, description=help_text, add_help=configure
+                           is not None)
+        if configure is not None:
+            configure(p)
         p.set_defaults(run=run)
     args = parser.parse_args(argv)
     return args.run(args)

@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 import functools
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,6 +15,28 @@ import numpy as np
 from .errors import InputTypeError, NonScalarOutputError
 from .ir import Graph, Value, format_graph
 from .reverse import Backward
+
+
+class GradientWarning(UserWarning):
+    """A gradient framead computed is probably not what was meant (e.g. identically zero)."""
+
+
+def _user_facing(fn: Callable) -> Callable:
+    """Errors leave framead without its internal frames (FRAMEAD_SHOW_INTERNALS=1 keeps
+    them)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as e:
+            if not os.environ.get("FRAMEAD_SHOW_INTERNALS"):
+                from .capture.recorder import strip_framead_frames
+
+                e.__traceback__ = strip_framead_frames(e.__traceback__)
+            raise
+
+    return wrapper
 
 
 def _rebox(x: Any, argnum: int) -> Any:
@@ -175,6 +198,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
     ``argnums``. ``strict=True`` raises GradientHazard at the first hazard."""
 
     @functools.wraps(f)
+    @_user_facing
     def wrapper(*args: Any, **kwargs: Any):
         nums = _norm_argnums(argnums, len(args))
         t = _capture(f, args, kwargs, nums, strict)
@@ -185,6 +209,12 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
             grads = t.backward()({v.id: seed})
         else:
             grads = [None] * len(nums)
+        if all(g is None for g in grads):
+            warnings.warn(GradientWarning(
+                f"the output of {fname} does not depend on argument(s) {list(nums)} through "
+                "any operation framead saw; the gradient is zero"
+                + (f". framead reported {len(t.hazards)} hazard(s) that may explain it: "
+                   f"{t.hazards[0]}" if t.hazards else "")), stacklevel=2)
         out = tuple(_cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
         return t.value, (out[0] if isinstance(argnums, int) else out)
 
@@ -198,6 +228,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, *,
     vg = value_and_grad(f, argnums, strict=strict)
 
     @functools.wraps(f)
+    @_user_facing
     def wrapper(*args: Any, **kwargs: Any):
         return vg(*args, **kwargs)[1]
 

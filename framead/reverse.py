@@ -97,13 +97,40 @@ def _values_in(tree: Any):
             yield from _values_in(x)
 
 
+class RuleOutputError(ValueError):
+    """A rule's VJP returned a cotangent that does not fit its argument."""
+
+
+def _check_cotangent(t: Any, meta: Meta, node: Node, i: int) -> None:
+    """User rules only: the cotangent for argument i must have the argument's shape."""
+    if t is None:
+        return
+    shape = np.shape(t)
+    if shape != tuple(meta.shape):
+        loc = node.loc
+        raise RuleOutputError(
+            f"the VJP of rule {node.name!r} returned a cotangent of shape {shape} for "
+            f"argument {i}, whose shape is {tuple(meta.shape)} (call at {loc.file}:{loc.line}: "
+            f"{loc.source()}). A VJP must return one cotangent per argument, shaped like it; "
+            "use framead.rules.unbroadcast for broadcasting arguments")
+
+
 class _Emitter:
     """Binds residuals, constants and VJP functions to names in one namespace."""
 
     def __init__(self) -> None:
         self.ns: dict[str, Any] = {"_unb": _unbroadcast, "_fill": _fill,
-                                   "_acc_tree": _accumulate_tree, "_unflatten": _unflatten}
+                                   "_acc_tree": _accumulate_tree, "_unflatten": _unflatten,
+                                   "_check": _check_cotangent}
         self._n = 0
+        self.line_locs: dict[int, Any] = {}
+        from framead import rules
+
+        self._library = {id(r) for r in rules.library_rules()}
+
+    def check_shapes(self, rule: Any) -> bool:
+        """Rules framead does not ship get their cotangent shapes checked."""
+        return hasattr(rule, "fn") and id(rule) not in self._library
 
     def bind(self, prefix: str, obj: Any) -> str:
         self._n += 1
@@ -188,6 +215,8 @@ def _node_block(em: _Emitter, node: Node) -> list[str]:
             if getattr(node.rule, "elementwise", False) and a.shape != out_shape:
                 expr = f"_unb({expr}, {em.bind('m', a.meta())})"
             lines.append(f"    t = {expr}  # {where}")
+            if em.check_shapes(node.rule):
+                lines.append(f"    _check(t, {em.bind('m', a.meta())}, {em.bind('r', node)}, {i})")
             lines.append("    if t is not None:")
             lines.append(f"        ct[{a.id}] = t if (o := ct.get({a.id})) is None else o + t")
         else:
@@ -214,8 +243,16 @@ class Backward:
         self._chunks = []
         nodes = active_nodes(graph, wrt)
         blocks = [_node_block(em, n) for n in reversed(nodes)]
+        ordered = list(reversed(nodes))
+        self._line_node: dict[int, Node] = {}
         for start in range(0, len(blocks), CHUNK_NODES) or [0]:
             first = len(src_lines) + 1
+            line_no = first + 1
+            for node, block in zip(ordered[start:start + CHUNK_NODES],
+                                   blocks[start:start + CHUNK_NODES], strict=True):
+                for _ in block:
+                    self._line_node[line_no] = node
+                    line_no += 1
             body = [ln for b in blocks[start:start + CHUNK_NODES] for ln in b]
             chunk = [f"def backward_chunk_{start // CHUNK_NODES}(ct):"]
             chunk += ["    " + ln for ln in body] or ["    pass"]
@@ -231,6 +268,24 @@ class Backward:
 
     def __call__(self, seeds: dict[int, Any]) -> list[Any]:
         ct = dict(seeds)
-        for chunk in self._chunks:
-            chunk(ct)
+        try:
+            for chunk in self._chunks:
+                chunk(ct)
+        except Exception as e:
+            self._annotate(e)
+            raise
         return [ct.get(v.id) for v in self.wrt]
+
+    def _annotate(self, e: BaseException) -> None:
+        """Name the generated line and the user line it came from."""
+        tb, line = e.__traceback__, None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.filename:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        node = self._line_node.get(line) if line is not None else None
+        if node is not None:
+            loc = node.loc
+            e.add_note(f"framead: raised in the reverse pass at {self.filename}:{line} "
+                       f"(the VJP of {node.name}), which differentiates {loc.file}:{loc.line}: "
+                       f"{loc.source()}")

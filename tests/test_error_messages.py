@@ -1,0 +1,115 @@
+"""Golden tests: the messages of common mistakes, and tracebacks that point at user code."""
+
+from __future__ import annotations
+
+import math
+import os
+import traceback
+
+import numpy as np
+import pytest
+
+import framead
+from framead import rules
+from framead.reverse import RuleOutputError
+
+HERE = os.path.abspath(__file__)
+
+
+def _line_of(marker: str) -> int:
+    with open(HERE) as f:
+        for i, text in enumerate(f, 1):
+            if marker in text and "_line_of" not in text:
+                return i
+    raise AssertionError(marker)
+
+
+def vector_out(x):
+    return np.sin(x) * 2.0  # GOLDEN-vector
+
+
+def test_non_scalar_output_message():
+    with pytest.raises(framead.NonScalarOutputError) as e:
+        framead.grad(vector_out)(np.ones(3))
+    assert str(e.value) == (
+        "grad requires vector_out to return a real scalar (float or 0-d float array); it "
+        "returned an array of shape (3,) and dtype float64 (it was produced by operator.mul "
+        f"at {HERE}:{_line_of('GOLDEN-vector')}). Reduce it to a scalar (e.g. .sum()), or use "
+        "value_and_grad on a scalar loss")
+
+
+def test_integer_input_message():
+    with pytest.raises(framead.InputTypeError) as e:
+        framead.grad(lambda x: x * 2.0)(3)
+    assert str(e.value) == ("argument 0 is an integer (int 3); framead differentiates float "
+                            "inputs: pass 3.0 or convert with float()")
+
+
+def test_integer_array_message():
+    with pytest.raises(framead.InputTypeError, match=r"dtype int64.*x.astype\(float\)"):
+        framead.grad(lambda x: float(np.sum(x)))(np.arange(3))
+
+
+def test_output_independent_of_input_warns():
+    with pytest.warns(framead.GradientWarning, match="does not depend on argument"):
+        g = framead.grad(lambda x: 3.0)(1.0)
+    assert g == 0.0
+
+
+def test_user_rule_with_wrong_cotangent_shape():
+    def scale(v):
+        return v * 2.0
+
+    rules.register(scale, vjp=(lambda g, ans, v: np.ones(5),), saves={0: ()})
+    try:
+        def f(x):
+            return float(np.sum(scale(x)))  # GOLDEN-rule
+
+        with pytest.raises(RuleOutputError) as e:
+            framead.grad(f)(np.ones(3))
+        msg = str(e.value)
+        assert msg.startswith("the VJP of rule ")
+        assert "shape (5,) for argument 0, whose shape is (3,)" in msg
+        assert f"{HERE}:{_line_of('GOLDEN-rule')}" in msg
+    finally:
+        rules.unregister(scale)
+
+
+def test_error_in_reverse_pass_names_generated_and_user_line():
+    def bad(v):
+        return v + 0.0
+
+    def boom(g, ans, v):
+        raise FloatingPointError("vjp failed")
+
+    rules.register(bad, vjp=(boom,), saves={0: ()})
+    try:
+        def f(x):
+            return bad(x) * 3.0  # GOLDEN-reverse
+
+        with pytest.raises(FloatingPointError) as e:
+            framead.grad(f)(1.5)
+        notes = "\n".join(getattr(e.value, "__notes__", []))
+        assert "<framead-backward-" in notes
+        assert f"{HERE}:{_line_of('GOLDEN-reverse')}" in notes
+        frames = [fs.filename for fs in traceback.extract_tb(e.value.__traceback__)]
+        assert any(name.startswith("<framead-backward-") for name in frames)
+    finally:
+        rules.unregister(bad)
+
+
+def test_user_exception_traceback_has_no_framead_frames():
+    def inner(x):
+        return math.log(x - 10.0)  # GOLDEN-user-error
+
+    def f(x):
+        return inner(x) * 2.0
+
+    with pytest.raises(ValueError) as e:
+        framead.grad(f)(1.0)
+    entries = traceback.extract_tb(e.value.__traceback__)
+    files = {os.path.dirname(fs.filename) for fs in entries}
+    root = os.path.dirname(os.path.dirname(framead.__file__))
+    assert not any(d.startswith(os.path.join(root, p)) for d in files
+                   for p in ("framead", "capture", "rules"))
+    assert entries[-1].lineno == _line_of("GOLDEN-user-error")
