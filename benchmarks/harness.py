@@ -359,9 +359,17 @@ def _reason(exc: BaseException) -> str:
 
 
 def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: float,
-               max_reps: int = 50, profile: bool = True, grad_path: str | None = None) -> dict:
-    """First call, check, timings and memory of ``system`` on workload ``mod``."""
-    res: dict = {"system": system, "status": "ok"}
+               max_reps: int = 40, profile: bool = True, grad_path: str | None = None,
+               slow_s: float | None = None, cap_s: float = math.inf,
+               profile_size: dict | None = None) -> dict:
+    """First call, check, timings and memory of ``system`` on workload ``mod``.
+
+    A call slower than ``slow_s`` (default ``budget_s``) gets one warm repeat and no
+    tracemalloc run; after a first call slower than ``cap_s`` nothing more is run. framead's
+    cProfile runs at ``profile_size`` instead when its calls are slow.
+    """
+    slow_s = budget_s if slow_s is None else slow_s
+    res: dict = {"system": system, "status": "ok", "notes": []}
     args, static = mod.inputs(**size)
     try:
         ad = adapter(system, mod, args, static)
@@ -371,10 +379,10 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
     res["info"] = ad.info
     if system == "numpy":
         t_first, _ = timed(ad.primal, ad.block)
-        times = repeat(ad.primal, ad.block, budget_s, max_reps)
-        res.update(first_s=t_first, primal_times=times,
-                   peak_rss=peak_rss_bytes(ad.primal, ad.block),
-                   peak_tracemalloc=peak_tracemalloc_bytes(ad.primal, ad.block))
+        res["first_s"] = t_first
+        res["primal_times"] = repeat(ad.primal, ad.block, budget_s, max_reps)
+        res["peak_rss"] = peak_rss_bytes(ad.primal, ad.block)
+        res["peak_tracemalloc"] = peak_tracemalloc_bytes(ad.primal, ad.block)
         return res
     # 1. the first call (fresh process), then the gradient check
     try:
@@ -392,53 +400,86 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
         res["check"] = report
         if not ok:
             return {**res, "status": "FAILED", "reason": "gradient check: " + report}
-    # 2. warm timings (gradient, then the system's own primal)
+    if t_first > cap_s:
+        res["notes"].append(f"first call {t_first:.1f} s > {cap_s:g} s: only the first call "
+                            "was run")
+        return res
+    slow = t_first > slow_s
+    # 2. warm timings (gradient, then the system's own primal); the first warm gradient
+    #    call also measures the resident-set growth
     try:
-        res["grad_times"] = repeat(ad.vg, ad.block, budget_s, max_reps)
+        gc.collect()
+        rss, t, r = peak_rss_and_time(ad.vg, ad.block)
+        del r
+        res["peak_rss"] = rss
+        times = [t]
+        if not slow and t < slow_s:
+            times += repeat(ad.vg, ad.block, budget_s - t, max_reps - 1)
+        else:
+            res["notes"].append(f"slow calls ({t:.1f} s): one warm repeat")
+        res["grad_times"] = times
         timed(ad.primal, ad.block)   # warm the primal (compiles jit(primal), JAX's op cache)
         res["primal_times"] = repeat(ad.primal, ad.block, budget_s / 3, max_reps)
-        # 3. memory of a warm gradient call
-        res["peak_rss"] = peak_rss_bytes(ad.vg, ad.block)
-        if ad.tracemalloc_ok:
+        # 3. Python-traced memory of another warm call
+        if ad.tracemalloc_ok and not slow:
             res["peak_tracemalloc"] = peak_tracemalloc_bytes(ad.vg, ad.block)
     except Exception as exc:
         return {**res, "status": "FAILED", "reason": "after a passing first call: "
                 + _reason(exc), "traceback": traceback.format_exc()}
     if system == "framead":
-        res["framead"] = framead_breakdown(mod, args, static, budget_s, profile)
+        res["framead"] = framead_breakdown(mod, size, budget_s, profile,
+                                           profile_size if slow else None)
     return res
 
 
-def framead_breakdown(mod, args, static, budget_s: float, profile: bool) -> dict:
+def peak_rss_and_time(fn, block) -> tuple[int | None, float, Any]:
+    """One timed call, with the growth of the resident set during it."""
+    _malloc_trim()
+    reset = _reset_hwm()
+    rss0 = _proc_status_kb("VmRSS")
+    t, r = timed(fn, block)
+    hwm = _proc_status_kb("VmHWM")
+    if not reset or rss0 is None or hwm is None:
+        return None, t, r
+    return max(0, hwm - rss0) * 1024, t, r
+
+
+def framead_breakdown(mod, size: dict, budget_s: float, profile: bool,
+                      profile_size: dict | None) -> dict:
     """Record-only time, node count and (optionally) the top of a cProfile of one call."""
     import framead
 
+    args, static = mod.inputs(**size)
     f = functools.partial(mod.primal, **static)
-    args = _copy_args(args)
-    tr = framead.trace(f, *args, argnums=tuple(mod.ARGNUMS))
+    argnums = tuple(mod.ARGNUMS)
+    t, tr = timed(lambda: framead.trace(f, *args, argnums=argnums), lambda r: r)
     out = {"nodes": len(tr.nodes), "stats": {k: v for k, v in tr.stats.items()
                                              if isinstance(v, int | float)}}
     del tr
-    out["trace_times"] = repeat(lambda: framead.trace(f, *args, argnums=tuple(mod.ARGNUMS)),
-                                lambda r: r, budget_s / 3, 15)
+    out["trace_times"] = [t]
+    if t < budget_s / 6:
+        out["trace_times"] += repeat(lambda: framead.trace(f, *args, argnums=argnums),
+                                     lambda r: r, budget_s / 3 - t, 14)
     if profile:
         import cProfile
-        import io
         import pstats
 
-        vg = framead.value_and_grad(f, argnums=tuple(mod.ARGNUMS))
+        if profile_size is not None:
+            args, static = mod.inputs(**profile_size)
+            f = functools.partial(mod.primal, **static)
+            out["profile_size"] = profile_size
+        vg = framead.value_and_grad(f, argnums=argnums)
+        vg(*args)
         prof = cProfile.Profile()
         prof.enable()
         vg(*args)
         prof.disable()
-        buf = io.StringIO()
-        st = pstats.Stats(prof, stream=buf)
-        total = st.total_tt
+        st = pstats.Stats(prof)
         rows = []
         for (file, line, name), (_cc, nc, tt, ct, _callers) in st.stats.items():
             rows.append((tt, ct, nc, f"{_short_path(file)}:{line}({name})"))
         rows.sort(reverse=True)
-        out["profile_total_s"] = total
+        out["profile_total_s"] = st.total_tt
         out["profile"] = [{"tottime": r[0], "cumtime": r[1], "ncalls": r[2], "where": r[3]}
                           for r in rows[:8]]
     return out

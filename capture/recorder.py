@@ -67,6 +67,7 @@ class Recorder:
     """Shadow table, buffer versions and the growing list of nodes of one capture."""
 
     def __init__(self, strict: bool = False) -> None:
+        _init_op_rules()
         self.entries: dict[int, Entry] = {}
         self.buffers: dict[int, Buffer] = {}
         self.nodes: list[Node] = []
@@ -332,6 +333,9 @@ class Recorder:
     @_user_tracebacks
     def binop(self, oparg: int, a: Any, b: Any) -> Any:
         frame = sys._getframe(1)
+        ta, tb = type(a), type(b)
+        if ta in _FAST_SCALARS and tb in _FAST_SCALARS:
+            return self._scalar_binop(oparg % 13, a, b, frame)
         if not (_numeric(a) and _numeric(b)):
             # user classes (their dunders run instrumented), lists, strings: nothing to record
             return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
@@ -345,6 +349,31 @@ class Recorder:
         if rule is None:
             return self._unknown(iop, (a, b), {}, frame)
         return self.apply(rule, iop, (a, b), {}, (a, b), frame)
+
+    def _scalar_binop(self, k: int, a: Any, b: Any, frame: Any) -> Any:
+        """Python float/int/complex operands: the common case of legacy scalar loops, kept
+        short (no frames can run, nothing can alias)."""
+        result = FUNC_OPS[k](a, b)
+        entries = self.entries
+        ea, eb = entries.get(id(a)), entries.get(id(b))
+        va = ea.value if ea is not None and ea.obj is a else None
+        vb = eb.value if eb is not None and eb.obj is b else None
+        if va is None and vb is None:
+            return result
+        rule = _OP_RULES[k]
+        if rule is None:
+            return self._unknown(FUNC_OPS[k], (a, b), {}, frame)
+        if rule.cut or type(result) not in (float, complex):
+            return result
+        saves = _saved_set(rule, (0, 1) if va is not None and vb is not None
+                           else ((0,) if va is not None else (1,)))
+        self._next_id += 1
+        v = Value(self._next_id, (), _PY_DTYPES[type(result)], type(result), result)
+        entries[id(result)] = Entry(result, v)
+        C.track(result)
+        self.nodes.append(Node(rule, (a if va is None else va, b if vb is None else vb), {},
+                               (v,), loc_of(frame), saves))
+        return result
 
     def _inplace(self, fop, iop, a: np.ndarray, b: Any, frame: Any) -> Any:
         """``a op= b`` on an array: a functional node, then a write into a's buffer."""
@@ -497,6 +526,14 @@ class Recorder:
 
 
 _NUMERIC_TYPES = (float, int, complex, np.ndarray, np.generic)
+_FAST_SCALARS = frozenset({float, int, complex, bool})
+_PY_DTYPES = {float: np.dtype(float), complex: np.dtype(complex)}
+_OP_RULES: list = []
+
+
+def _init_op_rules() -> None:
+    if not _OP_RULES:
+        _OP_RULES.extend(calls.operator_rule(op) for op in FUNC_OPS)
 
 
 def _numeric(x: Any) -> bool:

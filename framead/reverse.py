@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import linecache
+import os
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from .ir import Graph, Meta, Node, Value
 
 CHUNK_NODES = 250
+COMPILE_LIMIT = 1000
 _serial = itertools.count(1)
 
 
@@ -231,24 +233,130 @@ def _describe(node: Node) -> str:
     return format_node(node).replace("\n", " ")
 
 
-class Backward:
-    """The compiled reverse pass of a graph with respect to ``wrt``."""
+class _Step:
+    """One node of the reverse pass, ready to run without generated code."""
 
-    def __init__(self, graph: Graph, wrt: list[Value]):
+    __slots__ = ("node", "outs", "metas", "treedef", "ans", "args", "kw", "joint", "parts")
+
+
+def _make_step(node: Node, check: bool) -> _Step:
+    st = _Step()
+    st.node = node
+    if node.multi:
+        st.outs = tuple(o.id if o is not None else None for o in node.outputs)
+        st.metas = tuple(o.meta() if o is not None else None for o in node.outputs)
+        st.treedef = node.out_treedef[0]
+        if "ans" in node.saved:
+            leaves = node.out_treedef[1]
+            st.ans = _unflatten(st.treedef, tuple(o.primal if o is not None else leaf
+                                                  for o, leaf in zip(node.outputs, leaves,
+                                                                     strict=True)))
+        else:
+            st.ans = None
+    else:
+        out = node.outputs[0]
+        st.outs, st.metas, st.treedef = out.id, None, None
+        st.ans = out.primal if "ans" in node.saved else out.meta()
+    st.args = tuple(
+        (a.primal if i in node.saved else a.meta()) if isinstance(a, Value)
+        else _primal_tree(a, i in node.saved) if type(a) in (list, tuple) else a
+        for i, a in enumerate(node.args))
+    st.kw = node.kwargs
+    vjp = node.rule.vjp
+    st.joint = vjp if callable(vjp) else None
+    out_shape = None if node.multi else node.outputs[0].shape
+    parts = []
+    for i, a in enumerate(node.args):
+        if not any(True for _ in _values_in(a)):
+            continue
+        fn = None
+        if st.joint is None:
+            fn = vjp[i] if i < len(vjp) else None
+            if fn is None:
+                continue
+        if isinstance(a, Value):
+            unb = a.meta() if getattr(node.rule, "elementwise", False) and \
+                a.shape != out_shape else None
+            parts.append((i, fn, a.id, unb, a.meta() if check else None))
+        else:
+            parts.append((i, fn, _ids_tree(a), None, None))
+    st.parts = tuple(parts)
+    return st
+
+
+def _run_steps(steps: list[_Step], ct: dict) -> None:
+    for st in steps:
+        if st.metas is None:
+            g = ct.pop(st.outs, None)
+            if g is None:
+                continue
+        else:
+            gs = tuple(ct.pop(o, None) if o is not None else None for o in st.outs)
+            if all(x is None for x in gs):
+                continue
+            g = _unflatten(st.treedef, _fill(gs, st.metas))
+        ts = st.joint(g, st.ans, *st.args, **st.kw) if st.joint is not None else None
+        for i, fn, tgt, unb, chk in st.parts:
+            t = ts[i] if fn is None else fn(g, st.ans, *st.args, **st.kw)
+            if t is None:
+                continue
+            if unb is not None:
+                t = _unbroadcast(t, unb)
+            if chk is not None:
+                _check_cotangent(t, chk, st.node, i)
+            if type(tgt) is int:
+                o = ct.get(tgt)
+                ct[tgt] = t if o is None else o + t
+            else:
+                _accumulate_tree(ct, t, tgt)
+
+
+class Backward:
+    """The reverse pass of a graph with respect to ``wrt``.
+
+    Traces up to ``COMPILE_LIMIT`` nodes run as generated, compiled Python source (so
+    tracebacks and profilers show lines naming the user's lines); longer ones run the same
+    steps through a small loop, since compiling Python source costs ~15-60 us per node. The
+    source is generated on demand either way (``.source``); FRAMEAD_BACKWARD=source forces
+    compiled code, FRAMEAD_BACKWARD=loop the loop.
+    """
+
+    def __init__(self, graph: Graph, wrt: list[Value], compiled: bool | None = None):
         self.graph = graph
         self.wrt = wrt
-        em = _Emitter()
         self.filename = f"<framead-backward-{next(_serial)}>"
-        src_lines: list[str] = []
-        self._chunks = []
-        nodes = active_nodes(graph, wrt)
-        blocks = [_node_block(em, n) for n in reversed(nodes)]
-        ordered = list(reversed(nodes))
+        self.nodes = list(reversed(active_nodes(graph, wrt)))
+        mode = os.environ.get("FRAMEAD_BACKWARD", "")
+        if compiled is None:
+            compiled = mode == "source" or (mode != "loop" and len(self.nodes) <= COMPILE_LIMIT)
+        self.compiled = compiled
+        self._source: str | None = None
+        self._chunks: list = []
         self._line_node: dict[int, Node] = {}
+        if compiled:
+            self._generate(compile_chunks=True)
+            self._steps = None
+        else:
+            from framead import rules
+
+            library = {id(r) for r in rules.library_rules()}
+            self._steps = [_make_step(n, hasattr(n.rule, "fn") and id(n.rule) not in library)
+                           for n in self.nodes]
+
+    @property
+    def source(self) -> str:
+        if self._source is None:
+            self._generate(compile_chunks=False)
+        return self._source
+
+    def _generate(self, compile_chunks: bool) -> None:
+        em = _Emitter()
+        blocks = [_node_block(em, n) for n in self.nodes]
+        src_lines: list[str] = []
         for start in range(0, len(blocks), CHUNK_NODES) or [0]:
             first = len(src_lines) + 1
             line_no = first + 1
-            for node, block in zip(ordered[start:start + CHUNK_NODES],
+            for node, block in zip(self.nodes[start:start + CHUNK_NODES],
                                    blocks[start:start + CHUNK_NODES], strict=True):
                 for _ in block:
                     self._line_node[line_no] = node
@@ -257,20 +365,23 @@ class Backward:
             chunk = [f"def backward_chunk_{start // CHUNK_NODES}(ct):"]
             chunk += ["    " + ln for ln in body] or ["    pass"]
             src_lines += chunk
-            text = "\n".join(chunk) + "\n"
-            module = compile(text, self.filename, "exec")
-            fcode = next(c for c in module.co_consts if hasattr(c, "co_code"))
-            fcode = fcode.replace(co_firstlineno=first)
-            self._chunks.append(type(lambda: 0)(fcode, em.ns))
-        self.source = "\n".join(src_lines) + "\n"
-        linecache.cache[self.filename] = (len(self.source), None,
-                                          self.source.splitlines(True), self.filename)
+            if compile_chunks:
+                module = compile("\n".join(chunk) + "\n", self.filename, "exec")
+                fcode = next(c for c in module.co_consts if hasattr(c, "co_code"))
+                fcode = fcode.replace(co_firstlineno=first)
+                self._chunks.append(type(lambda: 0)(fcode, em.ns))
+        self._source = "\n".join(src_lines) + "\n"
+        linecache.cache[self.filename] = (len(self._source), None,
+                                          self._source.splitlines(True), self.filename)
 
     def __call__(self, seeds: dict[int, Any]) -> list[Any]:
         ct = dict(seeds)
         try:
-            for chunk in self._chunks:
-                chunk(ct)
+            if self._steps is not None:
+                _run_steps(self._steps, ct)
+            else:
+                for chunk in self._chunks:
+                    chunk(ct)
         except Exception as e:
             self._annotate(e)
             raise
@@ -278,12 +389,19 @@ class Backward:
 
     def _annotate(self, e: BaseException) -> None:
         """Name the generated line and the user line it came from."""
-        tb, line = e.__traceback__, None
+        node, line = None, None
+        tb = e.__traceback__
         while tb is not None:
             if tb.tb_frame.f_code.co_filename == self.filename:
                 line = tb.tb_lineno
+            elif tb.tb_frame.f_code is _run_steps.__code__:
+                node = tb.tb_frame.f_locals.get("st").node
             tb = tb.tb_next
-        node = self._line_node.get(line) if line is not None else None
+        if node is None and line is not None:
+            node = self._line_node.get(line)
+        elif node is not None:
+            self.source  # noqa: B018 - generate it so the note can name the line
+            line = next((k for k, n in self._line_node.items() if n is node), None)
         if node is not None:
             loc = node.loc
             e.add_note(f"framead: raised in the reverse pass at {self.filename}:{line} "

@@ -21,7 +21,7 @@ import numpy as np
 
 from .helpers import fit, meta_of, shape_of
 from .linalg_rules import public_name
-from .registry import register
+from .registry import ANS, register
 
 fft = np.fft
 _DUAL = {None: "forward", "backward": "forward", "forward": "backward", "ortho": "ortho"}
@@ -167,6 +167,18 @@ TRANSFORMS = [  # (function, vjp)
 ]
 
 
+def _freq_vjp(g, ans, n, d=1.0, **kw):
+    return fit(-np.sum(np.asarray(g) * ans) / d, meta_of(d))
+
+
+def _freq_jvp(tangents, ans, n, d=1.0, **kw):
+    t = tangents[1] if len(tangents) > 1 else None
+    return None if t is None else -ans * t / d
+
+
 def install() -> None:
+    for fn in (fft.fftfreq, fft.rfftfreq):  # k / (n d): differentiable in the spacing d
+        register(fn, vjp=(None, _freq_vjp), jvp=_freq_jvp, saves={1: (1, ANS)},
+                 name=public_name(fn))
     for fn, vjp in TRANSFORMS:
         register(fn, vjp=(vjp,), jvp=_linear_jvp(fn), saves={0: ()}, name=public_name(fn))

@@ -53,6 +53,8 @@ UNARY = [
     (math.erfc, lambda x: -_2_SQRTPI * math.exp(-x * x)),
     (math.degrees, 180.0 / math.pi),
     (math.radians, math.pi / 180.0),
+]
+UNARY_MORE = [
     (math.exp2, lambda ans: ans * _LN2),
     (math.cbrt, lambda ans: sdiv(1.0, 3.0 * ans * ans)),
     (math.gamma, lambda ans, x: ans * digamma(x)),
@@ -80,6 +82,8 @@ BINARY = [
     (math.pow, lambda x, y: pow_dx(x, y), lambda ans, x, y: pow_dy(x, y, ans)),
     (math.copysign, lambda x, y: math.copysign(1.0, x) * math.copysign(1.0, y), 0.0),
     (math.fmod, 1.0, lambda ans, x, y: -float(round((x - ans) / y))),
+]
+BINARY_MORE = [
     (math.remainder, 1.0, lambda ans, x, y: -float(round((x - ans) / y))),
     (math.ldexp, lambda y: math.ldexp(1.0, y), None),
     (math.nextafter, 1.0, None),
@@ -233,9 +237,9 @@ def _prod_jvp(tangents, ans, items, start=1):
 
 
 def install() -> None:
-    for fn, d in UNARY:
+    for fn, d in UNARY + UNARY_MORE:
         defunary(fn, d, elementwise=False)
-    for fn, dx, dy in BINARY:
+    for fn, dx, dy in BINARY + BINARY_MORE:
         defbinary(fn, dx, dy, elementwise=False)
     for fn in CUTS:
         defcut(fn)

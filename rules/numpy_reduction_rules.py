@@ -417,8 +417,114 @@ TRACES = [  # (function, vjp)
     (np.linalg.matrix_transpose, _mtranspose_vjp), (np.matrix_transpose, _mtranspose_vjp),
 ]
 
+# --- cov, corrcoef -------------------------------------------------------------------------
+
+def _cov_parts(m, y, rowvar, bias, ddof, fweights=None, aweights=None):
+    """(m's and y's rows stacked as np.cov does, per input (rows, transposed), centred rows,
+    divisor)."""
+    if fweights is not None or aweights is not None:
+        raise NotImplementedError("framead: np.cov with fweights/aweights has no rule")
+    blocks, layout = [], []
+    for v in (m, y):
+        if v is None:
+            continue
+        x = np.array(v, ndmin=2, dtype=float)
+        flip = not rowvar and x.shape[0] != 1
+        x = x.T if flip else x
+        blocks.append(x)
+        layout.append((x.shape[0], flip))
+    x = np.concatenate(blocks, axis=0)
+    ddof = (0 if bias else 1) if ddof is None else ddof
+    return x, layout, x - x.mean(axis=1, keepdims=True), x.shape[1] - ddof
+
+
+def _cov_split(ct, layout, inputs):
+    """The cotangent of the stacked rows back to ``m`` and ``y``."""
+    out, start = [], 0
+    for (rows, flip), v in zip(layout, inputs, strict=False):
+        part = ct[start:start + rows]
+        start += rows
+        out.append(fit(np.reshape(part.T if flip else part, np.shape(v)), meta_of(v)))
+    return out
+
+
+def _real_only_cov(*vs):
+    if any(v is not None and np.iscomplexobj(v) for v in vs):
+        raise NotImplementedError("framead: np.cov/np.corrcoef of complex data has no rule")
+
+
+def _cov_cot(i):
+    def vjp(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+            aweights=None, *, dtype=None):
+        _real_only_cov(m, y)
+        x, layout, xc, fact = _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights)
+        gm = np.reshape(g, (x.shape[0], x.shape[0]))
+        ct = (gm + gm.T) @ xc / fact
+        return _cov_split(ct, layout, [v for v in (m, y) if v is not None])[i]
+    return vjp
+
+
+def _cov_tangent(tangents, m, y, rowvar, bias, ddof):
+    """(d cov, cov) for the tangents of m and y."""
+    x, layout, xc, fact = _cov_parts(m, y, rowvar, bias, ddof)
+    ts = [np.zeros(np.shape(v)) if t is None else t
+          for t, v in zip(tuple(tangents) + (None,), (m, y), strict=False) if v is not None]
+    tx = _cov_parts(ts[0], ts[1] if len(ts) > 1 else None, rowvar, bias, ddof)[2]
+    return (tx @ xc.T + xc @ tx.T) / fact, xc @ xc.T / fact
+
+
+def _cov_jvp(tangents, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+             aweights=None, *, dtype=None):
+    _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights)
+    return np.reshape(_cov_tangent(tangents, m, y, rowvar, bias, ddof)[0], np.shape(ans))
+
+
+def _corr_parts(c):
+    d = np.diag(c)
+    s = np.sqrt(np.outer(d, d))
+    return d, s, c / s
+
+
+def _corrcoef_cot(i):
+    cov_vjp = _cov_cot(i)
+
+    def vjp(g, ans, x, y=None, rowvar=True, *, dtype=None):
+        c = np.atleast_2d(np.cov(x, y, rowvar))
+        d, s, r = _corr_parts(c)
+        gm = np.reshape(g, c.shape)
+        h = (np.sum(gm * r, axis=1) + np.sum(gm * r, axis=0)) / (2 * d)
+        return cov_vjp(gm / s - np.diag(h), None, x, y, rowvar)
+    return vjp
+
+
+def _corrcoef_jvp(tangents, ans, x, y=None, rowvar=True, *, dtype=None):
+    dc, c = _cov_tangent(tangents, x, y, rowvar, False, None)
+    d, s, r = _corr_parts(c)
+    q = np.diag(dc) / d
+    return np.reshape(dc / s - r * (q[:, None] + q[None, :]) / 2, np.shape(ans))
+
+
+def _nancumsum_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    return fit(_cumsum_vjp(g, None, a, axis) * ~np.isnan(a), meta_of(a))
+
+
+def _nancumsum_jvp(tangents, ans, a, axis=None, dtype=None, out=None):
+    return np.cumsum(np.where(np.isnan(a), 0, tangents[0]), axis=axis)
+
+
+def _nancumprod_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    ok = ~np.isnan(a)
+    return fit(_cumprod_vjp(g, None, np.where(ok, a, 1), axis) * ok, meta_of(a))
+
+
+def _nancumprod_jvp(tangents, ans, a, axis=None, dtype=None, out=None):
+    ok = ~np.isnan(a)
+    return _cumprod_jvp((np.where(ok, tangents[0], 0),), None, np.where(ok, a, 1), axis)
+
+
 CUTS = [np.argmax, np.argmin, np.argsort, np.argpartition, np.nonzero, np.flatnonzero,
-        np.argwhere, np.searchsorted, np.digitize, np.count_nonzero, np.isin]
+        np.argwhere, np.searchsorted, np.digitize, np.count_nonzero, np.isin, np.nanargmax,
+        np.nanargmin, np.lexsort, np.isneginf, np.isposinf]
 CUT_METHODS = ["argmax", "argmin", "argsort", "argpartition", "nonzero", "searchsorted",
                "round"]
 
@@ -450,6 +556,11 @@ def install() -> None:
     cumprod = register(np.cumprod, vjp=(_cumprod_vjp,), jvp=_cumprod_jvp, saves={0: (0,)})
     register_method(nd, "cumprod", cumprod)
     register(np.cumulative_prod, vjp=(_cprod_vjp,), jvp=_cprod_jvp, saves={0: (0,)})
+    register(np.cov, vjp=(_cov_cot(0), _cov_cot(1)), jvp=_cov_jvp, saves={0: (0, 1), 1: (0, 1)})
+    register(np.corrcoef, vjp=(_corrcoef_cot(0), _corrcoef_cot(1)), jvp=_corrcoef_jvp,
+             saves={0: (0, 1), 1: (0, 1)})
+    register(np.nancumsum, vjp=(_nancumsum_vjp,), jvp=_nancumsum_jvp, saves={0: (0,)})
+    register(np.nancumprod, vjp=(_nancumprod_vjp,), jvp=_nancumprod_jvp, saves={0: (0,)})
     for fn, vjp in TRACES:
         deflinear(fn, vjp, name=public_name(fn))
     register_method(nd, "trace", lookup(np.trace))

@@ -1,11 +1,11 @@
 """Rules for NumPy's functions of sequences: ``diff``/``ediff1d``, ``convolve``/``correlate``,
 ``interp`` (in ``x``, ``xp``, ``fp``, ``left``, ``right``), ``polyval``, ``trapezoid``,
-``bincount`` (in ``weights``).
+``bincount`` (in ``weights``), ``gradient`` (in ``f``; spacings are constants).
 
 ``np.convolve`` is bilinear: its VJP is a ``valid`` convolution of the (zero-embedded)
-cotangent with the reversed other operand. ``np.correlate(a, v)`` is
-``convolve(a, conj(v)[::-1])``, which gives its rule (conjugation transposes to itself under
-the JAX pairing).
+cotangent with the reversed other operand. ``np.correlate(a, v, 'full')`` is
+``convolve(a, conj(v)[::-1], 'full')``, which gives its rule (conjugation transposes to itself
+under the JAX pairing); its other modes are windows of the full result.
 """
 
 from __future__ import annotations
@@ -82,12 +82,15 @@ def _ediff_jvp(tangents, ans, ary, to_end=None, to_begin=None):
 
 # --- convolve, correlate ---------------------------------------------------------------------
 
-def _conv_offset(n, m, mode):
+def _conv_offset(n, m, mode, correlate=False):
+    """(start, length) of the ``mode`` result inside the ``full`` one. np.correlate swaps
+    its operands when the second is longer, which moves an even-length 'same' window."""
+    k = min(n, m)
     if mode == "full":
         return 0, n + m - 1
     if mode == "same":
-        return (min(n, m) - 1) // 2, max(n, m)
-    return min(n, m) - 1, max(n, m) - min(n, m) + 1
+        return ((k // 2) if correlate and n < m else (k - 1) // 2), max(n, m)
+    return k - 1, max(n, m) - k + 1
 
 
 def _conv_cot(g, n, other, mode):
@@ -116,10 +119,14 @@ def _convolve_jvp(tangents, ans, a, v, mode="full"):
 
 def _correlate_cot(i):
     def vjp(g, ans, a, v, mode="valid"):
+        n, m = meta_of(a).size, meta_of(v).size
+        full = np.zeros(n + m - 1, np.result_type(g, float))
+        start, length = _conv_offset(n, m, mode, correlate=True)
+        full[start:start + length] = g  # correlate(a, v, mode) is a window of the full one
         if i == 0:
-            ct = _conv_cot(g, meta_of(a).size, np.conj(np.asarray(v))[::-1], mode)
+            ct = _conv_cot(full, n, np.conj(np.asarray(v))[::-1], "full")
         else:
-            ct = np.conj(_conv_cot(g, meta_of(v).size, a, mode)[::-1])
+            ct = np.conj(_conv_cot(full, m, a, "full")[::-1])
         x = (a, v)[i]
         return fit(ct.reshape(shape_of(x)), meta_of(x))
     return vjp
@@ -291,7 +298,57 @@ def _bincount_dw(g, ans, x, weights=None, minlength=0):
     return fit(np.asarray(g)[np.asarray(x)], meta_of(weights))
 
 
+# --- gradient ---------------------------------------------------------------------------------
+
+def _gradient_axes(f, varargs, axis):
+    nd = len(shape_of(f))
+    axes = tuple(range(nd)) if axis is None else (
+        (axis,) if isinstance(axis, int | np.integer) else tuple(axis))
+    axes = tuple(int(a) % nd for a in axes)
+    if not varargs:
+        spacing = [1.0] * len(axes)
+    elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
+        spacing = list(varargs) * len(axes)
+    else:
+        spacing = list(varargs)
+    return axes, spacing
+
+
+def _gradient_coeffs(n, h, edge_order):
+    """np.gradient along one axis of length ``n`` is ``out[i] = sum_r G[r, i] f[j_r(i)]``
+    with a stencil of at most 3 points: G from gradients of 3 combs, j from the stencils."""
+    i = np.arange(n)
+    g = np.stack([np.gradient((i % 3 == r).astype(float), h, edge_order=edge_order)
+                  for r in range(3)])
+    first = np.clip(i - 1, 0, max(n - 3, 0))  # first point of each row's stencil
+    j = np.stack([first + (r - first) % 3 for r in range(3)])
+    return g, np.minimum(j, n - 1)
+
+
+def _gradient_vjp(g, ans, f, *varargs, axis=None, edge_order=1):
+    m = meta_of(f)
+    axes, spacing = _gradient_axes(f, varargs, axis)
+    outs = [g] if len(axes) == 1 else list(g)
+    ct = np.zeros(m.shape, np.result_type(*outs, float))
+    for ax, h, gk in zip(axes, spacing, outs, strict=True):
+        coef, j = _gradient_coeffs(m.shape[ax], h, edge_order)
+        gk = np.moveaxis(np.asarray(gk), ax, -1)
+        view = np.moveaxis(ct, ax, -1)
+        for r in range(3):
+            contrib = np.zeros_like(view)
+            np.add.at(np.moveaxis(contrib, -1, 0), j[r], np.moveaxis(gk * coef[r], -1, 0))
+            view += contrib
+    return fit(ct, m)
+
+
+def _gradient_jvp(tangents, ans, f, *varargs, **kw):
+    return None if tangents[0] is None else np.gradient(tangents[0], *varargs, **kw)
+
+
 def install() -> None:
+    spacing = tuple(range(1, 9))  # grid spacings/coordinates: constants (nondiff)
+    register(np.gradient, vjp=(_gradient_vjp,), jvp=_gradient_jvp, saves={0: spacing},
+             multi=True, argnames=None, nondiff=spacing)
     register(np.diff, vjp=(_diff_cot(0), None, None, _diff_cot(3), _diff_cot(4)),
              jvp=_diff_jvp, saves={0: (), 3: (), 4: ()})
     register(np.ediff1d, vjp=(_ediff_cot(0), _ediff_cot(1), _ediff_cot(2)), jvp=_ediff_jvp,

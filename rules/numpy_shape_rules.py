@@ -82,6 +82,7 @@ def _pad_jvp(tangents, ans, array, pad_width, mode="constant", **kw):
 GATHERS = [  # functions whose output elements are copies of their first argument's, or 0
     np.take, np.take_along_axis, np.repeat, np.tile, np.diag, np.diagflat, np.diagonal,
     np.triu, np.tril, np.delete, np.resize, np.rot90, np.roll, np.fliplr, np.flipud,
+    np.rollaxis,
 ]
 GATHERS_ARG1 = [np.compress, np.extract]  # condition first, array second
 GATHER_METHODS = ["take", "repeat", "diagonal", "compress"]
@@ -111,9 +112,40 @@ def _flip_vjp(g, ans, m, axis=None):
 
 VIEWS = [  # (function, vjp)
     (np.squeeze, _reshape_to), (np.expand_dims, _reshape_to), (np.broadcast_to, _sum_to_vjp),
+    (np.asfortranarray, _reshape_to),
     (np.swapaxes, _swapaxes_vjp), (np.moveaxis, _moveaxis_vjp), (np.flip, _flip_vjp),
 ]
 VIEW_METHODS = [("squeeze", _reshape_to), ("swapaxes", _swapaxes_vjp)]
+
+
+def _broadcast_arrays_vjp(g, ans, *args, subok=False):
+    return tuple(fit(sum_to(gi, shape_of(x)), meta_of(x)) for gi, x in zip(g, args,
+                                                                         strict=True))
+
+
+def _broadcast_arrays_jvp(tangents, ans, *args, subok=False):
+    shape = np.broadcast_shapes(*(np.shape(x) for x in args))
+    return tuple(None if t is None else np.broadcast_to(t, shape) for t in tangents)
+
+
+def _fill_vjp(g, ans, first, fill_value, *rest, **kw):
+    return fit(sum_to(g, shape_of(fill_value)), meta_of(fill_value))
+
+
+def _full_jvp(fn):
+    def jvp(tangents, ans, first, fill_value=None, *rest, **kw):
+        t = tangents[1] if len(tangents) > 1 else None
+        return None if t is None else fn(first, t, *rest, **kw)
+    return jvp
+
+
+def _same_cot(g, ans, a, *rest, **kw):
+    return fit(np.reshape(g, shape_of(a)), meta_of(a))
+
+
+def _tangent_as_is(tangents, ans, a, *rest, **kw):
+    t = tangents[0]
+    return np.real(t) if t is not None and not np.iscomplexobj(ans) else t
 
 
 # --- stacking and splitting ------------------------------------------------------------------
@@ -321,6 +353,12 @@ def install() -> None:
     for fn, axis_of in SPLITS:
         deflinear(fn, _split_vjp(axis_of), multi=True)
     deflinear(np.unstack, _unstack_vjp, multi=True)
+    register(np.broadcast_arrays, vjp=_broadcast_arrays_vjp, jvp=_broadcast_arrays_jvp,
+             saves={}, multi=True, argnames=None)
+    for fn in (np.full, np.full_like):
+        register(fn, vjp=(None, _fill_vjp), jvp=_full_jvp(fn), saves={1: ()})
+    for fn in (np.unwrap, np.real_if_close):  # locally the identity
+        register(fn, vjp=(_same_cot,), jvp=_tangent_as_is, saves={0: ()}, nondiff=(1,))
     register(np.append, vjp=(_append_cot(0), _append_cot(1)), jvp=_append_jvp,
              saves={0: (), 1: ()})
     for fn in (np.atleast_1d, np.atleast_2d, np.atleast_3d):

@@ -75,7 +75,9 @@ def test_user_rule_with_wrong_cotangent_shape():
         rules.unregister(scale)
 
 
-def test_error_in_reverse_pass_names_generated_and_user_line():
+def test_error_in_reverse_pass_names_generated_and_user_line(monkeypatch):
+    monkeypatch.setenv("FRAMEAD_BACKWARD", "source")  # compiled: generated frames in the tb
+
     def bad(v):
         return v + 0.0
 
@@ -96,6 +98,28 @@ def test_error_in_reverse_pass_names_generated_and_user_line():
         assert any(name.startswith("<framead-backward-") for name in frames)
     finally:
         rules.unregister(bad)
+
+
+def test_error_in_reverse_pass_loop_mode_names_user_line(monkeypatch):
+    monkeypatch.setenv("FRAMEAD_BACKWARD", "loop")
+
+    def bad2(v):
+        return v + 0.0
+
+    def boom(g, ans, v):
+        raise FloatingPointError("vjp failed")
+
+    rules.register(bad2, vjp=(boom,), saves={0: ()})
+    try:
+        def f(x):
+            return bad2(x) * 3.0  # GOLDEN-loop
+
+        with pytest.raises(FloatingPointError) as e:
+            framead.grad(f)(1.5)
+        notes = "\n".join(getattr(e.value, "__notes__", []))
+        assert f"{HERE}:{_line_of('GOLDEN-loop')}" in notes and "<framead-backward-" in notes
+    finally:
+        rules.unregister(bad2)
 
 
 def test_user_exception_traceback_has_no_framead_frames():

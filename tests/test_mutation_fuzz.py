@@ -101,6 +101,7 @@ class Expr:
     o: str  # source in the oracle
     shape: tuple
     fresh: bool  # evaluates to a new array or scalar (never an alias of a buffer)
+    base: Buf | None = None  # the buffer a non-fresh expression aliases
 
 
 @dataclass
@@ -305,7 +306,7 @@ class Builder:
         if kind == "t":
             return Expr(x[0], x[0], x[1], True)
         f, o = self.read_view(x)
-        return Expr(f, o, x.shape, False)
+        return Expr(f, o, x.shape, False, x.buf)
 
     def leaf_element(self, T):
         v = self.pick(self.views)
@@ -320,7 +321,7 @@ class Builder:
         if not _suffix(shape, T):
             return None
         f, o = self.read_view(v, render_key(key))
-        return Expr(f, o, shape, False)
+        return Expr(f, o, shape, False, v.buf)
 
     def leaf_fancy(self, T):
         if T == ():
@@ -384,7 +385,7 @@ class Builder:
         o = f"{self.ovar(b)}[{sl}]"
         if len(T) != 1:
             f, o = f"{f}.reshape({T!r})", f"{o}.reshape({T!r})"
-        return Expr(f, o, T, False)
+        return Expr(f, o, T, False, b)
 
     def leaf_sum(self, T):
         v = self.pick(self.views)
@@ -541,6 +542,10 @@ class Builder:
         if form == "set":
             key, text, sel = self.write_key(t)
             e = self.expr(sel.shape, depth)
+            if isinstance(key, np.ndarray) and key.dtype == bool and e.base is t.buf:
+                # boolean-mask assignment does not guard against an overlapping source
+                # (the result depends on NumPy's iteration order): copy it, as code must
+                e = Expr(f"{e.f}.copy()", e.o, e.shape, True)
             self.emit(f"{t.name}[{text}] = {e.f}", self._write(t, f"{It}[{text}]", e.o),
                       "set")
         elif form == "aug":
@@ -600,7 +605,7 @@ class Builder:
                     e = Expr(f"np.sin({e.f})", f"np.sin({e.o})", e.shape, True)
                 if len(e.shape) != t.ndim + 1:
                     return
-                wf, wo = e.f, e.o
+                wf, wo = f"({e.f})", e.o
             if self.coin():
                 f = f"np.sum({wf}, axis={axis}, out={t.name})"
             else:
