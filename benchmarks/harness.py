@@ -5,24 +5,28 @@ What is measured (RESULTS.md repeats this):
 * **gradient time**: wall-clock time of one call returning the value and the gradient
   (``value_and_grad``; for PyTorch the forward plus ``.backward()``; for JAX including
   ``block_until_ready``), inputs already converted to the system's array type. Median over
-  warm repeats (the first call excluded), repeated until the per-system time budget is spent
-  (at least one warm repeat, at most ``max_reps``); ``gc.collect()`` runs between repeats,
-  outside the timed region.
+  warm calls (the first call excluded), repeated until the per-system time budget is spent
+  (at least one, at most ``max_reps``); ``gc.collect()`` runs between calls, outside the
+  timed region. A system whose calls take longer than the budget gets a single warm call;
+  one whose first call takes longer than a cap gets no warm call, and its first call stands
+  in for the warm time (marked in the report).
 * **primal time**: the same for the system's own forward computation without AD (framead's
   primal is the legacy NumPy program itself; PyTorch's runs under ``torch.no_grad()``; the
-  ``jax.jit`` system's is ``jit(primal)``; one untimed call warms it first, which compiles
-  ``jit(primal)`` and fills JAX's per-operation cache).
+  ``jax.jit`` system's is ``jit(primal)``); one untimed call warms it first, which compiles
+  ``jit(primal)`` and fills JAX's per-operation cache.
 * **first call**: the first gradient call of the system in a fresh process (each system runs
   in its own subprocess), so it includes framead's bytecode rewriting, JAX's tracing and
   compilation and PyTorch's lazy initialization, but not importing the package.
-* **peak memory**, measured on a warm call after timing, two ways:
-  ``rss``: the growth of the process's resident set during the call (Linux ``VmHWM`` after
-  resetting it through ``/proc/self/clear_refs``, minus ``VmRSS`` before the call, after
-  ``gc.collect()`` and ``malloc_trim(0)``); it sees every allocator (PyTorch's, XLA's) but
-  only in whole pages and misses memory that malloc reuses without growing the heap.
-  ``tracemalloc``: the peak of Python-traced allocations during the call (NumPy reports its
-  array buffers to tracemalloc), for NumPy, framead and autograd only; it cannot see
-  PyTorch's or XLA's buffers, so it is not reported for them.
+* **peak memory**, two ways:
+  ``rss``: the growth of the process's resident set during the first warm gradient call
+  (Linux ``VmHWM`` after resetting it through ``/proc/self/clear_refs``, minus ``VmRSS``
+  before the call, after ``gc.collect()`` and ``malloc_trim(0)``); it sees every allocator
+  (PyTorch's, XLA's) but only in whole pages, and misses memory that malloc reuses from its
+  free lists without growing the heap, so small values are noise.
+  ``tracemalloc``: the peak of Python-traced allocations during another warm call (NumPy
+  reports its array buffers to tracemalloc), for NumPy, framead and autograd only; it
+  cannot see PyTorch's or XLA's buffers, so it is not reported for them; it is skipped
+  for calls slower than the budget (tracing every allocation slows them down).
 * **gradient check**: before a system is timed, its first call's value must equal the legacy
   primal's value (relative 1e-9) and its gradient must match float64 central finite
   differences of the legacy primal: for each differentiated argument, the derivative along
@@ -361,13 +365,15 @@ def _reason(exc: BaseException) -> str:
 def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: float,
                max_reps: int = 40, profile: bool = True, grad_path: str | None = None,
                slow_s: float | None = None, cap_s: float = math.inf,
-               profile_size: dict | None = None) -> dict:
+               profile_size: dict | None = None, checkpoint=None) -> dict:
     """First call, check, timings and memory of ``system`` on workload ``mod``.
 
     A call slower than ``slow_s`` (default ``budget_s``) gets one warm repeat and no
     tracemalloc run; after a first call slower than ``cap_s`` nothing more is run. framead's
-    cProfile runs at ``profile_size`` instead when its calls are slow.
+    cProfile runs at ``profile_size`` instead when its calls are slow. ``checkpoint(res)``
+    is called with the partial result after each stage (so a killed run leaves something).
     """
+    checkpoint = checkpoint or (lambda r: None)
     slow_s = budget_s if slow_s is None else slow_s
     res: dict = {"system": system, "status": "ok", "notes": []}
     args, static = mod.inputs(**size)
@@ -386,13 +392,15 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
         return res
     # 1. the first call (fresh process), then the gradient check
     try:
-        t_first, out = timed(ad.vg, ad.block)
+        gc.collect()
+        first_rss, t_first, out = peak_rss_and_time(ad.vg, ad.block)
         value, grads = ad.to_numpy(out)
         del out
     except Exception as exc:
         return {**res, "status": "FAILED", "reason": _reason(exc),
                 "traceback": traceback.format_exc()}
     res["first_s"] = t_first
+    res["first_rss"] = first_rss
     if grad_path:
         np.savez(grad_path, *grads)
     if spec is not None:
@@ -400,24 +408,30 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
         res["check"] = report
         if not ok:
             return {**res, "status": "FAILED", "reason": "gradient check: " + report}
-    if t_first > cap_s:
-        res["notes"].append(f"first call {t_first:.1f} s > {cap_s:g} s: only the first call "
-                            "was run")
-        return res
-    slow = t_first > slow_s
+    checkpoint(res)
+    capped = t_first > cap_s
+    if capped:
+        res["notes"].append(f"the first call took {t_first:.1f} s > {cap_s:g} s, so only it "
+                            "was run: its time and memory (which include compilation and "
+                            "caches) stand in for the warm ones")
+        res["first_only"] = True
+        res["peak_rss"] = first_rss
+    slow = capped or t_first > slow_s
     # 2. warm timings (gradient, then the system's own primal); the first warm gradient
     #    call also measures the resident-set growth
     try:
-        gc.collect()
-        rss, t, r = peak_rss_and_time(ad.vg, ad.block)
-        del r
-        res["peak_rss"] = rss
-        times = [t]
-        if not slow and t < slow_s:
-            times += repeat(ad.vg, ad.block, budget_s - t, max_reps - 1)
-        else:
-            res["notes"].append(f"slow calls ({t:.1f} s): one warm repeat")
-        res["grad_times"] = times
+        if not capped:
+            gc.collect()
+            rss, t, r = peak_rss_and_time(ad.vg, ad.block)
+            del r
+            res["peak_rss"] = rss
+            times = [t]
+            if not slow and t < slow_s:
+                times += repeat(ad.vg, ad.block, budget_s - t, max_reps - 1)
+            else:
+                res["notes"].append(f"slow calls ({t:.1f} s): one warm repeat, no tracemalloc")
+            res["grad_times"] = times
+            checkpoint(res)
         timed(ad.primal, ad.block)   # warm the primal (compiles jit(primal), JAX's op cache)
         res["primal_times"] = repeat(ad.primal, ad.block, budget_s / 3, max_reps)
         # 3. Python-traced memory of another warm call
@@ -426,7 +440,7 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
     except Exception as exc:
         return {**res, "status": "FAILED", "reason": "after a passing first call: "
                 + _reason(exc), "traceback": traceback.format_exc()}
-    if system == "framead":
+    if system == "framead" and not capped:
         res["framead"] = framead_breakdown(mod, size, budget_s, profile,
                                            profile_size if slow else None)
     return res

@@ -28,12 +28,12 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
-
-import numpy as np  # noqa: E402
 
 import harness  # noqa: E402
 import workloads  # noqa: E402
@@ -78,12 +78,17 @@ def worker(a) -> int:
     mod = workloads.load(a.worker)
     with open(a.spec, "rb") as fh:
         spec = pickle.load(fh)
+
+    def save(res, final=False):
+        with open(a.json + ".tmp", "w") as fh:
+            json.dump(_jsonable({**res, "partial": not final}), fh)
+        os.replace(a.json + ".tmp", a.json)
+
     res = harness.run_system(mod, a.system, mod.SIZES[a.size], spec, a.budget,
                              max_reps=a.max_reps, profile=not a.no_profile,
                              grad_path=a.grad, slow_s=a.slow, cap_s=a.cap,
-                             profile_size=mod.SIZES["quick"])
-    with open(a.json, "w") as fh:
-        json.dump(_jsonable(res), fh)
+                             profile_size=mod.SIZES["quick"], checkpoint=save)
+    save(res, final=True)
     return 0
 
 
@@ -133,8 +138,7 @@ def run_workload(name: str, a, tmp: str) -> dict:
                                  + (tail[-1] if tail else ""),
                        "traceback": "\n".join(tail)}
         except subprocess.TimeoutExpired:
-            res = {"system": system, "status": "TIMEOUT",
-                   "reason": f"no result within {a.timeout:.0f} s"}
+            res = timed_out(system, jpath, a.timeout)
         res["wall_s"] = time.perf_counter() - t1
         if res.get("status") == "ok" and os.path.exists(gpath):
             with np.load(gpath) as z:
@@ -143,6 +147,24 @@ def run_workload(name: str, a, tmp: str) -> dict:
         print("  " + progress_line(res), flush=True)
     agreement(out)
     return out
+
+
+def timed_out(system: str, jpath: str, timeout: float) -> dict:
+    """The result of a worker killed by the timeout: what it had saved, if anything."""
+    res = None
+    if os.path.exists(jpath):
+        with open(jpath) as fh:
+            res = json.load(fh)
+    if not res or res.get("status") != "ok" or "first_s" not in res:
+        return {"system": system, "status": "TIMEOUT",
+                "reason": f"no gradient within {timeout:.0f} s (the subprocess timeout)"}
+    if not res.get("grad_times"):
+        res["first_only"] = True
+        res["peak_rss"] = res.get("first_rss")
+    res.setdefault("notes", []).append(
+        f"the subprocess was stopped at the {timeout:.0f} s timeout after its first call "
+        f"({res['first_s']:.1f} s); what it measured before is reported")
+    return res
 
 
 def agreement(w: dict) -> None:
@@ -174,7 +196,14 @@ def grad_time(r) -> float:
         return math.nan
     if r.get("grad_times"):
         return median(r["grad_times"])
+    if r.get("first_only"):
+        return r["first_s"]
     return math.nan
+
+
+def fmt_g(r) -> str:
+    """A gradient time, marked when it is a first call standing in for warm ones."""
+    return fmt_t(grad_time(r)) + ("†" if r.get("first_only") else "")
 
 
 def primal_time(r) -> float:
@@ -315,7 +344,7 @@ def render_headline(results) -> list[str]:
             elif r.get("status") != "ok":
                 cells.append(r.get("status", "?"))
             else:
-                cells.append(fmt_t(grad_time(r)))
+                cells.append(fmt_g(r))
         fa = grad_time(w["systems"].get("framead", {}))
         peers = [grad_time(w["systems"][s]) for s in harness.EAGER_PEERS
                  if s in w["systems"]]
@@ -325,6 +354,9 @@ def render_headline(results) -> list[str]:
         L.append(f"| {w['name']} | {w['kind']} | {fmt_t(npr)} | " + " | ".join(cells)
                  + f" | {fmt_r(ratio)} |")
     L.append("")
+    L.append("† only the first call was run (it took longer than the cap); its time, which "
+             "includes compilation, stands in for the warm time. FAILED: the gradient did not "
+             "match finite differences or the call raised (reason under the workload).\n")
     return L
 
 
@@ -395,10 +427,12 @@ def render_workload(w) -> list[str]:
         tm_s = fmt_b(tm) if tm is not None else ("n/a" if s in ("jax", "jax.jit", "torch")
                                                  else "skipped")
         reps = len(r.get("grad_times") or [])
-        L.append(f"| {LABEL[s]} | ok | {fmt_t(g)} | {reps} | {fmt_t(p)} | {fmt_r(g / p)} | "
-                 f"{fmt_r(g / np_t)} | {fmt_t(r['first_s'])} | {fmt_b(r.get('peak_rss'))} | "
+        dag = "†" if r.get("first_only") else ""
+        L.append(f"| {LABEL[s]} | ok | {fmt_g(r)} | {reps} | {fmt_t(p)} | {fmt_r(g / p)}{dag} | "
+                 f"{fmt_r(g / np_t)}{dag} | {fmt_t(r['first_s'])} | "
+                 f"{fmt_b(r.get('peak_rss'))}{dag} | "
                  f"{tm_s} | {r.get('agreement', math.nan):.1e} | "
-                 f"{'–' if s == 'framead' else fmt_r(fa_t / g)} | "
+                 f"{'–' if s == 'framead' else fmt_r(fa_t / g) + dag} | "
                  f"{'–' if s == 'framead' else fmt_r(fa_first / r['first_s'])} |")
         for note in r.get("notes", []):
             notes.append(f"- {LABEL[s]}: {note}")
@@ -476,7 +510,7 @@ def main(argv=None) -> int:
     p.add_argument("--only", default="", help="comma-separated workloads")
     p.add_argument("--systems", default=",".join(ORDER), help="comma-separated systems")
     p.add_argument("--budget", type=float, default=None,
-                   help="seconds of warm gradient calls per system (default 8; 1 with --quick)")
+                   help="seconds of warm gradient calls per system (default 5; 1 with --quick)")
     p.add_argument("--max-reps", type=int, default=None)
     p.add_argument("--slow", type=float, default=None,
                    help="calls slower than this get a single warm repeat (default: budget)")
@@ -496,11 +530,11 @@ def main(argv=None) -> int:
     p.add_argument("--grad", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     a.size = a.size or ("quick" if a.quick else "full")
-    a.budget = a.budget if a.budget is not None else (1.0 if a.quick else 8.0)
+    a.budget = a.budget if a.budget is not None else (1.0 if a.quick else 5.0)
     a.max_reps = a.max_reps or (5 if a.quick else 40)
     a.slow = a.slow if a.slow is not None else a.budget
     a.cap = a.cap if a.cap is not None else (30.0 if a.quick else 60.0)
-    a.timeout = a.timeout if a.timeout is not None else (180.0 if a.quick else 420.0)
+    a.timeout = a.timeout if a.timeout is not None else (120.0 if a.quick else 180.0)
     if a.worker:
         return worker(a)
     names = [n for n in a.only.split(",") if n] or list(workloads.WORKLOADS)

@@ -366,10 +366,7 @@ def configure_flags() -> None:
     for fn in STRUCTURAL:
         C.set_callable_flags(fn, C.NATIVE)
     for fn in rules.ruled_callables():
-        flags = C.RULE
-        if isinstance(fn, np.ufunc) or (getattr(fn, "__module__", None) or "").startswith("numpy"):
-            flags |= C.SCAN
-        C.set_callable_flags(fn, flags)
+        C.set_callable_flags(fn, C.RULE | C.SCAN)  # SCAN: traced floats inside list args
     for f, _ in SPECIAL_FORMS.values():
         C.set_callable_flags(f, C.ALWAYS)
 

@@ -110,6 +110,10 @@ class Recorder:
                 buf = self._const_buffer(root)
             if parent is None or recipe is None:
                 parent, recipe = root, self._index_recipe(root, obj)
+                if recipe is None:  # e.g. a float view of a complex buffer made in C
+                    self.entries[id(obj)] = Entry(obj, v)
+                    C.track(obj)
+                    return
             self.entries[id(obj)] = Entry(obj, v, buf, buf.version, parent, recipe)
             return
         self.entries[id(obj)] = Entry(obj, v)
@@ -124,13 +128,9 @@ class Recorder:
         C.track(root)
         return buf
 
-    def _index_recipe(self, root: np.ndarray, view: np.ndarray) -> tuple:
+    def _index_recipe(self, root: np.ndarray, view: np.ndarray) -> tuple | None:
         idx = prim.view_index(root, view)
-        if idx is None:
-            raise NotImplementedError(
-                f"framead cannot follow a {view.dtype} view of a {root.dtype} buffer made "
-                "outside capture; make it inside the differentiated function")
-        return ("index", idx)
+        return None if idx is None else ("index", idx)
 
     def value_of(self, obj: Any) -> Value | None:
         """The current IR value of ``obj``, or None for a constant."""
@@ -142,7 +142,13 @@ class Recorder:
             buf = self.buffers.get(id(root))
             if buf is None or obj.dtype.kind not in "fc":
                 return None
-            e = Entry(obj, None, buf, -1, root, self._index_recipe(root, obj))
+            recipe = self._index_recipe(root, obj)
+            if recipe is None:
+                self.hazard("FA104", "view", sys._getframe(1),
+                            f"a {obj.dtype} view of a traced {root.dtype} buffer made where "
+                            "framead could not see how; it is read as a constant")
+                return None
+            e = Entry(obj, None, buf, -1, root, recipe)
             self.entries[id(obj)] = e
         buf = e.buffer
         if buf is None or e.version == buf.version:
@@ -209,6 +215,8 @@ class Recorder:
             e = self.entries.get(id(result))
             if e is not None and e.obj is result:
                 return result  # an identity (np.asarray(a), float(x)): same object, same value
+            if recipe is None and isinstance(result, np.ndarray) and result.base is not None:
+                recipe_parent, recipe = _call_recipe(rule, fn, node_args, call_kwargs, result)
             outputs, treedef = self._outputs(result, recipe_parent, recipe)
         kwargs = call_kwargs
         if kwargs and "out" in kwargs:
@@ -284,8 +292,14 @@ class Recorder:
         cur, val = obj, new
         while cur is not root:
             e = self.entries.get(id(cur))
-            if e is None or e.obj is not cur:
-                e = Entry(cur, None, buf, -1, root, self._index_recipe(root, cur))
+            if e is None or e.obj is not cur or e.parent is None:
+                recipe = self._index_recipe(root, cur)
+                if recipe is None:
+                    raise NotImplementedError(
+                        f"{loc_of(frame)}: framead cannot follow a write through a "
+                        f"{cur.dtype} view of a {root.dtype} buffer made where it could not "
+                        "see how; make the view inside the differentiated function")
+                e = Entry(cur, None, buf, -1, root, recipe)
                 self.entries[id(cur)] = e
             parent = e.parent
             pv = self.value_of(parent)
@@ -600,6 +614,21 @@ def unflatten(treedef, leaves):
     return build(treedef)
 
 
+def _call_recipe(rule, fn, node_args, kwargs, result):
+    """If ``result`` is a view of a traced argument, how to re-make it from that argument."""
+    root = buffer_owner(result)
+    for pos, a in enumerate(node_args):
+        if isinstance(a, np.ndarray) and buffer_owner(a) is root:
+            f = rule.fn
+            if not callable(f) or isinstance(fn, types.BuiltinMethodType) and pos == 0:
+                f = getattr(type(a), getattr(fn, "__name__", ""), None) or f
+            if not callable(f):
+                return None, None
+            rest = node_args[:pos] + node_args[pos + 1:]
+            return a, ("call", f, rest, dict(kwargs), pos, rule)
+    return None, None
+
+
 def _derive_call(recipe, pv):
     kind = recipe[0]
     if kind == "getitem":
@@ -607,8 +636,7 @@ def _derive_call(recipe, pv):
     if kind == "attr":
         return calls.attr_rule_by_name(recipe[1]), (pv,), {}
     if kind == "call":
-        _, fn, args, kwargs, pos = recipe
-        rule = calls.rule_for(fn)
+        _, fn, args, kwargs, pos, rule = recipe
         return rule, (*args[:pos], pv, *args[pos:]), dict(kwargs)
     return GATHER_RULE, (pv, recipe[1]), {}
 

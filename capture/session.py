@@ -3,6 +3,7 @@ recorder."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from types import CodeType
 
@@ -25,16 +26,45 @@ def _skip(code: CodeType) -> bool:
 
 def decide(code: CodeType) -> CodeType | None:
     """The hook's per-code-object question: run which code for this frame?"""
-    if _skip(code):
+    if _skip(code) or id(code) in EAGER_CODES:
         return None
     hit = _rewritten.get(id(code))
     if hit is not None and hit[0] is code:
+        if hit[1] is None:
+            _report_refused(code)
         return hit[1]
     new = instrument(code, PROBES)
     if new is None:
         _refused[code] = "the rewriter refused this code object"
     _rewritten[id(code)] = (code, new)
+    if new is None:
+        _report_refused(code)
     return new
+
+
+# --- eager fallback support (capture/eager.py) ------------------------------------------------
+# Code objects of @framead.eager functions (keyed by id; the dict keeps them alive): decide()
+# leaves them uninstrumented. capture.eager.mark_eager adds to it and bumps the generation.
+EAGER_CODES: dict[int, CodeType] = {}
+_tls = threading.local()  # .recorders: this thread's stack of active Sessions' recorders
+
+
+def current_recorder() -> Recorder | None:
+    """The recorder of this thread's innermost active Session, or None outside capture."""
+    stack = getattr(_tls, "recorders", None)
+    return stack[-1] if stack else None
+
+
+def _report_refused(code: CodeType) -> None:
+    """FA103: a frame the rewriter refused runs uninstrumented during a capture (once per code
+    object per capture: decisions are re-made after each Session starts). Located at the call."""
+    rec = current_recorder()
+    if rec is not None and C.is_enabled():
+        rec.hazard("FA103", code.co_qualname, sys._getframe(2),
+                   f"{code.co_qualname} ({code.co_filename}:{code.co_firstlineno}) ran "
+                   f"uninstrumented: {_refused.get(code, 'refused')}; operations on traced "
+                   "values inside it are not recorded")
+# --- end eager fallback support ----------------------------------------------------------------
 
 
 class _Probes:
@@ -83,9 +113,11 @@ class Session:
             _lock.release()
             raise
         self._prev = C.set_enabled(True)
+        _tls.__dict__.setdefault("recorders", []).append(self.recorder)  # eager support
         return self
 
     def __exit__(self, *exc) -> None:
+        _tls.recorders.pop()  # eager support
         C.set_enabled(self._prev)
         try:
             C.uninstall()

@@ -2,7 +2,9 @@
 
 from .api import GradientWarning, Trace, grad, strict, trace, value_and_grad
 from .coverage import CoverageReport, coverage
+from .eager_api import eager
 from .errors import FrameadError, GradientHazard, InputTypeError, NonScalarOutputError
 
-__all__ = ["grad", "value_and_grad", "trace", "Trace", "coverage", "CoverageReport", "strict", "GradientWarning", "FrameadError", "GradientHazard",
+__all__ = ["grad", "value_and_grad", "trace", "Trace", "coverage", "CoverageReport", "strict",
+           "eager", "GradientWarning", "FrameadError", "GradientHazard",
            "InputTypeError", "NonScalarOutputError"]

@@ -20,6 +20,10 @@ def _configure_rules(p: argparse.ArgumentParser) -> None:
                    help="do not load third-party rules (entry point group framead.rules)")
 
 
+def _short(items: list[str]) -> str:
+    return ",".join(items) if len(items) <= 4 else f"{','.join(items[:3])},+{len(items) - 3}"
+
+
 def _describe_rule(rule: Any) -> tuple[str, str, str]:
     """(VJP column, JVP column, metadata column) for one rule."""
     names = rule.argnames or ()
@@ -32,8 +36,7 @@ def _describe_rule(rule: Any) -> tuple[str, str, str]:
     elif rule.joint:
         vjp = "joint"
     else:
-        diff = [arg(i) for i in range(len(rule.vjp)) if rule.has_vjp(i)]
-        vjp = ",".join(diff) if len(diff) <= 4 else f"{','.join(diff[:3])},+{len(diff) - 3}"
+        vjp = _short([arg(i) for i in range(len(rule.vjp)) if rule.has_vjp(i)])
     jvp = "-" if rule.cut else ("jvp" if rule.jvp is not None else "NO JVP")
     meta = []
     for flag in ("elementwise", "multi"):
@@ -48,9 +51,9 @@ def _describe_rule(rule: Any) -> tuple[str, str, str]:
     if rule.saves is None and not rule.cut:
         meta.append("saves=all")
     elif rule.saves:
-        saved = sorted({str(s) if s == "ans" else arg(s)
-                        for v in rule.saves.values() for s in v})
-        meta.append(f"saves={','.join(saved) or '-'}")
+        saved = sorted({s for v in rule.saves.values() for s in v},
+                       key=lambda s: (isinstance(s, str), s if isinstance(s, int) else 0))
+        meta.append(f"saves={_short([s if s == 'ans' else arg(s) for s in saved]) or '-'}")
     if rule.hazard:
         meta.append("hazard")
     return vjp, jvp, " ".join(meta)

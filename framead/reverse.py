@@ -26,6 +26,8 @@ def _unbroadcast(g: Any, meta: Meta) -> Any:
     """Sum a broadcast cotangent back to ``meta``'s shape (scalars stay scalars)."""
     shape = meta.shape
     g = np.asarray(g)
+    if g.dtype.kind == "c" and getattr(meta.dtype, "kind", "c") != "c":
+        g = g.real
     if g.shape != shape:
         while g.ndim > len(shape):
             g = g.sum(axis=0)
@@ -35,6 +37,12 @@ def _unbroadcast(g: Any, meta: Meta) -> Any:
     if not issubclass(meta.kind, np.ndarray) and g.ndim == 0:
         return g[()]
     return g
+
+
+def _real_from_complex(node: Node, a: Value) -> bool:
+    """A real input of a node with a complex output: its cotangent keeps the real part."""
+    return getattr(a.dtype, "kind", "f") != "c" and any(
+        o is not None and getattr(o.dtype, "kind", "") == "c" for o in node.outputs)
 
 
 def _zeros(meta: Meta) -> Any:
@@ -214,7 +222,8 @@ def _node_block(em: _Emitter, node: Node) -> list[str]:
                 continue
             expr = f"{em.bind('f', fn)}({call_args})"
         if isinstance(a, Value):
-            if getattr(node.rule, "elementwise", False) and a.shape != out_shape:
+            if (getattr(node.rule, "elementwise", False) and a.shape != out_shape) or \
+                    _real_from_complex(node, a):
                 expr = f"_unb({expr}, {em.bind('m', a.meta())})"
             lines.append(f"    t = {expr}  # {where}")
             if em.check_shapes(node.rule):
@@ -275,8 +284,8 @@ def _make_step(node: Node, check: bool) -> _Step:
             if fn is None:
                 continue
         if isinstance(a, Value):
-            unb = a.meta() if getattr(node.rule, "elementwise", False) and \
-                a.shape != out_shape else None
+            unb = a.meta() if (getattr(node.rule, "elementwise", False) and
+                               a.shape != out_shape) or _real_from_complex(node, a) else None
             parts.append((i, fn, a.id, unb, a.meta() if check else None))
         else:
             parts.append((i, fn, _ids_tree(a), None, None))

@@ -16,6 +16,7 @@ Conventions (call signatures, ``saves``, containers, multi-output, complex numbe
 """
 
 import sys
+import warnings
 
 from framead.ir import Meta
 
@@ -103,12 +104,19 @@ del _module
 
 
 def install_optional() -> None:
-    """Install the rules of optional packages (SciPy) that have been imported since."""
-    if "scipy_rules" not in _BY_MODULE and ("scipy.special" in sys.modules
+    """Install the rules of optional packages (SciPy) that have been imported since; a rule
+    someone registered first is kept, and a failure is a warning, not an error."""
+    if "scipy_rules" in _BY_MODULE or not ("scipy.special" in sys.modules
                                            or "scipy.linalg" in sys.modules):
+        return
+    try:
         from . import scipy_rules
 
         _install(scipy_rules)
+    except Exception as e:  # a broken SciPy must not break every capture
+        _BY_MODULE.setdefault("scipy_rules", ())
+        warnings.warn(f"framead: SciPy rules not installed: {type(e).__name__}: {e}",
+                      RuntimeWarning, stacklevel=2)
 
 
 def generation() -> int:

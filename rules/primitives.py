@@ -14,7 +14,7 @@ import numpy as np
 
 # ---------------------------------------------------------------- view recipes
 # A recipe says how a view is obtained from its parent array:
-#   ("getitem", key) | ("attr", name) | ("call", fn, args, kwargs, pos) | ("index", idx)
+#   ("getitem", key) | ("attr", name) | ("call", fn, args, kwargs, pos, rule) | ("index", idx)
 # ("call": the view is fn(*args[:pos], parent, *args[pos:], **kwargs)).
 
 
@@ -26,7 +26,7 @@ def apply_view(arr: np.ndarray, recipe: tuple) -> np.ndarray:
     if kind == "attr":
         return getattr(arr, recipe[1])
     if kind == "call":
-        _, fn, args, kwargs, pos = recipe
+        fn, args, kwargs, pos = recipe[1:5]
         return fn(*args[:pos], arr, *args[pos:], **kwargs)
     if kind == "index":
         return arr.reshape(-1)[recipe[1]]

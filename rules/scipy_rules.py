@@ -32,7 +32,7 @@ from .linalg_rules import (
     mT,
     public_name,
 )
-from .registry import ANS, register
+from .registry import ANS, lookup, register
 
 _SQRT_PI, _SQRT_2PI = math.sqrt(math.pi), math.sqrt(2 * math.pi)
 _LN10 = math.log(10.0)
@@ -449,11 +449,16 @@ RULES = [  # (function, vjp, jvp, saves, more metadata)
 
 
 def install() -> None:
+    """Register every rule whose function has none yet (a user's own rule wins)."""
     for fn, d in UNARY:
-        defunary(fn, d, name=_name(fn))
+        if lookup(fn) is None:
+            defunary(fn, d, name=_name(fn))
     for fn, dx, dy in BINARY:
-        defbinary(fn, dx, dy, name=_name(fn))
+        if lookup(fn) is None:
+            defbinary(fn, dx, dy, name=_name(fn))
     for fn, dx in ORDER_FIRST:
-        defbinary(fn, None, dx, nondiff=(0,), name=_name(fn))
+        if lookup(fn) is None:
+            defbinary(fn, None, dx, nondiff=(0,), name=_name(fn))
     for fn, vjp, jvp, saves, spec in RULES:
-        register(fn, vjp=vjp, jvp=jvp, saves=saves, name=public_name(fn), **spec)
+        if lookup(fn) is None:
+            register(fn, vjp=vjp, jvp=jvp, saves=saves, name=public_name(fn), **spec)

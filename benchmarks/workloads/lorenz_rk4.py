@@ -12,7 +12,7 @@ DESCRIPTION = ("Lorenz system, classical RK4 on Python floats and tuples, 2000 s
 PORT_NOTES = ("autograd: the same code (`math.hypot` becomes `anp.hypot`). JAX: the same code "
               "on 0-d arrays (`jnp.hypot`); under jit the time loop is a `lax.fori_loop`. "
               "PyTorch: the same code on 0-d float64 tensors (`torch.hypot`).")
-SIZES = {"full": {"nsteps": 2000}, "quick": {"nsteps": 200}, "tiny": {"nsteps": 10}}
+SIZES = {"full": {"nsteps": 2000}, "quick": {"nsteps": 200}, "tiny": {"nsteps": 4}}
 ARGNUMS = (0, 1, 2)
 
 

@@ -17,7 +17,7 @@ PORT_NOTES = ("autograd: the two accumulations become one `acc = acc + concatena
               "under jit the time loop is a `lax.fori_loop` (the body loop stays unrolled). "
               "PyTorch: the same in-place updates.")
 SIZES = {"full": {"n": 64, "nsteps": 50}, "quick": {"n": 16, "nsteps": 10},
-         "tiny": {"n": 4, "nsteps": 3}}
+         "tiny": {"n": 3, "nsteps": 2}}
 ARGNUMS = (0, 1)
 
 

@@ -11,7 +11,7 @@ DESCRIPTION = ("Rosenbrock function of n=1000 variables; a Python loop fills a p
 PORT_NOTES = ("autograd: the terms are accumulated into a scalar (no item assignment). "
               "JAX: `terms.at[i].set(...)`; under jit the element loop is a `lax.fori_loop`. "
               "PyTorch: the same item assignment into a float64 tensor.")
-SIZES = {"full": {"n": 1000}, "quick": {"n": 200}, "tiny": {"n": 6}}
+SIZES = {"full": {"n": 1000}, "quick": {"n": 200}, "tiny": {"n": 5}}
 ARGNUMS = (0,)
 
 

@@ -1,0 +1,57 @@
+"""``@framead.eager``: run a function's own code uninstrumented, with traced values wrapped in
+Tracers that record through the capture's recorder (the eager fallback, capture/eager.py)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+_NOT_PLAIN = (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+              | inspect.CO_ITERABLE_COROUTINE)
+
+
+def eager(fn: Callable) -> Callable:
+    """Mark ``fn`` so framead never instruments its frames.
+
+    Outside a capture the returned function just calls ``fn``. During a capture each call
+    runs ``fn``'s original code with its traced arguments (floats, NumPy inexact scalars, float
+    arrays, also inside list/tuple/dict arguments), closure cells and the globals it names
+    wrapped in ``Tracer`` objects, which record every operation with the same rules as
+    instrumented code; what it returns is unwrapped, so Tracers never reach the caller. Each
+    call is reported as FA201 in ``framead.coverage`` (``strict=True`` raises there).
+
+    Inside an eager function prefer NumPy functions over ``math`` (``math.exp(t)``,
+    ``float(t)`` and ``np.asarray(t)`` cut the gradient and are reported as FA102).
+    Works on plain functions and methods (also under ``staticmethod``/``classmethod``), not on
+    generator or async functions.
+    """
+    if isinstance(fn, staticmethod | classmethod):
+        return type(fn)(eager(fn.__func__))
+    if getattr(fn, "__framead_eager__", None) is not None:
+        return fn
+    if not isinstance(fn, types.FunctionType):
+        raise TypeError(f"framead.eager expects a Python function, got {type(fn).__name__} "
+                        f"{fn!r:.60}")
+    code = fn.__code__
+    if code.co_flags & _NOT_PLAIN:
+        raise TypeError(f"framead.eager cannot run generator or async function "
+                        f"{fn.__qualname__} eagerly; mark the plain functions it calls instead")
+    from .capture import _evalframe as C
+    from .capture.eager import mark_eager, run_eager
+
+    mark_eager(code)
+    qualname = fn.__qualname__
+    is_enabled = C.is_enabled
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not is_enabled():
+            return fn(*args, **kwargs)
+        return run_eager(fn, qualname, args, kwargs, sys._getframe(1))
+
+    wrapper.__framead_eager__ = fn
+    return wrapper
