@@ -10,11 +10,11 @@ import dis
 import time
 
 import numpy as np
-
-import framead
 from framead.capture import rewriter
 from framead.capture.recorder import Recorder
 from framead.capture.session import PROBES, Session
+
+import framead
 
 N = 20000
 OPS_PER_ITER = 4  # x * c, + y, - 0.5 * ... see loop below: BINARY_OP count per iteration

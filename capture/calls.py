@@ -74,8 +74,8 @@ STRUCTURAL = [
     len, isinstance, issubclass, id, type, print, repr, str, format, hasattr, getattr,
     setattr, delattr, callable, hash, range, bool, dict, set, frozenset, slice, vars, dir,
     list.append, list.extend, list.insert, list.pop, list.index, list.count, list.remove,
-    list.copy, list.clear, list.reverse, list.sort, dict.get, dict.setdefault, dict.update, dict.items,
-    dict.keys, dict.values, dict.pop, dict.copy, set.add, set.discard, set.update,
+    list.copy, list.clear, list.reverse, list.sort, dict.get, dict.setdefault, dict.update,
+    dict.items, dict.keys, dict.values, dict.pop, dict.copy, set.add, set.discard, set.update,
     math.isfinite, math.isnan, math.isinf, math.isclose,
     np.shape, np.ndim, np.size, np.isscalar, np.result_type, np.isfinite, np.isnan, np.isinf,
     np.allclose, np.isclose, np.array_equal, np.ndarray.__len__,
@@ -97,7 +97,8 @@ def _is_python_visible(fn: Any) -> bool:
     impl = getattr(fn, "_implementation", None)  # numpy's array-function dispatchers
     if isinstance(impl, types.FunctionType):
         return True
-    call = getattr(type(fn), "__call__", None)
+    call = next((k.__dict__["__call__"] for k in type(fn).__mro__ if "__call__" in k.__dict__),
+                None)
     return isinstance(call, types.FunctionType)
 
 

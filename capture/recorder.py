@@ -15,9 +15,9 @@ import types
 from typing import Any
 
 import numpy as np
+from framead.rules import primitives as prim
 
 from framead.ir import Graph, Meta, Node, SourceLoc, Value
-from framead.rules import primitives as prim
 
 from . import _evalframe as C
 from . import calls

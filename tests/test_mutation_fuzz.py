@@ -42,16 +42,29 @@ import importlib.util
 import itertools
 import math
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from conftest import ENGINE_NAME, assert_args_unchanged, assert_close, fd_grad, fresh, \
-    get_engine, snapshot
-from hypothesis import HealthCheck, assume, given, note, settings
+from conftest import (
+    ENGINE_NAME,
+    assert_args_unchanged,
+    assert_close,
+    fd_grad,
+    fresh,
+    get_engine,
+    snapshot,
+)
+from hypothesis import HealthCheck, Phase, assume, given, note, settings
 from hypothesis import strategies as st
 
-MAX_EXAMPLES = int(os.environ.get("FRAMEAD_FUZZ_EXAMPLES", "150"))
+MAX_EXAMPLES = int(os.environ.get("FRAMEAD_FUZZ_EXAMPLES", "1000"))
+# hypothesis's shrinker can take minutes on these programs; by default a failing program is
+# reduced by deleting statements instead (bounded, see _minimize). FRAMEAD_FUZZ_SHRINK=1
+# turns hypothesis's shrinking back on.
+SHRINK = os.environ.get("FRAMEAD_FUZZ_SHRINK") == "1"
+MINIMIZE_SECONDS = 20.0
 RTOL = 1e-6
 
 SHAPES = [(6,), (8,), (12,), (2, 3), (3, 4), (4, 3), (2, 2, 3), (2, 3, 2)]
@@ -827,12 +840,66 @@ def check_program(prog: Program, directory) -> None:
             assert isinstance(gi, np.ndarray) and gi.shape == args[i].shape
             assert_close(gi, rf, ef, RTOL, atol, f"d/dx{i} vs central differences of f")
             assert_close(gi, ro, eo, RTOL, atol, f"d/dx{i} vs the functional oracle")
-    except BaseException:
+    except Exception as e:
         STATS["failed"] += 1
-        raise
+        small = _minimize(prog, directory, _failure(prog.source, args, argnums, directory))
+        raise AssertionError(
+            f"{type(e).__name__}: {e}\n\nsmallest failing program found by deleting "
+            f"statements (args={args!r}, argnums={argnums!r}):\n{small}") from e
+
+
+def _failure(source: str, args, argnums, directory) -> str | None:
+    """How framead fails on ``source`` (exception type or "gradient"), or None when the
+    program is invalid here or framead gets it right."""
+    try:
+        f = _load(source, directory, "f")
+        with np.errstate(all="ignore"):
+            y = f(*fresh(args))
+        if not (np.isfinite(y) and abs(y) < 1e4):
+            return None
+        refs = fd_grad(f, args, argnums, with_error=True)
+    except Exception:
+        return None
+    refs = refs if isinstance(argnums, tuple) else (refs,)
+    scale = max([1.0, abs(float(y))] + [float(np.max(np.abs(r))) for r, _ in refs])
+    atol = RTOL * 1e-3 * scale
+    if not _reliable(refs, RTOL, atol):
+        return None
+    try:
+        grads = get_engine().value_and_grad(f, argnums=argnums)(*args)[1]
+    except Exception as e:
+        return type(e).__name__
+    gs = grads if isinstance(argnums, tuple) else (grads,)
+    for gi, (r, _) in zip(gs, refs, strict=True):
+        if not np.allclose(gi, r, rtol=RTOL, atol=atol):
+            return "gradient"
+    return None
+
+
+def _minimize(prog: Program, directory, how: str | None) -> str:
+    """Delete body statements of ``f`` while framead still fails the same way."""
+    lines = prog.source.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("def f("))
+    body, tail = lines[head + 1:-1], lines[-1:]
+    if how is None:
+        return prog.source
+    deadline = time.monotonic() + MINIMIZE_SECONDS
+    changed = True
+    while changed and time.monotonic() < deadline:
+        changed = False
+        for i in range(len(body) - 1, -1, -1):
+            if time.monotonic() > deadline:
+                break
+            trial = body[:i] + body[i + 1:]
+            src = "\n".join(lines[:head + 1] + trial + tail) + "\n"
+            if _failure(src, prog.args, prog.argnums, directory) == how:
+                body, changed = trial, True
+    return "\n".join(lines[:head + 1] + body + tail) + "\n"
 
 
 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+          report_multiple_bugs=False,
+          phases=[Phase.explicit, Phase.generate] + ([Phase.shrink] if SHRINK else []),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                  HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(mutation_programs())

@@ -3,8 +3,9 @@
 framead assembles instrumented code itself (about 3 us per instruction instead of the 20-30 us
 a `bytecode.Bytecode` round trip costs), so its output is cross-checked here: the `bytecode`
 package must decode every instrumented code object into a control-flow graph, compute a
-stack depth whose growth over the original fits the growth of ``co_stacksize``, and see the original instructions, with
-their line numbers, in the same order once the probe sequences are removed.
+stack depth whose growth over the original fits the growth of ``co_stacksize``, and see the
+original instructions, with their line numbers, in the same order once the probe sequences
+are removed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import types
 
 import pytest
 from bytecode import Bytecode, ConcreteBytecode, ControlFlowGraph, Instr
-
 from framead.capture.rewriter import instrument
 from framead.capture.session import PROBES
 
