@@ -28,7 +28,11 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+if __name__ == "__main__":   # single-threaded BLAS for the finite-difference reference too
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -398,8 +402,9 @@ def render_targets(results) -> list[str]:
 
 
 def render_workload(w) -> list[str]:
+    size = ", ".join(f"{k}={v}" for k, v in w["size"].items())
     L = [f"### {w['name']} ({w['kind']}-heavy)\n", w["description"] + "\n",
-         f"Ports: {w['port_notes']}\n"]
+         f"Size run: {size}. Ports: {w['port_notes']}\n"]
     numpy_r = _ok(w, "numpy")
     np_t = primal_time(numpy_r) if numpy_r else math.nan
     fa = _ok(w, "framead")

@@ -88,13 +88,12 @@ def _user_tb(fn):
 class _Extent:
     """Bookkeeping of one outermost eager call (nested eager calls share it)."""
 
-    __slots__ = ("rec", "created", "restores", "depth", "frame", "qualname")
+    __slots__ = ("rec", "created", "restores", "frame", "qualname")
 
     def __init__(self, rec, frame, qualname: str):
         self.rec = rec
         self.created: list[Tracer] = []
         self.restores: list[tuple] = []
-        self.depth = 0
         self.frame = frame
         self.qualname = qualname
 
@@ -104,21 +103,27 @@ def _new(obj: Any, ext: _Extent) -> Tracer:
     t._fa_obj = obj
     t._fa_rec = ext.rec
     t._fa_reg = 0
-    rec = ext.rec
-    if type(obj) is np.ndarray:
-        buf = rec.buffers.get(id(obj))
-        if buf is not None and buf.root is obj:  # a buffer owner: its entry follows versions
-            rec.entries[id(t)] = Entry(t, buf.value, buf, buf.version)
-            C.track(t)
-            t._fa_reg = 1
-    else:
-        v = rec.value_of(obj)
-        if v is not None:  # an immutable scalar: its value never changes
-            rec.entries[id(t)] = Entry(t, v)
-            C.track(t)
-            t._fa_reg = 1
+    _register(t, ext.rec)
     ext.created.append(t)
     return t
+
+
+def _register(t: Tracer, rec) -> None:
+    """Put a Tracer of a traced scalar or of a traced buffer owner in the shadow table (an
+    owner's entry follows its buffer versions), so C calls with rules see its value."""
+    obj = t._fa_obj
+    if type(obj) is np.ndarray:
+        buf = rec.buffers.get(id(obj))
+        if buf is None or buf.root is not obj:
+            return
+        rec.entries[id(t)] = Entry(t, buf.value, buf, buf.version)
+    else:
+        v = rec.value_of(obj)
+        if v is None:
+            return
+        rec.entries[id(t)] = Entry(t, v)  # immutable: its value never changes
+    C.track(t)
+    t._fa_reg = 1
 
 
 def _is_leaf(x: Any) -> bool:
@@ -311,6 +316,8 @@ def _ibinop(self: Tracer, other: Any, fop, iop) -> Any:
         res = iop(a, b)
         return self if res is a else res
     res = rec._inplace(fop, iop, a, b, sys._getframe(1))
+    if not self._fa_reg:
+        _register(self, rec)  # a constant buffer that now holds traced values
     return _same(self, res) if res is a else _wrap(res, rec)
 
 
@@ -538,6 +545,8 @@ class Tracer:
             a[k] = v
             return
         rec._setitem(a, k, v, sys._getframe(1))
+        if not self._fa_reg:
+            _register(self, rec)  # a constant buffer that now holds traced values
 
     def __iter__(self):
         a = self._fa_obj
@@ -667,7 +676,6 @@ def run_eager(fn: types.FunctionType, qualname: str, args: tuple, kwargs: dict,
     outer = prev is None or prev.rec is not rec
     ext = _Extent(rec, frame, qualname) if outer else prev
     _tls.extent = ext
-    ext.depth += 1
     try:
         wargs = tuple(_wrap_arg(a, ext) for a in args)
         wkw = {k: _wrap_arg(v, ext) for k, v in kwargs.items()}
@@ -675,13 +683,11 @@ def run_eager(fn: types.FunctionType, qualname: str, args: tuple, kwargs: dict,
         result = fn(*wargs, **wkw)
         del wargs, wkw
     except BaseException as e:
-        ext.depth -= 1
         if outer:
             _tls.extent = prev
             _close(ext, failed=True)
         e.__traceback__ = strip_framead_frames(e.__traceback__)
         raise
-    ext.depth -= 1
     if not outer:
         return result  # Tracers stay Tracers until the outermost eager call returns
     _tls.extent = prev
@@ -739,6 +745,7 @@ def _purge(escaped: list) -> set[str]:
     def fix(x):
         return x._fa_obj if id(x) in ids else x
 
+    patched_dict = False
     refs = gc.get_referrers(*escaped)
     for r in refs:
         if r is escaped or r is refs:
@@ -748,6 +755,7 @@ def _purge(escaped: list) -> set[str]:
             continue  # recorder entries, IR nodes: framead's own bookkeeping
         if tr is list or tr is dict or tr is set:
             unwrap(r)
+            patched_dict = patched_dict or tr is dict
         elif tr is types.CellType:
             try:
                 r.cell_contents = fix(r.cell_contents)
@@ -763,22 +771,36 @@ def _purge(escaped: list) -> set[str]:
         elif not _fix_attributes(r, fix):
             left.add(f"a {tr.__name__}")
     del refs
+    if patched_dict:
+        sys._clear_type_cache()  # the dict may have been a class's namespace
     return left
 
 
 def _fix_attributes(obj: Any, fix) -> bool:
+    """Instance attributes (``__dict__`` entries and slots) holding Tracers, rewritten in place
+    without running the class's ``__setattr__`` or property setters."""
     done = False
-    d = getattr(obj, "__dict__", None)
-    if isinstance(d, dict):
+    try:
+        d = object.__getattribute__(obj, "__dict__")
+    except (AttributeError, TypeError):
+        d = None
+    if type(d) is dict:
         for k, v in list(d.items()):
             if type(v) is Tracer:
-                setattr(obj, k, fix(v))
+                d[k] = fix(v)
                 done = True
     for klass in type(obj).__mro__:
-        for name in klass.__dict__.get("__slots__", ()):
-            v = getattr(obj, name, None)
+        slots = klass.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            desc = klass.__dict__.get(name)
+            if not isinstance(desc, types.MemberDescriptorType):
+                continue
+            try:
+                v = desc.__get__(obj, klass)
+            except AttributeError:
+                continue
             if type(v) is Tracer:
-                setattr(obj, name, fix(v))
+                desc.__set__(obj, fix(v))
                 done = True
     return done
 

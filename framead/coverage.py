@@ -38,8 +38,9 @@ def hint_for(code: str, op: str) -> str:
         "FA105": "store traced values in lists, tuples, dicts or float ndarrays; array.array, "
                  "ctypes and struct keep raw bytes that framead cannot follow",
         "FA106": f"pass the argument positionally, or register {op}'s rule with argnames=",
-        "FA201": "this frame ran with eager Tracers: it is differentiated but slower; "
-                 "check that the rewriter's refusal reason is expected",
+        "FA201": f"{op} ran with eager Tracers (@framead.eager): it is differentiated, but "
+                 "more slowly, and operations between traced values it reads from deep "
+                 "containers are not seen; remove @framead.eager where instrumenting works",
     }.get(code, "")
 
 

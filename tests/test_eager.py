@@ -606,3 +606,29 @@ def test_method_reads_attributes_combined_with_tracers():
     x, w = np.array([0.3, -0.5]), np.array([[0.2, 0.4], [0.7, -0.1]])
     got = framead.grad(prog, (0, 1))(x, w)
     _assert_tree_close(got, fd_grad(plain, (x, w), (0, 1)), 1e-6, 1e-8, "method")
+
+
+class Registry:
+    cache = None
+
+
+def test_class_attribute_store_and_exception_restore():
+    @framead.eager
+    def store(x, log):
+        Registry.cache = x * 2.0  # a class attribute
+        log.append(x * 3.0)
+        if log[0] > 100.0:
+            raise RuntimeError("boom")
+        return x
+
+    def prog(x, log):
+        store(x, log)
+        return Registry.cache + log[-1]
+
+    log: list = []
+    assert framead.grad(prog)(0.5, log) == pytest.approx(5.0)
+    assert type(Registry.cache) is float and type(log[0]) is float
+    bad: list = [200.0]
+    with pytest.raises(RuntimeError, match="boom"):
+        framead.grad(prog)(0.5, bad)
+    assert tracers_in(bad) == [] and type(Registry.cache) is float

@@ -74,6 +74,7 @@ WEIGHTS = [1.0, -0.5, 2.0, 0.25, -1.5, 0.75]
 
 # programs generated / checked / discarded, reported at the end of the session
 STATS: collections.Counter = collections.Counter()
+FAILED: set = set()  # sources of failing programs (hypothesis replays a failure)
 
 
 # ----------------------------------------------------------------------------------------
@@ -117,13 +118,16 @@ class Expr:
     base: Buf | None = None  # the buffer a non-fresh expression aliases
 
 
-@dataclass
+@dataclass(repr=False)
 class Program:
     source: str
     oracle: str
     args: tuple
     argnums: int | tuple
     stmts: list = field(default_factory=list)
+
+    def __repr__(self) -> str:  # the sources are in the notes
+        return f"Program({len(self.stmts)} statements, argnums={self.argnums!r})"
 
 
 def _suffix(s: tuple, t: tuple) -> bool:
@@ -755,7 +759,7 @@ def _report_program_count(request):
                 f"engine {ENGINE_NAME}: {STATS['generated']} programs generated, "
                 f"{STATS['checked']} checked against framead, "
                 f"{STATS['discarded']} discarded (values too large or finite differences "
-                f"unreliable), {STATS['failed']} failed")
+                f"unreliable), {len(FAILED)} failed")
             kinds = ", ".join(f"{k} {n}" for k, n in sorted(STATS.items())
                               if k.startswith("stmt:"))
             if kinds:
@@ -841,7 +845,7 @@ def check_program(prog: Program, directory) -> None:
             assert_close(gi, rf, ef, RTOL, atol, f"d/dx{i} vs central differences of f")
             assert_close(gi, ro, eo, RTOL, atol, f"d/dx{i} vs the functional oracle")
     except Exception as e:
-        STATS["failed"] += 1
+        FAILED.add(prog.source)
         small = _minimize(prog, directory, _failure(prog.source, args, argnums, directory))
         raise AssertionError(
             f"{type(e).__name__}: {e}\n\nsmallest failing program found by deleting "
