@@ -17,6 +17,7 @@ import zlib
 from typing import Any
 
 import numpy as np
+from framead.rules import mutation_rules as _mut
 from numpy._core import _multiarray_umath
 
 from framead import rules
@@ -114,11 +115,16 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
         return special[1](rec, fn, args, kwargs, frame)
     if type(fn) is functools.partial:
         return dispatch(rec, fn.func, fn.args + args, {**fn.keywords, **kwargs}, frame)
+    writer = WRITERS.get(id(fn))
+    if writer is not None and writer[0] is fn:
+        return writer[1](rec, fn, args, kwargs, frame)
     self_ = getattr(fn, "__self__", None)
     if isinstance(self_, np.ndarray) and isinstance(fn, types.BuiltinMethodType):
         method = INPLACE_METHODS.get(fn.__name__)
         if method is not None:
             return method(rec, self_, args, kwargs, frame)
+    if isinstance(self_, np.ufunc) and getattr(fn, "__name__", "") == "at":
+        return _ufunc_at(rec, fn, args, kwargs, frame)
     rule, node_args = _rule_and_args(fn, args)
     if rule is not None and kwargs.get("dtype") in (object, np.object_) and args:
         return _to_object_array(rec, fn, args, kwargs, frame)
@@ -341,7 +347,66 @@ def _fill(rec, a, args, kwargs, frame):
     return rec._setitem(a, Ellipsis, args[0] if args else kwargs["value"], frame)
 
 
-INPLACE_METHODS = {"sort": _sort_in_place, "fill": _fill}
+def _bind(fn, args: tuple, kwargs: dict, names: tuple, defaults: dict) -> list:
+    """Positional values for ``names`` from a call's args/kwargs (NumPy's own signatures)."""
+    vals = list(args) + [kwargs.get(n, defaults.get(n)) for n in names[len(args):]]
+    return vals[:len(names)]
+
+
+def _writer(functional, names: tuple, defaults: dict | None = None):
+    """A NumPy in-place writer ``fn(target, *rest)``: record ``functional`` then fold the
+    result into ``target``'s buffer."""
+    defaults = defaults or {}
+
+    def handle(rec, fn, args, kwargs, frame):
+        vals = _bind(fn, args, kwargs, names, defaults)
+        target = vals[0]
+        rule = rules.lookup(functional)
+        if not isinstance(target, np.ndarray) or rule is None:
+            return unknown_call(rec, fn, args, kwargs, frame)
+        return rec.mutate(rule, fn, args, kwargs, tuple(vals), target, frame, {})
+
+    return handle
+
+
+def _put_method(rec, a, args, kwargs, frame):
+    vals = _bind(None, (a, *args), kwargs, ("a", "ind", "v", "mode"), {"mode": "raise"})
+    return rec.mutate(rules.lookup(_mut.put), a.put, args, kwargs, tuple(vals), a, frame, {})
+
+
+def _fill_diagonal(rec, fn, args, kwargs, frame):
+    vals = _bind(fn, args, kwargs, ("a", "val", "wrap"), {"wrap": False})
+    a = vals[0]
+    if not isinstance(a, np.ndarray):
+        return unknown_call(rec, fn, args, kwargs, frame)
+    mark = np.zeros(a.shape, dtype=bool)
+    np.fill_diagonal(mark, True, wrap=vals[2])
+    idx = np.flatnonzero(mark)
+    return rec.mutate(rules.lookup(_mut.put), fn, args, kwargs, (a, idx, vals[1], "raise"),
+                      a, frame, {})
+
+
+def _ufunc_at(rec, fn, args, kwargs, frame):
+    functional = {id(np.add): _mut.add_at, id(np.subtract): _mut.subtract_at}.get(
+        id(fn.__self__))
+    vals = _bind(fn, args, kwargs, ("a", "indices", "b"), {})
+    if functional is None or not isinstance(vals[0], np.ndarray):
+        return unknown_call(rec, fn, args, kwargs, frame)
+    return rec.mutate(rules.lookup(functional), fn, args, kwargs, tuple(vals), vals[0], frame,
+                      {})
+
+
+INPLACE_METHODS = {"sort": _sort_in_place, "fill": _fill, "put": _put_method}
+WRITERS: dict[int, tuple[Any, Any]] = {
+    id(f): (f, h) for f, h in [
+        (np.copyto, _writer(_mut.copyto, ("dst", "src", "casting", "where"),
+                            {"casting": "same_kind", "where": True})),
+        (np.put, _writer(_mut.put, ("a", "ind", "v", "mode"), {"mode": "raise"})),
+        (np.place, _writer(_mut.place, ("arr", "mask", "vals"))),
+        (np.putmask, _writer(_mut.putmask, ("a", "mask", "values"))),
+        (np.fill_diagonal, _fill_diagonal),
+    ]
+}
 
 
 def _call_from_c(rec, f, frame, *a):
@@ -370,4 +435,6 @@ def configure_flags() -> None:
         C.set_callable_flags(fn, C.RULE | C.SCAN)  # SCAN: traced floats inside list args
     for f, _ in SPECIAL_FORMS.values():
         C.set_callable_flags(f, C.ALWAYS)
+    for f, _ in WRITERS.values():
+        C.set_callable_flags(f, C.RULE | C.SCAN)
 

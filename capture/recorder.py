@@ -15,6 +15,7 @@ import types
 from typing import Any
 
 import numpy as np
+from framead.rules import mutation_rules as _mut
 from framead.rules import primitives as prim
 
 from framead.ir import Graph, Meta, Node, SourceLoc, Value
@@ -399,7 +400,7 @@ class Recorder:
         return self.mutate(rule, iop, (a, b), {}, (a, b), a, frame)
 
     def mutate(self, rule, fn, call_args: tuple, call_kwargs: dict, node_args: tuple,
-               target: np.ndarray, frame: Any) -> Any:
+               target: np.ndarray, frame: Any, node_kwargs: dict | None = None) -> Any:
         """Run an in-place ``fn`` that overwrites ``target`` with ``rule(*node_args)``."""
         vals = [self.tree_value(a) for a in node_args]
         if target is node_args[0] and vals[0] is None:
@@ -413,11 +414,12 @@ class Recorder:
             if i != "ans" and i < len(args):
                 self._protect(args[i], frame)
         self._copy_on_write(target)
-        result = fn(*call_args, **call_kwargs)
+        result = _call_quiet(fn, call_args, call_kwargs)
         if fn in INPLACE_OPS and result is not target:  # the op was not in place after all
             return self.apply(rule, lambda *_: result, (), {}, node_args, frame)
         out = self._new_value(target)
-        self.nodes.append(Node(rule, args, dict(call_kwargs), (out,), loc_of(frame), saves))
+        kw = dict(call_kwargs) if node_kwargs is None else node_kwargs
+        self.nodes.append(Node(rule, args, kw, (out,), loc_of(frame), saves))
         self.write_back(target, out, frame)
         if "ans" in saves:
             self._protect(out, frame)
@@ -450,6 +452,9 @@ class Recorder:
         return self._getitem(a, k, frame)
 
     def _getitem(self, a, k, frame):
+        if type(a) is np.flatiter:
+            return self.apply(calls.rules.lookup(_mut.flat_getitem), operator.getitem, (a, k),
+                              {}, (a.base, k), frame)
         if not isinstance(a, np.ndarray | np.generic):
             return a[k]  # containers: identity carries traced items along
         rule = calls.operator_rule(operator.getitem)
@@ -461,6 +466,11 @@ class Recorder:
         return self._setitem(a, k, v, sys._getframe(1))
 
     def _setitem(self, a: Any, k: Any, v: Any, frame: Any) -> None:
+        if type(a) is np.flatiter:
+            base = a.base
+            self.mutate(calls.rules.lookup(_mut.flat_setitem), operator.setitem, (a, k, v), {},
+                        (base, k, v), base, frame, {})
+            return None
         if not isinstance(a, np.ndarray):
             a[k] = v  # containers: identity carries traced items along
             if isinstance(a, calls.RAW_STORAGE_TYPES) and self.tree_value(v) is not None:
@@ -492,7 +502,11 @@ class Recorder:
         frame = sys._getframe(1)
         rule = calls.attr_rule(obj, name)
         if rule is None:
-            return getattr(obj, name)
+            out = getattr(obj, name)
+            if type(out) is np.flatiter and self.value_of(obj) is not None:
+                self._containers[id(out)] = out  # a.flat[k] reads/writes come back to us
+                C.track(out)
+            return out
         fn = _AttrGetter(name)
         return self.apply(rule, fn, (obj,), {}, (obj,), frame, recipe_parent=obj,
                           recipe=("attr", name))

@@ -83,7 +83,7 @@ class _Probes:
     call = C.call
     STAR_KWNAMES1 = C.STAR_KWNAMES1
     STAR_KWNAMES2 = C.STAR_KWNAMES2
-    ATTR_NAMES = frozenset({"T", "mT", "real", "imag"})
+    ATTR_NAMES = frozenset({"T", "mT", "real", "imag", "flat"})
 
 
 PROBES = _Probes()

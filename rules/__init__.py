@@ -25,6 +25,7 @@ from . import (
     fft_rules,
     linalg_rules,
     math_rules,
+    mutation_rules,
     numpy_reduction_rules,
     numpy_rules,
     numpy_series_rules,
@@ -98,7 +99,7 @@ def _install(module) -> None:
 
 for _module in (math_rules, builtin_rules, numpy_rules, numpy_shape_rules,
                 numpy_reduction_rules, numpy_series_rules, linalg_rules, product_rules,
-                fft_rules):
+                fft_rules, mutation_rules):
     _install(_module)
 del _module
 
