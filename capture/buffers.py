@@ -34,6 +34,7 @@ class Buffer:
     value: Value
     version: int = 0
     saved: list[Value] = field(default_factory=list)  # saved values living in this memory
+    saved_ids: set[int] = field(default_factory=set)
 
 
 @dataclass

@@ -79,7 +79,7 @@ STRUCTURAL = [
     dict.items, dict.keys, dict.values, dict.pop, dict.copy, set.add, set.discard, set.update,
     math.isfinite, math.isnan, math.isinf, math.isclose,
     np.shape, np.ndim, np.size, np.isscalar, np.result_type, np.isfinite, np.isnan, np.isinf,
-    np.allclose, np.isclose, np.array_equal, np.ndarray.__len__,
+    np.allclose, np.isclose, np.array_equal, np.ndarray.__len__, np.ndarray.view,
     _multiarray_umath._array_converter, _multiarray_umath._array_converter.wrap,
     _multiarray_umath._array_converter.as_arrays,
 ]
@@ -123,8 +123,13 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
         method = INPLACE_METHODS.get(fn.__name__)
         if method is not None:
             return method(rec, self_, args, kwargs, frame)
-    if isinstance(self_, np.ufunc) and getattr(fn, "__name__", "") == "at":
-        return _ufunc_at(rec, fn, args, kwargs, frame)
+    if isinstance(self_, np.ufunc):
+        name = getattr(fn, "__name__", "")
+        if name == "at":
+            return _ufunc_at(rec, fn, args, kwargs, frame)
+        same = _UFUNC_METHODS.get((self_.__name__, name))
+        if same is not None:  # np.add.reduce(x, axis) is np.sum(x, axis)
+            return dispatch(rec, same, args, kwargs, frame)
     rule, node_args = _rule_and_args(fn, args)
     if rule is not None and kwargs.get("dtype") in (object, np.object_) and args:
         return _to_object_array(rec, fn, args, kwargs, frame)
@@ -336,11 +341,11 @@ def _partial(rec, fn, args, kwargs, frame):
 
 def _sort_in_place(rec, a, args, kwargs, frame):
     rule = rules.lookup(np.sort)
-    if rule is None or kwargs.get("order") is not None:
-        return unknown_call(rec, a.sort, args, kwargs, frame)
     axis = args[0] if args else kwargs.get("axis", -1)
-    return rec.mutate(rule, a.sort, args, kwargs, (a,), a, frame) if axis == -1 and not \
-        args[1:] else rec.mutate(rule, a.sort, args, kwargs, (a, axis), a, frame)
+    if rule is None or kwargs.get("order") is not None or len(args) > 1:
+        return unknown_call(rec, a.sort, args, kwargs, frame)
+    return rec.mutate(rule, a.sort, args, kwargs, (a,), a, frame,
+                      {} if axis == -1 else {"axis": axis})
 
 
 def _fill(rec, a, args, kwargs, frame):
@@ -387,13 +392,33 @@ def _fill_diagonal(rec, fn, args, kwargs, frame):
 
 
 def _ufunc_at(rec, fn, args, kwargs, frame):
-    functional = {id(np.add): _mut.add_at, id(np.subtract): _mut.subtract_at}.get(
-        id(fn.__self__))
+    """ufunc.at: add/subtract as one linear node; any other ufunc as the sequence of
+    element updates it performs (unbuffered, so repeated indices compound)."""
+    ufunc = fn.__self__
     vals = _bind(fn, args, kwargs, ("a", "indices", "b"), {})
-    if functional is None or not isinstance(vals[0], np.ndarray):
+    a, indices, b = vals
+    if not isinstance(a, np.ndarray) or ufunc.nin not in (1, 2):
         return unknown_call(rec, fn, args, kwargs, frame)
-    return rec.mutate(rules.lookup(functional), fn, args, kwargs, tuple(vals), vals[0], frame,
-                      {})
+    functional = {id(np.add): _mut.add_at, id(np.subtract): _mut.subtract_at}.get(id(ufunc))
+    if functional is not None:
+        return rec.mutate(rules.lookup(functional), fn, args, kwargs, tuple(vals), a, frame,
+                          {})
+    flat = np.arange(a.size).reshape(a.shape)[indices]
+    positions = [np.unravel_index(int(k), a.shape) for k in np.ravel(flat)]
+    if ufunc.nin == 2:
+        bb = np.broadcast_to(np.arange(np.size(b)).reshape(np.shape(b)), np.shape(flat))
+        b_items = [rec._getitem(b, np.unravel_index(int(k), np.shape(b)), frame)
+                   if isinstance(b, np.ndarray) else b for k in np.ravel(bb)]
+    for n, pos in enumerate(positions):
+        cur = rec._getitem(a, pos, frame)
+        operands = (cur, b_items[n]) if ufunc.nin == 2 else (cur,)
+        rec._setitem(a, pos, dispatch(rec, ufunc, operands, {}, frame), frame)
+    return None
+
+
+_UFUNC_METHODS = {("add", "reduce"): np.sum, ("multiply", "reduce"): np.prod,
+                  ("maximum", "reduce"): np.max, ("minimum", "reduce"): np.min,
+                  ("add", "accumulate"): np.cumsum, ("multiply", "accumulate"): np.cumprod}
 
 
 INPLACE_METHODS = {"sort": _sort_in_place, "fill": _fill, "put": _put_method}

@@ -109,6 +109,9 @@ class Recorder:
             buf = self.buffers.get(id(root))
             if buf is None:  # a view of memory nobody traced: its owner starts as a constant
                 buf = self._const_buffer(root)
+            if parent is not None and (not isinstance(parent, np.ndarray)
+                                       or buffer_owner(parent) is not root):
+                parent = None  # e.g. a[:, [2, 0]]: a copy whose base is NumPy's own temporary
             if parent is None or recipe is None:
                 parent, recipe = root, self._index_recipe(root, obj)
                 if recipe is None:  # e.g. a float view of a complex buffer made in C
@@ -182,14 +185,24 @@ class Recorder:
               node_args: tuple, frame: Any, writes: tuple = (), recipe_parent: Any = None,
               recipe: tuple | None = None) -> Any:
         """Run ``fn(*call_args, **call_kwargs)`` and record ``rule`` on ``node_args``."""
-        vals = [self.tree_value(a) for a in node_args]
-        traced = [i for i, v in enumerate(vals) if v is not None]
-        if not traced:
-            return _call_quiet(fn, call_args, call_kwargs)
         if call_kwargs:
             out = call_kwargs.get("out")
             if out is not None:
+                where = call_kwargs.get("where", True)
+                if where is not True and isinstance(out if not isinstance(out, tuple)
+                                                    else out[0], np.ndarray):
+                    return self._masked_out(rule, fn, call_args, call_kwargs, node_args, frame)
                 writes = (*writes, *(out if isinstance(out, tuple) else (out,)))
+        vals = [self.tree_value(a) for a in node_args]
+        traced = [i for i, v in enumerate(vals) if v is not None]
+        if not traced:
+            for w in writes:
+                self._copy_on_write(w)
+            result = _call_quiet(fn, call_args, call_kwargs)
+            for w in writes:  # constants written over traced memory (np.add(1, 2, out=x))
+                if isinstance(w, np.ndarray) and self.value_of(w) is not None:
+                    self.overwrite_with_constant(w, frame)
+            return result
         if rule.cut:
             result = _call_quiet(fn, call_args, call_kwargs)
             if getattr(rule, "hazard", None):
@@ -201,7 +214,7 @@ class Recorder:
             args[i] = vals[i]
         for i in saves:
             if i != "ans" and i < len(args):
-                self._protect(args[i], frame)
+                args[i] = self._protect(args[i], frame)
         for w in writes:
             self._copy_on_write(w)
         result = _call_quiet(fn, call_args, call_kwargs)
@@ -233,6 +246,28 @@ class Recorder:
                     self._protect(o, frame)
         return result
 
+    def _masked_out(self, rule, fn, call_args, call_kwargs, node_args, frame) -> Any:
+        """``fn(..., out=o, where=m)``: o keeps its old values where m is False, so record the
+        full result, then ``o@n+1 = copyto(o@n, full, where=m)``."""
+        out = call_kwargs["out"]
+        out = out[0] if isinstance(out, tuple) else out
+        where = call_kwargs["where"]
+        kw = {k: v for k, v in call_kwargs.items() if k not in ("out", "where")}
+        full = self.apply(rule, fn, call_args, kw, node_args, frame)
+        ov, fv = self.value_of(out), self.value_of(full)
+        if ov is None and fv is None:
+            return _call_quiet(fn, call_args, call_kwargs)
+        if ov is None:
+            ov = self._ensure_value(out)
+        self._copy_on_write(out)
+        result = _call_quiet(fn, call_args, call_kwargs)
+        new = self._new_value(out)
+        self.nodes.append(Node(calls.rules.lookup(_mut.copyto),
+                               (ov, fv if fv is not None else full, "unsafe", where), {},
+                               (new,), loc_of(frame), frozenset()))
+        self.write_back(out, new, frame)
+        return result
+
     def _outputs(self, result, parent, recipe):
         if type(result) in (tuple, list) or (isinstance(result, tuple)):
             leaves, treedef = _flatten(result)
@@ -251,25 +286,26 @@ class Recorder:
         self._register(result, v, parent, recipe)
         return (v,), None
 
-    def _protect(self, x: Any, frame: Any) -> None:
-        """Keep a value the reverse pass reads safe from later in-place writes."""
+    def _protect(self, x: Any, frame: Any) -> Any:
+        """Keep a value the reverse pass reads safe from later in-place writes; returns what
+        the node should hold (a snapshot for small writeable constant arrays)."""
         if isinstance(x, Value):
             p = x.primal
-            if isinstance(p, np.ndarray) and not getattr(x, "_saved", False):
+            if isinstance(p, np.ndarray):
                 buf = self.buffers.get(id(buffer_owner(p)))
-                if buf is not None:
+                if buf is not None and x.id not in buf.saved_ids:
                     buf.saved.append(x)
-            return
-        if isinstance(x, list | tuple):
-            for item in x:
-                self._protect(item, frame)
-            return
+                    buf.saved_ids.add(x.id)
+            return x
+        if type(x) in (list, tuple):
+            return type(x)(self._protect(item, frame) for item in x)
         if isinstance(x, np.ndarray) and x.flags.writeable:
             # a constant array a rule reads later: snapshot small ones, watch big ones
             if x.nbytes <= CONST_SNAPSHOT_BYTES:
                 self.stats["const_bytes_copied"] += x.nbytes
-            else:
-                self.watched.append((x, hash(x.tobytes()), loc_of(frame)))
+                return x.copy()
+            self.watched.append((x, hash(x.tobytes()), loc_of(frame)))
+        return x
 
     def _copy_on_write(self, region: np.ndarray) -> None:
         """Before ``region`` is overwritten, copy the saved values that live in it."""
@@ -282,6 +318,7 @@ class Recorder:
                 v.primal = np.array(v.primal, copy=True)
                 self.stats["bytes_copied"] += v.primal.nbytes
                 self.stats["copies"] += 1
+                buf.saved_ids.discard(v.id)
             else:
                 keep.append(v)
         buf.saved = keep
@@ -408,11 +445,12 @@ class Recorder:
         traced = [i for i, v in enumerate(vals) if v is not None]
         if not traced:
             return fn(*call_args, **call_kwargs)
-        args = tuple(v if v is not None else a for v, a in zip(vals, node_args, strict=True))
+        args = [v if v is not None else a for v, a in zip(vals, node_args, strict=True)]
         saves = _saved_set(rule, traced)
         for i in saves:
             if i != "ans" and i < len(args):
-                self._protect(args[i], frame)
+                args[i] = self._protect(args[i], frame)
+        args = tuple(args)
         self._copy_on_write(target)
         result = _call_quiet(fn, call_args, call_kwargs)
         if fn in INPLACE_OPS and result is not target:  # the op was not in place after all

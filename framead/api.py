@@ -64,6 +64,36 @@ def _rebox(x: Any, argnum: int) -> Any:
         "floats, NumPy inexact scalars and float arrays (wrap containers' leaves yourself)")
 
 
+def _copy_preserving_aliases(args: list) -> list:
+    """Copies of the ndarray arguments (the caller's arrays are never written), with the
+    aliasing between arguments kept: f(x, x) and f(x, x[1:]) see views of one copy."""
+    from .capture.buffers import buffer_owner
+
+    groups: dict[int, list[int]] = {}
+    for i, a in enumerate(args):
+        if type(a) is np.ndarray:
+            groups.setdefault(id(buffer_owner(a)), []).append(i)
+    out = list(args)
+    for idxs in groups.values():
+        if len(idxs) == 1:
+            out[idxs[0]] = np.array(args[idxs[0]], copy=True)
+            continue
+        owner = buffer_owner(args[idxs[0]])
+        base = np.empty_like(owner, order="K")
+        base[...] = owner
+        if base.strides != owner.strides:  # unusual layouts: alias only identical arguments
+            for i in idxs:
+                same = next(j for j in idxs if args[j] is args[i])
+                out[i] = out[same] if same != i else np.array(args[i], copy=True)
+            continue
+        start = owner.__array_interface__["data"][0]
+        for i in idxs:
+            a = args[i]
+            off = a.__array_interface__["data"][0] - start
+            out[i] = np.ndarray(a.shape, a.dtype, buffer=base, offset=off, strides=a.strides)
+    return out
+
+
 def _norm_argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     for i in nums:
@@ -134,10 +164,13 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
     from .capture.session import Session
 
     rec = Recorder(strict=_resolve_strict(strict_mode))
-    boxed = [np.array(a, copy=True) if type(a) is np.ndarray else a for a in args]
+    for i in nums:
+        _rebox(args[i], i)  # type check (clear errors) before anything runs
+    boxed = _copy_preserving_aliases(list(args))
     wrt = []
     for i in nums:
-        boxed[i] = _rebox(args[i], i)
+        if not isinstance(boxed[i], np.ndarray):
+            boxed[i] = _rebox(args[i], i)
         wrt.append(rec.new_input(boxed[i]))
     with Session(rec):
         out = f(*boxed, **kwargs)
