@@ -191,6 +191,20 @@ def _flat_setitem_vjp_v(g, ans, a, key, v):
     return _fold_cyclic(gv, v)
 
 
+def _linear_jvp(fn, traced: tuple[int, ...]):
+    """These writers are linear in their traced arguments jointly: the JVP is the same write
+    applied to the tangents (zeros where an argument has none)."""
+    def jvp(tangents, ans, *args, **kwargs):
+        if all(tangents[i] is None for i in traced if i < len(tangents)):
+            return None
+        targs = list(args)
+        for i in traced:
+            t = tangents[i] if i < len(tangents) else None
+            targs[i] = t if t is not None else np.zeros_like(np.asarray(args[i], dtype=float))
+        return fn(*targs, **kwargs)
+    return jvp
+
+
 def install() -> None:
     table = [
         (copyto, (_copyto_vjp_dst, _copyto_vjp_src, None, None)),
@@ -202,7 +216,8 @@ def install() -> None:
         (flat_setitem, (_flat_setitem_vjp_a, None, _flat_setitem_vjp_v)),
     ]
     for fn, vjps in table:
-        saves = {i: () for i, f in enumerate(vjps) if f is not None}
-        register(fn, vjp=vjps, saves=saves, name=f"np.{fn.__name__}")
+        traced = tuple(i for i, f in enumerate(vjps) if f is not None)
+        register(fn, vjp=vjps, jvp=_linear_jvp(fn, traced), saves={i: () for i in traced},
+                 name=f"framead.{fn.__name__}")
     register(flat_getitem, vjp=(_flat_getitem_vjp, None), saves={0: ()},
-             name="ndarray.flat.__getitem__")
+             jvp=_linear_jvp(flat_getitem, (0,)), name="framead.flat_getitem")

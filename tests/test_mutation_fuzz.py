@@ -561,8 +561,10 @@ class Builder:
         F, It = self.ovar(t.buf), self.ivar(t)
         depth = self.integer(0, 2)
         form = self.pick(["set", "set", "aug", "inplace", "ufunc_out", "ufunc_out", "fill",
-                          "copyto", "copyto_where", "reduce_out"])
-        if form == "set":
+                          "copyto", "copyto_where", "reduce_out", "other", "other"])
+        if form == "other":
+            self.stmt_other_writer(t, depth)
+        elif form == "set":
             key, text, sel = self.write_key(t)
             e = self.expr(sel.shape, depth)
             if isinstance(key, np.ndarray) and key.dtype == bool and e.base is t.buf:
@@ -634,6 +636,79 @@ class Builder:
             else:
                 f = f"{wf}.sum(axis={axis}, out={t.name})"
             self.emit(f, self._write(t, It, f"np.sum({wo}, axis={axis})"), "reduce_out")
+
+    def own_copy(self, e: Expr, t: View) -> Expr:
+        """``e``, copied when it aliases ``t``'s buffer (writers without overlap handling)."""
+        return Expr(f"{e.f}.copy()", e.o, e.shape, True) if e.base is t.buf else e
+
+    def stmt_other_writer(self, t: View, depth: int) -> None:
+        """ufunc.at (repeated indices), put, .flat writes, place, putmask, fill_diagonal,
+        in-place sort."""
+        F, It = self.ovar(t.buf), self.ivar(t)
+        forms = ["at", "at", "put", "flat", "place", "putmask", "sort"]
+        if t.ndim == 2:
+            forms.append("fill_diagonal")
+        form = self.pick(forms)
+        flat_o = f"{It}.reshape(-1)"
+        if form == "at":
+            if t.ndim >= 2 and self.coin():  # coordinates, repeats allowed
+                n = self.integer(1, 5)
+                key = tuple([self.integer(0, m - 1) for _ in range(n)] for m in t.shape)
+            else:
+                key = [self.integer(0, t.shape[0] - 1) for _ in range(self.integer(1, 5))]
+            text = _lit(key) if isinstance(key, list) else render_key(key)
+            if isinstance(key, tuple):
+                text = f"({text})"
+            e = self.own_copy(self.expr(t.idx[key].shape, depth), t)
+            ufunc = self.pick(["add", "add", "subtract", "multiply"])
+            self.emit(f"np.{ufunc}.at({t.name}, {text}, {e.f})",
+                      f"{F} = _at({F}, {It}[{text}], {e.o}, np.{ufunc})", f"{ufunc}.at")
+        elif form == "put":
+            cells = self.unique_subset(t.idx.size)
+            e = self.own_copy(self.expr((len(cells),), depth), t)
+            if self.coin():
+                f = f"{t.name}.put({cells!r}, {e.f})"
+            else:
+                f = f"np.put({t.name}, {cells!r}, {e.f})"
+            self.emit(f, self._write(t, f"{flat_o}[{cells!r}]", e.o), "put")
+        elif form == "flat":
+            k = self.pick(["int", "slice", "list"])
+            if k == "int":
+                key = self.integer(0, t.idx.size - 1)
+            elif k == "slice":
+                key = self.rand_slice(t.idx.size)
+            else:
+                key = self.unique_subset(t.idx.size)
+            text = _render_key_item(key)
+            e = self.own_copy(self.expr(t.idx.reshape(-1)[key].shape, depth), t)
+            self.emit(f"{t.name}.flat[{text}] = {e.f}",
+                      self._write(t, f"{flat_o}[{text}]", e.o), "flat_write")
+        elif form == "place":
+            m = self.mask(t.shape)
+            e = self.own_copy(self.expr((self.integer(1, int(m.sum())),), depth), t)
+            self.emit(f"np.place({t.name}, {_lit(m)}, {e.f})",
+                      self._write(t, f"{It}[{_lit(m)}]",
+                                  f"np.resize({e.o}, {int(m.sum())})"), "place")
+        elif form == "putmask":
+            m = self.mask(t.shape)
+            e = self.own_copy(self.expr((self.integer(1, t.idx.size),), depth), t)
+            self.emit(f"np.putmask({t.name}, {_lit(m)}, {e.f})",
+                      self._write(t, f"{It}[{_lit(m)}]",
+                                  f"np.resize({e.o}, {t.idx.size}).reshape({t.shape!r})"
+                                  f"[{_lit(m)}]"), "putmask")
+        elif form == "fill_diagonal":
+            wrap = self.coin(1)
+            n, m = t.shape
+            end = "" if wrap else str(m * m)
+            e = self.own_copy(self.expr((), depth), t)
+            kw = ", wrap=True" if wrap else ""
+            self.emit(f"np.fill_diagonal({t.name}, {e.f}{kw})",
+                      self._write(t, f"{flat_o}[:{end}:{m + 1}]", e.o), "fill_diagonal")
+        else:  # in-place sort along the last axis (or the first)
+            axis = -1 if t.ndim == 1 or self.coin(3) else 0
+            f = f"{t.name}.sort()" if axis == -1 and self.coin() else \
+                f"{t.name}.sort(axis={axis})"
+            self.emit(f, self._write(t, It, f"np.sort({F}[{It}], axis={axis})"), "sort")
 
     # ---- whole program ------------------------------------------------------------------
 
@@ -725,6 +800,13 @@ class Builder:
                "def _w(F, idx, value):",
                "    G = F.copy()",
                "    G[idx] = np.broadcast_to(value, np.shape(idx))",
+               "    return G",
+               "", "",
+               "def _at(F, idx, value, op):  # unbuffered: repeated positions apply again",
+               "    G = F.copy()",
+               "    vals = np.broadcast_to(value, np.shape(idx)).reshape(-1).tolist()",
+               "    for i, v in zip(np.reshape(idx, -1).tolist(), vals):",
+               "        G[i] = op(G[i], v)",
                "    return G",
                "", "", f"def g({sig}):"]
         orc += ["    " + line for line in self.o]
@@ -941,7 +1023,9 @@ def test_generator_covers_every_form():
 
     collect()
     wanted = {"set", "aug_set", "inplace", "ufunc_out", "fill", "copyto", "copyto_where",
-              "reduce_out", "view_slice", "view_T", "view_transpose", "view_swapaxes",
+              "reduce_out", "add.at", "subtract.at", "multiply.at", "put", "flat_write",
+              "place", "putmask", "fill_diagonal", "sort", "view_slice", "view_T",
+              "view_transpose", "view_swapaxes",
               "view_reshape", "view_ravel", "view_ellipsis", "view_diagonal", "alias_input",
               "newbuf_mask", "temp"}
     assert wanted <= seen, f"never generated: {sorted(wanted - seen)}"

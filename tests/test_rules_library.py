@@ -20,6 +20,7 @@ import sys
 import warnings
 
 import framead.rules as R
+from framead.rules import mutation_rules as M
 import numpy as np
 import pytest
 from framead.rules import fft_rules, math_rules
@@ -357,7 +358,22 @@ def _scipy_cases():
     return out
 
 
-CASES = (LINALG_CASES + PRODUCT_CASES + SHAPE_CASES + REDUCTION_CASES + SERIES_CASES
+_M = np.linspace(0.2, 1.3, 12).reshape(3, 4)
+MUTATION_CASES = [
+    (M.copyto, (_M, np.linspace(-1, 1, 4), "unsafe", _M > 0.6), {}),
+    (M.copyto, (_M, 0.5), {}),
+    (M.put, (_M, [0, 5, 5, 11], np.array([0.3, -0.2, 0.9]), "raise"), {}),
+    (M.put, (_M, [-1, 13], np.array([0.3, 0.7]), "wrap"), {}),
+    (M.place, (_M, _M > 0.7, np.array([1.5, -0.5])), {}),
+    (M.putmask, (_M, _M < 0.5, np.array([2.0, 3.0, -1.0])), {}),
+    (M.add_at, (_M, ([0, 0, 2], [1, 1, 3]), np.array([0.3, 0.4, 0.5])), {}),
+    (M.subtract_at, (_M, [0, 0, 2], np.linspace(0, 1, 4)), {}),
+    (M.flat_setitem, (_M, [1, 7, 7], np.array([0.25, 0.5, 0.75])), {}),
+    (M.flat_setitem, (_M, slice(2, 9, 3), 0.4), {}),
+    (M.flat_getitem, (_M, [3, 3, 10]), {}),
+]
+
+CASES = (MUTATION_CASES + LINALG_CASES + PRODUCT_CASES + SHAPE_CASES + REDUCTION_CASES + SERIES_CASES
          + _fft_cases() + MORE_CASES + _scipy_cases())
 
 
