@@ -20,10 +20,10 @@ import sys
 import warnings
 
 import framead.rules as R
-from framead.rules import mutation_rules as M
 import numpy as np
 import pytest
 from framead.rules import fft_rules, math_rules
+from framead.rules import mutation_rules as M
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -373,7 +373,8 @@ MUTATION_CASES = [
     (M.flat_getitem, (_M, [3, 3, 10]), {}),
 ]
 
-CASES = (MUTATION_CASES + LINALG_CASES + PRODUCT_CASES + SHAPE_CASES + REDUCTION_CASES + SERIES_CASES
+CASES = (MUTATION_CASES + LINALG_CASES + PRODUCT_CASES + SHAPE_CASES + REDUCTION_CASES
+         + SERIES_CASES
          + _fft_cases() + MORE_CASES + _scipy_cases())
 
 
