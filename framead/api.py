@@ -174,8 +174,13 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
         wrt.append(rec.new_input(boxed[i]))
     with Session(rec):
         out = f(*boxed, **kwargs)
-    graph = rec.finish([out])
-    return Trace(graph, out, list(rec.hazards), wrt)
+    from .capture.recorder import _flatten
+
+    leaves, treedef = _flatten(out)
+    graph = rec.finish(leaves)
+    t = Trace(graph, out, list(rec.hazards), wrt)
+    t.out_treedef = treedef
+    return t
 
 
 def trace(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
@@ -223,6 +228,34 @@ def _cast_like(g: Any, x: Any) -> Any:
     if isinstance(x, np.inexact):
         return type(x)(g)
     return g
+
+
+def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
+        strict: bool | None = None, **kwargs: Any) -> tuple[Any, Callable]:
+    """``out, f_vjp = vjp(f, *args)``: ``f_vjp(cotangent)`` (shaped like ``out``: a float,
+    an array, or tuples/lists of them) returns the cotangents of ``args[argnums]`` (a tuple;
+    every float/array argument by default)."""
+    if argnums is None:
+        argnums = tuple(i for i, a in enumerate(args)
+                        if isinstance(a, float | complex | np.inexact)
+                        or (isinstance(a, np.ndarray) and a.dtype.kind in "fc"))
+    nums = _norm_argnums(argnums, len(args))
+    t = _capture(f, args, kwargs, nums, strict)
+    from .capture.recorder import _flatten
+
+    def f_vjp(cotangent: Any) -> tuple:
+        cts, _ = _flatten(cotangent)
+        if len(cts) != len(t.graph.outputs):
+            raise ValueError(f"the cotangent has {len(cts)} leaves; {getattr(f, '__name__', f)}"
+                             f" returned {len(t.graph.outputs)}")
+        seeds: dict[int, Any] = {}
+        for v, c in zip(t.graph.outputs, cts, strict=True):
+            if isinstance(v, Value) and c is not None:
+                seeds[v.id] = c if v.id not in seeds else seeds[v.id] + c
+        grads = t.backward()(seeds) if seeds else [None] * len(nums)
+        return tuple(_cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
+
+    return t.value, f_vjp
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
