@@ -584,6 +584,14 @@ class Recorder:
         outs = [self.value_of(o) if self.value_of(o) is not None else o for o in outputs]
         return Graph(list(self.inputs), list(self.nodes), outs, dict(self.stats))
 
+    def retrack(self) -> None:
+        """Tell the C probes again which objects are traced (after a nested capture)."""
+        for e in self.entries.values():
+            if e.parent is None and e.obj is not None:
+                C.track(e.obj)
+        for obj in self._containers.values():
+            C.track(obj)
+
     def close(self) -> None:
         C.clear_tracked()
         for obj in self.flagged:

@@ -107,6 +107,10 @@ class Session:
             if C.install_depth() == 0:
                 C.bump_generation()  # decisions cached under another decide() are void
             C.set_ndarray_type(__import__("numpy").ndarray)
+            outer = _tls.__dict__.get("recorders")
+            if outer:  # nested capture: the outer session's traced values are constants here
+                C.clear_tracked()
+                self.recorder.retrack()
             C.set_handlers(self.recorder)
             C.install(decide)
         except BaseException:
@@ -122,6 +126,10 @@ class Session:
         try:
             C.uninstall()
             self.recorder.close()
+            if _tls.recorders:  # back in the outer capture: its handlers and traced set
+                outer = _tls.recorders[-1]
+                C.set_handlers(outer)
+                outer.retrack()
         finally:
             _lock.release()
 

@@ -243,3 +243,15 @@ def test_sort_keys_and_max_key_are_not_hazards():
 
     assert not framead.coverage(g, 0.7).entries
     assert framead.grad(g)(0.7) == pytest.approx(6 + 2)
+
+
+def test_nested_capture_treats_outer_values_as_constants():
+    def inner(y):
+        return math.sin(y) * y
+
+    def f(x):
+        g = framead.grad(inner)(0.3)  # a capture inside a capture
+        return x * x * g + math.exp(x)
+
+    expected = 2 * 0.7 * (math.cos(0.3) * 0.3 + math.sin(0.3)) + math.exp(0.7)
+    assert framead.grad(f)(0.7) == pytest.approx(expected, rel=1e-12)
