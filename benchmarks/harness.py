@@ -18,15 +18,19 @@ What is measured (RESULTS.md repeats this):
   in its own subprocess), so it includes framead's bytecode rewriting, JAX's tracing and
   compilation and PyTorch's lazy initialization, but not importing the package.
 * **peak memory**, two ways:
-  ``rss``: the growth of the process's resident set during the first warm gradient call
-  (Linux ``VmHWM`` after resetting it through ``/proc/self/clear_refs``, minus ``VmRSS``
-  before the call, after ``gc.collect()`` and ``malloc_trim(0)``); it sees every allocator
-  (PyTorch's, XLA's) but only in whole pages, and misses memory that malloc reuses from its
-  free lists without growing the heap, so small values are noise.
-  ``tracemalloc``: the peak of Python-traced allocations during another warm call (NumPy
-  reports its array buffers to tracemalloc), for NumPy, framead and autograd only; it
-  cannot see PyTorch's or XLA's buffers, so it is not reported for them; it is skipped
-  for calls slower than the budget (tracing every allocation slows them down).
+  ``rss`` (all systems): the peak of the process's resident set during the first warm
+  gradient call, minus the resident set just before the first call (inputs built, package
+  imported; both after ``gc.collect()`` and ``malloc_trim(0)``). The peak is Linux's
+  ``VmHWM``, reset through ``/proc/self/clear_refs`` before the call. So it is the
+  steady-state memory a gradient costs: it includes what the system keeps between calls
+  (JAX's compiled executables, anything a system holds on to from its previous call) as
+  well as the call's own temporaries; it sees every allocator (PyTorch's, XLA's) but only in
+  whole pages, so small values are noise.
+  ``tracemalloc`` (NumPy, framead and autograd only; it cannot see PyTorch's or XLA's
+  buffers): the peak of the Python-traced allocations one more warm call makes (NumPy
+  reports its array buffers to tracemalloc), and how much of that is still held after the
+  call returned and its result was dropped. Skipped for calls slower than the budget
+  (tracing every allocation slows them down).
 * **gradient check**: before a system is timed, its first call's value must equal the legacy
   primal's value (relative 1e-9) and its gradient must match float64 central finite
   differences of the legacy primal: for each differentiated argument, the derivative along
@@ -322,22 +326,28 @@ def _reset_hwm() -> bool:
         return False
 
 
-def peak_rss_bytes(fn, block) -> int | None:
-    """Growth of the resident set during one call (None where Linux's counters are absent)."""
+def rss_baseline() -> int | None:
+    """Resident set (bytes) after ``gc.collect()`` and ``malloc_trim(0)``."""
     gc.collect()
     _malloc_trim()
-    if not _reset_hwm():
-        return None
-    rss0 = _proc_status_kb("VmRSS")
-    r = block(fn())
+    kb = _proc_status_kb("VmRSS")
+    return None if kb is None else kb * 1024
+
+
+def peak_rss_and_time(fn, block, base: int | None) -> tuple[int | None, float, Any]:
+    """One timed call, and the peak of the resident set during it minus ``base`` (bytes)."""
+    _malloc_trim()
+    reset = _reset_hwm()
+    t, r = timed(fn, block)
     hwm = _proc_status_kb("VmHWM")
-    del r
-    if rss0 is None or hwm is None:
-        return None
-    return max(0, hwm - rss0) * 1024
+    if not reset or base is None or hwm is None:
+        return None, t, r
+    return max(0, hwm * 1024 - base), t, r
 
 
-def peak_tracemalloc_bytes(fn, block) -> int:
+def tracemalloc_peak_and_held(fn, block) -> tuple[int, int]:
+    """Peak of the allocations a call makes, and how much of them is still held after it
+    returned and its result was dropped (``gc.collect()`` run)."""
     gc.collect()
     tracemalloc.start()
     try:
@@ -345,9 +355,11 @@ def peak_tracemalloc_bytes(fn, block) -> int:
         r = block(fn())
         peak = tracemalloc.get_traced_memory()[1]
         del r
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    return peak - base
+    return peak - base, max(0, held - base)
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,17 +395,18 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
         return {**res, "status": "FAILED", "reason": _reason(exc),
                 "traceback": traceback.format_exc()}
     res["info"] = ad.info
+    base = rss_baseline()   # before the first call: inputs built, package imported
     if system == "numpy":
         t_first, _ = timed(ad.primal, ad.block)
         res["first_s"] = t_first
         res["primal_times"] = repeat(ad.primal, ad.block, budget_s, max_reps)
-        res["peak_rss"] = peak_rss_bytes(ad.primal, ad.block)
-        res["peak_tracemalloc"] = peak_tracemalloc_bytes(ad.primal, ad.block)
+        res["peak_rss"] = peak_rss_and_time(ad.primal, ad.block, base)[0]
+        res["peak_tracemalloc"], res["held_tracemalloc"] = tracemalloc_peak_and_held(
+            ad.primal, ad.block)
         return res
     # 1. the first call (fresh process), then the gradient check
     try:
-        gc.collect()
-        first_rss, t_first, out = peak_rss_and_time(ad.vg, ad.block)
+        first_rss, t_first, out = peak_rss_and_time(ad.vg, ad.block, base)
         value, grads = ad.to_numpy(out)
         del out
     except Exception as exc:
@@ -422,7 +435,7 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
     try:
         if not capped:
             gc.collect()
-            rss, t, r = peak_rss_and_time(ad.vg, ad.block)
+            rss, t, r = peak_rss_and_time(ad.vg, ad.block, base)
             del r
             res["peak_rss"] = rss
             times = [t]
@@ -437,7 +450,8 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
         res["primal_times"] = repeat(ad.primal, ad.block, budget_s / 3, max_reps)
         # 3. Python-traced memory of another warm call
         if ad.tracemalloc_ok and not slow:
-            res["peak_tracemalloc"] = peak_tracemalloc_bytes(ad.vg, ad.block)
+            res["peak_tracemalloc"], res["held_tracemalloc"] = tracemalloc_peak_and_held(
+                ad.vg, ad.block)
     except Exception as exc:
         return {**res, "status": "FAILED", "reason": "after a passing first call: "
                 + _reason(exc), "traceback": traceback.format_exc()}
@@ -445,18 +459,6 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
         res["framead"] = framead_breakdown(mod, size, budget_s, profile,
                                            profile_size if slow else None)
     return res
-
-
-def peak_rss_and_time(fn, block) -> tuple[int | None, float, Any]:
-    """One timed call, with the growth of the resident set during it."""
-    _malloc_trim()
-    reset = _reset_hwm()
-    rss0 = _proc_status_kb("VmRSS")
-    t, r = timed(fn, block)
-    hwm = _proc_status_kb("VmHWM")
-    if not reset or rss0 is None or hwm is None:
-        return None, t, r
-    return max(0, hwm - rss0) * 1024, t, r
 
 
 def framead_breakdown(mod, size: dict, budget_s: float, profile: bool,

@@ -249,6 +249,11 @@ def fmt_b(b) -> str:
     return f"{b / 1024 / 1024:.1f} MiB"
 
 
+def fmt_tm(r) -> str:
+    """tracemalloc's peak of one call, and what it still held after returning."""
+    return f"{fmt_b(r.get('peak_tracemalloc'))} / {fmt_b(r.get('held_tracemalloc'))}"
+
+
 def fmt_r(x) -> str:
     if x is None or math.isnan(x):
         return "–"
@@ -318,8 +323,11 @@ def render(results: list[dict], info: dict, a) -> str:
              "primal (the same function without AD in that system); *grad / NumPy primal* "
              "divides by the legacy NumPy program's time. *framead / system* columns are "
              "framead's time divided by that system's: below 1 framead is faster. *peak RSS* "
-             "is the growth of the resident set during a warm gradient call; *tracemalloc* "
-             "the peak of traced allocations (NumPy-based systems only). *max dev.* is the "
+             "is the peak resident set during a warm gradient call above the process's "
+             "resident set before its first call (so it includes what the system keeps "
+             "between calls); *tracemalloc* is `peak / held`: the peak of one warm call's "
+             "traced allocations, and how much of them the system still held after the call "
+             "returned (NumPy-based systems only). *max dev.* is the "
              "largest elementwise deviation of the system's gradient from the elementwise "
              "median of all passing systems, relative to its largest entry.\n")
     for w in results:
@@ -425,12 +433,11 @@ def render_workload(w) -> list[str]:
         if s == "numpy":
             L.append(f"| {LABEL[s]} | ok | – | {len(r['primal_times'])} | {fmt_t(np_t)} | – | – "
                      f"| {fmt_t(r['first_s'])} | {fmt_b(r.get('peak_rss'))} | "
-                     f"{fmt_b(r.get('peak_tracemalloc'))} | – | – | – |")
+                     f"{fmt_tm(r)} | – | – | – |")
             continue
         g, p = grad_time(r), primal_time(r)
-        tm = r.get("peak_tracemalloc")
-        tm_s = fmt_b(tm) if tm is not None else ("n/a" if s in ("jax", "jax.jit", "torch")
-                                                 else "skipped")
+        tm_s = fmt_tm(r) if r.get("peak_tracemalloc") is not None else (
+            "n/a" if s in ("jax", "jax.jit", "torch") else "skipped")
         reps = len(r.get("grad_times") or [])
         dag = "†" if r.get("first_only") else ""
         L.append(f"| {LABEL[s]} | ok | {fmt_g(r)} | {reps} | {fmt_t(p)} | {fmt_r(g / p)}{dag} | "
@@ -538,7 +545,7 @@ def main(argv=None) -> int:
     a.budget = a.budget if a.budget is not None else (1.0 if a.quick else 5.0)
     a.max_reps = a.max_reps or (5 if a.quick else 40)
     a.slow = a.slow if a.slow is not None else a.budget
-    a.cap = a.cap if a.cap is not None else (30.0 if a.quick else 60.0)
+    a.cap = a.cap if a.cap is not None else (30.0 if a.quick else 90.0)
     a.timeout = a.timeout if a.timeout is not None else (120.0 if a.quick else 180.0)
     if a.worker:
         return worker(a)

@@ -1015,7 +1015,7 @@ def test_generator_covers_every_form():
     """The strategy reaches every view and write form (checked on a fixed sample)."""
     seen: set = set()
 
-    @settings(max_examples=300, derandomize=True, database=None, deadline=None,
+    @settings(max_examples=600, derandomize=True, database=None, deadline=None,
               suppress_health_check=list(HealthCheck))
     @given(mutation_programs())
     def collect(prog):
