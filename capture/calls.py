@@ -73,7 +73,7 @@ _ITERATING = {builtins.list, builtins.tuple, builtins.sorted, builtins.min, buil
 
 STRUCTURAL = [
     len, isinstance, issubclass, id, type, print, repr, str, format, hasattr, getattr,
-    setattr, delattr, callable, hash, range, bool, dict, set, frozenset, slice, vars, dir,
+    delattr, callable, hash, range, bool, dict, set, frozenset, slice, vars, dir,
     list.append, list.extend, list.insert, list.pop, list.index, list.count, list.remove,
     list.copy, list.clear, list.reverse, list.sort, dict.get, dict.setdefault, dict.update,
     dict.items, dict.keys, dict.values, dict.pop, dict.copy, set.add, set.discard, set.update,
@@ -110,11 +110,18 @@ def _rows_if_traced(rec, x: Any, frame) -> Any:
 
 
 def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
+    # --- solver adjoints hook (framead/implicit.py, framead/ode.py; issue 6 items 2-3) ---
+    solver = SOLVERS.get(id(fn))
+    if solver is not None and solver[0] is fn:
+        return solver[1](rec, fn, args, kwargs, frame)
+    # --- end solver adjoints hook ---
     special = SPECIAL_FORMS.get(id(fn))
     if special is not None and special[0] is fn:
         return special[1](rec, fn, args, kwargs, frame)
     if type(fn) is functools.partial:
         return dispatch(rec, fn.func, fn.args + args, {**fn.keywords, **kwargs}, frame)
+    if fn is setattr:
+        return _setattr(rec, args, kwargs, frame)
     writer = WRITERS.get(id(fn))
     if writer is not None and writer[0] is fn:
         return writer[1](rec, fn, args, kwargs, frame)
@@ -374,6 +381,20 @@ def _writer(functional, names: tuple, defaults: dict | None = None):
     return handle
 
 
+def _setattr(rec, args, kwargs, frame):
+    """``a.flat = v``, ``z.real = v``, ``z.imag = v`` on arrays are writes into a's buffer."""
+    if len(args) == 3 and not kwargs and isinstance(args[0], np.ndarray) and \
+            args[1] in ("flat", "real", "imag"):
+        a, name, v = args
+        if name == "flat":
+            return rec._setitem(a.flat, slice(None), v, frame)
+        if a.dtype.kind == "c":
+            if rec.value_of(a) is None:
+                rec._ensure_value(a)
+            return rec._setitem(rec.getattr(a, name), Ellipsis, v, frame)  # a recorded view
+    return setattr(*args, **kwargs)
+
+
 def _put_method(rec, a, args, kwargs, frame):
     vals = _bind(None, (a, *args), kwargs, ("a", "ind", "v", "mode"), {"mode": "raise"})
     return rec.mutate(rules.lookup(_mut.put), a.put, args, kwargs, tuple(vals), a, frame, {})
@@ -447,6 +468,8 @@ SPECIAL_FORMS: dict[int, tuple[Any, Any]] = {
     ]
 }
 _ITERATING_IDS = {id(f) for f in _ITERATING}
+# solver adjoints hook: id(solver) -> (solver, handler), filled by configure_flags
+SOLVERS: dict[int, tuple[Any, Any]] = {}
 # C callables that call Python back only to order or filter (their results carry no values)
 _CALLBACK_SAFE = {id(f) for f in (list.sort, np.frompyfunc, builtins.sorted, builtins.filter)}
 
@@ -462,4 +485,13 @@ def configure_flags() -> None:
         C.set_callable_flags(f, C.ALWAYS)
     for f, _ in WRITERS.values():
         C.set_callable_flags(f, C.RULE | C.SCAN)
+    # --- solver adjoints hook: scipy.optimize/scipy.integrate solvers always come to
+    # dispatch (their callbacks close over traced values even when no argument is traced)
+    from framead import implicit as _implicit
+
+    SOLVERS.clear()
+    SOLVERS.update(_implicit.solver_handlers())
+    for f, _ in SOLVERS.values():
+        C.set_callable_flags(f, C.ALWAYS)
+    # --- end solver adjoints hook ---
 

@@ -122,6 +122,25 @@ def _load_attr(ctx, arg):
     return _getattr_seq(ctx, arg), 2
 
 
+def _store_attr(ctx, arg):
+    # [v, obj] -> call(setattr, obj, 'name', v): writes like ``a.flat = v`` or ``z.real = v``
+    # are buffer writes; the call probe sends them to the recorder only when traced
+    if arg not in ctx.attr_names:
+        return None
+    return [
+        (LOAD_CONST, ctx.const(ctx.probes.call)),  # [v, obj, call]
+        (SWAP, 3),  # [call, obj, v]
+        (LOAD_CONST, ctx.const(setattr)),  # [call, obj, v, setattr]
+        (SWAP, 3),  # [call, setattr, v, obj]
+        (SWAP, 2),  # [call, setattr, obj, v]
+        (LOAD_CONST, ctx.const(ctx.names[arg])),  # [call, setattr, obj, v, name]
+        (SWAP, 2),  # [call, setattr, obj, name, v]
+        (PRECALL, 3),
+        (CALL, 3),
+        (POP_TOP, 0),
+    ], 3
+
+
 def _before(name, opcode):
     def rewrite(ctx, arg):
         # [obj] -> probe(obj), then the original instruction
@@ -170,6 +189,7 @@ REWRITES = {
     "BINARY_SUBSCR": _binary_subscr,
     "STORE_SUBSCR": _store_subscr,
     "LOAD_ATTR": _load_attr,
+    "STORE_ATTR": _store_attr,
     "GET_ITER": _before("getiter", GET_ITER),
     "UNPACK_SEQUENCE": _before("unpack", OP["UNPACK_SEQUENCE"]),
     "UNPACK_EX": _before("unpack", OP["UNPACK_EX"]),

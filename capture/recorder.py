@@ -67,8 +67,11 @@ def strip_framead_frames(tb):
 class Recorder:
     """Shadow table, buffer versions and the growing list of nodes of one capture."""
 
-    def __init__(self, strict: bool = False) -> None:
+    def __init__(self, strict: bool = False, save_all: bool = False) -> None:
         _init_op_rules()
+        # save_all (forward mode, framead/forward.py): every argument and result of a recorded
+        # call is kept and copy-on-write protected, as if each rule's saves were None
+        self.save_all = save_all
         self.entries: dict[int, Entry] = {}
         self.buffers: dict[int, Buffer] = {}
         self.nodes: list[Node] = []
@@ -208,7 +211,7 @@ class Recorder:
             if getattr(rule, "hazard", None):
                 self.hazard("FA102", rule.name, frame, rule.hazard)
             return result
-        saves = _saved_set(rule, traced)
+        saves = _ALL if self.save_all else _saved_set(rule, traced)
         args = list(node_args)
         for i in traced:
             args[i] = vals[i]
@@ -446,7 +449,7 @@ class Recorder:
         if not traced:
             return fn(*call_args, **call_kwargs)
         args = [v if v is not None else a for v, a in zip(vals, node_args, strict=True)]
-        saves = _saved_set(rule, traced)
+        saves = _ALL if self.save_all else _saved_set(rule, traced)
         for i in saves:
             if i != "ans" and i < len(args):
                 args[i] = self._protect(args[i], frame)

@@ -120,6 +120,9 @@ def view_update_vjp_parent(g, ans, parent, child, recipe):
 
 
 def view_update_vjp_child(g, ans, parent, child, recipe):
+    if recipe == ("attr", "imag"):
+        # z = re + 1j*im pairs with a cotangent g as Re(g*dz): d/d(im) is -Im(g)
+        return _unbroadcast_to(-np.imag(np.asarray(g)), child)
     return _unbroadcast_to(np.array(apply_view(np.asarray(g), recipe), copy=True), child)
 
 

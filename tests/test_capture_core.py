@@ -255,3 +255,27 @@ def test_nested_capture_treats_outer_values_as_constants():
 
     expected = 2 * 0.7 * (math.cos(0.3) * 0.3 + math.sin(0.3)) + math.exp(0.7)
     assert framead.grad(f)(0.7) == pytest.approx(expected, rel=1e-12)
+
+
+def test_attribute_writes_flat_real_imag():
+    def f(x):
+        w = np.zeros(5)
+        w.flat = x[0] * x
+        z = np.zeros(5, dtype=complex)
+        z.real = x ** 2
+        z.imag = np.sin(x)
+        z.imag[1:3] *= 3.0
+        return float(np.sum(w * w) + np.sum(np.abs(z) ** 2))
+
+    check(f, np.linspace(0.2, 0.8, 5))
+
+    class Plain:
+        pass
+
+    def h(x):
+        o = Plain()
+        o.flat = x * 2  # an ordinary attribute on a non-array: untouched semantics
+        o.real = 3.0
+        return o.flat * o.real
+
+    assert framead.grad(h)(0.5) == 6.0

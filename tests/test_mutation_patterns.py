@@ -980,9 +980,8 @@ def test_aliased_arguments(offset):
 # =======================================================================================
 
 
-# Known gap: ``a.flat = v`` is a STORE_ATTR, which the rewriter does not probe yet (it needs a
-# setattr probe that turns into a buffer write only when the object is an ndarray).
-KNOWN_GAPS = {"flat_assign_all": "STORE_ATTR a.flat = v is not probed yet"}
+# Known gaps (id -> reason) are listed here and run as strict xfails.
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("fn, args, argnums", [

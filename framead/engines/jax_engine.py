@@ -1,0 +1,96 @@
+"""``framead.use("jax", jit=False)``: ``fn`` is written with ``jax.numpy``.
+
+The engine turns on ``jax_enable_x64`` (float64 like NumPy) when created. NumPy inputs are
+passed as ``jnp`` arrays, outputs come back as writeable NumPy arrays (a 0-d output as a NumPy
+scalar). The VJP is ``jax.vjp``, the JVP ``jax.jvp``; ``jit=True`` compiles ``fn`` with
+``jax.jit`` first (worth it when ``fn`` is called many times with the same shapes).
+Complex numbers follow JAX's convention, which is framead's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _cast_cotangent, _flatten, _unflatten, register_engine
+
+
+def _to_jax(x: Any) -> Any:
+    if isinstance(x, np.ndarray) and x.dtype.kind in "fc":
+        return jnp.asarray(x)
+    if isinstance(x, float | complex | np.inexact):
+        return jnp.asarray(x)
+    return x
+
+
+def _to_numpy(y: Any) -> Any:
+    if isinstance(y, jax.Array):
+        a = np.array(y)
+        return a[()] if a.ndim == 0 else a
+    if type(y) in (tuple, list):
+        return type(y)(_to_numpy(v) for v in y)
+    return y
+
+
+class JaxEngine:
+    saves_ans = False
+
+    def __init__(self, fn: Callable, jit: bool = False, x64: bool = True):
+        if x64:
+            jax.config.update("jax_enable_x64", True)
+        self.fn = fn
+        self.jit = bool(jit)
+        self.name = f"use[jax]({getattr(fn, '__qualname__', fn)})"
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        jargs = [_to_jax(a) for a in args]
+        converted = any(j is not a for j, a in zip(jargs, args, strict=True))
+        out = self.fn(*jargs, **kwargs)
+        return _to_numpy(out) if converted or not args else out
+
+    def _partial(self, jargs: list, wrt: tuple, kwargs: dict) -> Callable:
+        def f(*xs):
+            a = list(jargs)
+            for i, x in zip(wrt, xs, strict=True):
+                a[i] = x
+            out = self.fn(*a, **kwargs)
+            return tuple(out) if type(out) is list else out
+        return jax.jit(f) if self.jit else f
+
+    def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
+        jargs = [_to_jax(a) for a in args]
+        out, pull = jax.vjp(self._partial(jargs, wrt, kwargs), *[jargs[i] for i in wrt])
+        outs, td = _flatten(out)
+        gl, _ = _flatten(g)
+        if len(gl) != len(outs):
+            gl = [g]
+        gt = _unflatten(td, [jnp.zeros_like(o) if c is None else
+                             jnp.broadcast_to(jnp.asarray(c, dtype=o.dtype), o.shape)
+                             for c, o in zip(gl, outs, strict=True)])
+        cts = pull(gt)
+        res: list = [None] * len(args)
+        for i, c in zip(wrt, cts, strict=True):
+            res[i] = _cast_cotangent(np.asarray(c), args[i])
+        return tuple(res)
+
+    def jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict) -> Any:
+        wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
+        if not wrt:
+            return None
+        jargs = [_to_jax(a) for a in args]
+        prim = tuple(jargs[i] for i in wrt)
+        tans = tuple(jnp.broadcast_to(jnp.asarray(tangents[i], dtype=p.dtype), p.shape)
+                     for i, p in zip(wrt, prim, strict=True))
+        _, t_out = jax.jvp(self._partial(jargs, wrt, kwargs), prim, tans)
+        return _to_numpy(t_out)
+
+
+def factory(fn: Callable, options: dict) -> JaxEngine:
+    return JaxEngine(fn, **options)
+
+
+register_engine("jax", factory)

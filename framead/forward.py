@@ -1,0 +1,260 @@
+"""Forward mode: tangents pushed through a captured graph with the rules' JVPs.
+
+How it works
+------------
+``f`` is captured once, like ``grad`` does, but with ``Recorder(save_all=True)``: every
+argument and result of every recorded call is kept and copy-on-write protected (as if every
+rule had ``saves=None``), so after the capture each ``Value.primal`` still holds the value it
+had when its node ran, even in programs that overwrite their arrays in place. Tangents are
+then propagated through the nodes in execution order, calling ``Rule.call_jvp(tangents, ans,
+args, kwargs)`` on the recorded primals; zero tangents are None and skip their node, so one
+capture serves any number of tangent passes (``jacfwd`` runs one pass per input element).
+
+framead's internal primitives (``setitem``, ``view_update``, ``gather_flat``: all linear)
+get their JVPs here; a user rule registered with a VJP but no JVP is handled by transposing
+its VJP (one VJP call per output element, real dtypes only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .ir import Graph, Node, Value
+
+__all__ = ["jvp", "linearize_trace", "ForwardTrace", "forward_trace"]
+
+
+# ----------------------------------------------------------------------------- capture
+
+class ForwardTrace:
+    """A capture made for forward mode: ``tangent(seeds)`` runs one tangent pass."""
+
+    def __init__(self, graph: Graph, value: Any, out_treedef: Any, wrt: list[Value],
+                 hazards: list):
+        self.graph = graph
+        self.value = value
+        self.out_treedef = out_treedef
+        self.wrt = wrt
+        self.hazards = hazards
+        from .reverse import active_nodes
+
+        self._live = active_nodes(graph, wrt)
+
+    def tangent(self, tangents: Sequence[Any]) -> Any:
+        """Tangent of the output (shaped like it) for one tangent per ``wrt`` input (None:
+        zero)."""
+        seeds = {v.id: t for v, t in zip(self.wrt, tangents, strict=True) if t is not None}
+        tan = propagate(self._live, seeds)
+        from .capture.recorder import _flatten, unflatten
+
+        leaves, _ = _flatten(self.value)
+        outs = []
+        for v, leaf in zip(self.graph.outputs, leaves, strict=True):
+            t = tan.get(v.id) if isinstance(v, Value) else None
+            outs.append(_fit_out(t, leaf))
+        return unflatten(self.out_treedef, outs)
+
+
+def forward_trace(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
+                  strict: bool | None = None) -> ForwardTrace:
+    """Capture ``f(*args, **kwargs)`` with ``args[nums]`` as inputs, keeping every primal."""
+    from .api import _copy_preserving_aliases, _rebox, _resolve_strict
+    from .capture.recorder import Recorder, _flatten
+    from .capture.session import Session
+
+    rec = Recorder(strict=_resolve_strict(strict), save_all=True)
+    for i in nums:
+        _rebox(args[i], i)
+    boxed = _copy_preserving_aliases(list(args))
+    wrt = []
+    for i in nums:
+        if not isinstance(boxed[i], np.ndarray):
+            boxed[i] = _rebox(args[i], i)
+        wrt.append(rec.new_input(boxed[i]))
+    with Session(rec):
+        out = f(*boxed, **kwargs)
+    leaves, treedef = _flatten(out)
+    graph = rec.finish(leaves)
+    return ForwardTrace(graph, out, treedef, wrt, list(rec.hazards))
+
+
+# ----------------------------------------------------------------------------- tangent pass
+
+def _zeros_of(v: Value) -> Any:
+    dt = v.dtype if v.dtype is not None else np.float64
+    z = np.zeros(v.shape, dtype=dt)
+    if issubclass(v.kind, np.ndarray):
+        return z
+    if v.kind is float:
+        return 0.0
+    if v.kind is complex:
+        return 0j
+    return z[()]
+
+
+def _primal_tree(a: Any) -> Any:
+    if isinstance(a, Value):
+        return a.primal
+    if type(a) in (list, tuple):
+        return type(a)(_primal_tree(x) for x in a)
+    return a
+
+
+def _tangent_tree(a: Any, tan: dict) -> Any:
+    """Tangent of an argument: None when zero; for containers the same structure."""
+    if isinstance(a, Value):
+        return tan.get(a.id)
+    if type(a) in (list, tuple):
+        items = [_tangent_tree(x, tan) for x in a]
+        if all(x is None for x in items):
+            return None
+        return type(a)(items)
+    return None
+
+
+def _fit_out(t: Any, leaf: Any) -> Any:
+    from .rules.helpers import fit_tangent, is_inexact
+
+    if not is_inexact(leaf):
+        return None
+    return fit_tangent(t, leaf)
+
+
+def propagate(nodes: list[Node], seeds: dict[int, Any]) -> dict[int, Any]:
+    """Tangents (value id -> tangent) of every value reached from ``seeds``."""
+    tan = dict(seeds)
+    for node in nodes:
+        ts = tuple(_tangent_tree(a, tan) for a in node.args)
+        if all(t is None for t in ts):
+            continue
+        out = node_jvp(node, ts)
+        if node.multi:
+            from .capture.recorder import _flatten
+
+            leaves, _ = _flatten(out) if out is not None else ([None] * len(node.outputs), None)
+            for o, t in zip(node.outputs, leaves, strict=True):
+                if o is not None and t is not None:
+                    tan[o.id] = t
+        else:
+            o = node.outputs[0]
+            if o is not None and out is not None:
+                tan[o.id] = out
+    return tan
+
+
+def _ans(node: Node) -> Any:
+    if node.multi:
+        from .capture.recorder import unflatten
+
+        treedef, leaves = node.out_treedef
+        prim = [o.primal if o is not None else leaf
+                for o, leaf in zip(node.outputs, leaves, strict=True)]
+        return unflatten(treedef, prim)
+    o = node.outputs[0]
+    return None if o is None else o.primal
+
+
+def node_jvp(node: Node, ts: tuple) -> Any:
+    """Tangent of ``node``'s output(s) given its arguments' tangents (None: zero)."""
+    from .capture import recorder as R
+    from .rules import primitives as prim
+
+    rule = node.rule
+    if rule is R.CONST_RULE or getattr(rule, "cut", False):
+        return None
+    if not node.multi and node.outputs[0] is None:
+        return None
+    if rule is R.SETITEM_RULE:
+        a, key, v = node.args
+        out = node.outputs[0]
+        ta = ts[0] if ts[0] is not None else _zeros_of(a)
+        res = np.array(ta, dtype=np.result_type(np.asarray(ta).dtype, out.dtype), copy=True)
+        res[key] = ts[2] if ts[2] is not None else 0
+        return res.astype(out.dtype, copy=False)
+    if rule is R.VIEW_UPDATE_RULE:
+        parent, child, recipe = node.args
+        tp = ts[0] if ts[0] is not None else _zeros_of(parent)
+        tc = ts[1] if ts[1] is not None else 0
+        return prim.view_update(np.asarray(tp), tc, recipe)
+    if rule is R.GATHER_RULE:
+        return prim.gather_flat(np.asarray(ts[0]), node.args[1])
+    args = tuple(_primal_tree(a) for a in node.args)
+    kwargs = {k: _primal_tree(v) for k, v in node.kwargs.items()}
+    ts = tuple(None if i in getattr(rule, "nondiff", ()) else t for i, t in enumerate(ts))
+    ans = _ans(node)
+    if getattr(rule, "jvp", None) is None:
+        return _jvp_from_vjp(node, rule, ts, ans, args, kwargs)
+    return rule.call_jvp(ts, ans, args, kwargs)
+
+
+def _jvp_from_vjp(node: Node, rule: Any, ts: tuple, ans: Any, args: tuple,
+                  kwargs: dict) -> Any:
+    """A rule with a VJP and no JVP: J t row by row, one VJP call per output element."""
+    if node.multi or not hasattr(rule, "call_vjp"):
+        raise NotImplementedError(
+            f"forward mode: rule {node.name!r} (used at {node.loc.file}:{node.loc.line}) has no "
+            "JVP; register it with jvp=... to use jvp/jacfwd through it")
+    a = np.asarray(ans)
+    if a.dtype.kind == "c" or any(np.iscomplexobj(t) for t in ts if t is not None):
+        raise NotImplementedError(
+            f"forward mode: rule {node.name!r} has no JVP and complex values are involved; "
+            "register it with jvp=...")
+    out = np.zeros(a.size, dtype=a.dtype)
+    want = [i for i, t in enumerate(ts) if t is not None]
+    for k in range(a.size):
+        g = np.zeros(a.size, dtype=a.dtype)
+        g[k] = 1
+        g = g.reshape(a.shape) if isinstance(ans, np.ndarray) else g.reshape(a.shape)[()]
+        cts = rule.call_vjp(g, ans, args, kwargs, want)
+        out[k] = sum(float(np.sum(np.asarray(cts[i]) * np.asarray(ts[i])))
+                     for i in want if cts[i] is not None)
+    return out.reshape(a.shape) if isinstance(ans, np.ndarray) else out.reshape(a.shape)[()]
+
+
+# ----------------------------------------------------------------------------- public API
+
+def _cast_tangent(t: Any, x: Any, i: int) -> Any:
+    """A user tangent for primal ``x``: same shape, and x's kind (array / scalar)."""
+    if isinstance(x, np.ndarray):
+        ta = np.asarray(t)
+        if ta.shape != x.shape:
+            raise ValueError(f"tangent {i} has shape {ta.shape}; primal {i} has shape {x.shape}")
+        if ta.dtype.kind == "c" and x.dtype.kind != "c":
+            raise ValueError(f"tangent {i} is complex but primal {i} is real")
+        return np.array(ta, dtype=x.dtype, copy=True)
+    if np.ndim(t) != 0:
+        raise ValueError(f"tangent {i} has shape {np.shape(t)}; primal {i} is a scalar")
+    if np.iscomplexobj(t) and not np.iscomplexobj(x):
+        raise ValueError(f"tangent {i} is complex but primal {i} is real")
+    if type(x) is float:
+        return float(t)
+    if isinstance(x, complex):
+        return complex(t)
+    return type(x)(t)
+
+
+def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
+        strict: bool | None = None, **kwargs: Any) -> tuple[Any, Any]:
+    """``out, tangent_out = jvp(f, primals, tangents)``: ``f(*primals)`` and its directional
+    derivative along ``tangents`` (one per primal, shaped like it; None marks an argument
+    that is not differentiated, e.g. an int). Forward mode: one capture, one tangent pass."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    nums = tuple(i for i, t in enumerate(tangents) if t is not None)
+    ts = [_cast_tangent(tangents[i], primals[i], i) for i in nums]
+    ft = forward_trace(f, primals, kwargs, nums, strict)
+    return ft.value, ft.tangent(ts)
+
+
+def linearize_trace(f: Callable, *args: Any, argnums: int | Sequence[int] = 0,
+                    strict: bool | None = None, **kwargs: Any) -> ForwardTrace:
+    """The ForwardTrace of ``f(*args)`` with respect to ``args[argnums]``: call
+    ``.tangent([t0, ...])`` for as many tangents as wanted (one capture)."""
+    from .api import _norm_argnums
+
+    nums = _norm_argnums(argnums, len(args))
+    return forward_trace(f, args, kwargs, nums, strict)
