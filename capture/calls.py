@@ -487,8 +487,9 @@ def configure_flags() -> None:
         C.set_callable_flags(f, C.RULE | C.SCAN)
     # --- solver adjoints hook: scipy.optimize/scipy.integrate solvers always come to
     # dispatch (their callbacks close over traced values even when no argument is traced)
-    from framead import implicit as _implicit
+    import importlib
 
+    _implicit = importlib.import_module("framead.implicit")  # the module, not framead.implicit()
     SOLVERS.clear()
     SOLVERS.update(_implicit.solver_handlers())
     for f, _ in SOLVERS.values():

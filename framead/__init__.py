@@ -1,10 +1,18 @@
 """framead: glue automatic differentiation for unmodified legacy numerical Python."""
 
+from . import ode  # framead.ode.adjoint_options
 from .api import GradientWarning, Trace, grad, strict, trace, value_and_grad, vjp
 from .coverage import CoverageReport, coverage
 from .eager_api import eager
+from .engines import use
 from .errors import FrameadError, GradientHazard, InputTypeError, NonScalarOutputError
+from .export import to_jax, to_torch
+from .forward import jvp
+from .implicit import implicit  # the function; the module is sys.modules["framead.implicit"]
+from .transforms import hessian, jacfwd, jacrev
 
 __all__ = ["vjp", "grad", "value_and_grad", "trace", "Trace", "coverage", "CoverageReport", "strict",
-           "eager", "GradientWarning", "FrameadError", "GradientHazard",
+           "eager", "GradientWarning", "use", "FrameadError", "GradientHazard",
            "InputTypeError", "NonScalarOutputError"]
+__all__ += ["jvp", "jacfwd", "jacrev", "hessian", "to_torch", "to_jax"]
+__all__ += ["implicit", "ode"]

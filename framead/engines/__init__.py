@@ -13,7 +13,8 @@ of them.
 
 Built-in engines (imported on first use, so framead never imports torch/jax by itself):
 ``"finite_diff"``, ``"torch"``, ``"jax"``, ``"autograd"``, ``"checkpoint"``, and
-``"forward"`` (module ``framead.engines.forward``, which registers itself on import).
+``"forward"`` (module ``framead.engines.forward`` or ``framead.forward``, which calls
+``register_engine("forward", factory)`` when imported).
 
 Registry protocol (stable)
 --------------------------
@@ -76,13 +77,13 @@ class UnknownEngineError(ValueError):
 
 
 _ENGINES: dict[str, Callable] = {}
-_BUILTIN_MODULES = {
-    "finite_diff": "framead.engines.finite_diff",
-    "torch": "framead.engines.torch_engine",
-    "jax": "framead.engines.jax_engine",
-    "autograd": "framead.engines.autograd_engine",
-    "checkpoint": "framead.engines.checkpoint",
-    "forward": "framead.engines.forward",
+_BUILTIN_MODULES: dict[str, tuple[str, ...]] = {  # modules that register the name on import
+    "finite_diff": ("framead.engines.finite_diff",),
+    "torch": ("framead.engines.torch_engine",),
+    "jax": ("framead.engines.jax_engine",),
+    "autograd": ("framead.engines.autograd_engine",),
+    "checkpoint": ("framead.engines.checkpoint",),
+    "forward": ("framead.engines.forward", "framead.forward"),
 }
 _lock = threading.RLock()
 _entry_points_loaded = [False]
@@ -147,13 +148,14 @@ def get_engine(name: str) -> Callable:
     f = _ENGINES.get(name)
     if f is not None:
         return f
-    mod = _BUILTIN_MODULES.get(name)
-    if mod is not None:
+    for mod in _BUILTIN_MODULES.get(name, ()):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:
             if e.name != mod:
                 raise
+        if name in _ENGINES:
+            break
     f = _ENGINES.get(name)
     if f is None:
         load_entry_points()

@@ -2,8 +2,9 @@
 
 The engine turns on ``jax_enable_x64`` (float64 like NumPy) when created. NumPy inputs are
 passed as ``jnp`` arrays, outputs come back as writeable NumPy arrays (a 0-d output as a NumPy
-scalar). The VJP is ``jax.vjp``, the JVP ``jax.jvp``; ``jit=True`` compiles ``fn`` with
-``jax.jit`` first (worth it when ``fn`` is called many times with the same shapes).
+scalar). The VJP is ``jax.vjp``, the JVP ``jax.jvp``; ``jit=True`` wraps ``fn`` in ``jax.jit`` once
+(worth it when it is called many times with the same shapes; every argument must then be an
+array or a JAX pytree).
 Complex numbers follow JAX's convention, which is framead's.
 """
 
@@ -42,7 +43,7 @@ class JaxEngine:
     def __init__(self, fn: Callable, jit: bool = False, x64: bool = True):
         if x64:
             jax.config.update("jax_enable_x64", True)
-        self.fn = fn
+        self.fn = jax.jit(fn) if jit else fn
         self.jit = bool(jit)
         self.name = f"use[jax]({getattr(fn, '__qualname__', fn)})"
 
@@ -59,7 +60,7 @@ class JaxEngine:
                 a[i] = x
             out = self.fn(*a, **kwargs)
             return tuple(out) if type(out) is list else out
-        return jax.jit(f) if self.jit else f
+        return f
 
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
         jargs = [_to_jax(a) for a in args]

@@ -1,0 +1,94 @@
+"""The ``"forward"`` engine: ``framead.use("forward")(fn)`` differentiates each call of ``fn``
+by framead's own forward mode (framead/forward.py).
+
+The JVP is one capture of ``fn`` plus one tangent pass. The VJP (what the reverse pass of
+the enclosing capture asks for) is assembled column by column from forward passes: one
+capture of ``fn``, then one tangent pass per element of the traced inputs (two for complex
+inputs). That is the right trade for few inputs and many outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _cast_cotangent, _flatten, register_engine
+
+
+def _unit(x: Any, k: int, scale: complex = 1.0) -> Any:
+    if isinstance(x, np.ndarray):
+        e = np.zeros(x.size, dtype=x.dtype)
+        e[k] = scale
+        return e.reshape(x.shape)
+    if type(x) is float:
+        return float(scale.real) if isinstance(scale, complex) else float(scale)
+    if isinstance(x, complex):
+        return complex(scale)
+    return type(x)(scale)
+
+
+def _pair(g_leaves: list, t_leaves: list) -> float:
+    """``Re(sum(g * t))`` over the leaves (the bilinear pairing of docs/internals.md s4)."""
+    total = 0.0
+    for g, t in zip(g_leaves, t_leaves, strict=True):
+        if g is None or t is None:
+            continue
+        total += float(np.real(np.sum(np.asarray(g) * np.asarray(t))))
+    return total
+
+
+class ForwardEngine:
+    """Engine object for ``framead.use("forward", strict=None)``."""
+
+    saves_ans = False
+
+    def __init__(self, fn: Callable, options: dict):
+        unknown = set(options) - {"strict"}
+        if unknown:
+            raise TypeError(f"framead.use('forward'): unknown option(s) {sorted(unknown)}; "
+                            "accepted: strict")
+        self.fn = fn
+        self.strict = options.get("strict")
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
+        self.name = f"use[forward]({name})"
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict) -> Any:
+        from framead.forward import forward_trace
+
+        nums = tuple(i for i, t in enumerate(tangents) if t is not None)
+        if not nums:
+            return None
+        ft = forward_trace(self.fn, args, kwargs, nums, self.strict)
+        return ft.tangent([tangents[i] for i in nums])
+
+    def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
+        from framead.forward import forward_trace
+
+        ft = forward_trace(self.fn, args, kwargs, tuple(wrt), self.strict)
+        g_leaves, _ = _flatten(g)
+        out: list = [None] * len(args)
+        for j, i in enumerate(wrt):
+            x = args[i]
+            cplx = np.iscomplexobj(x)
+            ct = np.zeros(int(np.size(x)), dtype=complex if cplx else float)
+            for k in range(ct.size):
+                ts = [None] * len(wrt)
+                ts[j] = _unit(x, k)
+                ct[k] = _pair(g_leaves, _flatten(ft.tangent(ts))[0])
+                if cplx:  # Re(ct * i) = -Im(ct) = <g, J (i e_k)>
+                    ts[j] = _unit(x, k, 1j)
+                    ct[k] -= 1j * _pair(g_leaves, _flatten(ft.tangent(ts))[0])
+            out[i] = _cast_cotangent(ct.reshape(np.shape(x)), x)
+        return tuple(out)
+
+
+def _factory(fn: Callable, options: dict) -> ForwardEngine:
+    return ForwardEngine(fn, options)
+
+
+register_engine("forward", _factory, replace=True)

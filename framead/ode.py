@@ -1,0 +1,325 @@
+"""Continuous adjoints for ``scipy.integrate.solve_ivp`` and ``scipy.integrate.odeint``.
+
+Inside a capture (capture/calls.py routes these callables here through the ``SOLVERS`` hook):
+
+1. the integration runs natively with capture disabled (nothing inside it is recorded), with
+   a dense interpolant of ``y(t)`` kept for the reverse pass (``solve_ivp``: its own
+   ``dense_output``; ``odeint``: a quiet ``solve_ivp(method="LSODA")`` at odeint's
+   tolerances);
+2. the right-hand side is evaluated once more under capture at ``(t0, y0)`` with ``y0`` a
+   constant; the traced values that evaluation reads (through closures or ``args=``) are the
+   parameters ``θ`` (framead finds the objects holding them);
+3. the outputs (``sol.y``, at ``t_eval`` or at the solver's steps; odeint's array) are recorded
+   as one node ``y = ode_solution(y0, *θ)``.
+
+Its VJP integrates the adjoint system backward in time with ``solve_ivp``::
+
+    a' = -(∂f/∂y)^T a,   θ̄' = -(∂f/∂θ)^T a,   a(t_i) += ȳ(t_i) at each output time,
+
+giving ``ȳ0 = a(t0)`` and ``θ̄``; each right-hand side evaluation is one nested framead capture
+of the user's ``fun`` at ``(t, y(t))`` with ``y`` and the ``θ`` objects as inputs, and one
+reverse sweep. The adjoint solve uses the forward call's method and tolerances unless
+``adjoint_options(rtol=..., atol=..., method=...)`` says otherwise. Not differentiated: the
+times (``t_span``, ``t_eval``, ``t``), event locations, and ``sol.sol`` (the dense
+interpolant keeps constant values).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .implicit import _R, _args_tuple, _bind, _fresh, _quiet
+
+_OPTIONS: list[dict] = [{}]
+
+
+@contextlib.contextmanager
+def adjoint_options(rtol: float | None = None, atol: float | None = None,
+                    method: str | None = None):
+    """``with framead.ode.adjoint_options(rtol=1e-10, atol=1e-12):`` tolerances and method of
+    the backward (adjoint) integrations of captures inside the block. Defaults: those of the
+    forward call."""
+    new = {k: v for k, v in (("rtol", rtol), ("atol", atol), ("method", method))
+           if v is not None}
+    _OPTIONS.append({**_OPTIONS[-1], **new})
+    try:
+        yield
+    finally:
+        _OPTIONS.pop()
+
+
+def _values_in(tree: Any):
+    from .ir import Value
+
+    if isinstance(tree, Value):
+        yield tree
+    elif type(tree) in (list, tuple):
+        for x in tree:
+            yield from _values_in(x)
+
+
+def _parameters(rec: Any, start: int, frame: Any) -> list[Any]:
+    """The objects holding the traced values read by the nodes recorded since ``start``."""
+    new = rec.nodes[start:]
+    produced = {o.id for n in new for o in n.outputs if o is not None}
+    leaves: dict[int, Any] = {}
+    for n in new:
+        for v in _values_in(n.args):
+            if v.id not in produced:
+                leaves[v.id] = v
+    found: dict[int, Any] = {}
+    for e in list(rec.entries.values()):
+        obj = e.obj
+        if obj is None:
+            continue
+        if e.parent is None:
+            v = rec.value_of(obj)
+        elif e.buffer is not None and e.version == e.buffer.version:
+            v = e.value
+        else:
+            continue
+        if v is not None and v.id in leaves and v.id not in found:
+            found[v.id] = obj
+    missing = [vid for vid in leaves if vid not in found]
+    if missing:
+        rec.hazard("FA101", "ode", frame,
+                   f"{len(missing)} traced value(s) read by the ODE right-hand side are held by "
+                   "no object framead can find again; their gradient is lost")
+    return list(found.values())
+
+
+class OdeContext:
+    """What the adjoint needs: the right-hand side, the parameter objects (and snapshots of
+    the arrays among them), the forward interpolant, output times and options."""
+
+    def __init__(self, f: Callable, params: list, dense: Callable, t0: float, times: np.ndarray,
+                 y_shape: tuple, options: dict, name: str):
+        self.f = f
+        self.params = params
+        self.snap = [np.array(p, copy=True) if isinstance(p, np.ndarray) else None
+                     for p in params]
+        self.dense = dense
+        self.t0 = float(t0)
+        self.times = np.asarray(times, dtype=float)
+        self.y_shape = y_shape
+        self.options = options
+        self.name = name
+        self.rhs_evaluations = 0
+
+    def __repr__(self) -> str:
+        return f"<ode adjoint {self.name}>"
+
+    def rhs_vjp(self, t: float, y: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, list]:
+        """``(a^T ∂f/∂y, [a^T ∂f/∂θ_k])`` at ``(t, y)`` by one nested capture of ``f``."""
+        from .capture.recorder import Recorder, _flatten
+        from .capture.session import Session
+        from .reverse import Backward
+
+        self.rhs_evaluations += 1
+        rec = Recorder()
+        yv = np.array(y, dtype=float, copy=True).reshape(self.y_shape)
+        wrt = [rec.new_input(yv)] + [rec.new_input(p) for p in self.params]
+        with Session(rec):
+            out = self.f(t, yv)
+        leaves, _ = _flatten(out)
+        graph = rec.finish(leaves)
+        if len(leaves) == 1:
+            cts = [np.asarray(a).reshape(np.shape(leaves[0]))]
+        else:
+            cts = list(np.ravel(a))
+        seeds: dict[int, Any] = {}
+        from .ir import Value
+
+        for v, c in zip(graph.outputs, cts, strict=True):
+            if isinstance(v, Value):
+                seeds[v.id] = c if v.id not in seeds else seeds[v.id] + c
+        grads = Backward(graph, wrt)(seeds) if seeds else [None] * len(wrt)
+        gy = np.zeros(self.y_shape) if grads[0] is None else np.real(np.asarray(grads[0]))
+        gp = [np.zeros(np.shape(p)) if g is None else np.real(np.asarray(g, dtype=complex))
+              for g, p in zip(grads[1:], self.params, strict=True)]
+        return np.ravel(gy), gp
+
+    @contextlib.contextmanager
+    def _forward_values(self):
+        """Parameter arrays hold their values of the forward solve while the adjoint runs."""
+        saved = []
+        for p, s in zip(self.params, self.snap, strict=True):
+            if s is not None and not np.array_equal(p, s, equal_nan=True):
+                saved.append((p, np.array(p, copy=True)))
+                p[...] = s
+        try:
+            yield
+        finally:
+            for p, cur in saved:
+                p[...] = cur
+
+    def adjoint(self, g: np.ndarray) -> tuple[np.ndarray, list]:
+        """Cotangents of ``y0`` and of each parameter, for cotangents ``g[:, i]`` of y(t_i)."""
+        from scipy.integrate import solve_ivp
+
+        n = int(np.prod(self.y_shape, dtype=int))
+        sizes = [int(np.size(p)) for p in self.params]
+        a = np.zeros(n)
+        pbar = np.zeros(sum(sizes))
+        g = np.asarray(g, dtype=float).reshape(n, len(self.times))
+
+        def rhs(t, z):
+            y = np.asarray(self.dense(t), dtype=float)
+            gy, gp = self.rhs_vjp(t, y, z[:n])
+            flat = [np.ravel(x) for x in gp]
+            return -np.concatenate([gy, *flat]) if flat else -gy
+
+        opts = self.options
+        t_hi = None
+        with self._forward_values():
+            for i in range(len(self.times) - 1, -1, -1):
+                ti = float(self.times[i])
+                if t_hi is not None and ti != t_hi:
+                    z = self._solve(solve_ivp, rhs, t_hi, ti, np.concatenate([a, pbar]), opts)
+                    a, pbar = z[:n], z[n:]
+                a = a + g[:, i]
+                t_hi = ti
+            if t_hi is not None and t_hi != self.t0:
+                z = self._solve(solve_ivp, rhs, t_hi, self.t0, np.concatenate([a, pbar]), opts)
+                a, pbar = z[:n], z[n:]
+        out, k = [], 0
+        for p, s in zip(self.params, sizes, strict=True):
+            piece = pbar[k:k + s]
+            k += s
+            out.append(piece.reshape(np.shape(p)) if isinstance(p, np.ndarray)
+                       else float(piece[0]))
+        return a.reshape(self.y_shape), out
+
+    def _solve(self, solve_ivp, rhs, t_from, t_to, z0, opts):
+        if not np.any(z0):
+            return z0
+        sol = solve_ivp(rhs, (t_from, t_to), z0, method=opts.get("method", "RK45"),
+                        rtol=opts.get("rtol", 1e-3), atol=opts.get("atol", 1e-6))
+        if sol.status < 0:
+            raise RuntimeError(f"framead: the adjoint integration of {self.name} failed: "
+                               f"{sol.message}")
+        return sol.y[:, -1]
+
+
+def ode_solution(ctx: OdeContext, y0: Any, *params: Any) -> Any:
+    """The IR node of an ODE solution (``y0`` and the parameters ``θ`` are its inputs)."""
+    raise AssertionError("recorded only")
+
+
+def _ode_vjp(g: Any, ans: Any, ctx: OdeContext, y0: Any, *params: Any) -> tuple:
+    ybar, pbars = ctx.adjoint(ctx.out_to_columns(g))
+    kind = getattr(y0, "kind", type(y0))
+    if isinstance(kind, type) and issubclass(kind, np.ndarray):
+        ybar = np.reshape(ybar, tuple(y0.shape))
+    else:
+        ybar = float(np.ravel(ybar)[0])
+    return (None, ybar, *pbars)
+
+
+_RULE: list = []
+
+
+def _rule():
+    if not _RULE:
+        from .rules import make_rule
+
+        _RULE.append(make_rule(ode_solution, vjp=_ode_vjp, saves={}, nondiff=(0,),
+                               name="ode_solution"))
+    return _RULE[0]
+
+
+def _record(rec, frame, f: Callable, t0: float, y0: Any, y_out: np.ndarray, times, dense,
+            to_columns: Callable, options: dict, name: str) -> Any:
+    """Record ``y_out`` as an ODE solution node; None when nothing traced reaches it."""
+    from .capture import calls
+
+    if type(y0) in (list, tuple) and rec.tree_value(y0) is not None:
+        y0 = calls.dispatch(rec, np.asarray, (y0,), {}, frame)
+    y0c = np.array(_quiet(np.asarray, (y0,), {}), dtype=float)
+    start = len(rec.nodes)
+    f(t0, np.array(y0c, copy=True))
+    params = _parameters(rec, start, frame)
+    if not params and rec.tree_value(y0) is None:
+        return None
+    ctx = OdeContext(f, params, dense, t0, times, y0c.shape, options, name)
+    ctx.out_to_columns = to_columns
+    result = np.array(y_out, copy=True)
+    return rec.apply(_rule(), lambda *_: result, (), {}, (ctx, y0, *params), frame)
+
+
+def _solve_ivp(rec, fn, args, kwargs, frame):
+    b = _bind(fn, args, kwargs)
+    if b is None or b.get("events") is not None or b.get("vectorized"):
+        return _quiet(fn, args, kwargs)
+    call_kwargs = dict(kwargs)
+    want_dense = bool(b.get("dense_output"))
+    if not want_dense:
+        # dense_output does not change the steps; args passed positionally stay positional
+        call_kwargs["dense_output"] = True
+    res = _quiet(fn, args, call_kwargs)
+    if not res.success or res.sol is None:
+        return res
+    extra = b.get("options") or {}
+    fargs = _args_tuple(b.get("args"))
+    fun = b["fun"]
+    f = lambda t, y: _R["evaluate"](lambda y_, t_=t: fun(t_, y_, *fargs), y, ())
+    method = b.get("method", "RK45")
+    opts = {"method": method if isinstance(method, str) else "RK45",
+            "rtol": extra.get("rtol", 1e-3), "atol": extra.get("atol", 1e-6),
+            **_OPTIONS[-1]}
+    y_out = _record(rec, frame, f, float(b["t_span"][0]), b["y0"], res.y, res.t, res.sol,
+                    lambda g: np.asarray(g), opts, "solve_ivp")
+    if not want_dense:
+        res["sol"] = None
+    if y_out is not None:
+        res["y"] = y_out
+    return res
+
+
+def _odeint(rec, fn, args, kwargs, frame):
+    from scipy.integrate import solve_ivp
+
+    out = _quiet(fn, args, kwargs)
+    b = _bind(fn, args, kwargs)
+    if b is None:
+        return out
+    func, fargs = b["func"], _args_tuple(b.get("args"))
+    t = np.asarray(b["t"], dtype=float)
+    if b.get("tfirst"):
+        f = lambda t_, y: _R["evaluate"](lambda y_: func(t_, y_, *fargs), y, ())
+    else:
+        f = lambda t_, y: _R["evaluate"](lambda y_: func(y_, t_, *fargs), y, ())
+    rtol = b.get("rtol") or 1.49012e-8
+    atol = b.get("atol") or 1.49012e-8
+    y0c = np.array(_quiet(np.asarray, (b["y0"],), {}), dtype=float)
+    fq = lambda t_, y: np.ravel(np.asarray(
+        func(y.reshape(y0c.shape), t_, *fargs) if not b.get("tfirst")
+        else func(t_, y.reshape(y0c.shape), *fargs), dtype=float))
+    dense_sol = _quiet(solve_ivp, (fq, (t[0], t[-1]), np.ravel(y0c)),
+                       {"method": "LSODA", "dense_output": True, "rtol": rtol, "atol": atol})
+    full = isinstance(out, tuple)
+    y = out[0] if full else out
+    if dense_sol.sol is None:
+        return out
+    opts = {"method": "LSODA", "rtol": rtol, "atol": atol, **_OPTIONS[-1]}
+    y_out = _record(rec, frame, f, float(t[0]), b["y0"], y, t, dense_sol.sol,
+                    lambda g: np.asarray(g).reshape(len(t), -1).T, opts, "odeint")
+    if y_out is None:
+        return out
+    return (y_out, *out[1:]) if full else y_out
+
+
+def solver_table() -> list[tuple[Any, Any]]:
+    if "scipy" not in sys.modules:
+        return []
+    import scipy.integrate as si
+
+    return [(si.solve_ivp, _solve_ivp), (si.odeint, _odeint)]
+
+
+_unused = _fresh

@@ -1,0 +1,187 @@
+"""Jacobians and Hessians: ``jacfwd`` (forward mode), ``jacrev`` (reverse mode), ``hessian``.
+
+Layout follows JAX: the Jacobian of an output leaf of shape ``S_out`` with respect to an
+argument of shape ``S_in`` has shape ``S_out + S_in``; a tuple ``argnums`` gives a tuple of
+Jacobians; a tuple/list output gives the same structure with a Jacobian per leaf.
+Both capture ``f`` once: ``jacfwd`` then runs one tangent pass per input element,
+``jacrev`` one reverse pass per output element.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["jacfwd", "jacrev", "hessian"]
+
+
+def _leaf_shape(x: Any) -> tuple[int, ...]:
+    return tuple(np.shape(x))
+
+
+def _basis(x: Any, k: int) -> Any:
+    """The k-th unit tangent/cotangent shaped and typed like ``x``."""
+    if isinstance(x, np.ndarray):
+        e = np.zeros(x.size, dtype=x.dtype)
+        e[k] = 1
+        return e.reshape(x.shape)
+    if type(x) is float:
+        return 1.0
+    if isinstance(x, complex):
+        return 1 + 0j
+    return np.ones((), dtype=np.result_type(x))[()]
+
+
+def _jac_dtype(out_leaf: Any, ins: list[Any]) -> Any:
+    return np.result_type(*[np.asarray(a).dtype for a in (out_leaf, *ins)], np.float16)
+
+
+def _assemble(out_leaves: list[Any], in_leaves: list[Any],
+              columns: list[list[list[Any]]], out_major: bool) -> list[list[Any]]:
+    """jac[o][i] arrays of shape out_shape + in_shape.
+
+    ``columns[i][k][o]`` (forward: input i, element k) or ``columns[o][k][i]`` (reverse)."""
+    jacs: list[list[Any]] = []
+    for o, ol in enumerate(out_leaves):
+        row = []
+        for i, il in enumerate(in_leaves):
+            so, si = _leaf_shape(ol), _leaf_shape(il)
+            dt = _jac_dtype(ol, [il])
+            mo, mi = int(np.prod(so, dtype=np.int64)), int(np.prod(si, dtype=np.int64))
+            if out_major:  # rows: one per output element
+                m = np.zeros((mo, mi), dtype=dt)
+                for k in range(mo):
+                    v = columns[o][k][i]
+                    if v is not None:
+                        m[k, :] = np.asarray(v).reshape(-1)
+            else:
+                m = np.zeros((mo, mi), dtype=dt)
+                for k in range(mi):
+                    v = columns[i][k][o]
+                    if v is not None:
+                        m[:, k] = np.asarray(v).reshape(-1)
+            row.append(m.reshape(so + si))
+        jacs.append(row)
+    return jacs
+
+
+def _pack(jacs: list[list[Any]], treedef: Any, argnums: int | Sequence[int]) -> Any:
+    from .capture.recorder import unflatten
+
+    per_leaf = [r[0] if isinstance(argnums, int) else tuple(r) for r in jacs]
+    return unflatten(treedef, per_leaf)
+
+
+def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, *,
+           strict: bool | None = None) -> Callable:
+    """``jacfwd(f)(*args)``: the Jacobian of ``f`` with respect to ``args[argnums]`` by
+    forward mode (one capture, one tangent pass per input element)."""
+    from .api import _norm_argnums, _user_facing
+    from .forward import forward_trace
+
+    @functools.wraps(f)
+    @_user_facing
+    def wrapper(*args: Any, **kwargs: Any):
+        nums = _norm_argnums(argnums, len(args))
+        ft = forward_trace(f, args, kwargs, nums, strict)
+        from .capture.recorder import _flatten
+
+        out_leaves, treedef = _flatten(ft.value)
+        ins = [args[i] for i in nums]
+        columns = []
+        for i, x in enumerate(ins):
+            cols = []
+            for k in range(int(np.size(x))):
+                ts = [None] * len(ins)
+                ts[i] = _basis(x, k)
+                t_out, _ = _flatten(ft.tangent(ts))
+                cols.append(t_out)
+            columns.append(cols)
+        return _pack(_assemble(out_leaves, ins, columns, out_major=False), treedef, argnums)
+
+    return wrapper
+
+
+def jacrev(f: Callable, argnums: int | Sequence[int] = 0, *,
+           strict: bool | None = None) -> Callable:
+    """``jacrev(f)(*args)``: the Jacobian of ``f`` with respect to ``args[argnums]`` by
+    reverse mode (one capture through ``framead.vjp``, one reverse pass per output element)."""
+    from .api import _norm_argnums, _user_facing
+    from .api import vjp as _vjp
+
+    @functools.wraps(f)
+    @_user_facing
+    def wrapper(*args: Any, **kwargs: Any):
+        nums = _norm_argnums(argnums, len(args))
+        out, f_vjp = _vjp(f, *args, argnums=nums, strict=strict, **kwargs)
+        from .capture.recorder import _flatten, unflatten
+
+        out_leaves, treedef = _flatten(out)
+        ins = [args[i] for i in nums]
+        rows = []
+        for o, ol in enumerate(out_leaves):
+            r = []
+            if not (isinstance(ol, float | complex | np.inexact) or (
+                    isinstance(ol, np.ndarray) and ol.dtype.kind in "fc")):
+                rows.append(r)
+                continue
+            for k in range(int(np.size(ol))):
+                cts = [None] * len(out_leaves)
+                cts[o] = _basis(ol, k)
+                r.append(list(f_vjp(unflatten(treedef, cts))))
+            rows.append(r)
+        jacs = []
+        for o, ol in enumerate(out_leaves):
+            if not rows[o]:  # integer/boolean output: no derivative
+                jacs.append([np.zeros(_leaf_shape(ol) + _leaf_shape(x)) for x in ins])
+            else:
+                jacs.append(_assemble([ol], ins, [rows[o]], out_major=True)[0])
+        return _pack(jacs, treedef, argnums)
+
+    return wrapper
+
+
+def hessian(f: Callable, argnums: int | Sequence[int] = 0, *,
+            strict: bool | None = None) -> Callable:
+    """``hessian(f)(*args)``: second derivatives of a scalar ``f``, ``jacfwd(jacrev(f))``
+    (forward-over-reverse).
+
+    This needs the reverse pass of the inner ``jacrev`` to be captured by the outer forward
+    capture. When framead cannot capture it (the rules' VJP code runs uncaptured), the
+    outer capture sees the gradient as a constant; ``hessian`` then raises
+    NotImplementedError instead of returning zeros."""
+    from .api import _norm_argnums, _user_facing
+    from .forward import forward_trace
+
+    inner = jacrev(f, argnums, strict=strict)
+
+    @functools.wraps(f)
+    @_user_facing
+    def wrapper(*args: Any, **kwargs: Any):
+        nums = _norm_argnums(argnums, len(args))
+        ft = forward_trace(inner, args, kwargs, nums, strict)
+        from .capture.recorder import _flatten
+        from .ir import Value
+
+        if not any(isinstance(v, Value) for v in ft.graph.outputs) or not ft._live:
+            raise NotImplementedError(
+                "framead.hessian: the reverse pass of framead.grad/jacrev is not captured by an "
+                "outer capture yet, so forward-over-reverse sees the gradient as a constant; "
+                "no Hessian is returned rather than a wrong (zero) one")
+        out_leaves, treedef = _flatten(ft.value)
+        ins = [args[i] for i in nums]
+        columns = []
+        for i, x in enumerate(ins):
+            cols = []
+            for k in range(int(np.size(x))):
+                ts = [None] * len(ins)
+                ts[i] = _basis(x, k)
+                t_out, _ = _flatten(ft.tangent(ts))
+                cols.append(t_out)
+            columns.append(cols)
+        return _pack(_assemble(out_leaves, ins, columns, out_major=False), treedef, argnums)
+
+    return wrapper
