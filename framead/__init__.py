@@ -11,8 +11,8 @@ from .forward import jvp
 from .implicit import implicit  # the function; the module is sys.modules["framead.implicit"]
 from .transforms import hessian, jacfwd, jacrev
 
-__all__ = ["vjp", "grad", "value_and_grad", "trace", "Trace", "coverage", "CoverageReport", "strict",
-           "eager", "GradientWarning", "use", "FrameadError", "GradientHazard",
+__all__ = ["vjp", "grad", "value_and_grad", "trace", "Trace", "coverage", "CoverageReport",
+           "strict", "eager", "GradientWarning", "use", "FrameadError", "GradientHazard",
            "InputTypeError", "NonScalarOutputError"]
 __all__ += ["jvp", "jacfwd", "jacrev", "hessian", "to_torch", "to_jax"]
 __all__ += ["implicit", "ode"]

@@ -172,7 +172,12 @@ def node_jvp(node: Node, ts: tuple) -> Any:
         out = node.outputs[0]
         ta = ts[0] if ts[0] is not None else _zeros_of(a)
         res = np.array(ta, dtype=np.result_type(np.asarray(ta).dtype, out.dtype), copy=True)
-        res[key] = ts[2] if ts[2] is not None else 0
+        tv = ts[2]
+        if isinstance(tv, list | tuple):  # a[k] = [x0, 2.0]: zeros for the constant items
+            from .rules.helpers import fill_zeros
+
+            tv = fill_zeros(tv, _primal_tree(v))
+        res[key] = tv if tv is not None else 0
         return res.astype(out.dtype, copy=False)
     if rule is R.VIEW_UPDATE_RULE:
         parent, child, recipe = node.args
@@ -192,26 +197,50 @@ def node_jvp(node: Node, ts: tuple) -> Any:
 
 def _jvp_from_vjp(node: Node, rule: Any, ts: tuple, ans: Any, args: tuple,
                   kwargs: dict) -> Any:
-    """A rule with a VJP and no JVP: J t row by row, one VJP call per output element."""
-    if node.multi or not hasattr(rule, "call_vjp"):
+    """A rule with a VJP and no JVP: J t row by row, one VJP call per output element (real
+    values only)."""
+    from .capture.recorder import _flatten, unflatten
+    from .rules.helpers import is_inexact
+
+    if not hasattr(rule, "call_vjp"):
         raise NotImplementedError(
             f"forward mode: rule {node.name!r} (used at {node.loc.file}:{node.loc.line}) has no "
             "JVP; register it with jvp=... to use jvp/jacfwd through it")
-    a = np.asarray(ans)
-    if a.dtype.kind == "c" or any(np.iscomplexobj(t) for t in ts if t is not None):
+    leaves, treedef = _flatten(ans) if node.multi else ([ans], None)
+    if any(np.iscomplexobj(x) for x in leaves if is_inexact(x)) or any(
+            np.iscomplexobj(t) for t in ts if t is not None and not isinstance(t, list | tuple)):
         raise NotImplementedError(
             f"forward mode: rule {node.name!r} has no JVP and complex values are involved; "
             "register it with jvp=...")
-    out = np.zeros(a.size, dtype=a.dtype)
     want = [i for i, t in enumerate(ts) if t is not None]
-    for k in range(a.size):
-        g = np.zeros(a.size, dtype=a.dtype)
-        g[k] = 1
-        g = g.reshape(a.shape) if isinstance(ans, np.ndarray) else g.reshape(a.shape)[()]
-        cts = rule.call_vjp(g, ans, args, kwargs, want)
-        out[k] = sum(float(np.sum(np.asarray(cts[i]) * np.asarray(ts[i])))
-                     for i in want if cts[i] is not None)
-    return out.reshape(a.shape) if isinstance(ans, np.ndarray) else out.reshape(a.shape)[()]
+    zeros = [np.zeros(np.shape(x), dtype=np.asarray(x).dtype) if is_inexact(x) else None
+             for x in leaves]
+    outs = []
+    for j, x in enumerate(leaves):
+        if zeros[j] is None or (node.multi and node.outputs[j] is None):
+            outs.append(None)
+            continue
+        col = np.zeros(zeros[j].size, dtype=zeros[j].dtype)
+        for k in range(col.size):
+            e = zeros[j].copy().reshape(-1)
+            e[k] = 1
+            e = e.reshape(zeros[j].shape)
+            g_leaves = list(zeros)
+            g_leaves[j] = e if isinstance(x, np.ndarray) else e[()]
+            g = unflatten(treedef, g_leaves) if node.multi else g_leaves[0]
+            cts = rule.call_vjp(g, ans, args, kwargs, want)
+            col[k] = sum(_dot(cts[i], ts[i]) for i in want)
+        outs.append(col.reshape(zeros[j].shape) if isinstance(x, np.ndarray) else col[0])
+    return unflatten(treedef, outs) if node.multi else outs[0]
+
+
+def _dot(c: Any, t: Any) -> float:
+    """sum(c * t) over (possibly nested container) cotangent/tangent pairs."""
+    if c is None or t is None:
+        return 0.0
+    if isinstance(t, list | tuple):
+        return sum(_dot(ci, ti) for ci, ti in zip(c, t, strict=True))
+    return float(np.sum(np.asarray(c) * np.asarray(t)))
 
 
 # ----------------------------------------------------------------------------- public API

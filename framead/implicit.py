@@ -76,6 +76,9 @@ def res_fd_grad(f, x, args, h):
 
 def evaluate(f, x, args):
     return f(x, *args)
+
+def res_bounded(grad_res, x, active, bound):
+    return np.where(active, x - bound, grad_res(x))
 '''
 _R: dict[str, Any] = {}
 exec(compile(_RESIDUAL_SRC, "/<framead-generated>/implicit_residuals.py", "exec"), _R)
@@ -118,7 +121,8 @@ class ImplicitContext:
         self.f_vjp = f_vjp
         self.x_star = x_star
         self.r_shape = np.shape(r)
-        self.r_scalar = not isinstance(r, np.ndarray)
+        self.r_scalar = not isinstance(r, np.ndarray) and np.ndim(r) == 0
+        self.r_seq = type(r) in (list, tuple)  # the residual returns a list of numbers
         self.name = name
         self.jacobian: np.ndarray | None = None
         self.sweeps = 0
@@ -138,6 +142,8 @@ class ImplicitContext:
                 else:
                     e = np.zeros(self.r_shape)
                     e.reshape(-1)[i] = 1.0
+                    if self.r_seq:
+                        e = e.tolist()
                 (row,) = self.f_vjp(e)
                 self.sweeps += 1
                 J[i] = np.ravel(np.real(row))
@@ -197,12 +203,12 @@ def record_solution(rec: Any, frame: Any, x_star: Any, residual: Callable[[Any],
     r = residual(_fresh(x_star))
     if rec.tree_value(r) is None:
         return None
+    _, f_vjp = api.vjp(residual, _fresh(x_star), argnums=0)
+    ctx = ImplicitContext(f_vjp, _fresh(x_star), r, name)
     if type(r) in (list, tuple):
         from .capture import calls
 
         r = calls.dispatch(rec, np.asarray, (r,), {}, frame)
-    _, f_vjp = api.vjp(residual, _fresh(x_star), argnums=0)
-    ctx = ImplicitContext(f_vjp, _fresh(x_star), r, name)
     return rec.apply(_rule(), implicit_solution, (ctx, r), {}, (ctx, r), frame)
 
 
@@ -370,6 +376,32 @@ def _gradient_residual(f: Callable, x_star: Any, fargs: tuple, name: str) -> Cal
     return lambda x: _R["res_fd_grad"](f, x, fargs, h_fd)
 
 
+def _with_active_bounds(residual: Callable, x_star: Any, bounds: Any) -> Callable:
+    """Components of ``x*`` sitting on a bound stay there (``x_k - bound_k = 0``); the others
+    satisfy ``∂f/∂x_k = 0``."""
+    if bounds is None:
+        return residual
+    x = np.asarray(x_star, dtype=float)
+    if hasattr(bounds, "lb"):  # scipy.optimize.Bounds
+        lo = np.broadcast_to(np.asarray(bounds.lb, dtype=float), x.shape)
+        hi = np.broadcast_to(np.asarray(bounds.ub, dtype=float), x.shape)
+    elif np.ndim(x) == 0:  # minimize_scalar(bounds=(lo, hi))
+        lo, hi = (np.float64(-np.inf if v is None else v) for v in bounds)
+    else:
+        pairs = [(-np.inf if a is None else a, np.inf if b is None else b) for a, b in bounds]
+        lo = np.array([p[0] for p in pairs], dtype=float).reshape(x.shape)
+        hi = np.array([p[1] for p in pairs], dtype=float).reshape(x.shape)
+    tol = 1e-10 * np.maximum(1.0, np.abs(x))
+    at_lo, at_hi = np.abs(x - lo) <= tol, np.abs(x - hi) <= tol
+    active = at_lo | at_hi
+    if not np.any(active):
+        return residual
+    bound = np.where(at_lo, lo, hi)
+    if np.ndim(x) == 0:
+        return lambda x: _R["res_bounded"](residual, x, bool(active), float(bound))
+    return lambda x: _R["res_bounded"](residual, x, active, bound)
+
+
 def _minimize(rec, fn, args, kwargs, frame):
     res = _quiet(fn, args, kwargs)
     b = _bind(fn, args, kwargs)
@@ -391,6 +423,12 @@ def _minimize(rec, fn, args, kwargs, frame):
         if rec.tree_value(value(_fresh(res.x))) is None:
             return res
         residual = _gradient_residual(value, res.x, (), fn.__name__)
+    if b.get("constraints"):
+        rec.hazard("FA101", fn.__name__, frame,
+                   f"{fn.__name__} with constraints: framead differentiates unconstrained "
+                   "optimality conditions only; the minimizer is treated as a constant")
+        return res
+    residual = _with_active_bounds(residual, res.x, b.get("bounds"))
     x = record_solution(rec, frame, res.x, residual, fn.__name__)
     if x is not None:
         res["x"] = x

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .implicit import _R, _args_tuple, _bind, _fresh, _quiet
+from .implicit import _args_tuple, _bind, _quiet
 
 _OPTIONS: list[dict] = [{}]
 
@@ -254,8 +254,11 @@ def _record(rec, frame, f: Callable, t0: float, y0: Any, y_out: np.ndarray, time
 
 def _solve_ivp(rec, fn, args, kwargs, frame):
     b = _bind(fn, args, kwargs)
-    if b is None or b.get("events") is not None or b.get("vectorized"):
-        return _quiet(fn, args, kwargs)
+    if b is None or b.get("vectorized"):
+        res = _quiet(fn, args, kwargs)
+        if b is not None:
+            _report_lost(rec, frame, b, "vectorized=True is not supported by the ODE adjoint")
+        return res
     call_kwargs = dict(kwargs)
     want_dense = bool(b.get("dense_output"))
     if not want_dense:
@@ -263,11 +266,16 @@ def _solve_ivp(rec, fn, args, kwargs, frame):
         call_kwargs["dense_output"] = True
     res = _quiet(fn, args, call_kwargs)
     if not res.success or res.sol is None:
+        _report_lost(rec, frame, b, f"the integration failed ({res.message})")
         return res
+    if res.status == 1:
+        rec.hazard("FA101", "solve_ivp", frame,
+                   "a terminal event stopped solve_ivp: the dependence of the stopping time "
+                   "on traced values is not differentiated (the state is)")
     extra = b.get("options") or {}
     fargs = _args_tuple(b.get("args"))
     fun = b["fun"]
-    f = lambda t, y: _R["evaluate"](lambda y_, t_=t: fun(t_, y_, *fargs), y, ())
+    f = lambda t, y: fun(t, y, *fargs)
     method = b.get("method", "RK45")
     opts = {"method": method if isinstance(method, str) else "RK45",
             "rtol": extra.get("rtol", 1e-3), "atol": extra.get("atol", 1e-6),
@@ -281,6 +289,21 @@ def _solve_ivp(rec, fn, args, kwargs, frame):
     return res
 
 
+def _report_lost(rec, frame, b: dict, why: str) -> None:
+    """solve_ivp ran without an adjoint: report it when its right-hand side reads traced
+    values."""
+    fargs = _args_tuple(b.get("args"))
+    start = len(rec.nodes)
+    try:
+        b["fun"](float(b["t_span"][0]), np.array(_quiet(np.asarray, (b["y0"],), {}),
+                                                 dtype=float), *fargs)
+    except Exception:
+        pass
+    if len(rec.nodes) > start or rec.tree_value(b["y0"]) is not None:
+        rec.hazard("FA101", "solve_ivp", frame,
+                   f"solve_ivp: {why}; its result is treated as constant")
+
+
 def _odeint(rec, fn, args, kwargs, frame):
     from scipy.integrate import solve_ivp
 
@@ -291,9 +314,9 @@ def _odeint(rec, fn, args, kwargs, frame):
     func, fargs = b["func"], _args_tuple(b.get("args"))
     t = np.asarray(b["t"], dtype=float)
     if b.get("tfirst"):
-        f = lambda t_, y: _R["evaluate"](lambda y_: func(t_, y_, *fargs), y, ())
+        f = lambda t_, y: func(t_, y, *fargs)
     else:
-        f = lambda t_, y: _R["evaluate"](lambda y_: func(y_, t_, *fargs), y, ())
+        f = lambda t_, y: func(y, t_, *fargs)
     rtol = b.get("rtol") or 1.49012e-8
     atol = b.get("atol") or 1.49012e-8
     y0c = np.array(_quiet(np.asarray, (b["y0"],), {}), dtype=float)
@@ -321,5 +344,3 @@ def solver_table() -> list[tuple[Any, Any]]:
 
     return [(si.solve_ivp, _solve_ivp), (si.odeint, _odeint)]
 
-
-_unused = _fresh

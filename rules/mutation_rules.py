@@ -44,7 +44,7 @@ def _last_write_mask(idx: np.ndarray) -> np.ndarray:
 
 def copyto(dst: np.ndarray, src: Any, casting: str = "same_kind",
            where: Any = True) -> np.ndarray:
-    out = np.array(dst, copy=True)
+    out = np.array(dst, copy=True, order="C")
     np.copyto(out, src, casting="unsafe", where=where)
     return out
 
@@ -76,13 +76,13 @@ def _put_indices(a_size: int, ind: Any, mode: str) -> np.ndarray:
 
 
 def put(a: np.ndarray, ind: Any, v: Any, mode: str = "raise") -> np.ndarray:
-    out = np.array(a, copy=True)
+    out = np.array(a, copy=True, order="C")
     np.put(out, ind, v, mode=mode)
     return out
 
 
 def _put_vjp_a(g, ans, a, ind, v, mode="raise"):
-    out = np.array(g, copy=True)
+    out = np.array(g, copy=True, order="C")
     out.reshape(-1)[_put_indices(out.size, ind, mode)] = 0
     return out
 
@@ -95,7 +95,7 @@ def _put_vjp_v(g, ans, a, ind, v, mode="raise"):
 
 
 def place(arr: np.ndarray, mask: Any, vals: Any) -> np.ndarray:
-    out = np.array(arr, copy=True)
+    out = np.array(arr, copy=True, order="C")
     np.place(out, mask, vals)
     return out
 
@@ -109,7 +109,7 @@ def _place_vjp_vals(g, ans, arr, mask, vals):
 
 
 def putmask(a: np.ndarray, mask: Any, values: Any) -> np.ndarray:
-    out = np.array(a, copy=True)
+    out = np.array(a, copy=True, order="C")
     np.putmask(out, mask, values)
     return out
 
@@ -132,13 +132,13 @@ def _putmask_vjp_values(g, ans, a, mask, values):
 
 
 def add_at(a: np.ndarray, indices: Any, b: Any = None) -> np.ndarray:
-    out = np.array(a, copy=True)
+    out = np.array(a, copy=True, order="C")
     np.add.at(out, indices, b)
     return out
 
 
 def subtract_at(a: np.ndarray, indices: Any, b: Any = None) -> np.ndarray:
-    out = np.array(a, copy=True)
+    out = np.array(a, copy=True, order="C")
     np.subtract.at(out, indices, b)
     return out
 
@@ -173,13 +173,13 @@ def _flat_getitem_vjp(g, ans, a, key):
 
 
 def flat_setitem(a: np.ndarray, key: Any, v: Any) -> np.ndarray:
-    out = np.array(a, copy=True)
+    out = np.array(a, copy=True, order="C")
     out.flat[key] = v
     return out
 
 
 def _flat_setitem_vjp_a(g, ans, a, key, v):
-    out = np.array(g, copy=True)
+    out = np.array(g, copy=True, order="C")
     out.flat[key] = 0
     return out
 

@@ -48,7 +48,7 @@ def describe_recipe(recipe: tuple) -> str:
 
 def setitem(a: np.ndarray, key: Any, v: Any) -> np.ndarray:
     """``a`` with ``a[key] = v``, as a new array."""
-    out = np.array(a, copy=True)
+    out = np.array(a, copy=True, order="C")
     out[key] = v
     return out
 
@@ -86,7 +86,7 @@ def _unbroadcast_to(g: Any, target: Any) -> Any:
 
 
 def setitem_vjp_a(g, ans, a, key, v):
-    out = np.array(g, copy=True)
+    out = np.array(g, copy=True, order="C")
     out[key] = 0
     return out
 
@@ -102,7 +102,7 @@ def setitem_vjp_v(g, ans, a, key, v):
 
 def view_update(parent: np.ndarray, child: Any, recipe: tuple) -> np.ndarray:
     """``parent`` after its view ``recipe`` was overwritten with ``child``."""
-    out = np.array(parent, copy=True)
+    out = np.array(parent, copy=True, order="C")
     if recipe[0] == "index":
         out.reshape(-1)[recipe[1]] = child
     else:
@@ -111,7 +111,7 @@ def view_update(parent: np.ndarray, child: Any, recipe: tuple) -> np.ndarray:
 
 
 def view_update_vjp_parent(g, ans, parent, child, recipe):
-    out = np.array(g, copy=True)
+    out = np.array(g, copy=True, order="C")
     if recipe[0] == "index":
         out.reshape(-1)[recipe[1]] = 0
     else:

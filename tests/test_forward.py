@@ -419,3 +419,26 @@ def test_forward_engine_complex_input():
 def test_forward_engine_rejects_unknown_options():
     with pytest.raises(TypeError, match="unknown option"):
         framead.use("forward", step=1e-3)(np.sin)
+
+
+def test_user_rule_without_jvp_multi_output_falls_back_to_its_vjp():
+    from framead.rules import register, unregister
+
+    def pair(x):
+        return np.sin(x), float(np.sum(x ** 2))
+
+    def pair_vjp(g, ans, x):
+        return (g[0] * np.cos(x) + 2 * g[1] * x,)
+
+    register(pair, vjp=pair_vjp, saves={0: (0,)}, multi=True)
+    try:
+        def f(x):
+            a, b = pair(x * 1.5)
+            return a * b
+
+        x = np.array([0.2, -0.3, 0.8])
+        t = _rand_like(x)
+        np.testing.assert_allclose(framead.jvp(f, (x,), (t,))[1], fd_jvp(f, (x,), (t,))[0],
+                                   rtol=1e-6)
+    finally:
+        unregister(pair)

@@ -276,3 +276,37 @@ def test_framead_implicit_closure_and_decorator():
         return sqrt_c()
 
     assert framead.grad(prog)(3.0) == pytest.approx(0.5 / np.sqrt(3.0), rel=1e-12)
+
+
+def test_minimize_active_bounds():
+    """L-BFGS-B with x_1 stopped at its upper bound: dx_1/dth = 0, x_0 follows th_0."""
+    def prog(th):
+        r = so.minimize(lambda x: np.sum((x - th) ** 2) + 0.1 * x[0] ** 4, np.zeros(2),
+                        method="L-BFGS-B", bounds=[(-5.0, 5.0), (-1.0, 0.5)],
+                        options={"gtol": 1e-12, "ftol": 1e-15})
+        return r.x[0] + 3 * r.x[1]
+
+    th = np.array([0.3, 2.0])
+    x0 = prog(th) - 1.5
+    g = framead.grad(prog)(th)
+    np.testing.assert_allclose(g, [2 / (2 + 1.2 * x0**2), 0.0], rtol=1e-6, atol=1e-12)
+
+
+def test_fsolve_residual_returning_a_list():
+    def prog(th):
+        F = lambda x: [x[0] ** 3 + x[0] - th[0], x[1] + 0.5 * np.sin(x[0]) - th[1]]
+        return np.sum(so.fsolve(F, [0.5, 0.5], xtol=1e-13) ** 2)
+
+    th = np.array([0.8, 0.2])
+    np.testing.assert_allclose(framead.grad(prog)(th), central(prog, th), rtol=1e-7)
+
+
+def test_minimize_with_constraints_is_reported():
+    def prog(th):
+        cons = [{"type": "eq", "fun": lambda x: x[0] + x[1] - 1.0}]
+        r = so.minimize(lambda x: np.sum((x - th) ** 2), np.zeros(2), constraints=cons,
+                        method="SLSQP")
+        return np.sum(r.x)
+
+    t = framead.trace(prog, np.array([0.3, 0.9]))
+    assert any(h.code == "FA101" and "constraints" in str(h) for h in t.hazards)

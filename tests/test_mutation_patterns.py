@@ -612,6 +612,60 @@ def flat_assign_all(x):
     return np.sum(w * w) + np.sum(w)
 
 
+# ---- in-place writers on views that are not C-contiguous --------------------------------
+# put, place, putmask, ufunc.at, .flat and fill_diagonal address the view in its own C order,
+# which for a transposed view is not the order of the memory underneath.
+
+_W43 = np.arange(12.0).reshape(4, 3)
+_M34 = np.array([[True, False, True, True], [False, True, True, False], [True, True, False,
+                                                                          False]])
+
+
+@write(_a(4, 3, seed=45))
+def put_on_transposed_view(x):
+    b = x * 1.0
+    b.T.put([4, 1], np.array([0.3, 0.7]) * x[0, 0])
+    return np.sum(b * b * _W43)
+
+
+@write(_a(4, 3, seed=45))
+def np_put_on_transposed_view(x):
+    b = x * 1.0
+    np.put(b.T, [0, 7, 9], np.sin(x[1]))
+    return np.sum(b * b * _W43)
+
+
+@write(_a(4, 3, seed=45))
+def fill_diagonal_on_transposed_view(x):
+    b = x * 1.0
+    np.fill_diagonal(b.T, x[0, 1])
+    return np.sum(b * b * _W43)
+
+
+@write(_a(4, 3, seed=45))
+def fill_diagonal_on_strided_view(x):
+    b = x * 1.0
+    np.fill_diagonal(b[::2], x[0, 1])
+    return np.sum(b * b * _W43)
+
+
+@write(_a(4, 3, seed=45))
+def place_and_putmask_on_transposed_view(x):
+    b = x * 1.0
+    np.place(b.T, _M34, x[0, :2] * 3.0)
+    c = x * 2.0
+    np.putmask(c.T, _M34, np.sin(x[1, :]))
+    return np.sum(b * b * _W43) + np.sum(c * c * _W43)
+
+
+@write(_a(4, 3, seed=45))
+def add_at_and_flat_on_transposed_view(x):
+    b = x * 1.0
+    np.add.at(b.T, ([0, 0, 2], [1, 1, 3]), x[2, :])
+    b.T.flat[2:9:3] = x[0, :3]
+    return np.sum(b * b * _W43)
+
+
 # ---- constants read by the reverse pass, then overwritten -------------------------------
 
 
