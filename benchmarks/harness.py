@@ -34,7 +34,7 @@ What is measured (RESULTS.md repeats this):
 * **gradient check**: before a system is timed, its first call's value must equal the legacy
   primal's value (relative 1e-9) and its gradient must match float64 central finite
   differences of the legacy primal: for each differentiated argument, the derivative along
-  ``n_dirs`` random directions (the exact partial derivative for a scalar argument), by a
+  two random Gaussian directions (the exact partial derivative for a scalar argument), by a
   Richardson-extrapolated fourth-order stencil with an error estimate; the tolerance is
   ``rtol * max(|fd|, |g| |v| / sqrt(size))`` plus three error estimates. A system that
   fails is reported FAILED and not timed.

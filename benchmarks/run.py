@@ -505,7 +505,8 @@ def render_method(info, a) -> list[str]:
          f"that call is reported; subprocess timeout {a.timeout:g} s",
          ""]
     L.append("## Method\n")
-    L.append(harness.__doc__.split("\n", 2)[2].strip() + "\n")
+    doc = harness.__doc__
+    L.append(doc[doc.index("* **gradient time**"):].strip() + "\n")
     L.append("Each system runs in a fresh subprocess (`run.py --worker`), importing only its "
              "own package. JAX runs with `jax_enable_x64`, PyTorch on float64 tensors; every "
              "port's value is checked against the legacy primal's, so all systems compute the "
@@ -546,7 +547,7 @@ def main(argv=None) -> int:
     a.max_reps = a.max_reps or (5 if a.quick else 40)
     a.slow = a.slow if a.slow is not None else a.budget
     a.cap = a.cap if a.cap is not None else (30.0 if a.quick else 90.0)
-    a.timeout = a.timeout if a.timeout is not None else (120.0 if a.quick else 180.0)
+    a.timeout = a.timeout if a.timeout is not None else (90.0 if a.quick else 120.0)
     if a.worker:
         return worker(a)
     names = [n for n in a.only.split(",") if n] or list(workloads.WORKLOADS)

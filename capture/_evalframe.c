@@ -794,7 +794,12 @@ probe_setitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return wrong_nargs("_framead_probe_setitem", 3, nargs);
     }
     PyObject *a = args[0], *k = args[1], *v = args[2];
-    if (FA_UNLIKELY(FA_ACTIVE()) && (is_traced(a) || is_traced(k) || is_traced(v))) {
+    /* a list/tuple value written into an array (a[0:2] = [x, 1.0]) is scanned when the
+       destination is an ndarray: NumPy converts its items in C */
+    if (FA_UNLIKELY(FA_ACTIVE()) &&
+        (is_traced(a) || is_traced(k) ||
+         is_traced_scan(v, (PyList_Check(v) || PyTuple_Check(v)) && ndarray_type != NULL &&
+                               PyObject_TypeCheck(a, ndarray_type)))) {
         PyObject *r = call_handler3(h_setitem, a, k, v);
         if (r == NULL) {
             return NULL;

@@ -20,8 +20,12 @@ Residuals: the callback itself (root finders; its first output with ``jac=True``
 ``∇f(x) = 0`` for ``minimize``/``minimize_scalar``: the user's ``jac`` when given (exact), else
 the complex-step gradient ``Im f(x + i h e_k) / h`` (exact to rounding; checked against central
 differences at ``x*`` first) and central differences of ``f`` when ``f`` is not complex-safe
-(approximate, O(h²)). Bounds and constraints that are active at the solution are not taken into
-account (the optimality condition assumed is the unconstrained one).
+(approximate, O(h²)). Components of the minimizer sitting on a bound stay there
+(``x_k = bound_k``); ``constraints=`` are not supported (reported as FA101, the minimizer is
+then a constant). The residual must depend on the traced values at ``x*`` itself (it is
+evaluated there once under capture); the solver's own outputs other than the solution
+(``res.fun`` of ``minimize``/``minimize_scalar`` is re-evaluated and so differentiated) are
+constants.
 """
 
 from __future__ import annotations

@@ -19,9 +19,15 @@ Its VJP integrates the adjoint system backward in time with ``solve_ivp``::
 giving ``ȳ0 = a(t0)`` and ``θ̄``; each right-hand side evaluation is one nested framead capture
 of the user's ``fun`` at ``(t, y(t))`` with ``y`` and the ``θ`` objects as inputs, and one
 reverse sweep. The adjoint solve uses the forward call's method and tolerances unless
-``adjoint_options(rtol=..., atol=..., method=...)`` says otherwise. Not differentiated: the
-times (``t_span``, ``t_eval``, ``t``), event locations, and ``sol.sol`` (the dense
-interpolant keeps constant values).
+``adjoint_options(rtol=..., atol=..., method=...)`` says otherwise. With
+``dense_output=True``, each call ``sol.sol(t)`` inside the capture is recorded the same way
+(its own adjoint from ``t`` back to ``t0``); ``t_span`` may run backward in time.
+
+Not differentiated: the times (``t_span``, ``t_eval``, ``t``, and event times: a terminal event
+is reported as FA101), ``vectorized=True`` right-hand sides and failed integrations (reported
+as FA101). The parameters are found by evaluating ``fun`` once more at ``(t0, y0)``: a traced
+value the right-hand side reads only at other times or states (behind a branch) is missed.
+Arrays among the parameters are restored to their forward values while the adjoint runs.
 """
 
 from __future__ import annotations
@@ -110,6 +116,8 @@ class OdeContext:
         self.options = options
         self.name = name
         self.rhs_evaluations = 0
+        self.direction = 1.0
+        self.out_to_columns: Callable = np.asarray
 
     def __repr__(self) -> str:
         return f"<ode adjoint {self.name}>"
@@ -177,7 +185,8 @@ class OdeContext:
         opts = self.options
         t_hi = None
         with self._forward_values():
-            for i in range(len(self.times) - 1, -1, -1):
+            # from the output time farthest from t0 back to t0 (t_span may run backward)
+            for i in np.argsort(-(self.times - self.t0) * self.direction, kind="stable"):
                 ti = float(self.times[i])
                 if t_hi is not None and ti != t_hi:
                     z = self._solve(solve_ivp, rhs, t_hi, ti, np.concatenate([a, pbar]), opts)
@@ -234,8 +243,10 @@ def _rule():
 
 
 def _record(rec, frame, f: Callable, t0: float, y0: Any, y_out: np.ndarray, times, dense,
-            to_columns: Callable, options: dict, name: str) -> Any:
-    """Record ``y_out`` as an ODE solution node; None when nothing traced reaches it."""
+            to_columns: Callable, options: dict, name: str, direction: float | None = None
+            ) -> tuple[Any, tuple] | None:
+    """Record ``y_out`` as an ODE solution node: (the traced output, the node's arguments);
+    None when nothing traced reaches it."""
     from .capture import calls
 
     if type(y0) in (list, tuple) and rec.tree_value(y0) is not None:
@@ -248,8 +259,11 @@ def _record(rec, frame, f: Callable, t0: float, y0: Any, y_out: np.ndarray, time
         return None
     ctx = OdeContext(f, params, dense, t0, times, y0c.shape, options, name)
     ctx.out_to_columns = to_columns
+    if direction is not None:
+        ctx.direction = direction
     result = np.array(y_out, copy=True)
-    return rec.apply(_rule(), lambda *_: result, (), {}, (ctx, y0, *params), frame)
+    node_args = (ctx, y0, *params)
+    return rec.apply(_rule(), lambda *_: result, (), {}, node_args, frame), node_args
 
 
 def _solve_ivp(rec, fn, args, kwargs, frame):
@@ -280,13 +294,47 @@ def _solve_ivp(rec, fn, args, kwargs, frame):
     opts = {"method": method if isinstance(method, str) else "RK45",
             "rtol": extra.get("rtol", 1e-3), "atol": extra.get("atol", 1e-6),
             **_OPTIONS[-1]}
-    y_out = _record(rec, frame, f, float(b["t_span"][0]), b["y0"], res.y, res.t, res.sol,
-                    lambda g: np.asarray(g), opts, "solve_ivp")
-    if not want_dense:
-        res["sol"] = None
-    if y_out is not None:
-        res["y"] = y_out
+    t0, t1 = (float(v) for v in b["t_span"])
+    got = _record(rec, frame, f, t0, b["y0"], res.y, res.t, res.sol, np.asarray, opts,
+                  "solve_ivp", 1.0 if t1 >= t0 else -1.0)
+    if got is None:
+        if not want_dense:
+            res["sol"] = None
+        return res
+    res["y"] = got[0]
+    res["sol"] = DenseSolution(res.sol, got[1]) if want_dense else None
     return res
+
+
+class DenseSolution:
+    """``sol.sol`` of a differentiated ``solve_ivp(dense_output=True)``: inside a capture, each
+    call ``sol(t)`` is recorded as an ODE solution node at the times ``t`` (its own adjoint
+    integration from ``t`` back to ``t0``); outside, the SciPy interpolant."""
+
+    def __init__(self, dense: Any, node_args: tuple):
+        self.dense = dense
+        self._node_args = node_args
+        self.ts, self.interpolants = getattr(dense, "ts", None), getattr(dense, "interpolants",
+                                                                          None)
+        self.t_min, self.t_max = getattr(dense, "t_min", None), getattr(dense, "t_max", None)
+
+    def __call__(self, t: Any) -> Any:
+        import copy
+        import sys
+
+        from .capture.session import current_recorder
+        from .implicit import _C
+
+        out = self.dense(t)
+        rec = current_recorder()
+        if rec is None or not _C().is_enabled():
+            return out
+        ctx, *rest = self._node_args
+        ctx = copy.copy(ctx)
+        ctx.times = np.atleast_1d(np.asarray(t, dtype=float))
+        ctx.out_to_columns = lambda g: np.asarray(g).reshape(-1, ctx.times.size)
+        result = np.array(out, copy=True)
+        return rec.apply(_rule(), lambda *_: result, (), {}, (ctx, *rest), sys._getframe(1))
 
 
 def _report_lost(rec, frame, b: dict, why: str) -> None:
@@ -330,10 +378,12 @@ def _odeint(rec, fn, args, kwargs, frame):
     if dense_sol.sol is None:
         return out
     opts = {"method": "LSODA", "rtol": rtol, "atol": atol, **_OPTIONS[-1]}
-    y_out = _record(rec, frame, f, float(t[0]), b["y0"], y, t, dense_sol.sol,
-                    lambda g: np.asarray(g).reshape(len(t), -1).T, opts, "odeint")
-    if y_out is None:
+    got = _record(rec, frame, f, float(t[0]), b["y0"], y, t, dense_sol.sol,
+                  lambda g: np.asarray(g).reshape(len(t), -1).T, opts, "odeint",
+                  1.0 if t[-1] >= t[0] else -1.0)
+    if got is None:
         return out
+    y_out = got[0]
     return (y_out, *out[1:]) if full else y_out
 
 

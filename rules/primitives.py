@@ -91,10 +91,19 @@ def setitem_vjp_a(g, ans, a, key, v):
     return out
 
 
+def _tree_shape(v: Any) -> tuple:
+    """Shape of a nested list/tuple of numbers (as NumPy would convert it)."""
+    if type(v) in (list, tuple):
+        return (len(v), *(_tree_shape(v[0]) if len(v) else ()))
+    return tuple(getattr(v, "shape", ()))
+
+
 def setitem_vjp_v(g, ans, a, key, v):
     gv = np.asarray(g)[key]
     if not _is_basic_key(key):
         gv = gv * _written_mask(np.shape(g), key)
+    if type(v) in (list, tuple):  # a[0:2] = [x, 1.0]: one cotangent per item
+        return _unbroadcast_to(gv, np.empty(_tree_shape(v)))
     return _unbroadcast_to(gv, v)
 
 

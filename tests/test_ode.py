@@ -167,3 +167,21 @@ def test_bound_method_attributes_and_views_as_parameters():
         return np.sum(sol.y[:, 1] ** 2) + sol.y[0, 0] + x
 
     check(prog, (np.array([0.8, 0.3, 1.1]),))
+
+
+def test_dense_output_calls_are_differentiated():
+    def prog(k, y0):
+        sol = si.solve_ivp(lambda t, y: np.array([y[1], -k * y[0]]), (0.0, 2.0), y0,
+                           dense_output=True, **TIGHT)
+        return sol.sol(0.7)[0] + np.sum(sol.sol(np.array([1.9, 0.3]))[1] ** 2)
+
+    check(prog, (1.7, np.array([1.0, 0.2])), rtol=1e-5, atol=1e-8)
+
+
+def test_backward_in_time_integration():
+    def prog(k, y1):
+        sol = si.solve_ivp(lambda t, y: -k * y * (1 + 0.1 * t), (2.0, 0.0), y1,
+                           t_eval=[1.5, 0.0], **TIGHT)
+        return sol.y[0, 0] + sol.y[0, 1] ** 2
+
+    check(prog, (0.4, np.array([0.8])))
