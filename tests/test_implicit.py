@@ -310,3 +310,15 @@ def test_minimize_with_constraints_is_reported():
 
     t = framead.trace(prog, np.array([0.3, 0.9]))
     assert any(h.code == "FA101" and "constraints" in str(h) for h in t.hazards)
+
+
+def test_forward_mode_through_a_solver():
+    if not hasattr(framead, "jvp"):
+        pytest.skip("framead.jvp not available")
+
+    def prog(th):
+        return so.fsolve(system, np.ones(2), args=(th,), xtol=1e-13)
+
+    th, v = np.array([0.7, 1.2]), np.array([0.3, -1.0])
+    _, t = framead.jvp(prog, (th,), (v,))
+    np.testing.assert_allclose(t, central(lambda s: prog(th + s * v), 0.0), rtol=1e-7)
