@@ -58,6 +58,7 @@ from .registry import (
     NO_SELF,
     Rule,
     RuleError,
+    RulePluginWarning,
     infer_argnames,
     iter_attrs,
     iter_methods,
@@ -78,9 +79,11 @@ from .registry import generation as _registry_generation
 
 __all__ = [
     "ANS", "CheckEntry", "CheckReport", "Meta", "NO_SELF", "Rule", "RuleCheckError",
-    "RuleError", "abs_dx", "add_tangents", "check", "check_rule", "defbinary", "defcut",
+    "RuleError", "RulePluginWarning", "abs_dx", "add_tangents", "check", "check_rule",
+    "defbinary", "defcut",
     "deflinear", "defunary", "expand_reduced", "fill_zeros", "fit", "fit_tangent",
-    "fit_tangent_tree", "generation", "infer_argnames", "install_optional", "is_inexact",
+    "fit_tangent_tree", "generation", "rescan_plugins", "infer_argnames", "install_optional",
+    "is_inexact",
     "iter_attrs", "iter_methods", "iter_rules", "library_rules", "load_entry_points", "lookup",
     "lookup_attr", "lookup_method", "make_rule", "meta_of", "normalize_axis", "register",
     "register_attr", "register_method", "resolve", "ruled_callables", "shape_of", "struct_cot",
@@ -120,10 +123,21 @@ def install_optional() -> None:
                       RuntimeWarning, stacklevel=2)
 
 
+_plugins_scanned: list[bool] = []
+
+
+def rescan_plugins() -> None:
+    """Look for newly installed rule plugins at the next capture."""
+    _plugins_scanned.clear()
+
+
 def generation() -> int:
     """Counter bumped by every (un)registration; capture calls it before each trace, which is
     when the rules of a newly imported optional package are installed."""
     install_optional()
+    if not _plugins_scanned:  # third-party rule packages: loaded lazily, on the first capture
+        _plugins_scanned.append(True)
+        load_entry_points(once=True)
     return _registry_generation()
 
 

@@ -471,15 +471,34 @@ def iter_attrs() -> Iterator[tuple[type, str, Rule]]:
         yield cls, name, rule
 
 
-def load_entry_points(group: str = "framead.rules") -> list[str]:
+class RulePluginWarning(RuntimeWarning):
+    """A third-party rule package failed to load (the capture goes on without it)."""
+
+
+_plugins_loaded: set[str] = set()
+
+
+def load_entry_points(group: str = "framead.rules", *, once: bool = False) -> list[str]:
     """Import third-party rule packages: each entry point is a module (registering on import)
-    or a callable taking no arguments. Returns the loaded entry point names."""
+    or a callable taking no arguments. A failing plugin is reported (RulePluginWarning), not
+    fatal. ``once``: skip entry points loaded before. Returns the loaded entry point names."""
+    import warnings
     from importlib.metadata import entry_points
 
     loaded = []
     for ep in entry_points(group=group):
-        obj = ep.load()
-        if callable(obj) and not isinstance(obj, types.ModuleType):
-            obj()
+        key = f"{ep.name}={ep.value}"
+        if once and key in _plugins_loaded:
+            continue
+        _plugins_loaded.add(key)
+        try:
+            obj = ep.load()
+            if callable(obj) and not isinstance(obj, types.ModuleType):
+                obj()
+        except Exception as e:  # noqa: BLE001 - a plugin must not break every capture
+            warnings.warn(RulePluginWarning(
+                f"framead: rule plugin {ep.name!r} ({ep.value}) failed to load: "
+                f"{type(e).__name__}: {e}"), stacklevel=2)
+            continue
         loaded.append(ep.name)
     return loaded
