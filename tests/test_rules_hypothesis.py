@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import warnings
 
+import framead.rules as R
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import framead.rules as R
 
 ELEMENTWISE = sorted(
     (r for r in R.library_rules()
