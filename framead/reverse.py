@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import linecache
+import re
 import os
 from typing import Any
 
@@ -151,7 +152,8 @@ class _Emitter:
 
 def _arg_expr(em: _Emitter, node: Node, i: int, a: Any) -> str:
     if isinstance(a, Value):
-        return em.bind("p", a.primal) if i in node.saved else em.bind("m", a.meta())
+        return em.bind(f"x{a.id}_", a.primal) if i in node.saved else \
+            em.bind(f"shape{a.id}_", a.meta())
     if type(a) in (list, tuple) and any(True for _ in _values_in(a)):
         return em.bind("k", _primal_tree(a, i in node.saved))
     return em.bind("k", a)
@@ -182,7 +184,8 @@ def _ans_expr(em: _Emitter, node: Node) -> str:
                                                                        strict=True)]
         return em.bind("a", _unflatten(treedef, tuple(prim)))
     out = node.outputs[0]
-    return em.bind("a", out.primal) if "ans" in node.saved else em.bind("m", out.meta())
+    return em.bind(f"x{out.id}_", out.primal) if "ans" in node.saved else \
+        em.bind(f"shape{out.id}_", out.meta())
 
 
 def _node_block(em: _Emitter, node: Node) -> list[str]:
@@ -207,8 +210,9 @@ def _node_block(em: _Emitter, node: Node) -> list[str]:
     call_args = ", ".join(["g", ans, *args]) + kw
     vjp = node.rule.vjp
     joint = callable(vjp)
+    stem = re.sub(r"\W+", "_", node.name).strip("_")
     if joint:
-        lines.append(f"    ts = {em.bind('f', vjp)}({call_args})  # {where}")
+        lines.append(f"    ts = {em.bind(f'{stem}_vjp_', vjp)}({call_args})  # {where}")
     out_shape = None if node.multi else outs[0].shape
     for i, a in enumerate(node.args):
         vals = list(_values_in(a))
@@ -220,7 +224,7 @@ def _node_block(em: _Emitter, node: Node) -> list[str]:
             fn = vjp[i] if i < len(vjp) else None
             if fn is None:
                 continue
-            expr = f"{em.bind('f', fn)}({call_args})"
+            expr = f"{em.bind(f'{stem}_vjp{i}_', fn)}({call_args})"
         if isinstance(a, Value):
             if (getattr(node.rule, "elementwise", False) and a.shape != out_shape) or \
                     _real_from_complex(node, a):
