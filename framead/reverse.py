@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 import linecache
-import re
 import os
+import re
 from typing import Any
 
 import numpy as np
