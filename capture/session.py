@@ -130,6 +130,8 @@ class Session:
                 outer = _tls.recorders[-1]
                 C.set_handlers(outer)
                 outer.retrack()
+            else:
+                C.set_handlers(None)  # the C module must not keep the recording alive
         finally:
             _lock.release()
 

@@ -279,3 +279,18 @@ def test_attribute_writes_flat_real_imag():
         return o.flat * o.real
 
     assert framead.grad(h)(0.5) == 6.0
+
+
+def test_recording_is_released_after_grad():
+    import gc
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        g = framead.grad(heat)(np.random.default_rng(0).random(20_000), 50)
+        del g
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 2 * 2**20, f"{held / 2**20:.1f} MiB still held after grad returned"
