@@ -293,4 +293,6 @@ def test_recording_is_released_after_grad():
         held = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    assert held < 2 * 2**20, f"{held / 2**20:.1f} MiB still held after grad returned"
+    # the recording itself is ~80 MiB here; caches (rewritten code, locations, the reverse
+    # pass source in linecache) stay
+    assert held < 16 * 2**20, f"{held / 2**20:.1f} MiB still held after grad returned"
