@@ -21,10 +21,6 @@ EXAMPLES = [
      kalman_filter.EXAMPLE_ARGS, (0, 1)),
 ]
 
-# Temporary guard while framead's API is being written: without `framead.grad` the demo
-# prints the finite differences only. It does nothing once the API exists.
-API_READY = hasattr(framead, "grad")
-
 
 def central_differences(f, args, argnums, rel_step=1e-6):
     """Central differences in float64, one argument entry at a time, on copies of the args."""
@@ -57,11 +53,6 @@ def check(title, f, args, argnums):
     nums = (argnums,) if isinstance(argnums, int) else argnums
     fd = central_differences(f, args, nums)
     print(f"\n== {title}: {f.__module__}.{f.__name__}, d/d args {list(nums)}")
-    if not API_READY:
-        for k, g in zip(nums, fd, strict=True):
-            print(f"  arg {k}:")
-            show_vector("finite diff", g)
-        return
     ad = framead.grad(f, argnums=argnums)(*args)
     ad = (ad,) if isinstance(argnums, int) else ad
     worst = 0.0
@@ -75,19 +66,16 @@ def check(title, f, args, argnums):
 
 
 def main():
-    if not API_READY:
-        print("NOTE: framead.grad is not implemented yet; showing finite differences only.")
     for title, f, args, argnums in EXAMPLES:
         check(title, f, args, argnums)
 
-    if API_READY:
-        # A small instance (8 points, 2 steps) keeps the listings short.
-        small = (stencil.EXAMPLE_ARGS[0][::5].copy(), 2)
-        traced = framead.trace(stencil.heat_loss, *small)
-        print("\n== IR of stencil.heat_loss (8 points, 2 steps)")
-        print(traced)
-        print("\n== its generated reverse pass")
-        print(traced.backward_source())
+    # A small instance (8 points, 2 steps) keeps the listings short.
+    small = (stencil.EXAMPLE_ARGS[0][::5].copy(), 2)
+    traced = framead.trace(stencil.heat_loss, *small)
+    print("\n== IR of stencil.heat_loss (8 points, 2 steps)")
+    print(traced)
+    print("\n== its generated reverse pass")
+    print(traced.backward_source())
 
 
 if __name__ == "__main__":
