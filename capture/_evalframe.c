@@ -37,6 +37,7 @@
 
 static _Thread_local int tl_enabled = 0; /* capture on for this thread */
 static _Thread_local int tl_busy = 0;    /* decide() running on this thread */
+static _Thread_local int tl_recalling = 0; /* fa_frame_recall() running on this thread */
 
 static ptrmap tracked;        /* traced objects (no references held) */
 static ptrmap callable_flags; /* key (PyMethodDef* or object) -> flags */
@@ -61,6 +62,7 @@ static struct {
     unsigned long long decisions;         /* decide() calls */
     unsigned long long layout_rejections; /* replacements refused: layout differs */
     unsigned long long no_room;           /* replacement did not fit the chunk */
+    unsigned long long recalled;          /* ... so the function was called again from C */
     unsigned long long decide_errors;     /* decide() raised */
     unsigned long long generator_funcs;   /* f_func swapped for generator code */
 } st;
@@ -297,6 +299,8 @@ fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
     if (!tl_enabled || tl_busy) {
         return fa_eval_default(tstate, frame, throwflag);
     }
+    int just_recalled = tl_recalling; /* this frame is fa_frame_recall()'s second try */
+    tl_recalling = 0;
     st.calls++;
     if (!fa_frame_is_fresh(tstate, frame, throwflag)) {
         st.not_fresh++;
@@ -335,6 +339,16 @@ fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
     }
     if (r == 0) {
         st.no_room++;
+        if (!just_recalled) {
+            /* run it instrumented on a fresh chunk instead of uninstrumented here */
+            tl_recalling = 1;
+            PyObject *res = fa_frame_recall(tstate, frame);
+            tl_recalling = 0;
+            if (res != NULL || PyErr_Occurred()) {
+                st.recalled++;
+                return res;
+            }
+        }
         st.passed_through++;
     }
     else {
@@ -435,9 +449,10 @@ static PyObject *
 m_stats(PyObject *mod, PyObject *unused)
 {
     return Py_BuildValue(
-        "{sKsKsKsKsKsKsKsKsKsKsisn}", "calls", st.calls, "not_fresh", st.not_fresh, "rewritten",
+        "{sKsKsKsKsKsKsKsKsKsKsKsisn}", "calls", st.calls, "not_fresh", st.not_fresh, "rewritten",
         st.rewritten, "passed_through", st.passed_through, "decisions", st.decisions,
-        "layout_rejections", st.layout_rejections, "no_room", st.no_room, "decide_errors",
+        "layout_rejections", st.layout_rejections, "no_room", st.no_room, "recalled",
+        st.recalled, "decide_errors",
         st.decide_errors, "generator_funcs", st.generator_funcs, "generation",
         (unsigned long long)generation, "install_depth", install_depth, "tracked",
         (Py_ssize_t)tracked.size);

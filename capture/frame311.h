@@ -172,6 +172,60 @@ fa_frame_install_code(PyThreadState *tstate, fa_frame *frame, PyCodeObject *code
     return 1;
 }
 
+/* No room for the instrumented frame at the end of this data-stack chunk: call the function
+   again from C with the frame's bound arguments. CPython pushes that frame on a fresh chunk
+   (the hook then instruments it) and this frame is cleared unrun by its caller, so nothing
+   user-visible changes (it was never linked as the current frame). Only plain functions
+   (CO_OPTIMIZED, not generators); returns NULL with no exception set when not applicable. */
+static PyObject *
+fa_frame_recall(PyThreadState *tstate, fa_frame *frame)
+{
+    PyCodeObject *co = frame->f_code;
+    int flags = co->co_flags;
+    if (!(flags & CO_OPTIMIZED) || (flags & FA_CO_GENLIKE) || frame->f_func == NULL) {
+        return NULL;
+    }
+    Py_ssize_t npos = co->co_argcount, nkw = co->co_kwonlyargcount;
+    PyObject **loc = frame->localsplus;
+    for (Py_ssize_t i = 0; i < npos + nkw + !!(flags & CO_VARARGS) + !!(flags & CO_VARKEYWORDS);
+         i++) {
+        if (loc[i] == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *star = (flags & CO_VARARGS) ? loc[npos + nkw] : NULL;
+    PyObject *dstar = (flags & CO_VARKEYWORDS) ? loc[npos + nkw + !!(flags & CO_VARARGS)] : NULL;
+    Py_ssize_t nstar = star ? PyTuple_GET_SIZE(star) : 0;
+    PyObject *args = PyTuple_New(npos + nstar);
+    PyObject *kwargs = PyDict_New();
+    if (args == NULL || kwargs == NULL) {
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < npos; i++) {
+        PyTuple_SET_ITEM(args, i, Py_NewRef(loc[i]));
+    }
+    for (Py_ssize_t i = 0; i < nstar; i++) {
+        PyTuple_SET_ITEM(args, npos + i, Py_NewRef(PyTuple_GET_ITEM(star, i)));
+    }
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *name = PyTuple_GET_ITEM(co->co_localsplusnames, npos + i);
+        if (PyDict_SetItem(kwargs, name, loc[npos + i]) < 0) {
+            goto fail;
+        }
+    }
+    if (dstar != NULL && PyDict_Update(kwargs, dstar) < 0) {
+        goto fail;
+    }
+    PyObject *res = PyObject_Call((PyObject *)frame->f_func, args, kwargs);
+    Py_DECREF(args);
+    Py_DECREF(kwargs);
+    return res;
+fail:
+    Py_XDECREF(args);
+    Py_XDECREF(kwargs);
+    return NULL;
+}
+
 /* The hook decided not to run a fresh frame (an error before evaluation).
    In 3.11 the caller clears and pops it: nothing to do here. */
 static inline void

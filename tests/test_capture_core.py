@@ -296,3 +296,24 @@ def test_recording_is_released_after_grad():
     # the recording itself is ~80 MiB here; caches (rewritten code, locations, the reverse
     # pass source in linecache) stay
     assert held < 16 * 2**20, f"{held / 2**20:.1f} MiB still held after grad returned"
+
+
+def test_frames_at_the_end_of_a_stack_chunk_are_still_instrumented():
+    """The instrumented copy needs a few more stack slots; a frame that lands at the end of a
+    data-stack chunk is re-run on a fresh chunk instead of running uninstrumented."""
+    from framead.capture import _evalframe as C
+
+    def chain(x, n):
+        return x if n == 0 else chain(x + 0.002 * math.sin(x + 0.01 * n), n - 1)
+
+    def pad(k, fn):
+        return fn() if k == 0 else pad(k - 1, fn)
+
+    expected = framead.grad(lambda x: chain(x, 300))(0.5)
+    before = C.stats()["recalled"]
+    for k in range(0, 60, 3):  # shift the stack so some frame meets a chunk boundary
+        assert pad(k, lambda: framead.grad(lambda x: chain(x, 300))(0.5)) == expected
+        assert pad(k, lambda: framead.jvp(lambda x: chain(x, 300), (0.5,), (1.0,))[1]) == \
+            pytest.approx(expected, rel=1e-12)
+    assert C.stats()["recalled"] > before
+    assert expected == pytest.approx(fd(lambda x: chain(x, 300), 0.5), rel=1e-6)

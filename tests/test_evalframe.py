@@ -425,7 +425,9 @@ def test_no_room_runs_original():
     finally:
         ef.set_enabled(prev)
         ef.uninstall()
-    assert ef.stats()["no_room"] == 1
+    # no room: the function is called again on a fresh chunk (recalled); a replacement too big
+    # even for that runs the original code there
+    assert ef.stats()["no_room"] == 2 and ef.stats()["recalled"] == 1
 
 
 def test_generation_invalidates_cache(hook):

@@ -184,12 +184,7 @@ def _corpus():
     import test_grad_categories as G
     import test_mutation_patterns as M
 
-    # Known, not understood yet: a zero tangent for this 300-deep recursion when the test
-    # body runs grad first (it passes standalone and with extra statements after jvp).
-    flaky = {"deep_recursion_300"}
-    items = [pytest.param(fn, args, argnums, id=f"categories-{pid}",
-                          marks=[pytest.mark.xfail(reason="zero tangent after grad, see comment",
-                                                   strict=False)] if pid in flaky else [])
+    items = [pytest.param(fn, args, argnums, id=f"categories-{pid}")
              for pid, fn, args, argnums, _ in G.PROGRAMS]
     for lst in (M.WRITES, M.ALIASES, M.INPUTS):
         for c in lst:
