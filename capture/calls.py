@@ -27,11 +27,6 @@ from . import _evalframe as C
 # ---------------------------------------------------------------------- rule lookup
 
 
-def rule_for(fn: Any):
-    """The rule registered for a callable, or None."""
-    return rules.lookup(fn)
-
-
 def operator_rule(op: Any):
     return rules.lookup(op)
 

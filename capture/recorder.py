@@ -6,9 +6,7 @@ and, when an operand is traced, appends an IR node. See docs/internals.md sectio
 
 from __future__ import annotations
 
-import builtins
 import functools
-import math
 import operator
 import sys
 import types
@@ -18,7 +16,7 @@ import numpy as np
 from framead.rules import mutation_rules as _mut
 from framead.rules import primitives as prim
 
-from framead.ir import Graph, Meta, Node, SourceLoc, Value
+from framead.ir import Graph, Node, SourceLoc, Value, flatten_tree, unflatten_tree
 
 from . import _evalframe as C
 from . import calls
@@ -653,28 +651,8 @@ def _saved_set(rule, traced) -> frozenset:
     return frozenset(out)
 
 
-def _flatten(tree):
-    leaves: list = []
-
-    def walk(t):
-        if type(t) in (tuple, list) or isinstance(t, tuple):
-            return (type(t) if type(t) in (tuple, list) else tuple, [walk(x) for x in t])
-        leaves.append(t)
-        return None
-
-    return leaves, walk(tree)
-
-
-def unflatten(treedef, leaves):
-    it = iter(leaves)
-
-    def build(td):
-        if td is None:
-            return next(it)
-        kind, kids = td
-        return kind(build(k) for k in kids)
-
-    return build(treedef)
+_flatten = flatten_tree  # names used across capture/ and framead/
+unflatten = unflatten_tree
 
 
 def _call_recipe(rule, fn, node_args, kwargs, result):
@@ -709,4 +687,3 @@ SETITEM_RULE = calls.internal_rule("setitem", *prim.PRIMITIVES["setitem"])
 VIEW_UPDATE_RULE = calls.internal_rule("view_update", *prim.PRIMITIVES["view_update"])
 GATHER_RULE = calls.internal_rule("gather_flat", *prim.PRIMITIVES["gather_flat"])
 
-_unused = (builtins, functools, math, Meta)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputTypeError, NonScalarOutputError
-from .ir import Graph, Value, format_graph
+from .ir import Graph, Value, flatten_tree, format_graph
 from .reverse import Backward
 
 
@@ -174,9 +174,8 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
         wrt.append(rec.new_input(boxed[i]))
     with Session(rec):
         out = f(*boxed, **kwargs)
-    from .capture.recorder import _flatten
 
-    leaves, treedef = _flatten(out)
+    leaves, treedef = flatten_tree(out)
     graph = rec.finish(leaves)
     t = Trace(graph, out, list(rec.hazards), wrt)
     t.out_treedef = treedef
@@ -241,10 +240,9 @@ def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
                         or (isinstance(a, np.ndarray) and a.dtype.kind in "fc"))
     nums = _norm_argnums(argnums, len(args))
     t = _capture(f, args, kwargs, nums, strict)
-    from .capture.recorder import _flatten
 
     def f_vjp(cotangent: Any) -> tuple:
-        cts, _ = _flatten(cotangent)
+        cts, _ = flatten_tree(cotangent)
         if len(cts) != len(t.graph.outputs):
             raise ValueError(f"the cotangent has {len(cts)} leaves; {getattr(f, '__name__', f)}"
                              f" returned {len(t.graph.outputs)}")

@@ -23,19 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from .ir import flatten_tree, unflatten_tree
+
 __all__ = ["to_torch", "to_jax"]
 
-
-def _flatten(tree: Any):
-    from .capture.recorder import _flatten as flat
-
-    return flat(tree)
-
-
-def _unflatten(treedef: Any, leaves: list) -> Any:
-    from .capture.recorder import unflatten
-
-    return unflatten(treedef, leaves)
+_flatten, _unflatten = flatten_tree, unflatten_tree
 
 
 # ----------------------------------------------------------------------------- PyTorch

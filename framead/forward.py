@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .ir import Graph, Node, Value
+from .ir import Graph, Node, Value, flatten_tree, unflatten_tree
 
 __all__ = ["jvp", "linearize_trace", "ForwardTrace", "forward_trace"]
 
@@ -48,21 +48,20 @@ class ForwardTrace:
         zero)."""
         seeds = {v.id: t for v, t in zip(self.wrt, tangents, strict=True) if t is not None}
         tan = propagate(self._live, seeds)
-        from .capture.recorder import _flatten, unflatten
 
-        leaves, _ = _flatten(self.value)
+        leaves, _ = flatten_tree(self.value)
         outs = []
         for v, leaf in zip(self.graph.outputs, leaves, strict=True):
             t = tan.get(v.id) if isinstance(v, Value) else None
             outs.append(_fit_out(t, leaf))
-        return unflatten(self.out_treedef, outs)
+        return unflatten_tree(self.out_treedef, outs)
 
 
 def forward_trace(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
                   strict: bool | None = None) -> ForwardTrace:
     """Capture ``f(*args, **kwargs)`` with ``args[nums]`` as inputs, keeping every primal."""
     from .api import _copy_preserving_aliases, _rebox, _resolve_strict
-    from .capture.recorder import Recorder, _flatten
+    from .capture.recorder import Recorder
     from .capture.session import Session
 
     rec = Recorder(strict=_resolve_strict(strict), save_all=True)
@@ -76,7 +75,7 @@ def forward_trace(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
         wrt.append(rec.new_input(boxed[i]))
     with Session(rec):
         out = f(*boxed, **kwargs)
-    leaves, treedef = _flatten(out)
+    leaves, treedef = flatten_tree(out)
     graph = rec.finish(leaves)
     return ForwardTrace(graph, out, treedef, wrt, list(rec.hazards))
 
@@ -132,9 +131,8 @@ def propagate(nodes: list[Node], seeds: dict[int, Any]) -> dict[int, Any]:
             continue
         out = node_jvp(node, ts)
         if node.multi:
-            from .capture.recorder import _flatten
 
-            leaves, _ = _flatten(out) if out is not None else ([None] * len(node.outputs), None)
+            leaves, _ = flatten_tree(out) if out is not None else ([None] * len(node.outputs), None)
             for o, t in zip(node.outputs, leaves, strict=True):
                 if o is not None and t is not None:
                     tan[o.id] = t
@@ -147,12 +145,11 @@ def propagate(nodes: list[Node], seeds: dict[int, Any]) -> dict[int, Any]:
 
 def _ans(node: Node) -> Any:
     if node.multi:
-        from .capture.recorder import unflatten
 
         treedef, leaves = node.out_treedef
         prim = [o.primal if o is not None else leaf
                 for o, leaf in zip(node.outputs, leaves, strict=True)]
-        return unflatten(treedef, prim)
+        return unflatten_tree(treedef, prim)
     o = node.outputs[0]
     return None if o is None else o.primal
 
@@ -199,14 +196,13 @@ def _jvp_from_vjp(node: Node, rule: Any, ts: tuple, ans: Any, args: tuple,
                   kwargs: dict) -> Any:
     """A rule with a VJP and no JVP: J t row by row, one VJP call per output element (real
     values only)."""
-    from .capture.recorder import _flatten, unflatten
     from .rules.helpers import is_inexact
 
     if not hasattr(rule, "call_vjp"):
         raise NotImplementedError(
             f"forward mode: rule {node.name!r} (used at {node.loc.file}:{node.loc.line}) has no "
             "JVP; register it with jvp=... to use jvp/jacfwd through it")
-    leaves, treedef = _flatten(ans) if node.multi else ([ans], None)
+    leaves, treedef = flatten_tree(ans) if node.multi else ([ans], None)
     if any(np.iscomplexobj(x) for x in leaves if is_inexact(x)) or any(
             np.iscomplexobj(t) for t in ts if t is not None and not isinstance(t, list | tuple)):
         raise NotImplementedError(
@@ -227,11 +223,11 @@ def _jvp_from_vjp(node: Node, rule: Any, ts: tuple, ans: Any, args: tuple,
             e = e.reshape(zeros[j].shape)
             g_leaves = list(zeros)
             g_leaves[j] = e if isinstance(x, np.ndarray) else e[()]
-            g = unflatten(treedef, g_leaves) if node.multi else g_leaves[0]
+            g = unflatten_tree(treedef, g_leaves) if node.multi else g_leaves[0]
             cts = rule.call_vjp(g, ans, args, kwargs, want)
             col[k] = sum(_dot(cts[i], ts[i]) for i in want)
         outs.append(col.reshape(zeros[j].shape) if isinstance(x, np.ndarray) else col[0])
-    return unflatten(treedef, outs) if node.multi else outs[0]
+    return unflatten_tree(treedef, outs) if node.multi else outs[0]
 
 
 def _dot(c: Any, t: Any) -> float:

@@ -14,6 +14,32 @@ from typing import Any
 import numpy as np
 
 
+def flatten_tree(tree: Any) -> tuple[list, Any]:
+    """Leaves of nested tuples/lists (namedtuples become tuples) and a treedef to rebuild it."""
+    leaves: list = []
+
+    def walk(t):
+        if isinstance(t, tuple | list):
+            return (list if type(t) is list else tuple, [walk(x) for x in t])
+        leaves.append(t)
+        return None
+
+    return leaves, walk(tree)
+
+
+def unflatten_tree(treedef: Any, leaves: Any) -> Any:
+    """Inverse of ``flatten_tree``."""
+    it = iter(leaves)
+
+    def build(td):
+        if td is None:
+            return next(it)
+        kind, kids = td
+        return kind(build(k) for k in kids)
+
+    return build(treedef)
+
+
 class Meta:
     """Shape/dtype stand-in for a primal a VJP does not read by value."""
 

@@ -17,27 +17,12 @@ from typing import Any
 import numpy as np
 
 from .ir import Graph, Meta, Node, Value
+from .ir import unflatten_tree as _unflatten
+from .rules.helpers import unbroadcast as _unbroadcast
 
 CHUNK_NODES = 250
 COMPILE_LIMIT = 1000
 _serial = itertools.count(1)
-
-
-def _unbroadcast(g: Any, meta: Meta) -> Any:
-    """Sum a broadcast cotangent back to ``meta``'s shape (scalars stay scalars)."""
-    shape = meta.shape
-    g = np.asarray(g)
-    if g.dtype.kind == "c" and getattr(meta.dtype, "kind", "c") != "c":
-        g = g.real
-    if g.shape != shape:
-        while g.ndim > len(shape):
-            g = g.sum(axis=0)
-        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-        if axes:
-            g = g.sum(axis=axes, keepdims=True)
-    if not issubclass(meta.kind, np.ndarray) and g.ndim == 0:
-        return g[()]
-    return g
 
 
 def _real_from_complex(node: Node, a: Value) -> bool:
@@ -68,18 +53,6 @@ def _accumulate_tree(ct: dict, t: Any, ids: Any) -> None:
         t = list(t)
     for sub_t, sub_ids in zip(t, ids, strict=True):
         _accumulate_tree(ct, sub_t, sub_ids)
-
-
-def _unflatten(treedef: Any, leaves: tuple) -> Any:
-    it = iter(leaves)
-
-    def build(td):
-        if td is None:
-            return next(it)
-        kind, kids = td
-        return kind(build(k) for k in kids)
-
-    return build(treedef)
 
 
 def active_nodes(graph: Graph, wrt: list[Value]) -> list[Node]:

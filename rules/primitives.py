@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .helpers import unbroadcast
+
 # ---------------------------------------------------------------- view recipes
 # A recipe says how a view is obtained from its parent array:
 #   ("getitem", key) | ("attr", name) | ("call", fn, args, kwargs, pos, rule) | ("index", idx)
@@ -71,20 +73,6 @@ def _written_mask(shape: tuple, key: Any) -> np.ndarray:
     return keep.reshape(flat.shape)
 
 
-def _unbroadcast_to(g: Any, target: Any) -> Any:
-    """Sum ``g`` down to ``target``'s shape (target: a value or a Meta)."""
-    shape = tuple(getattr(target, "shape", ()))
-    g = np.asarray(g)
-    if g.shape != shape:
-        while g.ndim > len(shape):
-            g = g.sum(axis=0)
-        for i, n in enumerate(shape):
-            if n == 1 and g.shape[i] != 1:
-                g = g.sum(axis=i, keepdims=True)
-    is_array = issubclass(getattr(target, "kind", type(target)), np.ndarray)
-    return g if is_array or g.ndim else g[()]
-
-
 def setitem_vjp_a(g, ans, a, key, v):
     out = np.array(g, copy=True, order="C")
     out[key] = 0
@@ -103,8 +91,8 @@ def setitem_vjp_v(g, ans, a, key, v):
     if not _is_basic_key(key):
         gv = gv * _written_mask(np.shape(g), key)
     if type(v) in (list, tuple):  # a[0:2] = [x, 1.0]: one cotangent per item
-        return _unbroadcast_to(gv, np.empty(_tree_shape(v)))
-    return _unbroadcast_to(gv, v)
+        return unbroadcast(gv, np.empty(_tree_shape(v)))
+    return unbroadcast(gv, v)
 
 
 # ---------------------------------------------------------------- view update / gather
@@ -131,8 +119,8 @@ def view_update_vjp_parent(g, ans, parent, child, recipe):
 def view_update_vjp_child(g, ans, parent, child, recipe):
     if recipe == ("attr", "imag"):
         # z = re + 1j*im pairs with a cotangent g as Re(g*dz): d/d(im) is -Im(g)
-        return _unbroadcast_to(-np.imag(np.asarray(g)), child)
-    return _unbroadcast_to(np.array(apply_view(np.asarray(g), recipe), copy=True), child)
+        return unbroadcast(-np.imag(np.asarray(g)), child)
+    return unbroadcast(np.array(apply_view(np.asarray(g), recipe), copy=True), child)
 
 
 def gather_flat(root: np.ndarray, idx: np.ndarray) -> np.ndarray:
