@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .ir import flatten_tree, unflatten_tree
+
 __all__ = ["jacfwd", "jacrev", "hessian"]
 
 
@@ -69,10 +71,9 @@ def _assemble(out_leaves: list[Any], in_leaves: list[Any],
 
 
 def _pack(jacs: list[list[Any]], treedef: Any, argnums: int | Sequence[int]) -> Any:
-    from .capture.recorder import unflatten
 
     per_leaf = [r[0] if isinstance(argnums, int) else tuple(r) for r in jacs]
-    return unflatten(treedef, per_leaf)
+    return unflatten_tree(treedef, per_leaf)
 
 
 def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, *,
@@ -87,22 +88,24 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, *,
     def wrapper(*args: Any, **kwargs: Any):
         nums = _norm_argnums(argnums, len(args))
         ft = forward_trace(f, args, kwargs, nums, strict)
-        from .capture.recorder import _flatten
-
-        out_leaves, treedef = _flatten(ft.value)
-        ins = [args[i] for i in nums]
-        columns = []
-        for i, x in enumerate(ins):
-            cols = []
-            for k in range(int(np.size(x))):
-                ts = [None] * len(ins)
-                ts[i] = _basis(x, k)
-                t_out, _ = _flatten(ft.tangent(ts))
-                cols.append(t_out)
-            columns.append(cols)
-        return _pack(_assemble(out_leaves, ins, columns, out_major=False), treedef, argnums)
+        return _forward_jacobian(ft, args, nums, argnums)
 
     return wrapper
+
+
+def _forward_jacobian(ft: Any, args: tuple, nums: tuple[int, ...], argnums: Any) -> Any:
+    """One tangent pass per input element of a forward trace, assembled JAX-style."""
+    out_leaves, treedef = flatten_tree(ft.value)
+    ins = [args[i] for i in nums]
+    columns = []
+    for i, x in enumerate(ins):
+        cols = []
+        for k in range(int(np.size(x))):
+            ts = [None] * len(ins)
+            ts[i] = _basis(x, k)
+            cols.append(flatten_tree(ft.tangent(ts))[0])
+        columns.append(cols)
+    return _pack(_assemble(out_leaves, ins, columns, out_major=False), treedef, argnums)
 
 
 def jacrev(f: Callable, argnums: int | Sequence[int] = 0, *,
@@ -117,9 +120,7 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, *,
     def wrapper(*args: Any, **kwargs: Any):
         nums = _norm_argnums(argnums, len(args))
         out, f_vjp = _vjp(f, *args, argnums=nums, strict=strict, **kwargs)
-        from .capture.recorder import _flatten, unflatten
-
-        out_leaves, treedef = _flatten(out)
+        out_leaves, treedef = flatten_tree(out)
         ins = [args[i] for i in nums]
         rows = []
         for o, ol in enumerate(out_leaves):
@@ -131,7 +132,7 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, *,
             for k in range(int(np.size(ol))):
                 cts = [None] * len(out_leaves)
                 cts[o] = _basis(ol, k)
-                r.append(list(f_vjp(unflatten(treedef, cts))))
+                r.append(list(f_vjp(unflatten_tree(treedef, cts))))
             rows.append(r)
         jacs = []
         for o, ol in enumerate(out_leaves):
@@ -163,7 +164,6 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0, *,
     def wrapper(*args: Any, **kwargs: Any):
         nums = _norm_argnums(argnums, len(args))
         ft = forward_trace(inner, args, kwargs, nums, strict)
-        from .capture.recorder import _flatten
         from .ir import Value
 
         if not any(isinstance(v, Value) for v in ft.graph.outputs) or not ft._live:
@@ -171,17 +171,6 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0, *,
                 "framead.hessian: the reverse pass of framead.grad/jacrev is not captured by an "
                 "outer capture yet, so forward-over-reverse sees the gradient as a constant; "
                 "no Hessian is returned rather than a wrong (zero) one")
-        out_leaves, treedef = _flatten(ft.value)
-        ins = [args[i] for i in nums]
-        columns = []
-        for i, x in enumerate(ins):
-            cols = []
-            for k in range(int(np.size(x))):
-                ts = [None] * len(ins)
-                ts[i] = _basis(x, k)
-                t_out, _ = _flatten(ft.tangent(ts))
-                cols.append(t_out)
-            columns.append(cols)
-        return _pack(_assemble(out_leaves, ins, columns, out_major=False), treedef, argnums)
+        return _forward_jacobian(ft, args, nums, argnums)
 
     return wrapper
