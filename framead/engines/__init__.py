@@ -64,6 +64,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from framead.ir import flatten_tree, unflatten_tree
+
 __all__ = ["register_engine", "unregister_engine", "get_engine", "available_engines", "use",
            "load_entry_points", "EnginePluginWarning", "UnknownEngineError"]
 
@@ -309,16 +311,18 @@ def _make_rule(eng: Any, call: Callable, name: str, nargs: int, wrt: tuple, mult
 
 # --- helpers shared by the built-in engines ---------------------------------------------------
 
-def _flatten(tree: Any) -> tuple[list, Any]:
-    from framead.capture.recorder import _flatten as flat
-
-    return flat(tree)
+_flatten, _unflatten = flatten_tree, unflatten_tree
 
 
-def _unflatten(treedef: Any, leaves: list) -> Any:
-    from framead.capture.recorder import unflatten
-
-    return unflatten(treedef, leaves)
+def _substituting(fn: Callable, args: list, wrt: tuple, kwargs: dict) -> Callable:
+    """``fn`` as a function of ``args[wrt]`` only (the others fixed), for torch/jax VJPs."""
+    def f(*xs):
+        a = list(args)
+        for i, x in zip(wrt, xs, strict=True):
+            a[i] = x
+        out = fn(*a, **kwargs)
+        return tuple(out) if type(out) is list else out
+    return f
 
 
 def _cast_cotangent(ct: Any, arg: Any) -> Any:

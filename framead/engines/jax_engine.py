@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _cast_cotangent, _flatten, _unflatten, register_engine
+from . import _cast_cotangent, _flatten, _substituting, _unflatten, register_engine
 
 
 def _to_jax(x: Any) -> Any:
@@ -53,18 +53,9 @@ class JaxEngine:
         out = self.fn(*jargs, **kwargs)
         return _to_numpy(out) if converted or not args else out
 
-    def _partial(self, jargs: list, wrt: tuple, kwargs: dict) -> Callable:
-        def f(*xs):
-            a = list(jargs)
-            for i, x in zip(wrt, xs, strict=True):
-                a[i] = x
-            out = self.fn(*a, **kwargs)
-            return tuple(out) if type(out) is list else out
-        return f
-
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
         jargs = [_to_jax(a) for a in args]
-        out, pull = jax.vjp(self._partial(jargs, wrt, kwargs), *[jargs[i] for i in wrt])
+        out, pull = jax.vjp(_substituting(self.fn, jargs, wrt, kwargs), *[jargs[i] for i in wrt])
         outs, td = _flatten(out)
         gl, _ = _flatten(g)
         if len(gl) != len(outs):
@@ -86,7 +77,7 @@ class JaxEngine:
         prim = tuple(jargs[i] for i in wrt)
         tans = tuple(jnp.broadcast_to(jnp.asarray(tangents[i], dtype=p.dtype), p.shape)
                      for i, p in zip(wrt, prim, strict=True))
-        _, t_out = jax.jvp(self._partial(jargs, wrt, kwargs), prim, tans)
+        _, t_out = jax.jvp(_substituting(self.fn, jargs, wrt, kwargs), prim, tans)
         return _to_numpy(t_out)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import _cast_cotangent, _flatten, _unflatten, register_engine
+from . import _cast_cotangent, _flatten, _substituting, _unflatten, register_engine
 
 
 def _to_tensor(x: Any) -> Any:
@@ -63,18 +63,9 @@ class TorchEngine:
             out = self.fn(*targs, **kwargs)
         return _to_numpy(out) if converted or not args else out
 
-    def _partial(self, targs: list, wrt: tuple, kwargs: dict) -> Callable:
-        def f(*xs):
-            a = list(targs)
-            for i, x in zip(wrt, xs, strict=True):
-                a[i] = x
-            out = self.fn(*a, **kwargs)
-            return tuple(out) if type(out) is list else out
-        return f
-
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
         targs = [_to_tensor(a) for a in args]
-        f = self._partial(targs, wrt, kwargs)
+        f = _substituting(self.fn, targs, wrt, kwargs)
         prim = [targs[i] for i in wrt]
         if self.api == "func":
             out, pull = torch.func.vjp(f, *prim)
@@ -110,7 +101,7 @@ class TorchEngine:
         if not wrt:
             return None
         targs = [_to_tensor(a) for a in args]
-        f = self._partial(targs, wrt, kwargs)
+        f = _substituting(self.fn, targs, wrt, kwargs)
         prim = tuple(targs[i] for i in wrt)
         tans = tuple(_tangent_tensor(tangents[i], targs[i]) for i in wrt)
         _, t_out = torch.func.jvp(f, prim, tans)
