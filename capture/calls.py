@@ -66,6 +66,8 @@ _ITERATING = {builtins.list, builtins.tuple, builtins.sorted, builtins.min, buil
               builtins.zip, builtins.enumerate, builtins.reversed, builtins.iter,
               builtins.filter, builtins.any, builtins.all}
 
+_CHOOSING = {builtins.min, builtins.max, builtins.sorted, builtins.any, builtins.all}
+
 STRUCTURAL = [
     len, isinstance, issubclass, id, type, print, repr, str, format, hasattr, getattr,
     delattr, callable, hash, range, bool, dict, set, frozenset, slice, vars, dir,
@@ -147,8 +149,21 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
         return rec.hold_if_container(fn(*args, **kwargs))
     if id(fn) in _ITERATING_IDS:
         args = tuple(_rows_if_traced(rec, a, frame) for a in args)
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
+        if rec.guards is not None and fn in _CHOOSING:  # which item min/max/sorted picked
+            vals = [rec.tree_value(a) for a in args]
+            if any(v is not None for v in vals):
+                if fn in (builtins.any, builtins.all):
+                    rec.guard(fn, args, kwargs, vals, result, frame)
+                else:
+                    from .recorder import WhichArgument
+
+                    which = WhichArgument(fn)
+                    rec.guard(which, args, kwargs, vals, which.index(result, args), frame)
+        return result
     if _is_python_visible(fn):
+        if rec.called is not None:  # cached traces watch the globals these read
+            rec.called.append(fn)
         return fn(*args, **kwargs)
     if C.get_callable_flags(fn) & C.NATIVE or id(fn) in _CALLBACK_SAFE:
         return fn(*args, **kwargs)

@@ -13,6 +13,7 @@ CATALOGUE = {
     "FA104": "unknown mutation of a traced array",
     "FA105": "traced value stored where framead cannot follow",
     "FA106": "traced keyword argument framead cannot map to a rule input",
+    "FA107": "derivative code a nested (higher-order) capture cannot see",
     "FA201": "eager fallback used",
 }
 

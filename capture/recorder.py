@@ -80,6 +80,10 @@ class Recorder:
         self.flagged: list[Any] = []
         self._containers: dict[int, np.ndarray] = {}  # object arrays holding traced items
         self.strict = strict  # objects given C call flags for this session only
+        # cached traces (framead/cache.py): every decision made on a traced value, as
+        # (node position, fn, args with Values, kwargs, result, loc); None: not recorded
+        self.guards: list | None = None
+        self.called: list | None = None  # ... and the Python functions given traced values
         self._next_id = 0
 
     # ------------------------------------------------------------------ values
@@ -131,6 +135,8 @@ class Recorder:
         self.buffers[id(root)] = buf
         self.entries[id(root)] = Entry(root, v, buf, 0)
         C.track(root)
+        if self.save_all or self.guards is not None:  # replays bake this value in
+            self._protect(v, None)
         return buf
 
     def _index_recipe(self, root: np.ndarray, view: np.ndarray) -> tuple | None:
@@ -165,8 +171,11 @@ class Recorder:
         rule, args, kwargs = _derive_call(e.recipe, pv)
         v = self._new_value(obj)
         self.nodes.append(Node(rule, args, kwargs, (v,), loc_of(sys._getframe(1)),
-                               saved=_saved_set(rule, (0,))))
+                               saved=_ALL if self.save_all else _saved_set(rule, (0,))))
         e.value, e.version = v, buf.version
+        if self.save_all:
+            self._protect(pv, None)
+            self._protect(v, None)
         return v
 
     def tree_value(self, obj: Any) -> Any:
@@ -208,6 +217,9 @@ class Recorder:
             result = _call_quiet(fn, call_args, call_kwargs)
             if getattr(rule, "hazard", None):
                 self.hazard("FA102", rule.name, frame, rule.hazard)
+            if self.guards is not None:
+                self.guard(rule.fn if callable(rule.fn) else fn, node_args, call_kwargs, vals,
+                           result, frame)
             return result
         saves = _ALL if self.save_all else _saved_set(rule, traced)
         args = list(node_args)
@@ -216,6 +228,8 @@ class Recorder:
         for i in saves:
             if i != "ans" and i < len(args):
                 args[i] = self._protect(args[i], frame)
+        if self.guards is not None:  # a cached trace re-runs this node: keep its constants
+            args = self._keep_constants(args, frame)
         for w in writes:
             self._copy_on_write(w)
         result = _call_quiet(fn, call_args, call_kwargs)
@@ -229,13 +243,22 @@ class Recorder:
         else:
             e = self.entries.get(id(result))
             if e is not None and e.obj is result:
-                return result  # an identity (np.asarray(a), float(x)): same object, same value
+                # an identity (np.asarray(a), float(x), min(x, 0.5)): same object, same value;
+                # a cached trace checks that the same argument comes back
+                if self.guards is not None:
+                    which = WhichArgument(rule.fn if callable(rule.fn) else fn)
+                    self.guard(which, node_args, call_kwargs, vals,
+                               which.index(result, node_args), frame)
+                return result
             if recipe is None and isinstance(result, np.ndarray) and result.base is not None:
                 recipe_parent, recipe = _call_recipe(rule, fn, node_args, call_kwargs, result)
             outputs, treedef = self._outputs(result, recipe_parent, recipe)
         kwargs = call_kwargs
         if kwargs and "out" in kwargs:
             kwargs = {k: w for k, w in kwargs.items() if k != "out"}
+        if kwargs and self.guards is not None:
+            kwargs = dict(zip(kwargs, self._keep_constants(list(kwargs.values()), frame),
+                              strict=True))
         node = Node(rule, tuple(args), kwargs, outputs, loc_of(frame), saves,
                     treedef is not None, treedef)
         self.nodes.append(node)
@@ -287,7 +310,7 @@ class Recorder:
         self._register(result, v, parent, recipe)
         return (v,), None
 
-    def _protect(self, x: Any, frame: Any) -> Any:
+    def _protect(self, x: Any, frame: Any, whole: bool = False) -> Any:
         """Keep a value the reverse pass reads safe from later in-place writes; returns what
         the node should hold (a snapshot for small writeable constant arrays)."""
         if isinstance(x, Value):
@@ -299,14 +322,20 @@ class Recorder:
                     buf.saved_ids.add(x.id)
             return x
         if type(x) in (list, tuple):
-            return type(x)(self._protect(item, frame) for item in x)
+            return type(x)(self._protect(item, frame, whole) for item in x)
         if isinstance(x, np.ndarray) and x.flags.writeable:
             # a constant array a rule reads later: snapshot small ones, watch big ones
-            if x.nbytes <= CONST_SNAPSHOT_BYTES:
+            if x.nbytes <= CONST_SNAPSHOT_BYTES or whole:
                 self.stats["const_bytes_copied"] += x.nbytes
                 return x.copy()
             self.watched.append((x, hash(x.tobytes()), loc_of(frame)))
         return x
+
+    def _keep_constants(self, args: list, frame: Any) -> list:
+        """Snapshots of the constant arrays among ``args`` (cached traces re-run every node,
+        so a constant the program overwrites later must keep its value here)."""
+        return [a if isinstance(a, Value) else self._protect(a, frame, whole=True)
+                if isinstance(a, np.ndarray | list | tuple) else a for a in args]
 
     def _copy_on_write(self, region: np.ndarray) -> None:
         """Before ``region`` is overwritten, copy the saved values that live in it."""
@@ -317,6 +346,10 @@ class Recorder:
         for v in buf.saved:
             if overlaps(v.primal, region):
                 v.primal = np.array(v.primal, copy=True)
+                # the copy stands for v: a reverse pass run under this capture (higher
+                # order, framead/api.py) reads it and must be recorded as reading v
+                self.entries[id(v.primal)] = Entry(v.primal, v)
+                C.track(v.primal)
                 self.stats["bytes_copied"] += v.primal.nbytes
                 self.stats["copies"] += 1
                 buf.saved_ids.discard(v.id)
@@ -347,6 +380,8 @@ class Recorder:
                                    loc_of(frame), frozenset()))
             e.value = val
             cur, val = parent, nv
+            if self.save_all:
+                self._protect(nv, frame)
             # keep e.version stale until the bump below makes it current again
             e.version = buf.version + 1
         buf.version += 1
@@ -357,6 +392,8 @@ class Recorder:
             oe = self.entries[id(obj)]
             oe.value, oe.version = new, buf.version
         new.primal = obj
+        if self.save_all:  # every primal keeps the value it had when its node ran
+            self._protect(new, frame)
 
     def hold_if_container(self, obj: Any) -> Any:
         """An object ndarray holding traced floats: let the C probes see it as traced (its
@@ -372,6 +409,8 @@ class Recorder:
         v = self._new_value(a)
         self.nodes.append(Node(CONST_RULE, (), {}, (v,), loc_of(frame)))
         self.write_back(a, v, frame)
+        if self.guards is not None:  # replays bake this value in (save_all protects it too)
+            self._protect(v, frame)
 
     def hazard(self, code: str, op: str, frame: Any, message: str) -> None:
         """Record a place where the gradient may be lost; raise at once in strict mode."""
@@ -417,6 +456,8 @@ class Recorder:
         if rule is None:
             return self._unknown(FUNC_OPS[k], (a, b), {}, frame)
         if rule.cut or type(result) not in (float, complex):
+            if self.guards is not None:
+                self.guard(FUNC_OPS[k], (a, b), {}, (va, vb), result, frame)
             return result
         saves = _saved_set(rule, (0, 1) if va is not None and vb is not None
                            else ((0,) if va is not None else (1,)))
@@ -451,6 +492,8 @@ class Recorder:
         for i in saves:
             if i != "ans" and i < len(args):
                 args[i] = self._protect(args[i], frame)
+        if self.guards is not None:
+            args = self._keep_constants(args, frame)
         args = tuple(args)
         self._copy_on_write(target)
         result = _call_quiet(fn, call_args, call_kwargs)
@@ -463,6 +506,14 @@ class Recorder:
         if "ans" in saves:
             self._protect(out, frame)
         return result
+
+    def fresh_copy(self, x: Any, frame: Any, traced: bool) -> Any:
+        """A new object equal to ``x``, the input of a capture nested in this one: recorded as
+        a copy of ``x`` when ``x`` is traced here, else (``traced``) a value of its own."""
+        y = self.apply(COPY_RULE, prim.copy_value, (x,), {}, (x,), frame)
+        if traced and self.value_of(y) is None:
+            self._register(y, self._new_value(y))
+        return y
 
     def _ensure_value(self, a: np.ndarray) -> Value:
         """An untraced array about to receive traced data: its buffer starts as a constant."""
@@ -483,7 +534,24 @@ class Recorder:
 
     @_user_tracebacks
     def compare(self, oparg: int, a: Any, b: Any) -> Any:
-        return COMPARE_OPS[oparg](a, b)
+        result = COMPARE_OPS[oparg](a, b)
+        if self.guards is not None:
+            vals = (self.tree_value(a), self.tree_value(b))
+            if vals != (None, None):
+                self.guard(COMPARE_OPS[oparg], (a, b), {}, vals, result, sys._getframe(1))
+        return result
+
+    def guard(self, fn: Any, args: tuple, kwargs: dict, vals: Any, result: Any,
+              frame: Any) -> None:
+        """A decision on traced values (a comparison, int(), a mask): a cached trace is valid
+        for new inputs only where it comes out the same (framead/cache.py)."""
+        args = tuple(self._keep_constants(
+            [v if v is not None else a for v, a in zip(vals, args, strict=True)], frame))
+        if kwargs and "out" in kwargs:
+            kwargs = {k: w for k, w in kwargs.items() if k != "out"}
+        if isinstance(result, np.ndarray):
+            result = result.copy()
+        self.guards.append((len(self.nodes), fn, args, dict(kwargs), result, loc_of(frame)))
 
     @_user_tracebacks
     def getitem(self, a: Any, k: Any) -> Any:
@@ -627,6 +695,28 @@ class _AttrGetter:
         return getattr(obj, self.name)
 
 
+class WhichArgument:
+    """``fn`` returning one of its (possibly nested) arguments: which one, by position."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+
+    @staticmethod
+    def index(result: Any, args: tuple) -> Any:
+        """Position of ``result`` among the leaves of ``args`` (-1: none); for a list or
+        tuple result that is not itself an argument (``sorted``), each item's position."""
+        leaves, _ = flatten_tree(list(args))
+        k = next((k for k, x in enumerate(leaves) if x is result), -1)
+        if k < 0 and type(result) in (list, tuple):
+            return tuple(next((k for k, x in enumerate(leaves) if x is r), -1) for r in result)
+        return k
+
+    def __call__(self, *args: Any, **kwargs: Any) -> int:
+        return self.index(self.fn(*args, **kwargs), args)
+
+
 def _call_quiet(fn, args, kwargs):
     """Call a rule-covered function natively, without capturing the frames it runs."""
     prev = C.set_enabled(False)
@@ -686,4 +776,5 @@ CONST_RULE = calls.internal_rule("const", lambda: None, (), {})
 SETITEM_RULE = calls.internal_rule("setitem", *prim.PRIMITIVES["setitem"])
 VIEW_UPDATE_RULE = calls.internal_rule("view_update", *prim.PRIMITIVES["view_update"])
 GATHER_RULE = calls.internal_rule("gather_flat", *prim.PRIMITIVES["gather_flat"])
+COPY_RULE = calls.internal_rule("copy", *prim.PRIMITIVES["copy"])
 

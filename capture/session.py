@@ -3,6 +3,8 @@ recorder."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import threading
 from types import CodeType
@@ -21,7 +23,55 @@ _rewritten: dict[int, tuple[CodeType, CodeType | None]] = {}
 
 def _skip(code: CodeType) -> bool:
     name = code.co_filename
-    return name.startswith("<frozen") or is_framead_file(name)
+    if name.startswith("<frozen"):
+        return True
+    if is_framead_file(name):
+        return not (_visible[0] and _is_differentiable_internal(name))
+    return False
+
+
+# --- higher order: framead's own derivative code made visible to an outer capture ---------
+# While a nested grad replays its reverse pass under an outer capture (framead/replay.py),
+# the rules' VJPs and the reverse pass's helpers are instrumented like user code, so the outer
+# capture records what they compute and can differentiate it again.
+_visible = [0]
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_DIFFERENTIABLE_INTERNALS = (os.path.join(_ROOT, "rules") + os.sep,
+                             *(os.path.join(_ROOT, "framead", f) for f in (
+                                 "reverse.py", "replay.py", "transforms.py", "forward.py")))
+
+
+def _is_differentiable_internal(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_DIFFERENTIABLE_INTERNALS)
+
+
+@contextlib.contextmanager
+def internals_visible():
+    """Instrument framead's derivative code (rules, reverse pass) for the outer capture."""
+    _visible[0] += 1
+    C.bump_generation()
+    try:
+        yield
+    finally:
+        _visible[0] -= 1
+        C.bump_generation()
+
+
+def visible_to_outer(fn) -> bool:
+    """Whether an outer capture records what ``fn`` computes: Python code outside framead or
+    framead's derivative code (C functions are recorded through rules, or reported FA101)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return True
+    name = code.co_filename
+    return not is_framead_file(name) or _is_differentiable_internal(name)
+
+
+def outer_recorder() -> Recorder | None:
+    """The recorder of the capture this call runs inside (None outside any capture)."""
+    rec = current_recorder()
+    return rec if rec is not None and C.is_enabled() else None
+# --- end higher order ------------------------------------------------------------------------
 
 
 def decide(code: CodeType) -> CodeType | None:

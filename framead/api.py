@@ -14,6 +14,7 @@ import numpy as np
 
 from .errors import InputTypeError, NonScalarOutputError
 from .ir import Graph, Value, flatten_tree, format_graph
+from .replay import cast_like as _cast_like
 from .reverse import Backward
 
 
@@ -159,11 +160,15 @@ def _resolve_strict(flag: bool | None) -> bool:
 
 
 def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
-             strict_mode: bool | None = None) -> Trace:
+             strict_mode: bool | None = None, rec: Any = None) -> Trace:
     from .capture.recorder import Recorder
-    from .capture.session import Session
+    from .capture.session import Session, outer_recorder
 
-    rec = Recorder(strict=_resolve_strict(strict_mode))
+    outer = outer_recorder()
+    if outer is not None:
+        return _capture_nested(outer, f, args, kwargs, nums)
+    if rec is None:
+        rec = Recorder(strict=_resolve_strict(strict_mode))
     for i in nums:
         _rebox(args[i], i)  # type check (clear errors) before anything runs
     boxed = _copy_preserving_aliases(list(args))
@@ -179,7 +184,89 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
     graph = rec.finish(leaves)
     t = Trace(graph, out, list(rec.hazards), wrt)
     t.out_treedef = treedef
+    t.nested = False
     return t
+
+
+def _capture_for_cache(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
+                       strict_mode: bool | None) -> tuple[Trace, Any, list]:
+    """A capture that also records guards and the functions given traced values
+    (framead/cache.py)."""
+    from .capture.recorder import Recorder
+
+    rec = Recorder(strict=_resolve_strict(strict_mode))
+    rec.guards, rec.called = [], []
+    t = _capture(f, args, kwargs, nums, strict_mode, rec=rec)
+    return t, rec, rec.called
+
+
+# --- higher order: a capture inside another capture -----------------------------------------
+# grad(grad(f)), hessian, jacrev(jacfwd(f)): the inner call is recorded by the outer recorder
+# itself (its inputs become fresh copies the outer capture sees), and the inner derivative
+# (reverse pass or tangent pass) then runs as code the outer capture instruments, rules' VJPs
+# included, so the outer capture records the derivative computation and can differentiate it.
+
+def _capture_nested(outer: Any, f: Callable, args: tuple, kwargs: dict,
+                    nums: tuple[int, ...]) -> Trace:
+    import sys
+
+    for i in nums:
+        _rebox(args[i], i)
+    frame = sys._getframe(0)
+    saving = outer.save_all
+    outer.save_all = True  # every primal of the inner segment keeps its value (CoW)
+    try:
+        start = len(outer.nodes)
+        boxed = list(args)
+        for j, a in enumerate(args):
+            if j in nums or isinstance(a, np.ndarray):
+                boxed[j] = outer.fresh_copy(a, frame, traced=j in nums)
+        wrt = [outer.value_of(boxed[i]) for i in nums]
+        out = f(*boxed, **kwargs)
+        leaves, treedef = flatten_tree(out)
+        outs = [outer.value_of(x) if outer.value_of(x) is not None else x for x in leaves]
+        graph = Graph(wrt, outer.nodes[start:], outs, {})
+    finally:
+        outer.save_all = saving
+    t = Trace(graph, out, [], wrt)
+    t.out_treedef = treedef
+    t.nested = True
+    return t
+
+
+def report_opaque(nodes: list, depth: int = 2) -> None:
+    """FA107 in the outer capture for nodes whose derivative code it cannot record."""
+    import sys
+
+    from .capture.session import outer_recorder, visible_to_outer
+
+    outer = outer_recorder()
+    for node in nodes:
+        vjp = node.rule.vjp
+        fns = [vjp] if callable(vjp) else [fn for fn in (vjp or ()) if fn is not None]
+        jvp = getattr(node.rule, "jvp", None)
+        if all(visible_to_outer(fn) for fn in fns) and (jvp is None or visible_to_outer(jvp)):
+            continue
+        outer.hazard("FA107", node.name, sys._getframe(depth),
+                     f"the derivative of {node.name} (at {node.loc.file}:{node.loc.line}) is "
+                     "computed by code the outer capture cannot record: higher-order "
+                     "derivatives through it are lost")
+
+
+def _nested_vjp(t: Trace, args: tuple, nums: tuple[int, ...]) -> Callable:
+    """The VJP of a nested capture, run as code the outer capture records."""
+    from .capture.session import internals_visible
+
+    bw = t.backward()
+    report_opaque(bw.nodes, 3)
+
+    def f_vjp(seeds: dict[int, Any]) -> tuple:
+        with internals_visible():
+            grads = bw(seeds) if seeds else [None] * len(nums)
+            return tuple(_cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
+
+    return f_vjp
+# --- end higher order ------------------------------------------------------------------------
 
 
 def trace(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
@@ -215,20 +302,6 @@ def _scalar_seed(out: Any, t: Trace, fname: str) -> Any:
         "value_and_grad on a scalar loss")
 
 
-def _cast_like(g: Any, x: Any) -> Any:
-    if g is None:
-        g = np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0
-    if isinstance(x, np.ndarray):
-        g = np.asarray(g, dtype=x.dtype if x.dtype.kind == "c" else np.result_type(x.dtype,
-                                                                                   np.float16))
-        return np.broadcast_to(g, x.shape).copy() if g.shape != x.shape else g
-    if type(x) is float:
-        return float(np.real(g))
-    if isinstance(x, np.inexact):
-        return type(x)(g)
-    return g
-
-
 def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
         strict: bool | None = None, **kwargs: Any) -> tuple[Any, Callable]:
     """``out, f_vjp = vjp(f, *args)``: ``f_vjp(cotangent)`` (shaped like ``out``: a float,
@@ -240,6 +313,7 @@ def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
                         or (isinstance(a, np.ndarray) and a.dtype.kind in "fc"))
     nums = _norm_argnums(argnums, len(args))
     t = _capture(f, args, kwargs, nums, strict)
+    nested_vjp = _nested_vjp(t, args, nums) if t.nested else None
 
     def f_vjp(cotangent: Any) -> tuple:
         cts, _ = flatten_tree(cotangent)
@@ -250,6 +324,8 @@ def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
         for v, c in zip(t.graph.outputs, cts, strict=True):
             if isinstance(v, Value) and c is not None:
                 seeds[v.id] = c if v.id not in seeds else seeds[v.id] + c
+        if nested_vjp is not None:
+            return nested_vjp(seeds)
         grads = t.backward()(seeds) if seeds else [None] * len(nums)
         return tuple(_cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
 
@@ -257,9 +333,17 @@ def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
-                   strict: bool | None = None) -> Callable:
+                   strict: bool | None = None, cache: bool = False) -> Callable:
     """``value_and_grad(f)(*args) -> (f(*args), gradient)``; tuple gradients for tuple
-    ``argnums``. ``strict=True`` raises GradientHazard at the first hazard."""
+    ``argnums``. ``strict=True`` raises GradientHazard at the first hazard. ``cache=True``
+    re-runs the recorded trace on later calls while its guards hold (framead/cache.py)."""
+    if cache:
+        from .cache import CachedValueAndGrad
+
+        cached = CachedValueAndGrad(f, argnums, strict)
+        wrapped = _user_facing(cached)
+        wrapped.stats, wrapped.clear = cached.stats, cached.clear
+        return wrapped
 
     @functools.wraps(f)
     @_user_facing
@@ -269,6 +353,9 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
         fname = getattr(f, "__qualname__", repr(f))
         seed = _scalar_seed(t.value, t, fname)
         v = t.graph.outputs[0]
+        if t.nested:  # inside another capture: a derivative it can differentiate again
+            out = _nested_vjp(t, args, nums)({v.id: seed} if isinstance(v, Value) else {})
+            return t.value, (out[0] if isinstance(argnums, int) else out)
         if isinstance(v, Value):
             grads = t.backward()({v.id: seed})
         else:
@@ -286,14 +373,17 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0, *,
-         strict: bool | None = None) -> Callable:
+         strict: bool | None = None, cache: bool = False) -> Callable:
     """``grad(f)(*args)``: the gradient of a scalar-valued ``f`` with respect to
-    ``args[argnums]``. ``strict=True`` raises GradientHazard at the first hazard."""
-    vg = value_and_grad(f, argnums, strict=strict)
+    ``args[argnums]``. ``strict=True`` raises GradientHazard at the first hazard;
+    ``cache=True`` re-runs the recorded trace while its guards hold (framead/cache.py)."""
+    vg = value_and_grad(f, argnums, strict=strict, cache=cache)
 
     @functools.wraps(f)
     @_user_facing
     def wrapper(*args: Any, **kwargs: Any):
         return vg(*args, **kwargs)[1]
 
+    if cache:
+        wrapper.stats, wrapper.clear = vg.stats, vg.clear
     return wrapper

@@ -20,6 +20,7 @@ KINDS = {
     "FA104": "unknown-mutation",
     "FA105": "untrackable-store",
     "FA106": "keyword-argument",
+    "FA107": "opaque-derivative",
     "FA201": "eager-fallback",
 }
 
@@ -38,6 +39,9 @@ def hint_for(code: str, op: str) -> str:
         "FA105": "store traced values in lists, tuples, dicts or float ndarrays; array.array, "
                  "ctypes and struct keep raw bytes that framead cannot follow",
         "FA106": f"pass the argument positionally, or register {op}'s rule with argnames=",
+        "FA107": f"the VJP of {op} is not written in NumPy code framead can record, so its "
+                 "own derivative (second order) is lost; take higher derivatives outside the "
+                 "engine/solver, or register a rule whose VJP is plain NumPy",
         "FA201": f"{op} ran with eager Tracers (@framead.eager): it is differentiated, but "
                  "more slowly, and operations between traced values it reads from deep "
                  "containers are not seen; remove @framead.eager where instrumenting works",

@@ -60,10 +60,22 @@ class ForwardTrace:
 def forward_trace(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
                   strict: bool | None = None) -> ForwardTrace:
     """Capture ``f(*args, **kwargs)`` with ``args[nums]`` as inputs, keeping every primal."""
-    from .api import _copy_preserving_aliases, _rebox, _resolve_strict
+    from .api import (
+        _capture_nested,
+        _copy_preserving_aliases,
+        _rebox,
+        _resolve_strict,
+        report_opaque,
+    )
     from .capture.recorder import Recorder
-    from .capture.session import Session
+    from .capture.session import Session, outer_recorder
 
+    outer = outer_recorder()
+    if outer is not None:
+        t = _capture_nested(outer, f, args, kwargs, nums)
+        ft = _NestedForwardTrace(t.graph, t.value, t.out_treedef, t.wrt, [])
+        report_opaque(ft._live, 2)
+        return ft
     rec = Recorder(strict=_resolve_strict(strict), save_all=True)
     for i in nums:
         _rebox(args[i], i)
@@ -78,6 +90,17 @@ def forward_trace(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
     leaves, treedef = flatten_tree(out)
     graph = rec.finish(leaves)
     return ForwardTrace(graph, out, treedef, wrt, list(rec.hazards))
+
+
+class _NestedForwardTrace(ForwardTrace):
+    """A forward trace inside another capture (framead/api.py ``_capture_nested``): its
+    tangent passes run as code the outer capture records (jacrev(jacfwd(f)), ...)."""
+
+    def tangent(self, tangents: Sequence[Any]) -> Any:
+        from .capture.session import internals_visible
+
+        with internals_visible():
+            return super().tangent(tangents)
 
 
 # ----------------------------------------------------------------------------- tangent pass
@@ -181,6 +204,8 @@ def node_jvp(node: Node, ts: tuple) -> Any:
         tp = ts[0] if ts[0] is not None else _zeros_of(parent)
         tc = ts[1] if ts[1] is not None else 0
         return prim.view_update(np.asarray(tp), tc, recipe)
+    if rule is R.COPY_RULE:
+        return ts[0]
     if rule is R.GATHER_RULE:
         return prim.gather_flat(np.asarray(ts[0]), node.args[1])
     args = tuple(_primal_tree(a) for a in node.args)

@@ -177,12 +177,14 @@ class Graph:
 
 
 def _node_value_inputs(node: Node):
-    for a in node.args:
+    """The Values a node reads, inside list/tuple arguments too."""
+    stack = [*node.args, *node.kwargs.values()]
+    while stack:
+        a = stack.pop()
         if isinstance(a, Value):
             yield a
-    for a in node.kwargs.values():
-        if isinstance(a, Value):
-            yield a
+        elif type(a) in (list, tuple):
+            stack.extend(a)
 
 
 def _fmt_const(c: Any) -> str:

@@ -81,6 +81,106 @@ def _values_in(tree: Any):
             yield from _values_in(x)
 
 
+# --- fused cotangent accumulation ---------------------------------------------------------
+# Element reads x[i] and writes a[i] = v in loops would each cost a full-size cotangent array
+# (zeros plus an add, or a copy). Instead the cotangent of the array is allocated once and
+# updated in place. ``own`` (kept in ct under key -1) holds the value ids whose cotangent
+# array framead allocated itself: only those are ever written in place.
+
+def _basic_key(key: Any) -> bool:
+    items = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, slice)
+               or (isinstance(k, int | np.integer) and not isinstance(k, bool)) for k in items)
+
+
+def _owned(ct: dict) -> set:
+    own = ct.get(-1)
+    if own is None:
+        own = ct[-1] = set()
+    return own
+
+
+def _acc_getitem(ct: dict, a: int, key: Any, g: Any, shape: tuple, dtype: Any) -> None:
+    """ct[a][key] += g, in place."""
+    own = _owned(ct)
+    o = ct.get(a)
+    if o is None:
+        o = ct[a] = np.zeros(shape, dtype)
+        own.add(a)
+    elif a not in own:
+        o = ct[a] = np.array(np.broadcast_to(o, shape), dtype=dtype, copy=True)
+        own.add(a)
+    o[key] += g
+
+
+def _acc_setitem(ct: dict, out: int, a: int | None, key: Any, v: int | None, g: Any,
+                 vmeta: Any) -> None:
+    """The reverse of ``out = setitem(a, key, v)``: ct[v] += g[key]; ct[a] += g with g[key]
+    zeroed (in place when g is framead's own array)."""
+    own = _owned(ct)
+    if not isinstance(g, np.ndarray):
+        g = np.asarray(g)
+    if v is not None:
+        gv = g[key]
+        if isinstance(gv, np.ndarray):
+            gv = _unbroadcast(gv.copy(), vmeta)
+        elif vmeta.shape:
+            gv = _unbroadcast(gv, vmeta)
+        o = ct.get(v)
+        if o is None:
+            ct[v] = gv
+        else:
+            ct[v] = o + gv
+            own.discard(v)
+    if a is not None:
+        if out in own and isinstance(g, np.ndarray) and g.flags.writeable:
+            ga = g
+        else:
+            ga = np.array(g, copy=True)
+        ga[key] = 0
+        o = ct.get(a)
+        if o is None:
+            ct[a] = ga
+            own.add(a)
+        elif a in own and o.shape == ga.shape and o.dtype == ga.dtype:
+            o += ga
+        else:
+            ct[a] = o + ga
+            own.discard(a)
+
+
+def _fused_kind(node: Node) -> str | None:
+    """Which fused accumulator serves ``node``'s reverse step (None: its rule's VJP)."""
+    from .capture import recorder as R
+
+    if node.multi or node.outputs[0] is None:
+        return None
+    out = node.outputs[0]
+    if node.rule is R.SETITEM_RULE:
+        a, key, v = node.args
+        if any(True for _ in _values_in(key)) or not _basic_key(key) or \
+                type(v) in (list, tuple) or (isinstance(a, Value) and a.dtype != out.dtype) \
+                or (isinstance(v, Value) and getattr(v.dtype, "kind", "") == "c" and
+                    getattr(out.dtype, "kind", "") != "c"):
+            return None
+        return "setitem"
+    if node.rule is _getitem_rule() and len(node.args) == 2 and not node.kwargs:
+        a, key = node.args
+        if isinstance(a, Value) and issubclass(a.kind, np.ndarray) and a.dtype == out.dtype \
+                and not any(True for _ in _values_in(key)) and _basic_key(key):
+            return "getitem"
+    return None
+
+
+def _getitem_rule():
+    import operator
+
+    from framead import rules
+
+    return rules.lookup(operator.getitem)
+# --- end fused cotangent accumulation ------------------------------------------------------
+
+
 class RuleOutputError(ValueError):
     """A rule's VJP returned a cotangent that does not fit its argument."""
 
@@ -99,18 +199,28 @@ def _check_cotangent(t: Any, meta: Meta, node: Node, i: int) -> None:
             "use framead.rules.unbroadcast for broadcasting arguments")
 
 
+def _framead_rule_ids() -> set[int]:
+    """Rules framead ships, its internal primitives included (their cotangent shapes are
+    trusted; only user rules get checked)."""
+    from framead import rules
+
+    from .capture import recorder as R
+
+    return {id(r) for r in rules.library_rules()} | {
+        id(r) for r in (R.SETITEM_RULE, R.VIEW_UPDATE_RULE, R.GATHER_RULE, R.COPY_RULE)}
+
+
 class _Emitter:
     """Binds residuals, constants and VJP functions to names in one namespace."""
 
     def __init__(self) -> None:
         self.ns: dict[str, Any] = {"_unb": _unbroadcast, "_fill": _fill,
                                    "_acc_tree": _accumulate_tree, "_unflatten": _unflatten,
-                                   "_check": _check_cotangent}
+                                   "_check": _check_cotangent, "_acc_getitem": _acc_getitem,
+                                   "_acc_setitem": _acc_setitem}
         self._n = 0
         self.line_locs: dict[int, Any] = {}
-        from framead import rules
-
-        self._library = {id(r) for r in rules.library_rules()}
+        self._library = _framead_rule_ids()
 
     def check_shapes(self, rule: Any) -> bool:
         """Rules framead does not ship get their cotangent shapes checked."""
@@ -123,12 +233,27 @@ class _Emitter:
         return name
 
 
-def _arg_expr(em: _Emitter, node: Node, i: int, a: Any) -> str:
+def _arg_expr(em: _Emitter, node: Node, i: int, a: Any, env: bool = False) -> str:
     if isinstance(a, Value):
-        return em.bind(f"x{a.id}_", a.primal) if i in node.saved else \
-            em.bind(f"shape{a.id}_", a.meta())
+        if i in node.saved:
+            return f"e[{a.id}]" if env else em.bind(f"x{a.id}_", a.primal)
+        return em.bind(f"shape{a.id}_", a.meta())
     if type(a) in (list, tuple) and any(True for _ in _values_in(a)):
+        if env and i in node.saved:
+            return _env_tree(em, a)
         return em.bind("k", _primal_tree(a, i in node.saved))
+    return em.bind("k", a)
+
+
+def _env_tree(em: _Emitter, a: Any) -> str:
+    """Source for a container argument whose traced leaves are read from the env ``e``."""
+    if isinstance(a, Value):
+        return f"e[{a.id}]"
+    if type(a) in (list, tuple):
+        items = ", ".join(_env_tree(em, x) for x in a)
+        if type(a) is list:
+            return f"[{items}]"
+        return f"({items},)" if len(a) == 1 else f"({items})"
     return em.bind("k", a)
 
 
@@ -148,25 +273,48 @@ def _ids_tree(tree: Any) -> Any:
     return None
 
 
-def _ans_expr(em: _Emitter, node: Node) -> str:
+def _ans_expr(em: _Emitter, node: Node, env: bool = False) -> str:
     if node.multi:
         treedef, leaves = node.out_treedef
         if "ans" not in node.saved:
             return "None"
+        if env:
+            items = ", ".join(f"e[{o.id}]" if o is not None else em.bind("k", leaf)
+                              for o, leaf in zip(node.outputs, leaves, strict=True))
+            return f"_unflatten({em.bind('td', treedef)}, ({items},))"
         prim = [o.primal if o is not None else leaf for o, leaf in zip(node.outputs, leaves,
                                                                        strict=True)]
         return em.bind("a", _unflatten(treedef, tuple(prim)))
     out = node.outputs[0]
-    return em.bind(f"x{out.id}_", out.primal) if "ans" in node.saved else \
-        em.bind(f"shape{out.id}_", out.meta())
+    if "ans" in node.saved:
+        return f"e[{out.id}]" if env else em.bind(f"x{out.id}_", out.primal)
+    return em.bind(f"shape{out.id}_", out.meta())
 
 
-def _node_block(em: _Emitter, node: Node) -> list[str]:
+def _node_block(em: _Emitter, node: Node, env: bool = False) -> list[str]:
+    """Reverse-pass lines for ``node``; ``env``: saved primals are read from the list ``e``
+    (framead.replay) instead of being bound as constants."""
     loc = node.loc
     where = f"{loc.file}:{loc.line}"
     src = loc.source()
     lines = [f"# {_describe(node)}    <- {where}  {src}"[:200]]
     outs = node.outputs
+    fused = _fused_kind(node)
+    if fused is not None:
+        out = outs[0].id
+        lines.append(f"g = ct.pop({out}, None)")
+        lines.append("if g is not None:")
+        if fused == "getitem":
+            a, key = node.args
+            lines.append(f"    _acc_getitem(ct, {a.id}, {_key_src(em, key)}, g, "
+                         f"{tuple(a.shape)!r}, {em.bind('dt', a.dtype)})  # {where}")
+        else:
+            a, key, v = node.args
+            vid = v.id if isinstance(v, Value) else None
+            vmeta = em.bind("m", v.meta()) if vid is not None else "None"
+            lines.append(f"    _acc_setitem(ct, {out}, {a.id if isinstance(a, Value) else None},"
+                         f" {_key_src(em, key)}, {vid}, g, {vmeta})  # {where}")
+        return lines
     if node.multi:
         metas = tuple(o.meta() if o is not None else None for o in outs)
         gets = ", ".join(f"ct.pop({o.id}, None)" if o is not None else "None" for o in outs)
@@ -177,8 +325,8 @@ def _node_block(em: _Emitter, node: Node) -> list[str]:
     else:
         lines.append(f"g = ct.pop({outs[0].id}, None)")
         lines.append("if g is not None:")
-    ans = _ans_expr(em, node)
-    args = [_arg_expr(em, node, i, a) for i, a in enumerate(node.args)]
+    ans = _ans_expr(em, node, env)
+    args = [_arg_expr(em, node, i, a, env) for i, a in enumerate(node.args)]
     kw = f", **{em.bind('kw', node.kwargs)}" if node.kwargs else ""
     call_args = ", ".join(["g", ans, *args]) + kw
     vjp = node.rule.vjp
@@ -213,6 +361,12 @@ def _node_block(em: _Emitter, node: Node) -> list[str]:
     return lines
 
 
+def _key_src(em: _Emitter, key: Any) -> str:
+    if type(key) is int or (type(key) is tuple and all(type(k) is int for k in key)):
+        return repr(key)
+    return em.bind("k", key)
+
+
 def _describe(node: Node) -> str:
     from .ir import format_node
 
@@ -222,12 +376,26 @@ def _describe(node: Node) -> str:
 class _Step:
     """One node of the reverse pass, ready to run without generated code."""
 
-    __slots__ = ("node", "outs", "metas", "treedef", "ans", "args", "kw", "joint", "parts")
+    __slots__ = ("node", "outs", "metas", "treedef", "ans", "args", "kw", "joint", "parts",
+                 "fused")
 
 
 def _make_step(node: Node, check: bool) -> _Step:
     st = _Step()
     st.node = node
+    st.fused = _fused_kind(node)
+    if st.fused is not None:
+        out = node.outputs[0]
+        if st.fused == "getitem":
+            a, key = node.args
+            st.parts = (a.id, key, tuple(a.shape), a.dtype)
+        else:
+            a, key, v = node.args
+            st.parts = (a.id if isinstance(a, Value) else None, key,
+                        v.id if isinstance(v, Value) else None,
+                        v.meta() if isinstance(v, Value) else None)
+        st.outs, st.metas = out.id, None
+        return st
     if node.multi:
         st.outs = tuple(o.id if o is not None else None for o in node.outputs)
         st.metas = tuple(o.meta() if o is not None else None for o in node.outputs)
@@ -281,6 +449,13 @@ def _run_steps(steps: list[_Step], ct: dict) -> None:
             if all(x is None for x in gs):
                 continue
             g = _unflatten(st.treedef, _fill(gs, st.metas))
+        if st.fused is not None:
+            if st.fused == "getitem":
+                _acc_getitem(ct, st.parts[0], st.parts[1], g, st.parts[2], st.parts[3])
+            else:
+                a, key, v, vmeta = st.parts
+                _acc_setitem(ct, st.outs, a, key, v, g, vmeta)
+            continue
         ts = st.joint(g, st.ans, *st.args, **st.kw) if st.joint is not None else None
         for i, fn, tgt, unb, chk in st.parts:
             t = ts[i] if fn is None else fn(g, st.ans, *st.args, **st.kw)
@@ -323,9 +498,7 @@ class Backward:
             self._generate(compile_chunks=True)
             self._steps = None
         else:
-            from framead import rules
-
-            library = {id(r) for r in rules.library_rules()}
+            library = _framead_rule_ids()
             self._steps = [_make_step(n, hasattr(n.rule, "fn") and id(n.rule) not in library)
                            for n in self.nodes]
 

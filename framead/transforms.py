@@ -86,8 +86,13 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, *,
     @functools.wraps(f)
     @_user_facing
     def wrapper(*args: Any, **kwargs: Any):
+        from .capture.session import internals_visible, outer_recorder
+
         nums = _norm_argnums(argnums, len(args))
         ft = forward_trace(f, args, kwargs, nums, strict)
+        if outer_recorder() is not None:  # inside a capture: let it see the assembly too
+            with internals_visible():
+                return _forward_jacobian(ft, args, nums, argnums)
         return _forward_jacobian(ft, args, nums, argnums)
 
     return wrapper
@@ -118,59 +123,47 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, *,
     @functools.wraps(f)
     @_user_facing
     def wrapper(*args: Any, **kwargs: Any):
+        from .capture.session import internals_visible, outer_recorder
+
         nums = _norm_argnums(argnums, len(args))
         out, f_vjp = _vjp(f, *args, argnums=nums, strict=strict, **kwargs)
-        out_leaves, treedef = flatten_tree(out)
-        ins = [args[i] for i in nums]
-        rows = []
-        for o, ol in enumerate(out_leaves):
-            r = []
-            if not (isinstance(ol, float | complex | np.inexact) or (
-                    isinstance(ol, np.ndarray) and ol.dtype.kind in "fc")):
-                rows.append(r)
-                continue
-            for k in range(int(np.size(ol))):
-                cts = [None] * len(out_leaves)
-                cts[o] = _basis(ol, k)
-                r.append(list(f_vjp(unflatten_tree(treedef, cts))))
-            rows.append(r)
-        jacs = []
-        for o, ol in enumerate(out_leaves):
-            if not rows[o]:  # integer/boolean output: no derivative
-                jacs.append([np.zeros(_leaf_shape(ol) + _leaf_shape(x)) for x in ins])
-            else:
-                jacs.append(_assemble([ol], ins, [rows[o]], out_major=True)[0])
-        return _pack(jacs, treedef, argnums)
+        if outer_recorder() is not None:  # inside a capture: let it see the assembly too
+            with internals_visible():
+                return _jacrev_assemble(out, f_vjp, args, nums, argnums)
+        return _jacrev_assemble(out, f_vjp, args, nums, argnums)
 
     return wrapper
+
+
+def _jacrev_assemble(out: Any, f_vjp: Callable, args: tuple, nums: tuple[int, ...],
+                     argnums: Any) -> Any:
+    """One reverse pass per output element, assembled JAX-style."""
+    out_leaves, treedef = flatten_tree(out)
+    ins = [args[i] for i in nums]
+    rows = []
+    for o, ol in enumerate(out_leaves):
+        r = []
+        if not (isinstance(ol, float | complex | np.inexact) or (
+                isinstance(ol, np.ndarray) and ol.dtype.kind in "fc")):
+            rows.append(r)
+            continue
+        for k in range(int(np.size(ol))):
+            cts = [None] * len(out_leaves)
+            cts[o] = _basis(ol, k)
+            r.append(list(f_vjp(unflatten_tree(treedef, cts))))
+        rows.append(r)
+    jacs = []
+    for o, ol in enumerate(out_leaves):
+        if not rows[o]:  # integer/boolean output: no derivative
+            jacs.append([np.zeros(_leaf_shape(ol) + _leaf_shape(x)) for x in ins])
+        else:
+            jacs.append(_assemble([ol], ins, [rows[o]], out_major=True)[0])
+    return _pack(jacs, treedef, argnums)
 
 
 def hessian(f: Callable, argnums: int | Sequence[int] = 0, *,
             strict: bool | None = None) -> Callable:
     """``hessian(f)(*args)``: second derivatives of a scalar ``f``, ``jacfwd(jacrev(f))``
-    (forward-over-reverse).
-
-    This needs the reverse pass of the inner ``jacrev`` to be captured by the outer forward
-    capture. When framead cannot capture it (the rules' VJP code runs uncaptured), the
-    outer capture sees the gradient as a constant; ``hessian`` then raises
-    NotImplementedError instead of returning zeros."""
-    from .api import _norm_argnums, _user_facing
-    from .forward import forward_trace
-
-    inner = jacrev(f, argnums, strict=strict)
-
-    @functools.wraps(f)
-    @_user_facing
-    def wrapper(*args: Any, **kwargs: Any):
-        nums = _norm_argnums(argnums, len(args))
-        ft = forward_trace(inner, args, kwargs, nums, strict)
-        from .ir import Value
-
-        if not any(isinstance(v, Value) for v in ft.graph.outputs) or not ft._live:
-            raise NotImplementedError(
-                "framead.hessian: the reverse pass of framead.grad/jacrev is not captured by an "
-                "outer capture yet, so forward-over-reverse sees the gradient as a constant; "
-                "no Hessian is returned rather than a wrong (zero) one")
-        return _forward_jacobian(ft, args, nums, argnums)
-
-    return wrapper
+    (forward-over-reverse): the inner reverse pass runs as code the outer forward capture
+    records (framead/replay.py), so every rule's VJP is differentiated by the rules' JVPs."""
+    return jacfwd(jacrev(f, argnums, strict=strict), argnums, strict=strict)

@@ -366,7 +366,7 @@ def _ravel_vjp(g, ans, a, order="C", **kw):
 
 
 def _inv_axes(axes, ndim):
-    if axes is None or axes == ():
+    if axes is None or len(axes) == 0:
         return None
     return tuple(np.argsort([int(ax) % ndim for ax in axes]))
 
@@ -376,7 +376,7 @@ def _transpose_vjp(g, ans, a, axes=None):
 
 
 def _mtranspose_vjp(g, ans, a, *axes):
-    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], tuple | list)):
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], tuple | list | np.ndarray)):
         axes = axes[0]
     return np.transpose(g, _inv_axes(axes, a.ndim))
 

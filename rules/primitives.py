@@ -162,9 +162,21 @@ def view_index(root: np.ndarray, view: np.ndarray) -> np.ndarray | None:
 
 # Rules for these are registered by the recorder (see capture/recorder.py: PRIMITIVE_RULES),
 # keeping rules/ free of capture knowledge.
+def copy_value(x: Any) -> Any:
+    """A new object equal to ``x`` (the input of a nested capture)."""
+    if isinstance(x, np.ndarray):
+        return np.array(x, copy=True)
+    return x * 1
+
+
+def copy_vjp(g: Any, ans: Any, x: Any) -> Any:
+    return g
+
+
 PRIMITIVES = {
     "setitem": (setitem, (setitem_vjp_a, None, setitem_vjp_v), {0: (), 2: ()}),
     "view_update": (view_update, (view_update_vjp_parent, view_update_vjp_child, None),
                     {0: (), 1: ()}),
     "gather_flat": (gather_flat, (gather_flat_vjp, None), {0: ()}),
+    "copy": (copy_value, (copy_vjp,), {0: ()}),
 }

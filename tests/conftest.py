@@ -195,7 +195,29 @@ def _load_engine(name: str) -> SimpleNamespace:
             Session=Session,
             trace=getattr(framead, "trace", None),
         )
-    raise ValueError(f"unknown FRAMEAD_TEST_ENGINE={name!r} (use 'framead' or 'fake')")
+    if name == "framead-cached":  # every gradient comes from a cached trace's second call
+        from framead.capture.session import Session
+
+        import framead
+
+        def cached_value_and_grad(f, argnums=0):
+            vg = framead.value_and_grad(f, argnums, cache=True)
+
+            def run(*args):
+                vg(*fresh(args))  # captures (and caches when it can)
+                return vg(*args)  # re-runs the generated code (or captures again)
+
+            return run
+
+        return SimpleNamespace(
+            name="framead-cached",
+            grad=lambda f, argnums=0: (lambda *a: cached_value_and_grad(f, argnums)(*a)[1]),
+            value_and_grad=cached_value_and_grad,
+            Session=Session,
+            trace=getattr(framead, "trace", None),
+        )
+    raise ValueError(f"unknown FRAMEAD_TEST_ENGINE={name!r} (use 'framead', 'framead-cached' "
+                     "or 'fake')")
 
 
 _ENGINE: SimpleNamespace | None = None

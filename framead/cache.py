@@ -1,0 +1,247 @@
+"""Cached traces: ``grad(f, cache=True)`` / ``value_and_grad(f, cache=True)``.
+
+The first call captures ``f`` as usual, also recording every decision the program made on a
+traced value (comparisons, ``int()``/``round()``/``floor``, boolean masks, ``argmax``...).
+The trace becomes a replay (framead/replay.py): generated forward code that recomputes every
+value and re-checks each decision, then the generated reverse pass. Later calls whose inputs
+have the same structure run the replay *without instrumentation*; a decision that comes out
+differently raises ``Miss`` and the call is captured again (a new trace is cached beside the
+old one, up to ``MAX_TRACES`` per input signature).
+
+What a cached trace depends on, and how each is checked (docs/internals.md, "Cached traces"):
+
+* the differentiated arguments' types, shapes and dtypes (the signature);
+* the other arguments and keyword arguments: equal values (arrays: same bytes);
+* every decision on a traced value (guards in the replay);
+* ``f``'s code, defaults and closure, and the globals ``f`` and every Python function it
+  passed a traced value to read by name: numbers, strings, tuples and arrays by value,
+  anything else by identity.
+
+Not cacheable (every call is captured, ``stats["uncacheable"]`` says why): traces with a
+hazard other than FA102 (an unknown C function, an uninstrumented frame...), traces using
+the eager fallback or a solver/engine node, and values derived where framead cannot re-run
+them. Not detected: state changed behind framead's back in objects the program reads
+(attributes of objects, items of mutable containers, random number generators, files);
+call ``.clear()`` after changing such state, or do not cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .ir import Value, flatten_tree, unflatten_tree
+from .replay import Miss, NotReplayable, Replay, cast_like
+
+MAX_TRACES = 8
+_BY_VALUE = (bool, int, float, complex, str, bytes, type(None), np.generic)
+
+
+def _fingerprint(x: Any) -> Any:
+    """What a static value is compared by."""
+    if isinstance(x, np.ndarray):
+        return ("array", x.shape, x.dtype.str, x.tobytes() if x.dtype != object else id(x))
+    if isinstance(x, _BY_VALUE):
+        return (type(x), x)
+    if type(x) is tuple:
+        return ("tuple", tuple(_fingerprint(v) for v in x))
+    return ("id", id(x))
+
+
+def _signature(args: tuple, kwargs: dict, nums: tuple[int, ...]) -> tuple:
+    sig = []
+    for i, a in enumerate(args):
+        if i in nums:
+            sig.append((type(a), np.shape(a), getattr(a, "dtype", None)))
+        else:
+            sig.append(_fingerprint(a))
+    sig.append(tuple(sorted((k, _fingerprint(v)) for k, v in kwargs.items())))
+    return tuple(sig)
+
+
+class _Globals:
+    """Globals and closure cells read by the functions a trace ran, as they were."""
+
+    def __init__(self, fns: list) -> None:
+        self.checks: list[tuple[Any, Any]] = []
+        seen: set[int] = set()
+        for fn in fns:
+            fn = getattr(fn, "__func__", fn)
+            if not isinstance(fn, types.FunctionType) or id(fn) in seen:
+                continue
+            seen.add(id(fn))
+            self._watch(fn)
+
+    def _watch(self, fn: types.FunctionType) -> None:
+        code = fn.__code__
+        self.checks.append((lambda fn=fn: fn.__code__, code))
+        self.checks.append((lambda fn=fn: fn.__defaults__, _fingerprint(fn.__defaults__)))
+        for name in _names(code):
+            if name in fn.__globals__:
+                self.checks.append((functools.partial(_global, fn.__globals__, name),
+                                    _fingerprint(fn.__globals__[name])))
+        for k, cell in enumerate(fn.__closure__ or ()):
+            try:
+                val = cell.cell_contents
+            except ValueError:
+                continue
+            self.checks.append((functools.partial(_cell, fn, k), _fingerprint(val)))
+
+    def valid(self) -> bool:
+        for get, want in self.checks:
+            try:
+                got = get()
+            except Exception:  # noqa: BLE001 - a vanished global: the trace is stale
+                return False
+            if not isinstance(want, types.CodeType):
+                got = _fingerprint(got)
+            if got is not want and got != want:
+                return False
+        return True
+
+
+def _names(code: types.CodeType) -> set[str]:
+    out = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            out |= _names(c)
+    return out
+
+
+def _global(g: dict, name: str) -> Any:
+    return g[name]
+
+
+def _cell(fn: types.FunctionType, k: int) -> Any:
+    return fn.__closure__[k].cell_contents
+
+
+class _Entry:
+    """One cached trace: its replay, output structure and what it depends on."""
+
+    def __init__(self, replay: Replay, out_treedef: Any, globals_: _Globals) -> None:
+        self.replay = replay
+        self.out_treedef = out_treedef
+        self.globals = globals_
+
+    def run(self, inputs: list, seed_of: Callable) -> tuple[Any, list]:
+        rp = self.replay
+        env = rp.forward(inputs)
+        outs = rp.outputs(env)
+        value = unflatten_tree(self.out_treedef, outs)
+        v = rp.graph.outputs[0]
+        seeds = {v.id: seed_of(value)} if isinstance(v, Value) else {}
+        return value, rp.backward(env, seeds) if seeds else [None] * len(rp.wrt)
+
+
+def _uncacheable_reason(t: Any, rec: Any) -> str | None:
+    bad = [h for h in t.hazards if h.code != "FA102"]
+    if bad:
+        return f"{bad[0].code} at {bad[0].loc.file}:{bad[0].loc.line}"
+    from .capture.recorder import CONST_RULE
+    from .capture.session import _is_differentiable_internal
+    from .capture.sourceloc import is_framead_file
+
+    for node in t.graph.nodes:
+        if node.rule is CONST_RULE:
+            continue
+        code = getattr(getattr(node.rule, "fn", None), "__code__", None)
+        if not hasattr(node.rule, "fn") or (code is not None and is_framead_file(
+                code.co_filename) and not _is_differentiable_internal(code.co_filename)):
+            # solver adjoints and engines keep per-call state: re-capture each time
+            return f"{node.name} at {node.loc.file}:{node.loc.line} cannot be re-run"
+    return None
+
+
+class CachedValueAndGrad:
+    """``value_and_grad(f, cache=True)``: see the module docstring."""
+
+    def __init__(self, f: Callable, argnums: int | Sequence[int], strict: bool | None):
+        self.f = f
+        self.argnums = argnums
+        self.strict = strict
+        self._traces: dict[tuple, list[_Entry]] = {}
+        self.stats = {"hits": 0, "misses": 0, "captures": 0, "uncacheable": 0, "reasons": []}
+        functools.update_wrapper(self, f)
+
+    def clear(self) -> None:
+        """Forget every cached trace (after changing state the traces may have read)."""
+        self._traces.clear()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        from .api import _norm_argnums, _rebox
+        from .capture.session import outer_recorder
+
+        nums = _norm_argnums(self.argnums, len(args))
+        if outer_recorder() is not None:  # inside another capture: no shortcuts
+            from .api import value_and_grad
+
+            return value_and_grad(self.f, self.argnums, strict=self.strict)(*args, **kwargs)
+        try:
+            sig = _signature(args, kwargs, nums)
+            hash(sig)
+        except TypeError:
+            sig = None
+        entries = self._traces.get(sig, []) if sig is not None else []
+        if entries:
+            for i in nums:
+                _rebox(args[i], i)
+            inputs = [np.array(args[i], copy=True) if isinstance(args[i], np.ndarray)
+                      else args[i] for i in nums]
+            for entry in list(entries):
+                if not entry.globals.valid():
+                    entries.remove(entry)
+                    continue
+                try:
+                    value, grads = entry.run(inputs, self._seed)
+                except Miss:
+                    self.stats["misses"] += 1
+                    continue
+                self.stats["hits"] += 1
+                return value, self._pack(grads, args, nums)
+        return self._capture(args, kwargs, nums, sig)
+
+    def _seed(self, value: Any) -> Any:
+        return np.ones((), dtype=np.result_type(value))[()] if not isinstance(value, float) \
+            else 1.0
+
+    def _pack(self, grads: list, args: tuple, nums: tuple[int, ...]) -> Any:
+        out = tuple(cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
+        return out[0] if isinstance(self.argnums, int) else out
+
+    def _capture(self, args: tuple, kwargs: dict, nums: tuple[int, ...], sig: Any):
+        from . import api
+
+        self.stats["captures"] += 1
+        t, rec, fns = api._capture_for_cache(self.f, args, kwargs, nums, self.strict)
+        fname = getattr(self.f, "__qualname__", repr(self.f))
+        seed = api._scalar_seed(t.value, t, fname)
+        v = t.graph.outputs[0]
+        grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(nums)
+        reason = _uncacheable_reason(t, rec) if sig is not None else "unhashable arguments"
+        if reason is None:
+            try:
+                rp = Replay(t.graph, t.wrt, guards=tuple(rec.guards))
+            except NotReplayable as e:
+                reason = str(e)
+        if reason is None:
+            entries = self._traces.setdefault(sig, [])
+            entries.insert(0, _Entry(rp, t.out_treedef, _Globals([self.f, *fns])))
+            del entries[MAX_TRACES:]
+        else:
+            self.stats["uncacheable"] += 1
+            self.stats["reasons"].append(reason)
+        return t.value, self._pack(grads, args, nums)
+
+
+def cached_value_and_grad(f: Callable, argnums: int | Sequence[int] = 0,
+                          strict: bool | None = None) -> CachedValueAndGrad:
+    return CachedValueAndGrad(f, argnums, strict)
+
+
+def flat_outputs(value: Any) -> list:
+    return flatten_tree(value)[0]

@@ -1,0 +1,248 @@
+"""A recorded graph as generated Python: its forward pass and its reverse pass, re-runnable on
+new inputs.
+
+Two users:
+
+* higher order (``grad(grad(f))``, ``hessian``): a ``grad`` called inside another capture
+  records ``f`` once, then runs this replay *instrumented by the outer capture*, so the outer
+  recorder sees the primal recomputation and every operation of the rules' VJPs, and can
+  differentiate them again (forward or reverse);
+* cached traces (``grad(f, cache=True)``, ``framead.jit``): on a guard hit the replay runs
+  uninstrumented on the new inputs; guards on the decisions the trace made raise ``Miss``.
+
+Values live in one list ``e`` indexed by value id. Each forward line calls the node's callable
+on ``e[...]`` and constants; each reverse block is the one ``framead.reverse`` generates, with
+saved primals read from ``e``. Every line is commented with the user line it replays.
+"""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+import operator
+from typing import Any
+
+import numpy as np
+
+from . import reverse as R
+from .ir import Graph, Node, Value, flatten_tree
+
+CHUNK_NODES = 250
+_serial = itertools.count(1)
+
+# operator nodes emitted as Python operators (the outer capture's probes see them as usual)
+_BINOPS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
+           operator.pow: "**", operator.matmul: "@", operator.floordiv: "//",
+           operator.mod: "%"}
+_UNOPS = {operator.neg: "-", operator.pos: "+"}
+
+
+class Miss(Exception):
+    """A cached trace's guard failed: the program would take another path on these inputs."""
+
+
+class NotReplayable(Exception):
+    """The graph holds a node framead cannot re-run (the reason names it and its line)."""
+
+
+def _store_leaves(e: list, result: Any, ids: tuple) -> None:
+    leaves, _ = flatten_tree(result)
+    for i, leaf in zip(ids, leaves, strict=True):
+        if i is not None:
+            e[i] = leaf
+
+
+def _fit(r: Any, shape: tuple, dtype: Any) -> Any:
+    """An array result as recorded (``np.exp(s, out=a)`` broadcast into ``a``'s shape)."""
+    if r.__class__ is np.ndarray and r.shape == shape and r.dtype == dtype:
+        return r
+    return np.array(np.broadcast_to(r, shape), dtype=dtype)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Guard comparison: same value (and shape) as recorded."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.shape(a) == np.shape(b) and bool(np.array_equal(a, b))
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:  # noqa: BLE001 - incomparable means different
+        return False
+
+
+def replay_callable(node: Node) -> Any:
+    """The callable that recomputes ``node``'s output from its (node) arguments."""
+    call = getattr(node, "call", None)
+    if call is not None:
+        return call
+    fn = getattr(node.rule, "fn", None)
+    if not callable(fn):
+        raise NotReplayable(f"{node.name} at {node.loc.file}:{node.loc.line} has no callable")
+    return fn
+
+
+class Replay:
+    """Forward and reverse source for ``graph`` with respect to ``wrt``.
+
+    ``guards`` (cached traces): ``(position, callable, args, kwargs, recorded)`` tuples, checked
+    before node ``position``. ``consts`` maps id(object) -> object to substitute for constants
+    bound into the code (the caller's originals for the copies capture made).
+    """
+
+    def __init__(self, graph: Graph, wrt: list[Value], guards: tuple = (),
+                 consts: dict | None = None, inline_ops: bool = True):
+        self.graph = graph
+        self.wrt = wrt
+        self.filename = f"<framead-replay-{next(_serial)}>"
+        self.consts = consts or {}
+        self.inline_ops = inline_ops
+        self.guards = guards
+        self.fwd_nodes = self._needed_forward(graph, guards)
+        self.bwd_nodes = list(reversed(R.active_nodes(graph, wrt)))
+        self.size = 1 + max([v.id for v in graph.inputs] +
+                            [o.id for n in graph.nodes for o in n.outputs if o is not None],
+                            default=0)
+        self._generate()
+
+    @staticmethod
+    def _needed_forward(graph: Graph, guards: tuple) -> list[Node]:
+        """Nodes the outputs or a guard depend on; every value they read must be made by one
+        of them or be an input."""
+        from .ir import _node_value_inputs
+
+        needed = {v.id for v in graph.outputs if isinstance(v, Value)}
+        needed.update(v.id for g in guards for v in R._values_in(list(g[2])))
+        live: list[Node] = []
+        for node in reversed(graph.nodes):
+            if any(o is not None and o.id in needed for o in node.outputs):
+                live.append(node)
+                needed.update(a.id for a in _node_value_inputs(node))
+        live.reverse()
+        made = {v.id for v in graph.inputs}
+        made.update(o.id for n in live for o in n.outputs if o is not None)
+        missing = needed - made
+        if missing:
+            raise NotReplayable(f"value %{min(missing)} is read but made where framead cannot "
+                                "re-run it")
+        return live
+
+    # ------------------------------------------------------------------ code generation
+    def _const(self, em: R._Emitter, c: Any) -> str:
+        if c is None or type(c) in (bool, int, str) or c is Ellipsis:
+            return repr(c)
+        return em.bind("k", self.consts.get(id(c), c))
+
+    def _expr(self, em: R._Emitter, a: Any) -> str:
+        if isinstance(a, Value):
+            return f"e[{a.id}]"
+        if type(a) in (list, tuple) and any(True for _ in R._values_in(a)):
+            items = ", ".join(self._expr(em, x) for x in a)
+            if type(a) is tuple:
+                return f"({items},)" if len(a) == 1 else f"({items})"
+            return f"[{items}]"
+        return self._const(em, a)
+
+    def _call_expr(self, em: R._Emitter, fn: Any, args: tuple, kwargs: dict, stem: str) -> str:
+        parts = [self._expr(em, a) for a in args]
+        parts += [f"{k}={self._expr(em, v)}" for k, v in kwargs.items() if k.isidentifier()]
+        odd = {k: v for k, v in kwargs.items() if not k.isidentifier()}
+        if odd:
+            parts.append(f"**{em.bind('kw', odd)}")
+        if self.inline_ops and not kwargs and len(args) == 2 and fn in _BINOPS:
+            return f"{parts[0]} {_BINOPS[fn]} {parts[1]}"
+        if self.inline_ops and not kwargs and len(args) == 1 and fn in _UNOPS:
+            return f"{_UNOPS[fn]}{parts[0]}"
+        return f"{em.bind(stem, fn)}({', '.join(parts)})"
+
+    def _forward_line(self, em: R._Emitter, node: Node) -> str:
+        from .capture.recorder import CONST_RULE
+
+        loc = node.loc
+        where = f"  # {loc.file}:{loc.line}  {loc.source()}"[:160]
+        outs = node.outputs
+        if node.rule is CONST_RULE:
+            return f"e[{outs[0].id}] = {em.bind('c', outs[0].primal)}{where}"
+        fn = replay_callable(node)
+        stem = "f_" + "".join(ch if ch.isalnum() else "_" for ch in node.name)[:30] + "_"
+        call = self._call_expr(em, fn, node.args, node.kwargs, stem)
+        if node.multi:
+            ids = tuple(o.id if o is not None else None for o in outs)
+            return f"_store(e, {call}, {ids!r}){where}"
+        o = outs[0]
+        if issubclass(o.kind, np.ndarray) and o.kind is np.ndarray:
+            call = f"_fit({call}, {tuple(o.shape)!r}, {em.bind('dt', o.dtype)})"
+        return f"e[{o.id}] = {call}{where}"
+
+    def _guard_line(self, em: R._Emitter, guard: tuple) -> str:
+        _, fn, args, kwargs, recorded, loc = guard
+        call = self._call_expr(em, fn, args, kwargs, "g_")
+        where = f"  # guard: {loc.file}:{loc.line}  {loc.source()}"[:160]
+        miss = f"raise _Miss({em.bind('gl', loc)})"
+        return f"if not _same({call}, {em.bind('r', recorded)}): {miss}{where}"
+
+    def _generate(self) -> None:
+        em = R._Emitter()
+        em.ns.update(_store=_store_leaves, _same=_same, _Miss=Miss, _fit=_fit)
+        lines: list[str] = []
+        self._fwd: list = []
+        self._bwd: list = []
+        # forward, chunked; guards are placed before the node they preceded when recorded
+        order = {id(n): k for k, n in enumerate(self.graph.nodes)}
+        items: list[tuple[int, int, Any]] = [(order[id(n)], 1, n) for n in self.fwd_nodes]
+        items += [(g[0], 0, g) for g in self.guards]
+        items.sort(key=lambda t: (t[0], t[1]))
+        body = [self._guard_line(em, x) if kind == 0 else self._forward_line(em, x)
+                for _, kind, x in items]
+        for k, start in enumerate(range(0, len(body), CHUNK_NODES) or [0]):
+            chunk = body[start:start + CHUNK_NODES]
+            self._fwd.append(self._compile(em, lines, f"forward_{k}", "e", chunk))
+        blocks = [R._node_block(em, n, env=True) for n in self.bwd_nodes]
+        for k, start in enumerate(range(0, len(blocks), CHUNK_NODES) or [0]):
+            chunk = [ln for b in blocks[start:start + CHUNK_NODES] for ln in b]
+            self._bwd.append(self._compile(em, lines, f"backward_{k}", "e, ct", chunk))
+        self.source = "\n".join(lines) + "\n"
+        linecache.cache[self.filename] = (len(self.source), None,
+                                          self.source.splitlines(True), self.filename)
+
+    def _compile(self, em: R._Emitter, lines: list, name: str, params: str, body: list):
+        first = len(lines) + 1
+        chunk = [f"def {name}({params}):"] + (["    " + ln for ln in body] or ["    pass"])
+        lines += chunk
+        module = compile("\n".join(chunk) + "\n", self.filename, "exec")
+        code = next(c for c in module.co_consts if hasattr(c, "co_code"))
+        return type(lambda: 0)(code.replace(co_firstlineno=first), em.ns)
+
+    # ------------------------------------------------------------------ running
+    def forward(self, inputs: list) -> list:
+        """All values of the graph for ``inputs`` (one per graph input), as the env list."""
+        e: list = [None] * self.size
+        for v, x in zip(self.graph.inputs, inputs, strict=True):
+            e[v.id] = x
+        for chunk in self._fwd:
+            chunk(e)
+        return e
+
+    def outputs(self, e: list) -> list:
+        return [e[v.id] if isinstance(v, Value) else self.consts.get(id(v), v)
+                for v in self.graph.outputs]
+
+    def backward(self, e: list, seeds: dict[int, Any]) -> list:
+        """Cotangents of ``wrt`` (None where zero) for output seeds ``{value id: cotangent}``."""
+        ct = dict(seeds)
+        for chunk in self._bwd:
+            chunk(e, ct)
+        return [ct.get(v.id) for v in self.wrt]
+
+
+def cast_like(g: Any, x: Any) -> Any:
+    """A cotangent shaped and typed like the primal ``x`` (zeros for None)."""
+    if g is None:
+        g = np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0
+    if isinstance(x, np.ndarray):
+        g = np.asarray(g, dtype=x.dtype if x.dtype.kind == "c" else np.result_type(x.dtype,
+                                                                                   np.float16))
+        return np.broadcast_to(g, x.shape).copy() if g.shape != x.shape else g
+    if type(x) is float:
+        return float(np.real(g))
+    if isinstance(x, np.inexact):
+        return g if type(g) is type(x) else type(x)(g)
+    return g

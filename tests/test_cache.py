@@ -1,0 +1,215 @@
+"""Cached traces (grad(f, cache=True)): hits re-run the generated code without running f;
+guards, signatures and watched globals send every changed situation back to capture.
+
+Every cached gradient is compared with a fresh uncached capture at the same point (and the
+uncached path is checked against finite differences by the rest of the suite).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from conftest import fresh
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+from test_random_grad import _load, program_dir, random_float_programs  # noqa: F401
+
+import framead
+
+
+def assert_close(a, b, rtol, atol):
+    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
+                               rtol=rtol, atol=atol)
+
+
+def _same_as_uncached(g, f, args, argnums=0):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = g(*fresh(args))
+        want = framead.grad(f, argnums)(*fresh(args))
+    if isinstance(want, tuple):
+        for a, b in zip(got, want, strict=True):
+            assert_close(a, b, rtol=1e-12, atol=1e-14)
+    else:
+        assert_close(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_hit_does_not_run_f():
+    runs = []
+
+    def f(x):
+        runs.append(1)
+        return float(np.sum(np.sin(x) * x))
+
+    g = framead.grad(f, cache=True)
+    for k in range(5):
+        x = np.linspace(0.1, 1.0, 4) * (1 + k)
+        np.testing.assert_allclose(g(x), np.cos(x) * x + np.sin(x), rtol=1e-13)
+    assert len(runs) == 1  # captured once; four hits ran the generated code only
+    assert g.stats["hits"] == 4 and g.stats["captures"] == 1
+
+
+def test_branch_guard_misses_and_recaptures():
+    def f(x):
+        s = 0.0
+        for i in range(len(x)):
+            if x[i] > 0:
+                s += x[i] ** 2
+            else:
+                s -= np.sin(x[i])
+        return s
+
+    g = framead.grad(f, cache=True)
+    pts = [np.array([1.0, -2.0, 3.0]), np.array([2.0, -1.0, 1.0]),
+           np.array([-2.0, -1.0, 1.0]), np.array([0.5, -0.5, 2.0])]
+    for x in pts:
+        _same_as_uncached(g, f, (x,))
+    assert g.stats["captures"] == 2 and g.stats["misses"] >= 1 and g.stats["hits"] == 2
+
+
+def test_int_and_mask_decisions_are_guarded():
+    def f(x):
+        k = int(np.argmax(x))
+        m = x > 0.5
+        return float(np.sum(x[m] ** 2) + x[k] * 3.0 + math.floor(x[0] * 4))
+
+    g = framead.grad(f, cache=True)
+    for x in ([0.2, 0.9, 0.7], [0.3, 0.8, 0.6], [0.9, 0.1, 0.7], [0.2, 0.9, 0.7]):
+        _same_as_uncached(g, f, (np.array(x),))
+    assert g.stats["hits"] >= 1 and g.stats["misses"] >= 1
+
+
+SCALE = 2.0
+
+
+def _uses_global(x):
+    return float(np.sum(SCALE * x ** 2))
+
+
+def test_changed_global_invalidates():
+    global SCALE
+    g = framead.grad(_uses_global, cache=True)
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(g(x), 4.0 * x)
+    try:
+        SCALE = 3.0
+        np.testing.assert_allclose(g(x), 6.0 * x)
+    finally:
+        SCALE = 2.0
+    assert g.stats["captures"] == 2
+
+
+def test_changed_closure_array_and_static_args_invalidate():
+    w = np.array([1.0, 2.0])
+
+    def f(x, n, mode="sum"):
+        s = 0.0
+        for _ in range(n):
+            s = s + np.dot(w, x ** 2)
+        return s if mode == "sum" else -s
+
+    g = framead.grad(f, cache=True)
+    x = np.array([0.5, -1.5])
+    np.testing.assert_allclose(g(x, 2), 4 * w * x)
+    np.testing.assert_allclose(g(x, 3), 6 * w * x)  # another static argument
+    np.testing.assert_allclose(g(x, 3, mode="neg"), -6 * w * x)
+    w[1] = 5.0  # the closure's array changed in place
+    np.testing.assert_allclose(g(x, 3), 6 * w * x)
+    np.testing.assert_allclose(g(np.array([1.0, 2.0, 3.0])[:2], 3), 6 * w * np.array([1.0, 2.0]))
+    assert g.stats["captures"] == 4 and g.stats["hits"] == 1
+
+
+def test_new_shapes_get_their_own_trace():
+    g = framead.value_and_grad(lambda x: float(np.sum(np.tanh(x))), cache=True)
+    for n in (3, 4, 3, 4):
+        x = np.linspace(-1, 1, n)
+        v, d = g(x)
+        assert v == pytest.approx(np.sum(np.tanh(x)))
+        np.testing.assert_allclose(d, 1 - np.tanh(x) ** 2, rtol=1e-13)
+    assert g.stats["captures"] == 2 and g.stats["hits"] == 2
+
+
+def test_uncacheable_trace_is_captured_every_time():
+    def f(x):
+        y = np.frompyfunc(lambda a: a * 2.0, 1, 1)(x).astype(float)  # object ufunc: fine
+        return float(np.sum(np.exp(x)) + np.sum(y))
+
+    def opaque(x):
+        return float(np.sum(np.lib.stride_tricks.sliding_window_view(x, 2) ** 2))
+
+    for fn in (f, opaque):
+        g = framead.grad(fn, cache=True)
+        for k in range(3):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _same_as_uncached(g, fn, (np.array([0.1, 0.2, 0.3]) * (k + 1),))
+
+
+def test_caller_arrays_untouched_and_results_fresh():
+    def f(x):
+        y = x.copy()
+        y[1:] += y[:-1] * 2.0
+        return float(np.sum(y ** 2))
+
+    g = framead.grad(f, cache=True)
+    x = np.array([1.0, 2.0, 3.0])
+    first = g(x)
+    second = g(x)
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(first, second)
+    second[0] = 99.0
+    np.testing.assert_array_equal(g(x), first)
+
+
+def test_cached_gradient_tuple_argnums_and_scalars():
+    def f(a, b, c):
+        return math.sin(a) * b + c * b * b if a > 0 else math.cos(a) * c
+
+    g = framead.grad(f, (0, 1, 2), cache=True)
+    for a in (0.5, 0.7, -0.2, -0.3, 0.1):
+        _same_as_uncached(g, f, (a, 1.3, -0.4), (0, 1, 2))
+    assert g.stats["hits"] == 3
+
+
+def test_every_category_program_replays():
+    """The language-feature corpus of test_grad_categories: each program's second call is a
+    cache hit (or an explained uncacheable trace) with the same gradient."""
+    from test_grad_categories import PROGRAMS
+
+    hits = 0
+    for pid, fn, args, argnums, _ in PROGRAMS:
+        g = framead.grad(fn, argnums, cache=True)
+        _same_as_uncached(g, fn, args, argnums)
+        _same_as_uncached(g, fn, args, argnums)
+        hits += g.stats["hits"]
+        assert g.stats["hits"] + g.stats["uncacheable"] + g.stats["misses"] >= 1, pid
+    assert hits >= 0.8 * len(PROGRAMS)
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(random_float_programs(), st.lists(st.floats(-2.0, 2.0), min_size=3, max_size=3))
+def test_random_programs_cached_equals_uncached(program_dir, prog, shifts):  # noqa: F811
+    """Random branchy programs at several points: the cached gradient (hit or recapture)
+    always equals a fresh uncached capture."""
+    src, _, args, argnums = prog
+    note(src)
+    f = _load(src, program_dir, None)
+    g = framead.grad(f, argnums, cache=True)
+    for s in [0.0, *shifts]:
+        pt = tuple(type(a)(float(a) + s) for a in args)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                want = framead.grad(f, argnums)(*fresh(pt))
+        except (OverflowError, ZeroDivisionError, ValueError):
+            continue
+        got = g(*fresh(pt))
+        if isinstance(want, tuple):
+            for a, b in zip(got, want, strict=True):
+                assert_close(a, b, rtol=1e-12, atol=1e-14)
+        else:
+            assert_close(got, want, rtol=1e-12, atol=1e-14)
