@@ -17,6 +17,15 @@ What is measured (RESULTS.md repeats this):
 * **first call**: the first gradient call of the system in a fresh process (each system runs
   in its own subprocess), so it includes framead's bytecode rewriting, JAX's tracing and
   compilation and PyTorch's lazy initialization, but not importing the package.
+* **framead.cached** is ``framead.value_and_grad(f, argnums, cache=True)``, made once per
+  process: its first call captures ``f`` (like uncached framead, plus the guards), its second
+  call is the first cache hit and generates the replay code (timed separately, reported as
+  *second call*, not part of the warm median), and the warm calls after it re-run that code
+  without running ``f`` while the guards hold. The gradients of the first call and of the
+  second (a hit) must both pass the finite-difference check. ``vg.stats`` (hits, misses,
+  captures, uncacheable calls and their reasons) is recorded after the warm calls, and the
+  report says how many warm calls were cache hits; a system whose warm calls were not all
+  hits is flagged *not cached*.
 * **peak memory**, two ways:
   ``rss`` (all systems): the peak of the process's resident set during the first warm
   gradient call, minus the resident set just before the first call (inputs built, package
@@ -43,6 +52,7 @@ What is measured (RESULTS.md repeats this):
 from __future__ import annotations
 
 import contextlib
+import copy
 import ctypes
 import functools
 import gc
@@ -56,7 +66,7 @@ from typing import Any
 
 import numpy as np
 
-SYSTEMS = ("numpy", "framead", "autograd", "jax", "jax.jit", "torch")
+SYSTEMS = ("numpy", "framead", "framead.cached", "autograd", "jax", "jax.jit", "torch")
 PEERS = ("autograd", "jax", "jax.jit", "torch")
 EAGER_PEERS = ("autograd", "jax", "torch")
 
@@ -175,6 +185,7 @@ class Adapter:
     block: Any = lambda r: r
     tracemalloc_ok: bool = True
     info: dict = field(default_factory=dict)
+    cache_stats: Any = None  # framead.cached: () -> a copy of the cached callable's stats
 
 
 def _np_out(r) -> tuple[float, list[np.ndarray]]:
@@ -189,13 +200,17 @@ def _copy_args(args):
 def adapter(system: str, mod, args: tuple, static: dict) -> Adapter:
     """Build system ``system``'s callables for workload ``mod`` (imports happen here)."""
     argnums = tuple(mod.ARGNUMS)
-    if system in ("numpy", "framead"):
+    if system in ("numpy", "framead", "framead.cached"):
         f = functools.partial(mod.primal, **static)
         args = _copy_args(args)
         if system == "numpy":
             return Adapter(vg=None, primal=lambda: f(*args), to_numpy=None)
         import framead
 
+        if system == "framead.cached":   # one cached callable per process
+            vg = framead.value_and_grad(f, argnums=argnums, cache=True)
+            return Adapter(vg=lambda: vg(*args), primal=lambda: f(*args), to_numpy=_np_out,
+                           cache_stats=lambda: copy.deepcopy(dict(vg.stats)))
         vg = framead.value_and_grad(f, argnums=argnums)
         return Adapter(vg=lambda: vg(*args), primal=lambda: f(*args), to_numpy=_np_out)
     if system == "autograd":
@@ -268,8 +283,8 @@ def system_available(system: str) -> tuple[bool, str]:
     """Whether ``system``'s package can be imported (without importing it)."""
     import importlib.util
 
-    pkg = {"numpy": "numpy", "framead": "framead", "autograd": "autograd", "jax": "jax",
-           "jax.jit": "jax", "torch": "torch"}[system]
+    pkg = {"numpy": "numpy", "framead": "framead", "framead.cached": "framead",
+           "autograd": "autograd", "jax": "jax", "jax.jit": "jax", "torch": "torch"}[system]
     if importlib.util.find_spec(pkg) is None:
         return False, f"{pkg} is not installed"
     return True, ""
@@ -384,6 +399,11 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
     tracemalloc run; after a first call slower than ``cap_s`` nothing more is run. framead's
     cProfile runs at ``profile_size`` instead when its calls are slow. ``checkpoint(res)``
     is called with the partial result after each stage (so a killed run leaves something).
+
+    A system with cache statistics (framead.cached) also gets a second call before the warm
+    ones (the first cache hit, which generates the replay code): timed as ``second_s``,
+    its gradient checked and saved instead of the first call's. ``res["cache"]`` says
+    whether it was a hit, how many of the timed warm calls were hits, and the final stats.
     """
     checkpoint = checkpoint or (lambda r: None)
     slow_s = budget_s if slow_s is None else slow_s
@@ -429,11 +449,19 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
                             "caches) stand in for the warm ones")
         res["first_only"] = True
         res["peak_rss"] = first_rss
+    if ad.cache_stats is not None:
+        res["cache"] = {"second_hit": False, "timed_calls": 0, "timed_hits": 0}
+        if not capped:
+            failed = _second_call(ad, res, spec, grad_path)
+            if failed:
+                return failed
+        checkpoint(res)
     slow = capped
     # 2. warm timings (gradient, then the system's own primal); the first warm gradient
     #    call also measures the resident-set growth
     try:
         if not capped:
+            before = ad.cache_stats() if ad.cache_stats is not None else None
             gc.collect()
             rss, t, r = peak_rss_and_time(ad.vg, ad.block, base)
             del r
@@ -445,6 +473,12 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
             else:
                 res["notes"].append(f"slow calls ({t:.1f} s): one warm repeat, no tracemalloc")
             res["grad_times"] = times
+            if before is not None:
+                after = ad.cache_stats()
+                res["cache"].update(
+                    timed_calls=len(times), timed_hits=after["hits"] - before["hits"],
+                    timed_captures=after["captures"] - before["captures"],
+                    timed_misses=after["misses"] - before["misses"])
             checkpoint(res)
         timed(ad.primal, ad.block)   # warm the primal (compiles jit(primal), JAX's op cache)
         res["primal_times"] = repeat(ad.primal, ad.block, budget_s / 3, max_reps)
@@ -455,10 +489,55 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
     except Exception as exc:
         return {**res, "status": "FAILED", "reason": "after a passing first call: "
                 + _reason(exc), "traceback": traceback.format_exc()}
+    if ad.cache_stats is not None:
+        res["cache"]["stats"] = _short_stats(ad.cache_stats())
     if system == "framead" and not capped:
         res["framead"] = framead_breakdown(mod, size, budget_s, profile,
                                            profile_size if slow else None)
     return res
+
+
+def _second_call(ad: Adapter, res: dict, spec: CheckSpec | None,
+                 grad_path: str | None) -> dict | None:
+    """framead.cached's second call: the first cache hit (it generates the replay code).
+    Timed, its gradient checked (and saved for the agreement column); a failed result or
+    None."""
+    before = ad.cache_stats()
+    try:
+        gc.collect()
+        t2, out = timed(ad.vg, ad.block)
+        value, grads = ad.to_numpy(out)
+        del out
+    except Exception as exc:
+        return {**res, "status": "FAILED", "reason": "second call (the first cache hit): "
+                + _reason(exc), "traceback": traceback.format_exc()}
+    after = ad.cache_stats()
+    hit = after["hits"] > before["hits"]
+    res["second_s"] = t2
+    res["cache"]["second_hit"] = hit
+    if not hit:
+        why = "; ".join(after["reasons"][:1]) or f"{after['misses']} guard misses"
+        res["notes"].append(f"the second call was not a cache hit ({why})")
+    if grad_path:
+        np.savez(grad_path, *grads)
+    if spec is not None:
+        ok, report = check_gradient(spec, value, grads)
+        kind = "a cache hit" if hit else "not a cache hit"
+        res["check"] = f"first call {res.get('check')}; second call ({kind}) {report}"
+        if not ok:
+            return {**res, "status": "FAILED",
+                    "reason": f"gradient check of the second call ({kind}): " + report}
+    return None
+
+
+def _short_stats(stats: dict, keep: int = 5) -> dict:
+    """The cached callable's stats, with at most ``keep`` distinct reasons."""
+    out = {k: v for k, v in stats.items() if k != "reasons"}
+    reasons = list(dict.fromkeys(str(r) for r in stats.get("reasons", [])))
+    out["reasons"] = reasons[:keep]
+    if len(reasons) > keep:
+        out["reasons_left_out"] = len(reasons) - keep
+    return out
 
 
 def framead_breakdown(mod, size: dict, budget_s: float, profile: bool,

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .ir import Value, flatten_tree, unflatten_tree
+from .ir import Value, unflatten_tree
 from .replay import Miss, NotReplayable, Replay, cast_like
 
 MAX_TRACES = 8
@@ -121,21 +121,31 @@ def _cell(fn: types.FunctionType, k: int) -> Any:
 
 
 class _Entry:
-    """One cached trace: its replay, output structure and what it depends on."""
+    """One cached trace: its replay (generated on first reuse, so a call that is never
+    repeated costs no more than an uncached one), output structure and what it depends on."""
 
-    def __init__(self, replay: Replay, out_treedef: Any, globals_: _Globals) -> None:
-        self.replay = replay
+    def __init__(self, trace: Any, guards: tuple, out_treedef: Any, globals_: _Globals):
+        self.trace = trace
+        self.guards = guards
         self.out_treedef = out_treedef
         self.globals = globals_
+        self._replay: Replay | None = None
+
+    @property
+    def replay(self) -> Replay:
+        if self._replay is None:
+            self._replay = Replay(self.trace.graph, self.trace.wrt, guards=self.guards)
+            self.trace = None  # the replay holds what it needs
+        return self._replay
 
     def run(self, inputs: list, seed_of: Callable) -> tuple[Any, list]:
         rp = self.replay
         env = rp.forward(inputs)
         outs = rp.outputs(env)
         value = unflatten_tree(self.out_treedef, outs)
-        v = rp.graph.outputs[0]
-        seeds = {v.id: seed_of(value)} if isinstance(v, Value) else {}
-        return value, rp.backward(env, seeds) if seeds else [None] * len(rp.wrt)
+        v = rp.output_ids[0]
+        seeds = {v: seed_of(value)} if v is not None else {}
+        return value, rp.backward(env, seeds) if seeds else [None] * len(rp.wrt_ids)
 
 
 def _uncacheable_reason(t: Any, rec: Any) -> str | None:
@@ -201,6 +211,11 @@ class CachedValueAndGrad:
                 except Miss:
                     self.stats["misses"] += 1
                     continue
+                except NotReplayable as e:
+                    entries.remove(entry)
+                    self.stats["uncacheable"] += 1
+                    self.stats["reasons"].append(str(e))
+                    continue
                 self.stats["hits"] += 1
                 return value, self._pack(grads, args, nums)
         return self._capture(args, kwargs, nums, sig)
@@ -224,24 +239,11 @@ class CachedValueAndGrad:
         grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(nums)
         reason = _uncacheable_reason(t, rec) if sig is not None else "unhashable arguments"
         if reason is None:
-            try:
-                rp = Replay(t.graph, t.wrt, guards=tuple(rec.guards))
-            except NotReplayable as e:
-                reason = str(e)
-        if reason is None:
             entries = self._traces.setdefault(sig, [])
-            entries.insert(0, _Entry(rp, t.out_treedef, _Globals([self.f, *fns])))
+            entries.insert(0, _Entry(t, tuple(rec.guards), t.out_treedef,
+                                     _Globals([self.f, *fns])))
             del entries[MAX_TRACES:]
         else:
             self.stats["uncacheable"] += 1
             self.stats["reasons"].append(reason)
         return t.value, self._pack(grads, args, nums)
-
-
-def cached_value_and_grad(f: Callable, argnums: int | Sequence[int] = 0,
-                          strict: bool | None = None) -> CachedValueAndGrad:
-    return CachedValueAndGrad(f, argnums, strict)
-
-
-def flat_outputs(value: Any) -> list:
-    return flatten_tree(value)[0]

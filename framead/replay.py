@@ -59,6 +59,12 @@ def _fit(r: Any, shape: tuple, dtype: Any) -> Any:
     return np.array(np.broadcast_to(r, shape), dtype=dtype)
 
 
+def _setitem_inplace(a: np.ndarray, key: Any, v: Any) -> np.ndarray:
+    """``setitem`` on an array no other node reads: written in place instead of copied."""
+    a[key] = v
+    return a
+
+
 def _same(a: Any, b: Any) -> bool:
     """Guard comparison: same value (and shape) as recorded."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
@@ -102,6 +108,13 @@ class Replay:
                             [o.id for n in graph.nodes for o in n.outputs if o is not None],
                             default=0)
         self._generate()
+        # keep ids and constants only: the recorded primals can be freed
+        self.input_ids = [v.id for v in graph.inputs]
+        self.output_ids = [v.id if isinstance(v, Value) else None for v in graph.outputs]
+        self._output_consts = [None if isinstance(v, Value) else self.consts.get(id(v), v)
+                               for v in graph.outputs]
+        self.wrt_ids = [v.id for v in wrt]
+        del self.graph, self.wrt, self.fwd_nodes, self.bwd_nodes
 
     @staticmethod
     def _needed_forward(graph: Graph, guards: tuple) -> list[Node]:
@@ -154,7 +167,7 @@ class Replay:
         return f"{em.bind(stem, fn)}({', '.join(parts)})"
 
     def _forward_line(self, em: R._Emitter, node: Node) -> str:
-        from .capture.recorder import CONST_RULE
+        from .capture.recorder import CONST_RULE, SETITEM_RULE
 
         loc = node.loc
         where = f"  # {loc.file}:{loc.line}  {loc.source()}"[:160]
@@ -162,15 +175,44 @@ class Replay:
         if node.rule is CONST_RULE:
             return f"e[{outs[0].id}] = {em.bind('c', outs[0].primal)}{where}"
         fn = replay_callable(node)
+        a0 = node.args[0] if node.args else None
+        if node.rule is SETITEM_RULE and isinstance(a0, Value) and a0.id in self._private:
+            fn = _setitem_inplace  # the old version is dead: no copy
         stem = "f_" + "".join(ch if ch.isalnum() else "_" for ch in node.name)[:30] + "_"
+        if fn is operator.getitem and len(node.args) == 2 and isinstance(a0, Value) and \
+                not node.kwargs and not any(True for _ in R._values_in(node.args[1])):
+            return f"e[{outs[0].id}] = e[{a0.id}][{R._key_src(em, node.args[1])}]{where}"
         call = self._call_expr(em, fn, node.args, node.kwargs, stem)
         if node.multi:
             ids = tuple(o.id if o is not None else None for o in outs)
             return f"_store(e, {call}, {ids!r}){where}"
         o = outs[0]
-        if issubclass(o.kind, np.ndarray) and o.kind is np.ndarray:
+        if o.kind is np.ndarray and fn not in _BINOPS and fn not in _UNOPS:
+            # out= broadcasts (np.exp(s, out=a)): the result takes the recorded shape/dtype
             call = f"_fit({call}, {tuple(o.shape)!r}, {em.bind('dt', o.dtype)})"
         return f"e[{o.id}] = {call}{where}"
+
+    def _private_versions(self) -> set[int]:
+        """Array versions made by a setitem/view_update here that exactly one later node
+        reads (the next write into the same buffer): that write may reuse the array."""
+        from collections import Counter
+
+        from .capture.recorder import SETITEM_RULE, VIEW_UPDATE_RULE
+        from .ir import _node_value_inputs
+
+        uses: Counter = Counter()
+        for node in self.fwd_nodes:
+            uses.update(v.id for v in _node_value_inputs(node))
+        for g in self.guards:
+            uses.update(v.id for v in R._values_in(list(g[2])))
+        uses.update(v.id for v in self.graph.outputs if isinstance(v, Value))
+        for node in self.bwd_nodes:  # the reverse pass may read any of them
+            if R._fused_kind(node) is None:
+                uses.update(v.id for v in _node_value_inputs(node))
+                uses.update(o.id for o in node.outputs if o is not None)
+        made = {n.outputs[0].id for n in self.fwd_nodes
+                if n.rule in (SETITEM_RULE, VIEW_UPDATE_RULE) and not n.multi}
+        return {i for i in made if uses[i] == 1}
 
     def _guard_line(self, em: R._Emitter, guard: tuple) -> str:
         _, fn, args, kwargs, recorded, loc = guard
@@ -180,8 +222,10 @@ class Replay:
         return f"if not _same({call}, {em.bind('r', recorded)}): {miss}{where}"
 
     def _generate(self) -> None:
+        self._private = self._private_versions()
         em = R._Emitter()
-        em.ns.update(_store=_store_leaves, _same=_same, _Miss=Miss, _fit=_fit)
+        em.ns.update(_store=_store_leaves, _same=_same, _Miss=Miss, _fit=_fit,
+                      _setitem_inplace=_setitem_inplace)
         lines: list[str] = []
         self._fwd: list = []
         self._bwd: list = []
@@ -215,22 +259,22 @@ class Replay:
     def forward(self, inputs: list) -> list:
         """All values of the graph for ``inputs`` (one per graph input), as the env list."""
         e: list = [None] * self.size
-        for v, x in zip(self.graph.inputs, inputs, strict=True):
-            e[v.id] = x
+        for i, x in zip(self.input_ids, inputs, strict=True):
+            e[i] = x
         for chunk in self._fwd:
             chunk(e)
         return e
 
     def outputs(self, e: list) -> list:
-        return [e[v.id] if isinstance(v, Value) else self.consts.get(id(v), v)
-                for v in self.graph.outputs]
+        return [e[i] if i is not None else c
+                for i, c in zip(self.output_ids, self._output_consts, strict=True)]
 
     def backward(self, e: list, seeds: dict[int, Any]) -> list:
         """Cotangents of ``wrt`` (None where zero) for output seeds ``{value id: cotangent}``."""
         ct = dict(seeds)
         for chunk in self._bwd:
             chunk(e, ct)
-        return [ct.get(v.id) for v in self.wrt]
+        return [ct.get(i) for i in self.wrt_ids]
 
 
 def cast_like(g: Any, x: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import linecache
+import math
 import os
 import re
 from typing import Any
@@ -172,6 +173,57 @@ def _fused_kind(node: Node) -> str | None:
     return None
 
 
+# --- inline scalar VJPs (replays: framead/replay.py) -----------------------------------------
+# For real scalar nodes the commonest rules' VJPs, written out as expressions (the same
+# formulas as the rule tables), so a replayed reverse pass makes no call per node.
+_SCALAR_KINDS = (float, np.float64)
+
+
+def _inline_table() -> dict:
+    import math
+    import operator
+
+    return {
+        operator.add: ("g", "g"), operator.sub: ("g", "-g"),
+        operator.mul: ("g * {1}", "g * {0}"),
+        operator.truediv: ("g / {1}", "-g * {ans} / {1}"),
+        operator.neg: ("-g",), operator.pos: ("g",),
+        math.sin: ("g * _mcos({0})",), math.cos: ("-g * _msin({0})",),
+        math.exp: ("g * {ans}",),
+    }
+
+
+_INLINE: dict = {}
+
+
+def _inline_vjp(node: Node) -> list[str] | None:
+    """Expressions (with {0}, {1}, {ans} placeholders) for each argument's cotangent, or None
+    when ``node`` is not a real-scalar node of an inlined rule."""
+    import operator
+
+    if not _INLINE:
+        _INLINE.update(_inline_table())
+    out = node.outputs[0] if not node.multi else None
+    if out is None or node.kwargs or out.kind not in _SCALAR_KINDS:
+        return None
+    fn = getattr(node.rule, "fn", None)
+    for a in node.args:
+        if isinstance(a, Value):
+            if a.kind not in _SCALAR_KINDS:
+                return None
+        elif type(a) not in (float, int) and not isinstance(a, np.float64):
+            return None
+    if fn is operator.pow and len(node.args) == 2 and not isinstance(node.args[1], Value) \
+            and type(node.args[1]) is int and node.args[1] > 0:
+        c = node.args[1]
+        return ["g" if c == 1 else "g * 2 * {0}" if c == 2 else f"g * {c} * {{0}} ** {c - 1}",
+                None]
+    try:
+        return list(_INLINE.get(fn)) if fn in _INLINE else None
+    except TypeError:  # unhashable callable
+        return None
+
+
 def _getitem_rule():
     import operator
 
@@ -217,7 +269,8 @@ class _Emitter:
         self.ns: dict[str, Any] = {"_unb": _unbroadcast, "_fill": _fill,
                                    "_acc_tree": _accumulate_tree, "_unflatten": _unflatten,
                                    "_check": _check_cotangent, "_acc_getitem": _acc_getitem,
-                                   "_acc_setitem": _acc_setitem}
+                                   "_acc_setitem": _acc_setitem, "_mcos": math.cos,
+                                   "_msin": math.sin}
         self._n = 0
         self.line_locs: dict[int, Any] = {}
         self._library = _framead_rule_ids()
@@ -299,6 +352,19 @@ def _node_block(em: _Emitter, node: Node, env: bool = False) -> list[str]:
     src = loc.source()
     lines = [f"# {_describe(node)}    <- {where}  {src}"[:200]]
     outs = node.outputs
+    inline = _inline_vjp(node) if env else None
+    if inline is not None:
+        lines.append(f"g = ct.pop({outs[0].id}, None)")
+        lines.append("if g is not None:")
+        vals = [f"e[{a.id}]" if isinstance(a, Value) else repr(a) if type(a) is int or (
+            type(a) is float and math.isfinite(a)) else em.bind("k", a) for a in node.args]
+        for i, a in enumerate(node.args):
+            if not isinstance(a, Value) or i >= len(inline) or inline[i] is None:
+                continue
+            expr = inline[i].format(*vals, ans=f"e[{outs[0].id}]")
+            lines.append(f"    t = {expr}  # {where}")
+            lines.append(f"    ct[{a.id}] = t if (o := ct.get({a.id})) is None else o + t")
+        return lines
     fused = _fused_kind(node)
     if fused is not None:
         out = outs[0].id

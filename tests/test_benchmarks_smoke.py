@@ -24,7 +24,7 @@ import run as bench_run  # noqa: E402
 import workloads  # noqa: E402
 from conftest import FAKE  # noqa: E402
 
-SYSTEMS = ("framead", "autograd", "torch", "jax", "jax.jit")
+SYSTEMS = ("framead", "framead.cached", "autograd", "torch", "jax", "jax.jit")
 _SPECS: dict[str, harness.CheckSpec] = {}
 
 
@@ -36,7 +36,7 @@ def _spec(name: str) -> harness.CheckSpec:
 
 
 def _need(system: str) -> None:
-    if system == "framead" and FAKE:
+    if system.startswith("framead") and FAKE:
         pytest.skip("FRAMEAD_TEST_ENGINE=fake: the suite runs without framead")
     ok, why = harness.system_available(system)
     if not ok:
@@ -138,3 +138,72 @@ def test_run_system_and_report_render():
     a = SimpleNamespace(quick=True, budget=0.05, max_reps=2, slow=0.05, cap=1.0, timeout=1.0)
     text = bench_run.render([w], info, a)
     assert "### gp_nll" in text and "| autograd | ok |" in text
+
+
+@pytest.mark.parametrize("name", workloads.WORKLOADS)
+def test_cached_framead_hits_and_matches_uncached(name):
+    """framead.cached: the second call is a cache hit, and its gradient (and the first
+    call's) equals uncached framead's and passes the finite-difference check."""
+    _need("framead.cached")
+    mod = workloads.load(name)
+    args, static = mod.inputs(**mod.SIZES["tiny"])
+    spec = _spec(name)
+    ref = harness.adapter("framead", mod, args, static)
+    ad = harness.adapter("framead.cached", mod, args, static)
+    assert ad.cache_stats is not None and ad.cache_stats()["hits"] == 0
+    v0, g0 = ref.to_numpy(ref.vg())
+    v1, g1 = ad.to_numpy(ad.vg())
+    st = ad.cache_stats()
+    assert st["captures"] == 1 and st["hits"] == 0, st
+    v2, g2 = ad.to_numpy(ad.vg())
+    st = ad.cache_stats()
+    assert st["hits"] > 0 and st["captures"] == 1, st
+    for v, g in ((v1, g1), (v2, g2)):
+        ok, report = harness.check_gradient(spec, v, g)
+        assert ok, f"framead.cached on {name}: {report}"
+        assert math.isclose(v, v0, rel_tol=1e-12, abs_tol=1e-300)
+        for a, b in zip(g, g0, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14 * float(np.max(np.abs(b))))
+
+
+def test_run_system_cached_reports_hits():
+    """run_system on framead.cached: second call checked, timed calls counted as hits, and
+    the report's targets table covers both framead systems."""
+    _need("framead.cached")
+    mod = workloads.load("rosen_loop")
+    size = mod.SIZES["tiny"]
+    spec = _spec("rosen_loop")
+    res = {s: harness.run_system(mod, s, size, spec, budget_s=0.05, max_reps=3, profile=False)
+           for s in ("numpy", "framead", "framead.cached")}
+    for r in res.values():
+        r["wall_s"] = 0.0
+        assert r["status"] == "ok", r
+    c = res["framead.cached"]["cache"]
+    assert c["second_hit"] and res["framead.cached"]["second_s"] > 0
+    assert c["timed_calls"] == len(res["framead.cached"]["grad_times"]) >= 1
+    assert c["timed_hits"] == c["timed_calls"] and c["timed_captures"] == 0
+    assert c["stats"]["captures"] == 1 and c["stats"]["hits"] >= c["timed_hits"] + 1
+    assert "second call (a cache hit) ok" in res["framead.cached"]["check"]
+    assert bench_run.not_cached(res["framead.cached"]) == ""
+    w = {"name": mod.NAME, "kind": mod.KIND, "description": mod.DESCRIPTION,
+         "port_notes": mod.PORT_NOTES, "size": size, "check_s": 0.0, "systems": res}
+    rows = bench_run.targets(w)
+    assert [t["target"].split()[0] for t in rows] == ["framead"] * 2 + ["framead.cached"] * 2
+    assert all(t["met"] is None for t in rows)   # no autograd/PyTorch in this result
+    info = bench_run.machine_info(1)
+    info.update(total_s=1.0, loadavg_end="0 0 0")
+    a = SimpleNamespace(quick=True, budget=0.05, max_reps=3, slow=0.05, cap=1.0, timeout=1.0)
+    text = bench_run.render([w], info, a)
+    assert "| framead.cached | ok |" in text and "timed warm calls were cache hits" in text
+    assert "not cached" not in text.replace("‡ not all", "")
+    # a cached system whose timed calls were not hits is flagged, and misses its targets
+    bad = dict(res["framead.cached"], cache=dict(c, timed_hits=0, stats=dict(
+        c["stats"], reasons=["FA201 at x.py:3"])))
+    assert bench_run.not_cached(bad).startswith("not cached: 0 of")
+    assert "FA201 at x.py:3" in bench_run.not_cached(bad)
+    res_bad = dict(res, **{"framead.cached": bad}, torch=dict(res["framead"], system="torch"))
+    rows = bench_run.targets(dict(w, systems=res_bad))
+    cached_torch = [t for t in rows if t["target"].startswith("framead.cached")
+                    and "PyTorch" in t["target"]]
+    assert cached_torch and cached_torch[0]["met"] is False
+    assert "not cached" in cached_torch[0]["measured"]
