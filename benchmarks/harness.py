@@ -523,7 +523,7 @@ def _second_call(ad: Adapter, res: dict, spec: CheckSpec | None,
     if spec is not None:
         ok, report = check_gradient(spec, value, grads)
         kind = "a cache hit" if hit else "not a cache hit"
-        res["check"] = f"first call {res.get('check')}; second call ({kind}) {report}"
+        res["check"] = f"first call {res['check']}; second call ({kind}) {report}"
         if not ok:
             return {**res, "status": "FAILED",
                     "reason": f"gradient check of the second call ({kind}): " + report}

@@ -239,7 +239,7 @@ def not_cached(r) -> str:
     if c is None:
         return ""
     if r.get("first_only"):
-        return "not cached: only the first call (a capture) was run"
+        return "not cached: no warm call was timed; the first call (a capture) stands in"
     n, k = c.get("timed_calls", 0), c.get("timed_hits", 0)
     if n and k >= n:
         return ""

@@ -192,27 +192,82 @@ class Replay:
             call = f"_fit({call}, {tuple(o.shape)!r}, {em.bind('dt', o.dtype)})"
         return f"e[{o.id}] = {call}{where}"
 
-    def _private_versions(self) -> set[int]:
-        """Array versions made by a setitem/view_update here that exactly one later node
-        reads (the next write into the same buffer): that write may reuse the array."""
-        from collections import Counter
+    def _backward_reads(self) -> set[int]:
+        """Ids of the values whose primals the reverse pass reads."""
 
+        reads: set[int] = set()
+        for node in self.bwd_nodes:
+            if R._fused_kind(node) is not None:
+                continue
+            inline = R._inline_vjp(node)
+            if inline is not None:  # only what the formulas of the traced arguments use
+                used = " ".join(x for i, x in enumerate(inline)
+                                if x is not None and isinstance(node.args[i], Value))
+                reads.update(a.id for i, a in enumerate(node.args)
+                             if isinstance(a, Value) and f"{{{i}}}" in used)
+                if "{ans}" in used:
+                    reads.add(node.outputs[0].id)
+                continue
+            reads.update(v.id for i, a in enumerate(node.args) if i in node.saved
+                         for v in R._values_in(a))
+            if "ans" in node.saved:
+                reads.update(o.id for o in node.outputs if o is not None)
+        return reads
+
+    def _releases(self, items: list) -> dict[int, list[int]]:
+        """After which forward line each value can be dropped from ``e`` (its last forward
+        reader), for values neither the reverse pass nor the outputs need: temporaries are
+        freed as in the original program, so memory is reused."""
+        from .ir import _node_value_inputs
+
+        keep = self._backward_reads()
+        keep.update(v.id for v in self.graph.outputs if isinstance(v, Value))
+        keep.update(v.id for v in self.graph.inputs)
+        last: dict[int, int] = {}
+        for k, (_, kind, x) in enumerate(items):
+            vals = _node_value_inputs(x) if kind == 1 else R._values_in(list(x[2]))
+            for v in vals:
+                last[v.id] = k
+        out: dict[int, list[int]] = {}
+        for i, k in last.items():
+            if i not in keep:
+                out.setdefault(k, []).append(i)
+        return out
+
+    def _private_versions(self) -> set[int]:
+        """Array versions (made by a setitem/view_update here) that the setitem reading them
+        may overwrite in place: nothing reads them, or a view of them, after that setitem,
+        neither in the forward code nor as a saved primal in the reverse pass."""
         from .capture.recorder import SETITEM_RULE, VIEW_UPDATE_RULE
         from .ir import _node_value_inputs
 
-        uses: Counter = Counter()
-        for node in self.fwd_nodes:
-            uses.update(v.id for v in _node_value_inputs(node))
-        for g in self.guards:
-            uses.update(v.id for v in R._values_in(list(g[2])))
-        uses.update(v.id for v in self.graph.outputs if isinstance(v, Value))
-        for node in self.bwd_nodes:  # the reverse pass may read any of them
-            if R._fused_kind(node) is None:
-                uses.update(v.id for v in _node_value_inputs(node))
-                uses.update(o.id for o in node.outputs if o is not None)
-        made = {n.outputs[0].id for n in self.fwd_nodes
-                if n.rule in (SETITEM_RULE, VIEW_UPDATE_RULE) and not n.multi}
-        return {i for i in made if uses[i] == 1}
+        fresh = {n.outputs[0].id for n in self.fwd_nodes
+                 if n.rule in (SETITEM_RULE, VIEW_UPDATE_RULE) and not n.multi}
+        base: dict[int, int] = {}  # value id -> the array version it may be a view of
+        last: dict[int, int] = {}  # version id -> last forward position reading it or a view
+        for pos, node in enumerate(self.fwd_nodes):
+            for v in _node_value_inputs(node):
+                last[base.get(v.id, v.id)] = pos
+            if getattr(node.rule, "aliases", None) and node.args and \
+                    isinstance(node.args[0], Value):
+                for o in node.outputs:
+                    if o is not None and o.kind is np.ndarray:
+                        base[o.id] = base.get(node.args[0].id, node.args[0].id)
+        order = {id(n): k for k, n in enumerate(self.graph.nodes)}
+        fpos = [order[id(n)] for n in self.fwd_nodes]
+        pinned = {base.get(v.id, v.id) for v in self.graph.outputs if isinstance(v, Value)}
+        for g in self.guards:  # a guard reads at its place in the original order
+            for v in R._values_in(list(g[2])):
+                k = next((p for p, q in enumerate(fpos) if q >= g[0]), len(fpos))
+                last[base.get(v.id, v.id)] = max(last.get(base.get(v.id, v.id), -1), k)
+        pinned.update(base.get(i, i) for i in self._backward_reads())
+        out = set()
+        for pos, node in enumerate(self.fwd_nodes):
+            a = node.args[0] if node.args else None
+            if node.rule is SETITEM_RULE and isinstance(a, Value) and a.id in fresh and \
+                    a.id not in pinned and last.get(a.id, -1) <= pos:
+                out.add(a.id)
+        return out
 
     def _guard_line(self, em: R._Emitter, guard: tuple) -> str:
         _, fn, args, kwargs, recorded, loc = guard
@@ -234,8 +289,12 @@ class Replay:
         items: list[tuple[int, int, Any]] = [(order[id(n)], 1, n) for n in self.fwd_nodes]
         items += [(g[0], 0, g) for g in self.guards]
         items.sort(key=lambda t: (t[0], t[1]))
-        body = [self._guard_line(em, x) if kind == 0 else self._forward_line(em, x)
-                for _, kind, x in items]
+        releases = self._releases(items)
+        body = []
+        for k, (_, kind, x) in enumerate(items):
+            body.append(self._guard_line(em, x) if kind == 0 else self._forward_line(em, x))
+            if k in releases:
+                body.append(" = ".join(f"e[{i}]" for i in sorted(releases[k])) + " = None")
         for k, start in enumerate(range(0, len(body), CHUNK_NODES) or [0]):
             chunk = body[start:start + CHUNK_NODES]
             self._fwd.append(self._compile(em, lines, f"forward_{k}", "e", chunk))

@@ -204,15 +204,19 @@ def _inline_vjp(node: Node) -> list[str] | None:
     if not _INLINE:
         _INLINE.update(_inline_table())
     out = node.outputs[0] if not node.multi else None
-    if out is None or node.kwargs or out.kind not in _SCALAR_KINDS:
+    if out is None or node.kwargs or getattr(out.dtype, "kind", "") != "f" or (
+            out.kind not in _SCALAR_KINDS and out.kind is not np.ndarray):
         return None
     fn = getattr(node.rule, "fn", None)
-    for a in node.args:
+    for a in node.args:  # same shape and dtype as the output: no broadcasting to undo
         if isinstance(a, Value):
-            if a.kind not in _SCALAR_KINDS:
+            if a.shape != out.shape or a.dtype != out.dtype or (
+                    a.kind not in _SCALAR_KINDS and a.kind is not np.ndarray):
                 return None
         elif type(a) not in (float, int) and not isinstance(a, np.float64):
             return None
+    if out.kind is np.ndarray and fn in (_math().sin, _math().cos, _math().exp):
+        return None
     if fn is operator.pow and len(node.args) == 2 and not isinstance(node.args[1], Value) \
             and type(node.args[1]) is int and node.args[1] > 0:
         c = node.args[1]
@@ -222,6 +226,10 @@ def _inline_vjp(node: Node) -> list[str] | None:
         return list(_INLINE.get(fn)) if fn in _INLINE else None
     except TypeError:  # unhashable callable
         return None
+
+
+def _math():
+    return math
 
 
 def _getitem_rule():
