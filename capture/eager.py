@@ -56,6 +56,7 @@ from . import _evalframe as C
 from . import calls, session
 from .buffers import Entry
 from .recorder import FUNC_OPS, INPLACE_OPS, _AttrGetter, strip_framead_frames
+from .sourceloc import release_frames
 
 MAX_DEPTH = 4  # how deep into list/tuple/dict arguments traced leaves are wrapped
 _tls = threading.local()  # .extent: the _Extent of this thread's outermost running eager call
@@ -718,6 +719,7 @@ def _close(ext: _Extent, failed: bool) -> None:
                 g[name] = orig if cur is wrapped else unwrap(cur)
     ext.restores.clear()
     created, ext.created = ext.created, []
+    release_frames()  # the location cache holds frames, whose locals may be Tracers
     escaped = _escaped(created)
     created.clear()
     del created

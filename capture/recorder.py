@@ -459,8 +459,7 @@ class Recorder:
             if self.guards is not None:
                 self.guard(FUNC_OPS[k], (a, b), {}, (va, vb), result, frame)
             return result
-        saves = _saved_set(rule, (0, 1) if va is not None and vb is not None
-                           else ((0,) if va is not None else (1,)))
+        saves = _OP_SAVES[k][(va is not None) + 2 * (vb is not None) - 1]
         self._next_id += 1
         v = Value(self._next_id, (), _PY_DTYPES[type(result)], type(result), result)
         entries[id(result)] = Entry(result, v)
@@ -674,9 +673,15 @@ _PY_DTYPES = {float: np.dtype(float), complex: np.dtype(complex)}
 _OP_RULES: list = []
 
 
+_OP_SAVES: list = []  # per operator: saves when only a / only b / both are traced
+
+
 def _init_op_rules() -> None:
     if not _OP_RULES:
         _OP_RULES.extend(calls.operator_rule(op) for op in FUNC_OPS)
+        _OP_SAVES.extend(None if r is None else tuple(_saved_set(r, t) for t in
+                                                      ((0,), (1,), (0, 1)))
+                         for r in _OP_RULES)
 
 
 def _numeric(x: Any) -> bool:

@@ -13,7 +13,7 @@ from . import _evalframe as C
 from . import calls
 from .recorder import Recorder
 from .rewriter import instrument
-from .sourceloc import is_framead_file
+from .sourceloc import is_framead_file, release_frames
 
 _lock = threading.RLock()
 _refused: dict[CodeType, str] = {}
@@ -182,6 +182,7 @@ class Session:
                 outer.retrack()
             else:
                 C.set_handlers(None)  # the C module must not keep the recording alive
+                release_frames()  # nor the location cache the user's frames
         finally:
             _lock.release()
 

@@ -24,12 +24,34 @@ def is_framead_file(filename: str) -> bool:
     return hit
 
 
+_RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, COROUTINE, ITERABLE_COROUTINE, ASYNC_GEN
+_by_frame: dict = {}  # user frame -> {f_lasti: SourceLoc}; a few live frames (session-long)
+
+
 def loc_of(frame: FrameType | None) -> SourceLoc:
     """Where the operation running in ``frame`` (or its nearest user caller) came from."""
     while frame is not None and is_framead_file(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:
         return UNKNOWN_LOC
+    # a frame's callers never change: (frame, offset) -> location, without walking the stack
+    # (the dict holds the frames, so their ids cannot be reused while cached)
+    if frame.f_code.co_flags & _RESUMABLE:  # a generator's callers change between resumes
+        return _stack_loc(frame)
+    at = _by_frame.get(frame)
+    if at is not None:
+        loc = at.get(frame.f_lasti)
+        if loc is not None:
+            return loc
+    else:
+        if len(_by_frame) >= 64:
+            _by_frame.clear()
+        at = _by_frame[frame] = {}
+    loc = at[frame.f_lasti] = _stack_loc(frame)
+    return loc
+
+
+def _stack_loc(frame: FrameType) -> SourceLoc:
     key: list = []
     f = frame
     while f is not None and len(key) < 2 * (MAX_STACK + 1):
@@ -60,3 +82,9 @@ def _make_loc(frame: FrameType, depth: int) -> SourceLoc:
 def clear_cache() -> None:
     """Forget cached locations (they hold code objects)."""
     _loc_cache.clear()
+    _by_frame.clear()
+
+
+def release_frames() -> None:
+    """Drop the frames the per-frame cache holds (end of a capture)."""
+    _by_frame.clear()

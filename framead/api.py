@@ -40,6 +40,22 @@ def _user_facing(fn: Callable) -> Callable:
     return wrapper
 
 
+@contextlib.contextmanager
+def paused_gc():
+    """The cyclic garbage collector off while framead records or runs a reverse pass: the
+    IR is millions of young objects and nothing framead makes is cyclic garbage, so the
+    collector's passes over it only cost time (they halve the time of long scalar traces)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _rebox(x: Any, argnum: int) -> Any:
     """A fresh object equal to ``x`` (so shared constants never become traced inputs)."""
     if isinstance(x, bool) or isinstance(x, int | np.integer):
@@ -177,7 +193,7 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
         if not isinstance(boxed[i], np.ndarray):
             boxed[i] = _rebox(args[i], i)
         wrt.append(rec.new_input(boxed[i]))
-    with Session(rec):
+    with paused_gc(), Session(rec):
         out = f(*boxed, **kwargs)
 
     leaves, treedef = flatten_tree(out)
@@ -256,9 +272,10 @@ def report_opaque(nodes: list, depth: int = 2) -> None:
 def _nested_vjp(t: Trace, args: tuple, nums: tuple[int, ...]) -> Callable:
     """The VJP of a nested capture, run as code the outer capture records."""
     from .capture.session import internals_visible
+    from .reverse import active_nodes
 
     bw = t.backward()
-    report_opaque(bw.nodes, 3)
+    report_opaque(active_nodes(t.graph, t.wrt), 3)
 
     def f_vjp(seeds: dict[int, Any]) -> tuple:
         with internals_visible():
@@ -326,7 +343,8 @@ def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
                 seeds[v.id] = c if v.id not in seeds else seeds[v.id] + c
         if nested_vjp is not None:
             return nested_vjp(seeds)
-        grads = t.backward()(seeds) if seeds else [None] * len(nums)
+        with paused_gc():
+            grads = t.backward()(seeds) if seeds else [None] * len(nums)
         return tuple(_cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
 
     return t.value, f_vjp
@@ -349,25 +367,25 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
     @_user_facing
     def wrapper(*args: Any, **kwargs: Any):
         nums = _norm_argnums(argnums, len(args))
-        t = _capture(f, args, kwargs, nums, strict)
-        fname = getattr(f, "__qualname__", repr(f))
-        seed = _scalar_seed(t.value, t, fname)
-        v = t.graph.outputs[0]
-        if t.nested:  # inside another capture: a derivative it can differentiate again
-            out = _nested_vjp(t, args, nums)({v.id: seed} if isinstance(v, Value) else {})
-            return t.value, (out[0] if isinstance(argnums, int) else out)
-        if isinstance(v, Value):
-            grads = t.backward()({v.id: seed})
-        else:
-            grads = [None] * len(nums)
+        with paused_gc():  # one window: the collector's catch-up pass happens once
+            t = _capture(f, args, kwargs, nums, strict)
+            fname = getattr(f, "__qualname__", repr(f))
+            seed = _scalar_seed(t.value, t, fname)
+            v = t.graph.outputs[0]
+            if t.nested:  # inside another capture: a derivative it can differentiate again
+                out = _nested_vjp(t, args, nums)({v.id: seed} if isinstance(v, Value) else {})
+                return t.value, (out[0] if isinstance(argnums, int) else out)
+            grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(nums)
+            value, hazards = t.value, t.hazards
+            del t  # the recording is freed inside the window too
         if all(g is None for g in grads):
             warnings.warn(GradientWarning(
                 f"the output of {fname} does not depend on argument(s) {list(nums)} through "
                 "any operation framead saw; the gradient is zero"
-                + (f". framead reported {len(t.hazards)} hazard(s) that may explain it: "
-                   f"{t.hazards[0]}" if t.hazards else "")), stacklevel=2)
+                + (f". framead reported {len(hazards)} hazard(s) that may explain it: "
+                   f"{hazards[0]}" if hazards else "")), stacklevel=2)
         out = tuple(_cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
-        return t.value, (out[0] if isinstance(argnums, int) else out)
+        return value, (out[0] if isinstance(argnums, int) else out)
 
     return wrapper
 

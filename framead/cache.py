@@ -183,7 +183,7 @@ class CachedValueAndGrad:
         self._traces.clear()
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        from .api import _norm_argnums, _rebox
+        from .api import _norm_argnums, _rebox, paused_gc
         from .capture.session import outer_recorder
 
         nums = _norm_argnums(self.argnums, len(args))
@@ -207,7 +207,8 @@ class CachedValueAndGrad:
                     entries.remove(entry)
                     continue
                 try:
-                    value, grads = entry.run(inputs, self._seed)
+                    with paused_gc():
+                        value, grads = entry.run(inputs, self._seed)
                 except Miss:
                     self.stats["misses"] += 1
                     continue
@@ -236,7 +237,8 @@ class CachedValueAndGrad:
         fname = getattr(self.f, "__qualname__", repr(self.f))
         seed = api._scalar_seed(t.value, t, fname)
         v = t.graph.outputs[0]
-        grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(nums)
+        with api.paused_gc():
+            grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(nums)
         reason = _uncacheable_reason(t, rec) if sig is not None else "unhashable arguments"
         if reason is None:
             entries = self._traces.setdefault(sig, [])

@@ -65,6 +65,7 @@ def forward_trace(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
         _copy_preserving_aliases,
         _rebox,
         _resolve_strict,
+        paused_gc,
         report_opaque,
     )
     from .capture.recorder import Recorder
@@ -85,7 +86,7 @@ def forward_trace(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
         if not isinstance(boxed[i], np.ndarray):
             boxed[i] = _rebox(args[i], i)
         wrt.append(rec.new_input(boxed[i]))
-    with Session(rec):
+    with paused_gc(), Session(rec):
         out = f(*boxed, **kwargs)
     leaves, treedef = flatten_tree(out)
     graph = rec.finish(leaves)

@@ -99,7 +99,7 @@ UNKNOWN_LOC = SourceLoc("<unknown>", 0, "<unknown>")
 class Value:
     """One SSA value. ``primal`` is the object the reverse pass reads (None when not saved)."""
 
-    __slots__ = ("id", "shape", "dtype", "kind", "primal", "name")
+    __slots__ = ("id", "shape", "dtype", "kind", "primal", "name", "_meta")
 
     def __init__(self, id: int, shape: tuple[int, ...], dtype: Any, kind: type,
                  primal: Any = None, name: str | None = None):
@@ -109,9 +109,13 @@ class Value:
         self.kind = kind
         self.primal = primal
         self.name = name
+        self._meta = None
 
     def meta(self) -> Meta:
-        return Meta(self.shape, self.dtype, self.kind)
+        m = self._meta
+        if m is None:
+            m = self._meta = Meta(self.shape, self.dtype, self.kind)
+        return m
 
     def type_str(self) -> str:
         dt = getattr(self.dtype, "name", str(self.dtype))
@@ -127,18 +131,30 @@ class Value:
         return f"%{self.id}"
 
 
-@dataclass
 class Node:
-    """``outputs = rule(*args, **kwargs)``; args hold Values or constants."""
+    """``outputs = rule(*args, **kwargs)``; args hold Values or constants.
 
-    rule: Any
-    args: tuple
-    kwargs: dict
-    outputs: tuple[Value, ...]
-    loc: SourceLoc = UNKNOWN_LOC
-    saved: frozenset = frozenset()  # argnums (ints) and/or "ans" whose primals the VJP reads
-    multi: bool = False  # output is a tuple (outputs align with its entries; None = untracked)
-    out_treedef: Any = None  # for multi outputs: length of the tuple
+    ``saved``: argnums (ints) and/or "ans" whose primals the VJP reads; ``multi``: the output
+    is a tuple (outputs align with its entries; None = untracked); ``out_treedef``: for multi
+    outputs, the structure and leaves. A slotted class: traces hold hundreds of thousands.
+    """
+
+    __slots__ = ("rule", "args", "kwargs", "outputs", "loc", "saved", "multi", "out_treedef")
+
+    def __init__(self, rule: Any, args: tuple, kwargs: dict, outputs: tuple,
+                 loc: SourceLoc = UNKNOWN_LOC, saved: frozenset = frozenset(),
+                 multi: bool = False, out_treedef: Any = None):
+        self.rule = rule
+        self.args = args
+        self.kwargs = kwargs
+        self.outputs = outputs
+        self.loc = loc
+        self.saved = saved
+        self.multi = multi
+        self.out_treedef = out_treedef
+
+    def __repr__(self) -> str:
+        return f"Node({format_node(self)})"
 
     @property
     def name(self) -> str:

@@ -170,7 +170,9 @@ class Replay:
         from .capture.recorder import CONST_RULE, SETITEM_RULE
 
         loc = node.loc
-        where = f"  # {loc.file}:{loc.line}  {loc.source()}"[:160]
+        where = self._where.get(loc)
+        if where is None:
+            where = self._where[loc] = f"  # {loc.file}:{loc.line}  {loc.source()}"[:160]
         outs = node.outputs
         if node.rule is CONST_RULE:
             return f"e[{outs[0].id}] = {em.bind('c', outs[0].primal)}{where}"
@@ -194,12 +196,14 @@ class Replay:
 
     def _backward_reads(self) -> set[int]:
         """Ids of the values whose primals the reverse pass reads."""
+        if self._reads is not None:
+            return set(self._reads)
 
         reads: set[int] = set()
         for node in self.bwd_nodes:
             if R._fused_kind(node) is not None:
                 continue
-            inline = R._inline_vjp(node)
+            inline = self._inline[id(node)]
             if inline is not None:  # only what the formulas of the traced arguments use
                 used = " ".join(x for i, x in enumerate(inline)
                                 if x is not None and isinstance(node.args[i], Value))
@@ -212,7 +216,8 @@ class Replay:
                          for v in R._values_in(a))
             if "ans" in node.saved:
                 reads.update(o.id for o in node.outputs if o is not None)
-        return reads
+        self._reads = reads
+        return set(reads)
 
     def _releases(self, items: list) -> dict[int, list[int]]:
         """After which forward line each value can be dropped from ``e`` (its last forward
@@ -277,6 +282,9 @@ class Replay:
         return f"if not _same({call}, {em.bind('r', recorded)}): {miss}{where}"
 
     def _generate(self) -> None:
+        self._inline = {id(n): R._inline_vjp(n) for n in self.bwd_nodes}
+        self._reads = None
+        self._where: dict = {}
         self._private = self._private_versions()
         em = R._Emitter()
         em.ns.update(_store=_store_leaves, _same=_same, _Miss=Miss, _fit=_fit,
@@ -298,7 +306,8 @@ class Replay:
         for k, start in enumerate(range(0, len(body), CHUNK_NODES) or [0]):
             chunk = body[start:start + CHUNK_NODES]
             self._fwd.append(self._compile(em, lines, f"forward_{k}", "e", chunk))
-        blocks = [R._node_block(em, n, env=True) for n in self.bwd_nodes]
+        blocks = [R._node_block(em, n, env=True, inline=self._inline[id(n)])
+                  for n in self.bwd_nodes]
         for k, start in enumerate(range(0, len(blocks), CHUNK_NODES) or [0]):
             chunk = [ln for b in blocks[start:start + CHUNK_NODES] for ln in b]
             self._bwd.append(self._compile(em, lines, f"backward_{k}", "e, ct", chunk))

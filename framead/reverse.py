@@ -56,12 +56,42 @@ def _accumulate_tree(ct: dict, t: Any, ids: Any) -> None:
         _accumulate_tree(ct, sub_t, sub_ids)
 
 
+def _arg_ids(node: Node) -> list[int]:
+    """Ids of the Values among a node's arguments (inside lists/tuples too)."""
+    ids = []
+    for a in node.args:
+        if type(a) is Value:
+            ids.append(a.id)
+        elif type(a) in (list, tuple):
+            ids.extend(v.id for v in _values_in(a))
+    return ids
+
+
+def forward_active(graph: Graph, wrt: list[Value]) -> list[Node]:
+    """Nodes that depend on ``wrt`` (one pass; the reverse pass skips those no cotangent
+    reaches, so liveness need not be computed first)."""
+    active = {v.id for v in wrt}
+    add = active.add
+    out = []
+    for node in graph.nodes:
+        for a in node.args:
+            t = type(a)
+            if (t is Value and a.id in active) or ((t is list or t is tuple) and any(
+                    v.id in active for v in _values_in(a))):
+                out.append(node)
+                for o in node.outputs:
+                    if o is not None:
+                        add(o.id)
+                break
+    return out
+
+
 def active_nodes(graph: Graph, wrt: list[Value]) -> list[Node]:
     """Nodes on some path from ``wrt`` to an output (forward-active and live)."""
     active = {v.id for v in wrt}
     fwd = []
     for node in graph.nodes:
-        if any(a.id in active for a in _values_in(node.args)):
+        if not active.isdisjoint(_arg_ids(node)):
             fwd.append(node)
             active.update(o.id for o in node.outputs if o is not None)
     needed = {v.id for v in graph.outputs if isinstance(v, Value)}
@@ -69,7 +99,7 @@ def active_nodes(graph: Graph, wrt: list[Value]) -> list[Node]:
     for node in reversed(fwd):
         if any(o is not None and o.id in needed for o in node.outputs):
             out.append(node)
-            needed.update(a.id for a in _values_in(node.args))
+            needed.update(_arg_ids(node))
     out.reverse()
     return out
 
@@ -99,6 +129,18 @@ def _owned(ct: dict) -> set:
     if own is None:
         own = ct[-1] = set()
     return own
+
+
+def _acc1(ct: dict, a: int, t: Any) -> None:
+    o = ct.get(a)
+    ct[a] = t if o is None else o + t
+
+
+def _acc2(ct: dict, a: int, ta: Any, b: int, tb: Any) -> None:
+    o = ct.get(a)
+    ct[a] = ta if o is None else o + ta
+    o = ct.get(b)
+    ct[b] = tb if o is None else o + tb
 
 
 def _acc_getitem(ct: dict, a: int, key: Any, g: Any, shape: tuple, dtype: Any) -> None:
@@ -150,14 +192,21 @@ def _acc_setitem(ct: dict, out: int, a: int | None, key: Any, v: int | None, g: 
             own.discard(a)
 
 
+_FUSED_RULES: list = []
+
+
 def _fused_kind(node: Node) -> str | None:
     """Which fused accumulator serves ``node``'s reverse step (None: its rule's VJP)."""
-    from .capture import recorder as R
+    if not _FUSED_RULES:
+        from .capture import recorder as R
 
-    if node.multi or node.outputs[0] is None:
+        _FUSED_RULES.extend((R.SETITEM_RULE, _getitem_rule()))
+    rule = node.rule
+    if (rule is not _FUSED_RULES[0] and rule is not _FUSED_RULES[1]) or node.multi or \
+            node.outputs[0] is None:
         return None
     out = node.outputs[0]
-    if node.rule is R.SETITEM_RULE:
+    if rule is _FUSED_RULES[0]:
         a, key, v = node.args
         if any(True for _ in _values_in(key)) or not _basic_key(key) or \
                 type(v) in (list, tuple) or (isinstance(a, Value) and a.dtype != out.dtype) \
@@ -165,7 +214,7 @@ def _fused_kind(node: Node) -> str | None:
                     getattr(out.dtype, "kind", "") != "c"):
             return None
         return "setitem"
-    if node.rule is _getitem_rule() and len(node.args) == 2 and not node.kwargs:
+    if len(node.args) == 2 and not node.kwargs:
         a, key = node.args
         if isinstance(a, Value) and issubclass(a.kind, np.ndarray) and a.dtype == out.dtype \
                 and not any(True for _ in _values_in(key)) and _basic_key(key):
@@ -194,6 +243,27 @@ def _inline_table() -> dict:
 
 
 _INLINE: dict = {}
+_INLINE_FNS: dict = {}
+
+
+def _inline_callables(node: Node) -> list | None:
+    """The inline VJP formulas of ``node`` as functions ``(g, x0, x1, ans) -> cotangent``
+    (the step loop's counterpart of the generated expressions)."""
+    forms = _inline_vjp(node)
+    if forms is None:
+        return None
+    out = []
+    for f in forms:
+        if f is None:
+            out.append(None)
+            continue
+        fn = _INLINE_FNS.get(f)
+        if fn is None:
+            src = f.replace("{0}", "x0").replace("{1}", "x1").replace("{ans}", "ans")
+            fn = _INLINE_FNS[f] = eval(f"lambda g, x0, x1, ans: {src}",  # noqa: S307
+                                       {"_mcos": math.cos, "_msin": math.sin})
+        out.append(fn)
+    return out
 
 
 def _inline_vjp(node: Node) -> list[str] | None:
@@ -278,6 +348,7 @@ class _Emitter:
                                    "_acc_tree": _accumulate_tree, "_unflatten": _unflatten,
                                    "_check": _check_cotangent, "_acc_getitem": _acc_getitem,
                                    "_acc_setitem": _acc_setitem, "_mcos": math.cos,
+                                   "_acc1": _acc1, "_acc2": _acc2,
                                    "_msin": math.sin}
         self._n = 0
         self.line_locs: dict[int, Any] = {}
@@ -352,42 +423,45 @@ def _ans_expr(em: _Emitter, node: Node, env: bool = False) -> str:
     return em.bind(f"shape{out.id}_", out.meta())
 
 
-def _node_block(em: _Emitter, node: Node, env: bool = False) -> list[str]:
+def _node_block(em: _Emitter, node: Node, env: bool = False,
+                inline: Any = False) -> list[str]:
     """Reverse-pass lines for ``node``; ``env``: saved primals are read from the list ``e``
-    (framead.replay) instead of being bound as constants."""
+    (framead.replay) instead of being bound as constants, and the commonest nodes become one
+    line each (compiling Python costs per statement; replays can be long). ``inline``: the
+    node's ``_inline_vjp`` if already known."""
     loc = node.loc
     where = f"{loc.file}:{loc.line}"
-    src = loc.source()
-    lines = [f"# {_describe(node)}    <- {where}  {src}"[:200]]
     outs = node.outputs
-    inline = _inline_vjp(node) if env else None
-    if inline is not None:
-        lines.append(f"g = ct.pop({outs[0].id}, None)")
-        lines.append("if g is not None:")
-        vals = [f"e[{a.id}]" if isinstance(a, Value) else repr(a) if type(a) is int or (
-            type(a) is float and math.isfinite(a)) else em.bind("k", a) for a in node.args]
-        for i, a in enumerate(node.args):
-            if not isinstance(a, Value) or i >= len(inline) or inline[i] is None:
-                continue
-            expr = inline[i].format(*vals, ans=f"e[{outs[0].id}]")
-            lines.append(f"    t = {expr}  # {where}")
-            lines.append(f"    ct[{a.id}] = t if (o := ct.get({a.id})) is None else o + t")
-        return lines
+    lines = [] if env else [f"# {_describe(node)}    <- {where}  {loc.source()}"[:200]]
+    if env:
+        if inline is False:
+            inline = _inline_vjp(node)
+        if inline is not None:
+            vals = [f"e[{a.id}]" if isinstance(a, Value) else repr(a) if type(a) is int or (
+                type(a) is float and math.isfinite(a)) else em.bind("k", a) for a in node.args]
+            acc = []
+            for i, a in enumerate(node.args):
+                if isinstance(a, Value) and i < len(inline) and inline[i] is not None:
+                    acc += [str(a.id), inline[i].format(*vals, ans=f"e[{outs[0].id}]")]
+            fn = "_acc1" if len(acc) == 2 else "_acc2"
+            lines.append(f"if (g := ct.pop({outs[0].id}, None)) is not None: "
+                         f"{fn}(ct, {', '.join(acc)})  # {where}")
+            return lines
     fused = _fused_kind(node)
     if fused is not None:
         out = outs[0].id
-        lines.append(f"g = ct.pop({out}, None)")
-        lines.append("if g is not None:")
+        head = f"if (g := ct.pop({out}, None)) is not None: "
         if fused == "getitem":
             a, key = node.args
-            lines.append(f"    _acc_getitem(ct, {a.id}, {_key_src(em, key)}, g, "
+            lines.append(f"{head}_acc_getitem(ct, {a.id}, {_key_src(em, key)}, g, "
                          f"{tuple(a.shape)!r}, {em.bind('dt', a.dtype)})  # {where}")
         else:
             a, key, v = node.args
             vid = v.id if isinstance(v, Value) else None
             vmeta = em.bind("m", v.meta()) if vid is not None else "None"
-            lines.append(f"    _acc_setitem(ct, {out}, {a.id if isinstance(a, Value) else None},"
-                         f" {_key_src(em, key)}, {vid}, g, {vmeta})  # {where}")
+            lines.append(f"{head}_acc_setitem(ct, {out}, "
+                         f"{a.id if isinstance(a, Value) else None}, {_key_src(em, key)}, {vid}, "
+                         f"g, {vmeta})  # {where}")
         return lines
     if node.multi:
         metas = tuple(o.meta() if o is not None else None for o in outs)
@@ -457,6 +531,17 @@ class _Step:
 def _make_step(node: Node, check: bool) -> _Step:
     st = _Step()
     st.node = node
+    fns = _inline_callables(node) if not node.multi else None
+    if fns is not None:  # a real scalar (or same-shape) arithmetic node: formulas
+        args = node.args
+        x0 = args[0].primal if type(args[0]) is Value else args[0]
+        x1 = (args[1].primal if type(args[1]) is Value else args[1]) if len(args) > 1 else None
+        st.fused, st.outs, st.metas = "inline", node.outputs[0].id, None
+        st.ans = node.outputs[0].primal
+        st.args = (x0, x1)
+        st.parts = tuple((a.id, fns[i]) for i, a in enumerate(args)
+                         if type(a) is Value and i < len(fns) and fns[i] is not None)
+        return st
     st.fused = _fused_kind(node)
     if st.fused is not None:
         out = node.outputs[0]
@@ -485,9 +570,10 @@ def _make_step(node: Node, check: bool) -> _Step:
         out = node.outputs[0]
         st.outs, st.metas, st.treedef = out.id, None, None
         st.ans = out.primal if "ans" in node.saved else out.meta()
+    saved = node.saved
     st.args = tuple(
-        (a.primal if i in node.saved else a.meta()) if isinstance(a, Value)
-        else _primal_tree(a, i in node.saved) if type(a) in (list, tuple) else a
+        (a.primal if i in saved else a.meta()) if type(a) is Value
+        else _primal_tree(a, i in saved) if type(a) in (list, tuple) else a
         for i, a in enumerate(node.args))
     st.kw = node.kwargs
     vjp = node.rule.vjp
@@ -495,7 +581,8 @@ def _make_step(node: Node, check: bool) -> _Step:
     out_shape = None if node.multi else node.outputs[0].shape
     parts = []
     for i, a in enumerate(node.args):
-        if not any(True for _ in _values_in(a)):
+        if type(a) is not Value and (type(a) not in (list, tuple) or
+                                     not any(True for _ in _values_in(a))):
             continue
         fn = None
         if st.joint is None:
@@ -512,8 +599,19 @@ def _make_step(node: Node, check: bool) -> _Step:
     return st
 
 
-def _run_steps(steps: list[_Step], ct: dict) -> None:
-    for st in steps:
+def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int]) -> None:
+    """The step loop: each node's step is made the first time a cotangent reaches it."""
+    for k, node in enumerate(nodes):
+        st = steps[k]
+        if st is None:
+            outs = node.outputs
+            if not node.multi:
+                if outs[0] is None or outs[0].id not in ct:
+                    continue
+            elif not any(o is not None and o.id in ct for o in outs):
+                continue
+            st = steps[k] = _make_step(node, hasattr(node.rule, "fn") and
+                                       id(node.rule) not in checked)
         if st.metas is None:
             g = ct.pop(st.outs, None)
             if g is None:
@@ -524,6 +622,13 @@ def _run_steps(steps: list[_Step], ct: dict) -> None:
                 continue
             g = _unflatten(st.treedef, _fill(gs, st.metas))
         if st.fused is not None:
+            if st.fused == "inline":
+                x0, x1 = st.args
+                for tgt, fn in st.parts:
+                    t = fn(g, x0, x1, st.ans)
+                    o = ct.get(tgt)
+                    ct[tgt] = t if o is None else o + t
+                continue
             if st.fused == "getitem":
                 _acc_getitem(ct, st.parts[0], st.parts[1], g, st.parts[2], st.parts[3])
             else:
@@ -560,7 +665,7 @@ class Backward:
         self.graph = graph
         self.wrt = wrt
         self.filename = f"<framead-backward-{next(_serial)}>"
-        self.nodes = list(reversed(active_nodes(graph, wrt)))
+        self.nodes = list(reversed(forward_active(graph, wrt)))
         mode = os.environ.get("FRAMEAD_BACKWARD", "")
         if compiled is None:
             compiled = mode == "source" or (mode != "loop" and len(self.nodes) <= COMPILE_LIMIT)
@@ -571,10 +676,9 @@ class Backward:
         if compiled:
             self._generate(compile_chunks=True)
             self._steps = None
-        else:
-            library = _framead_rule_ids()
-            self._steps = [_make_step(n, hasattr(n.rule, "fn") and id(n.rule) not in library)
-                           for n in self.nodes]
+        else:  # steps are made as cotangents reach their nodes
+            self._library = _framead_rule_ids()
+            self._steps = [None] * len(self.nodes)
 
     @property
     def source(self) -> str:
@@ -611,7 +715,7 @@ class Backward:
         ct = dict(seeds)
         try:
             if self._steps is not None:
-                _run_steps(self._steps, ct)
+                _run_steps(self.nodes, self._steps, ct, self._library)
             else:
                 for chunk in self._chunks:
                     chunk(ct)

@@ -309,11 +309,18 @@ def test_frames_at_the_end_of_a_stack_chunk_are_still_instrumented():
     def pad(k, fn):
         return fn() if k == 0 else pad(k - 1, fn)
 
+    def pad1(fn):  # one stack slot more than pad: with it every offset is reachable
+        extra = fn
+        return extra()
+
     expected = framead.grad(lambda x: chain(x, 300))(0.5)
     before = C.stats()["recalled"]
-    for k in range(0, 60, 3):  # shift the stack so some frame meets a chunk boundary
-        assert pad(k, lambda: framead.grad(lambda x: chain(x, 300))(0.5)) == expected
-        assert pad(k, lambda: framead.jvp(lambda x: chain(x, 300), (0.5,), (1.0,))[1]) == \
-            pytest.approx(expected, rel=1e-12)
+    for k in range(0, 40):  # shift the stack so some frame meets a chunk boundary
+        for shifted in (False, True):
+            run = lambda: framead.grad(lambda x: chain(x, 300))(0.5)  # noqa: E731
+            assert pad(k, (lambda: pad1(run)) if shifted else run) == expected
+        if k % 4 == 0:
+            assert pad(k, lambda: framead.jvp(lambda x: chain(x, 300), (0.5,), (1.0,))[1]) \
+                == pytest.approx(expected, rel=1e-12)
     assert C.stats()["recalled"] > before
     assert expected == pytest.approx(fd(lambda x: chain(x, 300), 0.5), rel=1e-6)
