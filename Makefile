@@ -25,6 +25,9 @@ demo: ext
 
 test: ext
 	$(VENV)/bin/pytest tests
+	# the mutation fuzzer again, every gradient from a cached trace's replay
+	FRAMEAD_TEST_ENGINE=framead-cached FRAMEAD_FUZZ_EXAMPLES=300 \
+		$(VENV)/bin/pytest -q tests/test_mutation_fuzz.py
 
 bench: ext
 	$(VPY) benchmarks/run.py

@@ -71,17 +71,16 @@ def forward_active(graph: Graph, wrt: list[Value]) -> list[Node]:
     """Nodes that depend on ``wrt`` (one pass; the reverse pass skips those no cotangent
     reaches, so liveness need not be computed first)."""
     active = {v.id for v in wrt}
-    add = active.add
     out = []
     for node in graph.nodes:
         for a in node.args:
             t = type(a)
             if (t is Value and a.id in active) or ((t is list or t is tuple) and any(
                     v.id in active for v in _values_in(a))):
-                out.append(node)
-                for o in node.outputs:
-                    if o is not None:
-                        add(o.id)
+                live = [o.id for o in node.outputs if o is not None]
+                if live:  # a node without traced outputs never gets a cotangent
+                    out.append(node)
+                    active.update(live)
                 break
     return out
 

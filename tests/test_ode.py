@@ -185,3 +185,20 @@ def test_backward_in_time_integration():
         return sol.y[0, 0] + sol.y[0, 1] ** 2
 
     check(prog, (0.4, np.array([0.8])))
+
+
+def test_forward_mode_through_the_ode_node():
+    """jvp/jacfwd through solve_ivp: the ODE node has no JVP of its own, so forward mode
+    transposes its adjoint VJP (one adjoint solve per output element)."""
+    def prog(p):
+        sol = si.solve_ivp(lambda t, y: np.array([-p[0] * y[0], p[0] * y[0] - p[1] * y[1]]),
+                           (0.0, 1.5), np.array([1.0, 0.2]), **TIGHT)
+        return sol.y[:, -1]
+
+    p = np.array([0.7, 0.3])
+    with adjoint_options(**TIGHT):
+        jac = framead.jacfwd(prog)(p)
+        _, tan = framead.jvp(prog, (p,), (np.array([1.0, -2.0]),))
+    fd = np.stack([central(lambda v, k=k: prog(v)[k], p) for k in range(2)])
+    np.testing.assert_allclose(jac, fd, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(tan, fd @ np.array([1.0, -2.0]), rtol=1e-6, atol=1e-9)
