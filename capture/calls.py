@@ -66,9 +66,13 @@ _ITERATING = {builtins.list, builtins.tuple, builtins.sorted, builtins.min, buil
               builtins.zip, builtins.enumerate, builtins.reversed, builtins.iter,
               builtins.filter, builtins.any, builtins.all}
 
-_CHOOSING = {builtins.min, builtins.max, builtins.sorted, builtins.any, builtins.all}
+CHOOSING = {builtins.min, builtins.max, builtins.sorted, builtins.any, builtins.all}
+_SHORT_CIRCUIT = {builtins.any, builtins.all}
 
 STRUCTURAL = [
+    # C functions that take a Python function to run or store as is (never wrap it):
+    # __build_class__ runs the class body with the namespace as its locals
+    builtins.__build_class__, property, staticmethod, classmethod,
     len, isinstance, issubclass, id, type, print, repr, str, format, hasattr, getattr,
     delattr, callable, hash, range, bool, dict, set, frozenset, slice, vars, dir,
     list.append, list.extend, list.insert, list.pop, list.index, list.count, list.remove,
@@ -149,8 +153,12 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
         return rec.hold_if_container(fn(*args, **kwargs))
     if id(fn) in _ITERATING_IDS:
         args = tuple(_rows_if_traced(rec, a, frame) for a in args)
+        if rec.guards is not None and fn in CHOOSING and fn not in _SHORT_CIRCUIT:
+            # cached traces guard the choice: make iterables lists (consumed anyway)
+            args = tuple(list(a) if isinstance(a, types.GeneratorType | map | filter | zip)
+                         else a for a in args)
         result = fn(*args, **kwargs)
-        if rec.guards is not None and fn in _CHOOSING:  # which item min/max/sorted picked
+        if rec.guards is not None and fn in CHOOSING:  # which item min/max/sorted picked
             vals = [rec.tree_value(a) for a in args]
             if any(v is not None for v in vals):
                 if fn in (builtins.any, builtins.all):
@@ -489,6 +497,8 @@ def configure_flags() -> None:
     C.clear_callable_flags()
     for fn in STRUCTURAL:
         C.set_callable_flags(fn, C.NATIVE)
+    for fn in CHOOSING:  # traced floats inside a list argument reach dispatch (guards)
+        C.set_callable_flags(fn, C.SCAN)
     for fn in rules.ruled_callables():
         C.set_callable_flags(fn, C.RULE | C.SCAN)  # SCAN: traced floats inside list args
     for f, _ in SPECIAL_FORMS.values():

@@ -253,6 +253,9 @@ class Recorder:
             if recipe is None and isinstance(result, np.ndarray) and result.base is not None:
                 recipe_parent, recipe = _call_recipe(rule, fn, node_args, call_kwargs, result)
             outputs, treedef = self._outputs(result, recipe_parent, recipe)
+            if self.guards is not None:  # int/bool results of traced inputs: static values
+                self._guard_static_outputs(rule, fn, node_args, call_kwargs, vals, result,
+                                           outputs, treedef, frame)
         kwargs = call_kwargs
         if kwargs and "out" in kwargs:
             kwargs = {k: w for k, w in kwargs.items() if k != "out"}
@@ -540,6 +543,22 @@ class Recorder:
                 self.guard(COMPARE_OPS[oparg], (a, b), {}, vals, result, sys._getframe(1))
         return result
 
+    def _guard_static_outputs(self, rule, fn, node_args, kwargs, vals, result, outputs,
+                              treedef, frame) -> None:
+        """``x.astype(int)``, ``np.frexp(x)[1]``: results a replay would bake in as constants
+        must come out the same."""
+        call = rule.fn if callable(rule.fn) else fn
+        if treedef is None:
+            if outputs[0] is None and not is_differentiable(result):
+                self.guard(call, node_args, kwargs, vals, result, frame)
+            return
+        leaves = treedef[1]
+        mask = tuple(o is None and not is_differentiable(leaf)
+                     for o, leaf in zip(outputs, leaves, strict=True))
+        if any(mask):
+            self.guard(StaticLeaves(call, mask), node_args, kwargs, vals,
+                       tuple(x for x, m in zip(leaves, mask, strict=True) if m), frame)
+
     def guard(self, fn: Any, args: tuple, kwargs: dict, vals: Any, result: Any,
               frame: Any) -> None:
         """A decision on traced values (a comparison, int(), a mask): a cached trace is valid
@@ -720,6 +739,19 @@ class WhichArgument:
 
     def __call__(self, *args: Any, **kwargs: Any) -> int:
         return self.index(self.fn(*args, **kwargs), args)
+
+
+class StaticLeaves:
+    """The non-differentiable leaves (by position mask) of ``fn``'s tuple result."""
+
+    __slots__ = ("fn", "mask")
+
+    def __init__(self, fn: Any, mask: tuple):
+        self.fn, self.mask = fn, mask
+
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple:
+        leaves, _ = flatten_tree(self.fn(*args, **kwargs))
+        return tuple(x for x, m in zip(leaves, self.mask, strict=True) if m)
 
 
 def _call_quiet(fn, args, kwargs):

@@ -74,8 +74,15 @@ def outer_recorder() -> Recorder | None:
 # --- end higher order ------------------------------------------------------------------------
 
 
+# cached traces (framead/cache.py) watch the globals of every code object that ran
+watch_codes = [False]
+seen_codes: list[CodeType] = []
+
+
 def decide(code: CodeType) -> CodeType | None:
     """The hook's per-code-object question: run which code for this frame?"""
+    if watch_codes[0]:
+        seen_codes.append(code)
     if _skip(code) or id(code) in EAGER_CODES:
         return None
     hit = _rewritten.get(id(code))
@@ -162,6 +169,9 @@ class Session:
                 C.clear_tracked()
                 self.recorder.retrack()
             C.set_handlers(self.recorder)
+            if self.recorder.guards is not None:  # cached traces guard every choice
+                for fn in calls.CHOOSING:
+                    C.set_callable_flags(fn, C.ALWAYS)
             C.install(decide)
         except BaseException:
             _lock.release()
@@ -175,6 +185,9 @@ class Session:
         C.set_enabled(self._prev)
         try:
             C.uninstall()
+            if self.recorder.guards is not None:
+                for fn in calls.CHOOSING:
+                    C.set_callable_flags(fn, C.SCAN)
             self.recorder.close()
             if _tls.recorders:  # back in the outer capture: its handlers and traced set
                 outer = _tls.recorders[-1]

@@ -205,15 +205,23 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
 
 
 def _capture_for_cache(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
-                       strict_mode: bool | None) -> tuple[Trace, Any, list]:
-    """A capture that also records guards and the functions given traced values
-    (framead/cache.py)."""
+                       strict_mode: bool | None) -> tuple[Trace, Any, list, list]:
+    """A capture that also records guards, the functions given traced values and the code
+    objects that ran (framead/cache.py)."""
+    from .capture import session
     from .capture.recorder import Recorder
 
     rec = Recorder(strict=_resolve_strict(strict_mode))
     rec.guards, rec.called = [], []
-    t = _capture(f, args, kwargs, nums, strict_mode, rec=rec)
-    return t, rec, rec.called
+    session.seen_codes.clear()
+    session.watch_codes[0] = True
+    try:
+        t = _capture(f, args, kwargs, nums, strict_mode, rec=rec)
+    finally:
+        session.watch_codes[0] = False
+    codes = list(session.seen_codes)
+    session.seen_codes.clear()
+    return t, rec, rec.called, codes
 
 
 # --- higher order: a capture inside another capture -----------------------------------------

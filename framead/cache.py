@@ -41,15 +41,36 @@ MAX_TRACES = 8
 _BY_VALUE = (bool, int, float, complex, str, bytes, type(None), np.generic)
 
 
-def _fingerprint(x: Any) -> Any:
-    """What a static value is compared by."""
+class _Ident:
+    """Identity of an object, holding it (so its id cannot be reused by another object)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+
+    def __eq__(self, other: Any) -> bool:
+        return type(other) is _Ident and other.obj is self.obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+
+def _fingerprint(x: Any, depth: int = 0) -> Any:
+    """What a static value is compared by: numbers, strings, arrays (bytes) and plain
+    tuples/lists/dicts of them by value, anything else by identity."""
     if isinstance(x, np.ndarray):
-        return ("array", x.shape, x.dtype.str, x.tobytes() if x.dtype != object else id(x))
+        if x.dtype == object:
+            return _Ident(x)
+        return ("array", x.shape, x.dtype.str, x.tobytes())
     if isinstance(x, _BY_VALUE):
         return (type(x), x)
-    if type(x) is tuple:
-        return ("tuple", tuple(_fingerprint(v) for v in x))
-    return ("id", id(x))
+    if depth < 4 and type(x) in (tuple, list):
+        return (type(x).__name__, tuple(_fingerprint(v, depth + 1) for v in x))
+    if depth < 4 and type(x) is dict and len(x) <= 64:
+        return ("dict", tuple((_fingerprint(k, depth + 1), _fingerprint(v, depth + 1))
+                              for k, v in x.items()))
+    return _Ident(x)
 
 
 def _signature(args: tuple, kwargs: dict, nums: tuple[int, ...]) -> tuple:
@@ -64,9 +85,11 @@ def _signature(args: tuple, kwargs: dict, nums: tuple[int, ...]) -> tuple:
 
 
 class _Globals:
-    """Globals and closure cells read by the functions a trace ran, as they were."""
+    """Globals and closure cells read by the functions a trace ran, as they were: ``fns``
+    (with their closures and defaults), and the module globals named by the code objects
+    that ran during the capture."""
 
-    def __init__(self, fns: list) -> None:
+    def __init__(self, fns: list, codes: list = ()) -> None:
         self.checks: list[tuple[Any, Any]] = []
         seen: set[int] = set()
         for fn in fns:
@@ -75,6 +98,31 @@ class _Globals:
                 continue
             seen.add(id(fn))
             self._watch(fn)
+        self._watch_codes(codes)
+
+    def _watch_codes(self, codes: list) -> None:
+        import sys
+
+        from .capture.sourceloc import is_framead_file
+
+        codes = [c for c in codes if not is_framead_file(c.co_filename)]
+        if not codes:
+            return
+        by_file = {}
+        for mod in list(sys.modules.values()):
+            f = getattr(mod, "__file__", None)
+            if f:
+                by_file[f] = mod.__dict__
+        watched: set[tuple[int, str]] = set()
+        for code in codes:
+            g = by_file.get(code.co_filename)
+            if g is None:
+                continue
+            for name in code.co_names:
+                if name in g and (id(g), name) not in watched:
+                    watched.add((id(g), name))
+                    self.checks.append((functools.partial(_global, g, name),
+                                        _fingerprint(g[name])))
 
     def _watch(self, fn: types.FunctionType) -> None:
         code = fn.__code__
@@ -233,7 +281,7 @@ class CachedValueAndGrad:
         from . import api
 
         self.stats["captures"] += 1
-        t, rec, fns = api._capture_for_cache(self.f, args, kwargs, nums, self.strict)
+        t, rec, fns, codes = api._capture_for_cache(self.f, args, kwargs, nums, self.strict)
         fname = getattr(self.f, "__qualname__", repr(self.f))
         seed = api._scalar_seed(t.value, t, fname)
         v = t.graph.outputs[0]
@@ -243,7 +291,7 @@ class CachedValueAndGrad:
         if reason is None:
             entries = self._traces.setdefault(sig, [])
             entries.insert(0, _Entry(t, tuple(rec.guards), t.out_treedef,
-                                     _Globals([self.f, *fns])))
+                                     _Globals([self.f, *fns], codes)))
             del entries[MAX_TRACES:]
         else:
             self.stats["uncacheable"] += 1

@@ -69,6 +69,9 @@ def _same(a: Any, b: Any) -> bool:
     """Guard comparison: same value (and shape) as recorded."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.shape(a) == np.shape(b) and bool(np.array_equal(a, b))
+    if type(a) in (tuple, list):
+        return type(a) is type(b) and len(a) == len(b) and all(
+            _same(x, y) for x, y in zip(a, b, strict=True))
     try:
         return bool(a == b) and type(a) is type(b)
     except Exception:  # noqa: BLE001 - incomparable means different
@@ -84,6 +87,24 @@ def replay_callable(node: Node) -> Any:
     if not callable(fn):
         raise NotReplayable(f"{node.name} at {node.loc.file}:{node.loc.line} has no callable")
     return fn
+
+
+def _may_return_view(node: Node) -> bool:
+    """Whether ``node``'s array outputs may share memory with its array arguments (anything
+    but arithmetic operators, ufuncs without ``out=`` and framead's copying primitives)."""
+    from .capture.recorder import SETITEM_RULE, VIEW_UPDATE_RULE
+
+    fn = getattr(node.rule, "fn", None)
+    if node.rule in (SETITEM_RULE, VIEW_UPDATE_RULE):
+        return False
+    return not (isinstance(fn, np.ufunc) or _is_operator(fn))
+
+
+def _is_operator(fn: Any) -> bool:
+    try:
+        return fn in _BINOPS or fn in _UNOPS
+    except TypeError:  # an unhashable callable
+        return False
 
 
 class Replay:
@@ -160,9 +181,11 @@ class Replay:
         odd = {k: v for k, v in kwargs.items() if not k.isidentifier()}
         if odd:
             parts.append(f"**{em.bind('kw', odd)}")
-        if self.inline_ops and not kwargs and len(args) == 2 and fn in _BINOPS:
+        if self.inline_ops and not kwargs and len(args) == 2 and _is_operator(fn) and \
+                fn in _BINOPS:
             return f"{parts[0]} {_BINOPS[fn]} {parts[1]}"
-        if self.inline_ops and not kwargs and len(args) == 1 and fn in _UNOPS:
+        if self.inline_ops and not kwargs and len(args) == 1 and _is_operator(fn) and \
+                fn in _UNOPS:
             return f"{_UNOPS[fn]}{parts[0]}"
         return f"{em.bind(stem, fn)}({', '.join(parts)})"
 
@@ -189,7 +212,7 @@ class Replay:
             ids = tuple(o.id if o is not None else None for o in outs)
             return f"_store(e, {call}, {ids!r}){where}"
         o = outs[0]
-        if o.kind is np.ndarray and fn not in _BINOPS and fn not in _UNOPS:
+        if o.kind is np.ndarray and not _is_operator(fn):
             # out= broadcasts (np.exp(s, out=a)): the result takes the recorded shape/dtype
             call = f"_fit({call}, {tuple(o.shape)!r}, {em.bind('dt', o.dtype)})"
         return f"e[{o.id}] = {call}{where}"
@@ -248,24 +271,28 @@ class Replay:
 
         fresh = {n.outputs[0].id for n in self.fwd_nodes
                  if n.rule in (SETITEM_RULE, VIEW_UPDATE_RULE) and not n.multi}
-        base: dict[int, int] = {}  # value id -> the array version it may be a view of
+        base: dict[int, tuple] = {}  # value id -> the array versions it may be a view of
         last: dict[int, int] = {}  # version id -> last forward position reading it or a view
         for pos, node in enumerate(self.fwd_nodes):
             for v in _node_value_inputs(node):
-                last[base.get(v.id, v.id)] = pos
-            if getattr(node.rule, "aliases", None) and node.args and \
-                    isinstance(node.args[0], Value):
+                for b in base.get(v.id, (v.id,)):
+                    last[b] = pos
+            if _may_return_view(node):  # outputs may share memory with array arguments
+                srcs = {b for v in _node_value_inputs(node) if v.kind is np.ndarray
+                        for b in base.get(v.id, (v.id,))}
                 for o in node.outputs:
-                    if o is not None and o.kind is np.ndarray:
-                        base[o.id] = base.get(node.args[0].id, node.args[0].id)
+                    if o is not None and o.kind is np.ndarray and srcs:
+                        base[o.id] = tuple(srcs)
         order = {id(n): k for k, n in enumerate(self.graph.nodes)}
         fpos = [order[id(n)] for n in self.fwd_nodes]
-        pinned = {base.get(v.id, v.id) for v in self.graph.outputs if isinstance(v, Value)}
+        pinned = {b for v in self.graph.outputs if isinstance(v, Value)
+                  for b in base.get(v.id, (v.id,))}
         for g in self.guards:  # a guard reads at its place in the original order
             for v in R._values_in(list(g[2])):
                 k = next((p for p, q in enumerate(fpos) if q >= g[0]), len(fpos))
-                last[base.get(v.id, v.id)] = max(last.get(base.get(v.id, v.id), -1), k)
-        pinned.update(base.get(i, i) for i in self._backward_reads())
+                for b in base.get(v.id, (v.id,)):
+                    last[b] = max(last.get(b, -1), k)
+        pinned.update(b for i in self._backward_reads() for b in base.get(i, (i,)))
         out = set()
         for pos, node in enumerate(self.fwd_nodes):
             a = node.args[0] if node.args else None

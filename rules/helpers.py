@@ -203,7 +203,7 @@ def abs_dx(x: Any) -> Any:
         return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
     if isinstance(x, complex):
         a = abs(x)
-        return x.conjugate() / a if a else 0j
+        return np.conj(x) / a if a else 0j  # np.conj, not .conjugate(): it has a rule
     if np.iscomplexobj(x):
         a = np.abs(x)
         return np.conj(x) / np.where(a == 0, 1, a)

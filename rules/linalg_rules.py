@@ -13,6 +13,8 @@ cotangents divide by eigenvalue gaps, which are taken as zero between equal eige
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .helpers import abs_dx, add_tangents, fit, meta_of, shape_of, sum_to
@@ -193,14 +195,21 @@ def _phi(x):
 def _tri_solve(t, b, lower):
     """``solve(t, b)`` for a triangular ``t``: SciPy's triangular solver when installed
     (several times faster than an LU solve), else np.linalg.solve."""
-    if t.ndim == 2 and b.ndim == 2:
+    sl = sys.modules.get("scipy.linalg")
+    if sl is None and not _capturing():  # (importing under a capture would record it)
         try:
-            from scipy.linalg import solve_triangular
+            import scipy.linalg as sl
         except ImportError:
-            pass
-        else:
-            return solve_triangular(t, b, lower=lower, check_finite=False)
+            sl = None
+    if sl is not None and t.ndim == 2 and b.ndim == 2:
+        return sl.solve_triangular(t, b, lower=lower, check_finite=False)
     return la.solve(t, b)
+
+
+def _capturing() -> bool:
+    from framead.capture import _evalframe
+
+    return _evalframe.is_enabled()
 
 
 def _chol_lower_jvp(l, t):

@@ -213,3 +213,77 @@ def test_random_programs_cached_equals_uncached(program_dir, prog, shifts):  # n
                 assert_close(a, b, rtol=1e-12, atol=1e-14)
         else:
             assert_close(got, want, rtol=1e-12, atol=1e-14)
+
+
+# ---- regressions found in review: each was a stale hit (cached != uncached) -------------
+
+def _check_points(f, points, argnums=0):
+    g = framead.grad(f, argnums, cache=True)
+    for p in points:
+        _same_as_uncached(g, f, (np.array(p),), argnums)
+    return g
+
+
+def test_choice_among_list_or_array_items_is_guarded():
+    for f in (lambda x: max([float(v) for v in x]) ** 2,
+              lambda x: max(x) ** 2 + min(list(x)) * 3.0,
+              lambda x: sorted(x)[0] * sorted(x)[1] + max(list(x), key=abs),
+              lambda x: max(v * v for v in x)):
+        _check_points(f, [[0.1, 0.5, 0.2], [0.9, 0.5, 0.2], [0.1, 0.5, 0.2],
+                          [0.3, -0.8, 0.2]])
+
+
+def test_integer_results_of_traced_values_are_guarded():
+    for f in (lambda x: np.sum(x[(x * 2).astype(int)]),
+              lambda x: np.sum(x * np.frexp(x)[1])):
+        _check_points(f, [[0.1, 0.2, 0.3], [0.6, 0.2, 0.3], [0.1, 0.2, 0.3],
+                          [0.7, 0.9, 0.3]])
+
+
+@pytest.mark.parametrize("view", [np.diagonal, lambda a: a.diagonal(), np.atleast_2d,
+                                  np.fliplr, np.rot90, lambda a: np.split(a, 3)[0]])
+def test_views_without_alias_metadata_are_not_overwritten(view):
+    def f(x):
+        a = np.zeros((3, 3))
+        a[0] = x
+        b = view(a)
+        c = np.sum(b * b)
+        a[0] = 0.0  # the replay must not write this version in place: b views it
+        return c + np.sum(a)
+
+    _check_points(f, [[1.0, 2.0, 3.0], [2.0, 2.0, 3.0], [-1.0, 0.5, 4.0]])
+
+
+def test_static_arguments_are_compared_by_value_or_held_identity():
+    def loss(x, cfg):
+        return np.sum(x ** 2) * cfg["k"]
+
+    g = framead.grad(loss, cache=True)
+    x = np.array([1.0, 2.0])
+    for k in (1.0, 2.0, 3.0, 1.0):  # a fresh dict each call, maybe at a reused address
+        np.testing.assert_allclose(g(x, {"k": k}), 2 * k * x)
+    assert g.stats["hits"] == 1
+
+
+HELPER_SCALE = 2.0
+
+
+def _helper_scale():
+    return HELPER_SCALE
+
+
+def test_globals_read_by_helpers_without_traced_arguments_invalidate():
+    global HELPER_SCALE
+
+    def f(x):
+        return np.sum(x ** 2) * _helper_scale()
+
+    g = framead.grad(f, cache=True)
+    x = np.array([0.3, -0.2, 0.5])
+    g(x)
+    g(x)
+    try:
+        HELPER_SCALE = 5.0
+        np.testing.assert_allclose(g(x), 10.0 * x)
+    finally:
+        HELPER_SCALE = 2.0

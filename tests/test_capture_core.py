@@ -324,3 +324,20 @@ def test_frames_at_the_end_of_a_stack_chunk_are_still_instrumented():
                 == pytest.approx(expected, rel=1e-12)
     assert C.stats()["recalled"] > before
     assert expected == pytest.approx(fd(lambda x: chain(x, 300), 0.5), rel=1e-6)
+
+
+def test_classes_defined_during_a_capture_keep_their_class_cell():
+    """__build_class__ runs the class body with the namespace as its locals: it must get
+    the class body function itself, even while a traced value exists (zero-arg super())."""
+    def f(x):
+        class Base:
+            def __init__(self, a):
+                self.a = a
+
+        class Child(Base):
+            def __init__(self, a):
+                super().__init__(a)
+
+        return Child(x).a * 3.0
+
+    assert framead.grad(f)(1.5) == 3.0

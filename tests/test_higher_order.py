@@ -284,3 +284,19 @@ def test_random_program_hessian(program_dir, prog):  # noqa: F811
         got = framead.hessian(f, nums)(*fresh(args))
     got = np.array([[float(got[i][j]) for j in nums] for i in nums])
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * (1 + np.max(np.abs(want))))
+
+
+def test_second_derivative_of_abs_of_a_complex_scalar():
+    def f(x):
+        z = np.sum(x * (1 + 2j))  # a numpy complex scalar
+        return np.abs(z) ** 2  # = 5 x^2
+
+    assert framead.grad(framead.grad(f))(0.7) == pytest.approx(10.0, rel=1e-12)
+    np.testing.assert_allclose(framead.hessian(f)(np.array([0.7])), [[10.0]], rtol=1e-12)
+
+
+def test_hessian_through_cholesky():
+    def f(x):
+        return float(np.sum(np.linalg.cholesky(np.outer(x, x) + np.diag(x + 2.0))))
+
+    assert_hessian(f, np.array([0.5, 0.8, 0.6]), rtol=1e-5)
