@@ -68,6 +68,21 @@ _ITERATING = {builtins.list, builtins.tuple, builtins.sorted, builtins.min, buil
 
 CHOOSING = {builtins.min, builtins.max, builtins.sorted, builtins.any, builtins.all}
 _SHORT_CIRCUIT = {builtins.any, builtins.all}
+GUARDED_NATIVE = (list.sort,)  # structural, but cached traces guard what they decide
+
+
+def _is_list_sort(fn: Any) -> bool:
+    return fn is list.sort or (isinstance(fn, types.BuiltinMethodType) and
+                               type(getattr(fn, "__self__", None)) is list and
+                               fn.__name__ == "sort")
+
+
+class SortOrder:
+    """The permutation ``list.sort`` applies (a cached trace's guard on it)."""
+
+    def __call__(self, items: list, key: Any = None, reverse: bool = False) -> tuple:
+        k = (lambda i: items[i]) if key is None else (lambda i: key(items[i]))
+        return tuple(sorted(range(len(items)), key=k, reverse=reverse))
 
 STRUCTURAL = [
     # C functions that take a Python function to run or store as is (never wrap it):
@@ -151,6 +166,12 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
     if isinstance(fn, np.ufunc) and _is_object_ufunc(fn):
         # np.frompyfunc / np.vectorize: C loops calling Python frames framead instruments
         return rec.hold_if_container(fn(*args, **kwargs))
+    if rec.guards is not None and _is_list_sort(fn):  # cached traces guard the order
+        items = fn.__self__ if isinstance(getattr(fn, "__self__", None), list) else args[0]
+        vals = [rec.tree_value(items)]
+        if vals[0] is not None:
+            rec.guard(SortOrder(), (items,), kwargs, vals, SortOrder()(items, **kwargs), frame)
+        return fn(*args, **kwargs)
     if id(fn) in _ITERATING_IDS:
         args = tuple(_rows_if_traced(rec, a, frame) for a in args)
         if rec.guards is not None and fn in CHOOSING and fn not in _SHORT_CIRCUIT:

@@ -170,7 +170,7 @@ class Session:
                 self.recorder.retrack()
             C.set_handlers(self.recorder)
             if self.recorder.guards is not None:  # cached traces guard every choice
-                for fn in calls.CHOOSING:
+                for fn in (*calls.CHOOSING, *calls.GUARDED_NATIVE):
                     C.set_callable_flags(fn, C.ALWAYS)
             C.install(decide)
         except BaseException:
@@ -188,6 +188,8 @@ class Session:
             if self.recorder.guards is not None:
                 for fn in calls.CHOOSING:
                     C.set_callable_flags(fn, C.SCAN)
+                for fn in calls.GUARDED_NATIVE:
+                    C.set_callable_flags(fn, C.NATIVE)
             self.recorder.close()
             if _tls.recorders:  # back in the outer capture: its handlers and traced set
                 outer = _tls.recorders[-1]

@@ -1,7 +1,8 @@
 """Cached traces: ``grad(f, cache=True)`` / ``value_and_grad(f, cache=True)``.
 
 The first call captures ``f`` as usual, also recording every decision the program made on a
-traced value (comparisons, ``int()``/``round()``/``floor``, boolean masks, ``argmax``...).
+traced value (comparisons, ``int()``/``round()``/``floor``, boolean masks, ``argmax``, the
+item ``min``/``max``/``sorted`` picked, the order ``list.sort`` made...).
 The trace becomes a replay (framead/replay.py): generated forward code that recomputes every
 value and re-checks each decision, then the generated reverse pass. Later calls whose inputs
 have the same structure run the replay *without instrumentation*; a decision that comes out
@@ -13,16 +14,18 @@ What a cached trace depends on, and how each is checked (docs/internals.md, "Cac
 * the differentiated arguments' types, shapes and dtypes (the signature);
 * the other arguments and keyword arguments: equal values (arrays: same bytes);
 * every decision on a traced value (guards in the replay);
-* ``f``'s code, defaults and closure, and the globals ``f`` and every Python function it
-  passed a traced value to read by name: numbers, strings, tuples and arrays by value,
-  anything else by identity.
+* ``f``'s code, defaults and closure and those of every Python function it passed a traced
+  value to, and the module globals that any code run during the capture reads by name:
+  numbers, strings, arrays and plain tuples/lists/dicts of them by value, anything else by
+  identity (the object is held, so its id cannot be reused).
 
 Not cacheable (every call is captured, ``stats["uncacheable"]`` says why): traces with a
 hazard other than FA102 (an unknown C function, an uninstrumented frame...), traces using
 the eager fallback or a solver/engine node, and values derived where framead cannot re-run
 them. Not detected: state changed behind framead's back in objects the program reads
-(attributes of objects, items of mutable containers, random number generators, files);
-call ``.clear()`` after changing such state, or do not cache.
+(attributes of objects, items of containers reached through them, random number
+generators, files) and ``if x:`` on a bare traced float; call
+``.clear()`` after changing such state, or do not cache.
 """
 
 from __future__ import annotations

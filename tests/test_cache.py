@@ -287,3 +287,19 @@ def test_globals_read_by_helpers_without_traced_arguments_invalidate():
         np.testing.assert_allclose(g(x), 10.0 * x)
     finally:
         HELPER_SCALE = 2.0
+
+
+def test_list_sort_order_is_guarded():
+    def f(x):
+        lst = [float(v) for v in x]
+        lst.sort()
+        return lst[0] * 2.0 + lst[-1] * 3.0
+
+    def g(x):
+        lst = list(x)
+        lst.sort(key=abs, reverse=True)
+        return lst[0] * 5.0 + lst[1]
+
+    for fn in (f, g):
+        _check_points(fn, [[0.1, 0.5, 0.2], [0.9, 0.5, 0.2], [0.1, 0.5, 0.2],
+                           [0.3, -0.8, 0.2]])
