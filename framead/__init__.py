@@ -2,6 +2,7 @@
 
 from . import ode  # framead.ode.adjoint_options
 from .api import GradientWarning, Trace, grad, strict, trace, value_and_grad, vjp
+from .cache import jit
 from .coverage import CoverageReport, coverage
 from .eager_api import eager
 from .engines import use
@@ -15,4 +16,4 @@ __all__ = ["vjp", "grad", "value_and_grad", "trace", "Trace", "coverage", "Cover
            "strict", "eager", "GradientWarning", "use", "FrameadError", "GradientHazard",
            "InputTypeError", "NonScalarOutputError"]
 __all__ += ["jvp", "jacfwd", "jacrev", "hessian", "to_torch", "to_jax"]
-__all__ += ["implicit", "ode"]
+__all__ += ["implicit", "ode", "jit"]

@@ -14,10 +14,11 @@ What a cached trace depends on, and how each is checked (docs/internals.md, "Cac
 * the differentiated arguments' types, shapes and dtypes (the signature);
 * the other arguments and keyword arguments: equal values (arrays: same bytes);
 * every decision on a traced value (guards in the replay);
-* ``f``'s code, defaults and closure and those of every Python function it passed a traced
-  value to, and the module globals that any code run during the capture reads by name:
-  numbers, strings, arrays and plain tuples/lists/dicts of them by value, anything else by
-  identity (the object is held, so its id cannot be reused).
+* ``f``'s code, defaults and closure cells and those of every Python function it passed a
+  traced value to (numbers, strings, arrays and plain tuples/lists/dicts of them by value,
+  anything else by identity: the object is held, so its id cannot be reused), and the module
+  globals that any code run during the capture reads by name (numbers, strings, arrays and
+  tuples by value, anything else by identity).
 
 Not cacheable (every call is captured, ``stats["uncacheable"]`` says why): traces with a
 hazard other than FA102 (an unknown C function, an uninstrumented frame...), traces using
@@ -57,6 +58,18 @@ class _Ident:
 
     def __hash__(self) -> int:
         return id(self.obj)
+
+
+def _shallow_fingerprint(x: Any) -> Any:
+    """A module global: numbers, strings, arrays (bytes) and tuples of them by value; anything
+    else (dicts, lists, objects, functions, modules) by identity."""
+    if isinstance(x, np.ndarray) and x.dtype != object:
+        return ("array", x.shape, x.dtype.str, x.tobytes())
+    if isinstance(x, _BY_VALUE):
+        return (type(x), x)
+    if type(x) is tuple and len(x) <= 64:
+        return ("tuple", tuple(_shallow_fingerprint(v) for v in x))
+    return _Ident(x)
 
 
 def _fingerprint(x: Any, depth: int = 0) -> Any:
@@ -108,7 +121,8 @@ class _Globals:
 
         from .capture.sourceloc import is_framead_file
 
-        codes = [c for c in codes if not is_framead_file(c.co_filename)]
+        codes = [c for c in codes if not is_framead_file(c.co_filename)
+                 and not c.co_filename.startswith(_STDLIB)]
         if not codes:
             return
         by_file = {}
@@ -125,7 +139,7 @@ class _Globals:
                 if name in g and (id(g), name) not in watched:
                     watched.add((id(g), name))
                     self.checks.append((functools.partial(_global, g, name),
-                                        _fingerprint(g[name])))
+                                        _Shallow(_shallow_fingerprint(g[name]))))
 
     def _watch(self, fn: types.FunctionType) -> None:
         code = fn.__code__
@@ -134,7 +148,7 @@ class _Globals:
         for name in _names(code):
             if name in fn.__globals__:
                 self.checks.append((functools.partial(_global, fn.__globals__, name),
-                                    _fingerprint(fn.__globals__[name])))
+                                    _Shallow(_shallow_fingerprint(fn.__globals__[name]))))
         for k, cell in enumerate(fn.__closure__ or ()):
             try:
                 val = cell.cell_contents
@@ -148,11 +162,31 @@ class _Globals:
                 got = get()
             except Exception:  # noqa: BLE001 - a vanished global: the trace is stale
                 return False
-            if not isinstance(want, types.CodeType):
+            if type(want) is _Shallow:
+                got, want = _shallow_fingerprint(got), want.fp
+            elif not isinstance(want, types.CodeType):
                 got = _fingerprint(got)
             if got is not want and got != want:
                 return False
         return True
+
+
+class _Shallow:
+    """A module global's fingerprint (compared with ``_shallow_fingerprint``)."""
+
+    __slots__ = ("fp",)
+
+    def __init__(self, fp: Any):
+        self.fp = fp
+
+
+def _stdlib_prefix() -> str:
+    import sysconfig
+
+    return sysconfig.get_paths()["stdlib"] + "/"
+
+
+_STDLIB = _stdlib_prefix()
 
 
 def _names(code: types.CodeType) -> set[str]:
@@ -189,11 +223,14 @@ class _Entry:
             self.trace = None  # the replay holds what it needs
         return self._replay
 
-    def run(self, inputs: list, seed_of: Callable) -> tuple[Any, list]:
+    def run(self, inputs: list, seed_of: Callable | None) -> tuple[Any, list]:
+        """(value, cotangents of the inputs); ``seed_of`` None: the value only."""
         rp = self.replay
         env = rp.forward(inputs)
         outs = rp.outputs(env)
         value = unflatten_tree(self.out_treedef, outs)
+        if seed_of is None:
+            return value, []
         v = rp.output_ids[0]
         seeds = {v: seed_of(value)} if v is not None else {}
         return value, rp.backward(env, seeds) if seeds else [None] * len(rp.wrt_ids)
@@ -221,7 +258,10 @@ def _uncacheable_reason(t: Any, rec: Any) -> str | None:
 class CachedValueAndGrad:
     """``value_and_grad(f, cache=True)``: see the module docstring."""
 
-    def __init__(self, f: Callable, argnums: int | Sequence[int], strict: bool | None):
+    value_only = False
+
+    def __init__(self, f: Callable, argnums: int | Sequence[int] | None,
+                 strict: bool | None):
         self.f = f
         self.argnums = argnums
         self.strict = strict
@@ -237,8 +277,10 @@ class CachedValueAndGrad:
         from .api import _norm_argnums, _rebox, paused_gc
         from .capture.session import outer_recorder
 
-        nums = _norm_argnums(self.argnums, len(args))
+        nums = _norm_argnums(self._argnums(args), len(args))
         if outer_recorder() is not None:  # inside another capture: no shortcuts
+            if self.value_only:
+                return self.f(*args, **kwargs)
             from .api import value_and_grad
 
             return value_and_grad(self.f, self.argnums, strict=self.strict)(*args, **kwargs)
@@ -259,7 +301,8 @@ class CachedValueAndGrad:
                     continue
                 try:
                     with paused_gc():
-                        value, grads = entry.run(inputs, self._seed)
+                        value, grads = entry.run(inputs,
+                                                 None if self.value_only else self._seed)
                 except Miss:
                     self.stats["misses"] += 1
                     continue
@@ -269,8 +312,15 @@ class CachedValueAndGrad:
                     self.stats["reasons"].append(str(e))
                     continue
                 self.stats["hits"] += 1
-                return value, self._pack(grads, args, nums)
+                return value if self.value_only else (value, self._pack(grads, args, nums))
         return self._capture(args, kwargs, nums, sig)
+
+    def _argnums(self, args: tuple) -> Any:
+        if self.argnums is not None:
+            return self.argnums
+        return tuple(i for i, a in enumerate(args)  # every float/array argument
+                     if isinstance(a, float | complex | np.inexact)
+                     or (isinstance(a, np.ndarray) and a.dtype.kind in "fc"))
 
     def _seed(self, value: Any) -> Any:
         return np.ones((), dtype=np.result_type(value))[()] if not isinstance(value, float) \
@@ -285,11 +335,14 @@ class CachedValueAndGrad:
 
         self.stats["captures"] += 1
         t, rec, fns, codes = api._capture_for_cache(self.f, args, kwargs, nums, self.strict)
-        fname = getattr(self.f, "__qualname__", repr(self.f))
-        seed = api._scalar_seed(t.value, t, fname)
-        v = t.graph.outputs[0]
-        with api.paused_gc():
-            grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(nums)
+        grads: list = []
+        if not self.value_only:
+            fname = getattr(self.f, "__qualname__", repr(self.f))
+            seed = api._scalar_seed(t.value, t, fname)
+            v = t.graph.outputs[0]
+            with api.paused_gc():
+                grads = t.backward()({v.id: seed}) if isinstance(v, Value) else \
+                    [None] * len(nums)
         reason = _uncacheable_reason(t, rec) if sig is not None else "unhashable arguments"
         if reason is None:
             entries = self._traces.setdefault(sig, [])
@@ -299,4 +352,27 @@ class CachedValueAndGrad:
         else:
             self.stats["uncacheable"] += 1
             self.stats["reasons"].append(reason)
-        return t.value, self._pack(grads, args, nums)
+        return t.value if self.value_only else (t.value, self._pack(grads, args, nums))
+
+
+class CachedFunction(CachedValueAndGrad):
+    """``framead.jit(f)``: ``f``'s value through a cached trace (see the module docstring).
+    ``f`` may itself call framead (``jit(grad(f))``): the derivative is recorded with it and
+    replayed too."""
+
+    value_only = True
+
+
+def jit(f: Callable, argnums: int | Sequence[int] | None = None, *,
+        strict: bool | None = None) -> Callable:
+    """``framead.jit(f)(*args)``: the value of ``f(*args)``, recorded once and re-run as
+    generated code (without running ``f``) while the recorded decisions hold, like
+    ``grad(f, cache=True)``. The float/array arguments (or ``argnums``) are the inputs; the
+    others are static. ``jit(grad(f))`` caches a gradient; ``.stats`` and ``.clear()`` as for
+    cached gradients."""
+    from .api import _user_facing
+
+    cached = CachedFunction(f, argnums, strict)
+    wrapped = _user_facing(cached)
+    wrapped.stats, wrapped.clear = cached.stats, cached.clear
+    return wrapped

@@ -303,3 +303,32 @@ def test_list_sort_order_is_guarded():
     for fn in (f, g):
         _check_points(fn, [[0.1, 0.5, 0.2], [0.9, 0.5, 0.2], [0.1, 0.5, 0.2],
                            [0.3, -0.8, 0.2]])
+
+
+JIT_RUNS: list = []
+
+
+def test_jit_caches_values_and_framead_derivatives_inside():
+    def f(x):
+        s = 0.0
+        for i in range(len(x)):
+            s += math.sin(x[i]) * x[i] if x[i] > 0 else x[i] ** 2
+        return s
+
+    JIT_RUNS.clear()  # a module global: watched by identity (a closure list: by value)
+
+    def counted(x):
+        JIT_RUNS.append(1)
+        return f(x)
+
+    jf = framead.jit(counted)
+    jg = framead.jit(framead.grad(f))
+    jh = framead.jit(framead.hessian(lambda x: np.sum(np.sin(x) * x[::-1])))
+    for p in ([0.3, -0.2, 0.5], [0.4, -0.1, 0.6], [-0.4, -0.1, 0.6], [0.2, -0.3, 0.1]):
+        x = np.array(p)
+        assert jf(x) == f(x)
+        np.testing.assert_allclose(jg(x), framead.grad(f)(x), rtol=1e-13)
+        np.testing.assert_allclose(
+            jh(x), framead.hessian(lambda x: np.sum(np.sin(x) * x[::-1]))(x), rtol=1e-13)
+    assert len(JIT_RUNS) == jf.stats["captures"] == 2  # hits never run f
+    assert jg.stats["hits"] == 2 and jh.stats["hits"] == 3
