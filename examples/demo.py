@@ -65,9 +65,39 @@ def check(title, f, args, argnums):
     print(f"  max relative error (max |framead - fd| / max |fd|): {worst:.2e}")
 
 
+def second_order_and_cache():
+    """hessian (forward over framead's own reverse pass) next to second differences of the
+    gradient; a cached gradient re-running its trace on new inputs."""
+    import time
+
+    f, (u0,) = stencil.heat_loss, stencil.EXAMPLE_ARGS
+    u = u0[::10].copy()  # 5 points: a 5x5 Hessian
+    h = framead.hessian(f)(u, 20)
+    g = framead.grad(f)
+    fd = np.zeros_like(h)
+    for i in range(u.size):
+        e = np.zeros_like(u)
+        e[i] = 1e-5
+        fd[:, i] = (g(u + e, 20) - g(u - e, 20)) / 2e-5
+    print("\n== hessian of stencil.heat_loss (5 points, 20 steps): jacfwd(jacrev(f))")
+    print(f"  max |hessian - differences of grad| / max |.|: "
+          f"{np.max(np.abs(h - fd)) / np.max(np.abs(fd)):.2e}")
+
+    cached = framead.grad(f, cache=True)
+    timings = []
+    for k in range(4):
+        t = time.perf_counter()
+        cached(u0 * (1.0 + 0.01 * k))
+        timings.append(time.perf_counter() - t)
+    print("\n== grad(stencil.heat_loss, cache=True): four calls on new inputs")
+    print("  seconds: " + ", ".join(f"{t:.4f}" for t in timings)
+          + f"  (capture, replay generation, then hits); stats {cached.stats}")
+
+
 def main():
     for title, f, args, argnums in EXAMPLES:
         check(title, f, args, argnums)
+    second_order_and_cache()
 
     # A small instance (8 points, 2 steps) keeps the listings short.
     small = (stencil.EXAMPLE_ARGS[0][::5].copy(), 2)
