@@ -37,7 +37,7 @@ def loc_of(frame: FrameType | None) -> SourceLoc:
     # a frame's callers never change: (frame, offset) -> location, without walking the stack
     # (the dict holds the frames, so their ids cannot be reused while cached)
     if frame.f_code.co_flags & _RESUMABLE:  # a generator's callers change between resumes
-        return _stack_loc(frame)
+        return _at_caller(frame)
     at = _by_frame.get(frame)
     if at is not None:
         loc = at.get(frame.f_lasti)
@@ -47,7 +47,25 @@ def loc_of(frame: FrameType | None) -> SourceLoc:
         if len(_by_frame) >= 64:
             _by_frame.clear()
         at = _by_frame[frame] = {}
-    loc = at[frame.f_lasti] = _stack_loc(frame)
+    loc = at[frame.f_lasti] = _at_caller(frame)
+    return loc
+
+
+def _at_caller(frame: FrameType) -> SourceLoc:
+    """The location, cached under the caller's frame: a function called many times from one
+    loop gets a new frame per call, but (caller frame, call site, code, offset) repeats."""
+    cf = frame.f_back
+    if cf is None or cf.f_code.co_flags & _RESUMABLE:
+        return _stack_loc(frame)
+    at = _by_frame.get(cf)
+    if at is None:
+        if len(_by_frame) >= 64:
+            _by_frame.clear()
+        at = _by_frame[cf] = {}
+    key = (cf.f_lasti, frame.f_code, frame.f_lasti)
+    loc = at.get(key)
+    if loc is None:
+        loc = at[key] = _stack_loc(frame)
     return loc
 
 
