@@ -173,9 +173,11 @@ class Graph:
     outputs: list[Any] = field(default_factory=list)  # Values or constants
     stats: dict = field(default_factory=dict)
 
-    def live_nodes(self) -> list[Node]:
-        """Dead-code elimination: nodes some output depends on, in order."""
+    def live_nodes(self, also: Any = ()) -> list[Node]:
+        """Dead-code elimination: nodes some output (or a Value in ``also``) depends on, in
+        order."""
         needed = {v.id for v in self.outputs if isinstance(v, Value)}
+        needed.update(v.id for v in also)
         live: list[Node] = []
         for node in reversed(self.nodes):
             if any(o is not None and o.id in needed for o in node.outputs):

@@ -1,14 +1,7 @@
-"""A recorded graph as generated Python: its forward pass and its reverse pass, re-runnable on
-new inputs.
-
-Two users:
-
-* higher order (``grad(grad(f))``, ``hessian``): a ``grad`` called inside another capture
-  records ``f`` once, then runs this replay *instrumented by the outer capture*, so the outer
-  recorder sees the primal recomputation and every operation of the rules' VJPs, and can
-  differentiate them again (forward or reverse);
-* cached traces (``grad(f, cache=True)``, ``framead.jit``): on a guard hit the replay runs
-  uninstrumented on the new inputs; guards on the decisions the trace made raise ``Miss``.
+"""A recorded graph as generated Python: its forward pass (with the trace's guards) and its
+reverse pass, re-run on new inputs without instrumentation by cached traces
+(``grad(f, cache=True)``, ``framead.jit``, framead/cache.py); a guard that comes out
+differently raises ``Miss``.
 
 Values live in one list ``e`` indexed by value id. Each forward line calls the node's callable
 on ``e[...]`` and constants; each reverse block is the one ``framead.reverse`` generates, with
@@ -80,9 +73,6 @@ def _same(a: Any, b: Any) -> bool:
 
 def replay_callable(node: Node) -> Any:
     """The callable that recomputes ``node``'s output from its (node) arguments."""
-    call = getattr(node, "call", None)
-    if call is not None:
-        return call
     fn = getattr(node.rule, "fn", None)
     if not callable(fn):
         raise NotReplayable(f"{node.name} at {node.loc.file}:{node.loc.line} has no callable")
@@ -110,19 +100,16 @@ def _is_operator(fn: Any) -> bool:
 class Replay:
     """Forward and reverse source for ``graph`` with respect to ``wrt``.
 
-    ``guards`` (cached traces): ``(position, callable, args, kwargs, recorded)`` tuples, checked
-    before node ``position``. ``consts`` maps id(object) -> object to substitute for constants
-    bound into the code (the caller's originals for the copies capture made).
+    ``guards``: ``(position, callable, args, kwargs, recorded, loc)`` tuples
+    (``Recorder.guard``), checked before node ``position``.
     """
 
-    def __init__(self, graph: Graph, wrt: list[Value], guards: tuple = (),
-                 consts: dict | None = None, inline_ops: bool = True):
+    def __init__(self, graph: Graph, wrt: list[Value], guards: tuple = ()):
         self.graph = graph
         self.wrt = wrt
         self.filename = f"<framead-replay-{next(_serial)}>"
-        self.consts = consts or {}
-        self.inline_ops = inline_ops
         self.guards = guards
+        self._order = {id(n): k for k, n in enumerate(graph.nodes)}
         self.fwd_nodes = self._needed_forward(graph, guards)
         self.bwd_nodes = list(reversed(R.active_nodes(graph, wrt)))
         self.size = 1 + max([v.id for v in graph.inputs] +
@@ -132,10 +119,9 @@ class Replay:
         # keep ids and constants only: the recorded primals can be freed
         self.input_ids = [v.id for v in graph.inputs]
         self.output_ids = [v.id if isinstance(v, Value) else None for v in graph.outputs]
-        self._output_consts = [None if isinstance(v, Value) else self.consts.get(id(v), v)
-                               for v in graph.outputs]
+        self._output_consts = [None if isinstance(v, Value) else v for v in graph.outputs]
         self.wrt_ids = [v.id for v in wrt]
-        del self.graph, self.wrt, self.fwd_nodes, self.bwd_nodes
+        del self.graph, self.wrt, self.fwd_nodes, self.bwd_nodes, self._order
 
     @staticmethod
     def _needed_forward(graph: Graph, guards: tuple) -> list[Node]:
@@ -143,17 +129,13 @@ class Replay:
         of them or be an input."""
         from .ir import _node_value_inputs
 
-        needed = {v.id for v in graph.outputs if isinstance(v, Value)}
-        needed.update(v.id for g in guards for v in R._values_in(list(g[2])))
-        live: list[Node] = []
-        for node in reversed(graph.nodes):
-            if any(o is not None and o.id in needed for o in node.outputs):
-                live.append(node)
-                needed.update(a.id for a in _node_value_inputs(node))
-        live.reverse()
+        guarded = [v for g in guards for v in R._values_in(list(g[2]))]
+        live = graph.live_nodes(also=guarded)
         made = {v.id for v in graph.inputs}
         made.update(o.id for n in live for o in n.outputs if o is not None)
-        missing = needed - made
+        read = {v.id for n in live for v in _node_value_inputs(n)}
+        read.update(v.id for v in (*graph.outputs, *guarded) if isinstance(v, Value))
+        missing = read - made
         if missing:
             raise NotReplayable(f"value %{min(missing)} is read but made where framead cannot "
                                 "re-run it")
@@ -163,7 +145,7 @@ class Replay:
     def _const(self, em: R._Emitter, c: Any) -> str:
         if c is None or type(c) in (bool, int, str) or c is Ellipsis:
             return repr(c)
-        return em.bind("k", self.consts.get(id(c), c))
+        return em.bind("k", c)
 
     def _expr(self, em: R._Emitter, a: Any) -> str:
         if isinstance(a, Value):
@@ -181,12 +163,11 @@ class Replay:
         odd = {k: v for k, v in kwargs.items() if not k.isidentifier()}
         if odd:
             parts.append(f"**{em.bind('kw', odd)}")
-        if self.inline_ops and not kwargs and len(args) == 2 and _is_operator(fn) and \
-                fn in _BINOPS:
-            return f"{parts[0]} {_BINOPS[fn]} {parts[1]}"
-        if self.inline_ops and not kwargs and len(args) == 1 and _is_operator(fn) and \
-                fn in _UNOPS:
-            return f"{_UNOPS[fn]}{parts[0]}"
+        if not kwargs and _is_operator(fn):  # written as the operator itself
+            if len(args) == 2 and fn in _BINOPS:
+                return f"{parts[0]} {_BINOPS[fn]} {parts[1]}"
+            if len(args) == 1 and fn in _UNOPS:
+                return f"{_UNOPS[fn]}{parts[0]}"
         return f"{em.bind(stem, fn)}({', '.join(parts)})"
 
     def _forward_line(self, em: R._Emitter, node: Node) -> str:
@@ -283,8 +264,7 @@ class Replay:
                 for o in node.outputs:
                     if o is not None and o.kind is np.ndarray and srcs:
                         base[o.id] = tuple(srcs)
-        order = {id(n): k for k, n in enumerate(self.graph.nodes)}
-        fpos = [order[id(n)] for n in self.fwd_nodes]
+        fpos = [self._order[id(n)] for n in self.fwd_nodes]
         pinned = {b for v in self.graph.outputs if isinstance(v, Value)
                   for b in base.get(v.id, (v.id,))}
         for g in self.guards:  # a guard reads at its place in the original order
@@ -320,8 +300,8 @@ class Replay:
         self._fwd: list = []
         self._bwd: list = []
         # forward, chunked; guards are placed before the node they preceded when recorded
-        order = {id(n): k for k, n in enumerate(self.graph.nodes)}
-        items: list[tuple[int, int, Any]] = [(order[id(n)], 1, n) for n in self.fwd_nodes]
+        items: list[tuple[int, int, Any]] = [(self._order[id(n)], 1, n)
+                                             for n in self.fwd_nodes]
         items += [(g[0], 0, g) for g in self.guards]
         items.sort(key=lambda t: (t[0], t[1]))
         releases = self._releases(items)

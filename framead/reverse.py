@@ -284,7 +284,7 @@ def _inline_vjp(node: Node) -> list[str] | None:
                 return None
         elif type(a) not in (float, int) and not isinstance(a, np.float64):
             return None
-    if out.kind is np.ndarray and fn in (_math().sin, _math().cos, _math().exp):
+    if out.kind is np.ndarray and fn in (math.sin, math.cos, math.exp):
         return None
     if fn is operator.pow and len(node.args) == 2 and not isinstance(node.args[1], Value) \
             and type(node.args[1]) is int and node.args[1] > 0:
@@ -295,10 +295,6 @@ def _inline_vjp(node: Node) -> list[str] | None:
         return list(_INLINE.get(fn)) if fn in _INLINE else None
     except TypeError:  # unhashable callable
         return None
-
-
-def _math():
-    return math
 
 
 def _getitem_rule():
