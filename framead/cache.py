@@ -60,33 +60,26 @@ class _Ident:
         return id(self.obj)
 
 
-def _shallow_fingerprint(x: Any) -> Any:
-    """A module global: numbers, strings, arrays (bytes) and tuples of them by value; anything
-    else (dicts, lists, objects, functions, modules) by identity."""
-    if isinstance(x, np.ndarray) and x.dtype != object:
-        return ("array", x.shape, x.dtype.str, x.tobytes())
-    if isinstance(x, _BY_VALUE):
-        return (type(x), x)
-    if type(x) is tuple and len(x) <= 64:
-        return ("tuple", tuple(_shallow_fingerprint(v) for v in x))
-    return _Ident(x)
-
-
-def _fingerprint(x: Any, depth: int = 0) -> Any:
-    """What a static value is compared by: numbers, strings, arrays (bytes) and plain
-    tuples/lists/dicts of them by value, anything else by identity."""
+def _fingerprint(x: Any, containers: bool = True, depth: int = 0) -> Any:
+    """What a static value is compared by: numbers, strings, arrays (bytes) and tuples of them
+    by value, plain lists/dicts too when ``containers`` (arguments, closure cells; module
+    globals are watched without), anything else by identity (``_Ident``)."""
     if isinstance(x, np.ndarray):
         if x.dtype == object:
             return _Ident(x)
         return ("array", x.shape, x.dtype.str, x.tobytes())
     if isinstance(x, _BY_VALUE):
         return (type(x), x)
-    if depth < 4 and type(x) in (tuple, list):
-        return (type(x).__name__, tuple(_fingerprint(v, depth + 1) for v in x))
-    if depth < 4 and type(x) is dict and len(x) <= 64:
-        return ("dict", tuple((_fingerprint(k, depth + 1), _fingerprint(v, depth + 1))
-                              for k, v in x.items()))
+    if depth < 4 and (type(x) is tuple or (containers and type(x) is list)):
+        return (type(x).__name__, tuple(_fingerprint(v, containers, depth + 1) for v in x))
+    if containers and depth < 4 and type(x) is dict and len(x) <= 64:
+        return ("dict", tuple((_fingerprint(k, True, depth + 1),
+                               _fingerprint(v, True, depth + 1)) for k, v in x.items()))
     return _Ident(x)
+
+
+def _global_fingerprint(x: Any) -> Any:
+    return _fingerprint(x, containers=False)
 
 
 def _signature(args: tuple, kwargs: dict, nums: tuple[int, ...]) -> tuple:
@@ -106,7 +99,7 @@ class _Globals:
     that ran during the capture."""
 
     def __init__(self, fns: list, codes: list = ()) -> None:
-        self.checks: list[tuple[Any, Any]] = []
+        self.checks: list[tuple[Callable, Callable, Any]] = []  # (get, fingerprint, was)
         seen: set[int] = set()
         for fn in fns:
             fn = getattr(fn, "__func__", fn)
@@ -138,46 +131,32 @@ class _Globals:
             for name in code.co_names:
                 if name in g and (id(g), name) not in watched:
                     watched.add((id(g), name))
-                    self.checks.append((functools.partial(_global, g, name),
-                                        _Shallow(_shallow_fingerprint(g[name]))))
+                    self._add(functools.partial(_global, g, name), _global_fingerprint)
 
     def _watch(self, fn: types.FunctionType) -> None:
-        code = fn.__code__
-        self.checks.append((lambda fn=fn: fn.__code__, code))
-        self.checks.append((lambda fn=fn: fn.__defaults__, _fingerprint(fn.__defaults__)))
-        for name in _names(code):
+        self._add(lambda fn=fn: fn.__code__, _fingerprint)
+        self._add(lambda fn=fn: fn.__defaults__, _fingerprint)
+        for name in _names(fn.__code__):
             if name in fn.__globals__:
-                self.checks.append((functools.partial(_global, fn.__globals__, name),
-                                    _Shallow(_shallow_fingerprint(fn.__globals__[name]))))
-        for k, cell in enumerate(fn.__closure__ or ()):
+                self._add(functools.partial(_global, fn.__globals__, name), _global_fingerprint)
+        for k in range(len(fn.__closure__ or ())):
             try:
-                val = cell.cell_contents
-            except ValueError:
+                self._add(functools.partial(_cell, fn, k), _fingerprint)
+            except ValueError:  # an empty cell
                 continue
-            self.checks.append((functools.partial(_cell, fn, k), _fingerprint(val)))
+
+    def _add(self, get: Callable, fingerprint: Callable) -> None:
+        self.checks.append((get, fingerprint, fingerprint(get())))
 
     def valid(self) -> bool:
-        for get, want in self.checks:
+        for get, fingerprint, was in self.checks:
             try:
-                got = get()
+                now = fingerprint(get())
             except Exception:  # noqa: BLE001 - a vanished global: the trace is stale
                 return False
-            if type(want) is _Shallow:
-                got, want = _shallow_fingerprint(got), want.fp
-            elif not isinstance(want, types.CodeType):
-                got = _fingerprint(got)
-            if got is not want and got != want:
+            if now != was:
                 return False
         return True
-
-
-class _Shallow:
-    """A module global's fingerprint (compared with ``_shallow_fingerprint``)."""
-
-    __slots__ = ("fp",)
-
-    def __init__(self, fp: Any):
-        self.fp = fp
 
 
 def _stdlib_prefix() -> str:
