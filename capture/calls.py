@@ -518,8 +518,6 @@ def configure_flags() -> None:
     C.clear_callable_flags()
     for fn in STRUCTURAL:
         C.set_callable_flags(fn, C.NATIVE)
-    for fn in CHOOSING:  # traced floats inside a list argument reach dispatch (guards)
-        C.set_callable_flags(fn, C.SCAN)
     for fn in rules.ruled_callables():
         C.set_callable_flags(fn, C.RULE | C.SCAN)  # SCAN: traced floats inside list args
     for f, _ in SPECIAL_FORMS.values():

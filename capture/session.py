@@ -185,9 +185,9 @@ class Session:
         C.set_enabled(self._prev)
         try:
             C.uninstall()
-            if self.recorder.guards is not None:
+            if self.recorder.guards is not None:  # back to their flags of configure_flags
                 for fn in calls.CHOOSING:
-                    C.set_callable_flags(fn, C.SCAN)
+                    C.set_callable_flags(fn, 0)
                 for fn in calls.GUARDED_NATIVE:
                     C.set_callable_flags(fn, C.NATIVE)
             self.recorder.close()

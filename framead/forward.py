@@ -60,37 +60,16 @@ class ForwardTrace:
 def forward_trace(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
                   strict: bool | None = None) -> ForwardTrace:
     """Capture ``f(*args, **kwargs)`` with ``args[nums]`` as inputs, keeping every primal."""
-    from .api import (
-        _capture_nested,
-        _copy_preserving_aliases,
-        _rebox,
-        _resolve_strict,
-        paused_gc,
-        report_opaque,
-    )
+    from .api import _capture, _resolve_strict, report_opaque
     from .capture.recorder import Recorder
-    from .capture.session import Session, outer_recorder
 
-    outer = outer_recorder()
-    if outer is not None:
-        t = _capture_nested(outer, f, args, kwargs, nums)
+    t = _capture(f, args, kwargs, nums, strict,
+                 rec=Recorder(strict=_resolve_strict(strict), save_all=True))
+    if t.nested:  # inside another capture (its recorder keeps every primal of the segment)
         ft = _NestedForwardTrace(t.graph, t.value, t.out_treedef, t.wrt, [])
         report_opaque(ft._live, 2)
         return ft
-    rec = Recorder(strict=_resolve_strict(strict), save_all=True)
-    for i in nums:
-        _rebox(args[i], i)
-    boxed = _copy_preserving_aliases(list(args))
-    wrt = []
-    for i in nums:
-        if not isinstance(boxed[i], np.ndarray):
-            boxed[i] = _rebox(args[i], i)
-        wrt.append(rec.new_input(boxed[i]))
-    with paused_gc(), Session(rec):
-        out = f(*boxed, **kwargs)
-    leaves, treedef = flatten_tree(out)
-    graph = rec.finish(leaves)
-    return ForwardTrace(graph, out, treedef, wrt, list(rec.hazards))
+    return ForwardTrace(t.graph, t.value, t.out_treedef, t.wrt, t.hazards)
 
 
 class _NestedForwardTrace(ForwardTrace):
