@@ -132,20 +132,29 @@ def test_new_shapes_get_their_own_trace():
     assert g.stats["captures"] == 2 and g.stats["hits"] == 2
 
 
-def test_uncacheable_trace_is_captured_every_time():
+def test_uncommon_calls_replay_and_hazards_are_never_cached():
     def f(x):
-        y = np.frompyfunc(lambda a: a * 2.0, 1, 1)(x).astype(float)  # object ufunc: fine
+        y = np.frompyfunc(lambda a: a * 2.0, 1, 1)(x).astype(float)  # object ufunc
         return float(np.sum(np.exp(x)) + np.sum(y))
 
-    def opaque(x):
+    def windows(x):
         return float(np.sum(np.lib.stride_tricks.sliding_window_view(x, 2) ** 2))
 
-    for fn in (f, opaque):
+    def opaque(x):  # float.hex has no rule (FA101): the value it returns is a constant
+        return x * 2.0 + float.fromhex(x.hex()) * x
+
+    for fn, cached in ((f, True), (windows, True), (opaque, False)):
         g = framead.grad(fn, cache=True)
         for k in range(3):
+            args = (0.1 * (k + 1),) if fn is opaque else (np.array([0.1, 0.2, 0.3]) * (k + 1),)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                _same_as_uncached(g, fn, (np.array([0.1, 0.2, 0.3]) * (k + 1),))
+                _same_as_uncached(g, fn, args)
+        if cached:
+            assert g.stats["hits"] == 2, g.stats
+        else:
+            assert g.stats["hits"] == 0 and g.stats["uncacheable"] == 3, g.stats
+            assert "FA101" in g.stats["reasons"][0]
 
 
 def test_caller_arrays_untouched_and_results_fresh():
