@@ -1,21 +1,98 @@
-"""Places where a gradient may be lost, with a stable code (see issue 5's catalogue)."""
+"""The hazard registry: every place where a gradient may be lost has a registered code.
+
+Like PyTorch dynamo's graph-break registry, each code (``FA1xx``: the gradient may be wrong or
+incomplete; ``FA2xx``: it is right but obtained another way) has a slug, an explanation and a
+hint. Coverage reports, the CLI (``python -m framead hazards``) and ``GradientHazard``
+messages read them from here. ``Hazard(...)`` with an unregistered code raises
+``UnregisteredHazard`` under pytest (or with ``FRAMEAD_CHECK_HAZARDS=1``): a new hazard site
+must register its code first.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from framead.ir import SourceLoc
 
-CATALOGUE = {
-    "FA101": "call to a C function without a rule touched a traced value",
-    "FA102": "gradient cut by int()/round()/a comparison into a static value",
-    "FA103": "frame ran uninstrumented",
-    "FA104": "unknown mutation of a traced array",
-    "FA105": "traced value stored where framead cannot follow",
-    "FA106": "traced keyword argument framead cannot map to a rule input",
-    "FA107": "derivative code a nested (higher-order) capture cannot see",
-    "FA201": "eager fallback used",
-}
+
+@dataclass(frozen=True)
+class HazardKind:
+    code: str
+    slug: str
+    explanation: str
+    hint: str  # may use {op}: the callable or frame the hazard is about
+
+    def hint_for(self, op: str) -> str:
+        return self.hint.format(op=op)
+
+
+REGISTRY: dict[str, HazardKind] = {}
+
+
+class UnregisteredHazard(LookupError):
+    """A hazard was raised with a code that is not in ``REGISTRY`` (a framead bug)."""
+
+
+def register(code: str, slug: str, explanation: str, hint: str) -> HazardKind:
+    """Register one hazard code (codes and slugs are unique)."""
+    if code in REGISTRY or any(k.slug == slug for k in REGISTRY.values()):
+        raise ValueError(f"hazard {code} / {slug} is already registered")
+    kind = REGISTRY[code] = HazardKind(code, slug, explanation, hint)
+    return kind
+
+
+def lookup(code: str) -> HazardKind:
+    try:
+        return REGISTRY[code]
+    except KeyError:
+        raise UnregisteredHazard(f"hazard code {code!r} is not registered in "
+                                 "framead.capture.hazards") from None
+
+
+register("FA101", "no-rule",
+         "a C function without a derivative rule received a traced value",
+         "register a rule: framead.rules.register({op}, vjp=..., saves=...), or differentiate "
+         "the calling function with framead.use('finite_diff')")
+register("FA102", "gradient-cut",
+         "the gradient is cut: int()/round()/floor or a comparison turned a traced value into "
+         "a static one (its derivative is zero, which may be what you mean)",
+         "keep the value a float if it should carry a gradient (int()/round()/math.floor give "
+         "piecewise-constant results whose derivative is zero)")
+register("FA103", "uninstrumented-frame",
+         "a frame ran uninstrumented (the rewriter refused its code object, for the reason "
+         "given): operations on traced values inside it are not recorded",
+         "mark {op} @framead.eager, or report its code object (and the reason) to framead")
+register("FA104", "unknown-mutation",
+         "a traced array was changed by something framead cannot see (a call without a rule, "
+         "or a view whose origin is unknown)",
+         "register a rule for {op} that declares mutates=(argnum,), or pass it a copy of the "
+         "array")
+register("FA105", "untrackable-store",
+         "a traced value was stored as raw bytes framead cannot follow (array.array, struct, "
+         "ctypes, memoryview)",
+         "store traced values in lists, tuples, dicts or float ndarrays; array.array, ctypes "
+         "and struct keep raw bytes that framead cannot follow")
+register("FA106", "keyword-argument",
+         "a traced keyword argument cannot be mapped to an input of the rule",
+         "pass the argument positionally, or register {op}'s rule with argnames=")
+register("FA107", "opaque-derivative",
+         "a nested (higher-order) capture cannot see the derivative code of this node",
+         "the VJP of {op} is not written in NumPy code framead can record, so its own "
+         "derivative (second order) is lost; take higher derivatives outside the engine/solver, "
+         "or register a rule whose VJP is plain NumPy")
+register("FA201", "eager-fallback",
+         "the eager fallback (@framead.eager Tracers) was used: the gradient is right but "
+         "slower, and traced values read from deep containers are not seen",
+         "{op} ran with eager Tracers (@framead.eager): remove @framead.eager where "
+         "instrumenting works")
+
+# code -> explanation (older name, kept for readers of the catalogue)
+CATALOGUE = {code: kind.explanation for code, kind in REGISTRY.items()}
+
+
+def _check_codes() -> bool:
+    return bool(os.environ.get("FRAMEAD_CHECK_HAZARDS") or os.environ.get("PYTEST_CURRENT_TEST"))
 
 
 @dataclass(frozen=True)
@@ -25,5 +102,21 @@ class Hazard:
     loc: SourceLoc
     message: str
 
+    def __post_init__(self) -> None:
+        if self.code not in REGISTRY and _check_codes():
+            lookup(self.code)  # raises UnregisteredHazard
+
+    @property
+    def kind(self) -> HazardKind | None:
+        return REGISTRY.get(self.code)
+
+    @property
+    def slug(self) -> str:
+        return self.kind.slug if self.kind else "unregistered"
+
+    @property
+    def hint(self) -> str:
+        return self.kind.hint_for(self.op) if self.kind else ""
+
     def __str__(self) -> str:
-        return f"{self.loc.file}:{self.loc.line}: {self.code} {self.message}"
+        return f"{self.loc.file}:{self.loc.line}: {self.code} [{self.slug}] {self.message}"

@@ -12,7 +12,7 @@ from types import CodeType
 from . import _evalframe as C
 from . import calls
 from .recorder import Recorder
-from .rewriter import instrument
+from .rewriter import instrument, refuse_reason
 from .sourceloc import is_framead_file, release_frames
 
 _lock = threading.RLock()
@@ -92,7 +92,7 @@ def decide(code: CodeType) -> CodeType | None:
         return hit[1]
     new = instrument(code, PROBES)
     if new is None:
-        _refused[code] = "the rewriter refused this code object"
+        _refused[code] = refuse_reason(code, PROBES) or "the rewriter refused this code object"
     _rewritten[id(code)] = (code, new)
     if new is None:
         _report_refused(code)

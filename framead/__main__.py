@@ -106,6 +106,30 @@ def _run_rules(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- hazards ---------------------------------------------------------------------------------
+
+def _configure_hazards(p: argparse.ArgumentParser) -> None:
+    p.add_argument("code", nargs="?", default="",
+                   help="only the hazard with this code or slug (e.g. FA101 or no-rule)")
+
+
+def _run_hazards(args: argparse.Namespace) -> int:
+    import textwrap
+
+    from framead.capture.hazards import REGISTRY
+
+    kinds = [k for k in REGISTRY.values() if args.code in ("", k.code, k.slug)]
+    if not kinds:
+        print(f"no hazard {args.code!r}; known: {', '.join(REGISTRY)}", file=sys.stderr)
+        return 2
+    for k in kinds:
+        print(f"{k.code}  {k.slug}")
+        for label, text in (("", k.explanation), ("hint: ", k.hint_for("<op>"))):
+            print(textwrap.fill(label + text, 92, initial_indent="    ",
+                                subsequent_indent="    "))
+    return 0
+
+
 # --- the command table -----------------------------------------------------------------------
 
 def _coverage_main(argv: list[str]) -> int:
@@ -117,6 +141,8 @@ def _coverage_main(argv: list[str]) -> int:
 COMMANDS: dict[str, tuple[str, Callable | None, Callable]] = {
     "rules": ("list every registered rule: callable, VJP, JVP and metadata",
               _configure_rules, _run_rules),
+    "hazards": ("list the hazard codes (places a gradient may be lost): slug, meaning, hint",
+                _configure_hazards, _run_hazards),
     "coverage": ("run a function under capture and list where gradients may be lost",
                  None, _coverage_main),
 }

@@ -11,41 +11,19 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .capture.hazards import CATALOGUE
+from .capture.hazards import REGISTRY
 
-KINDS = {
-    "FA101": "no-rule",
-    "FA102": "gradient-cut",
-    "FA103": "uninstrumented-frame",
-    "FA104": "unknown-mutation",
-    "FA105": "untrackable-store",
-    "FA106": "keyword-argument",
-    "FA107": "opaque-derivative",
-    "FA201": "eager-fallback",
-}
+
+def kind_of(code: str) -> str:
+    """The registry's slug of ``code`` ("unregistered" for a code nobody registered)."""
+    k = REGISTRY.get(code)
+    return k.slug if k else "unregistered"
 
 
 def hint_for(code: str, op: str) -> str:
-    """What to do about one hazard."""
-    return {
-        "FA101": f"register a rule: framead.rules.register({op}, vjp=..., saves=...), or "
-                 f"differentiate the calling function with framead.use('finite_diff')",
-        "FA102": "keep the value a float if it should carry a gradient (int()/round()/"
-                 "math.floor give piecewise-constant results whose derivative is zero)",
-        "FA103": "framead could not instrument this frame; mark it @framead.eager or "
-                 "report the code object to framead",
-        "FA104": f"register a rule for {op} that declares mutates=(argnum,), or pass it a "
-                 "copy of the array",
-        "FA105": "store traced values in lists, tuples, dicts or float ndarrays; array.array, "
-                 "ctypes and struct keep raw bytes that framead cannot follow",
-        "FA106": f"pass the argument positionally, or register {op}'s rule with argnames=",
-        "FA107": f"the VJP of {op} is not written in NumPy code framead can record, so its "
-                 "own derivative (second order) is lost; take higher derivatives outside the "
-                 "engine/solver, or register a rule whose VJP is plain NumPy",
-        "FA201": f"{op} ran with eager Tracers (@framead.eager): it is differentiated, but "
-                 "more slowly, and operations between traced values it reads from deep "
-                 "containers are not seen; remove @framead.eager where instrumenting works",
-    }.get(code, "")
+    """What to do about one hazard (the registry's hint)."""
+    k = REGISTRY.get(code)
+    return k.hint_for(op) if k else ""
 
 
 @dataclass
@@ -63,7 +41,8 @@ class CoverageEntry:
 
     @property
     def explanation(self) -> str:
-        return CATALOGUE.get(self.code, "")
+        k = REGISTRY.get(self.code)
+        return k.explanation if k else ""
 
 
 class CoverageReport:
@@ -92,7 +71,7 @@ class CoverageReport:
             e = grouped.get(key)
             if e is None:
                 grouped[key] = CoverageEntry(
-                    h.code, KINDS.get(h.code, "other"), h.op, h.loc.file, h.loc.line,
+                    h.code, kind_of(h.code), h.op, h.loc.file, h.loc.line,
                     h.loc.source(), 1, [list(s) for s in h.loc.stack], hint_for(h.code, h.op),
                     h.message)
             else:
@@ -109,7 +88,8 @@ class CoverageReport:
             if e.file != current:
                 current = e.file
                 lines.append(f"{e.file}")
-            lines.append(f"  {e.line:>5}  {e.code}  x{e.count:<4} {e.op:<24} {e.source[:60]}")
+            lines.append(f"  {e.line:>5}  {e.code} {e.kind:<20} x{e.count:<4} {e.op:<24} "
+                         f"{e.source[:60]}")
             lines.append(f"         {e.explanation}; hint: {e.hint}")
         return "\n".join(lines)
 

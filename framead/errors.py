@@ -23,5 +23,6 @@ class GradientHazard(FrameadError):
     def __init__(self, hazard: Any):
         self.hazard = hazard
         loc = hazard.loc
-        super().__init__(f"{hazard.code} at {loc.file}:{loc.line} ({hazard.op}): "
-                         f"{hazard.message}")
+        slug, hint = getattr(hazard, "slug", ""), getattr(hazard, "hint", "")
+        super().__init__(f"{hazard.code} [{slug}] at {loc.file}:{loc.line} ({hazard.op}): "
+                         f"{hazard.message}" + (f"\n  hint: {hint}" if hint else ""))
