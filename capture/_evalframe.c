@@ -38,6 +38,11 @@
 static _Thread_local int tl_enabled = 0; /* capture on for this thread */
 static _Thread_local int tl_busy = 0;    /* decide() running on this thread */
 static _Thread_local int tl_recalling = 0; /* fa_frame_recall() running on this thread */
+/* The user's frame whose probe is running a Python handler right now (NULL
+   outside handlers). call_native() makes it the current frame while a handler
+   performs the user's operation, so warnings, sys._getframe() and stack walks in
+   the callee see the user's line, not framead's handler frames. */
+static _Thread_local fa_frame *tl_user_frame = NULL;
 
 static ptrmap tracked;        /* traced objects (no references held) */
 static ptrmap callable_flags; /* key (PyMethodDef* or object) -> flags */
@@ -679,18 +684,37 @@ wrong_nargs(const char *name, Py_ssize_t want, Py_ssize_t got)
     return NULL;
 }
 
+/* Every call of a Python handler from a probe goes through here: it records the
+   probing (user) frame for call_native(), restoring the outer one after (handlers
+   nest when user code they run meets probes again). */
+static PyObject *
+call_handler_n(PyObject *h, PyObject *const *args, Py_ssize_t n)
+{
+    fa_frame *outer = tl_user_frame;
+    tl_user_frame = fa_current_frame(PyThreadState_Get());
+    PyObject *res = PyObject_Vectorcall(h, args, n, NULL);
+    tl_user_frame = outer;
+    return res;
+}
+
 static PyObject *
 call_handler3(PyObject *h, PyObject *x, PyObject *a, PyObject *b)
 {
     PyObject *args[3] = {x, a, b};
-    return PyObject_Vectorcall(h, args, 3, NULL);
+    return call_handler_n(h, args, 3);
 }
 
 static PyObject *
 call_handler2(PyObject *h, PyObject *a, PyObject *b)
 {
     PyObject *args[2] = {a, b};
-    return PyObject_Vectorcall(h, args, 2, NULL);
+    return call_handler_n(h, args, 2);
+}
+
+static PyObject *
+call_handler1(PyObject *h, PyObject *a)
+{
+    return call_handler_n(h, &a, 1);
 }
 
 #define BINOP_PROBE(IDX, NAME, EXPR)                                                  \
@@ -849,7 +873,7 @@ probe_getiter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *o = args[0];
     if (FA_UNLIKELY(FA_ACTIVE()) && is_traced(o)) {
-        return PyObject_CallOneArg(h_getiter, o);
+        return call_handler1(h_getiter, o);
     }
     return Py_NewRef(o);
 }
@@ -862,7 +886,7 @@ probe_unpack(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *o = args[0];
     if (FA_UNLIKELY(FA_ACTIVE()) && is_traced(o)) {
-        return PyObject_CallOneArg(h_unpack, o);
+        return call_handler1(h_unpack, o);
     }
     return Py_NewRef(o);
 }
@@ -935,7 +959,7 @@ static PyObject *
 call_handler(PyObject *callable, PyObject *argtuple, PyObject *kwargs)
 {
     PyObject *args[3] = {callable, argtuple, kwargs ? kwargs : Py_None};
-    return PyObject_Vectorcall(h_call, args, 3, NULL);
+    return call_handler_n(h_call, args, 3);
 }
 
 static PyObject *
@@ -1173,7 +1197,38 @@ static PyTypeObject CallProbe_Type = {
 /* ------------------------------------------------------------------------ */
 /* Module                                                                    */
 
+/* call_native(fn, args, kwargs_or_None): fn(*args, **kwargs) with capture off
+   for this thread and, inside a handler, the user's probing frame as the current
+   frame: what fn sees of its caller (warnings' file:line, sys._getframe(1),
+   logging, inspect) is the user's line, as in the native run. */
+static PyObject *
+m_call_native(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyTuple_Check(args[1]) || (args[2] != Py_None && !PyDict_Check(args[2]))) {
+        PyErr_SetString(PyExc_TypeError, "call_native(fn, args: tuple, kwargs: dict | None)");
+        return NULL;
+    }
+    PyObject *kwargs = args[2] == Py_None ? NULL : args[2];
+    int was_enabled = tl_enabled;
+    tl_enabled = 0;
+    PyThreadState *tstate = PyThreadState_Get();
+    fa_frame *user = tl_user_frame, *mine = NULL;
+    if (user != NULL) {
+        mine = fa_current_frame(tstate);
+        fa_set_current_frame(tstate, user);
+    }
+    PyObject *res = PyObject_Call(args[0], args[1], kwargs);
+    if (user != NULL) {
+        fa_set_current_frame(tstate, mine);
+    }
+    tl_enabled = was_enabled;
+    return res;
+}
+
 static PyMethodDef module_methods[] = {
+    {"call_native", (PyCFunction)(void (*)(void))m_call_native, METH_FASTCALL,
+     "call_native(fn, args, kwargs or None): call with capture off, seen from the user's "
+     "frame."},
     {"install", m_install, METH_O, "install(decide): set the PEP 523 hook (nesting-counted)."},
     {"uninstall", m_uninstall, METH_NOARGS, "uninstall(): undo one install()."},
     {"install_depth", m_install_depth, METH_NOARGS, "install_depth() -> int"},

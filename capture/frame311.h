@@ -68,6 +68,21 @@ fa_code_framesize(PyCodeObject *co)
     return (Py_ssize_t)co->co_nlocalsplus + co->co_stacksize + (Py_ssize_t)FRAME_SPECIALS_SIZE;
 }
 
+/* The frame this thread is executing (a C function's Python caller), and a way
+   to make another live frame of this thread the current one for a while (3.11
+   keeps it in the evaluation loop's CFrame; 3.13 keeps it in tstate). */
+static inline fa_frame *
+fa_current_frame(PyThreadState *tstate)
+{
+    return tstate->cframe->current_frame;
+}
+
+static inline void
+fa_set_current_frame(PyThreadState *tstate, fa_frame *frame)
+{
+    tstate->cframe->current_frame = frame;
+}
+
 static inline PyCodeObject *
 fa_frame_code(fa_frame *frame)
 {

@@ -755,12 +755,9 @@ class StaticLeaves:
 
 
 def _call_quiet(fn, args, kwargs):
-    """Call a rule-covered function natively, without capturing the frames it runs."""
-    prev = C.set_enabled(False)
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        C.set_enabled(prev)
+    """Call a rule-covered function natively, without capturing the frames it runs, as if
+    from the user's frame (its warnings and stack walks name the user's line)."""
+    return C.call_native(fn, args if type(args) is tuple else tuple(args), kwargs or None)
 
 
 _ALL = frozenset(range(64)) | {"ans"}

@@ -708,12 +708,14 @@ class Backward:
 
     def __call__(self, seeds: dict[int, Any]) -> list[Any]:
         ct = dict(seeds)
-        try:
-            if self._steps is not None:
-                _run_steps(self.nodes, self._steps, ct, self._library)
-            else:
-                for chunk in self._chunks:
-                    chunk(ct)
+        try:  # NumPy's floating-point warnings belong to the program, which has no
+            # reverse pass natively (inf/nan cotangents still show in the gradient)
+            with np.errstate(all="ignore"):
+                if self._steps is not None:
+                    _run_steps(self.nodes, self._steps, ct, self._library)
+                else:
+                    for chunk in self._chunks:
+                        chunk(ct)
         except Exception as e:
             self._annotate(e)
             raise
