@@ -3,6 +3,7 @@
 from . import ode  # framead.ode.adjoint_options
 from .api import GradientWarning, Trace, grad, strict, trace, value_and_grad, vjp
 from .cache import jit
+from .check import GradientCheckError, check_grads
 from .coverage import CoverageReport, coverage
 from .eager_api import eager
 from .engines import use
@@ -16,4 +17,4 @@ __all__ = ["vjp", "grad", "value_and_grad", "trace", "Trace", "coverage", "Cover
            "strict", "eager", "GradientWarning", "use", "FrameadError", "GradientHazard",
            "InputTypeError", "NonScalarOutputError"]
 __all__ += ["jvp", "jacfwd", "jacrev", "hessian", "to_torch", "to_jax"]
-__all__ += ["implicit", "ode", "jit"]
+__all__ += ["implicit", "ode", "jit", "check_grads", "GradientCheckError"]

@@ -175,6 +175,16 @@ def _resolve_strict(flag: bool | None) -> bool:
     return os.environ.get("FRAMEAD_STRICT", "") not in ("", "0", "false", "False")
 
 
+def call_top(f: Callable, args: Sequence, kwargs: dict) -> Any:
+    """The differentiated function's own call, made through the capture's call probe: it is
+    dispatched exactly as the same call written in user code (a rule for ``f`` itself, C
+    callables, partials, see-through Python functions), not as a call from framead's frame.
+    Outside a capture (or with it disabled) the probe calls ``f`` natively."""
+    from .capture import _evalframe as C
+
+    return C.call(f, *args, **kwargs)
+
+
 def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
              strict_mode: bool | None = None, rec: Any = None) -> Trace:
     from .capture.recorder import Recorder
@@ -194,7 +204,7 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
             boxed[i] = _rebox(args[i], i)
         wrt.append(rec.new_input(boxed[i]))
     with paused_gc(), Session(rec):
-        out = f(*boxed, **kwargs)
+        out = call_top(f, boxed, kwargs)
 
     leaves, treedef = flatten_tree(out)
     graph = rec.finish(leaves)
@@ -246,7 +256,7 @@ def _capture_nested(outer: Any, f: Callable, args: tuple, kwargs: dict,
             if j in nums or isinstance(a, np.ndarray):
                 boxed[j] = outer.fresh_copy(a, frame, traced=j in nums)
         wrt = [outer.value_of(boxed[i]) for i in nums]
-        out = f(*boxed, **kwargs)
+        out = call_top(f, boxed, kwargs)
         leaves, treedef = flatten_tree(out)
         outs = [outer.value_of(x) if outer.value_of(x) is not None else x for x in leaves]
         graph = Graph(wrt, outer.nodes[start:], outs, {})

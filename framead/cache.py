@@ -90,7 +90,30 @@ def _signature(args: tuple, kwargs: dict, nums: tuple[int, ...]) -> tuple:
         else:
             sig.append(_fingerprint(a))
     sig.append(tuple(sorted((k, _fingerprint(v)) for k, v in kwargs.items())))
+    sig.append(_aliasing(args, kwargs))
     return tuple(sig)
+
+
+def _owner(a: np.ndarray) -> np.ndarray:
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _aliasing(args: tuple, kwargs: dict) -> tuple:
+    """Which array arguments are one object, or views of one buffer (and how they sit in
+    it): a trace of ``f(x, y)`` is not the program ``f(x, x)`` or ``f(x, x[::-1])`` runs."""
+    arrays = [(k, a) for k, a in (*enumerate(args), *sorted(kwargs.items()))
+              if isinstance(a, np.ndarray)]
+    out = []
+    for p, (i, a) in enumerate(arrays):
+        for j, b in arrays[p + 1:]:
+            if a is b:
+                out.append((i, j))
+            elif _owner(a) is _owner(b) or np.may_share_memory(a, b):
+                where = a.__array_interface__["data"][0] - b.__array_interface__["data"][0]
+                out.append((i, j, where, a.strides, b.strides, a.dtype.str, b.dtype.str))
+    return tuple(out)
 
 
 class _Globals:
@@ -253,13 +276,13 @@ class CachedValueAndGrad:
         self._traces.clear()
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        from .api import _norm_argnums, _rebox, paused_gc
+        from .api import _norm_argnums, _rebox, call_top, paused_gc
         from .capture.session import outer_recorder
 
         nums = _norm_argnums(self._argnums(args), len(args))
         if outer_recorder() is not None:  # inside another capture: no shortcuts
             if self.value_only:
-                return self.f(*args, **kwargs)
+                return call_top(self.f, args, kwargs)
             from .api import value_and_grad
 
             return value_and_grad(self.f, self.argnums, strict=self.strict)(*args, **kwargs)
