@@ -45,6 +45,11 @@ def _as_float64(a: Any, i: int) -> Any:
                     "and float-array inputs (argnums selects which arguments)")
 
 
+def _fresh(args: list) -> list:
+    """Copies of the array arguments: ``f`` may write into its inputs."""
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+
+
 def _with(x: Any, j: int, delta: float) -> Any:
     """``x`` with its flat element ``j`` moved by ``delta`` (a new object)."""
     if isinstance(x, np.ndarray):
@@ -115,15 +120,14 @@ class _Checker:
         self.f, self.args, self.nums = f, args, nums
         self.eps, self.atol, self.rtol, self.label, self.rng = eps, atol, rtol, label, rng
         self.name = getattr(f, "__qualname__", None) or repr(f)
-        self.value, self.shapes = _flat(f(*args), self.name)
+        self.value, self.shapes = _flat(f(*_fresh(args)), self.name)
         self.jac = {i: self._numeric_jacobian(i) for i in nums}  # i -> (m, n_i)
 
     def _numeric_jacobian(self, i: int) -> np.ndarray:
         x = self.args[i]
         cols = []
         for j in range(int(np.size(x))):
-            hi = list(self.args)
-            lo = list(self.args)
+            hi, lo = _fresh(self.args), _fresh(self.args)
             hi[i], lo[i] = _with(x, j, self.eps), _with(x, j, -self.eps)
             fh = _flat(self.f(*hi), self.name)[0]
             fl = _flat(self.f(*lo), self.name)[0]
@@ -157,7 +161,7 @@ class _Checker:
         from .api import vjp
 
         u = self.rng.standard_normal(self.value.size)
-        out, f_vjp = vjp(self.f, *self.args, argnums=self.nums)
+        out, f_vjp = vjp(self.f, *_fresh(self.args), argnums=self.nums)
         self._check_value(out, "rev")
         cts = f_vjp(_cotangent(out, u))
         for i, ct in zip(self.nums, cts, strict=True):
@@ -185,7 +189,7 @@ class _Checker:
         x = self.args[i]
         tan = [None] * len(self.args)
         tan[i] = t.reshape(np.shape(x)) if isinstance(x, np.ndarray) else type(x)(t[0])
-        out, tout = jvp(self.f, self.args, tan)
+        out, tout = jvp(self.f, _fresh(self.args), tan)
         self._check_value(out, "fwd")
         leaves, _ = flatten_tree(tout)
         parts = [np.asarray(t_, dtype=np.float64).reshape(-1)
@@ -241,6 +245,9 @@ def check_grads(f: Callable, *args: Any, order: int = 1, modes: Sequence[str] = 
     if argnums is None:
         argnums = tuple(i for i, a in enumerate(args) if _is_float_arg(a))
     nums = _norm_argnums(argnums, len(args))
+    if not nums:
+        raise ValueError("check_grads: no float or float-array argument to check (pass the "
+                         "arguments themselves, check_grads(f, x, y), not a tuple of them)")
     xs = list(args)
     for i in nums:
         xs[i] = _as_float64(args[i], i)
@@ -267,7 +274,7 @@ def _derivative(f: Callable, xs: list, nums: tuple, mode: str, checker: _Checker
     from .forward import jvp
 
     if mode == "rev":
-        out = f(*xs)
+        out = f(*_fresh(xs))
         ct = _cotangent(out, rng.standard_normal(checker.value.size))
 
         def d_rev(*a):

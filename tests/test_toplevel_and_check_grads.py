@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import warnings
 
 import numpy as np
@@ -84,7 +85,32 @@ CASES = [
     ("np.linalg.det", np.linalg.det, (M,), 0),
     ("np.linalg.inv", np.linalg.inv, (M,), 0),
     ("np.cumsum", np.cumsum, (V,), 0),
+    ("np.average", np.average, (V,), 0),
+    ("np.trace", np.trace, (M,), 0),
+    ("np.einsum", P(np.einsum, "ij,j->i"), (M, V[:3].copy()), (0, 1)),
+    ("np.linalg.solve", np.linalg.solve, (M, V[:3].copy()), (0, 1)),
+    ("np.clip", P(np.clip, a_min=0.0, a_max=0.5), (R,), 0),
+    ("logsumexp", scipy.special.logsumexp, (V,), 0),
+    ("ndarray.sum", np.ndarray.sum, (R,), 0),
+    ("ndarray.mean-axis", P(np.ndarray.mean, axis=1), (R,), 0),
+    ("ndarray.std-ddof", P(np.ndarray.std, ddof=1), (V,), 0),
+    ("np.add.reduce", np.add.reduce, (R,), 0),
+    ("abs", abs, (-0.3,), 0),
+    ("pow", pow, (1.3, 2.2), (0, 1)),
+    ("max", max, (1.3, 2.2), (0, 1)),
+    ("operator.mul", operator.mul, (1.3, 2.2), (0, 1)),
+    ("operator.truediv", operator.truediv, (V, 1.3), (0, 1)),
 ]
+
+# capture/calls.py dispatches np.add.reduce as np.sum, whose default axis is None, not 0: the
+# value under capture is wrong (a scalar instead of the column sums) inside user code too
+KNOWN_WRONG = {"np.add.reduce": "capture/calls.py _UFUNC_METHODS: np.add.reduce(x) taken as "
+                                "np.sum(x) (axis 0 vs None)"}
+
+
+def _known(request, name):
+    if name in KNOWN_WRONG:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_WRONG[name]))
 
 
 class Caller:
@@ -97,8 +123,13 @@ class Caller:
         return self.f(*a)
 
 
+    def method(self, *a):
+        return self.f(*a)
+
+
 def _forms(f):
-    return {"top": f, "lambda": lambda *a: f(*a), "partial": P(f), "class": Caller(f)}
+    return {"top": f, "lambda": lambda *a: f(*a), "partial": P(f), "class": Caller(f),
+            "bound": Caller(f).method}
 
 
 def _nums(argnums):
@@ -145,7 +176,8 @@ def _vjp(f, args, argnums, u):
 
 
 @pytest.mark.parametrize("name,f,args,argnums", CASES, ids=[c[0] for c in CASES])
-def test_top_level_matches_wrapped_and_finite_differences(name, f, args, argnums):
+def test_top_level_matches_wrapped_and_finite_differences(request, name, f, args, argnums):
+    _known(request, name)
     u = _cotangent(f, args)
     want = fd_vjp(f, args, argnums, np.asarray(u))
     native = f(*_copy(args))
@@ -159,7 +191,8 @@ def test_top_level_matches_wrapped_and_finite_differences(name, f, args, argnums
 
 
 @pytest.mark.parametrize("name,f,args,argnums", CASES, ids=[c[0] for c in CASES])
-def test_top_level_forward_mode(name, f, args, argnums):
+def test_top_level_forward_mode(request, name, f, args, argnums):
+    _known(request, name)
     nums = _nums(argnums)
     tans = [None] * len(args)
     for i in nums:
@@ -252,7 +285,7 @@ def test_top_level_c_callable_without_rule_is_reported():
 @given(case=st.sampled_from([c for c in CASES if c[0] in {
     "np.mean", "np.std-ddof", "np.max-axis", "np.var-axis-ddof", "np.linalg.norm-axis",
     "np.prod", "math.atan2", "np.arctan2", "np.min-axis", "np.sum-axis"}]),
-       form=st.sampled_from(["top", "lambda", "partial", "class"]),
+       form=st.sampled_from(["top", "lambda", "partial", "class", "bound"]),
        scale=st.floats(0.5, 2.0), shift=st.floats(-1.0, 1.0))
 def test_top_level_hypothesis(case, form, scale, shift):
     name, f, args, argnums = case
@@ -349,3 +382,17 @@ def test_check_grads_arguments():
         framead.check_grads(np.sin, 0.3, modes=("backward",))
     with pytest.raises(TypeError):
         framead.check_grads(np.sin, np.arange(3), argnums=0)
+    with pytest.raises(ValueError, match="not a tuple"):  # JAX's calling convention
+        framead.check_grads(np.sin, (V.copy(),))
+
+
+def test_check_grads_on_a_function_that_writes_its_input():
+    def f(x):
+        x *= 2.0
+        x[0] = np.sin(x[1])
+        return x
+
+    x = V.copy()
+    framead.check_grads(f, x, order=2)
+    np.testing.assert_array_equal(x, V)  # the caller's array is untouched
+    framead.check_grads(lambda s: s * np.float32(1.0) + s, np.float32(0.3), order=2)
