@@ -298,6 +298,14 @@ run_decide(PyThreadState *tstate, PyCodeObject *code)
 /* ------------------------------------------------------------------------ */
 /* The PEP 523 hook                                                          */
 
+/* The "native subtree" decision: decide() answers with a same-layout copy of
+   the code whose co_name is this interned string (importlib's loading frames:
+   module bodies are not user numerics). The hook then runs the original code
+   and everything it calls with capture off for this thread and, once it has
+   returned, calls decide(None) so capture can refresh (rules of the modules
+   that were just imported). */
+#define FA_NATIVE_SUBTREE_NAME "<framead:native-subtree>"
+
 static PyObject *
 fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
 {
@@ -330,6 +338,41 @@ fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
     if (e == NULL || e->replacement == NULL) {
         st.passed_through++;
         return fa_eval_default(tstate, frame, 0);
+    }
+    static PyObject *native_name; /* interned FA_NATIVE_SUBTREE_NAME */
+    if (FA_UNLIKELY(native_name == NULL) &&
+        (native_name = PyUnicode_InternFromString(FA_NATIVE_SUBTREE_NAME)) == NULL) {
+        fa_frame_abandon(tstate, frame);
+        return NULL;
+    }
+    if (((PyCodeObject *)e->replacement)->co_name == native_name) {
+        st.passed_through++;
+        tl_enabled = 0;
+        PyObject *res = fa_eval_default(tstate, frame, 0);
+        tl_enabled = 1;
+        PyObject *decide = decide_fn;
+        if (decide != NULL) {
+            PyObject *et, *ev, *etb;
+            PyErr_Fetch(&et, &ev, &etb);
+            Py_INCREF(decide);
+            tl_busy = 1;
+            PyThreadState_EnterTracing(tstate);
+            PyObject *r = PyObject_CallOneArg(decide, Py_None);
+            PyThreadState_LeaveTracing(tstate);
+            tl_busy = 0;
+            Py_DECREF(decide);
+            if (r == NULL) { /* the refresh's error (KeyboardInterrupt...) propagates */
+                Py_XDECREF(et);
+                Py_XDECREF(ev);
+                Py_XDECREF(etb);
+                Py_CLEAR(res);
+            }
+            else {
+                Py_DECREF(r);
+                PyErr_Restore(et, ev, etb);
+            }
+        }
+        return res;
     }
     /* Hold the replacement: making a generator's function object can run a
        GC pass, and a finalizer could re-decide this code and drop the cache's

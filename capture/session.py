@@ -13,11 +13,11 @@ from . import _evalframe as C
 from . import calls
 from .recorder import Recorder
 from .rewriter import instrument, refuse_reason
-from .sourceloc import is_framead_file, release_frames
+from .sourceloc import PACKAGE_DIRS, is_framead_file, release_frames
 
 _lock = threading.RLock()
 _refused: dict[CodeType, str] = {}
-_flags_generation = [None]
+_flags_key: list = [None]
 _rewritten: dict[int, tuple[CodeType, CodeType | None]] = {}
 
 
@@ -35,10 +35,10 @@ def _skip(code: CodeType) -> bool:
 # the rules' VJPs and the reverse pass's helpers are instrumented like user code, so the outer
 # capture records what they compute and can differentiate it again.
 _visible = [0]
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_DIFFERENTIABLE_INTERNALS = (os.path.join(_ROOT, "rules") + os.sep,
-                             *(os.path.join(_ROOT, "framead", f) for f in (
-                                 "reverse.py", "replay.py", "transforms.py", "forward.py")))
+# the rules package and the reverse pass's modules, wherever framead is installed
+_DIFFERENTIABLE_INTERNALS = (*PACKAGE_DIRS["rules"], *(
+    d + f for d in PACKAGE_DIRS["framead"]
+    for f in ("reverse.py", "replay.py", "transforms.py", "forward.py")))
 
 
 def _is_differentiable_internal(filename: str) -> bool:
@@ -79,10 +79,60 @@ watch_codes = [False]
 seen_codes: list[CodeType] = []
 
 
-def decide(code: CodeType) -> CodeType | None:
-    """The hook's per-code-object question: run which code for this frame?"""
+# --- imports run natively: module bodies are not user numerics ------------------------------
+# importlib's loading functions get the hook's "native subtree" decision (a same-layout copy
+# named NATIVE_SUBTREE): the hook runs them, and every frame they run (module bodies and all
+# they call), with capture off, then calls decide(None), which installs the rule packs of the
+# modules that appeared and refreshes the trampoline's callable flags within the same capture.
+# import x, from x import y, __import__, importlib.import_module, lazy module __getattr__ all
+# reach _find_and_load; reload reaches _exec; importlib.util.LazyLoader reaches exec_module.
+NATIVE_SUBTREE = sys.intern("<framead:native-subtree>")  # capture/_evalframe.c's marker
+_bootstrap = sys.modules["_frozen_importlib"]
+_NATIVE: dict[int, tuple[CodeType, CodeType]] = {
+    id(f.__code__): (f.__code__, f.__code__.replace(co_name=NATIVE_SUBTREE)) for f in (
+        _bootstrap._find_and_load, _bootstrap._load, _bootstrap._exec,
+        sys.modules["_frozen_importlib_external"]._LoaderBasics.exec_module)}
+
+
+def _after_native_subtree() -> None:
+    """An import under capture returned: new rule packs and solver tables apply at once."""
+    if _refresh_flags():
+        rec = current_recorder()
+        if rec is not None and rec.guards is not None:
+            _guard_flags()
+
+
+def _refresh_flags() -> bool:
+    """Install the rule packs of imported modules; when the rules or the solver tables (which
+    follow SciPy's presence) changed, tell the trampoline. Whether the flags were reset."""
+    from framead import rules
+
+    key = (rules.generation(), "scipy" in sys.modules)
+    if _flags_key[0] == key and C.get_callable_flags(sum) & C.ALWAYS:
+        return False  # (a cleared C table has lost sum's ALWAYS flag)
+    calls.configure_flags()
+    _flags_key[0] = key
+    return True
+
+
+def _guard_flags() -> None:
+    """Cached traces guard every choice: choosing callables always come to dispatch."""
+    for fn in (*calls.CHOOSING, *calls.GUARDED_NATIVE):
+        C.set_callable_flags(fn, C.ALWAYS)
+# --- end imports -------------------------------------------------------------------------------
+
+
+def decide(code: CodeType | None) -> CodeType | None:
+    """The hook's per-code-object question: run which code for this frame? (None: a native
+    subtree just returned.)"""
+    if code is None:
+        _after_native_subtree()
+        return None
     if watch_codes[0]:
         seen_codes.append(code)
+    native = _NATIVE.get(id(code))
+    if native is not None and native[0] is code:
+        return native[1]
     if _skip(code) or id(code) in EAGER_CODES:
         return None
     hit = _rewritten.get(id(code))
@@ -155,12 +205,7 @@ class Session:
     def __enter__(self) -> Session:
         _lock.acquire()
         try:
-            from framead import rules
-
-            gen = rules.generation()
-            if _flags_generation[0] != gen or not C.get_callable_flags(sum) & C.ALWAYS:
-                calls.configure_flags()  # rules changed, or someone cleared the C table
-                _flags_generation[0] = gen
+            _refresh_flags()
             if C.install_depth() == 0:
                 C.bump_generation()  # decisions cached under another decide() are void
             C.set_ndarray_type(__import__("numpy").ndarray)
@@ -169,9 +214,8 @@ class Session:
                 C.clear_tracked()
                 self.recorder.retrack()
             C.set_handlers(self.recorder)
-            if self.recorder.guards is not None:  # cached traces guard every choice
-                for fn in (*calls.CHOOSING, *calls.GUARDED_NATIVE):
-                    C.set_callable_flags(fn, C.ALWAYS)
+            if self.recorder.guards is not None:
+                _guard_flags()
             C.install(decide)
         except BaseException:
             _lock.release()

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from types import CodeType, FrameType
 
 from framead.ir import UNKNOWN_LOC, SourceLoc
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_FRAMEAD_DIRS = tuple(os.path.normpath(os.path.join(_HERE, d)) + os.sep
-                      for d in (".", "../framead", "../rules"))
+
+def _package_dirs() -> dict[str, tuple[str, ...]]:
+    """Where framead's packages were imported from, by package name (``framead``, ``capture``,
+    ``rules``), each folder with a trailing separator as an absolute and as a real path: in a
+    checkout framead/, capture/, rules/; installed framead/, framead/capture/, framead/rules/."""
+    top = __package__.rpartition(".")[0]  # "framead"
+    found = {"framead": sys.modules[top].__path__, "capture": [os.path.dirname(__file__)],
+             "rules": importlib.util.find_spec(f"{top}.rules").submodule_search_locations}
+    return {name: tuple(dict.fromkeys(os.path.join(f(d), "") for d in ds
+                                      for f in (os.path.abspath, os.path.realpath)))
+            for name, ds in found.items()}
+
+
+PACKAGE_DIRS = _package_dirs()
+_FRAMEAD_DIRS = tuple(d for ds in PACKAGE_DIRS.values() for d in ds)
 MAX_STACK = 4
 _file_cache: dict[str, bool] = {}
 _loc_cache: dict[tuple, SourceLoc] = {}

@@ -9,12 +9,13 @@ Everything a rule author needs is importable from here::
 The library (math, builtins and operator, NumPy, np.linalg, np.fft) is installed once, below,
 in one place; ``library_rules(module)`` says which module installed what. SciPy's rules are
 installed only once SciPy is imported: ``generation()`` (which capture calls before every
-trace) installs those of ``scipy.special``/``scipy.linalg`` when they appear in
-``sys.modules``, so importing framead never imports SciPy.
+trace and after every import under a capture) installs the ``_OPTIONAL`` packs whose modules
+appear in ``sys.modules``, so importing framead never imports SciPy.
 Conventions (call signatures, ``saves``, containers, multi-output, complex numbers) are in
 ``registry``'s docstring and docs/internals.md section 4.
 """
 
+import importlib
 import sys
 import warnings
 
@@ -107,20 +108,26 @@ for _module in (math_rules, builtin_rules, numpy_rules, numpy_shape_rules,
 del _module
 
 
-def install_optional() -> None:
-    """Install the rules of optional packages (SciPy) that have been imported since; a rule
-    someone registered first is kept, and a failure is a warning, not an error."""
-    if "scipy_rules" in _BY_MODULE or not ("scipy.special" in sys.modules
-                                           or "scipy.linalg" in sys.modules):
-        return
-    try:
-        from . import scipy_rules
+# Optional rule packs: (module of this package, installed once any of these modules has been
+# imported; the pack imports them itself). Checked before every capture and after every import
+# under a capture (capture/session.py), so a pack applies in the capture that imported it.
+_OPTIONAL = (
+    ("scipy_rules", ("scipy.special", "scipy.linalg")),
+)
 
-        _install(scipy_rules)
-    except Exception as e:  # a broken SciPy must not break every capture
-        _BY_MODULE.setdefault("scipy_rules", ())
-        warnings.warn(f"framead: SciPy rules not installed: {type(e).__name__}: {e}",
-                      RuntimeWarning, stacklevel=2)
+
+def install_optional() -> None:
+    """Install the rule packs of optional packages (SciPy) that have been imported since; a
+    rule someone registered first is kept, and a failure is a warning, not an error."""
+    for name, triggers in _OPTIONAL:
+        if name in _BY_MODULE or not any(m in sys.modules for m in triggers):
+            continue
+        try:
+            _install(importlib.import_module(f"{__name__}.{name}"))
+        except Exception as e:  # a broken SciPy must not break every capture
+            _BY_MODULE.setdefault(name, ())
+            warnings.warn(f"framead: {name} not installed: {type(e).__name__}: {e}",
+                          RuntimeWarning, stacklevel=2)
 
 
 _plugins_scanned: list[bool] = []
