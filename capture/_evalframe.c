@@ -946,6 +946,37 @@ typedef struct {
     vectorcallfunc vectorcall;
 } CallProbe;
 
+/* Is `name` found on type t (through its MRO) a function written in Python
+   (a staticmethod for __new__)? Borrowed lookup, no Python code runs. */
+static int
+type_slot_in_python(PyTypeObject *t, const char *name, PyObject **interned)
+{
+    if (*interned == NULL && (*interned = PyUnicode_InternFromString(name)) == NULL) {
+        PyErr_Clear();
+        return 1; /* out of memory: the old answer, native */
+    }
+    PyObject *f = _PyType_Lookup(t, *interned);
+    return f != NULL && (PyFunction_Check(f) || Py_IS_TYPE(f, &PyStaticMethod_Type) ||
+                         Py_IS_TYPE(f, &PyClassMethod_Type));
+}
+
+/* A class whose construction runs Python code (__init__, __new__ or its metaclass's
+   __call__ written in Python). Heap types built in C (array.array, ctypes' c_double,
+   (c_double * 3), a subclass of list or Exception without Python __init__) are not:
+   a traced argument reaches C there. */
+static int
+constructs_in_python(PyTypeObject *t)
+{
+    static PyObject *s_init, *s_new, *s_call;
+    if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        return 0;
+    }
+    return type_slot_in_python(t, "__init__", &s_init) ||
+           type_slot_in_python(t, "__new__", &s_new) ||
+           ((Py_TYPE(t)->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
+            type_slot_in_python(Py_TYPE(t), "__call__", &s_call));
+}
+
 /* Python code the callee treats natively even with traced arguments: its
    frames are rewritten and record on their own. */
 static inline int
@@ -957,7 +988,19 @@ is_python_callable(PyObject *c)
     if (PyMethod_Check(c) && PyFunction_Check(PyMethod_GET_FUNCTION(c))) {
         return 1;
     }
-    return PyType_Check(c) && (((PyTypeObject *)c)->tp_flags & Py_TPFLAGS_HEAPTYPE);
+    return PyType_Check(c) && constructs_in_python((PyTypeObject *)c);
+}
+
+/* Look inside list/tuple arguments for traced values: callables with the SCAN flag,
+   and every C callable without a rule or the NATIVE flag (a traced value reaching C
+   inside a list is a lost gradient the handler reports). */
+static inline int
+scans_lists(PyObject *callable, unsigned flags)
+{
+    if (flags & FA_SCAN) {
+        return 1;
+    }
+    return !(flags & (FA_RULE | FA_NATIVE)) && !is_python_callable(callable);
 }
 
 /* Is any argument a Python function or bound Python method (a callback C will call)? */
@@ -1116,7 +1159,17 @@ star_call(PyObject *callable, PyObject *const *args, Py_ssize_t nargs, PyObject 
             Py_XDECREF(kwargs);
             return NULL;
         }
-        tup = PySequence_Tuple(callargs);
+        if (FA_ACTIVE() && is_traced(callargs)) {
+            /* f(*x) of a traced array: its rows as the recorder reads them (linked to x) */
+            PyObject *rows = call_handler1(h_unpack, callargs);
+            tup = rows == NULL || PyTuple_CheckExact(rows) ? rows : PySequence_Tuple(rows);
+            if (rows != NULL && tup != rows) {
+                Py_DECREF(rows);
+            }
+        }
+        else {
+            tup = PySequence_Tuple(callargs);
+        }
         if (tup == NULL) {
             Py_XDECREF(kwargs);
             return NULL;
@@ -1130,7 +1183,7 @@ star_call(PyObject *callable, PyObject *const *args, Py_ssize_t nargs, PyObject 
             to_handler = 1;
         }
         else if (tracked.size != 0) {
-            int scan = (flags & FA_SCAN) != 0;
+            int scan = scans_lists(callable, flags);
             int traced = callable_self_traced(callable);
             for (Py_ssize_t i = 0; !traced && i < PyTuple_GET_SIZE(tup); i++) {
                 traced = is_traced_scan(PyTuple_GET_ITEM(tup, i), scan);
@@ -1180,7 +1233,7 @@ call_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *
         goto native;
     }
     {
-        int scan = (flags & FA_SCAN) != 0;
+        int scan = scans_lists(callable, flags);
         Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
         int traced = callable_self_traced(callable);
         for (Py_ssize_t i = 1; !traced && i < nargs + nkw; i++) {
@@ -1192,6 +1245,8 @@ call_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *
             }
         }
         else if (flags != 0 || is_python_callable(callable) ||
+                 (PyType_Check(callable) &&
+                  (((PyTypeObject *)callable)->tp_flags & Py_TPFLAGS_HEAPTYPE)) ||
                  !has_python_callback(args + 1, nargs - 1 + nkw)) {
             goto native;
         }

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import array
 import builtins
+import collections
 import ctypes
 import functools
+import itertools
 import math
+import operator
 import struct
 import types
 import zlib
@@ -71,6 +74,12 @@ _SHORT_CIRCUIT = {builtins.any, builtins.all}
 GUARDED_NATIVE = (list.sort,)  # structural, but cached traces guard what they decide
 
 
+def _is_list_method(fn: Any, name: str) -> bool:
+    return fn is getattr(list, name) or (isinstance(fn, types.BuiltinMethodType) and
+                                         type(getattr(fn, "__self__", None)) is list and
+                                         fn.__name__ == name)
+
+
 def _is_list_sort(fn: Any) -> bool:
     return fn is list.sort or (isinstance(fn, types.BuiltinMethodType) and
                                type(getattr(fn, "__self__", None)) is list and
@@ -98,7 +107,45 @@ STRUCTURAL = [
     np.allclose, np.isclose, np.array_equal, np.ndarray.__len__, np.ndarray.view,
     _multiarray_umath._array_converter, _multiarray_umath._array_converter.wrap,
     _multiarray_umath._array_converter.as_arrays,
+    # containers built in C that keep items by identity (list/tuple arguments are scanned)
+    object.__setattr__, collections.OrderedDict, collections.deque, collections.defaultdict,
+    collections.deque.append, collections.deque.appendleft, collections.deque.extend,
+    collections.deque.pop, collections.deque.popleft, operator.itemgetter, operator.attrgetter,
+    itertools.chain, itertools.chain.from_iterable, itertools.islice, itertools.zip_longest,
+    itertools.product, itertools.permutations, itertools.combinations, itertools.repeat,
+    itertools.cycle,
 ]
+# X.__new__ of these (namedtuple's tuple.__new__(cls, items)) stores items by identity
+_CONTAINER_NEW = (object, tuple, list, dict, set, frozenset)
+_HEAPTYPE = 1 << 9
+
+
+def _in_python(t: type, name: str) -> bool:
+    f = next((k.__dict__[name] for k in t.__mro__ if name in k.__dict__), None)
+    return isinstance(f, types.FunctionType | staticmethod | classmethod)
+
+
+def constructs_in_python(cls: type) -> bool:
+    """Calling class ``cls`` runs Python code (its ``__init__``/``__new__`` or its
+    metaclass's ``__call__``); heap types built in C (ctypes' ``c_double``, ``array.array``,
+    a list subclass without ``__init__``) do not (the C trampoline asks the same)."""
+    if not cls.__flags__ & _HEAPTYPE:
+        return False
+    meta = type(cls)
+    return _in_python(cls, "__init__") or _in_python(cls, "__new__") or bool(
+        meta.__flags__ & _HEAPTYPE and _in_python(meta, "__call__"))
+
+
+def _is_structural(fn: Any) -> bool:
+    """C callables that keep traced items by identity: a class defined in Python but built
+    in C that is not raw storage (an exception, a list subclass), ``tuple.__new__``,
+    ``itemgetter(k)``."""
+    if isinstance(fn, type):
+        return bool(fn.__flags__ & _HEAPTYPE) and not is_raw_storage(fn)
+    if type(fn) in (operator.itemgetter, operator.attrgetter):
+        return True
+    return (isinstance(fn, types.BuiltinMethodType) and fn.__name__ == "__new__"
+            and getattr(fn, "__self__", None) in _CONTAINER_NEW)
 
 
 def _is_python_visible(fn: Any) -> bool:
@@ -108,7 +155,7 @@ def _is_python_visible(fn: Any) -> bool:
     if isinstance(fn, types.MethodType):  # a bound Cython function is not Python-visible
         return isinstance(fn.__func__, types.FunctionType)
     if isinstance(fn, type):
-        return bool(fn.__flags__ & (1 << 9))  # Py_TPFLAGS_HEAPTYPE: a class written in Python
+        return constructs_in_python(fn)
     if isinstance(fn, functools.partial):
         return _is_python_visible(fn.func)
     impl = getattr(fn, "_implementation", None)  # numpy's array-function dispatchers
@@ -166,6 +213,8 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
     if isinstance(fn, np.ufunc) and _is_object_ufunc(fn):
         # np.frompyfunc / np.vectorize: C loops calling Python frames framead instruments
         return rec.hold_if_container(fn(*args, **kwargs))
+    if _is_list_method(fn, "extend"):  # L.extend(x) iterates x in C: x's rows as read
+        return fn(*[_rows_if_traced(rec, a, frame) for a in args], **kwargs)
     if rec.guards is not None and _is_list_sort(fn):  # cached traces guard the order
         items = fn.__self__ if isinstance(getattr(fn, "__self__", None), list) else args[0]
         vals = [rec.tree_value(items)]
@@ -194,7 +243,7 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
         if rec.called is not None:  # cached traces watch the globals these read
             rec.called.append(fn)
         return fn(*args, **kwargs)
-    if C.get_callable_flags(fn) & C.NATIVE or id(fn) in _CALLBACK_SAFE:
+    if C.get_callable_flags(fn) & C.NATIVE or id(fn) in _CALLBACK_SAFE or _is_structural(fn):
         return fn(*args, **kwargs)
     if not any(rules_traced(a) for a in (*args, *kwargs.values())) and not _self_traced(fn):
         return callback_call(rec, fn, args, kwargs, frame)
@@ -518,6 +567,7 @@ def configure_flags() -> None:
     C.clear_callable_flags()
     for fn in STRUCTURAL:
         C.set_callable_flags(fn, C.NATIVE)
+    C.set_callable_flags(list.extend, C.RULE)  # given a traced array: dispatch reads its rows
     for fn in rules.ruled_callables():
         C.set_callable_flags(fn, C.RULE | C.SCAN)  # SCAN: traced floats inside list args
     for f, _ in SPECIAL_FORMS.values():

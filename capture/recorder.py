@@ -221,6 +221,7 @@ class Recorder:
                 self.guard(rule.fn if callable(rule.fn) else fn, node_args, call_kwargs, vals,
                            result, frame)
             return result
+        node_args = self._coerce_args(rule, node_args, vals, traced, frame)
         saves = _ALL if self.save_all else _saved_set(rule, traced)
         args = list(node_args)
         for i in traced:
@@ -272,6 +273,21 @@ class Recorder:
                 if o is not None:
                     self._protect(o, frame)
         return result
+
+    def _coerce_args(self, rule, node_args: tuple, vals: list, traced: list, frame) -> tuple:
+        """NumPy coerces a list/tuple argument holding traced values to an array unless the
+        rule takes its items (``containers``): the node reads that array (``vals`` too).
+        Elementwise rules (ufuncs, operators) coerce their constant operands as well."""
+        operands = range(len(rule.vjp)) if rule.elementwise and isinstance(rule.vjp, tuple) \
+            else traced
+        for i in operands:
+            if i < len(node_args) and type(node_args[i]) in (list, tuple) and \
+                    i not in rule.containers:
+                arr = self.coerce(node_args[i], frame)
+                if arr is not node_args[i]:
+                    node_args = (*node_args[:i], arr, *node_args[i + 1:])
+                    vals[i] = self.value_of(arr)
+        return node_args
 
     def _masked_out(self, rule, fn, call_args, call_kwargs, node_args, frame) -> Any:
         """``fn(..., out=o, where=m)``: o keeps its old values where m is False, so record the
@@ -432,6 +448,8 @@ class Recorder:
         if ta in _FAST_SCALARS and tb in _FAST_SCALARS:
             return self._scalar_binop(oparg % 13, a, b, frame)
         if not (_numeric(a) and _numeric(b)):
+            if _meets_numpy(a, b) or _meets_numpy(b, a):
+                return self._sequence_binop(oparg, a, b, frame)
             # user classes (their dunders run instrumented), lists, strings: nothing to record
             return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
         if oparg >= 13:
@@ -444,6 +462,38 @@ class Recorder:
         if rule is None:
             return self._unknown(iop, (a, b), {}, frame)
         return self.apply(rule, iop, (a, b), {}, (a, b), frame)
+
+    def _sequence_binop(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
+        """A list/tuple operand of a NumPy array or scalar: NumPy coerces it to an array
+        (``x - [1.0, 2.0]``, ``[t, 2.0] * x``), unless ``*`` repeats it (``[t] * np.int64(2)``)."""
+        k = oparg % 13
+        fop = FUNC_OPS[k]
+        iop = INPLACE_OPS[k] if oparg >= 13 else fop
+        if oparg >= 13 and isinstance(a, np.ndarray):
+            return self._inplace(fop, iop, a, b, frame)
+        result = iop(a, b)  # native: coerced, repeated, or the native exception
+        rule = calls.operator_rule(fop)
+        if rule is None or not isinstance(result, np.ndarray | np.generic) or \
+                self.entries.get(id(result)) is not None:
+            return result
+        operands = (self.coerce(a, frame), self.coerce(b, frame))
+        return self.apply(rule, _Result(result), (), {}, operands, frame)
+
+    def coerce(self, x: Any, frame: Any) -> Any:
+        """A list/tuple as the array NumPy makes of it (recorded as ``np.array(x)`` when it
+        holds traced values); anything else, or a ragged sequence, as it is."""
+        if type(x) not in (list, tuple):
+            return x
+        if self.tree_value(x) is None:
+            try:
+                return np.asarray(x)
+            except (ValueError, TypeError):
+                return x
+        rule = calls.rules.lookup(np.array)
+        try:
+            return self.apply(rule, np.array, (x,), {}, (x,), frame)
+        except (ValueError, TypeError):
+            return x
 
     def _scalar_binop(self, k: int, a: Any, b: Any, frame: Any) -> Any:
         """Python float/int/complex operands: the common case of legacy scalar loops, kept
@@ -478,7 +528,7 @@ class Recorder:
         rule = calls.operator_rule(fop)
         if rule is None:
             return self._unknown(iop, (a, b), {}, frame)
-        return self.mutate(rule, iop, (a, b), {}, (a, b), a, frame)
+        return self.mutate(rule, iop, (a, b), {}, (a, self.coerce(b, frame)), a, frame)
 
     def mutate(self, rule, fn, call_args: tuple, call_kwargs: dict, node_args: tuple,
                target: np.ndarray, frame: Any, node_kwargs: dict | None = None) -> Any:
@@ -489,6 +539,7 @@ class Recorder:
         traced = [i for i, v in enumerate(vals) if v is not None]
         if not traced:
             return fn(*call_args, **call_kwargs)
+        node_args = self._coerce_args(rule, node_args, vals, traced, frame)
         args = [v if v is not None else a for v, a in zip(vals, node_args, strict=True)]
         saves = _ALL if self.save_all else _saved_set(rule, traced)
         for i in saves:
@@ -707,6 +758,24 @@ def _numeric(x: Any) -> bool:
     """Operands whose operators have rules (not user classes with Python dunders)."""
     return isinstance(x, _NUMERIC_TYPES) and (type(x) in (float, int, complex, bool)
                                               or type(x).__module__ == "numpy")
+
+
+def _meets_numpy(seq: Any, other: Any) -> bool:
+    """A list/tuple operand meeting a NumPy array or scalar (NumPy's operator coerces it)."""
+    return type(seq) in (list, tuple) and isinstance(other, np.ndarray | np.generic) and \
+        _numeric(other)
+
+
+class _Result:
+    """A callable returning an operation's result computed before it was recorded."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: Any):
+        self.result = result
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.result
 
 
 class _AttrGetter:

@@ -29,7 +29,7 @@ from .helpers import (
     pow_dy,
     unbroadcast,
 )
-from .numpy_rules import DIVMOD, MATMUL
+from .numpy_rules import DIVMOD, MATMUL, cast_back, cast_vjp
 from .registry import register
 
 _POW = (lambda x, y: pow_dx(x, y), lambda ans, x, y: pow_dy(x, y, ans))
@@ -92,6 +92,11 @@ def _sum_jvp(tangents, ans, items, start=0):
     return add_tangents(ts + [tangents[1] if len(tangents) > 1 else None])
 
 
+def _cast(g, x):
+    m = meta_of(x)
+    return cast_back(unbroadcast(g, m), m)
+
+
 def _complex_jvp(tangents, ans, real=0, imag=0):
     tr, ti = (tuple(tangents) + (None, None))[:2]
     return add_tangents((tr, None if ti is None else 1j * ti))
@@ -121,7 +126,7 @@ def install() -> None:
     register(builtins.divmod, **DIVMOD)
     register(builtins.sum, vjp=(_sum_items_vjp, _sum_start_vjp), jvp=_sum_jvp,
              saves={0: (), 1: ()}, containers=(0,), name="builtins.sum")
-    deflinear(builtins.float, lambda g, ans, x: unbroadcast(g, x), name="builtins.float")
-    register(builtins.complex, vjp=(lambda g, ans, real=0, imag=0: unbroadcast(g, real),
-                                    lambda g, ans, real=0, imag=0: unbroadcast(1j * g, imag)),
+    deflinear(builtins.float, cast_vjp, name="builtins.float")
+    register(builtins.complex, vjp=(lambda g, ans, real=0, imag=0: _cast(g, real),
+                                    lambda g, ans, real=0, imag=0: _cast(1j * g, imag)),
              jvp=_complex_jvp, saves={0: (), 1: ()}, name="builtins.complex")

@@ -397,7 +397,31 @@ def _item_vjp(g, ans, a, *args):
         out.flat[args[0]] = g
     else:
         out[args[0] if len(args) == 1 else args] = g
-    return out
+    return fit(out, meta_of(a))
+
+
+def cast_back(ct, m):
+    """Cotangent ``ct`` in the precision of ``m``'s (inexact) dtype."""
+    dt = m.dtype
+    if dt is None or np.dtype(dt).kind not in "fc" or isinstance(ct, float | complex):
+        return ct
+    if isinstance(ct, np.ndarray):
+        return ct.astype(dt, copy=False)
+    return np.asarray(ct).astype(dt)[()]
+
+
+def cast_vjp(g, ans, a, *rest, **kw):
+    """A conversion (``np.float32(x)``, ``x.astype(float)``, ``float(x)``): the identity in
+    value, so its VJP casts the cotangent back to the argument's shape, kind and precision."""
+    m = meta_of(a)
+    return cast_back(unbroadcast(g, m), m)
+
+
+# NumPy's scalar types called as conversions (np.float32(x) is an array for an array x)
+FLOAT_SCALARS = (np.float16, np.float32, np.float64, np.longdouble, np.complex64,
+                 np.complex128, np.clongdouble)
+INT_SCALARS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+               np.uint64, np.longlong, np.ulonglong)
 
 
 def _tolist_vjp(g, ans, a):
@@ -519,8 +543,14 @@ def install() -> None:
     deflinear(None, _mtranspose_vjp, method=(nd, "transpose"), aliases={0: 0})
     deflinear(None, _ravel_vjp, method=(nd, "ravel"), saves={0: (0,)}, aliases={0: 0})
     deflinear(None, _ravel_vjp, method=(nd, "flatten"), saves={0: (0,)})
-    deflinear(None, _same_vjp, method=(nd, "astype"))
+    deflinear(None, cast_vjp, method=(nd, "astype"))
     deflinear(None, _item_vjp, method=(nd, "item"))
+    for t in FLOAT_SCALARS:
+        deflinear(t, cast_vjp)
+    for t in dict.fromkeys(INT_SCALARS):  # longlong is int64 on most platforms
+        defcut(t, hazard=f"np.{t.__name__}() of a traced value has zero derivative: the "
+                         "gradient stops here")
+    defcut(np.bool_)
     deflinear(None, _tolist_vjp, method=(nd, "tolist"), multi=True)
     register_attr(nd, "T", vjp=(lambda g, ans, a: np.transpose(g),), jvp=_attr_jvp("T"),
                   saves={0: ()}, aliases={0: 0})

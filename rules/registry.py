@@ -351,12 +351,34 @@ def ruled_callables() -> list:
     return [fn for fn, _ in _BY_ID.values()]
 
 
+# id(raw implementation) -> id(its array-function dispatcher), for the entries _insert added
+_IMPL_OF: dict[int, int] = {}
+
+
+def raw_implementations(fn: Any) -> list:
+    """NumPy's functions behind an array-function dispatcher (``np.concatenate.__wrapped__``,
+    ``_implementation``): NumPy's own Python code (``np.block``) calls them directly."""
+    out: list = []
+    if getattr(type(fn), "__name__", "") != "_ArrayFunctionDispatcher":
+        return out
+    for name in ("_implementation", "__wrapped__"):
+        f = getattr(fn, name, None)
+        if callable(f) and f is not fn and all(f is not o for o in out):
+            out.append(f)
+    return out
+
+
 def _insert(fn: Any, rule: Rule, replace: bool) -> None:
     old = _BY_ID.get(id(fn))
-    if old is not None and not replace:
+    if old is not None and not replace and id(fn) not in _IMPL_OF:
         raise RuleError(f"{default_name(fn)} already has a rule ({old[1].name}); pass "
                         f"replace=True to override it")
+    _IMPL_OF.pop(id(fn), None)  # a rule of its own replaces the dispatcher's
     _BY_ID[id(fn)] = (fn, rule)
+    for impl in raw_implementations(fn):  # a rule of its own is kept
+        if id(impl) not in _BY_ID or _IMPL_OF.get(id(impl)) == id(fn):
+            _BY_ID[id(impl)] = (impl, rule)
+            _IMPL_OF[id(impl)] = id(fn)
     _GENERATION[0] += 1
 
 
@@ -405,6 +427,9 @@ def register_attr(classes: type | tuple, name: str, *, replace: bool = False,
 def unregister(fn: Callable) -> Rule | None:
     """Remove ``fn``'s rule (and its method entry); returns it."""
     entry = _BY_ID.pop(id(fn), None)
+    _IMPL_OF.pop(id(fn), None)
+    for impl in [i for i, d in _IMPL_OF.items() if d == id(fn)]:
+        del _IMPL_OF[impl], _BY_ID[impl]
     for key in [k for k, r in _METHODS.items() if getattr(k[0], k[1], None) is fn]:
         del _METHODS[key]
     _GENERATION[0] += 1
@@ -412,7 +437,12 @@ def unregister(fn: Callable) -> Rule | None:
 
 
 def _mro_lookup(table: dict, cls: type, name: str) -> Rule | None:
-    for klass in getattr(cls, "__mro__", (cls,)):
+    """Through the MRO; a NumPy scalar's methods and attributes are those of a 0-d array
+    (``np.float64(x).item()``, ``.astype``, ``.reshape``), so ndarray's rules serve them."""
+    mro = getattr(cls, "__mro__", (cls,))
+    if np.generic in mro:
+        mro = (*mro, np.ndarray)
+    for klass in mro:
         rule = table.get((klass, name))
         if rule is not None:
             return rule
