@@ -41,8 +41,7 @@ FULL = os.environ.get("FRAMEAD_CORPUS_FULL") == "1"
 POINTS = 10 if FULL else 2
 ORDER = ("wrong", "wrong_hazard", "error", "hazard", "pass", "skip")
 
-# class -> (expected verdict, reason). Routing of each root cause: see the final report of
-# the issue-11 corpus work (docs in the test module of the classic corpus as well).
+# class -> (expected verdict, reason)
 EXPECTED: dict[str, tuple[str, str]] = {
     "Cola": ("wrong", "sqrt of the zero diagonal of a distance matrix masked by np.tril: the "
              "sqrt VJP gives inf there and 0 * inf = nan in the reverse pass (no hazard)"),
@@ -103,7 +102,7 @@ def judge(cls: type) -> tuple[str, list[str], collections.Counter]:
                 details.append(f"N={n} no differentiable point in 60 draws, e.g. "
                                f"{skipped[0]}")
             if v.status not in ("pass", "skip"):
-                details.append(f"N={n} {v.status}: {v.detail} {v.hazards[:3]}")
+                details.append(f"N={n} {v.status}: {v.detail[:160]} {v.hazards[:2]}")
             if ORDER.index(v.status) < ORDER.index(worst):
                 worst = v.status
     return worst, details, counts
