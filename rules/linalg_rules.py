@@ -1,4 +1,5 @@
-"""Rules for ``np.linalg``: solves, inverses, determinants, factorizations, norms.
+"""Rules for ``np.linalg``: solves, inverses, determinants, factorizations (norms are in
+``linalg_norm_rules``, installed with these).
 
 Stacked inputs (``(..., M, M)``) work wherever NumPy accepts them. A function that reads one
 triangle of its input (``cholesky``, ``eigh``) is differentiated as NumPy computes it: the
@@ -9,6 +10,7 @@ transpose of the JVP under ``Re(sum(u * v))``. For the non-holomorphic factoriza
 formulas are written with Hermitian adjoints (``_jax``) and conjugated into that convention.
 ``svd`` (with ``compute_uv``) and ``qr`` are real-only; eigenvector and singular-vector
 cotangents divide by eigenvalue gaps, which are taken as zero between equal eigenvalues.
+``eig`` keeps LAPACK's eigenvector gauge (unit norm, largest entry real).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import sys
 
 import numpy as np
 
-from .helpers import abs_dx, add_tangents, fit, meta_of, shape_of, sum_to
+from .helpers import add_tangents, fit, meta_of, shape_of, sum_to
+from .linalg_norm_rules import NORM_RULES
 from .registry import ANS, register, register_attr
 
 la = np.linalg
@@ -276,6 +279,75 @@ def _eigvalsh_jvp(tangents, ans, a, UPLO="L"):
     return np.real(np.diagonal(k, axis1=-2, axis2=-1))
 
 
+# --- eig, eigvals ----------------------------------------------------------------------------
+# LAPACK's geev normalizes each eigenvector to unit 2-norm with its largest component real; the
+# derivative keeps that gauge: dv = V (F * X) + V diag(c), X = V^-1 dA V, with c removing the
+# component that changes the norm (real part) and the phase of the largest entry (imaginary).
+
+def _eig_gauge(v):
+    """(index of the largest entry of each eigenvector, that entry) over the last two axes."""
+    k = np.argmax(np.abs(v), axis=-2)[..., None, :]
+    return k, np.take_along_axis(v, k, axis=-2)[..., 0, :]
+
+
+def _eig_adj(gw, gv, w, v):
+    """Cotangent of A from those of eig's (w, v) (None for an unused output)."""
+    n = w.shape[-1]
+    gx = np.zeros(w.shape + (n,), np.result_type(v, w, float))
+    if gw is not None:
+        d = np.arange(n)
+        gx[..., d, d] = gw
+    if gv is not None:
+        gv = np.asarray(gv)
+        s = np.sum(gv * v, axis=-2)
+        gvp = (gv - np.real(s)[..., None, :] * np.conj(v)).astype(gx.dtype)
+        if np.iscomplexobj(gvp):
+            k, vk = _eig_gauge(v)
+            np.put_along_axis(gvp, k, np.take_along_axis(gvp, k, axis=-2)
+                              - (1j * np.imag(s) / np.real(vk))[..., None, :], axis=-2)
+        gx = gx + _gaps(w) * (mT(v) @ gvp)
+    return mT(la.inv(v)) @ gx @ mT(v)
+
+
+def _eig_dir(w, v, t):
+    x = la.solve(v, t @ v)
+    d = np.arange(w.shape[-1])
+    dw = x[..., d, d]
+    dv = v @ (_gaps(w) * x)
+    c = -np.real(np.sum(np.conj(v) * dv, axis=-2))
+    if np.iscomplexobj(dv):
+        k, vk = _eig_gauge(v)
+        c = c - 1j * np.imag(np.take_along_axis(dv, k, axis=-2)[..., 0, :]) / np.real(vk)
+    return dw, dv + v * c[..., None, :]
+
+
+def _eig_vjp(g, ans, a):
+    w, v = ans
+    return _cot(_eig_adj(g[0], g[1], w, v), a)
+
+
+def _eig_jvp(tangents, ans, a):
+    w, v = ans
+    return _eig_dir(w, v, tangents[0])
+
+
+def _eig_matched(a, ans):
+    """eig(a) with its eigenvalues put in the order of ``ans`` (eigvals' result)."""
+    w, v = la.eig(np.asarray(a))
+    order = np.argmin(np.abs(np.asarray(ans)[..., :, None] - w[..., None, :]), axis=-1)
+    return ans, np.take_along_axis(v, order[..., None, :], axis=-1)
+
+
+def _eigvals_vjp(g, ans, a):
+    w, v = _eig_matched(a, ans)
+    return _cot(_eig_adj(g, None, w, v), a)
+
+
+def _eigvals_jvp(tangents, ans, a):
+    w, v = _eig_matched(a, ans)
+    return _eig_dir(w, v, tangents[0])[0]
+
+
 # --- svd -------------------------------------------------------------------------------------
 
 def _svd_parts(a, ans, full_matrices, compute_uv, hermitian, name="svd"):
@@ -344,12 +416,13 @@ def _svdvals_jvp(tangents, ans, x):
 
 # --- qr --------------------------------------------------------------------------------------
 
-def _qr_mode(a, mode):
+def _qr_mode(a, mode, gq=None):
     _real_only("np.linalg.qr", a)
     m, n = shape_of(a)[-2:]
-    if mode == "complete" and m > n:
+    if mode == "complete" and m > n and (gq is None or np.any(gq[..., n:])):
         raise NotImplementedError("framead: np.linalg.qr(mode='complete') of a tall matrix "
-                                  "has no rule (the extra columns of Q are not unique)")
+                                  "has no rule for its extra columns of Q (they are not "
+                                  "unique); only Q[..., :n] and R may be used")
     if mode not in ("reduced", "complete", "r"):
         raise NotImplementedError(f"framead: np.linalg.qr(mode={mode!r}) has no rule")
     return min(m, n)
@@ -366,12 +439,16 @@ def _qr_square_vjp(q, r, gq, gr):
 
 
 def _qr_vjp(g, ans, a, mode="reduced"):
-    k = _qr_mode(a, mode)
     if mode == "r":
+        k = _qr_mode(a, mode)
         q, r = la.qr(a)
         gq, gr = np.zeros_like(q), g
     else:
         (q, r), (gq, gr) = ans, g
+        gq = np.zeros_like(q) if gq is None else np.asarray(gq)
+        gr = np.zeros_like(r) if gr is None else np.asarray(gr)
+        k = _qr_mode(a, mode, gq)
+        q, r, gq, gr = q[..., :k], r[..., :k, :], gq[..., :k], gr[..., :k, :]
     a = np.asarray(a)
     if a.shape[-1] <= k:
         return _cot(_qr_square_vjp(q, r, gq, gr), a)
@@ -409,13 +486,14 @@ def _pinv_adj(g, a, p):
     return out + mH(p) @ p @ mH(g) @ (np.eye(n) - p @ a)
 
 
-def _pinv_check(hermitian):
-    if hermitian:
-        raise NotImplementedError("framead: np.linalg.pinv(hermitian=True) has no rule")
+def _pinv_herm_adj(g, h, p):
+    return _herm_adjoint(_pinv_adj(g, h, p), True)
 
 
 def _pinv_vjp(g, ans, a, rcond=None, hermitian=False, **kw):
-    _pinv_check(hermitian)
+    """With ``hermitian=True`` NumPy reads the lower triangle (through eigh)."""
+    if hermitian:
+        return _cot(_jax(_pinv_herm_adj, g, _herm_from(np.asarray(a), True), ans), a)
     return _cot(_jax(_pinv_adj, g, np.asarray(a), ans), a)
 
 
@@ -426,7 +504,8 @@ def _pinv_dir(p, a, t):
 
 
 def _pinv_jvp(tangents, ans, a, rcond=None, hermitian=False, **kw):
-    _pinv_check(hermitian)
+    if hermitian:
+        return _pinv_dir(ans, _herm_from(np.asarray(a), True), _herm_from(tangents[0], True))
     return _pinv_dir(ans, np.asarray(a), tangents[0])
 
 
@@ -469,117 +548,6 @@ def _lstsq_jvp(tangents, ans, a, b, rcond=None):
     return dx, dres, None, ds
 
 
-# --- norm ------------------------------------------------------------------------------------
-
-def _share(mask, axes):
-    """Split a tie mask evenly along ``axes`` (max/min cotangents)."""
-    return mask / np.sum(mask, axis=axes, keepdims=True)
-
-
-def _vector_dir(x, n, ord, axes):
-    """d norm / dx (JAX convention: the cotangent for g = 1), ``n`` expanded like ``x``."""
-    ax = np.abs(x)
-    if ord is None or ord == 2:
-        return np.divide(np.conj(x), n, out=np.zeros_like(x, dtype=np.result_type(x, float)),
-                         where=n != 0)
-    if ord == 0:
-        return np.zeros_like(x)
-    if ord == 1:
-        return abs_dx(x)
-    if np.isinf(ord):
-        return abs_dx(x) * _share(np.equal(ax, n), axes)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(ax == 0, 0.0, np.abs(np.divide(ax, n)) ** (ord - 1))
-    return abs_dx(x) * r
-
-
-def _matrix_dir(x, n, ord, axes):
-    r, c = axes
-    if ord in (None, "fro"):
-        return _vector_dir(x, n, None, axes)
-    if ord in ("nuc", 2, -2):
-        xm = np.moveaxis(x, (r, c), (-2, -1))
-        u, _, vh = la.svd(xm, full_matrices=False)
-        if ord == "nuc":
-            d = np.conj(u @ vh)
-        else:
-            k = 0 if ord == 2 else -1
-            d = np.conj(_outer_last(u[..., :, k], vh[..., k, :]))
-        return np.moveaxis(d, (-2, -1), (r, c))
-    if ord in (1, -1, np.inf, -np.inf):
-        summed = c if ord in (np.inf, -np.inf) else r  # inf: row sums; 1: column sums
-        other = r if summed == c else c
-        sums = np.sum(np.abs(x), axis=summed, keepdims=True)
-        return abs_dx(x) * _share(np.equal(sums, n), (other,))
-    raise ValueError(f"framead: invalid norm order {ord!r} for matrices")
-
-
-def _norm_axes(x, ord, axis):
-    """(axes reduced, matrix?) as np.linalg.norm decides."""
-    nd = len(shape_of(x))
-    if axis is None:
-        if ord is None or nd == 1:
-            return tuple(range(nd)), False
-        return (0, 1), True
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
-    axes = tuple(int(a) % nd for a in axes)
-    return axes, len(axes) == 2
-
-
-def _norm_dir(x, ans, ord, axis, keepdims, matrix=None):
-    x = np.asarray(x)
-    axes, is_matrix = _norm_axes(x, ord, axis)
-    if matrix is not None:
-        is_matrix = matrix
-    n = np.asarray(ans)
-    if not keepdims:
-        n = np.expand_dims(n, tuple(sorted(axes)))
-    if is_matrix:
-        return _matrix_dir(x, n, ord, axes), axes
-    return _vector_dir(x, n, ord, axes), axes
-
-
-def _expand(g, axes, keepdims):
-    g = np.asarray(g)
-    return g if keepdims else np.expand_dims(g, tuple(sorted(axes)))
-
-
-def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
-    d, axes = _norm_dir(x, ans, ord, axis, keepdims)
-    return fit(_expand(g, axes, keepdims) * d, meta_of(x))
-
-
-def _norm_jvp(tangents, ans, x, ord=None, axis=None, keepdims=False):
-    d, axes = _norm_dir(x, ans, ord, axis, keepdims)
-    return np.real(np.sum(d * tangents[0], axis=axes, keepdims=keepdims))
-
-
-def _vnorm_args(x, axis, ord):
-    if axis is None:
-        axis = tuple(range(len(shape_of(x))))
-    return (2 if ord is None else ord), axis
-
-
-def _vector_norm_vjp(g, ans, x, *, axis=None, keepdims=False, ord=2):
-    ord, axis = _vnorm_args(x, axis, ord)
-    d, axes = _norm_dir(x, ans, ord, axis, keepdims, matrix=False)
-    return fit(_expand(g, axes, keepdims) * d, meta_of(x))
-
-
-def _vector_norm_jvp(tangents, ans, x, *, axis=None, keepdims=False, ord=2):
-    ord, axis = _vnorm_args(x, axis, ord)
-    d, axes = _norm_dir(x, ans, ord, axis, keepdims, matrix=False)
-    return np.real(np.sum(d * tangents[0], axis=axes, keepdims=keepdims))
-
-
-def _matrix_norm_vjp(g, ans, x, *, keepdims=False, ord="fro"):
-    return _norm_vjp(g, ans, x, ord, (-2, -1), keepdims)
-
-
-def _matrix_norm_jvp(tangents, ans, x, *, keepdims=False, ord="fro"):
-    return _norm_jvp(tangents, ans, x, ord, (-2, -1), keepdims)
-
-
 def _mt_attr_jvp(tangents, ans, a):
     return None if tangents[0] is None else mT(tangents[0])
 
@@ -594,20 +562,19 @@ RULES = [
     (la.cholesky, (_chol_vjp,), _chol_jvp, {0: (ANS,)}, False),
     (la.eigh, (_eigh_vjp,), _eigh_jvp, {0: (0, ANS)}, True),
     (la.eigvalsh, (_eigvalsh_vjp,), _eigvalsh_jvp, {0: (0,)}, False),
+    (la.eig, (_eig_vjp,), _eig_jvp, {0: (ANS,)}, True),
+    (la.eigvals, (_eigvals_vjp,), _eigvals_jvp, {0: (0, ANS)}, False),
     (la.svd, (_svd_vjp,), _svd_jvp, {0: (0, ANS)}, True),
     (la.svdvals, (_svdvals_vjp,), _svdvals_jvp, {0: (0,)}, False),
     (la.qr, (_qr_vjp,), _qr_jvp, {0: (0, ANS)}, True),
     (la.pinv, (_pinv_vjp,), _pinv_jvp, {0: (0, ANS)}, False, (1,)),
     (la.lstsq, _lstsq_vjp, _lstsq_jvp, {0: (0, 1, ANS), 1: (0, 1, ANS)}, True, (2,)),
-    (la.norm, (_norm_vjp,), _norm_jvp, {0: (0, 1, ANS)}, False, (1,)),
-    (la.vector_norm, (_vector_norm_vjp,), _vector_norm_jvp, {0: (0, ANS)}, False),
-    (la.matrix_norm, (_matrix_norm_vjp,), _matrix_norm_jvp, {0: (0, ANS)}, False),
 ]
 
 
 def install() -> None:
     register_attr(np.ndarray, "mT", vjp=(lambda g, ans, a: mT(g),), jvp=_mt_attr_jvp,
                   saves={0: ()}, aliases={0: 0})
-    for fn, vjp, jvp, saves, multi, *nondiff in RULES:
+    for fn, vjp, jvp, saves, multi, *nondiff in RULES + NORM_RULES:
         register(fn, vjp=vjp, jvp=jvp, saves=saves, multi=multi,
                  nondiff=nondiff[0] if nondiff else (), name=public_name(fn))

@@ -82,6 +82,7 @@ LINALG_CASES = [
     (la.cholesky, (np.stack([SPD, 2 * SPD]),), {}),
     (la.eigh, (SEPARATED,), {}), (la.eigh, (SEPARATED,), {"UPLO": "U"}),
     (la.eigvalsh, (SPD,), {}), (la.eigvalsh, (HPD,), {}), (la.eigvalsh, (HPD, "U"), {}),
+    (la.eig, (A,), {}), (la.eig, (AC,), {}), (la.eigvals, (A,), {}), (la.eigvals, (AB,), {}),
     (la.svd, (SEPARATED,), {}), (la.svd, (U(4, 3),), {"full_matrices": False}),
     (la.svd, (U(3, 4),), {"full_matrices": False}), (la.svd, (U(4, 3),), {"compute_uv": False}),
     (la.svd, (AC,), {"compute_uv": False}), (la.svdvals, (U(2, 3),), {}),

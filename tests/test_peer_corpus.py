@@ -1,0 +1,236 @@
+"""Peer-style gradient tests run unmodified through framead (tests/peer_corpus/).
+
+Every case is checked against central finite differences (tests/peer_corpus/check.py) and
+classified pass / hazard (right, with a hazard) / wrong (silently wrong) / wrong_hazard /
+error. The test fails on any silently wrong gradient, on any failure not listed in
+``EXPECTED`` below, and on any listed case that now passes (so the table only shrinks).
+
+By default a fixed-seed sample of the corpus runs (about 15 s); FRAMEAD_PEER_FULL=1 runs
+everything. ``python tests/test_peer_corpus.py [substring]`` prints a full report.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import FAKE
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from peer_corpus import all_cases  # noqa: E402
+from peer_corpus.check import run_case  # noqa: E402
+
+SAMPLE = 2000  # cases in the default run (the whole corpus takes about 25 s)
+
+# Cases that are not a pass yet (an error, or a wrong gradient with a hazard), grouped by root
+# cause (and the file where it lies). Keep it shrinking: a listed case that passes fails the test.
+EXPECTED_GROUPS: dict[str, list[str]] = {
+    'one-array vstack/hstack/column_stack: VJP iterates a Meta (numpy_shape_rules.py)': [
+        'misc/vstack[2]',
+        'misc/vstack[2x3]',
+        'misc/vstack[2x3x4]',
+        'misc/hstack[2]',
+        'misc/hstack[3x2]',
+        'misc/hstack[2x3x4]',
+        'misc/column_stack[2]',
+        'misc/column_stack[2x2]',
+    ],
+    'scipy.stats.norm.ppf/isf: reshape of an empty mutation in the reverse pass '
+    '(mutation_rules.py / scipy_rules.py)': [
+        'stats/norm.ppf[4,4,4]',
+        'stats/norm.ppf_broadcast[4x3,1x3,4x1]',
+        'stats/norm.isf[4,4,4]',
+        'stats/norm.isf_broadcast[4x3,1x3,4x1]',
+    ],
+    'scipy.stats.multivariate_normal: rule-less C call inside (FA101, scipy_rules.py)': [
+        'stats/mvn.pdf[4,4,4x4,allow_singular=False]',
+        'stats/mvn.logpdf[4,4,4x4,allow_singular=False]',
+        'stats/mvn.entropy[4,4x4]',
+        'stats/mvn.logpdf_broadcast[5x4,4,4x4]',
+    ],
+    'scipy.linalg sqrtm/solve_sylvester: no rule (FA101, scipy_rules.py)': [
+        'splinalg/sqrtm_sym',
+        'splinalg/solve_sylvester',
+    ],
+    'scipy.linalg.det as top-level f: keyword passed to the VJP (scipy_rules.py / api.py)': [
+        'splinalg/det',
+    ],
+    "ndarray.shape = ... on a traced array is not recorded (numpy's tensorsolve; "
+    "capture/recorder.py)": [
+        'jlinalg/tensorsolve',
+    ],
+    'ufunc.reduce of logaddexp: no rule (FA101, numpy_reduction_rules.py)': [
+        'api/logaddexp.reduce[5]',
+        'api/logaddexp.reduce[3x4]',
+        'api/logaddexp.reduce[2x3x4,axis=0]',
+        'api/logaddexp.reduce[2x3x4,axis=-1]',
+    ],
+    'ufunc.reduce/accumulate of 2-D input: VJP shape error (numpy_reduction_rules.py)': [
+        'api/add.reduce[3x4]',
+        'api/multiply.reduce[3x4]',
+        'api/maximum.reduce[3x4]',
+        'api/multiply.accumulate[3x4]',
+    ],
+    "quantile/percentile method != 'linear': no rule (numpy_reduction_rules.py)": [
+        "api/percentile[2x3x4,f,axis=1,method='midpoint']",
+        "api/percentile[2x3x4,f,axis=1,method='nearest']",
+        "api/percentile[2x3x4,f,axis=1,method='lower']",
+        "api/quantile[2x3x4,f,axis=1,method='midpoint']",
+        "api/quantile[2x3x4,f,axis=1,method='nearest']",
+        "api/quantile[2x3x4,f,axis=1,method='lower']",
+    ],
+    'nanpercentile/nanquantile: NumPy internals under capture, out=... (capture/calls.py)': [
+        'api/nanpercentile[5,f]',
+        'api/nanpercentile[3x4,f]',
+        "api/nanpercentile[2x3x4,f,axis=1,method='linear']",
+        "api/nanpercentile[2x3x4,f,axis=1,method='midpoint']",
+        'api/nanquantile[5,f]',
+        'api/nanquantile[3x4,f]',
+        "api/nanquantile[2x3x4,f,axis=1,method='linear']",
+        "api/nanquantile[2x3x4,f,axis=1,method='midpoint']",
+    ],
+    'np.polymul: rule-less C call (FA101, numpy_series_rules.py)': [
+        'api/polymul',
+    ],
+    'np.max(initial=): no rule (numpy_rules.py)': [
+        'api/max_initial',
+    ],
+    'np.bincount(weights=) VJP signature (numpy_series_rules.py)': [
+        'api/histogram_weights',
+        'api/bincount_weights',
+    ],
+    'np.choose: no rule (FA101, numpy_shape_rules.py)': [
+        'api/choose',
+    ],
+    'ndarray.__imul__/__iadd__ called as methods: FA101 (capture/calls.py)': [
+        'api/inplace_ops',
+    ],
+}
+EXPECTED = {name: why for why, names in EXPECTED_GROUPS.items() for name in names}
+
+
+def select(cases, full: bool):
+    if full:
+        return cases
+    rng = random.Random(1234)
+    return sorted(rng.sample(cases, min(SAMPLE, len(cases))), key=cases.index)
+
+
+def run_all(cases):
+    results = {}
+    for c in cases:
+        results[c.name] = run_case(c)
+    return results
+
+
+def summary(results) -> str:
+    cnt = collections.Counter(s for s, _ in results.values())
+    n = sum(v for k, v in cnt.items() if k != "skip")
+    ok = cnt["pass"] + cnt["hazard"]
+    return (f"peer corpus: {n} cases, {ok} passed ({100.0 * ok / max(n, 1):.1f}%): "
+            f"pass {cnt['pass']}, hazard-only {cnt['hazard']}, wrong {cnt['wrong']}, "
+            f"wrong+hazard {cnt['wrong_hazard']}, error {cnt['error']}, "
+            f"skipped (native error / FD not finite) {cnt['skip']}")
+
+
+@pytest.mark.skipif(FAKE, reason="the corpus checks framead itself")
+def test_peer_corpus():
+    cases = select(all_cases(), os.environ.get("FRAMEAD_PEER_FULL") == "1")
+    t0 = time.perf_counter()
+    results = run_all(cases)
+    print(f"\n{summary(results)} in {time.perf_counter() - t0:.1f}s")
+    silent = [f"{k}: {d}" for k, (s, d) in results.items() if s == "wrong"]
+    unlisted = [f"{k}: {s}: {d}" for k, (s, d) in results.items()
+                if s in ("error", "wrong_hazard") and k not in EXPECTED]
+    now_pass = [k for k, (s, _) in results.items() if s in ("pass", "hazard") and k in EXPECTED]
+    problems = []
+    if silent:
+        problems.append("silently wrong gradients:\n  " + "\n  ".join(silent))
+    if unlisted:
+        problems.append("failures not in EXPECTED:\n  " + "\n  ".join(unlisted))
+    if now_pass:
+        problems.append("listed in EXPECTED but now passing (remove them):\n  "
+                        + "\n  ".join(now_pass))
+    assert not problems, "\n".join(problems)
+
+
+if __name__ == "__main__":
+    # --wrap: call each case's function from a Python lambda (diagnostic: separates the
+    # failures of top-level C callables from the rest)
+    wrap = "--wrap" in sys.argv
+    argv = [a for a in sys.argv[1:] if a != "--wrap"]
+    pat = argv[0] if argv else ""
+    cs = [c for c in all_cases() if pat in c.name]
+    if wrap:
+        for c in cs:
+            c.fun = (lambda f: lambda *a, **k: f(*a, **k))(c.fun)
+    t0 = time.perf_counter()
+    res = {}
+    for c in cs:
+        t1 = time.perf_counter()
+        res[c.name] = run_case(c)
+        dt = time.perf_counter() - t1
+        s, d = res[c.name]
+        if s not in ("pass", "hazard") or dt > 2:
+            print(f"{s:12s} {dt:5.2f}s {c.name}: {d}", flush=True)
+    print(summary(res), f"in {time.perf_counter() - t0:.1f}s")
+
+
+# --- the rules this corpus led to (rules/linalg_rules.py), over their class of inputs --------
+
+def _fd_dir(fn, a, d, h):
+    def flat(x):
+        out = fn(x)
+        return np.concatenate([np.ravel(o) for o in (out if isinstance(out, tuple) else (out,))])
+    return (flat(a + h * d) - flat(a - h * d)) / (2 * h)
+
+
+@pytest.mark.skipif(FAKE, reason="checks framead's rules")
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 4), batch=st.sampled_from([(), (2,)]), cplx=st.booleans(),
+       which=st.sampled_from(["eig", "eigvals", "pinv_hermitian", "qr_complete"]),
+       seed=st.integers(0, 2 ** 31 - 1))
+def test_linalg_rules_match_finite_differences(n, batch, cplx, which, seed):
+    """eig (LAPACK's gauge: unit norm, largest entry real), eigvals, pinv(hermitian=True)
+    (the lower triangle is read) and qr(mode='complete') of a tall matrix when only Q[:, :n]
+    and R are used: VJP and JVP against central differences along a random direction."""
+    import framead
+
+    rs = np.random.RandomState(seed)
+    rows = n + 2 if which == "qr_complete" else n
+    if which == "qr_complete":
+        cplx = False
+
+    def draw():
+        x = rs.randn(*batch, rows, n)
+        return x + 1j * rs.randn(*batch, rows, n) if cplx else x
+
+    a, d = draw(), draw()
+    if which == "pinv_hermitian":
+        a = a + np.conj(np.swapaxes(a, -1, -2)) + 3 * n * np.eye(n)
+    fn = {"eig": np.linalg.eig, "eigvals": np.linalg.eigvals,
+          "pinv_hermitian": lambda x: np.linalg.pinv(x, hermitian=True),
+          "qr_complete": lambda x: (lambda q, r: (q[..., :n], r))(
+              *np.linalg.qr(x, mode="complete"))}[which]
+    fd = _fd_dir(fn, a, d, 1e-6)
+    assume(np.allclose(fd, _fd_dir(fn, a, d, 2e-6), rtol=1e-4, atol=1e-6))  # not at a kink
+    out, f_vjp = framead.vjp(fn, a)
+    leaves = out if isinstance(out, tuple) else (out,)
+    cts = tuple(rs.randn(*np.shape(o)) + (1j * rs.randn(*np.shape(o))
+                                          if np.iscomplexobj(o) else 0) for o in leaves)
+    g = f_vjp(cts if isinstance(out, tuple) else cts[0])[0]
+    exact = np.real(np.sum(g * d))
+    numeric = np.real(np.sum(np.concatenate([np.ravel(c) for c in cts]) * fd))
+    assert abs(exact - numeric) <= 1e-5 * max(1.0, abs(numeric)), (exact, numeric)
+    if which != "qr_complete":  # forward mode cannot know that Q's extra columns go unused
+        _, t = framead.jvp(fn, (a,), (d,))
+        tt = np.concatenate([np.ravel(o) for o in (t if isinstance(t, tuple) else (t,))])
+        assert np.allclose(tt, fd, rtol=1e-5, atol=1e-6)
