@@ -397,7 +397,7 @@ def _item_vjp(g, ans, a, *args):
         out.flat[args[0]] = g
     else:
         out[args[0] if len(args) == 1 else args] = g
-    return fit(out, meta_of(a))
+    return cast_back(fit(out, meta_of(a)), meta_of(a))
 
 
 def cast_back(ct, m):

@@ -30,6 +30,7 @@ Call conventions (binding for the recorder and the reverse pass; see docs/intern
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import types
 from collections.abc import Callable, Iterator
@@ -449,9 +450,45 @@ def _mro_lookup(table: dict, cls: type, name: str) -> Rule | None:
     return None
 
 
+class MethodCall:
+    """``MethodCall(name)(obj, *args)`` is ``obj.name(*args)`` (ndarray's rule of a method
+    applied to a NumPy scalar, whose own method that is)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(obj, self.name)(*args, **kwargs)
+
+
+_SCALAR_METHODS: dict[tuple[int, str], Rule] = {}  # (id of ndarray's rule, name) -> rule
+
+
 def lookup_method(cls: type, name: str) -> Rule | None:
-    """Rule of method ``name`` of ``cls`` (first argument: self), following the MRO."""
-    return _mro_lookup(_METHODS, cls, name)
+    """Rule of method ``name`` of ``cls`` (first argument: self), following the MRO; for a
+    NumPy scalar type, ndarray's rule called through the scalar's own method."""
+    rule = _mro_lookup(_METHODS, cls, name)
+    if rule is None or not issubclass(cls, np.generic) or \
+            any((k, name) in _METHODS for k in cls.__mro__):
+        return rule
+    key = (id(rule), name)
+    if key not in _SCALAR_METHODS:
+        jvp = None if rule.jvp is None else _on_arrays(rule.jvp)
+        _SCALAR_METHODS[key] = dataclasses.replace(rule, fn=MethodCall(name), jvp=jvp)
+    return _SCALAR_METHODS[key]
+
+
+def _on_arrays(jvp: Callable) -> Callable:
+    """ndarray's JVP for a NumPy scalar's method: scalars as 0-d arrays."""
+    def as_array(v: Any) -> Any:
+        return np.asarray(v) if isinstance(v, np.generic) else v
+
+    def scalar_jvp(tangents, ans, *args, **kwargs):
+        return jvp(tuple(as_array(t) for t in tangents), ans, *map(as_array, args), **kwargs)
+
+    return scalar_jvp
 
 
 def lookup_attr(cls: type, name: str) -> Rule | None:

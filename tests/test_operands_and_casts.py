@@ -233,6 +233,33 @@ def test_integer_conversions_are_reported_cuts():
     assert hazard_codes(lambda x: int(x[0]) * x[1]) == ["FA102"]
 
 
+def _mixed(x):
+    y = x - [1.0, 2.0, 3.0]
+    z = [x[0], 2.0, x[1]] * y + np.float32(x[2]).astype(np.float64)
+    w = np.sin((x[0], x[1]))
+    y2 = x.copy()
+    y2 += [x[2], 1.0, 2.0]
+    if x[0] < [2.0][0]:
+        return np.sum(z * z) + np.sum(w) + np.sum(y2 ** 2) + x[1].item() * np.float64(x[2])
+    return np.sum(z)
+
+
+def _mixed_ref(x):  # the same in float64
+    y = x - np.array([1.0, 2.0, 3.0])
+    z = np.array([x[0], 2.0, x[1]]) * y + x[2]
+    y2 = np.array([x[0] + x[2], x[1] + 1.0, x[2] + 2.0])
+    return np.sum(z * z) + np.sum(np.sin(x[:2])) + np.sum(y2 ** 2) + x[1] * x[2]
+
+
+def test_cached_replays_and_forward_mode_follow_coercions_and_casts():
+    cached = framead.grad(_mixed, cache=True)
+    for x in (X0, np.array([1.1, 0.2, 0.4]), np.array([1.5, 0.3, 0.2])):
+        np.testing.assert_allclose(cached(x), central(_mixed_ref, x), rtol=1e-5)
+        np.testing.assert_allclose(framead.jacfwd(_mixed)(x), central(_mixed_ref, x),
+                                   rtol=1e-5)
+    assert cached.stats["hits"] == 2
+
+
 # --------------------------------------------------------------------------- item 4
 
 
