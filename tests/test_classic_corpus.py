@@ -1,6 +1,6 @@
 """Classic numerical programs and library code, unmodified, through framead.value_and_grad.
 
-tests/classic_corpus/programs_*.py hold ~90 small legacy programs (root finders, quadrature,
+tests/classic_corpus/programs_*.py hold ~160 small legacy programs (root finders, quadrature,
 ODE loops, list-of-lists linear algebra, statistics, finance, series, particle systems,
 NumPy/SciPy/statistics imported inside function bodies, decimal, cmath, random noise). Each
 is checked at random points (fixed seed) against central differences in float64 by
@@ -30,7 +30,7 @@ from harness import check  # noqa: E402
 from registry import CASES  # noqa: E402
 
 for _m in ("roots", "quad", "ode", "linalg", "stats", "finance", "series", "numeric",
-           "library", "idioms"):
+           "library", "idioms", "numpy", "probes"):
     importlib.import_module(f"programs_{_m}")
 
 FULL = os.environ.get("FRAMEAD_CORPUS_FULL") == "1"
@@ -64,6 +64,9 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "pickle_roundtrip": ("wrong_hazard", "pickle.dumps of traced floats (FA101)"),
     "float_hex_roundtrip": ("wrong_hazard", "float.hex has no rule (FA101)"),
     "complex_builtins": ("wrong_hazard", "complex.conjugate has no rule (FA101)"),
+    "nditer_loop": ("wrong_hazard", "np.nditer has no rule (FA101)"),
+    "tobytes_frombuffer": ("wrong_hazard", "ndarray.tobytes raw bytes (FA101)"),
+    "memoryview_buffer": ("wrong_hazard", "memoryview raw storage (FA105)"),
 }
 
 
