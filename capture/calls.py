@@ -209,6 +209,11 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
             rec.hazard("FA106", rule.name, frame,
                        f"a traced keyword argument of {rule.name} is not differentiated")
             return fn(*args, **kwargs)
+        _lost_derivatives(rec, rule, node_args, frame)
+        if rule.mutates and isinstance(_nth(node_args, rule.mutates[0]), np.ndarray):
+            # writes argument k: the functional node, then k's buffer takes the result
+            return rec.mutate(rule, fn, args, kwargs, node_args, node_args[rule.mutates[0]],
+                              frame)
         return rec.apply(rule, fn, args, kwargs, node_args, frame)
     if isinstance(fn, np.ufunc) and _is_object_ufunc(fn):
         # np.frompyfunc / np.vectorize: C loops calling Python frames framead instruments
@@ -248,6 +253,22 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
     if not any(rules_traced(a) for a in (*args, *kwargs.values())) and not _self_traced(fn):
         return callback_call(rec, fn, args, kwargs, frame)
     return unknown_call(rec, fn, args, kwargs, frame)
+
+
+def _nth(args: tuple, k: int) -> Any:
+    return args[k] if k < len(args) else None
+
+
+def _lost_derivatives(rec, rule, node_args: tuple, frame) -> None:
+    """A traced value in an argument whose rule has no derivative (and does not declare it
+    nondiff) loses its gradient: report it."""
+    if rule.cut or rule.vjp is None or callable(rule.vjp):
+        return
+    for i, a in enumerate(node_args):
+        if i not in rule.nondiff and not rule.has_vjp(i) and rec.tree_value(a) is not None:
+            rec.hazard("FA101", rule.name, frame,
+                       f"{rule.name} has no derivative rule in its argument {i}, which is "
+                       "traced: the gradient through it is lost")
 
 
 def _self_traced(fn: Any) -> bool:

@@ -101,8 +101,8 @@ def _owner(a: np.ndarray) -> np.ndarray:
 
 
 def _aliasing(args: tuple, kwargs: dict) -> tuple:
-    """Which array arguments are one object, or views of one buffer (and how they sit in
-    it): a trace of ``f(x, y)`` is not the program ``f(x, x)`` or ``f(x, x[::-1])`` runs."""
+    """Which array arguments are one object (``(i, j)``), or views of one buffer (with how
+    they sit in it): a trace of ``f(x, y)`` is not the program ``f(x, x)`` runs."""
     arrays = [(k, a) for k, a in (*enumerate(args), *sorted(kwargs.items()))
               if isinstance(a, np.ndarray)]
     out = []
@@ -291,6 +291,10 @@ class CachedValueAndGrad:
             hash(sig)
         except TypeError:
             sig = None
+        if sig is not None and any(len(p) > 2 for p in sig[-1]):
+            # views of one buffer (not one object): a trace reads the part of that buffer
+            # no argument covers as it was, so it is valid for this call only
+            sig = None
         entries = self._traces.get(sig, []) if sig is not None else []
         if entries:
             for i in nums:
@@ -345,7 +349,8 @@ class CachedValueAndGrad:
             with api.paused_gc():
                 grads = t.backward()({v.id: seed}) if isinstance(v, Value) else \
                     [None] * len(nums)
-        reason = _uncacheable_reason(t, rec) if sig is not None else "unhashable arguments"
+        reason = _uncacheable_reason(t, rec) if sig is not None else \
+            "unhashable arguments, or array arguments that are views of one buffer"
         if reason is None:
             entries = self._traces.setdefault(sig, [])
             entries.insert(0, _Entry(t, tuple(rec.guards), t.out_treedef,

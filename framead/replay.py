@@ -10,6 +10,7 @@ saved primals read from ``e``. Every line is commented with the user line it rep
 
 from __future__ import annotations
 
+import functools
 import itertools
 import linecache
 import operator
@@ -77,6 +78,19 @@ def replay_callable(node: Node) -> Any:
     if not callable(fn):
         raise NotReplayable(f"{node.name} at {node.loc.file}:{node.loc.line} has no callable")
     return fn
+
+
+def _nth(args: tuple, k: int) -> Any:
+    return args[k] if k < len(args) else None
+
+
+def _on_copy(fn: Any, k: int, *args: Any, **kwargs: Any) -> Any:
+    """A rule that writes its argument ``k`` (``mutates``), run on a copy of it: the new
+    contents (the recorded value of the write), the replay's values untouched."""
+    args = list(args)
+    args[k] = np.array(args[k], copy=True)
+    r = fn(*args, **kwargs)
+    return args[k] if r is None or r is args[k] else r
 
 
 def _may_return_view(node: Node) -> bool:
@@ -184,6 +198,9 @@ class Replay:
         a0 = node.args[0] if node.args else None
         if node.rule is SETITEM_RULE and isinstance(a0, Value) and a0.id in self._private:
             fn = _setitem_inplace  # the old version is dead: no copy
+        mut = getattr(node.rule, "mutates", ())
+        if mut and isinstance(_nth(node.args, mut[0]), Value | np.ndarray):
+            fn = functools.partial(_on_copy, fn, mut[0])  # it writes argument k: a copy
         stem = "f_" + "".join(ch if ch.isalnum() else "_" for ch in node.name)[:30] + "_"
         if fn is operator.getitem and len(node.args) == 2 and isinstance(a0, Value) and \
                 not node.kwargs and not any(True for _ in R._values_in(node.args[1])):

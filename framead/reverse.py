@@ -20,6 +20,7 @@ import numpy as np
 from .ir import Graph, Meta, Node, Value
 from .ir import unflatten_tree as _unflatten
 from .rules.helpers import unbroadcast as _unbroadcast
+from .rules.primitives import _is_basic_key as _basic_key
 
 CHUNK_NODES = 250
 COMPILE_LIMIT = 1000
@@ -40,6 +41,36 @@ def _zeros(meta: Meta) -> Any:
 def _fill(gs: tuple, metas: tuple) -> tuple:
     return tuple(g if g is not None or m is None else _zeros(m) for g, m in zip(gs, metas,
                                                                                strict=True))
+
+
+def _out_metas(node: Node) -> tuple:
+    """Metas for ``_fill`` of a multi-output node: every numeric leaf gets zeros, the ones
+    without a Value of their own too (an input returned as is, an int or bool leaf), since
+    a rule's VJP reads ``g`` with zeros filled in (never None)."""
+    leaves = node.out_treedef[1]
+    return tuple(o.meta() if o is not None else _leaf_meta(leaf)
+                 for o, leaf in zip(node.outputs, leaves, strict=True))
+
+
+def _leaf_meta(leaf: Any) -> Meta | None:
+    if isinstance(leaf, np.ndarray | np.generic):
+        return Meta.of(leaf) if leaf.dtype.kind in "biufc" else None
+    return Meta.of(leaf) if type(leaf) in (float, int, complex, bool) else None
+
+
+def _unb(t: Any, meta: Meta) -> Any:
+    """``unbroadcast`` that keeps None (no cotangent) as None."""
+    return None if t is None else _unbroadcast(t, meta)
+
+
+def _cts(ts: Any, n: int) -> Any:
+    """A joint VJP's cotangents, one per argument: None (no cotangent at all) or a short
+    tuple are padded with None."""
+    if ts is None:
+        return (None,) * n
+    if len(ts) < n:
+        return (*ts, *(None,) * (n - len(ts)))
+    return ts
 
 
 def _accumulate_tree(ct: dict, t: Any, ids: Any) -> None:
@@ -116,12 +147,6 @@ def _values_in(tree: Any):
 # (zeros plus an add, or a copy). Instead the cotangent of the array is allocated once and
 # updated in place. ``own`` (kept in ct under key -1) holds the value ids whose cotangent
 # array framead allocated itself: only those are ever written in place.
-
-def _basic_key(key: Any) -> bool:
-    items = key if isinstance(key, tuple) else (key,)
-    return all(k is None or k is Ellipsis or isinstance(k, slice)
-               or (isinstance(k, int | np.integer) and not isinstance(k, bool)) for k in items)
-
 
 def _owned(ct: dict) -> set:
     own = ct.get(-1)
@@ -339,7 +364,7 @@ class _Emitter:
     """Binds residuals, constants and VJP functions to names in one namespace."""
 
     def __init__(self) -> None:
-        self.ns: dict[str, Any] = {"_unb": _unbroadcast, "_fill": _fill,
+        self.ns: dict[str, Any] = {"_unb": _unb, "_fill": _fill, "_cts": _cts,
                                    "_acc_tree": _accumulate_tree, "_unflatten": _unflatten,
                                    "_check": _check_cotangent, "_acc_getitem": _acc_getitem,
                                    "_acc_setitem": _acc_setitem, "_mcos": math.cos,
@@ -459,7 +484,7 @@ def _node_block(em: _Emitter, node: Node, env: bool = False,
                          f"g, {vmeta})  # {where}")
         return lines
     if node.multi:
-        metas = tuple(o.meta() if o is not None else None for o in outs)
+        metas = _out_metas(node)
         gets = ", ".join(f"ct.pop({o.id}, None)" if o is not None else "None" for o in outs)
         lines.append(f"g = ({gets},)")
         lines.append("if any(x is not None for x in g):")
@@ -475,8 +500,10 @@ def _node_block(em: _Emitter, node: Node, env: bool = False,
     vjp = node.rule.vjp
     joint = callable(vjp)
     stem = re.sub(r"\W+", "_", node.name).strip("_")
+    head = len(lines)
     if joint:
-        lines.append(f"    ts = {em.bind(f'{stem}_vjp_', vjp)}({call_args})  # {where}")
+        lines.append(f"    ts = _cts({em.bind(f'{stem}_vjp_', vjp)}({call_args}), "
+                     f"{len(node.args)})  # {where}")
     out_shape = None if node.multi else outs[0].shape
     for i, a in enumerate(node.args):
         vals = list(_values_in(a))
@@ -501,6 +528,8 @@ def _node_block(em: _Emitter, node: Node, env: bool = False,
         else:
             lines.append(f"    _acc_tree(ct, {expr}, {em.bind('ids', _ids_tree(a))})"
                          f"  # {where}")
+    if len(lines) == head:  # no argument has a VJP: the cotangent stops here
+        lines.append("    pass")
     return lines
 
 
@@ -552,7 +581,7 @@ def _make_step(node: Node, check: bool) -> _Step:
         return st
     if node.multi:
         st.outs = tuple(o.id if o is not None else None for o in node.outputs)
-        st.metas = tuple(o.meta() if o is not None else None for o in node.outputs)
+        st.metas = _out_metas(node)
         st.treedef = node.out_treedef[0]
         if "ans" in node.saved:
             leaves = node.out_treedef[1]
@@ -630,7 +659,8 @@ def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int]) -> N
                 a, key, v, vmeta = st.parts
                 _acc_setitem(ct, st.outs, a, key, v, g, vmeta)
             continue
-        ts = st.joint(g, st.ans, *st.args, **st.kw) if st.joint is not None else None
+        ts = _cts(st.joint(g, st.ans, *st.args, **st.kw), len(st.args)) \
+            if st.joint is not None else None
         for i, fn, tgt, unb, chk in st.parts:
             t = ts[i] if fn is None else fn(g, st.ans, *st.args, **st.kw)
             if t is None:

@@ -4,7 +4,9 @@ methods, and the integer-valued functions (argmax, argsort, searchsorted...) as 
 
 Reductions follow ``np.sum``'s conventions (``axis`` int/tuple/None, ``keepdims``, ``where``).
 Ties (``ptp``, ``nanmax``) split the cotangent evenly, as ``np.max`` does; order statistics
-(``median``, ``quantile``) send it to the elements the sort put at the chosen positions.
+(``median``, ``quantile``) send it to the elements at the chosen sorted positions, split
+evenly between equal values (``tie_mean``); ``std`` where all values are equal has the
+subgradient 0.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .helpers import (
 )
 from .linalg_rules import mT, public_name
 from .numpy_rules import _given, _prod_others
+from .numpy_shape_rules import tie_mean
 from .registry import ANS, lookup, register, register_method
 
 _NV = np._NoValue
@@ -55,6 +58,14 @@ def _var_dir(a, axis, ddof, where, mean, correction, nan=False):
     return d if w is None else np.where(w, d, 0)
 
 
+def _std_dir(d, ans, a, axis, keepdims):
+    """d std = d var / (2 std); where std is 0 (all equal) the subgradient 0, which is what
+    central differences see (std is even in every direction there)."""
+    sd = expand_reduced(ans, a, axis, keepdims)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd == 0, 0.0, d / (2 * sd))
+
+
 def _real_dir(d, t):
     return np.real(d * t) if np.iscomplexobj(d) else d * t
 
@@ -64,16 +75,14 @@ def _var_family(std, nan=False):
             mean=_NV, correction=_NV):
         d = _var_dir(a, axis, ddof, where, mean, correction, nan)
         if std:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                d = d / (2 * expand_reduced(ans, a, axis, keepdims))
+            d = _std_dir(d, ans, a, axis, keepdims)
         return fit(expand_reduced(g, a, axis, keepdims) * d, meta_of(a))
 
     def jvp(tangents, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NV, *,
             where=_NV, mean=_NV, correction=_NV):
         d = _var_dir(a, axis, ddof, where, mean, correction, nan)
         if std:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                d = d / (2 * expand_reduced(ans, a, axis, keepdims))
+            d = _std_dir(d, ans, a, axis, keepdims)
         t = np.where(np.isnan(a), 0, tangents[0]) if nan else tangents[0]
         return np.sum(_real_dir(d, t), axis=axis, keepdims=keepdims_of(keepdims))
     return vjp, jvp
@@ -238,7 +247,7 @@ def _order_parts(a, q, axis, scale):
         wi = np.zeros(flat.shape)
         np.put_along_axis(wi, perm[..., hi:hi + 1], frac, -1)
         np.put_along_axis(wi, perm[..., lo:lo + 1], 1 - frac if hi > lo else 1.0, -1)
-        w[idx] = wi
+        w[idx] = tie_mean(flat, wi, -1)
         slope[idx] = (srt[..., hi] - srt[..., lo]) * (n - 1) / scale
     w = w.reshape(pos.shape + moved.shape)
     inv = np.argsort(rest + list(axes))

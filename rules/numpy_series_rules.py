@@ -1,6 +1,6 @@
 """Rules for NumPy's functions of sequences: ``diff``/``ediff1d``, ``convolve``/``correlate``,
 ``interp`` (in ``x``, ``xp``, ``fp``, ``left``, ``right``), ``polyval``, ``trapezoid``,
-``bincount`` (in ``weights``), ``gradient`` (in ``f``; spacings are constants).
+``bincount`` (in ``weights``), ``gradient`` (in ``f`` and in its spacings/coordinates).
 
 ``np.convolve`` is bilinear: its VJP is a ``valid`` convolution of the (zero-embedded)
 cotangent with the reversed other operand. ``np.correlate(a, v, 'full')`` is
@@ -341,14 +341,66 @@ def _gradient_vjp(g, ans, f, *varargs, axis=None, edge_order=1):
     return fit(ct, m)
 
 
-def _gradient_jvp(tangents, ans, f, *varargs, **kw):
-    return None if tangents[0] is None else np.gradient(tangents[0], *varargs, **kw)
+_STEP = 1e-20  # complex step: np.gradient is rational in its spacings, so Im/step is exact
+
+
+def _gradient_dspacing(f, varargs, tangents, axis, edge_order):
+    """Directional derivative of ``np.gradient(f, *varargs)`` along spacing tangents
+    (None: zero), by one complex step (gradient is linear in f: complex f splits)."""
+    f = np.asarray(f)
+    if f.dtype.kind == "c":
+        re = _gradient_dspacing(f.real, varargs, tangents, axis, edge_order)
+        im = _gradient_dspacing(f.imag, varargs, tangents, axis, edge_order)
+        return [a + 1j * b for a, b in zip(re, im, strict=True)]
+    sp = [v if t is None else np.asarray(v, float) + 1j * _STEP * np.asarray(t)
+          for v, t in zip(varargs, tangents, strict=True)]
+    out = np.gradient(f.astype(complex), *sp, axis=axis, edge_order=edge_order)
+    outs = out if isinstance(out, tuple | list) else [out]
+    return [np.imag(o) / _STEP for o in outs]
+
+
+def _gradient_spacing_cot(s):
+    """Cotangent of spacing ``varargs[s]``: a scalar step, or coordinates along one axis
+    (each output reads at most 3 consecutive coordinates: three combs give them all)."""
+    def vjp(g, ans, f, *varargs, axis=None, edge_order=1):
+        axes, _ = _gradient_axes(f, varargs, axis)
+        gs = [g] if len(axes) == 1 else list(g)
+        v = varargs[s]
+        tang = [None] * len(varargs)
+        if np.ndim(v) == 0:
+            tang[s] = 1.0
+            ds = _gradient_dspacing(f, varargs, tang, axis, edge_order)
+            ct = sum(np.sum(np.asarray(gk) * d) for gk, d in zip(gs, ds, strict=True))
+            return fit(ct, meta_of(v))
+        ax, n = axes[s], len(v)
+        _, j = _gradient_coeffs(n, np.arange(n, dtype=float), edge_order)
+        ct = np.zeros(n)
+        others = tuple(k for k in range(np.ndim(f)) if k != ax)
+        for r in range(3):
+            tang[s] = (np.arange(n) % 3 == r).astype(float)
+            d = _gradient_dspacing(f, varargs, tang, axis, edge_order)[s]
+            np.add.at(ct, j[r], np.sum(np.real(np.asarray(gs[s]) * d), axis=others))
+        return fit(ct, meta_of(v))
+    return vjp
+
+
+def _gradient_jvp(tangents, ans, f, *varargs, axis=None, edge_order=1):
+    kw = {"axis": axis, "edge_order": edge_order}
+    out = None if tangents[0] is None else np.gradient(tangents[0], *varargs, **kw)
+    ts = list(tangents[1:1 + len(varargs)])
+    ts += [None] * (len(varargs) - len(ts))
+    if any(t is not None for t in ts):
+        d = _gradient_dspacing(f, varargs, ts, axis, edge_order)
+        d = d[0] if not isinstance(ans, tuple | list) else tuple(d)
+        out = d if out is None else (out + d if not isinstance(d, tuple) else
+                                     tuple(a + b for a, b in zip(out, d, strict=True)))
+    return out
 
 
 def install() -> None:
-    spacing = tuple(range(1, 9))  # grid spacings/coordinates: constants (nondiff)
-    register(np.gradient, vjp=(_gradient_vjp,), jvp=_gradient_jvp, saves={0: spacing},
-             multi=True, argnames=None, nondiff=spacing)
+    every = tuple(range(9))  # f and up to 8 spacings (scalars or coordinate arrays)
+    register(np.gradient, vjp=(_gradient_vjp, *map(_gradient_spacing_cot, range(8))),
+             jvp=_gradient_jvp, saves={i: every for i in every}, multi=True, argnames=None)
     register(np.diff, vjp=(_diff_cot(0), None, None, _diff_cot(3), _diff_cot(4)),
              jvp=_diff_jvp, saves={0: (), 3: (), 4: ()})
     register(np.ediff1d, vjp=(_ediff_cot(0), _ediff_cot(1), _ediff_cot(2)), jvp=_ediff_jvp,

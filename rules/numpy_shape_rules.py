@@ -17,7 +17,7 @@ import numpy as np
 
 from .helpers import deflinear, fit, meta_of, shape_of, sum_to
 from .numpy_rules import _array_jvp, _no_out, _struct_shape, struct_cot
-from .registry import ANS, lookup, register, register_method
+from .registry import ANS, lookup, make_rule, register, register_method
 
 # --- gathers ---------------------------------------------------------------------------------
 
@@ -241,28 +241,89 @@ def _atleast_jvp(fn):
 
 # --- sort, meshgrid, linspace ----------------------------------------------------------------
 
-def _sort_perm(a, axis, kind=None, order=None, stable=None):
+def tie_mean(a, w, axis=-1):
+    """``w`` with each entry replaced by its mean over the entries whose ``a`` is equal along
+    ``axis`` (None: all): the cotangent of an order statistic at a tie, split evenly as for
+    ``np.max`` (what central differences see for a pair of equal values)."""
+    w = np.asarray(w)
+    if axis is None:
+        return tie_mean(np.ravel(a), np.ravel(w)).reshape(w.shape)
+    a = np.moveaxis(np.broadcast_to(a, w.shape), axis, -1)
+    wm = np.moveaxis(w, axis, -1)
+    n = a.shape[-1] if a.ndim else 0
+    if n < 2:
+        return w
+    a2, w2 = a.reshape(-1, n), wm.reshape(-1, n)
+    order = np.argsort(a2, axis=-1, kind="stable")
+    srt = np.take_along_axis(a2, order, -1)
+    new = np.ones(srt.shape, bool)
+    new[:, 1:] = srt[:, 1:] != srt[:, :-1]
+    if new.all():
+        return w
+    gid = np.cumsum(new.reshape(-1)) - 1
+    ws = np.take_along_axis(w2, order, -1).reshape(-1)
+    mean = (_bincount(gid, ws, 0) / np.bincount(gid))[gid].reshape(srt.shape)
+    out = np.empty(w2.shape, mean.dtype)
+    np.put_along_axis(out, order, mean, -1)
+    return np.moveaxis(out.reshape(wm.shape), -1, axis)
+
+
+def _permuted_cot(g, ans, a, axis):
+    """Cotangent of ``a`` for ``ans``, a permutation of ``a`` along ``axis`` (sort, partition):
+    each element gets ``g`` of the position holding its value, ties averaged (tie_mean)."""
+    a, g, ans = np.asarray(a), np.asarray(g), np.asarray(ans)
+    shape = a.shape
+    if axis is None:
+        a, axis = a.reshape(-1), -1
+    src = np.argsort(a, axis=axis, kind="stable")  # a's positions in sorted order
+    dst = np.argsort(ans, axis=axis, kind="stable")  # ans's positions in the same order
+    ct = np.zeros(a.shape, np.result_type(a, g))
+    np.put_along_axis(ct, src, np.take_along_axis(g, dst, axis), axis)
+    return tie_mean(a, ct, axis).reshape(shape)
+
+
+def _permuted_tangent(t, ans, a, axis):
+    a, ans = np.asarray(a), np.asarray(ans)
+    t = np.broadcast_to(t, a.shape)
+    if axis is None:
+        a, t, axis = a.reshape(-1), t.reshape(-1), -1
+    t = tie_mean(a, t, axis)
+    src = np.argsort(a, axis=axis, kind="stable")
+    dst = np.argsort(ans, axis=axis, kind="stable")
+    out = np.zeros(ans.shape, t.dtype)
+    np.put_along_axis(out, dst, np.take_along_axis(t, src, axis), axis)
+    return out
+
+
+def _no_order(order):
     if order is not None:
-        raise NotImplementedError("framead: np.sort(order=...) has no rule")
-    return np.argsort(a, axis=axis, kind="stable")
+        raise NotImplementedError("framead: sort/partition with order= (structured arrays) "
+                                  "has no rule")
 
 
 def _sort_vjp(g, ans, a, axis=-1, kind=None, order=None, *, stable=None):
-    a = np.asarray(a)
-    perm = _sort_perm(a, axis, kind, order)
-    g = np.asarray(g)
-    ct = np.zeros(a.shape, np.result_type(a, g))
-    if axis is None:
-        ct.reshape(-1)[perm] = g
-    else:
-        np.put_along_axis(ct, perm, g, axis)
-    return fit(ct, meta_of(a))
+    _no_order(order)
+    return fit(_permuted_cot(g, ans, a, axis), meta_of(a))
 
 
 def _sort_jvp(tangents, ans, a, axis=-1, kind=None, order=None, *, stable=None):
-    perm = _sort_perm(a, axis, kind, order)
-    t = tangents[0]
-    return np.ravel(t)[perm] if axis is None else np.take_along_axis(t, perm, axis)
+    _no_order(order)
+    return None if tangents[0] is None else _permuted_tangent(tangents[0], ans, a, axis)
+
+
+def _partition_vjp(g, ans, a, kth, axis=-1, kind="introselect", order=None):
+    _no_order(order)
+    return fit(_permuted_cot(g, ans, a, axis), meta_of(a))
+
+
+def _partition_jvp(tangents, ans, a, kth, axis=-1, kind="introselect", order=None):
+    _no_order(order)
+    return None if tangents[0] is None else _permuted_tangent(tangents[0], ans, a, axis)
+
+
+def _partition_into(a, kth, axis=-1, kind="introselect", order=None):
+    """What ``a.partition(kth, ...)`` leaves in ``a``."""
+    return np.partition(a, kth, axis=axis, kind=kind, order=order)
 
 
 def _mesh_axis(k, n, indexing):
@@ -327,10 +388,21 @@ def _logspace_cot(i):
     return vjp
 
 
+def _logspace_dbase(g, ans, start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    """y = base ** lin: d y / d base = y * lin / base."""
+    lin = np.linspace(start, stop, num, endpoint, axis=axis)
+    return fit(sum_to(np.asarray(g) * ans * lin / base, shape_of(base)), meta_of(base))
+
+
 def _logspace_jvp(tangents, ans, start, stop, num=50, endpoint=True, base=10.0, dtype=None,
                   axis=0):
     t = _linspace_jvp(tangents, None, start, stop, num, endpoint, False, None, axis)
-    return None if t is None else ans * np.log(base) * t
+    t = None if t is None else ans * np.log(base) * t
+    tb = tangents[4] if len(tangents) > 4 else None
+    if tb is not None:
+        tb = ans * np.linspace(start, stop, num, endpoint, axis=axis) / base * tb
+        t = tb if t is None else t + tb
+    return t
 
 
 def install() -> None:
@@ -364,10 +436,16 @@ def install() -> None:
     for fn in (np.atleast_1d, np.atleast_2d, np.atleast_3d):
         register(fn, vjp=_atleast_vjp, jvp=_atleast_jvp(fn), saves={}, argnames=None,
                  multi=True)
-    register(np.sort, vjp=(_sort_vjp,), jvp=_sort_jvp, saves={0: (0,)})
+    register(np.sort, vjp=(_sort_vjp,), jvp=_sort_jvp, saves={0: (0, ANS)})
+    register(np.partition, vjp=(_partition_vjp,), jvp=_partition_jvp, saves={0: (0, ANS)})
+    # a.partition(kth) writes a's new contents in place (mutates=(0,)): args hold a before,
+    # ans a after; the rule's function is the functional form (checks and replays run it)
+    register_method(nd, "partition", make_rule(
+        _partition_into, vjp=(_partition_vjp,), jvp=_partition_jvp, saves={0: (0, ANS)},
+        mutates=(0,), aliases={0: 0}, name="ndarray.partition"))
     register(np.meshgrid, vjp=_meshgrid_vjp, jvp=_meshgrid_jvp, saves={}, multi=True,
              argnames=None)
     register(np.linspace, vjp=(_linspace_cot(0), _linspace_cot(1)), jvp=_linspace_jvp,
              saves={0: (), 1: ()}, multi=True)
-    register(np.logspace, vjp=(_logspace_cot(0), _logspace_cot(1)), jvp=_logspace_jvp,
-             saves={0: (ANS,), 1: (ANS,)}, nondiff=(4,))
+    register(np.logspace, vjp=(_logspace_cot(0), _logspace_cot(1), None, None, _logspace_dbase),
+             jvp=_logspace_jvp, saves={0: (ANS, 4), 1: (ANS, 4), 4: (0, 1, 4, ANS)})

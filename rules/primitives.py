@@ -56,9 +56,11 @@ def setitem(a: np.ndarray, key: Any, v: Any) -> np.ndarray:
 
 
 def _is_basic_key(key: Any) -> bool:
+    """Basic indexing (ints, slices, ``...``, None): a view, each element at most once. A bool
+    (``a[True]``, ``a[..., np.False_]``) is a 0-d mask, advanced indexing: a copy."""
     keys = key if isinstance(key, tuple) else (key,)
-    return all(k is None or k is Ellipsis or isinstance(k, slice | int | np.integer)
-               for k in keys)
+    return all(k is None or k is Ellipsis or isinstance(k, slice) or (
+        isinstance(k, int | np.integer) and not isinstance(k, bool)) for k in keys)
 
 
 def _written_mask(shape: tuple, key: Any) -> np.ndarray:

@@ -175,6 +175,8 @@ SHAPE_CASES = [
     (np.unwrap, (np.cumsum(U(6) * 3),), {}), (np.real_if_close, (X + 0.5j,), {}),
     (np.real_if_close, (X,), {}),
     (np.sort, (X,), {}), (np.sort, (X, 0), {}), (np.sort, (X, None), {}), (np.sort, (C(4),), {}),
+    (np.partition, (X, 1), {}), (np.partition, (X, [0, 2], None), {}),
+    (nd.partition, (X, 2, 0), {}),
     (np.meshgrid, (U(2), U(3)), {}), (np.meshgrid, (U(2), U(3), U(2)), {"indexing": "ij"}),
     (np.meshgrid, (U(2), U(3)), {"sparse": True}),
     (np.linspace, (0.5, 2.5, 5), {}), (np.linspace, (U(2), U(3, 1), 4), {"axis": -1}),
