@@ -115,6 +115,8 @@ STRUCTURAL = [
     itertools.product, itertools.permutations, itertools.combinations, itertools.repeat,
     itertools.cycle,
 ]
+_BINARY_NAMES = ("add", "and_", "floordiv", "lshift", "matmul", "mul", "mod", "or_", "pow",
+                 "rshift", "sub", "truediv", "xor")  # BINARY_OP's order
 # X.__new__ of these (namedtuple's tuple.__new__(cls, items)) stores items by identity
 _CONTAINER_NEW = (object, tuple, list, dict, set, frozenset)
 _HEAPTYPE = 1 << 9
@@ -178,6 +180,9 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
     if solver is not None and solver[0] is fn:
         return solver[1](rec, fn, args, kwargs, frame)
     # --- end solver adjoints hook ---
+    oparg = _OPERATOR_OPARG.get(id(fn))
+    if oparg is not None and len(args) == 2 and not kwargs:  # operator.add(a, b) is a + b
+        return rec.binary(oparg, *args, frame)
     special = SPECIAL_FORMS.get(id(fn))
     if special is not None and special[0] is fn:
         return special[1](rec, fn, args, kwargs, frame)
@@ -577,6 +582,9 @@ SPECIAL_FORMS: dict[int, tuple[Any, Any]] = {
     ]
 }
 _ITERATING_IDS = {id(f) for f in _ITERATING}
+# operator's binary functions by BINARY_OP oparg (FUNC_OPS then INPLACE_OPS in recorder.py)
+_OPERATOR_OPARG = {id(getattr(operator, n)): k for k, n in enumerate(
+    [*_BINARY_NAMES, *(f"i{m.rstrip('_')}" for m in _BINARY_NAMES)])}
 # solver adjoints hook: id(solver) -> (solver, handler), filled by configure_flags
 SOLVERS: dict[int, tuple[Any, Any]] = {}
 # C callables that call Python back only to order or filter (their results carry no values)

@@ -443,7 +443,11 @@ class Recorder:
     # ------------------------------------------------------------------ handlers
     @_user_tracebacks
     def binop(self, oparg: int, a: Any, b: Any) -> Any:
-        frame = sys._getframe(1)
+        return self.binary(oparg, a, b, sys._getframe(1))
+
+    def binary(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
+        """``a <op> b`` (BINARY_OP's oparg; also ``operator.add(a, b)`` called): NumPy and
+        Python scalars recorded, lists met by NumPy coerced, other operands native."""
         ta, tb = type(a), type(b)
         if ta in _FAST_SCALARS and tb in _FAST_SCALARS:
             return self._scalar_binop(oparg % 13, a, b, frame)

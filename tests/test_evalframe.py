@@ -995,9 +995,18 @@ def test_call_dispatch(stub):
     assert call(sum, [1.0, 2.0]) == 3.0
     assert stub.log == [("call", sum, ([1.0, 2.0],), None)]
     stub.log.clear()
-    # SCAN looks inside lists / tuples
+    # SCAN looks inside lists / tuples, and so does every C callable without RULE/NATIVE
+    # (a traced value reaching C inside a list is reported by the handler)
+    assert call(np.array, [x, 2.0]).tolist() == [0.5, 2.0]
+    assert len(stub.log) == 1 and stub.log[0][1] is np.array
+    stub.log.clear()
+    ef.set_callable_flags(np.array, ef.NATIVE)
     assert call(np.array, [x, 2.0]).tolist() == [0.5, 2.0]
     assert stub.log == []
+    # a class built in C (heap type without Python __init__/__new__) is not Python code
+    assert call(type("Items", (list,), {}), [x]) == [x]
+    assert len(stub.log) == 1
+    stub.log.clear()
     ef.set_callable_flags(np.array, ef.SCAN)
     call(np.array, [[1.0], (x,)])
     assert len(stub.log) == 1 and stub.log[0][1] is np.array

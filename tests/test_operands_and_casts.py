@@ -170,11 +170,12 @@ def _source(kind, x):
     """A traced value of each kind, from the float64 input x."""
     return {"pyfloat": lambda: float(x[0]), "f64": lambda: x[0],
             "f32": lambda: x[0].astype(np.float32), "f16": lambda: np.float16(x[0]),
-            "0d": lambda: x[0:1].reshape(()), "c128": lambda: x[0] * (1 + 0j)}[kind]()
+            "0d": lambda: x[0:1].reshape(()), "c128": lambda: x[0] * (1 + 0j),
+            "0d32": lambda: x[0:1].astype(np.float32).reshape(())}[kind]()
 
 
 @pytest.mark.parametrize("target", FLOAT_KINDS, ids=lambda t: t.__name__)
-@pytest.mark.parametrize("kind", ["pyfloat", "f64", "f32", "f16", "0d", "c128"])
+@pytest.mark.parametrize("kind", ["pyfloat", "f64", "f32", "f16", "0d", "c128", "0d32"])
 def test_scalar_conversions(kind, target):
     def f(x):
         with warnings.catch_warnings():
@@ -190,7 +191,7 @@ def test_scalar_conversions(kind, target):
     assert not hazards, hazards
     low = {np.float16, np.complex64, np.float32}
     tol = 1e-2 if kind == "f16" or target is np.float16 else (
-        1e-5 if kind == "f32" or target in low else 1e-7)
+        1e-5 if kind in ("f32", "0d32") or target in low else 1e-7)
     np.testing.assert_allclose(g, central(ref, X0), rtol=tol, atol=tol)
 
 
@@ -336,16 +337,50 @@ def test_dispatcher_rule_covers_implementation_generically():
 
 SCALAR_FORMS = ["py", "int", "f16", "f32", "f64", "0d"]
 LEAF = st.sampled_from(SCALAR_FORMS)
+ARRAY_LEAF = st.sampled_from(["nd", "sq", "ones"])
 FORMS = st.one_of(
     st.sampled_from(SCALAR_FORMS + ["nd"]),
     st.tuples(st.sampled_from(["list", "tuple"]), st.lists(LEAF, min_size=3, max_size=3)),
     st.tuples(st.just("nested"), st.lists(LEAF, min_size=3, max_size=3)),
+    st.tuples(st.sampled_from(["list", "tuple"]), st.lists(ARRAY_LEAF, min_size=3,
+                                                           max_size=3)),
 )
-BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-          "**": operator.pow, "%": operator.mod, "//": operator.floordiv,
-          "@": operator.matmul}
-INPLACE = {"+": operator.iadd, "-": operator.isub, "*": operator.imul,
-           "/": operator.itruediv, "**": operator.ipow}
+# the operators as syntax (BINARY_OP probes) and as operator's functions (the call trampoline)
+BINARY = {"+": (lambda a, b: a + b, operator.add), "-": (lambda a, b: a - b, operator.sub),
+          "*": (lambda a, b: a * b, operator.mul), "/": (lambda a, b: a / b, operator.truediv),
+          "**": (lambda a, b: a ** b, operator.pow), "%": (lambda a, b: a % b, operator.mod),
+          "//": (lambda a, b: a // b, operator.floordiv),
+          "@": (lambda a, b: a @ b, operator.matmul)}
+
+
+def _iadd(a, b):
+    a += b
+    return a
+
+
+def _isub(a, b):
+    a -= b
+    return a
+
+
+def _imul(a, b):
+    a *= b
+    return a
+
+
+def _itruediv(a, b):
+    a /= b
+    return a
+
+
+def _ipow(a, b):
+    a **= b
+    return a
+
+
+INPLACE = {"+": (_iadd, operator.iadd), "-": (_isub, operator.isub),
+           "*": (_imul, operator.imul), "/": (_itruediv, operator.itruediv),
+           "**": (_ipow, operator.ipow)}
 FUNCS = {
     "sin": lambda a, b: np.add(np.sin(a), b),
     "exp": lambda a, b: np.multiply(np.exp(a), b),
@@ -372,7 +407,7 @@ def build(form, x, i, ref):
     k = i % 3
     return {"py": lambda: float(x[k]), "int": lambda: 2, "f16": lambda: f16(x[k]),
             "f32": lambda: f32(x[k]), "f64": lambda: x[k], "0d": lambda: x[k:k + 1].reshape(()),
-            "nd": lambda: x * 1.0}[form]()
+            "nd": lambda: x * 1.0, "sq": lambda: x ** 2, "ones": lambda: np.ones(3)}[form]()
 
 
 def _total(r):
@@ -417,22 +452,22 @@ FUZZ = settings(max_examples=120, deadline=None,
 
 
 @FUZZ
-@given(op=st.sampled_from(sorted(BINARY)), fa=FORMS, fb=FORMS)
-def test_fuzz_binary_operators(op, fa, fb):
+@given(op=st.sampled_from(sorted(BINARY)), fa=FORMS, fb=FORMS, call=st.booleans())
+def test_fuzz_binary_operators(op, fa, fb, call):
     def program(x, ref):
-        return BINARY[op](build(fa, x, 0, ref), build(fb, x, 1, ref))
+        return BINARY[op][call](build(fa, x, 0, ref), build(fb, x, 1, ref))
 
     check_program(program, (fa, fb))
 
 
 @FUZZ
-@given(op=st.sampled_from(sorted(INPLACE)), fb=FORMS, target=st.sampled_from(["nd", "f64"]))
-def test_fuzz_inplace_operators(op, fb, target):
+@given(op=st.sampled_from(sorted(INPLACE)), fb=FORMS, target=st.sampled_from(["nd", "f64"]),
+       call=st.booleans())
+def test_fuzz_inplace_operators(op, fb, target, call):
     def program(x, ref):
         y = build(target, x, 0, ref)
         y = y.copy() if isinstance(y, np.ndarray) else y
-        y = INPLACE[op](y, build(fb, x, 1, ref))
-        return y
+        return INPLACE[op][call](y, build(fb, x, 1, ref))
 
     check_program(program, (fb,))
 
