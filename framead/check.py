@@ -120,7 +120,11 @@ class _Checker:
         self.f, self.args, self.nums = f, args, nums
         self.eps, self.atol, self.rtol, self.label, self.rng = eps, atol, rtol, label, rng
         self.name = getattr(f, "__qualname__", None) or repr(f)
-        self.value, self.shapes = _flat(f(*_fresh(args)), self.name)
+        out = f(*_fresh(args))
+        self.value, self.shapes = _flat(out, self.name)
+        if all(s is None for s in self.shapes):
+            raise TypeError(f"check_grads: {self.name} returned {type(out).__name__}, with no "
+                            "float leaf to check (outputs: floats, float arrays, tuples/lists)")
         self.jac = {i: self._numeric_jacobian(i) for i in nums}  # i -> (m, n_i)
 
     def _numeric_jacobian(self, i: int) -> np.ndarray:

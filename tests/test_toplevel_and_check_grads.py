@@ -384,6 +384,8 @@ def test_check_grads_arguments():
         framead.check_grads(np.sin, np.arange(3), argnums=0)
     with pytest.raises(ValueError, match="not a tuple"):  # JAX's calling convention
         framead.check_grads(np.sin, (V.copy(),))
+    with pytest.raises(TypeError, match="no float leaf"):
+        framead.check_grads(lambda x: {"y": x}, 0.3)
 
 
 def test_check_grads_on_a_function_that_writes_its_input():
