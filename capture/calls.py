@@ -58,6 +58,8 @@ def _rule_and_args(fn: Any, args: tuple):
     if (self_ is not None and isinstance(fn, types.BuiltinMethodType)
             and not isinstance(self_, types.ModuleType)):
         rule = rules.lookup_method(type(self_), fn.__name__)
+        if rule is None and isinstance(self_, type):  # a classmethod (Decimal.from_float)
+            rule = rules.lookup_method(self_, fn.__name__)
         if rule is not None:
             return rule, (self_, *args)
     return None, args

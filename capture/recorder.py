@@ -213,6 +213,9 @@ class Recorder:
                 if isinstance(w, np.ndarray) and self.value_of(w) is not None:
                     self.overwrite_with_constant(w, frame)
             return result
+        if getattr(rule, "hazard", None) and not rule.cut and \
+                any(i in rule.nondiff for i in traced):  # e.g. the order of scipy.special.jv
+            self.hazard("FA101", rule.name, frame, rule.hazard)
         if rule.cut:
             result = _call_quiet(fn, call_args, call_kwargs)
             if getattr(rule, "hazard", None):

@@ -467,9 +467,11 @@ def solver_handlers() -> dict[int, tuple[Any, Any]]:
         (so.minimize_scalar, _minimize),
     ]
     try:
-        from . import ode
+        from . import ode, quadrature, scipy_calls
 
         table.extend(ode.solver_table())
+        table.extend(quadrature.solver_table())
+        table.extend(scipy_calls.solver_table())
     except ImportError:
         pass
     return {id(f): (f, h) for f, h in table}

@@ -113,6 +113,9 @@ del _module
 # under a capture (capture/session.py), so a pack applies in the capture that imported it.
 _OPTIONAL = (
     ("scipy_rules", ("scipy.special", "scipy.linalg")),
+    ("scipy_special_rules", ("scipy.special",)),
+    ("scipy_signal_rules", ("scipy.ndimage", "scipy.signal", "scipy.interpolate", "scipy.fft")),
+    ("exact_number_rules", ("decimal", "fractions")),
 )
 
 

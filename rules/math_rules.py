@@ -25,7 +25,7 @@ from .helpers import (
     sdiv,
     unbroadcast,
 )
-from .registry import ANS, register
+from .registry import ANS, register, register_method
 
 _2_SQRTPI = 2.0 / math.sqrt(math.pi)
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -263,6 +263,10 @@ def install() -> None:
              argnames=("x",))
     register(cmath.polar, vjp=(_polar_vjp,), jvp=_polar_jvp, saves={0: (0,)}, multi=True,
              argnames=("x",))
+    for cls in (float, complex):  # x.conjugate() of Python numbers (identity for floats)
+        register_method(cls, "conjugate", vjp=(lambda g, ans, z: unbroadcast(g.conjugate(), z),),
+                        jvp=lambda ts, ans, z: ts[0].conjugate(), saves={0: ()},
+                        argnames=("self",))
     register(cmath.rect, vjp=(lambda g, ans, r, phi: unbroadcast(g * cmath.rect(1.0, phi), r),
                               lambda g, ans, r, phi: unbroadcast(1j * g * ans, phi)),
              jvp=_rect_jvp, saves={0: (1,), 1: (ANS,)}, argnames=("r", "phi"))

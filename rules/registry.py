@@ -61,7 +61,8 @@ class Rule:
     ``multi``: the output is a (nested) tuple/list; ``g`` has the same structure with zeros
     filled in. ``mutates``/``aliases`` (``{out: arg}``, "may be the same object or a view")
     describe buffers; ``hazard`` is a message for the coverage report when a traced value
-    goes through a ``cut`` rule the user may not expect (``int()``, ``round()``).
+    goes through a ``cut`` rule the user may not expect (``int()``, ``round()``), or (FA101)
+    reaches a ``nondiff`` argument of a rule that is not cut (``scipy.special.jv``'s order).
     """
 
     fn: Callable | None

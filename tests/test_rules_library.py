@@ -284,6 +284,7 @@ MORE_CASES = CMATH_CASES + [
     (cmath.acosh, (1.4,), {}), (cmath.log, (0.3 + 0.4j,), {}), (cmath.log, (0.3 + 0.4j, 2.0), {}),
     (cmath.log, (0.7,), {}), (cmath.phase, (0.3 + 0.4j,), {}), (cmath.phase, (0.3,), {}),
     (cmath.polar, (0.3 + 0.4j,), {}), (cmath.rect, (0.7, 0.3), {}),
+    (complex.conjugate, (0.3 + 0.4j,), {}), (float.conjugate, (0.7,), {}),
     (math.exp2, (0.3,), {}), (math.cbrt, (0.7,), {}), (math.cbrt, (-0.7,), {}),
     (math.gamma, (2.3,), {}), (math.gamma, (-0.4,), {}), (math.lgamma, (0.3,), {}),
     (math.lgamma, (-2.5,), {}), (math.lgamma, (25.0,), {}), (math.remainder, (5.3, 1.1), {}),

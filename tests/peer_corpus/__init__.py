@@ -63,10 +63,19 @@ def combos(prefix: str, fun: Callable, argnums, *arglists, origin: str = "",
 
 
 def all_cases() -> list[Case]:
-    from . import cases_api, cases_jax, cases_misc, cases_numpy, cases_scipy, cases_systematic
+    from . import (
+        cases_api,
+        cases_jax,
+        cases_misc,
+        cases_numpy,
+        cases_scipy,
+        cases_scipy_api,
+        cases_systematic,
+    )
 
     cases = []
-    for mod in (cases_systematic, cases_numpy, cases_misc, cases_scipy, cases_jax, cases_api):
+    for mod in (cases_systematic, cases_numpy, cases_misc, cases_scipy, cases_jax, cases_api,
+                cases_scipy_api):
         cases += mod.cases()
     names = [c.name for c in cases]
     dup = {n for n in names if names.count(n) > 1}

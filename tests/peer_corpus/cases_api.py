@@ -208,7 +208,13 @@ def cases() -> list[Case]:
             out[i] = acc
         return out
 
-    out += [Case("api/flat_setitem_stmt", flat_set, (m,), (0,), O),
+    from numpy.lib.stride_tricks import as_strided, sliding_window_view
+
+    out += [Case("api/as_strided", lambda x: as_strided(x, shape=(3, 3), strides=(8, 8)) * 1.0,
+                 (R(6),), (0,), O),
+            Case("api/sliding_window_view", lambda x: sliding_window_view(x, 3).sum(axis=1),
+                 (R(6),), (0,), O),
+            Case("api/flat_setitem_stmt", flat_set, (m,), (0,), O),
             Case("api/setitem_bool_stmt", bool_set, (v,), (0,), O),
             Case("api/inplace_stmt", inplace, (v,), (0,), O),
             Case("api/accumulate_loop", accumulate_loop, (m,), (0,), O)]

@@ -259,7 +259,26 @@ def _math(rs) -> list[Case]:
         Case("math/pi_tau_e", lambda x: m.pi * x + m.tau * x * x + m.e, (0.7,), (0,), MA),
         Case("math/cmath_mix", lambda x: abs(__import__("cmath").sqrt(x - 4.0)), (1.7,), (0,),
              MA),
+        Case("math/log_base_both", lambda x, b: m.log(x, b), (3.3, 2.2), (0, 1), MA),
+        Case("math/round_digits", lambda x: round(x, 2) * x, (1.337,), (0,), MA),
+        Case("math/divmod", lambda x: divmod(x, 0.7)[1], (1.337,), (0,), MA),
+        Case("math/float_of_array_item", lambda x: float(x[0]) * x[1], (rs.randn(2),), (0,), MA),
+        Case("complex/ctor_abs", lambda x, y: abs(complex(x, y)) ** 2, (0.3, 0.4), (0, 1), MA),
+        Case("complex/conjugate_method", lambda z: (z.conjugate() * z).real + z.imag,
+             (0.3 + 0.4j,), (0,), MA),
+        Case("complex/float_conjugate", lambda x: x.conjugate() * x, (1.5,), (0,), MA),
     ]
+    import cmath
+
+    for name in ("exp", "log", "log10", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
+                 "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "phase"):
+        f = getattr(cmath, name)
+        out.append(Case(f"cmath/{name}", f, (0.3 + 0.4j,), (0,), MA))
+        out.append(Case(f"cmath/{name}_of_real", (lambda f: lambda x: abs(f(x)))(f), (0.3,),
+                        (0,), MA))
+    out += [Case("cmath/polar", cmath.polar, (0.3 + 0.4j,), (0,), MA),
+            Case("cmath/rect", cmath.rect, (1.3, 0.4), (0, 1), MA),
+            Case("cmath/log_base", lambda z: cmath.log(z, 2.0), (0.3 + 0.4j,), (0,), MA)]
     return out
 
 
