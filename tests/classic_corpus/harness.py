@@ -84,16 +84,17 @@ def finite_difference(f, x, y0: float) -> tuple[np.ndarray | None, np.ndarray | 
         g6, g7 = abs(gaps[1e-6]), abs(gaps[1e-7])
         if g7 > noise(1e-7 * s) and g7 > 0.3 * g6 and g7 > 1e-4 * scale:
             return None, f"coordinate {i}: kink (one-sided slopes differ by {g7:.3g})"
-        # the pair of neighbouring steps whose central differences agree best (truncation
-        # error ~ h^2 above it, roundoff ~ 1/h below it), Richardson-extrapolated
-        pairs = [(abs(central[a] - central[b]), a, b)
-                 for a, b in zip(steps[:-1], steps[1:], strict=True)]
-        d, a, b = min(pairs)
-        if d > 1e-3 * max(abs(central[a]), abs(central[b])) + noise(b * s):
+        # three neighbouring steps whose central differences agree best (truncation error
+        # ~ h^2 above them, roundoff ~ 1/h below; three, so that a high-frequency function
+        # cannot agree by aliasing), the last two Richardson-extrapolated
+        triples = [(max(abs(central[a] - central[b]), abs(central[b] - central[c])), a, b, c)
+                   for a, b, c in zip(steps[:-2], steps[1:-1], steps[2:], strict=True)]
+        d, a, b, c = min(triples)
+        if d > 1e-3 * max(abs(central[a]), abs(central[b])) + noise(c * s):
             return None, (f"coordinate {i}: differences do not settle ("
                           + ", ".join(f"{central[k]:.6g}" for k in steps) + ")")
         g[i] = central[b] + (central[b] - central[a]) / 99.0
-        err[i] = d + noise(b * s)
+        err[i] = d + noise(c * s)
     return g, err
 
 
