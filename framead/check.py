@@ -139,7 +139,7 @@ class _Checker:
         return np.stack(cols, axis=1) if cols else np.zeros((self.value.size, 0))
 
     def _close(self, a: np.ndarray, n: np.ndarray) -> np.ndarray:
-        return np.abs(a - n) <= self.atol + self.rtol * np.abs(n)
+        return (np.abs(a - n) <= self.atol + self.rtol * np.abs(n)) | (np.isnan(a) & np.isnan(n))
 
     def _fail(self, mode: str, what: str, a: float, n: float, **where: Any) -> None:
         tol = self.atol + self.rtol * abs(n)

@@ -398,3 +398,43 @@ def test_check_grads_on_a_function_that_writes_its_input():
     framead.check_grads(f, x, order=2)
     np.testing.assert_array_equal(x, V)  # the caller's array is untouched
     framead.check_grads(lambda s: s * np.float32(1.0) + s, np.float32(0.3), order=2)
+
+
+def _scaled(x):
+    return np.sin(x)
+
+
+_UNARY = [np.sin, np.tanh, np.arctan, np.cos, lambda a: np.exp(np.sin(a)),  # smooth, finite
+          lambda a: np.log1p(a * a), lambda a: np.sqrt(1.0 + a * a), np.square]
+
+
+@settings(max_examples=25, deadline=None)
+@given(fns=st.lists(st.sampled_from(_UNARY), min_size=1, max_size=3),
+       x=st.lists(st.floats(0.2, 1.5), min_size=1, max_size=4), order=st.sampled_from([1, 2]))
+def test_check_grads_passes_on_compositions(fns, x, order):
+    def f(a):
+        for fn in fns:
+            a = fn(a)
+        return a
+
+    framead.check_grads(f, np.array(x), order=order, rtol=1e-4, atol=1e-6)
+
+
+@settings(max_examples=20, deadline=None)
+@given(scale=st.sampled_from([0.5, 0.9, 1.1, -1.0, 2.0]), mode=st.sampled_from(["rev", "fwd"]),
+       n=st.integers(1, 4))
+def test_check_grads_fails_on_any_wrong_scale(scale, mode, n):
+    """A rule off by a factor anywhere is caught, in the mode whose derivative is wrong."""
+    right = (lambda g, ans, x: g * np.cos(x),)
+    wrong = (lambda g, ans, x: scale * g * np.cos(x),)
+    rules.register(_scaled, vjp=wrong if mode == "rev" else right, elementwise=True,
+                   jvp=lambda t, ans, x: (scale if mode == "fwd" else 1.0) * np.cos(x) * t[0])
+    x = np.linspace(0.1, 1.0, n)
+    try:
+        framead.check_grads(_scaled, x, modes=("fwd" if mode == "rev" else "rev",))
+        with pytest.raises(framead.GradientCheckError) as ei:
+            framead.check_grads(_scaled, x, modes=(mode,))
+    finally:
+        rules.unregister(_scaled)
+    assert ei.value.mode == mode and ei.value.argnum == 0
+    assert "argument 0" in str(ei.value)
