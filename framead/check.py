@@ -152,14 +152,18 @@ class _Checker:
 
     def _check_value(self, out: Any, mode: str) -> None:
         got = _flat(out, self.name)[0]
-        bad = ~self._close(got, self.value) if got.shape == self.value.shape else [True]
-        if np.any(bad):
-            k = int(np.argmax(bad)) if got.shape == self.value.shape else 0
+        if got.shape != self.value.shape:
+            raise GradientCheckError(
+                f"check_grads({self.name}): framead's {_MODE_NAMES[mode]} capture returned "
+                f"{got.size} float output element(s), the native call {self.value.size}",
+                mode=mode)
+        bad = ~self._close(got, self.value)
+        if bad.any():
+            k = int(np.argmax(bad))
             raise GradientCheckError(
                 f"check_grads({self.name}): the value framead's {_MODE_NAMES[mode]} capture "
                 f"returned differs from the native call at output "
-                f"{_out_label(self.shapes, k)}: {got[k] if got.size else got!r} vs "
-                f"{self.value[k] if self.value.size else self.value!r}", mode=mode)
+                f"{_out_label(self.shapes, k)}: {got[k]!r} vs {self.value[k]!r}", mode=mode)
 
     def rev(self) -> None:
         from .api import vjp

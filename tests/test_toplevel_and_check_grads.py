@@ -208,6 +208,15 @@ def test_top_level_forward_mode(request, name, f, args, argnums):
                                    err_msg=f"{name} {form}")
 
 
+@pytest.mark.parametrize("name,f,args,argnums", CASES, ids=[c[0] for c in CASES])
+def test_check_grads_order2_top_level(request, name, f, args, argnums):
+    """Second derivatives (every pair of modes) of each callable given straight to framead."""
+    _known(request, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", framead.GradientWarning)
+        framead.check_grads(f, *_copy(args), order=2, argnums=argnums, rtol=1e-4, atol=1e-6)
+
+
 SCALAR = [c for c in CASES if np.ndim(c[1](*_copy(c[2]))) == 0]
 
 
