@@ -447,3 +447,11 @@ def test_check_grads_fails_on_any_wrong_scale(scale, mode, n):
         rules.unregister(_scaled)
     assert ei.value.mode == mode and ei.value.argnum == 0
     assert "argument 0" in str(ei.value)
+
+
+def test_check_grads_docstring_example():
+    import doctest
+
+    import framead.check
+
+    assert doctest.testmod(framead.check).failed == 0
