@@ -32,7 +32,7 @@ from harness import check  # noqa: E402
 from registry import CASES  # noqa: E402
 
 for _m in ("roots", "quad", "ode", "linalg", "stats", "finance", "series", "numeric",
-           "library", "idioms", "numpy", "probes"):
+           "library", "idioms", "numpy", "probes", "probes2"):
     importlib.import_module(f"programs_{_m}")
 
 FULL = os.environ.get("FRAMEAD_CORPUS_FULL") == "1"
@@ -52,6 +52,13 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "numpy_fromiter": ("wrong", "np.fromiter consumes a generator of traced floats in C: no "
                        "rule and no hazard (container/iterator arguments of rule-less C "
                        "calls are not checked)"),
+    "golden_section_minimum": ("wrong", "golden-section search: the minimiser depends on a "
+                               "only through traced comparisons (as bisection)"),
+    "float_methods_and_dunders": ("wrong", "x.__mul__(3.0), x.__pow__(2): a bound slot "
+                                  "wrapper whose only traced operand is its __self__ is run "
+                                  "natively, no hazard"),
+    "numpy_dunder_methods": ("wrong", "a.__mul__(3.0), s.__pow__(2) on ndarray / NumPy "
+                             "scalars: traced __self__ of a bound method-wrapper unseen"),
     # reported at the user's line
     "statistics_mean": ("wrong_hazard", "statistics.mean sums exactly via "
                         "float.as_integer_ratio and fractions (FA102/FA101)"),
@@ -65,10 +72,13 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "ctypes_double": ("wrong_hazard", "ctypes.c_double raw storage (FA105)"),
     "pickle_roundtrip": ("wrong_hazard", "pickle.dumps of traced floats (FA101)"),
     "float_hex_roundtrip": ("wrong_hazard", "float.hex has no rule (FA101)"),
-    "complex_builtins": ("wrong_hazard", "complex.conjugate has no rule (FA101)"),
     "nditer_loop": ("wrong_hazard", "np.nditer has no rule (FA101)"),
     "tobytes_frombuffer": ("wrong_hazard", "ndarray.tobytes raw bytes (FA101)"),
     "memoryview_buffer": ("wrong_hazard", "memoryview raw storage (FA105)"),
+    "statistics_normaldist": ("wrong_hazard", "NormalDist.inv_cdf calls the C "
+                              "_statistics._normal_dist_inv_cdf, no rule (FA101)"),
+    "statistics_median_variance": ("wrong_hazard", "statistics.pvariance: exact sums via "
+                                   "as_integer_ratio (FA102/FA101)"),
 }
 
 
