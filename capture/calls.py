@@ -216,6 +216,10 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
             rec.hazard("FA106", rule.name, frame,
                        f"a traced keyword argument of {rule.name} is not differentiated")
             return fn(*args, **kwargs)
+        if len(kwargs_left) < len(kwargs):  # traced keywords now positional in the node
+            fn = functools.partial(fn, **{k: v for k, v in kwargs.items()
+                                          if k not in kwargs_left})
+            kwargs = kwargs_left
         _lost_derivatives(rec, rule, node_args, frame)
         if rule.mutates and isinstance(_nth(node_args, rule.mutates[0]), np.ndarray):
             # writes argument k: the functional node, then k's buffer takes the result
@@ -321,7 +325,7 @@ def _map_keywords(rule, node_args: tuple, kwargs: dict):
         if k not in names or names.index(k) != len(args):
             return node_args, None
         args.append(kwargs[k])
-    return tuple(args), kwargs
+    return tuple(args), {k: v for k, v in kwargs.items() if k not in traced}
 
 
 def rules_traced(v: Any) -> bool:

@@ -197,7 +197,7 @@ class Recorder:
         """Run ``fn(*call_args, **call_kwargs)`` and record ``rule`` on ``node_args``."""
         if call_kwargs:
             out = call_kwargs.get("out")
-            if out is not None:
+            if out is not None and out is not Ellipsis:  # out=...: a 0-d array, no write
                 where = call_kwargs.get("where", True)
                 if where is not True and isinstance(out if not isinstance(out, tuple)
                                                     else out[0], np.ndarray):

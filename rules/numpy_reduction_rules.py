@@ -248,7 +248,9 @@ def _order_parts(a, q, axis, scale):
         np.put_along_axis(wi, perm[..., hi:hi + 1], frac, -1)
         np.put_along_axis(wi, perm[..., lo:lo + 1], 1 - frac if hi > lo else 1.0, -1)
         w[idx] = tie_mean(flat, wi, -1)
-        slope[idx] = (srt[..., hi] - srt[..., lo]) * (n - 1) / scale
+        # on a sorted position q sits on a kink: the mean of the slopes on either side
+        first = lo - 1 if frac == 0 and lo > 0 else lo  # (the left one at q = 1)
+        slope[idx] = (srt[..., hi] - srt[..., first]) / (hi - first or 1) * (n - 1) / scale
     w = w.reshape(pos.shape + moved.shape)
     inv = np.argsort(rest + list(axes))
     w = np.transpose(w, tuple(range(pos.ndim)) + tuple(pos.ndim + j for j in inv))

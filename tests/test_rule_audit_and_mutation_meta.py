@@ -458,3 +458,28 @@ def test_cached_replays_run_mutating_rules_on_copies(case):
         assert value == pytest.approx(f(x.copy()), rel=1e-12)
         np.testing.assert_allclose(g, fd_grad(f, (x.copy(),)), rtol=1e-6, atol=1e-8)
     assert cached.stats["hits"] == 2
+
+
+def test_out_ellipsis_returns_an_array_and_records_no_write():
+    """``out=...`` (NumPy 2: return a 0-d array, as ``np.nanpercentile``'s _lerp does)."""
+    def f(x):
+        r = np.add(x[0] * 2.0, 1.0, out=...)
+        assert type(r) is np.ndarray and r.shape == ()
+        return r * x[1] + np.nanpercentile(x, 40.0) + np.nanquantile(x, 0.3)
+
+    assert_grad(f, (np.array([0.3, 1.2, -0.4, 2.0]),))
+
+
+def test_traced_keyword_moved_to_its_position_is_not_passed_twice():
+    w = np.array([0.3, -1.0, 2.0, 0.7, 1.1])
+    assert_grad(lambda w: np.sum(np.bincount([0, 2, 2, 1, 0], weights=w) * np.arange(3.0)),
+                (w,))
+    assert_grad(lambda x, w: np.sum(np.bincount([0, 2, 2, 1, 0], w, minlength=4) * x),
+                (np.arange(4.0), w), argnums=(0, 1))
+
+
+@pytest.mark.parametrize("q", [0.25, 0.5, 0.6, 0.75])
+def test_quantile_in_q_on_a_sorted_position(q):
+    """On a sorted position the derivative in q is the mean of the slopes either side."""
+    t = np.array([1.0, 2.0, 2.5, 0.5, 3.5])
+    assert_grad(lambda q: np.quantile(t, q) + np.percentile(t, 100.0 * q), (q,), rtol=1e-5)
