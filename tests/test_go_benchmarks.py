@@ -5,7 +5,8 @@ go_benchmark_functions, BSD-3-Clause) has ~210 problem classes, each with ``fun(
 For every class: its default dimension, and N = 2..5 where the dimension may change; random
 points in its bounds (fixed seed), skipping only points where the function is not
 differentiable (tests/classic_corpus/harness.py says why); ``framead.value_and_grad(bench.fun)``
-against central differences in float64.
+against central differences in float64; and ``framead.grad(bench.fun)`` must count one
+call in ``bench.nfev``, as a native call does (side effects as natively).
 
 Verdicts: pass / hazard (right, hazard reported) / wrong_hazard / wrong (no hazard: never
 allowed unless listed below) / error / skip (no differentiable point found). A class's verdict
@@ -21,10 +22,13 @@ import collections
 import inspect
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+import framead
 
 sys.path.insert(0, str(Path(__file__).parent / "classic_corpus"))
 from harness import check  # noqa: E402
@@ -105,6 +109,21 @@ def judge(cls: type) -> tuple[str, list[str], collections.Counter]:
                 details.append(f"N={n} {v.status}: {v.detail[:160]} {v.hazards[:2]}")
             if ORDER.index(v.status) < ORDER.index(worst):
                 worst = v.status
+    # side effects as natively: fun counts its calls in self.nfev; one grad call is one call
+    bench = cls()
+    x = np.array([(lo + hi) / 2 + 0.01 * (hi - lo) for lo, hi in bench.bounds], dtype=float)
+    before = bench.nfev
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            framead.grad(bench.fun)(x)
+    except Exception:  # noqa: BLE001 - the gradient itself was judged above
+        pass
+    else:
+        if bench.nfev != before + 1:
+            counts["side effects differ"] += 1
+            details.append(f"self.nfev went {before} -> {bench.nfev} in one framead.grad call")
+            worst = "wrong" if worst in ("pass", "hazard", "skip") else worst
     return worst, details, counts
 
 
