@@ -241,9 +241,11 @@ def _chol_jvp(tangents, ans, a, upper=False):
 
 
 def _gaps(w):
-    """F[i, j] = 1 / (w[j] - w[i]), zero where w[i] == w[j] (the diagonal included)."""
+    """F[i, j] = 1 / (w[j] - w[i]), zero where w[i] == w[j] (the diagonal included); no
+    division by zero, so the reverse pass can itself be differentiated."""
     d = w[..., None, :] - w[..., :, None]
-    return np.divide(1.0, d, out=np.zeros_like(d), where=d != 0)
+    same = d == 0
+    return np.where(same, 0.0, 1.0 / np.where(same, 1.0, d))
 
 
 def _eigh_adj(g, a, w, v, lower):

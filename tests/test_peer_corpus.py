@@ -215,8 +215,9 @@ def test_peer_corpus():
 if __name__ == "__main__":
     # --wrap: call each case's function from a Python lambda (diagnostic: separates the
     # failures of top-level C callables from the rest)
-    wrap = "--wrap" in sys.argv
-    argv = [a for a in sys.argv[1:] if a != "--wrap"]
+    # --order2: check the derivative of framead's own VJP (autograd's check_grads order=2)
+    wrap, order2 = "--wrap" in sys.argv, "--order2" in sys.argv
+    argv = [a for a in sys.argv[1:] if a not in ("--wrap", "--order2")]
     pat = argv[0] if argv else ""
     cs = [c for c in all_cases() if pat in c.name]
     if wrap:
@@ -224,6 +225,16 @@ if __name__ == "__main__":
             c.fun = (lambda f: lambda *a, **k: f(*a, **k))(c.fun)
     t0 = time.perf_counter()
     res = {}
+    if order2:
+        from peer_corpus.check import second_order
+
+        built = []
+        for c in cs:
+            try:
+                built.append(second_order(c))
+            except Exception:  # noqa: BLE001, S112 - cases NumPy itself rejects are skipped
+                continue
+        cs = built
     for c in cs:
         t1 = time.perf_counter()
         res[c.name] = run_case(c)
@@ -284,3 +295,16 @@ def test_linalg_rules_match_finite_differences(n, batch, cplx, which, seed):
         _, t = framead.jvp(fn, (a,), (d,))
         tt = np.concatenate([np.ravel(o) for o in (t if isinstance(t, tuple) else (t,))])
         assert np.allclose(tt, fd, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(FAKE, reason="checks framead's rules")
+def test_eigen_and_singular_vector_rules_differentiate_twice():
+    """The reverse passes of eigh/eig/svd are themselves differentiable (no 1/0 on the
+    diagonal of the eigenvalue-gap matrix): autograd's order-2 check on the corpus cases."""
+    from peer_corpus.check import second_order
+
+    names = ("jlinalg/eigh[3x3]", "jlinalg/eig_raw[c3x3]", "jlinalg/eig_vectors[2x4x4]",
+             "jlinalg/svd[(3, 3)]", "linalg/svd_tall_2d", "linalg/eigh_lower")
+    cases = {c.name: c for c in all_cases()}
+    results = {n: run_case(second_order(cases[n])) for n in names}
+    assert all(s == "pass" for s, _ in results.values()), results

@@ -284,10 +284,82 @@ def _nn(R) -> list[Case]:
     ]
 
 
+def _wrappers(R) -> list[Case]:
+    """The functions of autograd's tests/test_wrappers.py, test_list.py, test_tuple.py,
+    test_dict.py and dtype checks, and list/tuple operands NumPy coerces."""
+    H = R(5, 5)
+    W = "autograd tests/test_wrappers.py"
+
+    def complicated(a, b, c, d, e, f=1.1, g=9.0):
+        return a + np.sin(b) + np.cosh(c) + np.cos(d) + np.tan(e) + f + g
+
+    def packed(xy):
+        return np.sum(xy[0] + np.sin(xy[1]))
+
+    def list_fun(x):
+        ls = [x, x * 2.0, np.sin(x)]
+        return ls[0] * ls[1] + np.sum(np.array(ls))
+
+    def tuple_arith(x, y):
+        t = (x, y)
+        return np.sum(t[0] * t[1]) + np.sum(np.asarray(t))
+
+    def dict_fun(d):
+        return np.sum(d["a"] * d["b"]) if isinstance(d, dict) else 0.0
+
+    def list_minus(x):
+        return np.sum(x - [1.0, 2.0, 3.0])
+
+    def list_mul_scalar(x):
+        return np.sum(np.multiply(x[0], [1.0, 2.0])) + x[1] * (3.0, 4.0)[1] + np.sum(x + (1.0, 2.0))
+
+    def list_with_traced(x):
+        return np.dot([x[0], 2.0, x[1]], [1.0, x[2], 3.0])
+
+    def tuple_in_np(x):
+        return np.sum(np.maximum(x, (0.1, 0.2, 0.3))) + np.mean(np.stack((x, x[::-1])))
+
+    return [
+        Case("wrappers/power_3.2", lambda x: 3.0 * x ** 3.2, (1.7,), (0,), W),
+        Case("wrappers/sum_sin2", lambda x: np.sum(np.sin(x) ** 2), (R(5),), (0,), W),
+        Case("wrappers/quadratic_form", lambda x: np.dot(np.dot(x, H), x), (R(5),), (0,), W),
+        Case("wrappers/complicated_kw", complicated, (0.5, -0.3, 0.2, -1.1, 0.7), (3, 1), W,
+             {"f": 0.6, "g": -0.1}),
+        Case("wrappers/packed_tuple", packed, ((R(3), R(3)),), (0,), W),
+        Case("wrappers/elementwise", lambda a: a + np.sin(a) + np.cosh(a), (R(10),), (0,), W),
+        Case("wrappers/elementwise_two", lambda a, b: a + np.sin(a) + np.cosh(b), (0.9, R(10)),
+             (1,), W),
+        Case("wrappers/roll_sin", lambda a: np.roll(np.sin(a), 1), (R(5, 4),), (0,), W),
+        Case("wrappers/roll_sin_3d", lambda a: np.roll(np.sin(a), 1), (R(5, 4, 3),), (0,), W),
+        Case("wrappers/partial", __import__("functools").partial(lambda x, y: x * y, y=2.0),
+             (1.3,), (0,), W),
+        Case("wrappers/float32", lambda x: np.sum(x ** 2), (R(4, 3).astype(np.float32),), (0,),
+             W),
+        Case("wrappers/float16_sum", lambda x: np.sum(x * 2.0), (R(4).astype(np.float16),),
+             (0,), W),
+        Case("wrappers/checkpoint_like", lambda x: (lambda b: b(x, x / 3.0) + b(x, x ** 2))(
+            lambda x, y: 2 * x + y + 5), (3.0,), (0,), W),
+        Case("wrappers/sum_args", lambda x: (lambda *a: sum(a))(x, x / 3.0), (3.0,), (0,), W),
+        Case("containers/list_fun", list_fun, (R(3),), (0,), CT),
+        Case("containers/tuple_arith", tuple_arith, (R(3), R(3)), (0, 1), CT),
+        Case("operands/list_minus", list_minus, (R(3),), (0,), CT),
+        Case("operands/list_mul_scalar", list_mul_scalar, (R(2),), (0,), CT),
+        Case("operands/list_with_traced", list_with_traced, (R(3),), (0,), CT),
+        Case("operands/tuple_in_np", tuple_in_np, (R(3),), (0,), CT),
+        Case("operands/np_float64_cast", lambda x: np.float64(x[0]) * x[1] + x[2].item(),
+             (R(3),), (0,), CT),
+        Case("operands/astype_float", lambda x: np.sum(x.astype(float) ** 2), (R(3),), (0,),
+             CT),
+        Case("operands/float32_scalar", lambda x: float(np.float32(x)) * 0 + x * 2.0, (0.7,),
+             (0,), CT),
+    ]
+
+
 def cases() -> list[Case]:
     rs = np.random.RandomState(2)
 
     def R(*shape):
         return rs.randn(*shape) if shape else float(rs.randn())
 
-    return _scalar(R) + _binary(rs) + _graphs(R) + _complex(rs) + _containers(R) + _nn(R)
+    return (_scalar(R) + _binary(rs) + _graphs(R) + _complex(rs) + _containers(R) + _nn(R)
+            + _wrappers(R))

@@ -233,3 +233,33 @@ def _ct_tree(value: Any, it) -> Any:
         return type(value)(_ct_tree(v, it) for v in value) if not hasattr(value, "_fields") \
             else type(value)(*(_ct_tree(v, it) for v in value))
     return next(it)
+
+
+def second_order(case, seed: int = 0):
+    """The case whose function is ``x -> Re <vjp_f(x)(c), w>`` (fixed random c, w): checking
+    it checks framead's derivative of its own reverse pass (autograd's check_grads order=2)."""
+    import framead
+
+    from . import Case
+
+    rng = np.random.default_rng(seed + 1)
+    prob = Problem(case)
+    y0 = prob.native(prob.leaves)
+    outs: list = []
+    _flat_out(y0, outs)
+    cts = [(_randlike(o, rng) if _inexact(o) else None) for o in outs]
+    fn, args, nums = prob.framead_fn()
+    ws = [_randlike(args[i], rng) for i in nums]
+    kw = {} if prob.containers else case.kwargs
+
+    def g2(*a):
+        value, f_vjp = framead.vjp(fn, *a, argnums=nums, **kw)
+        grads = f_vjp(_ct_tree(value, iter([_cast_ct(c, o) for c, o in zip(cts, outs,
+                                                                            strict=True)])))
+        tot = 0.0
+        for g, w in zip(grads, ws, strict=True):
+            if g is not None:
+                tot = tot + np.real(np.sum(g * w))
+        return tot
+
+    return Case(case.name + "/order2", g2, tuple(args), nums, case.origin)
