@@ -122,12 +122,16 @@ is_traced(PyObject *o)
    for this thread and handlers are set. Cheapest test first. */
 #define FA_ACTIVE() (tracked.size != 0 && tl_enabled && h_obj != NULL)
 
+/* Look for traced values inside nested lists/tuples. The walk visits at most a
+   budget of items (shared sublists and cyclic lists, e.g. functools' pure-Python
+   LRU links, would otherwise make it exponential or endless); past the budget or
+   the depth limit it answers 1, "maybe": the Python handler then looks with a
+   cycle-safe walk, so nothing traced is missed and nothing hangs. */
+#define FA_SCAN_BUDGET 4096
+
 static int
-scan_traced(PyObject *o, int depth)
+scan_traced_in(PyObject *o, int depth, Py_ssize_t *budget)
 {
-    if (depth > 32) {
-        return 0;
-    }
     PyObject **items;
     Py_ssize_t n;
     if (PyList_Check(o)) {
@@ -141,14 +145,24 @@ scan_traced(PyObject *o, int depth)
     else {
         return 0;
     }
+    if (depth > 32 || (*budget -= n) < 0) {
+        return 1;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         /* is_traced runs no Python code, so the list cannot change under us */
         PyObject *it = items[i];
-        if (is_traced(it) || scan_traced(it, depth + 1)) {
+        if (is_traced(it) || scan_traced_in(it, depth + 1, budget)) {
             return 1;
         }
     }
     return 0;
+}
+
+static int
+scan_traced(PyObject *o, int depth)
+{
+    Py_ssize_t budget = FA_SCAN_BUDGET;
+    return scan_traced_in(o, depth, &budget);
 }
 
 static inline int
@@ -1300,7 +1314,7 @@ static PyTypeObject CallProbe_Type = {
    frame: what fn sees of its caller (warnings' file:line, sys._getframe(1),
    logging, inspect) is the user's line, as in the native run. */
 static PyObject *
-m_call_native(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+call_seen_from_user(PyObject *const *args, Py_ssize_t nargs, int capture)
 {
     if (nargs != 3 || !PyTuple_Check(args[1]) || (args[2] != Py_None && !PyDict_Check(args[2]))) {
         PyErr_SetString(PyExc_TypeError, "call_native(fn, args: tuple, kwargs: dict | None)");
@@ -1308,7 +1322,7 @@ m_call_native(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *kwargs = args[2] == Py_None ? NULL : args[2];
     int was_enabled = tl_enabled;
-    tl_enabled = 0;
+    tl_enabled = capture && was_enabled;
     PyThreadState *tstate = PyThreadState_Get();
     fa_frame *user = tl_user_frame, *mine = NULL;
     if (user != NULL) {
@@ -1323,10 +1337,27 @@ m_call_native(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return res;
 }
 
+static PyObject *
+m_call_native(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return call_seen_from_user(args, nargs, 0);
+}
+
+/* call_as_user(fn, args, kwargs_or_None): the same with capture left as it is (a
+   handler calling back into code that must stay instrumented). */
+static PyObject *
+m_call_as_user(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return call_seen_from_user(args, nargs, 1);
+}
+
 static PyMethodDef module_methods[] = {
     {"call_native", (PyCFunction)(void (*)(void))m_call_native, METH_FASTCALL,
      "call_native(fn, args, kwargs or None): call with capture off, seen from the user's "
      "frame."},
+    {"call_as_user", (PyCFunction)(void (*)(void))m_call_as_user, METH_FASTCALL,
+     "call_as_user(fn, args, kwargs or None): call seen from the user's frame, capture as "
+     "it is."},
     {"install", m_install, METH_O, "install(decide): set the PEP 523 hook (nesting-counted)."},
     {"uninstall", m_uninstall, METH_NOARGS, "uninstall(): undo one install()."},
     {"install_depth", m_install_depth, METH_NOARGS, "install_depth() -> int"},

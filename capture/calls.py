@@ -211,11 +211,12 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
     if rule is not None and kwargs.get("dtype") in (object, np.object_) and args:
         return _to_object_array(rec, fn, args, kwargs, frame)
     if rule is not None:
+        args, kwargs, node_args = _out_keyword(rule, fn, args, kwargs, node_args)
         node_args, kwargs_left = _map_keywords(rule, node_args, kwargs)
         if kwargs_left is None:
             rec.hazard("FA106", rule.name, frame,
                        f"a traced keyword argument of {rule.name} is not differentiated")
-            return fn(*args, **kwargs)
+            return _as_user(fn, args, kwargs)
         if len(kwargs_left) < len(kwargs):  # traced keywords now positional in the node
             fn = functools.partial(fn, **{k: v for k, v in kwargs.items()
                                           if k not in kwargs_left})
@@ -228,22 +229,22 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
         return rec.apply(rule, fn, args, kwargs, node_args, frame)
     if isinstance(fn, np.ufunc) and _is_object_ufunc(fn):
         # np.frompyfunc / np.vectorize: C loops calling Python frames framead instruments
-        return rec.hold_if_container(fn(*args, **kwargs))
+        return rec.hold_if_container(_as_user(fn, args, kwargs))
     if _is_list_method(fn, "extend"):  # L.extend(x) iterates x in C: x's rows as read
-        return fn(*[_rows_if_traced(rec, a, frame) for a in args], **kwargs)
+        return _as_user(fn, [_rows_if_traced(rec, a, frame) for a in args], kwargs)
     if rec.guards is not None and _is_list_sort(fn):  # cached traces guard the order
         items = fn.__self__ if isinstance(getattr(fn, "__self__", None), list) else args[0]
         vals = [rec.tree_value(items)]
         if vals[0] is not None:
             rec.guard(SortOrder(), (items,), kwargs, vals, SortOrder()(items, **kwargs), frame)
-        return fn(*args, **kwargs)
+        return _as_user(fn, args, kwargs)
     if id(fn) in _ITERATING_IDS:
         args = tuple(_rows_if_traced(rec, a, frame) for a in args)
         if rec.guards is not None and fn in CHOOSING and fn not in _SHORT_CIRCUIT:
             # cached traces guard the choice: make iterables lists (consumed anyway)
             args = tuple(list(a) if isinstance(a, types.GeneratorType | map | filter | zip)
                          else a for a in args)
-        result = fn(*args, **kwargs)
+        result = _as_user(fn, args, kwargs)
         if rec.guards is not None and fn in CHOOSING:  # which item min/max/sorted picked
             vals = [rec.tree_value(a) for a in args]
             if any(v is not None for v in vals):
@@ -258,12 +259,47 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
     if _is_python_visible(fn):
         if rec.called is not None:  # cached traces watch the globals these read
             rec.called.append(fn)
-        return fn(*args, **kwargs)
+        return _as_user(fn, args, kwargs)
     if C.get_callable_flags(fn) & C.NATIVE or id(fn) in _CALLBACK_SAFE or _is_structural(fn):
-        return fn(*args, **kwargs)
+        return _as_user(fn, args, kwargs)
     if not any(rules_traced(a) for a in (*args, *kwargs.values())) and not _self_traced(fn):
         return callback_call(rec, fn, args, kwargs, frame)
     return unknown_call(rec, fn, args, kwargs, frame)
+
+
+def _out_keyword(rule, fn: Any, args: tuple, kwargs: dict, node_args: tuple):
+    """A positional output (``np.add(x, y, o)``, ``np.clip(a, lo, hi, o)``) passed as
+    ``out=`` (the same call), where the recorder sees its write; later positionals by name."""
+    if "out" in kwargs:
+        return args, kwargs, node_args
+    self_ = len(node_args) - len(args)  # 1 for a bound method: self is node_args[0]
+    if isinstance(fn, np.ufunc):
+        k = fn.nin
+        if len(args) <= k:
+            return args, kwargs, node_args
+        return args[:k], {**kwargs, "out": tuple(args[k:])}, node_args[:self_ + k]
+    names = _positional_names(fn, rule)
+    k = names.index("out") - self_ if "out" in names else len(args)
+    if not 0 <= k < len(args) or len(names) < len(args) + self_:
+        return args, kwargs, node_args
+    rest = {names[self_ + j]: args[j] for j in range(k + 1, len(args))}
+    if any(n in kwargs for n in rest):  # as natively: a TypeError
+        return args, kwargs, node_args
+    return args[:k], {**kwargs, "out": args[k], **rest}, node_args[:self_ + k]
+
+
+_NAMES: dict[int, tuple] = {}
+
+
+def _positional_names(fn: Any, rule) -> tuple:
+    """``fn``'s positional parameter names (its signature: ``np.clip``'s rule names only the
+    differentiable ones), else the rule's."""
+    hit = _NAMES.get(id(fn))
+    if hit is None or hit[0] is not fn:
+        names = rules.infer_argnames(fn)[0] if not isinstance(fn, types.MethodType | types.
+                                                               BuiltinMethodType) else None
+        hit = _NAMES[id(fn)] = (fn, names or rule.argnames or ())
+    return hit[1]
 
 
 def _nth(args: tuple, k: int) -> Any:
@@ -282,36 +318,52 @@ def _lost_derivatives(rec, rule, node_args: tuple, frame) -> None:
                        "traced: the gradient through it is lost")
 
 
+def _as_user(fn: Any, args: Any, kwargs: dict) -> Any:
+    """``fn(*args, **kwargs)`` as the user's frame would call it (capture left as it is):
+    callees see the user's line as their caller (warnings, ``sys._getframe``)."""
+    return C.call_as_user(fn, args if type(args) is tuple else tuple(args), kwargs or None)
+
+
 def _self_traced(fn: Any) -> bool:
     self_ = getattr(fn, "__self__", None)
     return self_ is not None and not isinstance(self_, types.ModuleType) and rules_traced(self_)
 
 
 def callback_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
-    """A C function without a rule calls back into Python (scipy.integrate.quad(f, ...)):
-    run it with its callbacks watched; a traced value returned into C is a lost gradient."""
-    name = _callable_name(fn)
-    seen: list[bool] = []
+    """A C function without a rule calls back into Python (``scipy.integrate.quad(f, ...)``).
 
-    def watch(cb):
-        if not (isinstance(cb, types.FunctionType) or (
-                isinstance(cb, types.MethodType) and isinstance(cb.__func__, types.FunctionType))):
-            return cb
+    The callbacks are passed as they are (their identity is the program's: weak references,
+    pickling, Enum and typing machinery, threads) and the call is made as from the user's
+    frame. A gradient is lost when traced work happened in the callbacks (nodes recorded
+    during the call, or traced values in their closures and defaults) and nothing traced
+    came out: that is FA101."""
+    start = len(rec.nodes)
+    result = C.call_as_user(fn, args, kwargs or None)
+    if rec.tree_value(result) is None and (
+            len(rec.nodes) > start
+            or any(_closes_over_traced(a) for a in (*args, *kwargs.values()))):
+        name = _callable_name(fn)
+        rec.hazard("FA101", name, frame,
+                   f"a Python callback computed with traced values inside {name}, which has "
+                   "no framead rule, and its result is not traced: the gradient through it "
+                   "is lost. Register a rule (or an implicit/ODE adjoint) for it")
+    return result
 
-        @functools.wraps(cb)
-        def watched(*a, **k):
-            out = cb(*a, **k)
-            if not seen and rec.tree_value(out) is not None:
-                seen.append(True)
-                rec.hazard("FA101", name, frame,
-                           f"a callback returned a traced value into {name}, which has no "
-                           "framead rule: the gradient through it is lost. Register a rule "
-                           "(or an implicit/ODE adjoint) for it")
-            return out
 
-        return watched
-
-    return fn(*[watch(a) for a in args], **{k: watch(v) for k, v in kwargs.items()})
+def _closes_over_traced(cb: Any) -> bool:
+    """Whether a Python callback reads traced values through its closure or defaults."""
+    if isinstance(cb, types.MethodType):
+        return rules_traced(cb.__self__) or _closes_over_traced(cb.__func__)
+    if not isinstance(cb, types.FunctionType):
+        return False
+    cells = []
+    for c in cb.__closure__ or ():
+        try:
+            cells.append(c.cell_contents)
+        except ValueError:  # an empty cell
+            pass
+    return any(rules_traced(v) for v in (*cells, *(cb.__defaults__ or ()),
+                                         *(cb.__kwdefaults__ or {}).values()))
 
 
 def _map_keywords(rule, node_args: tuple, kwargs: dict):
@@ -328,9 +380,14 @@ def _map_keywords(rule, node_args: tuple, kwargs: dict):
     return tuple(args), {k: v for k, v in kwargs.items() if k not in traced}
 
 
-def rules_traced(v: Any) -> bool:
+def rules_traced(v: Any, _seen: set | None = None) -> bool:
+    """Whether ``v`` is traced or a (nested, possibly cyclic) list/tuple holding one."""
     if isinstance(v, list | tuple):
-        return any(rules_traced(x) for x in v)
+        seen = set() if _seen is None else _seen
+        if id(v) in seen:
+            return False
+        seen.add(id(v))
+        return any(rules_traced(x, seen) for x in v)
     return bool(C.is_tracked(v))
 
 
@@ -343,7 +400,7 @@ def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
     before = [_digest(a) for a in arrays]
     for a in arrays:  # it may write: protect what the reverse pass reads from that memory
         rec._copy_on_write(a)
-    result = fn(*args, **kwargs)
+    result = _as_user(fn, args, kwargs)
     if is_raw_storage(fn):
         rec.hazard("FA105", name, frame,
                    f"{name} stores a traced value as raw bytes/C numbers, which framead "
@@ -398,7 +455,7 @@ def _iter_items(rec, it, frame) -> list:
 
 def _sum(rec, fn, args, kwargs, frame):
     if not args or len(args) > 2 or set(kwargs) - {"start"}:
-        return fn(*args, **kwargs)
+        return _as_user(fn, args, kwargs)
     items = _iter_items(rec, args[0], frame)
     start = args[1] if len(args) > 1 else kwargs.get("start", 0)
     rule = rules.lookup(builtins.sum)
@@ -410,7 +467,7 @@ def _sum(rec, fn, args, kwargs, frame):
 def _fold(rec, fn, args, kwargs, frame):
     """math.fsum / math.prod over an iterable."""
     if not args:
-        return fn(*args, **kwargs)
+        return _as_user(fn, args, kwargs)
     items = _iter_items(rec, args[0], frame)
     rule = rules.lookup(fn)
     if rule is None or rec.tree_value(items) is None:
@@ -420,7 +477,7 @@ def _fold(rec, fn, args, kwargs, frame):
 
 def _reduce(rec, fn, args, kwargs, frame):
     if len(args) < 2 or kwargs:
-        return fn(*args, **kwargs)
+        return _as_user(fn, args, kwargs)
     f = args[0]
     seq = _rows_if_traced(rec, args[1], frame)
     if _is_python_visible(f):
@@ -431,7 +488,7 @@ def _reduce(rec, fn, args, kwargs, frame):
 
 def _map(rec, fn, args, kwargs, frame):
     if not args or kwargs:
-        return fn(*args, **kwargs)
+        return _as_user(fn, args, kwargs)
     f = args[0]
     its = tuple(_rows_if_traced(rec, a, frame) for a in args[1:])
     if _is_python_visible(f):
@@ -446,7 +503,7 @@ def _is_object_ufunc(fn: np.ufunc) -> bool:
 def _to_object_array(rec, fn, args, kwargs, frame):
     """np.asarray(x, dtype=object) of a traced float array: each element is recorded as
     ``x[i]`` so the Python floats inside stay linked to x."""
-    out = fn(*args, **kwargs)
+    out = _as_user(fn, args, kwargs)
     x = args[0]
     if isinstance(out, np.ndarray) and isinstance(x, np.ndarray) and out.shape == x.shape \
             and rec.value_of(x) is not None:
@@ -458,7 +515,7 @@ def _to_object_array(rec, fn, args, kwargs, frame):
 
 def _partial(rec, fn, args, kwargs, frame):
     """functools.partial(f, traced...) over a C function: route its later calls to us."""
-    p = fn(*args, **kwargs)
+    p = _as_user(fn, args, kwargs)
     if type(p) is functools.partial and (rules_traced(p.args) or rules_traced(
             list(p.keywords.values()))) and not _is_python_visible(p.func):
         C.set_callable_flags(p, C.ALWAYS)

@@ -178,12 +178,16 @@ class Recorder:
             self._protect(v, None)
         return v
 
-    def tree_value(self, obj: Any) -> Any:
-        """Value for a traced leaf, a list/tuple copy with Values inside, or None."""
+    def tree_value(self, obj: Any, _path: tuple = ()) -> Any:
+        """Value for a traced leaf, a list/tuple copy with Values inside, or None (a list
+        that contains itself is a constant where it recurs)."""
         if type(obj) is np.ndarray and obj.dtype == object:
             return self.tree_value(obj.tolist()) if id(obj) in self._containers else None
         if type(obj) in (list, tuple):
-            items = [self.tree_value(x) for x in obj]
+            if id(obj) in _path:
+                return None
+            path = (*_path, id(obj))
+            items = [self.tree_value(x, path) for x in obj]
             if any(x is not None for x in items):
                 return type(obj)(x if x is not None else o for x, o in zip(items, obj,
                                                                            strict=True))
@@ -199,10 +203,11 @@ class Recorder:
             out = call_kwargs.get("out")
             if out is not None and out is not Ellipsis:  # out=...: a 0-d array, no write
                 where = call_kwargs.get("where", True)
-                if where is not True and isinstance(out if not isinstance(out, tuple)
-                                                    else out[0], np.ndarray):
+                if where is not True and any(isinstance(o, np.ndarray) for o in (
+                        out if isinstance(out, tuple) else (out,))):
                     return self._masked_out(rule, fn, call_args, call_kwargs, node_args, frame)
-                writes = (*writes, *(out if isinstance(out, tuple) else (out,)))
+                writes = (*writes, *(w for w in (out if isinstance(out, tuple) else (out,))
+                                     if w is not None))  # out=(o, None): o only
         vals = [self.tree_value(a) for a in node_args]
         traced = [i for i, v in enumerate(vals) if v is not None]
         if not traced:
@@ -256,7 +261,7 @@ class Recorder:
                 return result
             if recipe is None and isinstance(result, np.ndarray) and result.base is not None:
                 recipe_parent, recipe = _call_recipe(rule, fn, node_args, call_kwargs, result)
-            outputs, treedef = self._outputs(result, recipe_parent, recipe)
+            outputs, treedef = self._outputs(result, recipe_parent, recipe, writes)
             if self.guards is not None:  # int/bool results of traced inputs: static values
                 self._guard_static_outputs(rule, fn, node_args, call_kwargs, vals, result,
                                            outputs, treedef, frame)
@@ -271,6 +276,10 @@ class Recorder:
         self.nodes.append(node)
         if written is not None:
             self.write_back(written, outputs[0], frame)
+        elif treedef is not None and writes:  # np.modf(x, out=(o, None)): o written
+            for o, leaf in zip(outputs, treedef[1], strict=True):
+                if o is not None and any(leaf is w for w in writes):
+                    self.write_back(leaf, o, frame)
         if "ans" in saves:
             for o in outputs:
                 if o is not None:
@@ -294,32 +303,36 @@ class Recorder:
 
     def _masked_out(self, rule, fn, call_args, call_kwargs, node_args, frame) -> Any:
         """``fn(..., out=o, where=m)``: o keeps its old values where m is False, so record the
-        full result, then ``o@n+1 = copyto(o@n, full, where=m)``."""
-        out = call_kwargs["out"]
-        out = out[0] if isinstance(out, tuple) else out
+        full result, then ``o@n+1 = copyto(o@n, full, where=m)`` (each output of a tuple)."""
+        outs = call_kwargs["out"]
+        outs = outs if isinstance(outs, tuple) else (outs,)
         where = call_kwargs["where"]
         kw = {k: v for k, v in call_kwargs.items() if k not in ("out", "where")}
         full = self.apply(rule, fn, call_args, kw, node_args, frame)
-        ov, fv = self.value_of(out), self.value_of(full)
-        if ov is None and fv is None:
-            return _call_quiet(fn, call_args, call_kwargs)
-        if ov is None:
-            ov = self._ensure_value(out)
-        self._copy_on_write(out)
+        fulls = full if isinstance(full, tuple) else (full,)
+        pairs = [(o, f, self.value_of(o), self.value_of(f))
+                 for o, f in zip(outs, fulls, strict=False) if isinstance(o, np.ndarray)]
+        pairs = [(o, f, ov if ov is not None or fv is None else self._ensure_value(o), fv)
+                 for o, f, ov, fv in pairs if ov is not None or fv is not None]
+        for o, *_ in pairs:
+            self._copy_on_write(o)
         result = _call_quiet(fn, call_args, call_kwargs)
-        new = self._new_value(out)
-        self.nodes.append(Node(calls.rules.lookup(_mut.copyto),
-                               (ov, fv if fv is not None else full, "unsafe", where), {},
-                               (new,), loc_of(frame), frozenset()))
-        self.write_back(out, new, frame)
+        for o, f, ov, fv in pairs:
+            new = self._new_value(o)
+            self.nodes.append(Node(calls.rules.lookup(_mut.copyto),
+                                   (ov, fv if fv is not None else f, "unsafe", where), {},
+                                   (new,), loc_of(frame), frozenset()))
+            self.write_back(o, new, frame)
         return result
 
-    def _outputs(self, result, parent, recipe):
+    def _outputs(self, result, parent, recipe, writes=()):
         if type(result) in (tuple, list) or (isinstance(result, tuple)):
             leaves, treedef = _flatten(result)
             outs = []
             for leaf in leaves:
-                if is_differentiable(leaf) and self.entries.get(id(leaf)) is None:
+                if any(leaf is w for w in writes) and is_differentiable(leaf):
+                    outs.append(self._new_value(leaf))  # an out= array: written back
+                elif is_differentiable(leaf) and self.entries.get(id(leaf)) is None:
                     v = self._new_value(leaf)
                     self._register(leaf, v)
                     outs.append(v)

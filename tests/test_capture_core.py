@@ -224,15 +224,46 @@ def test_frames_called_from_numpy_are_captured():
 
 
 def test_callback_returning_traced_value_into_c_is_reported():
-    quad = pytest.importorskip("scipy.integrate").quad
+    pytest.importorskip("scipy.integrate")
+    from scipy.integrate import _quadpack  # QUADPACK itself: a C function without a rule
+
+    def qagse(fn):
+        return _quadpack._qagse(fn, 0.0, 1.0, (), 0, 1.49e-8, 1.49e-8, 50)[0]
+
+    def f(x):  # traced work in the callback
+        return qagse(lambda t: math.sin(t * x)) * x
+
+    def g(x):  # a traced value returned as it is
+        return qagse(lambda t: x) * x
+
+    for fn in (f, g):
+        report = framead.coverage(fn, 0.7)
+        assert [e.code for e in report.entries] == ["FA101"]
+        assert "_qagse" in report.entries[0].op
+
+
+def test_callbacks_given_to_c_keep_their_identity():
+    """Nothing traced reaches them: C receives the very function objects (weakref, pickle,
+    identity), and a callback's caller frame is the user's, as natively."""
+    import pickle
+    import sys
+    import weakref
+
+    seen = []
+
+    def key(v):
+        seen.append(sys._getframe(1).f_code.co_name)
+        return v
 
     def f(x):
-        v, _ = quad(lambda t: math.sin(t * x), 0.0, 1.0)
-        return v * x
+        wr = weakref.ref(check)
+        assert wr() is check and pickle.loads(pickle.dumps(check)) is check
+        assert (check,).index(check) == 0
+        sorted([3.0, 1.0], key=key)
+        return x * 2.0
 
-    report = framead.coverage(f, 0.7)
-    assert [e.code for e in report.entries] == ["FA101"]
-    assert "quad" in report.entries[0].op
+    assert framead.grad(f)(1.0) == 2.0
+    assert seen == ["f", "f"]
 
 
 def test_sort_keys_and_max_key_are_not_hazards():
