@@ -205,8 +205,9 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
         if name == "at":
             return _ufunc_at(rec, fn, args, kwargs, frame)
         same = _UFUNC_METHODS.get((self_.__name__, name))
-        if same is not None:  # np.add.reduce(x, axis) is np.sum(x, axis)
-            return dispatch(rec, same, args, kwargs, frame)
+        if same is not None and args:  # np.add.reduce(x, axis) is np.sum(x, axis)
+            return dispatch(rec, same, args[:1], _ufunc_method_kwargs(name, args, kwargs),
+                            frame)
     rule, node_args = _rule_and_args(fn, args)
     if rule is not None and kwargs.get("dtype") in (object, np.object_) and args:
         return _to_object_array(rec, fn, args, kwargs, frame)
@@ -612,6 +613,19 @@ def _ufunc_at(rec, fn, args, kwargs, frame):
         operands = (cur, b_items[n]) if ufunc.nin == 2 else (cur,)
         rec._setitem(a, pos, dispatch(rec, ufunc, operands, {}, frame), frame)
     return None
+
+
+def _ufunc_method_kwargs(method: str, args: tuple, kwargs: dict) -> dict:
+    """``ufunc.reduce``/``accumulate``'s arguments as keywords of the NumPy function that
+    computes the same thing: their positional order differs (np.max has no dtype), and
+    their axis defaults to 0 where the function's defaults to None (flatten)."""
+    names = ("axis", "dtype", "out", "keepdims", "initial", "where")
+    if method == "accumulate":
+        names = names[:3]
+    kw = {"axis": 0, **dict(zip(names, args[1:])), **kwargs}
+    if kw.get("dtype") is None:
+        kw.pop("dtype", None)  # np.max/np.min take no dtype
+    return kw
 
 
 _UFUNC_METHODS = {("add", "reduce"): np.sum, ("multiply", "reduce"): np.prod,
