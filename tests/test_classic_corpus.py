@@ -32,7 +32,7 @@ from harness import check  # noqa: E402
 from registry import CASES  # noqa: E402
 
 for _m in ("roots", "quad", "ode", "linalg", "stats", "finance", "series", "numeric",
-           "library", "idioms", "numpy", "probes", "probes2"):
+           "library", "idioms", "numpy", "probes", "probes2", "classics2"):
     importlib.import_module(f"programs_{_m}")
 
 FULL = os.environ.get("FRAMEAD_CORPUS_FULL") == "1"
@@ -59,6 +59,8 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                   "natively, no hazard"),
     "numpy_dunder_methods": ("wrong", "a.__mul__(3.0), s.__pow__(2) on ndarray / NumPy "
                              "scalars: traced __self__ of a bound method-wrapper unseen"),
+    "dual_number_derivative": ("wrong", "np.float64 (traced) * user object with __rmul__: "
+                               "NumPy's object loop hands __rmul__ a plain float, no hazard"),
     # reported at the user's line
     "statistics_mean": ("wrong_hazard", "statistics.mean sums exactly via "
                         "float.as_integer_ratio and fractions (FA102/FA101)"),
