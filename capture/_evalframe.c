@@ -1039,6 +1039,22 @@ callable_self_traced(PyObject *c)
             return 1;
         }
     }
+    else if (FA_UNLIKELY(Py_IS_TYPE(c, &_PyMethodWrapper_Type))) {
+        /* x.__mul__(y): a slot of a traced object called by name */
+        static PyObject *s_self;
+        if (s_self == NULL && (s_self = PyUnicode_InternFromString("__self__")) == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        PyObject *self = PyObject_GetAttr(c, s_self);
+        if (self == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        int traced = is_traced(self);
+        Py_DECREF(self);
+        return traced;
+    }
     return 0;
 }
 

@@ -185,6 +185,10 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
     oparg = _OPERATOR_OPARG.get(id(fn))
     if oparg is not None and len(args) == 2 and not kwargs:  # operator.add(a, b) is a + b
         return rec.binary(oparg, *args, frame)
+    if type(fn) is _METHOD_WRAPPER and not kwargs:  # x.__mul__(y): the operator it is
+        slot = _slot_call(rec, fn, args, frame)
+        if slot is not _NO_SLOT:
+            return slot
     special = SPECIAL_FORMS.get(id(fn))
     if special is not None and special[0] is fn:
         return special[1](rec, fn, args, kwargs, frame)
@@ -323,6 +327,33 @@ def _as_user(fn: Any, args: Any, kwargs: dict) -> Any:
     """``fn(*args, **kwargs)`` as the user's frame would call it (capture left as it is):
     callees see the user's line as their caller (warnings, ``sys._getframe``)."""
     return C.call_as_user(fn, args if type(args) is tuple else tuple(args), kwargs or None)
+
+
+_METHOD_WRAPPER = type((1.0).__add__)
+_NO_SLOT: Any = object()
+# x.__add__(y) is BINARY_OP add (oparg, reflected); x.__neg__() is operator.neg...
+_SLOT_BINARY = {
+    **{f"__{n.rstrip('_')}__": (k, False) for k, n in enumerate(_BINARY_NAMES)},
+    **{f"__r{n.rstrip('_')}__": (k, True) for k, n in enumerate(_BINARY_NAMES)},
+    **{f"__i{n.rstrip('_')}__": (13 + k, False) for k, n in enumerate(_BINARY_NAMES)},
+}
+_SLOT_UNARY = {"__neg__": operator.neg, "__pos__": operator.pos, "__abs__": builtins.abs,
+               "__float__": builtins.float, "__complex__": builtins.complex}
+
+
+def _slot_call(rec, fn, args: tuple, frame) -> Any:
+    """A slot of a traced number or array called by name (``x.__mul__(3.0)``) is recorded as
+    the operation it is; its NotImplemented is returned as such."""
+    name, self_ = fn.__name__, fn.__self__
+    if len(args) == 1 and name in _SLOT_BINARY:
+        oparg, reflected = _SLOT_BINARY[name]
+        if oparg < 13 and fn(*args) is NotImplemented:
+            return NotImplemented
+        a, b = (args[0], self_) if reflected else (self_, args[0])
+        return rec.binary(oparg, a, b, frame)
+    if not args and name in _SLOT_UNARY:
+        return dispatch(rec, _SLOT_UNARY[name], (self_,), {}, frame)
+    return _NO_SLOT
 
 
 def _self_traced(fn: Any) -> bool:

@@ -261,6 +261,25 @@ def test_cached_replays_and_forward_mode_follow_coercions_and_casts():
     assert cached.stats["hits"] == 2
 
 
+def test_slots_called_by_name_are_their_operators():
+    def scalar(x):
+        t = x[0] * 1.0
+        u = float(x[1])
+        return (t.__mul__(3.0) + u.__pow__(2) + u.__rsub__(1.0) + t.__neg__() + u.__abs__()
+                + t.__float__() + u.__truediv__(x[2]) + u.__mul__(t))
+
+    def arrays(x):
+        y = x.__add__(np.ones(3))
+        z = (2.0 * x).__rmul__(x)
+        w = x.copy()
+        w.__iadd__(x)
+        return np.sum(y * z + w)
+
+    assert_right(scalar)
+    assert_right(arrays)
+    assert (1.5).__mul__([1.0]) is NotImplemented
+
+
 # --------------------------------------------------------------------------- item 4
 
 
