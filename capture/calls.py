@@ -115,7 +115,8 @@ STRUCTURAL = [
     collections.deque.pop, collections.deque.popleft, operator.itemgetter, operator.attrgetter,
     itertools.chain, itertools.chain.from_iterable, itertools.islice, itertools.zip_longest,
     itertools.product, itertools.permutations, itertools.combinations, itertools.repeat,
-    itertools.cycle,
+    itertools.cycle, itertools.groupby, itertools.compress, itertools.takewhile,
+    itertools.dropwhile, itertools.filterfalse, itertools.tee, itertools.pairwise,
 ]
 _BINARY_NAMES = ("add", "and_", "floordiv", "lshift", "matmul", "mul", "mod", "or_", "pow",
                  "rshift", "sub", "truediv", "xor")  # BINARY_OP's order
