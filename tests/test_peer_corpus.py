@@ -200,8 +200,9 @@ if __name__ == "__main__":
     # --wrap: call each case's function from a Python lambda (diagnostic: separates the
     # failures of top-level C callables from the rest)
     # --order2: check the derivative of framead's own VJP (autograd's check_grads order=2)
-    wrap, order2 = "--wrap" in sys.argv, "--order2" in sys.argv
-    argv = [a for a in sys.argv[1:] if a not in ("--wrap", "--order2")]
+    # --fwd: forward mode (framead.jvp) instead of vjp
+    wrap, order2, fwd = "--wrap" in sys.argv, "--order2" in sys.argv, "--fwd" in sys.argv
+    argv = [a for a in sys.argv[1:] if a not in ("--wrap", "--order2", "--fwd")]
     pat = argv[0] if argv else ""
     cs = [c for c in all_cases() if pat in c.name]
     if wrap:
@@ -219,6 +220,8 @@ if __name__ == "__main__":
             except Exception:  # noqa: BLE001, S112 - cases NumPy itself rejects are skipped
                 continue
         cs = built
+    if fwd:
+        from peer_corpus.check import run_case_fwd as run_case  # noqa: F811
     for c in cs:
         t1 = time.perf_counter()
         res[c.name] = run_case(c)

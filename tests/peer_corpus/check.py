@@ -263,3 +263,59 @@ def second_order(case, seed: int = 0):
         return tot
 
     return Case(case.name + "/order2", g2, tuple(args), nums, case.origin)
+
+
+def run_case_fwd(case, seed: int = 0) -> tuple[str, str]:
+    """As ``run_case`` in forward mode: ``framead.jvp`` along a random direction ``v``
+    against the central difference of ``Re sum(c * f(x))`` along ``v``."""
+    import framead
+
+    rng = np.random.default_rng(seed)
+    try:
+        prob = Problem(case)
+        y0 = prob.native(prob.leaves)
+    except Exception as e:  # noqa: BLE001
+        return "skip", f"native: {type(e).__name__}: {e}"
+    fn, args, nums = prob.framead_fn()
+    vs = [(_randlike(x, rng) if _inexact(x) else None) for x in prob.leaves]
+    tangents = [None] * len(args)
+    for k, i in enumerate(nums):
+        x = args[i]
+        tangents[i] = None if vs[k] is None else _like(x, vs[k]) if not isinstance(
+            x, np.ndarray) else vs[k].astype(x.dtype)
+    kw = {} if prob.containers else case.kwargs
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value, tout = framead.jvp(fn, args, tangents, **kw)
+    except Exception as e:  # noqa: BLE001
+        tb = traceback.extract_tb(e.__traceback__)
+        where = f"{tb[-1].filename.split('/')[-1]}:{tb[-1].lineno}" if tb else "?"
+        return "error", f"{type(e).__name__}: {str(e)[:200]} [{where}]"
+    outs: list = []
+    _flat_out(y0, outs)
+    touts: list = []
+    _flat_out(tout, touts)
+    cts = [(_randlike(o, rng) if _inexact(o) else None) for o in outs]
+    exact = sum(float(np.real(np.sum(c * np.asarray(t)))) for c, t in zip(cts, touts,
+                                                                          strict=False)
+                if c is not None and t is not None)
+
+    def L(leaves: list) -> float:
+        ys: list = []
+        _flat_out(prob.native(leaves), ys)
+        return sum(float(np.real(np.sum(c * np.asarray(y)))) for c, y in zip(cts, ys,
+                                                                             strict=True)
+                   if c is not None)
+
+    plus = [(_like(x, np.asarray(x) + EPS / 2 * v) if v is not None else x)
+            for x, v in zip(prob.leaves, vs, strict=True)]
+    minus = [(_like(x, np.asarray(x) - EPS / 2 * v) if v is not None else x)
+             for x, v in zip(prob.leaves, vs, strict=True)]
+    numeric = (L(plus) - L(minus)) / EPS
+    if not math.isfinite(numeric):
+        return "skip", "finite differences not finite"
+    if not math.isfinite(exact) or abs(exact - numeric) > ATOL + RTOL * max(abs(exact),
+                                                                          abs(numeric)):
+        return "wrong", f"<c, jvp> = {exact:.9g}, finite differences {numeric:.9g}"
+    return "pass", ""
