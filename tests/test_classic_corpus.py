@@ -32,7 +32,7 @@ from harness import check  # noqa: E402
 from registry import CASES  # noqa: E402
 
 for _m in ("roots", "quad", "ode", "linalg", "stats", "finance", "series", "numeric",
-           "library", "idioms", "numpy", "probes", "probes2", "classics2"):
+           "library", "idioms", "numpy", "probes", "probes2", "classics2", "probes3"):
     importlib.import_module(f"programs_{_m}")
 
 FULL = os.environ.get("FRAMEAD_CORPUS_FULL") == "1"
@@ -61,6 +61,12 @@ EXPECTED: dict[str, tuple[str, str]] = {
                              "scalars: traced __self__ of a bound method-wrapper unseen"),
     "dual_number_derivative": ("wrong", "np.float64 (traced) * user object with __rmul__: "
                                "NumPy's object loop hands __rmul__ a plain float, no hazard"),
+    "numpy_object_array": ("wrong", "object-dtype array of traced floats: NumPy's object "
+                           "loops call the operators from C, nothing recorded, no hazard"),
+    "numpy_frompyfunc": ("wrong", "a np.frompyfunc ufunc (no rule) receives a traced array: no "
+                         "FA101; the Python function sees untraced elements"),
+    "thread_pool_map": ("wrong", "work done in ThreadPoolExecutor threads runs uncaptured "
+                        "(capture is per thread), no hazard"),
     # reported at the user's line
     "statistics_mean": ("wrong_hazard", "statistics.mean sums exactly via "
                         "float.as_integer_ratio and fractions (FA102/FA101)"),
@@ -81,6 +87,12 @@ EXPECTED: dict[str, tuple[str, str]] = {
                               "_statistics._normal_dist_inv_cdf, no rule (FA101)"),
     "statistics_median_variance": ("wrong_hazard", "statistics.pvariance: exact sums via "
                                    "as_integer_ratio (FA102/FA101)"),
+    "scipy_lfilter_inside": ("wrong_hazard", "scipy.signal.lfilter's C _linear_filter has no "
+                             "rule (FA101)"),
+    "scipy_savgol_inside": ("wrong_hazard", "mode='interp' fits the edge windows with "
+                            "scipy.linalg.lstsq (LAPACK dgelsd), no rule (FA101)"),
+    "scipy_curve_fit_inside": ("wrong_hazard", "curve_fit's MINPACK _lmdif has no rule or "
+                               "implicit adjoint (FA101)"),
 }
 
 
