@@ -706,6 +706,8 @@ def configure_flags() -> None:
     for fn in STRUCTURAL:
         C.set_callable_flags(fn, C.NATIVE)
     C.set_callable_flags(list.extend, C.RULE)  # given a traced array: dispatch reads its rows
+    for fn in _ITERATING - CHOOSING:  # RULE (not SCAN): traced arrays come, lists of them not
+        C.set_callable_flags(fn, C.RULE)
     for fn in rules.ruled_callables():
         C.set_callable_flags(fn, C.RULE | C.SCAN)  # SCAN: traced floats inside list args
     for f, _ in SPECIAL_FORMS.values():
