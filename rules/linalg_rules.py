@@ -534,7 +534,7 @@ def _lstsq_vjp(g, ans, a, b, rcond=None):
 
 
 def _lstsq_jvp(tangents, ans, a, b, rcond=None):
-    ta, tb = tangents
+    ta, tb = (tuple(tangents) + (None,))[:2]  # a positional rcond has a (None) tangent
     a, b = np.asarray(a), np.asarray(b)
     x, res, rank, s = ans
     p = la.pinv(a)

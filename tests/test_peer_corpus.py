@@ -295,3 +295,20 @@ def test_eigen_and_singular_vector_rules_differentiate_twice():
     cases = {c.name: c for c in all_cases()}
     results = {n: run_case(second_order(cases[n])) for n in names}
     assert all(s == "pass" for s, _ in results.values()), results
+
+
+@pytest.mark.skipif(FAKE, reason="checks framead's rules")
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2 ** 31 - 1), deg=st.integers(1, 3))
+def test_forward_mode_through_lstsq_with_positional_rcond(seed, deg):
+    """np.polyfit calls lstsq(lhs, rhs, rcond) with rcond positional: forward mode works."""
+    import framead
+
+    rs = np.random.RandomState(seed)
+    x, y = np.linspace(0, 1, 7) + 0.01 * rs.randn(7), rs.randn(7)
+    tx, ty = rs.randn(7), rs.randn(7)
+    _, t = framead.jvp(lambda x, y: np.polyfit(x, y, deg), (x, y), (tx, ty))
+    h = 1e-6
+    fd = (np.polyfit(x + h * tx, y + h * ty, deg) - np.polyfit(x - h * tx, y - h * ty, deg)) / (
+        2 * h)
+    assert np.allclose(t, fd, rtol=1e-5, atol=1e-6)
