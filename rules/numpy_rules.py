@@ -93,7 +93,7 @@ BINARY = [
     (np.fmod, 1, lambda ans, x, y: -np.round(div(x - ans, y))),
 ]
 
-CUTS = [np.sign, np.floor, np.ceil, np.trunc, np.rint, np.fix, np.round, np.around,
+CUTS = [np.floor, np.ceil, np.trunc, np.rint, np.fix, np.round, np.around,
         np.floor_divide, np.zeros_like, np.ones_like, np.empty_like, np.zeros, np.ones,
         np.empty]
 
@@ -400,6 +400,28 @@ def _item_vjp(g, ans, a, *args):
     return cast_back(fit(out, meta_of(a)), meta_of(a))
 
 
+def _sign_dir(x, t):
+    """The real-linear derivative of NumPy 2's sign: zero for reals; for complex z (z/|z|)
+    the tangent t/|z| - z Re(conj(z) t)/|z|^3 (0 at z == 0)."""
+    if not np.iscomplexobj(x):
+        return None
+    r = np.abs(x)
+    safe = np.where(r == 0, 1.0, r)
+    return np.where(r == 0, 0, t / safe - x * np.real(np.conj(x) * t) / safe ** 3)
+
+
+def _sign_vjp(g, ans, x, **kw):
+    if not np.iscomplexobj(x):
+        return np.zeros(np.shape(g))
+    r = np.abs(x)
+    safe = np.where(r == 0, 1.0, r)  # the transpose of _sign_dir under Re(sum(u * v))
+    return np.where(r == 0, 0, g / safe - np.real(g * x) * np.conj(x) / safe ** 3)
+
+
+def _sign_jvp(tangents, ans, x, **kw):
+    return None if tangents[0] is None else _sign_dir(x, tangents[0])
+
+
 def cast_back(ct, m):
     """Cotangent ``ct`` in the precision of ``m``'s (inexact) dtype."""
     dt = m.dtype
@@ -488,6 +510,7 @@ def install() -> None:
         defbinary(fn, dx, dy)
     for fn in CUTS:
         defcut(fn)
+    register(np.sign, vjp=(_sign_vjp,), jvp=_sign_jvp, saves={0: (0,)}, elementwise=True)
     register(np.absolute, vjp=(lambda g, ans, x, **kw: g * abs_dx(x),), jvp=(abs_jvp,),
              saves={0: (0,)}, elementwise=True)
     conj = deflinear(np.conjugate, lambda g, ans, x, **kw: np.conjugate(g), elementwise=True)

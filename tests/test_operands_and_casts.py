@@ -229,6 +229,16 @@ def test_lower_precision_cast_vjp_casts_back():
     assert not t.hazards
 
 
+def test_complex_sign_is_differentiable():
+    def f(x):  # NumPy 2: sign(z) = z / |z| for complex z; piecewise constant for reals
+        z = x[:2] + 1j * x[1:]
+        return np.real(np.sum(np.sign(z) * (1.5 - 0.5j))) + np.sum(np.sign(x) * x)
+
+    assert_right(f, np.array([0.3, -0.7, 0.9]))
+    np.testing.assert_allclose(framead.jacfwd(f)(np.array([0.3, -0.7, 0.9])),
+                               central(f, np.array([0.3, -0.7, 0.9])), rtol=1e-6)
+
+
 def test_integer_conversions_are_reported_cuts():
     assert hazard_codes(lambda x: np.int64(x[0]) * x[1]) == ["FA102"]
     assert hazard_codes(lambda x: int(x[0]) * x[1]) == ["FA102"]
