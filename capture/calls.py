@@ -354,6 +354,10 @@ def _slot_call(rec, fn, args: tuple, frame) -> Any:
         return rec.binary(oparg, a, b, frame)
     if not args and name in _SLOT_UNARY:
         return dispatch(rec, _SLOT_UNARY[name], (self_,), {}, frame)
+    if name == "__getitem__" and len(args) == 1:
+        return rec._getitem(self_, args[0], frame)
+    if name == "__setitem__" and len(args) == 2:
+        return rec._setitem(self_, *args, frame)
     return _NO_SLOT
 
 

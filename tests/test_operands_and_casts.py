@@ -285,8 +285,15 @@ def test_slots_called_by_name_are_their_operators():
         w.__iadd__(x)
         return np.sum(y * z + w)
 
+    def items(x):
+        y = x * 1.0
+        y.__setitem__(y < 1.0, 0.5)
+        y.flat.__setitem__(2, y.__getitem__(0) * 3.0)
+        return np.sum(y * x)
+
     assert_right(scalar)
     assert_right(arrays)
+    assert_right(items)
     assert (1.5).__mul__([1.0]) is NotImplemented
 
 
