@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 from framead.rules import mutation_rules as _mut
+from framead.rules import primitives as prim
 from numpy._core import _multiarray_umath
 
 from framead import rules
 
 from . import _evalframe as C
+from .buffers import buffer_owner
 
 # ---------------------------------------------------------------------- rule lookup
 
@@ -550,6 +552,25 @@ def _to_object_array(rec, fn, args, kwargs, frame):
     return out
 
 
+def _as_strided(rec, fn, args, kwargs, frame):
+    """``as_strided(x, shape, strides)`` views x's memory through ``__array_interface__`` (its
+    base is not x): recorded as the gather of its elements from x's buffer."""
+    out = fn(*args, **kwargs)
+    x = args[0] if args else kwargs.get("x")
+    if not isinstance(x, np.ndarray) or rec.value_of(x) is None or \
+            not isinstance(out, np.ndarray):
+        return out
+    root = buffer_owner(x)
+    idx = prim.view_index(root, out)
+    if idx is None or (idx.size and idx.max() >= root.size):
+        rec.hazard("FA104", "as_strided", frame, "as_strided made a view framead cannot map "
+                   "onto its argument's memory; it is read as a constant")
+        return out
+    from .recorder import GATHER_RULE, _Result
+
+    return rec.apply(GATHER_RULE, _Result(out), (), {}, (root, idx), frame)
+
+
 def _partial(rec, fn, args, kwargs, frame):
     """functools.partial(f, traced...) over a C function: route its later calls to us."""
     p = _as_user(fn, args, kwargs)
@@ -692,6 +713,7 @@ SPECIAL_FORMS: dict[int, tuple[Any, Any]] = {
     id(f): (f, h) for f, h in [
         (builtins.sum, _sum), (math.fsum, _fold), (math.prod, _fold),
         (functools.reduce, _reduce), (builtins.map, _map), (functools.partial, _partial),
+        (np.lib.stride_tricks.as_strided, _as_strided),
     ]
 }
 _ITERATING_IDS = {id(f) for f in _ITERATING}

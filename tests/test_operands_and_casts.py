@@ -345,6 +345,23 @@ def test_structural_c_calls_with_lists_are_not_hazards():
     assert_right(f)
 
 
+def test_as_strided_views_are_gathers_from_the_buffer():
+    from numpy.lib.stride_tricks import as_strided, sliding_window_view
+
+    sl = pytest.importorskip("scipy.linalg")
+    x = np.array([0.3, -0.7, 0.9, 1.1])
+    programs = [
+        lambda x: np.sum(np.sin(sliding_window_view(x, 2)) * np.arange(3)[:, None]),
+        lambda x: np.sum(sl.toeplitz(x, x[::-1] * 2) ** 2),  # a view of its argument's base
+        lambda x: np.sum(sl.hankel(x) * np.arange(16).reshape(4, 4)),
+        lambda x: np.sum(sl.circulant(x) ** 3),
+        lambda x: np.sum(as_strided(x[1:], shape=(2, 2), strides=(8, 8)) ** 2),
+    ]
+    for f in programs:
+        assert_right(f, x)
+        np.testing.assert_allclose(framead.jacfwd(f)(x), central(f, x), rtol=1e-6)
+
+
 def test_raw_implementation_of_dispatcher_has_the_rule():
     assert rules.lookup(np.concatenate.__wrapped__) is rules.lookup(np.concatenate)
     assert_right(lambda x: np.sum(np.concatenate.__wrapped__([x, x[:2]]) ** 2))
