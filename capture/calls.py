@@ -278,8 +278,8 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
 def _out_keyword(rule, fn: Any, args: tuple, kwargs: dict, node_args: tuple):
     """A positional output (``np.add(x, y, o)``, ``np.clip(a, lo, hi, o)``) passed as
     ``out=`` (the same call), where the recorder sees its write; later positionals by name."""
-    if "out" in kwargs:
-        return args, kwargs, node_args
+    if "out" in kwargs or rule.mutates or not rule.name.startswith(("np.", "ndarray.")):
+        return args, kwargs, node_args  # (a user's ``out`` parameter is not NumPy's)
     self_ = len(node_args) - len(args)  # 1 for a bound method: self is node_args[0]
     if isinstance(fn, np.ufunc):
         k = fn.nin

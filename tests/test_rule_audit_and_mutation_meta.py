@@ -483,3 +483,57 @@ def test_quantile_in_q_on_a_sorted_position(q):
     """On a sorted position the derivative in q is the mean of the slopes either side."""
     t = np.array([1.0, 2.0, 2.5, 0.5, 3.5])
     assert_grad(lambda q: np.quantile(t, q) + np.percentile(t, 100.0 * q), (q,), rtol=1e-5)
+
+
+def _target(kind, x):
+    """An output array: traced already (its old contents read later), fresh, or a view."""
+    if kind == "traced":
+        return x * 2.0, None
+    if kind == "fresh":
+        return np.zeros(3), None
+    big = np.ones((2, 3)) * x[0]
+    return big[1], big
+
+
+OUT_CALLS = {  # name: (call(x, outs, positional, where) -> result, number of outputs)
+    "sin": (lambda x, o, pos, kw: np.sin(x, *o, **kw) if pos else np.sin(x, out=o, **kw), 1),
+    "add": (lambda x, o, pos, kw: np.add(x, 0.5, *o, **kw) if pos else
+            np.add(x, 0.5, out=o, **kw), 1),
+    "modf": (lambda x, o, pos, kw: np.modf(x * 3.0, *o, **kw) if pos else
+             np.modf(x * 3.0, out=o, **kw), 2),
+    "divmod": (lambda x, o, pos, kw: np.divmod(x * 3.0, 0.7, *o, **kw) if pos else
+               np.divmod(x * 3.0, 0.7, out=o, **kw), 2),
+    "clip": (lambda x, o, pos, kw: np.clip(x * 3.0, 0.2, 1.1, *o) if pos else
+             np.clip(x * 3.0, 0.2, 1.1, out=o[0]), 1),
+}
+
+
+@SETTINGS
+@given(name=st.sampled_from(sorted(OUT_CALLS)),
+       kinds=st.lists(st.sampled_from(["traced", "fresh", "view", "none"]), min_size=2,
+                      max_size=2),
+       positional=st.booleans(), masked=st.booleans())
+def test_out_arguments_every_form(name, kinds, positional, masked):
+    """Positional or keyword outputs, None entries, traced/fresh/view targets, where=."""
+    call, nout = OUT_CALLS[name]
+    kinds = kinds[:nout]
+    if all(k == "none" for k in kinds) or (name == "clip" and kinds[0] == "none"):
+        kinds = ["traced"] * nout
+    masked = masked and name != "clip" and "none" not in kinds  # (uninitialised where False)
+
+    def f(x):
+        made = [(None, None) if k == "none" else _target(k, x) for k in kinds]
+        outs = tuple(o for o, _ in made)
+        keep = sum(np.sum(o * o) for o in outs if o is not None)  # old contents, read later
+        kw = {"where": np.array([True, False, True])} if masked else {}
+        r = call(x, outs, positional, kw)
+        rs = r if isinstance(r, tuple) else (r,)
+        total = keep + sum(np.sum(v * np.arange(1.0, 4.0)) for v in rs)
+        for o, big in made:
+            if o is not None:
+                total = total + np.sum(o * o) + (0.0 if big is None else np.sum(big) * 0.5)
+        return total
+
+    x = np.array([0.35, 0.8, 0.55])
+    assert framead.value_and_grad(f)(x.copy())[0] == pytest.approx(f(x.copy()), rel=1e-12)
+    assert_grad(f, (x,), rtol=1e-5, atol=1e-6)
