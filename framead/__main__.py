@@ -62,12 +62,14 @@ def _describe_rule(rule: Any) -> tuple[str, str, str]:
 def _run_rules(args: argparse.Namespace) -> int:
     from framead import rules
 
-    if not args.no_optional:
-        try:
-            import scipy.linalg  # noqa: F401
-            import scipy.special  # noqa: F401
-        except ImportError:
-            pass
+    if not args.no_optional:  # import what every optional rule pack is installed for
+        import importlib
+
+        for module in sorted({m for _, triggers in rules._OPTIONAL for m in triggers}):
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass
         rules.install_optional()
     if not args.no_plugins:
         try:

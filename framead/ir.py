@@ -54,6 +54,12 @@ class Meta:
     def of(cls, x: Any) -> Meta:
         if isinstance(x, np.ndarray | np.generic):
             return cls(x.shape, x.dtype, type(x))
+        if isinstance(x, list | tuple):  # as NumPy coerces it (ragged: no shape)
+            try:
+                a = np.asarray(x)
+            except ValueError:
+                return cls((), None, type(x))
+            return cls(a.shape, a.dtype, type(x))
         return cls((), np.result_type(type(x)) if isinstance(x, float | complex | int) else None,
                    type(x))
 

@@ -41,8 +41,19 @@ def meta_of(x: Any) -> Meta:
 
 
 def shape_of(x: Any) -> tuple[int, ...]:
-    """Shape of a value or Meta (works for Python scalars, unlike ``.shape``)."""
-    return getattr(x, "shape", ())
+    """Shape of a value or Meta (works for Python scalars, unlike ``.shape``; a list or tuple
+    has the shape NumPy coerces it to)."""
+    shape = getattr(x, "shape", None)
+    if shape is not None:
+        return shape
+    return _coerced(x).shape if isinstance(x, list | tuple) else ()
+
+
+def _coerced(x: list | tuple) -> Any:
+    try:
+        return np.asarray(x)
+    except ValueError:  # ragged: NumPy refuses it too, so no rule receives it as an array
+        return np.asarray(0.0)
 
 
 def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
@@ -186,15 +197,19 @@ def pow_dx(x: Any, y: Any) -> Any:
 
 
 def pow_dy(x: Any, y: Any, ans: Any) -> Any:
-    """d(x**y)/dy = x**y * log(x): zero at x == 0 (JAX's choice), nan for real x < 0."""
+    """d(x**y)/dy = x**y * log(x): zero at x == 0 (JAX's choice) and for real x < 0
+    (TensorFlow's): there x**y is real only at integer y, so no derivative along y exists,
+    and a nan would poison gradients where y does not vary (``x ** (a / a)``)."""
     if isinstance(x, np.ndarray) or isinstance(ans, np.ndarray):
+        cplx = np.iscomplexobj(x) or np.iscomplexobj(ans)
+        zero = np.equal(x, 0) if cplx else np.less_equal(x, 0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return ans * np.log(np.where(np.equal(x, 0), 1, x))
+            return np.where(zero, 0 * ans, ans * np.log(np.where(zero, 1, x)))
     if x == 0:
         return 0 * ans
     if isinstance(x, complex) or isinstance(ans, complex):
         return ans * cmath.log(x)
-    return ans * math.log(x) if x > 0 else math.nan
+    return ans * math.log(x) if x > 0 else 0 * ans
 
 
 def abs_dx(x: Any) -> Any:
@@ -262,19 +277,37 @@ def _masked(ct: Any, kw: dict) -> Any:
     return ct if w is True else np.where(w, ct, 0)
 
 
+def _up(v: Any, ans: Any) -> Any:
+    """``v`` in the output's precision where that is higher: ``x / np.float16(y)`` is float64,
+    so ``1 / y`` must not be rounded to float16, nor a Python-float cotangent adopt float16."""
+    dt = getattr(ans, "dtype", None)
+    if dt is None or dt.kind not in "fc":
+        return v
+    t = type(v)
+    if t is float or (t is complex and dt.kind == "c"):
+        return dt.type(v)
+    if isinstance(v, np.ndarray | np.generic) and v.dtype != dt and v.dtype.kind in "fc" \
+            and np.can_cast(v.dtype, dt):
+        return v.astype(dt)
+    return v
+
+
 def _scaled(call: Any, const: Any, names: tuple[str, ...] = ()) -> Callable:
-    """``f(g_or_t, ans, *args, **kw) = g * derivative``: the VJP, and the JVP part."""
+    """``f(g_or_t, ans, *args, **kw) = g * derivative``: the VJP, and the JVP part (computed
+    in the output's precision)."""
     if call == ANS:
         def scaled(g, ans, *args, **kw):
+            g = _up(g, ans)
             return _masked(g * ans, kw) if kw else g * ans
     elif isinstance(call, str):
         j = names.index(call)
 
         def scaled(g, ans, *args, **kw):
+            g = _up(g, ans)
             return _masked(g * args[j], kw) if kw else g * args[j]
     elif call is not None:
         def scaled(g, ans, *args, **kw):
-            ct = g * call(ans, args)
+            ct = _up(g, ans) * call(ans, tuple(_up(a, ans) for a in args))
             return _masked(ct, kw) if kw else ct
     elif const == 1:
         def scaled(g, ans, *args, **kw):
