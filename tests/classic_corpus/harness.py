@@ -155,3 +155,39 @@ def check(f, x, *, rtol: float = 1e-5, reference=None) -> Verdict:
         return Verdict(bad, f"d/dx[{i}]: framead {ga[i]:.9g}, differences {fd[i]:.9g}"
                             f"{warned}", hz)
     return Verdict("hazard" if hazards else "pass", "", hz)
+
+
+def check_replay(f, points) -> Verdict:
+    """``framead.value_and_grad(f, cache=True)`` called at each point in turn (the first
+    call records, later ones may replay the recorded trace) must give the native value and
+    the gradient of a fresh capture at every point. ``pass``, ``wrong`` or ``error``."""
+    import framead
+
+    cached = framead.value_and_grad(f, cache=True)
+    fresh = framead.value_and_grad(f)
+    for i, x in enumerate(points):
+        def arg():
+            np.random.seed(NOISE_SEED)
+            return x.copy() if isinstance(x, np.ndarray) else x
+
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                y0 = _as_float(_call(f, x))
+                _, g_fresh = fresh(arg())
+            except Exception:  # noqa: BLE001 - judged by the gradient check itself
+                continue
+            if not math.isfinite(y0):
+                continue
+            try:
+                value, g = cached(arg())
+            except Exception as e:  # noqa: BLE001
+                return Verdict("error", f"point {i}: {type(e).__name__}: {str(e)[:200]}")
+        a = np.asarray(g, dtype=float).reshape(-1)
+        b = np.asarray(g_fresh, dtype=float).reshape(-1)
+        if not (abs(_as_float(value) - y0) <= 1e-12 * abs(y0) or _as_float(value) == y0):
+            return Verdict("wrong", f"point {i}: cached value {_as_float(value)!r}, "
+                                    f"native {y0!r}")
+        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True):
+            return Verdict("wrong", f"point {i}: cached gradient {a[:4]}, fresh {b[:4]}")
+    return Verdict("pass")
