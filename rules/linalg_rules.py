@@ -259,15 +259,33 @@ def _eigh_adj(g, a, w, v, lower):
     return _herm_adjoint(v @ inner @ mH(v), lower)
 
 
+# LAPACK's complex eigh keeps one row of the eigenvectors real (the Householder reduction
+# leaves it alone): the first for UPLO='L', the last for 'U'. Its phase term, as in eig:
+def _eigh_phase_row(v, lower):
+    return (np.arange(v.shape[-2]) == (0 if lower else v.shape[-2] - 1))[:, None]
+
+
 def _eigh_vjp(g, ans, a, UPLO="L"):
     w, v = ans
-    return _cot(_jax(_eigh_adj, g, a, w, v, UPLO.upper() == "L"), a)
+    lower = UPLO.upper() == "L"
+    gw, gv = g
+    if gv is not None and np.iscomplexobj(v):
+        row = _eigh_phase_row(v, lower)
+        vk = np.sum(np.where(row, v, 0), axis=-2).real
+        gv = gv - row * (1j * np.imag(np.sum(gv * v, axis=-2)) / vk)[..., None, :]
+    return _cot(_jax(_eigh_adj, (gw, gv), a, w, v, lower), a)
 
 
 def _eigh_jvp(tangents, ans, a, UPLO="L"):
     w, v = ans
-    k = mH(v) @ _herm_from(tangents[0], UPLO.upper() == "L") @ v
-    return np.real(np.diagonal(k, axis1=-2, axis2=-1)), v @ (_gaps(w) * k)
+    lower = UPLO.upper() == "L"
+    k = mH(v) @ _herm_from(tangents[0], lower) @ v
+    dv = v @ (_gaps(w) * k)
+    if np.iscomplexobj(dv):
+        row = _eigh_phase_row(v, lower)
+        vk = np.sum(np.where(row, v, 0), axis=-2).real
+        dv = dv - 1j * (np.imag(np.sum(np.where(row, dv, 0), axis=-2)) / vk)[..., None, :] * v
+    return np.real(np.diagonal(k, axis1=-2, axis2=-1)), dv
 
 
 def _eigvalsh_vjp(g, ans, a, UPLO="L"):

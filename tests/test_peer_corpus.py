@@ -249,10 +249,12 @@ def _fd_dir(fn, a, d, h):
 @pytest.mark.skipif(FAKE, reason="checks framead's rules")
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(2, 4), batch=st.sampled_from([(), (2,)]), cplx=st.booleans(),
-       which=st.sampled_from(["eig", "eigvals", "pinv_hermitian", "qr_complete"]),
+       which=st.sampled_from(["eig", "eigvals", "eigh_L", "eigh_U", "pinv_hermitian",
+                              "qr_complete"]),
        seed=st.integers(0, 2 ** 31 - 1))
 def test_linalg_rules_match_finite_differences(n, batch, cplx, which, seed):
-    """eig (LAPACK's gauge: unit norm, largest entry real), eigvals, pinv(hermitian=True)
+    """eig (LAPACK's gauge: unit norm, largest entry real), eigh's eigenvectors (complex:
+    LAPACK keeps the first row real for UPLO='L', the last for 'U'), eigvals, pinv(hermitian=True)
     (the lower triangle is read) and qr(mode='complete') of a tall matrix when only Q[:, :n]
     and R are used: VJP and JVP against central differences along a random direction."""
     import framead
@@ -267,10 +269,11 @@ def test_linalg_rules_match_finite_differences(n, batch, cplx, which, seed):
         return x + 1j * rs.randn(*batch, rows, n) if cplx else x
 
     a, d = draw(), draw()
-    if which == "pinv_hermitian":
+    if which in ("pinv_hermitian", "eigh_L", "eigh_U"):
         a = a + np.conj(np.swapaxes(a, -1, -2)) + 3 * n * np.eye(n)
     fn = {"eig": np.linalg.eig, "eigvals": np.linalg.eigvals,
           "pinv_hermitian": lambda x: np.linalg.pinv(x, hermitian=True),
+          "eigh_L": np.linalg.eigh, "eigh_U": lambda x: np.linalg.eigh(x, "U"),
           "qr_complete": lambda x: (lambda q, r: (q[..., :n], r))(
               *np.linalg.qr(x, mode="complete"))}[which]
     fd = _fd_dir(fn, a, d, 1e-6)
