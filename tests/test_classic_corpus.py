@@ -32,7 +32,8 @@ from harness import check, check_replay  # noqa: E402
 from registry import CASES  # noqa: E402
 
 for _m in ("roots", "quad", "ode", "linalg", "stats", "finance", "series", "numeric",
-           "library", "idioms", "numpy", "probes", "probes2", "classics2", "probes3"):
+           "library", "idioms", "numpy", "probes", "probes2", "classics2", "probes3",
+           "library2"):
     importlib.import_module(f"programs_{_m}")
 
 FULL = os.environ.get("FRAMEAD_CORPUS_FULL") == "1"
@@ -91,6 +92,14 @@ EXPECTED: dict[str, tuple[str, str]] = {
                             "scipy.linalg.lstsq (LAPACK dgelsd), no rule (FA101)"),
     "scipy_curve_fit_inside": ("wrong_hazard", "curve_fit's MINPACK _lmdif has no rule or "
                                "implicit adjoint (FA101)"),
+    "statistics_geometric_harmonic": ("wrong_hazard", "statistics.harmonic_mean sums exactly "
+                                      "via as_integer_ratio (FA102)"),
+    "scipy_cdist": ("wrong_hazard", "scipy.spatial.distance.cdist (pybind11) has no rule "
+                    "(FA101)"),
+    "scipy_interp1d_cubic": ("wrong_hazard", "interp1d(kind='cubic') builds its spline with "
+                             "LAPACK dgbsv, no rule (FA101)"),
+    "scipy_univariate_spline": ("wrong_hazard", "UnivariateSpline's FITPACK fpcurf0 has no "
+                                "rule (FA101)"),
 }
 
 
