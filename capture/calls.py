@@ -302,11 +302,17 @@ _NAMES: dict[int, tuple] = {}
 def _positional_names(fn: Any, rule) -> tuple:
     """``fn``'s positional parameter names (its signature: ``np.clip``'s rule names only the
     differentiable ones), else the rule's."""
-    hit = _NAMES.get(id(fn))
-    if hit is None or hit[0] is not fn:
-        names = rules.infer_argnames(fn)[0] if not isinstance(fn, types.MethodType | types.
-                                                               BuiltinMethodType) else None
-        hit = _NAMES[id(fn)] = (fn, names or rule.argnames or ())
+    key = fn
+    if isinstance(fn, types.BuiltinMethodType) and isinstance(fn.__self__, np.ndarray):
+        key = getattr(np, fn.__name__, None)  # x.clip(lo, hi, o): np.clip(x, lo, hi, o)
+    if not callable(key):
+        return rule.argnames or ()
+    hit = _NAMES.get(id(key))
+    if hit is None or hit[0] is not key:
+        names = None
+        if not isinstance(key, types.MethodType | types.BuiltinMethodType):
+            names = rules.infer_argnames(key)[0]
+        hit = _NAMES[id(key)] = (key, names or rule.argnames or ())
     return hit[1]
 
 

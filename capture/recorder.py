@@ -222,7 +222,12 @@ class Recorder:
                 any(i in rule.nondiff for i in traced):  # e.g. the order of scipy.special.jv
             self.hazard("FA101", rule.name, frame, rule.hazard)
         if rule.cut:
+            for w in writes:
+                self._copy_on_write(w)
             result = _call_quiet(fn, call_args, call_kwargs)
+            for w in writes:  # np.round(x, 1, out=o): o now holds constants
+                if isinstance(w, np.ndarray) and self.value_of(w) is not None:
+                    self.overwrite_with_constant(w, frame)
             if getattr(rule, "hazard", None):
                 self.hazard("FA102", rule.name, frame, rule.hazard)
             if self.guards is not None:
