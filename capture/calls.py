@@ -541,6 +541,27 @@ def _map(rec, fn, args, kwargs, frame):
     return fn(functools.partial(_call_from_c, rec, f, frame), *its)
 
 
+def _starmap(rec, fn, args, kwargs, frame):
+    """itertools.starmap(f, pairs): a C ``f`` (operator.mul) is called through dispatch."""
+    if len(args) != 2 or kwargs:
+        return fn(*args, **kwargs)
+    f, items = args[0], _rows_if_traced(rec, args[1], frame)
+    if _is_python_visible(f):
+        return fn(f, items)
+    return fn(functools.partial(_call_from_c, rec, f, frame), items)
+
+
+def _accumulate(rec, fn, args, kwargs, frame):
+    """itertools.accumulate(items, func=operator.add): each step through dispatch."""
+    if not args or len(args) > 2 or set(kwargs) - {"func", "initial"}:
+        return fn(*args, **kwargs)
+    f = args[1] if len(args) > 1 else kwargs.get("func")
+    f = operator.add if f is None else f
+    step = f if _is_python_visible(f) else functools.partial(_call_from_c, rec, f, frame)
+    items = _rows_if_traced(rec, args[0], frame)
+    return fn(items, step, **{k: v for k, v in kwargs.items() if k == "initial"})
+
+
 def _is_object_ufunc(fn: np.ufunc) -> bool:
     return bool(fn.types) and all(set(t.replace("->", "")) == {"O"} for t in fn.types)
 
@@ -719,7 +740,8 @@ SPECIAL_FORMS: dict[int, tuple[Any, Any]] = {
     id(f): (f, h) for f, h in [
         (builtins.sum, _sum), (math.fsum, _fold), (math.prod, _fold),
         (functools.reduce, _reduce), (builtins.map, _map), (functools.partial, _partial),
-        (np.lib.stride_tricks.as_strided, _as_strided),
+        (np.lib.stride_tricks.as_strided, _as_strided), (itertools.starmap, _starmap),
+        (itertools.accumulate, _accumulate),
     ]
 }
 _ITERATING_IDS = {id(f) for f in _ITERATING}

@@ -315,14 +315,22 @@ def test_raw_storage_is_reported():
 
 
 def test_rule_less_c_call_given_list_of_traced_values_is_reported():
-    def accumulate(x):
-        return list(itertools.accumulate([x[0], x[1]]))[-1]
-
     def rng(x):
         return float(np.sum(np.random.default_rng(0).normal([x[0], 0.0], 1e-9)))
 
-    for f in (accumulate, rng):
-        assert hazard_codes(f) == ["FA101"]
+    assert hazard_codes(rng) == ["FA101"]
+
+
+def test_itertools_calling_c_functions_step_through_dispatch():
+    def accumulate(x):
+        return list(itertools.accumulate([x[0], x[1], x[2]]))[-1] + list(
+            itertools.accumulate(x, operator.mul, initial=2.0))[-1]
+
+    def starmap(x):
+        return sum(itertools.starmap(operator.mul, itertools.pairwise([x[0], x[1], x[2]])))
+
+    assert_right(accumulate)
+    assert_right(starmap)
 
 
 def test_structural_c_calls_with_lists_are_not_hazards():
