@@ -8,7 +8,7 @@ upper) triangular; on symmetric directions this agrees with the symmetrized grad
 libraries return. Complex inputs follow JAX's convention (registry docstring): the VJP is the
 transpose of the JVP under ``Re(sum(u * v))``. For the non-holomorphic factorizations the
 formulas are written with Hermitian adjoints (``_jax``) and conjugated into that convention.
-``svd`` (with ``compute_uv``) and ``qr`` are real-only; eigenvector and singular-vector
+``qr`` is real-only; eigenvector and singular-vector
 cotangents divide by eigenvalue gaps, which are taken as zero between equal eigenvalues.
 ``eig`` keeps LAPACK's eigenvector gauge (unit norm, largest entry real).
 """
@@ -341,16 +341,6 @@ def _eig_dir(w, v, t):
     return dw, dv + v * c[..., None, :]
 
 
-def _eig_vjp(g, ans, a):
-    w, v = ans
-    return _cot(_eig_adj(g[0], g[1], w, v), a)
-
-
-def _eig_jvp(tangents, ans, a):
-    w, v = ans
-    return _eig_dir(w, v, tangents[0])
-
-
 def _eig_matched(a, ans):
     """eig(a) with its eigenvalues put in the order of ``ans`` (eigvals' result)."""
     w, v = la.eig(np.asarray(a))
@@ -376,7 +366,6 @@ def _svd_parts(a, ans, full_matrices, compute_uv, hermitian, name="svd"):
     if not compute_uv:
         u, s, vh = la.svd(a, full_matrices=False)
         return u, s, vh
-    _real_only(f"np.linalg.{name}", a)
     m, n = shape_of(a)[-2:]
     if full_matrices and m != n:
         raise NotImplementedError("framead: np.linalg.svd(full_matrices=True) of a non-square "
@@ -385,25 +374,45 @@ def _svd_parts(a, ans, full_matrices, compute_uv, hermitian, name="svd"):
     return ans
 
 
+# A complex SVD is unique up to u_j, v_j -> e^{it} (u_j, v_j); LAPACK (gesdd) leaves the first
+# row of V real when m >= n and the first row of U real when m < n. The derivative below is
+# JAX's (phase change on U's diagonal) plus i*c_j on both vectors, keeping that row real.
+
+def _svd_gauge(u, vh):
+    """(True if V's first row is the real one, that real row of U or V)."""
+    on_v = u.shape[-2] >= vh.shape[-1]
+    return on_v, np.real(np.conj(vh[..., :, 0]) if on_v else u[..., 0, :])
+
+
 def _svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     u, s, vh = _svd_parts(a, ans, full_matrices, compute_uv, hermitian)
     if not compute_uv:
         return _cot(np.conj(u * np.asarray(g)[..., None, :]) @ np.conj(vh), a)
     gu, gs, gvh = g
-    v, gv = mT(vh), mT(gvh)
+    v = mH(vh)
+    gu = np.zeros_like(u) if gu is None else np.asarray(gu)
+    gv = np.zeros_like(v) if gvh is None else mH(np.asarray(gvh))
+    if np.iscomplexobj(u):
+        on_v, y0 = _svd_gauge(u, vh)
+        q = (np.imag(np.sum(gu * u, axis=-2)) + np.imag(np.sum(gv * v, axis=-2))) / y0
+        row = (np.arange(v.shape[-2] if on_v else u.shape[-2]) == 0)[:, None]
+        if on_v:
+            gv = gv - 1j * row * q[..., None, :]
+        else:
+            gu = gu - 1j * row * q[..., None, :]
     f = _gaps(s * s)
-    z = f * (mT(u) @ gu)
-    y = f * (mT(v) @ gv)
-    inner = (z + mT(z)) * s[..., None, :] + s[..., :, None] * (y + mT(y))
+    au, av = mT(u) @ gu, mT(v) @ gv
+    gp = (f * (au - mH(au))) * s[..., None, :] + s[..., :, None] * (f * (av - mH(av)))
     d = np.arange(s.shape[-1])
-    inner[..., d, d] += gs
-    out = u @ inner @ vh
-    sinv = 1.0 / s
-    m, n = u.shape[-2], v.shape[-2]
-    if m > s.shape[-1]:
-        out = out + (gu - u @ (mT(u) @ gu)) * sinv[..., None, :] @ vh
-    if n > s.shape[-1]:
-        out = out + (u * sinv[..., None, :]) @ (mT(gv) - (mT(gv) @ v) @ vh)
+    gp = gp + (d[:, None] == d) * (0 if gs is None else np.asarray(gs)[..., None, :]
+                                   + 1j * np.imag(au) / s[..., None, :])
+    out = np.conj(u) @ gp @ mT(v)
+    m, n, k = u.shape[-2], v.shape[-2], s.shape[-1]
+    if m > k:
+        out = out + (gu - np.conj(u) @ (mT(u) @ gu)) / s[..., None, :] @ mT(v)
+    if n > k:
+        mv = (gv - np.conj(v) @ (mT(v) @ gv)) / s[..., None, :] @ mT(u)
+        out = out + mH(mv)
     return _cot(out, a)
 
 
@@ -414,24 +423,22 @@ def _svd_jvp(tangents, ans, a, full_matrices=True, compute_uv=True, hermitian=Fa
     ds = np.real(np.diagonal(dp, axis1=-2, axis2=-1))
     if not compute_uv:
         return ds
-    v, sm = mT(vh), s[..., None, :]
+    v, sm = mH(vh), s[..., None, :]
     f = _gaps(s * s)
-    du = u @ (f * (dp * sm + mT(dp * sm)))
-    dv = v @ (f * (s[..., :, None] * dp + mT(s[..., :, None] * dp)))
+    dss, sds = dp * sm, s[..., :, None] * dp
+    d = np.arange(s.shape[-1])
+    du = u @ (f * (dss + mH(dss)) + (d[:, None] == d) * (0.5 * (dp - mH(dp)) / sm))
+    dv = v @ (f * (sds + mH(sds)))
     m, n = u.shape[-2], v.shape[-2]
     if m > s.shape[-1]:
-        du = du + (t @ v - u @ (mT(u) @ t @ v)) / sm
+        du = du + (t @ v - u @ (mH(u) @ t @ v)) / sm
     if n > s.shape[-1]:
-        dv = dv + (mT(t) @ u - v @ (vh @ mT(t) @ u)) / sm
-    return du, ds, mT(dv)
-
-
-def _svdvals_vjp(g, ans, x):
-    return _svd_vjp(g, None, x, False, False)
-
-
-def _svdvals_jvp(tangents, ans, x):
-    return _svd_jvp(tangents, None, x, False, False)
+        dv = dv + (mH(t) @ u - v @ (mH(v) @ mH(t) @ u)) / sm
+    if np.iscomplexobj(du) or np.iscomplexobj(dv):
+        on_v, y0 = _svd_gauge(u, vh)
+        c = -np.imag((dv if on_v else du)[..., 0, :]) / y0
+        du, dv = du + 1j * u * c[..., None, :], dv + 1j * v * c[..., None, :]
+    return du, ds, mH(dv)
 
 
 # --- qr --------------------------------------------------------------------------------------
@@ -582,10 +589,12 @@ RULES = [
     (la.cholesky, (_chol_vjp,), _chol_jvp, {0: (ANS,)}, False),
     (la.eigh, (_eigh_vjp,), _eigh_jvp, {0: (0, ANS)}, True),
     (la.eigvalsh, (_eigvalsh_vjp,), _eigvalsh_jvp, {0: (0,)}, False),
-    (la.eig, (_eig_vjp,), _eig_jvp, {0: (ANS,)}, True),
+    (la.eig, (lambda g, ans, a: _cot(_eig_adj(g[0], g[1], *ans), a),),
+     lambda ts, ans, a: _eig_dir(*ans, ts[0]), {0: (ANS,)}, True),
     (la.eigvals, (_eigvals_vjp,), _eigvals_jvp, {0: (0, ANS)}, False),
     (la.svd, (_svd_vjp,), _svd_jvp, {0: (0, ANS)}, True),
-    (la.svdvals, (_svdvals_vjp,), _svdvals_jvp, {0: (0,)}, False),
+    (la.svdvals, (lambda g, ans, x: _svd_vjp(g, None, x, False, False),),
+     lambda ts, ans, x: _svd_jvp(ts, None, x, False, False), {0: (0,)}, False),
     (la.qr, (_qr_vjp,), _qr_jvp, {0: (0, ANS)}, True),
     (la.pinv, (_pinv_vjp,), _pinv_jvp, {0: (0, ANS)}, False, (1,)),
     (la.lstsq, _lstsq_vjp, _lstsq_jvp, {0: (0, 1, ANS), 1: (0, 1, ANS)}, True, (2,)),
