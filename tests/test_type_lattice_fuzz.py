@@ -54,7 +54,7 @@ KNOWN_OPEN: dict[str, tuple[str, str]] = {
     "reduction-axis-on-0d": (
         r"^(?=.*axis=).*(AxisError: axis -?\d+ is out of bounds for array of dimension 0"
         r"|ValueError: axes don't match array|cannot broadcast a non-scalar to a scalar"
-        r"|WRONG GRADIENT SHAPE)",
+        r"|WRONG GRADIENT SHAPE|Einstein sum subscript)",
         "np.max/min/prod/cumsum(..., axis=0 or -1) of a 0-d array or NumPy scalar: the rule "
         "(rules/numpy_reduction_rules.py) raises at capture or in the reverse pass, or "
         "gives a gradient of shape (1,) for a scalar input"),
@@ -72,6 +72,23 @@ KNOWN_OPEN: dict[str, tuple[str, str]] = {
     "trapezoid-one-sample": (
         r"WRONG GRADIENT.*np\.trapezoid[(,]",
         "np.trapezoid of one sample (or a 0-d array) is 0; the rule's VJP is not"),
+    "raw-storage-unreported": (
+        r"^WRONG GRADIENT.*(array\.array\(|ctypes\.|\.tobytes\(\)|memoryview\(|struct\.)",
+        "a traced value through raw storage (array.array(..., [x]), ctypes.c_double(x).value, "
+        "np.frombuffer(x.tobytes()), memoryview) loses the gradient with no FA105"),
+    "list-of-traced-in-operator": (
+        r"^WRONG GRADIENT.*\.tolist\(\)",
+        "an operator between a constant array and a list holding traced floats "
+        "(np.zeros(1) - [x], z -= x.tolist()) gives a zero gradient and no hazard (issue 11 "
+        "item 1: list operands, capture/recorder.py)"),
+    "max-of-arguments-with-an-array": (
+        r"'[<>]' not supported between instances of .*'generator'",
+        "max(a, b) / min(a, b) with an array argument: capture/calls.py hands each argument "
+        "of min/max as its rows (a generator), as for a single iterable argument"),
+    "exact-number-cut-unreported": (
+        r"^WRONG GRADIENT.*(decimal\.Decimal\(|fractions\.Fraction\()",
+        "decimal.Decimal(x) / fractions.Fraction(x) of a traced float cut the gradient with "
+        "no FA102 (rules/exact_number_rules.py in progress)"),
     "longdouble-gather-vjp": (
         r"Cannot cast array data from dtype\('float128'\) to dtype\('float64'\)",
         "VJPs of np.tile/np.repeat/ndarray.repeat (gather rules) cast longdouble cotangents "
@@ -103,7 +120,8 @@ DOMAIN = {  # operand 0 (concrete, as float64) must satisfy this
     "arcsin": "unit", "arccos": "unit", "arctanh": "unit", "asin": "unit", "acos": "unit",
     "atanh": "unit", "arccosh": "gt1", "acosh": "gt1", "log": "pos", "log2": "pos",
     "log10": "pos", "sqrt": "pos", "log1p": "pos", "reciprocal": "nz", "gamma": "pos",
-    "lgamma": "pos", "tan": "unit", "power": "pos", "float_power": "pos",
+    "lgamma": "pos", "tan": "unit", "power": "pos", "float_power": "pos", "gammaln": "pos",
+    "psi": "pos", "gammainc": "pos",
 }
 
 OPS: list[tuple[str, str]] = []
@@ -176,8 +194,31 @@ OPS += [  # containers (nested)
     ("({0}, [{1}, {0}])", "ss"), ("[{0}]", "a"), ("[{0}, {0}][1]", "a"), ("({0},)[0]", "a"),
 ]
 
+OPS += [  # Python-level iteration and C callables over traced items
+    ("[v * 2.0 for v in {0}]", "v"), ("sum(v * v for v in {0})", "l"),
+    ("np.array([v for v in {0}])", "v"), ("list(map(math.sin, {0}))", "l"),
+    ("functools.reduce(operator.mul, {0})", "l"), ("np.vectorize(math.sin)({0})", "a"),
+    ("np.fromiter(({0}, 2.0), float)", "s"), ("operator.add({0}, {1})", "aa"),
+    ("operator.mul({0}, {1})", "aa"), ("operator.neg({0})", "a"), ("operator.getitem({0}, 0)", "n"),
+]
+OPS += [  # where framead cannot follow: must be reported (FA10x) where it matters
+    ("array.array('d', [{0}])[0]", "s"), ("ctypes.c_double({0}).value", "s"),
+    ("struct.unpack('d', struct.pack('d', {0}))[0]", "s"), ("{0}.tolist()", "n"),
+    ("float(fractions.Fraction(float({0})))", "s"), ("float(decimal.Decimal(float({0})))", "s"),
+    ("np.frombuffer({0}.tobytes(), dtype={0}.dtype)", "n"), ("memoryview({0}).tolist()", "v"),
+]
+OPS += [  # SciPy, imported inside the function (its rules install on first sight)
+    (f"scipy.special.{n}({{0}})", "a") for n in "gammaln expit erf erfc log_ndtr ndtr psi".split()]
+OPS += [("scipy.special.xlogy({0}, {1})", "aa"), ("scipy.special.logsumexp({0})", "a"),
+        ("scipy.special.jv(1.0, {0})", "a"), ("scipy.special.gammainc(2.0, {0})", "a"),
+        ("scipy.stats.norm.logpdf({0}, 0.5, 1.5)", "a"), ("scipy.stats.norm.cdf({0})", "a")]
+HEADER = ["import array", "import ctypes", "import decimal", "import fractions",
+          "import functools", "import math", "import operator", "import struct", "",
+          "import numpy as np"]
+
 INPLACE = "+= -= *= /= **=".split()
 CONSTS = ["2.0", "0.5", "-1.25", "3", "1", "np.float32(0.75)", "np.int64(2)", "[0.5, 1.5]",
+          "(0.5+0.25j)", "np.complex64(0.5-1j)", "np.float16(1.5)", "np.longdouble(0.25)",
           "(1.0, -2.0)", "[[1.0, 2.0, 0.5], [0.5, -1.0, 1.5]]", "np.array([0.3, -0.7])",
           "True"]
 LOW = {"np.float16": "np.float64", "np.float32": "np.float64", "np.longdouble": "np.float64",
@@ -206,7 +247,7 @@ def _fits(v, need: str) -> bool:
 
 
 def _domain_ok(op: str, v) -> bool:
-    name = re.match(r"(?:np|math)\.(\w+)\(", op)
+    name = re.match(r"(?:np|math|scipy\.special)\.(\w+)\(", op)
     dom = DOMAIN.get(name.group(1)) if name else None
     if re.search(r"\{0\} \*\*=? \{1\}|pow\(\{0\}, \{1\}", op):
         dom = "pos"  # x ** y: real for x > 0 (at x == 0, d/dx is infinite for y < 1)
@@ -252,7 +293,7 @@ def _inexact(v) -> bool:
 def _run(header: list[str], body: list[str], args: tuple):
     """Run the program so far natively (warnings are errors); (env, exception)."""
     src = "\n".join(header + body)
-    env = {"np": np, "math": math}
+    env: dict = {}
     env.update(zip(INPUTS, copy.deepcopy(args), strict=False))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -297,7 +338,7 @@ class Program:
         self.dtypes = set(dtypes)  # of every value the program made (its precision)
 
     def source(self, twin: bool = False) -> str:
-        lines = ["import math", "import numpy as np", "",
+        lines = [*HEADER, "",
                  f"def f({', '.join(INPUTS[:len(self.inputs)])}):"]
         lines += ["    " + b for b in self.body]
         if not self.raises:
@@ -335,7 +376,7 @@ def _pick_operands(draw, need: str, names: list[str], env: dict) -> list[str] | 
 def programs(draw):
     n_in = draw(st.integers(1, 3))
     inputs = tuple(draw(_input(i)) for i in range(n_in))
-    header = ["import math", "import numpy as np"]
+    header = list(HEADER)
     body: list[str] = []
     names = list(INPUTS[:n_in])
     env, _ = _run(header, body, inputs)
@@ -353,6 +394,8 @@ def programs(draw):
             expr = _render(op, operands)
             if kind == "op":
                 cand = [f"{t} = {expr}"]
+                if op.startswith("scipy."):  # imported where it is used, as legacy code does
+                    cand.insert(0, f"import {op[:op.index('.', 6)]}")
             elif kind == "inplace":
                 target = draw(st.sampled_from(names))
                 iop = draw(st.sampled_from(INPLACE))
@@ -653,7 +696,9 @@ TOP = sorted({m.group(1) for m in FN.values() if m} | {
 def test_lattice_top_level_callable(name, data):
     """``grad(np.sin)``, ``vjp(np.add)``, ``grad(math.sin)``, ``grad(np.ndarray.sum)``: a
     callable given directly; its gradient and value are the same as when called in user code."""
-    fn = eval(name, {"np": np, "math": math})  # noqa: S307 - names from the table above
+    ns: dict = {}
+    exec("\n".join([*HEADER, "import scipy.special", "import scipy.stats"]), ns)  # noqa: S102
+    fn = eval(name, ns)  # noqa: S307 - names from the table above
     nargs = max(len(re.findall(r"\{\d\}", op)) for op, _ in OPS
                 if FN[op] and FN[op].group(1) == name) if not name.startswith("np.ndarray") \
         else 1
