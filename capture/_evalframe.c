@@ -774,6 +774,24 @@ call_handler1(PyObject *h, PyObject *a)
     return call_handler_n(h, &a, 1);
 }
 
+/* A list/tuple operand holding traced values, met by an operand NumPy would coerce
+   it against (np.array([2., 3.]) * [t, 1.0]): list concatenation and repetition
+   (the other operand a list, tuple or int) stay on the fast path. */
+FA_INLINE int
+is_seq(PyObject *o)
+{
+    return PyList_Check(o) || PyTuple_Check(o);
+}
+
+FA_INLINE int
+seq_operand_traced(PyObject *a, PyObject *b)
+{
+    if (is_seq(a)) {
+        return !is_seq(b) && !PyLong_Check(b) && scan_traced(a, 0);
+    }
+    return is_seq(b) && !PyLong_Check(a) && scan_traced(b, 0);
+}
+
 #define BINOP_PROBE(IDX, NAME, EXPR)                                                  \
     static PyObject *probe_##NAME(PyObject *self, PyObject *const *args,             \
                                   Py_ssize_t nargs)                                  \
@@ -782,7 +800,8 @@ call_handler1(PyObject *h, PyObject *a)
             return wrong_nargs("_framead_probe_" #NAME, 2, nargs);                    \
         }                                                                            \
         PyObject *a = args[0], *b = args[1];                                         \
-        if (FA_UNLIKELY(FA_ACTIVE()) && (is_traced(a) || is_traced(b))) {            \
+        if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
+            (is_traced(a) || is_traced(b) || seq_operand_traced(a, b))) {             \
             return call_handler3(h_binop, small_ints[IDX], a, b);                    \
         }                                                                            \
         return EXPR;                                                                 \
@@ -835,7 +854,8 @@ static PyMethodDef binop_defs[26] = {
             return wrong_nargs("_framead_probe_" #NAME, 2, nargs);                    \
         }                                                                            \
         PyObject *a = args[0], *b = args[1];                                         \
-        if (FA_UNLIKELY(FA_ACTIVE()) && (is_traced(a) || is_traced(b))) {            \
+        if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
+            (is_traced(a) || is_traced(b) || seq_operand_traced(a, b))) {             \
             return call_handler3(h_compare, small_ints[OP], a, b);                   \
         }                                                                            \
         return PyObject_RichCompare(a, b, OP);                                       \

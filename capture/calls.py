@@ -706,7 +706,7 @@ def _ufunc_method_kwargs(method: str, args: tuple, kwargs: dict) -> dict:
     names = ("axis", "dtype", "out", "keepdims", "initial", "where")
     if method == "accumulate":
         names = names[:3]
-    kw = {"axis": 0, **dict(zip(names, args[1:])), **kwargs}
+    kw = {"axis": 0, **dict(zip(names, args[1:], strict=False)), **kwargs}
     if kw.get("dtype") is None:
         kw.pop("dtype", None)  # np.max/np.min take no dtype
     return kw

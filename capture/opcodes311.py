@@ -193,6 +193,9 @@ REWRITES = {
     "GET_ITER": _before("getiter", GET_ITER),
     "UNPACK_SEQUENCE": _before("unpack", OP["UNPACK_SEQUENCE"]),
     "UNPACK_EX": _before("unpack", OP["UNPACK_EX"]),
+    # [*x], (*x, 2.0), f(*a, *b), {*x}: a traced array is extended by its (traced) rows
+    "LIST_EXTEND": _before("getiter", OP["LIST_EXTEND"]),
+    "SET_UPDATE": _before("getiter", OP["SET_UPDATE"]),
     "PUSH_NULL": _push_null,
     "LOAD_GLOBAL": _load_global,
     "LOAD_METHOD": _load_method,

@@ -79,16 +79,17 @@ SEQUENCE_PROGRAMS = {
 }
 
 
-# the C operator probes test only the operands themselves, not the items of a list operand,
-# so a list holding traced values met by an untraced array never reaches the recorder
-PROBE_GAP = {"list of traced over constant array", "constant array times list of traced"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    strict=True, reason="BINOP probe does not scan list operands")) if n in PROBE_GAP else n
-    for n in sorted(SEQUENCE_PROGRAMS)])
+@pytest.mark.parametrize("name", sorted(SEQUENCE_PROGRAMS))
 def test_sequence_operands(name):
     assert_right(SEQUENCE_PROGRAMS[name])
+
+
+def test_star_unpacking_into_displays_and_calls():
+    """[*x], (*x, c), f(*a, *b), {*x}: a traced array is extended by its rows."""
+    progs = [lambda a: sum([*a]) * 2.0, lambda a: np.sum(np.array((*a, 2.0)) ** 2),
+             lambda a: np.hypot(*a[:1], *a[1:2]), lambda a: max({*a})]
+    for f in progs:
+        assert_right(f)
 
 
 def test_inplace_with_sequences():
