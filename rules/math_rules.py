@@ -78,7 +78,7 @@ CMATH_UNARY = [
 ]
 
 BINARY = [
-    (math.atan2, lambda x, y: y / (x * x + y * y), lambda x, y: -x / (x * x + y * y)),
+    (math.atan2, lambda x, y: _at0(y, x * x + y * y), lambda x, y: _at0(-x, x * x + y * y)),
     (math.pow, lambda x, y: pow_dx(x, y), lambda ans, x, y: pow_dy(x, y, ans)),
     (math.copysign, lambda x, y: math.copysign(1.0, x) * math.copysign(1.0, y), 0.0),
     (math.fmod, 1.0, lambda ans, x, y: -float(round((x - ans) / y))),
@@ -194,12 +194,18 @@ def _polar_jvp(tangents, ans, x):
     return (t * abs_dx(x)).real, (t / x).imag
 
 
+def _at0(a, b):
+    """``a / b``, 0 where ``b == 0``: at the origin, where hypot and atan2 have no derivative,
+    the convention of abs and np.linalg.norm (so ``hypot(x - x, 0)`` does not give nan * 0)."""
+    return a / b if b else 0.0 * a
+
+
 def _hypot_vjp(g, ans, *coords):
-    return tuple(g * sdiv(c, ans) for c in coords)
+    return tuple(g * _at0(c, ans) for c in coords)
 
 
 def _hypot_jvp(tangents, ans, *coords):
-    return add_tangents(t * sdiv(c, ans) for t, c in zip(tangents, coords, strict=False)
+    return add_tangents(t * _at0(c, ans) for t, c in zip(tangents, coords, strict=False)
                         if t is not None)
 
 

@@ -60,9 +60,9 @@ KNOWN_OPEN: dict[str, tuple[str, str]] = {
         "gives a gradient of shape (1,) for a scalar input"),
     "nan-at-a-singular-point": (
         r"^WRONG GRADIENT.*framead array\(\[?nan",
-        "a rule's derivative at a point where the function has none (np.hypot/math.hypot "
-        "and np.linalg.norm at 0, std of zero variance) is nan, so nan * 0 poisons the "
-        "gradient where the operand is constant (x - x) and central differences give 0"),
+        "a rule's derivative at a point where the function has none (np.hypot and "
+        "np.arctan2 at the origin, rules/numpy_rules.py) is nan, so nan * 0 poisons the "
+        "gradient where the operands are constant (x - x) and central differences give 0"),
     "convolve-0d": (
         r"IndexError: too many indices for array: array is 0-dimensional.*np\.convolve[(,]",
         "np.convolve of 0-d operands raises IndexError under capture (rules)"),
@@ -790,3 +790,13 @@ def test_list_operands_have_numpys_shape_in_rules(const, x):
     np.testing.assert_array_equal(np.ravel(g), w[2:])
     g = framead.grad(lambda x: np.sum(np.append(x, const) * w))(x)
     np.testing.assert_array_equal(np.ravel(g), w[:n])
+
+
+@pytest.mark.parametrize("f", [lambda x: math.hypot(x - x, x - x) + x,
+                               lambda x: math.atan2(x - x, x - x) + x,
+                               lambda x: math.hypot(x - x, 0.0) * 3.0 + x])
+def test_math_hypot_atan2_at_the_origin(f):
+    """At (0, 0) hypot and atan2 have no derivative; where their operands are constant the
+    gradient is that of the rest (central differences), not nan * 0 (rules/math_rules.py)."""
+    assert framead.grad(f)(0.7) == 1.0
+    assert framead.jvp(f, (0.7,), (1.0,))[1] == 1.0
