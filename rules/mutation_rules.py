@@ -105,7 +105,10 @@ def _place_vjp_arr(g, ans, arr, mask, vals):
 
 
 def _place_vjp_vals(g, ans, arr, mask, vals):
-    return _fold_cyclic(np.asarray(g)[np.asarray(mask, dtype=bool)], vals)
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():  # nothing placed: no dependence (a zero would turn 0 * inf into nan)
+        return None
+    return _fold_cyclic(np.asarray(g)[mask], vals)
 
 
 def putmask(a: np.ndarray, mask: Any, values: Any) -> np.ndarray:

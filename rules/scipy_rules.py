@@ -1,12 +1,14 @@
 """Rules for SciPy: ``scipy.special`` (elementwise ufuncs, ``logsumexp``, ``softmax``,
-``log_softmax``) and ``scipy.linalg`` (solves, factorizations, ``expm``).
+``log_softmax``) and ``scipy.linalg`` (solves, banded solves, factorizations, ``expm``).
 
 Installed by ``framead.rules.install_optional`` once SciPy has been imported (never imported
 by framead itself). Derivatives with respect to an order or shape parameter (``jv``'s ``v``,
-``gammainc``'s ``a``, ``polygamma``'s ``n``) are not provided: those arguments are
-``nondiff``. Matrix rules follow ``linalg_rules`` (the triangle a routine reads is the one
-differentiated; complex numbers in JAX's convention); ``cho_factor``/``cho_solve`` are
-real-only, and ``cho_factor``'s unused triangle (a copy of the input's) passes through.
+``polygamma``'s ``n``) are not provided: those arguments are
+``nondiff``, and a traced value reaching one is reported (FA101). Matrix rules follow
+``linalg_rules`` (the triangle a routine reads is the one differentiated; complex numbers in
+JAX's convention); ``cho_factor``/``cho_solve`` are real-only, and ``cho_factor``'s unused
+triangle (a copy of the input's) passes through. More ``scipy.special`` functions (those
+``scipy.stats`` reaches) are in ``scipy_special_rules``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .linalg_rules import (
     public_name,
 )
 from .registry import ANS, lookup, register
+from .scipy_special_rules import order_hazard
 
 _SQRT_PI, _SQRT_2PI = math.sqrt(math.pi), math.sqrt(2 * math.pi)
 _LN10 = math.log(10.0)
@@ -92,8 +95,6 @@ ORDER_FIRST = [  # f(order, x): derivative in x only
     (sp.yv, lambda x, y: (sp.yv(x - 1, y) - sp.yv(x + 1, y)) / 2),
     (sp.iv, lambda x, y: (sp.iv(x - 1, y) + sp.iv(x + 1, y)) / 2),
     (sp.kv, lambda x, y: -(sp.kv(x - 1, y) + sp.kv(x + 1, y)) / 2),
-    (sp.gammainc, lambda x, y: np.exp(-y + (x - 1) * np.log(y) - sp.gammaln(x))),
-    (sp.gammaincc, lambda x, y: -np.exp(-y + (x - 1) * np.log(y) - sp.gammaln(x))),
     (sp.polygamma, lambda x, y: sp.polygamma(x + 1, y)),
 ]
 
@@ -427,6 +428,56 @@ def _sdet_jvp(tangents, ans, a, *args):
     return _det_jvp(tangents, ans, a)
 
 
+def _band_transpose(ab, lo, up):
+    """The banded storage (bandwidths ``(up, lo)``) of the transpose of ``ab``'s matrix."""
+    n = ab.shape[1]
+    out = np.zeros_like(ab)
+    for d in range(-up, lo + 1):  # A[j + d, j] sits at ab[up + d, j], A^T's at [lo - d, j + d]
+        j = np.arange(max(0, -d), min(n, n - d))
+        out[lo - d, j + d] = ab[up + d, j]
+    return out
+
+
+def _band_matvec(ab, lo, up, x):
+    """``A @ x`` for ``A`` in banded storage (x of shape (n,) or (n, k))."""
+    n = ab.shape[1]
+    y = np.zeros(x.shape, dtype=np.result_type(ab, x))
+    for d in range(-up, lo + 1):
+        j = np.arange(max(0, -d), min(n, n - d))
+        row = ab[up + d, j]
+        y[j + d] += row[:, None] * x[j] if x.ndim > 1 else row * x[j]
+    return y
+
+
+def _band_solve_vjp(g, ans, l_and_u, ab, b, overwrite_ab=False, overwrite_b=False,
+                    check_finite=True):
+    lo, up = l_and_u
+    _real_only("scipy.linalg.solve_banded", ab, b, g)
+    ab = np.asarray(ab, dtype=float)
+    g = np.asarray(g, dtype=float)
+    gb = sl.solve_banded((up, lo), _band_transpose(ab, lo, up), g)
+    x, gb2 = np.asarray(ans, dtype=float), gb
+    if x.ndim == 1:
+        x, gb2 = x[:, None], gb[:, None]
+    n = ab.shape[1]
+    gab = np.zeros(ab.shape)
+    for d in range(-up, lo + 1):  # dA[j + d, j] = -sum_k gb[j + d, k] x[j, k]
+        j = np.arange(max(0, -d), min(n, n - d))
+        gab[up + d, j] = -np.sum(gb2[j + d] * x[j], axis=1)
+    return None, gab, gb.reshape(np.shape(b))
+
+
+def _band_solve_jvp(tangents, ans, l_and_u, ab, b, overwrite_ab=False, overwrite_b=False,
+                    check_finite=True):
+    lo, up = l_and_u
+    tab, tb = (tuple(tangents) + (None,) * 3)[1:3]
+    rhs = None if tb is None else np.asarray(tb, dtype=float).reshape(np.shape(ans))
+    if tab is not None:
+        ta = _band_matvec(np.asarray(tab, dtype=float), lo, up, np.asarray(ans, dtype=float))
+        rhs = -ta if rhs is None else rhs - ta
+    return None if rhs is None else sl.solve_banded((lo, up), ab, rhs)
+
+
 _SOLVES = {0: (0, ANS), 1: (0,)}
 RULES = [  # (function, vjp, jvp, saves, more metadata)
     (sp.logsumexp, (_lse_cot(0), None, _lse_cot(2)), _lse_jvp,
@@ -445,6 +496,8 @@ RULES = [  # (function, vjp, jvp, saves, more metadata)
     (sl.inv, (_sinv_vjp,), _sinv_jvp, {0: (ANS,)}, {}),
     (sl.det, (_sdet_vjp,), _sdet_jvp, {0: (0, ANS)}, {}),
     (sl.cholesky, (_scholesky_vjp,), _scholesky_jvp, {0: (ANS,)}, {}),
+    (sl.solve_banded, _band_solve_vjp, _band_solve_jvp, {1: (1, ANS), 2: (1, ANS)},
+     {"nondiff": (0,)}),
 ]
 
 
@@ -458,7 +511,8 @@ def install() -> None:
             defbinary(fn, dx, dy, name=_name(fn))
     for fn, dx in ORDER_FIRST:
         if lookup(fn) is None:
-            defbinary(fn, None, dx, nondiff=(0,), name=_name(fn))
+            defbinary(fn, None, dx, nondiff=(0,), name=_name(fn),
+                      hazard=order_hazard(_name(fn)))
     for fn, vjp, jvp, saves, spec in RULES:
         if lookup(fn) is None:
             register(fn, vjp=vjp, jvp=jvp, saves=saves, name=public_name(fn), **spec)

@@ -377,9 +377,17 @@ MUTATION_CASES = [
     (M.flat_getitem, (_M, [3, 3, 10]), {}),
 ]
 
+def _scipy_more_cases():  # scipy_special/signal rules, exact-number cuts (issue 11)
+    if sp is None:
+        return []
+    from test_scipy_and_missing_rules import library_cases
+
+    return library_cases()
+
+
 CASES = (MUTATION_CASES + LINALG_CASES + PRODUCT_CASES + SHAPE_CASES + REDUCTION_CASES
          + SERIES_CASES
-         + _fft_cases() + MORE_CASES + _scipy_cases())
+         + _fft_cases() + MORE_CASES + _scipy_cases() + _scipy_more_cases())
 
 
 def _rule_of(fn):

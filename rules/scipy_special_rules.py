@@ -1,0 +1,196 @@
+"""More ``scipy.special`` rules: exponentially scaled Bessel functions, integer orders, the
+distribution functions SciPy's ``scipy.stats`` reaches (``chdtr``, ``stdtr``, ``betainc``,
+``fdtr``, ``gdtr``, their inverses, ``poch``, Boost's ``_beta_pdf``...). The shape ``a`` of
+the incomplete gamma family (``gammainc``, ``chdtr``'s degrees of freedom, ``gdtr``'s ``b``)
+is differentiated by the series of ``gammainc`` summed term by term (O(x) terms).
+
+Each entry is ``(function, derivatives)``, one per positional argument: a function of
+``(ans, *args)`` giving the partial derivative, or None where SciPy offers no closed form (an
+order, a degree of freedom inside an incomplete gamma/beta function). Those arguments are
+``nondiff`` and carry a hazard: a traced value reaching them is reported (FA101) at the user's
+line instead of being silently held constant. Derivatives are real-only (complex arguments of
+the ``*ve`` functions have a non-holomorphic scaling factor).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.special as sp
+import scipy.special._ufuncs as spu
+
+from .linalg_rules import _real_only
+from .registry import lookup, register
+
+_SQRT_2PI = math.sqrt(2 * math.pi)
+
+
+def _gamma_density(a, x):
+    """``x**(a-1) exp(-x) / Gamma(a)``: the derivative of ``gammainc(a, x)`` in ``x``."""
+    return np.exp(sp.xlogy(a - 1, x) - x - sp.gammaln(a))
+
+
+def _gammainc_da(a, x):
+    """d gammainc(a, x) / da from the series P = sum_n exp((a+n) ln x - x - lnGamma(a+n+1)):
+    dP/da = sum_n term_n (ln x - psi(a+n+1)), summed past the terms' peak near n = x."""
+    a, x = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(x, dtype=float))
+    pos = x > 0
+    xs = np.where(pos, x, 1.0)
+    lx = np.log(xs)
+    top = float(np.max(xs, initial=1.0))
+    total = np.zeros(a.shape)
+    for n in range(int(top + 12 * math.sqrt(top) + 60)):
+        t = np.exp((a + n) * lx - xs - sp.gammaln(a + n + 1))
+        total += t * (lx - sp.psi(a + n + 1))
+    return np.where(pos, total, 0.0)
+
+
+def _beta_density(a, b, x):
+    """``x**(a-1) (1-x)**(b-1) / B(a, b)``: the derivative of ``betainc(a, b, x)`` in ``x``."""
+    return np.exp(sp.xlogy(a - 1, x) + sp.xlog1py(b - 1, -x) - sp.betaln(a, b))
+
+
+def _t_density(df, t):
+    return np.exp(sp.gammaln((df + 1) / 2) - sp.gammaln(df / 2) - 0.5 * np.log(df * np.pi)
+                  - (df + 1) / 2 * np.log1p(t * t / df))
+
+
+def _f_density(n, d, x):
+    return np.exp(sp.xlogy(n / 2, n) + sp.xlogy(d / 2, d) + sp.xlogy(n / 2 - 1, x)
+                  - (n + d) / 2 * np.log(d + n * x) - sp.betaln(n / 2, d / 2))
+
+
+def _chi2_density(v, x):
+    return _gamma_density(v / 2, x / 2) / 2
+
+
+def _skewnorm_parts(x, loc, scale, a):
+    """``(z, standard density at z, d cdf / d a)`` of the skew-normal distribution."""
+    z = (x - loc) / scale
+    pdf = 2 * np.exp(-z * z / 2) / _SQRT_2PI * sp.ndtr(a * z)
+    da = -np.exp(-z * z * (1 + a * a) / 2) / (np.pi * (1 + a * a))
+    return z, pdf, da
+
+
+def _boxcox_dlm(lx, lm):
+    """d/dλ (exp(λ L) - 1) / λ = L² (u e^u - (e^u - 1)) / u² with u = λ L (series near 0)."""
+    u = np.asarray(lm * lx, dtype=float)
+    small = np.abs(u) < 1e-3
+    us = np.where(small, 1.0, u)
+    h = np.where(small, 0.5 + u / 3 + u * u / 8, (us * np.exp(us) - np.expm1(us)) / (us * us))
+    return lx * lx * h
+
+
+def _sk_ppf_da(x, loc, scale, a):
+    z, pdf, da = _skewnorm_parts(x, loc, scale, a)
+    return -da * scale / pdf
+
+
+# (function, partial derivatives as functions of (ans, *args); None: none in closed form)
+TABLE = [
+    (sp.ive, (None, lambda ans, v, z: (sp.ive(v - 1, z) + sp.ive(v + 1, z)) / 2
+              - np.sign(z) * ans)),
+    (sp.jve, (None, lambda ans, v, z: (sp.jve(v - 1, z) - sp.jve(v + 1, z)) / 2)),
+    (sp.yve, (None, lambda ans, v, z: (sp.yve(v - 1, z) - sp.yve(v + 1, z)) / 2)),
+    (sp.kve, (None, lambda ans, v, z: ans - (sp.kve(v - 1, z) + sp.kve(v + 1, z)) / 2)),
+    (sp.yn, (None, lambda ans, n, x: (sp.yn(n - 1, x) - sp.yn(n + 1, x)) / 2)),
+    (sp.kn, (None, lambda ans, n, x: -(sp.kn(n - 1, x) + sp.kn(n + 1, x)) / 2)),
+    (sp.gammainc, (lambda ans, a, x: _gammainc_da(a, x),
+                   lambda ans, a, x: _gamma_density(a, x))),
+    (sp.gammaincc, (lambda ans, a, x: -_gammainc_da(a, x),
+                    lambda ans, a, x: -_gamma_density(a, x))),
+    (sp.gammaincinv, (lambda ans, a, y: -_gammainc_da(a, ans) / _gamma_density(a, ans),
+                      lambda ans, a, y: 1 / _gamma_density(a, ans))),
+    (sp.gammainccinv, (lambda ans, a, y: -_gammainc_da(a, ans) / _gamma_density(a, ans),
+                       lambda ans, a, y: -1 / _gamma_density(a, ans))),
+    (sp.chdtr, (lambda ans, v, x: _gammainc_da(v / 2, x / 2) / 2,
+                lambda ans, v, x: _chi2_density(v, x))),
+    (sp.chdtrc, (lambda ans, v, x: -_gammainc_da(v / 2, x / 2) / 2,
+                 lambda ans, v, x: -_chi2_density(v, x))),
+    (sp.chdtri, (lambda ans, v, p: -_gammainc_da(v / 2, ans / 2) / 2 / _chi2_density(v, ans),
+                 lambda ans, v, p: -1 / _chi2_density(v, ans))),
+    (sp.gdtr, (lambda ans, a, b, x: x * _gamma_density(b, a * x),
+               lambda ans, a, b, x: _gammainc_da(b, a * x),
+               lambda ans, a, b, x: a * _gamma_density(b, a * x))),
+    (sp.gdtrc, (lambda ans, a, b, x: -x * _gamma_density(b, a * x),
+                lambda ans, a, b, x: -_gammainc_da(b, a * x),
+                lambda ans, a, b, x: -a * _gamma_density(b, a * x))),
+    (sp.pdtr, (None, lambda ans, k, m: -_gamma_density(np.floor(k) + 1, m))),
+    (sp.pdtrc, (None, lambda ans, k, m: _gamma_density(np.floor(k) + 1, m))),
+    (sp.stdtr, (None, lambda ans, df, t: _t_density(df, t))),
+    (sp.stdtrit, (None, lambda ans, df, p: 1 / _t_density(df, ans))),
+    (sp.betainc, (None, None, lambda ans, a, b, x: _beta_density(a, b, x))),
+    (sp.betaincc, (None, None, lambda ans, a, b, x: -_beta_density(a, b, x))),
+    (sp.betaincinv, (None, None, lambda ans, a, b, y: 1 / _beta_density(a, b, ans))),
+    (sp.betainccinv, (None, None, lambda ans, a, b, y: -1 / _beta_density(a, b, ans))),
+    (sp.fdtr, (None, None, lambda ans, n, d, x: _f_density(n, d, x))),
+    (sp.fdtrc, (None, None, lambda ans, n, d, x: -_f_density(n, d, x))),
+    (sp.fdtri, (None, None, lambda ans, n, d, p: 1 / _f_density(n, d, ans))),
+    (sp.poch, (lambda ans, z, m: ans * (sp.psi(z + m) - sp.psi(z)),
+               lambda ans, z, m: ans * sp.psi(z + m))),
+    (sp.ndtri_exp, (lambda ans, y: _SQRT_2PI * np.exp(y + ans * ans / 2),)),
+    (sp.cosm1, (lambda ans, x: -np.sin(x),)),
+    (sp.powm1, (lambda ans, x, y: y * np.power(x, y - 1.0),
+                lambda ans, x, y: sp.xlogy(ans + 1, x))),
+    (sp.boxcox, (lambda ans, x, lm: np.power(x, lm - 1.0),
+                 lambda ans, x, lm: _boxcox_dlm(np.log(x), lm))),
+    (sp.boxcox1p, (lambda ans, x, lm: np.power(1 + x, lm - 1.0),
+                   lambda ans, x, lm: _boxcox_dlm(np.log1p(x), lm))),
+    # Boost's distribution kernels behind scipy.stats (private ufuncs)
+    (spu._beta_pdf, (lambda ans, x, a, b: ans * ((a - 1) / x - (b - 1) / (1 - x)),
+                     lambda ans, x, a, b: ans * (np.log(x) - sp.psi(a) + sp.psi(a + b)),
+                     lambda ans, x, a, b: ans * (np.log1p(-x) - sp.psi(b) + sp.psi(a + b)))),
+    (spu._beta_ppf, (lambda ans, p, a, b: 1 / spu._beta_pdf(ans, a, b), None, None)),
+    (spu._cauchy_ppf, (lambda ans, p, loc, s: np.pi * (s + (ans - loc) ** 2 / s),
+                       lambda ans, p, loc, s: np.ones_like(ans),
+                       lambda ans, p, loc, s: (ans - loc) / s)),
+    (spu._cauchy_isf, (lambda ans, p, loc, s: -np.pi * (s + (ans - loc) ** 2 / s),
+                       lambda ans, p, loc, s: np.ones_like(ans),
+                       lambda ans, p, loc, s: (ans - loc) / s)),
+    (spu._skewnorm_cdf, (lambda ans, x, loc, s, a: _skewnorm_parts(x, loc, s, a)[1] / s,
+                         lambda ans, x, loc, s, a: -_skewnorm_parts(x, loc, s, a)[1] / s,
+                         lambda ans, x, loc, s, a: -np.prod(_skewnorm_parts(x, loc, s, a)[:2],
+                                                            axis=0) / s,
+                         lambda ans, x, loc, s, a: _skewnorm_parts(x, loc, s, a)[2])),
+    (spu._skewnorm_ppf, (lambda ans, p, loc, s, a: s / _skewnorm_parts(ans, loc, s, a)[1],
+                         lambda ans, p, loc, s, a: np.ones_like(ans),
+                         lambda ans, p, loc, s, a: (ans - loc) / s,
+                         lambda ans, p, loc, s, a: _sk_ppf_da(ans, loc, s, a))),
+    (spu._skewnorm_isf, (lambda ans, p, loc, s, a: -s / _skewnorm_parts(ans, loc, s, a)[1],
+                         lambda ans, p, loc, s, a: np.ones_like(ans),
+                         lambda ans, p, loc, s, a: (ans - loc) / s,
+                         lambda ans, p, loc, s, a: _sk_ppf_da(ans, loc, s, a))),
+]
+
+
+def order_hazard(name: str) -> str:
+    return (f"a traced value reached an argument of {name} that framead cannot differentiate "
+            "(an order, a degree of freedom or a shape parameter without a closed-form "
+            "derivative in SciPy); the gradient through it is lost")
+
+
+def _part(d, name):
+    def part(g, ans, *args, **kw):
+        _real_only(name, *args)
+        ct = g * d(ans, *args)
+        w = kw.get("where", True)
+        return ct if w is True else np.where(w, ct, 0)
+
+    return part
+
+
+def defspecial(fn, derivs, name: str):
+    """Register elementwise ``fn`` with per-argument derivatives (None: nondiff, hazard)."""
+    parts = tuple(None if d is None else _part(d, name) for d in derivs)
+    nondiff = tuple(i for i, d in enumerate(derivs) if d is None)
+    return register(fn, vjp=parts, jvp=parts, saves=None, elementwise=True, nondiff=nondiff,
+                    hazard=order_hazard(name) if nondiff else None, name=name,
+                    argnames=tuple(f"x{i + 1}" for i in range(len(derivs))))
+
+
+def install() -> None:
+    """Register every rule whose function has none yet (a user's own rule wins)."""
+    for fn, derivs in TABLE:
+        if lookup(fn) is None:
+            defspecial(fn, derivs, f"scipy.special.{fn.__name__}")
