@@ -339,6 +339,7 @@ def _as_user(fn: Any, args: Any, kwargs: dict) -> Any:
 
 
 _METHOD_WRAPPER = type((1.0).__add__)
+_FAST_NUMBERS = (float, int, complex, bool)
 _NO_SLOT: Any = object()
 # x.__add__(y) is BINARY_OP add (oparg, reflected); x.__neg__() is operator.neg...
 _SLOT_BINARY = {
@@ -352,8 +353,12 @@ _SLOT_UNARY = {"__neg__": operator.neg, "__pos__": operator.pos, "__abs__": buil
 
 def _slot_call(rec, fn, args: tuple, frame) -> Any:
     """A slot of a traced number or array called by name (``x.__mul__(3.0)``) is recorded as
-    the operation it is; its NotImplemented is returned as such."""
+    the operation it is; its NotImplemented is returned as such. Only for float/int/complex
+    and NumPy's own types: a subclass's ``super().__setitem__`` (enum's _EnumDict) is the
+    base slot, not ``self[k] = v``, which would run the subclass's method again."""
     name, self_ = fn.__name__, fn.__self__
+    if type(self_) not in _FAST_NUMBERS and type(self_).__module__ != "numpy":
+        return _NO_SLOT
     if len(args) == 1 and name in _SLOT_BINARY:
         oparg, reflected = _SLOT_BINARY[name]
         if oparg < 13 and fn(*args) is NotImplemented:

@@ -372,3 +372,24 @@ def test_classes_defined_during_a_capture_keep_their_class_cell():
         return Child(x).a * 3.0
 
     assert framead.grad(f)(1.5) == 3.0
+
+
+def test_base_slots_called_through_super_are_not_the_subclass_operator():
+    """``super().__setitem__(k, v)`` in a dict subclass (enum's _EnumDict) is dict's slot:
+    recording it as ``self[k] = v`` would run the subclass's method again, endlessly."""
+    import enum
+
+    class Scaled(float):
+        def __mul__(self, o):
+            return Scaled(super().__mul__(o) * 10.0)
+
+    def f(x):
+        class Color(enum.Enum):
+            RED = 1
+            GREEN = 2
+
+        assert [c.value for c in Color] == [1, 2]
+        s = Scaled(3.0) * 2.0  # a float subclass's super() slot, nothing traced
+        return x * float(s)
+
+    assert framead.grad(f)(1.0) == 60.0
