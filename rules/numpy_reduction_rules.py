@@ -59,11 +59,17 @@ def _var_dir(a, axis, ddof, where, mean, correction, nan=False):
 
 
 def _std_dir(d, ans, a, axis, keepdims):
-    """d std = d var / (2 std); where std is 0 (all equal) the subgradient 0, which is what
-    central differences see (std is even in every direction there)."""
-    sd = expand_reduced(ans, a, axis, keepdims)
+    """d std = d var / (2 std); where std is 0 (all equal, up to the rounding of the mean)
+    the subgradient 0, which is what central differences see (std is even there)."""
+    a = np.asarray(a)
+    axes = normalize_axis(axis, a.ndim)
+    sd = np.abs(expand_reduced(ans, a, axis, keepdims))
+    big = np.max(np.abs(np.where(np.isnan(a), 0, a)), axis=axes, keepdims=True) \
+        if a.size else 0.0
+    n = np.prod([a.shape[i] for i in axes])
+    flat = sd <= 4 * n * np.finfo(np.result_type(a, float)).eps * big
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(sd == 0, 0.0, d / (2 * sd))
+        return np.where(flat, 0.0, d / (2 * sd))
 
 
 def _real_dir(d, t):

@@ -10,6 +10,7 @@ float64), never against framead.
 from __future__ import annotations
 
 import operator
+import os
 import warnings
 
 import numpy as np
@@ -21,7 +22,9 @@ from hypothesis import strategies as st
 import framead
 from framead import rules
 
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
+# FRAMEAD_AUDIT_EXAMPLES: hypothesis examples per test (CI 25; locally thousands)
+SETTINGS = settings(max_examples=int(os.environ.get("FRAMEAD_AUDIT_EXAMPLES", "25")),
+                    deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
