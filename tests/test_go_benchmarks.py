@@ -191,10 +191,9 @@ def test_go_summary():
     assert not silent, f"wrong gradients with no hazard, not listed: {silent}"
 
 
-# cached traces replayed at new points: class -> reason
-REPLAY_EXPECTED = {
-    "Mishra10": "returns a Python int: grad refuses it (NonScalarOutputError), cached or not",
-}
+# cached traces replayed at new points: class -> reason (points where a fresh capture raises
+# are judged by test_go_benchmark, not here)
+REPLAY_EXPECTED: dict[str, str] = {}
 
 
 def test_go_cached_replays():
