@@ -8,7 +8,7 @@ upper) triangular; on symmetric directions this agrees with the symmetrized grad
 libraries return. Complex inputs follow JAX's convention (registry docstring): the VJP is the
 transpose of the JVP under ``Re(sum(u * v))``. For the non-holomorphic factorizations the
 formulas are written with Hermitian adjoints (``_jax``) and conjugated into that convention.
-``qr`` is real-only; eigenvector and singular-vector
+``qr`` keeps diag(R) real as LAPACK does; eigenvector and singular-vector
 cotangents divide by eigenvalue gaps, which are taken as zero between equal eigenvalues.
 ``eig`` keeps LAPACK's eigenvector gauge (unit norm, largest entry real).
 """
@@ -444,7 +444,6 @@ def _svd_jvp(tangents, ans, a, full_matrices=True, compute_uv=True, hermitian=Fa
 # --- qr --------------------------------------------------------------------------------------
 
 def _qr_mode(a, mode, gq=None):
-    _real_only("np.linalg.qr", a)
     m, n = shape_of(a)[-2:]
     if mode == "complete" and m > n and (gq is None or np.any(gq[..., n:])):
         raise NotImplementedError("framead: np.linalg.qr(mode='complete') of a tall matrix "
@@ -455,14 +454,16 @@ def _qr_mode(a, mode, gq=None):
     return min(m, n)
 
 
-def _copyltu_t(x):
-    """triu(x) + tril(x^T, -1): the transpose map of C -> C - (tril(C,-1) - tril(C,-1)^T)."""
-    return np.triu(x) + np.tril(mT(x), -1)
+def _diag_imag(m):
+    """i Im(m) on the diagonal, zero elsewhere (LAPACK keeps diag(R) real)."""
+    d = np.arange(m.shape[-1])
+    return (d[:, None] == d) * (1j * np.imag(m)) if np.iscomplexobj(m) else 0
 
 
 def _qr_square_vjp(q, r, gq, gr):
-    k = gr @ mT(r) - mT(q) @ gq
-    return mT(la.solve(r, mT(gq + q @ _copyltu_t(k))))
+    m = mT(q) @ gq - gr @ mT(r)
+    gy = np.tril(m - mH(m), -1) - m + _diag_imag(m)
+    return mT(la.solve(r, mT(gq + np.conj(q) @ gy)))
 
 
 def _qr_vjp(g, ans, a, mode="reduced"):
@@ -480,15 +481,16 @@ def _qr_vjp(g, ans, a, mode="reduced"):
     if a.shape[-1] <= k:
         return _cot(_qr_square_vjp(q, r, gq, gr), a)
     x, gx, gy = r[..., :k], gr[..., :k], gr[..., k:]
-    ga1 = _qr_square_vjp(q, x, gq + a[..., k:] @ mT(gy), gx)
-    return _cot(np.concatenate([ga1, q @ gy], axis=-1), a)
+    ga1 = _qr_square_vjp(q, x, gq + np.conj(a[..., k:] @ mT(gy)), gx)
+    return _cot(np.concatenate([ga1, np.conj(q) @ gy], axis=-1), a)
 
 
 def _qr_square_jvp(q, r, t):
-    c = mT(la.solve(mT(r), mT(mT(q) @ t)))  # Q^T dA R^-1
-    low = np.tril(c, -1)
-    dr = (c - (low - mT(low))) @ r
-    return t @ la.inv(r) - q @ dr @ la.inv(r), dr
+    x = mT(la.solve(mT(r), mT(t)))  # dA R^-1
+    y = mH(q) @ x
+    low = np.tril(y, -1)
+    om = low - mH(low) + _diag_imag(y)
+    return q @ (om - y) + x, (y - om) @ r
 
 
 def _qr_jvp(tangents, ans, a, mode="reduced"):
@@ -499,7 +501,7 @@ def _qr_jvp(tangents, ans, a, mode="reduced"):
         dq, dr = _qr_square_jvp(q, r, t)
     else:
         dq, dx = _qr_square_jvp(q, r[..., :k], t[..., :k])
-        dy = mT(dq) @ np.asarray(a)[..., k:] + mT(q) @ t[..., k:]
+        dy = mH(dq) @ np.asarray(a)[..., k:] + mH(q) @ t[..., k:]
         dr = np.concatenate([dx, dy], axis=-1)
     return dr if mode == "r" else (dq, dr)
 

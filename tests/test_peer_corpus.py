@@ -250,19 +250,20 @@ def _fd_dir(fn, a, d, h):
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(2, 4), batch=st.sampled_from([(), (2,)]), cplx=st.booleans(),
        which=st.sampled_from(["eig", "eigvals", "eigh_L", "eigh_U", "pinv_hermitian",
-                              "qr_complete", "svd_tall", "svd_wide"]),
+                              "qr_complete", "svd_tall", "svd_wide", "qr_tall", "qr_wide"]),
        seed=st.integers(0, 2 ** 31 - 1))
 def test_linalg_rules_match_finite_differences(n, batch, cplx, which, seed):
     """eig (LAPACK's gauge: unit norm, largest entry real), eigh's eigenvectors (complex:
     LAPACK keeps the first row real for UPLO='L', the last for 'U'), svd's singular vectors
-    (complex: V's first row real when m >= n, else U's), eigvals, pinv(hermitian=True)
+    (complex: V's first row real when m >= n, else U's), qr (complex: diag(R) real), eigvals,
+    pinv(hermitian=True)
     (the lower triangle is read) and qr(mode='complete') of a tall matrix when only Q[:, :n]
     and R are used: VJP and JVP against central differences along a random direction."""
     import framead
 
     rs = np.random.RandomState(seed)
-    shape = (*batch, *{"qr_complete": (n + 2, n), "svd_tall": (n + 2, n),
-                       "svd_wide": (n, n + 1)}.get(which, (n, n)))
+    shape = (*batch, *{"qr_complete": (n + 2, n), "svd_tall": (n + 2, n), "qr_tall": (n + 2, n),
+                       "svd_wide": (n, n + 1), "qr_wide": (n, n + 1)}.get(which, (n, n)))
     if which == "qr_complete":
         cplx = False
 
@@ -278,6 +279,7 @@ def test_linalg_rules_match_finite_differences(n, batch, cplx, which, seed):
           "eigh_L": np.linalg.eigh, "eigh_U": lambda x: np.linalg.eigh(x, "U"),
           "svd_tall": lambda x: np.linalg.svd(x, full_matrices=False),
           "svd_wide": lambda x: np.linalg.svd(x, full_matrices=False),
+          "qr_tall": np.linalg.qr, "qr_wide": np.linalg.qr,
           "qr_complete": lambda x: (lambda q, r: (q[..., :n], r))(
               *np.linalg.qr(x, mode="complete"))}[which]
     fd = _fd_dir(fn, a, d, 1e-6)
