@@ -42,10 +42,6 @@ def mH(x):
     return np.conj(np.swapaxes(x, -1, -2))
 
 
-def _eye(n):
-    return np.eye(n)
-
-
 def _solve_vec(a, v):
     return la.solve(a, v[..., None])[..., 0]
 
@@ -103,12 +99,23 @@ def _inv_vjp(g, ans, a):
     return _cot(-(mT(ans) @ g @ mT(ans)), a)
 
 
+def _det_dx(ans, a):
+    """d det / dA = adj(A)^T: det * inv(A)^T, or through the SVD when A is singular."""
+    if np.all(ans != 0):
+        return np.asarray(ans)[..., None, None] * mT(la.inv(a))
+    u, s, vh = la.svd(np.asarray(a))
+    d = np.arange(s.shape[-1])
+    p = np.prod(np.where(d[:, None] == d, 1.0, s[..., None, :]), axis=-1)  # prod_{j != i} s_j
+    adj = (la.det(u) * la.det(vh))[..., None, None] * (mH(vh) * p[..., None, :]) @ mH(u)
+    return mT(adj)
+
+
 def _det_vjp(g, ans, a):
-    return _cot((g * ans)[..., None, None] * mT(la.inv(a)), a)
+    return _cot(np.asarray(g)[..., None, None] * _det_dx(ans, a), a)
 
 
 def _det_jvp(tangents, ans, a):
-    return ans * np.sum(mT(la.inv(a)) * tangents[0], axis=(-2, -1))
+    return np.sum(_det_dx(ans, a) * tangents[0], axis=(-2, -1))
 
 
 def _slogdet_vjp(g, ans, a):
@@ -135,7 +142,7 @@ def _mpow_vjp(g, ans, a, n):
     m, k = _power_terms(a, n)
     if k == 0:
         return _cot(np.zeros_like(m), a)
-    pw = [np.broadcast_to(_eye(m.shape[-1]), m.shape)]
+    pw = [np.broadcast_to(np.eye(m.shape[-1]), m.shape)]
     for _ in range(k - 1):
         pw.append(pw[-1] @ m)
     gm = sum(mT(pw[i]) @ g @ mT(pw[k - 1 - i]) for i in range(k))
@@ -151,7 +158,7 @@ def _mpow_jvp(tangents, ans, a, n):
         return None
     if n < 0:
         t = -(m @ t @ m)
-    pw = [np.broadcast_to(_eye(m.shape[-1]), m.shape)]
+    pw = [np.broadcast_to(np.eye(m.shape[-1]), m.shape)]
     for _ in range(k - 1):
         pw.append(pw[-1] @ m)
     return sum(pw[i] @ t @ pw[k - 1 - i] for i in range(k))

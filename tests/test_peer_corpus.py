@@ -326,3 +326,28 @@ def test_forward_mode_through_lstsq_with_positional_rcond(seed, deg):
     fd = (np.polyfit(x + h * tx, y + h * ty, deg) - np.polyfit(x - h * tx, y - h * ty, deg)) / (
         2 * h)
     assert np.allclose(t, fd, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(FAKE, reason="checks framead's rules")
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(2, 4), rank_drop=st.integers(1, 2), cplx=st.booleans(),
+       seed=st.integers(0, 2 ** 31 - 1))
+def test_det_of_singular_matrices(n, rank_drop, cplx, seed):
+    """d det / dA is the transposed adjugate, defined (and finite) at singular matrices."""
+    import framead
+
+    rs = np.random.RandomState(seed)
+    k = max(n - rank_drop, 0)
+
+    def draw(*s):
+        return rs.randn(*s) + (1j * rs.randn(*s) if cplx else 0)
+
+    a = draw(2, n, k) @ draw(2, k, n)
+    d, c = draw(2, n, n), draw(2)
+    h = 1e-6
+    fd = (np.linalg.det(a + h * d) - np.linalg.det(a - h * d)) / (2 * h)
+    _, f_vjp = framead.vjp(np.linalg.det, a)
+    g = f_vjp(c)[0]
+    assert abs(np.real(np.sum(g * d)) - np.real(np.sum(c * fd))) < 1e-5
+    _, t = framead.jvp(np.linalg.det, (a,), (d,))
+    assert np.allclose(t, fd, atol=1e-6)

@@ -137,6 +137,8 @@ def _linalg(rs) -> list[Case]:
         ]
     out += [
         Case("jlinalg/qr_complete", qr_complete, (R(5, 3),), (0,), LA),
+        Case("jlinalg/det_singular", L.det, (np.array([[1.0, 2.0], [2.0, 4.0]]),), (0,), LA),
+        Case("jlinalg/det_singular_batch", L.det, (R(2, 3, 2) @ R(2, 2, 3),), (0,), LA),
         Case("jlinalg/qr_wide", lambda a: L.qr(a), (R(3, 5),), (0,), LA),
         Case("jlinalg/lstsq_underdetermined", lambda a, b: L.lstsq(a, b, rcond=None)[0],
              (R(3, 5), R(3)), (0, 1), LA),
