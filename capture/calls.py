@@ -322,8 +322,9 @@ def _nth(args: tuple, k: int) -> Any:
 
 def _lost_derivatives(rec, rule, node_args: tuple, frame) -> None:
     """A traced value in an argument whose rule has no derivative (and does not declare it
-    nondiff) loses its gradient: report it."""
-    if rule.cut or rule.vjp is None or callable(rule.vjp):
+    nondiff) loses its gradient: report it. (Elementwise rules leave out derivatives that
+    are zero: copysign's sign, ldexp's exponent, nextafter's direction.)"""
+    if rule.cut or rule.vjp is None or callable(rule.vjp) or rule.elementwise:
         return
     for i, a in enumerate(node_args):
         if i not in rule.nondiff and not rule.has_vjp(i) and rec.tree_value(a) is not None:

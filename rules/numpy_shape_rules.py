@@ -427,8 +427,8 @@ def install() -> None:
     deflinear(np.unstack, _unstack_vjp, multi=True)
     register(np.broadcast_arrays, vjp=_broadcast_arrays_vjp, jvp=_broadcast_arrays_jvp,
              saves={}, multi=True, argnames=None)
-    for fn in (np.full, np.full_like):
-        register(fn, vjp=(None, _fill_vjp), jvp=_full_jvp(fn), saves={1: ()})
+    for fn in (np.full, np.full_like):  # the shape (or prototype) has no derivative
+        register(fn, vjp=(None, _fill_vjp), jvp=_full_jvp(fn), saves={1: ()}, nondiff=(0,))
     for fn in (np.unwrap, np.real_if_close):  # locally the identity
         register(fn, vjp=(_same_cot,), jvp=_tangent_as_is, saves={0: ()}, nondiff=(1,))
     register(np.append, vjp=(_append_cot(0), _append_cot(1)), jvp=_append_jvp,

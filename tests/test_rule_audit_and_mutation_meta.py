@@ -547,3 +547,15 @@ def test_out_arguments_every_form(name, kinds, positional, masked):
     x = np.array([0.35, 0.8, 0.55])
     assert framead.value_and_grad(f)(x.copy())[0] == pytest.approx(f(x.copy()), rel=1e-12)
     assert_grad(f, (x,), rtol=1e-5, atol=1e-6)
+
+
+def test_zero_derivatives_are_not_reported_as_lost():
+    """Arguments whose derivative is zero by nature (a prototype's shape, a sign, an
+    exponent) are not FA101; a missing derivative in a differentiable argument is."""
+    def f(x):
+        a = np.full_like(x, 2.0) + np.zeros_like(x) + np.copysign(1.0, x)
+        b = np.nextafter(x, x + 1.0) + np.ldexp(x, 2) + np.full(x.shape, x[0])
+        return np.sum(a * x + b)
+
+    t = framead.trace(f, np.array([0.3, 1.2]))
+    assert t.hazards == []
