@@ -13,6 +13,7 @@ import pytest
 from framead.capture import _evalframe as C
 from framead.capture import hazards
 from framead.capture.session import current_recorder
+from framead.capture.sourceloc import PACKAGE_DIRS
 
 import framead
 
@@ -21,11 +22,10 @@ CODE = re.compile(r"FA\d{3}")
 
 
 def _sources():
-    for pkg in ("capture", "framead", "rules"):
-        for d, _, files in os.walk(os.path.join(ROOT, pkg)):
-            for f in files:
-                if f.endswith(".py"):
-                    yield os.path.join(d, f)
+    """framead's .py files where it is installed (a wheel nests capture/ and rules/)."""
+    found = {os.path.join(d, f) for top in {ds[0] for ds in PACKAGE_DIRS.values()}
+             for d, _, files in os.walk(top) for f in files if f.endswith(".py")}
+    yield from sorted(found)
 
 
 def test_registry_entries_are_complete_and_unique():

@@ -31,8 +31,11 @@ from hypothesis import strategies as st
 from transparency_cases import CASES_DIR, all_cases
 
 CASES = all_cases()
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FRAMEAD_DIRS = tuple(os.path.join(REPO, d) + os.sep for d in ("framead", "capture", "rules"))
+try:  # framead's folders, checkout or wheel (FRAMEAD_TEST_ENGINE=fake runs without framead)
+    from framead.capture.sourceloc import PACKAGE_DIRS
+except ImportError:
+    PACKAGE_DIRS = {}
+FRAMEAD_DIRS = tuple(d for ds in PACKAGE_DIRS.values() for d in ds)
 
 
 # ----------------------------------------------------------------------------------------
