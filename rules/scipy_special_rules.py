@@ -33,14 +33,15 @@ def _gamma_density(a, x):
 
 def _gammainc_da(a, x):
     """d gammainc(a, x) / da from the series P = sum_n exp((a+n) ln x - x - lnGamma(a+n+1)):
-    dP/da = sum_n term_n (ln x - psi(a+n+1)), summed past the terms' peak near n = x."""
+    dP/da = sum_n term_n (ln x - psi(a+n+1)), over the terms around their peak near n = x."""
     a, x = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(x, dtype=float))
     pos = x > 0
     xs = np.where(pos, x, 1.0)
     lx = np.log(xs)
-    top = float(np.max(xs, initial=1.0))
+    top, low = float(np.max(xs, initial=1.0)), float(np.min(xs, initial=1.0))
     total = np.zeros(a.shape)
-    for n in range(int(top + 12 * math.sqrt(top) + 60)):
+    for n in range(max(0, int(low - 12 * math.sqrt(low) - 60)),
+                   int(top + 12 * math.sqrt(top) + 60)):
         t = np.exp((a + n) * lx - xs - sp.gammaln(a + n + 1))
         total += t * (lx - sp.psi(a + n + 1))
     return np.where(pos, total, 0.0)
