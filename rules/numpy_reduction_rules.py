@@ -1,6 +1,6 @@
 """Rules for NumPy's statistics and scans: std/var (ddof), ptp, the nan-reductions, average,
-median/quantile/percentile, cumsum/cumprod (and ``cumulative_*``), with their ndarray
-methods, and the integer-valued functions (argmax, argsort, searchsorted...) as cuts.
+median/quantile/percentile (and their nan-twins), cumsum/cumprod (and ``cumulative_*``),
+with their ndarray methods, and the integer-valued functions (argmax, argsort...) as cuts.
 
 Reductions follow ``np.sum``'s conventions (``axis`` int/tuple/None, ``keepdims``, ``where``).
 Ties (``ptp``, ``nanmax``) split the cotangent evenly, as ``np.max`` does; order statistics
@@ -232,38 +232,48 @@ def _avg_jvp(tangents, ans, a, axis=None, weights=None, returned=False, *, keepd
 
 # --- order statistics ------------------------------------------------------------------------
 
-def _order_parts(a, q, axis, scale):
+def _order_parts(a, q, axis, scale, nan=False):
     """(weights of shape q.shape + a.shape, d value / d q of shape q.shape + rest, axes):
-    linear interpolation between sorted positions floor(pos) and floor(pos) + 1."""
+    linear interpolation between sorted positions floor(pos) and floor(pos) + 1 of each lane
+    (of its values that are not NaN, for the nan-functions)."""
     a = np.asarray(a)
     axes = normalize_axis(axis, a.ndim)
     rest = [i for i in range(a.ndim) if i not in axes]
     moved = np.transpose(a, rest + list(axes))
     flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
-    n = flat.shape[-1]
-    perm = np.argsort(flat, axis=-1, kind="stable")
+    perm = np.argsort(flat, axis=-1, kind="stable")  # NaNs last
     srt = np.take_along_axis(flat, perm, -1)
-    pos = np.asarray(q, dtype=float) / scale * (n - 1)
-    w = np.zeros(pos.shape + flat.shape)
-    slope = np.zeros(pos.shape + flat.shape[:-1])
-    for idx in np.ndindex(pos.shape):
-        lo = min(int(np.floor(pos[idx])), n - 1)
-        hi = min(lo + 1, n - 1)
-        frac = pos[idx] - lo
+    m = flat.shape[-1] - (np.sum(np.isnan(flat), axis=-1) if nan else 0)
+    top = np.maximum(np.broadcast_to(m, flat.shape[:-1]) - 1, 0)
+    qs = np.asarray(q, dtype=float) / scale
+    w = np.zeros(qs.shape + flat.shape)
+    slope = np.zeros(qs.shape + flat.shape[:-1])
+
+    def at(arr, k):
+        return np.take_along_axis(arr, k[..., None], -1)[..., 0]
+
+    for idx in np.ndindex(qs.shape):
+        pos = qs[idx] * top
+        lo = np.minimum(np.floor(pos).astype(np.intp), top)
+        hi = np.minimum(lo + 1, top)
+        frac = pos - lo
         wi = np.zeros(flat.shape)
-        np.put_along_axis(wi, perm[..., hi:hi + 1], frac, -1)
-        np.put_along_axis(wi, perm[..., lo:lo + 1], 1 - frac if hi > lo else 1.0, -1)
-        w[idx] = tie_mean(flat, wi, -1)
+        np.put_along_axis(wi, at(perm, hi)[..., None], frac[..., None], -1)
+        np.put_along_axis(wi, at(perm, lo)[..., None],
+                          np.where(hi > lo, 1 - frac, 1.0)[..., None], -1)
+        w[idx] = tie_mean(flat, np.where(np.isnan(flat), 0.0, wi), -1)
         # on a sorted position q sits on a kink: the mean of the slopes on either side
-        first = lo - 1 if frac == 0 and lo > 0 else lo  # (the left one at q = 1)
-        slope[idx] = (srt[..., hi] - srt[..., first]) / (hi - first or 1) * (n - 1) / scale
-    w = w.reshape(pos.shape + moved.shape)
+        first = np.where((frac == 0) & (lo > 0), lo - 1, lo)  # (the left one at q = 1)
+        with np.errstate(invalid="ignore"):
+            d = (at(srt, hi) - at(srt, first)) / np.maximum(hi - first, 1) * top / scale
+        slope[idx] = np.where(np.isnan(d), 0.0, d)
+    w = w.reshape(qs.shape + moved.shape)
     inv = np.argsort(rest + list(axes))
-    w = np.transpose(w, tuple(range(pos.ndim)) + tuple(pos.ndim + j for j in inv))
+    w = np.transpose(w, tuple(range(qs.ndim)) + tuple(qs.ndim + j for j in inv))
     return w, slope, axes
 
 
-def _quantile_family(scale):
+def _quantile_family(scale, nan=False):
     def check(method, weights):
         if method != "linear" or weights is not None:
             raise NotImplementedError("framead: quantile/percentile rule covers "
@@ -273,13 +283,13 @@ def _quantile_family(scale):
         def vjp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
                 keepdims=False, *, weights=None):
             check(method, weights)
-            w, slope, axes = _order_parts(a, q, axis, scale)
+            w, slope, axes = _order_parts(a, q, axis, scale, nan)
             qnd = np.ndim(q)
             g = np.asarray(g)
             if i == 1:
                 gq = np.sum(g.reshape(slope.shape) * slope, axis=tuple(range(qnd, slope.ndim)))
                 return fit(gq, meta_of(q))
-            if not keepdims:
+            if not keepdims_of(keepdims):
                 g = np.expand_dims(g, tuple(qnd + j for j in axes))
             return fit(np.sum(g * w, axis=tuple(range(qnd))), meta_of(a))
         return vjp
@@ -288,11 +298,13 @@ def _quantile_family(scale):
             keepdims=False, *, weights=None):
         check(method, weights)
         ta, tq = tangents[0], tangents[1] if len(tangents) > 1 else None
-        w, slope, axes = _order_parts(a, q, axis, scale)
+        w, slope, axes = _order_parts(a, q, axis, scale, nan)
         qnd = np.ndim(q)
         terms = []
         if ta is not None:
-            terms.append(np.sum(w * ta, axis=tuple(qnd + j for j in axes), keepdims=keepdims))
+            terms.append(np.sum(w * np.where(np.isnan(a), 0, ta) if nan else w * ta,
+                                axis=tuple(qnd + j for j in axes),
+                                keepdims=keepdims_of(keepdims)))
         if tq is not None:
             tq = np.reshape(tq, np.shape(q) + (1,) * (slope.ndim - qnd))
             terms.append((slope * tq).reshape(np.shape(ans)))
@@ -300,15 +312,15 @@ def _quantile_family(scale):
     return (cot(0), cot(1)), jvp
 
 
-_QUANTILE = _quantile_family(1.0)
+def _median_family(nan=False):
+    (cot, _), qjvp = _quantile_family(1.0, nan)
 
+    def vjp(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+        return cot(g, ans, a, 0.5, axis, None, False, "linear", keepdims)
 
-def _median_vjp(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    return _QUANTILE[0][0](g, ans, a, 0.5, axis, None, False, "linear", keepdims)
-
-
-def _median_jvp(tangents, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    return _QUANTILE[1]((tangents[0], None), ans, a, 0.5, axis, None, False, "linear", keepdims)
+    def jvp(tangents, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+        return qjvp((tangents[0], None), ans, a, 0.5, axis, None, False, "linear", keepdims)
+    return vjp, jvp
 
 
 # --- scans -----------------------------------------------------------------------------------
@@ -563,10 +575,14 @@ def install() -> None:
     register(np.nanprod, vjp=(_nanprod_vjp,), jvp=_nanprod_jvp, saves={0: (0,)})
     register(np.average, vjp=(_avg_cot(0), None, _avg_cot(2)), jvp=_avg_jvp,
              saves={0: (2,), 2: (0, 2)}, multi=True)
-    register(np.quantile, vjp=_QUANTILE[0], jvp=_QUANTILE[1], saves={0: (0, 1), 1: (0, 1)})
-    vjps, jvp = _quantile_family(100.0)
-    register(np.percentile, vjp=vjps, jvp=jvp, saves={0: (0, 1), 1: (0, 1)})
-    register(np.median, vjp=(_median_vjp,), jvp=_median_jvp, saves={0: (0,)})
+    for nan, (quantile, percentile, median) in enumerate((
+            (np.quantile, np.percentile, np.median),
+            (np.nanquantile, np.nanpercentile, np.nanmedian))):  # nan: over the non-NaN
+        for fn, scale in ((quantile, 1.0), (percentile, 100.0)):
+            vjps, jvp = _quantile_family(scale, bool(nan))
+            register(fn, vjp=vjps, jvp=jvp, saves={0: (0, 1), 1: (0, 1)})
+        vjp, jvp = _median_family(bool(nan))
+        register(median, vjp=(vjp,), jvp=jvp, saves={0: (0,)})
     cumsum = deflinear(np.cumsum, _cumsum_vjp)
     register_method(nd, "cumsum", cumsum)
     deflinear(np.cumulative_sum, _csum_vjp)
