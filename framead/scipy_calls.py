@@ -8,6 +8,8 @@ solver_handlers``):
   ``CubicSpline``, ``Akima1DInterpolator``... evaluation) is recorded as the function
   ``ppoly_eval(c, x, xp, nu, extrapolate)`` (rules/scipy_signal_rules.py) followed by a write of
   its result into ``out``;
+* LAPACK's ``dgbsv`` (``make_interp_spline``, ``interp1d(kind='cubic')``) gets a rule for
+  its solution here, with its overwrite flags off;
 * ``scipy.linalg`` solves and factorizations given traced values run with their
   ``overwrite_*`` flags off: LAPACK would otherwise overwrite, unseen, the matrix or
   right-hand side the reverse pass reads (``CubicSpline`` passes ``overwrite_ab=True``).
@@ -45,10 +47,14 @@ def _overwrite_off(rec, fn, args, kwargs, frame):
     """Apply ``fn``'s rule with every ``overwrite_*`` argument False."""
     from framead import rules
 
-    rule = rules.lookup(fn)
+    rule = rules.lookup(fn) or _PRIVATE.get(id(fn))
     if rule is None or not _traced(rec, (*args, *kwargs.values())):
         return fn(*args, **kwargs)
-    names = list(inspect.signature(fn).parameters)
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):  # an f2py LAPACK routine: its flags come as keywords
+        kw = {k: (False if k.startswith("overwrite_") else v) for k, v in kwargs.items()}
+        return _apply(rec, rule, fn, args, kw, frame)
     flags = [i for i, n in enumerate(names) if n.startswith("overwrite_")]
     if not flags:
         return _apply(rec, rule, fn, args, kwargs, frame)
@@ -69,6 +75,24 @@ def _apply(rec, rule, fn, args, kwargs, frame):
     return rec.apply(rule, fn, args, kwargs, node_args, frame)
 
 
+_PRIVATE: dict[int, Any] = {}  # rules applied here only (LAPACK routines)
+
+
+def _lapack_rules() -> list:
+    """``?gbsv`` (``make_interp_spline``'s banded solve): a rule for the solution ``x``."""
+    import scipy.linalg as sl
+
+    from .rules import make_rule
+    from .rules.scipy_rules import _gbsv_jvp, _gbsv_vjp
+
+    fn = sl.lapack.dgbsv
+    if id(fn) not in _PRIVATE:
+        _PRIVATE[id(fn)] = make_rule(fn, vjp=_gbsv_vjp, jvp=_gbsv_jvp, nondiff=(0, 1),
+                                     multi=True, argnames=("kl", "ku", "ab", "b"),
+                                     name="scipy.linalg.lapack.dgbsv")
+    return [fn]
+
+
 def solver_table() -> list[tuple[Any, Any]]:
     """``(callable, handler)`` pairs for the SOLVERS hook (empty until SciPy is imported)."""
     out: list[tuple[Any, Any]] = []
@@ -81,5 +105,5 @@ def solver_table() -> list[tuple[Any, Any]]:
 
         out += [(f, _overwrite_off) for f in (
             sl.solve, sl.solve_banded, sl.solve_triangular, sl.cho_factor, sl.cho_solve,
-            sl.lu_factor, sl.lu_solve, sl.inv, sl.det, sl.cholesky)]
+            sl.lu_factor, sl.lu_solve, sl.inv, sl.det, sl.cholesky, *_lapack_rules())]
     return out

@@ -478,6 +478,24 @@ def _band_solve_jvp(tangents, ans, l_and_u, ab, b, overwrite_ab=False, overwrite
     return None if rhs is None else sl.solve_banded((lo, up), ab, rhs)
 
 
+def _gbsv_vjp(g, ans, kl, ku, ab, b, *args, **kw):
+    """LAPACK ``?gbsv`` (``lub, piv, x, info``): ``ab``'s last ``kl + ku + 1`` rows hold A as
+    ``solve_banded`` stores it (the first ``kl`` are workspace). Applied by
+    framead/scipy_calls.py (not registered: the LU factors have no derivative, so a
+    cotangent reaching them raises and their tangent is nan)."""
+    if np.any(np.asarray(g[0]) != 0):
+        raise NotImplementedError("framead: the LU factors returned by LAPACK gbsv have no rule")
+    _, gab, gb = _band_solve_vjp(g[2], ans[2], (kl, ku), np.asarray(ab)[kl:], b)
+    return None, None, np.concatenate([np.zeros((kl, gab.shape[1])), gab]), gb
+
+
+def _gbsv_jvp(tangents, ans, kl, ku, ab, b, *args, **kw):
+    tab, tb = (tuple(tangents) + (None,) * 4)[2:4]
+    tab = None if tab is None else np.asarray(tab)[kl:]
+    tx = _band_solve_jvp((None, tab, tb), ans[2], (kl, ku), np.asarray(ab)[kl:], b)
+    return (None if tab is None else np.full(np.shape(ans[0]), np.nan)), None, tx, None
+
+
 _SOLVES = {0: (0, ANS), 1: (0,)}
 RULES = [  # (function, vjp, jvp, saves, more metadata)
     (sp.logsumexp, (_lse_cot(0), None, _lse_cot(2)), _lse_jvp,

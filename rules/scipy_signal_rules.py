@@ -22,7 +22,7 @@ import numpy as np
 import scipy.fft as sfft
 import scipy.ndimage as nd
 import scipy.signal as ss
-from scipy.interpolate import _ppoly
+from scipy.interpolate import _dierckx, _ppoly
 from scipy.ndimage import _filters, _ni_support
 
 from . import fft_rules
@@ -297,6 +297,35 @@ def _ppoly_jvp(tangents, ans, c, x, xp, nu, extrapolate):
     return out
 
 
+# --- B-splines (BSpline, make_interp_spline, interp1d(kind='cubic')...) ------------------------
+
+def _bspline_vjp(g, ans, t, c, k, x, nu=0, extrapolate=True):
+    """``_dierckx.evaluate_spline(t, c, k, x, nu, extrapolate)``: linear in ``c`` (the basis
+    values come from evaluating the identity's columns), ``x`` through the ``nu + 1``-th
+    derivative; the knots ``t`` are nondiff (reported when traced)."""
+    _real_only("scipy.interpolate BSpline evaluation", c, g)
+    t, c, x = (np.asarray(a, dtype=float) for a in (t, c, x))
+    g = np.asarray(g, dtype=float)
+    n = c.shape[0]
+    basis = _dierckx.evaluate_spline(t, np.eye(n), k, x, nu, extrapolate)
+    gc = np.nan_to_num(basis).T @ np.nan_to_num(g)
+    d = _dierckx.evaluate_spline(t, c, k, x, nu + 1, extrapolate)
+    gx = np.sum(np.nan_to_num(g * d), axis=1)
+    return None, gc, None, gx, None, None
+
+
+def _bspline_jvp(tangents, ans, t, c, k, x, nu=0, extrapolate=True):
+    tc, tx = (tuple(tangents) + (None,) * 4)[1], (tuple(tangents) + (None,) * 4)[3]
+    out = None
+    if tc is not None:
+        out = _dierckx.evaluate_spline(t, np.asarray(tc, dtype=float), k, x, nu, extrapolate)
+    if tx is not None:
+        d = _dierckx.evaluate_spline(t, c, k, x, nu + 1, extrapolate)
+        term = d * np.asarray(tx, dtype=float)[:, None]
+        out = term if out is None else out + term
+    return out
+
+
 # --- scipy.fft: NumPy's transforms with extra arguments (overwrite_x, workers, plan) ----------
 
 _FFT_KW = ("n", "s", "axis", "axes", "norm")
@@ -323,6 +352,11 @@ def install() -> None:
         if fn is not None and lookup(fn) is None:
             register(fn, vjp=(_fft_vjp(vjp),), jvp=_fft_jvp(fn), saves={0: ()},
                      name=f"scipy.fft.{np_fn.__name__}")
+    if lookup(_dierckx.evaluate_spline) is None:
+        name = "scipy.interpolate._dierckx.evaluate_spline"
+        register(_dierckx.evaluate_spline, vjp=_bspline_vjp, jvp=_bspline_jvp, saves=None,
+                 nondiff=(0, 2, 4, 5), hazard=_hazard(name), name=name,
+                 argnames=("t", "c", "k", "x", "nu", "extrapolate"))
     if lookup(ppoly_eval) is None:
         register(ppoly_eval, vjp=_ppoly_vjp, jvp=_ppoly_jvp, saves=None, nondiff=(3, 4),
                  name="scipy.interpolate._ppoly.evaluate")

@@ -366,6 +366,26 @@ def test_cubic_spline_vector_values_and_ppoly():
     assert_grad(nan_out, coef)
 
 
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_bspline_interpolation(k):
+    """make_interp_spline / interp1d(kind=...) / BSpline: LAPACK gbsv (overwrite flags on)
+    and _dierckx.evaluate_spline; in the values, the evaluation points and forward mode."""
+    xs = np.linspace(0.0, 5.0, 9) ** 1.2
+    y = np.sin(xs)
+    ev = np.array([0.4, 1.7, 2.2, 4.1])
+    c = np.array([0.3, -1.0, 0.7, 1.1])
+    assert_grad(lambda y: np.sum(c * sip.make_interp_spline(xs, y, k=k)(ev)), y)
+    assert_grad(lambda e: np.sum(c * sip.make_interp_spline(xs, y, k=k)(e, 1)), ev.copy())
+    kind = {1: "slinear", 2: "quadratic", 3: "cubic", 5: 5}[k]
+    assert_grad(lambda y: np.sum(c * sip.interp1d(xs, y, kind=kind)(ev)), y)
+    f = lambda y: sip.make_interp_spline(xs, y, k=k)(ev)  # noqa: E731
+    _, t = framead.jvp(f, (y,), (np.cos(xs),))
+    np.testing.assert_allclose(t, (f(y + 1e-6 * np.cos(xs)) - f(y - 1e-6 * np.cos(xs))) / 2e-6,
+                               rtol=1e-6, atol=1e-8)
+    # data sites (knots) are not differentiated: reported
+    assert "FA101" in codes(lambda xs: np.sum(sip.make_interp_spline(xs, y, k=k)(ev)), xs)
+
+
 @SETTINGS
 @given(lo=st.integers(0, 2), up=st.integers(0, 2), n=st.integers(3, 6), seed=st.integers(0, 99))
 def test_solve_banded(lo, up, n, seed):
@@ -484,6 +504,11 @@ def library_cases() -> list:
     bp = np.array([0.0, 1.0, 2.5, 3.0])
     out.append((ppoly_eval, (rng.normal(size=(4, 3, 2)), bp, np.array([0.3, 1.2, 2.9, 3.4]),
                              0, True), {}))
+    from scipy.interpolate import _dierckx
+
+    spl = sip.make_interp_spline(np.linspace(0, 3, 7), np.cos(np.linspace(0, 3, 7)))
+    out.append((_dierckx.evaluate_spline, (spl.t, rng.normal(size=(7, 2)), 3,
+                                           np.array([0.2, 1.1, 2.9]), 0, True), {}))
     ab = rng.normal(size=(4, 5))
     ab[2] += 5
     out.append((sl.solve_banded, ((1, 2), ab, rng.normal(size=5)), {}))
