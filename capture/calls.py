@@ -207,6 +207,11 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
         method = INPLACE_METHODS.get(fn.__name__)
         if method is not None:
             return method(rec, self_, args, kwargs, frame)
+    if getattr(fn, "__objclass__", None) is np.ndarray and args and \
+            isinstance(args[0], np.ndarray) and fn.__name__ in INPLACE_METHODS:
+        # np.ndarray.sort(a) (np.ma's own sort): ndarray's method, also on a subclass
+        a = args[0] if type(args[0]) is np.ndarray else args[0].view(np.ndarray)
+        return INPLACE_METHODS[fn.__name__](rec, a, args[1:], kwargs, frame)
     if isinstance(self_, np.ufunc):
         name = getattr(fn, "__name__", "")
         if name == "at":

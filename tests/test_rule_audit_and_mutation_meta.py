@@ -584,3 +584,26 @@ def test_nan_order_statistics(shape, seed, which, keep, nans):
 
     assert_grad(f, (x,), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(framead.jacfwd(f)(x), framead.grad(f)(x), atol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["sort", "fill", "put", "partition", "ma_sort"])
+def test_in_place_methods_called_through_ndarray(case):
+    """``np.ndarray.sort(a)`` (how np.ma sorts its data) is a's write, as ``a.sort()``."""
+    w = np.arange(6.0).reshape(2, 3)
+
+    def f(x):
+        a = x * 1.0
+        keep = a * a
+        if case == "sort":
+            np.ndarray.sort(a, axis=0)
+        elif case == "fill":
+            np.ndarray.fill(a, x[0, 1])
+        elif case == "put":
+            np.ndarray.put(a, [0, 4], x[1, :2])
+        elif case == "partition":
+            np.ndarray.partition(a, 1, axis=1)
+        else:
+            a = np.ma.sort(np.ma.array(a), axis=1)
+        return np.sum(a * w) + np.sum(keep)
+
+    assert_grad(f, (np.array([[0.3, 1.2, 0.7], [2.0, -1.0, 0.1]]),))
