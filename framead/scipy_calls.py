@@ -55,8 +55,9 @@ def _overwrite_off(rec, fn, args, kwargs, frame):
     except (TypeError, ValueError):  # an f2py LAPACK routine: its flags come as keywords
         kw = {k: (False if k.startswith("overwrite_") else v) for k, v in kwargs.items()}
         return _apply(rec, rule, fn, args, kw, frame)
-    flags = [i for i, n in enumerate(names) if n.startswith("overwrite_")]
-    if not flags:
+    flags = [i for i, n in enumerate(names) if n.startswith("overwrite_") and
+             (args[i] if i < len(args) else kwargs.get(n))]
+    if not flags:  # nothing would be overwritten: the call as written
         return _apply(rec, rule, fn, args, kwargs, frame)
     cut = min(len(args), flags[0])
     kw = {**dict(zip(names[cut:], args[cut:], strict=False)), **kwargs}

@@ -420,11 +420,11 @@ def _expm_jvp(tangents, ans, A):
     return _frechet(A, tangents[0])
 
 
-def _sdet_vjp(g, ans, a, *args):
+def _sdet_vjp(g, ans, a, *args, **kw):  # overwrite_a, check_finite
     return _det_vjp(g, ans, a)
 
 
-def _sdet_jvp(tangents, ans, a, *args):
+def _sdet_jvp(tangents, ans, a, *args, **kw):
     return _det_jvp(tangents, ans, a)
 
 

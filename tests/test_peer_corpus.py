@@ -70,10 +70,6 @@ EXPECTED_GROUPS: dict[str, list[str]] = {
         'sla/solve_lyapunov',
         'sla/sqrtm',
     ],
-    'scipy.linalg.det as top-level f: keyword passed to the VJP (scipy_rules.py / api.py)': [
-        'splinalg/det',
-        'sla/det',
-    ],
     "ndarray.shape = ... on a traced array is not recorded (numpy's tensorsolve; "
     "capture/recorder.py)": [
         'jlinalg/tensorsolve',

@@ -516,3 +516,15 @@ def library_cases() -> list:
             (R.lookup_method(decimal.Decimal, "from_float"), (decimal.Decimal, 1.5), {}),
             (R.lookup_method(float, "as_integer_ratio"), (1.5,), {})]
     return out
+
+
+def test_linalg_overwrite_flags_keep_what_the_reverse_pass_reads():
+    a = np.random.default_rng(8).normal(size=(3, 3)) + 3 * np.eye(3)
+    b = np.array([1.0, -2.0, 0.5])
+    assert_grad(lambda a: sl.det(a * 1.0, overwrite_a=True), a)
+    assert_grad(lambda a: sl.det(a, False, True), a)
+    assert_grad(sl.det, a)  # the top-level f
+    assert_grad(lambda a: np.sum(sl.inv(a * 1.0, overwrite_a=True)), a)
+    assert_grad(lambda a: np.sum(sl.solve(a * 1.0, b * 1.0, overwrite_a=True,
+                                          overwrite_b=True)), a)
+    assert_grad(lambda a: np.sum(sl.lu_solve(sl.lu_factor(a * 1.0, overwrite_a=True), b)), a)
