@@ -70,11 +70,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                          "as_integer_ratio (FA102/FA101)"),
     "decimal_price": ("wrong_hazard", "decimal.Decimal(x) is an exact conversion (FA102)"),
     "fraction_roundtrip": ("wrong_hazard", "fractions.Fraction(x) is exact (FA102)"),
-    "itertools_accumulate": ("wrong_hazard", "itertools.accumulate has no rule (FA101)"),
-    "itertools_pairwise_product": ("wrong", "itertools.starmap(operator.mul, <pairwise "
-                                   "iterator>) multiplies traced items in C; the iterator "
-                                   "argument is not scanned, no hazard (FA101 on pairwise "
-                                   "hid it until pairwise became structural)"),
     "array_module_buffer": ("wrong_hazard", "array.array('d', ...) raw storage (FA105)"),
     "ctypes_double": ("wrong_hazard", "ctypes.c_double raw storage (FA105)"),
     "pickle_roundtrip": ("wrong_hazard", "pickle.dumps of traced floats (FA101)"),
@@ -96,8 +91,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                       "via as_integer_ratio (FA102)"),
     "scipy_cdist": ("wrong_hazard", "scipy.spatial.distance.cdist (pybind11) has no rule "
                     "(FA101)"),
-    "scipy_interp1d_cubic": ("wrong_hazard", "interp1d(kind='cubic') builds its spline with "
-                             "LAPACK dgbsv, no rule (FA101)"),
     "scipy_univariate_spline": ("wrong_hazard", "UnivariateSpline's FITPACK fpcurf0 has no "
                                 "rule (FA101)"),
 }
@@ -229,9 +222,9 @@ _CUT = ("an unreported cut (the program's silent gradient failure above): the re
 REPLAY_EXPECTED = {
     "kmeans_assignment": "min(range(k), key=...) picks a centroid by traced comparisons in C; "
                          "the replay does not guard that choice: wrong value and gradient",
-    **{name: _CUT for name in ("string_roundtrip", "itertools_pairwise_product",
-                               "json_roundtrip", "numpy_fromiter", "dual_number_derivative",
-                               "numpy_object_array", "numpy_frompyfunc", "thread_pool_map")},
+    **{name: _CUT for name in ("string_roundtrip", "json_roundtrip", "numpy_fromiter",
+                               "dual_number_derivative", "numpy_object_array",
+                               "numpy_frompyfunc", "thread_pool_map")},
 }
 
 
