@@ -3,16 +3,14 @@
 
 Stacked inputs (``(..., M, M)``) work wherever NumPy accepts them. A function that reads one
 triangle of its input (``cholesky``, ``eigh``) is differentiated as NumPy computes it: the
-other triangle gets a zero cotangent, and the cotangent of a symmetric input is lower (or
-upper) triangular; on symmetric directions this agrees with the symmetrized gradient other
-libraries return. Complex inputs follow JAX's convention (registry docstring): the VJP is the
-transpose of the JVP under ``Re(sum(u * v))``. For the non-holomorphic factorizations the
-formulas are written with Hermitian adjoints (``_jax``) and conjugated into that convention.
-``qr`` keeps diag(R) real as LAPACK does; eigenvector and singular-vector
-cotangents divide by eigenvalue gaps, which are taken as zero between equal eigenvalues.
-``eig`` keeps LAPACK's eigenvector gauge (unit norm, largest entry real).
+other triangle gets a zero cotangent (on symmetric directions this agrees with the symmetrized
+gradient other libraries return). Complex inputs follow JAX's convention (registry docstring):
+the VJP is the transpose of the JVP under ``Re(sum(u * v))``; non-holomorphic factorizations
+are written with Hermitian adjoints (``_jax``) and conjugated into it. Eigen- and singular
+vectors keep LAPACK's gauge (``eig``: unit norm, largest entry real; complex ``eigh``/``svd``:
+one row real; ``qr``: diag(R) real); their cotangents divide by eigenvalue gaps, taken as zero
+between equal eigenvalues.
 """
-
 from __future__ import annotations
 
 import sys
@@ -100,10 +98,17 @@ def _inv_vjp(g, ans, a):
 
 
 def _det_dx(ans, a):
-    """d det / dA = adj(A)^T: det * inv(A)^T, or through the SVD when A is singular."""
-    if np.all(ans != 0):
+    """d det / dA = adj(A)^T: det * inv(A)^T; at a (nearly) singular A the cofactors (minors'
+    dets: they differentiate again), or through the SVD for large matrices."""
+    a = np.asarray(a)
+    if np.all(np.abs(ans) > 1e-8 * np.prod(la.norm(a, axis=-1), axis=-1)):  # Hadamard bound
         return np.asarray(ans)[..., None, None] * mT(la.inv(a))
-    u, s, vh = la.svd(np.asarray(a))
+    n = a.shape[-1]
+    if n <= 8:
+        keep = [[k for k in range(n) if k != i] for i in range(n)]
+        return np.stack([np.stack([(-1) ** (i + j) * la.det(a[..., keep[i], :][..., keep[j]])
+                                   for j in range(n)], -1) for i in range(n)], -2)
+    u, s, vh = la.svd(a)
     d = np.arange(s.shape[-1])
     p = np.prod(np.where(d[:, None] == d, 1.0, s[..., None, :]), axis=-1)  # prod_{j != i} s_j
     adj = (la.det(u) * la.det(vh))[..., None, None] * (mH(vh) * p[..., None, :]) @ mH(u)
@@ -266,10 +271,10 @@ def _eigh_adj(g, a, w, v, lower):
     return _herm_adjoint(v @ inner @ mH(v), lower)
 
 
-# LAPACK's complex eigh keeps one row of the eigenvectors real (the Householder reduction
-# leaves it alone): the first for UPLO='L', the last for 'U'. Its phase term, as in eig:
 def _eigh_phase_row(v, lower):
-    return (np.arange(v.shape[-2]) == (0 if lower else v.shape[-2] - 1))[:, None]
+    """(mask, values) of the row LAPACK's complex eigh keeps real: first for UPLO='L'."""
+    row = (np.arange(v.shape[-2]) == (0 if lower else v.shape[-2] - 1))[:, None]
+    return row, np.sum(np.where(row, v, 0), axis=-2).real
 
 
 def _eigh_vjp(g, ans, a, UPLO="L"):
@@ -277,8 +282,7 @@ def _eigh_vjp(g, ans, a, UPLO="L"):
     lower = UPLO.upper() == "L"
     gw, gv = g
     if gv is not None and np.iscomplexobj(v):
-        row = _eigh_phase_row(v, lower)
-        vk = np.sum(np.where(row, v, 0), axis=-2).real
+        row, vk = _eigh_phase_row(v, lower)
         gv = gv - row * (1j * np.imag(np.sum(gv * v, axis=-2)) / vk)[..., None, :]
     return _cot(_jax(_eigh_adj, (gw, gv), a, w, v, lower), a)
 
@@ -289,8 +293,7 @@ def _eigh_jvp(tangents, ans, a, UPLO="L"):
     k = mH(v) @ _herm_from(tangents[0], lower) @ v
     dv = v @ (_gaps(w) * k)
     if np.iscomplexobj(dv):
-        row = _eigh_phase_row(v, lower)
-        vk = np.sum(np.where(row, v, 0), axis=-2).real
+        row, vk = _eigh_phase_row(v, lower)
         dv = dv - 1j * (np.imag(np.sum(np.where(row, dv, 0), axis=-2)) / vk)[..., None, :] * v
     return np.real(np.diagonal(k, axis1=-2, axis2=-1)), dv
 
@@ -307,9 +310,8 @@ def _eigvalsh_jvp(tangents, ans, a, UPLO="L"):
 
 
 # --- eig, eigvals ----------------------------------------------------------------------------
-# LAPACK's geev normalizes each eigenvector to unit 2-norm with its largest component real; the
-# derivative keeps that gauge: dv = V (F * X) + V diag(c), X = V^-1 dA V, with c removing the
-# component that changes the norm (real part) and the phase of the largest entry (imaginary).
+# geev's eigenvectors have unit norm and a real largest entry; the derivative keeps that gauge:
+# dv = V (F * X) + V diag(c), X = V^-1 dA V, c fixing the norm (Re) and that entry's phase (Im).
 
 def _eig_gauge(v):
     """(index of the largest entry of each eigenvector, that entry) over the last two axes."""
@@ -381,9 +383,8 @@ def _svd_parts(a, ans, full_matrices, compute_uv, hermitian, name="svd"):
     return ans
 
 
-# A complex SVD is unique up to u_j, v_j -> e^{it} (u_j, v_j); LAPACK (gesdd) leaves the first
-# row of V real when m >= n and the first row of U real when m < n. The derivative below is
-# JAX's (phase change on U's diagonal) plus i*c_j on both vectors, keeping that row real.
+# A complex SVD is unique up to u_j, v_j -> e^{it} (u_j, v_j); the derivative is JAX's plus
+# i c_j on both vectors, keeping real the row LAPACK (gesdd) keeps real (V's if m >= n, else U's).
 
 def _svd_gauge(u, vh):
     """(True if V's first row is the real one, that real row of U or V)."""

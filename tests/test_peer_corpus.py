@@ -286,12 +286,15 @@ def test_linalg_rules_match_finite_differences(n, batch, cplx, which, seed):
 
 @pytest.mark.skipif(FAKE, reason="checks framead's rules")
 def test_eigen_and_singular_vector_rules_differentiate_twice():
-    """The reverse passes of eigh/eig/svd are themselves differentiable (no 1/0 on the
-    diagonal of the eigenvalue-gap matrix): autograd's order-2 check on the corpus cases."""
+    """The reverse passes of eigh/eig/svd/qr/det are themselves differentiable (no 1/0 on the
+    diagonal of the eigenvalue-gap matrix; det's at a nearly singular matrix through cofactors,
+    not inv): autograd's order-2 check on the corpus cases."""
     from peer_corpus.check import second_order
 
     names = ("jlinalg/eigh[3x3]", "jlinalg/eig_raw[c3x3]", "jlinalg/eig_vectors[2x4x4]",
-             "jlinalg/svd[(3, 3)]", "linalg/svd_tall_2d", "linalg/eigh_lower")
+             "jlinalg/svd[(3, 3)]", "linalg/svd_tall_2d", "linalg/eigh_lower",
+             "jlinalg/svd_raw[c2x4x4]", "jlinalg/qr_raw_wide[c3x3]", "jlinalg/eigh_raw[c3x3]",
+             "jlinalg/det_singular", "jlinalg/det_singular_batch")
     cases = {c.name: c for c in all_cases()}
     results = {n: run_case(second_order(cases[n])) for n in names}
     assert all(s == "pass" for s, _ in results.values()), results
