@@ -112,6 +112,13 @@ class Recorder:
                 C.track(obj)
                 return
             buf = self.buffers.get(id(root))
+            if buf is None and _same_layout(obj, root):
+                # a fresh result NumPy wrapped as a view (a subclass's: np.ma): its memory's
+                # owner holds the same value
+                buf = self.buffers[id(root)] = Buffer(root, v)
+                self.entries[id(root)] = Entry(root, v, buf, 0)
+                C.track(root)
+                parent, recipe = root, self._index_recipe(root, obj)
             if buf is None:  # a view of memory nobody traced: its owner starts as a constant
                 buf = self._const_buffer(root)
             if parent is not None and (not isinstance(parent, np.ndarray)
@@ -783,6 +790,12 @@ def _numeric(x: Any) -> bool:
     """Operands whose operators have rules (not user classes with Python dunders)."""
     return isinstance(x, _NUMERIC_TYPES) and (type(x) in (float, int, complex, bool)
                                               or type(x).__module__ == "numpy")
+
+
+def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
+    """``a`` is ``b`` seen as another class (``b.view(cls)``): same memory, shape, strides."""
+    return a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype and \
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
 
 
 def _meets_numpy(seq: Any, other: Any) -> bool:

@@ -607,3 +607,20 @@ def test_in_place_methods_called_through_ndarray(case):
         return np.sum(a * w) + np.sum(keep)
 
     assert_grad(f, (np.array([[0.3, 1.2, 0.7], [2.0, -1.0, 0.1]]),))
+
+
+@pytest.mark.parametrize("case", ["median_axis0", "median_axis1", "sort", "arith"])
+def test_masked_array_results_keep_their_dependence(case):
+    """A rule's result NumPy hands back as a view of a fresh array (a subclass such as
+    MaskedArray wraps one): reading that array again reads the result, not a constant."""
+    def f(x):
+        m = np.ma.array(x, mask=x > 1.5)
+        if case == "median_axis0":
+            return np.ma.median(m, axis=0).sum()
+        if case == "median_axis1":
+            return np.ma.median(np.ma.array(x), axis=1).sum()
+        if case == "sort":
+            return np.sum(np.ma.sort(m, axis=1).filled(0.0) * np.arange(6.0).reshape(2, 3))
+        return np.sum((m * 2.0 + 1.0).filled(0.0) ** 2)
+
+    assert_grad(f, (np.array([[0.3, 1.2, 0.7], [2.0, -1.0, 0.1]]),))
