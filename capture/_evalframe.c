@@ -122,12 +122,13 @@ is_traced(PyObject *o)
    for this thread and handlers are set. Cheapest test first. */
 #define FA_ACTIVE() (tracked.size != 0 && tl_enabled && h_obj != NULL)
 
-/* Look for traced values inside nested lists/tuples. The walk visits at most a
-   budget of items (shared sublists and cyclic lists, e.g. functools' pure-Python
-   LRU links, would otherwise make it exponential or endless); past the budget or
-   the depth limit it answers 1, "maybe": the Python handler then looks with a
-   cycle-safe walk, so nothing traced is missed and nothing hangs. */
-#define FA_SCAN_BUDGET 4096
+/* Look for traced values inside nested lists/tuples. Flat lists are read whole;
+   the walk enters at most a budget of nested lists (shared sublists and cyclic
+   lists, e.g. functools' pure-Python LRU links, would otherwise make it
+   exponential or endless). Past the budget or the depth limit it answers 1,
+   "maybe": the Python handler then looks with a cycle-safe walk, so nothing
+   traced is missed and nothing hangs. */
+#define FA_SCAN_BUDGET 1024
 
 static int
 scan_traced_in(PyObject *o, int depth, Py_ssize_t *budget)
@@ -145,7 +146,7 @@ scan_traced_in(PyObject *o, int depth, Py_ssize_t *budget)
     else {
         return 0;
     }
-    if (depth > 32 || (*budget -= n) < 0) {
+    if (depth > 32 || --*budget < 0) {
         return 1;
     }
     for (Py_ssize_t i = 0; i < n; i++) {

@@ -7,10 +7,12 @@ ALWAYS flag). The order of the questions is the order of `dispatch`.
 from __future__ import annotations
 
 import array
+import bisect
 import builtins
 import collections
 import ctypes
 import functools
+import heapq
 import itertools
 import math
 import operator
@@ -119,6 +121,11 @@ STRUCTURAL = [
     itertools.product, itertools.permutations, itertools.combinations, itertools.repeat,
     itertools.cycle, itertools.groupby, itertools.compress, itertools.takewhile,
     itertools.dropwhile, itertools.filterfalse, itertools.tee, itertools.pairwise,
+    # order and move items by comparison only (a traced item keeps its identity); their
+    # list arguments are often long and searched in a loop, so they are not scanned
+    bisect.bisect_left, bisect.bisect_right, bisect.insort_left, bisect.insort_right,
+    heapq.heappush, heapq.heappop, heapq.heapify, heapq.heapreplace, heapq.heappushpop,
+    str.join,
 ]
 _BINARY_NAMES = ("add", "and_", "floordiv", "lshift", "matmul", "mul", "mod", "or_", "pow",
                  "rshift", "sub", "truediv", "xor")  # BINARY_OP's order
