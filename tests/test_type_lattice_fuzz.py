@@ -95,6 +95,10 @@ KNOWN_OPEN: dict[str, tuple[str, str]] = {
         "capture/sourceloc.py caches locations under code objects, which compare equal "
         "across files (co_filename is not part of code equality): a function with the same "
         "text at the same line in another file gets that file's locations"),
+    "polyval-2d-coefficients": (
+        r"^CAPTURE RAISED.*(np\.polyval\(|f = np\.polyval,)",
+        "np.polyval(p, x) with a 2-d p (NumPy evaluates it row-wise) raises under capture "
+        "(the rule assumes 1-d coefficients)"),
     "exact-number-cut-unreported": (
         r"^WRONG GRADIENT.*(decimal\.Decimal\(|fractions\.Fraction\()",
         "decimal.Decimal(x) / fractions.Fraction(x) of a traced float cut the gradient with "
@@ -578,8 +582,8 @@ def _unreliable(fd, err) -> bool:
 def _tolerance(prog: Program) -> tuple[float, float]:
     src = prog.source()
     dts = prog.dtypes | {np.asarray(x).dtype for x in prog.inputs}
-    if "float16" in src or np.dtype(np.float16) in dts:
-        return 6e-2, 3e-2
+    if "float16" in src or np.dtype(np.float16) in dts:  # cancellations lose ~1e-2 of terms
+        return 6e-2, 2e-1
     if "float32" in src or "complex64" in src or dts & {np.dtype(np.float32),
                                                         np.dtype(np.complex64)}:
         return 2e-3, 1e-3
