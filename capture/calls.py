@@ -223,6 +223,8 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
         name = getattr(fn, "__name__", "")
         if name == "at":
             return _ufunc_at(rec, fn, args, kwargs, frame)
+        if name in _UFUNC_REDUCERS and _bool_valued(self_):  # np.all/np.any: a cut
+            return _static_result(rec, fn, args, kwargs, frame)
         same = _UFUNC_METHODS.get((self_.__name__, name))
         if same is not None and args:  # np.add.reduce(x, axis) is np.sum(x, axis)
             return dispatch(rec, same, args[:1], _ufunc_method_kwargs(name, args, kwargs),
@@ -715,6 +717,25 @@ def _ufunc_at(rec, fn, args, kwargs, frame):
         operands = (cur, b_items[n]) if ufunc.nin == 2 else (cur,)
         rec._setitem(a, pos, dispatch(rec, ufunc, operands, {}, frame), frame)
     return None
+
+
+_UFUNC_REDUCERS = ("reduce", "accumulate", "reduceat", "outer")
+
+
+def _bool_valued(ufunc: np.ufunc) -> bool:
+    """np.logical_and, np.greater...: every loop's output is boolean."""
+    return bool(ufunc.types) and all(t.endswith("?") for t in ufunc.types)
+
+
+def _static_result(rec, fn, args: tuple, kwargs: dict, frame) -> Any:
+    """A call whose result carries no derivative (booleans of traced values): run it; a
+    cached trace guards the result, as for any decision on traced values."""
+    result = _as_user(fn, args, kwargs)
+    if rec.guards is not None:
+        vals = [rec.tree_value(a) for a in args]
+        if any(v is not None for v in vals):
+            rec.guard(fn, args, kwargs, vals, result, frame)
+    return result
 
 
 def _ufunc_method_kwargs(method: str, args: tuple, kwargs: dict) -> dict:

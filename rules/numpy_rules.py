@@ -99,9 +99,11 @@ CUTS = [np.floor, np.ceil, np.trunc, np.rint, np.fix, np.round, np.around,
 
 # more elementwise functions: (function, d/dx) and (function, d/dx1, d/dx2)
 UNARY_MORE = [(np.sinc, lambda x: _sinc_dx(x))]
+# (the sign in copysign, ldexp's integer exponent and nextafter's direction are piecewise
+# constant: derivative 0, not "no rule")
 BINARY_MORE = [
-    (np.copysign, lambda x, y: np.copysign(1.0, x) * np.copysign(1.0, y), None),
-    (np.ldexp, lambda y: np.ldexp(1.0, y), None), (np.nextafter, 1, None),
+    (np.copysign, lambda x, y: np.copysign(1.0, x) * np.copysign(1.0, y), 0.0),
+    (np.ldexp, lambda y: np.ldexp(1.0, y), None), (np.nextafter, 1, 0.0),
 ]
 # piecewise constant, boolean or integer valued ufuncs (np.isnan & co. are structural)
 UFUNC_CUTS = [np.equal, np.not_equal, np.greater, np.greater_equal, np.less, np.less_equal,
