@@ -81,8 +81,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                               "_statistics._normal_dist_inv_cdf, no rule (FA101)"),
     "statistics_median_variance": ("wrong_hazard", "statistics.pvariance: exact sums via "
                                    "as_integer_ratio (FA102/FA101)"),
-    "scipy_lfilter_inside": ("wrong_hazard", "scipy.signal.lfilter's C _linear_filter has no "
-                             "rule (FA101)"),
     "scipy_savgol_inside": ("wrong_hazard", "mode='interp' fits the edge windows with "
                             "scipy.linalg.lstsq (LAPACK dgelsd), no rule (FA101)"),
     "scipy_curve_fit_inside": ("wrong_hazard", "curve_fit's MINPACK _lmdif has no rule or "
@@ -222,6 +220,11 @@ _CUT = ("an unreported cut (the program's silent gradient failure above): the re
 REPLAY_EXPECTED = {
     "kmeans_assignment": "min(range(k), key=...) picks a centroid by traced comparisons in C; "
                          "the replay does not guard that choice: wrong value and gradient",
+    "heapq_three_smallest": "heapq.heapify/heappop choose by traced comparisons; since they "
+                            "became structural (no FA101) the trace is cached and the replay "
+                            "does not guard the heap order: wrong value and gradient",
+    "bisect_table_lookup": "bisect.bisect_right chooses the interval by traced comparisons; "
+                           "structural since a754fb5, its choice is not guarded in replays",
     **{name: _CUT for name in ("string_roundtrip", "json_roundtrip", "numpy_fromiter",
                                "dual_number_derivative", "numpy_object_array",
                                "numpy_frompyfunc", "thread_pool_map")},
