@@ -12,6 +12,7 @@ subgradient 0.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib._function_base_impl import _QuantileMethods
 
 from .helpers import (
     add_tangents,
@@ -62,14 +63,11 @@ def _std_dir(d, ans, a, axis, keepdims):
     """d std = d var / (2 std); where std is 0 (all equal, up to the rounding of the mean)
     the subgradient 0, which is what central differences see (std is even there)."""
     a = np.asarray(a)
-    axes = normalize_axis(axis, a.ndim)
-    sd = np.abs(expand_reduced(ans, a, axis, keepdims))
-    big = np.max(np.abs(np.where(np.isnan(a), 0, a)), axis=axes, keepdims=True) \
-        if a.size else 0.0
-    n = np.prod([a.shape[i] for i in axes])
-    flat = sd <= 4 * n * np.finfo(np.result_type(a, float)).eps * big
+    axes, sd = normalize_axis(axis, a.ndim), np.abs(expand_reduced(ans, a, axis, keepdims))
+    big = np.max(np.abs(np.where(np.isnan(a), 0, a)), axes, keepdims=True) if a.size else 0
+    eps = np.prod([a.shape[i] for i in axes]) * np.finfo(np.result_type(a, float)).eps
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(flat, 0.0, d / (2 * sd))
+        return np.where(sd <= 4 * eps * big, 0.0, d / (2 * sd))
 
 
 def _real_dir(d, t):
@@ -232,10 +230,31 @@ def _avg_jvp(tangents, ans, a, axis=None, weights=None, returned=False, *, keepd
 
 # --- order statistics ------------------------------------------------------------------------
 
-def _order_parts(a, q, axis, scale, nan=False):
-    """(weights of shape q.shape + a.shape, d value / d q of shape q.shape + rest, axes):
-    linear interpolation between sorted positions floor(pos) and floor(pos) + 1 of each lane
-    (of its values that are not NaN, for the nan-functions)."""
+_CONTINUOUS = {"linear", "interpolated_inverted_cdf", "hazen", "weibull", "median_unbiased",
+               "normal_unbiased"}
+
+
+def _positions(method, count, qv):
+    """(lo, hi, gamma, d index / d q) of quantile ``qv`` in lanes of ``count`` sorted values,
+    placed as NumPy's ``method`` places it (d / dq is 0 for the methods that step)."""
+    props = _QuantileMethods[method]
+    top = np.maximum(count - 1, 0)
+    vi = np.asarray(props["get_virtual_index"](count, qv))
+    if vi.dtype.kind in "iu":
+        k = np.clip(vi, 0, top).astype(np.intp)
+        return k, k, np.zeros(k.shape), np.zeros(k.shape)
+    below = np.floor(vi)
+    gamma = np.asarray(props["fix_gamma"](vi - below, vi), dtype=float)
+    lo = np.clip(below, 0, top).astype(np.intp)
+    hi = np.clip(below + 1, 0, top).astype(np.intp)
+    dvi = (np.asarray(props["get_virtual_index"](count, 1.0)) -
+           np.asarray(props["get_virtual_index"](count, 0.0))) if method in _CONTINUOUS else 0.0
+    return lo, hi, np.broadcast_to(gamma, lo.shape), np.broadcast_to(dvi, lo.shape)
+
+
+def _order_parts(a, q, axis, scale, nan=False, method="linear"):
+    """(weights of shape q.shape + a.shape, d value / d q of shape q.shape + rest, axes): the
+    sorted positions ``method`` picks in each lane (its non-NaN values for nan-functions)."""
     a = np.asarray(a)
     axes = normalize_axis(axis, a.ndim)
     rest = [i for i in range(a.ndim) if i not in axes]
@@ -243,8 +262,7 @@ def _order_parts(a, q, axis, scale, nan=False):
     flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
     perm = np.argsort(flat, axis=-1, kind="stable")  # NaNs last
     srt = np.take_along_axis(flat, perm, -1)
-    m = flat.shape[-1] - (np.sum(np.isnan(flat), axis=-1) if nan else 0)
-    top = np.maximum(np.broadcast_to(m, flat.shape[:-1]) - 1, 0)
+    count = np.broadcast_to(flat.shape[-1] - (np.isnan(flat).sum(-1) if nan else 0), srt.shape[:-1])
     qs = np.asarray(q, dtype=float) / scale
     w = np.zeros(qs.shape + flat.shape)
     slope = np.zeros(qs.shape + flat.shape[:-1])
@@ -253,10 +271,7 @@ def _order_parts(a, q, axis, scale, nan=False):
         return np.take_along_axis(arr, k[..., None], -1)[..., 0]
 
     for idx in np.ndindex(qs.shape):
-        pos = qs[idx] * top
-        lo = np.minimum(np.floor(pos).astype(np.intp), top)
-        hi = np.minimum(lo + 1, top)
-        frac = pos - lo
+        lo, hi, frac, dvi = _positions(method, count, qs[idx])
         wi = np.zeros(flat.shape)
         np.put_along_axis(wi, at(perm, hi)[..., None], frac[..., None], -1)
         np.put_along_axis(wi, at(perm, lo)[..., None],
@@ -265,7 +280,7 @@ def _order_parts(a, q, axis, scale, nan=False):
         # on a sorted position q sits on a kink: the mean of the slopes on either side
         first = np.where((frac == 0) & (lo > 0), lo - 1, lo)  # (the left one at q = 1)
         with np.errstate(invalid="ignore"):
-            d = (at(srt, hi) - at(srt, first)) / np.maximum(hi - first, 1) * top / scale
+            d = (at(srt, hi) - at(srt, first)) / np.maximum(hi - first, 1) * dvi / scale
         slope[idx] = np.where(np.isnan(d), 0.0, d)
     w = w.reshape(qs.shape + moved.shape)
     inv = np.argsort(rest + list(axes))
@@ -275,15 +290,14 @@ def _order_parts(a, q, axis, scale, nan=False):
 
 def _quantile_family(scale, nan=False):
     def check(method, weights):
-        if method != "linear" or weights is not None:
-            raise NotImplementedError("framead: quantile/percentile rule covers "
-                                      "method='linear' without weights")
+        if weights is not None:
+            raise NotImplementedError("framead: weighted quantiles have no rule")
 
     def cot(i):
         def vjp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
                 keepdims=False, *, weights=None):
             check(method, weights)
-            w, slope, axes = _order_parts(a, q, axis, scale, nan)
+            w, slope, axes = _order_parts(a, q, axis, scale, nan, method)
             qnd = np.ndim(q)
             g = np.asarray(g)
             if i == 1:
@@ -298,7 +312,7 @@ def _quantile_family(scale, nan=False):
             keepdims=False, *, weights=None):
         check(method, weights)
         ta, tq = tangents[0], tangents[1] if len(tangents) > 1 else None
-        w, slope, axes = _order_parts(a, q, axis, scale, nan)
+        w, slope, axes = _order_parts(a, q, axis, scale, nan, method)
         qnd = np.ndim(q)
         terms = []
         if ta is not None:

@@ -624,3 +624,17 @@ def test_masked_array_results_keep_their_dependence(case):
         return np.sum((m * 2.0 + 1.0).filled(0.0) ** 2)
 
     assert_grad(f, (np.array([[0.3, 1.2, 0.7], [2.0, -1.0, 0.1]]),))
+
+
+@pytest.mark.parametrize("method", ["linear", "inverted_cdf", "averaged_inverted_cdf",
+                                    "closest_observation", "interpolated_inverted_cdf",
+                                    "hazen", "weibull", "median_unbiased", "normal_unbiased",
+                                    "lower", "higher", "midpoint", "nearest"])
+def test_quantile_methods_in_a_and_q(method):
+    x = np.array([[0.5, -1.0, np.nan, 0.3, 1.1], [1.7, -0.4, 0.9, 0.1, -0.2]])
+    w = np.array([1.0, -2.0])
+    for q in (0.13, 0.62):
+        assert_grad(lambda a: np.sum(np.nanquantile(a, q, axis=1, method=method) * w), (x,))
+        assert_grad(lambda a: np.sum(np.percentile(a[1], 100 * q, method=method)), (x,))
+        assert_grad(lambda q: np.sum(np.nanpercentile(x, q, axis=1, method=method) * w),
+                    (100.0 * q,), rtol=1e-5, atol=1e-6)
