@@ -203,14 +203,15 @@ SEPARABLE = [nd.gaussian_filter, nd.gaussian_filter1d, nd.uniform_filter, nd.uni
 
 # --- scipy.signal.convolve / correlate (every mode and method) --------------------------------
 
-def _full_cot(g, ans, x, k, mode):
-    """The cotangent of the 'full' result: ``g`` placed where ``mode`` cuts it from."""
+def _full_cot(g, ans, x, k, mode, centre_high=False):
+    """The cotangent of the 'full' result: ``g`` placed where ``mode`` cuts it from
+    (``correlate2d``'s 'same' takes the upper centre for even kernels)."""
     nx, nk = np.shape(x), np.shape(k)
     full = tuple(a + b - 1 for a, b in zip(nx, nk, strict=True))
     if mode == "full":
         return np.asarray(g, dtype=float)
     if mode == "same":
-        start = tuple((f - a) // 2 for f, a in zip(full, nx, strict=True))
+        start = tuple((f - a + centre_high) // 2 for f, a in zip(full, nx, strict=True))
     else:
         start = tuple(min(a, b) - 1 for a, b in zip(nx, nk, strict=True))
     out = np.zeros(full)
@@ -218,12 +219,12 @@ def _full_cot(g, ans, x, k, mode):
     return out
 
 
-def _signal_vjp(correlate):
+def _signal_vjp(correlate, centre_high=False):
     def vjp(g, ans, in1, in2, mode="full", method="auto"):
         x, k = np.asarray(in1, dtype=float), np.asarray(in2, dtype=float)
         _real_only("scipy.signal.correlate" if correlate else "scipy.signal.convolve",
                    in1, in2, g)
-        gf = _full_cot(g, ans, x, k, mode)
+        gf = _full_cot(g, ans, x, k, mode, centre_high)
         kc = np.flip(k) if correlate else k  # y_full = convolve(x, kc, 'full')
         gx = ss.correlate(gf, kc, mode="valid")
         gk = ss.correlate(gf, x, mode="valid")
@@ -326,6 +327,86 @@ def _bspline_jvp(tangents, ans, t, c, k, x, nu=0, extrapolate=True):
     return out
 
 
+def _signal2d_vjp(correlate):
+    base = _signal_vjp(correlate, centre_high=correlate)
+
+    def vjp(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+        if boundary not in ("fill", "pad") or fillvalue != 0:
+            raise NotImplementedError("framead: scipy.signal.convolve2d/correlate2d with "
+                                      f"boundary={boundary!r}, fillvalue={fillvalue!r} has no "
+                                      "reverse-mode rule (boundary='fill', fillvalue=0 has)")
+        return (*base(g, ans, in1, in2, mode)[:2], None, None, None)
+
+    return vjp
+
+
+def _signal2d_jvp(fn):
+    def jvp(tangents, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+        t1, t2 = (tuple(tangents) + (None, None))[:2]
+        out = None if t1 is None else fn(t1, in2, mode, boundary, 0)
+        if t2 is not None:
+            term = fn(in1, t2, mode, boundary, fillvalue)
+            out = term if out is None else out + term
+        return out
+
+    return jvp
+
+
+# --- scipy.signal.lfilter: y = (b / a) x along an axis (zero or constant initial state) -------
+
+def _lfilter_parts(b, a, x, axis, zi, g):
+    """Normalised coefficients, the output, and the cotangent moved to the last axis."""
+    b, a = np.asarray(b, dtype=float), np.asarray(a, dtype=float)
+    bn, an = b / a[0], a / a[0]
+    y = ss.lfilter(bn, an, np.asarray(x, dtype=float), axis=axis, zi=zi)
+    y = y[0] if zi is not None else y
+    if isinstance(g, tuple):
+        if np.any(np.asarray(g[1]) != 0):
+            raise NotImplementedError("framead: lfilter's final state zf has no rule")
+        g = g[0]
+    return b, a, bn, an, y, np.asarray(g, dtype=float)
+
+
+def _lags(u, v, n, axis):
+    """``out[k] = sum over the axis (and the others) of u[i] * v[i - k]``, k < n."""
+    u, v = np.moveaxis(u, axis, -1), np.moveaxis(v, axis, -1)
+    m = u.shape[-1]
+    return np.array([np.sum(u[..., k:] * v[..., :m - k]) if k < m else 0.0 for k in range(n)])
+
+
+def _lfilter_vjp(g, ans, b, a, x, axis=-1, zi=None):
+    _real_only("scipy.signal.lfilter", b, a, x)
+    b, a, bn, an, y, g = _lfilter_parts(b, a, x, axis, zi, g)
+    # the adjoint of a causal filter runs anticausally: w = flip(filter(flip(g)))
+    flip = lambda v: np.flip(v, axis=axis)  # noqa: E731
+    gx = flip(ss.lfilter(bn, an, flip(g), axis=axis))
+    w = flip(ss.lfilter([1.0], an, flip(g), axis=axis))
+    gbn = _lags(w, np.asarray(x, dtype=float), len(b), axis)
+    gan = -_lags(w, y, len(a), axis)
+    gan[0] = 0.0
+    ga = gan / a[0]
+    ga[0] -= (np.dot(gbn, b) + np.dot(gan, a)) / a[0] ** 2
+    return gbn / a[0], ga, gx, None, None
+
+
+def _lfilter_jvp(tangents, ans, b, a, x, axis=-1, zi=None):
+    tb, ta, tx = (tuple(tangents) + (None,) * 3)[:3]
+    b, a = np.asarray(b, dtype=float), np.asarray(a, dtype=float)
+    bn, an = b / a[0], a / a[0]
+    y = ans[0] if zi is not None else ans
+    out = None if tx is None else ss.lfilter(bn, an, tx, axis=axis)
+    ta0 = 0.0 if ta is None else np.asarray(ta, dtype=float)[0]
+    if tb is not None or ta is not None:
+        tbn = (0.0 if tb is None else np.asarray(tb, dtype=float)) / a[0] - b * ta0 / a[0] ** 2
+        term = ss.lfilter(np.broadcast_to(tbn, b.shape), an, x, axis=axis)
+        out = term if out is None else out + term
+    if ta is not None:
+        tan = np.asarray(ta, dtype=float) / a[0] - a * ta0 / a[0] ** 2
+        tan[0] = 0.0
+        out = out - ss.lfilter(tan, an, y, axis=axis)
+    return (out, None) if zi is not None else out
+
+
 # --- scipy.fft: NumPy's transforms with extra arguments (overwrite_x, workers, plan) ----------
 
 _FFT_KW = ("n", "s", "axis", "axes", "norm")
@@ -360,6 +441,15 @@ def install() -> None:
     if lookup(ppoly_eval) is None:
         register(ppoly_eval, vjp=_ppoly_vjp, jvp=_ppoly_jvp, saves=None, nondiff=(3, 4),
                  name="scipy.interpolate._ppoly.evaluate")
+    for fn, corr in ((ss.convolve2d, False), (ss.correlate2d, True)):
+        if lookup(fn) is None:
+            name = f"scipy.signal.{fn.__name__}"
+            register(fn, vjp=_signal2d_vjp(corr), jvp=_signal2d_jvp(fn), saves=None,
+                     nondiff=(2, 3, 4), hazard=_hazard(name) + " (fillvalue)", name=name)
+    if lookup(ss.lfilter) is None:
+        register(ss.lfilter, vjp=_lfilter_vjp, jvp=_lfilter_jvp, saves=None, nondiff=(3, 4),
+                 hazard=_hazard("scipy.signal.lfilter") + " (initial state zi)",
+                 name="scipy.signal.lfilter")
     for fn, corr in ((ss.convolve, False), (ss.correlate, True)):
         if lookup(fn) is None:
             register(fn, vjp=_signal_vjp(corr), jvp=_signal_jvp(fn), saves=None, nondiff=(2, 3),

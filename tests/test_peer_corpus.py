@@ -122,8 +122,6 @@ EXPECTED_GROUPS: dict[str, list[str]] = {
         'ndimage/map_coordinates',
     ],
     'scipy.signal lfilter/convolve2d/savgol/detrend: FA101 (scipy_signal_rules.py)': [
-        'signal/lfilter',
-        'signal/convolve2d',
         'signal/savgol',
         'signal/detrend',
     ],

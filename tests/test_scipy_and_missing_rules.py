@@ -321,6 +321,43 @@ def test_signal_convolve_correlate_every_mode_and_method(data):
         assert_grad(lambda b: np.sum(c * fn(a, b, mode=mode, **kw)), b)
 
 
+@SETTINGS
+@given(data=st.data())
+def test_signal_2d_and_lfilter(data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    sa = (data.draw(st.integers(2, 5)), data.draw(st.integers(2, 5)))
+    sb = (data.draw(st.integers(1, sa[0])), data.draw(st.integers(1, sa[1])))
+    a, b = rng.normal(size=sa), rng.normal(size=sb)
+    for fn in (ss.convolve2d, ss.correlate2d):
+        for mode in ("full", "same", "valid"):
+            c = rng.normal(size=fn(a, b, mode).shape)
+            assert_grad(lambda a: np.sum(c * fn(a, b, mode)), a)
+            assert_grad(lambda b: np.sum(c * fn(a, b, mode=mode)), b)
+    x = rng.normal(size=(3, data.draw(st.integers(2, 8))))
+    bb = rng.normal(size=data.draw(st.integers(1, 4)))
+    aa = np.concatenate([[data.draw(st.floats(0.8, 2.0))],
+                         0.3 * rng.normal(size=data.draw(st.integers(0, 3)))])
+    axis = data.draw(st.sampled_from([-1, 0]))
+    c = rng.normal(size=x.shape)
+    for f, v in [(lambda x: np.sum(c * ss.lfilter(bb, aa, x, axis=axis)), x),
+                 (lambda b: np.sum(c * ss.lfilter(b, aa, x, axis=axis)), bb),
+                 (lambda a: np.sum(c * ss.lfilter(bb, a, x, axis=axis)), aa)]:
+        assert_grad(f, v)
+    _, t = framead.jvp(lambda b, a, x: ss.lfilter(b, a, x, axis), (bb, aa, x), (bb, aa, x))
+    h = 1e-6
+    np.testing.assert_allclose(t, (ss.lfilter(bb * (1 + h), aa * (1 + h), x * (1 + h), axis)
+                                   - ss.lfilter(bb * (1 - h), aa * (1 - h), x * (1 - h), axis))
+                               / (2 * h), rtol=1e-5, atol=1e-7)
+
+
+def test_signal_unsupported_forms_are_loud():
+    x, k = np.ones((3, 4)), np.ones((2, 2))
+    with pytest.raises(NotImplementedError):
+        framead.grad(lambda x: np.sum(ss.convolve2d(x, k, "same", "wrap")))(x)
+    zi = np.array([0.3])
+    assert "FA101" in codes(lambda z: ss.lfilter([1.0, 0.5], [1.0, -0.2], x[0], zi=z)[0][0], zi)
+
+
 @pytest.mark.parametrize("name", ["fft", "ifft", "rfft", "irfft", "fftn", "ifftn", "rfftn",
                                   "irfftn", "fft2", "rfft2", "hfft", "ihfft"])
 def test_scipy_fft(name):
@@ -496,7 +533,10 @@ def library_cases() -> list:
             (nd.gaussian_filter, (x, 0.8), {}), (nd.gaussian_filter1d, (x, 1.1, 0), {}),
             (nd.uniform_filter, (x, 3), {"mode": "constant", "cval": 0.5}),
             (nd.uniform_filter1d, (x, 2, 1), {}),
-            (ss.convolve, (x, w, "same"), {}), (ss.correlate, (x, w, "valid", "direct"), {})]
+            (ss.convolve, (x, w, "same"), {}), (ss.correlate, (x, w, "valid", "direct"), {}),
+            (ss.convolve2d, (x, w, "same"), {}), (ss.correlate2d, (x, w, "same"), {}),
+            (ss.lfilter, (w1, np.array([1.4, -0.3]), x), {}),
+            (ss.lfilter, (w1, np.array([0.9, 0.2, 0.1]), x, 0), {})]
     out += [(getattr(sfft, n), (x,), {}) for n in ("fft", "ifft", "fftn", "ifftn", "fft2",
                                                    "ifft2", "rfft", "hfft", "ihfft", "rfftn",
                                                    "rfft2", "fftshift", "ifftshift")]
