@@ -54,10 +54,11 @@ KNOWN_OPEN: dict[str, tuple[str, str]] = {
     "reduction-axis-on-0d": (
         r"^(?=.*axis=).*(AxisError: axis -?\d+ is out of bounds for array of dimension 0"
         r"|ValueError: axes don't match array|cannot broadcast a non-scalar to a scalar"
-        r"|WRONG GRADIENT SHAPE|Einstein sum subscript)",
+        r"|WRONG GRADIENT SHAPE|Einstein sum subscript"
+        r"|only 0-dimensional arrays can be converted)",
         "np.max/min/prod/cumsum(..., axis=0 or -1) of a 0-d array or NumPy scalar: the rule "
         "(rules/numpy_reduction_rules.py) raises at capture or in the reverse pass, or "
-        "gives a gradient of shape (1,) for a scalar input"),
+        "gives a cotangent of shape (1,) for a scalar (which later VJPs then reject)"),
     "nan-at-a-singular-point": (
         r"^WRONG GRADIENT.*framead array\(\[?nan",
         "a rule's derivative at a point where the function has none (np.hypot and "
@@ -72,15 +73,6 @@ KNOWN_OPEN: dict[str, tuple[str, str]] = {
     "trapezoid-one-sample": (
         r"WRONG GRADIENT.*np\.trapezoid[(,]",
         "np.trapezoid of one sample (or a 0-d array) is 0; the rule's VJP is not"),
-    "raw-storage-unreported": (
-        r"^WRONG GRADIENT.*(array\.array\(|ctypes\.|\.tobytes\(\)|memoryview\(|struct\.)",
-        "a traced value through raw storage (array.array(..., [x]), ctypes.c_double(x).value, "
-        "np.frombuffer(x.tobytes()), memoryview) loses the gradient with no FA105"),
-    "list-of-traced-in-operator": (
-        r"^WRONG GRADIENT.*\.tolist\(\)",
-        "an operator between a constant array and a list holding traced floats "
-        "(np.zeros(1) - [x], z -= x.tolist()) gives a zero gradient and no hazard (issue 11 "
-        "item 1: list operands, capture/recorder.py)"),
     "max-of-arguments-with-an-array": (
         r"'[<>]' not supported between instances of .*'generator'",
         "max(a, b) / min(a, b) with an array argument: capture/calls.py hands each argument "
@@ -99,10 +91,6 @@ KNOWN_OPEN: dict[str, tuple[str, str]] = {
         r"^CAPTURE RAISED.*(np\.polyval\(|f = np\.polyval,)",
         "np.polyval(p, x) with a 2-d p (NumPy evaluates it row-wise) raises under capture "
         "(the rule assumes 1-d coefficients)"),
-    "exact-number-cut-unreported": (
-        r"^WRONG GRADIENT.*(decimal\.Decimal\(|fractions\.Fraction\()",
-        "decimal.Decimal(x) / fractions.Fraction(x) of a traced float cut the gradient with "
-        "no FA102 (rules/exact_number_rules.py in progress)"),
     "longdouble-gather-vjp": (
         r"Cannot cast array data from dtype\('float128'\) to dtype\('float64'\)",
         "VJPs of np.tile/np.repeat/ndarray.repeat (gather rules) cast longdouble cotangents "
