@@ -405,8 +405,9 @@ def install() -> None:
              jvp=_diff_jvp, saves={0: (), 3: (), 4: ()})
     register(np.ediff1d, vjp=(_ediff_cot(0), _ediff_cot(1), _ediff_cot(2)), jvp=_ediff_jvp,
              saves={0: (), 1: (), 2: ()})
-    register(np.convolve, vjp=(_convolve_cot(0), _convolve_cot(1)), jvp=_convolve_jvp,
-             saves={0: (1,), 1: (0,)})
+    for fn in (np.convolve, np.polymul):  # polymul of coefficient arrays: a full convolve
+        register(fn, vjp=(_convolve_cot(0), _convolve_cot(1)), jvp=_convolve_jvp,
+                 saves={0: (1,), 1: (0,)})
     register(np.correlate, vjp=(_correlate_cot(0), _correlate_cot(1)), jvp=_correlate_jvp,
              saves={0: (1,), 1: (0,)})
     cots = tuple(_interp_cot(i) for i in range(5))

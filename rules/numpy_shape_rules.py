@@ -321,6 +321,33 @@ def _partition_jvp(tangents, ans, a, kth, axis=-1, kind="introselect", order=Non
     return None if tangents[0] is None else _permuted_tangent(tangents[0], ans, a, axis)
 
 
+def _choice_index(a, n, mode="raise"):
+    a = np.asarray(a)
+    return np.clip(a, 0, n - 1) if mode == "clip" else a % n if mode == "wrap" else a
+
+
+def _choose_cot(g, ans, a, choices, out=None, mode="raise"):
+    """Each choice gets ``g`` where the index picked it (a list of cotangents for a list)."""
+    n = len(choices) if isinstance(choices, list | tuple) else shape_of(choices)[0]
+    k = _choice_index(a, n, mode)
+    cts = [np.where(k == i, g, 0.0) for i in range(n)]
+    if isinstance(choices, list | tuple):
+        return type(choices)(fit(sum_to(c, shape_of(x)), meta_of(x)) if not isinstance(
+            x, int | bool) else None for c, x in zip(cts, choices, strict=True))
+    return fit(sum_to(np.stack([sum_to(c, shape_of(choices)[1:]) for c in cts]),
+                      shape_of(choices)), meta_of(choices))
+
+
+def _choose_jvp(tangents, ans, a, choices, out=None, mode="raise"):
+    t = tangents[1] if len(tangents) > 1 else None
+    if t is None:
+        return None
+    if isinstance(choices, list | tuple):
+        t = [np.zeros(np.shape(x)) if ti is None else ti for ti, x in zip(t, choices,
+                                                                         strict=True)]
+    return np.choose(a, t, mode=mode)
+
+
 def _partition_into(a, kth, axis=-1, kind="introselect", order=None):
     """What ``a.partition(kth, ...)`` leaves in ``a``."""
     return np.partition(a, kth, axis=axis, kind=kind, order=order)
@@ -438,6 +465,8 @@ def install() -> None:
                  multi=True)
     register(np.sort, vjp=(_sort_vjp,), jvp=_sort_jvp, saves={0: (0, ANS)})
     register(np.partition, vjp=(_partition_vjp,), jvp=_partition_jvp, saves={0: (0, ANS)})
+    register(np.choose, vjp=(None, _choose_cot), jvp=_choose_jvp, saves={1: ()},
+             containers=(1,), nondiff=(0,))
     # a.partition(kth) writes a's new contents in place (mutates=(0,)): args hold a before,
     # ans a after; the rule's function is the functional form (checks and replays run it)
     register_method(nd, "partition", make_rule(

@@ -80,14 +80,8 @@ EXPECTED_GROUPS: dict[str, list[str]] = {
         'api/logaddexp.reduce[2x3x4,axis=0]',
         'api/logaddexp.reduce[2x3x4,axis=-1]',
     ],
-    'np.polymul: rule-less C call (FA101, numpy_series_rules.py)': [
-        'api/polymul',
-    ],
     'np.max(initial=): no rule (numpy_rules.py)': [
         'api/max_initial',
-    ],
-    'np.choose: no rule (FA101, numpy_shape_rules.py)': [
-        'api/choose',
     ],
     'scipy.fft dct/dst: no rule (FA101, scipy_signal_rules.py)': [
         'sfft/dct[6]',

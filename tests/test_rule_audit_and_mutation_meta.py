@@ -638,3 +638,14 @@ def test_quantile_methods_in_a_and_q(method):
         assert_grad(lambda a: np.sum(np.percentile(a[1], 100 * q, method=method)), (x,))
         assert_grad(lambda q: np.sum(np.nanpercentile(x, q, axis=1, method=method) * w),
                     (100.0 * q,), rtol=1e-5, atol=1e-6)
+
+
+def test_choose_and_polymul():
+    a, b = np.array([0.3, -1.2, 0.7, 0.2]), np.array([1.1, 0.4, -0.5, 2.0])
+    w = np.arange(4.0)
+    assert_grad(lambda a, b: np.sum(np.choose([0, 1, 2, 1], [a, b, 0.5]) * w), (a, b),
+                argnums=(0, 1))
+    assert_grad(lambda a, b: np.sum(np.choose([0, 3, 2, 1], np.stack([a, b]), mode="wrap")
+                                    * w), (a, b), argnums=(0, 1))
+    assert_grad(lambda a, b: np.sum(np.polymul(a, b[:2]) * np.arange(5.0)), (a, b),
+                argnums=(0, 1))
