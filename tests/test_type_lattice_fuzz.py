@@ -27,6 +27,7 @@ Locally: ``FRAMEAD_LATTICE_EXAMPLES=5000 FRAMEAD_LATTICE_SEED=$RANDOM pytest tes
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.util
 import itertools
 import math
@@ -52,7 +53,7 @@ SEED = os.environ.get("FRAMEAD_LATTICE_SEED")
 # ------------------------------------------------------------------------------------------
 KNOWN_OPEN: dict[str, tuple[str, str]] = {
     "reduction-axis-on-0d": (
-        r"^(?=.*axis=).*(AxisError: axis -?\d+ is out of bounds for array of dimension 0"
+        r"^(?=.*(axis=|'axis':)).*(AxisError: axis -?\d+ is out of bounds for array of dimension 0"
         r"|ValueError: axes don't match array|cannot broadcast a non-scalar to a scalar"
         r"|WRONG GRADIENT SHAPE|Einstein sum subscript"
         r"|only 0-dimensional arrays can be converted)",
@@ -225,7 +226,9 @@ CONSTS = ["2.0", "0.5", "-1.25", "3", "1", "np.float32(0.75)", "np.int64(2)", "[
           "True"]
 LOW = {"np.float16": "np.float64", "np.float32": "np.float64", "np.longdouble": "np.float64",
        "np.complex64": "np.complex128"}
-FN = {op: re.match(r"([\w.]+)\(\{0\}(, \{\d\})*\)$", op) for op, _ in OPS}
+# templates that are one call of a callable on the operands (and literal keywords)
+FN = {op: re.match(r"([\w.]+)\(\{0\}((?:, \{\d\})*)((?:, \w+=[\w.'-]+)*)\)$", op)
+      for op, _ in OPS}
 
 
 def _is_scalar(v) -> bool:
@@ -693,21 +696,23 @@ def test_lattice_program(program_dir, prog):
 # ------------------------------------------------------------------------------------------
 # the callables themselves as the top-level f
 # ------------------------------------------------------------------------------------------
-TOP = sorted({m.group(1) for m in FN.values() if m} | {
-    "np.ndarray.sum", "np.ndarray.mean", "np.ndarray.max", "np.ndarray.std", "np.ndarray.prod"})
+TOP = sorted({(m.group(1), m.group(3)[2:], 1 + m.group(2).count("{")) for m in FN.values()
+              if m} | {(f"np.ndarray.{n}", kw, 1) for n in ("sum", "mean", "max", "std", "prod")
+                       for kw in ("", "axis=0", "keepdims=True")})
 
 
 @_settings
-@given(name=st.sampled_from(TOP), data=st.data())
-def test_lattice_top_level_callable(name, data):
-    """``grad(np.sin)``, ``vjp(np.add)``, ``grad(math.sin)``, ``grad(np.ndarray.sum)``: a
-    callable given directly; its gradient and value are the same as when called in user code."""
+@given(top=st.sampled_from(TOP), data=st.data())
+def test_lattice_top_level_callable(top, data):
+    """``grad(np.sin)``, ``vjp(np.add)``, ``grad(math.sin)``, ``grad(np.ndarray.sum)``,
+    ``grad(np.max)(x, axis=0)``: a callable given directly (keywords passed through grad);
+    its gradient and value are the same as when called in user code."""
+    name, kwsrc, nargs = top
     ns: dict = {}
     exec("\n".join([*HEADER, "import scipy.special", "import scipy.stats"]), ns)  # noqa: S102
-    fn = eval(name, ns)  # noqa: S307 - names from the table above
-    nargs = max(len(re.findall(r"\{\d\}", op)) for op, _ in OPS
-                if FN[op] and FN[op].group(1) == name) if not name.startswith("np.ndarray") \
-        else 1
+    kwargs = eval(f"dict({kwsrc})", ns)  # noqa: S307 - keywords from the table above
+    fn = functools.partial(eval(name, ns), **kwargs) if kwargs else eval(name, ns)  # noqa: S307
+    top_fn = eval(name, ns)  # noqa: S307
     scalar = name.startswith("math.") or name in ("float", "complex", "round", "abs", "int")
     args = tuple(data.draw(_input(i)) for i in range(nargs))
     if scalar:
@@ -727,15 +732,17 @@ def test_lattice_top_level_callable(name, data):
             out, list | tuple):
         return
     nums = tuple(range(len(args)))
-    head = f"top-level f = {name}, arguments {args!r}"
+    head = f"top-level f = {name}, arguments {args!r}, keywords {kwargs!r}"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", framead.GradientWarning)
             if _real_scalar(out):  # grad(np.sin)(x): grad's own path
                 ct = 1.0
-                value, grads = framead.value_and_grad(fn, nums)(*copy.deepcopy(args))
+                value, grads = framead.value_and_grad(top_fn, nums)(*copy.deepcopy(args),
+                                                                   **kwargs)
             else:
-                value, f_vjp = framead.vjp(fn, *copy.deepcopy(args), argnums=nums)
+                value, f_vjp = framead.vjp(top_fn, *copy.deepcopy(args), argnums=nums,
+                                           **kwargs)
                 ct = _random_ct(out, np.random.default_rng(0))
                 grads = f_vjp(ct)
     except Exception as e:  # noqa: BLE001
@@ -751,7 +758,7 @@ def test_lattice_top_level_callable(name, data):
     for i, (g, d) in enumerate(zip(grads, fd, strict=True)):
         g = np.zeros_like(d) if g is None else np.asarray(g, dtype=np.float64)
         if g.shape != d.shape or not np.all(np.abs(g - d) <= atol * scale + rtol * np.abs(d)):
-            t = framead.trace(fn, *copy.deepcopy(args), argnums=nums)
+            t = framead.trace(top_fn, *copy.deepcopy(args), argnums=nums, **kwargs)
             _fail(f"WRONG GRADIENT (argument {i}): framead {g!r}, finite differences {d!r}; "
                   f"hazards {[str(h) for h in t.hazards]}\n{head}")
             return
