@@ -1,4 +1,4 @@
-# make demo | make test | make test-wheel | make bench | make lint | make ext (rebuild the C
+# make demo | make test | make test-wheel | make test-cpython | make bench | make lint | make ext (rebuild the C
 # extension in place)
 PY ?= python3
 VENV := .venv
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.framead-installed
 EXTRAS := test,torch,jax,scipy,bench
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-wheel bench lint ext setup clean
+.PHONY: demo test test-wheel test-cpython bench lint ext setup clean
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -50,6 +50,11 @@ test-wheel: $(STAMP)
 	"$$tmp/venv/bin/python" -c 'import sys, framead, framead.capture._evalframe as e, framead.rules as r; fs = [framead.__file__, e.__file__, r.__file__]; assert all(f.startswith(sys.argv[1] + "/framead/") for f in fs), fs; print("framead from", fs[0])' "$$site"; \
 	FRAMEAD_EXPECT_INSTALLED="$$site/framead/" "$$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider \
 		--rootdir="$$tmp" $(PYTEST_ARGS) tests
+
+# CPython's own test modules natively and under capture, the whole list (make test runs the
+# fast subset): tests/test_cpython_under_capture.py
+test-cpython: ext
+	FRAMEAD_CPYTHON=all $(VENV)/bin/pytest -q tests/test_cpython_under_capture.py
 
 bench: ext
 	$(VPY) benchmarks/run.py

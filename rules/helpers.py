@@ -183,10 +183,13 @@ def reduced_size(x: Any, axis: Any) -> int:
 # --- derivative formulas shared by several modules -------------------------------------------
 
 def pow_dx(x: Any, y: Any) -> Any:
-    """d(x**y)/dx = y * x**(y-1): zero where y == 0, y*inf (not an exception) at x == 0."""
+    """d(x**y)/dx = y * x**(y-1): zero where y == 0, y*inf (not an exception) at x == 0.
+    The formula is kept where y == 0 (0 * x**-1; only x == 0 == y is substituted) so that
+    its own derivative in y, 1/x there, survives for second derivatives."""
     if isinstance(y, np.ndarray):
-        return y * x ** np.where(y == 0, 1, y - 1)
-    if y == 0:
+        both = (y == 0) & (np.asarray(x) == 0)
+        return y * np.where(both, 1, x) ** (y - 1) if both.any() else y * x ** (y - 1)
+    if y == 0 and x == 0:
         return 0 * x
     if isinstance(x, np.ndarray | np.generic):
         return y * x ** (y - 1)

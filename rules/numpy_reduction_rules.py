@@ -66,8 +66,10 @@ def _std_dir(d, ans, a, axis, keepdims):
     axes, sd = normalize_axis(axis, a.ndim), np.abs(expand_reduced(ans, a, axis, keepdims))
     big = np.max(np.abs(np.where(np.isnan(a), 0, a)), axes, keepdims=True) if a.size else 0
     eps = np.prod([a.shape[i] for i in axes]) * np.finfo(np.result_type(a, float)).eps
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(sd <= 4 * eps * big, 0.0, d / (2 * sd))
+    flat = sd <= 4 * eps * big
+    # the quotient is formed on a safe denominator: a where() whose other branch is inf
+    # would make the derivative of this derivative nan (0 * inf) at the flat lanes
+    return np.where(flat, 0.0, d / (2 * np.where(flat, 1.0, sd)))
 
 
 def _real_dir(d, t):

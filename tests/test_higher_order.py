@@ -300,3 +300,26 @@ def test_hessian_through_cholesky():
         return float(np.sum(np.linalg.cholesky(np.outer(x, x) + np.diag(x + 2.0))))
 
     assert_hessian(f, np.array([0.5, 0.8, 0.6]), rtol=1e-5)
+
+
+def test_second_derivatives_at_guarded_points_are_finite_and_right():
+    """Derivative formulas guarded with where() keep their own derivatives: d2(x**y)/dxdy at
+    y == 0 is 1/x (not x), and std's Hessian at a constant lane is finite."""
+    x = np.array([0.5, 1.5, 2.0])
+    y = np.array([0.0, 1.0, 0.0])
+    h = framead.jacfwd(framead.grad(lambda a, b: np.sum(a ** b), argnums=0), argnums=1)(x, y)
+    np.testing.assert_allclose(np.diag(h), x ** (y - 1) * (1 + y * np.log(x)))
+    assert framead.grad(framead.grad(lambda a, b: a ** b), argnums=1)(1.5, 0.0) == \
+        pytest.approx(1 / 1.5)
+
+    def std_rows(a):
+        return np.std(a, axis=1).sum()
+
+    a = np.array([[1.0, 1.0, 1.0], [0.5, 1.5, 3.0]])
+    hs = framead.hessian(std_rows)(a)
+    assert np.isfinite(hs).all()
+    g, eps = framead.grad(std_rows), 1e-5
+    for k in range(3):
+        e = np.zeros_like(a)
+        e[1, k] = eps
+        np.testing.assert_allclose(hs[1, k], (g(a + e) - g(a - e)) / (2 * eps), atol=1e-5)
