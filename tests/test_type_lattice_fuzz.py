@@ -666,7 +666,11 @@ def check_program(f, path: str, prog: Program, twin=None) -> None:
     every = framead.trace(f, *copy.deepcopy(args), argnums=nums).hazards
     if any(h.loc.file == path for h in every):
         event("wrong gradient, hazard reported")
-        return
+        try:  # and strict mode refuses it
+            framead.vjp(f, *copy.deepcopy(args), argnums=nums, strict=True)
+        except framead.GradientHazard:
+            return
+        return _fail(f"STRICT MODE DID NOT RAISE for hazards {[str(h) for h in every]}\n{head}")
     elsewhere = [str(h) for h in every if os.path.basename(h.loc.file).startswith(
         "framead_lattice_")]
     if elsewhere:  # reported, but at the same line of an earlier program with equal code
