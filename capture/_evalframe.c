@@ -122,7 +122,7 @@ is_traced(PyObject *o)
    for this thread and handlers are set. Cheapest test first. */
 #define FA_ACTIVE() (tracked.size != 0 && tl_enabled && h_obj != NULL)
 
-/* Look for traced values inside nested lists/tuples. Flat lists are read whole;
+/* Look for traced values inside nested lists/tuples/dicts. Flat ones are read whole;
    the walk enters at most a budget of nested lists (shared sublists and cyclic
    lists, e.g. functools' pure-Python LRU links, would otherwise make it
    exponential or endless). Past the budget or the depth limit it answers 1,
@@ -142,6 +142,19 @@ scan_traced_in(PyObject *o, int depth, Py_ssize_t *budget)
     else if (PyTuple_Check(o)) {
         items = ((PyTupleObject *)o)->ob_item;
         n = PyTuple_GET_SIZE(o);
+    }
+    else if (PyDict_Check(o)) { /* json.dumps({"p": [t, ...]}): the values */
+        if (depth > 32 || --*budget < 0) {
+            return 1;
+        }
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(o, &pos, &key, &value)) {
+            if (is_traced(value) || scan_traced_in(value, depth + 1, budget)) {
+                return 1;
+            }
+        }
+        return 0;
     }
     else {
         return 0;

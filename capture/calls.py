@@ -77,7 +77,10 @@ _ITERATING = {builtins.list, builtins.tuple, builtins.sorted, builtins.min, buil
 
 CHOOSING = {builtins.min, builtins.max, builtins.sorted, builtins.any, builtins.all}
 _SHORT_CIRCUIT = {builtins.any, builtins.all}
-GUARDED_NATIVE = (list.sort,)  # structural, but cached traces guard what they decide
+# structural, but cached traces cannot re-run the choices they make on traced values
+ORDERING = (bisect.bisect_left, bisect.bisect_right, bisect.insort_left, bisect.insort_right,
+            heapq.heappush, heapq.heappop, heapq.heapify, heapq.heapreplace, heapq.heappushpop)
+GUARDED_NATIVE = (list.sort, *ORDERING)  # structural, but cached traces guard what they decide
 
 
 def _is_list_method(fn: Any, name: str) -> bool:
@@ -250,7 +253,10 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
                               frame)
         return rec.apply(rule, fn, args, kwargs, node_args, frame)
     if isinstance(fn, np.ufunc) and _is_object_ufunc(fn):
-        # np.frompyfunc / np.vectorize: C loops calling Python frames framead instruments
+        # np.frompyfunc / np.vectorize: C loops calling Python frames framead instruments;
+        # a traced float array reaches them as Python numbers read from it (as NumPy's cast
+        # to object makes them), so the callbacks compute on traced values
+        args = tuple(_as_object_items(rec, a, frame) for a in args)
         return rec.hold_if_container(_as_user(fn, args, kwargs))
     if _is_list_method(fn, "extend"):  # L.extend(x) iterates x in C: x's rows as read
         return _as_user(fn, [_rows_if_traced(rec, a, frame) for a in args], kwargs)
@@ -260,8 +266,21 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
         if vals[0] is not None:
             rec.guard(SortOrder(), (items,), kwargs, vals, SortOrder()(items, **kwargs), frame)
         return _as_user(fn, args, kwargs)
+    if rec.guards is not None and id(fn) in _ORDERING_IDS:
+        if any(rules_traced(a) for a in (*args, *kwargs.values())):
+            rec.unreplayable.append(f"{_callable_name(fn)} orders traced values")
+        return _as_user(fn, args, kwargs)
     if id(fn) in _ITERATING_IDS:
         args = tuple(_rows_if_traced(rec, a, frame) for a in args)
+        if rec.guards is not None and "key" in kwargs and fn in CHOOSING:
+            key = kwargs["key"]  # the choice is made on what the key computes: not replayable
+            start = len(rec.nodes)
+            result = _as_user(fn, args, kwargs)
+            if len(rec.nodes) > start or _closes_over_traced(key) or any(
+                    rules_traced(a) for a in args):
+                rec.unreplayable.append(f"{_callable_name(fn)}(key=...) chooses by traced "
+                                        "values")
+            return result
         if rec.guards is not None and fn in CHOOSING and fn not in _SHORT_CIRCUIT:
             # cached traces guard the choice: make iterables lists (consumed anyway)
             args = tuple(list(a) if isinstance(a, types.GeneratorType | map | filter | zip)
@@ -446,13 +465,13 @@ def _map_keywords(rule, node_args: tuple, kwargs: dict):
 
 
 def rules_traced(v: Any, _seen: set | None = None) -> bool:
-    """Whether ``v`` is traced or a (nested, possibly cyclic) list/tuple holding one."""
-    if isinstance(v, list | tuple):
+    """Whether ``v`` is traced or a (nested, possibly cyclic) list/tuple/dict holding one."""
+    if isinstance(v, list | tuple | dict):
         seen = set() if _seen is None else _seen
         if id(v) in seen:
             return False
         seen.add(id(v))
-        return any(rules_traced(x, seen) for x in v)
+        return any(rules_traced(x, seen) for x in (v.values() if isinstance(v, dict) else v))
     return bool(C.is_tracked(v))
 
 
@@ -580,6 +599,18 @@ def _accumulate(rec, fn, args, kwargs, frame):
     step = f if _is_python_visible(f) else functools.partial(_call_from_c, rec, f, frame)
     items = _rows_if_traced(rec, args[0], frame)
     return fn(items, step, **{k: v for k, v in kwargs.items() if k == "initial"})
+
+
+def _as_object_items(rec, a: Any, frame) -> Any:
+    """A traced float/complex array as the object array NumPy's object loops see: each item
+    a Python float (complex) recorded as read from the array."""
+    if not (type(a) is np.ndarray and a.dtype.kind in "fc" and rec.value_of(a) is not None):
+        return a
+    cast = builtins.float if a.dtype.kind == "f" else builtins.complex
+    out = np.empty(a.shape, dtype=object)
+    for idx in np.ndindex(a.shape):
+        out[idx] = dispatch(rec, cast, (rec._getitem(a, idx, frame),), {}, frame)
+    return rec.hold_if_container(out)
 
 
 def _is_object_ufunc(fn: np.ufunc) -> bool:
@@ -784,6 +815,7 @@ SPECIAL_FORMS: dict[int, tuple[Any, Any]] = {
     ]
 }
 _ITERATING_IDS = {id(f) for f in _ITERATING}
+_ORDERING_IDS = {id(f) for f in ORDERING}
 # operator's binary functions by BINARY_OP oparg (FUNC_OPS then INPLACE_OPS in recorder.py)
 _OPERATOR_OPARG = {id(getattr(operator, n)): k for k, n in enumerate(
     [*_BINARY_NAMES, *(f"i{m.rstrip('_')}" for m in _BINARY_NAMES)])}

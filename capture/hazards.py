@@ -81,6 +81,13 @@ register("FA107", "opaque-derivative",
          "the VJP of {op} is not written in NumPy code framead can record, so its own "
          "derivative (second order) is lost; take higher derivatives outside the engine/solver, "
          "or register a rule whose VJP is plain NumPy")
+register("FA108", "disconnected-result",
+         "the result does not depend on the differentiated inputs through any operation "
+         "framead saw, although they were used: their values reached it some other way (text, "
+         "a container or C code framead cannot see into, another thread), so the zero gradient "
+         "is probably wrong",
+         "find where the value leaves numbers framead follows near {op} (str()/format(), "
+         "json, object arrays, threads) and keep it a float or an array there")
 register("FA201", "eager-fallback",
          "the eager fallback (@framead.eager Tracers) was used: the gradient is right but "
          "slower, and traced values read from deep containers are not seen",

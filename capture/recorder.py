@@ -84,6 +84,9 @@ class Recorder:
         # (node position, fn, args with Values, kwargs, result, loc); None: not recorded
         self.guards: list | None = None
         self.called: list | None = None  # ... and the Python functions given traced values
+        self.first_comparison: Any = None  # where traced values were first compared
+        self.first_use: Any = None  # ... first used without a node ("%g" % x)
+        self.unreplayable: list[str] = []  # why a cached trace cannot re-run this capture
         self._next_id = 0
 
     # ------------------------------------------------------------------ values
@@ -305,7 +308,13 @@ class Recorder:
         operands = range(len(rule.vjp)) if rule.elementwise and isinstance(rule.vjp, tuple) \
             else traced
         for i in operands:
-            if i < len(node_args) and type(node_args[i]) in (list, tuple) and \
+            if i < len(node_args) and id(node_args[i]) in self._containers and \
+                    type(node_args[i]) is np.ndarray and i not in rule.containers:
+                # an object array of traced floats read by a numeric rule (.astype(float))
+                arr = self.coerce(node_args[i].tolist(), frame)
+                node_args = (*node_args[:i], arr, *node_args[i + 1:])
+                vals[i] = self.value_of(arr)
+            elif i < len(node_args) and type(node_args[i]) in (list, tuple) and \
                     i not in rule.containers:
                 arr = self.coerce(node_args[i], frame)
                 if arr is not node_args[i]:
@@ -460,8 +469,9 @@ class Recorder:
             self._protect(v, frame)
 
     def hazard(self, code: str, op: str, frame: Any, message: str) -> None:
-        """Record a place where the gradient may be lost; raise at once in strict mode."""
-        h = Hazard(code, op, loc_of(frame), message)
+        """Record a place where the gradient may be lost; raise at once in strict mode.
+        ``frame`` is the frame it happened in, or its SourceLoc."""
+        h = Hazard(code, op, frame if isinstance(frame, SourceLoc) else loc_of(frame), message)
         self.hazards.append(h)
         if self.strict:
             from framead.errors import GradientHazard
@@ -483,6 +493,8 @@ class Recorder:
             if _meets_numpy(a, b) or _meets_numpy(b, a):
                 return self._sequence_binop(oparg, a, b, frame)
             # user classes (their dunders run instrumented), lists, strings: nothing to record
+            if self.first_use is None and isinstance(a, str | bytes):  # "%g" % x: text
+                self.first_use = loc_of(frame)
             return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
         if oparg >= 13:
             fop, iop = FUNC_OPS[oparg - 13], INPLACE_OPS[oparg - 13]
@@ -620,6 +632,8 @@ class Recorder:
     @_user_tracebacks
     def compare(self, oparg: int, a: Any, b: Any) -> Any:
         result = COMPARE_OPS[oparg](a, b)
+        if self.first_comparison is None:  # for finish(): results reached only this way
+            self.first_comparison = loc_of(sys._getframe(1))
         if self.guards is not None:
             vals = (self.tree_value(a), self.tree_value(b))
             if vals != (None, None):
@@ -752,6 +766,25 @@ class Recorder:
                     f"{loc}: a constant array read by the gradient was modified later in the "
                     "function; framead cannot differentiate this safely")
         outs = [self.value_of(o) if self.value_of(o) is not None else o for o in outputs]
+        if self.first_comparison is not None and self.inputs and \
+                not any(isinstance(o, Value) for o in outs):
+            # a bisection, a search, a sort by value: the result moved with the inputs only
+            # through decisions, which carry no derivative framead can see
+            loc, self.first_comparison = self.first_comparison, None
+            self.hazard("FA102", "comparison", loc,
+                        "the result depends on the traced inputs only through comparisons "
+                        "(a bisection, a search, a choice by value): no derivative passes "
+                        "through them, so the gradient framead returns is zero")
+        elif self.inputs and (self.nodes or self.first_use is not None) and \
+                not any(isinstance(o, Value) for o in outs) and \
+                any(is_differentiable(o) for o in outputs):
+            loc = self.nodes[-1].loc if self.nodes else self.first_use
+            self.hazard("FA108", "result", loc,
+                        "the result does not depend on the inputs through any operation "
+                        "framead saw, although traced values were used (last at this line): "
+                        "if the inputs reached it another way (text, json, object arrays, "
+                        "another thread), the zero gradient is wrong")
+        self.first_comparison = self.first_use = None
         return Graph(list(self.inputs), list(self.nodes), outs, dict(self.stats))
 
     def retrack(self) -> None:

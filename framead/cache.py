@@ -242,6 +242,8 @@ def _uncacheable_reason(t: Any, rec: Any) -> str | None:
     bad = [h for h in t.hazards if h.code != "FA102"]
     if bad:
         return f"{bad[0].code} at {bad[0].loc.file}:{bad[0].loc.line}"
+    if rec.unreplayable:  # choices a replay cannot re-make (min(key=...), bisect, heapq)
+        return rec.unreplayable[0]
     from .capture.recorder import CONST_RULE
     from .capture.session import _is_differentiable_internal
     from .capture.sourceloc import is_framead_file

@@ -341,3 +341,33 @@ def test_jit_caches_values_and_framead_derivatives_inside():
             jh(x), framead.hessian(lambda x: np.sum(np.sin(x) * x[::-1]))(x), rtol=1e-13)
     assert len(JIT_RUNS) == jf.stats["captures"] == 2  # hits never run f
     assert jg.stats["hits"] == 2 and jh.stats["hits"] == 3
+
+
+def test_choices_a_replay_cannot_remake_are_not_cached():
+    """min/max/sorted with a key computing on traced values, bisect and heapq choose by
+    comparisons a replay cannot re-make: such traces are captured every call, and every
+    call matches the native run (a replay of the first choice was silently wrong)."""
+    import bisect
+    import heapq
+
+    centres = [-1.0, 0.0, 1.0]
+
+    def nearest(x):
+        d = [(x[0] - c) ** 2 for c in centres]
+        return d[min(range(3), key=lambda k: d[k])]
+
+    def ordered(x):
+        xs = sorted([x[0], x[1], 2.0])
+        heap = [x[0], x[1], 0.5]
+        heapq.heapify(heap)
+        return xs[bisect.bisect(xs, 1.0)] + heapq.heappop(heap)
+
+    for f, points in ((nearest, ([-0.5], [0.5], [0.9])),
+                      (ordered, ([0.2, 1.5], [1.7, 0.3], [0.1, 0.2]))):
+        vg = framead.value_and_grad(f, cache=True)
+        for p in points:
+            x = np.array(p)
+            value, g = vg(x)
+            assert value == f(x)
+            np.testing.assert_allclose(g, framead.grad(f)(x))
+        assert vg.stats["hits"] == 0 and vg.stats["uncacheable"] == len(points)

@@ -12,7 +12,7 @@ import numpy as np
 import framead
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-import harness  # noqa: E402
+import corpus_check as harness  # noqa: E402
 import programs_lazy  # noqa: E402
 from registry import CASES  # noqa: E402
 

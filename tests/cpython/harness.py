@@ -53,7 +53,8 @@ class _Outcomes(unittest.TestResult):
     def addSubTest(self, test, subtest, err):  # noqa: N802
         if err is not None:
             kind = "fail" if issubclass(err[0], test.failureException) else "error"
-            self.outcomes[_test_id(subtest)] = kind + ": " + self._exc_info_to_string(err, test)[-600:]
+            text = self._exc_info_to_string(err, test)[-600:]
+            self.outcomes[_test_id(subtest)] = f"{kind}: {text}"
 
 
 def run_module(name: str) -> dict[str, str]:
