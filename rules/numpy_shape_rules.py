@@ -171,6 +171,12 @@ def _stack_axis(fn, first_ndim):
 
 def _stacker_vjp(fn):
     def vjp(g, ans, tup, *rest, **kw):
+        if not isinstance(tup, list | tuple):  # one array: the sequence of its rows
+            shape = tuple(shape_of(tup))
+            ax = _stack_axis(fn, len(_stacked_shape(fn, shape[1:])))
+            pieces = np.split(np.asarray(g), shape[0], axis=ax) if shape[0] else []
+            rows = [np.reshape(p, shape[1:]) for p in pieces]
+            return fit(np.stack(rows) if rows else np.zeros(shape), meta_of(tup))
         shapes = [_stacked_shape(fn, _struct_shape(x)) for x in tup]
         ax = _stack_axis(fn, len(shapes[0]))
         cuts = np.cumsum([s[ax] for s in shapes])[:-1]
