@@ -559,44 +559,55 @@ def _fold(rec, fn, args, kwargs, frame):
     return rec.apply(rule, fn, (items, *args[1:]), kwargs, (items, *args[1:]), frame)
 
 
+def _native_enough(rec, f: Any, iterables: tuple) -> bool:
+    """No traced value can reach the C step ``f`` of a C iterator: its iterables are
+    concrete and untraced, and ``f`` (a partial) binds nothing traced."""
+    bound = (*getattr(f, "args", ()), *getattr(f, "keywords", {}).values()) \
+        if type(f) is functools.partial else ()
+    return not rules_traced(bound) and not any(_traced_now_or_lazy(rec, it)
+                                               for it in iterables if it is not None)
+
+
 def _reduce(rec, fn, args, kwargs, frame):
-    if len(args) < 2 or kwargs:
+    if len(args) < 2 or kwargs or _native_enough(rec, args[0], args[1:]):
         return _as_user(fn, args, kwargs)
     f = args[0]
     seq = _rows_if_traced(rec, args[1], frame)
     if _is_python_visible(f):
         return fn(f, seq, *args[2:])
-    step = functools.partial(_call_from_c, rec, f, frame)
+    step = _StepFromC(rec, f, frame)
     return fn(step, seq, *args[2:])
 
 
 def _map(rec, fn, args, kwargs, frame):
-    if not args or kwargs:
+    if not args or kwargs or _native_enough(rec, args[0], args[1:]):
         return _as_user(fn, args, kwargs)
     f = args[0]
     its = tuple(_rows_if_traced(rec, a, frame) for a in args[1:])
     if _is_python_visible(f):
         return fn(f, *its)
-    return fn(functools.partial(_call_from_c, rec, f, frame), *its)
+    return fn(_StepFromC(rec, f, frame), *its)
 
 
 def _starmap(rec, fn, args, kwargs, frame):
     """itertools.starmap(f, pairs): a C ``f`` (operator.mul) is called through dispatch."""
-    if len(args) != 2 or kwargs:
-        return fn(*args, **kwargs)
+    if len(args) != 2 or kwargs or _native_enough(rec, args[0], args[1:]):
+        return _as_user(fn, args, kwargs)
     f, items = args[0], _rows_if_traced(rec, args[1], frame)
     if _is_python_visible(f):
         return fn(f, items)
-    return fn(functools.partial(_call_from_c, rec, f, frame), items)
+    return fn(_StepFromC(rec, f, frame), items)
 
 
 def _accumulate(rec, fn, args, kwargs, frame):
     """itertools.accumulate(items, func=operator.add): each step through dispatch."""
     if not args or len(args) > 2 or set(kwargs) - {"func", "initial"}:
-        return fn(*args, **kwargs)
+        return _as_user(fn, args, kwargs)
     f = args[1] if len(args) > 1 else kwargs.get("func")
     f = operator.add if f is None else f
-    step = f if _is_python_visible(f) else functools.partial(_call_from_c, rec, f, frame)
+    if _native_enough(rec, f, (args[0], kwargs.get("initial"))):
+        return _as_user(fn, args, kwargs)
+    step = f if _is_python_visible(f) else _StepFromC(rec, f, frame)
     items = _rows_if_traced(rec, args[0], frame)
     return fn(items, step, **{k: v for k, v in kwargs.items() if k == "initial"})
 
@@ -800,10 +811,37 @@ WRITERS: dict[int, tuple[Any, Any]] = {
 }
 
 
-def _call_from_c(rec, f, frame, *a):
-    if any(rules_traced(x) for x in a):
-        return dispatch(rec, f, a, {}, frame)
-    return f(*a)
+class _StepFromC:
+    """A C function given to a C iterator (map, reduce, starmap, accumulate): each call with
+    traced arguments goes through dispatch. Copied or pickled, it is the function itself, so
+    the iterator holding it copies and pickles as natively."""
+
+    __slots__ = ("rec", "f", "frame")
+
+    def __init__(self, rec: Any, f: Any, frame: Any) -> None:
+        self.rec, self.f, self.frame = rec, f, frame
+
+    def __call__(self, *a: Any) -> Any:
+        if any(rules_traced(x) for x in a):
+            return dispatch(self.rec, self.f, a, {}, self.frame)
+        return self.f(*a)
+
+    def __reduce__(self) -> tuple:
+        return (_same, (self.f,))
+
+
+def _same(f: Any) -> Any:
+    return f
+
+
+def _traced_now_or_lazy(rec, items: Any) -> bool:
+    """An iterable whose items may carry traced values: one holding them now, or an
+    iterator that will produce them later (a concrete untraced one cannot)."""
+    if isinstance(items, list | tuple | dict | set | frozenset | range | str | bytes):
+        return rules_traced(items) if isinstance(items, list | tuple) else False
+    if isinstance(items, np.ndarray):
+        return rec.value_of(items) is not None or id(items) in rec._containers
+    return True
 
 
 SPECIAL_FORMS: dict[int, tuple[Any, Any]] = {

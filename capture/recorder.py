@@ -766,7 +766,9 @@ class Recorder:
                     f"{loc}: a constant array read by the gradient was modified later in the "
                     "function; framead cannot differentiate this safely")
         outs = [self.value_of(o) if self.value_of(o) is not None else o for o in outputs]
-        if self.first_comparison is not None and self.inputs and \
+        if self.hazards:  # a reported loss already explains a disconnected result
+            pass
+        elif self.first_comparison is not None and self.inputs and \
                 not any(isinstance(o, Value) for o in outs):
             # a bisection, a search, a sort by value: the result moved with the inputs only
             # through decisions, which carry no derivative framead can see
