@@ -211,6 +211,8 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
     t = Trace(graph, out, list(rec.hazards), wrt)
     t.out_treedef = treedef
     t.nested = False
+    t.strict = rec.strict
+    t.f = f
     return t
 
 
@@ -321,6 +323,9 @@ def _scalar_seed(out: Any, t: Trace, fname: str) -> Any:
     if isinstance(out, float | np.floating) or (
             isinstance(out, np.ndarray) and out.shape == () and out.dtype.kind == "f"):
         return np.ones((), dtype=np.result_type(out))[()] if not isinstance(out, float) else 1.0
+    if isinstance(out, int | np.integer | np.bool_) or (
+            isinstance(out, np.ndarray) and out.shape == () and out.dtype.kind in "iub"):
+        return _integer_output(out, t, fname)
     where = ""
     v = t.graph.outputs[0]
     if isinstance(v, Value):
@@ -335,6 +340,26 @@ def _scalar_seed(out: Any, t: Trace, fname: str) -> Any:
         f"grad requires {fname} to return a real scalar (float or 0-d float array); it "
         f"returned {desc}{where}. Reduce it to a scalar (e.g. .sum()), or use "
         "value_and_grad on a scalar loss")
+
+
+def _integer_output(out: Any, t: Trace, fname: str) -> float:
+    """An integer result (``int(x[0]) * int(x[1])``) is piecewise constant in the inputs: its
+    derivative is zero, which central differences see too; reported as a cut (FA102)."""
+    from .capture.hazards import Hazard
+    from .errors import GradientHazard
+    from .ir import SourceLoc
+
+    code = getattr(getattr(t, "f", None), "__code__", None)
+    loc = (t.graph.nodes[-1].loc if t.graph.nodes else
+           SourceLoc(code.co_filename, code.co_firstlineno, code.co_qualname, ())
+           if code is not None else SourceLoc("<unknown>", 0, fname, ()))
+    h = Hazard("FA102", "result", loc,
+               f"{fname} returned an integer ({type(out).__name__} {out!r}): piecewise "
+               "constant in its inputs, so its gradient is zero")
+    t.hazards.append(h)
+    if getattr(t, "strict", False):
+        raise GradientHazard(h)
+    return 0.0
 
 
 def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,

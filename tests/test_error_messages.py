@@ -137,3 +137,17 @@ def test_user_exception_traceback_has_no_framead_frames():
     assert not any(d.startswith(os.path.join(root, p)) for d in files
                    for p in ("framead", "capture", "rules"))
     assert entries[-1].lineno == _line_of("GOLDEN-user-error")
+
+
+def test_integer_output_is_a_reported_cut():
+    """An integer result is piecewise constant: zero gradient (what central differences
+    see), reported FA102; strict mode raises."""
+    def f(x):
+        return int(x[0]) * int(x[1])
+
+    x = np.array([2.5, 3.5])
+    with pytest.warns(framead.GradientWarning):
+        value, g = framead.value_and_grad(f)(x)
+    assert value == 6 and np.array_equal(g, [0.0, 0.0])
+    with pytest.raises(framead.GradientHazard, match="FA102"):
+        framead.grad(f, strict=True)(x)

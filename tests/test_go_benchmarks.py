@@ -48,8 +48,6 @@ ORDER = ("wrong", "wrong_hazard", "error", "hazard", "pass", "skip")
 
 # class -> (expected verdict, reason)
 EXPECTED: dict[str, tuple[str, str]] = {
-    "Mishra10": ("error", "returns a Python int (int(x[0]) arithmetic): piecewise constant; "
-                 "grad refuses a non-float output (NonScalarOutputError)"),
 }
 
 
