@@ -81,8 +81,8 @@ KNOWN_OPEN: dict[str, tuple[str, str]] = {
     "vectorize-of-a-C-function": (
         r"^WRONG GRADIENT.*np\.vectorize\(math\.",
         "np.vectorize(math.sin)(x): NumPy's C loop calls math.sin on the traced items; the "
-        "gradient is zero and nothing is reported (capture/calls.py watches Python callbacks "
-        "of C functions, not C ones)"),
+        "gradient is zero, and the FA108 reported names NumPy's _function_base_impl.py, not "
+        "the user's line"),
     "equal-code-objects-share-locations": (
         r"^HAZARD NAMES ANOTHER FILE",
         "capture/sourceloc.py caches locations under code objects, which compare equal "
