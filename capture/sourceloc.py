@@ -76,7 +76,8 @@ def _at_caller(frame: FrameType) -> SourceLoc:
         if len(_by_frame) >= 64:
             _by_frame.clear()
         at = _by_frame[cf] = {}
-    key = (cf.f_lasti, frame.f_code, frame.f_lasti)
+    # (code objects compare equal across files: co_filename is not part of code equality)
+    key = (cf.f_lasti, frame.f_code, frame.f_code.co_filename, frame.f_lasti)
     loc = at.get(key)
     if loc is None:
         loc = at[key] = _stack_loc(frame)
@@ -86,16 +87,16 @@ def _at_caller(frame: FrameType) -> SourceLoc:
 def _stack_loc(frame: FrameType) -> SourceLoc:
     key: list = []
     f = frame
-    while f is not None and len(key) < 2 * (MAX_STACK + 1):
+    while f is not None and len(key) < 3 * (MAX_STACK + 1):
         c = f.f_code
         if key and is_framead_file(c.co_filename):
             break
-        key += (c, f.f_lasti)
+        key += (c, c.co_filename, f.f_lasti)  # equal code in two files: two locations
         f = f.f_back
     k = tuple(key)
     loc = _loc_cache.get(k)
     if loc is None:
-        loc = _make_loc(frame, len(key) // 2)
+        loc = _make_loc(frame, len(key) // 3)
         _loc_cache[k] = loc
     return loc
 

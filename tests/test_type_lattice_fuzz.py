@@ -83,11 +83,6 @@ KNOWN_OPEN: dict[str, tuple[str, str]] = {
         "np.vectorize(math.sin)(x): NumPy's C loop calls math.sin on the traced items; the "
         "gradient is zero, and the FA108 reported names NumPy's _function_base_impl.py, not "
         "the user's line"),
-    "equal-code-objects-share-locations": (
-        r"^HAZARD NAMES ANOTHER FILE",
-        "capture/sourceloc.py caches locations under code objects, which compare equal "
-        "across files (co_filename is not part of code equality): a function with the same "
-        "text at the same line in another file gets that file's locations"),
     "polyval-2d-coefficients": (
         r"^CAPTURE RAISED.*(np\.polyval\(|f = np\.polyval,)",
         "np.polyval(p, x) with a 2-d p (NumPy evaluates it row-wise) raises under capture "
@@ -819,7 +814,6 @@ def test_math_hypot_atan2_at_the_origin(f):
     assert framead.jvp(f, (0.7,), (1.0,))[1] == 1.0
 
 
-@pytest.mark.xfail(reason=KNOWN_OPEN["equal-code-objects-share-locations"][1], strict=True)
 def test_equal_code_in_two_files_has_each_files_locations(program_dir):
     src = "import numpy as np\n\ndef f(x0):\n    return np.fromiter((x0, 2.0), float).sum()\n"
     for _ in range(2):
