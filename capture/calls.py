@@ -271,7 +271,8 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
             rec.unreplayable.append(f"{_callable_name(fn)} orders traced values")
         return _as_user(fn, args, kwargs)
     if id(fn) in _ITERATING_IDS:
-        args = tuple(_rows_if_traced(rec, a, frame) for a in args)
+        if not (fn in (builtins.min, builtins.max) and len(args) > 1):  # max(a, b): items
+            args = tuple(_rows_if_traced(rec, a, frame) for a in args)
         if rec.guards is not None and "key" in kwargs and fn in CHOOSING:
             key = kwargs["key"]  # the choice is made on what the key computes: not replayable
             start = len(rec.nodes)

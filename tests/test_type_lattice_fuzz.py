@@ -74,10 +74,6 @@ KNOWN_OPEN: dict[str, tuple[str, str]] = {
     "trapezoid-one-sample": (
         r"WRONG GRADIENT.*np\.trapezoid[(,]",
         "np.trapezoid of one sample (or a 0-d array) is 0; the rule's VJP is not"),
-    "max-of-arguments-with-an-array": (
-        r"'[<>]' not supported between instances of .*'generator'",
-        "max(a, b) / min(a, b) with an array argument: capture/calls.py hands each argument "
-        "of min/max as its rows (a generator), as for a single iterable argument"),
     "vectorize-of-a-C-function": (
         r"^WRONG GRADIENT.*np\.vectorize\(math\.",
         "np.vectorize(math.sin)(x): NumPy's C loop calls math.sin on the traced items; the "
