@@ -157,21 +157,31 @@ def _clip_bounds(a_min, a_max, kw):
 
 
 def _clip_da(g, ans, a, a_min=_NV, a_max=_NV, *rest, **kw):
-    lo, hi = _clip_bounds(a_min, a_max, kw)
+    lo, hi, inner = _clip_inner(a, a_min, a_max, kw)
     m = 1.0
     if lo is not None:
         m = m * np.greater_equal(a, lo)
     if hi is not None:
-        m = m * np.less_equal(a, hi)
+        m = m * np.less_equal(inner, hi)
     return g * m
 
 
+def _clip_inner(a, a_min, a_max, kw):
+    """clip is minimum(maximum(a, lo), hi): (lo, hi, maximum(a, lo)); with lo > hi the
+    result is hi everywhere, so a and lo get nothing."""
+    lo, hi = _clip_bounds(a_min, a_max, kw)
+    return lo, hi, (a if lo is None else np.maximum(a, lo))
+
+
 def _clip_dlo(g, ans, a, a_min=_NV, a_max=_NV, *rest, **kw):
-    return g * np.less(a, a_min)
+    lo, hi, inner = _clip_inner(a, a_min, a_max, kw)
+    m = np.less(a, lo)
+    return g * (m if hi is None else m & np.less_equal(inner, hi))
 
 
 def _clip_dhi(g, ans, a, a_min=_NV, a_max=_NV, *rest, **kw):
-    return g * np.greater(a, a_max)
+    lo, hi, inner = _clip_inner(a, a_min, a_max, kw)
+    return g * np.greater(inner, hi)
 
 
 def _clip_jvp(tangents, ans, a, a_min=_NV, a_max=_NV, *rest, **kw):
@@ -517,7 +527,7 @@ def install() -> None:
              saves={0: (0,)}, elementwise=True)
     conj = deflinear(np.conjugate, lambda g, ans, x, **kw: np.conjugate(g), elementwise=True)
     register(np.clip, vjp=(_clip_da, _clip_dlo, _clip_dhi), jvp=_clip_jvp, elementwise=True,
-             saves={0: (0, 1, 2), 1: (0, 1), 2: (0, 2)}, argnames=("a", "a_min", "a_max"))
+             saves={0: (0, 1, 2), 1: (0, 1, 2), 2: (0, 1, 2)}, argnames=("a", "a_min", "a_max"))
     register(np.where, vjp=(None, lambda g, ans, c, x, y: np.where(c, g, 0),
                             lambda g, ans, c, x, y: np.where(c, 0, g)),
              jvp=_where_jvp, saves={1: (0,), 2: (0,)}, nondiff=(0,), elementwise=True)
