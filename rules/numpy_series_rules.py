@@ -240,8 +240,8 @@ def _trap_weights(y, x, dx, axis):
     ax = axis % len(shape)
     n = shape[ax]
     if x is None:
-        w = np.full(n, float(dx))
-        w[[0, -1]] *= 0.5
+        w = np.full(n, float(dx)) if n > 1 else np.zeros(n)  # one sample: no interval
+        w[[0, -1] if n > 1 else []] *= 0.5
         return w.reshape([n if i == ax else 1 for i in range(len(shape))])
     x = np.asarray(x)
     d = np.diff(x, axis=ax if x.ndim > 1 else 0)

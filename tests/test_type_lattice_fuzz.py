@@ -68,9 +68,6 @@ KNOWN_OPEN: dict[str, tuple[str, str]] = {
     "convolve-0d": (
         r"IndexError: too many indices for array: array is 0-dimensional.*np\.convolve[(,]",
         "np.convolve of 0-d operands raises IndexError under capture (rules)"),
-    "trapezoid-one-sample": (
-        r"WRONG GRADIENT.*np\.trapezoid[(,]",
-        "np.trapezoid of one sample (or a 0-d array) is 0; the rule's VJP is not"),
     "vectorize-of-a-C-function": (
         r"^WRONG GRADIENT.*np\.vectorize\(math\.",
         "np.vectorize(math.sin)(x): NumPy's C loop calls math.sin on the traced items; the "
