@@ -830,6 +830,18 @@ class _StepFromC:
     def __reduce__(self) -> tuple:
         return (_same, (self.f,))
 
+    @property
+    def __name__(self) -> str:  # np.frompyfunc names its ufunc after the function
+        return getattr(self.f, "__name__", "?")
+
+
+def _frompyfunc(rec, fn, args, kwargs, frame):
+    """np.frompyfunc(C function, nin, nout) (np.vectorize(math.sin)): the ufunc's calls of a
+    C function on traced items go through dispatch; a Python function runs instrumented."""
+    if not args or _is_python_visible(args[0]):
+        return _as_user(fn, args, kwargs)
+    return fn(_StepFromC(rec, args[0], frame), *args[1:], **kwargs)
+
 
 def _same(f: Any) -> Any:
     return f
@@ -850,7 +862,7 @@ SPECIAL_FORMS: dict[int, tuple[Any, Any]] = {
         (builtins.sum, _sum), (math.fsum, _fold), (math.prod, _fold),
         (functools.reduce, _reduce), (builtins.map, _map), (functools.partial, _partial),
         (np.lib.stride_tricks.as_strided, _as_strided), (itertools.starmap, _starmap),
-        (itertools.accumulate, _accumulate),
+        (itertools.accumulate, _accumulate), (np.frompyfunc, _frompyfunc),
     ]
 }
 _ITERATING_IDS = {id(f) for f in _ITERATING}
@@ -861,7 +873,7 @@ _OPERATOR_OPARG = {id(getattr(operator, n)): k for k, n in enumerate(
 # solver adjoints hook: id(solver) -> (solver, handler), filled by configure_flags
 SOLVERS: dict[int, tuple[Any, Any]] = {}
 # C callables that call Python back only to order or filter (their results carry no values)
-_CALLBACK_SAFE = {id(f) for f in (list.sort, np.frompyfunc, builtins.sorted, builtins.filter)}
+_CALLBACK_SAFE = {id(f) for f in (list.sort, builtins.sorted, builtins.filter)}
 
 
 def configure_flags() -> None:

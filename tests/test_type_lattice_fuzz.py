@@ -68,11 +68,6 @@ KNOWN_OPEN: dict[str, tuple[str, str]] = {
     "convolve-0d": (
         r"IndexError: too many indices for array: array is 0-dimensional.*np\.convolve[(,]",
         "np.convolve of 0-d operands raises IndexError under capture (rules)"),
-    "vectorize-of-a-C-function": (
-        r"^WRONG GRADIENT.*np\.vectorize\(math\.",
-        "np.vectorize(math.sin)(x): NumPy's C loop calls math.sin on the traced items; the "
-        "gradient is zero, and the FA108 reported names NumPy's _function_base_impl.py, not "
-        "the user's line"),
     "polyval-2d-coefficients": (
         r"^CAPTURE RAISED.*(np\.polyval\(|f = np\.polyval,)",
         "np.polyval(p, x) with a 2-d p (NumPy evaluates it row-wise) raises under capture "
