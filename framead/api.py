@@ -112,7 +112,21 @@ def _copy_preserving_aliases(args: list) -> list:
 
 
 def _norm_argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    def bad():
+        return TypeError(f"argnums must be an int or a tuple of ints; got {argnums!r} "
+                         f"({type(argnums).__name__})")
+
+    if isinstance(argnums, bool | str | bytes):
+        raise bad()
+    if isinstance(argnums, int | np.integer):
+        nums = (int(argnums),)
+    else:
+        try:
+            nums = tuple(argnums)
+        except TypeError:
+            raise bad() from None
+        if not all(isinstance(i, int | np.integer) and not isinstance(i, bool) for i in nums):
+            raise bad()
     for i in nums:
         if not -nargs <= i < nargs:
             raise ValueError(f"argnums {argnums!r} out of range for {nargs} arguments")
@@ -198,11 +212,13 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
     for i in nums:
         _rebox(args[i], i)  # type check (clear errors) before anything runs
     boxed = _copy_preserving_aliases(list(args))
-    wrt = []
+    inputs: dict[int, Value] = {}  # argnums=(0, 0): one input, its gradient given twice
     for i in nums:
-        if not isinstance(boxed[i], np.ndarray):
-            boxed[i] = _rebox(args[i], i)
-        wrt.append(rec.new_input(boxed[i]))
+        if i not in inputs:
+            if not isinstance(boxed[i], np.ndarray):
+                boxed[i] = _rebox(args[i], i)
+            inputs[i] = rec.new_input(boxed[i])
+    wrt = [inputs[i] for i in nums]
     with paused_gc(), Session(rec):
         out = call_top(f, boxed, kwargs)
 
@@ -417,7 +433,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
             v = t.graph.outputs[0]
             if t.nested:  # inside another capture: a derivative it can differentiate again
                 out = _nested_vjp(t, args, nums)({v.id: seed} if isinstance(v, Value) else {})
-                return t.value, (out[0] if isinstance(argnums, int) else out)
+                return t.value, (out[0] if isinstance(argnums, int | np.integer) else out)
             grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(nums)
             value, hazards = t.value, t.hazards
             del t  # the recording is freed inside the window too
@@ -428,7 +444,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
                 + (f". framead reported {len(hazards)} hazard(s) that may explain it: "
                    f"{hazards[0]}" if hazards else "")), stacklevel=2)
         out = tuple(_cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
-        return value, (out[0] if isinstance(argnums, int) else out)
+        return value, (out[0] if isinstance(argnums, int | np.integer) else out)
 
     return wrapper
 

@@ -151,3 +151,14 @@ def test_integer_output_is_a_reported_cut():
     assert value == 6 and np.array_equal(g, [0.0, 0.0])
     with pytest.raises(framead.GradientHazard, match="FA102"):
         framead.grad(f, strict=True)(x)
+
+
+def test_argnums_are_checked_and_repeats_get_the_same_gradient():
+    def f(x):
+        return x * x
+
+    assert framead.grad(f, argnums=(0, 0))(2.0) == (4.0, 4.0)
+    assert framead.grad(f, argnums=np.int64(0))(2.0) == 4.0
+    for bad in (1.0, "a", True, [0.0]):
+        with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints"):
+            framead.grad(f, argnums=bad)(2.0)
