@@ -108,6 +108,9 @@ def _copy_preserving_aliases(args: list) -> list:
             a = args[i]
             off = a.__array_interface__["data"][0] - start
             out[i] = np.ndarray(a.shape, a.dtype, buffer=base, offset=off, strides=a.strides)
+    for i, a in enumerate(args):  # a read-only argument stays read-only (writes raise)
+        if type(a) is np.ndarray and not a.flags.writeable and out[i] is not a:
+            out[i].flags.writeable = False
     return out
 
 

@@ -162,3 +162,17 @@ def test_argnums_are_checked_and_repeats_get_the_same_gradient():
     for bad in (1.0, "a", True, [0.0]):
         with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints"):
             framead.grad(f, argnums=bad)(2.0)
+
+
+def test_read_only_input_stays_read_only():
+    """A program that writes into a read-only argument raises as natively."""
+    x = np.ones(3)
+    x.flags.writeable = False
+
+    def f(a):
+        a[0] = 2.0
+        return np.sum(a)
+
+    with pytest.raises(ValueError, match="read-only"):
+        framead.grad(f)(x)
+    np.testing.assert_array_equal(framead.grad(lambda a: np.sum(a * a))(x), [2.0, 2.0, 2.0])
