@@ -300,7 +300,10 @@ def report_opaque(nodes: list, depth: int = 2) -> None:
         vjp = node.rule.vjp
         fns = [vjp] if callable(vjp) else [fn for fn in (vjp or ()) if fn is not None]
         jvp = getattr(node.rule, "jvp", None)
-        if all(visible_to_outer(fn) for fn in fns) and (jvp is None or visible_to_outer(jvp)):
+        first_order = any(isinstance(node.args[i], Value) for i in
+                          getattr(node.rule, "first_order", ()) if i < len(node.args))
+        if not first_order and all(visible_to_outer(fn) for fn in fns) and (
+                jvp is None or visible_to_outer(jvp)):
             continue
         outer.hazard("FA107", node.name, sys._getframe(depth),
                      f"the derivative of {node.name} (at {node.loc.file}:{node.loc.line}) is "

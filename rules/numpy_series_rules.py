@@ -400,7 +400,8 @@ def _gradient_jvp(tangents, ans, f, *varargs, axis=None, edge_order=1):
 def install() -> None:
     every = tuple(range(9))  # f and up to 8 spacings (scalars or coordinate arrays)
     register(np.gradient, vjp=(_gradient_vjp, *map(_gradient_spacing_cot, range(8))),
-             jvp=_gradient_jvp, saves={i: every for i in every}, multi=True, argnames=None)
+             jvp=_gradient_jvp, saves={i: every for i in every}, multi=True, argnames=None,
+             first_order=range(1, 9))  # the spacings' derivative is a complex step
     register(np.diff, vjp=(_diff_cot(0), None, None, _diff_cot(3), _diff_cot(4)),
              jvp=_diff_jvp, saves={0: (), 3: (), 4: ()})
     register(np.ediff1d, vjp=(_ediff_cot(0), _ediff_cot(1), _ediff_cot(2)), jvp=_ediff_jvp,

@@ -79,6 +79,7 @@ class Rule:
     multi: bool = False
     containers: tuple[int, ...] = ()
     hazard: str | None = None
+    first_order: tuple[int, ...] = ()  # argnums whose derivative code is not differentiable
 
     def __repr__(self) -> str:
         return f"Rule({self.name})"
@@ -243,8 +244,10 @@ def make_rule(fn: Callable | None, *, vjp: Any = None, jvp: Any = None, name: st
               saves: dict | None = None, elementwise: bool = False, nondiff: Any = (),
               argnames: Any = _INFER, cut: bool = False, mutates: Any = (),
               aliases: dict | None = None, multi: bool = False, containers: Any = (),
-              hazard: str | None = None) -> Rule:
-    """Build and validate a Rule without registering it (``register`` calls this)."""
+              hazard: str | None = None, first_order: Any = ()) -> Rule:
+    """Build and validate a Rule without registering it (``register`` calls this).
+    ``first_order``: argnums whose derivative is computed by code a nested capture cannot
+    differentiate again (a complex step): higher orders through them are reported (FA107)."""
     if fn is not None and not callable(fn):
         raise RuleError(f"cannot make a rule for non-callable {fn!r:.80}")
     owner = name or default_name(fn)
@@ -298,7 +301,8 @@ def make_rule(fn: Callable | None, *, vjp: Any = None, jvp: Any = None, name: st
         raise RuleError(f"rule {owner}: aliases must map output index -> argnum, got {aliases}")
     return Rule(fn=fn, name=owner, vjp=vjp, jvp=jvp, saves=saves, elementwise=bool(elementwise),
                 nondiff=nondiff, argnames=argnames, cut=bool(cut), mutates=mutates,
-                aliases=dict(aliases), multi=bool(multi), containers=containers, hazard=hazard)
+                aliases=dict(aliases), multi=bool(multi), containers=containers, hazard=hazard,
+                first_order=_ints(first_order, "first_order", owner))
 
 
 def _check_saves(saves: Any, vjp: Any, nondiff: tuple, nargs: int | None, owner: str):

@@ -323,3 +323,16 @@ def test_second_derivatives_at_guarded_points_are_finite_and_right():
         e = np.zeros_like(a)
         e[1, k] = eps
         np.testing.assert_allclose(hs[1, k], (g(a + e) - g(a - e)) / (2 * eps), atol=1e-5)
+
+
+def test_first_order_only_derivatives_are_reported_at_second_order():
+    """np.gradient's derivative in its spacings is a complex step, which a nested capture
+    cannot differentiate again: the second derivative through it is FA107, not silent."""
+    y = np.array([1.0, 4.0, 2.0, 3.0])
+    w = np.array([1.0, 2.0, 3.0, 4.0])
+
+    def outer(x):
+        return np.sum(framead.grad(lambda s: np.sum(np.gradient(y, s) ** 2))(x) * w)
+
+    t = framead.trace(outer, np.array([0.0, 1.0, 1.5, 3.0]))
+    assert [h.code for h in t.hazards] == ["FA107"]
