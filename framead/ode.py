@@ -99,6 +99,22 @@ def _parameters(rec: Any, start: int, frame: Any) -> list[Any]:
     return list(found.values())
 
 
+
+@contextlib.contextmanager
+def forward_values(params: list, snaps: list):
+    """Parameter arrays hold their snapshot values (those of the forward call) for the block,
+    then get back what the program has written since (solver and quadrature adjoints)."""
+    saved = []
+    for p, snap in zip(params, snaps, strict=True):
+        if snap is not None and not np.array_equal(p, snap, equal_nan=True):
+            saved.append((p, np.array(p, copy=True)))
+            p[...] = snap
+    try:
+        yield
+    finally:
+        for p, cur in saved:
+            p[...] = cur
+
 class OdeContext:
     """What the adjoint needs: the right-hand side, the parameter objects (and snapshots of
     the arrays among them), the forward interpolant, output times and options."""
@@ -152,19 +168,9 @@ class OdeContext:
               for g, p in zip(grads[1:], self.params, strict=True)]
         return np.ravel(gy), gp
 
-    @contextlib.contextmanager
     def _forward_values(self):
         """Parameter arrays hold their values of the forward solve while the adjoint runs."""
-        saved = []
-        for p, s in zip(self.params, self.snap, strict=True):
-            if s is not None and not np.array_equal(p, s, equal_nan=True):
-                saved.append((p, np.array(p, copy=True)))
-                p[...] = s
-        try:
-            yield
-        finally:
-            for p, cur in saved:
-                p[...] = cur
+        return forward_values(self.params, self.snap)
 
     def adjoint(self, g: np.ndarray) -> tuple[np.ndarray, list]:
         """Cotangents of ``y0`` and of each parameter, for cotangents ``g[:, i]`` of y(t_i)."""

@@ -21,7 +21,6 @@ the integrand reads only away from the sample points (behind a branch) is missed
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .implicit import _args_tuple, _bind, _quiet
-from .ode import _parameters
+from .ode import _parameters, forward_values
 
 _SAMPLES = (0.25, 0.5, 0.75, 0.1, 0.9)
 
@@ -69,19 +68,9 @@ class QuadContext:
     def __repr__(self) -> str:
         return f"<integral {self.name}>"
 
-    @contextlib.contextmanager
     def _forward_values(self):
         """Parameter arrays hold their values of the forward call while derivatives run."""
-        saved = []
-        for p, s in zip(self.params, self.snap, strict=True):
-            if s is not None and not np.array_equal(p, s, equal_nan=True):
-                saved.append((p, np.array(p, copy=True)))
-                p[...] = s
-        try:
-            yield
-        finally:
-            for p, cur in saved:
-                p[...] = cur
+        return forward_values(self.params, self.snap)
 
     def value_at(self, x: float) -> np.ndarray:
         with self._forward_values():
