@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.util
+import itertools
 import numbers
 import os
 from types import SimpleNamespace
@@ -325,3 +327,24 @@ def assert_grad_matches_fd(f, *args, argnums: int | tuple[int, ...] = 0, rtol: f
             np.testing.assert_allclose(np.asarray(b, float), np.asarray(a, float),
                                        rtol=1e-12, atol=0)
     return g
+
+
+# ----------------------------------------------------------------------------------------
+# generated programs as real source files (so capture sees them as user code, with lines)
+# ----------------------------------------------------------------------------------------
+_module_counter = itertools.count()
+
+
+def load_source_module(source: str, directory, prefix: str, **attrs: Any) -> tuple:
+    """Write ``source`` to a fresh module file in ``directory`` and import it, with ``attrs``
+    set on the module before its body runs; returns (module, path)."""
+    name = f"{prefix}_{os.getpid()}_{next(_module_counter)}"
+    path = os.path.join(str(directory), name + ".py")
+    with open(path, "w") as fh:
+        fh.write(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    for k, v in attrs.items():
+        setattr(mod, k, v)
+    spec.loader.exec_module(mod)
+    return mod, path

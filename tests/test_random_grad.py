@@ -10,14 +10,12 @@ takes the same path as the point itself, so the reference derivative is valid th
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
-import os
 
 import numpy as np
 import pytest
-from conftest import assert_close, fd_grad, fresh, get_engine
+from conftest import assert_close, fd_grad, fresh, get_engine, load_source_module
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
@@ -203,7 +201,6 @@ class PathProbe:
         return abs(a)
 
 
-_counter = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -212,16 +209,8 @@ def program_dir(tmp_path_factory):
 
 
 def _load(source: str, directory, probe: PathProbe | None):
-    name = f"framead_rand_grad_{os.getpid()}_{next(_counter)}"
-    path = os.path.join(str(directory), name + ".py")
-    with open(path, "w") as fh:
-        fh.write(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    if probe is not None:
-        mod._P = probe
-    spec.loader.exec_module(mod)
-    return mod.f
+    attrs = {"_P": probe} if probe is not None else {}
+    return load_source_module(source, directory, "framead_rand_grad", **attrs)[0].f
 
 
 @st.composite

@@ -13,7 +13,6 @@ import contextlib
 import copy
 import dataclasses
 import enum
-import importlib.util
 import io
 import itertools
 import os
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from conftest import get_engine
+from conftest import get_engine, load_source_module
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from transparency_cases import CASES_DIR, all_cases
@@ -451,7 +450,6 @@ def random_programs(draw):
     return source, args
 
 
-_module_counter = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -460,14 +458,7 @@ def program_dir(tmp_path_factory):
 
 
 def load_program(source: str, directory) -> object:
-    name = f"framead_random_prog_{os.getpid()}_{next(_module_counter)}"
-    path = os.path.join(str(directory), name + ".py")
-    with open(path, "w") as fh:
-        fh.write(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_source_module(source, directory, "framead_random_prog")[0]
 
 
 @settings(max_examples=150, deadline=None,

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib.util
-import itertools
 import math
 import os
 import re
@@ -37,6 +35,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import load_source_module
 from hypothesis import HealthCheck, event, given, note, seed, settings
 from hypothesis import strategies as st
 
@@ -458,7 +457,6 @@ def programs(draw):
 # ------------------------------------------------------------------------------------------
 # checking
 # ------------------------------------------------------------------------------------------
-_counter = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -467,13 +465,7 @@ def program_dir(tmp_path_factory):
 
 
 def _load(source: str, directory) -> tuple:
-    name = f"framead_lattice_{os.getpid()}_{next(_counter)}"
-    path = os.path.join(str(directory), name + ".py")
-    with open(path, "w") as fh:
-        fh.write(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod, path = load_source_module(source, directory, "framead_lattice")
     return mod.f, path
 
 
