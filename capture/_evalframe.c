@@ -9,6 +9,8 @@
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/ndarraytypes.h> /* PyArray_BASE only: no import_array needed */
 
+#include <pthread.h>
+
 #include "frame311.h"
 #include "ptrmap.h"
 
@@ -35,22 +37,55 @@
 /* ------------------------------------------------------------------------ */
 /* Global and per-thread state (all global state is protected by the GIL).   */
 
-static _Thread_local int tl_enabled = 0; /* capture on for this thread */
-static _Thread_local int tl_busy = 0;    /* decide() running on this thread */
-static _Thread_local int tl_recalling = 0; /* fa_frame_recall() running on this thread */
-/* The user's frame whose probe is running a Python handler right now (NULL
-   outside handlers). call_native() makes it the current frame while a handler
-   performs the user's operation, so warnings, sys._getframe() and stack walks in
-   the callee see the user's line, not framead's handler frames. */
-static _Thread_local fa_frame *tl_user_frame = NULL;
+/* Per-thread capture state. Each thread has its own traced set and handlers: two
+   threads capturing at once never see each other's values, and a thread with no
+   capture of its own runs natively, or "watching" while another thread captures
+   (its probes look up the capturing threads' traced sets, fa_watch_hit). */
+typedef struct fa_tls {
+    int enabled;            /* capture on for this thread */
+    int busy;               /* decide() running on this thread */
+    int recalling;          /* fa_frame_recall() running on this thread */
+    int off;                /* a watching thread inside a native subtree */
+    int in_handler;         /* handlers running (tracing suspended) */
+    int registered;         /* linked in capturing_threads */
+    uint64_t gen;           /* the decision generation this thread runs under */
+    char *stack_low;        /* lowest usable address of this thread's C stack */
+    /* The user's frame whose probe is running a Python handler right now (NULL
+       outside handlers). call_native() makes it the current frame while a handler
+       performs the user's operation, so warnings, sys._getframe() and stack walks in
+       the callee see the user's line, not framead's handler frames. */
+    fa_frame *user_frame;
+    ptrmap tracked;         /* traced objects (no references held) */
+    /* Handlers: bound methods of the object given to set_handlers(). */
+    PyObject *h_obj, *h_binop, *h_unary, *h_compare, *h_getitem, *h_setitem, *h_getattr,
+        *h_getiter, *h_unpack, *h_call, *h_foreign;
+    struct fa_tls *next;    /* capturing_threads link */
+} fa_tls;
 
-static ptrmap tracked;        /* traced objects (no references held) */
+static _Thread_local fa_tls T;
+static fa_tls *capturing_threads; /* threads with handlers set (GIL-protected list) */
+static int n_capturing;
+
 static ptrmap callable_flags; /* key (PyMethodDef* or object) -> flags */
 static PyObject *flag_refs;   /* list: keeps flagged callables alive */
 static PyTypeObject *ndarray_type;
 
 static Py_ssize_t extra_index = -1;
-static uint64_t generation = 1;
+/* Decision generations: a cached decision is valid for a thread while its
+   generation equals the thread's. bump_generation() voids every thread's
+   decisions (gen_floor); bump_thread_generation() only the calling thread's (a
+   capture that must see every code object it runs, or internals made visible). */
+static uint64_t generation = 1; /* the last generation handed out */
+static uint64_t gen_floor = 1;  /* no thread runs under an older one */
+
+FA_INLINE uint64_t
+thread_gen(void)
+{
+    if (FA_UNLIKELY(T.gen < gen_floor)) {
+        T.gen = gen_floor;
+    }
+    return T.gen;
+}
 #define FA_GEN_PASSTHROUGH UINT64_MAX
 #define FA_GEN_DEAD (UINT64_MAX - 1)
 #define FA_GEN_SPECIAL (UINT64_MAX - 1) /* generations >= this are markers */
@@ -72,9 +107,6 @@ static struct {
     unsigned long long generator_funcs;   /* f_func swapped for generator code */
 } st;
 
-/* Handlers: bound methods of the object given to set_handlers(). */
-static PyObject *h_obj, *h_binop, *h_unary, *h_compare, *h_getitem, *h_setitem, *h_getattr,
-    *h_getiter, *h_unpack, *h_call;
 
 static PyObject *star_kwnames1, *star_kwnames2;
 static PyObject *str_neg, *str_pos, *str_invert;
@@ -100,16 +132,16 @@ is_ndarray(PyObject *o, PyTypeObject *nd)
 }
 
 FA_INLINE int
-is_traced(PyObject *o)
+is_traced_in(const ptrmap *m, PyObject *o)
 {
-    if (ptrmap_contains(&tracked, o)) {
+    if (ptrmap_contains(m, o)) {
         return 1;
     }
     PyTypeObject *nd = ndarray_type;
     if (nd != NULL && is_ndarray(o, nd)) {
         PyObject *b = PyArray_BASE((PyArrayObject *)o);
         while (b != NULL && is_ndarray(b, nd)) {
-            if (ptrmap_contains(&tracked, b)) {
+            if (ptrmap_contains(m, b)) {
                 return 1;
             }
             b = PyArray_BASE((PyArrayObject *)b);
@@ -118,9 +150,19 @@ is_traced(PyObject *o)
     return 0;
 }
 
+FA_INLINE int
+is_traced(PyObject *o)
+{
+    return is_traced_in(&T.tracked, o);
+}
+
 /* Traced operations go to Python only when something is tracked, capture is on
    for this thread and handlers are set. Cheapest test first. */
-#define FA_ACTIVE() (tracked.size != 0 && tl_enabled && h_obj != NULL)
+#define FA_ACTIVE() (T.tracked.size != 0 && T.enabled && T.h_obj != NULL)
+
+/* This thread has no capture of its own while another thread captures: its probes
+   look for the other threads' traced values (a worker given traced work). */
+#define FA_WATCHING() (n_capturing != 0 && T.h_obj == NULL && !T.off && !T.busy)
 
 /* Look for traced values inside nested lists/tuples/dicts. Flat ones are read whole;
    the walk enters at most a budget of nested lists (shared sublists and cyclic
@@ -131,7 +173,7 @@ is_traced(PyObject *o)
 #define FA_SCAN_BUDGET 1024
 
 static int
-scan_traced_in(PyObject *o, int depth, Py_ssize_t *budget)
+scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe)
 {
     PyObject **items;
     Py_ssize_t n;
@@ -145,12 +187,12 @@ scan_traced_in(PyObject *o, int depth, Py_ssize_t *budget)
     }
     else if (PyDict_Check(o)) { /* json.dumps({"p": [t, ...]}): the values */
         if (depth > 32 || --*budget < 0) {
-            return 1;
+            return maybe;
         }
         Py_ssize_t pos = 0;
         PyObject *key, *value;
         while (PyDict_Next(o, &pos, &key, &value)) {
-            if (is_traced(value) || scan_traced_in(value, depth + 1, budget)) {
+            if (is_traced_in(m, value) || scan_walk(m, value, depth + 1, budget, maybe)) {
                 return 1;
             }
         }
@@ -160,12 +202,12 @@ scan_traced_in(PyObject *o, int depth, Py_ssize_t *budget)
         return 0;
     }
     if (depth > 32 || --*budget < 0) {
-        return 1;
+        return maybe;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         /* is_traced runs no Python code, so the list cannot change under us */
         PyObject *it = items[i];
-        if (is_traced(it) || scan_traced_in(it, depth + 1, budget)) {
+        if (is_traced_in(m, it) || scan_walk(m, it, depth + 1, budget, maybe)) {
             return 1;
         }
     }
@@ -176,7 +218,7 @@ static int
 scan_traced(PyObject *o, int depth)
 {
     Py_ssize_t budget = FA_SCAN_BUDGET;
-    return scan_traced_in(o, depth, &budget);
+    return scan_walk(&T.tracked, o, depth, &budget, 1);
 }
 
 static inline int
@@ -285,14 +327,14 @@ run_decide(PyThreadState *tstate, PyCodeObject *code)
     if (decide == NULL) {
         return 0; /* uninstalled meanwhile: run as is, cache nothing */
     }
-    uint64_t gen = generation;
+    uint64_t gen = thread_gen();
     Py_INCREF(decide);
-    int was_busy = tl_busy;
-    tl_busy = 1;
+    int was_busy = T.busy;
+    T.busy = 1;
     PyThreadState_EnterTracing(tstate);
     PyObject *res = PyObject_CallOneArg(decide, (PyObject *)code);
     PyThreadState_LeaveTracing(tstate);
-    tl_busy = was_busy;
+    T.busy = was_busy;
     Py_DECREF(decide);
     st.decisions++;
     if (res == NULL) {
@@ -334,22 +376,76 @@ run_decide(PyThreadState *tstate, PyCodeObject *code)
    that were just imported). */
 #define FA_NATIVE_SUBTREE_NAME "<framead:native-subtree>"
 
+/* ------------------------------------------------------------------------ */
+/* C stack guard                                                             */
+
+/* Under the hook 3.11 no longer inlines Python-to-Python calls: every Python
+   frame of a capture costs C stack. Where native code would go on until its
+   recursion limit, a frame that would leave less than this margin of the
+   thread's C stack raises RecursionError instead of crashing the process. */
+#define FA_STACK_MARGIN_MIN (192 * 1024)
+#define FA_STACK_MARGIN_MAX (1024 * 1024)
+
+static void
+stack_init(void)
+{
+    pthread_attr_t attr;
+    void *addr = NULL;
+    size_t size = 0;
+    T.stack_low = (char *)1; /* unknown stack: no guard */
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) {
+        return;
+    }
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr != NULL && size > 0) {
+        size_t margin = size / 8;
+        margin = margin < FA_STACK_MARGIN_MIN ? FA_STACK_MARGIN_MIN : margin;
+        margin = margin > FA_STACK_MARGIN_MAX ? FA_STACK_MARGIN_MAX : margin;
+        if (margin < size / 2) {
+            T.stack_low = (char *)addr + margin;
+        }
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static int
+stack_nearly_full(void)
+{
+    char here;
+    if (FA_UNLIKELY(T.stack_low == NULL)) {
+        stack_init();
+    }
+    return (char *)&here < T.stack_low;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The PEP 523 hook (continued)                                              */
+
 static PyObject *
 fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
 {
-    if (!tl_enabled || tl_busy) {
+    if (!T.enabled && !FA_WATCHING()) {
         return fa_eval_default(tstate, frame, throwflag);
     }
-    int just_recalled = tl_recalling; /* this frame is fa_frame_recall()'s second try */
-    tl_recalling = 0;
+    if (T.busy) {
+        return fa_eval_default(tstate, frame, throwflag);
+    }
+    int just_recalled = T.recalling; /* this frame is fa_frame_recall()'s second try */
+    T.recalling = 0;
     st.calls++;
     if (!fa_frame_is_fresh(tstate, frame, throwflag)) {
         st.not_fresh++;
         return fa_eval_default(tstate, frame, throwflag);
     }
+    if (FA_UNLIKELY(stack_nearly_full())) {
+        PyErr_SetString(PyExc_RecursionError,
+                        "maximum recursion depth exceeded (the C stack is nearly full: "
+                        "under framead's capture every Python call uses C stack)");
+        fa_frame_abandon(tstate, frame);
+        return NULL;
+    }
     PyCodeObject *code = fa_frame_code(frame);
     fa_extra *e = get_extra(code);
-    if (e == NULL || (e->generation != generation && e->generation < FA_GEN_SPECIAL)) {
+    if (e == NULL || (e->generation != thread_gen() && e->generation < FA_GEN_SPECIAL)) {
         if (run_decide(tstate, code) < 0) {
             st.decide_errors++;
             fa_frame_abandon(tstate, frame);
@@ -375,19 +471,22 @@ fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
     }
     if (((PyCodeObject *)e->replacement)->co_name == native_name) {
         st.passed_through++;
-        tl_enabled = 0;
+        int was_enabled = T.enabled, was_off = T.off;
+        T.enabled = 0;
+        T.off = 1;
         PyObject *res = fa_eval_default(tstate, frame, 0);
-        tl_enabled = 1;
+        T.enabled = was_enabled;
+        T.off = was_off;
         PyObject *decide = decide_fn;
         if (decide != NULL) {
             PyObject *et, *ev, *etb;
             PyErr_Fetch(&et, &ev, &etb);
             Py_INCREF(decide);
-            tl_busy = 1;
+            T.busy = 1;
             PyThreadState_EnterTracing(tstate);
             PyObject *r = PyObject_CallOneArg(decide, Py_None);
             PyThreadState_LeaveTracing(tstate);
-            tl_busy = 0;
+            T.busy = 0;
             Py_DECREF(decide);
             if (r == NULL) { /* the refresh's error (KeyboardInterrupt...) propagates */
                 Py_XDECREF(et);
@@ -417,9 +516,9 @@ fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
         st.no_room++;
         if (!just_recalled) {
             /* run it instrumented on a fresh chunk instead of uninstrumented here */
-            tl_recalling = 1;
+            T.recalling = 1;
             PyObject *res = fa_frame_recall(tstate, frame);
-            tl_recalling = 0;
+            T.recalling = 0;
             if (res != NULL || PyErr_Occurred()) {
                 st.recalled++;
                 return res;
@@ -503,21 +602,29 @@ m_set_enabled(PyObject *mod, PyObject *flag)
     if (v < 0) {
         return NULL;
     }
-    int prev = tl_enabled;
-    tl_enabled = v;
+    int prev = T.enabled;
+    T.enabled = v;
     return PyBool_FromLong(prev);
 }
 
 static PyObject *
 m_is_enabled(PyObject *mod, PyObject *unused)
 {
-    return PyBool_FromLong(tl_enabled);
+    return PyBool_FromLong(T.enabled);
 }
 
 static PyObject *
 m_bump_generation(PyObject *mod, PyObject *unused)
 {
-    generation++;
+    gen_floor = ++generation;
+    T.gen = gen_floor;
+    return PyLong_FromUnsignedLongLong(generation);
+}
+
+static PyObject *
+m_bump_thread_generation(PyObject *mod, PyObject *unused)
+{
+    T.gen = ++generation;
     return PyLong_FromUnsignedLongLong(generation);
 }
 
@@ -531,7 +638,7 @@ m_stats(PyObject *mod, PyObject *unused)
         st.recalled, "decide_errors",
         st.decide_errors, "generator_funcs", st.generator_funcs, "generation",
         (unsigned long long)generation, "install_depth", install_depth, "tracked",
-        (Py_ssize_t)tracked.size);
+        (Py_ssize_t)T.tracked.size);
 }
 
 static PyObject *
@@ -568,16 +675,40 @@ m_install_foreign_for_test(PyObject *mod, PyObject *flag)
 static void
 clear_handlers(void)
 {
-    Py_CLEAR(h_obj);
-    Py_CLEAR(h_binop);
-    Py_CLEAR(h_unary);
-    Py_CLEAR(h_compare);
-    Py_CLEAR(h_getitem);
-    Py_CLEAR(h_setitem);
-    Py_CLEAR(h_getattr);
-    Py_CLEAR(h_getiter);
-    Py_CLEAR(h_unpack);
-    Py_CLEAR(h_call);
+    Py_CLEAR(T.h_obj);
+    Py_CLEAR(T.h_binop);
+    Py_CLEAR(T.h_unary);
+    Py_CLEAR(T.h_compare);
+    Py_CLEAR(T.h_getitem);
+    Py_CLEAR(T.h_setitem);
+    Py_CLEAR(T.h_getattr);
+    Py_CLEAR(T.h_getiter);
+    Py_CLEAR(T.h_unpack);
+    Py_CLEAR(T.h_call);
+    Py_CLEAR(T.h_foreign);
+}
+
+/* A thread with handlers is "capturing": other threads watch for its values. */
+static void
+register_thread(int on)
+{
+    if (on && !T.registered) {
+        T.next = capturing_threads;
+        capturing_threads = &T;
+        T.registered = 1;
+        n_capturing++;
+    }
+    else if (!on && T.registered) {
+        for (fa_tls **p = &capturing_threads; *p != NULL; p = &(*p)->next) {
+            if (*p == &T) {
+                *p = T.next;
+                break;
+            }
+        }
+        T.next = NULL;
+        T.registered = 0;
+        n_capturing--;
+    }
 }
 
 static PyObject *
@@ -585,7 +716,7 @@ m_set_handlers(PyObject *mod, PyObject *obj)
 {
     static const char *names[] = {"binop",   "unary",   "compare", "getitem", "setitem",
                                   "getattr", "getiter", "unpack",  "call"};
-    PyObject *got[9] = {NULL};
+    PyObject *got[10] = {NULL};
     if (obj != Py_None) {
         for (int i = 0; i < 9; i++) {
             got[i] = PyObject_GetAttrString(obj, names[i]);
@@ -596,21 +727,91 @@ m_set_handlers(PyObject *mod, PyObject *obj)
                 return NULL;
             }
         }
+        /* optional: where another thread's traced values are reported */
+        got[9] = PyObject_GetAttrString(obj, "foreign");
+        if (got[9] == NULL) {
+            PyErr_Clear();
+        }
     }
     clear_handlers();
     if (obj != Py_None) {
-        h_obj = Py_NewRef(obj);
-        h_binop = got[0];
-        h_unary = got[1];
-        h_compare = got[2];
-        h_getitem = got[3];
-        h_setitem = got[4];
-        h_getattr = got[5];
-        h_getiter = got[6];
-        h_unpack = got[7];
-        h_call = got[8];
+        T.h_obj = Py_NewRef(obj);
+        T.h_binop = got[0];
+        T.h_unary = got[1];
+        T.h_compare = got[2];
+        T.h_getitem = got[3];
+        T.h_setitem = got[4];
+        T.h_getattr = got[5];
+        T.h_getiter = got[6];
+        T.h_unpack = got[7];
+        T.h_call = got[8];
+        T.h_foreign = got[9];
     }
+    register_thread(obj != Py_None);
     Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Watching threads                                                          */
+
+static int
+watch_scan(const ptrmap *m, PyObject *o)
+{
+    Py_ssize_t budget = FA_SCAN_BUDGET;
+    return scan_walk(m, o, 0, &budget, 0);
+}
+
+/* The capturing thread (other than this one) whose traced set holds o, or NULL. */
+static fa_tls *
+watch_owner(PyObject *o, int scan)
+{
+    for (fa_tls *t = capturing_threads; t != NULL; t = t->next) {
+        if (t != &T && t->tracked.size != 0 &&
+            (is_traced_in(&t->tracked, o) || (scan && watch_scan(&t->tracked, o)))) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* A watching thread met another thread's traced value in `what` (an operator name,
+   or the C callable it was passed to): tell that capture's recorder (it reports a
+   hazard located at this thread's line; in strict mode it raises here). */
+static int
+watch_report(fa_tls *owner, PyObject *what)
+{
+    PyObject *h = owner->h_foreign;
+    if (h == NULL) {
+        return 0;
+    }
+    Py_INCREF(h);
+    PyObject *r = PyObject_CallOneArg(h, what);
+    Py_DECREF(h);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Probes of a watching thread: 0 (nothing of another capture's), or -1 (error). */
+static int
+watch_operands(const char *what, PyObject *a, PyObject *b)
+{
+    fa_tls *owner = watch_owner(a, 0);
+    if (owner == NULL && b != NULL) {
+        owner = watch_owner(b, 0);
+    }
+    if (owner == NULL) {
+        return 0;
+    }
+    PyObject *name = PyUnicode_FromString(what);
+    if (name == NULL) {
+        return -1;
+    }
+    int r = watch_report(owner, name);
+    Py_DECREF(name);
+    return r;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -619,7 +820,7 @@ m_set_handlers(PyObject *mod, PyObject *obj)
 static PyObject *
 m_track(PyObject *mod, PyObject *obj)
 {
-    if (ptrmap_set(&tracked, obj, 1) < 0) {
+    if (ptrmap_set(&T.tracked, obj, 1) < 0) {
         return PyErr_NoMemory();
     }
     Py_RETURN_NONE;
@@ -628,27 +829,27 @@ m_track(PyObject *mod, PyObject *obj)
 static PyObject *
 m_untrack(PyObject *mod, PyObject *obj)
 {
-    ptrmap_remove(&tracked, obj);
+    ptrmap_remove(&T.tracked, obj);
     Py_RETURN_NONE;
 }
 
 static PyObject *
 m_clear_tracked(PyObject *mod, PyObject *unused)
 {
-    ptrmap_clear(&tracked);
+    ptrmap_clear(&T.tracked);
     Py_RETURN_NONE;
 }
 
 static PyObject *
 m_is_tracked(PyObject *mod, PyObject *obj)
 {
-    return PyBool_FromLong(tracked.size != 0 && is_traced(obj));
+    return PyBool_FromLong(T.tracked.size != 0 && is_traced(obj));
 }
 
 static PyObject *
 m_tracked_count(PyObject *mod, PyObject *unused)
 {
-    return PyLong_FromSize_t(tracked.size);
+    return PyLong_FromSize_t(T.tracked.size);
 }
 
 static PyObject *
@@ -761,10 +962,17 @@ wrong_nargs(const char *name, Py_ssize_t want, Py_ssize_t got)
 static PyObject *
 call_handler_n(PyObject *h, PyObject *const *args, Py_ssize_t n)
 {
-    fa_frame *outer = tl_user_frame;
-    tl_user_frame = fa_current_frame(PyThreadState_Get());
+    PyThreadState *ts = PyThreadState_Get();
+    fa_frame *outer = T.user_frame;
+    T.user_frame = fa_current_frame(ts);
+    /* framead's handler frames are not the program's: tracers and profilers do not
+       see them (call_native/call_as_user show them the user's callees again) */
+    PyThreadState_EnterTracing(ts);
+    T.in_handler++;
     PyObject *res = PyObject_Vectorcall(h, args, n, NULL);
-    tl_user_frame = outer;
+    T.in_handler--;
+    PyThreadState_LeaveTracing(ts);
+    T.user_frame = outer;
     return res;
 }
 
@@ -816,7 +1024,10 @@ seq_operand_traced(PyObject *a, PyObject *b)
         PyObject *a = args[0], *b = args[1];                                         \
         if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
             (is_traced(a) || is_traced(b) || seq_operand_traced(a, b))) {             \
-            return call_handler3(h_binop, small_ints[IDX], a, b);                    \
+            return call_handler3(T.h_binop, small_ints[IDX], a, b);                    \
+        }                                                                            \
+        if (FA_UNLIKELY(FA_WATCHING()) && watch_operands(#NAME, a, b) < 0) {         \
+            return NULL;                                                             \
         }                                                                            \
         return EXPR;                                                                 \
     }
@@ -870,7 +1081,10 @@ static PyMethodDef binop_defs[26] = {
         PyObject *a = args[0], *b = args[1];                                         \
         if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
             (is_traced(a) || is_traced(b) || seq_operand_traced(a, b))) {             \
-            return call_handler3(h_compare, small_ints[OP], a, b);                   \
+            return call_handler3(T.h_compare, small_ints[OP], a, b);                   \
+        }                                                                            \
+        if (FA_UNLIKELY(FA_WATCHING()) && watch_operands(#NAME, a, b) < 0) {         \
+            return NULL;                                                             \
         }                                                                            \
         return PyObject_RichCompare(a, b, OP);                                       \
     }
@@ -895,7 +1109,10 @@ static PyMethodDef compare_defs[6] = {
         }                                                                            \
         PyObject *a = args[0];                                                       \
         if (FA_UNLIKELY(FA_ACTIVE()) && is_traced(a)) {                              \
-            return call_handler2(h_unary, STR, a);                                   \
+            return call_handler2(T.h_unary, STR, a);                                   \
+        }                                                                            \
+        if (FA_UNLIKELY(FA_WATCHING()) && watch_operands(#NAME, a, NULL) < 0) {      \
+            return NULL;                                                             \
         }                                                                            \
         return FUNC(a);                                                              \
     }
@@ -912,7 +1129,10 @@ probe_getitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *a = args[0], *k = args[1];
     if (FA_UNLIKELY(FA_ACTIVE()) && (is_traced(a) || is_traced(k))) {
-        return call_handler2(h_getitem, a, k);
+        return call_handler2(T.h_getitem, a, k);
+    }
+    if (FA_UNLIKELY(FA_WATCHING()) && watch_operands("getitem", a, k) < 0) {
+        return NULL;
     }
     return PyObject_GetItem(a, k);
 }
@@ -930,12 +1150,16 @@ probe_setitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         (is_traced(a) || is_traced(k) ||
          is_traced_scan(v, (PyList_Check(v) || PyTuple_Check(v)) && ndarray_type != NULL &&
                                PyObject_TypeCheck(a, ndarray_type)))) {
-        PyObject *r = call_handler3(h_setitem, a, k, v);
+        PyObject *r = call_handler3(T.h_setitem, a, k, v);
         if (r == NULL) {
             return NULL;
         }
         Py_DECREF(r);
         Py_RETURN_NONE;
+    }
+    if (FA_UNLIKELY(FA_WATCHING()) &&
+        (watch_operands("setitem", a, k) < 0 || watch_operands("setitem", v, NULL) < 0)) {
+        return NULL;
     }
     if (PyObject_SetItem(a, k, v) < 0) {
         return NULL;
@@ -951,7 +1175,10 @@ probe_getattr(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *o = args[0], *name = args[1];
     if (FA_UNLIKELY(FA_ACTIVE()) && is_traced(o)) {
-        return call_handler2(h_getattr, o, name);
+        return call_handler2(T.h_getattr, o, name);
+    }
+    if (FA_UNLIKELY(FA_WATCHING()) && watch_operands("getattr", o, NULL) < 0) {
+        return NULL;
     }
     return PyObject_GetAttr(o, name);
 }
@@ -964,7 +1191,10 @@ probe_getiter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *o = args[0];
     if (FA_UNLIKELY(FA_ACTIVE()) && is_traced(o)) {
-        return call_handler1(h_getiter, o);
+        return call_handler1(T.h_getiter, o);
+    }
+    if (FA_UNLIKELY(FA_WATCHING()) && watch_operands("iter", o, NULL) < 0) {
+        return NULL;
     }
     return Py_NewRef(o);
 }
@@ -977,7 +1207,10 @@ probe_unpack(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *o = args[0];
     if (FA_UNLIKELY(FA_ACTIVE()) && is_traced(o)) {
-        return call_handler1(h_unpack, o);
+        return call_handler1(T.h_unpack, o);
+    }
+    if (FA_UNLIKELY(FA_WATCHING()) && watch_operands("unpack", o, NULL) < 0) {
+        return NULL;
     }
     return Py_NewRef(o);
 }
@@ -1109,7 +1342,7 @@ static PyObject *
 call_handler(PyObject *callable, PyObject *argtuple, PyObject *kwargs)
 {
     PyObject *args[3] = {callable, argtuple, kwargs ? kwargs : Py_None};
-    return call_handler_n(h_call, args, 3);
+    return call_handler_n(T.h_call, args, 3);
 }
 
 static PyObject *
@@ -1178,6 +1411,22 @@ format_kwargs_error(PyObject *func, PyObject *kwargs)
     }
 }
 
+/* A watching thread passes arguments to a callable: another capture's traced value
+   reaching a C callable is reported (Python callables run instrumented and watch
+   their own operations). */
+static int
+watch_call(PyObject *callable, PyObject *const *args, Py_ssize_t n)
+{
+    if (is_python_callable(callable)) {
+        return 0;
+    }
+    fa_tls *owner = NULL;
+    for (Py_ssize_t i = 0; owner == NULL && i < n; i++) {
+        owner = watch_owner(args[i], 1);
+    }
+    return owner == NULL ? 0 : watch_report(owner, callable);
+}
+
 /* f(*args) / f(*args, **kwargs): CALL_FUNCTION_EX semantics. */
 static PyObject *
 star_call(PyObject *callable, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -1225,7 +1474,7 @@ star_call(PyObject *callable, PyObject *const *args, Py_ssize_t nargs, PyObject 
         }
         if (FA_ACTIVE() && is_traced(callargs)) {
             /* f(*x) of a traced array: its rows as the recorder reads them (linked to x) */
-            PyObject *rows = call_handler1(h_unpack, callargs);
+            PyObject *rows = call_handler1(T.h_unpack, callargs);
             tup = rows == NULL || PyTuple_CheckExact(rows) ? rows : PySequence_Tuple(rows);
             if (rows != NULL && tup != rows) {
                 Py_DECREF(rows);
@@ -1241,12 +1490,12 @@ star_call(PyObject *callable, PyObject *const *args, Py_ssize_t nargs, PyObject 
     }
 
     int to_handler = 0;
-    if (h_obj != NULL && tl_enabled) {
+    if (T.h_obj != NULL && T.enabled) {
         unsigned flags = callable_flags.size ? lookup_flags(callable) : 0;
         if (flags & FA_ALWAYS) {
             to_handler = 1;
         }
-        else if (tracked.size != 0) {
+        else if (T.tracked.size != 0) {
             int scan = scans_lists(callable, flags);
             int traced = callable_self_traced(callable);
             for (Py_ssize_t i = 0; !traced && i < PyTuple_GET_SIZE(tup); i++) {
@@ -1262,6 +1511,12 @@ star_call(PyObject *callable, PyObject *const *args, Py_ssize_t nargs, PyObject 
             to_handler = traced && route_traced(callable, flags);
         }
     }
+    if (FA_UNLIKELY(FA_WATCHING()) &&
+        watch_call(callable, ((PyTupleObject *)tup)->ob_item, PyTuple_GET_SIZE(tup)) < 0) {
+        Py_DECREF(tup);
+        Py_XDECREF(kwargs);
+        return NULL;
+    }
     PyObject *res;
     if (to_handler) {
         res = call_handler(callable, tup, kwargs);
@@ -1275,7 +1530,7 @@ star_call(PyObject *callable, PyObject *const *args, Py_ssize_t nargs, PyObject 
 }
 
 static PyObject *
-call_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+call_dispatch(PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (FA_UNLIKELY(nargs < 1)) {
@@ -1286,14 +1541,18 @@ call_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *
     if (FA_UNLIKELY(kwnames != NULL) && (kwnames == star_kwnames1 || kwnames == star_kwnames2)) {
         return star_call(callable, args, nargs, kwnames);
     }
-    if (FA_LIKELY(h_obj == NULL || !tl_enabled)) {
+    if (FA_LIKELY(T.h_obj == NULL || !T.enabled)) {
+        if (FA_UNLIKELY(FA_WATCHING()) && watch_call(callable, args + 1,
+                                                     nargs - 1 + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0)) < 0) {
+            return NULL;
+        }
         goto native;
     }
     unsigned flags = callable_flags.size ? lookup_flags(callable) : 0;
     if (flags & FA_ALWAYS) {
         goto handler;
     }
-    if (tracked.size == 0) {
+    if (T.tracked.size == 0) {
         goto native;
     }
     {
@@ -1324,6 +1583,98 @@ native:
        PyObject_VectorcallMethod does when it skips args[0]: the onward call's
        args[-1] is our args[0]. */
     return PyObject_Vectorcall(callable, args + 1, nargsf - 1, kwnames);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Profilers: the events a native CALL makes                                 */
+
+/* What CPython 3.11's CALL shows a profiler for callable(*args): a builtin function
+   or method is the c_call argument itself, a method descriptor is bound to its first
+   argument; anything else makes no c_call event (NULL). New reference. */
+static PyObject *
+profiled_callee(PyObject *callable, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (PyCFunction_CheckExact(callable) || PyCMethod_CheckExact(callable)) {
+        return Py_NewRef(callable);
+    }
+    if (Py_IS_TYPE(callable, &PyMethodDescr_Type) && nargs > 0) {
+        PyObject *self = args[0];
+        return Py_TYPE(callable)->tp_descr_get(callable, self, (PyObject *)Py_TYPE(self));
+    }
+    return NULL;
+}
+
+/* Call the profile function as ceval's call_trace does (the current frame is the
+   user's, the probe being a C callable). Returns -1 when the profiler raised. */
+static int
+emit_profile(PyThreadState *ts, int what, PyObject *arg)
+{
+    if (ts->tracing || ts->c_profilefunc == NULL) {
+        return 0;
+    }
+    PyFrameObject *f = PyEval_GetFrame();
+    if (f == NULL) {
+        return 0;
+    }
+    int old_what = ts->tracing_what;
+    ts->tracing_what = what;
+    PyThreadState_EnterTracing(ts);
+    int r = ts->c_profilefunc(ts->c_profileobj, f, what, arg);
+    PyThreadState_LeaveTracing(ts);
+    ts->tracing_what = old_what;
+    return r;
+}
+
+/* The call probe as the program's own CALL instruction: under a profiler, the
+   c_call / c_return / c_exception events of the real callee, not of the probe. */
+static PyObject *
+call_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    PyThreadState *ts = PyThreadState_GET();
+    if (FA_LIKELY(!ts->cframe->use_tracing || ts->c_profilefunc == NULL)) {
+        return call_dispatch(args, nargsf, kwnames);
+    }
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *pf = NULL;
+    if (nargs >= 1) {
+        if (kwnames == star_kwnames1 || kwnames == star_kwnames2) {
+            PyObject *ca = nargs >= 2 ? args[1] : NULL;
+            if (ca != NULL && PyTuple_Check(ca)) {
+                pf = profiled_callee(args[0], ((PyTupleObject *)ca)->ob_item,
+                                     PyTuple_GET_SIZE(ca));
+            }
+        }
+        else {
+            pf = profiled_callee(args[0], args + 1, nargs - 1);
+        }
+        if (pf == NULL && PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    if (pf == NULL) {
+        return call_dispatch(args, nargsf, kwnames);
+    }
+    PyObject *res = NULL;
+    if (emit_profile(ts, PyTrace_C_CALL, pf) == 0) {
+        res = call_dispatch(args, nargsf, kwnames);
+        if (res == NULL) {
+            PyObject *et, *ev, *etb;
+            PyErr_Fetch(&et, &ev, &etb);
+            if (emit_profile(ts, PyTrace_C_EXCEPTION, pf) == 0) {
+                PyErr_Restore(et, ev, etb);
+            }
+            else {
+                Py_XDECREF(et);
+                Py_XDECREF(ev);
+                Py_XDECREF(etb);
+            }
+        }
+        else if (emit_profile(ts, PyTrace_C_RETURN, pf) < 0) {
+            Py_CLEAR(res);
+        }
+    }
+    Py_DECREF(pf);
+    return res;
 }
 
 static PyObject *
@@ -1357,6 +1708,316 @@ static PyTypeObject CallProbe_Type = {
 };
 
 /* ------------------------------------------------------------------------ */
+/* Sessions: entering and leaving a capture without a window for signals     */
+
+/* Session.__enter__/__exit__ are C methods: `with` calls them without an eval-breaker
+   check around the call, and between their Python steps (_prepare, _after_enter,
+   _after_exit: interruptible, they change no hook state) the state changes happen
+   in C, where no signal handler runs. A KeyboardInterrupt therefore never leaves
+   the hook installed, capture enabled, handlers set or values tracked. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *recorder; /* set by the subclass (Session.__init__) */
+    PyObject *dict;
+    int prev_enabled;
+    int entered;
+} SessionObject;
+
+static PyObject *s_prepare, *s_after_enter, *s_after_exit, *s_decide;
+
+/* this thread's stack of active sessions' recorders (innermost last) */
+static _Thread_local PyObject *tl_recorders;
+/* traced sets of the outer sessions of this thread while a nested one runs */
+static _Thread_local ptrmap *tl_saved_maps;
+static _Thread_local Py_ssize_t tl_n_saved, tl_cap_saved;
+
+static int
+save_tracked(void)
+{
+    if (tl_n_saved == tl_cap_saved) {
+        Py_ssize_t cap = tl_cap_saved ? 2 * tl_cap_saved : 4;
+        ptrmap *m = PyMem_RawRealloc(tl_saved_maps, cap * sizeof(ptrmap));
+        if (m == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        tl_saved_maps = m;
+        tl_cap_saved = cap;
+    }
+    tl_saved_maps[tl_n_saved++] = T.tracked;
+    memset(&T.tracked, 0, sizeof(ptrmap));
+    return 0;
+}
+
+static void
+restore_tracked(int nested)
+{
+    if (T.tracked.table != NULL) {
+        free(T.tracked.table);
+    }
+    memset(&T.tracked, 0, sizeof(ptrmap));
+    if (nested && tl_n_saved > 0) {
+        T.tracked = tl_saved_maps[--tl_n_saved];
+    }
+    if (tl_n_saved == 0 && tl_saved_maps != NULL) {
+        PyMem_RawFree(tl_saved_maps);
+        tl_saved_maps = NULL;
+        tl_cap_saved = 0;
+    }
+}
+
+static PyObject *
+call_step(PyObject *self, PyObject *name)
+{
+    return PyObject_CallMethodNoArgs(self, name);
+}
+
+/* The hook state of a session that was entered, undone (no Python code runs
+   except set_handlers' attribute lookups on the outer recorder). */
+static void
+session_leave_state(SessionObject *s)
+{
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    Py_ssize_t n = tl_recorders ? PyList_GET_SIZE(tl_recorders) : 0;
+    if (n > 0) {
+        PyList_SetSlice(tl_recorders, n - 1, n, NULL);
+        n--;
+    }
+    T.enabled = s->prev_enabled;
+    if (install_depth > 0) {
+        PyObject *r = m_uninstall(NULL, NULL);
+        Py_XDECREF(r);
+    }
+    PyObject *outer = n > 0 ? PyList_GET_ITEM(tl_recorders, n - 1) : Py_None;
+    PyObject *r = m_set_handlers(NULL, outer);
+    if (r == NULL) { /* the outer recorder lost an attribute: no handlers at all */
+        PyErr_Clear();
+        r = m_set_handlers(NULL, Py_None);
+    }
+    Py_XDECREF(r);
+    if (n == 0) {
+        Py_CLEAR(tl_recorders);
+    }
+    s->entered = 0;
+    PyErr_Clear();
+    PyErr_Restore(et, ev, etb);
+}
+
+static PyObject *
+session_enter(SessionObject *s, PyObject *unused)
+{
+    if (s->entered) {
+        PyErr_SetString(PyExc_RuntimeError, "a framead Session cannot be entered twice");
+        return NULL;
+    }
+    if (s->recorder == NULL) {
+        PyErr_SetString(PyExc_TypeError, "Session has no recorder");
+        return NULL;
+    }
+    PyObject *r = call_step((PyObject *)s, s_prepare);
+    if (r == NULL) {
+        return NULL;
+    }
+    Py_DECREF(r);
+    PyObject *decide = PyObject_GetAttr((PyObject *)s, s_decide);
+    if (decide == NULL) {
+        return NULL;
+    }
+    if (tl_recorders == NULL && (tl_recorders = PyList_New(0)) == NULL) {
+        Py_DECREF(decide);
+        return NULL;
+    }
+    /* --- no Python code from here to the end of the state change --- */
+    int nested = PyList_GET_SIZE(tl_recorders) > 0;
+    if ((nested && save_tracked() < 0) || PyList_Append(tl_recorders, s->recorder) < 0) {
+        Py_DECREF(decide);
+        return NULL;
+    }
+    r = m_install(NULL, decide);
+    Py_DECREF(decide);
+    if (r == NULL) {
+        Py_ssize_t n = PyList_GET_SIZE(tl_recorders);
+        PyList_SetSlice(tl_recorders, n - 1, n, NULL);
+        restore_tracked(nested);
+        return NULL;
+    }
+    Py_DECREF(r);
+    r = m_set_handlers(NULL, s->recorder);
+    if (r == NULL) {
+        s->prev_enabled = T.enabled;
+        session_leave_state(s);
+        restore_tracked(nested);
+        return NULL;
+    }
+    Py_DECREF(r);
+    T.gen = ++generation; /* this capture decides every code object it runs again */
+    s->prev_enabled = T.enabled;
+    T.enabled = 1;
+    s->entered = 1;
+    /* --- end of the state change --- */
+    r = call_step((PyObject *)s, s_after_enter);
+    if (r == NULL) {
+        session_leave_state(s);
+        restore_tracked(nested);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return Py_NewRef(s);
+}
+
+static PyObject *
+session_exit(SessionObject *s, PyObject *args)
+{
+    if (!s->entered) {
+        Py_RETURN_FALSE;
+    }
+    Py_ssize_t n = tl_recorders ? PyList_GET_SIZE(tl_recorders) : 0;
+    int nested = n > 1;
+    session_leave_state(s);
+    PyObject *r = call_step((PyObject *)s, s_after_exit);
+    restore_tracked(nested); /* runs even when _after_exit was interrupted */
+    if (r == NULL) {
+        return NULL;
+    }
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static int
+session_traverse(SessionObject *s, visitproc visit, void *arg)
+{
+    Py_VISIT(s->recorder);
+    Py_VISIT(s->dict);
+    return 0;
+}
+
+static int
+session_clear(SessionObject *s)
+{
+    Py_CLEAR(s->recorder);
+    Py_CLEAR(s->dict);
+    return 0;
+}
+
+static void
+session_dealloc(SessionObject *s)
+{
+    PyObject_GC_UnTrack(s);
+    session_clear(s);
+    Py_TYPE(s)->tp_free((PyObject *)s);
+}
+
+static PyMethodDef session_methods[] = {
+    {"__enter__", (PyCFunction)session_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)session_exit, METH_VARARGS, NULL},
+    {NULL},
+};
+
+static PyMemberDef session_members[] = {
+    {"recorder", T_OBJECT, offsetof(SessionObject, recorder), 0, NULL},
+    {NULL},
+};
+
+static PyTypeObject SessionBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "framead.capture._evalframe.SessionBase",
+    .tp_basicsize = sizeof(SessionObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)session_dealloc,
+    .tp_traverse = (traverseproc)session_traverse,
+    .tp_clear = (inquiry)session_clear,
+    .tp_methods = session_methods,
+    .tp_members = session_members,
+    .tp_dictoffset = offsetof(SessionObject, dict),
+    .tp_doc = "Base of capture.session.Session: signal-safe __enter__/__exit__.",
+};
+
+/* A nested session's recorder tracked its inputs before it started, into the outer
+   session's set: they are not the outer's (after _after_enter retracked them). */
+static PyObject *
+m_forget_in_outer(PyObject *mod, PyObject *unused)
+{
+    if (tl_n_saved == 0 || T.tracked.table == NULL) {
+        Py_RETURN_NONE;
+    }
+    ptrmap *outer = &tl_saved_maps[tl_n_saved - 1];
+    for (size_t i = 0; i <= T.tracked.mask; i++) {
+        const void *k = T.tracked.table[i].key;
+        if (k != NULL) {
+            ptrmap_remove(outer, k);
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+m_current_recorder(PyObject *mod, PyObject *unused)
+{
+    Py_ssize_t n = tl_recorders ? PyList_GET_SIZE(tl_recorders) : 0;
+    return Py_NewRef(n > 0 ? PyList_GET_ITEM(tl_recorders, n - 1) : Py_None);
+}
+
+static PyObject *
+m_session_depth(PyObject *mod, PyObject *unused)
+{
+    return PyLong_FromSsize_t(tl_recorders ? PyList_GET_SIZE(tl_recorders) : 0);
+}
+
+/* Framead's derivative code made visible to this thread's capture (higher order):
+   a counter per thread, changed by a C context manager for the same reason. */
+static _Thread_local int tl_visible;
+
+typedef struct {
+    PyObject_HEAD
+    int entered;
+} VisibleObject;
+
+static PyObject *
+visible_enter(VisibleObject *v, PyObject *unused)
+{
+    tl_visible++;
+    v->entered = 1;
+    T.gen = ++generation;
+    return Py_NewRef(v);
+}
+
+static PyObject *
+visible_exit(VisibleObject *v, PyObject *args)
+{
+    if (v->entered) {
+        tl_visible--;
+        v->entered = 0;
+        T.gen = ++generation;
+    }
+    Py_RETURN_FALSE;
+}
+
+static PyMethodDef visible_methods[] = {
+    {"__enter__", (PyCFunction)visible_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)visible_exit, METH_VARARGS, NULL},
+    {NULL},
+};
+
+static PyTypeObject Visible_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "framead.capture._evalframe.internals_visible",
+    .tp_basicsize = sizeof(VisibleObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_methods = visible_methods,
+    .tp_doc = "with internals_visible(): this thread's capture instruments framead's "
+              "derivative code.",
+};
+
+static PyObject *
+m_visible_depth(PyObject *mod, PyObject *unused)
+{
+    return PyLong_FromLong(tl_visible);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Module                                                                    */
 
 /* call_native(fn, args, kwargs_or_None): fn(*args, **kwargs) with capture off
@@ -1371,19 +2032,29 @@ call_seen_from_user(PyObject *const *args, Py_ssize_t nargs, int capture)
         return NULL;
     }
     PyObject *kwargs = args[2] == Py_None ? NULL : args[2];
-    int was_enabled = tl_enabled;
-    tl_enabled = capture && was_enabled;
+    int was_enabled = T.enabled;
+    T.enabled = capture && was_enabled;
     PyThreadState *tstate = PyThreadState_Get();
-    fa_frame *user = tl_user_frame, *mine = NULL;
+    fa_frame *user = T.user_frame, *mine = NULL;
     if (user != NULL) {
         mine = fa_current_frame(tstate);
         fa_set_current_frame(tstate, user);
     }
+    int resume_tracing = T.in_handler > 0 && tstate->tracing > 0;
+    int in_handler = T.in_handler;
+    if (resume_tracing) { /* the user's callee is traced and profiled as natively */
+        T.in_handler = 0;
+        PyThreadState_LeaveTracing(tstate);
+    }
     PyObject *res = PyObject_Call(args[0], args[1], kwargs);
+    if (resume_tracing) {
+        PyThreadState_EnterTracing(tstate);
+        T.in_handler = in_handler;
+    }
     if (user != NULL) {
         fa_set_current_frame(tstate, mine);
     }
-    tl_enabled = was_enabled;
+    T.enabled = was_enabled;
     return res;
 }
 
@@ -1408,13 +2079,23 @@ static PyMethodDef module_methods[] = {
     {"call_as_user", (PyCFunction)(void (*)(void))m_call_as_user, METH_FASTCALL,
      "call_as_user(fn, args, kwargs or None): call seen from the user's frame, capture as "
      "it is."},
+    {"current_recorder", m_current_recorder, METH_NOARGS,
+     "current_recorder(): the recorder of this thread's innermost session, or None."},
+    {"forget_in_outer", m_forget_in_outer, METH_NOARGS,
+     "forget_in_outer(): drop this session's tracked objects from the outer session's set."},
+    {"session_depth", m_session_depth, METH_NOARGS, "session_depth(): active sessions, this thread."},
+    {"visible_depth", m_visible_depth, METH_NOARGS,
+     "visible_depth(): how many internals_visible() blocks this thread is in."},
     {"install", m_install, METH_O, "install(decide): set the PEP 523 hook (nesting-counted)."},
     {"uninstall", m_uninstall, METH_NOARGS, "uninstall(): undo one install()."},
     {"install_depth", m_install_depth, METH_NOARGS, "install_depth() -> int"},
     {"set_enabled", m_set_enabled, METH_O, "set_enabled(flag) -> previous (per thread)."},
     {"is_enabled", m_is_enabled, METH_NOARGS, "is_enabled() -> bool (this thread)."},
     {"bump_generation", m_bump_generation, METH_NOARGS,
-     "bump_generation(): invalidate cached decisions; returns the new generation."},
+     "bump_generation(): invalidate every thread's cached decisions; returns the new "
+     "generation."},
+    {"bump_thread_generation", m_bump_thread_generation, METH_NOARGS,
+     "bump_thread_generation(): invalidate this thread's cached decisions."},
     {"stats", m_stats, METH_NOARGS, "stats() -> dict of counters."},
     {"reset_stats", m_reset_stats, METH_NOARGS, "reset_stats(): zero the counters."},
     {"set_handlers", m_set_handlers, METH_O, "set_handlers(obj or None)."},
@@ -1481,7 +2162,15 @@ PyInit__evalframe(void)
             return NULL;
         }
     }
-    if (PyType_Ready(&CallProbe_Type) < 0) {
+    if (PyType_Ready(&CallProbe_Type) < 0 || PyType_Ready(&SessionBase_Type) < 0 ||
+        PyType_Ready(&Visible_Type) < 0) {
+        return NULL;
+    }
+    s_prepare = PyUnicode_InternFromString("_prepare");
+    s_after_enter = PyUnicode_InternFromString("_after_enter");
+    s_after_exit = PyUnicode_InternFromString("_after_exit");
+    s_decide = PyUnicode_InternFromString("_decide");
+    if (!s_prepare || !s_after_enter || !s_after_exit || !s_decide) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&moduledef);
@@ -1545,7 +2234,9 @@ PyInit__evalframe(void)
         Py_DECREF(call);
         goto fail;
     }
-    if (PyModule_AddObjectRef(m, "STAR_KWNAMES1", star_kwnames1) < 0 ||
+    if (PyModule_AddObjectRef(m, "SessionBase", (PyObject *)&SessionBase_Type) < 0 ||
+        PyModule_AddObjectRef(m, "internals_visible", (PyObject *)&Visible_Type) < 0 ||
+        PyModule_AddObjectRef(m, "STAR_KWNAMES1", star_kwnames1) < 0 ||
         PyModule_AddObjectRef(m, "STAR_KWNAMES2", star_kwnames2) < 0 ||
         PyModule_AddIntConstant(m, "RULE", FA_RULE) < 0 ||
         PyModule_AddIntConstant(m, "ALWAYS", FA_ALWAYS) < 0 ||

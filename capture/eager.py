@@ -65,8 +65,7 @@ _MISSING = object()
 
 
 def _current():
-    stack = getattr(session._tls, "recorders", None)
-    return stack[-1] if stack else None
+    return session.current_recorder()
 
 
 def _user_tb(fn):

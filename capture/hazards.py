@@ -88,6 +88,12 @@ register("FA108", "disconnected-result",
          "is probably wrong",
          "find where the value leaves numbers framead follows near {op} (str()/format(), "
          "json, object arrays, threads) and keep it a float or an array there")
+register("FA109", "other-thread",
+         "a traced value was used in another thread than the one framead captures (a worker "
+         "thread, a thread pool, a thread started inside the function): operations there are "
+         "not recorded, so what they contribute to the result has no gradient",
+         "compute {op} in the thread that calls grad (or give the worker untraced copies and "
+         "differentiate the worker's function separately)")
 register("FA201", "eager-fallback",
          "the eager fallback (@framead.eager Tracers) was used: the gradient is right but "
          "slower, and traced values read from deep containers are not seen",

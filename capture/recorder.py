@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import operator
 import sys
+import threading
 import types
 from typing import Any
 
@@ -477,6 +478,24 @@ class Recorder:
             from framead.errors import GradientHazard
 
             raise GradientHazard(h)
+
+    def foreign(self, what: Any) -> None:
+        """Another thread (with no capture of its own) used this capture's traced value in
+        ``what``, an operator name or the C callable it was given (the C probes of watching
+        threads call this from that thread). Containers and framead-native callables move
+        the value without computing with it: nothing is lost there."""
+        if not isinstance(what, str) and C.get_callable_flags(what) & C.NATIVE:
+            return
+        name = what if isinstance(what, str) else getattr(what, "__qualname__", repr(what))
+        frame = sys._getframe(1)
+        seen = self.__dict__.setdefault("_foreign_seen", set())
+        where = (frame.f_code, frame.f_lineno, name)
+        if where in seen:  # once per line and operation (a worker's loop reports once)
+            return
+        seen.add(where)
+        self.hazard("FA109", name, frame,
+                    f"{name} ran on a traced value in thread "
+                    f"{threading.current_thread().name!r}, not the captured one")
 
     # ------------------------------------------------------------------ handlers
     @_user_tracebacks

@@ -15,7 +15,7 @@ from .recorder import Recorder
 from .rewriter import instrument, refuse_reason
 from .sourceloc import PACKAGE_DIRS, is_framead_file, release_frames
 
-_lock = threading.RLock()
+_flags_lock = threading.Lock()  # held only while the callable-flag tables change
 _refused: dict[CodeType, str] = {}
 _flags_key: list = [None]
 _rewritten: dict[int, tuple[CodeType, CodeType | None]] = {}
@@ -26,15 +26,15 @@ def _skip(code: CodeType) -> bool:
     if name.startswith("<frozen"):
         return True
     if is_framead_file(name):
-        return not (_visible[0] and _is_differentiable_internal(name))
+        return not (C.visible_depth() and _is_differentiable_internal(name))
     return False
 
 
 # --- higher order: framead's own derivative code made visible to an outer capture ---------
 # While a nested grad replays its reverse pass under an outer capture (framead/replay.py),
 # the rules' VJPs and the reverse pass's helpers are instrumented like user code, so the outer
-# capture records what they compute and can differentiate it again.
-_visible = [0]
+# capture records what they compute and can differentiate it again. Per thread (a C counter:
+# `with internals_visible():` enters and leaves with no window for a signal).
 # the rules package and the reverse pass's modules, wherever framead is installed
 _DIFFERENTIABLE_INTERNALS = (*PACKAGE_DIRS["rules"], *(
     d + f for d in PACKAGE_DIRS["framead"]
@@ -45,16 +45,7 @@ def _is_differentiable_internal(filename: str) -> bool:
     return os.path.abspath(filename).startswith(_DIFFERENTIABLE_INTERNALS)
 
 
-@contextlib.contextmanager
-def internals_visible():
-    """Instrument framead's derivative code (rules, reverse pass) for the outer capture."""
-    _visible[0] += 1
-    C.bump_generation()
-    try:
-        yield
-    finally:
-        _visible[0] -= 1
-        C.bump_generation()
+internals_visible = C.internals_visible
 
 
 def visible_to_outer(fn) -> bool:
@@ -74,9 +65,26 @@ def outer_recorder() -> Recorder | None:
 # --- end higher order ------------------------------------------------------------------------
 
 
-# cached traces (framead/cache.py) watch the globals of every code object that ran
-watch_codes = [False]
-seen_codes: list[CodeType] = []
+# cached traces (framead/cache.py) watch the globals of every code object that ran: each
+# capture re-decides every code object it runs (its thread's decision generation is new), so
+# decide() sees them all
+class _CodeWatch(threading.local):
+    def __init__(self) -> None:
+        self.codes: list[CodeType] | None = None
+
+
+_code_watch = _CodeWatch()
+
+
+@contextlib.contextmanager
+def watching_codes():
+    """``with watching_codes() as codes:`` the code objects this thread runs, listed."""
+    outer, codes = _code_watch.codes, []
+    _code_watch.codes = codes
+    try:
+        yield codes
+    finally:
+        _code_watch.codes = outer
 
 
 # --- imports run natively: module bodies are not user numerics ------------------------------
@@ -96,10 +104,7 @@ _NATIVE: dict[int, tuple[CodeType, CodeType]] = {
 
 def _after_native_subtree() -> None:
     """An import under capture returned: new rule packs and solver tables apply at once."""
-    if _refresh_flags():
-        rec = current_recorder()
-        if rec is not None and rec.guards is not None:
-            _guard_flags()
+    _refresh_flags()
 
 
 def _refresh_flags() -> bool:
@@ -107,18 +112,36 @@ def _refresh_flags() -> bool:
     follow SciPy's presence) changed, tell the trampoline. Whether the flags were reset."""
     from framead import rules
 
-    key = (rules.generation(), "scipy" in sys.modules)
-    if _flags_key[0] == key and C.get_callable_flags(sum) & C.ALWAYS:
-        return False  # (a cleared C table has lost sum's ALWAYS flag)
-    calls.configure_flags()
-    _flags_key[0] = key
-    return True
+    with _flags_lock:
+        key = (rules.generation(), "scipy" in sys.modules)
+        if _flags_key[0] == key and C.get_callable_flags(sum) & C.ALWAYS:
+            return False  # (a cleared C table has lost sum's ALWAYS flag)
+        calls.configure_flags()
+        _flags_key[0] = key
+        if _guard_users[0]:
+            _set_guard_flags(True)
+        return True
 
 
-def _guard_flags() -> None:
-    """Cached traces guard every choice: choosing callables always come to dispatch."""
-    for fn in (*calls.CHOOSING, *calls.GUARDED_NATIVE):
-        C.set_callable_flags(fn, C.ALWAYS)
+# Cached traces guard every choice: while any thread records guards, choosing callables
+# always come to dispatch (a count: captures of several threads overlap).
+_guard_users = [0]
+
+
+def _set_guard_flags(on: bool) -> None:
+    for fn in calls.CHOOSING:  # off: back to their flags of configure_flags
+        C.set_callable_flags(fn, C.ALWAYS if on else 0)
+    for fn in calls.GUARDED_NATIVE:
+        C.set_callable_flags(fn, C.ALWAYS if on else C.NATIVE)
+
+
+def _guards(delta: int) -> None:
+    with _flags_lock:
+        _guard_users[0] += delta
+        if _guard_users[0] == (1 if delta > 0 else 0):
+            _set_guard_flags(delta > 0)
+
+
 # --- end imports -------------------------------------------------------------------------------
 
 
@@ -128,8 +151,9 @@ def decide(code: CodeType | None) -> CodeType | None:
     if code is None:
         _after_native_subtree()
         return None
-    if watch_codes[0]:
-        seen_codes.append(code)
+    seen = _code_watch.codes
+    if seen is not None:
+        seen.append(code)
     native = _NATIVE.get(id(code))
     if native is not None and native[0] is code:
         return native[1]
@@ -153,13 +177,11 @@ def decide(code: CodeType | None) -> CodeType | None:
 # Code objects of @framead.eager functions (keyed by id; the dict keeps them alive): decide()
 # leaves them uninstrumented. capture.eager.mark_eager adds to it and bumps the generation.
 EAGER_CODES: dict[int, CodeType] = {}
-_tls = threading.local()  # .recorders: this thread's stack of active Sessions' recorders
 
 
 def current_recorder() -> Recorder | None:
     """The recorder of this thread's innermost active Session, or None outside capture."""
-    stack = getattr(_tls, "recorders", None)
-    return stack[-1] if stack else None
+    return C.current_recorder()
 
 
 def _report_refused(code: CodeType) -> None:
@@ -196,54 +218,39 @@ class _Probes:
 PROBES = _Probes()
 
 
-class Session:
-    """``with Session(recorder):`` runs this thread's frames instrumented."""
+class Session(C.SessionBase):
+    """``with Session(recorder):`` runs this thread's frames instrumented.
+
+    Entering and leaving are C methods (capture/_evalframe.c, SessionBase): the hook state
+    changes where no signal handler can run, between the interruptible steps below, so a
+    KeyboardInterrupt never leaves the hook installed or values tracked. Sessions of different
+    threads are independent (each thread has its own traced set and handlers); nothing is
+    locked while the program runs."""
+
+    _decide = staticmethod(decide)
 
     def __init__(self, recorder: Recorder | None = None):
         self.recorder = recorder if recorder is not None else Recorder()
 
-    def __enter__(self) -> Session:
-        _lock.acquire()
-        try:
-            _refresh_flags()
-            if C.install_depth() == 0:
-                C.bump_generation()  # decisions cached under another decide() are void
-            C.set_ndarray_type(__import__("numpy").ndarray)
-            outer = _tls.__dict__.get("recorders")
-            if outer:  # nested capture: the outer session's traced values are constants here
-                C.clear_tracked()
-                self.recorder.retrack()
-            C.set_handlers(self.recorder)
-            if self.recorder.guards is not None:
-                _guard_flags()
-            C.install(decide)
-        except BaseException:
-            _lock.release()
-            raise
-        self._prev = C.set_enabled(True)
-        _tls.__dict__.setdefault("recorders", []).append(self.recorder)  # eager support
-        return self
+    def _prepare(self) -> None:
+        _refresh_flags()
+        C.set_ndarray_type(__import__("numpy").ndarray)
 
-    def __exit__(self, *exc) -> None:
-        _tls.recorders.pop()  # eager support
-        C.set_enabled(self._prev)
-        try:
-            C.uninstall()
-            if self.recorder.guards is not None:  # back to their flags of configure_flags
-                for fn in calls.CHOOSING:
-                    C.set_callable_flags(fn, 0)
-                for fn in calls.GUARDED_NATIVE:
-                    C.set_callable_flags(fn, C.NATIVE)
-            self.recorder.close()
-            if _tls.recorders:  # back in the outer capture: its handlers and traced set
-                outer = _tls.recorders[-1]
-                C.set_handlers(outer)
-                outer.retrack()
-            else:
-                C.set_handlers(None)  # the C module must not keep the recording alive
-                release_frames()  # nor the location cache the user's frames
-        finally:
-            _lock.release()
+    def _after_enter(self) -> None:
+        if C.session_depth() > 1:  # nested: the outer session's traced values are constants
+            self.recorder.retrack()
+            C.forget_in_outer()
+        if self.recorder.guards is not None:
+            self._guarding = True
+            _guards(+1)
+
+    def _after_exit(self) -> None:
+        if getattr(self, "_guarding", False):
+            self._guarding = False
+            _guards(-1)
+        self.recorder.close()
+        if C.session_depth() == 0:
+            release_frames()  # the location cache must not keep the user's frames
 
 
 def refused_codes() -> dict[CodeType, str]:

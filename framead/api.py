@@ -244,14 +244,8 @@ def _capture_for_cache(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, 
 
     rec = Recorder(strict=_resolve_strict(strict_mode))
     rec.guards, rec.called = [], []
-    session.seen_codes.clear()
-    session.watch_codes[0] = True
-    try:
+    with session.watching_codes() as codes:
         t = _capture(f, args, kwargs, nums, strict_mode, rec=rec)
-    finally:
-        session.watch_codes[0] = False
-    codes = list(session.seen_codes)
-    session.seen_codes.clear()
     return t, rec, rec.called, codes
 
 
