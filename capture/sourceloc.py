@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import importlib.util
 import os
 import sys
+import weakref
 from types import CodeType, FrameType
 
 from framead.ir import UNKNOWN_LOC, SourceLoc
@@ -25,7 +27,11 @@ def _package_dirs() -> dict[str, tuple[str, ...]]:
 PACKAGE_DIRS = _package_dirs()
 _FRAMEAD_DIRS = tuple(d for ds in PACKAGE_DIRS.values() for d in ds)
 MAX_STACK = 4
+MAX_FILES = 4096  # bound of the is_framead_file cache (exec'd code may name many files)
+MAX_TABLES = 512  # code objects with a line table
+MAX_LOCS = 1 << 16  # locations cached within a capture
 _file_cache: dict[str, bool] = {}
+# per capture, cleared by release_frames: keys hold code objects, which must not outlive it
 _loc_cache: dict[tuple, SourceLoc] = {}
 
 
@@ -34,6 +40,8 @@ def is_framead_file(filename: str) -> bool:
     hit = _file_cache.get(filename)
     if hit is None:
         hit = os.path.abspath(filename).startswith(_FRAMEAD_DIRS)
+        if len(_file_cache) >= MAX_FILES:
+            _file_cache.clear()
         _file_cache[filename] = hit
     return hit
 
@@ -97,6 +105,8 @@ def _stack_loc(frame: FrameType) -> SourceLoc:
     loc = _loc_cache.get(k)
     if loc is None:
         loc = _make_loc(frame, len(key) // 3)
+        if len(_loc_cache) >= MAX_LOCS:
+            _loc_cache.clear()
         _loc_cache[k] = loc
     return loc
 
@@ -107,17 +117,52 @@ def _make_loc(frame: FrameType, depth: int) -> SourceLoc:
     f = frame.f_back
     while f is not None and len(stack) < depth - 1:
         c = f.f_code
-        stack.append((c.co_filename, f.f_lineno or 0, c.co_qualname))
+        stack.append((c.co_filename, line_at(c, f.f_lasti), c.co_qualname))
         f = f.f_back
-    return SourceLoc(code.co_filename, frame.f_lineno or 0, code.co_qualname, tuple(stack))
+    return SourceLoc(code.co_filename, line_at(code, frame.f_lasti), code.co_qualname,
+                     tuple(stack))
+
+
+# --- line numbers -----------------------------------------------------------------------------
+# frame.f_lineno scans the code's line table from its start (O(length of the function)), so a
+# long straight-line function recorded node by node would cost O(n^2). Instead each code
+# object's table is decoded once into sorted range starts and looked up by bisection. The
+# tables are keyed by id and hold the code only weakly (an entry whose code died is stale and
+# ignored: ids are reused).
+_tables: dict[int, tuple[weakref.ref, list[int], list[int]]] = {}
+
+
+def line_at(code: CodeType, lasti: int) -> int:
+    """``frame.f_lineno or 0`` for a frame of ``code`` at byte offset ``lasti``, in O(log n)."""
+    if lasti < 0:
+        return code.co_firstlineno
+    entry = _tables.get(id(code))
+    if entry is None or entry[0]() is not code:
+        entry = _line_table(code)
+    starts = entry[1]
+    k = bisect.bisect_right(starts, lasti) - 1
+    return entry[2][k] if k >= 0 else 0
+
+
+def _line_table(code: CodeType) -> tuple[weakref.ref, list[int], list[int]]:
+    starts, lines = [], []
+    for start, _end, line in code.co_lines():
+        starts.append(start)
+        lines.append(line or 0)
+    if len(_tables) >= MAX_TABLES:
+        _tables.clear()
+    entry = _tables[id(code)] = (weakref.ref(code), starts, lines)
+    return entry
 
 
 def clear_cache() -> None:
-    """Forget cached locations (they hold code objects)."""
+    """Forget cached locations and line tables."""
     _loc_cache.clear()
     _by_frame.clear()
+    _tables.clear()
 
 
 def release_frames() -> None:
-    """Drop the frames the per-frame cache holds (end of a capture)."""
+    """End of a capture: drop the frames and code objects the location caches hold."""
     _by_frame.clear()
+    _loc_cache.clear()

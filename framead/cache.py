@@ -42,6 +42,7 @@ from .ir import Value, unflatten_tree
 from .replay import Miss, NotReplayable, Replay, cast_like
 
 MAX_TRACES = 8
+MAX_REASONS = 16  # distinct reasons kept in stats["reasons"] (stats["uncacheable"] counts all)
 _BY_VALUE = (bool, int, float, complex, str, bytes, type(None), np.generic)
 
 
@@ -316,8 +317,7 @@ class CachedValueAndGrad:
                     continue
                 except NotReplayable as e:
                     entries.remove(entry)
-                    self.stats["uncacheable"] += 1
-                    self.stats["reasons"].append(str(e))
+                    self._uncacheable(str(e))
                     continue
                 self.stats["hits"] += 1
                 return value if self.value_only else (value, self._pack(grads, args, nums))
@@ -338,30 +338,40 @@ class CachedValueAndGrad:
         out = tuple(cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
         return out[0] if isinstance(self.argnums, int) else out
 
+    def _uncacheable(self, reason: str) -> None:
+        self.stats["uncacheable"] += 1
+        reasons = self.stats["reasons"]  # distinct and bounded: one per call would grow
+        if reason not in reasons and len(reasons) < MAX_REASONS:
+            reasons.append(reason)
+
     def _capture(self, args: tuple, kwargs: dict, nums: tuple[int, ...], sig: Any):
         from . import api
 
         self.stats["captures"] += 1
         t, rec, fns, codes = api._capture_for_cache(self.f, args, kwargs, nums, self.strict)
-        grads: list = []
-        if not self.value_only:
-            fname = getattr(self.f, "__qualname__", repr(self.f))
-            seed = api._scalar_seed(t.value, t, fname)
-            v = t.graph.outputs[0]
-            with api.paused_gc():
-                grads = t.backward()({v.id: seed}) if isinstance(v, Value) else \
-                    [None] * len(nums)
-        reason = _uncacheable_reason(t, rec) if sig is not None else \
-            "unhashable arguments, or array arguments that are views of one buffer"
-        if reason is None:
-            entries = self._traces.setdefault(sig, [])
-            entries.insert(0, _Entry(t, tuple(rec.guards), t.out_treedef,
-                                     _Globals([self.f, *fns], codes)))
-            del entries[MAX_TRACES:]
-        else:
-            self.stats["uncacheable"] += 1
-            self.stats["reasons"].append(reason)
-        return t.value if self.value_only else (t.value, self._pack(grads, args, nums))
+        try:
+            grads: list = []
+            if not self.value_only:
+                fname = getattr(self.f, "__qualname__", repr(self.f))
+                seed = api._scalar_seed(t.value, t, fname)
+                v = t.graph.outputs[0]
+                with api.paused_gc():
+                    grads = t.backward()({v.id: seed}) if isinstance(v, Value) else \
+                        [None] * len(nums)
+            reason = _uncacheable_reason(t, rec) if sig is not None else \
+                "unhashable arguments, or array arguments that are views of one buffer"
+            if reason is None:
+                entries = self._traces.setdefault(sig, [])
+                entries.insert(0, _Entry(t, tuple(rec.guards), t.out_treedef,
+                                         _Globals([self.f, *fns], codes)))
+                del entries[MAX_TRACES:]
+            else:
+                self._uncacheable(reason)
+            return t.value if self.value_only else (t.value, self._pack(grads, args, nums))
+        finally:
+            # a frame the program kept (sys._getframe(), a traceback) keeps this one, with its
+            # locals as they are when it returns: they must not hold the recording then
+            t = rec = fns = codes = v = None
 
 
 class CachedFunction(CachedValueAndGrad):

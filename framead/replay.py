@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import linecache
 import operator
 from typing import Any
 
@@ -336,8 +335,8 @@ class Replay:
             chunk = [ln for b in blocks[start:start + CHUNK_NODES] for ln in b]
             self._bwd.append(self._compile(em, lines, f"backward_{k}", "e, ct", chunk))
         self.source = "\n".join(lines) + "\n"
-        linecache.cache[self.filename] = (len(self.source), None,
-                                          self.source.splitlines(True), self.filename)
+        R.register_source(self.filename, self.source,
+                          [self, *(c.__code__ for c in (*self._fwd, *self._bwd))])
 
     def _compile(self, em: R._Emitter, lines: list, name: str, params: str, body: list):
         first = len(lines) + 1

@@ -2,17 +2,19 @@
 
 One block per live node, in reverse order; each VJP call carries a comment naming the user's
 ``file:line`` and source text, and the source is registered in ``linecache`` so tracebacks,
-cProfile and pyinstrument show it. Cotangents live in a dict keyed by value id; zero (None)
-cotangents skip their node.
+cProfile and pyinstrument show it while its code lives (``register_source``). Cotangents live
+in a dict keyed by value id; zero (None) cotangents skip their node.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import linecache
 import math
 import os
 import re
+import weakref
 from typing import Any
 
 import numpy as np
@@ -329,6 +331,32 @@ def _getitem_rule():
 
     return rules.lookup(operator.getitem)
 # --- end fused cotangent accumulation ------------------------------------------------------
+
+
+# --- generated source in linecache --------------------------------------------------------
+# A traceback holds the frames of a reverse pass (so its code objects) after the pass itself is
+# gone: the source stays in linecache while any code object compiled from it, or the object
+# that made it, lives, and goes with the last of them (one entry per call would never go).
+_registered: dict[str, list] = {}  # filename -> [live owners, their weak references]
+
+
+def register_source(filename: str, source: str, owners: list) -> None:
+    """``source`` in linecache under ``filename`` for as long as one of ``owners`` lives."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    # (bound now: the callback may run at interpreter exit, after module globals are gone)
+    gone = functools.partial(_owner_gone, _registered, linecache.cache, filename)
+    _registered[filename] = [len(owners), [weakref.ref(o, gone) for o in owners]]
+
+
+def _owner_gone(registered: dict, cache: dict, filename: str, _ref: weakref.ref) -> None:
+    entry = registered.get(filename)
+    if entry is None:
+        return
+    entry[0] -= 1
+    if entry[0] <= 0:
+        del registered[filename]
+        cache.pop(filename, None)
+# --- end generated source in linecache ---------------------------------------------------
 
 
 class RuleOutputError(ValueError):
@@ -733,8 +761,7 @@ class Backward:
                 fcode = fcode.replace(co_firstlineno=first)
                 self._chunks.append(type(lambda: 0)(fcode, em.ns))
         self._source = "\n".join(src_lines) + "\n"
-        linecache.cache[self.filename] = (len(self._source), None,
-                                          self._source.splitlines(True), self.filename)
+        register_source(self.filename, self._source, [self, *(c.__code__ for c in self._chunks)])
 
     def __call__(self, seeds: dict[int, Any]) -> list[Any]:
         ct = dict(seeds)
