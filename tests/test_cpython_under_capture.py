@@ -1,20 +1,21 @@
 """CPython's own test modules, natively and under capture: the outcomes must be identical.
 
-Each module runs twice in a fresh interpreter (tests/cpython/harness.py): natively, and
-imported and run inside ``framead.grad(f)(1.0)`` with every frame instrumented. A crash, a
-hang (timeout) or any test whose outcome differs fails. ``FAST`` runs in ``make test``;
-``make test-cpython`` (FRAMEAD_CPYTHON=all) runs ``FULL``. Differences that are expected,
-with the reason, go in ``EXPECTED_DIFFERENCES`` (module -> {test id: reason}).
+Each module runs twice in a fresh interpreter (tests/cpython/harness.py, driven by
+tests/cpython/compare.py): natively, and imported and run inside ``framead.grad(f)(1.0)``
+with every frame instrumented. A crash, a hang (timeout; the message names the last test
+that started) or any test whose outcome differs fails. ``FAST`` runs in ``make test``;
+``make test-cpython`` (FRAMEAD_CPYTHON=all) runs ``FULL``. Differences that are inherent,
+with the reason, go in ``EXPECTED_DIFFERENCES`` (module -> {test id: reason}); modules left
+out go in ``NOT_RUN`` with the reason. Findings, timings and causes:
+tests/cpython/FINDINGS.md.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
+from cpython.compare import HarnessFailure, differences, format_differences, kind, run
 
 FAST = ["test_bool", "test_int", "test_float", "test_math", "test_complex", "test_fractions",
         "test_statistics", "test_contextlib", "test_dataclasses", "test_scope",
@@ -35,21 +36,13 @@ FULL = FAST + SLOW
 EXPECTED_DIFFERENCES: dict[str, dict[str, str]] = {}
 TIMEOUT = float(os.environ.get("FRAMEAD_CPYTHON_TIMEOUT", "300"))
 MODULES = FULL if os.environ.get("FRAMEAD_CPYTHON") == "all" else FAST
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MARK = "@@FRAMEAD-CPYTHON@@"
 
 
 def _run(module: str, mode: str) -> dict:
-    cmd = [sys.executable, "-X", "faulthandler", "-m", "tests.cpython.harness", module,
-           "--mode", mode]
     try:
-        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT,
-                           stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"{module} hung ({mode}, over {TIMEOUT:.0f} s):\n{(e.stderr or '')[-3000:]}")
-    if p.returncode != 0 or MARK not in p.stdout:
-        pytest.fail(f"{module} ({mode}) exited with {p.returncode}:\n{p.stderr[-3000:]}")
-    return json.loads(p.stdout.rsplit(MARK, 1)[1])
+        return run(module, mode, TIMEOUT)
+    except HarnessFailure as e:
+        pytest.fail(str(e))
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -57,13 +50,9 @@ def test_module_behaves_as_natively(module):
     native = _run(module, "native")["outcomes"]
     report = _run(module, "capture")
     assert report["grad"] == 1.0
-    captured = report["outcomes"]
     expected = EXPECTED_DIFFERENCES.get(module, {})
-    diffs = {t: (native.get(t), captured.get(t)) for t in native.keys() | captured.keys()
-             if native.get(t, "").split(":")[0] != captured.get(t, "").split(":")[0]
-             and t not in expected}
-    assert not diffs, "\n".join(f"{t}\n  native:  {n}\n  capture: {c}"
-                                for t, (n, c) in sorted(diffs.items())[:20])
-    stale = [t for t in expected if native.get(t, "").split(":")[0]
-             == captured.get(t, "").split(":")[0]]
+    diffs = {t: d for t, d in differences(native, report["outcomes"]).items()
+             if t not in expected}
+    assert not diffs, format_differences(diffs)
+    stale = [t for t in expected if kind(native.get(t)) == kind(report["outcomes"].get(t))]
     assert not stale, f"listed as differing but now identical (remove them): {stale}"
