@@ -397,12 +397,13 @@ stack_init(void)
         return;
     }
     if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr != NULL && size > 0) {
+        /* an eighth of the stack, at most 1 MiB; small thread stacks keep a quarter */
         size_t margin = size / 8;
-        margin = margin < FA_STACK_MARGIN_MIN ? FA_STACK_MARGIN_MIN : margin;
         margin = margin > FA_STACK_MARGIN_MAX ? FA_STACK_MARGIN_MAX : margin;
-        if (margin < size / 2) {
-            T.stack_low = (char *)addr + margin;
+        if (margin < FA_STACK_MARGIN_MIN) {
+            margin = size / 4 < FA_STACK_MARGIN_MIN ? size / 4 : FA_STACK_MARGIN_MIN;
         }
+        T.stack_low = (char *)addr + margin;
     }
     pthread_attr_destroy(&attr);
 }
@@ -820,6 +821,10 @@ watch_operands(const char *what, PyObject *a, PyObject *b)
 static PyObject *
 m_track(PyObject *mod, PyObject *obj)
 {
+    if (T.h_obj == NULL) { /* no capture on this thread: a session tracks its recorder's
+                              values when it starts (nothing stays behind if it never does) */
+        Py_RETURN_NONE;
+    }
     if (ptrmap_set(&T.tracked, obj, 1) < 0) {
         return PyErr_NoMemory();
     }
@@ -2122,6 +2127,67 @@ static struct PyModuleDef moduledef = {
     module_methods,
 };
 
+/* Operator probes are not builtin functions: CPython's CALL makes c_call profiler
+   events only for those, and the native `a + b` makes none. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyMethodDef *def;
+} OpProbe;
+
+static PyObject *
+opprobe_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
+        PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments",
+                     ((OpProbe *)self)->def->ml_name);
+        return NULL;
+    }
+    _PyCFunctionFast fn = (_PyCFunctionFast)(void (*)(void))((OpProbe *)self)->def->ml_meth;
+    return fn(self, args, PyVectorcall_NARGS(nargsf));
+}
+
+static PyObject *
+opprobe_get_name(PyObject *self, void *closure)
+{
+    return PyUnicode_FromString(((OpProbe *)self)->def->ml_name);
+}
+
+static PyObject *
+opprobe_repr(PyObject *self)
+{
+    return PyUnicode_FromFormat("<framead probe %s>", ((OpProbe *)self)->def->ml_name);
+}
+
+static PyGetSetDef opprobe_getset[] = {
+    {"__name__", opprobe_get_name, NULL, NULL, NULL},
+    {"__qualname__", opprobe_get_name, NULL, NULL, NULL},
+    {NULL},
+};
+
+static PyTypeObject OpProbe_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "framead.capture._evalframe.OpProbe",
+    .tp_basicsize = sizeof(OpProbe),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(OpProbe, vectorcall),
+    .tp_repr = opprobe_repr,
+    .tp_getset = opprobe_getset,
+    .tp_doc = "A framead operator probe (inserted by the bytecode rewriter).",
+};
+
+static PyObject *
+new_opprobe(PyMethodDef *def)
+{
+    OpProbe *p = PyObject_New(OpProbe, &OpProbe_Type);
+    if (p != NULL) {
+        p->vectorcall = opprobe_vectorcall;
+        p->def = def;
+    }
+    return (PyObject *)p;
+}
+
 static PyObject *
 make_probe_tuple(PyMethodDef *defs, int n, PyObject *modname)
 {
@@ -2130,7 +2196,7 @@ make_probe_tuple(PyMethodDef *defs, int n, PyObject *modname)
         return NULL;
     }
     for (int i = 0; i < n; i++) {
-        PyObject *f = PyCFunction_NewEx(&defs[i], NULL, modname);
+        PyObject *f = new_opprobe(&defs[i]);
         if (f == NULL) {
             Py_DECREF(t);
             return NULL;
@@ -2143,7 +2209,7 @@ make_probe_tuple(PyMethodDef *defs, int n, PyObject *modname)
 static int
 add_probe(PyObject *m, const char *attr, PyMethodDef *def, PyObject *modname)
 {
-    PyObject *f = PyCFunction_NewEx(def, NULL, modname);
+    PyObject *f = new_opprobe(def);
     if (f == NULL) {
         return -1;
     }
@@ -2162,7 +2228,8 @@ PyInit__evalframe(void)
             return NULL;
         }
     }
-    if (PyType_Ready(&CallProbe_Type) < 0 || PyType_Ready(&SessionBase_Type) < 0 ||
+    if (PyType_Ready(&CallProbe_Type) < 0 || PyType_Ready(&OpProbe_Type) < 0 ||
+        PyType_Ready(&SessionBase_Type) < 0 ||
         PyType_Ready(&Visible_Type) < 0) {
         return NULL;
     }

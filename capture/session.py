@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 import threading
+import weakref
 from types import CodeType
 
 from . import _evalframe as C
@@ -16,9 +17,24 @@ from .rewriter import instrument, refuse_reason
 from .sourceloc import PACKAGE_DIRS, is_framead_file, release_frames
 
 _flags_lock = threading.Lock()  # held only while the callable-flag tables change
-_refused: dict[CodeType, str] = {}
 _flags_key: list = [None]
-_rewritten: dict[int, tuple[CodeType, CodeType | None]] = {}
+# decide()'s answers by id(code), for as long as the code object lives (weak: code of eval'd or
+# exec'd functions must not outlive them); the instrumented copy holds no reference to it
+_rewritten: dict[int, tuple[weakref.ref, CodeType | None]] = {}
+_refused: dict[int, str] = {}  # id(code) -> why the rewriter refused it
+
+
+_UNCHANGED = compile("", "<framead: nothing to instrument>", "exec")  # kept without the code
+
+
+def _remember(code: CodeType, new: CodeType | None) -> None:
+    key = id(code)
+
+    def forget(_ref: weakref.ref, key: int = key) -> None:
+        _rewritten.pop(key, None)
+        _refused.pop(key, None)
+
+    _rewritten[key] = (weakref.ref(code, forget), new)
 
 
 def _skip(code: CodeType) -> bool:
@@ -160,14 +176,15 @@ def decide(code: CodeType | None) -> CodeType | None:
     if _skip(code) or id(code) in EAGER_CODES:
         return None
     hit = _rewritten.get(id(code))
-    if hit is not None and hit[0] is code:
+    if hit is not None and hit[0]() is code:
         if hit[1] is None:
             _report_refused(code)
-        return hit[1]
+        return code if hit[1] is _UNCHANGED else hit[1]
     new = instrument(code, PROBES)
+    _remember(code, _UNCHANGED if new is code else new)
     if new is None:
-        _refused[code] = refuse_reason(code, PROBES) or "the rewriter refused this code object"
-    _rewritten[id(code)] = (code, new)
+        _refused[id(code)] = (refuse_reason(code, PROBES)
+                              or "the rewriter refused this code object")
     if new is None:
         _report_refused(code)
     return new
@@ -191,7 +208,7 @@ def _report_refused(code: CodeType) -> None:
     if rec is not None and C.is_enabled():
         rec.hazard("FA103", code.co_qualname, sys._getframe(2),
                    f"{code.co_qualname} ({code.co_filename}:{code.co_firstlineno}) ran "
-                   f"uninstrumented: {_refused.get(code, 'refused')}; operations on traced "
+                   f"uninstrumented: {_refused.get(id(code), 'refused')}; operations on traced "
                    "values inside it are not recorded")
 # --- end eager fallback support ----------------------------------------------------------------
 
@@ -237,8 +254,8 @@ class Session(C.SessionBase):
         C.set_ndarray_type(__import__("numpy").ndarray)
 
     def _after_enter(self) -> None:
+        self.recorder.retrack()  # (values registered before the start were not tracked)
         if C.session_depth() > 1:  # nested: the outer session's traced values are constants
-            self.recorder.retrack()
             C.forget_in_outer()
         if self.recorder.guards is not None:
             self._guarding = True
@@ -254,4 +271,11 @@ class Session(C.SessionBase):
 
 
 def refused_codes() -> dict[CodeType, str]:
-    return dict(_refused)
+    """The live code objects the rewriter refused, with the reason."""
+    out = {}
+    for key, why in list(_refused.items()):
+        hit = _rewritten.get(key)
+        code = hit[0]() if hit is not None else None
+        if code is not None:
+            out[code] = why
+    return out
