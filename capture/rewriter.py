@@ -26,17 +26,47 @@ API:
     The same, but raises ``RewriteError`` (with ``.reason``) instead of returning ``None``.
 ``refuse_reason(code, probes=None) -> str | None``
     Why ``instrument`` would refuse ``code`` (``None``: it would not).
+``origin(code) -> (original, fwd, inv) | None``
+    For an instrumented code object: the code it was made from and its offset maps (below).
+
+Origin record. The last constant of an instrumented code object is the tuple
+``(ORIGIN_MARKER, weakref to the original code, offset_map)``: the C frame views
+(capture/frameview311.h) read it to show Python code the original code object and original
+offsets wherever a frame, generator or traceback exposes them (``f_code``, ``gi_code``,
+``f_lasti``, ``tb_lasti``) and to check ``f_lineno`` jumps against the original code. The
+reference is weak (its hash computed, so the instrumented code stays hashable): the original
+keeps its copy alive through the hook's cache, never the reverse, so code of exec'd functions
+is freed with them. ``offset_map`` is native-endian
+uint32: ``fwd`` (one entry per code unit of the new code: the original code unit it stands
+for) followed by ``inv`` (one per unit of the original: a new unit standing for it, or
+``NO_UNIT``). ``START`` is or-ed into ``fwd`` at the first unit of each original
+instruction's replacement (where a line event fires and a jump may start or land) and into
+``inv`` at each original instruction start. Every unit of a replacement stands for the
+original instruction's op unit, except its first unit (the original's first unit, an
+``EXTENDED_ARG`` prefix where it has one) and the units of an instruction kept as it is
+(unit for unit: prefixes, op, inline caches).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import weakref
+from array import array
 from bisect import bisect_left
 from itertools import accumulate
 from types import CodeType
 
-__all__ = ["RewriteError", "instrument", "rewrite", "refuse_reason", "opcode_table"]
+__all__ = ["RewriteError", "instrument", "rewrite", "refuse_reason", "opcode_table", "origin",
+           "ORIGIN_MARKER"]
+
+#: first item of the origin record (capture/frameview311.h compares it by identity: both are
+#: the interned string)
+ORIGIN_MARKER = sys.intern("__framead_origin__")
+#: offset-map flags (see the module docstring)
+START = 0x80000000
+NO_UNIT = 0xFFFFFFFF
+assert array("I").itemsize == 4
 
 
 class RewriteError(Exception):
@@ -338,6 +368,8 @@ def rewrite(code: CodeType, probes, *, verify: bool = True) -> CodeType:
     for c in consts:
         if id(c) in pid:
             raise RewriteError("already instrumented (probe objects in co_consts)", code)
+    if _record(code) is not None:
+        raise RewriteError("already instrumented (origin record in co_consts)", code)
 
     ops, args, starts, opunits, positions, jumps, nunits = _decode(code, T)
     try:
@@ -368,6 +400,7 @@ def rewrite(code: CodeType, probes, *, verify: bool = True) -> CodeType:
     npos: list = []
     njump: list[int] = []
     group = [0] * (n + 1)
+    kept = [True] * n
     extra = 0
     changed = False
     for i in range(n):
@@ -379,6 +412,7 @@ def rewrite(code: CodeType, probes, *, verify: bool = True) -> CodeType:
             if r is not None:
                 seq, x = r
                 changed = True
+                kept[i] = False
                 if x > extra:
                     extra = x
                 p = positions[i]
@@ -458,10 +492,11 @@ def rewrite(code: CodeType, probes, *, verify: bool = True) -> CodeType:
     new_exc = [
         (off[group[s]], off[group[e]], off[group[t]], d, lasti) for s, e, t, d, lasti in exc_idx
     ]
+    offset_map = _offset_map(starts, opunits, nunits, group, kept, off, pre)
     try:
         new = code.replace(
             co_code=co_code,
-            co_consts=tuple(ctx.consts),
+            co_consts=(*ctx.consts, (ORIGIN_MARKER, _weak(code), offset_map)),
             co_linetable=linetable,
             co_exceptiontable=_encode_exception_table(new_exc),
             co_stacksize=code.co_stacksize + extra,
@@ -472,8 +507,57 @@ def rewrite(code: CodeType, probes, *, verify: bool = True) -> CodeType:
     if verify:
         _verify(code, new, T, nops, nargs, npos, [group[j] if j >= 0 else -1 for j in njump],
                 [(group[s], group[e], group[t], d, lasti) for s, e, t, d, lasti in exc_idx],
-                len(consts), code.co_stacksize + extra)
+                len(consts), code.co_stacksize + extra, starts, [off[group[i]] for i in range(n)])
     return new
+
+
+def _offset_map(starts, opunits, nunits, group, kept, off, pre) -> bytes:
+    """The origin record's offset map (module docstring): fwd for the new code, then inv."""
+    fwd = [0] * off[-1]
+    inv = [NO_UNIT] * nunits
+    for i, s in enumerate(starts):
+        u = opunits[i]
+        g = group[i]
+        a, b = off[g], off[group[i + 1]]
+        p = pre[g]
+        if kept[i] and p >= u - s:  # unit for unit: prefixes (aligned on the op), op, caches
+            if p:
+                fwd[a : a + p] = [max(s, u - p + j) for j in range(p)]
+            fwd[a + p : b] = range(u, u + b - a - p)
+            inv[s + 1 : u + b - a - p] = range(a + p + s + 1 - u, b)
+        else:
+            fwd[a:b] = [u] * (b - a)
+            if u != s and b - a > 1:
+                inv[u] = a + 1
+        fwd[a] = s | START
+        inv[s] = a | START
+    return array("I", fwd).tobytes() + array("I", inv).tobytes()
+
+
+def _weak(code: CodeType) -> weakref.ref:
+    ref = weakref.ref(code)
+    hash(ref)  # kept by the reference: hashing the instrumented code works once code is gone
+    return ref
+
+
+def _record(code: CodeType) -> tuple | None:
+    consts = code.co_consts
+    rec = consts[-1] if consts else None
+    if type(rec) is not tuple or len(rec) != 3 or rec[0] is not ORIGIN_MARKER:
+        return None
+    return rec
+
+
+def origin(code: CodeType) -> tuple[CodeType | None, array, array] | None:
+    """``(original code, fwd, inv)`` of an instrumented code object (None for any other):
+    the origin record the rewriter appends to ``co_consts`` (module docstring). The original
+    is None once it has been freed."""
+    rec = _record(code)
+    if rec is None:
+        return None
+    m = array("I", rec[2])
+    n = len(code.co_code) >> 1
+    return rec[1](), m[:n], m[n:]
 
 
 _LAYOUT = (
@@ -483,7 +567,8 @@ _LAYOUT = (
 )
 
 
-def _verify(code, new, T, nops, nargs, npos, njump, nexc, nconsts, stacksize) -> None:
+def _verify(code, new, T, nops, nargs, npos, njump, nexc, nconsts, stacksize, starts_orig,
+            group_starts) -> None:
     """Decode ``new`` again and compare it with what was meant; RewriteError if it differs."""
 
     def fail(what):
@@ -528,6 +613,11 @@ def _verify(code, new, T, nops, nargs, npos, njump, nexc, nconsts, stacksize) ->
     ]
     if exc != nexc:
         fail("exception table")
+    rec = origin(new)
+    if rec is None or rec[0] is not code or len(rec[1]) != nunits or any(
+        rec[1][u] != s | START for s, u in zip(starts_orig, group_starts, strict=True)
+    ):
+        fail("origin record")
 
 
 def instrument(code: CodeType, probes, *, verify: bool = True) -> CodeType | None:

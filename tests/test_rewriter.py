@@ -1077,7 +1077,8 @@ def test_generator_runs_under_new_function_object():
     probes = StandInProbes()
     g = instrument_function(gen, probes)
     assert list(g(5)) == list(gen(5))
-    assert g(2).gi_code.co_code != gen(2).gi_code.co_code
+    assert g.__code__.co_code != gen.__code__.co_code
+    assert g(2).gi_code is gen.__code__  # capture/frameview311.h shows the original code
     assert ("binop", 5) in probes.log
 
 
@@ -1401,6 +1402,64 @@ def test_extended_args_and_long_jumps():
     assert not any(i.opname in ("LOAD_METHOD", "PUSH_NULL") for i in ins)
     check_same(src, expect=[("binop", 0), ("binop", 10), ("call", "len"),
                             ("call", "last_method")])
+
+
+def _instruction_starts(code: CodeType) -> list[int]:
+    """Code unit of each instruction's first unit (its first EXTENDED_ARG, if any)."""
+    out, ext = [], False
+    for i in dis.get_instructions(code):
+        if not ext:
+            out.append(i.offset // 2)
+        ext = i.opname == "EXTENDED_ARG"
+    return out
+
+
+def _check_origin_record(code: CodeType, new: CodeType) -> None:
+    orig, fwd, inv = rewriter.origin(new)
+    START, NO = rewriter.START, rewriter.NO_UNIT
+    assert orig is code and new.co_consts[-1][0] is rewriter.ORIGIN_MARKER
+    assert len(fwd) == len(new.co_code) // 2 and len(inv) == len(code.co_code) // 2
+    starts = _instruction_starts(code)
+    assert [fwd[u] & ~START for u in range(len(fwd)) if fwd[u] & START] == starts
+    assert [x for x in range(len(inv)) if inv[x] != NO and inv[x] & START] == starts
+    assert set(_instruction_starts(new)) >= {inv[x] & ~START for x in starts}
+    pos_o, pos_n = list(code.co_positions()), list(new.co_positions())
+    for u, m in enumerate(fwd):
+        x = m & ~START
+        # the unit stands for an original unit with the same source position, and the
+        # inverse map leads back to a unit standing for it
+        assert pos_n[u] == pos_o[x], (code.co_qualname, u, x)
+        assert inv[x] != NO and fwd[inv[x] & ~START] & ~START == x
+
+
+def test_origin_record_maps_every_offset():
+    """The origin record (capture/frameview311.h reads it): the original code, and offset maps
+    that keep source positions and lead each original instruction start to the start of its
+    replacement."""
+    src = _big_function_source() + textwrap.dedent("""
+        def small(a, xs):
+            try:
+                return [v * a for v in xs], a.real, -a, xs[0]
+            except IndexError:
+                return None
+    """)
+    codes = [c for c in compile(src, "<big>", "exec").co_consts if isinstance(c, CodeType)]
+    probes = StandInProbes()
+    checked = 0
+    for code in codes:
+        new = rewrite(code, probes)
+        assert new is not code
+        _check_origin_record(code, new)
+        checked += 1
+    assert checked >= 2
+
+    def untouched(a):
+        return a
+
+    assert rewrite(untouched.__code__, probes) is untouched.__code__
+    assert rewriter.origin(untouched.__code__) is None
+    new = rewrite(codes[0], probes)
+    assert "already instrumented" in refuse_reason(new)  # other probes: the record says it
 
 
 def test_handler_stack_depths_preserved():
