@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "frame311.h"
+#include "frameview311.h"
 #include "ptrmap.h"
 
 #if defined(__GNUC__)
@@ -2246,6 +2247,9 @@ PyInit__evalframe(void)
     }
     PyObject *modname = PyUnicode_FromString("framead.capture._evalframe");
     if (modname == NULL) {
+        goto fail;
+    }
+    if (fv_init(m) < 0) {
         goto fail;
     }
     for (int i = 0; i < 26; i++) {
