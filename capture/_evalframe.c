@@ -942,6 +942,59 @@ m_get_callable_flags(PyObject *mod, PyObject *obj)
     return PyLong_FromUnsignedLong(callable_flags.size ? lookup_flags(obj) : 0);
 }
 
+/* load_callable_flags([(obj, flags), ...]): the whole table replaced in one C call, so
+   a capture running on another thread never sees it half built. */
+static PyObject *
+m_load_callable_flags(PyObject *mod, PyObject *pairs)
+{
+    PyObject *seq = PySequence_Fast(pairs, "load_callable_flags() needs a list of pairs");
+    if (seq == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    ptrmap fresh = {0};
+    PyObject *refs = PyList_New(0);
+    if (refs == NULL) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p = PySequence_Fast_GET_ITEM(seq, i);
+        long flags;
+        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 2 ||
+            ((flags = PyLong_AsLong(PyTuple_GET_ITEM(p, 1))) == -1 && PyErr_Occurred()) ||
+            flags < 0 || flags > 15) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_ValueError, "load_callable_flags(): (callable, flags) pairs");
+            }
+            goto fail;
+        }
+        PyObject *obj = PyTuple_GET_ITEM(p, 0);
+        if (flags == 0) {
+            ptrmap_remove(&fresh, flags_key(obj));
+            continue;
+        }
+        int added = ptrmap_set(&fresh, flags_key(obj), (uintptr_t)flags);
+        if (added < 0) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        if (added && PyList_Append(refs, obj) < 0) {
+            goto fail;
+        }
+    }
+    Py_DECREF(seq);
+    free(callable_flags.table);
+    callable_flags = fresh;
+    Py_SETREF(flag_refs, refs);
+    Py_RETURN_NONE;
+fail:
+    free(fresh.table);
+    Py_DECREF(refs);
+    Py_DECREF(seq);
+    return NULL;
+}
+
 static PyObject *
 m_clear_callable_flags(PyObject *mod, PyObject *unused)
 {
@@ -2114,6 +2167,8 @@ static PyMethodDef module_methods[] = {
     {"set_callable_flags", (PyCFunction)(void (*)(void))m_set_callable_flags, METH_FASTCALL,
      "set_callable_flags(obj, flags); flags 0 removes the entry."},
     {"get_callable_flags", m_get_callable_flags, METH_O, "get_callable_flags(obj) -> int."},
+    {"load_callable_flags", m_load_callable_flags, METH_O,
+     "load_callable_flags([(callable, flags), ...]): replace the whole table at once."},
     {"clear_callable_flags", m_clear_callable_flags, METH_NOARGS, "clear_callable_flags()."},
     {"_install_foreign_for_test", m_install_foreign_for_test, METH_O,
      "test helper: install (True) / remove (False) a stand-in foreign PEP 523 evaluator."},
