@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from . import _evalframe as C
-from . import calls, session
+from . import calls, overrides, session
 from .buffers import Entry
 from .recorder import FUNC_OPS, INPLACE_OPS, _AttrGetter, strip_framead_frames
 from .sourceloc import release_frames
@@ -623,6 +623,9 @@ def _define_operators() -> None:
 
 
 _define_operators()
+
+
+overrides.TRACER_TYPES.add(Tracer)
 
 
 class _Method:

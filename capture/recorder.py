@@ -11,6 +11,7 @@ import operator
 import sys
 import threading
 import types
+import weakref
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from . import _evalframe as C
 from . import calls
 from .buffers import Buffer, Entry, buffer_owner, is_differentiable, overlaps
 from .hazards import Hazard
+from .overrides import operator_runs_python, plain, python_attr, unary_runs_python
 from .sourceloc import is_framead_file, loc_of
 
 FUNC_OPS = (operator.add, operator.and_, operator.floordiv, operator.lshift, operator.matmul,
@@ -88,14 +90,21 @@ class Recorder:
         self.first_comparison: Any = None  # where traced values were first compared
         self.first_use: Any = None  # ... first used without a node ("%g" % x)
         self.unreplayable: list[str] = []  # why a cached trace cannot re-run this capture
+        self.cached_calls: dict[tuple, tuple] = {}  # lru_cache misses (calls._cached_call)
         self._next_id = 0
 
     # ------------------------------------------------------------------ values
     def _new_value(self, obj: Any) -> Value:
+        """A Value for ``obj``; subclasses as their base type (the reverse pass computes with
+        a plain ndarray over an np.matrix's memory, a float for a float subclass)."""
         self._next_id += 1
-        if isinstance(obj, np.ndarray | np.generic):
-            return Value(self._next_id, obj.shape, obj.dtype, type(obj), obj)
-        return Value(self._next_id, (), np.dtype(type(obj)), type(obj), obj)
+        t = type(obj)
+        if t is np.ndarray or isinstance(obj, np.generic):
+            return Value(self._next_id, obj.shape, obj.dtype, t, obj)
+        if isinstance(obj, np.ndarray):
+            return Value(self._next_id, obj.shape, obj.dtype, np.ndarray, plain(obj))
+        base = complex if isinstance(obj, complex) else float if isinstance(obj, float) else t
+        return Value(self._next_id, (), np.dtype(base), base, obj)
 
     def new_input(self, obj: Any) -> Value:
         """Register a (freshly re-boxed) input object."""
@@ -174,9 +183,14 @@ class Recorder:
             self.entries[id(obj)] = e
         buf = e.buffer
         if buf is None or e.version == buf.version:
-            return e.value
+            v = e.value
+            if buf is not None and v is not None and v.shape != obj.shape:
+                return self._reshaped(e, obj)
+            return v
         if e.parent is None:  # the buffer owner itself
             e.value, e.version = buf.value, buf.version
+            if e.value.shape != obj.shape:
+                return self._reshaped(e, obj)
             return e.value
         pv = self.value_of(e.parent)
         rule, args, kwargs = _derive_call(e.recipe, pv)
@@ -187,6 +201,18 @@ class Recorder:
         if self.save_all:
             self._protect(pv, None)
             self._protect(v, None)
+        return v
+
+    def _reshaped(self, e: Entry, obj: np.ndarray) -> Value:
+        """``a.shape = ...`` changed a traced array's shape in place (np.matrix's indexing
+        does it), which no probe sees: its value is the reshape of the recorded one."""
+        rule = calls.rules.lookup(np.reshape)
+        v = self._new_value(obj)
+        self.nodes.append(Node(rule, (e.value, obj.shape), {}, (v,), loc_of(sys._getframe(2)),
+                               _ALL if self.save_all else _saved_set(rule, (0,))))
+        e.value = v
+        if e.parent is None:
+            e.buffer.value = v
         return v
 
     def tree_value(self, obj: Any, _path: tuple = ()) -> Any:
@@ -247,7 +273,7 @@ class Recorder:
             return result
         node_args = self._coerce_args(rule, node_args, vals, traced, frame)
         saves = _ALL if self.save_all else _saved_set(rule, traced)
-        args = list(node_args)
+        args = _plain_constants(node_args)
         for i in traced:
             args[i] = vals[i]
         for i in saves:
@@ -448,7 +474,7 @@ class Recorder:
         if obj is not root:
             oe = self.entries[id(obj)]
             oe.value, oe.version = new, buf.version
-        new.primal = obj
+        new.primal = plain(obj)
         if self.save_all:  # every primal keeps the value it had when its node ran
             self._protect(new, frame)
 
@@ -508,6 +534,10 @@ class Recorder:
         ta, tb = type(a), type(b)
         if ta in _FAST_SCALARS and tb in _FAST_SCALARS:
             return self._scalar_binop(oparg % 13, a, b, frame)
+        if operator_runs_python(oparg, ta, tb):
+            # the operand's own Python operator (np.matrix's *, np.ma's, a float subclass's):
+            # it runs here, instrumented, and what its body computes is recorded
+            return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
         if not (_numeric(a) and _numeric(b)):
             if _meets_numpy(a, b) or _meets_numpy(b, a):
                 return self._sequence_binop(oparg, a, b, frame)
@@ -603,7 +633,8 @@ class Recorder:
         if not traced:
             return fn(*call_args, **call_kwargs)
         node_args = self._coerce_args(rule, node_args, vals, traced, frame)
-        args = [v if v is not None else a for v, a in zip(vals, node_args, strict=True)]
+        args = [v if v is not None else a
+                for v, a in zip(vals, _plain_constants(node_args), strict=True)]
         saves = _ALL if self.save_all else _saved_set(rule, traced)
         for i in saves:
             if i != "ans" and i < len(args):
@@ -641,7 +672,7 @@ class Recorder:
     def unary(self, name: str, a: Any) -> Any:
         frame = sys._getframe(1)
         op = UNARY_OPS[name]
-        if not _numeric(a):
+        if not _numeric(a) or unary_runs_python(name, type(a)):
             return op(a)
         rule = calls.operator_rule(op)
         if rule is None:
@@ -692,13 +723,21 @@ class Recorder:
         frame = sys._getframe(1)
         return self._getitem(a, k, frame)
 
-    def _getitem(self, a, k, frame):
+    def _getitem(self, a, k, frame, base_slot=None):
+        """``a[k]``; ``base_slot``: ndarray's own ``__getitem__`` bound to a subclass
+        instance (``super().__getitem__(k)`` in np.memmap), recorded without running the
+        subclass's method again."""
         if type(a) is np.flatiter:
             return self.apply(calls.rules.lookup(_mut.flat_getitem), operator.getitem, (a, k),
                               {}, (a.base, k), frame)
         if not isinstance(a, np.ndarray | np.generic):
             return a[k]  # containers: identity carries traced items along
+        if base_slot is None and python_attr(type(a), "__getitem__"):
+            return a[k]  # np.matrix's, np.ma's own indexing, instrumented
         rule = calls.operator_rule(operator.getitem)
+        if base_slot is not None:
+            return self.apply(rule, base_slot, (k,), {}, (a, k), frame, recipe_parent=a,
+                              recipe=("getitem", k))
         return self.apply(rule, operator.getitem, (a, k), {}, (a, k), frame,
                           recipe_parent=a, recipe=("getitem", k))
 
@@ -706,7 +745,8 @@ class Recorder:
     def setitem(self, a: Any, k: Any, v: Any) -> None:
         return self._setitem(a, k, v, sys._getframe(1))
 
-    def _setitem(self, a: Any, k: Any, v: Any, frame: Any) -> None:
+    def _setitem(self, a: Any, k: Any, v: Any, frame: Any, base_slot: Any = None) -> None:
+        """``a[k] = v``; ``base_slot`` as for _getitem (``super().__setitem__``)."""
         if type(a) is np.flatiter:
             base = a.base
             self.mutate(calls.rules.lookup(_mut.flat_setitem), operator.setitem, (a, k, v), {},
@@ -719,21 +759,31 @@ class Recorder:
                             f"a traced value was stored into a {type(a).__name__}, which "
                             "keeps raw numbers framead cannot follow")
             return None
+        if base_slot is None and python_attr(type(a), "__setitem__"):
+            a[k] = v  # np.ma's own assignment (it writes its data and mask), instrumented
+            return None
         av, vv = self.value_of(a), self.tree_value(v)
         if av is None and vv is None:
-            a[k] = v
+            if base_slot is None:
+                a[k] = v
+            else:
+                base_slot(k, v)
             return None
         if av is None:
             av = self._ensure_value(a)
         region = a
-        if prim._is_basic_key(k):
-            sub = a[k]
+        if prim._is_basic_key(k):  # (natively: a subclass's __array_finalize__ may run)
+            sub = _call_quiet(np.ndarray.__getitem__, (a, k), None)
             if isinstance(sub, np.ndarray):
                 region = sub
         self._copy_on_write(region)
-        a[k] = v
+        if base_slot is None:
+            a[k] = v
+        else:
+            base_slot(k, v)
         out = self._new_value(a)
-        self.nodes.append(Node(SETITEM_RULE, (av, k, vv if vv is not None else v), {}, (out,),
+        self.nodes.append(Node(SETITEM_RULE, (av, k, vv if vv is not None else plain(v)), {},
+                               (out,),
                                loc_of(frame), frozenset()))
         self.write_back(a, out, frame)
         return None
@@ -741,8 +791,8 @@ class Recorder:
     @_user_tracebacks
     def getattr(self, obj: Any, name: str) -> Any:
         frame = sys._getframe(1)
-        rule = calls.attr_rule(obj, name)
-        if rule is None:
+        rule = None if python_attr(type(obj), name) else calls.attr_rule(obj, name)
+        if rule is None:  # (a subclass's own property, np.matrix's .T, runs instrumented)
             out = getattr(obj, name)
             if type(out) is np.flatiter and self.value_of(obj) is not None:
                 self._containers[id(out)] = out  # a.flat[k] reads/writes come back to us
@@ -759,9 +809,8 @@ class Recorder:
             return self._rows(obj, frame)
         return obj
 
-    def _rows(self, a, frame):
-        for i in range(len(a)):
-            yield self._getitem(a, i, frame)
+    def _rows(self, a, frame=None):
+        return _Rows(self, a)
 
     @_user_tracebacks
     def unpack(self, obj: Any) -> Any:
@@ -840,10 +889,23 @@ def _init_op_rules() -> None:
                          for r in _OP_RULES)
 
 
+def _plain_constants(args: tuple) -> list:
+    """Node arguments with ndarray-subclass constants as plain arrays (also inside a list or
+    tuple argument): rules' derivatives compute with them (np.matrix's ``*`` is a product)."""
+    out = list(args)
+    for i, a in enumerate(out):
+        if type(a) in (list, tuple):
+            if any(type(x) is not np.ndarray and isinstance(x, np.ndarray) for x in a):
+                out[i] = type(a)(plain(x) for x in a)
+        elif type(a) is not np.ndarray and isinstance(a, np.ndarray):
+            out[i] = plain(a)
+    return out
+
+
 def _numeric(x: Any) -> bool:
-    """Operands whose operators have rules (not user classes with Python dunders)."""
-    return isinstance(x, _NUMERIC_TYPES) and (type(x) in (float, int, complex, bool)
-                                              or type(x).__module__ == "numpy")
+    """Operands whose operators have rules (subclasses whose operator is Python code were
+    sent to it before: overrides.operator_runs_python)."""
+    return isinstance(x, _NUMERIC_TYPES)
 
 
 def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
@@ -856,6 +918,28 @@ def _meets_numpy(seq: Any, other: Any) -> bool:
     """A list/tuple operand meeting a NumPy array or scalar (NumPy's operator coerces it)."""
     return type(seq) in (list, tuple) and isinstance(other, np.ndarray | np.generic) and \
         _numeric(other)
+
+
+class _Rows:
+    """``iter(a)`` of a traced array: its rows as the recorder reads them (at the line that
+    asks for each). The recorder is held weakly and no frame at all: an iterator the program
+    keeps must not keep the recording alive; after the capture it gives plain rows."""
+
+    __slots__ = ("_rec", "_a", "_i")
+
+    def __init__(self, rec: Recorder, a: np.ndarray):
+        self._rec, self._a, self._i = weakref.ref(rec), a, 0
+
+    def __iter__(self) -> _Rows:
+        return self
+
+    def __next__(self) -> Any:
+        i = self._i
+        if i >= len(self._a):
+            raise StopIteration
+        self._i = i + 1
+        rec = self._rec()
+        return self._a[i] if rec is None else rec._getitem(self._a, i, sys._getframe(1))
 
 
 class _Result:

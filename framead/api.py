@@ -12,9 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputTypeError, NonScalarOutputError
+from .errors import NonScalarOutputError
+from .inputs import check_input as _check_input
+from .inputs import copy_arguments as _copy_arguments
+from .inputs import grad_like as _grad_like
+from .inputs import rebox as _rebox
 from .ir import Graph, Value, flatten_tree, format_graph
-from .replay import cast_like as _cast_like
 from .reverse import Backward
 
 
@@ -42,9 +45,8 @@ def _user_facing(fn: Callable) -> Callable:
 
 @contextlib.contextmanager
 def paused_gc():
-    """The cyclic garbage collector off while framead records or runs a reverse pass: the
-    IR is millions of young objects and nothing framead makes is cyclic garbage, so the
-    collector's passes over it only cost time (they halve the time of long scalar traces)."""
+    """The cyclic garbage collector off while framead runs its own reverse pass (never while
+    the program runs: its garbage is collected as natively)."""
     import gc
 
     was = gc.isenabled()
@@ -56,62 +58,34 @@ def paused_gc():
             gc.enable()
 
 
-def _rebox(x: Any, argnum: int) -> Any:
-    """A fresh object equal to ``x`` (so shared constants never become traced inputs)."""
-    if isinstance(x, bool) or isinstance(x, int | np.integer):
-        raise InputTypeError(
-            f"argument {argnum} is an integer ({type(x).__name__} {x!r}); framead "
-            f"differentiates float inputs: pass {float(x)!r} or convert with float()")
-    if type(x) is float:
-        return x * 1.0
-    if isinstance(x, complex):
-        return complex(x.real, x.imag)
-    if isinstance(x, np.inexact):
-        return type(x)(x.item())
-    if isinstance(x, np.ndarray):
-        if x.dtype.kind not in "fc":
-            raise InputTypeError(
-                f"argument {argnum} is an array of dtype {x.dtype}; framead differentiates "
-                "float arrays: pass x.astype(float)")
-        return np.array(x, copy=True, subok=False)
-    if isinstance(x, float):
-        return float(x) * 1.0
-    raise InputTypeError(
-        f"argument {argnum} has type {type(x).__name__}; framead differentiates Python "
-        "floats, NumPy inexact scalars and float arrays (wrap containers' leaves yourself)")
+@contextlib.contextmanager
+def native_collector():
+    """While the cyclic GC collects (its callbacks, the finalizers of cyclic garbage), the
+    collecting thread's capture is off: that code is not the differentiated computation, it
+    must not re-enter a recorder midway through a handler, and cached traces must not watch
+    the globals it touches (a callback's timestamp would void them)."""
+    import gc
 
+    from .capture import _evalframe as C
 
-def _copy_preserving_aliases(args: list) -> list:
-    """Copies of the ndarray arguments (the caller's arrays are never written), with the
-    aliasing between arguments kept: f(x, x) and f(x, x[1:]) see views of one copy."""
-    from .capture.buffers import buffer_owner
+    prev: list[bool] = []
 
-    groups: dict[int, list[int]] = {}
-    for i, a in enumerate(args):
-        if type(a) is np.ndarray:
-            groups.setdefault(id(buffer_owner(a)), []).append(i)
-    out = list(args)
-    for idxs in groups.values():
-        if len(idxs) == 1:
-            out[idxs[0]] = np.array(args[idxs[0]], copy=True)
-            continue
-        owner = buffer_owner(args[idxs[0]])
-        base = np.empty_like(owner, order="K")
-        base[...] = owner
-        if base.strides != owner.strides:  # unusual layouts: alias only identical arguments
-            for i in idxs:
-                same = next(j for j in idxs if args[j] is args[i])
-                out[i] = out[same] if same != i else np.array(args[i], copy=True)
-            continue
-        start = owner.__array_interface__["data"][0]
-        for i in idxs:
-            a = args[i]
-            off = a.__array_interface__["data"][0] - start
-            out[i] = np.ndarray(a.shape, a.dtype, buffer=base, offset=off, strides=a.strides)
-    for i, a in enumerate(args):  # a read-only argument stays read-only (writes raise)
-        if type(a) is np.ndarray and not a.flags.writeable and out[i] is not a:
-            out[i].flags.writeable = False
-    return out
+    def starting(phase: str, info: dict) -> None:
+        if phase == "start":
+            prev.append(C.set_enabled(False))
+
+    def stopped(phase: str, info: dict) -> None:
+        if phase == "stop" and prev:
+            C.set_enabled(prev.pop())
+
+    gc.callbacks.insert(0, starting)
+    gc.callbacks.append(stopped)
+    try:
+        yield
+    finally:
+        for cb in (starting, stopped):
+            with contextlib.suppress(ValueError):  # the program may have cleared the list
+                gc.callbacks.remove(cb)
 
 
 def _norm_argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
@@ -213,26 +187,24 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
     if rec is None:
         rec = Recorder(strict=_resolve_strict(strict_mode))
     for i in nums:
-        _rebox(args[i], i)  # type check (clear errors) before anything runs
-    boxed = _copy_preserving_aliases(list(args))
+        _check_input(args[i], i, f)  # clear errors before anything runs
+    boxed, kwargs = _copy_arguments(list(args), kwargs)
     inputs: dict[int, Value] = {}  # argnums=(0, 0): one input, its gradient given twice
-    for i in nums:
-        if i not in inputs:
-            if not isinstance(boxed[i], np.ndarray):
-                boxed[i] = _rebox(args[i], i)
-            inputs[i] = rec.new_input(boxed[i])
-    wrt = [inputs[i] for i in nums]
-    with paused_gc(), Session(rec):
-        out = call_top(f, boxed, kwargs)
-
-    leaves, treedef = flatten_tree(out)
-    graph = rec.finish(leaves)
-    t = Trace(graph, out, list(rec.hazards), wrt)
-    t.out_treedef = treedef
-    t.nested = False
-    t.strict = rec.strict
-    t.f = f
-    return t
+    try:
+        for i in nums:
+            if i not in inputs:
+                if not isinstance(boxed[i], np.ndarray):
+                    boxed[i] = _rebox(args[i], i, f)
+                inputs[i] = rec.new_input(boxed[i])
+        wrt = [inputs[i] for i in nums]
+        with native_collector(), Session(rec):  # the GC stays on: garbage goes as natively
+            out = call_top(f, boxed, kwargs)
+        leaves, treedef = flatten_tree(out)
+        t = Trace(rec.finish(leaves), out, list(rec.hazards), wrt)
+        t.out_treedef, t.nested, t.strict, t.f = treedef, False, rec.strict, f
+        return t
+    finally:  # a frame the program keeps (sys._getframe()) keeps this one's locals
+        rec = boxed = inputs = t = None
 
 
 def _capture_for_cache(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
@@ -246,7 +218,10 @@ def _capture_for_cache(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, 
     rec.guards, rec.called = [], []
     with session.watching_codes() as codes:
         t = _capture(f, args, kwargs, nums, strict_mode, rec=rec)
-    return t, rec, rec.called, codes
+    try:
+        return t, rec, rec.called, codes
+    finally:  # a frame the program keeps keeps this one's locals
+        t = rec = codes = None
 
 
 # --- higher order: a capture inside another capture -----------------------------------------
@@ -260,7 +235,7 @@ def _capture_nested(outer: Any, f: Callable, args: tuple, kwargs: dict,
     import sys
 
     for i in nums:
-        _rebox(args[i], i)
+        _check_input(args[i], i, f)
     frame = sys._getframe(0)
     saving = outer.save_all
     outer.save_all = True  # every primal of the inner segment keeps its value (CoW)
@@ -316,7 +291,7 @@ def _nested_vjp(t: Trace, args: tuple, nums: tuple[int, ...]) -> Callable:
     def f_vjp(seeds: dict[int, Any]) -> tuple:
         with internals_visible():
             grads = bw(seeds) if seeds else [None] * len(nums)
-            return tuple(_cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
+            return tuple(_grad_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
 
     return f_vjp
 # --- end higher order ------------------------------------------------------------------------
@@ -404,7 +379,7 @@ def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
             return nested_vjp(seeds)
         with paused_gc():
             grads = t.backward()(seeds) if seeds else [None] * len(nums)
-        return tuple(_cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
+        return tuple(_grad_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
 
     return t.value, f_vjp
 
@@ -426,24 +401,24 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
     @_user_facing
     def wrapper(*args: Any, **kwargs: Any):
         nums = _norm_argnums(argnums, len(args))
-        with paused_gc():  # one window: the collector's catch-up pass happens once
-            t = _capture(f, args, kwargs, nums, strict)
-            fname = getattr(f, "__qualname__", repr(f))
-            seed = _scalar_seed(t.value, t, fname)
-            v = t.graph.outputs[0]
-            if t.nested:  # inside another capture: a derivative it can differentiate again
-                out = _nested_vjp(t, args, nums)({v.id: seed} if isinstance(v, Value) else {})
-                return t.value, (out[0] if isinstance(argnums, int | np.integer) else out)
+        t = _capture(f, args, kwargs, nums, strict)
+        fname = getattr(f, "__qualname__", repr(f))
+        seed = _scalar_seed(t.value, t, fname)
+        v = t.graph.outputs[0]
+        if t.nested:  # inside another capture: a derivative it can differentiate again
+            out = _nested_vjp(t, args, nums)({v.id: seed} if isinstance(v, Value) else {})
+            return t.value, (out[0] if isinstance(argnums, int | np.integer) else out)
+        with paused_gc():
             grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(nums)
-            value, hazards = t.value, t.hazards
-            del t  # the recording is freed inside the window too
+        value, hazards = t.value, t.hazards
+        del t
         if all(g is None for g in grads):
             warnings.warn(GradientWarning(
                 f"the output of {fname} does not depend on argument(s) {list(nums)} through "
                 "any operation framead saw; the gradient is zero"
                 + (f". framead reported {len(hazards)} hazard(s) that may explain it: "
                    f"{hazards[0]}" if hazards else "")), stacklevel=2)
-        out = tuple(_cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
+        out = tuple(_grad_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
         return value, (out[0] if isinstance(argnums, int | np.integer) else out)
 
     return wrapper

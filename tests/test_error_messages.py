@@ -41,7 +41,7 @@ def test_non_scalar_output_message():
 def test_integer_input_message():
     with pytest.raises(framead.InputTypeError) as e:
         framead.grad(lambda x: x * 2.0)(3)
-    assert str(e.value) == ("argument 0 is an integer (int 3); framead differentiates float "
+    assert str(e.value) == ("argument 0 (x) is an integer (int 3); framead differentiates float "
                             "inputs: pass 3.0 or convert with float()")
 
 
