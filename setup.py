@@ -17,7 +17,7 @@ setup(
             "framead.capture._evalframe",
             sources=["capture/_evalframe.c"],
             include_dirs=["capture", numpy.get_include()],
-            depends=["capture/frame311.h", "capture/ptrmap.h"],
+            depends=["capture/frame311.h", "capture/frameview311.h", "capture/ptrmap.h"],
             extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wno-unused-function"],
         )
     ]

@@ -1641,7 +1641,14 @@ native:
     /* Keeping PY_VECTORCALL_ARGUMENTS_OFFSET is what CPython's own
        PyObject_VectorcallMethod does when it skips args[0]: the onward call's
        args[-1] is our args[0]. */
-    return PyObject_Vectorcall(callable, args + 1, nargsf - 1, kwnames);
+    {
+        /* a Python callee: the caller's f_lasti as when CPython inlines the call */
+        PyThreadState *ts = PyThreadState_GET();
+        _Py_CODEUNIT *at = fv_inline_enter(ts, callable);
+        PyObject *res = PyObject_Vectorcall(callable, args + 1, nargsf - 1, kwnames);
+        fv_inline_leave(ts, at, res);
+        return res;
+    }
 }
 
 /* ------------------------------------------------------------------------ */

@@ -251,10 +251,15 @@ def test_traceback_text_and_carets_as_natively(kind):
     assert [n for n, _ in lastis_c] == [n for n, _ in lastis]
 
 
-@pytest.mark.xfail(strict=True, reason="a caller's tb_lasti on a call CPython inlines is the "
-                   "CALL's last cache entry natively; needs the call probe to call "
-                   "fv_inline_enter/fv_inline_leave (capture/frameview311.h)")
-@pytest.mark.parametrize("kind", KINDS)
+_UNPROBED_CALL = pytest.mark.xfail(
+    strict=False, reason="a call the rewriter keeps as CPython's own CALL (a comprehension's "
+    "function, a C callee calling back) is not inlined under the hook, so the caller's "
+    "tb_lasti stays on the CALL where a native (specialized or inlined) call moves it to its "
+    "last cache entry; line and carets are the same")
+
+
+@pytest.mark.parametrize("kind", [k if k not in ("listcomp", "map")
+                                  else pytest.param(k, marks=_UNPROBED_CALL) for k in KINDS])
 def test_every_tb_lasti_as_natively(kind):
     nat, cap = both(_format, kind)
     assert cap[1] == nat[1]

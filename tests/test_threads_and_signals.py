@@ -183,7 +183,8 @@ def test_random_sigint_leaves_clean_state():
         def killer():
             rnd = random.Random(1)
             while not stop.is_set():
-                time.sleep(rnd.uniform(0.0, 0.004))
+                # mostly short intervals (interrupts land anywhere), some long ones (calls end)
+                time.sleep(rnd.expovariate(1 / 0.003) if rnd.random() < 0.8 else 0.3)
                 signal.pthread_kill(main, signal.SIGINT)
         def loop(x):
             y = x
@@ -230,7 +231,7 @@ def test_random_sigint_leaves_clean_state():
     assert p.returncode == 0, p.stderr[-3000:]
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")][-1].split()
     interrupted, done, bad = int(line[1]), int(line[2]), int(line[3])
-    assert interrupted > 20 and done > 20, p.stdout  # the stress really interrupted captures
+    assert interrupted > 20 and done > 5, p.stdout  # the stress really interrupted captures
     assert bad == 0, p.stderr[-3000:]
     assert line[4:] == ["True", "True"], p.stdout
 
