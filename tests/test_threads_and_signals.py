@@ -309,3 +309,32 @@ def test_profilers_see_the_program_s_calls():
     framead.grad(cprofiled)(1.0)
     assert box[0] == box[1]
     assert "<built-in method math.sin>" in box[1]
+
+
+def test_one_cached_grad_shared_by_threads():
+    def f(x):
+        y = 0.0
+        for i in range(5):
+            y = y + np.sin(x * i) if x > 0.5 else y - x ** 2 * i
+        return y
+
+    def df(x):
+        return sum(i * np.cos(x * i) for i in range(5)) if x > 0.5 else -20 * x
+
+    shared = (framead.grad(f, cache=True), framead.jit(framead.grad(f)))
+    errors: list = []
+
+    def work(k):
+        rng = np.random.default_rng(k)
+        for _ in range(150 if STRESS else 30):
+            x = float(rng.uniform(0, 1))
+            for g in shared:
+                if not np.isclose(g(x), df(x), rtol=1e-12):
+                    errors.append((k, x, g(x), df(x)))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:3]
