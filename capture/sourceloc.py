@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import importlib.util
 import os
 import sys
@@ -127,8 +128,8 @@ def _make_loc(frame: FrameType, depth: int) -> SourceLoc:
 # frame.f_lineno scans the code's line table from its start (O(length of the function)), so a
 # long straight-line function recorded node by node would cost O(n^2). Instead each code
 # object's table is decoded once into sorted range starts and looked up by bisection. The
-# tables are keyed by id and hold the code only weakly (an entry whose code died is stale and
-# ignored: ids are reused).
+# tables are keyed by id and hold the code only weakly: an entry goes with its code (exec'd
+# code comes and goes), and one whose id was reused before that is ignored.
 _tables: dict[int, tuple[weakref.ref, list[int], list[int]]] = {}
 
 
@@ -151,8 +152,16 @@ def _line_table(code: CodeType) -> tuple[weakref.ref, list[int], list[int]]:
         lines.append(line or 0)
     if len(_tables) >= MAX_TABLES:
         _tables.clear()
-    entry = _tables[id(code)] = (weakref.ref(code), starts, lines)
+    key = id(code)
+    ref = weakref.ref(code, functools.partial(_forget_table, _tables, key))
+    entry = _tables[key] = (ref, starts, lines)
     return entry
+
+
+def _forget_table(tables: dict, key: int, ref: weakref.ref) -> None:
+    entry = tables.get(key)
+    if entry is not None and entry[0] is ref:
+        del tables[key]
 
 
 def clear_cache() -> None:
