@@ -657,7 +657,7 @@ class Recorder:
     def fresh_copy(self, x: Any, frame: Any, traced: bool) -> Any:
         """A new object equal to ``x``, the input of a capture nested in this one: recorded as
         a copy of ``x`` when ``x`` is traced here, else (``traced``) a value of its own."""
-        y = self.apply(COPY_RULE, prim.copy_value, (x,), {}, (x,), frame)
+        y = self.apply(COPY_RULE, _copy_of_its_class, (x,), {}, (x,), frame)
         if traced and self.value_of(y) is None:
             self._register(y, self._new_value(y))
         return y
@@ -887,6 +887,21 @@ def _init_op_rules() -> None:
         _OP_SAVES.extend(None if r is None else tuple(_saved_set(r, t) for t in
                                                       ((0,), (1,), (0, 1)))
                          for r in _OP_RULES)
+
+
+def _copy_of_its_class(x: Any) -> Any:
+    """A new object equal to ``x`` and of its class (an np.matrix stays a matrix, a float
+    subclass is not multiplied by its own ``__mul__``)."""
+    if type(x) is not np.ndarray and isinstance(x, np.ndarray):
+        return x.copy()
+    if isinstance(x, np.generic):
+        return x.copy()
+    if isinstance(x, float | complex) and type(x) not in (float, complex):
+        base = float if isinstance(x, float) else complex
+        new = base.__new__(type(x), getattr(base, f"__{base.__name__}__")(x))
+        new.__dict__.update(getattr(x, "__dict__", {}))
+        return new
+    return prim.copy_value(x)
 
 
 def _plain_constants(args: tuple) -> list:

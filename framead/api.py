@@ -18,6 +18,7 @@ from .inputs import copy_arguments as _copy_arguments
 from .inputs import grad_like as _grad_like
 from .inputs import rebox as _rebox
 from .ir import Graph, Value, flatten_tree, format_graph
+from .replay import cast_like as _cast_like
 from .reverse import Backward
 
 
@@ -291,7 +292,8 @@ def _nested_vjp(t: Trace, args: tuple, nums: tuple[int, ...]) -> Callable:
     def f_vjp(seeds: dict[int, Any]) -> tuple:
         with internals_visible():
             grads = bw(seeds) if seeds else [None] * len(nums)
-            return tuple(_grad_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
+            # (cast_like, framead's differentiable code: the outer capture records it)
+            return tuple(_cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
 
     return f_vjp
 # --- end higher order ------------------------------------------------------------------------

@@ -4,6 +4,7 @@ inputs, and copies of every array the program could write (the caller's data is 
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -116,9 +117,10 @@ def _copy_arrays(arrays: list[np.ndarray]) -> dict[int, np.ndarray]:
 
 
 def copy_arguments(args: list, kwargs: dict) -> tuple[list, dict]:
-    """The arguments with every ndarray (any class; also inside lists, tuples and dicts,
-    rebuilt around them) replaced by a copy: the caller's arrays and containers are never
-    written. Shared arrays stay shared in the copies (f(x, [x]) sees one array)."""
+    """The arguments with every ndarray (any class; also inside lists, tuples, dicts and
+    their subclasses, rebuilt around them) replaced by a copy: the caller's arrays and
+    containers are never written. Shared arrays stay shared in the copies (f(x, [x]) sees
+    one array). Arrays held by other objects' attributes are the program's own."""
     found: dict[int, np.ndarray] = {}
     seen: set[int] = set()
 
@@ -140,21 +142,32 @@ def copy_arguments(args: list, kwargs: dict) -> tuple[list, dict]:
     def rebuild(v: Any) -> Any:
         if isinstance(v, np.ndarray):
             return copies[id(v)]
-        if type(v) not in (list, tuple, dict) and not _is_namedtuple(v):
+        if not isinstance(v, list | tuple | dict) or (isinstance(v, tuple) and type(v) is not
+                                                       tuple and not _is_namedtuple(v)):
             return v
         if id(v) in done:  # shared (or, while it is rebuilt, cyclic: left as it is)
             return done[id(v)]
         done[id(v)] = v
-        items = [rebuild(x) for x in (v.values() if type(v) is dict else v)]
-        if all(n is o for n, o in zip(items, v.values() if type(v) is dict else v,
-                                      strict=True)):
+        old = list(v.values() if isinstance(v, dict) else v)
+        items = [rebuild(x) for x in old]
+        if all(n is o for n, o in zip(items, old, strict=True)):
             return v
-        new = (dict(zip(v, items, strict=True)) if type(v) is dict else items
-               if type(v) is list else tuple(items) if type(v) is tuple else type(v)(*items))
-        done[id(v)] = new
+        done[id(v)] = new = _with_items(v, items)
         return new
 
     return [rebuild(a) for a in args], {k: rebuild(v) for k, v in kwargs.items()}
+
+
+def _with_items(v: list | tuple | dict, items: list) -> Any:
+    """A container like ``v`` (same class: an OrderedDict, a namedtuple) holding ``items``."""
+    if isinstance(v, tuple):
+        return tuple(items) if type(v) is tuple else type(v)(*items)
+    new = copy.copy(v)  # a subclass keeps its class and state (defaultdict's factory)
+    if isinstance(v, dict):
+        new.update(zip(v, items, strict=True))
+    else:
+        new[:] = items
+    return new
 
 
 def _is_namedtuple(v: Any) -> bool:

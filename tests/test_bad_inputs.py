@@ -51,11 +51,11 @@ class SuperUfuncSub(np.ndarray):
 
 
 class FunctionSub(np.ndarray):
-    """Its __array_function__ adds 1 to every np.sum and defers the rest to ndarray's."""
+    """Its __array_function__ doubles every np.sum and np.dot; the rest is ndarray's."""
 
     def __array_function__(self, func, types, args, kwargs):
         out = super().__array_function__(func, types, args, kwargs)
-        return out + 1.0 if func is np.sum else out
+        return out * 2.0 if func in (np.sum, np.dot) else out
 
 
 class MulSub(np.ndarray):
@@ -218,6 +218,16 @@ def test_subclass_gradient_is_a_plain_array_and_memmap_file_untouched():
     np.testing.assert_array_equal(np.fromfile(m.filename), BASE.ravel())
 
 
+def test_second_derivatives_keep_the_input_class():
+    """A nested capture's input is a copy of the same class: hessian of sum(M * M) for an
+    np.matrix M is that of the matrix product, d2/dM_ab dM_cd = [c == b] + [d == a]."""
+    h = framead.hessian(lambda m: (m * m).sum())(np.matrix(BASE)).reshape(4, 4)
+    idx = list(np.ndindex(2, 2))
+    want = [[(c == b) + (d == a) for (c, d) in idx] for (a, b) in idx]
+    np.testing.assert_array_equal(h, want)
+    assert framead.grad(framead.grad(lambda x: x * x))(Scaled(1.5)) == 200.0  # (10x)(10x)
+
+
 # --------------------------------------------------------------------------- scalars
 
 
@@ -361,3 +371,28 @@ def test_arrays_in_containers_and_keywords_are_not_modified():
     assert data["a"] is a and data["more"][1][0] is c  # the caller's containers too
     # d/dx [sum((b + x) x) + sum(2w x) + sum(x x)]
     np.testing.assert_allclose(g, b + 2 * x + 2 * w + 2 * x)
+
+
+def test_arrays_in_container_subclasses_are_not_modified():
+    """OrderedDict, defaultdict (its factory kept) and namedtuple arguments are rebuilt of
+    their own class around copies of their arrays."""
+    import collections
+
+    Pair = collections.namedtuple("Pair", "u v")
+    od = collections.OrderedDict(a=np.ones(2))
+    dd = collections.defaultdict(list, a=[np.ones(2)])
+    nt = Pair(np.ones(2), 3.0)
+
+    def f(x, od, dd, nt):
+        assert type(od) is collections.OrderedDict and type(nt) is Pair
+        od["a"][0] = 9.0
+        dd["a"][0][1] = 7.0
+        dd["new"].append(1)
+        nt.u[:] = 2.0
+        return (od["a"] * x).sum() + (dd["a"][0] * x).sum() + (nt.u * x).sum() * nt.v
+
+    g = framead.grad(f, strict=True)(np.ones(2), od, dd, nt)
+    np.testing.assert_array_equal(g, [9.0 + 1.0 + 6.0, 1.0 + 7.0 + 6.0])
+    for a in (od["a"], dd["a"][0], nt.u):
+        np.testing.assert_array_equal(a, np.ones(2))
+    assert list(dd) == ["a"]

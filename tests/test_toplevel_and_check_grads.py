@@ -456,3 +456,52 @@ def test_check_grads_docstring_example():
     import framead.check
 
     assert doctest.testmod(framead.check).failed == 0
+
+
+# --------------------------------------------------------------------------- the collector
+
+
+class _Cycle:
+    """A self-referencing object whose finalizer computes with what it holds."""
+
+    finalized: list = []
+
+    def __init__(self, v):
+        self.v, self.me = v, self
+
+    def __del__(self):
+        _Cycle.finalized.append(self.v * 2.0)
+
+
+def test_the_garbage_collector_runs_while_the_program_runs():
+    """The cyclic GC is never paused for the program: it is enabled inside f, the garbage
+    cycles f makes are collected while f runs (finalizers too, natively: no hazard), and
+    the program's own gc.callbacks run; afterwards gc.callbacks is as it was."""
+    import gc
+    import weakref
+
+    seen: list = []
+    callbacks = list(gc.callbacks)
+
+    def on_collect(phase, info):
+        seen.append(phase)
+
+    def f(x):
+        assert gc.isenabled()
+        gc.callbacks.append(on_collect)
+        y = x * 3.0
+        refs = []
+        for i in range(20_000):
+            c = _Cycle(y)
+            if i % 100 == 0:
+                refs.append(weakref.ref(c))
+            del c
+        alive = sum(r() is not None for r in refs)
+        gc.callbacks.remove(on_collect)
+        assert alive < len(refs) // 10, alive  # collected without an explicit gc.collect()
+        return y * y
+
+    assert gc.isenabled()
+    g = framead.grad(f, strict=True)(1.5)
+    assert g == 2 * 9 * 1.5 and "start" in seen and _Cycle.finalized
+    assert gc.callbacks == callbacks and gc.isenabled()
