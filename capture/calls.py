@@ -10,6 +10,7 @@ import array
 import bisect
 import builtins
 import collections
+import collections.abc
 import ctypes
 import functools
 import heapq
@@ -29,14 +30,12 @@ from numpy._core import _multiarray_umath
 from framead import rules
 
 from . import _evalframe as C
-from .buffers import buffer_owner, is_differentiable
+from . import protocols
+from .buffers import buffer_owner
 from .overrides import (
     PLAIN_TYPES,
     TRACER_TYPES,
-    defers_to_python,
-    overrides_ufuncs,
     python_attr,
-    subclass_arrays,
 )
 
 # ---------------------------------------------------------------------- rule lookup
@@ -215,14 +214,14 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
     if type(fn) is _METHOD_WRAPPER:
         if fn.__name__ == "__call__":
             if isinstance(fn.__self__, type):  # a metaclass's super().__call__(*a)
-                return _type_call(rec, fn, args, kwargs, frame)
+                return protocols.type_call(rec, fn, args, kwargs, frame)
             if not python_attr(type(fn.__self__), "__call__"):  # getattr(ufunc, "__call__")
                 return dispatch(rec, fn.__self__, args, kwargs, frame, perform)
         if not kwargs:  # x.__mul__(y): the operator it is
             slot = _slot_call(rec, fn, args, frame)
             if slot is not _NO_SLOT:
                 return slot
-        if fn.__name__ in _ATTRIBUTE_SLOTS:  # super().__getattribute__(name): by identity
+        if fn.__name__ in protocols.ATTRIBUTE_SLOTS:  # super().__getattribute__(name): by identity
             return _as_user(fn, args, kwargs)
     elif type(fn) is _SLOT_WRAPPER and args and not kwargs and fn.__objclass__ in PLAIN_TYPES \
             and isinstance(args[0], fn.__objclass__):  # np.ndarray.__getitem__(self, k)
@@ -245,7 +244,7 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
         return writer[1](rec, fn, args, kwargs, frame)
     self_ = getattr(fn, "__self__", None)
     if perform is None:
-        detour = _subclass_detour(rec, fn, self_, args, kwargs, frame)
+        detour = protocols.subclass_detour(rec, fn, self_, args, kwargs, frame)
         if detour is not _NO_SLOT:
             return detour
     if isinstance(self_, np.ndarray) and isinstance(fn, types.BuiltinMethodType):
@@ -254,7 +253,7 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
             return method(rec, self_, args, kwargs, frame)
         if fn.__name__ == "__array__":  # np.matrix's .A: a plain view, as np.asarray makes
             return dispatch(rec, np.asarray, (self_, *args), kwargs, frame,
-                            _Deferred(fn, args, kwargs))
+                            protocols.Deferred(fn, args, kwargs))
         if fn.__name__ in ("__copy__", "__deepcopy__") and self_.dtype.kind in "fc":
             rule = rules.lookup_method(np.ndarray, "copy")  # copy.copy(x), copy.deepcopy(x)
             if rule is not None:
@@ -273,7 +272,7 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
         same = _UFUNC_METHODS.get((self_.__name__, name))
         if same is not None and args:  # np.add.reduce(x, axis) is np.sum(x, axis)
             return dispatch(rec, same, args[:1], _ufunc_method_kwargs(name, args, kwargs),
-                            frame, perform or _Deferred(fn, args, kwargs))
+                            frame, perform or protocols.Deferred(fn, args, kwargs))
     rule, node_args = _rule_and_args(fn, args)
     if rule is not None and kwargs.get("dtype") in (object, np.object_) and args:
         return _to_object_array(rec, fn, args, kwargs, frame)
@@ -327,8 +326,9 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
             return result
         if rec.guards is not None and fn in CHOOSING and fn not in _SHORT_CIRCUIT:
             # cached traces guard the choice: make iterables lists (consumed anyway)
-            args = tuple(list(a) if isinstance(a, types.GeneratorType | map | filter | zip)
-                         else a for a in args)
+            # (any iterator: a generator, map, zip, a traced array's row iterator)
+            args = tuple(list(a) if isinstance(a, collections.abc.Iterator) else a
+                         for a in args)
         result = _as_user(fn, args, kwargs)
         if rec.guards is not None and fn in CHOOSING:  # which item min/max/sorted picked
             vals = [rec.tree_value(a) for a in args]
@@ -341,13 +341,14 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
                     which = WhichArgument(fn)
                     rec.guard(which, args, kwargs, vals, which.index(result, args), frame)
         return result
-    if type(fn) is _LRU_WRAPPER:
-        return _cached_call(rec, fn, args, kwargs, frame)
-    if isinstance(self_, _RESUMABLE) and getattr(fn, "__name__", "") in ("send", "throw"):
-        return _resume(rec, fn, self_, args, kwargs, frame)
-    if isinstance(fn, type) and issubclass(fn, _NUMBER_BASES) and fn not in PLAIN_TYPES and \
-            not constructs_in_python(fn):
-        return _number_subclass(rec, fn, args, kwargs, frame)
+    if type(fn) is protocols.LRU_WRAPPER:
+        return protocols.cached_call(rec, fn, args, kwargs, frame)
+    if isinstance(self_, protocols.RESUMABLE) and getattr(fn, "__name__", "") in (
+            "send", "throw"):
+        return protocols.resume(rec, fn, self_, args, kwargs, frame)
+    if isinstance(fn, type) and issubclass(fn, protocols.NUMBER_BASES) and \
+            fn not in PLAIN_TYPES and not constructs_in_python(fn):
+        return protocols.number_subclass(rec, fn, args, kwargs, frame)
     if _is_python_visible(fn):
         if rec.called is not None:  # cached traces watch the globals these read
             rec.called.append(fn)
@@ -426,7 +427,7 @@ def _as_user(fn: Any, args: Any, kwargs: dict) -> Any:
 _METHOD_WRAPPER = type((1.0).__add__)
 _SLOT_WRAPPER = types.WrapperDescriptorType
 _NUMBERS = (float, int, complex, np.ndarray, np.generic, np.flatiter)
-_NO_SLOT: Any = object()
+_NO_SLOT = protocols.NO_SLOT
 # x.__add__(y) is BINARY_OP add (oparg, reflected); x.__neg__() is operator.neg...
 _SLOT_BINARY = {
     **{f"__{n.rstrip('_')}__": (k, False) for k, n in enumerate(_BINARY_NAMES)},
@@ -459,7 +460,7 @@ def _slot_call(rec, fn, args: tuple, frame) -> Any:
         oparg, reflected = _SLOT_BINARY[name]
         a, b = (args[0], self_) if reflected else (self_, args[0])
         if not exact:
-            return _base_binary(rec, fn, args, oparg, a, b, frame)
+            return protocols.base_binary(rec, fn, args, oparg, a, b, frame)
         if oparg < 13 and fn(*args) is NotImplemented:
             return NotImplemented
         return rec.binary(oparg, a, b, frame)
@@ -473,177 +474,6 @@ def _slot_call(rec, fn, args: tuple, frame) -> Any:
     if name == "__setitem__" and len(args) == 2:
         return rec._setitem(self_, *args, frame, None if exact else fn)
     return _NO_SLOT
-
-
-def _base_binary(rec, fn, args: tuple, oparg: int, a: Any, b: Any, frame) -> Any:
-    """A base type's binary slot bound to a subclass instance, recorded as the operator
-    (an ndarray slot reaching a Python ``__array_ufunc__`` runs it instead, instrumented)."""
-    if any(overrides_ufuncs(type(x)) for x in (a, b) if isinstance(x, np.ndarray)):
-        return _as_user(fn, args, {})
-    rule = rules.lookup(getattr(operator, _BINARY_NAMES[oparg % 13]))
-    if rule is None or not isinstance(args[0], (*_NUMBERS, list, tuple)):
-        return unknown_call(rec, fn, args, {}, frame)
-    if oparg >= 13 and isinstance(fn.__self__, np.ndarray):  # super().__iadd__(o)
-        return rec.mutate(rule, fn, args, {}, (a, rec.coerce(b, frame)), a, frame)
-    result = C.call_native(fn, args, None)
-    if result is NotImplemented:
-        return result
-    from .recorder import _Result
-
-    return rec.apply(rule, _Result(result), (), {}, (a, b), frame)
-
-
-_NUMBER_BASES = (float, complex, int)
-_ATTRIBUTE_SLOTS = ("__getattribute__", "__getattr__", "__setattr__", "__delattr__")
-_LRU_WRAPPER = type(functools.lru_cache(None)(len))
-_RESUMABLE = (types.GeneratorType, types.CoroutineType)
-_PROBE_IDS: set[int] = set()
-
-
-def _cached_call(rec, fn, args: tuple, kwargs: dict, frame) -> Any:
-    """functools.lru_cache / functools.cache: a miss runs the wrapped Python function
-    instrumented. A hit with traced arguments returns what an earlier call computed: right
-    when that call got these very objects in this capture, lost otherwise (a value cached
-    before the capture, or one computed from other traced values that compare equal): FA101."""
-    if not _is_python_visible(getattr(fn, "__wrapped__", None)):
-        return unknown_call(rec, fn, args, kwargs, frame)
-    hits = fn.cache_info().hits
-    result = _as_user(fn, args, kwargs)
-    key = (id(fn), *map(id, args), *((k, id(v)) for k, v in sorted(kwargs.items())))
-    if fn.cache_info().hits == hits:
-        rec.cached_calls[key] = (fn, args, kwargs)  # (keeps the identities in the key alive)
-    elif key not in rec.cached_calls and (rules_traced(args) or rules_traced(kwargs)):
-        name = _callable_name(fn)
-        rec.hazard("FA101", name, frame,
-                   f"{name} returned a cached result computed from other values than these "
-                   "traced arguments (before this capture, or from equal traced values): the "
-                   f"gradient through it is lost. Call {name}.cache_clear() first")
-    return result
-
-
-def _resume(rec, fn, gen: Any, args: tuple, kwargs: dict, frame) -> Any:
-    """``gen.send(v)`` / ``gen.throw(e)``: the generator's frame resumes. Instrumented (made
-    in this capture), it records what it computes with ``v``; a generator made before the
-    capture runs its original code, so a traced value sent in that comes back untraced is a
-    lost gradient (FA101)."""
-    code = getattr(gen, "gi_code", None) or getattr(gen, "cr_code", None)
-    result = _as_user(fn, args, kwargs)
-    if (code is None or not _instrumented(code)) and rec.tree_value(result) is None and \
-            rules_traced(args) and any(is_differentiable(x) for x in _flatten_result(result)[0]):
-        rec.hazard("FA101", f"{type(gen).__name__}.{fn.__name__}", frame,
-                   f"a traced value was sent into {getattr(code, 'co_qualname', 'a generator')}"
-                   ", made before this capture: it runs uninstrumented, and the gradient "
-                   "through what it computes is lost")
-    return result
-
-
-def _instrumented(code: types.CodeType) -> bool:
-    """Whether ``code`` is an instrumented copy (framead's probes are among its constants)."""
-    if not _PROBE_IDS:
-        from .session import PROBES
-
-        for name in ("BINOP", "COMPARE"):
-            _PROBE_IDS.update(map(id, getattr(PROBES, name)))
-        _PROBE_IDS.update(id(getattr(PROBES, n)) for n in (
-            "unary_negative", "unary_positive", "unary_invert", "getitem", "setitem",
-            "getattr", "getiter", "unpack", "call"))
-    return any(id(c) in _PROBE_IDS for c in code.co_consts)
-
-
-def _number_subclass(rec, cls: type, args: tuple, kwargs: dict, frame) -> Any:
-    """``F(x)`` for a float/complex/int subclass built in C: the conversion ``float(x)``
-    (``complex``, ``int``) recorded, its result an ``F``."""
-    base = next(b for b in _NUMBER_BASES if issubclass(cls, b))
-    rule = rules.lookup(base)
-    if rule is None or len(args) != 1 or kwargs or issubclass(cls, bool):
-        return unknown_call(rec, cls, args, kwargs, frame)
-    return rec.apply(rule, cls, args, {}, args, frame)
-
-
-def _type_call(rec, fn, args: tuple, kwargs: dict, frame) -> Any:
-    """``type.__call__`` bound to a class (a metaclass's ``super().__call__(*a)``): the
-    class's Python ``__new__``/``__init__`` run instrumented and record what they compute."""
-    cls = fn.__self__
-    if _in_python(cls, "__init__") or _in_python(cls, "__new__"):
-        return _as_user(fn, args, kwargs)
-    return unknown_call(rec, fn, args, kwargs, frame)
-
-
-class _Deferred:
-    """The call that really performs a recorded operation, whatever arguments the rule's
-    node is given (ndarray's ``__array_ufunc__`` reached from a subclass's override)."""
-
-    __slots__ = ("fn", "args", "kwargs")
-
-    def __init__(self, fn: Any, args: tuple, kwargs: dict) -> None:
-        self.fn, self.args, self.kwargs = fn, args, kwargs
-
-    def __call__(self, *_: Any, **__: Any) -> Any:
-        return self.fn(*self.args, **self.kwargs)
-
-
-def _subclass_detour(rec, fn, self_, args: tuple, kwargs: dict, frame) -> Any:
-    """Calls whose NumPy callable hands ndarray subclasses' work to their Python code run
-    that code instrumented (overrides.defers_to_python); ndarray's own C method on a subclass
-    with a Python ``__array_ufunc__``/``__array_function__`` runs instrumented too, the
-    gradient reported lost when its result comes back untraced. _NO_SLOT: no detour."""
-    subs = subclass_arrays(args, kwargs)
-    own = isinstance(self_, np.ndarray) and type(self_) is not np.ndarray
-    if not subs and not own:
-        return _NO_SLOT
-    if subs and defers_to_python(fn, subs, _is_python_visible(fn)):
-        return _as_user(fn, args, kwargs)
-    if fn.__name__ in _NDARRAY_PROTOCOL and isinstance(self_, np.ndarray):
-        return _ndarray_protocol(rec, fn, self_, args, kwargs, frame)
-    if own and isinstance(fn, types.BuiltinMethodType) and (
-            overrides_ufuncs(type(self_)) or python_attr(type(self_), "__array_function__")):
-        result = _as_user(fn, args, kwargs)
-        leaves, _ = _flatten_result(result)
-        if rec.tree_value(result) is None and any(is_differentiable(x) for x in leaves):
-            name = f"{type(self_).__name__}.{fn.__name__}"
-            rec.hazard("FA101", name, frame,
-                       f"ndarray's {fn.__name__} on a {type(self_).__name__} (whose "
-                       "__array_ufunc__/__array_function__ is Python code) computed its "
-                       "result where framead could not see it: the gradient is lost")
-        return result
-    return _NO_SLOT
-
-
-def _flatten_result(result: Any) -> tuple:
-    from framead.ir import flatten_tree
-
-    return flatten_tree(result)
-
-
-_NDARRAY_PROTOCOL = ("__array_ufunc__", "__array_function__")
-
-
-def _ndarray_protocol(rec, fn, self_, args: tuple, kwargs: dict, frame) -> Any:
-    """ndarray's own ``__array_ufunc__``/``__array_function__`` called by a subclass's
-    override (``super().__array_ufunc__(ufunc, method, *inputs)``): the NumPy operation,
-    recorded by its rule and performed by ndarray's method (the override does not run
-    again). Where ndarray defers (NotImplemented) it runs as is."""
-    if fn.__name__ == "__array_function__":
-        if len(args) != 4 or not all(isinstance(t, type) and issubclass(t, np.ndarray)
-                                     for t in args[1]):
-            return _as_user(fn, args, kwargs)
-        func, _, fargs, fkwargs = args
-        impl = getattr(func, "_implementation", None)
-        if _is_python_visible(impl):  # what ndarray does: the implementation, instrumented
-            return _as_user(impl, tuple(fargs), dict(fkwargs))
-        return dispatch(rec, func, tuple(fargs), dict(fkwargs), frame,
-                        _Deferred(fn, args, kwargs))
-    if len(args) < 2 or not isinstance(args[0], np.ufunc):
-        return unknown_call(rec, fn, args, kwargs, frame)
-    ufunc, method, inputs = args[0], args[1], args[2:]
-    outs = kwargs.get("out", ())
-    if any(overrides_ufuncs(type(x)) for x in (*inputs, *(
-            outs if isinstance(outs, tuple) else (outs,)))):
-        return _as_user(fn, args, kwargs)
-    target = ufunc if method == "__call__" else getattr(ufunc, method, None)
-    if target is None:
-        return _as_user(fn, args, kwargs)
-    return dispatch(rec, target, inputs, kwargs, frame, _Deferred(fn, args, kwargs))
 
 
 def _self_traced(fn: Any) -> bool:

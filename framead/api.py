@@ -192,10 +192,14 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
     boxed, kwargs = _copy_arguments(list(args), kwargs)
     inputs: dict[int, Value] = {}  # argnums=(0, 0): one input, its gradient given twice
     try:
+        arrays: set[int] = set()
         for i in nums:
             if i not in inputs:
                 if not isinstance(boxed[i], np.ndarray):
                     boxed[i] = _rebox(args[i], i, f)
+                elif id(boxed[i]) in arrays:  # f(x, x), argnums=(0, 1): two inputs, one memory
+                    boxed[i] = boxed[i].view(type(boxed[i]))
+                arrays.add(id(boxed[i]))
                 inputs[i] = rec.new_input(boxed[i])
         wrt = [inputs[i] for i in nums]
         with native_collector(), Session(rec):  # the GC stays on: garbage goes as natively

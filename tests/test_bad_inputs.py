@@ -396,3 +396,14 @@ def test_arrays_in_container_subclasses_are_not_modified():
     for a in (od["a"], dd["a"][0], nt.u):
         np.testing.assert_array_equal(a, np.ones(2))
     assert list(dd) == ["a"]
+
+
+def test_one_array_in_two_differentiated_positions_is_two_inputs():
+    """f(x, x) with argnums=(0, 1): each position gets its own gradient (the other one), for
+    any array class, and the caller's array is untouched."""
+    for make in (np.array, np.matrix, lambda b: np.array(b).view(Sub)):
+        x = make(BASE.copy())
+        ga, gb = framead.grad(lambda a, b: np.multiply(a, b).sum(), argnums=(0, 1))(x, x)
+        np.testing.assert_array_equal(ga, BASE)
+        np.testing.assert_array_equal(gb, BASE)
+        np.testing.assert_array_equal(np.asarray(x), BASE)
