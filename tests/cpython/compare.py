@@ -7,7 +7,8 @@ at a time with timings::
     python -m tests.cpython.compare test_sys --tests 'SysModuleTest.test_getframe'
 
 Each module prints one line (test counts, native and capture seconds, differences) and, with
-``--out``, appends a JSON record.
+``--out``, appends a JSON record; ``--table survey.jsonl`` prints the latest record of each
+module as a Markdown table (tests/cpython/FINDINGS.md).
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def run(module: str, mode: str, timeout: float, tests: list[str] = (), use: str 
         what = "hung (faulthandler timeout)" if hung else f"exited with {p.returncode}"
         raise HarnessFailure(f"{module} ({mode}) {what} in {_last_test(p.stderr)} after "
                              f"{time.perf_counter() - start:.0f} s:\n{_tail(p.stderr)}")
-    return json.loads(p.stdout.rsplit(MARK, 1)[1])
+    report = json.loads(p.stdout.rsplit(MARK, 1)[1])
+    report["wall"] = round(time.perf_counter() - start, 2)  # with start-up and imports
+    return report
 
 
 def kind(outcome: str | None) -> str:
@@ -92,6 +95,7 @@ def survey(module: str, timeout: float, tests: list[str] = (), use: str = "",
         try:
             reports[mode] = run(module, mode, timeout, tests, use, exclude)
             record[f"{mode}_s"] = reports[mode]["seconds"]
+            record[f"{mode}_wall"] = reports[mode]["wall"]
         except HarnessFailure as e:
             record[f"{mode}_failure"] = str(e)
     if len(reports) == 2:
@@ -105,9 +109,29 @@ def survey(module: str, timeout: float, tests: list[str] = (), use: str = "",
     return record
 
 
+def table(paths: list[str]) -> str:
+    """The latest record of each module in these JSON-lines files, as Markdown rows."""
+    latest: dict[str, dict] = {}
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                latest[rec["module"]] = rec
+    rows = ["| module | tests | native s | capture s | wall s (both) | differing | crash/hang |",
+            "|---|---:|---:|---:|---:|---:|---|"]
+    for module, rec in sorted(latest.items()):
+        wall = round(rec.get("native_wall", 0) + rec.get("capture_wall", 0), 1) or "-"
+        failure = "; ".join(rec[k].splitlines()[0] for k in rec if k.endswith("_failure"))
+        rows.append(f"| {module} | {rec.get('tests', '-')} | {rec.get('native_s', '-')} | "
+                    f"{rec.get('capture_s', '-')} | {wall} | {len(rec.get('differences', {}))} | "
+                    f"{failure} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("modules", nargs="+")
+    ap.add_argument("modules", nargs="*")
+    ap.add_argument("--table", nargs="+", metavar="JSONL", help="print a Markdown table")
     ap.add_argument("--timeout", type=float, default=float(
         os.environ.get("FRAMEAD_CPYTHON_TIMEOUT", "300")))
     ap.add_argument("--tests", action="append", default=[])
@@ -115,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--use", default="")
     ap.add_argument("--out")
     a = ap.parse_args(argv)
+    if a.table:
+        print(table(a.table))
     for module in a.modules:
         rec = survey(module, a.timeout, a.tests, a.use, a.exclude)
         diffs = rec.get("differences", {})

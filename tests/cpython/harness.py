@@ -36,8 +36,16 @@ START = "@@START "
 
 
 def _test_id(test) -> str:
-    """The test's id without object addresses (subtest parameters print functions)."""
-    return re.sub(r" at 0x[0-9a-f]+", "", str(getattr(test, "id", lambda: test)()))
+    """The test's id without object addresses (subtest parameters print functions). Read
+    through the class: a test may set ``self.id`` (test__xxsubinterpreters does)."""
+    if isinstance(test, unittest.case._SubTest):
+        tid = f"{_test_id(test.test_case)} {test._subDescription()}"
+    else:
+        try:
+            tid = str(type(test).id(test))
+        except Exception:  # noqa: BLE001 - any odd test object still gets a name
+            tid = str(test)
+    return re.sub(r" at 0x[0-9a-f]+", "", tid)
 
 
 def _matches(test_id: str, patterns: list[str]) -> bool:
@@ -77,7 +85,10 @@ class _Outcomes(unittest.TestResult):
     def startTest(self, test):  # noqa: N802 - unittest's names
         super().startTest(test)
         line = f"{START}{_test_id(test)}\n".encode("utf-8", "backslashreplace")
-        os.write(self._fd, line)
+        try:
+            os.write(self._fd, line)
+        except OSError:  # a test closed or redirected it: the outcomes still count
+            pass
         self._t0 = time.perf_counter()
 
     def stopTest(self, test):  # noqa: N802
@@ -85,7 +96,7 @@ class _Outcomes(unittest.TestResult):
         self.seconds[_test_id(test)] = time.perf_counter() - self._t0
 
     def addSuccess(self, test):  # noqa: N802
-        self.outcomes[_test_id(test)] = "ok"
+        self.outcomes.setdefault(_test_id(test), "ok")  # (not over a failed subtest's)
 
     def addFailure(self, test, err):  # noqa: N802
         self.outcomes[_test_id(test)] = "fail: " + self._text(err, test)
@@ -104,9 +115,12 @@ class _Outcomes(unittest.TestResult):
         self.outcomes[_test_id(test)] = "xpass"
 
     def addSubTest(self, test, subtest, err):  # noqa: N802
-        if err is not None:
+        """A failing subtest fails its test (one outcome per test method; unittest reports
+        no success for it), named in the message."""
+        tid = _test_id(test)
+        if err is not None and not self.outcomes.get(tid, "").startswith(("fail", "error")):
             kind = "fail" if issubclass(err[0], test.failureException) else "error"
-            self.outcomes[_test_id(subtest)] = f"{kind}: {self._text(err, test)}"
+            self.outcomes[tid] = f"{kind}: {subtest._subDescription()} {self._text(err, test)}"
 
 
 def run_module(name: str, patterns: list[str] = (), excluded: list[str] = (),
