@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from framead import rules
+from framead.ir import flatten_tree
 
 from . import _evalframe as C
 from . import calls
@@ -22,6 +23,12 @@ from .buffers import is_differentiable
 from .overrides import defers_to_python, overrides_ufuncs, python_attr, subclass_arrays
 
 NO_SLOT: Any = object()  # "not this protocol": dispatch goes on
+NUMBER_BASES = (float, complex, int)
+ATTRIBUTE_SLOTS = ("__getattribute__", "__getattr__", "__setattr__", "__delattr__")
+LRU_WRAPPER = type(functools.lru_cache(None)(len))
+RESUMABLE = (types.GeneratorType, types.CoroutineType)
+_NDARRAY_PROTOCOL = ("__array_ufunc__", "__array_function__")
+_PROBE_IDS: set[int] = set()
 
 
 def base_binary(rec, fn, args: tuple, oparg: int, a: Any, b: Any, frame) -> Any:
@@ -40,13 +47,6 @@ def base_binary(rec, fn, args: tuple, oparg: int, a: Any, b: Any, frame) -> Any:
     from .recorder import _Result
 
     return rec.apply(rule, _Result(result), (), {}, (a, b), frame)
-
-
-NUMBER_BASES = (float, complex, int)
-ATTRIBUTE_SLOTS = ("__getattribute__", "__getattr__", "__setattr__", "__delattr__")
-LRU_WRAPPER = type(functools.lru_cache(None)(len))
-RESUMABLE = (types.GeneratorType, types.CoroutineType)
-_PROBE_IDS: set[int] = set()
 
 
 def cached_call(rec, fn, args: tuple, kwargs: dict, frame) -> Any:
@@ -79,7 +79,7 @@ def resume(rec, fn, gen: Any, args: tuple, kwargs: dict, frame) -> Any:
     result = calls._as_user(fn, args, kwargs)
     if (code is None or not _instrumented(code)) and rec.tree_value(result) is None and \
             calls.rules_traced(args) and any(is_differentiable(x)
-                                             for x in _flatten_result(result)[0]):
+                                             for x in flatten_tree(result)[0]):
         rec.hazard("FA101", f"{type(gen).__name__}.{fn.__name__}", frame,
                    f"a traced value was sent into {getattr(code, 'co_qualname', 'a generator')}"
                    ", made before this capture: it runs uninstrumented, and the gradient "
@@ -148,7 +148,7 @@ def subclass_detour(rec, fn, self_, args: tuple, kwargs: dict, frame) -> Any:
     if own and isinstance(fn, types.BuiltinMethodType) and (
             overrides_ufuncs(type(self_)) or python_attr(type(self_), "__array_function__")):
         result = calls._as_user(fn, args, kwargs)
-        leaves, _ = _flatten_result(result)
+        leaves, _ = flatten_tree(result)
         if rec.tree_value(result) is None and any(is_differentiable(x) for x in leaves):
             name = f"{type(self_).__name__}.{fn.__name__}"
             rec.hazard("FA101", name, frame,
@@ -157,15 +157,6 @@ def subclass_detour(rec, fn, self_, args: tuple, kwargs: dict, frame) -> Any:
                        "result where framead could not see it: the gradient is lost")
         return result
     return NO_SLOT
-
-
-def _flatten_result(result: Any) -> tuple:
-    from framead.ir import flatten_tree
-
-    return flatten_tree(result)
-
-
-_NDARRAY_PROTOCOL = ("__array_ufunc__", "__array_function__")
 
 
 def _ndarray_protocol(rec, fn, self_, args: tuple, kwargs: dict, frame) -> Any:
@@ -179,10 +170,10 @@ def _ndarray_protocol(rec, fn, self_, args: tuple, kwargs: dict, frame) -> Any:
             return calls._as_user(fn, args, kwargs)
         func, _, fargs, fkwargs = args
         impl = getattr(func, "_implementation", None)
-        if calls._is_python_visible(impl):  # what ndarray does: the implementation, instrumented
+        if calls._is_python_visible(impl):  # as ndarray does: the implementation, instrumented
             return calls._as_user(impl, tuple(fargs), dict(fkwargs))
         return calls.dispatch(rec, func, tuple(fargs), dict(fkwargs), frame,
-                        Deferred(fn, args, kwargs))
+                              Deferred(fn, args, kwargs))
     if len(args) < 2 or not isinstance(args[0], np.ufunc):
         return calls.unknown_call(rec, fn, args, kwargs, frame)
     ufunc, method, inputs = args[0], args[1], args[2:]
