@@ -221,11 +221,11 @@ def _capture_for_cache(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, 
 
     rec = Recorder(strict=_resolve_strict(strict_mode))
     rec.guards, rec.called = [], []
-    with session.watching_codes() as codes:
-        t = _capture(f, args, kwargs, nums, strict_mode, rec=rec)
     try:
+        with session.watching_codes() as codes:
+            t = _capture(f, args, kwargs, nums, strict_mode, rec=rec)
         return t, rec, rec.called, codes
-    finally:  # a frame the program keeps keeps this one's locals
+    finally:  # a frame or traceback the program keeps keeps this one's locals
         t = rec = codes = None
 
 
