@@ -944,27 +944,24 @@ _CALLBACK_SAFE = {id(f) for f in (list.sort, builtins.sorted, builtins.filter)}
 
 
 def configure_flags() -> None:
-    """Tell the C trampoline which callables have rules, are structural or special."""
-    C.clear_callable_flags()
-    for fn in STRUCTURAL:
-        C.set_callable_flags(fn, C.NATIVE)
-    C.set_callable_flags(list.extend, C.RULE)  # given a traced array: dispatch reads its rows
-    for fn in _ITERATING - CHOOSING:  # RULE (not SCAN): traced arrays come, lists of them not
-        C.set_callable_flags(fn, C.RULE)
-    for fn in rules.ruled_callables():
-        C.set_callable_flags(fn, C.RULE | C.SCAN)  # SCAN: traced floats inside list args
-    for f, _ in SPECIAL_FORMS.values():
-        C.set_callable_flags(f, C.ALWAYS)
-    for f, _ in WRITERS.values():
-        C.set_callable_flags(f, C.RULE | C.SCAN)
+    """Tell the C trampoline which callables have rules, are structural or special (the whole
+    table at once: a capture running on another thread never sees it half built)."""
+    table = [(fn, C.NATIVE) for fn in STRUCTURAL]
+    table.append((list.extend, C.RULE))  # given a traced array: dispatch reads its rows
+    # RULE (not SCAN): traced arrays come, lists of them not
+    table += [(fn, C.RULE) for fn in _ITERATING - CHOOSING]
+    # SCAN: traced floats inside list args
+    table += [(fn, C.RULE | C.SCAN) for fn in rules.ruled_callables()]
+    table += [(f, C.ALWAYS) for f, _ in SPECIAL_FORMS.values()]
+    table += [(f, C.RULE | C.SCAN) for f, _ in WRITERS.values()]
     # --- solver adjoints hook: scipy.optimize/scipy.integrate solvers always come to
     # dispatch (their callbacks close over traced values even when no argument is traced)
     import importlib
 
     _implicit = importlib.import_module("framead.implicit")  # the module, not framead.implicit()
-    SOLVERS.clear()
-    SOLVERS.update(_implicit.solver_handlers())
-    for f, _ in SOLVERS.values():
-        C.set_callable_flags(f, C.ALWAYS)
+    solvers = _implicit.solver_handlers()
+    table += [(f, C.ALWAYS) for f, _ in solvers.values()]
     # --- end solver adjoints hook ---
-
+    C.load_callable_flags(table)
+    SOLVERS.clear()
+    SOLVERS.update(solvers)

@@ -38,8 +38,9 @@ from typing import Any
 
 import numpy as np
 
+from .inputs import grad_like
 from .ir import Value, unflatten_tree
-from .replay import Miss, NotReplayable, Replay, cast_like
+from .replay import Miss, NotReplayable, Replay
 
 MAX_TRACES = 8
 MAX_REASONS = 16  # distinct reasons kept in stats["reasons"] (stats["uncacheable"] counts all)
@@ -335,7 +336,7 @@ class CachedValueAndGrad:
             else 1.0
 
     def _pack(self, grads: list, args: tuple, nums: tuple[int, ...]) -> Any:
-        out = tuple(cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
+        out = tuple(grad_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
         return out[0] if isinstance(self.argnums, int) else out
 
     def _uncacheable(self, reason: str) -> None:

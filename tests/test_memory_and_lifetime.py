@@ -197,15 +197,10 @@ def _raises_out(x, kept):
 @pytest.mark.parametrize("program", [
     _keeps_closure, _keeps_object, _keeps_view, _keeps_row_iterator, _keeps_generator,
     _keeps_frame, _keeps_exception, _raises_out])
-def test_object_kept_by_the_program_does_not_keep_the_recorder(recorders, program, cache,
-                                                              request):
+def test_object_kept_by_the_program_does_not_keep_the_recorder(recorders, program, cache):
     """A kept frame or traceback keeps its callers' frames with their locals as they were at
     return (framead's capture frames among them); a kept row iterator of a traced array is
     framead's: none of them may hold the recorder."""
-    if program is _raises_out and cache:
-        request.applymarker(pytest.mark.xfail(strict=False, reason=(
-            "framead/api.py _capture_for_cache holds rec while an exception from the program "
-            "unwinds it (its try/finally must cover the capture too)")))
     kept: list = []
     x = np.linspace(0.0, 1.0, 5)
     g = framead.grad(program, cache=cache)

@@ -60,10 +60,6 @@ EXPECTED_GROUPS: dict[str, list[str]] = {
         'sla/solve_lyapunov',
         'sla/sqrtm',
     ],
-    "ndarray.shape = ... on a traced array is not recorded (numpy's tensorsolve; "
-    "capture/recorder.py)": [
-        'jlinalg/tensorsolve',
-    ],
     'ufunc.reduce of logaddexp: no rule (FA101, numpy_reduction_rules.py)': [
         'api/logaddexp.reduce[5]',
         'api/logaddexp.reduce[3x4]',
