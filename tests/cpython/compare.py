@@ -60,7 +60,7 @@ def run(module: str, mode: str, timeout: float, tests: list[str] = (), use: str 
         err = e.stderr.decode("utf-8", "replace") if isinstance(e.stderr, bytes) else e.stderr
         raise HarnessFailure(f"{module} hung ({mode}, over {timeout:.0f} s) in "
                              f"{_last_test(err or '')}:\n{_tail(err or '')}") from None
-    if p.returncode != 0 or MARK not in p.stdout:
+    if p.returncode != 0 or MARK not in p.stdout:  # (a report and a crash: at exit)
         hung = "Timeout (" in p.stderr
         what = "hung (faulthandler timeout)" if hung else f"exited with {p.returncode}"
         raise HarnessFailure(f"{module} ({mode}) {what} in {_last_test(p.stderr)} after "

@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                                     key=lambda ts: -ts[1])[:5])
     sys.stdout.write("\n" + MARK + json.dumps(report) + "\n")
     sys.stdout.flush()
+    os.write(progress_fd, f"{START}(every test done: interpreter shutdown)\n".encode())
     return 0
 
 

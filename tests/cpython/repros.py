@@ -143,6 +143,23 @@ def tracemalloc_first_call():
     return size - (1 << 20)
 
 
+@repro
+def recursion_headroom():
+    """A first call made 5 frames below a lowered recursion limit (test_support
+    test_recursion): under capture decide() instruments it with the program's budget."""
+    from test import support
+
+    def rec(depth):
+        if depth:
+            rec(depth - 1)
+    try:
+        with support.infinite_recursion(5):
+            rec(support.get_recursion_available())
+    except RecursionError:
+        return "RecursionError"
+    return "ok"
+
+
 def co_extra_free_at_exit():
     """A Python function registered as a co_extra free function (ctypes, as test_code does):
     CPython calls it, with NULL, for every dying code object that has a co_extra array, and
