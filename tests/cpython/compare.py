@@ -25,6 +25,21 @@ from .harness import MARK, START
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def module_lists(path: str = os.path.join(os.path.dirname(__file__), "modules.txt")
+                 ) -> dict[str, list[str]]:
+    """The module lists of modules.txt: section name -> module names, in order."""
+    lists: dict[str, list[str]] = {}
+    section = None
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("["):
+                section = lists.setdefault(line[1:line.index("]")], [])
+            elif line:
+                section.extend(line.split())
+    return lists
+
+
 class HarnessFailure(Exception):
     """The harness crashed, hung or printed no report; the message names the last test."""
 
