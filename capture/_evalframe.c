@@ -49,6 +49,7 @@ typedef struct fa_tls {
     int off;                /* a watching thread inside a native subtree */
     int in_handler;         /* handlers running (tracing suspended) */
     int registered;         /* linked in capturing_threads */
+    int in_gc;              /* this thread started a collection (gc_phase) */
     uint64_t gen;           /* the decision generation this thread runs under */
     char *stack_low;        /* lowest usable address of this thread's C stack */
     /* The user's frame whose probe is running a Python handler right now (NULL
@@ -384,7 +385,7 @@ run_decide(PyThreadState *tstate, PyCodeObject *code)
    frame of a capture costs C stack. Where native code would go on until its
    recursion limit, a frame that would leave less than this margin of the
    thread's C stack raises RecursionError instead of crashing the process. */
-#define FA_STACK_MARGIN_MIN (192 * 1024)
+#define FA_STACK_MARGIN_MIN (256 * 1024)
 #define FA_STACK_MARGIN_MAX (1024 * 1024)
 
 static void
@@ -398,11 +399,13 @@ stack_init(void)
         return;
     }
     if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr != NULL && size > 0) {
-        /* an eighth of the stack, at most 1 MiB; small thread stacks keep a quarter */
+        /* an eighth of the stack, at most 1 MiB and at least 256 KiB; a small thread
+           stack keeps three quarters (NumPy and LAPACK calls made by the recorder at the
+           deepest allowed frame need tens of KiB) */
         size_t margin = size / 8;
         margin = margin > FA_STACK_MARGIN_MAX ? FA_STACK_MARGIN_MAX : margin;
         if (margin < FA_STACK_MARGIN_MIN) {
-            margin = size / 4 < FA_STACK_MARGIN_MIN ? size / 4 : FA_STACK_MARGIN_MIN;
+            margin = size / 4 * 3 < FA_STACK_MARGIN_MIN ? size / 4 * 3 : FA_STACK_MARGIN_MIN;
         }
         T.stack_low = (char *)addr + margin;
     }
@@ -423,9 +426,31 @@ stack_nearly_full(void)
 /* The PEP 523 hook (continued)                                              */
 
 static PyObject *
+stack_error(PyThreadState *tstate, fa_frame *frame)
+{
+    PyErr_SetString(PyExc_RecursionError,
+                    "maximum recursion depth exceeded (the C stack is nearly full: while "
+                    "framead captures, every Python call uses C stack)");
+    fa_frame_abandon(tstate, frame);
+    return NULL;
+}
+
+static PyObject *
 fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
 {
+    if (FA_UNLIKELY(T.in_gc)) {
+        if (fa_gc_collecting(tstate)) {
+            return fa_eval_default(tstate, frame, throwflag);
+        }
+        T.in_gc = 0;
+    }
     if (!T.enabled && !FA_WATCHING()) {
+        /* not capturing, but the hook is installed (3.11 does not inline calls): the
+           frame still costs C stack (an import's module body, a finalizer, another
+           thread's recursion while some thread captures) */
+        if (FA_UNLIKELY(stack_nearly_full()) && fa_frame_is_fresh(tstate, frame, throwflag)) {
+            return stack_error(tstate, frame);
+        }
         return fa_eval_default(tstate, frame, throwflag);
     }
     if (T.busy) {
@@ -439,11 +464,7 @@ fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
         return fa_eval_default(tstate, frame, throwflag);
     }
     if (FA_UNLIKELY(stack_nearly_full())) {
-        PyErr_SetString(PyExc_RecursionError,
-                        "maximum recursion depth exceeded (the C stack is nearly full: "
-                        "under framead's capture every Python call uses C stack)");
-        fa_frame_abandon(tstate, frame);
-        return NULL;
+        return stack_error(tstate, frame);
     }
     PyCodeObject *code = fa_frame_code(frame);
     fa_extra *e = get_extra(code);
@@ -1018,6 +1039,8 @@ wrong_nargs(const char *name, Py_ssize_t want, Py_ssize_t got)
 /* Every call of a Python handler from a probe goes through here: it records the
    probing (user) frame for call_native(), restoring the outer one after (handlers
    nest when user code they run meets probes again). */
+#define FA_HANDLER_FRAMES 12 /* Python frames of framead's deepest handler path */
+
 static PyObject *
 call_handler_n(PyObject *h, PyObject *const *args, Py_ssize_t n)
 {
@@ -1028,7 +1051,11 @@ call_handler_n(PyObject *h, PyObject *const *args, Py_ssize_t n)
        see them (call_native/call_as_user show them the user's callees again) */
     PyThreadState_EnterTracing(ts);
     T.in_handler++;
+    /* nor does the recursion limit count them: a recursion through C (map, sorted's key)
+       goes as deep as natively (the C stack guard still protects the process) */
+    ts->recursion_remaining += FA_HANDLER_FRAMES;
     PyObject *res = PyObject_Vectorcall(h, args, n, NULL);
+    ts->recursion_remaining -= FA_HANDLER_FRAMES;
     T.in_handler--;
     PyThreadState_LeaveTracing(ts);
     T.user_frame = outer;
@@ -1786,8 +1813,14 @@ typedef struct {
     PyObject *recorder; /* set by the subclass (Session.__init__) */
     PyObject *dict;
     int prev_enabled;
+    int prev_busy;
     int entered;
+    int guarding; /* its recorder records guards (cached traces) */
 } SessionObject;
+
+/* sessions (all threads) whose recorders record guards: choosing callables always come
+   to dispatch while there is one (capture.session reads it to set their flags) */
+static int guard_users;
 
 static PyObject *s_prepare, *s_after_enter, *s_after_exit, *s_decide;
 
@@ -1851,6 +1884,12 @@ session_leave_state(SessionObject *s)
         n--;
     }
     T.enabled = s->prev_enabled;
+    T.busy = s->prev_busy;
+    T.in_gc = 0;
+    if (s->guarding) {
+        guard_users--;
+        s->guarding = 0;
+    }
     if (install_depth > 0) {
         PyObject *r = m_uninstall(NULL, NULL);
         Py_XDECREF(r);
@@ -1912,6 +1951,7 @@ session_enter(SessionObject *s, PyObject *unused)
     r = m_set_handlers(NULL, s->recorder);
     if (r == NULL) {
         s->prev_enabled = T.enabled;
+        s->prev_busy = T.busy;
         session_leave_state(s);
         restore_tracked(nested);
         return NULL;
@@ -1919,12 +1959,29 @@ session_enter(SessionObject *s, PyObject *unused)
     Py_DECREF(r);
     T.gen = ++generation; /* this capture decides every code object it runs again */
     s->prev_enabled = T.enabled;
+    s->prev_busy = T.busy;
     T.enabled = 1;
+    T.busy = 0; /* (a grad called by a signal handler or finalizer inside decide()) */
     s->entered = 1;
+    PyObject *guards = PyObject_GetAttrString(s->recorder, "guards");
+    if (guards == NULL) {
+        PyErr_Clear();
+    }
+    else {
+        s->guarding = guards != Py_None;
+        guard_users += s->guarding;
+        Py_DECREF(guards);
+    }
     /* --- end of the state change --- */
     r = call_step((PyObject *)s, s_after_enter);
-    if (r == NULL) {
+    if (r == NULL) { /* undone as an exit would, _after_exit's bookkeeping included */
         session_leave_state(s);
+        PyObject *et, *ev, *etb;
+        PyErr_Fetch(&et, &ev, &etb);
+        r = call_step((PyObject *)s, s_after_exit);
+        Py_XDECREF(r);
+        PyErr_Clear();
+        PyErr_Restore(et, ev, etb);
         restore_tracked(nested);
         return NULL;
     }
@@ -1985,6 +2042,11 @@ static PyMemberDef session_members[] = {
     {NULL},
 };
 
+static PyGetSetDef session_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL},
+};
+
 static PyTypeObject SessionBase_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "framead.capture._evalframe.SessionBase",
@@ -1996,6 +2058,7 @@ static PyTypeObject SessionBase_Type = {
     .tp_clear = (inquiry)session_clear,
     .tp_methods = session_methods,
     .tp_members = session_members,
+    .tp_getset = session_getset,
     .tp_dictoffset = offsetof(SessionObject, dict),
     .tp_doc = "Base of capture.session.Session: signal-safe __enter__/__exit__.",
 };
@@ -2023,6 +2086,30 @@ m_current_recorder(PyObject *mod, PyObject *unused)
 {
     Py_ssize_t n = tl_recorders ? PyList_GET_SIZE(tl_recorders) : 0;
     return Py_NewRef(n > 0 ? PyList_GET_ITEM(tl_recorders, n - 1) : Py_None);
+}
+
+static PyObject *
+m_guard_users(PyObject *mod, PyObject *unused)
+{
+    return PyLong_FromLong(guard_users);
+}
+
+/* gc.callbacks entry (capture.session puts it first in the list while any thread
+   captures): frames the collecting thread starts during a collection (finalizers, the
+   program's gc callbacks, "start" and "stop" alike) run natively: they never re-enter a
+   recorder midway through a handler, and cached traces do not watch what they touch. In C:
+   no Python code, so no signal can land in it. */
+static PyObject *
+m_gc_phase(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || !PyUnicode_Check(args[0]) || T.h_obj == NULL) {
+        Py_RETURN_NONE;
+    }
+    if (PyUnicode_CompareWithASCIIString(args[0], "start") == 0) {
+        T.in_gc = 1; /* until the collection is over (fa_eval asks the interpreter): no
+                        "stop" callback needed, which another callback could make us miss */
+    }
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -2149,6 +2236,10 @@ static PyMethodDef module_methods[] = {
      "current_recorder(): the recorder of this thread's innermost session, or None."},
     {"forget_in_outer", m_forget_in_outer, METH_NOARGS,
      "forget_in_outer(): drop this session's tracked objects from the outer session's set."},
+    {"guard_users", m_guard_users, METH_NOARGS,
+     "guard_users(): active sessions (all threads) whose recorders record guards."},
+    {"gc_phase", (PyCFunction)(void (*)(void))m_gc_phase, METH_FASTCALL,
+     "gc_phase(phase, info): a gc.callbacks entry; capture off while the GC collects."},
     {"session_depth", m_session_depth, METH_NOARGS, "session_depth(): active sessions, this thread."},
     {"visible_depth", m_visible_depth, METH_NOARGS,
      "visible_depth(): how many internals_visible() blocks this thread is in."},

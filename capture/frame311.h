@@ -28,6 +28,8 @@
 
 #define Py_BUILD_CORE 1
 #include "internal/pycore_frame.h"
+#undef _PyGC_FINALIZED /* (pycore_gc.h defines it again) */
+#include "internal/pycore_interp.h"
 #undef Py_BUILD_CORE
 
 typedef struct _PyInterpreterFrame fa_frame;
@@ -81,6 +83,14 @@ static inline void
 fa_set_current_frame(PyThreadState *tstate, fa_frame *frame)
 {
     tstate->cframe->current_frame = frame;
+}
+
+/* Is the cyclic GC collecting (its callbacks and finalizers running)? Interpreter-wide:
+   the caller combines it with its own thread's "this thread started it" flag. */
+static inline int
+fa_gc_collecting(PyThreadState *tstate)
+{
+    return tstate->interp->gc.collecting;
 }
 
 static inline PyCodeObject *

@@ -519,9 +519,11 @@ class Recorder:
         if where in seen:  # once per line and operation (a worker's loop reports once)
             return
         seen.add(where)
-        self.hazard("FA109", name, frame,
-                    f"{name} ran on a traced value in thread "
-                    f"{threading.current_thread().name!r}, not the captured one")
+        # recorded, not raised here: an exception would kill the worker, and the capturing
+        # thread may wait for it forever; strict mode raises when the capture finishes
+        self.hazards.append(Hazard(
+            "FA109", name, loc_of(frame), f"{name} ran on a traced value in thread "
+            f"{threading.current_thread().name!r}, not the captured one"))
 
     # ------------------------------------------------------------------ handlers
     @_user_tracebacks
@@ -828,6 +830,12 @@ class Recorder:
 
     # ------------------------------------------------------------------ result
     def finish(self, outputs: list[Any]) -> Graph:
+        if self.strict:  # hazards recorded by other threads (FA109) raise here
+            from framead.errors import GradientHazard
+
+            late = [h for h in self.hazards if h.code == "FA109"]
+            if late:
+                raise GradientHazard(late[0])
         for arr, digest, loc in self.watched:
             if hash(arr.tobytes()) != digest:
                 raise RuntimeError(

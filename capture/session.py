@@ -16,7 +16,9 @@ from .recorder import Recorder
 from .rewriter import instrument, refuse_reason
 from .sourceloc import PACKAGE_DIRS, is_framead_file, release_frames
 
-_flags_lock = threading.Lock()  # held only while the callable-flag tables change
+# held only while the callable-flag tables change (reentrant: a signal handler or finalizer
+# running in this thread may itself call grad)
+_flags_lock = threading.RLock()
 _flags_key: list = [None]
 # decide()'s answers by id(code), for as long as the code object lives (weak: code of eval'd or
 # exec'd functions must not outlive them); the instrumented copy holds no reference to it
@@ -134,28 +136,42 @@ def _refresh_flags() -> bool:
             return False  # (a cleared C table has lost sum's ALWAYS flag)
         calls.configure_flags()
         _flags_key[0] = key
-        if _guard_users[0]:
-            _set_guard_flags(True)
+        _sync_guard_flags(force=True)
         return True
 
 
-# Cached traces guard every choice: while any thread records guards, choosing callables
-# always come to dispatch (a count: captures of several threads overlap).
-_guard_users = [0]
+# Cached traces guard every choice: while any session (any thread) records guards
+# (C.guard_users(), counted by SessionBase in C), choosing callables always come to dispatch.
+_guard_flags_on = [False]
 
 
-def _set_guard_flags(on: bool) -> None:
-    for fn in calls.CHOOSING:  # off: back to their flags of configure_flags
-        C.set_callable_flags(fn, C.ALWAYS if on else 0)
-    for fn in calls.GUARDED_NATIVE:
-        C.set_callable_flags(fn, C.ALWAYS if on else C.NATIVE)
-
-
-def _guards(delta: int) -> None:
+def _sync_guard_flags(force: bool = False) -> None:
     with _flags_lock:
-        _guard_users[0] += delta
-        if _guard_users[0] == (1 if delta > 0 else 0):
-            _set_guard_flags(delta > 0)
+        on = C.guard_users() > 0
+        if on == _guard_flags_on[0] and not force:
+            return
+        for fn in calls.CHOOSING:  # off: back to their flags of configure_flags
+            C.set_callable_flags(fn, C.ALWAYS if on else 0)
+        for fn in calls.GUARDED_NATIVE:
+            C.set_callable_flags(fn, C.ALWAYS if on else C.NATIVE)
+        _guard_flags_on[0] = on
+
+
+# While any thread captures, a C callback first in gc.callbacks turns the collecting thread's
+# capture off during a collection: finalizers and the program's gc callbacks run natively.
+_capturing = [0]
+
+
+def _gc_callback(on: bool) -> None:
+    import gc
+
+    with _flags_lock:
+        _capturing[0] += 1 if on else -1
+        if on and _capturing[0] == 1 and C.gc_phase not in gc.callbacks:
+            gc.callbacks.insert(0, C.gc_phase)
+        elif not on and _capturing[0] == 0:
+            while C.gc_phase in gc.callbacks:
+                gc.callbacks.remove(C.gc_phase)
 
 
 # --- end imports -------------------------------------------------------------------------------
@@ -254,17 +270,17 @@ class Session(C.SessionBase):
         C.set_ndarray_type(__import__("numpy").ndarray)
 
     def _after_enter(self) -> None:
+        self._counted = True
+        _gc_callback(True)
         self.recorder.retrack()  # (values registered before the start were not tracked)
         if C.session_depth() > 1:  # nested: the outer session's traced values are constants
             C.forget_in_outer()
-        if self.recorder.guards is not None:
-            self._guarding = True
-            _guards(+1)
+        _sync_guard_flags()
 
     def _after_exit(self) -> None:
-        if getattr(self, "_guarding", False):
-            self._guarding = False
-            _guards(-1)
+        if self.__dict__.pop("_counted", False):
+            _gc_callback(False)
+        _sync_guard_flags()
         self.recorder.close()
         if C.session_depth() == 0:
             release_frames()  # the location cache must not keep the user's frames

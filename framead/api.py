@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 import functools
 import os
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -50,43 +51,16 @@ def paused_gc():
     the program runs: its garbage is collected as natively)."""
     import gc
 
-    was = gc.isenabled()
-    gc.disable()
+    # the switch is process-wide: with other threads running, their program may turn the
+    # collector off or on meanwhile, and framead must not undo that
+    was = gc.isenabled() and threading.active_count() == 1
+    if was:
+        gc.disable()
     try:
         yield
     finally:
         if was:
             gc.enable()
-
-
-@contextlib.contextmanager
-def native_collector():
-    """While the cyclic GC collects (its callbacks, the finalizers of cyclic garbage), the
-    collecting thread's capture is off: that code is not the differentiated computation, it
-    must not re-enter a recorder midway through a handler, and cached traces must not watch
-    the globals it touches (a callback's timestamp would void them)."""
-    import gc
-
-    from .capture import _evalframe as C
-
-    prev: list[bool] = []
-
-    def starting(phase: str, info: dict) -> None:
-        if phase == "start":
-            prev.append(C.set_enabled(False))
-
-    def stopped(phase: str, info: dict) -> None:
-        if phase == "stop" and prev:
-            C.set_enabled(prev.pop())
-
-    gc.callbacks.insert(0, starting)
-    gc.callbacks.append(stopped)
-    try:
-        yield
-    finally:
-        for cb in (starting, stopped):
-            with contextlib.suppress(ValueError):  # the program may have cleared the list
-                gc.callbacks.remove(cb)
 
 
 def _norm_argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
@@ -202,7 +176,7 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
                 arrays.add(id(boxed[i]))
                 inputs[i] = rec.new_input(boxed[i])
         wrt = [inputs[i] for i in nums]
-        with native_collector(), Session(rec):  # the GC stays on: garbage goes as natively
+        with Session(rec):  # the GC stays on: garbage goes as natively
             out = call_top(f, boxed, kwargs)
         leaves, treedef = flatten_tree(out)
         t = Trace(rec.finish(leaves), out, list(rec.hazards), wrt)

@@ -342,6 +342,10 @@ _registered: dict[str, list] = {}  # filename -> [live owners, their weak refere
 
 def register_source(filename: str, source: str, owners: list) -> None:
     """``source`` in linecache under ``filename`` for as long as one of ``owners`` lives."""
+    for name, (_n, refs) in list(_registered.items()):  # entries whose callback was lost
+        if all(r() is None for r in refs):          # (a KeyboardInterrupt inside it)
+            _registered.pop(name, None)
+            linecache.cache.pop(name, None)
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     # (bound now: the callback may run at interpreter exit, after module globals are gone)
     gone = functools.partial(_owner_gone, _registered, linecache.cache, filename)
