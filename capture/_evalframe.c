@@ -438,6 +438,12 @@ stack_error(PyThreadState *tstate, fa_frame *frame)
 static PyObject *
 fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
 {
+    /* every frame costs C stack while the hook is installed (3.11 does not inline calls),
+       also those that run natively: an import's module body, a finalizer, another
+       thread's recursion while some thread captures */
+    if (FA_UNLIKELY(stack_nearly_full()) && fa_frame_is_fresh(tstate, frame, throwflag)) {
+        return stack_error(tstate, frame);
+    }
     if (FA_UNLIKELY(T.in_gc)) {
         if (fa_gc_collecting(tstate)) {
             return fa_eval_default(tstate, frame, throwflag);
@@ -445,12 +451,6 @@ fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
         T.in_gc = 0;
     }
     if (!T.enabled && !FA_WATCHING()) {
-        /* not capturing, but the hook is installed (3.11 does not inline calls): the
-           frame still costs C stack (an import's module body, a finalizer, another
-           thread's recursion while some thread captures) */
-        if (FA_UNLIKELY(stack_nearly_full()) && fa_frame_is_fresh(tstate, frame, throwflag)) {
-            return stack_error(tstate, frame);
-        }
         return fa_eval_default(tstate, frame, throwflag);
     }
     if (T.busy) {
@@ -462,9 +462,6 @@ fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
     if (!fa_frame_is_fresh(tstate, frame, throwflag)) {
         st.not_fresh++;
         return fa_eval_default(tstate, frame, throwflag);
-    }
-    if (FA_UNLIKELY(stack_nearly_full())) {
-        return stack_error(tstate, frame);
     }
     PyCodeObject *code = fa_frame_code(frame);
     fa_extra *e = get_extra(code);
@@ -634,6 +631,17 @@ static PyObject *
 m_is_enabled(PyObject *mod, PyObject *unused)
 {
     return PyBool_FromLong(T.enabled);
+}
+
+/* Is this thread running framead's own code for its capture (decide(), a handler) or a
+   collection it started, rather than the program? A grad called from there (a signal
+   handler, an audit hook, a finalizer, a gc callback) is not part of the differentiated
+   computation: it captures on its own. */
+static PyObject *
+m_in_framead(PyObject *mod, PyObject *unused)
+{
+    return PyBool_FromLong(T.busy || T.in_handler > 0 ||
+                           (T.in_gc && fa_gc_collecting(PyThreadState_Get())));
 }
 
 static PyObject *
@@ -1039,7 +1047,7 @@ wrong_nargs(const char *name, Py_ssize_t want, Py_ssize_t got)
 /* Every call of a Python handler from a probe goes through here: it records the
    probing (user) frame for call_native(), restoring the outer one after (handlers
    nest when user code they run meets probes again). */
-#define FA_HANDLER_FRAMES 12 /* Python frames of framead's deepest handler path */
+#define FA_HANDLER_FRAMES 5
 
 static PyObject *
 call_handler_n(PyObject *h, PyObject *const *args, Py_ssize_t n)
@@ -1051,8 +1059,9 @@ call_handler_n(PyObject *h, PyObject *const *args, Py_ssize_t n)
        see them (call_native/call_as_user show them the user's callees again) */
     PyThreadState_EnterTracing(ts);
     T.in_handler++;
-    /* nor does the recursion limit count them: a recursion through C (map, sorted's key)
-       goes as deep as natively (the C stack guard still protects the process) */
+    /* nor does the recursion limit count them (about as many levels as framead's usual
+       handler path takes): a recursion through C (map, sorted's key) goes about as deep
+       as natively; the C stack guard still protects the process */
     ts->recursion_remaining += FA_HANDLER_FRAMES;
     PyObject *res = PyObject_Vectorcall(h, args, n, NULL);
     ts->recursion_remaining -= FA_HANDLER_FRAMES;
@@ -1814,6 +1823,7 @@ typedef struct {
     PyObject *dict;
     int prev_enabled;
     int prev_busy;
+    int prev_in_gc;
     int entered;
     int guarding; /* its recorder records guards (cached traces) */
 } SessionObject;
@@ -1885,7 +1895,7 @@ session_leave_state(SessionObject *s)
     }
     T.enabled = s->prev_enabled;
     T.busy = s->prev_busy;
-    T.in_gc = 0;
+    T.in_gc = s->prev_in_gc;
     if (s->guarding) {
         guard_users--;
         s->guarding = 0;
@@ -1952,6 +1962,7 @@ session_enter(SessionObject *s, PyObject *unused)
     if (r == NULL) {
         s->prev_enabled = T.enabled;
         s->prev_busy = T.busy;
+        s->prev_in_gc = T.in_gc;
         session_leave_state(s);
         restore_tracked(nested);
         return NULL;
@@ -1960,8 +1971,10 @@ session_enter(SessionObject *s, PyObject *unused)
     T.gen = ++generation; /* this capture decides every code object it runs again */
     s->prev_enabled = T.enabled;
     s->prev_busy = T.busy;
+    s->prev_in_gc = T.in_gc;
     T.enabled = 1;
     T.busy = 0; /* (a grad called by a signal handler or finalizer inside decide()) */
+    T.in_gc = 0; /* (or by a gc callback: its own capture records) */
     s->entered = 1;
     PyObject *guards = PyObject_GetAttrString(s->recorder, "guards");
     if (guards == NULL) {
@@ -2247,6 +2260,8 @@ static PyMethodDef module_methods[] = {
     {"uninstall", m_uninstall, METH_NOARGS, "uninstall(): undo one install()."},
     {"install_depth", m_install_depth, METH_NOARGS, "install_depth() -> int"},
     {"set_enabled", m_set_enabled, METH_O, "set_enabled(flag) -> previous (per thread)."},
+    {"in_framead", m_in_framead, METH_NOARGS,
+     "in_framead() -> bool: this thread runs decide() or a handler (not the program)."},
     {"is_enabled", m_is_enabled, METH_NOARGS, "is_enabled() -> bool (this thread)."},
     {"bump_generation", m_bump_generation, METH_NOARGS,
      "bump_generation(): invalidate every thread's cached decisions; returns the new "

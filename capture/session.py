@@ -79,7 +79,7 @@ def visible_to_outer(fn) -> bool:
 def outer_recorder() -> Recorder | None:
     """The recorder of the capture this call runs inside (None outside any capture)."""
     rec = current_recorder()
-    return rec if rec is not None and C.is_enabled() else None
+    return rec if rec is not None and C.is_enabled() and not C.in_framead() else None
 # --- end higher order ------------------------------------------------------------------------
 
 
