@@ -951,6 +951,8 @@ def test_deep_recursion_while_the_capture_is_off_never_crashes(where, tmp_path):
     if p.returncode == 1:
         assert "RecursionError" in p.stderr and "C stack" in p.stderr, p.stderr[-600:]
         assert "Fatal Python error" not in p.stderr
+    elif "RecursionError" in p.stderr:  # raised in __del__: printed and ignored, as natively
+        assert "C stack" in p.stderr and _result(p) == [2.0, []], p.stderr[-600:]
     else:
         assert _result(p) == [2.0, [50000]]
 
