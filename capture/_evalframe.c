@@ -237,7 +237,12 @@ typedef struct fa_extra {
                               FA_GEN_DEAD: its code object is being freed */
     PyObject *replacement; /* strong reference, NULL: run the code as is */
     struct fa_extra *next; /* dead-list link */
+    PyCodeObject *code;    /* borrowed: the code object whose co_extra holds this */
 } fa_extra;
+
+/* every live code object holding an entry (code -> entry): when the last capture ends
+   (install_depth back to 0) all are detached (detach_all_extras) */
+static ptrmap extras_held;
 
 /* Entries of code objects being deallocated. code_dealloc calls every
    co_extra free function before it frees co_extra itself, and another
@@ -267,6 +272,7 @@ fa_extra_free(void *p)
     PyObject *r = e->replacement;
     e->replacement = NULL;
     e->generation = FA_GEN_DEAD;
+    ptrmap_remove(&extras_held, e->code);
     if (install_depth > 0) {
         e->next = dead_extras;
         dead_extras = e;
@@ -313,7 +319,15 @@ set_extra(PyCodeObject *code, uint64_t gen, PyObject *replacement)
     e->generation = gen;
     e->replacement = replacement;
     e->next = NULL;
+    e->code = code;
+    if (ptrmap_set(&extras_held, code, (uintptr_t)e) < 0) {
+        PyMem_RawFree(e);
+        Py_XDECREF(replacement);
+        PyErr_NoMemory();
+        return -1;
+    }
     if (_PyCode_SetExtra((PyObject *)code, extra_index, e) < 0) {
+        ptrmap_remove(&extras_held, code);
         PyMem_RawFree(e);
         Py_XDECREF(replacement);
         return -1;
@@ -586,6 +600,38 @@ m_install(PyObject *mod, PyObject *decide)
     Py_RETURN_NONE;
 }
 
+/* The last capture ended: take framead's entries off every code object (first all of
+   them, running no Python code; then drop the replacements, whose deallocation finds
+   nothing of ours left). decide()'s own cache (capture.session) keeps the instrumented
+   copies for the next capture. */
+static void
+detach_all_extras(void)
+{
+    size_t n = extras_held.size, k = 0;
+    if (n == 0) {
+        return;
+    }
+    fa_extra **held = PyMem_RawMalloc(n * sizeof(fa_extra *));
+    if (held == NULL) {
+        return; /* keep them: the next uninstall tries again */
+    }
+    for (size_t i = 0; i <= extras_held.mask && k < n; i++) {
+        ptrmap_entry *pe = &extras_held.table[i];
+        if (pe->key != NULL) {
+            fa_extra *e = (fa_extra *)pe->value;
+            fa_code_detach_extra(e->code, extra_index);
+            held[k++] = e;
+        }
+    }
+    ptrmap_clear(&extras_held);
+    for (size_t i = 0; i < k; i++) {
+        PyObject *r = held[i]->replacement;
+        PyMem_RawFree(held[i]);
+        Py_XDECREF(r);
+    }
+    PyMem_RawFree(held);
+}
+
 static PyObject *
 m_uninstall(PyObject *mod, PyObject *unused)
 {
@@ -605,6 +651,7 @@ m_uninstall(PyObject *mod, PyObject *unused)
             fa_set_eval_func(_PyEval_EvalFrameDefault);
         }
         free_dead_extras();
+        detach_all_extras();
     }
     Py_RETURN_NONE;
 }

@@ -13,11 +13,13 @@ import collections
 import collections.abc
 import ctypes
 import functools
+import gc
 import heapq
 import itertools
 import math
 import operator
 import struct
+import sys
 import types
 import zlib
 from typing import Any
@@ -115,6 +117,9 @@ STRUCTURAL = [
     builtins.__build_class__, property, staticmethod, classmethod,
     len, isinstance, issubclass, id, type, print, repr, str, format, hasattr, getattr,
     delattr, callable, hash, range, bool, dict, set, frozenset, slice, vars, dir,
+    # introspection never calls its argument (a handler's argument tuple would hold one
+    # more reference: sys.getrefcount(f) differed)
+    sys.getrefcount, sys.getsizeof, gc.get_referrers, gc.get_referents, gc.is_tracked,
     list.append, list.extend, list.insert, list.pop, list.index, list.count, list.remove,
     list.copy, list.clear, list.reverse, list.sort, dict.get, dict.setdefault, dict.update,
     dict.items, dict.keys, dict.values, dict.pop, dict.copy, set.add, set.discard, set.update,
@@ -532,15 +537,22 @@ def _map_keywords(rule, node_args: tuple, kwargs: dict):
     return tuple(args), {k: v for k, v in kwargs.items() if k not in traced}
 
 
-def rules_traced(v: Any, _seen: set | None = None) -> bool:
-    """Whether ``v`` is traced or a (nested, possibly cyclic) list/tuple/dict holding one."""
-    if isinstance(v, list | tuple | dict):
-        seen = set() if _seen is None else _seen
-        if id(v) in seen:
-            return False
-        seen.add(id(v))
-        return any(rules_traced(x, seen) for x in (v.values() if isinstance(v, dict) else v))
-    return bool(C.is_tracked(v))
+def rules_traced(v: Any) -> bool:
+    """Whether ``v`` is traced or a (nested, possibly cyclic) list/tuple/dict holding one. An
+    explicit stack (a list nested 10,000 deep is no RecursionError), and containers read below
+    any Python override (a pure-Python OrderedDict's values() in the middle of its own
+    __setitem__ must not run)."""
+    stack, seen = [v], set()
+    while stack:
+        x = stack.pop()
+        if isinstance(x, list | tuple | dict):
+            if id(x) not in seen:
+                seen.add(id(x))
+                stack.extend(dict.values(x) if isinstance(x, dict)
+                             else list.__iter__(x) if isinstance(x, list) else tuple.__iter__(x))
+        elif C.is_tracked(x):
+            return True
+    return False
 
 
 def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:

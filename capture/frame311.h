@@ -85,6 +85,35 @@ fa_set_current_frame(PyThreadState *tstate, fa_frame *frame)
     tstate->cframe->current_frame = frame;
 }
 
+/* A code object's co_extra array (CPython 3.11's private _PyCodeObjectExtra, from
+   Objects/codeobject.c): code_dealloc calls every registered free function for every slot
+   of it, set or not. Drop our slot, and the array itself when no other slot is set, so
+   that outside a capture no code object carries an array framead made (another library's
+   free function, CPython's test_code's, must not run for them). Returns the old value. */
+typedef struct {
+    Py_ssize_t ce_size;
+    void *ce_extras[1];
+} fa_code_extra;
+
+static inline void *
+fa_code_detach_extra(PyCodeObject *co, Py_ssize_t index)
+{
+    fa_code_extra *ex = (fa_code_extra *)co->co_extra;
+    if (ex == NULL || index >= ex->ce_size) {
+        return NULL;
+    }
+    void *old = ex->ce_extras[index];
+    ex->ce_extras[index] = NULL;
+    for (Py_ssize_t i = 0; i < ex->ce_size; i++) {
+        if (ex->ce_extras[i] != NULL) {
+            return old;
+        }
+    }
+    co->co_extra = NULL;
+    PyMem_Free(ex);
+    return old;
+}
+
 /* Is the cyclic GC collecting (its callbacks and finalizers running)? Interpreter-wide:
    the caller combines it with its own thread's "this thread started it" flag. */
 static inline int

@@ -548,6 +548,11 @@ def _record(code: CodeType) -> tuple | None:
     return rec
 
 
+def is_instrumented(code: CodeType) -> bool:
+    """Whether ``code`` is an instrumented copy (it carries an origin record)."""
+    return _record(code) is not None
+
+
 def origin(code: CodeType) -> tuple[CodeType | None, array, array] | None:
     """``(original code, fwd, inv)`` of an instrumented code object (None for any other):
     the origin record the rewriter appends to ``co_consts`` (module docstring). The original

@@ -13,7 +13,7 @@ from types import CodeType
 from . import _evalframe as C
 from . import calls
 from .recorder import Recorder
-from .rewriter import instrument, refuse_reason
+from .rewriter import instrument, is_instrumented, refuse_reason
 from .sourceloc import PACKAGE_DIRS, is_framead_file, release_frames
 
 # held only while the callable-flag tables change (reentrant: a signal handler or finalizer
@@ -196,6 +196,8 @@ def decide(code: CodeType | None) -> CodeType | None:
         if hit[1] is None:
             _report_refused(code)
         return code if hit[1] is _UNCHANGED else hit[1]
+    if is_instrumented(code):  # a copy of ours (a generator's function): never twice
+        return None
     new = instrument(code, PROBES)
     _remember(code, _UNCHANGED if new is code else new)
     if new is None:
