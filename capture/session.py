@@ -4,6 +4,7 @@ recorder."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import threading
@@ -21,22 +22,19 @@ from .sourceloc import PACKAGE_DIRS, is_framead_file, release_frames
 _flags_lock = threading.RLock()
 _flags_key: list = [None]
 # decide()'s answers by id(code), for as long as the code object lives (weak: code of eval'd or
-# exec'd functions must not outlive them); the instrumented copy holds no reference to it
-_rewritten: dict[int, tuple[weakref.ref, CodeType | None]] = {}
-_refused: dict[int, str] = {}  # id(code) -> why the rewriter refused it
+# exec'd functions must not outlive them); the instrumented copy holds no reference to it.
+# Entry: (weak reference, instrumented copy or None, why the rewriter refused it or None).
+_rewritten: dict[int, tuple[weakref.ref, CodeType | None, str | None]] = {}
 
 
 _UNCHANGED = compile("", "<framead: nothing to instrument>", "exec")  # kept without the code
 
 
-def _remember(code: CodeType, new: CodeType | None) -> None:
+def _remember(code: CodeType, new: CodeType | None, why: str | None = None) -> None:
     key = id(code)
-
-    def forget(_ref: weakref.ref, key: int = key) -> None:
-        _rewritten.pop(key, None)
-        _refused.pop(key, None)
-
-    _rewritten[key] = (weakref.ref(code, forget), new)
+    # the callback is C calling C (dict.pop through partial): no Python frame that a
+    # profiler or tracer would see when the program's code object dies
+    _rewritten[key] = (weakref.ref(code, functools.partial(_rewritten.pop, key)), new, why)
 
 
 def _skip(code: CodeType) -> bool:
@@ -199,10 +197,9 @@ def decide(code: CodeType | None) -> CodeType | None:
     if is_instrumented(code):  # a copy of ours (a generator's function): never twice
         return None
     new = instrument(code, PROBES)
-    _remember(code, _UNCHANGED if new is code else new)
-    if new is None:
-        _refused[id(code)] = (refuse_reason(code, PROBES)
-                              or "the rewriter refused this code object")
+    why = None if new is not None else (refuse_reason(code, PROBES)
+                                        or "the rewriter refused this code object")
+    _remember(code, _UNCHANGED if new is code else new, why)
     if new is None:
         _report_refused(code)
     return new
@@ -219,6 +216,11 @@ def current_recorder() -> Recorder | None:
     return C.current_recorder()
 
 
+def _why_refused(code: CodeType) -> str:
+    hit = _rewritten.get(id(code))
+    return hit[2] if hit is not None and hit[0]() is code and hit[2] else "refused"
+
+
 def _report_refused(code: CodeType) -> None:
     """FA103: a frame the rewriter refused runs uninstrumented during a capture (once per code
     object per capture: decisions are re-made after each Session starts). Located at the call."""
@@ -226,7 +228,7 @@ def _report_refused(code: CodeType) -> None:
     if rec is not None and C.is_enabled():
         rec.hazard("FA103", code.co_qualname, sys._getframe(2),
                    f"{code.co_qualname} ({code.co_filename}:{code.co_firstlineno}) ran "
-                   f"uninstrumented: {_refused.get(id(code), 'refused')}; operations on traced "
+                   f"uninstrumented: {_why_refused(code)}; operations on traced "
                    "values inside it are not recorded")
 # --- end eager fallback support ----------------------------------------------------------------
 
@@ -291,9 +293,8 @@ class Session(C.SessionBase):
 def refused_codes() -> dict[CodeType, str]:
     """The live code objects the rewriter refused, with the reason."""
     out = {}
-    for key, why in list(_refused.items()):
-        hit = _rewritten.get(key)
-        code = hit[0]() if hit is not None else None
-        if code is not None:
+    for ref, _new, why in list(_rewritten.values()):
+        code = ref()
+        if code is not None and why:
             out[code] = why
     return out
