@@ -8,6 +8,7 @@ tests/cpython/FINDINGS.md.
 
 from __future__ import annotations
 
+import cProfile
 import ctypes
 import dis
 import gc
@@ -87,6 +88,18 @@ def profiler_sees_framead():
     pstats.Stats(prof, stream=out).print_stats()
     return [line.split()[-1] for line in out.getvalue().splitlines() if "framead" in line
             or "/capture/" in line]
+
+
+@repro
+def profiled_star_call():
+    """A profiler sees the C function a star call runs (test_profile/test_cprofile
+    test_calling_conventions: ``max([0], **dict(key=int))``)."""
+    prof = cProfile.Profile()
+    prof.runctx("max([0], **dict(key=int)); len(*[[1]])", {}, {})
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).print_stats()
+    return sorted(line.split(None, 5)[-1] for line in out.getvalue().splitlines()
+                  if "{built-in method builtins." in line)
 
 
 @repro
