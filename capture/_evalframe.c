@@ -335,6 +335,8 @@ set_extra(PyCodeObject *code, uint64_t gen, PyObject *replacement)
     return 0;
 }
 
+#define FA_DECIDE_FRAMES 50
+
 /* Call decide(code) and cache the answer. Returns 0 or -1 with an exception. */
 static int
 run_decide(PyThreadState *tstate, PyCodeObject *code)
@@ -348,7 +350,11 @@ run_decide(PyThreadState *tstate, PyCodeObject *code)
     int was_busy = T.busy;
     T.busy = 1;
     PyThreadState_EnterTracing(tstate);
+    /* the rewriter's own frames do not count against the program's recursion limit (a
+       program at its limit would get a RecursionError raised by framead) */
+    tstate->recursion_remaining += FA_DECIDE_FRAMES;
     PyObject *res = PyObject_CallOneArg(decide, (PyObject *)code);
+    tstate->recursion_remaining -= FA_DECIDE_FRAMES;
     PyThreadState_LeaveTracing(tstate);
     T.busy = was_busy;
     Py_DECREF(decide);
@@ -1564,7 +1570,8 @@ watch_call(PyObject *callable, PyObject *const *args, Py_ssize_t n)
     }
     fa_tls *owner = NULL;
     for (Py_ssize_t i = 0; owner == NULL && i < n; i++) {
-        owner = watch_owner(args[i], 1);
+        owner = watch_owner(args[i], 0); /* (no container walks: a worker's big dicts
+                                            would make every C call cost their size) */
     }
     return owner == NULL ? 0 : watch_report(owner, callable);
 }
@@ -1787,10 +1794,17 @@ call_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *
     PyObject *pf = NULL;
     if (nargs >= 1) {
         if (kwnames == star_kwnames1 || kwnames == star_kwnames2) {
-            PyObject *ca = nargs >= 2 ? args[1] : NULL;
+            PyObject *ca = args[1]; /* the *args sequence: the first "keyword" value */
             if (ca != NULL && PyTuple_Check(ca)) {
                 pf = profiled_callee(args[0], ((PyTupleObject *)ca)->ob_item,
                                      PyTuple_GET_SIZE(ca));
+            }
+            else if (ca != NULL && PyList_Check(ca)) {
+                pf = profiled_callee(args[0], ((PyListObject *)ca)->ob_item,
+                                     PyList_GET_SIZE(ca));
+            }
+            else {
+                pf = profiled_callee(args[0], NULL, 0);
             }
         }
         else {

@@ -6,6 +6,7 @@ ALWAYS flag). The order of the questions is the order of `dispatch`.
 
 from __future__ import annotations
 
+import _weakref
 import array
 import bisect
 import builtins
@@ -21,6 +22,7 @@ import operator
 import struct
 import sys
 import types
+import weakref
 import zlib
 from typing import Any
 
@@ -120,6 +122,9 @@ STRUCTURAL = [
     # introspection never calls its argument (a handler's argument tuple would hold one
     # more reference: sys.getrefcount(f) differed)
     sys.getrefcount, sys.getsizeof, gc.get_referrers, gc.get_referents, gc.is_tracked,
+    # weak references: their callbacks get the reference, never a value (each WeakValueDict
+    # callback scanned the whole dict: emptying one was quadratic)
+    weakref.ref, weakref.KeyedRef, _weakref._remove_dead_weakref,
     list.append, list.extend, list.insert, list.pop, list.index, list.count, list.remove,
     list.copy, list.clear, list.reverse, list.sort, dict.get, dict.setdefault, dict.update,
     dict.items, dict.keys, dict.values, dict.pop, dict.copy, set.add, set.discard, set.update,
