@@ -1565,13 +1565,14 @@ format_kwargs_error(PyObject *func, PyObject *kwargs)
 static int
 watch_call(PyObject *callable, PyObject *const *args, Py_ssize_t n)
 {
-    if (is_python_callable(callable)) {
-        return 0;
+    if (is_python_callable(callable) ||
+        (callable_flags.size && (lookup_flags(callable) & FA_NATIVE))) {
+        return 0; /* structural callables only move values (and a worker's big dicts must
+                     not make each of them cost their size) */
     }
     fa_tls *owner = NULL;
     for (Py_ssize_t i = 0; owner == NULL && i < n; i++) {
-        owner = watch_owner(args[i], 0); /* (no container walks: a worker's big dicts
-                                            would make every C call cost their size) */
+        owner = watch_owner(args[i], 1);
     }
     return owner == NULL ? 0 : watch_report(owner, callable);
 }
