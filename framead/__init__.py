@@ -1,6 +1,9 @@
 """framead: glue automatic differentiation for unmodified legacy numerical Python."""
 
+from importlib import metadata as _metadata
+
 from . import ode  # framead.ode.adjoint_options
+from . import tree  # framead.tree.register, flatten, unflatten, tree_map
 from .api import GradientWarning, Trace, grad, strict, trace, value_and_grad, vjp
 from .cache import jit
 from .check import GradientCheckError, check_grads
@@ -17,4 +20,9 @@ __all__ = ["vjp", "grad", "value_and_grad", "trace", "Trace", "coverage", "Cover
            "strict", "eager", "GradientWarning", "use", "FrameadError", "GradientHazard",
            "InputTypeError", "NonScalarOutputError"]
 __all__ += ["jvp", "jacfwd", "jacrev", "hessian", "to_torch", "to_jax"]
-__all__ += ["implicit", "ode", "jit", "check_grads", "GradientCheckError"]
+__all__ += ["implicit", "ode", "jit", "check_grads", "GradientCheckError", "tree"]
+
+try:
+    __version__ = _metadata.version("framead")
+except _metadata.PackageNotFoundError:  # imported from a checkout that was never installed
+    __version__ = "0+unknown"
