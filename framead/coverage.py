@@ -7,6 +7,7 @@ groups the recorder's hazards by (code, op, file, line). Lines that are fine are
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -109,6 +110,19 @@ class CoverageReport:
             out.append(f"| {e.file} | {e.line} | {e.code} | {e.kind} | `{e.op}` | {e.count} "
                        f"| `{src}` | {e.hint} |")
         return "\n".join(out) + "\n"
+
+    def to_html(self, path: str | os.PathLike[str]) -> str:
+        """Write the report as one self-contained HTML page and return its path.
+
+        The page has a summary table (code, kind, count, links to file:line) and the source
+        around every hazard, each hazard's line highlighted with its code, slug, hint and count.
+        Nothing in it is fetched from the network. Example::
+
+            framead.coverage(f, 0.5).to_html("htmlcov/index.html")
+        """
+        from .coverage_html import write
+
+        return write(self, path)
 
     def to_json(self) -> str:
         return json.dumps({"function": self.function,

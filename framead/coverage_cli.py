@@ -1,6 +1,8 @@
 """``python -m framead coverage path/to/file.py:func --args EXPR ...`` (a CI gate).
 
 Exit status: 0 when no entry can affect the gradient, 1 otherwise, 2 on usage errors.
+``--html DIR`` also writes the report as DIR/index.html and prints that path last (on stderr
+with ``--json``/``--markdown``, so their output stays parseable).
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="arguments as Python expressions (np and math available)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--markdown", action="store_true", help="print the report as Markdown")
+    parser.add_argument("--html", metavar="DIR",
+                        help="also write the report as DIR/index.html (DIR is created) and "
+                             "print its path")
     try:
         ns = parser.parse_args(argv)
     except SystemExit as e:
@@ -83,4 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         print(report.to_markdown())
     else:
         print(report)
+    if ns.html:
+        try:
+            path = report.to_html(os.path.join(ns.html, "index.html"))
+        except OSError as e:
+            print(f"framead coverage: cannot write {ns.html}: {e}", file=sys.stderr)
+            return 2
+        print(path, file=sys.stderr if ns.json or ns.markdown else sys.stdout)
     return 1 if report.affects_gradient else 0
