@@ -54,15 +54,16 @@ table.summary td, table.summary th { padding: 4px 10px; border-bottom: 1px solid
                                      text-align: left; vertical-align: top; }
 table.summary th { background: #f8f9fa; }
 table.summary td.num { text-align: right; }
+table.summary td code { white-space: pre-wrap; }
+h3 { font-size: 13px; margin: 12px 0 2px; color: #495057; font-weight: 600; }
 .mono, code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
               font-size: 13px; }
 a { color: #1c7ed6; text-decoration: none; }
 a:hover { text-decoration: underline; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 3px; color: #fff;
          background: var(--c); font: 600 12px/18px ui-monospace, "DejaVu Sans Mono", monospace; }
-.legend { display: flex; flex-wrap: wrap; gap: 6px 18px; margin: 6px 0 4px; padding: 0;
-          list-style: none; }
-.legend li { max-width: 560px; }
+.legend { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr));
+          gap: 6px 24px; margin: 6px 0 4px; padding: 0; list-style: none; }
 .legend .swatch { display: inline-block; width: 14px; height: 14px; vertical-align: -2px;
                   background: var(--t); border-left: 4px solid var(--c); margin-right: 4px; }
 table.source { width: 100%; font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas,
@@ -247,7 +248,8 @@ def render(report: CoverageReport) -> str:
         lines = len({(e.file, e.line) for e in entries})
         stats = (f"{len(entries)} hazard(s) ({total} occurrence(s)) at {lines} line(s) "
                  f"in {len(files)} file(s)")
-        body = (f"<h2>Summary</h2>{_legend(codes)}{_summary(entries, files)}"
+        body = (f"<h2>Summary</h2><h3>Kinds</h3>{_legend(codes)}<h3>Hazards</h3>"
+                f"{_summary(entries, files)}"
                 + "".join(_file_section(i, f, [e for e in entries if e.file == f])
                           for f, i in files.items()))
     else:

@@ -179,6 +179,24 @@ def test_source_and_messages_are_escaped(report, tmp_path):
     assert "framead coverage of f&lt;&amp;&gt;" in html
     rows = _rows(html).rows
     assert rows[7]["codes"] == ["FA101"] and "y = a < b & c" in rows[7]["text"]
+    assert "called from <module> at <x>.py:3" in rows[7]["text"]
+
+
+def test_several_files(prog, tmp_path):
+    path, _ = prog
+    other = tmp_path / "other.py"
+    other.write_text("import math\n\nx = 1\ny = math.floor(x)\nz = 3\n")
+    entries = [CoverageEntry("FA102", "gradient-cut", "math.floor", str(other), 4,
+                             "y = math.floor(x)", 1),
+               CoverageEntry("FA105", "untrackable-store", "array.__setitem__", str(path),
+                             _line("PLANT-array"), "buf[0] = x[1]", 2)]
+    html = open(CoverageReport(entries).to_html(tmp_path / "r.html"), encoding="utf-8").read()
+    rows = _rows(html)
+    assert rows.summary_links == ["f0-L4", f"f1-L{_line('PLANT-array')}"]
+    assert 'id="f0-L4" class="hazard k-FA102"' in html
+    assert f'id="f1-L{_line("PLANT-array")}" class="hazard k-FA105"' in html
+    assert html.index(f'title="{other}"') < html.index(f'title="{path}"')
+    assert 'id="f0-L1"' in html and 'id="f0-L5"' in html  # module level: a window around
 
 
 def test_no_network_resources(report, tmp_path):
