@@ -6,6 +6,7 @@ from . import ode  # framead.ode.adjoint_options
 from . import tree  # framead.tree.register, flatten, unflatten, tree_map
 from .api import GradientWarning, Trace, grad, strict, trace, value_and_grad, vjp
 from .cache import jit
+from .batching import vmap
 from .check import GradientCheckError, check_grads
 from .coverage import CoverageReport, coverage
 from .eager_api import eager
@@ -20,7 +21,8 @@ __all__ = ["vjp", "grad", "value_and_grad", "trace", "Trace", "coverage", "Cover
            "strict", "eager", "GradientWarning", "use", "FrameadError", "GradientHazard",
            "InputTypeError", "NonScalarOutputError"]
 __all__ += ["jvp", "jacfwd", "jacrev", "hessian", "to_torch", "to_jax"]
-__all__ += ["implicit", "ode", "jit", "check_grads", "GradientCheckError", "tree"]
+__all__ += ["implicit", "ode", "jit", "check_grads", "GradientCheckError", "tree",
+           "vmap"]
 
 try:
     __version__ = _metadata.version("framead")
