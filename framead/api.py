@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import os
 import threading
@@ -13,12 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from . import tree
 from .errors import NonScalarOutputError
-from .inputs import check_input as _check_input
+from .inputs import Differentiated, default_argnums
 from .inputs import copy_arguments as _copy_arguments
-from .inputs import grad_like as _grad_like
-from .inputs import rebox as _rebox
-from .ir import Graph, Value, flatten_tree, format_graph
+from .ir import Graph, Value, format_graph
 from .replay import cast_like as _cast_like
 from .reverse import Backward
 
@@ -161,29 +161,19 @@ def _capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
         return _capture_nested(outer, f, args, kwargs, nums)
     if rec is None:
         rec = Recorder(strict=_resolve_strict(strict_mode))
-    for i in nums:
-        _check_input(args[i], i, f)  # clear errors before anything runs
-    boxed, kwargs = _copy_arguments(list(args), kwargs)
-    inputs: dict[int, Value] = {}  # argnums=(0, 0): one input, its gradient given twice
+    spec = Differentiated(args, nums, f)  # clear errors before anything runs
+    boxed, kwargs, copies = _copy_arguments(list(args), kwargs, spec.arrays())
     try:
-        arrays: set[int] = set()
-        for i in nums:
-            if i not in inputs:
-                if not isinstance(boxed[i], np.ndarray):
-                    boxed[i] = _rebox(args[i], i, f)
-                elif id(boxed[i]) in arrays:  # f(x, x), argnums=(0, 1): two inputs, one memory
-                    boxed[i] = boxed[i].view(type(boxed[i]))
-                arrays.add(id(boxed[i]))
-                inputs[i] = rec.new_input(boxed[i])
-        wrt = [inputs[i] for i in nums]
+        inputs = spec.box(boxed, copies, rec.new_input)
+        wrt = [v for i in nums for v in inputs[i]]
         with Session(rec):  # the GC stays on: garbage goes as natively
             out = call_top(f, boxed, kwargs)
-        leaves, treedef = flatten_tree(out)
+        leaves, treedef = tree.flatten(out)
         t = Trace(rec.finish(leaves), out, list(rec.hazards), wrt)
-        t.out_treedef, t.nested, t.strict, t.f = treedef, False, rec.strict, f
+        t.out_treedef, t.nested, t.strict, t.f, t.spec = treedef, False, rec.strict, f, spec
         return t
     finally:  # a frame the program keeps (sys._getframe()) keeps this one's locals
-        rec = boxed = inputs = t = None
+        rec = boxed = inputs = t = copies = None
 
 
 def _capture_for_cache(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
@@ -213,8 +203,7 @@ def _capture_nested(outer: Any, f: Callable, args: tuple, kwargs: dict,
                     nums: tuple[int, ...]) -> Trace:
     import sys
 
-    for i in nums:
-        _check_input(args[i], i, f)
+    spec = Differentiated(args, nums, f)
     frame = sys._getframe(0)
     saving = outer.save_all
     outer.save_all = True  # every primal of the inner segment keeps its value (CoW)
@@ -222,17 +211,19 @@ def _capture_nested(outer: Any, f: Callable, args: tuple, kwargs: dict,
         start = len(outer.nodes)
         boxed = list(args)
         for j, a in enumerate(args):
-            if j in nums or isinstance(a, np.ndarray):
-                boxed[j] = outer.fresh_copy(a, frame, traced=j in nums)
-        wrt = [outer.value_of(boxed[i]) for i in nums]
+            if j not in nums and isinstance(a, np.ndarray):
+                boxed[j] = outer.fresh_copy(a, frame, traced=False)
+        inputs = spec.box(boxed, {}, outer.value_of,
+                          lambda a, d: outer.fresh_copy(a, frame, traced=d))
+        wrt = [v for i in nums for v in inputs[i]]
         out = call_top(f, boxed, kwargs)
-        leaves, treedef = flatten_tree(out)
+        leaves, treedef = tree.flatten(out)
         outs = [outer.value_of(x) if outer.value_of(x) is not None else x for x in leaves]
         graph = Graph(wrt, outer.nodes[start:], outs, {})
     finally:
         outer.save_all = saving
     t = Trace(graph, out, [], wrt)
-    t.out_treedef = treedef
+    t.out_treedef, t.spec = treedef, spec
     t.nested = True
     return t
 
@@ -259,7 +250,7 @@ def report_opaque(nodes: list, depth: int = 2) -> None:
                      "derivatives through it are lost")
 
 
-def _nested_vjp(t: Trace, args: tuple, nums: tuple[int, ...]) -> Callable:
+def _nested_vjp(t: Trace) -> Callable:
     """The VJP of a nested capture, run as code the outer capture records."""
     from .capture.session import internals_visible
     from .reverse import active_nodes
@@ -269,9 +260,9 @@ def _nested_vjp(t: Trace, args: tuple, nums: tuple[int, ...]) -> Callable:
 
     def f_vjp(seeds: dict[int, Any]) -> tuple:
         with internals_visible():
-            grads = bw(seeds) if seeds else [None] * len(nums)
+            grads = bw(seeds) if seeds else [None] * len(t.wrt)
             # (cast_like, framead's differentiable code: the outer capture records it)
-            return tuple(_cast_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
+            return t.spec.pack(grads, _cast_like)
 
     return f_vjp
 # --- end higher order ------------------------------------------------------------------------
@@ -281,13 +272,37 @@ def trace(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
           strict: bool | None = None, **kwargs: Any) -> Trace:
     """Run ``f(*args)`` under capture and return the recorded IR (print it to read it).
 
-    Every float/array positional argument is an input unless ``argnums`` says otherwise.
+    Every float/array positional argument (and container of them) is an input unless
+    ``argnums`` says otherwise.
+
+    >>> print(framead.trace(lambda x: x * x + 1.0, 3.0))  # doctest: +ELLIPSIS
+    graph(%0: float) {
+      %1 = operator.mul(%0, %0)...
     """
     if argnums is None:
-        argnums = tuple(i for i, a in enumerate(args)
-                        if isinstance(a, float | complex | np.inexact)
-                        or (isinstance(a, np.ndarray) and a.dtype.kind in "fc"))
+        argnums = default_argnums(args)
     return _capture(f, args, kwargs, _norm_argnums(argnums, len(args)), strict)
+
+
+def _split_aux(t: Trace, fname: str) -> Any:
+    """``has_aux=True``: ``f`` returned ``(output, aux)``; the trace keeps the output (its
+    graph outputs pruned to it) and the auxiliary data is returned as the program made it."""
+    out = t.value
+    if not (isinstance(out, tuple | list) and len(out) == 2):
+        raise TypeError(f"has_aux=True requires {fname} to return a pair (output, aux); it "
+                        f"returned {_describe(out)}")
+    n = t.out_treedef.children[0].num_leaves
+    t.graph = dataclasses.replace(t.graph, outputs=t.graph.outputs[:n])
+    t.out_treedef, t.value = t.out_treedef.children[0], out[0]
+    return out[1]
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, np.ndarray):
+        return f"an array of shape {x.shape} and dtype {x.dtype}"
+    if isinstance(x, tuple | list):
+        return f"a {type(x).__name__} of length {len(x)}"
+    return f"a {type(x).__name__}"
 
 
 def _scalar_seed(out: Any, t: Trace, fname: str) -> Any:
@@ -334,23 +349,25 @@ def _integer_output(out: Any, t: Trace, fname: str) -> float:
 
 
 def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
-        strict: bool | None = None, **kwargs: Any) -> tuple[Any, Callable]:
-    """``out, f_vjp = vjp(f, *args)``: ``f_vjp(cotangent)`` (shaped like ``out``: a float,
-    an array, or tuples/lists of them) returns the cotangents of ``args[argnums]`` (a tuple;
-    every float/array argument by default)."""
+        strict: bool | None = None, has_aux: bool = False, **kwargs: Any) -> tuple:
+    """``out, f_vjp = vjp(f, *args)``: ``f_vjp(cotangent)`` (shaped like ``out``: any
+    container of floats and arrays) returns the cotangents of ``args[argnums]`` (a tuple,
+    each shaped like its argument; every argument holding floats by default).
+    ``has_aux=True``: ``f`` returns ``(out, aux)`` and ``vjp`` returns ``(out, f_vjp, aux)``.
+
+    >>> out, f_vjp = framead.vjp(lambda p: {"y": p["a"] * p["b"]}, {"a": 2.0, "b": 5.0})
+    >>> f_vjp({"y": 1.0})
+    ({'a': 5.0, 'b': 2.0},)
+    """
     if argnums is None:
-        argnums = tuple(i for i, a in enumerate(args)
-                        if isinstance(a, float | complex | np.inexact)
-                        or (isinstance(a, np.ndarray) and a.dtype.kind in "fc"))
+        argnums = default_argnums(args)
     nums = _norm_argnums(argnums, len(args))
     t = _capture(f, args, kwargs, nums, strict)
-    nested_vjp = _nested_vjp(t, args, nums) if t.nested else None
+    aux = _split_aux(t, _name(f)) if has_aux else None
+    nested_vjp = _nested_vjp(t) if t.nested else None
 
     def f_vjp(cotangent: Any) -> tuple:
-        cts, _ = flatten_tree(cotangent)
-        if len(cts) != len(t.graph.outputs):
-            raise ValueError(f"the cotangent has {len(cts)} leaves; {getattr(f, '__name__', f)}"
-                             f" returned {len(t.graph.outputs)}")
+        cts = _cotangent_leaves(t, cotangent, f)
         seeds: dict[int, Any] = {}
         for v, c in zip(t.graph.outputs, cts, strict=True):
             if isinstance(v, Value) and c is not None:
@@ -358,21 +375,45 @@ def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
         if nested_vjp is not None:
             return nested_vjp(seeds)
         with paused_gc():
-            grads = t.backward()(seeds) if seeds else [None] * len(nums)
-        return tuple(_grad_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
+            grads = t.backward()(seeds) if seeds else [None] * len(t.wrt)
+        return t.spec.pack(grads)
 
-    return t.value, f_vjp
+    return (t.value, f_vjp, aux) if has_aux else (t.value, f_vjp)
+
+
+def _cotangent_leaves(t: Trace, cotangent: Any, f: Callable) -> list:
+    """The cotangent's leaves, one per output leaf (dicts matched by key; None: zero)."""
+    try:
+        return t.out_treedef.flatten_up_to(cotangent)
+    except ValueError as e:
+        cts = tree.leaves(cotangent)
+        if len(cts) != len(t.graph.outputs):
+            raise ValueError(f"the cotangent has {len(cts)} leaves; {_name(f)} returned "
+                             f"{len(t.graph.outputs)} ({e})") from None
+        return cts
+
+
+def _name(f: Callable) -> str:
+    return getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or repr(f)
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
-                   strict: bool | None = None, cache: bool = False) -> Callable:
-    """``value_and_grad(f)(*args) -> (f(*args), gradient)``; tuple gradients for tuple
-    ``argnums``. ``strict=True`` raises GradientHazard at the first hazard. ``cache=True``
-    re-runs the recorded trace on later calls while its guards hold (framead/cache.py)."""
+                   strict: bool | None = None, cache: bool = False,
+                   has_aux: bool = False) -> Callable:
+    """``value_and_grad(f)(*args) -> (f(*args), gradient)``; the gradient has the structure
+    of ``args[argnums]`` (a float, an array, or a tuple/list/dict/dataclass of them), a tuple
+    of those for tuple ``argnums``. ``has_aux=True``: ``f`` returns ``(loss, aux)`` and the
+    result is ``((loss, aux), gradient)``. ``strict=True`` raises GradientHazard at the first
+    hazard. ``cache=True`` re-runs the recorded trace on later calls while its guards hold
+    (framead/cache.py).
+
+    >>> framead.value_and_grad(lambda p: p[0] ** 2 * p[1])([3.0, 2.0])
+    (18.0, [12.0, 9.0])
+    """
     if cache:
         from .cache import CachedValueAndGrad
 
-        cached = CachedValueAndGrad(f, argnums, strict)
+        cached = CachedValueAndGrad(f, argnums, strict, has_aux=has_aux)
         wrapped = _user_facing(cached)
         wrapped.stats, wrapped.clear = cached.stats, cached.clear
         return wrapped
@@ -382,15 +423,17 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
     def wrapper(*args: Any, **kwargs: Any):
         nums = _norm_argnums(argnums, len(args))
         t = _capture(f, args, kwargs, nums, strict)
-        fname = getattr(f, "__qualname__", repr(f))
+        fname = _name(f)
+        aux = _split_aux(t, fname) if has_aux else None
+        value = (t.value, aux) if has_aux else t.value
         seed = _scalar_seed(t.value, t, fname)
         v = t.graph.outputs[0]
         if t.nested:  # inside another capture: a derivative it can differentiate again
-            out = _nested_vjp(t, args, nums)({v.id: seed} if isinstance(v, Value) else {})
-            return t.value, (out[0] if isinstance(argnums, int | np.integer) else out)
+            out = _nested_vjp(t)({v.id: seed} if isinstance(v, Value) else {})
+            return value, (out[0] if isinstance(argnums, int | np.integer) else out)
         with paused_gc():
-            grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(nums)
-        value, hazards = t.value, t.hazards
+            grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(t.wrt)
+        hazards, spec = t.hazards, t.spec
         del t
         if all(g is None for g in grads):
             warnings.warn(GradientWarning(
@@ -398,23 +441,34 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
                 "any operation framead saw; the gradient is zero"
                 + (f". framead reported {len(hazards)} hazard(s) that may explain it: "
                    f"{hazards[0]}" if hazards else "")), stacklevel=2)
-        out = tuple(_grad_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
+        out = spec.pack(grads)
         return value, (out[0] if isinstance(argnums, int | np.integer) else out)
 
     return wrapper
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0, *,
-         strict: bool | None = None, cache: bool = False) -> Callable:
+         strict: bool | None = None, cache: bool = False, has_aux: bool = False) -> Callable:
     """``grad(f)(*args)``: the gradient of a scalar-valued ``f`` with respect to
-    ``args[argnums]``. ``strict=True`` raises GradientHazard at the first hazard;
-    ``cache=True`` re-runs the recorded trace while its guards hold (framead/cache.py)."""
-    vg = value_and_grad(f, argnums, strict=strict, cache=cache)
+    ``args[argnums]``, with that argument's structure (containers of floats and arrays give
+    the same containers of gradients). ``has_aux=True``: ``f`` returns ``(loss, aux)`` and
+    ``grad`` returns ``(gradient, aux)``. ``strict=True`` raises GradientHazard at the first
+    hazard; ``cache=True`` re-runs the recorded trace while its guards hold
+    (framead/cache.py).
+
+    >>> import math
+    >>> framead.grad(lambda x: math.sin(x) * x)(0.0)
+    0.0
+    >>> framead.grad(lambda p: p["w"] * p["x"])({"w": 2.0, "x": 3.0})
+    {'w': 3.0, 'x': 2.0}
+    """
+    vg = value_and_grad(f, argnums, strict=strict, cache=cache, has_aux=has_aux)
 
     @functools.wraps(f)
     @_user_facing
     def wrapper(*args: Any, **kwargs: Any):
-        return vg(*args, **kwargs)[1]
+        value, g = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
 
     if cache:
         wrapper.stats, wrapper.clear = vg.stats, vg.clear

@@ -38,8 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from .inputs import grad_like
-from .ir import Value, unflatten_tree
+from . import tree
+from .inputs import Differentiated, default_argnums
+from .ir import Value
 from .replay import Miss, NotReplayable, Replay
 
 MAX_TRACES = 8
@@ -84,15 +85,16 @@ def _global_fingerprint(x: Any) -> Any:
     return _fingerprint(x, containers=False)
 
 
-def _signature(args: tuple, kwargs: dict, nums: tuple[int, ...]) -> tuple:
-    sig = []
-    for i, a in enumerate(args):
-        if i in nums:
-            sig.append((type(a), np.shape(a), getattr(a, "dtype", None)))
-        else:
-            sig.append(_fingerprint(a))
+def _signature(args: tuple, kwargs: dict, spec: Differentiated) -> tuple:
+    """The differentiated arguments' structures and leaf types/shapes/dtypes, every other
+    argument's value, and how the arrays among them alias."""
+    sig: list = [spec.signature(_fingerprint)]
+    sig += [_fingerprint(a) for i, a in enumerate(args) if i not in spec.trees]
     sig.append(tuple(sorted((k, _fingerprint(v)) for k, v in kwargs.items())))
-    sig.append(_aliasing(args, kwargs))
+    arrays = [((i, k), v) for i, t in spec.trees.items() for k, v in enumerate(t.leaves)
+              if isinstance(v, np.ndarray)]
+    arrays += [(i, a) for i, a in enumerate(args) if i not in spec.trees]
+    sig.append(_aliasing(arrays, kwargs))
     return tuple(sig)
 
 
@@ -102,10 +104,11 @@ def _owner(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _aliasing(args: tuple, kwargs: dict) -> tuple:
-    """Which array arguments are one object (``(i, j)``), or views of one buffer (with how
-    they sit in it): a trace of ``f(x, y)`` is not the program ``f(x, x)`` runs."""
-    arrays = [(k, a) for k, a in (*enumerate(args), *sorted(kwargs.items()))
+def _aliasing(args: list[tuple[Any, Any]], kwargs: dict) -> tuple:
+    """Which array arguments (``args``: (key, argument) pairs; also container leaves) are one
+    object (``(i, j)``), or views of one buffer (with how they sit in it): a trace of
+    ``f(x, y)`` is not the program ``f(x, x)`` runs."""
+    arrays = [(k, a) for k, a in (*args, *sorted(kwargs.items()))
               if isinstance(a, np.ndarray)]
     out = []
     for p, (i, a) in enumerate(arrays):
@@ -232,7 +235,7 @@ class _Entry:
         rp = self.replay
         env = rp.forward(inputs)
         outs = rp.outputs(env)
-        value = unflatten_tree(self.out_treedef, outs)
+        value = tree.unflatten(self.out_treedef, outs)
         if seed_of is None:
             return value, []
         v = rp.output_ids[0]
@@ -267,10 +270,11 @@ class CachedValueAndGrad:
     value_only = False
 
     def __init__(self, f: Callable, argnums: int | Sequence[int] | None,
-                 strict: bool | None):
+                 strict: bool | None, has_aux: bool = False):
         self.f = f
         self.argnums = argnums
         self.strict = strict
+        self.has_aux = has_aux
         self._traces: dict[tuple, list[_Entry]] = {}
         self.stats = {"hits": 0, "misses": 0, "captures": 0, "uncacheable": 0, "reasons": []}
         functools.update_wrapper(self, f)
@@ -280,7 +284,7 @@ class CachedValueAndGrad:
         self._traces.clear()
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        from .api import _norm_argnums, _rebox, call_top, paused_gc
+        from .api import _norm_argnums, call_top, paused_gc
         from .capture.session import outer_recorder
 
         nums = _norm_argnums(self._argnums(args), len(args))
@@ -289,9 +293,11 @@ class CachedValueAndGrad:
                 return call_top(self.f, args, kwargs)
             from .api import value_and_grad
 
-            return value_and_grad(self.f, self.argnums, strict=self.strict)(*args, **kwargs)
+            return value_and_grad(self.f, self.argnums, strict=self.strict,
+                                  has_aux=self.has_aux)(*args, **kwargs)
+        spec = Differentiated(args, nums, self.f)  # clear errors for what cannot be an input
         try:
-            sig = _signature(args, kwargs, nums)
+            sig = _signature(args, kwargs, spec)
             hash(sig)
         except TypeError:
             sig = None
@@ -301,10 +307,8 @@ class CachedValueAndGrad:
             sig = None
         entries = self._traces.get(sig, []) if sig is not None else []
         if entries:
-            for i in nums:
-                _rebox(args[i], i)
-            inputs = [np.array(args[i], copy=True) if isinstance(args[i], np.ndarray)
-                      else args[i] for i in nums]
+            inputs = [np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+                      for v in spec.leaves()]
             for entry in list(entries):
                 if not entry.globals.valid():
                     entries.remove(entry)
@@ -321,23 +325,35 @@ class CachedValueAndGrad:
                     self._uncacheable(str(e))
                     continue
                 self.stats["hits"] += 1
-                return value if self.value_only else (value, self._pack(grads, args, nums))
+                return value if self.value_only else self._result(value, grads, spec)
         return self._capture(args, kwargs, nums, sig)
 
     def _argnums(self, args: tuple) -> Any:
         if self.argnums is not None:
             return self.argnums
-        return tuple(i for i, a in enumerate(args)  # every float/array argument
-                     if isinstance(a, float | complex | np.inexact)
-                     or (isinstance(a, np.ndarray) and a.dtype.kind in "fc"))
+        return default_argnums(args)  # every argument holding floats
 
     def _seed(self, value: Any) -> Any:
+        if self.has_aux:
+            value = value[0]
         return np.ones((), dtype=np.result_type(value))[()] if not isinstance(value, float) \
             else 1.0
 
-    def _pack(self, grads: list, args: tuple, nums: tuple[int, ...]) -> Any:
-        out = tuple(grad_like(g, args[i]) for g, i in zip(grads, nums, strict=True))
-        return out[0] if isinstance(self.argnums, int) else out
+    def _result(self, value: Any, grads: list, spec: Differentiated) -> tuple[Any, Any]:
+        """(value, gradient): the gradient with the arguments' structures; with ``has_aux``
+        the value is ``(loss, aux)`` as ``f`` returned it."""
+        if self.has_aux:
+            value = (self._pair(value)[0], value[1])
+        out = spec.pack(grads)
+        return value, (out[0] if isinstance(self.argnums, int) else out)
+
+    def _pair(self, value: Any) -> Any:
+        if not (isinstance(value, tuple | list) and len(value) == 2):
+            from .api import _describe
+
+            raise TypeError(f"has_aux=True requires {getattr(self.f, '__qualname__', self.f)}"
+                            f" to return a pair (output, aux); it returned {_describe(value)}")
+        return value
 
     def _uncacheable(self, reason: str) -> None:
         self.stats["uncacheable"] += 1
@@ -350,15 +366,19 @@ class CachedValueAndGrad:
 
         self.stats["captures"] += 1
         t, rec, fns, codes = api._capture_for_cache(self.f, args, kwargs, nums, self.strict)
+        spec = t.spec
         try:
             grads: list = []
             if not self.value_only:
                 fname = getattr(self.f, "__qualname__", repr(self.f))
-                seed = api._scalar_seed(t.value, t, fname)
+                loss = t.value
+                if self.has_aux:  # the trace keeps (loss, aux): a replay remakes both
+                    loss = self._pair(t.value)[0]
+                seed = api._scalar_seed(loss, t, fname)
                 v = t.graph.outputs[0]
                 with api.paused_gc():
                     grads = t.backward()({v.id: seed}) if isinstance(v, Value) else \
-                        [None] * len(nums)
+                        [None] * len(t.wrt)
             reason = _uncacheable_reason(t, rec) if sig is not None else \
                 "unhashable arguments, or array arguments that are views of one buffer"
             if reason is None:
@@ -368,11 +388,11 @@ class CachedValueAndGrad:
                 del entries[MAX_TRACES:]
             else:
                 self._uncacheable(reason)
-            return t.value if self.value_only else (t.value, self._pack(grads, args, nums))
+            return t.value if self.value_only else self._result(t.value, grads, spec)
         finally:
             # a frame the program kept (sys._getframe(), a traceback) keeps this one, with its
             # locals as they are when it returns: they must not hold the recording then
-            t = rec = fns = codes = v = None
+            t = rec = fns = codes = v = spec = None
 
 
 class CachedFunction(CachedValueAndGrad):

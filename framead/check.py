@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from . import tree
 from .errors import FrameadError
-from .ir import flatten_tree, unflatten_tree
 
 _MODE_NAMES = {"rev": "reverse mode (vjp)", "fwd": "forward mode (jvp)"}
 
@@ -32,6 +32,8 @@ def _is_float_arg(a: Any) -> bool:
 
 
 def _as_float64(a: Any, i: int) -> Any:
+    if tree.is_node(a) and a is not None:  # a container: its float leaves in float64
+        return tree.tree_map(lambda v: _as_float64(v, i) if _is_float_arg(v) else v, a)
     if isinstance(a, np.ndarray):
         if a.dtype.kind != "f":
             raise TypeError(f"check_grads: argument {i} has dtype {a.dtype}; it checks real "
@@ -46,23 +48,94 @@ def _as_float64(a: Any, i: int) -> Any:
 
 
 def _fresh(args: list) -> list:
-    """Copies of the array arguments: ``f`` may write into its inputs."""
-    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    """Copies of the array arguments (also inside containers): ``f`` may write into them."""
+    return [tree.tree_map(_copy, a) if tree.is_node(a) else _copy(a) for a in args]
+
+
+def _copy(a: Any) -> Any:
+    return a.copy() if isinstance(a, np.ndarray) else a
+
+
+# An argument is a float, a float array or a container of them: its elements are those of
+# its real float leaves, one after another (``_size``, ``_with``, ``_where``).
+
+def _float_leaves(x: Any) -> tuple[list[Any], list[str], Any]:
+    if not tree.is_node(x) or x is None:
+        return [x], [""], None
+    pairs, td = tree.flatten_with_paths(x)
+    return [v for _, v in pairs], [p for p, _ in pairs], td
+
+
+def _size(x: Any) -> int:
+    return sum(int(np.size(v)) for v in _float_leaves(x)[0] if _is_float_arg(v))
+
+
+def _locate(x: Any, j: int) -> tuple[int, int]:
+    """(leaf number, flat index in that leaf) of element ``j`` of ``x``."""
+    for k, v in enumerate(_float_leaves(x)[0]):
+        if _is_float_arg(v):
+            n = int(np.size(v))
+            if j < n:
+                return k, j
+            j -= n
+    raise IndexError(j)
 
 
 def _with(x: Any, j: int, delta: float) -> Any:
-    """``x`` with its flat element ``j`` moved by ``delta`` (a new object)."""
-    if isinstance(x, np.ndarray):
-        y = x.copy()
-        y.reshape(-1)[j] += delta
-        return y
-    return type(x)(x + delta)
+    """``x`` with its element ``j`` moved by ``delta`` (a new object)."""
+    leaves, _, td = _float_leaves(x)
+    k, jj = _locate(x, j)
+    v = leaves[k]
+    if isinstance(v, np.ndarray):
+        v = v.copy()
+        v.reshape(-1)[jj] += delta
+    else:
+        v = type(v)(v + delta)
+    if td is None:
+        return v
+    leaves = [_copy(a) for a in leaves]
+    leaves[k] = v
+    return tree.unflatten(td, leaves)
+
+
+def _where(x: Any, j: int) -> tuple[str, tuple]:
+    """(path of the leaf, index in it) of element ``j`` of ``x``."""
+    leaves, paths, _ = _float_leaves(x)
+    k, jj = _locate(x, j)
+    v = leaves[k]
+    return paths[k], tuple(int(i) for i in np.unravel_index(jj, np.shape(v))) if np.ndim(v) \
+        else ()
+
+
+def _tangent_of(x: Any, t: np.ndarray) -> Any:
+    """The tangent of ``x`` (its structure) with elements ``t``; other leaves None."""
+    leaves, _, td = _float_leaves(x)
+    out, pos = [], 0
+    for v in leaves:
+        if not _is_float_arg(v):
+            out.append(None)
+            continue
+        n = int(np.size(v))
+        part = t[pos:pos + n]
+        pos += n
+        out.append(part.reshape(np.shape(v)) if isinstance(v, np.ndarray) else type(v)(part[0]))
+    return out[0] if td is None else tree.unflatten(td, out)
+
+
+def _vector_of(x: Any, ct: Any) -> np.ndarray:
+    """A cotangent of ``x`` (its structure) as one float64 vector of its elements."""
+    leaves, _, td = _float_leaves(x)
+    cts = [ct] if td is None else td.flatten_up_to(ct)
+    parts = [np.zeros(int(np.size(v))) if c is None else
+             np.asarray(c, dtype=np.float64).reshape(-1)
+             for v, c in zip(leaves, cts, strict=True) if _is_float_arg(v)]
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def _flat(out: Any, what: str) -> tuple[np.ndarray, list]:
     """The real leaves of an output as one float64 vector, with their shapes (None for leaves
     that are not real floats: ints, bools, None, strings carry no derivative)."""
-    leaves, _ = flatten_tree(out)
+    leaves = tree.leaves(out)
     parts, shapes = [], []
     for leaf in leaves:
         if np.iscomplexobj(leaf) and not isinstance(leaf, str):
@@ -92,13 +165,9 @@ def _out_label(shapes: list, k: int) -> str:
     return "?"
 
 
-def _index(x: Any, j: int) -> tuple:
-    return tuple(int(i) for i in np.unravel_index(j, np.shape(x))) if np.ndim(x) else ()
-
-
 def _cotangent(out: Any, u: np.ndarray) -> Any:
     """The tree of ``out`` with its real leaves filled from ``u`` (None elsewhere)."""
-    leaves, treedef = flatten_tree(out)
+    leaves, treedef = tree.flatten(out)
     cts, pos = [], 0
     for leaf in leaves:
         if not (_is_float_arg(leaf) or (isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f")):
@@ -111,7 +180,7 @@ def _cotangent(out: Any, u: np.ndarray) -> Any:
             cts.append(part.reshape(leaf.shape).astype(leaf.dtype))
         else:
             cts.append(type(leaf)(part[0]))
-    return unflatten_tree(treedef, cts)
+    return tree.unflatten(treedef, cts)
 
 
 class _Checker:
@@ -122,6 +191,7 @@ class _Checker:
         self.name = getattr(f, "__qualname__", None) or repr(f)
         out = f(*_fresh(args))
         self.value, self.shapes = _flat(out, self.name)
+        self.out_td = tree.structure(out)
         if all(s is None for s in self.shapes):
             raise TypeError(f"check_grads: {self.name} returned {type(out).__name__}, with no "
                             "float leaf to check (outputs: floats, float arrays, tuples/lists)")
@@ -130,7 +200,7 @@ class _Checker:
     def _numeric_jacobian(self, i: int) -> np.ndarray:
         x = self.args[i]
         cols = []
-        for j in range(int(np.size(x))):
+        for j in range(_size(x)):
             hi, lo = _fresh(self.args), _fresh(self.args)
             hi[i], lo[i] = _with(x, j, self.eps), _with(x, j, -self.eps)
             fh = _flat(self.f(*hi), self.name)[0]
@@ -173,18 +243,19 @@ class _Checker:
         self._check_value(out, "rev")
         cts = f_vjp(_cotangent(out, u))
         for i, ct in zip(self.nums, cts, strict=True):
-            got = np.asarray(ct, dtype=np.float64).reshape(-1)
+            got = _vector_of(self.args[i], ct)
             want = u @ self.jac[i]
             bad = ~self._close(got, want)
             if bad.any():
                 j = int(np.argmax(bad))
-                self._fail("rev", f"argument {i}, index {_index(self.args[i], j)} (a random "
-                           "cotangent applied)", float(got[j]), float(want[j]), argnum=i,
-                           index=_index(self.args[i], j), output=None)
+                path, idx = _where(self.args[i], j)
+                self._fail("rev", f"argument {i}{path}, index {idx} (a random cotangent "
+                           "applied)", float(got[j]), float(want[j]), argnum=i, path=path,
+                           index=idx, output=None)
 
     def fwd(self) -> None:
         for i in self.nums:
-            t = self.rng.standard_normal(int(np.size(self.args[i])))
+            t = self.rng.standard_normal(_size(self.args[i]))
             got = self._jvp(i, t)
             want = self.jac[i] @ t
             bad = ~self._close(got, want)
@@ -194,19 +265,18 @@ class _Checker:
     def _jvp(self, i: int, t: np.ndarray) -> np.ndarray:
         from .forward import jvp
 
-        x = self.args[i]
         tan = [None] * len(self.args)
-        tan[i] = t.reshape(np.shape(x)) if isinstance(x, np.ndarray) else type(x)(t[0])
+        tan[i] = _tangent_of(self.args[i], t)
         out, tout = jvp(self.f, _fresh(self.args), tan)
         self._check_value(out, "fwd")
-        leaves, _ = flatten_tree(tout)
+        leaves = self.out_td.flatten_up_to(tout)
         parts = [np.asarray(t_, dtype=np.float64).reshape(-1)
                  for t_, s in zip(leaves, self.shapes, strict=True) if s is not None]
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def _localize(self, i: int, k: int, got: np.ndarray, want: np.ndarray) -> None:
         """Name the input element too: one-hot tangents (the first that disagrees)."""
-        n = int(np.size(self.args[i]))
+        n = _size(self.args[i])
         for j in range(n):
             e = np.zeros(n)
             e[j] = 1.0
@@ -214,11 +284,11 @@ class _Checker:
             bad = ~self._close(col, self.jac[i][:, j])
             if bad.any():
                 kk = int(np.argmax(bad))
-                idx = _index(self.args[i], j)
-                self._fail("fwd", f"argument {i}, index {idx}, output "
+                path, idx = _where(self.args[i], j)
+                self._fail("fwd", f"argument {i}{path}, index {idx}, output "
                            f"{_out_label(self.shapes, kk)} (a one-hot tangent)",
-                           float(col[kk]), float(self.jac[i][kk, j]), argnum=i, index=idx,
-                           output=_out_label(self.shapes, kk))
+                           float(col[kk]), float(self.jac[i][kk, j]), argnum=i, path=path,
+                           index=idx, output=_out_label(self.shapes, kk))
         self._fail("fwd", f"argument {i}, output {_out_label(self.shapes, k)} (a random "
                    "tangent; every one-hot tangent agrees: the JVP is not linear in the "
                    "tangent)", float(got[k]), float(want[k]), argnum=i, index=None,
@@ -251,7 +321,8 @@ def check_grads(f: Callable, *args: Any, order: int = 1, modes: Sequence[str] = 
     from .api import _norm_argnums
 
     if argnums is None:
-        argnums = tuple(i for i, a in enumerate(args) if _is_float_arg(a))
+        argnums = tuple(i for i, a in enumerate(args) if _is_float_arg(a) or (
+            tree.is_node(a) and any(_is_float_arg(v) for v in tree.leaves(a))))
     nums = _norm_argnums(argnums, len(args))
     if not nums:
         raise ValueError("check_grads: no float or float-array argument to check (pass the "
@@ -292,8 +363,7 @@ def _derivative(f: Callable, xs: list, nums: tuple, mode: str, checker: _Checker
         return d_rev
     tan = [None] * len(xs)
     for i in nums:
-        t = rng.standard_normal(int(np.size(xs[i])))
-        tan[i] = t.reshape(np.shape(xs[i])) if isinstance(xs[i], np.ndarray) else type(xs[i])(t[0])
+        tan[i] = _tangent_of(xs[i], rng.standard_normal(_size(xs[i])))
 
     def d_fwd(*a):
         return jvp(f, a, tan)[1]

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from . import tree
 from .ir import Graph, Node, Value, flatten_tree, unflatten_tree
 
 __all__ = ["jvp", "linearize_trace", "ForwardTrace", "forward_trace"]
@@ -49,27 +50,31 @@ class ForwardTrace:
         seeds = {v.id: t for v, t in zip(self.wrt, tangents, strict=True) if t is not None}
         tan = propagate(self._live, seeds)
 
-        leaves, _ = flatten_tree(self.value)
+        leaves = tree.leaves(self.value)
         outs = []
         for v, leaf in zip(self.graph.outputs, leaves, strict=True):
             t = tan.get(v.id) if isinstance(v, Value) else None
             outs.append(_fit_out(t, leaf))
-        return unflatten_tree(self.out_treedef, outs)
+        return tree.unflatten(self.out_treedef, outs)
 
 
 def forward_trace(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
-                  strict: bool | None = None) -> ForwardTrace:
-    """Capture ``f(*args, **kwargs)`` with ``args[nums]`` as inputs, keeping every primal."""
-    from .api import _capture, _resolve_strict, report_opaque
+                  strict: bool | None = None, has_aux: bool = False) -> ForwardTrace:
+    """Capture ``f(*args, **kwargs)`` with ``args[nums]`` as inputs, keeping every primal
+    (``has_aux``: ``f`` returns ``(out, aux)``; ``.aux`` is the second)."""
+    from .api import _capture, _name, _resolve_strict, _split_aux, report_opaque
     from .capture.recorder import Recorder
 
     t = _capture(f, args, kwargs, nums, strict,
                  rec=Recorder(strict=_resolve_strict(strict), save_all=True))
+    aux = _split_aux(t, _name(f)) if has_aux else None
     if t.nested:  # inside another capture (its recorder keeps every primal of the segment)
         ft = _NestedForwardTrace(t.graph, t.value, t.out_treedef, t.wrt, [])
         report_opaque(ft._live, 2)
-        return ft
-    return ForwardTrace(t.graph, t.value, t.out_treedef, t.wrt, t.hazards)
+    else:
+        ft = ForwardTrace(t.graph, t.value, t.out_treedef, t.wrt, t.hazards)
+    ft.spec, ft.aux = t.spec, aux
+    return ft
 
 
 class _NestedForwardTrace(ForwardTrace):
@@ -246,7 +251,7 @@ def _dot(c: Any, t: Any) -> float:
 
 # ----------------------------------------------------------------------------- public API
 
-def _cast_tangent(t: Any, x: Any, i: int) -> Any:
+def _cast_tangent(t: Any, x: Any, i: int | str) -> Any:
     """A user tangent for primal ``x``: same shape, and x's kind (array / scalar)."""
     if isinstance(x, np.ndarray):
         ta = np.asarray(t)
@@ -267,17 +272,37 @@ def _cast_tangent(t: Any, x: Any, i: int) -> Any:
 
 
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
-        strict: bool | None = None, **kwargs: Any) -> tuple[Any, Any]:
+        strict: bool | None = None, has_aux: bool = False, **kwargs: Any) -> tuple:
     """``out, tangent_out = jvp(f, primals, tangents)``: ``f(*primals)`` and its directional
-    derivative along ``tangents`` (one per primal, shaped like it; None marks an argument
-    that is not differentiated, e.g. an int). Forward mode: one capture, one tangent pass."""
+    derivative along ``tangents`` (one per primal, shaped like it: a container for a container;
+    None marks an argument or leaf that is not differentiated, e.g. an int). Forward mode: one
+    capture, one tangent pass. ``has_aux=True``: ``f`` returns ``(out, aux)`` and ``jvp``
+    returns ``(out, tangent_out, aux)``.
+
+    >>> framead.jvp(lambda p: p["a"] * p["b"], ({"a": 2.0, "b": 5.0},), ({"a": 1.0, "b": 0.0},))
+    (10.0, 5.0)
+    """
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     nums = tuple(i for i, t in enumerate(tangents) if t is not None)
-    ts = [_cast_tangent(tangents[i], primals[i], i) for i in nums]
-    ft = forward_trace(f, primals, kwargs, nums, strict)
-    return ft.value, ft.tangent(ts)
+    ft = forward_trace(f, primals, kwargs, nums, strict, has_aux=has_aux)
+    ts = []
+    for i in nums:
+        arg = ft.spec.trees[i]
+        given = [tangents[i]] if arg.treedef.is_leaf else _tangent_leaves(arg, tangents[i])
+        ts += [None if t is None else _cast_tangent(t, x, f"{i}{arg.paths[k]}")
+               for k, (t, x, d) in enumerate(zip(given, arg.leaves, arg.diff, strict=True))
+               if d]
+    out = (ft.value, ft.tangent(ts))
+    return (*out, ft.aux) if has_aux else out
+
+
+def _tangent_leaves(arg: Any, tangent: Any) -> list:
+    try:
+        return arg.treedef.flatten_up_to(tangent)
+    except ValueError as e:
+        raise ValueError(f"tangent {arg.num} does not match primal {arg.num}: {e}") from None
 
 
 def linearize_trace(f: Callable, *args: Any, argnums: int | Sequence[int] = 0,

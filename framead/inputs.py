@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from . import tree
 from .errors import InputTypeError
 from .replay import cast_like as _cast_like
 
@@ -38,11 +39,10 @@ def check_input(x: Any, argnum: int, f: Callable | None = None) -> None:
                 "framead differentiates float arrays: pass x.astype(float)")
         return
     if not isinstance(x, float | complex | np.inexact):
-        what = ("a container: differentiate its leaves as separate arguments"
-                if isinstance(x, list | tuple | dict) else "pass a float or a float array")
         raise InputTypeError(
             f"{_label(argnum, f)} has type {type(x).__name__}; framead differentiates Python "
-            f"floats, NumPy inexact scalars and float arrays ({what})")
+            "floats, NumPy inexact scalars and float arrays (pass a float or a float array, "
+            "or a tuple, list, dict or dataclass of them)")
 
 
 def rebox(x: Any, argnum: int, f: Callable | None = None) -> Any:
@@ -116,11 +116,14 @@ def _copy_arrays(arrays: list[np.ndarray]) -> dict[int, np.ndarray]:
     return out
 
 
-def copy_arguments(args: list, kwargs: dict) -> tuple[list, dict]:
+def copy_arguments(args: list, kwargs: dict, extra: list[np.ndarray] = ()
+                   ) -> tuple[list, dict, dict[int, np.ndarray]]:
     """The arguments with every ndarray (any class; also inside lists, tuples, dicts and
     their subclasses, rebuilt around them) replaced by a copy: the caller's arrays and
     containers are never written. Shared arrays stay shared in the copies (f(x, [x]) sees
-    one array). Arrays held by other objects' attributes are the program's own."""
+    one array). Arrays held by other objects' attributes are the program's own. ``extra``:
+    more arrays to copy with them (the leaves of differentiated containers); the copies are
+    returned by the id of their original."""
     found: dict[int, np.ndarray] = {}
     seen: set[int] = set()
 
@@ -132,10 +135,10 @@ def copy_arguments(args: list, kwargs: dict) -> tuple[list, dict]:
             for item in (v.values() if isinstance(v, dict) else v):
                 collect(item)
 
-    for a in (*args, *kwargs.values()):
+    for a in (*args, *kwargs.values(), *extra):
         collect(a)
     if not found:
-        return list(args), dict(kwargs)
+        return list(args), dict(kwargs), {}
     copies = _copy_arrays(list(found.values()))
     done: dict[int, Any] = {}
 
@@ -155,7 +158,7 @@ def copy_arguments(args: list, kwargs: dict) -> tuple[list, dict]:
         done[id(v)] = new = _with_items(v, items)
         return new
 
-    return [rebuild(a) for a in args], {k: rebuild(v) for k, v in kwargs.items()}
+    return [rebuild(a) for a in args], {k: rebuild(v) for k, v in kwargs.items()}, copies
 
 
 def _with_items(v: list | tuple | dict, items: list) -> Any:
@@ -172,3 +175,125 @@ def _with_items(v: list | tuple | dict, items: list) -> Any:
 
 def _is_namedtuple(v: Any) -> bool:
     return isinstance(v, tuple) and hasattr(type(v), "_fields")
+
+
+class ArgTree:
+    """One differentiated argument taken apart: its structure, the caller's leaves, their
+    paths (``params["layers"][2].W``) and which of them are differentiated."""
+
+    __slots__ = ("num", "treedef", "leaves", "paths", "diff")
+
+    def __init__(self, num: int, x: Any, f: Callable | None):
+        self.num = num
+        if x is None or not tree.is_node(x):
+            check_input(x, num, f)  # one value: the clear errors for what it cannot be
+            self.treedef, self.leaves, self.paths, self.diff = tree.structure(x), [x], [""], [
+                True]
+            return
+        pairs, self.treedef = tree.flatten_with_paths(x)
+        self.paths = [p for p, _ in pairs]
+        self.leaves = [v for _, v in pairs]
+        self.diff = [tree.differentiable(v) for v in self.leaves]
+        if not any(self.diff):
+            kinds = sorted({type(v).__name__ for v in self.leaves}) or ["no leaves"]
+            raise InputTypeError(
+                f"{_label(num, f)} is a {type(x).__name__} with no float leaves "
+                f"({', '.join(kinds)}); framead differentiates Python floats, NumPy inexact "
+                "scalars and float arrays, also inside tuples, lists, dicts and dataclasses")
+
+    def where(self, k: int, f: Callable | None = None) -> str:
+        """The path of leaf ``k`` for messages: ``argument 0 (params)["w"][2]``."""
+        return _label(self.num, f) + self.paths[k]
+
+
+class Differentiated:
+    """The differentiated arguments (``args[nums]``), each a value or a container of values
+    (framead/tree.py), flattened to one list of differentiable leaves: the capture's inputs,
+    in order. ``pack`` turns the flat gradients back into the arguments' structures."""
+
+    def __init__(self, args: Sequence[Any], nums: tuple[int, ...], f: Callable | None = None):
+        self.nums = nums
+        self.f = f
+        trees: dict[int, ArgTree] = {}
+        for i in nums:
+            if i not in trees:
+                trees[i] = ArgTree(i, args[i], f)
+        self.trees = trees
+
+    def leaves(self) -> list[Any]:
+        """The caller's differentiable leaves, argument after argument (``nums`` order, a
+        repeated argument again)."""
+        return [v for i in self.nums for v, d in zip(self.trees[i].leaves, self.trees[i].diff,
+                                                     strict=True) if d]
+
+    def arrays(self) -> list[np.ndarray]:
+        """Every array leaf of the differentiated arguments (to be copied)."""
+        return [v for t in self.trees.values() for v in t.leaves if isinstance(v, np.ndarray)]
+
+    def signature(self, static: Callable[[Any], Any]) -> tuple:
+        """What a cached trace of these arguments depends on: structures, the differentiated
+        leaves' types, shapes and dtypes, the other leaves by ``static`` (their value)."""
+        return tuple((t.treedef, tuple((type(v), np.shape(v), getattr(v, "dtype", None)) if d
+                                       else static(v) for v, d in zip(t.leaves, t.diff,
+                                                                      strict=True)))
+                     for t in self.trees.values())
+
+    def box(self, boxed: list, copies: dict[int, np.ndarray], new_input: Callable | None,
+            fresh: Callable[[Any, bool], Any] | None = None) -> dict[int, list]:
+        """Put fresh leaves into ``boxed[i]`` (new containers of the argument's classes:
+        the caller's are never written) and make each differentiable leaf an input through
+        ``new_input``; returns the inputs by argument. The fresh leaves are ``copies`` of the
+        arrays and new boxes of the scalars, or ``fresh(leaf, differentiated)`` for each array
+        and differentiated leaf when given."""
+        used: set[int] = set()
+        inputs: dict[int, list] = {}
+        for i, t in self.trees.items():
+            leaves, ins = [], []
+            for v, d in zip(t.leaves, t.diff, strict=True):
+                if fresh is not None and (d or isinstance(v, np.ndarray)):
+                    v = fresh(v, d)
+                elif isinstance(v, np.ndarray):
+                    v = copies.get(id(v), v)
+                    if d and id(v) in used:  # f(x, x): two inputs, one memory
+                        v = v.view(type(v))
+                    used.add(id(v))
+                elif d:
+                    v = rebox(v, i, self.f)
+                leaves.append(v)
+                if d and new_input is not None:
+                    ins.append(new_input(v))
+            boxed[i] = leaves[0] if t.treedef.is_leaf else tree.unflatten(t.treedef, leaves)
+            inputs[i] = ins
+        return inputs
+
+    def pack(self, grads: Sequence[Any], like: Callable[[Any, Any], Any] | None = None
+             ) -> tuple:
+        """One gradient per ``nums`` entry, each with its argument's structure; leaves that
+        are not differentiated (ints, strings, objects in a container) get None."""
+        like = like or grad_like
+        out = []
+        it = iter(grads)
+        for i in self.nums:
+            t = self.trees[i]
+            gs = [like(next(it), v) if d else None for v, d in zip(t.leaves, t.diff, strict=True)]
+            out.append(gs[0] if t.treedef.is_leaf else tree.unflatten(t.treedef, gs))
+        return tuple(out)
+
+
+    def flat(self, packed: Sequence[Any]) -> list[Any]:
+        """The differentiated leaves of ``packed`` (one entry per ``nums``, as ``pack``
+        makes them), in the order of :meth:`leaves` (the inverse of ``pack``)."""
+        out: list[Any] = []
+        for i, g in zip(self.nums, packed, strict=True):
+            t = self.trees[i]
+            gs = [g] if t.treedef.is_leaf else t.treedef.flatten_up_to(g)
+            out += [x for x, d in zip(gs, t.diff, strict=True) if d]
+        return out
+
+
+def default_argnums(args: Sequence[Any]) -> tuple[int, ...]:
+    """The arguments differentiated when the caller names none (``vjp``, ``trace``, ``jit``):
+    every float or float array, and every container holding one."""
+    return tuple(i for i, a in enumerate(args)
+                 if tree.differentiable(a) or (tree.is_node(a) and any(
+                     tree.differentiable(v) for v in tree.leaves(a))))

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .ir import flatten_tree, unflatten_tree
+from . import tree
+from .inputs import Differentiated
 
 __all__ = ["jacfwd", "jacrev", "hessian"]
 
@@ -70,16 +71,28 @@ def _assemble(out_leaves: list[Any], in_leaves: list[Any],
     return jacs
 
 
-def _pack(jacs: list[list[Any]], treedef: Any, argnums: int | Sequence[int]) -> Any:
-
-    per_leaf = [r[0] if isinstance(argnums, int) else tuple(r) for r in jacs]
-    return unflatten_tree(treedef, per_leaf)
+def _pack(jacs: list[list[Any]], treedef: Any, argnums: int | Sequence[int],
+          spec: Differentiated) -> Any:
+    """The Jacobians in JAX's layout: the output's structure, and in each output leaf's place
+    the differentiated arguments' structures (one per argnum; a tuple for tuple argnums)."""
+    per_leaf = []
+    for row in jacs:
+        per_arg = spec.pack(row, lambda j, x: j)
+        per_leaf.append(per_arg[0] if isinstance(argnums, int) else per_arg)
+    return tree.unflatten(treedef, per_leaf)
 
 
 def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, *,
-           strict: bool | None = None) -> Callable:
+           strict: bool | None = None, has_aux: bool = False) -> Callable:
     """``jacfwd(f)(*args)``: the Jacobian of ``f`` with respect to ``args[argnums]`` by
-    forward mode (one capture, one tangent pass per input element)."""
+    forward mode (one capture, one tangent pass per input element). Containers of inputs and
+    outputs give JAX's nested layout; ``has_aux=True``: ``f`` returns ``(out, aux)`` and the
+    result is ``(jacobian, aux)``.
+
+    >>> framead.jacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
     from .api import _norm_argnums, _user_facing
     from .forward import forward_trace
 
@@ -89,34 +102,42 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, *,
         from .capture.session import internals_visible, outer_recorder
 
         nums = _norm_argnums(argnums, len(args))
-        ft = forward_trace(f, args, kwargs, nums, strict)
+        ft = forward_trace(f, args, kwargs, nums, strict, has_aux=has_aux)
         if outer_recorder() is not None:  # inside a capture: let it see the assembly too
             with internals_visible():
-                return _forward_jacobian(ft, args, nums, argnums)
-        return _forward_jacobian(ft, args, nums, argnums)
+                jac = _forward_jacobian(ft, argnums)
+        else:
+            jac = _forward_jacobian(ft, argnums)
+        return (jac, ft.aux) if has_aux else jac
 
     return wrapper
 
 
-def _forward_jacobian(ft: Any, args: tuple, nums: tuple[int, ...], argnums: Any) -> Any:
+def _forward_jacobian(ft: Any, argnums: Any) -> Any:
     """One tangent pass per input element of a forward trace, assembled JAX-style."""
-    out_leaves, treedef = flatten_tree(ft.value)
-    ins = [args[i] for i in nums]
+    out_leaves, treedef = tree.flatten(ft.value)
+    ins = ft.spec.leaves()
     columns = []
     for i, x in enumerate(ins):
         cols = []
         for k in range(int(np.size(x))):
             ts = [None] * len(ins)
             ts[i] = _basis(x, k)
-            cols.append(flatten_tree(ft.tangent(ts))[0])
+            cols.append(tree.leaves(ft.tangent(ts)))
         columns.append(cols)
-    return _pack(_assemble(out_leaves, ins, columns, out_major=False), treedef, argnums)
+    return _pack(_assemble(out_leaves, ins, columns, out_major=False), treedef, argnums,
+                 ft.spec)
 
 
 def jacrev(f: Callable, argnums: int | Sequence[int] = 0, *,
-           strict: bool | None = None) -> Callable:
+           strict: bool | None = None, has_aux: bool = False) -> Callable:
     """``jacrev(f)(*args)``: the Jacobian of ``f`` with respect to ``args[argnums]`` by
-    reverse mode (one capture through ``framead.vjp``, one reverse pass per output element)."""
+    reverse mode (one capture through ``framead.vjp``, one reverse pass per output element).
+    Layout and ``has_aux`` as for :func:`jacfwd`.
+
+    >>> framead.jacrev(lambda p: p[0] * p[1])((2.0, 3.0))
+    (array(3.), array(2.))
+    """
     from .api import _norm_argnums, _user_facing
     from .api import vjp as _vjp
 
@@ -126,31 +147,33 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, *,
         from .capture.session import internals_visible, outer_recorder
 
         nums = _norm_argnums(argnums, len(args))
-        out, f_vjp = _vjp(f, *args, argnums=nums, strict=strict, **kwargs)
+        res = _vjp(f, *args, argnums=nums, strict=strict, has_aux=has_aux, **kwargs)
+        out, f_vjp = res[0], res[1]
+        spec = Differentiated(args, nums, f)
         if outer_recorder() is not None:  # inside a capture: let it see the assembly too
             with internals_visible():
-                return _jacrev_assemble(out, f_vjp, args, nums, argnums)
-        return _jacrev_assemble(out, f_vjp, args, nums, argnums)
+                jac = _jacrev_assemble(out, f_vjp, spec, argnums)
+        else:
+            jac = _jacrev_assemble(out, f_vjp, spec, argnums)
+        return (jac, res[2]) if has_aux else jac
 
     return wrapper
 
 
-def _jacrev_assemble(out: Any, f_vjp: Callable, args: tuple, nums: tuple[int, ...],
-                     argnums: Any) -> Any:
+def _jacrev_assemble(out: Any, f_vjp: Callable, spec: Differentiated, argnums: Any) -> Any:
     """One reverse pass per output element, assembled JAX-style."""
-    out_leaves, treedef = flatten_tree(out)
-    ins = [args[i] for i in nums]
+    out_leaves, treedef = tree.flatten(out)
+    ins = spec.leaves()
     rows = []
     for o, ol in enumerate(out_leaves):
         r = []
-        if not (isinstance(ol, float | complex | np.inexact) or (
-                isinstance(ol, np.ndarray) and ol.dtype.kind in "fc")):
+        if not tree.differentiable(ol):
             rows.append(r)
             continue
         for k in range(int(np.size(ol))):
             cts = [None] * len(out_leaves)
             cts[o] = _basis(ol, k)
-            r.append(list(f_vjp(unflatten_tree(treedef, cts))))
+            r.append(spec.flat(f_vjp(tree.unflatten(treedef, cts))))
         rows.append(r)
     jacs = []
     for o, ol in enumerate(out_leaves):
@@ -158,12 +181,17 @@ def _jacrev_assemble(out: Any, f_vjp: Callable, args: tuple, nums: tuple[int, ..
             jacs.append([np.zeros(_leaf_shape(ol) + _leaf_shape(x)) for x in ins])
         else:
             jacs.append(_assemble([ol], ins, [rows[o]], out_major=True)[0])
-    return _pack(jacs, treedef, argnums)
+    return _pack(jacs, treedef, argnums, spec)
 
 
 def hessian(f: Callable, argnums: int | Sequence[int] = 0, *,
             strict: bool | None = None) -> Callable:
     """``hessian(f)(*args)``: second derivatives of a scalar ``f``, ``jacfwd(jacrev(f))``
     (forward-over-reverse): the inner reverse pass runs as code the outer forward capture
-    records (framead/replay.py), so every rule's VJP is differentiated by the rules' JVPs."""
+    records (framead/replay.py), so every rule's VJP is differentiated by the rules' JVPs.
+
+    >>> framead.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0]))
+    array([[4., 2.],
+           [2., 0.]])
+    """
     return jacfwd(jacrev(f, argnums, strict=strict), argnums, strict=strict)

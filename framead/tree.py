@@ -190,7 +190,8 @@ class TreeDef:
 
     def flatten_up_to(self, tree: Any) -> list[Any]:
         """The subtrees of ``tree`` at this structure's leaves (a tangent or cotangent given
-        for a primal: dict keys matched by name, whatever their order)."""
+        for a primal: dict keys matched by name, whatever their order; None for a subtree
+        gives None for each of its leaves)."""
         out: list[Any] = []
         _up_to(self, tree, out, "")
         return out
@@ -201,6 +202,9 @@ def _up_to(td: TreeDef, tree: Any, out: list[Any], path: str) -> None:
         out.append(tree)
         return
     if td.kind is _NONE:
+        return
+    if tree is None:  # a zero (co)tangent for a whole subtree
+        out.extend([None] * td.num_leaves)
         return
     if td.kind is _DICT:
         if not isinstance(tree, dict) or set(tree) != set(td.aux[1]):
