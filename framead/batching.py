@@ -47,6 +47,8 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0,
            [6., 8.],
            [1., 0.]])
     """
+    if not callable(f):
+        raise TypeError(f"vmap needs a callable, got {type(f).__name__} {f!r}")
     if axis_size is not None and (isinstance(axis_size, bool)
                                   or not isinstance(axis_size, int | np.integer)
                                   or axis_size < 0):
@@ -172,7 +174,7 @@ def _run(f: Callable, in_axes: Any, out_axes: Any, axis_size: int | None, args: 
         args_tds.append((tree.structure(value), [_normalize_in(*t) for t in triples]))
     n = _batch_size([lf for _, lfs in args_tds for lf in lfs], axis_size)
     ops = _Ops()
-    moved = {id(lf.value): ops.moveaxis(lf.value, lf.axis)
+    moved = {(id(lf.value), lf.axis): ops.moveaxis(lf.value, lf.axis)
              for _, lfs in args_tds for lf in lfs if lf.axis is not None}
     outs = []
     for b in range(n):
@@ -184,7 +186,7 @@ def _run(f: Callable, in_axes: Any, out_axes: Any, axis_size: int | None, args: 
     return _stack_outputs(outs, out_axes, ops)
 
 
-def _example(args_tds: list[tuple[Any, list[_Leaf]]], moved: dict[int, Any], b: int,
+def _example(args_tds: list[tuple[Any, list[_Leaf]]], moved: dict[tuple[int, int], Any], b: int,
              ops: _Ops) -> list[Any]:
     """Example ``b``'s arguments: slices of the mapped leaves and copies of the unmapped
     arrays (one object given twice stays one object)."""
@@ -196,7 +198,7 @@ def _example(args_tds: list[tuple[Any, list[_Leaf]]], moved: dict[int, Any], b: 
             key = (id(lf.value), lf.axis)
             if key not in made:
                 if lf.axis is not None:
-                    made[key] = ops.copy(ops.index(moved[id(lf.value)], b))
+                    made[key] = ops.copy(ops.index(moved[key], b))
                 else:
                     made[key] = ops.copy(lf.value)
             leaves.append(made[key])

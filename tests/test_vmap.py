@@ -160,6 +160,12 @@ def test_one_object_given_twice_stays_one_object():
     assert seen == [(True, True), (True, True)]
 
 
+def test_one_array_mapped_along_two_axes():
+    A = np.arange(9.0).reshape(3, 3)
+    got = framead.vmap(lambda r, c: r @ c, in_axes=(0, 1))(A, A)
+    np.testing.assert_array_equal(got, [A[b] @ A[:, b] for b in range(3)])
+
+
 # --- in_axes ---------------------------------------------------------------------------------
 
 def f3(a, b, c):
@@ -367,6 +373,11 @@ def test_unstackable_output():
     assert framead.vmap(lambda a: "text", out_axes=None)(np.ones(2)) == "text"
 
 
+def test_not_callable():
+    with pytest.raises(TypeError, match="vmap needs a callable"):
+        framead.vmap(3)
+
+
 def test_bad_axis_size():
     with pytest.raises(ValueError, match="axis_size must be"):
         framead.vmap(lambda a: a, axis_size=-1)
@@ -397,6 +408,23 @@ def test_grad_through_vmap_wrt_mapped_argument_and_out_axes():
 
     fd = fd_grad(total, X)
     np.testing.assert_allclose(framead.grad(total)(X), fd, rtol=1e-6, atol=1e-7)
+
+
+def test_grad_through_vmap_with_in_place_writes_into_the_broadcast_argument():
+    X = np.arange(1.0, 9.0).reshape(4, 2) / 3
+
+    def f(w, x):
+        w *= x  # into this example's copy of w
+        w[0] += np.sin(x[1])
+        return float(np.sum(w ** 2))
+
+    def total(w):
+        return framead.vmap(f, in_axes=(None, 0))(w, X).sum()
+
+    w = np.array([0.7, -1.3])
+    g = framead.grad(total)(w)
+    np.testing.assert_allclose(g, fd_grad(total, w), rtol=1e-7, atol=1e-8)
+    np.testing.assert_array_equal(w, [0.7, -1.3])
 
 
 def test_grad_through_vmap_of_numpy_function():
