@@ -440,6 +440,24 @@ def test_grad_of_vmap_of_grad():
     np.testing.assert_allclose(g, 6 * X, rtol=1e-13)
 
 
+def test_forward_mode_and_hessian_through_vmap():
+    X = np.arange(1.0, 7.0).reshape(3, 2) / 3
+    f = framead.vmap(lambda x: np.sin(x) * x.sum())
+
+    def ref(X):
+        return np.sin(X) * X.sum(axis=1, keepdims=True)
+
+    T = np.linspace(-1.0, 1.0, 6).reshape(3, 2)
+    _, tangent = framead.jvp(f, (X,), (T,))
+    h = 1e-6
+    np.testing.assert_allclose(tangent, (ref(X + h * T) - ref(X - h * T)) / (2 * h),
+                               rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(framead.jacfwd(f)(X), framead.jacrev(f)(X), rtol=1e-13)
+    H = framead.hessian(lambda X: framead.vmap(lambda x: float(np.sum(x ** 3)))(X).sum())(X)
+    np.testing.assert_allclose(H.reshape(6, 6), np.diag(6 * X.ravel()), rtol=1e-13,
+                               atol=1e-13)
+
+
 def test_jit_of_vmap(data):
     w, X, Y = data
     j = framead.jit(framead.vmap(legacy_loss, in_axes=(None, 0, 0)))
