@@ -17,7 +17,8 @@ every variant computes the gradient with respect to the shared weights for each 
 
 Each variant is timed ``--repeats`` times (one call over the whole batch each); the table gives
 the median in ms, its ratio to the loop's median, and min/max as the noise. Every variant's
-result is compared with the loop's.
+result is compared with the loop's. A second table times the loss's value alone (the loop
+against ``vmap(f)``): vmap's own cost per call.
 """
 
 from __future__ import annotations
@@ -84,6 +85,14 @@ def variants(w: np.ndarray, X: np.ndarray, Y: np.ndarray) -> dict[str, Callable]
     return out
 
 
+def overhead_variants(w: np.ndarray, X: np.ndarray, Y: np.ndarray) -> dict[str, Callable]:
+    """The loss's value only: what vmap itself costs over the loop."""
+    v = framead.vmap(legacy_loss, in_axes=(None, 0, 0))
+    return {"loop of f (value only)": lambda: np.array(
+                [legacy_loss(w.copy(), X[b].copy(), Y[b]) for b in range(len(X))]),
+            "vmap(f) (value only)": lambda: v(w, X, Y)}
+
+
 def time_it(fn: Callable, repeats: int) -> tuple[list[float], Any]:
     result = fn()  # warm-up (imports, rule tables, the warm cache's first trace)
     times = []
@@ -109,19 +118,25 @@ def main() -> None:
 
     print(f"per-example gradients of a legacy loss: {opts.examples} examples, dim {opts.dim}, "
           f"median of {repeats} calls")
-    print(f"{'variant':32} {'median ms':>10} {'ratio':>7} {'min ms':>9} {'max ms':>9}  match")
-    reference = None
-    base = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name, fn in variants(w, X, Y).items():
-            times, result = time_it(fn, repeats)
-            med = statistics.median(times)
-            if reference is None:
-                reference, base = result, med
-            match = np.allclose(result, reference, rtol=1e-10, atol=1e-12)
-            print(f"{name:32} {med:10.2f} {med / base:7.2f} {min(times):9.2f} "
-                  f"{max(times):9.2f}  {'yes' if match else 'NO'}")
+        table(variants(w, X, Y), repeats)
+        print()
+        table(overhead_variants(w, X, Y), repeats)
+
+
+def table(fns: dict[str, Callable], repeats: int) -> None:
+    """Times each variant; ratios and matches are relative to the first."""
+    print(f"{'variant':32} {'median ms':>10} {'ratio':>7} {'min ms':>9} {'max ms':>9}  match")
+    reference = base = None
+    for name, fn in fns.items():
+        times, result = time_it(fn, repeats)
+        med = statistics.median(times)
+        if reference is None:
+            reference, base = result, med
+        match = np.allclose(result, reference, rtol=1e-10, atol=1e-12)
+        print(f"{name:32} {med:10.3f} {med / base:7.2f} {min(times):9.3f} "
+              f"{max(times):9.3f}  {'yes' if match else 'NO'}")
 
 
 if __name__ == "__main__":
