@@ -10,24 +10,43 @@ reverse pass (a callback must be pure, so nothing is kept between the two; the f
 twice when differentiating). Works under ``jax.jit`` and ``jax.grad``; ``vmap`` calls the
 host function once per batch element.
 
-Positional tensor/array arguments of a float or complex dtype are differentiable; other
-arguments (ints, Python objects, keyword arguments) are passed through as constants. Outputs:
-an array or a float, or a (nested) tuple/list of them.
+Positional arguments may be tensors/arrays or containers of them (tuples, lists, dicts, named
+tuples; for ``to_torch`` also dataclasses and classes registered with ``framead.tree``; for
+``to_jax`` JAX's pytrees). Tensor/array leaves of a float or complex dtype are differentiable;
+other leaves (ints, Python objects) and keyword arguments are passed through as constants.
+Outputs: an array or a float, or any container of them.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .ir import flatten_tree, unflatten_tree
+from . import tree
+from .inputs import Differentiated
 
 __all__ = ["to_torch", "to_jax"]
 
-_flatten, _unflatten = flatten_tree, unflatten_tree
+
+def _leaf_grads(args: tuple, nums: tuple[int, ...], grads: tuple) -> list:
+    """framead's gradients of ``args[nums]`` (one tree per argument) as one entry per leaf of
+    ``tree.flatten(args)`` (None where nothing is differentiated)."""
+    spec = Differentiated(args, nums)
+    out: list = []
+    packed = dict(zip(nums, grads, strict=True))
+    for i, a in enumerate(args):
+        n = len(tree.leaves(a)) if tree.is_node(a) and a is not None else 1
+        if i not in packed:
+            out += [None] * n
+            continue
+        t = spec.trees[i]
+        gs = [packed[i]] if t.treedef.is_leaf else t.treedef.flatten_up_to(packed[i])
+        out += [g if d else None for g, d in zip(gs, t.diff, strict=True)]
+    return out
 
 
 # ----------------------------------------------------------------------------- PyTorch
@@ -43,32 +62,36 @@ def to_torch(fn: Callable) -> Callable:
 
     class _FrameadFunction(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, *args):
-            arrays = []
-            diff = []
-            for i, a in enumerate(args):
+        def forward(ctx, in_treedef, *leaves):
+            arrays, diff = [], []
+            for k, a in enumerate(leaves):
                 if isinstance(a, torch.Tensor):
                     arr = a.detach().cpu().numpy().copy()
-                    if arr.dtype.kind in "fc" and ctx.needs_input_grad[i]:
-                        diff.append(i)
+                    if arr.dtype.kind in "fc" and ctx.needs_input_grad[k + 1]:
+                        diff.append(k)
                     arrays.append(arr)
                 else:
                     arrays.append(a)
-            ctx.devices = [a.device if isinstance(a, torch.Tensor) else None for a in args]
-            ctx.diff = tuple(diff)
-            ctx.nargs = len(args)
-            if diff:
+            ctx.devices = [a.device if isinstance(a, torch.Tensor) else None for a in leaves]
+            ctx.diff = frozenset(diff)
+            ctx.nleaves = len(leaves)
+            args = tree.unflatten(in_treedef, arrays)
+            ends = list(itertools.accumulate(_n_leaves(a) for a in args))
+            nums = tuple(i for i, end in enumerate(ends)
+                         if any(end - _n_leaves(args[i]) <= k < end for k in diff))
+            if nums:
                 from .api import vjp
 
-                out, f_vjp = vjp(fn, *arrays, argnums=ctx.diff)
-                ctx.f_vjp = f_vjp
+                out, f_vjp = vjp(fn, *args, argnums=nums)
+                ctx.f_vjp, ctx.args, ctx.nums = f_vjp, args, nums
             else:
-                out = fn(*arrays)
-            leaves, treedef = _flatten(out)
+                out = fn(*args)
+            out_leaves, treedef = tree.flatten(out)
             ctx.treedef = state["treedef"] = treedef
-            ctx.out_leaves = [np.asarray(x) for x in leaves]
+            ctx.out_leaves = [np.asarray(x) for x in out_leaves]
             dev = next((d for d in ctx.devices if d is not None), None)
-            tensors = tuple(torch.as_tensor(np.array(x, copy=True), device=dev) for x in leaves)
+            tensors = tuple(torch.as_tensor(np.array(x, copy=True), device=dev)
+                            for x in out_leaves)
             for t, leaf in zip(tensors, ctx.out_leaves, strict=True):
                 if leaf.dtype.kind not in "fc":
                     ctx.mark_non_differentiable(t)
@@ -78,7 +101,7 @@ def to_torch(fn: Callable) -> Callable:
         @torch.autograd.function.once_differentiable
         def backward(ctx, *grads):
             if not ctx.diff:
-                return (None,) * ctx.nargs
+                return (None,) * (ctx.nleaves + 1)
             cts = []
             for g, leaf in zip(grads, ctx.out_leaves, strict=True):
                 if g is None or leaf.dtype.kind not in "fc":
@@ -86,19 +109,26 @@ def to_torch(fn: Callable) -> Callable:
                     continue
                 c = np.conj(g.detach().cpu().numpy()).astype(leaf.dtype, copy=False)
                 cts.append(c if leaf.ndim else c[()])
-            grads_in = ctx.f_vjp(_unflatten(ctx.treedef, cts))
-            out: list = [None] * ctx.nargs
-            for i, gi in zip(ctx.diff, grads_in, strict=True):
-                out[i] = torch.as_tensor(np.conj(np.asarray(gi)).copy(), device=ctx.devices[i])
+            grads_in = ctx.f_vjp(tree.unflatten(ctx.treedef, cts))
+            out: list = [None]
+            for k, gk in enumerate(_leaf_grads(ctx.args, ctx.nums, grads_in)):
+                out.append(None if k not in ctx.diff or gk is None else
+                           torch.as_tensor(np.conj(np.asarray(gk)).copy(),
+                                           device=ctx.devices[k]))
             return tuple(out)
 
     def call(*args: Any):
-        flat = _FrameadFunction.apply(*args)
-        return _unflatten(state["treedef"], list(flat))
+        leaves, in_treedef = tree.flatten(args)
+        flat = _FrameadFunction.apply(in_treedef, *leaves)
+        return tree.unflatten(state["treedef"], list(flat))
 
     functools.update_wrapper(call, fn)
     call.autograd_function = _FrameadFunction  # type: ignore[attr-defined]
     return call
+
+
+def _n_leaves(a: Any) -> int:
+    return len(tree.leaves(a)) if tree.is_node(a) and a is not None else 1
 
 
 # ----------------------------------------------------------------------------- JAX
@@ -115,22 +145,25 @@ def to_jax(fn: Callable, result_shape: Any = None) -> Callable:
     import jax
 
     def _structs(args):
-        return [jax.ShapeDtypeStruct(np.shape(a), jax.numpy.result_type(a)) for a in args]
+        return [jax.tree_util.tree_map(
+            lambda x: jax.ShapeDtypeStruct(np.shape(x), jax.numpy.result_type(x)), a)
+            for a in args]
 
     def _out_struct(args):
         if result_shape is not None:
             rs = result_shape(*_structs(args)) if callable(result_shape) else result_shape
             return rs
         try:
-            concrete = [np.asarray(a) for a in args]
+            concrete = [jax.tree_util.tree_map(np.asarray, a) for a in args]
         except Exception:  # tracers (jit): probe with ones of the same shapes and dtypes
-            concrete = [np.ones(s.shape, s.dtype) for s in _structs(args)]
+            concrete = [jax.tree_util.tree_map(lambda s: np.ones(s.shape, s.dtype), a)
+                        for a in _structs(args)]
         out = fn(*concrete)
         return jax.tree_util.tree_map(
             lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), out)
 
     def _host_fn(*args):
-        out = fn(*[np.asarray(a) for a in args])
+        out = fn(*[jax.tree_util.tree_map(np.asarray, a) for a in args])
         return jax.tree_util.tree_map(np.asarray, out)
 
     @jax.custom_vjp
@@ -146,20 +179,23 @@ def to_jax(fn: Callable, result_shape: Any = None) -> Callable:
 
         def host_vjp(args_and_g):
             a, gg = args_and_g
-            arrays = [np.array(x, copy=True) for x in a]
-            nums = tuple(i for i, x in enumerate(arrays) if x.dtype.kind in "fc")
+            arrays = tuple(jax.tree_util.tree_map(lambda x: np.array(x, copy=True), x)
+                           for x in a)
+            nums = tuple(i for i, x in enumerate(arrays)
+                         if any(tree.differentiable(v) for v in tree.leaves(x)))
             from .api import vjp
 
             out, f_vjp = vjp(fn, *arrays, argnums=nums)
-            leaves, treedef = _flatten(out)
+            leaves, treedef = tree.flatten(out)
             g_leaves = jax.tree_util.tree_leaves(gg)
             cts = [np.asarray(c).astype(np.asarray(x).dtype, copy=False).reshape(np.shape(x))
                    for c, x in zip(g_leaves, leaves, strict=True)]
-            grads = f_vjp(_unflatten(treedef, cts))
-            res = [np.zeros(s.shape, s.dtype) for s in in_structs]
-            for i, gi in zip(nums, grads, strict=True):
-                res[i] = np.asarray(gi, dtype=in_structs[i].dtype).reshape(in_structs[i].shape)
-            return tuple(res)
+            grads = _leaf_grads(arrays, nums, f_vjp(tree.unflatten(treedef, cts)))
+            structs, td = tree.flatten(in_structs)
+            res = [np.zeros(s.shape, s.dtype) if g is None else
+                   np.asarray(g, dtype=s.dtype).reshape(s.shape)
+                   for s, g in zip(structs, grads, strict=True)]
+            return tree.unflatten(td, res)
 
         return jax.pure_callback(host_vjp, in_structs, (args, g), vmap_method="sequential")
 

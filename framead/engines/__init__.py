@@ -54,6 +54,7 @@ is reported as an ``EnginePluginWarning`` and skipped.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
@@ -64,6 +65,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from framead import tree
 from framead.ir import flatten_tree, unflatten_tree
 
 __all__ = ["register_engine", "unregister_engine", "get_engine", "available_engines", "use",
@@ -186,12 +188,33 @@ def use(engine: str, **options: Any) -> Callable[[Callable], Callable]:
     def decorate(fn: Callable) -> Callable:
         if not callable(fn):
             raise TypeError(f"framead.use({engine!r}) wraps a callable, got {fn!r:.80}")
-        return _wrap(fn, factory(fn, dict(options)), engine)
+        return _wrap(fn, factory(fn, dict(options)), engine, factory, options)
 
     return decorate
 
 
-def _wrap(fn: Callable, eng: Any, engine_name: str) -> Callable:
+def _holds_traced(rec: Any, a: Any) -> bool:
+    """Whether ``a`` is a container (framead.tree) with a traced leaf."""
+    return tree.is_node(a) and a is not None and any(
+        rec.value_of(v) is not None for v in tree.leaves(a))
+
+
+# The function of the leaves that rebuilds the containers and calls ``fn``: compiled under a
+# file name outside framead's package, so a capture records it like the user's code (an engine
+# that re-captures the function, "forward" or "checkpoint", sees every operation).
+_OF_LEAVES = "def of_leaves(*leaves, **kwargs):\n    return fn(*unflatten(td, leaves), **kwargs)\n"
+
+
+def _of_leaves(fn: Callable, td: Any, fname: str) -> Callable:
+    ns = {"fn": fn, "unflatten": tree.unflatten, "td": td}
+    exec(compile(_OF_LEAVES, "<framead.use: containers as leaves>", "exec"), ns)
+    flat = ns["of_leaves"]
+    flat.__qualname__ = flat.__name__ = fname
+    return flat
+
+
+def _wrap(fn: Callable, eng: Any, engine_name: str, factory: Callable,
+          options: dict) -> Callable:
     from framead.rules import Rule
 
     fname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
@@ -209,6 +232,7 @@ def _wrap(fn: Callable, eng: Any, engine_name: str) -> Callable:
     except (TypeError, ValueError):
         sig = None
     rules: dict = {}
+    by_structure: dict = {}  # containers of traced values: fn of the leaves, per structure
 
     def rule_for(nargs: int, wrt: tuple, multi: bool):
         key = (nargs, wrt, multi)
@@ -225,6 +249,19 @@ def _wrap(fn: Callable, eng: Any, engine_name: str) -> Callable:
         frame = sys._getframe(1)
         if kwargs and sig is not None:
             args, kwargs = _move_traced_keywords(rec, sig, args, kwargs)
+        if any(_holds_traced(rec, a) for a in args):
+            leaves, td = tree.flatten(tuple(args))
+            try:
+                inner = by_structure.get(td)
+            except TypeError:  # a registered class with unhashable aux data
+                inner = None
+            if inner is None:
+                flat = _of_leaves(fn, td, fname)
+                inner = _wrap(flat, factory(flat, dict(options)), engine_name, factory,
+                              options)
+                with contextlib.suppress(TypeError):
+                    by_structure[td] = inner
+            return inner(*leaves, **kwargs)
         wrt = []
         for i, a in enumerate(args):
             v = rec.tree_value(a)
