@@ -5,6 +5,7 @@ for a command with its own parser, ``None`` and a ``main(argv)`` that gets the r
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -150,11 +151,21 @@ COMMANDS: dict[str, tuple[str, Callable | None, Callable]] = {
 }
 
 
+def _version() -> str:
+    import platform
+
+    import framead
+
+    return (f"framead {framead.__version__} (CPython {platform.python_version()}, "
+            f"{os.path.dirname(framead.__file__)})")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in COMMANDS and COMMANDS[argv[0]][1] is None:
         return COMMANDS[argv[0]][2](argv[1:])
     parser = argparse.ArgumentParser(prog="python -m framead")
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, configure, run) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text, add_help=configure

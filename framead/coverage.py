@@ -131,7 +131,12 @@ class CoverageReport:
 
 
 def coverage(f: Callable, *args: Any, **kwargs: Any) -> CoverageReport:
-    """Run ``f(*args, **kwargs)`` once under capture and report where gradients may be lost."""
+    """Run ``f(*args, **kwargs)`` once under capture and report where gradients may be lost.
+
+    >>> report = framead.coverage(lambda x: int(x) * x, 2.5)
+    >>> [(e.code, e.kind, e.op) for e in report.entries]
+    [('FA102', 'gradient-cut', 'builtins.int')]
+    """
     from .api import trace
 
     t = trace(f, *args, **kwargs)

@@ -28,6 +28,12 @@ def eager(fn: Callable) -> Callable:
     ``float(t)`` and ``np.asarray(t)`` cut the gradient and are reported as FA102).
     Works on plain functions and methods (also under ``staticmethod``/``classmethod``), not on
     generator or async functions.
+
+    >>> @framead.eager
+    ... def cube(x):
+    ...     return x * x * x
+    >>> framead.grad(lambda x: cube(x) + 1.0)(2.0)
+    12.0
     """
     if isinstance(fn, staticmethod | classmethod):
         return type(fn)(eager(fn.__func__))

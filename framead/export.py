@@ -55,7 +55,15 @@ def to_torch(fn: Callable) -> Callable:
     """``g = to_torch(fn)``: ``g(*tensors)`` returns torch tensors; gradients flow through
     framead's reverse pass of ``fn`` (NumPy code, run on CPU copies of the tensors).
 
-    Complex tensors follow PyTorch's convention (the conjugate of framead/JAX's cotangent)."""
+    Complex tensors follow PyTorch's convention (the conjugate of framead/JAX's cotangent).
+
+    >>> import torch
+    >>> f = framead.to_torch(lambda p: np.sum(p["w"] ** 2) * p["s"])
+    >>> w = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    >>> f({"w": w, "s": 3.0}).backward()
+    >>> w.grad
+    tensor([ 6., 12.], dtype=torch.float64)
+    """
     import torch
 
     state: dict = {}  # the output structure of the last forward (apply returns a flat tuple)
@@ -141,7 +149,15 @@ def to_jax(fn: Callable, result_shape: Any = None) -> Callable:
     ``result_shape``: the output's ``jax.ShapeDtypeStruct`` tree, or a callable taking the
     input ShapeDtypeStructs and returning it. Without it the output structure is found by
     running ``fn`` once on the inputs when they are concrete, else on arrays of ones shaped
-    like them (under ``jax.jit``). Enable ``jax_enable_x64`` for float64."""
+    like them (under ``jax.jit``). Enable ``jax_enable_x64`` for float64.
+
+    >>> import jax
+    >>> jax.config.update("jax_enable_x64", True)
+    >>> f = framead.to_jax(lambda p: np.sum(np.sin(p[0]) * p[1]))
+    >>> g = jax.grad(f)((jax.numpy.zeros(2), jax.numpy.array([2.0, 3.0])))
+    >>> [np.asarray(x).tolist() for x in g]
+    [[2.0, 3.0], [0.0, 0.0]]
+    """
     import jax
 
     def _structs(args):

@@ -234,7 +234,17 @@ def implicit(solve: Callable | None = None, residual: Callable | None = None) ->
     ``residual(x, *params) == 0``. Inside a capture, the returned function runs ``solve``
     without recording it and records ``x`` with the implicit-function adjoint (gradients reach
     traced ``params`` and traced values ``residual`` reads through closures). Outside a capture
-    it is ``solve``. Usable as ``@framead.implicit(residual=res)`` too."""
+    it is ``solve``. Usable as ``@framead.implicit(residual=res)`` too.
+
+    >>> def newton_sqrt(a):  # iterations framead never differentiates
+    ...     x = 1.0
+    ...     for _ in range(60):
+    ...         x = 0.5 * (x + a / x)
+    ...     return x
+    >>> sqrt = framead.implicit(newton_sqrt, residual=lambda x, a: x * x - a)
+    >>> round(framead.grad(sqrt)(4.0), 12)  # d sqrt(a)/da = 1 / (2 sqrt(a))
+    0.25
+    """
     if residual is None:
         raise TypeError("framead.implicit needs residual=residual(x, *params)")
     if solve is None:

@@ -147,7 +147,11 @@ def _kind(x: Any) -> _Kind | None:
 
 
 def is_node(x: Any) -> bool:
-    """Whether ``x`` is a container that :func:`flatten` takes apart."""
+    """Whether ``x`` is a container that :func:`flatten` takes apart.
+
+    >>> is_node((1.0,)), is_node(None), is_node(np.ones(2))
+    (True, True, False)
+    """
     return _kind(x) is not None
 
 
@@ -233,14 +237,22 @@ def _describe(x: Any) -> str:
 
 def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list[Any],
                                                                              TreeDef]:
-    """The leaves of ``tree`` (depth first, in order) and its structure."""
+    """The leaves of ``tree`` (depth first, in order) and its structure.
+
+    >>> flatten([1.0, {"a": np.float32(2.0), "b": None}])
+    ([1.0, np.float32(2.0)], list(*, dict(*, None())))
+    """
     out: list[Any] = []
     return out, _walk(tree, out, is_leaf, None, "")
 
 
 def flatten_with_paths(tree: Any, is_leaf: Callable[[Any], bool] | None = None
                        ) -> tuple[list[tuple[str, Any]], TreeDef]:
-    """Like :func:`flatten`, each leaf with its path (``["layers"][2].W``)."""
+    """Like :func:`flatten`, each leaf with its path (``["layers"][2].W``).
+
+    >>> flatten_with_paths({"w": (1.0, 2.0)})[0]
+    [('["w"][0]', 1.0), ('["w"][1]', 2.0)]
+    """
     out: list[Any] = []
     paths: list[str] = []
     td = _walk(tree, out, is_leaf, paths, "")
@@ -265,7 +277,11 @@ def _walk(x: Any, out: list[Any], is_leaf: Callable[[Any], bool] | None,
 
 
 def unflatten(treedef: TreeDef, leaves: Iterable[Any]) -> Any:
-    """The tree of structure ``treedef`` holding ``leaves`` (inverse of :func:`flatten`)."""
+    """The tree of structure ``treedef`` holding ``leaves`` (inverse of :func:`flatten`).
+
+    >>> unflatten(structure((0.0, [0.0])), [1.0, 2.0])
+    (1.0, [2.0])
+    """
     it = iter(leaves)
     tree = _build(treedef, it)
     if next(it, _END) is not _END:
@@ -286,12 +302,20 @@ def _build(td: TreeDef, it: Any) -> Any:
 
 
 def leaves(tree: Any) -> list[Any]:
-    """The leaves of ``tree``."""
+    """The leaves of ``tree``.
+
+    >>> leaves({"a": [1.0, 2.0], "b": 3})
+    [1.0, 2.0, 3]
+    """
     return flatten(tree)[0]
 
 
 def structure(tree: Any) -> TreeDef:
-    """The structure of ``tree``."""
+    """The structure of ``tree``.
+
+    >>> structure((1.0, [2.0, 3.0])) == structure((4.0, [5.0, 6.0]))
+    True
+    """
     return flatten(tree)[1]
 
 
@@ -308,7 +332,11 @@ def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
 
 def differentiable(x: Any) -> bool:
     """Whether a leaf is a value framead differentiates: a Python float or complex, a NumPy
-    inexact scalar or a float/complex array (ints, bools and objects are not)."""
+    inexact scalar or a float/complex array (ints, bools and objects are not).
+
+    >>> differentiable(1.0), differentiable(np.arange(3)), differentiable(np.ones(3))
+    (True, False, True)
+    """
     if isinstance(x, np.ndarray):
         return x.dtype.kind in "fc"
     return isinstance(x, float | complex | np.inexact)

@@ -179,7 +179,15 @@ def available_engines() -> list[str]:
 
 def use(engine: str, **options: Any) -> Callable[[Callable], Callable]:
     """``framead.use(engine, **options)(fn)``: every call of ``fn`` inside a capture becomes one
-    node differentiated by ``engine`` (see the module docstring)."""
+    node differentiated by ``engine`` (see the module docstring). Arguments may be containers
+    of floats and arrays: the engine differentiates a function of their leaves.
+
+    >>> import math
+    >>> smooth = framead.use("finite_diff")(lambda p: math.sin(p[0]) * p[1])
+    >>> g = framead.grad(lambda p: smooth(p) * 2.0)([0.0, 3.0])
+    >>> [round(v, 6) for v in g]
+    [6.0, 0.0]
+    """
     if not isinstance(engine, str):
         raise TypeError("framead.use takes the engine's name first: @framead.use('torch') or "
                         f"framead.use('jax')(fn), got {engine!r:.80}")
