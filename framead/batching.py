@@ -26,7 +26,7 @@ Axis = int | None
 
 
 def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0,
-         axis_size: int | None = None) -> Callable:
+         axis_size: int | None = None, *, fast: bool | None = None) -> Callable:
     """``vmap(f, in_axes=0, out_axes=0, axis_size=None)``: ``f`` mapped over an axis of its
     arguments, as ``jax.vmap``. ``in_axes`` is an int, None, or a tuple with one entry per
     positional argument, each an int/None or a pytree prefix of that argument (an int at a node
@@ -37,6 +37,18 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0,
     output leaf is stacked (Python floats become float64 arrays), so any program works and
     ``vmap`` composes with ``grad``, ``jit`` and itself. A cached ``f`` (``jit(grad(f))``)
     records its trace on the first example and replays it on the others.
+
+    One pass (framead/batching_trace.py): for a cached ``f`` (``jit(f)``, ``jit(grad(f))``,
+    ``grad(f, cache=True)``, whose contract is already to replay its recording instead of
+    running ``f``) vmap records ``f`` on the first example and runs the recorded operations
+    once on the whole batch (elementwise operations, reductions, indexing with constant
+    keys, in-place writes, matmul, ... see framead/batching_rules.py), when that is exactly
+    the loop's result: mapped arguments are float arrays, every recorded decision is the
+    same for every example, no random draw was recorded, every operation has a batching
+    rule. Otherwise it loops. ``fast=True`` takes the one pass for any ``f`` too (asserting,
+    as jit does, that ``f`` has no side effects to repeat: they then happen once per trace),
+    ``fast=False`` always loops. ``vmap(f).vmap_stats``: how calls ran (``batched``, ``loop``,
+    ``captures``, ``last``) and the ``reasons`` for looping.
 
     >>> import numpy as np, framead
     >>> def loss(w, x):
@@ -59,12 +71,23 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0,
     _check_spec(out_axes, "out_axes", top=False)
 
     from .api import _user_facing
+    from .batching_trace import FastPath, is_cached
+
+    if fast not in (None, True, False):
+        raise TypeError(f"vmap: fast must be None, True or False, got {fast!r}")
+    path = FastPath(f)
+    if fast is False:
+        path.off = "fast=False"
+    elif fast is None and not is_cached(f):
+        path.off = ("f is not a cached function (framead.jit, grad(..., cache=True)): it "
+                    "runs once per example (fast=True records it and runs the batch at once)")
 
     @functools.wraps(f)
     @_user_facing
     def mapped(*args: Any, **kwargs: Any) -> Any:
-        return _run(f, in_axes, out_axes, axis_size, args, kwargs)
+        return _run(f, in_axes, out_axes, axis_size, args, kwargs, path)
 
+    mapped.vmap_stats = path.stats  # (not .stats: jit(vmap(f)) copies it over its own)
     return mapped
 
 
@@ -169,7 +192,7 @@ def _batch_size(leaves: list[_Leaf], axis_size: int | None) -> int:
 
 
 def _run(f: Callable, in_axes: Any, out_axes: Any, axis_size: int | None, args: tuple,
-         kwargs: dict) -> Any:
+         kwargs: dict, path: Any = None) -> Any:
     args_tds: list[tuple[Any, list[_Leaf]]] = []
     for where, spec, value in _arg_specs(in_axes, args, kwargs):
         triples, td = _leaf_axes(spec, value, where)
@@ -178,14 +201,95 @@ def _run(f: Callable, in_axes: Any, out_axes: Any, axis_size: int | None, args: 
     ops = _Ops()
     moved = {(id(lf.value), lf.axis): ops.moveaxis(lf.value, lf.axis)
              for _, lfs in args_tds for lf in lfs if lf.axis is not None}
-    outs = []
-    for b in range(n):
+    outs: list[Any] = []
+    if path is not None:
+        done, result = _one_pass(path, args_tds, moved, n, ops, len(args), list(kwargs),
+                                 out_axes, outs)
+        if done:
+            return result
+    for b in range(len(outs), n):
         example = _example(args_tds, moved, b, ops)
         npos = len(args)
         ex_args = example[:npos]
         ex_kwargs = dict(zip(kwargs, example[npos:], strict=True))
         outs.append(ops.apply(f, ex_args, ex_kwargs))
     return _stack_outputs(outs, out_axes, ops)
+
+
+def _one_pass(path: Any, args_tds: list[tuple[Any, list[_Leaf]]], moved: dict, n: int,
+              ops: _Ops, npos: int, kwnames: list[str], out_axes: Any,
+              outs: list[Any]) -> tuple[bool, Any]:
+    """The batch in one pass (framead/batching_trace.py) where it is exact: (True, result);
+    else (False, None), with example 0's output put in ``outs`` when recording it ran ``f``
+    on it (the loop goes on from example 1)."""
+    if getattr(path, "off", None):
+        path.reason(path.off)
+        return False, None
+    if ops.call is not None:
+        path.reason("inside a capture: the loop is recorded and differentiated")
+        return False, None
+    if n < 2:
+        path.reason("one example")
+        return False, None
+    index: dict[tuple[int, Axis], int] = {}
+    leaves: list[tuple[Any, Axis]] = []
+    for _, lfs in args_tds:
+        for lf in lfs:
+            key = (id(lf.value), lf.axis)
+            if key not in index:
+                index[key] = len(leaves)
+                leaves.append((lf.value, lf.axis))
+
+    def rebuild(xs: list) -> tuple[tuple, dict]:
+        built = [tree.unflatten(td, [xs[index[(id(lf.value), lf.axis)]] for lf in lfs])
+                 for td, lfs in args_tds]
+        return tuple(built[:npos]), dict(zip(kwnames, built[npos:], strict=True))
+
+    def example(b: int) -> list:
+        return [ops.copy(ops.index(moved[(id(x), a)], b)) if a is not None else x
+                for x, a in leaves]
+
+    from .batching_trace import _NOTHING
+
+    done, result, first = path.run(leaves, rebuild, n, example)
+    if done:
+        try:
+            return True, _assemble(*result, out_axes, n)
+        except _Fallback as e:
+            path.stats["batched"] -= 1
+            path.reason(str(e))
+    if first is not _NOTHING:
+        outs.append(first)
+    return False, None
+
+
+class _Fallback(Exception):
+    """The batched outputs cannot be given as the loop would: loop instead."""
+
+
+def _assemble(outs: list[tuple[Any, bool]], plan: Any, out_axes: Any, n: int) -> Any:
+    """The batched outputs with ``out_axes`` applied, as the loop stacks them."""
+    skeleton = tree.unflatten(plan.out_treedef, [r for r, _ in outs])
+    try:
+        axes, _ = _leaf_axes(out_axes, skeleton, "output")
+    except ValueError as e:
+        raise _Fallback(str(e)) from None
+    result = []
+    for (r, varies), (where, axis, _) in zip(outs, axes, strict=True):
+        if axis is None:
+            if varies:
+                raise _Fallback(f"{where} varies along the batch but out_axes is None there")
+            result.append(r)
+            continue
+        a = r if varies else np.asarray(r)
+        if a.dtype.kind not in "biufc":
+            raise _Fallback(f"{where} is not a number or an array")
+        if not varies:
+            a = np.broadcast_to(a, (n, *a.shape))
+        if not -a.ndim <= axis < a.ndim:
+            raise _Fallback(f"out_axes {axis} is out of range for {where}")
+        result.append(np.array(np.moveaxis(a, 0, int(axis) % a.ndim), copy=True, order="C"))
+    return tree.unflatten(plan.out_treedef, result)
 
 
 def _example(args_tds: list[tuple[Any, list[_Leaf]]], moved: dict[tuple[int, int], Any], b: int,

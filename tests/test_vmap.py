@@ -496,10 +496,11 @@ def smooth_loss(w, x, y):
 
 def test_vmap_of_jit_grad_records_once_then_replays(data):
     """jit(grad(f)): every float/array argument is an input of the cached trace, so the
-    first example records it and the other 63 replay it."""
+    first example records it and the other 63 replay it (the loop: fast=False; the default
+    one pass is tested in tests/test_vmap_batched.py)."""
     w, X, Y = data
     g = framead.jit(framead.grad(smooth_loss))
-    got = framead.vmap(g, in_axes=(None, 0, 0))(w, X, Y)
+    got = framead.vmap(g, in_axes=(None, 0, 0), fast=False)(w, X, Y)
     want = framead.vmap(framead.grad(smooth_loss), in_axes=(None, 0, 0))(w, X, Y)
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
     assert g.stats["captures"] == 1 and g.stats["hits"] == N - 1
@@ -507,26 +508,28 @@ def test_vmap_of_jit_grad_records_once_then_replays(data):
 
 def test_vmap_of_cached_grad(data):
     """grad(f, cache=True) with the per-example data in differentiated arguments replays;
-    per-example data in the other arguments is static for the cache (new value: capture)."""
+    per-example data in the other arguments is static for the cache (new value: capture).
+    (The loop, fast=False: the default one pass records f itself.)"""
     w, X, Y = data
     g = framead.grad(smooth_loss, argnums=(0, 1, 2), cache=True)
-    got = framead.vmap(g, in_axes=(None, 0, 0))(w, X, Y)
+    got = framead.vmap(g, in_axes=(None, 0, 0), fast=False)(w, X, Y)
     want = framead.vmap(framead.grad(smooth_loss, (0, 1, 2)), in_axes=(None, 0, 0))(w, X, Y)
     for a, b in zip(got, want, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
     assert g.stats["captures"] == 1 and g.stats["hits"] == N - 1
     g0 = framead.grad(smooth_loss, cache=True)
-    np.testing.assert_allclose(framead.vmap(g0, in_axes=(None, 0, 0))(w, X, Y), want[0],
+    np.testing.assert_allclose(framead.vmap(g0, in_axes=(None, 0, 0), fast=False)(w, X, Y),
+                               want[0],
                                rtol=1e-13, atol=1e-15)
     assert g0.stats["captures"] == N
 
 
 def test_vmap_of_cached_grad_with_per_example_branches(data):
     """Examples whose branches differ miss and re-capture; every result equals the
-    analytic one."""
+    analytic one. (The loop, fast=False; the default falls back to it here.)"""
     w, X, Y = data
     g = framead.jit(framead.grad(legacy_loss))
-    got = framead.vmap(g, in_axes=(None, 0, 0))(w, X, Y)
+    got = framead.vmap(g, in_axes=(None, 0, 0), fast=False)(w, X, Y)
     want = loop_map(lambda b: legacy_loss_w_grad(w, X[b], Y[b]), range(N))
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     assert g.stats["captures"] + g.stats["hits"] == N
@@ -537,7 +540,11 @@ def test_functools_attributes_and_stats_visible():
     g = framead.grad(lambda x: float(np.sum(x ** 2)), cache=True)
     v = framead.vmap(g)
     v(np.ones((3, 2)))
-    assert v.stats["captures"] == 1
+    assert v.stats is g.stats  # (functools.wraps)
+    assert v.vmap_stats["batched"] == 1 and v.vmap_stats["captures"] == 1
+    v2 = framead.vmap(g, fast=False)
+    v2(np.ones((3, 2)))
+    assert g.stats["captures"] == 1 and v2.vmap_stats["loop"] == 1
 
 
 # --- random in_axes/out_axes/shapes against the Python loop ---------------------------------

@@ -1,0 +1,294 @@
+"""vmap's one-pass path: record ``f`` once on the first example, as ``framead.jit`` does, and
+run the recorded operations on the whole batch (framead/batching_rules.py).
+
+Taken only where the result is the loop's: every mapped argument is a float array (its
+per-example values are traced inputs, never recorded constants), the trace is one a cached
+trace could replay (framead/cache.py: no hazard but FA102, nothing that cannot be re-run),
+it drew no random numbers (NumPy's and Python's global generators, generators reachable
+from ``f`` and its arguments, fresh OS entropy), every node has a batching rule, every
+recorded decision comes out the same for every example, and the batched results have the
+recorded dtypes and shapes and reproduce the recorded example. Otherwise the examples run
+one by one and ``stats["reasons"]`` says why. Traces are kept per argument signature (the
+mapped leaves' per-example shapes and dtypes, the other leaves' values) and re-checked, as
+cached traces are, against the globals and closures they read.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import batching_rules as BR
+from . import tree
+from .ir import Value
+
+MAX_PLANS = 8
+
+
+def is_cached(f: Callable) -> bool:
+    """Whether ``f`` is a cached trace (``framead.jit(f)``, ``grad(f, cache=True)``): its
+    contract already is to replay its recording instead of running ``f``."""
+    stats, clear = getattr(f, "stats", None), getattr(f, "clear", None)
+    return callable(clear) and isinstance(stats, dict) and \
+        {"hits", "misses", "captures", "reasons"} <= stats.keys()
+
+
+class _Plan:
+    """One recorded trace, ready to run batched."""
+
+    def __init__(self, t: Any, rec: Any, fns: list, codes: list, f: Callable):
+        from .cache import _Globals
+
+        g = t.graph
+        guarded = [v for gd in rec.guards for v in _values(gd[2], gd[3])]
+        self.nodes = g.live_nodes(also=guarded)
+        self.guards = _renumber(tuple(rec.guards), g.nodes, self.nodes)
+        self.input_ids = [v.id for v in g.inputs]
+        self.outputs = list(g.outputs)
+        self.out_treedef = t.out_treedef
+        self.globals = _Globals([f, *fns], codes)
+
+
+def _values(args: Any, kwargs: dict) -> list[Value]:
+    from .reverse import _values_in
+
+    return list(_values_in([*args, *kwargs.values()]))
+
+
+def _renumber(guards: tuple, nodes: list, live: list) -> tuple:
+    """Guards placed before the same (live) node as when they were recorded."""
+    where = {id(n): k for k, n in enumerate(nodes)}
+    pos = [where[id(n)] for n in live]
+    out = []
+    for g in guards:
+        k = next((j for j, p in enumerate(pos) if p >= g[0]), len(pos))
+        out.append((k, *g[1:]))
+    return tuple(out)
+
+
+# --- random number generators --------------------------------------------------------------
+
+_RNG_TYPES = (np.random.Generator, np.random.RandomState, np.random.BitGenerator,
+              random.Random)
+
+
+def _rng_state(x: Any) -> Any:
+    if isinstance(x, np.random.Generator):
+        return repr(x.bit_generator.state)
+    if isinstance(x, np.random.BitGenerator):
+        return repr(x.state)
+    if isinstance(x, np.random.RandomState):
+        return repr(x.get_state(legacy=False))
+    return repr(x.getstate())
+
+
+def _reachable_rngs(f: Callable, leaves: list) -> list[Any]:
+    """Generators ``f`` may draw from: the global ones, arguments, closure cells and module
+    globals of ``f`` and the functions it wraps."""
+    found: dict[int, Any] = {id(random._inst): random._inst,
+                             id(np.random.mtrand._rand): np.random.mtrand._rand}
+    todo, seen = [f], set()
+    while todo:
+        fn = todo.pop()
+        if id(fn) in seen or len(seen) > 64:
+            continue
+        seen.add(id(fn))
+        objs = list(getattr(fn, "__closure__", None) or ())
+        objs = [c.cell_contents for c in objs if _filled(c)]
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            g = getattr(fn, "__globals__", {})
+            objs += [g[k] for k in code.co_names if k in g]
+        objs += [getattr(fn, a) for a in ("__wrapped__", "f", "__func__") if hasattr(fn, a)]
+        for o in objs:
+            if isinstance(o, _RNG_TYPES):
+                found[id(o)] = o
+            elif callable(o) and not isinstance(o, type):
+                todo.append(o)
+    for x in leaves:
+        if isinstance(x, _RNG_TYPES):
+            found[id(x)] = x
+    return list(found.values())
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:
+        return False
+    return True
+
+
+def _entropy_read(codes: list) -> bool:
+    """Whether the capture ran the standard library's entropy sources (an unseeded
+    ``np.random.default_rng()``, ``secrets``, ``random.SystemRandom``)."""
+    return any(c.co_filename.endswith(("/random.py", "/secrets.py")) for c in codes)
+
+
+# --- the path --------------------------------------------------------------------------------
+
+class FastPath:
+    """The one-pass path of one ``vmap(f)``: its traces and statistics."""
+
+    def __init__(self, f: Callable):
+        self.f = f
+        self.plans: dict[Any, _Plan] = {}
+        self.off: str | None = None  # why the one pass is not tried
+        self.stats: dict[str, Any] = {"batched": 0, "loop": 0, "captures": 0,
+                                      "last": None, "reasons": []}
+
+    def reason(self, why: str) -> None:
+        self.stats["loop"] += 1
+        self.stats["last"] = "loop"
+        reasons = self.stats["reasons"]
+        if why not in reasons and len(reasons) < 16:
+            reasons.append(why)
+
+    def run(self, leaves: list[tuple[Any, int | None]], rebuild: Callable[[list], tuple],
+            n: int, example: Callable[[int], list]) -> tuple[bool, Any, Any]:
+        """``(done, result, first)``: ``result`` the per-leaf batched outputs (and their
+        structure) when ``done``; otherwise ``first`` is example 0's output when the capture
+        already ran it (the loop then starts at example 1), else a sentinel."""
+        why = _unsupported(leaves)
+        if why is not None:
+            self.reason(why)
+            return False, None, _NOTHING
+        key = _key(leaves, n)
+        plan = self.plans.get(key) if key is not None else None
+        if plan is not None and not plan.globals.valid():
+            del self.plans[key]
+            plan = None
+        first = _NOTHING
+        if plan is None:
+            plan, first, why = self._record(leaves, rebuild, example(0))
+            if plan is None:
+                self.reason(why)
+                return False, None, first
+            if key is not None:
+                self.plans[key] = plan
+                while len(self.plans) > MAX_PLANS:
+                    del self.plans[next(iter(self.plans))]
+        try:
+            outs = _execute(plan, leaves, n)
+            if first is not _NOTHING:
+                _self_check(outs, first)
+        except BR.Unbatchable as e:
+            self.reason(str(e))
+            return False, None, first
+        self.stats["batched"] += 1
+        self.stats["last"] = "batched"
+        return True, (outs, plan), first
+
+    def _record(self, leaves: list, rebuild: Callable, ex: list) -> tuple:
+        from . import api
+        from .cache import _uncacheable_reason
+        from .inputs import default_argnums
+
+        f = self.f
+
+        def flat(*xs: Any) -> Any:  # f on the leaves, positional: every one can be an input
+            args, kwargs = rebuild(list(xs))
+            return api.call_top(f, args, kwargs)
+
+        rngs = _reachable_rngs(f, [x for x, _ in leaves])
+        before = [_rng_state(r) for r in rngs]
+        self.stats["captures"] += 1
+        try:
+            t, rec, fns, codes = api._capture_for_cache(flat, tuple(ex), {},
+                                                         default_argnums(ex), None)
+        except Exception as e:  # noqa: BLE001 - the loop runs f and raises as it would
+            return None, _NOTHING, f"the capture failed ({type(e).__name__}: {e})"
+        first = t.value
+        if [_rng_state(r) for r in rngs] != before or _entropy_read(codes):
+            return None, first, "f draws random numbers: a trace would repeat the recorded draw"
+        why = _uncacheable_reason(t, rec) or BR.check_nodes(
+            t.graph.live_nodes(also=[v for g in rec.guards for v in _values(g[2], g[3])]))
+        if why is None and len(t.graph.inputs) != sum(a is not None for _, a in leaves) + \
+                sum(a is None and tree.differentiable(x) for x, a in leaves):
+            why = "the trace's inputs are not the arguments' float leaves"
+        if why is not None:
+            return None, first, why
+        return _Plan(t, rec, fns, codes, f), first, None
+
+
+class _Nothing:
+    pass
+
+
+_NOTHING = _Nothing()
+
+
+def _unsupported(leaves: list[tuple[Any, int | None]]) -> str | None:
+    arrays = [x for x, _ in leaves if isinstance(x, np.ndarray)]
+    for x, a in leaves:
+        if a is not None and (type(x) is not np.ndarray or x.dtype.kind != "f"):
+            return (f"a mapped argument is a {type(x).__name__} of dtype {x.dtype}: only float "
+                    "arrays are traced inputs (other values would be recorded constants)")
+    for i, x in enumerate(arrays):
+        if any(np.may_share_memory(x, y) for y in arrays[i + 1:]):
+            return "two array arguments share memory"
+    return None
+
+
+def _key(leaves: list[tuple[Any, int | None]], n: int) -> Any:
+    from .cache import _fingerprint
+
+    parts = []
+    for x, a in leaves:
+        if a is not None:
+            parts.append(("mapped", a, x.shape[:a] + x.shape[a + 1:], x.dtype.str))
+        elif tree.differentiable(x):
+            parts.append((type(x), np.shape(x), str(getattr(x, "dtype", ""))))
+        else:
+            parts.append(_fingerprint(x))
+    key = tuple(parts)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _execute(plan: _Plan, leaves: list[tuple[Any, int | None]], n: int) -> list[Any]:
+    """The outputs' leaves over the batch: (array with the batch axis first, True) or
+    (value, False) for those that do not vary."""
+    diff = [(x, a) for x, a in leaves if a is not None or tree.differentiable(x)]
+    inputs, batched = {}, set()
+    for i, (x, a) in zip(plan.input_ids, diff, strict=True):
+        if a is not None:
+            inputs[i] = np.moveaxis(x, a, 0)
+            batched.add(i)
+        else:
+            inputs[i] = x
+    try:
+        env = BR.run(plan.nodes, plan.guards, inputs, batched, n)
+    except BR.Unbatchable:
+        raise
+    except Exception as e:  # noqa: BLE001 - a batched operation failed: the loop decides
+        raise BR.Unbatchable(f"a batched operation raised {type(e).__name__}: {e}") from None
+    outs = []
+    for v in plan.outputs:
+        r = env[v.id] if isinstance(v, Value) else v
+        outs.append((r.a, True) if isinstance(r, BR._Batched) else (r, False))
+    return outs
+
+
+def _self_check(outs: list, first: Any) -> None:
+    """The batched outputs reproduce example 0 as the capture computed it."""
+    for (r, varies), x in zip(outs, tree.flatten(first)[0], strict=True):
+        got = r[0] if varies else r
+        try:
+            a, b = np.asarray(got), np.asarray(x)
+            fin = np.abs(b[np.isfinite(b)]) if b.dtype.kind in "fc" else np.zeros(0)
+            scale = float(fin.max()) if fin.size else 0.0
+            ok = a.shape == b.shape and a.dtype == b.dtype and (
+                a.dtype.kind not in "fc" or np.allclose(a, b, rtol=1e-12, atol=1e-12 * scale,
+                                                        equal_nan=True))
+            ok = ok and (a.dtype.kind in "fc" or np.array_equal(a, b))
+        except Exception:  # noqa: BLE001 - not comparable: not reproduced
+            ok = False
+        if not ok:
+            raise BR.Unbatchable("the batched trace did not reproduce the first example")
