@@ -42,8 +42,10 @@ What is measured (RESULTS.md repeats this):
   (tracing every allocation slows them down).
 * **gradient check**: before a system is timed, its first call's value must equal the legacy
   primal's value (relative 1e-9) and its gradient must match float64 central finite
-  differences of the legacy primal: for each differentiated argument, the derivative along
-  two random Gaussian directions (the exact partial derivative for a scalar argument), by a
+  differences of the legacy primal: for each differentiated argument, or for each leaf of a
+  differentiated container (a tuple, list, dict, named tuple or dataclass of floats and
+  arrays, whose gradient must have the container's structure), the derivative along two
+  random Gaussian directions (the exact partial derivative for a scalar), by a
   Richardson-extrapolated fourth-order stencil with an error estimate; the tolerance is
   ``rtol * max(|fd|, |g| |v| / sqrt(size))`` plus three error estimates. A system that
   fails is reported FAILED and not timed.
@@ -54,8 +56,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import ctypes
+import dataclasses
 import functools
 import gc
+import itertools
 import math
 import os
 import time
@@ -71,6 +75,88 @@ PEERS = ("autograd", "jax", "jax.jit", "torch")
 EAGER_PEERS = ("autograd", "jax", "torch")
 
 # --------------------------------------------------------------------------------------------
+# containers of arguments ("pytrees"), without importing any system: every worker process
+# imports only its own package
+# --------------------------------------------------------------------------------------------
+
+
+def _children(x: Any) -> tuple[list[tuple[str, Any]], Any] | None:
+    """A container's (name, child) pairs and a rebuilder ``children -> container``; None for
+    a leaf. The same nodes as ``framead.tree`` and JAX: tuples, lists, dicts, named tuples,
+    dataclass instances."""
+    if isinstance(x, tuple) and hasattr(type(x), "_fields"):
+        return [(f".{n}", v) for n, v in zip(x._fields, x, strict=True)], \
+            lambda kids: type(x)(*kids)
+    if isinstance(x, tuple | list):
+        cls = tuple if isinstance(x, tuple) else list
+        return [(f"[{k}]", v) for k, v in enumerate(x)], cls
+    if isinstance(x, dict):
+        keys = list(x)
+        return [(f"[{k!r}]", x[k]) for k in keys], lambda kids: dict(zip(keys, kids,
+                                                                          strict=True))
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        names = [f.name for f in dataclasses.fields(x)]
+
+        def rebuild(kids):
+            new = copy.copy(x)
+            for n, v in zip(names, kids, strict=True):
+                object.__setattr__(new, n, v)
+            return new
+
+        return [(f".{n}", getattr(x, n)) for n in names], rebuild
+    return None
+
+
+def tree_leaves(x: Any, path: str = "") -> list[tuple[str, Any]]:
+    """The leaves of ``x`` with their paths (``[0]``, ``['W']``, ``.b``; ``""`` for a leaf)."""
+    node = _children(x)
+    if node is None:
+        return [(path, x)]
+    return [leaf for name, c in node[0] for leaf in tree_leaves(c, path + name)]
+
+
+def tree_map(fn, x: Any) -> Any:
+    """``fn`` applied to every leaf of ``x``, in fresh containers of the same structure."""
+    node = _children(x)
+    if node is None:
+        return fn(x)
+    kids, rebuild = node
+    return rebuild([tree_map(fn, c) for _, c in kids])
+
+
+def _copy_leaf(a: Any) -> Any:
+    return a.copy() if isinstance(a, np.ndarray) else a
+
+
+def diff_leaves(args: tuple, argnums) -> list[tuple[str, Any]]:
+    """The differentiated leaves, in gradient order: ``("argument 0[1]", leaf)``, ..."""
+    return [(f"argument {i}{p}", leaf) for i in argnums for p, leaf in tree_leaves(args[i])]
+
+
+def grad_leaves(arg: Any, g: Any, where: str) -> list[Any]:
+    """The leaves of gradient ``g`` of argument ``arg``, which must have its structure
+    (the same container classes, lengths, keys and fields)."""
+    node = _children(arg)
+    if node is None:
+        return [g]
+    kids, _ = node
+    gnode = _children(g) if type(g) is type(arg) else None
+    gkids = dict(gnode[0]) if gnode is not None else {}
+    if gnode is None or len(gkids) != len(kids) or set(gkids) != {n for n, _ in kids}:
+        raise ValueError(f"the gradient of {where} has not the argument's structure: "
+                         f"{_shape_of(g)} for {_shape_of(arg)}")
+    # children matched by name: JAX returns a dict's keys sorted
+    return [leaf for name, a in kids for leaf in grad_leaves(a, gkids[name], where + name)]
+
+
+def _shape_of(x: Any) -> str:
+    node = _children(x)
+    if node is None:
+        return type(x).__name__
+    return f"{type(x).__name__}({', '.join(_shape_of(c) for _, c in node[0])})"
+
+
+# --------------------------------------------------------------------------------------------
 # finite-difference reference (float64, from the legacy primal only)
 # --------------------------------------------------------------------------------------------
 
@@ -81,9 +167,10 @@ class CheckSpec:
 
     value: float
     argnums: tuple[int, ...]
-    directions: list[list[Any]]      # per differentiated argument: its directions
+    directions: list[list[Any]]      # per differentiated leaf: its directions
     fd: list[list[float]]            # directional derivatives by finite differences
     fd_err: list[list[float]]        # their error estimates
+    labels: list[str] = field(default_factory=list)   # per leaf: "argument 0[2]"
     rtol: float = 1e-6
     value_rtol: float = 1e-9
 
@@ -94,23 +181,33 @@ def _scalar(y: Any) -> float:
     return float(y)
 
 
-def _shifted(args: tuple, i: int, v: Any, t: float) -> tuple:
-    x = args[i]
-    new = x + t * v if isinstance(x, np.ndarray) else float(x) + t * float(v)
+def _shifted(args: tuple, i: int, v: Any, t: float, leaf: int | None = None) -> tuple:
+    """``args`` with argument ``i`` (or leaf number ``leaf`` of the container ``args[i]``)
+    moved by ``t v``; containers are rebuilt, nothing is written."""
+    def shift(x):
+        return x + t * v if isinstance(x, np.ndarray) else float(x) + t * float(v)
+
+    if leaf is None:
+        new = shift(args[i])
+    else:
+        seen = itertools.count()   # tree_map visits the leaves in tree_leaves' order
+        new = tree_map(lambda x: shift(x) if next(seen) == leaf else x, args[i])
     return args[:i] + (new,) + args[i + 1:]
 
 
-def _stencil(f, args, i, v, h) -> float:
-    fp1, fm1 = f(*_shifted(args, i, v, h)), f(*_shifted(args, i, v, -h))
-    fp2, fm2 = f(*_shifted(args, i, v, 2 * h)), f(*_shifted(args, i, v, -2 * h))
+def _stencil(f, args, i, v, h, leaf=None) -> float:
+    fp1, fm1 = f(*_shifted(args, i, v, h, leaf)), f(*_shifted(args, i, v, -h, leaf))
+    fp2, fm2 = f(*_shifted(args, i, v, 2 * h, leaf)), f(*_shifted(args, i, v, -2 * h, leaf))
     return (8.0 * (fp1 - fm1) - (fp2 - fm2)) / (12.0 * h)
 
 
-def directional_fd(f, args: tuple, i: int, v: Any, h: float) -> tuple[float, float]:
-    """d/dt f(args[i] + t v) at t=0, with an error estimate (Richardson on h and h/2)."""
-    g = lambda *a: _scalar(f(*(x.copy() if isinstance(x, np.ndarray) else x for x in a)))
-    d1 = _stencil(g, args, i, v, h)
-    d2 = _stencil(g, args, i, v, h / 2)
+def directional_fd(f, args: tuple, i: int, v: Any, h: float,
+                   leaf: int | None = None) -> tuple[float, float]:
+    """d/dt f(args[i] + t v) at t=0 (or of its leaf number ``leaf`` when ``args[i]`` is a
+    container), with an error estimate (Richardson on h and h/2)."""
+    g = lambda *a: _scalar(f(*_copy_args(a)))
+    d1 = _stencil(g, args, i, v, h, leaf)
+    d2 = _stencil(g, args, i, v, h / 2, leaf)
     return d2 + (d2 - d1) / 15.0, abs(d1 - d2)
 
 
@@ -118,42 +215,51 @@ def make_check(mod, size: dict, n_dirs: int = 2, seed: int = 12345) -> CheckSpec
     args, static = mod.inputs(**size)
     f = functools.partial(mod.primal, **static)
     rng = np.random.default_rng(seed)
-    value = _scalar(f(*(a.copy() if isinstance(a, np.ndarray) else a for a in args)))
+    value = _scalar(f(*_copy_args(args)))
     step = getattr(mod, "FD_STEP", 1e-3)
-    dirs, fds, errs = [], [], []
+    dirs, fds, errs, labels = [], [], [], []
     for i in mod.ARGNUMS:
-        x = args[i]
-        if isinstance(x, np.ndarray):
-            vs = [rng.standard_normal(x.shape) for _ in range(n_dirs)]
-            h = step * max(1.0, float(np.sqrt(np.mean(x ** 2))))
-        else:
-            vs = [1.0]
-            h = step * max(1.0, abs(float(x)))
-        res = [directional_fd(f, args, i, v, h) for v in vs]
-        dirs.append(vs)
-        fds.append([r[0] for r in res])
-        errs.append([r[1] for r in res])
-    return CheckSpec(value, tuple(mod.ARGNUMS), dirs, fds, errs)
+        container = _children(args[i]) is not None
+        for k, (path, x) in enumerate(tree_leaves(args[i])):
+            label = f"argument {i}{path}"
+            if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+                vs = [rng.standard_normal(x.shape) for _ in range(n_dirs)]
+                h = step * max(1.0, float(np.sqrt(np.mean(x ** 2))))
+            elif isinstance(x, float | np.floating):
+                vs = [1.0]
+                h = step * max(1.0, abs(float(x)))
+            else:
+                raise TypeError(f"{mod.NAME}: differentiated {label} is a "
+                                f"{type(x).__name__}, not a float or a float array")
+            res = [directional_fd(f, args, i, v, h, k if container else None) for v in vs]
+            dirs.append(vs)
+            fds.append([r[0] for r in res])
+            errs.append([r[1] for r in res])
+            labels.append(label)
+    return CheckSpec(value, tuple(mod.ARGNUMS), dirs, fds, errs, labels)
 
 
 def check_gradient(spec: CheckSpec, value: float, grads: list[np.ndarray]) -> tuple[bool, str]:
-    """Compare a system's value and gradient with the reference; (ok, report)."""
+    """Compare a system's value and gradient with the reference; (ok, report). ``grads`` has
+    one array per differentiated leaf (``diff_leaves`` order: a container argument's gradient
+    flattened by ``grad_leaves``)."""
     lines = []
     ok = True
     dv = abs(value - spec.value)
     if not dv <= spec.value_rtol * max(1.0, abs(spec.value)):
         ok = False
         lines.append(f"value {value!r} differs from the legacy primal's {spec.value!r}")
-    if len(grads) != len(spec.argnums):
-        return False, f"expected {len(spec.argnums)} gradients, got {len(grads)}"
+    labels = spec.labels or [f"argument {i}" for i in spec.argnums]
+    if len(grads) != len(labels):
+        return False, f"expected {len(labels)} gradients ({', '.join(labels)}), got {len(grads)}"
     worst = 0.0
-    for k, (i, g) in enumerate(zip(spec.argnums, grads, strict=True)):
+    for k, (i, g) in enumerate(zip(labels, grads, strict=True)):
         g = np.asarray(g, dtype=np.float64)
         for v, fd, err in zip(spec.directions[k], spec.fd[k], spec.fd_err[k], strict=True):
             v = np.asarray(v, dtype=np.float64)
             if g.shape != v.shape:
                 ok = False
-                lines.append(f"gradient of argument {i} has shape {g.shape}, expected {v.shape}")
+                lines.append(f"gradient of {i} has shape {g.shape}, expected {v.shape}")
                 break
             gv = float(np.sum(g * v))
             scale = max(abs(fd), float(np.linalg.norm(g) * np.linalg.norm(v))
@@ -163,7 +269,7 @@ def check_gradient(spec: CheckSpec, value: float, grads: list[np.ndarray]) -> tu
             worst = max(worst, rel)
             if not abs(gv - fd) <= tol:   # also catches NaN
                 ok = False
-                lines.append(f"argument {i}: directional derivative {gv!r}, finite differences "
+                lines.append(f"{i}: directional derivative {gv!r}, finite differences "
                              f"{fd!r} (error estimate {err:.2g}, tolerance {tol:.2g})")
     if ok:
         lines.append(f"ok (worst relative deviation {worst:.1e})")
@@ -181,20 +287,35 @@ class Adapter:
 
     vg: Any                  # () -> native (value, grads)
     primal: Any              # () -> native value
-    to_numpy: Any            # native (value, grads) -> (float, [ndarray])
+    to_numpy: Any            # native (value, grads) -> (float, [ndarray per diff. leaf])
     block: Any = lambda r: r
     tracemalloc_ok: bool = True
     info: dict = field(default_factory=dict)
     cache_stats: Any = None  # framead.cached: () -> a copy of the cached callable's stats
 
 
-def _np_out(r) -> tuple[float, list[np.ndarray]]:
-    value, grads = r
-    return _scalar(value), [np.asarray(g, dtype=np.float64) for g in grads]
+def _np_out(args: tuple, argnums: tuple[int, ...]):
+    """``(value, grads) -> (float, [ndarray])`` for a system whose gradient has one entry per
+    differentiated argument, with that argument's structure: flattened leaf by leaf (a
+    gradient of another structure raises)."""
+    def to_numpy(r) -> tuple[float, list[np.ndarray]]:
+        value, grads = r
+        if len(grads) != len(argnums):
+            raise ValueError(f"{len(grads)} gradients for argnums {argnums}")
+        flat = []
+        for i, g in zip(argnums, grads, strict=True):
+            for (_, x), gl in zip(tree_leaves(args[i]), grad_leaves(args[i], g, f"argument {i}"),
+                                  strict=True):
+                flat.append(np.zeros(np.shape(x)) if gl is None
+                            else np.asarray(gl, dtype=np.float64))
+        return _scalar(value), flat
+
+    return to_numpy
 
 
 def _copy_args(args):
-    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+    """Fresh containers, arrays copied (the legacy programs may write into their inputs)."""
+    return tuple(tree_map(_copy_leaf, a) for a in args)
 
 
 def adapter(system: str, mod, args: tuple, static: dict) -> Adapter:
@@ -209,17 +330,20 @@ def adapter(system: str, mod, args: tuple, static: dict) -> Adapter:
 
         if system == "framead.cached":   # one cached callable per process
             vg = framead.value_and_grad(f, argnums=argnums, cache=True)
-            return Adapter(vg=lambda: vg(*args), primal=lambda: f(*args), to_numpy=_np_out,
+            return Adapter(vg=lambda: vg(*args), primal=lambda: f(*args),
+                           to_numpy=_np_out(args, argnums),
                            cache_stats=lambda: copy.deepcopy(dict(vg.stats)))
         vg = framead.value_and_grad(f, argnums=argnums)
-        return Adapter(vg=lambda: vg(*args), primal=lambda: f(*args), to_numpy=_np_out)
+        return Adapter(vg=lambda: vg(*args), primal=lambda: f(*args),
+                       to_numpy=_np_out(args, argnums))
     if system == "autograd":
         import autograd
 
         f = functools.partial(mod.make_autograd(), **static)
         vg = autograd.value_and_grad(f, argnum=argnums)
         args = _copy_args(args)
-        return Adapter(vg=lambda: vg(*args), primal=lambda: f(*args), to_numpy=_np_out)
+        return Adapter(vg=lambda: vg(*args), primal=lambda: f(*args),
+                       to_numpy=_np_out(args, argnums))
     if system in ("jax", "jax.jit"):
         import jax
         import jax.numpy as jnp
@@ -231,12 +355,13 @@ def adapter(system: str, mod, args: tuple, static: dict) -> Adapter:
         prim = f
         if jit:
             vg, prim = jax.jit(vg), jax.jit(f)
-        jargs = tuple(jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+        jargs = tuple(tree_map(lambda a: jnp.asarray(a) if isinstance(a, np.ndarray) else a, x)
+                      for x in args)
 
         def primal():
             return jax.block_until_ready(prim(*jargs))
 
-        return Adapter(vg=lambda: vg(*jargs), primal=primal, to_numpy=_np_out,
+        return Adapter(vg=lambda: vg(*jargs), primal=primal, to_numpy=_np_out(args, argnums),
                        block=jax.block_until_ready, tracemalloc_ok=False,
                        info={"jax_backend": jax.default_backend()})
     if system == "torch":
@@ -251,11 +376,15 @@ def adapter(system: str, mod, args: tuple, static: dict) -> Adapter:
                 t = torch.tensor(a, dtype=torch.float64)
             else:
                 return a
-            return t.requires_grad_(True) if grad else t
+            return t.requires_grad_(True) if grad and diff else t
 
-        targs = tuple(conv(a, i in argnums, True) for i, a in enumerate(args))
-        pargs = tuple(conv(a, i in argnums, False) for i, a in enumerate(args))
-        leaves = [targs[i] for i in argnums]
+        # a container argument (a tuple of weights) becomes the same container of tensors;
+        # every differentiated leaf requires grad and its .grad is collected
+        targs = tuple(tree_map(lambda a, d=i in argnums: conv(a, d, True), x)
+                      for i, x in enumerate(args))
+        pargs = tuple(tree_map(lambda a, d=i in argnums: conv(a, d, False), x)
+                      for i, x in enumerate(args))
+        leaves = [t for i in argnums for _, t in tree_leaves(targs[i])]
 
         def vg():
             for t in leaves:

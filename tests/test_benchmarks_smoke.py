@@ -83,13 +83,16 @@ def test_legacy_primal_leaves_inputs_alone_and_sizes_are_consistent(name):
     assert set(mod.SIZES) == {"full", "quick", "tiny"}
     assert mod.KIND in ("scalar", "array")
     args, static = mod.inputs(**mod.SIZES["tiny"])
-    before = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    before = harness._copy_args(args)   # containers rebuilt, arrays copied
     mod.primal(*args, **static)
     for a, b in zip(args, before, strict=True):
-        if isinstance(a, np.ndarray):
-            assert np.array_equal(a, b)
-        else:
-            assert a == b
+        leaves_a, leaves_b = harness.tree_leaves(a), harness.tree_leaves(b)
+        assert [p for p, _ in leaves_a] == [p for p, _ in leaves_b]
+        for (_, x), (_, y) in zip(leaves_a, leaves_b, strict=True):
+            if isinstance(x, np.ndarray):
+                assert np.array_equal(x, y)
+            else:
+                assert x == y
 
 
 def test_check_rejects_a_wrong_gradient():
@@ -99,11 +102,47 @@ def test_check_rejects_a_wrong_gradient():
     ad = harness.adapter("numpy", mod, args, static)
     assert ad.vg is None
     # zero gradients, or the right shapes with a wrong value, must fail
-    shapes = [np.shape(args[i]) for i in mod.ARGNUMS]
+    shapes = [np.shape(x) for _, x in harness.diff_leaves(args, mod.ARGNUMS)]
+    assert len(shapes) == 4   # the params tuple (W1, b1, W2, b2), checked leaf by leaf
     ok, report = harness.check_gradient(spec, spec.value, [np.zeros(s) for s in shapes])
     assert not ok and "finite differences" in report
     ok, report = harness.check_gradient(spec, spec.value + 1e-3, [np.zeros(s) for s in shapes])
     assert not ok and "differs from the legacy primal" in report
+
+
+def test_container_arguments_checked_leaf_by_leaf():
+    """A differentiated tuple (mlp's weights, lorenz_rk4's parameters): one direction set per
+    leaf, a wrong entry in one leaf is named by its path, and a gradient without the
+    argument's structure is refused."""
+    _need("autograd")
+    spec = _spec("mlp")
+    assert spec.argnums == (0,)
+    assert spec.labels == [f"argument 0[{k}]" for k in range(4)]
+    assert _spec("lorenz_rk4").labels == ["argument 0[0]", "argument 0[1]", "argument 0[2]"]
+    mod = workloads.load("mlp")
+    args, static = mod.inputs(**mod.SIZES["tiny"])
+    ad = harness.adapter("autograd", mod, args, static)
+    native = ad.vg()
+    value, grads = ad.to_numpy(native)
+    assert [g.shape for g in grads] == [np.shape(w) for w in args[0]]
+    assert harness.check_gradient(spec, value, grads)[0]
+    bad = [g.copy() for g in grads]
+    bad[1][0] += 1e-3 * np.abs(bad[1]).max()
+    ok, report = harness.check_gradient(spec, value, bad)
+    assert not ok and "argument 0[1]" in report and "argument 0[0]" not in report
+    with pytest.raises(ValueError, match="structure"):
+        ad.to_numpy((native[0], (list(native[1][0]),)))      # a list for the tuple
+    with pytest.raises(ValueError, match="structure"):
+        ad.to_numpy((native[0], (native[1][0][:3],)))        # a leaf missing
+    # the tree helpers: dicts matched by key (JAX sorts them), fresh containers
+    tree = {"w": np.ones(2), "b": (1.0, [2.0])}
+    assert [p for p, _ in harness.tree_leaves(tree)] == ["['w']", "['b'][0]", "['b'][1][0]"]
+    g = {"b": (3.0, [4.0]), "w": np.zeros(2)}
+    assert [np.shape(x) for x in harness.grad_leaves(tree, g, "x")] == [(2,), (), ()]
+    copied = harness._copy_args((tree,))[0]
+    assert copied["b"] is not tree["b"] and copied["w"] is not tree["w"]
+    shifted = harness._shifted((tree,), 0, 0.5, 2.0, leaf=1)[0]
+    assert shifted["b"] == (2.0, [2.0]) and tree["b"] == (1.0, [2.0])
 
 
 def test_check_rejects_one_wrong_entry():

@@ -9,7 +9,9 @@ Every module defines the same names:
   smoke run and the ``"tiny"`` size the test suite uses;
 * ``ARGNUMS``: the positional arguments differentiated (a tuple);
 * ``inputs(**size) -> (args, static)``: deterministic example inputs; ``args`` are NumPy
-  arrays or Python floats, ``static`` are keyword arguments (sizes, step counts);
+  arrays, Python floats or containers of them (tuples, lists, dicts, named tuples,
+  dataclasses: a differentiated container is differentiated leaf by leaf and its gradient has
+  its structure, as in JAX), ``static`` are keyword arguments (sizes, step counts);
 * ``primal(*args, **static)``: the unmodified plain-NumPy legacy program (what framead gets);
 * ``make_autograd()``, ``make_jax(jit)``, ``make_torch()``: the idiomatic ports, built on
   demand so that a missing package only disables its own system. Each port computes the same

@@ -8,16 +8,20 @@ NAME = "lorenz_rk4"
 KIND = "scalar"
 DESCRIPTION = ("Lorenz system, classical RK4 on Python floats and tuples, 2000 steps of "
                "dt=0.001; objective: time average of z plus the squared miss distance of the "
-               "final state; gradient with respect to (sigma, rho, beta).")
-PORT_NOTES = ("autograd: the same code (`math.hypot` becomes `anp.hypot`). JAX: the same code "
-              "on 0-d arrays (`jnp.hypot`); under jit the time loop is a `lax.fori_loop`. "
-              "PyTorch: the same code on 0-d float64 tensors (`torch.hypot`).")
+               "final state; the parameters come in as one tuple `params = (sigma, rho, beta)` "
+               "of Python floats, and the gradient (with respect to that tuple) is a tuple "
+               "of three floats.")
+PORT_NOTES = ("All ports take the same `params` tuple (autograd and JAX differentiate it as a "
+              "container, PyTorch gets a tuple of three 0-d float64 tensors that require "
+              "grad). autograd: the same code (`math.hypot` becomes `anp.hypot`). JAX: the "
+              "same code on 0-d arrays (`jnp.hypot`); under jit the time loop is a "
+              "`lax.fori_loop`. PyTorch: the same code on 0-d tensors (`torch.hypot`).")
 SIZES = {"full": {"nsteps": 2000}, "quick": {"nsteps": 200}, "tiny": {"nsteps": 4}}
-ARGNUMS = (0, 1, 2)
+ARGNUMS = (0,)   # the params tuple
 
 
 def inputs(nsteps: int):
-    return (10.0, 28.0, 8.0 / 3.0), {"nsteps": nsteps, "dt": 0.001}
+    return ((10.0, 28.0, 8.0 / 3.0),), {"nsteps": nsteps, "dt": 0.001}
 
 
 # --- the legacy primal -------------------------------------------------------------------------
@@ -42,9 +46,9 @@ def rk4_step(rhs, state, dt, params):
     )
 
 
-def primal(sigma, rho, beta, nsteps=2000, dt=0.001):
+def primal(params, nsteps=2000, dt=0.001):
+    """``params = (sigma, rho, beta)``."""
     state = (1.0, 1.0, 20.0)
-    params = (sigma, rho, beta)
     z_sum = 0.0
     for _ in range(nsteps):
         state = rk4_step(lorenz, state, dt, params)
@@ -56,9 +60,8 @@ def primal(sigma, rho, beta, nsteps=2000, dt=0.001):
 
 # --- ports: the same integrator, only the hypot differs ----------------------------------------
 
-def _objective(hypot, sigma, rho, beta, nsteps, dt):
+def _objective(hypot, params, nsteps, dt):
     state = (1.0, 1.0, 20.0)
-    params = (sigma, rho, beta)
     z_sum = 0.0
     for _ in range(nsteps):
         state = rk4_step(lorenz, state, dt, params)
@@ -71,8 +74,8 @@ def _objective(hypot, sigma, rho, beta, nsteps, dt):
 def make_autograd():
     import autograd.numpy as anp
 
-    def lorenz_autograd(sigma, rho, beta, nsteps=2000, dt=0.001):
-        return _objective(anp.hypot, sigma, rho, beta, nsteps, dt)
+    def lorenz_autograd(params, nsteps=2000, dt=0.001):
+        return _objective(anp.hypot, params, nsteps, dt)
 
     return lorenz_autograd
 
@@ -81,12 +84,10 @@ def make_jax(jit: bool):
     import jax.numpy as jnp
     from jax import lax
 
-    def lorenz_jax(sigma, rho, beta, nsteps=2000, dt=0.001):
-        return _objective(jnp.hypot, sigma, rho, beta, nsteps, dt)
+    def lorenz_jax(params, nsteps=2000, dt=0.001):
+        return _objective(jnp.hypot, params, nsteps, dt)
 
-    def lorenz_jax_loop(sigma, rho, beta, nsteps=2000, dt=0.001):
-        params = (sigma, rho, beta)
-
+    def lorenz_jax_loop(params, nsteps=2000, dt=0.001):
         def body(_, carry):
             state, z_sum = carry
             state = rk4_step(lorenz, state, dt, params)
@@ -103,7 +104,7 @@ def make_jax(jit: bool):
 def make_torch():
     import torch
 
-    def lorenz_torch(sigma, rho, beta, nsteps=2000, dt=0.001):
-        return _objective(torch.hypot, sigma, rho, beta, nsteps, dt)
+    def lorenz_torch(params, nsteps=2000, dt=0.001):
+        return _objective(torch.hypot, params, nsteps, dt)
 
     return lorenz_torch

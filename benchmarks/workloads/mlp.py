@@ -7,12 +7,16 @@ import numpy as np
 NAME = "mlp"
 KIND = "array"
 DESCRIPTION = ("MLP 784-256-10 with tanh hidden units and softmax cross-entropy (log-sum-exp "
-               "with max shift) on a batch of 256; gradient with respect to W1, b1, W2, b2.")
-PORT_NOTES = "All ports are the same expression in their array API (`@`, tanh, exp, log, max)."
+               "with max shift) on a batch of 256; the weights come in as one tuple "
+               "`params = (W1, b1, W2, b2)` of arrays, and the gradient (with respect to that "
+               "tuple) is a tuple of four arrays.")
+PORT_NOTES = ("All ports are the same expression in their array API (`@`, tanh, exp, log, "
+              "max) and take the same `params` tuple (autograd and JAX differentiate it as a "
+              "container, PyTorch gets a tuple of tensors that require grad).")
 SIZES = {"full": {"batch": 256, "d_in": 784, "d_hidden": 256, "d_out": 10},
          "quick": {"batch": 64, "d_in": 196, "d_hidden": 64, "d_out": 10},
          "tiny": {"batch": 5, "d_in": 4, "d_hidden": 3, "d_out": 3}}
-ARGNUMS = (0, 1, 2, 3)
+ARGNUMS = (0,)   # the params tuple
 
 
 def inputs(batch: int, d_in: int, d_hidden: int, d_out: int):
@@ -23,12 +27,13 @@ def inputs(batch: int, d_in: int, d_hidden: int, d_out: int):
     b2 = 0.1 * rng.standard_normal(d_out)
     X = rng.standard_normal((batch, d_in))
     Y = np.eye(d_out)[rng.integers(0, d_out, size=batch)]
-    return (W1, b1, W2, b2, X, Y), {}
+    return ((W1, b1, W2, b2), X, Y), {}
 
 
 # --- the legacy primal -------------------------------------------------------------------------
 
-def primal(W1, b1, W2, b2, X, Y):
+def primal(params, X, Y):
+    W1, b1, W2, b2 = params
     h = np.tanh(X @ W1 + b1)
     logits = h @ W2 + b2
     m = np.max(logits, axis=1, keepdims=True)
@@ -41,7 +46,8 @@ def primal(W1, b1, W2, b2, X, Y):
 def make_autograd():
     import autograd.numpy as anp
 
-    def mlp_autograd(W1, b1, W2, b2, X, Y):
+    def mlp_autograd(params, X, Y):
+        W1, b1, W2, b2 = params
         h = anp.tanh(X @ W1 + b1)
         logits = h @ W2 + b2
         m = anp.max(logits, axis=1, keepdims=True)
@@ -54,7 +60,8 @@ def make_autograd():
 def make_jax(jit: bool):
     import jax.numpy as jnp
 
-    def mlp_jax(W1, b1, W2, b2, X, Y):
+    def mlp_jax(params, X, Y):
+        W1, b1, W2, b2 = params
         h = jnp.tanh(X @ W1 + b1)
         logits = h @ W2 + b2
         m = jnp.max(logits, axis=1, keepdims=True)
@@ -67,7 +74,8 @@ def make_jax(jit: bool):
 def make_torch():
     import torch
 
-    def mlp_torch(W1, b1, W2, b2, X, Y):
+    def mlp_torch(params, X, Y):
+        W1, b1, W2, b2 = params
         h = torch.tanh(X @ W1 + b1)
         logits = h @ W2 + b2
         m = torch.amax(logits, dim=1, keepdim=True)
