@@ -152,6 +152,13 @@ def _asarray(args: list, kwargs: dict) -> Any:
     return _Batched(np.asarray(args[0].a, **kwargs))
 
 
+def _array(args: list, kwargs: dict) -> Any:
+    if len(args) != 1 or set(kwargs) - {"copy", "order", "dtype"} or \
+            kwargs.get("order", "K") not in ("C", "K", "A"):
+        raise Unbatchable("unsupported arguments")
+    return _Batched(np.array(args[0].a, copy=True, dtype=kwargs.get("dtype")))
+
+
 def _copy(args: list, kwargs: dict) -> Any:
     if len(args) != 1 or kwargs:
         raise Unbatchable("unsupported arguments")
@@ -216,6 +223,9 @@ def _setitem(args: list, kwargs: dict, n: int) -> Any:
 
 def _view_update(args: list, kwargs: dict, n: int) -> Any:
     parent, child, recipe = args
+    if not kwargs and isinstance(recipe, tuple) and len(recipe) == 2 and \
+            recipe[0] == "getitem" and _is_basic(recipe[1]):  # a view written: a[key] = child
+        return _setitem([parent, recipe[1], child], {}, n)
     if kwargs or not (isinstance(recipe, tuple) and recipe and recipe[0] == "index"):
         raise Unbatchable(f"view recipe {recipe!r}")
     idx = np.asarray(recipe[1])
@@ -229,6 +239,12 @@ def _view_update(args: list, kwargs: dict, n: int) -> Any:
         child = c.reshape(c.shape[:1] + (1,) * (idx.ndim - c.ndim + 1) + c.shape[1:])
     flat[:, idx] = child
     return _Batched(out)
+
+
+def _is_basic(key: Any) -> bool:
+    keys = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, slice) or (
+        isinstance(k, int | np.integer) and not isinstance(k, bool)) for k in keys)
 
 
 def _gather_flat(args: list, kwargs: dict, n: int) -> Any:
@@ -290,7 +306,8 @@ _RULES.update({abs: _elementwise(np.abs), float: _to_float, np.where: _elementwi
                np.std: _reduction(np.std, frozenset({"ddof"})),
                np.var: _reduction(np.var, frozenset({"ddof"})),
                np.transpose: _transpose, np.swapaxes: _swapaxes,
-               np.broadcast_to: _broadcast_to, np.asarray: _asarray,
+               np.broadcast_to: _broadcast_to, np.asarray: _asarray, np.copy: _copy,
+               np.array: _array,
                operator.getitem: _getitem, operator.matmul: _matmul(np.matmul),
                np.matmul: _matmul(np.matmul), np.dot: _matmul(np.dot)})
 _SHAPED = {np.reshape, np.ndarray.reshape}  # rules that read the recorded output shape

@@ -103,6 +103,8 @@ def _reachable_rngs(f: Callable, leaves: list) -> list[Any]:
             g = getattr(fn, "__globals__", {})
             objs += [g[k] for k in code.co_names if k in g]
         objs += [getattr(fn, a) for a in ("__wrapped__", "f", "__func__") if hasattr(fn, a)]
+        objs += list(getattr(fn, "__defaults__", None) or ())
+        objs += list((getattr(fn, "__kwdefaults__", None) or {}).values())
         for o in objs:
             if isinstance(o, _RNG_TYPES):
                 found[id(o)] = o
