@@ -18,7 +18,8 @@ every variant computes the gradient with respect to the shared weights for each 
 Each variant is timed ``--repeats`` times (one call over the whole batch each); the table gives
 the median in ms, its ratio to the loop's median, and min/max as the noise. Every variant's
 result is compared with the loop's. A second table times the loss's value alone (the loop
-against ``vmap(f)``): vmap's own cost per call.
+against ``vmap(f)``): vmap's own cost per call. A third table times vmap's one pass (the
+trace recorded on the first example, run batched) on ``smooth_loss``, which it takes.
 """
 
 from __future__ import annotations
@@ -47,6 +48,38 @@ def legacy_loss(w: np.ndarray, x: np.ndarray, y: float) -> float:
     if abs(r) > 1.0:
         return float(2.0 * abs(r) - 1.0)
     return float(r * r)
+
+
+def smooth_loss(w: np.ndarray, x: np.ndarray, y: float) -> float:
+    """A legacy per-example loss the one pass takes: elementwise operations and reductions."""
+    z = np.tanh(w * x)
+    r = np.sum(z) - y
+    return float(r * r + 0.01 * np.sum(w * w))
+
+
+def fast_variants(w: np.ndarray, X: np.ndarray, Y: np.ndarray
+                  ) -> tuple[dict[str, Callable], dict[str, Callable]]:
+    """Per-example gradients of ``smooth_loss``: the loop against vmap's one pass (a warm
+    vmap keeps the trace; a fresh one records it on the first example each call)."""
+    g = framead.grad(smooth_loss)
+    axes = (None, 0, 0)
+    warm = framead.vmap(framead.jit(framead.grad(smooth_loss)), in_axes=axes)
+    warm_value = framead.vmap(framead.jit(smooth_loss), in_axes=axes)
+    loop_warm = framead.vmap(framead.jit(framead.grad(smooth_loss)), in_axes=axes, fast=False)
+    fast_plain = framead.vmap(g, in_axes=axes, fast=True)
+    return {
+        "loop of grad(f)": lambda: np.stack([g(w, X[b].copy(), Y[b]) for b in range(len(X))]),
+        "vmap(grad(f)) loop": lambda: framead.vmap(g, in_axes=axes, fast=False)(w, X, Y),
+        "vmap(jit(grad(f))) loop warm": lambda: loop_warm(w, X, Y),
+        "vmap(jit(grad(f))) 1-pass fresh": lambda: framead.vmap(
+            framead.jit(framead.grad(smooth_loss)), in_axes=axes)(w, X, Y),
+        "vmap(jit(grad(f))) 1-pass warm": lambda: warm(w, X, Y),
+        "vmap(grad(f), fast=True) warm": lambda: fast_plain(w, X, Y),
+    }, {
+        "(value) loop of f": lambda: np.array([smooth_loss(w, X[b].copy(), Y[b])
+                                               for b in range(len(X))]),
+        "(value) vmap(jit(f)) 1-pass warm": lambda: warm_value(w, X, Y),
+    }
 
 
 def _jax_variants(w: np.ndarray, X: np.ndarray, Y: np.ndarray) -> dict[str, Callable]:
@@ -123,6 +156,11 @@ def main() -> None:
         table(variants(w, X, Y), repeats)
         print()
         table(overhead_variants(w, X, Y), repeats)
+        print("\none pass (framead/batching_trace.py) on a loss it takes:")
+        grads, values = fast_variants(w, X, Y)
+        table(grads, repeats)
+        print()
+        table(values, repeats)
 
 
 def table(fns: dict[str, Callable], repeats: int) -> None:
