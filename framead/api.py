@@ -124,7 +124,13 @@ _strict_var: contextvars.ContextVar[bool | None] = contextvars.ContextVar("frame
 @contextlib.contextmanager
 def strict(on: bool = True):
     """``with framead.strict():`` every grad/trace inside raises GradientHazard at the first
-    hazard (the environment variable FRAMEAD_STRICT=1 does the same process-wide)."""
+    hazard (the environment variable FRAMEAD_STRICT=1 does the same process-wide).
+
+    >>> with framead.strict():
+    ...     framead.grad(lambda x: int(x) * x)(2.5)
+    Traceback (most recent call last):
+    framead.errors.GradientHazard: FA102 [gradient-cut] at ...
+    """
     token = _strict_var.set(on)
     try:
         yield
@@ -209,12 +215,27 @@ def _capture_nested(outer: Any, f: Callable, args: tuple, kwargs: dict,
     outer.save_all = True  # every primal of the inner segment keeps its value (CoW)
     try:
         start = len(outer.nodes)
+        # fresh copies of every array the inner program could write, as at the top level
+        # (also inside the containers of other arguments and keyword arguments, which are
+        # rebuilt): one copy per array object, the differentiated ones traced
+        made: dict[int, Any] = {}
+
+        def fresh(a: Any, traced: bool) -> Any:
+            y = outer.fresh_copy(a, frame, traced=traced)
+            if isinstance(a, np.ndarray):
+                made.setdefault(id(a), y)
+            return y
+
+        def copy_array(a: np.ndarray) -> np.ndarray:
+            return made[id(a)] if id(a) in made else fresh(a, False)
+
         boxed = list(args)
-        for j, a in enumerate(args):
-            if j not in nums and isinstance(a, np.ndarray):
-                boxed[j] = outer.fresh_copy(a, frame, traced=False)
-        inputs = spec.box(boxed, {}, outer.value_of,
-                          lambda a, d: outer.fresh_copy(a, frame, traced=d))
+        inputs = spec.box(boxed, {}, outer.value_of, fresh)
+        others = [j for j in range(len(args)) if j not in spec.trees]
+        copied, kwargs, _ = _copy_arguments([args[j] for j in others], kwargs,
+                                            copy_array=copy_array)
+        for j, a in zip(others, copied, strict=True):
+            boxed[j] = a
         wrt = [v for i in nums for v in inputs[i]]
         out = call_top(f, boxed, kwargs)
         leaves, treedef = tree.flatten(out)
@@ -275,9 +296,11 @@ def trace(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
     Every float/array positional argument (and container of them) is an input unless
     ``argnums`` says otherwise.
 
-    >>> print(framead.trace(lambda x: x * x + 1.0, 3.0))  # doctest: +ELLIPSIS
-    graph(%0: float) {
-      %1 = operator.mul(%0, %0)...
+    >>> print(framead.trace(lambda x: x * x + 1.0, 3.0))
+    graph(%1:float):
+      %2:float = operator.mul(%1, %1)   # <doctest ...>:1  print(framead.trace(...))
+      %3:float = operator.add(%2, 1.0)  # <doctest ...>:1  print(framead.trace(...))
+      return %3
     """
     if argnums is None:
         argnums = default_argnums(args)
@@ -302,6 +325,8 @@ def _describe(x: Any) -> str:
         return f"an array of shape {x.shape} and dtype {x.dtype}"
     if isinstance(x, tuple | list):
         return f"a {type(x).__name__} of length {len(x)}"
+    if isinstance(x, dict):
+        return f"a {type(x).__name__} with keys {list(x)}"
     return f"a {type(x).__name__}"
 
 
@@ -368,6 +393,9 @@ def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
 
     def f_vjp(cotangent: Any) -> tuple:
         cts = _cotangent_leaves(t, cotangent, f)
+        if not t.nested:  # a gradient that is the seed itself (f = identity) is not the
+            # caller's cotangent object: writing into one must not change the other
+            cts = [c.copy() if isinstance(c, np.ndarray) else c for c in cts]
         seeds: dict[int, Any] = {}
         for v, c in zip(t.graph.outputs, cts, strict=True):
             if isinstance(v, Value) and c is not None:
@@ -382,15 +410,47 @@ def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
 
 
 def _cotangent_leaves(t: Trace, cotangent: Any, f: Callable) -> list:
-    """The cotangent's leaves, one per output leaf (dicts matched by key; None: zero)."""
+    """The cotangent's leaves, one per output leaf (dicts matched by key; None: zero), each
+    shaped like its output leaf (or a scalar, broadcast)."""
+    cts = _cotangent_structure(t, cotangent, f)
+    for (path, leaf), c in zip(tree.flatten_with_paths(t.value)[0], cts, strict=True):
+        if c is None or not tree.differentiable(leaf):
+            continue
+        where = f"the cotangent{' at ' + path if path else ''}"
+        try:
+            shape, kind = np.shape(c), np.asarray(c).dtype.kind
+        except ValueError:
+            shape, kind = None, "O"
+        if kind not in "biufc":
+            raise ValueError(f"{where} is {_describe(c)}, not a number or an array; "
+                             f"{_name(f)} returned {_describe(leaf)} there")
+        if shape != np.shape(leaf) and shape != ():
+            raise ValueError(f"{where} has shape {shape}; {_name(f)} returned "
+                             f"{_describe(leaf)} there")
+    return cts
+
+
+def _cotangent_structure(t: Trace, cotangent: Any, f: Callable) -> list:
     try:
         return t.out_treedef.flatten_up_to(cotangent)
     except ValueError as e:
-        cts = tree.leaves(cotangent)
+        cts, ct_treedef = tree.flatten(cotangent)
+        if not (_sequences_only(t.out_treedef) and _sequences_only(ct_treedef)):
+            # keys and fields name the outputs: matched by position they could be silently
+            # wrong ({"z": 1.0, "w": 0.0} for {"y": ..., "z": ...})
+            raise ValueError(f"the cotangent does not match the output of {_name(f)}: {e}"
+                             ) from None
         if len(cts) != len(t.graph.outputs):
             raise ValueError(f"the cotangent has {len(cts)} leaves; {_name(f)} returned "
                              f"{len(t.graph.outputs)} ({e})") from None
         return cts
+
+
+def _sequences_only(td: Any) -> bool:
+    """Whether a structure is made of leaves, tuples and lists only (whose cotangents may be
+    given as the flat sequence of their leaves)."""
+    return td.is_leaf or (td.kind.name in ("tuple", "list") and all(
+        _sequences_only(c) for c in td.children))
 
 
 def _name(f: Callable) -> str:

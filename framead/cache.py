@@ -93,9 +93,26 @@ def _signature(args: tuple, kwargs: dict, spec: Differentiated) -> tuple:
     sig.append(tuple(sorted((k, _fingerprint(v)) for k, v in kwargs.items())))
     arrays = [((i, k), v) for i, t in spec.trees.items() for k, v in enumerate(t.leaves)
               if isinstance(v, np.ndarray)]
-    arrays += [(i, a) for i, a in enumerate(args) if i not in spec.trees]
-    sig.append(_aliasing(arrays, kwargs))
+    seen: set[int] = set()
+    for i, a in enumerate(args):  # also the arrays inside the other arguments' containers:
+        if i not in spec.trees:   # f(p, [p["w"]]) is not the program f(p, [copy]) runs
+            _arrays_in(a, (i,), arrays, seen)
+    for k, v in sorted(kwargs.items()):
+        _arrays_in(v, (k,), arrays, seen)
+    sig.append(_aliasing(arrays, {}))
     return tuple(sig)
+
+
+def _arrays_in(x: Any, key: tuple, out: list, seen: set[int]) -> None:
+    """(key, array) for every array in ``x`` and in the lists, tuples and dicts it holds
+    (the containers framead copies around them, framead/inputs.py ``copy_arguments``)."""
+    if isinstance(x, np.ndarray):
+        out.append((key, x))
+    elif isinstance(x, list | tuple | dict) and id(x) not in seen:
+        seen.add(id(x))
+        items = x.items() if isinstance(x, dict) else enumerate(x)
+        for k, v in items:
+            _arrays_in(v, (*key, k), out, seen)
 
 
 def _owner(a: np.ndarray) -> np.ndarray:
@@ -409,7 +426,14 @@ def jit(f: Callable, argnums: int | Sequence[int] | None = None, *,
     generated code (without running ``f``) while the recorded decisions hold, like
     ``grad(f, cache=True)``. The float/array arguments (or ``argnums``) are the inputs; the
     others are static. ``jit(grad(f))`` caches a gradient; ``.stats`` and ``.clear()`` as for
-    cached gradients."""
+    cached gradients.
+
+    >>> f = framead.jit(lambda x: np.sum(np.sin(x) ** 2))
+    >>> float(f(np.zeros(3))), float(f(np.full(3, np.pi / 2)))  # recorded, then replayed
+    (0.0, 3.0)
+    >>> f.stats["captures"], f.stats["hits"]
+    (1, 1)
+    """
     from .api import _user_facing
 
     cached = CachedFunction(f, argnums, strict)

@@ -68,6 +68,8 @@ def grad_like(g: Any, x: Any) -> Any:
     """The gradient shaped and typed like the input ``x`` (a float subclass gets a float, an
     ndarray subclass a plain array)."""
     g = _cast_like(g, x)
+    if isinstance(g, np.ndarray) and not g.flags.writeable:
+        g = g.copy()  # a broadcast view (the VJP of a sum): the caller gets an array to write
     if isinstance(x, float | complex) and not isinstance(x, np.generic) and \
             type(x) not in (float, complex):
         return float(np.real(g)) if isinstance(x, float) else complex(g)
@@ -116,14 +118,17 @@ def _copy_arrays(arrays: list[np.ndarray]) -> dict[int, np.ndarray]:
     return out
 
 
-def copy_arguments(args: list, kwargs: dict, extra: list[np.ndarray] = ()
+def copy_arguments(args: list, kwargs: dict, extra: list[np.ndarray] = (),
+                   copy_array: Callable[[np.ndarray], np.ndarray] | None = None
                    ) -> tuple[list, dict, dict[int, np.ndarray]]:
     """The arguments with every ndarray (any class; also inside lists, tuples, dicts and
-    their subclasses, rebuilt around them) replaced by a copy: the caller's arrays and
-    containers are never written. Shared arrays stay shared in the copies (f(x, [x]) sees
-    one array). Arrays held by other objects' attributes are the program's own. ``extra``:
-    more arrays to copy with them (the leaves of differentiated containers); the copies are
-    returned by the id of their original."""
+    their subclasses, rebuilt around them) replaced by a copy, and every list and dict (and
+    the tuples holding one) rebuilt: the caller's arrays and containers are never written.
+    Shared arrays stay shared in the copies (f(x, [x]) sees one array). Arrays held by other
+    objects' attributes are the program's own. ``extra``: more arrays to copy with them (the
+    leaves of differentiated containers); the copies are returned by the id of their
+    original. ``copy_array``: how to copy one array (default: copies sharing memory as the
+    originals do)."""
     found: dict[int, np.ndarray] = {}
     seen: set[int] = set()
 
@@ -137,9 +142,12 @@ def copy_arguments(args: list, kwargs: dict, extra: list[np.ndarray] = ()
 
     for a in (*args, *kwargs.values(), *extra):
         collect(a)
-    if not found:
+    if not found and not seen:
         return list(args), dict(kwargs), {}
-    copies = _copy_arrays(list(found.values()))
+    if copy_array is not None:
+        copies = {k: copy_array(a) for k, a in found.items()}
+    else:
+        copies = _copy_arrays(list(found.values()))
     done: dict[int, Any] = {}
 
     def rebuild(v: Any) -> Any:
@@ -153,8 +161,8 @@ def copy_arguments(args: list, kwargs: dict, extra: list[np.ndarray] = ()
         done[id(v)] = v
         old = list(v.values() if isinstance(v, dict) else v)
         items = [rebuild(x) for x in old]
-        if all(n is o for n, o in zip(items, old, strict=True)):
-            return v
+        if isinstance(v, tuple) and all(n is o for n, o in zip(items, old, strict=True)):
+            return v  # nothing in it the program could write
         done[id(v)] = new = _with_items(v, items)
         return new
 
@@ -273,9 +281,21 @@ class Differentiated:
         like = like or grad_like
         out = []
         it = iter(grads)
+        given: set[int] = set()
+
+        def own(g: Any) -> Any:
+            # one array object for two leaves (f(x, y) = sum(x + y), argnums=(0, 0)): each
+            # leaf gets its own, so an in-place update of one leaves the other alone
+            if isinstance(g, np.ndarray):
+                if id(g) in given:
+                    g = g.copy()
+                given.add(id(g))
+            return g
+
         for i in self.nums:
             t = self.trees[i]
-            gs = [like(next(it), v) if d else None for v, d in zip(t.leaves, t.diff, strict=True)]
+            gs = [own(like(next(it), v)) if d else None
+                  for v, d in zip(t.leaves, t.diff, strict=True)]
             out.append(gs[0] if t.treedef.is_leaf else tree.unflatten(t.treedef, gs))
         return tuple(out)
 

@@ -39,7 +39,9 @@ def _basis(x: Any, k: int) -> Any:
 
 
 def _jac_dtype(out_leaf: Any, ins: list[Any]) -> Any:
-    return np.result_type(*[np.asarray(a).dtype for a in (out_leaf, *ins)], np.float16)
+    dts = [np.asarray(a).dtype for a in (out_leaf, *ins)]
+    # an output that is not a number (a string) has no derivative: its zeros are floats
+    return np.result_type(*[dt for dt in dts if dt.kind in "biufc"], np.float16)
 
 
 def _assemble(out_leaves: list[Any], in_leaves: list[Any],
@@ -123,7 +125,8 @@ def _forward_jacobian(ft: Any, argnums: Any) -> Any:
         for k in range(int(np.size(x))):
             ts = [None] * len(ins)
             ts[i] = _basis(x, k)
-            cols.append(tree.leaves(ft.tangent(ts)))
+            # one tangent per output leaf: None (an int, a string output) keeps its place
+            cols.append(treedef.flatten_up_to(ft.tangent(ts)))
         columns.append(cols)
     return _pack(_assemble(out_leaves, ins, columns, out_major=False), treedef, argnums,
                  ft.spec)
