@@ -667,6 +667,26 @@ def check_program(prog: Program, directory) -> None:
     for a, b in zip(args, before, strict=True):
         assert _deep_equal(a, b), "the caller's argument changed (values)"
 
+    # forward mode: a tangent tree (the argument's structure; non-float leaves as they are,
+    # not differentiated) against the finite-difference gradient
+    rng = np.random.default_rng(len(prog.source))
+    tans = {leaf.idx: rng.standard_normal(np.shape(leaf.value)) for leaf in leaves_of(d)
+            if leaf.diff}
+    tan_values = {k: (np.float32(v) if leaf.kind == "f32" else float(v))
+                  if leaf.kind != "arr" else v for leaf in leaves_of(d) if leaf.diff
+                  for k, v in [(leaf.idx, tans[leaf.idx])]}
+    fargs = (build(d),) + ((prog.second.copy(),) if prog.second is not None else ())
+    tx = rng.standard_normal(2) if prog.second is not None else None
+    tangents = (build(d, tan_values),) + ((tx,) if tx is not None else ())
+    out, tout = framead.jvp(f, fargs, tangents)
+    assert out == native or (np.isnan(out) and np.isnan(native))
+    want = sum(float(np.sum(ref[k] * tans[k])) for k in tans)
+    if tx is not None:
+        want += float(np.sum(refx[0] * tx))
+    scale = sum(float(np.sum(np.abs(ref[k] * tans[k]))) for k in tans) + 1.0
+    assert abs(float(tout) - want) <= 10 * (atol + rtol) * scale, (
+        f"jvp: framead {float(tout)!r}, finite differences {want!r}")
+
     # the cached path: same values, then other values, each against the uncached gradient
     gc = framead.grad(f, argnums, cache=True)
     for vals in (None, prog.desc2_values, None):
@@ -1410,3 +1430,22 @@ def test_cached_trace_is_not_replayed_for_other_aliasing_through_a_static_contai
                                       g_ref["w"] if as_container else g_ref)
     assert gc.stats["hits"] == 2  # each aliasing has its own trace
     np.testing.assert_array_equal(w, [1.0, 2.0])
+
+
+def test_jacobians_keep_int_and_string_output_leaves_in_place():
+    """Bug: jacfwd lost the place of an output leaf with no tangent (an int, a string): the
+    tangents of the leaves after it shifted (an IndexError, or a broadcast error, or with
+    the leaf last a Jacobian assembled from the wrong columns), and a string leaf gave a
+    Jacobian of strings."""
+    p = {"a": 1.5, "b": np.array([1.0, 2.0])}
+
+    def f(p):
+        return (3, p["a"] * 2.0, "tag", {"s": p["b"] * p["a"], "n": None})
+
+    want = ({"a": 0.0, "b": np.zeros(2)}, {"a": 2.0, "b": np.zeros(2)},
+            {"a": 0.0, "b": np.zeros(2)},
+            {"s": {"a": p["b"], "b": np.eye(2) * 1.5}, "n": None})
+    for jac in (framead.jacfwd, framead.jacrev):
+        j = jac(f)(p)
+        assert_tree_close(j, want, jac.__name__)
+        assert all(np.asarray(v).dtype == np.float64 for v in framead.tree.leaves(j))
