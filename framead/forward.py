@@ -251,8 +251,10 @@ def _dot(c: Any, t: Any) -> float:
 
 # ----------------------------------------------------------------------------- public API
 
-def _cast_tangent(t: Any, x: Any, i: int | str) -> Any:
-    """A user tangent for primal ``x``: same shape, and x's kind (array / scalar)."""
+def _cast_tangent(t: Any, x: Any, i: int | str, nested: bool = False) -> Any:
+    """A user tangent for primal ``x``: same shape, and x's kind (array / scalar).
+    ``nested``: inside another capture, converted by recorded operations only (``float()``
+    would cut the tangent's dependence on the outer inputs)."""
     if isinstance(x, np.ndarray):
         ta = np.asarray(t)
         if ta.shape != x.shape:
@@ -264,6 +266,8 @@ def _cast_tangent(t: Any, x: Any, i: int | str) -> Any:
         raise ValueError(f"tangent {i} has shape {np.shape(t)}; primal {i} is a scalar")
     if np.iscomplexobj(t) and not np.iscomplexobj(x):
         raise ValueError(f"tangent {i} is complex but primal {i} is real")
+    if nested:
+        return t * 1.0 if isinstance(t, float | np.inexact) else t + 0.0
     if type(x) is float:
         return float(t)
     if isinstance(x, complex):
@@ -287,13 +291,23 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     nums = tuple(i for i, t in enumerate(tangents) if t is not None)
     ft = forward_trace(f, primals, kwargs, nums, strict, has_aux=has_aux)
+    from .capture.session import internals_visible, outer_recorder
+
+    nested = outer_recorder() is not None
     ts = []
     for i in nums:
         arg = ft.spec.trees[i]
         given = [tangents[i]] if arg.treedef.is_leaf else _tangent_leaves(arg, tangents[i])
-        ts += [None if t is None else _cast_tangent(t, x, f"{i}{arg.paths[k]}")
-               for k, (t, x, d) in enumerate(zip(given, arg.leaves, arg.diff, strict=True))
-               if d]
+        for k, (t, x, d) in enumerate(zip(given, arg.leaves, arg.diff, strict=True)):
+            if not d:
+                continue
+            if t is None:
+                ts.append(None)
+            elif nested:  # the tangent may depend on the outer capture's inputs: it records
+                with internals_visible():  # the cast, and the tangent pass keeps the link
+                    ts.append(_cast_tangent(t, x, f"{i}{arg.paths[k]}", nested=True))
+            else:
+                ts.append(_cast_tangent(t, x, f"{i}{arg.paths[k]}"))
     out = (ft.value, ft.tangent(ts))
     return (*out, ft.aux) if has_aux else out
 

@@ -1449,3 +1449,40 @@ def test_jacobians_keep_int_and_string_output_leaves_in_place():
         j = jac(f)(p)
         assert_tree_close(j, want, jac.__name__)
         assert all(np.asarray(v).dtype == np.float64 for v in framead.tree.leaves(j))
+
+
+def _cube_sum(b):
+    return b * np.sum(b ** 2)
+
+
+def _jcube_sum(b):
+    return b * jnp.sum(b ** 2)
+
+
+@pytest.mark.parametrize("case", ["array", "dict", "scalar", "vjp_array", "vjp_dict"])
+def test_nested_jvp_and_vjp_with_tangents_that_depend_on_the_outer_inputs(case):
+    """Bug: inside another capture, jvp converted the tangents with code the outer capture
+    did not record (np.array(copy=True), float()): the output tangent's dependence on the
+    outer inputs through the tangent was dropped, silently (grad of x -> jvp(g, (2x,), (x,))
+    missed the term d(tangent)/dx)."""
+    fns = {
+        "array": (lambda x: np.sum(framead.jvp(_cube_sum, (x * 2.0,), (x,))[1]),
+                  lambda x: jnp.sum(jax.jvp(_jcube_sum, (x * 2.0,), (x,))[1])),
+        "dict": (lambda x: np.sum(framead.jvp(lambda p: _cube_sum(p["b"]), ({"b": x * 2.0},),
+                                              ({"b": x},))[1]),
+                 lambda x: jnp.sum(jax.jvp(lambda p: _jcube_sum(p["b"]), ({"b": x * 2.0},),
+                                           ({"b": x},))[1])),
+        "scalar": (lambda x: framead.jvp(lambda a: a ** 3, (x[0] * 2.0,), (x[1],))[1],
+                   lambda x: jax.jvp(lambda a: a ** 3, (x[0] * 2.0,), (x[1],))[1]),
+        "vjp_array": (lambda x: np.sum(framead.vjp(_cube_sum, x * 2.0)[1](x)[0]),
+                      lambda x: jnp.sum(jax.vjp(_jcube_sum, x * 2.0)[1](x)[0])),
+        "vjp_dict": (lambda x: np.sum(framead.vjp(lambda p: {"o": _cube_sum(p["b"])},
+                                                  {"b": x * 2.0})[1]({"o": x})[0]["b"]),
+                     lambda x: jnp.sum(jax.vjp(lambda p: {"o": _jcube_sum(p["b"])},
+                                               {"b": x * 2.0})[1]({"o": x})[0]["b"])),
+    }
+    ours, theirs = fns[case]
+    x = np.array([0.3, -0.7])
+    g = framead.grad(ours)(x)
+    np.testing.assert_allclose(g, jax.grad(theirs)(jnp.asarray(x)), rtol=1e-10)
+    np.testing.assert_allclose(g, fd(ours, x), rtol=1e-6)
