@@ -292,9 +292,9 @@ class CachedValueAndGrad:
         self.argnums = argnums
         self.strict = strict
         self.has_aux = has_aux
+        functools.update_wrapper(self, f)  # before the state: f's own .stats must not win
         self._traces: dict[tuple, list[_Entry]] = {}
         self.stats = {"hits": 0, "misses": 0, "captures": 0, "uncacheable": 0, "reasons": []}
-        functools.update_wrapper(self, f)
 
     def clear(self) -> None:
         """Forget every cached trace (after changing state the traces may have read)."""

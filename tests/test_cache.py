@@ -371,3 +371,13 @@ def test_choices_a_replay_cannot_remake_are_not_cached():
             assert value == f(x)
             np.testing.assert_allclose(g, framead.grad(f)(x))
         assert vg.stats["hits"] == 0 and vg.stats["uncacheable"] == len(points)
+
+
+def test_a_cache_around_a_cached_function_keeps_its_own_stats():
+    inner = framead.grad(lambda x: float(np.sum(np.sin(x))), cache=True)
+    outer = framead.jit(inner)
+    x = np.linspace(0.0, 1.0, 3)
+    for _ in range(3):
+        np.testing.assert_allclose(outer(x), np.cos(x))
+    assert outer.stats is not inner.stats
+    assert outer.stats["captures"] == 1 and outer.stats["hits"] == 2
