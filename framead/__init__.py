@@ -2,11 +2,13 @@
 
 from importlib import metadata as _metadata
 
-from . import ode  # framead.ode.adjoint_options
-from . import tree  # framead.tree.register, flatten, unflatten, tree_map
+from . import (
+    ode,  # framead.ode.adjoint_options
+    tree,  # framead.tree.register, flatten, unflatten, tree_map
+)
 from .api import GradientWarning, Trace, grad, strict, trace, value_and_grad, vjp
-from .cache import jit
 from .batching import vmap
+from .cache import jit
 from .check import GradientCheckError, check_grads
 from .coverage import CoverageReport, coverage
 from .eager_api import eager
