@@ -24,6 +24,7 @@ import sys
 import types
 import weakref
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -960,6 +961,23 @@ SOLVERS: dict[int, tuple[Any, Any]] = {}
 _CALLBACK_SAFE = {id(f) for f in (list.sort, builtins.sorted, builtins.filter)}
 
 
+# Solver adjoints live above capture (framead/implicit.py and the solver modules); they
+# register a source of ``id(solver) -> (solver, handler)``, asked each time the table is made.
+_SOLVER_SOURCES: list[Callable[[], dict[int, tuple[Any, Any]]]] = []
+
+
+def register_solvers(source: Callable[[], dict[int, tuple[Any, Any]]]) -> None:
+    """Route the callables ``source()`` names to their handlers inside a capture (asked again
+    whenever the flag table is rebuilt: after SciPy is imported, or a rule pack installed)."""
+    if source not in _SOLVER_SOURCES:
+        _SOLVER_SOURCES.append(source)
+
+
+def solver_sources() -> tuple:
+    """The registered solver sources (the flag table is rebuilt when they change)."""
+    return tuple(_SOLVER_SOURCES)
+
+
 def configure_flags() -> None:
     """Tell the C trampoline which callables have rules, are structural or special (the whole
     table at once: a capture running on another thread never sees it half built)."""
@@ -971,14 +989,12 @@ def configure_flags() -> None:
     table += [(fn, C.RULE | C.SCAN) for fn in rules.ruled_callables()]
     table += [(f, C.ALWAYS) for f, _ in SPECIAL_FORMS.values()]
     table += [(f, C.RULE | C.SCAN) for f, _ in WRITERS.values()]
-    # --- solver adjoints hook: scipy.optimize/scipy.integrate solvers always come to
-    # dispatch (their callbacks close over traced values even when no argument is traced)
-    import importlib
-
-    _implicit = importlib.import_module("framead.implicit")  # the module, not framead.implicit()
-    solvers = _implicit.solver_handlers()
+    # solver adjoints: scipy.optimize/scipy.integrate solvers always come to dispatch (their
+    # callbacks close over traced values even when no argument is traced)
+    solvers: dict[int, tuple[Any, Any]] = {}
+    for source in _SOLVER_SOURCES:
+        solvers.update(source())
     table += [(f, C.ALWAYS) for f, _ in solvers.values()]
-    # --- end solver adjoints hook ---
     C.load_callable_flags(table)
     SOLVERS.clear()
     SOLVERS.update(solvers)

@@ -129,7 +129,7 @@ def _refresh_flags() -> bool:
     from framead import rules
 
     with _flags_lock:
-        key = (rules.generation(), "scipy" in sys.modules)
+        key = (rules.generation(), "scipy" in sys.modules, calls.solver_sources())
         if _flags_key[0] == key and C.get_callable_flags(sum) & C.ALWAYS:
             return False  # (a cleared C table has lost sum's ALWAYS flag)
         calls.configure_flags()

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from .capture.calls import register_solvers
 from .errors import FrameadError
 
 # The residual builders run as instrumented user code (a framead file never is), so the
@@ -485,3 +486,6 @@ def solver_handlers() -> dict[int, tuple[Any, Any]]:
     except ImportError:
         pass
     return {id(f): (f, h) for f, h in table}
+
+
+register_solvers(solver_handlers)  # capture routes the solvers here (capture/calls.py)
