@@ -1,4 +1,4 @@
-# make demo | make test | make test-wheel | make test-cpython | make bench | make lint | make ext (rebuild the C
+# make demo | make test | make test-wheel | make test-cpython | make bench | make lint | make typecheck | make ext (rebuild the C
 # extension in place)
 PY ?= python3
 VENV := .venv
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.framead-installed
 EXTRAS := test,torch,jax,scipy,bench
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-wheel test-cpython bench lint ext setup clean
+.PHONY: demo test test-wheel test-cpython bench lint typecheck ext setup clean
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -61,6 +61,15 @@ bench: ext
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check framead capture rules tests examples benchmarks
+
+# mypy on the core modules (TYPED), on the package tree as it installs (framead.capture,
+# framead.rules): staged by build_py, checked there with pyproject.toml's [tool.mypy]
+TYPED := framead/ir.py framead/tree.py framead/errors.py framead/rules/registry.py \
+	framead/capture/hazards.py framead/api.py framead/inputs.py
+typecheck: $(STAMP)
+	rm -rf build/typecheck
+	$(VPY) setup.py -q build_py --build-lib build/typecheck 2>/dev/null
+	cd build/typecheck && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml $(TYPED)
 
 clean:
 	rm -rf build $(VENV) capture/*.so *.egg-info
