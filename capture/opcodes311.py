@@ -23,6 +23,8 @@ callable; when it is not NULL it is called as a method: ``slot(callable_slot, *a
 from __future__ import annotations
 
 import opcode as _opcode
+import types
+from typing import Any
 
 VERSION = (3, 11)
 
@@ -55,6 +57,17 @@ GET_ITER = OP["GET_ITER"]
 
 N_BINOP = len(_opcode._nb_ops)  # 26
 N_COMPARE = 6
+
+# What a probes object carries (``ctx.probes``; ``Probes`` builds one, ``check_probes`` checks
+# one): tuples of probes indexed by the instruction's argument (name -> length), single probes,
+# the marker tuples the call probe recognises by identity, and ``ATTR_NAMES``.
+PROBE_TUPLES = {"BINOP": N_BINOP, "COMPARE": N_COMPARE}
+PROBE_NAMES = ("unary_negative", "unary_positive", "unary_invert", "getitem", "setitem",
+               "getattr", "getiter", "unpack", "call")
+MARKER_NAMES = ("STAR_KWNAMES1", "STAR_KWNAMES2")
+#: attribute names whose LOAD_ATTR/LOAD_METHOD (getattr probe) and STORE_ATTR (call probe with
+#: setattr) are instrumented
+ATTR_NAMES = frozenset({"T", "mT", "real", "imag", "flat"})
 
 
 def _call_under(ctx, probe, nargs):
@@ -203,30 +216,54 @@ REWRITES = {
 }
 
 
-def check_probes(probes) -> None:
+class Probes:
+    """A probes object: the probe objects and marker tuples named below, taken from the
+    attributes of the same names of ``source`` (the C extension, capture/_evalframe.c), and
+    ``ATTR_NAMES``."""
+
+    def __init__(self, source: Any) -> None:
+        for name in (*PROBE_TUPLES, *PROBE_NAMES, *MARKER_NAMES):
+            setattr(self, name, getattr(source, name))
+        self.ATTR_NAMES = ATTR_NAMES
+
+
+class _Placeholder:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<probe {self.name}>"
+
+
+def placeholder_probes() -> Probes:
+    """A probes object of placeholder objects (the rewriter's ``refuse_reason`` without real
+    probes: what is refused does not depend on which objects the probes are)."""
+    source = types.SimpleNamespace(
+        **{name: tuple(_Placeholder(f"{name.lower()}{i}") for i in range(n))
+           for name, n in PROBE_TUPLES.items()},
+        **{name: _Placeholder(name) for name in PROBE_NAMES},
+        STAR_KWNAMES1=("__framead_star__",),
+        STAR_KWNAMES2=("__framead_star__", "__framead_dstar__"),
+    )
+    return Probes(source)
+
+
+def check_probes(probes: Any) -> None:
     """Raise TypeError when ``probes`` lacks what the 3.11 rewrites use."""
-    missing = [
-        n
-        for n in (
-            "BINOP", "COMPARE", "unary_negative", "unary_positive", "unary_invert",
-            "getitem", "setitem", "getattr", "getiter", "unpack", "call",
-            "STAR_KWNAMES1", "STAR_KWNAMES2", "ATTR_NAMES",
-        )
-        if not hasattr(probes, n)
-    ]
+    missing = [n for n in (*PROBE_TUPLES, *PROBE_NAMES, *MARKER_NAMES, "ATTR_NAMES")
+               if not hasattr(probes, n)]
     if missing:
         raise TypeError(f"probes object lacks {', '.join(missing)}")
     if len(probes.BINOP) != N_BINOP or len(probes.COMPARE) != N_COMPARE:
         raise TypeError(f"probes.BINOP needs {N_BINOP} entries and probes.COMPARE {N_COMPARE}")
-    for n in ("STAR_KWNAMES1", "STAR_KWNAMES2"):
+    for n in MARKER_NAMES:
         if type(getattr(probes, n)) is not tuple:
             raise TypeError(f"probes.{n} must be a tuple of str")
 
 
-def probe_objects(probes) -> list:
+def probe_objects(probes: Any) -> list:
     """Every object a rewrite may put into co_consts (to recognise instrumented code)."""
-    return [
-        *probes.BINOP, *probes.COMPARE, probes.unary_negative, probes.unary_positive,
-        probes.unary_invert, probes.getitem, probes.setitem, probes.getattr, probes.getiter,
-        probes.unpack, probes.call, probes.STAR_KWNAMES1, probes.STAR_KWNAMES2,
-    ]
+    return [*(p for name in PROBE_TUPLES for p in getattr(probes, name)),
+            *(getattr(probes, name) for name in (*PROBE_NAMES, *MARKER_NAMES))]
