@@ -12,15 +12,18 @@ from typing import Any
 import numpy as np
 
 from . import tree
+from .capture.buffers import buffer_owner
 from .errors import InputTypeError
-from .replay import cast_like as _cast_like
+from .replay import cast_like
 
 
 def _label(argnum: int, f: Callable | None) -> str:
     """``argument 1 (y)``: the position, and the parameter's name where ``f`` has one."""
+    params: list[str] = []
     try:
-        params = [p.name for p in inspect.signature(f).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if f is not None:
+            params = [p.name for p in inspect.signature(f).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
         params = []
     return f"argument {argnum}" + (f" ({params[argnum]})" if argnum < len(params) else "")
@@ -67,7 +70,7 @@ def rebox(x: Any, argnum: int, f: Callable | None = None) -> Any:
 def grad_like(g: Any, x: Any) -> Any:
     """The gradient shaped and typed like the input ``x`` (a float subclass gets a float, an
     ndarray subclass a plain array)."""
-    g = _cast_like(g, x)
+    g = cast_like(g, x)
     if isinstance(g, np.ndarray) and not g.flags.writeable:
         g = g.copy()  # a broadcast view (the VJP of a sum): the caller gets an array to write
     if isinstance(x, float | complex) and not isinstance(x, np.generic) and \
@@ -88,8 +91,6 @@ def _fresh_array(a: np.ndarray) -> np.ndarray:
 def _copy_arrays(arrays: list[np.ndarray]) -> dict[int, np.ndarray]:
     """Copies of the arrays (by id), with the memory they share shared in the copies: f(x, x)
     and f(x, x[1:]) see views of one copy."""
-    from .capture.buffers import buffer_owner
-
     groups: dict[int, list[np.ndarray]] = {}
     for a in arrays:
         groups.setdefault(id(buffer_owner(a)), []).append(a)
@@ -118,12 +119,14 @@ def _copy_arrays(arrays: list[np.ndarray]) -> dict[int, np.ndarray]:
     return out
 
 
-def copy_arguments(args: list, kwargs: dict, extra: list[np.ndarray] = (),
+def copy_arguments(args: list, kwargs: dict, extra: Sequence[np.ndarray] = (),
                    copy_array: Callable[[np.ndarray], np.ndarray] | None = None
                    ) -> tuple[list, dict, dict[int, np.ndarray]]:
     """The arguments with every ndarray (any class; also inside lists, tuples, dicts and
-    their subclasses, rebuilt around them) replaced by a copy, and every list and dict (and
-    the tuples holding one) rebuilt: the caller's arrays and containers are never written.
+    their subclasses, rebuilt around them) replaced by a copy: the caller's arrays are never
+    written. A container without arrays is passed as it is (what the program appends to a
+    list argument it was given reaches the caller, as natively; differentiated containers are
+    rebuilt by ``Differentiated.box``).
     Shared arrays stay shared in the copies (f(x, [x]) sees one array). Arrays held by other
     objects' attributes are the program's own. ``extra``: more arrays to copy with them (the
     leaves of differentiated containers); the copies are returned by the id of their
@@ -142,7 +145,7 @@ def copy_arguments(args: list, kwargs: dict, extra: list[np.ndarray] = (),
 
     for a in (*args, *kwargs.values(), *extra):
         collect(a)
-    if not found and not seen:
+    if not found:
         return list(args), dict(kwargs), {}
     if copy_array is not None:
         copies = {k: copy_array(a) for k, a in found.items()}
@@ -161,8 +164,8 @@ def copy_arguments(args: list, kwargs: dict, extra: list[np.ndarray] = (),
         done[id(v)] = v
         old = list(v.values() if isinstance(v, dict) else v)
         items = [rebuild(x) for x in old]
-        if isinstance(v, tuple) and all(n is o for n, o in zip(items, old, strict=True)):
-            return v  # nothing in it the program could write
+        if all(n is o for n, o in zip(items, old, strict=True)):
+            return v  # no array in it: the program's own container, as natively
         done[id(v)] = new = _with_items(v, items)
         return new
 
@@ -174,7 +177,7 @@ def _with_items(v: list | tuple | dict, items: list) -> Any:
     if isinstance(v, tuple):
         return tuple(items) if type(v) is tuple else type(v)(*items)
     new = copy.copy(v)  # a subclass keeps its class and state (defaultdict's factory)
-    if isinstance(v, dict):
+    if isinstance(new, dict):
         new.update(zip(v, items, strict=True))
     else:
         new[:] = items

@@ -627,7 +627,7 @@ def test_class_attribute_store_and_exception_restore():
 
     log: list = []
     assert framead.grad(prog)(0.5, log) == pytest.approx(5.0)
-    assert type(Registry.cache) is float and log == []  # the caller's list is never written
+    assert type(Registry.cache) is float and type(log[0]) is float
     bad: list = [200.0]
     with pytest.raises(RuntimeError, match="boom"):
         framead.grad(prog)(0.5, bad)
