@@ -267,8 +267,11 @@ def test_broadcasting_binary(fn, data, shapes):
     y = data.draw(_arr(ys, 0.5, 2.0))
     if fn is np.where:
         R.check(fn, x > 1.2, x, y)
-    else:
-        R.check(fn, x, y)
+        return
+    if fn in (np.maximum, np.fmin):  # a tie is a kink: no derivative to check there
+        y = np.where(np.abs(np.broadcast_to(x, np.broadcast(x, y).shape) - y) < 1e-3,
+                     y + 0.25, y)
+    R.check(fn, x, y)
 
 
 UNARY_FNS = [fn for fn, _ in numpy_rules.UNARY]
