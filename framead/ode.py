@@ -1,6 +1,7 @@
 """Continuous adjoints for ``scipy.integrate.solve_ivp`` and ``scipy.integrate.odeint``.
 
-Inside a capture (capture/calls.py routes these callables here through the ``SOLVERS`` hook):
+Inside a capture (capture/calls.py routes these callables here through the ``SOLVERS`` hook,
+framead/solvers.py):
 
 1. the integration runs natively with capture disabled (nothing inside it is recorded), with
    a dense interpolant of ``y(t)`` kept for the reverse pass (``solve_ivp``: its own
@@ -33,13 +34,21 @@ Arrays among the parameters are restored to their forward values while the adjoi
 from __future__ import annotations
 
 import contextlib
+import copy
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .implicit import _args_tuple, _bind, _quiet
+from .capture import calls
+from .capture.recorder import Recorder
+from .capture.session import Session
+from .capturing import active_recorder, quiet
+from .ir import Value, flatten_tree
+from .reverse import Backward
+from .rules import make_rule
+from .solver_common import args_tuple, bind, forward_values, parameters, snapshots, split_like
 
 _OPTIONS: list[dict] = [{}]
 
@@ -59,62 +68,6 @@ def adjoint_options(rtol: float | None = None, atol: float | None = None,
         _OPTIONS.pop()
 
 
-def _values_in(tree: Any):
-    from .ir import Value
-
-    if isinstance(tree, Value):
-        yield tree
-    elif type(tree) in (list, tuple):
-        for x in tree:
-            yield from _values_in(x)
-
-
-def _parameters(rec: Any, start: int, frame: Any) -> list[Any]:
-    """The objects holding the traced values read by the nodes recorded since ``start``."""
-    new = rec.nodes[start:]
-    produced = {o.id for n in new for o in n.outputs if o is not None}
-    leaves: dict[int, Any] = {}
-    for n in new:
-        for v in _values_in(n.args):
-            if v.id not in produced:
-                leaves[v.id] = v
-    found: dict[int, Any] = {}
-    for e in list(rec.entries.values()):
-        obj = e.obj
-        if obj is None:
-            continue
-        if e.parent is None:
-            v = rec.value_of(obj)
-        elif e.buffer is not None and e.version == e.buffer.version:
-            v = e.value
-        else:
-            continue
-        if v is not None and v.id in leaves and v.id not in found:
-            found[v.id] = obj
-    missing = [vid for vid in leaves if vid not in found]
-    if missing:
-        rec.hazard("FA101", "ode", frame,
-                   f"{len(missing)} traced value(s) read by the ODE right-hand side are held by "
-                   "no object framead can find again; their gradient is lost")
-    return list(found.values())
-
-
-
-@contextlib.contextmanager
-def forward_values(params: list, snaps: list):
-    """Parameter arrays hold their snapshot values (those of the forward call) for the block,
-    then get back what the program has written since (solver and quadrature adjoints)."""
-    saved = []
-    for p, snap in zip(params, snaps, strict=True):
-        if snap is not None and not np.array_equal(p, snap, equal_nan=True):
-            saved.append((p, np.array(p, copy=True)))
-            p[...] = snap
-    try:
-        yield
-    finally:
-        for p, cur in saved:
-            p[...] = cur
-
 class OdeContext:
     """What the adjoint needs: the right-hand side, the parameter objects (and snapshots of
     the arrays among them), the forward interpolant, output times and options."""
@@ -123,8 +76,7 @@ class OdeContext:
                  y_shape: tuple, options: dict, name: str):
         self.f = f
         self.params = params
-        self.snap = [np.array(p, copy=True) if isinstance(p, np.ndarray) else None
-                     for p in params]
+        self.snap = snapshots(params)
         self.dense = dense
         self.t0 = float(t0)
         self.times = np.asarray(times, dtype=float)
@@ -140,25 +92,19 @@ class OdeContext:
 
     def rhs_vjp(self, t: float, y: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, list]:
         """``(a^T ∂f/∂y, [a^T ∂f/∂θ_k])`` at ``(t, y)`` by one nested capture of ``f``."""
-        from .capture.recorder import Recorder, _flatten
-        from .capture.session import Session
-        from .reverse import Backward
-
         self.rhs_evaluations += 1
         rec = Recorder()
         yv = np.array(y, dtype=float, copy=True).reshape(self.y_shape)
         wrt = [rec.new_input(yv)] + [rec.new_input(p) for p in self.params]
         with Session(rec):
             out = self.f(t, yv)
-        leaves, _ = _flatten(out)
+        leaves, _ = flatten_tree(out)
         graph = rec.finish(leaves)
         if len(leaves) == 1:
             cts = [np.asarray(a).reshape(np.shape(leaves[0]))]
         else:
             cts = list(np.ravel(a))
         seeds: dict[int, Any] = {}
-        from .ir import Value
-
         for v, c in zip(graph.outputs, cts, strict=True):
             if isinstance(v, Value):
                 seeds[v.id] = c if v.id not in seeds else seeds[v.id] + c
@@ -174,7 +120,7 @@ class OdeContext:
 
     def adjoint(self, g: np.ndarray) -> tuple[np.ndarray, list]:
         """Cotangents of ``y0`` and of each parameter, for cotangents ``g[:, i]`` of y(t_i)."""
-        from scipy.integrate import solve_ivp
+        from scipy.integrate import solve_ivp  # noqa: PLC0415 - optional dependency
 
         n = int(np.prod(self.y_shape, dtype=int))
         sizes = [int(np.size(p)) for p in self.params]
@@ -202,13 +148,7 @@ class OdeContext:
             if t_hi is not None and t_hi != self.t0:
                 z = self._solve(solve_ivp, rhs, t_hi, self.t0, np.concatenate([a, pbar]), opts)
                 a, pbar = z[:n], z[n:]
-        out, k = [], 0
-        for p, s in zip(self.params, sizes, strict=True):
-            piece = pbar[k:k + s]
-            k += s
-            out.append(piece.reshape(np.shape(p)) if isinstance(p, np.ndarray)
-                       else float(piece[0]))
-        return a.reshape(self.y_shape), out
+        return a.reshape(self.y_shape), split_like(self.params, sizes, pbar)
 
     def _solve(self, solve_ivp, rhs, t_from, t_to, z0, opts):
         if not np.any(z0):
@@ -236,16 +176,7 @@ def _ode_vjp(g: Any, ans: Any, ctx: OdeContext, y0: Any, *params: Any) -> tuple:
     return (None, ybar, *pbars)
 
 
-_RULE: list = []
-
-
-def _rule():
-    if not _RULE:
-        from .rules import make_rule
-
-        _RULE.append(make_rule(ode_solution, vjp=_ode_vjp, saves={}, nondiff=(0,),
-                               name="ode_solution"))
-    return _RULE[0]
+_RULE = make_rule(ode_solution, vjp=_ode_vjp, saves={}, nondiff=(0,), name="ode_solution")
 
 
 def _record(rec, frame, f: Callable, t0: float, y0: Any, y_out: np.ndarray, times, dense,
@@ -253,14 +184,12 @@ def _record(rec, frame, f: Callable, t0: float, y0: Any, y_out: np.ndarray, time
             ) -> tuple[Any, tuple] | None:
     """Record ``y_out`` as an ODE solution node: (the traced output, the node's arguments);
     None when nothing traced reaches it."""
-    from .capture import calls
-
     if type(y0) in (list, tuple) and rec.tree_value(y0) is not None:
         y0 = calls.dispatch(rec, np.asarray, (y0,), {}, frame)
-    y0c = np.array(_quiet(np.asarray, (y0,), {}), dtype=float)
+    y0c = np.array(quiet(np.asarray, (y0,), {}), dtype=float)
     start = len(rec.nodes)
     f(t0, np.array(y0c, copy=True))
-    params = _parameters(rec, start, frame)
+    params = parameters(rec, start, frame)
     if not params and rec.tree_value(y0) is None:
         return None
     ctx = OdeContext(f, params, dense, t0, times, y0c.shape, options, name)
@@ -269,13 +198,13 @@ def _record(rec, frame, f: Callable, t0: float, y0: Any, y_out: np.ndarray, time
         ctx.direction = direction
     result = np.array(y_out, copy=True)
     node_args = (ctx, y0, *params)
-    return rec.apply(_rule(), lambda *_: result, (), {}, node_args, frame), node_args
+    return rec.apply(_RULE, lambda *_: result, (), {}, node_args, frame), node_args
 
 
 def _solve_ivp(rec, fn, args, kwargs, frame):
-    b = _bind(fn, args, kwargs)
+    b = bind(fn, args, kwargs)
     if b is None or b.get("vectorized"):
-        res = _quiet(fn, args, kwargs)
+        res = quiet(fn, args, kwargs)
         if b is not None:
             _report_lost(rec, frame, b, "vectorized=True is not supported by the ODE adjoint")
         return res
@@ -284,7 +213,7 @@ def _solve_ivp(rec, fn, args, kwargs, frame):
     if not want_dense:
         # dense_output does not change the steps; args passed positionally stay positional
         call_kwargs["dense_output"] = True
-    res = _quiet(fn, args, call_kwargs)
+    res = quiet(fn, args, call_kwargs)
     if not res.success or res.sol is None:
         _report_lost(rec, frame, b, f"the integration failed ({res.message})")
         return res
@@ -293,7 +222,7 @@ def _solve_ivp(rec, fn, args, kwargs, frame):
                    "a terminal event stopped solve_ivp: the dependence of the stopping time "
                    "on traced values is not differentiated (the state is)")
     extra = b.get("options") or {}
-    fargs = _args_tuple(b.get("args"))
+    fargs = args_tuple(b.get("args"))
     fun = b["fun"]
     f = lambda t, y: fun(t, y, *fargs)
     method = b.get("method", "RK45")
@@ -325,31 +254,25 @@ class DenseSolution:
         self.t_min, self.t_max = getattr(dense, "t_min", None), getattr(dense, "t_max", None)
 
     def __call__(self, t: Any) -> Any:
-        import copy
-        import sys
-
-        from .capture.session import current_recorder
-        from .implicit import _C
-
         out = self.dense(t)
-        rec = current_recorder()
-        if rec is None or not _C().is_enabled():
+        rec = active_recorder()
+        if rec is None:
             return out
         ctx, *rest = self._node_args
         ctx = copy.copy(ctx)
         ctx.times = np.atleast_1d(np.asarray(t, dtype=float))
         ctx.out_to_columns = lambda g: np.asarray(g).reshape(-1, ctx.times.size)
         result = np.array(out, copy=True)
-        return rec.apply(_rule(), lambda *_: result, (), {}, (ctx, *rest), sys._getframe(1))
+        return rec.apply(_RULE, lambda *_: result, (), {}, (ctx, *rest), sys._getframe(1))
 
 
 def _report_lost(rec, frame, b: dict, why: str) -> None:
     """solve_ivp ran without an adjoint: report it when its right-hand side reads traced
     values."""
-    fargs = _args_tuple(b.get("args"))
+    fargs = args_tuple(b.get("args"))
     start = len(rec.nodes)
     try:
-        b["fun"](float(b["t_span"][0]), np.array(_quiet(np.asarray, (b["y0"],), {}),
+        b["fun"](float(b["t_span"][0]), np.array(quiet(np.asarray, (b["y0"],), {}),
                                                  dtype=float), *fargs)
     except Exception:
         pass
@@ -359,13 +282,13 @@ def _report_lost(rec, frame, b: dict, why: str) -> None:
 
 
 def _odeint(rec, fn, args, kwargs, frame):
-    from scipy.integrate import solve_ivp
+    from scipy.integrate import solve_ivp  # noqa: PLC0415 - optional dependency
 
-    out = _quiet(fn, args, kwargs)
-    b = _bind(fn, args, kwargs)
+    out = quiet(fn, args, kwargs)
+    b = bind(fn, args, kwargs)
     if b is None:
         return out
-    func, fargs = b["func"], _args_tuple(b.get("args"))
+    func, fargs = b["func"], args_tuple(b.get("args"))
     t = np.asarray(b["t"], dtype=float)
     if b.get("tfirst"):
         f = lambda t_, y: func(t_, y, *fargs)
@@ -373,11 +296,11 @@ def _odeint(rec, fn, args, kwargs, frame):
         f = lambda t_, y: func(y, t_, *fargs)
     rtol = b.get("rtol") or 1.49012e-8
     atol = b.get("atol") or 1.49012e-8
-    y0c = np.array(_quiet(np.asarray, (b["y0"],), {}), dtype=float)
+    y0c = np.array(quiet(np.asarray, (b["y0"],), {}), dtype=float)
     fq = lambda t_, y: np.ravel(np.asarray(
         func(y.reshape(y0c.shape), t_, *fargs) if not b.get("tfirst")
         else func(t_, y.reshape(y0c.shape), *fargs), dtype=float))
-    dense_sol = _quiet(solve_ivp, (fq, (t[0], t[-1]), np.ravel(y0c)),
+    dense_sol = quiet(solve_ivp, (fq, (t[0], t[-1]), np.ravel(y0c)),
                        {"method": "LSODA", "dense_output": True, "rtol": rtol, "atol": atol})
     full = isinstance(out, tuple)
     y = out[0] if full else out
@@ -394,9 +317,10 @@ def _odeint(rec, fn, args, kwargs, frame):
 
 
 def solver_table() -> list[tuple[Any, Any]]:
+    """``(scipy.integrate function, handler)`` pairs (empty until SciPy is imported)."""
     if "scipy" not in sys.modules:
         return []
-    import scipy.integrate as si
+    import scipy.integrate as si  # noqa: PLC0415 - optional dependency
 
     return [(si.solve_ivp, _solve_ivp), (si.odeint, _odeint)]
 

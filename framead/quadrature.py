@@ -1,7 +1,7 @@
 """Adjoints for ``scipy.integrate.quad`` and ``quad_vec``: differentiate through the integrand.
 
 Inside a capture (capture/calls.py routes these callables here through the ``SOLVERS`` hook,
-see ``framead.implicit.solver_handlers``):
+framead/solvers.py):
 
 1. the integral runs natively with capture disabled (nothing inside it is recorded);
 2. the integrand is evaluated under capture at a few interior points; the traced values those
@@ -27,8 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from .implicit import _args_tuple, _bind, _quiet
-from .ode import _parameters, forward_values
+from .capture.recorder import Recorder
+from .capture.session import Session
+from .capturing import quiet
+from .ir import Value
+from .reverse import Backward
+from .rules import make_rule
+from .solver_common import args_tuple, bind, forward_values, parameters, snapshots, split_like
 
 _SAMPLES = (0.25, 0.5, 0.75, 0.1, 0.9)
 
@@ -56,8 +61,7 @@ class QuadContext:
                  options: dict, name: str):
         self.f = f
         self.params = params
-        self.snap = [np.array(p, copy=True) if isinstance(p, np.ndarray) else None
-                     for p in params]
+        self.snap = snapshots(params)
         self.a, self.b = a, b
         self.shape = shape
         self.options = options
@@ -74,15 +78,10 @@ class QuadContext:
 
     def value_at(self, x: float) -> np.ndarray:
         with self._forward_values():
-            return np.asarray(_quiet(self.f, (x,), {}), dtype=float)
+            return np.asarray(quiet(self.f, (x,), {}), dtype=float)
 
     def param_vjp(self, x: float, g: np.ndarray) -> np.ndarray:
         """``g^T ∂f/∂θ`` at ``x`` (flattened over all parameters) by one nested capture."""
-        from .capture.recorder import Recorder
-        from .capture.session import Session
-        from .ir import Value
-        from .reverse import Backward
-
         self.evaluations += 1
         rec = Recorder()
         wrt = [rec.new_input(p) for p in self.params]
@@ -102,7 +101,7 @@ class QuadContext:
 
     def integrate(self, integrand: Callable, n: int) -> np.ndarray:
         """``∫_a^b integrand(x) dx`` of a vector-valued integrand of length ``n``."""
-        from scipy import integrate
+        from scipy import integrate  # noqa: PLC0415 - optional dependency
 
         if n == 0:
             return np.zeros(0)
@@ -138,13 +137,8 @@ class QuadContext:
         return [int(np.size(p)) for p in self.params]
 
     def split(self, flat: np.ndarray) -> list:
-        out, k = [], 0
-        for p, s in zip(self.params, self.sizes(), strict=True):
-            piece = flat[k:k + s]
-            k += s
-            out.append(piece.reshape(np.shape(p)) if isinstance(p, np.ndarray)
-                       else float(piece[0]))
-        return out
+        """``flat`` as one piece per parameter, shaped like it."""
+        return split_like(self.params, self.sizes(), flat)
 
     def jacobian(self) -> np.ndarray:
         """``∫ ∂f/∂θ dx`` as an (output size) x (parameter size) matrix (forward mode)."""
@@ -189,16 +183,8 @@ def _quad_jvp(tangents: tuple, ans: Any, ctx: QuadContext, a: Any, b: Any, *para
     return float(out) if ctx.shape == () else out
 
 
-_RULE: list = []
-
-
-def _rule():
-    if not _RULE:
-        from .rules import make_rule
-
-        _RULE.append(make_rule(integral, vjp=_quad_vjp, jvp=_quad_jvp, saves={}, nondiff=(0,),
-                               name="integral"))
-    return _RULE[0]
+_RULE = make_rule(integral, vjp=_quad_vjp, jvp=_quad_jvp, saves={}, nondiff=(0,),
+                  name="integral")
 
 
 def _lost(rec, frame, name: str, why: str) -> None:
@@ -209,11 +195,11 @@ def _handler(vector: bool):
     name = "quad_vec" if vector else "quad"
 
     def handle(rec, fn, args, kwargs, frame):
-        out = _quiet(fn, args, kwargs)
-        b = _bind(fn, args, kwargs)
+        out = quiet(fn, args, kwargs)
+        b = bind(fn, args, kwargs)
         if b is None:
             return out
-        func, fargs = b.get("func", b.get("f")), _args_tuple(b.get("args"))
+        func, fargs = b.get("func", b.get("f")), args_tuple(b.get("args"))
         lo, hi = b["a"], b["b"]
         limits_traced = _is_traced(rec, lo) or _is_traced(rec, hi)
         if not callable(func) or b.get("complex_func"):
@@ -230,7 +216,7 @@ def _handler(vector: bool):
         start = len(rec.nodes)
         for x in _sample_points(a, bb):
             f(x)
-        params = _parameters(rec, start, frame)
+        params = parameters(rec, start, frame)
         if not params and not limits_traced:
             return out
         value = out[0]
@@ -240,7 +226,7 @@ def _handler(vector: bool):
             options["epsabs"] = max(float(b.get("epsabs") or 0.0), 1e-14)
         ctx = QuadContext(f, params, a, bb, np.shape(value), options, name)
         result = np.array(value, copy=True) if vector else float(value)
-        y = rec.apply(_rule(), lambda *_: result, (), {}, (ctx, lo, hi, *params), frame)
+        y = rec.apply(_RULE, lambda *_: result, (), {}, (ctx, lo, hi, *params), frame)
         return (y, *out[1:])
 
     return handle
@@ -250,6 +236,6 @@ def solver_table() -> list[tuple[Any, Any]]:
     """``(callable, handler)`` pairs for the SOLVERS hook (empty until SciPy is imported)."""
     if "scipy" not in sys.modules:
         return []
-    import scipy.integrate as si
+    import scipy.integrate as si  # noqa: PLC0415 - optional dependency
 
     return [(si.quad, _handler(False)), (si.quad_vec, _handler(True))]

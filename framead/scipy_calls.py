@@ -1,8 +1,7 @@
 """SciPy calls that need more than a rule: C functions that write their result into an
 argument, and ``overwrite_*=True`` linear algebra.
 
-Routed here from capture/calls.py through the ``SOLVERS`` hook (``framead.implicit.
-solver_handlers``):
+Routed here from capture/calls.py through the ``SOLVERS`` hook (framead/solvers.py):
 
 * ``scipy.interpolate._ppoly.evaluate(c, x, xp, nu, extrapolate, out)`` (every ``PPoly``,
   ``CubicSpline``, ``Akima1DInterpolator``... evaluation) is recorded as the function
@@ -24,6 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from . import rules
+from .capture import calls
+
 
 def _traced(rec: Any, args) -> bool:
     return any(rec.tree_value(a) is not None for a in args)
@@ -32,10 +34,7 @@ def _traced(rec: Any, args) -> bool:
 def _ppoly_evaluate(rec, fn, args, kwargs, frame):
     if kwargs or len(args) != 6 or not _traced(rec, args[:3]):
         return fn(*args, **kwargs)
-    from framead import rules
-
-    from .capture import calls
-    from .rules.scipy_signal_rules import ppoly_eval
+    from .rules.scipy_signal_rules import ppoly_eval  # noqa: PLC0415 - imports SciPy
 
     c, x, xp, nu, ext, out = args
     y = rec.apply(rules.lookup(ppoly_eval), ppoly_eval, args[:5], {}, args[:5], frame)
@@ -45,8 +44,6 @@ def _ppoly_evaluate(rec, fn, args, kwargs, frame):
 
 def _overwrite_off(rec, fn, args, kwargs, frame):
     """Apply ``fn``'s rule with every ``overwrite_*`` argument False."""
-    from framead import rules
-
     rule = rules.lookup(fn) or _PRIVATE.get(id(fn))
     if rule is None or not _traced(rec, (*args, *kwargs.values())):
         return fn(*args, **kwargs)
@@ -66,8 +63,6 @@ def _overwrite_off(rec, fn, args, kwargs, frame):
 
 
 def _apply(rec, rule, fn, args, kwargs, frame):
-    from .capture import calls
-
     node_args, kw = calls._map_keywords(rule, args, kwargs)
     if kw is None:
         rec.hazard("FA106", rule.name, frame,
@@ -81,16 +76,15 @@ _PRIVATE: dict[int, Any] = {}  # rules applied here only (LAPACK routines)
 
 def _lapack_rules() -> list:
     """``?gbsv`` (``make_interp_spline``'s banded solve): a rule for the solution ``x``."""
-    import scipy.linalg as sl
+    import scipy.linalg as sl  # noqa: PLC0415 - optional dependency
 
-    from .rules import make_rule
-    from .rules.scipy_rules import _gbsv_jvp, _gbsv_vjp
+    from .rules.scipy_rules import _gbsv_jvp, _gbsv_vjp  # noqa: PLC0415 - imports SciPy
 
     fn = sl.lapack.dgbsv
     if id(fn) not in _PRIVATE:
-        _PRIVATE[id(fn)] = make_rule(fn, vjp=_gbsv_vjp, jvp=_gbsv_jvp, nondiff=(0, 1),
-                                     multi=True, argnames=("kl", "ku", "ab", "b"),
-                                     name="scipy.linalg.lapack.dgbsv")
+        _PRIVATE[id(fn)] = rules.make_rule(fn, vjp=_gbsv_vjp, jvp=_gbsv_jvp, nondiff=(0, 1),
+                                           multi=True, argnames=("kl", "ku", "ab", "b"),
+                                           name="scipy.linalg.lapack.dgbsv")
     return [fn]
 
 
@@ -98,11 +92,11 @@ def solver_table() -> list[tuple[Any, Any]]:
     """``(callable, handler)`` pairs for the SOLVERS hook (empty until SciPy is imported)."""
     out: list[tuple[Any, Any]] = []
     if "scipy.interpolate" in sys.modules:
-        from scipy.interpolate import _ppoly
+        from scipy.interpolate import _ppoly  # noqa: PLC0415 - optional dependency
 
         out.append((_ppoly.evaluate, _ppoly_evaluate))
     if "scipy.linalg" in sys.modules:
-        import scipy.linalg as sl
+        import scipy.linalg as sl  # noqa: PLC0415 - optional dependency
 
         out += [(f, _overwrite_off) for f in (
             sl.solve, sl.solve_banded, sl.solve_triangular, sl.cho_factor, sl.cho_solve,
