@@ -27,33 +27,19 @@ from . import (
     linalg_rules,
     math_rules,
     mutation_rules,
+    numpy_array_rules,
     numpy_reduction_rules,
     numpy_rules,
+    numpy_scan_rules,
     numpy_series_rules,
     numpy_shape_rules,
+    numpy_statistics_rules,
     product_rules,
 )
+from .capture_state import set_capture_test
 from .check import CheckEntry, CheckReport, RuleCheckError, check, check_rule
-from .helpers import (
-    abs_dx,
-    add_tangents,
-    defbinary,
-    defcut,
-    deflinear,
-    defunary,
-    expand_reduced,
-    fill_zeros,
-    fit,
-    fit_tangent,
-    fit_tangent_tree,
-    is_inexact,
-    meta_of,
-    normalize_axis,
-    shape_of,
-    struct_cot,
-    sum_to,
-    unbroadcast,
-)
+from .families import defbinary, defcut, deflinear, defunary
+from .formulas import abs_dx
 from .registry import (
     ANS,
     NO_SELF,
@@ -77,6 +63,21 @@ from .registry import (
     unregister,
 )
 from .registry import generation as _registry_generation
+from .shapes import (
+    add_tangents,
+    expand_reduced,
+    fill_zeros,
+    fit,
+    fit_tangent,
+    fit_tangent_tree,
+    is_inexact,
+    meta_of,
+    normalize_axis,
+    shape_of,
+    struct_cot,
+    sum_to,
+    unbroadcast,
+)
 
 __all__ = [
     "ANS", "CheckEntry", "CheckReport", "Meta", "NO_SELF", "Rule", "RuleCheckError",
@@ -87,8 +88,8 @@ __all__ = [
     "is_inexact",
     "iter_attrs", "iter_methods", "iter_rules", "library_rules", "load_entry_points", "lookup",
     "lookup_attr", "lookup_method", "make_rule", "meta_of", "normalize_axis", "register",
-    "register_attr", "register_method", "resolve", "ruled_callables", "shape_of", "struct_cot",
-    "sum_to", "unbroadcast", "unregister",
+    "register_attr", "register_method", "resolve", "ruled_callables", "set_capture_test",
+    "shape_of", "struct_cot", "sum_to", "unbroadcast", "unregister",
 ]
 
 _BY_MODULE: dict[str, tuple[Rule, ...]] = {}
@@ -101,9 +102,9 @@ def _install(module) -> None:
     _BY_MODULE[name] = tuple(r for r in iter_rules() if id(r) not in before)
 
 
-for _module in (math_rules, builtin_rules, numpy_rules, numpy_shape_rules,
-                numpy_reduction_rules, numpy_series_rules, linalg_rules, product_rules,
-                fft_rules, mutation_rules):
+for _module in (math_rules, builtin_rules, numpy_rules, numpy_array_rules, numpy_shape_rules,
+                numpy_reduction_rules, numpy_statistics_rules, numpy_scan_rules,
+                numpy_series_rules, linalg_rules, product_rules, fft_rules, mutation_rules):
     _install(_module)
 del _module
 

@@ -15,22 +15,13 @@ import operator
 
 import numpy as np
 
-from .helpers import (
-    abs_dx,
-    abs_jvp,
-    add_tangents,
-    defbinary,
-    defcut,
-    deflinear,
-    defunary,
-    is_inexact,
-    meta_of,
-    pow_dx,
-    pow_dy,
-    unbroadcast,
-)
-from .numpy_rules import DIVMOD, MATMUL, cast_back, cast_vjp
+from .families import defbinary, defcut, deflinear, defunary
+from .formulas import abs_dx, abs_jvp, pow_dx, pow_dy
+from .numpy_array_rules import cast_back, cast_vjp
+from .numpy_rules import DIVMOD
+from .product_rules import MATMUL
 from .registry import register
+from .shapes import add_tangents, is_inexact, meta_of, unbroadcast
 
 _POW = (lambda x, y: pow_dx(x, y), lambda ans, x, y: pow_dy(x, y, ans))
 _MOD = (1, lambda x, y: -(x // y))

@@ -21,8 +21,8 @@ import numpy as np
 
 from framead.ir import Meta
 
-from .helpers import fit, fit_tangent, is_inexact, unbroadcast
 from .registry import ANS, NO_SELF, Rule, resolve
+from .shapes import fit, fit_tangent, is_inexact, unbroadcast
 
 
 @dataclass

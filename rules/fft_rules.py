@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .helpers import fit, meta_of, shape_of
-from .linalg_rules import public_name
-from .registry import ANS, register
+from .registry import ANS, public_name, register
+from .shapes import fit, meta_of, shape_of
 
 fft = np.fft
 _DUAL = {None: "forward", "backward": "forward", "forward": "backward", "ortho": "ortho"}

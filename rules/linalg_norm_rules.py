@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .helpers import abs_dx, fit, meta_of, shape_of
+from .formulas import abs_dx
+from .matrices import outer_last
 from .registry import ANS
+from .shapes import fit, meta_of, shape_of
 
 la = np.linalg
-
-
-def _outer_last(u, v):
-    return u[..., :, None] * v[..., None, :]
 
 
 def _share(mask, axes):
@@ -49,7 +47,7 @@ def _matrix_dir(x, n, ord, axes):
             d = np.conj(u @ vh)
         else:
             k = 0 if ord == 2 else -1
-            d = np.conj(_outer_last(u[..., :, k], vh[..., k, :]))
+            d = np.conj(outer_last(u[..., :, k], vh[..., k, :]))
         return np.moveaxis(d, (-2, -1), (r, c))
     if ord in (1, -1, np.inf, -np.inf):
         summed = c if ord in (np.inf, -np.inf) else r  # inf: row sums; 1: column sums

@@ -12,20 +12,10 @@ import math
 
 import numpy as np
 
-from .helpers import (
-    abs_dx,
-    add_tangents,
-    defbinary,
-    defcut,
-    defunary,
-    fill_zeros,
-    is_inexact,
-    pow_dx,
-    pow_dy,
-    sdiv,
-    unbroadcast,
-)
+from .families import defbinary, defcut, defunary
+from .formulas import abs_dx, pow_dx, pow_dy, sdiv
 from .registry import ANS, register, register_method
+from .shapes import add_tangents, fill_zeros, is_inexact, unbroadcast
 
 _2_SQRTPI = 2.0 / math.sqrt(math.pi)
 _LN2, _LN10 = math.log(2.0), math.log(10.0)

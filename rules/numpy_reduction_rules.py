@@ -1,97 +1,110 @@
-"""Rules for NumPy's statistics and scans: std/var (ddof), ptp, the nan-reductions, average,
-median/quantile/percentile (and their nan-twins), cumsum/cumprod (and ``cumulative_*``),
-with their ndarray methods, and the integer-valued functions (argmax, argsort...) as cuts.
+"""Rules for NumPy's reductions: ``sum``, ``mean``, ``prod``, ``max``/``min`` (``amax``,
+``amin``), ``ptp``, the nan-reductions (``nansum``, ``nanmean``, ``nanprod``, ``nanmax``,
+``nanmin``), with their ndarray methods, and the integer-valued functions (``argmax``,
+``argsort``, ``nonzero``...) as cuts.
 
-Reductions follow ``np.sum``'s conventions (``axis`` int/tuple/None, ``keepdims``, ``where``).
-Ties (``ptp``, ``nanmax``) split the cotangent evenly, as ``np.max`` does; order statistics
-(``median``, ``quantile``) send it to the elements at the chosen sorted positions, split
-evenly between equal values (``tie_mean``); ``std`` where all values are equal has the
-subgradient 0.
+Reductions take ``axis`` (int, tuple or None), ``keepdims`` and ``where``. Ties (``max``,
+``ptp``, ``nanmax``) split the cotangent evenly.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib._function_base_impl import _QuantileMethods
 
-from .helpers import (
-    add_tangents,
-    defcut,
-    deflinear,
+from .families import defcut, deflinear
+from .registry import ANS, register, register_method
+from .shapes import (
     expand_reduced,
     fit,
+    given,
     keepdims_of,
     meta_of,
     normalize_axis,
+    reduced_size,
+    shape_of,
+    where_mask,
 )
-from .linalg_rules import mT, public_name
-from .numpy_rules import _given, _prod_others
-from .numpy_shape_rules import tie_mean
-from .registry import ANS, lookup, register, register_method
 
 _NV = np._NoValue
 
-
-def _mask(where, shape):
-    return None if not _given(where) or where is True else np.broadcast_to(where, shape)
+# --- reductions ------------------------------------------------------------------------------
 
 
-# --- var, std (and their nan-twins) ----------------------------------------------------------
+def _sum_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, initial=_NV,
+             where=_NV):
+    ct = expand_reduced(g, a, axis, keepdims)
+    if given(where) and where is not True:
+        ct = np.where(where, ct, 0)
+    return fit(ct, meta_of(a))
 
-def _var_dir(a, axis, ddof, where, mean, correction, nan=False):
-    """d var / da (JAX convention): 2 conj(a - mean) / (N - ddof), zero off ``where``."""
+
+def _mean_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, *, where=_NV):
+    ct = expand_reduced(g, a, axis, keepdims)
+    if given(where) and where is not True:
+        w = np.broadcast_to(where, shape_of(a))
+        n = np.sum(w, axis=normalize_axis(axis, len(shape_of(a))), keepdims=True)
+        return fit(np.where(w, ct / n, 0), meta_of(a))
+    return fit(ct / reduced_size(a, axis), meta_of(a))
+
+
+def _prod_others(a, axis, initial, where):
+    """Product of every other element along the reduced axes (exclusive cumprods: no
+    division, so zeros are handled), times ``initial``."""
     a = np.asarray(a)
-    if _given(correction):
-        ddof = correction
+    if given(where) and where is not True:
+        a = np.where(where, a, 1)
     axes = normalize_axis(axis, a.ndim)
-    w = _mask(where, a.shape)
-    if nan:
-        ok = ~np.isnan(a)
-        w = ok if w is None else (w & ok)
-        a = np.where(ok, a, 0)
-    if _given(mean):
-        m = mean
-    else:
-        m = np.mean(a, axis=axes, keepdims=True, where=True if w is None else w)
-    n = (np.sum(w, axis=axes, keepdims=True) if w is not None
-         else np.prod([a.shape[i] for i in axes]))
-    d = 2 * np.conj(a - m) / (n - ddof)
-    return d if w is None else np.where(w, d, 0)
+    keep = [i for i in range(a.ndim) if i not in axes]
+    perm = keep + list(axes)
+    at = a.transpose(perm)
+    flat = at.reshape(at.shape[:len(keep)] + (-1,))
+    left, right = np.ones_like(flat), np.ones_like(flat)
+    if flat.shape[-1] > 1:
+        left[..., 1:] = np.cumprod(flat[..., :-1], axis=-1)
+        right[..., :-1] = np.cumprod(flat[..., :0:-1], axis=-1)[..., ::-1]
+    others = (left * right).reshape(at.shape).transpose(np.argsort(perm))
+    if given(initial):
+        others = others * initial
+    if given(where) and where is not True:
+        others = np.where(where, others, 0)
+    return others
 
 
-def _std_dir(d, ans, a, axis, keepdims):
-    """d std = d var / (2 std); where std is 0 (all equal, up to the rounding of the mean)
-    the subgradient 0, which is what central differences see (std is even there)."""
+def _prod_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, initial=_NV,
+              where=_NV):
+    ct = expand_reduced(g, a, axis, keepdims) * _prod_others(a, axis, initial, where)
+    return fit(ct, meta_of(a))
+
+
+def _prod_jvp(tangents, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, initial=_NV,
+              where=_NV):
+    t = tangents[0]
+    if t is None:
+        return None
+    return np.sum(t * _prod_others(a, axis, initial, where), axis=axis,
+                  keepdims=keepdims_of(keepdims))
+
+
+def _max_weights(ans, a, axis, keepdims, initial, where):
+    """Where ``a`` attains its max/min, split equally between ties."""
+    if given(initial) or given(where):
+        raise NotImplementedError("framead: np.max/np.min with initial= or where= has no rule")
     a = np.asarray(a)
-    axes, sd = normalize_axis(axis, a.ndim), np.abs(expand_reduced(ans, a, axis, keepdims))
-    big = np.max(np.abs(np.where(np.isnan(a), 0, a)), axes, keepdims=True) if a.size else 0
-    eps = np.prod([a.shape[i] for i in axes]) * np.finfo(np.result_type(a, float)).eps
-    flat = sd <= 4 * eps * big
-    # the quotient is formed on a safe denominator: a where() whose other branch is inf
-    # would make the derivative of this derivative nan (0 * inf) at the flat lanes
-    return np.where(flat, 0.0, d / (2 * np.where(flat, 1.0, sd)))
+    mask = np.equal(a, expand_reduced(ans, a, axis, keepdims))
+    return mask / np.sum(mask, axis=normalize_axis(axis, a.ndim), keepdims=True)
 
 
-def _real_dir(d, t):
-    return np.real(d * t) if np.iscomplexobj(d) else d * t
+def _max_vjp(g, ans, a, axis=None, out=None, keepdims=_NV, initial=_NV, where=_NV):
+    w = _max_weights(ans, a, axis, keepdims, initial, where)
+    return fit(expand_reduced(g, a, axis, keepdims) * w, meta_of(a))
 
 
-def _var_family(std, nan=False):
-    def vjp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NV, *, where=_NV,
-            mean=_NV, correction=_NV):
-        d = _var_dir(a, axis, ddof, where, mean, correction, nan)
-        if std:
-            d = _std_dir(d, ans, a, axis, keepdims)
-        return fit(expand_reduced(g, a, axis, keepdims) * d, meta_of(a))
-
-    def jvp(tangents, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NV, *,
-            where=_NV, mean=_NV, correction=_NV):
-        d = _var_dir(a, axis, ddof, where, mean, correction, nan)
-        if std:
-            d = _std_dir(d, ans, a, axis, keepdims)
-        t = np.where(np.isnan(a), 0, tangents[0]) if nan else tangents[0]
-        return np.sum(_real_dir(d, t), axis=axis, keepdims=keepdims_of(keepdims))
-    return vjp, jvp
+def _max_jvp(tangents, ans, a, axis=None, out=None, keepdims=_NV, initial=_NV, where=_NV):
+    t = tangents[0]
+    if t is None:
+        return None
+    w = _max_weights(ans, a, axis, keepdims, initial, where)
+    return np.sum(t * w, axis=axis, keepdims=keepdims_of(keepdims))
 
 
 # --- ptp, nan-reductions ---------------------------------------------------------------------
@@ -132,7 +145,7 @@ def _nanext(pick):
 
 def _nanmask(a, where):
     ok = ~np.isnan(a)
-    w = _mask(where, np.shape(a))
+    w = where_mask(where, np.shape(a))
     return ok if w is None else ok & w
 
 
@@ -172,416 +185,29 @@ def _nanprod_jvp(tangents, ans, a, axis=None, dtype=None, out=None, keepdims=_NV
                   keepdims=keepdims_of(keepdims))
 
 
-# --- average ---------------------------------------------------------------------------------
-
-def _avg_weights(shape, axis, weights):
-    """(weights broadcast to ``shape``, their sums over the reduced axes, the axes)."""
-    axes = normalize_axis(axis, len(shape))
-    if weights is None:
-        w = np.ones(shape)
-    else:
-        w = np.asarray(weights)
-        if w.shape != shape:  # 1-D weights along the one reduced axis
-            w = w.reshape([w.size if i == axes[0] else 1 for i in range(len(shape))])
-        w = np.broadcast_to(w, shape)
-    return w, np.sum(w, axis=axes, keepdims=True), axes
-
-
-def _avg_parts(a, axis, weights):
-    a = np.asarray(a)
-    w, wsum, axes = _avg_weights(a.shape, axis, weights)
-    return a, w, wsum, np.sum(a * w, axis=axes, keepdims=True) / wsum, axes
-
-
-def _avg_cot(i):
-    def vjp(g, ans, a, axis=None, weights=None, returned=False, *, keepdims=_NV):
-        g, gsum = g if returned else (g, None)
-        g = expand_reduced(g, a, axis, keepdims)
-        if i == 0:
-            w, wsum, _ = _avg_weights(meta_of(a).shape, axis, weights)
-            return fit(g * w / wsum, meta_of(a))
-        a, w, wsum, avg, axes = _avg_parts(a, axis, weights)
-        ct = g * (a - avg) / wsum
-        if gsum is not None:
-            ct = ct + expand_reduced(gsum, a, axis, keepdims)
-        if np.shape(weights) != a.shape:
-            ct = np.sum(ct, axis=tuple(j for j in range(a.ndim) if j != axes[0]))
-        return fit(ct, meta_of(weights))
-    return vjp
-
-
-def _avg_jvp(tangents, ans, a, axis=None, weights=None, returned=False, *, keepdims=_NV):
-    ta = tangents[0]
-    tw = tangents[2] if len(tangents) > 2 else None
-    a, w, wsum, avg, axes = _avg_parts(a, axis, weights)
-    kd = keepdims_of(keepdims)
-    t = 0.0
-    if ta is not None:
-        t = t + np.sum(ta * w, axis=axes, keepdims=True) / wsum
-    tsum = 0.0
-    if tw is not None:
-        tw = _avg_parts(a, axis, tw)[1]
-        t = t + np.sum(tw * (a - avg), axis=axes, keepdims=True) / wsum
-        tsum = np.sum(tw, axis=axes, keepdims=True)
-    t = np.broadcast_to(t, avg.shape)
-    if not kd:
-        t = np.squeeze(t, axis=axes)
-        tsum = np.squeeze(np.broadcast_to(tsum, avg.shape), axis=axes)
-    return (t, tsum) if returned else t
-
-
-# --- order statistics ------------------------------------------------------------------------
-
-_CONTINUOUS = {"linear", "interpolated_inverted_cdf", "hazen", "weibull", "median_unbiased",
-               "normal_unbiased"}
-
-
-def _positions(method, count, qv):
-    """(lo, hi, gamma, d index / d q) of quantile ``qv`` in lanes of ``count`` sorted values,
-    placed as NumPy's ``method`` places it (d / dq is 0 for the methods that step)."""
-    props = _QuantileMethods[method]
-    top = np.maximum(count - 1, 0)
-    vi = np.asarray(props["get_virtual_index"](count, qv))
-    if vi.dtype.kind in "iu":
-        k = np.clip(vi, 0, top).astype(np.intp)
-        return k, k, np.zeros(k.shape), np.zeros(k.shape)
-    below = np.floor(vi)
-    gamma = np.asarray(props["fix_gamma"](vi - below, vi), dtype=float)
-    lo = np.clip(below, 0, top).astype(np.intp)
-    hi = np.clip(below + 1, 0, top).astype(np.intp)
-    dvi = (np.asarray(props["get_virtual_index"](count, 1.0)) -
-           np.asarray(props["get_virtual_index"](count, 0.0))) if method in _CONTINUOUS else 0.0
-    return lo, hi, np.broadcast_to(gamma, lo.shape), np.broadcast_to(dvi, lo.shape)
-
-
-def _order_parts(a, q, axis, scale, nan=False, method="linear"):
-    """(weights of shape q.shape + a.shape, d value / d q of shape q.shape + rest, axes): the
-    sorted positions ``method`` picks in each lane (its non-NaN values for nan-functions)."""
-    a = np.asarray(a)
-    axes = normalize_axis(axis, a.ndim)
-    rest = [i for i in range(a.ndim) if i not in axes]
-    moved = np.transpose(a, rest + list(axes))
-    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
-    perm = np.argsort(flat, axis=-1, kind="stable")  # NaNs last
-    srt = np.take_along_axis(flat, perm, -1)
-    count = np.broadcast_to(flat.shape[-1] - (np.isnan(flat).sum(-1) if nan else 0), srt.shape[:-1])
-    qs = np.asarray(q, dtype=float) / scale
-    w = np.zeros(qs.shape + flat.shape)
-    slope = np.zeros(qs.shape + flat.shape[:-1])
-
-    def at(arr, k):
-        return np.take_along_axis(arr, k[..., None], -1)[..., 0]
-
-    for idx in np.ndindex(qs.shape):
-        lo, hi, frac, dvi = _positions(method, count, qs[idx])
-        wi = np.zeros(flat.shape)
-        np.put_along_axis(wi, at(perm, hi)[..., None], frac[..., None], -1)
-        np.put_along_axis(wi, at(perm, lo)[..., None],
-                          np.where(hi > lo, 1 - frac, 1.0)[..., None], -1)
-        w[idx] = tie_mean(flat, np.where(np.isnan(flat), 0.0, wi), -1)
-        # on a sorted position q sits on a kink: the mean of the slopes on either side
-        first = np.where((frac == 0) & (lo > 0), lo - 1, lo)  # (the left one at q = 1)
-        with np.errstate(invalid="ignore"):
-            d = (at(srt, hi) - at(srt, first)) / np.maximum(hi - first, 1) * dvi / scale
-        slope[idx] = np.where(np.isnan(d), 0.0, d)
-    w = w.reshape(qs.shape + moved.shape)
-    inv = np.argsort(rest + list(axes))
-    w = np.transpose(w, tuple(range(qs.ndim)) + tuple(qs.ndim + j for j in inv))
-    return w, slope, axes
-
-
-def _quantile_family(scale, nan=False):
-    def check(method, weights):
-        if weights is not None:
-            raise NotImplementedError("framead: weighted quantiles have no rule")
-
-    def cot(i):
-        def vjp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
-                keepdims=False, *, weights=None):
-            check(method, weights)
-            w, slope, axes = _order_parts(a, q, axis, scale, nan, method)
-            qnd = np.ndim(q)
-            g = np.asarray(g)
-            if i == 1:
-                gq = np.sum(g.reshape(slope.shape) * slope, axis=tuple(range(qnd, slope.ndim)))
-                return fit(gq, meta_of(q))
-            if not keepdims_of(keepdims):
-                g = np.expand_dims(g, tuple(qnd + j for j in axes))
-            return fit(np.sum(g * w, axis=tuple(range(qnd))), meta_of(a))
-        return vjp
-
-    def jvp(tangents, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
-            keepdims=False, *, weights=None):
-        check(method, weights)
-        ta, tq = tangents[0], tangents[1] if len(tangents) > 1 else None
-        w, slope, axes = _order_parts(a, q, axis, scale, nan, method)
-        qnd = np.ndim(q)
-        terms = []
-        if ta is not None:
-            terms.append(np.sum(w * np.where(np.isnan(a), 0, ta) if nan else w * ta,
-                                axis=tuple(qnd + j for j in axes),
-                                keepdims=keepdims_of(keepdims)))
-        if tq is not None:
-            tq = np.reshape(tq, np.shape(q) + (1,) * (slope.ndim - qnd))
-            terms.append((slope * tq).reshape(np.shape(ans)))
-        return add_tangents(terms)
-    return (cot(0), cot(1)), jvp
-
-
-def _median_family(nan=False):
-    (cot, _), qjvp = _quantile_family(1.0, nan)
-
-    def vjp(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
-        return cot(g, ans, a, 0.5, axis, None, False, "linear", keepdims)
-
-    def jvp(tangents, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
-        return qjvp((tangents[0], None), ans, a, 0.5, axis, None, False, "linear", keepdims)
-    return vjp, jvp
-
-
-# --- scans -----------------------------------------------------------------------------------
-
-def _rev_cumsum(g, axis):
-    return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
-
-
-def _cumsum_vjp(g, ans, a, axis=None, dtype=None, out=None):
-    m = meta_of(a)
-    if axis is None:
-        return fit(_rev_cumsum(np.asarray(g), 0).reshape(m.shape), m)
-    return fit(_rev_cumsum(np.asarray(g), axis), m)
-
-
-def _initial_dropped(g, axis, include_initial):
-    if not include_initial:
-        return np.asarray(g)
-    g = np.asarray(g)
-    return np.take(g, np.arange(1, g.shape[axis or 0]), axis=axis or 0)
-
-
-def _csum_vjp(g, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
-    g = _initial_dropped(g, axis, include_initial)
-    return fit(_rev_cumsum(g, axis or 0), meta_of(x))
-
-
-def _cumprod_scan(a, axis):
-    """(a with the scanned axis last, exclusive prefix products, the cumprod)."""
-    am = np.moveaxis(np.asarray(a), axis, -1)
-    ans = np.cumprod(am, axis=-1)
-    pre = np.ones_like(ans)
-    pre[..., 1:] = ans[..., :-1]
-    return am, pre, ans
-
-
-def _cumprod_cot(g, a, axis):
-    am, pre, ans = _cumprod_scan(a, axis)
-    gm = np.moveaxis(np.asarray(g), axis, -1)
-    if np.all(am != 0):
-        return np.moveaxis(_rev_cumsum(gm * ans, -1) / am, -1, axis)
-    h = np.zeros(np.broadcast_shapes(gm.shape, am.shape), np.result_type(gm, am))
-    h[..., -1] = gm[..., -1]
-    for k in range(am.shape[-1] - 2, -1, -1):  # h_k = g_k + a_{k+1} h_{k+1}: no division
-        h[..., k] = gm[..., k] + am[..., k + 1] * h[..., k + 1]
-    return np.moveaxis(pre * h, -1, axis)
-
-
-def _cumprod_tan(t, a, axis):
-    am, pre, ans = _cumprod_scan(a, axis)
-    tm = np.moveaxis(np.asarray(t), axis, -1)
-    if np.all(am != 0):
-        return np.moveaxis(ans * np.cumsum(tm / am, axis=-1), -1, axis)
-    u = np.zeros(np.broadcast_shapes(tm.shape, am.shape), np.result_type(tm, am))
-    u[..., 0] = tm[..., 0]
-    for j in range(1, am.shape[-1]):
-        u[..., j] = u[..., j - 1] * am[..., j] + pre[..., j] * tm[..., j]
-    return np.moveaxis(u, -1, axis)
-
-
-def _flat_axis(a, axis):
-    return (np.ravel(a), 0) if axis is None else (np.asarray(a), axis)
-
-
-def _cumprod_vjp(g, ans, a, axis=None, dtype=None, out=None):
-    af, ax = _flat_axis(a, axis)
-    return fit(_cumprod_cot(g, af, ax).reshape(np.shape(a)), meta_of(a))
-
-
-def _cumprod_jvp(tangents, ans, a, axis=None, dtype=None, out=None):
-    af, ax = _flat_axis(a, axis)
-    return _cumprod_tan(np.ravel(tangents[0]) if axis is None else tangents[0], af, ax)
-
-
-def _cprod_vjp(g, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
-    g = _initial_dropped(g, axis, include_initial)
-    return fit(_cumprod_cot(g, x, axis or 0), meta_of(x))
-
-
-def _cprod_jvp(tangents, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
-    t = _cumprod_tan(tangents[0], x, axis or 0)
-    if include_initial:
-        t = np.concatenate([np.zeros_like(np.take(t, [0], axis=axis or 0)), t], axis=axis or 0)
-    return t
-
-
-# --- trace, diagonal, matrix transpose (np and np.linalg spellings) --------------------------
-
-def trace_cot(g, x, offset=0, axis1=0, axis2=1):
-    """Cotangent of ``np.trace``: ``g`` on the chosen diagonal, zeros elsewhere."""
-    m = meta_of(x)
-    nd = len(m.shape)
-    a1, a2 = axis1 % nd, axis2 % nd
-    rest = [n for i, n in enumerate(m.shape) if i not in (a1, a2)]
-    e = np.eye(m.shape[a1], m.shape[a2], k=offset)
-    ct = np.asarray(g)[..., None, None] * e
-    ct = np.broadcast_to(ct, tuple(rest) + e.shape)
-    return fit(np.moveaxis(ct, (-2, -1), (a1, a2)), m)
-
-
-def _trace_vjp(g, ans, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
-    return trace_cot(g, a, offset, axis1, axis2)
-
-
-def _ltrace_vjp(g, ans, x, *, offset=0, dtype=None):
-    return trace_cot(g, x, offset, -2, -1)
-
-
-def _ldiagonal_vjp(g, ans, x, *, offset=0):
-    m = meta_of(x)
-    ct = np.zeros(m.shape, np.result_type(m.dtype, np.asarray(g).dtype))
-    np.einsum("...ii->...i", ct[..., max(-offset, 0):, max(offset, 0):])[..., :] = g
-    return fit(ct, m)
-
-
-def _mtranspose_vjp(g, ans, x):
-    return mT(g)
-
-
-TRACES = [  # (function, vjp)
-    (np.trace, _trace_vjp), (np.linalg.trace, _ltrace_vjp),
-    (np.linalg.diagonal, _ldiagonal_vjp),
-    (np.linalg.matrix_transpose, _mtranspose_vjp), (np.matrix_transpose, _mtranspose_vjp),
-]
-
-# --- cov, corrcoef -------------------------------------------------------------------------
-
-def _cov_parts(m, y, rowvar, bias, ddof, fweights=None, aweights=None):
-    """(m's and y's rows stacked as np.cov does, per input (rows, transposed), centred rows,
-    divisor)."""
-    if fweights is not None or aweights is not None:
-        raise NotImplementedError("framead: np.cov with fweights/aweights has no rule")
-    blocks, layout = [], []
-    for v in (m, y):
-        if v is None:
-            continue
-        x = np.array(v, ndmin=2, dtype=float)
-        flip = not rowvar and x.shape[0] != 1
-        x = x.T if flip else x
-        blocks.append(x)
-        layout.append((x.shape[0], flip))
-    x = np.concatenate(blocks, axis=0)
-    ddof = (0 if bias else 1) if ddof is None else ddof
-    return x, layout, x - x.mean(axis=1, keepdims=True), x.shape[1] - ddof
-
-
-def _cov_split(ct, layout, inputs):
-    """The cotangent of the stacked rows back to ``m`` and ``y``."""
-    out, start = [], 0
-    for (rows, flip), v in zip(layout, inputs, strict=False):
-        part = ct[start:start + rows]
-        start += rows
-        out.append(fit(np.reshape(part.T if flip else part, np.shape(v)), meta_of(v)))
-    return out
-
-
-def _real_only_cov(*vs):
-    if any(v is not None and np.iscomplexobj(v) for v in vs):
-        raise NotImplementedError("framead: np.cov/np.corrcoef of complex data has no rule")
-
-
-def _cov_cot(i):
-    def vjp(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
-            aweights=None, *, dtype=None):
-        _real_only_cov(m, y)
-        x, layout, xc, fact = _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights)
-        gm = np.reshape(g, (x.shape[0], x.shape[0]))
-        ct = (gm + gm.T) @ xc / fact
-        return _cov_split(ct, layout, [v for v in (m, y) if v is not None])[i]
-    return vjp
-
-
-def _cov_tangent(tangents, m, y, rowvar, bias, ddof):
-    """(d cov, cov) for the tangents of m and y."""
-    x, layout, xc, fact = _cov_parts(m, y, rowvar, bias, ddof)
-    ts = [np.zeros(np.shape(v)) if t is None else t
-          for t, v in zip(tuple(tangents) + (None,), (m, y), strict=False) if v is not None]
-    tx = _cov_parts(ts[0], ts[1] if len(ts) > 1 else None, rowvar, bias, ddof)[2]
-    return (tx @ xc.T + xc @ tx.T) / fact, xc @ xc.T / fact
-
-
-def _cov_jvp(tangents, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
-             aweights=None, *, dtype=None):
-    _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights)
-    return np.reshape(_cov_tangent(tangents, m, y, rowvar, bias, ddof)[0], np.shape(ans))
-
-
-def _corr_parts(c):
-    d = np.diag(c)
-    s = np.sqrt(np.outer(d, d))
-    return d, s, c / s
-
-
-def _corrcoef_cot(i):
-    cov_vjp = _cov_cot(i)
-
-    def vjp(g, ans, x, y=None, rowvar=True, *, dtype=None):
-        c = np.atleast_2d(np.cov(x, y, rowvar))
-        d, s, r = _corr_parts(c)
-        gm = np.reshape(g, c.shape)
-        h = (np.sum(gm * r, axis=1) + np.sum(gm * r, axis=0)) / (2 * d)
-        return cov_vjp(gm / s - np.diag(h), None, x, y, rowvar)
-    return vjp
-
-
-def _corrcoef_jvp(tangents, ans, x, y=None, rowvar=True, *, dtype=None):
-    dc, c = _cov_tangent(tangents, x, y, rowvar, False, None)
-    d, s, r = _corr_parts(c)
-    q = np.diag(dc) / d
-    return np.reshape(dc / s - r * (q[:, None] + q[None, :]) / 2, np.shape(ans))
-
-
-def _nancumsum_vjp(g, ans, a, axis=None, dtype=None, out=None):
-    return fit(_cumsum_vjp(g, None, a, axis) * ~np.isnan(a), meta_of(a))
-
-
-def _nancumsum_jvp(tangents, ans, a, axis=None, dtype=None, out=None):
-    return np.cumsum(np.where(np.isnan(a), 0, tangents[0]), axis=axis)
-
-
-def _nancumprod_vjp(g, ans, a, axis=None, dtype=None, out=None):
-    ok = ~np.isnan(a)
-    return fit(_cumprod_vjp(g, None, np.where(ok, a, 1), axis) * ok, meta_of(a))
-
-
-def _nancumprod_jvp(tangents, ans, a, axis=None, dtype=None, out=None):
-    ok = ~np.isnan(a)
-    return _cumprod_jvp((np.where(ok, tangents[0], 0),), None, np.where(ok, a, 1), axis)
-
-
 CUTS = [np.argmax, np.argmin, np.argsort, np.argpartition, np.nonzero, np.flatnonzero,
         np.argwhere, np.searchsorted, np.digitize, np.count_nonzero, np.isin, np.nanargmax,
         np.nanargmin, np.lexsort, np.isneginf, np.isposinf]
 CUT_METHODS = ["argmax", "argmin", "argsort", "argpartition", "nonzero", "searchsorted",
                "round"]
+REDUCTIONS = [
+    (np.sum, _sum_vjp, None, "sum"), (np.mean, _mean_vjp, None, "mean"),
+    (np.prod, _prod_vjp, _prod_jvp, "prod"),
+    (np.max, _max_vjp, _max_jvp, "max"), (np.min, _max_vjp, _max_jvp, "min"),
+    (np.amax, _max_vjp, _max_jvp, None), (np.amin, _max_vjp, _max_jvp, None),
+]
 
 
 def install() -> None:
     nd = np.ndarray
-    for fn, name, std, nan in ((np.var, "var", False, False), (np.std, "std", True, False),
-                               (np.nanvar, None, False, True), (np.nanstd, None, True, True)):
-        vjp, jvp = _var_family(std, nan)
-        rule = register(fn, vjp=(vjp,), jvp=jvp, saves={0: (0, ANS) if std else (0,)})
-        if name:
-            register_method(nd, name, rule)
+    for fn, vjp, jvp, method in REDUCTIONS:
+        saves = {0: (0, ANS)} if fn in (np.max, np.min, np.amax, np.amin) else {0: ()}
+        if fn is np.prod:
+            saves = {0: (0,)}
+        rule = (register(fn, vjp=(vjp,), jvp=jvp, saves=saves) if jvp is not None
+                else deflinear(fn, vjp, saves=saves))
+        if method:
+            register_method(nd, method, rule)
     register(np.ptp, vjp=(_ptp_vjp,), jvp=_ptp_jvp, saves={0: (0,)})
     for fn, pick in ((np.nanmax, np.max), (np.nanmin, np.min)):
         vjp, jvp = _nanext(pick)
@@ -589,30 +215,6 @@ def install() -> None:
     for fn, vjp in ((np.nansum, _nansum_vjp), (np.nanmean, _nanmean_vjp)):
         register(fn, vjp=(vjp,), jvp=_weights_jvp(vjp), saves={0: (0,)})
     register(np.nanprod, vjp=(_nanprod_vjp,), jvp=_nanprod_jvp, saves={0: (0,)})
-    register(np.average, vjp=(_avg_cot(0), None, _avg_cot(2)), jvp=_avg_jvp,
-             saves={0: (2,), 2: (0, 2)}, multi=True)
-    for nan, (quantile, percentile, median) in enumerate((
-            (np.quantile, np.percentile, np.median),
-            (np.nanquantile, np.nanpercentile, np.nanmedian))):  # nan: over the non-NaN
-        for fn, scale in ((quantile, 1.0), (percentile, 100.0)):
-            vjps, jvp = _quantile_family(scale, bool(nan))
-            register(fn, vjp=vjps, jvp=jvp, saves={0: (0, 1), 1: (0, 1)})
-        vjp, jvp = _median_family(bool(nan))
-        register(median, vjp=(vjp,), jvp=jvp, saves={0: (0,)})
-    cumsum = deflinear(np.cumsum, _cumsum_vjp)
-    register_method(nd, "cumsum", cumsum)
-    deflinear(np.cumulative_sum, _csum_vjp)
-    cumprod = register(np.cumprod, vjp=(_cumprod_vjp,), jvp=_cumprod_jvp, saves={0: (0,)})
-    register_method(nd, "cumprod", cumprod)
-    register(np.cumulative_prod, vjp=(_cprod_vjp,), jvp=_cprod_jvp, saves={0: (0,)})
-    register(np.cov, vjp=(_cov_cot(0), _cov_cot(1)), jvp=_cov_jvp, saves={0: (0, 1), 1: (0, 1)})
-    register(np.corrcoef, vjp=(_corrcoef_cot(0), _corrcoef_cot(1)), jvp=_corrcoef_jvp,
-             saves={0: (0, 1), 1: (0, 1)})
-    register(np.nancumsum, vjp=(_nancumsum_vjp,), jvp=_nancumsum_jvp, saves={0: (0,)})
-    register(np.nancumprod, vjp=(_nancumprod_vjp,), jvp=_nancumprod_jvp, saves={0: (0,)})
-    for fn, vjp in TRACES:
-        deflinear(fn, vjp, name=public_name(fn))
-    register_method(nd, "trace", lookup(np.trace))
     for fn in CUTS:
         defcut(fn)
     for name in CUT_METHODS:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .helpers import add_tangents, deflinear, fit, meta_of, shape_of, sum_to
+from .families import deflinear
 from .registry import register
+from .shapes import add_tangents, fit, meta_of, shape_of, sum_to
 
 _NV = np._NoValue
 

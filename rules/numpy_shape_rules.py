@@ -15,9 +15,10 @@ import math
 
 import numpy as np
 
-from .helpers import deflinear, fit, meta_of, shape_of, sum_to
-from .numpy_rules import _array_jvp, _no_out, _struct_shape, struct_cot
+from .families import deflinear
+from .numpy_array_rules import array_jvp, no_out, struct_shape
 from .registry import ANS, lookup, make_rule, register, register_method
+from .shapes import fit, meta_of, shape_of, struct_cot, sum_to
 
 # --- gathers ---------------------------------------------------------------------------------
 
@@ -177,11 +178,11 @@ def _stacker_vjp(fn):
             pieces = np.split(np.asarray(g), shape[0], axis=ax) if shape[0] else []
             rows = [np.reshape(p, shape[1:]) for p in pieces]
             return fit(np.stack(rows) if rows else np.zeros(shape), meta_of(tup))
-        shapes = [_stacked_shape(fn, _struct_shape(x)) for x in tup]
+        shapes = [_stacked_shape(fn, struct_shape(x)) for x in tup]
         ax = _stack_axis(fn, len(shapes[0]))
         cuts = np.cumsum([s[ax] for s in shapes])[:-1]
         pieces = np.split(np.asarray(g), cuts, axis=ax)
-        return type(tup)(struct_cot(np.reshape(p, _struct_shape(x)), x)
+        return type(tup)(struct_cot(np.reshape(p, struct_shape(x)), x)
                          for p, x in zip(pieces, tup, strict=True))
     return vjp
 
@@ -453,7 +454,7 @@ def install() -> None:
         deflinear(None, vjp, method=(nd, name), aliases={0: 0})
     register_method(nd, "clip", lookup(np.clip))
     for fn in STACKERS:
-        register(fn, vjp=(_stacker_vjp(fn),), jvp=_array_jvp(_no_out(fn)), saves={0: ()},
+        register(fn, vjp=(_stacker_vjp(fn),), jvp=array_jvp(no_out(fn)), saves={0: ()},
                  containers=(0,))
     for fn, axis_of in SPLITS:
         deflinear(fn, _split_vjp(axis_of), multi=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .helpers import unbroadcast
+from .shapes import unbroadcast
 
 # ---------------------------------------------------------------- view recipes
 # A recipe says how a view is obtained from its parent array:

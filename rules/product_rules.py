@@ -1,4 +1,5 @@
-"""Rules for NumPy's products: ``einsum`` (any subscripts), and the products that are einsums
+"""Rules for NumPy's products: ``dot`` and ``matmul`` (also ``@``, and ``np.linalg.matmul``),
+``einsum`` (any subscripts), and the products that are einsums
 in disguise (``tensordot``, ``inner``, ``outer``, ``kron``, ``vecdot``, ``matvec``...), plus
 ``vdot``, ``cross`` and ``multi_dot``.
 
@@ -17,11 +18,64 @@ from collections import Counter
 
 import numpy as np
 
-from .helpers import add_tangents, fit, meta_of, shape_of, sum_to
-from .linalg_rules import public_name
-from .registry import register
+from .registry import public_name, register, register_method
+from .shapes import add_tangents, fit, meta_of, shape_of, sum_to, unbroadcast
 
 MAX_OPERANDS = 32
+
+# --- dot, matmul --------------------------------------------------------------------------------
+
+def dot_da(g, ans, a, b, *rest, **kw):
+    am, b, g = meta_of(a), np.asarray(b), np.asarray(g)
+    if am.ndim == 0 or b.ndim == 0:
+        return unbroadcast(g * b, am)
+    if b.ndim == 1:
+        return fit(g[..., None] * b, am)
+    ga = list(range(am.ndim - 1, g.ndim - 1)) + [g.ndim - 1]
+    return fit(np.tensordot(g, b, axes=(ga, list(range(b.ndim - 2)) + [b.ndim - 1])), am)
+
+
+def dot_db(g, ans, a, b, *rest, **kw):
+    bm, a, g = meta_of(b), np.asarray(a), np.asarray(g)
+    if a.ndim == 0 or bm.ndim == 0:
+        return unbroadcast(g * a, bm)
+    lead = list(range(a.ndim - 1))
+    ct = np.tensordot(a, g, axes=(lead, lead))
+    return fit(np.moveaxis(ct, 0, bm.ndim - 2) if bm.ndim >= 2 else ct, bm)
+
+
+def _bilinear_jvp(f):
+    def jvp(tangents, ans, a, b, *rest, **kw):
+        ta, tb = tangents[0], tangents[1] if len(tangents) > 1 else None
+        return add_tangents((None if ta is None else f(ta, b), None if tb is None else f(a, tb)))
+    return jvp
+
+
+def _mm_g(ashape, bshape, g):
+    g = np.asarray(g)
+    if len(bshape) == 1:
+        g = g[..., None]
+    if len(ashape) == 1:
+        g = g[..., None, :]
+    return g
+
+
+def matmul_da(g, ans, a, b, *rest, **kw):
+    am, b = meta_of(a), np.asarray(b)
+    b2 = b[:, None] if b.ndim == 1 else b
+    ct = _mm_g(am.shape, b.shape, g) @ np.swapaxes(b2, -1, -2)
+    return fit(sum_to(ct, (1,) + am.shape if am.ndim == 1 else am.shape).reshape(am.shape), am)
+
+
+def matmul_db(g, ans, a, b, *rest, **kw):
+    bm, a = meta_of(b), np.asarray(a)
+    a2 = a[None, :] if a.ndim == 1 else a
+    ct = np.swapaxes(a2, -1, -2) @ _mm_g(a.shape, bm.shape, g)
+    return fit(sum_to(ct, bm.shape + (1,) if bm.ndim == 1 else bm.shape).reshape(bm.shape), bm)
+
+
+MATMUL = dict(vjp=(matmul_da, matmul_db), jvp=_bilinear_jvp(np.matmul),
+              saves={0: (1,), 1: (0,)})
 
 
 # --- the einsum engine -----------------------------------------------------------------------
@@ -337,8 +391,10 @@ def _multi_dot_jvp(tangents, ans, arrays, *, out=None):
 
 
 def install() -> None:
-    from .numpy_rules import MATMUL
-
+    dot = register(np.dot, vjp=(dot_da, dot_db), jvp=_bilinear_jvp(np.dot),
+                   saves={0: (1,), 1: (0,)})
+    register_method(np.ndarray, "dot", dot)
+    register(np.matmul, **MATMUL)
     vjps = tuple(_einsum_vjp_for(i) for i in range(MAX_OPERANDS))
     others = {i: tuple(j for j in range(MAX_OPERANDS) if j != i) for i in range(MAX_OPERANDS)}
     register(np.einsum, vjp=vjps, jvp=_einsum_jvp, saves=others, argnames=None)

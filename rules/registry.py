@@ -33,11 +33,15 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import types
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from importlib import metadata
+from typing import Any, cast
 
 import numpy as np
+
+from .shapes import fit_tangent, fit_tangent_tree, unbroadcast
 
 ANS = "ans"
 _INFER: Any = object()
@@ -85,7 +89,7 @@ class Rule:
         return f"Rule({self.name})"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
+        return cast(Callable, self.fn)(*args, **kwargs)
 
     @property
     def joint(self) -> bool:
@@ -118,13 +122,11 @@ class Rule:
                  argnums: Any = None) -> list:
         """Cotangents for every positional argument (None where not asked for or none),
         unbroadcast to the argument for ``elementwise`` rules, as the reverse pass does."""
-        from .helpers import unbroadcast
-
         kwargs = kwargs or {}
         want = range(len(args)) if argnums is None else argnums
         out: list = [None] * len(args)
         if self.joint:
-            cts = self.vjp(g, ans, *args, **kwargs)
+            cts = cast(Callable, self.vjp)(g, ans, *args, **kwargs)
             if not isinstance(cts, tuple | list) or len(cts) < len(args):
                 raise RuleError(f"{self.name}: joint vjp must return a tuple with one cotangent "
                                 f"per positional argument ({len(args)}), got {cts!r:.80}")
@@ -134,7 +136,7 @@ class Rule:
         else:
             for i in want:
                 if self.has_vjp(i):
-                    out[i] = self.vjp[i](g, ans, *args, **kwargs)
+                    out[i] = cast(tuple, self.vjp)[i](g, ans, *args, **kwargs)
         if self.elementwise:
             for i in want:
                 if out[i] is not None and i not in self.containers:
@@ -143,8 +145,6 @@ class Rule:
 
     def call_jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict | None = None) -> Any:
         """Tangent of ``ans``, zeros filled in and broadcast to ``ans`` (per entry if multi)."""
-        from .helpers import fit_tangent, fit_tangent_tree
-
         if self.cut or self.jvp is None:
             t = None
         else:
@@ -178,11 +178,19 @@ def default_name(fn: Any) -> str:
     return f"{mod}.{name}" if mod else name
 
 
+def public_name(fn: Any) -> str:
+    """``np.linalg.solve``, ``np.fft.fft``, ``scipy.linalg.expm``: the documented spelling."""
+    parts = (getattr(fn, "__module__", "") or "").split(".")
+    public = [p for p in parts if not p.startswith("_")]
+    head = "np" if public[0] == "numpy" else public[0]
+    return ".".join([head, *public[1:2], fn.__name__])
+
+
 def infer_argnames(fn: Any) -> tuple[tuple[str, ...] | None, bool, int]:
     """(positional parameter names, takes *args, number of required positionals)."""
     if isinstance(fn, np.ufunc):
-        names = ("x",) if fn.nin == 1 else tuple(f"x{i + 1}" for i in range(fn.nin))
-        return names, False, fn.nin
+        return (("x",) if fn.nin == 1 else tuple(f"x{i + 1}" for i in range(fn.nin)), False,
+                fn.nin)
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -554,11 +562,8 @@ def load_entry_points(group: str = "framead.rules", *, once: bool = False) -> li
     """Import third-party rule packages: each entry point is a module (registering on import)
     or a callable taking no arguments. A failing plugin is reported (RulePluginWarning), not
     fatal. ``once``: skip entry points loaded before. Returns the loaded entry point names."""
-    import warnings
-    from importlib.metadata import entry_points
-
     loaded = []
-    for ep in entry_points(group=group):
+    for ep in metadata.entry_points(group=group):
         key = f"{ep.name}={ep.value}"
         if once and key in _plugins_loaded:
             continue

@@ -19,23 +19,13 @@ import numpy as np
 import scipy.linalg as sl
 import scipy.special as sp
 
-from .helpers import add_tangents, defbinary, defunary, expand_reduced, fit, meta_of, sum_to
-from .linalg_rules import (
-    _chol_jvp,
-    _chol_vjp,
-    _cot,
-    _det_jvp,
-    _det_vjp,
-    _inv_jvp,
-    _inv_vjp,
-    _is_vec,
-    _outer_last,
-    _real_only,
-    mT,
-    public_name,
-)
-from .registry import ANS, lookup, register
+from .families import defbinary, defunary
+from .linalg_factor_rules import chol_jvp, chol_vjp
+from .linalg_rules import det_jvp, det_vjp, inv_jvp, inv_vjp
+from .matrices import cot_like, is_vec, mT, outer_last, real_only
+from .registry import ANS, lookup, public_name, register
 from .scipy_special_rules import order_hazard
+from .shapes import add_tangents, expand_reduced, fit, meta_of, sum_to
 
 _SQRT_PI, _SQRT_2PI = math.sqrt(math.pi), math.sqrt(2 * math.pi)
 _LN10 = math.log(10.0)
@@ -111,7 +101,7 @@ def _lse_weights(a, ans, axis, b, keepdims, return_sign):
 
 def _lse_cot(i):
     def vjp(g, ans, a, axis=None, b=None, keepdims=False, return_sign=False):
-        _real_only("scipy.special.logsumexp", a)
+        real_only("scipy.special.logsumexp", a)
         e, w = _lse_weights(a, ans, axis, b, keepdims, return_sign)
         g = g[0] if return_sign else g
         ge = expand_reduced(g, a, axis, keepdims)
@@ -187,13 +177,13 @@ def _ssolve_cot(i):
         eff = _solve_read(np.asarray(a), assume_a, lower)
         eff = mT(eff) if transposed else eff
         g = np.asarray(g)
-        gb = np.linalg.solve(mT(eff), g[..., None])[..., 0] if _is_vec(b) else \
+        gb = np.linalg.solve(mT(eff), g[..., None])[..., 0] if is_vec(b) else \
             np.linalg.solve(mT(eff), g)
         if i == 1:
-            return _cot(gb, b)
-        ga = -(_outer_last(gb, ans) if _is_vec(b) else gb @ mT(ans))
+            return cot_like(gb, b)
+        ga = -(outer_last(gb, ans) if is_vec(b) else gb @ mT(ans))
         ga = mT(ga) if transposed else ga
-        return _cot(_solve_read_t(ga, assume_a, lower), a)
+        return cot_like(_solve_read_t(ga, assume_a, lower), a)
     return vjp
 
 
@@ -206,11 +196,11 @@ def _ssolve_jvp(tangents, ans, a, b, lower=False, overwrite_a=False, overwrite_b
     if ta is not None:
         te = _solve_read(np.asarray(ta), assume_a, lower)
         te = mT(te) if transposed else te
-        tx = (te @ ans[..., None])[..., 0] if _is_vec(b) else te @ ans
+        tx = (te @ ans[..., None])[..., 0] if is_vec(b) else te @ ans
         rhs = -tx if rhs is None else rhs - tx
     if rhs is None:
         return None
-    return np.linalg.solve(eff, rhs[..., None])[..., 0] if _is_vec(b) else \
+    return np.linalg.solve(eff, rhs[..., None])[..., 0] if is_vec(b) else \
         np.linalg.solve(eff, rhs)
 
 
@@ -239,10 +229,10 @@ def _tri_cot(i):
         else:
             gb = sl.solve_triangular(a, g, trans=1 - trans, **kw)
         if i == 1:
-            return _cot(gb, b)
-        gop = -(_outer_last(gb, ans) if _is_vec(b) else gb @ mT(ans))
+            return cot_like(gb, b)
+        gop = -(outer_last(gb, ans) if is_vec(b) else gb @ mT(ans))
         ga = {0: gop, 1: mT(gop), 2: np.conj(mT(gop))}[trans]
-        return _cot(_tri_mask(ga, lower, unit_diagonal), a)
+        return cot_like(_tri_mask(ga, lower, unit_diagonal), a)
     return vjp
 
 
@@ -253,7 +243,7 @@ def _tri_jvp(tangents, ans, a, b, trans=0, lower=False, unit_diagonal=False,
     rhs = tb
     if ta is not None:
         top = _op(_tri_mask(ta, lower, unit_diagonal), trans)
-        tx = (top @ ans[..., None])[..., 0] if _is_vec(b) else top @ ans
+        tx = (top @ ans[..., None])[..., 0] if is_vec(b) else top @ ans
         rhs = -tx if rhs is None else rhs - tx
     if rhs is None:
         return None
@@ -261,12 +251,12 @@ def _tri_jvp(tangents, ans, a, b, trans=0, lower=False, unit_diagonal=False,
 
 
 def _cho_factor_vjp(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
-    _real_only("scipy.linalg.cho_factor", a)
+    real_only("scipy.linalg.cho_factor", a)
     c, gc = ans[0], np.asarray(g[0])
     mine = np.tril(gc) if lower else np.triu(gc)
     rest = np.triu(gc, 1) if lower else np.tril(gc, -1)
     fac = np.tril(c) if lower else np.triu(c)
-    return _chol_vjp(mine, fac, a, upper=not lower) + rest
+    return chol_vjp(mine, fac, a, upper=not lower) + rest
 
 
 def _cho_factor_jvp(tangents, ans, a, lower=False, overwrite_a=False, check_finite=True):
@@ -274,13 +264,13 @@ def _cho_factor_jvp(tangents, ans, a, lower=False, overwrite_a=False, check_fini
     c = ans[0]
     fac = np.tril(c) if lower else np.triu(c)
     rest = np.triu(t, 1) if lower else np.tril(t, -1)
-    return _chol_jvp((t,), fac, a, upper=not lower) + rest, None
+    return chol_jvp((t,), fac, a, upper=not lower) + rest, None
 
 
 def _cho_parts(c_and_lower):
     c, lower = c_and_lower
     c = np.asarray(c)
-    _real_only("scipy.linalg.cho_solve", c)
+    real_only("scipy.linalg.cho_solve", c)
     fac = np.tril(c) if lower else np.triu(c)
     return c, lower, fac
 
@@ -290,8 +280,8 @@ def _cho_solve_cot(i):
         c, lower, fac = _cho_parts(c_and_lower)
         gb = sl.cho_solve((c, lower), g)
         if i == 1:
-            return _cot(gb, b)
-        ga = -(np.outer(gb, ans) if _is_vec(b) else gb @ mT(ans))
+            return cot_like(gb, b)
+        ga = -(np.outer(gb, ans) if is_vec(b) else gb @ mT(ans))
         sym = ga + mT(ga)
         gf = np.tril(sym @ fac) if lower else np.triu(fac @ sym)
         return (fit(gf, meta_of(c_and_lower[0])), None)
@@ -348,9 +338,9 @@ def _lu_solve_cot(i):
         else:
             gb = sl.lu_solve(lu_and_piv, g, trans=1 - trans)
         if i == 1:
-            return _cot(gb, b)
+            return cot_like(gb, b)
         lw, up, perm = _lu_parts(*lu_and_piv)
-        gop = -(np.outer(gb, ans) if _is_vec(b) else gb @ mT(ans))
+        gop = -(np.outer(gb, ans) if is_vec(b) else gb @ mT(ans))
         gap = {0: gop, 1: mT(gop), 2: np.conj(mT(gop))}[trans][perm]
         glu = np.tril(gap @ mT(up), -1) + np.triu(mT(lw) @ gap)
         return (fit(glu, meta_of(lu_and_piv[0])), None)
@@ -396,24 +386,24 @@ def _name(fn):
 
 def _sinv_vjp(g, ans, a, *args, **kw):
     _inv_check(**kw)
-    return _inv_vjp(g, ans, a)
+    return inv_vjp(g, ans, a)
 
 
 def _sinv_jvp(tangents, ans, a, *args, **kw):
     _inv_check(**kw)
-    return _inv_jvp(tangents, ans, a)
+    return inv_jvp(tangents, ans, a)
 
 
 def _scholesky_vjp(g, ans, a, lower=False, *args, **kw):
-    return _chol_vjp(g, ans, a, upper=not lower)
+    return chol_vjp(g, ans, a, upper=not lower)
 
 
 def _scholesky_jvp(tangents, ans, a, lower=False, *args, **kw):
-    return _chol_jvp(tangents, ans, a, upper=not lower)
+    return chol_jvp(tangents, ans, a, upper=not lower)
 
 
 def _expm_vjp(g, ans, A):
-    return _cot(_frechet(mT(np.asarray(A)), g), A)
+    return cot_like(_frechet(mT(np.asarray(A)), g), A)
 
 
 def _expm_jvp(tangents, ans, A):
@@ -421,11 +411,11 @@ def _expm_jvp(tangents, ans, A):
 
 
 def _sdet_vjp(g, ans, a, *args, **kw):  # overwrite_a, check_finite
-    return _det_vjp(g, ans, a)
+    return det_vjp(g, ans, a)
 
 
 def _sdet_jvp(tangents, ans, a, *args, **kw):
-    return _det_jvp(tangents, ans, a)
+    return det_jvp(tangents, ans, a)
 
 
 def _band_transpose(ab, lo, up):
@@ -452,7 +442,7 @@ def _band_matvec(ab, lo, up, x):
 def _band_solve_vjp(g, ans, l_and_u, ab, b, overwrite_ab=False, overwrite_b=False,
                     check_finite=True):
     lo, up = l_and_u
-    _real_only("scipy.linalg.solve_banded", ab, b, g)
+    real_only("scipy.linalg.solve_banded", ab, b, g)
     ab = np.asarray(ab, dtype=float)
     g = np.asarray(g, dtype=float)
     gb = sl.solve_banded((up, lo), _band_transpose(ab, lo, up), g)

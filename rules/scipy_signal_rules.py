@@ -26,7 +26,7 @@ from scipy.interpolate import _dierckx, _ppoly
 from scipy.ndimage import _filters, _ni_support
 
 from . import fft_rules
-from .linalg_rules import _real_only
+from .matrices import real_only
 from .registry import lookup, register
 
 
@@ -88,7 +88,7 @@ def _weighted_vjp(fn):
     def vjp(g, ans, *args, **kwargs):
         b = _bound(fn, args, kwargs)
         x, w = b.pop("input"), b.pop("weights")
-        _real_only(fn.__name__, x, w, g)
+        real_only(fn.__name__, x, w, g)
         b.pop("output", None)
         gx, gw = _filter_adjoint(fn, g, x, w, b)
         out = [None] * len(args)
@@ -165,7 +165,7 @@ def _separable_vjp(fn):
     def vjp(g, ans, *args, **kwargs):
         b = _bound(fn, args, kwargs)
         x = np.asarray(b["input"])
-        _real_only(fn.__name__, x, g)
+        real_only(fn.__name__, x, g)
         gx = np.asarray(g, dtype=float)
         for axis, w, mode, origin in reversed(_passes(fn, b, x.ndim)):
             gx, _ = _filter_adjoint(nd.correlate1d, gx, np.zeros(x.shape), w,
@@ -222,7 +222,7 @@ def _full_cot(g, ans, x, k, mode, centre_high=False):
 def _signal_vjp(correlate, centre_high=False):
     def vjp(g, ans, in1, in2, mode="full", method="auto"):
         x, k = np.asarray(in1, dtype=float), np.asarray(in2, dtype=float)
-        _real_only("scipy.signal.correlate" if correlate else "scipy.signal.convolve",
+        real_only("scipy.signal.correlate" if correlate else "scipy.signal.convolve",
                    in1, in2, g)
         gf = _full_cot(g, ans, x, k, mode, centre_high)
         kc = np.flip(k) if correlate else k  # y_full = convolve(x, kc, 'full')
@@ -268,7 +268,7 @@ def _ppoly_parts(c, x, xp, nu, extrapolate):
 
 
 def _ppoly_vjp(g, ans, c, x, xp, nu, extrapolate):
-    _real_only("scipy.interpolate PPoly evaluation", c, g)
+    real_only("scipy.interpolate PPoly evaluation", c, g)
     c, x, xp = (np.asarray(a, dtype=float) for a in (c, x, xp))
     g = np.nan_to_num(np.asarray(g, dtype=float))
     iv, d = _ppoly_parts(c, x, xp, nu, extrapolate)
@@ -304,7 +304,7 @@ def _bspline_vjp(g, ans, t, c, k, x, nu=0, extrapolate=True):
     """``_dierckx.evaluate_spline(t, c, k, x, nu, extrapolate)``: linear in ``c`` (the basis
     values come from evaluating the identity's columns), ``x`` through the ``nu + 1``-th
     derivative; the knots ``t`` are nondiff (reported when traced)."""
-    _real_only("scipy.interpolate BSpline evaluation", c, g)
+    real_only("scipy.interpolate BSpline evaluation", c, g)
     t, c, x = (np.asarray(a, dtype=float) for a in (t, c, x))
     g = np.asarray(g, dtype=float)
     n = c.shape[0]
@@ -375,7 +375,7 @@ def _lags(u, v, n, axis):
 
 
 def _lfilter_vjp(g, ans, b, a, x, axis=-1, zi=None):
-    _real_only("scipy.signal.lfilter", b, a, x)
+    real_only("scipy.signal.lfilter", b, a, x)
     b, a, bn, an, y, g = _lfilter_parts(b, a, x, axis, zi, g)
     # the adjoint of a causal filter runs anticausally: w = flip(filter(flip(g)))
     flip = lambda v: np.flip(v, axis=axis)  # noqa: E731

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.special as sp
 import scipy.special._ufuncs as spu
 
-from .linalg_rules import _real_only
+from .matrices import real_only
 from .registry import lookup, register
 
 _SQRT_2PI = math.sqrt(2 * math.pi)
@@ -173,7 +173,7 @@ def order_hazard(name: str) -> str:
 
 def _part(d, name):
     def part(g, ans, *args, **kw):
-        _real_only(name, *args)
+        real_only(name, *args)
         ct = g * d(ans, *args)
         w = kw.get("where", True)
         return ct if w is True else np.where(w, ct, 0)

@@ -1,0 +1,175 @@
+"""The rule families: one table line per function.
+
+``defunary(fn, d)`` / ``defbinary(fn, dx, dy)`` take derivatives as constants, as the name
+of what they equal (``defbinary(np.multiply, "y", "x")``: the fastest form), or as
+functions whose *parameter names* say what they read: ``lambda x: np.cos(x)`` reads the
+argument, ``lambda ans: ans`` the output, ``lambda ans, x, y: ...`` all three (for binary
+rules the arguments are always called ``x`` and ``y``). The names give ``saves``, so the
+table line is the whole rule: ``defunary(np.exp, lambda ans: ans)``. The VJP is
+``g * d`` and the JVP ``t * d``, which is JAX's complex convention for holomorphic functions.
+``deflinear`` is for functions linear in one argument, ``defcut`` for zero derivatives.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .registry import ANS, Rule, RuleError, infer_argnames, register, register_method
+
+
+def _derivative(d: Any, names: tuple[str, ...], owner: str):
+    """``(call(ans, args) -> value, constant, saves)`` for ``d``: a constant, the name of what
+    the derivative equals (``"y"`` for ``x * y``, ``"ans"`` for ``exp``), or a function."""
+    if isinstance(d, str):
+        if d != ANS and d not in names:
+            raise RuleError(f"rule {owner}: derivative {d!r} names neither 'ans' nor {names}")
+        return d, None, ((ANS,) if d == ANS else (names.index(d),))
+    if not callable(d):
+        return None, d, ()
+    params = list(inspect.signature(d).parameters)
+    bad = [p for p in params if p != ANS and p not in names]
+    if bad:
+        raise RuleError(f"rule {owner}: derivative {getattr(d, '__qualname__', d)} has "
+                        f"parameters {bad}; name them from {(ANS,) + names}")
+    pos = tuple(-1 if p == ANS else names.index(p) for p in params)
+    saves = tuple(sorted({j for j in pos if j >= 0})) + ((ANS,) if -1 in pos else ())
+    if pos == (0,):
+        call = lambda ans, args: d(args[0])
+    elif pos == (-1,):
+        call = lambda ans, args: d(ans)
+    elif pos == (1,):
+        call = lambda ans, args: d(args[1])
+    elif pos == (-1, 0):
+        call = lambda ans, args: d(ans, args[0])
+    elif pos == (0, 1):
+        call = lambda ans, args: d(args[0], args[1])
+    else:
+        call = lambda ans, args: d(*[ans if j < 0 else args[j] for j in pos])
+    return call, None, saves
+
+
+def _masked(ct: Any, kw: dict) -> Any:
+    """Ufunc ``where=``: no derivative where the ufunc did not write."""
+    w = kw.get("where", True)
+    return ct if w is True else np.where(w, ct, 0)
+
+
+def _up(v: Any, ans: Any) -> Any:
+    """``v`` in the output's precision where that is higher: ``x / np.float16(y)`` is float64,
+    so ``1 / y`` must not be rounded to float16, nor a Python-float cotangent adopt float16."""
+    dt = getattr(ans, "dtype", None)
+    if dt is None or dt.kind not in "fc":
+        return v
+    t = type(v)
+    if t is float or (t is complex and dt.kind == "c"):
+        return dt.type(v)
+    if isinstance(v, np.ndarray | np.generic) and v.dtype != dt and v.dtype.kind in "fc" \
+            and np.can_cast(v.dtype, dt):
+        return v.astype(dt)
+    return v
+
+
+def _no_cotangent_no_nan(ct: Any, g: Any) -> Any:
+    """``g * derivative`` where ``g`` is exactly 0 is 0, even where the derivative is
+    infinite (sqrt at 0 under a mask, ``np.tril(np.sqrt(d2), -1)``): an element the output
+    does not depend on carries no derivative. Checked with one reduction; fixed rarely."""
+    if isinstance(ct, np.ndarray):
+        if ct.dtype.kind in "fc" and ct.size and np.isnan(np.sum(ct)):
+            return np.where(np.equal(g, 0) & np.isnan(ct), 0, ct)
+        return ct
+    if ct != ct and g == 0:  # a NaN scalar from 0 * inf
+        return type(ct)(0)
+    return ct
+
+
+def _scaled(call: Any, const: Any, names: tuple[str, ...] = ()) -> Callable:
+    """``f(g_or_t, ans, *args, **kw) = g * derivative``: the VJP, and the JVP part (computed
+    in the output's precision)."""
+    if call == ANS:
+        def scaled(g, ans, *args, **kw):
+            g = _up(g, ans)
+            return _masked(g * ans, kw) if kw else g * ans
+    elif isinstance(call, str):
+        j = names.index(call)
+
+        def scaled(g, ans, *args, **kw):
+            g = _up(g, ans)
+            return _masked(g * args[j], kw) if kw else g * args[j]
+    elif call is not None:
+        def scaled(g, ans, *args, **kw):
+            g = _up(g, ans)
+            ct = _no_cotangent_no_nan(g * call(ans, tuple(_up(a, ans) for a in args)), g)
+            return _masked(ct, kw) if kw else ct
+    elif const == 1:
+        def scaled(g, ans, *args, **kw):
+            return _masked(g, kw) if kw else g
+    elif const == -1:
+        def scaled(g, ans, *args, **kw):
+            return _masked(-g, kw) if kw else -g
+    else:
+        def scaled(g, ans, *args, **kw):
+            return _masked(g * const, kw) if kw else g * const
+    return scaled
+
+
+def _register(fn: Any, method: tuple | None, **spec: Any) -> Rule:
+    if method is not None:
+        return register_method(method[0], method[1], **spec)
+    return register(fn, **spec)
+
+
+def defunary(fn: Callable, d: Any, *, elementwise: bool = True, **spec: Any) -> Rule:
+    """Elementwise ``f(x)`` with derivative ``d`` (constant or function of ``ans``/``x``)."""
+    owner = spec.get("name") or getattr(fn, "__name__", repr(fn))
+    call, const, saves = _derivative(d, ("x",), owner)
+    part = _scaled(call, const, ("x",))
+    return register(fn, vjp=(part,), jvp=(part,), saves={0: saves}, elementwise=elementwise,
+                    **spec)
+
+
+def defbinary(fn: Callable, dx: Any, dy: Any, *, elementwise: bool = True,
+              **spec: Any) -> Rule:
+    """Elementwise ``f(x, y)``; ``dx``/``dy`` constants, functions of ``ans``/``x``/``y``, or None
+    (no derivative in that argument)."""
+    owner = spec.get("name") or getattr(fn, "__name__", repr(fn))
+    parts, saves = [], {}
+    for i, d in enumerate((dx, dy)):
+        if d is None:
+            parts.append(None)
+            continue
+        call, const, s = _derivative(d, ("x", "y"), owner)
+        parts.append(_scaled(call, const, ("x", "y")))
+        saves[i] = s
+    return register(fn, vjp=tuple(parts), jvp=tuple(parts), saves=saves,
+                    elementwise=elementwise, **spec)
+
+
+def deflinear(fn: Callable, vjp: Callable, *, argnum: int = 0, saves: dict | None = None,
+              method: tuple | None = None, **spec: Any) -> Rule:
+    """``fn`` linear in argument ``argnum``: the JVP is ``fn`` applied to the tangent."""
+    call = getattr(method[0], method[1]) if method is not None else fn
+    names = infer_argnames(call)[0] or ()
+    out_pos = names.index("out") if "out" in names else None
+
+    def jvp(tangents, ans, *args, **kw):
+        t = tangents[argnum] if len(tangents) > argnum else None
+        if t is None:
+            return None
+        args = args[:argnum] + (t,) + args[argnum + 1:]
+        if out_pos is not None and len(args) > out_pos:  # never write a tangent into out=
+            args = args[:out_pos] + (None,) + args[out_pos + 1:]
+        if "out" in kw:
+            kw = {k: v for k, v in kw.items() if k != "out"}
+        return call(*args, **kw)
+
+    return _register(fn, method, vjp=(None,) * argnum + (vjp,), jvp=jvp,
+                     saves={argnum: ()} if saves is None else saves, **spec)
+
+
+def defcut(fn: Callable, **spec: Any) -> Rule:
+    """Output with zero derivative (piecewise constant, integer or boolean valued)."""
+    return register(fn, cut=True, **spec)

@@ -1,0 +1,346 @@
+"""Rules for the factorizations of ``np.linalg``: ``cholesky``, ``eigh``/``eigvalsh``,
+``eig``/``eigvals``, ``svd``/``svdvals`` and ``qr`` (installed by ``linalg_rules``).
+
+A function that reads one triangle of its input (``cholesky``, ``eigh``) is differentiated as
+NumPy computes it: the other triangle gets a zero cotangent. Eigen- and singular vectors keep
+LAPACK's gauge (``eig``: unit norm, largest entry real; complex ``eigh``/``svd``: one row real;
+``qr``: diag(R) real); their cotangents divide by eigenvalue gaps, taken as zero between equal
+eigenvalues.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from .capture_state import capturing
+from .matrices import cot_like, herm_adjoint, herm_from, jax_cot, mH, mT
+from .registry import ANS
+from .shapes import shape_of
+
+la = np.linalg
+
+
+def _phi(x):
+    """Lower triangle with the (real part of the) diagonal halved."""
+    d = np.arange(x.shape[-1])
+    out = np.tril(x, -1).astype(np.result_type(x, float))
+    out[..., d, d] = 0.5 * np.real(x[..., d, d])
+    return out
+
+
+def _tri_solve(t, b, lower):
+    """``solve(t, b)`` for a triangular ``t``: SciPy's triangular solver when installed
+    (several times faster than an LU solve), else np.linalg.solve."""
+    sl = sys.modules.get("scipy.linalg")
+    if sl is None and not capturing():  # under a capture an import would install rule packs
+        try:
+            import scipy.linalg as sl  # noqa: PLC0415 - optional dependency, imported on use
+        except ImportError:
+            sl = None
+    if sl is not None and t.ndim == 2 and b.ndim == 2:
+        return sl.solve_triangular(t, b, lower=lower, check_finite=False)
+    return la.solve(t, b)
+
+
+def _chol_lower_jvp(l, t):
+    s = herm_from(t, True)
+    x = _tri_solve(l, mH(_tri_solve(l, s, True)), True)  # L^-1 S L^-H (S Hermitian)
+    return l @ _phi(x)
+
+
+def _chol_lower_adj(gl, l):
+    p = _phi(mH(l) @ gl)
+    lh = mH(l)
+    m = mH(_tri_solve(lh, mH(_tri_solve(lh, p, False)), False))  # L^-H P L^-1
+    return herm_adjoint(m, True)
+
+
+def chol_vjp(g, ans, a, upper=False):
+    if upper:
+        return cot_like(mH(jax_cot(_chol_lower_adj, mH(g), mH(ans))), a)
+    return cot_like(jax_cot(_chol_lower_adj, g, ans), a)
+
+
+def chol_jvp(tangents, ans, a, upper=False):
+    if upper:
+        return mH(_chol_lower_jvp(mH(ans), mH(tangents[0])))
+    return _chol_lower_jvp(ans, tangents[0])
+
+
+def _gaps(w):
+    """F[i, j] = 1 / (w[j] - w[i]), zero where w[i] == w[j] (the diagonal included); no
+    division by zero, so the reverse pass can itself be differentiated."""
+    d = w[..., None, :] - w[..., :, None]
+    same = d == 0
+    return np.where(same, 0.0, 1.0 / np.where(same, 1.0, d))
+
+
+def _eigh_adj(g, a, w, v, lower):
+    gw, gv = g
+    inner = np.zeros(w.shape + w.shape[-1:], np.result_type(v, float))
+    if gw is not None:
+        d = np.arange(w.shape[-1])
+        inner[..., d, d] = gw
+    if gv is not None:
+        inner = inner + _gaps(w) * (mH(v) @ gv)
+    return herm_adjoint(v @ inner @ mH(v), lower)
+
+
+def _eigh_phase_row(v, lower):
+    """(mask, values) of the row LAPACK's complex eigh keeps real: first for UPLO='L'."""
+    row = (np.arange(v.shape[-2]) == (0 if lower else v.shape[-2] - 1))[:, None]
+    return row, np.sum(np.where(row, v, 0), axis=-2).real
+
+
+def _eigh_vjp(g, ans, a, UPLO="L"):
+    w, v = ans
+    lower = UPLO.upper() == "L"
+    gw, gv = g
+    if gv is not None and np.iscomplexobj(v):
+        row, vk = _eigh_phase_row(v, lower)
+        gv = gv - row * (1j * np.imag(np.sum(gv * v, axis=-2)) / vk)[..., None, :]
+    return cot_like(jax_cot(_eigh_adj, (gw, gv), a, w, v, lower), a)
+
+
+def _eigh_jvp(tangents, ans, a, UPLO="L"):
+    w, v = ans
+    lower = UPLO.upper() == "L"
+    k = mH(v) @ herm_from(tangents[0], lower) @ v
+    dv = v @ (_gaps(w) * k)
+    if np.iscomplexobj(dv):
+        row, vk = _eigh_phase_row(v, lower)
+        dv = dv - 1j * (np.imag(np.sum(np.where(row, dv, 0), axis=-2)) / vk)[..., None, :] * v
+    return np.real(np.diagonal(k, axis1=-2, axis2=-1)), dv
+
+
+def _eigvalsh_vjp(g, ans, a, UPLO="L"):
+    w, v = la.eigh(a, UPLO)
+    return cot_like(jax_cot(_eigh_adj, (g, None), a, w, v, UPLO.upper() == "L"), a)
+
+
+def _eigvalsh_jvp(tangents, ans, a, UPLO="L"):
+    w, v = la.eigh(a, UPLO)
+    k = mH(v) @ herm_from(tangents[0], UPLO.upper() == "L") @ v
+    return np.real(np.diagonal(k, axis1=-2, axis2=-1))
+
+
+# --- eig, eigvals ----------------------------------------------------------------------------
+# geev's eigenvectors have unit norm and a real largest entry; the derivative keeps that gauge:
+# dv = V (F * X) + V diag(c), X = V^-1 dA V, c fixing the norm (Re) and that entry's phase (Im).
+
+def _eig_gauge(v):
+    """(index of the largest entry of each eigenvector, that entry) over the last two axes."""
+    k = np.argmax(np.abs(v), axis=-2)[..., None, :]
+    return k, np.take_along_axis(v, k, axis=-2)[..., 0, :]
+
+
+def _eig_adj(gw, gv, w, v):
+    """Cotangent of A from those of eig's (w, v) (None for an unused output)."""
+    n = w.shape[-1]
+    gx = np.zeros(w.shape + (n,), np.result_type(v, w, float))
+    if gw is not None:
+        d = np.arange(n)
+        gx[..., d, d] = gw
+    if gv is not None:
+        gv = np.asarray(gv)
+        s = np.sum(gv * v, axis=-2)
+        gvp = (gv - np.real(s)[..., None, :] * np.conj(v)).astype(gx.dtype)
+        if np.iscomplexobj(gvp):
+            k, vk = _eig_gauge(v)
+            np.put_along_axis(gvp, k, np.take_along_axis(gvp, k, axis=-2)
+                              - (1j * np.imag(s) / np.real(vk))[..., None, :], axis=-2)
+        gx = gx + _gaps(w) * (mT(v) @ gvp)
+    return mT(la.inv(v)) @ gx @ mT(v)
+
+
+def _eig_dir(w, v, t):
+    x = la.solve(v, t @ v)
+    d = np.arange(w.shape[-1])
+    dw = x[..., d, d]
+    dv = v @ (_gaps(w) * x)
+    c = -np.real(np.sum(np.conj(v) * dv, axis=-2))
+    if np.iscomplexobj(dv):
+        k, vk = _eig_gauge(v)
+        c = c - 1j * np.imag(np.take_along_axis(dv, k, axis=-2)[..., 0, :]) / np.real(vk)
+    return dw, dv + v * c[..., None, :]
+
+
+def _eig_matched(a, ans):
+    """eig(a) with its eigenvalues put in the order of ``ans`` (eigvals' result)."""
+    w, v = la.eig(np.asarray(a))
+    order = np.argmin(np.abs(np.asarray(ans)[..., :, None] - w[..., None, :]), axis=-1)
+    return ans, np.take_along_axis(v, order[..., None, :], axis=-1)
+
+
+def _eigvals_vjp(g, ans, a):
+    w, v = _eig_matched(a, ans)
+    return cot_like(_eig_adj(g, None, w, v), a)
+
+
+def _eigvals_jvp(tangents, ans, a):
+    w, v = _eig_matched(a, ans)
+    return _eig_dir(w, v, tangents[0])[0]
+
+
+# --- svd -------------------------------------------------------------------------------------
+
+def _svd_parts(a, ans, full_matrices, compute_uv, hermitian, name="svd"):
+    if hermitian:
+        raise NotImplementedError(f"framead: np.linalg.{name}(hermitian=True) has no rule")
+    if not compute_uv:
+        u, s, vh = la.svd(a, full_matrices=False)
+        return u, s, vh
+    m, n = shape_of(a)[-2:]
+    if full_matrices and m != n:
+        raise NotImplementedError("framead: np.linalg.svd(full_matrices=True) of a non-square "
+                                  "matrix has no rule (its extra singular vectors are not "
+                                  "unique); pass full_matrices=False")
+    return ans
+
+
+# A complex SVD is unique up to u_j, v_j -> e^{it} (u_j, v_j); the derivative is JAX's plus
+# i c_j on both vectors, keeping real the row LAPACK (gesdd) keeps real (V's if m >= n, else U's).
+
+def _svd_gauge(u, vh):
+    """(True if V's first row is the real one, that real row of U or V)."""
+    on_v = u.shape[-2] >= vh.shape[-1]
+    return on_v, np.real(np.conj(vh[..., :, 0]) if on_v else u[..., 0, :])
+
+
+def svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    u, s, vh = _svd_parts(a, ans, full_matrices, compute_uv, hermitian)
+    if not compute_uv:
+        return cot_like(np.conj(u * np.asarray(g)[..., None, :]) @ np.conj(vh), a)
+    gu, gs, gvh = g
+    v = mH(vh)
+    gu = np.zeros_like(u) if gu is None else np.asarray(gu)
+    gv = np.zeros_like(v) if gvh is None else mH(np.asarray(gvh))
+    if np.iscomplexobj(u):
+        on_v, y0 = _svd_gauge(u, vh)
+        q = (np.imag(np.sum(gu * u, axis=-2)) + np.imag(np.sum(gv * v, axis=-2))) / y0
+        row = (np.arange(v.shape[-2] if on_v else u.shape[-2]) == 0)[:, None]
+        if on_v:
+            gv = gv - 1j * row * q[..., None, :]
+        else:
+            gu = gu - 1j * row * q[..., None, :]
+    f = _gaps(s * s)
+    au, av = mT(u) @ gu, mT(v) @ gv
+    gp = (f * (au - mH(au))) * s[..., None, :] + s[..., :, None] * (f * (av - mH(av)))
+    d = np.arange(s.shape[-1])
+    gp = gp + (d[:, None] == d) * (0 if gs is None else np.asarray(gs)[..., None, :]
+                                   + 1j * np.imag(au) / s[..., None, :])
+    out = np.conj(u) @ gp @ mT(v)
+    m, n, k = u.shape[-2], v.shape[-2], s.shape[-1]
+    if m > k:
+        out = out + (gu - np.conj(u) @ (mT(u) @ gu)) / s[..., None, :] @ mT(v)
+    if n > k:
+        mv = (gv - np.conj(v) @ (mT(v) @ gv)) / s[..., None, :] @ mT(u)
+        out = out + mH(mv)
+    return cot_like(out, a)
+
+
+def svd_jvp(tangents, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    u, s, vh = _svd_parts(a, ans, full_matrices, compute_uv, hermitian)
+    t = tangents[0]
+    dp = mH(u) @ t @ mH(vh)
+    ds = np.real(np.diagonal(dp, axis1=-2, axis2=-1))
+    if not compute_uv:
+        return ds
+    v, sm = mH(vh), s[..., None, :]
+    f = _gaps(s * s)
+    dss, sds = dp * sm, s[..., :, None] * dp
+    d = np.arange(s.shape[-1])
+    du = u @ (f * (dss + mH(dss)) + (d[:, None] == d) * (0.5 * (dp - mH(dp)) / sm))
+    dv = v @ (f * (sds + mH(sds)))
+    m, n = u.shape[-2], v.shape[-2]
+    if m > s.shape[-1]:
+        du = du + (t @ v - u @ (mH(u) @ t @ v)) / sm
+    if n > s.shape[-1]:
+        dv = dv + (mH(t) @ u - v @ (mH(v) @ mH(t) @ u)) / sm
+    if np.iscomplexobj(du) or np.iscomplexobj(dv):
+        on_v, y0 = _svd_gauge(u, vh)
+        c = -np.imag((dv if on_v else du)[..., 0, :]) / y0
+        du, dv = du + 1j * u * c[..., None, :], dv + 1j * v * c[..., None, :]
+    return du, ds, mH(dv)
+
+
+# --- qr --------------------------------------------------------------------------------------
+
+def _qr_mode(a, mode, gq=None):
+    m, n = shape_of(a)[-2:]
+    if mode == "complete" and m > n and (gq is None or np.any(gq[..., n:])):
+        raise NotImplementedError("framead: np.linalg.qr(mode='complete') of a tall matrix "
+                                  "has no rule for its extra columns of Q (they are not "
+                                  "unique); only Q[..., :n] and R may be used")
+    if mode not in ("reduced", "complete", "r"):
+        raise NotImplementedError(f"framead: np.linalg.qr(mode={mode!r}) has no rule")
+    return min(m, n)
+
+
+def _diag_imag(m):
+    """i Im(m) on the diagonal, zero elsewhere (LAPACK keeps diag(R) real)."""
+    d = np.arange(m.shape[-1])
+    return (d[:, None] == d) * (1j * np.imag(m)) if np.iscomplexobj(m) else 0
+
+
+def _qr_square_vjp(q, r, gq, gr):
+    m = mT(q) @ gq - gr @ mT(r)
+    gy = np.tril(m - mH(m), -1) - m + _diag_imag(m)
+    return mT(la.solve(r, mT(gq + np.conj(q) @ gy)))
+
+
+def _qr_vjp(g, ans, a, mode="reduced"):
+    if mode == "r":
+        k = _qr_mode(a, mode)
+        q, r = la.qr(a)
+        gq, gr = np.zeros_like(q), g
+    else:
+        (q, r), (gq, gr) = ans, g
+        gq = np.zeros_like(q) if gq is None else np.asarray(gq)
+        gr = np.zeros_like(r) if gr is None else np.asarray(gr)
+        k = _qr_mode(a, mode, gq)
+        q, r, gq, gr = q[..., :k], r[..., :k, :], gq[..., :k], gr[..., :k, :]
+    a = np.asarray(a)
+    if a.shape[-1] <= k:
+        return cot_like(_qr_square_vjp(q, r, gq, gr), a)
+    x, gx, gy = r[..., :k], gr[..., :k], gr[..., k:]
+    ga1 = _qr_square_vjp(q, x, gq + np.conj(a[..., k:] @ mT(gy)), gx)
+    return cot_like(np.concatenate([ga1, np.conj(q) @ gy], axis=-1), a)
+
+
+def _qr_square_jvp(q, r, t):
+    x = mT(la.solve(mT(r), mT(t)))  # dA R^-1
+    y = mH(q) @ x
+    low = np.tril(y, -1)
+    om = low - mH(low) + _diag_imag(y)
+    return q @ (om - y) + x, (y - om) @ r
+
+
+def _qr_jvp(tangents, ans, a, mode="reduced"):
+    k = _qr_mode(a, mode)
+    q, r = la.qr(a) if mode == "r" else ans
+    t = tangents[0]
+    if t.shape[-1] <= k:
+        dq, dr = _qr_square_jvp(q, r, t)
+    else:
+        dq, dx = _qr_square_jvp(q, r[..., :k], t[..., :k])
+        dy = mH(dq) @ np.asarray(a)[..., k:] + mH(q) @ t[..., k:]
+        dr = np.concatenate([dx, dy], axis=-1)
+    return dr if mode == "r" else (dq, dr)
+
+
+# (function, vjp, jvp, saves, multi), installed by linalg_rules
+FACTOR_RULES = [
+    (la.cholesky, (chol_vjp,), chol_jvp, {0: (ANS,)}, False),
+    (la.eigh, (_eigh_vjp,), _eigh_jvp, {0: (0, ANS)}, True),
+    (la.eigvalsh, (_eigvalsh_vjp,), _eigvalsh_jvp, {0: (0,)}, False),
+    (la.eig, (lambda g, ans, a: cot_like(_eig_adj(g[0], g[1], *ans), a),),
+     lambda ts, ans, a: _eig_dir(*ans, ts[0]), {0: (ANS,)}, True),
+    (la.eigvals, (_eigvals_vjp,), _eigvals_jvp, {0: (0, ANS)}, False),
+    (la.svd, (svd_vjp,), svd_jvp, {0: (0, ANS)}, True),
+    (la.svdvals, (lambda g, ans, x: svd_vjp(g, None, x, False, False),),
+     lambda ts, ans, x: svd_jvp(ts, None, x, False, False), {0: (0,)}, False),
+    (la.qr, (_qr_vjp,), _qr_jvp, {0: (0, ANS)}, True),
+]

@@ -1,0 +1,125 @@
+"""Rules for NumPy's scans: ``cumsum``/``cumprod`` (with their ndarray methods), the array-API
+``cumulative_sum``/``cumulative_prod`` (``include_initial``) and ``nancumsum``/``nancumprod``.
+
+``cumprod``'s cotangent and tangent divide by the input where it has no zeros; with zeros they
+are computed by a recurrence without division.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .families import deflinear
+from .registry import register, register_method
+from .shapes import fit, meta_of
+
+
+def _rev_cumsum(g, axis):
+    return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+
+
+def _cumsum_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    m = meta_of(a)
+    if axis is None:
+        return fit(_rev_cumsum(np.asarray(g), 0).reshape(m.shape), m)
+    return fit(_rev_cumsum(np.asarray(g), axis), m)
+
+
+def _initial_dropped(g, axis, include_initial):
+    if not include_initial:
+        return np.asarray(g)
+    g = np.asarray(g)
+    return np.take(g, np.arange(1, g.shape[axis or 0]), axis=axis or 0)
+
+
+def _csum_vjp(g, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
+    g = _initial_dropped(g, axis, include_initial)
+    return fit(_rev_cumsum(g, axis or 0), meta_of(x))
+
+
+def _cumprod_scan(a, axis):
+    """(a with the scanned axis last, exclusive prefix products, the cumprod)."""
+    am = np.moveaxis(np.asarray(a), axis, -1)
+    ans = np.cumprod(am, axis=-1)
+    pre = np.ones_like(ans)
+    pre[..., 1:] = ans[..., :-1]
+    return am, pre, ans
+
+
+def _cumprod_cot(g, a, axis):
+    am, pre, ans = _cumprod_scan(a, axis)
+    gm = np.moveaxis(np.asarray(g), axis, -1)
+    if np.all(am != 0):
+        return np.moveaxis(_rev_cumsum(gm * ans, -1) / am, -1, axis)
+    h = np.zeros(np.broadcast_shapes(gm.shape, am.shape), np.result_type(gm, am))
+    h[..., -1] = gm[..., -1]
+    for k in range(am.shape[-1] - 2, -1, -1):  # h_k = g_k + a_{k+1} h_{k+1}: no division
+        h[..., k] = gm[..., k] + am[..., k + 1] * h[..., k + 1]
+    return np.moveaxis(pre * h, -1, axis)
+
+
+def _cumprod_tan(t, a, axis):
+    am, pre, ans = _cumprod_scan(a, axis)
+    tm = np.moveaxis(np.asarray(t), axis, -1)
+    if np.all(am != 0):
+        return np.moveaxis(ans * np.cumsum(tm / am, axis=-1), -1, axis)
+    u = np.zeros(np.broadcast_shapes(tm.shape, am.shape), np.result_type(tm, am))
+    u[..., 0] = tm[..., 0]
+    for j in range(1, am.shape[-1]):
+        u[..., j] = u[..., j - 1] * am[..., j] + pre[..., j] * tm[..., j]
+    return np.moveaxis(u, -1, axis)
+
+
+def _flat_axis(a, axis):
+    return (np.ravel(a), 0) if axis is None else (np.asarray(a), axis)
+
+
+def _cumprod_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    af, ax = _flat_axis(a, axis)
+    return fit(_cumprod_cot(g, af, ax).reshape(np.shape(a)), meta_of(a))
+
+
+def _cumprod_jvp(tangents, ans, a, axis=None, dtype=None, out=None):
+    af, ax = _flat_axis(a, axis)
+    return _cumprod_tan(np.ravel(tangents[0]) if axis is None else tangents[0], af, ax)
+
+
+def _cprod_vjp(g, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
+    g = _initial_dropped(g, axis, include_initial)
+    return fit(_cumprod_cot(g, x, axis or 0), meta_of(x))
+
+
+def _cprod_jvp(tangents, ans, x, *, axis=None, dtype=None, out=None, include_initial=False):
+    t = _cumprod_tan(tangents[0], x, axis or 0)
+    if include_initial:
+        t = np.concatenate([np.zeros_like(np.take(t, [0], axis=axis or 0)), t], axis=axis or 0)
+    return t
+
+
+def _nancumsum_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    return fit(_cumsum_vjp(g, None, a, axis) * ~np.isnan(a), meta_of(a))
+
+
+def _nancumsum_jvp(tangents, ans, a, axis=None, dtype=None, out=None):
+    return np.cumsum(np.where(np.isnan(a), 0, tangents[0]), axis=axis)
+
+
+def _nancumprod_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    ok = ~np.isnan(a)
+    return fit(_cumprod_vjp(g, None, np.where(ok, a, 1), axis) * ok, meta_of(a))
+
+
+def _nancumprod_jvp(tangents, ans, a, axis=None, dtype=None, out=None):
+    ok = ~np.isnan(a)
+    return _cumprod_jvp((np.where(ok, tangents[0], 0),), None, np.where(ok, a, 1), axis)
+
+
+def install() -> None:
+    cumsum = deflinear(np.cumsum, _cumsum_vjp)
+    register_method(np.ndarray, "cumsum", cumsum)
+    deflinear(np.cumulative_sum, _csum_vjp)
+    cumprod = register(np.cumprod, vjp=(_cumprod_vjp,), jvp=_cumprod_jvp, saves={0: (0,)})
+    register_method(np.ndarray, "cumprod", cumprod)
+    register(np.cumulative_prod, vjp=(_cprod_vjp,), jvp=_cprod_jvp, saves={0: (0,)})
+    register(np.nancumsum, vjp=(_nancumsum_vjp,), jvp=_nancumsum_jvp, saves={0: (0,)})
+    register(np.nancumprod, vjp=(_nancumprod_vjp,), jvp=_nancumprod_jvp, saves={0: (0,)})
