@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import sys
 import threading
 import weakref
 from types import CodeType
 
+import numpy as np
+
+from framead import rules
+
 from . import _evalframe as C
-from . import calls
+from .call_kinds import Kind, configure_flags, solver_sources, with_kind
 from .recorder import Recorder
 from .rewriter import instrument, is_instrumented, refuse_reason
 from .sourceloc import PACKAGE_DIRS, is_framead_file, release_frames
@@ -126,13 +131,11 @@ def _after_native_subtree() -> None:
 def _refresh_flags() -> bool:
     """Install the rule packs of imported modules; when the rules or the solver tables (which
     follow SciPy's presence) changed, tell the trampoline. Whether the flags were reset."""
-    from framead import rules
-
     with _flags_lock:
-        key = (rules.generation(), "scipy" in sys.modules, calls.solver_sources())
+        key = (rules.generation(), "scipy" in sys.modules, solver_sources())
         if _flags_key[0] == key and C.get_callable_flags(sum) & C.ALWAYS:
             return False  # (a cleared C table has lost sum's ALWAYS flag)
-        calls.configure_flags()
+        configure_flags()
         _flags_key[0] = key
         _sync_guard_flags(force=True)
         return True
@@ -141,6 +144,8 @@ def _refresh_flags() -> bool:
 # Cached traces guard every choice: while any session (any thread) records guards
 # (C.guard_users(), counted by SessionBase in C), choosing callables always come to dispatch.
 _guard_flags_on = [False]
+_CHOOSING = with_kind(Kind.CHOOSING)
+_GUARDED = with_kind(Kind.GUARDED)
 
 
 def _sync_guard_flags(force: bool = False) -> None:
@@ -148,9 +153,9 @@ def _sync_guard_flags(force: bool = False) -> None:
         on = C.guard_users() > 0
         if on == _guard_flags_on[0] and not force:
             return
-        for fn in calls.CHOOSING:  # off: back to their flags of configure_flags
+        for fn in _CHOOSING:  # off: back to their flags of configure_flags
             C.set_callable_flags(fn, C.ALWAYS if on else 0)
-        for fn in calls.GUARDED_NATIVE:
+        for fn in _GUARDED:
             C.set_callable_flags(fn, C.ALWAYS if on else C.NATIVE)
         _guard_flags_on[0] = on
 
@@ -161,8 +166,6 @@ _capturing = [0]
 
 
 def _gc_callback(on: bool) -> None:
-    import gc
-
     with _flags_lock:
         _capturing[0] += 1 if on else -1
         if on and _capturing[0] == 1 and C.gc_phase not in gc.callbacks:
@@ -271,7 +274,7 @@ class Session(C.SessionBase):
 
     def _prepare(self) -> None:
         _refresh_flags()
-        C.set_ndarray_type(__import__("numpy").ndarray)
+        C.set_ndarray_type(np.ndarray)
 
     def _after_enter(self) -> None:
         self._counted = True

@@ -7,6 +7,7 @@ import functools
 import importlib.util
 import os
 import sys
+import types
 import weakref
 from types import CodeType, FrameType
 
@@ -45,6 +46,33 @@ def is_framead_file(filename: str) -> bool:
             _file_cache.clear()
         _file_cache[filename] = hit
     return hit
+
+
+def strip_framead_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """The traceback chain without entries in framead's own files."""
+    entries = []
+    while tb is not None:
+        if not is_framead_file(tb.tb_frame.f_code.co_filename):
+            entries.append(tb)
+        tb = tb.tb_next
+    out = None
+    for t in reversed(entries):
+        out = types.TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return out
+
+
+def user_tracebacks(method):
+    """Errors raised by user code inside a handler keep a traceback without framead frames."""
+
+    @functools.wraps(method)
+    def handler(self, *args):
+        try:
+            return method(self, *args)
+        except BaseException as e:
+            e.__traceback__ = strip_framead_frames(e.__traceback__)
+            raise
+
+    return handler
 
 
 _RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, COROUTINE, ITERABLE_COROUTINE, ASYNC_GEN

@@ -1,0 +1,317 @@
+"""What a traced call does: one table from callable to kind (dynamo's trace_rules.py is the
+model). ``calls.dispatch`` asks its questions in this order; the first that applies wins:
+
+ 1. SOLVER          a registered solver adjoint (register_solvers): its handler
+ 2. OPERATOR        ``operator.add(a, b)``: recorded as ``a + b`` (data: BINARY_OP's oparg)
+ 3. (slots called by name: ``x.__mul__(y)``, ``np.ndarray.__getitem__(a, k)``: protocols)
+ 4. OWN_DUNDER      ``float(x)``, ``abs(x)`` of a subclass with its own Python dunder: that
+                    dunder runs instrumented (data: the dunder's name)
+ 5. SPECIAL_FORM    ``sum``, ``map``, ``functools.reduce``/``partial``, ``as_strided``...: its
+                    handler sees through the call (special_forms.py)
+ 6. (a ``functools.partial`` object: the call it wraps)
+ 7. ATTRIBUTE_WRITE ``setattr(a, "flat", v)``: a write into a's buffer (writers.py)
+ 8. WRITER          ``np.copyto``, ``np.put``...: the functional rule's node, then the write
+ 9. (an ndarray subclass's Python ``__array_ufunc__``/``__array_function__``: protocols)
+10. INPLACE_METHOD  ``a.sort()``, ``a.fill(v)``, ``a.put(...)`` (ndarray's methods, by name)
+11. UFUNC_METHODS   ``np.add.reduce`` is ``np.sum`` (data: {method: function}); ``ufunc.at``
+                    is a write; bool-valued ufuncs' reductions are static results
+12. (a rule in framead.rules: recorded)
+13. (an object ufunc, np.frompyfunc's: its Python callbacks see traced items)
+14. ROWS            ``L.extend(x)``: iterates x in C, so x's rows as the recorder reads them
+15. GUARDED         ``list.sort``, ``bisect``, ``heapq``: a cached trace guards the order it
+                    decides (ORDERING: one that cannot be replayed)
+16. ITERATING       ``list``, ``zip``, ``min``...: traced arrays give their rows; CHOOSING
+                    (``min``, ``max``, ``sorted``, ``any``, ``all``): a cached trace guards the
+                    choice; SHORT_CIRCUIT (``any``, ``all``): the choice itself is the guard
+17. (lru_cache wrappers, generator send/throw, number subclasses built in C: protocols)
+18. (Python functions and classes: they run instrumented)
+19. STRUCTURAL      moves traced items by identity (C flag NATIVE); CALLBACK_SAFE: calls Python
+                    back only to order or filter; heap classes built in C: natively
+20. (no traced argument: calls.callback_call; FA101 if its callbacks lost a gradient)
+21. (anything else: unruled.unknown_call, FA101; RAW_STORAGE: FA105)
+
+The C trampoline's flags come from the same table (configure_flags): STRUCTURAL NATIVE; ROWS
+and ITERATING but not CHOOSING RULE; every callable with a rule RULE|SCAN; SPECIAL_FORM
+ALWAYS; WRITER RULE|SCAN; SOLVER ALWAYS (a later group wins). While any session records
+guards, CHOOSING and GUARDED callables are ALWAYS (capture/session.py).
+"""
+
+from __future__ import annotations
+
+import _weakref
+import array
+import bisect
+import builtins
+import collections
+import ctypes
+import enum
+import functools
+import gc
+import heapq
+import itertools
+import math
+import operator
+import struct
+import sys
+import types
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy._core import _multiarray_umath
+
+from framead import rules
+
+from . import _evalframe as C
+from . import special_forms as sf
+from . import writers
+from .callables import HEAPTYPE
+from .operators import BINARY_NAMES
+
+
+class Kind(enum.Flag):
+    """What a traced call of a callable does (one callable may be of several kinds)."""
+
+    NONE = 0
+    SOLVER = enum.auto()
+    OPERATOR = enum.auto()
+    OWN_DUNDER = enum.auto()
+    SPECIAL_FORM = enum.auto()
+    ATTRIBUTE_WRITE = enum.auto()
+    WRITER = enum.auto()
+    INPLACE_METHOD = enum.auto()
+    UFUNC_METHODS = enum.auto()
+    ROWS = enum.auto()
+    GUARDED = enum.auto()
+    ORDERING = enum.auto()
+    ITERATING = enum.auto()
+    CHOOSING = enum.auto()
+    SHORT_CIRCUIT = enum.auto()
+    STRUCTURAL = enum.auto()
+    CALLBACK_SAFE = enum.auto()
+    RAW_STORAGE = enum.auto()
+
+
+@dataclass(frozen=True, slots=True)
+class CallKind:
+    """One callable's entry: its kinds, and the handler or datum those kinds use."""
+
+    fn: Any
+    kind: Kind
+    data: Any = None
+
+
+_ORDERING = (bisect.bisect_left, bisect.bisect_right, bisect.insort_left, bisect.insort_right,
+             heapq.heappush, heapq.heappop, heapq.heapify, heapq.heapreplace, heapq.heappushpop)
+
+_DECLARED: list[tuple[Kind, list]] = [
+    (Kind.OPERATOR, [(getattr(operator, n), k) for k, n in enumerate(
+        [*BINARY_NAMES, *(f"i{m.rstrip('_')}" for m in BINARY_NAMES)])]),
+    # C callables that call their argument's dunder: a subclass's Python one runs instrumented
+    (Kind.OWN_DUNDER, [
+        (builtins.float, "__float__"), (builtins.complex, "__complex__"),
+        (builtins.int, "__int__"), (builtins.abs, "__abs__"), (operator.abs, "__abs__"),
+        (builtins.round, "__round__"), (math.trunc, "__trunc__"), (math.floor, "__floor__"),
+        (math.ceil, "__ceil__"), (operator.index, "__index__"),
+        (builtins.divmod, "__divmod__"), (builtins.pow, "__pow__"),
+        (operator.neg, "__neg__"), (operator.pos, "__pos__")]),
+    (Kind.SPECIAL_FORM, [
+        (builtins.sum, sf.sum_items), (math.fsum, sf.fold), (math.prod, sf.fold),
+        (functools.reduce, sf.reduce_items), (builtins.map, sf.map_items),
+        (functools.partial, sf.partial_call), (np.lib.stride_tricks.as_strided, sf.as_strided),
+        (itertools.starmap, sf.starmap), (itertools.accumulate, sf.accumulate),
+        (np.frompyfunc, sf.frompyfunc)]),
+    (Kind.ATTRIBUTE_WRITE, [(builtins.setattr, writers.set_attribute)]),
+    (Kind.WRITER, [
+        (np.copyto, writers.copyto), (np.put, writers.put), (np.place, writers.place),
+        (np.putmask, writers.putmask), (np.fill_diagonal, writers.fill_diagonal)]),
+    (Kind.INPLACE_METHOD, [
+        (np.ndarray.sort, writers.sort_method), (np.ndarray.fill, writers.fill_method),
+        (np.ndarray.put, writers.put_method)]),
+    (Kind.UFUNC_METHODS, [
+        (np.add, {"reduce": np.sum, "accumulate": np.cumsum}),
+        (np.multiply, {"reduce": np.prod, "accumulate": np.cumprod}),
+        (np.maximum, {"reduce": np.max}), (np.minimum, {"reduce": np.min})]),
+    (Kind.ROWS, [list.extend]),
+    (Kind.GUARDED, [list.sort, *_ORDERING]),
+    (Kind.ORDERING, list(_ORDERING)),
+    (Kind.ITERATING, [builtins.list, builtins.tuple, builtins.sorted, builtins.min,
+                      builtins.max, builtins.zip, builtins.enumerate, builtins.reversed,
+                      builtins.iter, builtins.filter, builtins.any, builtins.all]),
+    (Kind.CHOOSING, [builtins.min, builtins.max, builtins.sorted, builtins.any, builtins.all]),
+    (Kind.SHORT_CIRCUIT, [builtins.any, builtins.all]),
+    (Kind.STRUCTURAL, [
+        # C functions that take a Python function to run or store as is (never wrap it):
+        # __build_class__ runs the class body with the namespace as its locals
+        builtins.__build_class__, property, staticmethod, classmethod,
+        len, isinstance, issubclass, id, type, print, repr, str, format, hasattr, getattr,
+        delattr, callable, hash, range, bool, dict, set, frozenset, slice, vars, dir,
+        # introspection never calls its argument (a handler's argument tuple would hold one
+        # more reference: sys.getrefcount(f) differed)
+        sys.getrefcount, sys.getsizeof, gc.get_referrers, gc.get_referents, gc.is_tracked,
+        # weak references: their callbacks get the reference, never a value (each
+        # WeakValueDict callback scanned the whole dict: emptying one was quadratic)
+        weakref.ref, weakref.KeyedRef, _weakref._remove_dead_weakref,
+        list.append, list.extend, list.insert, list.pop, list.index, list.count, list.remove,
+        list.copy, list.clear, list.reverse, list.sort, dict.get, dict.setdefault,
+        dict.update, dict.items, dict.keys, dict.values, dict.pop, dict.copy, set.add,
+        set.discard, set.update,
+        math.isfinite, math.isnan, math.isinf, math.isclose,
+        np.shape, np.ndim, np.size, np.isscalar, np.result_type, np.isfinite, np.isnan,
+        np.isinf, np.allclose, np.isclose, np.array_equal, np.ndarray.__len__,
+        np.ndarray.view, np.may_share_memory, np.shares_memory,
+        # text of traced values (repr of an array), as str/repr/format: FA108 if it comes back
+        _multiarray_umath.dragon4_positional, _multiarray_umath.dragon4_scientific,
+        _multiarray_umath._array_converter, _multiarray_umath._array_converter.wrap,
+        _multiarray_umath._array_converter.as_arrays,
+        # containers built in C that keep items by identity (list/tuple arguments are scanned)
+        object.__setattr__, object.__getattribute__, collections.OrderedDict,
+        collections.deque, collections.defaultdict,
+        collections.deque.append, collections.deque.appendleft, collections.deque.extend,
+        collections.deque.pop, collections.deque.popleft, operator.itemgetter,
+        operator.attrgetter,
+        itertools.chain, itertools.chain.from_iterable, itertools.islice,
+        itertools.zip_longest, itertools.product, itertools.permutations,
+        itertools.combinations, itertools.repeat, itertools.cycle, itertools.groupby,
+        itertools.compress, itertools.takewhile, itertools.dropwhile, itertools.filterfalse,
+        itertools.tee, itertools.pairwise,
+        # order and move items by comparison only (a traced item keeps its identity); their
+        # list arguments are often long and searched in a loop, so they are not scanned
+        *_ORDERING,
+        str.join]),
+    (Kind.CALLBACK_SAFE, [list.sort, builtins.sorted, builtins.filter]),
+    (Kind.RAW_STORAGE, [struct.pack, struct.pack_into, array.array, array.array.append,
+                        array.array.extend, array.array.insert, array.array.fromlist,
+                        memoryview, bytearray, bytes]),
+]
+# classes whose instances keep numbers as raw bytes or C values (storing into them: FA105)
+RAW_STORAGE_TYPES = (array.array, memoryview, bytearray, ctypes.Array, ctypes._SimpleCData,
+                     ctypes.Structure)
+# X.__new__ of these (namedtuple's tuple.__new__(cls, items)) stores items by identity
+_CONTAINER_NEW = (object, tuple, list, dict, set, frozenset)
+
+
+def _build() -> dict[int, CallKind]:
+    table: dict[int, CallKind] = {}
+    for kind, items in _DECLARED:
+        for item in items:
+            fn, data = item if kind & _WITH_DATA else (item, None)
+            old = table.get(id(fn))
+            if old is not None and data is not None and old.data is not None:
+                raise ValueError(f"{fn!r}: two data in the call table")
+            table[id(fn)] = CallKind(fn, kind | old.kind if old else kind,
+                                     data if data is not None else old.data if old else None)
+    return table
+
+
+_WITH_DATA = (Kind.OPERATOR | Kind.OWN_DUNDER | Kind.SPECIAL_FORM | Kind.ATTRIBUTE_WRITE
+              | Kind.WRITER | Kind.INPLACE_METHOD | Kind.UFUNC_METHODS)
+_STATIC = _build()
+# the table dispatch reads: the static entries, and the solvers over them (configure_flags)
+CALL_KINDS: dict[int, CallKind] = dict(_STATIC)
+# ufunc methods are bound anew at each access: found by the ufunc's name (np.add.reduce)
+_UFUNC_METHODS = {e.fn.__name__: e.data for e in _STATIC.values() if e.kind & Kind.UFUNC_METHODS}
+
+
+def lookup(fn: Any) -> CallKind | None:
+    """``fn``'s entry in the table, or None."""
+    e = CALL_KINDS.get(id(fn))
+    return e if e is not None and e.fn is fn else None
+
+
+def kind_of(fn: Any) -> Kind:
+    e = lookup(fn)
+    return e.kind if e is not None else Kind.NONE
+
+
+def with_kind(kind: Kind) -> list:
+    """The callables of ``kind`` (static entries, in declaration order)."""
+    return [e.fn for e in _STATIC.values() if e.kind & kind]
+
+
+def inplace_method(name: str) -> Any:
+    """The handler of ndarray's in-place method ``name`` (``a.sort``), or None."""
+    e = lookup(np.ndarray.__dict__.get(name))
+    return e.data if e is not None and e.kind & Kind.INPLACE_METHOD else None
+
+
+def ufunc_method(ufunc: np.ufunc, method: str) -> Any:
+    """The NumPy function ``ufunc.method`` computes (``np.add.reduce``: ``np.sum``), or None."""
+    return _UFUNC_METHODS.get(ufunc.__name__, {}).get(method)
+
+
+def list_method(fn: Any) -> Any:
+    """``fn`` as list's method descriptor (``L.sort`` bound to a list is ``list.sort``)."""
+    if isinstance(fn, types.BuiltinMethodType) and type(getattr(fn, "__self__", None)) is list:
+        return list.__dict__.get(fn.__name__)
+    return fn
+
+
+def is_structural(fn: Any) -> bool:
+    """C callables that keep traced items by identity: a class defined in Python but built
+    in C that is not raw storage (an exception, a list subclass), ``tuple.__new__``,
+    ``itemgetter(k)``."""
+    if isinstance(fn, type):
+        return bool(fn.__flags__ & HEAPTYPE) and not is_raw_storage(fn)
+    if type(fn) in (operator.itemgetter, operator.attrgetter):
+        return True
+    return (isinstance(fn, types.BuiltinMethodType) and fn.__name__ == "__new__"
+            and getattr(fn, "__self__", None) in _CONTAINER_NEW)
+
+
+def is_raw_storage(fn: Any) -> bool:
+    """Callables that keep numbers as raw bytes or C values (array.array, struct, ctypes)."""
+    if kind_of(fn) & Kind.RAW_STORAGE:
+        return True
+    if isinstance(fn, type) and issubclass(fn, RAW_STORAGE_TYPES):
+        return True
+    owner = getattr(fn, "__self__", None)
+    return isinstance(owner, RAW_STORAGE_TYPES)
+
+
+# --- solvers: adjoints above capture (framead/implicit.py and the solver modules) register a
+# source of ``id(solver) -> (solver, handler)``, asked each time the flag table is made
+_SOLVER_SOURCES: list[Callable[[], dict[int, tuple[Any, Any]]]] = []
+
+
+def register_solvers(source: Callable[[], dict[int, tuple[Any, Any]]]) -> None:
+    """Route the callables ``source()`` names to their handlers inside a capture (asked again
+    whenever the flag table is rebuilt: after SciPy is imported, or a rule pack installed)."""
+    if source not in _SOLVER_SOURCES:
+        _SOLVER_SOURCES.append(source)
+
+
+def solver_sources() -> tuple:
+    """The registered solver sources (the flag table is rebuilt when they change)."""
+    return tuple(_SOLVER_SOURCES)
+
+
+def configure_flags() -> None:
+    """Tell the C trampoline which callables have rules, are structural or special (the whole
+    table at once: a capture running on another thread never sees it half built)."""
+    entries = _STATIC.values()
+    table = [(e.fn, C.NATIVE) for e in entries if e.kind & Kind.STRUCTURAL]
+    # RULE (not SCAN): traced arrays come, lists of them not
+    table += [(e.fn, C.RULE) for e in entries if e.kind & Kind.ROWS]
+    table += [(e.fn, C.RULE) for e in entries
+              if e.kind & Kind.ITERATING and not e.kind & Kind.CHOOSING]
+    # SCAN: traced floats inside list args
+    table += [(fn, C.RULE | C.SCAN) for fn in rules.ruled_callables()]
+    table += [(e.fn, C.ALWAYS) for e in entries if e.kind & Kind.SPECIAL_FORM]
+    table += [(e.fn, C.RULE | C.SCAN) for e in entries if e.kind & Kind.WRITER]
+    # solver adjoints: scipy.optimize/scipy.integrate solvers always come to dispatch (their
+    # callbacks close over traced values even when no argument is traced)
+    solvers: dict[int, tuple[Any, Any]] = {}
+    for source in _SOLVER_SOURCES:
+        solvers.update(source())
+    table += [(f, C.ALWAYS) for f, _ in solvers.values()]
+    C.load_callable_flags(table)
+    for k in [k for k, e in CALL_KINDS.items() if e.kind & Kind.SOLVER and k not in solvers]:
+        if k in _STATIC:
+            CALL_KINDS[k] = _STATIC[k]
+        else:
+            del CALL_KINDS[k]
+    for k, (f, h) in solvers.items():
+        CALL_KINDS[k] = CallKind(f, Kind.SOLVER, h)

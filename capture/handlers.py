@@ -1,0 +1,260 @@
+"""The probe handlers: what the rewriter's probes call for operators, subscripts,
+attributes, iteration and calls on traced values. Part of ``Recorder`` (recorder.py)."""
+
+from __future__ import annotations
+
+import operator
+import sys
+import weakref
+from typing import Any
+
+import numpy as np
+from framead.rules import mutation_rules as _mut
+
+from framead import rules
+from framead.ir import Node, Value
+
+from . import _evalframe as C
+from .buffers import Entry
+from .calls import dispatch
+from .native import Result
+from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
+from .overrides import operator_runs_python, python_attr, unary_runs_python
+from .saves import saved_set
+from .sourceloc import loc_of, user_tracebacks
+
+_NUMERIC_TYPES = (float, int, complex, np.ndarray, np.generic)
+_FAST_SCALARS = frozenset({float, int, complex, bool})
+_PY_DTYPES = {float: np.dtype(float), complex: np.dtype(complex)}
+_OP_RULES: list = []
+_OP_SAVES: list = []  # per operator: saves when only a / only b / both are traced
+
+
+class ProbeHandlers:
+    """The probe entry points of ``Recorder`` (each finds its frame with ``sys._getframe``)."""
+
+    @user_tracebacks
+    def binop(self, oparg: int, a: Any, b: Any) -> Any:
+        return self.binary(oparg, a, b, sys._getframe(1))
+
+    def binary(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
+        """``a <op> b`` (BINARY_OP's oparg; also ``operator.add(a, b)`` called): NumPy and
+        Python scalars recorded, lists met by NumPy coerced, other operands native."""
+        ta, tb = type(a), type(b)
+        if ta in _FAST_SCALARS and tb in _FAST_SCALARS:
+            return self._scalar_binop(oparg % 13, a, b, frame)
+        if operator_runs_python(oparg, ta, tb):
+            # the operand's own Python operator (np.matrix's *, np.ma's, a float subclass's):
+            # it runs here, instrumented, and what its body computes is recorded
+            return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
+        if not (_numeric(a) and _numeric(b)):
+            if _meets_numpy(a, b) or _meets_numpy(b, a):
+                return self._sequence_binop(oparg, a, b, frame)
+            # user classes (their dunders run instrumented), lists, strings: nothing to record
+            if self.first_use is None and isinstance(a, str | bytes):  # "%g" % x: text
+                self.first_use = loc_of(frame)
+            return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
+        if oparg >= 13:
+            fop, iop = FUNC_OPS[oparg - 13], INPLACE_OPS[oparg - 13]
+            if isinstance(a, np.ndarray):
+                return self._inplace(fop, iop, a, b, frame)
+        else:
+            fop = iop = FUNC_OPS[oparg]
+        rule = rules.lookup(fop)
+        if rule is None:
+            return self.unknown_call(iop, (a, b), {}, frame)
+        return self.apply(rule, iop, (a, b), {}, (a, b), frame)
+
+    def _sequence_binop(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
+        """A list/tuple operand of a NumPy array or scalar: NumPy coerces it to an array
+        (``x - [1.0, 2.0]``, ``[t, 2.0] * x``), unless ``*`` repeats it (``[t] * np.int64(2)``)."""
+        k = oparg % 13
+        fop = FUNC_OPS[k]
+        iop = INPLACE_OPS[k] if oparg >= 13 else fop
+        if oparg >= 13 and isinstance(a, np.ndarray):
+            return self._inplace(fop, iop, a, b, frame)
+        result = iop(a, b)  # native: coerced, repeated, or the native exception
+        rule = rules.lookup(fop)
+        if rule is None or not isinstance(result, np.ndarray | np.generic) or \
+                self.entries.get(id(result)) is not None:
+            return result
+        operands = (self.coerce(a, frame), self.coerce(b, frame))
+        return self.apply(rule, Result(result), (), {}, operands, frame)
+
+    def coerce(self, x: Any, frame: Any) -> Any:
+        """A list/tuple as the array NumPy makes of it (recorded as ``np.array(x)`` when it
+        holds traced values); anything else, or a ragged sequence, as it is."""
+        if type(x) not in (list, tuple):
+            return x
+        if self.tree_value(x) is None:
+            try:
+                return np.asarray(x)
+            except (ValueError, TypeError):
+                return x
+        rule = rules.lookup(np.array)
+        try:
+            return self.apply(rule, np.array, (x,), {}, (x,), frame)
+        except (ValueError, TypeError):
+            return x
+
+    def _scalar_binop(self, k: int, a: Any, b: Any, frame: Any) -> Any:
+        """Python float/int/complex operands: the common case of legacy scalar loops, kept
+        short (no frames can run, nothing can alias)."""
+        result = FUNC_OPS[k](a, b)
+        entries = self.entries
+        ea, eb = entries.get(id(a)), entries.get(id(b))
+        va = ea.value if ea is not None and ea.obj is a else None
+        vb = eb.value if eb is not None and eb.obj is b else None
+        if va is None and vb is None:
+            return result
+        rule = _OP_RULES[k]
+        if rule is None:
+            return self.unknown_call(FUNC_OPS[k], (a, b), {}, frame)
+        if rule.cut or type(result) not in (float, complex):
+            if self.guards is not None:
+                self.guard(FUNC_OPS[k], (a, b), {}, (va, vb), result, frame)
+            return result
+        saves = _OP_SAVES[k][(va is not None) + 2 * (vb is not None) - 1]
+        self._next_id += 1
+        v = Value(self._next_id, (), _PY_DTYPES[type(result)], type(result), result)
+        entries[id(result)] = Entry(result, v)
+        C.track(result)
+        self.nodes.append(Node(rule, (a if va is None else va, b if vb is None else vb), {},
+                               (v,), loc_of(frame), saves))
+        return result
+
+    @user_tracebacks
+    def unary(self, name: str, a: Any) -> Any:
+        frame = sys._getframe(1)
+        op = UNARY_OPS[name]
+        if not _numeric(a) or unary_runs_python(name, type(a)):
+            return op(a)
+        rule = rules.lookup(op)
+        if rule is None:
+            return self.unknown_call(op, (a,), {}, frame)
+        return self.apply(rule, op, (a,), {}, (a,), frame)
+
+    @user_tracebacks
+    def compare(self, oparg: int, a: Any, b: Any) -> Any:
+        result = COMPARE_OPS[oparg](a, b)
+        if self.first_comparison is None:  # for finish(): results reached only this way
+            self.first_comparison = loc_of(sys._getframe(1))
+        if self.guards is not None:
+            vals = (self.tree_value(a), self.tree_value(b))
+            if vals != (None, None):
+                self.guard(COMPARE_OPS[oparg], (a, b), {}, vals, result, sys._getframe(1))
+        return result
+
+    @user_tracebacks
+    def getitem(self, a: Any, k: Any) -> Any:
+        frame = sys._getframe(1)
+        return self.get_item(a, k, frame)
+
+    def get_item(self, a, k, frame, base_slot=None):
+        """``a[k]``; ``base_slot``: ndarray's own ``__getitem__`` bound to a subclass
+        instance (``super().__getitem__(k)`` in np.memmap), recorded without running the
+        subclass's method again."""
+        if type(a) is np.flatiter:
+            return self.apply(rules.lookup(_mut.flat_getitem), operator.getitem, (a, k),
+                              {}, (a.base, k), frame)
+        if not isinstance(a, np.ndarray | np.generic):
+            return a[k]  # containers: identity carries traced items along
+        if base_slot is None and python_attr(type(a), "__getitem__"):
+            return a[k]  # np.matrix's, np.ma's own indexing, instrumented
+        rule = rules.lookup(operator.getitem)
+        if base_slot is not None:
+            return self.apply(rule, base_slot, (k,), {}, (a, k), frame, recipe_parent=a,
+                              recipe=("getitem", k))
+        return self.apply(rule, operator.getitem, (a, k), {}, (a, k), frame,
+                          recipe_parent=a, recipe=("getitem", k))
+
+    @user_tracebacks
+    def setitem(self, a: Any, k: Any, v: Any) -> None:
+        return self.set_item(a, k, v, sys._getframe(1))
+
+    @user_tracebacks
+    def getattr(self, obj: Any, name: str) -> Any:
+        frame = sys._getframe(1)
+        rule = None if python_attr(type(obj), name) else rules.lookup_attr(type(obj), name)
+        if rule is None:  # (a subclass's own property, np.matrix's .T, runs instrumented)
+            out = getattr(obj, name)
+            if type(out) is np.flatiter and self.value_of(obj) is not None:
+                self.containers[id(out)] = out  # a.flat[k] reads/writes come back to us
+                C.track(out)
+            return out
+        fn = _AttrGetter(name)
+        return self.apply(rule, fn, (obj,), {}, (obj,), frame, recipe_parent=obj,
+                          recipe=("attr", name))
+
+    @user_tracebacks
+    def getiter(self, obj: Any) -> Any:
+        if isinstance(obj, np.ndarray) and obj.ndim >= 1 and self.value_of(obj) is not None:
+            return self.rows(obj)
+        return obj
+
+    def rows(self, a: np.ndarray) -> Any:
+        """``iter(a)`` of a traced array: its rows as this recorder reads them."""
+        return _Rows(self, a)
+
+    @user_tracebacks
+    def unpack(self, obj: Any) -> Any:
+        if isinstance(obj, np.ndarray) and obj.ndim >= 1 and self.value_of(obj) is not None:
+            frame = sys._getframe(1)
+            return tuple(self.get_item(obj, i, frame) for i in range(len(obj)))
+        return obj
+
+    @user_tracebacks
+    def call(self, fn: Any, args: tuple, kwargs: dict | None) -> Any:
+        return dispatch(self, fn, args, kwargs or {}, sys._getframe(1))
+
+
+def init_op_rules() -> None:
+    if not _OP_RULES:
+        _OP_RULES.extend(rules.lookup(op) for op in FUNC_OPS)
+        _OP_SAVES.extend(None if r is None else tuple(saved_set(r, t) for t in
+                                                      ((0,), (1,), (0, 1)))
+                         for r in _OP_RULES)
+
+
+def _numeric(x: Any) -> bool:
+    """Operands whose operators have rules (subclasses whose operator is Python code were
+    sent to it before: overrides.operator_runs_python)."""
+    return isinstance(x, _NUMERIC_TYPES)
+
+
+def _meets_numpy(seq: Any, other: Any) -> bool:
+    """A list/tuple operand meeting a NumPy array or scalar (NumPy's operator coerces it)."""
+    return type(seq) in (list, tuple) and isinstance(other, np.ndarray | np.generic) and \
+        _numeric(other)
+
+
+class _Rows:
+    """``iter(a)`` of a traced array: its rows as the recorder reads them (at the line that
+    asks for each). The recorder is held weakly and no frame at all: an iterator the program
+    keeps must not keep the recording alive; after the capture it gives plain rows."""
+
+    __slots__ = ("_rec", "_a", "_i")
+
+    def __init__(self, rec: Any, a: np.ndarray):
+        self._rec, self._a, self._i = weakref.ref(rec), a, 0
+
+    def __iter__(self) -> _Rows:
+        return self
+
+    def __next__(self) -> Any:
+        i = self._i
+        if i >= len(self._a):
+            raise StopIteration
+        self._i = i + 1
+        rec = self._rec()
+        return self._a[i] if rec is None else rec.get_item(self._a, i, sys._getframe(1))
+
+
+class _AttrGetter:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, obj):
+        return getattr(obj, self.name)

@@ -1,0 +1,227 @@
+"""Writes into traced arrays: ``a[k] = v``, ``a += b``, in-place NumPy calls and ``out=``.
+
+Before a write, values the reverse pass reads from the written memory are copied
+(copy-on-write); after it, the new contents become the buffer's next version and every view
+of it is re-derived (``write_back``). Part of ``Recorder`` (recorder.py)."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+from framead.rules import mutation_rules as _mut
+from framead.rules import primitives as prim
+
+from framead import rules
+from framead.ir import Node, Value
+
+from . import _evalframe as C
+from .buffers import Entry, buffer_owner, overlaps
+from .call_kinds import RAW_STORAGE_TYPES
+from .native import call_quiet
+from .operators import INPLACE_OPS
+from .overrides import plain, python_attr
+from .primitive_rules import CONST_RULE, COPY_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
+from .saves import ALL, plain_constants, saved_set
+from .sourceloc import loc_of
+
+
+class Mutations:
+    """The write paths of ``Recorder``."""
+
+    def copy_on_write(self, region: np.ndarray) -> None:
+        """Before ``region`` is overwritten, copy the saved values that live in it."""
+        buf = self.buffers.get(id(buffer_owner(region)))
+        if buf is None or not buf.saved:
+            return
+        keep = []
+        for v in buf.saved:
+            if overlaps(v.primal, region):
+                v.primal = np.array(v.primal, copy=True)
+                # the copy stands for v: a reverse pass run under this capture (higher
+                # order, framead/api.py) reads it and must be recorded as reading v
+                self.entries[id(v.primal)] = Entry(v.primal, v)
+                C.track(v.primal)
+                self.stats["bytes_copied"] += v.primal.nbytes
+                self.stats["copies"] += 1
+                buf.saved_ids.discard(v.id)
+            else:
+                keep.append(v)
+        buf.saved = keep
+
+    def write_back(self, obj: np.ndarray, new: Value, frame: Any) -> None:
+        """``obj`` (an owner or a view) now holds ``new``: fold it into its buffer."""
+        root = buffer_owner(obj)
+        buf = self.buffers.get(id(root)) or self._const_buffer(root)
+        cur, val = obj, new
+        while cur is not root:
+            e = self.entries.get(id(cur))
+            if e is None or e.obj is not cur or e.parent is None:
+                recipe = self._index_recipe(root, cur)
+                if recipe is None:
+                    raise NotImplementedError(
+                        f"{loc_of(frame)}: framead cannot follow a write through a "
+                        f"{cur.dtype} view of a {root.dtype} buffer made where it could not "
+                        "see how; make the view inside the differentiated function")
+                e = Entry(cur, None, buf, -1, root, recipe)
+                self.entries[id(cur)] = e
+            parent = e.parent
+            pv = self.value_of(parent)
+            nv = self._new_value(parent)
+            self.nodes.append(Node(VIEW_UPDATE_RULE, (pv, val, e.recipe), {}, (nv,),
+                                   loc_of(frame), frozenset()))
+            e.value = val
+            cur, val = parent, nv
+            if self.save_all:
+                self._protect(nv, frame)
+            # keep e.version stale until the bump below makes it current again
+            e.version = buf.version + 1
+        buf.version += 1
+        buf.value = val
+        re = self.entries[id(root)]
+        re.value, re.version = val, buf.version
+        if obj is not root:
+            oe = self.entries[id(obj)]
+            oe.value, oe.version = new, buf.version
+        new.primal = plain(obj)
+        if self.save_all:  # every primal keeps the value it had when its node ran
+            self._protect(new, frame)
+
+    def overwrite_with_constant(self, a: np.ndarray, frame: Any) -> None:
+        """``a`` was changed by something framead cannot see: from now on it is constant."""
+        v = self._new_value(a)
+        self.nodes.append(Node(CONST_RULE, (), {}, (v,), loc_of(frame)))
+        self.write_back(a, v, frame)
+        if self.guards is not None:  # replays bake this value in (save_all protects it too)
+            self._protect(v, frame)
+
+    def mutate(self, rule, fn, call_args: tuple, call_kwargs: dict, node_args: tuple,
+               target: np.ndarray, frame: Any, node_kwargs: dict | None = None) -> Any:
+        """Run an in-place ``fn`` that overwrites ``target`` with ``rule(*node_args)``."""
+        vals = [self.tree_value(a) for a in node_args]
+        if target is node_args[0] and vals[0] is None:
+            vals[0] = self.ensure_value(target)
+        traced = [i for i, v in enumerate(vals) if v is not None]
+        if not traced:
+            return fn(*call_args, **call_kwargs)
+        node_args = self._coerce_args(rule, node_args, vals, traced, frame)
+        args = [v if v is not None else a
+                for v, a in zip(vals, plain_constants(node_args), strict=True)]
+        saves = ALL if self.save_all else saved_set(rule, traced)
+        for i in saves:
+            if i != "ans" and i < len(args):
+                args[i] = self._protect(args[i], frame)
+        if self.guards is not None:
+            args = self._keep_constants(args, frame)
+        args = tuple(args)
+        self.copy_on_write(target)
+        result = call_quiet(fn, call_args, call_kwargs)
+        if fn in INPLACE_OPS and result is not target:  # the op was not in place after all
+            return self.apply(rule, lambda *_: result, (), {}, node_args, frame)
+        out = self._new_value(target)
+        kw = dict(call_kwargs) if node_kwargs is None else node_kwargs
+        self.nodes.append(Node(rule, args, kw, (out,), loc_of(frame), saves))
+        self.write_back(target, out, frame)
+        if "ans" in saves:
+            self._protect(out, frame)
+        return result
+
+    def _inplace(self, fop, iop, a: np.ndarray, b: Any, frame: Any) -> Any:
+        """``a op= b`` on an array: a functional node, then a write into a's buffer."""
+        if self.value_of(a) is None and self.tree_value(b) is None:
+            return iop(a, b)
+        rule = rules.lookup(fop)
+        if rule is None:
+            return self.unknown_call(iop, (a, b), {}, frame)
+        return self.mutate(rule, iop, (a, b), {}, (a, self.coerce(b, frame)), a, frame)
+
+    def set_item(self, a: Any, k: Any, v: Any, frame: Any, base_slot: Any = None) -> None:
+        """``a[k] = v``; ``base_slot`` as for _getitem (``super().__setitem__``)."""
+        if type(a) is np.flatiter:
+            base = a.base
+            self.mutate(rules.lookup(_mut.flat_setitem), operator.setitem, (a, k, v), {},
+                        (base, k, v), base, frame, {})
+            return None
+        if not isinstance(a, np.ndarray):
+            a[k] = v  # containers: identity carries traced items along
+            if isinstance(a, RAW_STORAGE_TYPES) and self.tree_value(v) is not None:
+                self.hazard("FA105", f"{type(a).__name__}.__setitem__", frame,
+                            f"a traced value was stored into a {type(a).__name__}, which "
+                            "keeps raw numbers framead cannot follow")
+            return None
+        if base_slot is None and python_attr(type(a), "__setitem__"):
+            a[k] = v  # np.ma's own assignment (it writes its data and mask), instrumented
+            return None
+        av, vv = self.value_of(a), self.tree_value(v)
+        if av is None and vv is None:
+            if base_slot is None:
+                a[k] = v
+            else:
+                base_slot(k, v)
+            return None
+        if av is None:
+            av = self.ensure_value(a)
+        region = a
+        if prim._is_basic_key(k):  # (natively: a subclass's __array_finalize__ may run)
+            sub = call_quiet(np.ndarray.__getitem__, (a, k), None)
+            if isinstance(sub, np.ndarray):
+                region = sub
+        self.copy_on_write(region)
+        if base_slot is None:
+            a[k] = v
+        else:
+            base_slot(k, v)
+        out = self._new_value(a)
+        self.nodes.append(Node(SETITEM_RULE, (av, k, vv if vv is not None else plain(v)), {},
+                               (out,),
+                               loc_of(frame), frozenset()))
+        self.write_back(a, out, frame)
+        return None
+
+    def _masked_out(self, rule, fn, call_args, call_kwargs, node_args, frame) -> Any:
+        """``fn(..., out=o, where=m)``: o keeps its old values where m is False, so record the
+        full result, then ``o@n+1 = copyto(o@n, full, where=m)`` (each output of a tuple)."""
+        outs = call_kwargs["out"]
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        where = call_kwargs["where"]
+        kw = {k: v for k, v in call_kwargs.items() if k not in ("out", "where")}
+        full = self.apply(rule, fn, call_args, kw, node_args, frame)
+        fulls = full if isinstance(full, tuple) else (full,)
+        pairs = [(o, f, self.value_of(o), self.value_of(f))
+                 for o, f in zip(outs, fulls, strict=False) if isinstance(o, np.ndarray)]
+        pairs = [(o, f, ov if ov is not None or fv is None else self.ensure_value(o), fv)
+                 for o, f, ov, fv in pairs if ov is not None or fv is not None]
+        for o, *_ in pairs:
+            self.copy_on_write(o)
+        result = call_quiet(fn, call_args, call_kwargs)
+        for o, f, ov, fv in pairs:
+            new = self._new_value(o)
+            self.nodes.append(Node(rules.lookup(_mut.copyto),
+                                   (ov, fv if fv is not None else f, "unsafe", where), {},
+                                   (new,), loc_of(frame), frozenset()))
+            self.write_back(o, new, frame)
+        return result
+
+    def fresh_copy(self, x: Any, frame: Any, traced: bool) -> Any:
+        """A new object equal to ``x``, the input of a capture nested in this one: recorded as
+        a copy of ``x`` when ``x`` is traced here, else (``traced``) a value of its own."""
+        y = self.apply(COPY_RULE, _copy_of_its_class, (x,), {}, (x,), frame)
+        if traced and self.value_of(y) is None:
+            self._register(y, self._new_value(y))
+        return y
+
+
+def _copy_of_its_class(x: Any) -> Any:
+    """A new object equal to ``x`` and of its class (an np.matrix stays a matrix, a float
+    subclass is not multiplied by its own ``__mul__``)."""
+    if type(x) is not np.ndarray and isinstance(x, np.ndarray):
+        return x.copy()
+    if isinstance(x, np.generic):
+        return x.copy()
+    if isinstance(x, float | complex) and type(x) not in (float, complex):
+        base = float if isinstance(x, float) else complex
+        new = base.__new__(type(x), getattr(base, f"__{base.__name__}__")(x))
+        new.__dict__.update(getattr(x, "__dict__", {}))
+        return new
+    return prim.copy_value(x)

@@ -1,0 +1,216 @@
+"""Special forms: C callables that iterate, fold or call back (``sum``, ``map``,
+``functools.reduce``, ``itertools.starmap``...) seen through, so the values they combine are
+recorded one by one; and the object-array and strided-view calls that hide traced items.
+Calls made on the way go back through the recorder's dispatch (``rec.dispatch``)."""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import operator
+from typing import Any
+
+import numpy as np
+from framead.rules import primitives as prim
+
+from framead import rules
+
+from . import _evalframe as C
+from .buffers import buffer_owner
+from .callables import holds_traced, is_python_visible
+from .native import Result, call_as_user
+from .primitive_rules import GATHER_RULE
+
+
+def rows_if_traced(rec, x: Any, frame) -> Any:
+    """A traced array as the iterator of its rows the recorder reads; anything else as is."""
+    if isinstance(x, np.ndarray) and x.ndim >= 1 and rec.value_of(x) is not None:
+        return rec.rows(x)
+    return x
+
+
+class StepFromC:
+    """A C function given to a C iterator (map, reduce, starmap, accumulate): each call with
+    traced arguments goes through dispatch. Copied or pickled, it is the function itself, so
+    the iterator holding it copies and pickles as natively."""
+
+    __slots__ = ("rec", "f", "frame")
+
+    def __init__(self, rec: Any, f: Any, frame: Any) -> None:
+        self.rec, self.f, self.frame = rec, f, frame
+
+    def __call__(self, *a: Any) -> Any:
+        if any(holds_traced(x) for x in a):
+            return self.rec.dispatch(self.f, a, {}, self.frame)
+        return self.f(*a)
+
+    def __reduce__(self) -> tuple:
+        return (_same, (self.f,))
+
+    @property
+    def __name__(self) -> str:  # np.frompyfunc names its ufunc after the function
+        return getattr(self.f, "__name__", "?")
+
+
+def _same(f: Any) -> Any:
+    return f
+
+
+def _iter_items(rec, it, frame) -> list:
+    return list(rows_if_traced(rec, it, frame))
+
+
+def sum_items(rec, fn, args, kwargs, frame):
+    """builtins.sum(items, start)."""
+    if not args or len(args) > 2 or set(kwargs) - {"start"}:
+        return call_as_user(fn, args, kwargs)
+    items = _iter_items(rec, args[0], frame)
+    start = args[1] if len(args) > 1 else kwargs.get("start", 0)
+    rule = rules.lookup(builtins.sum)
+    if rule is None or (rec.tree_value(items) is None and rec.value_of(start) is None):
+        return fn(items, start)
+    return rec.apply(rule, fn, (items, start), {}, (items, start), frame)
+
+
+def fold(rec, fn, args, kwargs, frame):
+    """math.fsum / math.prod over an iterable."""
+    if not args:
+        return call_as_user(fn, args, kwargs)
+    items = _iter_items(rec, args[0], frame)
+    rule = rules.lookup(fn)
+    if rule is None or rec.tree_value(items) is None:
+        return fn(items, *args[1:], **kwargs)
+    return rec.apply(rule, fn, (items, *args[1:]), kwargs, (items, *args[1:]), frame)
+
+
+def _traced_now_or_lazy(rec, items: Any) -> bool:
+    """An iterable whose items may carry traced values: one holding them now, or an
+    iterator that will produce them later (a concrete untraced one cannot)."""
+    if isinstance(items, list | tuple | dict | set | frozenset | range | str | bytes):
+        return holds_traced(items) if isinstance(items, list | tuple) else False
+    if isinstance(items, np.ndarray):
+        return rec.value_of(items) is not None or id(items) in rec.containers
+    return True
+
+
+def _native_enough(rec, f: Any, iterables: tuple) -> bool:
+    """No traced value can reach the C step ``f`` of a C iterator: its iterables are
+    concrete and untraced, and ``f`` (a partial) binds nothing traced."""
+    bound = (*getattr(f, "args", ()), *getattr(f, "keywords", {}).values()) \
+        if type(f) is functools.partial else ()
+    return not holds_traced(bound) and not any(_traced_now_or_lazy(rec, it)
+                                               for it in iterables if it is not None)
+
+
+def reduce_items(rec, fn, args, kwargs, frame):
+    """functools.reduce(f, items[, initial])."""
+    if len(args) < 2 or kwargs or _native_enough(rec, args[0], args[1:]):
+        return call_as_user(fn, args, kwargs)
+    f = args[0]
+    seq = rows_if_traced(rec, args[1], frame)
+    if is_python_visible(f):
+        return fn(f, seq, *args[2:])
+    step = StepFromC(rec, f, frame)
+    return fn(step, seq, *args[2:])
+
+
+def map_items(rec, fn, args, kwargs, frame):
+    """builtins.map(f, *iterables)."""
+    if not args or kwargs or _native_enough(rec, args[0], args[1:]):
+        return call_as_user(fn, args, kwargs)
+    f = args[0]
+    its = tuple(rows_if_traced(rec, a, frame) for a in args[1:])
+    if is_python_visible(f):
+        return fn(f, *its)
+    return fn(StepFromC(rec, f, frame), *its)
+
+
+def starmap(rec, fn, args, kwargs, frame):
+    """itertools.starmap(f, pairs): a C ``f`` (operator.mul) is called through dispatch."""
+    if len(args) != 2 or kwargs or _native_enough(rec, args[0], args[1:]):
+        return call_as_user(fn, args, kwargs)
+    f, items = args[0], rows_if_traced(rec, args[1], frame)
+    if is_python_visible(f):
+        return fn(f, items)
+    return fn(StepFromC(rec, f, frame), items)
+
+
+def accumulate(rec, fn, args, kwargs, frame):
+    """itertools.accumulate(items, func=operator.add): each step through dispatch."""
+    if not args or len(args) > 2 or set(kwargs) - {"func", "initial"}:
+        return call_as_user(fn, args, kwargs)
+    f = args[1] if len(args) > 1 else kwargs.get("func")
+    f = operator.add if f is None else f
+    if _native_enough(rec, f, (args[0], kwargs.get("initial"))):
+        return call_as_user(fn, args, kwargs)
+    step = f if is_python_visible(f) else StepFromC(rec, f, frame)
+    items = rows_if_traced(rec, args[0], frame)
+    return fn(items, step, **{k: v for k, v in kwargs.items() if k == "initial"})
+
+
+def frompyfunc(rec, fn, args, kwargs, frame):
+    """np.frompyfunc(C function, nin, nout) (np.vectorize(math.sin)): the ufunc's calls of a
+    C function on traced items go through dispatch; a Python function runs instrumented."""
+    if not args or is_python_visible(args[0]):
+        return call_as_user(fn, args, kwargs)
+    return fn(StepFromC(rec, args[0], frame), *args[1:], **kwargs)
+
+
+def partial_call(rec, fn, args, kwargs, frame):
+    """functools.partial(f, traced...) over a C function: route its later calls to us."""
+    p = call_as_user(fn, args, kwargs)
+    if type(p) is functools.partial and (holds_traced(p.args) or holds_traced(
+            list(p.keywords.values()))) and not is_python_visible(p.func):
+        C.set_callable_flags(p, C.ALWAYS)
+        rec.flagged.append(p)
+    return p
+
+
+def as_strided(rec, fn, args, kwargs, frame):
+    """``as_strided(x, shape, strides)`` views x's memory through ``__array_interface__`` (its
+    base is not x): recorded as the gather of its elements from x's buffer."""
+    out = fn(*args, **kwargs)
+    x = args[0] if args else kwargs.get("x")
+    if not isinstance(x, np.ndarray) or rec.value_of(x) is None or \
+            not isinstance(out, np.ndarray):
+        return out
+    root = buffer_owner(x)
+    idx = prim.view_index(root, out)
+    if idx is None or (idx.size and idx.max() >= root.size):
+        rec.hazard("FA104", "as_strided", frame, "as_strided made a view framead cannot map "
+                   "onto its argument's memory; it is read as a constant")
+        return out
+    return rec.apply(GATHER_RULE, Result(out), (), {}, (root, idx), frame)
+
+
+# --- object arrays: NumPy's object loops see Python numbers -----------------------------------
+
+
+def is_object_ufunc(fn: np.ufunc) -> bool:
+    """A ufunc whose every loop is on objects (np.frompyfunc's, np.vectorize's)."""
+    return bool(fn.types) and all(set(t.replace("->", "")) == {"O"} for t in fn.types)
+
+
+def as_object_items(rec, a: Any, frame) -> Any:
+    """A traced float/complex array as the object array NumPy's object loops see: each item
+    a Python float (complex) recorded as read from the array."""
+    if not (type(a) is np.ndarray and a.dtype.kind in "fc" and rec.value_of(a) is not None):
+        return a
+    cast = builtins.float if a.dtype.kind == "f" else builtins.complex
+    out = np.empty(a.shape, dtype=object)
+    for idx in np.ndindex(a.shape):
+        out[idx] = rec.dispatch(cast, (rec.get_item(a, idx, frame),), {}, frame)
+    return rec.hold_if_container(out)
+
+
+def to_object_array(rec, fn, args, kwargs, frame):
+    """np.asarray(x, dtype=object) of a traced float array: each element is recorded as
+    ``x[i]`` so the Python floats inside stay linked to x."""
+    out = call_as_user(fn, args, kwargs)
+    x = args[0]
+    if isinstance(out, np.ndarray) and isinstance(x, np.ndarray) and out.shape == x.shape \
+            and rec.value_of(x) is not None:
+        for idx in np.ndindex(out.shape):
+            out[idx] = rec.get_item(x, idx, frame)
+        rec.hold_if_container(out)
+    return out

@@ -1,0 +1,67 @@
+"""C callables without a rule that meet traced values: run them as the user's code would,
+and report where a gradient is lost (FA101), stored as raw bytes (FA105) or overwritten
+(FA104)."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+
+from . import _evalframe as C
+from .call_kinds import is_raw_storage
+from .callables import callable_name, closes_over_traced
+from .native import call_as_user
+
+
+def callback_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
+    """A C function without a rule calls back into Python (``scipy.integrate.quad(f, ...)``).
+
+    The callbacks are passed as they are (their identity is the program's: weak references,
+    pickling, Enum and typing machinery, threads) and the call is made as from the user's
+    frame. A gradient is lost when traced work happened in the callbacks (nodes recorded
+    during the call, or traced values in their closures and defaults) and nothing traced
+    came out: that is FA101."""
+    start = len(rec.nodes)
+    result = C.call_as_user(fn, args, kwargs or None)
+    if rec.tree_value(result) is None and (
+            len(rec.nodes) > start
+            or any(closes_over_traced(a) for a in (*args, *kwargs.values()))):
+        name = callable_name(fn)
+        rec.hazard("FA101", name, frame,
+                   f"a Python callback computed with traced values inside {name}, which has "
+                   "no framead rule, and its result is not traced: the gradient through it "
+                   "is lost. Register a rule (or an implicit/ODE adjoint) for it")
+    return result
+
+
+def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
+    """A C callable without a rule got traced values: run it, report it, and check whether
+    it wrote into a traced array (then that array's new contents become a constant)."""
+    name = callable_name(fn)
+    arrays = [a for a in (*args, *kwargs.values())
+              if isinstance(a, np.ndarray) and rec.value_of(a) is not None]
+    before = [_digest(a) for a in arrays]
+    for a in arrays:  # it may write: protect what the reverse pass reads from that memory
+        rec.copy_on_write(a)
+    result = call_as_user(fn, args, kwargs)
+    if is_raw_storage(fn):
+        rec.hazard("FA105", name, frame,
+                   f"{name} stores a traced value as raw bytes/C numbers, which framead "
+                   "cannot follow; values read back from it are constants")
+    else:
+        rec.hazard("FA101", name, frame,
+                   f"call to {name} (no framead rule) touched a traced value; its result is "
+                   "treated as constant. Register a rule with framead.rules.register")
+    for a, d in zip(arrays, before, strict=True):
+        if _digest(a) != d:
+            rec.hazard("FA104", name, frame,
+                       f"{name} wrote into a traced array; the gradient through its old "
+                       "contents is lost from here on")
+            rec.overwrite_with_constant(a, frame)
+    return result
+
+
+def _digest(a: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(a).view(np.uint8).reshape(-1))

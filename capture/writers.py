@@ -1,0 +1,115 @@
+"""NumPy calls that write into an array argument (``np.copyto``, ``np.put``, ``a.sort()``,
+``ufunc.at``, ``a.flat = v``...): recorded as the functional rule's node, then a write into
+the target's buffer (``Recorder.mutate``), so later reads see the new version."""
+
+from __future__ import annotations
+
+import numpy as np
+from framead.rules import mutation_rules as _mut
+
+from framead import rules
+
+
+def _bind(args: tuple, kwargs: dict, names: tuple, defaults: dict) -> list:
+    """Positional values for ``names`` from a call's args/kwargs (NumPy's own signatures)."""
+    vals = list(args) + [kwargs.get(n, defaults.get(n)) for n in names[len(args):]]
+    return vals[:len(names)]
+
+
+def _writer(functional, names: tuple, defaults: dict | None = None):
+    """A NumPy in-place writer ``fn(target, *rest)``: record ``functional`` then fold the
+    result into ``target``'s buffer."""
+    defaults = defaults or {}
+
+    def handle(rec, fn, args, kwargs, frame):
+        vals = _bind(args, kwargs, names, defaults)
+        target = vals[0]
+        rule = rules.lookup(functional)
+        if not isinstance(target, np.ndarray) or rule is None:
+            return rec.unknown_call(fn, args, kwargs, frame)
+        return rec.mutate(rule, fn, args, kwargs, tuple(vals), target, frame, {})
+
+    return handle
+
+
+copyto = _writer(_mut.copyto, ("dst", "src", "casting", "where"),
+                 {"casting": "same_kind", "where": True})
+put = _writer(_mut.put, ("a", "ind", "v", "mode"), {"mode": "raise"})
+place = _writer(_mut.place, ("arr", "mask", "vals"))
+putmask = _writer(_mut.putmask, ("a", "mask", "values"))
+
+
+def fill_diagonal(rec, fn, args, kwargs, frame):
+    """np.fill_diagonal(a, val, wrap): a put at the diagonal's flat indices."""
+    vals = _bind(args, kwargs, ("a", "val", "wrap"), {"wrap": False})
+    a = vals[0]
+    if not isinstance(a, np.ndarray):
+        return rec.unknown_call(fn, args, kwargs, frame)
+    mark = np.zeros(a.shape, dtype=bool)
+    np.fill_diagonal(mark, True, wrap=vals[2])
+    idx = np.flatnonzero(mark)
+    return rec.mutate(rules.lookup(_mut.put), fn, args, kwargs, (a, idx, vals[1], "raise"),
+                      a, frame, {})
+
+
+def set_attribute(rec, fn, args, kwargs, frame):
+    """``a.flat = v``, ``z.real = v``, ``z.imag = v`` on arrays are writes into a's buffer."""
+    if len(args) == 3 and not kwargs and isinstance(args[0], np.ndarray) and \
+            args[1] in ("flat", "real", "imag"):
+        a, name, v = args
+        if name == "flat":
+            return rec.set_item(a.flat, slice(None), v, frame)
+        if a.dtype.kind == "c":
+            if rec.value_of(a) is None:
+                rec.ensure_value(a)
+            return rec.set_item(rec.getattr(a, name), Ellipsis, v, frame)  # a recorded view
+    return setattr(*args, **kwargs)
+
+
+# --- ndarray's in-place methods: (rec, a, args, kwargs, frame) ---------------------------------
+
+
+def sort_method(rec, a, args, kwargs, frame):
+    """``a.sort(axis)``: np.sort's node, written into a."""
+    rule = rules.lookup(np.sort)
+    axis = args[0] if args else kwargs.get("axis", -1)
+    if rule is None or kwargs.get("order") is not None or len(args) > 1:
+        return rec.unknown_call(a.sort, args, kwargs, frame)
+    return rec.mutate(rule, a.sort, args, kwargs, (a,), a, frame,
+                      {} if axis == -1 else {"axis": axis})
+
+
+def fill_method(rec, a, args, kwargs, frame):
+    """``a.fill(v)``: ``a[...] = v``."""
+    return rec.set_item(a, Ellipsis, args[0] if args else kwargs["value"], frame)
+
+
+def put_method(rec, a, args, kwargs, frame):
+    """``a.put(ind, v, mode)``."""
+    vals = _bind((a, *args), kwargs, ("a", "ind", "v", "mode"), {"mode": "raise"})
+    return rec.mutate(rules.lookup(_mut.put), a.put, args, kwargs, tuple(vals), a, frame, {})
+
+
+def ufunc_at(rec, fn, args, kwargs, frame):
+    """ufunc.at: add/subtract as one linear node; any other ufunc as the sequence of
+    element updates it performs (unbuffered, so repeated indices compound)."""
+    ufunc = fn.__self__
+    vals = _bind(args, kwargs, ("a", "indices", "b"), {})
+    a, indices, b = vals
+    if not isinstance(a, np.ndarray) or ufunc.nin not in (1, 2):
+        return rec.unknown_call(fn, args, kwargs, frame)
+    functional = {id(np.add): _mut.add_at, id(np.subtract): _mut.subtract_at}.get(id(ufunc))
+    if functional is not None:
+        return rec.mutate(rules.lookup(functional), fn, args, kwargs, tuple(vals), a, frame,
+                          {})
+    flat = np.arange(a.size).reshape(a.shape)[indices]
+    positions = [np.unravel_index(int(k), a.shape) for k in np.ravel(flat)]
+    if ufunc.nin == 2:
+        bb = np.broadcast_to(np.arange(np.size(b)).reshape(np.shape(b)), np.shape(flat))
+        b_items = [rec.get_item(b, np.unravel_index(int(k), np.shape(b)), frame)
+                   if isinstance(b, np.ndarray) else b for k in np.ravel(bb)]
+    for n, pos in enumerate(positions):
+        cur = rec.get_item(a, pos, frame)
+        operands = (cur, b_items[n]) if ufunc.nin == 2 else (cur,)
+        rec.set_item(a, pos, rec.dispatch(ufunc, operands, {}, frame), frame)
+    return None
