@@ -19,6 +19,7 @@ from .families import defbinary, defcut, deflinear, defunary
 from .formulas import abs_dx, abs_jvp, pow_dx, pow_dy
 from .numpy_array_rules import cast_back, cast_vjp
 from .numpy_rules import DIVMOD
+from .primitives import is_basic_key
 from .product_rules import MATMUL
 from .registry import register
 from .shapes import add_tangents, is_inexact, meta_of, unbroadcast
@@ -52,18 +53,11 @@ HAZARDS = [
 ]
 
 
-def _is_basic(key):
-    """Basic indexing (ints, slices, ..., None): every element selected at most once."""
-    items = key if isinstance(key, tuple) else (key,)
-    return all(k is None or k is Ellipsis or isinstance(k, slice)
-               or (isinstance(k, int | np.integer) and not isinstance(k, bool)) for k in items)
-
-
 def getitem_vjp(g, ans, x, key):
     """Scatter: zeros, then assignment (basic keys) or np.add.at (repeats possible)."""
     m = meta_of(x)
     out = np.zeros(m.shape, np.result_type(m.dtype, getattr(g, "dtype", m.dtype)))
-    if _is_basic(key):
+    if is_basic_key(key):
         out[key] = g
     else:
         np.add.at(out, key, g)

@@ -21,7 +21,7 @@ import numpy as np
 from .registry import ANS, Rule, RuleError, infer_argnames, register, register_method
 
 
-def _derivative(d: Any, names: tuple[str, ...], owner: str):
+def _derivative(d: Any, names: tuple[str, ...], owner: Any):
     """``(call(ans, args) -> value, constant, saves)`` for ``d``: a constant, the name of what
     the derivative equals (``"y"`` for ``x * y``, ``"ans"`` for ``exp``), or a function."""
     if isinstance(d, str):
@@ -136,7 +136,8 @@ def defbinary(fn: Callable, dx: Any, dy: Any, *, elementwise: bool = True,
     """Elementwise ``f(x, y)``; ``dx``/``dy`` constants, functions of ``ans``/``x``/``y``, or None
     (no derivative in that argument)."""
     owner = spec.get("name") or getattr(fn, "__name__", repr(fn))
-    parts, saves = [], {}
+    parts: list[Callable | None] = []
+    saves: dict[int, tuple] = {}
     for i, d in enumerate((dx, dy)):
         if d is None:
             parts.append(None)

@@ -22,6 +22,8 @@ from .shapes import shape_of
 la = np.linalg
 
 
+# --- cholesky --------------------------------------------------------------------------------
+
 def _phi(x):
     """Lower triangle with the (real part of the) diagonal halved."""
     d = np.arange(x.shape[-1])
@@ -68,6 +70,8 @@ def chol_jvp(tangents, ans, a, upper=False):
         return mH(_chol_lower_jvp(mH(ans), mH(tangents[0])))
     return _chol_lower_jvp(ans, tangents[0])
 
+
+# --- eigh, eigvalsh --------------------------------------------------------------------------
 
 def _gaps(w):
     """F[i, j] = 1 / (w[j] - w[i]), zero where w[i] == w[j] (the diagonal included); no

@@ -11,22 +11,27 @@ la = np.linalg
 
 
 def mT(x):
+    """Transpose of the last two axes (of a stack of matrices)."""
     return np.swapaxes(x, -1, -2)
 
 
 def mH(x):
+    """Conjugate transpose of the last two axes."""
     return np.conj(np.swapaxes(x, -1, -2))
 
 
 def solve_vec(a, v):
+    """``solve(a, v)`` for a (stack of) vector(s) ``v``."""
     return la.solve(a, v[..., None])[..., 0]
 
 
 def is_vec(b):
+    """A right-hand side that is one vector (not a matrix)."""
     return len(shape_of(b)) == 1
 
 
 def outer_last(u, v):
+    """Outer product over the last axis, batched over the others."""
     return u[..., :, None] * v[..., None, :]
 
 
@@ -37,6 +42,7 @@ def cot_like(ct, x):
 
 
 def real_only(name, *xs):
+    """Refuse complex arguments where a rule covers real matrices only."""
     if any(np.iscomplexobj(x) or (getattr(x, "dtype", None) is not None
                                   and np.dtype(x.dtype).kind == "c") for x in xs):
         raise NotImplementedError(f"framead: {name} of a complex matrix has no rule")

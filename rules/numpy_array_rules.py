@@ -20,8 +20,8 @@ from .shapes import fill_zeros, fit, meta_of, shape_of, struct_cot, unbroadcast
 
 CONSTRUCTOR_CUTS = [np.zeros_like, np.ones_like, np.empty_like, np.zeros, np.ones, np.empty]
 
-# --- reshapes ---------------------------------------------------------------------------------
 
+# --- reshapes --------------------------------------------------------------------------------
 
 def _order(order):
     if order in (None, "C", "F"):
@@ -87,6 +87,7 @@ def _item_vjp(g, ans, a, *args):
     return cast_back(fit(out, meta_of(a)), meta_of(a))
 
 
+# --- conversions -----------------------------------------------------------------------------
 
 def cast_back(ct, m):
     """Cotangent ``ct`` in the precision of ``m``'s (inexact) dtype."""
@@ -114,6 +115,7 @@ INT_SCALARS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.ui
 
 def _tolist_vjp(g, ans, a):
     return np.asarray(g, dtype=np.result_type(a.dtype, np.asarray(g).dtype)).reshape(a.shape)
+
 
 # --- construction ----------------------------------------------------------------------------
 

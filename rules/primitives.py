@@ -55,12 +55,15 @@ def setitem(a: np.ndarray, key: Any, v: Any) -> np.ndarray:
     return out
 
 
-def _is_basic_key(key: Any) -> bool:
+def is_basic_key(key: Any) -> bool:
     """Basic indexing (ints, slices, ``...``, None): a view, each element at most once. A bool
     (``a[True]``, ``a[..., np.False_]``) is a 0-d mask, advanced indexing: a copy."""
     keys = key if isinstance(key, tuple) else (key,)
     return all(k is None or k is Ellipsis or isinstance(k, slice) or (
         isinstance(k, int | np.integer) and not isinstance(k, bool)) for k in keys)
+
+
+_is_basic_key = is_basic_key  # the name capture/recorder.py and framead/reverse.py import
 
 
 def _written_mask(shape: tuple, key: Any) -> np.ndarray:
@@ -90,7 +93,7 @@ def _tree_shape(v: Any) -> tuple:
 
 def setitem_vjp_v(g, ans, a, key, v):
     gv = np.asarray(g)[key]
-    if not _is_basic_key(key):
+    if not is_basic_key(key):
         gv = gv * _written_mask(np.shape(g), key)
     if type(v) in (list, tuple):  # a[0:2] = [x, 1.0]: one cotangent per item
         return unbroadcast(gv, np.empty(_tree_shape(v)))
