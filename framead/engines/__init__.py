@@ -12,9 +12,9 @@ or globals are constants for the engine. Outputs: a float, an array, or (nested)
 of them.
 
 Built-in engines (imported on first use, so framead never imports torch/jax by itself):
-``"finite_diff"``, ``"torch"``, ``"jax"``, ``"autograd"``, ``"checkpoint"``, and
-``"forward"`` (module ``framead.engines.forward`` or ``framead.forward``, which calls
-``register_engine("forward", factory)`` when imported).
+``"finite_diff"``, ``"torch"``, ``"jax"``, ``"autograd"``, ``"checkpoint"`` and ``"forward"``,
+each in its module ``framead.engines.<name>_engine``, which calls ``register_engine`` when
+imported. The wrapper that records a call as one node is framead/engines/wrapper.py.
 
 Registry protocol (stable)
 --------------------------
@@ -54,19 +54,15 @@ is reported as an ``EnginePluginWarning`` and skipped.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import importlib
-import inspect
-import sys
 import threading
 import types
 import warnings
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
-from framead import tree
-from framead.ir import flatten_tree, unflatten_tree
+from .wrapper import wrap
 
 __all__ = ["register_engine", "unregister_engine", "get_engine", "available_engines", "use",
            "load_entry_points", "EnginePluginWarning", "UnknownEngineError"]
@@ -82,12 +78,12 @@ class UnknownEngineError(ValueError):
 
 _ENGINES: dict[str, Callable] = {}
 _BUILTIN_MODULES: dict[str, tuple[str, ...]] = {  # modules that register the name on import
-    "finite_diff": ("framead.engines.finite_diff",),
+    "finite_diff": ("framead.engines.finite_diff_engine",),
     "torch": ("framead.engines.torch_engine",),
     "jax": ("framead.engines.jax_engine",),
     "autograd": ("framead.engines.autograd_engine",),
-    "checkpoint": ("framead.engines.checkpoint",),
-    "forward": ("framead.engines.forward", "framead.forward"),
+    "checkpoint": ("framead.engines.checkpoint_engine",),
+    "forward": ("framead.engines.forward_engine",),
 }
 _lock = threading.RLock()
 _entry_points_loaded = [False]
@@ -123,11 +119,9 @@ def load_entry_points(group: str = "framead.engines") -> list[str]:
         if _entry_points_loaded[0]:
             return []
         _entry_points_loaded[0] = True
-    from importlib.metadata import entry_points
-
     loaded = []
     try:
-        eps = list(entry_points(group=group))
+        eps = list(metadata.entry_points(group=group))
     except Exception as e:  # a broken distribution's metadata
         warnings.warn(EnginePluginWarning(f"listing {group} entry points failed: "
                                           f"{type(e).__name__}: {e}"), stacklevel=2)
@@ -175,7 +169,6 @@ def available_engines() -> list[str]:
     return sorted(set(_ENGINES) | set(_BUILTIN_MODULES))
 
 
-# --- the wrapper ---------------------------------------------------------------------------
 
 def use(engine: str, **options: Any) -> Callable[[Callable], Callable]:
     """``framead.use(engine, **options)(fn)``: every call of ``fn`` inside a capture becomes one
@@ -196,196 +189,6 @@ def use(engine: str, **options: Any) -> Callable[[Callable], Callable]:
     def decorate(fn: Callable) -> Callable:
         if not callable(fn):
             raise TypeError(f"framead.use({engine!r}) wraps a callable, got {fn!r:.80}")
-        return _wrap(fn, factory(fn, dict(options)), engine, factory, options)
+        return wrap(fn, factory(fn, dict(options)), engine, factory, options)
 
     return decorate
-
-
-def _holds_traced(rec: Any, a: Any) -> bool:
-    """Whether ``a`` is a container (framead.tree) with a traced leaf."""
-    return tree.is_node(a) and a is not None and any(
-        rec.value_of(v) is not None for v in tree.leaves(a))
-
-
-# The function of the leaves that rebuilds the containers and calls ``fn``: compiled under a
-# file name outside framead's package, so a capture records it like the user's code (an engine
-# that re-captures the function, "forward" or "checkpoint", sees every operation).
-_OF_LEAVES = "def of_leaves(*leaves, **kwargs):\n    return fn(*unflatten(td, leaves), **kwargs)\n"
-
-
-def _of_leaves(fn: Callable, td: Any, fname: str) -> Callable:
-    ns = {"fn": fn, "unflatten": tree.unflatten, "td": td}
-    exec(compile(_OF_LEAVES, "<framead.use: containers as leaves>", "exec"), ns)
-    flat = ns["of_leaves"]
-    flat.__qualname__ = flat.__name__ = fname
-    return flat
-
-
-def _wrap(fn: Callable, eng: Any, engine_name: str, factory: Callable,
-          options: dict) -> Callable:
-    from framead.rules import Rule
-
-    fname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    if isinstance(eng, Rule):
-        call = eng.fn if eng.fn is not None else fn
-        name = eng.name
-    else:
-        if not callable(getattr(eng, "vjp", None)):
-            raise TypeError(f"engine {engine_name!r}: its factory returned {eng!r:.80}, which "
-                            "has no vjp(g, ans, args, kwargs, wrt) method nor is a Rule")
-        call = getattr(eng, "call", None) or fn
-        name = getattr(eng, "name", None) or f"use[{engine_name}]({fname})"
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        sig = None
-    rules: dict = {}
-    by_structure: dict = {}  # containers of traced values: fn of the leaves, per structure
-
-    def rule_for(nargs: int, wrt: tuple, multi: bool):
-        key = (nargs, wrt, multi)
-        r = rules.get(key)
-        if r is None:
-            r = rules[key] = _make_rule(eng, call, name, nargs, wrt, multi)
-        return r
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        rec = _active_recorder()
-        if rec is None:
-            return call(*args, **kwargs)
-        frame = sys._getframe(1)
-        if kwargs and sig is not None:
-            args, kwargs = _move_traced_keywords(rec, sig, args, kwargs)
-        if any(_holds_traced(rec, a) for a in args):
-            leaves, td = tree.flatten(tuple(args))
-            try:
-                inner = by_structure.get(td)
-            except TypeError:  # a registered class with unhashable aux data
-                inner = None
-            if inner is None:
-                flat = _of_leaves(fn, td, fname)
-                inner = _wrap(flat, factory(flat, dict(options)), engine_name, factory,
-                              options)
-                with contextlib.suppress(TypeError):
-                    by_structure[td] = inner
-            return inner(*leaves, **kwargs)
-        wrt = []
-        for i, a in enumerate(args):
-            v = rec.tree_value(a)
-            if v is None:
-                continue
-            if type(v) in (list, tuple):
-                rec.hazard("FA106", name, frame,
-                           f"{name}: argument {i} is a list/tuple holding traced values; "
-                           "framead.use differentiates floats and arrays passed positionally, "
-                           "so it is treated as a constant")
-                continue
-            wrt.append(i)
-        for k, a in kwargs.items():
-            if rec.tree_value(a) is not None:
-                rec.hazard("FA106", name, frame,
-                           f"{name}: traced keyword argument {k!r} is a constant for "
-                           "framead.use; pass it positionally to differentiate it")
-        if not wrt:
-            from framead.capture.recorder import _call_quiet
-
-            return _call_quiet(call, args, kwargs)
-        if isinstance(eng, Rule):
-            rule = eng
-        else:
-            rule = rule_for(len(args), tuple(wrt), False)
-        result = rec.apply(rule, call, args, kwargs, args, frame)
-        if not isinstance(eng, Rule) and type(result) in (tuple, list):
-            node = rec.nodes[-1] if rec.nodes else None
-            if node is not None and node.rule is rule and node.multi:
-                node.rule = rule_for(len(args), tuple(wrt), True)
-        return result
-
-    wrapper.__framead_engine__ = engine_name  # type: ignore[attr-defined]
-    wrapper.engine = eng  # type: ignore[attr-defined]
-    return wrapper
-
-
-def _active_recorder():
-    """This thread's recorder when capture is on (None outside capture, or inside a region
-    running natively, such as a rule's own call)."""
-    from framead.capture import _evalframe as C
-    from framead.capture.session import current_recorder
-
-    rec = current_recorder()
-    if rec is None or not C.is_enabled():
-        return None
-    return rec
-
-
-def _move_traced_keywords(rec: Any, sig: inspect.Signature, args: tuple,
-                          kwargs: dict) -> tuple[tuple, dict]:
-    if not any(rec.tree_value(v) is not None for v in kwargs.values()):
-        return args, kwargs
-    try:
-        bound = sig.bind(*args, **kwargs)
-    except TypeError:
-        return args, kwargs
-    return tuple(bound.args), dict(bound.kwargs)
-
-
-def _make_rule(eng: Any, call: Callable, name: str, nargs: int, wrt: tuple, multi: bool):
-    from framead.rules import make_rule
-
-    def vjp(g, ans, *args, **kwargs):
-        cts = eng.vjp(g, ans, args, kwargs, wrt)
-        cts = tuple(cts)
-        if len(cts) != len(args):
-            raise ValueError(f"{name}: the engine's vjp returned {len(cts)} cotangents for "
-                             f"{len(args)} positional arguments")
-        return cts
-
-    jvp = None
-    eng_jvp = getattr(eng, "jvp", None)
-    if callable(eng_jvp):
-        def jvp(tangents, ans, *args, **kwargs):
-            return eng_jvp(tangents, ans, args, kwargs)
-
-    everything: tuple = tuple(range(nargs))
-    if getattr(eng, "saves_ans", False):
-        everything = (*everything, "ans")
-    return make_rule(call, vjp=vjp, jvp=jvp, name=name, argnames=None, multi=multi,
-                     saves={i: everything for i in wrt})
-
-
-# --- helpers shared by the built-in engines ---------------------------------------------------
-
-_flatten, _unflatten = flatten_tree, unflatten_tree
-
-
-def _substituting(fn: Callable, args: list, wrt: tuple, kwargs: dict) -> Callable:
-    """``fn`` as a function of ``args[wrt]`` only (the others fixed), for torch/jax VJPs."""
-    def f(*xs):
-        a = list(args)
-        for i, x in zip(wrt, xs, strict=True):
-            a[i] = x
-        out = fn(*a, **kwargs)
-        return tuple(out) if type(out) is list else out
-    return f
-
-
-def _cast_cotangent(ct: Any, arg: Any) -> Any:
-    """A cotangent shaped like ``arg`` (float for a float, NumPy scalar for a NumPy scalar,
-    array otherwise; real for a real argument)."""
-    import numpy as np
-
-    if ct is None:
-        return None
-    ct = np.asarray(ct)
-    if isinstance(arg, np.ndarray):
-        dt = arg.dtype
-        if dt.kind != "c":
-            ct = ct.real
-        ct = np.asarray(ct, dtype=np.result_type(dt, np.float16))
-        return np.broadcast_to(ct, arg.shape).copy() if ct.shape != arg.shape else ct
-    if isinstance(arg, complex | np.complexfloating):
-        return type(arg)(complex(ct.reshape(())))
-    if isinstance(arg, np.inexact):
-        return type(arg)(float(np.real(ct).reshape(())))
-    return float(np.real(ct).reshape(()))

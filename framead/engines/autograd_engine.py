@@ -13,8 +13,12 @@ from typing import Any
 import autograd
 import numpy as np
 from autograd.builtins import tuple as ag_tuple
+from autograd.differential_operators import make_jvp
 
-from . import _cast_cotangent, _flatten, _unflatten, register_engine
+from framead.ir import flatten_tree, unflatten_tree
+
+from . import register_engine
+from .common import cotangents
 
 
 def _as_tuple_box(out: Any) -> Any:
@@ -44,25 +48,19 @@ class AutogradEngine:
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
         pull, out = autograd.make_vjp(self._packed(args, wrt, kwargs))(
             tuple(args[i] for i in wrt))
-        outs, td = _flatten(out)
-        gl, _ = _flatten(g)
+        outs, td = flatten_tree(out)
+        gl, _ = flatten_tree(g)
         if len(gl) != len(outs):
             gl = [g]
-        gt = _unflatten(td, [np.zeros_like(o) if c is None else
-                             np.broadcast_to(np.asarray(c, dtype=np.result_type(o)),
-                                             np.shape(o)).copy()
-                             for c, o in zip(gl, outs, strict=True)])
+        gt = unflatten_tree(td, [np.zeros_like(o) if c is None else
+                                 np.broadcast_to(np.asarray(c, dtype=np.result_type(o)),
+                                                 np.shape(o)).copy()
+                                 for c, o in zip(gl, outs, strict=True)])
         if not isinstance(out, tuple | list):
             gt = gt if np.ndim(out) else np.asarray(gt).reshape(())[()]
-        cts = pull(gt)
-        res: list = [None] * len(args)
-        for i, c in zip(wrt, cts, strict=True):
-            res[i] = _cast_cotangent(c, args[i])
-        return tuple(res)
+        return cotangents(args, wrt, pull(gt))
 
     def jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict) -> Any:
-        from autograd.differential_operators import make_jvp
-
         wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
         if not wrt:
             return None

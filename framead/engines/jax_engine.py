@@ -17,7 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _cast_cotangent, _flatten, _substituting, _unflatten, register_engine
+from framead.ir import flatten_tree, unflatten_tree
+
+from . import register_engine
+from .common import cotangents, substituting
 
 
 def _to_jax(x: Any) -> Any:
@@ -55,19 +58,15 @@ class JaxEngine:
 
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
         jargs = [_to_jax(a) for a in args]
-        out, pull = jax.vjp(_substituting(self.fn, jargs, wrt, kwargs), *[jargs[i] for i in wrt])
-        outs, td = _flatten(out)
-        gl, _ = _flatten(g)
+        out, pull = jax.vjp(substituting(self.fn, jargs, wrt, kwargs), *[jargs[i] for i in wrt])
+        outs, td = flatten_tree(out)
+        gl, _ = flatten_tree(g)
         if len(gl) != len(outs):
             gl = [g]
-        gt = _unflatten(td, [jnp.zeros_like(o) if c is None else
-                             jnp.broadcast_to(jnp.asarray(c, dtype=o.dtype), o.shape)
-                             for c, o in zip(gl, outs, strict=True)])
-        cts = pull(gt)
-        res: list = [None] * len(args)
-        for i, c in zip(wrt, cts, strict=True):
-            res[i] = _cast_cotangent(np.asarray(c), args[i])
-        return tuple(res)
+        gt = unflatten_tree(td, [jnp.zeros_like(o) if c is None else
+                                 jnp.broadcast_to(jnp.asarray(c, dtype=o.dtype), o.shape)
+                                 for c, o in zip(gl, outs, strict=True)])
+        return cotangents(args, wrt, [np.asarray(c) for c in pull(gt)])
 
     def jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict) -> Any:
         wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
@@ -77,7 +76,7 @@ class JaxEngine:
         prim = tuple(jargs[i] for i in wrt)
         tans = tuple(jnp.broadcast_to(jnp.asarray(tangents[i], dtype=p.dtype), p.shape)
                      for i, p in zip(wrt, prim, strict=True))
-        _, t_out = jax.jvp(_substituting(self.fn, jargs, wrt, kwargs), prim, tans)
+        _, t_out = jax.jvp(substituting(self.fn, jargs, wrt, kwargs), prim, tans)
         return _to_numpy(t_out)
 
 

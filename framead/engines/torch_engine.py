@@ -17,7 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import _cast_cotangent, _flatten, _substituting, _unflatten, register_engine
+from framead.ir import flatten_tree, unflatten_tree
+
+from . import register_engine
+from .common import cotangents, substituting
 
 
 def _to_tensor(x: Any) -> Any:
@@ -65,7 +68,7 @@ class TorchEngine:
 
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
         targs = [_to_tensor(a) for a in args]
-        f = _substituting(self.fn, targs, wrt, kwargs)
+        f = substituting(self.fn, targs, wrt, kwargs)
         prim = [targs[i] for i in wrt]
         if self.api == "func":
             out, pull = torch.func.vjp(f, *prim)
@@ -75,33 +78,30 @@ class TorchEngine:
             prim = [p.detach().clone().requires_grad_(True) for p in prim]
             with torch.enable_grad():
                 out = f(*prim)
-            outs, _ = _flatten(out)
-            gl, _ = _flatten(self._cotangent_tree(g, out))
+            outs, _ = flatten_tree(out)
+            gl, _ = flatten_tree(self._cotangent_tree(g, out))
             pairs = [(o, c) for o, c in zip(outs, gl, strict=True)
                      if isinstance(o, torch.Tensor) and o.requires_grad]
             cts = torch.autograd.grad([o for o, _ in pairs], prim, [c for _, c in pairs],
                                       allow_unused=True) if pairs else [None] * len(prim)
-        res: list = [None] * len(args)
-        for i, c in zip(wrt, cts, strict=True):
-            res[i] = _cast_cotangent(c.detach().cpu().numpy() if c is not None else 0.0,
-                                     args[i])
-        return tuple(res)
+        return cotangents(args, wrt, [c.detach().cpu().numpy() if c is not None else 0.0
+                                      for c in cts])
 
     @staticmethod
     def _cotangent_tree(g: Any, out: Any) -> Any:
-        outs, td = _flatten(out)
-        gl, _ = _flatten(g)
+        outs, td = flatten_tree(out)
+        gl, _ = flatten_tree(g)
         if len(gl) != len(outs):  # a single tensor output given as a one-leaf tree
             gl = [g]
-        return _unflatten(td, [_tangent_tensor(c, o) if isinstance(o, torch.Tensor) else c
-                               for c, o in zip(gl, outs, strict=True)])
+        return unflatten_tree(td, [_tangent_tensor(c, o) if isinstance(o, torch.Tensor)
+                                   else c for c, o in zip(gl, outs, strict=True)])
 
     def jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict) -> Any:
         wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
         if not wrt:
             return None
         targs = [_to_tensor(a) for a in args]
-        f = _substituting(self.fn, targs, wrt, kwargs)
+        f = substituting(self.fn, targs, wrt, kwargs)
         prim = tuple(targs[i] for i in wrt)
         tans = tuple(_tangent_tensor(tangents[i], targs[i]) for i in wrt)
         _, t_out = torch.func.jvp(f, prim, tans)

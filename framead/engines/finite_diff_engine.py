@@ -24,7 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _cast_cotangent, _flatten, register_engine
+from framead.ir import flatten_tree, unflatten_tree
+
+from . import register_engine
+from .common import cast_cotangent
 
 _EPS = np.finfo(np.float64).eps
 _DEFAULT_REL = {"central": _EPS ** (1 / 3), "forward": _EPS ** 0.5, "complex": 1e-20}
@@ -62,7 +65,7 @@ class FiniteDiffEngine:
         a = list(args)
         a[i] = xi
         self.evaluations += 1
-        leaves, _ = _flatten(self.fn(*a, **kwargs))
+        leaves, _ = flatten_tree(self.fn(*a, **kwargs))
         return leaves
 
     @staticmethod
@@ -77,7 +80,7 @@ class FiniteDiffEngine:
 
     # -- reverse mode -----------------------------------------------------------------------
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
-        gl, _ = _flatten(g)
+        gl, _ = flatten_tree(g)
         out: list = [None] * len(args)
         base = None
         if self.method == "forward":
@@ -87,7 +90,7 @@ class FiniteDiffEngine:
             if self.method == "complex" and x.dtype.kind == "c":
                 raise TypeError(f"{self.name}: method='complex' needs real inputs; argument "
                                 f"{i} is complex (use method='central')")
-            out[i] = _cast_cotangent(self._vjp_arg(gl, base, list(args), kwargs, i, x), args[i])
+            out[i] = cast_cotangent(self._vjp_arg(gl, base, list(args), kwargs, i, x), args[i])
         return tuple(out)
 
     def _vjp_arg(self, gl, base, args, kwargs, i, x) -> np.ndarray:
@@ -128,8 +131,6 @@ class FiniteDiffEngine:
 
     # -- forward mode -----------------------------------------------------------------------
     def jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict) -> Any:
-        from . import _unflatten
-
         idx = [i for i, t in enumerate(tangents) if t is not None]
         if not idx:
             return None
@@ -146,18 +147,19 @@ class FiniteDiffEngine:
             for i, x, t in zip(idx, xs, ts, strict=True):
                 a[i] = self._as_arg(self._perturbed(x, None, delta * t), args[i])
             self.evaluations += 1
-            return _flatten(self.fn(*a, **kwargs))
+            return flatten_tree(self.fn(*a, **kwargs))
 
         if self.method == "complex":
             fp, td = at(1j * h)
             leaves = [np.imag(v) / h if _inexact(v) else None for v in fp]
         else:
             fp, td = at(h)
-            fm = _flatten(self.fn(*args, **kwargs))[0] if self.method == "forward" else at(-h)[0]
+            fm = (flatten_tree(self.fn(*args, **kwargs))[0] if self.method == "forward"
+                  else at(-h)[0])
             den = h if self.method == "forward" else 2 * h
             leaves = [(np.asarray(p) - np.asarray(m)) / den if _inexact(p) else None
                       for p, m in zip(fp, fm, strict=True)]
-        return _unflatten(td, leaves)
+        return unflatten_tree(td, leaves)
 
 
 def _inexact(v: Any) -> bool:

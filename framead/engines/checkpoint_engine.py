@@ -14,7 +14,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from . import _cast_cotangent, register_engine
+from framead.api import vjp as framead_vjp
+from framead.rules import Rule
+
+from . import get_engine, register_engine
+from .common import cotangents
 
 
 class CheckpointEngine:
@@ -30,22 +34,12 @@ class CheckpointEngine:
         return self.fn(*args, **kwargs)
 
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
-        from framead.api import vjp as framead_vjp
-
         self.recaptures += 1
         fn = self.fn if not kwargs else functools.partial(self.fn, **kwargs)
         _, pull = framead_vjp(fn, *args, argnums=wrt, strict=self.strict)
-        cts = pull(g)
-        res: list = [None] * len(args)
-        for i, c in zip(wrt, cts, strict=True):
-            res[i] = _cast_cotangent(c, args[i])
-        return tuple(res)
+        return cotangents(args, wrt, pull(g))
 
     def jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict) -> Any:
-        from framead.rules import Rule
-
-        from . import get_engine
-
         fwd = get_engine("forward")(self.fn, {})  # recapture through the forward engine
         if isinstance(fwd, Rule):
             return fwd.jvp(tuple(tangents), ans, *args, **kwargs)

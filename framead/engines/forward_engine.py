@@ -14,7 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from . import _cast_cotangent, _flatten, register_engine
+from framead.forward import forward_trace
+from framead.ir import flatten_tree
+
+from . import register_engine
+from .common import cast_cotangent
 
 
 def _unit(x: Any, k: int, scale: complex = 1.0) -> Any:
@@ -58,8 +62,6 @@ class ForwardEngine:
         return self.fn(*args, **kwargs)
 
     def jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict) -> Any:
-        from framead.forward import forward_trace
-
         nums = tuple(i for i, t in enumerate(tangents) if t is not None)
         if not nums:
             return None
@@ -67,10 +69,8 @@ class ForwardEngine:
         return ft.tangent([tangents[i] for i in nums])
 
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
-        from framead.forward import forward_trace
-
         ft = forward_trace(self.fn, args, kwargs, tuple(wrt), self.strict)
-        g_leaves, _ = _flatten(g)
+        g_leaves, _ = flatten_tree(g)
         out: list = [None] * len(args)
         for j, i in enumerate(wrt):
             x = args[i]
@@ -79,11 +79,11 @@ class ForwardEngine:
             for k in range(ct.size):
                 ts = [None] * len(wrt)
                 ts[j] = _unit(x, k)
-                ct[k] = _pair(g_leaves, _flatten(ft.tangent(ts))[0])
+                ct[k] = _pair(g_leaves, flatten_tree(ft.tangent(ts))[0])
                 if cplx:  # Re(ct * i) = -Im(ct) = <g, J (i e_k)>
                     ts[j] = _unit(x, k, 1j)
-                    ct[k] -= 1j * _pair(g_leaves, _flatten(ft.tangent(ts))[0])
-            out[i] = _cast_cotangent(ct.reshape(np.shape(x)), x)
+                    ct[k] -= 1j * _pair(g_leaves, flatten_tree(ft.tangent(ts))[0])
+            out[i] = cast_cotangent(ct.reshape(np.shape(x)), x)
         return tuple(out)
 
 

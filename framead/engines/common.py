@@ -1,0 +1,48 @@
+"""What the built-in engines share: ``fn`` as a function of its traced arguments, and
+cotangents cast to their arguments' kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+def substituting(fn: Callable, args: list, wrt: tuple, kwargs: dict) -> Callable:
+    """``fn`` as a function of ``args[wrt]`` only (the others fixed), for torch/jax VJPs."""
+    def f(*xs):
+        a = list(args)
+        for i, x in zip(wrt, xs, strict=True):
+            a[i] = x
+        out = fn(*a, **kwargs)
+        return tuple(out) if type(out) is list else out
+    return f
+
+
+def cast_cotangent(ct: Any, arg: Any) -> Any:
+    """A cotangent shaped like ``arg`` (float for a float, NumPy scalar for a NumPy scalar,
+    array otherwise; real for a real argument)."""
+    if ct is None:
+        return None
+    ct = np.asarray(ct)
+    if isinstance(arg, np.ndarray):
+        dt = arg.dtype
+        if dt.kind != "c":
+            ct = ct.real
+        ct = np.asarray(ct, dtype=np.result_type(dt, np.float16))
+        return np.broadcast_to(ct, arg.shape).copy() if ct.shape != arg.shape else ct
+    if isinstance(arg, complex | np.complexfloating):
+        return type(arg)(complex(ct.reshape(())))
+    if isinstance(arg, np.inexact):
+        return type(arg)(float(np.real(ct).reshape(())))
+    return float(np.real(ct).reshape(()))
+
+
+def cotangents(args: tuple, wrt: tuple, cts: Any) -> tuple:
+    """One cotangent per positional argument: ``cts`` (one per argnum in ``wrt``) cast to their
+    arguments, None for the others."""
+    res: list = [None] * len(args)
+    for i, c in zip(wrt, cts, strict=True):
+        res[i] = cast_cotangent(c, args[i])
+    return tuple(res)

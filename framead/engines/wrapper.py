@@ -1,0 +1,153 @@
+"""The wrapper ``framead.use`` puts around a function: inside a capture, a call with traced
+positional arguments becomes ONE node whose rule asks the engine for the VJP (and JVP);
+containers of traced values become a function of their leaves first (framead/engines/
+__init__.py describes the engine protocol)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from framead import tree
+from framead.capture.recorder import _call_quiet
+from framead.capturing import active_recorder
+from framead.rules import Rule, make_rule
+
+
+def _holds_traced(rec: Any, a: Any) -> bool:
+    """Whether ``a`` is a container (framead.tree) with a traced leaf."""
+    return tree.is_node(a) and a is not None and any(
+        rec.value_of(v) is not None for v in tree.leaves(a))
+
+
+# The function of the leaves that rebuilds the containers and calls ``fn``: compiled under a
+# file name outside framead's package, so a capture records it like the user's code (an engine
+# that re-captures the function, "forward" or "checkpoint", sees every operation).
+_OF_LEAVES = "def of_leaves(*leaves, **kwargs):\n    return fn(*unflatten(td, leaves), **kwargs)\n"
+
+
+def _of_leaves(fn: Callable, td: Any, fname: str) -> Callable:
+    ns = {"fn": fn, "unflatten": tree.unflatten, "td": td}
+    exec(compile(_OF_LEAVES, "<framead.use: containers as leaves>", "exec"), ns)
+    flat = ns["of_leaves"]
+    flat.__qualname__ = flat.__name__ = fname
+    return flat
+
+
+def wrap(fn: Callable, eng: Any, engine_name: str, factory: Callable, options: dict) -> Callable:
+    """The wrapper ``framead.use(engine_name, **options)`` returns for ``fn``; ``eng`` is what
+    ``factory(fn, options)`` made (an engine object or a Rule)."""
+    fname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    if isinstance(eng, Rule):
+        call = eng.fn if eng.fn is not None else fn
+        name = eng.name
+    else:
+        if not callable(getattr(eng, "vjp", None)):
+            raise TypeError(f"engine {engine_name!r}: its factory returned {eng!r:.80}, which "
+                            "has no vjp(g, ans, args, kwargs, wrt) method nor is a Rule")
+        call = getattr(eng, "call", None) or fn
+        name = getattr(eng, "name", None) or f"use[{engine_name}]({fname})"
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        sig = None
+    rules: dict = {}
+    by_structure: dict = {}  # containers of traced values: fn of the leaves, per structure
+
+    def rule_for(nargs: int, wrt: tuple, multi: bool):
+        key = (nargs, wrt, multi)
+        r = rules.get(key)
+        if r is None:
+            r = rules[key] = _make_rule(eng, call, name, nargs, wrt, multi)
+        return r
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        rec = active_recorder()
+        if rec is None:
+            return call(*args, **kwargs)
+        frame = sys._getframe(1)
+        if kwargs and sig is not None:
+            args, kwargs = _move_traced_keywords(rec, sig, args, kwargs)
+        if any(_holds_traced(rec, a) for a in args):
+            leaves, td = tree.flatten(tuple(args))
+            try:
+                inner = by_structure.get(td)
+            except TypeError:  # a registered class with unhashable aux data
+                inner = None
+            if inner is None:
+                flat = _of_leaves(fn, td, fname)
+                inner = wrap(flat, factory(flat, dict(options)), engine_name, factory, options)
+                with contextlib.suppress(TypeError):
+                    by_structure[td] = inner
+            return inner(*leaves, **kwargs)
+        wrt = []
+        for i, a in enumerate(args):
+            v = rec.tree_value(a)
+            if v is None:
+                continue
+            if type(v) in (list, tuple):
+                rec.hazard("FA106", name, frame,
+                           f"{name}: argument {i} is a list/tuple holding traced values; "
+                           "framead.use differentiates floats and arrays passed positionally, "
+                           "so it is treated as a constant")
+                continue
+            wrt.append(i)
+        for k, a in kwargs.items():
+            if rec.tree_value(a) is not None:
+                rec.hazard("FA106", name, frame,
+                           f"{name}: traced keyword argument {k!r} is a constant for "
+                           "framead.use; pass it positionally to differentiate it")
+        if not wrt:
+            return _call_quiet(call, args, kwargs)
+        if isinstance(eng, Rule):
+            rule = eng
+        else:
+            rule = rule_for(len(args), tuple(wrt), False)
+        result = rec.apply(rule, call, args, kwargs, args, frame)
+        if not isinstance(eng, Rule) and type(result) in (tuple, list):
+            node = rec.nodes[-1] if rec.nodes else None
+            if node is not None and node.rule is rule and node.multi:
+                node.rule = rule_for(len(args), tuple(wrt), True)
+        return result
+
+    wrapper.__framead_engine__ = engine_name  # type: ignore[attr-defined]
+    wrapper.engine = eng  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _move_traced_keywords(rec: Any, sig: inspect.Signature, args: tuple,
+                          kwargs: dict) -> tuple[tuple, dict]:
+    if not any(rec.tree_value(v) is not None for v in kwargs.values()):
+        return args, kwargs
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError:
+        return args, kwargs
+    return tuple(bound.args), dict(bound.kwargs)
+
+
+def _make_rule(eng: Any, call: Callable, name: str, nargs: int, wrt: tuple, multi: bool):
+    def vjp(g, ans, *args, **kwargs):
+        cts = eng.vjp(g, ans, args, kwargs, wrt)
+        cts = tuple(cts)
+        if len(cts) != len(args):
+            raise ValueError(f"{name}: the engine's vjp returned {len(cts)} cotangents for "
+                             f"{len(args)} positional arguments")
+        return cts
+
+    jvp = None
+    eng_jvp = getattr(eng, "jvp", None)
+    if callable(eng_jvp):
+        def jvp(tangents, ans, *args, **kwargs):
+            return eng_jvp(tangents, ans, args, kwargs)
+
+    everything: tuple = tuple(range(nargs))
+    if getattr(eng, "saves_ans", False):
+        everything = (*everything, "ans")
+    return make_rule(call, vjp=vjp, jvp=jvp, name=name, argnames=None, multi=multi,
+                     saves={i: everything for i in wrt})
