@@ -137,7 +137,7 @@ class Mutations:
         return self.mutate(rule, iop, (a, b), {}, (a, self.coerce(b, frame)), a, frame)
 
     def set_item(self, a: Any, k: Any, v: Any, frame: Any, base_slot: Any = None) -> None:
-        """``a[k] = v``; ``base_slot`` as for _getitem (``super().__setitem__``)."""
+        """``a[k] = v``; ``base_slot`` as for get_item (``super().__setitem__``)."""
         if type(a) is np.flatiter:
             base = a.base
             self.mutate(rules.lookup(_mut.flat_setitem), operator.setitem, (a, k, v), {},

@@ -19,7 +19,7 @@ from framead import rules
 from . import _evalframe as C
 from .call_kinds import Kind, configure_flags, solver_sources, with_kind
 from .recorder import Recorder
-from .rewriter import instrument, is_instrumented, refuse_reason
+from .rewriter import instrument, is_instrumented, probes_from, refuse_reason
 from .sourceloc import PACKAGE_DIRS, is_framead_file, release_frames
 
 # held only while the callable-flag tables change (reentrant: a signal handler or finalizer
@@ -236,26 +236,8 @@ def _report_refused(code: CodeType) -> None:
 # --- end eager fallback support ----------------------------------------------------------------
 
 
-class _Probes:
-    """The probe objects the rewriter inserts (all from the C extension)."""
-
-    BINOP = C.BINOP
-    COMPARE = C.COMPARE
-    unary_negative = C.unary_negative
-    unary_positive = C.unary_positive
-    unary_invert = C.unary_invert
-    getitem = C.getitem
-    setitem = C.setitem
-    getattr = C.getattr
-    getiter = C.getiter
-    unpack = C.unpack
-    call = C.call
-    STAR_KWNAMES1 = C.STAR_KWNAMES1
-    STAR_KWNAMES2 = C.STAR_KWNAMES2
-    ATTR_NAMES = frozenset({"T", "mT", "real", "imag", "flat"})
-
-
-PROBES = _Probes()
+# the probe objects the rewriter inserts (all from the C extension; names in opcodes311)
+PROBES = probes_from(C)
 
 
 class Session(C.SessionBase):
