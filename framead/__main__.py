@@ -5,10 +5,18 @@ for a command with its own parser, ``None`` and a ``main(argv)`` that gets the r
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import platform
 import sys
+import textwrap
 from collections.abc import Callable
 from typing import Any
+
+import framead
+from framead import rules
+from framead.capture.hazards import REGISTRY
+from framead.coverage_cli import main as coverage_main
 
 # --- rules -----------------------------------------------------------------------------------
 
@@ -61,11 +69,7 @@ def _describe_rule(rule: Any) -> tuple[str, str, str]:
 
 
 def _run_rules(args: argparse.Namespace) -> int:
-    from framead import rules
-
     if not args.no_optional:  # import what every optional rule pack is installed for
-        import importlib
-
         for module in sorted({m for _, triggers in rules._OPTIONAL for m in triggers}):
             try:
                 importlib.import_module(module)
@@ -117,10 +121,6 @@ def _configure_hazards(p: argparse.ArgumentParser) -> None:
 
 
 def _run_hazards(args: argparse.Namespace) -> int:
-    import textwrap
-
-    from framead.capture.hazards import REGISTRY
-
     kinds = [k for k in REGISTRY.values() if args.code in ("", k.code, k.slug)]
     if not kinds:
         print(f"no hazard {args.code!r}; known: {', '.join(REGISTRY)}", file=sys.stderr)
@@ -135,27 +135,17 @@ def _run_hazards(args: argparse.Namespace) -> int:
 
 # --- the command table -----------------------------------------------------------------------
 
-def _coverage_main(argv: list[str]) -> int:
-    from framead.coverage_cli import main as coverage_main
-
-    return coverage_main(argv)
-
-
 COMMANDS: dict[str, tuple[str, Callable | None, Callable]] = {
     "rules": ("list every registered rule: callable, VJP, JVP and metadata",
               _configure_rules, _run_rules),
     "hazards": ("list the hazard codes (places a gradient may be lost): slug, meaning, hint",
                 _configure_hazards, _run_hazards),
     "coverage": ("run a function under capture and list where gradients may be lost",
-                 None, _coverage_main),
+                 None, coverage_main),
 }
 
 
 def _version() -> str:
-    import platform
-
-    import framead
-
     return (f"framead {framead.__version__} (CPython {platform.python_version()}, "
             f"{os.path.dirname(framead.__file__)})")
 

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .api import trace
 from .capture.hazards import REGISTRY
+from .coverage_html import write
 
 
 def kind_of(code: str) -> str:
@@ -120,8 +122,6 @@ class CoverageReport:
 
             framead.coverage(f, 0.5).to_html("htmlcov/index.html")
         """
-        from .coverage_html import write
-
         return write(self, path)
 
     def to_json(self) -> str:
@@ -137,7 +137,5 @@ def coverage(f: Callable, *args: Any, **kwargs: Any) -> CoverageReport:
     >>> [(e.code, e.kind, e.op) for e in report.entries]
     [('FA102', 'gradient-cut', 'builtins.int')]
     """
-    from .api import trace
-
     t = trace(f, *args, **kwargs)
     return CoverageReport.from_hazards(t.hazards, getattr(f, "__qualname__", repr(f)))

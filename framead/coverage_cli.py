@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .coverage import coverage
+
 
 class UsageError(Exception):
     pass
@@ -79,8 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"framead coverage: {e}", file=sys.stderr)
         return 2
-    from .coverage import coverage
-
     report = coverage(fn, *args)
     if ns.json:
         print(report.to_json())

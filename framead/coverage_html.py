@@ -14,12 +14,33 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from html import escape
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .capture.hazards import REGISTRY
 
-if TYPE_CHECKING:
-    from .coverage import CoverageEntry, CoverageReport
+
+class Entry(Protocol):
+    """What the page shows of one entry (``framead.coverage.CoverageEntry``)."""
+
+    code: str
+    kind: str
+    op: str
+    file: str
+    line: int
+    source: str
+    count: int
+    stack: list[tuple[str, int, str]]
+    hint: str
+    message: str
+
+
+class Report(Protocol):
+    """What the page shows of a report (``framead.coverage.CoverageReport``)."""
+
+    function: str
+
+    @property
+    def entries(self) -> Sequence[Entry]: ...
 
 CONTEXT = 3  # lines shown around a hazard outside a (short enough) function
 MAX_FUNCTION = 80  # a longer enclosing function is shown as windows around its hazards
@@ -155,7 +176,7 @@ def shown_ranges(lines: Sequence[str], hazard_lines: Iterable[int],
     return merged
 
 
-def _note(e: CoverageEntry) -> str:
+def _note(e: Entry) -> str:
     via = ""
     if e.stack:
         frames = ", ".join(f"{escape(str(name))} at {escape(os.path.basename(str(f)))}:{ln}"
@@ -169,7 +190,7 @@ def _note(e: CoverageEntry) -> str:
             f'<div class="hint"><b>hint:</b> {escape(e.hint)}</div>{via}</div>')
 
 
-def _line_row(index: int, line: int, text: str, entries: list[CoverageEntry]) -> str:
+def _line_row(index: int, line: int, text: str, entries: list[Entry]) -> str:
     ident = anchor(index, line)
     num = f'<td class="ln"><a href="#{ident}">{line}</a></td>'
     src = f"<pre>{escape(text) or ' '}</pre>"
@@ -182,8 +203,8 @@ def _line_row(index: int, line: int, text: str, entries: list[CoverageEntry]) ->
             f'<td class="src">{src}<div class="notes">{notes}</div></td></tr>')
 
 
-def _file_section(index: int, path: str, entries: list[CoverageEntry]) -> str:
-    by_line: dict[int, list[CoverageEntry]] = {}
+def _file_section(index: int, path: str, entries: list[Entry]) -> str:
+    by_line: dict[int, list[Entry]] = {}
     for e in entries:
         by_line.setdefault(e.line, []).append(e)
     lines = _source_lines(path)
@@ -208,7 +229,7 @@ def _file_section(index: int, path: str, entries: list[CoverageEntry]) -> str:
             f'{escape(path)}</h2><table class="source">{"".join(rows)}</table></section>')
 
 
-def _summary(entries: list[CoverageEntry], files: dict[str, int]) -> str:
+def _summary(entries: list[Entry], files: dict[str, int]) -> str:
     rows = []
     for e in entries:
         where = f"{os.path.basename(e.file)}:{e.line}"
@@ -235,7 +256,7 @@ def _legend(codes: Iterable[str]) -> str:
     return f'<ul class="legend">{"".join(items)}</ul>'
 
 
-def render(report: CoverageReport) -> str:
+def render(report: Report) -> str:
     """The whole page for ``report`` as a string."""
     entries = list(report.entries)
     title = "framead coverage" + (f" of {report.function}" if report.function else "")
@@ -265,7 +286,7 @@ def render(report: CoverageReport) -> str:
             f"<main>{body}</main></body></html>\n")
 
 
-def write(report: CoverageReport, path: str | os.PathLike[str]) -> str:
+def write(report: Report, path: str | os.PathLike[str]) -> str:
     """Write ``render(report)`` to ``path`` (creating its folder) and return the path."""
     path = os.fspath(path)
     folder = os.path.dirname(path)

@@ -10,6 +10,9 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from .capture import _evalframe as C
+from .capture.eager import mark_eager, run_eager
+
 _NOT_PLAIN = (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
               | inspect.CO_ITERABLE_COROUTINE)
 
@@ -46,9 +49,6 @@ def eager(fn: Callable) -> Callable:
     if code.co_flags & _NOT_PLAIN:
         raise TypeError(f"framead.eager cannot run generator or async function "
                         f"{fn.__qualname__} eagerly; mark the plain functions it calls instead")
-    from .capture import _evalframe as C
-    from .capture.eager import mark_eager, run_eager
-
     mark_eager(code)
     qualname = fn.__qualname__
     is_enabled = C.is_enabled
