@@ -44,7 +44,6 @@ import bisect
 import builtins
 import collections
 import ctypes
-import enum
 import functools
 import gc
 import heapq
@@ -71,27 +70,29 @@ from .callables import HEAPTYPE
 from .operators import BINARY_NAMES
 
 
-class Kind(enum.Flag):
-    """What a traced call of a callable does (one callable may be of several kinds)."""
+class Kind:
+    """What a traced call of a callable does: bits, one callable may be of several kinds
+    (plain ints: dispatch tests them on every traced call, where enum.Flag costs a microsecond
+    per test)."""
 
     NONE = 0
-    SOLVER = enum.auto()
-    OPERATOR = enum.auto()
-    OWN_DUNDER = enum.auto()
-    SPECIAL_FORM = enum.auto()
-    ATTRIBUTE_WRITE = enum.auto()
-    WRITER = enum.auto()
-    INPLACE_METHOD = enum.auto()
-    UFUNC_METHODS = enum.auto()
-    ROWS = enum.auto()
-    GUARDED = enum.auto()
-    ORDERING = enum.auto()
-    ITERATING = enum.auto()
-    CHOOSING = enum.auto()
-    SHORT_CIRCUIT = enum.auto()
-    STRUCTURAL = enum.auto()
-    CALLBACK_SAFE = enum.auto()
-    RAW_STORAGE = enum.auto()
+    SOLVER = 1 << 0
+    OPERATOR = 1 << 1
+    OWN_DUNDER = 1 << 2
+    SPECIAL_FORM = 1 << 3
+    ATTRIBUTE_WRITE = 1 << 4
+    WRITER = 1 << 5
+    INPLACE_METHOD = 1 << 6
+    UFUNC_METHODS = 1 << 7
+    ROWS = 1 << 8
+    GUARDED = 1 << 9
+    ORDERING = 1 << 10
+    ITERATING = 1 << 11
+    CHOOSING = 1 << 12
+    SHORT_CIRCUIT = 1 << 13
+    STRUCTURAL = 1 << 14
+    CALLBACK_SAFE = 1 << 15
+    RAW_STORAGE = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +100,14 @@ class CallKind:
     """One callable's entry: its kinds, and the handler or datum those kinds use."""
 
     fn: Any
-    kind: Kind
+    kind: int  # Kind bits
     data: Any = None
 
 
 _ORDERING = (bisect.bisect_left, bisect.bisect_right, bisect.insort_left, bisect.insort_right,
              heapq.heappush, heapq.heappop, heapq.heapify, heapq.heapreplace, heapq.heappushpop)
 
-_DECLARED: list[tuple[Kind, list]] = [
+_DECLARED: list[tuple[int, list]] = [
     (Kind.OPERATOR, [(getattr(operator, n), k) for k, n in enumerate(
         [*BINARY_NAMES, *(f"i{m.rstrip('_')}" for m in BINARY_NAMES)])]),
     # C callables that call their argument's dunder: a subclass's Python one runs instrumented
@@ -221,12 +222,13 @@ def lookup(fn: Any) -> CallKind | None:
     return e if e is not None and e.fn is fn else None
 
 
-def kind_of(fn: Any) -> Kind:
+def kind_of(fn: Any) -> int:
+    """``fn``'s Kind bits (Kind.NONE when it is not in the table)."""
     e = lookup(fn)
     return e.kind if e is not None else Kind.NONE
 
 
-def with_kind(kind: Kind) -> list:
+def with_kind(kind: int) -> list:
     """The callables of ``kind`` (static entries, in declaration order)."""
     return [e.fn for e in _STATIC.values() if e.kind & kind]
 

@@ -19,7 +19,6 @@ from . import _evalframe as C
 from . import protocols
 from .call_kinds import (
     Kind,
-    configure_flags,
     inplace_method,
     is_structural,
     list_method,
@@ -43,7 +42,7 @@ from .special_forms import as_object_items, is_object_ufunc, rows_if_traced, to_
 from .unruled import callback_call, unknown_call
 from .writers import ufunc_at
 
-__all__ = ["configure_flags", "dispatch", "map_keywords", "register_solvers", "unknown_call"]
+__all__ = ["dispatch", "map_keywords", "register_solvers", "unknown_call"]
 
 _METHOD_WRAPPER = type((1.0).__add__)
 _SLOT_WRAPPER = types.WrapperDescriptorType
@@ -200,7 +199,7 @@ def _apply_rule(rec, rule, fn, args: tuple, kwargs: dict, node_args: tuple, fram
     return rec.apply(rule, call, args, kwargs, node_args, frame)
 
 
-def _iterating(rec, fn, kind: Kind, args: tuple, kwargs: dict, frame) -> Any:
+def _iterating(rec, fn, kind: int, args: tuple, kwargs: dict, frame) -> Any:
     """A C callable iterating its arguments (list, zip, min, sorted...): traced arrays give
     their rows; in a cached trace, what a CHOOSING one picks is guarded."""
     if not (fn in (builtins.min, builtins.max) and len(args) > 1):  # max(a, b): items
