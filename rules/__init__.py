@@ -13,6 +13,13 @@ trace and after every import under a capture) installs the ``_OPTIONAL`` packs w
 appear in ``sys.modules``, so importing framead never imports SciPy.
 Conventions (call signatures, ``saves``, containers, multi-output, complex numbers) are in
 ``registry``'s docstring and docs/internals.md section 4.
+
+The modules: ``shapes`` (the leaf: shapes, kinds, containers, reduction axes) <- ``registry``
+(``Rule``, ``register``, lookup) <- ``families`` (``defunary``, ``defbinary``, ``deflinear``,
+``defcut``); ``formulas`` and ``matrices`` hold derivative code several rule modules share,
+``primitives`` the functional primitives capture records writes with, ``check`` the
+finite-difference checker, ``capture_state`` what a rule may ask about the running capture.
+Every ``*_rules`` module is one subject of the library, with an ``install()``.
 """
 
 import importlib
