@@ -165,8 +165,6 @@ def view_index(root: np.ndarray, view: np.ndarray) -> np.ndarray | None:
     return idx
 
 
-# Rules for these are registered by the recorder (see capture/recorder.py: PRIMITIVE_RULES),
-# keeping rules/ free of capture knowledge.
 def copy_value(x: Any) -> Any:
     """A new object equal to ``x`` (the input of a nested capture)."""
     if isinstance(x, np.ndarray):
@@ -178,6 +176,7 @@ def copy_vjp(g: Any, ans: Any, x: Any) -> Any:
     return g
 
 
+# name -> (function, vjps, saves): capture makes their rules (capture/primitive_rules.py)
 PRIMITIVES = {
     "setitem": (setitem, (setitem_vjp_a, None, setitem_vjp_v), {0: (), 2: ()}),
     "view_update": (view_update, (view_update_vjp_parent, view_update_vjp_child, None),
