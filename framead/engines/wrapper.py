@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from framead import tree
-from framead.capture.recorder import _call_quiet
+from framead.capture.native import call_quiet
 from framead.capturing import active_recorder
 from framead.rules import Rule, make_rule
 
@@ -103,7 +103,7 @@ def wrap(fn: Callable, eng: Any, engine_name: str, factory: Callable, options: d
                            f"{name}: traced keyword argument {k!r} is a constant for "
                            "framead.use; pass it positionally to differentiate it")
         if not wrt:
-            return _call_quiet(call, args, kwargs)
+            return call_quiet(call, args, kwargs)
         if isinstance(eng, Rule):
             rule = eng
         else:
