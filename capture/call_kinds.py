@@ -154,7 +154,7 @@ _DECLARED: list[tuple[int, list]] = [
         sys.getrefcount, sys.getsizeof, gc.get_referrers, gc.get_referents, gc.is_tracked,
         # weak references: their callbacks get the reference, never a value (each
         # WeakValueDict callback scanned the whole dict: emptying one was quadratic)
-        weakref.ref, weakref.KeyedRef, _weakref._remove_dead_weakref,
+        weakref.ref, weakref.KeyedRef, _weakref._remove_dead_weakref,  # type: ignore[attr-defined]
         list.append, list.extend, list.insert, list.pop, list.index, list.count, list.remove,
         list.copy, list.clear, list.reverse, list.sort, dict.get, dict.setdefault,
         dict.update, dict.items, dict.keys, dict.values, dict.pop, dict.copy, set.add,

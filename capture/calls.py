@@ -18,6 +18,7 @@ from framead import rules
 from . import _evalframe as C
 from . import protocols
 from .call_kinds import (
+    CallKind,
     Kind,
     inplace_method,
     is_structural,
@@ -44,17 +45,18 @@ from .writers import ufunc_at
 
 __all__ = ["dispatch", "map_keywords", "register_solvers", "unknown_call"]
 
-_METHOD_WRAPPER = type((1.0).__add__)
+_METHOD_WRAPPER = types.MethodWrapperType  # x.__add__ bound to a number
 _SLOT_WRAPPER = types.WrapperDescriptorType
 _NO_SLOT = protocols.NO_SLOT
 _UFUNC_REDUCERS = ("reduce", "accumulate", "reduceat", "outer")
+_NOT_LISTED = CallKind(None, Kind.NONE)
 
 
 def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None) -> Any:
     """``perform``: what really makes the call when it is not ``fn(*args, **kwargs)`` (ndarray's
     ``__array_ufunc__`` called by a subclass's override: the ufunc's rule records it)."""
-    entry = lookup(fn)
-    kind = entry.kind if entry is not None else Kind.NONE
+    entry = lookup(fn) or _NOT_LISTED
+    kind = entry.kind
     if kind & Kind.SOLVER:
         return entry.data(rec, fn, args, kwargs, frame)
     if kind & Kind.OPERATOR and len(args) == 2 and not kwargs:  # operator.add(a, b) is a + b
@@ -356,7 +358,7 @@ def _ufunc_method_kwargs(method: str, args: tuple, kwargs: dict) -> dict:
     """``ufunc.reduce``/``accumulate``'s arguments as keywords of the NumPy function that
     computes the same thing: their positional order differs (np.max has no dtype), and
     their axis defaults to 0 where the function's defaults to None (flatten)."""
-    names = ("axis", "dtype", "out", "keepdims", "initial", "where")
+    names: tuple[str, ...] = ("axis", "dtype", "out", "keepdims", "initial", "where")
     if method == "accumulate":
         names = names[:3]
     kw = {"axis": 0, **dict(zip(names, args[1:], strict=False)), **kwargs}

@@ -123,7 +123,7 @@ def _at_caller(frame: FrameType) -> SourceLoc:
 
 def _stack_loc(frame: FrameType) -> SourceLoc:
     key: list = []
-    f = frame
+    f: FrameType | None = frame
     while f is not None and len(key) < 3 * (MAX_STACK + 1):
         c = f.f_code
         if key and is_framead_file(c.co_filename):
@@ -142,7 +142,7 @@ def _stack_loc(frame: FrameType) -> SourceLoc:
 
 def _make_loc(frame: FrameType, depth: int) -> SourceLoc:
     code: CodeType = frame.f_code
-    stack = []
+    stack: list[tuple[str, int, str]] = []
     f = frame.f_back
     while f is not None and len(stack) < depth - 1:
         c = f.f_code
