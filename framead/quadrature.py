@@ -5,7 +5,7 @@ framead/solvers.py):
 
 1. the integral runs natively with capture disabled (nothing inside it is recorded);
 2. the integrand is evaluated under capture at a few interior points; the traced values those
-   evaluations read (closures, ``args=``) are the parameters ``θ`` (found as in framead/ode.py);
+   evaluations read (closures, ``args=``) are the parameters ``θ`` (solver_common.parameters);
 3. the value is recorded as one node ``I = integral(a, b, *θ)`` whose derivatives are::
 
        ∂I/∂θ = ∫_a^b ∂f/∂θ(x) dx,   ∂I/∂b = f(b),   ∂I/∂a = -f(a)

@@ -62,6 +62,9 @@ class RootFinder:
         return out if x is None else self.patch(out, x, b)
 
 
+# which residual builder (framead/implicit_adjoint.py RESIDUALS) the callback needs
+
+
 def _plain(b: dict) -> Callable:
     return RESIDUALS["res_plain"]
 
@@ -78,15 +81,18 @@ def _fixed(b: dict) -> Callable:
     return RESIDUALS["res_fixed"]
 
 
-def _head_of_tuple(out: Any, b: dict) -> Any:
+# where the output holds x*, and how the recorded x replaces it
+
+
+def _solution_first(out: Any, b: dict) -> Any:
     return out[0] if isinstance(out, tuple) else out
 
 
-def _head_if_full_output(out: Any, b: dict) -> Any:
+def _solution_first_if_full(out: Any, b: dict) -> Any:
     return out[0] if bool(b.get("full_output")) else out
 
 
-def _root_results(out: Any, x: Any, b: dict) -> Any:
+def _put_root_results(out: Any, x: Any, b: dict) -> Any:
     """brentq & co.: ``x`` or ``(x, RootResults)``."""
     if isinstance(out, tuple):
         out[1].root = x
@@ -94,7 +100,7 @@ def _root_results(out: Any, x: Any, b: dict) -> Any:
     return x
 
 
-def _newton_output(out: Any, x: Any, b: dict) -> Any:
+def _put_newton(out: Any, x: Any, b: dict) -> Any:
     if not bool(b.get("full_output")):
         return x
     if hasattr(out, "_replace"):
@@ -104,33 +110,33 @@ def _newton_output(out: Any, x: Any, b: dict) -> Any:
     return (x, *out[1:])
 
 
-def _root_attribute(out: Any, x: Any, b: dict) -> Any:
+def _put_root(out: Any, x: Any, b: dict) -> Any:
     out.root = x
     return out
 
 
-def _x_item(out: Any, x: Any, b: dict) -> Any:
+def _put_x(out: Any, x: Any, b: dict) -> Any:
     out["x"] = x
     return out
 
 
-def _tuple_head(out: Any, x: Any, b: dict) -> Any:
+def _put_first(out: Any, x: Any, b: dict) -> Any:
     return (x, *out[1:]) if isinstance(out, tuple) else x
 
 
-def _just_x(out: Any, x: Any, b: dict) -> Any:
+def _put_alone(out: Any, x: Any, b: dict) -> Any:
     return x
 
 
-_SCALAR = RootFinder("f", _plain, _head_of_tuple, _root_results)  # f(x, *args) on a bracket
+_SCALAR = RootFinder("f", _plain, _solution_first, _put_root_results)  # f(x, *args) on a bracket
 ROOT_FINDERS: dict[str, RootFinder] = {
     "brentq": _SCALAR, "brenth": _SCALAR, "ridder": _SCALAR, "bisect": _SCALAR,
-    "newton": RootFinder("func", _plain, _head_if_full_output, _newton_output, "newton"),
+    "newton": RootFinder("func", _plain, _solution_first_if_full, _put_newton, "newton"),
     "root_scalar": RootFinder("f", _first_output_if("fprime", "fprime2"),
-                              lambda out, b: out.root, _root_attribute, "root_scalar"),
-    "root": RootFinder("fun", _first_output_if("jac"), lambda out, b: out.x, _x_item, "root"),
-    "fsolve": RootFinder("func", _plain, _head_of_tuple, _tuple_head, "fsolve"),
-    "fixed_point": RootFinder("func", _fixed, lambda out, b: out, _just_x, "fixed_point"),
+                              lambda out, b: out.root, _put_root, "root_scalar"),
+    "root": RootFinder("fun", _first_output_if("jac"), lambda out, b: out.x, _put_x, "root"),
+    "fsolve": RootFinder("func", _plain, _solution_first, _put_first, "fsolve"),
+    "fixed_point": RootFinder("func", _fixed, lambda out, b: out, _put_alone, "fixed_point"),
 }
 
 
