@@ -21,16 +21,22 @@ from . import _evalframe as C
 from .buffers import Buffer, Entry, buffer_owner, is_differentiable
 from .calls import dispatch
 from .guards import StaticLeaves, WhichArgument
-from .handlers import ProbeHandlers, init_op_rules
+from .handlers import ProbeHandlers, _AttrGetter, init_op_rules
 from .hazards import Hazard
 from .mutation import Mutations
 from .native import call_quiet
+from .operators import FUNC_OPS, INPLACE_OPS
 from .primitive_rules import CONST_RULE, COPY_RULE, GATHER_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .saves import ALL, plain_constants, saved_set
-from .sourceloc import loc_of
+from .sourceloc import loc_of, strip_framead_frames
 from .unruled import unknown_call
 from .values import ValueTable, call_recipe
 
+# also imported from here: the primitive rules (framead/ transforms), FUNC_OPS, INPLACE_OPS,
+# _AttrGetter and strip_framead_frames (capture/eager_tracer.py, framead/tracing.py)
+__all__ = ["CONST_RULE", "COPY_RULE", "FUNC_OPS", "GATHER_RULE", "INPLACE_OPS", "SETITEM_RULE",
+           "VIEW_UPDATE_RULE", "Recorder", "WhichArgument", "_AttrGetter",
+           "strip_framead_frames"]
 CONST_SNAPSHOT_BYTES = 1 << 20
 
 
@@ -347,13 +353,3 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
             C.set_callable_flags(obj, 0)
         self.flagged.clear()
 
-
-# --- names framead/ and capture/eager.py import from here ---------------------------------------
-from .handlers import _AttrGetter  # noqa: E402, F401  (capture/eager.py)
-from .operators import FUNC_OPS, INPLACE_OPS  # noqa: E402  (capture/eager.py)
-from .sourceloc import strip_framead_frames  # noqa: E402  (framead/api.py, capture/eager.py)
-
-_call_quiet = call_quiet  # framead/engines
-_flatten = flatten_tree  # framead/ode.py
-__all__ = ["CONST_RULE", "COPY_RULE", "FUNC_OPS", "GATHER_RULE", "INPLACE_OPS", "SETITEM_RULE",
-           "VIEW_UPDATE_RULE", "Recorder", "WhichArgument", "strip_framead_frames"]
