@@ -41,8 +41,7 @@ import numpy as np
 from . import _evalframe as C
 from . import session
 from .eager_tracer import Extent, Tracer, new_tracer, running
-from .recorder import strip_framead_frames
-from .sourceloc import release_frames
+from .sourceloc import release_frames, strip_framead_frames
 
 __all__ = ["MAX_DEPTH", "Tracer", "mark_eager", "run_eager", "unwrap"]
 

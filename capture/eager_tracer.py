@@ -3,7 +3,7 @@ function marked ``@framead.eager`` (which runs uninstrumented; capture/eager.py 
 unwraps the values it reaches).
 
 Every operation on a Tracer goes through the SAME recorder and the SAME rules as instrumented
-code (``Recorder.apply``, ``calls.dispatch``, ``Recorder._setitem``, ``Recorder._inplace``/
+code (``Recorder.apply``, ``calls.dispatch``, ``Recorder.set_item``, ``Recorder._inplace``/
 ``mutate``, ``rules.lookup_method``/``lookup_attr``) and returns a Tracer wrapping the real
 result, so gradients are those of the instrumented path. Where the gradient is cut, framead
 says so: ``float(t)``/``complex(t)`` (hence ``math.*`` on a Tracer inside the eager frame),
@@ -32,11 +32,16 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from framead import rules
+
 from . import _evalframe as C
 from . import calls, overrides
 from .buffers import Entry
-from .recorder import FUNC_OPS, INPLACE_OPS, _AttrGetter, strip_framead_frames
+from .handlers import _AttrGetter
+from .operators import FUNC_OPS, INPLACE_OPS
 from .session import current_recorder
+from .sourceloc import strip_framead_frames
+from .unruled import unknown_call
 
 running = threading.local()  # .extent: the Extent of this thread's outermost running eager call
 _OPERANDS = (float, int, complex, np.ndarray, np.generic, list, tuple)
@@ -169,9 +174,9 @@ def _binop(self: Tracer, other: Any, fop, reflected: bool) -> Any:
     if rec is not current_recorder():
         return fop(a, b)
     frame = sys._getframe(1)
-    rule = calls.operator_rule(fop)
+    rule = rules.lookup(fop)
     if rule is None:
-        return _wrap(calls.unknown_call(rec, fop, (a, b), {}, frame), rec)
+        return _wrap(unknown_call(rec, fop, (a, b), {}, frame), rec)
     return _wrap(rec.apply(rule, fop, (a, b), {}, (a, b), frame), rec)
 
 
@@ -198,9 +203,9 @@ def _unary(self: Tracer, op) -> Any:
     if rec is not current_recorder():
         return op(a)
     frame = sys._getframe(1)
-    rule = calls.operator_rule(op)
+    rule = rules.lookup(op)
     if rule is None:
-        return _wrap(calls.unknown_call(rec, op, (a,), {}, frame), rec)
+        return _wrap(unknown_call(rec, op, (a,), {}, frame), rec)
     return _wrap(rec.apply(rule, op, (a,), {}, (a,), frame), rec)
 
 
@@ -405,7 +410,7 @@ class Tracer:
         rec = self._fa_rec
         if rec is not current_recorder():
             return a[k]
-        return _wrap(rec._getitem(a, k, sys._getframe(1)), rec)
+        return _wrap(rec.get_item(a, k, sys._getframe(1)), rec)
 
     @user_traceback
     def __setitem__(self, key, value) -> None:
@@ -415,7 +420,7 @@ class Tracer:
         if rec is not current_recorder():
             a[k] = v
             return
-        rec._setitem(a, k, v, sys._getframe(1))
+        rec.set_item(a, k, v, sys._getframe(1))
         if not self._fa_reg:
             _register(self, rec)  # a constant buffer that now holds traced values
 
@@ -429,7 +434,7 @@ class Tracer:
     @staticmethod
     def _rows(a, rec):
         for i in range(len(a)):
-            yield _wrap(rec._getitem(a, i, sys._getframe(1)), rec)
+            yield _wrap(rec.get_item(a, i, sys._getframe(1)), rec)
 
     def __copy__(self):
         if type(self._fa_obj) is np.ndarray:
@@ -459,7 +464,7 @@ class Tracer:
     def _attr(self, name: str):
         obj = self._fa_obj
         rec = self._fa_rec
-        rule = calls.attr_rule(obj, name)
+        rule = rules.lookup_attr(type(obj), name)
         if rule is None or rec is not current_recorder():
             return getattr(obj, name)
         return _wrap(rec.apply(rule, _AttrGetter(name), (obj,), {}, (obj,), sys._getframe(1),
