@@ -1,5 +1,5 @@
-"""What the built-in engines share: ``fn`` as a function of its traced arguments, and
-cotangents cast to their arguments' kinds."""
+"""What the built-in engines share: ``fn`` as a function of its traced arguments, cotangents
+cast to their arguments' kinds, and the pairing of a cotangent with a tangent."""
 
 from __future__ import annotations
 
@@ -46,3 +46,14 @@ def cotangents(args: tuple, wrt: tuple, cts: Any) -> tuple:
     for i, c in zip(wrt, cts, strict=True):
         res[i] = cast_cotangent(c, args[i])
     return tuple(res)
+
+
+def pair(g_leaves: list, t_leaves: list) -> float:
+    """``Re(sum(g * t))`` over the leaves (the bilinear pairing of docs/internals.md s4);
+    None on either side is zero."""
+    total = 0.0
+    for g, t in zip(g_leaves, t_leaves, strict=True):
+        if g is None or t is None:
+            continue
+        total += float(np.real(np.sum(np.asarray(g) * np.asarray(t))))
+    return total

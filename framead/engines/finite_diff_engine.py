@@ -27,7 +27,7 @@ import numpy as np
 from framead.ir import flatten_tree, unflatten_tree
 
 from . import register_engine
-from .common import cast_cotangent
+from .common import cast_cotangent, pair
 
 _EPS = np.finfo(np.float64).eps
 _DEFAULT_REL = {"central": _EPS ** (1 / 3), "forward": _EPS ** 0.5, "complex": 1e-20}
@@ -118,7 +118,7 @@ class FiniteDiffEngine:
         like = args[i]
         if self.method == "complex":
             fp = self._eval(args, kwargs, i, self._as_arg(self._perturbed(x, j, 1j * hj), like))
-            return _pair(gl, [np.imag(v) / hj if _inexact(v) else None for v in fp])
+            return pair(gl, [np.imag(v) / hj if _inexact(v) else None for v in fp])
         fp = self._eval(args, kwargs, i, self._as_arg(self._perturbed(x, j, unit * hj), like))
         if self.method == "forward":
             fm, den = base, hj
@@ -126,7 +126,7 @@ class FiniteDiffEngine:
             fm = self._eval(args, kwargs, i, self._as_arg(self._perturbed(x, j, -unit * hj),
                                                             like))
             den = 2 * hj
-        return _pair(gl, [(np.asarray(p) - np.asarray(m)) / den if _inexact(p) else None
+        return pair(gl, [(np.asarray(p) - np.asarray(m)) / den if _inexact(p) else None
                           for p, m in zip(fp, fm, strict=True)])
 
     # -- forward mode -----------------------------------------------------------------------
@@ -165,15 +165,6 @@ class FiniteDiffEngine:
 def _inexact(v: Any) -> bool:
     return isinstance(v, float | complex | np.inexact) or (
         isinstance(v, np.ndarray) and v.dtype.kind in "fc")
-
-
-def _pair(gl: list, dl: list) -> float:
-    s = 0.0
-    for g, d in zip(gl, dl, strict=True):
-        if g is None or d is None:
-            continue
-        s += float(np.real(np.sum(np.asarray(g) * d)))
-    return s
 
 
 def factory(fn: Callable, options: dict) -> FiniteDiffEngine:

@@ -18,7 +18,7 @@ from framead.forward import forward_trace
 from framead.ir import flatten_tree
 
 from . import register_engine
-from .common import cast_cotangent
+from .common import cast_cotangent, pair
 
 
 def _unit(x: Any, k: int, scale: complex = 1.0) -> Any:
@@ -31,16 +31,6 @@ def _unit(x: Any, k: int, scale: complex = 1.0) -> Any:
     if isinstance(x, complex):
         return complex(scale)
     return type(x)(scale)
-
-
-def _pair(g_leaves: list, t_leaves: list) -> float:
-    """``Re(sum(g * t))`` over the leaves (the bilinear pairing of docs/internals.md s4)."""
-    total = 0.0
-    for g, t in zip(g_leaves, t_leaves, strict=True):
-        if g is None or t is None:
-            continue
-        total += float(np.real(np.sum(np.asarray(g) * np.asarray(t))))
-    return total
 
 
 class ForwardEngine:
@@ -79,10 +69,10 @@ class ForwardEngine:
             for k in range(ct.size):
                 ts = [None] * len(wrt)
                 ts[j] = _unit(x, k)
-                ct[k] = _pair(g_leaves, flatten_tree(ft.tangent(ts))[0])
+                ct[k] = pair(g_leaves, flatten_tree(ft.tangent(ts))[0])
                 if cplx:  # Re(ct * i) = -Im(ct) = <g, J (i e_k)>
                     ts[j] = _unit(x, k, 1j)
-                    ct[k] -= 1j * _pair(g_leaves, flatten_tree(ft.tangent(ts))[0])
+                    ct[k] -= 1j * pair(g_leaves, flatten_tree(ft.tangent(ts))[0])
             out[i] = cast_cotangent(ct.reshape(np.shape(x)), x)
         return tuple(out)
 
