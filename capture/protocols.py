@@ -24,6 +24,7 @@ from .callables import callable_name, holds_traced, in_python, is_python_visible
 from .native import Result, call_as_user
 from .operators import BINARY_NAMES
 from .overrides import defers_to_python, overrides_ufuncs, python_attr, subclass_arrays
+from .rewriter import opcode_table
 from .unruled import unknown_call
 
 NO_SLOT: Any = object()  # "not this protocol": dispatch goes on
@@ -33,10 +34,11 @@ LRU_WRAPPER = type(functools.lru_cache(None)(len))
 RESUMABLE = (types.GeneratorType, types.CoroutineType)
 NUMBERS = (float, int, complex, np.ndarray, np.generic, np.flatiter)  # slots recorded by name
 _NDARRAY_PROTOCOL = ("__array_ufunc__", "__array_function__")
-# the probe objects the rewriter puts among an instrumented copy's constants
-_PROBE_IDS = {id(p) for p in (*C.BINOP, *C.COMPARE, *(getattr(C, n) for n in (
-    "unary_negative", "unary_positive", "unary_invert", "getitem", "setitem", "getattr",
-    "getiter", "unpack", "call")))}
+# the probe objects the rewriter puts among an instrumented copy's constants (their names:
+# the opcode table's, opcodes311)
+_OPCODES = opcode_table()
+_PROBE_IDS = {id(p) for p in (*(q for n in _OPCODES.PROBE_TUPLES for q in getattr(C, n)),
+                              *(getattr(C, n) for n in _OPCODES.PROBE_NAMES))}
 
 
 def base_binary(rec, fn, args: tuple, oparg: int, a: Any, b: Any, frame) -> Any:
