@@ -43,7 +43,8 @@ from .special_forms import as_object_items, is_object_ufunc, rows_if_traced, to_
 from .unruled import callback_call, unknown_call
 from .writers import ufunc_at
 
-__all__ = ["dispatch", "map_keywords", "register_solvers", "unknown_call"]
+# register_solvers: framead/solvers.py registers through calls
+__all__ = ["dispatch", "map_keywords", "register_solvers"]
 
 _METHOD_WRAPPER = types.MethodWrapperType  # x.__add__ bound to a number
 _SLOT_WRAPPER = types.WrapperDescriptorType
@@ -366,13 +367,3 @@ def _ufunc_method_kwargs(method: str, args: tuple, kwargs: dict) -> dict:
         kw.pop("dtype", None)  # np.max/np.min take no dtype
     return kw
 
-
-# --- kept for capture/eager.py, which asks for rules through these -----------------------------
-
-
-def operator_rule(op: Any) -> Any:
-    return rules.lookup(op)
-
-
-def attr_rule(obj: Any, name: str) -> Any:
-    return rules.lookup_attr(type(obj), name)

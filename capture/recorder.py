@@ -21,22 +21,20 @@ from . import _evalframe as C
 from .buffers import Buffer, Entry, buffer_owner, is_differentiable
 from .calls import dispatch
 from .guards import StaticLeaves, WhichArgument
-from .handlers import ProbeHandlers, _AttrGetter, init_op_rules
+from .handlers import ProbeHandlers, init_op_rules
 from .hazards import Hazard
 from .mutation import Mutations
 from .native import call_quiet
-from .operators import FUNC_OPS, INPLACE_OPS
 from .primitive_rules import CONST_RULE, COPY_RULE, GATHER_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .saves import ALL, plain_constants, saved_set
 from .sourceloc import loc_of, strip_framead_frames
 from .unruled import unknown_call
 from .values import ValueTable, call_recipe
 
-# also imported from here: the primitive rules (framead/ transforms), FUNC_OPS, INPLACE_OPS,
-# _AttrGetter and strip_framead_frames (capture/eager_tracer.py, framead/tracing.py)
-__all__ = ["CONST_RULE", "COPY_RULE", "FUNC_OPS", "GATHER_RULE", "INPLACE_OPS", "SETITEM_RULE",
-           "VIEW_UPDATE_RULE", "Recorder", "WhichArgument", "_AttrGetter",
-           "strip_framead_frames"]
+# also imported from here: the primitive rules and WhichArgument (framead/ transforms),
+# strip_framead_frames (framead/tracing.py)
+__all__ = ["CONST_RULE", "COPY_RULE", "GATHER_RULE", "SETITEM_RULE", "VIEW_UPDATE_RULE",
+           "Recorder", "WhichArgument", "strip_framead_frames"]
 CONST_SNAPSHOT_BYTES = 1 << 20
 
 
@@ -299,10 +297,6 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         if isinstance(result, np.ndarray):
             result = result.copy()
         self.guards.append((len(self.nodes), fn, args, dict(kwargs), result, loc_of(frame)))
-
-    # (capture/eager.py reads and writes items by these older names)
-    _getitem = ProbeHandlers.get_item
-    _setitem = Mutations.set_item
 
     # ------------------------------------------------------------------ result
     def finish(self, outputs: list[Any]) -> Graph:
