@@ -19,6 +19,10 @@ from typing import Any
 import numpy as np
 
 from . import tree
+from .batching_trace import NOTHING, FastPath, is_cached
+from .capture import _evalframe as C
+from .capture.session import outer_recorder
+from .tracing import user_facing
 
 __all__ = ["vmap"]
 
@@ -70,9 +74,6 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0,
     _check_spec(in_axes, "in_axes", top=True)
     _check_spec(out_axes, "out_axes", top=False)
 
-    from .api import _user_facing
-    from .batching_trace import FastPath, is_cached
-
     if fast not in (None, True, False):
         raise TypeError(f"vmap: fast must be None, True or False, got {fast!r}")
     path = FastPath(f)
@@ -83,7 +84,7 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0,
                     "runs once per example (fast=True records it and runs the batch at once)")
 
     @functools.wraps(f)
-    @_user_facing
+    @user_facing
     def mapped(*args: Any, **kwargs: Any) -> Any:
         return _run(f, in_axes, out_axes, axis_size, args, kwargs, path)
 
@@ -249,8 +250,6 @@ def _one_pass(path: Any, args_tds: list[tuple[Any, list[_Leaf]]], moved: dict, n
         return [ops.copy(ops.index(moved[(id(x), a)], b)) if a is not None else x
                 for x, a in leaves]
 
-    from .batching_trace import _NOTHING
-
     done, result, first = path.run(leaves, rebuild, n, example)
     if done:
         try:
@@ -258,7 +257,7 @@ def _one_pass(path: Any, args_tds: list[tuple[Any, list[_Leaf]]], moved: dict, n
         except _Fallback as e:
             path.stats["batched"] -= 1
             path.reason(str(e))
-    if first is not _NOTHING:
+    if first is not NOTHING:
         outs.append(first)
     return False, None
 
@@ -384,12 +383,8 @@ class _Ops:
     in the program (framead's own frames are not instrumented)."""
 
     def __init__(self) -> None:
-        from .capture.session import outer_recorder
-
         self.call: Callable[..., Any] | None = None
         if outer_recorder() is not None:
-            from .capture import _evalframe as C
-
             self.call = C.call
 
     def _do(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:

@@ -20,7 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from .ir import Node, Value
+from .capture.recorder import (
+    CONST_RULE,
+    COPY_RULE,
+    GATHER_RULE,
+    SETITEM_RULE,
+    VIEW_UPDATE_RULE,
+    WhichArgument,
+)
+from .ir import Node, Value, values_in
+from .replay import same_as_recorded
 
 
 class Unbatchable(Exception):
@@ -185,9 +194,7 @@ def _batched_key(key: Any) -> tuple:
 
 
 def _static(x: Any) -> bool:
-    from .reverse import _values_in
-
-    return not isinstance(x, _Batched) and not any(True for _ in _values_in([x]))
+    return not isinstance(x, _Batched) and not any(True for _ in values_in([x]))
 
 
 def _getitem(args: list, kwargs: dict) -> Any:
@@ -314,10 +321,8 @@ _SHAPED = {np.reshape, np.ndarray.reshape}  # rules that read the recorded outpu
 
 
 def _rule_objects() -> dict[Any, Callable]:
-    from .capture import recorder as R
-
-    return {R.SETITEM_RULE: _setitem, R.VIEW_UPDATE_RULE: _view_update,
-            R.GATHER_RULE: _gather_flat}
+    return {SETITEM_RULE: _setitem, VIEW_UPDATE_RULE: _view_update,
+            GATHER_RULE: _gather_flat}
 
 
 _FLOAT_KINDS = (float,)  # Python floats: results where Python would have raised are refused
@@ -325,9 +330,7 @@ _FLOAT_KINDS = (float,)  # Python floats: results where Python would have raised
 
 def _rule_for(node: Node) -> tuple[Callable, str] | None:
     """(rule, how it is called) for ``node``, or None."""
-    from .capture import recorder as R
-
-    if node.rule is R.COPY_RULE:
+    if node.rule is COPY_RULE:
         return _copy, "plain"
     by_obj = _rule_objects().get(node.rule)
     if by_obj is not None:
@@ -383,10 +386,8 @@ def _check(node: Node, v: Value, r: Any, n: int) -> None:
 
 def check_nodes(nodes: list[Node]) -> str | None:
     """Why ``nodes`` cannot be batched (a node without a batching rule), or None."""
-    from .capture import recorder as R
-
     for node in nodes:
-        if node.rule is R.CONST_RULE:
+        if node.rule is CONST_RULE:
             continue
         if node.multi or len(node.outputs) != 1 or _rule_for(node) is None:
             return f"no batching rule for {node.name} at {node.loc.file}:{node.loc.line}"
@@ -402,8 +403,6 @@ def run(nodes: list[Node], guards: tuple, inputs: dict[int, Any], batched: set[i
     """Every node's value over the batch (``_Batched`` where it varies), from ``inputs``
     (value id -> array with the batch axis first where its id is in ``batched``); every guard
     must hold for every example. Raises Unbatchable."""
-    from .capture import recorder as R
-
     env: dict[int, Any] = {i: (_Batched(x) if i in batched else x) for i, x in inputs.items()}
     order = sorted([(g[0], 0, g) for g in guards] + [(k, 1, nd) for k, nd in enumerate(nodes)],
                    key=lambda t: (t[0], t[1]))
@@ -413,7 +412,7 @@ def run(nodes: list[Node], guards: tuple, inputs: dict[int, Any], batched: set[i
             continue
         node = item
         out = node.outputs[0]
-        if node.rule is R.CONST_RULE:
+        if node.rule is CONST_RULE:
             env[out.id] = out.primal
             continue
         args = [_resolve(a, env) for a in node.args]
@@ -433,8 +432,6 @@ _TYPE_DECIDED = (np.asarray, np.asanyarray, np.ascontiguousarray, float)
 
 
 def _guard(guard: tuple, env: dict[int, Any], n: int) -> None:
-    from .capture.recorder import WhichArgument
-
     _, fn, gargs, gkwargs, recorded, loc = guard
     if isinstance(fn, WhichArgument) and any(fn.fn is t for t in _TYPE_DECIDED):
         return
@@ -442,9 +439,7 @@ def _guard(guard: tuple, env: dict[int, Any], n: int) -> None:
     kwargs = {k: _resolve(v, env) for k, v in gkwargs.items()}
     where = f"the decision at {loc.file}:{loc.line}"
     if not any(isinstance(a, _Batched) for a in (*args, *kwargs.values())):
-        from .replay import _same
-
-        if not _same(fn(*args, **kwargs), recorded):
+        if not same_as_recorded(fn(*args, **kwargs), recorded):
             raise Unbatchable(f"{where} differs from the recorded one")
         return
     try:

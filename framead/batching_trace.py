@@ -23,7 +23,10 @@ import numpy as np
 
 from . import batching_rules as BR
 from . import tree
-from .ir import Value
+from .cache import WatchedGlobals, fingerprint, uncacheable_reason
+from .inputs import default_argnums
+from .ir import Value, values_in
+from .tracing import call_top, capture_for_cache
 
 MAX_PLANS = 8
 
@@ -40,8 +43,6 @@ class _Plan:
     """One recorded trace, ready to run batched."""
 
     def __init__(self, t: Any, rec: Any, fns: list, codes: list, f: Callable):
-        from .cache import _Globals
-
         g = t.graph
         guarded = [v for gd in rec.guards for v in _values(gd[2], gd[3])]
         self.nodes = g.live_nodes(also=guarded)
@@ -49,13 +50,11 @@ class _Plan:
         self.input_ids = [v.id for v in g.inputs]
         self.outputs = list(g.outputs)
         self.out_treedef = t.out_treedef
-        self.globals = _Globals([f, *fns], codes)
+        self.globals = WatchedGlobals([f, *fns], codes)
 
 
 def _values(args: Any, kwargs: dict) -> list[Value]:
-    from .reverse import _values_in
-
-    return list(_values_in([*args, *kwargs.values()]))
+    return list(values_in([*args, *kwargs.values()]))
 
 
 def _renumber(guards: tuple, nodes: list, live: list) -> tuple:
@@ -157,13 +156,13 @@ class FastPath:
         why = _unsupported(leaves)
         if why is not None:
             self.reason(why)
-            return False, None, _NOTHING
+            return False, None, NOTHING
         key = _key(leaves, n)
         plan = self.plans.get(key) if key is not None else None
         if plan is not None and not plan.globals.valid():
             del self.plans[key]
             plan = None
-        first = _NOTHING
+        first = NOTHING
         if plan is None:
             plan, first, why = self._record(leaves, rebuild, example(0))
             if plan is None:
@@ -175,7 +174,7 @@ class FastPath:
                     del self.plans[next(iter(self.plans))]
         try:
             outs = _execute(plan, leaves, n)
-            if first is not _NOTHING:
+            if first is not NOTHING:
                 _self_check(outs, first)
         except BR.Unbatchable as e:
             self.reason(str(e))
@@ -185,28 +184,24 @@ class FastPath:
         return True, (outs, plan), first
 
     def _record(self, leaves: list, rebuild: Callable, ex: list) -> tuple:
-        from . import api
-        from .cache import _uncacheable_reason
-        from .inputs import default_argnums
-
         f = self.f
 
         def flat(*xs: Any) -> Any:  # f on the leaves, positional: every one can be an input
             args, kwargs = rebuild(list(xs))
-            return api.call_top(f, args, kwargs)
+            return call_top(f, args, kwargs)
 
         rngs = _reachable_rngs(f, [x for x, _ in leaves])
         before = [_rng_state(r) for r in rngs]
         self.stats["captures"] += 1
         try:
-            t, rec, fns, codes = api._capture_for_cache(flat, tuple(ex), {},
+            t, rec, fns, codes = capture_for_cache(flat, tuple(ex), {},
                                                          default_argnums(ex), None)
         except Exception as e:  # noqa: BLE001 - the loop runs f and raises as it would
-            return None, _NOTHING, f"the capture failed ({type(e).__name__}: {e})"
+            return None, NOTHING, f"the capture failed ({type(e).__name__}: {e})"
         first = t.value
         if [_rng_state(r) for r in rngs] != before or _entropy_read(codes):
             return None, first, "f draws random numbers: a trace would repeat the recorded draw"
-        why = _uncacheable_reason(t, rec) or BR.check_nodes(
+        why = uncacheable_reason(t, rec) or BR.check_nodes(
             t.graph.live_nodes(also=[v for g in rec.guards for v in _values(g[2], g[3])]))
         if why is None and len(t.graph.inputs) != sum(a is not None for _, a in leaves) + \
                 sum(a is None and tree.differentiable(x) for x, a in leaves):
@@ -220,7 +215,7 @@ class _Nothing:
     pass
 
 
-_NOTHING = _Nothing()
+NOTHING = _Nothing()
 
 
 def _unsupported(leaves: list[tuple[Any, int | None]]) -> str | None:
@@ -236,8 +231,6 @@ def _unsupported(leaves: list[tuple[Any, int | None]]) -> str | None:
 
 
 def _key(leaves: list[tuple[Any, int | None]], n: int) -> Any:
-    from .cache import _fingerprint
-
     parts = []
     for x, a in leaves:
         if a is not None:
@@ -245,7 +238,7 @@ def _key(leaves: list[tuple[Any, int | None]], n: int) -> Any:
         elif tree.differentiable(x):
             parts.append((type(x), np.shape(x), str(getattr(x, "dtype", ""))))
         else:
-            parts.append(_fingerprint(x))
+            parts.append(fingerprint(x))
     key = tuple(parts)
     try:
         hash(key)

@@ -32,6 +32,8 @@ generators, files) and ``if x:`` on a bare traced float; call
 from __future__ import annotations
 
 import functools
+import sys
+import sysconfig
 import types
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -39,9 +41,22 @@ from typing import Any
 import numpy as np
 
 from . import tree
+from .capture.recorder import CONST_RULE
+from .capture.session import _is_differentiable_internal, outer_recorder
+from .capture.sourceloc import is_framead_file
 from .inputs import Differentiated, default_argnums
 from .ir import Value
 from .replay import Miss, NotReplayable, Replay
+from .tracing import (
+    call_top,
+    capture_for_cache,
+    describe,
+    norm_argnums,
+    paused_gc,
+    scalar_seed,
+    unit_seed,
+    user_facing,
+)
 
 MAX_TRACES = 8
 MAX_REASONS = 16  # distinct reasons kept in stats["reasons"] (stats["uncacheable"] counts all)
@@ -63,7 +78,7 @@ class _Ident:
         return id(self.obj)
 
 
-def _fingerprint(x: Any, containers: bool = True, depth: int = 0) -> Any:
+def fingerprint(x: Any, containers: bool = True, depth: int = 0) -> Any:
     """What a static value is compared by: numbers, strings, arrays (bytes) and tuples of them
     by value, plain lists/dicts too when ``containers`` (arguments, closure cells; module
     globals are watched without), anything else by identity (``_Ident``)."""
@@ -74,23 +89,23 @@ def _fingerprint(x: Any, containers: bool = True, depth: int = 0) -> Any:
     if isinstance(x, _BY_VALUE):
         return (type(x), x)
     if depth < 4 and (type(x) is tuple or (containers and type(x) is list)):
-        return (type(x).__name__, tuple(_fingerprint(v, containers, depth + 1) for v in x))
+        return (type(x).__name__, tuple(fingerprint(v, containers, depth + 1) for v in x))
     if containers and depth < 4 and type(x) is dict and len(x) <= 64:
-        return ("dict", tuple((_fingerprint(k, True, depth + 1),
-                               _fingerprint(v, True, depth + 1)) for k, v in x.items()))
+        return ("dict", tuple((fingerprint(k, True, depth + 1),
+                               fingerprint(v, True, depth + 1)) for k, v in x.items()))
     return _Ident(x)
 
 
 def _global_fingerprint(x: Any) -> Any:
-    return _fingerprint(x, containers=False)
+    return fingerprint(x, containers=False)
 
 
 def _signature(args: tuple, kwargs: dict, spec: Differentiated) -> tuple:
     """The differentiated arguments' structures and leaf types/shapes/dtypes, every other
     argument's value, and how the arrays among them alias."""
-    sig: list = [spec.signature(_fingerprint)]
-    sig += [_fingerprint(a) for i, a in enumerate(args) if i not in spec.trees]
-    sig.append(tuple(sorted((k, _fingerprint(v)) for k, v in kwargs.items())))
+    sig: list = [spec.signature(fingerprint)]
+    sig += [fingerprint(a) for i, a in enumerate(args) if i not in spec.trees]
+    sig.append(tuple(sorted((k, fingerprint(v)) for k, v in kwargs.items())))
     arrays = [((i, k), v) for i, t in spec.trees.items() for k, v in enumerate(t.leaves)
               if isinstance(v, np.ndarray)]
     seen: set[int] = set()
@@ -138,7 +153,7 @@ def _aliasing(args: list[tuple[Any, Any]], kwargs: dict) -> tuple:
     return tuple(out)
 
 
-class _Globals:
+class WatchedGlobals:
     """Globals and closure cells read by the functions a trace ran, as they were: ``fns``
     (with their closures and defaults), and the module globals named by the code objects
     that ran during the capture."""
@@ -155,10 +170,6 @@ class _Globals:
         self._watch_codes(codes)
 
     def _watch_codes(self, codes: list) -> None:
-        import sys
-
-        from .capture.sourceloc import is_framead_file
-
         codes = [c for c in codes if not is_framead_file(c.co_filename)
                  and not c.co_filename.startswith(_STDLIB)]
         if not codes:
@@ -179,14 +190,14 @@ class _Globals:
                     self._add(functools.partial(_global, g, name), _global_fingerprint)
 
     def _watch(self, fn: types.FunctionType) -> None:
-        self._add(lambda fn=fn: fn.__code__, _fingerprint)
-        self._add(lambda fn=fn: fn.__defaults__, _fingerprint)
+        self._add(lambda fn=fn: fn.__code__, fingerprint)
+        self._add(lambda fn=fn: fn.__defaults__, fingerprint)
         for name in _names(fn.__code__):
             if name in fn.__globals__:
                 self._add(functools.partial(_global, fn.__globals__, name), _global_fingerprint)
         for k in range(len(fn.__closure__ or ())):
             try:
-                self._add(functools.partial(_cell, fn, k), _fingerprint)
+                self._add(functools.partial(_cell, fn, k), fingerprint)
             except ValueError:  # an empty cell
                 continue
 
@@ -204,13 +215,7 @@ class _Globals:
         return True
 
 
-def _stdlib_prefix() -> str:
-    import sysconfig
-
-    return sysconfig.get_paths()["stdlib"] + "/"
-
-
-_STDLIB = _stdlib_prefix()
+_STDLIB = sysconfig.get_paths()["stdlib"] + "/"
 
 
 def _names(code: types.CodeType) -> set[str]:
@@ -233,7 +238,7 @@ class _Entry:
     """One cached trace: its replay (generated on first reuse, so a call that is never
     repeated costs no more than an uncached one), output structure and what it depends on."""
 
-    def __init__(self, trace: Any, guards: tuple, out_treedef: Any, globals_: _Globals):
+    def __init__(self, trace: Any, guards: tuple, out_treedef: Any, globals_: WatchedGlobals):
         self.trace = trace
         self.guards = guards
         self.out_treedef = out_treedef
@@ -260,16 +265,12 @@ class _Entry:
         return value, rp.backward(env, seeds) if seeds else [None] * len(rp.wrt_ids)
 
 
-def _uncacheable_reason(t: Any, rec: Any) -> str | None:
+def uncacheable_reason(t: Any, rec: Any) -> str | None:
     bad = [h for h in t.hazards if h.code != "FA102"]
     if bad:
         return f"{bad[0].code} at {bad[0].loc.file}:{bad[0].loc.line}"
     if rec.unreplayable:  # choices a replay cannot re-make (min(key=...), bisect, heapq)
         return rec.unreplayable[0]
-    from .capture.recorder import CONST_RULE
-    from .capture.session import _is_differentiable_internal
-    from .capture.sourceloc import is_framead_file
-
     for node in t.graph.nodes:
         if node.rule is CONST_RULE:
             continue
@@ -287,11 +288,13 @@ class CachedValueAndGrad:
     value_only = False
 
     def __init__(self, f: Callable, argnums: int | Sequence[int] | None,
-                 strict: bool | None, has_aux: bool = False):
+                 strict: bool | None, has_aux: bool = False,
+                 uncached: Callable | None = None):
         self.f = f
         self.argnums = argnums
         self.strict = strict
         self.has_aux = has_aux
+        self.uncached = uncached  # called instead inside another capture (value_and_grad)
         functools.update_wrapper(self, f)  # before the state: f's own .stats must not win
         self._traces: dict[tuple, list[_Entry]] = {}
         self.stats = {"hits": 0, "misses": 0, "captures": 0, "uncacheable": 0, "reasons": []}
@@ -301,17 +304,12 @@ class CachedValueAndGrad:
         self._traces.clear()
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        from .api import _norm_argnums, call_top, paused_gc
-        from .capture.session import outer_recorder
-
-        nums = _norm_argnums(self._argnums(args), len(args))
+        nums = norm_argnums(self._argnums(args), len(args))
         if outer_recorder() is not None:  # inside another capture: no shortcuts
             if self.value_only:
                 return call_top(self.f, args, kwargs)
-            from .api import value_and_grad
-
-            return value_and_grad(self.f, self.argnums, strict=self.strict,
-                                  has_aux=self.has_aux)(*args, **kwargs)
+            assert self.uncached is not None  # (value_and_grad gives it)
+            return self.uncached(*args, **kwargs)
         spec = Differentiated(args, nums, self.f)  # clear errors for what cannot be an input
         try:
             sig = _signature(args, kwargs, spec)
@@ -353,8 +351,7 @@ class CachedValueAndGrad:
     def _seed(self, value: Any) -> Any:
         if self.has_aux:
             value = value[0]
-        return np.ones((), dtype=np.result_type(value))[()] if not isinstance(value, float) \
-            else 1.0
+        return unit_seed(value)
 
     def _result(self, value: Any, grads: list, spec: Differentiated) -> tuple[Any, Any]:
         """(value, gradient): the gradient with the arguments' structures; with ``has_aux``
@@ -366,10 +363,8 @@ class CachedValueAndGrad:
 
     def _pair(self, value: Any) -> Any:
         if not (isinstance(value, tuple | list) and len(value) == 2):
-            from .api import _describe
-
             raise TypeError(f"has_aux=True requires {getattr(self.f, '__qualname__', self.f)}"
-                            f" to return a pair (output, aux); it returned {_describe(value)}")
+                            f" to return a pair (output, aux); it returned {describe(value)}")
         return value
 
     def _uncacheable(self, reason: str) -> None:
@@ -379,10 +374,8 @@ class CachedValueAndGrad:
             reasons.append(reason)
 
     def _capture(self, args: tuple, kwargs: dict, nums: tuple[int, ...], sig: Any):
-        from . import api
-
         self.stats["captures"] += 1
-        t, rec, fns, codes = api._capture_for_cache(self.f, args, kwargs, nums, self.strict)
+        t, rec, fns, codes = capture_for_cache(self.f, args, kwargs, nums, self.strict)
         spec = t.spec
         try:
             grads: list = []
@@ -391,17 +384,17 @@ class CachedValueAndGrad:
                 loss = t.value
                 if self.has_aux:  # the trace keeps (loss, aux): a replay remakes both
                     loss = self._pair(t.value)[0]
-                seed = api._scalar_seed(loss, t, fname)
+                seed = scalar_seed(loss, t, fname)
                 v = t.graph.outputs[0]
-                with api.paused_gc():
+                with paused_gc():
                     grads = t.backward()({v.id: seed}) if isinstance(v, Value) else \
                         [None] * len(t.wrt)
-            reason = _uncacheable_reason(t, rec) if sig is not None else \
+            reason = uncacheable_reason(t, rec) if sig is not None else \
                 "unhashable arguments, or array arguments that are views of one buffer"
             if reason is None:
                 entries = self._traces.setdefault(sig, [])
                 entries.insert(0, _Entry(t, tuple(rec.guards), t.out_treedef,
-                                         _Globals([self.f, *fns], codes)))
+                                         WatchedGlobals([self.f, *fns], codes)))
                 del entries[MAX_TRACES:]
             else:
                 self._uncacheable(reason)
@@ -434,9 +427,12 @@ def jit(f: Callable, argnums: int | Sequence[int] | None = None, *,
     >>> f.stats["captures"], f.stats["hits"]
     (1, 1)
     """
-    from .api import _user_facing
-
     cached = CachedFunction(f, argnums, strict)
-    wrapped = _user_facing(cached)
-    wrapped.stats, wrapped.clear = cached.stats, cached.clear
-    return wrapped
+    return with_cache_controls(user_facing(cached), cached)
+
+
+def with_cache_controls(wrapper: Any, cached: Any) -> Any:
+    """``wrapper`` (a function around the cache ``cached``) given its ``.stats`` and
+    ``.clear()``."""
+    wrapper.stats, wrapper.clear = cached.stats, cached.clear
+    return wrapper

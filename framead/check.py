@@ -9,7 +9,10 @@ from typing import Any
 import numpy as np
 
 from . import tree
+from .api import vjp
 from .errors import FrameadError
+from .forward import jvp
+from .tracing import norm_argnums
 
 _MODE_NAMES = {"rev": "reverse mode (vjp)", "fwd": "forward mode (jvp)"}
 
@@ -236,8 +239,6 @@ class _Checker:
                 f"{_out_label(self.shapes, k)}: {got[k]!r} vs {self.value[k]!r}", mode=mode)
 
     def rev(self) -> None:
-        from .api import vjp
-
         u = self.rng.standard_normal(self.value.size)
         out, f_vjp = vjp(self.f, *_fresh(self.args), argnums=self.nums)
         self._check_value(out, "rev")
@@ -263,8 +264,6 @@ class _Checker:
                 self._localize(i, int(np.argmax(bad)), got, want)
 
     def _jvp(self, i: int, t: np.ndarray) -> np.ndarray:
-        from .forward import jvp
-
         tan = [None] * len(self.args)
         tan[i] = _tangent_of(self.args[i], t)
         out, tout = jvp(self.f, _fresh(self.args), tan)
@@ -318,12 +317,10 @@ def check_grads(f: Callable, *args: Any, order: int = 1, modes: Sequence[str] = 
     unknown = [m for m in modes if m not in _MODE_NAMES]
     if unknown or not modes:
         raise ValueError(f"check_grads: modes are 'fwd' and 'rev', not {list(modes)!r}")
-    from .api import _norm_argnums
-
     if argnums is None:
         argnums = tuple(i for i, a in enumerate(args) if _is_float_arg(a) or (
             tree.is_node(a) and any(_is_float_arg(v) for v in tree.leaves(a))))
-    nums = _norm_argnums(argnums, len(args))
+    nums = norm_argnums(argnums, len(args))
     if not nums:
         raise ValueError("check_grads: no float or float-array argument to check (pass the "
                          "arguments themselves, check_grads(f, x, y), not a tuple of them)")
@@ -349,9 +346,6 @@ def _check(f: Callable, xs: list, nums: tuple, order: int, modes: tuple, eps: fl
 def _derivative(f: Callable, xs: list, nums: tuple, mode: str, checker: _Checker,
                 rng: np.random.Generator) -> Callable:
     """x -> vjp(f, x)(u) or x -> jvp(f, x, t), with fixed random u or t."""
-    from .api import vjp
-    from .forward import jvp
-
     if mode == "rev":
         out = f(*_fresh(xs))
         ct = _cotangent(out, rng.standard_normal(checker.value.size))

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import tree
+from .api import vjp
 from .inputs import Differentiated
 
 __all__ = ["to_torch", "to_jax"]
@@ -64,7 +65,7 @@ def to_torch(fn: Callable) -> Callable:
     >>> w.grad
     tensor([ 6., 12.], dtype=torch.float64)
     """
-    import torch
+    import torch  # noqa: PLC0415 - optional dependency
 
     state: dict = {}  # the output structure of the last forward (apply returns a flat tuple)
 
@@ -88,8 +89,6 @@ def to_torch(fn: Callable) -> Callable:
             nums = tuple(i for i, end in enumerate(ends)
                          if any(end - _n_leaves(args[i]) <= k < end for k in diff))
             if nums:
-                from .api import vjp
-
                 out, f_vjp = vjp(fn, *args, argnums=nums)
                 ctx.f_vjp, ctx.args, ctx.nums = f_vjp, args, nums
             else:
@@ -158,7 +157,7 @@ def to_jax(fn: Callable, result_shape: Any = None) -> Callable:
     >>> [np.asarray(x).tolist() for x in g]
     [[2.0, 3.0], [0.0, 0.0]]
     """
-    import jax
+    import jax  # noqa: PLC0415 - optional dependency
 
     def _structs(args):
         return [jax.tree_util.tree_map(
@@ -199,8 +198,6 @@ def to_jax(fn: Callable, result_shape: Any = None) -> Callable:
                            for x in a)
             nums = tuple(i for i, x in enumerate(arrays)
                          if any(tree.differentiable(v) for v in tree.leaves(x)))
-            from .api import vjp
-
             out, f_vjp = vjp(fn, *arrays, argnums=nums)
             leaves, treedef = tree.flatten(out)
             g_leaves = jax.tree_util.tree_leaves(gg)

@@ -23,9 +23,21 @@ from typing import Any
 import numpy as np
 
 from . import tree
-from .ir import Graph, Node, Value, flatten_tree, unflatten_tree
+from .capture.recorder import (
+    CONST_RULE,
+    COPY_RULE,
+    GATHER_RULE,
+    SETITEM_RULE,
+    VIEW_UPDATE_RULE,
+    Recorder,
+)
+from .capture.session import internals_visible, outer_recorder
+from .ir import Graph, Node, Value, active_nodes, flatten_tree, primal_tree, unflatten_tree
+from .rules import fill_zeros, fit_tangent
+from .rules import primitives as prim
+from .tracing import capture, name_of, norm_argnums, report_opaque, resolve_strict, split_aux
 
-__all__ = ["jvp", "linearize_trace", "ForwardTrace", "forward_trace"]
+__all__ = ["jvp", "linearize_trace", "ForwardTrace", "forward_trace", "unit_basis"]
 
 
 # ----------------------------------------------------------------------------- capture
@@ -40,8 +52,8 @@ class ForwardTrace:
         self.out_treedef = out_treedef
         self.wrt = wrt
         self.hazards = hazards
-        from .reverse import active_nodes
-
+        self.spec: Any = None  # the differentiated arguments (framead/inputs.py)
+        self.aux: Any = None  # has_aux: the second item f returned
         self._live = active_nodes(graph, wrt)
 
     def tangent(self, tangents: Sequence[Any]) -> Any:
@@ -62,12 +74,9 @@ def forward_trace(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
                   strict: bool | None = None, has_aux: bool = False) -> ForwardTrace:
     """Capture ``f(*args, **kwargs)`` with ``args[nums]`` as inputs, keeping every primal
     (``has_aux``: ``f`` returns ``(out, aux)``; ``.aux`` is the second)."""
-    from .api import _capture, _name, _resolve_strict, _split_aux, report_opaque
-    from .capture.recorder import Recorder
-
-    t = _capture(f, args, kwargs, nums, strict,
-                 rec=Recorder(strict=_resolve_strict(strict), save_all=True))
-    aux = _split_aux(t, _name(f)) if has_aux else None
+    t = capture(f, args, kwargs, nums, strict,
+                rec=Recorder(strict=resolve_strict(strict), save_all=True))
+    aux = split_aux(t, name_of(f)) if has_aux else None
     if t.nested:  # inside another capture (its recorder keeps every primal of the segment)
         ft = _NestedForwardTrace(t.graph, t.value, t.out_treedef, t.wrt, [])
         report_opaque(ft._live, 2)
@@ -78,37 +87,15 @@ def forward_trace(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
 
 
 class _NestedForwardTrace(ForwardTrace):
-    """A forward trace inside another capture (framead/api.py ``_capture_nested``): its
+    """A forward trace inside another capture (framead/tracing.py ``_capture_nested``): its
     tangent passes run as code the outer capture records (jacrev(jacfwd(f)), ...)."""
 
     def tangent(self, tangents: Sequence[Any]) -> Any:
-        from .capture.session import internals_visible
-
         with internals_visible():
             return super().tangent(tangents)
 
 
 # ----------------------------------------------------------------------------- tangent pass
-
-def _zeros_of(v: Value) -> Any:
-    dt = v.dtype if v.dtype is not None else np.float64
-    z = np.zeros(v.shape, dtype=dt)
-    if issubclass(v.kind, np.ndarray):
-        return z
-    if v.kind is float:
-        return 0.0
-    if v.kind is complex:
-        return 0j
-    return z[()]
-
-
-def _primal_tree(a: Any) -> Any:
-    if isinstance(a, Value):
-        return a.primal
-    if type(a) in (list, tuple):
-        return type(a)(_primal_tree(x) for x in a)
-    return a
-
 
 def _tangent_tree(a: Any, tan: dict) -> Any:
     """Tangent of an argument: None when zero; for containers the same structure."""
@@ -123,9 +110,7 @@ def _tangent_tree(a: Any, tan: dict) -> Any:
 
 
 def _fit_out(t: Any, leaf: Any) -> Any:
-    from .rules.helpers import fit_tangent, is_inexact
-
-    if not is_inexact(leaf):
+    if not tree.differentiable(leaf):
         return None
     return fit_tangent(t, leaf)
 
@@ -164,37 +149,32 @@ def _ans(node: Node) -> Any:
 
 def node_jvp(node: Node, ts: tuple) -> Any:
     """Tangent of ``node``'s output(s) given its arguments' tangents (None: zero)."""
-    from .capture import recorder as R
-    from .rules import primitives as prim
-
     rule = node.rule
-    if rule is R.CONST_RULE or getattr(rule, "cut", False):
+    if rule is CONST_RULE or getattr(rule, "cut", False):
         return None
     if not node.multi and node.outputs[0] is None:
         return None
-    if rule is R.SETITEM_RULE:
+    if rule is SETITEM_RULE:
         a, key, v = node.args
         out = node.outputs[0]
-        ta = ts[0] if ts[0] is not None else _zeros_of(a)
+        ta = ts[0] if ts[0] is not None else a.meta().zeros()
         res = np.array(ta, dtype=np.result_type(np.asarray(ta).dtype, out.dtype), copy=True)
         tv = ts[2]
         if isinstance(tv, list | tuple):  # a[k] = [x0, 2.0]: zeros for the constant items
-            from .rules.helpers import fill_zeros
-
-            tv = fill_zeros(tv, _primal_tree(v))
+            tv = fill_zeros(tv, primal_tree(v))
         res[key] = tv if tv is not None else 0
         return res.astype(out.dtype, copy=False)
-    if rule is R.VIEW_UPDATE_RULE:
+    if rule is VIEW_UPDATE_RULE:
         parent, child, recipe = node.args
-        tp = ts[0] if ts[0] is not None else _zeros_of(parent)
+        tp = ts[0] if ts[0] is not None else parent.meta().zeros()
         tc = ts[1] if ts[1] is not None else 0
         return prim.view_update(np.asarray(tp), tc, recipe)
-    if rule is R.COPY_RULE:
+    if rule is COPY_RULE:
         return ts[0]
-    if rule is R.GATHER_RULE:
+    if rule is GATHER_RULE:
         return prim.gather_flat(np.asarray(ts[0]), node.args[1])
-    args = tuple(_primal_tree(a) for a in node.args)
-    kwargs = {k: _primal_tree(v) for k, v in node.kwargs.items()}
+    args = tuple(primal_tree(a) for a in node.args)
+    kwargs = {k: primal_tree(v) for k, v in node.kwargs.items()}
     ts = tuple(None if i in getattr(rule, "nondiff", ()) else t for i, t in enumerate(ts))
     ans = _ans(node)
     if getattr(rule, "jvp", None) is None:
@@ -206,21 +186,19 @@ def _jvp_from_vjp(node: Node, rule: Any, ts: tuple, ans: Any, args: tuple,
                   kwargs: dict) -> Any:
     """A rule with a VJP and no JVP: J t row by row, one VJP call per output element (real
     values only)."""
-    from .rules.helpers import is_inexact
-
     if not hasattr(rule, "call_vjp"):
         raise NotImplementedError(
             f"forward mode: rule {node.name!r} (used at {node.loc.file}:{node.loc.line}) has no "
             "JVP; register it with jvp=... to use jvp/jacfwd through it")
     leaves, treedef = flatten_tree(ans) if node.multi else ([ans], None)
-    if any(np.iscomplexobj(x) for x in leaves if is_inexact(x)) or any(
+    if any(np.iscomplexobj(x) for x in leaves if tree.differentiable(x)) or any(
             np.iscomplexobj(t) for t in ts if t is not None and not isinstance(t, list | tuple)):
         raise NotImplementedError(
             f"forward mode: rule {node.name!r} has no JVP and complex values are involved; "
             "register it with jvp=...")
     want = [i for i, t in enumerate(ts) if t is not None]
-    zeros = [np.zeros(np.shape(x), dtype=np.asarray(x).dtype) if is_inexact(x) else None
-             for x in leaves]
+    zeros = [np.zeros(np.shape(x), dtype=np.asarray(x).dtype) if tree.differentiable(x)
+             else None for x in leaves]
     outs = []
     for j, x in enumerate(leaves):
         if zeros[j] is None or (node.multi and node.outputs[j] is None):
@@ -228,9 +206,7 @@ def _jvp_from_vjp(node: Node, rule: Any, ts: tuple, ans: Any, args: tuple,
             continue
         col = np.zeros(zeros[j].size, dtype=zeros[j].dtype)
         for k in range(col.size):
-            e = zeros[j].copy().reshape(-1)
-            e[k] = 1
-            e = e.reshape(zeros[j].shape)
+            e = unit_basis(zeros[j], k)
             g_leaves = list(zeros)
             g_leaves[j] = e if isinstance(x, np.ndarray) else e[()]
             g = unflatten_tree(treedef, g_leaves) if node.multi else g_leaves[0]
@@ -238,6 +214,19 @@ def _jvp_from_vjp(node: Node, rule: Any, ts: tuple, ans: Any, args: tuple,
             col[k] = sum(_dot(cts[i], ts[i]) for i in want)
         outs.append(col.reshape(zeros[j].shape) if isinstance(x, np.ndarray) else col[0])
     return unflatten_tree(treedef, outs) if node.multi else outs[0]
+
+
+def unit_basis(x: Any, k: int) -> Any:
+    """The k-th unit tangent (or cotangent) shaped and typed like ``x``."""
+    if isinstance(x, np.ndarray):
+        e = np.zeros(x.size, dtype=x.dtype)
+        e[k] = 1
+        return e.reshape(x.shape)
+    if type(x) is float:
+        return 1.0
+    if isinstance(x, complex):
+        return 1 + 0j
+    return np.ones((), dtype=np.result_type(x))[()]
 
 
 def _dot(c: Any, t: Any) -> float:
@@ -291,8 +280,6 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     nums = tuple(i for i, t in enumerate(tangents) if t is not None)
     ft = forward_trace(f, primals, kwargs, nums, strict, has_aux=has_aux)
-    from .capture.session import internals_visible, outer_recorder
-
     nested = outer_recorder() is not None
     ts = []
     for i in nums:
@@ -323,7 +310,5 @@ def linearize_trace(f: Callable, *args: Any, argnums: int | Sequence[int] = 0,
                     strict: bool | None = None, **kwargs: Any) -> ForwardTrace:
     """The ForwardTrace of ``f(*args)`` with respect to ``args[argnums]``: call
     ``.tangent([t0, ...])`` for as many tangents as wanted (one capture)."""
-    from .api import _norm_argnums
-
-    nums = _norm_argnums(argnums, len(args))
+    nums = norm_argnums(argnums, len(args))
     return forward_trace(f, args, kwargs, nums, strict)

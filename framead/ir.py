@@ -8,6 +8,7 @@ derivatives.
 from __future__ import annotations
 
 import linecache
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ def flatten_tree(tree: Any) -> tuple[list, Any]:
     """Leaves of nested tuples/lists (namedtuples become tuples) and a treedef to rebuild it."""
     leaves: list = []
 
-    def walk(t):
+    def walk(t: Any) -> Any:
         if isinstance(t, tuple | list):
             return (list if type(t) is list else tuple, [walk(x) for x in t])
         leaves.append(t)
@@ -27,11 +28,11 @@ def flatten_tree(tree: Any) -> tuple[list, Any]:
     return leaves, walk(tree)
 
 
-def unflatten_tree(treedef: Any, leaves: Any) -> Any:
+def unflatten_tree(treedef: Any, leaves: Iterable[Any]) -> Any:
     """Inverse of ``flatten_tree``."""
     it = iter(leaves)
 
-    def build(td):
+    def build(td: Any) -> Any:
         if td is None:
             return next(it)
         kind, kids = td
@@ -66,6 +67,12 @@ class Meta:
     @property
     def ndim(self) -> int:
         return len(self.shape)
+
+    def zeros(self) -> Any:
+        """Zeros of this shape and dtype (float64 when unknown): an array for array kinds,
+        else a NumPy scalar."""
+        z = np.zeros(self.shape, dtype=self.dtype if self.dtype is not None else float)
+        return z if issubclass(self.kind, np.ndarray) else z[()]
 
     @property
     def size(self) -> int:
@@ -115,7 +122,7 @@ class Value:
         self.kind = kind
         self.primal = primal
         self.name = name
-        self._meta = None
+        self._meta: Meta | None = None
 
     def meta(self) -> Meta:
         m = self._meta
@@ -169,6 +176,11 @@ class Node:
     def traced_argnums(self) -> list[int]:
         return [i for i, a in enumerate(self.args) if isinstance(a, Value)]
 
+    def value_inputs(self) -> Iterator[Value]:
+        """The Values the node reads: its arguments and keyword arguments, inside lists and
+        tuples too."""
+        return values_in([*self.args, *self.kwargs.values()])
+
 
 @dataclass
 class Graph:
@@ -188,7 +200,7 @@ class Graph:
         for node in reversed(self.nodes):
             if any(o is not None and o.id in needed for o in node.outputs):
                 live.append(node)
-                for a in _node_value_inputs(node):
+                for a in node.value_inputs():
                     needed.add(a.id)
         live.reverse()
         return live
@@ -200,15 +212,63 @@ class Graph:
         return format_graph(self)
 
 
-def _node_value_inputs(node: Node):
-    """The Values a node reads, inside list/tuple arguments too."""
-    stack = [*node.args, *node.kwargs.values()]
+def values_in(tree: Any) -> Iterator[Value]:
+    """The Values in ``tree`` (a Value, or lists and tuples holding Values among other
+    leaves), in order."""
+    if isinstance(tree, Value):
+        yield tree
+        return
+    if type(tree) not in (list, tuple):
+        return
+    stack = list(reversed(tree))
     while stack:
         a = stack.pop()
         if isinstance(a, Value):
             yield a
         elif type(a) in (list, tuple):
-            stack.extend(a)
+            stack.extend(reversed(a))
+
+
+def primal_tree(tree: Any, saved: bool = True) -> Any:
+    """``tree`` with each Value replaced by its primal (``saved``) or its Meta, lists and
+    tuples rebuilt."""
+    if isinstance(tree, Value):
+        return tree.primal if saved else tree.meta()
+    if type(tree) in (list, tuple):
+        return type(tree)(primal_tree(x, saved) for x in tree)
+    return tree
+
+
+def forward_active(graph: Graph, wrt: list[Value]) -> list[Node]:
+    """Nodes that depend on ``wrt`` (one pass; the reverse pass skips those no cotangent
+    reaches, so liveness need not be computed first)."""
+    active = {v.id for v in wrt}
+    out = []
+    for node in graph.nodes:
+        if any(v.id in active for v in values_in(node.args)):
+            live = [o.id for o in node.outputs if o is not None]
+            if live:  # a node without traced outputs never gets a cotangent
+                out.append(node)
+                active.update(live)
+    return out
+
+
+def active_nodes(graph: Graph, wrt: list[Value]) -> list[Node]:
+    """Nodes on some path from ``wrt`` to an output (forward-active and live)."""
+    active = {v.id for v in wrt}
+    fwd = []
+    for node in graph.nodes:
+        if not active.isdisjoint(v.id for v in values_in(node.args)):
+            fwd.append(node)
+            active.update(o.id for o in node.outputs if o is not None)
+    needed = {v.id for v in graph.outputs if isinstance(v, Value)}
+    out = []
+    for node in reversed(fwd):
+        if any(o is not None and o.id in needed for o in node.outputs):
+            out.append(node)
+            needed.update(v.id for v in values_in(node.args))
+    out.reverse()
+    return out
 
 
 def _fmt_const(c: Any) -> str:

@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from . import reverse as R
-from .ir import Graph, Node, Value, flatten_tree
+from .capture.recorder import CONST_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
+from .ir import Graph, Node, Value, active_nodes, flatten_tree, values_in
+from .reverse import RUNTIME
+from .reverse_source import Emitter, fused_kind, inline_vjp, key_src, node_block, register_source
 
 CHUNK_NODES = 250
 _serial = itertools.count(1)
@@ -58,13 +60,13 @@ def _setitem_inplace(a: np.ndarray, key: Any, v: Any) -> np.ndarray:
     return a
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_as_recorded(a: Any, b: Any) -> bool:
     """Guard comparison: same value (and shape) as recorded."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.shape(a) == np.shape(b) and bool(np.array_equal(a, b))
     if type(a) in (tuple, list):
         return type(a) is type(b) and len(a) == len(b) and all(
-            _same(x, y) for x, y in zip(a, b, strict=True))
+            same_as_recorded(x, y) for x, y in zip(a, b, strict=True))
     try:
         return bool(a == b) and type(a) is type(b)
     except Exception:  # noqa: BLE001 - incomparable means different
@@ -95,8 +97,6 @@ def _on_copy(fn: Any, k: int, *args: Any, **kwargs: Any) -> Any:
 def _may_return_view(node: Node) -> bool:
     """Whether ``node``'s array outputs may share memory with its array arguments (anything
     but arithmetic operators, ufuncs without ``out=`` and framead's copying primitives)."""
-    from .capture.recorder import SETITEM_RULE, VIEW_UPDATE_RULE
-
     fn = getattr(node.rule, "fn", None)
     if node.rule in (SETITEM_RULE, VIEW_UPDATE_RULE):
         return False
@@ -124,7 +124,7 @@ class Replay:
         self.guards = guards
         self._order = {id(n): k for k, n in enumerate(graph.nodes)}
         self.fwd_nodes = self._needed_forward(graph, guards)
-        self.bwd_nodes = list(reversed(R.active_nodes(graph, wrt)))
+        self.bwd_nodes = list(reversed(active_nodes(graph, wrt)))
         self.size = 1 + max([v.id for v in graph.inputs] +
                             [o.id for n in graph.nodes for o in n.outputs if o is not None],
                             default=0)
@@ -140,13 +140,11 @@ class Replay:
     def _needed_forward(graph: Graph, guards: tuple) -> list[Node]:
         """Nodes the outputs or a guard depend on; every value they read must be made by one
         of them or be an input."""
-        from .ir import _node_value_inputs
-
-        guarded = [v for g in guards for v in R._values_in(list(g[2]))]
+        guarded = [v for g in guards for v in values_in(list(g[2]))]
         live = graph.live_nodes(also=guarded)
         made = {v.id for v in graph.inputs}
         made.update(o.id for n in live for o in n.outputs if o is not None)
-        read = {v.id for n in live for v in _node_value_inputs(n)}
+        read = {v.id for n in live for v in n.value_inputs()}
         read.update(v.id for v in (*graph.outputs, *guarded) if isinstance(v, Value))
         missing = read - made
         if missing:
@@ -155,22 +153,22 @@ class Replay:
         return live
 
     # ------------------------------------------------------------------ code generation
-    def _const(self, em: R._Emitter, c: Any) -> str:
+    def _const(self, em: Emitter, c: Any) -> str:
         if c is None or type(c) in (bool, int, str) or c is Ellipsis:
             return repr(c)
         return em.bind("k", c)
 
-    def _expr(self, em: R._Emitter, a: Any) -> str:
+    def _expr(self, em: Emitter, a: Any) -> str:
         if isinstance(a, Value):
             return f"e[{a.id}]"
-        if type(a) in (list, tuple) and any(True for _ in R._values_in(a)):
+        if type(a) in (list, tuple) and any(True for _ in values_in(a)):
             items = ", ".join(self._expr(em, x) for x in a)
             if type(a) is tuple:
                 return f"({items},)" if len(a) == 1 else f"({items})"
             return f"[{items}]"
         return self._const(em, a)
 
-    def _call_expr(self, em: R._Emitter, fn: Any, args: tuple, kwargs: dict, stem: str) -> str:
+    def _call_expr(self, em: Emitter, fn: Any, args: tuple, kwargs: dict, stem: str) -> str:
         parts = [self._expr(em, a) for a in args]
         parts += [f"{k}={self._expr(em, v)}" for k, v in kwargs.items() if k.isidentifier()]
         odd = {k: v for k, v in kwargs.items() if not k.isidentifier()}
@@ -183,9 +181,7 @@ class Replay:
                 return f"{_UNOPS[fn]}{parts[0]}"
         return f"{em.bind(stem, fn)}({', '.join(parts)})"
 
-    def _forward_line(self, em: R._Emitter, node: Node) -> str:
-        from .capture.recorder import CONST_RULE, SETITEM_RULE
-
+    def _forward_line(self, em: Emitter, node: Node) -> str:
         loc = node.loc
         where = self._where.get(loc)
         if where is None:
@@ -202,8 +198,8 @@ class Replay:
             fn = functools.partial(_on_copy, fn, mut[0])  # it writes argument k: a copy
         stem = "f_" + "".join(ch if ch.isalnum() else "_" for ch in node.name)[:30] + "_"
         if fn is operator.getitem and len(node.args) == 2 and isinstance(a0, Value) and \
-                not node.kwargs and not any(True for _ in R._values_in(node.args[1])):
-            return f"e[{outs[0].id}] = e[{a0.id}][{R._key_src(em, node.args[1])}]{where}"
+                not node.kwargs and not any(True for _ in values_in(node.args[1])):
+            return f"e[{outs[0].id}] = e[{a0.id}][{key_src(em, node.args[1])}]{where}"
         call = self._call_expr(em, fn, node.args, node.kwargs, stem)
         if node.multi:
             ids = tuple(o.id if o is not None else None for o in outs)
@@ -221,7 +217,7 @@ class Replay:
 
         reads: set[int] = set()
         for node in self.bwd_nodes:
-            if R._fused_kind(node) is not None:
+            if fused_kind(node) is not None:
                 continue
             inline = self._inline[id(node)]
             if inline is not None:  # only what the formulas of the traced arguments use
@@ -233,7 +229,7 @@ class Replay:
                     reads.add(node.outputs[0].id)
                 continue
             reads.update(v.id for i, a in enumerate(node.args) if i in node.saved
-                         for v in R._values_in(a))
+                         for v in values_in(a))
             if "ans" in node.saved:
                 reads.update(o.id for o in node.outputs if o is not None)
         self._reads = reads
@@ -243,14 +239,12 @@ class Replay:
         """After which forward line each value can be dropped from ``e`` (its last forward
         reader), for values neither the reverse pass nor the outputs need: temporaries are
         freed as in the original program, so memory is reused."""
-        from .ir import _node_value_inputs
-
         keep = self._backward_reads()
         keep.update(v.id for v in self.graph.outputs if isinstance(v, Value))
         keep.update(v.id for v in self.graph.inputs)
         last: dict[int, int] = {}
         for k, (_, kind, x) in enumerate(items):
-            vals = _node_value_inputs(x) if kind == 1 else R._values_in(list(x[2]))
+            vals = x.value_inputs() if kind == 1 else values_in(list(x[2]))
             for v in vals:
                 last[v.id] = k
         out: dict[int, list[int]] = {}
@@ -263,19 +257,16 @@ class Replay:
         """Array versions (made by a setitem/view_update here) that the setitem reading them
         may overwrite in place: nothing reads them, or a view of them, after that setitem,
         neither in the forward code nor as a saved primal in the reverse pass."""
-        from .capture.recorder import SETITEM_RULE, VIEW_UPDATE_RULE
-        from .ir import _node_value_inputs
-
         fresh = {n.outputs[0].id for n in self.fwd_nodes
                  if n.rule in (SETITEM_RULE, VIEW_UPDATE_RULE) and not n.multi}
         base: dict[int, tuple] = {}  # value id -> the array versions it may be a view of
         last: dict[int, int] = {}  # version id -> last forward position reading it or a view
         for pos, node in enumerate(self.fwd_nodes):
-            for v in _node_value_inputs(node):
+            for v in node.value_inputs():
                 for b in base.get(v.id, (v.id,)):
                     last[b] = pos
             if _may_return_view(node):  # outputs may share memory with array arguments
-                srcs = {b for v in _node_value_inputs(node) if v.kind is np.ndarray
+                srcs = {b for v in node.value_inputs() if v.kind is np.ndarray
                         for b in base.get(v.id, (v.id,))}
                 for o in node.outputs:
                     if o is not None and o.kind is np.ndarray and srcs:
@@ -284,7 +275,7 @@ class Replay:
         pinned = {b for v in self.graph.outputs if isinstance(v, Value)
                   for b in base.get(v.id, (v.id,))}
         for g in self.guards:  # a guard reads at its place in the original order
-            for v in R._values_in(list(g[2])):
+            for v in values_in(list(g[2])):
                 k = next((p for p, q in enumerate(fpos) if q >= g[0]), len(fpos))
                 for b in base.get(v.id, (v.id,)):
                     last[b] = max(last.get(b, -1), k)
@@ -297,7 +288,7 @@ class Replay:
                 out.add(a.id)
         return out
 
-    def _guard_line(self, em: R._Emitter, guard: tuple) -> str:
+    def _guard_line(self, em: Emitter, guard: tuple) -> str:
         _, fn, args, kwargs, recorded, loc = guard
         call = self._call_expr(em, fn, args, kwargs, "g_")
         where = f"  # guard: {loc.file}:{loc.line}  {loc.source()}"[:160]
@@ -305,12 +296,12 @@ class Replay:
         return f"if not _same({call}, {em.bind('r', recorded)}): {miss}{where}"
 
     def _generate(self) -> None:
-        self._inline = {id(n): R._inline_vjp(n) for n in self.bwd_nodes}
+        self._inline = {id(n): inline_vjp(n) for n in self.bwd_nodes}
         self._reads = None
         self._where: dict = {}
         self._private = self._private_versions()
-        em = R._Emitter()
-        em.ns.update(_store=_store_leaves, _same=_same, _Miss=Miss, _fit=_fit,
+        em = Emitter(RUNTIME)
+        em.ns.update(_store=_store_leaves, _same=same_as_recorded, _Miss=Miss, _fit=_fit,
                       _setitem_inplace=_setitem_inplace)
         lines: list[str] = []
         self._fwd: list = []
@@ -329,16 +320,16 @@ class Replay:
         for k, start in enumerate(range(0, len(body), CHUNK_NODES) or [0]):
             chunk = body[start:start + CHUNK_NODES]
             self._fwd.append(self._compile(em, lines, f"forward_{k}", "e", chunk))
-        blocks = [R._node_block(em, n, env=True, inline=self._inline[id(n)])
+        blocks = [node_block(em, n, env=True, inline=self._inline[id(n)])
                   for n in self.bwd_nodes]
         for k, start in enumerate(range(0, len(blocks), CHUNK_NODES) or [0]):
             chunk = [ln for b in blocks[start:start + CHUNK_NODES] for ln in b]
             self._bwd.append(self._compile(em, lines, f"backward_{k}", "e, ct", chunk))
         self.source = "\n".join(lines) + "\n"
-        R.register_source(self.filename, self.source,
+        register_source(self.filename, self.source,
                           [self, *(c.__code__ for c in (*self._fwd, *self._bwd))])
 
-    def _compile(self, em: R._Emitter, lines: list, name: str, params: str, body: list):
+    def _compile(self, em: Emitter, lines: list, name: str, params: str, body: list):
         first = len(lines) + 1
         chunk = [f"def {name}({params}):"] + (["    " + ln for ln in body] or ["    pass"])
         lines += chunk

@@ -16,26 +16,17 @@ from typing import Any
 import numpy as np
 
 from . import tree
+from .api import vjp
+from .capture.session import internals_visible, outer_recorder
+from .forward import forward_trace, unit_basis
 from .inputs import Differentiated
+from .tracing import norm_argnums, user_facing
 
 __all__ = ["jacfwd", "jacrev", "hessian"]
 
 
 def _leaf_shape(x: Any) -> tuple[int, ...]:
     return tuple(np.shape(x))
-
-
-def _basis(x: Any, k: int) -> Any:
-    """The k-th unit tangent/cotangent shaped and typed like ``x``."""
-    if isinstance(x, np.ndarray):
-        e = np.zeros(x.size, dtype=x.dtype)
-        e[k] = 1
-        return e.reshape(x.shape)
-    if type(x) is float:
-        return 1.0
-    if isinstance(x, complex):
-        return 1 + 0j
-    return np.ones((), dtype=np.result_type(x))[()]
 
 
 def _jac_dtype(out_leaf: Any, ins: list[Any]) -> Any:
@@ -95,15 +86,10 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, *,
     array([[2., 0.],
            [0., 4.]])
     """
-    from .api import _norm_argnums, _user_facing
-    from .forward import forward_trace
-
     @functools.wraps(f)
-    @_user_facing
-    def wrapper(*args: Any, **kwargs: Any):
-        from .capture.session import internals_visible, outer_recorder
-
-        nums = _norm_argnums(argnums, len(args))
+    @user_facing
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        nums = norm_argnums(argnums, len(args))
         ft = forward_trace(f, args, kwargs, nums, strict, has_aux=has_aux)
         if outer_recorder() is not None:  # inside a capture: let it see the assembly too
             with internals_visible():
@@ -124,7 +110,7 @@ def _forward_jacobian(ft: Any, argnums: Any) -> Any:
         cols = []
         for k in range(int(np.size(x))):
             ts = [None] * len(ins)
-            ts[i] = _basis(x, k)
+            ts[i] = unit_basis(x, k)
             # one tangent per output leaf: None (an int, a string output) keeps its place
             cols.append(treedef.flatten_up_to(ft.tangent(ts)))
         columns.append(cols)
@@ -141,16 +127,11 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, *,
     >>> framead.jacrev(lambda p: p[0] * p[1])((2.0, 3.0))
     (array(3.), array(2.))
     """
-    from .api import _norm_argnums, _user_facing
-    from .api import vjp as _vjp
-
     @functools.wraps(f)
-    @_user_facing
-    def wrapper(*args: Any, **kwargs: Any):
-        from .capture.session import internals_visible, outer_recorder
-
-        nums = _norm_argnums(argnums, len(args))
-        res = _vjp(f, *args, argnums=nums, strict=strict, has_aux=has_aux, **kwargs)
+    @user_facing
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        nums = norm_argnums(argnums, len(args))
+        res = vjp(f, *args, argnums=nums, strict=strict, has_aux=has_aux, **kwargs)
         out, f_vjp = res[0], res[1]
         spec = Differentiated(args, nums, f)
         if outer_recorder() is not None:  # inside a capture: let it see the assembly too
@@ -175,7 +156,7 @@ def _jacrev_assemble(out: Any, f_vjp: Callable, spec: Differentiated, argnums: A
             continue
         for k in range(int(np.size(ol))):
             cts = [None] * len(out_leaves)
-            cts[o] = _basis(ol, k)
+            cts[o] = unit_basis(ol, k)
             r.append(spec.flat(f_vjp(tree.unflatten(treedef, cts))))
         rows.append(r)
     jacs = []

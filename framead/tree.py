@@ -162,8 +162,10 @@ class TreeDef:
     __slots__ = ("kind", "aux", "children", "num_leaves")
 
     def __init__(self, kind: _Kind | None, aux: Any, children: tuple[TreeDef, ...]):
-        self.kind, self.aux, self.children = kind, aux, children
-        self.num_leaves = 1 if kind is None else sum(c.num_leaves for c in children)
+        self.kind: _Kind | None = kind
+        self.aux: Any = aux
+        self.children: tuple[TreeDef, ...] = children
+        self.num_leaves: int = 1 if kind is None else sum(c.num_leaves for c in children)
 
     def _key(self) -> Any:
         if self.kind is None:
