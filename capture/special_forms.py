@@ -22,7 +22,7 @@ from .native import Result, call_as_user
 from .primitive_rules import GATHER_RULE
 
 
-def rows_if_traced(rec, x: Any, frame) -> Any:
+def rows_if_traced(rec: Any, x: Any, frame: Any) -> Any:
     """A traced array as the iterator of its rows the recorder reads; anything else as is."""
     if isinstance(x, np.ndarray) and x.ndim >= 1 and rec.value_of(x) is not None:
         return rec.rows(x)
@@ -60,7 +60,7 @@ def _iter_items(rec, it, frame) -> list:
     return list(rows_if_traced(rec, it, frame))
 
 
-def sum_items(rec, fn, args, kwargs, frame):
+def sum_items(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """builtins.sum(items, start)."""
     if not args or len(args) > 2 or set(kwargs) - {"start"}:
         return call_as_user(fn, args, kwargs)
@@ -72,7 +72,7 @@ def sum_items(rec, fn, args, kwargs, frame):
     return rec.apply(rule, fn, (items, start), {}, (items, start), frame)
 
 
-def fold(rec, fn, args, kwargs, frame):
+def fold(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """math.fsum / math.prod over an iterable."""
     if not args:
         return call_as_user(fn, args, kwargs)
@@ -102,7 +102,7 @@ def _native_enough(rec, f: Any, iterables: tuple) -> bool:
                                                for it in iterables if it is not None)
 
 
-def reduce_items(rec, fn, args, kwargs, frame):
+def reduce_items(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """functools.reduce(f, items[, initial])."""
     if len(args) < 2 or kwargs or _native_enough(rec, args[0], args[1:]):
         return call_as_user(fn, args, kwargs)
@@ -114,7 +114,7 @@ def reduce_items(rec, fn, args, kwargs, frame):
     return fn(step, seq, *args[2:])
 
 
-def map_items(rec, fn, args, kwargs, frame):
+def map_items(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """builtins.map(f, *iterables)."""
     if not args or kwargs or _native_enough(rec, args[0], args[1:]):
         return call_as_user(fn, args, kwargs)
@@ -125,7 +125,7 @@ def map_items(rec, fn, args, kwargs, frame):
     return fn(StepFromC(rec, f, frame), *its)
 
 
-def starmap(rec, fn, args, kwargs, frame):
+def starmap(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """itertools.starmap(f, pairs): a C ``f`` (operator.mul) is called through dispatch."""
     if len(args) != 2 or kwargs or _native_enough(rec, args[0], args[1:]):
         return call_as_user(fn, args, kwargs)
@@ -135,7 +135,7 @@ def starmap(rec, fn, args, kwargs, frame):
     return fn(StepFromC(rec, f, frame), items)
 
 
-def accumulate(rec, fn, args, kwargs, frame):
+def accumulate(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """itertools.accumulate(items, func=operator.add): each step through dispatch."""
     if not args or len(args) > 2 or set(kwargs) - {"func", "initial"}:
         return call_as_user(fn, args, kwargs)
@@ -148,7 +148,7 @@ def accumulate(rec, fn, args, kwargs, frame):
     return fn(items, step, **{k: v for k, v in kwargs.items() if k == "initial"})
 
 
-def frompyfunc(rec, fn, args, kwargs, frame):
+def frompyfunc(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """np.frompyfunc(C function, nin, nout) (np.vectorize(math.sin)): the ufunc's calls of a
     C function on traced items go through dispatch; a Python function runs instrumented."""
     if not args or is_python_visible(args[0]):
@@ -156,7 +156,7 @@ def frompyfunc(rec, fn, args, kwargs, frame):
     return fn(StepFromC(rec, args[0], frame), *args[1:], **kwargs)
 
 
-def partial_call(rec, fn, args, kwargs, frame):
+def partial_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """functools.partial(f, traced...) over a C function: route its later calls to us."""
     p = call_as_user(fn, args, kwargs)
     if type(p) is functools.partial and (holds_traced(p.args) or holds_traced(
@@ -166,7 +166,7 @@ def partial_call(rec, fn, args, kwargs, frame):
     return p
 
 
-def as_strided(rec, fn, args, kwargs, frame):
+def as_strided(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """``as_strided(x, shape, strides)`` views x's memory through ``__array_interface__`` (its
     base is not x): recorded as the gather of its elements from x's buffer."""
     out = fn(*args, **kwargs)
@@ -191,7 +191,7 @@ def is_object_ufunc(fn: np.ufunc) -> bool:
     return bool(fn.types) and all(set(t.replace("->", "")) == {"O"} for t in fn.types)
 
 
-def as_object_items(rec, a: Any, frame) -> Any:
+def as_object_items(rec: Any, a: Any, frame: Any) -> Any:
     """A traced float/complex array as the object array NumPy's object loops see: each item
     a Python float (complex) recorded as read from the array."""
     if not (type(a) is np.ndarray and a.dtype.kind in "fc" and rec.value_of(a) is not None):
@@ -203,7 +203,7 @@ def as_object_items(rec, a: Any, frame) -> Any:
     return rec.hold_if_container(out)
 
 
-def to_object_array(rec, fn, args, kwargs, frame):
+def to_object_array(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """np.asarray(x, dtype=object) of a traced float array: each element is recorded as
     ``x[i]`` so the Python floats inside stay linked to x."""
     out = call_as_user(fn, args, kwargs)

@@ -4,6 +4,8 @@ the target's buffer (``Recorder.mutate``), so later reads see the new version.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from framead.rules import mutation_rules as _mut
 
@@ -16,12 +18,12 @@ def _bind(args: tuple, kwargs: dict, names: tuple, defaults: dict) -> list:
     return vals[:len(names)]
 
 
-def _writer(functional, names: tuple, defaults: dict | None = None):
+def _writer(functional: Any, names: tuple, defaults: dict | None = None) -> Any:
     """A NumPy in-place writer ``fn(target, *rest)``: record ``functional`` then fold the
     result into ``target``'s buffer."""
     defaults = defaults or {}
 
-    def handle(rec, fn, args, kwargs, frame):
+    def handle(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
         vals = _bind(args, kwargs, names, defaults)
         target = vals[0]
         rule = rules.lookup(functional)
@@ -39,7 +41,7 @@ place = _writer(_mut.place, ("arr", "mask", "vals"))
 putmask = _writer(_mut.putmask, ("a", "mask", "values"))
 
 
-def fill_diagonal(rec, fn, args, kwargs, frame):
+def fill_diagonal(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """np.fill_diagonal(a, val, wrap): a put at the diagonal's flat indices."""
     vals = _bind(args, kwargs, ("a", "val", "wrap"), {"wrap": False})
     a = vals[0]
@@ -52,7 +54,7 @@ def fill_diagonal(rec, fn, args, kwargs, frame):
                       a, frame, {})
 
 
-def set_attribute(rec, fn, args, kwargs, frame):
+def set_attribute(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """``a.flat = v``, ``z.real = v``, ``z.imag = v`` on arrays are writes into a's buffer."""
     if len(args) == 3 and not kwargs and isinstance(args[0], np.ndarray) and \
             args[1] in ("flat", "real", "imag"):
@@ -69,7 +71,7 @@ def set_attribute(rec, fn, args, kwargs, frame):
 # --- ndarray's in-place methods: (rec, a, args, kwargs, frame) ---------------------------------
 
 
-def sort_method(rec, a, args, kwargs, frame):
+def sort_method(rec: Any, a: np.ndarray, args: tuple, kwargs: dict, frame: Any) -> Any:
     """``a.sort(axis)``: np.sort's node, written into a."""
     rule = rules.lookup(np.sort)
     axis = args[0] if args else kwargs.get("axis", -1)
@@ -79,18 +81,18 @@ def sort_method(rec, a, args, kwargs, frame):
                       {} if axis == -1 else {"axis": axis})
 
 
-def fill_method(rec, a, args, kwargs, frame):
+def fill_method(rec: Any, a: np.ndarray, args: tuple, kwargs: dict, frame: Any) -> Any:
     """``a.fill(v)``: ``a[...] = v``."""
     return rec.set_item(a, Ellipsis, args[0] if args else kwargs["value"], frame)
 
 
-def put_method(rec, a, args, kwargs, frame):
+def put_method(rec: Any, a: np.ndarray, args: tuple, kwargs: dict, frame: Any) -> Any:
     """``a.put(ind, v, mode)``."""
     vals = _bind((a, *args), kwargs, ("a", "ind", "v", "mode"), {"mode": "raise"})
     return rec.mutate(rules.lookup(_mut.put), a.put, args, kwargs, tuple(vals), a, frame, {})
 
 
-def ufunc_at(rec, fn, args, kwargs, frame):
+def ufunc_at(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """ufunc.at: add/subtract as one linear node; any other ufunc as the sequence of
     element updates it performs (unbuffered, so repeated indices compound)."""
     ufunc = fn.__self__
