@@ -86,6 +86,13 @@ def _owned(ct: dict) -> set:
     return own
 
 
+def _acc(ct: dict, a: int, t: Any) -> None:
+    """ct[a] += t, where t is a cotangent or None (no cotangent)."""
+    if t is not None:
+        o = ct.get(a)
+        ct[a] = t if o is None else o + t
+
+
 def _acc1(ct: dict, a: int, t: Any) -> None:
     o = ct.get(a)
     ct[a] = t if o is None else o + t
@@ -151,10 +158,11 @@ class RuleOutputError(ValueError):
     """A rule's VJP returned a cotangent that does not fit its argument."""
 
 
-def _check_cotangent(t: Any, meta: Meta, node: Node, i: int) -> None:
-    """User rules only: the cotangent for argument i must have the argument's shape."""
+def _check_cotangent(t: Any, meta: Meta, node: Node, i: int) -> Any:
+    """User rules only: the cotangent for argument i must have the argument's shape
+    (returned as it is)."""
     if t is None:
-        return
+        return None
     shape = np.shape(t)
     if shape != tuple(meta.shape):
         loc = node.loc
@@ -163,13 +171,14 @@ def _check_cotangent(t: Any, meta: Meta, node: Node, i: int) -> None:
             f"argument {i}, whose shape is {tuple(meta.shape)} (call at {loc.file}:{loc.line}: "
             f"{loc.source()}). A VJP must return one cotangent per argument, shaped like it; "
             "use framead.rules.unbroadcast for broadcasting arguments")
+    return t
 
 
 # the names the generated reverse pass calls these helpers by (framead/reverse_source.py)
 RUNTIME: dict[str, Any] = {
     "_unb": _unb, "_fill": _fill, "_cts": _cts, "_acc_tree": _accumulate_tree,
     "_unflatten": _unflatten, "_check": _check_cotangent, "_acc_getitem": _acc_getitem,
-    "_acc_setitem": _acc_setitem, "_acc1": _acc1, "_acc2": _acc2,
+    "_acc_setitem": _acc_setitem, "_acc": _acc, "_acc1": _acc1, "_acc2": _acc2,
 }
 
 

@@ -327,11 +327,9 @@ def node_block(em: Emitter, node: Node, env: bool = False,
             if (getattr(node.rule, "elementwise", False) and a.shape != out_shape) or \
                     real_from_complex(node, a):
                 expr = f"_unb({expr}, {em.bind('m', a.meta())})"
-            lines.append(f"    t = {expr}  # {where}")
             if em.check_shapes(node.rule):
-                lines.append(f"    _check(t, {em.bind('m', a.meta())}, {em.bind('r', node)}, {i})")
-            lines.append("    if t is not None:")
-            lines.append(f"        ct[{a.id}] = t if (o := ct.get({a.id})) is None else o + t")
+                expr = f"_check({expr}, {em.bind('m', a.meta())}, {em.bind('r', node)}, {i})"
+            lines.append(f"    _acc(ct, {a.id}, {expr})  # {where}")
         else:
             lines.append(f"    _acc_tree(ct, {expr}, {em.bind('ids', ids_tree(a))})"
                          f"  # {where}")
