@@ -76,7 +76,7 @@ def to_torch(fn: Callable) -> Callable:
             for k, a in enumerate(leaves):
                 if isinstance(a, torch.Tensor):
                     arr = a.detach().cpu().numpy().copy()
-                    if arr.dtype.kind in "fc" and ctx.needs_input_grad[k + 1]:
+                    if tree.differentiable(arr) and ctx.needs_input_grad[k + 1]:
                         diff.append(k)
                     arrays.append(arr)
                 else:
@@ -100,7 +100,7 @@ def to_torch(fn: Callable) -> Callable:
             tensors = tuple(torch.as_tensor(np.array(x, copy=True), device=dev)
                             for x in out_leaves)
             for t, leaf in zip(tensors, ctx.out_leaves, strict=True):
-                if leaf.dtype.kind not in "fc":
+                if not tree.differentiable(leaf):
                     ctx.mark_non_differentiable(t)
             return tensors
 
@@ -111,7 +111,7 @@ def to_torch(fn: Callable) -> Callable:
                 return (None,) * (ctx.nleaves + 1)
             cts = []
             for g, leaf in zip(grads, ctx.out_leaves, strict=True):
-                if g is None or leaf.dtype.kind not in "fc":
+                if g is None or not tree.differentiable(leaf):
                     cts.append(None)
                     continue
                 c = np.conj(g.detach().cpu().numpy()).astype(leaf.dtype, copy=False)

@@ -14,7 +14,7 @@ import numpy as np
 from . import tree
 from .capture.buffers import buffer_owner
 from .errors import InputTypeError
-from .replay import cast_like
+from .reverse import cast_like
 
 
 def _label(argnum: int, f: Callable | None) -> str:

@@ -357,18 +357,3 @@ class Replay:
         for chunk in self._bwd:
             chunk(e, ct)
         return [ct.get(i) for i in self.wrt_ids]
-
-
-def cast_like(g: Any, x: Any) -> Any:
-    """A cotangent shaped and typed like the primal ``x`` (zeros for None)."""
-    if g is None:
-        g = np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0
-    if isinstance(x, np.ndarray):
-        g = np.asarray(g, dtype=x.dtype if x.dtype.kind == "c" else np.result_type(x.dtype,
-                                                                                   np.float16))
-        return np.broadcast_to(g, x.shape).copy() if g.shape != x.shape else g
-    if type(x) is float:
-        return float(np.real(g))
-    if isinstance(x, np.inexact):
-        return g if type(g) is type(x) else type(x)(g)
-    return g

@@ -24,7 +24,7 @@ from . import rules
 from .capture.recorder import COPY_RULE, GATHER_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .ir import Meta, Node, Value, format_node, primal_tree, values_in
 from .ir import unflatten_tree as _unflatten
-from .rules.primitives import _is_basic_key as _basic_key
+from .rules.primitives import is_basic_key
 
 
 def real_from_complex(node: Node, a: Value) -> bool:
@@ -72,7 +72,7 @@ def fused_kind(node: Node) -> str | None:
     out = node.outputs[0]
     if rule is _FUSED_RULES[0]:
         a, key, v = node.args
-        if any(True for _ in values_in(key)) or not _basic_key(key) or \
+        if any(True for _ in values_in(key)) or not is_basic_key(key) or \
                 type(v) in (list, tuple) or (isinstance(a, Value) and a.dtype != out.dtype) \
                 or (isinstance(v, Value) and getattr(v.dtype, "kind", "") == "c" and
                     getattr(out.dtype, "kind", "") != "c"):
@@ -81,7 +81,7 @@ def fused_kind(node: Node) -> str | None:
     if len(node.args) == 2 and not node.kwargs:
         a, key = node.args
         if isinstance(a, Value) and issubclass(a.kind, np.ndarray) and a.dtype == out.dtype \
-                and not any(True for _ in values_in(key)) and _basic_key(key):
+                and not any(True for _ in values_in(key)) and is_basic_key(key):
             return "getitem"
     return None
 

@@ -32,8 +32,7 @@ from .errors import GradientHazard, NonScalarOutputError
 from .inputs import Differentiated
 from .inputs import copy_arguments as _copy_arguments  # (a name tests replace)
 from .ir import Graph, Node, SourceLoc, Value, active_nodes, format_graph
-from .replay import cast_like
-from .reverse import Backward
+from .reverse import Backward, cast_like
 
 
 def user_facing(fn: Callable) -> Callable:
