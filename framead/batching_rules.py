@@ -36,7 +36,7 @@ class Unbatchable(Exception):
     """The trace (or this batch) cannot be run batched; the message says why."""
 
 
-class _Batched:
+class Batched:
     """A value stacked over the examples (batch axis first)."""
 
     __slots__ = ("a",)
@@ -46,12 +46,12 @@ class _Batched:
 
 
 def _arr(x: Any) -> Any:
-    return x.a if isinstance(x, _Batched) else x
+    return x.a if isinstance(x, Batched) else x
 
 
 def _pe_ndim(x: Any) -> int:
     """Per-example number of dimensions."""
-    return x.a.ndim - 1 if isinstance(x, _Batched) else np.ndim(x)
+    return x.a.ndim - 1 if isinstance(x, Batched) else np.ndim(x)
 
 
 def _align(xs: list[Any]) -> list[Any]:
@@ -61,7 +61,7 @@ def _align(xs: list[Any]) -> list[Any]:
     r = max((_pe_ndim(x) for x in xs), default=0)
     out = []
     for x in xs:
-        if isinstance(x, _Batched):
+        if isinstance(x, Batched):
             a = x.a
             k = a.ndim - 1
             out.append(a.reshape(a.shape[:1] + (1,) * (r - k) + a.shape[1:]) if k < r else a)
@@ -70,13 +70,13 @@ def _align(xs: list[Any]) -> list[Any]:
     return out
 
 
-# --- rules: (args, kwargs) with batched args as _Batched -> _Batched or plain value ---------
+# --- rules: (args, kwargs) with batched args as Batched -> Batched or plain value ---------
 
 def _elementwise(fn: Callable) -> Callable:
     def rule(args: list, kwargs: dict) -> Any:
         if kwargs:
             raise Unbatchable(f"keyword arguments {sorted(kwargs)}")
-        return _Batched(np.asarray(fn(*_align(args))))
+        return Batched(np.asarray(fn(*_align(args))))
     return rule
 
 
@@ -85,7 +85,7 @@ def _to_float(args: list, kwargs: dict) -> Any:
     a = x.a
     if kwargs or a.dtype.kind not in "fiub" or a[0].size != 1:
         raise Unbatchable("float() of a non-real or non-scalar value")
-    return _Batched(a.reshape(a.shape[0]).astype(np.float64))
+    return Batched(a.reshape(a.shape[0]).astype(np.float64))
 
 
 _REDUCE_KW = {"axis", "keepdims"}
@@ -102,7 +102,7 @@ def _reduction(fn: Callable, extra: frozenset = frozenset()) -> Callable:
                 raise Unbatchable("axis given twice")
             kw["axis"] = args[1]
         kw["axis"] = _shift_axes(kw.get("axis"), _pe_ndim(x))
-        return _Batched(np.asarray(fn(x.a, **kw)))
+        return Batched(np.asarray(fn(x.a, **kw)))
     return rule
 
 
@@ -121,7 +121,7 @@ def _reshape(args: list, kwargs: dict, out: Value) -> Any:
     if kwargs not in ({}, {"order": "C"}):
         raise Unbatchable("reshape order")
     a = args[0].a
-    return _Batched(a.reshape(a.shape[:1] + tuple(out.shape)))
+    return Batched(a.reshape(a.shape[:1] + tuple(out.shape)))
 
 
 def _transpose(args: list, kwargs: dict) -> Any:
@@ -131,20 +131,20 @@ def _transpose(args: list, kwargs: dict) -> Any:
     if len(args) > 2 or set(kwargs) - {"axes"}:
         raise Unbatchable("unsupported arguments")
     perm = tuple(reversed(range(nd))) if axes is None else tuple(int(i) % nd for i in axes)
-    return _Batched(a.transpose((0, *(p + 1 for p in perm))))
+    return Batched(a.transpose((0, *(p + 1 for p in perm))))
 
 
 def _swapaxes(args: list, kwargs: dict) -> Any:
     a, i, j = args[0].a, *args[1:]
-    if kwargs or isinstance(i, _Batched | bool) or isinstance(j, _Batched | bool):
+    if kwargs or isinstance(i, Batched | bool) or isinstance(j, Batched | bool):
         raise Unbatchable("unsupported arguments")
     nd = a.ndim - 1
-    return _Batched(np.swapaxes(a, int(i) % nd + 1, int(j) % nd + 1))
+    return Batched(np.swapaxes(a, int(i) % nd + 1, int(j) % nd + 1))
 
 
 def _broadcast_to(args: list, kwargs: dict) -> Any:
     x, shape = args[0], kwargs.get("shape", args[1] if len(args) > 1 else None)
-    if len(args) > 2 or set(kwargs) - {"shape"} or isinstance(shape, _Batched):
+    if len(args) > 2 or set(kwargs) - {"shape"} or isinstance(shape, Batched):
         raise Unbatchable("unsupported arguments")
     shape = tuple(shape) if isinstance(shape, tuple | list) else (shape,)
     a = x.a
@@ -152,26 +152,26 @@ def _broadcast_to(args: list, kwargs: dict) -> Any:
     if k > len(shape):
         raise Unbatchable("broadcast_to a lower rank")
     a = a.reshape(a.shape[:1] + (1,) * (len(shape) - k) + a.shape[1:])
-    return _Batched(np.broadcast_to(a, a.shape[:1] + shape))
+    return Batched(np.broadcast_to(a, a.shape[:1] + shape))
 
 
 def _asarray(args: list, kwargs: dict) -> Any:
     if len(args) != 1 or set(kwargs) - {"dtype"}:
         raise Unbatchable("unsupported arguments")
-    return _Batched(np.asarray(args[0].a, **kwargs))
+    return Batched(np.asarray(args[0].a, **kwargs))
 
 
 def _array(args: list, kwargs: dict) -> Any:
     if len(args) != 1 or set(kwargs) - {"copy", "order", "dtype"} or \
             kwargs.get("order", "K") not in ("C", "K", "A"):
         raise Unbatchable("unsupported arguments")
-    return _Batched(np.array(args[0].a, copy=True, dtype=kwargs.get("dtype")))
+    return Batched(np.array(args[0].a, copy=True, dtype=kwargs.get("dtype")))
 
 
 def _copy(args: list, kwargs: dict) -> Any:
     if len(args) != 1 or kwargs:
         raise Unbatchable("unsupported arguments")
-    return _Batched(np.array(args[0].a, copy=True))
+    return Batched(np.array(args[0].a, copy=True))
 
 
 def _batched_key(key: Any) -> tuple:
@@ -194,14 +194,14 @@ def _batched_key(key: Any) -> tuple:
 
 
 def _static(x: Any) -> bool:
-    return not isinstance(x, _Batched) and not any(True for _ in values_in([x]))
+    return not isinstance(x, Batched) and not any(True for _ in values_in([x]))
 
 
 def _getitem(args: list, kwargs: dict) -> Any:
     a, key = args
     if kwargs or not _static(key) or not isinstance(a.a, np.ndarray):
         raise Unbatchable("a traced index")
-    return _Batched(a.a[_batched_key(key)])
+    return Batched(a.a[_batched_key(key)])
 
 
 def _lift(x: Any, n: int) -> np.ndarray:
@@ -214,9 +214,9 @@ def _setitem(args: list, kwargs: dict, n: int) -> Any:
     a, key, v = args
     if kwargs or not _static(key):
         raise Unbatchable("a traced index")
-    out = np.array(a.a, copy=True, order="C") if isinstance(a, _Batched) else _lift(a, n)
+    out = np.array(a.a, copy=True, order="C") if isinstance(a, Batched) else _lift(a, n)
     bkey = _batched_key(key)
-    if isinstance(v, _Batched):
+    if isinstance(v, Batched):
         target = out[bkey].ndim - 1
         va = v.a
         if va.ndim - 1 > target:
@@ -225,7 +225,7 @@ def _setitem(args: list, kwargs: dict, n: int) -> Any:
     elif not _static(v):
         raise Unbatchable("a container value")
     out[bkey] = v
-    return _Batched(out)
+    return Batched(out)
 
 
 def _view_update(args: list, kwargs: dict, n: int) -> Any:
@@ -236,16 +236,16 @@ def _view_update(args: list, kwargs: dict, n: int) -> Any:
     if kwargs or not (isinstance(recipe, tuple) and recipe and recipe[0] == "index"):
         raise Unbatchable(f"view recipe {recipe!r}")
     idx = np.asarray(recipe[1])
-    out = np.array(parent.a, copy=True, order="C") if isinstance(parent, _Batched) else \
+    out = np.array(parent.a, copy=True, order="C") if isinstance(parent, Batched) else \
         _lift(parent, n)
     flat = out.reshape(n, -1)
-    if isinstance(child, _Batched):
+    if isinstance(child, Batched):
         c = child.a
         if c.ndim - 1 > idx.ndim:
             raise Unbatchable("a value of higher rank than its target")
         child = c.reshape(c.shape[:1] + (1,) * (idx.ndim - c.ndim + 1) + c.shape[1:])
     flat[:, idx] = child
-    return _Batched(out)
+    return Batched(out)
 
 
 def _is_basic(key: Any) -> bool:
@@ -256,9 +256,9 @@ def _is_basic(key: Any) -> bool:
 
 def _gather_flat(args: list, kwargs: dict, n: int) -> Any:
     root, idx = args
-    if kwargs or isinstance(idx, _Batched):
+    if kwargs or isinstance(idx, Batched):
         raise Unbatchable("a traced index")
-    return _Batched(root.a.reshape(n, -1)[:, np.asarray(idx)])
+    return Batched(root.a.reshape(n, -1)[:, np.asarray(idx)])
 
 
 def _matmul(fn: Callable) -> Callable:
@@ -270,26 +270,26 @@ def _matmul(fn: Callable) -> Callable:
         if rx == 0 or ry == 0 or (fn is np.dot and (rx > 2 or ry > 2)):
             raise Unbatchable("np.dot of scalars or of arrays of more than 2 dimensions")
         if rx == 1 and ry == 1:  # inner product per example
-            if isinstance(x, _Batched) and isinstance(y, _Batched):
-                return _Batched(np.matmul(x.a[:, None, :], y.a[:, :, None])[:, 0, 0])
-            b, u = (x, y) if isinstance(x, _Batched) else (y, x)
-            return _Batched(np.matmul(b.a, u))
+            if isinstance(x, Batched) and isinstance(y, Batched):
+                return Batched(np.matmul(x.a[:, None, :], y.a[:, :, None])[:, 0, 0])
+            b, u = (x, y) if isinstance(x, Batched) else (y, x)
+            return Batched(np.matmul(b.a, u))
         xa, ya, squeeze = _arr(x), _arr(y), None
         if rx == 1:  # (k,) @ (..., k, m): a row vector, its axis removed after
             xa, rx, squeeze = xa[..., None, :], 2, -2
         if ry == 1:  # (..., n, k) @ (k,): a column vector
             ya, ry, squeeze = ya[..., :, None], 2, -1
-        if isinstance(x, _Batched) and isinstance(y, _Batched) and rx != ry:
+        if isinstance(x, Batched) and isinstance(y, Batched) and rx != ry:
             if rx < ry:
                 xa = xa.reshape(xa.shape[:1] + (1,) * (ry - rx) + xa.shape[1:])
             else:
                 ya = ya.reshape(ya.shape[:1] + (1,) * (rx - ry) + ya.shape[1:])
-        elif not isinstance(x, _Batched) and rx > ry:  # an unbatched operand of higher rank
+        elif not isinstance(x, Batched) and rx > ry:  # an unbatched operand of higher rank
             ya = ya.reshape(ya.shape[:1] + (1,) * (rx - ry) + ya.shape[1:])
-        elif not isinstance(y, _Batched) and ry > rx:
+        elif not isinstance(y, Batched) and ry > rx:
             xa = xa.reshape(xa.shape[:1] + (1,) * (ry - rx) + xa.shape[1:])
         r = np.matmul(xa, ya)
-        return _Batched(r if squeeze is None else np.squeeze(r, squeeze))
+        return Batched(r if squeeze is None else np.squeeze(r, squeeze))
     return rule
 
 
@@ -354,7 +354,7 @@ def _resolve(x: Any, env: dict[int, Any]) -> Any:
         return env[x.id]
     if type(x) in (list, tuple):
         items = [_resolve(v, env) for v in x]
-        if any(isinstance(v, _Batched) for v in items):
+        if any(isinstance(v, Batched) for v in items):
             raise Unbatchable("a batched value inside a list or tuple argument")
         return type(x)(items)
     return x
@@ -374,12 +374,12 @@ def _check(node: Node, v: Value, r: Any, n: int) -> None:
     """The batched result ``r`` has the recorded dtype and per-example shape."""
     a = _arr(r)
     shape = np.shape(a)
-    want = (n, *v.shape) if isinstance(r, _Batched) else tuple(v.shape)
+    want = (n, *v.shape) if isinstance(r, Batched) else tuple(v.shape)
     dtype = np.result_type(a) if v.dtype is not None else None
     if shape != want or (dtype is not None and dtype != np.dtype(v.dtype)):
         raise Unbatchable(f"{node.name} at {node.loc.file}:{node.loc.line} gave shape "
                           f"{shape} and dtype {dtype} batched, expected {want} and {v.dtype}")
-    if v.kind in _FLOAT_KINDS and isinstance(r, _Batched) and not np.all(np.isfinite(a)):
+    if v.kind in _FLOAT_KINDS and isinstance(r, Batched) and not np.all(np.isfinite(a)):
         raise Unbatchable(f"{node.name} at {node.loc.file}:{node.loc.line} gave a non-finite "
                           "Python float for some example (Python may raise there)")
 
@@ -400,10 +400,10 @@ def check_nodes(nodes: list[Node]) -> str | None:
 
 def run(nodes: list[Node], guards: tuple, inputs: dict[int, Any], batched: set[int],
         n: int) -> dict[int, Any]:
-    """Every node's value over the batch (``_Batched`` where it varies), from ``inputs``
+    """Every node's value over the batch (``Batched`` where it varies), from ``inputs``
     (value id -> array with the batch axis first where its id is in ``batched``); every guard
     must hold for every example. Raises Unbatchable."""
-    env: dict[int, Any] = {i: (_Batched(x) if i in batched else x) for i, x in inputs.items()}
+    env: dict[int, Any] = {i: (Batched(x) if i in batched else x) for i, x in inputs.items()}
     order = sorted([(g[0], 0, g) for g in guards] + [(k, 1, nd) for k, nd in enumerate(nodes)],
                    key=lambda t: (t[0], t[1]))
     for _, kind, item in order:
@@ -417,7 +417,7 @@ def run(nodes: list[Node], guards: tuple, inputs: dict[int, Any], batched: set[i
             continue
         args = [_resolve(a, env) for a in node.args]
         kwargs = {k: _resolve(v, env) for k, v in node.kwargs.items()}
-        if not any(isinstance(a, _Batched) for a in (*args, *kwargs.values())):
+        if not any(isinstance(a, Batched) for a in (*args, *kwargs.values())):
             r = node.rule.fn(*args, **kwargs)  # the same for every example
         else:
             r = _call(node, _rule_for(node), args, kwargs, n, out)
@@ -438,7 +438,7 @@ def _guard(guard: tuple, env: dict[int, Any], n: int) -> None:
     args = [_resolve(a, env) for a in gargs]
     kwargs = {k: _resolve(v, env) for k, v in gkwargs.items()}
     where = f"the decision at {loc.file}:{loc.line}"
-    if not any(isinstance(a, _Batched) for a in (*args, *kwargs.values())):
+    if not any(isinstance(a, Batched) for a in (*args, *kwargs.values())):
         if not same_as_recorded(fn(*args, **kwargs), recorded):
             raise Unbatchable(f"{where} differs from the recorded one")
         return

@@ -267,7 +267,7 @@ def _execute(plan: _Plan, leaves: list[tuple[Any, int | None]], n: int) -> list[
     outs = []
     for v in plan.outputs:
         r = env[v.id] if isinstance(v, Value) else v
-        outs.append((r.a, True) if isinstance(r, BR._Batched) else (r, False))
+        outs.append((r.a, True) if isinstance(r, BR.Batched) else (r, False))
     return outs
 
 

@@ -7,7 +7,7 @@ id; zero (None) cotangents skip their node.
 
 The helpers here run as part of the reverse pass, so an outer capture records them too
 (``grad(grad(f))``: this module is one of framead's differentiable internals,
-framead/capture/session.py).
+capture/session.py).
 """
 
 from __future__ import annotations
