@@ -22,6 +22,8 @@ from .recorder import Recorder
 from .rewriter import instrument, is_instrumented, probes_from, refuse_reason
 from .sourceloc import PACKAGE_DIRS, is_framead_file, release_frames
 
+rules.set_capture_test(C.is_enabled)  # a rule may ask whether a capture runs on this thread
+
 # held only while the callable-flag tables change (reentrant: a signal handler or finalizer
 # running in this thread may itself call grad)
 _flags_lock = threading.RLock()
