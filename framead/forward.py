@@ -54,13 +54,13 @@ class ForwardTrace:
         self.hazards = hazards
         self.spec: Any = None  # the differentiated arguments (framead/inputs.py)
         self.aux: Any = None  # has_aux: the second item f returned
-        self._live = active_nodes(graph, wrt)
+        self.live = active_nodes(graph, wrt)  # the nodes between wrt and the outputs
 
     def tangent(self, tangents: Sequence[Any]) -> Any:
         """Tangent of the output (shaped like it) for one tangent per ``wrt`` input (None:
         zero)."""
         seeds = {v.id: t for v, t in zip(self.wrt, tangents, strict=True) if t is not None}
-        tan = propagate(self._live, seeds)
+        tan = propagate(self.live, seeds)
 
         leaves = tree.leaves(self.value)
         outs = []
@@ -79,7 +79,7 @@ def forward_trace(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
     aux = split_aux(t, name_of(f)) if has_aux else None
     if t.nested:  # inside another capture (its recorder keeps every primal of the segment)
         ft = _NestedForwardTrace(t.graph, t.value, t.out_treedef, t.wrt, [])
-        report_opaque(ft._live, 2)
+        report_opaque(ft.live, 2)
     else:
         ft = ForwardTrace(t.graph, t.value, t.out_treedef, t.wrt, t.hazards)
     ft.spec, ft.aux = t.spec, aux
