@@ -195,6 +195,7 @@ class Emitter:
     def __init__(self, runtime: dict[str, Any]) -> None:
         self.ns: dict[str, Any] = {**runtime, "_mcos": math.cos, "_msin": math.sin}
         self._n = 0
+        self._names: dict[tuple[str, int], str] = {}  # (prefix, id of the object) -> name
         self._library = library_rule_ids()
 
     def check_shapes(self, rule: Any) -> bool:
@@ -202,10 +203,28 @@ class Emitter:
         return hasattr(rule, "fn") and id(rule) not in self._library
 
     def bind(self, prefix: str, obj: Any) -> str:
-        self._n += 1
-        name = f"{prefix}{self._n}"
-        self.ns[name] = obj
+        """The name ``obj`` has in the namespace (one per object and prefix). A prefix that
+        names a role (ends in ``_``: ``x12_`` the primal of %12, ``np_sin_vjp0_``) is the
+        name itself while it is free; otherwise a number is added."""
+        key = (prefix, id(obj))
+        name = self._names.get(key)
+        if name is not None:
+            return name
+        name = prefix.rstrip("_")
+        if not prefix.endswith("_") or not name.isidentifier() or name in self.ns or \
+                name in _GENERATED_LOCALS:
+            self._n += 1
+            name = f"{prefix}{self._n}"
+            while name in self.ns:
+                self._n += 1
+                name = f"{prefix}{self._n}"
+        self.ns[name] = obj  # (held here: the id in the key stays this object's)
+        self._names[key] = name
         return name
+
+
+# names the generated code uses for its own locals and parameters
+_GENERATED_LOCALS = frozenset({"g", "ct", "ts", "t", "o", "e", "x"})
 
 
 def _arg_expr(em: Emitter, node: Node, i: int, a: Any, env: bool = False) -> str:
