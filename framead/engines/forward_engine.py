@@ -14,23 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from framead.forward import forward_trace
+from framead.forward import forward_trace, unit_basis
 from framead.ir import flatten_tree
 
 from . import register_engine
 from .common import cast_cotangent, pair
-
-
-def _unit(x: Any, k: int, scale: complex = 1.0) -> Any:
-    if isinstance(x, np.ndarray):
-        e = np.zeros(x.size, dtype=x.dtype)
-        e[k] = scale
-        return e.reshape(x.shape)
-    if type(x) is float:
-        return float(scale.real) if isinstance(scale, complex) else float(scale)
-    if isinstance(x, complex):
-        return complex(scale)
-    return type(x)(scale)
 
 
 class ForwardEngine:
@@ -68,10 +56,10 @@ class ForwardEngine:
             ct = np.zeros(int(np.size(x)), dtype=complex if cplx else float)
             for k in range(ct.size):
                 ts = [None] * len(wrt)
-                ts[j] = _unit(x, k)
+                ts[j] = unit_basis(x, k)
                 ct[k] = pair(g_leaves, flatten_tree(ft.tangent(ts))[0])
                 if cplx:  # Re(ct * i) = -Im(ct) = <g, J (i e_k)>
-                    ts[j] = _unit(x, k, 1j)
+                    ts[j] = unit_basis(x, k) * 1j
                     ct[k] -= 1j * pair(g_leaves, flatten_tree(ft.tangent(ts))[0])
             out[i] = cast_cotangent(ct.reshape(np.shape(x)), x)
         return tuple(out)
