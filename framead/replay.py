@@ -20,7 +20,8 @@ import numpy as np
 from .capture.recorder import CONST_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .ir import Graph, Node, Value, active_nodes, flatten_tree, values_in
 from .reverse import RUNTIME
-from .reverse_source import Emitter, fused_kind, inline_vjp, key_src, node_block, register_source
+from .reverse_inline import inline_vjp
+from .reverse_source import Emitter, fused_kind, key_src, node_block, register_source
 
 CHUNK_NODES = 250
 _serial = itertools.count(1)

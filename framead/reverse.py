@@ -20,11 +20,11 @@ import numpy as np
 
 from .ir import Graph, Meta, Node, Value, forward_active, primal_tree, values_in
 from .ir import unflatten_tree as _unflatten
+from .reverse_inline import inline_callables
 from .reverse_source import (
     Emitter,
     fused_kind,
     ids_tree,
-    inline_callables,
     library_rule_ids,
     node_block,
     out_metas,

@@ -24,6 +24,7 @@ from . import rules
 from .capture.recorder import COPY_RULE, GATHER_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .ir import Meta, Node, Value, format_node, primal_tree, values_in
 from .ir import unflatten_tree as _unflatten
+from .reverse_inline import inline_vjp
 from .rules.primitives import is_basic_key
 
 
@@ -84,71 +85,6 @@ def fused_kind(node: Node) -> str | None:
                 and not any(True for _ in values_in(key)) and is_basic_key(key):
             return "getitem"
     return None
-
-
-# --- inline scalar VJPs (replays: framead/replay.py) -----------------------------------------
-# For real scalar nodes the commonest rules' VJPs, written out as expressions (the same
-# formulas as the rule tables), so a replayed reverse pass makes no call per node.
-_SCALAR_KINDS = (float, np.float64)
-
-
-_INLINE: dict[Any, tuple[str, ...]] = {
-    operator.add: ("g", "g"), operator.sub: ("g", "-g"),
-    operator.mul: ("g * {1}", "g * {0}"),
-    operator.truediv: ("g / {1}", "-g * {ans} / {1}"),
-    operator.neg: ("-g",), operator.pos: ("g",),
-    math.sin: ("g * _mcos({0})",), math.cos: ("-g * _msin({0})",),
-    math.exp: ("g * {ans}",),
-}
-_INLINE_FNS: dict[str, Any] = {}
-
-
-def inline_callables(node: Node) -> list | None:
-    """The inline VJP formulas of ``node`` as functions ``(g, x0, x1, ans) -> cotangent``
-    (the step loop's counterpart of the generated expressions)."""
-    forms = inline_vjp(node)
-    if forms is None:
-        return None
-    out = []
-    for f in forms:
-        if f is None:
-            out.append(None)
-            continue
-        fn = _INLINE_FNS.get(f)
-        if fn is None:
-            src = f.replace("{0}", "x0").replace("{1}", "x1").replace("{ans}", "ans")
-            fn = _INLINE_FNS[f] = eval(f"lambda g, x0, x1, ans: {src}",  # noqa: S307
-                                       {"_mcos": math.cos, "_msin": math.sin})
-        out.append(fn)
-    return out
-
-
-def inline_vjp(node: Node) -> list[str] | None:
-    """Expressions (with {0}, {1}, {ans} placeholders) for each argument's cotangent, or None
-    when ``node`` is not a real-scalar node of an inlined rule."""
-    out = node.outputs[0] if not node.multi else None
-    if out is None or node.kwargs or getattr(out.dtype, "kind", "") != "f" or (
-            out.kind not in _SCALAR_KINDS and out.kind is not np.ndarray):
-        return None
-    fn = getattr(node.rule, "fn", None)
-    for a in node.args:  # same shape and dtype as the output: no broadcasting to undo
-        if isinstance(a, Value):
-            if a.shape != out.shape or a.dtype != out.dtype or (
-                    a.kind not in _SCALAR_KINDS and a.kind is not np.ndarray):
-                return None
-        elif type(a) not in (float, int) and not isinstance(a, np.float64):
-            return None
-    if out.kind is np.ndarray and fn in (math.sin, math.cos, math.exp):
-        return None
-    if fn is operator.pow and len(node.args) == 2 and not isinstance(node.args[1], Value) \
-            and type(node.args[1]) is int and node.args[1] > 0:
-        c = node.args[1]
-        return ["g" if c == 1 else "g * 2 * {0}" if c == 2 else f"g * {c} * {{0}} ** {c - 1}",
-                None]
-    try:
-        return list(_INLINE.get(fn)) if fn in _INLINE else None
-    except TypeError:  # unhashable callable
-        return None
 
 
 # --- generated source in linecache --------------------------------------------------------
