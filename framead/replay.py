@@ -4,7 +4,7 @@ reverse pass, re-run on new inputs without instrumentation by cached traces
 differently raises ``Miss``.
 
 Values live in one list ``e`` indexed by value id. Each forward line calls the node's callable
-on ``e[...]`` and constants; each reverse block is the one ``framead.reverse`` generates, with
+on ``e[...]`` and constants; each reverse block is the one framead/reverse_source.py generates, with
 saved primals read from ``e``. Every line is commented with the user line it replays.
 """
 
