@@ -17,6 +17,7 @@ import framead
 from framead import rules
 from framead.capture.hazards import REGISTRY
 from framead.coverage_cli import main as coverage_main
+from framead.rules import primitives
 
 # --- rules -----------------------------------------------------------------------------------
 
@@ -93,7 +94,10 @@ def _run_rules(args: argparse.Namespace) -> int:
     shown = counts = 0
     no_jvp = cuts = 0
     rows = []
+    internal = {id(fn) for fn, *_ in primitives.PRIMITIVES.values()}
     for rule in rules.iter_rules():
+        if id(rule.fn) in internal:  # framead's own primitives (setitem, copy...): not rules
+            continue  # a user calls, and their tangents are framead/forward.py's
         counts += 1
         no_jvp += not rule.cut and rule.jvp is None
         cuts += rule.cut
