@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .ir import Value
+from .ir import values_in
 
 # what capture/calls.py's SOLVERS hook calls: handler(rec, fn, args, kwargs, frame) -> result
 Handler = Callable[[Any, Any, tuple, dict, Any], Any]
@@ -35,21 +35,13 @@ def args_tuple(a: Any) -> tuple:
     return a if isinstance(a, tuple) else (a,)
 
 
-def _values_in(tree: Any) -> Iterator[Value]:
-    if isinstance(tree, Value):
-        yield tree
-    elif type(tree) in (list, tuple):
-        for x in tree:
-            yield from _values_in(x)
-
-
 def parameters(rec: Any, start: int, frame: Any) -> list[Any]:
     """The objects holding the traced values read by the nodes recorded since ``start``."""
     new = rec.nodes[start:]
     produced = {o.id for n in new for o in n.outputs if o is not None}
     leaves: dict[int, Any] = {}
     for n in new:
-        for v in _values_in(n.args):
+        for v in values_in(n.args):
             if v.id not in produced:
                 leaves[v.id] = v
     found: dict[int, Any] = {}
