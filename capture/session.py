@@ -91,18 +91,15 @@ def outer_recorder() -> Recorder | None:
 # cached traces (framead/cache.py) watch the globals of every code object that ran: each
 # capture re-decides every code object it runs (its thread's decision generation is new), so
 # decide() sees them all
-class _CodeWatch(threading.local):
-    def __init__(self) -> None:
-        self.codes: list[CodeType] | None = None
-
-
-_code_watch = _CodeWatch()
+# (no __init__: a per-thread __init__ that failed once, e.g. at the stack guard in a thread
+# with a small stack, would leave that thread's local without the attribute for good)
+_code_watch = threading.local()
 
 
 @contextlib.contextmanager
 def watching_codes():
     """``with watching_codes() as codes:`` the code objects this thread runs, listed."""
-    outer, codes = _code_watch.codes, []
+    outer, codes = getattr(_code_watch, "codes", None), []
     _code_watch.codes = codes
     try:
         yield codes
@@ -186,7 +183,7 @@ def decide(code: CodeType | None) -> CodeType | None:
     if code is None:
         _after_native_subtree()
         return None
-    seen = _code_watch.codes
+    seen: list[CodeType] | None = getattr(_code_watch, "codes", None)
     if seen is not None:
         seen.append(code)
     native = _NATIVE.get(id(code))
