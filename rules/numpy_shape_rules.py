@@ -151,11 +151,15 @@ def _tangent_as_is(tangents, ans, a, *rest, **kw):
 
 # --- stacking and splitting ------------------------------------------------------------------
 
+# np.row_stack: vstack's old alias, removed in NumPy 2.5
+_VSTACKS = tuple(f for f in (np.vstack, getattr(np, "row_stack", None)) if f is not None)
+
+
 def _stacked_shape(fn, shape):
     nd = len(shape)
     if fn is np.hstack:
         return shape if nd >= 1 else (1,)
-    if fn in (np.vstack, np.row_stack):
+    if fn in _VSTACKS:
         return (1,) * (2 - nd) + shape if nd < 2 else shape
     if fn is np.dstack:
         return {0: (1, 1, 1), 1: (1,) + shape + (1,), 2: shape + (1,)}.get(nd, shape)
@@ -187,7 +191,7 @@ def _stacker_vjp(fn):
     return vjp
 
 
-STACKERS = [np.hstack, np.vstack, np.dstack, np.column_stack, np.row_stack]
+STACKERS = [np.hstack, np.dstack, np.column_stack, *_VSTACKS]
 
 
 def _split_vjp(axis_of):
