@@ -163,7 +163,7 @@ class Mutations:
         if av is None:
             av = self.ensure_value(a)
         region = a
-        if prim._is_basic_key(k):  # (natively: a subclass's __array_finalize__ may run)
+        if prim.is_basic_key(k):  # (natively: a subclass's __array_finalize__ may run)
             sub = call_quiet(np.ndarray.__getitem__, (a, k), None)
             if isinstance(sub, np.ndarray):
                 region = sub

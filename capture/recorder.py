@@ -25,16 +25,12 @@ from .handlers import ProbeHandlers, init_op_rules
 from .hazards import Hazard
 from .mutation import Mutations
 from .native import call_quiet
-from .primitive_rules import CONST_RULE, COPY_RULE, GATHER_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .saves import ALL, plain_constants, saved_set
-from .sourceloc import loc_of, strip_framead_frames
+from .sourceloc import loc_of
 from .unruled import unknown_call
 from .values import ValueTable, call_recipe
 
-# also imported from here: the primitive rules and WhichArgument (framead/ transforms),
-# strip_framead_frames (framead/tracing.py)
-__all__ = ["CONST_RULE", "COPY_RULE", "GATHER_RULE", "SETITEM_RULE", "VIEW_UPDATE_RULE",
-           "Recorder", "WhichArgument", "strip_framead_frames"]
+__all__ = ["Recorder"]
 CONST_SNAPSHOT_BYTES = 1 << 20
 
 

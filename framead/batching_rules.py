@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from .capture.recorder import (
+from .capture.guards import WhichArgument
+from .capture.primitive_rules import (
     CONST_RULE,
     COPY_RULE,
     GATHER_RULE,
     SETITEM_RULE,
     VIEW_UPDATE_RULE,
-    WhichArgument,
 )
 from .ir import Node, Value, values_in
 from .replay import same_as_recorded

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from . import tree
-from .capture.recorder import CONST_RULE
+from .capture.primitive_rules import CONST_RULE
 from .capture.session import _is_differentiable_internal, outer_recorder
 from .capture.sourceloc import is_framead_file
 from .inputs import Differentiated, default_argnums

@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 
 from . import tree
-from .capture.recorder import (
+from .capture.primitive_rules import (
     CONST_RULE,
     COPY_RULE,
     GATHER_RULE,
     SETITEM_RULE,
     VIEW_UPDATE_RULE,
-    Recorder,
 )
+from .capture.recorder import Recorder
 from .capture.session import internals_visible, outer_recorder
 from .ir import Graph, Node, Value, active_nodes, flatten_tree, primal_tree, unflatten_tree
 from .rules import fill_zeros, fit_tangent

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .capture.recorder import CONST_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
+from .capture.primitive_rules import CONST_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .ir import Graph, Node, Value, active_nodes, flatten_tree, values_in
 from .reverse import RUNTIME
 from .reverse_inline import inline_vjp

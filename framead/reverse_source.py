@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import rules
-from .capture.recorder import COPY_RULE, GATHER_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
+from .capture.primitive_rules import COPY_RULE, GATHER_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .ir import Meta, Node, Value, format_node, primal_tree, values_in
 from .ir import unflatten_tree as _unflatten
 from .reverse_inline import inline_vjp

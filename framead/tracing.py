@@ -26,8 +26,9 @@ from . import tree
 from .capture import session
 from .capture._evalframe import call as probe_call
 from .capture.hazards import Hazard
-from .capture.recorder import Recorder, strip_framead_frames
+from .capture.recorder import Recorder
 from .capture.session import Session, internals_visible, outer_recorder, visible_to_outer
+from .capture.sourceloc import strip_framead_frames
 from .errors import GradientHazard, NonScalarOutputError
 from .inputs import Differentiated
 from .inputs import copy_arguments as _copy_arguments  # (a name tests replace)

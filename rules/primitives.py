@@ -63,7 +63,6 @@ def is_basic_key(key: Any) -> bool:
         isinstance(k, int | np.integer) and not isinstance(k, bool)) for k in keys)
 
 
-_is_basic_key = is_basic_key  # the name capture/recorder.py and framead/reverse.py import
 
 
 def _written_mask(shape: tuple, key: Any) -> np.ndarray:
