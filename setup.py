@@ -1,15 +1,36 @@
-"""Build the C extension framead.capture._evalframe (needs numpy's headers)."""
+"""Build the C extension framead.capture._evalframe (needs numpy's headers).
+
+The hook reads CPython's private frame structures, so it is built for the interpreter versions
+that have a frame header (capture/frame3XX.h) and an opcode table (capture/opcodes3XX.py); any
+other version, and the free-threaded build, is refused here with the list of what is supported
+(docs/internals.md, "Adding a Python version").
+"""
 
 import sys
+import sysconfig
 
 import numpy
 from setuptools import Extension, setup
 
-if sys.version_info[:2] != (3, 11):
+SUPPORTED = ((3, 11), (3, 12), (3, 13))
+
+_here = sys.version.split()[0]
+_supported = ", ".join("%d.%d" % v for v in SUPPORTED)
+if sys.version_info[:2] not in SUPPORTED:
     raise SystemExit(
-        f"framead's capture is written for CPython 3.11 (capture/frame311.h, "
-        f"capture/opcodes311.py); this is {sys.version.split()[0]}. Support for 3.12/3.13 "
-        "means adding frame312.h/opcodes312.py beside them.")
+        f"framead supports CPython {_supported}; this is {_here}. A new version needs a frame "
+        "header (capture/frame3XX.h) and an opcode table (capture/opcodes3XX.py): see "
+        "docs/internals.md, 'Adding a Python version'.")
+if sysconfig.get_config_var("Py_GIL_DISABLED"):
+    raise SystemExit(
+        f"framead does not support the free-threaded build of CPython ({_here}, "
+        f"Py_GIL_DISABLED): its capture state relies on the GIL. Use the default build of "
+        f"CPython {_supported}.")
+if sys.implementation.name != "cpython":
+    raise SystemExit(f"framead needs CPython {_supported}; this is {sys.implementation.name}.")
+
+HEADERS = ["capture/frame_common.h", "capture/frame311.h", "capture/frame312.h",
+           "capture/frame313.h", "capture/frameview.h", "capture/ptrmap.h"]
 
 setup(
     ext_modules=[
@@ -17,7 +38,7 @@ setup(
             "framead.capture._evalframe",
             sources=["capture/_evalframe.c"],
             include_dirs=["capture", numpy.get_include()],
-            depends=["capture/frame311.h", "capture/frameview311.h", "capture/ptrmap.h"],
+            depends=HEADERS,
             extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wno-unused-function"],
         )
     ]
