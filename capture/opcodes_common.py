@@ -1,0 +1,233 @@
+"""What the per-version opcode tables share (``opcodes311``, ``opcodes312``, ``opcodes313``;
+docs/internals.md, section 2).
+
+* ``ProbeSpec``: what a probes object carries for one table (the probe tuples indexed by an
+  instruction's argument, the single probes, the marker tuples the call probe recognises by
+  identity, ``ATTR_NAMES``), and the table's ``check_probes``, ``probe_objects`` and
+  placeholder probes built from it.
+* ``Probes``: the base of each table's ``Probes`` class (the probes taken from the C
+  extension's attributes).
+* ``Emitter``: the replacement sequences that do not depend on the calling convention beyond
+  one fact, how ``[x, y, *args]`` on the stack is called as ``x(y, *args)`` (3.11:
+  ``PRECALL n; CALL n``; 3.12 and 3.13: ``CALL n``).
+
+A rewrite function is called as ``fn(ctx, arg)`` and returns ``None`` (keep the instruction)
+or ``(instrs, extra)``: the ``(opcode, arg)`` pairs replacing the instruction and how many
+stack slots they need beyond the original instruction's own peak (capture/rewriter.py).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+#: the names the star-call marker tuples carry (the C call probe compares the tuples by
+#: identity, never by these names)
+STAR = "__framead_star__"
+DSTAR = "__framead_dstar__"
+#: attribute names whose loads (getattr probe) and stores (call probe with setattr) are
+#: instrumented
+ATTR_NAMES = frozenset({"T", "mT", "real", "imag", "flat"})
+N_COMPARE = 6
+
+Instrs = list[tuple[int, int]]
+Rewrite = Callable[[Any, int], "tuple[Instrs, int] | None"]
+
+
+class _Placeholder:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<probe {self.name}>"
+
+
+class ProbeSpec:
+    """What a probes object carries for one opcode table: ``tuples`` (name -> length: probes
+    indexed by the instruction's argument), ``names`` (single probes), ``markers`` (tuples the
+    call probe recognises by identity) and ``ATTR_NAMES``."""
+
+    def __init__(self, version: tuple[int, int], tuples: dict[str, int], names: tuple[str, ...],
+                 markers: tuple[str, ...]) -> None:
+        self.version = version
+        self.tuples = tuples
+        self.names = names
+        self.markers = markers
+
+    def all_names(self) -> tuple[str, ...]:
+        """Every attribute a probes object takes from its source."""
+        return (*self.tuples, *self.names, *self.markers)
+
+    def check(self, probes: Any) -> None:
+        """Raise TypeError when ``probes`` lacks what this table's rewrites use."""
+        missing = [n for n in (*self.all_names(), "ATTR_NAMES") if not hasattr(probes, n)]
+        if missing:
+            raise TypeError(f"probes object lacks {', '.join(missing)}")
+        bad = [f"probes.{n} needs {k} entries" for n, k in self.tuples.items()
+               if len(getattr(probes, n)) != k]
+        if bad:
+            raise TypeError(" and ".join(bad))
+        for n in self.markers:
+            if type(getattr(probes, n)) is not tuple:
+                raise TypeError(f"probes.{n} must be a tuple of str")
+
+    def objects(self, probes: Any) -> list:
+        """Every object a rewrite may put into co_consts (to recognise instrumented code)."""
+        return [*(p for name in self.tuples for p in getattr(probes, name)),
+                *(getattr(probes, name) for name in (*self.names, *self.markers))]
+
+    def placeholder_source(self) -> Any:
+        """A stand-in for the C extension: placeholder objects under the probes' names (what
+        the rewriter refuses does not depend on which objects the probes are)."""
+        return types.SimpleNamespace(
+            **{name: tuple(_Placeholder(f"{name.lower()}{i}") for i in range(n))
+               for name, n in self.tuples.items()},
+            **{name: _Placeholder(name) for name in self.names},
+            STAR_KWNAMES1=(STAR,),
+            STAR_KWNAMES2=(STAR, DSTAR),
+        )
+
+
+class Probes:
+    """A probes object: the probe objects and marker tuples its table's ``SPEC`` names, taken
+    from the attributes of the same names of ``source`` (the C extension,
+    capture/_evalframe.c), and ``ATTR_NAMES``."""
+
+    SPEC: ClassVar[ProbeSpec]
+
+    def __init__(self, source: Any) -> None:
+        spec = self.SPEC
+        missing = [n for n in spec.all_names() if not hasattr(source, n)]
+        if missing:
+            v = ".".join(map(str, spec.version))
+            raise AttributeError(f"the probes of the Python {v} opcode table are missing from "
+                                 f"{source!r}: {', '.join(missing)}")
+        for name in spec.all_names():
+            setattr(self, name, getattr(source, name))
+        self.ATTR_NAMES = ATTR_NAMES
+
+
+class Emitter:
+    """Replacement sequences on one calling convention. ``call(n)``: the instructions that turn
+    ``[x, y, *args]`` (``n`` args) into ``x(y, *args)``; so ``LOAD_CONST probe`` rotated under
+    the operands makes them ``probe(*operands)``."""
+
+    def __init__(self, op: dict[str, int], call: Callable[[int], Instrs]) -> None:
+        self.call = call
+        self.LOAD_CONST = op["LOAD_CONST"]
+        self.SWAP = op["SWAP"]
+        self.POP_TOP = op["POP_TOP"]
+
+    # -- sequences
+
+    def call_under(self, ctx: Any, probe: Any, nargs: int) -> Instrs:
+        """Stack [*args] (nargs values) -> [probe(*args)]; peak +1."""
+        seq = [(self.LOAD_CONST, ctx.const(probe))]
+        # rotate the probe under the nargs operands
+        if nargs == 1:
+            seq.append((self.SWAP, 2))
+        elif nargs == 2:
+            seq += [(self.SWAP, 3), (self.SWAP, 2)]
+        else:  # pragma: no cover - not used
+            raise AssertionError(nargs)
+        return seq + self.call(nargs - 1)
+
+    def getattr_seq(self, ctx: Any, namei: int) -> Instrs:
+        """[obj] -> getattr(obj, 'name'); peak +2."""
+        return [
+            (self.LOAD_CONST, ctx.const(ctx.probes.getattr)),
+            (self.SWAP, 2),
+            (self.LOAD_CONST, ctx.const(ctx.names[namei])),
+            *self.call(1),
+        ]
+
+    def setitem_seq(self, ctx: Any) -> Instrs:
+        """[v, a, k] -> setitem(a, k, v); its result None dropped; peak +1."""
+        return [
+            (self.LOAD_CONST, ctx.const(ctx.probes.setitem)),  # [v, a, k, s]
+            (self.SWAP, 4),  # [s, a, k, v]
+            *self.call(2),
+            (self.POP_TOP, 0),
+        ]
+
+    def under_call(self, ctx: Any) -> Instrs:
+        """[f] -> [call, f]: a call of ``f`` then runs through the call probe; peak +1."""
+        return [(self.LOAD_CONST, ctx.const(ctx.probes.call)), (self.SWAP, 2)]
+
+    # -- rewrite functions (``fn(ctx, arg)``)
+
+    def probe2(self, tuple_name: str, index: Callable[[int], int] = int) -> Rewrite:
+        """[a, b] -> probes.<tuple_name>[index(arg)](a, b)."""
+
+        def rewrite(ctx, arg):
+            return self.call_under(ctx, getattr(ctx.probes, tuple_name)[index(arg)], 2), 1
+
+        rewrite.__name__ = f"_{tuple_name.lower()}"
+        return rewrite
+
+    def unary(self, name: str) -> Rewrite:
+        """[a] -> probe(a)."""
+
+        def rewrite(ctx, arg):
+            return self.call_under(ctx, getattr(ctx.probes, name), 1), 1
+
+        rewrite.__name__ = f"_unary_{name}"
+        return rewrite
+
+    def before(self, name: str, opcode: int) -> Rewrite:
+        """[obj] -> probe(obj), then the original instruction."""
+
+        def rewrite(ctx, arg):
+            return self.call_under(ctx, getattr(ctx.probes, name), 1) + [(opcode, arg)], 1
+
+        rewrite.__name__ = f"_before_{name}"
+        return rewrite
+
+    def binary_subscr(self, ctx: Any, arg: int) -> tuple[Instrs, int]:
+        """[a, k] -> getitem(a, k)."""
+        return self.call_under(ctx, ctx.probes.getitem, 2), 1
+
+    def store_subscr(self, ctx: Any, arg: int) -> tuple[Instrs, int]:
+        """[v, a, k] -> setitem(a, k, v)."""
+        return self.setitem_seq(ctx), 1
+
+    def store_attr(self, ctx: Any, arg: int) -> tuple[Instrs, int] | None:
+        """[v, obj] -> call(setattr, obj, 'name', v) for names in ATTR_NAMES: writes like
+        ``a.flat = v`` or ``z.real = v`` are buffer writes; the call probe sends them to the
+        recorder only when traced."""
+        if arg not in ctx.attr_names:
+            return None
+        LOAD_CONST, SWAP = self.LOAD_CONST, self.SWAP
+        return [
+            (LOAD_CONST, ctx.const(ctx.probes.call)),  # [v, obj, call]
+            (SWAP, 3),  # [call, obj, v]
+            (LOAD_CONST, ctx.const(setattr)),  # [call, obj, v, setattr]
+            (SWAP, 3),  # [call, setattr, v, obj]
+            (SWAP, 2),  # [call, setattr, obj, v]
+            (LOAD_CONST, ctx.const(ctx.names[arg])),  # [call, setattr, obj, v, name]
+            (SWAP, 2),  # [call, setattr, obj, name, v]
+            *self.call(3),
+            (self.POP_TOP, 0),
+        ], 3
+
+    def load_global(self, load_global: int) -> Rewrite:
+        """``LOAD_GLOBAL`` with the NULL bit: the NULL becomes the call probe, under the global
+        (3.11, 3.12: the NULL is below it anyway; 3.13: above it, and [call, f] calls the same)."""
+
+        def rewrite(ctx, arg):
+            if not arg & 1:
+                return None
+            return [(self.LOAD_CONST, ctx.const(ctx.probes.call)), (load_global, arg & ~1)], 0
+
+        rewrite.__name__ = "_load_global"
+        return rewrite
+
+    def star_marker(self, ctx: Any, arg: int) -> tuple[Any, int]:
+        """The marker tuple of ``CALL_FUNCTION_EX arg`` and the number of call arguments it
+        names: the call probe recognises the tuple by identity and does CALL_FUNCTION_EX."""
+        if arg & 1:
+            return ctx.probes.STAR_KWNAMES2, 2
+        return ctx.probes.STAR_KWNAMES1, 1
