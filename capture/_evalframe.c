@@ -1,6 +1,8 @@
 /* framead.capture._evalframe: PEP 523 hook, tracked-object set, callable flags
  * and the C probes the bytecode rewriter inserts. Contract: docs/internals.md
- * sections 1 and 2. Version-specific frame access lives in frame311.h.
+ * sections 1 and 2. Version-specific frame and thread-state access lives in frame3XX.h (one
+ * per supported CPython, chosen here by PY_VERSION_HEX), shared frame code in frame_common.h
+ * and frameview.h.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -11,8 +13,19 @@
 
 #include <pthread.h>
 
-#include "frame311.h"
-#include "frameview311.h"
+#if PY_VERSION_HEX >= 0x030E0000
+#  error "framead supports CPython 3.11, 3.12 and 3.13 (no frame header for this version)"
+#elif PY_VERSION_HEX >= 0x030D0000
+#  include "frame313.h"
+#elif PY_VERSION_HEX >= 0x030C0000
+#  include "frame312.h"
+#elif PY_VERSION_HEX >= 0x030B0000
+#  include "frame311.h"
+#else
+#  error "framead supports CPython 3.11, 3.12 and 3.13 (no frame header for this version)"
+#endif
+#include "frame_common.h"
+#include "frameview.h"
 #include "ptrmap.h"
 
 #if defined(__GNUC__)
@@ -71,6 +84,7 @@ static int n_capturing;
 static ptrmap callable_flags; /* key (PyMethodDef* or object) -> flags */
 static PyObject *flag_refs;   /* list: keeps flagged callables alive */
 static PyTypeObject *ndarray_type;
+static PyTypeObject *method_wrapper_type; /* type(None.__repr__): not exported by 3.13 */
 
 static Py_ssize_t extra_index = -1;
 /* Decision generations: a cached decision is valid for a thread while its
@@ -287,7 +301,7 @@ static inline fa_extra *
 get_extra(PyCodeObject *code)
 {
     void *p = NULL;
-    if (_PyCode_GetExtra((PyObject *)code, extra_index, &p) < 0) {
+    if (fa_code_get_extra((PyObject *)code, extra_index, &p) < 0) {
         PyErr_Clear();
         return NULL;
     }
@@ -326,7 +340,7 @@ set_extra(PyCodeObject *code, uint64_t gen, PyObject *replacement)
         PyErr_NoMemory();
         return -1;
     }
-    if (_PyCode_SetExtra((PyObject *)code, extra_index, e) < 0) {
+    if (fa_code_set_extra((PyObject *)code, extra_index, e) < 0) {
         ptrmap_remove(&extras_held, code);
         PyMem_RawFree(e);
         Py_XDECREF(replacement);
@@ -352,9 +366,9 @@ run_decide(PyThreadState *tstate, PyCodeObject *code)
     PyThreadState_EnterTracing(tstate);
     /* the rewriter's own frames do not count against the program's recursion limit (a
        program at its limit would get a RecursionError raised by framead) */
-    tstate->recursion_remaining += FA_DECIDE_FRAMES;
+    FA_PY_RECURSION_REMAINING(tstate) += FA_DECIDE_FRAMES;
     PyObject *res = PyObject_CallOneArg(decide, (PyObject *)code);
-    tstate->recursion_remaining -= FA_DECIDE_FRAMES;
+    FA_PY_RECURSION_REMAINING(tstate) -= FA_DECIDE_FRAMES;
     PyThreadState_LeaveTracing(tstate);
     T.busy = was_busy;
     Py_DECREF(decide);
@@ -561,6 +575,7 @@ fa_eval(PyThreadState *tstate, fa_frame *frame, int throwflag)
             T.recalling = 0;
             if (res != NULL || PyErr_Occurred()) {
                 st.recalled++;
+                fa_frame_abandon(tstate, frame); /* this frame never runs (3.12+: pop it) */
                 return res;
             }
         }
@@ -1115,9 +1130,9 @@ call_handler_n(PyObject *h, PyObject *const *args, Py_ssize_t n)
     /* nor does the recursion limit count them (about as many levels as framead's usual
        handler path takes): a recursion through C (map, sorted's key) goes about as deep
        as natively; the C stack guard still protects the process */
-    ts->recursion_remaining += FA_HANDLER_FRAMES;
+    FA_PY_RECURSION_REMAINING(ts) += FA_HANDLER_FRAMES;
     PyObject *res = PyObject_Vectorcall(h, args, n, NULL);
-    ts->recursion_remaining -= FA_HANDLER_FRAMES;
+    FA_PY_RECURSION_REMAINING(ts) -= FA_HANDLER_FRAMES;
     T.in_handler--;
     PyThreadState_LeaveTracing(ts);
     T.user_frame = outer;
@@ -1454,7 +1469,7 @@ callable_self_traced(PyObject *c)
             return 1;
         }
     }
-    else if (FA_UNLIKELY(Py_IS_TYPE(c, &_PyMethodWrapper_Type))) {
+    else if (FA_UNLIKELY(Py_IS_TYPE(c, method_wrapper_type))) {
         /* x.__mul__(y): a slot of a traced object called by name */
         static PyObject *s_self;
         if (s_self == NULL && (s_self = PyUnicode_InternFromString("__self__")) == NULL) {
@@ -1525,7 +1540,9 @@ handler_from_vector(PyObject *callable, PyObject *const *args, Py_ssize_t nargs,
     return res;
 }
 
-/* CALL_FUNCTION_EX's error for a non-mapping / duplicate keyword (3.11). */
+/* CALL_FUNCTION_EX's and DICT_MERGE's error for a non-mapping / duplicate keyword (the
+   KeyError's key is in its args: a tuple before normalisation (3.11), the exception's own
+   args once normalised (3.12+ always normalise)). */
 static void
 format_kwargs_error(PyObject *func, PyObject *kwargs)
 {
@@ -1541,10 +1558,12 @@ format_kwargs_error(PyObject *func, PyObject *kwargs)
     else if (PyErr_ExceptionMatches(PyExc_KeyError)) {
         PyObject *exc, *val, *tb;
         PyErr_Fetch(&exc, &val, &tb);
-        if (val && PyTuple_Check(val) && PyTuple_GET_SIZE(val) == 1) {
+        PyObject *kargs = val != NULL && PyExceptionInstance_Check(val)
+                              ? ((PyBaseExceptionObject *)val)->args : val;
+        if (kargs && PyTuple_Check(kargs) && PyTuple_GET_SIZE(kargs) == 1) {
             PyObject *funcstr = _PyObject_FunctionStr(func);
             if (funcstr != NULL) {
-                PyObject *key = PyTuple_GET_ITEM(val, 0);
+                PyObject *key = PyTuple_GET_ITEM(kargs, 0);
                 PyErr_Format(PyExc_TypeError, "%U got multiple values for keyword argument '%S'",
                              funcstr, key);
                 Py_DECREF(funcstr);
@@ -1735,7 +1754,7 @@ native:
     {
         /* a Python callee: the caller's f_lasti as when CPython inlines the call */
         PyThreadState *ts = PyThreadState_GET();
-        _Py_CODEUNIT *at = fv_inline_enter(ts, callable);
+        Py_ssize_t at = fv_inline_enter(ts, callable);
         PyObject *res = PyObject_Vectorcall(callable, args + 1, nargsf - 1, kwnames);
         fv_inline_leave(ts, at, res);
         return res;
@@ -1773,12 +1792,13 @@ emit_profile(PyThreadState *ts, int what, PyObject *arg)
     if (f == NULL) {
         return 0;
     }
-    int old_what = ts->tracing_what;
-    ts->tracing_what = what;
+    int old_what = FA_TRACE_EVENT(ts);
+    FA_SET_TRACE_EVENT(ts, what);
     PyThreadState_EnterTracing(ts);
     int r = ts->c_profilefunc(ts->c_profileobj, f, what, arg);
     PyThreadState_LeaveTracing(ts);
-    ts->tracing_what = old_what;
+    FA_SET_TRACE_EVENT(ts, old_what);
+    (void)old_what;
     return r;
 }
 
@@ -1788,7 +1808,7 @@ static PyObject *
 call_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     PyThreadState *ts = PyThreadState_GET();
-    if (FA_LIKELY(!ts->cframe->use_tracing || ts->c_profilefunc == NULL)) {
+    if (FA_LIKELY(!fa_profiling(ts))) {
         return call_dispatch(args, nargsf, kwnames);
     }
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
@@ -2453,11 +2473,19 @@ PyMODINIT_FUNC
 PyInit__evalframe(void)
 {
     if (extra_index < 0) {
-        extra_index = _PyEval_RequestCodeExtraIndex(fa_extra_free);
+        extra_index = fa_request_code_extra_index(fa_extra_free);
         if (extra_index < 0) {
             PyErr_SetString(PyExc_RuntimeError, "no co_extra index left");
             return NULL;
         }
+    }
+    if (method_wrapper_type == NULL) {
+        PyObject *w = PyObject_GetAttrString(Py_None, "__repr__");
+        if (w == NULL) {
+            return NULL;
+        }
+        method_wrapper_type = Py_TYPE(w); /* a static type: no reference needed */
+        Py_DECREF(w);
     }
     if (PyType_Ready(&CallProbe_Type) < 0 || PyType_Ready(&OpProbe_Type) < 0 ||
         PyType_Ready(&SessionBase_Type) < 0 ||

@@ -1,4 +1,5 @@
-/* frameview311.h: what Python code sees of a frame that runs instrumented code (CPython 3.11).
+/* frameview.h: what Python code sees of a frame that runs instrumented code (every supported
+ * CPython, over the primitives of the version's frame header).
  *
  * The hook (fa_frame_install_code) makes a fresh frame run an instrumented copy of its code.
  * The copy's last constant is the rewriter's origin record (capture/rewriter.py, module
@@ -22,23 +23,18 @@
  * Everything else about a frame (f_lineno, f_locals, tracebacks printed from C) reads the
  * instrumented code with the instrumented offset, which carries the original positions, so
  * it agrees. C code calling PyFrame_GetCode / PyGen_GetCode still gets the instrumented
- * code. A 3.12/3.13 port adds frameview312.h / frameview313.h with the same fv_init().
+ * code.
  */
-#ifndef FRAMEAD_FRAMEVIEW311_H
-#define FRAMEAD_FRAMEVIEW311_H
+#ifndef FRAMEAD_FRAMEVIEW_H
+#define FRAMEAD_FRAMEVIEW_H
 
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
 
-#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
-#  error "frameview311.h is for CPython 3.11 only"
+#ifndef FA_PY_MINOR
+#  error "include the version's frame header (frame311.h, frame312.h, frame313.h) first"
 #endif
-
-#define Py_BUILD_CORE 1
-#include "internal/pycore_code.h" /* INLINE_CACHE_ENTRIES_CALL */
-#include "internal/pycore_frame.h"
-#undef Py_BUILD_CORE
 
 /* capture/rewriter.py: ORIGIN_MARKER, START, NO_UNIT */
 #define FV_ORIGIN_MARKER "__framead_origin__"
@@ -81,7 +77,7 @@ fv_origin_of(PyCodeObject *co, fv_origin *o)
     if (!PyWeakref_CheckRefExact(ref) || !PyBytes_CheckExact(map)) {
         return 0;
     }
-    PyObject *orig = PyWeakref_GET_OBJECT(ref); /* Py_None once the original is freed */
+    PyObject *orig = fa_weakref_target(ref); /* Py_None once the original is freed */
     if (!PyCode_Check(orig)) {
         return -1;
     }
@@ -202,7 +198,7 @@ static PyObject *
 fv_frame_lasti(PyObject *f, void *k)
 {
     PyObject *res = fv_orig_get(FV_F_LASTI, f);
-    return fv_offset_view(res, ((PyFrameObject *)f)->f_frame->f_code);
+    return fv_offset_view(res, fa_frame_code(((PyFrameObject *)f)->f_frame));
 }
 
 static PyObject *
@@ -210,7 +206,7 @@ fv_tb_lasti(PyObject *tb, void *k)
 {
     PyObject *res = fv_orig_get(FV_TB_LASTI, tb);
     PyFrameObject *f = ((PyTracebackObject *)tb)->tb_frame;
-    return f == NULL ? res : fv_offset_view(res, f->f_frame->f_code);
+    return f == NULL ? res : fv_offset_view(res, fa_frame_code(f->f_frame));
 }
 
 /* frame.f_lineno = n in an instrumented frame. CPython's setter does the whole job on the
@@ -228,8 +224,8 @@ static int
 fv_frame_set_lineno(PyObject *obj, PyObject *value, void *k)
 {
     PyFrameObject *f = (PyFrameObject *)obj;
-    _PyInterpreterFrame *fr = f->f_frame;
-    PyCodeObject *code = fr->f_code;
+    fa_frame *fr = f->f_frame;
+    PyCodeObject *code = fa_frame_code(fr);
     fv_origin o;
     setter set = ((PyGetSetDescrObject *)fv_slots[FV_F_LINENO].descr)->d_getset->set;
     void *closure = ((PyGetSetDescrObject *)fv_slots[FV_F_LINENO].descr)->d_getset->closure;
@@ -242,8 +238,7 @@ fv_frame_set_lineno(PyObject *obj, PyObject *value, void *k)
                         "can't jump: the code this frame was instrumented from is gone");
         return -1;
     }
-    _Py_CODEUNIT *prev = fr->prev_instr;
-    Py_ssize_t u = prev - _PyCode_CODE(code), ou = -1;
+    Py_ssize_t u = fa_frame_unit(fr), ou = -1;
     int inside = 0;
     if (u >= 0) {
         if (u >= o.nfwd) {
@@ -254,37 +249,36 @@ fv_frame_set_lineno(PyObject *obj, PyObject *value, void *k)
         inside = !(m & FV_START);
         ou = m & ~FV_START;
     }
-    int what = PyThreadState_Get()->tracing_what;
-    if (inside && (what == PyTrace_LINE || what == PyTrace_RETURN)) {
+    if (inside && fa_tracing_line_or_return(PyThreadState_Get())) {
         PyErr_SetString(PyExc_ValueError,
                         "can't jump from inside an instruction framead instrumented");
         return -1;
     }
     /* popping values can run finalizers: hold the original, which the frame shows meanwhile */
     PyCodeObject *orig = (PyCodeObject *)Py_NewRef((PyObject *)o.orig);
-    fr->f_code = orig;
-    fr->prev_instr = _PyCode_CODE(orig) + ou;
+    fa_frame_set_code(fr, orig);
+    fa_frame_set_unit(fr, ou);
     int r = set(obj, value, closure);
-    Py_ssize_t t = fr->prev_instr - _PyCode_CODE(orig);
-    fr->f_code = code;
-    fr->prev_instr = prev;
+    Py_ssize_t t = fa_frame_unit(fr);
+    fa_frame_set_code(fr, code);
+    fa_frame_set_unit(fr, u);
     Py_DECREF(orig);
     if (r < 0) {
         return r;
     }
-    /* 3.11 leaves prev_instr at the target's first unit; allow target - 1 as well */
+    /* 3.13 leaves the frame at the target's first unit, 3.11/3.12 one unit before it */
     if (t >= 0 && t < o.ninv && (fv_at(o.inv, t) & FV_START)) {
-        fr->prev_instr = _PyCode_CODE(code) + (fv_at(o.inv, t) & ~FV_START);
+        fa_frame_set_unit(fr, fv_at(o.inv, t) & ~FV_START);
     }
     else if (t + 1 >= 0 && t + 1 < o.ninv && (fv_at(o.inv, t + 1) & FV_START)) {
-        fr->prev_instr = _PyCode_CODE(code) + (fv_at(o.inv, t + 1) & ~FV_START) - 1;
+        fa_frame_set_unit(fr, (Py_ssize_t)(fv_at(o.inv, t + 1) & ~FV_START) - 1);
     }
     else { /* a line table starting a line inside an instruction: its start */
         Py_ssize_t x = t < o.ninv ? t : o.ninv - 1;
         while (x > 0 && !(fv_at(o.inv, x) & FV_START)) {
             x--;
         }
-        fr->prev_instr = _PyCode_CODE(code) + (x < 0 ? 0 : (fv_at(o.inv, x) & ~FV_START));
+        fa_frame_set_unit(fr, x < 0 ? 0 : (fv_at(o.inv, x) & ~FV_START));
     }
     return 0;
 }
@@ -300,7 +294,7 @@ fv_tb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (res != NULL && PyTraceBack_Check(res)) {
         PyTracebackObject *tb = (PyTracebackObject *)res;
         fv_origin o;
-        if (tb->tb_frame != NULL && fv_origin_of(tb->tb_frame->f_frame->f_code, &o) > 0) {
+        if (tb->tb_frame != NULL && fv_origin_of(fa_frame_code(tb->tb_frame->f_frame), &o) > 0) {
             tb->tb_lasti = (int)fv_offset_from_orig(&o, tb->tb_lasti);
         }
     }
@@ -310,47 +304,50 @@ fv_tb_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 /* ------------------------------------------------------------------------ */
 /* Calls CPython would have inlined                                          */
 
-/* 3.11's CALL runs a Python function inline and leaves the caller's prev_instr on the CALL's
-   last inline cache entry while the callee runs: that is the caller's f_lasti, and its
-   tb_lasti when the callee raises. Under capture the CALL calls the call probe (a C call,
-   prev_instr stays on the CALL). The probe calls fv_inline_enter() before calling a
-   function (or a method of one) the way CPython's CALL would, and fv_inline_leave() after:
-   the caller's prev_instr is moved onto the last cache entry of its kept CALL (a CALL of
-   the original code, unit for unit in the offset map) while the callee runs, and moved
-   back when the call failed before the callee ran (an argument error is raised from the
-   CALL itself, natively too). Returns what fv_inline_leave() needs (NULL: nothing moved). */
-static inline _Py_CODEUNIT *
+/* CPython's CALL runs a Python function inline. While the callee runs, 3.11 and 3.12 leave
+   the caller's position on the CALL's last inline cache entry (that is the caller's f_lasti,
+   and its tb_lasti when the callee raises); 3.13 leaves it on the CALL itself. Under capture
+   the CALL calls the call probe (a C call: the position stays on the CALL). The probe calls
+   fv_inline_enter() before calling a function (or a method of one) the way CPython's CALL
+   would, and fv_inline_leave() after: the caller's position is moved FA_INLINE_CALL_UNIT
+   units on, within its kept CALL (a CALL of the original code, unit for unit in the offset
+   map), while the callee runs, and moved back when the call failed before the callee ran
+   (an argument error is raised from the CALL itself, natively too). Returns the unit
+   fv_inline_leave() restores, or -1 when nothing moved. */
+static inline Py_ssize_t
 fv_inline_enter(PyThreadState *tstate, PyObject *callable)
 {
+    if (FA_INLINE_CALL_UNIT == 0) {
+        return -1;
+    }
     if (PyMethod_Check(callable)) {
         callable = PyMethod_GET_FUNCTION(callable);
     }
     if (!PyFunction_Check(callable)) {
-        return NULL;
+        return -1;
     }
-    _PyInterpreterFrame *fr = tstate->cframe->current_frame;
+    fa_frame *fr = fa_current_frame(tstate);
     fv_origin o;
-    if (fr == NULL || fv_origin_of(fr->f_code, &o) <= 0) {
-        return NULL;
+    if (fr == NULL || fv_origin_of(fa_frame_code(fr), &o) <= 0) {
+        return -1;
     }
-    _Py_CODEUNIT *p = fr->prev_instr;
-    Py_ssize_t u = p - _PyCode_CODE(fr->f_code), c = INLINE_CACHE_ENTRIES_CALL;
+    Py_ssize_t u = fa_frame_unit(fr), c = FA_INLINE_CALL_UNIT;
     if (u < 0 || u + c >= o.nfwd) {
-        return NULL;
+        return -1;
     }
     uint32_t at = fv_at(o.fwd, u) & ~FV_START, last = fv_at(o.fwd, u + c);
     if (last != at + (uint32_t)c) { /* not a kept CALL: a probe's own call */
-        return NULL;
+        return -1;
     }
-    fr->prev_instr = p + c;
-    return p;
+    fa_frame_set_unit(fr, u + c);
+    return u;
 }
 
 static inline void
-fv_inline_leave(PyThreadState *tstate, _Py_CODEUNIT *p, PyObject *res)
+fv_inline_leave(PyThreadState *tstate, Py_ssize_t u, PyObject *res)
 {
-    if (p != NULL && res == NULL && tstate->curexc_traceback == NULL) {
-        tstate->cframe->current_frame->prev_instr = p;
+    if (u >= 0 && res == NULL && !fa_raised_has_traceback(tstate)) {
+        fa_frame_set_unit(fa_current_frame(tstate), u);
     }
 }
 
@@ -361,7 +358,7 @@ static int
 fv_replace(int k, PyTypeObject *type, const char *name, getter get, setter set)
 {
     fv_slot *s = &fv_slots[k];
-    PyObject *d = PyDict_GetItemString(type->tp_dict, name); /* borrowed */
+    PyObject *d = PyDict_GetItemString(fa_type_dict(type), name); /* borrowed */
     if (d == NULL || Py_TYPE(d)->tp_descr_get == NULL) {
         PyErr_Format(PyExc_RuntimeError, "framead: %s.%s is not a descriptor", type->tp_name,
                      name);
@@ -385,7 +382,7 @@ fv_replace(int k, PyTypeObject *type, const char *name, getter get, setter set)
     if (nd == NULL) {
         return -1;
     }
-    int r = PyDict_SetItemString(type->tp_dict, name, nd);
+    int r = PyDict_SetItemString(fa_type_dict(type), name, nd);
     Py_DECREF(nd);
     PyType_Modified(type);
     return r;
@@ -399,7 +396,7 @@ fv_m_real_code(PyObject *mod, PyObject *frame)
         PyErr_SetString(PyExc_TypeError, "real_code(frame)");
         return NULL;
     }
-    return Py_NewRef((PyObject *)((PyFrameObject *)frame)->f_frame->f_code);
+    return Py_NewRef((PyObject *)fa_frame_code(((PyFrameObject *)frame)->f_frame));
 }
 
 static PyMethodDef fv_methods[] = {
@@ -423,7 +420,7 @@ fv_init(PyObject *module)
     if (marker == NULL) {
         return -1;
     }
-    PyObject *f_lineno = PyDict_GetItemString(PyFrame_Type.tp_dict, "f_lineno");
+    PyObject *f_lineno = PyDict_GetItemString(fa_type_dict(&PyFrame_Type), "f_lineno");
     if (f_lineno == NULL || !Py_IS_TYPE(f_lineno, &PyGetSetDescr_Type) ||
         ((PyGetSetDescrObject *)f_lineno)->d_getset->set == NULL) {
         Py_DECREF(marker);
@@ -448,4 +445,4 @@ fv_init(PyObject *module)
     return 0;
 }
 
-#endif /* FRAMEAD_FRAMEVIEW311_H */
+#endif /* FRAMEAD_FRAMEVIEW_H */
