@@ -6,9 +6,12 @@ by framead itself). Derivatives with respect to an order or shape parameter (``j
 ``polygamma``'s ``n``) are not provided: those arguments are
 ``nondiff``, and a traced value reaching one is reported (FA101). Matrix rules follow
 ``linalg_rules`` (the triangle a routine reads is the one differentiated; complex numbers in
-JAX's convention); ``cho_factor``/``cho_solve`` are real-only, and ``cho_factor``'s unused
-triangle (a copy of the input's) passes through. More ``scipy.special`` functions (those
-``scipy.stats`` reaches) are in ``scipy_special_rules``.
+JAX's convention); ``cho_factor``/``cho_solve`` are real-only. ``cho_factor``'s unused triangle
+is whatever SciPy returns there: the input's (SciPy <= 1.17, or 1.18 factoring in place with
+``overwrite_a=True``), whose derivative passes through, or zeros (SciPy >= 1.18), whose
+derivative is zero; the rule reads which from the result (``_rest_passes``), not from the
+version number. More ``scipy.special`` functions (those ``scipy.stats`` reaches) are in
+``scipy_special_rules``.
 """
 
 from __future__ import annotations
@@ -250,21 +253,47 @@ def _tri_jvp(tangents, ans, a, b, trans=0, lower=False, unit_diagonal=False,
     return sl.solve_triangular(a, rhs, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
 
 
+def _rest(x, lower):
+    """The triangle of ``cho_factor``'s result its factor does not use (diagonal excluded)."""
+    return np.triu(x, 1) if lower else np.tril(x, -1)
+
+
+_REST_PASSES: dict[tuple, bool] = {}  # (lower, overwrite_a, batched, dtype) -> SciPy's answer
+
+
+def _rest_passes(c, lower, overwrite_a) -> bool:
+    """Whether ``cho_factor`` returned the input's unused triangle (its derivative is the
+    identity) rather than zeros (its derivative is zero). A nonzero entry there can only be
+    the input's. An all-zero triangle is either (the input's may be zero: a diagonal or
+    triangular matrix), so ``cho_factor`` itself is asked, once per combination of flags, on
+    a matrix whose triangle is not zero."""
+    c = np.asarray(c)
+    if np.any(_rest(c, lower)):
+        return True
+    key = (bool(lower), bool(overwrite_a), c.ndim > 2, c.dtype.char)
+    if key not in _REST_PASSES:
+        probe = np.array([[4.0, 1.0], [1.0, 4.0]], dtype=c.dtype)
+        probe = probe[None] if key[2] else probe
+        out = sl.cho_factor(probe, lower=key[0], overwrite_a=key[1])[0]
+        _REST_PASSES[key] = bool(np.any(_rest(np.asarray(out), key[0])))
+    return _REST_PASSES[key]
+
+
 def _cho_factor_vjp(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
     real_only("scipy.linalg.cho_factor", a)
     c, gc = ans[0], np.asarray(g[0])
     mine = np.tril(gc) if lower else np.triu(gc)
-    rest = np.triu(gc, 1) if lower else np.tril(gc, -1)
     fac = np.tril(c) if lower else np.triu(c)
-    return chol_vjp(mine, fac, a, upper=not lower) + rest
+    ga = chol_vjp(mine, fac, a, upper=not lower)
+    return ga + _rest(gc, lower) if _rest_passes(c, lower, overwrite_a) else ga
 
 
 def _cho_factor_jvp(tangents, ans, a, lower=False, overwrite_a=False, check_finite=True):
     t = tangents[0]
     c = ans[0]
     fac = np.tril(c) if lower else np.triu(c)
-    rest = np.triu(t, 1) if lower else np.tril(t, -1)
-    return chol_jvp((t,), fac, a, upper=not lower) + rest, None
+    tc = chol_jvp((t,), fac, a, upper=not lower)
+    return (tc + _rest(t, lower) if _rest_passes(c, lower, overwrite_a) else tc), None
 
 
 def _cho_parts(c_and_lower):

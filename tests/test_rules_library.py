@@ -69,6 +69,21 @@ SEPARATED = np.diag([1.0, 2.5, 4.0]) + 0.1 * U(3, 3)  # eigenvalues well apart
 XP, FP = np.array([0.0, 0.5, 1.3, 2.0]), U(4)
 B3, B32 = U(3), U(3, 2)
 attr = R.lookup_attr
+ROW_STACK = [f for f in [getattr(np, "row_stack", None)] if f]  # removed in NumPy 2.5
+
+
+def _cross_takes_2d() -> bool:
+    """np.cross of 2-element vectors: deprecated in NumPy 2.0, an error since 2.5."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            np.cross(np.ones(2), np.ones(2))
+        except ValueError:
+            return False
+    return True
+
+
+CROSS_2D = _cross_takes_2d()
 
 LINALG_CASES = [
     (la.solve, (A, B32), {}), (la.solve, (A, B3), {}), (la.solve, (AB, B3), {}),
@@ -128,8 +143,9 @@ PRODUCT_CASES = [
     (np.vecmat, (C(3), C(2, 3, 4)), {}), (np.vdot, (C(2, 2), C(4)), {}),
     (np.vdot, (U(3), U(3)), {}), (np.inner, (U(2, 3), U(4, 3)), {}), (np.inner, (B3, B3), {}),
     (np.inner, (U(2, 3), 2.5), {}), (np.inner, (C(3), C(3)), {}),
-    (np.cross, (B3, U(3)), {}), (np.cross, (U(2, 3), B3), {}), (np.cross, (U(2), U(2)), {}),
-    (np.cross, (U(4, 2), B3), {}), (np.cross, (U(3, 2), U(3, 2)), {"axis": 0}),
+    (np.cross, (B3, U(3)), {}), (np.cross, (U(2, 3), B3), {}),
+    *([(np.cross, (U(2), U(2)), {}), (np.cross, (U(4, 2), B3), {})] if CROSS_2D else []),
+    (np.cross, (U(3, 2), U(3, 2)), {"axis": 0}),
     (np.cross, (U(3, 4), U(4, 3)), {"axisa": 0, "axisc": 0}), (la.cross, (U(2, 3), U(2, 3)), {}),
     (la.multi_dot, ([U(2, 3), U(3, 4), U(4, 2)],), {}),
     (la.multi_dot, ([U(3), U(3, 4), U(4)],), {}), (la.matmul, (U(2, 3), B3), {}),
@@ -162,7 +178,8 @@ SHAPE_CASES = [
     (np.hstack, ([X, U(3, 2)],), {}), (np.hstack, ((U(3), U(2), 0.5),), {}),
     (np.vstack, ([X, U(4)],), {}), (np.vstack, ((0.5, U(1)),), {}),
     (np.dstack, ([X, X],), {}), (np.dstack, ([U(3), U(3)],), {}),
-    (np.column_stack, ((U(3), U(3, 2)),), {}), (np.row_stack, ([U(2), U(2)],), {}),
+    (np.column_stack, ((U(3), U(3, 2)),), {}),
+    *[(f, ([U(2), U(2)],), {}) for f in ROW_STACK],
     (np.split, (U(6), 3), {}), (np.split, (U(2, 5), [1, 3], 1), {}),
     (np.array_split, (U(7), 3), {}), (np.hsplit, (U(2, 4), 2), {}),
     (np.vsplit, (U(4, 2), [1]), {}), (np.dsplit, (U(1, 2, 4), 2), {}),
@@ -355,6 +372,12 @@ def _scipy_cases():
         (sl.solve_triangular, (A, B32), {"trans": "C", "unit_diagonal": True}),
         (sl.solve_triangular, (AC, B32 + 0j), {"trans": 2}),
         (sl.cho_factor, (SPD,), {}), (sl.cho_factor, (SPD, True), {}),
+        # the unused triangle: the input's (SciPy <= 1.17, or in place) or zeros (1.18), and
+        # all-zero inputs there (diagonal, triangular), where the rule asks SciPy which it is
+        (sl.cho_factor, (SPD,), {"overwrite_a": True}),
+        (sl.cho_factor, (np.asfortranarray(SPD), True, True), {}),
+        (sl.cho_factor, (np.diag([1.0, 2.0, 3.0]),), {}), (sl.cho_factor, (np.tril(SPD), True), {}),
+        (sl.cho_factor, (spd(3, (2,)),), {}),
         (sl.cho_solve, ((tri, False), B3), {}),
         (sl.cho_solve, ((sl.cholesky(SPD, lower=True), True), B32), {}),
         (sl.lu_factor, (A,), {}), (sl.lu_factor, (C(3, 3),), {}),
@@ -403,7 +426,7 @@ def _rule_of(fn):
 @pytest.mark.parametrize("fn,args,kwargs", CASES, ids=[_rule_of(c[0]).name for c in CASES])
 def test_rule_matches_finite_differences(fn, args, kwargs):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # np.row_stack
+        warnings.simplefilter("ignore", DeprecationWarning)  # row_stack, 2-d cross (< 2.5)
         assert R.check(fn, *args, **kwargs).ok
 
 
@@ -657,6 +680,25 @@ def test_cholesky_cotangent_lives_on_the_read_triangle():
     l = np.linalg.cholesky(SPD)
     ct = R.lookup(np.linalg.cholesky).vjp[0](U(3, 3), l, SPD)
     assert np.allclose(np.triu(ct, 1), 0)
+
+
+@pytest.mark.skipif(sl is None, reason="needs SciPy")
+def test_cho_factor_unused_triangle_follows_what_scipy_returns():
+    """SciPy <= 1.17 returns the input's unused triangle (its cotangent passes through), 1.18
+    zeros (none), unless overwrite_a=True factors in place: the rule reads which from the
+    result, and from SciPy itself where that triangle is zero (a diagonal input)."""
+    vjp = R.lookup(sl.cho_factor).vjp[0]
+    for kw in ({}, {"lower": True}, {"overwrite_a": True}):
+        lower = kw.get("lower", False)
+        rest = (lambda x: np.triu(x, 1)) if lower else (lambda x: np.tril(x, -1))
+        c, low = sl.cho_factor(SPD.copy(), **kw)
+        copied = np.array_equal(rest(c), rest(SPD))
+        assert copied or not rest(c).any(), "neither the input's triangle nor zeros"
+        g = rest(U(3, 3))  # a cotangent on the unused triangle only
+        assert np.allclose(vjp((g, None), (c, low), SPD, **kw), g if copied else 0)
+        d = np.diag([1.0, 2.0, 3.0])
+        assert np.allclose(vjp((g, None), sl.cho_factor(d.copy(), **kw), d, **kw),
+                           g if copied else 0)
 
 
 def test_unsupported_variants_raise_clearly():
