@@ -1378,9 +1378,27 @@ probe_unpack(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return Py_NewRef(o);
 }
 
+static void format_kwargs_error(PyObject *func, PyObject *kwargs);
+
+/* DICT_MERGE for f(**m, ...) (3.13's rewrite: there the instruction names the lowest call
+   slot in its errors, which is the call probe under capture): dict_merge(dict, update, f)
+   merges update into dict, with CPython's errors naming f. Returns None. */
+static PyObject *
+probe_dict_merge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (FA_UNLIKELY(nargs != 3)) {
+        return wrong_nargs("_framead_probe_dict_merge", 3, nargs);
+    }
+    if (_PyDict_MergeEx(args[0], args[1], 2) < 0) {
+        format_kwargs_error(args[2], args[1]);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef unary_defs[3] = {PROBE_DEF(neg), PROBE_DEF(pos), PROBE_DEF(invert)};
-static PyMethodDef misc_defs[5] = {PROBE_DEF(getitem), PROBE_DEF(setitem), PROBE_DEF(getattr),
-                                   PROBE_DEF(getiter), PROBE_DEF(unpack)};
+static PyMethodDef misc_defs[6] = {PROBE_DEF(getitem), PROBE_DEF(setitem), PROBE_DEF(getattr),
+                                   PROBE_DEF(getiter), PROBE_DEF(unpack), PROBE_DEF(dict_merge)};
 
 /* ------------------------------------------------------------------------ */
 /* The call trampoline                                                       */
@@ -2551,7 +2569,8 @@ PyInit__evalframe(void)
         add_probe(m, "setitem", &misc_defs[1], modname) < 0 ||
         add_probe(m, "getattr", &misc_defs[2], modname) < 0 ||
         add_probe(m, "getiter", &misc_defs[3], modname) < 0 ||
-        add_probe(m, "unpack", &misc_defs[4], modname) < 0) {
+        add_probe(m, "unpack", &misc_defs[4], modname) < 0 ||
+        add_probe(m, "dict_merge", &misc_defs[5], modname) < 0) {
         goto fail;
     }
     CallProbe *call = PyObject_New(CallProbe, &CallProbe_Type);
