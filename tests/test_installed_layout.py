@@ -1,10 +1,12 @@
 """framead knows its own files wherever it is installed: a checkout (framead/, capture/,
 rules/ side by side) or a wheel (framead/, framead/capture/, framead/rules/). The layout test
 copies the imported packages into a wheel's layout in a temporary site folder and runs there;
-``make test-wheel`` runs the whole suite against a real wheel."""
+``make test-wheel`` runs the whole suite against a real wheel, with the oldest NumPy and SciPy
+framead supports on CPython 3.11 (.ci/oldest.txt)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import pkgutil
@@ -29,6 +31,20 @@ def test_the_installed_framead_is_under_test():
         pytest.skip("not the wheel run")
     files = [m.__file__ for m in (framead, capture, rules, capture._evalframe)]
     assert all(f.startswith(site) for f in files), files
+
+
+def test_the_dependencies_under_test_are_the_pinned_ones():
+    """``make test-wheel`` with .ci/oldest.txt passes its pins (``numpy==1.26.4 ...``) in
+    FRAMEAD_EXPECT_DEPS: the suite must run on exactly those, not on what pip preferred."""
+    pins = os.environ.get("FRAMEAD_EXPECT_DEPS", "").split()
+    if not pins:
+        pytest.skip("no pinned dependencies in this run")
+    got = {}
+    for pin in pins:
+        name, _, want = pin.partition("==")
+        got[name] = importlib.metadata.version(name)
+        assert got[name] == want, (pin, got)
+    assert np.__version__ == got.get("numpy", np.__version__)
 
 
 def _module_files(pkg) -> list[str]:
