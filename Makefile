@@ -49,7 +49,10 @@ $(STAMP): $(VPY) pyproject.toml setup.py
 
 setup: $(STAMP)
 
-# what PY resolves to (no venv made)
+# what PY resolves to (no venv made); make -s print-VAR prints one variable (.ci/run: PYVER)
+print-%:
+	@echo '$($*)'
+
 which-py:
 	@echo "PY=$(PY) -> $(or $(PYBIN),not found) (CPython $(or $(PYVER),?)), venv $(VENV), extras $(EXTRAS)$(if $(OLDEST), (test-wheel: $(WHEEL_EXTRAS) with $(OLDEST)))"
 
