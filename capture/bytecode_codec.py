@@ -3,7 +3,8 @@ instructions and assembled back (jump offsets and ``EXTENDED_ARG`` prefixes reco
 exception table and the PEP 626/657 location table read and written.
 
 Version-independent: the encoding facts (inline cache sizes, jump opcodes and their direction,
-``EXTENDED_ARG``) come from the opcode table module passed as ``T`` (``opcodes311`` on 3.11).
+``EXTENDED_ARG``, whether a jump is measured from after its inline caches) come from the opcode
+table module passed as ``T`` (``opcodes311``, ``opcodes312`` or ``opcodes313``).
 Instructions are counted in code units (two bytes); a malformed input raises ``RewriteError``.
 """
 

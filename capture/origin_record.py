@@ -2,7 +2,7 @@
 
 The last constant of an instrumented code object is the tuple
 ``(ORIGIN_MARKER, weakref to the original code, offset_map)``: the C frame views
-(capture/frameview311.h) read it to show Python code the original code object and original
+(capture/frameview.h) read it to show Python code the original code object and original
 offsets wherever a frame, generator or traceback exposes them (``f_code``, ``gi_code``,
 ``f_lasti``, ``tb_lasti``) and to check ``f_lineno`` jumps against the original code. The
 reference is weak (its hash computed, so the instrumented code stays hashable): the original
@@ -25,7 +25,7 @@ import weakref
 from array import array
 from types import CodeType
 
-#: first item of the origin record (capture/frameview311.h compares it by identity: both are
+#: first item of the origin record (capture/frameview.h compares it by identity: both are
 #: the interned string)
 ORIGIN_MARKER = sys.intern("__framead_origin__")
 #: offset-map flags (see the module docstring)

@@ -1,12 +1,13 @@
 """Bytecode rewriter: inserts probe calls into one code object (docs/internals.md, section 2).
 
 This module is the version-independent driver. It decodes ``co_code`` into instructions,
-asks the per-version table (``opcodes311.REWRITES``) for the replacement of each instruction,
-re-assembles ``co_code`` (jump offsets and ``EXTENDED_ARG`` prefixes recomputed), and
-re-encodes the location table and the exception table (the encodings are in
-capture/bytecode_codec.py) so that every original instruction keeps its exact source position,
-every protected range keeps its handler, handler stack depth and ``lasti`` flag, and
-everything else about the code object stays as it was:
+asks the running Python's opcode table (``opcodes311``, ``opcodes312`` or ``opcodes313``,
+imported at import time; what they share is in ``opcodes_common``) for the replacement of each
+instruction (its ``REWRITES``), re-assembles ``co_code`` (jump offsets and ``EXTENDED_ARG``
+prefixes recomputed), and re-encodes the location table and the exception table (the
+encodings are in capture/bytecode_codec.py) so that every original instruction keeps its exact
+source position, every protected range keeps its handler, handler stack depth and ``lasti``
+flag, and everything else about the code object stays as it was:
 ``co_varnames``/``co_cellvars``/``co_freevars`` (so the locals layout is unchanged),
 ``co_names``, argument counts, flags, names, file and first line. The original constants keep
 their indices; probes, marker tuples and attribute names are appended to ``co_consts`` as the
@@ -84,12 +85,13 @@ _TABLE = _load_table()
 
 
 def opcode_table():
-    """The opcode module for the running Python (``opcodes311`` on 3.11), or None."""
+    """The opcode module for the running Python (``opcodes311`` on 3.11, ``opcodes312``,
+    ``opcodes313``), or None (no table for this version: every code object is refused)."""
     return _TABLE
 
 
 def probes_from(source: Any) -> Any:
-    """The probes object of the running Python's opcode table (``opcodes311.Probes``), its
+    """The probes object of the running Python's opcode table (``opcodes3XX.Probes``), its
     probes taken from the attributes of ``source`` (the C extension); None without a table."""
     return None if _TABLE is None else _TABLE.Probes(source)
 
