@@ -28,11 +28,9 @@ TORCH_PYVERS ?= 3.11
 comma := ,
 EXTRAS := test,jax,scipy,bench$(if $(filter $(PYVER),$(TORCH_PYVERS)),$(comma)torch)
 # make test-wheel installs the oldest NumPy and SciPy framead supports (.ci/oldest.txt, the
-# minimums in pyproject.toml) on the versions listed here, the newest elsewhere; that run
-# leaves out jax (jax 0.10 needs NumPy >= 2.0, SciPy >= 1.14).
+# minimums in pyproject.toml) on the versions listed here, the newest elsewhere
 OLDEST_PYVERS ?= 3.11
 OLDEST := $(if $(filter $(PYVER),$(OLDEST_PYVERS)),.ci/oldest.txt)
-WHEEL_EXTRAS := $(if $(OLDEST),$(subst jax$(comma),,$(EXTRAS)),$(EXTRAS))
 PYTEST_ARGS ?=
 
 .PHONY: demo test test-wheel test-cpython bench bench-hook lint typecheck ext setup which-py clean
@@ -54,7 +52,7 @@ print-%:
 	@echo '$($*)'
 
 which-py:
-	@echo "PY=$(PY) -> $(or $(PYBIN),not found) (CPython $(or $(PYVER),?)), venv $(VENV), extras $(EXTRAS)$(if $(OLDEST), (test-wheel: $(WHEEL_EXTRAS) with $(OLDEST)))"
+	@echo "PY=$(PY) -> $(or $(PYBIN),not found) (CPython $(or $(PYVER),?)), venv $(VENV), extras $(EXTRAS)$(if $(OLDEST), (test-wheel: with $(OLDEST)))"
 
 ext: $(STAMP)
 	$(VPY) setup.py -q build_ext --inplace
@@ -81,7 +79,7 @@ test-wheel: $(STAMP)
 	$(VPY) -m pip wheel -q --no-deps --no-build-isolation -w "$$tmp/dist" .; \
 	$(PYBIN) -m venv "$$tmp/venv"; \
 	"$$tmp/venv/bin/python" -m pip install -q $(if $(OLDEST),-c $(OLDEST)) \
-		"$$(ls "$$tmp"/dist/framead-*.whl)[$(WHEEL_EXTRAS)]"; \
+		"$$(ls "$$tmp"/dist/framead-*.whl)[$(EXTRAS)]"; \
 	deps="$(if $(OLDEST),$$(grep -v '^#' $(OLDEST) | xargs))"; \
 	cp -r tests benchmarks "$$tmp/"; find "$$tmp/tests" "$$tmp/benchmarks" -name __pycache__ -prune -exec rm -rf {} +; \
 	site=$$("$$tmp/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])'); \
