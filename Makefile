@@ -21,6 +21,8 @@ DEFAULT_PYVER := $(if $(filter python3,$(PY)),$(PYVER),$(call _version,$(call _r
 VENV := $(if $(filter $(DEFAULT_PYVER),$(PYVER)),.venv,.venv-$(or $(PYVER),unknown))
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.framead-installed
+# the stamp holds the venv's version: a venv made by another interpreter is refused (venv-ok)
+VENV_PYVER := $(if $(wildcard $(STAMP)),$(shell cat $(STAMP)))
 # The torch extra pins torch==2.13.0, installed only on the versions listed here: this machine
 # holds a CPU wheel for CPython 3.11 (/opt/wheels); on 3.12/3.13 pip would download the
 # multi-GB CUDA build. framead's torch tests skip without torch.
@@ -33,7 +35,7 @@ OLDEST_PYVERS ?= 3.11
 OLDEST := $(if $(filter $(PYVER),$(OLDEST_PYVERS)),.ci/oldest.txt)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-wheel test-cpython bench bench-hook lint typecheck ext setup which-py clean
+.PHONY: demo test test-wheel test-cpython bench bench-hook lint typecheck ext setup venv-ok which-py clean
 
 $(VPY):
 	@test -n "$(PYVER)" || { echo "make: no Python interpreter for PY=$(PY) (tried '$(call _pyname,$(PY))' on PATH and $(PYENV_ROOT)/versions/*/bin)" >&2; exit 1; }
@@ -43,9 +45,12 @@ $(VPY):
 $(STAMP): $(VPY) pyproject.toml setup.py
 	$(VPY) -m pip install -q numpy bytecode
 	$(VPY) -m pip install -q --no-build-isolation -e '.[$(EXTRAS)]'
-	touch $(STAMP)
+	echo $(PYVER) > $(STAMP)
 
-setup: $(STAMP)
+venv-ok:
+	@test -z "$(filter-out $(PYVER),$(VENV_PYVER))" || { echo "make: $(VENV) holds CPython $(VENV_PYVER) but PY=$(PY) is CPython $(or $(PYVER),?): name PY=$(VENV_PYVER) or remove $(VENV)" >&2; exit 1; }
+
+setup: venv-ok $(STAMP)
 
 # what PY resolves to (no venv made); make -s print-VAR prints one variable (.ci/run: PYVER)
 print-%:
@@ -54,7 +59,7 @@ print-%:
 which-py:
 	@echo "PY=$(PY) -> $(or $(PYBIN),not found) (CPython $(or $(PYVER),?)), venv $(VENV), extras $(EXTRAS)$(if $(OLDEST), (test-wheel: with $(OLDEST)))"
 
-ext: $(STAMP)
+ext: venv-ok $(STAMP)
 	$(VPY) setup.py -q build_ext --inplace
 
 demo: ext
@@ -72,7 +77,7 @@ test: ext
 # tests/test_installed_layout.py through FRAMEAD_EXPECT_DEPS); the tests copied there (with
 # benchmarks/, which one test drives) and run from there, where `import framead` must be the
 # installed wheel (asserted here and by the suite: FRAMEAD_EXPECT_INSTALLED).
-test-wheel: $(STAMP)
+test-wheel: venv-ok $(STAMP)
 	set -eu; tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/framead-wheel.XXXXXX"); \
 	trap 'rm -rf "$$tmp"' EXIT; \
 	rm -rf build/lib.* build/bdist.*; \
@@ -102,12 +107,12 @@ bench: ext
 bench-hook: ext
 	$(VPY) benchmarks/hook_overhead.py
 
-lint: $(STAMP)
+lint: venv-ok $(STAMP)
 	$(VENV)/bin/ruff check framead capture rules tests examples benchmarks
 
 # mypy on the package as it installs (framead.capture, framead.rules), staged by build_py and
 # checked there with pyproject.toml's [tool.mypy] (its overrides list the modules not yet typed)
-typecheck: $(STAMP)
+typecheck: venv-ok $(STAMP)
 	rm -rf build/typecheck
 	$(VPY) setup.py -q build_py --build-lib build/typecheck 2>/dev/null
 	cd build/typecheck && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml framead
