@@ -71,11 +71,12 @@ _parse_exception_table = parse_exception_table
 
 
 def _load_table():
+    name = f"{__package__}.opcodes{sys.version_info[0]}{sys.version_info[1]}"
     try:
-        return importlib.import_module(
-            f"{__package__}.opcodes{sys.version_info[0]}{sys.version_info[1]}"
-        )
-    except ModuleNotFoundError:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:  # the table exists but an import inside it failed: say so
+            raise
         return None
 
 
