@@ -159,11 +159,13 @@ class Emitter:
 
     # -- rewrite functions (``fn(ctx, arg)``)
 
-    def probe2(self, tuple_name: str, index: Callable[[int], int] = int) -> Rewrite:
-        """[a, b] -> probes.<tuple_name>[index(arg)](a, b)."""
+    def probe2(self, tuple_name: str, index: Callable[[int], int] | None = None) -> Rewrite:
+        """[a, b] -> probes.<tuple_name>[index(arg)](a, b) (``index``: the instruction's
+        argument as it is, where None)."""
 
         def rewrite(ctx, arg):
-            return self.call_under(ctx, getattr(ctx.probes, tuple_name)[index(arg)], 2), 1
+            probe = getattr(ctx.probes, tuple_name)[arg if index is None else index(arg)]
+            return self.call_under(ctx, probe, 2), 1
 
         rewrite.__name__ = f"_{tuple_name.lower()}"
         return rewrite
