@@ -34,7 +34,7 @@ MAX_TABLES = 512  # code objects with a line table
 MAX_LOCS = 1 << 16  # locations cached within a capture
 _file_cache: dict[str, bool] = {}
 # per capture, cleared by release_frames: keys hold code objects, which must not outlive it
-_loc_cache: dict[tuple, SourceLoc] = {}
+_loc_cache: dict[tuple, tuple[tuple, SourceLoc]] = {}
 
 
 def is_framead_file(filename: str) -> bool:
@@ -113,30 +113,39 @@ def _at_caller(frame: FrameType) -> SourceLoc:
         if len(_by_frame) >= 64:
             _by_frame.clear()
         at = _by_frame[cf] = {}
-    # (code objects compare equal across files: co_filename is not part of code equality)
-    key = (cf.f_lasti, frame.f_code, frame.f_code.co_filename, frame.f_lasti)
-    loc = at.get(key)
-    if loc is None:
-        loc = at[key] = _stack_loc(frame)
+    # code objects by identity: hashing one costs its length on 3.12+ (and equal code in two
+    # files compares equal); the entry holds the code, so the id names it while cached
+    code = frame.f_code
+    key = (cf.f_lasti, id(code), frame.f_lasti)
+    hit = at.get(key)
+    if hit is not None and hit[0] is code:
+        return hit[1]
+    loc = _stack_loc(frame)
+    at[key] = (code, loc)
     return loc
 
 
 def _stack_loc(frame: FrameType) -> SourceLoc:
+    # (code, offset) of the user's frames, codes by identity (as in _at_caller); the entry
+    # holds the codes
     key: list = []
+    codes: list = []
     f: FrameType | None = frame
-    while f is not None and len(key) < 3 * (MAX_STACK + 1):
+    while f is not None and len(codes) < MAX_STACK + 1:
         c = f.f_code
-        if key and is_framead_file(c.co_filename):
+        if codes and is_framead_file(c.co_filename):
             break
-        key += (c, c.co_filename, f.f_lasti)  # equal code in two files: two locations
+        key += (id(c), f.f_lasti)
+        codes.append(c)
         f = f.f_back
     k = tuple(key)
-    loc = _loc_cache.get(k)
-    if loc is None:
-        loc = _make_loc(frame, len(key) // 3)
-        if len(_loc_cache) >= MAX_LOCS:
-            _loc_cache.clear()
-        _loc_cache[k] = loc
+    hit = _loc_cache.get(k)
+    if hit is not None and all(a is b for a, b in zip(hit[0], codes, strict=True)):
+        return hit[1]
+    loc = _make_loc(frame, len(codes))
+    if len(_loc_cache) >= MAX_LOCS:
+        _loc_cache.clear()
+    _loc_cache[k] = (tuple(codes), loc)
     return loc
 
 
