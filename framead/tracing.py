@@ -320,13 +320,13 @@ def scalar_seed(out: Any, t: Trace, fname: str) -> Any:
             isinstance(out, np.ndarray) and out.shape == () and out.dtype.kind in "iub"):
         return _integer_output(out, t, fname)
     where = ""
-    v = t.graph.outputs[0]
+    v = t.graph.outputs[0] if t.graph.outputs else None  # None returned: no output leaf
     if isinstance(v, Value):
         for node in reversed(t.graph.nodes):
             if any(o is v for o in node.outputs):
                 where = f" (it was produced by {node.name} at {node.loc.file}:{node.loc.line})"
                 break
-    desc = type(out).__name__
+    desc = "None" if out is None else type(out).__name__
     if isinstance(out, np.ndarray):
         desc = f"an array of shape {out.shape} and dtype {out.dtype}"
     raise NonScalarOutputError(

@@ -847,6 +847,15 @@ def test_deep_recursion_of_every_kind_never_crashes():
         cases += [(k, 3000) for k in ('map', 'sorted', 'getattr', 'eq', 'hash')]
         cases += [('reduce', 1500), ('repr', 20000), ('traced_np', 1500)]
         res = {f"main {k} {d}": captured(k, d) for k, d in cases}
+        # what the same recursion does natively on this interpreter (3.12 and 3.13 cap
+        # recursion through C at their C recursion limit, 3.11 only by the C stack)
+        native = {}
+        for k, d in cases:
+            if not k.startswith('traced'):
+                try:
+                    native[k] = KINDS[k](d)
+                except RecursionError:
+                    native[k] = "RecursionError"
         for size in (256 * 1024, 1024 * 1024, 8 * 1024 * 1024):
             threading.stack_size(size)
             for k, d in (('plain', 20000), ('gen', 5000), ('traced_np', 1500), ('map', 3000)):
@@ -855,9 +864,10 @@ def test_deep_recursion_of_every_kind_never_crashes():
                 t.start(); t.join()
                 res[f"thread {size} {k} {d}"] = box[0] if box else "thread died"
         threading.stack_size(0)
-        print("@@" + json.dumps(res))
+        print("@@" + json.dumps({"captured": res, "native": native}))
     """, timeout=120, prelude=RECURSION))
-    for name, value in out.items():
+    native = out["native"]
+    for name, value in out["captured"].items():
         kind, depth = name.split()[-2], int(name.split()[-1])
         assert value != "thread died", name
         result, g = value
@@ -866,6 +876,8 @@ def test_deep_recursion_of_every_kind_never_crashes():
             continue
         if kind.startswith("traced"):
             assert isinstance(result, float), (name, result)
+        elif native[kind] == "RecursionError":  # the main thread's native run raised
+            assert str(result).startswith("RecursionError"), (name, result)
         else:
             assert result == depth, (name, result)
 
@@ -1095,7 +1107,10 @@ for fn, src, dst, nth in cases():
     run = jumped(fn, src, dst, nth, log)
     try:
         if sys.argv[1] == "native":
-            v = float(run(x0)); h = 1e-6
+            r = run(x0)  # a jump to a return line can return None (3.12+)
+            if not isinstance(r, float):
+                raise framead.NonScalarOutputError(type(r).__name__)
+            v = float(r); h = 1e-6
             d = (float(jumped(fn, src, dst, nth, [])(x0 + h)) -
                  float(jumped(fn, src, dst, nth, [])(x0 - h))) / (2 * h)
             hz = []
@@ -1104,6 +1119,8 @@ for fn, src, dst, nth in cases():
             v, d = float(v), float(d)
             hz = [e.code for e in framead.coverage(jumped(fn, src, dst, nth, []), x0).entries]
         res = ["ok", v, d, hz]
+    except framead.NonScalarOutputError:
+        res = ["raised", "NonScalarOutputError"]
     except Exception as e:
         res = ["raised", type(e).__name__, str(e)[:80]]
     out.append([fn.__name__, src, dst, nth, log, res])
@@ -1127,9 +1144,14 @@ def test_f_lineno_jumps_everywhere_as_natively_with_right_gradients():
         if n[5][0] != "ok":
             assert c[5] == n[5], (n, c)
             continue
-        assert c[5][0] == "ok" and math.isclose(c[5][1], n[5][1], rel_tol=1e-12), (n, c)
+        # (a jump over an assignment can leave NaN on 3.12+: NaN natively and under capture)
+        assert c[5][0] == "ok" and _same(c[5][1], n[5][1], rel_tol=1e-12), (n, c)
         if not c[5][3]:
-            assert math.isclose(c[5][2], n[5][2], rel_tol=1e-5, abs_tol=1e-6), (n, c)
+            assert _same(c[5][2], n[5][2], rel_tol=1e-5, abs_tol=1e-6), (n, c)
+
+
+def _same(a, b, **tol):
+    return math.isclose(a, b, **tol) or (math.isnan(a) and math.isnan(b))
 
 
 def _target(a):

@@ -38,6 +38,22 @@ def test_non_scalar_output_message():
         "value_and_grad on a scalar loss")
 
 
+def returns_nothing(x):
+    x * 2.0
+
+
+@pytest.mark.parametrize("transform", [framead.grad, framead.value_and_grad])
+def test_none_output_message(transform):
+    """A function that returns None (no output at all) gets the same clear error, not an
+    IndexError from inside framead."""
+    with pytest.raises(framead.NonScalarOutputError) as e:
+        transform(returns_nothing)(0.5)
+    assert str(e.value) == (
+        "grad requires returns_nothing to return a real scalar (float or 0-d float array); it "
+        "returned None. Reduce it to a scalar (e.g. .sum()), or use value_and_grad on a scalar "
+        "loss")
+
+
 def test_integer_input_message():
     with pytest.raises(framead.InputTypeError) as e:
         framead.grad(lambda x: x * 2.0)(3)
