@@ -13,8 +13,10 @@ import numpy as np
 
 from . import tree
 from .cache import CachedValueAndGrad, with_cache_controls
+from .capture.session import internals_visible
 from .inputs import default_argnums
 from .ir import Value
+from .reverse import seed_cotangents
 from .tracing import (
     STRICT,
     Trace,
@@ -94,12 +96,15 @@ def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
         if not t.nested:  # a gradient that is the seed itself (f = identity) is not the
             # caller's cotangent object: writing into one must not change the other
             cts = [c.copy() if isinstance(c, np.ndarray) else c for c in cts]
-        seeds: dict[int, Any] = {}
-        for v, c in zip(t.graph.outputs, cts, strict=True):
-            if isinstance(v, Value) and c is not None:
-                seeds[v.id] = c if v.id not in seeds else seeds[v.id] + c
+        pairs = [(v.id, c) for v, c in zip(t.graph.outputs, cts, strict=True)
+                 if isinstance(v, Value) and c is not None]
         if inner_vjp is not None:
+            # inside another capture the cotangents may depend on its inputs: their sum (one
+            # value returned twice) is made where that capture records it
+            with internals_visible():
+                seeds = seed_cotangents(pairs)
             return inner_vjp(seeds)
+        seeds = seed_cotangents(pairs)
         with paused_gc():
             grads = t.backward()(seeds) if seeds else [None] * len(t.wrt)
         return t.spec.pack(grads)

@@ -14,7 +14,7 @@ import numpy as np
 from . import tree
 from .capture.buffers import buffer_owner
 from .errors import InputTypeError
-from .reverse import cast_like
+from .reverse import cast_like, own_copy
 
 
 def _label(argnum: int, f: Callable | None) -> str:
@@ -289,9 +289,10 @@ class Differentiated:
         def own(g: Any) -> Any:
             # one array object for two leaves (f(x, y) = sum(x + y), argnums=(0, 0)): each
             # leaf gets its own, so an in-place update of one leaves the other alone
+            # (own_copy: recorded by an outer capture, where the gradient is differentiated)
             if isinstance(g, np.ndarray):
                 if id(g) in given:
-                    g = g.copy()
+                    g = own_copy(g)
                 given.add(id(g))
             return g
 

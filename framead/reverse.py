@@ -189,6 +189,25 @@ def cast_like(g: Any, x: Any) -> Any:
     return g
 
 
+# Framead's own code that touches cotangents outside the generated reverse pass lives here,
+# in a module an outer capture instruments (capture.session._DIFFERENTIABLE_INTERNALS): code
+# in api.py or inputs.py runs uninstrumented, so a sum or a copy made there of a cotangent
+# that depends on the outer capture's inputs would silently cut that dependence.
+
+def seed_cotangents(pairs: list[tuple[int, Any]]) -> dict[int, Any]:
+    """The reverse pass's seeds from (output value id, cotangent) pairs, summed where one
+    value is several outputs (``f`` returns ``(y, y)``)."""
+    seeds: dict[int, Any] = {}
+    for i, c in pairs:
+        seeds[i] = c if i not in seeds else seeds[i] + c
+    return seeds
+
+
+def own_copy(g: np.ndarray) -> np.ndarray:
+    """A copy of a gradient array that a second leaf would otherwise share."""
+    return g.copy()
+
+
 # the names the generated reverse pass calls these helpers by (framead/reverse_source.py)
 RUNTIME: dict[str, Any] = {
     "_unb": _unb, "_fill": _fill, "_cts": _cts, "_acc_tree": _accumulate_tree,

@@ -31,6 +31,23 @@ def _f_at(f, x, i, j, di, dj):
 def fd_hessian(f, x, h=H):
     """Second-order central differences of scalar f(x) (x an array), Richardson-refined."""
     x = np.asarray(x, dtype=float)
+    once = _second_differences(f, x)
+    h1, h2 = once(h), once(h / 2)
+    return (h2 + (h2 - h1) / 3.0).reshape(x.shape + x.shape)
+
+
+def fd_hessian_with_error(f, x, h=H):
+    """``fd_hessian`` and a bound on its error: the refined values from steps (h, h/2) and
+    (h/2, h/4) differ by about the error of the first (large where the function has large
+    higher derivatives, which a comparison's tolerance must not hide)."""
+    x = np.asarray(x, dtype=float)
+    once = _second_differences(f, x)
+    h1, h2, h4 = once(h), once(h / 2), once(h / 4)
+    r1, r2 = h2 + (h2 - h1) / 3.0, h4 + (h4 - h2) / 3.0
+    return r1.reshape(x.shape + x.shape), np.abs(r1 - r2).reshape(x.shape + x.shape)
+
+
+def _second_differences(f, x):
     n = x.size
 
     def once(h):
@@ -44,8 +61,7 @@ def fd_hessian(f, x, h=H):
                 hm[i, j] = hm[j, i] = v
         return hm
 
-    h1, h2 = once(h), once(h / 2)
-    return (h2 + (h2 - h1) / 3.0).reshape(x.shape + x.shape)
+    return once
 
 
 def assert_hessian(f, x, rtol=1e-5, atol=1e-6):
@@ -240,19 +256,21 @@ def test_opaque_engine_derivative_is_reported():
 # ------------------------------------------------------------------------ random programs
 
 def _hessian_path_stable(fprobe, probe, xs):
+    """The path at ``xs`` is the path at every point the differences sample."""
     base, _ = _path_at(fprobe, probe, xs)
     if base is None:
         return False
     n = len(xs)
-    for i in range(n):
-        for j in range(n):
-            for si in (-1, 1):
-                for sj in (-1, 1):
-                    x = list(xs)
-                    x[i] += si * H * max(1.0, abs(xs[i]))
-                    x[j] += sj * H * max(1.0, abs(xs[j]))
-                    if _path_at(fprobe, probe, tuple(x))[0] != base:
-                        return False
+    for h in (H, H / 2, H / 4):
+        for i in range(n):
+            for j in range(n):
+                for si in (-1, 1):
+                    for sj in (-1, 1):
+                        x = list(xs)
+                        x[i] += si * h * max(1.0, abs(xs[i]))
+                        x[j] += sj * h * max(1.0, abs(xs[j]))
+                        if _path_at(fprobe, probe, tuple(x))[0] != base:
+                            return False
     return True
 
 
@@ -278,12 +296,16 @@ def test_random_program_hessian(program_dir, prog):  # noqa: F811
             assume(False)
         assume(abs(y) < 1e6)
         fv = lambda v: f(*[type(a)(t) for a, t in zip(args, v, strict=True)])  # noqa: E731
-        want = fd_hessian(fv, np.array(xs))
+        want, err = fd_hessian_with_error(fv, np.array(xs))
         assume(np.all(np.abs(want) < 1e5))
+        rtol, atol = 1e-4, 1e-5 * (1 + np.max(np.abs(want)))
+        # a point where the differences are too rough says nothing about framead (sin of a
+        # degree-6 polynomial: their error was 1.6e-4 where framead and JAX agree exactly)
+        assume(np.all(err <= 0.1 * (rtol * np.abs(want) + atol)))
         nums = tuple(range(len(args)))
         got = framead.hessian(f, nums)(*fresh(args))
     got = np.array([[float(got[i][j]) for j in nums] for i in nums])
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * (1 + np.max(np.abs(want))))
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
 
 
 def test_second_derivative_of_abs_of_a_complex_scalar():
