@@ -34,7 +34,7 @@ def test_the_installed_framead_is_under_test():
 
 
 def test_the_dependencies_under_test_are_the_pinned_ones():
-    """``make test-wheel`` with .ci/oldest.txt passes its pins (``numpy==2.2.0 ...``) in
+    """``make test-wheel`` with .ci/oldest.txt passes its pins (``numpy==2.4.0 ...``) in
     FRAMEAD_EXPECT_DEPS: the suite must run on exactly those, not on what pip preferred."""
     pins = os.environ.get("FRAMEAD_EXPECT_DEPS", "").split()
     if not pins:
