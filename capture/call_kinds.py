@@ -120,6 +120,7 @@ _DECLARED: list[tuple[int, list]] = [
         (operator.neg, "__neg__"), (operator.pos, "__pos__")]),
     (Kind.SPECIAL_FORM, [
         (builtins.sum, sf.sum_items), (math.fsum, sf.fold), (math.prod, sf.fold),
+        *([(math.sumprod, sf.fold)] if hasattr(math, "sumprod") else []),  # 3.12+
         (functools.reduce, sf.reduce_items), (builtins.map, sf.map_items),
         (functools.partial, sf.partial_call), (np.lib.stride_tricks.as_strided, sf.as_strided),
         (itertools.starmap, sf.starmap), (itertools.accumulate, sf.accumulate),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import math
 import operator
 from typing import Any
 
@@ -73,14 +74,24 @@ def sum_items(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
 
 
 def fold(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
-    """math.fsum / math.prod over an iterable."""
-    if not args:
-        return call_as_user(fn, args, kwargs)
-    items = _iter_items(rec, args[0], frame)
+    """math.fsum(items), math.prod(items, start=s), math.sumprod(p, q) (3.12+): the iterables
+    made lists once (generators included), prod's keyword-only start a node argument."""
+    n = 2 if fn is _SUMPROD else 1
+    if len(args) != n or set(kwargs) - ({"start"} if fn is math.prod else set()):
+        return call_as_user(fn, args, kwargs)  # CPython's own error
+    items = tuple(_iter_items(rec, a, frame) for a in args)
     rule = rules.lookup(fn)
-    if rule is None or rec.tree_value(items) is None:
-        return fn(items, *args[1:], **kwargs)
-    return rec.apply(rule, fn, (items, *args[1:]), kwargs, (items, *args[1:]), frame)
+    node_args = (*items, kwargs["start"]) if "start" in kwargs else items
+    if rule is None or all(rec.tree_value(a) is None for a in node_args):
+        return fn(*items, **kwargs)
+    if not kwargs:
+        return rec.apply(rule, fn, items, {}, node_args, frame)
+    # the node takes start positionally, which math.prod does not: not replayed
+    rec.unreplayable.append("math.prod(..., start=...)")
+    return rec.apply(rule, functools.partial(fn, **kwargs), items, {}, node_args, frame)
+
+
+_SUMPROD = getattr(math, "sumprod", None)
 
 
 def _traced_now_or_lazy(rec, items: Any) -> bool:

@@ -208,6 +208,21 @@ def _fsum_jvp(tangents, ans, items):
     return None if ts is None else math.fsum(t for t in ts if t is not None)
 
 
+def _sumprod_cot(i):
+    """math.sumprod(p, q) (3.12+) = sum of p[k] * q[k]: d/dp[k] = g q[k], d/dq[k] = g p[k]."""
+    def vjp(g, ans, p, q):
+        other = (q, p)[i]
+        return [g * o if is_inexact(x) else None for x, o in zip((p, q)[i], other, strict=True)]
+
+    return vjp
+
+
+def _sumprod_jvp(tangents, ans, p, q):
+    terms = [t * o for ts, other in ((tangents[0], q), (tangents[1], p)) if ts is not None
+             for t, o in zip(ts, other, strict=True) if t is not None]
+    return add_tangents(terms) if terms else None
+
+
 def _others(items, start):
     """Product of every item but the i-th, times start (no division: zeros are fine)."""
     n = len(items)
@@ -224,12 +239,17 @@ def _prod_vjp(g, ans, items, start=1):
             for o, x in zip(_others(items, start), items, strict=True)]
 
 
+def _prod_start_vjp(g, ans, items, start=1):
+    return g * math.prod(items) if is_inexact(start) else None
+
+
 def _prod_jvp(tangents, ans, items, start=1):
     ts = tangents[0]
-    if ts is None:
-        return None
-    return add_tangents(t * o for t, o in zip(ts, _others(items, start), strict=True)
-                        if t is not None)
+    terms = [] if ts is None else [t * o for t, o in zip(ts, _others(items, start), strict=True)
+                                   if t is not None]
+    if len(tangents) > 1 and tangents[1] is not None:
+        terms.append(tangents[1] * math.prod(items))
+    return add_tangents(terms)
 
 
 def install() -> None:
@@ -244,7 +264,11 @@ def install() -> None:
              argnames=("x", "base"))
     register(math.hypot, vjp=_hypot_vjp, jvp=_hypot_jvp, saves=None)
     register(math.fsum, vjp=(_fsum_vjp,), jvp=_fsum_jvp, saves={0: ()}, containers=(0,))
-    register(math.prod, vjp=(_prod_vjp,), jvp=_prod_jvp, saves={0: (0,)}, containers=(0,))
+    register(math.prod, vjp=(_prod_vjp, _prod_start_vjp), jvp=_prod_jvp,
+             saves={0: (0, 1), 1: (0,)}, containers=(0,), argnames=("iterable", "start"))
+    if hasattr(math, "sumprod"):  # 3.12+ (statistics.correlation/linear_regression use it)
+        register(math.sumprod, vjp=(_sumprod_cot(0), _sumprod_cot(1)), jvp=_sumprod_jvp,
+                 saves={0: (1,), 1: (0,)}, containers=(0, 1))
     register(math.dist, vjp=(_dist_cot(0), _dist_cot(1)), jvp=_dist_jvp,
              saves={0: (0, 1, ANS), 1: (0, 1, ANS)}, containers=(0, 1))
     register(math.frexp, vjp=(_frexp_vjp,), jvp=_frexp_jvp, saves={0: (ANS,)}, multi=True,

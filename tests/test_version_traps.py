@@ -19,9 +19,9 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import fd_grad
 
 import framead
-from conftest import fd_grad
 
 # ---------------------------------------------------------------------------------------
 # slices
@@ -245,3 +245,50 @@ def test_recursion_on_a_small_thread_stack_raises_not_crashes():
 
     with pytest.raises(RecursionError):
         _in_big_thread(deep, stack=4 << 20)
+
+
+# ---------------------------------------------------------------------------------------
+# the standard library of newer versions: math.sumprod (3.12) under statistics
+
+
+@pytest.mark.skipif(not hasattr(math, "sumprod"), reason="math.sumprod is new in 3.12")
+def test_math_sumprod_and_statistics_that_use_it():
+    import statistics
+
+    def f(p, q):
+        return math.sumprod([p[0], p[1] * 2.0], [q[0], q[1]]) + math.sumprod([p[0], 3], [q[1], 2.0])
+
+    x = (np.array([0.5, 1.5]), np.array([-1.0, 2.0]))
+    g = framead.grad(f, argnums=(0, 1), strict=True)(*x)
+    for a, b in zip(g, fd_grad(f, x, argnums=(0, 1)), strict=True):
+        assert np.allclose(a, b, rtol=1e-7)
+    _, tangent = framead.jvp(f, x, (np.ones(2), np.ones(2)))
+    assert math.isclose(tangent, 9.0)
+
+    def corr(v):
+        return statistics.correlation(list(v), [1.0, 3.0, 2.0, 5.0])
+
+    v = np.array([0.3, 1.2, 0.7, 2.0])
+    assert np.allclose(framead.grad(corr, strict=True)(v), fd_grad(corr, v), rtol=1e-6)
+
+
+def _folds(v):
+    """math's folds over lists and generators, prod's keyword-only start traced or not."""
+    gen = (x * 2.0 for x in v)
+    out = math.prod(gen, start=v[0] * 3.0) + math.fsum(x * x for x in v)
+    out += math.prod([v[1], 2.0], start=3) + math.prod(x + 1.0 for x in v)
+    if hasattr(math, "sumprod"):
+        out += math.sumprod(v, (x * 3.0 for x in v)) + math.sumprod((x for x in v), [1.0, v[0]])
+    return out
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_math_folds_of_generators_and_prod_start(cache):
+    """math.prod's start (a keyword) was dropped from the gradient silently; generators given
+    to math.sumprod broke its derivative. Against central differences, and forward mode."""
+    g = framead.grad(_folds, cache=cache)
+    for v in (np.array([0.5, 1.5]), np.array([0.7, -1.5])):
+        assert np.allclose(g(v), fd_grad(_folds, v), rtol=1e-7)
+    v, t = np.array([0.3, 0.8]), np.array([1.0, -2.0])
+    assert math.isclose(framead.jvp(_folds, (v,), (t,))[1], fd_grad(_folds, v) @ t,
+                        rel_tol=1e-7)
