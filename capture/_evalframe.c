@@ -1795,6 +1795,10 @@ profiled_callee(PyObject *callable, PyObject *const *args, Py_ssize_t nargs)
         PyObject *self = args[0];
         return Py_TYPE(callable)->tp_descr_get(callable, self, (PyObject *)Py_TYPE(self));
     }
+    if (FA_PROFILE_BOUND_C_FUNCTIONS && PyMethod_Check(callable) &&
+        PyCFunction_Check(PyMethod_GET_FUNCTION(callable))) { /* classmethod(repr) bound */
+        return Py_NewRef(PyMethod_GET_FUNCTION(callable));
+    }
     return NULL;
 }
 

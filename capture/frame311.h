@@ -123,6 +123,9 @@ fa_type_dict(PyTypeObject *type)
     return type->tp_dict;
 }
 
+/* Does a profiler see c_call/c_return for a bound method whose function is a C function? */
+#define FA_PROFILE_BOUND_C_FUNCTIONS 0
+
 #define fa_code_get_extra _PyCode_GetExtra
 #define fa_code_set_extra _PyCode_SetExtra
 #define fa_request_code_extra_index _PyEval_RequestCodeExtraIndex

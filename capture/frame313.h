@@ -112,6 +112,9 @@ fa_type_dict(PyTypeObject *type)
     return d;
 }
 
+/* Does a profiler see c_call/c_return for a bound method whose function is a C function (gh-122029)? */
+#define FA_PROFILE_BOUND_C_FUNCTIONS 1
+
 #define fa_code_get_extra PyUnstable_Code_GetExtra
 #define fa_code_set_extra PyUnstable_Code_SetExtra
 #define fa_request_code_extra_index PyUnstable_Eval_RequestCodeExtraIndex

@@ -61,6 +61,11 @@ if sys.version_info >= (3, 12):
             "too), CPython 3.12 runs SEND unspecialised and sys.settrace sees the 'exception' "
             "event of each async-for step twice"),
     })
+if sys.version_info >= (3, 13):
+    # (a key ending in ".*" covers every test of that class)
+    EXPECTED_DIFFERENCES["test_opcache"] = dict.fromkeys([
+        "test.test_opcache.TestCallCache.test_assign_init_code",
+        "test.test_opcache.TestRacesDoNotCrash.*"], _SPECIALIZED)
 TIMEOUT = float(os.environ.get("FRAMEAD_CPYTHON_TIMEOUT", "300"))
 MODULES = FULL if os.environ.get("FRAMEAD_CPYTHON") == "all" else FAST
 
@@ -78,12 +83,19 @@ def test_module_behaves_as_natively(module):
     report = _run(module, "capture")
     assert report["grad"] == 1.0
     expected = EXPECTED_DIFFERENCES.get(module, {})
-    diffs = {t: d for t, d in compare.differences(native, report["outcomes"]).items()
-             if t not in expected}
+    every = compare.differences(native, report["outcomes"])
+    diffs = {t: d for t, d in every.items() if not _listed(t, expected)}
     assert not diffs, compare.format_differences(diffs)
     captured = report["outcomes"]
-    stale = [t for t in expected if compare.kind(native.get(t)) == compare.kind(captured.get(t))]
+    stale = [t for t in expected if (not any(_listed(d, {t: ""}) for d in every)
+                                     if t.endswith(".*") else
+                                     compare.kind(native.get(t)) == compare.kind(captured.get(t)))]
     assert not stale, f"listed as differing but now identical (remove them): {stale}"
+
+
+def _listed(test: str, expected: dict) -> bool:
+    return test in expected or any(k.endswith(".*") and test.startswith(k[:-1])
+                                   for k in expected)
 
 
 def test_every_cpython_test_module_is_listed():
