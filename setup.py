@@ -3,7 +3,7 @@
 The hook reads CPython's private frame structures, so it is built for the interpreter versions
 that have a frame header (capture/frame3XX.h) and an opcode table (capture/opcodes3XX.py); any
 other version, and the free-threaded build, is refused here with the list of what is supported
-(docs/internals.md, "Adding a Python version").
+(docs/internals.md, section 1a).
 """
 
 import sys
@@ -15,12 +15,12 @@ from setuptools import Extension, setup
 SUPPORTED = ((3, 11), (3, 12), (3, 13))
 
 _here = sys.version.split()[0]
-_supported = ", ".join("%d.%d" % v for v in SUPPORTED)
+_supported = ", ".join(f"{a}.{b}" for a, b in SUPPORTED)
 if sys.version_info[:2] not in SUPPORTED:
     raise SystemExit(
         f"framead supports CPython {_supported}; this is {_here}. A new version needs a frame "
         "header (capture/frame3XX.h) and an opcode table (capture/opcodes3XX.py): see "
-        "docs/internals.md, 'Adding a Python version'.")
+        "docs/internals.md, section 1a.")
 if sysconfig.get_config_var("Py_GIL_DISABLED"):
     raise SystemExit(
         f"framead does not support the free-threaded build of CPython ({_here}, "

@@ -847,11 +847,12 @@ def test_deep_recursion_of_every_kind_never_crashes():
         cases += [(k, 3000) for k in ('map', 'sorted', 'getattr', 'eq', 'hash')]
         cases += [('reduce', 1500), ('repr', 20000), ('traced_np', 1500)]
         res = {f"main {k} {d}": captured(k, d) for k, d in cases}
-        # what the same recursion does natively on this interpreter (3.12 and 3.13 cap
-        # recursion through C at their C recursion limit, 3.11 only by the C stack)
+        # what the same recursion does natively on this interpreter: 3.12 and 3.13 cap
+        # recursion through C at their C recursion limit; 3.11 only by the C stack (natively
+        # sorted(key=) 3000 deep crashes it: not run there, these depths succeed under capture)
         native = {}
         for k, d in cases:
-            if not k.startswith('traced'):
+            if not k.startswith('traced') and sys.version_info >= (3, 12):
                 try:
                     native[k] = KINDS[k](d)
                 except RecursionError:
@@ -876,7 +877,7 @@ def test_deep_recursion_of_every_kind_never_crashes():
             continue
         if kind.startswith("traced"):
             assert isinstance(result, float), (name, result)
-        elif native[kind] == "RecursionError":  # the main thread's native run raised
+        elif native.get(kind) == "RecursionError":  # the main thread's native run raised
             assert str(result).startswith("RecursionError"), (name, result)
         else:
             assert result == depth, (name, result)
