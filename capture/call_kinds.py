@@ -19,7 +19,9 @@ model). ``calls.dispatch`` asks its questions in this order; the first that appl
 13. (an object ufunc, np.frompyfunc's: its Python callbacks see traced items)
 14. ROWS            ``L.extend(x)``: iterates x in C, so x's rows as the recorder reads them
 15. GUARDED         ``list.sort``, ``bisect``, ``heapq``: a cached trace guards the order it
-                    decides (ORDERING: one that cannot be replayed)
+                    decides (ORDERING: one that cannot be replayed); DECIDING (``bool``,
+                    ``math.isnan``/``isclose``, ``np.isfinite``/``allclose``...): predicates of
+                    values, run natively (STRUCTURAL), whose answer a cached trace guards
 16. ITERATING       ``list``, ``zip``, ``min``...: traced arrays give their rows; CHOOSING
                     (``min``, ``max``, ``sorted``, ``any``, ``all``): a cached trace guards the
                     choice; SHORT_CIRCUIT (``any``, ``all``): the choice itself is the guard
@@ -93,6 +95,7 @@ class Kind:
     STRUCTURAL = 1 << 14
     CALLBACK_SAFE = 1 << 15
     RAW_STORAGE = 1 << 16
+    DECIDING = 1 << 17
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,9 @@ class CallKind:
 
 _ORDERING = (bisect.bisect_left, bisect.bisect_right, bisect.insort_left, bisect.insort_right,
              heapq.heappush, heapq.heappop, heapq.heapify, heapq.heapreplace, heapq.heappushpop)
+
+_PREDICATES = (builtins.bool, math.isfinite, math.isnan, math.isinf, math.isclose, np.isfinite,
+               np.isnan, np.isinf, np.isclose, np.allclose, np.array_equal)
 
 _DECLARED: list[tuple[int, list]] = [
     (Kind.OPERATOR, [(getattr(operator, n), k) for k, n in enumerate(
@@ -138,6 +144,10 @@ _DECLARED: list[tuple[int, list]] = [
         (np.maximum, {"reduce": np.max}), (np.minimum, {"reduce": np.min})]),
     (Kind.ROWS, [list.extend]),
     (Kind.GUARDED, [list.sort, *_ORDERING]),
+    # predicates of values: natively run (STRUCTURAL below), but their answer is a decision a
+    # cached trace re-checks (GUARDED: they come to dispatch while guards are recorded);
+    # ``if math.isclose(x, 1.0):`` was replayed unchecked, a wrong branch at other inputs
+    (Kind.GUARDED | Kind.DECIDING, list(_PREDICATES)),
     (Kind.ORDERING, list(_ORDERING)),
     (Kind.ITERATING, [builtins.list, builtins.tuple, builtins.sorted, builtins.min,
                       builtins.max, builtins.zip, builtins.enumerate, builtins.reversed,

@@ -142,6 +142,10 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
         if any(holds_traced(a) for a in (*args, *kwargs.values())):
             rec.unreplayable.append(f"{callable_name(fn)} orders traced values")
         return call_as_user(fn, args, kwargs)
+    if kind & Kind.DECIDING:  # bool(x), math.isnan(x), np.isclose(a, b): native, guarded
+        if rec.guards is not None and any(holds_traced(v) for v in kwargs.values()):
+            rec.unreplayable.append(f"{callable_name(fn)} decides on a traced keyword")
+        return _static_result(rec, fn, args, kwargs, frame)
     if kind & Kind.ITERATING:
         return _iterating(rec, fn, kind, args, kwargs, frame)
     if type(fn) is protocols.LRU_WRAPPER:

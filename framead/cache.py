@@ -2,7 +2,10 @@
 
 The first call captures ``f`` as usual, also recording every decision the program made on a
 traced value (comparisons, ``int()``/``round()``/``floor``, boolean masks, ``argmax``, the
-item ``min``/``max``/``sorted`` picked, the order ``list.sort`` made...).
+item ``min``/``max``/``sorted`` picked, the order ``list.sort`` made, predicates such as
+``bool(x)``, ``math.isclose``, ``math.isnan``, ``np.allclose``...). Higher-order traces
+(``jit(hessian(f))``) record the inner derivative code as well, whose decisions are
+comparisons too (rules/registry.py), so they are re-checked the same way.
 The trace becomes a replay (framead/replay.py): generated forward code that recomputes every
 value and re-checks each decision, then the generated reverse pass. Later calls whose inputs
 have the same structure run the replay *without instrumentation*; a decision that comes out
@@ -25,7 +28,8 @@ hazard other than FA102 (an unknown C function, an uninstrumented frame...), tra
 the eager fallback or a solver/engine node, and values derived where framead cannot re-run
 them. Not detected: state changed behind framead's back in objects the program reads
 (attributes of objects, items of containers reached through them, random number
-generators, files) and ``if x:`` on a bare traced float; call
+generators, files) and ``if x:`` on a bare traced float (no probe sees a truth test:
+write ``if x != 0:`` or ``if bool(x):``); call
 ``.clear()`` after changing such state, or do not cache.
 """
 

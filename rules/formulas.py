@@ -50,7 +50,8 @@ def abs_dx(x: Any) -> Any:
         return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
     if isinstance(x, complex):
         a = abs(x)
-        return np.conj(x) / a if a else 0j  # np.conj, not .conjugate(): it has a rule
+        # a != 0, not `if a`: derivative code decides by comparisons (rules/registry.py)
+        return np.conj(x) / a if a != 0 else 0j  # np.conj, not .conjugate(): it has a rule
     if np.iscomplexobj(x):
         a = np.abs(x)
         return np.conj(x) / np.where(a == 0, 1, a)
@@ -67,4 +68,4 @@ def sdiv(a: Any, b: Any) -> Any:
     try:
         return a / b
     except ZeroDivisionError:
-        return math.copysign(math.inf, a) if a else math.nan
+        return math.copysign(math.inf, a) if a != 0 else math.nan

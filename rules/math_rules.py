@@ -118,10 +118,10 @@ def _dist_cot(i):
     def vjp(g, ans, p, q):
         x = (p, q)[i]
         if isinstance(x, list | tuple):
-            return type(x)(unbroadcast(sign * g * sdiv(a - b, ans), xi) if is_inexact(xi)
+            return type(x)(unbroadcast(sign * g * _at0(a - b, ans), xi) if is_inexact(xi)
                            else None for a, b, xi in zip(p, q, x, strict=True))
         d = np.asarray(p, dtype=float) - np.asarray(q, dtype=float)
-        return unbroadcast(sign * g * np.divide(d, ans), x)
+        return unbroadcast(sign * g * _at0(d, ans), x)
     return vjp
 
 
@@ -130,7 +130,7 @@ def _dist_jvp(tangents, ans, p, q):
     tp = None if tangents[0] is None else np.asarray(fill_zeros(tangents[0], p), dtype=float)
     tq = None if tangents[1] is None else np.asarray(fill_zeros(tangents[1], q), dtype=float)
     dt = tp if tq is None else (-tq if tp is None else tp - tq)
-    return float(np.sum(d * dt) / ans) if ans else 0.0
+    return float(np.sum(d * dt) / ans) if ans != 0 else 0.0
 
 
 def _frexp_vjp(g, ans, x):
@@ -158,11 +158,11 @@ def _cmath_log_jvp(tangents, ans, x, base=math.e):
 
 
 def _phase_vjp(g, ans, x):
-    return unbroadcast(-1j * g / x, x) if isinstance(x, complex) and x else 0.0 * g
+    return unbroadcast(-1j * g / x, x) if isinstance(x, complex) and x != 0 else 0.0 * g
 
 
 def _phase_jvp(tangents, ans, x):
-    return (tangents[0] / x).imag if isinstance(x, complex) and x else None
+    return (tangents[0] / x).imag if isinstance(x, complex) and x != 0 else None
 
 
 def _rect_jvp(tangents, ans, r, phi):
@@ -173,21 +173,23 @@ def _rect_jvp(tangents, ans, r, phi):
 
 def _polar_vjp(g, ans, x):
     gr, gp = g
-    ct = gr * abs_dx(x) + (-1j * gp / x if x else 0.0)
+    ct = gr * abs_dx(x) + (-1j * gp / x if x != 0 else 0.0)
     return unbroadcast(ct, x)
 
 
 def _polar_jvp(tangents, ans, x):
     t = tangents[0]
-    if not x:
+    if x == 0:
         return None
     return (t * abs_dx(x)).real, (t / x).imag
 
 
 def _at0(a, b):
-    """``a / b``, 0 where ``b == 0``: at the origin, where hypot and atan2 have no derivative,
-    the convention of abs and np.linalg.norm (so ``hypot(x - x, 0)`` does not give nan * 0)."""
-    return a / b if b else 0.0 * a
+    """``a / b``, 0 where ``b == 0``: at the origin, where hypot, atan2 and dist have no
+    derivative, the convention of abs and np.linalg.norm (so ``hypot(x - x, 0)`` does not
+    give nan * 0). ``b != 0``, not ``if b``: a comparison is what a cached higher-order trace
+    re-checks (rules/registry.py, decisions in derivative code)."""
+    return a / b if b != 0 else 0.0 * a
 
 
 def _hypot_vjp(g, ans, *coords):

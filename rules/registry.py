@@ -26,6 +26,13 @@ Call conventions (binding for the recorder and the reverse pass; see docs/intern
   under the bilinear pairing ``<u, v> = Re(sum(u * v))``, without conjugation. For a
   holomorphic ``f`` the cotangent is ``g * f'(x)``; for ``abs(z)`` it is ``g * conj(z) / |z|``;
   the cotangent of a real input is real (``unbroadcast`` drops the imaginary part).
+* Decisions in derivative code on values are comparisons (``x > 0``, ``a != 0``,
+  ``np.less(a, b)``), never bare truth tests of a value (``if a:``, ``u if a else v``): under
+  higher order an outer capture records the derivative code as it runs, and a comparison
+  becomes a guard that a cached trace (``jit(hessian(f))``, ``grad(grad(f), cache=True)``)
+  re-checks, while a truth test reaches no probe, so the replay would keep the branch taken
+  at the first call (one call at the origin made every later Hessian of ``hypot(x, y) ** 3``
+  zero).
 """
 
 from __future__ import annotations
