@@ -648,12 +648,14 @@ def test_call_native():
 
 
 def _rewrite_nulls_to_probe(fn):
-    """What the rewriter does: the NULL below a callable becomes the call probe."""
+    """What the rewriter does: the NULL beside a callable becomes the call probe."""
     bc = bytecode.Bytecode.from_code(fn.__code__)
     out = []
     for ins in bc:
         if isinstance(ins, bytecode.Instr) and ins.name == "PUSH_NULL":
             out.append(bytecode.Instr("LOAD_CONST", ef.call, location=ins.location))
+            if sys.version_info >= (3, 13):  # 3.13 pushes the NULL above the callable
+                out.append(bytecode.Instr("SWAP", 2, location=ins.location))
         elif (isinstance(ins, bytecode.Instr) and ins.name == "LOAD_GLOBAL"
               and ins.arg[0] is True):
             out.append(bytecode.Instr("LOAD_CONST", ef.call, location=ins.location))
