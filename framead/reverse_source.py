@@ -96,8 +96,11 @@ _registered: dict[str, list] = {}  # filename -> [live owners, their weak refere
 
 def register_source(filename: str, source: str, owners: list) -> None:
     """``source`` in linecache under ``filename`` for as long as one of ``owners`` lives."""
-    for name, (_n, refs) in list(_registered.items()):  # entries whose callback was lost
-        if all(r() is None for r in refs):          # (a KeyboardInterrupt inside it)
+    # entries whose callback was lost (a KeyboardInterrupt inside it); walked on a copy: the
+    # tuples items() makes can start a collection, whose callbacks (_owner_gone) delete
+    # entries of _registered ("dictionary changed size during iteration", now and then)
+    for name, (_n, refs) in _registered.copy().items():
+        if all(r() is None for r in refs):
             _registered.pop(name, None)
             linecache.cache.pop(name, None)
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)

@@ -3,18 +3,24 @@
 Random scalar programs over one to three float inputs mix math and NumPy scalar functions
 with decisions of every kind: comparisons of traced values (``<``, ``<=``, ``==``, ``!=``...),
 of a value with itself (``x < x``, ``x == x``), of constants, chained comparisons, ``not``,
-``and``/``or``, truth tests, ``np.less``/``np.greater_equal``, ``math.isfinite``, ``min``,
-``max``, ``abs``, ``np.abs``, ``np.minimum``/``np.maximum``, ``np.clip``, ``np.where``,
-conditional expressions, loops with ``break``/``continue`` and early returns.
+``and``/``or``, bare truth tests, ``np.less``/``np.greater_equal``, predicates (``bool``,
+``math.isfinite``/``isclose``/``isnan``, ``np.isclose``/``allclose``), ``min``, ``max``,
+``abs``, ``np.abs``, ``np.minimum``/``np.maximum``, ``np.clip``, ``np.where``, conditional
+expressions, functions with a special case at 0 (``math.hypot``, ``abs`` of a complex,
+``cmath.phase``, ``math.dist``), loops with ``break``/``continue`` and early returns.
 
 Every program is rendered three times from one tree: the plain program framead
 differentiates, a probe twin that records each decision (so a point is used only where every
 finite-difference sample takes the same path), and a JAX port. The references are
 independent of framead: second-order central differences of the program itself in float64
-(Richardson-refined), and ``jax.hessian`` of the port (where JAX is installed). The second
-derivatives checked: ``hessian``, ``grad(grad)``, ``jvp`` of ``grad``, ``jacrev(jacrev)``,
-``jacfwd(jacfwd)``, ``jacrev(jacfwd)``, and cached traces (``jit(hessian)`` re-run at a second
-point, ``grad(grad(f, cache=True), cache=True)`` called twice).
+(Richardson-refined, with an error estimate from a third step), and ``jax.hessian`` of the
+port (where JAX is installed and runs it). The second derivatives checked: ``hessian``,
+``grad(grad)``, ``jvp`` of ``grad``, ``jacrev(jacrev)``, ``jacfwd(jacfwd)``,
+``jacrev(jacfwd)``, and cached traces (``jit(hessian)``, ``jit(grad(grad))``,
+``jit(jvp(grad))``, ``grad(grad(f, cache=True), cache=True)``, ``grad`` of a cached
+``grad``), each recorded at one point and run again at a second one, which must be right
+even where the first point is one the references cannot judge (a kink, the origin).
+``FRAMEAD_BRANCH_EXAMPLES`` sets the number of programs (default 100).
 """
 
 from __future__ import annotations
@@ -541,11 +547,25 @@ def _grad_of_cached_grad(f, args, nums, again):
     return out[0], out[1]
 
 
+def _jit_jvp_grad(f, args, nums, again):
+    """Forward over reverse, cached: the tangent pass over the recorded reverse pass."""
+    def column(j):
+        def h(*a):
+            tangents = tuple(type(x)(float(k == j)) for k, x in enumerate(a))
+            return framead.jvp(framead.grad(f, nums), a, tangents)[1]
+        return framead.jit(h)
+
+    cols = [column(j) for j in range(len(nums))]
+    return tuple(np.array([[float(c) for c in col(*fresh(p))] for col in cols]).T
+                 for p in (args, again))
+
+
 MODES = {"hessian": _hessian, "grad(grad)": _grad_grad, "jvp(grad)": _jvp_grad,
          "jacrev(jacrev)": _jacrev_jacrev, "jacfwd(jacfwd)": _jacfwd_jacfwd,
          "jacrev(jacfwd)": _jacrev_jacfwd}
 CACHED = {"jit(hessian)": _jit_hessian, "jit(grad(grad))": _jit_grad_grad,
-          "grad(grad,cache)": _cached_grad_grad, "grad(cached grad)": _grad_of_cached_grad}
+          "grad(grad,cache)": _cached_grad_grad, "grad(cached grad)": _grad_of_cached_grad,
+          "jit(jvp(grad))": _jit_jvp_grad}
 MODES_ORDER = list(MODES) + list(CACHED)
 
 
@@ -774,3 +794,38 @@ def test_predicates_of_traced_values_are_guarded_in_cached_traces(name, f, first
                     (framead.jit(framead.grad(framead.grad(f))), 2.0)):
         g(first)
         assert g(then) == pytest.approx(want, rel=1e-12), name
+
+
+def test_generated_source_registry_survives_a_collection_during_its_sweep():
+    """Every reverse pass and replay registers its generated source; the sweep of entries
+    whose owners died walked ``list(_registered.items())``, whose tuples can start a
+    collection, whose weakref callbacks delete entries: "dictionary changed size during
+    iteration" out of ``grad``/``jvp``/``jit`` now and then (seen in the test above)."""
+    import gc  # noqa: PLC0415 - this test only
+
+    from framead import reverse_source  # noqa: PLC0415 - this test only
+
+    class Owner:
+        pass
+
+    keep = []
+    for i in range(100):
+        keep.append(Owner())
+        reverse_source.register_source(f"<framead-test-live-{i}>", "x = 1\n", [keep[-1]])
+    threshold = gc.get_threshold()
+    gc.disable()
+    try:
+        for i in range(20):  # owners in cycles: only a collection frees them
+            o = Owner()
+            o.cycle = o
+            reverse_source.register_source(f"<framead-test-dead-{i}>", "x = 1\n", [o])
+        del o
+        hold = [(i, -i) for i in range(5000)]  # the 2-tuple free list used up
+        gc.set_threshold(gc.get_count()[0] + 50, 10, 10)  # a collection mid-sweep
+        gc.enable()
+        reverse_source.register_source("<framead-test-new>", "x = 1\n", keep[:1])
+    finally:
+        gc.set_threshold(*threshold)
+        gc.enable()
+    assert hold and not any(k.startswith("<framead-test-dead") for k in
+                            reverse_source._registered)
