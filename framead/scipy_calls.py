@@ -47,14 +47,15 @@ def _overwrite_off(rec, fn, args, kwargs, frame):
     rule = rules.lookup(fn) or _PRIVATE.get(id(fn))
     if rule is None or not _traced(rec, (*args, *kwargs.values())):
         return fn(*args, **kwargs)
+    # flags given by keyword are off whatever the signature says (an f2py LAPACK routine has
+    # none, or on 3.13 one that names only its positional parameters)
+    kwargs = {k: (False if k.startswith("overwrite_") else v) for k, v in kwargs.items()}
     try:
         names = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):  # an f2py LAPACK routine: its flags come as keywords
-        kw = {k: (False if k.startswith("overwrite_") else v) for k, v in kwargs.items()}
-        return _apply(rec, rule, fn, args, kw, frame)
-    flags = [i for i, n in enumerate(names) if n.startswith("overwrite_") and
-             (args[i] if i < len(args) else kwargs.get(n))]
-    if not flags:  # nothing would be overwritten: the call as written
+    except (TypeError, ValueError):
+        return _apply(rec, rule, fn, args, kwargs, frame)
+    flags = [i for i, n in enumerate(names[:len(args)]) if n.startswith("overwrite_") and args[i]]
+    if not flags:  # nothing positional would be overwritten
         return _apply(rec, rule, fn, args, kwargs, frame)
     cut = min(len(args), flags[0])
     kw = {**dict(zip(names[cut:], args[cut:], strict=False)), **kwargs}
