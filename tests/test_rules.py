@@ -113,6 +113,8 @@ OTHER_CASES = [
     (math.log, (0.7,), {}), (math.log, (0.7, 3.0), {}), (math.hypot, (0.3, -0.4, 1.2), {}),
     (math.fabs, (-0.3,), {}), (math.fsum, ([0.3, 1.5, 2, -0.7],), {}),
     (math.prod, ([0.3, 0.0, 2.0, 1.5],), {}), (math.prod, ([0.3, 1.1, 2.0],), {"start": 2.0}),
+    *([(math.sumprod, ([0.3, 1.5, -0.7], [1.1, 2.0, 0.4]), {})]  # 3.12+
+      if hasattr(math, "sumprod") else []),
     (math.floor, (2.3,), {}), (math.ceil, (2.3,), {}), (math.trunc, (-2.3,), {}),
     # operator and builtins
     (operator.neg, (ZC,), {}), (operator.abs, (X,), {}), (operator.abs, (-0.3,), {}),
