@@ -56,7 +56,6 @@ PRECALL = OP["PRECALL"]
 CALL = OP["CALL"]
 KW_NAMES = OP["KW_NAMES"]
 POP_TOP = OP["POP_TOP"]
-GET_ITER = OP["GET_ITER"]
 
 N_BINOP = len(_opcode._nb_ops)  # 26
 
@@ -116,13 +115,7 @@ REWRITES = {
     "BINARY_SUBSCR": E.binary_subscr,
     "STORE_SUBSCR": E.store_subscr,
     "LOAD_ATTR": _load_attr,
-    "STORE_ATTR": E.store_attr,
-    "GET_ITER": E.before("getiter", GET_ITER),
-    "UNPACK_SEQUENCE": E.before("unpack", OP["UNPACK_SEQUENCE"]),
-    "UNPACK_EX": E.before("unpack", OP["UNPACK_EX"]),
-    # [*x], (*x, 2.0), f(*a, *b), {*x}: a traced array is extended by its (traced) rows
-    "LIST_EXTEND": E.before("getiter", OP["LIST_EXTEND"]),
-    "SET_UPDATE": E.before("getiter", OP["SET_UPDATE"]),
+    **E.iteration_and_stores(OP),
     "PUSH_NULL": _push_null,
     "LOAD_GLOBAL": E.load_global(LOAD_GLOBAL),
     "LOAD_METHOD": _load_method,

@@ -79,7 +79,6 @@ COPY = OP["COPY"]
 CALL = OP["CALL"]
 KW_NAMES = OP.get("KW_NAMES", -1)  # -1 on 3.13 (removed; opcodes313 uses CALL_KW)
 POP_TOP = OP["POP_TOP"]
-GET_ITER = OP["GET_ITER"]
 INTRINSIC_UNARY_POSITIVE = _opcode._intrinsic_1_descs.index("INTRINSIC_UNARY_POSITIVE")
 
 N_BINOP = len(_opcode._nb_ops)  # 26
@@ -179,13 +178,7 @@ REWRITES = {
     "STORE_SLICE": _store_slice,
     "LOAD_ATTR": _load_attr,
     "LOAD_SUPER_ATTR": _load_super_attr,
-    "STORE_ATTR": E.store_attr,
-    "GET_ITER": E.before("getiter", GET_ITER),
-    "UNPACK_SEQUENCE": E.before("unpack", OP["UNPACK_SEQUENCE"]),
-    "UNPACK_EX": E.before("unpack", OP["UNPACK_EX"]),
-    # [*x], (*x, 2.0), f(*a, *b), {*x}: a traced array is extended by its (traced) rows
-    "LIST_EXTEND": E.before("getiter", OP["LIST_EXTEND"]),
-    "SET_UPDATE": E.before("getiter", OP["SET_UPDATE"]),
+    **E.iteration_and_stores(OP),
     "PUSH_NULL": _push_null,
     "LOAD_GLOBAL": E.load_global(LOAD_GLOBAL),
     "CALL_FUNCTION_EX": _call_function_ex,

@@ -215,6 +215,19 @@ class Emitter:
             (self.POP_TOP, 0),
         ], 3
 
+    def iteration_and_stores(self, op: dict[str, int]) -> dict[str, Rewrite]:
+        """The rewrites every version shares: probes before the instructions that iterate or
+        unpack (a traced array gives its traced rows) and the instrumented attribute stores."""
+        return {
+            "STORE_ATTR": self.store_attr,
+            "GET_ITER": self.before("getiter", op["GET_ITER"]),
+            "UNPACK_SEQUENCE": self.before("unpack", op["UNPACK_SEQUENCE"]),
+            "UNPACK_EX": self.before("unpack", op["UNPACK_EX"]),
+            # [*x], (*x, 2.0), f(*a, *b), {*x}: a traced array is extended by its (traced) rows
+            "LIST_EXTEND": self.before("getiter", op["LIST_EXTEND"]),
+            "SET_UPDATE": self.before("getiter", op["SET_UPDATE"]),
+        }
+
     def load_global(self, load_global: int) -> Rewrite:
         """``LOAD_GLOBAL`` with the NULL bit: the NULL becomes the call probe, under the global
         (3.11, 3.12: the NULL is below it anyway; 3.13: above it, and [call, f] calls the same)."""
