@@ -46,12 +46,15 @@ EXPECTED_DIFFERENCES: dict[str, dict[str, str]] = {
         "test.test_dis.DisWithFileTests.test_call_specialize",
         "test.test_dis.DisWithFileTests.test_loop_quicken",
         "test.test_dis.DisWithFileTests.test_show_caches"], _SPECIALIZED),
+}
+# Tests whose outcome depends on timing, natively too: a difference is allowed, not required.
+MAY_DIFFER: dict[str, dict[str, str]] = {
     "test_int": dict.fromkeys([
         f"test.test_int.{cls}.test_denial_of_service_prevented_{way}"
         for cls in ("IntStrDigitLimitsTests", "IntSubclassStrDigitLimitsTests")
         for way in ("int_to_str", "str_to_int")],
         "timing: the test skips itself when its conversion takes under 1/64 s, so whether "
-        "it runs or skips depends on the machine's load and clock, natively too"),
+        "it runs or skips depends on the machine's load and clock"),
 }
 if sys.version_info >= (3, 12):
     EXPECTED_DIFFERENCES.update({
@@ -90,7 +93,8 @@ def test_module_behaves_as_natively(module):
     assert report["grad"] == 1.0
     expected = EXPECTED_DIFFERENCES.get(module, {})
     every = compare.differences(native, report["outcomes"])
-    diffs = {t: d for t, d in every.items() if not _listed(t, expected)}
+    allowed = {**expected, **MAY_DIFFER.get(module, {})}
+    diffs = {t: d for t, d in every.items() if not _listed(t, allowed)}
     assert not diffs, compare.format_differences(diffs)
     captured = report["outcomes"]
     stale = [t for t in expected if (not any(_listed(d, {t: ""}) for d in every)
