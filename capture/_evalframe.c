@@ -1117,6 +1117,10 @@ wrong_nargs(const char *name, Py_ssize_t want, Py_ssize_t got)
    nest when user code they run meets probes again). */
 #define FA_HANDLER_FRAMES 5
 
+/* FRAMEAD_PROFILE_INTERNALS=1 (read once, at import): handler frames are shown to profilers
+   and tracers, so that cProfile can measure framead's own recording (a developer's switch) */
+static int profile_internals;
+
 static PyObject *
 call_handler_n(PyObject *h, PyObject *const *args, Py_ssize_t n)
 {
@@ -1125,7 +1129,9 @@ call_handler_n(PyObject *h, PyObject *const *args, Py_ssize_t n)
     T.user_frame = fa_current_frame(ts);
     /* framead's handler frames are not the program's: tracers and profilers do not
        see them (call_native/call_as_user show them the user's callees again) */
-    PyThreadState_EnterTracing(ts);
+    if (!profile_internals) {
+        PyThreadState_EnterTracing(ts);
+    }
     T.in_handler++;
     /* nor does the recursion limit count them (about as many levels as framead's usual
        handler path takes): a recursion through C (map, sorted's key) goes about as deep
@@ -1134,7 +1140,9 @@ call_handler_n(PyObject *h, PyObject *const *args, Py_ssize_t n)
     PyObject *res = PyObject_Vectorcall(h, args, n, NULL);
     FA_PY_RECURSION_REMAINING(ts) -= FA_HANDLER_FRAMES;
     T.in_handler--;
-    PyThreadState_LeaveTracing(ts);
+    if (!profile_internals) {
+        PyThreadState_LeaveTracing(ts);
+    }
     T.user_frame = outer;
     return res;
 }
@@ -2514,6 +2522,8 @@ PyInit__evalframe(void)
         PyType_Ready(&Visible_Type) < 0) {
         return NULL;
     }
+    const char *pi = Py_GETENV("FRAMEAD_PROFILE_INTERNALS");
+    profile_internals = pi != NULL && pi[0] != '\0' && strcmp(pi, "0") != 0;
     s_prepare = PyUnicode_InternFromString("_prepare");
     s_after_enter = PyUnicode_InternFromString("_after_enter");
     s_after_exit = PyUnicode_InternFromString("_after_exit");
