@@ -92,17 +92,21 @@ def fused_kind(node: Node) -> str | None:
 # gone: the source stays in linecache while any code object compiled from it, or the object
 # that made it, lives, and goes with the last of them (one entry per call would never go).
 _registered: dict[str, list] = {}  # filename -> [live owners, their weak references]
+_sweep_at = [64]  # the table's size at which register_source next sweeps it
 
 
 def register_source(filename: str, source: str, owners: list) -> None:
     """``source`` in linecache under ``filename`` for as long as one of ``owners`` lives."""
-    # entries whose callback was lost (a KeyboardInterrupt inside it); walked on a copy: the
-    # tuples items() makes can start a collection, whose callbacks (_owner_gone) delete
-    # entries of _registered ("dictionary changed size during iteration", now and then)
-    for name, (_n, refs) in _registered.copy().items():
-        if all(r() is None for r in refs):
-            _registered.pop(name, None)
-            linecache.cache.pop(name, None)
+    # entries whose callback was lost (a KeyboardInterrupt inside it), swept each time the
+    # table doubles (amortised O(1) a call); walked on a copy: the tuples items() makes can
+    # start a collection, whose callbacks (_owner_gone) delete entries of _registered
+    # ("dictionary changed size during iteration", now and then)
+    if len(_registered) >= _sweep_at[0]:
+        for name, (_n, refs) in _registered.copy().items():
+            if all(r() is None for r in refs):
+                _registered.pop(name, None)
+                linecache.cache.pop(name, None)
+        _sweep_at[0] = max(64, 2 * len(_registered))
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     # (bound now: the callback may run at interpreter exit, after module globals are gone)
     gone = functools.partial(_owner_gone, _registered, linecache.cache, filename)
@@ -120,11 +124,19 @@ def _owner_gone(registered: dict, cache: dict, filename: str, _ref: weakref.ref)
 # --- end generated source in linecache ---------------------------------------------------
 
 
-def library_rule_ids() -> set[int]:
+_library_ids: list = [None, frozenset()]  # [library_rules() when computed, the ids]
+
+
+def library_rule_ids() -> frozenset[int]:
     """Rules framead ships, its internal primitives included (their cotangent shapes are
-    trusted; only user rules get checked)."""
-    return {id(r) for r in rules.library_rules()} | {
-        id(r) for r in (SETITEM_RULE, VIEW_UPDATE_RULE, GATHER_RULE, COPY_RULE)}
+    trusted; only user rules get checked). Computed again only when a library module
+    installs more rules (an optional package imported later)."""
+    shipped = rules.library_rules()
+    if _library_ids[0] is not shipped:
+        _library_ids[1] = frozenset({id(r) for r in shipped} | {
+            id(r) for r in (SETITEM_RULE, VIEW_UPDATE_RULE, GATHER_RULE, COPY_RULE)})
+        _library_ids[0] = shipped
+    return _library_ids[1]
 
 
 class Emitter:

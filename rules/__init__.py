@@ -164,4 +164,10 @@ def library_rules(module: str | None = None) -> tuple[Rule, ...]:
     those one library module installed (``"numpy_rules"``, ``"linalg_rules"``...)."""
     if module is not None:
         return _BY_MODULE.get(module, ())
-    return tuple(r for rules in _BY_MODULE.values() for r in rules)
+    if _library[0] != len(_BY_MODULE):  # (each module's entry is set once)
+        _library[1] = tuple(r for rules in _BY_MODULE.values() for r in rules)
+        _library[0] = len(_BY_MODULE)
+    return _library[1]
+
+
+_library: list = [0, ()]  # [modules installed when it was made, library_rules()]
