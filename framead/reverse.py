@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -347,14 +348,26 @@ def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int]) -> N
                 _accumulate_tree(ct, t, tgt)
 
 
+def _observed() -> bool:
+    """Whether a profiler or tracer watches this thread (sys.setprofile/settrace, or on
+    3.12+ a sys.monitoring profiler or debugger tool such as cProfile)."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return True
+    mon = getattr(sys, "monitoring", None)
+    return mon is not None and (mon.get_tool(mon.PROFILER_ID) is not None or
+                                mon.get_tool(mon.DEBUGGER_ID) is not None)
+
+
 class Backward:
     """The reverse pass of a graph with respect to ``wrt``.
 
-    Traces up to ``COMPILE_LIMIT`` nodes run as generated, compiled Python source (so
-    tracebacks and profilers show lines naming the user's lines); longer ones run the same
-    steps through a small loop, since compiling Python source costs ~15-60 us per node. The
-    source is generated on demand either way (``.source``); FRAMEAD_BACKWARD=source forces
-    compiled code, FRAMEAD_BACKWARD=loop the loop.
+    It runs each node's step through a small loop (``_run_steps``): generating and compiling
+    Python source costs ~25 + ~40 us a node, which a one-off reverse pass never earns back.
+    Under a profiler or tracer, traces up to ``COMPILE_LIMIT`` nodes run as generated,
+    compiled source instead, so that profiles and debuggers show lines naming the user's
+    lines. Errors name the generated line and the user's line either way, and the source is
+    generated on demand (``.source``). FRAMEAD_BACKWARD=source forces compiled code,
+    FRAMEAD_BACKWARD=loop the loop.
     """
 
     def __init__(self, graph: Graph, wrt: list[Value], compiled: bool | None = None):
@@ -362,9 +375,10 @@ class Backward:
         self.wrt = wrt
         self.filename = f"<framead-backward-{next(_serial)}>"
         self.nodes = list(reversed(forward_active(graph, wrt)))
-        mode = os.environ.get("FRAMEAD_BACKWARD", "")
         if compiled is None:
-            compiled = mode == "source" or (mode != "loop" and len(self.nodes) <= COMPILE_LIMIT)
+            mode = os.environ.get("FRAMEAD_BACKWARD", "")
+            compiled = mode == "source" or (mode != "loop" and _observed() and
+                                            len(self.nodes) <= COMPILE_LIMIT)
         self.compiled = compiled
         self._source: str | None = None
         self._chunks: list = []

@@ -72,9 +72,11 @@ def _failing_vjp():
         rules.unregister(fragile)
 
 
-def test_linecache_flat_and_sources_of_live_passes_kept():
+def test_linecache_flat_and_sources_of_live_passes_kept(monkeypatch):
     """Each reverse pass's source leaves linecache with its last code object; a traceback
-    through a reverse pass keeps it (and shows its lines) until the traceback goes."""
+    through a reverse pass keeps it (and shows its lines) until the traceback goes. (Compiled
+    reverse passes: the default step loop registers no source unless asked for it.)"""
+    monkeypatch.setenv("FRAMEAD_BACKWARD", "source")
     g = framead.grad(small)
     x = np.linspace(0.0, 1.0, 6)
     g(x)
