@@ -10,20 +10,31 @@ saved primals read from ``e``. Every line is commented with the user line it rep
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import operator
+import os
 from typing import Any
 
 import numpy as np
 
+from . import replay_steps as steps
 from .capture.primitive_rules import CONST_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
-from .ir import Graph, Node, Value, active_nodes, flatten_tree, values_in
+from .ir import Graph, Node, Value, flatten_tree, values_in
 from .reverse import RUNTIME
 from .reverse_inline import inline_vjp
-from .reverse_source import Emitter, fused_kind, key_src, node_block, register_source
+from .reverse_source import (
+    Emitter,
+    fused_kind,
+    key_src,
+    library_rule_ids,
+    node_block,
+    register_source,
+)
 
 CHUNK_NODES = 250
+COMPILE_LIMIT = 1000  # forward and reverse nodes; longer replays run as steps (replay_steps)
 _serial = itertools.count(1)
 
 # operator nodes emitted as Python operators (the outer capture's probes see them as usual)
@@ -82,6 +93,17 @@ def replay_callable(node: Node) -> Any:
     return fn
 
 
+def _input_ids(node: Node) -> list[int]:
+    """Ids of the Values ``node`` reads (``node.value_inputs()``), cheaply for plain
+    arguments."""
+    args = node.args
+    if not node.kwargs:
+        ids = [a.id for a in args if type(a) is Value]
+        if len(ids) == len(args) or not any(type(a) in (list, tuple) for a in args):
+            return ids
+    return [v.id for v in node.value_inputs()]
+
+
 def _nth(args: tuple, k: int) -> Any:
     return args[k] if k < len(args) else None
 
@@ -111,47 +133,114 @@ def _is_operator(fn: Any) -> bool:
         return False
 
 
+def _run_call(e: list, call: tuple, kw: dict, o: int) -> None:
+    e[o] = call[0](*steps.args_of(e, call[1]), **steps.kwargs_of(e, kw))
+
+
+def _run_fit(e: list, call: tuple, kw: dict, o: tuple) -> None:
+    e[o[0]] = _fit(call[0](*steps.args_of(e, call[1]), **steps.kwargs_of(e, kw)), o[1], o[2])
+
+
+def _run_multi(e: list, call: tuple, kw: dict, ids: tuple) -> None:
+    _store_leaves(e, call[0](*steps.args_of(e, call[1]), **steps.kwargs_of(e, kw)), ids)
+
+
+def _run_guard(e: list, call: tuple, kw: dict, o: tuple) -> None:
+    if not same_as_recorded(call[0](*steps.args_of(e, call[1]), **steps.kwargs_of(e, kw)),
+                            o[0]):
+        raise Miss(o[1])
+
+
 class Replay:
-    """Forward and reverse source for ``graph`` with respect to ``wrt``.
+    """Forward and reverse passes of ``graph`` with respect to ``wrt``, re-run on new inputs.
 
     ``guards``: ``(position, callable, args, kwargs, recorded, loc)`` tuples
     (``Recorder.guard``), checked before node ``position``.
+
+    Replays of up to ``COMPILE_LIMIT`` nodes are generated Python source, compiled
+    (``.source``; tracebacks show its lines, each commented with the user line it replays);
+    longer ones run the same actions as steps (framead/replay_steps.py: compiling costs
+    several times what recording did, and ``.source`` is None), their errors noting the user
+    line. ``compiled`` (or FRAMEAD_REPLAY=source / loop) forces one or the other.
     """
 
-    def __init__(self, graph: Graph, wrt: list[Value], guards: tuple = ()):
+    def __init__(self, graph: Graph, wrt: list[Value], guards: tuple = (),
+                 compiled: bool | None = None):
         self.graph = graph
         self.wrt = wrt
         self.filename = f"<framead-replay-{next(_serial)}>"
         self.guards = guards
-        self._order = {id(n): k for k, n in enumerate(graph.nodes)}
-        self.fwd_nodes = self._needed_forward(graph, guards)
-        self.bwd_nodes = list(reversed(active_nodes(graph, wrt)))
+        self._ins = [_input_ids(n) for n in graph.nodes]
+        self._fpos = self._needed_forward(graph, guards, self._ins)
+        self.fwd_nodes = [graph.nodes[k] for k in self._fpos]
+        self.bwd_nodes = self._active(graph, wrt, self._ins)
         self.size = 1 + max([v.id for v in graph.inputs] +
                             [o.id for n in graph.nodes for o in n.outputs if o is not None],
                             default=0)
-        self._generate()
+        if compiled is None:
+            mode = os.environ.get("FRAMEAD_REPLAY", "")
+            compiled = mode == "source" or (mode != "loop" and len(self.fwd_nodes) +
+                                            len(self.bwd_nodes) <= COMPILE_LIMIT)
+        self.compiled = compiled
+        self.source: str | None = None
+        self._prepare()
+        if compiled:
+            self._generate()
+        else:
+            self._build_steps()
+        del self._inline, self._where, self._private, self._items, self._release_after, \
+            self._reads
         # keep ids and constants only: the recorded primals can be freed
         self.input_ids = [v.id for v in graph.inputs]
         self.output_ids = [v.id if isinstance(v, Value) else None for v in graph.outputs]
         self._output_consts = [None if isinstance(v, Value) else v for v in graph.outputs]
         self.wrt_ids = [v.id for v in wrt]
-        del self.graph, self.wrt, self.fwd_nodes, self.bwd_nodes, self._order
+        del self.graph, self.wrt, self.fwd_nodes, self.bwd_nodes, self._ins, self._fpos
 
     @staticmethod
-    def _needed_forward(graph: Graph, guards: tuple) -> list[Node]:
-        """Nodes the outputs or a guard depend on; every value they read must be made by one
-        of them or be an input."""
+    def _needed_forward(graph: Graph, guards: tuple, ins: list) -> list[int]:
+        """Positions of the nodes the outputs or a guard depend on (``graph.live_nodes``);
+        every value they read must be made by one of them or be an input. ``ins``: each
+        node's ``_input_ids``."""
         guarded = [v for g in guards for v in values_in(list(g[2]))]
-        live = graph.live_nodes(also=guarded)
+        needed = {v.id for v in (*graph.outputs, *guarded) if isinstance(v, Value)}
+        read = set(needed)
         made = {v.id for v in graph.inputs}
-        made.update(o.id for n in live for o in n.outputs if o is not None)
-        read = {v.id for n in live for v in n.value_inputs()}
-        read.update(v.id for v in (*graph.outputs, *guarded) if isinstance(v, Value))
+        live: list[int] = []
+        nodes = graph.nodes
+        for k in range(len(nodes) - 1, -1, -1):
+            outs = [o.id for o in nodes[k].outputs if o is not None]
+            if not needed.isdisjoint(outs):
+                live.append(k)
+                needed.update(ins[k])
+                made.update(outs)
+        live.reverse()
+        for k in live:
+            read.update(ins[k])
         missing = read - made
         if missing:
             raise NotReplayable(f"value %{min(missing)} is read but made where framead cannot "
                                 "re-run it")
         return live
+
+    @staticmethod
+    def _active(graph: Graph, wrt: list[Value], ins: list) -> list[Node]:
+        """``reversed(active_nodes(graph, wrt))``, from the nodes' ``_input_ids``."""
+        active = {v.id for v in wrt}
+        fwd = []
+        for node, ids in zip(graph.nodes, ins, strict=True):
+            if node.kwargs:  # activity flows through positional arguments only
+                ids = [v.id for v in values_in(node.args)]
+            if not active.isdisjoint(ids):
+                fwd.append((node, ids))
+                active.update(o.id for o in node.outputs if o is not None)
+        needed = {v.id for v in graph.outputs if isinstance(v, Value)}
+        out = []
+        for node, ids in reversed(fwd):
+            if any(o is not None and o.id in needed for o in node.outputs):
+                out.append(node)
+                needed.update(ids)
+        return out
 
     # ------------------------------------------------------------------ code generation
     def _const(self, em: Emitter, c: Any) -> str:
@@ -212,7 +301,7 @@ class Replay:
         return f"e[{o.id}] = {call}{where}"
 
     def _backward_reads(self) -> set[int]:
-        """Ids of the values whose primals the reverse pass reads."""
+        """Ids of the values whose primals the reverse pass reads (a new set)."""
         if self._reads is not None:
             return set(self._reads)
 
@@ -244,10 +333,14 @@ class Replay:
         keep.update(v.id for v in self.graph.outputs if isinstance(v, Value))
         keep.update(v.id for v in self.graph.inputs)
         last: dict[int, int] = {}
-        for k, (_, kind, x) in enumerate(items):
-            vals = x.value_inputs() if kind == 1 else values_in(list(x[2]))
-            for v in vals:
-                last[v.id] = k
+        ins = self._ins
+        for k, (pos, kind, x) in enumerate(items):
+            if kind == 1:
+                for i in ins[pos]:
+                    last[i] = k
+            else:
+                for v in values_in(list(x[2])):
+                    last[v.id] = k
         out: dict[int, list[int]] = {}
         for i, k in last.items():
             if i not in keep:
@@ -263,8 +356,8 @@ class Replay:
         base: dict[int, tuple] = {}  # value id -> the array versions it may be a view of
         last: dict[int, int] = {}  # version id -> last forward position reading it or a view
         for pos, node in enumerate(self.fwd_nodes):
-            for v in node.value_inputs():
-                for b in base.get(v.id, (v.id,)):
+            for i in self._ins[self._fpos[pos]]:
+                for b in base.get(i, (i,)):
                     last[b] = pos
             if _may_return_view(node):  # outputs may share memory with array arguments
                 srcs = {b for v in node.value_inputs() if v.kind is np.ndarray
@@ -272,12 +365,12 @@ class Replay:
                 for o in node.outputs:
                     if o is not None and o.kind is np.ndarray and srcs:
                         base[o.id] = tuple(srcs)
-        fpos = [self._order[id(n)] for n in self.fwd_nodes]
+        fpos = self._fpos
         pinned = {b for v in self.graph.outputs if isinstance(v, Value)
                   for b in base.get(v.id, (v.id,))}
         for g in self.guards:  # a guard reads at its place in the original order
             for v in values_in(list(g[2])):
-                k = next((p for p, q in enumerate(fpos) if q >= g[0]), len(fpos))
+                k = bisect.bisect_left(fpos, g[0])  # the first node at or after it
                 for b in base.get(v.id, (v.id,)):
                     last[b] = max(last.get(b, -1), k)
         pinned.update(b for i in self._backward_reads() for b in base.get(i, (i,)))
@@ -296,25 +389,100 @@ class Replay:
         miss = f"raise _Miss({em.bind('gl', loc)})"
         return f"if not _same({call}, {em.bind('r', recorded)}): {miss}{where}"
 
-    def _generate(self) -> None:
+    def _prepare(self) -> None:
+        """What both ways of running need: inline VJPs, which array versions may be written
+        in place, the forward items (nodes and guards, in recorded order) and releases."""
         self._inline = {id(n): inline_vjp(n) for n in self.bwd_nodes}
         self._reads = None
         self._where: dict = {}
         self._private = self._private_versions()
+        # guards are placed before the node they preceded when recorded
+        items: list[tuple[int, int, Any]] = list(zip(self._fpos, itertools.repeat(1),
+                                                     self.fwd_nodes, strict=False))
+        items += [(g[0], 0, g) for g in self.guards]
+        items.sort(key=lambda t: (t[0], t[1]))
+        self._items = items
+        self._release_after = self._releases(items)
+
+    def _build_steps(self) -> None:
+        fwd: list = []
+        locs: list = []
+        releases = self._release_after
+        for k, (_, kind, x) in enumerate(self._items):
+            if kind == 0:
+                fwd.append(self._guard_step(x))
+                locs.append(("a guard", x[5]))
+            else:
+                fwd.append(self._forward_step(x))
+                locs.append((x.name, x.loc))
+            if k in releases:
+                fwd.append((steps.F_FREE, None, tuple(sorted(releases[k])), None, None))
+                locs.append(None)
+        library = library_rule_ids()
+        bwd = [steps.backward_step(n, self._inline[id(n)],
+                                   hasattr(n.rule, "fn") and id(n.rule) not in library)
+               for n in self.bwd_nodes]
+        names = [(n.name, n.loc) for n in self.bwd_nodes]
+        self._fwd = [functools.partial(steps.run_forward, fwd, locs, miss=Miss)]
+        self._bwd = [functools.partial(steps.run_backward, bwd, names)]
+        self.step_counts = (len(fwd), len(bwd))
+
+    def _forward_step(self, node: Node) -> tuple:
+        """The step of ``node``: what ``_forward_line`` writes, as data."""
+        outs = node.outputs
+        if node.rule is CONST_RULE:
+            return (steps.F_CONST, None, outs[0].primal, None, outs[0].id)
+        fn = replay_callable(node)
+        args = node.args
+        a0 = args[0] if args else None
+        if node.rule is SETITEM_RULE and type(a0) is Value and a0.id in self._private:
+            fn = _setitem_inplace  # the old version is dead: no copy
+        mut = getattr(node.rule, "mutates", ())
+        if mut and isinstance(_nth(args, mut[0]), Value | np.ndarray):
+            fn = functools.partial(_on_copy, fn, mut[0])  # it writes argument k: a copy
+        kwargs = node.kwargs
+        if node.multi:
+            ids = tuple(o.id if o is not None else None for o in outs)
+            return self._call_step(fn, args, kwargs, _run_multi, ids)
+        o = outs[0]
+        if o.kind is np.ndarray and not _is_operator(fn):
+            return self._call_step(fn, args, kwargs, _run_fit, (o.id, tuple(o.shape), o.dtype))
+        if not kwargs:
+            if len(args) == 2:
+                a, b = args
+                if type(a) is Value:
+                    if type(b) is Value:
+                        return (steps.F_VV, fn, a.id, b.id, o.id)
+                    if steps.arg_spec(b)[0] == 0:
+                        if fn is operator.getitem:
+                            return (steps.F_ITEM, None, a.id, b, o.id)
+                        return (steps.F_VC, fn, a.id, b, o.id)
+                elif type(b) is Value and steps.arg_spec(a)[0] == 0:
+                    return (steps.F_CV, fn, a, b.id, o.id)
+            elif len(args) == 1 and type(a0) is Value:
+                return (steps.F_V, fn, a0.id, None, o.id)
+        return self._call_step(fn, args, kwargs, _run_call, o.id)
+
+    @staticmethod
+    def _call_step(fn: Any, args: tuple, kwargs: dict, run: Any, out: Any) -> tuple:
+        spec = tuple(steps.arg_spec(a) for a in args)
+        kw = {k: steps.arg_spec(v) for k, v in kwargs.items()}
+        return (steps.F_CALL, run, (fn, spec), kw, out)
+
+    def _guard_step(self, guard: tuple) -> tuple:
+        _, fn, args, kwargs, recorded, loc = guard
+        return self._call_step(fn, args, kwargs, _run_guard, (recorded, loc))
+
+    def _generate(self) -> None:
         em = Emitter(RUNTIME)
         em.ns.update(_store=_store_leaves, _same=same_as_recorded, _Miss=Miss, _fit=_fit,
                       _setitem_inplace=_setitem_inplace)
         lines: list[str] = []
         self._fwd: list = []
         self._bwd: list = []
-        # forward, chunked; guards are placed before the node they preceded when recorded
-        items: list[tuple[int, int, Any]] = [(self._order[id(n)], 1, n)
-                                             for n in self.fwd_nodes]
-        items += [(g[0], 0, g) for g in self.guards]
-        items.sort(key=lambda t: (t[0], t[1]))
-        releases = self._releases(items)
+        releases = self._release_after
         body = []
-        for k, (_, kind, x) in enumerate(items):
+        for k, (_, kind, x) in enumerate(self._items):
             body.append(self._guard_line(em, x) if kind == 0 else self._forward_line(em, x))
             if k in releases:
                 body.append(" = ".join(f"e[{i}]" for i in sorted(releases[k])) + " = None")

@@ -1,0 +1,306 @@
+"""The step loop of long replays (framead/replay.py): a replay's forward and reverse passes as
+lists of small tuples run by two loops, instead of generated Python source.
+
+Compiling Python costs 15-60 us a line, several times what recording the line cost, so a long
+trace's first cache hit would cost many first calls. The steps here are made in one pass over
+the nodes (a few us each) and take the same actions, in the same order, as the lines
+framead/replay.py and framead/reverse_source.py ``node_block(env=True)`` generate, so values
+and gradients are identical. An exception raised by a step gets a note naming the user's line
+it replays (generated lines carry that as a comment).
+
+Values live in the env list ``e`` as in the generated code; traced leaves of container
+arguments are ``Ref`` placeholders (a step never holds a ``Value``, so never a recorded
+primal).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .ir import Node, Value
+from .reverse import RUNTIME
+from .reverse_inline import inline_callables
+from .reverse_source import fused_kind, out_metas, real_from_complex
+
+_acc_getitem = RUNTIME["_acc_getitem"]
+_acc_setitem = RUNTIME["_acc_setitem"]
+_acc_tree = RUNTIME["_acc_tree"]
+_unb = RUNTIME["_unb"]
+_fill = RUNTIME["_fill"]
+_cts = RUNTIME["_cts"]
+_check = RUNTIME["_check"]
+_unflatten = RUNTIME["_unflatten"]
+
+# forward step kinds: (kind, fn, a, b, o)
+F_VV, F_VC, F_CV, F_V, F_CONST, F_CALL, F_FREE, F_ITEM = range(8)
+# reverse step kinds
+B_INLINE, B_GETITEM, B_SETITEM, B_CALL = range(4)
+
+
+_inline_fns: dict[tuple, list] = {}  # inline formulas -> their functions
+
+
+class Ref:
+    """A traced leaf of a container argument: the value with id ``id`` of the env."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, id: int) -> None:
+        self.id = id
+
+
+def template(tree: Any) -> Any:
+    """``tree`` (an argument) with its Values replaced by ``Ref`` placeholders."""
+    if type(tree) is Value:
+        return Ref(tree.id)
+    if type(tree) in (list, tuple):
+        return type(tree)(template(x) for x in tree)
+    return tree
+
+
+def fill(e: list, t: Any) -> Any:
+    """A ``template`` with the env's values put in."""
+    if type(t) is Ref:
+        return e[t.id]
+    if type(t) in (list, tuple):
+        return type(t)(fill(e, x) for x in t)
+    return t
+
+
+def arg_spec(a: Any) -> tuple[int, Any]:
+    """How a step gets an argument: (0, constant), (1, value id) or (2, template)."""
+    if type(a) is Value:
+        return 1, a.id
+    if type(a) in (list, tuple) and _has_value(a):
+        return 2, template(a)
+    return 0, a
+
+
+def _has_value(tree: Any) -> bool:
+    return any(type(x) is Value or (type(x) in (list, tuple) and _has_value(x)) for x in tree)
+
+
+def args_of(e: list, spec: tuple) -> list:
+    return [x if k == 0 else e[x] if k == 1 else fill(e, x) for k, x in spec]
+
+
+def kwargs_of(e: list, spec: dict) -> dict:
+    return {name: x if k == 0 else e[x] if k == 1 else fill(e, x)
+            for name, (k, x) in spec.items()}
+
+
+# ------------------------------------------------------------------ forward
+def run_forward(steps: list, locs: list, e: list,
+                miss: type[BaseException]) -> None:
+    """Run forward steps on the env ``e`` (``miss``: the guard-failure exception, let through
+    without a note)."""
+    k = -1
+    try:
+        for k, (kind, fn, a, b, o) in enumerate(steps):  # noqa: B007 - read on error
+            if kind == F_VV:
+                e[o] = fn(e[a], e[b])
+            elif kind == F_VC:
+                e[o] = fn(e[a], b)
+            elif kind == F_CV:
+                e[o] = fn(a, e[b])
+            elif kind == F_V:
+                e[o] = fn(e[a])
+            elif kind == F_FREE:
+                for i in a:
+                    e[i] = None
+            elif kind == F_ITEM:
+                e[o] = e[a][b]
+            elif kind == F_CONST:
+                e[o] = a
+            else:  # F_CALL: fn(e) does all
+                fn(e, a, b, o)
+    except miss:
+        raise
+    except Exception as err:
+        _note(err, locs[k], "replaying")
+        raise
+
+
+def _note(err: BaseException, where: Any, what: str) -> None:
+    if where is None:
+        return
+    name, loc = where
+    err.add_note(f"framead: raised {what} {name} (a step of a cached trace), recorded at "
+                 f"{loc.file}:{loc.line}: {loc.source()}")
+
+
+# ------------------------------------------------------------------ reverse
+def backward_step(node: Node, inline: Any, check: bool) -> tuple:
+    """The reverse step of ``node`` (one of the active nodes), as ``node_block(env=True)``
+    writes it; ``inline``: its ``inline_vjp``; ``check``: a user rule (cotangent shapes are
+    checked)."""
+    outs = node.outputs
+    if inline is not None:
+        fns = _inline_fns.get(tuple(inline))
+        if fns is None:  # the functions depend on the formulas only
+            fns = _inline_fns[tuple(inline)] = inline_callables(node) or []
+        a = node.args
+        i0, c0 = (a[0].id, None) if type(a[0]) is Value else (None, a[0])
+        i1, c1 = (None, None) if len(a) < 2 else \
+            (a[1].id, None) if type(a[1]) is Value else (None, a[1])
+        parts = tuple((x.id, fns[i]) for i, x in enumerate(a)
+                      if type(x) is Value and i < len(fns) and fns[i] is not None)
+        return (B_INLINE, outs[0].id, i0, c0, i1, c1, parts)
+    fused = fused_kind(node)
+    if fused == "getitem":
+        a, key = node.args
+        return (B_GETITEM, outs[0].id, a.id, key, tuple(a.shape), a.dtype)
+    if fused is not None:
+        a, key, v = node.args
+        return (B_SETITEM, outs[0].id, a.id if isinstance(a, Value) else None, key,
+                v.id if isinstance(v, Value) else None,
+                v.meta() if isinstance(v, Value) else None)
+    return (B_CALL, _call_step(node, check))
+
+
+class _Call:
+    """A reverse step that calls the rule's VJP(s)."""
+
+    __slots__ = ("outs", "metas", "treedef", "ans", "args", "kw", "joint", "parts", "node")
+    outs: Any
+    metas: Any
+    treedef: Any
+    ans: tuple
+    args: tuple
+    kw: dict
+    joint: Any
+    parts: tuple
+    node: Node | None
+
+
+def _call_step(node: Node, check: bool) -> _Call:
+    st = _Call()
+    outs = node.outputs
+    saved = node.saved
+    if node.multi:
+        st.outs = tuple(o.id if o is not None else None for o in outs)
+        st.metas = out_metas(node)
+        st.treedef, leaves = node.out_treedef
+        st.ans = (2, (st.treedef, tuple(Ref(o.id) if o is not None else leaf
+                                        for o, leaf in zip(outs, leaves, strict=True)))) \
+            if "ans" in saved else (0, None)
+    else:
+        st.outs, st.metas, st.treedef = outs[0].id, None, None
+        st.ans = (1, outs[0].id) if "ans" in saved else (0, outs[0].meta())
+    st.args = tuple(
+        ((1, a.id) if i in saved else (0, a.meta())) if type(a) is Value
+        else ((2, template(a)) if i in saved else (0, _metas(a)))
+        if type(a) in (list, tuple) and _has_value(a) else (0, a)
+        for i, a in enumerate(node.args))
+    st.kw = node.kwargs
+    vjp = node.rule.vjp
+    st.joint = vjp if callable(vjp) else None
+    out_shape = None if node.multi else outs[0].shape
+    parts = []
+    for i, a in enumerate(node.args):
+        is_value = type(a) is Value
+        if not is_value and not (type(a) in (list, tuple) and _has_value(a)):
+            continue
+        fn = None
+        if st.joint is None:
+            fn = vjp[i] if i < len(vjp) else None
+            if fn is None:
+                continue
+        if is_value:
+            unb = a.meta() if (getattr(node.rule, "elementwise", False) and
+                               a.shape != out_shape) or real_from_complex(node, a) else None
+            parts.append((i, fn, a.id, unb, a.meta() if check else None))
+        else:
+            parts.append((i, fn, _ids(a), None, None))
+    st.parts = tuple(parts)
+    st.node = node if check else None  # (named by a wrong cotangent's error)
+    return st
+
+
+def _metas(tree: Any) -> Any:
+    if type(tree) is Value:
+        return tree.meta()
+    if type(tree) in (list, tuple):
+        return type(tree)(_metas(x) for x in tree)
+    return tree
+
+
+def _ids(tree: Any) -> Any:
+    if type(tree) is Value:
+        return tree.id
+    if type(tree) in (list, tuple):
+        return [_ids(x) for x in tree]
+    return None
+
+
+def _run_call(st: _Call, e: list, ct: dict) -> None:
+    if st.metas is None:
+        g = ct.pop(st.outs, None)
+        if g is None:
+            return
+    else:
+        gs = tuple(ct.pop(o, None) if o is not None else None for o in st.outs)
+        if all(x is None for x in gs):
+            return
+        g = _unflatten(st.treedef, _fill(gs, st.metas))
+    k, x = st.ans
+    ans = x if k == 0 else e[x] if k == 1 else _unflatten(x[0], fill(e, x[1]))
+    args = [x if k == 0 else e[x] if k == 1 else fill(e, x) for k, x in st.args]
+    kw = st.kw
+    ts = _cts(st.joint(g, ans, *args, **kw), len(args)) if st.joint is not None else None
+    for i, fn, tgt, unb, chk in st.parts:
+        t = ts[i] if fn is None else fn(g, ans, *args, **kw)  # type: ignore[index]
+        if unb is not None:
+            t = _unb(t, unb)
+        if chk is not None:
+            t = _check(t, chk, st.node, i)
+        if type(tgt) is int:
+            if t is not None:
+                o = ct.get(tgt)
+                ct[tgt] = t if o is None else o + t
+        else:
+            _acc_tree(ct, t, tgt)
+
+
+def run_backward(steps: list, names: list, e: list, ct: dict) -> None:
+    """Run reverse steps: cotangents ``ct`` (by value id) from the seeds to the inputs."""
+    k = -1
+    try:
+        for k, st in enumerate(steps):  # noqa: B007 - read on error
+            kind = st[0]
+            if kind == B_INLINE:
+                g = ct.pop(st[1], None)
+                if g is None:
+                    continue
+                _, out, i0, x0, i1, x1, parts = st
+                if i0 is not None:
+                    x0 = e[i0]
+                if i1 is not None:
+                    x1 = e[i1]
+                if len(parts) == 1:
+                    tgt, fn = parts[0]
+                    t = fn(g, x0, x1, e[out])
+                    o = ct.get(tgt)
+                    ct[tgt] = t if o is None else o + t
+                else:  # both formulas before either sum, as _acc2 does
+                    (ta, fa), (tb, fb) = parts
+                    ans = e[out]
+                    a = fa(g, x0, x1, ans)
+                    b = fb(g, x0, x1, ans)
+                    o = ct.get(ta)
+                    ct[ta] = a if o is None else o + a
+                    o = ct.get(tb)
+                    ct[tb] = b if o is None else o + b
+            elif kind == B_CALL:
+                _run_call(st[1], e, ct)
+            elif kind == B_GETITEM:
+                g = ct.pop(st[1], None)
+                if g is not None:
+                    _acc_getitem(ct, st[2], st[3], g, st[4], st[5])
+            else:
+                g = ct.pop(st[1], None)
+                if g is not None:
+                    _acc_setitem(ct, st[1], st[2], st[3], st[4], g, st[5])
+    except Exception as err:
+        _note(err, names[k] if k >= 0 else None, "in the reverse pass: the VJP of")
+        raise
