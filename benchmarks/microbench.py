@@ -1,12 +1,15 @@
 """Micro-benchmarks of the capture machinery (run: .venv/bin/python benchmarks/microbench.py).
 
 Reports ns per instrumented operation on a scalar loop (native, instrumented but untraced,
-traced) and the rewrite cost per code object and per instruction.
+traced), the fixed cost of an uncached ``grad(f)(x)`` call on a 10-operation function (issue
+16's target: at most 50 us), and the rewrite cost per code object and per instruction.
 """
 
 from __future__ import annotations
 
 import dis
+import math
+import statistics
 import time
 
 import numpy as np
@@ -31,6 +34,47 @@ def _count_binops(fn) -> int:
     return sum(1 for ins in dis.get_instructions(fn) if ins.opname == "BINARY_OP")
 
 
+def ten_ops(x, y):
+    """Ten recorded operations on two floats (the fixed-cost workload)."""
+    a = x * y
+    b = a + 1.0
+    c = math.sin(b)
+    d = c * x
+    e = d - y
+    g = e * e
+    h = g / 2.0
+    k = h + a
+    m = k * 3.0
+    return m + b
+
+
+def per_call(fn, calls=2000, rounds=7) -> tuple[float, float, float]:
+    """(median, min, max) seconds per call over ``rounds`` rounds of ``calls`` calls."""
+    for _ in range(calls // 10):
+        fn()
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        times.append((time.perf_counter() - t0) / calls)
+    return statistics.median(times), min(times), max(times)
+
+
+def fixed_cost() -> None:
+    """The fixed cost of uncached gradient calls of a 10-op function, and its parts."""
+    g = framead.grad(ten_ops, argnums=(0, 1))
+    vg = framead.value_and_grad(ten_ops, argnums=(0, 1), cache=True)
+    rows = [("native ten_ops(x, y)", lambda: ten_ops(1.5, 2.0)),
+            ("framead.trace (record only)", lambda: framead.trace(ten_ops, 1.5, 2.0)),
+            ("grad(f)(x, y), uncached", lambda: g(1.5, 2.0)),
+            ("value_and_grad(cache=True), hit", lambda: vg(1.5, 2.0))]
+    print("fixed cost, 10-op scalar function (median [min-max] of 7 rounds)")
+    for name, fn in rows:
+        med, lo, hi = per_call(fn)
+        print(f"  {name:<34} {med * 1e6:8.1f} us  [{lo * 1e6:.1f}-{hi * 1e6:.1f}]")
+
+
 def best(fn, repeat=7):
     times = []
     for _ in range(repeat):
@@ -53,6 +97,7 @@ def main() -> None:
     print(f"  instrumented, untraced    {untraced / ops * 1e9:8.1f} ns/op")
     print(f"  traced (record only)      {tr / ops * 1e9:8.1f} ns/op")
     print(f"  traced + reverse pass     {traced / ops * 1e9:8.1f} ns/op")
+    fixed_cost()
 
     codes = [f.__code__ for f in (loop, np.linalg.norm.__wrapped__ if hasattr(
         np.linalg.norm, "__wrapped__") else loop, rewriter.instrument, Recorder.apply)]

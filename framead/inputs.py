@@ -29,9 +29,15 @@ def _label(argnum: int, f: Callable | None) -> str:
     return f"argument {argnum}" + (f" ({params[argnum]})" if argnum < len(params) else "")
 
 
+_INTEGRAL = (bool, int, np.integer, np.bool_)
+_INEXACT = (float, complex, np.inexact)
+
+
 def check_input(x: Any, argnum: int, f: Callable | None = None) -> None:
     """Clear errors for arguments framead cannot differentiate (naming type and argument)."""
-    if isinstance(x, bool | int | np.integer | np.bool_):
+    if type(x) is float:
+        return
+    if isinstance(x, _INTEGRAL):
         raise InputTypeError(
             f"{_label(argnum, f)} is an integer ({type(x).__name__} {x!r}); framead "
             f"differentiates float inputs: pass {float(x)!r} or convert with float()")
@@ -41,7 +47,7 @@ def check_input(x: Any, argnum: int, f: Callable | None = None) -> None:
                 f"{_label(argnum, f)} is an array of dtype {x.dtype} ({type(x).__name__}); "
                 "framead differentiates float arrays: pass x.astype(float)")
         return
-    if not isinstance(x, float | complex | np.inexact):
+    if not isinstance(x, _INEXACT):
         raise InputTypeError(
             f"{_label(argnum, f)} has type {type(x).__name__}; framead differentiates Python "
             "floats, NumPy inexact scalars and float arrays (pass a float or a float array, "

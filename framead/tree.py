@@ -129,6 +129,8 @@ def _kind(x: Any) -> _Kind | None:
     k = _registered.get(t)
     if k is not None:
         return k
+    if t in _PLAIN_LEAVES:
+        return None
     if t is tuple:
         return _TUPLE
     if t is list or t is dict:
@@ -144,6 +146,12 @@ def _kind(x: Any) -> _Kind | None:
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return _DATACLASS
     return None
+
+
+# the commonest leaves, answered before the isinstance and dataclass tests (a registered
+# class still comes first)
+_PLAIN_LEAVES = frozenset({float, int, complex, bool, str, np.ndarray, np.float64,
+                           np.float32, np.int64})
 
 
 def is_node(x: Any) -> bool:
@@ -191,6 +199,7 @@ class TreeDef:
     def is_leaf(self) -> bool:
         return self.kind is None
 
+
     def unflatten(self, leaves: Iterable[Any]) -> Any:
         return unflatten(self, leaves)
 
@@ -201,6 +210,9 @@ class TreeDef:
         out: list[Any] = []
         _up_to(self, tree, out, "")
         return out
+
+
+_LEAF = TreeDef(None, None, ())  # every leaf's structure (TreeDefs are never modified)
 
 
 def _up_to(td: TreeDef, tree: Any, out: list[Any], path: str) -> None:
@@ -268,7 +280,7 @@ def _walk(x: Any, out: list[Any], is_leaf: Callable[[Any], bool] | None,
         out.append(x)
         if paths is not None:
             paths.append(path)
-        return TreeDef(None, None, ())
+        return _LEAF
     if depth > 1000:
         raise ValueError(f"a container nested more than 1000 deep (a cycle?) at {path}")
     kids, aux = k.flatten(x)

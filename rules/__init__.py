@@ -127,9 +127,15 @@ _OPTIONAL = (
 )
 
 
+_modules_seen = [-1]  # len(sys.modules) at the last look (checked before every capture)
+
+
 def install_optional() -> None:
     """Install the rule packs of optional packages (SciPy) that have been imported since; a
     rule someone registered first is kept, and a failure is a warning, not an error."""
+    if len(sys.modules) == _modules_seen[0]:  # nothing imported since the last look
+        return
+    _modules_seen[0] = len(sys.modules)
     for name, triggers in _OPTIONAL:
         if name in _BY_MODULE or not any(m in sys.modules for m in triggers):
             continue
