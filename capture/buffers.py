@@ -1,14 +1,19 @@
 """Shadow-table entries and buffer versions for mutable ndarrays.
 
-Every traced object has an `Entry` (keyed by ``id``; the entry holds a strong reference so ids
-are not reused during a session). An ndarray that owns its memory is a `Buffer` with SSA
+Every traced object has an entry keyed by ``id``. Arrays are held weakly (`WeakEntry`, and a
+`Buffer`'s root): an array the program drops is freed as natively, its entry goes with it, and
+a new object that reuses its id is never taken for it (a dead entry's ``obj`` is None). Other
+objects (floats, framead's own tracers) have a strong `Entry`, which keeps their ids from
+being reused during a session. An ndarray that owns its memory is a `Buffer` with SSA
 versions; views reach their buffer through ``.base`` and remember how they were made (a
 recipe, see ``framead.rules.primitives``) so they can be re-derived after a write.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,15 +31,21 @@ def buffer_owner(a: np.ndarray) -> np.ndarray:
         a = b
 
 
-@dataclass
 class Buffer:
-    """SSA versions of one memory-owning ndarray."""
+    """SSA versions of one memory-owning ndarray (``root``, held weakly: None once freed)."""
 
-    root: np.ndarray
-    value: Value
-    version: int = 0
-    saved: list[Value] = field(default_factory=list)  # saved values living in this memory
-    saved_ids: set[int] = field(default_factory=set)
+    __slots__ = ("_root", "value", "version", "saved", "saved_ids")
+
+    def __init__(self, root: np.ndarray, value: Value, version: int = 0) -> None:
+        self._root = weakref.ref(root)
+        self.value = value
+        self.version = version
+        self.saved: list[Value] = []  # saved values living in this memory
+        self.saved_ids: set[int] = set()
+
+    @property
+    def root(self) -> np.ndarray | None:
+        return self._root()
 
 
 @dataclass
@@ -47,6 +58,25 @@ class Entry:
     version: int = 0  # buffer version ``value`` belongs to
     parent: Any = None  # for views: the array this one was derived from
     recipe: tuple | None = None  # for views: how (see rules.primitives.apply_view)
+
+
+class WeakEntry(weakref.ref):
+    """An `Entry` for an ndarray that does not keep it alive: ``obj`` is the array, or None
+    once it is gone; its callback removes the entry from the table (``key``: the array's id)."""
+
+    __slots__ = ("value", "buffer", "version", "parent", "recipe", "key")
+
+    obj = property(weakref.ref.__call__)
+
+
+def weak_entry(obj: np.ndarray, value: Value | None, buffer: Buffer | None, version: int,
+               parent: Any, recipe: tuple | None,
+               on_death: Callable[[WeakEntry], None]) -> WeakEntry:
+    """A `WeakEntry` for ``obj`` (fields as `Entry`'s)."""
+    e = WeakEntry(obj, on_death)
+    e.value, e.buffer, e.version, e.parent, e.recipe = value, buffer, version, parent, recipe
+    e.key = id(obj)
+    return e
 
 
 def overlaps(a: np.ndarray, b: np.ndarray) -> bool:

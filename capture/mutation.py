@@ -17,7 +17,7 @@ from framead import rules
 from framead.ir import Node, Value
 
 from . import _evalframe as C
-from .buffers import Entry, buffer_owner, overlaps
+from .buffers import buffer_owner, overlaps
 from .call_kinds import RAW_STORAGE_TYPES
 from .native import call_quiet
 from .operators import INPLACE_OPS
@@ -32,7 +32,7 @@ class Mutations:
 
     def copy_on_write(self, region: np.ndarray) -> None:
         """Before ``region`` is overwritten, copy the saved values that live in it."""
-        buf = self.buffers.get(id(buffer_owner(region)))
+        buf = self.buffer_of(buffer_owner(region))
         if buf is None or not buf.saved:
             return
         keep = []
@@ -41,7 +41,7 @@ class Mutations:
                 v.primal = np.array(v.primal, copy=True)
                 # the copy stands for v: a reverse pass run under this capture (higher
                 # order, framead/api.py) reads it and must be recorded as reading v
-                self.entries[id(v.primal)] = Entry(v.primal, v)
+                self.entries[id(v.primal)] = self._entry(v.primal, v)
                 C.track(v.primal)
                 self.stats["bytes_copied"] += v.primal.nbytes
                 self.stats["copies"] += 1
@@ -53,7 +53,7 @@ class Mutations:
     def write_back(self, obj: np.ndarray, new: Value, frame: Any) -> None:
         """``obj`` (an owner or a view) now holds ``new``: fold it into its buffer."""
         root = buffer_owner(obj)
-        buf = self.buffers.get(id(root)) or self._const_buffer(root)
+        buf = self.buffer_of(root) or self._const_buffer(root)
         cur, val = obj, new
         while cur is not root:
             e = self.entries.get(id(cur))
@@ -64,7 +64,7 @@ class Mutations:
                         f"{loc_of(frame)}: framead cannot follow a write through a "
                         f"{cur.dtype} view of a {root.dtype} buffer made where it could not "
                         "see how; make the view inside the differentiated function")
-                e = Entry(cur, None, buf, -1, root, recipe)
+                e = self._entry(cur, None, buf, -1, root, recipe)
                 self.entries[id(cur)] = e
             parent = e.parent
             pv = self.value_of(parent)
@@ -73,7 +73,8 @@ class Mutations:
                                    loc_of(frame), frozenset()))
             e.value = val
             cur, val = parent, nv
-            if self.save_all:
+            if self.save_all:  # (forward mode reads every primal)
+                self._keep(pv)
                 self._protect(nv, frame)
             # keep e.version stale until the bump below makes it current again
             e.version = buf.version + 1
@@ -84,7 +85,6 @@ class Mutations:
         if obj is not root:
             oe = self.entries[id(obj)]
             oe.value, oe.version = new, buf.version
-        new.primal = plain(obj)
         if self.save_all:  # every primal keeps the value it had when its node ran
             self._protect(new, frame)
 
@@ -176,6 +176,8 @@ class Mutations:
         self.nodes.append(Node(SETITEM_RULE, (av, k, vv if vv is not None else plain(v)), {},
                                (out,),
                                loc_of(frame), frozenset()))
+        if self.save_all:  # (forward mode reads every primal)
+            self._keep_values((av, vv))
         self.write_back(a, out, frame)
         return None
 
@@ -200,6 +202,8 @@ class Mutations:
             self.nodes.append(Node(rules.lookup(_mut.copyto),
                                    (ov, fv if fv is not None else f, "unsafe", where), {},
                                    (new,), loc_of(frame), frozenset()))
+            if self.save_all:  # (forward mode reads every primal)
+                self._keep_values((ov, fv))
             self.write_back(o, new, frame)
         return result
 

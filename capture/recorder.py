@@ -18,7 +18,7 @@ from framead.errors import GradientHazard
 from framead.ir import Graph, Node, SourceLoc, Value, flatten_tree
 
 from . import _evalframe as C
-from .buffers import Buffer, Entry, buffer_owner, is_differentiable
+from .buffers import buffer_owner, is_differentiable
 from .calls import dispatch
 from .guards import StaticLeaves, WhichArgument
 from .handlers import ProbeHandlers, init_op_rules
@@ -42,8 +42,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         # save_all (forward mode, framead/forward.py): every argument and result of a recorded
         # call is kept and copy-on-write protected, as if each rule's saves were None
         self.save_all = save_all
-        self.entries: dict[int, Entry] = {}
-        self.buffers: dict[int, Buffer] = {}
+        self.init_table()  # entries, buffers, weak primals (values.py)
         self.nodes: list[Node] = []
         self.inputs: list[Value] = []
         self.hazards: list[Hazard] = []
@@ -201,12 +200,14 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         return (v,), None
 
     def _protect(self, x: Any, frame: Any, whole: bool = False) -> Any:
-        """Keep a value the reverse pass reads safe from later in-place writes; returns what
-        the node should hold (a snapshot for small writeable constant arrays)."""
+        """Keep a value the reverse pass reads (its primal held from now on) safe from later
+        in-place writes; returns what the node should hold (a snapshot for small writeable
+        constant arrays)."""
         if isinstance(x, Value):
+            self._keep(x)
             p = x.primal
             if isinstance(p, np.ndarray):
-                buf = self.buffers.get(id(buffer_owner(p)))
+                buf = self.buffer_of(buffer_owner(p))
                 if buf is not None and x.id not in buf.saved_ids:
                     buf.saved.append(x)
                     buf.saved_ids.add(x.id)
@@ -327,17 +328,24 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                         "if the inputs reached it another way (text, json, object arrays, "
                         "another thread), the zero gradient is wrong")
         self.first_comparison = self.first_use = None
-        return Graph(list(self.inputs), list(self.nodes), outs, dict(self.stats))
+        stats = dict(self.stats)
+        stats["bytes_kept"] = self.bytes_kept()
+        return Graph(list(self.inputs), list(self.nodes), outs, stats)
 
     def retrack(self) -> None:
         """Tell the C probes again which objects are traced (after a nested capture)."""
-        for e in self.entries.values():
-            if e.parent is None and e.obj is not None:
-                C.track(e.obj)
+        self.active = True
+        if self._stale:
+            self.purge_stale()
+        for e in list(self.entries.values()):  # (a freed array's entry may leave meanwhile)
+            obj = e.obj
+            if e.parent is None and obj is not None:
+                C.track(obj)
         for obj in self.containers.values():
             C.track(obj)
 
     def close(self) -> None:
+        self.active = False
         C.clear_tracked()
         for obj in self.flagged:
             C.set_callable_flags(obj, 0)

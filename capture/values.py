@@ -2,44 +2,134 @@
 
 Arrays share buffers (``buffers.Buffer``, with SSA versions); a view remembers how it was made
 (a recipe) so that after a write into its buffer its value is re-derived from the new
-version (``rules.primitives``). Part of ``Recorder`` (recorder.py)."""
+version (``rules.primitives``). Part of ``Recorder`` (recorder.py).
+
+Memory: the table holds arrays weakly (``buffers.WeakEntry``), and an array value's primal is
+held only weakly too (``_refs``) until a node whose derivative reads it saves it (``_keep``):
+intermediates the program drops are freed as natively, so NumPy reuses their memory. A value
+is read by a node only while some live object holds it, and that object keeps the value's
+primal object alive (it is that object, or a view of it), so ``_keep`` always finds it."""
 
 from __future__ import annotations
 
+import ctypes
 import operator
 import sys
 import types
+import weakref
 from typing import Any
 
 import numpy as np
 from framead.rules import primitives as prim
 
 from framead import rules
-from framead.ir import Node, Value
+from framead.ir import Node, Value, values_in
 
 from . import _evalframe as C
-from .buffers import Buffer, Entry, buffer_owner
+from .buffers import Buffer, Entry, WeakEntry, buffer_owner, weak_entry
 from .overrides import plain
 from .primitive_rules import CONST_RULE, GATHER_RULE
 from .saves import ALL, saved_set
 from .sourceloc import loc_of
+
+_REFS_SWEEP_MIN = 4096  # weak primals kept before the first sweep of dead ones
 
 
 class ValueTable:
     """Values, buffers and views of one capture (``Recorder``'s state: ``entries``,
     ``buffers``, ``nodes``)."""
 
+    def init_table(self) -> None:
+        """Empty tables; the weak entries' callback holds the table weakly (no cycle)."""
+        self.entries: dict[int, Entry | WeakEntry] = {}
+        self.buffers: dict[int, Buffer] = {}
+        self._refs: dict[int, weakref.ref] = {}  # value id -> its primal, not yet saved
+        self._refs_sweep = _REFS_SWEEP_MIN
+        self._kept: list[Value] = []  # array values whose primals are held (bytes_kept)
+        self._on_death = _reaper(weakref.ref(self))
+        self.active = False  # between the session's start (retrack) and close
+        self._stale: list[int] = []  # freed arrays' ids still in a C set (see _reaper)
+
+    def purge_stale(self) -> None:
+        """Drop from this thread's C set the freed arrays it could not be told about when
+        they were freed (another thread or a nested session was current then)."""
+        if C.current_recorder() is not self:
+            return
+        stale, self._stale = self._stale, []
+        for key in stale:
+            if key not in self.entries:  # (else a live object now has that id)
+                _untrack_address(key)
+
     def _new_value(self, obj: Any) -> Value:
         """A Value for ``obj``; subclasses as their base type (the reverse pass computes with
-        a plain ndarray over an np.matrix's memory, a float for a float subclass)."""
+        a plain ndarray over an np.matrix's memory, a float for a float subclass). An array's
+        primal is held weakly until a node saves it (``_keep``); with ``save_all`` at once."""
         self._next_id += 1
         t = type(obj)
-        if t is np.ndarray or isinstance(obj, np.generic):
-            return Value(self._next_id, obj.shape, obj.dtype, t, obj)
         if isinstance(obj, np.ndarray):
-            return Value(self._next_id, obj.shape, obj.dtype, np.ndarray, plain(obj))
+            v = Value(self._next_id, obj.shape, obj.dtype, np.ndarray)
+            if self.save_all:
+                v.primal = obj if t is np.ndarray else plain(obj)
+                self._kept.append(v)
+            else:
+                self._refs[v.id] = weakref.ref(obj)
+                if len(self._refs) > self._refs_sweep:
+                    self._sweep_refs()
+            return v
+        if isinstance(obj, np.generic):
+            return Value(self._next_id, obj.shape, obj.dtype, t, obj)
         base = complex if isinstance(obj, complex) else float if isinstance(obj, float) else t
         return Value(self._next_id, (), np.dtype(base), base, obj)
+
+    def _keep(self, v: Value) -> None:
+        """Hold ``v``'s primal strongly from now on: a node's derivative reads it."""
+        if v.primal is not None:
+            return
+        ref = self._refs.pop(v.id, None)
+        obj = ref() if ref is not None else None
+        if obj is None:  # (the invariant in the module docstring was broken)
+            raise RuntimeError(f"framead internal error: the primal of {v!r} was freed "
+                               "before a node that reads it was recorded")
+        v.primal = plain(obj)
+        self._kept.append(v)
+
+    def _keep_values(self, tree: Any) -> None:
+        """``_keep`` every Value in ``tree`` (a Value, or lists/tuples of them)."""
+        for v in values_in(tree):
+            self._keep(v)
+
+    def _sweep_refs(self) -> None:
+        """Forget the weak primals of values whose objects are gone (they can no longer be
+        read by a node, so never saved)."""
+        refs = self._refs
+        for vid in [vid for vid, r in refs.items() if r() is None]:
+            del refs[vid]
+        self._refs_sweep = max(_REFS_SWEEP_MIN, 2 * len(refs))
+
+    def bytes_kept(self) -> int:
+        """Bytes of the array memory the recorded values' primals keep alive (each buffer
+        once)."""
+        owners: dict[int, int] = {}
+        for v in self._kept:
+            p = v.primal
+            if isinstance(p, np.ndarray):
+                root = buffer_owner(p)
+                owners[id(root)] = root.nbytes
+        return sum(owners.values())
+
+    def _entry(self, obj: Any, value: Value | None, buffer: Buffer | None = None,
+               version: int = 0, parent: Any = None,
+               recipe: tuple | None = None) -> Entry | WeakEntry:
+        """The table entry for ``obj``: weak for arrays (freed with them), else strong."""
+        if isinstance(obj, np.ndarray):
+            return weak_entry(obj, value, buffer, version, parent, recipe, self._on_death)
+        return Entry(obj, value, buffer, version, parent, recipe)
+
+    def buffer_of(self, root: np.ndarray) -> Buffer | None:
+        """The buffer of the memory owner ``root``, if traced (never one of a freed array
+        whose id ``root`` reuses)."""
+        buf = self.buffers.get(id(root))
+        return buf if buf is not None and buf.root is root else None
 
     def new_input(self, obj: Any) -> Value:
         """Register a (freshly re-boxed) input object."""
@@ -52,19 +142,23 @@ class ValueTable:
     def _register(self, obj: Any, v: Value, parent: Any = None, recipe: tuple | None = None):
         """Make ``obj`` a traced object whose current IR value is ``v``."""
         if isinstance(obj, np.ndarray):
+            if self._stale:
+                self.purge_stale()
             root = buffer_owner(obj)
             if root is obj:
                 buf = Buffer(obj, v)
                 self.buffers[id(obj)] = buf
-                self.entries[id(obj)] = Entry(obj, v, buf, 0)
+                self.entries[id(obj)] = self._entry(obj, v, buf, 0)
                 C.track(obj)
                 return
-            buf = self.buffers.get(id(root))
+            buf = self.buffer_of(root)
             if buf is None and _same_layout(obj, root):
                 # a fresh result NumPy wrapped as a view (a subclass's: np.ma): its memory's
-                # owner holds the same value
+                # owner holds the same value (and its primal: it outlives ``obj``)
                 buf = self.buffers[id(root)] = Buffer(root, v)
-                self.entries[id(root)] = Entry(root, v, buf, 0)
+                self.entries[id(root)] = self._entry(root, v, buf, 0)
+                if v.id in self._refs:
+                    self._refs[v.id] = weakref.ref(root)
                 C.track(root)
                 parent, recipe = root, self._index_recipe(root, obj)
             if buf is None:  # a view of memory nobody traced: its owner starts as a constant
@@ -75,12 +169,12 @@ class ValueTable:
             if parent is None or recipe is None:
                 parent, recipe = root, self._index_recipe(root, obj)
                 if recipe is None:  # e.g. a float view of a complex buffer made in C
-                    self.entries[id(obj)] = Entry(obj, v)
+                    self.entries[id(obj)] = self._entry(obj, v)
                     C.track(obj)
                     return
-            self.entries[id(obj)] = Entry(obj, v, buf, buf.version, parent, recipe)
+            self.entries[id(obj)] = self._entry(obj, v, buf, buf.version, parent, recipe)
             return
-        self.entries[id(obj)] = Entry(obj, v)
+        self.entries[id(obj)] = self._entry(obj, v)
         C.track(obj)
 
     def _const_buffer(self, root: np.ndarray) -> Buffer:
@@ -88,7 +182,7 @@ class ValueTable:
         self.nodes.append(Node(CONST_RULE, (), {}, (v,), loc_of(sys._getframe(2))))
         buf = Buffer(root, v)
         self.buffers[id(root)] = buf
-        self.entries[id(root)] = Entry(root, v, buf, 0)
+        self.entries[id(root)] = self._entry(root, v, buf, 0)
         C.track(root)
         if self.save_all or self.guards is not None:  # replays bake this value in
             self._protect(v, None)
@@ -105,7 +199,7 @@ class ValueTable:
             if not isinstance(obj, np.ndarray) or not self.buffers:
                 return None
             root = buffer_owner(obj)
-            buf = self.buffers.get(id(root))
+            buf = self.buffer_of(root)
             if buf is None or obj.dtype.kind not in "fc":
                 return None
             recipe = self._index_recipe(root, obj)
@@ -114,7 +208,7 @@ class ValueTable:
                             f"a {obj.dtype} view of a traced {root.dtype} buffer made where "
                             "framead could not see how; it is read as a constant")
                 return None
-            e = Entry(obj, None, buf, -1, root, recipe)
+            e = self._entry(obj, None, buf, -1, root, recipe)
             self.entries[id(obj)] = e
         buf = e.buffer
         if buf is None or e.version == buf.version:
@@ -128,23 +222,30 @@ class ValueTable:
                 return self._reshaped(e, obj)
             return e.value
         pv = self.value_of(e.parent)
-        rule, args, kwargs = _derive_call(e.recipe, pv)
+        rule, args, kwargs, pos = _derive_call(e.recipe, pv)
         v = self._new_value(obj)
-        self.nodes.append(Node(rule, args, kwargs, (v,), loc_of(sys._getframe(1)),
-                               saved=ALL if self.save_all else saved_set(rule, (0,))))
+        saved = ALL if self.save_all else saved_set(rule, (pos,))
+        self.nodes.append(Node(rule, args, kwargs, (v,), loc_of(sys._getframe(1)), saved))
         e.value, e.version = v, buf.version
-        if self.save_all:
-            self._protect(pv, None)
-            self._protect(v, None)
+        self._save_derived(saved, pv, pos, v)
         return v
+
+    def _save_derived(self, saved: Any, pv: Value, pos: int, v: Value) -> None:
+        """Keep what a derived view's node (``v`` made from ``pv``, argument ``pos``) saves."""
+        if self.save_all or pos in saved:
+            self._protect(pv, None)
+        if self.save_all or "ans" in saved:
+            self._protect(v, None)
 
     def _reshaped(self, e: Entry, obj: np.ndarray) -> Value:
         """``a.shape = ...`` changed a traced array's shape in place (np.matrix's indexing
         does it), which no probe sees: its value is the reshape of the recorded one."""
         rule = rules.lookup(np.reshape)
         v = self._new_value(obj)
+        saved = ALL if self.save_all else saved_set(rule, (0,))
         self.nodes.append(Node(rule, (e.value, obj.shape), {}, (v,), loc_of(sys._getframe(2)),
-                               ALL if self.save_all else saved_set(rule, (0,))))
+                               saved))
+        self._save_derived(saved, e.value, 0, v)
         e.value = v
         if e.parent is None:
             e.buffer.value = v
@@ -168,7 +269,7 @@ class ValueTable:
 
     def ensure_value(self, a: np.ndarray) -> Value:
         """An untraced array about to receive traced data: its buffer starts as a constant."""
-        if id(buffer_owner(a)) not in self.buffers:
+        if self.buffer_of(buffer_owner(a)) is None:
             self._const_buffer(buffer_owner(a))
         return self.value_of(a)
 
@@ -204,12 +305,49 @@ def call_recipe(rule, fn, node_args, kwargs, result):
 
 
 def _derive_call(recipe, pv):
+    """(rule, args, kwargs, position of ``pv`` in args) re-making a view from ``pv``."""
     kind = recipe[0]
     if kind == "getitem":
-        return rules.lookup(operator.getitem), (pv, recipe[1]), {}
+        return rules.lookup(operator.getitem), (pv, recipe[1]), {}, 0
     if kind == "attr":
-        return rules.lookup_attr(np.ndarray, recipe[1]), (pv,), {}
+        return rules.lookup_attr(np.ndarray, recipe[1]), (pv,), {}, 0
     if kind == "call":
         _, fn, args, kwargs, pos, rule = recipe
-        return rule, (*args[:pos], pv, *args[pos:]), dict(kwargs)
-    return GATHER_RULE, (pv, recipe[1]), {}
+        return rule, (*args[:pos], pv, *args[pos:]), dict(kwargs), pos
+    return GATHER_RULE, (pv, recipe[1]), {}, 0
+
+
+def _reaper(table_ref: weakref.ref) -> Any:
+    """The callback of a table's weak entries: a freed array's entry (and, for a memory
+    owner, its buffer) leaves the table, unless the id already names a new object."""
+
+    def reap(e: WeakEntry) -> None:
+        table = table_ref()
+        if table is None:
+            return
+        key = e.key
+        if table.entries.get(key) is e:
+            del table.entries[key]
+        buf = e.buffer
+        if buf is not None and table.buffers.get(key) is buf:
+            del table.buffers[key]
+        # the C probes must not take a new object at this address for the freed one
+        if not table.active:
+            return
+        if C.current_recorder() is table:
+            _untrack_address(key)
+        else:  # freed in another thread, or while a nested session's set is current
+            table._stale.append(key)
+
+    return reap
+
+
+_call_one_arg = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.py_object, ctypes.c_void_p)(
+    ("PyObject_CallOneArg", ctypes.pythonapi))
+
+
+def _untrack_address(key: int) -> None:
+    """``C.untrack`` of the object that was at address ``key`` (being freed, or gone): the C
+    function only hashes the pointer, and the call passes it without touching a reference
+    count (C API ``PyObject_CallOneArg``: a borrowed argument)."""
+    _call_one_arg(C.untrack, key)

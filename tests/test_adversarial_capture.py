@@ -1414,11 +1414,6 @@ def test_grad_in_a_forked_child_of_a_capture():
     assert out == 12.0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the recorder keeps every traced intermediate alive until the capture ends "
-    "(capture/recorder.py Recorder.entries holds the objects), also those the reverse pass "
-    "never reads: finalizers run late and a loop of dead 1.6 MB temporaries peaks at ~18x "
-    "the native memory"))
 def test_traced_temporaries_are_freed_as_natively():
     import tracemalloc
 
