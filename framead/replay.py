@@ -93,15 +93,15 @@ def replay_callable(node: Node) -> Any:
     return fn
 
 
-def _input_ids(node: Node) -> list[int]:
+def _input_ids(node: Node) -> tuple[int, ...]:
     """Ids of the Values ``node`` reads (``node.value_inputs()``), cheaply for plain
     arguments."""
     args = node.args
     if not node.kwargs:
-        ids = [a.id for a in args if type(a) is Value]
+        ids = tuple(a.id for a in args if type(a) is Value)
         if len(ids) == len(args) or not any(type(a) in (list, tuple) for a in args):
             return ids
-    return [v.id for v in node.value_inputs()]
+    return tuple(v.id for v in node.value_inputs())
 
 
 def _nth(args: tuple, k: int) -> Any:
@@ -195,7 +195,7 @@ class Replay:
         self.output_ids = [v.id if isinstance(v, Value) else None for v in graph.outputs]
         self._output_consts = [None if isinstance(v, Value) else v for v in graph.outputs]
         self.wrt_ids = [v.id for v in wrt]
-        del self.graph, self.wrt, self.fwd_nodes, self.bwd_nodes, self._ins, self._fpos
+        del self.graph, self.wrt, self.fwd_nodes, self.bwd_nodes, self._fpos
 
     @staticmethod
     def _needed_forward(graph: Graph, guards: tuple, ins: list) -> list[int]:
@@ -392,7 +392,9 @@ class Replay:
     def _prepare(self) -> None:
         """What both ways of running need: inline VJPs, which array versions may be written
         in place, the forward items (nodes and guards, in recorded order) and releases."""
-        self._inline = {id(n): inline_vjp(n) for n in self.bwd_nodes}
+        canon: dict = {}  # one tuple per distinct formula list (traces repeat a few)
+        self._inline = {id(n): None if (f := inline_vjp(n)) is None
+                        else canon.setdefault(tuple(f), tuple(f)) for n in self.bwd_nodes}
         self._reads = None
         self._where: dict = {}
         self._private = self._private_versions()
@@ -403,28 +405,36 @@ class Replay:
         items.sort(key=lambda t: (t[0], t[1]))
         self._items = items
         self._release_after = self._releases(items)
+        del self._ins  # (only the analyses above read it)
 
     def _build_steps(self) -> None:
+        # (what each step replays, for error notes: the rule, or "a guard", and the location)
         fwd: list = []
+        rules: list = []
         locs: list = []
         releases = self._release_after
         for k, (_, kind, x) in enumerate(self._items):
             if kind == 0:
                 fwd.append(self._guard_step(x))
-                locs.append(("a guard", x[5]))
+                rules.append("a guard")
+                locs.append(x[5])
             else:
                 fwd.append(self._forward_step(x))
-                locs.append((x.name, x.loc))
+                rules.append(x.rule)
+                locs.append(x.loc)
             if k in releases:
                 fwd.append((steps.F_FREE, None, tuple(sorted(releases[k])), None, None))
+                rules.append(None)
                 locs.append(None)
+        self._items = self._release_after = None  # (freed before the reverse steps)
         library = library_rule_ids()
         bwd = [steps.backward_step(n, self._inline[id(n)],
                                    hasattr(n.rule, "fn") and id(n.rule) not in library)
                for n in self.bwd_nodes]
-        names = [(n.name, n.loc) for n in self.bwd_nodes]
-        self._fwd = [functools.partial(steps.run_forward, fwd, locs, miss=Miss)]
-        self._bwd = [functools.partial(steps.run_backward, bwd, names)]
+        brules = [n.rule for n in self.bwd_nodes]
+        blocs = [n.loc for n in self.bwd_nodes]
+        self._fwd = [functools.partial(steps.run_forward, fwd, (rules, locs), miss=Miss)]
+        self._bwd = [functools.partial(steps.run_backward, bwd, (brules, blocs))]
         self.step_counts = (len(fwd), len(bwd))
 
     def _forward_step(self, node: Node) -> tuple:

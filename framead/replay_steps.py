@@ -90,10 +90,10 @@ def kwargs_of(e: list, spec: dict) -> dict:
 
 
 # ------------------------------------------------------------------ forward
-def run_forward(steps: list, locs: list, e: list,
+def run_forward(steps: list, where: tuple[list, list], e: list,
                 miss: type[BaseException]) -> None:
-    """Run forward steps on the env ``e`` (``miss``: the guard-failure exception, let through
-    without a note)."""
+    """Run forward steps on the env ``e`` (``where``: each step's rule and location, for
+    error notes; ``miss``: the guard-failure exception, let through without a note)."""
     k = -1
     try:
         for k, (kind, fn, a, b, o) in enumerate(steps):  # noqa: B007 - read on error
@@ -117,14 +117,15 @@ def run_forward(steps: list, locs: list, e: list,
     except miss:
         raise
     except Exception as err:
-        _note(err, locs[k], "replaying")
+        _note(err, where, k, "replaying")
         raise
 
 
-def _note(err: BaseException, where: Any, what: str) -> None:
-    if where is None:
+def _note(err: BaseException, where: tuple[list, list], k: int, what: str) -> None:
+    if k < 0 or where[1][k] is None:
         return
-    name, loc = where
+    rule, loc = where[0][k], where[1][k]
+    name = rule if type(rule) is str else getattr(rule, "name", repr(rule))
     err.add_note(f"framead: raised {what} {name} (a step of a cached trace), recorded at "
                  f"{loc.file}:{loc.line}: {loc.source()}")
 
@@ -143,9 +144,11 @@ def backward_step(node: Node, inline: Any, check: bool) -> tuple:
         i0, c0 = (a[0].id, None) if type(a[0]) is Value else (None, a[0])
         i1, c1 = (None, None) if len(a) < 2 else \
             (a[1].id, None) if type(a[1]) is Value else (None, a[1])
-        parts = tuple((x.id, fns[i]) for i, x in enumerate(a)
-                      if type(x) is Value and i < len(fns) and fns[i] is not None)
-        return (B_INLINE, outs[0].id, i0, c0, i1, c1, parts)
+        parts = [(x.id, fns[i]) for i, x in enumerate(a)
+                 if type(x) is Value and i < len(fns) and fns[i] is not None]
+        ta, fa = parts[0]
+        tb, fb = parts[1] if len(parts) > 1 else (None, None)
+        return (B_INLINE, outs[0].id, i0, c0, i1, c1, ta, fa, tb, fb)
     fused = fused_kind(node)
     if fused == "getitem":
         a, key = node.args
@@ -262,8 +265,9 @@ def _run_call(st: _Call, e: list, ct: dict) -> None:
             _acc_tree(ct, t, tgt)
 
 
-def run_backward(steps: list, names: list, e: list, ct: dict) -> None:
-    """Run reverse steps: cotangents ``ct`` (by value id) from the seeds to the inputs."""
+def run_backward(steps: list, where: tuple[list, list], e: list, ct: dict) -> None:
+    """Run reverse steps: cotangents ``ct`` (by value id) from the seeds to the inputs
+    (``where``: as for ``run_forward``)."""
     k = -1
     try:
         for k, st in enumerate(steps):  # noqa: B007 - read on error
@@ -272,18 +276,16 @@ def run_backward(steps: list, names: list, e: list, ct: dict) -> None:
                 g = ct.pop(st[1], None)
                 if g is None:
                     continue
-                _, out, i0, x0, i1, x1, parts = st
+                _, out, i0, x0, i1, x1, ta, fa, tb, fb = st
                 if i0 is not None:
                     x0 = e[i0]
                 if i1 is not None:
                     x1 = e[i1]
-                if len(parts) == 1:
-                    tgt, fn = parts[0]
-                    t = fn(g, x0, x1, e[out])
-                    o = ct.get(tgt)
-                    ct[tgt] = t if o is None else o + t
+                if tb is None:
+                    t = fa(g, x0, x1, e[out])
+                    o = ct.get(ta)
+                    ct[ta] = t if o is None else o + t
                 else:  # both formulas before either sum, as _acc2 does
-                    (ta, fa), (tb, fb) = parts
                     ans = e[out]
                     a = fa(g, x0, x1, ans)
                     b = fb(g, x0, x1, ans)
@@ -302,5 +304,5 @@ def run_backward(steps: list, names: list, e: list, ct: dict) -> None:
                 if g is not None:
                     _acc_setitem(ct, st[1], st[2], st[3], st[4], g, st[5])
     except Exception as err:
-        _note(err, names[k] if k >= 0 else None, "in the reverse pass: the VJP of")
+        _note(err, where, k, "in the reverse pass: the VJP of")
         raise
