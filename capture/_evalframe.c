@@ -1103,6 +1103,328 @@ m_clear_callable_flags(PyObject *mod, PyObject *unused)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Lazy source locations (capture/sourceloc.py)                              */
+
+/* A recorded node's location is kept as a Where: the user's frame and its callers as
+   (original code object, f_lasti) pairs, exactly as Python code reads frame.f_code and
+   frame.f_lasti (frameview.h maps instrumented frames back), up to sourceloc.MAX_STACK + 1
+   frames, starting at the first frame outside framead's files and stopping at the next one
+   inside them (sourceloc.loc_of's walk). The SourceLoc is built from it on first access
+   (Where.loc, by sourceloc's resolver) and cached in it. Frames are not held: a generator's
+   callers are captured when the node is recorded. Identical chains share one Where object
+   (a direct-mapped cache, emptied when a capture ends: it holds code objects). */
+#define FA_WHERE_MAX 5 /* sourceloc.MAX_STACK + 1 */
+#define FA_WHERE_CACHE 4096
+#define FA_WHERE_FILES 4096
+
+typedef struct {
+    int n;
+    int off[FA_WHERE_MAX];
+    PyCodeObject *code[FA_WHERE_MAX]; /* borrowed while a key */
+} fa_where_key;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *loc; /* the resolved SourceLoc, or NULL */
+    fa_where_key k; /* codes: strong references */
+} fa_where;
+
+static PyTypeObject Where_Type;
+static PyObject *where_is_framead_fn; /* sourceloc.is_framead_file */
+static PyObject *where_resolve_fn;    /* sourceloc's resolver: ((code, lasti), ...) -> SourceLoc */
+static ptrmap framead_files;          /* co_filename -> 1 (the program's) or 2 (framead's) */
+static PyObject *framead_file_refs;   /* list: the filenames framead_files holds */
+static fa_where *where_cache[FA_WHERE_CACHE];
+
+static void
+where_cache_clear(void)
+{
+    for (int i = 0; i < FA_WHERE_CACHE; i++) {
+        Py_CLEAR(where_cache[i]);
+    }
+}
+
+static void
+where_dealloc(PyObject *self)
+{
+    fa_where *w = (fa_where *)self;
+    for (int i = 0; i < w->k.n; i++) {
+        Py_DECREF(w->k.code[i]);
+    }
+    Py_XDECREF(w->loc);
+    Py_TYPE(self)->tp_free(self);
+}
+
+/* Is `co` framead's own code? 1 yes, 0 no, -1 error; 2 when not known yet and `ask` is 0
+   (the fast path does not call Python: its caller falls back to the handler). */
+static int
+code_is_framead(PyCodeObject *co, int ask)
+{
+    PyObject *fn = co->co_filename;
+    ptrmap_entry *e = ptrmap_find(&framead_files, fn);
+    if (e != NULL) {
+        return e->value == 2;
+    }
+    if (where_is_framead_fn == NULL) {
+        return 0;
+    }
+    if (!ask) {
+        return 2;
+    }
+    PyObject *r = PyObject_CallOneArg(where_is_framead_fn, fn);
+    if (r == NULL) {
+        return -1;
+    }
+    int t = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    if (t < 0) {
+        return -1;
+    }
+    if (PyList_GET_SIZE(framead_file_refs) >= FA_WHERE_FILES) {
+        ptrmap_clear(&framead_files);
+        if (PyList_SetSlice(framead_file_refs, 0, PyList_GET_SIZE(framead_file_refs), NULL) < 0) {
+            return -1;
+        }
+    }
+    if (PyList_Append(framead_file_refs, fn) < 0) {
+        return -1;
+    }
+    if (ptrmap_set(&framead_files, fn, t ? 2 : 1) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return t;
+}
+
+static inline fa_frame *
+complete_frame(fa_frame *f)
+{
+    while (f != NULL && _PyFrame_IsIncomplete(f)) {
+        f = f->previous;
+    }
+    return f;
+}
+
+/* frame.f_back, over interpreter frames and (*fo, when known) their frame objects: a frame
+   that returned while its frame object lived keeps its caller in the object's f_back. */
+static inline fa_frame *
+frame_back(fa_frame *f, PyFrameObject **fo)
+{
+    PyFrameObject *back = *fo != NULL ? (*fo)->f_back : NULL;
+    if (back != NULL) {
+        *fo = back;
+        return back->f_frame;
+    }
+    f = complete_frame(f->previous);
+    *fo = f != NULL ? f->frame_obj : NULL;
+    return f;
+}
+
+/* The key of the chain from frame `f` (frame object `fo`, or NULL for a running frame), as
+   frame.f_back walks it. 0, -1 on error, or 1 when a filename is not known yet and `ask` is
+   0. */
+static int
+where_fill(fa_frame *f, PyFrameObject *fo, fa_where_key *k, int ask)
+{
+    k->n = 0;
+    if (fo == NULL) {
+        f = complete_frame(f);
+        fo = f != NULL ? f->frame_obj : NULL;
+    }
+    for (; f != NULL && k->n < FA_WHERE_MAX; f = frame_back(f, &fo)) {
+        PyCodeObject *co = fa_frame_code(f);
+        int fr = code_is_framead(co, ask);
+        if (fr < 0) {
+            return -1;
+        }
+        if (fr == 2) {
+            return 1;
+        }
+        if (fr) {
+            if (k->n == 0) {
+                continue; /* framead's frames below the user's: skipped */
+            }
+            break; /* the user's callers end at framead's (the caller of the capture) */
+        }
+        Py_ssize_t u = fa_frame_unit(f);
+        long off = u < 0 ? -1 : 2 * (long)u; /* frame.f_lasti */
+        fv_origin o;
+        if (fv_origin_of(co, &o) > 0) {
+            off = fv_offset_to_orig(&o, off);
+            co = o.orig;
+        }
+        k->code[k->n] = co;
+        k->off[k->n] = (int)off;
+        k->n++;
+    }
+    return 0;
+}
+
+/* A new reference to the Where of key `k` (shared with earlier nodes of the same chain). */
+static PyObject *
+where_get(const fa_where_key *k)
+{
+    size_t h = (size_t)k->n * 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < k->n; i++) {
+        h = (h ^ ((uintptr_t)k->code[i] >> 4)) * 0x100000001B3ull;
+        h = (h ^ (size_t)(unsigned)k->off[i]) * 0x100000001B3ull;
+    }
+    h ^= h >> 29;
+    fa_where **slot = &where_cache[h & (FA_WHERE_CACHE - 1)];
+    fa_where *w = *slot;
+    if (w != NULL && w->k.n == k->n) {
+        int same = 1;
+        for (int i = 0; i < k->n; i++) {
+            if (w->k.code[i] != k->code[i] || w->k.off[i] != k->off[i]) {
+                same = 0;
+                break;
+            }
+        }
+        if (same) {
+            return Py_NewRef((PyObject *)w);
+        }
+    }
+    w = PyObject_New(fa_where, &Where_Type);
+    if (w == NULL) {
+        return NULL;
+    }
+    w->loc = NULL;
+    w->k = *k;
+    for (int i = 0; i < k->n; i++) {
+        Py_INCREF(k->code[i]);
+    }
+    Py_XSETREF(*slot, (fa_where *)Py_NewRef((PyObject *)w));
+    return (PyObject *)w;
+}
+
+static PyObject *
+where_of_frame(fa_frame *f, PyFrameObject *fo)
+{
+    fa_where_key k;
+    if (where_fill(f, fo, &k, 1) < 0) {
+        return NULL;
+    }
+    return where_get(&k);
+}
+
+static PyObject *
+where_frames(PyObject *self, void *closure)
+{
+    fa_where *w = (fa_where *)self;
+    PyObject *t = PyTuple_New(w->k.n);
+    if (t == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < w->k.n; i++) {
+        PyObject *p = Py_BuildValue("(Oi)", (PyObject *)w->k.code[i], w->k.off[i]);
+        if (p == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, p);
+    }
+    return t;
+}
+
+static PyObject *
+where_loc(PyObject *self, void *closure)
+{
+    fa_where *w = (fa_where *)self;
+    if (w->loc == NULL) {
+        if (where_resolve_fn == NULL) {
+            PyErr_SetString(PyExc_RuntimeError, "framead: no location resolver registered");
+            return NULL;
+        }
+        PyObject *frames = where_frames(self, NULL);
+        if (frames == NULL) {
+            return NULL;
+        }
+        PyObject *loc = PyObject_CallOneArg(where_resolve_fn, frames);
+        Py_DECREF(frames);
+        if (loc == NULL) {
+            return NULL;
+        }
+        Py_XSETREF(w->loc, loc);
+    }
+    return Py_NewRef(w->loc);
+}
+
+static PyObject *
+where_repr(PyObject *self)
+{
+    fa_where *w = (fa_where *)self;
+    if (w->k.n == 0) {
+        return PyUnicode_FromString("<framead Where: unknown>");
+    }
+    return PyUnicode_FromFormat("<framead Where %U@%d (%d frames)>", w->k.code[0]->co_qualname,
+                                w->k.off[0], w->k.n);
+}
+
+static PyGetSetDef where_getset[] = {
+    {"frames", where_frames, NULL, "((code, f_lasti), ...): the user's frame, then callers.",
+     NULL},
+    {"loc", where_loc, NULL, "The SourceLoc (built on first access, then kept).", NULL},
+    {NULL},
+};
+
+static PyTypeObject Where_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "framead.capture._evalframe.Where",
+    .tp_basicsize = sizeof(fa_where),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = where_dealloc,
+    .tp_repr = where_repr,
+    .tp_getset = where_getset,
+    .tp_doc = "Where a node was recorded: code objects and offsets, resolved lazily.",
+};
+
+/* where(frame or None): the Where of a frame object (None: the caller's frame). */
+static PyObject *
+m_where(PyObject *mod, PyObject *frame)
+{
+    if (frame == Py_None) {
+        return where_of_frame(fa_current_frame(PyThreadState_Get()), NULL);
+    }
+    if (!PyFrame_Check(frame)) {
+        PyErr_SetString(PyExc_TypeError, "where(frame or None)");
+        return NULL;
+    }
+    return where_of_frame(((PyFrameObject *)frame)->f_frame, (PyFrameObject *)frame);
+}
+
+/* set_where_hooks(is_framead_file, resolve) */
+static PyObject *
+m_set_where_hooks(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "set_where_hooks(is_framead_file, resolve)");
+        return NULL;
+    }
+    Py_XSETREF(where_is_framead_fn, Py_NewRef(args[0]));
+    Py_XSETREF(where_resolve_fn, Py_NewRef(args[1]));
+    ptrmap_clear(&framead_files);
+    if (PyList_SetSlice(framead_file_refs, 0, PyList_GET_SIZE(framead_file_refs), NULL) < 0) {
+        return NULL;
+    }
+    where_cache_clear();
+    Py_RETURN_NONE;
+}
+
+/* clear_where_cache(files=False): drop the shared Where objects (and the filename table). */
+static PyObject *
+m_clear_where_cache(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    where_cache_clear();
+    if (nargs > 0 && PyObject_IsTrue(args[0])) {
+        ptrmap_clear(&framead_files);
+        if (PyList_SetSlice(framead_file_refs, 0, PyList_GET_SIZE(framead_file_refs), NULL) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Probes                                                                    */
 
 static PyObject *
@@ -2383,6 +2705,12 @@ static PyMethodDef module_methods[] = {
     {"stats", m_stats, METH_NOARGS, "stats() -> dict of counters."},
     {"reset_stats", m_reset_stats, METH_NOARGS, "reset_stats(): zero the counters."},
     {"set_handlers", m_set_handlers, METH_O, "set_handlers(obj or None)."},
+    {"where", m_where, METH_O,
+     "where(frame or None) -> Where: the frame's location, resolved lazily (Where.loc)."},
+    {"set_where_hooks", (PyCFunction)(void (*)(void))m_set_where_hooks, METH_FASTCALL,
+     "set_where_hooks(is_framead_file, resolve): sourceloc's functions."},
+    {"clear_where_cache", (PyCFunction)(void (*)(void))m_clear_where_cache, METH_FASTCALL,
+     "clear_where_cache(files=False): forget the shared Where objects."},
     {"track", m_track, METH_O, "track(obj): add to the traced set (no reference kept)."},
     {"untrack", m_untrack, METH_O, "untrack(obj)."},
     {"clear_tracked", m_clear_tracked, METH_NOARGS, "clear_tracked()."},
@@ -2519,7 +2847,7 @@ PyInit__evalframe(void)
     }
     if (PyType_Ready(&CallProbe_Type) < 0 || PyType_Ready(&OpProbe_Type) < 0 ||
         PyType_Ready(&SessionBase_Type) < 0 ||
-        PyType_Ready(&Visible_Type) < 0) {
+        PyType_Ready(&Visible_Type) < 0 || PyType_Ready(&Where_Type) < 0) {
         return NULL;
     }
     const char *pi = Py_GETENV("FRAMEAD_PROFILE_INTERNALS");
@@ -2555,7 +2883,9 @@ PyInit__evalframe(void)
     star_kwnames2 = Py_BuildValue("(ss)", "__framead_star__", "__framead_dstar__");
     decide_stack = PyList_New(0);
     flag_refs = PyList_New(0);
-    if (!str_neg || !str_pos || !str_invert || !star_kwnames1 || !star_kwnames2 || !decide_stack ||
+    framead_file_refs = PyList_New(0);
+    if (!framead_file_refs ||
+        !str_neg || !str_pos || !str_invert || !star_kwnames1 || !star_kwnames2 || !decide_stack ||
         !flag_refs) {
         goto fail;
     }
@@ -2598,6 +2928,7 @@ PyInit__evalframe(void)
     }
     if (PyModule_AddObjectRef(m, "SessionBase", (PyObject *)&SessionBase_Type) < 0 ||
         PyModule_AddObjectRef(m, "internals_visible", (PyObject *)&Visible_Type) < 0 ||
+        PyModule_AddObjectRef(m, "Where", (PyObject *)&Where_Type) < 0 ||
         PyModule_AddObjectRef(m, "STAR_KWNAMES1", star_kwnames1) < 0 ||
         PyModule_AddObjectRef(m, "STAR_KWNAMES2", star_kwnames2) < 0 ||
         PyModule_AddIntConstant(m, "RULE", FA_RULE) < 0 ||

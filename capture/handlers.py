@@ -21,7 +21,7 @@ from .native import Result
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
 from .overrides import operator_runs_python, python_attr, unary_runs_python
 from .saves import saved_set
-from .sourceloc import loc_of, user_tracebacks
+from .sourceloc import loc_of, user_tracebacks, where_of
 
 _NUMERIC_TYPES = (float, int, complex, np.ndarray, np.generic)
 _FAST_SCALARS = frozenset({float, int, complex, bool})
@@ -120,7 +120,7 @@ class ProbeHandlers:
         entries[id(result)] = Entry(result, v)
         C.track(result)
         self.nodes.append(Node(rule, (a if va is None else va, b if vb is None else vb), {},
-                               (v,), loc_of(frame), saves))
+                               (v,), where_of(frame), saves))
         return result
 
     @user_tracebacks

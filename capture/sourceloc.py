@@ -10,8 +10,11 @@ import sys
 import types
 import weakref
 from types import CodeType, FrameType
+from typing import Any
 
 from framead.ir import UNKNOWN_LOC, SourceLoc
+
+from . import _evalframe as C
 
 
 def _package_dirs() -> dict[str, tuple[str, ...]]:
@@ -28,13 +31,10 @@ def _package_dirs() -> dict[str, tuple[str, ...]]:
 
 PACKAGE_DIRS = _package_dirs()
 _FRAMEAD_DIRS = tuple(d for ds in PACKAGE_DIRS.values() for d in ds)
-MAX_STACK = 4
+MAX_STACK = 4  # callers kept (capture/_evalframe.c: FA_WHERE_MAX = MAX_STACK + 1)
 MAX_FILES = 4096  # bound of the is_framead_file cache (exec'd code may name many files)
 MAX_TABLES = 512  # code objects with a line table
-MAX_LOCS = 1 << 16  # locations cached within a capture
 _file_cache: dict[str, bool] = {}
-# per capture, cleared by release_frames: keys hold code objects, which must not outlive it
-_loc_cache: dict[tuple, tuple[tuple, SourceLoc]] = {}
 
 
 def is_framead_file(filename: str) -> bool:
@@ -75,90 +75,31 @@ def user_tracebacks(method):
     return handler
 
 
-_RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, COROUTINE, ITERABLE_COROUTINE, ASYNC_GEN
-_by_frame: dict = {}  # user frame -> {f_lasti: SourceLoc}; a few live frames (session-long)
-
-
 def loc_of(frame: FrameType | None) -> SourceLoc:
     """Where the operation running in ``frame`` (or its nearest user caller) came from."""
-    while frame is not None and is_framead_file(frame.f_code.co_filename):
-        frame = frame.f_back
     if frame is None:
         return UNKNOWN_LOC
-    # a frame's callers never change: (frame, offset) -> location, without walking the stack
-    # (the dict holds the frames, so their ids cannot be reused while cached)
-    if frame.f_code.co_flags & _RESUMABLE:  # a generator's callers change between resumes
-        return _at_caller(frame)
-    at = _by_frame.get(frame)
-    if at is not None:
-        loc = at.get(frame.f_lasti)
-        if loc is not None:
-            return loc
-    else:
-        if len(_by_frame) >= 64:
-            _by_frame.clear()
-        at = _by_frame[frame] = {}
-    loc = at[frame.f_lasti] = _at_caller(frame)
-    return loc
+    return C.where(frame).loc
 
 
-def _at_caller(frame: FrameType) -> SourceLoc:
-    """The location, cached under the caller's frame: a function called many times from one
-    loop gets a new frame per call, but (caller frame, call site, code, offset) repeats."""
-    cf = frame.f_back
-    if cf is None or cf.f_code.co_flags & _RESUMABLE:
-        return _stack_loc(frame)
-    at = _by_frame.get(cf)
-    if at is None:
-        if len(_by_frame) >= 64:
-            _by_frame.clear()
-        at = _by_frame[cf] = {}
-    # code objects by identity: hashing one costs its length on 3.12+ (and equal code in two
-    # files compares equal); the entry holds the code, so the id names it while cached
-    code = frame.f_code
-    key = (cf.f_lasti, id(code), frame.f_lasti)
-    hit = at.get(key)
-    if hit is not None and hit[0] is code:
-        return hit[1]
-    loc = _stack_loc(frame)
-    at[key] = (code, loc)
-    return loc
+def where_of(frame: FrameType | None) -> Any:
+    """``loc_of(frame)``, lazily: a ``Where`` (capture/_evalframe.c) holding the user's frame
+    and its callers as (code object, f_lasti) pairs, whose ``.loc`` builds the SourceLoc on
+    first access (``Node`` takes either). Cheap: a C walk of the frames, and identical chains
+    share one object."""
+    if frame is None:
+        return UNKNOWN_LOC
+    return C.where(frame)
 
 
-def _stack_loc(frame: FrameType) -> SourceLoc:
-    # (code, offset) of the user's frames, codes by identity (as in _at_caller); the entry
-    # holds the codes
-    key: list = []
-    codes: list = []
-    f: FrameType | None = frame
-    while f is not None and len(codes) < MAX_STACK + 1:
-        c = f.f_code
-        if codes and is_framead_file(c.co_filename):
-            break
-        key += (id(c), f.f_lasti)
-        codes.append(c)
-        f = f.f_back
-    k = tuple(key)
-    hit = _loc_cache.get(k)
-    if hit is not None and all(a is b for a, b in zip(hit[0], codes, strict=True)):
-        return hit[1]
-    loc = _make_loc(frame, len(codes))
-    if len(_loc_cache) >= MAX_LOCS:
-        _loc_cache.clear()
-    _loc_cache[k] = (tuple(codes), loc)
-    return loc
-
-
-def _make_loc(frame: FrameType, depth: int) -> SourceLoc:
-    code: CodeType = frame.f_code
-    stack: list[tuple[str, int, str]] = []
-    f = frame.f_back
-    while f is not None and len(stack) < depth - 1:
-        c = f.f_code
-        stack.append((c.co_filename, line_at(c, f.f_lasti), c.co_qualname))
-        f = f.f_back
-    return SourceLoc(code.co_filename, line_at(code, frame.f_lasti), code.co_qualname,
-                     tuple(stack))
+def resolve_where(frames: tuple[tuple[CodeType, int], ...]) -> SourceLoc:
+    """The SourceLoc of a Where's frames: the user's frame first, then up to MAX_STACK callers
+    (C found them as ``frame.f_code``/``frame.f_lasti`` show them, framead's frames left out)."""
+    if not frames:
+        return UNKNOWN_LOC
+    code, lasti = frames[0]
+    return SourceLoc(code.co_filename, line_at(code, lasti), code.co_qualname,
+                     tuple((c.co_filename, line_at(c, i), c.co_qualname) for c, i in frames[1:]))
 
 
 # --- line numbers -----------------------------------------------------------------------------
@@ -202,13 +143,16 @@ def _forget_table(tables: dict, key: int, ref: weakref.ref) -> None:
 
 
 def clear_cache() -> None:
-    """Forget cached locations and line tables."""
-    _loc_cache.clear()
-    _by_frame.clear()
+    """Forget cached locations, line tables and which files are framead's."""
+    C.clear_where_cache(True)
+    _file_cache.clear()
     _tables.clear()
 
 
 def release_frames() -> None:
-    """End of a capture: drop the frames and code objects the location caches hold."""
-    _by_frame.clear()
-    _loc_cache.clear()
+    """End of a capture: drop the code objects the location cache holds (recorded nodes keep
+    their own)."""
+    C.clear_where_cache()
+
+
+C.set_where_hooks(is_framead_file, resolve_where)

@@ -150,21 +150,36 @@ class Node:
     ``saved``: argnums (ints) and/or "ans" whose primals the VJP reads; ``multi``: the output
     is a tuple (outputs align with its entries; None = untracked); ``out_treedef``: for multi
     outputs, the structure and leaves. A slotted class: traces hold hundreds of thousands.
+
+    ``loc`` is a SourceLoc to every reader. The recorder may give a lazy location instead
+    (anything else with a ``loc`` attribute: capture's ``Where``, code objects and offsets),
+    resolved on first read and then kept.
     """
 
-    __slots__ = ("rule", "args", "kwargs", "outputs", "loc", "saved", "multi", "out_treedef")
+    __slots__ = ("rule", "args", "kwargs", "outputs", "_loc", "saved", "multi", "out_treedef")
 
     def __init__(self, rule: Any, args: tuple, kwargs: dict, outputs: tuple,
-                 loc: SourceLoc = UNKNOWN_LOC, saved: frozenset = frozenset(),
+                 loc: Any = UNKNOWN_LOC, saved: frozenset = frozenset(),
                  multi: bool = False, out_treedef: Any = None):
         self.rule = rule
         self.args = args
         self.kwargs = kwargs
         self.outputs = outputs
-        self.loc = loc
+        self._loc = loc
         self.saved = saved
         self.multi = multi
         self.out_treedef = out_treedef
+
+    @property
+    def loc(self) -> SourceLoc:
+        loc = self._loc
+        if type(loc) is not SourceLoc and not isinstance(loc, SourceLoc):
+            loc = self._loc = loc.loc  # a lazy location, resolved once
+        return loc
+
+    @loc.setter
+    def loc(self, loc: Any) -> None:
+        self._loc = loc
 
     def __repr__(self) -> str:
         return f"Node({format_node(self)})"
