@@ -46,17 +46,45 @@ def overrides_ufuncs(t: type) -> bool:
     return t not in PLAIN_TYPES and python_attr(t, "__array_ufunc__")
 
 
-def operator_runs_python(oparg: int, ta: type, tb: type) -> bool:
+def operator_runs_python(oparg: int, ta: type, tb: type, a: Any = None, b: Any = None
+                         ) -> bool:
     """``a <op> b`` (BINARY_OP's oparg) calls Python code of an operand's type: its own
-    operator method, or (for ndarray operands) its ``__array_ufunc__``."""
+    operator method, or (for ndarray operands) its ``__array_ufunc__``. The right operand's
+    reflected method runs first only when its type is a subclass of the left's; otherwise
+    only when the left's operator returns NotImplemented (``Plain(2.0) * Scaled(3.0)``: float's
+    own C multiplication computes it, and recording it as the product is right)."""
     if ta in PLAIN_TYPES and tb in PLAIN_TYPES:
         return False
     name = _BINARY[oparg % 13]
-    if python_attr(ta, f"__{name}__") or python_attr(tb, f"__r{name}__"):
-        return True
     if oparg >= 13 and python_attr(ta, f"__i{name}__"):
         return True
+    if python_attr(ta, f"__{name}__"):
+        return True
+    if python_attr(tb, f"__r{name}__") and (
+            tb is ta or issubclass(tb, ta) or not _left_computes(ta, tb, name, a, b)):
+        return True
     return any(issubclass(t, np.ndarray) and overrides_ufuncs(t) for t in (ta, tb))
+
+
+_NUMBERS = (float, int, complex)
+_ARITHMETIC = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "pow"})
+
+
+def _left_computes(ta: type, tb: type, name: str, a: Any, b: Any) -> bool:
+    """Whether the left operand's own C operator computes ``a <name> b`` (rather than
+    returning NotImplemented), for scalar operands whose values C reads without running
+    Python code: the left a Python or NumPy number, the right a Python number (subclasses
+    included). It is asked by calling that operator (pure C arithmetic); with no values, or
+    other operands, the answer is no (Python code may run)."""
+    if a is None or name not in _ARITHMETIC or not issubclass(tb, _NUMBERS) or \
+            not issubclass(ta, (*_NUMBERS, np.generic)):
+        return False
+    with np.errstate(all="ignore"):
+        try:
+            r = getattr(ta, f"__{name}__")(a, b)
+        except Exception:  # noqa: BLE001 - it raises natively too: the native call tells
+            return True
+    return r is not NotImplemented
 
 
 def unary_runs_python(name: str, t: type) -> bool:

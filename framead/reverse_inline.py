@@ -50,7 +50,26 @@ def inline_callables(node: Node) -> list | None:
 
 def inline_vjp(node: Node) -> list[str] | None:
     """Expressions (with {0}, {1}, {ans} placeholders) for each argument's cotangent, or None
-    when ``node`` is not a real-scalar node of an inlined rule."""
+    when ``node`` is not a real-scalar node of an inlined rule, or a primal a formula reads
+    is of a float subclass (the formula would compute with its operators: a ``*`` that
+    scales)."""
+    forms = _forms(node)
+    if forms is None:
+        return None
+    out = node.outputs[0]
+    for k, arg in ((0, "{0}"), (1, "{1}"), (None, "{ans}")):
+        if any(f is not None and arg in f for f in forms):
+            v = out if k is None else node.args[k] if k < len(node.args) else None
+            x = v.primal if isinstance(v, Value) else v
+            if not isinstance(x, np.ndarray) and type(x) not in _PLAIN_SCALARS:
+                return None
+    return forms
+
+
+_PLAIN_SCALARS = (float, int, np.float64)
+
+
+def _forms(node: Node) -> list[str] | None:
     out = node.outputs[0] if not node.multi else None
     if out is None or node.kwargs or getattr(out.dtype, "kind", "") != "f" or (
             out.kind not in _SCALAR_KINDS and out.kind is not np.ndarray):
