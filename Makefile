@@ -117,7 +117,7 @@ typecheck: venv-ok $(STAMP)
 	$(VPY) setup.py -q build_py --build-lib build/typecheck 2>/dev/null
 	cd build/typecheck && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml framead
 
-# build/, the venv of PY and its extension (make clean PY=3.12: .venv-3.12 and
-# capture/_evalframe.cpython-312-*.so; the other versions' venvs and extensions stay)
+# build/, the venv of PY and its extensions (make clean PY=3.12: .venv-3.12 and
+# capture/_*.cpython-312-*.so; the other versions' venvs and extensions stay)
 clean:
-	rm -rf build $(VENV) $(if $(PYVER),capture/_evalframe.cpython-$(subst .,,$(PYVER))-*.so) *.egg-info
+	rm -rf build $(VENV) $(if $(PYVER),capture/_evalframe.cpython-$(subst .,,$(PYVER))-*.so capture/_scalar_tape.cpython-$(subst .,,$(PYVER))-*.so) *.egg-info

@@ -1,4 +1,5 @@
-"""Build the C extension framead.capture._evalframe (needs numpy's headers).
+"""Build the C extensions framead.capture._evalframe and framead.capture._scalar_tape (both
+need numpy's headers).
 
 The hook reads CPython's private frame structures, so it is built for the interpreter versions
 that have a frame header (capture/frame3XX.h) and an opcode table (capture/opcodes3XX.py); any
@@ -40,6 +41,16 @@ setup(
             include_dirs=["capture", numpy.get_include()],
             depends=HEADERS,
             extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wno-unused-function"],
-        )
+        ),
+        # the reverse pass of real scalar nodes (framead/reverse.py); -ffp-contract=off: no
+        # fused multiply-add, so its arithmetic rounds as Python's does, bit for bit
+        Extension(
+            "framead.capture._scalar_tape",
+            sources=["capture/_scalar_tape.c"],
+            include_dirs=[numpy.get_include()],
+            libraries=["m"],
+            extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-ffp-contract=off",
+                                "-fno-fast-math"],
+        ),
     ]
 )

@@ -13,12 +13,15 @@ capture/session.py).
 from __future__ import annotations
 
 import itertools
+import math
+import operator
 import os
 import sys
 from typing import Any
 
 import numpy as np
 
+from .capture.session import current_recorder
 from .ir import Graph, Meta, Node, Value, forward_active, primal_tree, values_in
 from .ir import unflatten_tree as _unflatten
 from .reverse_inline import inline_callables
@@ -32,7 +35,13 @@ from .reverse_source import (
     real_from_complex,
     register_source,
 )
+from .rules import library_rules
 from .rules import unbroadcast as _unbroadcast
+
+try:
+    from .capture import _scalar_tape
+except ImportError:  # pragma: no cover - a source checkout whose extension is not built
+    _scalar_tape = None  # type: ignore[assignment]
 
 CHUNK_NODES = 250
 COMPILE_LIMIT = 1000
@@ -295,19 +304,32 @@ def _make_step(node: Node, check: bool) -> _Step:
     return st
 
 
-def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int]) -> None:
-    """The step loop: each node's step is made the first time a cotangent reaches it."""
-    for k, node in enumerate(nodes):
+def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int],
+               scalar_ops: dict | None = None) -> None:
+    """The step loop: each node's step is made the first time a cotangent reaches it. With
+    ``scalar_ops`` (``_scalar_ops()``), runs of real scalar nodes go through C
+    (capture/_scalar_tape.c), which hands back each node it does not take."""
+    k, n = 0, len(nodes)
+    run = _scalar_tape.run if scalar_ops is not None and _scalar_tape is not None else None
+    while k < n:
+        if run is not None:
+            k = run(nodes, k, ct, scalar_ops)
+            if k >= n:
+                break
+        node = nodes[k]
         st = steps[k]
         if st is None:
             outs = node.outputs
             if not node.multi:
                 if outs[0] is None or outs[0].id not in ct:
+                    k += 1
                     continue
             elif not any(o is not None and o.id in ct for o in outs):
+                k += 1
                 continue
             st = steps[k] = _make_step(node, hasattr(node.rule, "fn") and
                                        id(node.rule) not in checked)
+        k += 1
         if st.metas is None:
             g = ct.pop(st.outs, None)
             if g is None:
@@ -348,6 +370,41 @@ def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int]) -> N
                 _accumulate_tree(ct, t, tgt)
 
 
+# --- the C step loop for real scalar nodes ------------------------------------------------
+# opcodes of capture/_scalar_tape.c. The inline formulas (reverse_inline.py) go by the rule's
+# fn, as the Python step does; the others are the VJPs of framead's own math rules
+# (rules/math_rules.py), so they are taken only for those rule objects.
+_INLINE_OPCODES: dict[Any, int] = {
+    operator.add: 1, operator.sub: 2, operator.mul: 3, operator.truediv: 4, operator.neg: 5,
+    operator.pos: 6, math.sin: 7, math.cos: 8, math.exp: 9, operator.pow: 10}
+_MATH_OPCODES: dict[Any, int] = {
+    math.tanh: 20, math.sqrt: 21, math.log: 22, math.sinh: 23, math.cosh: 24, math.log1p: 25,
+    math.expm1: 26, math.tan: 27, math.atan: 28, math.log2: 29, math.log10: 30}
+_ops_cache: list = [None, {}]
+
+# FRAMEAD_BACKWARD=pyloop (or SCALAR_C = False): the step loop without C
+SCALAR_C = _scalar_tape is not None
+if _scalar_tape is not None:
+    _scalar_tape.setup(Value, Node, math.log(2.0), math.log(10.0))
+
+
+def _scalar_ops() -> dict:
+    """The C step loop's opcodes: by rule fn (the inline formulas) and by library rule."""
+    shipped = library_rules()
+    if _ops_cache[0] is not shipped:
+        ops: dict[Any, int] = dict(_INLINE_OPCODES)
+        for r in shipped:
+            fn = getattr(r, "fn", None)
+            try:
+                code = _INLINE_OPCODES.get(fn) or _MATH_OPCODES.get(fn)
+            except TypeError:  # an unhashable callable
+                continue
+            if code:
+                ops[r] = code
+        _ops_cache[:] = [shipped, ops]
+    return _ops_cache[1]
+
+
 def _observed() -> bool:
     """Whether a profiler or tracer watches this thread (sys.setprofile/settrace, or on
     3.12+ a sys.monitoring profiler or debugger tool such as cProfile)."""
@@ -367,17 +424,23 @@ class Backward:
     compiled source instead, so that profiles and debuggers show lines naming the user's
     lines. Errors name the generated line and the user's line either way, and the source is
     generated on demand (``.source``). FRAMEAD_BACKWARD=source forces compiled code,
-    FRAMEAD_BACKWARD=loop the loop.
+    FRAMEAD_BACKWARD=loop the loop, FRAMEAD_BACKWARD=pyloop the loop without its C part for
+    real scalar nodes (``_run_steps``; also off under an outer capture, or SCALAR_C = False).
     """
 
     def __init__(self, graph: Graph, wrt: list[Value], compiled: bool | None = None):
         self.graph = graph
         self.wrt = wrt
         self.filename = f"<framead-backward-{next(_serial)}>"
-        self.nodes = list(reversed(forward_active(graph, wrt)))
+        if _scalar_tape is not None and type(graph.nodes) is list and type(wrt) is list:
+            self.nodes = _scalar_tape.forward_active(graph.nodes, wrt)
+            self.nodes.reverse()
+        else:
+            self.nodes = list(reversed(forward_active(graph, wrt)))
+        mode = os.environ.get("FRAMEAD_BACKWARD", "")
+        self._c = mode != "pyloop"
         if compiled is None:
-            mode = os.environ.get("FRAMEAD_BACKWARD", "")
-            compiled = mode == "source" or (mode != "loop" and _observed() and
+            compiled = mode == "source" or (mode not in ("loop", "pyloop") and _observed() and
                                             len(self.nodes) <= COMPILE_LIMIT)
         self.compiled = compiled
         self._source: str | None = None
@@ -426,7 +489,11 @@ class Backward:
             # reverse pass natively (inf/nan cotangents still show in the gradient)
             with np.errstate(all="ignore"):
                 if self._steps is not None:
-                    _run_steps(self.nodes, self._steps, ct, self._library)
+                    # not under an outer capture (grad(grad(f))): it records the Python
+                    # steps' arithmetic, which the C loop would hide from it
+                    ops = _scalar_ops() if self._c and SCALAR_C and \
+                        current_recorder() is None else None
+                    _run_steps(self.nodes, self._steps, ct, self._library, ops)
                 else:
                     for chunk in self._chunks:
                         chunk(ct)

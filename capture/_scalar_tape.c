@@ -1,0 +1,571 @@
+/* framead.capture._scalar_tape: the reverse pass of real scalar nodes in C.
+ *
+ * run(nodes, k, ct, ops) walks the reverse-ordered node list of framead/reverse.py's step loop
+ * from index k and applies, directly on the cotangent dict ct (value id -> cotangent), the
+ * VJPs of nodes whose output and arguments are Python floats or np.float64 scalars and whose
+ * rule has an opcode in ops (rule object or, for the inline formulas, rule.fn -> opcode).
+ * It returns the index of the first node it does not take (len(nodes) at the end); the
+ * Python step loop runs that node and calls again.
+ *
+ * Exactness: each formula is the Python step's (framead/reverse_inline.py for the inline
+ * ops, the rules' VJPs in rules/math_rules.py for the others), operation by operation, in
+ * double precision (built with -ffp-contract=off: no fused multiply-add), with the same libm
+ * calls the math module makes. Each intermediate carries whether Python would hold it as an
+ * np.float64 (numpy wins a mixed float/np.float64 operation; math.* functions return float),
+ * so cotangents come out with the step loop's types. Cotangents are accumulated in the step
+ * loop's order: ct[tgt] = t if absent else o + t, argument by argument.
+ *
+ * Anything unusual is handed back before ct is touched: a node whose cotangent or
+ * accumulated value is not a finite float/np.float64, any non-finite result (where Python
+ * may raise ZeroDivisionError, OverflowError or ValueError, or a rule replaces a nan), a
+ * pow whose result is not a normal double (CPython raises on ERANGE). The Python step then
+ * runs that node as before, errors and their notes included.
+ *
+ * forward_active(nodes, wrt) is framead.ir.forward_active over a node list, in C.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>   /* PyMemberDef (3.11) */
+#include <math.h>
+#include <float.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+#include <numpy/arrayscalars.h>
+
+/* opcodes: keep in step with framead/reverse.py (_SCALAR_OPCODES) */
+enum {
+    OP_ADD = 1, OP_SUB, OP_MUL, OP_DIV, OP_NEG, OP_POS, OP_SIN, OP_COS, OP_EXP, OP_POW,
+    /* rules/math_rules.py, library rules only */
+    OP_TANH = 20, OP_SQRT, OP_LOG, OP_SINH, OP_COSH, OP_LOG1P, OP_EXPM1, OP_TAN, OP_ATAN,
+    OP_LOG2, OP_LOG10,
+};
+
+static PyTypeObject *ValueType, *NodeType;
+static Py_ssize_t off_v_id, off_v_kind, off_v_primal;
+static Py_ssize_t off_n_rule, off_n_args, off_n_kwargs, off_n_outputs, off_n_multi, off_n_saved;
+static double LN2, LN10;   /* math.log(2.0), math.log(10.0), as rules/math_rules.py has them */
+static PyObject *str_fn, *str_ans;
+static int ready;
+
+/* a __slots__ member read without attribute lookup (NULL when unset) */
+#define SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
+
+/* a real scalar as Python would hold it: its value and whether it is an np.float64 */
+typedef struct { double v; int np; } TD;
+
+static inline TD td(double v, int np) { TD r = {v, np}; return r; }
+static inline TD add(TD a, TD b) { return td(a.v + b.v, a.np | b.np); }
+static inline TD sub(TD a, TD b) { return td(a.v - b.v, a.np | b.np); }
+static inline TD mul(TD a, TD b) { return td(a.v * b.v, a.np | b.np); }
+static inline TD dvd(TD a, TD b) { return td(a.v / b.v, a.np | b.np); }
+static inline TD neg(TD a) { return td(-a.v, a.np); }
+static inline TD F(double v) { return td(v, 0); }   /* a Python float (a literal, math.*) */
+
+/* float or np.float64, exactly */
+static inline int as_td(PyObject *o, TD *r)
+{
+    if (PyFloat_CheckExact(o)) { *r = td(PyFloat_AS_DOUBLE(o), 0); return 1; }
+    if (Py_IS_TYPE(o, &PyDoubleArrType_Type)) { *r = td(PyArrayScalar_VAL(o, Double), 1); return 1; }
+    return 0;
+}
+
+/* a constant argument: also an int that converts to double exactly */
+static inline int const_td(PyObject *o, TD *r)
+{
+    if (as_td(o, r))
+        return 1;
+    if (PyLong_CheckExact(o)) {
+        int over = 0;
+        long long v = PyLong_AsLongLongAndOverflow(o, &over);
+        if (over || (v == -1 && PyErr_Occurred())) { PyErr_Clear(); return 0; }
+        if (v > (1LL << 53) || v < -(1LL << 53))
+            return 0;
+        *r = td((double)v, 0);
+        return 1;
+    }
+    return 0;
+}
+
+static PyObject *make(TD t)
+{
+    if (!t.np)
+        return PyFloat_FromDouble(t.v);
+    PyObject *o = PyArrayScalar_New(Double);
+    if (o != NULL)
+        PyArrayScalar_ASSIGN(o, Double, t.v);
+    return o;
+}
+
+/* x ** n for a Python float x and an int n >= 2, as CPython's float_pow computes it;
+ * np.float64 ** int is numpy's npy_pow, the same libm pow. Returns 0 when the result is
+ * not a normal double (CPython raises OverflowError on ERANGE, subnormals included). */
+static int ipow(TD x, long n, TD *r)
+{
+    double iv = x.v, iw = (double)n, ix;
+    int negate = 0;
+    if (!isfinite(iv) || iv == 0.0)
+        return 0;
+    if (!x.np && iv < 0.0) {
+        iv = -iv;
+        negate = (n & 1);
+    }
+    ix = pow(iv, iw);
+    if (negate)
+        ix = -ix;
+    if (!isnormal(ix))
+        return 0;
+    *r = td(ix, x.np);
+    return 1;
+}
+
+/* one argument's cotangent: the g object itself (same) or a computed scalar */
+typedef struct { PyObject *tgt; PyObject *same; TD t; } Part;
+
+/* The cotangents of node's arguments for the output cotangent g. Returns the number of
+ * parts (0..2), or -1 to hand the node back to Python. */
+static int vjp(int op, PyObject *node, PyObject *gobj, TD g, Part *parts)
+{
+    PyObject *args = SLOT(node, off_n_args), *out, *a;
+    TD x[2] = {{0, 0}, {0, 0}}, ans = {0, 0}, t[2] = {{0, 0}, {0, 0}};
+    int same[2] = {0, 0}, want[2] = {0, 0}, i;
+    Py_ssize_t nargs, arity = (op == OP_ADD || op == OP_SUB || op == OP_MUL || op == OP_DIV ||
+                               op == OP_POW) ? 2 : 1;
+    long pw = 0;
+    int up = 0;
+
+    if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != arity)
+        return -1;
+    nargs = arity;
+    out = PyTuple_GET_ITEM(SLOT(node, off_n_outputs), 0);
+    /* the primals each formula reads (x0, x1, ans); constants are read as they are */
+    int need_x0 = 0, need_x1 = 0, need_ans = 0;
+    switch (op) {
+    case OP_MUL: need_x0 = need_x1 = 1; break;
+    case OP_DIV: need_x1 = need_ans = 1; break;
+    case OP_SIN: case OP_COS: case OP_POW: case OP_SINH: case OP_COSH: case OP_LOG1P:
+    case OP_ATAN: case OP_LOG: case OP_LOG2: case OP_LOG10: need_x0 = 1; break;
+    case OP_EXP: case OP_TANH: case OP_SQRT: case OP_EXPM1: case OP_TAN: need_ans = 1; break;
+    }
+    if (op >= OP_TANH) {
+        /* math.* returns float. families._scaled's _up(v, ans) makes g and the arguments
+         * np.float64 when ans is the output's Meta (float64), i.e. "ans" is not saved; a
+         * saved ans is a float, and _up leaves them as they are. */
+        PyObject *saved = SLOT(node, off_n_saved);
+        if (SLOT(out, off_v_kind) != (PyObject *)&PyFloat_Type || saved == NULL)
+            return -1;
+        int has = PySequence_Contains(saved, str_ans);
+        if (has < 0) { PyErr_Clear(); return -1; }
+        up = op != OP_LOG && !has;   /* math.log's VJP is _log_dx: no _up */
+    }
+    for (i = 0; i < nargs; i++) {
+        a = PyTuple_GET_ITEM(args, i);
+        if (Py_IS_TYPE(a, ValueType)) {
+            if (i == 1 && op == OP_POW)
+                return -1;   /* x ** y in y: the rule's own VJP */
+            PyObject *kind = SLOT(a, off_v_kind);
+            if (kind != (PyObject *)&PyFloat_Type && kind != (PyObject *)&PyDoubleArrType_Type)
+                return -1;
+            want[i] = 1;
+            /* the inline formulas need every primal a float or an np.float64, as
+             * reverse_inline.inline_vjp does (not a float subclass, not dropped) */
+            if (op < OP_TANH || (i == 0 ? need_x0 : need_x1)) {
+                PyObject *p = SLOT(a, off_v_primal);
+                TD xi;
+                if (p == NULL || !as_td(p, &xi))
+                    return -1;
+                if ((i == 0 ? need_x0 : need_x1))
+                    x[i] = xi;
+            }
+        }
+        else if (i == 1 && op == OP_POW) {
+            if (!PyLong_CheckExact(a))
+                return -1;
+            int over = 0;
+            pw = PyLong_AsLongAndOverflow(a, &over);
+            if (over || pw <= 0 || pw > 64) { PyErr_Clear(); return -1; }
+        }
+        else if (!const_td(a, &x[i]))
+            return -1;
+    }
+    if (op == OP_POW)
+        want[1] = 0;   /* an int exponent: no cotangent */
+    if (up) {
+        g.np = 1;
+        x[0].np = x[1].np = 1;
+    }
+    if (need_ans || op < OP_TANH) {
+        PyObject *p = SLOT(out, off_v_primal);
+        if (p == NULL || !as_td(p, &ans))
+            return -1;
+    }
+    switch (op) {   /* the formulas, in the Python expressions' evaluation order */
+    case OP_ADD: same[0] = same[1] = 1; break;                       /* g, g */
+    case OP_SUB: same[0] = 1; t[1] = neg(g); break;                  /* g, -g */
+    case OP_MUL: t[0] = mul(g, x[1]); t[1] = mul(g, x[0]); break;    /* g*x1, g*x0 */
+    case OP_DIV:                                                     /* g/x1, -g*ans/x1 */
+        t[0] = dvd(g, x[1]);
+        t[1] = dvd(mul(neg(g), ans), x[1]);
+        break;
+    case OP_NEG: t[0] = neg(g); break;
+    case OP_POS: same[0] = 1; break;
+    case OP_SIN: t[0] = mul(g, F(cos(x[0].v))); break;               /* g * math.cos(x0) */
+    case OP_COS: t[0] = mul(neg(g), F(sin(x[0].v))); break;          /* -g * math.sin(x0) */
+    case OP_EXP: t[0] = mul(g, ans); break;                          /* g * ans */
+    case OP_POW:   /* g; g * 2 * x0; g * c * x0 ** (c - 1) */
+        if (pw == 1)
+            same[0] = 1;
+        else if (pw == 2)
+            t[0] = mul(mul(g, F(2.0)), x[0]);
+        else {
+            TD p;
+            if (!ipow(x[0], pw - 1, &p))
+                return -1;
+            t[0] = mul(mul(g, F((double)pw)), p);
+        }
+        break;
+    /* rules/math_rules.py: g * d(...) (families._scaled), or _log_dx's g / x */
+    case OP_TANH: t[0] = mul(g, sub(F(1.0), mul(ans, ans))); break;      /* 1.0 - ans*ans */
+    case OP_SQRT: t[0] = mul(g, dvd(F(0.5), ans)); break;                /* sdiv(0.5, ans) */
+    case OP_LOG: t[0] = dvd(g, x[0]); break;                             /* g / x */
+    case OP_SINH: t[0] = mul(g, F(cosh(x[0].v))); break;                 /* math.cosh(x) */
+    case OP_COSH: t[0] = mul(g, F(sinh(x[0].v))); break;                 /* math.sinh(x) */
+    case OP_LOG1P: t[0] = mul(g, dvd(F(1.0), add(F(1.0), x[0]))); break; /* 1.0/(1.0+x) */
+    case OP_EXPM1: t[0] = mul(g, add(ans, F(1.0))); break;               /* ans + 1.0 */
+    case OP_TAN: t[0] = mul(g, add(F(1.0), mul(ans, ans))); break;       /* 1.0 + ans*ans */
+    case OP_ATAN:                                                        /* 1.0/(1.0+x*x) */
+        t[0] = mul(g, dvd(F(1.0), add(F(1.0), mul(x[0], x[0]))));
+        break;
+    case OP_LOG2: t[0] = mul(g, dvd(F(1.0), mul(x[0], F(LN2)))); break;  /* 1.0/(x*_LN2) */
+    case OP_LOG10: t[0] = mul(g, dvd(F(1.0), mul(x[0], F(LN10)))); break;
+    default: return -1;
+    }
+    int n = 0;
+    for (i = 0; i < nargs; i++) {
+        if (!want[i])
+            continue;
+        if (!same[i] && !isfinite(t[i].v))
+            return -1;   /* Python may raise here, or a rule substitutes a value */
+        parts[n].tgt = SLOT(PyTuple_GET_ITEM(args, i), off_v_id);
+        parts[n].same = same[i] ? gobj : NULL;
+        parts[n].t = same[i] ? g : t[i];
+        if (parts[n].tgt == NULL)
+            return -1;
+        n++;
+    }
+    return n;
+}
+
+/* the opcode of node's rule: ops[rule], else ops[rule.fn] (inline formulas go by fn) */
+static int opcode(PyObject *ops, PyObject *rule)
+{
+    PyObject *c = PyDict_GetItemWithError(ops, rule), *fn;
+    if (c == NULL) {
+        if (PyErr_Occurred()) { PyErr_Clear(); return 0; }
+        fn = PyObject_GetAttr(rule, str_fn);
+        if (fn == NULL) { PyErr_Clear(); return 0; }
+        c = PyDict_GetItemWithError(ops, fn);   /* an unhashable fn: not ours */
+        Py_DECREF(fn);
+        if (c == NULL) { PyErr_Clear(); return 0; }
+    }
+    return PyLong_Check(c) ? (int)PyLong_AsLong(c) : 0;
+}
+
+/* Whether no cotangent reaches node (the step loop skips it): 1 skip, 0 not, -1 error. */
+static int unreached(PyObject *node, PyObject *ct, int multi)
+{
+    PyObject *outs = SLOT(node, off_n_outputs);
+    Py_ssize_t i, n;
+    if (outs == NULL || !PyTuple_CheckExact(outs) || PyTuple_GET_SIZE(outs) == 0)
+        return 0;
+    n = multi ? PyTuple_GET_SIZE(outs) : 1;
+    for (i = 0; i < n; i++) {
+        PyObject *o = PyTuple_GET_ITEM(outs, i), *id;
+        if (o == Py_None)
+            continue;
+        if (!Py_IS_TYPE(o, ValueType) || (id = SLOT(o, off_v_id)) == NULL)
+            return 0;
+        int has = PyDict_Contains(ct, id);
+        if (has != 0)
+            return has < 0 ? -1 : 0;
+    }
+    return 1;
+}
+
+static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *nodes, *ct, *ops;
+    Py_ssize_t k, n;
+    if (nargs != 4 || !PyList_CheckExact(args[0]) || !PyDict_CheckExact(args[2]) ||
+        !PyDict_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "run(nodes: list, k: int, ct: dict, ops: dict)");
+        return NULL;
+    }
+    if (!ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_scalar_tape.setup() was not called");
+        return NULL;
+    }
+    nodes = args[0]; ct = args[2]; ops = args[3];
+    k = PyLong_AsSsize_t(args[1]);
+    if (k == -1 && PyErr_Occurred())
+        return NULL;
+    n = PyList_GET_SIZE(nodes);
+    for (; k < n; k++) {
+        PyObject *node = PyList_GET_ITEM(nodes, k), *multi, *rule, *kw, *outs, *out, *gobj;
+        Part parts[2];
+        TD g;
+        int op, np_parts, skip, i;
+        if (!Py_IS_TYPE(node, NodeType) || (multi = SLOT(node, off_n_multi)) == NULL)
+            break;
+        int is_multi = PyObject_IsTrue(multi);
+        if (is_multi < 0) { PyErr_Clear(); break; }
+        skip = unreached(node, ct, is_multi);
+        if (skip < 0)
+            return NULL;
+        if (skip)
+            continue;
+        if (is_multi)
+            break;
+        outs = SLOT(node, off_n_outputs);
+        if (outs == NULL || !PyTuple_CheckExact(outs) || PyTuple_GET_SIZE(outs) != 1)
+            break;
+        out = PyTuple_GET_ITEM(outs, 0);   /* a Value: unreached() said it is in ct */
+        kw = SLOT(node, off_n_kwargs);
+        rule = SLOT(node, off_n_rule);
+        if (rule == NULL || kw == NULL || !PyDict_Check(kw) || PyDict_GET_SIZE(kw) != 0)
+            break;
+        {   /* the output is a real scalar: float or np.float64 */
+            PyObject *kind = SLOT(out, off_v_kind);
+            if (kind != (PyObject *)&PyFloat_Type && kind != (PyObject *)&PyDoubleArrType_Type)
+                break;
+        }
+        if ((op = opcode(ops, rule)) == 0)
+            break;
+        gobj = PyDict_GetItemWithError(ct, SLOT(out, off_v_id));
+        if (gobj == NULL || !as_td(gobj, &g) || !isfinite(g.v)) {
+            if (PyErr_Occurred())
+                return NULL;
+            break;
+        }
+        np_parts = vjp(op, node, gobj, g, parts);
+        if (np_parts < 0) {
+            if (PyErr_Occurred())
+                return NULL;
+            break;
+        }
+        /* the accumulated values, all checked before ct changes */
+        PyObject *old[2] = {NULL, NULL};
+        TD acc[2];
+        int ok = 1;
+        for (i = 0; i < np_parts; i++) {
+            int dup = 0;
+            if (i == 1) {
+                dup = PyObject_RichCompareBool(parts[1].tgt, parts[0].tgt, Py_EQ);
+                if (dup < 0)
+                    return NULL;
+            }
+            if (dup) {   /* x * x: the second adds to what the first left */
+                acc[1] = add(acc[0], parts[1].t);
+                old[1] = Py_None;
+            }
+            else {
+                PyObject *o = PyDict_GetItemWithError(ct, parts[i].tgt);
+                TD ov;
+                if (o == NULL && PyErr_Occurred())
+                    return NULL;
+                if (o == NULL || o == Py_None) {
+                    acc[i] = parts[i].t;
+                    old[i] = NULL;
+                    continue;
+                }
+                if (!as_td(o, &ov)) { ok = 0; break; }
+                acc[i] = add(ov, parts[i].t);
+                old[i] = o;
+            }
+            if (!isfinite(acc[i].v)) { ok = 0; break; }
+        }
+        if (!ok)
+            break;
+        /* commit: pop the output's cotangent, then ct[tgt] = t or o + t, in argument order */
+        Py_INCREF(gobj);   /* a part may store this very object */
+        if (PyDict_DelItem(ct, SLOT(out, off_v_id)) < 0) { Py_DECREF(gobj); return NULL; }
+        for (i = 0; i < np_parts; i++) {
+            PyObject *v;
+            if (old[i] == NULL && parts[i].same != NULL) {
+                v = parts[i].same;
+                Py_INCREF(v);
+            }
+            else if ((v = make(acc[i])) == NULL) {
+                Py_DECREF(gobj);
+                return NULL;
+            }
+            int rc = PyDict_SetItem(ct, parts[i].tgt, v);
+            Py_DECREF(v);
+            if (rc < 0) { Py_DECREF(gobj); return NULL; }
+        }
+        Py_DECREF(gobj);
+    }
+    return PyLong_FromSsize_t(k);
+}
+
+/* framead.ir.forward_active: add the Values in tree (lists and tuples nest) to found */
+static int any_active(PyObject *tree, PyObject *active, int depth)
+{
+    if (PyObject_TypeCheck(tree, ValueType)) {
+        PyObject *id = SLOT(tree, off_v_id);
+        if (id == NULL) {
+            PyErr_SetString(PyExc_AttributeError, "id");
+            return -1;
+        }
+        return PySet_Contains(active, id);
+    }
+    if (PyList_CheckExact(tree) || PyTuple_CheckExact(tree)) {
+        if (depth > 200) {
+            PyErr_SetString(PyExc_RecursionError, "nested too deeply");
+            return -1;
+        }
+        Py_ssize_t i, n = PySequence_Fast_GET_SIZE(tree);
+        for (i = 0; i < n; i++) {
+            /* a list can change under a __hash__/__eq__ call: re-read its size */
+            if (i >= PySequence_Fast_GET_SIZE(tree))
+                break;
+            PyObject *item = PySequence_Fast_ITEMS(tree)[i];
+            Py_INCREF(item);
+            int r = any_active(item, active, depth + 1);
+            Py_DECREF(item);
+            if (r != 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
+static PyObject *forward_active(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *nodes, *wrt, *active, *out;
+    Py_ssize_t i, j, n;
+    if (nargs != 2 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "forward_active(nodes: list, wrt: list)");
+        return NULL;
+    }
+    if (!ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_scalar_tape.setup() was not called");
+        return NULL;
+    }
+    nodes = args[0]; wrt = args[1];
+    if ((active = PySet_New(NULL)) == NULL)
+        return NULL;
+    if ((out = PyList_New(0)) == NULL)
+        goto fail;
+    for (i = 0; i < PyList_GET_SIZE(wrt); i++) {
+        PyObject *v = PyList_GET_ITEM(wrt, i), *id;
+        if (!PyObject_TypeCheck(v, ValueType) || (id = SLOT(v, off_v_id)) == NULL) {
+            PyErr_SetString(PyExc_TypeError, "forward_active: wrt holds a non-Value");
+            goto fail;
+        }
+        if (PySet_Add(active, id) < 0)
+            goto fail;
+    }
+    n = PyList_GET_SIZE(nodes);
+    for (i = 0; i < n; i++) {
+        PyObject *node = PyList_GET_ITEM(nodes, i), *nargs_, *outs;
+        if (!PyObject_TypeCheck(node, NodeType) || (nargs_ = SLOT(node, off_n_args)) == NULL ||
+            (outs = SLOT(node, off_n_outputs)) == NULL || !PyTuple_CheckExact(outs)) {
+            PyErr_SetString(PyExc_TypeError, "forward_active: not a Node");
+            goto fail;
+        }
+        Py_INCREF(node);
+        int r = any_active(nargs_, active, 0);
+        if (r > 0) {
+            int live = 0;
+            for (j = 0; j < PyTuple_GET_SIZE(outs); j++) {
+                PyObject *o = PyTuple_GET_ITEM(outs, j), *id;
+                if (o == Py_None)
+                    continue;
+                if (!PyObject_TypeCheck(o, ValueType) || (id = SLOT(o, off_v_id)) == NULL) {
+                    PyErr_SetString(PyExc_TypeError, "forward_active: an output is no Value");
+                    r = -1;
+                    break;
+                }
+                live = 1;
+                if (PySet_Add(active, id) < 0) { r = -1; break; }
+            }
+            if (r > 0 && live && PyList_Append(out, node) < 0)
+                r = -1;
+        }
+        Py_DECREF(node);
+        if (r < 0)
+            goto fail;
+    }
+    Py_DECREF(active);
+    return out;
+fail:
+    Py_DECREF(active);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* the byte offset of a __slots__ member of cls */
+static int slot_offset(PyTypeObject *cls, const char *name, Py_ssize_t *off)
+{
+    PyObject *d = PyObject_GetAttrString((PyObject *)cls, name);
+    if (d == NULL)
+        return -1;
+    if (!Py_IS_TYPE(d, &PyMemberDescr_Type) ||
+        ((PyMemberDescrObject *)d)->d_member->type != 16 /* Py_T_OBJECT_EX */) {
+        PyErr_Format(PyExc_TypeError, "%s.%s is not a __slots__ member", cls->tp_name, name);
+        Py_DECREF(d);
+        return -1;
+    }
+    *off = ((PyMemberDescrObject *)d)->d_member->offset;
+    Py_DECREF(d);
+    return 0;
+}
+
+static PyObject *setup(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyType_Check(args[0]) || !PyType_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "setup(Value, Node, ln2, ln10)");
+        return NULL;
+    }
+    PyTypeObject *v = (PyTypeObject *)args[0], *n = (PyTypeObject *)args[1];
+    if (slot_offset(v, "id", &off_v_id) || slot_offset(v, "kind", &off_v_kind) ||
+        slot_offset(v, "primal", &off_v_primal) || slot_offset(n, "rule", &off_n_rule) ||
+        slot_offset(n, "args", &off_n_args) || slot_offset(n, "kwargs", &off_n_kwargs) ||
+        slot_offset(n, "outputs", &off_n_outputs) || slot_offset(n, "multi", &off_n_multi) ||
+        slot_offset(n, "saved", &off_n_saved))
+        return NULL;
+    LN2 = PyFloat_AsDouble(args[2]);
+    LN10 = PyFloat_AsDouble(args[3]);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_XSETREF(ValueType, (PyTypeObject *)Py_NewRef(v));
+    Py_XSETREF(NodeType, (PyTypeObject *)Py_NewRef(n));
+    ready = 1;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"run", (PyCFunction)(void (*)(void))run, METH_FASTCALL,
+     "run(nodes, k, ct, ops) -> int: apply the VJPs of real scalar nodes nodes[k:] on ct, up "
+     "to the first node it leaves to Python (whose index it returns)."},
+    {"forward_active", (PyCFunction)(void (*)(void))forward_active, METH_FASTCALL,
+     "forward_active(nodes, wrt) -> list: framead.ir.forward_active over a node list."},
+    {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
+     "setup(Value, Node, ln2, ln10): the IR classes (their slot offsets) and constants."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_scalar_tape",
+    "The reverse pass of real scalar nodes in C (framead/reverse.py's step loop calls it).",
+    -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__scalar_tape(void)
+{
+    import_array();
+    if ((str_fn = PyUnicode_InternFromString("fn")) == NULL ||
+        (str_ans = PyUnicode_InternFromString("ans")) == NULL)
+        return NULL;
+    return PyModule_Create(&module);
+}
