@@ -7,7 +7,9 @@ item ``min``/``max``/``sorted`` picked, the order ``list.sort`` made, predicates
 (``jit(hessian(f))``) record the inner derivative code as well, whose decisions are
 comparisons too (rules/registry.py), so they are re-checked the same way.
 The trace becomes a replay (framead/replay.py): generated forward code that recomputes every
-value and re-checks each decision, then the generated reverse pass. Later calls whose inputs
+value and re-checks each decision, then the generated reverse pass (long traces: the same
+actions as steps run by a loop, framead/replay_steps.py, so the first reuse costs about what
+the capture did instead of compiling every line). Later calls whose inputs
 have the same structure run the replay *without instrumentation*; a decision that comes out
 differently raises ``Miss`` and the call is captured again (a new trace is cached beside the
 old one, up to ``MAX_TRACES`` per input signature).
