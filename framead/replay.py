@@ -306,17 +306,23 @@ class Replay:
             return set(self._reads)
 
         reads: set[int] = set()
+        uses: dict[tuple, tuple] = {}  # (formulas, which arguments are traced) -> what is read
         for node in self.bwd_nodes:
-            if fused_kind(node) is not None:
-                continue
             inline = self._inline[id(node)]
             if inline is not None:  # only what the formulas of the traced arguments use
-                used = " ".join(x for i, x in enumerate(inline)
-                                if x is not None and isinstance(node.args[i], Value))
-                reads.update(a.id for i, a in enumerate(node.args)
-                             if isinstance(a, Value) and f"{{{i}}}" in used)
-                if "{ans}" in used:
+                traced = tuple(isinstance(a, Value) for a in node.args)
+                used = uses.get((inline, traced))
+                if used is None:
+                    text = " ".join(x for i, x in enumerate(inline)
+                                    if x is not None and traced[i])
+                    used = uses[inline, traced] = (
+                        tuple(i for i, t in enumerate(traced) if t and f"{{{i}}}" in text),
+                        "{ans}" in text)
+                reads.update(node.args[i].id for i in used[0])
+                if used[1]:
                     reads.add(node.outputs[0].id)
+                continue
+            if fused_kind(node) is not None:  # (no inlined node is fused)
                 continue
             reads.update(v.id for i, a in enumerate(node.args) if i in node.saved
                          for v in values_in(a))
