@@ -118,6 +118,43 @@ static int ipow(TD x, long n, TD *r)
     return 1;
 }
 
+/* The inline formulas (framead/reverse_inline.py) of both arguments, in the Python
+ * expressions' evaluation order: t[i] the cotangent of argument i, or same[i]: g itself.
+ * x: the arguments (constants as they are), ans: the output; only what the formulas of the
+ * traced arguments read need be set. pw: the int exponent of OP_POW. Returns 0 to hand
+ * back (a power that is not a normal double). */
+static int inline_formula(int op, long pw, TD g, const TD *x, TD ans, TD *t, int *same)
+{
+    switch (op) {
+    case OP_ADD: same[0] = same[1] = 1; break;                       /* g, g */
+    case OP_SUB: same[0] = 1; t[1] = neg(g); break;                  /* g, -g */
+    case OP_MUL: t[0] = mul(g, x[1]); t[1] = mul(g, x[0]); break;    /* g*x1, g*x0 */
+    case OP_DIV:                                                     /* g/x1, -g*ans/x1 */
+        t[0] = dvd(g, x[1]);
+        t[1] = dvd(mul(neg(g), ans), x[1]);
+        break;
+    case OP_NEG: t[0] = neg(g); break;
+    case OP_POS: same[0] = 1; break;
+    case OP_SIN: t[0] = mul(g, F(cos(x[0].v))); break;               /* g * math.cos(x0) */
+    case OP_COS: t[0] = mul(neg(g), F(sin(x[0].v))); break;          /* -g * math.sin(x0) */
+    case OP_EXP: t[0] = mul(g, ans); break;                          /* g * ans */
+    case OP_POW:   /* g; g * 2 * x0; g * c * x0 ** (c - 1) */
+        if (pw == 1)
+            same[0] = 1;
+        else if (pw == 2)
+            t[0] = mul(mul(g, F(2.0)), x[0]);
+        else {
+            TD p;
+            if (!ipow(x[0], pw - 1, &p))
+                return 0;
+            t[0] = mul(mul(g, F((double)pw)), p);
+        }
+        break;
+    default: return 0;
+    }
+    return 1;
+}
+
 /* one argument's cotangent: the g object itself (same) or a computed scalar */
 typedef struct { PyObject *tgt; PyObject *same; TD t; } Part;
 
@@ -199,29 +236,10 @@ static int vjp(int op, PyObject *node, PyObject *gobj, TD g, Part *parts)
             return -1;
     }
     switch (op) {   /* the formulas, in the Python expressions' evaluation order */
-    case OP_ADD: same[0] = same[1] = 1; break;                       /* g, g */
-    case OP_SUB: same[0] = 1; t[1] = neg(g); break;                  /* g, -g */
-    case OP_MUL: t[0] = mul(g, x[1]); t[1] = mul(g, x[0]); break;    /* g*x1, g*x0 */
-    case OP_DIV:                                                     /* g/x1, -g*ans/x1 */
-        t[0] = dvd(g, x[1]);
-        t[1] = dvd(mul(neg(g), ans), x[1]);
-        break;
-    case OP_NEG: t[0] = neg(g); break;
-    case OP_POS: same[0] = 1; break;
-    case OP_SIN: t[0] = mul(g, F(cos(x[0].v))); break;               /* g * math.cos(x0) */
-    case OP_COS: t[0] = mul(neg(g), F(sin(x[0].v))); break;          /* -g * math.sin(x0) */
-    case OP_EXP: t[0] = mul(g, ans); break;                          /* g * ans */
-    case OP_POW:   /* g; g * 2 * x0; g * c * x0 ** (c - 1) */
-        if (pw == 1)
-            same[0] = 1;
-        else if (pw == 2)
-            t[0] = mul(mul(g, F(2.0)), x[0]);
-        else {
-            TD p;
-            if (!ipow(x[0], pw - 1, &p))
-                return -1;
-            t[0] = mul(mul(g, F((double)pw)), p);
-        }
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_NEG: case OP_POS: case OP_SIN:
+    case OP_COS: case OP_EXP: case OP_POW:
+        if (!inline_formula(op, pw, g, x, ans, t, same))
+            return -1;
         break;
     /* rules/math_rules.py: g * d(...) (families._scaled), or _log_dx's g / x */
     case OP_TANH: t[0] = mul(g, sub(F(1.0), mul(ans, ans))); break;      /* 1.0 - ans*ans */
@@ -253,6 +271,64 @@ static int vjp(int op, PyObject *node, PyObject *gobj, TD g, Part *parts)
         n++;
     }
     return n;
+}
+
+/* Accumulate the parts on ct as the Python step does: pop ct[outid] (the cotangent gobj),
+ * then ct[tgt] = t if absent else o + t, argument by argument. Every value is checked before
+ * ct changes. Returns 1 done, 0 to hand the step back (ct untouched), -1 on error. */
+static int commit(PyObject *ct, PyObject *outid, PyObject *gobj, Part *parts, int np_parts)
+{
+    PyObject *old[2] = {NULL, NULL};
+    TD acc[2];
+    int i;
+    for (i = 0; i < np_parts; i++) {
+        int dup = 0;
+        if (i == 1) {
+            dup = PyObject_RichCompareBool(parts[1].tgt, parts[0].tgt, Py_EQ);
+            if (dup < 0)
+                return -1;
+        }
+        if (dup) {   /* x * x: the second adds to what the first left */
+            acc[1] = add(acc[0], parts[1].t);
+            old[1] = Py_None;
+        }
+        else {
+            PyObject *o = PyDict_GetItemWithError(ct, parts[i].tgt);
+            TD ov;
+            if (o == NULL && PyErr_Occurred())
+                return -1;
+            if (o == NULL || o == Py_None) {
+                acc[i] = parts[i].t;
+                old[i] = NULL;
+                continue;
+            }
+            if (!as_td(o, &ov))
+                return 0;
+            acc[i] = add(ov, parts[i].t);
+            old[i] = o;
+        }
+        if (!isfinite(acc[i].v))
+            return 0;
+    }
+    /* commit: pop the output's cotangent, then ct[tgt] = t or o + t, in argument order */
+    Py_INCREF(gobj);   /* a part may store this very object */
+    if (PyDict_DelItem(ct, outid) < 0) { Py_DECREF(gobj); return -1; }
+    for (i = 0; i < np_parts; i++) {
+        PyObject *v;
+        if (old[i] == NULL && parts[i].same != NULL) {
+            v = parts[i].same;
+            Py_INCREF(v);
+        }
+        else if ((v = make(acc[i])) == NULL) {
+            Py_DECREF(gobj);
+            return -1;
+        }
+        int rc = PyDict_SetItem(ct, parts[i].tgt, v);
+        Py_DECREF(v);
+        if (rc < 0) { Py_DECREF(gobj); return -1; }
+    }
+    Py_DECREF(gobj);
+    return 1;
 }
 
 /* the opcode of node's rule: ops[rule], else ops[rule.fn] (inline formulas go by fn) */
@@ -313,7 +389,7 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyObject *node = PyList_GET_ITEM(nodes, k), *multi, *rule, *kw, *outs, *out, *gobj;
         Part parts[2];
         TD g;
-        int op, np_parts, skip, i;
+        int op, np_parts, skip;
         if (!Py_IS_TYPE(node, NodeType) || (multi = SLOT(node, off_n_multi)) == NULL)
             break;
         int is_multi = PyObject_IsTrue(multi);
@@ -352,57 +428,381 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                 return NULL;
             break;
         }
-        /* the accumulated values, all checked before ct changes */
-        PyObject *old[2] = {NULL, NULL};
-        TD acc[2];
+        int done = commit(ct, SLOT(out, off_v_id), gobj, parts, np_parts);
+        if (done < 0)
+            return NULL;
+        if (!done)
+            break;
+    }
+    return PyLong_FromSsize_t(k);
+}
+
+/* ------------------------------------------------------------------ replays
+ * framead/replay_steps.py's step loops of long cached replays: values in the env list e by
+ * value id (never Value objects), cotangents in ct by value id. */
+
+/* e[i] for an index object i (NULL, no error, when it is no index of e) */
+static inline PyObject *env_item(PyObject *e, PyObject *i)
+{
+    Py_ssize_t j;
+    if (!PyLong_CheckExact(i))
+        return NULL;
+    j = PyLong_AsSsize_t(i);
+    if (j < 0 || j >= PyList_GET_SIZE(e)) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return PyList_GET_ITEM(e, j);
+}
+
+/* argument j of a B_INLINE step: e[i_j] when traced, else the constant c_j */
+static inline int step_arg(PyObject *st, PyObject *e, int j, TD *r)
+{
+    PyObject *i = PyTuple_GET_ITEM(st, 2 + 2 * j), *x;
+    if (i == Py_None)
+        return const_td(PyTuple_GET_ITEM(st, 3 + 2 * j), r);
+    x = env_item(e, i);
+    return x != NULL && as_td(x, r);
+}
+
+/* replay_backward(steps, k, e, ct): the reverse steps from k on, B_INLINE steps of the
+ * inline formulas (opcode st[10] > 0) applied here as replay_steps.run_backward applies them
+ * (types, order and accumulation as run's), up to the first step left to Python, whose
+ * index it returns (len(steps) at the end). A B_INLINE step is
+ * (B_INLINE, out, i0, c0, i1, c1, ta, fa, tb, fb, op, ia, ib): ia/ib the argument index of
+ * the cotangent targets ta/tb (ib -1: none). */
+static PyObject *replay_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *steps, *e, *ct;
+    Py_ssize_t k, n;
+    if (nargs != 4 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[2]) ||
+        !PyDict_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "replay_backward(steps: list, k: int, e: list, ct: dict)");
+        return NULL;
+    }
+    steps = args[0]; e = args[2]; ct = args[3];
+    k = PyLong_AsSsize_t(args[1]);
+    if (k == -1 && PyErr_Occurred())
+        return NULL;
+    n = PyList_GET_SIZE(steps);
+    for (; k < n; k++) {
+        PyObject *st = PyList_GET_ITEM(steps, k), *gobj, *outid;
+        TD g, x[2] = {{0, 0}, {0, 0}}, ans = {0, 0}, t[2] = {{0, 0}, {0, 0}};
+        int same[2] = {0, 0}, idx[2], need[2] = {0, 0}, need_ans = 0, op, np_parts, j;
+        long pw = 0;
+        Part parts[2];
+        if (!PyTuple_CheckExact(st) || PyTuple_GET_SIZE(st) != 13)
+            break;
+        op = (int)PyLong_AsLong(PyTuple_GET_ITEM(st, 10));
+        if (op <= 0 || op > OP_POW) {
+            PyErr_Clear();
+            break;
+        }
+        outid = PyTuple_GET_ITEM(st, 1);
+        gobj = PyDict_GetItemWithError(ct, outid);
+        if (gobj == NULL) {
+            if (PyErr_Occurred())
+                return NULL;
+            continue;   /* no cotangent reaches it: the Python step skips it too */
+        }
+        if (!as_td(gobj, &g) || !isfinite(g.v))
+            break;
+        idx[0] = (int)PyLong_AsLong(PyTuple_GET_ITEM(st, 11));
+        idx[1] = (int)PyLong_AsLong(PyTuple_GET_ITEM(st, 12));
+        np_parts = idx[1] >= 0 ? 2 : 1;
+        if (op == OP_POW) {
+            PyObject *c = PyTuple_GET_ITEM(st, 5);
+            int over = 0;
+            if (!PyLong_CheckExact(c))
+                break;
+            pw = PyLong_AsLongAndOverflow(c, &over);
+            if (over || pw <= 0 || pw > 64) {
+                PyErr_Clear();
+                break;
+            }
+        }
+        /* what the formulas of the traced arguments read */
+        for (j = 0; j < np_parts; j++) {
+            switch (op) {
+            case OP_MUL: need[1 - idx[j]] = 1; break;
+            case OP_DIV: need[1] = 1; need_ans |= idx[j] == 1; break;
+            case OP_SIN: case OP_COS: need[0] = 1; break;
+            case OP_EXP: need_ans = 1; break;
+            case OP_POW: need[0] = pw >= 2; break;
+            }
+        }
+        if ((need[0] && !step_arg(st, e, 0, &x[0])) || (need[1] && !step_arg(st, e, 1, &x[1])))
+            break;
+        if (need_ans) {
+            PyObject *a = env_item(e, outid);
+            if (a == NULL || !as_td(a, &ans))
+                break;
+        }
+        if (!inline_formula(op, pw, g, x, ans, t, same))
+            break;
         int ok = 1;
-        for (i = 0; i < np_parts; i++) {
-            int dup = 0;
-            if (i == 1) {
-                dup = PyObject_RichCompareBool(parts[1].tgt, parts[0].tgt, Py_EQ);
-                if (dup < 0)
-                    return NULL;
+        for (j = 0; j < np_parts; j++) {
+            int i = idx[j];
+            if (i < 0 || i > 1 || (!same[i] && !isfinite(t[i].v))) {
+                ok = 0;   /* Python may raise here */
+                break;
             }
-            if (dup) {   /* x * x: the second adds to what the first left */
-                acc[1] = add(acc[0], parts[1].t);
-                old[1] = Py_None;
-            }
-            else {
-                PyObject *o = PyDict_GetItemWithError(ct, parts[i].tgt);
-                TD ov;
-                if (o == NULL && PyErr_Occurred())
-                    return NULL;
-                if (o == NULL || o == Py_None) {
-                    acc[i] = parts[i].t;
-                    old[i] = NULL;
-                    continue;
-                }
-                if (!as_td(o, &ov)) { ok = 0; break; }
-                acc[i] = add(ov, parts[i].t);
-                old[i] = o;
-            }
-            if (!isfinite(acc[i].v)) { ok = 0; break; }
+            parts[j].tgt = PyTuple_GET_ITEM(st, j == 0 ? 6 : 8);
+            parts[j].same = same[i] ? gobj : NULL;
+            parts[j].t = same[i] ? g : t[i];
         }
         if (!ok)
             break;
-        /* commit: pop the output's cotangent, then ct[tgt] = t or o + t, in argument order */
-        Py_INCREF(gobj);   /* a part may store this very object */
-        if (PyDict_DelItem(ct, SLOT(out, off_v_id)) < 0) { Py_DECREF(gobj); return NULL; }
-        for (i = 0; i < np_parts; i++) {
-            PyObject *v;
-            if (old[i] == NULL && parts[i].same != NULL) {
-                v = parts[i].same;
-                Py_INCREF(v);
-            }
-            else if ((v = make(acc[i])) == NULL) {
-                Py_DECREF(gobj);
-                return NULL;
-            }
-            int rc = PyDict_SetItem(ct, parts[i].tgt, v);
-            Py_DECREF(v);
-            if (rc < 0) { Py_DECREF(gobj); return NULL; }
+        int done = commit(ct, outid, gobj, parts, np_parts);
+        if (done < 0)
+            return NULL;
+        if (!done)
+            break;
+    }
+    return PyLong_FromSsize_t(k);
+}
+
+/* forward opcodes (framead/replay_steps.py _FWD_OPS): operator functions and math.* */
+enum {
+    FO_ADD = 1, FO_SUB, FO_MUL, FO_DIV, FO_NEG, FO_POS, FO_POW,
+    FO_SIN = 20, FO_COS, FO_TAN, FO_EXP, FO_SQRT, FO_LOG, FO_TANH, FO_SINH, FO_COSH, FO_ATAN,
+    FO_LOG2, FO_LOG10,
+};
+/* forward step kinds (replay_steps.py) */
+enum { F_VV, F_VC, F_CV, F_V, F_CONST, F_CALL, F_FREE, F_ITEM };
+
+/* an operand of a forward step: a float (np 0), np.float64 (np 1) or a small int (np 2) */
+static inline int operand(PyObject *o, TD *r)
+{
+    if (as_td(o, r))
+        return 1;
+    if (const_td(o, r)) {
+        r->np = 2;
+        return 1;
+    }
+    return 0;
+}
+
+/* x ** y as Python computes it for finite operands, at least one a float and none an
+ * np.float64 (CPython's float_pow), or with an np.float64 (numpy's npy_pow, the libm pow).
+ * 0: hand back (zero, negative-to-fractional or non-finite cases, a result that is not a
+ * normal double: CPython raises on ERANGE, numpy may warn). */
+static int fpow(TD a, TD b, double *r)
+{
+    double iv = a.v, iw = b.v, ix;
+    int negate = 0;
+    if (!isfinite(iv) || !isfinite(iw) || iv == 0.0 || iw == 0.0)
+        return 0;
+    if (a.np == 1 || b.np == 1) {
+        ix = pow(iv, iw);
+    }
+    else {
+        if (iv < 0.0) {
+            if (iw != floor(iw))
+                return 0;   /* complex */
+            iv = -iv;
+            negate = fmod(fabs(iw), 2.0) == 1.0;
         }
-        Py_DECREF(gobj);
+        ix = pow(iv, iw);
+        if (negate)
+            ix = -ix;
+    }
+    if (!isnormal(ix))
+        return 0;
+    *r = ix;
+    return 1;
+}
+
+/* The value of a forward step (a new reference), NULL without error to hand it back. */
+static PyObject *fwd_value(int op, PyObject *xa, PyObject *xb)
+{
+    TD a, b;
+    double r;
+    int np;
+    if (!operand(xa, &a))
+        return NULL;
+    if (op >= FO_SIN) {   /* math.*: a float or np.float64, a float result */
+        double x = a.v;
+        if (a.np == 2 || !isfinite(x))
+            return NULL;
+        switch (op) {
+        case FO_SIN: r = sin(x); break;
+        case FO_COS: r = cos(x); break;
+        case FO_TAN: r = tan(x); break;
+        case FO_EXP: r = exp(x); break;
+        case FO_SQRT: if (x < 0.0) return NULL; r = sqrt(x); break;
+        case FO_LOG: if (x <= 0.0) return NULL; r = log(x); break;
+        case FO_TANH: r = tanh(x); break;
+        case FO_SINH: r = sinh(x); break;
+        case FO_COSH: r = cosh(x); break;
+        case FO_ATAN: r = atan(x); break;
+        case FO_LOG2: if (x <= 0.0) return NULL; r = log2(x); break;
+        case FO_LOG10: if (x <= 0.0) return NULL; r = log10(x); break;
+        default: return NULL;
+        }
+        if (!isfinite(r))
+            return NULL;
+        return PyFloat_FromDouble(r);
+    }
+    if (op == FO_NEG || op == FO_POS) {
+        if (a.np == 2 || !isfinite(a.v))
+            return NULL;
+        if (op == FO_POS && a.np == 0) {   /* +x is x itself */
+            Py_INCREF(xa);
+            return xa;
+        }
+        return make(td(op == FO_NEG ? -a.v : a.v, a.np));
+    }
+    if (xb == NULL || !operand(xb, &b) || (a.np == 2 && b.np == 2) || !isfinite(a.v) ||
+        !isfinite(b.v))
+        return NULL;
+    np = a.np == 1 || b.np == 1;
+    switch (op) {
+    case FO_ADD: r = a.v + b.v; break;
+    case FO_SUB: r = a.v - b.v; break;
+    case FO_MUL: r = a.v * b.v; break;
+    case FO_DIV:
+        if (b.v == 0.0)
+            return NULL;   /* ZeroDivisionError, or numpy's warning */
+        r = a.v / b.v;
+        break;
+    case FO_POW:
+        if (!fpow(a, b, &r))
+            return NULL;
+        break;
+    default: return NULL;
+    }
+    if (!isfinite(r))
+        return NULL;
+    /* numpy checks the floating-point status after each operation (np.errstate may make an
+     * underflow raise): only results no flag but inexact can come with */
+    if (np && (op == FO_MUL || op == FO_DIV) && !isnormal(r) &&
+        !(r == 0.0 && (a.v == 0.0 || (op == FO_MUL && b.v == 0.0))))
+        return NULL;
+    return make(td(r, np));
+}
+
+/* e[o] = v (v a new reference) */
+static inline int env_set(PyObject *e, PyObject *o, PyObject *v)
+{
+    Py_ssize_t j = PyLong_CheckExact(o) ? PyLong_AsSsize_t(o) : -1;
+    if (j < 0 || j >= PyList_GET_SIZE(e)) {
+        PyErr_Clear();
+        Py_DECREF(v);
+        return 0;
+    }
+    PyList_SetItem(e, j, v);   /* (steals v, releases the old value) */
+    return 1;
+}
+
+/* replay_forward(steps, k, e, ops): the forward steps from k on whose work is plain: F_FREE,
+ * F_CONST, F_ITEM of a list, tuple or array by an int, and F_VV/F_VC/F_CV/F_V of an
+ * operator or math function in ops (fn -> FO_* opcode) on floats and np.float64 scalars
+ * computed as Python computes them; returns the index of the first step it leaves to Python
+ * (any other step, operand or result: errors, warnings, guards stay Python's). */
+static PyObject *replay_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *steps, *e, *ops;
+    Py_ssize_t k, n;
+    if (nargs != 4 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[2]) ||
+        !PyDict_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "replay_forward(steps: list, k: int, e: list, ops: dict)");
+        return NULL;
+    }
+    steps = args[0]; e = args[2]; ops = args[3];
+    k = PyLong_AsSsize_t(args[1]);
+    if (k == -1 && PyErr_Occurred())
+        return NULL;
+    n = PyList_GET_SIZE(steps);
+    for (; k < n; k++) {
+        PyObject *st = PyList_GET_ITEM(steps, k), *xa, *xb = NULL, *v, *c;
+        long kind;
+        int op;
+        if (!PyTuple_CheckExact(st) || PyTuple_GET_SIZE(st) != 5)
+            break;
+        kind = PyLong_AsLong(PyTuple_GET_ITEM(st, 0));
+        if (kind == F_FREE) {
+            PyObject *ids = PyTuple_GET_ITEM(st, 2);
+            Py_ssize_t j, m;
+            if (!PyTuple_CheckExact(ids))
+                break;
+            m = PyTuple_GET_SIZE(ids);
+            for (j = 0; j < m; j++)
+                if (env_item(e, PyTuple_GET_ITEM(ids, j)) == NULL)
+                    break;
+            if (j < m)
+                break;
+            for (j = 0; j < m; j++)
+                env_set(e, PyTuple_GET_ITEM(ids, j), Py_NewRef(Py_None));
+            continue;
+        }
+        if (kind == F_CONST) {
+            if (!env_set(e, PyTuple_GET_ITEM(st, 4), Py_NewRef(PyTuple_GET_ITEM(st, 2))))
+                break;
+            continue;
+        }
+        if (kind == F_ITEM) {
+            PyObject *key = PyTuple_GET_ITEM(st, 3);
+            if ((xa = env_item(e, PyTuple_GET_ITEM(st, 2))) == NULL || !PyLong_CheckExact(key))
+                break;
+            if (PyTuple_CheckExact(xa) || PyList_CheckExact(xa)) {
+                Py_ssize_t j = PyLong_AsSsize_t(key), m = Py_SIZE(xa);
+                if (j == -1 && PyErr_Occurred()) { PyErr_Clear(); break; }
+                if (j < 0)
+                    j += m;
+                if (j < 0 || j >= m)
+                    break;   /* IndexError: Python's */
+                v = Py_NewRef(PySequence_Fast_ITEMS(xa)[j]);
+            }
+            else if (PyArray_CheckExact(xa) && PyArray_NDIM((PyArrayObject *)xa) >= 1) {
+                if ((v = PyObject_GetItem(xa, key)) == NULL) {
+                    PyErr_Clear();   /* (no side effects: Python's step raises it again) */
+                    break;
+                }
+            }
+            else
+                break;
+            if (!env_set(e, PyTuple_GET_ITEM(st, 4), v))
+                break;
+            continue;
+        }
+        if (kind < F_VV || kind > F_V)
+            break;
+        c = PyDict_GetItemWithError(ops, PyTuple_GET_ITEM(st, 1));
+        if (c == NULL) {
+            PyErr_Clear();   /* (an unhashable callable: not ours) */
+            break;
+        }
+        op = (int)PyLong_AsLong(c);
+        switch (kind) {
+        case F_VV:
+            xa = env_item(e, PyTuple_GET_ITEM(st, 2));
+            xb = env_item(e, PyTuple_GET_ITEM(st, 3));
+            break;
+        case F_VC:
+            xa = env_item(e, PyTuple_GET_ITEM(st, 2));
+            xb = PyTuple_GET_ITEM(st, 3);
+            break;
+        case F_CV:
+            xa = PyTuple_GET_ITEM(st, 2);
+            xb = env_item(e, PyTuple_GET_ITEM(st, 3));
+            break;
+        default:
+            xa = env_item(e, PyTuple_GET_ITEM(st, 2));
+        }
+        if (xa == NULL || (kind != F_V && xb == NULL))
+            break;
+        if ((kind == F_V) != (op == FO_NEG || op == FO_POS || op >= FO_SIN))
+            break;   /* the arity the function takes */
+        if ((v = fwd_value(op, xa, xb)) == NULL) {
+            if (PyErr_Occurred())
+                return NULL;
+            break;
+        }
+        if (!env_set(e, PyTuple_GET_ITEM(st, 4), v))
+            break;
     }
     return PyLong_FromSsize_t(k);
 }
@@ -550,6 +950,12 @@ static PyMethodDef methods[] = {
      "to the first node it leaves to Python (whose index it returns)."},
     {"forward_active", (PyCFunction)(void (*)(void))forward_active, METH_FASTCALL,
      "forward_active(nodes, wrt) -> list: framead.ir.forward_active over a node list."},
+    {"replay_backward", (PyCFunction)(void (*)(void))replay_backward, METH_FASTCALL,
+     "replay_backward(steps, k, e, ct) -> int: a cached replay's B_INLINE reverse steps "
+     "steps[k:] on ct, up to the first step it leaves to Python (whose index it returns)."},
+    {"replay_forward", (PyCFunction)(void (*)(void))replay_forward, METH_FASTCALL,
+     "replay_forward(steps, k, e, ops) -> int: a cached replay's plain forward steps "
+     "steps[k:] on e, up to the first step it leaves to Python (whose index it returns)."},
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(Value, Node, ln2, ln10): the IR classes (their slot offsets) and constants."},
     {NULL, NULL, 0, NULL},

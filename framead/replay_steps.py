@@ -11,14 +11,29 @@ it replays (generated lines carry that as a comment).
 Values live in the env list ``e`` as in the generated code; traced leaves of container
 arguments are ``Ref`` placeholders (a step never holds a ``Value``, so never a recorded
 primal).
+
+The plain scalar work of both loops runs in C when the extension is built
+(capture/_scalar_tape.c ``replay_forward`` / ``replay_backward``): forward steps of operators
+and math functions on floats and np.float64 scalars, env frees, constants and items, and the
+inline-formula reverse steps (B_INLINE) of real scalars, computed as the Python steps compute
+them, bit for bit and with the same types; C hands each step it cannot reproduce exactly
+(other types, zero divisors, non-finite values, anything that may raise or warn) back to the
+Python step. Never under an outer capture (``current_recorder()``), which must record the
+steps' arithmetic. ``SCALAR_C = False`` (or FRAMEAD_REPLAY_C=0) turns it off.
 """
 
 from __future__ import annotations
 
+import math
+import operator
+import os
 from typing import Any
 
+import numpy as np
+
+from .capture.session import current_recorder
 from .ir import Node, Value
-from .reverse import RUNTIME
+from .reverse import _INLINE_OPCODES, RUNTIME, _scalar_tape
 from .reverse_inline import inline_callables
 from .reverse_source import fused_kind, out_metas, real_from_complex
 
@@ -38,6 +53,25 @@ B_INLINE, B_GETITEM, B_SETITEM, B_CALL = range(4)
 
 
 _inline_fns: dict[tuple, list] = {}  # inline formulas -> their functions
+
+# the C loops (capture/_scalar_tape.c); FRAMEAD_REPLAY_C=0 or SCALAR_C = False: Python only
+_c_fwd: Any = getattr(_scalar_tape, "replay_forward", None)
+_c_bwd: Any = getattr(_scalar_tape, "replay_backward", None)
+SCALAR_C = _c_fwd is not None and os.environ.get("FRAMEAD_REPLAY_C", "") != "0"
+# forward callables the C loop computes (its FO_* opcodes)
+_FWD_OPS: dict[Any, int] = {
+    operator.add: 1, operator.sub: 2, operator.mul: 3, operator.truediv: 4,
+    operator.iadd: 1, operator.isub: 2, operator.imul: 3, operator.itruediv: 4,
+    operator.neg: 5, operator.pos: 6, operator.pow: 7, operator.ipow: 7,
+    math.sin: 20, math.cos: 21, math.tan: 22, math.exp: 23, math.sqrt: 24, math.log: 25,
+    math.tanh: 26, math.sinh: 27, math.cosh: 28, math.atan: 29, math.log2: 30,
+    math.log10: 31}
+
+
+def _use_c() -> bool:
+    """Whether the C loops may run now: built, switched on, and no capture records this
+    thread (it must see each step's arithmetic: grad of a cached function, hessian)."""
+    return SCALAR_C and current_recorder() is None
 
 
 class Ref:
@@ -94,6 +128,9 @@ def run_forward(steps: list, where: tuple[list, list], e: list,
                 miss: type[BaseException]) -> None:
     """Run forward steps on the env ``e`` (``where``: each step's rule and location, for
     error notes; ``miss``: the guard-failure exception, let through without a note)."""
+    if _use_c():
+        _run_forward_c(steps, where, e, miss)
+        return
     k = -1
     try:
         for k, (kind, fn, a, b, o) in enumerate(steps):  # noqa: B007 - read on error
@@ -118,6 +155,43 @@ def run_forward(steps: list, where: tuple[list, list], e: list,
         raise
     except Exception as err:
         _note(err, where, k, "replaying")
+        raise
+
+
+def _run_forward_c(steps: list, where: tuple[list, list], e: list,
+                   miss: type[BaseException]) -> None:
+    """``run_forward`` with runs of plain steps done in C, the others here."""
+    crun, ops = _c_fwd, _FWD_OPS
+    k, n, j = 0, len(steps), -1
+    try:
+        while True:
+            k = crun(steps, k, e, ops)
+            if k >= n:
+                break
+            j = k
+            kind, fn, a, b, o = steps[k]
+            k += 1
+            if kind == F_VV:
+                e[o] = fn(e[a], e[b])
+            elif kind == F_VC:
+                e[o] = fn(e[a], b)
+            elif kind == F_CV:
+                e[o] = fn(a, e[b])
+            elif kind == F_V:
+                e[o] = fn(e[a])
+            elif kind == F_FREE:
+                for i in a:
+                    e[i] = None
+            elif kind == F_ITEM:
+                e[o] = e[a][b]
+            elif kind == F_CONST:
+                e[o] = a
+            else:  # F_CALL: fn(e) does all
+                fn(e, a, b, o)
+    except miss:
+        raise
+    except Exception as err:
+        _note(err, where, j, "replaying")
         raise
 
 
@@ -148,7 +222,13 @@ def backward_step(node: Node, inline: Any, check: bool) -> tuple:
                  if type(x) is Value and i < len(fns) and fns[i] is not None]
         ta, fa = parts[0]
         tb, fb = parts[1] if len(parts) > 1 else (None, None)
-        return (B_INLINE, outs[0].id, i0, c0, i1, c1, ta, fa, tb, fb)
+        # for C: the opcode (0: real scalars only) and the targets' argument indices
+        idx = [i for i, x in enumerate(a) if type(x) is Value and i < len(fns) and
+               fns[i] is not None]
+        op = _INLINE_OPCODES.get(node.rule.fn, 0) if outs[0].kind in (float, np.float64) \
+            else 0
+        return (B_INLINE, outs[0].id, i0, c0, i1, c1, ta, fa, tb, fb, op, idx[0],
+                idx[1] if len(idx) > 1 else -1)
     fused = fused_kind(node)
     if fused == "getitem":
         a, key = node.args
@@ -268,6 +348,9 @@ def _run_call(st: _Call, e: list, ct: dict) -> None:
 def run_backward(steps: list, where: tuple[list, list], e: list, ct: dict) -> None:
     """Run reverse steps: cotangents ``ct`` (by value id) from the seeds to the inputs
     (``where``: as for ``run_forward``)."""
+    if _use_c():
+        _run_backward_c(steps, where, e, ct)
+        return
     k = -1
     try:
         for k, st in enumerate(steps):  # noqa: B007 - read on error
@@ -276,7 +359,7 @@ def run_backward(steps: list, where: tuple[list, list], e: list, ct: dict) -> No
                 g = ct.pop(st[1], None)
                 if g is None:
                     continue
-                _, out, i0, x0, i1, x1, ta, fa, tb, fb = st
+                _, out, i0, x0, i1, x1, ta, fa, tb, fb, _op, _ia, _ib = st
                 if i0 is not None:
                     x0 = e[i0]
                 if i1 is not None:
@@ -306,3 +389,57 @@ def run_backward(steps: list, where: tuple[list, list], e: list, ct: dict) -> No
     except Exception as err:
         _note(err, where, k, "in the reverse pass: the VJP of")
         raise
+
+
+def _run_backward_c(steps: list, where: tuple[list, list], e: list, ct: dict) -> None:
+    """``run_backward`` with runs of real scalar B_INLINE steps done in C, the others
+    here."""
+    crun = _c_bwd
+    k, n, j = 0, len(steps), -1
+    try:
+        while True:
+            k = crun(steps, k, e, ct)
+            if k >= n:
+                break
+            j = k
+            k += 1
+            _backward_one(steps[j], e, ct)
+    except Exception as err:
+        _note(err, where, j, "in the reverse pass: the VJP of")
+        raise
+
+
+def _backward_one(st: tuple, e: list, ct: dict) -> None:
+    """One reverse step (of the C loop's hand-backs)."""
+    kind = st[0]
+    if kind == B_INLINE:
+        g = ct.pop(st[1], None)
+        if g is None:
+            return
+        _, out, i0, x0, i1, x1, ta, fa, tb, fb, _op, _ia, _ib = st
+        if i0 is not None:
+            x0 = e[i0]
+        if i1 is not None:
+            x1 = e[i1]
+        if tb is None:
+            t = fa(g, x0, x1, e[out])
+            o = ct.get(ta)
+            ct[ta] = t if o is None else o + t
+        else:  # both formulas before either sum, as _acc2 does
+            ans = e[out]
+            a = fa(g, x0, x1, ans)
+            b = fb(g, x0, x1, ans)
+            o = ct.get(ta)
+            ct[ta] = a if o is None else o + a
+            o = ct.get(tb)
+            ct[tb] = b if o is None else o + b
+    elif kind == B_CALL:
+        _run_call(st[1], e, ct)
+    elif kind == B_GETITEM:
+        g = ct.pop(st[1], None)
+        if g is not None:
+            _acc_getitem(ct, st[2], st[3], g, st[4], st[5])
+    else:
+        g = ct.pop(st[1], None)
+        if g is not None:
+            _acc_setitem(ct, st[1], st[2], st[3], st[4], g, st[5])
