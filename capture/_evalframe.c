@@ -74,6 +74,7 @@ typedef struct fa_tls {
     /* Handlers: bound methods of the object given to set_handlers(). */
     PyObject *h_obj, *h_binop, *h_unary, *h_compare, *h_getitem, *h_setitem, *h_getattr,
         *h_getiter, *h_unpack, *h_call, *h_foreign;
+    PyObject *fast_rec;     /* set_fast_record()'s state for h_obj, or NULL (_evalframe.c) */
     struct fa_tls *next;    /* capturing_threads link */
 } fa_tls;
 
@@ -125,7 +126,7 @@ static struct {
 
 
 static PyObject *star_kwnames1, *star_kwnames2;
-static PyObject *str_neg, *str_pos, *str_invert;
+static PyObject *str_neg, *str_pos, *str_invert, *empty_tuple;
 static PyObject *small_ints[26];
 
 /* ------------------------------------------------------------------------ */
@@ -785,6 +786,7 @@ clear_handlers(void)
     Py_CLEAR(T.h_unpack);
     Py_CLEAR(T.h_call);
     Py_CLEAR(T.h_foreign);
+    Py_CLEAR(T.fast_rec);
 }
 
 /* A thread with handlers is "capturing": other threads watch for its values. */
@@ -1507,6 +1509,357 @@ seq_operand_traced(PyObject *a, PyObject *b)
     return is_seq(b) && !PyLong_Check(a) && scan_traced(b, 0);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Fast recording of scalar binops (issue 16)                                */
+
+/* A traced `a <op> b` of Python floats (or a float and an int) is recorded here, without the
+   Python handler, when this thread's session registered a fast-record state
+   (set_fast_record(), capture/session.py: one capture, no guards, a plain Recorder):
+   (recorder, rules, saves, Entry, Value, Node, float64 dtype), rules and saves per operator
+   k = oparg % 13 as handlers.py's _OP_RULES/_OP_SAVES (rules None where the op must go to
+   Python: no rule, or a cut one). It records exactly what ProbeHandlers._scalar_binop
+   records (same Values, ids, Entry, Node); anything else, any doubt, goes to the handler. */
+static PyObject fa_fallback_obj; /* a marker, never a real object */
+#define FA_FALLBACK (&fa_fallback_obj)
+enum { FR_REC, FR_RULES, FR_SAVES, FR_ENTRY, FR_VALUE, FR_NODE, FR_DTYPE, FR_N };
+static PyObject *s_guards, *s_entries, *s_nodes, *s_next_id, *s_obj, *s_value;
+
+/* Value and Node are slotted classes: their instances are filled here slot by slot (what their
+   __init__ does, without a Python call) when the slots are exactly these; else (a changed
+   class) they are called. Offsets found by set_fast_record(). */
+static const char *value_slots[] = {"id", "shape", "dtype", "kind", "primal", "name", "_meta"};
+static const char *node_slots[] = {"rule",  "args",  "kwargs", "outputs",
+                                   "_loc", "saved", "multi",  "out_treedef"};
+#define FA_VALUE_SLOTS 7
+#define FA_NODE_SLOTS 8
+static _Thread_local Py_ssize_t value_off[FA_VALUE_SLOTS], node_off[FA_NODE_SLOTS];
+static _Thread_local int value_direct, node_direct;
+
+/* The offsets of `type`'s slots `names` (exactly its __slots__, plain object slots, object's
+   __new__, no __dict__ or __weakref__): 1, or 0 when the class is not such. */
+static int
+slot_offsets(PyObject *type, const char **names, int n, Py_ssize_t *off)
+{
+    if (!PyType_Check(type)) {
+        return 0;
+    }
+    PyTypeObject *t = (PyTypeObject *)type;
+    if (t->tp_base != &PyBaseObject_Type || t->tp_dictoffset != 0 || t->tp_weaklistoffset != 0 ||
+        t->tp_new != PyBaseObject_Type.tp_new || t->tp_alloc != PyType_GenericAlloc) {
+        return 0;
+    }
+    PyObject *slots = PyDict_GetItemString(fa_type_dict(t), "__slots__");
+    if (slots == NULL || !PyTuple_CheckExact(slots) || PyTuple_GET_SIZE(slots) != n) {
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        PyObject *name = PyTuple_GET_ITEM(slots, i);
+        if (!PyUnicode_Check(name) || PyUnicode_CompareWithASCIIString(name, names[i]) != 0) {
+            return 0;
+        }
+        PyObject *d = PyDict_GetItemString(fa_type_dict(t), names[i]);
+        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+            return 0;
+        }
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type != T_OBJECT_EX || (m->flags & READONLY)) {
+            return 0;
+        }
+        off[i] = m->offset;
+    }
+    return 1;
+}
+
+/* A new instance of a slotted class, its slots set to `vals` (new references taken). */
+static PyObject *
+fill_slots(PyObject *type, const Py_ssize_t *off, PyObject *const *vals, int n)
+{
+    PyObject *o = ((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type, 0);
+    if (o == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        *(PyObject **)((char *)o + off[i]) = Py_NewRef(vals[i]);
+    }
+    return o;
+}
+
+static PyObject *
+fast_op(int k, PyObject *a, PyObject *b)
+{
+    switch (k) {
+    case 0: return PyNumber_Add(a, b);
+    case 2: return PyNumber_FloorDivide(a, b);
+    case 5: return PyNumber_Multiply(a, b);
+    case 6: return PyNumber_Remainder(a, b);
+    case 8: return PyNumber_Power(a, b, Py_None);
+    case 10: return PyNumber_Subtract(a, b);
+    case 11: return PyNumber_TrueDivide(a, b);
+    default: return FA_FALLBACK; /* no float meaning (&, |, ^, <<, >>, @) */
+    }
+}
+
+/* The Value recorded for `x` (new reference), NULL when none (entries[id(x)] missing, for
+   another object, or without a value); -1 on error. */
+static int
+fast_value_of(PyObject *entries, PyObject *x, PyObject **out)
+{
+    *out = NULL;
+    PyObject *key = PyLong_FromVoidPtr(x);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *e = PyDict_GetItemWithError(entries, key);
+    Py_DECREF(key);
+    if (e == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    Py_INCREF(e);
+    PyObject *obj = PyObject_GetAttr(e, s_obj);
+    if (obj == NULL) {
+        Py_DECREF(e);
+        return -1;
+    }
+    int same = obj == x;
+    Py_DECREF(obj);
+    if (same) {
+        PyObject *v = PyObject_GetAttr(e, s_value);
+        if (v == NULL) {
+            Py_DECREF(e);
+            return -1;
+        }
+        if (v == Py_None) {
+            Py_DECREF(v);
+        }
+        else {
+            *out = v;
+        }
+    }
+    Py_DECREF(e);
+    return 0;
+}
+
+/* Does `o` refer only to objects the collector does not track, `allowed`, or its own type?
+   (Then nothing it refers to can refer back to it.) */
+static int
+leaf_visit(PyObject *x, void *arg)
+{
+    PyObject **ctx = (PyObject **)arg; /* {o, allowed} */
+    if (x == ctx[1] || x == (PyObject *)Py_TYPE(ctx[0]) || !PyObject_IS_GC(x) ||
+        !PyObject_GC_IsTracked(x)) {
+        return 0;
+    }
+    return 1;
+}
+
+static int
+refers_only_to_leaves(PyObject *o, PyObject *allowed)
+{
+    traverseproc tr = Py_TYPE(o)->tp_traverse;
+    PyObject *ctx[2] = {o, allowed};
+    return tr != NULL && tr(o, leaf_visit, ctx) == 0;
+}
+
+static PyObject *
+fast_binop(int k, PyObject *a, PyObject *b)
+{
+    PyObject *st = T.fast_rec;
+    int fa = PyFloat_CheckExact(a), fb = PyFloat_CheckExact(b);
+    if (!((fa && fb) || (fa && PyLong_CheckExact(b)) || (fb && PyLong_CheckExact(a)))) {
+        return FA_FALLBACK;
+    }
+    PyObject *rec = PyTuple_GET_ITEM(st, FR_REC);
+    PyObject *rule = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_RULES), k);
+    if (rule == Py_None || rec != T.h_obj) {
+        return FA_FALLBACK;
+    }
+    fa_where_key key;
+    PyThreadState *ts = PyThreadState_Get();
+    if (where_fill(fa_current_frame(ts), NULL, &key, 0) != 0) {
+        PyErr_Clear();
+        return FA_FALLBACK; /* a file not met yet: the handler's walk learns it */
+    }
+    PyObject *res = fast_op(k, a, b);
+    if (res == FA_FALLBACK) {
+        return FA_FALLBACK;
+    }
+    if (res == NULL || !PyFloat_CheckExact(res)) { /* errors and complex results: as the */
+        PyErr_Clear();                             /* handler does them (a pure op) */
+        Py_XDECREF(res);
+        return FA_FALLBACK;
+    }
+    PyObject *guards = NULL, *entries = NULL, *va = NULL, *vb = NULL, *where = NULL;
+    PyObject *nid = NULL, *v = NULL, *entry = NULL, *idk = NULL, *args = NULL, *kw = NULL;
+    PyObject *outs = NULL, *node = NULL, *nodes = NULL, *out = NULL;
+    guards = PyObject_GetAttr(rec, s_guards);
+    if (guards == NULL) {
+        goto error;
+    }
+    if (guards != Py_None) {
+        out = FA_FALLBACK;
+        goto done;
+    }
+    entries = PyObject_GetAttr(rec, s_entries);
+    if (entries == NULL) {
+        goto error;
+    }
+    if (!PyDict_CheckExact(entries)) {
+        out = FA_FALLBACK;
+        goto done;
+    }
+    if (fast_value_of(entries, a, &va) < 0 || fast_value_of(entries, b, &vb) < 0) {
+        goto error;
+    }
+    if (va == NULL && vb == NULL) { /* not a recorded operand after all */
+        out = Py_NewRef(res);
+        goto done;
+    }
+    where = where_get(&key);
+    if (where == NULL) {
+        goto error;
+    }
+    PyObject *saves = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_SAVES), k);
+    saves = PyTuple_GET_ITEM(saves, (va != NULL) + 2 * (vb != NULL) - 1);
+    PyObject *n0 = PyObject_GetAttr(rec, s_next_id);
+    if (n0 == NULL) {
+        goto error;
+    }
+    nid = PyNumber_Add(n0, small_ints[1]);
+    Py_DECREF(n0);
+    if (nid == NULL || PyObject_SetAttr(rec, s_next_id, nid) < 0) {
+        goto error;
+    }
+    PyObject *vargs[FA_VALUE_SLOTS] = {nid, empty_tuple, PyTuple_GET_ITEM(st, FR_DTYPE),
+                                       (PyObject *)&PyFloat_Type, res, Py_None, Py_None};
+    v = value_direct ? fill_slots(PyTuple_GET_ITEM(st, FR_VALUE), value_off, vargs,
+                                  FA_VALUE_SLOTS)
+                     : PyObject_Vectorcall(PyTuple_GET_ITEM(st, FR_VALUE), vargs, 5, NULL);
+    if (v == NULL) {
+        goto error;
+    }
+    PyObject *eargs[2] = {res, v};
+    entry = PyObject_Vectorcall(PyTuple_GET_ITEM(st, FR_ENTRY), eargs, 2, NULL);
+    if (entry == NULL || (idk = PyLong_FromVoidPtr(res)) == NULL ||
+        PyDict_SetItem(entries, idk, entry) < 0) {
+        goto error;
+    }
+    if (ptrmap_set(&T.tracked, res, 1) < 0) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    args = PyTuple_Pack(2, va != NULL ? va : a, vb != NULL ? vb : b);
+    kw = PyDict_New();
+    outs = PyTuple_Pack(1, v);
+    if (args == NULL || kw == NULL || outs == NULL) {
+        goto error;
+    }
+    PyObject *nargs[FA_NODE_SLOTS] = {rule, args, kw, outs, where, saves, Py_False, Py_None};
+    node = node_direct ? fill_slots(PyTuple_GET_ITEM(st, FR_NODE), node_off, nargs,
+                                    FA_NODE_SLOTS)
+                       : PyObject_Vectorcall(PyTuple_GET_ITEM(st, FR_NODE), nargs, 6, NULL);
+    if (node == NULL || (nodes = PyObject_GetAttr(rec, s_nodes)) == NULL ||
+        PyList_Append(nodes, node) < 0) {
+        goto error;
+    }
+    /* The Value of a float, its Entry and its Node hold nothing that can refer back to them
+       (floats, the Value, constants, the rule): the collector need not traverse them. The
+       recorded graph grows by them, and the full collections a long recording triggers would
+       walk them all again and again (most of the recording time of a long scalar loop). */
+    if (value_direct && node_direct) {
+        if (PyObject_GC_IsTracked(v)) {
+            PyObject_GC_UnTrack(v);
+        }
+        if (PyObject_GC_IsTracked(node)) {
+            PyObject_GC_UnTrack(node);
+        }
+        if (PyObject_GC_IsTracked(entry) && refers_only_to_leaves(entry, v)) {
+            PyObject_GC_UnTrack(entry); /* (Entry is another module's: checked) */
+        }
+    }
+    out = Py_NewRef(res);
+    goto done;
+error:
+    out = NULL;
+done:
+    Py_DECREF(res);
+    Py_XDECREF(guards);
+    Py_XDECREF(entries);
+    Py_XDECREF(va);
+    Py_XDECREF(vb);
+    Py_XDECREF(where);
+    Py_XDECREF(nid);
+    Py_XDECREF(v);
+    Py_XDECREF(entry);
+    Py_XDECREF(idk);
+    Py_XDECREF(args);
+    Py_XDECREF(kw);
+    Py_XDECREF(outs);
+    Py_XDECREF(node);
+    Py_XDECREF(nodes);
+    return out;
+}
+
+/* fast_binop in the handlers' setting: its Python calls (Value, Entry, Node) are framead's,
+   hidden from tracers and profilers, the user's frame the one warnings and stacks see. */
+static PyObject *
+fast_binop_as_handler(int k, PyObject *a, PyObject *b)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    fa_frame *outer = T.user_frame;
+    T.user_frame = fa_current_frame(ts);
+    if (!profile_internals) {
+        PyThreadState_EnterTracing(ts);
+    }
+    T.in_handler++;
+    FA_PY_RECURSION_REMAINING(ts) += FA_HANDLER_FRAMES;
+    PyObject *res = fast_binop(k, a, b);
+    FA_PY_RECURSION_REMAINING(ts) -= FA_HANDLER_FRAMES;
+    T.in_handler--;
+    if (!profile_internals) {
+        PyThreadState_LeaveTracing(ts);
+    }
+    T.user_frame = outer;
+    return res;
+}
+
+/* set_fast_record(state or None): this thread's fast-record state (cleared whenever the
+   handlers change). */
+static PyObject *
+m_set_fast_record(PyObject *mod, PyObject *state)
+{
+    if (state == Py_None) {
+        Py_CLEAR(T.fast_rec);
+        Py_RETURN_NONE;
+    }
+    if (!PyTuple_CheckExact(state) || PyTuple_GET_SIZE(state) != FR_N ||
+        !PyTuple_CheckExact(PyTuple_GET_ITEM(state, FR_RULES)) ||
+        PyTuple_GET_SIZE(PyTuple_GET_ITEM(state, FR_RULES)) != 13 ||
+        !PyTuple_CheckExact(PyTuple_GET_ITEM(state, FR_SAVES)) ||
+        PyTuple_GET_SIZE(PyTuple_GET_ITEM(state, FR_SAVES)) != 13) {
+        PyErr_SetString(PyExc_TypeError, "set_fast_record((recorder, rules[13], saves[13], "
+                                         "Entry, Value, Node, dtype) or None)");
+        return NULL;
+    }
+    for (int k = 0; k < 13; k++) {
+        PyObject *s = PyTuple_GET_ITEM(PyTuple_GET_ITEM(state, FR_SAVES), k);
+        if (PyTuple_GET_ITEM(PyTuple_GET_ITEM(state, FR_RULES), k) != Py_None &&
+            (!PyTuple_CheckExact(s) || PyTuple_GET_SIZE(s) != 3)) {
+            PyErr_SetString(PyExc_TypeError, "set_fast_record: saves[k] must be a 3-tuple");
+            return NULL;
+        }
+    }
+    if (PyTuple_GET_ITEM(state, FR_REC) != T.h_obj) { /* not this thread's handlers' */
+        Py_CLEAR(T.fast_rec);
+        Py_RETURN_NONE;
+    }
+    value_direct = slot_offsets(PyTuple_GET_ITEM(state, FR_VALUE), value_slots, FA_VALUE_SLOTS,
+                                value_off);
+    node_direct = slot_offsets(PyTuple_GET_ITEM(state, FR_NODE), node_slots, FA_NODE_SLOTS,
+                               node_off);
+    Py_XSETREF(T.fast_rec, Py_NewRef(state));
+    Py_RETURN_NONE;
+}
+
 #define BINOP_PROBE(IDX, NAME, EXPR)                                                  \
     static PyObject *probe_##NAME(PyObject *self, PyObject *const *args,             \
                                   Py_ssize_t nargs)                                  \
@@ -1517,6 +1870,12 @@ seq_operand_traced(PyObject *a, PyObject *b)
         PyObject *a = args[0], *b = args[1];                                         \
         if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
             (is_traced(a) || is_traced(b) || seq_operand_traced(a, b))) {             \
+            if (T.fast_rec != NULL) {                                                \
+                PyObject *r = fast_binop_as_handler((IDX) % 13, a, b);               \
+                if (r != FA_FALLBACK) {                                              \
+                    return r;                                                        \
+                }                                                                    \
+            }                                                                        \
             return call_handler3(T.h_binop, small_ints[IDX], a, b);                    \
         }                                                                            \
         if (FA_UNLIKELY(FA_WATCHING()) && watch_operands(#NAME, a, b) < 0) {         \
@@ -2711,6 +3070,8 @@ static PyMethodDef module_methods[] = {
      "set_where_hooks(is_framead_file, resolve): sourceloc's functions."},
     {"clear_where_cache", (PyCFunction)(void (*)(void))m_clear_where_cache, METH_FASTCALL,
      "clear_where_cache(files=False): forget the shared Where objects."},
+    {"set_fast_record", m_set_fast_record, METH_O,
+     "set_fast_record(state or None): scalar binops recorded in C (capture/session.py)."},
     {"track", m_track, METH_O, "track(obj): add to the traced set (no reference kept)."},
     {"untrack", m_untrack, METH_O, "untrack(obj)."},
     {"clear_tracked", m_clear_tracked, METH_NOARGS, "clear_tracked()."},
@@ -2879,6 +3240,16 @@ PyInit__evalframe(void)
     str_neg = PyUnicode_InternFromString("neg");
     str_pos = PyUnicode_InternFromString("pos");
     str_invert = PyUnicode_InternFromString("invert");
+    empty_tuple = PyTuple_New(0);
+    s_guards = PyUnicode_InternFromString("guards");
+    s_entries = PyUnicode_InternFromString("entries");
+    s_nodes = PyUnicode_InternFromString("nodes");
+    s_next_id = PyUnicode_InternFromString("_next_id");
+    s_obj = PyUnicode_InternFromString("obj");
+    s_value = PyUnicode_InternFromString("value");
+    if (!empty_tuple || !s_guards || !s_entries || !s_nodes || !s_next_id || !s_obj || !s_value) {
+        goto fail;
+    }
     star_kwnames1 = Py_BuildValue("(s)", "__framead_star__");
     star_kwnames2 = Py_BuildValue("(ss)", "__framead_star__", "__framead_dstar__");
     decide_stack = PyList_New(0);

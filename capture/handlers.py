@@ -216,6 +216,33 @@ def init_op_rules() -> None:
                          for r in _OP_RULES)
 
 
+# the operators by BINARY_OP oparg % 13, as capture/_evalframe.c's fast_op numbers them
+_C_OP_ORDER = ("add", "and_", "floordiv", "lshift", "matmul", "mul", "mod", "or_", "pow",
+               "rshift", "sub", "truediv", "xor")
+
+
+def fast_record_state(rec: Any) -> tuple | None:
+    """What capture/_evalframe.c needs to record ``rec``'s traced scalar binops itself (exactly
+    as ``_scalar_binop`` would), or None where they must go through the handler: a recorder
+    whose class changes how binops are handled, or one that records guards, is strict or saves
+    everything."""
+    cls = type(rec)
+    if not isinstance(rec, ProbeHandlers) or not (
+            cls.binop is ProbeHandlers.binop and cls.binary is ProbeHandlers.binary
+            and cls._scalar_binop is ProbeHandlers._scalar_binop):
+        return None
+    if getattr(rec, "guards", 0) is not None or getattr(rec, "strict", True) or \
+            getattr(rec, "save_all", True) or type(getattr(rec, "entries", None)) is not dict:
+        return None
+    if tuple(f.__name__ for f in FUNC_OPS) != _C_OP_ORDER:
+        return None
+    init_op_rules()
+    ops = _OP_RULES[:13]
+    rules_ = tuple(None if r is None or r.cut else r for r in ops)
+    saves = tuple(None if r is None else _OP_SAVES[k] for k, r in enumerate(rules_))
+    return (rec, rules_, saves, Entry, Value, Node, _PY_DTYPES[float])
+
+
 def _numeric(x: Any) -> bool:
     """Operands whose operators have rules (subclasses whose operator is Python code were
     sent to it before: overrides.operator_runs_python)."""

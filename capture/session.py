@@ -18,6 +18,7 @@ from framead import rules
 
 from . import _evalframe as C
 from .call_kinds import Kind, configure_flags, solver_sources, with_kind
+from .handlers import fast_record_state
 from .recorder import Recorder
 from .rewriter import instrument, is_instrumented, probes_from, refuse_reason
 from .sourceloc import PACKAGE_DIRS, is_framead_file, release_frames
@@ -238,6 +239,22 @@ def _report_refused(code: CodeType) -> None:
 # the probe objects the rewriter inserts (all from the C extension; names in opcodes311)
 PROBES = probes_from(C)
 
+# Traced scalar binops (Python floats, or a float and an int) recorded by the C probe itself
+# (capture/_evalframe.c, fast_binop: the same IR as ProbeHandlers._scalar_binop), in a capture
+# not nested in another. FRAMEAD_FAST_RECORD=0 (read at import), or FAST_RECORD = False (read
+# when a session starts), sends every binop to the Python handler.
+FAST_RECORD = os.environ.get("FRAMEAD_FAST_RECORD", "1") != "0"
+
+
+def _sync_fast_record() -> None:
+    """This thread's fast-record state, for its innermost session's recorder (C clears it
+    whenever the handlers change)."""
+    rec = current_recorder()
+    state = None
+    if FAST_RECORD and rec is not None and C.session_depth() == 1:
+        state = fast_record_state(rec)
+    C.set_fast_record(state)
+
 
 class Session(C.SessionBase):
     """``with Session(recorder):`` runs this thread's frames instrumented.
@@ -264,6 +281,7 @@ class Session(C.SessionBase):
         if C.session_depth() > 1:  # nested: the outer session's traced values are constants
             C.forget_in_outer()
         _sync_guard_flags()
+        _sync_fast_record()
 
     def _after_exit(self) -> None:
         if self.__dict__.pop("_counted", False):
@@ -272,6 +290,8 @@ class Session(C.SessionBase):
         self.recorder.close()
         if C.session_depth() == 0:
             release_frames()  # the location cache must not keep the user's frames
+        else:
+            _sync_fast_record()  # the outer session's, again
 
 
 def refused_codes() -> dict[CodeType, str]:

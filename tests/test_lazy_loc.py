@@ -13,7 +13,7 @@ import weakref
 import numpy as np
 import pytest
 from framead.capture import _evalframe as C
-from framead.capture import handlers, mutation, recorder, sourceloc, values
+from framead.capture import handlers, mutation, recorder, session, sourceloc, values
 
 import framead
 from framead.ir import UNKNOWN_LOC, Node, SourceLoc
@@ -43,6 +43,7 @@ _MODULES = (handlers, recorder, values, mutation)
 def record(fn, *args, eager: bool):
     if eager:
         with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(session, "FAST_RECORD", False)  # (the C fast path records a Where)
             for m in _MODULES:
                 for name in ("loc_of", "where_of"):
                     if hasattr(m, name):
