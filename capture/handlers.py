@@ -43,7 +43,7 @@ class ProbeHandlers:
         ta, tb = type(a), type(b)
         if ta in _FAST_SCALARS and tb in _FAST_SCALARS:
             return self._scalar_binop(oparg % 13, a, b, frame)
-        if operator_runs_python(oparg, ta, tb):
+        if operator_runs_python(oparg, ta, tb, a, b):
             # the operand's own Python operator (np.matrix's *, np.ma's, a float subclass's):
             # it runs here, instrumented, and what its body computes is recorded
             return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
