@@ -938,6 +938,19 @@ m_untrack(PyObject *mod, PyObject *obj)
     Py_RETURN_NONE;
 }
 
+/* untrack_address(address): untrack the object that was at this address (being freed or
+   gone: it is never dereferenced, only its address hashed) */
+static PyObject *
+m_untrack_address(PyObject *mod, PyObject *address)
+{
+    void *p = PyLong_AsVoidPtr(address);
+    if (p == NULL && PyErr_Occurred()) {
+        return NULL;
+    }
+    ptrmap_remove(&T.tracked, (PyObject *)p);
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 m_clear_tracked(PyObject *mod, PyObject *unused)
 {
@@ -3074,6 +3087,8 @@ static PyMethodDef module_methods[] = {
      "set_fast_record(state or None): scalar binops recorded in C (capture/session.py)."},
     {"track", m_track, METH_O, "track(obj): add to the traced set (no reference kept)."},
     {"untrack", m_untrack, METH_O, "untrack(obj)."},
+    {"untrack_address", m_untrack_address, METH_O,
+     "untrack_address(id): untrack the object that had this id (never dereferenced)."},
     {"clear_tracked", m_clear_tracked, METH_NOARGS, "clear_tracked()."},
     {"is_tracked", m_is_tracked, METH_O, "is_tracked(obj) -> bool (follows ndarray bases)."},
     {"tracked_count", m_tracked_count, METH_NOARGS, "tracked_count() -> int."},

@@ -12,7 +12,6 @@ primal object alive (it is that object, or a view of it), so ``_keep`` always fi
 
 from __future__ import annotations
 
-import ctypes
 import operator
 import sys
 import types
@@ -342,12 +341,7 @@ def _reaper(table_ref: weakref.ref) -> Any:
     return reap
 
 
-_call_one_arg = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.py_object, ctypes.c_void_p)(
-    ("PyObject_CallOneArg", ctypes.pythonapi))
-
-
 def _untrack_address(key: int) -> None:
-    """``C.untrack`` of the object that was at address ``key`` (being freed, or gone): the C
-    function only hashes the pointer, and the call passes it without touching a reference
-    count (C API ``PyObject_CallOneArg``: a borrowed argument)."""
-    _call_one_arg(C.untrack, key)
+    """``C.untrack`` of the object that was at address ``key`` (being freed, or gone: the
+    address is only hashed, never dereferenced)."""
+    C.untrack_address(key)
