@@ -19,8 +19,9 @@ What is measured (RESULTS.md repeats this):
   compilation and PyTorch's lazy initialization, but not importing the package.
 * **framead.cached** is ``framead.value_and_grad(f, argnums, cache=True)``, made once per
   process: its first call captures ``f`` (like uncached framead, plus the guards), its second
-  call is the first cache hit and generates the replay code (timed separately, reported as
-  *second call*, not part of the warm median), and the warm calls after it re-run that code
+  call is the first cache hit and builds the replay (compiled code, or steps for traces over
+  1000 nodes; timed separately, reported as *second call*, not part of the warm median), and
+  the warm calls after it re-run it
   without running ``f`` while the guards hold. The gradients of the first call and of the
   second (a hit) must both pass the finite-difference check. ``vg.stats`` (hits, misses,
   captures, uncacheable calls and their reasons) is recorded after the warm calls, and the
