@@ -531,7 +531,7 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
     is called with the partial result after each stage (so a killed run leaves something).
 
     A system with cache statistics (framead.cached) also gets a second call before the warm
-    ones (the first cache hit, which generates the replay code): timed as ``second_s``,
+    ones (the first cache hit, which builds the replay): timed as ``second_s``,
     its gradient checked and saved instead of the first call's. ``res["cache"]`` says
     whether it was a hit, how many of the timed warm calls were hits, and the final stats.
     """
@@ -629,7 +629,7 @@ def run_system(mod, system: str, size: dict, spec: CheckSpec | None, budget_s: f
 
 def _second_call(ad: Adapter, res: dict, spec: CheckSpec | None,
                  grad_path: str | None) -> dict | None:
-    """framead.cached's second call: the first cache hit (it generates the replay code).
+    """framead.cached's second call: the first cache hit (it builds the replay).
     Timed, its gradient checked (and saved for the agreement column); a failed result or
     None."""
     before = ad.cache_stats()

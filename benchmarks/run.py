@@ -571,7 +571,7 @@ def cache_note(r) -> str:
     parts = []
     if r.get("second_s") is not None:
         kind = "the first cache hit" if c.get("second_hit") else "not a cache hit"
-        parts.append(f"second call ({kind}; it generates the replay code, not part of the "
+        parts.append(f"second call ({kind}; it builds the replay, not part of the "
                      f"warm median) {fmt_t(r['second_s'])}")
     parts.append(f"{c.get('timed_hits', 0)} of {c.get('timed_calls', 0)} timed warm calls "
                  "were cache hits")
