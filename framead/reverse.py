@@ -311,8 +311,10 @@ def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int],
     (capture/_scalar_tape.c), which hands back each node it does not take."""
     k, n = 0, len(nodes)
     run = _scalar_tape.run if scalar_ops is not None and _scalar_tape is not None else None
+    node = None  # (the node a step is running for: Backward._annotate reads it)
     while k < n:
         if run is not None:
+            node = None
             k = run(nodes, k, ct, scalar_ops)
             if k >= n:
                 break
@@ -503,14 +505,21 @@ class Backward:
         return [ct.get(v.id) for v in self.wrt]
 
     def _annotate(self, e: BaseException) -> None:
-        """Name the generated line and the user line it came from."""
+        """Name the generated line and the user line it came from (never masking ``e``: an
+        exception that interrupted the step loop between nodes gets no note)."""
+        try:
+            self._add_note(e)
+        except Exception:  # noqa: BLE001 - the note is a courtesy; e is what the user gets
+            pass
+
+    def _add_note(self, e: BaseException) -> None:
         node, line = None, None
         tb = e.__traceback__
         while tb is not None:
             if tb.tb_frame.f_code.co_filename == self.filename:
                 line = tb.tb_lineno
             elif tb.tb_frame.f_code is _run_steps.__code__:
-                node = tb.tb_frame.f_locals.get("st").node
+                node = tb.tb_frame.f_locals.get("node")
             tb = tb.tb_next
         if node is None and line is not None:
             node = self._line_node.get(line)

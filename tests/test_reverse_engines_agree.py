@@ -117,3 +117,39 @@ def test_engines_agree_with_differences(src, tx, ty, x, y, tmp_path_factory, mon
                 assert g == pytest.approx(want[i], rel=1e-5, abs=1e-6), (
                     f"{name}: d/d{'xy'[i]} = {g}, finite differences {want[i]} "
                     f"({tx}, {ty}) for\n{src}")
+
+
+class Interrupt(Exception):
+    """Stands for an asynchronous exception (PyThreadState_SetAsyncExc) landing anywhere."""
+
+
+@pytest.mark.parametrize("where", ["making a step", "a VJP"])
+def test_exceptions_between_steps_reach_the_caller_unchanged(where, monkeypatch):
+    """An exception that interrupts the step loop while it makes a node's step, or inside a
+    VJP, reaches the caller as itself (the note naming the node is a courtesy: it must never
+    replace the exception, as an AttributeError from the note's own code once did)."""
+    from framead import reverse
+
+    def f(x):
+        y = np.sin(x) * x
+        return float(np.sum(y * y))
+
+    if where == "making a step":
+        def fail(node, check):
+            raise Interrupt("landed in _make_step")
+        monkeypatch.setattr(reverse, "_make_step", fail)
+    else:
+        real = reverse._make_step
+
+        def wrapped(node, check):
+            st = real(node, check)
+            if st.fused is None and st.parts:
+                def boom(*a, **k):
+                    raise Interrupt("landed in a VJP")
+                st.parts = tuple((i, boom, *rest) for i, _fn, *rest in st.parts)
+                st.joint = None
+            return st
+        monkeypatch.setattr(reverse, "_make_step", wrapped)
+    monkeypatch.setenv("FRAMEAD_BACKWARD", "loop")
+    with pytest.raises(Interrupt):
+        framead.grad(f)(np.linspace(0.1, 1.0, 5))
