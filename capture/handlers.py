@@ -234,13 +234,21 @@ def fast_record_state(rec: Any) -> tuple | None:
     if getattr(rec, "guards", 0) is not None or getattr(rec, "strict", True) or \
             getattr(rec, "save_all", True) or type(getattr(rec, "entries", None)) is not dict:
         return None
-    if tuple(f.__name__ for f in FUNC_OPS) != _C_OP_ORDER:
+    if not _FAST_TABLES:  # (the operator rules are looked up once, as _scalar_binop's are)
+        if tuple(f.__name__ for f in FUNC_OPS) != _C_OP_ORDER:
+            _FAST_TABLES.append(None)
+        else:
+            init_op_rules()
+            rules_ = tuple(None if r is None or r.cut else r for r in _OP_RULES[:13])
+            saves = tuple(None if r is None else _OP_SAVES[k] for k, r in enumerate(rules_))
+            _FAST_TABLES.append((rules_, saves))
+    tables = _FAST_TABLES[0]
+    if tables is None:
         return None
-    init_op_rules()
-    ops = _OP_RULES[:13]
-    rules_ = tuple(None if r is None or r.cut else r for r in ops)
-    saves = tuple(None if r is None else _OP_SAVES[k] for k, r in enumerate(rules_))
-    return (rec, rules_, saves, Entry, Value, Node, _PY_DTYPES[float])
+    return (rec, *tables, Entry, Value, Node, _PY_DTYPES[float])
+
+
+_FAST_TABLES: list = []  # [(rules, saves) by operator, or None: the C numbering differs]
 
 
 def _numeric(x: Any) -> bool:
