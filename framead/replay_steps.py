@@ -33,9 +33,9 @@ import numpy as np
 
 from .capture.session import current_recorder
 from .ir import Node, Value
-from .reverse import _INLINE_OPCODES, RUNTIME, _scalar_tape
+from .reverse import _INLINE_OPCODES, RUNTIME, _scalar_tape, vjp_parts
 from .reverse_inline import inline_callables
-from .reverse_source import fused_kind, out_metas, real_from_complex
+from .reverse_source import fused_kind, out_metas
 
 _acc_getitem = RUNTIME["_acc_getitem"]
 _acc_setitem = RUNTIME["_acc_setitem"]
@@ -133,24 +133,8 @@ def run_forward(steps: list, where: tuple[list, list], e: list,
         return
     k = -1
     try:
-        for k, (kind, fn, a, b, o) in enumerate(steps):  # noqa: B007 - read on error
-            if kind == F_VV:
-                e[o] = fn(e[a], e[b])
-            elif kind == F_VC:
-                e[o] = fn(e[a], b)
-            elif kind == F_CV:
-                e[o] = fn(a, e[b])
-            elif kind == F_V:
-                e[o] = fn(e[a])
-            elif kind == F_FREE:
-                for i in a:
-                    e[i] = None
-            elif kind == F_ITEM:
-                e[o] = e[a][b]
-            elif kind == F_CONST:
-                e[o] = a
-            else:  # F_CALL: fn(e) does all
-                fn(e, a, b, o)
+        for k, st in enumerate(steps):  # noqa: B007 - read on error
+            _forward_one(st, e)
     except miss:
         raise
     except Exception as err:
@@ -169,30 +153,35 @@ def _run_forward_c(steps: list, where: tuple[list, list], e: list,
             if k >= n:
                 break
             j = k
-            kind, fn, a, b, o = steps[k]
             k += 1
-            if kind == F_VV:
-                e[o] = fn(e[a], e[b])
-            elif kind == F_VC:
-                e[o] = fn(e[a], b)
-            elif kind == F_CV:
-                e[o] = fn(a, e[b])
-            elif kind == F_V:
-                e[o] = fn(e[a])
-            elif kind == F_FREE:
-                for i in a:
-                    e[i] = None
-            elif kind == F_ITEM:
-                e[o] = e[a][b]
-            elif kind == F_CONST:
-                e[o] = a
-            else:  # F_CALL: fn(e) does all
-                fn(e, a, b, o)
+            _forward_one(steps[j], e)
     except miss:
         raise
     except Exception as err:
         _note(err, where, j, "replaying")
         raise
+
+
+def _forward_one(st: tuple, e: list) -> None:
+    """One forward step (the Python loop's, and the C loop's hand-backs)."""
+    kind, fn, a, b, o = st
+    if kind == F_VV:
+        e[o] = fn(e[a], e[b])
+    elif kind == F_VC:
+        e[o] = fn(e[a], b)
+    elif kind == F_CV:
+        e[o] = fn(a, e[b])
+    elif kind == F_V:
+        e[o] = fn(e[a])
+    elif kind == F_FREE:
+        for i in a:
+            e[i] = None
+    elif kind == F_ITEM:
+        e[o] = e[a][b]
+    elif kind == F_CONST:
+        e[o] = a
+    else:  # F_CALL: fn(e) does all
+        fn(e, a, b, o)
 
 
 def _note(err: BaseException, where: tuple[list, list], k: int, what: str) -> None:
@@ -278,24 +267,7 @@ def _call_step(node: Node, check: bool) -> _Call:
     st.kw = node.kwargs
     vjp = node.rule.vjp
     st.joint = vjp if callable(vjp) else None
-    out_shape = None if node.multi else outs[0].shape
-    parts = []
-    for i, a in enumerate(node.args):
-        is_value = type(a) is Value
-        if not is_value and not (type(a) in (list, tuple) and _has_value(a)):
-            continue
-        fn = None
-        if st.joint is None:
-            fn = vjp[i] if i < len(vjp) else None
-            if fn is None:
-                continue
-        if is_value:
-            unb = a.meta() if (getattr(node.rule, "elementwise", False) and
-                               a.shape != out_shape) or real_from_complex(node, a) else None
-            parts.append((i, fn, a.id, unb, a.meta() if check else None))
-        else:
-            parts.append((i, fn, _ids(a), None, None))
-    st.parts = tuple(parts)
+    st.parts = vjp_parts(node, check)
     st.node = node if check else None  # (named by a wrong cotangent's error)
     return st
 
@@ -306,14 +278,6 @@ def _metas(tree: Any) -> Any:
     if type(tree) in (list, tuple):
         return type(tree)(_metas(x) for x in tree)
     return tree
-
-
-def _ids(tree: Any) -> Any:
-    if type(tree) is Value:
-        return tree.id
-    if type(tree) in (list, tuple):
-        return [_ids(x) for x in tree]
-    return None
 
 
 def _run_call(st: _Call, e: list, ct: dict) -> None:
@@ -354,38 +318,7 @@ def run_backward(steps: list, where: tuple[list, list], e: list, ct: dict) -> No
     k = -1
     try:
         for k, st in enumerate(steps):  # noqa: B007 - read on error
-            kind = st[0]
-            if kind == B_INLINE:
-                g = ct.pop(st[1], None)
-                if g is None:
-                    continue
-                _, out, i0, x0, i1, x1, ta, fa, tb, fb, _op, _ia, _ib = st
-                if i0 is not None:
-                    x0 = e[i0]
-                if i1 is not None:
-                    x1 = e[i1]
-                if tb is None:
-                    t = fa(g, x0, x1, e[out])
-                    o = ct.get(ta)
-                    ct[ta] = t if o is None else o + t
-                else:  # both formulas before either sum, as _acc2 does
-                    ans = e[out]
-                    a = fa(g, x0, x1, ans)
-                    b = fb(g, x0, x1, ans)
-                    o = ct.get(ta)
-                    ct[ta] = a if o is None else o + a
-                    o = ct.get(tb)
-                    ct[tb] = b if o is None else o + b
-            elif kind == B_CALL:
-                _run_call(st[1], e, ct)
-            elif kind == B_GETITEM:
-                g = ct.pop(st[1], None)
-                if g is not None:
-                    _acc_getitem(ct, st[2], st[3], g, st[4], st[5])
-            else:
-                g = ct.pop(st[1], None)
-                if g is not None:
-                    _acc_setitem(ct, st[1], st[2], st[3], st[4], g, st[5])
+            _backward_one(st, e, ct)
     except Exception as err:
         _note(err, where, k, "in the reverse pass: the VJP of")
         raise

@@ -283,6 +283,17 @@ def _make_step(node: Node, check: bool) -> _Step:
     st.kw = node.kwargs
     vjp = node.rule.vjp
     st.joint = vjp if callable(vjp) else None
+    st.parts = vjp_parts(node, check)
+    return st
+
+
+def vjp_parts(node: Node, check: bool) -> tuple:
+    """One entry per traced argument of ``node`` that gets a cotangent: (argnum, its VJP
+    (None: the joint VJP's entry), the target (a value id, or the ids of a container
+    argument), the Meta to unbroadcast to (or None), the Meta a user rule's cotangent is
+    checked against (or None)). The step loop's and the replay steps' common part."""
+    vjp = node.rule.vjp
+    joint = callable(vjp)
     out_shape = None if node.multi else node.outputs[0].shape
     parts = []
     for i, a in enumerate(node.args):
@@ -290,7 +301,7 @@ def _make_step(node: Node, check: bool) -> _Step:
                                      not any(True for _ in values_in(a))):
             continue
         fn = None
-        if st.joint is None:
+        if not joint:
             fn = vjp[i] if i < len(vjp) else None
             if fn is None:
                 continue
@@ -300,8 +311,7 @@ def _make_step(node: Node, check: bool) -> _Step:
             parts.append((i, fn, a.id, unb, a.meta() if check else None))
         else:
             parts.append((i, fn, ids_tree(a), None, None))
-    st.parts = tuple(parts)
-    return st
+    return tuple(parts)
 
 
 def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int],
