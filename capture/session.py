@@ -21,7 +21,7 @@ from .call_kinds import Kind, configure_flags, solver_sources, with_kind
 from .handlers import fast_record_state
 from .recorder import Recorder
 from .rewriter import instrument, is_instrumented, probes_from, refuse_reason
-from .sourceloc import PACKAGE_DIRS, is_framead_file, release_frames
+from .sourceloc import MAX_FILES, PACKAGE_DIRS, is_framead_file, release_frames
 
 rules.set_capture_test(C.is_enabled)  # a rule may ask whether a capture runs on this thread
 
@@ -70,6 +70,8 @@ def _is_differentiable_internal(filename: str) -> bool:
 
 
 internals_visible = C.internals_visible
+_visible_depth = C.visible_depth
+_set_enabled = C.set_enabled
 
 
 def visible_to_outer(fn) -> bool:
@@ -178,19 +180,46 @@ def _gc_callback(on: bool) -> None:
 # --- end imports -------------------------------------------------------------------------------
 
 
+# what decide() needs to know of a code object's file, by filename: _PROGRAM, _OWN
+# (framead's, never instrumented), _INTERNAL (framead's derivative code: instrumented only
+# inside internals_visible()) or _FROZEN (frozen modules). The hook asks again for every code
+# object each capture runs, framead's own handlers included: this answers those at once.
+_PROGRAM, _OWN, _INTERNAL, _FROZEN = 0, 1, 2, 3
+_file_kinds: dict[str, int] = {}
+
+
+def _file_kind(name: str) -> int:
+    if name.startswith("<frozen"):
+        kind = _FROZEN
+    elif is_framead_file(name):
+        kind = _INTERNAL if _is_differentiable_internal(name) else _OWN
+    else:
+        kind = _PROGRAM
+    if len(_file_kinds) >= MAX_FILES:
+        _file_kinds.clear()
+    _file_kinds[name] = kind
+    return kind
+
+
 def decide(code: CodeType | None) -> CodeType | None:
     """The hook's per-code-object question: run which code for this frame? (None: a native
     subtree just returned.)"""
     if code is None:
         _after_native_subtree()
         return None
-    seen: list[CodeType] | None = getattr(_code_watch, "codes", None)
+    # (the thread's dict: a missing attribute's getattr costs an exception, ~0.5 us)
+    seen: list[CodeType] | None = _code_watch.__dict__.get("codes")
     if seen is not None:
         seen.append(code)
+    kind = _file_kinds.get(code.co_filename)
+    if kind is None:
+        kind = _file_kind(code.co_filename)
+    if kind == _OWN or (kind == _INTERNAL and not _visible_depth()):
+        return None  # (framead's files are never importlib's native subtree)
     native = _NATIVE.get(id(code))
     if native is not None and native[0] is code:
         return native[1]
-    if _skip(code) or id(code) in EAGER_CODES:
+    if kind == _FROZEN or id(code) in EAGER_CODES:  # (what _skip leaves to run natively)
         return None
     hit = _rewritten.get(id(code))
     if hit is not None and hit[0]() is code:
@@ -275,13 +304,19 @@ class Session(C.SessionBase):
         C.set_ndarray_type(np.ndarray)
 
     def _after_enter(self) -> None:
-        self._counted = True
-        _gc_callback(True)
-        self.recorder.retrack()  # (values registered before the start were not tracked)
-        if C.session_depth() > 1:  # nested: the outer session's traced values are constants
-            C.forget_in_outer()
-        _sync_guard_flags()
-        _sync_fast_record()
+        # framead's own steps run with capture off: the hook does not ask decide() about
+        # each of their code objects (an interruption leaves it to __enter__'s undoing)
+        was = _set_enabled(False)
+        try:
+            self._counted = True
+            _gc_callback(True)
+            self.recorder.retrack()  # (values registered before the start were not tracked)
+            if C.session_depth() > 1:  # nested: the outer session's traced values are
+                C.forget_in_outer()  # constants
+            _sync_guard_flags()
+            _sync_fast_record()
+        finally:
+            _set_enabled(was)
 
     def _after_exit(self) -> None:
         if self.__dict__.pop("_counted", False):

@@ -173,11 +173,24 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
         uncached = value_and_grad(f, argnums, strict=strict, has_aux=has_aux)
         cached = CachedValueAndGrad(f, argnums, strict, has_aux=has_aux, uncached=uncached)
         return with_cache_controls(user_facing(cached), cached)
+    return functools.wraps(f)(user_facing(_value_and_grad(f, argnums, strict, has_aux)))
 
-    @functools.wraps(f)
-    @user_facing
-    def wrapper(*args: Any, **kwargs: Any):
-        nums = norm_argnums(argnums, len(args))
+
+def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | None,
+                    has_aux: bool) -> Callable:
+    """``value_and_grad(f)``'s call (the caller wraps it in its traceback cleaning)."""
+    single = isinstance(argnums, int | np.integer)
+    # argnums normalised once per number of arguments (immutable ones only: a list the
+    # caller changes later is read again)
+    nums_by_nargs: dict[int, tuple[int, ...]] | None = \
+        {} if single or type(argnums) is tuple else None
+
+    def run(*args: Any, **kwargs: Any):
+        nums = nums_by_nargs.get(len(args)) if nums_by_nargs is not None else None
+        if nums is None:
+            nums = norm_argnums(argnums, len(args))
+            if nums_by_nargs is not None:
+                nums_by_nargs[len(args)] = nums
         t = capture(f, args, kwargs, nums, strict)
         fname = name_of(f)
         aux = split_aux(t, fname) if has_aux else None
@@ -186,7 +199,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
         v = t.graph.outputs[0]
         if t.nested:  # inside another capture: a derivative it can differentiate again
             out = nested_vjp(t)({v.id: seed} if isinstance(v, Value) else {})
-            return value, (out[0] if isinstance(argnums, int | np.integer) else out)
+            return value, (out[0] if single else out)
         with paused_gc():
             grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(t.wrt)
         hazards, spec = t.hazards, t.spec
@@ -198,9 +211,9 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
                 + (f". framead reported {len(hazards)} hazard(s) that may explain it: "
                    f"{hazards[0]}" if hazards else "")), stacklevel=2)
         out = spec.pack(grads)
-        return value, (out[0] if isinstance(argnums, int | np.integer) else out)
+        return value, (out[0] if single else out)
 
-    return wrapper
+    return run
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0, *,

@@ -76,6 +76,8 @@ def rebox(x: Any, argnum: int, f: Callable | None = None) -> Any:
 def grad_like(g: Any, x: Any) -> Any:
     """The gradient shaped and typed like the input ``x`` (a float subclass gets a float, an
     ndarray subclass a plain array)."""
+    if type(g) is float and type(x) is float:  # (what the steps below make of it)
+        return g
     g = cast_like(g, x)
     if isinstance(g, np.ndarray) and not g.flags.writeable:
         g = g.copy()  # a broadcast view (the VJP of a sum): the caller gets an array to write
@@ -125,6 +127,9 @@ def _copy_arrays(arrays: list[np.ndarray]) -> dict[int, np.ndarray]:
     return out
 
 
+_NO_ARRAYS = frozenset({float, int, complex, bool, str, type(None)})  # (exact types)
+
+
 def copy_arguments(args: list, kwargs: dict, extra: Sequence[np.ndarray] = (),
                    copy_array: Callable[[np.ndarray], np.ndarray] | None = None
                    ) -> tuple[list, dict, dict[int, np.ndarray]]:
@@ -138,6 +143,9 @@ def copy_arguments(args: list, kwargs: dict, extra: Sequence[np.ndarray] = (),
     leaves of differentiated containers); the copies are returned by the id of their
     original. ``copy_array``: how to copy one array (default: copies sharing memory as the
     originals do)."""
+    if not extra and all(type(a) in _NO_ARRAYS for a in args) and \
+            all(type(v) in _NO_ARRAYS for v in kwargs.values()):  # (floats: nothing to copy)
+        return list(args), dict(kwargs), {}
     found: dict[int, np.ndarray] = {}
     seen: set[int] = set()
 
@@ -204,8 +212,7 @@ class ArgTree:
         self.num = num
         if x is None or not tree.is_node(x):
             check_input(x, num, f)  # one value: the clear errors for what it cannot be
-            self.treedef, self.leaves, self.paths, self.diff = tree.structure(x), [x], [""], [
-                True]
+            self.treedef, self.leaves, self.paths, self.diff = tree.LEAF, [x], [""], [True]
             return
         pairs, self.treedef = tree.flatten_with_paths(x)
         self.paths = [p for p, _ in pairs]
@@ -291,22 +298,24 @@ class Differentiated:
         out = []
         it = iter(grads)
         given: set[int] = set()
-
-        def own(g: Any) -> Any:
-            # one array object for two leaves (f(x, y) = sum(x + y), argnums=(0, 0)): each
-            # leaf gets its own, so an in-place update of one leaves the other alone
-            # (own_copy: recorded by an outer capture, where the gradient is differentiated)
-            if isinstance(g, np.ndarray):
-                if id(g) in given:
-                    g = own_copy(g)
-                given.add(id(g))
-            return g
-
         for i in self.nums:
             t = self.trees[i]
-            gs = [own(like(next(it), v)) if d else None
-                  for v, d in zip(t.leaves, t.diff, strict=True)]
-            out.append(gs[0] if t.treedef.is_leaf else tree.unflatten(t.treedef, gs))
+            gs: list[Any] = []
+            for v, d in zip(t.leaves, t.diff, strict=True):
+                if not d:
+                    gs.append(None)
+                    continue
+                g = like(next(it), v)
+                # one array object for two leaves (f(x, y) = sum(x + y), argnums=(0, 0)):
+                # each leaf gets its own, so an in-place update of one leaves the other alone
+                # (own_copy: recorded by an outer capture, where the gradient is
+                # differentiated)
+                if isinstance(g, np.ndarray):
+                    if id(g) in given:
+                        g = own_copy(g)
+                    given.add(id(g))
+                gs.append(g)
+            out.append(gs[0] if t.treedef.kind is None else tree.unflatten(t.treedef, gs))
         return tuple(out)
 
 

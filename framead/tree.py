@@ -213,6 +213,7 @@ class TreeDef:
 
 
 _LEAF = TreeDef(None, None, ())  # every leaf's structure (TreeDefs are never modified)
+LEAF = _LEAF
 
 
 def _up_to(td: TreeDef, tree: Any, out: list[Any], path: str) -> None:
@@ -256,6 +257,9 @@ def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[li
     >>> flatten([1.0, {"a": np.float32(2.0), "b": None}])
     ([1.0, np.float32(2.0)], list(*, dict(*, None())))
     """
+    t = type(tree)
+    if t in _PLAIN_LEAVES and is_leaf is None and t not in _registered:  # one leaf
+        return [tree], _LEAF
     out: list[Any] = []
     return out, _walk(tree, out, is_leaf, None, "")
 
