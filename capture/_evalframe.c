@@ -11,6 +11,8 @@
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/ndarraytypes.h> /* PyArray_BASE only: no import_array needed */
 
+#include <fenv.h>
+#include <math.h>
 #include <pthread.h>
 
 #if PY_VERSION_HEX >= 0x030E0000
@@ -1534,8 +1536,9 @@ seq_operand_traced(PyObject *a, PyObject *b)
    records (same Values, ids, Entry, Node); anything else, any doubt, goes to the handler. */
 static PyObject fa_fallback_obj; /* a marker, never a real object */
 #define FA_FALLBACK (&fa_fallback_obj)
-enum { FR_REC, FR_RULES, FR_SAVES, FR_ENTRY, FR_VALUE, FR_NODE, FR_DTYPE, FR_N };
+enum { FR_REC, FR_RULES, FR_SAVES, FR_ENTRY, FR_VALUE, FR_NODE, FR_DTYPE, FR_F64, FR_GETITEM, FR_N };
 static PyObject *s_guards, *s_entries, *s_nodes, *s_next_id, *s_obj, *s_value;
+static PyObject *s_buffer, *s_version, *s_shape;
 
 /* Value and Node are slotted classes: their instances are filled here slot by slot (what their
    __init__ does, without a Python call) when the slots are exactly these; else (a changed
@@ -1673,98 +1676,51 @@ refers_only_to_leaves(PyObject *o, PyObject *allowed)
     return tr != NULL && tr(o, leaf_visit, ctx) == 0;
 }
 
-static PyObject *
-fast_binop(int k, PyObject *a, PyObject *b)
+/* Record `res` = rule(*args) as the handlers do for a scalar result: a new Value (shape (),
+   float64, of kind `kind`, primal `res`), its Entry in `entries` (borrowed), the Node (no
+   keyword arguments, located by `key`). 0, or -1 with an exception set. */
+static int
+fast_emit(PyObject *st, PyObject *rec, PyObject *entries, PyObject *rule, PyObject *saves,
+          PyObject *args, PyObject *res, PyObject *kind, const fa_where_key *key)
 {
-    PyObject *st = T.fast_rec;
-    int fa = PyFloat_CheckExact(a), fb = PyFloat_CheckExact(b);
-    if (!((fa && fb) || (fa && PyLong_CheckExact(b)) || (fb && PyLong_CheckExact(a)))) {
-        return FA_FALLBACK;
-    }
-    PyObject *rec = PyTuple_GET_ITEM(st, FR_REC);
-    PyObject *rule = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_RULES), k);
-    if (rule == Py_None || rec != T.h_obj) {
-        return FA_FALLBACK;
-    }
-    fa_where_key key;
-    PyThreadState *ts = PyThreadState_Get();
-    if (where_fill(fa_current_frame(ts), NULL, &key, 0) != 0) {
-        PyErr_Clear();
-        return FA_FALLBACK; /* a file not met yet: the handler's walk learns it */
-    }
-    PyObject *res = fast_op(k, a, b);
-    if (res == FA_FALLBACK) {
-        return FA_FALLBACK;
-    }
-    if (res == NULL || !PyFloat_CheckExact(res)) { /* errors and complex results: as the */
-        PyErr_Clear();                             /* handler does them (a pure op) */
-        Py_XDECREF(res);
-        return FA_FALLBACK;
-    }
-    PyObject *guards = NULL, *entries = NULL, *va = NULL, *vb = NULL, *where = NULL;
-    PyObject *nid = NULL, *v = NULL, *entry = NULL, *idk = NULL, *args = NULL, *kw = NULL;
-    PyObject *outs = NULL, *node = NULL, *nodes = NULL, *out = NULL;
-    guards = PyObject_GetAttr(rec, s_guards);
-    if (guards == NULL) {
-        goto error;
-    }
-    if (guards != Py_None) {
-        out = FA_FALLBACK;
-        goto done;
-    }
-    entries = PyObject_GetAttr(rec, s_entries);
-    if (entries == NULL) {
-        goto error;
-    }
-    if (!PyDict_CheckExact(entries)) {
-        out = FA_FALLBACK;
-        goto done;
-    }
-    if (fast_value_of(entries, a, &va) < 0 || fast_value_of(entries, b, &vb) < 0) {
-        goto error;
-    }
-    if (va == NULL && vb == NULL) { /* not a recorded operand after all */
-        out = Py_NewRef(res);
-        goto done;
-    }
-    where = where_get(&key);
+    PyObject *where = NULL, *nid = NULL, *v = NULL, *entry = NULL, *idk = NULL, *kw = NULL;
+    PyObject *outs = NULL, *node = NULL, *nodes = NULL;
+    int rc = -1;
+    where = where_get(key);
     if (where == NULL) {
-        goto error;
+        goto done;
     }
-    PyObject *saves = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_SAVES), k);
-    saves = PyTuple_GET_ITEM(saves, (va != NULL) + 2 * (vb != NULL) - 1);
     PyObject *n0 = PyObject_GetAttr(rec, s_next_id);
     if (n0 == NULL) {
-        goto error;
+        goto done;
     }
     nid = PyNumber_Add(n0, small_ints[1]);
     Py_DECREF(n0);
     if (nid == NULL || PyObject_SetAttr(rec, s_next_id, nid) < 0) {
-        goto error;
+        goto done;
     }
-    PyObject *vargs[FA_VALUE_SLOTS] = {nid, empty_tuple, PyTuple_GET_ITEM(st, FR_DTYPE),
-                                       (PyObject *)&PyFloat_Type, res, Py_None, Py_None};
+    PyObject *vargs[FA_VALUE_SLOTS] = {nid, empty_tuple, PyTuple_GET_ITEM(st, FR_DTYPE), kind,
+                                       res, Py_None, Py_None};
     v = value_direct ? fill_slots(PyTuple_GET_ITEM(st, FR_VALUE), value_off, vargs,
                                   FA_VALUE_SLOTS)
                      : PyObject_Vectorcall(PyTuple_GET_ITEM(st, FR_VALUE), vargs, 5, NULL);
     if (v == NULL) {
-        goto error;
+        goto done;
     }
     PyObject *eargs[2] = {res, v};
     entry = PyObject_Vectorcall(PyTuple_GET_ITEM(st, FR_ENTRY), eargs, 2, NULL);
     if (entry == NULL || (idk = PyLong_FromVoidPtr(res)) == NULL ||
         PyDict_SetItem(entries, idk, entry) < 0) {
-        goto error;
+        goto done;
     }
     if (ptrmap_set(&T.tracked, res, 1) < 0) {
         PyErr_NoMemory();
-        goto error;
+        goto done;
     }
-    args = PyTuple_Pack(2, va != NULL ? va : a, vb != NULL ? vb : b);
     kw = PyDict_New();
     outs = PyTuple_Pack(1, v);
-    if (args == NULL || kw == NULL || outs == NULL) {
-        goto error;
+    if (kw == NULL || outs == NULL) {
+        goto done;
     }
     PyObject *nargs[FA_NODE_SLOTS] = {rule, args, kw, outs, where, saves, Py_False, Py_None};
     node = node_direct ? fill_slots(PyTuple_GET_ITEM(st, FR_NODE), node_off, nargs,
@@ -1772,10 +1728,10 @@ fast_binop(int k, PyObject *a, PyObject *b)
                        : PyObject_Vectorcall(PyTuple_GET_ITEM(st, FR_NODE), nargs, 6, NULL);
     if (node == NULL || (nodes = PyObject_GetAttr(rec, s_nodes)) == NULL ||
         PyList_Append(nodes, node) < 0) {
-        goto error;
+        goto done;
     }
-    /* The Value of a float, its Entry and its Node hold nothing that can refer back to them
-       (floats, the Value, constants, the rule): the collector need not traverse them. The
+    /* The Value of a scalar, its Entry and its Node hold nothing that can refer back to them
+       (scalars, Values, constants, the rule): the collector need not traverse them. The
        recorded graph grows by them, and the full collections a long recording triggers would
        walk them all again and again (most of the recording time of a long scalar loop). */
     if (value_direct && node_direct) {
@@ -1789,33 +1745,280 @@ fast_binop(int k, PyObject *a, PyObject *b)
             PyObject_GC_UnTrack(entry); /* (Entry is another module's: checked) */
         }
     }
-    out = Py_NewRef(res);
-    goto done;
-error:
-    out = NULL;
+    rc = 0;
 done:
-    Py_DECREF(res);
-    Py_XDECREF(guards);
-    Py_XDECREF(entries);
-    Py_XDECREF(va);
-    Py_XDECREF(vb);
     Py_XDECREF(where);
     Py_XDECREF(nid);
     Py_XDECREF(v);
     Py_XDECREF(entry);
     Py_XDECREF(idk);
-    Py_XDECREF(args);
     Py_XDECREF(kw);
     Py_XDECREF(outs);
     Py_XDECREF(node);
     Py_XDECREF(nodes);
+    return rc;
+}
+
+/* The recorder's entries (new reference) when the fast path may record now: 1; 0 when the
+   recorder records guards (every decision must be seen) or has another table; -1 on error. */
+static int
+fast_entries(PyObject *rec, PyObject **entries)
+{
+    *entries = NULL;
+    PyObject *guards = PyObject_GetAttr(rec, s_guards);
+    if (guards == NULL) {
+        return -1;
+    }
+    int none = guards == Py_None;
+    Py_DECREF(guards);
+    if (!none) {
+        return 0;
+    }
+    PyObject *e = PyObject_GetAttr(rec, s_entries);
+    if (e == NULL) {
+        return -1;
+    }
+    if (!PyDict_CheckExact(e)) {
+        Py_DECREF(e);
+        return 0;
+    }
+    *entries = e;
+    return 1;
+}
+
+/* A float64 operand's value: a float or np.float64 (`f64`), or an int NumPy converts exactly
+   (|i| <= 2**53). 0 when it is none of these. */
+static int
+fast_f64_operand(PyObject *x, PyObject *f64, double *out)
+{
+    if (PyFloat_CheckExact(x) || Py_IS_TYPE(x, (PyTypeObject *)f64)) {
+        *out = PyFloat_AS_DOUBLE(x); /* (np.float64 extends float's layout) */
+        return 1;
+    }
+    if (PyLong_CheckExact(x)) {
+        int overflow;
+        long long i = PyLong_AsLongLongAndOverflow(x, &overflow);
+        if (overflow || (i == -1 && PyErr_Occurred()) || i > (1LL << 53) || i < -(1LL << 53)) {
+            PyErr_Clear();
+            return 0;
+        }
+        *out = (double)i;
+        return 1;
+    }
+    return 0;
+}
+
+/* Would NumPy's float64 scalar operator k on x, y raise no floating-point flag (so warn or
+   raise nothing, whatever np.seterr says)? The operation done in C, its flags read (the
+   caller's flags restored). */
+static int
+f64_op_is_quiet(int k, double x, double y)
+{
+    fexcept_t saved;
+    fegetexceptflag(&saved, FE_ALL_EXCEPT);
+    feclearexcept(FE_ALL_EXCEPT);
+    volatile double vx = x, vy = y, r = 0.0;
+    switch (k) {
+    case 0: r = vx + vy; break;
+    case 5: r = vx * vy; break;
+    case 10: r = vx - vy; break;
+    case 11: r = vx / vy; break;
+    case 8: r = pow(vx, vy); break;
+    default: fesetexceptflag(&saved, FE_ALL_EXCEPT); return 0;
+    }
+    (void)r;
+    int quiet = !fetestexcept(FE_OVERFLOW | FE_UNDERFLOW | FE_DIVBYZERO | FE_INVALID);
+    fesetexceptflag(&saved, FE_ALL_EXCEPT);
+    return quiet;
+}
+
+/* a <op k> b of Python floats (or a float and an int), recorded as ProbeHandlers._scalar_binop
+   does; or with an np.float64 operand (the others floats, ints or np.float64) as
+   Recorder.apply does (an np.float64 result), where NumPy raises no floating-point flag. */
+static PyObject *
+fast_binop(int k, PyObject *a, PyObject *b)
+{
+    PyObject *st = T.fast_rec;
+    PyObject *f64 = PyTuple_GET_ITEM(st, FR_F64);
+    int na = Py_IS_TYPE(a, (PyTypeObject *)f64), nb = Py_IS_TYPE(b, (PyTypeObject *)f64);
+    if (na || nb) {
+        double x, y;
+        if (!fast_f64_operand(a, f64, &x) || !fast_f64_operand(b, f64, &y) ||
+            !f64_op_is_quiet(k, x, y)) {
+            return FA_FALLBACK;
+        }
+    }
+    else {
+        int fa = PyFloat_CheckExact(a), fb = PyFloat_CheckExact(b);
+        if (!((fa && fb) || (fa && PyLong_CheckExact(b)) || (fb && PyLong_CheckExact(a)))) {
+            return FA_FALLBACK;
+        }
+    }
+    PyObject *kind = na || nb ? f64 : (PyObject *)&PyFloat_Type;
+    PyObject *rec = PyTuple_GET_ITEM(st, FR_REC);
+    PyObject *rule = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_RULES), k);
+    if (rule == Py_None || rec != T.h_obj) {
+        return FA_FALLBACK;
+    }
+    fa_where_key key;
+    if (where_fill(fa_current_frame(PyThreadState_Get()), NULL, &key, 0) != 0) {
+        PyErr_Clear();
+        return FA_FALLBACK; /* a file not met yet: the handler's walk learns it */
+    }
+    PyObject *res = fast_op(k, a, b);
+    if (res == FA_FALLBACK) {
+        return FA_FALLBACK;
+    }
+    if (res == NULL || Py_TYPE(res) != (PyTypeObject *)kind) { /* errors and complex results: */
+        PyErr_Clear();                                          /* as the handler does them  */
+        Py_XDECREF(res);                                        /* (a pure op) */
+        return FA_FALLBACK;
+    }
+    PyObject *entries = NULL, *va = NULL, *vb = NULL, *args = NULL, *out = NULL;
+    int ok = fast_entries(rec, &entries);
+    if (ok <= 0) {
+        out = ok < 0 ? NULL : FA_FALLBACK;
+        goto done;
+    }
+    if (fast_value_of(entries, a, &va) < 0 || fast_value_of(entries, b, &vb) < 0) {
+        goto done;
+    }
+    if (va == NULL && vb == NULL) { /* not a recorded operand after all */
+        out = Py_NewRef(res);
+        goto done;
+    }
+    if (kind == f64) { /* Recorder.apply: a result already traced is the same value */
+        PyObject *vr;
+        if (fast_value_of(entries, res, &vr) < 0) {
+            goto done;
+        }
+        if (vr != NULL) {
+            Py_DECREF(vr);
+            out = FA_FALLBACK;
+            goto done;
+        }
+    }
+    PyObject *saves = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_SAVES), k);
+    saves = PyTuple_GET_ITEM(saves, (va != NULL) + 2 * (vb != NULL) - 1);
+    args = PyTuple_Pack(2, va != NULL ? va : a, vb != NULL ? vb : b);
+    if (args != NULL && fast_emit(st, rec, entries, rule, saves, args, res, kind, &key) == 0) {
+        out = Py_NewRef(res);
+    }
+done:
+    Py_DECREF(res);
+    Py_XDECREF(entries);
+    Py_XDECREF(va);
+    Py_XDECREF(vb);
+    Py_XDECREF(args);
     return out;
 }
 
-/* fast_binop in the handlers' setting: its Python calls (Value, Entry, Node) are framead's,
-   hidden from tracers and profilers, the user's frame the one warnings and stacks see. */
+/* a[k] of a traced 1-d float64 ndarray `a` by an int: an np.float64, recorded as
+   ProbeHandlers.get_item does, where the array's recorded value is current (no write since,
+   no view to re-derive, shape unchanged). */
 static PyObject *
-fast_binop_as_handler(int k, PyObject *a, PyObject *b)
+fast_getitem(PyObject *a, PyObject *k)
+{
+    PyObject *st = T.fast_rec;
+    PyObject *gi = PyTuple_GET_ITEM(st, FR_GETITEM);
+    PyObject *rec = PyTuple_GET_ITEM(st, FR_REC);
+    if (gi == Py_None || !PyLong_CheckExact(k) || ndarray_type == NULL ||
+        !Py_IS_TYPE(a, ndarray_type) || rec != T.h_obj || is_traced(k) ||
+        PyArray_NDIM((PyArrayObject *)a) != 1 ||
+        (PyObject *)PyArray_DESCR((PyArrayObject *)a) != PyTuple_GET_ITEM(st, FR_DTYPE)) {
+        return FA_FALLBACK;
+    }
+    fa_where_key key;
+    if (where_fill(fa_current_frame(PyThreadState_Get()), NULL, &key, 0) != 0) {
+        PyErr_Clear();
+        return FA_FALLBACK;
+    }
+    PyObject *entries = NULL, *e = NULL, *obj = NULL, *buf = NULL, *v = NULL, *shape = NULL;
+    PyObject *res = NULL, *vr = NULL, *args = NULL, *out = FA_FALLBACK;
+    int ok = fast_entries(rec, &entries);
+    if (ok <= 0) {
+        out = ok < 0 ? NULL : FA_FALLBACK;
+        goto done;
+    }
+    PyObject *key_a = PyLong_FromVoidPtr(a);
+    if (key_a == NULL) {
+        goto error;
+    }
+    e = PyDict_GetItemWithError(entries, key_a);
+    Py_DECREF(key_a);
+    if (e == NULL) {
+        if (PyErr_Occurred()) {
+            goto error;
+        }
+        goto done; /* a view met first here: the handler derives its value */
+    }
+    Py_INCREF(e);
+    if ((obj = PyObject_GetAttr(e, s_obj)) == NULL || (buf = PyObject_GetAttr(e, s_buffer)) == NULL ||
+        (v = PyObject_GetAttr(e, s_value)) == NULL) {
+        goto error;
+    }
+    if (obj != a || v == Py_None) {
+        goto done;
+    }
+    if (buf != Py_None) { /* ValueTable.value_of: the value is current at the buffer's version */
+        PyObject *bv = PyObject_GetAttr(buf, s_version), *ev = PyObject_GetAttr(e, s_version);
+        int same = bv != NULL && ev != NULL ? PyObject_RichCompareBool(bv, ev, Py_EQ) : -1;
+        Py_XDECREF(bv);
+        Py_XDECREF(ev);
+        if (same <= 0) {
+            if (same < 0) {
+                goto error;
+            }
+            goto done;
+        }
+        if ((shape = PyObject_GetAttr(v, s_shape)) == NULL) {
+            goto error;
+        }
+        if (!PyTuple_CheckExact(shape) || PyTuple_GET_SIZE(shape) != 1 ||
+            PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, 0)) != PyArray_DIM((PyArrayObject *)a, 0)) {
+            PyErr_Clear();
+            goto done; /* a.shape = ... since: the handler records the reshape */
+        }
+    }
+    PyObject *f64 = PyTuple_GET_ITEM(st, FR_F64);
+    res = PyObject_GetItem(a, k);
+    if (res == NULL || !Py_IS_TYPE(res, (PyTypeObject *)f64)) {
+        PyErr_Clear(); /* IndexError: the handler raises it (a pure op) */
+        goto done;
+    }
+    if (fast_value_of(entries, res, &vr) < 0) {
+        goto error;
+    }
+    if (vr != NULL) {
+        goto done;
+    }
+    args = PyTuple_Pack(2, v, k);
+    if (args == NULL || fast_emit(st, rec, entries, PyTuple_GET_ITEM(gi, 0),
+                                  PyTuple_GET_ITEM(gi, 1), args, res, f64, &key) < 0) {
+        goto error;
+    }
+    out = Py_NewRef(res);
+    goto done;
+error:
+    out = NULL;
+done:
+    Py_XDECREF(entries);
+    Py_XDECREF(e);
+    Py_XDECREF(obj);
+    Py_XDECREF(buf);
+    Py_XDECREF(v);
+    Py_XDECREF(shape);
+    Py_XDECREF(res);
+    Py_XDECREF(vr);
+    Py_XDECREF(args);
+    return out;
+}
+
+/* A fast path in the handlers' setting: its Python calls (Value, Entry, Node) are framead's,
+   hidden from tracers and profilers, the user's frame the one warnings and stacks see.
+   fast_binop(k, a, b) when k >= 0, else fast_getitem(a, b). */
+static PyObject *
+fast_as_handler(int k, PyObject *a, PyObject *b)
 {
     PyThreadState *ts = PyThreadState_Get();
     fa_frame *outer = T.user_frame;
@@ -1825,7 +2028,7 @@ fast_binop_as_handler(int k, PyObject *a, PyObject *b)
     }
     T.in_handler++;
     FA_PY_RECURSION_REMAINING(ts) += FA_HANDLER_FRAMES;
-    PyObject *res = fast_binop(k, a, b);
+    PyObject *res = k >= 0 ? fast_binop(k, a, b) : fast_getitem(a, b);
     FA_PY_RECURSION_REMAINING(ts) -= FA_HANDLER_FRAMES;
     T.in_handler--;
     if (!profile_internals) {
@@ -1850,7 +2053,7 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         !PyTuple_CheckExact(PyTuple_GET_ITEM(state, FR_SAVES)) ||
         PyTuple_GET_SIZE(PyTuple_GET_ITEM(state, FR_SAVES)) != 13) {
         PyErr_SetString(PyExc_TypeError, "set_fast_record((recorder, rules[13], saves[13], "
-                                         "Entry, Value, Node, dtype) or None)");
+                                         "Entry, Value, Node, dtype, float64, getitem) or None)");
         return NULL;
     }
     for (int k = 0; k < 13; k++) {
@@ -1860,6 +2063,13 @@ m_set_fast_record(PyObject *mod, PyObject *state)
             PyErr_SetString(PyExc_TypeError, "set_fast_record: saves[k] must be a 3-tuple");
             return NULL;
         }
+    }
+    PyObject *gi = PyTuple_GET_ITEM(state, FR_GETITEM);
+    if (!PyType_Check(PyTuple_GET_ITEM(state, FR_F64)) ||
+        (gi != Py_None && (!PyTuple_CheckExact(gi) || PyTuple_GET_SIZE(gi) != 2))) {
+        PyErr_SetString(PyExc_TypeError, "set_fast_record: float64 must be a type, getitem "
+                                         "(rule, saves) or None");
+        return NULL;
     }
     if (PyTuple_GET_ITEM(state, FR_REC) != T.h_obj) { /* not this thread's handlers' */
         Py_CLEAR(T.fast_rec);
@@ -1884,7 +2094,7 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
             (is_traced(a) || is_traced(b) || seq_operand_traced(a, b))) {             \
             if (T.fast_rec != NULL) {                                                \
-                PyObject *r = fast_binop_as_handler((IDX) % 13, a, b);               \
+                PyObject *r = fast_as_handler((IDX) % 13, a, b);                    \
                 if (r != FA_FALLBACK) {                                              \
                     return r;                                                        \
                 }                                                                    \
@@ -1994,6 +2204,12 @@ probe_getitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *a = args[0], *k = args[1];
     if (FA_UNLIKELY(FA_ACTIVE()) && (is_traced(a) || is_traced(k))) {
+        if (T.fast_rec != NULL) {
+            PyObject *r = fast_as_handler(-1, a, k);
+            if (r != FA_FALLBACK) {
+                return r;
+            }
+        }
         return call_handler2(T.h_getitem, a, k);
     }
     if (FA_UNLIKELY(FA_WATCHING()) && watch_operands("getitem", a, k) < 0) {
@@ -3262,7 +3478,11 @@ PyInit__evalframe(void)
     s_next_id = PyUnicode_InternFromString("_next_id");
     s_obj = PyUnicode_InternFromString("obj");
     s_value = PyUnicode_InternFromString("value");
-    if (!empty_tuple || !s_guards || !s_entries || !s_nodes || !s_next_id || !s_obj || !s_value) {
+    s_buffer = PyUnicode_InternFromString("buffer");
+    s_version = PyUnicode_InternFromString("version");
+    s_shape = PyUnicode_InternFromString("shape");
+    if (!empty_tuple || !s_guards || !s_entries || !s_nodes || !s_next_id || !s_obj || !s_value ||
+        !s_buffer || !s_version || !s_shape) {
         goto fail;
     }
     star_kwnames1 = Py_BuildValue("(s)", "__framead_star__");

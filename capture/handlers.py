@@ -221,31 +221,52 @@ _C_OP_ORDER = ("add", "and_", "floordiv", "lshift", "matmul", "mul", "mod", "or_
                "rshift", "sub", "truediv", "xor")
 
 
+# the recorder methods whose recording capture/_evalframe.c's fast path reproduces: a recorder
+# class that overrides any of them records through its handlers
+_C_MIRRORED = ("binop", "binary", "_scalar_binop", "getitem", "get_item", "apply", "tree_value",
+               "value_of", "_outputs", "_new_value", "_register", "_entry", "_protect")
+
+
+def _framead_method(cls: type, name: str) -> bool:
+    """Is ``cls.name`` the method of framead's own recorder classes (not a subclass's)?"""
+    owner = next((k for k in cls.__mro__ if name in k.__dict__), None)
+    return owner is not None and owner.__module__.startswith(__package__ + ".")
+
+
 def fast_record_state(rec: Any) -> tuple | None:
-    """What capture/_evalframe.c needs to record ``rec``'s traced scalar binops itself (exactly
-    as ``_scalar_binop`` would), or None where they must go through the handler: a recorder
-    whose class changes how binops are handled, or one that records guards, is strict or saves
-    everything."""
+    """What capture/_evalframe.c needs to record ``rec``'s traced scalar binops (floats and
+    np.float64) and ``a[i]`` of 1-d float64 arrays itself (exactly as ``_scalar_binop``,
+    ``apply`` and ``get_item`` would), or None where they must go through the handlers: a
+    recorder whose class changes how they are recorded, or one that records guards, is strict
+    or saves everything."""
     cls = type(rec)
-    if not isinstance(rec, ProbeHandlers) or not (
-            cls.binop is ProbeHandlers.binop and cls.binary is ProbeHandlers.binary
-            and cls._scalar_binop is ProbeHandlers._scalar_binop):
+    if not isinstance(rec, ProbeHandlers) or \
+            not all(_framead_method(cls, name) for name in _C_MIRRORED):
         return None
     if getattr(rec, "guards", 0) is not None or getattr(rec, "strict", True) or \
             getattr(rec, "save_all", True) or type(getattr(rec, "entries", None)) is not dict:
         return None
-    if not _FAST_TABLES:  # (the operator rules are looked up once, as _scalar_binop's are)
-        if tuple(f.__name__ for f in FUNC_OPS) != _C_OP_ORDER:
-            _FAST_TABLES.append(None)
-        else:
-            init_op_rules()
-            rules_ = tuple(None if r is None or r.cut else r for r in _OP_RULES[:13])
-            saves = tuple(None if r is None else _OP_SAVES[k] for k, r in enumerate(rules_))
-            _FAST_TABLES.append((rules_, saves))
+    if not _FAST_TABLES:  # (the rules are looked up once, as _scalar_binop's are)
+        _FAST_TABLES.append(_fast_tables())
     tables = _FAST_TABLES[0]
     if tables is None:
         return None
-    return (rec, *tables, Entry, Value, Node, _PY_DTYPES[float])
+    return (rec, *tables[:2], Entry, Value, Node, _PY_DTYPES[float], np.float64, tables[2])
+
+
+def _fast_tables() -> tuple | None:
+    """(rules, saves) by operator, as _scalar_binop and apply use them (None: not recorded
+    in C), and (rule, saves) of ``a[i]`` or None; None when the C numbering differs."""
+    if tuple(f.__name__ for f in FUNC_OPS) != _C_OP_ORDER:
+        return None
+    init_op_rules()
+    rules_ = tuple(None if r is None or r.cut or getattr(r, "hazard", None) else r
+                   for r in _OP_RULES[:13])
+    saves = tuple(None if r is None else _OP_SAVES[k] for k, r in enumerate(rules_))
+    rule = rules.lookup(operator.getitem)
+    getitem = None if rule is None or rule.cut or getattr(rule, "hazard", None) else \
+        (rule, saved_set(rule, (0,)))
+    return rules_, saves, getitem
 
 
 _FAST_TABLES: list = []  # [(rules, saves) by operator, or None: the C numbering differs]

@@ -1,0 +1,245 @@
+"""The C fast path for NumPy scalars (issue 16): capture/_evalframe.c records a traced binop
+with an np.float64 operand (the other a float, an int or an np.float64) and ``a[i]`` of a
+traced 1-d float64 array itself. The IR must be exactly what the handlers (Recorder.apply,
+get_item) record, and results, warnings, exceptions and gradients as natively; anything the
+C path does not reproduce exactly (a floating-point flag NumPy would report, a stale view, a
+reshaped array, other types) goes to the handlers."""
+
+from __future__ import annotations
+
+import traceback
+import warnings
+
+import numpy as np
+import pytest
+from framead.capture import session
+from framead.capture.recorder import Recorder
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_fast_record import assert_same, record_both
+
+import framead
+
+
+def _switch(monkeypatch):
+    """fast(on): the C fast path on or off (test_fast_record's ``fast`` fixture)."""
+    return lambda on: monkeypatch.setattr(session, "FAST_RECORD", on)
+
+
+def _handler_calls(monkeypatch):
+    """Count the handlers' recordings of general operations (Recorder.apply)."""
+    n = [0]
+    orig = Recorder.apply
+
+    def counting(self, *a, **k):
+        n[0] += 1
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(Recorder, "apply", counting)
+    return n
+
+
+# --- programs ------------------------------------------------------------------------------
+
+def rosen(x):
+    terms = np.zeros(len(x) - 1)
+    for i in range(len(x) - 1):
+        terms[i] = 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+    return np.sum(terms)
+
+
+def mixed(x):
+    a = x[0] * 2.0 + 3 * x[1] - x[-1] / 4
+    b = np.float64(1.5) * a + a ** 2 - 2 ** x[2]
+    c = a * b / (x[1] + 2.0)
+    c += x[0]
+    c *= 2
+    c -= 1.5
+    c /= np.float64(3.0)
+    d = x[0] // 1.0 + x[1] % 1.0  # cut rules: the handler
+    return c + d + (x[0] - x[0]) * 0.0
+
+
+def views_and_writes(x):
+    m = np.stack([x, 2.0 * x])  # (2, n)
+    col = m[:, 1]  # a view
+    s = col[0] * col[1]
+    row = m[1]
+    s = s + row[2]
+    m[1, 2] = s  # a write: row's and col's values are derived again
+    s = s + row[2] * col[1] + m[1][2]
+    y = x.copy()
+    y[0] = 5.0
+    return s + y[0] * y[1] + y[-1]
+
+
+def reshaped(x):  # (NumPy 2.5 deprecates setting .shape: filtered in the tests)
+    y = x.copy()
+    s = y[0] * 2.0
+    y.shape = (1, len(x))  # no probe sees it: the handler records the reshape
+    y.shape = (len(x),)
+    return s + y[1] * 3.0
+
+
+def other_types(x):
+    f32 = np.float32(x[0]) * 2.0  # float32: the handlers
+    i = x[0] * (2 ** 60 + 1) * 1e-18  # an int NumPy converts inexactly: the handlers
+    t = x[1] * True  # a bool: the handlers
+    return float(f32) + i + t + x[2] * np.int64(3)
+
+
+PROGRAMS = [(rosen, 6), (mixed, 4), (views_and_writes, 4), (reshaped, 3), (other_types, 3)]
+
+
+@pytest.mark.filterwarnings("ignore:Setting the shape:DeprecationWarning")
+@pytest.mark.parametrize("fn,n", PROGRAMS, ids=lambda v: getattr(v, "__name__", ""))
+def test_same_ir_as_the_handlers(monkeypatch, fn, n):
+    fast = _switch(monkeypatch)
+    x = np.linspace(0.3, 1.7, n)
+    slow, quick = record_both(fast, fn, x)
+    assert_same(slow, quick)
+
+
+@pytest.mark.filterwarnings("ignore:Setting the shape:DeprecationWarning")
+@pytest.mark.parametrize("fn,n", PROGRAMS, ids=lambda v: getattr(v, "__name__", ""))
+def test_gradients_match_finite_differences(monkeypatch, fn, n):
+    fast = _switch(monkeypatch)
+    fast(True)
+    x = np.linspace(0.3, 1.7, n)
+    g = framead.grad(fn)(x)
+    eps = 1e-3 if fn is other_types else 1e-6  # (float32 rounding in other_types)
+    fd = np.array([(fn(x + eps * e) - fn(x - eps * e)) / (2 * eps) for e in np.eye(n)])
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6)
+
+
+def test_fast_path_is_taken(monkeypatch):
+    fast = _switch(monkeypatch)
+    n = _handler_calls(monkeypatch)
+    x = np.linspace(0.5, 1.5, 40)
+    fast(False)
+    framead.trace(rosen, x)
+    slow = n[0]
+    n[0] = 0
+    fast(True)
+    framead.trace(rosen, x)
+    # 39 iterations of 3 getitems and 7 binops; the setitems and np.zeros/np.sum remain
+    assert slow >= 39 * 10 and n[0] <= 5
+
+
+def _warned(fn, x):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        try:
+            out = framead.trace(fn, x).value
+        except Exception as e:  # noqa: BLE001 - compared below
+            out = e
+    return out, [(type(m.message), str(m.message), m.filename, m.lineno) for m in w]
+
+
+def overflow(x):
+    return x[0] * 1e308 * 10.0
+
+
+def divide(x):
+    return x[0] / 0.0 + x[1] / 0
+
+
+def invalid(x):
+    return (x[0] - 2.0) ** 0.5
+
+
+def underflow(x):
+    return x[0] * 1e-300 * 1e-300
+
+
+@pytest.mark.parametrize("fn", [overflow, divide, invalid, underflow],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", ["warn", "raise", "ignore"])
+def test_floating_point_flags_as_natively(monkeypatch, fn, mode):
+    fast = _switch(monkeypatch)
+    x = np.array([1.0, 2.0])
+    with np.errstate(all=mode):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            try:
+                native = fn(x)
+            except FloatingPointError as e:
+                native = e
+        native_w = [(type(m.message), str(m.message), m.filename, m.lineno) for m in w]
+        fast(True)
+        out, got_w = _warned(fn, x)
+        fast(False)
+        out_slow, slow_w = _warned(fn, x)
+    assert got_w == native_w == slow_w
+    if isinstance(native, Exception):
+        assert type(out) is type(native) and str(out) == str(native)
+        tb = traceback.extract_tb(out.__traceback__)
+        assert tb[-1].name == fn.__name__
+    else:
+        np.testing.assert_equal(out, native)
+
+
+def test_index_errors_as_natively(monkeypatch):
+    fast = _switch(monkeypatch)
+    def f(x):
+        return x[5] * 2.0
+
+    fast(True)
+    with pytest.raises(IndexError) as info:
+        framead.trace(f, np.ones(3))
+    with pytest.raises(IndexError) as native:
+        f(np.ones(3))
+    assert str(info.value) == str(native.value)
+    assert traceback.extract_tb(info.value.__traceback__)[-1].name == "f"
+
+
+# --- a fuzzer over expressions of NumPy scalars, floats, ints and array items -------------
+
+_OPS = ["+", "-", "*", "/", "**"]
+
+
+@st.composite
+def expressions(draw, depth=0):
+    """Source text of an expression over ``x[i]``, ``y`` (np.float64), ``z`` (float),
+    constants of every kind; smooth everywhere (no division by zero, no power of 0)."""
+    if depth >= 3 or draw(st.booleans()):
+        leaf = draw(st.sampled_from(["x[0]", "x[1]", "x[-1]", "y", "z", "2", "0.5",
+                                     "np.float64(1.25)", "3"]))
+        return leaf
+    op = draw(st.sampled_from(_OPS))
+    a = draw(expressions(depth + 1))
+    if op == "**":
+        p = draw(st.sampled_from(['2', '0.5', '1.5', 'np.float64(2.0)']))
+        return f"(({a}) * ({a}) + 0.25) ** {p}"
+    b = draw(expressions(depth + 1))
+    if op == "/":
+        return f"({a}) / (({b}) * ({b}) + 1.0)"
+    return f"({a}) {op} ({b})"
+
+
+@pytest.mark.filterwarnings("ignore::framead.api.GradientWarning")
+@settings(max_examples=300, deadline=None)
+@given(expressions())
+def test_fuzz_fast_and_handlers_agree(expr):
+    src = f"def f(x):\n    y = x[1] * 1.0\n    z = float(x[0])\n    return {expr}\n"
+    ns: dict = {"np": np}
+    exec(compile(src, "<fuzz>", "exec"), ns)  # noqa: S102 - the fuzzer's program
+    f = ns["f"]
+    x = np.array([0.7, 1.3, 0.9])
+    old = session.FAST_RECORD
+    try:
+        session.FAST_RECORD = False
+        slow = framead.trace(f, x)
+        g_slow = framead.grad(f)(x) if slow.graph.nodes else None
+        session.FAST_RECORD = True
+        quick = framead.trace(f, x)
+        g_fast = framead.grad(f)(x) if quick.graph.nodes else None
+    finally:
+        session.FAST_RECORD = old
+    assert str(quick.graph) == str(slow.graph)
+    assert_same(slow, quick)
+    if g_fast is not None:
+        np.testing.assert_array_equal(g_fast, g_slow)
+        eps = 1e-6
+        fd = np.array([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(3)])
+        np.testing.assert_allclose(g_fast, fd, rtol=1e-4, atol=1e-6)
