@@ -1676,6 +1676,22 @@ refers_only_to_leaves(PyObject *o, PyObject *allowed)
     return tr != NULL && tr(o, leaf_visit, ctx) == 0;
 }
 
+/* Untrack tuple `t` when none of its items is tracked by the collector (then it can be in
+   no reference cycle). */
+static void
+untrack_if_leaves(PyObject *t)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
+        PyObject *x = PyTuple_GET_ITEM(t, i);
+        if (PyObject_IS_GC(x) && PyObject_GC_IsTracked(x)) {
+            return;
+        }
+    }
+    if (PyObject_GC_IsTracked(t)) {
+        PyObject_GC_UnTrack(t);
+    }
+}
+
 /* Record `res` = rule(*args) as the handlers do for a scalar result: a new Value (shape (),
    float64, of kind `kind`, primal `res`), its Entry in `entries` (borrowed), the Node (no
    keyword arguments, located by `key`). 0, or -1 with an exception set. */
@@ -1744,6 +1760,9 @@ fast_emit(PyObject *st, PyObject *rec, PyObject *entries, PyObject *rule, PyObje
         if (PyObject_GC_IsTracked(entry) && refers_only_to_leaves(entry, v)) {
             PyObject_GC_UnTrack(entry); /* (Entry is another module's: checked) */
         }
+        /* (the collector untracks a tuple of untracked objects only if they are tuples) */
+        untrack_if_leaves(args);
+        untrack_if_leaves(outs);
     }
     rc = 0;
 done:
