@@ -17,7 +17,8 @@ old one, up to ``MAX_TRACES`` per input signature).
 What a cached trace depends on, and how each is checked (docs/internals.md, "Cached traces"):
 
 * the differentiated arguments' types, shapes and dtypes (the signature);
-* the other arguments and keyword arguments: equal values (arrays: same bytes);
+* the other arguments and keyword arguments: equal values (arrays: same bytes; from 64 KiB
+  on, same SHA-256 digest of their bytes, so no copy of them is kept);
 * every decision on a traced value (guards in the replay);
 * ``f``'s code, defaults and closure cells and those of every Python function it passed a
   traced value to (numbers, strings, arrays and plain tuples/lists/dicts of them by value,
@@ -38,6 +39,7 @@ write ``if x != 0:`` or ``if bool(x):``); call
 from __future__ import annotations
 
 import functools
+import hashlib
 import sys
 import sysconfig
 import types
@@ -65,6 +67,7 @@ from .tracing import (
 )
 
 MAX_TRACES = 8
+DIGEST_BYTES = 1 << 16  # static arrays this large are compared by a digest of their bytes
 MAX_REASONS = 16  # distinct reasons kept in stats["reasons"] (stats["uncacheable"] counts all)
 _BY_VALUE = (bool, int, float, complex, str, bytes, type(None), np.generic)
 
@@ -91,7 +94,7 @@ def fingerprint(x: Any, containers: bool = True, depth: int = 0) -> Any:
     if isinstance(x, np.ndarray):
         if x.dtype == object:
             return _Ident(x)
-        return ("array", x.shape, x.dtype.str, x.tobytes())
+        return _array_fingerprint(x)
     if isinstance(x, _BY_VALUE):
         return (type(x), x)
     if depth < 4 and (type(x) is tuple or (containers and type(x) is list)):
@@ -100,6 +103,16 @@ def fingerprint(x: Any, containers: bool = True, depth: int = 0) -> Any:
         return ("dict", tuple((fingerprint(k, True, depth + 1),
                                fingerprint(v, True, depth + 1)) for k, v in x.items()))
     return _Ident(x)
+
+
+def _array_fingerprint(x: np.ndarray) -> tuple:
+    """An array's shape, dtype and bytes; from ``DIGEST_BYTES`` on, the SHA-256 digest of its
+    bytes instead (a cache entry and every call would otherwise hold a copy of each large
+    static array)."""
+    if x.nbytes < DIGEST_BYTES:
+        return ("array", x.shape, x.dtype.str, x.tobytes())
+    buf = x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    return ("array", x.shape, x.dtype.str, "sha256", hashlib.sha256(buf.data).digest())
 
 
 def _global_fingerprint(x: Any) -> Any:
@@ -245,8 +258,8 @@ class _Entry:
     repeated costs no more than an uncached one), output structure and what it depends on."""
 
     def __init__(self, trace: Any, guards: tuple, out_treedef: Any, globals_: WatchedGlobals):
-        self.trace = trace
-        self.guards = guards
+        self.trace: Any = trace  # (None once the replay is made: it owns the graph)
+        self.guards: tuple | None = guards
         self.out_treedef = out_treedef
         self.globals = globals_
         self._replay: Replay | None = None
@@ -254,8 +267,7 @@ class _Entry:
     @property
     def replay(self) -> Replay:
         if self._replay is None:
-            self._replay = Replay(self.trace.graph, self.trace.wrt, guards=self.guards)
-            self.trace = None  # the replay holds what it needs
+            self._replay = _replay_of(self)
         return self._replay
 
     def run(self, inputs: list, seed_of: Callable | None) -> tuple[Any, list]:
@@ -269,6 +281,19 @@ class _Entry:
         v = rp.output_ids[0]
         seeds = {v: seed_of(value)} if v is not None else {}
         return value, rp.backward(env, seeds) if seeds else [None] * len(rp.wrt_ids)
+
+
+def _replay_of(entry: _Entry) -> Replay:
+    """The replay of ``entry``'s trace, which it hands over: the replay is the graph's only
+    holder, so each node is freed as its steps are made (the steps reuse its memory), and the
+    entry keeps neither the trace nor the guards (their recorded values) afterwards."""
+    trace, guards = entry.trace, entry.guards
+    if trace is None:  # a first attempt raised part way through consuming the graph
+        raise NotReplayable("the replay of this trace could not be built")
+    entry.trace = entry.guards = None
+    graph, wrt = trace.graph, trace.wrt
+    del trace  # (its reverse pass holds the nodes too)
+    return Replay(graph, wrt, guards=guards, consume=True)
 
 
 def uncacheable_reason(t: Any, rec: Any) -> str | None:

@@ -10,6 +10,7 @@ saved primals read from ``e``. Every line is commented with the user line it rep
 
 from __future__ import annotations
 
+import array
 import bisect
 import functools
 import itertools
@@ -34,6 +35,9 @@ from .reverse_source import (
 )
 
 CHUNK_NODES = 250
+FREE_BATCH = 64  # scalar values freed by one step (arrays: at once)
+_SCALAR_KINDS = frozenset({float, int, complex, bool, np.float64, np.float32, np.complex128,
+                           np.int64})
 COMPILE_LIMIT = 1000  # forward and reverse nodes; longer replays run as steps (replay_steps)
 _serial = itertools.count(1)
 
@@ -42,6 +46,7 @@ _BINOPS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.tru
            operator.pow: "**", operator.matmul: "@", operator.floordiv: "//",
            operator.mod: "%"}
 _UNOPS = {operator.neg: "-", operator.pos: "+"}
+_NO_KW: dict = {}  # (the keyword arguments of the steps without: one dict, only read)
 
 
 class Miss(Exception):
@@ -104,6 +109,56 @@ def _input_ids(node: Node) -> tuple[int, ...]:
     return tuple(v.id for v in node.value_inputs())
 
 
+def _positional_ids(node: Node, ids: tuple[int, ...]) -> Any:
+    """The ids of the Values among ``node``'s positional arguments (activity flows through
+    those only); ``ids``: its ``_input_ids``."""
+    return [v.id for v in values_in(node.args)] if node.kwargs else ids
+
+
+def _env_size(graph: Graph, guards: tuple, ins: list) -> int:
+    """One more than the largest value id the graph, its guards and its nodes' inputs
+    (``ins``) name."""
+    top = max((o.id for n in graph.nodes for o in n.outputs if o is not None), default=0)
+    named = (*graph.inputs, *graph.outputs, *(v for g in guards for v in values_in(list(g[2]))))
+    top = max(top, max((v.id for v in named if isinstance(v, Value)), default=0))
+    return 1 + max(top, max((max(t) for t in ins if t), default=0))
+
+
+def _flags(size: int, ids: Any) -> bytearray:
+    """One byte per value id (a compact set): 1 for ``ids``."""
+    out = bytearray(size)
+    for i in ids:
+        out[i] = 1
+    return out
+
+
+def _merge(fpos: list[int], nodes: list[Node], guards: tuple) -> list:
+    """The forward nodes (at graph positions ``fpos``) and the guards (tuples), in recorded
+    order: a guard goes before the node it preceded when recorded."""
+    if not guards:
+        return list(nodes)
+    gs = sorted(guards, key=lambda g: g[0])  # (stable: guards at one position keep order)
+    out: list = []
+    j = 0
+    for pos, node in zip(fpos, nodes, strict=True):
+        while j < len(gs) and gs[j][0] <= pos:
+            out.append(gs[j])
+            j += 1
+        out.append(node)
+    out += gs[j:]
+    return out
+
+
+def _drop_primals(nodes: list) -> None:
+    """Forget the recorded primals of ``nodes``' outputs (a consumed graph: the replay
+    recomputes them), constants' kept."""
+    for n in nodes:
+        if n.rule is not CONST_RULE:
+            for o in n.outputs:
+                if o is not None:
+                    o.primal = None
+
+
 def _nth(args: tuple, k: int) -> Any:
     return args[k] if k < len(args) else None
 
@@ -133,21 +188,25 @@ def _is_operator(fn: Any) -> bool:
         return False
 
 
+# F_CALL steps: (F_CALL, run, call, kw, out), ``call`` the callable then its arguments' specs
+def _called(e: list, call: tuple, kw: dict) -> Any:
+    return call[0](*steps.args_of(e, call[1:]), **steps.kwargs_of(e, kw))
+
+
 def _run_call(e: list, call: tuple, kw: dict, o: int) -> None:
-    e[o] = call[0](*steps.args_of(e, call[1]), **steps.kwargs_of(e, kw))
+    e[o] = _called(e, call, kw)
 
 
 def _run_fit(e: list, call: tuple, kw: dict, o: tuple) -> None:
-    e[o[0]] = _fit(call[0](*steps.args_of(e, call[1]), **steps.kwargs_of(e, kw)), o[1], o[2])
+    e[o[0]] = _fit(_called(e, call, kw), o[1], o[2])
 
 
 def _run_multi(e: list, call: tuple, kw: dict, ids: tuple) -> None:
-    _store_leaves(e, call[0](*steps.args_of(e, call[1]), **steps.kwargs_of(e, kw)), ids)
+    _store_leaves(e, _called(e, call, kw), ids)
 
 
 def _run_guard(e: list, call: tuple, kw: dict, o: tuple) -> None:
-    if not same_as_recorded(call[0](*steps.args_of(e, call[1]), **steps.kwargs_of(e, kw)),
-                            o[0]):
+    if not same_as_recorded(_called(e, call, kw), o[0]):
         raise Miss(o[1])
 
 
@@ -165,81 +224,88 @@ class Replay:
     """
 
     def __init__(self, graph: Graph, wrt: list[Value], guards: tuple = (),
-                 compiled: bool | None = None):
+                 compiled: bool | None = None, consume: bool = False):
         self.graph = graph
         self.wrt = wrt
         self.filename = f"<framead-replay-{next(_serial)}>"
         self.guards = guards
-        self._ins = [_input_ids(n) for n in graph.nodes]
-        self._fpos = self._needed_forward(graph, guards, self._ins)
+        ins = [_input_ids(n) for n in graph.nodes]
+        self.size = _env_size(graph, guards, ins)
+        self._fpos = self._needed_forward(graph, guards, ins, self.size)
         self.fwd_nodes = [graph.nodes[k] for k in self._fpos]
-        self.bwd_nodes = self._active(graph, wrt, self._ins)
-        self.size = 1 + max([v.id for v in graph.inputs] +
-                            [o.id for n in graph.nodes for o in n.outputs if o is not None],
-                            default=0)
+        self.bwd_nodes = self._active(graph, wrt, ins, self.size)
+        self._ins = [ins[k] for k in self._fpos]  # (in forward order from here on)
+        del ins
+        if consume:  # the dead nodes go now
+            graph.nodes = []
         if compiled is None:
             mode = os.environ.get("FRAMEAD_REPLAY", "")
             compiled = mode == "source" or (mode != "loop" and len(self.fwd_nodes) +
                                             len(self.bwd_nodes) <= COMPILE_LIMIT)
         self.compiled = compiled
         self.source: str | None = None
-        self._prepare()
-        if compiled:
-            self._generate()
-        else:
-            self._build_steps()
-        del self._inline, self._where, self._private, self._items, self._release_after, \
-            self._reads
+        self._prepare(consume)
         # keep ids and constants only: the recorded primals can be freed
         self.input_ids = [v.id for v in graph.inputs]
         self.output_ids = [v.id if isinstance(v, Value) else None for v in graph.outputs]
         self._output_consts = [None if isinstance(v, Value) else v for v in graph.outputs]
         self.wrt_ids = [v.id for v in wrt]
+        if compiled:
+            self._generate()
+        else:
+            self._build_steps(consume)
+        del self._inline, self._where, self._private, self._items, self._release_after, \
+            self._reads, self.guards
         del self.graph, self.wrt, self.fwd_nodes, self.bwd_nodes, self._fpos
 
     @staticmethod
-    def _needed_forward(graph: Graph, guards: tuple, ins: list) -> list[int]:
+    def _needed_forward(graph: Graph, guards: tuple, ins: list, size: int) -> list[int]:
         """Positions of the nodes the outputs or a guard depend on (``graph.live_nodes``);
         every value they read must be made by one of them or be an input. ``ins``: each
-        node's ``_input_ids``."""
+        node's ``_input_ids``; ``size``: the env's (value ids index flag bytes, not sets)."""
         guarded = [v for g in guards for v in values_in(list(g[2]))]
-        needed = {v.id for v in (*graph.outputs, *guarded) if isinstance(v, Value)}
-        read = set(needed)
-        made = {v.id for v in graph.inputs}
+        roots = [v.id for v in (*graph.outputs, *guarded) if isinstance(v, Value)]
+        needed = _flags(size, roots)
+        made = _flags(size, (v.id for v in graph.inputs))
         live: list[int] = []
         nodes = graph.nodes
         for k in range(len(nodes) - 1, -1, -1):
-            outs = [o.id for o in nodes[k].outputs if o is not None]
-            if not needed.isdisjoint(outs):
+            outs = nodes[k].outputs
+            if any(o is not None and needed[o.id] for o in outs):
                 live.append(k)
-                needed.update(ins[k])
-                made.update(outs)
+                for i in ins[k]:
+                    needed[i] = 1
+                for o in outs:
+                    if o is not None:
+                        made[o.id] = 1
         live.reverse()
-        for k in live:
-            read.update(ins[k])
-        missing = read - made
+        missing = [i for i in roots if not made[i]]
+        missing += [i for k in live for i in ins[k] if not made[i]]
         if missing:
             raise NotReplayable(f"value %{min(missing)} is read but made where framead cannot "
                                 "re-run it")
         return live
 
     @staticmethod
-    def _active(graph: Graph, wrt: list[Value], ins: list) -> list[Node]:
+    def _active(graph: Graph, wrt: list[Value], ins: list, size: int) -> list[Node]:
         """``reversed(active_nodes(graph, wrt))``, from the nodes' ``_input_ids``."""
-        active = {v.id for v in wrt}
+        active = _flags(size, (v.id for v in wrt))
         fwd = []
-        for node, ids in zip(graph.nodes, ins, strict=True):
-            if node.kwargs:  # activity flows through positional arguments only
-                ids = [v.id for v in values_in(node.args)]
-            if not active.isdisjoint(ids):
-                fwd.append((node, ids))
-                active.update(o.id for o in node.outputs if o is not None)
-        needed = {v.id for v in graph.outputs if isinstance(v, Value)}
+        nodes = graph.nodes
+        for k, node in enumerate(nodes):
+            if any(active[i] for i in _positional_ids(node, ins[k])):
+                fwd.append(k)
+                for o in node.outputs:
+                    if o is not None:
+                        active[o.id] = 1
+        needed = _flags(size, (v.id for v in graph.outputs if isinstance(v, Value)))
         out = []
-        for node, ids in reversed(fwd):
-            if any(o is not None and o.id in needed for o in node.outputs):
+        for k in reversed(fwd):
+            node = nodes[k]
+            if any(o is not None and needed[o.id] for o in node.outputs):
                 out.append(node)
-                needed.update(ids)
+                for i in _positional_ids(node, ins[k]):
+                    needed[i] = 1
         return out
 
     # ------------------------------------------------------------------ code generation
@@ -307,8 +373,7 @@ class Replay:
 
         reads: set[int] = set()
         uses: dict[tuple, tuple] = {}  # (formulas, which arguments are traced) -> what is read
-        for node in self.bwd_nodes:
-            inline = self._inline[id(node)]
+        for node, inline in zip(self.bwd_nodes, self._inline, strict=True):
             if inline is not None:  # only what the formulas of the traced arguments use
                 traced = tuple(isinstance(a, Value) for a in node.args)
                 used = uses.get((inline, traced))
@@ -335,22 +400,51 @@ class Replay:
         """After which forward line each value can be dropped from ``e`` (its last forward
         reader), for values neither the reverse pass nor the outputs need: temporaries are
         freed as in the original program, so memory is reused."""
-        keep = self._backward_reads()
-        keep.update(v.id for v in self.graph.outputs if isinstance(v, Value))
-        keep.update(v.id for v in self.graph.inputs)
-        last: dict[int, int] = {}
-        ins = self._ins
-        for k, (pos, kind, x) in enumerate(items):
-            if kind == 1:
-                for i in ins[pos]:
-                    last[i] = k
-            else:
+        keep = _flags(self.size, self._backward_reads())
+        for v in (*self.graph.outputs, *self.graph.inputs):
+            if isinstance(v, Value):
+                keep[v.id] = 1
+        last = array.array("l", [-1]) * self.size
+        ins = iter(self._ins)
+        for k, x in enumerate(items):
+            if type(x) is tuple:  # a guard
                 for v in values_in(list(x[2])):
                     last[v.id] = k
-        out: dict[int, list[int]] = {}
-        for i, k in last.items():
-            if i not in keep:
-                out.setdefault(k, []).append(i)
+            else:
+                for i in next(ins):
+                    last[i] = k
+        ids = self._id_objects()  # (the steps' own int objects: not one more per id)
+        at: dict[int, list[int]] = {}
+        for i, k in enumerate(last):
+            if k >= 0 and not keep[i]:
+                at.setdefault(k, []).append(ids[i] or i)
+        return self._batched(at)
+
+    def _id_objects(self) -> list:
+        """Each forward value's id, as the int object its Value holds."""
+        ids: list = [None] * self.size
+        for n in self.fwd_nodes:
+            for o in n.outputs:
+                if o is not None:
+                    ids[o.id] = o.id
+        return ids
+
+    def _batched(self, at: dict[int, list[int]]) -> dict[int, tuple[int, ...]]:
+        """``at`` (releases after each forward item) with the scalars' held back and freed
+        together, with the next array or every ``FREE_BATCH`` values: one step frees many
+        (scalars cost nothing kept a little longer; arrays go as soon as they are dead)."""
+        small = _flags(self.size, (o.id for n in self.fwd_nodes for o in n.outputs
+                                   if o is not None and o.kind in _SCALAR_KINDS))
+        out: dict[int, tuple[int, ...]] = {}
+        pending: list[int] = []
+        for k in sorted(at):
+            ids = at[k]
+            pending += ids
+            if len(pending) >= FREE_BATCH or not all(small[i] for i in ids):
+                out[k] = tuple(sorted(pending))
+                pending = []
+        if pending:
+            out[max(at)] = tuple(sorted(pending))
         return out
 
     def _private_versions(self) -> set[int]:
@@ -360,9 +454,9 @@ class Replay:
         fresh = {n.outputs[0].id for n in self.fwd_nodes
                  if n.rule in (SETITEM_RULE, VIEW_UPDATE_RULE) and not n.multi}
         base: dict[int, tuple] = {}  # value id -> the array versions it may be a view of
-        last: dict[int, int] = {}  # version id -> last forward position reading it or a view
-        for pos, node in enumerate(self.fwd_nodes):
-            for i in self._ins[self._fpos[pos]]:
+        last = array.array("l", [-1]) * self.size  # version id -> last forward position
+        for pos, node in enumerate(self.fwd_nodes):  # reading it or a view of it
+            for i in self._ins[pos]:
                 for b in base.get(i, (i,)):
                     last[b] = pos
             if _may_return_view(node):  # outputs may share memory with array arguments
@@ -378,13 +472,13 @@ class Replay:
             for v in values_in(list(g[2])):
                 k = bisect.bisect_left(fpos, g[0])  # the first node at or after it
                 for b in base.get(v.id, (v.id,)):
-                    last[b] = max(last.get(b, -1), k)
+                    last[b] = max(last[b], k)
         pinned.update(b for i in self._backward_reads() for b in base.get(i, (i,)))
         out = set()
         for pos, node in enumerate(self.fwd_nodes):
             a = node.args[0] if node.args else None
             if node.rule is SETITEM_RULE and isinstance(a, Value) and a.id in fresh and \
-                    a.id not in pinned and last.get(a.id, -1) <= pos:
+                    a.id not in pinned and last[a.id] <= pos:
                 out.add(a.id)
         return out
 
@@ -395,32 +489,49 @@ class Replay:
         miss = f"raise _Miss({em.bind('gl', loc)})"
         return f"if not _same({call}, {em.bind('r', recorded)}): {miss}{where}"
 
-    def _prepare(self) -> None:
+    def _prepare(self, consume: bool) -> None:
         """What both ways of running need: inline VJPs, which array versions may be written
-        in place, the forward items (nodes and guards, in recorded order) and releases."""
+        in place, the forward items (nodes and guards, in recorded order) and releases.
+        ``consume``: the recorded primals are dropped once the inline VJPs have read them."""
         canon: dict = {}  # one tuple per distinct formula list (traces repeat a few)
-        self._inline = {id(n): None if (f := inline_vjp(n)) is None
-                        else canon.setdefault(tuple(f), tuple(f)) for n in self.bwd_nodes}
+        # (aligned with bwd_nodes)
+        self._inline = [None if (f := inline_vjp(n)) is None
+                        else canon.setdefault(tuple(f), tuple(f)) for n in self.bwd_nodes]
+        if consume:  # (the step loop's inline functions read them first)
+            firsts = {f: n for n, f in zip(self.bwd_nodes, self._inline, strict=True)
+                      if f is not None}
+            for f, n in firsts.items():
+                steps.inline_functions(n, f)
+            _drop_primals(self.fwd_nodes)
         self._reads = None
         self._where: dict = {}
         self._private = self._private_versions()
-        # guards are placed before the node they preceded when recorded
-        items: list[tuple[int, int, Any]] = list(zip(self._fpos, itertools.repeat(1),
-                                                     self.fwd_nodes, strict=False))
-        items += [(g[0], 0, g) for g in self.guards]
-        items.sort(key=lambda t: (t[0], t[1]))
-        self._items = items
-        self._release_after = self._releases(items)
+        self._items = _merge(self._fpos, self.fwd_nodes, self.guards)
+        self._release_after = self._releases(self._items)
         del self._ins  # (only the analyses above read it)
 
-    def _build_steps(self) -> None:
+    def _build_steps(self, consume: bool) -> None:
+        """The forward and reverse steps, made in one pass in forward order. ``consume``: the
+        caller handed the graph over, so each node is dropped once its steps are made (the
+        steps reuse its memory instead of adding to it)."""
         # (what each step replays, for error notes: the rule, or "a guard", and the location)
         fwd: list = []
         rules: list = []
         locs: list = []
+        bnodes = self.bwd_nodes  # (reverse order: a subsequence of the forward nodes')
+        nb = len(bnodes)
+        bwd: list = [None] * nb
+        bwhere: tuple[list, list] = ([None] * nb, [None] * nb)
+        j = nb - 1  # the next reverse step's node, met in forward order
+        library = library_rule_ids()
         releases = self._release_after
-        for k, (_, kind, x) in enumerate(self._items):
-            if kind == 0:
+        items = self._items
+        self._memo: dict = {}  # (one object for equal step parts: arg_spec)
+        if consume:  # the items and the reverse list hold the nodes from here on
+            self.fwd_nodes = None
+        for k in range(len(items)):
+            x = items[k]
+            if type(x) is tuple:
                 fwd.append(self._guard_step(x))
                 rules.append("a guard")
                 locs.append(x[5])
@@ -428,20 +539,32 @@ class Replay:
                 fwd.append(self._forward_step(x))
                 rules.append(x.rule)
                 locs.append(x.loc)
+                if j >= 0 and bnodes[j] is x:
+                    self._backward_step(x, j, library, bwd, bwhere)
+                    if consume:
+                        bnodes[j] = None
+                    j -= 1
+            if consume:
+                items[k] = x = None
             if k in releases:
-                fwd.append((steps.F_FREE, None, tuple(sorted(releases[k])), None, None))
+                fwd.append((steps.F_FREE, None, releases[k], None, None))
                 rules.append(None)
                 locs.append(None)
-        self._items = self._release_after = None  # (freed before the reverse steps)
-        library = library_rule_ids()
-        bwd = [steps.backward_step(n, self._inline[id(n)],
-                                   hasattr(n.rule, "fn") and id(n.rule) not in library)
-               for n in self.bwd_nodes]
-        brules = [n.rule for n in self.bwd_nodes]
-        blocs = [n.loc for n in self.bwd_nodes]
+        for left in range(j, -1, -1):  # (none: every active node is a forward one)
+            if bnodes[left] is not None:
+                self._backward_step(bnodes[left], left, library, bwd, bwhere)
+        self._items = self._release_after = self._memo = None
         self._fwd = [functools.partial(steps.run_forward, fwd, (rules, locs), miss=Miss)]
-        self._bwd = [functools.partial(steps.run_backward, bwd, (brules, blocs))]
+        self._bwd = [functools.partial(steps.run_backward, bwd, bwhere)]
         self.step_counts = (len(fwd), len(bwd))
+
+    def _backward_step(self, node: Node, j: int, library: frozenset, bwd: list,
+                       where: tuple[list, list]) -> None:
+        """Reverse step ``j`` (of ``node``), its rule and location."""
+        bwd[j] = steps.backward_step(node, self._inline[j],
+                                     hasattr(node.rule, "fn") and id(node.rule) not in library,
+                                     self._memo)
+        where[0][j], where[1][j] = node.rule, node.loc
 
     def _forward_step(self, node: Node) -> tuple:
         """The step of ``node``: what ``_forward_line`` writes, as data."""
@@ -462,7 +585,8 @@ class Replay:
             return self._call_step(fn, args, kwargs, _run_multi, ids)
         o = outs[0]
         if o.kind is np.ndarray and not _is_operator(fn):
-            return self._call_step(fn, args, kwargs, _run_fit, (o.id, tuple(o.shape), o.dtype))
+            shape = steps.shared(self._memo, tuple(o.shape))
+            return self._call_step(fn, args, kwargs, _run_fit, (o.id, shape, o.dtype))
         if not kwargs:
             if len(args) == 2:
                 a, b = args
@@ -479,11 +603,11 @@ class Replay:
                 return (steps.F_V, fn, a0.id, None, o.id)
         return self._call_step(fn, args, kwargs, _run_call, o.id)
 
-    @staticmethod
-    def _call_step(fn: Any, args: tuple, kwargs: dict, run: Any, out: Any) -> tuple:
-        spec = tuple(steps.arg_spec(a) for a in args)
-        kw = {k: steps.arg_spec(v) for k, v in kwargs.items()}
-        return (steps.F_CALL, run, (fn, spec), kw, out)
+    def _call_step(self, fn: Any, args: tuple, kwargs: dict, run: Any, out: Any) -> tuple:
+        memo = self._memo
+        call = (fn, *(steps.arg_spec(a, memo) for a in args))
+        kw = {k: steps.arg_spec(v, memo) for k, v in kwargs.items()} if kwargs else _NO_KW
+        return (steps.F_CALL, run, call, kw, out)
 
     def _guard_step(self, guard: tuple) -> tuple:
         _, fn, args, kwargs, recorded, loc = guard
@@ -498,15 +622,16 @@ class Replay:
         self._bwd: list = []
         releases = self._release_after
         body = []
-        for k, (_, kind, x) in enumerate(self._items):
-            body.append(self._guard_line(em, x) if kind == 0 else self._forward_line(em, x))
+        for k, x in enumerate(self._items):
+            body.append(self._guard_line(em, x) if type(x) is tuple else
+                        self._forward_line(em, x))
             if k in releases:
-                body.append(" = ".join(f"e[{i}]" for i in sorted(releases[k])) + " = None")
+                body.append(" = ".join(f"e[{i}]" for i in releases[k]) + " = None")
         for k, start in enumerate(range(0, len(body), CHUNK_NODES) or [0]):
             chunk = body[start:start + CHUNK_NODES]
             self._fwd.append(self._compile(em, lines, f"forward_{k}", "e", chunk))
-        blocks = [node_block(em, n, env=True, inline=self._inline[id(n)])
-                  for n in self.bwd_nodes]
+        blocks = [node_block(em, n, env=True, inline=inline)
+                  for n, inline in zip(self.bwd_nodes, self._inline, strict=True)]
         for k, start in enumerate(range(0, len(blocks), CHUNK_NODES) or [0]):
             chunk = [ln for b in blocks[start:start + CHUNK_NODES] for ln in b]
             self._bwd.append(self._compile(em, lines, f"backward_{k}", "e, ct", chunk))

@@ -101,13 +101,25 @@ def fill(e: list, t: Any) -> Any:
     return t
 
 
-def arg_spec(a: Any) -> tuple[int, Any]:
-    """How a step gets an argument: (0, constant), (1, value id) or (2, template)."""
+def arg_spec(a: Any, memo: dict | None = None) -> tuple[int, Any]:
+    """How a step gets an argument: (0, constant), (1, value id) or (2, template).
+    ``memo``: the replay's parts made so far, so equal (1, id) and (0, constant) pairs are one
+    object (the step lists hold tens of thousands)."""
     if type(a) is Value:
-        return 1, a.id
+        return (1, a.id) if memo is None else shared(memo, (1, a.id))
     if type(a) in (list, tuple) and _has_value(a):
         return 2, template(a)
-    return 0, a
+    if memo is None:
+        return 0, a
+    got = memo.get(("c", id(a)))  # (by identity: the pair holds the constant alive)
+    if got is None:
+        got = memo[("c", id(a))] = (0, a)
+    return got
+
+
+def shared(memo: dict, t: tuple) -> tuple:
+    """The one tuple of ``memo`` equal to ``t`` (value ids, shapes: plain ints)."""
+    return memo.setdefault(t, t)
 
 
 def _has_value(tree: Any) -> bool:
@@ -194,15 +206,14 @@ def _note(err: BaseException, where: tuple[list, list], k: int, what: str) -> No
 
 
 # ------------------------------------------------------------------ reverse
-def backward_step(node: Node, inline: Any, check: bool) -> tuple:
+def backward_step(node: Node, inline: Any, check: bool, memo: dict | None = None) -> tuple:
     """The reverse step of ``node`` (one of the active nodes), as ``node_block(env=True)``
     writes it; ``inline``: its ``inline_vjp``; ``check``: a user rule (cotangent shapes are
-    checked)."""
+    checked); ``memo``: as for ``arg_spec``."""
+    memo = {} if memo is None else memo
     outs = node.outputs
     if inline is not None:
-        fns = _inline_fns.get(tuple(inline))
-        if fns is None:  # the functions depend on the formulas only
-            fns = _inline_fns[tuple(inline)] = inline_callables(node) or []
+        fns = inline_functions(node, inline)
         a = node.args
         i0, c0 = (a[0].id, None) if type(a[0]) is Value else (None, a[0])
         i1, c1 = (None, None) if len(a) < 2 else \
@@ -221,13 +232,22 @@ def backward_step(node: Node, inline: Any, check: bool) -> tuple:
     fused = fused_kind(node)
     if fused == "getitem":
         a, key = node.args
-        return (B_GETITEM, outs[0].id, a.id, key, tuple(a.shape), a.dtype)
+        return (B_GETITEM, outs[0].id, a.id, key, shared(memo, tuple(a.shape)), a.dtype)
     if fused is not None:
         a, key, v = node.args
         return (B_SETITEM, outs[0].id, a.id if isinstance(a, Value) else None, key,
                 v.id if isinstance(v, Value) else None,
                 v.meta() if isinstance(v, Value) else None)
-    return (B_CALL, _call_step(node, check))
+    return (B_CALL, _call_step(node, check, memo))
+
+
+def inline_functions(node: Node, inline: Any) -> list:
+    """The functions of the inline formulas ``inline`` (``node``'s ``inline_vjp``), made once
+    per formula list (from a node whose recorded primals are still there)."""
+    fns = _inline_fns.get(tuple(inline))
+    if fns is None:  # the functions depend on the formulas only
+        fns = _inline_fns[tuple(inline)] = inline_callables(node) or []
+    return fns
 
 
 class _Call:
@@ -242,10 +262,10 @@ class _Call:
     kw: dict
     joint: Any
     parts: tuple
-    node: Node | None
+    node: Any  # a _Named, for user rules
 
 
-def _call_step(node: Node, check: bool) -> _Call:
+def _call_step(node: Node, check: bool, memo: dict) -> _Call:
     st = _Call()
     outs = node.outputs
     saved = node.saved
@@ -260,7 +280,7 @@ def _call_step(node: Node, check: bool) -> _Call:
         st.outs, st.metas, st.treedef = outs[0].id, None, None
         st.ans = (1, outs[0].id) if "ans" in saved else (0, outs[0].meta())
     st.args = tuple(
-        ((1, a.id) if i in saved else (0, a.meta())) if type(a) is Value
+        (shared(memo, (1, a.id)) if i in saved else (0, a.meta())) if type(a) is Value
         else ((2, template(a)) if i in saved else (0, _metas(a)))
         if type(a) in (list, tuple) and _has_value(a) else (0, a)
         for i, a in enumerate(node.args))
@@ -268,8 +288,19 @@ def _call_step(node: Node, check: bool) -> _Call:
     vjp = node.rule.vjp
     st.joint = vjp if callable(vjp) else None
     st.parts = vjp_parts(node, check)
-    st.node = node if check else None  # (named by a wrong cotangent's error)
+    st.node = _Named(node.name, node.loc) if check else None  # (a wrong cotangent's error)
     return st
+
+
+class _Named:
+    """What a wrong cotangent's error reads of a node (``reverse._check_cotangent``): its
+    name and location, without its arguments (and their recorded primals)."""
+
+    __slots__ = ("name", "loc")
+
+    def __init__(self, name: str, loc: Any) -> None:
+        self.name = name
+        self.loc = loc
 
 
 def _metas(tree: Any) -> Any:

@@ -1,0 +1,113 @@
+"""What a cached trace keeps (framead/cache.py, framead/replay.py): once its replay is made
+(the second call), the cache entry reaches no recorded node or value; the replay frees each
+node as it makes its steps; large static arrays are compared without a copy of their bytes."""
+
+from __future__ import annotations
+
+import functools
+import gc
+import types
+
+import numpy as np
+
+from framead import replay_steps
+from framead.cache import DIGEST_BYTES, CachedValueAndGrad
+from framead.ir import Node, Value
+from framead.tracing import paused_gc
+
+_LEAVES = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
+           types.MethodType, types.CodeType, types.FrameType)
+
+
+def _program(x: np.ndarray, n: int) -> float:
+    s = 0.0
+    for i in range(n):
+        if x[i % len(x)] > -10.0:  # a decision: the trace keeps a guard
+            s = s + np.sin(x[i % len(x)]) * x[(i + 1) % len(x)]
+    return s
+
+
+def _cached(n: int) -> CachedValueAndGrad:
+    return CachedValueAndGrad(functools.partial(_program, n=n), 0, None)
+
+
+def _reachable(root: object, kinds: tuple, big: int = 0) -> int:
+    """How many objects of ``kinds`` (at least ``big`` long, if given) ``root`` reaches (not
+    through modules, classes, functions, code or frames: the rest of the program)."""
+    seen: set[int] = set()
+    stack = [root]
+    found = 0
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        if isinstance(o, kinds) and (not big or len(o) >= big):  # type: ignore[arg-type]
+            found += 1
+        if isinstance(o, _LEAVES):
+            continue
+        stack.extend(gc.get_referents(o))
+    return found
+
+
+def _live_nodes() -> int:
+    return sum(1 for o in gc.get_objects() if type(o) is Node)
+
+
+def test_the_entry_reaches_no_node_or_value_once_the_replay_is_made(monkeypatch):
+    for loop in (True, False):  # the step loop, and compiled source
+        monkeypatch.setenv("FRAMEAD_REPLAY", "loop" if loop else "source")
+        vg = _cached(40)
+        x = np.linspace(0.1, 0.9, 5)
+        v1, g1 = vg(x)
+        assert _reachable(vg, (Node, Value)) > 0  # the recorded trace, until reused
+        v2, g2 = vg(x)
+        assert vg.stats["hits"] == 1
+        assert v2 == v1 and np.array_equal(g2, g1)
+        gc.collect()
+        assert _reachable(vg, (Node, Value)) == 0
+
+
+def test_nodes_are_freed_as_their_steps_are_made(monkeypatch):
+    monkeypatch.setenv("FRAMEAD_REPLAY", "loop")
+    vg = _cached(30)
+    x = np.linspace(0.1, 0.9, 5)
+    vg(x)
+    gc.collect()
+    (entries,) = vg._traces.values()
+    total = len(entries[0].trace.graph.nodes)
+    entries = None
+    others = _live_nodes() - total  # (other tests' traces still alive)
+    seen: list[int] = []
+    make = replay_steps.backward_step
+
+    def counting(*a, **k):
+        seen.append(_live_nodes() - others)
+        return make(*a, **k)
+
+    monkeypatch.setattr(replay_steps, "backward_step", counting)
+    with paused_gc():  # (as in a cache hit: only reference counts free the nodes)
+        vg(x)
+    assert vg.stats["hits"] == 1
+    assert seen and min(seen) < total // 4, (seen, total)
+
+
+def test_large_static_arrays_are_compared_by_digest_not_kept():
+    big = np.random.default_rng(0).standard_normal(DIGEST_BYTES // 8 + 7)
+
+    def f(w, data):
+        return np.sum(w * data[:3])
+
+    vg = CachedValueAndGrad(f, 0, None)
+    w = np.ones(3)
+    vg(w, big)
+    vg(w, big.copy())  # equal bytes, another object: a hit
+    assert vg.stats["hits"] == 1
+    changed = big.copy()
+    changed[-1] += 1.0  # a byte no node reads: still another argument
+    vg(w, changed)
+    assert vg.stats["captures"] == 2
+    vg(w, changed[::-1][::-1])  # (a non-contiguous view: compared by its values)
+    assert vg.stats["hits"] == 2
+    gc.collect()
+    assert _reachable(vg, (bytes,), big=DIGEST_BYTES) == 0  # no copy of ``big``'s bytes
