@@ -18,6 +18,7 @@ from framead import rules
 from . import _evalframe as C
 from . import protocols
 from .call_kinds import (
+    CALL_KINDS,
     CallKind,
     Kind,
     inplace_method,
@@ -53,9 +54,32 @@ _UFUNC_REDUCERS = ("reduce", "accumulate", "reduceat", "outer")
 _NOT_LISTED = CallKind(None, Kind.NONE)
 
 
+# The commonest traced call, math.sin(x) or np.sin(x) on plain numbers and arrays: a C function
+# of a module (or a ufunc) with a rule, not in the call-kind table, given positional arguments
+# of these exact types (no ndarray subclass, no container) goes straight to its rule: every
+# question dispatch asks before the rule has the answer "no" for it.
+_PLAIN_ARGS = frozenset({float, int, bool, complex, str, type(None), np.ndarray, np.float64,
+                         np.float32, np.int64})
+_BUILTIN_FUNCTION = types.BuiltinFunctionType
+_MODULE = types.ModuleType
+_call_kinds_get = CALL_KINDS.get
+_rule_of = rules.lookup
+
+
 def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None) -> Any:
     """``perform``: what really makes the call when it is not ``fn(*args, **kwargs)`` (ndarray's
     ``__array_ufunc__`` called by a subclass's override: the ufunc's rule records it)."""
+    t = type(fn)
+    if not kwargs and perform is None and (
+            t is np.ufunc or (t is _BUILTIN_FUNCTION and type(fn.__self__) is _MODULE)) and \
+            _call_kinds_get(id(fn)) is None:
+        for a in args:
+            if type(a) not in _PLAIN_ARGS:
+                break
+        else:
+            rule = _rule_of(fn)
+            if rule is not None:
+                return _apply_rule(rec, rule, fn, args, kwargs, args, frame, None)
     entry = lookup(fn) or _NOT_LISTED
     kind = entry.kind
     if kind & Kind.SOLVER:
@@ -189,16 +213,18 @@ def _apply_rule(rec, rule, fn, args: tuple, kwargs: dict, node_args: tuple, fram
     argument a write, a declared mutation a write into that argument)."""
     args, kwargs, node_args = _out_keyword(rule, fn, args, kwargs, node_args)
     call = perform or fn
-    node_args, kwargs_left = map_keywords(rule, node_args, kwargs)
-    if kwargs_left is None:
-        rec.hazard("FA106", rule.name, frame,
-                   f"a traced keyword argument of {rule.name} is not differentiated")
-        return call_as_user(call, args, kwargs)
-    if len(kwargs_left) < len(kwargs):  # traced keywords now positional in the node
-        call = functools.partial(call, **{k: v for k, v in kwargs.items()
-                                          if k not in kwargs_left})
-        kwargs = kwargs_left
-    _lost_derivatives(rec, rule, node_args, frame)
+    if kwargs:
+        node_args, kwargs_left = map_keywords(rule, node_args, kwargs)
+        if kwargs_left is None:
+            rec.hazard("FA106", rule.name, frame,
+                       f"a traced keyword argument of {rule.name} is not differentiated")
+            return call_as_user(call, args, kwargs)
+        if len(kwargs_left) < len(kwargs):  # traced keywords now positional in the node
+            call = functools.partial(call, **{k: v for k, v in kwargs.items()
+                                              if k not in kwargs_left})
+            kwargs = kwargs_left
+    if not (rule.cut or rule.vjp is None or callable(rule.vjp) or rule.elementwise):
+        _lost_derivatives(rec, rule, node_args, frame)
     if rule.mutates and isinstance(_nth(node_args, rule.mutates[0]), np.ndarray):
         # writes argument k: the functional node, then k's buffer takes the result
         return rec.mutate(rule, call, args, kwargs, node_args, node_args[rule.mutates[0]],
@@ -284,10 +310,9 @@ def _nth(args: tuple, k: int) -> Any:
 
 def _lost_derivatives(rec, rule, node_args: tuple, frame) -> None:
     """A traced value in an argument whose rule has no derivative (and does not declare it
-    nondiff) loses its gradient: report it. (Elementwise rules leave out derivatives that
-    are zero: copysign's sign, ldexp's exponent, nextafter's direction.)"""
-    if rule.cut or rule.vjp is None or callable(rule.vjp) or rule.elementwise:
-        return
+    nondiff) loses its gradient: report it. Asked only of rules with a VJP per argument, not
+    cut (elementwise rules leave out derivatives that are zero: copysign's sign, ldexp's
+    exponent, nextafter's direction)."""
     for i, a in enumerate(node_args):
         if i not in rule.nondiff and not rule.has_vjp(i) and rec.tree_value(a) is not None:
             rec.hazard("FA101", rule.name, frame,

@@ -26,12 +26,13 @@ from .hazards import Hazard
 from .mutation import Mutations
 from .native import call_quiet
 from .saves import ALL, plain_constants, saved_set
-from .sourceloc import loc_of
+from .sourceloc import loc_of, where_of
 from .unruled import unknown_call
 from .values import ValueTable, call_recipe
 
 __all__ = ["Recorder"]
 CONST_SNAPSHOT_BYTES = 1 << 20
+_SEQUENCES = frozenset({list, tuple})
 
 
 class Recorder(ProbeHandlers, Mutations, ValueTable):
@@ -75,8 +76,13 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                     return self._masked_out(rule, fn, call_args, call_kwargs, node_args, frame)
                 writes = (*writes, *(w for w in (out if isinstance(out, tuple) else (out,))
                                      if w is not None))  # out=(o, None): o only
-        vals = [self.tree_value(a) for a in node_args]
-        traced = [i for i, v in enumerate(vals) if v is not None]
+        vals: list = []  # (loops, not comprehensions: no frame of their own)
+        traced: list[int] = []
+        for a in node_args:
+            v = self.tree_value(a)
+            if v is not None:
+                traced.append(len(vals))
+            vals.append(v)
         if not traced:
             for w in writes:
                 self.copy_on_write(w)
@@ -101,14 +107,19 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                 self.guard(rule.fn if callable(rule.fn) else fn, node_args, call_kwargs, vals,
                            result, frame)
             return result
-        node_args = self._coerce_args(rule, node_args, vals, traced, frame)
+        if self.containers or not _SEQUENCES.isdisjoint(map(type, node_args)):
+            # (what _coerce_args may coerce: nothing else)
+            node_args = self._coerce_args(rule, node_args, vals, traced, frame)
         saves = ALL if self.save_all else saved_set(rule, traced)
         args = plain_constants(node_args)
         for i in traced:
             args[i] = vals[i]
         for i in saves:
             if i != "ans" and i < len(args):
-                args[i] = self._protect(args[i], frame)
+                a = args[i]
+                if type(a) is float or (type(a) is Value and type(a.primal) is float):
+                    continue  # (nothing for _protect to keep or copy)
+                args[i] = self._protect(a, frame)
         if self.guards is not None:  # a cached trace re-runs this node: keep its constants
             args = self._keep_constants(args, frame)
         for w in writes:
@@ -143,8 +154,8 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         if kwargs and self.guards is not None:
             kwargs = dict(zip(kwargs, self._keep_constants(list(kwargs.values()), frame),
                               strict=True))
-        node = Node(rule, tuple(args), kwargs, outputs, loc_of(frame), saves,
-                    treedef is not None, treedef)
+        node = Node(rule, tuple(args), kwargs, outputs, where_of(frame), saves,
+                    treedef is not None, treedef)  # (its location resolved when read)
         self.nodes.append(node)
         if written is not None:
             self.write_back(written, outputs[0], frame)

@@ -32,7 +32,7 @@ from .errors import GradientHazard, NonScalarOutputError
 from .inputs import Differentiated
 from .inputs import copy_arguments as _copy_arguments  # (a name tests replace)
 from .ir import Graph, Node, SourceLoc, Value, active_nodes, format_graph
-from .reverse import Backward, cast_like
+from .reverse import Backward, cast_like, environ_get
 
 
 def user_facing(fn: Callable) -> Callable:
@@ -144,7 +144,7 @@ def resolve_strict(flag: bool | None) -> bool:
     ctx = STRICT.get()
     if ctx is not None:
         return ctx
-    return os.environ.get("FRAMEAD_STRICT", "") not in ("", "0", "false", "False")
+    return environ_get("FRAMEAD_STRICT") not in ("", "0", "false", "False")
 
 
 def call_top(f: Callable, args: Sequence, kwargs: dict) -> Any:
