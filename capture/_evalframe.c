@@ -1536,9 +1536,13 @@ seq_operand_traced(PyObject *a, PyObject *b)
    records (same Values, ids, Entry, Node); anything else, any doubt, goes to the handler. */
 static PyObject fa_fallback_obj; /* a marker, never a real object */
 #define FA_FALLBACK (&fa_fallback_obj)
-enum { FR_REC, FR_RULES, FR_SAVES, FR_ENTRY, FR_VALUE, FR_NODE, FR_DTYPE, FR_F64, FR_GETITEM, FR_N };
+enum {
+    FR_REC, FR_RULES, FR_SAVES, FR_ENTRY, FR_VALUE, FR_NODE, FR_DTYPE, FR_F64, FR_GETITEM,
+    FR_SETITEM, FR_N
+};
 static PyObject *s_guards, *s_entries, *s_nodes, *s_next_id, *s_obj, *s_value;
-static PyObject *s_buffer, *s_version, *s_shape;
+static PyObject *s_buffer, *s_version, *s_shape, *s_buffers, *s_root, *s_refs, *s_refs_sweep;
+static PyObject *s_saved, *s_id;
 
 /* Value and Node are slotted classes: their instances are filled here slot by slot (what their
    __init__ does, without a Python call) when the slots are exactly these; else (a changed
@@ -1548,6 +1552,7 @@ static const char *node_slots[] = {"rule",  "args",  "kwargs", "outputs",
                                    "_loc", "saved", "multi",  "out_treedef"};
 #define FA_VALUE_SLOTS 7
 #define FA_NODE_SLOTS 8
+#define SLOT_OUTPUTS(node) (*(PyObject **)((char *)(node) + node_off[3])) /* node_direct */
 static _Thread_local Py_ssize_t value_off[FA_VALUE_SLOTS], node_off[FA_NODE_SLOTS];
 static _Thread_local int value_direct, node_direct;
 
@@ -1692,6 +1697,56 @@ untrack_if_leaves(PyObject *t)
     }
 }
 
+/* A new Value (the recorder's next id) of `shape`, float64, of kind `kind`, primal `primal`
+   (new reference, NULL on error). */
+static PyObject *
+fast_new_value(PyObject *st, PyObject *rec, PyObject *shape, PyObject *kind, PyObject *primal)
+{
+    PyObject *n0 = PyObject_GetAttr(rec, s_next_id);
+    if (n0 == NULL) {
+        return NULL;
+    }
+    PyObject *nid = PyNumber_Add(n0, small_ints[1]);
+    Py_DECREF(n0);
+    if (nid == NULL || PyObject_SetAttr(rec, s_next_id, nid) < 0) {
+        Py_XDECREF(nid);
+        return NULL;
+    }
+    PyObject *vargs[FA_VALUE_SLOTS] = {nid, shape, PyTuple_GET_ITEM(st, FR_DTYPE), kind,
+                                       primal, Py_None, Py_None};
+    PyObject *v = value_direct ? fill_slots(PyTuple_GET_ITEM(st, FR_VALUE), value_off, vargs,
+                                            FA_VALUE_SLOTS)
+                               : PyObject_Vectorcall(PyTuple_GET_ITEM(st, FR_VALUE), vargs, 5,
+                                                     NULL);
+    Py_DECREF(nid);
+    return v;
+}
+
+/* Append Node(rule, args, {}, (out,), Where of `key`, saves) to the recorder's nodes: the
+   node (new reference), NULL on error. */
+static PyObject *
+fast_append_node(PyObject *st, PyObject *rec, PyObject *rule, PyObject *args, PyObject *out,
+                 const fa_where_key *key, PyObject *saves)
+{
+    PyObject *where = where_get(key), *kw = PyDict_New(), *outs = PyTuple_Pack(1, out);
+    PyObject *node = NULL, *nodes = NULL;
+    if (where != NULL && kw != NULL && outs != NULL) {
+        PyObject *nargs[FA_NODE_SLOTS] = {rule, args, kw, outs, where, saves, Py_False, Py_None};
+        node = node_direct ? fill_slots(PyTuple_GET_ITEM(st, FR_NODE), node_off, nargs,
+                                        FA_NODE_SLOTS)
+                           : PyObject_Vectorcall(PyTuple_GET_ITEM(st, FR_NODE), nargs, 6, NULL);
+    }
+    if (node != NULL && ((nodes = PyObject_GetAttr(rec, s_nodes)) == NULL ||
+                         PyList_Append(nodes, node) < 0)) {
+        Py_CLEAR(node);
+    }
+    Py_XDECREF(where);
+    Py_XDECREF(kw);
+    Py_XDECREF(outs);
+    Py_XDECREF(nodes);
+    return node;
+}
+
 /* Record `res` = rule(*args) as the handlers do for a scalar result: a new Value (shape (),
    float64, of kind `kind`, primal `res`), its Entry in `entries` (borrowed), the Node (no
    keyword arguments, located by `key`). 0, or -1 with an exception set. */
@@ -1699,27 +1754,9 @@ static int
 fast_emit(PyObject *st, PyObject *rec, PyObject *entries, PyObject *rule, PyObject *saves,
           PyObject *args, PyObject *res, PyObject *kind, const fa_where_key *key)
 {
-    PyObject *where = NULL, *nid = NULL, *v = NULL, *entry = NULL, *idk = NULL, *kw = NULL;
-    PyObject *outs = NULL, *node = NULL, *nodes = NULL;
+    PyObject *entry = NULL, *idk = NULL, *node = NULL;
     int rc = -1;
-    where = where_get(key);
-    if (where == NULL) {
-        goto done;
-    }
-    PyObject *n0 = PyObject_GetAttr(rec, s_next_id);
-    if (n0 == NULL) {
-        goto done;
-    }
-    nid = PyNumber_Add(n0, small_ints[1]);
-    Py_DECREF(n0);
-    if (nid == NULL || PyObject_SetAttr(rec, s_next_id, nid) < 0) {
-        goto done;
-    }
-    PyObject *vargs[FA_VALUE_SLOTS] = {nid, empty_tuple, PyTuple_GET_ITEM(st, FR_DTYPE), kind,
-                                       res, Py_None, Py_None};
-    v = value_direct ? fill_slots(PyTuple_GET_ITEM(st, FR_VALUE), value_off, vargs,
-                                  FA_VALUE_SLOTS)
-                     : PyObject_Vectorcall(PyTuple_GET_ITEM(st, FR_VALUE), vargs, 5, NULL);
+    PyObject *v = fast_new_value(st, rec, empty_tuple, kind, res);
     if (v == NULL) {
         goto done;
     }
@@ -1733,17 +1770,7 @@ fast_emit(PyObject *st, PyObject *rec, PyObject *entries, PyObject *rule, PyObje
         PyErr_NoMemory();
         goto done;
     }
-    kw = PyDict_New();
-    outs = PyTuple_Pack(1, v);
-    if (kw == NULL || outs == NULL) {
-        goto done;
-    }
-    PyObject *nargs[FA_NODE_SLOTS] = {rule, args, kw, outs, where, saves, Py_False, Py_None};
-    node = node_direct ? fill_slots(PyTuple_GET_ITEM(st, FR_NODE), node_off, nargs,
-                                    FA_NODE_SLOTS)
-                       : PyObject_Vectorcall(PyTuple_GET_ITEM(st, FR_NODE), nargs, 6, NULL);
-    if (node == NULL || (nodes = PyObject_GetAttr(rec, s_nodes)) == NULL ||
-        PyList_Append(nodes, node) < 0) {
+    if ((node = fast_append_node(st, rec, rule, args, v, key, saves)) == NULL) {
         goto done;
     }
     /* The Value of a scalar, its Entry and its Node hold nothing that can refer back to them
@@ -1762,19 +1789,73 @@ fast_emit(PyObject *st, PyObject *rec, PyObject *entries, PyObject *rule, PyObje
         }
         /* (the collector untracks a tuple of untracked objects only if they are tuples) */
         untrack_if_leaves(args);
-        untrack_if_leaves(outs);
+        untrack_if_leaves(SLOT_OUTPUTS(node));
     }
     rc = 0;
 done:
-    Py_XDECREF(where);
-    Py_XDECREF(nid);
     Py_XDECREF(v);
     Py_XDECREF(entry);
     Py_XDECREF(idk);
-    Py_XDECREF(kw);
-    Py_XDECREF(outs);
     Py_XDECREF(node);
-    Py_XDECREF(nodes);
+    return rc;
+}
+
+/* The current value of traced 1-d float64 ndarray `a` as ValueTable.value_of finds it, where
+   nothing is due first: a's own entry, its value current at its buffer's version, its shape
+   unchanged. 1 with *e, *buf, *v (new references), 0 when not so, -1 on error. */
+static int
+fast_array_value(PyObject *entries, PyObject *a, PyObject **e, PyObject **buf, PyObject **v)
+{
+    *e = *buf = *v = NULL;
+    PyObject *ka = PyLong_FromVoidPtr(a), *obj = NULL, *bv = NULL, *ev = NULL, *shape = NULL;
+    if (ka == NULL) {
+        return -1;
+    }
+    *e = PyDict_GetItemWithError(entries, ka);
+    Py_DECREF(ka);
+    if (*e == NULL) {
+        return PyErr_Occurred() ? -1 : 0; /* (a view met first here: its value is derived) */
+    }
+    Py_INCREF(*e);
+    int rc = -1;
+    if ((obj = PyObject_GetAttr(*e, s_obj)) == NULL ||
+        (*buf = PyObject_GetAttr(*e, s_buffer)) == NULL ||
+        (*v = PyObject_GetAttr(*e, s_value)) == NULL) {
+        goto done;
+    }
+    rc = 0;
+    if (obj != a || *v == Py_None) {
+        goto done;
+    }
+    if (*buf != Py_None) { /* the value is current at the buffer's version */
+        if ((bv = PyObject_GetAttr(*buf, s_version)) == NULL ||
+            (ev = PyObject_GetAttr(*e, s_version)) == NULL ||
+            (shape = PyObject_GetAttr(*v, s_shape)) == NULL) {
+            rc = -1;
+            goto done;
+        }
+        int same = PyObject_RichCompareBool(bv, ev, Py_EQ);
+        if (same <= 0) {
+            rc = same;
+            goto done;
+        }
+        if (!PyTuple_CheckExact(shape) || PyTuple_GET_SIZE(shape) != 1 ||
+            PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, 0)) != PyArray_DIM((PyArrayObject *)a, 0)) {
+            PyErr_Clear();
+            goto done; /* a.shape = ... since: the handler records the reshape */
+        }
+    }
+    rc = 1;
+done:
+    Py_XDECREF(obj);
+    Py_XDECREF(bv);
+    Py_XDECREF(ev);
+    Py_XDECREF(shape);
+    if (rc != 1) {
+        Py_CLEAR(*e);
+        Py_CLEAR(*buf);
+        Py_CLEAR(*v);
+    }
     return rc;
 }
 
@@ -1952,52 +2033,15 @@ fast_getitem(PyObject *a, PyObject *k)
         PyErr_Clear();
         return FA_FALLBACK;
     }
-    PyObject *entries = NULL, *e = NULL, *obj = NULL, *buf = NULL, *v = NULL, *shape = NULL;
-    PyObject *res = NULL, *vr = NULL, *args = NULL, *out = FA_FALLBACK;
+    PyObject *entries = NULL, *e = NULL, *buf = NULL, *v = NULL, *res = NULL, *vr = NULL;
+    PyObject *args = NULL, *out = FA_FALLBACK;
     int ok = fast_entries(rec, &entries);
+    if (ok > 0) {
+        ok = fast_array_value(entries, a, &e, &buf, &v);
+    }
     if (ok <= 0) {
         out = ok < 0 ? NULL : FA_FALLBACK;
         goto done;
-    }
-    PyObject *key_a = PyLong_FromVoidPtr(a);
-    if (key_a == NULL) {
-        goto error;
-    }
-    e = PyDict_GetItemWithError(entries, key_a);
-    Py_DECREF(key_a);
-    if (e == NULL) {
-        if (PyErr_Occurred()) {
-            goto error;
-        }
-        goto done; /* a view met first here: the handler derives its value */
-    }
-    Py_INCREF(e);
-    if ((obj = PyObject_GetAttr(e, s_obj)) == NULL || (buf = PyObject_GetAttr(e, s_buffer)) == NULL ||
-        (v = PyObject_GetAttr(e, s_value)) == NULL) {
-        goto error;
-    }
-    if (obj != a || v == Py_None) {
-        goto done;
-    }
-    if (buf != Py_None) { /* ValueTable.value_of: the value is current at the buffer's version */
-        PyObject *bv = PyObject_GetAttr(buf, s_version), *ev = PyObject_GetAttr(e, s_version);
-        int same = bv != NULL && ev != NULL ? PyObject_RichCompareBool(bv, ev, Py_EQ) : -1;
-        Py_XDECREF(bv);
-        Py_XDECREF(ev);
-        if (same <= 0) {
-            if (same < 0) {
-                goto error;
-            }
-            goto done;
-        }
-        if ((shape = PyObject_GetAttr(v, s_shape)) == NULL) {
-            goto error;
-        }
-        if (!PyTuple_CheckExact(shape) || PyTuple_GET_SIZE(shape) != 1 ||
-            PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, 0)) != PyArray_DIM((PyArrayObject *)a, 0)) {
-            PyErr_Clear();
-            goto done; /* a.shape = ... since: the handler records the reshape */
-        }
     }
     PyObject *f64 = PyTuple_GET_ITEM(st, FR_F64);
     res = PyObject_GetItem(a, k);
@@ -2023,21 +2067,137 @@ error:
 done:
     Py_XDECREF(entries);
     Py_XDECREF(e);
-    Py_XDECREF(obj);
     Py_XDECREF(buf);
     Py_XDECREF(v);
-    Py_XDECREF(shape);
     Py_XDECREF(res);
     Py_XDECREF(vr);
     Py_XDECREF(args);
     return out;
 }
 
+/* a[k] = v into a traced 1-d float64 ndarray `a` that owns its memory, by an int k, of a
+   float or np.float64 v (traced or not), recorded as Mutations.set_item does: the node
+   setitem(a@n, k, v) -> a@n+1, the buffer's next version. Only where nothing else is due: the
+   array's value current, no saved value living in its memory (no copy-on-write), no sweep of
+   the weak primals due. Returns None, FA_FALLBACK or NULL. */
+static PyObject *
+fast_setitem(PyObject *a, PyObject *k, PyObject *v)
+{
+    PyObject *st = T.fast_rec;
+    PyObject *rule = PyTuple_GET_ITEM(st, FR_SETITEM), *rec = PyTuple_GET_ITEM(st, FR_REC);
+    PyObject *f64 = PyTuple_GET_ITEM(st, FR_F64);
+    if (rule == Py_None || !PyLong_CheckExact(k) || ndarray_type == NULL ||
+        !Py_IS_TYPE(a, ndarray_type) || rec != T.h_obj || is_traced(k) ||
+        !(PyFloat_CheckExact(v) || Py_IS_TYPE(v, (PyTypeObject *)f64)) ||
+        PyArray_NDIM((PyArrayObject *)a) != 1 ||
+        (PyObject *)PyArray_DESCR((PyArrayObject *)a) != PyTuple_GET_ITEM(st, FR_DTYPE) ||
+        (PyArray_BASE((PyArrayObject *)a) != NULL &&
+         PyObject_TypeCheck(PyArray_BASE((PyArrayObject *)a), ndarray_type))) {
+        return FA_FALLBACK;
+    }
+    fa_where_key key;
+    if (where_fill(fa_current_frame(PyThreadState_Get()), NULL, &key, 0) != 0) {
+        PyErr_Clear();
+        return FA_FALLBACK;
+    }
+    PyObject *entries = NULL, *e = NULL, *buf = NULL, *av = NULL, *vv = NULL, *bufs = NULL;
+    PyObject *root = NULL, *saved = NULL, *ver = NULL, *refs = NULL, *sweep = NULL;
+    PyObject *shape = NULL, *out = NULL, *wr = NULL, *args = NULL, *fs = NULL, *node = NULL;
+    PyObject *nver = NULL, *res = FA_FALLBACK;
+    int ok = fast_entries(rec, &entries);
+    if (ok > 0) {
+        ok = fast_array_value(entries, a, &e, &buf, &av);
+    }
+    if (ok <= 0) {
+        res = ok < 0 ? NULL : FA_FALLBACK;
+        goto done;
+    }
+    /* write_back's buffer: buffers[id(a)], a's own (a owns its memory) */
+    PyObject *ka = PyLong_FromVoidPtr(a);
+    if (ka == NULL || (bufs = PyObject_GetAttr(rec, s_buffers)) == NULL) {
+        Py_XDECREF(ka);
+        goto error;
+    }
+    PyObject *b2 = PyDict_CheckExact(bufs) ? PyDict_GetItemWithError(bufs, ka) : NULL;
+    Py_DECREF(ka);
+    if (PyErr_Occurred()) {
+        goto error;
+    }
+    if (buf == Py_None || b2 != buf) {
+        goto done;
+    }
+    if ((root = PyObject_GetAttr(buf, s_root)) == NULL ||
+        (saved = PyObject_GetAttr(buf, s_saved)) == NULL ||
+        (ver = PyObject_GetAttr(buf, s_version)) == NULL ||
+        (refs = PyObject_GetAttr(rec, s_refs)) == NULL ||
+        (sweep = PyObject_GetAttr(rec, s_refs_sweep)) == NULL) {
+        goto error;
+    }
+    if (root != a || !PyList_CheckExact(saved) || PyList_GET_SIZE(saved) != 0 ||
+        !PyLong_CheckExact(ver) || !PyDict_CheckExact(refs) || !PyLong_CheckExact(sweep) ||
+        PyDict_GET_SIZE(refs) + 1 > PyLong_AsSsize_t(sweep)) {
+        PyErr_Clear();
+        goto done; /* a copy-on-write or the weak primals' sweep is due: the handler */
+    }
+    if (fast_value_of(entries, v, &vv) < 0) {
+        goto error;
+    }
+    if (PyObject_SetItem(a, k, v) < 0) {
+        PyErr_Clear(); /* (IndexError, a read-only array: the handler raises it) */
+        goto done;
+    }
+    /* out = _new_value(a): a Value whose primal is held weakly in _refs */
+    if ((shape = PyObject_GetAttr(a, s_shape)) == NULL ||
+        (out = fast_new_value(st, rec, shape, (PyObject *)ndarray_type, Py_None)) == NULL) {
+        goto error;
+    }
+    PyObject *nid = PyObject_GetAttr(out, s_id);
+    int rc = nid == NULL || (wr = PyWeakref_NewRef(a, NULL)) == NULL ? -1
+                                                                     : PyDict_SetItem(refs, nid, wr);
+    Py_XDECREF(nid);
+    if (rc < 0 || (args = PyTuple_Pack(3, av, k, vv != NULL ? vv : v)) == NULL ||
+        (fs = PyFrozenSet_New(NULL)) == NULL ||
+        (node = fast_append_node(st, rec, rule, args, out, &key, fs)) == NULL) {
+        goto error;
+    }
+    /* write_back(a, out): the buffer's next version, and the array's entry with it */
+    if ((nver = PyNumber_Add(ver, small_ints[1])) == NULL ||
+        PyObject_SetAttr(buf, s_version, nver) < 0 || PyObject_SetAttr(buf, s_value, out) < 0 ||
+        PyObject_SetAttr(e, s_value, out) < 0 || PyObject_SetAttr(e, s_version, nver) < 0) {
+        goto error;
+    }
+    res = Py_NewRef(Py_None);
+    goto done;
+error:
+    res = NULL;
+done:
+    Py_XDECREF(entries);
+    Py_XDECREF(e);
+    Py_XDECREF(buf);
+    Py_XDECREF(av);
+    Py_XDECREF(vv);
+    Py_XDECREF(bufs);
+    Py_XDECREF(root);
+    Py_XDECREF(saved);
+    Py_XDECREF(ver);
+    Py_XDECREF(refs);
+    Py_XDECREF(sweep);
+    Py_XDECREF(shape);
+    Py_XDECREF(out);
+    Py_XDECREF(wr);
+    Py_XDECREF(args);
+    Py_XDECREF(fs);
+    Py_XDECREF(node);
+    Py_XDECREF(nver);
+    return res;
+}
+
 /* A fast path in the handlers' setting: its Python calls (Value, Entry, Node) are framead's,
    hidden from tracers and profilers, the user's frame the one warnings and stacks see.
-   fast_binop(k, a, b) when k >= 0, else fast_getitem(a, b). */
+   fast_binop(k, a, b) when k >= 0, fast_getitem(a, b) when k == -1, else
+   fast_setitem(a, b, c). */
 static PyObject *
-fast_as_handler(int k, PyObject *a, PyObject *b)
+fast_as_handler(int k, PyObject *a, PyObject *b, PyObject *c)
 {
     PyThreadState *ts = PyThreadState_Get();
     fa_frame *outer = T.user_frame;
@@ -2047,7 +2207,8 @@ fast_as_handler(int k, PyObject *a, PyObject *b)
     }
     T.in_handler++;
     FA_PY_RECURSION_REMAINING(ts) += FA_HANDLER_FRAMES;
-    PyObject *res = k >= 0 ? fast_binop(k, a, b) : fast_getitem(a, b);
+    PyObject *res = k >= 0 ? fast_binop(k, a, b) : k == -1 ? fast_getitem(a, b)
+                                                            : fast_setitem(a, b, c);
     FA_PY_RECURSION_REMAINING(ts) -= FA_HANDLER_FRAMES;
     T.in_handler--;
     if (!profile_internals) {
@@ -2072,7 +2233,7 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         !PyTuple_CheckExact(PyTuple_GET_ITEM(state, FR_SAVES)) ||
         PyTuple_GET_SIZE(PyTuple_GET_ITEM(state, FR_SAVES)) != 13) {
         PyErr_SetString(PyExc_TypeError, "set_fast_record((recorder, rules[13], saves[13], "
-                                         "Entry, Value, Node, dtype, float64, getitem) or None)");
+                                         "Entry, Value, Node, dtype, float64, getitem, setitem) or None)");
         return NULL;
     }
     for (int k = 0; k < 13; k++) {
@@ -2085,6 +2246,7 @@ m_set_fast_record(PyObject *mod, PyObject *state)
     }
     PyObject *gi = PyTuple_GET_ITEM(state, FR_GETITEM);
     if (!PyType_Check(PyTuple_GET_ITEM(state, FR_F64)) ||
+        (PyTuple_GET_ITEM(state, FR_SETITEM) == Py_None) != (gi == Py_None) ||
         (gi != Py_None && (!PyTuple_CheckExact(gi) || PyTuple_GET_SIZE(gi) != 2))) {
         PyErr_SetString(PyExc_TypeError, "set_fast_record: float64 must be a type, getitem "
                                          "(rule, saves) or None");
@@ -2113,7 +2275,7 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
             (is_traced(a) || is_traced(b) || seq_operand_traced(a, b))) {             \
             if (T.fast_rec != NULL) {                                                \
-                PyObject *r = fast_as_handler((IDX) % 13, a, b);                    \
+                PyObject *r = fast_as_handler((IDX) % 13, a, b, NULL);               \
                 if (r != FA_FALLBACK) {                                              \
                     return r;                                                        \
                 }                                                                    \
@@ -2224,7 +2386,7 @@ probe_getitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *a = args[0], *k = args[1];
     if (FA_UNLIKELY(FA_ACTIVE()) && (is_traced(a) || is_traced(k))) {
         if (T.fast_rec != NULL) {
-            PyObject *r = fast_as_handler(-1, a, k);
+            PyObject *r = fast_as_handler(-1, a, k, NULL);
             if (r != FA_FALLBACK) {
                 return r;
             }
@@ -2250,6 +2412,12 @@ probe_setitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         (is_traced(a) || is_traced(k) ||
          is_traced_scan(v, (PyList_Check(v) || PyTuple_Check(v)) && ndarray_type != NULL &&
                                PyObject_TypeCheck(a, ndarray_type)))) {
+        if (T.fast_rec != NULL) {
+            PyObject *r = fast_as_handler(-2, a, k, v);
+            if (r != FA_FALLBACK) {
+                return r;
+            }
+        }
         PyObject *r = call_handler3(T.h_setitem, a, k, v);
         if (r == NULL) {
             return NULL;
@@ -3500,8 +3668,15 @@ PyInit__evalframe(void)
     s_buffer = PyUnicode_InternFromString("buffer");
     s_version = PyUnicode_InternFromString("version");
     s_shape = PyUnicode_InternFromString("shape");
+    s_buffers = PyUnicode_InternFromString("buffers");
+    s_root = PyUnicode_InternFromString("root");
+    s_refs = PyUnicode_InternFromString("_refs");
+    s_refs_sweep = PyUnicode_InternFromString("_refs_sweep");
+    s_saved = PyUnicode_InternFromString("saved");
+    s_id = PyUnicode_InternFromString("id");
     if (!empty_tuple || !s_guards || !s_entries || !s_nodes || !s_next_id || !s_obj || !s_value ||
-        !s_buffer || !s_version || !s_shape) {
+        !s_buffer || !s_version || !s_shape || !s_buffers || !s_root || !s_refs ||
+        !s_refs_sweep || !s_saved || !s_id) {
         goto fail;
     }
     star_kwnames1 = Py_BuildValue("(s)", "__framead_star__");

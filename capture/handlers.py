@@ -20,6 +20,7 @@ from .calls import dispatch
 from .native import Result
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
 from .overrides import operator_runs_python, python_attr, unary_runs_python
+from .primitive_rules import SETITEM_RULE
 from .saves import saved_set
 from .sourceloc import loc_of, user_tracebacks, where_of
 
@@ -223,8 +224,9 @@ _C_OP_ORDER = ("add", "and_", "floordiv", "lshift", "matmul", "mul", "mod", "or_
 
 # the recorder methods whose recording capture/_evalframe.c's fast path reproduces: a recorder
 # class that overrides any of them records through its handlers
-_C_MIRRORED = ("binop", "binary", "_scalar_binop", "getitem", "get_item", "apply", "tree_value",
-               "value_of", "_outputs", "_new_value", "_register", "_entry", "_protect")
+_C_MIRRORED = ("binop", "binary", "_scalar_binop", "getitem", "get_item", "setitem", "set_item",
+               "apply", "tree_value", "value_of", "_outputs", "_new_value", "_register",
+               "_entry", "_protect", "copy_on_write", "write_back")
 
 
 def _framead_method(cls: type, name: str) -> bool:
@@ -235,8 +237,9 @@ def _framead_method(cls: type, name: str) -> bool:
 
 def fast_record_state(rec: Any) -> tuple | None:
     """What capture/_evalframe.c needs to record ``rec``'s traced scalar binops (floats and
-    np.float64) and ``a[i]`` of 1-d float64 arrays itself (exactly as ``_scalar_binop``,
-    ``apply`` and ``get_item`` would), or None where they must go through the handlers: a
+    np.float64), ``a[i]`` and ``a[i] = v`` of 1-d float64 arrays itself (exactly as
+    ``_scalar_binop``, ``apply``, ``get_item`` and ``set_item`` would), or None where they
+    must go through the handlers: a
     recorder whose class changes how they are recorded, or one that records guards, is strict
     or saves everything."""
     cls = type(rec)
@@ -251,12 +254,13 @@ def fast_record_state(rec: Any) -> tuple | None:
     tables = _FAST_TABLES[0]
     if tables is None:
         return None
-    return (rec, *tables[:2], Entry, Value, Node, _PY_DTYPES[float], np.float64, tables[2])
+    return (rec, *tables[:2], Entry, Value, Node, _PY_DTYPES[float], np.float64, *tables[2:])
 
 
 def _fast_tables() -> tuple | None:
     """(rules, saves) by operator, as _scalar_binop and apply use them (None: not recorded
-    in C), and (rule, saves) of ``a[i]`` or None; None when the C numbering differs."""
+    in C), (rule, saves) of ``a[i]`` and the rule of ``a[i] = v``, or None for both; None
+    when the C numbering differs."""
     if tuple(f.__name__ for f in FUNC_OPS) != _C_OP_ORDER:
         return None
     init_op_rules()
@@ -264,9 +268,9 @@ def _fast_tables() -> tuple | None:
                    for r in _OP_RULES[:13])
     saves = tuple(None if r is None else _OP_SAVES[k] for k, r in enumerate(rules_))
     rule = rules.lookup(operator.getitem)
-    getitem = None if rule is None or rule.cut or getattr(rule, "hazard", None) else \
-        (rule, saved_set(rule, (0,)))
-    return rules_, saves, getitem
+    if rule is None or rule.cut or getattr(rule, "hazard", None):
+        return rules_, saves, None, None
+    return rules_, saves, (rule, saved_set(rule, (0,))), SETITEM_RULE
 
 
 _FAST_TABLES: list = []  # [(rules, saves) by operator, or None: the C numbering differs]
