@@ -38,10 +38,14 @@ enum {
     /* rules/math_rules.py, library rules only */
     OP_TANH = 20, OP_SQRT, OP_LOG, OP_SINH, OP_COSH, OP_LOG1P, OP_EXPM1, OP_TAN, OP_ATAN,
     OP_LOG2, OP_LOG10,
+    /* framead/reverse.py's fused accumulators (_acc_getitem, _acc_setitem), 1-d float64 */
+    OP_GETITEM = 40, OP_SETITEM,
 };
 
 static PyTypeObject *ValueType, *NodeType;
-static Py_ssize_t off_v_id, off_v_kind, off_v_primal;
+static Py_ssize_t off_v_id, off_v_kind, off_v_primal, off_v_shape, off_v_dtype;
+static PyArray_Descr *f64_descr; /* np.dtype(float), the one 1-d fused steps take */
+static PyObject *minus_one;      /* ct[-1]: the ids of the cotangent arrays the pass owns */
 static Py_ssize_t off_n_rule, off_n_args, off_n_kwargs, off_n_outputs, off_n_multi, off_n_saved;
 static double LN2, LN10;   /* math.log(2.0), math.log(10.0), as rules/math_rules.py has them */
 static PyObject *str_fn, *str_ans;
@@ -331,6 +335,204 @@ static int commit(PyObject *ct, PyObject *outid, PyObject *gobj, Part *parts, in
     return 1;
 }
 
+/* ------------------------------------------------------------------ fused a[i] steps
+ * a[i] and a[i] = v for a 1-d float64 array a and an int i, as framead/reverse.py's
+ * _acc_getitem and _acc_setitem do them (the step loop's "getitem"/"setitem" steps), element
+ * by element. Anything else (another shape or dtype, a cotangent that is no plain writeable
+ * float64 array of a's length, a sum that is not finite, a cotangent already there that the
+ * Python step would combine another way) is handed back before ct changes. */
+
+/* ct[-1], made if absent (reverse._owned); borrowed, NULL on error */
+static PyObject *owned(PyObject *ct)
+{
+    PyObject *own = PyDict_GetItemWithError(ct, minus_one);
+    if (own == NULL && !PyErr_Occurred()) {
+        if ((own = PySet_New(NULL)) == NULL)
+            return NULL;
+        int rc = PyDict_SetItem(ct, minus_one, own);
+        Py_DECREF(own);
+        if (rc < 0)
+            return NULL;
+    }
+    return own;
+}
+
+/* a 1-d float64 Value of array kind: its length, else -1 */
+static Py_ssize_t vec_len(PyObject *a)
+{
+    PyObject *shape = SLOT(a, off_v_shape);
+    if (!Py_IS_TYPE(a, ValueType) || SLOT(a, off_v_kind) != (PyObject *)&PyArray_Type ||
+        SLOT(a, off_v_dtype) != (PyObject *)f64_descr || SLOT(a, off_v_id) == NULL ||
+        shape == NULL || !PyTuple_CheckExact(shape) || PyTuple_GET_SIZE(shape) != 1)
+        return -1;
+    Py_ssize_t n = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, 0));
+    if (n < 0) { PyErr_Clear(); return -1; }
+    return n;
+}
+
+/* index i of a length-n axis (negative from the end), else -1 */
+static Py_ssize_t index_in(PyObject *key, Py_ssize_t n)
+{
+    if (!PyLong_CheckExact(key))
+        return -1;
+    Py_ssize_t i = PyLong_AsSsize_t(key);
+    if (i == -1 && PyErr_Occurred()) { PyErr_Clear(); return -1; }
+    if (i < 0)
+        i += n;
+    return i >= 0 && i < n ? i : -1;
+}
+
+/* a plain aligned 1-d float64 ndarray of length n (writeable if asked) */
+static int is_vec(PyObject *o, Py_ssize_t n, int writeable)
+{
+    if (!PyArray_CheckExact(o))
+        return 0;
+    PyArrayObject *a = (PyArrayObject *)o;
+    return PyArray_NDIM(a) == 1 && PyArray_DIM(a, 0) == n && PyArray_DESCR(a) == f64_descr &&
+           PyArray_ISALIGNED(a) && (!writeable || PyArray_ISWRITEABLE(a));
+}
+
+/* out = a[i]: ct[a][i] += g (ct[a] made as zeros when absent). 1 done, 0 handed back, -1 error */
+static int getitem_step(PyObject *node, PyObject *ct, PyObject *outid, PyObject *gobj, TD g)
+{
+    PyObject *args = SLOT(node, off_n_args);
+    if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 2)
+        return 0;
+    PyObject *a = PyTuple_GET_ITEM(args, 0);
+    Py_ssize_t n = vec_len(a), i = n < 0 ? -1 : index_in(PyTuple_GET_ITEM(args, 1), n);
+    if (i < 0)
+        return 0;
+    PyObject *aid = SLOT(a, off_v_id);
+    PyObject *o = PyDict_GetItemWithError(ct, aid);
+    if (o == NULL && PyErr_Occurred())
+        return -1;
+    double *p = NULL, r;
+    if (o != NULL && o != Py_None) {   /* o[key] += g in place, where the pass owns o */
+        PyObject *own = PyDict_GetItemWithError(ct, minus_one);
+        int in = own != NULL && PyAnySet_Check(own) ? PySet_Contains(own, aid) : 0;
+        if (in <= 0 || !is_vec(o, n, 1))
+            return in < 0 ? -1 : 0;
+        p = (double *)PyArray_GETPTR1((PyArrayObject *)o, i);
+        r = *p + g.v;
+    }
+    else
+        r = 0.0 + g.v;
+    if (!isfinite(r))
+        return 0;
+    Py_INCREF(gobj);
+    int rc = PyDict_DelItem(ct, outid);
+    Py_DECREF(gobj);
+    PyObject *own = rc < 0 ? NULL : owned(ct);
+    if (own == NULL)
+        return -1;
+    if (p == NULL) {
+        npy_intp dims[1] = {n};
+        PyObject *z = PyArray_ZEROS(1, dims, NPY_DOUBLE, 0);
+        if (z == NULL)
+            return -1;
+        rc = PyDict_SetItem(ct, aid, z);
+        Py_DECREF(z);
+        if (rc < 0 || PySet_Add(own, aid) < 0)
+            return -1;
+        p = (double *)PyArray_GETPTR1((PyArrayObject *)z, i);
+    }
+    *p = r;
+    return 1;
+}
+
+/* out = setitem(a, i, v): ct[v] += g[i]; ct[a] = g with g[i] zeroed (g itself where the pass
+   owns it). Taken where ct[a] is absent. 1 done, 0 handed back, -1 error */
+static int setitem_step(PyObject *node, PyObject *ct, PyObject *outid)
+{
+    PyObject *args = SLOT(node, off_n_args), *outs = SLOT(node, off_n_outputs);
+    if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 3 ||
+        outs == NULL || !PyTuple_CheckExact(outs) || PyTuple_GET_SIZE(outs) != 1)
+        return 0;
+    PyObject *a = PyTuple_GET_ITEM(args, 0), *v = PyTuple_GET_ITEM(args, 2);
+    Py_ssize_t n = vec_len(PyTuple_GET_ITEM(outs, 0));
+    Py_ssize_t i = n < 0 ? -1 : index_in(PyTuple_GET_ITEM(args, 1), n);
+    if (i < 0)
+        return 0;
+    int a_traced = Py_IS_TYPE(a, ValueType), v_traced = Py_IS_TYPE(v, ValueType);
+    if (a_traced && vec_len(a) != n)
+        return 0;
+    PyObject *vid = NULL, *aid = a_traced ? SLOT(a, off_v_id) : NULL, *ov = NULL;
+    TD acc = {0, 0};
+    if (v_traced) {   /* a real scalar v: its cotangent g[i], an np.float64 */
+        PyObject *shape = SLOT(v, off_v_shape), *kind = SLOT(v, off_v_kind);
+        vid = SLOT(v, off_v_id);
+        if (vid == NULL || shape == NULL || !PyTuple_CheckExact(shape) ||
+            PyTuple_GET_SIZE(shape) != 0 ||
+            (kind != (PyObject *)&PyFloat_Type && kind != (PyObject *)&PyDoubleArrType_Type))
+            return 0;
+    }
+    else if (!as_td(v, &acc) && !PyLong_CheckExact(v))
+        return 0;   /* (a constant v: float, np.float64 or int) */
+    PyObject *g = PyDict_GetItemWithError(ct, outid);
+    if (g == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!is_vec(g, n, 0))
+        return 0;
+    double gi = *(double *)PyArray_GETPTR1((PyArrayObject *)g, i);
+    if (!isfinite(gi))
+        return 0;
+    TD gv = td(gi, 1);
+    if (v_traced) {
+        ov = PyDict_GetItemWithError(ct, vid);
+        if (ov == NULL && PyErr_Occurred())
+            return -1;
+        if (ov != NULL && ov != Py_None) {
+            TD o;
+            if (!as_td(ov, &o))
+                return 0;
+            acc = add(o, gv);
+            if (!isfinite(acc.v))
+                return 0;
+        }
+        else {
+            ov = NULL;
+            acc = gv;
+        }
+    }
+    if (a_traced) {
+        PyObject *oa = PyDict_GetItemWithError(ct, aid);
+        if (oa == NULL && PyErr_Occurred())
+            return -1;
+        if (oa != NULL && oa != Py_None)
+            return 0;   /* o += ga or o + ga: the Python step */
+    }
+    PyObject *own = owned(ct);
+    if (own == NULL)
+        return -1;
+    int out_owned = PySet_Contains(own, outid);
+    if (out_owned < 0)
+        return -1;
+    Py_INCREF(g);   /* popped, then (maybe) stored again as ct[a] */
+    int rc = PyDict_DelItem(ct, outid);
+    if (rc == 0 && v_traced) {
+        PyObject *t = make(acc);
+        rc = t == NULL ? -1 : PyDict_SetItem(ct, vid, t);
+        Py_XDECREF(t);
+        if (rc == 0 && ov != NULL)
+            rc = PySet_Discard(own, vid) < 0 ? -1 : 0;
+    }
+    if (rc == 0 && a_traced) {
+        PyObject *ga = out_owned && PyArray_ISWRITEABLE((PyArrayObject *)g)
+                           ? Py_NewRef(g) : PyArray_NewCopy((PyArrayObject *)g, NPY_KEEPORDER);
+        if (ga == NULL)
+            rc = -1;
+        else {
+            *(double *)PyArray_GETPTR1((PyArrayObject *)ga, i) = 0.0;
+            rc = PyDict_SetItem(ct, aid, ga);
+            Py_DECREF(ga);
+            if (rc == 0)
+                rc = PySet_Add(own, aid);
+        }
+    }
+    Py_DECREF(g);
+    return rc < 0 ? -1 : 1;
+}
+
 /* the opcode of node's rule: ops[rule], else ops[rule.fn] (inline formulas go by fn) */
 static int opcode(PyObject *ops, PyObject *rule)
 {
@@ -409,18 +611,34 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         rule = SLOT(node, off_n_rule);
         if (rule == NULL || kw == NULL || !PyDict_Check(kw) || PyDict_GET_SIZE(kw) != 0)
             break;
+        if ((op = opcode(ops, rule)) == 0)
+            break;
+        if (op == OP_SETITEM) {
+            int done = setitem_step(node, ct, SLOT(out, off_v_id));
+            if (done < 0)
+                return NULL;
+            if (!done)
+                break;
+            continue;
+        }
         {   /* the output is a real scalar: float or np.float64 */
             PyObject *kind = SLOT(out, off_v_kind);
             if (kind != (PyObject *)&PyFloat_Type && kind != (PyObject *)&PyDoubleArrType_Type)
                 break;
         }
-        if ((op = opcode(ops, rule)) == 0)
-            break;
         gobj = PyDict_GetItemWithError(ct, SLOT(out, off_v_id));
         if (gobj == NULL || !as_td(gobj, &g) || !isfinite(g.v)) {
             if (PyErr_Occurred())
                 return NULL;
             break;
+        }
+        if (op == OP_GETITEM) {
+            int done = getitem_step(node, ct, SLOT(out, off_v_id), gobj, g);
+            if (done < 0)
+                return NULL;
+            if (!done)
+                break;
+            continue;
         }
         np_parts = vjp(op, node, gobj, g, parts);
         if (np_parts < 0) {
@@ -929,7 +1147,8 @@ static PyObject *setup(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyTypeObject *v = (PyTypeObject *)args[0], *n = (PyTypeObject *)args[1];
     if (slot_offset(v, "id", &off_v_id) || slot_offset(v, "kind", &off_v_kind) ||
-        slot_offset(v, "primal", &off_v_primal) || slot_offset(n, "rule", &off_n_rule) ||
+        slot_offset(v, "primal", &off_v_primal) || slot_offset(v, "shape", &off_v_shape) ||
+        slot_offset(v, "dtype", &off_v_dtype) || slot_offset(n, "rule", &off_n_rule) ||
         slot_offset(n, "args", &off_n_args) || slot_offset(n, "kwargs", &off_n_kwargs) ||
         slot_offset(n, "outputs", &off_n_outputs) || slot_offset(n, "multi", &off_n_multi) ||
         slot_offset(n, "saved", &off_n_saved))
@@ -970,7 +1189,9 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__scalar_tape(void)
 {
     import_array();
-    if ((str_fn = PyUnicode_InternFromString("fn")) == NULL ||
+    if ((f64_descr = PyArray_DescrFromType(NPY_DOUBLE)) == NULL ||
+        (minus_one = PyLong_FromLong(-1)) == NULL ||
+        (str_fn = PyUnicode_InternFromString("fn")) == NULL ||
         (str_ans = PyUnicode_InternFromString("ans")) == NULL)
         return NULL;
     return PyModule_Create(&module);

@@ -28,6 +28,7 @@ from .reverse_inline import inline_callables
 from .reverse_source import (
     Emitter,
     fused_kind,
+    fused_rules,
     ids_tree,
     library_rule_ids,
     node_block,
@@ -392,6 +393,7 @@ _INLINE_OPCODES: dict[Any, int] = {
 _MATH_OPCODES: dict[Any, int] = {
     math.tanh: 20, math.sqrt: 21, math.log: 22, math.sinh: 23, math.cosh: 24, math.log1p: 25,
     math.expm1: 26, math.tan: 27, math.atan: 28, math.log2: 29, math.log10: 30}
+_FUSED_OPCODES = (40, 41)  # a[i] and a[i] = v: _acc_getitem's and _acc_setitem's steps
 _ops_cache: list = [None, {}]
 
 # FRAMEAD_BACKWARD=pyloop (or SCALAR_C = False): the step loop without C
@@ -413,6 +415,8 @@ def _scalar_ops() -> dict:
                 continue
             if code:
                 ops[r] = code
+        setitem, getitem = fused_rules()  # (its steps take 1-d float64 arrays' elements)
+        ops[getitem], ops[setitem] = _FUSED_OPCODES
         _ops_cache[:] = [shipped, ops]
     return _ops_cache[1]
 
@@ -456,7 +460,7 @@ class Backward:
     def __init__(self, graph: Graph, wrt: list[Value], compiled: bool | None = None):
         self.graph = graph
         self.wrt = wrt
-        self.filename = f"<framead-backward-{next(_serial)}>"
+        self._filename: str | None = None  # (named when first asked: few passes ever are)
         if _scalar_tape is not None and type(graph.nodes) is list and type(wrt) is list:
             self.nodes = _scalar_tape.forward_active(graph.nodes, wrt)
             self.nodes.reverse()
@@ -477,6 +481,14 @@ class Backward:
         else:  # steps are made as cotangents reach their nodes
             self._library = library_rule_ids()
             self._steps = [None] * len(self.nodes)
+
+    @property
+    def filename(self) -> str:
+        """The generated reverse pass's file name (``<framead-backward-N>``)."""
+        name = self._filename
+        if name is None:
+            name = self._filename = f"<framead-backward-{next(_serial)}>"
+        return name
 
     @property
     def source(self) -> str:

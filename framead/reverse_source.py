@@ -62,10 +62,16 @@ def ids_tree(tree: Any) -> Any:
 _FUSED_RULES: list = []
 
 
-def fused_kind(node: Node) -> str | None:
-    """Which fused accumulator serves ``node``'s reverse step (None: its rule's VJP)."""
+def fused_rules() -> tuple:
+    """(the setitem rule, the getitem rule): the rules fused accumulators serve."""
     if not _FUSED_RULES:
         _FUSED_RULES.extend((SETITEM_RULE, rules.lookup(operator.getitem)))
+    return tuple(_FUSED_RULES)
+
+
+def fused_kind(node: Node) -> str | None:
+    """Which fused accumulator serves ``node``'s reverse step (None: its rule's VJP)."""
+    fused_rules()
     rule = node.rule
     if (rule is not _FUSED_RULES[0] and rule is not _FUSED_RULES[1]) or node.multi or \
             node.outputs[0] is None:
