@@ -53,7 +53,7 @@ from .capture.primitive_rules import CONST_RULE
 from .capture.session import _is_differentiable_internal, outer_recorder
 from .capture.sourceloc import is_framead_file
 from .inputs import Differentiated, default_argnums
-from .ir import Value
+from .ir import Graph, Value
 from .replay import Miss, NotReplayable, Replay
 from .tracing import (
     call_top,
@@ -257,8 +257,11 @@ class _Entry:
     """One cached trace: its replay (generated on first reuse, so a call that is never
     repeated costs no more than an uncached one), output structure and what it depends on."""
 
-    def __init__(self, trace: Any, guards: tuple, out_treedef: Any, globals_: WatchedGlobals):
-        self.trace: Any = trace  # (None once the replay is made: it owns the graph)
+    def __init__(self, graph: Graph, wrt: list[Value], guards: tuple, out_treedef: Any,
+                 globals_: WatchedGlobals):
+        # the recorded graph and the inputs differentiated (not the trace: its reverse pass
+        # goes with the first call); None once the replay is made: it owns the graph
+        self.recorded: tuple[Graph, list[Value]] | None = (graph, wrt)
         self.guards: tuple | None = guards
         self.out_treedef = out_treedef
         self.globals = globals_
@@ -284,15 +287,15 @@ class _Entry:
 
 
 def _replay_of(entry: _Entry) -> Replay:
-    """The replay of ``entry``'s trace, which it hands over: the replay is the graph's only
+    """The replay of ``entry``'s graph, which it hands over: the replay is the graph's only
     holder, so each node is freed as its steps are made (the steps reuse its memory), and the
-    entry keeps neither the trace nor the guards (their recorded values) afterwards."""
-    trace, guards = entry.trace, entry.guards
-    if trace is None:  # a first attempt raised part way through consuming the graph
+    entry keeps neither the graph nor the guards (their recorded values) afterwards."""
+    recorded, guards = entry.recorded, entry.guards
+    if recorded is None or guards is None:  # a first attempt raised part way through
         raise NotReplayable("the replay of this trace could not be built")
-    entry.trace = entry.guards = None
-    graph, wrt = trace.graph, trace.wrt
-    del trace  # (its reverse pass holds the nodes too)
+    entry.recorded = entry.guards = None
+    graph, wrt = recorded
+    del recorded
     return Replay(graph, wrt, guards=guards, consume=True)
 
 
@@ -409,6 +412,10 @@ class CachedValueAndGrad:
         t, rec, fns, codes = capture_for_cache(self.f, args, kwargs, nums, self.strict)
         spec = t.spec
         try:
+            reason = uncacheable_reason(t, rec) if sig is not None else \
+                "unhashable arguments, or array arguments that are views of one buffer"
+            guards: tuple | None = tuple(rec.guards)
+            rec = None  # (its table of values goes before the reverse pass runs)
             grads: list = []
             if not self.value_only:
                 fname = getattr(self.f, "__qualname__", repr(self.f))
@@ -420,11 +427,9 @@ class CachedValueAndGrad:
                 with paused_gc():
                     grads = t.backward()({v.id: seed}) if isinstance(v, Value) else \
                         [None] * len(t.wrt)
-            reason = uncacheable_reason(t, rec) if sig is not None else \
-                "unhashable arguments, or array arguments that are views of one buffer"
             if reason is None:
                 entries = self._traces.setdefault(sig, [])
-                entries.insert(0, _Entry(t, tuple(rec.guards), t.out_treedef,
+                entries.insert(0, _Entry(t.graph, t.wrt, guards, t.out_treedef,
                                          WatchedGlobals([self.f, *fns], codes)))
                 del entries[MAX_TRACES:]
             else:
@@ -433,7 +438,7 @@ class CachedValueAndGrad:
         finally:
             # a frame the program kept (sys._getframe(), a traceback) keeps this one, with its
             # locals as they are when it returns: they must not hold the recording then
-            t = rec = fns = codes = v = spec = None
+            t = rec = fns = codes = v = spec = guards = None
 
 
 class CachedFunction(CachedValueAndGrad):

@@ -14,6 +14,7 @@ import array
 import bisect
 import functools
 import itertools
+import math
 import operator
 import os
 from typing import Any
@@ -35,7 +36,8 @@ from .reverse_source import (
 )
 
 CHUNK_NODES = 250
-FREE_BATCH = 64  # scalar values freed by one step (arrays: at once)
+FREE_BATCH = 64  # small values freed by one step, at most...
+FREE_BYTES = 1 << 16  # ...or that many bytes of them (larger arrays: as soon as they are dead)
 _SCALAR_KINDS = frozenset({float, int, complex, bool, np.float64, np.float32, np.complex128,
                            np.int64})
 COMPILE_LIMIT = 1000  # forward and reverse nodes; longer replays run as steps (replay_steps)
@@ -430,21 +432,40 @@ class Replay:
         return ids
 
     def _batched(self, at: dict[int, list[int]]) -> dict[int, tuple[int, ...]]:
-        """``at`` (releases after each forward item) with the scalars' held back and freed
-        together, with the next array or every ``FREE_BATCH`` values: one step frees many
-        (scalars cost nothing kept a little longer; arrays go as soon as they are dead)."""
-        small = _flags(self.size, (o.id for n in self.fwd_nodes for o in n.outputs
-                                   if o is not None and o.kind in _SCALAR_KINDS))
+        """``at`` (releases after each forward item) with small values held back and freed
+        together, every ``FREE_BATCH`` values or ``FREE_BYTES`` bytes: one step frees many
+        (scalars and small arrays cost little kept a little longer; a large array goes as soon
+        as it is dead)."""
+        size = self._value_bytes()
         out: dict[int, tuple[int, ...]] = {}
         pending: list[int] = []
+        held = 0
         for k in sorted(at):
             ids = at[k]
             pending += ids
-            if len(pending) >= FREE_BATCH or not all(small[i] for i in ids):
+            held += sum(size[i] for i in ids)
+            if len(pending) >= FREE_BATCH or held >= FREE_BYTES:
                 out[k] = tuple(sorted(pending))
-                pending = []
+                pending, held = [], 0
         if pending:
             out[max(at)] = tuple(sorted(pending))
+        return out
+
+    def _value_bytes(self) -> array.array:
+        """About the bytes of each forward value that is a scalar or a small array, by id
+        (``FREE_BYTES`` for the others)."""
+        out = array.array("l", [FREE_BYTES]) * self.size
+        for n in self.fwd_nodes:
+            for o in n.outputs:
+                if o is None:
+                    continue
+                if o.kind in _SCALAR_KINDS:
+                    out[o.id] = 32
+                elif o.kind is np.ndarray and isinstance(o.dtype, np.dtype) and \
+                        o.dtype != object:
+                    nbytes = math.prod(o.shape) * o.dtype.itemsize
+                    if nbytes < FREE_BYTES:
+                        out[o.id] = nbytes + 112
         return out
 
     def _private_versions(self) -> set[int]:
@@ -514,57 +535,61 @@ class Replay:
         """The forward and reverse steps, made in one pass in forward order. ``consume``: the
         caller handed the graph over, so each node is dropped once its steps are made (the
         steps reuse its memory instead of adding to it)."""
-        # (what each step replays, for error notes: the rule, or "a guard", and the location)
-        fwd: list = []
-        rules: list = []
-        locs: list = []
+        items, releases = self._items, self._release_after
+        n = len(items) + len(releases)
+        # each step's (rule or "a guard", location), for error notes (None: a free)
+        fwd: list = [None] * n
+        where: list = [None] * n
         bnodes = self.bwd_nodes  # (reverse order: a subsequence of the forward nodes')
         nb = len(bnodes)
         bwd: list = [None] * nb
-        bwhere: tuple[list, list] = ([None] * nb, [None] * nb)
+        bwhere: list = [None] * nb
         j = nb - 1  # the next reverse step's node, met in forward order
         library = library_rule_ids()
-        releases = self._release_after
-        items = self._items
-        self._memo: dict = {}  # (one object for equal step parts: arg_spec)
+        self._memo: dict = {}  # (one object for equal step parts: arg_spec, _where_of)
         if consume:  # the items and the reverse list hold the nodes from here on
             self.fwd_nodes = None
+        i = 0  # the next forward step
         for k in range(len(items)):
             x = items[k]
             if type(x) is tuple:
-                fwd.append(self._guard_step(x))
-                rules.append("a guard")
-                locs.append(x[5])
+                fwd[i], where[i] = self._guard_step(x), self._where_of("a guard", x[5])
             else:
-                fwd.append(self._forward_step(x))
-                rules.append(x.rule)
-                locs.append(x.loc)
+                fwd[i], where[i] = self._forward_step(x), self._where_of(x.rule, x.loc)
                 if j >= 0 and bnodes[j] is x:
                     self._backward_step(x, j, library, bwd, bwhere)
                     if consume:
                         bnodes[j] = None
                     j -= 1
+            i += 1
             if consume:
                 items[k] = x = None
             if k in releases:
-                fwd.append((steps.F_FREE, None, releases[k], None, None))
-                rules.append(None)
-                locs.append(None)
+                fwd[i] = (steps.F_FREE, None, releases[k], None, None)
+                i += 1
         for left in range(j, -1, -1):  # (none: every active node is a forward one)
             if bnodes[left] is not None:
                 self._backward_step(bnodes[left], left, library, bwd, bwhere)
         self._items = self._release_after = self._memo = None
-        self._fwd = [functools.partial(steps.run_forward, fwd, (rules, locs), miss=Miss)]
+        self._fwd = [functools.partial(steps.run_forward, fwd, where, miss=Miss)]
         self._bwd = [functools.partial(steps.run_backward, bwd, bwhere)]
         self.step_counts = (len(fwd), len(bwd))
 
+    def _where_of(self, rule: Any, loc: Any) -> tuple:
+        """``(rule, loc)``, one tuple for each pair (a loop's steps repeat a few)."""
+        key = ("w", id(rule), id(loc))  # (the tuple holds both: the ids stay theirs)
+        got = self._memo.get(key)
+        if got is None:
+            got = self._memo[key] = (rule, loc)
+        return got
+
     def _backward_step(self, node: Node, j: int, library: frozenset, bwd: list,
-                       where: tuple[list, list]) -> None:
-        """Reverse step ``j`` (of ``node``), its rule and location."""
+                       where: list) -> None:
+        """Reverse step ``j`` (of ``node``), and its rule and location."""
         bwd[j] = steps.backward_step(node, self._inline[j],
                                      hasattr(node.rule, "fn") and id(node.rule) not in library,
                                      self._memo)
-        where[0][j], where[1][j] = node.rule, node.loc
+        where[j] = self._where_of(node.rule, node.loc)
 
     def _forward_step(self, node: Node) -> tuple:
         """The step of ``node``: what ``_forward_line`` writes, as data."""

@@ -122,6 +122,16 @@ def shared(memo: dict, t: tuple) -> tuple:
     return memo.setdefault(t, t)
 
 
+def shape_of(memo: dict, v: Value) -> tuple:
+    """``(0, v.meta())``: the stand-in of a primal a VJP does not read, one per shape, dtype
+    and kind (a reverse pass names one for most of its arguments)."""
+    key = ("m", v.shape, v.dtype, v.kind)
+    got = memo.get(key)
+    if got is None:
+        got = memo[key] = (0, v.meta())
+    return got
+
+
 def _has_value(tree: Any) -> bool:
     return any(type(x) is Value or (type(x) in (list, tuple) and _has_value(x)) for x in tree)
 
@@ -136,10 +146,11 @@ def kwargs_of(e: list, spec: dict) -> dict:
 
 
 # ------------------------------------------------------------------ forward
-def run_forward(steps: list, where: tuple[list, list], e: list,
+def run_forward(steps: list, where: list, e: list,
                 miss: type[BaseException]) -> None:
-    """Run forward steps on the env ``e`` (``where``: each step's rule and location, for
-    error notes; ``miss``: the guard-failure exception, let through without a note)."""
+    """Run forward steps on the env ``e`` (``where``: each step's (rule, location), for
+    error notes, or None; ``miss``: the guard-failure exception, let through without a
+    note)."""
     if _use_c():
         _run_forward_c(steps, where, e, miss)
         return
@@ -154,7 +165,7 @@ def run_forward(steps: list, where: tuple[list, list], e: list,
         raise
 
 
-def _run_forward_c(steps: list, where: tuple[list, list], e: list,
+def _run_forward_c(steps: list, where: list, e: list,
                    miss: type[BaseException]) -> None:
     """``run_forward`` with runs of plain steps done in C, the others here."""
     crun, ops = _c_fwd, _FWD_OPS
@@ -196,10 +207,10 @@ def _forward_one(st: tuple, e: list) -> None:
         fn(e, a, b, o)
 
 
-def _note(err: BaseException, where: tuple[list, list], k: int, what: str) -> None:
-    if k < 0 or where[1][k] is None:
+def _note(err: BaseException, where: list, k: int, what: str) -> None:
+    if k < 0 or where[k] is None:
         return
-    rule, loc = where[0][k], where[1][k]
+    rule, loc = where[k]
     name = rule if type(rule) is str else getattr(rule, "name", repr(rule))
     err.add_note(f"framead: raised {what} {name} (a step of a cached trace), recorded at "
                  f"{loc.file}:{loc.line}: {loc.source()}")
@@ -278,9 +289,9 @@ def _call_step(node: Node, check: bool, memo: dict) -> _Call:
             if "ans" in saved else (0, None)
     else:
         st.outs, st.metas, st.treedef = outs[0].id, None, None
-        st.ans = (1, outs[0].id) if "ans" in saved else (0, outs[0].meta())
+        st.ans = (1, outs[0].id) if "ans" in saved else shape_of(memo, outs[0])
     st.args = tuple(
-        (shared(memo, (1, a.id)) if i in saved else (0, a.meta())) if type(a) is Value
+        (shared(memo, (1, a.id)) if i in saved else shape_of(memo, a)) if type(a) is Value
         else ((2, template(a)) if i in saved else (0, _metas(a)))
         if type(a) in (list, tuple) and _has_value(a) else (0, a)
         for i, a in enumerate(node.args))
@@ -340,7 +351,7 @@ def _run_call(st: _Call, e: list, ct: dict) -> None:
             _acc_tree(ct, t, tgt)
 
 
-def run_backward(steps: list, where: tuple[list, list], e: list, ct: dict) -> None:
+def run_backward(steps: list, where: list, e: list, ct: dict) -> None:
     """Run reverse steps: cotangents ``ct`` (by value id) from the seeds to the inputs
     (``where``: as for ``run_forward``)."""
     if _use_c():
@@ -355,7 +366,7 @@ def run_backward(steps: list, where: tuple[list, list], e: list, ct: dict) -> No
         raise
 
 
-def _run_backward_c(steps: list, where: tuple[list, list], e: list, ct: dict) -> None:
+def _run_backward_c(steps: list, where: list, e: list, ct: dict) -> None:
     """``run_backward`` with runs of real scalar B_INLINE steps done in C, the others
     here."""
     crun = _c_bwd

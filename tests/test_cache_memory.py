@@ -75,7 +75,7 @@ def test_nodes_are_freed_as_their_steps_are_made(monkeypatch):
     vg(x)
     gc.collect()
     (entries,) = vg._traces.values()
-    total = len(entries[0].trace.graph.nodes)
+    total = len(entries[0].recorded[0].nodes)
     entries = None
     others = _live_nodes() - total  # (other tests' traces still alive)
     seen: list[int] = []
