@@ -317,11 +317,19 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                 raise RuntimeError(
                     f"{loc}: a constant array read by the gradient was modified later in the "
                     "function; framead cannot differentiate this safely")
-        outs = [self.value_of(o) if self.value_of(o) is not None else o for o in outputs]
+        outs = []
+        connected = False  # (an output is a Value)
+        for o in outputs:
+            v = self.value_of(o)
+            if v is not None:
+                outs.append(v)
+                connected = True
+            else:
+                outs.append(o)
+                connected = connected or isinstance(o, Value)
         if self.hazards:  # a reported loss already explains a disconnected result
             pass
-        elif self.first_comparison is not None and self.inputs and \
-                not any(isinstance(o, Value) for o in outs):
+        elif self.first_comparison is not None and self.inputs and not connected:
             # a bisection, a search, a sort by value: the result moved with the inputs only
             # through decisions, which carry no derivative framead can see
             loc, self.first_comparison = self.first_comparison, None
@@ -330,8 +338,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                         "(a bisection, a search, a choice by value): no derivative passes "
                         "through them, so the gradient framead returns is zero")
         elif self.inputs and (self.nodes or self.first_use is not None) and \
-                not any(isinstance(o, Value) for o in outs) and \
-                any(is_differentiable(o) for o in outputs):
+                not connected and any(is_differentiable(o) for o in outputs):
             loc = self.nodes[-1].loc if self.nodes else self.first_use
             self.hazard("FA108", "result", loc,
                         "the result does not depend on the inputs through any operation "

@@ -204,7 +204,10 @@ def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | No
             grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(t.wrt)
         hazards, spec = t.hazards, t.spec
         del t
-        if all(g is None for g in grads):
+        for g in grads:
+            if g is not None:
+                break
+        else:  # every gradient None
             warnings.warn(GradientWarning(
                 f"the output of {fname} does not depend on argument(s) {list(nums)} through "
                 "any operation framead saw; the gradient is zero"

@@ -281,12 +281,12 @@ class Differentiated:
                     if d and id(v) in used:  # f(x, x): two inputs, one memory
                         v = v.view(type(v))
                     used.add(id(v))
-                elif d:
-                    v = rebox(v, i, self.f)
+                elif d:  # (a float: rebox's fresh object, its checks passed)
+                    v = v * 1.0 if type(v) is float else rebox(v, i, self.f)
                 leaves.append(v)
                 if d and new_input is not None:
                     ins.append(new_input(v))
-            boxed[i] = leaves[0] if t.treedef.is_leaf else tree.unflatten(t.treedef, leaves)
+            boxed[i] = leaves[0] if t.treedef.kind is None else tree.unflatten(t.treedef, leaves)
             inputs[i] = ins
         return inputs
 
