@@ -211,7 +211,8 @@ def _apply_rule(rec, rule, fn, args: tuple, kwargs: dict, node_args: tuple, fram
                 perform: Any) -> Any:
     """Record ``rule`` for the call (its traced keywords made positional, its ``out``
     argument a write, a declared mutation a write into that argument)."""
-    args, kwargs, node_args = _out_keyword(rule, fn, args, kwargs, node_args)
+    if not ("out" in kwargs or rule.mutates or not rule.name.startswith(_NUMPY_NAMES)):
+        args, kwargs, node_args = _out_keyword(rule, fn, args, kwargs, node_args)
     call = perform or fn
     if kwargs:
         node_args, kwargs_left = map_keywords(rule, node_args, kwargs)
@@ -265,9 +266,9 @@ def _iterating(rec, fn, kind: int, args: tuple, kwargs: dict, frame) -> Any:
 
 def _out_keyword(rule, fn: Any, args: tuple, kwargs: dict, node_args: tuple):
     """A positional output (``np.add(x, y, o)``, ``np.clip(a, lo, hi, o)``) passed as
-    ``out=`` (the same call), where the recorder sees its write; later positionals by name."""
-    if "out" in kwargs or rule.mutates or not rule.name.startswith(("np.", "ndarray.")):
-        return args, kwargs, node_args  # (a user's ``out`` parameter is not NumPy's)
+    ``out=`` (the same call), where the recorder sees its write; later positionals by name.
+    Asked only of NumPy's rules (a user's ``out`` parameter is not NumPy's) that declare no
+    mutation, called without ``out=``."""
     self_ = len(node_args) - len(args)  # 1 for a bound method: self is node_args[0]
     if isinstance(fn, np.ufunc):
         k = fn.nin
@@ -285,6 +286,7 @@ def _out_keyword(rule, fn: Any, args: tuple, kwargs: dict, node_args: tuple):
 
 
 _NAMES: dict[int, tuple] = {}
+_NUMPY_NAMES = ("np.", "ndarray.")  # the rules whose ``out`` parameter is NumPy's
 
 
 def _positional_names(fn: Any, rule) -> tuple:

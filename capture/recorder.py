@@ -204,7 +204,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                 else:
                     outs.append(None)
             return tuple(outs), (treedef, tuple(leaves))
-        if not is_differentiable(result):
+        if type(result) is not float and not is_differentiable(result):  # (a float is)
             return (None,), None
         v = self._new_value(result)
         self._register(result, v, parent, recipe)
