@@ -177,8 +177,9 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
 
 
 def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | None,
-                    has_aux: bool) -> Callable:
-    """``value_and_grad(f)``'s call (the caller wraps it in its traceback cleaning)."""
+                    has_aux: bool, grad_only: bool = False) -> Callable:
+    """``value_and_grad(f)``'s call, or ``grad(f)``'s with ``grad_only`` (the caller wraps it
+    in its traceback cleaning, which its warnings name as their place)."""
     single = isinstance(argnums, int | np.integer)
     # argnums normalised once per number of arguments (immutable ones only: a list the
     # caller changes later is read again)
@@ -199,7 +200,10 @@ def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | No
         v = t.graph.outputs[0]
         if t.nested:  # inside another capture: a derivative it can differentiate again
             out = nested_vjp(t)({v.id: seed} if isinstance(v, Value) else {})
-            return value, (out[0] if single else out)
+            g = out[0] if single else out
+            if grad_only:
+                return (g, aux) if has_aux else g
+            return value, g
         with paused_gc():
             grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(t.wrt)
         hazards, spec = t.hazards, t.spec
@@ -214,7 +218,10 @@ def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | No
                 + (f". framead reported {len(hazards)} hazard(s) that may explain it: "
                    f"{hazards[0]}" if hazards else "")), stacklevel=2)
         out = spec.pack(grads)
-        return value, (out[0] if single else out)
+        g = out[0] if single else out
+        if grad_only:
+            return (g, aux) if has_aux else g
+        return value, g
 
     return run
 
@@ -234,6 +241,9 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, *,
     >>> framead.grad(lambda p: p["w"] * p["x"])({"w": 2.0, "x": 3.0})
     {'w': 3.0, 'x': 2.0}
     """
+    if not cache:  # (value_and_grad's call itself, returning the gradient)
+        return functools.wraps(f)(user_facing(_value_and_grad(f, argnums, strict, has_aux,
+                                                              grad_only=True)))
     vg = value_and_grad(f, argnums, strict=strict, cache=cache, has_aux=has_aux)
 
     @functools.wraps(f)
@@ -242,6 +252,4 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, *,
         value, g = vg(*args, **kwargs)
         return (g, value[1]) if has_aux else g
 
-    if cache:
-        return with_cache_controls(wrapper, vg)
-    return wrapper
+    return with_cache_controls(wrapper, vg)
