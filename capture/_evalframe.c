@@ -1800,7 +1800,60 @@ done:
     return rc;
 }
 
-/* The current value of traced 1-d float64 ndarray `a` as ValueTable.value_of finds it, where
+/* Is `shape` (a Value's) the shape of `a`? */
+static int
+same_shape(PyObject *shape, PyArrayObject *a)
+{
+    int nd = PyArray_NDIM(a);
+    if (!PyTuple_CheckExact(shape) || PyTuple_GET_SIZE(shape) != nd) {
+        return 0;
+    }
+    for (int i = 0; i < nd; i++) {
+        Py_ssize_t n = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, i));
+        if (n != PyArray_DIM(a, i)) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Is `k` an index of one element of float64 ndarray `a` (an int for 1-d, else a tuple of
+   one int per axis), in range? (Out of range: the handler raises the IndexError.) */
+static int
+element_key(PyArrayObject *a, PyObject *k, PyObject *f64_descr)
+{
+    int nd = PyArray_NDIM(a);
+    if ((PyObject *)PyArray_DESCR(a) != f64_descr || nd < 1) {
+        return 0;
+    }
+    PyObject *single[1] = {k};
+    PyObject *const *items = single;
+    if (nd == 1 && PyLong_CheckExact(k)) {
+    }
+    else if (PyTuple_CheckExact(k) && PyTuple_GET_SIZE(k) == nd) {
+        items = &PyTuple_GET_ITEM(k, 0);
+    }
+    else {
+        return 0;
+    }
+    for (int i = 0; i < nd; i++) {
+        if (!PyLong_CheckExact(items[i])) {
+            return 0;
+        }
+        Py_ssize_t j = PyLong_AsSsize_t(items[i]), n = PyArray_DIM(a, i);
+        if (j == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (j < -n || j >= n) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The current value of traced float64 ndarray `a` as ValueTable.value_of finds it, where
    nothing is due first: a's own entry, its value current at its buffer's version, its shape
    unchanged. 1 with *e, *buf, *v (new references), 0 when not so, -1 on error. */
 static int
@@ -1839,9 +1892,7 @@ fast_array_value(PyObject *entries, PyObject *a, PyObject **e, PyObject **buf, P
             rc = same;
             goto done;
         }
-        if (!PyTuple_CheckExact(shape) || PyTuple_GET_SIZE(shape) != 1 ||
-            PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, 0)) != PyArray_DIM((PyArrayObject *)a, 0)) {
-            PyErr_Clear();
+        if (!same_shape(shape, (PyArrayObject *)a)) {
             goto done; /* a.shape = ... since: the handler records the reshape */
         }
     }
@@ -2013,7 +2064,8 @@ done:
     return out;
 }
 
-/* a[k] of a traced 1-d float64 ndarray `a` by an int: an np.float64, recorded as
+/* a[k] of a traced float64 ndarray `a` by an int (1-d) or a tuple of ints (one element): an
+   np.float64, recorded as
    ProbeHandlers.get_item does, where the array's recorded value is current (no write since,
    no view to re-derive, shape unchanged). */
 static PyObject *
@@ -2022,10 +2074,9 @@ fast_getitem(PyObject *a, PyObject *k)
     PyObject *st = T.fast_rec;
     PyObject *gi = PyTuple_GET_ITEM(st, FR_GETITEM);
     PyObject *rec = PyTuple_GET_ITEM(st, FR_REC);
-    if (gi == Py_None || !PyLong_CheckExact(k) || ndarray_type == NULL ||
-        !Py_IS_TYPE(a, ndarray_type) || rec != T.h_obj || is_traced(k) ||
-        PyArray_NDIM((PyArrayObject *)a) != 1 ||
-        (PyObject *)PyArray_DESCR((PyArrayObject *)a) != PyTuple_GET_ITEM(st, FR_DTYPE)) {
+    if (gi == Py_None || ndarray_type == NULL || !Py_IS_TYPE(a, ndarray_type) ||
+        rec != T.h_obj || is_traced(k) ||
+        !element_key((PyArrayObject *)a, k, PyTuple_GET_ITEM(st, FR_DTYPE))) {
         return FA_FALLBACK;
     }
     fa_where_key key;
@@ -2075,7 +2126,8 @@ done:
     return out;
 }
 
-/* a[k] = v into a traced 1-d float64 ndarray `a` that owns its memory, by an int k, of a
+/* a[k] = v into a traced float64 ndarray `a` that owns its memory, of one element k (as
+   a[k] reads it), of a
    float or np.float64 v (traced or not), recorded as Mutations.set_item does: the node
    setitem(a@n, k, v) -> a@n+1, the buffer's next version. Only where nothing else is due: the
    array's value current, no saved value living in its memory (no copy-on-write), no sweep of
@@ -2086,11 +2138,10 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
     PyObject *st = T.fast_rec;
     PyObject *rule = PyTuple_GET_ITEM(st, FR_SETITEM), *rec = PyTuple_GET_ITEM(st, FR_REC);
     PyObject *f64 = PyTuple_GET_ITEM(st, FR_F64);
-    if (rule == Py_None || !PyLong_CheckExact(k) || ndarray_type == NULL ||
-        !Py_IS_TYPE(a, ndarray_type) || rec != T.h_obj || is_traced(k) ||
+    if (rule == Py_None || ndarray_type == NULL || !Py_IS_TYPE(a, ndarray_type) ||
+        rec != T.h_obj || is_traced(k) ||
         !(PyFloat_CheckExact(v) || Py_IS_TYPE(v, (PyTypeObject *)f64)) ||
-        PyArray_NDIM((PyArrayObject *)a) != 1 ||
-        (PyObject *)PyArray_DESCR((PyArrayObject *)a) != PyTuple_GET_ITEM(st, FR_DTYPE) ||
+        !element_key((PyArrayObject *)a, k, PyTuple_GET_ITEM(st, FR_DTYPE)) ||
         (PyArray_BASE((PyArrayObject *)a) != NULL &&
          PyObject_TypeCheck(PyArray_BASE((PyArrayObject *)a), ndarray_type))) {
         return FA_FALLBACK;

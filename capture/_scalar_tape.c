@@ -28,6 +28,7 @@
 #include <structmember.h>   /* PyMemberDef (3.11) */
 #include <math.h>
 #include <float.h>
+#include <string.h>
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 #include <numpy/arrayscalars.h>
@@ -38,7 +39,8 @@ enum {
     /* rules/math_rules.py, library rules only */
     OP_TANH = 20, OP_SQRT, OP_LOG, OP_SINH, OP_COSH, OP_LOG1P, OP_EXPM1, OP_TAN, OP_ATAN,
     OP_LOG2, OP_LOG10,
-    /* framead/reverse.py's fused accumulators (_acc_getitem, _acc_setitem), 1-d float64 */
+    /* framead/reverse.py's fused accumulators (_acc_getitem, _acc_setitem), one element of a
+       float64 array */
     OP_GETITEM = 40, OP_SETITEM,
 };
 
@@ -336,7 +338,8 @@ static int commit(PyObject *ct, PyObject *outid, PyObject *gobj, Part *parts, in
 }
 
 /* ------------------------------------------------------------------ fused a[i] steps
- * a[i] and a[i] = v for a 1-d float64 array a and an int i, as framead/reverse.py's
+ * a[i] and a[i] = v for a float64 array a and one element i (an int for 1-d, a tuple of
+ * ints), as framead/reverse.py's
  * _acc_getitem and _acc_setitem do them (the step loop's "getitem"/"setitem" steps), element
  * by element. Anything else (another shape or dtype, a cotangent that is no plain writeable
  * float64 array of a's length, a sum that is not finite, a cotangent already there that the
@@ -357,50 +360,81 @@ static PyObject *owned(PyObject *ct)
     return own;
 }
 
-/* a 1-d float64 Value of array kind: its length, else -1 */
-static Py_ssize_t vec_len(PyObject *a)
+#define FA_MAXDIMS 32
+
+/* An array Value of float64 (not a view of anything else to it): its rank and shape in
+   dims, else -1 */
+static int arr_shape(PyObject *a, npy_intp *dims)
 {
     PyObject *shape = SLOT(a, off_v_shape);
     if (!Py_IS_TYPE(a, ValueType) || SLOT(a, off_v_kind) != (PyObject *)&PyArray_Type ||
         SLOT(a, off_v_dtype) != (PyObject *)f64_descr || SLOT(a, off_v_id) == NULL ||
-        shape == NULL || !PyTuple_CheckExact(shape) || PyTuple_GET_SIZE(shape) != 1)
+        shape == NULL || !PyTuple_CheckExact(shape) || PyTuple_GET_SIZE(shape) < 1 ||
+        PyTuple_GET_SIZE(shape) > FA_MAXDIMS)
         return -1;
-    Py_ssize_t n = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, 0));
-    if (n < 0) { PyErr_Clear(); return -1; }
-    return n;
+    int nd = (int)PyTuple_GET_SIZE(shape);
+    for (int i = 0; i < nd; i++) {
+        dims[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, i));
+        if (dims[i] < 0) { PyErr_Clear(); return -1; }
+    }
+    return nd;
 }
 
-/* index i of a length-n axis (negative from the end), else -1 */
-static Py_ssize_t index_in(PyObject *key, Py_ssize_t n)
+/* The element index of key (an int for rank 1, else a tuple of one int per axis; negative
+   from the end) in idx, in range: 1, else 0 */
+static int element_index(PyObject *key, int nd, const npy_intp *dims, npy_intp *idx)
 {
-    if (!PyLong_CheckExact(key))
-        return -1;
-    Py_ssize_t i = PyLong_AsSsize_t(key);
-    if (i == -1 && PyErr_Occurred()) { PyErr_Clear(); return -1; }
-    if (i < 0)
-        i += n;
-    return i >= 0 && i < n ? i : -1;
+    PyObject *const *items = &key;
+    if (!(nd == 1 && PyLong_CheckExact(key))) {
+        if (!PyTuple_CheckExact(key) || PyTuple_GET_SIZE(key) != nd)
+            return 0;
+        items = &PyTuple_GET_ITEM(key, 0);
+    }
+    for (int k = 0; k < nd; k++) {
+        if (!PyLong_CheckExact(items[k]))
+            return 0;
+        Py_ssize_t i = PyLong_AsSsize_t(items[k]);
+        if (i == -1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+        if (i < 0)
+            i += dims[k];
+        if (i < 0 || i >= dims[k])
+            return 0;
+        idx[k] = i;
+    }
+    return 1;
 }
 
-/* a plain aligned 1-d float64 ndarray of length n (writeable if asked) */
-static int is_vec(PyObject *o, Py_ssize_t n, int writeable)
+/* a plain aligned float64 ndarray of shape dims (writeable if asked) */
+static int is_arr(PyObject *o, int nd, const npy_intp *dims, int writeable)
 {
     if (!PyArray_CheckExact(o))
         return 0;
     PyArrayObject *a = (PyArrayObject *)o;
-    return PyArray_NDIM(a) == 1 && PyArray_DIM(a, 0) == n && PyArray_DESCR(a) == f64_descr &&
-           PyArray_ISALIGNED(a) && (!writeable || PyArray_ISWRITEABLE(a));
+    if (PyArray_NDIM(a) != nd || PyArray_DESCR(a) != f64_descr || !PyArray_ISALIGNED(a) ||
+        (writeable && !PyArray_ISWRITEABLE(a)))
+        return 0;
+    for (int k = 0; k < nd; k++)
+        if (PyArray_DIM(a, k) != dims[k])
+            return 0;
+    return 1;
+}
+
+/* the element idx of array o */
+static inline double *element(PyObject *o, const npy_intp *idx)
+{
+    return (double *)PyArray_GetPtr((PyArrayObject *)o, (npy_intp *)idx);
 }
 
 /* out = a[i]: ct[a][i] += g (ct[a] made as zeros when absent). 1 done, 0 handed back, -1 error */
 static int getitem_step(PyObject *node, PyObject *ct, PyObject *outid, PyObject *gobj, TD g)
 {
     PyObject *args = SLOT(node, off_n_args);
+    npy_intp dims[FA_MAXDIMS], idx[FA_MAXDIMS];
     if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 2)
         return 0;
     PyObject *a = PyTuple_GET_ITEM(args, 0);
-    Py_ssize_t n = vec_len(a), i = n < 0 ? -1 : index_in(PyTuple_GET_ITEM(args, 1), n);
-    if (i < 0)
+    int nd = arr_shape(a, dims);
+    if (nd < 0 || !element_index(PyTuple_GET_ITEM(args, 1), nd, dims, idx))
         return 0;
     PyObject *aid = SLOT(a, off_v_id);
     PyObject *o = PyDict_GetItemWithError(ct, aid);
@@ -410,9 +444,9 @@ static int getitem_step(PyObject *node, PyObject *ct, PyObject *outid, PyObject 
     if (o != NULL && o != Py_None) {   /* o[key] += g in place, where the pass owns o */
         PyObject *own = PyDict_GetItemWithError(ct, minus_one);
         int in = own != NULL && PyAnySet_Check(own) ? PySet_Contains(own, aid) : 0;
-        if (in <= 0 || !is_vec(o, n, 1))
+        if (in <= 0 || !is_arr(o, nd, dims, 1))
             return in < 0 ? -1 : 0;
-        p = (double *)PyArray_GETPTR1((PyArrayObject *)o, i);
+        p = element(o, idx);
         r = *p + g.v;
     }
     else
@@ -426,21 +460,20 @@ static int getitem_step(PyObject *node, PyObject *ct, PyObject *outid, PyObject 
     if (own == NULL)
         return -1;
     if (p == NULL) {
-        npy_intp dims[1] = {n};
-        PyObject *z = PyArray_ZEROS(1, dims, NPY_DOUBLE, 0);
+        PyObject *z = PyArray_ZEROS(nd, dims, NPY_DOUBLE, 0);
         if (z == NULL)
             return -1;
         rc = PyDict_SetItem(ct, aid, z);
         Py_DECREF(z);
         if (rc < 0 || PySet_Add(own, aid) < 0)
             return -1;
-        p = (double *)PyArray_GETPTR1((PyArrayObject *)z, i);
+        p = element(z, idx);
     }
     *p = r;
     return 1;
 }
 
-/* out = setitem(a, i, v): ct[v] += g[i]; ct[a] = g with g[i] zeroed (g itself where the pass
+/* out = setitem(a, i, v) (i one element): ct[v] += g[i]; ct[a] = g with g[i] zeroed (g itself where the pass
    owns it). Taken where ct[a] is absent. 1 done, 0 handed back, -1 error */
 static int setitem_step(PyObject *node, PyObject *ct, PyObject *outid)
 {
@@ -449,12 +482,12 @@ static int setitem_step(PyObject *node, PyObject *ct, PyObject *outid)
         outs == NULL || !PyTuple_CheckExact(outs) || PyTuple_GET_SIZE(outs) != 1)
         return 0;
     PyObject *a = PyTuple_GET_ITEM(args, 0), *v = PyTuple_GET_ITEM(args, 2);
-    Py_ssize_t n = vec_len(PyTuple_GET_ITEM(outs, 0));
-    Py_ssize_t i = n < 0 ? -1 : index_in(PyTuple_GET_ITEM(args, 1), n);
-    if (i < 0)
+    npy_intp dims[FA_MAXDIMS], adims[FA_MAXDIMS], idx[FA_MAXDIMS];
+    int nd = arr_shape(PyTuple_GET_ITEM(outs, 0), dims);
+    if (nd < 0 || !element_index(PyTuple_GET_ITEM(args, 1), nd, dims, idx))
         return 0;
     int a_traced = Py_IS_TYPE(a, ValueType), v_traced = Py_IS_TYPE(v, ValueType);
-    if (a_traced && vec_len(a) != n)
+    if (a_traced && (arr_shape(a, adims) != nd || memcmp(adims, dims, nd * sizeof(npy_intp))))
         return 0;
     PyObject *vid = NULL, *aid = a_traced ? SLOT(a, off_v_id) : NULL, *ov = NULL;
     TD acc = {0, 0};
@@ -471,9 +504,9 @@ static int setitem_step(PyObject *node, PyObject *ct, PyObject *outid)
     PyObject *g = PyDict_GetItemWithError(ct, outid);
     if (g == NULL)
         return PyErr_Occurred() ? -1 : 0;
-    if (!is_vec(g, n, 0))
+    if (!is_arr(g, nd, dims, 0))
         return 0;
-    double gi = *(double *)PyArray_GETPTR1((PyArrayObject *)g, i);
+    double gi = *element(g, idx);
     if (!isfinite(gi))
         return 0;
     TD gv = td(gi, 1);
@@ -522,7 +555,7 @@ static int setitem_step(PyObject *node, PyObject *ct, PyObject *outid)
         if (ga == NULL)
             rc = -1;
         else {
-            *(double *)PyArray_GETPTR1((PyArrayObject *)ga, i) = 0.0;
+            *element(ga, idx) = 0.0;
             rc = PyDict_SetItem(ct, aid, ga);
             Py_DECREF(ga);
             if (rc == 0)

@@ -1,4 +1,5 @@
-"""The C step loop's fused steps for ``a[i]`` and ``a[i] = v`` of 1-d float64 arrays
+"""The C step loop's fused steps for ``a[i]`` and ``a[i] = v`` of float64 arrays (one element:
+an int for 1-d, a tuple of ints)
 (capture/_scalar_tape.c ``getitem_step``/``setitem_step``): bit for bit what the Python step
 loop's ``_acc_getitem``/``_acc_setitem`` compute, on programs that read and write array
 elements among whole-array operations (so cotangent arrays are sometimes the pass's own,
@@ -23,25 +24,30 @@ IDX = [str(i) for i in range(-N, N)]
 @st.composite
 def programs(draw) -> str:
     """A function of a length-5 array x: element reads, element writes (plain and ``+=``)
-    into a fresh array, a copy of x and x's own copy, whole-array operations in between."""
-    lines = ["    y = np.zeros(5)", "    z = x.copy()", "    s = 0.0"]
+    into a fresh array, a copy of x and a 5x5 matrix of x (by ``[i, j]``), whole-array
+    operations in between."""
+    lines = ["    y = np.zeros(5)", "    z = x.copy()", "    m = np.outer(x, x) * 0.5",
+             "    s = 0.0"]
     for _ in range(draw(st.integers(2, 9))):
-        i, j, k = (draw(st.sampled_from(IDX)) for _ in range(3))
-        arr = draw(st.sampled_from(["y", "z"]))
+        arr = draw(st.sampled_from(["y", "z", "m"]))
+        ai, aj, ak = (draw(st.sampled_from(IDX)) for _ in range(3))  # keys into arr
+        if arr == "m":  # one element of the matrix: [i, j]
+            ai, aj, ak = f"{ai}, {aj}", f"{aj}, {ak}", f"{ak}, {ai}"
+        xi, xj = (draw(st.sampled_from(IDX)) for _ in range(2))  # indices into x
         form = draw(st.sampled_from([
-            "{a}[{i}] = x[{j}] * x[{k}] + 0.5",
-            "{a}[{i}] = {a}[{j}] * 1.5 - x[{k}]",
-            "{a}[{i}] += x[{j}] ** 2",
-            "{a}[{i}] = s * 0.25 + {a}[{k}]",
-            "s = s + {a}[{i}] * x[{j}]",
-            "s = s + x[{i}] / (1.0 + x[{j}] * x[{j}])",
+            "{a}[{ai}] = x[{xi}] * x[{xj}] + 0.5",
+            "{a}[{ai}] = {a}[{aj}] * 1.5 - x[{xi}]",
+            "{a}[{ai}] += x[{xi}] ** 2",
+            "{a}[{ai}] = s * 0.25 + {a}[{ak}]",
+            "s = s + {a}[{ai}] * x[{xi}]",
+            "s = s + x[{xi}] / (1.0 + x[{xj}] * x[{xj}])",
             "s = s + 0.1 * float(np.sum({a} * x))",
             "{a} = {a} * 1.25",
-            "s = s + {a}[{i}]",
+            "s = s + {a}[{ai}]",
         ]))
-        lines.append("    " + form.format(a=arr, i=i, j=j, k=k))
+        lines.append("    " + form.format(a=arr, ai=ai, aj=aj, ak=ak, xi=xi, xj=xj))
     return ("import numpy as np\n\n\ndef f(x):\n" + "\n".join(lines) +
-            "\n    return s + float(np.sum(y * y)) + float(np.sum(z)) * 0.5\n")
+            "\n    return s + float(np.sum(y * y)) + float(np.sum(z)) * 0.5 + float(np.sum(m))\n")
 
 
 @settings(max_examples=120, deadline=None,
@@ -91,6 +97,52 @@ def test_the_c_steps_are_taken(monkeypatch):
     want[:-1] = -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
     want[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
     np.testing.assert_allclose(g, want, rtol=1e-12)
+
+
+def lu_solve(a, b):
+    """Doolittle LU without pivoting and the two triangular solves, element by element."""
+    n = len(b)
+    lu = a.copy()
+    for k in range(n):
+        for i in range(k + 1, n):
+            lu[i, k] = lu[i, k] / lu[k, k]
+            for j in range(k + 1, n):
+                lu[i, j] = lu[i, j] - lu[i, k] * lu[k, j]
+    y = b.copy()
+    for i in range(n):
+        for j in range(i):
+            y[i] = y[i] - lu[i, j] * y[j]
+    x = y.copy()
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, n):
+            x[i] = x[i] - lu[i, j] * x[j]
+        x[i] = x[i] / lu[i, i]
+    return float(np.sum(x * x))
+
+
+def test_classic_lu_matches_numpy_and_takes_the_c_steps(monkeypatch):
+    from framead import reverse  # noqa: PLC0415 - patched below
+
+    made = [0]
+    orig = reverse._make_step
+    monkeypatch.setattr(reverse, "_make_step",
+                        lambda node, check: (made.__setitem__(0, made[0] + 1),
+                                             orig(node, check))[1])
+    monkeypatch.setenv("FRAMEAD_BACKWARD", "loop")
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((6, 6)) + 6.0 * np.eye(6)
+    b = rng.standard_normal(6)
+    ga, gb = framead.grad(lu_solve, argnums=(0, 1))(a, b)
+    assert made[0] <= 10, made[0]
+    # d/db |A^-1 b|^2 = 2 A^-T x, d/dA = -2 (A^-T x) x^T
+    x = np.linalg.solve(a, b)
+    w = np.linalg.solve(a.T, x)
+    np.testing.assert_allclose(gb, 2 * w, rtol=1e-10)
+    np.testing.assert_allclose(ga, -2 * np.outer(w, x), rtol=1e-10)
+    monkeypatch.setenv("FRAMEAD_BACKWARD", "pyloop")
+    ga2, gb2 = framead.grad(lu_solve, argnums=(0, 1))(a, b)
+    np.testing.assert_array_equal(ga, ga2)
+    np.testing.assert_array_equal(gb, gb2)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, ">f8"])
