@@ -174,6 +174,22 @@ def _on_copy(fn: Any, k: int, *args: Any, **kwargs: Any) -> Any:
     return args[k] if r is None or r is args[k] else r
 
 
+def _as_recorded(fn: Any, node: Node) -> bool:
+    """Whether ``fn`` (``node``'s callable in the replay) returns an array of the recorded
+    class, shape and dtype without ``_fit``: a one-output ufunc called without keywords on
+    arrays and scalars, its result of at least one dimension (NumPy 2 types results by
+    dtypes, not values), or a setitem copying (or writing) an array of the output's shape
+    and dtype."""
+    o = node.outputs[0]
+    if node.rule is SETITEM_RULE:
+        a = node.args[0]
+        return fn in (SETITEM_RULE.fn, _setitem_inplace) and type(a) is Value and \
+            a.kind is np.ndarray and tuple(a.shape) == tuple(o.shape) and a.dtype == o.dtype
+    return isinstance(fn, np.ufunc) and fn.nout == 1 and not node.kwargs and \
+        len(o.shape) >= 1 and all(type(a) is not Value or a.kind is np.ndarray or
+                                  a.kind in _SCALAR_KINDS for a in node.args)
+
+
 def _may_return_view(node: Node) -> bool:
     """Whether ``node``'s array outputs may share memory with its array arguments (anything
     but arithmetic operators, ufuncs without ``out=`` and framead's copying primitives)."""
@@ -223,6 +239,11 @@ class Replay:
     longer ones run the same actions as steps (framead/replay_steps.py: compiling costs
     several times what recording did, and ``.source`` is None), their errors noting the user
     line. ``compiled`` (or FRAMEAD_REPLAY=source / loop) forces one or the other.
+
+    ``consume``: the caller hands ``graph`` over (a cached trace's first reuse): its dead
+    nodes go at once, each other node once its steps are made, the recorded primals once
+    the analyses have read them, so the replay is built in the graph's memory; only ids,
+    callables, constants and locations are kept.
     """
 
     def __init__(self, graph: Graph, wrt: list[Value], guards: tuple = (),
@@ -609,7 +630,7 @@ class Replay:
             ids = tuple(o.id if o is not None else None for o in outs)
             return self._call_step(fn, args, kwargs, _run_multi, ids)
         o = outs[0]
-        if o.kind is np.ndarray and not _is_operator(fn):
+        if o.kind is np.ndarray and not _is_operator(fn) and not _as_recorded(fn, node):
             shape = steps.shared(self._memo, tuple(o.shape))
             return self._call_step(fn, args, kwargs, _run_fit, (o.id, shape, o.dtype))
         if not kwargs:

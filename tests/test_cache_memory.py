@@ -9,10 +9,12 @@ import gc
 import types
 
 import numpy as np
+import pytest
 
-from framead import replay_steps
+from framead import replay_steps, rules
 from framead.cache import DIGEST_BYTES, CachedValueAndGrad
 from framead.ir import Node, Value
+from framead.reverse import RuleOutputError
 from framead.tracing import paused_gc
 
 _LEAVES = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
@@ -111,3 +113,28 @@ def test_large_static_arrays_are_compared_by_digest_not_kept():
     assert vg.stats["hits"] == 2
     gc.collect()
     assert _reachable(vg, (bytes,), big=DIGEST_BYTES) == 0  # no copy of ``big``'s bytes
+
+
+def test_a_user_rules_wrong_cotangent_in_a_step_replay_names_the_rule_and_line(monkeypatch):
+    monkeypatch.setenv("FRAMEAD_REPLAY", "loop")  # (its node is gone: a stand-in names it)
+    wrong = [False]
+
+    def scale(v):
+        return v * 2.0
+
+    rules.register(scale, vjp=(lambda g, ans, v: np.ones(5) if wrong[0] else 2.0 * g,),
+                   saves={0: ()})
+    try:
+        def f(x):
+            return np.sum(scale(x))  # the rule's line
+
+        vg = CachedValueAndGrad(f, 0, None)
+        x = np.ones(3)
+        vg(x)
+        wrong[0] = True
+        with pytest.raises(RuleOutputError) as e:
+            vg(x)
+        assert vg.stats["hits"] == 0 and "shape (5,) for argument 0" in str(e.value)
+        assert "np.sum(scale(x))  # the rule's line" in str(e.value)
+    finally:
+        rules.unregister(scale)
