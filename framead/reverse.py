@@ -406,8 +406,8 @@ def _scalar_ops() -> dict:
     """The C step loop's opcodes: by rule fn (the inline formulas) and by library rule."""
     shipped = library_rules()
     if _ops_cache[0] is not shipped:
-        ops: dict[Any, int] = dict(_INLINE_OPCODES)
-        for r in shipped:
+        ops: dict[Any, int] = {}  # (by rule object: a rule registered in place of one of
+        for r in shipped:          # these keeps its own VJP)
             fn = getattr(r, "fn", None)
             try:
                 code = _INLINE_OPCODES.get(fn) or _MATH_OPCODES.get(fn)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from . import rules
 from .ir import Node, Value
 
 _SCALAR_KINDS = (float, np.float64)
@@ -26,6 +27,17 @@ _INLINE: dict[Any, tuple[str, ...]] = {
     math.exp: ("g * {ans}",),
 }
 _INLINE_FNS: dict[str, Any] = {}
+_shipped: list = [None, frozenset()]  # [library_rules() seen, ids of its rules]
+
+
+def _shipped_ids() -> frozenset[int]:
+    """Ids of the rules framead ships: the formulas are theirs, so a rule registered in their
+    place (``replace=True``) keeps its own VJP (made again when a library module installs
+    more rules)."""
+    lib = rules.library_rules()
+    if _shipped[0] is not lib:
+        _shipped[:] = [lib, frozenset(id(r) for r in lib)]
+    return _shipped[1]
 
 
 def inline_callables(node: Node) -> list | None:
@@ -50,7 +62,8 @@ def inline_callables(node: Node) -> list | None:
 
 def inline_vjp(node: Node) -> list[str] | None:
     """Expressions (with {0}, {1}, {ans} placeholders) for each argument's cotangent, or None
-    when ``node`` is not a real-scalar node of an inlined rule, or a primal a formula reads
+    when ``node`` is not a real-scalar node of an inlined rule (framead's own: not a rule
+    registered in its place), or a primal a formula reads
     is of a float subclass (the formula would compute with its operators: a ``*`` that
     scales)."""
     forms = _forms(node)
@@ -73,6 +86,8 @@ def _forms(node: Node) -> list[str] | None:
     out = node.outputs[0] if not node.multi else None
     if out is None or node.kwargs or getattr(out.dtype, "kind", "") != "f" or (
             out.kind not in _SCALAR_KINDS and out.kind is not np.ndarray):
+        return None
+    if id(node.rule) not in _shipped_ids():
         return None
     fn = getattr(node.rule, "fn", None)
     for a in node.args:  # same shape and dtype as the output: no broadcasting to undo

@@ -13,10 +13,12 @@ source gave 4. Each drawn program runs through every engine at points of every o
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 import pytest
 from conftest import load_source_module
+from framead.rules import registry
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
@@ -153,3 +155,38 @@ def test_exceptions_between_steps_reach_the_caller_unchanged(where, monkeypatch)
     monkeypatch.setenv("FRAMEAD_BACKWARD", "loop")
     with pytest.raises(Interrupt):
         framead.grad(f)(np.linspace(0.1, 1.0, 5))
+
+
+def _sevens(g, ans, *args):
+    return tuple(7.0 * g for _ in args)
+
+
+# (function, the expression that calls it, a replacement VJP of its arguments, the saves)
+REPLACED = [
+    (math.sin, "math.sin(x)", _sevens, {0: ()}),
+    (math.exp, "math.exp(x)", _sevens, {0: ()}),
+    (operator.mul, "x * y", _sevens, {0: (), 1: ()}),
+    (operator.truediv, "x / y", _sevens, {0: (), 1: ()}),
+    (operator.add, "x + y", _sevens, {0: (), 1: ()}),
+    (operator.pow, "x ** 3", lambda g, ans, x, n: (7.0 * g, None), {0: (), 1: ()}),
+]
+
+
+@pytest.mark.parametrize("fn,src,vjp,saves", REPLACED, ids=lambda v: getattr(v, "__name__", ""))
+def test_a_rule_registered_in_place_of_a_shipped_one_keeps_its_vjp(fn, src, vjp, saves,
+                                                                  tmp_path_factory,
+                                                                  monkeypatch):
+    """The inline formulas are those of framead's own rules: a rule registered in place of
+    one (``replace=True``) must have its own VJP used by every engine. The step loop and
+    replays went by the rule's function and applied the shipped formula (d sin = cos)."""
+    mod, _ = load_source_module(f"import math\n\n\ndef f(x, y):\n    return {src}\n",
+                                tmp_path_factory.mktemp("replaced"), "framead_replaced")
+    saved = registry._BY_ID[id(fn)]
+    try:
+        registry.register(fn, vjp=vjp, saves=saves, replace=True)
+        for name, grad in engines(mod.f, monkeypatch).items():
+            got = grad(1.25, 0.5)
+            assert float(got[0]) == 7.0, (name, got)
+    finally:
+        registry._BY_ID[id(fn)] = saved
+        registry._GENERATION[0] += 1
