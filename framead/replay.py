@@ -641,6 +641,7 @@ class Replay:
                         return (steps.F_VV, fn, a.id, b.id, o.id)
                     if steps.arg_spec(b)[0] == 0:
                         if fn is operator.getitem:
+                            b = steps.same_constant(self._memo, b)
                             return (steps.F_ITEM, None, a.id, b, o.id)
                         return (steps.F_VC, fn, a.id, b, o.id)
                 elif type(b) is Value and steps.arg_spec(a)[0] == 0:

@@ -111,10 +111,31 @@ def arg_spec(a: Any, memo: dict | None = None) -> tuple[int, Any]:
         return 2, template(a)
     if memo is None:
         return 0, a
+    a = same_constant(memo, a)
     got = memo.get(("c", id(a)))  # (by identity: the pair holds the constant alive)
     if got is None:
         got = memo[("c", id(a))] = (0, a)
     return got
+
+
+def same_constant(memo: dict, c: Any) -> Any:
+    """``c``, or the equal int, slice of ints or tuple of them met before (immutable, so one
+    object serves every step: a loop makes a new ``slice(1, -1)`` each time round)."""
+    key = _value_key(c)
+    return c if key is None else memo.setdefault(key, c)
+
+
+def _value_key(c: Any) -> Any:
+    t = type(c)
+    if t is int:
+        return ("i", c)
+    if t is slice:
+        parts = (c.start, c.stop, c.step)
+        return ("s", *parts) if all(p is None or type(p) is int for p in parts) else None
+    if t is tuple and len(c) <= 8:
+        keys = tuple(_value_key(x) for x in c)
+        return None if None in keys else ("t", keys)
+    return None
 
 
 def shared(memo: dict, t: tuple) -> tuple:
@@ -243,10 +264,12 @@ def backward_step(node: Node, inline: Any, check: bool, memo: dict | None = None
     fused = fused_kind(node)
     if fused == "getitem":
         a, key = node.args
-        return (B_GETITEM, outs[0].id, a.id, key, shared(memo, tuple(a.shape)), a.dtype)
+        return (B_GETITEM, outs[0].id, a.id, same_constant(memo, key),
+                shared(memo, tuple(a.shape)), a.dtype)
     if fused is not None:
         a, key, v = node.args
-        return (B_SETITEM, outs[0].id, a.id if isinstance(a, Value) else None, key,
+        return (B_SETITEM, outs[0].id, a.id if isinstance(a, Value) else None,
+                same_constant(memo, key),
                 v.id if isinstance(v, Value) else None,
                 v.meta() if isinstance(v, Value) else None)
     return (B_CALL, _call_step(node, check, memo))
