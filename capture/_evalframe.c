@@ -1538,7 +1538,7 @@ static PyObject fa_fallback_obj; /* a marker, never a real object */
 #define FA_FALLBACK (&fa_fallback_obj)
 enum {
     FR_REC, FR_RULES, FR_SAVES, FR_ENTRY, FR_VALUE, FR_NODE, FR_DTYPE, FR_F64, FR_GETITEM,
-    FR_SETITEM, FR_N
+    FR_SETITEM, FR_CALLS, FR_GEN, FR_N
 };
 static PyObject *s_guards, *s_entries, *s_nodes, *s_next_id, *s_obj, *s_value;
 static PyObject *s_buffer, *s_version, *s_shape, *s_buffers, *s_root, *s_refs, *s_refs_sweep;
@@ -1697,6 +1697,31 @@ untrack_if_leaves(PyObject *t)
     }
 }
 
+/* Are the state's rule tables those of the rules registered now? (FR_GEN: the registry's
+   generation list and its value when the tables were made: a rule registered during the
+   capture sends what it may change to the handlers.) */
+static int
+fast_tables_current(PyObject *st)
+{
+    PyObject *gen = PyTuple_GET_ITEM(st, FR_GEN);
+    PyObject *now = PyList_GET_ITEM(PyTuple_GET_ITEM(gen, 0), 0);
+    return now == PyTuple_GET_ITEM(gen, 1) ||
+           PyObject_RichCompareBool(now, PyTuple_GET_ITEM(gen, 1), Py_EQ) == 1;
+}
+
+/* The start of every fast path: the tables current and the user's frames' Where key made
+   (a file not met yet: the handler's walk learns it). 1, or 0 to go to the handler. */
+static int
+fast_begin(PyObject *st, fa_where_key *key)
+{
+    if (!fast_tables_current(st) ||
+        where_fill(fa_current_frame(PyThreadState_Get()), NULL, key, 0) != 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
 /* A new Value (the recorder's next id) of `shape`, float64, of kind `kind`, primal `primal`
    (new reference, NULL on error). */
 static PyObject *
@@ -1851,6 +1876,24 @@ element_key(PyArrayObject *a, PyObject *k, PyObject *f64_descr)
         }
     }
     return 1;
+}
+
+/* The end of a fast path that computed `res` (borrowed) from `args` (stolen; NULL: an error)
+   as Recorder.apply records it: a result already traced is the same value, recorded by the
+   handler (FA_FALLBACK); else fast_emit. Returns a new reference to res, FA_FALLBACK or NULL. */
+static PyObject *
+fast_finish(PyObject *st, PyObject *rec, PyObject *entries, PyObject *rule, PyObject *saves,
+            PyObject *args, PyObject *res, PyObject *kind, const fa_where_key *key)
+{
+    PyObject *vr = NULL, *out = NULL;
+    if (args != NULL && fast_value_of(entries, res, &vr) == 0) {
+        out = vr != NULL ? FA_FALLBACK
+              : fast_emit(st, rec, entries, rule, saves, args, res, kind, key) < 0 ? NULL
+                                                                                 : Py_NewRef(res);
+    }
+    Py_XDECREF(vr);
+    Py_XDECREF(args);
+    return out;
 }
 
 /* The current value of traced float64 ndarray `a` as ValueTable.value_of finds it, where
@@ -2012,9 +2055,8 @@ fast_binop(int k, PyObject *a, PyObject *b)
         return FA_FALLBACK;
     }
     fa_where_key key;
-    if (where_fill(fa_current_frame(PyThreadState_Get()), NULL, &key, 0) != 0) {
-        PyErr_Clear();
-        return FA_FALLBACK; /* a file not met yet: the handler's walk learns it */
+    if (!fast_begin(st, &key)) {
+        return FA_FALLBACK;
     }
     PyObject *res = fast_op(k, a, b);
     if (res == FA_FALLBACK) {
@@ -2038,22 +2080,15 @@ fast_binop(int k, PyObject *a, PyObject *b)
         out = Py_NewRef(res);
         goto done;
     }
-    if (kind == f64) { /* Recorder.apply: a result already traced is the same value */
-        PyObject *vr;
-        if (fast_value_of(entries, res, &vr) < 0) {
-            goto done;
-        }
-        if (vr != NULL) {
-            Py_DECREF(vr);
-            out = FA_FALLBACK;
-            goto done;
-        }
-    }
     PyObject *saves = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_SAVES), k);
     saves = PyTuple_GET_ITEM(saves, (va != NULL) + 2 * (vb != NULL) - 1);
     args = PyTuple_Pack(2, va != NULL ? va : a, vb != NULL ? vb : b);
-    if (args != NULL && fast_emit(st, rec, entries, rule, saves, args, res, kind, &key) == 0) {
-        out = Py_NewRef(res);
+    if (kind == f64) { /* as Recorder.apply */
+        out = fast_finish(st, rec, entries, rule, saves, args, res, kind, &key);
+        args = NULL;
+    }
+    else if (args != NULL && fast_emit(st, rec, entries, rule, saves, args, res, kind, &key) == 0) {
+        out = Py_NewRef(res); /* as ProbeHandlers._scalar_binop */
     }
 done:
     Py_DECREF(res);
@@ -2077,15 +2112,15 @@ fast_getitem(PyObject *a, PyObject *k)
     if (gi == Py_None || ndarray_type == NULL || !Py_IS_TYPE(a, ndarray_type) ||
         rec != T.h_obj || is_traced(k) ||
         !element_key((PyArrayObject *)a, k, PyTuple_GET_ITEM(st, FR_DTYPE))) {
-        return FA_FALLBACK;
-    }
-    fa_where_key key;
-    if (where_fill(fa_current_frame(PyThreadState_Get()), NULL, &key, 0) != 0) {
         PyErr_Clear();
         return FA_FALLBACK;
     }
-    PyObject *entries = NULL, *e = NULL, *buf = NULL, *v = NULL, *res = NULL, *vr = NULL;
-    PyObject *args = NULL, *out = FA_FALLBACK;
+    fa_where_key key;
+    if (!fast_begin(st, &key)) {
+        return FA_FALLBACK;
+    }
+    PyObject *entries = NULL, *e = NULL, *buf = NULL, *v = NULL, *res = NULL;
+    PyObject *out = FA_FALLBACK;
     int ok = fast_entries(rec, &entries);
     if (ok > 0) {
         ok = fast_array_value(entries, a, &e, &buf, &v);
@@ -2100,29 +2135,14 @@ fast_getitem(PyObject *a, PyObject *k)
         PyErr_Clear(); /* IndexError: the handler raises it (a pure op) */
         goto done;
     }
-    if (fast_value_of(entries, res, &vr) < 0) {
-        goto error;
-    }
-    if (vr != NULL) {
-        goto done;
-    }
-    args = PyTuple_Pack(2, v, k);
-    if (args == NULL || fast_emit(st, rec, entries, PyTuple_GET_ITEM(gi, 0),
-                                  PyTuple_GET_ITEM(gi, 1), args, res, f64, &key) < 0) {
-        goto error;
-    }
-    out = Py_NewRef(res);
-    goto done;
-error:
-    out = NULL;
+    out = fast_finish(st, rec, entries, PyTuple_GET_ITEM(gi, 0), PyTuple_GET_ITEM(gi, 1),
+                      PyTuple_Pack(2, v, k), res, f64, &key);
 done:
     Py_XDECREF(entries);
     Py_XDECREF(e);
     Py_XDECREF(buf);
     Py_XDECREF(v);
     Py_XDECREF(res);
-    Py_XDECREF(vr);
-    Py_XDECREF(args);
     return out;
 }
 
@@ -2144,11 +2164,11 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
         !element_key((PyArrayObject *)a, k, PyTuple_GET_ITEM(st, FR_DTYPE)) ||
         (PyArray_BASE((PyArrayObject *)a) != NULL &&
          PyObject_TypeCheck(PyArray_BASE((PyArrayObject *)a), ndarray_type))) {
+        PyErr_Clear();
         return FA_FALLBACK;
     }
     fa_where_key key;
-    if (where_fill(fa_current_frame(PyThreadState_Get()), NULL, &key, 0) != 0) {
-        PyErr_Clear();
+    if (!fast_begin(st, &key)) {
         return FA_FALLBACK;
     }
     PyObject *entries = NULL, *e = NULL, *buf = NULL, *av = NULL, *vv = NULL, *bufs = NULL;
@@ -2243,10 +2263,60 @@ done:
     return res;
 }
 
+/* fn(x) of a math function with a rule (FR_CALLS: fn -> (rule, saves)) on a traced float or
+   np.float64, recorded as calls.dispatch -> Recorder.apply does (a float result). */
+static PyObject *
+fast_call(PyObject *fn, PyObject *x)
+{
+    PyObject *st = T.fast_rec;
+    PyObject *calls = PyTuple_GET_ITEM(st, FR_CALLS), *rec = PyTuple_GET_ITEM(st, FR_REC);
+    if (calls == Py_None || rec != T.h_obj ||
+        !(PyFloat_CheckExact(x) || Py_IS_TYPE(x, (PyTypeObject *)PyTuple_GET_ITEM(st, FR_F64)))) {
+        return FA_FALLBACK;
+    }
+    PyObject *rs = PyDict_GetItemWithError(calls, fn); /* (functions hash by identity) */
+    if (rs == NULL) {
+        PyErr_Clear();
+        return FA_FALLBACK;
+    }
+    fa_where_key key;
+    if (!fast_begin(st, &key)) {
+        return FA_FALLBACK;
+    }
+    PyObject *entries = NULL, *vx = NULL, *res = NULL;
+    PyObject *out = FA_FALLBACK;
+    int ok = fast_entries(rec, &entries);
+    if (ok <= 0) {
+        out = ok < 0 ? NULL : FA_FALLBACK;
+        goto done;
+    }
+    if (fast_value_of(entries, x, &vx) < 0) {
+        goto error;
+    }
+    if (vx == NULL) {
+        goto done;
+    }
+    res = PyObject_Vectorcall(fn, &x, 1, NULL);
+    if (res == NULL || !PyFloat_CheckExact(res)) {
+        PyErr_Clear(); /* (a domain error: the handler raises it; math functions are pure) */
+        goto done;
+    }
+    out = fast_finish(st, rec, entries, PyTuple_GET_ITEM(rs, 0), PyTuple_GET_ITEM(rs, 1),
+                      PyTuple_Pack(1, vx), res, (PyObject *)&PyFloat_Type, &key);
+    goto done;
+error:
+    out = NULL;
+done:
+    Py_XDECREF(entries);
+    Py_XDECREF(vx);
+    Py_XDECREF(res);
+    return out;
+}
+
 /* A fast path in the handlers' setting: its Python calls (Value, Entry, Node) are framead's,
    hidden from tracers and profilers, the user's frame the one warnings and stacks see.
-   fast_binop(k, a, b) when k >= 0, fast_getitem(a, b) when k == -1, else
-   fast_setitem(a, b, c). */
+   fast_binop(k, a, b) when k >= 0, fast_getitem(a, b) when k == -1, fast_setitem(a, b, c)
+   when k == -2, else fast_call(a, b). */
 static PyObject *
 fast_as_handler(int k, PyObject *a, PyObject *b, PyObject *c)
 {
@@ -2258,8 +2328,10 @@ fast_as_handler(int k, PyObject *a, PyObject *b, PyObject *c)
     }
     T.in_handler++;
     FA_PY_RECURSION_REMAINING(ts) += FA_HANDLER_FRAMES;
-    PyObject *res = k >= 0 ? fast_binop(k, a, b) : k == -1 ? fast_getitem(a, b)
-                                                            : fast_setitem(a, b, c);
+    PyObject *res = k >= 0    ? fast_binop(k, a, b)
+                    : k == -1 ? fast_getitem(a, b)
+                    : k == -2 ? fast_setitem(a, b, c)
+                              : fast_call(a, b);
     FA_PY_RECURSION_REMAINING(ts) -= FA_HANDLER_FRAMES;
     T.in_handler--;
     if (!profile_internals) {
@@ -2284,7 +2356,7 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         !PyTuple_CheckExact(PyTuple_GET_ITEM(state, FR_SAVES)) ||
         PyTuple_GET_SIZE(PyTuple_GET_ITEM(state, FR_SAVES)) != 13) {
         PyErr_SetString(PyExc_TypeError, "set_fast_record((recorder, rules[13], saves[13], "
-                                         "Entry, Value, Node, dtype, float64, getitem, setitem) or None)");
+                                         "Entry, Value, Node, dtype, float64, getitem, setitem, calls, generation) or None)");
         return NULL;
     }
     for (int k = 0; k < 13; k++) {
@@ -2295,7 +2367,16 @@ m_set_fast_record(PyObject *mod, PyObject *state)
             return NULL;
         }
     }
-    PyObject *gi = PyTuple_GET_ITEM(state, FR_GETITEM);
+    PyObject *gi = PyTuple_GET_ITEM(state, FR_GETITEM), *gen = PyTuple_GET_ITEM(state, FR_GEN);
+    PyObject *calls = PyTuple_GET_ITEM(state, FR_CALLS);
+    if (!PyTuple_CheckExact(gen) || PyTuple_GET_SIZE(gen) != 2 ||
+        !PyList_CheckExact(PyTuple_GET_ITEM(gen, 0)) ||
+        PyList_GET_SIZE(PyTuple_GET_ITEM(gen, 0)) != 1 ||
+        (calls != Py_None && !PyDict_CheckExact(calls))) {
+        PyErr_SetString(PyExc_TypeError, "set_fast_record: generation ([n], n) and calls "
+                                         "(a dict or None) expected");
+        return NULL;
+    }
     if (!PyType_Check(PyTuple_GET_ITEM(state, FR_F64)) ||
         (PyTuple_GET_ITEM(state, FR_SETITEM) == Py_None) != (gi == Py_None) ||
         (gi != Py_None && (!PyTuple_CheckExact(gi) || PyTuple_GET_SIZE(gi) != 2))) {
@@ -2908,6 +2989,12 @@ call_dispatch(PyObject *const *args, size_t nargsf, PyObject *kwnames)
         if (traced) {
             if (!route_traced(callable, flags)) {
                 goto native;
+            }
+            if (T.fast_rec != NULL && nargs == 2 && kwnames == NULL) {
+                PyObject *r = fast_as_handler(-3, callable, args[1], NULL);
+                if (r != FA_FALLBACK) {
+                    return r;
+                }
             }
         }
         else if (flags != 0 || is_python_callable(callable) ||

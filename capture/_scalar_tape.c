@@ -3,7 +3,7 @@
  * run(nodes, k, ct, ops) walks the reverse-ordered node list of framead/reverse.py's step loop
  * from index k and applies, directly on the cotangent dict ct (value id -> cotangent), the
  * VJPs of nodes whose output and arguments are Python floats or np.float64 scalars and whose
- * rule has an opcode in ops (rule object or, for the inline formulas, rule.fn -> opcode).
+ * rule has an opcode in ops (rule object -> opcode: framead's own rules only).
  * It returns the index of the first node it does not take (len(nodes) at the end); the
  * Python step loop runs that node and calls again.
  *
@@ -50,7 +50,7 @@ static PyArray_Descr *f64_descr; /* np.dtype(float), the one 1-d fused steps tak
 static PyObject *minus_one;      /* ct[-1]: the ids of the cotangent arrays the pass owns */
 static Py_ssize_t off_n_rule, off_n_args, off_n_kwargs, off_n_outputs, off_n_multi, off_n_saved;
 static double LN2, LN10;   /* math.log(2.0), math.log(10.0), as rules/math_rules.py has them */
-static PyObject *str_fn, *str_ans;
+static PyObject *str_ans;
 static int ready;
 
 /* a __slots__ member read without attribute lookup (NULL when unset) */
@@ -566,17 +566,14 @@ static int setitem_step(PyObject *node, PyObject *ct, PyObject *outid)
     return rc < 0 ? -1 : 1;
 }
 
-/* the opcode of node's rule: ops[rule], else ops[rule.fn] (inline formulas go by fn) */
+/* the opcode of node's rule: ops[rule] (framead's own rule objects: a rule registered in
+   place of one keeps its own VJP) */
 static int opcode(PyObject *ops, PyObject *rule)
 {
-    PyObject *c = PyDict_GetItemWithError(ops, rule), *fn;
+    PyObject *c = PyDict_GetItemWithError(ops, rule);
     if (c == NULL) {
-        if (PyErr_Occurred()) { PyErr_Clear(); return 0; }
-        fn = PyObject_GetAttr(rule, str_fn);
-        if (fn == NULL) { PyErr_Clear(); return 0; }
-        c = PyDict_GetItemWithError(ops, fn);   /* an unhashable fn: not ours */
-        Py_DECREF(fn);
-        if (c == NULL) { PyErr_Clear(); return 0; }
+        PyErr_Clear();
+        return 0;
     }
     return PyLong_Check(c) ? (int)PyLong_AsLong(c) : 0;
 }
@@ -1224,7 +1221,6 @@ PyMODINIT_FUNC PyInit__scalar_tape(void)
     import_array();
     if ((f64_descr = PyArray_DescrFromType(NPY_DOUBLE)) == NULL ||
         (minus_one = PyLong_FromLong(-1)) == NULL ||
-        (str_fn = PyUnicode_InternFromString("fn")) == NULL ||
         (str_ans = PyUnicode_InternFromString("ans")) == NULL)
         return NULL;
     return PyModule_Create(&module);

@@ -3,19 +3,23 @@ attributes, iteration and calls on traced values. Part of ``Recorder`` (recorder
 
 from __future__ import annotations
 
+import math
 import operator
 import sys
+import types
 import weakref
 from typing import Any
 
 import numpy as np
 from framead.rules import mutation_rules as _mut
+from framead.rules.registry import generation_cell
 
 from framead import rules
 from framead.ir import Node, Value
 
 from . import _evalframe as C
 from .buffers import Entry
+from .call_kinds import CALL_KINDS
 from .calls import dispatch
 from .native import Result
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
@@ -29,6 +33,8 @@ _FAST_SCALARS = frozenset({float, int, complex, bool})
 _PY_DTYPES = {float: np.dtype(float), complex: np.dtype(complex)}
 _OP_RULES: list = []
 _OP_SAVES: list = []  # per operator: saves when only a / only b / both are traced
+_OP_GEN = [-1]  # the registry's generation they were made at
+_GENERATION = generation_cell()
 
 
 class ProbeHandlers:
@@ -210,11 +216,16 @@ class ProbeHandlers:
 
 
 def init_op_rules() -> None:
-    if not _OP_RULES:
-        _OP_RULES.extend(rules.lookup(op) for op in FUNC_OPS)
-        _OP_SAVES.extend(None if r is None else tuple(saved_set(r, t) for t in
-                                                      ((0,), (1,), (0, 1)))
-                         for r in _OP_RULES)
+    """_OP_RULES and _OP_SAVES as the rules are registered now (made again after a
+    registration: each capture calls this when it starts)."""
+    gen = _GENERATION[0]
+    if _OP_GEN[0] != gen:
+        _OP_RULES[:] = [rules.lookup(op) for op in FUNC_OPS]
+        _OP_SAVES[:] = [None if r is None else tuple(saved_set(r, t) for t in
+                                                     ((0,), (1,), (0, 1)))
+                        for r in _OP_RULES]
+        _OP_GEN[0] = gen
+        _FAST_TABLES.clear()
 
 
 # the operators by BINARY_OP oparg % 13, as capture/_evalframe.c's fast_op numbers them
@@ -225,8 +236,8 @@ _C_OP_ORDER = ("add", "and_", "floordiv", "lshift", "matmul", "mul", "mod", "or_
 # the recorder methods whose recording capture/_evalframe.c's fast path reproduces: a recorder
 # class that overrides any of them records through its handlers
 _C_MIRRORED = ("binop", "binary", "_scalar_binop", "getitem", "get_item", "setitem", "set_item",
-               "apply", "tree_value", "value_of", "_outputs", "_new_value", "_register",
-               "_entry", "_protect", "copy_on_write", "write_back")
+               "call", "apply", "tree_value", "value_of", "_outputs", "_new_value",
+               "_register", "_entry", "_protect", "copy_on_write", "write_back")
 
 
 def _framead_method(cls: type, name: str) -> bool:
@@ -237,11 +248,12 @@ def _framead_method(cls: type, name: str) -> bool:
 
 def fast_record_state(rec: Any) -> tuple | None:
     """What capture/_evalframe.c needs to record ``rec``'s traced scalar binops (floats and
-    np.float64), ``a[i]`` and ``a[i] = v`` of 1-d float64 arrays itself (exactly as
-    ``_scalar_binop``, ``apply``, ``get_item`` and ``set_item`` would), or None where they
-    must go through the handlers: a
-    recorder whose class changes how they are recorded, or one that records guards, is strict
-    or saves everything."""
+    np.float64), ``a[i]`` and ``a[i] = v`` of one element of float64 arrays and ``math.f(x)``
+    itself (exactly as ``_scalar_binop``, ``apply``, ``get_item``, ``set_item`` and
+    ``calls.dispatch`` would), or None where they must go through the handlers: a recorder
+    whose class changes how they are recorded, or one that records guards, is strict or saves
+    everything. The tables are the rules registered now; C checks the registry's generation
+    before each use."""
     cls = type(rec)
     if not isinstance(rec, ProbeHandlers) or \
             not all(_framead_method(cls, name) for name in _C_MIRRORED):
@@ -249,28 +261,50 @@ def fast_record_state(rec: Any) -> tuple | None:
     if getattr(rec, "guards", 0) is not None or getattr(rec, "strict", True) or \
             getattr(rec, "save_all", True) or type(getattr(rec, "entries", None)) is not dict:
         return None
-    if not _FAST_TABLES:  # (the rules are looked up once, as _scalar_binop's are)
+    init_op_rules()
+    if not _FAST_TABLES:
         _FAST_TABLES.append(_fast_tables())
     tables = _FAST_TABLES[0]
     if tables is None:
         return None
-    return (rec, *tables[:2], Entry, Value, Node, _PY_DTYPES[float], np.float64, *tables[2:])
+    return (rec, *tables[:2], Entry, Value, Node, _PY_DTYPES[float], np.float64, *tables[2:],
+            (_GENERATION, _OP_GEN[0]))
 
 
 def _fast_tables() -> tuple | None:
     """(rules, saves) by operator, as _scalar_binop and apply use them (None: not recorded
-    in C), (rule, saves) of ``a[i]`` and the rule of ``a[i] = v``, or None for both; None
-    when the C numbering differs."""
+    in C), (rule, saves) of ``a[i]`` and the rule of ``a[i] = v`` (None for both where the
+    getitem rule is not a plain one), and ``{math.f: (rule, saves)}`` for the one-argument
+    math functions dispatch takes straight to their rules; None when the C numbering
+    differs."""
     if tuple(f.__name__ for f in FUNC_OPS) != _C_OP_ORDER:
         return None
-    init_op_rules()
     rules_ = tuple(None if r is None or r.cut or getattr(r, "hazard", None) else r
                    for r in _OP_RULES[:13])
     saves = tuple(None if r is None else _OP_SAVES[k] for k, r in enumerate(rules_))
     rule = rules.lookup(operator.getitem)
     if rule is None or rule.cut or getattr(rule, "hazard", None):
-        return rules_, saves, None, None
-    return rules_, saves, (rule, saved_set(rule, (0,))), SETITEM_RULE
+        getitem = setitem = None
+    else:
+        getitem, setitem = (rule, saved_set(rule, (0,))), SETITEM_RULE
+    return rules_, saves, getitem, setitem, _math_calls()
+
+
+def _math_calls() -> dict:
+    """``{fn: (rule, saves)}``: math's functions whose one-argument call on a float
+    calls.dispatch records as ``apply(rule, fn, (x,), {}, (x,))`` with nothing else to do (a
+    rule that is not cut, has no hazard, mutates nothing and has a VJP for its argument)."""
+    out = {}
+    for name in dir(math):
+        fn = getattr(math, name)
+        rule = rules.lookup(fn) if type(fn) is types.BuiltinFunctionType else None
+        if rule is None or rule.cut or getattr(rule, "hazard", None) or rule.mutates or \
+                id(fn) in CALL_KINDS or 0 in rule.nondiff:
+            continue
+        vjp = rule.vjp
+        if callable(vjp) or (isinstance(vjp, tuple) and vjp and vjp[0] is not None):
+            out[fn] = (rule, saved_set(rule, (0,)))
+    return out
 
 
 _FAST_TABLES: list = []  # [(rules, saves) by operator, or None: the C numbering differs]

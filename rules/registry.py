@@ -367,6 +367,12 @@ def generation() -> int:
     return _GENERATION[0]
 
 
+def generation_cell() -> list[int]:
+    """The one-item list holding ``generation()`` (capture's C fast paths read it without a
+    call, to know whether a rule was registered since their tables were made)."""
+    return _GENERATION
+
+
 def ruled_callables() -> list:
     """Every callable object with a rule (functions, ufuncs, types, method descriptors)."""
     return [fn for fn, _ in _BY_ID.values()]
