@@ -1538,11 +1538,11 @@ static PyObject fa_fallback_obj; /* a marker, never a real object */
 #define FA_FALLBACK (&fa_fallback_obj)
 enum {
     FR_REC, FR_RULES, FR_SAVES, FR_ENTRY, FR_VALUE, FR_NODE, FR_DTYPE, FR_F64, FR_GETITEM,
-    FR_SETITEM, FR_CALLS, FR_GEN, FR_N
+    FR_SETITEM, FR_CALLS, FR_UNARY, FR_GEN, FR_N
 };
 static PyObject *s_guards, *s_entries, *s_nodes, *s_next_id, *s_obj, *s_value;
 static PyObject *s_buffer, *s_version, *s_shape, *s_buffers, *s_root, *s_refs, *s_refs_sweep;
-static PyObject *s_saved, *s_id;
+static PyObject *s_saved, *s_id, *s_first_comparison;
 
 /* Value and Node are slotted classes: their instances are filled here slot by slot (what their
    __init__ does, without a Python call) when the slots are exactly these; else (a changed
@@ -2313,10 +2313,70 @@ done:
     return out;
 }
 
+/* -a or +a of a traced float or np.float64, recorded as ProbeHandlers.unary -> Recorder.apply
+   does (FR_UNARY: (rule, saves) of neg and pos, or None). */
+static PyObject *
+fast_unary(int pos, PyObject *a)
+{
+    PyObject *st = T.fast_rec, *rec = PyTuple_GET_ITEM(st, FR_REC);
+    PyObject *rs = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_UNARY), pos);
+    PyObject *kind = (PyObject *)Py_TYPE(a);
+    if (rs == Py_None || rec != T.h_obj ||
+        !(kind == (PyObject *)&PyFloat_Type || kind == PyTuple_GET_ITEM(st, FR_F64))) {
+        return FA_FALLBACK;
+    }
+    fa_where_key key;
+    if (!fast_begin(st, &key)) {
+        return FA_FALLBACK;
+    }
+    PyObject *entries = NULL, *va = NULL, *res = NULL, *out = FA_FALLBACK;
+    int ok = fast_entries(rec, &entries);
+    if (ok <= 0 || fast_value_of(entries, a, &va) < 0) {
+        out = ok < 0 || PyErr_Occurred() ? NULL : FA_FALLBACK;
+        goto done;
+    }
+    if (va == NULL) {
+        goto done;
+    }
+    res = pos ? PyNumber_Positive(a) : PyNumber_Negative(a);
+    if (res == NULL || (PyObject *)Py_TYPE(res) != kind) {
+        PyErr_Clear();
+        goto done;
+    }
+    out = fast_finish(st, rec, entries, PyTuple_GET_ITEM(rs, 0), PyTuple_GET_ITEM(rs, 1),
+                      PyTuple_Pack(1, va), res, kind, &key);
+done:
+    Py_XDECREF(entries);
+    Py_XDECREF(va);
+    Py_XDECREF(res);
+    return out;
+}
+
+/* a <op> b of floats, np.float64 or ints: ProbeHandlers.compare records nothing once it has
+   noted the first comparison and where no guards are recorded, so the comparison is made
+   here (it runs no Python code). NULL with FA_FALLBACK semantics as the others. */
+static PyObject *
+fast_compare(int op, PyObject *a, PyObject *b)
+{
+    PyObject *st = T.fast_rec, *rec = PyTuple_GET_ITEM(st, FR_REC), *f64 = PyTuple_GET_ITEM(st, FR_F64);
+    if (rec != T.h_obj ||
+        !(PyFloat_CheckExact(a) || PyLong_CheckExact(a) || Py_IS_TYPE(a, (PyTypeObject *)f64)) ||
+        !(PyFloat_CheckExact(b) || PyLong_CheckExact(b) || Py_IS_TYPE(b, (PyTypeObject *)f64))) {
+        return FA_FALLBACK;
+    }
+    PyObject *g = PyObject_GetAttr(rec, s_guards), *first = PyObject_GetAttr(rec, s_first_comparison);
+    int fast = g == Py_None && first != NULL && first != Py_None;
+    Py_XDECREF(g);
+    Py_XDECREF(first);
+    PyErr_Clear();
+    return fast ? PyObject_RichCompare(a, b, op) : FA_FALLBACK;
+}
+
 /* A fast path in the handlers' setting: its Python calls (Value, Entry, Node) are framead's,
    hidden from tracers and profilers, the user's frame the one warnings and stacks see.
    fast_binop(k, a, b) when k >= 0, fast_getitem(a, b) when k == -1, fast_setitem(a, b, c)
-   when k == -2, else fast_call(a, b). */
+   when k == -2, fast_call(a, b) when k == -3, fast_unary(pos, a) when k == -4 - pos, and
+   fast_compare(op, a, b) when k == -10 - op. */
 static PyObject *
 fast_as_handler(int k, PyObject *a, PyObject *b, PyObject *c)
 {
@@ -2331,7 +2391,9 @@ fast_as_handler(int k, PyObject *a, PyObject *b, PyObject *c)
     PyObject *res = k >= 0    ? fast_binop(k, a, b)
                     : k == -1 ? fast_getitem(a, b)
                     : k == -2 ? fast_setitem(a, b, c)
-                              : fast_call(a, b);
+                    : k == -3 ? fast_call(a, b)
+                    : k >= -5 ? fast_unary(-4 - k, a)
+                              : fast_compare(-10 - k, a, b);
     FA_PY_RECURSION_REMAINING(ts) -= FA_HANDLER_FRAMES;
     T.in_handler--;
     if (!profile_internals) {
@@ -2356,7 +2418,8 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         !PyTuple_CheckExact(PyTuple_GET_ITEM(state, FR_SAVES)) ||
         PyTuple_GET_SIZE(PyTuple_GET_ITEM(state, FR_SAVES)) != 13) {
         PyErr_SetString(PyExc_TypeError, "set_fast_record((recorder, rules[13], saves[13], "
-                                         "Entry, Value, Node, dtype, float64, getitem, setitem, calls, generation) or None)");
+                                         "Entry, Value, Node, dtype, float64, getitem, setitem, calls, unary, "
+                                         "generation) or None)");
         return NULL;
     }
     for (int k = 0; k < 13; k++) {
@@ -2368,8 +2431,9 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         }
     }
     PyObject *gi = PyTuple_GET_ITEM(state, FR_GETITEM), *gen = PyTuple_GET_ITEM(state, FR_GEN);
-    PyObject *calls = PyTuple_GET_ITEM(state, FR_CALLS);
-    if (!PyTuple_CheckExact(gen) || PyTuple_GET_SIZE(gen) != 2 ||
+    PyObject *calls = PyTuple_GET_ITEM(state, FR_CALLS), *un = PyTuple_GET_ITEM(state, FR_UNARY);
+    if (!PyTuple_CheckExact(un) || PyTuple_GET_SIZE(un) != 2 ||
+        !PyTuple_CheckExact(gen) || PyTuple_GET_SIZE(gen) != 2 ||
         !PyList_CheckExact(PyTuple_GET_ITEM(gen, 0)) ||
         PyList_GET_SIZE(PyTuple_GET_ITEM(gen, 0)) != 1 ||
         (calls != Py_None && !PyDict_CheckExact(calls))) {
@@ -2469,6 +2533,12 @@ static PyMethodDef binop_defs[26] = {
         PyObject *a = args[0], *b = args[1];                                         \
         if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
             (is_traced(a) || is_traced(b) || seq_operand_traced(a, b))) {             \
+            if (T.fast_rec != NULL) {                                                \
+                PyObject *r = fast_as_handler(-10 - (OP), a, b, NULL);               \
+                if (r != FA_FALLBACK) {                                              \
+                    return r;                                                        \
+                }                                                                    \
+            }                                                                        \
             return call_handler3(T.h_compare, small_ints[OP], a, b);                   \
         }                                                                            \
         if (FA_UNLIKELY(FA_WATCHING()) && watch_operands(#NAME, a, b) < 0) {         \
@@ -2488,7 +2558,7 @@ static PyMethodDef compare_defs[6] = {
     PROBE_DEF(lt), PROBE_DEF(le), PROBE_DEF(eq), PROBE_DEF(ne), PROBE_DEF(gt), PROBE_DEF(ge),
 };
 
-#define UNARY_PROBE(NAME, STR, FUNC)                                                  \
+#define UNARY_PROBE(NAME, STR, FUNC, FAST)                                            \
     static PyObject *probe_##NAME(PyObject *self, PyObject *const *args,             \
                                   Py_ssize_t nargs)                                  \
     {                                                                                \
@@ -2497,6 +2567,12 @@ static PyMethodDef compare_defs[6] = {
         }                                                                            \
         PyObject *a = args[0];                                                       \
         if (FA_UNLIKELY(FA_ACTIVE()) && is_traced(a)) {                              \
+            if ((FAST) != 0 && T.fast_rec != NULL) {                                 \
+                PyObject *r = fast_as_handler((FAST), a, NULL, NULL);                \
+                if (r != FA_FALLBACK) {                                              \
+                    return r;                                                        \
+                }                                                                    \
+            }                                                                        \
             return call_handler2(T.h_unary, STR, a);                                   \
         }                                                                            \
         if (FA_UNLIKELY(FA_WATCHING()) && watch_operands(#NAME, a, NULL) < 0) {      \
@@ -2505,9 +2581,9 @@ static PyMethodDef compare_defs[6] = {
         return FUNC(a);                                                              \
     }
 
-UNARY_PROBE(neg, str_neg, PyNumber_Negative)
-UNARY_PROBE(pos, str_pos, PyNumber_Positive)
-UNARY_PROBE(invert, str_invert, PyNumber_Invert)
+UNARY_PROBE(neg, str_neg, PyNumber_Negative, -4)
+UNARY_PROBE(pos, str_pos, PyNumber_Positive, -5)
+UNARY_PROBE(invert, str_invert, PyNumber_Invert, 0)
 
 static PyObject *
 probe_getitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -3812,9 +3888,10 @@ PyInit__evalframe(void)
     s_refs_sweep = PyUnicode_InternFromString("_refs_sweep");
     s_saved = PyUnicode_InternFromString("saved");
     s_id = PyUnicode_InternFromString("id");
+    s_first_comparison = PyUnicode_InternFromString("first_comparison");
     if (!empty_tuple || !s_guards || !s_entries || !s_nodes || !s_next_id || !s_obj || !s_value ||
         !s_buffer || !s_version || !s_shape || !s_buffers || !s_root || !s_refs ||
-        !s_refs_sweep || !s_saved || !s_id) {
+        !s_refs_sweep || !s_saved || !s_id || !s_first_comparison) {
         goto fail;
     }
     star_kwnames1 = Py_BuildValue("(s)", "__framead_star__");

@@ -236,8 +236,8 @@ _C_OP_ORDER = ("add", "and_", "floordiv", "lshift", "matmul", "mul", "mod", "or_
 # the recorder methods whose recording capture/_evalframe.c's fast path reproduces: a recorder
 # class that overrides any of them records through its handlers
 _C_MIRRORED = ("binop", "binary", "_scalar_binop", "getitem", "get_item", "setitem", "set_item",
-               "call", "apply", "tree_value", "value_of", "_outputs", "_new_value",
-               "_register", "_entry", "_protect", "copy_on_write", "write_back")
+               "call", "unary", "compare", "apply", "tree_value", "value_of", "_outputs",
+               "_new_value", "_register", "_entry", "_protect", "copy_on_write", "write_back")
 
 
 def _framead_method(cls: type, name: str) -> bool:
@@ -248,9 +248,10 @@ def _framead_method(cls: type, name: str) -> bool:
 
 def fast_record_state(rec: Any) -> tuple | None:
     """What capture/_evalframe.c needs to record ``rec``'s traced scalar binops (floats and
-    np.float64), ``a[i]`` and ``a[i] = v`` of one element of float64 arrays and ``math.f(x)``
-    itself (exactly as ``_scalar_binop``, ``apply``, ``get_item``, ``set_item`` and
-    ``calls.dispatch`` would), or None where they must go through the handlers: a recorder
+    np.float64), ``-x``/``+x``, ``a[i]`` and ``a[i] = v`` of one element of float64 arrays and
+    ``math.f(x)`` itself, and to compare scalars (exactly as ``_scalar_binop``, ``unary``,
+    ``apply``, ``get_item``, ``set_item``, ``calls.dispatch`` and ``compare`` would), or None
+    where they must go through the handlers: a recorder
     whose class changes how they are recorded, or one that records guards, is strict or saves
     everything. The tables are the rules registered now; C checks the registry's generation
     before each use."""
@@ -274,9 +275,9 @@ def fast_record_state(rec: Any) -> tuple | None:
 def _fast_tables() -> tuple | None:
     """(rules, saves) by operator, as _scalar_binop and apply use them (None: not recorded
     in C), (rule, saves) of ``a[i]`` and the rule of ``a[i] = v`` (None for both where the
-    getitem rule is not a plain one), and ``{math.f: (rule, saves)}`` for the one-argument
-    math functions dispatch takes straight to their rules; None when the C numbering
-    differs."""
+    getitem rule is not a plain one), ``{math.f: (rule, saves)}`` for the one-argument math
+    functions dispatch takes straight to their rules, and (rule, saves) of ``-x`` and ``+x``
+    (or None); None when the C numbering differs."""
     if tuple(f.__name__ for f in FUNC_OPS) != _C_OP_ORDER:
         return None
     rules_ = tuple(None if r is None or r.cut or getattr(r, "hazard", None) else r
@@ -287,7 +288,9 @@ def _fast_tables() -> tuple | None:
         getitem = setitem = None
     else:
         getitem, setitem = (rule, saved_set(rule, (0,))), SETITEM_RULE
-    return rules_, saves, getitem, setitem, _math_calls()
+    unary = tuple(None if r is None or r.cut or getattr(r, "hazard", None) else
+                  (r, saved_set(r, (0,))) for r in map(rules.lookup, (operator.neg, operator.pos)))
+    return rules_, saves, getitem, setitem, _math_calls(), unary
 
 
 def _math_calls() -> dict:

@@ -216,7 +216,7 @@ def test_index_errors_as_natively(monkeypatch):
 
 # --- a fuzzer over expressions of NumPy scalars, floats, ints and array items -------------
 
-_OPS = ["+", "-", "*", "/", "**", "math"]
+_OPS = ["+", "-", "*", "/", "**", "math", "neg", "cmp"]
 _MATH = ["math.sin({a})", "math.cos({a})", "math.exp(0.5 * math.tanh({a}))", "math.tanh({a})",
          "math.sqrt(({a}) * ({a}) + 1.0)", "math.log(({a}) * ({a}) + 1.0)",
          "math.atan({a})", "math.log(({a}) * ({a}) + 1.0, 2.0)", "math.floor({a})"]
@@ -235,6 +235,12 @@ def expressions(draw, depth=0):
     a = draw(expressions(depth + 1))
     if op == "math":  # one-argument calls are recorded in C; log(x, base), floor: handlers
         return draw(st.sampled_from(_MATH)).format(a=a)
+    if op == "neg":
+        return f"-({a})" if draw(st.booleans()) else f"+({a})"
+    if op == "cmp":  # compared in C once the first comparison is noted
+        b = draw(expressions(depth + 1))
+        rel = draw(st.sampled_from([">", "<", ">=", "<=", "==", "!="]))
+        return f"(({a}) if ({a}) {rel} ({b}) else 0.5 * ({b}))"
     if op == "**":
         p = draw(st.sampled_from(['2', '0.5', '1.5', 'np.float64(2.0)']))
         return f"(({a}) * ({a}) + 0.25) ** {p}"
@@ -265,6 +271,7 @@ def test_fuzz_fast_and_handlers_agree(expr):
         session.FAST_RECORD = old
     assert str(quick.graph) == str(slow.graph)
     assert_same(slow, quick)
+    assert [str(h) for h in quick.hazards] == [str(h) for h in slow.hazards]
     if g_fast is not None:
         np.testing.assert_array_equal(g_fast, g_slow)
         eps = 1e-6
@@ -345,3 +352,32 @@ def test_a_rule_registered_during_the_capture_is_used():
         registry._GENERATION[0] += 1
     assert g == pytest.approx(math.cos(0.5) + 100.0)
     assert framead.grad(math.sin)(0.5) == pytest.approx(math.cos(0.5))  # restored
+
+
+def only_compared(x):
+    s = 0.0
+    for i in range(len(x)):
+        if x[i] > 0.5:  # the first comparison is noted by the handler, the rest made in C
+            s = s + 1.0
+    return s
+
+
+def test_comparisons_after_the_first_are_made_in_c(monkeypatch):
+    from framead.capture.handlers import ProbeHandlers  # noqa: PLC0415 - counted below
+
+    fast = _switch(monkeypatch)
+    x = np.linspace(0.0, 1.0, 9)
+    slow, quick = record_both(fast, only_compared, x)
+    assert_same(slow, quick)
+    assert [str(h) for h in quick.hazards] == [str(h) for h in slow.hazards]
+    assert [h.code for h in quick.hazards] == ["FA102"]  # only through comparisons
+    n = [0]
+    orig = ProbeHandlers.compare
+
+    def counting(self, *a):
+        n[0] += 1
+        return orig(self, *a)
+
+    monkeypatch.setattr(ProbeHandlers, "compare", counting)
+    framead.trace(only_compared, x)
+    assert n[0] == 1
