@@ -1550,11 +1550,14 @@ static PyObject *s_saved, *s_id, *s_first_comparison;
 static const char *value_slots[] = {"id", "shape", "dtype", "kind", "primal", "name", "_meta"};
 static const char *node_slots[] = {"rule",  "args",  "kwargs", "outputs",
                                    "_loc", "saved", "multi",  "out_treedef"};
+static const char *entry_slots[] = {"obj", "value", "buffer", "version", "parent", "recipe"};
 #define FA_VALUE_SLOTS 7
 #define FA_NODE_SLOTS 8
+#define FA_ENTRY_SLOTS 6
 #define SLOT_OUTPUTS(node) (*(PyObject **)((char *)(node) + node_off[3])) /* node_direct */
 static _Thread_local Py_ssize_t value_off[FA_VALUE_SLOTS], node_off[FA_NODE_SLOTS];
-static _Thread_local int value_direct, node_direct;
+static _Thread_local Py_ssize_t entry_off[FA_ENTRY_SLOTS];
+static _Thread_local int value_direct, node_direct, entry_direct;
 
 /* The offsets of `type`'s slots `names` (exactly its __slots__, plain object slots, object's
    __new__, no __dict__ or __weakref__): 1, or 0 when the class is not such. */
@@ -1785,8 +1788,10 @@ fast_emit(PyObject *st, PyObject *rec, PyObject *entries, PyObject *rule, PyObje
     if (v == NULL) {
         goto done;
     }
-    PyObject *eargs[2] = {res, v};
-    entry = PyObject_Vectorcall(PyTuple_GET_ITEM(st, FR_ENTRY), eargs, 2, NULL);
+    PyObject *eargs[FA_ENTRY_SLOTS] = {res, v, Py_None, small_ints[0], Py_None, Py_None};
+    entry = entry_direct ? fill_slots(PyTuple_GET_ITEM(st, FR_ENTRY), entry_off, eargs,
+                                      FA_ENTRY_SLOTS)
+                         : PyObject_Vectorcall(PyTuple_GET_ITEM(st, FR_ENTRY), eargs, 2, NULL);
     if (entry == NULL || (idk = PyLong_FromVoidPtr(res)) == NULL ||
         PyDict_SetItem(entries, idk, entry) < 0) {
         goto done;
@@ -1811,6 +1816,15 @@ fast_emit(PyObject *st, PyObject *rec, PyObject *entries, PyObject *rule, PyObje
         }
         if (PyObject_GC_IsTracked(entry) && refers_only_to_leaves(entry, v)) {
             PyObject_GC_UnTrack(entry); /* (Entry is another module's: checked) */
+        }
+        /* an argument's Value made by Python (an input's): it refers to nothing that can
+           refer back either */
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
+            PyObject *x = PyTuple_GET_ITEM(args, i);
+            if (Py_TYPE(x) == (PyTypeObject *)PyTuple_GET_ITEM(st, FR_VALUE) &&
+                PyObject_GC_IsTracked(x) && refers_only_to_leaves(x, NULL)) {
+                PyObject_GC_UnTrack(x);
+            }
         }
         /* (the collector untracks a tuple of untracked objects only if they are tuples) */
         untrack_if_leaves(args);
@@ -2456,6 +2470,8 @@ m_set_fast_record(PyObject *mod, PyObject *state)
                                 value_off);
     node_direct = slot_offsets(PyTuple_GET_ITEM(state, FR_NODE), node_slots, FA_NODE_SLOTS,
                                node_off);
+    entry_direct = slot_offsets(PyTuple_GET_ITEM(state, FR_ENTRY), entry_slots, FA_ENTRY_SLOTS,
+                                entry_off);
     Py_XSETREF(T.fast_rec, Py_NewRef(state));
     Py_RETURN_NONE;
 }

@@ -48,9 +48,10 @@ class Buffer:
         return self._root()
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
-    """What the recorder knows about one traced object."""
+    """What the recorder knows about one traced object (slotted: a long scalar recording
+    holds one per operation; capture/_evalframe.c fills them slot by slot)."""
 
     obj: Any
     value: Value | None
