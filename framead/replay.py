@@ -294,7 +294,7 @@ class Replay:
         nodes = graph.nodes
         for k in range(len(nodes) - 1, -1, -1):
             outs = nodes[k].outputs
-            if any(o is not None and needed[o.id] for o in outs):
+            if any(needed[o.id] for o in outs if o is not None):
                 live.append(k)
                 for i in ins[k]:
                     needed[i] = 1
@@ -315,8 +315,9 @@ class Replay:
         active = _flags(size, (v.id for v in wrt))
         fwd = []
         nodes = graph.nodes
+        is_active = active.__getitem__
         for k, node in enumerate(nodes):
-            if any(active[i] for i in _positional_ids(node, ins[k])):
+            if any(map(is_active, _positional_ids(node, ins[k]))):
                 fwd.append(k)
                 for o in node.outputs:
                     if o is not None:
@@ -578,7 +579,7 @@ class Replay:
             else:
                 fwd[i], where[i] = self._forward_step(x), self._where_of(x.rule, x.loc)
                 if j >= 0 and bnodes[j] is x:
-                    self._backward_step(x, j, library, bwd, bwhere)
+                    self._backward_step(x, j, library, bwd, bwhere, where[i])
                     if consume:
                         bnodes[j] = None
                     j -= 1
@@ -605,12 +606,12 @@ class Replay:
         return got
 
     def _backward_step(self, node: Node, j: int, library: frozenset, bwd: list,
-                       where: list) -> None:
-        """Reverse step ``j`` (of ``node``), and its rule and location."""
+                       where: list, pair: tuple | None = None) -> None:
+        """Reverse step ``j`` (of ``node``), and its rule and location (``pair``, if made)."""
         bwd[j] = steps.backward_step(node, self._inline[j],
                                      hasattr(node.rule, "fn") and id(node.rule) not in library,
                                      self._memo)
-        where[j] = self._where_of(node.rule, node.loc)
+        where[j] = pair or self._where_of(node.rule, node.loc)
 
     def _forward_step(self, node: Node) -> tuple:
         """The step of ``node``: what ``_forward_line`` writes, as data."""
