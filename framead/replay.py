@@ -36,8 +36,9 @@ from .reverse_source import (
 )
 
 CHUNK_NODES = 250
-FREE_BATCH = 64  # small values freed by one step, at most...
+FREE_BATCH = 64  # small values freed by one step (or line), at most...
 FREE_BYTES = 1 << 16  # ...or that many bytes of them (larger arrays: as soon as they are dead)
+FREE_BYTES_STEPS = 1 << 20  # (steps: a free step costs ~150 bytes kept, a line nothing)
 _SCALAR_KINDS = frozenset({float, int, complex, bool, np.float64, np.float32, np.complex128,
                            np.int64})
 COMPILE_LIMIT = 1000  # forward and reverse nodes; longer replays run as steps (replay_steps)
@@ -455,10 +456,11 @@ class Replay:
 
     def _batched(self, at: dict[int, list[int]]) -> dict[int, tuple[int, ...]]:
         """``at`` (releases after each forward item) with small values held back and freed
-        together, every ``FREE_BATCH`` values or ``FREE_BYTES`` bytes: one step frees many
-        (scalars and small arrays cost little kept a little longer; a large array goes as soon
-        as it is dead)."""
-        size = self._value_bytes()
+        together, every ``FREE_BATCH`` values or ``FREE_BYTES`` bytes (``FREE_BYTES_STEPS``
+        for steps): one step frees many (scalars and small arrays cost little kept a little
+        longer; a large array goes as soon as it is dead)."""
+        limit = FREE_BYTES if self.compiled else FREE_BYTES_STEPS
+        size = self._value_bytes(limit)
         out: dict[int, tuple[int, ...]] = {}
         pending: list[int] = []
         held = 0
@@ -466,17 +468,17 @@ class Replay:
             ids = at[k]
             pending += ids
             held += sum(size[i] for i in ids)
-            if len(pending) >= FREE_BATCH or held >= FREE_BYTES:
+            if len(pending) >= FREE_BATCH or held >= limit:
                 out[k] = tuple(sorted(pending))
                 pending, held = [], 0
         if pending:
             out[max(at)] = tuple(sorted(pending))
         return out
 
-    def _value_bytes(self) -> array.array:
-        """About the bytes of each forward value that is a scalar or a small array, by id
-        (``FREE_BYTES`` for the others)."""
-        out = array.array("l", [FREE_BYTES]) * self.size
+    def _value_bytes(self, limit: int) -> array.array:
+        """About the bytes of each forward value that is a scalar or an array under ``limit``
+        bytes, by id (``limit`` for the others)."""
+        out = array.array("l", [limit]) * self.size
         for n in self.fwd_nodes:
             for o in n.outputs:
                 if o is None:
@@ -486,7 +488,7 @@ class Replay:
                 elif o.kind is np.ndarray and isinstance(o.dtype, np.dtype) and \
                         o.dtype != object:
                     nbytes = math.prod(o.shape) * o.dtype.itemsize
-                    if nbytes < FREE_BYTES:
+                    if nbytes < limit:
                         out[o.id] = nbytes + 112
         return out
 
