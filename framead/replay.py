@@ -162,6 +162,27 @@ def _drop_primals(nodes: list) -> None:
                     o.primal = None
 
 
+def _reverse_reads(node: Node, inline: Any, uses: dict) -> list[Value]:
+    """The Values whose primals ``node``'s reverse block reads (``inline``: its inline
+    formulas; ``uses``: a memo of what formulas read)."""
+    if inline is not None:  # only what the formulas of the traced arguments use
+        traced = tuple(isinstance(a, Value) for a in node.args)
+        used = uses.get((inline, traced))
+        if used is None:
+            text = " ".join(x for i, x in enumerate(inline) if x is not None and traced[i])
+            used = uses[inline, traced] = (
+                tuple(i for i, t in enumerate(traced) if t and f"{{{i}}}" in text),
+                "{ans}" in text)
+        out = [node.args[i] for i in used[0]]
+        return out + [node.outputs[0]] if used[1] else out
+    if fused_kind(node) is not None:  # (no inlined node is fused)
+        return []
+    out = [v for i, a in enumerate(node.args) if i in node.saved for v in values_in(a)]
+    if "ans" in node.saved:
+        out += [o for o in node.outputs if o is not None]
+    return out
+
+
 def _nth(args: tuple, k: int) -> Any:
     return args[k] if k < len(args) else None
 
@@ -399,27 +420,25 @@ class Replay:
         reads: set[int] = set()
         uses: dict[tuple, tuple] = {}  # (formulas, which arguments are traced) -> what is read
         for node, inline in zip(self.bwd_nodes, self._inline, strict=True):
-            if inline is not None:  # only what the formulas of the traced arguments use
-                traced = tuple(isinstance(a, Value) for a in node.args)
-                used = uses.get((inline, traced))
-                if used is None:
-                    text = " ".join(x for i, x in enumerate(inline)
-                                    if x is not None and traced[i])
-                    used = uses[inline, traced] = (
-                        tuple(i for i, t in enumerate(traced) if t and f"{{{i}}}" in text),
-                        "{ans}" in text)
-                reads.update(node.args[i].id for i in used[0])
-                if used[1]:
-                    reads.add(node.outputs[0].id)
-                continue
-            if fused_kind(node) is not None:  # (no inlined node is fused)
-                continue
-            reads.update(v.id for i, a in enumerate(node.args) if i in node.saved
-                         for v in values_in(a))
-            if "ans" in node.saved:
-                reads.update(o.id for o in node.outputs if o is not None)
+            reads.update(v.id for v in _reverse_reads(node, inline, uses))
         self._reads = reads
         return set(reads)
+
+    def _reverse_frees(self) -> dict[int, list[int]]:
+        """After which reverse block each array the reverse pass reads can be dropped from
+        ``e`` (its last reader; the outputs and inputs stay), so a saved array goes once the
+        reverse sweep is past it."""
+        keep = {v.id for v in (*self.graph.outputs, *self.graph.inputs) if isinstance(v, Value)}
+        last: dict[int, int] = {}
+        uses: dict[tuple, tuple] = {}
+        for j, (node, inline) in enumerate(zip(self.bwd_nodes, self._inline, strict=True)):
+            for v in _reverse_reads(node, inline, uses):
+                if v.kind is np.ndarray and v.id not in keep:
+                    last[v.id] = j
+        out: dict[int, list[int]] = {}
+        for i, j in last.items():
+            out.setdefault(j, []).append(i)
+        return {j: sorted(ids) for j, ids in out.items()}
 
     def _releases(self, items: list) -> dict[int, list[int]]:
         """After which forward line each value can be dropped from ``e`` (its last forward
@@ -682,6 +701,8 @@ class Replay:
             self._fwd.append(self._compile(em, lines, f"forward_{k}", "e", chunk))
         blocks = [node_block(em, n, env=True, inline=inline)
                   for n, inline in zip(self.bwd_nodes, self._inline, strict=True)]
+        for j, ids in self._reverse_frees().items():  # (after its last reader's block)
+            blocks[j] = [*blocks[j], " = ".join(f"e[{i}]" for i in ids) + " = None"]
         for k, start in enumerate(range(0, len(blocks), CHUNK_NODES) or [0]):
             chunk = [ln for b in blocks[start:start + CHUNK_NODES] for ln in b]
             self._bwd.append(self._compile(em, lines, f"backward_{k}", "e, ct", chunk))

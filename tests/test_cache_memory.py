@@ -138,3 +138,24 @@ def test_a_user_rules_wrong_cotangent_in_a_step_replay_names_the_rule_and_line(m
         assert "np.sum(scale(x))  # the rule's line" in str(e.value)
     finally:
         rules.unregister(scale)
+
+
+def test_generated_reverse_pass_drops_saved_arrays_once_past(monkeypatch):
+    monkeypatch.setenv("FRAMEAD_REPLAY", "source")
+    data = np.random.default_rng(1).standard_normal((20, 4))
+
+    def f(w):
+        return np.sum(np.tanh(data @ w) ** 2)  # tanh's and the square's saved arrays
+
+    vg = CachedValueAndGrad(f, 0, None)
+    w = np.ones(4)
+    vg(w)
+    value, grad = vg(w)
+    (entries,) = vg._traces.values()
+    rp = entries[0].replay
+    e = rp.forward([w.copy()])
+    assert rp.outputs(e)[0] == value
+    g = rp.backward(e, {rp.output_ids[0]: 1.0})
+    assert np.array_equal(g[0], grad)
+    kept = [i for i, x in enumerate(e) if isinstance(x, np.ndarray) and x.size > 1]
+    assert kept == rp.input_ids  # (every saved array went after its last reader)
