@@ -143,8 +143,8 @@ def copy_arguments(args: list, kwargs: dict, extra: Sequence[np.ndarray] = (),
     leaves of differentiated containers); the copies are returned by the id of their
     original. ``copy_array``: how to copy one array (default: copies sharing memory as the
     originals do)."""
-    if not extra and all(type(a) in _NO_ARRAYS for a in args) and \
-            all(type(v) in _NO_ARRAYS for v in kwargs.values()):  # (floats: nothing to copy)
+    if not extra and _NO_ARRAYS.issuperset(map(type, args)) and \
+            _NO_ARRAYS.issuperset(map(type, kwargs.values())):  # (floats: nothing to copy)
         return list(args), dict(kwargs), {}
     found: dict[int, np.ndarray] = {}
     seen: set[int] = set()
