@@ -23,12 +23,32 @@ import numpy as np
 
 from . import replay_steps as steps
 from .capture.primitive_rules import CONST_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
-from .ir import Graph, Node, Value, flatten_tree, values_in
+from .ir import Graph, Node, Value, values_in
+from .replay_graph import (
+    Miss,
+    NotReplayable,
+    active_nodes,
+    drop_primals,
+    env_size,
+    flags,
+    input_ids,
+    merge_guards,
+    needed_forward,
+    reverse_reads,
+)
+from .replay_steps import (
+    fit,
+    run_call,
+    run_fit,
+    run_guard,
+    run_multi,
+    same_as_recorded,
+    store_leaves,
+)
 from .reverse import RUNTIME
 from .reverse_inline import inline_vjp
 from .reverse_source import (
     Emitter,
-    fused_kind,
     key_src,
     library_rule_ids,
     node_block,
@@ -52,45 +72,10 @@ _UNOPS = {operator.neg: "-", operator.pos: "+"}
 _NO_KW: dict = {}  # (the keyword arguments of the steps without: one dict, only read)
 
 
-class Miss(Exception):
-    """A cached trace's guard failed: the program would take another path on these inputs."""
-
-
-class NotReplayable(Exception):
-    """The graph holds a node framead cannot re-run (the reason names it and its line)."""
-
-
-def _store_leaves(e: list, result: Any, ids: tuple) -> None:
-    leaves, _ = flatten_tree(result)
-    for i, leaf in zip(ids, leaves, strict=True):
-        if i is not None:
-            e[i] = leaf
-
-
-def _fit(r: Any, shape: tuple, dtype: Any) -> Any:
-    """An array result as recorded (``np.exp(s, out=a)`` broadcast into ``a``'s shape)."""
-    if r.__class__ is np.ndarray and r.shape == shape and r.dtype == dtype:
-        return r
-    return np.array(np.broadcast_to(r, shape), dtype=dtype)
-
-
 def _setitem_inplace(a: np.ndarray, key: Any, v: Any) -> np.ndarray:
     """``setitem`` on an array no other node reads: written in place instead of copied."""
     a[key] = v
     return a
-
-
-def same_as_recorded(a: Any, b: Any) -> bool:
-    """Guard comparison: same value (and shape) as recorded."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return np.shape(a) == np.shape(b) and bool(np.array_equal(a, b))
-    if type(a) in (tuple, list):
-        return type(a) is type(b) and len(a) == len(b) and all(
-            same_as_recorded(x, y) for x, y in zip(a, b, strict=True))
-    try:
-        return bool(a == b) and type(a) is type(b)
-    except Exception:  # noqa: BLE001 - incomparable means different
-        return False
 
 
 def replay_callable(node: Node) -> Any:
@@ -99,88 +84,6 @@ def replay_callable(node: Node) -> Any:
     if not callable(fn):
         raise NotReplayable(f"{node.name} at {node.loc.file}:{node.loc.line} has no callable")
     return fn
-
-
-def _input_ids(node: Node) -> tuple[int, ...]:
-    """Ids of the Values ``node`` reads (``node.value_inputs()``), cheaply for plain
-    arguments."""
-    args = node.args
-    if not node.kwargs:
-        ids = tuple(a.id for a in args if type(a) is Value)
-        if len(ids) == len(args) or not any(type(a) in (list, tuple) for a in args):
-            return ids
-    return tuple(v.id for v in node.value_inputs())
-
-
-def _positional_ids(node: Node, ids: tuple[int, ...]) -> Any:
-    """The ids of the Values among ``node``'s positional arguments (activity flows through
-    those only); ``ids``: its ``_input_ids``."""
-    return [v.id for v in values_in(node.args)] if node.kwargs else ids
-
-
-def _env_size(graph: Graph, guards: tuple, ins: list) -> int:
-    """One more than the largest value id the graph, its guards and its nodes' inputs
-    (``ins``) name."""
-    top = max((o.id for n in graph.nodes for o in n.outputs if o is not None), default=0)
-    named = (*graph.inputs, *graph.outputs, *(v for g in guards for v in values_in(list(g[2]))))
-    top = max(top, max((v.id for v in named if isinstance(v, Value)), default=0))
-    return 1 + max(top, max((max(t) for t in ins if t), default=0))
-
-
-def _flags(size: int, ids: Any) -> bytearray:
-    """One byte per value id (a compact set): 1 for ``ids``."""
-    out = bytearray(size)
-    for i in ids:
-        out[i] = 1
-    return out
-
-
-def _merge(fpos: list[int], nodes: list[Node], guards: tuple) -> list:
-    """The forward nodes (at graph positions ``fpos``) and the guards (tuples), in recorded
-    order: a guard goes before the node it preceded when recorded."""
-    if not guards:
-        return list(nodes)
-    gs = sorted(guards, key=lambda g: g[0])  # (stable: guards at one position keep order)
-    out: list = []
-    j = 0
-    for pos, node in zip(fpos, nodes, strict=True):
-        while j < len(gs) and gs[j][0] <= pos:
-            out.append(gs[j])
-            j += 1
-        out.append(node)
-    out += gs[j:]
-    return out
-
-
-def _drop_primals(nodes: list) -> None:
-    """Forget the recorded primals of ``nodes``' outputs (a consumed graph: the replay
-    recomputes them), constants' kept."""
-    for n in nodes:
-        if n.rule is not CONST_RULE:
-            for o in n.outputs:
-                if o is not None:
-                    o.primal = None
-
-
-def _reverse_reads(node: Node, inline: Any, uses: dict) -> list[Value]:
-    """The Values whose primals ``node``'s reverse block reads (``inline``: its inline
-    formulas; ``uses``: a memo of what formulas read)."""
-    if inline is not None:  # only what the formulas of the traced arguments use
-        traced = tuple(isinstance(a, Value) for a in node.args)
-        used = uses.get((inline, traced))
-        if used is None:
-            text = " ".join(x for i, x in enumerate(inline) if x is not None and traced[i])
-            used = uses[inline, traced] = (
-                tuple(i for i, t in enumerate(traced) if t and f"{{{i}}}" in text),
-                "{ans}" in text)
-        out = [node.args[i] for i in used[0]]
-        return out + [node.outputs[0]] if used[1] else out
-    if fused_kind(node) is not None:  # (no inlined node is fused)
-        return []
-    out = [v for i, a in enumerate(node.args) if i in node.saved for v in values_in(a)]
-    if "ans" in node.saved:
-        out += [o for o in node.outputs if o is not None]
-    return out
 
 
 def _nth(args: tuple, k: int) -> Any:
@@ -198,7 +101,7 @@ def _on_copy(fn: Any, k: int, *args: Any, **kwargs: Any) -> Any:
 
 def _as_recorded(fn: Any, node: Node) -> bool:
     """Whether ``fn`` (``node``'s callable in the replay) returns an array of the recorded
-    class, shape and dtype without ``_fit``: a one-output ufunc called without keywords on
+    class, shape and dtype without ``fit``: a one-output ufunc called without keywords on
     arrays and scalars, its result of at least one dimension (NumPy 2 types results by
     dtypes, not values), or a setitem copying (or writing) an array of the output's shape
     and dtype."""
@@ -228,28 +131,6 @@ def _is_operator(fn: Any) -> bool:
         return False
 
 
-# F_CALL steps: (F_CALL, run, call, kw, out), ``call`` the callable then its arguments' specs
-def _called(e: list, call: tuple, kw: dict) -> Any:
-    return call[0](*steps.args_of(e, call[1:]), **steps.kwargs_of(e, kw))
-
-
-def _run_call(e: list, call: tuple, kw: dict, o: int) -> None:
-    e[o] = _called(e, call, kw)
-
-
-def _run_fit(e: list, call: tuple, kw: dict, o: tuple) -> None:
-    e[o[0]] = _fit(_called(e, call, kw), o[1], o[2])
-
-
-def _run_multi(e: list, call: tuple, kw: dict, ids: tuple) -> None:
-    _store_leaves(e, _called(e, call, kw), ids)
-
-
-def _run_guard(e: list, call: tuple, kw: dict, o: tuple) -> None:
-    if not same_as_recorded(_called(e, call, kw), o[0]):
-        raise Miss(o[1])
-
-
 class Replay:
     """Forward and reverse passes of ``graph`` with respect to ``wrt``, re-run on new inputs.
 
@@ -274,11 +155,11 @@ class Replay:
         self.wrt = wrt
         self.filename = f"<framead-replay-{next(_serial)}>"
         self.guards = guards
-        ins = [_input_ids(n) for n in graph.nodes]
-        self.size = _env_size(graph, guards, ins)
-        self._fpos = self._needed_forward(graph, guards, ins, self.size)
+        ins = [input_ids(n) for n in graph.nodes]
+        self.size = env_size(graph, guards, ins)
+        self._fpos = needed_forward(graph, guards, ins, self.size)
         self.fwd_nodes = [graph.nodes[k] for k in self._fpos]
-        self.bwd_nodes = self._active(graph, wrt, ins, self.size)
+        self.bwd_nodes = active_nodes(graph, wrt, ins, self.size)
         self._ins = [ins[k] for k in self._fpos]  # (in forward order from here on)
         del ins
         if consume:  # the dead nodes go now
@@ -302,57 +183,6 @@ class Replay:
         del self._inline, self._where, self._private, self._items, self._release_after, \
             self._reads, self.guards
         del self.graph, self.wrt, self.fwd_nodes, self.bwd_nodes, self._fpos
-
-    @staticmethod
-    def _needed_forward(graph: Graph, guards: tuple, ins: list, size: int) -> list[int]:
-        """Positions of the nodes the outputs or a guard depend on (``graph.live_nodes``);
-        every value they read must be made by one of them or be an input. ``ins``: each
-        node's ``_input_ids``; ``size``: the env's (value ids index flag bytes, not sets)."""
-        guarded = [v for g in guards for v in values_in(list(g[2]))]
-        roots = [v.id for v in (*graph.outputs, *guarded) if isinstance(v, Value)]
-        needed = _flags(size, roots)
-        made = _flags(size, (v.id for v in graph.inputs))
-        live: list[int] = []
-        nodes = graph.nodes
-        for k in range(len(nodes) - 1, -1, -1):
-            outs = nodes[k].outputs
-            if any(needed[o.id] for o in outs if o is not None):
-                live.append(k)
-                for i in ins[k]:
-                    needed[i] = 1
-                for o in outs:
-                    if o is not None:
-                        made[o.id] = 1
-        live.reverse()
-        missing = [i for i in roots if not made[i]]
-        missing += [i for k in live for i in ins[k] if not made[i]]
-        if missing:
-            raise NotReplayable(f"value %{min(missing)} is read but made where framead cannot "
-                                "re-run it")
-        return live
-
-    @staticmethod
-    def _active(graph: Graph, wrt: list[Value], ins: list, size: int) -> list[Node]:
-        """``reversed(active_nodes(graph, wrt))``, from the nodes' ``_input_ids``."""
-        active = _flags(size, (v.id for v in wrt))
-        fwd = []
-        nodes = graph.nodes
-        is_active = active.__getitem__
-        for k, node in enumerate(nodes):
-            if any(map(is_active, _positional_ids(node, ins[k]))):
-                fwd.append(k)
-                for o in node.outputs:
-                    if o is not None:
-                        active[o.id] = 1
-        needed = _flags(size, (v.id for v in graph.outputs if isinstance(v, Value)))
-        out = []
-        for k in reversed(fwd):
-            node = nodes[k]
-            if any(o is not None and needed[o.id] for o in node.outputs):
-                out.append(node)
-                for i in _positional_ids(node, ins[k]):
-                    needed[i] = 1
-        return out
 
     # ------------------------------------------------------------------ code generation
     def _const(self, em: Emitter, c: Any) -> str:
@@ -420,7 +250,7 @@ class Replay:
         reads: set[int] = set()
         uses: dict[tuple, tuple] = {}  # (formulas, which arguments are traced) -> what is read
         for node, inline in zip(self.bwd_nodes, self._inline, strict=True):
-            reads.update(v.id for v in _reverse_reads(node, inline, uses))
+            reads.update(v.id for v in reverse_reads(node, inline, uses))
         self._reads = reads
         return set(reads)
 
@@ -432,7 +262,7 @@ class Replay:
         last: dict[int, int] = {}
         uses: dict[tuple, tuple] = {}
         for j, (node, inline) in enumerate(zip(self.bwd_nodes, self._inline, strict=True)):
-            for v in _reverse_reads(node, inline, uses):
+            for v in reverse_reads(node, inline, uses):
                 if v.kind is np.ndarray and v.id not in keep:
                     last[v.id] = j
         out: dict[int, list[int]] = {}
@@ -444,7 +274,7 @@ class Replay:
         """After which forward line each value can be dropped from ``e`` (its last forward
         reader), for values neither the reverse pass nor the outputs need: temporaries are
         freed as in the original program, so memory is reused."""
-        keep = _flags(self.size, self._backward_reads())
+        keep = flags(self.size, self._backward_reads())
         for v in (*self.graph.outputs, *self.graph.inputs):
             if isinstance(v, Value):
                 keep[v.id] = 1
@@ -566,11 +396,11 @@ class Replay:
                       if f is not None}
             for f, n in firsts.items():
                 steps.inline_functions(n, f)
-            _drop_primals(self.fwd_nodes)
+            drop_primals(self.fwd_nodes)
         self._reads = None
         self._where: dict = {}
         self._private = self._private_versions()
-        self._items = _merge(self._fpos, self.fwd_nodes, self.guards)
+        self._items = merge_guards(self._fpos, self.fwd_nodes, self.guards)
         self._release_after = self._releases(self._items)
         del self._ins  # (only the analyses above read it)
 
@@ -650,11 +480,11 @@ class Replay:
         kwargs = node.kwargs
         if node.multi:
             ids = tuple(o.id if o is not None else None for o in outs)
-            return self._call_step(fn, args, kwargs, _run_multi, ids)
+            return self._call_step(fn, args, kwargs, run_multi, ids)
         o = outs[0]
         if o.kind is np.ndarray and not _is_operator(fn) and not _as_recorded(fn, node):
             shape = steps.shared(self._memo, tuple(o.shape))
-            return self._call_step(fn, args, kwargs, _run_fit, (o.id, shape, o.dtype))
+            return self._call_step(fn, args, kwargs, run_fit, (o.id, shape, o.dtype))
         if not kwargs:
             if len(args) == 2:
                 a, b = args
@@ -670,7 +500,7 @@ class Replay:
                     return (steps.F_CV, fn, a, b.id, o.id)
             elif len(args) == 1 and type(a0) is Value:
                 return (steps.F_V, fn, a0.id, None, o.id)
-        return self._call_step(fn, args, kwargs, _run_call, o.id)
+        return self._call_step(fn, args, kwargs, run_call, o.id)
 
     def _call_step(self, fn: Any, args: tuple, kwargs: dict, run: Any, out: Any) -> tuple:
         memo = self._memo
@@ -680,11 +510,11 @@ class Replay:
 
     def _guard_step(self, guard: tuple) -> tuple:
         _, fn, args, kwargs, recorded, loc = guard
-        return self._call_step(fn, args, kwargs, _run_guard, (recorded, loc))
+        return self._call_step(fn, args, kwargs, run_guard, (recorded, loc))
 
     def _generate(self) -> None:
         em = Emitter(RUNTIME)
-        em.ns.update(_store=_store_leaves, _same=same_as_recorded, _Miss=Miss, _fit=_fit,
+        em.ns.update(_store=store_leaves, _same=same_as_recorded, _Miss=Miss, _fit=fit,
                       _setitem_inplace=_setitem_inplace)
         lines: list[str] = []
         self._fwd: list = []

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from .capture.session import current_recorder
-from .ir import Node, Value
+from .ir import Node, Value, flatten_tree
+from .replay_graph import Miss
 from .reverse import _INLINE_OPCODES, RUNTIME, _scalar_tape, vjp_parts
 from .reverse_inline import inline_callables
 from .reverse_source import fused_kind, out_metas
@@ -441,3 +442,53 @@ def _backward_one(st: tuple, e: list, ct: dict) -> None:
         g = ct.pop(st[1], None)
         if g is not None:
             _acc_setitem(ct, st[1], st[2], st[3], st[4], g, st[5])
+
+
+# --- forward call steps (framead/replay.py F_CALL steps: (F_CALL, run, call, kw, out), ``call`` the
+# callable then its arguments' specs) ------------------------------------------------------
+def store_leaves(e: list, result: Any, ids: tuple) -> None:
+    leaves, _ = flatten_tree(result)
+    for i, leaf in zip(ids, leaves, strict=True):
+        if i is not None:
+            e[i] = leaf
+
+
+def fit(r: Any, shape: tuple, dtype: Any) -> Any:
+    """An array result as recorded (``np.exp(s, out=a)`` broadcast into ``a``'s shape)."""
+    if r.__class__ is np.ndarray and r.shape == shape and r.dtype == dtype:
+        return r
+    return np.array(np.broadcast_to(r, shape), dtype=dtype)
+
+
+def same_as_recorded(a: Any, b: Any) -> bool:
+    """Guard comparison: same value (and shape) as recorded."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.shape(a) == np.shape(b) and bool(np.array_equal(a, b))
+    if type(a) in (tuple, list):
+        return type(a) is type(b) and len(a) == len(b) and all(
+            same_as_recorded(x, y) for x, y in zip(a, b, strict=True))
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:  # noqa: BLE001 - incomparable means different
+        return False
+
+
+def _called(e: list, call: tuple, kw: dict) -> Any:
+    return call[0](*args_of(e, call[1:]), **kwargs_of(e, kw))
+
+
+def run_call(e: list, call: tuple, kw: dict, o: int) -> None:
+    e[o] = _called(e, call, kw)
+
+
+def run_fit(e: list, call: tuple, kw: dict, o: tuple) -> None:
+    e[o[0]] = fit(_called(e, call, kw), o[1], o[2])
+
+
+def run_multi(e: list, call: tuple, kw: dict, ids: tuple) -> None:
+    store_leaves(e, _called(e, call, kw), ids)
+
+
+def run_guard(e: list, call: tuple, kw: dict, o: tuple) -> None:
+    if not same_as_recorded(_called(e, call, kw), o[0]):
+        raise Miss(o[1])
