@@ -42,6 +42,7 @@ import functools
 import hashlib
 import sys
 import sysconfig
+import threading
 import types
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -266,12 +267,17 @@ class _Entry:
         self.out_treedef = out_treedef
         self.globals = globals_
         self._replay: Replay | None = None
+        self._making = threading.Lock()  # threads sharing the cache wait for one replay
 
     @property
     def replay(self) -> Replay:
-        if self._replay is None:
-            self._replay = _replay_of(self)
-        return self._replay
+        rp = self._replay
+        if rp is None:
+            with self._making:  # (the graph can be handed to one replay only)
+                rp = self._replay
+                if rp is None:
+                    rp = self._replay = _replay_of(self)
+        return rp
 
     def run(self, inputs: list, seed_of: Callable | None) -> tuple[Any, list]:
         """(value, cotangents of the inputs); ``seed_of`` None: the value only."""
@@ -284,6 +290,14 @@ class _Entry:
         v = rp.output_ids[0]
         seeds = {v: seed_of(value)} if v is not None else {}
         return value, rp.backward(env, seeds) if seeds else [None] * len(rp.wrt_ids)
+
+
+def _drop(entries: list, entry: _Entry) -> None:
+    """Remove ``entry`` from its signature's list (another thread may have done it first)."""
+    try:
+        entries.remove(entry)
+    except ValueError:
+        pass
 
 
 def _replay_of(entry: _Entry) -> Replay:
@@ -360,7 +374,7 @@ class CachedValueAndGrad:
                       for v in spec.leaves()]
             for entry in list(entries):
                 if not entry.globals.valid():
-                    entries.remove(entry)
+                    _drop(entries, entry)
                     continue
                 try:
                     with paused_gc():
@@ -370,7 +384,7 @@ class CachedValueAndGrad:
                     self.stats["misses"] += 1
                     continue
                 except NotReplayable as e:
-                    entries.remove(entry)
+                    _drop(entries, entry)
                     self._uncacheable(str(e))
                     continue
                 self.stats["hits"] += 1

@@ -159,3 +159,47 @@ def test_generated_reverse_pass_drops_saved_arrays_once_past(monkeypatch):
     assert np.array_equal(g[0], grad)
     kept = [i for i, x in enumerate(e) if isinstance(x, np.ndarray) and x.size > 1]
     assert kept == rp.input_ids  # (every saved array went after its last reader)
+
+
+def test_threads_reusing_a_trace_share_one_replay(monkeypatch):
+    """The graph is handed to one replay: threads whose first cache hit comes at once wait
+    for it (the second thread found the graph gone and dropped the entry, and two threads
+    dropping it raised ValueError from list.remove)."""
+    import threading  # noqa: PLC0415 - only here
+    import time  # noqa: PLC0415
+
+    from framead import cache  # noqa: PLC0415 - its replay maker slowed down below
+
+    made = []
+    orig = cache._replay_of
+
+    def slow(entry):
+        made.append(1)
+        time.sleep(0.05)  # every thread reaches the entry while the first makes its replay
+        return orig(entry)
+
+    monkeypatch.setattr(cache, "_replay_of", slow)
+
+    def f(x):
+        return float(np.sum(np.sin(x) * x))
+
+    g = CachedValueAndGrad(f, 0, None)
+    x = np.linspace(0.1, 1.0, 4)
+    g(x)  # the capture
+    out, errors = [], []
+
+    def work():
+        try:
+            out.append(g(x)[1])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=work) for _ in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert errors == [] and len(out) == 6 and len(made) == 1
+    for grad in out:
+        np.testing.assert_allclose(grad, np.cos(x) * x + np.sin(x), rtol=1e-13)
+    assert g.stats["hits"] == 6 and g.stats["captures"] == 1
