@@ -256,8 +256,9 @@ def fast_record_state(rec: Any) -> tuple | None:
     everything. The tables are the rules registered now; C checks the registry's generation
     before each use."""
     cls = type(rec)
-    if not isinstance(rec, ProbeHandlers) or \
-            not all(_framead_method(cls, name) for name in _C_MIRRORED):
+    if not isinstance(rec, ProbeHandlers) or (
+            not cls.__module__.startswith(__package__ + ".")  # (framead's own: all its bases)
+            and not all(_framead_method(cls, name) for name in _C_MIRRORED)):
         return None
     if getattr(rec, "guards", 0) is not None or getattr(rec, "strict", True) or \
             getattr(rec, "save_all", True) or type(getattr(rec, "entries", None)) is not dict:

@@ -284,3 +284,21 @@ def test_fast_recorded_graph_adds_no_collector_work(fast):
     t = framead.trace(scalar_loop, 1.1, n=3000)
     grown = len(gc.get_objects()) - before
     assert len(t.graph.nodes) >= 9000 and grown < len(t.graph.nodes) // 2, grown
+
+
+def test_a_recorder_subclass_that_records_otherwise_goes_through_its_handlers():
+    """C reproduces framead's own recorder methods: a subclass overriding one of them gets
+    no fast path (so its override sees every operation); one overriding nothing else does."""
+    from framead.capture.handlers import fast_record_state  # noqa: PLC0415
+
+    class Counting(Recorder):
+        def apply(self, *a, **k):
+            return super().apply(*a, **k)
+
+    class Plain(Recorder):
+        def describe(self):
+            return "no recording method changed"
+
+    assert fast_record_state(Recorder()) is not None
+    assert fast_record_state(Plain()) is not None
+    assert fast_record_state(Counting()) is None
