@@ -229,7 +229,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
             # a constant array a rule reads later: snapshot small ones, watch big ones
             if x.nbytes <= CONST_SNAPSHOT_BYTES or whole:
                 self.stats["const_bytes_copied"] += x.nbytes
-                return x.copy()
+                return x.copy(order="K")  # (its layout: reductions sum in the same order)
             self.watched.append((x, hash(x.tobytes()), loc_of(frame)))
         return x
 
