@@ -29,17 +29,23 @@ def fast(monkeypatch):
     return set_
 
 
+def count_calls(monkeypatch, cls, *names: str) -> list[int]:
+    """Count the calls of ``cls``'s methods ``names`` (patched on the class): [count]."""
+    n = [0]
+    for name in names:
+        orig = getattr(cls, name)
+
+        def counting(self, *a, _orig=orig, **k):
+            n[0] += 1
+            return _orig(self, *a, **k)
+
+        monkeypatch.setattr(cls, name, counting)
+    return n
+
+
 def _calls(monkeypatch):
     """Count the Python handler's scalar binops."""
-    n = [0]
-    orig = ProbeHandlers._scalar_binop
-
-    def counting(self, *a):
-        n[0] += 1
-        return orig(self, *a)
-
-    monkeypatch.setattr(ProbeHandlers, "_scalar_binop", counting)
-    return n
+    return count_calls(monkeypatch, ProbeHandlers, "_scalar_binop")
 
 
 def _value_fields(v):

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 from conftest import load_source_module
 from framead.capture import session
+from framead.capture.handlers import ProbeHandlers
 from framead.capture.recorder import Recorder
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_fast_record import assert_same, record_both
+from test_fast_record import assert_same, count_calls, record_both
 from test_scalar_tape_fused import programs
 
 import framead
@@ -32,16 +33,7 @@ def _switch(monkeypatch):
 def _handler_calls(monkeypatch):
     """Count the handlers' recordings of general operations and writes (Recorder.apply,
     Recorder.set_item)."""
-    n = [0]
-    for name in ("apply", "set_item"):
-        orig = getattr(Recorder, name)
-
-        def counting(self, *a, _orig=orig, **k):
-            n[0] += 1
-            return _orig(self, *a, **k)
-
-        monkeypatch.setattr(Recorder, name, counting)
-    return n
+    return count_calls(monkeypatch, Recorder, "apply", "set_item")
 
 
 # --- programs ------------------------------------------------------------------------------
@@ -363,21 +355,12 @@ def only_compared(x):
 
 
 def test_comparisons_after_the_first_are_made_in_c(monkeypatch):
-    from framead.capture.handlers import ProbeHandlers  # noqa: PLC0415 - counted below
-
     fast = _switch(monkeypatch)
     x = np.linspace(0.0, 1.0, 9)
     slow, quick = record_both(fast, only_compared, x)
     assert_same(slow, quick)
     assert [str(h) for h in quick.hazards] == [str(h) for h in slow.hazards]
     assert [h.code for h in quick.hazards] == ["FA102"]  # only through comparisons
-    n = [0]
-    orig = ProbeHandlers.compare
-
-    def counting(self, *a):
-        n[0] += 1
-        return orig(self, *a)
-
-    monkeypatch.setattr(ProbeHandlers, "compare", counting)
+    n = count_calls(monkeypatch, ProbeHandlers, "compare")
     framead.trace(only_compared, x)
     assert n[0] == 1
