@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import rules
+from .capture.primitive_rules import COPY_RULE, GATHER_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .ir import Node, Value
 
 _SCALAR_KINDS = (float, np.float64)
@@ -27,17 +28,20 @@ _INLINE: dict[Any, tuple[str, ...]] = {
     math.exp: ("g * {ans}",),
 }
 _INLINE_FNS: dict[str, Any] = {}
-_shipped: list = [None, frozenset()]  # [library_rules() seen, ids of its rules]
+_library_ids: list = [None, frozenset()]  # [library_rules() when computed, the ids]
 
 
-def _shipped_ids() -> frozenset[int]:
-    """Ids of the rules framead ships: the formulas are theirs, so a rule registered in their
-    place (``replace=True``) keeps its own VJP (made again when a library module installs
-    more rules)."""
-    lib = rules.library_rules()
-    if _shipped[0] is not lib:
-        _shipped[:] = [lib, frozenset(id(r) for r in lib)]
-    return _shipped[1]
+def library_rule_ids() -> frozenset[int]:
+    """Rules framead ships, its internal primitives included: their cotangent shapes are
+    trusted (only user rules get checked), and only their inline formulas are used (a rule
+    registered in place of one keeps its own VJP). Computed again only when a library module
+    installs more rules (an optional package imported later)."""
+    shipped = rules.library_rules()
+    if _library_ids[0] is not shipped:
+        _library_ids[1] = frozenset({id(r) for r in shipped} | {
+            id(r) for r in (SETITEM_RULE, VIEW_UPDATE_RULE, GATHER_RULE, COPY_RULE)})
+        _library_ids[0] = shipped
+    return _library_ids[1]
 
 
 def inline_callables(node: Node) -> list | None:
@@ -87,7 +91,7 @@ def _forms(node: Node) -> list[str] | None:
     if out is None or node.kwargs or getattr(out.dtype, "kind", "") != "f" or (
             out.kind not in _SCALAR_KINDS and out.kind is not np.ndarray):
         return None
-    if id(node.rule) not in _shipped_ids():
+    if id(node.rule) not in library_rule_ids():  # (a rule registered in its place: its own)
         return None
     fn = getattr(node.rule, "fn", None)
     for a in node.args:  # same shape and dtype as the output: no broadcasting to undo

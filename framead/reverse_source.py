@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from . import rules
-from .capture.primitive_rules import COPY_RULE, GATHER_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
+from .capture.primitive_rules import SETITEM_RULE
 from .ir import Meta, Node, Value, format_node, primal_tree, values_in
 from .ir import unflatten_tree as _unflatten
-from .reverse_inline import inline_vjp
+from .reverse_inline import inline_vjp, library_rule_ids
 from .rules.primitives import is_basic_key
 
 
@@ -130,19 +130,6 @@ def _owner_gone(registered: dict, cache: dict, filename: str, _ref: weakref.ref)
 # --- end generated source in linecache ---------------------------------------------------
 
 
-_library_ids: list = [None, frozenset()]  # [library_rules() when computed, the ids]
-
-
-def library_rule_ids() -> frozenset[int]:
-    """Rules framead ships, its internal primitives included (their cotangent shapes are
-    trusted; only user rules get checked). Computed again only when a library module
-    installs more rules (an optional package imported later)."""
-    shipped = rules.library_rules()
-    if _library_ids[0] is not shipped:
-        _library_ids[1] = frozenset({id(r) for r in shipped} | {
-            id(r) for r in (SETITEM_RULE, VIEW_UPDATE_RULE, GATHER_RULE, COPY_RULE)})
-        _library_ids[0] = shipped
-    return _library_ids[1]
 
 
 class Emitter:
