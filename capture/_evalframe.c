@@ -1538,11 +1538,11 @@ static PyObject fa_fallback_obj; /* a marker, never a real object */
 #define FA_FALLBACK (&fa_fallback_obj)
 enum {
     FR_REC, FR_RULES, FR_SAVES, FR_ENTRY, FR_VALUE, FR_NODE, FR_DTYPE, FR_F64, FR_GETITEM,
-    FR_SETITEM, FR_CALLS, FR_UNARY, FR_GEN, FR_N
+    FR_SETITEM, FR_CALLS, FR_UNARY, FR_ARRAY, FR_GEN, FR_N
 };
 static PyObject *s_guards, *s_entries, *s_nodes, *s_next_id, *s_obj, *s_value;
 static PyObject *s_buffer, *s_version, *s_shape, *s_buffers, *s_root, *s_refs, *s_refs_sweep;
-static PyObject *s_saved, *s_id, *s_first_comparison;
+static PyObject *s_saved, *s_id, *s_first_comparison, *s_getitem_kind;
 
 /* Value and Node are slotted classes: their instances are filled here slot by slot (what their
    __init__ does, without a Python call) when the slots are exactly these; else (a changed
@@ -1775,6 +1775,40 @@ fast_append_node(PyObject *st, PyObject *rec, PyObject *rule, PyObject *args, Py
     return node;
 }
 
+/* A fast-recorded node's Value `v`, `node`, its scalar result's `entry` (or NULL), `args`:
+   they hold nothing that can refer back to them (scalars, Values, constants, the rule, an
+   array value's primal once kept), so the collector need not traverse them. The recorded
+   graph grows by them, and the full collections a long recording triggers would walk them
+   all again and again (most of the recording time of a long scalar loop). */
+static void
+fast_untrack(PyObject *st, PyObject *v, PyObject *node, PyObject *entry, PyObject *args)
+{
+    if (!value_direct || !node_direct) {
+        return;
+    }
+    if (PyObject_GC_IsTracked(v)) {
+        PyObject_GC_UnTrack(v);
+    }
+    if (PyObject_GC_IsTracked(node)) {
+        PyObject_GC_UnTrack(node);
+    }
+    if (entry != NULL && PyObject_GC_IsTracked(entry) && refers_only_to_leaves(entry, v)) {
+        PyObject_GC_UnTrack(entry); /* (Entry is another module's: checked) */
+    }
+    /* an argument's Value made by Python (an input's): it refers to nothing that can refer
+       back either */
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
+        PyObject *x = PyTuple_GET_ITEM(args, i);
+        if (Py_TYPE(x) == (PyTypeObject *)PyTuple_GET_ITEM(st, FR_VALUE) &&
+            PyObject_GC_IsTracked(x) && refers_only_to_leaves(x, NULL)) {
+            PyObject_GC_UnTrack(x);
+        }
+    }
+    /* (the collector untracks a tuple of untracked objects only if they are tuples) */
+    untrack_if_leaves(args);
+    untrack_if_leaves(SLOT_OUTPUTS(node));
+}
+
 /* Record `res` = rule(*args) as the handlers do for a scalar result: a new Value (shape (),
    float64, of kind `kind`, primal `res`), its Entry in `entries` (borrowed), the Node (no
    keyword arguments, located by `key`). 0, or -1 with an exception set. */
@@ -1803,33 +1837,7 @@ fast_emit(PyObject *st, PyObject *rec, PyObject *entries, PyObject *rule, PyObje
     if ((node = fast_append_node(st, rec, rule, args, v, key, saves)) == NULL) {
         goto done;
     }
-    /* The Value of a scalar, its Entry and its Node hold nothing that can refer back to them
-       (scalars, Values, constants, the rule): the collector need not traverse them. The
-       recorded graph grows by them, and the full collections a long recording triggers would
-       walk them all again and again (most of the recording time of a long scalar loop). */
-    if (value_direct && node_direct) {
-        if (PyObject_GC_IsTracked(v)) {
-            PyObject_GC_UnTrack(v);
-        }
-        if (PyObject_GC_IsTracked(node)) {
-            PyObject_GC_UnTrack(node);
-        }
-        if (PyObject_GC_IsTracked(entry) && refers_only_to_leaves(entry, v)) {
-            PyObject_GC_UnTrack(entry); /* (Entry is another module's: checked) */
-        }
-        /* an argument's Value made by Python (an input's): it refers to nothing that can
-           refer back either */
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
-            PyObject *x = PyTuple_GET_ITEM(args, i);
-            if (Py_TYPE(x) == (PyTypeObject *)PyTuple_GET_ITEM(st, FR_VALUE) &&
-                PyObject_GC_IsTracked(x) && refers_only_to_leaves(x, NULL)) {
-                PyObject_GC_UnTrack(x);
-            }
-        }
-        /* (the collector untracks a tuple of untracked objects only if they are tuples) */
-        untrack_if_leaves(args);
-        untrack_if_leaves(SLOT_OUTPUTS(node));
-    }
+    fast_untrack(st, v, node, entry, args);
     rc = 0;
 done:
     Py_XDECREF(v);
@@ -2040,14 +2048,199 @@ f64_op_is_quiet(int k, double x, double y)
     return quiet;
 }
 
+/* fast_op(k, a, b) run as the handlers' call_quiet runs an operation: capture off, the user's
+   callees (a floating-point warning's Python code, an np.seterrcall function) traced and
+   profiled as natively. */
+static PyObject *
+fast_native_op(int k, PyObject *a, PyObject *b)
+{
+    int was_enabled = T.enabled, in_handler = T.in_handler;
+    T.enabled = 0;
+    PyThreadState *ts = PyThreadState_Get();
+    int resume_tracing = in_handler > 0 && ts->tracing > 0;
+    if (resume_tracing) {
+        T.in_handler = 0;
+        PyThreadState_LeaveTracing(ts);
+    }
+    PyObject *res = fast_op(k, a, b);
+    if (resume_tracing) {
+        PyThreadState_EnterTracing(ts);
+        T.in_handler = in_handler;
+    }
+    T.enabled = was_enabled;
+    return res;
+}
+
+/* Record `res`, a float64 ndarray computed by `rule` from `args` (borrowed), as
+   Recorder.apply does: the saved arguments kept (bit i of `arrays_in`: args[i] is an array
+   Value; Recorder._protect), a new Value of `res` (its primal weak), registered by
+   FR_ARRAY's fresh_array (a new buffer) or, for a view (`view` 1), its fresh_view(res,
+   value, buffer, parent, recipe) with `view_of` = (buffer, parent, recipe); the Node; a
+   result the rule saves kept. A new reference to res, or NULL. */
+static PyObject *
+fast_record_array(PyObject *st, PyObject *rec, PyObject *rule, PyObject *saves, PyObject *args,
+                  int arrays_in, PyObject *res, int view, PyObject *view_of,
+                  const fa_where_key *key)
+{
+    PyObject *arrays = PyTuple_GET_ITEM(st, FR_ARRAY), *protect = PyTuple_GET_ITEM(arrays, 1);
+    PyObject *it = PyObject_GetIter(saves), *item = NULL, *shape = NULL, *v = NULL;
+    PyObject *node = NULL, *r = NULL, *out = NULL;
+    int ans = 0;
+    if (it == NULL) {
+        return NULL;
+    }
+    while ((item = PyIter_Next(it)) != NULL) { /* what the derivatives read is kept */
+        if (PyLong_CheckExact(item)) {
+            Py_ssize_t i = PyLong_AsSsize_t(item);
+            if (i >= 0 && i < PyTuple_GET_SIZE(args) && i < 8 && (arrays_in >> i) & 1) {
+                r = PyObject_CallFunctionObjArgs(protect, PyTuple_GET_ITEM(args, i), Py_None,
+                                                 NULL);
+                if (r == NULL) {
+                    goto done;
+                }
+                Py_CLEAR(r);
+            }
+        }
+        else {
+            ans = 1; /* "ans" */
+        }
+        Py_CLEAR(item);
+    }
+    if (PyErr_Occurred() || (shape = PyObject_GetAttr(res, s_shape)) == NULL) {
+        goto done;
+    }
+    untrack_if_leaves(shape);
+    if ((v = fast_new_value(st, rec, shape, (PyObject *)ndarray_type, Py_None)) == NULL) {
+        goto done;
+    }
+    r = view ? PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 3), res, v,
+                                            PyTuple_GET_ITEM(view_of, 0),
+                                            PyTuple_GET_ITEM(view_of, 1),
+                                            PyTuple_GET_ITEM(view_of, 2), NULL)
+             : PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 0), res, v, NULL);
+    if (r == NULL || (node = fast_append_node(st, rec, rule, args, v, key, saves)) == NULL) {
+        goto done;
+    }
+    Py_CLEAR(r);
+    if (ans) {
+        if ((r = PyObject_CallFunctionObjArgs(protect, v, Py_None, NULL)) == NULL) {
+            goto done;
+        }
+        Py_CLEAR(r);
+    }
+    fast_untrack(st, v, node, NULL, args);
+    out = Py_NewRef(res);
+done:
+    Py_XDECREF(it);
+    Py_XDECREF(item);
+    Py_XDECREF(shape);
+    Py_XDECREF(v);
+    Py_XDECREF(node);
+    Py_XDECREF(r);
+    return out;
+}
+
+/* An operand of an array binop: 2 a traced float64 ndarray (at least 1-d) whose recorded
+   value is current (*v its Value, new reference), 1 a traced float or np.float64 (*v), 0 a
+   constant float, int or np.float64, -1 anything else (the handler takes it), -2 an error. */
+static int
+fast_array_operand(PyObject *st, PyObject *entries, PyObject *x, PyObject **v)
+{
+    *v = NULL;
+    if (Py_IS_TYPE(x, ndarray_type)) {
+        PyArrayObject *arr = (PyArrayObject *)x;
+        if ((PyObject *)PyArray_DESCR(arr) != PyTuple_GET_ITEM(st, FR_DTYPE) ||
+            PyArray_NDIM(arr) < 1) {
+            return -1;
+        }
+        PyObject *e, *buf;
+        int r = fast_array_value(entries, x, &e, &buf, v);
+        if (r <= 0) {
+            return r < 0 ? -2 : -1; /* (an untraced array: a constant the handler may copy) */
+        }
+        Py_DECREF(e);
+        Py_DECREF(buf);
+        return 2;
+    }
+    if (PyLong_CheckExact(x)) {
+        return 0;
+    }
+    if (PyFloat_CheckExact(x) || Py_IS_TYPE(x, (PyTypeObject *)PyTuple_GET_ITEM(st, FR_F64))) {
+        return fast_value_of(entries, x, v) < 0 ? -2 : *v != NULL;
+    }
+    return -1;
+}
+
+/* a <op k> b with a float64 ndarray operand (not in place): both operands traced float64
+   arrays or one a float, int or np.float64, recorded as Recorder.apply does (FR_ARRAY:
+   (recorder.fresh_array, recorder._protect, handlers._record_computed, recorder.fresh_view)).
+   The result, a new float64 array owning its memory, is a new buffer; what the rule saves is
+   kept. */
+static PyObject *
+fast_array_binop(int k, PyObject *a, PyObject *b)
+{
+    PyObject *st = T.fast_rec, *rec = PyTuple_GET_ITEM(st, FR_REC);
+    PyObject *rule = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_RULES), k);
+    PyObject *arrays = PyTuple_GET_ITEM(st, FR_ARRAY);
+    if (rule == Py_None || rec != T.h_obj || arrays == Py_None) {
+        return FA_FALLBACK;
+    }
+    PyObject *entries = NULL, *va = NULL, *vb = NULL, *res = NULL, *args = NULL;
+    PyObject *out = FA_FALLBACK;
+    int ok = fast_entries(rec, &entries);
+    if (ok <= 0) {
+        return ok < 0 ? NULL : FA_FALLBACK;
+    }
+    int ca = fast_array_operand(st, entries, a, &va);
+    int cb = ca < 0 ? -1 : fast_array_operand(st, entries, b, &vb);
+    fa_where_key key;
+    if (ca == -2 || cb == -2) {
+        out = NULL;
+        goto done;
+    }
+    if (ca < 0 || cb < 0 || !fast_begin(st, &key)) {
+        goto done;
+    }
+    res = fast_native_op(k, a, b);
+    if (res == FA_FALLBACK || res == NULL) { /* no arithmetic meaning; or its own exception */
+        out = res;
+        res = NULL;
+        goto done;
+    }
+    if (!Py_IS_TYPE(res, ndarray_type) || PyArray_BASE((PyArrayObject *)res) != NULL ||
+        (PyObject *)PyArray_DESCR((PyArrayObject *)res) != PyTuple_GET_ITEM(st, FR_DTYPE)) {
+        out = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 2), rec, rule, res, a, b,
+                                           NULL);
+        goto done;
+    }
+    PyObject *saves = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_SAVES), k);
+    saves = PyTuple_GET_ITEM(saves, (va != NULL) + 2 * (vb != NULL) - 1);
+    if ((args = PyTuple_Pack(2, va != NULL ? va : a, vb != NULL ? vb : b)) == NULL) {
+        out = NULL;
+        goto done;
+    }
+    out = fast_record_array(st, rec, rule, saves, args, (ca == 2) | ((cb == 2) << 1), res, 0,
+                            NULL, &key);
+done:
+    Py_XDECREF(entries);
+    Py_XDECREF(va);
+    Py_XDECREF(vb);
+    Py_XDECREF(res);
+    Py_XDECREF(args);
+    return out;
+}
+
 /* a <op k> b of Python floats (or a float and an int), recorded as ProbeHandlers._scalar_binop
    does; or with an np.float64 operand (the others floats, ints or np.float64) as
    Recorder.apply does (an np.float64 result), where NumPy raises no floating-point flag. */
 static PyObject *
-fast_binop(int k, PyObject *a, PyObject *b)
+fast_binop(int k, PyObject *a, PyObject *b, int inplace)
 {
     PyObject *st = T.fast_rec;
     PyObject *f64 = PyTuple_GET_ITEM(st, FR_F64);
+    if (ndarray_type != NULL && (Py_IS_TYPE(a, ndarray_type) || Py_IS_TYPE(b, ndarray_type))) {
+        return inplace ? FA_FALLBACK : fast_array_binop(k, a, b);
+    }
     int na = Py_IS_TYPE(a, (PyTypeObject *)f64), nb = Py_IS_TYPE(b, (PyTypeObject *)f64);
     if (na || nb) {
         double x, y;
@@ -2113,6 +2306,123 @@ done:
     return out;
 }
 
+/* Is `k` a basic index that makes a view of float64 ndarray `a`: a slice, an int of an array
+   of 2 or more axes, or a tuple of slices and ints (fewer ints than axes), the slices' bounds
+   ints or None? */
+static int
+view_key(PyArrayObject *a, PyObject *k, PyObject *f64_descr)
+{
+    int nd = PyArray_NDIM(a);
+    if ((PyObject *)PyArray_DESCR(a) != f64_descr || nd < 1) {
+        return 0;
+    }
+    PyObject *single[1] = {k};
+    PyObject *const *items = single;
+    Py_ssize_t n = 1, ints = 0;
+    if (PyTuple_CheckExact(k)) {
+        n = PyTuple_GET_SIZE(k);
+        items = &PyTuple_GET_ITEM(k, 0);
+        if (n < 1 || n > nd) {
+            return 0;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = items[i];
+        if (PyLong_CheckExact(x)) {
+            ints++;
+            continue;
+        }
+        if (!PySlice_Check(x)) {
+            return 0;
+        }
+        PySliceObject *sl = (PySliceObject *)x;
+        if ((sl->start != Py_None && !PyLong_CheckExact(sl->start)) ||
+            (sl->stop != Py_None && !PyLong_CheckExact(sl->stop)) ||
+            (sl->step != Py_None && !PyLong_CheckExact(sl->step))) {
+            return 0;
+        }
+    }
+    return ints < nd;
+}
+
+/* The ndarray that owns `a`'s memory (buffers.buffer_owner). */
+static PyObject *
+array_owner(PyObject *a)
+{
+    for (;;) {
+        PyObject *b = PyArray_BASE((PyArrayObject *)a);
+        if (b == NULL || !PyObject_TypeCheck(b, ndarray_type)) {
+            return a;
+        }
+        a = b;
+    }
+}
+
+/* a[k], a view of a traced float64 ndarray `a` (view_key), recorded as ProbeHandlers.get_item
+   (Recorder.apply with the recipe ("getitem", k), ValueTable._register of a view) records
+   it, where a's recorded value is current and its memory's buffer the one a's entry names. */
+static PyObject *
+fast_view_getitem(PyObject *st, PyObject *rec, PyObject *a, PyObject *k)
+{
+    PyObject *gi = PyTuple_GET_ITEM(st, FR_GETITEM);
+    if (PyTuple_GET_ITEM(st, FR_ARRAY) == Py_None) {
+        return FA_FALLBACK;
+    }
+    fa_where_key key;
+    if (!fast_begin(st, &key)) {
+        return FA_FALLBACK;
+    }
+    PyObject *entries = NULL, *e = NULL, *buf = NULL, *v = NULL, *res = NULL, *bufs = NULL;
+    PyObject *root = NULL, *recipe = NULL, *view_of = NULL, *args = NULL, *out = FA_FALLBACK;
+    int ok = fast_entries(rec, &entries);
+    if (ok > 0) {
+        ok = fast_array_value(entries, a, &e, &buf, &v);
+    }
+    if (ok <= 0 || buf == Py_None) {
+        out = ok < 0 ? NULL : FA_FALLBACK;
+        goto done;
+    }
+    PyObject *owner = array_owner(a), *ko = PyLong_FromVoidPtr(owner);
+    if (ko == NULL || (bufs = PyObject_GetAttr(rec, s_buffers)) == NULL) {
+        Py_XDECREF(ko);
+        out = NULL;
+        goto done;
+    }
+    PyObject *b2 = PyDict_CheckExact(bufs) ? PyDict_GetItemWithError(bufs, ko) : NULL;
+    Py_DECREF(ko);
+    if (b2 != buf || (root = PyObject_GetAttr(buf, s_root)) == NULL || root != owner) {
+        out = PyErr_Occurred() ? NULL : FA_FALLBACK; /* (buffer_of: not this memory's) */
+        goto done;
+    }
+    res = PyObject_GetItem(a, k);
+    if (res == NULL || !Py_IS_TYPE(res, ndarray_type) ||
+        PyArray_DESCR((PyArrayObject *)res) != PyArray_DESCR((PyArrayObject *)a) ||
+        array_owner(res) != owner) {
+        PyErr_Clear(); /* an IndexError: the handler raises it (a pure op) */
+        goto done;
+    }
+    if ((recipe = PyTuple_Pack(2, s_getitem_kind, k)) == NULL ||
+        (view_of = PyTuple_Pack(3, buf, a, recipe)) == NULL ||
+        (args = PyTuple_Pack(2, v, k)) == NULL) {
+        out = NULL;
+        goto done;
+    }
+    out = fast_record_array(st, rec, PyTuple_GET_ITEM(gi, 0), PyTuple_GET_ITEM(gi, 1), args, 1,
+                            res, 1, view_of, &key);
+done:
+    Py_XDECREF(entries);
+    Py_XDECREF(e);
+    Py_XDECREF(buf);
+    Py_XDECREF(v);
+    Py_XDECREF(res);
+    Py_XDECREF(bufs);
+    Py_XDECREF(root);
+    Py_XDECREF(recipe);
+    Py_XDECREF(view_of);
+    Py_XDECREF(args);
+    return out;
+}
+
 /* a[k] of a traced float64 ndarray `a` by an int (1-d) or a tuple of ints (one element): an
    np.float64, recorded as
    ProbeHandlers.get_item does, where the array's recorded value is current (no write since,
@@ -2124,10 +2434,14 @@ fast_getitem(PyObject *a, PyObject *k)
     PyObject *gi = PyTuple_GET_ITEM(st, FR_GETITEM);
     PyObject *rec = PyTuple_GET_ITEM(st, FR_REC);
     if (gi == Py_None || ndarray_type == NULL || !Py_IS_TYPE(a, ndarray_type) ||
-        rec != T.h_obj || is_traced(k) ||
-        !element_key((PyArrayObject *)a, k, PyTuple_GET_ITEM(st, FR_DTYPE))) {
-        PyErr_Clear();
+        rec != T.h_obj || is_traced(k)) {
         return FA_FALLBACK;
+    }
+    if (!element_key((PyArrayObject *)a, k, PyTuple_GET_ITEM(st, FR_DTYPE))) {
+        PyErr_Clear();
+        return view_key((PyArrayObject *)a, k, PyTuple_GET_ITEM(st, FR_DTYPE))
+                   ? fast_view_getitem(st, rec, a, k)
+                   : FA_FALLBACK;
     }
     fa_where_key key;
     if (!fast_begin(st, &key)) {
@@ -2160,9 +2474,10 @@ done:
     return out;
 }
 
-/* a[k] = v into a traced float64 ndarray `a` that owns its memory, of one element k (as
-   a[k] reads it), of a
-   float or np.float64 v (traced or not), recorded as Mutations.set_item does: the node
+/* a[k] = v into a traced float64 ndarray `a` that owns its memory: one element k (as a[k]
+   reads it) of a float or np.float64 v (traced or not), or a region (view_key) of such a
+   scalar or of a traced float64 array v whose value is current, recorded as
+   Mutations.set_item does: the node
    setitem(a@n, k, v) -> a@n+1, the buffer's next version. Only where nothing else is due: the
    array's value current, no saved value living in its memory (no copy-on-write), no sweep of
    the weak primals due. Returns None, FA_FALLBACK or NULL. */
@@ -2174,11 +2489,22 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
     PyObject *f64 = PyTuple_GET_ITEM(st, FR_F64);
     if (rule == Py_None || ndarray_type == NULL || !Py_IS_TYPE(a, ndarray_type) ||
         rec != T.h_obj || is_traced(k) ||
-        !(PyFloat_CheckExact(v) || Py_IS_TYPE(v, (PyTypeObject *)f64)) ||
-        !element_key((PyArrayObject *)a, k, PyTuple_GET_ITEM(st, FR_DTYPE)) ||
         (PyArray_BASE((PyArrayObject *)a) != NULL &&
          PyObject_TypeCheck(PyArray_BASE((PyArrayObject *)a), ndarray_type))) {
-        PyErr_Clear();
+        return FA_FALLBACK;
+    }
+    PyObject *f64_descr = PyTuple_GET_ITEM(st, FR_DTYPE);
+    int scalar = PyFloat_CheckExact(v) || Py_IS_TYPE(v, (PyTypeObject *)f64);
+    if (!element_key((PyArrayObject *)a, k, f64_descr)) {
+        PyErr_Clear(); /* a region a[k] = v: v a scalar or a traced float64 array */
+        if (!view_key((PyArrayObject *)a, k, f64_descr) ||
+            !(scalar || (Py_IS_TYPE(v, ndarray_type) &&
+                         (PyObject *)PyArray_DESCR((PyArrayObject *)v) == f64_descr &&
+                         PyArray_NDIM((PyArrayObject *)v) >= 1))) {
+            return FA_FALLBACK;
+        }
+    }
+    else if (!scalar) {
         return FA_FALLBACK;
     }
     fa_where_key key;
@@ -2224,8 +2550,20 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
         PyErr_Clear();
         goto done; /* a copy-on-write or the weak primals' sweep is due: the handler */
     }
-    if (fast_value_of(entries, v, &vv) < 0) {
-        goto error;
+    if (scalar) {
+        if (fast_value_of(entries, v, &vv) < 0) {
+            goto error;
+        }
+    }
+    else { /* an array's value, current (else the handler derives it first) */
+        PyObject *ve = NULL, *vbuf = NULL;
+        ok = fast_array_value(entries, v, &ve, &vbuf, &vv);
+        Py_XDECREF(ve);
+        Py_XDECREF(vbuf);
+        if (ok <= 0) {
+            res = ok < 0 ? NULL : FA_FALLBACK;
+            goto done;
+        }
     }
     if (PyObject_SetItem(a, k, v) < 0) {
         PyErr_Clear(); /* (IndexError, a read-only array: the handler raises it) */
@@ -2251,6 +2589,8 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
         PyObject_SetAttr(e, s_value, out) < 0 || PyObject_SetAttr(e, s_version, nver) < 0) {
         goto error;
     }
+    untrack_if_leaves(shape);
+    fast_untrack(st, out, node, NULL, args);
     res = Py_NewRef(Py_None);
     goto done;
 error:
@@ -2388,7 +2728,8 @@ fast_compare(int op, PyObject *a, PyObject *b)
 
 /* A fast path in the handlers' setting: its Python calls (Value, Entry, Node) are framead's,
    hidden from tracers and profilers, the user's frame the one warnings and stacks see.
-   fast_binop(k, a, b) when k >= 0, fast_getitem(a, b) when k == -1, fast_setitem(a, b, c)
+   fast_binop(k % 13, a, b, in place) when k >= 0 (BINARY_OP's oparg), fast_getitem(a, b)
+   when k == -1, fast_setitem(a, b, c)
    when k == -2, fast_call(a, b) when k == -3, fast_unary(pos, a) when k == -4 - pos, and
    fast_compare(op, a, b) when k == -10 - op. */
 static PyObject *
@@ -2402,7 +2743,7 @@ fast_as_handler(int k, PyObject *a, PyObject *b, PyObject *c)
     }
     T.in_handler++;
     FA_PY_RECURSION_REMAINING(ts) += FA_HANDLER_FRAMES;
-    PyObject *res = k >= 0    ? fast_binop(k, a, b)
+    PyObject *res = k >= 0    ? fast_binop(k % 13, a, b, k >= 13)
                     : k == -1 ? fast_getitem(a, b)
                     : k == -2 ? fast_setitem(a, b, c)
                     : k == -3 ? fast_call(a, b)
@@ -2433,7 +2774,7 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         PyTuple_GET_SIZE(PyTuple_GET_ITEM(state, FR_SAVES)) != 13) {
         PyErr_SetString(PyExc_TypeError, "set_fast_record((recorder, rules[13], saves[13], "
                                          "Entry, Value, Node, dtype, float64, getitem, setitem, calls, unary, "
-                                         "generation) or None)");
+                                         "arrays, generation) or None)");
         return NULL;
     }
     for (int k = 0; k < 13; k++) {
@@ -2453,6 +2794,12 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         (calls != Py_None && !PyDict_CheckExact(calls))) {
         PyErr_SetString(PyExc_TypeError, "set_fast_record: generation ([n], n) and calls "
                                          "(a dict or None) expected");
+        return NULL;
+    }
+    PyObject *arrays = PyTuple_GET_ITEM(state, FR_ARRAY);
+    if (arrays != Py_None && (!PyTuple_CheckExact(arrays) || PyTuple_GET_SIZE(arrays) != 4)) {
+        PyErr_SetString(PyExc_TypeError, "set_fast_record: arrays must be (fresh_array, "
+                                         "protect, record_computed, fresh_view) or None");
         return NULL;
     }
     if (!PyType_Check(PyTuple_GET_ITEM(state, FR_F64)) ||
@@ -2487,7 +2834,7 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
             (is_traced(a) || is_traced(b) || seq_operand_traced(a, b))) {             \
             if (T.fast_rec != NULL) {                                                \
-                PyObject *r = fast_as_handler((IDX) % 13, a, b, NULL);               \
+                PyObject *r = fast_as_handler((IDX), a, b, NULL);                    \
                 if (r != FA_FALLBACK) {                                              \
                     return r;                                                        \
                 }                                                                    \
@@ -3900,6 +4247,7 @@ PyInit__evalframe(void)
     s_shape = PyUnicode_InternFromString("shape");
     s_buffers = PyUnicode_InternFromString("buffers");
     s_root = PyUnicode_InternFromString("root");
+    s_getitem_kind = PyUnicode_InternFromString("getitem");
     s_refs = PyUnicode_InternFromString("_refs");
     s_refs_sweep = PyUnicode_InternFromString("_refs_sweep");
     s_saved = PyUnicode_InternFromString("saved");
@@ -3907,6 +4255,7 @@ PyInit__evalframe(void)
     s_first_comparison = PyUnicode_InternFromString("first_comparison");
     if (!empty_tuple || !s_guards || !s_entries || !s_nodes || !s_next_id || !s_obj || !s_value ||
         !s_buffer || !s_version || !s_shape || !s_buffers || !s_root || !s_refs ||
+        !s_getitem_kind ||
         !s_refs_sweep || !s_saved || !s_id || !s_first_comparison) {
         goto fail;
     }

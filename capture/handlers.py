@@ -237,7 +237,8 @@ _C_OP_ORDER = ("add", "and_", "floordiv", "lshift", "matmul", "mul", "mod", "or_
 # class that overrides any of them records through its handlers
 _C_MIRRORED = ("binop", "binary", "_scalar_binop", "getitem", "get_item", "setitem", "set_item",
                "call", "unary", "compare", "apply", "tree_value", "value_of", "_outputs",
-               "_new_value", "_register", "_entry", "_protect", "copy_on_write", "write_back")
+               "_new_value", "_register", "_entry", "_protect", "copy_on_write", "write_back",
+               "fresh_array", "fresh_view", "_weak_primal", "_own_buffer")
 
 
 def _framead_method(cls: type, name: str) -> bool:
@@ -248,13 +249,13 @@ def _framead_method(cls: type, name: str) -> bool:
 
 def fast_record_state(rec: Any) -> tuple | None:
     """What capture/_evalframe.c needs to record ``rec``'s traced scalar binops (floats and
-    np.float64), ``-x``/``+x``, ``a[i]`` and ``a[i] = v`` of one element of float64 arrays and
-    ``math.f(x)`` itself, and to compare scalars (exactly as ``_scalar_binop``, ``unary``,
-    ``apply``, ``get_item``, ``set_item``, ``calls.dispatch`` and ``compare`` would), or None
-    where they must go through the handlers: a recorder
-    whose class changes how they are recorded, or one that records guards, is strict or saves
-    everything. The tables are the rules registered now; C checks the registry's generation
-    before each use."""
+    np.float64), arithmetic of float64 arrays with scalars or arrays, ``-x``/``+x``, ``a[i]``
+    and ``a[i] = v`` of one element of float64 arrays and ``math.f(x)`` itself, and to
+    compare scalars (exactly as ``_scalar_binop``, ``unary``, ``apply``, ``get_item``,
+    ``set_item``, ``calls.dispatch`` and ``compare`` would), or None where they must go
+    through the handlers: a recorder whose class changes how they are recorded, or one that
+    records guards, is strict or saves everything. The tables are the rules registered now;
+    C checks the registry's generation before each use."""
     cls = type(rec)
     if not isinstance(rec, ProbeHandlers) or (
             not cls.__module__.startswith(__package__ + ".")  # (framead's own: all its bases)
@@ -269,8 +270,15 @@ def fast_record_state(rec: Any) -> tuple | None:
     tables = _FAST_TABLES[0]
     if tables is None:
         return None
+    arrays = (rec.fresh_array, rec._protect, _record_computed, rec.fresh_view)
     return (rec, *tables[:2], Entry, Value, Node, _PY_DTYPES[float], np.float64, *tables[2:],
-            (_GENERATION, _OP_GEN[0]))
+            arrays, (_GENERATION, _OP_GEN[0]))
+
+
+def _record_computed(rec: Any, rule: Any, result: Any, a: Any, b: Any) -> Any:
+    """``a <op> b`` of float64 arrays that C computed, recorded by ``apply`` (a result the C
+    fast path does not record itself); called from the user's frame."""
+    return rec.apply(rule, Result(result), (), {}, (a, b), sys._getframe(1))
 
 
 def _fast_tables() -> tuple | None:

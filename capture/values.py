@@ -71,14 +71,43 @@ class ValueTable:
                 v.primal = obj if t is np.ndarray else plain(obj)
                 self._kept.append(v)
             else:
-                self._refs[v.id] = weakref.ref(obj)
-                if len(self._refs) > self._refs_sweep:
-                    self._sweep_refs()
+                self._weak_primal(v, obj)
             return v
         if isinstance(obj, np.generic):
             return Value(self._next_id, obj.shape, obj.dtype, t, obj)
         base = complex if isinstance(obj, complex) else float if isinstance(obj, float) else t
         return Value(self._next_id, (), np.dtype(base), base, obj)
+
+    def _weak_primal(self, v: Value, obj: np.ndarray) -> None:
+        """Hold array value ``v``'s primal ``obj`` weakly until a node saves it."""
+        self._refs[v.id] = weakref.ref(obj)
+        if len(self._refs) > self._refs_sweep:
+            self._sweep_refs()
+
+    def fresh_array(self, obj: np.ndarray, v: Value) -> None:
+        """Register ``obj``, a new memory-owning array the probes' C fast path computed
+        (capture/_evalframe.c), as value ``v``: what ``_new_value`` and ``_register`` do."""
+        if self._stale:
+            self.purge_stale()
+        self._weak_primal(v, obj)
+        self._own_buffer(obj, v)
+
+    def fresh_view(self, obj: np.ndarray, v: Value, buf: Buffer, parent: np.ndarray,
+                   recipe: tuple) -> None:
+        """Register ``obj``, a new view of ``buf``'s memory the probes' C fast path made from
+        ``parent`` (``recipe``: how), as value ``v``: what ``_new_value`` and ``_register``
+        do."""
+        if self._stale:
+            self.purge_stale()
+        self._weak_primal(v, obj)
+        self.entries[id(obj)] = self._entry(obj, v, buf, buf.version, parent, recipe)
+
+    def _own_buffer(self, obj: np.ndarray, v: Value) -> None:
+        """A memory owner ``obj`` traced as value ``v``: its buffer (version 0) and entry."""
+        buf = Buffer(obj, v)
+        self.buffers[id(obj)] = buf
+        self.entries[id(obj)] = self._entry(obj, v, buf, 0)
+        C.track(obj)
 
     def _keep(self, v: Value) -> None:
         """Hold ``v``'s primal strongly from now on: a node's derivative reads it."""
@@ -145,10 +174,7 @@ class ValueTable:
                 self.purge_stale()
             root = buffer_owner(obj)
             if root is obj:
-                buf = Buffer(obj, v)
-                self.buffers[id(obj)] = buf
-                self.entries[id(obj)] = self._entry(obj, v, buf, 0)
-                C.track(obj)
+                self._own_buffer(obj, v)
                 return
             buf = self.buffer_of(root)
             if buf is None and _same_layout(obj, root):
