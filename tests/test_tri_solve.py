@@ -10,10 +10,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from framead.rules.linalg_factor_rules import _tri_solve
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from framead.rules.linalg_factor_rules import _tri_solve
 
 
 @settings(max_examples=60, deadline=None)
