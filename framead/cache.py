@@ -18,7 +18,10 @@ What a cached trace depends on, and how each is checked (docs/internals.md, "Cac
 
 * the differentiated arguments' types, shapes and dtypes (the signature);
 * the other arguments and keyword arguments: equal values (arrays: same bytes; from 64 KiB
-  on, same SHA-256 digest of their bytes, so no copy of them is kept);
+  on, same SHA-256 digest of their bytes, so no copy of them is kept). The replay keeps no
+  copy of such a large static array either: the constants the trace read that hold its
+  bytes are read from the call's own argument (a read-only view; a copy for this call
+  where its layout is not the one read), so a cache entry costs no memory for it;
 * every decision on a traced value (guards in the replay);
 * ``f``'s code, defaults and closure cells and those of every Python function it passed a
   traced value to (numbers, strings, arrays and plain tuples/lists/dicts of them by value,
@@ -254,18 +257,91 @@ def _cell(fn: types.FunctionType, k: int) -> Any:
     return fn.__closure__[k].cell_contents
 
 
+def static_digests(sig: tuple, args: tuple, spec: Differentiated) -> tuple:
+    """(path, fingerprint) of each static array that ``sig`` (``_signature``) compares by
+    digest: a path is an argument's index or a keyword, then the keys down the lists, tuples
+    and dicts fingerprinted by value (so a call with an equal signature has an array of
+    those bytes there)."""
+    out: list = []
+    static = [i for i in range(len(args)) if i not in spec.trees]
+    for i, fp in zip(static, sig[1:1 + len(static)], strict=True):
+        _digests(fp, (i,), out)
+    for k, fp in sig[-2]:
+        _digests(fp, (k,), out)
+    return tuple(out)
+
+
+def _digests(fp: Any, path: tuple, out: list) -> None:
+    if type(fp) is not tuple or not fp or type(fp[0]) is not str:
+        return  # (a value's fingerprint starts with its type; an _Ident is no tuple)
+    if fp[0] == "array":
+        if len(fp) == 5:  # ("array", shape, dtype, "sha256", digest)
+            out.append((path, fp))
+    elif fp[0] in ("tuple", "list"):
+        for k, f in enumerate(fp[1]):
+            _digests(f, (*path, k), out)
+    elif fp[0] == "dict":
+        for kf, vf in fp[1]:
+            if type(kf) is tuple and len(kf) == 2 and kf[0] in (str, int):  # the key itself
+                _digests(vf, (*path, kf[1]), out)
+
+
+def _static_matcher(digests: tuple) -> Callable | None:
+    """``Replay``'s ``static``: the path of the static array with a constant's bytes."""
+    if not digests:
+        return None
+    by_meta: dict[tuple, list] = {}
+    for path, fp in digests:
+        by_meta.setdefault((fp[1], fp[2]), []).append((path, fp))
+
+    def match(c: np.ndarray) -> tuple | None:
+        found = by_meta.get((c.shape, c.dtype.str))
+        if not found or c.nbytes < DIGEST_BYTES:
+            return None
+        fp = _array_fingerprint(c)
+        return next((path for path, f in found if f == fp), None)
+    return match
+
+
+def _static_args(keys: list, args: tuple, kwargs: dict) -> list:
+    """The call's arrays for a replay's ``static_keys``: read-only views of the arguments
+    (the digest of each was checked by the signature), or a copy in the layout the trace
+    read."""
+    out = []
+    for path, order in keys:
+        a = args[path[0]] if type(path[0]) is int else kwargs[path[0]]
+        for k in path[1:]:
+            a = a[k]
+        if type(a) is np.ndarray and (a.flags.c_contiguous if order == "C" else
+                                      a.flags.f_contiguous):
+            a = a.view()
+        else:
+            a = np.array(a, order=order)
+        a.flags.writeable = False
+        out.append(a)
+    return out
+
+
+def _detached(x: Any, owners: set[int]) -> Any:
+    """``x``, or a copy of it where it is an array sharing a caller's argument's memory."""
+    if isinstance(x, np.ndarray) and id(_owner(x)) in owners:
+        return x.copy()
+    return x
+
+
 class _Entry:
     """One cached trace: its replay (generated on first reuse, so a call that is never
     repeated costs no more than an uncached one), output structure and what it depends on."""
 
     def __init__(self, graph: Graph, wrt: list[Value], guards: tuple, out_treedef: Any,
-                 globals_: WatchedGlobals):
+                 globals_: WatchedGlobals, digests: tuple = ()):
         # the recorded graph and the inputs differentiated (not the trace: its reverse pass
         # goes with the first call); None once the replay is made: it owns the graph
         self.recorded: tuple[Graph, list[Value]] | None = (graph, wrt)
         self.guards: tuple | None = guards
         self.out_treedef = out_treedef
         self.globals = globals_
+        self.digests: tuple | None = digests  # (static_digests; None once the replay is made)
         self._replay: Replay | None = None
         self._making = threading.Lock()  # threads sharing the cache wait for one replay
 
@@ -279,17 +355,24 @@ class _Entry:
                     rp = self._replay = _replay_of(self)
         return rp
 
-    def run(self, inputs: list, seed_of: Callable | None) -> tuple[Any, list]:
-        """(value, cotangents of the inputs); ``seed_of`` None: the value only."""
+    def run(self, inputs: list, seed_of: Callable | None, args: tuple = (),
+            kwargs: dict | None = None) -> tuple[Any, list]:
+        """(value, cotangents of the inputs); ``seed_of`` None: the value only. ``args``,
+        ``kwargs``: the call's, whose large static arrays the replay reads."""
         rp = self.replay
-        env = rp.forward(inputs)
+        statics = _static_args(rp.static_keys, args, kwargs or {}) if rp.static_keys else ()
+        env = rp.forward(inputs, statics)
         outs = rp.outputs(env)
+        owners = {id(_owner(a)) for a in statics if a.base is not None}
+        if owners:  # (a result is never the caller's array, nor a view of it)
+            outs = [_detached(x, owners) for x in outs]
         value = tree.unflatten(self.out_treedef, outs)
         if seed_of is None:
             return value, []
         v = rp.output_ids[0]
         seeds = {v: seed_of(value)} if v is not None else {}
-        return value, rp.backward(env, seeds) if seeds else [None] * len(rp.wrt_ids)
+        grads = rp.backward(env, seeds) if seeds else [None] * len(rp.wrt_ids)
+        return value, [_detached(g, owners) for g in grads] if owners else grads
 
 
 def _drop(entries: list, entry: _Entry) -> None:
@@ -304,13 +387,13 @@ def _replay_of(entry: _Entry) -> Replay:
     """The replay of ``entry``'s graph, which it hands over: the replay is the graph's only
     holder, so each node is freed as its steps are made (the steps reuse its memory), and the
     entry keeps neither the graph nor the guards (their recorded values) afterwards."""
-    recorded, guards = entry.recorded, entry.guards
+    recorded, guards, match = entry.recorded, entry.guards, _static_matcher(entry.digests or ())
     if recorded is None or guards is None:  # a first attempt raised part way through
         raise NotReplayable("the replay of this trace could not be built")
-    entry.recorded = entry.guards = None
+    entry.recorded = entry.guards = entry.digests = None
     graph, wrt = recorded
     del recorded
-    return Replay(graph, wrt, guards=guards, consume=True)
+    return Replay(graph, wrt, guards=guards, consume=True, static=match)
 
 
 def uncacheable_reason(t: Any, rec: Any) -> str | None:
@@ -378,8 +461,8 @@ class CachedValueAndGrad:
                     continue
                 try:
                     with paused_gc():
-                        value, grads = entry.run(inputs,
-                                                 None if self.value_only else self._seed)
+                        value, grads = entry.run(
+                            inputs, None if self.value_only else self._seed, args, kwargs)
                 except Miss:
                     self.stats["misses"] += 1
                     continue
@@ -444,7 +527,8 @@ class CachedValueAndGrad:
             if reason is None:
                 entries = self._traces.setdefault(sig, [])
                 entries.insert(0, _Entry(t.graph, t.wrt, guards, t.out_treedef,
-                                         WatchedGlobals([self.f, *fns], codes)))
+                                         WatchedGlobals([self.f, *fns], codes),
+                                         static_digests(sig, args, spec)))
                 del entries[MAX_TRACES:]
             else:
                 self._uncacheable(reason)

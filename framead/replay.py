@@ -17,6 +17,7 @@ import itertools
 import math
 import operator
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from .ir import Graph, Node, Value, values_in
 from .replay_graph import (
     Miss,
     NotReplayable,
+    Statics,
     active_nodes,
     drop_primals,
     env_size,
@@ -37,6 +39,7 @@ from .replay_graph import (
     reverse_reads,
 )
 from .replay_steps import (
+    ReplayEmitter,
     fit,
     run_call,
     run_fit,
@@ -147,16 +150,23 @@ class Replay:
     nodes go at once, each other node once its steps are made, the recorded primals once
     the analyses have read them, so the replay is built in the graph's memory; only ids,
     callables, constants and locations are kept.
+
+    ``static``: ``static(c)`` is the key of the call's static argument that holds the same
+    bytes as the constant array ``c`` (or None). Such constants are not kept: they are read
+    from env slots, which each call fills with its own arguments (``static_keys``: each
+    slot's (key, "C" or "F" layout), the ``statics`` of ``forward``).
     """
 
     def __init__(self, graph: Graph, wrt: list[Value], guards: tuple = (),
-                 compiled: bool | None = None, consume: bool = False):
+                 compiled: bool | None = None, consume: bool = False,
+                 static: Callable[[np.ndarray], Any] | None = None):
         self.graph = graph
         self.wrt = wrt
         self.filename = f"<framead-replay-{next(_serial)}>"
         self.guards = guards
         ins = [input_ids(n) for n in graph.nodes]
         self.size = env_size(graph, guards, ins)
+        self._statics = None if static is None else Statics(static, self.size)
         self._fpos = needed_forward(graph, guards, ins, self.size)
         self.fwd_nodes = [graph.nodes[k] for k in self._fpos]
         self.bwd_nodes = active_nodes(graph, wrt, ins, self.size)
@@ -180,8 +190,9 @@ class Replay:
             self._generate()
         else:
             self._build_steps(consume)
+        self.static_keys = self._statics.keys if self._statics is not None else []
         del self._inline, self._where, self._private, self._items, self._release_after, \
-            self._reads, self.guards
+            self._reads, self.guards, self._statics
         del self.graph, self.wrt, self.fwd_nodes, self.bwd_nodes, self._fpos
 
     # ------------------------------------------------------------------ code generation
@@ -461,13 +472,16 @@ class Replay:
         """Reverse step ``j`` (of ``node``), and its rule and location (``pair``, if made)."""
         bwd[j] = steps.backward_step(node, self._inline[j],
                                      hasattr(node.rule, "fn") and id(node.rule) not in library,
-                                     self._memo)
+                                     self._memo, self._statics)
         where[j] = pair or self._where_of(node.rule, node.loc)
 
     def _forward_step(self, node: Node) -> tuple:
         """The step of ``node``: what ``_forward_line`` writes, as data."""
         outs = node.outputs
         if node.rule is CONST_RULE:
+            slot = self._slot(outs[0].primal)
+            if slot is not None:  # a static argument's bytes: that call's argument
+                return (steps.F_V, steps.itself, slot, None, outs[0].id)
             return (steps.F_CONST, None, outs[0].primal, None, outs[0].id)
         fn = replay_callable(node)
         args = node.args
@@ -485,27 +499,37 @@ class Replay:
         if o.kind is np.ndarray and not _is_operator(fn) and not _as_recorded(fn, node):
             shape = steps.shared(self._memo, tuple(o.shape))
             return self._call_step(fn, args, kwargs, run_fit, (o.id, shape, o.dtype))
+        st = self._statics
         if not kwargs:
             if len(args) == 2:
                 a, b = args
-                if type(a) is Value:
-                    if type(b) is Value:
-                        return (steps.F_VV, fn, a.id, b.id, o.id)
-                    if steps.arg_spec(b)[0] == 0:
+                ia, ib = self._env_id(a), self._env_id(b)  # (None: a constant)
+                if ia is not None:
+                    if ib is not None:
+                        return (steps.F_VV, fn, ia, ib, o.id)
+                    if steps.arg_spec(b, None, st)[0] == 0:
                         if fn is operator.getitem:
                             b = steps.same_constant(self._memo, b)
-                            return (steps.F_ITEM, None, a.id, b, o.id)
-                        return (steps.F_VC, fn, a.id, b, o.id)
-                elif type(b) is Value and steps.arg_spec(a)[0] == 0:
-                    return (steps.F_CV, fn, a, b.id, o.id)
-            elif len(args) == 1 and type(a0) is Value:
-                return (steps.F_V, fn, a0.id, None, o.id)
+                            return (steps.F_ITEM, None, ia, b, o.id)
+                        return (steps.F_VC, fn, ia, b, o.id)
+                elif ib is not None and steps.arg_spec(a, None, st)[0] == 0:
+                    return (steps.F_CV, fn, a, ib, o.id)
+            elif len(args) == 1 and (ia := self._env_id(a0)) is not None:
+                return (steps.F_V, fn, ia, None, o.id)
         return self._call_step(fn, args, kwargs, run_call, o.id)
 
+    def _slot(self, c: Any) -> int | None:
+        """The env slot a constant is read from (a static argument's bytes), or None."""
+        return None if self._statics is None else self._statics.slot(c)
+
+    def _env_id(self, a: Any) -> int | None:
+        """Where an argument is in the env: a Value's id, a static's slot; None: neither."""
+        return a.id if type(a) is Value else self._slot(a)
+
     def _call_step(self, fn: Any, args: tuple, kwargs: dict, run: Any, out: Any) -> tuple:
-        memo = self._memo
-        call = (fn, *(steps.arg_spec(a, memo) for a in args))
-        kw = {k: steps.arg_spec(v, memo) for k, v in kwargs.items()} if kwargs else _NO_KW
+        memo, st = self._memo, self._statics
+        call = (fn, *(steps.arg_spec(a, memo, st) for a in args))
+        kw = {k: steps.arg_spec(v, memo, st) for k, v in kwargs.items()} if kwargs else _NO_KW
         return (steps.F_CALL, run, call, kw, out)
 
     def _guard_step(self, guard: tuple) -> tuple:
@@ -513,7 +537,7 @@ class Replay:
         return self._call_step(fn, args, kwargs, run_guard, (recorded, loc))
 
     def _generate(self) -> None:
-        em = Emitter(RUNTIME)
+        em = ReplayEmitter(RUNTIME, self._statics)
         em.ns.update(_store=store_leaves, _same=same_as_recorded, _Miss=Miss, _fit=fit,
                       _setitem_inplace=_setitem_inplace)
         lines: list[str] = []
@@ -549,11 +573,15 @@ class Replay:
         return type(lambda: 0)(code.replace(co_firstlineno=first), em.ns)
 
     # ------------------------------------------------------------------ running
-    def forward(self, inputs: list) -> list:
-        """All values of the graph for ``inputs`` (one per graph input), as the env list."""
+    def forward(self, inputs: list, statics: list | tuple = ()) -> list:
+        """All values of the graph for ``inputs`` (one per graph input), as the env list;
+        ``statics``: the call's arrays for ``static_keys``."""
         e: list = [None] * self.size
         for i, x in zip(self.input_ids, inputs, strict=True):
             e[i] = x
+        if len(statics) != len(self.static_keys):
+            raise ValueError(f"this replay reads {len(self.static_keys)} static arguments")
+        e += statics
         for chunk in self._fwd:
             chunk(e)
         return e

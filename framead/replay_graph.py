@@ -5,7 +5,10 @@ reads. Value ids index flag bytes (a compact set), not Python sets."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from .capture.primitive_rules import CONST_RULE
 from .ir import Graph, Node, Value, values_in
@@ -18,6 +21,53 @@ class Miss(Exception):
 
 class NotReplayable(Exception):
     """The graph holds a node framead cannot re-run (the reason names it and its line)."""
+
+
+class Statics:
+    """The constant arrays of a replay that hold the same bytes as a static argument of the
+    call (``match(c)``: that argument's key, or None), read from the env instead of being
+    kept: slots ``size``, ``size + 1``... (one per key and layout, ``keys``) that each call
+    fills with its own argument (framead/cache.py), so a replay keeps no copy of them.
+    Only while the replay is built: it holds each constant it was asked about (``seen``),
+    so ids stay theirs."""
+
+    def __init__(self, match: Callable[[np.ndarray], Any], size: int) -> None:
+        self.match = match
+        self.size = size
+        self.keys: list[tuple[Any, str]] = []  # (match's key, "C" or "F"), slot - size
+        self._slots: dict[tuple[Any, str], int] = {}
+        self._seen: dict[int, tuple[Any, int | None]] = {}  # id -> (constant, slot)
+
+    def slot(self, c: Any) -> int | None:
+        """The env slot that holds ``c`` (an array) on each call, or None: not a static
+        argument's bytes, or a layout neither C nor F (a call's argument is copied into the
+        layout the trace read, so reductions sum in the recorded order)."""
+        if type(c) is not np.ndarray:
+            return None
+        got = self._seen.get(id(c))
+        if got is None:
+            order = "C" if c.flags.c_contiguous else "F" if c.flags.f_contiguous else None
+            key = None if order is None or c.dtype == object else self.match(c)
+            slot = None
+            if key is not None and order is not None:
+                slot = self._slots.get((key, order))
+                if slot is None:
+                    slot = self._slots[key, order] = self.size + len(self.keys)
+                    self.keys.append((key, order))
+            got = self._seen[id(c)] = (c, slot)
+        return got[1]
+
+    def holds(self, x: Any, depth: int = 0) -> bool:
+        """Whether ``x`` (a constant: an array, or plain lists, tuples and dicts around
+        arrays) is or holds an array read from a slot."""
+        t = type(x)
+        if t is np.ndarray:
+            return self.slot(x) is not None
+        if depth < 8 and (t is list or t is tuple):
+            return any(self.holds(v, depth + 1) for v in x)
+        if depth < 8 and t is dict:
+            return any(self.holds(v, depth + 1) for v in x.values())
+        return False
 
 
 def input_ids(node: Node) -> tuple[int, ...]:

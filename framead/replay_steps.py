@@ -10,7 +10,8 @@ it replays (generated lines carry that as a comment).
 
 Values live in the env list ``e`` as in the generated code; traced leaves of container
 arguments are ``Ref`` placeholders (a step never holds a ``Value``, so never a recorded
-primal).
+primal). So are the constants that are a static argument's bytes (replay_graph.``Statics``):
+each call puts its own argument in their env slot.
 
 The plain scalar work of both loops runs in C when the extension is built
 (capture/_scalar_tape.c ``replay_forward`` / ``replay_backward``): forward steps of operators
@@ -33,10 +34,10 @@ import numpy as np
 
 from .capture.session import current_recorder
 from .ir import Node, Value, flatten_tree
-from .replay_graph import Miss
+from .replay_graph import Miss, Statics
 from .reverse import _INLINE_OPCODES, RUNTIME, _scalar_tape, vjp_parts
 from .reverse_inline import inline_callables
-from .reverse_source import fused_kind, out_metas
+from .reverse_source import Emitter, fused_kind, out_metas
 
 _acc_getitem = RUNTIME["_acc_getitem"]
 _acc_setitem = RUNTIME["_acc_setitem"]
@@ -84,12 +85,15 @@ class Ref:
         self.id = id
 
 
-def template(tree: Any) -> Any:
-    """``tree`` (an argument) with its Values replaced by ``Ref`` placeholders."""
+def template(tree: Any, statics: Statics | None = None) -> Any:
+    """``tree`` (an argument) with its Values (and the arrays ``statics`` reads from the env)
+    replaced by ``Ref`` placeholders."""
     if type(tree) is Value:
         return Ref(tree.id)
     if type(tree) in (list, tuple):
-        return type(tree)(template(x) for x in tree)
+        return type(tree)(template(x, statics) for x in tree)
+    if statics is not None and (slot := statics.slot(tree)) is not None:
+        return Ref(slot)
     return tree
 
 
@@ -102,14 +106,19 @@ def fill(e: list, t: Any) -> Any:
     return t
 
 
-def arg_spec(a: Any, memo: dict | None = None) -> tuple[int, Any]:
-    """How a step gets an argument: (0, constant), (1, value id) or (2, template).
+def arg_spec(a: Any, memo: dict | None = None,
+             statics: Statics | None = None) -> tuple[int, Any]:
+    """How a step gets an argument: (0, constant), (1, value id or env slot) or (2, template).
     ``memo``: the replay's parts made so far, so equal (1, id) and (0, constant) pairs are one
-    object (the step lists hold tens of thousands)."""
+    object (the step lists hold tens of thousands); ``statics``: the constants read from env
+    slots."""
     if type(a) is Value:
         return (1, a.id) if memo is None else shared(memo, (1, a.id))
-    if type(a) in (list, tuple) and _has_value(a):
-        return 2, template(a)
+    if type(a) in (list, tuple) and (_has_value(a) or (statics is not None and
+                                                       statics.holds(a))):
+        return 2, template(a, statics)
+    if statics is not None and (slot := statics.slot(a)) is not None:
+        return (1, slot) if memo is None else shared(memo, (1, slot))
     if memo is None:
         return 0, a
     a = same_constant(memo, a)
@@ -239,10 +248,12 @@ def _note(err: BaseException, where: list, k: int, what: str) -> None:
 
 
 # ------------------------------------------------------------------ reverse
-def backward_step(node: Node, inline: Any, check: bool, memo: dict | None = None) -> tuple:
+def backward_step(node: Node, inline: Any, check: bool, memo: dict | None = None,
+                  statics: Statics | None = None) -> tuple:
     """The reverse step of ``node`` (one of the active nodes), as ``node_block(env=True)``
     writes it; ``inline``: its ``inline_vjp``; ``check``: a user rule (cotangent shapes are
-    checked); ``memo``: as for ``arg_spec``."""
+    checked); ``memo``, ``statics``: as for ``arg_spec`` (inline steps read real scalars
+    only: no array constant)."""
     memo = {} if memo is None else memo
     outs = node.outputs
     if inline is not None:
@@ -273,7 +284,7 @@ def backward_step(node: Node, inline: Any, check: bool, memo: dict | None = None
                 same_constant(memo, key),
                 v.id if isinstance(v, Value) else None,
                 v.meta() if isinstance(v, Value) else None)
-    return (B_CALL, _call_step(node, check, memo))
+    return (B_CALL, _call_step(node, check, memo, statics))
 
 
 def inline_functions(node: Node, inline: Any) -> list:
@@ -294,13 +305,13 @@ class _Call:
     treedef: Any
     ans: tuple
     args: tuple
-    kw: dict
+    kw: Any  # the keyword arguments, or (their arg_specs,) where one is read from the env
     joint: Any
     parts: tuple
     node: Any  # a _Named, for user rules
 
 
-def _call_step(node: Node, check: bool, memo: dict) -> _Call:
+def _call_step(node: Node, check: bool, memo: dict, statics: Statics | None) -> _Call:
     st = _Call()
     outs = node.outputs
     saved = node.saved
@@ -316,10 +327,12 @@ def _call_step(node: Node, check: bool, memo: dict) -> _Call:
         st.ans = (1, outs[0].id) if "ans" in saved else shape_of(memo, outs[0])
     st.args = tuple(
         (shared(memo, (1, a.id)) if i in saved else shape_of(memo, a)) if type(a) is Value
-        else ((2, template(a)) if i in saved else (0, _metas(a)))
-        if type(a) in (list, tuple) and _has_value(a) else (0, a)
+        else ((2, template(a, statics)) if i in saved else _metas_spec(a, statics))
+        if type(a) in (list, tuple) and _has_value(a) else arg_spec(a, None, statics)
         for i, a in enumerate(node.args))
     st.kw = node.kwargs
+    if statics is not None and statics.holds(st.kw):  # (kwargs read from the env: a 1-tuple)
+        st.kw = ({k: arg_spec(v, None, statics) for k, v in st.kw.items()},)
     vjp = node.rule.vjp
     st.joint = vjp if callable(vjp) else None
     st.parts = vjp_parts(node, check)
@@ -338,12 +351,22 @@ class _Named:
         self.loc = loc
 
 
-def _metas(tree: Any) -> Any:
+def _metas(tree: Any, statics: Statics | None = None) -> Any:
     if type(tree) is Value:
         return tree.meta()
     if type(tree) in (list, tuple):
-        return type(tree)(_metas(x) for x in tree)
+        return type(tree)(_metas(x, statics) for x in tree)
+    if statics is not None and (slot := statics.slot(tree)) is not None:
+        return Ref(slot)
     return tree
+
+
+def _metas_spec(tree: Any, statics: Statics | None) -> tuple[int, Any]:
+    """A container argument whose primals the VJP does not read: (0, its metas), or
+    (2, a template) when it holds arrays read from the env."""
+    if statics is not None and statics.holds(tree):
+        return 2, _metas(tree, statics)
+    return 0, _metas(tree)
 
 
 def _run_call(st: _Call, e: list, ct: dict) -> None:
@@ -360,6 +383,8 @@ def _run_call(st: _Call, e: list, ct: dict) -> None:
     ans = x if k == 0 else e[x] if k == 1 else _unflatten(x[0], fill(e, x[1]))
     args = [x if k == 0 else e[x] if k == 1 else fill(e, x) for k, x in st.args]
     kw = st.kw
+    if type(kw) is not dict:
+        kw = kwargs_of(e, kw[0])
     ts = _cts(st.joint(g, ans, *args, **kw), len(args)) if st.joint is not None else None
     for i, fn, tgt, unb, chk in st.parts:
         t = ts[i] if fn is None else fn(g, ans, *args, **kw)  # type: ignore[index]
@@ -492,3 +517,42 @@ def run_multi(e: list, call: tuple, kw: dict, ids: tuple) -> None:
 def run_guard(e: list, call: tuple, kw: dict, o: tuple) -> None:
     if not same_as_recorded(_called(e, call, kw), o[0]):
         raise Miss(o[1])
+
+
+def itself(x: Any) -> Any:
+    """A constant node's value read from an env slot (``Statics``): that call's argument."""
+    return x
+
+
+class ReplayEmitter(Emitter):
+    """The generated replay's namespace: as ``Emitter``, but a constant ``statics`` reads
+    from the env is the expression ``e[slot]`` (also inside the lists, tuples and dicts
+    bound as one constant), and a node bound for a cotangent check's error is bound as
+    its name and location only (not its arguments: constants, primals)."""
+
+    def __init__(self, runtime: dict[str, Any], statics: Statics | None) -> None:
+        super().__init__(runtime)
+        self.statics = statics
+
+    def bind(self, prefix: str, obj: Any) -> str:
+        st = self.statics
+        if st is not None and type(obj) in (np.ndarray, list, tuple, dict) and st.holds(obj):
+            return self._source(prefix, obj)
+        if type(obj) is Node:
+            obj = _Named(obj.name, obj.loc)
+        return super().bind(prefix, obj)
+
+    def _source(self, prefix: str, x: Any) -> str:
+        st = self.statics
+        assert st is not None
+        if not st.holds(x):
+            return super().bind(prefix, x)
+        if type(x) is np.ndarray:
+            return f"e[{st.slot(x)}]"
+        if type(x) is dict:
+            return "{" + ", ".join(f"{super(ReplayEmitter, self).bind('kk', k)}: "
+                                   f"{self._source(prefix, v)}" for k, v in x.items()) + "}"
+        items = ", ".join(self._source(prefix, v) for v in x)
+        if type(x) is list:
+            return f"[{items}]"
+        return f"({items},)" if len(x) == 1 else f"({items})"
