@@ -2051,24 +2051,104 @@ f64_op_is_quiet(int k, double x, double y)
 /* fast_op(k, a, b) run as the handlers' call_quiet runs an operation: capture off, the user's
    callees (a floating-point warning's Python code, an np.seterrcall function) traced and
    profiled as natively. */
-static PyObject *
-fast_native_op(int k, PyObject *a, PyObject *b)
+typedef struct {
+    int was_enabled, in_handler, resume_tracing;
+} fa_native;
+
+static void
+native_enter(fa_native *n)
 {
-    int was_enabled = T.enabled, in_handler = T.in_handler;
+    n->was_enabled = T.enabled;
+    n->in_handler = T.in_handler;
     T.enabled = 0;
     PyThreadState *ts = PyThreadState_Get();
-    int resume_tracing = in_handler > 0 && ts->tracing > 0;
-    if (resume_tracing) {
+    n->resume_tracing = n->in_handler > 0 && ts->tracing > 0;
+    if (n->resume_tracing) {
         T.in_handler = 0;
         PyThreadState_LeaveTracing(ts);
     }
-    PyObject *res = fast_op(k, a, b);
-    if (resume_tracing) {
-        PyThreadState_EnterTracing(ts);
-        T.in_handler = in_handler;
+}
+
+static void
+native_leave(const fa_native *n)
+{
+    if (n->resume_tracing) {
+        PyThreadState_EnterTracing(PyThreadState_Get());
+        T.in_handler = n->in_handler;
     }
-    T.enabled = was_enabled;
+    T.enabled = n->was_enabled;
+}
+
+static PyObject *
+fast_native_op(int k, PyObject *a, PyObject *b)
+{
+    fa_native n;
+    native_enter(&n);
+    PyObject *res = fast_op(k, a, b);
+    native_leave(&n);
     return res;
+}
+
+static int fast_array_operand(PyObject *st, PyObject *entries, PyObject *x, PyObject **v);
+static PyObject *fast_record_array(PyObject *st, PyObject *rec, PyObject *rule,
+                                   PyObject *saves, PyObject *args, int arrays_in,
+                                   PyObject *res, int view, PyObject *view_of,
+                                   const fa_where_key *key);
+
+/* ufunc(x) of a traced float64 array `x` (FR_ARRAY's {ufunc: (rule, saves)}: NumPy's
+   one-input ufuncs), recorded as calls.dispatch -> Recorder.apply does. */
+static PyObject *
+fast_ufunc_call(PyObject *st, PyObject *rec, PyObject *fn, PyObject *x)
+{
+    PyObject *arrays = PyTuple_GET_ITEM(st, FR_ARRAY);
+    if (arrays == Py_None) {
+        return FA_FALLBACK;
+    }
+    PyObject *rs = PyDict_GetItemWithError(PyTuple_GET_ITEM(arrays, 4), fn);
+    if (rs == NULL) {
+        PyErr_Clear();
+        return FA_FALLBACK;
+    }
+    fa_where_key key;
+    PyObject *entries = NULL, *vx = NULL, *res = NULL, *args = NULL, *out = FA_FALLBACK;
+    int ok = fast_entries(rec, &entries);
+    if (ok <= 0) {
+        return ok < 0 ? NULL : FA_FALLBACK;
+    }
+    int cx = fast_array_operand(st, entries, x, &vx);
+    if (cx == -2) {
+        out = NULL;
+        goto done;
+    }
+    if (cx != 2 || !fast_begin(st, &key)) {
+        goto done;
+    }
+    fa_native n;
+    native_enter(&n);
+    res = PyObject_Vectorcall(fn, &x, 1, NULL);
+    native_leave(&n);
+    if (res == NULL) { /* its own exception, as natively */
+        out = NULL;
+        goto done;
+    }
+    if (!Py_IS_TYPE(res, ndarray_type) || PyArray_BASE((PyArrayObject *)res) != NULL ||
+        (PyObject *)PyArray_DESCR((PyArrayObject *)res) != PyTuple_GET_ITEM(st, FR_DTYPE)) {
+        out = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 2), rec,
+                                           PyTuple_GET_ITEM(rs, 0), res, x, NULL);
+        goto done;
+    }
+    if ((args = PyTuple_Pack(1, vx)) == NULL) {
+        out = NULL;
+        goto done;
+    }
+    out = fast_record_array(st, rec, PyTuple_GET_ITEM(rs, 0), PyTuple_GET_ITEM(rs, 1), args, 1,
+                            res, 0, NULL, &key);
+done:
+    Py_XDECREF(entries);
+    Py_XDECREF(vx);
+    Py_XDECREF(res);
+    Py_XDECREF(args);
+    return out;
 }
 
 /* Record `res`, a float64 ndarray computed by `rule` from `args` (borrowed), as
@@ -2173,7 +2253,8 @@ fast_array_operand(PyObject *st, PyObject *entries, PyObject *x, PyObject **v)
 
 /* a <op k> b with a float64 ndarray operand (not in place): both operands traced float64
    arrays or one a float, int or np.float64, recorded as Recorder.apply does (FR_ARRAY:
-   (recorder.fresh_array, recorder._protect, handlers._record_computed, recorder.fresh_view)).
+   (recorder.fresh_array, recorder._protect, handlers._record_computed, recorder.fresh_view,
+   one-input ufuncs' {ufunc: (rule, saves)})).
    The result, a new float64 array owning its memory, is a new buffer; what the rule saves is
    kept. */
 static PyObject *
@@ -2306,9 +2387,9 @@ done:
     return out;
 }
 
-/* Is `k` a basic index that makes a view of float64 ndarray `a`: a slice, an int of an array
-   of 2 or more axes, or a tuple of slices and ints (fewer ints than axes), the slices' bounds
-   ints or None? */
+/* Is `k` a basic index that makes a view of float64 ndarray `a`: a slice, None, an int of an
+   array of 2 or more axes, or a tuple of slices, ints, None and one Ellipsis (fewer ints than
+   axes, or a None), the slices' bounds ints or None? */
 static int
 view_key(PyArrayObject *a, PyObject *k, PyObject *f64_descr)
 {
@@ -2318,11 +2399,11 @@ view_key(PyArrayObject *a, PyObject *k, PyObject *f64_descr)
     }
     PyObject *single[1] = {k};
     PyObject *const *items = single;
-    Py_ssize_t n = 1, ints = 0;
+    Py_ssize_t n = 1, ints = 0, nones = 0, ellipses = 0;
     if (PyTuple_CheckExact(k)) {
         n = PyTuple_GET_SIZE(k);
         items = &PyTuple_GET_ITEM(k, 0);
-        if (n < 1 || n > nd) {
+        if (n < 1) {
             return 0;
         }
     }
@@ -2330,6 +2411,11 @@ view_key(PyArrayObject *a, PyObject *k, PyObject *f64_descr)
         PyObject *x = items[i];
         if (PyLong_CheckExact(x)) {
             ints++;
+            continue;
+        }
+        if (x == Py_None || x == Py_Ellipsis) {
+            nones += x == Py_None;
+            ellipses += x == Py_Ellipsis;
             continue;
         }
         if (!PySlice_Check(x)) {
@@ -2342,7 +2428,7 @@ view_key(PyArrayObject *a, PyObject *k, PyObject *f64_descr)
             return 0;
         }
     }
-    return ints < nd;
+    return ellipses <= 1 && n - nones - ellipses <= nd && (ints < nd || nones > 0);
 }
 
 /* The ndarray that owns `a`'s memory (buffers.buffer_owner). */
@@ -2624,6 +2710,9 @@ fast_call(PyObject *fn, PyObject *x)
 {
     PyObject *st = T.fast_rec;
     PyObject *calls = PyTuple_GET_ITEM(st, FR_CALLS), *rec = PyTuple_GET_ITEM(st, FR_REC);
+    if (rec == T.h_obj && ndarray_type != NULL && Py_IS_TYPE(x, ndarray_type)) {
+        return fast_ufunc_call(st, rec, fn, x);
+    }
     if (calls == Py_None || rec != T.h_obj ||
         !(PyFloat_CheckExact(x) || Py_IS_TYPE(x, (PyTypeObject *)PyTuple_GET_ITEM(st, FR_F64)))) {
         return FA_FALLBACK;
@@ -2797,9 +2886,11 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         return NULL;
     }
     PyObject *arrays = PyTuple_GET_ITEM(state, FR_ARRAY);
-    if (arrays != Py_None && (!PyTuple_CheckExact(arrays) || PyTuple_GET_SIZE(arrays) != 4)) {
+    if (arrays != Py_None && (!PyTuple_CheckExact(arrays) || PyTuple_GET_SIZE(arrays) != 5 ||
+                              !PyDict_CheckExact(PyTuple_GET_ITEM(arrays, 4)))) {
         PyErr_SetString(PyExc_TypeError, "set_fast_record: arrays must be (fresh_array, "
-                                         "protect, record_computed, fresh_view) or None");
+                                         "protect, record_computed, fresh_view, {ufunc: (rule, "
+                                         "saves)}) or None");
         return NULL;
     }
     if (!PyType_Check(PyTuple_GET_ITEM(state, FR_F64)) ||

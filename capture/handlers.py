@@ -270,23 +270,24 @@ def fast_record_state(rec: Any) -> tuple | None:
     tables = _FAST_TABLES[0]
     if tables is None:
         return None
-    arrays = (rec.fresh_array, rec._protect, _record_computed, rec.fresh_view)
-    return (rec, *tables[:2], Entry, Value, Node, _PY_DTYPES[float], np.float64, *tables[2:],
+    arrays = (rec.fresh_array, rec._protect, _record_computed, rec.fresh_view, tables[6])
+    return (rec, *tables[:2], Entry, Value, Node, _PY_DTYPES[float], np.float64, *tables[2:6],
             arrays, (_GENERATION, _OP_GEN[0]))
 
 
-def _record_computed(rec: Any, rule: Any, result: Any, a: Any, b: Any) -> Any:
-    """``a <op> b`` of float64 arrays that C computed, recorded by ``apply`` (a result the C
-    fast path does not record itself); called from the user's frame."""
-    return rec.apply(rule, Result(result), (), {}, (a, b), sys._getframe(1))
+def _record_computed(rec: Any, rule: Any, result: Any, *operands: Any) -> Any:
+    """``rule`` on float64 arrays, computed by C, recorded by ``apply`` (a result the C fast
+    path does not record itself); called from the user's frame."""
+    return rec.apply(rule, Result(result), (), {}, operands, sys._getframe(1))
 
 
 def _fast_tables() -> tuple | None:
     """(rules, saves) by operator, as _scalar_binop and apply use them (None: not recorded
     in C), (rule, saves) of ``a[i]`` and the rule of ``a[i] = v`` (None for both where the
     getitem rule is not a plain one), ``{math.f: (rule, saves)}`` for the one-argument math
-    functions dispatch takes straight to their rules, and (rule, saves) of ``-x`` and ``+x``
-    (or None); None when the C numbering differs."""
+    functions dispatch takes straight to their rules, (rule, saves) of ``-x`` and ``+x``
+    (or None), and ``{ufunc: (rule, saves)}`` for NumPy's one-input ufuncs; None when the C
+    numbering differs."""
     if tuple(f.__name__ for f in FUNC_OPS) != _C_OP_ORDER:
         return None
     rules_ = tuple(None if r is None or r.cut or getattr(r, "hazard", None) else r
@@ -299,19 +300,26 @@ def _fast_tables() -> tuple | None:
         getitem, setitem = (rule, saved_set(rule, (0,))), SETITEM_RULE
     unary = tuple(None if r is None or r.cut or getattr(r, "hazard", None) else
                   (r, saved_set(r, (0,))) for r in map(rules.lookup, (operator.neg, operator.pos)))
-    return rules_, saves, getitem, setitem, _math_calls(), unary
+    return rules_, saves, getitem, setitem, _one_argument_calls(math), unary, \
+        _one_argument_calls(np)
 
 
-def _math_calls() -> dict:
-    """``{fn: (rule, saves)}``: math's functions whose one-argument call on a float
-    calls.dispatch records as ``apply(rule, fn, (x,), {}, (x,))`` with nothing else to do (a
-    rule that is not cut, has no hazard, mutates nothing and has a VJP for its argument)."""
+def _one_argument_calls(module: Any) -> dict:
+    """``{fn: (rule, saves)}``: math's functions (NumPy's one-input ufuncs) whose call on one
+    float (float64 array) calls.dispatch records as ``apply(rule, fn, (x,), {}, (x,))`` with
+    nothing else to do (a rule that is not cut, has no hazard, mutates nothing and has a VJP
+    for its argument; a ufunc's elementwise)."""
     out = {}
-    for name in dir(math):
-        fn = getattr(math, name)
-        rule = rules.lookup(fn) if type(fn) is types.BuiltinFunctionType else None
+    for name in dir(module):
+        fn = getattr(module, name)
+        if module is np:
+            ok = type(fn) is np.ufunc and fn.nin == 1 and fn.nout == 1
+        else:
+            ok = type(fn) is types.BuiltinFunctionType
+        rule = rules.lookup(fn) if ok else None
         if rule is None or rule.cut or getattr(rule, "hazard", None) or rule.mutates or \
-                id(fn) in CALL_KINDS or 0 in rule.nondiff:
+                id(fn) in CALL_KINDS or 0 in rule.nondiff or \
+                (module is np and not (rule.elementwise and rule.name.startswith("np."))):
             continue
         vjp = rule.vjp
         if callable(vjp) or (isinstance(vjp, tuple) and vjp and vjp[0] is not None):
