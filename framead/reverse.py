@@ -22,20 +22,10 @@ from typing import Any
 import numpy as np
 
 from .capture.session import current_recorder
-from .ir import Graph, Meta, Node, Value, forward_active, primal_tree, values_in
+from .ir import Graph, Meta, Node, Value, forward_active
 from .ir import unflatten_tree as _unflatten
-from .reverse_inline import inline_callables
-from .reverse_source import (
-    Emitter,
-    fused_kind,
-    fused_rules,
-    ids_tree,
-    library_rule_ids,
-    node_block,
-    out_metas,
-    real_from_complex,
-    register_source,
-)
+from .reverse_source import Emitter, fused_rules, library_rule_ids, node_block, register_source
+from .reverse_steps import GETITEM, INLINE, _make_step, _Step, vjp_parts  # noqa: F401
 from .rules import library_rules
 from .rules import unbroadcast as _unbroadcast
 
@@ -139,7 +129,10 @@ def _acc_setitem(ct: dict, out: int, a: int | None, key: Any, v: int | None, g: 
     if v is not None:
         gv = g[key]
         if isinstance(gv, np.ndarray):
-            gv = _unbroadcast(gv.copy(), vmeta)
+            gv = gv.copy()
+            if type(gv) is not np.ndarray or gv.shape != vmeta.shape or \
+                    vmeta.kind is not np.ndarray or gv.dtype.kind == "c":
+                gv = _unbroadcast(gv, vmeta)  # (else it would return gv as it is)
         elif vmeta.shape:
             gv = _unbroadcast(gv, vmeta)
         o = ct.get(v)
@@ -227,94 +220,6 @@ RUNTIME: dict[str, Any] = {
 }
 
 
-class _Step:
-    """One node of the reverse pass, ready to run without generated code."""
-
-    __slots__ = ("node", "outs", "metas", "treedef", "ans", "args", "kw", "joint", "parts",
-                 "fused")
-
-
-def _make_step(node: Node, check: bool) -> _Step:
-    st = _Step()
-    st.node = node
-    fns = inline_callables(node) if not node.multi else None
-    if fns is not None:  # a real scalar (or same-shape) arithmetic node: formulas
-        args = node.args
-        x0 = args[0].primal if type(args[0]) is Value else args[0]
-        x1 = (args[1].primal if type(args[1]) is Value else args[1]) if len(args) > 1 else None
-        st.fused, st.outs, st.metas = "inline", node.outputs[0].id, None
-        st.ans = node.outputs[0].primal
-        st.args = (x0, x1)
-        st.parts = tuple((a.id, fns[i]) for i, a in enumerate(args)
-                         if type(a) is Value and i < len(fns) and fns[i] is not None)
-        return st
-    st.fused = fused_kind(node)
-    if st.fused is not None:
-        out = node.outputs[0]
-        if st.fused == "getitem":
-            a, key = node.args
-            st.parts = (a.id, key, tuple(a.shape), a.dtype)
-        else:
-            a, key, v = node.args
-            st.parts = (a.id if isinstance(a, Value) else None, key,
-                        v.id if isinstance(v, Value) else None,
-                        v.meta() if isinstance(v, Value) else None)
-        st.outs, st.metas = out.id, None
-        return st
-    if node.multi:
-        st.outs = tuple(o.id if o is not None else None for o in node.outputs)
-        st.metas = out_metas(node)
-        st.treedef = node.out_treedef[0]
-        if "ans" in node.saved:
-            leaves = node.out_treedef[1]
-            st.ans = _unflatten(st.treedef, tuple(o.primal if o is not None else leaf
-                                                  for o, leaf in zip(node.outputs, leaves,
-                                                                     strict=True)))
-        else:
-            st.ans = None
-    else:
-        out = node.outputs[0]
-        st.outs, st.metas, st.treedef = out.id, None, None
-        st.ans = out.primal if "ans" in node.saved else out.meta()
-    saved = node.saved
-    st.args = tuple(
-        (a.primal if i in saved else a.meta()) if type(a) is Value
-        else primal_tree(a, i in saved) if type(a) in (list, tuple) else a
-        for i, a in enumerate(node.args))
-    st.kw = node.kwargs
-    vjp = node.rule.vjp
-    st.joint = vjp if callable(vjp) else None
-    st.parts = vjp_parts(node, check)
-    return st
-
-
-def vjp_parts(node: Node, check: bool) -> tuple:
-    """One entry per traced argument of ``node`` that gets a cotangent: (argnum, its VJP
-    (None: the joint VJP's entry), the target (a value id, or the ids of a container
-    argument), the Meta to unbroadcast to (or None), the Meta a user rule's cotangent is
-    checked against (or None)). The step loop's and the replay steps' common part."""
-    vjp = node.rule.vjp
-    joint = callable(vjp)
-    out_shape = None if node.multi else node.outputs[0].shape
-    parts = []
-    for i, a in enumerate(node.args):
-        if type(a) is not Value and (type(a) not in (list, tuple) or
-                                     not any(True for _ in values_in(a))):
-            continue
-        fn = None
-        if not joint:
-            fn = vjp[i] if i < len(vjp) else None
-            if fn is None:
-                continue
-        if isinstance(a, Value):
-            unb = a.meta() if (getattr(node.rule, "elementwise", False) and
-                               a.shape != out_shape) or real_from_complex(node, a) else None
-            parts.append((i, fn, a.id, unb, a.meta() if check else None))
-        else:
-            parts.append((i, fn, ids_tree(a), None, None))
-    return tuple(parts)
-
-
 def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int],
                scalar_ops: dict | None = None, k: int = 0) -> None:
     """The step loop from node ``k`` on: each node's step is made the first time a cotangent
@@ -343,6 +248,39 @@ def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int],
             st = steps[k] = _make_step(node, hasattr(node.rule, "fn") and
                                        id(node.rule) not in checked)
         k += 1
+        how = st.fused
+        if how is not None:  # a kind's shared step: ids, primals and key from the node
+            out = node.outputs[0]
+            g = ct.pop(out.id, None)
+            if g is None:
+                continue
+            args = node.args
+            if how == INLINE:
+                fns, argnums = st.parts
+                a = args[0]
+                x0 = a.primal if type(a) is Value else a
+                x1 = None
+                if len(args) > 1:
+                    a = args[1]
+                    x1 = a.primal if type(a) is Value else a
+                ans = out.primal
+                for i in argnums:
+                    t = fns[i](g, x0, x1, ans)
+                    tgt = args[i].id
+                    o = ct.get(tgt)
+                    ct[tgt] = t if o is None else o + t
+            elif how == GETITEM:
+                a, key = args
+                _acc_getitem(ct, a.id, key, g, a.shape, a.dtype)
+            else:
+                a, key, v = args
+                if isinstance(v, Value):
+                    _acc_setitem(ct, out.id, a.id if isinstance(a, Value) else None, key,
+                                 v.id, g, v.meta())
+                else:
+                    _acc_setitem(ct, out.id, a.id if isinstance(a, Value) else None, key,
+                                 None, g, None)
+            continue
         if st.metas is None:
             g = ct.pop(st.outs, None)
             if g is None:
@@ -352,20 +290,6 @@ def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int],
             if all(x is None for x in gs):
                 continue
             g = _unflatten(st.treedef, _fill(gs, st.metas))
-        if st.fused is not None:
-            if st.fused == "inline":
-                x0, x1 = st.args
-                for tgt, fn in st.parts:
-                    t = fn(g, x0, x1, st.ans)
-                    o = ct.get(tgt)
-                    ct[tgt] = t if o is None else o + t
-                continue
-            if st.fused == "getitem":
-                _acc_getitem(ct, st.parts[0], st.parts[1], g, st.parts[2], st.parts[3])
-            else:
-                a, key, v, vmeta = st.parts
-                _acc_setitem(ct, st.outs, a, key, v, g, vmeta)
-            continue
         ts = _cts(st.joint(g, st.ans, *st.args, **st.kw), len(st.args)) \
             if st.joint is not None else None
         for i, fn, tgt, unb, chk in st.parts:
