@@ -1542,7 +1542,7 @@ enum {
 };
 static PyObject *s_guards, *s_entries, *s_nodes, *s_next_id, *s_obj, *s_value;
 static PyObject *s_buffer, *s_version, *s_shape, *s_buffers, *s_root, *s_refs, *s_refs_sweep;
-static PyObject *s_saved, *s_id, *s_first_comparison, *s_getitem_kind;
+static PyObject *s_saved, *s_id, *s_first_comparison, *s_getitem_kind, *s_save_all;
 
 /* Value and Node are slotted classes: their instances are filled here slot by slot (what their
    __init__ does, without a Python call) when the slots are exactly these; else (a changed
@@ -1976,7 +1976,9 @@ done:
 }
 
 /* The recorder's entries (new reference) when the fast path may record now: 1; 0 when the
-   recorder records guards (every decision must be seen) or has another table; -1 on error. */
+   recorder records guards (every decision must be seen), saves everything (a capture nested
+   in this one sets save_all while it records: framead/tracing.py) or has another table; -1
+   on error. */
 static int
 fast_entries(PyObject *rec, PyObject **entries)
 {
@@ -1988,6 +1990,15 @@ fast_entries(PyObject *rec, PyObject **entries)
     int none = guards == Py_None;
     Py_DECREF(guards);
     if (!none) {
+        return 0;
+    }
+    PyObject *save_all = PyObject_GetAttr(rec, s_save_all);
+    if (save_all == NULL) {
+        return -1;
+    }
+    int saves_all = save_all != Py_False;
+    Py_DECREF(save_all);
+    if (saves_all) {
         return 0;
     }
     PyObject *e = PyObject_GetAttr(rec, s_entries);
@@ -2092,7 +2103,7 @@ fast_native_op(int k, PyObject *a, PyObject *b)
 static int fast_array_operand(PyObject *st, PyObject *entries, PyObject *x, PyObject **v);
 static PyObject *fast_record_array(PyObject *st, PyObject *rec, PyObject *rule,
                                    PyObject *saves, PyObject *args, int arrays_in,
-                                   PyObject *res, int view, PyObject *view_of,
+                                   int consts_in, PyObject *res, int view, PyObject *view_of,
                                    const fa_where_key *key);
 
 /* ufunc(x) of a traced float64 array `x` (FR_ARRAY's {ufunc: (rule, saves)}: NumPy's
@@ -2142,7 +2153,7 @@ fast_ufunc_call(PyObject *st, PyObject *rec, PyObject *fn, PyObject *x)
         goto done;
     }
     out = fast_record_array(st, rec, PyTuple_GET_ITEM(rs, 0), PyTuple_GET_ITEM(rs, 1), args, 1,
-                            res, 0, NULL, &key);
+                            0, res, 0, NULL, &key);
 done:
     Py_XDECREF(entries);
     Py_XDECREF(vx);
@@ -2151,15 +2162,16 @@ done:
     return out;
 }
 
-/* Record `res`, a float64 ndarray computed by `rule` from `args` (borrowed), as
-   Recorder.apply does: the saved arguments kept (bit i of `arrays_in`: args[i] is an array
-   Value; Recorder._protect), a new Value of `res` (its primal weak), registered by
+/* Record `res`, a float64 ndarray computed by `rule` from `args` (a tuple made by the caller,
+   borrowed), as Recorder.apply does: the saved arguments kept (bit i of `arrays_in`: args[i]
+   is an array Value; of `consts_in`: a constant array, replaced in args by what
+   Recorder._protect returns, a snapshot of a small one), a new Value of `res` (its primal weak), registered by
    FR_ARRAY's fresh_array (a new buffer) or, for a view (`view` 1), its fresh_view(res,
    value, buffer, parent, recipe) with `view_of` = (buffer, parent, recipe); the Node; a
    result the rule saves kept. A new reference to res, or NULL. */
 static PyObject *
 fast_record_array(PyObject *st, PyObject *rec, PyObject *rule, PyObject *saves, PyObject *args,
-                  int arrays_in, PyObject *res, int view, PyObject *view_of,
+                  int arrays_in, int consts_in, PyObject *res, int view, PyObject *view_of,
                   const fa_where_key *key)
 {
     PyObject *arrays = PyTuple_GET_ITEM(st, FR_ARRAY), *protect = PyTuple_GET_ITEM(arrays, 1);
@@ -2172,11 +2184,16 @@ fast_record_array(PyObject *st, PyObject *rec, PyObject *rule, PyObject *saves, 
     while ((item = PyIter_Next(it)) != NULL) { /* what the derivatives read is kept */
         if (PyLong_CheckExact(item)) {
             Py_ssize_t i = PyLong_AsSsize_t(item);
-            if (i >= 0 && i < PyTuple_GET_SIZE(args) && i < 8 && (arrays_in >> i) & 1) {
+            if (i >= 0 && i < PyTuple_GET_SIZE(args) && i < 8 &&
+                ((arrays_in | consts_in) >> i) & 1) {
                 r = PyObject_CallFunctionObjArgs(protect, PyTuple_GET_ITEM(args, i), Py_None,
                                                  NULL);
                 if (r == NULL) {
                     goto done;
+                }
+                if ((consts_in >> i) & 1) { /* the node reads a snapshot (args is new: ours) */
+                    Py_SETREF(((PyTupleObject *)args)->ob_item[i], r);
+                    r = NULL;
                 }
                 Py_CLEAR(r);
             }
@@ -2221,8 +2238,9 @@ done:
 }
 
 /* An operand of an array binop: 2 a traced float64 ndarray (at least 1-d) whose recorded
-   value is current (*v its Value, new reference), 1 a traced float or np.float64 (*v), 0 a
-   constant float, int or np.float64, -1 anything else (the handler takes it), -2 an error. */
+   value is current (*v its Value, new reference), 3 a constant float64 ndarray (at least
+   1-d), 1 a traced float or np.float64 (*v), 0 a constant float, int or np.float64, -1
+   anything else (the handler takes it), -2 an error. */
 static int
 fast_array_operand(PyObject *st, PyObject *entries, PyObject *x, PyObject **v)
 {
@@ -2233,10 +2251,13 @@ fast_array_operand(PyObject *st, PyObject *entries, PyObject *x, PyObject **v)
             PyArray_NDIM(arr) < 1) {
             return -1;
         }
+        if (!is_traced(x)) {
+            return 3; /* a constant: its memory's owner is not traced (ValueTable.value_of) */
+        }
         PyObject *e, *buf;
         int r = fast_array_value(entries, x, &e, &buf, v);
         if (r <= 0) {
-            return r < 0 ? -2 : -1; /* (an untraced array: a constant the handler may copy) */
+            return r < 0 ? -2 : -1; /* (a view to derive, a reshaped array: the handler) */
         }
         Py_DECREF(e);
         Py_DECREF(buf);
@@ -2279,7 +2300,7 @@ fast_array_binop(int k, PyObject *a, PyObject *b)
         out = NULL;
         goto done;
     }
-    if (ca < 0 || cb < 0 || !fast_begin(st, &key)) {
+    if (ca < 0 || cb < 0 || (va == NULL && vb == NULL) || !fast_begin(st, &key)) {
         goto done;
     }
     res = fast_native_op(k, a, b);
@@ -2300,8 +2321,8 @@ fast_array_binop(int k, PyObject *a, PyObject *b)
         out = NULL;
         goto done;
     }
-    out = fast_record_array(st, rec, rule, saves, args, (ca == 2) | ((cb == 2) << 1), res, 0,
-                            NULL, &key);
+    out = fast_record_array(st, rec, rule, saves, args, (ca == 2) | ((cb == 2) << 1),
+                            (ca == 3) | ((cb == 3) << 1), res, 0, NULL, &key);
 done:
     Py_XDECREF(entries);
     Py_XDECREF(va);
@@ -2494,7 +2515,7 @@ fast_view_getitem(PyObject *st, PyObject *rec, PyObject *a, PyObject *k)
         goto done;
     }
     out = fast_record_array(st, rec, PyTuple_GET_ITEM(gi, 0), PyTuple_GET_ITEM(gi, 1), args, 1,
-                            res, 1, view_of, &key);
+                            0, res, 1, view_of, &key);
 done:
     Py_XDECREF(entries);
     Py_XDECREF(e);
@@ -4339,6 +4360,7 @@ PyInit__evalframe(void)
     s_buffers = PyUnicode_InternFromString("buffers");
     s_root = PyUnicode_InternFromString("root");
     s_getitem_kind = PyUnicode_InternFromString("getitem");
+    s_save_all = PyUnicode_InternFromString("save_all");
     s_refs = PyUnicode_InternFromString("_refs");
     s_refs_sweep = PyUnicode_InternFromString("_refs_sweep");
     s_saved = PyUnicode_InternFromString("saved");
@@ -4346,7 +4368,7 @@ PyInit__evalframe(void)
     s_first_comparison = PyUnicode_InternFromString("first_comparison");
     if (!empty_tuple || !s_guards || !s_entries || !s_nodes || !s_next_id || !s_obj || !s_value ||
         !s_buffer || !s_version || !s_shape || !s_buffers || !s_root || !s_refs ||
-        !s_getitem_kind ||
+        !s_getitem_kind || !s_save_all ||
         !s_refs_sweep || !s_saved || !s_id || !s_first_comparison) {
         goto fail;
     }

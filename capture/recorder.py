@@ -230,7 +230,9 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
             if x.nbytes <= CONST_SNAPSHOT_BYTES or whole:
                 self.stats["const_bytes_copied"] += x.nbytes
                 return x.copy(order="K")  # (its layout: reductions sum in the same order)
-            self.watched.append((x, hash(x.tobytes()), loc_of(frame)))
+            # (frame None: called from the user's frame, by the probes' C fast path)
+            where = frame if frame is not None else sys._getframe(1)
+            self.watched.append((x, hash(x.tobytes()), loc_of(where)))
         return x
 
     def _keep_constants(self, args: list, frame: Any) -> list:

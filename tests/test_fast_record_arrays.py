@@ -112,6 +112,7 @@ def array_programs(draw):
 def test_fuzz_array_programs_record_as_the_handlers(src, tmp_path_factory):
     mod, _ = load_source_module(src, tmp_path_factory.mktemp("fastarr"), "framead_fastarr")
     x = np.linspace(0.6, 1.4, N)
+    w = np.linspace(-0.5, 0.7, N)
     old = session.FAST_RECORD
     try:
         session.FAST_RECORD = False
@@ -125,6 +126,17 @@ def test_fuzz_array_programs_record_as_the_handlers(src, tmp_path_factory):
     assert_same(slow, quick)
     assert [str(h) for h in quick.hazards] == [str(h) for h in slow.hazards]
     np.testing.assert_array_equal(g_fast, g_slow)
+    nested = []  # Hessian-vector products: the program recorded inside an outer capture,
+    for on in (False, True):  # which sets save_all while it records the inner one
+        session.FAST_RECORD = on
+        try:
+            nested.append(framead.grad(lambda z: framead.jvp(mod.f, (z,), (w,))[1])(x))
+            nested.append(framead.jvp(framead.grad(mod.f), (x,), (w,))[1])
+        finally:
+            session.FAST_RECORD = old
+    np.testing.assert_array_equal(nested[2], nested[0])
+    np.testing.assert_array_equal(nested[3], nested[1])
+    np.testing.assert_allclose(nested[2], nested[3], rtol=1e-7, atol=1e-9)
     native = mod.f(x.copy())  # (a program may write into its argument)
     assert quick.value == slow.value == native
     eps = 1e-6
@@ -284,3 +296,36 @@ def test_a_subclass_operand_goes_to_its_operator(monkeypatch):
     eps = 1e-6
     fd = np.array([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(4)])
     np.testing.assert_allclose(g, fd, rtol=1e-6)
+
+
+def test_constant_operands_are_kept_as_the_handlers_keep_them(monkeypatch):
+    """A constant array a rule reads: a snapshot when small, watched when large (a later write
+    into it is an error naming the line that read it), with the fast path as without."""
+    fast = _switch(monkeypatch)
+
+    def small(x):
+        c = np.linspace(1.0, 2.0, 5)
+        y = x * c  # c saved: snapshot
+        c[0] = 7.0
+        return np.sum(y * c)
+
+    def large(x):
+        c = np.ones(200_000)  # 1.6 MB: watched, not copied
+        y = x[0] * c
+        c[0] = 5.0
+        return np.sum(y)
+
+    x = np.linspace(0.5, 1.5, 5)
+    slow, quick = record_both(fast, small, x)
+    assert_same(slow, quick)
+    fast(True)
+    np.testing.assert_allclose(framead.grad(small)(x),
+                               np.linspace(1.0, 2.0, 5) * np.array([7.0, 1.25, 1.5, 1.75, 2.0]))
+    messages = []
+    for on in (True, False):
+        fast(on)
+        with pytest.raises(RuntimeError, match="modified later") as info:
+            framead.grad(large)(x)
+        messages.append(str(info.value))
+    line = large.__code__.co_firstlineno + 2  # y = x[0] * c
+    assert messages[0] == messages[1] and f"test_fast_record_arrays.py:{line} " in messages[0]
