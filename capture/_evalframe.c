@@ -128,7 +128,7 @@ static struct {
 
 
 static PyObject *star_kwnames1, *star_kwnames2;
-static PyObject *str_neg, *str_pos, *str_invert, *empty_tuple;
+static PyObject *str_neg, *str_pos, *str_invert, *empty_tuple, *empty_frozenset;
 static PyObject *small_ints[26];
 
 /* ------------------------------------------------------------------------ */
@@ -1796,7 +1796,7 @@ fast_untrack(PyObject *st, PyObject *v, PyObject *node, PyObject *entry, PyObjec
         PyObject_GC_UnTrack(entry); /* (Entry is another module's: checked) */
     }
     /* an argument's Value made by Python (an input's): it refers to nothing that can refer
-       back either */
+       back either (an index's slices stay tracked: slice_dealloc untracks unchecked) */
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
         PyObject *x = PyTuple_GET_ITEM(args, i);
         if (Py_TYPE(x) == (PyTypeObject *)PyTuple_GET_ITEM(st, FR_VALUE) &&
@@ -2126,6 +2126,7 @@ fast_ufunc_call(PyObject *st, PyObject *rec, PyObject *fn, PyObject *x)
     if (ok <= 0) {
         return ok < 0 ? NULL : FA_FALLBACK;
     }
+    Py_INCREF(rs); /* (the call below may run Python code) */
     int cx = fast_array_operand(st, entries, x, &vx);
     if (cx == -2) {
         out = NULL;
@@ -2155,6 +2156,7 @@ fast_ufunc_call(PyObject *st, PyObject *rec, PyObject *fn, PyObject *x)
     out = fast_record_array(st, rec, PyTuple_GET_ITEM(rs, 0), PyTuple_GET_ITEM(rs, 1), args, 1,
                             0, res, 0, NULL, &key);
 done:
+    Py_DECREF(rs);
     Py_XDECREF(entries);
     Py_XDECREF(vx);
     Py_XDECREF(res);
@@ -2686,7 +2688,7 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
                                                                      : PyDict_SetItem(refs, nid, wr);
     Py_XDECREF(nid);
     if (rc < 0 || (args = PyTuple_Pack(3, av, k, vv != NULL ? vv : v)) == NULL ||
-        (fs = PyFrozenSet_New(NULL)) == NULL ||
+        (fs = Py_XNewRef(empty_frozenset)) == NULL ||
         (node = fast_append_node(st, rec, rule, args, out, &key, fs)) == NULL) {
         goto error;
     }
@@ -4348,6 +4350,7 @@ PyInit__evalframe(void)
     str_pos = PyUnicode_InternFromString("pos");
     str_invert = PyUnicode_InternFromString("invert");
     empty_tuple = PyTuple_New(0);
+    empty_frozenset = PyFrozenSet_New(NULL); /* (the setitem nodes' saves: one object) */
     s_guards = PyUnicode_InternFromString("guards");
     s_entries = PyUnicode_InternFromString("entries");
     s_nodes = PyUnicode_InternFromString("nodes");
