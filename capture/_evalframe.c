@@ -1543,6 +1543,7 @@ enum {
 static PyObject *s_guards, *s_entries, *s_nodes, *s_next_id, *s_obj, *s_value;
 static PyObject *s_buffer, *s_version, *s_shape, *s_buffers, *s_root, *s_refs, *s_refs_sweep;
 static PyObject *s_saved, *s_id, *s_first_comparison, *s_getitem_kind, *s_save_all;
+static PyObject *s_key, *s_active, *s_stale;
 
 /* Value and Node are slotted classes: their instances are filled here slot by slot (what their
    __init__ does, without a Python call) when the slots are exactly these; else (a changed
@@ -1558,6 +1559,14 @@ static const char *entry_slots[] = {"obj", "value", "buffer", "version", "parent
 static _Thread_local Py_ssize_t value_off[FA_VALUE_SLOTS], node_off[FA_NODE_SLOTS];
 static _Thread_local Py_ssize_t entry_off[FA_ENTRY_SLOTS];
 static _Thread_local int value_direct, node_direct, entry_direct;
+static const char *buffer_slots[] = {"_root", "value", "version", "saved", "saved_ids"};
+static const char *weak_entry_slots[] = {"value", "buffer", "version", "parent", "recipe", "key"};
+#define FA_BUFFER_SLOTS 5
+#define FA_WEAK_ENTRY_SLOTS 6
+static _Thread_local Py_ssize_t buffer_off[FA_BUFFER_SLOTS], weak_entry_off[FA_WEAK_ENTRY_SLOTS];
+static _Thread_local int buffer_direct, weak_entry_direct;
+
+static int member_offsets(PyTypeObject *t, const char **names, int n, Py_ssize_t *off);
 
 /* The offsets of `type`'s slots `names` (exactly its __slots__, plain object slots, object's
    __new__, no __dict__ or __weakref__): 1, or 0 when the class is not such. */
@@ -1572,6 +1581,14 @@ slot_offsets(PyObject *type, const char **names, int n, Py_ssize_t *off)
         t->tp_new != PyBaseObject_Type.tp_new || t->tp_alloc != PyType_GenericAlloc) {
         return 0;
     }
+    return member_offsets(t, names, n, off);
+}
+
+/* The offsets of the slots `names` of `t` (exactly its own __slots__, writable object
+   members): 1, or 0. */
+static int
+member_offsets(PyTypeObject *t, const char **names, int n, Py_ssize_t *off)
+{
     PyObject *slots = PyDict_GetItemString(fa_type_dict(t), "__slots__");
     if (slots == NULL || !PyTuple_CheckExact(slots) || PyTuple_GET_SIZE(slots) != n) {
         return 0;
@@ -2164,6 +2181,105 @@ done:
     return out;
 }
 
+/* Register `obj`, a fast path's new array, as value `v` (view_of: NULL for a new memory
+   owner, else (buffer, parent, recipe) of a view): what ValueTable.fresh_array / fresh_view
+   do, here where nothing else is due (no freed addresses to purge, no sweep of the weak
+   primals, the classes' slots known), else through them. 0, or -1 with an exception. */
+static int
+fast_register(PyObject *st, PyObject *rec, PyObject *obj, PyObject *v, PyObject *view_of)
+{
+    PyObject *arrays = PyTuple_GET_ITEM(st, FR_ARRAY);
+    PyObject *stale = NULL, *refs = NULL, *sweep = NULL, *entries = NULL, *buffers = NULL;
+    PyObject *vid = NULL, *wr = NULL, *buf = NULL, *version = NULL, *entry = NULL;
+    PyObject *key = NULL, *saved = NULL, *saved_ids = NULL;
+    int rc = -1;
+    if ((stale = PyObject_GetAttr(rec, s_stale)) == NULL ||
+        (refs = PyObject_GetAttr(rec, s_refs)) == NULL ||
+        (sweep = PyObject_GetAttr(rec, s_refs_sweep)) == NULL) {
+        goto done;
+    }
+    if (!buffer_direct || !weak_entry_direct || !value_direct || !PyList_CheckExact(stale) ||
+        PyList_GET_SIZE(stale) != 0 || !PyDict_CheckExact(refs) || !PyLong_CheckExact(sweep) ||
+        PyDict_GET_SIZE(refs) + 1 > PyLong_AsSsize_t(sweep)) {
+        PyErr_Clear();
+        PyObject *r = view_of == NULL
+            ? PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 0), obj, v, NULL)
+            : PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 3), obj, v,
+                                           PyTuple_GET_ITEM(view_of, 0),
+                                           PyTuple_GET_ITEM(view_of, 1),
+                                           PyTuple_GET_ITEM(view_of, 2), NULL);
+        rc = r == NULL ? -1 : 0;
+        Py_XDECREF(r);
+        goto done;
+    }
+    /* _weak_primal: refs[v.id] = weakref.ref(obj) */
+    vid = Py_NewRef(*(PyObject **)((char *)v + value_off[0]));
+    if ((wr = PyWeakref_NewRef(obj, NULL)) == NULL || PyDict_SetItem(refs, vid, wr) < 0 ||
+        (entries = PyObject_GetAttr(rec, s_entries)) == NULL ||
+        (key = PyLong_FromVoidPtr(obj)) == NULL) {
+        goto done;
+    }
+    PyObject *parent = Py_None, *recipe = Py_None;
+    if (view_of != NULL) { /* an entry at the buffer's version now */
+        buf = Py_NewRef(PyTuple_GET_ITEM(view_of, 0));
+        parent = PyTuple_GET_ITEM(view_of, 1);
+        recipe = PyTuple_GET_ITEM(view_of, 2);
+        if ((version = PyObject_GetAttr(buf, s_version)) == NULL) {
+            goto done;
+        }
+    }
+    else { /* _own_buffer: Buffer(obj, v) */
+        version = Py_NewRef(small_ints[0]);
+        if ((saved = PyList_New(0)) == NULL || (saved_ids = PySet_New(NULL)) == NULL) {
+            goto done;
+        }
+        PyObject *bvals[FA_BUFFER_SLOTS] = {wr, v, version, saved, saved_ids};
+        if ((buf = fill_slots(PyTuple_GET_ITEM(arrays, 5), buffer_off, bvals,
+                              FA_BUFFER_SLOTS)) == NULL) {
+            goto done;
+        }
+    }
+    /* weak_entry(obj, v, buf, version, parent, recipe, on_death) */
+    entry = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 6), obj,
+                                         PyTuple_GET_ITEM(arrays, 7), NULL);
+    if (entry == NULL || !PyObject_TypeCheck(entry, (PyTypeObject *)PyTuple_GET_ITEM(arrays, 6))) {
+        goto done;
+    }
+    PyObject *evals[FA_WEAK_ENTRY_SLOTS] = {v, buf, version, parent, recipe, key};
+    for (int i = 0; i < FA_WEAK_ENTRY_SLOTS; i++) {
+        Py_XSETREF(*(PyObject **)((char *)entry + weak_entry_off[i]), Py_NewRef(evals[i]));
+    }
+    if (PyDict_SetItem(entries, key, entry) < 0) {
+        goto done;
+    }
+    if (view_of == NULL) {
+        if ((buffers = PyObject_GetAttr(rec, s_buffers)) == NULL ||
+            PyDict_SetItem(buffers, key, buf) < 0) {
+            goto done;
+        }
+        if (ptrmap_set(&T.tracked, obj, 1) < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    Py_XDECREF(stale);
+    Py_XDECREF(refs);
+    Py_XDECREF(sweep);
+    Py_XDECREF(entries);
+    Py_XDECREF(buffers);
+    Py_XDECREF(vid);
+    Py_XDECREF(wr);
+    Py_XDECREF(buf);
+    Py_XDECREF(version);
+    Py_XDECREF(entry);
+    Py_XDECREF(key);
+    Py_XDECREF(saved);
+    Py_XDECREF(saved_ids);
+    return rc;
+}
+
 /* Record `res`, a float64 ndarray computed by `rule` from `args` (a tuple made by the caller,
    borrowed), as Recorder.apply does: the saved arguments kept (bit i of `arrays_in`: args[i]
    is an array Value; of `consts_in`: a constant array, replaced in args by what
@@ -2212,15 +2328,10 @@ fast_record_array(PyObject *st, PyObject *rec, PyObject *rule, PyObject *saves, 
     if ((v = fast_new_value(st, rec, shape, (PyObject *)ndarray_type, Py_None)) == NULL) {
         goto done;
     }
-    r = view ? PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 3), res, v,
-                                            PyTuple_GET_ITEM(view_of, 0),
-                                            PyTuple_GET_ITEM(view_of, 1),
-                                            PyTuple_GET_ITEM(view_of, 2), NULL)
-             : PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 0), res, v, NULL);
-    if (r == NULL || (node = fast_append_node(st, rec, rule, args, v, key, saves)) == NULL) {
+    if (fast_register(st, rec, res, v, view ? view_of : NULL) < 0 ||
+        (node = fast_append_node(st, rec, rule, args, v, key, saves)) == NULL) {
         goto done;
     }
-    Py_CLEAR(r);
     if (ans) {
         if ((r = PyObject_CallFunctionObjArgs(protect, v, Py_None, NULL)) == NULL) {
             goto done;
@@ -2909,11 +3020,11 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         return NULL;
     }
     PyObject *arrays = PyTuple_GET_ITEM(state, FR_ARRAY);
-    if (arrays != Py_None && (!PyTuple_CheckExact(arrays) || PyTuple_GET_SIZE(arrays) != 5 ||
+    if (arrays != Py_None && (!PyTuple_CheckExact(arrays) || PyTuple_GET_SIZE(arrays) != 8 ||
                               !PyDict_CheckExact(PyTuple_GET_ITEM(arrays, 4)))) {
         PyErr_SetString(PyExc_TypeError, "set_fast_record: arrays must be (fresh_array, "
                                          "protect, record_computed, fresh_view, {ufunc: (rule, "
-                                         "saves)}) or None");
+                                         "saves)}, Buffer, WeakEntry, on_death) or None");
         return NULL;
     }
     if (!PyType_Check(PyTuple_GET_ITEM(state, FR_F64)) ||
@@ -2933,6 +3044,16 @@ m_set_fast_record(PyObject *mod, PyObject *state)
                                node_off);
     entry_direct = slot_offsets(PyTuple_GET_ITEM(state, FR_ENTRY), entry_slots, FA_ENTRY_SLOTS,
                                 entry_off);
+    buffer_direct = weak_entry_direct = 0;
+    if (arrays != Py_None) {
+        PyObject *bt = PyTuple_GET_ITEM(arrays, 5), *wt = PyTuple_GET_ITEM(arrays, 6);
+        buffer_direct = slot_offsets(bt, buffer_slots, FA_BUFFER_SLOTS, buffer_off);
+        /* a weakref.ref subclass with these slots, made by calling it (obj, callback) */
+        weak_entry_direct = PyType_Check(wt) &&
+                            ((PyTypeObject *)wt)->tp_base == &_PyWeakref_RefType &&
+                            member_offsets((PyTypeObject *)wt, weak_entry_slots,
+                                           FA_WEAK_ENTRY_SLOTS, weak_entry_off);
+    }
     Py_XSETREF(T.fast_rec, Py_NewRef(state));
     Py_RETURN_NONE;
 }
@@ -4001,6 +4122,96 @@ m_current_recorder(PyObject *mod, PyObject *unused)
     return Py_NewRef(n > 0 ? PyList_GET_ITEM(tl_recorders, n - 1) : Py_None);
 }
 
+/* The callback of a shadow table's weak entries (capture/values.py): a freed array's entry
+   (and, for a memory owner, its buffer) leaves the table unless the id already names a new
+   object; while the table's session is active, the C traced set forgets the address (this
+   thread's set when the table is its current recorder, else later: table._stale). `self` is
+   a weak reference to the table. */
+static PyObject *
+reap_entry(PyObject *table_ref, PyObject *e)
+{
+    PyObject *table;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (PyWeakref_GetRef(table_ref, &table) < 0) {
+        return NULL;
+    }
+    if (table == NULL) {
+        Py_RETURN_NONE;
+    }
+#else
+    table = PyWeakref_GetObject(table_ref); /* (borrowed; None once gone) */
+    if (table == NULL || table == Py_None) {
+        return table == NULL ? NULL : Py_NewRef(Py_None);
+    }
+    Py_INCREF(table);
+#endif
+    PyObject *key = NULL, *entries = NULL, *buf = NULL, *buffers = NULL, *active = NULL;
+    PyObject *stale = NULL, *res = NULL;
+    if ((key = PyObject_GetAttr(e, s_key)) == NULL ||
+        (entries = PyObject_GetAttr(table, s_entries)) == NULL ||
+        (buf = PyObject_GetAttr(e, s_buffer)) == NULL) {
+        goto done;
+    }
+    PyObject *cur = PyDict_GetItemWithError(entries, key);
+    if ((cur == NULL && PyErr_Occurred()) || (cur == e && PyDict_DelItem(entries, key) < 0)) {
+        goto done;
+    }
+    if (buf != Py_None) {
+        if ((buffers = PyObject_GetAttr(table, s_buffers)) == NULL) {
+            goto done;
+        }
+        PyObject *b = PyDict_GetItemWithError(buffers, key);
+        if ((b == NULL && PyErr_Occurred()) || (b == buf && PyDict_DelItem(buffers, key) < 0)) {
+            goto done;
+        }
+    }
+    if ((active = PyObject_GetAttr(table, s_active)) == NULL) {
+        goto done;
+    }
+    int on = PyObject_IsTrue(active);
+    if (on < 0) {
+        goto done;
+    }
+    if (on) { /* the C probes must not take a new object at this address for the freed one */
+        Py_ssize_t n = tl_recorders ? PyList_GET_SIZE(tl_recorders) : 0;
+        if (n > 0 && PyList_GET_ITEM(tl_recorders, n - 1) == table) {
+            void *p = PyLong_AsVoidPtr(key);
+            if (p == NULL && PyErr_Occurred()) {
+                goto done;
+            }
+            ptrmap_remove(&T.tracked, (PyObject *)p);
+        }
+        else if ((stale = PyObject_GetAttr(table, s_stale)) == NULL ||
+                 PyList_Append(stale, key) < 0) {
+            goto done; /* (freed in another thread, or under a nested session) */
+        }
+    }
+    res = Py_NewRef(Py_None);
+done:
+    Py_DECREF(table);
+    Py_XDECREF(key);
+    Py_XDECREF(entries);
+    Py_XDECREF(buf);
+    Py_XDECREF(buffers);
+    Py_XDECREF(active);
+    Py_XDECREF(stale);
+    return res;
+}
+
+static PyMethodDef reap_def = {"reap", (PyCFunction)reap_entry, METH_O,
+                               "reap(entry): a freed array's weak entry leaves its table."};
+
+/* make_reaper(weakref to a table): the callback of its weak entries (reap_entry). */
+static PyObject *
+m_make_reaper(PyObject *mod, PyObject *table_ref)
+{
+    if (!PyWeakref_CheckRef(table_ref)) {
+        PyErr_SetString(PyExc_TypeError, "make_reaper(weakref.ref(table))");
+        return NULL;
+    }
+    return PyCFunction_New(&reap_def, table_ref);
+}
+
 static PyObject *
 m_guard_users(PyObject *mod, PyObject *unused)
 {
@@ -4180,6 +4391,8 @@ static PyMethodDef module_methods[] = {
     {"set_fast_record", m_set_fast_record, METH_O,
      "set_fast_record(state or None): scalar binops recorded in C (capture/session.py)."},
     {"track", m_track, METH_O, "track(obj): add to the traced set (no reference kept)."},
+    {"make_reaper", m_make_reaper, METH_O,
+     "make_reaper(weakref.ref(table)): the callback of the table's weak entries."},
     {"untrack", m_untrack, METH_O, "untrack(obj)."},
     {"untrack_address", m_untrack_address, METH_O,
      "untrack_address(id): untrack the object that had this id (never dereferenced)."},
@@ -4364,6 +4577,9 @@ PyInit__evalframe(void)
     s_root = PyUnicode_InternFromString("root");
     s_getitem_kind = PyUnicode_InternFromString("getitem");
     s_save_all = PyUnicode_InternFromString("save_all");
+    s_key = PyUnicode_InternFromString("key");
+    s_active = PyUnicode_InternFromString("active");
+    s_stale = PyUnicode_InternFromString("_stale");
     s_refs = PyUnicode_InternFromString("_refs");
     s_refs_sweep = PyUnicode_InternFromString("_refs_sweep");
     s_saved = PyUnicode_InternFromString("saved");
@@ -4371,7 +4587,7 @@ PyInit__evalframe(void)
     s_first_comparison = PyUnicode_InternFromString("first_comparison");
     if (!empty_tuple || !s_guards || !s_entries || !s_nodes || !s_next_id || !s_obj || !s_value ||
         !s_buffer || !s_version || !s_shape || !s_buffers || !s_root || !s_refs ||
-        !s_getitem_kind || !s_save_all ||
+        !s_getitem_kind || !s_save_all || !s_key || !s_active || !s_stale ||
         !s_refs_sweep || !s_saved || !s_id || !s_first_comparison) {
         goto fail;
     }

@@ -18,7 +18,7 @@ from framead import rules
 from framead.ir import Node, Value
 
 from . import _evalframe as C
-from .buffers import Entry
+from .buffers import Buffer, Entry, WeakEntry
 from .call_kinds import CALL_KINDS
 from .calls import dispatch
 from .native import Result
@@ -270,7 +270,8 @@ def fast_record_state(rec: Any) -> tuple | None:
     tables = _FAST_TABLES[0]
     if tables is None:
         return None
-    arrays = (rec.fresh_array, rec._protect, _record_computed, rec.fresh_view, tables[6])
+    arrays = (rec.fresh_array, rec._protect, _record_computed, rec.fresh_view, tables[6],
+              Buffer, WeakEntry, rec._on_death)
     return (rec, *tables[:2], Entry, Value, Node, _PY_DTYPES[float], np.float64, *tables[2:6],
             arrays, (_GENERATION, _OP_GEN[0]))
 

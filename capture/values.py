@@ -343,28 +343,12 @@ def _derive_call(recipe, pv):
 
 
 def _reaper(table_ref: weakref.ref) -> Any:
-    """The callback of a table's weak entries: a freed array's entry (and, for a memory
-    owner, its buffer) leaves the table, unless the id already names a new object."""
-
-    def reap(e: WeakEntry) -> None:
-        table = table_ref()
-        if table is None:
-            return
-        key = e.key
-        if table.entries.get(key) is e:
-            del table.entries[key]
-        buf = e.buffer
-        if buf is not None and table.buffers.get(key) is buf:
-            del table.buffers[key]
-        # the C probes must not take a new object at this address for the freed one
-        if not table.active:
-            return
-        if C.current_recorder() is table:
-            _untrack_address(key)
-        else:  # freed in another thread, or while a nested session's set is current
-            table._stale.append(key)
-
-    return reap
+    """The callback of a table's weak entries (capture/_evalframe.c ``reap_entry``): a freed
+    array's entry (and, for a memory owner, its buffer) leaves the table, unless the id
+    already names a new object; while the table's session is active, the C probes forget the
+    address (at once in the thread whose current recorder the table is, else through
+    ``table._stale`` and ``purge_stale``)."""
+    return C.make_reaper(table_ref)
 
 
 def _untrack_address(key: int) -> None:
