@@ -5,7 +5,10 @@
  * VJPs of nodes whose output and arguments are Python floats or np.float64 scalars and whose
  * rule has an opcode in ops (rule object -> opcode: framead's own rules only).
  * It returns the index of the first node it does not take (len(nodes) at the end); the
- * Python step loop runs that node and calls again.
+ * Python step loop runs that node and calls again. Where ops["arrays"] is true (the runs
+ * framead/reverse.py makes inside np.errstate(all="ignore")), it also takes float64 array
+ * nodes: the inline formulas on arrays of one shape and the fused region steps a[key],
+ * a[key] = v (see "float64 array steps" below: NumPy's own operations, bit for bit).
  *
  * Exactness: each formula is the Python step's (framead/reverse_inline.py for the inline
  * ops, the rules' VJPs in rules/math_rules.py for the others), operation by operation, in
@@ -50,7 +53,7 @@ static PyArray_Descr *f64_descr; /* np.dtype(float), the one 1-d fused steps tak
 static PyObject *minus_one;      /* ct[-1]: the ids of the cotangent arrays the pass owns */
 static Py_ssize_t off_n_rule, off_n_args, off_n_kwargs, off_n_outputs, off_n_multi, off_n_saved;
 static double LN2, LN10;   /* math.log(2.0), math.log(10.0), as rules/math_rules.py has them */
-static PyObject *str_ans;
+static PyObject *str_ans, *str_arrays;
 static int ready;
 
 /* a __slots__ member read without attribute lookup (NULL when unset) */
@@ -566,6 +569,470 @@ static int setitem_step(PyObject *node, PyObject *ct, PyObject *outid)
     return rc < 0 ? -1 : 1;
 }
 
+/* ------------------------------------------------------------------ float64 array steps
+ * Taken only when ops holds the key "arrays" (framead/reverse.py's _run_steps, inside
+ * np.errstate(all="ignore"): NumPy's floating-point warnings never reach the user). Each
+ * step makes the NumPy calls the Python step makes (PyNumber_* for the operators, item
+ * get/set for o[key] += g), on the same objects and in the same order, so cotangents are
+ * bit-identical. A node is taken only where the Python step loop would give it the same step
+ * (reverse_steps._decide: INLINE from reverse_inline.inline_callables, GETITEM/SETITEM from
+ * reverse_source.fused_kind), and only for plain float64 ndarrays; whatever could fail is
+ * checked, or computed, before ct changes (a failure hands the node back: Python's step
+ * raises, with its note). */
+
+/* an ndarray Value of float64 (exactly: kind np.ndarray, dtype float64) */
+static inline int f64_value(PyObject *a)
+{
+    return Py_IS_TYPE(a, ValueType) && SLOT(a, off_v_kind) == (PyObject *)&PyArray_Type &&
+           SLOT(a, off_v_dtype) == (PyObject *)f64_descr && SLOT(a, off_v_id) != NULL &&
+           SLOT(a, off_v_shape) != NULL && PyTuple_CheckExact(SLOT(a, off_v_shape));
+}
+
+/* two shape tuples equal: 1, else 0 */
+static inline int same_shape(PyObject *s, PyObject *t)
+{
+    if (s == t)
+        return 1;
+    int r = PyObject_RichCompareBool(s, t, Py_EQ);
+    if (r < 0) { PyErr_Clear(); return 0; }
+    return r;
+}
+
+/* an exact float64 ndarray whose shape is the tuple shape (any strides, writeable or not) */
+static int arr_of_shape(PyObject *o, PyObject *shape)
+{
+    if (!PyArray_CheckExact(o) || PyArray_DESCR((PyArrayObject *)o) != f64_descr)
+        return 0;
+    Py_ssize_t nd = PyTuple_GET_SIZE(shape);
+    if (PyArray_NDIM((PyArrayObject *)o) != nd)
+        return 0;
+    for (Py_ssize_t k = 0; k < nd; k++) {
+        Py_ssize_t d = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, k));
+        if (d == -1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+        if (PyArray_DIM((PyArrayObject *)o, (int)k) != d)
+            return 0;
+    }
+    return 1;
+}
+
+/* ints (not bools) and slices of Nones and ints, or a tuple of them: a basic key
+   (rules.primitives.is_basic_key) of the kinds taken here */
+static int plain_index(PyObject *k)
+{
+    if (PyLong_CheckExact(k))
+        return 1;
+    if (PySlice_Check(k)) {
+        PySliceObject *s = (PySliceObject *)k;
+        return (s->start == Py_None || PyLong_CheckExact(s->start)) &&
+               (s->stop == Py_None || PyLong_CheckExact(s->stop)) &&
+               (s->step == Py_None || PyLong_CheckExact(s->step));
+    }
+    return 0;
+}
+
+static int basic_key(PyObject *key)
+{
+    if (!PyTuple_CheckExact(key))
+        return plain_index(key);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(key); i++)
+        if (!plain_index(PyTuple_GET_ITEM(key, i)))
+            return 0;
+    return 1;
+}
+
+/* whether a KeyboardInterrupt (or the like) must go on rather than be handed back */
+static int must_raise(void)
+{
+    return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) ||
+           PyErr_ExceptionMatches(PyExc_MemoryError);
+}
+
+/* id in ct[-1] (borrowed own, may be NULL): 1, 0, -1 error */
+static int is_owned(PyObject *own, PyObject *id)
+{
+    if (own == NULL || !PyAnySet_Check(own))
+        return 0;
+    return PySet_Contains(own, id);
+}
+
+/* A constant argument of an inline formula: float, int (not bool) or np.float64, exactly
+   (reverse_inline._forms; an np.float64 subclass is handed back) */
+static inline int plain_const(PyObject *a)
+{
+    return PyFloat_CheckExact(a) || PyLong_CheckExact(a) ||
+           Py_IS_TYPE(a, &PyDoubleArrType_Type);
+}
+
+/* The inline formulas (reverse_inline._INLINE, pow by a positive int) on float64 arrays of
+ * one shape, with the Python lambdas' operations; accumulation as _run_steps's INLINE branch:
+ * ct[tgt] = t if absent else o + t (new arrays: never in place). 1 done, 0 handed back, -1
+ * error. */
+static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out,
+                             PyObject *outid)
+{
+    PyObject *args = SLOT(node, off_n_args), *shape = SLOT(out, off_v_shape);
+    Py_ssize_t arity = (op == OP_NEG || op == OP_POS) ? 1 : 2;
+    PyObject *x[2] = {NULL, NULL}, *ans, *g, *c = NULL;
+    int traced[2] = {0, 0}, need[2] = {0, 0}, need_ans = 0, i, pw_over = 0;
+    long pw = 0;
+    if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != arity ||
+        !f64_value(out) || PyTuple_GET_SIZE(shape) < 1)
+        return 0;
+    for (i = 0; i < arity; i++) {
+        PyObject *a = PyTuple_GET_ITEM(args, i);
+        if (Py_IS_TYPE(a, ValueType)) {
+            if ((op == OP_POW && i == 1) || !f64_value(a) ||
+                !same_shape(SLOT(a, off_v_shape), shape))
+                return 0;
+            traced[i] = 1;
+            x[i] = SLOT(a, off_v_primal);   /* (NULL or None when not saved) */
+        }
+        else {
+            if (!plain_const(a))
+                return 0;
+            x[i] = a;
+        }
+    }
+    if (op == OP_POW) {   /* x ** c, c a positive int constant */
+        c = x[1];
+        if (!PyLong_CheckExact(c))
+            return 0;
+        pw = PyLong_AsLongAndOverflow(c, &pw_over);
+        if (pw == -1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+        if (pw_over < 0 || (!pw_over && pw <= 0))
+            return 0;
+        need[0] = pw_over || pw >= 2;
+    }
+    /* the primals any formula reads (reverse_inline.inline_vjp checks them all) */
+    switch (op) {
+    case OP_MUL: need[0] = need[1] = 1; break;
+    case OP_DIV: need[1] = need_ans = 1; break;
+    }
+    for (i = 0; i < 2; i++)
+        if (need[i] && (x[i] == NULL || (traced[i] ? !PyArray_CheckExact(x[i])
+                                                   : !plain_const(x[i]))))
+            return 0;
+    ans = SLOT(out, off_v_primal);
+    if (need_ans && (ans == NULL || !PyArray_CheckExact(ans)))
+        return 0;
+    g = PyDict_GetItemWithError(ct, outid);
+    if (g == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!arr_of_shape(g, shape))
+        return 0;
+    Py_INCREF(g);
+
+    /* the cotangents, then the sums, before ct changes */
+    PyObject *t[2] = {NULL, NULL}, *acc[2] = {NULL, NULL}, *tgt[2] = {NULL, NULL}, *tmp;
+    int ok = 1;
+    for (i = 0; i < arity && ok; i++) {
+        if (!traced[i])
+            continue;
+        tgt[i] = SLOT(PyTuple_GET_ITEM(args, i), off_v_id);
+        switch (op) {
+        case OP_ADD: case OP_POS: t[i] = Py_NewRef(g); break;               /* g */
+        case OP_SUB: t[i] = i == 0 ? Py_NewRef(g) : PyNumber_Negative(g); break;
+        case OP_NEG: t[i] = PyNumber_Negative(g); break;                    /* -g */
+        case OP_MUL: t[i] = PyNumber_Multiply(g, x[1 - i]); break;          /* g * x */
+        case OP_DIV:
+            if (i == 0)
+                t[i] = PyNumber_TrueDivide(g, x[1]);                        /* g / x1 */
+            else if ((tmp = PyNumber_Negative(g)) != NULL) {                /* -g * ans / x1 */
+                PyObject *m = PyNumber_Multiply(tmp, ans);
+                Py_DECREF(tmp);
+                if (m != NULL) {
+                    t[i] = PyNumber_TrueDivide(m, x[1]);
+                    Py_DECREF(m);
+                }
+            }
+            break;
+        case OP_POW:
+            if (!need[0])
+                t[i] = Py_NewRef(g);                                        /* g */
+            else if ((tmp = PyNumber_Multiply(g, c)) != NULL) {   /* g * c */
+                PyObject *p = NULL;
+                if (!pw_over && pw == 2)                                /* g * 2 * x0 */
+                    p = Py_NewRef(x[0]);
+                else {                                           /* g * c * x0 ** (c - 1) */
+                    PyObject *one = PyLong_FromLong(1), *e = NULL;
+                    if (one != NULL)
+                        e = PyNumber_Subtract(c, one);
+                    Py_XDECREF(one);
+                    if (e != NULL)
+                        p = PyNumber_Power(x[0], e, Py_None);
+                    Py_XDECREF(e);
+                }
+                if (p != NULL)
+                    t[i] = PyNumber_Multiply(tmp, p);
+                Py_XDECREF(p);
+                Py_DECREF(tmp);
+            }
+            break;
+        }
+        if (t[i] == NULL)
+            ok = 0;
+    }
+    for (i = 0; i < arity && ok; i++) {
+        PyObject *o;
+        if (!traced[i])
+            continue;
+        if (i == 1 && tgt[0] != NULL && traced[0]) {
+            int dup = PyObject_RichCompareBool(tgt[1], tgt[0], Py_EQ);
+            if (dup < 0) { ok = 0; break; }
+            if (dup) {   /* x * x: the second adds to what the first left */
+                if ((acc[1] = PyNumber_Add(acc[0], t[1])) == NULL)
+                    ok = 0;
+                continue;
+            }
+        }
+        o = PyDict_GetItemWithError(ct, tgt[i]);
+        if (o == NULL && PyErr_Occurred()) { ok = 0; break; }
+        if (o == NULL || o == Py_None)
+            acc[i] = Py_NewRef(t[i]);
+        else if ((acc[i] = PyNumber_Add(o, t[i])) == NULL)
+            ok = 0;
+    }
+    int rc = 0;
+    if (ok) {   /* pop the output's cotangent, then store the sums in argument order */
+        rc = PyDict_DelItem(ct, outid) < 0 ? -1 : 1;
+        for (i = 0; i < arity && rc > 0; i++)
+            if (traced[i] && PyDict_SetItem(ct, tgt[i], acc[i]) < 0)
+                rc = -1;
+    }
+    else if (must_raise())
+        rc = -1;
+    else
+        PyErr_Clear();   /* Python's step computes it again, and raises with its note */
+    for (i = 0; i < 2; i++) {
+        Py_XDECREF(t[i]);
+        Py_XDECREF(acc[i]);
+    }
+    Py_DECREF(g);
+    return rc;
+}
+
+/* out = a[key] (basic key, a float64 array): _acc_getitem's ct[a][key] += g, as
+ * `o[key] += g` runs (tmp = o[key]; tmp += g; o[key] = tmp), on ct[a] made as zeros when
+ * absent, or ct[a] where the pass owns it (else handed back: Python's step copies it).
+ * 1 done, 0 handed back, -1 error. */
+static int array_getitem_step(PyObject *node, PyObject *ct, PyObject *out, PyObject *outid)
+{
+    PyObject *args = SLOT(node, off_n_args), *a, *key, *g, *o, *own, *aid;
+    npy_intp dims[FA_MAXDIMS];
+    if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 2)
+        return 0;
+    a = PyTuple_GET_ITEM(args, 0);
+    key = PyTuple_GET_ITEM(args, 1);
+    int nd = arr_shape(a, dims);
+    if (nd < 0 || SLOT(out, off_v_dtype) != (PyObject *)f64_descr || !basic_key(key))
+        return 0;
+    aid = SLOT(a, off_v_id);
+    g = PyDict_GetItemWithError(ct, outid);
+    if (g == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    PyObject *okind = SLOT(out, off_v_kind), *oshape = SLOT(out, off_v_shape);
+    if (okind == (PyObject *)&PyArray_Type) {
+        if (oshape == NULL || !PyTuple_CheckExact(oshape) || !arr_of_shape(g, oshape))
+            return 0;
+    }
+    else {
+        TD s;
+        if (okind != (PyObject *)&PyDoubleArrType_Type || !as_td(g, &s))
+            return 0;
+    }
+    o = PyDict_GetItemWithError(ct, aid);
+    if (o == NULL && PyErr_Occurred())
+        return -1;
+    if (o == Py_None)
+        o = NULL;
+    if ((own = owned(ct)) == NULL)
+        return -1;
+    if (o != NULL) {
+        int in = is_owned(own, aid);
+        if (in <= 0 || !is_arr(o, nd, dims, 1))
+            return in < 0 ? -1 : 0;
+    }
+    Py_INCREF(g);
+    if (PyDict_DelItem(ct, outid) < 0) { Py_DECREF(g); return -1; }
+    int rc = 1;
+    if (o == NULL) {
+        o = PyArray_ZEROS(nd, dims, NPY_DOUBLE, 0);
+        if (o == NULL || PyDict_SetItem(ct, aid, o) < 0 || PySet_Add(own, aid) < 0)
+            rc = -1;
+    }
+    else
+        Py_INCREF(o);
+    if (rc > 0) {
+        PyObject *tmp = PyObject_GetItem(o, key), *r = NULL;
+        if (tmp != NULL)
+            r = PyNumber_InPlaceAdd(tmp, g);
+        if (r == NULL || PyObject_SetItem(o, key, r) < 0)
+            rc = -1;
+        Py_XDECREF(tmp);
+        Py_XDECREF(r);
+    }
+    Py_XDECREF(o);
+    Py_DECREF(g);
+    return rc;
+}
+
+/* out = setitem(a, key, v) (basic key, float64 arrays): _acc_setitem. ct[v] += g[key]
+ * (copied; unbroadcast (rules.unbroadcast, called) where v's shape or kind is not that of
+ * g[key]); ct[a] += g with g[key] = 0 (g itself where the pass owns it, else a copy), in
+ * place where the pass owns ct[a]. 1 done, 0 handed back, -1 error. */
+static PyObject *unbroadcast_fn;   /* rules.unbroadcast */
+static PyObject *zero_int;
+
+static int array_setitem_step(PyObject *node, PyObject *ct, PyObject *out, PyObject *outid)
+{
+    PyObject *args = SLOT(node, off_n_args), *a, *key, *v, *g, *own, *shape;
+    PyObject *aid = NULL, *vid = NULL, *ov = NULL, *oa = NULL;
+    int a_traced, v_traced, v_array = 0, v_scalar = 0;
+    if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 3 ||
+        !f64_value(out) || PyTuple_GET_SIZE(shape = SLOT(out, off_v_shape)) < 1)
+        return 0;
+    a = PyTuple_GET_ITEM(args, 0);
+    key = PyTuple_GET_ITEM(args, 1);
+    v = PyTuple_GET_ITEM(args, 2);
+    if (!basic_key(key) || PyList_CheckExact(v) || PyTuple_CheckExact(v))
+        return 0;
+    a_traced = Py_IS_TYPE(a, ValueType);
+    v_traced = Py_IS_TYPE(v, ValueType);
+    if (a_traced) {
+        if (!f64_value(a) || !same_shape(SLOT(a, off_v_shape), shape))
+            return 0;
+        aid = SLOT(a, off_v_id);
+    }
+    else if (PyObject_TypeCheck(a, ValueType))
+        return 0;
+    if (v_traced) {
+        PyObject *kind = SLOT(v, off_v_kind), *vs = SLOT(v, off_v_shape);
+        vid = SLOT(v, off_v_id);
+        if (vid == NULL || vs == NULL || !PyTuple_CheckExact(vs))
+            return 0;
+        v_array = f64_value(v);
+        v_scalar = (kind == (PyObject *)&PyFloat_Type ||
+                    kind == (PyObject *)&PyDoubleArrType_Type) && PyTuple_GET_SIZE(vs) == 0 &&
+                   SLOT(v, off_v_dtype) == (PyObject *)f64_descr;
+        if (!v_array && !v_scalar)
+            return 0;
+        if (aid != NULL) {
+            int same = PyObject_RichCompareBool(aid, vid, Py_EQ);
+            if (same != 0) {
+                if (same < 0) PyErr_Clear();
+                return 0;
+            }
+        }
+        ov = PyDict_GetItemWithError(ct, vid);
+        if (ov == NULL && PyErr_Occurred())
+            return -1;
+        if (ov == Py_None)
+            ov = NULL;
+        if (ov != NULL) {   /* a cotangent of v's own shape and kind */
+            TD s;
+            if (v_array ? !arr_of_shape(ov, vs) : !as_td(ov, &s))
+                return 0;
+        }
+    }
+    else if (PyObject_TypeCheck(v, ValueType))
+        return 0;
+    g = PyDict_GetItemWithError(ct, outid);
+    if (g == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!arr_of_shape(g, shape))
+        return 0;
+    if ((own = owned(ct)) == NULL)
+        return -1;
+    int a_owned = 0;
+    if (a_traced) {
+        oa = PyDict_GetItemWithError(ct, aid);
+        if (oa == NULL && PyErr_Occurred())
+            return -1;
+        if (oa == Py_None)
+            oa = NULL;
+        if (oa != NULL) {
+            if (!arr_of_shape(oa, shape))
+                return 0;
+            if ((a_owned = is_owned(own, aid)) < 0)
+                return -1;
+            if (a_owned && !PyArray_ISWRITEABLE((PyArrayObject *)oa))
+                return 0;   /* (Python's o += ga raises) */
+        }
+    }
+    int out_owned = is_owned(own, outid);
+    if (out_owned < 0)
+        return -1;
+    if (v_traced && unbroadcast_fn == NULL)
+        return 0;
+
+    int rc = 1;
+    PyObject *gv = NULL, *t = NULL, *ga = NULL;
+    Py_INCREF(g);
+    Py_XINCREF(ov);
+    Py_XINCREF(oa);
+    if (PyDict_DelItem(ct, outid) < 0)
+        rc = -1;
+    if (rc > 0 && v_traced) {
+        gv = PyObject_GetItem(g, key);
+        if (gv == NULL)
+            rc = -1;
+        else if (PyArray_Check(gv)) {
+            PyObject *cp = PyArray_NewCopy((PyArrayObject *)gv, NPY_CORDER);   /* .copy() */
+            Py_SETREF(gv, cp);
+            if (gv == NULL)
+                rc = -1;
+            else if (!PyArray_CheckExact(gv) || !v_array ||
+                     !arr_of_shape(gv, SLOT(v, off_v_shape)))
+                rc = 2;   /* unbroadcast */
+        }
+        else if (PyTuple_GET_SIZE(SLOT(v, off_v_shape)) != 0)
+            rc = 2;
+        if (rc == 2) {
+            PyObject *meta = PyObject_CallMethod(v, "meta", NULL), *u = NULL;
+            if (meta != NULL)
+                u = PyObject_CallFunctionObjArgs(unbroadcast_fn, gv, meta, NULL);
+            Py_XDECREF(meta);
+            Py_SETREF(gv, u);
+            rc = gv == NULL ? -1 : 1;
+        }
+        if (rc > 0) {
+            if (ov == NULL)
+                rc = PyDict_SetItem(ct, vid, gv) < 0 ? -1 : 1;
+            else if ((t = PyNumber_Add(ov, gv)) == NULL || PyDict_SetItem(ct, vid, t) < 0 ||
+                     PySet_Discard(own, vid) < 0)
+                rc = -1;
+        }
+    }
+    if (rc > 0 && a_traced) {
+        ga = out_owned && PyArray_ISWRITEABLE((PyArrayObject *)g)
+                 ? Py_NewRef(g) : PyArray_NewCopy((PyArrayObject *)g, NPY_KEEPORDER);
+        if (ga == NULL || PyObject_SetItem(ga, key, zero_int) < 0)
+            rc = -1;
+        else if (oa == NULL) {
+            if (PyDict_SetItem(ct, aid, ga) < 0 || PySet_Add(own, aid) < 0)
+                rc = -1;
+        }
+        else if (a_owned) {   /* o += ga: in place (ct[a] stays o) */
+            PyObject *r = PyNumber_InPlaceAdd(oa, ga);
+            if (r == NULL)
+                rc = -1;
+            Py_XDECREF(r);
+        }
+        else {
+            Py_XSETREF(t, PyNumber_Add(oa, ga));
+            if (t == NULL || PyDict_SetItem(ct, aid, t) < 0 || PySet_Discard(own, aid) < 0)
+                rc = -1;
+        }
+    }
+    Py_XDECREF(gv);
+    Py_XDECREF(t);
+    Py_XDECREF(ga);
+    Py_XDECREF(ov);
+    Py_XDECREF(oa);
+    Py_DECREF(g);
+    return rc;
+}
+
 /* the opcode of node's rule: ops[rule] (framead's own rule objects: a rule registered in
    place of one keeps its own VJP) */
 static int opcode(PyObject *ops, PyObject *rule)
@@ -616,6 +1083,11 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     k = PyLong_AsSsize_t(args[1]);
     if (k == -1 && PyErr_Occurred())
         return NULL;
+    /* float64 array nodes too: only where the caller runs inside np.errstate(all="ignore") */
+    PyObject *arr = PyDict_GetItemWithError(ops, str_arrays);
+    if (arr == NULL && PyErr_Occurred())
+        return NULL;
+    int arrays = arr != NULL && PyObject_IsTrue(arr) == 1;
     n = PyList_GET_SIZE(nodes);
     for (; k < n; k++) {
         PyObject *node = PyList_GET_ITEM(nodes, k), *multi, *rule, *kw, *outs, *out, *gobj;
@@ -645,14 +1117,30 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             break;
         if (op == OP_SETITEM) {
             int done = setitem_step(node, ct, SLOT(out, off_v_id));
+            if (done == 0 && arrays)
+                done = array_setitem_step(node, ct, out, SLOT(out, off_v_id));
             if (done < 0)
                 return NULL;
             if (!done)
                 break;
             continue;
         }
-        {   /* the output is a real scalar: float or np.float64 */
+        {   /* the output is a real scalar (float or np.float64), or a float64 array */
             PyObject *kind = SLOT(out, off_v_kind);
+            if (kind == (PyObject *)&PyArray_Type) {
+                int done = 0;
+                if (!arrays)
+                    break;
+                if (op == OP_GETITEM)
+                    done = array_getitem_step(node, ct, out, SLOT(out, off_v_id));
+                else if (op <= OP_POS || op == OP_POW)
+                    done = array_inline_step(op, node, ct, out, SLOT(out, off_v_id));
+                if (done < 0)
+                    return NULL;
+                if (!done)
+                    break;
+                continue;
+            }
             if (kind != (PyObject *)&PyFloat_Type && kind != (PyObject *)&PyDoubleArrType_Type)
                 break;
         }
@@ -660,10 +1148,19 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (gobj == NULL || !as_td(gobj, &g) || !isfinite(g.v)) {
             if (PyErr_Occurred())
                 return NULL;
+            if (op == OP_GETITEM && arrays && gobj != NULL) {   /* (a non-finite element) */
+                int done = array_getitem_step(node, ct, out, SLOT(out, off_v_id));
+                if (done < 0)
+                    return NULL;
+                if (done)
+                    continue;
+            }
             break;
         }
         if (op == OP_GETITEM) {
             int done = getitem_step(node, ct, SLOT(out, off_v_id), gobj, g);
+            if (done == 0 && arrays)
+                done = array_getitem_step(node, ct, out, SLOT(out, off_v_id));
             if (done < 0)
                 return NULL;
             if (!done)
@@ -1171,8 +1668,9 @@ static int slot_offset(PyTypeObject *cls, const char *name, Py_ssize_t *off)
 
 static PyObject *setup(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4 || !PyType_Check(args[0]) || !PyType_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "setup(Value, Node, ln2, ln10)");
+    if ((nargs != 4 && nargs != 5) || !PyType_Check(args[0]) || !PyType_Check(args[1]) ||
+        (nargs == 5 && !PyCallable_Check(args[4]))) {
+        PyErr_SetString(PyExc_TypeError, "setup(Value, Node, ln2, ln10[, unbroadcast])");
         return NULL;
     }
     PyTypeObject *v = (PyTypeObject *)args[0], *n = (PyTypeObject *)args[1];
@@ -1189,14 +1687,17 @@ static PyObject *setup(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     Py_XSETREF(ValueType, (PyTypeObject *)Py_NewRef(v));
     Py_XSETREF(NodeType, (PyTypeObject *)Py_NewRef(n));
+    if (nargs == 5)
+        Py_XSETREF(unbroadcast_fn, Py_NewRef(args[4]));
     ready = 1;
     Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
     {"run", (PyCFunction)(void (*)(void))run, METH_FASTCALL,
-     "run(nodes, k, ct, ops) -> int: apply the VJPs of real scalar nodes nodes[k:] on ct, up "
-     "to the first node it leaves to Python (whose index it returns)."},
+     "run(nodes, k, ct, ops) -> int: apply the VJPs of real scalar nodes nodes[k:] on ct "
+     "(float64 array nodes too where ops['arrays']), up to the first node it leaves to "
+     "Python (whose index it returns)."},
     {"forward_active", (PyCFunction)(void (*)(void))forward_active, METH_FASTCALL,
      "forward_active(nodes, wrt) -> list: framead.ir.forward_active over a node list."},
     {"replay_backward", (PyCFunction)(void (*)(void))replay_backward, METH_FASTCALL,
@@ -1221,7 +1722,9 @@ PyMODINIT_FUNC PyInit__scalar_tape(void)
     import_array();
     if ((f64_descr = PyArray_DescrFromType(NPY_DOUBLE)) == NULL ||
         (minus_one = PyLong_FromLong(-1)) == NULL ||
-        (str_ans = PyUnicode_InternFromString("ans")) == NULL)
+        (str_ans = PyUnicode_InternFromString("ans")) == NULL ||
+        (str_arrays = PyUnicode_InternFromString("arrays")) == NULL ||
+        (zero_int = PyLong_FromLong(0)) == NULL)
         return NULL;
     return PyModule_Create(&module);
 }

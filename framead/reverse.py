@@ -223,8 +223,10 @@ RUNTIME: dict[str, Any] = {
 def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int],
                scalar_ops: dict | None = None, k: int = 0) -> None:
     """The step loop from node ``k`` on: each node's step is made the first time a cotangent
-    reaches it. With ``scalar_ops`` (``_scalar_ops()``), runs of real scalar nodes go through
-    C (capture/_scalar_tape.c), which hands back each node it does not take."""
+    reaches it. With ``scalar_ops`` (``_scalar_ops()``, or ``_array_ops()`` inside
+    np.errstate(all="ignore")), runs of real scalar nodes (and float64 array nodes of the
+    inline formulas and the fused steps) go through C (capture/_scalar_tape.c), which hands
+    back each node it does not take."""
     n = len(nodes)
     run = _scalar_tape.run if scalar_ops is not None and _scalar_tape is not None else None
     node = None  # (the node a step is running for: Backward._annotate reads it)
@@ -317,13 +319,17 @@ _INLINE_OPCODES: dict[Any, int] = {
 _MATH_OPCODES: dict[Any, int] = {
     math.tanh: 20, math.sqrt: 21, math.log: 22, math.sinh: 23, math.cosh: 24, math.log1p: 25,
     math.expm1: 26, math.tan: 27, math.atan: 28, math.log2: 29, math.log10: 30}
-_FUSED_OPCODES = (40, 41)  # a[i] and a[i] = v: _acc_getitem's and _acc_setitem's steps
-_ops_cache: list = [None, {}]
+_FUSED_OPCODES = (40, 41)  # a[key] and a[key] = v: _acc_getitem's and _acc_setitem's steps
+# ops[ARRAYS] = True: the C loop also takes float64 array nodes (the inline formulas on one
+# shape, the fused region steps). Only for runs inside np.errstate(all="ignore"): their NumPy
+# calls may set floating-point flags (``_run_steps``; Backward's first run is float-only).
+ARRAYS = "arrays"
+_ops_cache: list = [None, {}, {}]
 
 # FRAMEAD_BACKWARD=pyloop (or SCALAR_C = False): the step loop without C
 SCALAR_C = _scalar_tape is not None
 if _scalar_tape is not None:
-    _scalar_tape.setup(Value, Node, math.log(2.0), math.log(10.0))
+    _scalar_tape.setup(Value, Node, math.log(2.0), math.log(10.0), _unbroadcast)
 
 
 def _scalar_ops() -> dict:
@@ -339,10 +345,16 @@ def _scalar_ops() -> dict:
                 continue
             if code:
                 ops[r] = code
-        setitem, getitem = fused_rules()  # (its steps take 1-d float64 arrays' elements)
+        setitem, getitem = fused_rules()  # (its steps take float64 arrays' elements)
         ops[getitem], ops[setitem] = _FUSED_OPCODES
-        _ops_cache[:] = [shipped, ops]
+        _ops_cache[:] = [shipped, ops, {**ops, ARRAYS: True}]
     return _ops_cache[1]
+
+
+def _array_ops() -> dict:
+    """``_scalar_ops()`` for runs inside np.errstate(all="ignore"): float64 array nodes too."""
+    _scalar_ops()
+    return _ops_cache[2]
 
 
 _MONITORING = getattr(sys, "monitoring", None)  # (3.12+; a failed getattr costs ~0.5 us)
@@ -463,7 +475,8 @@ class Backward:
                 # reverse pass natively (inf/nan cotangents still show in the gradient)
                 with np.errstate(all="ignore"):
                     if self._steps is not None:
-                        _run_steps(self.nodes, self._steps, ct, self._library, ops, k)
+                        _run_steps(self.nodes, self._steps, ct, self._library,
+                                   _array_ops() if ops is not None else None, k)
                     else:
                         for chunk in self._chunks:
                             chunk(ct)
