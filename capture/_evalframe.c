@@ -2118,10 +2118,11 @@ fast_native_op(int k, PyObject *a, PyObject *b)
 }
 
 static int fast_array_operand(PyObject *st, PyObject *entries, PyObject *x, PyObject **v);
+static int fast_protect_saved(PyObject *st, PyObject *saves, PyObject *args, int arrays_in,
+                              int consts_in, int *ans);
 static PyObject *fast_record_array(PyObject *st, PyObject *rec, PyObject *rule,
-                                   PyObject *saves, PyObject *args, int arrays_in,
-                                   int consts_in, PyObject *res, int view, PyObject *view_of,
-                                   const fa_where_key *key);
+                                   PyObject *saves, PyObject *args, int ans, PyObject *res,
+                                   int view, PyObject *view_of, const fa_where_key *key);
 
 /* ufunc(x) of a traced float64 array `x` (FR_ARRAY's {ufunc: (rule, saves)}: NumPy's
    one-input ufuncs), recorded as calls.dispatch -> Recorder.apply does. */
@@ -2152,6 +2153,12 @@ fast_ufunc_call(PyObject *st, PyObject *rec, PyObject *fn, PyObject *x)
     if (cx != 2 || !fast_begin(st, &key)) {
         goto done;
     }
+    int ans;
+    if ((args = PyTuple_Pack(1, vx)) == NULL ||
+        fast_protect_saved(st, PyTuple_GET_ITEM(rs, 1), args, 1, 0, &ans) < 0) {
+        out = NULL;
+        goto done;
+    }
     fa_native n;
     native_enter(&n);
     res = PyObject_Vectorcall(fn, &x, 1, NULL);
@@ -2166,12 +2173,8 @@ fast_ufunc_call(PyObject *st, PyObject *rec, PyObject *fn, PyObject *x)
                                            PyTuple_GET_ITEM(rs, 0), res, x, NULL);
         goto done;
     }
-    if ((args = PyTuple_Pack(1, vx)) == NULL) {
-        out = NULL;
-        goto done;
-    }
-    out = fast_record_array(st, rec, PyTuple_GET_ITEM(rs, 0), PyTuple_GET_ITEM(rs, 1), args, 1,
-                            0, res, 0, NULL, &key);
+    out = fast_record_array(st, rec, PyTuple_GET_ITEM(rs, 0), PyTuple_GET_ITEM(rs, 1), args,
+                            ans, res, 0, NULL, &key);
 done:
     Py_DECREF(rs);
     Py_XDECREF(entries);
@@ -2280,48 +2283,68 @@ done:
     return rc;
 }
 
-/* Record `res`, a float64 ndarray computed by `rule` from `args` (a tuple made by the caller,
-   borrowed), as Recorder.apply does: the saved arguments kept (bit i of `arrays_in`: args[i]
-   is an array Value; of `consts_in`: a constant array, replaced in args by what
-   Recorder._protect returns, a snapshot of a small one), a new Value of `res` (its primal weak), registered by
-   FR_ARRAY's fresh_array (a new buffer) or, for a view (`view` 1), its fresh_view(res,
-   value, buffer, parent, recipe) with `view_of` = (buffer, parent, recipe); the Node; a
-   result the rule saves kept. A new reference to res, or NULL. */
-static PyObject *
-fast_record_array(PyObject *st, PyObject *rec, PyObject *rule, PyObject *saves, PyObject *args,
-                  int arrays_in, int consts_in, PyObject *res, int view, PyObject *view_of,
-                  const fa_where_key *key)
+/* Keep what the derivatives of a node on `args` (a tuple the caller made: its own) read,
+   before the operation runs, as Recorder.apply does (`saves`; bit i of `arrays_in`: args[i]
+   is an array Value, of `consts_in`: a constant array, replaced in args by what
+   Recorder._protect returns, a snapshot of a small one; a saved tuple argument, an index,
+   is rebuilt as _protect rebuilds it). *ans: whether the result is saved. 0, or -1. */
+static int
+fast_protect_saved(PyObject *st, PyObject *saves, PyObject *args, int arrays_in, int consts_in,
+                   int *ans)
 {
-    PyObject *arrays = PyTuple_GET_ITEM(st, FR_ARRAY), *protect = PyTuple_GET_ITEM(arrays, 1);
-    PyObject *it = PyObject_GetIter(saves), *item = NULL, *shape = NULL, *v = NULL;
-    PyObject *node = NULL, *r = NULL, *out = NULL;
-    int ans = 0;
+    PyObject *protect = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_ARRAY), 1);
+    PyObject *it = PyObject_GetIter(saves), *item = NULL;
+    *ans = 0;
     if (it == NULL) {
-        return NULL;
+        return -1;
     }
-    while ((item = PyIter_Next(it)) != NULL) { /* what the derivatives read is kept */
-        if (PyLong_CheckExact(item)) {
-            Py_ssize_t i = PyLong_AsSsize_t(item);
-            if (i >= 0 && i < PyTuple_GET_SIZE(args) && i < 8 &&
-                ((arrays_in | consts_in) >> i) & 1) {
-                r = PyObject_CallFunctionObjArgs(protect, PyTuple_GET_ITEM(args, i), Py_None,
-                                                 NULL);
-                if (r == NULL) {
-                    goto done;
-                }
-                if ((consts_in >> i) & 1) { /* the node reads a snapshot (args is new: ours) */
-                    Py_SETREF(((PyTupleObject *)args)->ob_item[i], r);
-                    r = NULL;
-                }
-                Py_CLEAR(r);
+    while ((item = PyIter_Next(it)) != NULL) {
+        if (!PyLong_CheckExact(item)) {
+            *ans = 1; /* "ans" */
+            Py_DECREF(item);
+            continue;
+        }
+        Py_ssize_t i = PyLong_AsSsize_t(item);
+        Py_DECREF(item);
+        if (i < 0 || i >= PyTuple_GET_SIZE(args)) {
+            PyErr_Clear();
+            continue;
+        }
+        PyObject *x = PyTuple_GET_ITEM(args, i), *r = NULL;
+        if (i < 8 && ((arrays_in | consts_in) >> i) & 1) {
+            r = PyObject_CallFunctionObjArgs(protect, x, Py_None, NULL);
+            if (r != NULL && !((consts_in >> i) & 1)) {
+                Py_CLEAR(r); /* (a Value: kept; the node holds it) */
+                continue;
             }
         }
-        else {
-            ans = 1; /* "ans" */
+        else if (PyTuple_CheckExact(x)) {
+            r = PyTuple_GetSlice(x, 0, PyTuple_GET_SIZE(x));
         }
-        Py_CLEAR(item);
+        else {
+            continue; /* (a float, an int, an np.float64: _protect returns it) */
+        }
+        if (r == NULL) {
+            Py_DECREF(it);
+            return -1;
+        }
+        Py_SETREF(((PyTupleObject *)args)->ob_item[i], r);
     }
-    if (PyErr_Occurred() || (shape = PyObject_GetAttr(res, s_shape)) == NULL) {
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* Record `res`, a float64 ndarray computed by `rule` from `args` (fast_protect_saved's), as
+   Recorder.apply does: a new Value of `res` (its primal weak), registered as fast_register
+   does (a new buffer; a view, `view` 1, with `view_of` = (buffer, parent, recipe)); the Node;
+   the result kept where the rule saves it (`ans`). A new reference to res, or NULL. */
+static PyObject *
+fast_record_array(PyObject *st, PyObject *rec, PyObject *rule, PyObject *saves, PyObject *args,
+                  int ans, PyObject *res, int view, PyObject *view_of, const fa_where_key *key)
+{
+    PyObject *protect = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_ARRAY), 1);
+    PyObject *shape = NULL, *v = NULL, *node = NULL, *r = NULL, *out = NULL;
+    if ((shape = PyObject_GetAttr(res, s_shape)) == NULL) {
         goto done;
     }
     untrack_if_leaves(shape);
@@ -2341,12 +2364,9 @@ fast_record_array(PyObject *st, PyObject *rec, PyObject *rule, PyObject *saves, 
     fast_untrack(st, v, node, NULL, args);
     out = Py_NewRef(res);
 done:
-    Py_XDECREF(it);
-    Py_XDECREF(item);
     Py_XDECREF(shape);
     Py_XDECREF(v);
     Py_XDECREF(node);
-    Py_XDECREF(r);
     return out;
 }
 
@@ -2397,8 +2417,9 @@ fast_array_binop(int k, PyObject *a, PyObject *b)
     PyObject *st = T.fast_rec, *rec = PyTuple_GET_ITEM(st, FR_REC);
     PyObject *rule = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_RULES), k);
     PyObject *arrays = PyTuple_GET_ITEM(st, FR_ARRAY);
-    if (rule == Py_None || rec != T.h_obj || arrays == Py_None) {
-        return FA_FALLBACK;
+    if (rule == Py_None || rec != T.h_obj || arrays == Py_None ||
+        !(k == 0 || k == 2 || k == 5 || k == 6 || k == 8 || k == 10 || k == 11)) {
+        return FA_FALLBACK; /* (fast_op's arithmetic operators only) */
     }
     PyObject *entries = NULL, *va = NULL, *vb = NULL, *res = NULL, *args = NULL;
     PyObject *out = FA_FALLBACK;
@@ -2416,26 +2437,27 @@ fast_array_binop(int k, PyObject *a, PyObject *b)
     if (ca < 0 || cb < 0 || (va == NULL && vb == NULL) || !fast_begin(st, &key)) {
         goto done;
     }
+    PyObject *saves = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_SAVES), k);
+    saves = PyTuple_GET_ITEM(saves, (va != NULL) + 2 * (vb != NULL) - 1);
+    int ans;
+    if ((args = PyTuple_Pack(2, va != NULL ? va : a, vb != NULL ? vb : b)) == NULL ||
+        fast_protect_saved(st, saves, args, (ca == 2) | ((cb == 2) << 1),
+                           (ca == 3) | ((cb == 3) << 1), &ans) < 0) {
+        out = NULL;
+        goto done;
+    }
     res = fast_native_op(k, a, b);
-    if (res == FA_FALLBACK || res == NULL) { /* no arithmetic meaning; or its own exception */
-        out = res;
-        res = NULL;
+    if (res == NULL) { /* its own exception, as natively (the handler keeps what it saves) */
+        out = NULL;
         goto done;
     }
     if (!Py_IS_TYPE(res, ndarray_type) || PyArray_BASE((PyArrayObject *)res) != NULL ||
         (PyObject *)PyArray_DESCR((PyArrayObject *)res) != PyTuple_GET_ITEM(st, FR_DTYPE)) {
         out = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 2), rec, rule, res, a, b,
-                                           NULL);
+                                           NULL); /* (never met) */
         goto done;
     }
-    PyObject *saves = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_SAVES), k);
-    saves = PyTuple_GET_ITEM(saves, (va != NULL) + 2 * (vb != NULL) - 1);
-    if ((args = PyTuple_Pack(2, va != NULL ? va : a, vb != NULL ? vb : b)) == NULL) {
-        out = NULL;
-        goto done;
-    }
-    out = fast_record_array(st, rec, rule, saves, args, (ca == 2) | ((cb == 2) << 1),
-                            (ca == 3) | ((cb == 3) << 1), res, 0, NULL, &key);
+    out = fast_record_array(st, rec, rule, saves, args, ans, res, 0, NULL, &key);
 done:
     Py_XDECREF(entries);
     Py_XDECREF(va);
@@ -2621,14 +2643,20 @@ fast_view_getitem(PyObject *st, PyObject *rec, PyObject *a, PyObject *k)
         PyErr_Clear(); /* an IndexError: the handler raises it (a pure op) */
         goto done;
     }
-    if ((recipe = PyTuple_Pack(2, s_getitem_kind, k)) == NULL ||
-        (view_of = PyTuple_Pack(3, buf, a, recipe)) == NULL ||
-        (args = PyTuple_Pack(2, v, k)) == NULL) {
+    int ans; /* (after the view is made: it runs no Python code, and a bad key must leave
+                nothing kept, as the handler raises it before keeping anything) */
+    if ((args = PyTuple_Pack(2, v, k)) == NULL ||
+        fast_protect_saved(st, PyTuple_GET_ITEM(gi, 1), args, 1, 0, &ans) < 0) {
         out = NULL;
         goto done;
     }
-    out = fast_record_array(st, rec, PyTuple_GET_ITEM(gi, 0), PyTuple_GET_ITEM(gi, 1), args, 1,
-                            0, res, 1, view_of, &key);
+    if ((recipe = PyTuple_Pack(2, s_getitem_kind, k)) == NULL ||
+        (view_of = PyTuple_Pack(3, buf, a, recipe)) == NULL) {
+        out = NULL;
+        goto done;
+    }
+    out = fast_record_array(st, rec, PyTuple_GET_ITEM(gi, 0), PyTuple_GET_ITEM(gi, 1), args,
+                            ans, res, 1, view_of, &key);
 done:
     Py_XDECREF(entries);
     Py_XDECREF(e);
@@ -2966,12 +2994,16 @@ fast_as_handler(int k, PyObject *a, PyObject *b, PyObject *c)
     }
     T.in_handler++;
     FA_PY_RECURSION_REMAINING(ts) += FA_HANDLER_FRAMES;
+    /* held: an operation can run Python code (an np.seterrcall function, a warning's) that
+       starts and ends a capture of its own, which replaces this thread's state */
+    PyObject *st = Py_NewRef(T.fast_rec);
     PyObject *res = k >= 0    ? fast_binop(k % 13, a, b, k >= 13)
                     : k == -1 ? fast_getitem(a, b)
                     : k == -2 ? fast_setitem(a, b, c)
                     : k == -3 ? fast_call(a, b)
                     : k >= -5 ? fast_unary(-4 - k, a)
                               : fast_compare(-10 - k, a, b);
+    Py_DECREF(st);
     FA_PY_RECURSION_REMAINING(ts) -= FA_HANDLER_FRAMES;
     T.in_handler--;
     if (!profile_internals) {

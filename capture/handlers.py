@@ -311,8 +311,7 @@ def _one_argument_calls(module: Any) -> dict:
     nothing else to do (a rule that is not cut, has no hazard, mutates nothing and has a VJP
     for its argument; a ufunc's elementwise)."""
     out = {}
-    for name in dir(module):
-        fn = getattr(module, name)
+    for fn in list(vars(module).values()):  # (not dir/getattr: NumPy imports submodules lazily)
         if module is np:
             ok = type(fn) is np.ufunc and fn.nin == 1 and fn.nout == 1
         else:
