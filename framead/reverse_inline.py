@@ -65,14 +65,16 @@ def inline_callables(node: Node) -> list | None:
 
 
 def inline_vjp(node: Node) -> list[str] | None:
-    """Expressions (with {0}, {1}, {ans} placeholders) for each argument's cotangent, or None
-    when ``node`` is not a real-scalar node of an inlined rule (framead's own: not a rule
-    registered in its place), or a primal a formula reads
-    is of a float subclass (the formula would compute with its operators: a ``*`` that
-    scales)."""
+    """Expressions (with {0}, {1}, {ans} placeholders) for each traced argument's cotangent
+    (None for a constant argument), or None when ``node`` is not a real-scalar node of an
+    inlined rule (framead's own: not a rule registered in its place), or a primal a formula
+    reads is missing (not saved: ``c * x`` keeps no ``x``, and needs none) or of a float
+    subclass (the formula would compute with its operators: a ``*`` that scales)."""
     forms = _forms(node)
     if forms is None:
         return None
+    forms = [f if i < len(node.args) and isinstance(node.args[i], Value) else None
+             for i, f in enumerate(forms)]
     out = node.outputs[0]
     for k, arg in ((0, "{0}"), (1, "{1}"), (None, "{ans}")):
         if any(f is not None and arg in f for f in forms):
