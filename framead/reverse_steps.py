@@ -43,6 +43,16 @@ class _Step:
 
     __slots__ = ("node", "outs", "metas", "treedef", "ans", "args", "kw", "joint", "parts",
                  "fused")
+    node: Node | None
+    outs: Any
+    metas: Any
+    treedef: Any
+    ans: Any
+    args: Any
+    kw: Any
+    joint: Any
+    parts: Any
+    fused: Any
 
 
 def _multi_step(node: Node, check: bool) -> _Step:
