@@ -30,6 +30,7 @@ from .replay_graph import (
     NotReplayable,
     Statics,
     active_nodes,
+    broadcast_shape,
     drop_primals,
     env_size,
     flags,
@@ -69,8 +70,7 @@ _serial = itertools.count(1)
 
 # operator nodes emitted as Python operators (the outer capture's probes see them as usual)
 _BINOPS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
-           operator.pow: "**", operator.matmul: "@", operator.floordiv: "//",
-           operator.mod: "%"}
+           operator.pow: "**", operator.matmul: "@", operator.floordiv: "//", operator.mod: "%"}
 _UNOPS = {operator.neg: "-", operator.pos: "+"}
 _NO_KW: dict = {}  # (the keyword arguments of the steps without: one dict, only read)
 
@@ -105,9 +105,9 @@ def _on_copy(fn: Any, k: int, *args: Any, **kwargs: Any) -> Any:
 def _as_recorded(fn: Any, node: Node) -> bool:
     """Whether ``fn`` (``node``'s callable in the replay) returns an array of the recorded
     class, shape and dtype without ``fit``: a one-output ufunc called without keywords on
-    arrays and scalars, its result of at least one dimension (NumPy 2 types results by
-    dtypes, not values), or a setitem copying (or writing) an array of the output's shape
-    and dtype."""
+    arrays and scalars, its result of at least one dimension, the arguments' broadcast shape
+    (NumPy 2 types results by dtypes, not values; an ``out=`` may have broadcast it), or a
+    setitem copying (or writing) an array of the output's shape and dtype."""
     o = node.outputs[0]
     if node.rule is SETITEM_RULE:
         a = node.args[0]
@@ -115,7 +115,9 @@ def _as_recorded(fn: Any, node: Node) -> bool:
             a.kind is np.ndarray and tuple(a.shape) == tuple(o.shape) and a.dtype == o.dtype
     return isinstance(fn, np.ufunc) and fn.nout == 1 and not node.kwargs and \
         len(o.shape) >= 1 and all(type(a) is not Value or a.kind is np.ndarray or
-                                  a.kind in _SCALAR_KINDS for a in node.args)
+                                  a.kind in _SCALAR_KINDS for a in node.args) and \
+        broadcast_shape(node.args) == tuple(o.shape)
+
 
 
 def _may_return_view(node: Node) -> bool:

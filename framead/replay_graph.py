@@ -200,3 +200,12 @@ def active_nodes(graph: Graph, wrt: list[Value], ins: list, size: int) -> list[N
             for i in positional_ids(node, ins[k]):
                 needed[i] = 1
     return out
+
+
+def broadcast_shape(args: tuple) -> tuple | None:
+    """The shape NumPy broadcasts a node's ``args`` (Values and constants) to, or None."""
+    try:
+        return tuple(np.broadcast_shapes(*(tuple(a.shape) if type(a) is Value else np.shape(a)
+                                           for a in args)))
+    except (ValueError, TypeError):
+        return None

@@ -115,8 +115,16 @@ def _floats_and_tuples(p):
     return math.hypot(*acc) + min(x, y) ** 2
 
 
+def _broadcast_by_out(x0):
+    b0 = x0.copy()
+    np.multiply(0.5, x0[1], out=b0)  # scalars: the out= array gives the result its shape
+    b0[0] = x0[0]
+    return np.sum(b0 * b0)
+
+
 PROGRAMS = [
     (_branchy, lambda rng: (rng.uniform(-1, 1, 12),)),
+    (_broadcast_by_out, lambda rng: (rng.uniform(0.5, 1.5, 4),)),
     (_setitem_loop, lambda rng: (1.0 + 0.3 * rng.standard_normal(9),)),
     (_containers_and_kwargs, lambda rng: (rng.standard_normal(6), rng.standard_normal(3))),
     (_views_and_inplace, lambda rng: (rng.uniform(0.1, 0.9, 8),)),
