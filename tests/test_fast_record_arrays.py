@@ -107,7 +107,7 @@ def array_programs(draw):
     return f"import numpy as np\n\ndef f(x):\n{body}\n    return {total}\n"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
 @given(src=array_programs())
 def test_fuzz_array_programs_record_as_the_handlers(src, tmp_path_factory):
     mod, _ = load_source_module(src, tmp_path_factory.mktemp("fastarr"), "framead_fastarr")
@@ -136,13 +136,16 @@ def test_fuzz_array_programs_record_as_the_handlers(src, tmp_path_factory):
             session.FAST_RECORD = old
     np.testing.assert_array_equal(nested[2], nested[0])
     np.testing.assert_array_equal(nested[3], nested[1])
-    np.testing.assert_allclose(nested[2], nested[3], rtol=1e-7, atol=1e-9)
     native = mod.f(x.copy())  # (a program may write into its argument)
-    assert quick.value == slow.value == native
-    eps = 1e-6
-    fd = np.array([(mod.f(x + eps * e) - mod.f(x - eps * e)) / (2 * eps) for e in np.eye(N)])
+    np.testing.assert_equal([quick.value, slow.value], [native, native])
+    if not (np.isfinite(native) and abs(native) < 1e8 and np.all(np.isfinite(g_fast))):
+        return  # (an overflow or a nan: the same on both paths, no derivative to check)
+    np.testing.assert_allclose(nested[2], nested[3], rtol=1e-7, atol=1e-9)
+    fd, fd4 = (np.array([(mod.f(x + h * e) - mod.f(x - h * e)) / (2 * h) for e in np.eye(N)])
+               for h in (1e-6, 4e-6))
     scale = 1e-8 * max(1.0, abs(float(native)))
-    np.testing.assert_allclose(g_fast, fd, rtol=1e-4, atol=1e-6 + scale)
+    if np.allclose(fd, fd4, rtol=1e-3, atol=1e-5 + scale):  # (else not smooth at x)
+        np.testing.assert_allclose(g_fast, fd, rtol=1e-4, atol=1e-6 + scale)
 
 
 # --- the fast path is taken, and only where it may be ---------------------------------------

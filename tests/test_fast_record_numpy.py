@@ -243,7 +243,7 @@ def expressions(draw, depth=0):
 
 
 @pytest.mark.filterwarnings("ignore::framead.api.GradientWarning")
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(expressions())
 def test_fuzz_fast_and_handlers_agree(expr):
     src = f"def f(x):\n    y = x[1] * 1.0\n    z = float(x[0])\n    return {expr}\n"
@@ -266,13 +266,16 @@ def test_fuzz_fast_and_handlers_agree(expr):
     assert [str(h) for h in quick.hazards] == [str(h) for h in slow.hazards]
     if g_fast is not None:
         np.testing.assert_array_equal(g_fast, g_slow)
-        eps = 1e-6
-        fd = np.array([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(3)])
+        # central differences at two step sizes: where they disagree, a branch (a comparison)
+        # or a floor lies within a step of x and differences say nothing about the derivative
+        fd, fd4 = (np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(3)])
+                   for h in (1e-6, 4e-6))
         rounding = 1e-9 * abs(float(f(x)))  # (central differences of a large value)
-        np.testing.assert_allclose(g_fast, fd, rtol=1e-4, atol=1e-6 + rounding)
+        if np.allclose(fd, fd4, rtol=1e-3, atol=1e-5 + rounding):
+            np.testing.assert_allclose(g_fast, fd, rtol=1e-4, atol=1e-6 + rounding)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=120, deadline=None, derandomize=True, database=None)
 @given(src=programs())
 def test_fuzz_element_programs_record_as_the_handlers(src, tmp_path_factory):
     """Element reads and writes among whole-array operations (test_scalar_tape_fused's

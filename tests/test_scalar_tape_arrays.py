@@ -168,7 +168,8 @@ def _fd(f, x, y, h=1e-6):
     return gx
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(stmts=st.lists(_stmt, min_size=1, max_size=6),
        xs=st.lists(st.floats(-1.0, 1.0), min_size=N, max_size=N),
        ys=st.lists(st.floats(-1.0, 1.0), min_size=N, max_size=N))

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
 @given(n=st.integers(1, 200), m=st.integers(1, 5), batch=st.sampled_from([(), (2,)]),
        lower=st.booleans(), cplx=st.booleans(), seed=st.integers(0, 2**16))
 def test_tri_solve_matches_lu_solve(n, m, batch, lower, cplx, seed):
