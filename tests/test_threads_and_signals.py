@@ -186,9 +186,9 @@ def test_random_sigint_leaves_clean_state():
                 # mostly short intervals (interrupts land anywhere), some long ones (calls end)
                 time.sleep(rnd.expovariate(1 / 0.003) if rnd.random() < 0.8 else 0.3)
                 signal.pthread_kill(main, signal.SIGINT)
-        def loop(x):
+        def loop(x):  # (long enough that most signals land inside a capture)
             y = x
-            for i in range(30):
+            for i in range(300):
                 y = np.sin(y) * 1.01 + x
             return y
         calls = [lambda: framead.grad(loop)(0.3),
