@@ -28,7 +28,8 @@ _INLINE: dict[Any, tuple[str, ...]] = {
     math.exp: ("g * {ans}",),
 }
 _INLINE_FNS: dict[str, Any] = {}
-_library_ids: list = [None, frozenset()]  # [library_rules() when computed, the ids]
+# (library_rules() when computed, the ids): replaced whole, never mutated (threads share it)
+_library_ids: tuple = (None, frozenset())
 
 
 def library_rule_ids() -> frozenset[int]:
@@ -36,12 +37,13 @@ def library_rule_ids() -> frozenset[int]:
     trusted (only user rules get checked), and only their inline formulas are used (a rule
     registered in place of one keeps its own VJP). Computed again only when a library module
     installs more rules (an optional package imported later)."""
+    global _library_ids
     shipped = rules.library_rules()
-    if _library_ids[0] is not shipped:
-        _library_ids[1] = frozenset({id(r) for r in shipped} | {
-            id(r) for r in (SETITEM_RULE, VIEW_UPDATE_RULE, GATHER_RULE, COPY_RULE)})
-        _library_ids[0] = shipped
-    return _library_ids[1]
+    known = _library_ids
+    if known[0] is not shipped:
+        known = _library_ids = (shipped, frozenset({id(r) for r in shipped} | {
+            id(r) for r in (SETITEM_RULE, VIEW_UPDATE_RULE, GATHER_RULE, COPY_RULE)}))
+    return known[1]
 
 
 def inline_callables(node: Node) -> list | None:

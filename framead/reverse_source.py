@@ -59,25 +59,27 @@ def ids_tree(tree: Any) -> Any:
 
 
 # --- fused cotangent accumulation (framead/reverse.py ``_acc_getitem``, ``_acc_setitem``) ---
-_FUSED_RULES: list = []
+_FUSED_RULES: tuple = ()  # set whole, once (threads may race to set it: same value)
 
 
 def fused_rules() -> tuple:
     """(the setitem rule, the getitem rule): the rules fused accumulators serve."""
-    if not _FUSED_RULES:
-        _FUSED_RULES.extend((SETITEM_RULE, rules.lookup(operator.getitem)))
-    return tuple(_FUSED_RULES)
+    global _FUSED_RULES
+    fused = _FUSED_RULES
+    if not fused:
+        fused = _FUSED_RULES = (SETITEM_RULE, rules.lookup(operator.getitem))
+    return fused
 
 
 def fused_kind(node: Node) -> str | None:
     """Which fused accumulator serves ``node``'s reverse step (None: its rule's VJP)."""
-    fused_rules()
+    setitem, getitem = fused_rules()
     rule = node.rule
-    if (rule is not _FUSED_RULES[0] and rule is not _FUSED_RULES[1]) or node.multi or \
+    if (rule is not setitem and rule is not getitem) or node.multi or \
             node.outputs[0] is None:
         return None
     out = node.outputs[0]
-    if rule is _FUSED_RULES[0]:
+    if rule is setitem:
         a, key, v = node.args
         if any(True for _ in values_in(key)) or not is_basic_key(key) or \
                 type(v) in (list, tuple) or (isinstance(a, Value) and a.dtype != out.dtype) \

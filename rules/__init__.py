@@ -24,6 +24,7 @@ Every ``*_rules`` module is one subject of the library, with an ``install()``.
 
 import importlib
 import sys
+import threading
 import warnings
 
 from framead.ir import Meta
@@ -128,6 +129,8 @@ _OPTIONAL = (
 
 
 _modules_seen = [-1]  # len(sys.modules) at the last look (checked before every capture)
+_install_lock = threading.RLock()  # one thread installs packs (their rules are told apart by
+                                   # what each install added); the others wait for the rules
 
 
 def install_optional() -> None:
@@ -135,16 +138,18 @@ def install_optional() -> None:
     rule someone registered first is kept, and a failure is a warning, not an error."""
     if len(sys.modules) == _modules_seen[0]:  # nothing imported since the last look
         return
-    _modules_seen[0] = len(sys.modules)
-    for name, triggers in _OPTIONAL:
-        if name in _BY_MODULE or not any(m in sys.modules for m in triggers):
-            continue
-        try:
-            _install(importlib.import_module(f"{__name__}.{name}"))
-        except Exception as e:  # a broken SciPy must not break every capture
-            _BY_MODULE.setdefault(name, ())
-            warnings.warn(f"framead: {name} not installed: {type(e).__name__}: {e}",
-                          RuntimeWarning, stacklevel=2)
+    with _install_lock:
+        seen = len(sys.modules)
+        for name, triggers in _OPTIONAL:
+            if name in _BY_MODULE or not any(m in sys.modules for m in triggers):
+                continue
+            try:
+                _install(importlib.import_module(f"{__name__}.{name}"))
+            except Exception as e:  # a broken SciPy must not break every capture
+                _BY_MODULE.setdefault(name, ())
+                warnings.warn(f"framead: {name} not installed: {type(e).__name__}: {e}",
+                              RuntimeWarning, stacklevel=2)
+        _modules_seen[0] = seen  # (after the installs: no thread skips a pack still going in)
 
 
 _plugins_scanned: list[bool] = []
@@ -160,8 +165,10 @@ def generation() -> int:
     when the rules of a newly imported optional package are installed."""
     install_optional()
     if not _plugins_scanned:  # third-party rule packages: loaded lazily, on the first capture
-        _plugins_scanned.append(True)
-        load_entry_points(once=True)
+        with _install_lock:
+            if not _plugins_scanned:
+                load_entry_points(once=True)
+                _plugins_scanned.append(True)
     return _registry_generation()
 
 
@@ -170,10 +177,13 @@ def library_rules(module: str | None = None) -> tuple[Rule, ...]:
     those one library module installed (``"numpy_rules"``, ``"linalg_rules"``...)."""
     if module is not None:
         return _BY_MODULE.get(module, ())
-    if _library[0] != len(_BY_MODULE):  # (each module's entry is set once)
-        _library[1] = tuple(r for rules in _BY_MODULE.values() for r in rules)
-        _library[0] = len(_BY_MODULE)
-    return _library[1]
+    global _library
+    known = _library
+    if known[0] != len(_BY_MODULE):  # (each module's entry is set once)
+        n = len(_BY_MODULE)
+        known = _library = (n, tuple(r for rules in list(_BY_MODULE.values()) for r in rules))
+    return known[1]
 
 
-_library: list = [0, ()]  # [modules installed when it was made, library_rules()]
+# (modules installed when it was made, library_rules()): replaced whole (threads share it)
+_library: tuple = (0, ())

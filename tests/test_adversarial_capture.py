@@ -189,6 +189,90 @@ def test_sixteen_threads_every_entry_point_shared_functions_and_inputs():
     assert st == repr((0, False, 0, 0, 0, True, None, None))
 
 
+def test_first_calls_of_a_process_from_sixteen_threads_at_once():
+    """Every thread's first call starts at the same moment (a barrier) in a fresh
+    interpreter, so framead's lazily made tables are made by several threads at once. CI
+    once saw a table made twice over (``fused_rules`` extended by two threads: every later
+    reverse pass in that process raised ValueError). Several interpreters, each entry point
+    first in turn."""
+    script = """
+        import json, sys, threading, math
+        import numpy as np, framead
+        sys.setswitchinterval(1e-6)
+        def f_scalar(x):
+            y = 0.0
+            for i in range(3):
+                y = y + math.sin(x * (i + 1)) * x
+            return y
+        def f_arr(a):
+            b = np.empty_like(a)
+            for i in range(len(a)):
+                b[i] = a[i] * a[(i + 1) % len(a)]
+            return np.sum(np.tanh(b[1:]))
+        A = np.linspace(0.1, 0.9, 5)
+        calls = [lambda: framead.grad(f_scalar)(0.3), lambda: framead.grad(f_arr)(A),
+                 lambda: framead.grad(f_arr, cache=True)(A),
+                 lambda: framead.hessian(lambda v: (v**3).sum() * v[0])(A),
+                 lambda: framead.jacrev(lambda a: np.sin(a) * a[0])(A),
+                 lambda: framead.jit(framead.grad(f_scalar))(0.3)]
+        first = int(sys.argv[1])
+        bar = threading.Barrier(16)
+        got, errors = {}, []
+        def work(k):
+            bar.wait()
+            for j in range(2):
+                kind = (first + k + j) % len(calls)
+                try:
+                    got.setdefault(kind, []).append(np.asarray(calls[kind]()).tolist())
+                except Exception as e:
+                    errors.append(repr(e))
+        ts = [threading.Thread(target=work, args=(k,)) for k in range(16)]
+        for t in ts: t.start()
+        for t in ts: t.join(120)
+        agree = all(v == vs[0] for vs in got.values() for v in vs)
+        print("@@" + json.dumps([sum(t.is_alive() for t in ts), errors[:3], agree, len(got)]))
+    """
+    with cf.ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda k: _run(script, str(k), timeout=120), range(6)))
+    for p in runs:
+        alive, errors, agree, kinds = _result(p)
+        assert alive == 0, "a call hung"
+        assert errors == []
+        assert agree, "threads got different gradients for the same call"
+        assert kinds == 6
+
+
+def test_fused_rules_is_made_once_under_racing_threads(monkeypatch):
+    """The table the reverse pass's fused steps are chosen by is made whole, once: threads
+    that race to make it (its rule lookup yields the GIL here) all get the same two rules."""
+    import threading
+    import time
+
+    from framead import reverse_source
+    real_lookup = reverse_source.rules.lookup
+
+    class _SlowRules:
+        @staticmethod
+        def lookup(fn):
+            time.sleep(0.002)  # every racing thread is inside the lazy init now
+            return real_lookup(fn)
+
+    monkeypatch.setattr(reverse_source, "rules", _SlowRules)
+    want = None
+    for _ in range(3):
+        monkeypatch.setattr(reverse_source, "_FUSED_RULES", ())
+        bar, out = threading.Barrier(8), []
+        ts = [threading.Thread(target=lambda: (bar.wait(), out.append(
+            reverse_source.fused_rules()))) for _ in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        want = want or out[0]
+        assert len(out) == 8 and all(o == want and len(o) == 2 for o in out)
+        assert reverse_source.fused_rules() == want
+
+
 def test_thread_scenarios_generators_locals_queues_exceptions():
     out = _result(_run("""
         import json, queue, sys, threading, concurrent.futures as cf
