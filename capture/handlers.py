@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import operator
 import sys
+import threading
 import types
 import weakref
 from typing import Any
@@ -35,6 +36,9 @@ _OP_RULES: list = []
 _OP_SAVES: list = []  # per operator: saves when only a / only b / both are traced
 _OP_GEN = [-1]  # the registry's generation they were made at
 _GENERATION = generation_cell()
+# one thread at a time remakes the tables above and _FAST_TABLES (two threads' remakes
+# interleaved could leave one's stale tables labelled with the other's generation)
+_OP_LOCK = threading.RLock()  # (reentrant: a signal handler or finalizer may call grad)
 
 
 class ProbeHandlers:
@@ -218,14 +222,18 @@ class ProbeHandlers:
 def init_op_rules() -> None:
     """_OP_RULES and _OP_SAVES as the rules are registered now (made again after a
     registration: each capture calls this when it starts)."""
-    gen = _GENERATION[0]
-    if _OP_GEN[0] != gen:
-        _OP_RULES[:] = [rules.lookup(op) for op in FUNC_OPS]
-        _OP_SAVES[:] = [None if r is None else tuple(saved_set(r, t) for t in
-                                                     ((0,), (1,), (0, 1)))
-                        for r in _OP_RULES]
-        _OP_GEN[0] = gen
-        _FAST_TABLES.clear()
+    if _OP_GEN[0] == _GENERATION[0]:
+        return
+    with _OP_LOCK:
+        gen = _GENERATION[0]  # (read first: a rule registered meanwhile makes it old)
+        if _OP_GEN[0] != gen:
+            op_rules = [rules.lookup(op) for op in FUNC_OPS]
+            _OP_RULES[:] = op_rules
+            _OP_SAVES[:] = [None if r is None else tuple(saved_set(r, t) for t in
+                                                         ((0,), (1,), (0, 1)))
+                            for r in op_rules]
+            _FAST_TABLES.clear()
+            _OP_GEN[0] = gen
 
 
 # the operators by BINARY_OP oparg % 13, as capture/_evalframe.c's fast_op numbers them
@@ -265,15 +273,16 @@ def fast_record_state(rec: Any) -> tuple | None:
             getattr(rec, "save_all", True) or type(getattr(rec, "entries", None)) is not dict:
         return None
     init_op_rules()
-    if not _FAST_TABLES:
-        _FAST_TABLES.append(_fast_tables())
-    tables = _FAST_TABLES[0]
+    with _OP_LOCK:  # (the tables and the generation they were made at, together)
+        if not _FAST_TABLES:
+            _FAST_TABLES.append(_fast_tables())
+        tables, gen = _FAST_TABLES[0], _OP_GEN[0]
     if tables is None:
         return None
     arrays = (rec.fresh_array, rec._protect, _record_computed, rec.fresh_view, tables[6],
               Buffer, WeakEntry, rec._on_death)
     return (rec, *tables[:2], Entry, Value, Node, _PY_DTYPES[float], np.float64, *tables[2:6],
-            arrays, (_GENERATION, _OP_GEN[0]))
+            arrays, (_GENERATION, gen))
 
 
 def _record_computed(rec: Any, rule: Any, result: Any, *operands: Any) -> Any:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +51,16 @@ from .reverse import Backward
 from .rules import make_rule
 from .solver_common import args_tuple, bind, forward_values, parameters, snapshots, split_like
 
-_OPTIONS: list[dict] = [{}]
+# each thread's stack of adjoint_options blocks: a block is its own thread's (one process-wide
+# stack gave a capture the options of a block open in another thread, and a block that
+# closed in one thread popped another thread's entry)
+_options = threading.local()
+
+
+def _current_options() -> dict:
+    """The adjoint options of this thread's innermost ``adjoint_options`` block."""
+    stack = getattr(_options, "stack", None)
+    return stack[-1] if stack else {}
 
 
 @contextlib.contextmanager
@@ -61,11 +71,12 @@ def adjoint_options(rtol: float | None = None, atol: float | None = None,
     forward call."""
     new = {k: v for k, v in (("rtol", rtol), ("atol", atol), ("method", method))
            if v is not None}
-    _OPTIONS.append({**_OPTIONS[-1], **new})
+    stack = _options.__dict__.setdefault("stack", [])
+    stack.append({**_current_options(), **new})
     try:
         yield
     finally:
-        _OPTIONS.pop()
+        stack.pop()
 
 
 class OdeContext:
@@ -228,7 +239,7 @@ def _solve_ivp(rec, fn, args, kwargs, frame):
     method = b.get("method", "RK45")
     opts = {"method": method if isinstance(method, str) else "RK45",
             "rtol": extra.get("rtol", 1e-3), "atol": extra.get("atol", 1e-6),
-            **_OPTIONS[-1]}
+            **_current_options()}
     t0, t1 = (float(v) for v in b["t_span"])
     got = _record(rec, frame, f, t0, b["y0"], res.y, res.t, res.sol, np.asarray, opts,
                   "solve_ivp", 1.0 if t1 >= t0 else -1.0)
@@ -306,7 +317,7 @@ def _odeint(rec, fn, args, kwargs, frame):
     y = out[0] if full else out
     if dense_sol.sol is None:
         return out
-    opts = {"method": "LSODA", "rtol": rtol, "atol": atol, **_OPTIONS[-1]}
+    opts = {"method": "LSODA", "rtol": rtol, "atol": atol, **_current_options()}
     got = _record(rec, frame, f, float(t[0]), b["y0"], y, t, dense_sol.sol,
                   lambda g: np.asarray(g).reshape(len(t), -1).T, opts, "odeint",
                   1.0 if t[-1] >= t[0] else -1.0)

@@ -71,6 +71,7 @@ from .registry import (
     unregister,
 )
 from .registry import generation as _registry_generation
+from .registry import recording as _recording
 from .shapes import (
     add_tangents,
     expand_reduced,
@@ -104,10 +105,14 @@ _BY_MODULE: dict[str, tuple[Rule, ...]] = {}
 
 
 def _install(module) -> None:
+    """Install a rule pack: its rules are those its ``install()`` registered (in this thread:
+    not a rule another thread registers meanwhile) that were not registered before."""
     before = {id(r) for r in iter_rules()}
-    module.install()
+    with _recording() as added:
+        module.install()
+    mine = {id(r) for r in added} - before
     name = module.__name__.rsplit(".", 1)[-1]
-    _BY_MODULE[name] = tuple(r for r in iter_rules() if id(r) not in before)
+    _BY_MODULE[name] = tuple(r for r in iter_rules() if id(r) in mine)
 
 
 for _module in (math_rules, builtin_rules, numpy_rules, numpy_array_rules, numpy_shape_rules,

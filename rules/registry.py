@@ -37,8 +37,10 @@ Call conventions (binding for the recorder and the reverse pass; see docs/intern
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
+import threading
 import types
 import warnings
 from collections.abc import Callable, Iterator
@@ -359,6 +361,27 @@ _METHODS: dict[tuple[type, str], Rule] = {}
 _ATTRS: dict[tuple[type, str], Rule] = {}
 _GENERATION = [0]
 NO_SELF: Any = object()
+# Threads may register while others read: readers walk copies (made in one C call), never the
+# live dicts ("changed size during iteration" broke captures).
+_installing = threading.local()  # .rules: what this thread registers inside ``recording()``
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[Rule]]:
+    """``with recording() as added:`` the rules this thread registers in the block (a rule
+    pack's install: not the rules other threads register meanwhile)."""
+    outer = getattr(_installing, "rules", None)
+    added: list[Rule] = []
+    _installing.rules = added
+    try:
+        yield added
+    finally:
+        _installing.rules = outer
+
+
+def _recorded(rule: Rule) -> None:
+    if (added := getattr(_installing, "rules", None)) is not None:
+        added.append(rule)
 
 
 def generation() -> int:
@@ -375,7 +398,7 @@ def generation_cell() -> list[int]:
 
 def ruled_callables() -> list:
     """Every callable object with a rule (functions, ufuncs, types, method descriptors)."""
-    return [fn for fn, _ in _BY_ID.values()]
+    return [fn for fn, _ in list(_BY_ID.values())]
 
 
 # id(raw implementation) -> id(its array-function dispatcher), for the entries _insert added
@@ -402,6 +425,7 @@ def _insert(fn: Any, rule: Rule, replace: bool) -> None:
                         f"replace=True to override it")
     _IMPL_OF.pop(id(fn), None)  # a rule of its own replaces the dispatcher's
     _BY_ID[id(fn)] = (fn, rule)
+    _recorded(rule)
     for impl in raw_implementations(fn):  # a rule of its own is kept
         if id(impl) not in _BY_ID or _IMPL_OF.get(id(impl)) == id(fn):
             _BY_ID[id(impl)] = (impl, rule)
@@ -447,6 +471,7 @@ def register_attr(classes: type | tuple, name: str, *, replace: bool = False,
         if (cls, name) in _ATTRS and not replace:
             raise RuleError(f"attribute {cls.__name__}.{name} already has a rule")
         _ATTRS[(cls, name)] = rule
+    _recorded(rule)
     _GENERATION[0] += 1
     return rule
 
@@ -455,10 +480,10 @@ def unregister(fn: Callable) -> Rule | None:
     """Remove ``fn``'s rule (and its method entry); returns it."""
     entry = _BY_ID.pop(id(fn), None)
     _IMPL_OF.pop(id(fn), None)
-    for impl in [i for i, d in _IMPL_OF.items() if d == id(fn)]:
-        del _IMPL_OF[impl], _BY_ID[impl]
-    for key in [k for k, r in _METHODS.items() if getattr(k[0], k[1], None) is fn]:
-        del _METHODS[key]
+    for impl in [i for i, d in list(_IMPL_OF.items()) if d == id(fn)]:
+        _IMPL_OF.pop(impl, None), _BY_ID.pop(impl, None)
+    for key in [k for k in list(_METHODS) if getattr(k[0], k[1], None) is fn]:
+        _METHODS.pop(key, None)
     _GENERATION[0] += 1
     return None if entry is None else entry[1]
 
@@ -548,19 +573,19 @@ def lookup(fn: Any) -> Rule | None:
 def iter_rules() -> Iterator[Rule]:
     """Every distinct registered rule (functions, methods, attributes), in registration order."""
     seen: set[int] = set()
-    for rule in [r for _, r in _BY_ID.values()] + list(_METHODS.values()) + list(_ATTRS.values()):
+    for rule in [*(r for _, r in list(_BY_ID.values())), *_METHODS.values(), *_ATTRS.values()]:
         if id(rule) not in seen:
             seen.add(id(rule))
             yield rule
 
 
 def iter_methods() -> Iterator[tuple[type, str, Rule]]:
-    for (cls, name), rule in _METHODS.items():
+    for (cls, name), rule in list(_METHODS.items()):
         yield cls, name, rule
 
 
 def iter_attrs() -> Iterator[tuple[type, str, Rule]]:
-    for (cls, name), rule in _ATTRS.items():
+    for (cls, name), rule in list(_ATTRS.items()):
         yield cls, name, rule
 
 
