@@ -56,7 +56,7 @@ import struct
 import sys
 import types
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -301,9 +301,10 @@ def solver_sources() -> tuple:
     return tuple(_SOLVER_SOURCES)
 
 
-def configure_flags() -> None:
+def configure_flags(overrides: Iterable[tuple[Any, int]] = ()) -> None:
     """Tell the C trampoline which callables have rules, are structural or special (the whole
-    table at once: a capture running on another thread never sees it half built)."""
+    table at once: a capture running on another thread never sees it half built);
+    ``overrides``: (callable, flags) pairs that replace the table's (the guard flags)."""
     entries = _STATIC.values()
     table = [(e.fn, C.NATIVE) for e in entries if e.kind & Kind.STRUCTURAL]
     # RULE (not SCAN): traced arrays come, lists of them not
@@ -320,6 +321,7 @@ def configure_flags() -> None:
     for source in _SOLVER_SOURCES:
         solvers.update(source())
     table += [(f, C.ALWAYS) for f, _ in solvers.values()]
+    table += overrides
     C.load_callable_flags(table)
     for k in [k for k, e in CALL_KINDS.items() if e.kind & Kind.SOLVER and k not in solvers]:
         if k in _STATIC:

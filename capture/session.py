@@ -11,6 +11,7 @@ import sys
 import threading
 import weakref
 from types import CodeType
+from typing import Any
 
 import numpy as np
 
@@ -137,9 +138,10 @@ def _refresh_flags() -> bool:
         key = (rules.generation(), "scipy" in sys.modules, solver_sources())
         if _flags_key[0] == key and C.get_callable_flags(sum) & C.ALWAYS:
             return False  # (a cleared C table has lost sum's ALWAYS flag)
-        configure_flags()
+        on = C.guard_users() > 0  # (in the same table: no window without the guard flags)
+        configure_flags(_guard_flag_pairs(on))
         _flags_key[0] = key
-        _sync_guard_flags(force=True)
+        _guard_flags_on[0] = on
         return True
 
 
@@ -150,15 +152,20 @@ _CHOOSING = with_kind(Kind.CHOOSING)
 _GUARDED = with_kind(Kind.GUARDED)
 
 
-def _sync_guard_flags(force: bool = False) -> None:
+def _guard_flag_pairs(on: bool) -> list[tuple[Any, int]]:
+    """The flags of the choosing and guarded callables while guards are recorded (on) or
+    not (off: their flags of configure_flags)."""
+    return [(fn, C.ALWAYS if on else 0) for fn in _CHOOSING] + \
+        [(fn, C.ALWAYS if on else C.NATIVE) for fn in _GUARDED]
+
+
+def _sync_guard_flags() -> None:
     with _flags_lock:
         on = C.guard_users() > 0
-        if on == _guard_flags_on[0] and not force:
+        if on == _guard_flags_on[0]:
             return
-        for fn in _CHOOSING:  # off: back to their flags of configure_flags
-            C.set_callable_flags(fn, C.ALWAYS if on else 0)
-        for fn in _GUARDED:
-            C.set_callable_flags(fn, C.ALWAYS if on else C.NATIVE)
+        for fn, flags in _guard_flag_pairs(on):
+            C.set_callable_flags(fn, flags)
         _guard_flags_on[0] = on
 
 

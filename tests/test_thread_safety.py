@@ -207,3 +207,31 @@ def test_operator_tables_made_while_a_rule_replaces_an_operator():
     """)
     assert out["b"] == 30.0 and out["c"] == 30.0, out  # the user's rule: 10 * 3
     assert out["a"] in (3.0, 30.0), out  # (before or after the replacement)
+
+
+def test_flag_table_is_loaded_with_the_guard_flags_while_guards_are_recorded(monkeypatch):
+    """While some thread records a cached trace (guards), choosing callables such as ``max``
+    must always come to dispatch. When the rules change, the callable-flag table is loaded
+    again: it must hold the guard flags as it is loaded (set one by one afterwards, another
+    thread recording guards could run ``max`` natively in between, its choice unguarded, and
+    the cached trace would later replay it unchecked)."""
+    from framead.capture import _evalframe as C
+    from framead.capture import session
+
+    seen = []
+    real_load = C.load_callable_flags
+
+    def load(table):
+        real_load(table)
+        seen.append(C.get_callable_flags(max))  # (what another thread would see now)
+
+    monkeypatch.setattr(C, "load_callable_flags", load)
+    monkeypatch.setattr(C, "guard_users", lambda: 1)  # (some thread records guards)
+    session._flags_key[0] = None  # (the rules changed: load again)
+    session._refresh_flags()
+    assert seen and seen[-1] & C.ALWAYS
+    monkeypatch.undo()
+    session._flags_key[0] = None  # (back to this process's own flags)
+    session._refresh_flags()
+    assert not C.get_callable_flags(max) & C.ALWAYS or C.guard_users() > 0
+    assert framead.grad(lambda x: max(x, 0.5) * x, cache=True)(2.0) == 4.0
