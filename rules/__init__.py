@@ -48,17 +48,16 @@ from .capture_state import set_capture_test
 from .check import CheckEntry, CheckReport, RuleCheckError, check, check_rule
 from .families import defbinary, defcut, deflinear, defunary
 from .formulas import abs_dx
+from .plugins import RulePluginWarning, load_entry_points
 from .registry import (
     ANS,
     NO_SELF,
     Rule,
     RuleError,
-    RulePluginWarning,
     infer_argnames,
     iter_attrs,
     iter_methods,
     iter_rules,
-    load_entry_points,
     lookup,
     lookup_attr,
     lookup_method,
