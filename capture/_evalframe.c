@@ -77,6 +77,9 @@ typedef struct fa_tls {
     PyObject *h_obj, *h_binop, *h_unary, *h_compare, *h_getitem, *h_setitem, *h_getattr,
         *h_getiter, *h_unpack, *h_call, *h_foreign;
     PyObject *fast_rec;     /* set_fast_record()'s state for h_obj, or NULL (_evalframe.c) */
+    void *gc_nodes;         /* the nodes list gc_untrack_nodes() last went through (never
+                               dereferenced: only compared) and how far */
+    Py_ssize_t gc_nodes_done;
     struct fa_tls *next;    /* capturing_threads link */
 } fa_tls;
 
@@ -1792,6 +1795,39 @@ fast_append_node(PyObject *st, PyObject *rec, PyObject *rule, PyObject *args, Py
     return node;
 }
 
+/* Can no reference cycle pass through `x`: not tracked by the collector, or an exact slice
+   of such parts, or (untracked here on the way) an exact tuple of such items? (A node's index
+   keys: `(slice(1, None), None)`.) */
+static int
+acyclic_leaf(PyObject *x, int depth)
+{
+    if (!PyObject_IS_GC(x) || !PyObject_GC_IsTracked(x)) {
+        return 1;
+    }
+    if (Py_IS_TYPE(x, &PySlice_Type)) {
+        PySliceObject *sl = (PySliceObject *)x;
+        return acyclic_leaf(sl->start, 3) && acyclic_leaf(sl->stop, 3) &&
+               acyclic_leaf(sl->step, 3);
+    }
+    if (PyTuple_CheckExact(x) && depth < 3) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(x); i++) {
+            if (!acyclic_leaf(PyTuple_GET_ITEM(x, i), depth + 1)) {
+                return 0;
+            }
+        }
+        PyObject_GC_UnTrack(x);
+        return 1;
+    }
+    return 0;
+}
+
+/* tp_traverse visit: is `x` an acyclic_leaf (or the object's own type)? */
+static int
+acyclic_visit(PyObject *x, void *arg)
+{
+    return !(x == arg || acyclic_leaf(x, 1));
+}
+
 /* A fast-recorded node's Value `v`, `node`, its scalar result's `entry` (or NULL), `args`:
    they hold nothing that can refer back to them (scalars, Values, constants, the rule, an
    array value's primal once kept), so the collector need not traverse them. The recorded
@@ -1817,13 +1853,84 @@ fast_untrack(PyObject *st, PyObject *v, PyObject *node, PyObject *entry, PyObjec
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
         PyObject *x = PyTuple_GET_ITEM(args, i);
         if (Py_TYPE(x) == (PyTypeObject *)PyTuple_GET_ITEM(st, FR_VALUE) &&
-            PyObject_GC_IsTracked(x) && refers_only_to_leaves(x, NULL)) {
+            PyObject_GC_IsTracked(x) &&
+            Py_TYPE(x)->tp_traverse(x, acyclic_visit, Py_TYPE(x)) == 0) {
             PyObject_GC_UnTrack(x);
         }
     }
-    /* (the collector untracks a tuple of untracked objects only if they are tuples) */
-    untrack_if_leaves(args);
-    untrack_if_leaves(SLOT_OUTPUTS(node));
+    /* (the collector untracks a tuple of untracked objects only if they are tuples; an
+       index's slices stay tracked, its tuples need not) */
+    acyclic_leaf(args, 0);
+    acyclic_leaf(SLOT_OUTPUTS(node), 0);
+}
+
+/* fast_untrack for a node the handlers recorded (Python): its Values, argument and output
+   tuples and itself are untracked where nothing they refer to can refer back (a primal or a
+   constant the collector tracks keeps them tracked; the rule, the location and the saves are
+   framead's, as for fast_untrack). */
+static void
+untrack_recorded_node(PyObject *st, PyObject *node)
+{
+    PyTypeObject *value_type = (PyTypeObject *)PyTuple_GET_ITEM(st, FR_VALUE);
+    PyObject *slot[FA_NODE_SLOTS];
+    for (int i = 0; i < FA_NODE_SLOTS; i++) {
+        if ((slot[i] = *(PyObject **)((char *)node + node_off[i])) == NULL) {
+            return;
+        }
+    }
+    PyObject *args = slot[1], *outs = slot[3];
+    if (!PyTuple_CheckExact(args) || !PyTuple_CheckExact(outs)) {
+        return;
+    }
+    for (int k = 0; k < 2; k++) {
+        PyObject *t = k ? outs : args;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
+            PyObject *v = PyTuple_GET_ITEM(t, i);
+            /* (a new shape tuple is tracked until a collection looks at it) */
+            if (Py_IS_TYPE(v, value_type) && PyObject_GC_IsTracked(v) &&
+                value_type->tp_traverse(v, acyclic_visit, value_type) == 0) {
+                PyObject_GC_UnTrack(v);
+            }
+        }
+    }
+    if (acyclic_leaf(args, 0) && acyclic_leaf(outs, 0) && acyclic_leaf(slot[2], 3) &&
+        acyclic_leaf(slot[7], 0)) {
+        PyObject_GC_UnTrack(node);
+    }
+}
+
+/* Before a collection on a capturing thread (gc_phase "start"): the nodes its recorder appended
+   since the last one, untracked as fast_untrack does those the C paths record. A long
+   recording's graph would otherwise be walked by every full collection it triggers (nbody:
+   collections took a third of the recording). */
+static void
+gc_untrack_nodes(void)
+{
+    PyObject *st = T.fast_rec;
+    if (st == NULL || !node_direct || !value_direct) {
+        return;
+    }
+    PyObject *nodes = PyObject_GetAttr(PyTuple_GET_ITEM(st, FR_REC), s_nodes);
+    if (nodes == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    if (PyList_CheckExact(nodes)) {
+        Py_ssize_t n = PyList_GET_SIZE(nodes);
+        if ((void *)nodes != T.gc_nodes || T.gc_nodes_done > n) {
+            T.gc_nodes = nodes;
+            T.gc_nodes_done = 0;
+        }
+        PyTypeObject *node_type = (PyTypeObject *)PyTuple_GET_ITEM(st, FR_NODE);
+        for (Py_ssize_t i = T.gc_nodes_done; i < n; i++) {
+            PyObject *node = PyList_GET_ITEM(nodes, i);
+            if (Py_IS_TYPE(node, node_type) && PyObject_GC_IsTracked(node)) {
+                untrack_recorded_node(st, node);
+            }
+        }
+        T.gc_nodes_done = n;
+    }
+    Py_DECREF(nodes);
 }
 
 /* Record `res` = rule(*args) as the handlers do for a scalar result: a new Value (shape (),
@@ -4264,6 +4371,7 @@ m_gc_phase(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     if (PyUnicode_CompareWithASCIIString(args[0], "start") == 0) {
         T.in_gc = 1; /* until the collection is over (fa_eval asks the interpreter): no
                         "stop" callback needed, which another callback could make us miss */
+        gc_untrack_nodes();
     }
     Py_RETURN_NONE;
 }

@@ -23,7 +23,7 @@ from .native import call_quiet
 from .operators import INPLACE_OPS
 from .overrides import plain, python_attr
 from .primitive_rules import CONST_RULE, COPY_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
-from .saves import ALL, plain_constants, saved_set
+from .saves import ALL, NOTHING, plain_constants, saved_set
 from .sourceloc import loc_of
 
 
@@ -70,7 +70,7 @@ class Mutations:
             pv = self.value_of(parent)
             nv = self._new_value(parent)
             self.nodes.append(Node(VIEW_UPDATE_RULE, (pv, val, e.recipe), {}, (nv,),
-                                   loc_of(frame), frozenset()))
+                                   loc_of(frame), NOTHING))
             e.value = val
             cur, val = parent, nv
             if self.save_all:  # (forward mode reads every primal)
@@ -175,7 +175,7 @@ class Mutations:
         out = self._new_value(a)
         self.nodes.append(Node(SETITEM_RULE, (av, k, vv if vv is not None else plain(v)), {},
                                (out,),
-                               loc_of(frame), frozenset()))
+                               loc_of(frame), NOTHING))
         if self.save_all:  # (forward mode reads every primal)
             self._keep_values((av, vv))
         self.write_back(a, out, frame)
@@ -201,7 +201,7 @@ class Mutations:
             new = self._new_value(o)
             self.nodes.append(Node(rules.lookup(_mut.copyto),
                                    (ov, fv if fv is not None else f, "unsafe", where), {},
-                                   (new,), loc_of(frame), frozenset()))
+                                   (new,), loc_of(frame), NOTHING))
             if self.save_all:  # (forward mode reads every primal)
                 self._keep_values((ov, fv))
             self.write_back(o, new, frame)

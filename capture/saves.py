@@ -10,6 +10,8 @@ import numpy as np
 from .overrides import plain
 
 ALL = frozenset(range(64)) | {"ans"}  # every argument and the result (forward mode, no saves)
+NOTHING: frozenset = frozenset()  # (one object: a recorded graph holds one per node)
+_UNIONS: dict[frozenset, frozenset] = {}  # the saves of several traced arguments, made once
 
 
 def saved_set(rule: Any, traced: Any) -> frozenset:
@@ -19,11 +21,14 @@ def saved_set(rule: Any, traced: Any) -> frozenset:
     if saves is None:
         return ALL
     if len(traced) == 1:
-        return saves.get(traced[0], frozenset())
+        return saves.get(traced[0], NOTHING)
     out: set = set()
     for i in traced:
         out.update(saves.get(i, ()))
-    return frozenset(out)
+    made = frozenset(out)
+    if len(_UNIONS) >= 256:
+        return made
+    return _UNIONS.setdefault(made, made)  # (one object per distinct set)
 
 
 def plain_constants(args: tuple) -> list:
