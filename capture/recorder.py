@@ -18,7 +18,7 @@ from framead.errors import GradientHazard
 from framead.ir import Graph, Node, SourceLoc, Value, flatten_tree
 
 from . import _evalframe as C
-from .buffers import buffer_owner, is_differentiable
+from .buffers import buffer_owner, content_digest, is_differentiable
 from .calls import dispatch
 from .guards import StaticLeaves, WhichArgument
 from .handlers import ProbeHandlers, init_op_rules
@@ -232,7 +232,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                 return x.copy(order="K")  # (its layout: reductions sum in the same order)
             # (frame None: called from the user's frame, by the probes' C fast path)
             where = frame if frame is not None else sys._getframe(1)
-            self.watched.append((x, hash(x.tobytes()), loc_of(where)))
+            self.watched.append((x, content_digest(x), loc_of(where)))
         return x
 
     def _keep_constants(self, args: list, frame: Any) -> list:
@@ -315,7 +315,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
             if late:
                 raise GradientHazard(late[0])
         for arr, digest, loc in self.watched:
-            if hash(arr.tobytes()) != digest:
+            if content_digest(arr) != digest:
                 raise RuntimeError(
                     f"{loc}: a constant array read by the gradient was modified later in the "
                     "function; framead cannot differentiate this safely")

@@ -1,0 +1,77 @@
+"""``capture.buffers.content_digest``, which watches large constant arrays a gradient reads
+(a write into one later in the function is an error, never a silently wrong gradient): it
+changes whenever the bytes do, and only then."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from framead.capture.buffers import content_digest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import framead
+
+DTYPES = [np.float64, np.float32, np.int64, np.int32, np.int8, np.complex128, np.bool_,
+          np.float16]
+
+
+@st.composite
+def arrays_and_changes(draw):
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    n = draw(st.sampled_from([1, 7, 8, 1000, (1 << 15) + 3, 3 * (1 << 15)]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    a = (rng.standard_normal(n) * 100).astype(dtype)
+    shape = draw(st.sampled_from([(n,), (1, n)]))
+    a = a.reshape(shape)
+    i = draw(st.integers(0, n - 1))
+    j = draw(st.integers(0, n - 1))
+    layout = draw(st.sampled_from(["C", "F", "strided"]))
+    return a, i, j, layout
+
+
+@settings(max_examples=300, deadline=None)
+@given(arrays_and_changes())
+def test_digest_sees_every_change_and_only_changes(case):
+    a, i, j, layout = case
+    if layout == "F":
+        a = np.asfortranarray(np.tile(a, (2, 1)))
+    elif layout == "strided":
+        a = np.repeat(a, 2, axis=-1)[..., ::2]
+    d = content_digest(a)
+    assert content_digest(np.ascontiguousarray(a)) == d  # the same values: the same digest
+    assert content_digest(a.copy(order="K")) == d
+    ii, jj = np.unravel_index(i, a.shape), np.unravel_index(j, a.shape)
+    b = a.copy(order="K")
+    b[ii] = b[ii] + 1 if a.dtype != np.bool_ else ~b[ii]
+    assert content_digest(b) != d  # one element changed
+    if a[ii] != a[jj]:
+        c = a.copy(order="K")
+        c[ii], c[jj] = a[jj], a[ii]
+        assert content_digest(c) != d  # two elements swapped
+
+
+def test_the_last_bit_of_one_word_changes_the_digest():
+    a = np.zeros(3 * (1 << 15) + 5)
+    d = content_digest(a)
+    for k in (0, 1 << 15, a.size - 1):
+        b = a.copy()
+        b.view(np.uint64)[k] ^= np.uint64(1)
+        assert content_digest(b) != d
+
+
+def test_a_large_constant_written_later_in_the_function_is_an_error():
+    """The watched constant (larger than the snapshot limit) is written after the node that
+    reads it: the gradient would use the new values, so framead refuses."""
+    big = np.linspace(0.0, 1.0, 300_000)
+
+    def f(x):
+        y = np.sum(x * big)
+        big[7] += 1.0
+        return y
+
+    with pytest.raises(RuntimeError, match="modified later"):
+        framead.grad(f)(np.ones(300_000))
+    big2 = np.linspace(0.0, 1.0, 300_000)
+    g = framead.grad(lambda x: np.sum(x * big2))(np.ones(300_000))
+    np.testing.assert_array_equal(g, big2)
