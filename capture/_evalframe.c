@@ -2301,7 +2301,7 @@ fast_register(PyObject *st, PyObject *rec, PyObject *obj, PyObject *v, PyObject 
     PyObject *arrays = PyTuple_GET_ITEM(st, FR_ARRAY);
     PyObject *stale = NULL, *refs = NULL, *sweep = NULL, *entries = NULL, *buffers = NULL;
     PyObject *vid = NULL, *wr = NULL, *buf = NULL, *version = NULL, *entry = NULL;
-    PyObject *key = NULL, *saved = NULL, *saved_ids = NULL;
+    PyObject *key = NULL;
     int rc = -1;
     if ((stale = PyObject_GetAttr(rec, s_stale)) == NULL ||
         (refs = PyObject_GetAttr(rec, s_refs)) == NULL ||
@@ -2338,15 +2338,20 @@ fast_register(PyObject *st, PyObject *rec, PyObject *obj, PyObject *v, PyObject 
             goto done;
         }
     }
-    else { /* _own_buffer: Buffer(obj, v) */
+    else { /* _own_buffer: Buffer(obj, v), no saves yet (the shared empty ones) */
         version = Py_NewRef(small_ints[0]);
-        if ((saved = PyList_New(0)) == NULL || (saved_ids = PySet_New(NULL)) == NULL) {
-            goto done;
-        }
-        PyObject *bvals[FA_BUFFER_SLOTS] = {wr, v, version, saved, saved_ids};
+        PyObject *bvals[FA_BUFFER_SLOTS] = {wr, v, version, empty_tuple, empty_frozenset};
         if ((buf = fill_slots(PyTuple_GET_ITEM(arrays, 5), buffer_off, bvals,
                               FA_BUFFER_SLOTS)) == NULL) {
             goto done;
+        }
+        /* (a weak reference with no callback and a Buffer of framead's refer to nothing that
+           can refer back: the collector need not walk the thousands a recording holds) */
+        if (PyObject_GC_IsTracked(wr)) {
+            PyObject_GC_UnTrack(wr);
+        }
+        if (PyObject_GC_IsTracked(buf)) {
+            PyObject_GC_UnTrack(buf);
         }
     }
     /* weak_entry(obj, v, buf, version, parent, recipe, on_death) */
@@ -2385,8 +2390,6 @@ done:
     Py_XDECREF(version);
     Py_XDECREF(entry);
     Py_XDECREF(key);
-    Py_XDECREF(saved);
-    Py_XDECREF(saved_ids);
     return rc;
 }
 
@@ -2899,7 +2902,8 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
         (sweep = PyObject_GetAttr(rec, s_refs_sweep)) == NULL) {
         goto error;
     }
-    if (root != a || !PyList_CheckExact(saved) || PyList_GET_SIZE(saved) != 0 ||
+    if (root != a || !(PyList_CheckExact(saved) || PyTuple_CheckExact(saved)) ||
+        Py_SIZE(saved) != 0 ||
         !PyLong_CheckExact(ver) || !PyDict_CheckExact(refs) || !PyLong_CheckExact(sweep) ||
         PyDict_GET_SIZE(refs) + 1 > PyLong_AsSsize_t(sweep)) {
         PyErr_Clear();

@@ -31,6 +31,9 @@ def buffer_owner(a: np.ndarray) -> np.ndarray:
         a = b
 
 
+_NO_IDS: frozenset = frozenset()
+
+
 class Buffer:
     """SSA versions of one memory-owning ndarray (``root``, held weakly: None once freed)."""
 
@@ -40,8 +43,10 @@ class Buffer:
         self._root = weakref.ref(root)
         self.value = value
         self.version = version
-        self.saved: list[Value] = []  # saved values living in this memory
-        self.saved_ids: set[int] = set()
+        # saved values living in this memory, and their ids: made at the first save
+        # (Recorder._protect; most buffers have none)
+        self.saved: list[Value] | tuple = ()
+        self.saved_ids: set[int] | frozenset = _NO_IDS
 
     @property
     def root(self) -> np.ndarray | None:

@@ -220,6 +220,8 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
             if isinstance(p, np.ndarray):
                 buf = self.buffer_of(buffer_owner(p))
                 if buf is not None and x.id not in buf.saved_ids:
+                    if type(buf.saved) is tuple:  # (the first save: Buffer's shared empties)
+                        buf.saved, buf.saved_ids = [], set()
                     buf.saved.append(x)
                     buf.saved_ids.add(x.id)
             return x

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from framead.capture import _evalframe as C
 from framead.capture.recorder import Recorder
-from framead.capture.session import Session
+from framead.capture.session import Session, current_recorder
 
 import framead
 from framead.forward import jvp
@@ -337,3 +337,31 @@ def test_a_node_holding_a_tracked_constant_stays_tracked_and_its_cycle_is_collec
     box = f = None  # noqa: F841 - (the closure's cell: the cycle's last reference)
     gc.collect()
     assert ref() is None
+
+
+def test_buffers_without_saves_share_their_empty_lists_and_are_untracked():
+    """Most arrays a recording registers have no saved value in their memory: their Buffer
+    shares one empty ``saved`` and ``saved_ids`` (no list and set each), it and its root's
+    weak reference are untracked by the collector, and a first save gives the buffer its
+    own list (copy-on-write still copies that value before a write)."""
+    seen = []
+
+    def f(x):
+        t = x + 1.0          # no rule saves t: its buffer keeps nothing
+        s = np.sin(x * 2.0)  # sin saves its argument (x * 2.0)
+        t[0] = 5.0
+        rec = current_recorder()
+        if rec is not None:
+            seen.extend((b, gc.is_tracked(b), gc.is_tracked(b._root))
+                        for b in rec.buffers.values())
+        return np.sum(t * 3.0) + np.sum(s)
+
+    _record(f, [0.1, 0.2, 0.3])
+    empty = [b for b, _, _ in seen if not b.saved]
+    assert empty and all(b.saved == () and not b.saved_ids for b in empty)
+    assert len({id(b.saved_ids) for b in empty}) <= 2  # (C's and Buffer's own: shared)
+    assert any(type(b.saved) is list and b.saved for b, _, _ in seen)
+    # (the C path's buffers: the intermediates'; the input's is made in Python)
+    assert sum(not tracked and not root for _, tracked, root in seen) >= 2
+    x = np.array([0.1, 0.2, 0.3])
+    np.testing.assert_allclose(framead.grad(f)(x), [0.0, 3.0, 3.0] + 2 * np.cos(2 * x))
