@@ -1704,22 +1704,6 @@ refers_only_to_leaves(PyObject *o, PyObject *allowed)
     return tr != NULL && tr(o, leaf_visit, ctx) == 0;
 }
 
-/* Untrack tuple `t` when none of its items is tracked by the collector (then it can be in
-   no reference cycle). */
-static void
-untrack_if_leaves(PyObject *t)
-{
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
-        PyObject *x = PyTuple_GET_ITEM(t, i);
-        if (PyObject_IS_GC(x) && PyObject_GC_IsTracked(x)) {
-            return;
-        }
-    }
-    if (PyObject_GC_IsTracked(t)) {
-        PyObject_GC_UnTrack(t);
-    }
-}
-
 /* Are the state's rule tables those of the rules registered now? (FR_GEN: the registry's
    generation list and its value when the tables were made: a rule registered during the
    capture sends what it may change to the handlers.) */
@@ -1828,6 +1812,21 @@ acyclic_visit(PyObject *x, void *arg)
     return !(x == arg || acyclic_leaf(x, 1));
 }
 
+/* Untrack the Values (of `value_type`) among the items of tuple `t` that refer to nothing
+   that can refer back (a Value made by Python: an input's, a handler's; a new shape tuple
+   is tracked until a collection looks at it, and is untracked here). */
+static void
+untrack_values(PyTypeObject *value_type, PyObject *t)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
+        PyObject *x = PyTuple_GET_ITEM(t, i);
+        if (Py_IS_TYPE(x, value_type) && PyObject_GC_IsTracked(x) &&
+            value_type->tp_traverse(x, acyclic_visit, value_type) == 0) {
+            PyObject_GC_UnTrack(x);
+        }
+    }
+}
+
 /* A fast-recorded node's Value `v`, `node`, its scalar result's `entry` (or NULL), `args`:
    they hold nothing that can refer back to them (scalars, Values, constants, the rule, an
    array value's primal once kept), so the collector need not traverse them. The recorded
@@ -1850,14 +1849,7 @@ fast_untrack(PyObject *st, PyObject *v, PyObject *node, PyObject *entry, PyObjec
     }
     /* an argument's Value made by Python (an input's): it refers to nothing that can refer
        back either (an index's slices stay tracked: slice_dealloc untracks unchecked) */
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
-        PyObject *x = PyTuple_GET_ITEM(args, i);
-        if (Py_TYPE(x) == (PyTypeObject *)PyTuple_GET_ITEM(st, FR_VALUE) &&
-            PyObject_GC_IsTracked(x) &&
-            Py_TYPE(x)->tp_traverse(x, acyclic_visit, Py_TYPE(x)) == 0) {
-            PyObject_GC_UnTrack(x);
-        }
-    }
+    untrack_values((PyTypeObject *)PyTuple_GET_ITEM(st, FR_VALUE), args);
     /* (the collector untracks a tuple of untracked objects only if they are tuples; an
        index's slices stay tracked, its tuples need not) */
     acyclic_leaf(args, 0);
@@ -1882,17 +1874,8 @@ untrack_recorded_node(PyObject *st, PyObject *node)
     if (!PyTuple_CheckExact(args) || !PyTuple_CheckExact(outs)) {
         return;
     }
-    for (int k = 0; k < 2; k++) {
-        PyObject *t = k ? outs : args;
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
-            PyObject *v = PyTuple_GET_ITEM(t, i);
-            /* (a new shape tuple is tracked until a collection looks at it) */
-            if (Py_IS_TYPE(v, value_type) && PyObject_GC_IsTracked(v) &&
-                value_type->tp_traverse(v, acyclic_visit, value_type) == 0) {
-                PyObject_GC_UnTrack(v);
-            }
-        }
-    }
+    untrack_values(value_type, args);
+    untrack_values(value_type, outs);
     if (acyclic_leaf(args, 0) && acyclic_leaf(outs, 0) && acyclic_leaf(slot[2], 3) &&
         acyclic_leaf(slot[7], 0)) {
         PyObject_GC_UnTrack(node);
@@ -2457,7 +2440,7 @@ fast_record_array(PyObject *st, PyObject *rec, PyObject *rule, PyObject *saves, 
     if ((shape = PyObject_GetAttr(res, s_shape)) == NULL) {
         goto done;
     }
-    untrack_if_leaves(shape);
+    acyclic_leaf(shape, 0);
     if ((v = fast_new_value(st, rec, shape, (PyObject *)ndarray_type, Py_None)) == NULL) {
         goto done;
     }
@@ -2948,7 +2931,7 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
         PyObject_SetAttr(e, s_value, out) < 0 || PyObject_SetAttr(e, s_version, nver) < 0) {
         goto error;
     }
-    untrack_if_leaves(shape);
+    acyclic_leaf(shape, 0);
     fast_untrack(st, out, node, NULL, args);
     res = Py_NewRef(Py_None);
     goto done;
