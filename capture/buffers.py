@@ -20,6 +20,8 @@ import numpy as np
 
 from framead.ir import Value
 
+from .saves import NOTHING
+
 
 def buffer_owner(a: np.ndarray) -> np.ndarray:
     """The ndarray that owns ``a``'s memory (follows ``.base`` while it is an ndarray);
@@ -29,9 +31,6 @@ def buffer_owner(a: np.ndarray) -> np.ndarray:
         if not isinstance(b, np.ndarray):
             return a
         a = b
-
-
-_NO_IDS: frozenset = frozenset()
 
 
 class Buffer:
@@ -46,7 +45,7 @@ class Buffer:
         # saved values living in this memory, and their ids: made at the first save
         # (Recorder._protect; most buffers have none)
         self.saved: list[Value] | tuple = ()
-        self.saved_ids: set[int] | frozenset = _NO_IDS
+        self.saved_ids: set[int] | frozenset = NOTHING
 
     @property
     def root(self) -> np.ndarray | None:
@@ -105,8 +104,9 @@ def is_differentiable(x: Any) -> bool:
 
 
 _DIGEST_BLOCK = 1 << 15  # 64-bit words per block of a content digest (256 KiB of weights)
-_digest_weights: list = []  # [per-word weights, per-block weights]: odd, pseudo-random, made
-                            # once from a fixed seed (threads that race to make them agree)
+# (per-word weights, per-block weights): odd, pseudo-random, from a fixed seed (threads that
+# race to make them make equal ones); published whole, once
+_digest_weights: tuple | None = None
 
 
 def content_digest(a: np.ndarray) -> int:
@@ -116,13 +116,16 @@ def content_digest(a: np.ndarray) -> int:
     word): a changed word always changes it; several changes (a swap included) cancel only
     by coincidence (odds ~2**-63 for changes not crafted against the weights). ~4x faster
     than ``hash(a.tobytes())``, which it falls back to for object arrays."""
+    global _digest_weights
     if a.dtype.hasobject:
         return hash(a.tobytes())
-    if not _digest_weights:
+    weights = _digest_weights
+    if weights is None:
         rng = np.random.default_rng(0x5EED)
-        _digest_weights[:] = [rng.integers(0, 1 << 63, _DIGEST_BLOCK, np.uint64) * 2 + 1,
-                              [int(k) * 2 + 1 for k in rng.integers(0, 1 << 63, 64, np.uint64)]]
-    words, blocks = _digest_weights
+        weights = _digest_weights = (
+            rng.integers(0, 1 << 63, _DIGEST_BLOCK, np.uint64) * 2 + 1,
+            [int(k) * 2 + 1 for k in rng.integers(0, 1 << 63, 64, np.uint64)])
+    words, blocks = weights
     b = np.ascontiguousarray(a).view(np.ndarray).reshape(-1).view(np.uint8)
     whole = b.size - b.size % 8
     v = b[:whole].view(np.uint64)
