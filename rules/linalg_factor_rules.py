@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from .matrices import cot_like, herm_adjoint, herm_from, jax_cot, mH, mT
+from .matrices import conj, cot_like, herm_adjoint, herm_from, jax_cot, mH, mT
 from .registry import ANS
 from .shapes import shape_of
 
@@ -26,7 +26,7 @@ la = np.linalg
 def _phi(x):
     """Lower triangle with the (real part of the) diagonal halved."""
     d = np.arange(x.shape[-1])
-    out = np.tril(x, -1).astype(np.result_type(x, float))
+    out = np.tril(x, -1).astype(np.result_type(x, float), copy=False)
     out[..., d, d] = 0.5 * np.real(x[..., d, d])
     return out
 
@@ -169,7 +169,7 @@ def _eig_adj(gw, gv, w, v):
     if gv is not None:
         gv = np.asarray(gv)
         s = np.sum(gv * v, axis=-2)
-        gvp = (gv - np.real(s)[..., None, :] * np.conj(v)).astype(gx.dtype)
+        gvp = (gv - np.real(s)[..., None, :] * conj(v)).astype(gx.dtype)
         if np.iscomplexobj(gvp):
             k, vk = _eig_gauge(v)
             np.put_along_axis(gvp, k, np.take_along_axis(gvp, k, axis=-2)
@@ -183,7 +183,7 @@ def _eig_dir(w, v, t):
     d = np.arange(w.shape[-1])
     dw = x[..., d, d]
     dv = v @ (_gaps(w) * x)
-    c = -np.real(np.sum(np.conj(v) * dv, axis=-2))
+    c = -np.real(np.sum(conj(v) * dv, axis=-2))
     if np.iscomplexobj(dv):
         k, vk = _eig_gauge(v)
         c = c - 1j * np.imag(np.take_along_axis(dv, k, axis=-2)[..., 0, :]) / np.real(vk)
@@ -229,13 +229,13 @@ def _svd_parts(a, ans, full_matrices, compute_uv, hermitian, name="svd"):
 def _svd_gauge(u, vh):
     """(True if V's first row is the real one, that real row of U or V)."""
     on_v = u.shape[-2] >= vh.shape[-1]
-    return on_v, np.real(np.conj(vh[..., :, 0]) if on_v else u[..., 0, :])
+    return on_v, np.real(conj(vh[..., :, 0]) if on_v else u[..., 0, :])
 
 
 def svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     u, s, vh = _svd_parts(a, ans, full_matrices, compute_uv, hermitian)
     if not compute_uv:
-        return cot_like(np.conj(u * np.asarray(g)[..., None, :]) @ np.conj(vh), a)
+        return cot_like(conj(u * np.asarray(g)[..., None, :]) @ conj(vh), a)
     gu, gs, gvh = g
     v = mH(vh)
     gu = np.zeros_like(u) if gu is None else np.asarray(gu)
@@ -254,12 +254,12 @@ def svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     d = np.arange(s.shape[-1])
     gp = gp + (d[:, None] == d) * (0 if gs is None else np.asarray(gs)[..., None, :]
                                    + 1j * np.imag(au) / s[..., None, :])
-    out = np.conj(u) @ gp @ mT(v)
+    out = conj(u) @ gp @ mT(v)
     m, n, k = u.shape[-2], v.shape[-2], s.shape[-1]
     if m > k:
-        out = out + (gu - np.conj(u) @ (mT(u) @ gu)) / s[..., None, :] @ mT(v)
+        out = out + (gu - conj(u) @ (mT(u) @ gu)) / s[..., None, :] @ mT(v)
     if n > k:
-        mv = (gv - np.conj(v) @ (mT(v) @ gv)) / s[..., None, :] @ mT(u)
+        mv = (gv - conj(v) @ (mT(v) @ gv)) / s[..., None, :] @ mT(u)
         out = out + mH(mv)
     return cot_like(out, a)
 
@@ -311,7 +311,7 @@ def _diag_imag(m):
 def _qr_square_vjp(q, r, gq, gr):
     m = mT(q) @ gq - gr @ mT(r)
     gy = np.tril(m - mH(m), -1) - m + _diag_imag(m)
-    return mT(la.solve(r, mT(gq + np.conj(q) @ gy)))
+    return mT(la.solve(r, mT(gq + conj(q) @ gy)))
 
 
 def _qr_vjp(g, ans, a, mode="reduced"):
@@ -329,8 +329,8 @@ def _qr_vjp(g, ans, a, mode="reduced"):
     if a.shape[-1] <= k:
         return cot_like(_qr_square_vjp(q, r, gq, gr), a)
     x, gx, gy = r[..., :k], gr[..., :k], gr[..., k:]
-    ga1 = _qr_square_vjp(q, x, gq + np.conj(a[..., k:] @ mT(gy)), gx)
-    return cot_like(np.concatenate([ga1, np.conj(q) @ gy], axis=-1), a)
+    ga1 = _qr_square_vjp(q, x, gq + conj(a[..., k:] @ mT(gy)), gx)
+    return cot_like(np.concatenate([ga1, conj(q) @ gy], axis=-1), a)
 
 
 def _qr_square_jvp(q, r, t):

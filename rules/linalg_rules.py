@@ -40,13 +40,12 @@ def _solve_gb(a, b, g):
     return solve_vec(at, g) if is_vec(b) else la.solve(at, g)
 
 
-def _solve_da(g, ans, a, b):
+def _solve_vjp(g, ans, a, b):
+    """Both cotangents from one solve with ``a``'s transpose (``b``'s cotangent is the
+    solution; ``a``'s is minus its outer product with ``ans``)."""
     gb = _solve_gb(a, b, g)
-    return cot_like(-(outer_last(gb, ans) if is_vec(b) else gb @ mT(ans)), a)
-
-
-def _solve_db(g, ans, a, b):
-    return cot_like(_solve_gb(a, b, g), b)
+    ga = -(outer_last(gb, ans) if is_vec(b) else gb @ mT(ans))
+    return cot_like(ga, a), cot_like(gb, b)
 
 
 def _solve_jvp(tangents, ans, a, b):
@@ -254,7 +253,7 @@ TRACES = [  # (function, vjp)
 
 # (function, vjp, jvp, saves, multi[, nondiff])
 RULES = [
-    (la.solve, (_solve_da, _solve_db), _solve_jvp, {0: (0, ANS), 1: (0,)}, False),
+    (la.solve, _solve_vjp, _solve_jvp, {0: (0, ANS), 1: (0, ANS)}, False),
     (la.inv, (inv_vjp,), inv_jvp, {0: (ANS,)}, False),
     (la.det, (det_vjp,), det_jvp, {0: (0, ANS)}, False),
     (la.slogdet, (_slogdet_vjp,), _slogdet_jvp, {0: (0, ANS)}, True),

@@ -15,9 +15,14 @@ def mT(x):
     return np.swapaxes(x, -1, -2)
 
 
+def conj(x):
+    """Complex conjugate; a real ``x`` itself (no copy: the result is only read)."""
+    return np.conj(x) if np.iscomplexobj(x) else x
+
+
 def mH(x):
-    """Conjugate transpose of the last two axes."""
-    return np.conj(np.swapaxes(x, -1, -2))
+    """Conjugate transpose of the last two axes (a view for real ``x``)."""
+    return conj(np.swapaxes(x, -1, -2))
 
 
 def solve_vec(a, v):
@@ -66,14 +71,13 @@ def herm_adjoint(m, lower):
     s = m + mH(m)
     out = np.tril(s, -1) if lower else np.triu(s, 1)
     d = np.arange(m.shape[-1])
-    out = out.astype(np.result_type(out, m))
+    out = out.astype(np.result_type(out, m), copy=False)
     out[..., d, d] = np.real(m[..., d, d])
     return out
 
 
 def jax_cot(adjoint, g, *args):
     """JAX-convention cotangent from a Hermitian-adjoint formula: conj(adj(conj(g)))."""
-    g = tuple(None if x is None else np.conj(x) for x in g) if isinstance(g, tuple) \
-        else np.conj(g)
-    return np.conj(adjoint(g, *args))
+    g = tuple(None if x is None else conj(x) for x in g) if isinstance(g, tuple) else conj(g)
+    return conj(adjoint(g, *args))
 
