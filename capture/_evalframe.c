@@ -2680,6 +2680,69 @@ view_key(PyArrayObject *a, PyObject *k, PyObject *f64_descr)
     return ellipses <= 1 && n - nones - ellipses <= nd && (ints < nd || nones > 0);
 }
 
+/* `k` (a view_key) as the node records it: its slices replaced by one shared slice per
+   (start, stop, step) (a new reference). The program makes a new slice each time it runs
+   `u[1:-1]`, and the collector must track a slice (slice_dealloc untracks it unchecked): a
+   stencil loop's recorded slices, thousands of them, each survived into the oldest generation
+   and brought on its full collections. Shared ones are a handful; the tuples holding them are
+   untracked (acyclic_leaf). */
+static PyObject *slice_interns;
+
+static PyObject *
+interned_slice(PyObject *x)
+{
+    PySliceObject *sl = (PySliceObject *)x;
+    PyObject *key = PyTuple_Pack(3, sl->start, sl->stop, sl->step);
+    if (key == NULL) {
+        return NULL;
+    }
+    if (slice_interns == NULL && (slice_interns = PyDict_New()) == NULL) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    PyObject *got = PyDict_GetItemWithError(slice_interns, key);
+    if (got != NULL || PyErr_Occurred()) {
+        Py_DECREF(key);
+        return Py_XNewRef(got);
+    }
+    if (PyDict_GET_SIZE(slice_interns) >= 4096) {
+        PyDict_Clear(slice_interns);
+    }
+    got = PySlice_New(sl->start, sl->stop, sl->step);
+    if (got == NULL || PyDict_SetItem(slice_interns, key, got) < 0) {
+        Py_XDECREF(got);
+        got = NULL;
+    }
+    Py_DECREF(key);
+    return got;
+}
+
+static PyObject *
+interned_key(PyObject *k)
+{
+    if (Py_IS_TYPE(k, &PySlice_Type)) {
+        return interned_slice(k);
+    }
+    Py_ssize_t n = PyTuple_CheckExact(k) ? PyTuple_GET_SIZE(k) : 0, slices = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        slices += Py_IS_TYPE(PyTuple_GET_ITEM(k, i), &PySlice_Type);
+    }
+    if (slices == 0) {
+        return Py_NewRef(k);
+    }
+    PyObject *t = PyTuple_New(n);
+    for (Py_ssize_t i = 0; t != NULL && i < n; i++) {
+        PyObject *x = PyTuple_GET_ITEM(k, i);
+        x = Py_IS_TYPE(x, &PySlice_Type) ? interned_slice(x) : Py_NewRef(x);
+        if (x == NULL) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, x);
+    }
+    return t;
+}
+
 /* The ndarray that owns `a`'s memory (buffers.buffer_owner). */
 static PyObject *
 array_owner(PyObject *a)
@@ -2709,6 +2772,7 @@ fast_view_getitem(PyObject *st, PyObject *rec, PyObject *a, PyObject *k)
     }
     PyObject *entries = NULL, *e = NULL, *buf = NULL, *v = NULL, *res = NULL, *bufs = NULL;
     PyObject *root = NULL, *recipe = NULL, *view_of = NULL, *args = NULL, *out = FA_FALLBACK;
+    PyObject *ki = NULL;
     int ok = fast_entries(rec, &entries);
     if (ok > 0) {
         ok = fast_array_value(entries, a, &e, &buf, &v);
@@ -2738,12 +2802,12 @@ fast_view_getitem(PyObject *st, PyObject *rec, PyObject *a, PyObject *k)
     }
     int ans; /* (after the view is made: it runs no Python code, and a bad key must leave
                 nothing kept, as the handler raises it before keeping anything) */
-    if ((args = PyTuple_Pack(2, v, k)) == NULL ||
+    if ((ki = interned_key(k)) == NULL || (args = PyTuple_Pack(2, v, ki)) == NULL ||
         fast_protect_saved(st, PyTuple_GET_ITEM(gi, 1), args, 1, 0, &ans) < 0) {
         out = NULL;
         goto done;
     }
-    if ((recipe = PyTuple_Pack(2, s_getitem_kind, k)) == NULL ||
+    if ((recipe = PyTuple_Pack(2, s_getitem_kind, ki)) == NULL ||
         (view_of = PyTuple_Pack(3, buf, a, recipe)) == NULL) {
         out = NULL;
         goto done;
@@ -2761,6 +2825,7 @@ done:
     Py_XDECREF(recipe);
     Py_XDECREF(view_of);
     Py_XDECREF(args);
+    Py_XDECREF(ki);
     return out;
 }
 
@@ -2855,7 +2920,7 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
     PyObject *entries = NULL, *e = NULL, *buf = NULL, *av = NULL, *vv = NULL, *bufs = NULL;
     PyObject *root = NULL, *saved = NULL, *ver = NULL, *refs = NULL, *sweep = NULL;
     PyObject *shape = NULL, *out = NULL, *wr = NULL, *args = NULL, *fs = NULL, *node = NULL;
-    PyObject *nver = NULL, *res = FA_FALLBACK;
+    PyObject *nver = NULL, *ki = NULL, *res = FA_FALLBACK;
     int ok = fast_entries(rec, &entries);
     if (ok > 0) {
         ok = fast_array_value(entries, a, &e, &buf, &av);
@@ -2920,7 +2985,8 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
     int rc = nid == NULL || (wr = PyWeakref_NewRef(a, NULL)) == NULL ? -1
                                                                      : PyDict_SetItem(refs, nid, wr);
     Py_XDECREF(nid);
-    if (rc < 0 || (args = PyTuple_Pack(3, av, k, vv != NULL ? vv : v)) == NULL ||
+    if (rc < 0 || (ki = interned_key(k)) == NULL ||
+        (args = PyTuple_Pack(3, av, ki, vv != NULL ? vv : v)) == NULL ||
         (fs = Py_XNewRef(empty_frozenset)) == NULL ||
         (node = fast_append_node(st, rec, rule, args, out, &key, fs)) == NULL) {
         goto error;
@@ -2956,6 +3022,7 @@ done:
     Py_XDECREF(fs);
     Py_XDECREF(node);
     Py_XDECREF(nver);
+    Py_XDECREF(ki);
     return res;
 }
 

@@ -309,6 +309,35 @@ def test_a_recorded_graph_is_not_walked_by_the_collector():
     np.testing.assert_allclose(got, _fd_grad(_pairs, pos), rtol=1e-6, atol=1e-8)
 
 
+def _stencil(u0, steps=40):
+    """In-place slice stencil on a 1-d and a 2-d field: each step makes new slices."""
+    u = u0.copy()
+    w = np.outer(u0, u0)
+    for _ in range(steps):
+        u[1:-1] = u[1:-1] + 0.25 * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        u[-1] = u[-2]
+        w[1:-1, 1:] = w[1:-1, 1:] + 0.1 * (w[2:, 1:] - w[:-2, :-1])
+    return np.sum(u ** 2) + np.sum(np.sin(w))
+
+
+def test_a_stencil_loops_recorded_slices_are_shared_and_do_not_pile_up_for_the_collector():
+    """The program makes a new slice object each time it runs ``u[1:-1]``; the collector must
+    track slices, and thousands of them kept by the recorded graph brought on full
+    collections. The graph holds one slice per (start, stop, step), the tuples holding them
+    are untracked, the program's own slices are its own, and the gradient is right."""
+    u0 = np.linspace(0.1, 1.0, 9)
+    tr = framead.trace(_stencil, u0)
+    keys = [n.args[1] for n in tr.graph.nodes if len(n.args) >= 2 and
+            type(n.args[1]) in (slice, tuple) and n.rule.name in ("operator.getitem", "setitem")]
+    assert len(keys) > 200
+    slices = [x for k in keys for x in (k if type(k) is tuple else (k,)) if type(x) is slice]
+    assert len({id(x) for x in slices}) <= 8 < len(slices)
+    assert not any(gc.is_tracked(k) for k in keys if type(k) is tuple)
+    assert slice(1, -1) in slices and slice(2, None) in slices
+    got = framead.grad(_stencil)(u0)
+    np.testing.assert_allclose(got, _fd_grad(_stencil, u0), rtol=1e-6, atol=1e-8)
+
+
 class _Box:
     """A constant the collector tracks (in a reference cycle of its own)."""
 
