@@ -703,10 +703,10 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
             return 0;
         need[0] = pw_over || pw >= 2;
     }
-    /* the primals any formula reads (reverse_inline.inline_vjp checks them all) */
+    /* the primals the formulas of the traced arguments read (c * x needs c, not x) */
     switch (op) {
-    case OP_MUL: need[0] = need[1] = 1; break;
-    case OP_DIV: need[1] = need_ans = 1; break;
+    case OP_MUL: need[0] = traced[1]; need[1] = traced[0]; break;
+    case OP_DIV: need[1] = 1; need_ans = traced[1]; break;
     }
     for (i = 0; i < 2; i++)
         if (need[i] && (x[i] == NULL || (traced[i] ? !PyArray_CheckExact(x[i])
