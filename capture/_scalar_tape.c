@@ -640,6 +640,20 @@ static int basic_key(PyObject *key)
     return 1;
 }
 
+/* a basic key, or a tuple of ints, slices and Nones (u[:, None]): a[key]'s key taken by
+   array_getitem_step (_acc_getitem indexes with it as it is) */
+static int view_read_key(PyObject *key)
+{
+    if (!PyTuple_CheckExact(key))
+        return plain_index(key);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(key); i++) {
+        PyObject *k = PyTuple_GET_ITEM(key, i);
+        if (k != Py_None && !plain_index(k))
+            return 0;
+    }
+    return 1;
+}
+
 /* whether a KeyboardInterrupt (or the like) must go on rather than be handed back */
 static int must_raise(void)
 {
@@ -811,10 +825,11 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
     return rc;
 }
 
-/* out = a[key] (basic key, a float64 array): _acc_getitem's ct[a][key] += g, as
+/* out = a[key] (view_read_key, a float64 array): _acc_getitem's ct[a][key] += g, as
  * `o[key] += g` runs (tmp = o[key]; tmp += g; o[key] = tmp), on ct[a] made as zeros when
- * absent, or ct[a] where the pass owns it (else handed back: Python's step copies it).
- * 1 done, 0 handed back, -1 error. */
+ * absent, ct[a] where the pass owns it, or a copy of it (then the pass's own) where it is a
+ * float64 array of a's shape the pass does not own (else handed back: Python's step
+ * broadcasts and copies it). 1 done, 0 handed back, -1 error. */
 static int array_getitem_step(PyObject *node, PyObject *ct, PyObject *out, PyObject *outid)
 {
     PyObject *args = SLOT(node, off_n_args), *a, *key, *g, *o, *own, *aid;
@@ -824,7 +839,7 @@ static int array_getitem_step(PyObject *node, PyObject *ct, PyObject *out, PyObj
     a = PyTuple_GET_ITEM(args, 0);
     key = PyTuple_GET_ITEM(args, 1);
     int nd = arr_shape(a, dims);
-    if (nd < 0 || SLOT(out, off_v_dtype) != (PyObject *)f64_descr || !basic_key(key))
+    if (nd < 0 || SLOT(out, off_v_dtype) != (PyObject *)f64_descr || !view_read_key(key))
         return 0;
     aid = SLOT(a, off_v_id);
     g = PyDict_GetItemWithError(ct, outid);
@@ -847,16 +862,18 @@ static int array_getitem_step(PyObject *node, PyObject *ct, PyObject *out, PyObj
         o = NULL;
     if ((own = owned(ct)) == NULL)
         return -1;
+    int in = 0;
     if (o != NULL) {
-        int in = is_owned(own, aid);
-        if (in <= 0 || !is_arr(o, nd, dims, 1))
+        in = is_owned(own, aid);
+        if (in < 0 || !is_arr(o, nd, dims, in))
             return in < 0 ? -1 : 0;
     }
     Py_INCREF(g);
     if (PyDict_DelItem(ct, outid) < 0) { Py_DECREF(g); return -1; }
     int rc = 1;
-    if (o == NULL) {
-        o = PyArray_ZEROS(nd, dims, NPY_DOUBLE, 0);
+    if (o == NULL || !in) {   /* zeros, or np.array(o, copy=True): the pass's own */
+        o = o == NULL ? PyArray_ZEROS(nd, dims, NPY_DOUBLE, 0)
+                      : PyArray_NewCopy((PyArrayObject *)o, NPY_KEEPORDER);
         if (o == NULL || PyDict_SetItem(ct, aid, o) < 0 || PySet_Add(own, aid) < 0)
             rc = -1;
     }
