@@ -1546,7 +1546,7 @@ enum {
 static PyObject *s_guards, *s_entries, *s_nodes, *s_next_id, *s_obj, *s_value;
 static PyObject *s_buffer, *s_version, *s_shape, *s_buffers, *s_root, *s_refs, *s_refs_sweep;
 static PyObject *s_saved, *s_id, *s_first_comparison, *s_getitem_kind, *s_save_all;
-static PyObject *s_key, *s_active, *s_stale;
+static PyObject *s_key, *s_active, *s_stale, *s_axis, *kwnames_axis;
 
 /* Value and Node are slotted classes: their instances are filled here slot by slot (what their
    __init__ does, without a Python call) when the slots are exactly these; else (a changed
@@ -1758,9 +1758,10 @@ fast_new_value(PyObject *st, PyObject *rec, PyObject *shape, PyObject *kind, PyO
    node (new reference), NULL on error. */
 static PyObject *
 fast_append_node(PyObject *st, PyObject *rec, PyObject *rule, PyObject *args, PyObject *out,
-                 const fa_where_key *key, PyObject *saves)
+                 const fa_where_key *key, PyObject *saves, PyObject *kwargs)
 {
-    PyObject *where = where_get(key), *kw = PyDict_New(), *outs = PyTuple_Pack(1, out);
+    PyObject *where = where_get(key), *outs = PyTuple_Pack(1, out);
+    PyObject *kw = kwargs == NULL ? PyDict_New() : PyDict_Copy(kwargs);
     PyObject *node = NULL, *nodes = NULL;
     if (where != NULL && kw != NULL && outs != NULL) {
         PyObject *nargs[FA_NODE_SLOTS] = {rule, args, kw, outs, where, saves, Py_False, Py_None};
@@ -1921,7 +1922,8 @@ gc_untrack_nodes(void)
    keyword arguments, located by `key`). 0, or -1 with an exception set. */
 static int
 fast_emit(PyObject *st, PyObject *rec, PyObject *entries, PyObject *rule, PyObject *saves,
-          PyObject *args, PyObject *res, PyObject *kind, const fa_where_key *key)
+          PyObject *args, PyObject *res, PyObject *kind, const fa_where_key *key,
+          PyObject *kwargs)
 {
     PyObject *entry = NULL, *idk = NULL, *node = NULL;
     int rc = -1;
@@ -1941,7 +1943,7 @@ fast_emit(PyObject *st, PyObject *rec, PyObject *entries, PyObject *rule, PyObje
         PyErr_NoMemory();
         goto done;
     }
-    if ((node = fast_append_node(st, rec, rule, args, v, key, saves)) == NULL) {
+    if ((node = fast_append_node(st, rec, rule, args, v, key, saves, kwargs)) == NULL) {
         goto done;
     }
     fast_untrack(st, v, node, entry, args);
@@ -2012,13 +2014,14 @@ element_key(PyArrayObject *a, PyObject *k, PyObject *f64_descr)
    handler (FA_FALLBACK); else fast_emit. Returns a new reference to res, FA_FALLBACK or NULL. */
 static PyObject *
 fast_finish(PyObject *st, PyObject *rec, PyObject *entries, PyObject *rule, PyObject *saves,
-            PyObject *args, PyObject *res, PyObject *kind, const fa_where_key *key)
+            PyObject *args, PyObject *res, PyObject *kind, const fa_where_key *key,
+            PyObject *kwargs)
 {
     PyObject *vr = NULL, *out = NULL;
     if (args != NULL && fast_value_of(entries, res, &vr) == 0) {
         out = vr != NULL ? FA_FALLBACK
-              : fast_emit(st, rec, entries, rule, saves, args, res, kind, key) < 0 ? NULL
-                                                                                 : Py_NewRef(res);
+              : fast_emit(st, rec, entries, rule, saves, args, res, kind, key, kwargs) < 0
+              ? NULL : Py_NewRef(res);
     }
     Py_XDECREF(vr);
     Py_XDECREF(args);
@@ -2210,9 +2213,11 @@ fast_native_op(int k, PyObject *a, PyObject *b)
 static int fast_array_operand(PyObject *st, PyObject *entries, PyObject *x, PyObject **v);
 static int fast_protect_saved(PyObject *st, PyObject *saves, PyObject *args, int arrays_in,
                               int consts_in, int *ans);
+static PyObject *fast_reduce(PyObject *fn, PyObject *x, PyObject *axis);
 static PyObject *fast_record_array(PyObject *st, PyObject *rec, PyObject *rule,
                                    PyObject *saves, PyObject *args, int ans, PyObject *res,
-                                   int view, PyObject *view_of, const fa_where_key *key);
+                                   int view, PyObject *view_of, const fa_where_key *key,
+                                   PyObject *kwargs);
 
 /* ufunc(x) of a traced float64 array `x` (FR_ARRAY's {ufunc: (rule, saves)}: NumPy's
    one-input ufuncs), recorded as calls.dispatch -> Recorder.apply does. */
@@ -2226,7 +2231,7 @@ fast_ufunc_call(PyObject *st, PyObject *rec, PyObject *fn, PyObject *x)
     PyObject *rs = PyDict_GetItemWithError(PyTuple_GET_ITEM(arrays, 4), fn);
     if (rs == NULL) {
         PyErr_Clear();
-        return FA_FALLBACK;
+        return fast_reduce(fn, x, NULL);
     }
     fa_where_key key;
     PyObject *entries = NULL, *vx = NULL, *res = NULL, *args = NULL, *out = FA_FALLBACK;
@@ -2264,13 +2269,107 @@ fast_ufunc_call(PyObject *st, PyObject *rec, PyObject *fn, PyObject *x)
         goto done;
     }
     out = fast_record_array(st, rec, PyTuple_GET_ITEM(rs, 0), PyTuple_GET_ITEM(rs, 1), args,
-                            ans, res, 0, NULL, &key);
+                            ans, res, 0, NULL, &key, NULL);
 done:
     Py_DECREF(rs);
     Py_XDECREF(entries);
     Py_XDECREF(vx);
     Py_XDECREF(res);
     Py_XDECREF(args);
+    return out;
+}
+
+/* np.sum(x) or np.sum(x, axis=k), k an int, of a traced float64 array `x`, or the method
+   x.sum() / x.sum(axis=k) (`x` NULL: `fn` bound to it) (FR_ARRAY[8]: {np.sum or
+   np.ndarray.sum: (rule, saves)}), recorded as calls.dispatch -> Recorder.apply records it
+   (the keyword argument kept in the node): an array result is a new buffer, a scalar one an
+   np.float64 Value. */
+static PyObject *
+fast_reduce(PyObject *fn, PyObject *x, PyObject *axis)
+{
+    PyObject *st = T.fast_rec, *rec = PyTuple_GET_ITEM(st, FR_REC);
+    PyObject *arrays = PyTuple_GET_ITEM(st, FR_ARRAY), *key_fn = fn;
+    if (rec != T.h_obj || arrays == Py_None || ndarray_type == NULL ||
+        (axis != NULL && !PyLong_CheckExact(axis))) {
+        return FA_FALLBACK;
+    }
+    if (x == NULL) { /* a bound method of an ndarray: its descriptor is the key */
+        if (!PyCFunction_Check(fn) || (x = PyCFunction_GET_SELF(fn)) == NULL) {
+            return FA_FALLBACK;
+        }
+        PyMethodDef *ml = ((PyCFunctionObject *)fn)->m_ml;
+        key_fn = Py_IS_TYPE(x, ndarray_type)
+            ? PyDict_GetItemString(ndarray_type->tp_dict, ml->ml_name) : NULL;
+        if (key_fn == NULL || !Py_IS_TYPE(key_fn, &PyMethodDescr_Type) ||
+            ((PyMethodDescrObject *)key_fn)->d_method != ml) {
+            return FA_FALLBACK;
+        }
+    }
+    if (!Py_IS_TYPE(x, ndarray_type)) {
+        return FA_FALLBACK;
+    }
+    PyObject *rs = PyDict_GetItemWithError(PyTuple_GET_ITEM(arrays, 8), key_fn);
+    if (rs == NULL) {
+        PyErr_Clear();
+        return FA_FALLBACK;
+    }
+    fa_where_key key;
+    PyObject *entries = NULL, *vx = NULL, *res = NULL, *args = NULL, *kw = NULL;
+    PyObject *out = FA_FALLBACK;
+    int ok = fast_entries(rec, &entries);
+    if (ok <= 0) {
+        return ok < 0 ? NULL : FA_FALLBACK;
+    }
+    Py_INCREF(rs); /* (the call below may run Python code) */
+    int cx = fast_array_operand(st, entries, x, &vx);
+    if (cx == -2) {
+        out = NULL;
+        goto done;
+    }
+    if (cx != 2 || !fast_begin(st, &key)) {
+        goto done;
+    }
+    int ans;
+    if ((args = PyTuple_Pack(1, vx)) == NULL || (kw = PyDict_New()) == NULL ||
+        (axis != NULL && PyDict_SetItem(kw, s_axis, axis) < 0) ||
+        fast_protect_saved(st, PyTuple_GET_ITEM(rs, 1), args, 1, 0, &ans) < 0) {
+        out = NULL;
+        goto done;
+    }
+    PyObject *call[2] = {x, axis};
+    int method = key_fn != fn;
+    fa_native n;
+    native_enter(&n);
+    res = PyObject_Vectorcall(fn, call + method, 1 - method, axis != NULL ? kwnames_axis : NULL);
+    native_leave(&n);
+    if (res == NULL) { /* its own exception (an axis out of range), as natively */
+        out = NULL;
+        goto done;
+    }
+    PyObject *rule = PyTuple_GET_ITEM(rs, 0), *saves = PyTuple_GET_ITEM(rs, 1);
+    PyObject *f64 = PyTuple_GET_ITEM(st, FR_F64);
+    if (Py_IS_TYPE(res, ndarray_type) && PyArray_BASE((PyArrayObject *)res) == NULL &&
+        (PyObject *)PyArray_DESCR((PyArrayObject *)res) == PyTuple_GET_ITEM(st, FR_DTYPE)) {
+        out = fast_record_array(st, rec, rule, saves, args, ans, res, 0, NULL, &key, kw);
+    }
+    else if (Py_IS_TYPE(res, (PyTypeObject *)f64)) {
+        out = fast_finish(st, rec, entries, rule, saves, Py_NewRef(args), res, f64, &key, kw);
+        if (out == FA_FALLBACK) { /* (a result already traced: never for a new scalar) */
+            out = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 9), rec, rule, res,
+                                               kw, x, NULL);
+        }
+    }
+    else { /* (not for a float64 array's sum: recorded by Recorder.apply all the same) */
+        out = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 9), rec, rule, res, kw, x,
+                                           NULL);
+    }
+done:
+    Py_DECREF(rs);
+    Py_XDECREF(entries);
+    Py_XDECREF(vx);
+    Py_XDECREF(res);
+    Py_XDECREF(args);
+    Py_XDECREF(kw);
     return out;
 }
 
@@ -2433,7 +2532,8 @@ fast_protect_saved(PyObject *st, PyObject *saves, PyObject *args, int arrays_in,
    the result kept where the rule saves it (`ans`). A new reference to res, or NULL. */
 static PyObject *
 fast_record_array(PyObject *st, PyObject *rec, PyObject *rule, PyObject *saves, PyObject *args,
-                  int ans, PyObject *res, int view, PyObject *view_of, const fa_where_key *key)
+                  int ans, PyObject *res, int view, PyObject *view_of, const fa_where_key *key,
+                  PyObject *kwargs)
 {
     PyObject *protect = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_ARRAY), 1);
     PyObject *shape = NULL, *v = NULL, *node = NULL, *r = NULL, *out = NULL;
@@ -2445,7 +2545,7 @@ fast_record_array(PyObject *st, PyObject *rec, PyObject *rule, PyObject *saves, 
         goto done;
     }
     if (fast_register(st, rec, res, v, view ? view_of : NULL) < 0 ||
-        (node = fast_append_node(st, rec, rule, args, v, key, saves)) == NULL) {
+        (node = fast_append_node(st, rec, rule, args, v, key, saves, kwargs)) == NULL) {
         goto done;
     }
     if (ans) {
@@ -2550,7 +2650,7 @@ fast_array_binop(int k, PyObject *a, PyObject *b)
                                            NULL); /* (never met) */
         goto done;
     }
-    out = fast_record_array(st, rec, rule, saves, args, ans, res, 0, NULL, &key);
+    out = fast_record_array(st, rec, rule, saves, args, ans, res, 0, NULL, &key, NULL);
 done:
     Py_XDECREF(entries);
     Py_XDECREF(va);
@@ -2621,10 +2721,11 @@ fast_binop(int k, PyObject *a, PyObject *b, int inplace)
     saves = PyTuple_GET_ITEM(saves, (va != NULL) + 2 * (vb != NULL) - 1);
     args = PyTuple_Pack(2, va != NULL ? va : a, vb != NULL ? vb : b);
     if (kind == f64) { /* as Recorder.apply */
-        out = fast_finish(st, rec, entries, rule, saves, args, res, kind, &key);
+        out = fast_finish(st, rec, entries, rule, saves, args, res, kind, &key, NULL);
         args = NULL;
     }
-    else if (args != NULL && fast_emit(st, rec, entries, rule, saves, args, res, kind, &key) == 0) {
+    else if (args != NULL &&
+             fast_emit(st, rec, entries, rule, saves, args, res, kind, &key, NULL) == 0) {
         out = Py_NewRef(res); /* as ProbeHandlers._scalar_binop */
     }
 done:
@@ -2813,7 +2914,7 @@ fast_view_getitem(PyObject *st, PyObject *rec, PyObject *a, PyObject *k)
         goto done;
     }
     out = fast_record_array(st, rec, PyTuple_GET_ITEM(gi, 0), PyTuple_GET_ITEM(gi, 1), args,
-                            ans, res, 1, view_of, &key);
+                            ans, res, 1, view_of, &key, NULL);
 done:
     Py_XDECREF(entries);
     Py_XDECREF(e);
@@ -2870,7 +2971,7 @@ fast_getitem(PyObject *a, PyObject *k)
         goto done;
     }
     out = fast_finish(st, rec, entries, PyTuple_GET_ITEM(gi, 0), PyTuple_GET_ITEM(gi, 1),
-                      PyTuple_Pack(2, v, k), res, f64, &key);
+                      PyTuple_Pack(2, v, k), res, f64, &key, NULL);
 done:
     Py_XDECREF(entries);
     Py_XDECREF(e);
@@ -2988,7 +3089,7 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
     if (rc < 0 || (ki = interned_key(k)) == NULL ||
         (args = PyTuple_Pack(3, av, ki, vv != NULL ? vv : v)) == NULL ||
         (fs = Py_XNewRef(empty_frozenset)) == NULL ||
-        (node = fast_append_node(st, rec, rule, args, out, &key, fs)) == NULL) {
+        (node = fast_append_node(st, rec, rule, args, out, &key, fs, NULL)) == NULL) {
         goto error;
     }
     /* write_back(a, out): the buffer's next version, and the array's entry with it */
@@ -3068,7 +3169,7 @@ fast_call(PyObject *fn, PyObject *x)
         goto done;
     }
     out = fast_finish(st, rec, entries, PyTuple_GET_ITEM(rs, 0), PyTuple_GET_ITEM(rs, 1),
-                      PyTuple_Pack(1, vx), res, (PyObject *)&PyFloat_Type, &key);
+                      PyTuple_Pack(1, vx), res, (PyObject *)&PyFloat_Type, &key, NULL);
     goto done;
 error:
     out = NULL;
@@ -3110,7 +3211,7 @@ fast_unary(int pos, PyObject *a)
         goto done;
     }
     out = fast_finish(st, rec, entries, PyTuple_GET_ITEM(rs, 0), PyTuple_GET_ITEM(rs, 1),
-                      PyTuple_Pack(1, va), res, kind, &key);
+                      PyTuple_Pack(1, va), res, kind, &key, NULL);
 done:
     Py_XDECREF(entries);
     Py_XDECREF(va);
@@ -3163,6 +3264,7 @@ fast_as_handler(int k, PyObject *a, PyObject *b, PyObject *c)
                     : k == -2 ? fast_setitem(a, b, c)
                     : k == -3 ? fast_call(a, b)
                     : k >= -5 ? fast_unary(-4 - k, a)
+                    : k == -6 ? fast_reduce(a, b, c)
                               : fast_compare(-10 - k, a, b);
     Py_DECREF(st);
     FA_PY_RECURSION_REMAINING(ts) -= FA_HANDLER_FRAMES;
@@ -3213,11 +3315,13 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         return NULL;
     }
     PyObject *arrays = PyTuple_GET_ITEM(state, FR_ARRAY);
-    if (arrays != Py_None && (!PyTuple_CheckExact(arrays) || PyTuple_GET_SIZE(arrays) != 8 ||
-                              !PyDict_CheckExact(PyTuple_GET_ITEM(arrays, 4)))) {
+    if (arrays != Py_None && (!PyTuple_CheckExact(arrays) || PyTuple_GET_SIZE(arrays) != 10 ||
+                              !PyDict_CheckExact(PyTuple_GET_ITEM(arrays, 4)) ||
+                              !PyDict_CheckExact(PyTuple_GET_ITEM(arrays, 8)))) {
         PyErr_SetString(PyExc_TypeError, "set_fast_record: arrays must be (fresh_array, "
                                          "protect, record_computed, fresh_view, {ufunc: (rule, "
-                                         "saves)}, Buffer, WeakEntry, on_death) or None");
+                                         "saves)}, Buffer, WeakEntry, on_death, {reduction: "
+                                         "(rule, saves)}, record_computed_kw) or None");
         return NULL;
     }
     if (!PyType_Check(PyTuple_GET_ITEM(state, FR_F64)) ||
@@ -3859,6 +3963,18 @@ call_dispatch(PyObject *const *args, size_t nargsf, PyObject *kwnames)
             }
             if (T.fast_rec != NULL && nargs == 2 && kwnames == NULL) {
                 PyObject *r = fast_as_handler(-3, callable, args[1], NULL);
+                if (r != FA_FALLBACK) {
+                    return r;
+                }
+            }
+            else if (T.fast_rec != NULL && nargs <= 2 &&
+                     (kwnames == NULL ||
+                      (PyTuple_GET_SIZE(kwnames) == 1 &&
+                       PyUnicode_Check(PyTuple_GET_ITEM(kwnames, 0)) &&
+                       PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, 0), s_axis) == 0))) {
+                /* np.sum(x, axis=k); x.sum(), x.sum(axis=k) */
+                PyObject *r = fast_as_handler(-6, callable, nargs == 2 ? args[1] : NULL,
+                                              kwnames != NULL ? args[nargs] : NULL);
                 if (r != FA_FALLBACK) {
                     return r;
                 }
@@ -4779,10 +4895,12 @@ PyInit__evalframe(void)
     s_saved = PyUnicode_InternFromString("saved");
     s_id = PyUnicode_InternFromString("id");
     s_first_comparison = PyUnicode_InternFromString("first_comparison");
+    s_axis = PyUnicode_InternFromString("axis");
+    kwnames_axis = PyTuple_Pack(1, s_axis);
     if (!empty_tuple || !s_guards || !s_entries || !s_nodes || !s_next_id || !s_obj || !s_value ||
         !s_buffer || !s_version || !s_shape || !s_buffers || !s_root || !s_refs ||
         !s_getitem_kind || !s_save_all || !s_key || !s_active || !s_stale ||
-        !s_refs_sweep || !s_saved || !s_id || !s_first_comparison) {
+        !s_refs_sweep || !s_saved || !s_id || !s_first_comparison || !s_axis || !kwnames_axis) {
         goto fail;
     }
     star_kwnames1 = Py_BuildValue("(s)", "__framead_star__");

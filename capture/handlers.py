@@ -280,7 +280,7 @@ def fast_record_state(rec: Any) -> tuple | None:
     if tables is None:
         return None
     arrays = (rec.fresh_array, rec._protect, _record_computed, rec.fresh_view, tables[6],
-              Buffer, WeakEntry, rec._on_death)
+              Buffer, WeakEntry, rec._on_death, tables[7], _record_computed_kw)
     return (rec, *tables[:2], Entry, Value, Node, _PY_DTYPES[float], np.float64, *tables[2:6],
             arrays, (_GENERATION, gen))
 
@@ -289,6 +289,11 @@ def _record_computed(rec: Any, rule: Any, result: Any, *operands: Any) -> Any:
     """``rule`` on float64 arrays, computed by C, recorded by ``apply`` (a result the C fast
     path does not record itself); called from the user's frame."""
     return rec.apply(rule, Result(result), (), {}, operands, sys._getframe(1))
+
+
+def _record_computed_kw(rec: Any, rule: Any, result: Any, kwargs: dict, *operands: Any) -> Any:
+    """``_record_computed`` of a call with keyword arguments (``np.sum(x, axis=0)``)."""
+    return rec.apply(rule, Result(result), (), kwargs, operands, sys._getframe(1))
 
 
 def _fast_tables() -> tuple | None:
@@ -311,7 +316,22 @@ def _fast_tables() -> tuple | None:
     unary = tuple(None if r is None or r.cut or getattr(r, "hazard", None) else
                   (r, saved_set(r, (0,))) for r in map(rules.lookup, (operator.neg, operator.pos)))
     return rules_, saves, getitem, setitem, _one_argument_calls(math), unary, \
-        _one_argument_calls(np)
+        _one_argument_calls(np), _reductions()
+
+
+def _reductions() -> dict:
+    """``{np.sum: (rule, saves)}``: the reductions whose call on one float64 array, with an
+    int ``axis`` keyword or none, calls.dispatch records as ``apply(rule, fn, (x,), kwargs,
+    (x,))`` with nothing else to do (the rule as _one_argument_calls asks)."""
+    rule = rules.lookup(np.sum)
+    if rule is None or rule.cut or getattr(rule, "hazard", None) or rule.mutates or \
+            id(np.sum) in CALL_KINDS or 0 in rule.nondiff or not rule.has_vjp(0):
+        return {}
+    method = rules.lookup_method(np.ndarray, "sum")
+    out = {np.sum: (rule, saved_set(rule, (0,)))}
+    if method is rule:  # (x.sum(axis=0) is recorded as np.sum's rule)
+        out[np.ndarray.sum] = out[np.sum]
+    return out
 
 
 def _one_argument_calls(module: Any) -> dict:

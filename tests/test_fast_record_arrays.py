@@ -9,6 +9,7 @@ subclasses) goes to the handlers."""
 from __future__ import annotations
 
 import gc
+import traceback
 import tracemalloc
 import warnings
 import weakref
@@ -60,7 +61,12 @@ def array_programs(draw):
                 f"np.stack([{v}, {w}])[:, ::2].ravel()", f"np.stack([{v}, {w}])[(0, slice(None))]",
                 f"{v}.reshape(3, 2)[::-1, 1:].repeat(2)", f"({v}[:, None] * {w}[None, :])[2]",
                 f"{v}[..., None][:, 0]", f"np.sqrt({v} * {w} + 2.0)", f"np.tanh({v})",
-                f"np.exp(0.5 * {v})", f"np.sin({v}[::-1])"]))
+                f"np.exp(0.5 * {v})", f"np.sin({v}[::-1])",
+                # reductions (C: np.sum and x.sum, no axis or an int one)
+                f"np.sum({v}.reshape(2, 3), axis=0).repeat(2)",
+                f"{v}.reshape(3, 2).sum(axis=-1).repeat(2)",
+                f"np.sum({v}.reshape(2, 3), axis=1).repeat(3)", f"{v} * {w}.sum()",
+                f"{v} + np.sum({w}, axis=0)", f"{v} - np.sum({w}[::-1])"]))
         if kind == "scalar":
             return draw(st.sampled_from(_SCALARS))
         if kind == "const":
@@ -332,3 +338,63 @@ def test_constant_operands_are_kept_as_the_handlers_keep_them(monkeypatch):
         messages.append(str(info.value))
     line = large.__code__.co_firstlineno + 2  # y = x[0] * c
     assert messages[0] == messages[1] and f"test_fast_record_arrays.py:{line} " in messages[0]
+
+
+def reductions(x):
+    m = x.reshape(2, 3) * 1.0
+    a = np.sum(m, axis=0) + m.sum(axis=1).repeat(2)[:3] + np.sum(m, axis=-2)
+    b = np.sum(m) * m.sum() + np.sum(x, axis=0) + x[::2].sum(axis=0)  # (a view: handlers)
+    return np.sum(a * a) + b
+
+
+def test_reductions_record_as_the_handlers_in_c(monkeypatch):
+    """``np.sum(x)``, ``np.sum(x, axis=k)``, ``x.sum()`` and ``x.sum(axis=k)`` of a traced
+    float64 array are recorded by C, as the handlers record them (the axis kept in the
+    node's keyword arguments), and differentiated as before."""
+    from framead.capture.recorder import Recorder  # noqa: PLC0415
+
+    fast = _switch(monkeypatch)
+    x = np.linspace(0.3, 1.7, 6)
+    slow, quick = record_both(fast, reductions, x)
+    assert_same(slow, quick)
+    sums = [n for n in quick.graph.nodes if n.rule.name == "np.sum"]
+    assert {tuple(n.kwargs.items()) for n in sums} >= {(), (("axis", 0),), (("axis", 1),),
+                                                       (("axis", -2),)}
+    applied = []
+    orig = Recorder.apply
+    monkeypatch.setattr(Recorder, "apply", lambda self, rule, *a, **k: (
+        applied.append(rule.name), orig(self, rule, *a, **k))[1])
+    framead.trace(reductions, x)
+    assert applied.count("np.sum") <= 1, applied  # (the strided view's, derived first)
+    g = framead.grad(reductions)(x)
+    fd = np.array([(reductions(x + 1e-6 * e) - reductions(x - 1e-6 * e)) / 2e-6
+                   for e in np.eye(6)])
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("call", ["np.sum(m, axis=2)", "m.sum(axis=-3)", "np.sum(m, axis=True)",
+                                  "m.sum(axis=1.0)"])
+def test_reduction_errors_and_odd_axes_as_natively(monkeypatch, call, tmp_path_factory):
+    """An axis out of range raises NumPy's own error from the user's line; a bool or float
+    axis goes to the handlers (what NumPy does with it is its business), as natively."""
+    src = f"import numpy as np\n\ndef f(x):\n    m = x.reshape(2, 3) * 1.0\n" \
+          f"    return float(np.sum({call}))\n"
+    mod, _ = load_source_module(src, tmp_path_factory.mktemp("red"), "framead_red")
+    x = np.linspace(0.3, 1.7, 6)
+    def frames(e):  # (the user's and NumPy's frames, as natively)
+        return [(f.filename, f.lineno, f.name) for f in traceback.extract_tb(e.__traceback__)
+                if "/framead/" not in f.filename and f.filename != __file__]
+
+    try:
+        want = mod.f(x)
+    except Exception as e:  # noqa: BLE001 - compared below
+        want = e
+    for on in (True, False):
+        _switch(monkeypatch)(on)
+        if isinstance(want, Exception):
+            with pytest.raises(type(want)) as info:
+                framead.trace(mod.f, x)
+            assert str(info.value) == str(want)
+            assert frames(info.value) == frames(want)
+        else:
+            assert framead.trace(mod.f, x).value == want
