@@ -2219,22 +2219,19 @@ static PyObject *fast_record_array(PyObject *st, PyObject *rec, PyObject *rule,
                                    int view, PyObject *view_of, const fa_where_key *key,
                                    PyObject *kwargs);
 
-/* ufunc(x) of a traced float64 array `x` (FR_ARRAY's {ufunc: (rule, saves)}: NumPy's
-   one-input ufuncs), recorded as calls.dispatch -> Recorder.apply does. */
+/* fn(*call) (ncall positional arguments, keyword `axis` when not NULL) on the traced float64
+   array `x`, for the rule and saves `rs`, recorded as calls.dispatch -> Recorder.apply
+   records fn(x) (or fn(x, axis=k)): the axis kept in the node's keyword arguments, an array
+   result a new buffer, a scalar one an np.float64 Value; any other result (never met) by
+   Recorder.apply with the computed result. */
 static PyObject *
-fast_ufunc_call(PyObject *st, PyObject *rec, PyObject *fn, PyObject *x)
+fast_array_call(PyObject *st, PyObject *rec, PyObject *rs, PyObject *fn, PyObject *x,
+                PyObject *const *call, Py_ssize_t ncall, PyObject *axis)
 {
     PyObject *arrays = PyTuple_GET_ITEM(st, FR_ARRAY);
-    if (arrays == Py_None) {
-        return FA_FALLBACK;
-    }
-    PyObject *rs = PyDict_GetItemWithError(PyTuple_GET_ITEM(arrays, 4), fn);
-    if (rs == NULL) {
-        PyErr_Clear();
-        return fast_reduce(fn, x, NULL);
-    }
     fa_where_key key;
-    PyObject *entries = NULL, *vx = NULL, *res = NULL, *args = NULL, *out = FA_FALLBACK;
+    PyObject *entries = NULL, *vx = NULL, *res = NULL, *args = NULL, *kw = NULL;
+    PyObject *out = FA_FALLBACK;
     int ok = fast_entries(rec, &entries);
     if (ok <= 0) {
         return ok < 0 ? NULL : FA_FALLBACK;
@@ -2249,41 +2246,63 @@ fast_ufunc_call(PyObject *st, PyObject *rec, PyObject *fn, PyObject *x)
         goto done;
     }
     int ans;
-    if ((args = PyTuple_Pack(1, vx)) == NULL ||
+    if ((args = PyTuple_Pack(1, vx)) == NULL || (kw = PyDict_New()) == NULL ||
+        (axis != NULL && PyDict_SetItem(kw, s_axis, axis) < 0) ||
         fast_protect_saved(st, PyTuple_GET_ITEM(rs, 1), args, 1, 0, &ans) < 0) {
         out = NULL;
         goto done;
     }
     fa_native n;
     native_enter(&n);
-    res = PyObject_Vectorcall(fn, &x, 1, NULL);
+    res = PyObject_Vectorcall(fn, call, ncall, axis != NULL ? kwnames_axis : NULL);
     native_leave(&n);
-    if (res == NULL) { /* its own exception, as natively */
+    if (res == NULL) { /* its own exception (an axis out of range), as natively */
         out = NULL;
         goto done;
     }
-    if (!Py_IS_TYPE(res, ndarray_type) || PyArray_BASE((PyArrayObject *)res) != NULL ||
-        (PyObject *)PyArray_DESCR((PyArrayObject *)res) != PyTuple_GET_ITEM(st, FR_DTYPE)) {
-        out = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 2), rec,
-                                           PyTuple_GET_ITEM(rs, 0), res, x, NULL);
-        goto done;
+    PyObject *rule = PyTuple_GET_ITEM(rs, 0), *saves = PyTuple_GET_ITEM(rs, 1);
+    PyObject *f64 = PyTuple_GET_ITEM(st, FR_F64);
+    if (Py_IS_TYPE(res, ndarray_type) && PyArray_BASE((PyArrayObject *)res) == NULL &&
+        (PyObject *)PyArray_DESCR((PyArrayObject *)res) == PyTuple_GET_ITEM(st, FR_DTYPE)) {
+        out = fast_record_array(st, rec, rule, saves, args, ans, res, 0, NULL, &key, kw);
     }
-    out = fast_record_array(st, rec, PyTuple_GET_ITEM(rs, 0), PyTuple_GET_ITEM(rs, 1), args,
-                            ans, res, 0, NULL, &key, NULL);
+    else if (Py_IS_TYPE(res, (PyTypeObject *)f64)) { /* (a result already traced: apply) */
+        out = fast_finish(st, rec, entries, rule, saves, Py_NewRef(args), res, f64, &key, kw);
+    }
+    if (out == FA_FALLBACK) {
+        out = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 9), rec, rule, res, kw, x,
+                                           NULL);
+    }
 done:
     Py_DECREF(rs);
     Py_XDECREF(entries);
     Py_XDECREF(vx);
     Py_XDECREF(res);
     Py_XDECREF(args);
+    Py_XDECREF(kw);
     return out;
+}
+
+/* ufunc(x) of a traced float64 array `x` (FR_ARRAY's {ufunc: (rule, saves)}: NumPy's
+   one-input ufuncs); any other callable: fast_reduce. */
+static PyObject *
+fast_ufunc_call(PyObject *st, PyObject *rec, PyObject *fn, PyObject *x)
+{
+    PyObject *arrays = PyTuple_GET_ITEM(st, FR_ARRAY);
+    if (arrays == Py_None) {
+        return FA_FALLBACK;
+    }
+    PyObject *rs = PyDict_GetItemWithError(PyTuple_GET_ITEM(arrays, 4), fn);
+    if (rs == NULL) {
+        PyErr_Clear();
+        return fast_reduce(fn, x, NULL);
+    }
+    return fast_array_call(st, rec, rs, fn, x, &x, 1, NULL);
 }
 
 /* np.sum(x) or np.sum(x, axis=k), k an int, of a traced float64 array `x`, or the method
    x.sum() / x.sum(axis=k) (`x` NULL: `fn` bound to it) (FR_ARRAY[8]: {np.sum or
-   np.ndarray.sum: (rule, saves)}), recorded as calls.dispatch -> Recorder.apply records it
-   (the keyword argument kept in the node): an array result is a new buffer, a scalar one an
-   np.float64 Value. */
+   np.ndarray.sum: (rule, saves)}): fast_array_call. */
 static PyObject *
 fast_reduce(PyObject *fn, PyObject *x, PyObject *axis)
 {
@@ -2313,64 +2332,9 @@ fast_reduce(PyObject *fn, PyObject *x, PyObject *axis)
         PyErr_Clear();
         return FA_FALLBACK;
     }
-    fa_where_key key;
-    PyObject *entries = NULL, *vx = NULL, *res = NULL, *args = NULL, *kw = NULL;
-    PyObject *out = FA_FALLBACK;
-    int ok = fast_entries(rec, &entries);
-    if (ok <= 0) {
-        return ok < 0 ? NULL : FA_FALLBACK;
-    }
-    Py_INCREF(rs); /* (the call below may run Python code) */
-    int cx = fast_array_operand(st, entries, x, &vx);
-    if (cx == -2) {
-        out = NULL;
-        goto done;
-    }
-    if (cx != 2 || !fast_begin(st, &key)) {
-        goto done;
-    }
-    int ans;
-    if ((args = PyTuple_Pack(1, vx)) == NULL || (kw = PyDict_New()) == NULL ||
-        (axis != NULL && PyDict_SetItem(kw, s_axis, axis) < 0) ||
-        fast_protect_saved(st, PyTuple_GET_ITEM(rs, 1), args, 1, 0, &ans) < 0) {
-        out = NULL;
-        goto done;
-    }
     PyObject *call[2] = {x, axis};
     int method = key_fn != fn;
-    fa_native n;
-    native_enter(&n);
-    res = PyObject_Vectorcall(fn, call + method, 1 - method, axis != NULL ? kwnames_axis : NULL);
-    native_leave(&n);
-    if (res == NULL) { /* its own exception (an axis out of range), as natively */
-        out = NULL;
-        goto done;
-    }
-    PyObject *rule = PyTuple_GET_ITEM(rs, 0), *saves = PyTuple_GET_ITEM(rs, 1);
-    PyObject *f64 = PyTuple_GET_ITEM(st, FR_F64);
-    if (Py_IS_TYPE(res, ndarray_type) && PyArray_BASE((PyArrayObject *)res) == NULL &&
-        (PyObject *)PyArray_DESCR((PyArrayObject *)res) == PyTuple_GET_ITEM(st, FR_DTYPE)) {
-        out = fast_record_array(st, rec, rule, saves, args, ans, res, 0, NULL, &key, kw);
-    }
-    else if (Py_IS_TYPE(res, (PyTypeObject *)f64)) {
-        out = fast_finish(st, rec, entries, rule, saves, Py_NewRef(args), res, f64, &key, kw);
-        if (out == FA_FALLBACK) { /* (a result already traced: never for a new scalar) */
-            out = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 9), rec, rule, res,
-                                               kw, x, NULL);
-        }
-    }
-    else { /* (not for a float64 array's sum: recorded by Recorder.apply all the same) */
-        out = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 9), rec, rule, res, kw, x,
-                                           NULL);
-    }
-done:
-    Py_DECREF(rs);
-    Py_XDECREF(entries);
-    Py_XDECREF(vx);
-    Py_XDECREF(res);
-    Py_XDECREF(args);
-    Py_XDECREF(kw);
-    return out;
+    return fast_array_call(st, rec, rs, fn, x, call + method, 1 - method, axis);
 }
 
 /* Register `obj`, a fast path's new array, as value `v` (view_of: NULL for a new memory
