@@ -1546,7 +1546,7 @@ enum {
 static PyObject *s_guards, *s_entries, *s_nodes, *s_next_id, *s_obj, *s_value;
 static PyObject *s_buffer, *s_version, *s_shape, *s_buffers, *s_root, *s_refs, *s_refs_sweep;
 static PyObject *s_saved, *s_id, *s_first_comparison, *s_getitem_kind, *s_save_all;
-static PyObject *s_key, *s_active, *s_stale, *s_axis, *kwnames_axis;
+static PyObject *s_key, *s_active, *s_stale, *s_axis, *kwnames_axis, *s_parent, *s_recipe;
 
 /* Value and Node are slotted classes: their instances are filled here slot by slot (what their
    __init__ does, without a Python call) when the slots are exactly these; else (a changed
@@ -2214,6 +2214,7 @@ static int fast_array_operand(PyObject *st, PyObject *entries, PyObject *x, PyOb
 static int fast_protect_saved(PyObject *st, PyObject *saves, PyObject *args, int arrays_in,
                               int consts_in, int *ans);
 static PyObject *fast_reduce(PyObject *fn, PyObject *x, PyObject *axis);
+static PyObject *array_owner(PyObject *a);
 static PyObject *fast_record_array(PyObject *st, PyObject *rec, PyObject *rule,
                                    PyObject *saves, PyObject *args, int ans, PyObject *res,
                                    int view, PyObject *view_of, const fa_where_key *key,
@@ -2624,6 +2625,184 @@ done:
     return out;
 }
 
+/* The weak primal of a new Value `v` of array `obj`: rec._refs[v.id] = weakref.ref(obj)
+   (`refs` borrowed). 0, or -1 with an exception. */
+static int
+fast_weak_primal(PyObject *refs, PyObject *v, PyObject *obj)
+{
+    PyObject *vid = PyObject_GetAttr(v, s_id), *wr = NULL;
+    int rc = vid == NULL || (wr = PyWeakref_NewRef(obj, NULL)) == NULL
+                 ? -1 : PyDict_SetItem(refs, vid, wr);
+    Py_XDECREF(vid);
+    Py_XDECREF(wr);
+    return rc;
+}
+
+/* a <op k>= b into a traced float64 ndarray `a` whose value is current and that owns its
+   memory or is a view of the array that does (its entry's parent), `b` a traced float64
+   array whose value is current, a traced scalar or a constant float, int or np.float64:
+   recorded as Mutations.mutate records it (the operator's node into a's next Value, then
+   write_back: for a view, the view_update node into the owner's next Value, the buffer's
+   next version), where the rule keeps no Value it reads (no copy-on-write) and neither a
+   copy-on-write nor a sweep of the weak primals is due. */
+static PyObject *
+fast_array_inplace(int k, PyObject *a, PyObject *b)
+{
+    PyObject *st = T.fast_rec, *rec = PyTuple_GET_ITEM(st, FR_REC);
+    PyObject *rule = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_RULES), k);
+    PyObject *arrays = PyTuple_GET_ITEM(st, FR_ARRAY);
+    if (rule == Py_None || rec != T.h_obj || arrays == Py_None || !Py_IS_TYPE(a, ndarray_type) ||
+        !(k == 0 || k == 5 || k == 10 || k == 11)) {
+        return FA_FALLBACK; /* (+=, *=, -=, /=) */
+    }
+    PyObject *entries = NULL, *e = NULL, *buf = NULL, *va = NULL, *vb = NULL, *root = NULL;
+    PyObject *saved = NULL, *ver = NULL, *refs = NULL, *sweep = NULL, *parent = NULL;
+    PyObject *recipe = NULL, *re = NULL, *rbuf = NULL, *pv = NULL, *args = NULL, *res = NULL;
+    PyObject *shape = NULL, *out = NULL, *node = NULL, *nver = NULL, *rshape = NULL;
+    PyObject *nv = NULL, *vargs = NULL, *vnode = NULL, *r = FA_FALLBACK;
+    fa_where_key key;
+    int ok = fast_entries(rec, &entries);
+    if (ok > 0) {
+        ok = fast_array_value(entries, a, &e, &buf, &va);
+    }
+    if (ok <= 0 || buf == Py_None || PyArray_NDIM((PyArrayObject *)a) < 1 ||
+        (PyObject *)PyArray_DESCR((PyArrayObject *)a) != PyTuple_GET_ITEM(st, FR_DTYPE)) {
+        r = ok < 0 ? NULL : FA_FALLBACK;
+        goto done;
+    }
+    int cb = fast_array_operand(st, entries, b, &vb);
+    if (cb == -2) {
+        goto error;
+    }
+    if (cb < 0 || cb == 3 || !fast_begin(st, &key)) {
+        goto done; /* (a constant array: snapshotted or watched by the handler) */
+    }
+    PyObject *saves = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_SAVES), k);
+    saves = PyTuple_GET_ITEM(saves, vb != NULL ? 2 : 0);
+    if ((args = PyTuple_Pack(2, va, vb != NULL ? vb : b)) == NULL) {
+        goto error;
+    }
+    { /* what the rule keeps: constants only (a Value kept would need a copy-on-write) */
+        PyObject *it = PyObject_GetIter(saves), *s_i;
+        if (it == NULL) {
+            goto error;
+        }
+        int keeps_value = 0;
+        while ((s_i = PyIter_Next(it)) != NULL) {
+            Py_ssize_t i = PyLong_Check(s_i) ? PyLong_AsSsize_t(s_i) : -1;
+            keeps_value |= i < 0 || i > 1 || PyTuple_GET_ITEM(args, i) != b;
+            Py_DECREF(s_i);
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) {
+            goto error;
+        }
+        if (keeps_value) {
+            goto done;
+        }
+    }
+    /* write_back's buffer and owner: a itself, or the parent of a's entry */
+    PyObject *owner = array_owner(a);
+    if ((root = PyObject_GetAttr(buf, s_root)) == NULL ||
+        (saved = PyObject_GetAttr(buf, s_saved)) == NULL ||
+        (ver = PyObject_GetAttr(buf, s_version)) == NULL ||
+        (refs = PyObject_GetAttr(rec, s_refs)) == NULL ||
+        (sweep = PyObject_GetAttr(rec, s_refs_sweep)) == NULL ||
+        (parent = PyObject_GetAttr(e, s_parent)) == NULL ||
+        (recipe = PyObject_GetAttr(e, s_recipe)) == NULL) {
+        goto error;
+    }
+    if (root != owner || (a != owner && (parent != owner || recipe == Py_None)) ||
+        !(PyList_CheckExact(saved) || PyTuple_CheckExact(saved)) || Py_SIZE(saved) != 0 ||
+        !PyLong_CheckExact(ver) || !PyDict_CheckExact(refs) || !PyLong_CheckExact(sweep) ||
+        PyDict_GET_SIZE(refs) + 2 > PyLong_AsSsize_t(sweep)) {
+        PyErr_Clear();
+        goto done; /* a view of a view, a copy-on-write or the weak primals' sweep: the handler */
+    }
+    if (a != owner) { /* the owner's value, current (else the handler derives it first) */
+        ok = fast_array_value(entries, owner, &re, &rbuf, &pv);
+        if (ok <= 0 || rbuf != buf) {
+            r = ok < 0 ? NULL : FA_FALLBACK;
+            goto done;
+        }
+    }
+    {
+        fa_native n;
+        native_enter(&n);
+        res = k == 0 ? PyNumber_InPlaceAdd(a, b) : k == 5 ? PyNumber_InPlaceMultiply(a, b)
+              : k == 10 ? PyNumber_InPlaceSubtract(a, b) : PyNumber_InPlaceTrueDivide(a, b);
+        native_leave(&n);
+    }
+    if (res == NULL) { /* its own exception (shapes that do not broadcast), as natively */
+        goto error;
+    }
+    if (res != a) { /* (not in place after all: never for a float64 array) */
+        r = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 2), rec, rule, res, a, b,
+                                         NULL);
+        goto done;
+    }
+    /* mutate: out = _new_value(a), the node, then write_back(a, out) */
+    if ((shape = PyObject_GetAttr(a, s_shape)) == NULL ||
+        (out = fast_new_value(st, rec, shape, (PyObject *)ndarray_type, Py_None)) == NULL ||
+        fast_weak_primal(refs, out, a) < 0 ||
+        (node = fast_append_node(st, rec, rule, args, out, &key, saves, NULL)) == NULL ||
+        (nver = PyNumber_Add(ver, small_ints[1])) == NULL) {
+        goto error;
+    }
+    acyclic_leaf(shape, 0);
+    fast_untrack(st, out, node, NULL, args);
+    PyObject *top = out;
+    if (a != owner) { /* owner@n+1 = view_update(owner@n, out, recipe) */
+        if ((rshape = PyObject_GetAttr(owner, s_shape)) == NULL ||
+            (nv = fast_new_value(st, rec, rshape, (PyObject *)ndarray_type, Py_None)) == NULL ||
+            fast_weak_primal(refs, nv, owner) < 0 ||
+            (vargs = PyTuple_Pack(3, pv, out, recipe)) == NULL ||
+            (vnode = fast_append_node(st, rec, PyTuple_GET_ITEM(arrays, 10), vargs, nv, &key,
+                                      empty_frozenset, NULL)) == NULL ||
+            PyObject_SetAttr(re, s_value, nv) < 0 || PyObject_SetAttr(re, s_version, nver) < 0) {
+            goto error;
+        }
+        acyclic_leaf(rshape, 0);
+        fast_untrack(st, nv, vnode, NULL, vargs);
+        top = nv;
+    }
+    if (PyObject_SetAttr(buf, s_version, nver) < 0 || PyObject_SetAttr(buf, s_value, top) < 0 ||
+        PyObject_SetAttr(e, s_value, out) < 0 || PyObject_SetAttr(e, s_version, nver) < 0) {
+        goto error;
+    }
+    r = Py_NewRef(res);
+    goto done;
+error:
+    r = NULL;
+done:
+    Py_XDECREF(entries);
+    Py_XDECREF(e);
+    Py_XDECREF(buf);
+    Py_XDECREF(va);
+    Py_XDECREF(vb);
+    Py_XDECREF(root);
+    Py_XDECREF(saved);
+    Py_XDECREF(ver);
+    Py_XDECREF(refs);
+    Py_XDECREF(sweep);
+    Py_XDECREF(parent);
+    Py_XDECREF(recipe);
+    Py_XDECREF(re);
+    Py_XDECREF(rbuf);
+    Py_XDECREF(pv);
+    Py_XDECREF(args);
+    Py_XDECREF(res);
+    Py_XDECREF(shape);
+    Py_XDECREF(out);
+    Py_XDECREF(node);
+    Py_XDECREF(nver);
+    Py_XDECREF(rshape);
+    Py_XDECREF(nv);
+    Py_XDECREF(vargs);
+    Py_XDECREF(vnode);
+    return r;
+}
+
 /* a <op k> b of Python floats (or a float and an int), recorded as ProbeHandlers._scalar_binop
    does; or with an np.float64 operand (the others floats, ints or np.float64) as
    Recorder.apply does (an np.float64 result), where NumPy raises no floating-point flag. */
@@ -2633,7 +2812,7 @@ fast_binop(int k, PyObject *a, PyObject *b, int inplace)
     PyObject *st = T.fast_rec;
     PyObject *f64 = PyTuple_GET_ITEM(st, FR_F64);
     if (ndarray_type != NULL && (Py_IS_TYPE(a, ndarray_type) || Py_IS_TYPE(b, ndarray_type))) {
-        return inplace ? FA_FALLBACK : fast_array_binop(k, a, b);
+        return inplace ? fast_array_inplace(k, a, b) : fast_array_binop(k, a, b);
     }
     int na = Py_IS_TYPE(a, (PyTypeObject *)f64), nb = Py_IS_TYPE(b, (PyTypeObject *)f64);
     if (na || nb) {
@@ -3279,13 +3458,14 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         return NULL;
     }
     PyObject *arrays = PyTuple_GET_ITEM(state, FR_ARRAY);
-    if (arrays != Py_None && (!PyTuple_CheckExact(arrays) || PyTuple_GET_SIZE(arrays) != 10 ||
+    if (arrays != Py_None && (!PyTuple_CheckExact(arrays) || PyTuple_GET_SIZE(arrays) != 11 ||
                               !PyDict_CheckExact(PyTuple_GET_ITEM(arrays, 4)) ||
                               !PyDict_CheckExact(PyTuple_GET_ITEM(arrays, 8)))) {
         PyErr_SetString(PyExc_TypeError, "set_fast_record: arrays must be (fresh_array, "
                                          "protect, record_computed, fresh_view, {ufunc: (rule, "
                                          "saves)}, Buffer, WeakEntry, on_death, {reduction: "
-                                         "(rule, saves)}, record_computed_kw) or None");
+                                         "(rule, saves)}, record_computed_kw, view_update) "
+                                         "or None");
         return NULL;
     }
     if (!PyType_Check(PyTuple_GET_ITEM(state, FR_F64)) ||
@@ -4860,11 +5040,14 @@ PyInit__evalframe(void)
     s_id = PyUnicode_InternFromString("id");
     s_first_comparison = PyUnicode_InternFromString("first_comparison");
     s_axis = PyUnicode_InternFromString("axis");
+    s_parent = PyUnicode_InternFromString("parent");
+    s_recipe = PyUnicode_InternFromString("recipe");
     kwnames_axis = PyTuple_Pack(1, s_axis);
     if (!empty_tuple || !s_guards || !s_entries || !s_nodes || !s_next_id || !s_obj || !s_value ||
         !s_buffer || !s_version || !s_shape || !s_buffers || !s_root || !s_refs ||
         !s_getitem_kind || !s_save_all || !s_key || !s_active || !s_stale ||
-        !s_refs_sweep || !s_saved || !s_id || !s_first_comparison || !s_axis || !kwnames_axis) {
+        !s_refs_sweep || !s_saved || !s_id || !s_first_comparison || !s_axis || !kwnames_axis ||
+        !s_parent || !s_recipe) {
         goto fail;
     }
     star_kwnames1 = Py_BuildValue("(s)", "__framead_star__");

@@ -25,7 +25,7 @@ from .calls import dispatch
 from .native import Result
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
 from .overrides import operator_runs_python, python_attr, unary_runs_python
-from .primitive_rules import SETITEM_RULE
+from .primitive_rules import SETITEM_RULE, VIEW_UPDATE_RULE
 from .saves import saved_set
 from .sourceloc import loc_of, user_tracebacks, where_of
 
@@ -280,7 +280,8 @@ def fast_record_state(rec: Any) -> tuple | None:
     if tables is None:
         return None
     arrays = (rec.fresh_array, rec._protect, _record_computed, rec.fresh_view, tables[6],
-              Buffer, WeakEntry, rec._on_death, tables[7], _record_computed_kw)
+              Buffer, WeakEntry, rec._on_death, tables[7], _record_computed_kw,
+              VIEW_UPDATE_RULE)
     return (rec, *tables[:2], Entry, Value, Node, _PY_DTYPES[float], np.float64, *tables[2:6],
             arrays, (_GENERATION, gen))
 

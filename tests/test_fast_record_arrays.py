@@ -398,3 +398,65 @@ def test_reduction_errors_and_odd_axes_as_natively(monkeypatch, call, tmp_path_f
             assert frames(info.value) == frames(want)
         else:
             assert framead.trace(mod.f, x).value == want
+
+
+def inplace_updates(x):
+    """In-place operators on an owner and on one-level views (rows, tails, strided), by
+    traced arrays (broadcast too), traced scalars and constants; ``*=`` by a traced value
+    (its rule keeps a's old value: a copy-on-write, the handlers), a view of a view and a
+    write while a saved value lives in the buffer (the handlers)."""
+    m = np.outer(x, x[:3]) * 1.0  # (4, 3)
+    acc = np.zeros_like(m)
+    for i in range(3):
+        d = m[i + 1:] - m[i]
+        acc[i] += np.sum(d * d, axis=0)
+        acc[i + 1:] -= d * 0.5
+    acc *= 2.0
+    acc[::2] /= 3
+    acc[1] += x[0]
+    acc -= np.float64(0.25)
+    acc[2] *= x[1]              # (a traced factor: the handlers)
+    acc[1:][0] += 1.5           # (a view of a view: the handlers)
+    y = m * m                   # (y's rule keeps m: a later write into m copies it first)
+    m[0] += acc[0]
+    return np.sum(acc * acc) + np.sum(y) + np.sum(m)
+
+
+def test_inplace_updates_record_as_the_handlers_in_c(monkeypatch):
+    """``a op= b`` into a traced float64 array that owns its memory or is a view of the one
+    that does is recorded by C as Mutations.mutate records it (the operator's node, then for
+    a view the view_update node into the owner's next value); what needs a copy-on-write or
+    a view of a view goes to the handlers. Gradient against finite differences."""
+    from framead.capture.mutation import Mutations  # noqa: PLC0415
+
+    fast = _switch(monkeypatch)
+    x = np.linspace(0.3, 1.7, 4)
+    slow, quick = record_both(fast, inplace_updates, x)
+    assert_same(slow, quick)
+    mutated = []
+    orig = Mutations.mutate
+    monkeypatch.setattr(Mutations, "mutate", lambda self, rule, *a, **k: (
+        mutated.append(rule.name), orig(self, rule, *a, **k))[1])
+    framead.trace(inplace_updates, x)
+    # (the first write into acc, a constant until then; *= by a traced factor; the view of
+    # a view; m[0] += with m's old value kept)
+    assert len(mutated) <= 4, mutated
+    g = framead.grad(inplace_updates)(x)
+    fd = np.array([(inplace_updates(x + 1e-6 * e) - inplace_updates(x - 1e-6 * e)) / 2e-6
+                   for e in np.eye(4)])
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-6)
+
+
+def test_inplace_errors_as_natively(monkeypatch, tmp_path_factory):
+    """Shapes that do not broadcast into the target raise NumPy's own error, as natively."""
+    src = ("import numpy as np\n\ndef f(x):\n    m = np.outer(x, x) * 1.0\n"
+           "    m[0] += m[:2]\n    return float(np.sum(m))\n")
+    mod, _ = load_source_module(src, tmp_path_factory.mktemp("inpl"), "framead_inpl")
+    x = np.linspace(0.3, 1.7, 4)
+    with pytest.raises(ValueError) as native:
+        mod.f(x)
+    for on in (True, False):
+        _switch(monkeypatch)(on)
+        with pytest.raises(ValueError) as info:
+            framead.trace(mod.f, x)
+        assert str(info.value) == str(native.value)
