@@ -215,10 +215,9 @@ def test_heat_stencil_taken_by_c():
 
     u0 = np.sin(np.linspace(0.0, 3.0, 50))
     cc, made = _same(f, u0)
-    # only c * (...) and 2.0 * u[1:-1] (their primal is not saved: the rule's VJP), the copy
-    # and the sum are Python steps
-    assert sorted(set(made)) == ["np.copy", "np.sum", "operator.mul"]
-    assert made.count("operator.mul") == 12
+    # only the copy and the sum are Python steps (c * (...) and 2.0 * u[1:-1] too, once:
+    # their formulas read the constant, not the array's primal, which the rule does not keep)
+    assert sorted(set(made)) == ["np.copy", "np.sum"]
 
 
 def test_two_dimensional_keys():
