@@ -2660,6 +2660,7 @@ fast_array_inplace(int k, PyObject *a, PyObject *b)
     PyObject *recipe = NULL, *re = NULL, *rbuf = NULL, *pv = NULL, *args = NULL, *res = NULL;
     PyObject *shape = NULL, *out = NULL, *node = NULL, *nver = NULL, *rshape = NULL;
     PyObject *nv = NULL, *vargs = NULL, *vnode = NULL, *r = FA_FALLBACK;
+    PyObject *et = NULL, *ev = NULL, *etb = NULL; /* a FloatingPointError, raised after */
     fa_where_key key;
     int ok = fast_entries(rec, &entries);
     if (ok > 0) {
@@ -2733,8 +2734,14 @@ fast_array_inplace(int k, PyObject *a, PyObject *b)
               : k == 10 ? PyNumber_InPlaceSubtract(a, b) : PyNumber_InPlaceTrueDivide(a, b);
         native_leave(&n);
     }
-    if (res == NULL) { /* its own exception (shapes that do not broadcast), as natively */
-        goto error;
+    if (res == NULL) { /* its own exception (shapes that do not broadcast), as natively; */
+        if (!PyErr_ExceptionMatches(PyExc_FloatingPointError)) {
+            goto error;
+        }
+        /* np.errstate(...="raise"): NumPy raises once the loop has written `a`: recorded,
+           then raised */
+        PyErr_Fetch(&et, &ev, &etb);
+        res = Py_NewRef(a);
     }
     if (res != a) { /* (not in place after all: never for a float64 array) */
         r = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 2), rec, rule, res, a, b,
@@ -2770,11 +2777,21 @@ fast_array_inplace(int k, PyObject *a, PyObject *b)
         PyObject_SetAttr(e, s_value, out) < 0 || PyObject_SetAttr(e, s_version, nver) < 0) {
         goto error;
     }
+    if (et != NULL) {
+        PyErr_Restore(et, ev, etb);
+        et = ev = etb = NULL;
+        goto error;
+    }
     r = Py_NewRef(res);
     goto done;
 error:
     r = NULL;
 done:
+    if (et != NULL) { /* (recording failed: its error stands) */
+        Py_XDECREF(et);
+        Py_XDECREF(ev);
+        Py_XDECREF(etb);
+    }
     Py_XDECREF(entries);
     Py_XDECREF(e);
     Py_XDECREF(buf);

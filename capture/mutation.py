@@ -116,16 +116,27 @@ class Mutations:
             args = self._keep_constants(args, frame)
         args = tuple(args)
         self.copy_on_write(target)
-        result = call_quiet(fn, call_args, call_kwargs)
+        kw = dict(call_kwargs) if node_kwargs is None else node_kwargs
+        try:
+            result = call_quiet(fn, call_args, call_kwargs)
+        except FloatingPointError:
+            # np.errstate(...="raise"): NumPy raises once the loop has written the target
+            self._wrote(rule, args, kw, saves, target, frame)
+            raise
         if fn in INPLACE_OPS and result is not target:  # the op was not in place after all
             return self.apply(rule, lambda *_: result, (), {}, node_args, frame)
+        self._wrote(rule, args, kw, saves, target, frame)
+        return result
+
+    def _wrote(self, rule, args: tuple, kw: dict, saves: Any, target: np.ndarray,
+               frame: Any) -> None:
+        """``target`` now holds ``rule(*args, **kw)``: the node, then the write into its
+        buffer."""
         out = self._new_value(target)
-        kw = dict(call_kwargs) if node_kwargs is None else node_kwargs
         self.nodes.append(Node(rule, args, kw, (out,), loc_of(frame), saves))
         self.write_back(target, out, frame)
         if "ans" in saves:
             self._protect(out, frame)
-        return result
 
     def _inplace(self, fop, iop, a: np.ndarray, b: Any, frame: Any) -> Any:
         """``a op= b`` on an array: a functional node, then a write into a's buffer."""

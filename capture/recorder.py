@@ -124,7 +124,19 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
             args = self._keep_constants(args, frame)
         for w in writes:
             self.copy_on_write(w)
-        result = call_quiet(fn, call_args, call_kwargs)
+        raised = None
+        try:
+            result = call_quiet(fn, call_args, call_kwargs)
+        except FloatingPointError as e:
+            # np.errstate(...="raise"): NumPy raises once the loop has written out=
+            if len(writes) != 1 or not isinstance(writes[0], np.ndarray):
+                for w in writes:
+                    if isinstance(w, np.ndarray) and self.value_of(w) is not None:
+                        self.overwrite_with_constant(w, frame)
+                        self.hazard("FA104", rule.name, frame, "its outputs were written "
+                                    "before NumPy raised FloatingPointError")
+                raise
+            result, raised = writes[0], e
         written = None
         for w in writes:
             if w is result:
@@ -167,6 +179,8 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
             for o in outputs:
                 if o is not None:
                     self._protect(o, frame)
+        if raised is not None:  # (the write recorded: the program's error goes on)
+            raise raised
         return result
 
     def _coerce_args(self, rule, node_args: tuple, vals: list, traced: list, frame) -> tuple:

@@ -544,27 +544,39 @@ def test_a_capture_inside_an_errcall_callback(monkeypatch, tmp_path_factory):
         _check_program(monkeypatch, mod.f, x)
 
 
-@pytest.mark.xfail(strict=True, reason="an in-place operator whose NumPy floating-point error "
-                   "raises (np.errstate(over='raise')) has already written its result; the IR "
-                   "(C path and handlers alike) records no write, so the gradient is that of "
-                   "the unwritten array")
-def test_inplace_that_raises_after_writing_differentiates_what_ran(monkeypatch):
-    def f(x):
-        u = x * 1.0
-        with np.errstate(over="raise"):
-            try:
-                u *= 1e308                  # u[2] overflows: NumPy raises after the loop
-            except FloatingPointError:
-                pass
-        return np.sum(u[:2]) * 1e-308       # natively: x[0] + x[1]
+_RAISES_AFTER_WRITING = {  # (a write NumPy makes in full before np.errstate's error, what
+    # the program returns afterwards)
+    "const_inplace": ("u *= 1e308", "float(np.sum(u[:2])) * 1e-308"),           # (C path)
+    "view_inplace": ("u[2:] *= 1e308", "float(np.sum(u[:2] * u[:2]))"),         # (C: a view)
+    "traced_inplace": ("u *= x[1] * 1e308", "float(np.sum(u[:2])) * 1e-308"),   # (handlers)
+    "ufunc_out": ("np.multiply(u, 1e308, out=u)", "float(np.sum(u[:2])) * 1e-308"),
+    "log_out": ("np.log(u - 0.6, out=u)", "float(np.sum(u[1:]))"),  # (invalid: log(-0.1))
+}
 
+
+@pytest.mark.parametrize("stmt,ret", list(_RAISES_AFTER_WRITING.values()),
+                         ids=list(_RAISES_AFTER_WRITING))
+def test_a_write_that_raises_after_writing_is_recorded(monkeypatch, stmt, ret,
+                                                       tmp_path_factory):
+    """Under np.errstate(...="raise") NumPy raises only after the loop has written its output:
+    the write is recorded (C path and handlers alike), so the gradient is that of what ran
+    (it once was that of the unwritten array: silently wrong)."""
+    src = ("import numpy as np\n\ndef f(x):\n    u = x * 1.0\n"
+           "    with np.errstate(all='raise'):\n        try:\n"
+           f"            {stmt}\n"
+           "        except FloatingPointError:\n            pass\n"
+           f"    return {ret}\n")
+    mod, _ = load_source_module(src, tmp_path_factory.mktemp("fpe"), "framead_fpe")
     x = np.array([0.5, 0.7, 3.0])
-    native = f(x.copy())
+    native = mod.f(x.copy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fd = np.array([(mod.f(x + 1e-6 * e) - mod.f(x - 1e-6 * e)) / 2e-6 for e in np.eye(3)])
     for on in (True, False):
         _switch(monkeypatch)(on)
-        v, g = framead.value_and_grad(f)(x.copy())
+        v, g = framead.value_and_grad(mod.f)(x.copy())
         assert v == native
-        np.testing.assert_allclose(g, [1.0, 1.0, 0.0], rtol=1e-6)
+        np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-7)
 
 
 # --- higher order --------------------------------------------------------------------------
@@ -816,3 +828,28 @@ def test_fuzz_inplace_and_reductions(src, tmp_path_factory):
     scale = 1e-8 * max(1.0, abs(float(native)))
     if np.allclose(fd, fd4, rtol=1e-3, atol=1e-5 + scale):
         np.testing.assert_allclose(g_fast, fd, rtol=1e-4, atol=1e-6 + scale)
+
+
+@pytest.mark.parametrize("stmt,ret", list(_RAISES_AFTER_WRITING.values()),
+                         ids=list(_RAISES_AFTER_WRITING))
+def test_a_write_that_raises_after_writing_raises_as_natively(monkeypatch, stmt, ret,
+                                                              tmp_path_factory):
+    """The recorded write's FloatingPointError reaches the program as natively: its message
+    and the user's frames."""
+    src = ("import numpy as np\n\ndef f(x):\n    u = x * 1.0\n"
+           f"    with np.errstate(all='raise'):\n        {stmt}\n    return {ret}\n")
+    mod, _ = load_source_module(src, tmp_path_factory.mktemp("fpe2"), "framead_fpe2")
+    x = np.array([0.5, 0.7, 3.0])
+    with pytest.raises(FloatingPointError) as native:
+        mod.f(x.copy())
+
+    def user_frames(e):
+        return [(f.filename, f.lineno, f.name) for f in traceback.extract_tb(e.__traceback__)
+                if f.filename == mod.__file__]
+
+    for on in (True, False):
+        _switch(monkeypatch)(on)
+        with pytest.raises(FloatingPointError) as info:
+            framead.grad(mod.f)(x.copy())
+        assert str(info.value) == str(native.value)
+        assert user_frames(info.value) == user_frames(native.value)
