@@ -853,3 +853,55 @@ def test_a_write_that_raises_after_writing_raises_as_natively(monkeypatch, stmt,
             framead.grad(mod.f)(x.copy())
         assert str(info.value) == str(native.value)
         assert user_frames(info.value) == user_frames(native.value)
+
+
+_OVERFLOWING_WRITES = [  # each overflows u[2] only (x[2] is the largest entry): F * 3 > max
+    # (no traced divisor: d(u / t)/dt of the overflowed entry is inf, times its zero
+    # cotangent nan, as in every AD system)
+    "u *= 1e308", "u /= 1e-308", "u[1:] *= 1e308", "u *= s", "u[1:] /= 1e-308",
+    "np.multiply(u, 1e308, out=u)", "np.divide(u, 1e-308, out=u)",
+    "np.multiply(u, c, out=u)", "np.multiply(u[1:], s, out=u[1:])",
+]
+_BEFORE = ["u = u * 1.25", "u[:2] -= x[:2] * 0.25", "u = np.sin(u) + u", "v = u[1:]",
+           "u[1] = u[0] * 1.2"]  # (one of them at most: u[:2] stays under 1.7)
+_AFTER = ["u[0] += x[2]", "u[:2] -= x[:2] * 0.25", "u += x * 0.5", "u = u * 1.5"]  # (linear:
+# u[2], overflowed, gets a zero cotangent times a finite derivative)
+
+
+@st.composite
+def raising_write_programs(draw):
+    """A program that writes into a traced array under np.errstate(all='raise'): the write
+    overflows one entry and raises FloatingPointError after writing, the program catches it
+    and goes on; other statements (writes, views, reassignments) before and after."""
+    lines = [draw(st.sampled_from(_BEFORE)) for _ in range(draw(st.integers(0, 1)))]
+    lines += ["with np.errstate(all='raise'):", "    try:",
+              f"        {draw(st.sampled_from(_OVERFLOWING_WRITES))}",
+              "    except FloatingPointError:", "        pass", "u = u * 1e-308"]
+    lines += [draw(st.sampled_from(_AFTER)) for _ in range(draw(st.integers(0, 2)))]
+    body = "\n".join(f"    {ln}" for ln in lines)
+    return ("import numpy as np\n\ndef f(x):\n    u = x * 1.0\n    s = x[1] * (1e308 / 0.7)\n"
+            "    c = np.full(3, 1e308)\n"
+            f"{body}\n    return float(np.sum(u[:2])) + float(np.sum(x * x))\n")
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(src=raising_write_programs())
+def test_fuzz_writes_that_raise_after_writing(src, monkeypatch, tmp_path_factory):
+    """Whatever the write (in place by constants or traced values, into views, ufunc out=)
+    and whatever comes around it, the gradient is that of what ran, on both paths."""
+    note(src)
+    mod, _ = load_source_module(src, tmp_path_factory.mktemp("fpef"), "framead_fpef")
+    x = np.array([0.5, 0.7, 3.0])
+    native = mod.f(x.copy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fd = np.array([(mod.f(x + 1e-7 * e) - mod.f(x - 1e-7 * e)) / 2e-7 for e in np.eye(3)])
+    assert np.all(np.isfinite(fd)), fd
+    for on in (True, False):
+        _switch(monkeypatch)(on)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            v, g = framead.value_and_grad(mod.f)(x.copy())
+        assert v == native
+        np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6)
