@@ -2683,15 +2683,17 @@ fast_array_inplace(int k, PyObject *a, PyObject *b)
     if ((args = PyTuple_Pack(2, va, vb != NULL ? vb : b)) == NULL) {
         goto error;
     }
-    { /* what the rule keeps: constants only (a Value kept would need a copy-on-write) */
+    { /* what the rule keeps: constants only (a Value kept, or the result, would need a
+         copy-on-write) */
         PyObject *it = PyObject_GetIter(saves), *s_i;
         if (it == NULL) {
             goto error;
         }
+        PyTypeObject *value_type = (PyTypeObject *)PyTuple_GET_ITEM(st, FR_VALUE);
         int keeps_value = 0;
         while ((s_i = PyIter_Next(it)) != NULL) {
-            Py_ssize_t i = PyLong_Check(s_i) ? PyLong_AsSsize_t(s_i) : -1;
-            keeps_value |= i < 0 || i > 1 || PyTuple_GET_ITEM(args, i) != b;
+            Py_ssize_t i = PyLong_Check(s_i) ? PyLong_AsSsize_t(s_i) : -1; /* ("ans": -1) */
+            keeps_value |= i < 0 || i > 1 || Py_IS_TYPE(PyTuple_GET_ITEM(args, i), value_type);
             Py_DECREF(s_i);
         }
         Py_DECREF(it);
