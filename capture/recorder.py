@@ -83,24 +83,13 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
             if v is not None:
                 traced.append(len(vals))
             vals.append(v)
-        if not traced:
-            for w in writes:
-                self.copy_on_write(w)
-            result = call_quiet(fn, call_args, call_kwargs)
-            for w in writes:  # constants written over traced memory (np.add(1, 2, out=x))
-                if isinstance(w, np.ndarray) and self.value_of(w) is not None:
-                    self.overwrite_with_constant(w, frame)
-            return result
+        if not traced:  # constants written over traced memory (np.add(1, 2, out=x))
+            return self._write_constants(fn, call_args, call_kwargs, writes, frame)
         if getattr(rule, "hazard", None) and not rule.cut and \
                 any(i in rule.nondiff for i in traced):  # e.g. the order of scipy.special.jv
             self.hazard("FA101", rule.name, frame, rule.hazard)
-        if rule.cut:
-            for w in writes:
-                self.copy_on_write(w)
-            result = call_quiet(fn, call_args, call_kwargs)
-            for w in writes:  # np.round(x, 1, out=o): o now holds constants
-                if isinstance(w, np.ndarray) and self.value_of(w) is not None:
-                    self.overwrite_with_constant(w, frame)
+        if rule.cut:  # np.round(x, 1, out=o): o now holds constants
+            result = self._write_constants(fn, call_args, call_kwargs, writes, frame)
             if getattr(rule, "hazard", None):
                 self.hazard("FA102", rule.name, frame, rule.hazard)
             if self.guards is not None:
@@ -130,11 +119,9 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         except FloatingPointError as e:
             # np.errstate(...="raise"): NumPy raises once the loop has written out=
             if len(writes) != 1 or not isinstance(writes[0], np.ndarray):
-                for w in writes:
-                    if isinstance(w, np.ndarray) and self.value_of(w) is not None:
-                        self.overwrite_with_constant(w, frame)
-                        self.hazard("FA104", rule.name, frame, "its outputs were written "
-                                    "before NumPy raised FloatingPointError")
+                if self._now_constants(writes, frame):
+                    self.hazard("FA104", rule.name, frame, "its outputs were written before "
+                                "NumPy raised FloatingPointError")
                 raise
             result, raised = writes[0], e
         written = None
@@ -182,6 +169,29 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         if raised is not None:  # (the write recorded: the program's error goes on)
             raise raised
         return result
+
+    def _write_constants(self, fn: Any, call_args: tuple, call_kwargs: dict, writes: tuple,
+                         frame: Any) -> Any:
+        """``fn(*call_args, **call_kwargs)``, whose ``out=`` arrays (``writes``) now hold
+        constants: the traced ones become constants, also when NumPy raises
+        FloatingPointError after writing them (np.errstate(...="raise"))."""
+        for w in writes:
+            self.copy_on_write(w)
+        try:
+            result = call_quiet(fn, call_args, call_kwargs)
+        except FloatingPointError:
+            self._now_constants(writes, frame)
+            raise
+        self._now_constants(writes, frame)
+        return result
+
+    def _now_constants(self, writes: tuple, frame: Any) -> list:
+        """The traced arrays among ``writes`` made constants (written by what framead does
+        not differentiate); returns them."""
+        made = [w for w in writes if isinstance(w, np.ndarray) and self.value_of(w) is not None]
+        for w in made:
+            self.overwrite_with_constant(w, frame)
+        return made
 
     def _coerce_args(self, rule, node_args: tuple, vals: list, traced: list, frame) -> tuple:
         """NumPy coerces a list/tuple argument holding traced values to an array unless the

@@ -551,6 +551,8 @@ _RAISES_AFTER_WRITING = {  # (a write NumPy makes in full before np.errstate's e
     "traced_inplace": ("u *= x[1] * 1e308", "float(np.sum(u[:2])) * 1e-308"),   # (handlers)
     "ufunc_out": ("np.multiply(u, 1e308, out=u)", "float(np.sum(u[:2])) * 1e-308"),
     "log_out": ("np.log(u - 0.6, out=u)", "float(np.sum(u[1:]))"),  # (invalid: log(-0.1))
+    "constants_out": ("np.multiply(np.array([5e-301, 7e-301, 1e308]), 10.0, out=u)",
+                      "float(np.sum(u[:2] + u[:2] * x[:2])) * 1e300"),  # (u: constants now)
 }
 
 
