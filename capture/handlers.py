@@ -321,17 +321,19 @@ def _fast_tables() -> tuple | None:
 
 
 def _reductions() -> dict:
-    """``{np.sum: (rule, saves)}``: the reductions whose call on one float64 array, with an
-    int ``axis`` keyword or none, calls.dispatch records as ``apply(rule, fn, (x,), kwargs,
-    (x,))`` with nothing else to do (the rule as _one_argument_calls asks)."""
-    rule = rules.lookup(np.sum)
-    if rule is None or rule.cut or getattr(rule, "hazard", None) or rule.mutates or \
-            id(np.sum) in CALL_KINDS or 0 in rule.nondiff or not rule.has_vjp(0):
-        return {}
-    method = rules.lookup_method(np.ndarray, "sum")
-    out = {np.sum: (rule, saved_set(rule, (0,)))}
-    if method is rule:  # (x.sum(axis=0) is recorded as np.sum's rule)
-        out[np.ndarray.sum] = out[np.sum]
+    """``{np.sum: (rule, saves), np.ndarray.sum: ..., np.mean: ...}``: the reductions whose
+    call on one float64 array, with an int ``axis`` keyword or none, calls.dispatch records
+    as ``apply(rule, fn, (x,), kwargs, (x,))`` with nothing else to do (the rule as
+    _one_argument_calls asks); the methods where they are recorded with the function's rule."""
+    out = {}
+    for fn in (np.sum, np.mean):
+        rule = rules.lookup(fn)
+        if rule is None or rule.cut or getattr(rule, "hazard", None) or rule.mutates or \
+                id(fn) in CALL_KINDS or 0 in rule.nondiff or not rule.has_vjp(0):
+            continue
+        out[fn] = (rule, saved_set(rule, (0,)))
+        if rules.lookup_method(np.ndarray, fn.__name__) is rule:  # (x.sum(axis=0))
+            out[getattr(np.ndarray, fn.__name__)] = out[fn]
     return out
 
 

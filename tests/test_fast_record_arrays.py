@@ -66,7 +66,8 @@ def array_programs(draw):
                 f"np.sum({v}.reshape(2, 3), axis=0).repeat(2)",
                 f"{v}.reshape(3, 2).sum(axis=-1).repeat(2)",
                 f"np.sum({v}.reshape(2, 3), axis=1).repeat(3)", f"{v} * {w}.sum()",
-                f"{v} + np.sum({w}, axis=0)", f"{v} - np.sum({w}[::-1])"]))
+                f"{v} + np.sum({w}, axis=0)", f"{v} - np.sum({w}[::-1])",
+                f"np.mean({v}.reshape(2, 3), axis=0).repeat(2)", f"{v} * {w}.mean()"]))
         if kind == "scalar":
             return draw(st.sampled_from(_SCALARS))
         if kind == "const":
@@ -344,13 +345,14 @@ def reductions(x):
     m = x.reshape(2, 3) * 1.0
     a = np.sum(m, axis=0) + m.sum(axis=1).repeat(2)[:3] + np.sum(m, axis=-2)
     b = np.sum(m) * m.sum() + np.sum(x, axis=0) + x[::2].sum(axis=0)  # (a view: handlers)
-    return np.sum(a * a) + b
+    c = np.mean(m, axis=0) * m.mean(axis=-1).mean() + np.mean(m) + m.mean()
+    return np.sum(a * a) + b + np.sum(c)
 
 
 def test_reductions_record_as_the_handlers_in_c(monkeypatch):
     """``np.sum(x)``, ``np.sum(x, axis=k)``, ``x.sum()`` and ``x.sum(axis=k)`` of a traced
-    float64 array are recorded by C, as the handlers record them (the axis kept in the
-    node's keyword arguments), and differentiated as before."""
+    float64 array, and the same of ``mean``, are recorded by C, as the handlers record them
+    (the axis kept in the node's keyword arguments), and differentiated as before."""
     from framead.capture.recorder import Recorder  # noqa: PLC0415
 
     fast = _switch(monkeypatch)
@@ -366,6 +368,7 @@ def test_reductions_record_as_the_handlers_in_c(monkeypatch):
         applied.append(rule.name), orig(self, rule, *a, **k))[1])
     framead.trace(reductions, x)
     assert applied.count("np.sum") <= 1, applied  # (the strided view's, derived first)
+    assert "np.mean" not in applied, applied
     g = framead.grad(reductions)(x)
     fd = np.array([(reductions(x + 1e-6 * e) - reductions(x - 1e-6 * e)) / 2e-6
                    for e in np.eye(6)])
