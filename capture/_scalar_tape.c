@@ -630,25 +630,15 @@ static int plain_index(PyObject *k)
     return 0;
 }
 
-static int basic_key(PyObject *key)
-{
-    if (!PyTuple_CheckExact(key))
-        return plain_index(key);
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(key); i++)
-        if (!plain_index(PyTuple_GET_ITEM(key, i)))
-            return 0;
-    return 1;
-}
-
-/* a basic key, or a tuple of ints, slices and Nones (u[:, None]): a[key]'s key taken by
-   array_getitem_step (_acc_getitem indexes with it as it is) */
-static int view_read_key(PyObject *key)
+/* `nones`: Nones also allowed among a tuple's items (u[:, None]: a read's key, which
+   _acc_getitem indexes with as it is) */
+static int basic_key(PyObject *key, int nones)
 {
     if (!PyTuple_CheckExact(key))
         return plain_index(key);
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(key); i++) {
         PyObject *k = PyTuple_GET_ITEM(key, i);
-        if (k != Py_None && !plain_index(k))
+        if (!(nones && k == Py_None) && !plain_index(k))
             return 0;
     }
     return 1;
@@ -825,7 +815,7 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
     return rc;
 }
 
-/* out = a[key] (view_read_key, a float64 array): _acc_getitem's ct[a][key] += g, as
+/* out = a[key] (basic_key with Nones, a float64 array): _acc_getitem's ct[a][key] += g, as
  * `o[key] += g` runs (tmp = o[key]; tmp += g; o[key] = tmp), on ct[a] made as zeros when
  * absent, ct[a] where the pass owns it, or a copy of it (then the pass's own) where it is a
  * float64 array of a's shape the pass does not own (else handed back: Python's step
@@ -839,7 +829,7 @@ static int array_getitem_step(PyObject *node, PyObject *ct, PyObject *out, PyObj
     a = PyTuple_GET_ITEM(args, 0);
     key = PyTuple_GET_ITEM(args, 1);
     int nd = arr_shape(a, dims);
-    if (nd < 0 || SLOT(out, off_v_dtype) != (PyObject *)f64_descr || !view_read_key(key))
+    if (nd < 0 || SLOT(out, off_v_dtype) != (PyObject *)f64_descr || !basic_key(key, 1))
         return 0;
     aid = SLOT(a, off_v_id);
     g = PyDict_GetItemWithError(ct, outid);
@@ -911,7 +901,7 @@ static int array_setitem_step(PyObject *node, PyObject *ct, PyObject *out, PyObj
     a = PyTuple_GET_ITEM(args, 0);
     key = PyTuple_GET_ITEM(args, 1);
     v = PyTuple_GET_ITEM(args, 2);
-    if (!basic_key(key) || PyList_CheckExact(v) || PyTuple_CheckExact(v))
+    if (!basic_key(key, 0) || PyList_CheckExact(v) || PyTuple_CheckExact(v))
         return 0;
     a_traced = Py_IS_TYPE(a, ValueType);
     v_traced = Py_IS_TYPE(v, ValueType);
