@@ -1449,7 +1449,8 @@ static inline int env_set(PyObject *e, PyObject *o, PyObject *v)
 }
 
 /* replay_forward(steps, k, e, ops): the forward steps from k on whose work is plain: F_FREE,
- * F_CONST, F_ITEM of a list, tuple or array by an int, and F_VV/F_VC/F_CV/F_V of an
+ * F_CONST, F_ITEM of a list or tuple by an int or of an array by a basic key (ints and
+ * slices of ints, or a tuple of them and Nones), and F_VV/F_VC/F_CV/F_V of an
  * operator or math function in ops (fn -> FO_* opcode) on floats and np.float64 scalars
  * computed as Python computes them; returns the index of the first step it leaves to Python
  * (any other step, operand or result: errors, warnings, guards stay Python's). */
@@ -1497,9 +1498,11 @@ static PyObject *replay_forward(PyObject *self, PyObject *const *args, Py_ssize_
         }
         if (kind == F_ITEM) {
             PyObject *key = PyTuple_GET_ITEM(st, 3);
-            if ((xa = env_item(e, PyTuple_GET_ITEM(st, 2))) == NULL || !PyLong_CheckExact(key))
+            if ((xa = env_item(e, PyTuple_GET_ITEM(st, 2))) == NULL)
                 break;
             if (PyTuple_CheckExact(xa) || PyList_CheckExact(xa)) {
+                if (!PyLong_CheckExact(key))
+                    break;
                 Py_ssize_t j = PyLong_AsSsize_t(key), m = Py_SIZE(xa);
                 if (j == -1 && PyErr_Occurred()) { PyErr_Clear(); break; }
                 if (j < 0)
@@ -1508,7 +1511,8 @@ static PyObject *replay_forward(PyObject *self, PyObject *const *args, Py_ssize_
                     break;   /* IndexError: Python's */
                 v = Py_NewRef(PySequence_Fast_ITEMS(xa)[j]);
             }
-            else if (PyArray_CheckExact(xa) && PyArray_NDIM((PyArrayObject *)xa) >= 1) {
+            else if (PyArray_CheckExact(xa) && PyArray_NDIM((PyArrayObject *)xa) >= 1 &&
+                     basic_key(key, 1)) {
                 if ((v = PyObject_GetItem(xa, key)) == NULL) {
                     PyErr_Clear();   /* (no side effects: Python's step raises it again) */
                     break;

@@ -58,7 +58,8 @@ from .capture.session import _is_differentiable_internal, outer_recorder
 from .capture.sourceloc import is_framead_file
 from .inputs import Differentiated, default_argnums
 from .ir import Graph, Value
-from .replay import Miss, NotReplayable, Replay
+from .replay import Replay
+from .replay_graph import Miss, NotReplayable
 from .tracing import (
     call_top,
     capture_for_cache,

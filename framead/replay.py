@@ -27,10 +27,8 @@ from .capture.primitive_rules import CONST_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .ir import Graph, Node, Value, values_in
 from .replay_graph import (
     Miss,
-    NotReplayable,
     Statics,
     active_nodes,
-    broadcast_shape,
     drop_primals,
     env_size,
     flags,
@@ -38,6 +36,20 @@ from .replay_graph import (
     merge_guards,
     needed_forward,
     reverse_reads,
+)
+from .replay_memo import same_array, same_constant, shared, shared_kwargs
+from .replay_nodes import (
+    BINOPS,
+    SCALAR_KINDS,
+    UNOPS,
+    as_recorded,
+    basic_view,
+    is_operator,
+    may_return_view,
+    nth,
+    on_copy,
+    replay_callable,
+    setitem_inplace,
 )
 from .replay_steps import (
     ReplayEmitter,
@@ -63,78 +75,8 @@ CHUNK_NODES = 250
 FREE_BATCH = 64  # small values freed by one step (or line), at most...
 FREE_BYTES = 1 << 16  # ...or that many bytes of them (larger arrays: as soon as they are dead)
 FREE_BYTES_STEPS = 1 << 20  # (steps: a free step costs ~150 bytes kept, a line nothing)
-_SCALAR_KINDS = frozenset({float, int, complex, bool, np.float64, np.float32, np.complex128,
-                           np.int64})
 COMPILE_LIMIT = 1000  # forward and reverse nodes; longer replays run as steps (replay_steps)
 _serial = itertools.count(1)
-
-# operator nodes emitted as Python operators (the outer capture's probes see them as usual)
-_BINOPS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
-           operator.pow: "**", operator.matmul: "@", operator.floordiv: "//", operator.mod: "%"}
-_UNOPS = {operator.neg: "-", operator.pos: "+"}
-_NO_KW: dict = {}  # (the keyword arguments of the steps without: one dict, only read)
-
-
-def _setitem_inplace(a: np.ndarray, key: Any, v: Any) -> np.ndarray:
-    """``setitem`` on an array no other node reads: written in place instead of copied."""
-    a[key] = v
-    return a
-
-
-def replay_callable(node: Node) -> Any:
-    """The callable that recomputes ``node``'s output from its (node) arguments."""
-    fn = getattr(node.rule, "fn", None)
-    if not callable(fn):
-        raise NotReplayable(f"{node.name} at {node.loc.file}:{node.loc.line} has no callable")
-    return fn
-
-
-def _nth(args: tuple, k: int) -> Any:
-    return args[k] if k < len(args) else None
-
-
-def _on_copy(fn: Any, k: int, *args: Any, **kwargs: Any) -> Any:
-    """A rule that writes its argument ``k`` (``mutates``), run on a copy of it: the new
-    contents (the recorded value of the write), the replay's values untouched."""
-    args = list(args)
-    args[k] = np.array(args[k], copy=True)
-    r = fn(*args, **kwargs)
-    return args[k] if r is None or r is args[k] else r
-
-
-def _as_recorded(fn: Any, node: Node) -> bool:
-    """Whether ``fn`` (``node``'s callable in the replay) returns an array of the recorded
-    class, shape and dtype without ``fit``: a one-output ufunc called without keywords on
-    arrays and scalars, its result of at least one dimension, the arguments' broadcast shape
-    (NumPy 2 types results by dtypes, not values; an ``out=`` may have broadcast it), or a
-    setitem copying (or writing) an array of the output's shape and dtype."""
-    o = node.outputs[0]
-    if node.rule is SETITEM_RULE:
-        a = node.args[0]
-        return fn in (SETITEM_RULE.fn, _setitem_inplace) and type(a) is Value and \
-            a.kind is np.ndarray and tuple(a.shape) == tuple(o.shape) and a.dtype == o.dtype
-    return isinstance(fn, np.ufunc) and fn.nout == 1 and not node.kwargs and \
-        len(o.shape) >= 1 and all(type(a) is not Value or a.kind is np.ndarray or
-                                  a.kind in _SCALAR_KINDS for a in node.args) and \
-        broadcast_shape(node.args) == tuple(o.shape)
-
-
-
-def _may_return_view(node: Node) -> bool:
-    """Whether ``node``'s array outputs may share memory with its array arguments (anything
-    but arithmetic operators, ufuncs without ``out=`` and framead's copying primitives)."""
-    fn = getattr(node.rule, "fn", None)
-    if node.rule in (SETITEM_RULE, VIEW_UPDATE_RULE):
-        return False
-    return not (isinstance(fn, np.ufunc) or _is_operator(fn))
-
-
-def _is_operator(fn: Any) -> bool:
-    try:
-        return fn in _BINOPS or fn in _UNOPS
-    except TypeError:  # an unhashable callable
-        return False
-
 
 class Replay:
     """Forward and reverse passes of ``graph`` with respect to ``wrt``, re-run on new inputs.
@@ -219,11 +161,11 @@ class Replay:
         odd = {k: v for k, v in kwargs.items() if not k.isidentifier()}
         if odd:
             parts.append(f"**{em.bind('kw', odd)}")
-        if not kwargs and _is_operator(fn):  # written as the operator itself
-            if len(args) == 2 and fn in _BINOPS:
-                return f"{parts[0]} {_BINOPS[fn]} {parts[1]}"
-            if len(args) == 1 and fn in _UNOPS:
-                return f"{_UNOPS[fn]}{parts[0]}"
+        if not kwargs and is_operator(fn):  # written as the operator itself
+            if len(args) == 2 and fn in BINOPS:
+                return f"{parts[0]} {BINOPS[fn]} {parts[1]}"
+            if len(args) == 1 and fn in UNOPS:
+                return f"{UNOPS[fn]}{parts[0]}"
         return f"{em.bind(stem, fn)}({', '.join(parts)})"
 
     def _forward_line(self, em: Emitter, node: Node) -> str:
@@ -237,10 +179,10 @@ class Replay:
         fn = replay_callable(node)
         a0 = node.args[0] if node.args else None
         if node.rule is SETITEM_RULE and isinstance(a0, Value) and a0.id in self._private:
-            fn = _setitem_inplace  # the old version is dead: no copy
+            fn = setitem_inplace  # the old version is dead: no copy
         mut = getattr(node.rule, "mutates", ())
-        if mut and isinstance(_nth(node.args, mut[0]), Value | np.ndarray):
-            fn = functools.partial(_on_copy, fn, mut[0])  # it writes argument k: a copy
+        if mut and isinstance(nth(node.args, mut[0]), Value | np.ndarray):
+            fn = functools.partial(on_copy, fn, mut[0])  # it writes argument k: a copy
         stem = "f_" + "".join(ch if ch.isalnum() else "_" for ch in node.name)[:30] + "_"
         if fn is operator.getitem and len(node.args) == 2 and isinstance(a0, Value) and \
                 not node.kwargs and not any(True for _ in values_in(node.args[1])):
@@ -250,7 +192,7 @@ class Replay:
             ids = tuple(o.id if o is not None else None for o in outs)
             return f"_store(e, {call}, {ids!r}){where}"
         o = outs[0]
-        if o.kind is np.ndarray and not _is_operator(fn):
+        if o.kind is np.ndarray and not is_operator(fn):
             # out= broadcasts (np.exp(s, out=a)): the result takes the recorded shape/dtype
             call = f"_fit({call}, {tuple(o.shape)!r}, {em.bind('dt', o.dtype)})"
         return f"e[{o.id}] = {call}{where}"
@@ -345,7 +287,7 @@ class Replay:
             for o in n.outputs:
                 if o is None:
                     continue
-                if o.kind in _SCALAR_KINDS:
+                if o.kind in SCALAR_KINDS:
                     out[o.id] = 32
                 elif o.kind is np.ndarray and isinstance(o.dtype, np.dtype) and \
                         o.dtype != object:
@@ -366,7 +308,7 @@ class Replay:
             for i in self._ins[pos]:
                 for b in base.get(i, (i,)):
                     last[b] = pos
-            if _may_return_view(node):  # outputs may share memory with array arguments
+            if may_return_view(node):  # outputs may share memory with array arguments
                 srcs = {b for v in node.value_inputs() if v.kind is np.ndarray
                         for b in base.get(v.id, (v.id,))}
                 for o in node.outputs:
@@ -489,17 +431,19 @@ class Replay:
         args = node.args
         a0 = args[0] if args else None
         if node.rule is SETITEM_RULE and type(a0) is Value and a0.id in self._private:
-            fn = _setitem_inplace  # the old version is dead: no copy
+            fn = setitem_inplace  # the old version is dead: no copy
         mut = getattr(node.rule, "mutates", ())
-        if mut and isinstance(_nth(args, mut[0]), Value | np.ndarray):
-            fn = functools.partial(_on_copy, fn, mut[0])  # it writes argument k: a copy
+        if mut and isinstance(nth(args, mut[0]), Value | np.ndarray):
+            fn = functools.partial(on_copy, fn, mut[0])  # it writes argument k: a copy
         kwargs = node.kwargs
         if node.multi:
             ids = tuple(o.id if o is not None else None for o in outs)
             return self._call_step(fn, args, kwargs, run_multi, ids)
         o = outs[0]
-        if o.kind is np.ndarray and not _is_operator(fn) and not _as_recorded(fn, node):
-            shape = steps.shared(self._memo, tuple(o.shape))
+        if fn is operator.getitem and basic_view(node, self._statics):  # (no fit: a view)
+            return (steps.F_ITEM, None, a0.id, same_constant(self._memo, args[1]), o.id)
+        if o.kind is np.ndarray and not is_operator(fn) and not as_recorded(fn, node):
+            shape = shared(self._memo, tuple(o.shape))
             return self._call_step(fn, args, kwargs, run_fit, (o.id, shape, o.dtype))
         st = self._statics
         if not kwargs:
@@ -511,14 +455,20 @@ class Replay:
                         return (steps.F_VV, fn, ia, ib, o.id)
                     if steps.arg_spec(b, None, st)[0] == 0:
                         if fn is operator.getitem:
-                            b = steps.same_constant(self._memo, b)
+                            b = same_constant(self._memo, b)
                             return (steps.F_ITEM, None, ia, b, o.id)
-                        return (steps.F_VC, fn, ia, b, o.id)
+                        return (steps.F_VC, fn, ia, self._read_only(fn, b), o.id)
                 elif ib is not None and steps.arg_spec(a, None, st)[0] == 0:
-                    return (steps.F_CV, fn, a, ib, o.id)
+                    return (steps.F_CV, fn, self._read_only(fn, a), ib, o.id)
             elif len(args) == 1 and (ia := self._env_id(a0)) is not None:
                 return (steps.F_V, fn, ia, None, o.id)
         return self._call_step(fn, args, kwargs, run_call, o.id)
+
+    def _read_only(self, fn: Any, c: Any) -> Any:
+        """The constant argument ``c`` of a two-argument step, shared with the steps that
+        read an equal small array when ``fn`` only reads it (an operator or a ufunc)."""
+        return same_array(self._memo, c) if is_operator(fn) or \
+            isinstance(fn, np.ufunc) else c
 
     def _slot(self, c: Any) -> int | None:
         """The env slot a constant is read from (a static argument's bytes), or None."""
@@ -531,7 +481,7 @@ class Replay:
     def _call_step(self, fn: Any, args: tuple, kwargs: dict, run: Any, out: Any) -> tuple:
         memo, st = self._memo, self._statics
         call = (fn, *(steps.arg_spec(a, memo, st) for a in args))
-        kw = {k: steps.arg_spec(v, memo, st) for k, v in kwargs.items()} if kwargs else _NO_KW
+        kw = shared_kwargs(memo, {k: steps.arg_spec(v, memo, st) for k, v in kwargs.items()})
         return (steps.F_CALL, run, call, kw, out)
 
     def _guard_step(self, guard: tuple) -> tuple:
@@ -541,7 +491,7 @@ class Replay:
     def _generate(self) -> None:
         em = ReplayEmitter(RUNTIME, self._statics)
         em.ns.update(_store=store_leaves, _same=same_as_recorded, _Miss=Miss, _fit=fit,
-                      _setitem_inplace=_setitem_inplace)
+                      _setitem_inplace=setitem_inplace)
         lines: list[str] = []
         self._fwd: list = []
         self._bwd: list = []

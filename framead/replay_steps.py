@@ -35,6 +35,7 @@ import numpy as np
 from .capture.session import current_recorder
 from .ir import Node, Value, flatten_tree
 from .replay_graph import Miss, Statics
+from .replay_memo import same_array, same_constant, shape_of, shared, shared_kwargs, shared_meta
 from .reverse import _INLINE_OPCODES, RUNTIME, _scalar_tape, vjp_parts
 from .reverse_inline import inline_callables
 from .reverse_source import Emitter, fused_kind, out_metas
@@ -50,8 +51,8 @@ _unflatten = RUNTIME["_unflatten"]
 
 # forward step kinds: (kind, fn, a, b, o)
 F_VV, F_VC, F_CV, F_V, F_CONST, F_CALL, F_FREE, F_ITEM = range(8)
-# reverse step kinds
-B_INLINE, B_GETITEM, B_SETITEM, B_CALL = range(4)
+# reverse step kinds (tuples); a step that calls the rule's VJP(s) is a _Call
+B_INLINE, B_GETITEM, B_SETITEM = range(3)
 
 
 _inline_fns: dict[tuple, list] = {}  # inline formulas -> their functions
@@ -125,41 +126,6 @@ def arg_spec(a: Any, memo: dict | None = None,
     got = memo.get(("c", id(a)))  # (by identity: the pair holds the constant alive)
     if got is None:
         got = memo[("c", id(a))] = (0, a)
-    return got
-
-
-def same_constant(memo: dict, c: Any) -> Any:
-    """``c``, or the equal int, slice of ints or tuple of them met before (immutable, so one
-    object serves every step: a loop makes a new ``slice(1, -1)`` each time round)."""
-    key = _value_key(c)
-    return c if key is None else memo.setdefault(key, c)
-
-
-def _value_key(c: Any) -> Any:
-    t = type(c)
-    if t is int:
-        return ("i", c)
-    if t is slice:
-        parts = (c.start, c.stop, c.step)
-        return ("s", *parts) if all(p is None or type(p) is int for p in parts) else None
-    if t is tuple and len(c) <= 8:
-        keys = tuple(_value_key(x) for x in c)
-        return None if None in keys else ("t", keys)
-    return None
-
-
-def shared(memo: dict, t: tuple) -> tuple:
-    """The one tuple of ``memo`` equal to ``t`` (value ids, shapes: plain ints)."""
-    return memo.setdefault(t, t)
-
-
-def shape_of(memo: dict, v: Value) -> tuple:
-    """``(0, v.meta())``: the stand-in of a primal a VJP does not read, one per shape, dtype
-    and kind (a reverse pass names one for most of its arguments)."""
-    key = ("m", v.shape, v.dtype, v.kind)
-    got = memo.get(key)
-    if got is None:
-        got = memo[key] = (0, v.meta())
     return got
 
 
@@ -249,7 +215,7 @@ def _note(err: BaseException, where: list, k: int, what: str) -> None:
 
 # ------------------------------------------------------------------ reverse
 def backward_step(node: Node, inline: Any, check: bool, memo: dict | None = None,
-                  statics: Statics | None = None) -> tuple:
+                  statics: Statics | None = None) -> tuple | _Call:
     """The reverse step of ``node`` (one of the active nodes), as ``node_block(env=True)``
     writes it; ``inline``: its ``inline_vjp``; ``check``: a user rule (cotangent shapes are
     checked); ``memo``, ``statics``: as for ``arg_spec`` (inline steps read real scalars
@@ -283,8 +249,8 @@ def backward_step(node: Node, inline: Any, check: bool, memo: dict | None = None
         return (B_SETITEM, outs[0].id, a.id if isinstance(a, Value) else None,
                 same_constant(memo, key),
                 v.id if isinstance(v, Value) else None,
-                v.meta() if isinstance(v, Value) else None)
-    return (B_CALL, _call_step(node, check, memo, statics))
+                shared_meta(memo, v) if isinstance(v, Value) else None)
+    return _call_step(node, check, memo, statics)
 
 
 def inline_functions(node: Node, inline: Any) -> list:
@@ -299,7 +265,8 @@ def inline_functions(node: Node, inline: Any) -> list:
 class _Call:
     """A reverse step that calls the rule's VJP(s)."""
 
-    __slots__ = ("outs", "metas", "treedef", "ans", "args", "kw", "joint", "parts", "node")
+    __slots__ = ("outs", "metas", "treedef", "ans", "args", "kw", "joint", "parts", "tgts",
+                 "node")
     outs: Any
     metas: Any
     treedef: Any
@@ -307,7 +274,8 @@ class _Call:
     args: tuple
     kw: Any  # the keyword arguments, or (their arg_specs,) where one is read from the env
     joint: Any
-    parts: tuple
+    parts: tuple  # (argnum, its VJP, Meta to unbroadcast to, Meta to check against) each
+    tgts: tuple  # each part's target: a value id (or the ids of a container argument)
     node: Any  # a _Named, for user rules
 
 
@@ -324,18 +292,24 @@ def _call_step(node: Node, check: bool, memo: dict, statics: Statics | None) -> 
             if "ans" in saved else (0, None)
     else:
         st.outs, st.metas, st.treedef = outs[0].id, None, None
-        st.ans = (1, outs[0].id) if "ans" in saved else shape_of(memo, outs[0])
+        st.ans = shared(memo, (1, outs[0].id)) if "ans" in saved else shape_of(memo, outs[0])
     st.args = tuple(
         (shared(memo, (1, a.id)) if i in saved else shape_of(memo, a)) if type(a) is Value
         else ((2, template(a, statics)) if i in saved else _metas_spec(a, statics))
-        if type(a) in (list, tuple) and _has_value(a) else arg_spec(a, None, statics)
+        if type(a) in (list, tuple) and _has_value(a) else
+        arg_spec(same_array(memo, a), memo, statics)  # (a VJP reads its arguments only)
         for i, a in enumerate(node.args))
-    st.kw = node.kwargs
-    if statics is not None and statics.holds(st.kw):  # (kwargs read from the env: a 1-tuple)
-        st.kw = ({k: arg_spec(v, None, statics) for k, v in st.kw.items()},)
+    kw = node.kwargs
+    if statics is not None and statics.holds(kw):  # (kwargs read from the env: a 1-tuple)
+        st.kw = ({k: arg_spec(v, None, statics) for k, v in kw.items()},)
+    else:  # (equal ones shared: a loop's np.sum(..., axis=1) VJPs)
+        st.kw = shared_kwargs(memo, {k: same_constant(memo, v) for k, v in kw.items()})
     vjp = node.rule.vjp
     st.joint = vjp if callable(vjp) else None
-    st.parts = vjp_parts(node, check)
+    parts = vjp_parts(node, check, lambda v: shared_meta(memo, v))
+    # (what depends on the node's kind, shared; the targets, this step's own)
+    st.parts = shared(memo, tuple((i, fn, unb, chk) for i, fn, _, unb, chk in parts))
+    st.tgts = tuple(p[2] for p in parts)
     st.node = _Named(node.name, node.loc) if check else None  # (a wrong cotangent's error)
     return st
 
@@ -386,7 +360,7 @@ def _run_call(st: _Call, e: list, ct: dict) -> None:
     if type(kw) is not dict:
         kw = kwargs_of(e, kw[0])
     ts = _cts(st.joint(g, ans, *args, **kw), len(args)) if st.joint is not None else None
-    for i, fn, tgt, unb, chk in st.parts:
+    for (i, fn, unb, chk), tgt in zip(st.parts, st.tgts, strict=True):
         t = ts[i] if fn is None else fn(g, ans, *args, **kw)  # type: ignore[index]
         if unb is not None:
             t = _unb(t, unb)
@@ -433,8 +407,11 @@ def _run_backward_c(steps: list, where: list, e: list, ct: dict) -> None:
         raise
 
 
-def _backward_one(st: tuple, e: list, ct: dict) -> None:
+def _backward_one(st: tuple | _Call, e: list, ct: dict) -> None:
     """One reverse step (of the C loop's hand-backs)."""
+    if isinstance(st, _Call):
+        _run_call(st, e, ct)
+        return
     kind = st[0]
     if kind == B_INLINE:
         g = ct.pop(st[1], None)
@@ -457,8 +434,6 @@ def _backward_one(st: tuple, e: list, ct: dict) -> None:
             ct[ta] = a if o is None else o + a
             o = ct.get(tb)
             ct[tb] = b if o is None else o + b
-    elif kind == B_CALL:
-        _run_call(st[1], e, ct)
     elif kind == B_GETITEM:
         g = ct.pop(st[1], None)
         if g is not None:

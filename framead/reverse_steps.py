@@ -18,6 +18,7 @@ records): steps only hold the node's primals, Metas, ids and VJPs.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from typing import Any
 
 from . import reverse_inline
@@ -82,11 +83,12 @@ def _multi_step(node: Node, check: bool) -> _Step:
     return st
 
 
-def vjp_parts(node: Node, check: bool) -> tuple:
+def vjp_parts(node: Node, check: bool, meta: Callable[[Value], Any] = Value.meta) -> tuple:
     """One entry per traced argument of ``node`` that gets a cotangent: (argnum, its VJP
     (None: the joint VJP's entry), the target (a value id, or the ids of a container
     argument), the Meta to unbroadcast to (or None), the Meta a user rule's cotangent is
-    checked against (or None)). The step loop's and the replay steps' common part."""
+    checked against (or None)). The step loop's and the replay steps' common part;
+    ``meta(value)`` makes the Metas (a replay's are shared)."""
     vjp = node.rule.vjp
     joint = callable(vjp)
     out_shape = None if node.multi else node.outputs[0].shape
@@ -101,9 +103,9 @@ def vjp_parts(node: Node, check: bool) -> tuple:
             if fn is None:
                 continue
         if isinstance(a, Value):
-            unb = a.meta() if (getattr(node.rule, "elementwise", False) and
-                               a.shape != out_shape) or real_from_complex(node, a) else None
-            parts.append((i, fn, a.id, unb, a.meta() if check else None))
+            unb = meta(a) if (getattr(node.rule, "elementwise", False) and
+                              a.shape != out_shape) or real_from_complex(node, a) else None
+            parts.append((i, fn, a.id, unb, meta(a) if check else None))
         else:
             parts.append((i, fn, ids_tree(a), None, None))
     return tuple(parts)
