@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from framead.capture.buffers import content_digest
+from framead.capture.buffers import content_digest, digest_weights
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,3 +75,32 @@ def test_a_large_constant_written_later_in_the_function_is_an_error():
     big2 = np.linspace(0.0, 1.0, 300_000)
     g = framead.grad(lambda x: np.sum(x * big2))(np.ones(300_000))
     np.testing.assert_array_equal(g, big2)
+
+
+def _reference_sum(data: bytes) -> int:
+    """``content_digest``'s formula in Python ints, block by block (the C one-pass loop's
+    independent reference)."""
+    words, blocks = digest_weights()
+    whole = len(data) - len(data) % 8
+    v = [int.from_bytes(data[k:k + 8], "little") for k in range(0, whole, 8)]
+    total = 0
+    for k, start in enumerate(range(0, len(v), words.size)):
+        part = sum(int(w) * x for w, x in zip(words, v[start:start + words.size], strict=False))
+        total += int(blocks[k % 64]) * (part + k)
+    return (total + int(blocks[63]) * (int.from_bytes(data[whole:], "little") + 1) * 3) % 2**64
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([0, 1, 7, 8, 9, 31, 8 * (1 << 15) - 1, 8 * (1 << 15), 8 * (1 << 15) + 13,
+                        8 * 64 * 9 + 5]),
+       st.integers(0, 2**32 - 1), st.sampled_from([0, 3]))
+def test_the_one_pass_sum_is_the_formula(nbytes, seed, offset):
+    """``weighted_sum`` (C) against the formula, over whole blocks, a partial last block, a
+    tail of under 8 bytes, empty buffers and buffers not aligned to 8 bytes."""
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, 256, nbytes + offset, dtype=np.uint8)
+    data = raw[offset:]  # (an unaligned start when offset is 3)
+    words, blocks = digest_weights()
+    got = framead.capture._evalframe.weighted_sum(data, words, blocks)
+    assert got == _reference_sum(data.tobytes())
+    assert content_digest(data) == got
