@@ -615,6 +615,41 @@ static int arr_of_shape(PyObject *o, PyObject *shape)
     return 1;
 }
 
+/* whether the float64 array `a` (a step's result) holds a NaN: 1 also when it cannot tell
+   (another type, or not one contiguous block) */
+static int may_hold_nan(PyObject *a)
+{
+    if (!PyArray_CheckExact(a) || PyArray_DESCR((PyArrayObject *)a) != f64_descr ||
+        !(PyArray_IS_C_CONTIGUOUS((PyArrayObject *)a) ||
+          PyArray_IS_F_CONTIGUOUS((PyArrayObject *)a)))
+        return 1;
+    const double *d = (const double *)PyArray_DATA((PyArrayObject *)a);
+    npy_intp n = PyArray_SIZE((PyArrayObject *)a);
+    for (npy_intp k = 0; k < n; k++)
+        if (isnan(d[k]))
+            return 1;
+    return 0;
+}
+
+/* an exact float64 ndarray that broadcasts to the tuple shape without growing it (each of its
+   dimensions, aligned from the right, 1 or shape's): an inline formula's constant array */
+static int arr_broadcasts_to(PyObject *o, PyObject *shape)
+{
+    if (!PyArray_CheckExact(o) || PyArray_DESCR((PyArrayObject *)o) != f64_descr)
+        return 0;
+    Py_ssize_t nd = PyTuple_GET_SIZE(shape), od = PyArray_NDIM((PyArrayObject *)o);
+    if (od > nd)
+        return 0;
+    for (Py_ssize_t k = 1; k <= od; k++) {
+        Py_ssize_t d = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, nd - k));
+        Py_ssize_t a = PyArray_DIM((PyArrayObject *)o, (int)(od - k));
+        if (d == -1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+        if (a != 1 && a != d)
+            return 0;
+    }
+    return 1;
+}
+
 /* ints (not bools) and slices of Nones and ints, or a tuple of them: a basic key
    (rules.primitives.is_basic_key) of the kinds taken here */
 static int plain_index(PyObject *k)
@@ -668,7 +703,8 @@ static inline int plain_const(PyObject *a)
 }
 
 /* The inline formulas (reverse_inline._INLINE, pow by a positive int) on float64 arrays of
- * one shape, with the Python lambdas' operations; accumulation as _run_steps's INLINE branch:
+ * one shape (constants: plain scalars, or float64 arrays that broadcast to it), with the
+ * Python lambdas' operations; accumulation as _run_steps's INLINE branch:
  * ct[tgt] = t if absent else o + t (new arrays: never in place). 1 done, 0 handed back, -1
  * error. */
 static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out,
@@ -692,7 +728,7 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
             x[i] = SLOT(a, off_v_primal);   /* (NULL or None when not saved) */
         }
         else {
-            if (!plain_const(a))
+            if (!plain_const(a) && (op == OP_POW || !arr_broadcasts_to(a, shape)))
                 return 0;
             x[i] = a;
         }
@@ -712,9 +748,8 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
     case OP_MUL: need[0] = traced[1]; need[1] = traced[0]; break;
     case OP_DIV: need[1] = 1; need_ans = traced[1]; break;
     }
-    for (i = 0; i < 2; i++)
-        if (need[i] && (x[i] == NULL || (traced[i] ? !PyArray_CheckExact(x[i])
-                                                   : !plain_const(x[i]))))
+    for (i = 0; i < 2; i++)   /* (a constant: checked above) */
+        if (need[i] && (x[i] == NULL || (traced[i] && !PyArray_CheckExact(x[i]))))
             return 0;
     ans = SLOT(out, off_v_primal);
     if (need_ans && (ans == NULL || !PyArray_CheckExact(ans)))
@@ -776,6 +811,11 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
         if (t[i] == NULL)
             ok = 0;
     }
+    /* a division's 0 / 0 (g 0 where the divisor is 0): the rule's cotangent is 0 there, as
+       the Python step's formula (_nz, rules.families.no_cotangent_no_nan) makes it */
+    for (i = 0; i < arity && ok && op == OP_DIV; i++)
+        if (t[i] != NULL && may_hold_nan(t[i]))
+            ok = 0;
     for (i = 0; i < arity && ok; i++) {
         PyObject *o;
         if (!traced[i])

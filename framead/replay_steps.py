@@ -225,9 +225,9 @@ def backward_step(node: Node, inline: Any, check: bool, memo: dict | None = None
     if inline is not None:
         fns = inline_functions(node, inline)
         a = node.args
-        i0, c0 = (a[0].id, None) if type(a[0]) is Value else (None, a[0])
+        i0, c0 = (a[0].id, None) if type(a[0]) is Value else (None, same_array(memo, a[0]))
         i1, c1 = (None, None) if len(a) < 2 else \
-            (a[1].id, None) if type(a[1]) is Value else (None, a[1])
+            (a[1].id, None) if type(a[1]) is Value else (None, same_array(memo, a[1]))
         parts = [(x.id, fns[i]) for i, x in enumerate(a)
                  if type(x) is Value and i < len(fns) and fns[i] is not None]
         ta, fa = parts[0]

@@ -15,6 +15,7 @@ import numpy as np
 from . import rules
 from .capture.primitive_rules import COPY_RULE, GATHER_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .ir import Node, Value
+from .rules.families import no_cotangent_no_nan
 
 _SCALAR_KINDS = (float, np.float64)
 
@@ -22,11 +23,14 @@ _SCALAR_KINDS = (float, np.float64)
 _INLINE: dict[Any, tuple[str, ...]] = {
     operator.add: ("g", "g"), operator.sub: ("g", "-g"),
     operator.mul: ("g * {1}", "g * {0}"),
-    operator.truediv: ("g / {1}", "-g * {ans} / {1}"),
+    operator.truediv: ("_nz(g / {1}, g)", "_nz(-g * {ans} / {1}, g)"),  # (as the rule: 0 / 0)
     operator.neg: ("-g",), operator.pos: ("g",),
     math.sin: ("g * _mcos({0})",), math.cos: ("-g * _msin({0})",),
     math.exp: ("g * {ans}",),
 }
+# the functions the formulas call, by the names they use (also the generated source's)
+FORMULA_NAMES: dict[str, Any] = {"_mcos": math.cos, "_msin": math.sin,
+                                 "_nz": no_cotangent_no_nan}
 _INLINE_FNS: dict[str, Any] = {}
 # (library_rules() when computed, the ids): replaced whole, never mutated (threads share it)
 _library_ids: tuple = (None, frozenset())
@@ -61,7 +65,7 @@ def inline_callables(node: Node) -> list | None:
         if fn is None:
             src = f.replace("{0}", "x0").replace("{1}", "x1").replace("{ans}", "ans")
             fn = _INLINE_FNS[f] = eval(f"lambda g, x0, x1, ans: {src}",  # noqa: S307
-                                       {"_mcos": math.cos, "_msin": math.sin})
+                                       dict(FORMULA_NAMES))
         out.append(fn)
     return out
 
@@ -103,8 +107,9 @@ def _forms(node: Node) -> list[str] | None:
             if a.shape != out.shape or a.dtype != out.dtype or (
                     a.kind not in _SCALAR_KINDS and a.kind is not np.ndarray):
                 return None
-        elif type(a) not in (float, int) and not isinstance(a, np.float64):
-            return None
+        elif type(a) not in (float, int) and not isinstance(a, np.float64) and not (
+                type(a) is np.ndarray and a.dtype == np.float64 and out.kind is np.ndarray):
+            return None  # (a float64 constant array broadcasts to the traced arguments' shape)
     if out.kind is np.ndarray and fn in (math.sin, math.cos, math.exp):
         return None
     if fn is operator.pow and len(node.args) == 2 and not isinstance(node.args[1], Value) \

@@ -24,7 +24,7 @@ from . import rules
 from .capture.primitive_rules import SETITEM_RULE
 from .ir import Meta, Node, Value, format_node, primal_tree, values_in
 from .ir import unflatten_tree as _unflatten
-from .reverse_inline import inline_vjp, library_rule_ids
+from .reverse_inline import FORMULA_NAMES, inline_vjp, library_rule_ids
 from .rules.primitives import is_basic_key
 
 
@@ -139,7 +139,7 @@ class Emitter:
     as ``runtime`` (the helpers the generated code calls, framead/reverse.py ``RUNTIME``)."""
 
     def __init__(self, runtime: dict[str, Any]) -> None:
-        self.ns: dict[str, Any] = {**runtime, "_mcos": math.cos, "_msin": math.sin}
+        self.ns: dict[str, Any] = {**runtime, **FORMULA_NAMES}
         self._n = 0
         self._names: dict[tuple[str, int], str] = {}  # (prefix, id of the object) -> name
         self._library = library_rule_ids()

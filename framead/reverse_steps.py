@@ -21,6 +21,8 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from . import reverse_inline
 from .ir import Node, Value, primal_tree, values_in
 from .ir import unflatten_tree as _unflatten
@@ -133,8 +135,8 @@ def _kind(node: Node, check: bool) -> tuple:
     """The descriptors a single-output node's decision (``_decide``) depends on: the rule
     (by id), ``check``, the saves, whether there are keyword arguments, the output's and
     each traced argument's shape, dtype, kind and primal type, and each constant's type
-    (a container's: whether it holds Values; a fused rule's index: whether it is a basic
-    key; an int exponent of ``**``: its value)."""
+    (an array's: and dtype; a container's: whether it holds Values; a fused rule's index:
+    whether it is a basic key; an int exponent of ``**``: its value)."""
     rule = node.rule
     info = _rule_info.get(id(rule))
     if info is None or info[0] is not rule:
@@ -147,6 +149,8 @@ def _kind(node: Node, check: bool) -> tuple:
             t = type(a)
             if t is Value:
                 key.append((a.shape, a.dtype, a.kind, type(a.primal)))
+            elif t is np.ndarray:  # (a float64 constant array may be an inline formula's)
+                key.append((t, a.dtype))
             else:
                 key.append(t if t is not list and t is not tuple else _const(a, False))
     else:

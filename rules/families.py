@@ -73,7 +73,7 @@ def _up(v: Any, ans: Any) -> Any:
     return v
 
 
-def _no_cotangent_no_nan(ct: Any, g: Any) -> Any:
+def no_cotangent_no_nan(ct: Any, g: Any) -> Any:
     """``g * derivative`` where ``g`` is exactly 0 is 0, even where the derivative is
     infinite (sqrt at 0 under a mask, ``np.tril(np.sqrt(d2), -1)``): an element the output
     does not depend on carries no derivative. Checked with one reduction; fixed rarely."""
@@ -102,7 +102,7 @@ def _scaled(call: Any, const: Any, names: tuple[str, ...] = ()) -> Callable:
     elif call is not None:
         def scaled(g, ans, *args, **kw):
             g = _up(g, ans)
-            ct = _no_cotangent_no_nan(g * call(ans, tuple(_up(a, ans) for a in args)), g)
+            ct = no_cotangent_no_nan(g * call(ans, tuple(_up(a, ans) for a in args)), g)
             return _masked(ct, kw) if kw else ct
     elif const == 1:
         def scaled(g, ans, *args, **kw):

@@ -33,6 +33,7 @@ STATEMENTS = [
     "np.multiply(m[i + 1:], 2.0, out=buf[i + 1:]); s = s + np.sum(buf[i + 1:] * d)",
     "acc[i + 1:] += np.exp(-d * d)[:, None][:, 0] * c",
     "s = s + np.sum((d[:, None] * m[None, i + 1:]) ** 2, axis=(0, 1))",
+    "s = s + np.sum((d[:, None] + np.zeros(3)) / m[i + 1:, None] - m[i + 1:, None])",
 ]
 
 

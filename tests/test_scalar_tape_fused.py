@@ -182,18 +182,20 @@ def test_other_dtypes_go_to_python(dtype, monkeypatch):
 
 
 _CONSTS = ["0.25", "3", "np.float64(-1.5)"]
+_FORMS = ["{c} * {a}", "{a} * {c}", "{a} / {c}", "{c} / {a}", "{a} + {c}", "{c} - {a}",
+          "{a} - {c}"]
 
 
 @st.composite
-def constant_programs(draw) -> str:
+def constant_programs(draw, consts=tuple(_CONSTS), setup=(), last="{a} * {a}") -> str:
     """Whole-array arithmetic where one operand is a constant (``c * u``, ``u / c``,
-    ``c / u``, ``c - u``...), on arrays whose primal the rule keeps or not."""
-    lines = ["    u = x * 1.0", "    v = np.sin(x)"]
+    ``c / u``, ``c - u``...: ``consts``, named by the lines ``setup``), on arrays whose
+    primal the rule keeps or not."""
+    lines = ["    u = x * 1.0", "    v = np.sin(x)", *setup]
     for _ in range(draw(st.integers(2, 7))):
         a = draw(st.sampled_from(["u", "v"]))
-        c = draw(st.sampled_from(_CONSTS))
-        form = draw(st.sampled_from(["{c} * {a}", "{a} * {c}", "{a} / {c}", "{c} / {a}",
-                                     "{a} + {c}", "{c} - {a}", "{a} - {c}", "{a} * {a}"]))
+        c = draw(st.sampled_from(consts))
+        form = draw(st.sampled_from([*_FORMS, last]))
         lines.append(f"    {draw(st.sampled_from(['u', 'v']))} = " + form.format(a=a, c=c))
     return ("import numpy as np\n\n\ndef f(x):\n" + "\n".join(lines) +
             "\n    return float(np.sum(u * v)) + float(np.sum(u))\n")
@@ -210,6 +212,36 @@ def test_array_nodes_with_a_constant_operand_run_in_c_bit_for_bit(src, seed, tmp
     x = np.random.default_rng(seed).uniform(0.5, 1.5, 7)
     in_python = _check_c_against_python(src, x, tmp_path_factory, monkeypatch, "const")
     assert len(in_python) <= 5, in_python  # (float and np.sum twice, np.sin)
+
+
+# constant float64 arrays that broadcast to (4, 3): (4, 3), (4, 1), (3,), 0-d, (1, 3)
+_ARRAY_CONSTS = {"W": "np.linspace(0.5, 1.5, 12).reshape(4, 3)",
+                 "R": "np.linspace(0.5, 1.5, 4)[:, None]", "K": "np.array([0.5, -2.0, 1.25])",
+                 "Z": "np.array(0.75)", "T": "np.ones((1, 3)) * 1.5"}
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(src=constant_programs(tuple(_ARRAY_CONSTS), tuple(
+    f"    {k} = {v}" for k, v in _ARRAY_CONSTS.items()), "{c} + {a}"),
+       seed=st.integers(0, 2 ** 16))
+def test_constant_arrays_that_broadcast_run_in_c_bit_for_bit(src, seed, tmp_path_factory,
+                                                             monkeypatch):
+    """A node on a traced array and a constant float64 array that broadcasts to it needs no
+    unbroadcast (the traced side has the output's shape): its inline formula runs in the C
+    step loop, bit for bit as the Python step loop runs it, and the gradient matches finite
+    differences; a cached replay (steps) gives the same gradient."""
+    x = np.random.default_rng(seed).uniform(0.5, 1.5, (4, 3))
+    in_python = _check_c_against_python(src, x, tmp_path_factory, monkeypatch, "bconst")
+    assert not [r for r in in_python if r.startswith("operator.")], in_python
+    mod, _ = load_source_module(src, tmp_path_factory.mktemp("bconst_r"), "framead_bconst_r")
+    monkeypatch.setenv("FRAMEAD_REPLAY", "loop")
+    vg = framead.value_and_grad(mod.f, cache=True)
+    vg(x)
+    y = x[::-1].copy()
+    got, want = vg(y), framead.value_and_grad(mod.f)(y)
+    assert vg.stats["hits"] == 1
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-13, atol=1e-300)
 
 
 @st.composite
