@@ -811,9 +811,10 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
         if (t[i] == NULL)
             ok = 0;
     }
-    /* a division's 0 / 0 (g 0 where the divisor is 0): the rule's cotangent is 0 there, as
-       the Python step's formula (_nz, rules.families.no_cotangent_no_nan) makes it */
-    for (i = 0; i < arity && ok && op == OP_DIV; i++)
+    /* a division's 0 / 0 (g 0 where the divisor is 0), a power's 0 * inf: the rule's
+       cotangent is 0 there, as the Python step's formula (_nz,
+       rules.families.no_cotangent_no_nan) makes it */
+    for (i = 0; i < arity && ok && (op == OP_DIV || op == OP_POW); i++)
         if (t[i] != NULL && may_hold_nan(t[i]))
             ok = 0;
     for (i = 0; i < arity && ok; i++) {

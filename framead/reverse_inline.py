@@ -114,9 +114,9 @@ def _forms(node: Node) -> list[str] | None:
         return None
     if fn is operator.pow and len(node.args) == 2 and not isinstance(node.args[1], Value) \
             and type(node.args[1]) is int and node.args[1] > 0:
-        c = node.args[1]
-        return ["g" if c == 1 else "g * 2 * {0}" if c == 2 else f"g * {c} * {{0}} ** {c - 1}",
-                None]
+        c = node.args[1]  # (as the rule: no cotangent, no NaN from 0 * inf)
+        return ["g" if c == 1 else "_nz(g * 2 * {0}, g)" if c == 2 else
+                f"_nz(g * {c} * {{0}} ** {c - 1}, g)", None]
     try:
         return list(_INLINE.get(fn)) if fn in _INLINE else None
     except TypeError:  # unhashable callable
