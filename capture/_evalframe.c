@@ -975,71 +975,55 @@ m_tracked_count(PyObject *mod, PyObject *unused)
     return PyLong_FromSize_t(T.tracked.size);
 }
 
-/* weighted_sum(data, words, blocks): capture/buffers.py content_digest's sum mod 2**64 over
-   `data`'s bytes (a C-contiguous buffer), its words (native order, as a uint64 view reads
-   them) in blocks of len(words) 64-bit words: sum over blocks k of blocks[k % 64] * (sum of
-   the block's words times `words` + k), plus blocks[63] * (the last len % 8 bytes as a
-   little-endian int + 1) * 3. `words`, `blocks`: uint64 buffers (`blocks` 64 long). One
-   pass, no temporaries; the GIL is released (the caller's array is only read). */
-static PyObject *
-m_weighted_sum(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+/* A 64-bit bijection that mixes every input bit into every output bit (MurmurHash3's
+   finalizer). */
+static inline uint64_t mix64(uint64_t k)
 {
-    Py_buffer d, w, b;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "weighted_sum(data, words, blocks)");
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+}
+
+#define DIGEST_STEP 0x9e3779b97f4a7c15ULL   /* odd: i * DIGEST_STEP differs for every i */
+
+/* digest_words(data): capture/buffers.py content_digest over `data`'s bytes (a C-contiguous
+   buffer): the sum mod 2**64 of mix64(word_i ^ i * DIGEST_STEP) over its 64-bit words
+   (native order, as a uint64 view reads them), plus mix64(rest ^ n * DIGEST_STEP ^ (len % 8)
+   << 56) for the last len % 8 bytes as a little-endian int `rest` (n: the number of whole
+   words). A changed word changes its term, a moved one its position's: changes cancel only
+   by coincidence (no linear relation, unlike a weighted sum, where two sign flips cancel).
+   One pass, no temporaries; the GIL is released (the array is only read). */
+static PyObject *
+m_digest_words(PyObject *mod, PyObject *data)
+{
+    Py_buffer d;
+    if (PyObject_GetBuffer(data, &d, PyBUF_C_CONTIGUOUS) < 0)
         return NULL;
+    const unsigned char *p = (const unsigned char *)d.buf;
+    size_t nw = (size_t)d.len / 8, tail = (size_t)d.len % 8;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, v[4], rest = 0;
+    Py_BEGIN_ALLOW_THREADS
+    size_t i = 0;
+    for (; i + 4 <= nw; i += 4) {
+        memcpy(v, p + 8 * i, sizeof v);
+        s0 += mix64(v[0] ^ (uint64_t)i * DIGEST_STEP);
+        s1 += mix64(v[1] ^ (uint64_t)(i + 1) * DIGEST_STEP);
+        s2 += mix64(v[2] ^ (uint64_t)(i + 2) * DIGEST_STEP);
+        s3 += mix64(v[3] ^ (uint64_t)(i + 3) * DIGEST_STEP);
     }
-    if (PyObject_GetBuffer(args[0], &d, PyBUF_C_CONTIGUOUS) < 0)
-        return NULL;
-    if (PyObject_GetBuffer(args[1], &w, PyBUF_C_CONTIGUOUS) < 0) {
-        PyBuffer_Release(&d);
-        return NULL;
+    for (; i < nw; i++) {
+        memcpy(v, p + 8 * i, 8);
+        s0 += mix64(v[0] ^ (uint64_t)i * DIGEST_STEP);
     }
-    if (PyObject_GetBuffer(args[2], &b, PyBUF_C_CONTIGUOUS) < 0) {
-        PyBuffer_Release(&d);
-        PyBuffer_Release(&w);
-        return NULL;
-    }
-    uint64_t total = 0;
-    size_t nw = (size_t)d.len / 8, bs = (size_t)w.len / 8;
-    if (bs == 0 || (size_t)b.len != 64 * sizeof(uint64_t)) {
-        PyErr_SetString(PyExc_ValueError, "weighted_sum: words must be non-empty, blocks 64 long");
-        goto done;
-    }
-    {
-        const unsigned char *p = (const unsigned char *)d.buf;
-        const uint64_t *wt = (const uint64_t *)w.buf, *bl = (const uint64_t *)b.buf;
-        Py_BEGIN_ALLOW_THREADS
-        size_t k = 0;
-        for (size_t start = 0; start < nw; start += bs, k++) {
-            size_t m = nw - start < bs ? nw - start : bs, j = 0;
-            uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, v[4];
-            const unsigned char *q = p + 8 * start;
-            for (; j + 4 <= m; j += 4) {
-                memcpy(v, q + 8 * j, sizeof v);
-                s0 += v[0] * wt[j];
-                s1 += v[1] * wt[j + 1];
-                s2 += v[2] * wt[j + 2];
-                s3 += v[3] * wt[j + 3];
-            }
-            for (; j < m; j++) {
-                memcpy(v, q + 8 * j, 8);
-                s0 += v[0] * wt[j];
-            }
-            total += bl[k % 64] * (s0 + s1 + s2 + s3 + (uint64_t)k);
-        }
-        uint64_t rest = 0;
-        size_t tail = (size_t)d.len % 8;
-        for (size_t i = 0; i < tail; i++)   /* little-endian, as int.from_bytes(..., "little") */
-            rest |= (uint64_t)p[8 * nw + i] << (8 * i);
-        total += bl[63] * (rest + 1) * 3;
-        Py_END_ALLOW_THREADS
-    }
-done:
+    for (size_t k = 0; k < tail; k++)   /* little-endian, as int.from_bytes(..., "little") */
+        rest |= (uint64_t)p[8 * nw + k] << (8 * k);
+    s0 += mix64(rest ^ (uint64_t)nw * DIGEST_STEP ^ ((uint64_t)tail << 56));
+    Py_END_ALLOW_THREADS
     PyBuffer_Release(&d);
-    PyBuffer_Release(&w);
-    PyBuffer_Release(&b);
-    return PyErr_Occurred() ? NULL : PyLong_FromUnsignedLongLong(total);
+    return PyLong_FromUnsignedLongLong(s0 + s1 + s2 + s3);
 }
 
 static PyObject *
@@ -4931,9 +4915,9 @@ static PyMethodDef module_methods[] = {
     {"set_fast_record", m_set_fast_record, METH_O,
      "set_fast_record(state or None): scalar binops recorded in C (capture/session.py)."},
     {"track", m_track, METH_O, "track(obj): add to the traced set (no reference kept)."},
-    {"weighted_sum", (PyCFunction)(void (*)(void))m_weighted_sum, METH_FASTCALL,
-     "weighted_sum(data, words, blocks) -> int: capture/buffers.py content_digest's sum over a "
-     "C-contiguous buffer, in one pass."},
+    {"digest_words", m_digest_words, METH_O,
+     "digest_words(data) -> int: capture/buffers.py content_digest over a C-contiguous "
+     "buffer, in one pass."},
     {"make_reaper", m_make_reaper, METH_O,
      "make_reaper(weakref.ref(table)): the callback of the table's weak entries."},
     {"untrack", m_untrack, METH_O, "untrack(obj)."},

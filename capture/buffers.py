@@ -104,33 +104,13 @@ def is_differentiable(x: Any) -> bool:
     return isinstance(x, float | complex) and not isinstance(x, bool)
 
 
-_DIGEST_BLOCK = 1 << 15  # 64-bit words per block of a content digest (256 KiB of weights)
-# (per-word weights, per-block weights): odd, pseudo-random, from a fixed seed (threads that
-# race to make them make equal ones); published whole, once
-_digest_weights: tuple[np.ndarray, np.ndarray] | None = None
-
-
-def digest_weights() -> tuple[np.ndarray, np.ndarray]:
-    """``content_digest``'s weights: (one per word of a block, one per block mod 64)."""
-    global _digest_weights
-    weights = _digest_weights
-    if weights is None:
-        rng = np.random.default_rng(0x5EED)
-        weights = _digest_weights = (rng.integers(0, 1 << 63, _DIGEST_BLOCK, np.uint64) * 2 + 1,
-                                     rng.integers(0, 1 << 63, 64, np.uint64) * 2 + 1)
-    return weights
-
-
 def content_digest(a: np.ndarray) -> int:
     """A digest of ``a``'s values (its bytes in C order, as ``a.tobytes()``) for watching a
-    large constant: it changes when they do. The sum mod 2**64 of the 64-bit words, each
-    times an odd pseudo-random weight for its position (and the last bytes as one more
-    word): a changed word always changes it; several changes (a swap included) cancel only
-    by coincidence (odds ~2**-63 for changes not crafted against the weights). One pass in C
-    (``weighted_sum``, ~10x faster than ``hash(a.tobytes())``, which it falls back to for
-    object arrays)."""
+    large constant: it changes when they do. The sum mod 2**64 of a 64-bit mix of each word
+    with its position (and of the last bytes as one more word; ``_evalframe.digest_words``,
+    one pass in C): a changed or moved word changes its term, and changes cancel only by
+    coincidence (odds ~2**-64 for changes not crafted against the mix). Object arrays:
+    ``hash(a.tobytes())``."""
     if a.dtype.hasobject:
         return hash(a.tobytes())
-    words, blocks = digest_weights()
-    b = np.ascontiguousarray(a).view(np.ndarray).reshape(-1).view(np.uint8)
-    return C.weighted_sum(b, words, blocks)
+    return C.digest_words(np.ascontiguousarray(a).view(np.ndarray).reshape(-1).view(np.uint8))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from framead.capture.buffers import content_digest, digest_weights
+from framead.capture.buffers import content_digest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -77,30 +77,61 @@ def test_a_large_constant_written_later_in_the_function_is_an_error():
     np.testing.assert_array_equal(g, big2)
 
 
-def _reference_sum(data: bytes) -> int:
-    """``content_digest``'s formula in Python ints, block by block (the C one-pass loop's
-    independent reference)."""
-    words, blocks = digest_weights()
-    whole = len(data) - len(data) % 8
-    v = [int.from_bytes(data[k:k + 8], "little") for k in range(0, whole, 8)]
-    total = 0
-    for k, start in enumerate(range(0, len(v), words.size)):
-        part = sum(int(w) * x for w, x in zip(words, v[start:start + words.size], strict=False))
-        total += int(blocks[k % 64]) * (part + k)
-    return (total + int(blocks[63]) * (int.from_bytes(data[whole:], "little") + 1) * 3) % 2**64
+_M = 2**64 - 1
+_STEP = 0x9E3779B97F4A7C15
+
+
+def _mix(k: int) -> int:
+    k ^= k >> 33
+    k = k * 0xFF51AFD7ED558CCD & _M
+    k ^= k >> 33
+    k = k * 0xC4CEB9FE1A85EC53 & _M
+    return k ^ (k >> 33)
+
+
+def _reference(data: bytes) -> int:
+    """``content_digest``'s formula in Python ints (the C one-pass loop's independent
+    reference): each 64-bit word mixed with its position, summed mod 2**64, and the last
+    bytes as one more word."""
+    n, tail = divmod(len(data), 8)
+    total = sum(_mix(int.from_bytes(data[8 * i:8 * i + 8], "little") ^ (i * _STEP & _M))
+                for i in range(n))
+    rest = int.from_bytes(data[8 * n:], "little")
+    return (total + _mix(rest ^ (n * _STEP & _M) ^ (tail << 56))) & _M
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from([0, 1, 7, 8, 9, 31, 8 * (1 << 15) - 1, 8 * (1 << 15), 8 * (1 << 15) + 13,
-                        8 * 64 * 9 + 5]),
+@given(st.sampled_from([0, 1, 7, 8, 9, 31, 4096 * 8 - 1, 4096 * 8 + 13, 8 * 64 * 9 + 5]),
        st.integers(0, 2**32 - 1), st.sampled_from([0, 3]))
-def test_the_one_pass_sum_is_the_formula(nbytes, seed, offset):
-    """``weighted_sum`` (C) against the formula, over whole blocks, a partial last block, a
-    tail of under 8 bytes, empty buffers and buffers not aligned to 8 bytes."""
+def test_the_one_pass_digest_is_the_formula(nbytes, seed, offset):
+    """``digest_words`` (C) against the formula: whole words, a tail of under 8 bytes, empty
+    buffers, buffers not aligned to 8 bytes."""
     rng = np.random.default_rng(seed)
     raw = rng.integers(0, 256, nbytes + offset, dtype=np.uint8)
     data = raw[offset:]  # (an unaligned start when offset is 3)
-    words, blocks = digest_weights()
-    got = framead.capture._evalframe.weighted_sum(data, words, blocks)
-    assert got == _reference_sum(data.tobytes())
+    got = framead.capture._evalframe.digest_words(data)
+    assert got == _reference(data.tobytes())
     assert content_digest(data) == got
+
+
+@pytest.mark.parametrize("change", ["two sign flips", "a swap far apart", "+d and -d",
+                                    "a moved block"])
+def test_changes_a_linear_digest_misses(change):
+    """Changes a position-weighted sum mod 2**64 cannot see: two sign flips (each adds
+    2**63 times an odd weight), and swaps or opposite changes at positions whose weights
+    repeat (the old formula's, 64 blocks of 2**15 words apart)."""
+    a = np.linspace(-1.0, 1.0, 65 * 2**15 + 7)
+    d = content_digest(a)
+    b = a.copy()
+    i, j = 5, 5 + 64 * 2**15
+    if change == "two sign flips":
+        b[3], b[100] = -b[3], -b[100]
+    elif change == "a swap far apart":
+        b[i], b[j] = a[j], a[i]
+    elif change == "+d and -d":
+        w = b.view(np.uint64)
+        w[i] += np.uint64(1 << 40)
+        w[j] -= np.uint64(1 << 40)
+    else:
+        b[10:20], b[20:30] = a[20:30], a[10:20]
+    assert content_digest(b) != d
