@@ -111,13 +111,21 @@ def fingerprint(x: Any, containers: bool = True, depth: int = 0) -> Any:
 
 
 def _array_fingerprint(x: np.ndarray) -> tuple:
-    """An array's shape, dtype and bytes; from ``DIGEST_BYTES`` on, the SHA-256 digest of its
-    bytes instead (a cache entry and every call would otherwise hold a copy of each large
-    static array)."""
-    if x.nbytes < DIGEST_BYTES:
-        return ("array", x.shape, x.dtype.str, x.tobytes())
-    buf = x if x.flags.c_contiguous else np.ascontiguousarray(x)
-    return ("array", x.shape, x.dtype.str, "sha256", hashlib.sha256(buf.data).digest())
+    """An array's class, shape, dtype and bytes (a masked array's mask too); from
+    ``DIGEST_BYTES`` on, the SHA-256 digest of its bytes instead (a cache entry and every call
+    would otherwise hold a copy of each large static array). The bytes are read as a plain
+    ndarray's: a subclass's own ``tobytes`` may refuse (np.ma's ``masked``)."""
+    data = x.view(np.ndarray)
+    if data.nbytes < DIGEST_BYTES:
+        out: tuple = ("array", x.shape, x.dtype.str, data.tobytes())
+    else:
+        buf = data if data.flags.c_contiguous else np.ascontiguousarray(data)
+        out = ("array", x.shape, x.dtype.str, "sha256", hashlib.sha256(buf.data).digest())
+    if type(x) is not np.ndarray:  # (a subclass: its class too)
+        out += (type(x),)
+        if isinstance(x, np.ma.MaskedArray):
+            out += (_array_fingerprint(np.ma.getmaskarray(x)),)
+    return out
 
 
 def _global_fingerprint(x: Any) -> Any:
@@ -276,7 +284,7 @@ def _digests(fp: Any, path: tuple, out: list) -> None:
     if type(fp) is not tuple or not fp or type(fp[0]) is not str:
         return  # (a value's fingerprint starts with its type; an _Ident is no tuple)
     if fp[0] == "array":
-        if len(fp) == 5:  # ("array", shape, dtype, "sha256", digest)
+        if len(fp) >= 5 and fp[3] == "sha256":  # ("array", shape, dtype, "sha256", digest)
             out.append((path, fp))
     elif fp[0] in ("tuple", "list"):
         for k, f in enumerate(fp[1]):
