@@ -72,6 +72,14 @@ def test_a_large_constant_written_later_in_the_function_is_an_error():
 
     with pytest.raises(RuntimeError, match="modified later"):
         framead.grad(f)(np.ones(300_000))
+
+    def flips(x):  # two sign flips: a position-weighted sum mod 2**64 did not see them
+        y = np.sum(x * big)
+        big[3], big[100] = -big[3], -big[100]
+        return y
+
+    with pytest.raises(RuntimeError, match="modified later"):
+        framead.grad(flips)(np.ones(300_000))
     big2 = np.linspace(0.0, 1.0, 300_000)
     g = framead.grad(lambda x: np.sum(x * big2))(np.ones(300_000))
     np.testing.assert_array_equal(g, big2)
