@@ -545,6 +545,7 @@ class Replay:
     def backward(self, e: list, seeds: dict[int, Any]) -> list:
         """Cotangents of ``wrt`` (None where zero) for output seeds ``{value id: cotangent}``."""
         ct = dict(seeds)
-        for chunk in self._bwd:
-            chunk(e, ct)
+        with np.errstate(all="ignore"):  # (as the uncached pass: the warnings are the program's)
+            for chunk in self._bwd:
+                chunk(e, ct)
         return [ct.get(i) for i in self.wrt_ids]

@@ -10,6 +10,7 @@ The generated code calls the helpers of framead/reverse.py by the names of its n
 
 from __future__ import annotations
 
+import builtins
 import functools
 import linecache
 import math
@@ -139,7 +140,8 @@ class Emitter:
     as ``runtime`` (the helpers the generated code calls, framead/reverse.py ``RUNTIME``)."""
 
     def __init__(self, runtime: dict[str, Any]) -> None:
-        self.ns: dict[str, Any] = {**runtime, **FORMULA_NAMES}
+        # (__builtins__: 3.13's warnings read it from the globals of the frame that warns)
+        self.ns: dict[str, Any] = {"__builtins__": builtins, **runtime, **FORMULA_NAMES}
         self._n = 0
         self._names: dict[tuple[str, int], str] = {}  # (prefix, id of the object) -> name
         self._library = library_rule_ids()

@@ -885,3 +885,43 @@ def test_a_masked_global_whose_mask_changes_is_not_replayed_stale():
         np.testing.assert_array_equal(framead.grad(_masked_global_sum)(u), [1.0, 0.0, 3.0])
     finally:
         MASKED_GLOBAL.mask = False
+
+
+def _errstate_inside(u):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = u / np.array([1.0, 0.0, 2.0])
+    return np.sum(np.where(np.isfinite(y), y, 0.0))
+
+
+def _warns_natively(u):
+    y = u / np.array([1.0, 0.0, 2.0])
+    return np.sum(np.where(np.isfinite(y), y, 0.0))
+
+
+@pytest.mark.parametrize("mode", ["loop", "source"])
+def test_replays_warn_as_the_native_run_does(mode, monkeypatch):
+    """A function that warns natively warns again on each hit, as natively, and the replay's
+    reverse pass adds none of its own (the 0 / 0 of a division's derivative: the uncached
+    pass runs under np.errstate(all="ignore"), and so does the replay's); 3.13's warnings
+    read the generated code's ``__builtins__``."""
+    monkeypatch.setenv("FRAMEAD_REPLAY", mode)
+    u = np.array([0.5, 1.0, 1.5])
+    vg = framead.value_and_grad(_warns_natively, cache=True)
+    for k in range(3):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            np.testing.assert_array_equal(vg(u)[1], [1.0, 0.0, 0.5])
+        assert [str(w.message) for w in seen] == ["divide by zero encountered in divide"], k
+    assert vg.stats["hits"] == 2
+
+
+@pytest.mark.xfail(strict=True, raises=RuntimeWarning, reason=(
+    "known: a replay runs without the function's code, so not under an np.errstate the "
+    "function sets; its forward operations warn where the native run is silent"))
+def test_a_replay_under_the_functions_errstate():
+    u = np.array([0.5, 1.0, 1.5])
+    vg = framead.value_and_grad(_errstate_inside, cache=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            np.testing.assert_array_equal(vg(u)[1], [1.0, 0.0, 0.5])
