@@ -115,7 +115,7 @@ def _array_fingerprint(x: np.ndarray) -> tuple:
     ``DIGEST_BYTES`` on, the SHA-256 digest of its bytes instead (a cache entry and every call
     would otherwise hold a copy of each large static array). The bytes are read as a plain
     ndarray's: a subclass's own ``tobytes`` may refuse (np.ma's ``masked``)."""
-    data = x.view(np.ndarray)
+    data = x if type(x) is np.ndarray else x.view(np.ndarray)
     if data.nbytes < DIGEST_BYTES:
         out: tuple = ("array", x.shape, x.dtype.str, data.tobytes())
     else:

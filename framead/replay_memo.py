@@ -37,8 +37,10 @@ def _value_key(c: Any) -> Any:
     t = type(c)
     if t is int:
         return ("i", c)
-    if c is None or c is Ellipsis or t is str:  # (``r[:, None]``; a view's ("getitem", key))
-        return ("u", repr(c)) if t is str else (repr(c),)
+    if c is None or c is Ellipsis:  # (inside a key: ``r[:, None]``)
+        return (repr(c),)
+    if t is str:  # (a view's ("getitem", key) recipe)
+        return ("u", c)
     if t is slice:
         parts = (c.start, c.stop, c.step)
         return ("s", *parts) if all(p is None or type(p) is int for p in parts) else None
