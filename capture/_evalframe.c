@@ -14,6 +14,9 @@
 #include <fenv.h>
 #include <math.h>
 #include <pthread.h>
+#include <errno.h>
+#include <unistd.h>
+#include <sys/mman.h>
 
 #if PY_VERSION_HEX >= 0x030E0000
 #  error "framead supports CPython 3.11, 3.12 and 3.13 (no frame header for this version)"
@@ -1024,6 +1027,47 @@ m_digest_words(PyObject *mod, PyObject *data)
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&d);
     return PyLong_FromUnsignedLongLong(s0 + s1 + s2 + s3);
+}
+
+/* prefault(buffer): have the kernel map in a fresh writable buffer's pages in one call
+   (madvise MADV_POPULATE_WRITE, Linux 5.14+) before it is written in full, instead of one
+   page fault per page as the writes first touch them (~2.2 us a page on the benchmark
+   machines, ~0.7 us populated). Only the pages wholly inside the buffer, and only when its
+   first or last such page is not resident yet (mincore): memory the allocator reuses is
+   mapped already (a heap that grows again after a trim keeps its first pages). For framead's copies of the caller's arrays (framead/inputs.py), which are written
+   in full at once, so the process's memory is what it would be anyway. Returns whether it
+   asked; False where the kernel or the platform cannot (then it stops asking). */
+static int prefault_unsupported;
+
+static PyObject *
+m_prefault(PyObject *mod, PyObject *data)
+{
+    Py_buffer d;
+    if (PyObject_GetBuffer(data, &d, PyBUF_ANY_CONTIGUOUS | PyBUF_WRITABLE) < 0)
+        return NULL;
+    int asked = 0;
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = ((uintptr_t)d.buf + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)d.buf + (uintptr_t)d.len) & ~(page - 1);
+    unsigned char first = 1, last = 1;
+    if (!prefault_unsupported && end > start &&
+            mincore((void *)start, page, &first) == 0 &&
+            mincore((void *)(end - page), page, &last) == 0 && !(first & last & 1)) {
+        int rc, err = 0;
+        Py_BEGIN_ALLOW_THREADS
+        rc = madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+        if (rc != 0)
+            err = errno;
+        Py_END_ALLOW_THREADS
+        if (rc == 0)
+            asked = 1;
+        else if (err == EINVAL || err == ENOSYS)
+            prefault_unsupported = 1;   /* an older kernel: the writes fault the pages in */
+    }
+#endif
+    PyBuffer_Release(&d);
+    return PyBool_FromLong(asked);
 }
 
 static PyObject *
@@ -4918,6 +4962,8 @@ static PyMethodDef module_methods[] = {
     {"digest_words", m_digest_words, METH_O,
      "digest_words(data) -> int: capture/buffers.py content_digest over a C-contiguous "
      "buffer, in one pass."},
+    {"prefault", m_prefault, METH_O,
+     "prefault(buffer) -> bool: map a fresh writable buffer's pages in at once (Linux)."},
     {"make_reaper", m_make_reaper, METH_O,
      "make_reaper(weakref.ref(table)): the callback of the table's weak entries."},
     {"untrack", m_untrack, METH_O, "untrack(obj)."},

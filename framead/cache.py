@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from . import tree
+from .capture.buffers import fresh_copy
 from .capture.primitive_rules import CONST_RULE
 from .capture.session import _is_differentiable_internal, outer_recorder
 from .capture.sourceloc import is_framead_file
@@ -462,8 +463,8 @@ class CachedValueAndGrad:
             sig = None
         entries = self._traces.get(sig, []) if sig is not None else []
         if entries:
-            inputs = [np.array(v, copy=True) if isinstance(v, np.ndarray) else v
-                      for v in spec.leaves()]
+            inputs = [(fresh_copy(v) if type(v) is np.ndarray else np.array(v, copy=True))
+                      if isinstance(v, np.ndarray) else v for v in spec.leaves()]
             for entry in list(entries):
                 if not entry.globals.valid():
                     _drop(entries, entry)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import tree
-from .capture.buffers import buffer_owner
+from .capture.buffers import buffer_owner, fresh_copy
 from .errors import InputTypeError
 from .reverse import cast_like, own_copy
 
@@ -90,7 +90,7 @@ def grad_like(g: Any, x: Any) -> Any:
 def _fresh_array(a: np.ndarray) -> np.ndarray:
     """A copy of ``a`` of its own class (np.ma's mask, np.matrix's 2-d rows, a memmap that is
     no longer the file), read-only when ``a`` is."""
-    out = np.array(a, copy=True) if type(a) is np.ndarray else a.copy()
+    out = fresh_copy(a) if type(a) is np.ndarray else a.copy()
     if not a.flags.writeable:
         out.flags.writeable = False
     return out
@@ -107,8 +107,7 @@ def _copy_arrays(arrays: list[np.ndarray]) -> dict[int, np.ndarray]:
         owner = buffer_owner(group[0])
         base = None
         if len(group) > 1:
-            base = np.empty_like(owner, order="K", subok=False)
-            base[...] = owner
+            base = fresh_copy(owner.view(np.ndarray))
         if base is None or base.strides != owner.strides:  # alone, or an unusual layout
             for a in group:
                 out[id(a)] = _fresh_array(a)
