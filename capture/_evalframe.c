@@ -3760,6 +3760,132 @@ probe_getitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return PyObject_GetItem(a, k);
 }
 
+/* Rows(rec_ref, a, slow): iter(a) of a traced ndarray (capture/handlers.py getiter): a[0],
+   a[1], ... as the program's loop asks for them, each read as the getitem probe reads it: by
+   the fast path (fast_getitem) where the iterating code is the user's, this thread's
+   capture is the recorder's (weakly held: a kept iterator must not keep a recording alive)
+   and the path takes it; else slow(rec_ref, a, i) (handlers._row: the recorder's get_item,
+   or a[i] once the recorder is gone), called as the handlers are (hidden, the user's frame
+   its caller) when a capture runs the user's code. ~6 -> ~0.5 us an element. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *rec_ref;
+    PyObject *a;
+    PyObject *slow;
+    Py_ssize_t i;
+} RowsObject;
+
+static PyObject *
+rows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *rec_ref, *a, *slow;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
+        PyErr_SetString(PyExc_TypeError, "Rows() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, "Rows", 3, 3, &rec_ref, &a, &slow)) {
+        return NULL;
+    }
+    if (!PyWeakref_CheckRef(rec_ref)) {
+        PyErr_SetString(PyExc_TypeError, "Rows(rec_ref, a, slow): rec_ref must be a weakref");
+        return NULL;
+    }
+    RowsObject *it = (RowsObject *)type->tp_alloc(type, 0);
+    if (it == NULL) {
+        return NULL;
+    }
+    it->rec_ref = Py_NewRef(rec_ref);
+    it->a = Py_NewRef(a);
+    it->slow = Py_NewRef(slow);
+    it->i = 0;
+    return (PyObject *)it;
+}
+
+static int
+rows_traverse(RowsObject *it, visitproc visit, void *arg)
+{
+    Py_VISIT(it->rec_ref);
+    Py_VISIT(it->a);
+    Py_VISIT(it->slow);
+    return 0;
+}
+
+static int
+rows_clear(RowsObject *it)
+{
+    Py_CLEAR(it->rec_ref);
+    Py_CLEAR(it->a);
+    Py_CLEAR(it->slow);
+    return 0;
+}
+
+static void
+rows_dealloc(RowsObject *it)
+{
+    PyObject_GC_UnTrack(it);
+    rows_clear(it);
+    Py_TYPE(it)->tp_free((PyObject *)it);
+}
+
+/* the recorder the iterator reads for is this thread's fast-record state's (borrowed test) */
+static int
+rows_recorder_is_fast(RowsObject *it)
+{
+    PyObject *rec;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (PyWeakref_GetRef(it->rec_ref, &rec) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_XDECREF(rec); /* (compared only: the state holds it) */
+#else
+    rec = PyWeakref_GetObject(it->rec_ref);
+#endif
+    return rec != NULL && rec != Py_None && rec == PyTuple_GET_ITEM(T.fast_rec, FR_REC);
+}
+
+static PyObject *
+rows_next(RowsObject *it)
+{
+    if (it->a == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyObject_Size(it->a);
+    if (n < 0 || it->i >= n) {
+        return NULL; /* (an error, or StopIteration) */
+    }
+    PyObject *k = PyLong_FromSsize_t(it->i++);
+    if (k == NULL) {
+        return NULL;
+    }
+    PyObject *res = FA_FALLBACK;
+    int users = FA_ACTIVE() && T.in_handler == 0;
+    if (users && T.fast_rec != NULL && rows_recorder_is_fast(it)) {
+        res = fast_as_handler(-1, it->a, k, NULL);
+    }
+    if (res == FA_FALLBACK) {
+        res = users ? call_handler3(it->slow, it->rec_ref, it->a, k)
+                    : PyObject_CallFunctionObjArgs(it->slow, it->rec_ref, it->a, k, NULL);
+    }
+    Py_DECREF(k);
+    return res;
+}
+
+static PyTypeObject Rows_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "framead.capture._evalframe.Rows",
+    .tp_basicsize = sizeof(RowsObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = rows_new,
+    .tp_dealloc = (destructor)rows_dealloc,
+    .tp_traverse = (traverseproc)rows_traverse,
+    .tp_clear = (inquiry)rows_clear,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)rows_next,
+    .tp_doc = "Rows(rec_ref, a, slow): iter(a) of a traced array, read as the recorder reads "
+              "a[i].",
+};
+
 static PyObject *
 probe_setitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -5103,7 +5229,8 @@ PyInit__evalframe(void)
     }
     if (PyType_Ready(&CallProbe_Type) < 0 || PyType_Ready(&OpProbe_Type) < 0 ||
         PyType_Ready(&SessionBase_Type) < 0 ||
-        PyType_Ready(&Visible_Type) < 0 || PyType_Ready(&Where_Type) < 0) {
+        PyType_Ready(&Visible_Type) < 0 || PyType_Ready(&Where_Type) < 0 ||
+        PyType_Ready(&Rows_Type) < 0) {
         return NULL;
     }
     const char *pi = Py_GETENV("FRAMEAD_PROFILE_INTERNALS");
@@ -5218,6 +5345,7 @@ PyInit__evalframe(void)
     }
     if (PyModule_AddObjectRef(m, "SessionBase", (PyObject *)&SessionBase_Type) < 0 ||
         PyModule_AddObjectRef(m, "internals_visible", (PyObject *)&Visible_Type) < 0 ||
+        PyModule_AddObjectRef(m, "Rows", (PyObject *)&Rows_Type) < 0 ||
         PyModule_AddObjectRef(m, "Where", (PyObject *)&Where_Type) < 0 ||
         PyModule_AddObjectRef(m, "STAR_KWNAMES1", star_kwnames1) < 0 ||
         PyModule_AddObjectRef(m, "STAR_KWNAMES2", star_kwnames2) < 0 ||

@@ -204,8 +204,12 @@ class ProbeHandlers:
         return obj
 
     def rows(self, a: np.ndarray) -> Any:
-        """``iter(a)`` of a traced array: its rows as this recorder reads them."""
-        return _Rows(self, a)
+        """``iter(a)`` of a traced array: its rows as this recorder reads them (at the line
+        that asks for each; C's ``Rows``, through the getitem fast path where it applies,
+        else ``_row``). The recorder is held weakly and no frame at all: an iterator the
+        program keeps must not keep the recording alive; after the capture it gives plain
+        rows."""
+        return C.Rows(weakref.ref(self), a, _row)
 
     @user_tracebacks
     def unpack(self, obj: Any) -> Any:
@@ -374,26 +378,11 @@ def _meets_numpy(seq: Any, other: Any) -> bool:
         _numeric(other)
 
 
-class _Rows:
-    """``iter(a)`` of a traced array: its rows as the recorder reads them (at the line that
-    asks for each). The recorder is held weakly and no frame at all: an iterator the program
-    keeps must not keep the recording alive; after the capture it gives plain rows."""
-
-    __slots__ = ("_rec", "_a", "_i")
-
-    def __init__(self, rec: Any, a: np.ndarray):
-        self._rec, self._a, self._i = weakref.ref(rec), a, 0
-
-    def __iter__(self) -> _Rows:
-        return self
-
-    def __next__(self) -> Any:
-        i = self._i
-        if i >= len(self._a):
-            raise StopIteration
-        self._i = i + 1
-        rec = self._rec()
-        return self._a[i] if rec is None else rec.get_item(self._a, i, sys._getframe(1))
+def _row(rec_ref: Any, a: np.ndarray, i: int) -> Any:
+    """``a[i]`` for ``Rows`` where its fast path does not apply: read by the recorder, or
+    plainly once the recorder is gone (called from the user's frame)."""
+    rec = rec_ref()
+    return a[i] if rec is None else rec.get_item(a, i, sys._getframe(1))
 
 
 class _AttrGetter:
