@@ -53,7 +53,8 @@ static PyArray_Descr *f64_descr; /* np.dtype(float), the one 1-d fused steps tak
 static PyObject *minus_one;      /* ct[-1]: the ids of the cotangent arrays the pass owns */
 static Py_ssize_t off_n_rule, off_n_args, off_n_kwargs, off_n_outputs, off_n_multi, off_n_saved;
 static double LN2, LN10;   /* math.log(2.0), math.log(10.0), as rules/math_rules.py has them */
-static PyObject *str_ans, *str_arrays;
+static PyObject *str_ans, *str_arrays, *str_meta;
+static PyObject *unbroadcast_fn;   /* rules.unbroadcast (setup's fifth argument) */
 static int ready;
 
 /* a __slots__ member read without attribute lookup (NULL when unset) */
@@ -598,6 +599,23 @@ static inline int same_shape(PyObject *s, PyObject *t)
     return r;
 }
 
+/* the shape tuple s broadcasts to the shape tuple t without growing it (each of its
+   dimensions, aligned from the right, 1 or t's): 1, else 0 */
+static int shape_broadcasts_to(PyObject *s, PyObject *t)
+{
+    Py_ssize_t ns = PyTuple_GET_SIZE(s), nt = PyTuple_GET_SIZE(t);
+    if (ns > nt)
+        return 0;
+    for (Py_ssize_t k = 1; k <= ns; k++) {
+        Py_ssize_t a = PyLong_AsSsize_t(PyTuple_GET_ITEM(s, ns - k));
+        Py_ssize_t d = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, nt - k));
+        if ((a == -1 || d == -1) && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+        if (a != 1 && a != d)
+            return 0;
+    }
+    return 1;
+}
+
 /* an exact float64 ndarray whose shape is the tuple shape (any strides, writeable or not) */
 static int arr_of_shape(PyObject *o, PyObject *shape)
 {
@@ -705,8 +723,11 @@ static inline int plain_const(PyObject *a)
 /* The inline formulas (reverse_inline._INLINE, pow by a positive int) on float64 arrays of
  * one shape (constants: plain scalars, or float64 arrays that broadcast to it), with the
  * Python lambdas' operations; accumulation as _run_steps's INLINE branch:
- * ct[tgt] = t if absent else o + t (new arrays: never in place). 1 done, 0 handed back, -1
- * error. */
+ * ct[tgt] = t if absent else o + t (new arrays: never in place). A traced argument of a
+ * sum, difference or product that broadcasts to the output (x[i + 1:] - x[i], d * s[:, None])
+ * is the rule's step instead (its VJP is the same formula: g, -g, g * y), summed back to the
+ * argument's shape by rules.unbroadcast(t, arg.meta()), as _run_steps's generic branch does.
+ * 1 done, 0 handed back, -1 error. */
 static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out,
                              PyObject *outid)
 {
@@ -714,6 +735,7 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
     Py_ssize_t arity = (op == OP_NEG || op == OP_POS) ? 1 : 2;
     PyObject *x[2] = {NULL, NULL}, *ans, *g, *c = NULL;
     int traced[2] = {0, 0}, need[2] = {0, 0}, need_ans = 0, i, pw_over = 0;
+    int bcast[2] = {0, 0};   /* a traced argument smaller than the output: unbroadcast */
     long pw = 0;
     if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != arity ||
         !f64_value(out) || PyTuple_GET_SIZE(shape) < 1)
@@ -721,9 +743,14 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
     for (i = 0; i < arity; i++) {
         PyObject *a = PyTuple_GET_ITEM(args, i);
         if (Py_IS_TYPE(a, ValueType)) {
-            if ((op == OP_POW && i == 1) || !f64_value(a) ||
-                !same_shape(SLOT(a, off_v_shape), shape))
+            if ((op == OP_POW && i == 1) || !f64_value(a))
                 return 0;
+            if (!same_shape(SLOT(a, off_v_shape), shape)) {
+                if ((op != OP_ADD && op != OP_SUB && op != OP_MUL) || unbroadcast_fn == NULL ||
+                        !shape_broadcasts_to(SLOT(a, off_v_shape), shape))
+                    return 0;
+                bcast[i] = 1;
+            }
             traced[i] = 1;
             x[i] = SLOT(a, off_v_primal);   /* (NULL or None when not saved) */
         }
@@ -807,6 +834,12 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
                 Py_DECREF(tmp);
             }
             break;
+        }
+        if (t[i] != NULL && bcast[i]) {   /* summed back to the argument's shape */
+            PyObject *m = PyObject_CallMethodNoArgs(PyTuple_GET_ITEM(args, i), str_meta), *u;
+            u = m == NULL ? NULL : PyObject_CallFunctionObjArgs(unbroadcast_fn, t[i], m, NULL);
+            Py_XDECREF(m);
+            Py_SETREF(t[i], u);
         }
         if (t[i] == NULL)
             ok = 0;
@@ -928,7 +961,6 @@ static int array_getitem_step(PyObject *node, PyObject *ct, PyObject *out, PyObj
  * (copied; unbroadcast (rules.unbroadcast, called) where v's shape or kind is not that of
  * g[key]); ct[a] += g with g[key] = 0 (g itself where the pass owns it, else a copy), in
  * place where the pass owns ct[a]. 1 done, 0 handed back, -1 error. */
-static PyObject *unbroadcast_fn;   /* rules.unbroadcast */
 static PyObject *zero_int;
 
 static int array_setitem_step(PyObject *node, PyObject *ct, PyObject *out, PyObject *outid)
@@ -1776,6 +1808,7 @@ PyMODINIT_FUNC PyInit__scalar_tape(void)
         (minus_one = PyLong_FromLong(-1)) == NULL ||
         (str_ans = PyUnicode_InternFromString("ans")) == NULL ||
         (str_arrays = PyUnicode_InternFromString("arrays")) == NULL ||
+        (str_meta = PyUnicode_InternFromString("meta")) == NULL ||
         (zero_int = PyLong_FromLong(0)) == NULL)
         return NULL;
     return PyModule_Create(&module);

@@ -124,6 +124,10 @@ _stmt = st.one_of(
     st.tuples(st.just("vv"), st.integers(0, 3), st.integers(0, 9), st.sampled_from(_CONSTS)),
     # a[s] = a constant, or a constant array
     st.tuples(st.just("const"), st.sampled_from(_SLICES), st.sampled_from(_CONSTS)),
+    # a binop of traced arrays, one broadcast to the other's shape (summed back in the
+    # reverse pass): a row, a column, a one-element slice, a row of the same matrix
+    st.tuples(st.just("bcast"), st.integers(0, 4), st.integers(0, 3), st.integers(0, 3),
+              st.booleans()),
 )
 
 
@@ -152,6 +156,13 @@ def _program(stmts):
                 _, op, uop, c = s
                 b = a[1:][::2]
                 a[::2] = _unop(uop, _binop(op, b, a[1::2]), c)
+            elif kind == "bcast":
+                _, form, op, j, swap = s
+                m = a.reshape(4, 2)
+                small = (m[j], m[:, j % 2:j % 2 + 1], a[j:j + 1], y[2 * j:2 * j + 2],
+                         m[j:j + 1, :])[form]
+                p, q = (small, m) if swap else (m, small)
+                a = (_binop(op, p, q) + 0.0).reshape(N)
             else:
                 _, sl, c = s
                 a[sl] = c if c != 3 else np.linspace(0.0, 1.0, N)[sl]
@@ -202,6 +213,35 @@ def test_fuzzer_programs_are_taken_by_c():
              "operator.getitem", "setitem", "operator.pow", "operator.truediv"}
     assert sum(n in taken for n in made_py) > 20
     assert [n for n in made if n in taken] == []
+
+
+def test_broadcast_operands_taken_by_c():
+    """A sum, difference or product whose traced operand broadcasts (nbody's
+    ``x[i + 1:] - x[i]`` and ``d * s[:, None]``): C takes the node and sums the operand's
+    cotangent back to its shape; a quotient's goes to Python's step (the rule's formula)."""
+    def f(x, s):
+        acc = 0.0
+        for i in range(3):
+            d = x[i + 1:] - x[i]
+            w = d * s[i + 1:, None] + x[i:i + 1, :]
+            acc = acc + np.sum(w * w) + np.sum(d / (s[i] * s[i] + 1.0))
+        return acc
+
+    x = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
+    s = np.linspace(0.5, 1.5, 4)
+    cc, made = _same(f, x, s)
+    assert not {"operator.sub", "operator.mul", "operator.add"} & set(made)
+    assert "operator.truediv" in made  # (broadcast: the rule's step)
+    fd = [np.zeros_like(x), np.zeros_like(s)]
+    for k, a in enumerate((x, s)):
+        for i in np.ndindex(a.shape):
+            e = np.zeros_like(a)
+            e[i] = 1e-6
+            up = f(*(b + e if j == k else b for j, b in enumerate((x, s))))
+            down = f(*(b - e if j == k else b for j, b in enumerate((x, s))))
+            fd[k][i] = (up - down) / 2e-6
+    np.testing.assert_allclose(cc[0], fd[0], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(cc[1], fd[1], rtol=1e-6, atol=1e-8)
 
 
 def test_heat_stencil_taken_by_c():
