@@ -199,9 +199,16 @@ class ProbeHandlers:
 
     @user_tracebacks
     def getiter(self, obj: Any) -> Any:
-        if isinstance(obj, np.ndarray) and obj.ndim >= 1 and self.value_of(obj) is not None:
+        if self.reads_rows(obj):
             return self.rows(obj)
         return obj
+
+    def reads_rows(self, obj: Any) -> bool:
+        """Whether iterating ``obj`` reads the rows of a traced array (an ndarray of at least
+        one axis, whose class keeps ndarray's own ``__iter__``: a subclass's runs as it is,
+        instrumented)."""
+        return isinstance(obj, np.ndarray) and obj.ndim >= 1 and \
+            not python_attr(type(obj), "__iter__") and self.value_of(obj) is not None
 
     def rows(self, a: np.ndarray) -> Any:
         """``iter(a)`` of a traced array: its rows as this recorder reads them (at the line
@@ -213,7 +220,7 @@ class ProbeHandlers:
 
     @user_tracebacks
     def unpack(self, obj: Any) -> Any:
-        if isinstance(obj, np.ndarray) and obj.ndim >= 1 and self.value_of(obj) is not None:
+        if self.reads_rows(obj):
             frame = sys._getframe(1)
             return tuple(self.get_item(obj, i, frame) for i in range(len(obj)))
         return obj

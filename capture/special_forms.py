@@ -25,7 +25,7 @@ from .primitive_rules import GATHER_RULE
 
 def rows_if_traced(rec: Any, x: Any, frame: Any) -> Any:
     """A traced array as the iterator of its rows the recorder reads; anything else as is."""
-    if isinstance(x, np.ndarray) and x.ndim >= 1 and rec.value_of(x) is not None:
+    if rec.reads_rows(x):
         return rec.rows(x)
     return x
 
