@@ -3852,6 +3852,9 @@ rows_next(RowsObject *it)
     }
     Py_ssize_t n = PyObject_Size(it->a);
     if (n < 0 || it->i >= n) {
+        if (n >= 0) {
+            Py_CLEAR(it->a); /* exhausted for good, and the array no longer held (natively) */
+        }
         return NULL; /* (an error, or StopIteration) */
     }
     PyObject *k = PyLong_FromSsize_t(it->i++);
@@ -3859,17 +3862,86 @@ rows_next(RowsObject *it)
         return NULL;
     }
     PyObject *res = FA_FALLBACK;
-    int users = FA_ACTIVE() && T.in_handler == 0;
-    if (users && T.fast_rec != NULL && rows_recorder_is_fast(it)) {
-        res = fast_as_handler(-1, it->a, k, NULL);
+    if (FA_ACTIVE()) {
+        int users = T.in_handler == 0;
+        if (users && T.fast_rec != NULL && rows_recorder_is_fast(it)) {
+            res = fast_as_handler(-1, it->a, k, NULL);
+        }
+        if (res == FA_FALLBACK) {
+            res = users ? call_handler3(it->slow, it->rec_ref, it->a, k)
+                        : PyObject_CallFunctionObjArgs(it->slow, it->rec_ref, it->a, k, NULL);
+        }
     }
-    if (res == FA_FALLBACK) {
-        res = users ? call_handler3(it->slow, it->rec_ref, it->a, k)
-                    : PyObject_CallFunctionObjArgs(it->slow, it->rec_ref, it->a, k, NULL);
+    else if (FA_WATCHING() && watch_operands("iteration", it->a, NULL) < 0) {
+        res = NULL; /* another thread's traced array read here: FA109 (strict: raised) */
+    }
+    else {
+        res = PyObject_GetItem(it->a, k); /* no capture here: a plain row, no Python frame */
     }
     Py_DECREF(k);
     return res;
 }
+
+/* as the native sequence iterator's: what is left, 0 once exhausted */
+static PyObject *
+rows_length_hint(RowsObject *it, PyObject *unused)
+{
+    Py_ssize_t n = it->a == NULL ? 0 : PyObject_Size(it->a);
+    if (n < 0) {
+        return NULL;
+    }
+    return PyLong_FromSsize_t(n > it->i ? n - it->i : 0);
+}
+
+/* copy.copy, pickle: a Rows of the same recorder while it lives (a copy made during the
+   capture reads as the original does), else the native iterator's reduction (iter, (a,), i) */
+static PyObject *
+rows_reduce(RowsObject *it, PyObject *unused)
+{
+    PyObject *builtins = PyEval_GetBuiltins(); /* (borrowed) */
+    PyObject *iter = builtins == NULL ? NULL : PyDict_GetItemString(builtins, "iter");
+    if (iter == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "builtins.iter not found");
+        return NULL;
+    }
+    if (it->a == NULL) {
+        return Py_BuildValue("O(())", iter); /* exhausted: as the native iterator's */
+    }
+    PyObject *rec;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (PyWeakref_GetRef(it->rec_ref, &rec) < 0) {
+        return NULL;
+    }
+    Py_XDECREF(rec); /* (compared only) */
+#else
+    rec = PyWeakref_GetObject(it->rec_ref);
+#endif
+    if (rec != NULL && rec != Py_None) {
+        return Py_BuildValue("O(OOO)n", (PyObject *)Py_TYPE(it), it->rec_ref, it->a, it->slow,
+                             it->i);
+    }
+    return Py_BuildValue("O(O)n", iter, it->a, it->i);
+}
+
+static PyObject *
+rows_setstate(RowsObject *it, PyObject *state)
+{
+    Py_ssize_t i = PyLong_AsSsize_t(state);
+    if (i == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (it->a != NULL) {
+        it->i = i < 0 ? 0 : i;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef rows_methods[] = {
+    {"__length_hint__", (PyCFunction)rows_length_hint, METH_NOARGS, NULL},
+    {"__reduce__", (PyCFunction)rows_reduce, METH_NOARGS, NULL},
+    {"__setstate__", (PyCFunction)rows_setstate, METH_O, NULL},
+    {NULL},
+};
 
 static PyTypeObject Rows_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
@@ -3882,6 +3954,7 @@ static PyTypeObject Rows_Type = {
     .tp_clear = (inquiry)rows_clear,
     .tp_iter = PyObject_SelfIter,
     .tp_iternext = (iternextfunc)rows_next,
+    .tp_methods = rows_methods,
     .tp_doc = "Rows(rec_ref, a, slow): iter(a) of a traced array, read as the recorder reads "
               "a[i].",
 };

@@ -593,12 +593,11 @@ def test_large_arguments_of_other_dtypes(dtype):
 
 # --- bugs (strict xfails) ------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an exhausted row iterator comes back to life when its array gets longer: native iter() "
-    "of an ndarray is a sequence iterator that drops the array at the first IndexError and "
-    "stays exhausted; C Rows.rows_next (capture/_evalframe.c) re-reads len(a) on every call "
-    "and keeps `a` (also the old Python _Rows): after `z.shape = (6,)` list(it) gives 4 more "
-    "rows, so f returns 4.0 instead of 0.0"))
+# Once a bug, fixed: an exhausted row iterator comes back to life when its array gets longer:
+# native iter() of an ndarray is a sequence iterator that drops the array at the first IndexError
+# and stays exhausted; C Rows.rows_next (capture/_evalframe.c) re-reads len(a) on every call and
+# keeps `a` (also the old Python _Rows): after `z.shape = (6,)` list(it) gives 4 more rows, so f
+# returns 4.0 instead of 0.0
 def test_an_exhausted_iterator_stays_exhausted():
     def f(x):
         z = x.reshape(2, 3) * 1.0
@@ -612,10 +611,9 @@ def test_an_exhausted_iterator_stays_exhausted():
     assert framead.value_and_grad(f)(x)[0] == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a kept, exhausted row iterator keeps its array alive after the call: natively the "
-    "exhausted sequence iterator has released it; C Rows keeps `a` until it is freed "
-    "(rows_next returns NULL at the end without Py_CLEAR(it->a))"))
+# Once a bug, fixed: a kept, exhausted row iterator keeps its array alive after the call: natively
+# the exhausted sequence iterator has released it; C Rows keeps `a` until it is freed (rows_next
+# returns NULL at the end without Py_CLEAR(it->a))
 def test_an_exhausted_iterator_releases_its_array():
     kept, refs = [], []
 
@@ -635,10 +633,9 @@ def test_an_exhausted_iterator_releases_its_array():
     assert refs.pop()() is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "operator.length_hint of a row iterator is 0 under capture (C Rows has no "
-    "__length_hint__; the native sequence iterator gives len(a) - i): f returns 0 * x[1] "
-    "instead of 5 * x[1], and the gradient is 0"))
+# Once a bug, fixed: operator.length_hint of a row iterator is 0 under capture (C Rows has no
+# __length_hint__; the native sequence iterator gives len(a) - i): f returns 0 * x[1] instead of 5
+# * x[1], and the gradient is 0
 def test_length_hint_of_a_row_iterator():
     def f(x):
         it = iter(x)
@@ -651,10 +648,9 @@ def test_length_hint_of_a_row_iterator():
     np.testing.assert_array_equal(g, [0, 5, 0, 0, 0, 0])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "copy.copy / pickle of a row iterator raise TypeError \"cannot pickle "
-    "'framead.capture._evalframe.Rows' object\" under capture (C Rows has no __reduce__ / "
-    "__setstate__); natively an ndarray's iterator copies and pickles"))
+# Once a bug, fixed: copy.copy / pickle of a row iterator raise TypeError \"cannot pickle
+# 'framead.capture._evalframe.Rows' object\" under capture (C Rows has no __reduce__ /
+# __setstate__); natively an ndarray's iterator copies and pickles
 def test_copying_a_row_iterator():
     def f(x):
         it = iter(x)
@@ -702,12 +698,11 @@ def test_a_subclass_iter_is_run():
     _check_gradient(f, np.arange(1.0, 7.0))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an iterator made in the captured thread and consumed in another thread gives a wrong "
-    "gradient with no hazard (expected 2x + e0, got e0): Rows.rows_next in the worker is not "
-    "FA_ACTIVE, so it calls handlers._row plainly, which records rec.get_item from the "
-    "worker (C.track puts the row in the worker's own tracked set), and the worker's v * v "
-    "is neither recorded nor seen by watch_operands: no FA109 as for iter(x) in the worker"))
+# Once a bug, fixed: an iterator made in the captured thread and consumed in another thread gives
+# a wrong gradient with no hazard (expected 2x + e0, got e0): Rows.rows_next in the worker is not
+# FA_ACTIVE, so it calls handlers._row plainly, which records rec.get_item from the worker
+# (C.track puts the row in the worker's own tracked set), and the worker's v * v is neither
+# recorded nor seen by watch_operands: no FA109 as for iter(x) in the worker
 def test_an_iterator_consumed_in_another_thread():
     def f(x):
         out = []
@@ -755,11 +750,10 @@ def test_an_iterator_read_by_a_capture_in_another_thread():
         np.testing.assert_allclose(framead.grad(f)(x), _fd(f, x), rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a row iterator kept after the capture shows framead's handlers._row frame to profilers "
-    "(sys.setprofile 'call' events) and in tracebacks: Rows.rows_next, when no capture is "
-    "active, calls the Python `slow` (_row) with PyObject_CallFunctionObjArgs instead of "
-    "reading a[i] in C once the weakly held recorder is gone"))
+# Once a bug, fixed: a row iterator kept after the capture shows framead's handlers._row frame to
+# profilers (sys.setprofile 'call' events) and in tracebacks: Rows.rows_next, when no capture is
+# active, calls the Python `slow` (_row) with PyObject_CallFunctionObjArgs instead of reading a[i]
+# in C once the weakly held recorder is gone
 def test_a_kept_iterator_is_invisible_after_the_capture():
     kept = []
 
