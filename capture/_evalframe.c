@@ -156,6 +156,31 @@ is_ndarray(PyObject *o, PyTypeObject *nd)
     return PyType_IsSubtype(t, nd);
 }
 
+/* np.lib.stride_tricks' DummyArray: as_strided (sliding_window_view) makes its view through
+   one, whose .base is the array it views (set_ndarray_type's second argument) */
+static PyTypeObject *strided_base_type;
+
+/* The ndarray `a` (an ndarray) views: its .base when that is an ndarray, or the array behind
+   as_strided's DummyArray; NULL when `a` owns its memory (or its base is anything else).
+   Borrowed. buffers.buffer_owner walks the same way. */
+static inline PyObject *
+array_base(PyObject *a)
+{
+    PyObject *b = PyArray_BASE((PyArrayObject *)a);
+    if (b != NULL && strided_base_type != NULL && Py_IS_TYPE(b, strided_base_type)) {
+        PyObject *dict = PyObject_GenericGetDict(b, NULL), *bb = NULL;
+        if (dict != NULL) {
+            bb = PyDict_GetItemString(dict, "base"); /* (borrowed; the DummyArray holds it) */
+            Py_DECREF(dict);
+        }
+        if (bb == NULL) {
+            PyErr_Clear();
+        }
+        b = bb;
+    }
+    return b != NULL && ndarray_type != NULL && PyObject_TypeCheck(b, ndarray_type) ? b : NULL;
+}
+
 FA_INLINE int
 is_traced_in(const ptrmap *m, PyObject *o)
 {
@@ -164,12 +189,10 @@ is_traced_in(const ptrmap *m, PyObject *o)
     }
     PyTypeObject *nd = ndarray_type;
     if (nd != NULL && is_ndarray(o, nd)) {
-        PyObject *b = PyArray_BASE((PyArrayObject *)o);
-        while (b != NULL && is_ndarray(b, nd)) {
+        for (PyObject *b = array_base(o); b != NULL; b = array_base(b)) {
             if (ptrmap_contains(m, b)) {
                 return 1;
             }
-            b = PyArray_BASE((PyArrayObject *)b);
         }
     }
     return 0;
@@ -1071,17 +1094,24 @@ m_prefault(PyObject *mod, PyObject *data)
 }
 
 static PyObject *
-m_set_ndarray_type(PyObject *mod, PyObject *tp)
+m_set_ndarray_type(PyObject *mod, PyObject *args)
 {
+    PyObject *tp, *strided = Py_None;
+    if (!PyArg_UnpackTuple(args, "set_ndarray_type", 1, 2, &tp, &strided)) {
+        return NULL;
+    }
     if (tp == Py_None) {
         Py_CLEAR(ndarray_type);
+        Py_CLEAR(strided_base_type);
         Py_RETURN_NONE;
     }
-    if (!PyType_Check(tp)) {
-        PyErr_SetString(PyExc_TypeError, "set_ndarray_type() needs a type");
+    if (!PyType_Check(tp) || (strided != Py_None && !PyType_Check(strided))) {
+        PyErr_SetString(PyExc_TypeError, "set_ndarray_type() needs types");
         return NULL;
     }
     Py_XSETREF(ndarray_type, (PyTypeObject *)Py_NewRef(tp));
+    Py_XSETREF(strided_base_type, strided == Py_None ? NULL
+                                                     : (PyTypeObject *)Py_NewRef(strided));
     Py_RETURN_NONE;
 }
 
@@ -3106,8 +3136,8 @@ static PyObject *
 array_owner(PyObject *a)
 {
     for (;;) {
-        PyObject *b = PyArray_BASE((PyArrayObject *)a);
-        if (b == NULL || !PyObject_TypeCheck(b, ndarray_type)) {
+        PyObject *b = array_base(a);
+        if (b == NULL) {
             return a;
         }
         a = b;
@@ -3253,8 +3283,7 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
     PyObject *f64 = PyTuple_GET_ITEM(st, FR_F64);
     if (rule == Py_None || ndarray_type == NULL || !Py_IS_TYPE(a, ndarray_type) ||
         rec != T.h_obj || is_traced(k) ||
-        (PyArray_BASE((PyArrayObject *)a) != NULL &&
-         PyObject_TypeCheck(PyArray_BASE((PyArrayObject *)a), ndarray_type))) {
+        array_base(a) != NULL) {
         return FA_FALLBACK;
     }
     PyObject *f64_descr = PyTuple_GET_ITEM(st, FR_DTYPE);
@@ -5171,7 +5200,8 @@ static PyMethodDef module_methods[] = {
     {"clear_tracked", m_clear_tracked, METH_NOARGS, "clear_tracked()."},
     {"is_tracked", m_is_tracked, METH_O, "is_tracked(obj) -> bool (follows ndarray bases)."},
     {"tracked_count", m_tracked_count, METH_NOARGS, "tracked_count() -> int."},
-    {"set_ndarray_type", m_set_ndarray_type, METH_O, "set_ndarray_type(np.ndarray or None)."},
+    {"set_ndarray_type", m_set_ndarray_type, METH_VARARGS,
+     "set_ndarray_type(np.ndarray or None[, as_strided's DummyArray type])."},
     {"set_callable_flags", (PyCFunction)(void (*)(void))m_set_callable_flags, METH_FASTCALL,
      "set_callable_flags(obj, flags); flags 0 removes the entry."},
     {"get_callable_flags", m_get_callable_flags, METH_O, "get_callable_flags(obj) -> int."},

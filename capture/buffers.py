@@ -23,12 +23,20 @@ from framead.ir import Value
 from . import _evalframe as C
 from .saves import NOTHING
 
+# as_strided (sliding_window_view) makes its view through one of these, whose .base is the
+# array it views (NumPy 2's home of it; older ones had it in np.lib.stride_tricks)
+STRIDED_BASE: type | None = getattr(getattr(np.lib, "_stride_tricks_impl", None), "DummyArray",
+                                    getattr(np.lib.stride_tricks, "DummyArray", None))
+
 
 def buffer_owner(a: np.ndarray) -> np.ndarray:
-    """The ndarray that owns ``a``'s memory (follows ``.base`` while it is an ndarray);
-    the same walk the C traced-test does."""
+    """The ndarray that owns ``a``'s memory: follows ``.base`` while it is an ndarray, and
+    through as_strided's ``DummyArray`` to the array it views; the same walk the C
+    traced-test does (``_evalframe.c`` ``array_base``)."""
     while True:
         b = a.base
+        if type(b) is STRIDED_BASE:
+            b = b.base
         if not isinstance(b, np.ndarray):
             return a
         a = b

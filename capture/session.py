@@ -18,6 +18,7 @@ import numpy as np
 from framead import rules
 
 from . import _evalframe as C
+from .buffers import STRIDED_BASE
 from .call_kinds import Kind, configure_flags, solver_sources, with_kind
 from .handlers import fast_record_state
 from .recorder import Recorder
@@ -308,7 +309,7 @@ class Session(C.SessionBase):
 
     def _prepare(self) -> None:
         _refresh_flags()
-        C.set_ndarray_type(np.ndarray)
+        C.set_ndarray_type(np.ndarray, STRIDED_BASE)
 
     def _after_enter(self) -> None:
         # framead's own steps run with capture off: the hook does not ask decide() about

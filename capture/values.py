@@ -319,6 +319,8 @@ def call_recipe(rule, fn, node_args, kwargs, result):
     root = buffer_owner(result)
     for pos, a in enumerate(node_args):
         if isinstance(a, np.ndarray) and buffer_owner(a) is root:
+            if rule is GATHER_RULE:  # as_strided's view: its elements' indices (a gather
+                return a, ("index", node_args[1])  # copies, so it is no recipe to write by)
             f = rule.fn
             if not callable(f) or isinstance(fn, types.BuiltinMethodType) and pos == 0:
                 f = getattr(type(a), getattr(fn, "__name__", ""), None) or f

@@ -820,13 +820,11 @@ def test_iterating_an_object_copy():
         np.testing.assert_allclose(framead.grad(f)(x), np.eye(6)[0] + 2 * x)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rows of sliding_window_view(y) (an as_strided view) read after a write into y: the "
-    "gradient uses the window's value before the write, with no hazard (expected "
-    "[0, 6.56, 1.72, 5.18, 2.84, 1.42], got 0.58 at x[0] and 2.28 at x[3]): "
-    "as_strided's result has a DummyArray base, and the buffer walk (buffers.buffer_owner, C "
-    "is_traced_in) follows .base only while it is an ndarray, so the window is its own "
-    "buffer and y's writes make no new version of it"))
+# Once a bug, fixed: rows of sliding_window_view(y) (an as_strided view) read after a write into
+# y: the gradient uses the window's value before the write, with no hazard (expected [0, 6.56,
+# 1.72, 5.18, 2.84, 1.42], got 0.58 at x[0] and 2.28 at x[3]): as_strided's result has a
+# DummyArray base, and the buffer walk (buffers.buffer_owner, C is_traced_in) follows .base only
+# while it is an ndarray, so the window is its own buffer and y's writes make no new version of it
 def test_rows_of_a_sliding_window_after_a_write():
     def f(x):
         y = x * 1.0
@@ -842,11 +840,10 @@ def test_rows_of_a_sliding_window_after_a_write():
         np.testing.assert_allclose(framead.grad(f)(x), _fd(f, x), rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "f(x, as_strided(x, ...)): the arguments share memory natively (a write through x is "
-    "seen through the strided view), but framead copies them apart (value 2.0 instead of "
-    "20.0): inputs._copy_arrays groups arguments by buffers.buffer_owner, which stops at "
-    "as_strided's DummyArray base, so the view is a separate group with its own copy"))
+# Once a bug, fixed: f(x, as_strided(x, ...)): the arguments share memory natively (a write
+# through x is seen through the strided view), but framead copies them apart (value 2.0 instead of
+# 20.0): inputs._copy_arrays groups arguments by buffers.buffer_owner, which stops at as_strided's
+# DummyArray base, so the view is a separate group with its own copy
 def test_as_strided_arguments_stay_shared():
     def f(a, b):
         a[0] = 10.0
