@@ -36,6 +36,7 @@ from . import (
     math_rules,
     mutation_rules,
     numpy_array_rules,
+    numpy_pad_rules,
     numpy_reduction_rules,
     numpy_rules,
     numpy_scan_rules,
@@ -115,7 +116,7 @@ def _install(module) -> None:
 
 
 for _module in (math_rules, builtin_rules, numpy_rules, numpy_array_rules, numpy_shape_rules,
-                numpy_reduction_rules, numpy_statistics_rules, numpy_scan_rules,
+                numpy_pad_rules, numpy_reduction_rules, numpy_statistics_rules, numpy_scan_rules,
                 numpy_series_rules, linalg_rules, product_rules, fft_rules, mutation_rules):
     _install(_module)
 del _module

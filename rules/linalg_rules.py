@@ -215,13 +215,14 @@ def _mt_attr_jvp(tangents, ans, a):
 # --- trace, diagonal, matrix transpose (np and np.linalg spellings) --------------------------
 
 def trace_cot(g, x, offset=0, axis1=0, axis2=1):
-    """Cotangent of ``np.trace``: ``g`` on the chosen diagonal, zeros elsewhere."""
+    """Cotangent of ``np.trace``: ``g`` on the chosen diagonal, zeros elsewhere (``g`` may be
+    np.matrix's (1, 1) for ``m.trace()``: taken by its size)."""
     m = meta_of(x)
     nd = len(m.shape)
     a1, a2 = axis1 % nd, axis2 % nd
     rest = [n for i, n in enumerate(m.shape) if i not in (a1, a2)]
     e = np.eye(m.shape[a1], m.shape[a2], k=offset)
-    ct = np.asarray(g)[..., None, None] * e
+    ct = np.reshape(np.asarray(g), rest)[..., None, None] * e
     ct = np.broadcast_to(ct, tuple(rest) + e.shape)
     return fit(np.moveaxis(ct, (-2, -1), (a1, a2)), m)
 

@@ -85,13 +85,24 @@ def _prod_jvp(tangents, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, i
                   keepdims=keepdims_of(keepdims))
 
 
+def _pick_weights(a, best, axes, initial, where):
+    """Weights of the elements of ``a`` equal to ``best`` (the max/min, broadcast to ``a``)
+    among those ``where`` takes, split equally between ties; ``initial`` ties as one more
+    element and, when it is the result, leaves every weight 0."""
+    mask = np.equal(a, best)
+    if (w := where_mask(where, a.shape)) is not None:
+        mask = mask & w
+    count = np.sum(mask, axis=axes, keepdims=True)
+    if given(initial):
+        count = count + np.equal(best, initial)
+    return mask / np.maximum(count, 1)
+
+
 def _max_weights(ans, a, axis, keepdims, initial, where):
     """Where ``a`` attains its max/min, split equally between ties."""
-    if given(initial) or given(where):
-        raise NotImplementedError("framead: np.max/np.min with initial= or where= has no rule")
     a = np.asarray(a)
-    mask = np.equal(a, expand_reduced(ans, a, axis, keepdims))
-    return mask / np.sum(mask, axis=normalize_axis(axis, a.ndim), keepdims=True)
+    return _pick_weights(a, expand_reduced(ans, a, axis, keepdims),
+                         normalize_axis(axis, a.ndim), initial, where)
 
 
 def _max_vjp(g, ans, a, axis=None, out=None, keepdims=_NV, initial=_NV, where=_NV):
@@ -109,14 +120,14 @@ def _max_jvp(tangents, ans, a, axis=None, out=None, keepdims=_NV, initial=_NV, w
 
 # --- ptp, nan-reductions ---------------------------------------------------------------------
 
-def _extreme_weights(a, axis, pick, ignore_nan=False):
+def _extreme_weights(a, axis, pick, ignore_nan=False, initial=_NV, where=_NV):
     """Weights of the elements attaining ``pick`` (max/min) along ``axis``, ties split."""
     a = np.asarray(a)
     axes = normalize_axis(axis, a.ndim)
-    best = (np.nanmax if pick is np.max else np.nanmin)(a, axis=axes, keepdims=True) \
-        if ignore_nan else pick(a, axis=axes, keepdims=True)
-    mask = np.equal(a, best)
-    return mask / np.sum(mask, axis=axes, keepdims=True)
+    if ignore_nan:
+        pick = np.nanmax if pick is np.max else np.nanmin
+    best = pick(a, axis=axes, keepdims=True, initial=initial, where=where)
+    return _pick_weights(a, best, axes, initial, where)
 
 
 def _ptp_w(a, axis):
@@ -133,11 +144,11 @@ def _ptp_jvp(tangents, ans, a, axis=None, out=None, keepdims=_NV):
 
 def _nanext(pick):
     def vjp(g, ans, a, axis=None, out=None, keepdims=_NV, initial=_NV, where=_NV):
-        w = _extreme_weights(a, axis, pick, ignore_nan=True)
+        w = _extreme_weights(a, axis, pick, True, initial, where)
         return fit(expand_reduced(g, a, axis, keepdims) * w, meta_of(a))
 
     def jvp(tangents, ans, a, axis=None, out=None, keepdims=_NV, initial=_NV, where=_NV):
-        w = _extreme_weights(a, axis, pick, ignore_nan=True)
+        w = _extreme_weights(a, axis, pick, True, initial, where)
         t = np.where(np.isnan(a), 0, tangents[0])
         return np.sum(t * w, axis=axis, keepdims=keepdims_of(keepdims))
     return vjp, jvp

@@ -5,9 +5,9 @@ logarithms, trigonometry, extrema, rounding and comparisons as cuts) and their k
 They are elementwise (the reverse pass unbroadcasts) and honour ``where=``; ``out=`` is the
 recorder's business (a write of ``ans`` into ``out``). The other NumPy rules are by subject:
 ``numpy_array_rules`` (construction, conversion, reshapes), ``numpy_shape_rules`` (gathers,
-stacking, sorting), ``numpy_reduction_rules``, ``numpy_statistics_rules``, ``numpy_scan_rules``,
-``numpy_series_rules`` (differences, convolutions, interpolation), ``product_rules``,
-``linalg_rules``, ``fft_rules`` and ``mutation_rules`` (in-place writers).
+stacking, sorting), ``numpy_pad_rules``, ``numpy_reduction_rules``, ``numpy_statistics_rules``,
+``numpy_scan_rules``, ``numpy_series_rules`` (differences, convolutions, interpolation),
+``product_rules``, ``linalg_rules``, ``fft_rules`` and ``mutation_rules`` (in-place writers).
 """
 
 from __future__ import annotations

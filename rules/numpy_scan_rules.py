@@ -20,8 +20,8 @@ def _rev_cumsum(g, axis):
 
 def _cumsum_vjp(g, ans, a, axis=None, dtype=None, out=None):
     m = meta_of(a)
-    if axis is None:
-        return fit(_rev_cumsum(np.asarray(g), 0).reshape(m.shape), m)
+    if axis is None:  # (np.matrix's cumsum is (1, n): its g too)
+        return fit(_rev_cumsum(np.ravel(np.asarray(g)), 0).reshape(m.shape), m)
     return fit(_rev_cumsum(np.asarray(g), axis), m)
 
 
@@ -76,6 +76,7 @@ def _flat_axis(a, axis):
 
 def _cumprod_vjp(g, ans, a, axis=None, dtype=None, out=None):
     af, ax = _flat_axis(a, axis)
+    g = np.ravel(np.asarray(g)) if axis is None else g  # (np.matrix's is (1, n))
     return fit(_cumprod_cot(g, af, ax).reshape(np.shape(a)), meta_of(a))
 
 

@@ -141,31 +141,46 @@ def _correlate_jvp(tangents, ans, a, v, mode="valid"):
 
 # --- interp ----------------------------------------------------------------------------------
 
+def _periodic(x, xp, fp, period):
+    """np.interp's periodic problem as NumPy makes it (x and xp modulo the period, xp sorted
+    and extended by one point each side), and the index into xp/fp of each point of it."""
+    period = abs(period)
+    x, xp = np.asarray(x, dtype=float) % period, np.asarray(xp, dtype=float) % period
+    order = np.argsort(xp)
+    src = np.concatenate((order[-1:], order, order[:1]))
+    xp = np.concatenate((xp[order[-1:]] - period, xp[order], xp[order[:1]] + period))
+    return x, xp, np.asarray(fp)[src], src
+
+
 def _interp_parts(x, xp, fp, left, right, period):
+    """(x, xp, fp as interpolated, lower and upper point, fraction, slope, masks inside, below
+    and above, ``src``: the index into xp/fp of each interpolated point, None if the same)."""
     if period is not None:
-        raise NotImplementedError("framead: np.interp(period=...) has no rule")
-    x, xp, fp = np.asarray(x), np.asarray(xp), np.asarray(fp)
+        x, xp, fp, src = _periodic(x, xp, fp, period)
+    else:
+        x, xp, fp, src = np.asarray(x), np.asarray(xp), np.asarray(fp), None
     n = xp.size
     j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, max(n - 2, 0))
     below, above = x < xp[0], x > xp[-1]
     inside = ~below & ~above
     if n == 1:
-        return x, xp, fp, j, j, np.zeros(x.shape), np.zeros(x.shape), inside, below, above
+        zero = np.zeros(x.shape)
+        return x, xp, fp, j, j, zero, zero, inside, below, above, src
     dx = xp[j + 1] - xp[j]
     t = np.where(inside, (x - xp[j]) / dx, 0.0)
     slope = np.where(inside, (fp[j + 1] - fp[j]) / dx, 0)
-    return x, xp, fp, j, j + 1, t, slope, inside, below, above
+    return x, xp, fp, j, j + 1, t, slope, inside, below, above, src
 
 
 def _interp_cot(i):
     def vjp(g, ans, x, xp, fp, left=None, right=None, period=None):
-        x_, xp_, fp_, j, k, t, s, inside, below, above = _interp_parts(x, xp, fp, left, right,
-                                                                       period)
+        x_, xp_, fp_, j, k, t, s, inside, below, above, src = _interp_parts(
+            x, xp, fp, left, right, period)
         g = np.broadcast_to(np.asarray(g), x_.shape)
         n = xp_.size
         if i == 0:
             return fit(g * s, meta_of(x))
-        if i in (3, 4):
+        if i in (3, 4):  # (with a period: never below or above)
             return fit(np.sum(g[below if i == 3 else above]), meta_of((left, right)[i - 3]))
         if i == 1:
             w1, w2 = g * s * (t - 1) * inside, -g * s * t * inside
@@ -177,6 +192,8 @@ def _interp_cot(i):
                 ct[0] += np.sum(g[below])
             if right is None:
                 ct[-1] += np.sum(g[above])
+        if src is not None:
+            ct = _scatter(src, ct, np.size(xp))
         return fit(ct, meta_of((x, xp, fp)[i]))
     return vjp
 
@@ -189,16 +206,16 @@ def _scatter(idx, w, n):
 
 def _interp_jvp(tangents, ans, x, xp, fp, left=None, right=None, period=None):
     ts = list(tangents) + [None] * (5 - len(tangents))
-    x_, xp_, fp_, j, k, t, s, inside, below, above = _interp_parts(x, xp, fp, left, right,
-                                                                   period)
+    x_, xp_, fp_, j, k, t, s, inside, below, above, src = _interp_parts(
+        x, xp, fp, left, right, period)
     terms = []
     if ts[0] is not None:
         terms.append(ts[0] * s)
     if ts[1] is not None:
-        tx = np.asarray(ts[1])
+        tx = np.asarray(ts[1]) if src is None else np.asarray(ts[1])[src]
         terms.append(s * ((t - 1) * tx[j] - t * tx[k]) * inside)
     if ts[2] is not None:
-        tf = np.asarray(ts[2])
+        tf = np.asarray(ts[2]) if src is None else np.asarray(ts[2])[src]
         out = (tf[j] * (1 - t) + tf[k] * t) * inside
         if left is None:
             out = out + tf[0] * below

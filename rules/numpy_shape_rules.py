@@ -2,7 +2,7 @@
 methods), ``sort``, ``meshgrid`` and ``linspace``.
 
 Most of these are *gathers*: each output element is a copy of one input element or a zero
-(``take``, ``repeat``, ``tile``, ``pad``, ``diag``, ``triu``...). Their VJP is computed once,
+(``take``, ``repeat``, ``tile``, ``diag``, ``triu``...). Their VJP is computed once,
 generically, by ``gather_cot``: apply the function to the array ``1..size`` (0 marks "not
 from the input") and scatter-add the cotangent with ``bincount``; the JVP is the function
 applied to the tangent. Stacking functions take a container of items: their cotangent is a
@@ -56,28 +56,6 @@ def _method_call(name):
     def call(a, *args, **kw):
         return getattr(np.asarray(a), name)(*args, **kw)
     return call
-
-
-def _pad_kw(mode, kw):
-    """np.pad keywords for the index array: constant padding with the sentinel 0."""
-    if callable(mode) or mode not in ("constant", "edge", "reflect", "symmetric", "wrap",
-                                      "empty"):
-        raise NotImplementedError(f"framead: np.pad(mode={mode!r}) has no rule")
-    if kw.get("reflect_type", "even") != "even":
-        raise NotImplementedError("framead: np.pad(reflect_type='odd') has no rule")
-    if mode in ("constant", "empty"):
-        return "constant", {"constant_values": 0}
-    return mode, kw
-
-
-def _pad_vjp(g, ans, array, pad_width, mode="constant", **kw):
-    mode, kw = _pad_kw(mode, kw)
-    return gather_cot(np.pad, g, array, (array, pad_width, mode), kw)
-
-
-def _pad_jvp(tangents, ans, array, pad_width, mode="constant", **kw):
-    mode, kw = _pad_kw(mode, kw)
-    return None if tangents[0] is None else np.pad(tangents[0], pad_width, mode, **kw)
 
 
 GATHERS = [  # functions whose output elements are copies of their first argument's, or 0
@@ -451,7 +429,6 @@ def install() -> None:
     nd = np.ndarray
     for name in GATHER_METHODS:
         deflinear(None, _gather_vjp(_method_call(name)), method=(nd, name))
-    register(np.pad, vjp=(_pad_vjp,), jvp=_pad_jvp, saves={0: ()})
     for fn, vjp in VIEWS:
         deflinear(fn, vjp, aliases={0: 0})
     for name, vjp in VIEW_METHODS:

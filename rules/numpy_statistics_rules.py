@@ -204,37 +204,48 @@ def _order_parts(a, q, axis, scale, nan=False, method="linear"):
     return w, slope, axes
 
 
+def _weighted_parts(a, q, axis, scale, nan, method, weights):
+    """``_order_parts`` of a weighted quantile (inverted_cdf: it picks an element, ties split
+    evenly; zero derivative in q)."""
+    a = np.asarray(a)
+    axes = normalize_axis(axis, a.ndim)
+    qs = np.asarray(q, dtype=float)
+    picked = (np.nanquantile if nan else np.quantile)(a, qs / scale, axis=axes, method=method,
+                                                      keepdims=True, weights=weights)
+    mask = np.equal(a, picked)
+    w = mask / np.maximum(np.sum(mask, axis=tuple(qs.ndim + j for j in axes), keepdims=True), 1)
+    rest = [n for j, n in enumerate(a.shape) if j not in axes]
+    return w, np.zeros(qs.shape + tuple(rest)), axes
+
+
 def _quantile_family(scale, nan=False):
-    def check(method, weights):
+    def parts(a, q, axis, method, weights):
         if weights is not None:
-            raise NotImplementedError("framead: weighted quantiles have no rule")
+            return _weighted_parts(a, q, axis, scale, nan, method, weights)
+        return _order_parts(a, q, axis, scale, nan, method)
 
     def cot(i):
         def vjp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
                 keepdims=False, *, weights=None):
-            check(method, weights)
-            w, slope, axes = _order_parts(a, q, axis, scale, nan, method)
+            w, slope, axes = parts(a, q, axis, method, weights)
             qnd = np.ndim(q)
-            g = np.asarray(g)
+            g = np.asarray(g).reshape(slope.shape)  # (keepdims, or np.matrix's 2-d result)
             if i == 1:
-                gq = np.sum(g.reshape(slope.shape) * slope, axis=tuple(range(qnd, slope.ndim)))
+                gq = np.sum(g * slope, axis=tuple(range(qnd, slope.ndim)))
                 return fit(gq, meta_of(q))
-            if not keepdims_of(keepdims):
-                g = np.expand_dims(g, tuple(qnd + j for j in axes))
+            g = np.expand_dims(g, tuple(qnd + j for j in axes))
             return fit(np.sum(g * w, axis=tuple(range(qnd))), meta_of(a))
         return vjp
 
     def jvp(tangents, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
             keepdims=False, *, weights=None):
-        check(method, weights)
         ta, tq = tangents[0], tangents[1] if len(tangents) > 1 else None
-        w, slope, axes = _order_parts(a, q, axis, scale, nan, method)
+        w, slope, axes = parts(a, q, axis, method, weights)
         qnd = np.ndim(q)
         terms = []
         if ta is not None:
             terms.append(np.sum(w * np.where(np.isnan(a), 0, ta) if nan else w * ta,
-                                axis=tuple(qnd + j for j in axes),
-                                keepdims=keepdims_of(keepdims)))
+                                axis=tuple(qnd + j for j in axes)).reshape(np.shape(ans)))
         if tq is not None:
             tq = np.reshape(tq, np.shape(q) + (1,) * (slope.ndim - qnd))
             terms.append((slope * tq).reshape(np.shape(ans)))
@@ -256,10 +267,8 @@ def _median_family(nan=False):
 # --- cov, corrcoef -------------------------------------------------------------------------
 
 def _cov_parts(m, y, rowvar, bias, ddof, fweights=None, aweights=None):
-    """(m's and y's rows stacked as np.cov does, per input (rows, transposed), centred rows,
-    divisor)."""
-    if fweights is not None or aweights is not None:
-        raise NotImplementedError("framead: np.cov with fweights/aweights has no rule")
+    """(m's and y's rows stacked as np.cov does, per input (rows, transposed), rows centred on
+    their (weighted) mean, divisor, sample weights or None). cov = xc @ (w * xc).T / fact."""
     blocks, layout = [], []
     for v in (m, y):
         if v is None:
@@ -271,7 +280,18 @@ def _cov_parts(m, y, rowvar, bias, ddof, fweights=None, aweights=None):
         layout.append((x.shape[0], flip))
     x = np.concatenate(blocks, axis=0)
     ddof = (0 if bias else 1) if ddof is None else ddof
-    return x, layout, x - x.mean(axis=1, keepdims=True), x.shape[1] - ddof
+    w = None
+    for k in (fweights, aweights):
+        if k is not None:
+            w = np.asarray(k, dtype=float) * (1 if w is None else w)
+    if w is None:
+        return x, layout, x - x.mean(axis=1, keepdims=True), x.shape[1] - ddof, None
+    wsum = np.sum(w)  # (the divisor as np.cov makes it)
+    if ddof == 0 or aweights is None:
+        fact = wsum - ddof
+    else:
+        fact = wsum - ddof * np.sum(w * np.asarray(aweights, dtype=float)) / wsum
+    return x, layout, x - (x @ w / wsum)[:, None], fact, w
 
 
 def _cov_split(ct, layout, inputs):
@@ -293,26 +313,27 @@ def _cov_cot(i):
     def vjp(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
             aweights=None, *, dtype=None):
         _real_only_cov(m, y)
-        x, layout, xc, fact = _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights)
+        x, layout, xc, fact, w = _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights)
         gm = np.reshape(g, (x.shape[0], x.shape[0]))
-        ct = (gm + gm.T) @ xc / fact
+        ct = (gm + gm.T) @ (xc if w is None else xc * w) / fact  # (xc @ w is 0)
         return _cov_split(ct, layout, [v for v in (m, y) if v is not None])[i]
     return vjp
 
 
-def _cov_tangent(tangents, m, y, rowvar, bias, ddof):
+def _cov_tangent(tangents, m, y, rowvar, bias, ddof, fweights=None, aweights=None):
     """(d cov, cov) for the tangents of m and y."""
-    x, layout, xc, fact = _cov_parts(m, y, rowvar, bias, ddof)
+    x, layout, xc, fact, w = _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights)
     ts = [np.zeros(np.shape(v)) if t is None else t
           for t, v in zip(tuple(tangents) + (None,), (m, y), strict=False) if v is not None]
-    tx = _cov_parts(ts[0], ts[1] if len(ts) > 1 else None, rowvar, bias, ddof)[2]
-    return (tx @ xc.T + xc @ tx.T) / fact, xc @ xc.T / fact
+    tx = _cov_parts(ts[0], ts[1] if len(ts) > 1 else None, rowvar, bias, ddof)[0]
+    wxc = xc if w is None else xc * w  # (xc @ w is 0: the mean's tangent drops out)
+    return (tx @ wxc.T + wxc @ tx.T) / fact, xc @ wxc.T / fact
 
 
 def _cov_jvp(tangents, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
              aweights=None, *, dtype=None):
-    _cov_parts(m, y, rowvar, bias, ddof, fweights, aweights)
-    return np.reshape(_cov_tangent(tangents, m, y, rowvar, bias, ddof)[0], np.shape(ans))
+    dc = _cov_tangent(tangents, m, y, rowvar, bias, ddof, fweights, aweights)[0]
+    return np.reshape(dc, np.shape(ans))
 
 
 def _corr_parts(c):

@@ -252,24 +252,27 @@ def _kron_spec(sa, sb):
     return f"{la},{lb}->{out}"
 
 
-def _no_axes(kw):
-    if kw.get("axes") is not None or kw.get("axis", -1) != -1:
-        raise NotImplementedError("framead: vecdot/matvec/vecmat over other axes has no rule")
+def _gufunc_spec(cores):
+    """spec_of a gufunc whose core dimensions (labels of the two inputs and the output) are
+    last, or where ``axes=``/``axis=`` put them; loop dimensions broadcast. (``keepdims``'
+    size-1 axis is the result's reshape.)"""
+    def spec(sa, sb, *rest, axes=None, axis=None, **kw):
+        if axes is None and axis is not None:
+            axes = [(axis,), (axis,)]  # (vecdot: one shared core dimension)
+        loop = max(len(s) - len(c) for s, c in zip((sa, sb), cores, strict=False))
 
+        def labels(nd, core, ax):
+            slots = [""] * nd
+            for c, k in zip(core, range(nd - len(core), nd) if ax is None else ax, strict=True):
+                slots[k % nd] = c
+            free = iter(string.ascii_uppercase[:loop][loop - nd + len(core):])
+            return "".join(c or next(free) for c in slots)
 
-def _vec_spec(sa, sb, *rest, **kw):
-    _no_axes(kw)
-    return "...i,...i->..."
-
-
-def _matvec_spec(sa, sb, *rest, **kw):
-    _no_axes(kw)
-    return "...ij,...j->...i"
-
-
-def _vecmat_spec(sa, sb, *rest, **kw):
-    _no_axes(kw)
-    return "...i,...ij->...j"
+        ax = list(axes or ()) + [None] * 3
+        a, b = (labels(len(s), c, ax[i]) for i, (s, c) in enumerate(((sa, cores[0]),
+                                                                     (sb, cores[1]))))
+        return f"{a},{b}->{labels(loop + len(cores[2]), cores[2], ax[2])}"
+    return spec
 
 
 PRODUCTS = [  # (function, spec_of(ashape, bshape, *rest, **kw), conj flags, ravel, reshape)
@@ -278,10 +281,10 @@ PRODUCTS = [  # (function, spec_of(ashape, bshape, *rest, **kw), conj flags, rav
     (np.outer, lambda sa, sb, *r, **k: "i,j->ij", (0, 0), 1, 0),
     (np.linalg.outer, lambda sa, sb: "i,j->ij", (0, 0), 0, 0),
     (np.kron, lambda sa, sb: _kron_spec(sa, sb), (0, 0), 0, 1),
-    (np.vecdot, _vec_spec, (1, 0), 0, 0),
-    (np.linalg.vecdot, _vec_spec, (1, 0), 0, 0),
-    (np.matvec, _matvec_spec, (0, 0), 0, 0),
-    (np.vecmat, _vecmat_spec, (1, 0), 0, 0),
+    (np.vecdot, _gufunc_spec(("i", "i", "")), (1, 0), 0, 1),
+    (np.linalg.vecdot, _gufunc_spec(("i", "i", "")), (1, 0), 0, 1),
+    (np.matvec, _gufunc_spec(("ij", "j", "i")), (0, 0), 0, 1),
+    (np.vecmat, _gufunc_spec(("i", "ij", "j")), (1, 0), 0, 1),
     (np.vdot, lambda sa, sb: "i,i->", (1, 0), 1, 0),
 ]
 
