@@ -45,6 +45,7 @@ enum {
     /* framead/reverse.py's fused accumulators (_acc_getitem, _acc_setitem), one element of a
        float64 array */
     OP_GETITEM = 40, OP_SETITEM,
+    OP_VIEW_UPDATE,   /* the view_update of a view a[key]: _acc_setitem's step too */
 };
 
 static PyTypeObject *ValueType, *NodeType;
@@ -477,11 +478,30 @@ static int getitem_step(PyObject *node, PyObject *ct, PyObject *outid, PyObject 
     return 1;
 }
 
+/* (a, key, v) of a setitem node, or of the view_update of a view a[key] (its recipe
+   ("getitem", key)): framead/reverse_source.py setitem_parts. A new reference; NULL when the
+   node is not one (an error set only when one occurred) */
+static PyObject *setitem_args(int op, PyObject *node)
+{
+    PyObject *args = SLOT(node, off_n_args), *recipe, *kind;
+    if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 3)
+        return NULL;
+    if (op == OP_SETITEM)
+        return Py_NewRef(args);
+    recipe = PyTuple_GET_ITEM(args, 2);
+    if (!PyTuple_CheckExact(recipe) || PyTuple_GET_SIZE(recipe) != 2 ||
+        !PyUnicode_CheckExact(kind = PyTuple_GET_ITEM(recipe, 0)) ||
+        PyUnicode_CompareWithASCIIString(kind, "getitem") != 0)
+        return NULL;
+    return PyTuple_Pack(3, PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(recipe, 1),
+                        PyTuple_GET_ITEM(args, 1));
+}
+
 /* out = setitem(a, i, v) (i one element): ct[v] += g[i]; ct[a] = g with g[i] zeroed (g itself where the pass
    owns it). Taken where ct[a] is absent. 1 done, 0 handed back, -1 error */
-static int setitem_step(PyObject *node, PyObject *ct, PyObject *outid)
+static int setitem_step(PyObject *node, PyObject *args, PyObject *ct, PyObject *outid)
 {
-    PyObject *args = SLOT(node, off_n_args), *outs = SLOT(node, off_n_outputs);
+    PyObject *outs = SLOT(node, off_n_outputs);
     if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 3 ||
         outs == NULL || !PyTuple_CheckExact(outs) || PyTuple_GET_SIZE(outs) != 1)
         return 0;
@@ -963,9 +983,9 @@ static int array_getitem_step(PyObject *node, PyObject *ct, PyObject *out, PyObj
  * place where the pass owns ct[a]. 1 done, 0 handed back, -1 error. */
 static PyObject *zero_int;
 
-static int array_setitem_step(PyObject *node, PyObject *ct, PyObject *out, PyObject *outid)
+static int array_setitem_step(PyObject *args, PyObject *ct, PyObject *out, PyObject *outid)
 {
-    PyObject *args = SLOT(node, off_n_args), *a, *key, *v, *g, *own, *shape;
+    PyObject *a, *key, *v, *g, *own, *shape;
     PyObject *aid = NULL, *vid = NULL, *ov = NULL, *oa = NULL;
     int a_traced, v_traced, v_array = 0, v_scalar = 0;
     if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 3 ||
@@ -1195,10 +1215,17 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             break;
         if ((op = opcode(ops, rule)) == 0)
             break;
-        if (op == OP_SETITEM) {
-            int done = setitem_step(node, ct, SLOT(out, off_v_id));
+        if (op == OP_SETITEM || op == OP_VIEW_UPDATE) {
+            PyObject *sargs = setitem_args(op, node);
+            if (sargs == NULL) {
+                if (PyErr_Occurred())
+                    return NULL;
+                break;
+            }
+            int done = setitem_step(node, sargs, ct, SLOT(out, off_v_id));
             if (done == 0 && arrays)
-                done = array_setitem_step(node, ct, out, SLOT(out, off_v_id));
+                done = array_setitem_step(sargs, ct, out, SLOT(out, off_v_id));
+            Py_DECREF(sargs);
             if (done < 0)
                 return NULL;
             if (!done)

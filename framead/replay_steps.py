@@ -38,7 +38,7 @@ from .replay_graph import Miss, Statics
 from .replay_memo import same_array, same_constant, shape_of, shared, shared_kwargs, shared_meta
 from .reverse import _INLINE_OPCODES, RUNTIME, _scalar_tape, vjp_parts
 from .reverse_inline import inline_callables
-from .reverse_source import Emitter, fused_kind, out_metas
+from .reverse_source import Emitter, fused_kind, out_metas, setitem_parts
 
 _acc_getitem = RUNTIME["_acc_getitem"]
 _acc_setitem = RUNTIME["_acc_setitem"]
@@ -245,7 +245,7 @@ def backward_step(node: Node, inline: Any, check: bool, memo: dict | None = None
         return (B_GETITEM, outs[0].id, a.id, same_constant(memo, key),
                 shared(memo, tuple(a.shape)), a.dtype)
     if fused is not None:
-        a, key, v = node.args
+        a, key, v = setitem_parts(node)
         return (B_SETITEM, outs[0].id, a.id if isinstance(a, Value) else None,
                 same_constant(memo, key),
                 v.id if isinstance(v, Value) else None,

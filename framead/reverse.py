@@ -21,10 +21,18 @@ from typing import Any
 
 import numpy as np
 
+from .capture.primitive_rules import VIEW_UPDATE_RULE
 from .capture.session import current_recorder
 from .ir import Graph, Meta, Node, Value, forward_active
 from .ir import unflatten_tree as _unflatten
-from .reverse_source import Emitter, fused_rules, library_rule_ids, node_block, register_source
+from .reverse_source import (
+    Emitter,
+    fused_rules,
+    library_rule_ids,
+    node_block,
+    register_source,
+    setitem_parts,
+)
 from .reverse_steps import GETITEM, INLINE, _make_step, _Step, vjp_parts  # noqa: F401
 from .rules import library_rules
 from .rules import unbroadcast as _unbroadcast
@@ -275,7 +283,7 @@ def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int],
                 a, key = args
                 _acc_getitem(ct, a.id, key, g, a.shape, a.dtype)
             else:
-                a, key, v = args
+                a, key, v = setitem_parts(node)
                 if isinstance(v, Value):
                     _acc_setitem(ct, out.id, a.id if isinstance(a, Value) else None, key,
                                  v.id, g, v.meta())
@@ -319,7 +327,8 @@ _INLINE_OPCODES: dict[Any, int] = {
 _MATH_OPCODES: dict[Any, int] = {
     math.tanh: 20, math.sqrt: 21, math.log: 22, math.sinh: 23, math.cosh: 24, math.log1p: 25,
     math.expm1: 26, math.tan: 27, math.atan: 28, math.log2: 29, math.log10: 30}
-_FUSED_OPCODES = (40, 41)  # a[key] and a[key] = v: _acc_getitem's and _acc_setitem's steps
+# a[key], a[key] = v and the view_update of a view a[key]: _acc_getitem's and _acc_setitem's
+_FUSED_OPCODES = (40, 41, 42)
 # ops[ARRAYS] = True: the C loop also takes float64 array nodes (the inline formulas on one
 # shape, the fused region steps). Only for runs inside np.errstate(all="ignore"): their NumPy
 # calls may set floating-point flags (``_run_steps``; Backward's first run is float-only).
@@ -346,7 +355,7 @@ def _scalar_ops() -> dict:
             if code:
                 ops[r] = code
         setitem, getitem = fused_rules()  # (its steps take float64 arrays' elements)
-        ops[getitem], ops[setitem] = _FUSED_OPCODES
+        ops[getitem], ops[setitem], ops[VIEW_UPDATE_RULE] = _FUSED_OPCODES
         _ops_cache[:] = [shipped, ops, {**ops, ARRAYS: True}]
     return _ops_cache[1]
 

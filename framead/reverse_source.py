@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import rules
-from .capture.primitive_rules import SETITEM_RULE
+from .capture.primitive_rules import SETITEM_RULE, VIEW_UPDATE_RULE
 from .ir import Meta, Node, Value, format_node, primal_tree, values_in
 from .ir import unflatten_tree as _unflatten
 from .reverse_inline import FORMULA_NAMES, inline_vjp, library_rule_ids
@@ -72,16 +72,31 @@ def fused_rules() -> tuple:
     return fused
 
 
+def setitem_parts(node: Node) -> tuple:
+    """``(a, key, v)`` of a node that writes ``v`` into ``a[key]``: a setitem, or a
+    ``view_update`` of the view ``a[key]`` (its recipe ``("getitem", key)``), whose reverse
+    steps are one."""
+    if node.rule is VIEW_UPDATE_RULE:
+        parent, child, recipe = node.args
+        return parent, recipe[1], child
+    return node.args
+
+
 def fused_kind(node: Node) -> str | None:
     """Which fused accumulator serves ``node``'s reverse step (None: its rule's VJP)."""
     setitem, getitem = fused_rules()
     rule = node.rule
-    if (rule is not setitem and rule is not getitem) or node.multi or \
-            node.outputs[0] is None:
+    if (rule is not setitem and rule is not getitem and rule is not VIEW_UPDATE_RULE) or \
+            node.multi or node.outputs[0] is None:
         return None
     out = node.outputs[0]
-    if rule is setitem:
-        a, key, v = node.args
+    if rule is VIEW_UPDATE_RULE:
+        recipe = node.args[2]
+        if type(recipe) is not tuple or len(recipe) != 2 or recipe[0] != "getitem" or \
+                not isinstance(node.args[0], Value) or not isinstance(node.args[1], Value):
+            return None
+    if rule is not getitem:
+        a, key, v = setitem_parts(node)
         if any(True for _ in values_in(key)) or not is_basic_key(key) or \
                 type(v) in (list, tuple) or (isinstance(a, Value) and a.dtype != out.dtype) \
                 or (isinstance(v, Value) and getattr(v.dtype, "kind", "") == "c" and
@@ -250,7 +265,7 @@ def node_block(em: Emitter, node: Node, env: bool = False,
             lines.append(f"{head}_acc_getitem(ct, {a.id}, {key_src(em, key)}, g, "
                          f"{tuple(a.shape)!r}, {em.bind('dt', a.dtype)})  # {where}")
         else:
-            a, key, v = node.args
+            a, key, v = setitem_parts(node)
             vid = v.id if isinstance(v, Value) else None
             vmeta = em.bind("m", v.meta()) if vid is not None else "None"
             lines.append(f"{head}_acc_setitem(ct, {out}, "

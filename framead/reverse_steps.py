@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import reverse_inline
+from .capture.primitive_rules import VIEW_UPDATE_RULE
 from .ir import Node, Value, primal_tree, values_in
 from .ir import unflatten_tree as _unflatten
 from .reverse_inline import inline_callables
@@ -136,7 +137,8 @@ def _kind(node: Node, check: bool) -> tuple:
     (by id), ``check``, the saves, whether there are keyword arguments, the output's and
     each traced argument's shape, dtype, kind and primal type, and each constant's type
     (an array's: and dtype; a container's: whether it holds Values; a fused rule's index:
-    whether it is a basic key; an int exponent of ``**``: its value)."""
+    whether it is a basic key; an int exponent of ``**``: its value; a view_update's recipe:
+    its kind, and for a view ``a[key]`` the key's descriptor)."""
     rule = node.rule
     info = _rule_info.get(id(rule))
     if info is None or info[0] is not rule:
@@ -162,6 +164,10 @@ def _kind(node: Node, check: bool) -> tuple:
                 key.append(t)
             else:
                 key.append(_const(a, info[1] and i == 1, info[2]))
+    if rule is VIEW_UPDATE_RULE:  # (a view a[key]'s is a fused setitem: fused_kind)
+        r = node.args[2]
+        key.append((r[0], _const(r[1], True)) if type(r) is tuple and len(r) == 2 and
+                   type(r[0]) is str else type(r))
     return tuple(key)
 
 
