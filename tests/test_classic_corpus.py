@@ -119,8 +119,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "buffer_data_attribute": ("wrong", "np.frombuffer of ndarray.data (a memoryview)"),
     "object_array_partial": ("wrong", "np.array([...], dtype=object) of traced floats, and "
                              "np.fromiter of a generator, with other terms still traced"),
-    "pad_statistic_modes": ("error", "np.pad(mode='mean') has no VJP: NotImplementedError in "
-                            "the reverse pass"),
 }
 
 
