@@ -27,15 +27,18 @@ model). ``calls.dispatch`` asks its questions in this order; the first that appl
                     choice; SHORT_CIRCUIT (``any``, ``all``): the choice itself is the guard
 17. (lru_cache wrappers, generator send/throw, number subclasses built in C: protocols)
 18. (Python functions and classes: they run instrumented)
-19. STRUCTURAL      moves traced items by identity (C flag NATIVE); CALLBACK_SAFE: calls Python
+19. LOOKUP          ``d.get(k)``, ``d.setdefault``, ``d.pop``, ``operator.contains(d, k)`` of
+                    dicts and sets (also bound to a subclass): with a traced key, a hit on an
+                    entry this call did not compute is FA110 (special_forms.container_lookup)
+20. STRUCTURAL      moves traced items by identity (C flag NATIVE); CALLBACK_SAFE: calls Python
                     back only to order or filter; heap classes built in C: natively
-20. (no traced argument: calls.callback_call; FA101 if its callbacks lost a gradient)
-21. (anything else: unruled.unknown_call, FA101; RAW_STORAGE: FA105)
+21. (no traced argument: calls.callback_call; FA101 if its callbacks lost a gradient)
+22. (anything else: unruled.unknown_call, FA101; RAW_STORAGE: FA105)
 
 The C trampoline's flags come from the same table (configure_flags): STRUCTURAL NATIVE; ROWS
 and ITERATING but not CHOOSING RULE; every callable with a rule RULE|SCAN; SPECIAL_FORM
-ALWAYS; WRITER RULE|SCAN; SOLVER ALWAYS (a later group wins). While any session records
-guards, CHOOSING and GUARDED callables are ALWAYS (capture/session.py).
+ALWAYS; WRITER RULE|SCAN; LOOKUP RULE; SOLVER ALWAYS (a later group wins). While any session
+records guards, CHOOSING and GUARDED callables are ALWAYS (capture/session.py).
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class Kind:
     CALLBACK_SAFE = 1 << 15
     RAW_STORAGE = 1 << 16
     DECIDING = 1 << 17
+    LOOKUP = 1 << 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +171,8 @@ _DECLARED: list[tuple[int, list]] = [
         # WeakValueDict callback scanned the whole dict: emptying one was quadratic)
         weakref.ref, weakref.KeyedRef, _weakref._remove_dead_weakref,  # type: ignore[attr-defined]
         list.append, list.extend, list.insert, list.pop, list.index, list.count, list.remove,
-        list.copy, list.clear, list.reverse, list.sort, dict.get, dict.setdefault,
-        dict.update, dict.items, dict.keys, dict.values, dict.pop, dict.copy, set.add,
+        list.copy, list.clear, list.reverse, list.sort,
+        dict.update, dict.items, dict.keys, dict.values, dict.copy, set.add,
         set.discard, set.update,
         math.isfinite, math.isnan, math.isinf, math.isclose,
         np.shape, np.ndim, np.size, np.isscalar, np.result_type, np.isfinite, np.isnan,
@@ -194,6 +198,11 @@ _DECLARED: list[tuple[int, list]] = [
         *_ORDERING,
         str.join]),
     (Kind.CALLBACK_SAFE, [list.sort, builtins.sorted, builtins.filter]),
+    # lookups by key (dict[k] itself: handlers.get_item): a memo table filled by an earlier
+    # call hands back values this capture did not compute
+    (Kind.LOOKUP, [(f, sf.container_lookup) for f in (
+        dict.get, dict.setdefault, dict.pop, dict.__getitem__, dict.__contains__,
+        set.__contains__, frozenset.__contains__, operator.contains)]),
     (Kind.RAW_STORAGE, [struct.pack, struct.pack_into, array.array, array.array.append,
                         array.array.extend, array.array.insert, array.array.fromlist,
                         memoryview, bytearray, bytes]),
@@ -219,7 +228,7 @@ def _build() -> dict[int, CallKind]:
 
 
 _WITH_DATA = (Kind.OPERATOR | Kind.OWN_DUNDER | Kind.SPECIAL_FORM | Kind.ATTRIBUTE_WRITE
-              | Kind.WRITER | Kind.INPLACE_METHOD | Kind.UFUNC_METHODS)
+              | Kind.WRITER | Kind.INPLACE_METHOD | Kind.UFUNC_METHODS | Kind.LOOKUP)
 _STATIC = _build()
 # the table dispatch reads: the static entries, and the solvers over them (configure_flags)
 CALL_KINDS: dict[int, CallKind] = dict(_STATIC)
@@ -260,6 +269,17 @@ def list_method(fn: Any) -> Any:
     if isinstance(fn, types.BuiltinMethodType) and type(getattr(fn, "__self__", None)) is list:
         return list.__dict__.get(fn.__name__)
     return fn
+
+
+def table_lookup(fn: Any) -> Any:
+    """The handler of a lookup by key (Kind.LOOKUP: ``dict.get``, or ``d.get`` bound to a
+    dict or set, a subclass's C method of the same name too), or None."""
+    self_ = getattr(fn, "__self__", None)
+    if isinstance(self_, sf.TABLES) and isinstance(fn, types.BuiltinMethodType):
+        base = dict if isinstance(self_, dict) else set if isinstance(self_, set) else frozenset
+        fn = base.__dict__.get(fn.__name__)
+    e = lookup(fn)
+    return e.data if e is not None and e.kind & Kind.LOOKUP else None
 
 
 def is_structural(fn: Any) -> bool:
@@ -315,6 +335,7 @@ def configure_flags(overrides: Iterable[tuple[Any, int]] = ()) -> None:
     table += [(fn, C.RULE | C.SCAN) for fn in rules.ruled_callables()]
     table += [(e.fn, C.ALWAYS) for e in entries if e.kind & Kind.SPECIAL_FORM]
     table += [(e.fn, C.RULE | C.SCAN) for e in entries if e.kind & Kind.WRITER]
+    table += [(e.fn, C.RULE) for e in entries if e.kind & Kind.LOOKUP]
     # solver adjoints: scipy.optimize/scipy.integrate solvers always come to dispatch (their
     # callbacks close over traced values even when no argument is traced)
     solvers: dict[int, tuple[Any, Any]] = {}

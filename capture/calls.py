@@ -26,6 +26,7 @@ from .call_kinds import (
     list_method,
     lookup,
     register_solvers,
+    table_lookup,
     ufunc_method,
 )
 from .callables import (
@@ -40,7 +41,13 @@ from .guards import SortOrder, WhichArgument
 from .native import call_as_user, call_quiet
 from .operators import SLOT_BINARY, SLOT_UNARY
 from .overrides import PLAIN_TYPES, TRACER_TYPES, python_attr
-from .special_forms import as_object_items, is_object_ufunc, rows_if_traced, to_object_array
+from .special_forms import (
+    TABLES,
+    as_object_items,
+    is_object_ufunc,
+    rows_if_traced,
+    to_object_array,
+)
 from .unruled import callback_call, unknown_call
 from .writers import ufunc_at
 
@@ -184,6 +191,10 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
         if rec.called is not None:  # cached traces watch the globals these read
             rec.called.append(fn)
         return call_as_user(fn, args, kwargs)
+    if kind & Kind.LOOKUP or isinstance(self_, TABLES):  # d.get(k), k in s: by a traced key
+        handler = entry.data if kind & Kind.LOOKUP else table_lookup(fn)
+        if handler is not None:
+            return handler(rec, fn, args, kwargs, frame)
     if C.get_callable_flags(fn) & C.NATIVE or kind & Kind.CALLBACK_SAFE or is_structural(fn):
         return call_as_user(fn, args, kwargs)
     if not any(holds_traced(a) for a in (*args, *kwargs.values())) and not self_traced(fn):

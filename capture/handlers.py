@@ -28,10 +28,13 @@ from .overrides import operator_runs_python, python_attr, unary_runs_python
 from .primitive_rules import SETITEM_RULE, VIEW_UPDATE_RULE
 from .saves import saved_set
 from .sourceloc import loc_of, user_tracebacks, where_of
+from .special_forms import check_hit
 
 _NUMERIC_TYPES = (float, int, complex, np.ndarray, np.generic)
 _FAST_SCALARS = frozenset({float, int, complex, bool})
 _PY_DTYPES = {float: np.dtype(float), complex: np.dtype(complex)}
+# attributes that hand out an array's memory itself (read there, framead sees nothing: FA105)
+_RAW_MEMORY = frozenset({"data", "ctypes", "__array_interface__", "__array_struct__"})
 _OP_RULES: list = []
 _OP_SAVES: list = []  # per operator: saves when only a / only b / both are traced
 _OP_GEN = [-1]  # the registry's generation they were made at
@@ -169,7 +172,11 @@ class ProbeHandlers:
             return self.apply(rules.lookup(_mut.flat_getitem), operator.getitem, (a, k),
                               {}, (a.base, k), frame)
         if not isinstance(a, np.ndarray | np.generic):
-            return a[k]  # containers: identity carries traced items along
+            out = a[k]  # containers: identity carries traced items along
+            if isinstance(a, dict) and self.value_of(k) is not None and \
+                    not python_attr(type(a), "__getitem__"):  # a memo table's hit
+                check_hit(self, a, k, out, frame, f"{type(a).__name__}[key]")
+            return out
         if base_slot is None and python_attr(type(a), "__getitem__"):
             return a[k]  # np.matrix's, np.ma's own indexing, instrumented
         rule = rules.lookup(operator.getitem)
@@ -189,6 +196,12 @@ class ProbeHandlers:
         rule = None if python_attr(type(obj), name) else rules.lookup_attr(type(obj), name)
         if rule is None:  # (a subclass's own property, np.matrix's .T, runs instrumented)
             out = getattr(obj, name)
+            if name in _RAW_MEMORY and isinstance(obj, np.ndarray | np.generic) and \
+                    self.value_of(obj) is not None:
+                self.hazard("FA105", f"ndarray.{name}", frame,
+                            f"ndarray.{name} exports a traced array's raw memory: what is read "
+                            "or written through it (np.frombuffer, ctypes pointers, "
+                            "np.asarray of the interface) is not recorded")
             if type(out) is np.flatiter and self.value_of(obj) is not None:
                 self.containers[id(out)] = out  # a.flat[k] reads/writes come back to us
                 C.track(out)

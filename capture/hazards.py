@@ -94,6 +94,12 @@ register("FA109", "other-thread",
          "not recorded, so what they contribute to the result has no gradient",
          "compute {op} in the thread that calls grad (or give the worker untraced copies and "
          "differentiate the worker's function separately)")
+register("FA110", "stale-lookup",
+         "a lookup by a traced key (a dict, a set, a memo table) found an entry this call did "
+         "not compute from its inputs: stored by an earlier call or a constant, it carries no "
+         "gradient, although the result depends on the key",
+         "clear the table at the start of each call (or key it by something untraced), or "
+         "compute {op} from the key instead of looking it up")
 register("FA201", "eager-fallback",
          "the eager fallback (@framead.eager Tracers) was used: the gradient is right but "
          "slower, and traced values read from deep containers are not seen",

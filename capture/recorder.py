@@ -19,6 +19,7 @@ from framead.ir import Graph, Node, SourceLoc, Value, flatten_tree
 
 from . import _evalframe as C
 from .buffers import buffer_owner, content_digest, is_differentiable
+from .call_kinds import table_lookup
 from .calls import dispatch
 from .guards import StaticLeaves, WhichArgument
 from .handlers import ProbeHandlers, init_op_rules
@@ -290,8 +291,9 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         """Another thread (with no capture of its own) used this capture's traced value in
         ``what``, an operator name or the C callable it was given (the C probes of watching
         threads call this from that thread). Containers and framead-native callables move
-        the value without computing with it: nothing is lost there."""
-        if not isinstance(what, str) and C.get_callable_flags(what) & C.NATIVE:
+        the value without computing with it, lookups by key hash it: nothing is lost there."""
+        if not isinstance(what, str) and (C.get_callable_flags(what) & C.NATIVE or
+                                          table_lookup(what) is not None):
             return
         name = what if isinstance(what, str) else getattr(what, "__qualname__", repr(what))
         frame = sys._getframe(1)

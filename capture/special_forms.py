@@ -21,6 +21,7 @@ from .buffers import buffer_owner
 from .callables import holds_traced, is_python_visible
 from .native import Result, call_as_user
 from .primitive_rules import GATHER_RULE
+from .sourceloc import is_framead_file
 
 
 def rows_if_traced(rec: Any, x: Any, frame: Any) -> Any:
@@ -225,3 +226,119 @@ def to_object_array(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) ->
             out[idx] = rec.get_item(x, idx, frame)
         rec.hold_if_container(out)
     return out
+
+
+# --- lookups by a traced key: memo tables that outlive a call ----------------------------------
+
+TABLES = (dict, set, frozenset)
+_MISSING = object()
+
+
+class _KeyProbe:
+    """Stands for a key in a dict or set lookup to find the key object the table holds: the
+    table compares its stored key with the probe, whose ``__eq__`` keeps it."""
+
+    __slots__ = ("key", "hash", "found")
+    __array_ufunc__ = None  # (a NumPy scalar's == hands the comparison to us)
+
+    def __init__(self, key: Any) -> None:
+        self.key, self.hash, self.found = key, hash(key), _MISSING
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: object) -> bool:
+        if other is self.key or other == self.key:
+            self.found = other
+            return True
+        return False
+
+
+def stored_key(table: Any, key: Any) -> Any:
+    """The key object ``table`` (a dict or set) holds equal to ``key``, or ``_MISSING``."""
+    probe = _KeyProbe(key)
+    contains = dict.__contains__ if isinstance(table, dict) else \
+        set.__contains__ if isinstance(table, set) else frozenset.__contains__
+    try:
+        contains(table, probe)
+    except Exception:  # (a stored key's own __eq__ refused the probe: unknown, not reported)
+        return _MISSING
+    return probe.found
+
+
+def _this_capture(rec: Any, value: Any) -> bool:
+    return value is not _MISSING and (rec.tree_value(value) if type(value) in (list, tuple)
+                                      else rec.value_of(value)) is not None
+
+
+def check_hit(rec: Any, table: Any, key: Any, value: Any, frame: Any, op: str,
+              stored: Any = None) -> bool:
+    """``table``'s lookup by the traced ``key`` gave ``value`` (``_MISSING``: a membership
+    test's True): silent when the value or the stored key is this capture's (the program's
+    own table, filled in this call; returns True) or on a miss; FA110 when both come from
+    elsewhere (an earlier call, a constant). ``stored``: the stored key, found before."""
+    if _this_capture(rec, value):
+        return True
+    if stored is None:
+        stored = stored_key(table, key)
+    if stored is _MISSING:
+        return False
+    if rec.value_of(stored) is not None:
+        return True
+    if value is _MISSING:  # a membership test: a literal set is a comparison with constants
+        if isinstance(table, dict) and _this_capture(rec, dict.get(table, stored, _MISSING)):
+            return True
+        if any(c is table for c in _user_code(frame).co_consts):
+            return False
+        what = "found the traced key among keys this call did not store"
+    else:
+        what = "returned a value this call did not compute from its inputs"
+    rec.hazard("FA110", op, frame,
+               f"{op} by a traced key {what} (stored by an earlier call, or a constant): no "
+               "gradient passes through it, although the result depends on the key")
+    return False
+
+
+def _user_code(frame: Any) -> Any:
+    """The code of ``frame`` or its nearest caller outside framead."""
+    while frame.f_back is not None and is_framead_file(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame.f_code
+
+
+def container_lookup(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
+    """``d.get(k)``, ``d.setdefault(k, v)``, ``d.pop(k)``, ``d[k]`` and membership (``k in
+    s``, ``operator.contains(d, k)``) of dicts and sets: with a traced key, a hit on an entry
+    this call did not compute is FA110 (check_hit). A membership decided on traced values is
+    guarded in a cached trace, as a comparison is (not a hit on this call's own key: a
+    replay's new key is not in the recorded table, the program's is)."""
+    self_ = getattr(fn, "__self__", None)
+    table: Any
+    if isinstance(self_, TABLES):  # d.get(k): bound; dict.get(d, k), operator.contains(d, k)
+        table, rest = self_, args
+    else:
+        table, rest = (args[0], args[1:]) if args else (None, ())
+    name = fn.__name__
+    member = name in ("__contains__", "contains")
+    if not rest or kwargs or not isinstance(table, TABLES) or rec.value_of(rest[0]) is None:
+        result = call_as_user(fn, args, kwargs)
+        if member and rest and rec.guards is not None:  # (x in traced_array, t in [a, b])
+            _guard_membership(rec, table, rest[0], result, frame)
+        return result
+    key = rest[0]
+    stored = stored_key(table, key) if name == "pop" else None  # (gone after the call)
+    result = call_as_user(fn, args, kwargs)
+    op = f"{type(table).__name__}.{name}"
+    if member:
+        own = result is True and check_hit(rec, table, key, _MISSING, frame, op)
+        if rec.guards is not None and not own:
+            _guard_membership(rec, table, key, result, frame)
+    elif stored is not _MISSING:
+        check_hit(rec, table, key, result, frame, op, stored)
+    return result
+
+
+def _guard_membership(rec: Any, table: Any, key: Any, result: Any, frame: Any) -> None:
+    vals = (rec.tree_value(table), rec.tree_value(key))
+    if vals != (None, None):
+        rec.guard(operator.contains, (table, key), {}, vals, result, frame)
