@@ -3802,17 +3802,23 @@ typedef struct {
     PyObject *a;
     PyObject *slow;
     Py_ssize_t i;
+    int reverse; /* reversed(a): a[n - 1], ..., a[0], as the native reversed iterator */
 } RowsObject;
 
 static PyObject *
 rows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    PyObject *rec_ref, *a, *slow;
+    PyObject *rec_ref, *a, *slow, *reverse = Py_False;
     if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
         PyErr_SetString(PyExc_TypeError, "Rows() takes no keyword arguments");
         return NULL;
     }
-    if (!PyArg_UnpackTuple(args, "Rows", 3, 3, &rec_ref, &a, &slow)) {
+    if (!PyArg_UnpackTuple(args, "Rows", 3, 4, &rec_ref, &a, &slow, &reverse)) {
+        return NULL;
+    }
+    int rev = PyObject_IsTrue(reverse);
+    Py_ssize_t n = rev > 0 ? PyObject_Size(a) : 0;
+    if (rev < 0 || n < 0) {
         return NULL;
     }
     if (!PyWeakref_CheckRef(rec_ref)) {
@@ -3826,7 +3832,8 @@ rows_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     it->rec_ref = Py_NewRef(rec_ref);
     it->a = Py_NewRef(a);
     it->slow = Py_NewRef(slow);
-    it->i = 0;
+    it->reverse = rev;
+    it->i = rev ? n - 1 : 0;
     return (PyObject *)it;
 }
 
@@ -3880,13 +3887,13 @@ rows_next(RowsObject *it)
         return NULL;
     }
     Py_ssize_t n = PyObject_Size(it->a);
-    if (n < 0 || it->i >= n) {
+    if (n < 0 || it->i >= n || it->i < 0) {
         if (n >= 0) {
             Py_CLEAR(it->a); /* exhausted for good, and the array no longer held (natively) */
         }
         return NULL; /* (an error, or StopIteration) */
     }
-    PyObject *k = PyLong_FromSsize_t(it->i++);
+    PyObject *k = PyLong_FromSsize_t(it->reverse ? it->i-- : it->i++);
     if (k == NULL) {
         return NULL;
     }
@@ -3919,6 +3926,9 @@ rows_length_hint(RowsObject *it, PyObject *unused)
     if (n < 0) {
         return NULL;
     }
+    if (it->reverse) {
+        return PyLong_FromSsize_t(it->a != NULL && it->i < n ? it->i + 1 : 0);
+    }
     return PyLong_FromSsize_t(n > it->i ? n - it->i : 0);
 }
 
@@ -3928,7 +3938,8 @@ static PyObject *
 rows_reduce(RowsObject *it, PyObject *unused)
 {
     PyObject *builtins = PyEval_GetBuiltins(); /* (borrowed) */
-    PyObject *iter = builtins == NULL ? NULL : PyDict_GetItemString(builtins, "iter");
+    PyObject *iter = builtins == NULL ? NULL
+                     : PyDict_GetItemString(builtins, it->reverse ? "reversed" : "iter");
     if (iter == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "builtins.iter not found");
         return NULL;
@@ -3945,9 +3956,9 @@ rows_reduce(RowsObject *it, PyObject *unused)
 #else
     rec = PyWeakref_GetObject(it->rec_ref);
 #endif
-    if (rec != NULL && rec != Py_None) {
-        return Py_BuildValue("O(OOO)n", (PyObject *)Py_TYPE(it), it->rec_ref, it->a, it->slow,
-                             it->i);
+    if (rec != NULL && rec != Py_None) { /* (its state sets the index) */
+        return Py_BuildValue("O(OOOO)n", (PyObject *)Py_TYPE(it), it->rec_ref, it->a, it->slow,
+                             it->reverse ? Py_True : Py_False, it->i);
     }
     return Py_BuildValue("O(O)n", iter, it->a, it->i);
 }
@@ -3960,7 +3971,7 @@ rows_setstate(RowsObject *it, PyObject *state)
         return NULL;
     }
     if (it->a != NULL) {
-        it->i = i < 0 ? 0 : i;
+        it->i = i < 0 ? (it->reverse ? -1 : 0) : i;
     }
     Py_RETURN_NONE;
 }
@@ -3984,8 +3995,8 @@ static PyTypeObject Rows_Type = {
     .tp_iter = PyObject_SelfIter,
     .tp_iternext = (iternextfunc)rows_next,
     .tp_methods = rows_methods,
-    .tp_doc = "Rows(rec_ref, a, slow): iter(a) of a traced array, read as the recorder reads "
-              "a[i].",
+    .tp_doc = "Rows(rec_ref, a, slow, reverse=False): iter(a) (reversed(a)) of a traced "
+              "array, read as the recorder reads a[i].",
 };
 
 static PyObject *

@@ -46,6 +46,8 @@ enum {
        float64 array */
     OP_GETITEM = 40, OP_SETITEM,
     OP_VIEW_UPDATE,   /* the view_update of a view a[key]: _acc_setitem's step too */
+    /* np.sum(a) and np.sum(a, axis=k) of a float64 array (library rule only) */
+    OP_SUM = 50,
 };
 
 static PyTypeObject *ValueType, *NodeType;
@@ -476,6 +478,88 @@ static int getitem_step(PyObject *node, PyObject *ct, PyObject *outid, PyObject 
     }
     *p = r;
     return 1;
+}
+
+/* out = np.sum(a) or np.sum(a, axis=k) (a float64 array, k an int): the rule's VJP
+ * (rules/numpy_reduction_rules.py _sum_vjp: g with the summed axes made 1, broadcast back to
+ * a's shape, a read-only view of g) and _run_steps's generic accumulation: ct[a] = t if
+ * absent else o + t. 1 done, 0 handed back, -1 error. */
+static int must_raise(void);
+
+static int sum_step(PyObject *node, PyObject *ct, PyObject *outid)
+{
+    PyObject *args = SLOT(node, off_n_args), *kw = SLOT(node, off_n_kwargs), *a, *g, *o;
+    npy_intp dims[FA_MAXDIMS], strides[FA_MAXDIMS];
+    long ax = -1;   /* -1: every axis (no axis given) */
+    if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 1 ||
+        kw == NULL || !PyDict_CheckExact(kw) || PyDict_GET_SIZE(kw) > 1)
+        return 0;
+    a = PyTuple_GET_ITEM(args, 0);
+    int nd = arr_shape(a, dims);
+    if (nd < 1)
+        return 0;
+    if (PyDict_GET_SIZE(kw) == 1) {
+        PyObject *axis = PyDict_GetItemString(kw, "axis");   /* (borrowed) */
+        if (axis == NULL || !PyLong_CheckExact(axis))
+            return 0;
+        ax = PyLong_AsLong(axis);
+        if (ax == -1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+        if (ax < 0)
+            ax += nd;
+        if (ax < 0 || ax >= nd)
+            return 0;
+    }
+    g = PyDict_GetItemWithError(ct, outid);
+    if (g == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    PyArrayObject *ga;
+    if (PyArray_CheckExact(g) && PyArray_DESCR((PyArrayObject *)g) == f64_descr)
+        ga = (PyArrayObject *)Py_NewRef(g);
+    else if (PyFloat_CheckExact(g) || Py_IS_TYPE(g, &PyDoubleArrType_Type)) {
+        Py_INCREF(f64_descr);   /* (stolen) */
+        ga = (PyArrayObject *)PyArray_FromAny(g, f64_descr, 0, 0, 0, NULL);
+        if (ga == NULL) { PyErr_Clear(); return 0; }
+    }
+    else
+        return 0;
+    /* g's shape must be the result's: a's without the summed axis (none: every axis) */
+    int gn = PyArray_NDIM(ga), ok = gn == (ax < 0 ? 0 : nd - 1);
+    for (int k = 0, j = 0; ok && k < nd; k++) {
+        if (ax < 0 || k == ax) {
+            strides[k] = 0;
+            continue;
+        }
+        ok = PyArray_DIM(ga, j) == dims[k];
+        strides[k] = PyArray_STRIDE(ga, j);
+        j++;
+    }
+    if (!ok) {
+        Py_DECREF(ga);
+        return 0;
+    }
+    Py_INCREF(f64_descr);   /* (stolen) */
+    PyObject *t = PyArray_NewFromDescr(&PyArray_Type, f64_descr, nd, dims, strides,
+                                       PyArray_DATA(ga), 0, NULL);   /* (flags 0: read-only) */
+    if (t == NULL || PyArray_SetBaseObject((PyArrayObject *)t, (PyObject *)ga) < 0) {
+        Py_XDECREF(t);   /* (SetBaseObject took ga even when it failed) */
+        if (t == NULL)
+            Py_DECREF(ga);
+        return -1;
+    }
+    PyObject *aid = SLOT(a, off_v_id), *acc;
+    o = PyDict_GetItemWithError(ct, aid);
+    if (o == NULL && PyErr_Occurred()) { Py_DECREF(t); return -1; }
+    acc = (o == NULL || o == Py_None) ? Py_NewRef(t) : PyNumber_Add(o, t);
+    Py_DECREF(t);
+    if (acc == NULL) {
+        if (must_raise())
+            return -1;
+        PyErr_Clear();   /* Python's step computes it again, and raises with its note */
+        return 0;
+    }
+    int rc = PyDict_DelItem(ct, outid) < 0 || PyDict_SetItem(ct, aid, acc) < 0 ? -1 : 1;
+    Py_DECREF(acc);
+    return rc;
 }
 
 /* (a, key, v) of a setitem node, or of the view_update of a view a[key] (its recipe
@@ -1211,9 +1295,19 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         out = PyTuple_GET_ITEM(outs, 0);   /* a Value: unreached() said it is in ct */
         kw = SLOT(node, off_n_kwargs);
         rule = SLOT(node, off_n_rule);
-        if (rule == NULL || kw == NULL || !PyDict_Check(kw) || PyDict_GET_SIZE(kw) != 0)
+        if (rule == NULL || kw == NULL || !PyDict_Check(kw))
             break;
         if ((op = opcode(ops, rule)) == 0)
+            break;
+        if (op == OP_SUM) {   /* (its axis is a keyword argument) */
+            int done = arrays ? sum_step(node, ct, SLOT(out, off_v_id)) : 0;
+            if (done < 0)
+                return NULL;
+            if (!done)
+                break;
+            continue;
+        }
+        if (PyDict_GET_SIZE(kw) != 0)
             break;
         if (op == OP_SETITEM || op == OP_VIEW_UPDATE) {
             PyObject *sargs = setitem_args(op, node);

@@ -324,6 +324,7 @@ def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int],
 _INLINE_OPCODES: dict[Any, int] = {
     operator.add: 1, operator.sub: 2, operator.mul: 3, operator.truediv: 4, operator.neg: 5,
     operator.pos: 6, math.sin: 7, math.cos: 8, math.exp: 9, operator.pow: 10}
+_ARRAY_OPCODES: dict[Any, int] = {np.sum: 50}  # (float64 arrays: only inside ARRAYS runs)
 _MATH_OPCODES: dict[Any, int] = {
     math.tanh: 20, math.sqrt: 21, math.log: 22, math.sinh: 23, math.cosh: 24, math.log1p: 25,
     math.expm1: 26, math.tan: 27, math.atan: 28, math.log2: 29, math.log10: 30}
@@ -349,7 +350,8 @@ def _scalar_ops() -> dict:
         for r in shipped:          # these keeps its own VJP)
             fn = getattr(r, "fn", None)
             try:
-                code = _INLINE_OPCODES.get(fn) or _MATH_OPCODES.get(fn)
+                code = _INLINE_OPCODES.get(fn) or _MATH_OPCODES.get(fn) or \
+                    _ARRAY_OPCODES.get(fn)
             except TypeError:  # an unhashable callable
                 continue
             if code:
