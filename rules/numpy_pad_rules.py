@@ -12,11 +12,20 @@ read off np.pad of three probe lanes.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib._arraypad_impl import _as_pairs
 
 from .numpy_shape_rules import _bincount, gather_cot, tie_mean
 from .registry import ANS, register
 from .shapes import fit, meta_of
+
+
+def _as_pairs(x, ndim):
+    """np.pad's widths (or stat lengths) broadcast to one (before, after) pair of ints per
+    axis, as np.pad reads them; None: (None, None) for each."""
+    if x is None:
+        return ((None, None),) * ndim
+    pairs = np.broadcast_to(np.round(np.asarray(x)).astype(np.intp), (ndim, 2))
+    return tuple((int(b), int(a)) for b, a in pairs)
+
 
 _PAD_GATHERS = ("constant", "edge", "reflect", "symmetric", "wrap", "empty")
 _STATS = ("mean", "maximum", "minimum", "median")
@@ -49,7 +58,7 @@ def _pad_pairs(ndim, pad_width):
         for axis, w in pad_width.items():
             seq[axis] = (w, w) if isinstance(w, int) else tuple(w)
         pad_width = seq
-    return _as_pairs(np.asarray(pad_width), ndim, as_index=True)
+    return _as_pairs(pad_width, ndim)
 
 
 def _stat_weights(v, mode):
@@ -100,7 +109,7 @@ def _pad_steps(ans, shape, pad_width, mode, kw):
     the array before that axis is padded, its lanes last). That array is a region of
     ``ans`` (the axes before padded, the others not), which the statistics read."""
     pairs = _pad_pairs(len(shape), pad_width)
-    stats = _as_pairs(kw.get("stat_length"), len(shape), as_index=True)
+    stats = _as_pairs(kw.get("stat_length"), len(shape))
     region = [slice(b, b + n) for n, (b, _) in zip(shape, pairs, strict=True)]
     for axis, pair in enumerate(pairs):
         before = np.moveaxis(np.asarray(ans)[tuple(region)], axis, -1) if mode in _STATS \
