@@ -247,6 +247,9 @@ def _apply_rule(rec, rule, fn, args: tuple, kwargs: dict, node_args: tuple, fram
 def _iterating(rec, fn, kind: int, args: tuple, kwargs: dict, frame) -> Any:
     """A C callable iterating its arguments (list, zip, min, sorted...): traced arrays give
     their rows; in a cached trace, what a CHOOSING one picks is guarded."""
+    if fn is builtins.reversed and len(args) == 1 and not kwargs and \
+            rec.reads_rows(args[0]) and not python_attr(type(args[0]), "__reversed__"):
+        return rec.rows(args[0], reverse=True)  # (the rows of a[n - 1] down to a[0])
     if not (fn in (builtins.min, builtins.max) and len(args) > 1):  # max(a, b): items
         args = tuple(rows_if_traced(rec, a, frame) for a in args)
     choosing = rec.guards is not None and kind & Kind.CHOOSING

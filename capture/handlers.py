@@ -196,8 +196,9 @@ class ProbeHandlers:
         rule = None if python_attr(type(obj), name) else rules.lookup_attr(type(obj), name)
         if rule is None:  # (a subclass's own property, np.matrix's .T, runs instrumented)
             out = getattr(obj, name)
-            if name in _RAW_MEMORY and isinstance(obj, np.ndarray | np.generic) and \
-                    self.value_of(obj) is not None:
+            if name in _RAW_MEMORY and not python_attr(type(obj), name) and \
+                    isinstance(obj, np.ndarray | np.generic) and self.value_of(obj) is not None:
+                # (ndarray's own attribute: np.ma's .data is its data array, no raw memory)
                 self.hazard("FA105", f"ndarray.{name}", frame,
                             f"ndarray.{name} exports a traced array's raw memory: what is read "
                             "or written through it (np.frombuffer, ctypes pointers, "
@@ -223,13 +224,13 @@ class ProbeHandlers:
         return isinstance(obj, np.ndarray) and obj.ndim >= 1 and \
             not python_attr(type(obj), "__iter__") and self.value_of(obj) is not None
 
-    def rows(self, a: np.ndarray) -> Any:
-        """``iter(a)`` of a traced array: its rows as this recorder reads them (at the line
-        that asks for each; C's ``Rows``, through the getitem fast path where it applies,
-        else ``_row``). The recorder is held weakly and no frame at all: an iterator the
-        program keeps must not keep the recording alive; after the capture it gives plain
-        rows."""
-        return C.Rows(weakref.ref(self), a, _row)
+    def rows(self, a: np.ndarray, reverse: bool = False) -> Any:
+        """``iter(a)`` (``reversed(a)``) of a traced array: its rows as this recorder reads
+        them (at the line that asks for each; C's ``Rows``, through the getitem fast path
+        where it applies, else ``_row``). The recorder is held weakly and no frame at all: an
+        iterator the program keeps must not keep the recording alive; after the capture it
+        gives plain rows."""
+        return C.Rows(weakref.ref(self), a, _row, reverse)
 
     @user_tracebacks
     def unpack(self, obj: Any) -> Any:

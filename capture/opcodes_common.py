@@ -27,8 +27,9 @@ from typing import Any, ClassVar
 STAR = "__framead_star__"
 DSTAR = "__framead_dstar__"
 #: attribute names whose loads (getattr probe) and stores (call probe with setattr) are
-#: instrumented
-ATTR_NAMES = frozenset({"T", "mT", "real", "imag", "flat"})
+#: instrumented (.data, .ctypes: an array's raw memory, FA105 where it is traced; not
+#: __array_interface__, which NumPy's Python code and framead's own view walk read)
+ATTR_NAMES = frozenset({"T", "mT", "real", "imag", "flat", "data", "ctypes"})
 N_COMPARE = 6
 
 Instrs = list[tuple[int, int]]

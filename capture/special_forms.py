@@ -19,7 +19,7 @@ from framead import rules
 from . import _evalframe as C
 from .buffers import buffer_owner
 from .callables import holds_traced, is_python_visible
-from .native import Result, call_as_user
+from .native import Result, call_as_user, call_quiet
 from .primitive_rules import GATHER_RULE
 from .sourceloc import is_framead_file
 
@@ -180,8 +180,9 @@ def partial_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> An
 
 def as_strided(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """``as_strided(x, shape, strides)`` views x's memory through ``__array_interface__`` (its
-    base is not x): recorded as the gather of its elements from x's buffer."""
-    out = fn(*args, **kwargs)
+    base is not x): recorded as the gather of its elements from x's buffer. It runs
+    natively (NumPy 2.5's sets the dtype through a call on the traced view: no node)."""
+    out = call_quiet(fn, args, kwargs)
     x = args[0] if args else kwargs.get("x")
     if not isinstance(x, np.ndarray) or rec.value_of(x) is None or \
             not isinstance(out, np.ndarray):

@@ -56,6 +56,7 @@ COLOURS: dict[str, tuple[str, str]] = {
     "FA107": ("#1971c2", "#d0ebff"),
     "FA108": ("#862e9c", "#f3d9fa"),
     "FA109": ("#2b8a3e", "#d3f9d8"),
+    "FA110": ("#5c940d", "#e9fac8"),
     "FA201": ("#495057", "#e9ecef"),
 }
 DEFAULT_COLOUR = ("#868e96", "#f1f3f5")

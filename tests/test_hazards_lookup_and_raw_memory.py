@@ -456,12 +456,16 @@ def _struct(v):
     return (a.__array_struct__ is not None) + v.sum()  # raw: __array_struct__
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the rewriter probes LOAD_ATTR only for capture/opcodes_common.ATTR_NAMES ('T', 'mT', "
-    "'real', 'imag', 'flat'): `a.data`, `a.ctypes`, `a.__array_interface__` and "
-    "`a.__array_struct__` never reach handlers.getattr. Adding the four names there makes "
-    "these pass (checked with the probes' ATTR_NAMES extended)"))
-@pytest.mark.parametrize("f", [_data, _ctypes, _interface, _struct], ids=RAW)
+# (the rewriter probes .data and .ctypes loads: capture/opcodes_common.ATTR_NAMES; not the
+# interface attributes, which NumPy's Python code and framead's view walk read)
+_NOT_PROBED = pytest.mark.xfail(strict=True, reason=(
+    "__array_interface__ and __array_struct__ loads are not probed (NumPy's own Python code "
+    "reads them: a hazard there would be a false alarm, and framead's view walk reads them "
+    "too, under an outer capture a recursion)"))
+
+
+@pytest.mark.parametrize("f", [_data, _ctypes, pytest.param(_interface, marks=_NOT_PROBED),
+                               pytest.param(_struct, marks=_NOT_PROBED)], ids=RAW)
 def test_raw_memory_attribute_syntax(f):
     name = RAW[[_data, _ctypes, _interface, _struct].index(f)]
     assert hazards(f, np.array([0.5, -1.0, 2.0])) == [("FA105", line_of(f"raw: {name}"))]

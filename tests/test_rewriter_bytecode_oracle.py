@@ -87,6 +87,9 @@ def _skeleton(code):
         if not isinstance(ins, Instr | type(None)) and hasattr(ins, "name"):
             if ins.name in _PROBE_NAMES or ins.name in _REPLACED or ins.name == "LOAD_GLOBAL":
                 continue
+            if ins.name == "STORE_ATTR" and \
+                    code.co_names[ins.arg] in T.ATTR_NAMES:  # (a store: the call probe's)
+                continue
             if ins.name == "EXTENDED_ARG":
                 continue
             out.append((ins.name, ins.lineno))

@@ -663,20 +663,28 @@ def test_copying_a_row_iterator():
     assert _outcome(framead.value_and_grad(f), x)[1] is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reversed(x) of a traced array raises TypeError \"'framead.capture._evalframe.Rows' "
-    "object is not reversible\": calls._iterating turns every argument of an ITERATING "
-    "callable (builtins.reversed is one, call_kinds.py) into rec.rows(x), an iterator, and "
-    "reversed() needs a sequence (natively ndarray's __len__/__getitem__); FAST_RECORD=False "
-    "too"))
+# Once a bug, fixed: reversed(x) of a traced array raises TypeError
+# "'framead.capture._evalframe.Rows' object is not reversible": calls._iterating turns every
+# argument of an ITERATING callable (builtins.reversed is one, call_kinds.py) into rec.rows(x), an
+# iterator, and reversed() needs a sequence (natively ndarray's __len__/__getitem__);
+# FAST_RECORD=False too
 def test_reversed_of_a_traced_array():
     def f(x):
         s = 0.0
         for v in reversed(x):
             s = s * 0.5 + v * v
-        return s
+        for row in reversed(x.reshape(2, 3)):  # rows, and a kept reversed iterator
+            it = reversed(row)
+            s = s + next(it) * operator.length_hint(it)
+        return s + sum(list(reversed(x[::2])))
 
     _check_gradient(f, X6.copy())
+    old = session.FAST_RECORD
+    try:
+        session.FAST_RECORD = False
+        _check_gradient(f, X6.copy())
+    finally:
+        session.FAST_RECORD = old
 
 
 class _Backwards(np.ndarray):
