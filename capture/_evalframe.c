@@ -3897,23 +3897,25 @@ rows_next(RowsObject *it)
     if (k == NULL) {
         return NULL;
     }
-    PyObject *res = FA_FALLBACK;
+    /* held: the read may run Python code (a warning's, a subclass's) that exhausts `it` */
+    PyObject *a = Py_NewRef(it->a), *res = FA_FALLBACK;
     if (FA_ACTIVE()) {
         int users = T.in_handler == 0;
         if (users && T.fast_rec != NULL && rows_recorder_is_fast(it)) {
-            res = fast_as_handler(-1, it->a, k, NULL);
+            res = fast_as_handler(-1, a, k, NULL);
         }
         if (res == FA_FALLBACK) {
-            res = users ? call_handler3(it->slow, it->rec_ref, it->a, k)
-                        : PyObject_CallFunctionObjArgs(it->slow, it->rec_ref, it->a, k, NULL);
+            res = users ? call_handler3(it->slow, it->rec_ref, a, k)
+                        : PyObject_CallFunctionObjArgs(it->slow, it->rec_ref, a, k, NULL);
         }
     }
-    else if (FA_WATCHING() && watch_operands("iteration", it->a, NULL) < 0) {
+    else if (FA_WATCHING() && watch_operands("iteration", a, NULL) < 0) {
         res = NULL; /* another thread's traced array read here: FA109 (strict: raised) */
     }
     else {
-        res = PyObject_GetItem(it->a, k); /* no capture here: a plain row, no Python frame */
+        res = PyObject_GetItem(a, k); /* no capture here: a plain row, no Python frame */
     }
+    Py_DECREF(a);
     Py_DECREF(k);
     return res;
 }
