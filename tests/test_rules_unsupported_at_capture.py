@@ -89,6 +89,10 @@ def test_matrix_methods(name, axis, shape):
                                 lambda m, axis: np.trace(m)])
 def test_matrix_functions(fn, axis):
     v = np.random.default_rng(2).normal(size=6)
+    try:
+        fn(np.matrix(v.reshape(2, 3)), axis=axis)
+    except ValueError as e:  # (NumPy 2.4.0's quantile of a matrix: a matrix product inside)
+        pytest.skip(f"NumPy {np.__version__} itself fails here: {e}")
     check(weighted(lambda v: fn(np.matrix(v.reshape(2, 3)), axis=axis)), v)
 
 
