@@ -7,6 +7,7 @@ Gradients against central differences, with the C fast paths on and off."""
 from __future__ import annotations
 
 import numpy as np
+from conftest import fd_grad
 from framead.capture import buffers, session
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,10 +16,6 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 import framead
 
 N = 8
-
-
-def _fd(f, x, h=1e-6):
-    return np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(x.size)])
 
 
 _step = st.one_of(
@@ -61,7 +58,7 @@ def test_strided_views_follow_their_array(kind, steps):
     f = _program(kind, steps)
     x = np.linspace(0.3, 1.7, N)
     assert not framead.trace(f, x).hazards
-    fd = _fd(f, x)
+    fd = fd_grad(f, x, step=1e-6)
     old = session.FAST_RECORD
     try:
         for fast in (True, False):
