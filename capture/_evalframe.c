@@ -3863,21 +3863,22 @@ rows_dealloc(RowsObject *it)
     Py_TYPE(it)->tp_free((PyObject *)it);
 }
 
-/* the recorder the iterator reads for is this thread's fast-record state's (borrowed test) */
-static int
-rows_recorder_is_fast(RowsObject *it)
+/* the iterator's recorder while it lives, else NULL (an address to compare: the caller takes
+   no reference, and a live recorder is held by whoever records) */
+static PyObject *
+rows_recorder(RowsObject *it)
 {
     PyObject *rec;
 #if PY_VERSION_HEX >= 0x030D0000
     if (PyWeakref_GetRef(it->rec_ref, &rec) < 0) {
         PyErr_Clear();
-        return 0;
+        return NULL;
     }
-    Py_XDECREF(rec); /* (compared only: the state holds it) */
+    Py_XDECREF(rec);
 #else
     rec = PyWeakref_GetObject(it->rec_ref);
 #endif
-    return rec != NULL && rec != Py_None && rec == PyTuple_GET_ITEM(T.fast_rec, FR_REC);
+    return rec == Py_None ? NULL : rec;
 }
 
 static PyObject *
@@ -3901,7 +3902,8 @@ rows_next(RowsObject *it)
     PyObject *a = Py_NewRef(it->a), *res = FA_FALLBACK;
     if (FA_ACTIVE()) {
         int users = T.in_handler == 0;
-        if (users && T.fast_rec != NULL && rows_recorder_is_fast(it)) {
+        if (users && T.fast_rec != NULL &&
+            rows_recorder(it) == PyTuple_GET_ITEM(T.fast_rec, FR_REC)) {
             res = fast_as_handler(-1, a, k, NULL);
         }
         if (res == FA_FALLBACK) {
@@ -3949,16 +3951,7 @@ rows_reduce(RowsObject *it, PyObject *unused)
     if (it->a == NULL) {
         return Py_BuildValue("O(())", iter); /* exhausted: as the native iterator's */
     }
-    PyObject *rec;
-#if PY_VERSION_HEX >= 0x030D0000
-    if (PyWeakref_GetRef(it->rec_ref, &rec) < 0) {
-        return NULL;
-    }
-    Py_XDECREF(rec); /* (compared only) */
-#else
-    rec = PyWeakref_GetObject(it->rec_ref);
-#endif
-    if (rec != NULL && rec != Py_None) { /* (its state sets the index) */
+    if (rows_recorder(it) != NULL) { /* (its state sets the index) */
         return Py_BuildValue("O(OOOO)n", (PyObject *)Py_TYPE(it), it->rec_ref, it->a, it->slow,
                              it->reverse ? Py_True : Py_False, it->i);
     }
