@@ -1014,14 +1014,41 @@ static inline uint64_t mix64(uint64_t k)
 }
 
 #define DIGEST_STEP 0x9e3779b97f4a7c15ULL   /* odd: i * DIGEST_STEP differs for every i */
+#define DIGEST_KEY2 0xd6e8feb86659fd93ULL   /* the second word's key of a pair */
+
+/* The 128-bit product of a and b folded to 64 bits (high xor low): one multiplication mixes
+   every bit of both words into the middle bits of the product. */
+static inline uint64_t mum64(uint64_t a, uint64_t b)
+{
+#if defined(__SIZEOF_INT128__)
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)(r >> 64) ^ (uint64_t)r;
+#else
+    uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+    uint64_t lo = (ll & 0xffffffffu) | (mid << 32);
+    uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    return hi ^ lo;
+#endif
+}
 
 /* digest_words(data): capture/buffers.py content_digest over `data`'s bytes (a C-contiguous
-   buffer): the sum mod 2**64 of mix64(word_i ^ i * DIGEST_STEP) over its 64-bit words
-   (native order, as a uint64 view reads them), plus mix64(rest ^ n * DIGEST_STEP ^ (len % 8)
-   << 56) for the last len % 8 bytes as a little-endian int `rest` (n: the number of whole
-   words). A changed word changes its term, a moved one its position's: changes cancel only
-   by coincidence (no linear relation, unlike a weighted sum, where two sign flips cancel).
-   One pass, no temporaries; the GIL is released (the array is only read). */
+   buffer). Its 64-bit words (native order, as a uint64 view reads them) go in pairs
+   (w[2j], w[2j+1]); pair j's term is mum64(w[2j] ^ k(j), w[2j+1] ^ m(j)) with position keys
+   k(j) = 2**63 + j * DIGEST_STEP and m(j) = 2**63 + j * DIGEST_KEY2 (odd steps: neither key
+   is zero before pair 2**63, so no word value cancels its pair's product unless crafted
+   against the keys). A last odd word is paired with 0; the last len % 8 bytes, as a
+   little-endian int `rest`, make one more term, mix64(rest ^ npairs * DIGEST_STEP ^
+   (len % 8) << 56). The digest is the sum of the terms mod 2**64: a changed word changes its
+   pair's term, a moved one its position's, and changes cancel only by coincidence (no linear
+   relation, unlike a weighted sum, where two sign flips cancel). One multiplication per 16
+   bytes (mix64 of every word, before, cost ~5x more: 0.34 ms for a 1.6 MB array). One pass,
+   no temporaries; the GIL is released (the array is only read). */
+#define DIGEST_TERM(a, b, j) \
+    mum64((a) ^ (0x8000000000000000ULL + (j) * DIGEST_STEP), \
+          (b) ^ (0x8000000000000000ULL + (j) * DIGEST_KEY2))
+
 static PyObject *
 m_digest_words(PyObject *mod, PyObject *data)
 {
@@ -1029,24 +1056,25 @@ m_digest_words(PyObject *mod, PyObject *data)
     if (PyObject_GetBuffer(data, &d, PyBUF_C_CONTIGUOUS) < 0)
         return NULL;
     const unsigned char *p = (const unsigned char *)d.buf;
-    size_t nw = (size_t)d.len / 8, tail = (size_t)d.len % 8;
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, v[4], rest = 0;
+    size_t nw = (size_t)d.len / 8, tail = (size_t)d.len % 8, npairs = (nw + 1) / 2;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, v[8], rest = 0;
     Py_BEGIN_ALLOW_THREADS
-    size_t i = 0;
-    for (; i + 4 <= nw; i += 4) {
-        memcpy(v, p + 8 * i, sizeof v);
-        s0 += mix64(v[0] ^ (uint64_t)i * DIGEST_STEP);
-        s1 += mix64(v[1] ^ (uint64_t)(i + 1) * DIGEST_STEP);
-        s2 += mix64(v[2] ^ (uint64_t)(i + 2) * DIGEST_STEP);
-        s3 += mix64(v[3] ^ (uint64_t)(i + 3) * DIGEST_STEP);
+    uint64_t j = 0;   /* pairs (the compiler turns j * step into running sums) */
+    for (; 2 * j + 8 <= nw; j += 4) {
+        memcpy(v, p + 16 * j, sizeof v);
+        s0 += DIGEST_TERM(v[0], v[1], j);
+        s1 += DIGEST_TERM(v[2], v[3], j + 1);
+        s2 += DIGEST_TERM(v[4], v[5], j + 2);
+        s3 += DIGEST_TERM(v[6], v[7], j + 3);
     }
-    for (; i < nw; i++) {
-        memcpy(v, p + 8 * i, 8);
-        s0 += mix64(v[0] ^ (uint64_t)i * DIGEST_STEP);
+    for (; j < npairs; j++) {
+        v[1] = 0;
+        memcpy(v, p + 16 * j, 2 * j + 1 < nw ? 16 : 8);
+        s0 += DIGEST_TERM(v[0], v[1], j);
     }
     for (size_t k = 0; k < tail; k++)   /* little-endian, as int.from_bytes(..., "little") */
         rest |= (uint64_t)p[8 * nw + k] << (8 * k);
-    s0 += mix64(rest ^ (uint64_t)nw * DIGEST_STEP ^ ((uint64_t)tail << 56));
+    s0 += mix64(rest ^ (uint64_t)npairs * DIGEST_STEP ^ ((uint64_t)tail << 56));
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&d);
     return PyLong_FromUnsignedLongLong(s0 + s1 + s2 + s3);

@@ -114,10 +114,11 @@ def is_differentiable(x: Any) -> bool:
 
 def content_digest(a: np.ndarray) -> int:
     """A digest of ``a``'s values (its bytes in C order, as ``a.tobytes()``) for watching a
-    large constant: it changes when they do. The sum mod 2**64 of a 64-bit mix of each word
-    with its position (and of the last bytes as one more word; ``_evalframe.digest_words``,
-    one pass in C): a changed or moved word changes its term, and changes cancel only by
-    coincidence (odds ~2**-64 for changes not crafted against the mix). Object arrays:
+    large constant: it changes when they do. The sum mod 2**64 of one term per pair of 64-bit
+    words, their 128-bit product after each is xored with a key of its position (and of the
+    last bytes as one more word; ``_evalframe.digest_words``, one pass in C): a changed or
+    moved word changes its term, and changes cancel only by coincidence (odds ~2**-64 for
+    changes not crafted against the keys). Object arrays:
     ``hash(a.tobytes())``."""
     if a.dtype.hasobject:
         return hash(a.tobytes())

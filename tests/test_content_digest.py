@@ -87,6 +87,7 @@ def test_a_large_constant_written_later_in_the_function_is_an_error():
 
 _M = 2**64 - 1
 _STEP = 0x9E3779B97F4A7C15
+_KEY2 = 0xD6E8FEB86659FD93
 
 
 def _mix(k: int) -> int:
@@ -97,15 +98,26 @@ def _mix(k: int) -> int:
     return k ^ (k >> 33)
 
 
+def _mum(a: int, b: int) -> int:
+    r = a * b
+    return (r >> 64) ^ (r & _M)
+
+
 def _reference(data: bytes) -> int:
     """``content_digest``'s formula in Python ints (the C one-pass loop's independent
-    reference): each 64-bit word mixed with its position, summed mod 2**64, and the last
-    bytes as one more word."""
+    reference): 64-bit words in pairs (an odd last one with 0), each pair's words xor their
+    position keys and multiplied (128 bits, folded), summed mod 2**64, and the last bytes as
+    one more mixed word."""
     n, tail = divmod(len(data), 8)
-    total = sum(_mix(int.from_bytes(data[8 * i:8 * i + 8], "little") ^ (i * _STEP & _M))
-                for i in range(n))
+    words = [int.from_bytes(data[8 * i:8 * i + 8], "little") for i in range(n)]
+    if n % 2:
+        words.append(0)
+    half = 1 << 63
+    total = sum(_mum(words[2 * j] ^ ((half + j * _STEP) & _M),
+                     words[2 * j + 1] ^ ((half + j * _KEY2) & _M))
+                for j in range(len(words) // 2))
     rest = int.from_bytes(data[8 * n:], "little")
-    return (total + _mix(rest ^ (n * _STEP & _M) ^ (tail << 56))) & _M
+    return (total + _mix(rest ^ (len(words) // 2 * _STEP & _M) ^ (tail << 56))) & _M
 
 
 @settings(max_examples=40, deadline=None)
