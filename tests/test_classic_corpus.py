@@ -33,7 +33,7 @@ from registry import CASES  # noqa: E402
 
 for _m in ("roots", "quad", "ode", "linalg", "stats", "finance", "series", "numeric",
            "library", "idioms", "numpy", "probes", "probes2", "classics2", "probes3",
-           "library2", "classics3"):
+           "library2", "classics3", "classics4"):
     importlib.import_module(f"programs_{_m}")
 
 FULL = os.environ.get("FRAMEAD_CORPUS_FULL") == "1"
@@ -122,6 +122,28 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                 "np.savetxt/np.loadtxt, with other terms still traced"),
     "object_array_partial": ("wrong", "np.array([...], dtype=object) of traced floats, and "
                              "np.fromiter of a generator, with other terms still traced"),
+    # programs_classics4: a rule-less C call whose argument holds traced values inside a user
+    # object or an iterator never reaches the recorder (the C argument scan walks only
+    # lists, tuples and dicts): no hazard, while other terms keep the result traced
+    "pickle_array_object": ("wrong", "pickle.dumps of a user object holding traced arrays "
+                            "(its __dict__ is not scanned): no FA101"),
+    "sqlite_results_table": ("wrong", "sqlite3 executemany over a generator of traced rows "
+                             "(an iterator argument is not scanned): no FA101"),
+    "csv_export_zip_rows": ("wrong", "csv.writer.writerows(zip(ts, ys)) of traced floats (a "
+                            "zip argument is not scanned): no FA101"),
+    "array_module_from_generator": ("wrong", "array.array('d', generator of traced floats) "
+                                    "(an iterator argument is not scanned): no FA105"),
+    "json_default_object_state": ("wrong", "json.dumps(objs, default=vars) of user objects "
+                                  "holding traced floats (not scanned): no FA101"),
+    # programs_classics4: reported
+    "nditer_readwrite": ("wrong_hazard", "np.nditer (readwrite) has no rule (FA101)"),
+    "permutation_test_generator": ("wrong_hazard", "Generator.permutation / .shuffle of a "
+                                   "traced array have no rule (FA101, FA104)"),
+    "pairwise_outer_kernel": ("wrong_hazard", "np.subtract.outer / np.multiply.outer (ufunc "
+                              ".outer) have no rule (FA101)"),
+    "scipy_lfilter_blockwise": ("wrong_hazard", "lfilter_zi's array_api_compat solve calls "
+                                "the _umath_linalg.solve1 gufunc (FA101); lfilter with a "
+                                "traced zi (FA106)"),
 }
 
 
@@ -251,7 +273,13 @@ def _has_torch() -> bool:
 # replay keeps (a wrong value at a new point, not only a wrong gradient)
 REPLAY_EXPECTED: dict[str, str] = {name: EXPECTED[name][1] for name in (
     "array_protocol_container", "array_interface_export", "float_protocol_quantity",
-    "text_checkpoint_partial", "object_array_partial")}
+    "text_checkpoint_partial", "object_array_partial",
+    "pickle_array_object", "sqlite_results_table", "csv_export_zip_rows",
+    "array_module_from_generator", "json_default_object_state")}
+# programs_classics4: right when captured, wrong when replayed
+REPLAY_EXPECTED["dict_values_ranking"] = (
+    "max(d.values()) / statistics.median(d.values()) and sorted(d.items(), key=lambda): a "
+    "dict view argument is not scanned, so the choice is neither guarded nor unreplayable")
 
 
 def test_classic_cached_replays():
