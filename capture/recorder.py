@@ -28,7 +28,7 @@ from .mutation import Mutations
 from .native import call_quiet
 from .saves import ALL, plain_constants, saved_set
 from .sourceloc import loc_of, where_of
-from .unruled import unknown_call
+from .unruled import refused_call, unknown_call
 from .values import ValueTable, call_recipe
 
 __all__ = ["Recorder"]
@@ -67,7 +67,13 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
     def apply(self, rule: Any, fn: Any, call_args: tuple, call_kwargs: dict,
               node_args: tuple, frame: Any, writes: tuple = (), recipe_parent: Any = None,
               recipe: tuple | None = None) -> Any:
-        """Run ``fn(*call_args, **call_kwargs)`` and record ``rule`` on ``node_args``."""
+        """Run ``fn(*call_args, **call_kwargs)`` and record ``rule`` on ``node_args``; a call
+        the rule refuses (``Rule.refuses``) is run as a call with no rule (FA101)."""
+        if getattr(rule, "refusal", None) is not None and \
+                (why := rule.refuses(node_args, call_kwargs)) is not None and \
+                any(self.tree_value(a) is not None for a in node_args):
+            return refused_call(self, rule.name, why, fn, call_args, call_kwargs, node_args,
+                                frame)
         if call_kwargs:
             out = call_kwargs.get("out")
             if out is not None and out is not Ellipsis:  # out=...: a 0-d array, no write

@@ -1,6 +1,6 @@
 """C callables without a rule that meet traced values: run them as the user's code would,
 and report where a gradient is lost (FA101), stored as raw bytes (FA105) or overwritten
-(FA104)."""
+(FA104); calls whose rule refuses their arguments are treated alike (``refused_call``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 from . import _evalframe as C
 from .call_kinds import is_raw_storage
 from .callables import callable_name, closes_over_traced
-from .native import call_as_user
+from .native import call_as_user, call_quiet
 
 
 def callback_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
@@ -40,11 +40,7 @@ def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
     """A C callable without a rule got traced values: run it, report it, and check whether
     it wrote into a traced array (then that array's new contents become a constant)."""
     name = callable_name(fn)
-    arrays = [a for a in (*args, *kwargs.values())
-              if isinstance(a, np.ndarray) and rec.value_of(a) is not None]
-    before = [_digest(a) for a in arrays]
-    for a in arrays:  # it may write: protect what the reverse pass reads from that memory
-        rec.copy_on_write(a)
+    arrays, before = _watch(rec, (*args, *kwargs.values()))
     result = call_as_user(fn, args, kwargs)
     if is_raw_storage(fn):
         rec.hazard("FA105", name, frame,
@@ -54,13 +50,42 @@ def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
         rec.hazard("FA101", name, frame,
                    f"call to {name} (no framead rule) touched a traced value; its result is "
                    "treated as constant. Register a rule with framead.rules.register")
+    _check_writes(rec, name, arrays, before, frame)
+    return result
+
+
+def refused_call(rec, name: str, reason: str, fn: Any, args: tuple, kwargs: dict,
+                 node_args: tuple, frame) -> Any:
+    """A call whose rule refuses its arguments (``Rule.refuses``): as a call with no rule,
+    run natively (as the rule-covered call would have run), FA101 with the rule's reason,
+    writes into traced arrays (``node_args``, ``kwargs``: ``out=``) made constants."""
+    arrays, before = _watch(rec, (*node_args, *kwargs.values()))
+    result = call_quiet(fn, args, kwargs)
+    why = reason if name in reason else f"{name}: {reason}"
+    rec.hazard("FA101", name, frame,
+               f"{why}: framead ran it without differentiating it; its result is treated "
+               "as constant and the gradient through it is lost")
+    _check_writes(rec, name, arrays, before, frame)
+    return result
+
+
+def _watch(rec, objs: tuple) -> tuple[list, list]:
+    """The traced arrays among ``objs`` and their digests, copy-on-write protected (the call
+    may write: the reverse pass reads their old contents)."""
+    arrays = [a for a in objs if isinstance(a, np.ndarray) and rec.value_of(a) is not None]
+    before = [_digest(a) for a in arrays]
+    for a in arrays:
+        rec.copy_on_write(a)
+    return arrays, before
+
+
+def _check_writes(rec, name: str, arrays: list, before: list, frame) -> None:
     for a, d in zip(arrays, before, strict=True):
         if _digest(a) != d:
             rec.hazard("FA104", name, frame,
                        f"{name} wrote into a traced array; the gradient through its old "
                        "contents is lost from here on")
             rec.overwrite_with_constant(a, frame)
-    return result
 
 
 def _digest(a: np.ndarray) -> int:

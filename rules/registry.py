@@ -48,6 +48,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from .refusals import refusal
 from .shapes import fit_tangent, fit_tangent_tree, unbroadcast
 
 ANS = "ans"
@@ -74,6 +75,7 @@ class Rule:
     describe buffers; ``hazard`` is a message for the coverage report when a traced value
     goes through a ``cut`` rule the user may not expect (``int()``, ``round()``), or (FA101)
     reaches a ``nondiff`` argument of a rule that is not cut (``scipy.special.jv``'s order).
+    ``refusal``: the calls the derivatives cannot handle (``refusals.py``; ``refuses()``).
     """
 
     fn: Callable | None
@@ -91,12 +93,17 @@ class Rule:
     containers: tuple[int, ...] = ()
     hazard: str | None = None
     first_order: tuple[int, ...] = ()  # argnums whose derivative code is not differentiable
+    refusal: Callable | None = None
 
     def __repr__(self) -> str:
         return f"Rule({self.name})"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return cast(Callable, self.fn)(*args, **kwargs)
+
+    def refuses(self, args: tuple, kwargs: dict | None = None) -> str | None:
+        """Why this rule cannot differentiate ``fn(*args, **kwargs)`` (None: it can)."""
+        return None if self.refusal is None else self.refusal(tuple(args), kwargs or {})
 
     @property
     def joint(self) -> bool:
@@ -259,10 +266,11 @@ def make_rule(fn: Callable | None, *, vjp: Any = None, jvp: Any = None, name: st
               saves: dict | None = None, elementwise: bool = False, nondiff: Any = (),
               argnames: Any = _INFER, cut: bool = False, mutates: Any = (),
               aliases: dict | None = None, multi: bool = False, containers: Any = (),
-              hazard: str | None = None, first_order: Any = ()) -> Rule:
+              hazard: str | None = None, first_order: Any = (), refuses: Any = None) -> Rule:
     """Build and validate a Rule without registering it (``register`` calls this).
     ``first_order``: argnums whose derivative is computed by code a nested capture cannot
-    differentiate again (a complex step): higher orders through them are reported (FA107)."""
+    differentiate again (a complex step): higher orders through them are reported (FA107);
+    ``refuses``: the calls the derivatives cannot handle (``refusals.refusal``)."""
     if fn is not None and not callable(fn):
         raise RuleError(f"cannot make a rule for non-callable {fn!r:.80}")
     owner = name or default_name(fn)
@@ -317,7 +325,8 @@ def make_rule(fn: Callable | None, *, vjp: Any = None, jvp: Any = None, name: st
     return Rule(fn=fn, name=owner, vjp=vjp, jvp=jvp, saves=saves, elementwise=bool(elementwise),
                 nondiff=nondiff, argnames=argnames, cut=bool(cut), mutates=mutates,
                 aliases=dict(aliases), multi=bool(multi), containers=containers, hazard=hazard,
-                first_order=_ints(first_order, "first_order", owner))
+                first_order=_ints(first_order, "first_order", owner),
+                refusal=refusal(refuses, argnames, owner, RuleError))
 
 
 def _check_saves(saves: Any, vjp: Any, nondiff: tuple, nargs: int | None, owner: str):
