@@ -15,6 +15,7 @@ import sys
 import numpy as np
 
 from .matrices import conj, cot_like, herm_adjoint, herm_from, jax_cot, mH, mT
+from .refusals import not_square
 from .registry import ANS
 from .shapes import shape_of
 
@@ -297,7 +298,7 @@ def _qr_mode(a, mode, gq=None):
         raise NotImplementedError("framead: np.linalg.qr(mode='complete') of a tall matrix "
                                   "has no rule for its extra columns of Q (they are not "
                                   "unique); only Q[..., :n] and R may be used")
-    if mode not in ("reduced", "complete", "r"):
+    if mode not in ("reduced", "complete", "r", "full", "f"):  # ('full': 'reduced', deprecated)
         raise NotImplementedError(f"framead: np.linalg.qr(mode={mode!r}) has no rule")
     return min(m, n)
 
@@ -353,6 +354,22 @@ def _qr_jvp(tangents, ans, a, mode="reduced"):
         dr = np.concatenate([dx, dy], axis=-1)
     return dr if mode == "r" else (dq, dr)
 
+
+def _svd_refuses(args: tuple, kwargs: dict) -> str | None:
+    """hermitian=True; the extra singular vectors of a non-square full_matrices=True SVD."""
+    names = ("a", "full_matrices", "compute_uv", "hermitian")
+    p = {"full_matrices": True, "compute_uv": True, "hermitian": False,
+         **dict(zip(names, args, strict=False)), **kwargs}
+    if p["hermitian"]:
+        return "np.linalg.svd(hermitian=True) has no derivative rule"
+    if p["compute_uv"] and p["full_matrices"] and not_square(p.get("a")):
+        return ("np.linalg.svd(full_matrices=True) of a non-square matrix has no derivative "
+                "rule (its extra singular vectors are not unique; pass full_matrices=False)")
+    return None
+
+
+# capture-time refusals of FACTOR_RULES' functions (Rule.refuses)
+FACTOR_REFUSALS = {la.svd: _svd_refuses, la.qr: {"mode": ("raw", "economic", "e")}}
 
 # (function, vjp, jvp, saves, multi), installed by linalg_rules
 FACTOR_RULES = [

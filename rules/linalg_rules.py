@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .families import deflinear
-from .linalg_factor_rules import FACTOR_RULES, svd_jvp, svd_vjp
+from .linalg_factor_rules import FACTOR_REFUSALS, FACTOR_RULES, svd_jvp, svd_vjp
 from .linalg_norm_rules import NORM_RULES
 from .matrices import (
     cot_like,
@@ -269,7 +269,8 @@ def install() -> None:
                   saves={0: ()}, aliases={0: 0})
     for fn, vjp, jvp, saves, multi, *nondiff in RULES + FACTOR_RULES + NORM_RULES:
         register(fn, vjp=vjp, jvp=jvp, saves=saves, multi=multi,
-                 nondiff=nondiff[0] if nondiff else (), name=public_name(fn))
+                 nondiff=nondiff[0] if nondiff else (), name=public_name(fn),
+                 refuses=FACTOR_REFUSALS.get(fn))
     for fn, vjp in TRACES:
         deflinear(fn, vjp, name=public_name(fn))
     register_method(np.ndarray, "trace", lookup(np.trace))

@@ -30,6 +30,10 @@ def _order(order):
                               f"(use 'C' or 'F')")
 
 
+# order='A' reads the layout of the argument, which the VJP does not see ('K' NumPy refuses)
+_REFUSED_ORDER = {"order": lambda order: order not in (None, "C", "F")}
+
+
 def _reshape_vjp(g, ans, a, shape=None, order="C", **kw):
     return fit(np.reshape(g, shape_of(a), order=_order(order)), meta_of(a))
 
@@ -140,6 +144,9 @@ def array_jvp(fn):
 
 def _concat_vjp(g, ans, arrays, axis=0, *rest, **kw):
     g = np.asarray(g)
+    if not isinstance(arrays, list | tuple):  # np.concatenate(a): an array's rows
+        return np.reshape(g, arrays.shape) if axis is None else \
+            np.stack(np.split(g, arrays.shape[0], axis=axis % g.ndim))
     shapes = [struct_shape(a) for a in arrays]
     if axis is None:
         cuts = np.cumsum([math.prod(s) for s in shapes])[:-1]
@@ -153,6 +160,8 @@ def _concat_vjp(g, ans, arrays, axis=0, *rest, **kw):
 def _stack_vjp(g, ans, arrays, axis=0, *rest, **kw):
     g = np.asarray(g)
     ax = axis % g.ndim
+    if not isinstance(arrays, list | tuple):  # np.stack(a): an array's rows
+        return np.moveaxis(g, ax, 0)
     return type(arrays)(struct_cot(np.take(g, i, axis=ax), a) for i, a in enumerate(arrays))
 
 
@@ -167,7 +176,7 @@ def no_out(fn):
 def install() -> None:
     for fn in CONSTRUCTOR_CUTS:
         defcut(fn)
-    deflinear(np.reshape, _reshape_vjp, aliases={0: 0})
+    deflinear(np.reshape, _reshape_vjp, aliases={0: 0}, refuses=_REFUSED_ORDER)
     deflinear(np.ravel, _ravel_vjp, saves={0: (0,)}, aliases={0: 0})
     deflinear(np.transpose, _transpose_vjp, aliases={0: 0})
     copy = deflinear(np.copy, _same_vjp)
@@ -183,7 +192,8 @@ def install() -> None:
              containers=(0,))
     nd = np.ndarray
     register_method(nd, "copy", copy)
-    deflinear(None, _mreshape_vjp, method=(nd, "reshape"), aliases={0: 0})
+    deflinear(None, _mreshape_vjp, method=(nd, "reshape"), aliases={0: 0},
+              refuses=_REFUSED_ORDER)
     deflinear(None, _mtranspose_vjp, method=(nd, "transpose"), aliases={0: 0})
     deflinear(None, _ravel_vjp, method=(nd, "ravel"), saves={0: (0,)}, aliases={0: 0})
     deflinear(None, _ravel_vjp, method=(nd, "flatten"), saves={0: (0,)})

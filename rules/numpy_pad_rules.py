@@ -179,4 +179,5 @@ def _pad_jvp(tangents, ans, array, pad_width, mode="constant", **kw):
 
 
 def install() -> None:
-    register(np.pad, vjp=(_pad_vjp,), jvp=_pad_jvp, saves={0: (ANS,)})
+    register(np.pad, vjp=(_pad_vjp,), jvp=_pad_jvp, saves={0: (ANS,)},
+             refuses={"mode": callable})

@@ -451,15 +451,17 @@ def install() -> None:
     for fn in (np.atleast_1d, np.atleast_2d, np.atleast_3d):
         register(fn, vjp=_atleast_vjp, jvp=_atleast_jvp(fn), saves={}, argnames=None,
                  multi=True)
-    register(np.sort, vjp=(_sort_vjp,), jvp=_sort_jvp, saves={0: (0, ANS)})
-    register(np.partition, vjp=(_partition_vjp,), jvp=_partition_jvp, saves={0: (0, ANS)})
+    register(np.sort, vjp=(_sort_vjp,), jvp=_sort_jvp, saves={0: (0, ANS)},
+             refuses={"order": "given"})
+    register(np.partition, vjp=(_partition_vjp,), jvp=_partition_jvp, saves={0: (0, ANS)},
+             refuses={"order": "given"})
     register(np.choose, vjp=(None, _choose_cot), jvp=_choose_jvp, saves={1: ()},
              containers=(1,), nondiff=(0,))
     # a.partition(kth) writes a's new contents in place (mutates=(0,)): args hold a before,
     # ans a after; the rule's function is the functional form (checks and replays run it)
     register_method(nd, "partition", make_rule(
         _partition_into, vjp=(_partition_vjp,), jvp=_partition_jvp, saves={0: (0, ANS)},
-        mutates=(0,), aliases={0: 0}, name="ndarray.partition"))
+        mutates=(0,), aliases={0: 0}, name="ndarray.partition", refuses={"order": "given"}))
     register(np.meshgrid, vjp=_meshgrid_vjp, jvp=_meshgrid_jvp, saves={}, multi=True,
              argnames=None)
     register(np.linspace, vjp=(_linspace_cot(0), _linspace_cot(1)), jvp=_linspace_jvp,

@@ -26,6 +26,7 @@ from .families import defbinary, defunary
 from .linalg_factor_rules import chol_jvp, chol_vjp
 from .linalg_rules import det_jvp, det_vjp, inv_jvp, inv_vjp
 from .matrices import cot_like, is_vec, mT, outer_last, real_only
+from .refusals import is_complex, not_square
 from .registry import ANS, lookup, public_name, register
 from .scipy_special_rules import order_hazard
 from .shapes import add_tangents, expand_reduced, fit, meta_of, sum_to
@@ -403,24 +404,45 @@ def _frechet(a, e):
     return out
 
 
-def _inv_check(assume_a=None, **kw) -> None:
-    if assume_a not in _GENERAL:
-        raise NotImplementedError(f"framead: scipy.linalg.inv(assume_a={assume_a!r}) has no "
-                                  "rule")
+def _complex_refused(args: tuple, kwargs: dict) -> str | None:
+    if any(is_complex(a) for a in args) or is_complex(kwargs.get("dtype", float)):
+        return ("scipy.special.psi of a complex argument has no derivative rule "
+                "(scipy.special.polygamma is real only)")
+    return None
+
+
+_REAL_ONLY = {sp.psi: _complex_refused}  # (others raise on complex input natively)
 
 
 def _name(fn):
     return f"scipy.special.{fn.__name__}"
 
 
-def _sinv_vjp(g, ans, a, *args, **kw):
-    _inv_check(**kw)
-    return inv_vjp(g, ans, a)
+def _sinv_vjp(g, ans, a, *args, assume_a=None, lower=False, **kw):
+    """assume_a='sym'/'pos'/'her'/'diagonal'/'... triangular': inv of what scipy reads."""
+    return _solve_read_t(inv_vjp(g, ans, a), assume_a, lower)
 
 
-def _sinv_jvp(tangents, ans, a, *args, **kw):
-    _inv_check(**kw)
-    return inv_jvp(tangents, ans, a)
+def _sinv_jvp(tangents, ans, a, *args, assume_a=None, lower=False, **kw):
+    t = tangents[0]
+    return inv_jvp((None if t is None else _solve_read(t, assume_a, lower),), ans, a)
+
+
+def _assume_refuses(pos: int, name: str, also: tuple = ()):
+    """Refuse the ``assume_a`` (argument ``pos``, or keyword) ``_solve_read`` cannot read, and
+    those in ``also``."""
+    def refuses(args: tuple, kwargs: dict) -> str | None:
+        assume_a = args[pos] if len(args) > pos else kwargs.get("assume_a")
+        if assume_a in also:
+            return f"{name}(assume_a={assume_a!r}) has no derivative rule"
+        kind = complex if args and np.iscomplexobj(args[0]) else float
+        try:
+            _solve_read(np.zeros((1, 1), kind), assume_a, False)
+        except NotImplementedError as e:
+            return str(e).removeprefix("framead: ").replace("scipy.linalg.solve", name)
+        return None
+
+    return refuses
 
 
 def _scholesky_vjp(g, ans, a, lower=False, *args, **kw):
@@ -521,16 +543,21 @@ RULES = [  # (function, vjp, jvp, saves, more metadata)
      {0: (0, 2, ANS), 2: (0, 2, ANS)}, {"multi": True}),
     (sp.softmax, (_softmax_vjp,), _softmax_jvp, {0: (ANS,)}, {}),
     (sp.log_softmax, (_log_softmax_vjp,), _log_softmax_jvp, {0: (ANS,)}, {}),
-    (sl.solve, (_ssolve_cot(0), _ssolve_cot(1)), _ssolve_jvp, _SOLVES, {}),
+    (sl.solve, (_ssolve_cot(0), _ssolve_cot(1)), _ssolve_jvp, _SOLVES,
+     {"refuses": _assume_refuses(6, "scipy.linalg.solve")}),
     (sl.solve_triangular, (_tri_cot(0), _tri_cot(1)), _tri_jvp, _SOLVES, {}),
     (sl.cho_factor, (_cho_factor_vjp,), _cho_factor_jvp, {0: (ANS,)}, {"multi": True}),
     (sl.cho_solve, (_cho_solve_cot(0), _cho_solve_cot(1)), _cho_solve_jvp, _SOLVES,
      {"containers": (0,)}),
-    (sl.lu_factor, (_lu_factor_vjp,), _lu_factor_jvp, {0: (ANS,)}, {"multi": True}),
+    (sl.lu_factor, (_lu_factor_vjp,), _lu_factor_jvp, {0: (ANS,)},
+     {"multi": True, "refuses": {"a": lambda a: not_square(a) and "scipy.linalg.lu_factor of "
+                                 "a non-square matrix has no derivative rule"}}),
     (sl.lu_solve, (_lu_solve_cot(0), _lu_solve_cot(1)), _lu_solve_jvp, _SOLVES,
      {"containers": (0,)}),
     (sl.expm, (_expm_vjp,), _expm_jvp, {0: (0,)}, {}),
-    (sl.inv, (_sinv_vjp,), _sinv_jvp, {0: (ANS,)}, {}),
+    # (SciPy 1.17's inv(assume_a='diagonal') returns the off-diagonal entries as they are)
+    (sl.inv, (_sinv_vjp,), _sinv_jvp, {0: (ANS,)},
+     {"refuses": _assume_refuses(99, "scipy.linalg.inv", ("diagonal",))}),
     (sl.det, (_sdet_vjp,), _sdet_jvp, {0: (0, ANS)}, {}),
     (sl.cholesky, (_scholesky_vjp,), _scholesky_jvp, {0: (ANS,)}, {}),
     (sl.solve_banded, _band_solve_vjp, _band_solve_jvp, {1: (1, ANS), 2: (1, ANS)},
@@ -542,7 +569,7 @@ def install() -> None:
     """Register every rule whose function has none yet (a user's own rule wins)."""
     for fn, d in UNARY:
         if lookup(fn) is None:
-            defunary(fn, d, name=_name(fn))
+            defunary(fn, d, name=_name(fn), refuses=_REAL_ONLY.get(fn))
     for fn, dx, dy in BINARY:
         if lookup(fn) is None:
             defbinary(fn, dx, dy, name=_name(fn))

@@ -340,6 +340,10 @@ def _signal2d_vjp(correlate):
     return vjp
 
 
+_SIGNAL2D_REFUSED = {"boundary": lambda b: b not in ("fill", "pad"),
+                     "fillvalue": lambda v: bool(np.any(np.asarray(v) != 0))}
+
+
 def _signal2d_jvp(fn):
     def jvp(tangents, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
         t1, t2 = (tuple(tangents) + (None, None))[:2]
@@ -445,7 +449,8 @@ def install() -> None:
         if lookup(fn) is None:
             name = f"scipy.signal.{fn.__name__}"
             register(fn, vjp=_signal2d_vjp(corr), jvp=_signal2d_jvp(fn), saves=None,
-                     nondiff=(2, 3, 4), hazard=_hazard(name) + " (fillvalue)", name=name)
+                     nondiff=(2, 3, 4), hazard=_hazard(name) + " (fillvalue)", name=name,
+                     refuses=_SIGNAL2D_REFUSED)
     if lookup(ss.lfilter) is None:
         register(ss.lfilter, vjp=_lfilter_vjp, jvp=_lfilter_jvp, saves=None, nondiff=(3, 4),
                  hazard=_hazard("scipy.signal.lfilter") + " (initial state zi)",
