@@ -1898,6 +1898,249 @@ static PyObject *setup(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------ packed step lists
+ * A long cached replay's step lists (framead/replay_steps.py Packed) as int32 codes instead of
+ * tuples: per step a header h (h >= 0: a tuple of h items follows; h < 0: the step is
+ * objects[-1 - h] itself, a _Call), per item a code c: c & 1 == 0, the int c / 2 (exact ints
+ * of 29 bits and a sign: the env ids); c & 3 == 1, objects[c >> 2] (by identity); c & 3 == 3,
+ * a tuple of c >> 2 items whose codes follow (a tuple holding an int the small-int cache does
+ * not, an env id: each step has its own, (1, 42) or (17, 18, 19)). About 5x smaller than the
+ * tuples and their int objects; unpack_steps rebuilds a chunk of steps equal to the packed
+ * ones (the same objects, ints of the same values, new tuples). */
+
+typedef struct { int32_t *w; Py_ssize_t n, cap; } Words;
+
+static int
+words_push(Words *b, int32_t v)
+{
+    if (b->n == b->cap) {
+        Py_ssize_t cap = b->cap ? 2 * b->cap : 1024;
+        int32_t *w = PyMem_Realloc(b->w, (size_t)cap * sizeof(int32_t));
+        if (w == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->w = w;
+        b->cap = cap;
+    }
+    b->w[b->n++] = v;
+    return 0;
+}
+
+#define PACK_LIMIT (1L << 28)   /* ints of smaller magnitude inline; indexes and lengths below */
+
+/* objects' index of o (appended once, by identity); -1 on error */
+static Py_ssize_t
+pack_object(PyObject *o, PyObject *objects, PyObject *index)
+{
+    PyObject *key = PyLong_FromVoidPtr(o);
+    if (key == NULL)
+        return -1;
+    PyObject *got = PyDict_GetItemWithError(index, key);
+    Py_ssize_t i;
+    if (got != NULL) {
+        i = PyLong_AsSsize_t(got);
+    } else if (PyErr_Occurred()) {
+        i = -1;
+    } else {
+        i = PyList_GET_SIZE(objects);
+        PyObject *iv = PyLong_FromSsize_t(i);
+        if (iv == NULL || PyDict_SetItem(index, key, iv) < 0 || PyList_Append(objects, o) < 0)
+            i = -1;
+        Py_XDECREF(iv);
+    }
+    Py_DECREF(key);
+    if (i >= PACK_LIMIT) {
+        PyErr_SetString(PyExc_OverflowError, "too many distinct objects to pack");
+        return -1;
+    }
+    return i;
+}
+
+/* whether the int x is packed inline, into *v */
+static int
+pack_small_int(PyObject *x, long long *v)
+{
+    if (!PyLong_CheckExact(x))
+        return 0;
+    int over = 0;
+    *v = PyLong_AsLongLongAndOverflow(x, &over);
+    if (*v == -1 && PyErr_Occurred()) {
+        PyErr_Clear();   /* (cannot happen for an exact int) */
+        return 0;
+    }
+    return !over && *v > -PACK_LIMIT && *v < PACK_LIMIT;
+}
+
+/* an exact tuple holding an int beyond the small-int cache, at most two levels down */
+static int
+holds_own_int(PyObject *t, int depth)
+{
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(t); j++) {
+        PyObject *x = PyTuple_GET_ITEM(t, j);
+        long long v;
+        if (pack_small_int(x, &v) && (v < -5 || v > 256))
+            return 1;
+        if (depth > 0 && PyTuple_CheckExact(x) && holds_own_int(x, depth - 1))
+            return 1;
+    }
+    return 0;
+}
+
+static int
+pack_item(Words *b, PyObject *x, PyObject *objects, PyObject *index, int depth)
+{
+    long long v;
+    if (pack_small_int(x, &v))
+        return words_push(b, (int32_t)(2 * v));
+    if (depth > 0 && PyTuple_CheckExact(x) && PyTuple_GET_SIZE(x) < PACK_LIMIT &&
+            holds_own_int(x, 1)) {
+        if (words_push(b, (int32_t)(PyTuple_GET_SIZE(x) * 4 + 3)) < 0)
+            return -1;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(x); j++)
+            if (pack_item(b, PyTuple_GET_ITEM(x, j), objects, index, depth - 1) < 0)
+                return -1;
+        return 0;
+    }
+    Py_ssize_t i = pack_object(x, objects, index);
+    return i < 0 ? -1 : words_push(b, (int32_t)(i * 4 + 1));
+}
+
+static PyObject *
+pack_steps(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "pack_steps(steps: list, chunk: int)");
+        return NULL;
+    }
+    PyObject *steps = args[0];
+    Py_ssize_t chunk = PyLong_AsSsize_t(args[1]);
+    if (chunk <= 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "chunk must be positive");
+        return NULL;
+    }
+    Words b = {NULL, 0, 0};
+    PyObject *objects = PyList_New(0), *index = PyDict_New(), *starts = PyList_New(0);
+    PyObject *codes = NULL, *res = NULL;
+    if (objects == NULL || index == NULL || starts == NULL)
+        goto done;
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(steps); k++) {
+        if (k % chunk == 0) {
+            PyObject *at = PyLong_FromSsize_t(b.n);
+            int bad = at == NULL || PyList_Append(starts, at) < 0;
+            Py_XDECREF(at);
+            if (bad)
+                goto done;
+        }
+        PyObject *st = PyList_GET_ITEM(steps, k);
+        if (!PyTuple_CheckExact(st) || PyTuple_GET_SIZE(st) >= PACK_LIMIT) {
+            Py_ssize_t i = pack_object(st, objects, index);
+            if (i < 0 || words_push(&b, (int32_t)(-1 - i)) < 0)
+                goto done;
+            continue;
+        }
+        if (words_push(&b, (int32_t)PyTuple_GET_SIZE(st)) < 0)
+            goto done;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(st); j++)
+            if (pack_item(&b, PyTuple_GET_ITEM(st, j), objects, index, 2) < 0)
+                goto done;
+    }
+    codes = PyBytes_FromStringAndSize((const char *)b.w, b.n * (Py_ssize_t)sizeof(int32_t));
+    if (codes != NULL)
+        res = PyTuple_Pack(3, codes, objects, starts);
+done:
+    PyMem_Free(b.w);
+    Py_XDECREF(codes);
+    Py_XDECREF(objects);
+    Py_XDECREF(index);
+    Py_XDECREF(starts);
+    return res;
+}
+
+typedef struct { const char *base; Py_ssize_t at, nw; PyObject *objects; } Reader;
+
+static int
+read_word(Reader *r, int32_t *v)
+{
+    if (r->at < 0 || r->at >= r->nw) {
+        PyErr_SetString(PyExc_ValueError, "corrupt packed steps");
+        return -1;
+    }
+    memcpy(v, r->base + r->at * (Py_ssize_t)sizeof(int32_t), sizeof(int32_t));
+    r->at++;
+    return 0;
+}
+
+static PyObject *
+read_object(Reader *r, Py_ssize_t i)
+{
+    if (i < 0 || i >= PyList_GET_SIZE(r->objects)) {
+        PyErr_SetString(PyExc_ValueError, "corrupt packed steps");
+        return NULL;
+    }
+    return Py_NewRef(PyList_GET_ITEM(r->objects, i));
+}
+
+/* a tuple of n items read from r */
+static PyObject *
+read_tuple(Reader *r, Py_ssize_t n)
+{
+    PyObject *t = PyTuple_New(n);
+    if (t == NULL)
+        return NULL;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        int32_t c;
+        PyObject *x;
+        if (read_word(r, &c) < 0)
+            goto fail;
+        if ((c & 1) == 0)
+            x = PyLong_FromLong(c / 2);
+        else if ((c & 3) == 1)
+            x = read_object(r, (Py_ssize_t)(c >> 2));
+        else
+            x = read_tuple(r, (Py_ssize_t)(c >> 2));
+        if (x == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(t, j, x);
+    }
+    return t;
+fail:
+    Py_DECREF(t);
+    return NULL;
+}
+
+static PyObject *
+unpack_steps(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyBytes_CheckExact(args[0]) || !PyList_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "unpack_steps(codes: bytes, objects: list, start: int, count: int)");
+        return NULL;
+    }
+    Reader r = {PyBytes_AS_STRING(args[0]), PyLong_AsSsize_t(args[2]),
+                PyBytes_GET_SIZE(args[0]) / (Py_ssize_t)sizeof(int32_t), args[1]};
+    Py_ssize_t count = PyLong_AsSsize_t(args[3]);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *out = PyList_New(count > 0 ? count : 0);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        int32_t h;
+        if (read_word(&r, &h) < 0)
+            goto fail;
+        PyObject *st = h < 0 ? read_object(&r, -1 - (Py_ssize_t)h) : read_tuple(&r, h);
+        if (st == NULL)
+            goto fail;
+        PyList_SET_ITEM(out, k, st);
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"run", (PyCFunction)(void (*)(void))run, METH_FASTCALL,
      "run(nodes, k, ct, ops) -> int: apply the VJPs of real scalar nodes nodes[k:] on ct "
@@ -1911,6 +2154,12 @@ static PyMethodDef methods[] = {
     {"replay_forward", (PyCFunction)(void (*)(void))replay_forward, METH_FASTCALL,
      "replay_forward(steps, k, e, ops) -> int: a cached replay's plain forward steps "
      "steps[k:] on e, up to the first step it leaves to Python (whose index it returns)."},
+    {"pack_steps", (PyCFunction)(void (*)(void))pack_steps, METH_FASTCALL,
+     "pack_steps(steps, chunk) -> (codes, objects, starts): a step list as int32 codes "
+     "(framead/replay_steps.py Packed); starts: the code offset of every chunk-th step."},
+    {"unpack_steps", (PyCFunction)(void (*)(void))unpack_steps, METH_FASTCALL,
+     "unpack_steps(codes, objects, start, count) -> list: count steps from code offset "
+     "start, equal to the packed ones."},
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(Value, Node, ln2, ln10): the IR classes (their slot offsets) and constants."},
     {NULL, NULL, 0, NULL},
