@@ -275,16 +275,12 @@ def _fill_half(vector, width, axis, kwargs):
     vector[vector.size - width[1]:] = 0.5
 
 
-@pytest.mark.xfail(strict=True, reason="a rule cannot refuse a call at capture: capture/ "
-                   "needs a hook asking the rule (np.pad with a function as mode)")
 def test_pad_function_mode_is_refused():
     def f(v):
         return np.sum(np.pad(v, 1, _fill_half) * np.arange(1.0, 7.0))
     assert_refused(f, np.array([1.0, 2.0, 3.0, 4.0]))
 
 
-@pytest.mark.xfail(strict=True, reason="a rule cannot refuse a call at capture: capture/ "
-                   "needs a hook asking the rule (reshape order='A' reads the layout)")
 def test_reshape_order_a_is_refused():
     def f(v):
         return np.sum(np.reshape(v, (3, 2), order="A") * np.arange(6.0).reshape(3, 2))

@@ -354,8 +354,7 @@ def test_signal_2d_and_lfilter(data):
 
 def test_signal_unsupported_forms_are_loud():
     x, k = np.ones((3, 4)), np.ones((2, 2))
-    with pytest.raises(NotImplementedError):
-        framead.grad(lambda x: np.sum(ss.convolve2d(x, k, "same", "wrap")))(x)
+    assert "FA101" in codes(lambda x: np.sum(ss.convolve2d(x, k, "same", "wrap")), x)
     zi = np.array([0.3])
     assert "FA101" in codes(lambda z: ss.lfilter([1.0, 0.5], [1.0, -0.2], x[0], zi=z)[0][0], zi)
 
