@@ -2009,14 +2009,11 @@ pack_item(Words *b, PyObject *x, PyObject *objects, PyObject *index, int depth)
 static PyObject *
 pack_steps(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !PyList_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "pack_steps(steps: list, chunk: int, consume: bool)");
+    if (nargs != 2 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "pack_steps(steps: list, chunk: int)");
         return NULL;
     }
     PyObject *steps = args[0];
-    int consume = PyObject_IsTrue(args[2]);
-    if (consume < 0)
-        return NULL;
     Py_ssize_t chunk = PyLong_AsSsize_t(args[1]);
     if (chunk <= 0) {
         if (!PyErr_Occurred())
@@ -2048,10 +2045,6 @@ pack_steps(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(st); j++)
             if (pack_item(&b, PyTuple_GET_ITEM(st, j), objects, index, 2) < 0)
                 goto done;
-        if (consume) {   /* (its memory goes as the codes grow: no peak of both) */
-            Py_INCREF(Py_None);
-            PyList_SetItem(steps, k, Py_None);
-        }
     }
     codes = PyBytes_FromStringAndSize((const char *)b.w, b.n * (Py_ssize_t)sizeof(int32_t));
     if (codes != NULL)
@@ -2162,9 +2155,8 @@ static PyMethodDef methods[] = {
      "replay_forward(steps, k, e, ops) -> int: a cached replay's plain forward steps "
      "steps[k:] on e, up to the first step it leaves to Python (whose index it returns)."},
     {"pack_steps", (PyCFunction)(void (*)(void))pack_steps, METH_FASTCALL,
-     "pack_steps(steps, chunk, consume) -> (codes, objects, starts): a step list as int32 "
-     "codes (framead/replay_steps.py Packed); starts: the code offset of every chunk-th "
-     "step; consume: each tuple step is replaced by None in steps once packed."},
+     "pack_steps(steps, chunk) -> (codes, objects, starts): a step list as int32 codes "
+     "(framead/replay_steps.py Packed); starts: the code offset of every chunk-th step."},
     {"unpack_steps", (PyCFunction)(void (*)(void))unpack_steps, METH_FASTCALL,
      "unpack_steps(codes, objects, start, count) -> list: count steps from code offset "
      "start, equal to the packed ones."},

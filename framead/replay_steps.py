@@ -91,9 +91,8 @@ class Packed:
     __slots__ = ("codes", "objects", "starts", "n")
     CHUNK = 256
 
-    def __init__(self, steps: list, consume: bool = False) -> None:
-        """``consume``: ``steps`` is the caller's to drop (its tuples go as they are packed)."""
-        self.codes, self.objects, self.starts = _pack(steps, self.CHUNK, consume)
+    def __init__(self, steps: list) -> None:
+        self.codes, self.objects, self.starts = _pack(steps, self.CHUNK)
         self.n = len(steps)
 
     def __len__(self) -> int:
@@ -111,9 +110,8 @@ class Packed:
 
 
 def packed(steps: list) -> list | Packed:
-    """``steps`` (the caller's to drop) as a ``Packed`` list where it is long and the
-    extension is built."""
-    return Packed(steps, True) if _pack is not None and len(steps) >= PACK_MIN else steps
+    """``steps`` as a ``Packed`` list where it is long and the extension is built."""
+    return Packed(steps) if _pack is not None and len(steps) >= PACK_MIN else steps
 
 
 class Ref:

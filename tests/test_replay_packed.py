@@ -45,10 +45,7 @@ def _same(a, b) -> bool:
 @settings(max_examples=300, deadline=None)
 @given(steps=steps_lists, chunk=st.integers(1, 7))
 def test_unpacked_steps_are_the_packed_ones(steps, chunk):
-    kept = list(steps)
-    codes, objects, starts = replay_steps._pack(kept, chunk, True)
-    assert all(s is None or type(s) is not tuple for s in kept)  # (consumed)
-    assert replay_steps._pack(steps, chunk, False) == (codes, objects, starts)
+    codes, objects, starts = replay_steps._pack(steps, chunk)
     assert len(starts) == -(-len(steps) // chunk)
     got = []
     for i, at in enumerate(starts):
@@ -59,7 +56,7 @@ def test_unpacked_steps_are_the_packed_ones(steps, chunk):
 
 
 def test_corrupt_codes_raise():
-    codes, objects, starts = replay_steps._pack([(1, 2, 3)], 4, False)
+    codes, objects, starts = replay_steps._pack([(1, 2, 3)], 4)
     with pytest.raises(ValueError, match="corrupt"):
         replay_steps._unpack(codes[:-4], objects, 0, 1)
     with pytest.raises(ValueError, match="corrupt"):
