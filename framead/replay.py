@@ -399,8 +399,8 @@ class Replay:
             if bnodes[left] is not None:
                 self._backward_step(bnodes[left], left, library, bwd, bwhere)
         self._items = self._release_after = self._memo = None
-        self._fwd = [functools.partial(steps.run_forward, steps.packed(fwd), where, miss=Miss)]
-        self._bwd = [functools.partial(steps.run_backward, steps.packed(bwd), bwhere)]
+        self._fwd = [functools.partial(steps.run_forward, fwd, where, miss=Miss)]
+        self._bwd = [functools.partial(steps.run_backward, bwd, bwhere)]
         self.step_counts = (len(fwd), len(bwd))
 
     def _where_of(self, rule: Any, loc: Any) -> tuple:

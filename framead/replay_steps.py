@@ -77,43 +77,6 @@ def _use_c() -> bool:
     return SCALAR_C and current_recorder() is None
 
 
-_pack: Any = getattr(_scalar_tape, "pack_steps", None)
-_unpack: Any = getattr(_scalar_tape, "unpack_steps", None)
-PACK_MIN = 1024  # step lists this long are packed (shorter ones: a few KiB as tuples)
-
-
-class Packed:
-    """A long step list stored as int32 codes (capture/_scalar_tape.c ``pack_steps``: env ids
-    and small ints inline, every other item by identity in ``objects``), ~5x smaller than
-    its tuples (a cached replay holds its steps between calls); the loops decode ``CHUNK``
-    steps at a time as they reach them (equal tuples: the same objects, equal ints)."""
-
-    __slots__ = ("codes", "objects", "starts", "n")
-    CHUNK = 256
-
-    def __init__(self, steps: list) -> None:
-        self.codes, self.objects, self.starts = _pack(steps, self.CHUNK)
-        self.n = len(steps)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def chunks(self) -> Any:
-        """(index of the first step, the steps) for each chunk, in order."""
-        c = self.CHUNK
-        for i, at in enumerate(self.starts):
-            yield i * c, _unpack(self.codes, self.objects, at, min(c, self.n - i * c))
-
-    def __iter__(self) -> Any:
-        for _, part in self.chunks():
-            yield from part
-
-
-def packed(steps: list) -> list | Packed:
-    """``steps`` as a ``Packed`` list where it is long and the extension is built."""
-    return Packed(steps) if _pack is not None and len(steps) >= PACK_MIN else steps
-
-
 class Ref:
     """A traced leaf of a container argument: the value with id ``id`` of the env."""
 
@@ -185,17 +148,9 @@ def run_forward(steps: list, where: list, e: list,
     """Run forward steps on the env ``e`` (``where``: each step's (rule, location), for
     error notes, or None; ``miss``: the guard-failure exception, let through without a
     note)."""
-    run = _run_forward_c if _use_c() else _run_forward_py
-    if type(steps) is Packed:
-        for base, part in steps.chunks():
-            run(part, where, e, miss, base)
-    else:
-        run(steps, where, e, miss, 0)
-
-
-def _run_forward_py(steps: list, where: list, e: list, miss: type[BaseException],
-                    base: int) -> None:
-    """``run_forward`` in Python (``base``: the index of ``steps[0]`` in ``where``)."""
+    if _use_c():
+        _run_forward_c(steps, where, e, miss)
+        return
     k = -1
     try:
         for k, st in enumerate(steps):  # noqa: B007 - read on error
@@ -203,12 +158,12 @@ def _run_forward_py(steps: list, where: list, e: list, miss: type[BaseException]
     except miss:
         raise
     except Exception as err:
-        _note(err, where, k, "replaying", base)
+        _note(err, where, k, "replaying")
         raise
 
 
-def _run_forward_c(steps: list, where: list, e: list, miss: type[BaseException],
-                   base: int) -> None:
+def _run_forward_c(steps: list, where: list, e: list,
+                   miss: type[BaseException]) -> None:
     """``run_forward`` with runs of plain steps done in C, the others here."""
     crun, ops = _c_fwd, _FWD_OPS
     k, n, j = 0, len(steps), -1
@@ -223,7 +178,7 @@ def _run_forward_c(steps: list, where: list, e: list, miss: type[BaseException],
     except miss:
         raise
     except Exception as err:
-        _note(err, where, j, "replaying", base)
+        _note(err, where, j, "replaying")
         raise
 
 
@@ -249,10 +204,10 @@ def _forward_one(st: tuple, e: list) -> None:
         fn(e, a, b, o)
 
 
-def _note(err: BaseException, where: list, k: int, what: str, base: int = 0) -> None:
-    if k < 0 or where[base + k] is None:
+def _note(err: BaseException, where: list, k: int, what: str) -> None:
+    if k < 0 or where[k] is None:
         return
-    rule, loc = where[base + k]
+    rule, loc = where[k]
     name = rule if type(rule) is str else getattr(rule, "name", repr(rule))
     err.add_note(f"framead: raised {what} {name} (a step of a cached trace), recorded at "
                  f"{loc.file}:{loc.line}: {loc.source()}")
@@ -422,25 +377,19 @@ def _run_call(st: _Call, e: list, ct: dict) -> None:
 def run_backward(steps: list, where: list, e: list, ct: dict) -> None:
     """Run reverse steps: cotangents ``ct`` (by value id) from the seeds to the inputs
     (``where``: as for ``run_forward``)."""
-    run = _run_backward_c if _use_c() else _run_backward_py
-    if type(steps) is Packed:
-        for base, part in steps.chunks():
-            run(part, where, e, ct, base)
-    else:
-        run(steps, where, e, ct, 0)
-
-
-def _run_backward_py(steps: list, where: list, e: list, ct: dict, base: int) -> None:
+    if _use_c():
+        _run_backward_c(steps, where, e, ct)
+        return
     k = -1
     try:
         for k, st in enumerate(steps):  # noqa: B007 - read on error
             _backward_one(st, e, ct)
     except Exception as err:
-        _note(err, where, k, "in the reverse pass: the VJP of", base)
+        _note(err, where, k, "in the reverse pass: the VJP of")
         raise
 
 
-def _run_backward_c(steps: list, where: list, e: list, ct: dict, base: int) -> None:
+def _run_backward_c(steps: list, where: list, e: list, ct: dict) -> None:
     """``run_backward`` with runs of real scalar B_INLINE steps done in C, the others
     here."""
     crun = _c_bwd
@@ -454,7 +403,7 @@ def _run_backward_c(steps: list, where: list, e: list, ct: dict, base: int) -> N
             k += 1
             _backward_one(steps[j], e, ct)
     except Exception as err:
-        _note(err, where, j, "in the reverse pass: the VJP of", base)
+        _note(err, where, j, "in the reverse pass: the VJP of")
         raise
 
 
