@@ -217,11 +217,140 @@ is_traced(PyObject *o)
    lists, e.g. functools' pure-Python LRU links, would otherwise make it
    exponential or endless). Past the budget or the depth limit it answers 1,
    "maybe": the Python handler then looks with a cycle-safe walk, so nothing
-   traced is missed and nothing hangs. */
+   traced is missed and nothing hangs.
+   The arguments of a C callable without a rule are looked at deeper (FA_SCAN_DEEP):
+   pickle.dumps(obj), json's encoder, array.array(gen), csv's writerows(zip(...)) read the
+   values inside, natively. Also entered then: instances of Python classes (what the
+   garbage collector sees of them: their __dict__ values and slots, read without running
+   any of their code), dict views (their dict), cells, and iterators nested in an argument
+   (what they hold: a generator's frame locals, a zip's iterators, a list iterator's list).
+   An iterator argument itself (FA_SCAN_ITERS) answers 1: its items are made inside the
+   call, so the handler passes it on watched (capture/unruled.py). Functions, classes and
+   modules are never entered. */
 #define FA_SCAN_BUDGET 1024
+#define FA_SCAN_LISTS 1 /* lists, tuples, dicts */
+#define FA_SCAN_DEEP 2  /* also objects of Python classes, dict views, iterators inside */
+#define FA_SCAN_ITERS 4 /* an iterator argument: 1 */
+
+/* set_scan_config(): typeobject.c's subtype_traverse (the tp_traverse of every class a
+   class statement makes), the C callables that move an iterator's items or an object by
+   identity (next, min, super...: none of their arguments is looked at deeply), the
+   iterator types whose items are never traced (range, str, bytes, io) */
+static traverseproc plain_traverse;
+static ptrmap identity_consumers;
+static PyObject *scan_config; /* (plain class, consumers, leaf iterator types): kept alive */
+static PyObject *leaf_iter_types;
+
+static int scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe,
+                     int deep);
+
+typedef struct {
+    const ptrmap *m;
+    Py_ssize_t *budget;
+    int depth;
+    int maybe;
+} scan_state;
 
 static int
-scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe)
+scan_visit(PyObject *o, void *arg)
+{
+    scan_state *s = (scan_state *)arg;
+    return o != NULL && (is_traced_in(s->m, o) ||
+                         scan_walk(s->m, o, s->depth, s->budget, s->maybe, 1));
+}
+
+static int
+grab_visit(PyObject *o, void *arg)
+{
+    *(PyObject **)arg = o;
+    return 1;
+}
+
+static int
+is_leaf_iter(PyObject *o)
+{
+    if (leaf_iter_types == NULL) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(leaf_iter_types); i++) {
+        if (PyObject_TypeCheck(o, (PyTypeObject *)PyTuple_GET_ITEM(leaf_iter_types, i))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* An iterator argument whose items the handler must watch (FA_SCAN_ITERS): one built in C
+   (a generator, zip, map, a list's iterator...); an object of a Python class with __next__
+   is entered as any other (its attributes), never replaced */
+FA_INLINE int
+is_watched_iter(PyObject *o)
+{
+    return plain_traverse != NULL && PyIter_Check(o) && Py_TYPE(o)->tp_traverse != plain_traverse &&
+           !is_leaf_iter(o);
+}
+
+/* FA_SCAN_DEEP: o is not a list, tuple or dict */
+static int
+scan_deep(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    traverseproc trav = t->tp_traverse;
+    if (trav == NULL || plain_traverse == NULL || !PyObject_IS_GC(o)) {
+        return 0; /* numbers, strings, arrays */
+    }
+    int view = 0;
+    if (trav == plain_traverse) {
+        if (PyType_Check(o) || PyModule_Check(o)) { /* a class of a Python metaclass */
+            return 0;
+        }
+    }
+    else if (PyCell_Check(o)) {
+        PyObject *c = PyCell_GET(o);
+        if (c == NULL || depth > 32) {
+            return c == NULL ? 0 : maybe;
+        }
+        return is_traced_in(m, c) || scan_walk(m, c, depth + 1, budget, maybe, 1);
+    }
+    else if (PyDictKeys_Check(o)) {
+        view = 1;
+    }
+    else if (PyDictValues_Check(o)) {
+        view = 2;
+    }
+    else if (PyDictItems_Check(o)) {
+        view = 3;
+    }
+    else if (!PyIter_Check(o) || is_leaf_iter(o)) {
+        return 0; /* functions, methods, frames, C objects that are not iterators */
+    }
+    if (depth > 32 || --*budget < 0) {
+        return maybe;
+    }
+    if (view) { /* its dict (the one object a dict view's traverse visits) */
+        PyObject *d = NULL;
+        trav(o, grab_visit, &d);
+        if (d == NULL || !PyDict_Check(d)) {
+            return 0;
+        }
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(d, &pos, &key, &value)) {
+            if (((view & 1) && (is_traced_in(m, key) ||
+                                scan_walk(m, key, depth + 1, budget, maybe, 1))) ||
+                ((view & 2) && (is_traced_in(m, value) ||
+                                scan_walk(m, value, depth + 1, budget, maybe, 1)))) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    scan_state s = {m, budget, depth + 1, maybe};
+    return trav(o, scan_visit, &s) != 0;
+}
+
+static int
+scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe, int deep)
 {
     PyObject **items;
     Py_ssize_t n;
@@ -240,14 +369,14 @@ scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe
         Py_ssize_t pos = 0;
         PyObject *key, *value;
         while (PyDict_Next(o, &pos, &key, &value)) {
-            if (is_traced_in(m, value) || scan_walk(m, value, depth + 1, budget, maybe)) {
+            if (is_traced_in(m, value) || scan_walk(m, value, depth + 1, budget, maybe, deep)) {
                 return 1;
             }
         }
         return 0;
     }
     else {
-        return 0;
+        return deep && scan_deep(m, o, depth, budget, maybe);
     }
     if (depth > 32 || --*budget < 0) {
         return maybe;
@@ -255,24 +384,28 @@ scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe
     for (Py_ssize_t i = 0; i < n; i++) {
         /* is_traced runs no Python code, so the list cannot change under us */
         PyObject *it = items[i];
-        if (is_traced_in(m, it) || scan_walk(m, it, depth + 1, budget, maybe)) {
+        if (is_traced_in(m, it) || scan_walk(m, it, depth + 1, budget, maybe, deep)) {
             return 1;
         }
     }
     return 0;
 }
 
+/* mode: FA_SCAN_* bits (0: o itself only) */
 static int
-scan_traced(PyObject *o, int depth)
+scan_traced(PyObject *o, int mode)
 {
+    if ((mode & FA_SCAN_ITERS) && is_watched_iter(o)) {
+        return 1;
+    }
     Py_ssize_t budget = FA_SCAN_BUDGET;
-    return scan_walk(&T.tracked, o, depth, &budget, 1);
+    return scan_walk(&T.tracked, o, 0, &budget, 1, (mode & FA_SCAN_DEEP) != 0);
 }
 
 static inline int
-is_traced_scan(PyObject *o, int scan)
+is_traced_scan(PyObject *o, int mode)
 {
-    return is_traced(o) || (scan && scan_traced(o, 0));
+    return is_traced(o) || (mode && scan_traced(o, mode));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -890,7 +1023,7 @@ static int
 watch_scan(const ptrmap *m, PyObject *o)
 {
     Py_ssize_t budget = FA_SCAN_BUDGET;
-    return scan_walk(m, o, 0, &budget, 0);
+    return scan_walk(m, o, 0, &budget, 0, 0);
 }
 
 /* The capturing thread (other than this one) whose traced set holds o, or NULL. */
@@ -1210,6 +1343,90 @@ static PyObject *
 m_get_callable_flags(PyObject *mod, PyObject *obj)
 {
     return PyLong_FromUnsignedLong(callable_flags.size ? lookup_flags(obj) : 0);
+}
+
+/* set_scan_config(plain_class, consumers, leaf_iterator_types): what the deep argument
+   scan (scan_deep) needs: a class made by a class statement (its tp_traverse is every such
+   class's), the C callables that move their arguments by identity, the iterator types whose
+   items are never traced. */
+static PyObject *
+m_set_scan_config(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyType_Check(args[0]) || !PyTuple_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "set_scan_config(plain_class, consumers, leaf_iterator_types: tuple)");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[2]); i++) {
+        if (!PyType_Check(PyTuple_GET_ITEM(args[2], i))) {
+            PyErr_SetString(PyExc_TypeError, "set_scan_config(): leaf iterator types");
+            return NULL;
+        }
+    }
+    PyObject *seq = PySequence_Fast(args[1], "set_scan_config(): consumers");
+    if (seq == NULL) {
+        return NULL;
+    }
+    ptrmap fresh = {0};
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        if (ptrmap_set(&fresh, flags_key(PySequence_Fast_GET_ITEM(seq, i)), 1) < 0) {
+            free(fresh.table);
+            Py_DECREF(seq);
+            return PyErr_NoMemory();
+        }
+    }
+    PyObject *keep = PyTuple_Pack(3, args[0], seq, args[2]);
+    Py_DECREF(seq);
+    if (keep == NULL) {
+        free(fresh.table);
+        return NULL;
+    }
+    free(identity_consumers.table);
+    identity_consumers = fresh;
+    leaf_iter_types = args[2];
+    plain_traverse = ((PyTypeObject *)args[0])->tp_traverse;
+    Py_XSETREF(scan_config, keep);
+    Py_RETURN_NONE;
+}
+
+/* scan_kind(obj): what the deep argument scan enters obj as (capture/callables.py's walk
+   asks): 0 not entered, 1 an object of a Python class, 2 an iterator, 3/4/5 a dict's
+   keys/values/items view, 6 a cell. */
+static PyObject *
+m_scan_kind(PyObject *mod, PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    long k = 0;
+    if (t->tp_traverse == NULL || plain_traverse == NULL || !PyObject_IS_GC(o)) {
+        k = 0;
+    }
+    else if (t->tp_traverse == plain_traverse) {
+        k = PyType_Check(o) || PyModule_Check(o) ? 0 : 1;
+    }
+    else if (PyCell_Check(o)) {
+        k = 6;
+    }
+    else if (PyDictKeys_Check(o)) {
+        k = 3;
+    }
+    else if (PyDictValues_Check(o)) {
+        k = 4;
+    }
+    else if (PyDictItems_Check(o)) {
+        k = 5;
+    }
+    else if (PyIter_Check(o) && !is_leaf_iter(o)) {
+        k = 2;
+    }
+    return PyLong_FromLong(k);
+}
+
+/* watched_iterator(obj): an argument of a C callable without a rule whose items the handler
+   watches (the deep scan answers 1 for it) */
+static PyObject *
+m_watched_iterator(PyObject *mod, PyObject *o)
+{
+    return PyBool_FromLong(is_watched_iter(o));
 }
 
 /* load_callable_flags([(obj, flags), ...]): the whole table replaced in one C call, so
@@ -1675,9 +1892,9 @@ FA_INLINE int
 seq_operand_traced(PyObject *a, PyObject *b)
 {
     if (is_seq(a)) {
-        return !is_seq(b) && !PyLong_Check(b) && scan_traced(a, 0);
+        return !is_seq(b) && !PyLong_Check(b) && scan_traced(a, FA_SCAN_LISTS);
     }
-    return is_seq(b) && !PyLong_Check(a) && scan_traced(b, 0);
+    return is_seq(b) && !PyLong_Check(a) && scan_traced(b, FA_SCAN_LISTS);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -4181,16 +4398,26 @@ is_python_callable(PyObject *c)
     return PyType_Check(c) && constructs_in_python((PyTypeObject *)c);
 }
 
-/* Look inside list/tuple arguments for traced values: callables with the SCAN flag,
-   and every C callable without a rule or the NATIVE flag (a traced value reaching C
-   inside a list is a lost gradient the handler reports). */
+/* How deep the arguments are looked into for traced values (FA_SCAN_* bits): inside lists,
+   tuples and dicts for callables with the SCAN flag; for every C callable without a rule or
+   the NATIVE flag (a traced value reaching C inside an argument is a lost gradient the
+   handler reports) also inside objects, dict views and iterators (scan_deep), and an
+   iterator argument is watched; not for those that move items by identity (next, min,
+   super...: set_scan_config), whose lists are still looked into. */
 static inline int
 scans_lists(PyObject *callable, unsigned flags)
 {
     if (flags & FA_SCAN) {
-        return 1;
+        return FA_SCAN_LISTS;
     }
-    return !(flags & (FA_RULE | FA_NATIVE)) && !is_python_callable(callable);
+    if ((flags & (FA_RULE | FA_NATIVE)) || is_python_callable(callable)) {
+        return 0;
+    }
+    if ((identity_consumers.size && ptrmap_contains(&identity_consumers, flags_key(callable))) ||
+        Py_IS_TYPE(callable, method_wrapper_type) || Py_IS_TYPE(callable, &PyWrapperDescr_Type)) {
+        return FA_SCAN_LISTS; /* (slots called by name: super().__init__(obj), __setitem__) */
+    }
+    return FA_SCAN_LISTS | FA_SCAN_DEEP | FA_SCAN_ITERS;
 }
 
 /* Is any argument a Python function or bound Python method (a callback C will call)? */
@@ -4523,6 +4750,16 @@ native:
         fv_inline_leave(ts, at, res);
         return res;
     }
+}
+
+/* scan_mode(callable) -> int: how deep the C trampoline looks into its arguments for
+   traced values (scans_lists: 1 lists, tuples and dicts, 2 also objects, dict views and
+   iterators inside, 4 an iterator argument is watched) */
+static PyObject *
+m_scan_mode(PyObject *mod, PyObject *callable)
+{
+    unsigned flags = callable_flags.size ? lookup_flags(callable) : 0;
+    return PyLong_FromLong(scans_lists(callable, flags));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -5242,6 +5479,17 @@ static PyMethodDef module_methods[] = {
     {"load_callable_flags", m_load_callable_flags, METH_O,
      "load_callable_flags([(callable, flags), ...]): replace the whole table at once."},
     {"clear_callable_flags", m_clear_callable_flags, METH_NOARGS, "clear_callable_flags()."},
+    {"set_scan_config", (PyCFunction)(void (*)(void))m_set_scan_config, METH_FASTCALL,
+     "set_scan_config(plain_class, identity_consumers, leaf_iterator_types): the deep "
+     "argument scan of C callables without a rule."},
+    {"scan_kind", m_scan_kind, METH_O,
+     "scan_kind(obj) -> int: 0, or what the deep scan enters obj as (1 object of a Python "
+     "class, 2 iterator, 3/4/5 dict keys/values/items view, 6 cell)."},
+    {"scan_mode", m_scan_mode, METH_O,
+     "scan_mode(callable) -> int: how deep its arguments are scanned (1 lists, 2 objects "
+     "inside, 4 iterator arguments watched)."},
+    {"watched_iterator", m_watched_iterator, METH_O,
+     "watched_iterator(obj) -> bool: an iterator argument whose items the handler watches."},
     {"_install_foreign_for_test", m_install_foreign_for_test, METH_O,
      "test helper: install (True) / remove (False) a stand-in foreign PEP 523 evaluator."},
     {NULL, NULL, 0, NULL},

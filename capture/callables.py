@@ -4,31 +4,85 @@ traced values, what is it called."""
 
 from __future__ import annotations
 
+import _abc
+import _io
+import _queue
+import builtins
 import functools
+import gc
 import types
+import weakref
 from typing import Any
+
+import numpy as np
 
 from . import _evalframe as C
 
 HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class created at run time (class statement, type())
 
 
-def holds_traced(v: Any) -> bool:
+class _Plain:
+    """A class made by a class statement: the C argument scan enters objects of such classes
+    (their traverse function is this one's)."""
+
+
+# C callables that move their arguments by identity (an iterator's items, an object): the C
+# trampoline looks inside their lists, not inside their objects, and leaves their iterators
+IDENTITY_CONSUMERS = (
+    builtins.next, builtins.min, builtins.max, builtins.sorted, builtins.any, builtins.all,
+    builtins.super, _abc._abc_instancecheck, _abc._abc_subclasscheck, weakref.proxy,
+    weakref.ref.__new__,  # (every C type's X.__new__: one C function)
+    _queue.SimpleQueue.put, _queue.SimpleQueue.put_nowait,
+    str.format)  # (an object's text is its Python __format__/__repr__'s, or its address)
+# iterators whose items are never traced: an argument of these is passed on unwatched
+LEAF_ITERATORS = tuple({type(iter(range(1))), type(iter(range(1 << 64))), type(iter("")),
+                        type(iter("\u0100")), type(iter(b"")), type(iter(bytearray())),
+                        _io._IOBase})
+C.set_scan_config(_Plain, IDENTITY_CONSUMERS, LEAF_ITERATORS)
+
+_SEQS = (list, tuple, dict)
+_FLAT = frozenset({float, int, bool, complex, str, bytes, type(None), np.ndarray, np.float64})
+_ITERATOR, _KEYS, _VALUES, _ITEMS, _CELL = 2, 3, 4, 5, 6  # C.scan_kind's answers
+
+
+def holds_traced(v: Any, deep: bool = False) -> bool:
     """Whether ``v`` is traced or a (nested, possibly cyclic) list/tuple/dict holding one. An
     explicit stack (a list nested 10,000 deep is no RecursionError), and containers read below
     any Python override (a pure-Python OrderedDict's values() in the middle of its own
-    __setitem__ must not run)."""
+    __setitem__ must not run). ``deep``: also inside what the C trampoline's deep scan of a
+    rule-less C call's arguments enters (``C.scan_kind``): objects of Python classes (what the
+    garbage collector sees: instance attributes and slots, no code of theirs run), dict
+    views, cells, iterators (their sources: a generator's locals, a zip's iterators)."""
     stack, seen = [v], set()
     while stack:
         x = stack.pop()
-        if isinstance(x, list | tuple | dict):
+        if isinstance(x, _SEQS):
             if id(x) not in seen:
                 seen.add(id(x))
                 stack.extend(dict.values(x) if isinstance(x, dict)
                              else list.__iter__(x) if isinstance(x, list) else tuple.__iter__(x))
         elif C.is_tracked(x):
             return True
+        elif deep and type(x) not in _FLAT and id(x) not in seen:
+            kind = C.scan_kind(x)
+            if kind:
+                seen.add(id(x))
+                stack.extend(_inside(x, kind))
     return False
+
+
+def _inside(x: Any, kind: int) -> list:
+    """What the deep scan looks at inside ``x`` (of ``C.scan_kind`` ``kind``)."""
+    if kind == _CELL:
+        try:
+            return [x.cell_contents]
+        except ValueError:  # an empty cell
+            return []
+    if kind in (_KEYS, _VALUES, _ITEMS):
+        d = gc.get_referents(x)[0]  # the view's dict
+        return [*(dict.keys(d) if kind != _VALUES else ()),
+                *(dict.values(d) if kind != _KEYS else ())]
+    return [r for r in gc.get_referents(x) if not isinstance(r, type)]
 
 
 def self_traced(fn: Any) -> bool:

@@ -48,7 +48,7 @@ from .special_forms import (
     rows_if_traced,
     to_object_array,
 )
-from .unruled import callback_call, unknown_call
+from .unruled import callback_call, unknown_call, watched_call
 from .writers import ufunc_at
 
 # register_solvers: framead/solvers.py registers through calls
@@ -59,6 +59,7 @@ _SLOT_WRAPPER = types.WrapperDescriptorType
 _NO_SLOT = protocols.NO_SLOT
 _UFUNC_REDUCERS = ("reduce", "accumulate", "reduceat", "outer")
 _NOT_LISTED = CallKind(None, Kind.NONE)
+_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))  # (and OrderedDict's)
 
 
 # The commonest traced call, math.sin(x) or np.sin(x) on plain numbers and arrays: a C function
@@ -197,7 +198,14 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
             return handler(rec, fn, args, kwargs, frame)
     if C.get_callable_flags(fn) & C.NATIVE or kind & Kind.CALLBACK_SAFE or is_structural(fn):
         return call_as_user(fn, args, kwargs)
-    if not any(holds_traced(a) for a in (*args, *kwargs.values())) and not self_traced(fn):
+    # (as deep as the C trampoline looked: objects, dict views and iterators inside the
+    # arguments of most C callables; an iterator argument's items are watched as they come)
+    mode = C.scan_mode(fn)
+    deep, watch = bool(mode & 2), bool(mode & 4)
+    if not any(holds_traced(a, deep) for a in (*args, *kwargs.values())
+               if not (watch and C.watched_iterator(a))) and not self_traced(fn):
+        if watch and any(C.watched_iterator(a) for a in (*args, *kwargs.values())):
+            return watched_call(rec, fn, args, kwargs, frame)
         return callback_call(rec, fn, args, kwargs, frame)
     return unknown_call(rec, fn, args, kwargs, frame)
 
@@ -253,6 +261,14 @@ def _iterating(rec, fn, kind: int, args: tuple, kwargs: dict, frame) -> Any:
     if not (fn in (builtins.min, builtins.max) and len(args) > 1):  # max(a, b): items
         args = tuple(rows_if_traced(rec, a, frame) for a in args)
     choosing = rec.guards is not None and kind & Kind.CHOOSING
+    if choosing and len(args) == 1:
+        # cached traces guard the choice (or know it unreplayable): what it chooses among as
+        # a list, read once as the call would (a dict view; any iterator unless the call
+        # stops early: a generator, map, zip, a traced array's row iterator)
+        (a,) = args
+        if isinstance(a, _VIEWS) or (not kind & Kind.SHORT_CIRCUIT
+                                     and isinstance(a, collections.abc.Iterator)):
+            args = (list(a),)
     if choosing and "key" in kwargs:
         key = kwargs["key"]  # the choice is made on what the key computes: not replayable
         start = len(rec.nodes)
@@ -262,10 +278,6 @@ def _iterating(rec, fn, kind: int, args: tuple, kwargs: dict, frame) -> Any:
             rec.unreplayable.append(f"{callable_name(fn)}(key=...) chooses by traced "
                                     "values")
         return result
-    if choosing and not kind & Kind.SHORT_CIRCUIT:
-        # cached traces guard the choice: make iterables lists (consumed anyway)
-        # (any iterator: a generator, map, zip, a traced array's row iterator)
-        args = tuple(list(a) if isinstance(a, collections.abc.Iterator) else a for a in args)
     result = call_as_user(fn, args, kwargs)
     if choosing:  # which item min/max/sorted picked
         vals = [rec.tree_value(a) for a in args]

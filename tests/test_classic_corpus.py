@@ -123,18 +123,19 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "object_array_partial": ("wrong", "np.array([...], dtype=object) of traced floats, and "
                              "np.fromiter of a generator, with other terms still traced"),
     # programs_classics4: a rule-less C call whose argument holds traced values inside a user
-    # object or an iterator never reaches the recorder (the C argument scan walks only
-    # lists, tuples and dicts): no hazard, while other terms keep the result traced
-    "pickle_array_object": ("wrong", "pickle.dumps of a user object holding traced arrays "
-                            "(its __dict__ is not scanned): no FA101"),
-    "sqlite_results_table": ("wrong", "sqlite3 executemany over a generator of traced rows "
-                             "(an iterator argument is not scanned): no FA101"),
-    "csv_export_zip_rows": ("wrong", "csv.writer.writerows(zip(ts, ys)) of traced floats (a "
-                            "zip argument is not scanned): no FA101"),
-    "array_module_from_generator": ("wrong", "array.array('d', generator of traced floats) "
-                                    "(an iterator argument is not scanned): no FA105"),
-    "json_default_object_state": ("wrong", "json.dumps(objs, default=vars) of user objects "
-                                  "holding traced floats (not scanned): no FA101"),
+    # object or an iterator: the C argument scan looks inside objects, dict views and
+    # iterators, and an iterator argument is passed on watched (capture/unruled.py)
+    "pickle_array_object": ("wrong_hazard", "pickle.dumps of a user object holding traced "
+                            "arrays (its attributes are scanned): FA101"),
+    "sqlite_results_table": ("wrong_hazard", "sqlite3 executemany over a generator of traced "
+                             "rows (a watched iterator argument): FA101"),
+    "csv_export_zip_rows": ("wrong_hazard", "csv.writer.writerows(zip(ts, ys)) of traced "
+                            "floats (a watched iterator argument): FA101"),
+    "array_module_from_generator": ("wrong_hazard", "array.array('d', generator of traced "
+                                    "floats) (a watched iterator argument): FA105"),
+    "json_default_object_state": ("wrong_hazard", "json.dumps(objs, default=vars) of user "
+                                  "objects holding traced floats (scanned): FA101 at json's "
+                                  "encoder call"),
     # programs_classics4: reported
     "nditer_readwrite": ("wrong_hazard", "np.nditer (readwrite) has no rule (FA101)"),
     "permutation_test_generator": ("wrong_hazard", "Generator.permutation / .shuffle of a "
@@ -273,13 +274,7 @@ def _has_torch() -> bool:
 # replay keeps (a wrong value at a new point, not only a wrong gradient)
 REPLAY_EXPECTED: dict[str, str] = {name: EXPECTED[name][1] for name in (
     "array_protocol_container", "array_interface_export", "float_protocol_quantity",
-    "text_checkpoint_partial", "object_array_partial",
-    "pickle_array_object", "sqlite_results_table", "csv_export_zip_rows",
-    "array_module_from_generator", "json_default_object_state")}
-# programs_classics4: right when captured, wrong when replayed
-REPLAY_EXPECTED["dict_values_ranking"] = (
-    "max(d.values()) / statistics.median(d.values()) and sorted(d.items(), key=lambda): a "
-    "dict view argument is not scanned, so the choice is neither guarded nor unreplayable")
+    "text_checkpoint_partial", "object_array_partial")}
 
 
 def test_classic_cached_replays():
