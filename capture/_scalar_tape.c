@@ -1898,6 +1898,23 @@ static PyObject *setup(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* untracked_empty(obj): obj, an empty list, set or dict, no longer tracked by the cyclic
+   collector: framead fills it only with objects that cannot refer back to it (untracked
+   Values, ints). A recording holds thousands (a buffer's saved values and their ids); each
+   full collection a long recording triggers would walk them all again. A non-empty one or
+   another type is returned as it is. */
+static PyObject *
+untracked_empty(PyObject *mod, PyObject *obj)
+{
+    if (((PyList_CheckExact(obj) && PyList_GET_SIZE(obj) == 0) ||
+         (PyAnySet_CheckExact(obj) && PySet_GET_SIZE(obj) == 0) ||
+         (PyDict_CheckExact(obj) && PyDict_GET_SIZE(obj) == 0)) &&
+        PyObject_GC_IsTracked(obj)) {
+        PyObject_GC_UnTrack(obj);
+    }
+    return Py_NewRef(obj);
+}
+
 static PyMethodDef methods[] = {
     {"run", (PyCFunction)(void (*)(void))run, METH_FASTCALL,
      "run(nodes, k, ct, ops) -> int: apply the VJPs of real scalar nodes nodes[k:] on ct "
@@ -1911,6 +1928,9 @@ static PyMethodDef methods[] = {
     {"replay_forward", (PyCFunction)(void (*)(void))replay_forward, METH_FASTCALL,
      "replay_forward(steps, k, e, ops) -> int: a cached replay's plain forward steps "
      "steps[k:] on e, up to the first step it leaves to Python (whose index it returns)."},
+    {"untracked_empty", untracked_empty, METH_O,
+     "untracked_empty(obj) -> obj: an empty list/set/dict the cyclic collector no longer "
+     "tracks (framead fills it only with objects that cannot refer back)."},
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(Value, Node, ln2, ln10): the IR classes (their slot offsets) and constants."},
     {NULL, NULL, 0, NULL},

@@ -32,6 +32,12 @@ from .unruled import refused_call, unknown_call
 from .values import ValueTable, call_recipe
 
 __all__ = ["Recorder"]
+
+try:  # (a buffer's saved Values and ids can refer to nothing that refers back)
+    from ._scalar_tape import untracked_empty as _untracked
+except ImportError:  # pragma: no cover - the optional extension is not built
+    def _untracked(x: Any) -> Any:
+        return x
 CONST_SNAPSHOT_BYTES = 1 << 20
 _SEQUENCES = frozenset({list, tuple})
 
@@ -252,7 +258,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                 buf = self.buffer_of(buffer_owner(p))
                 if buf is not None and x.id not in buf.saved_ids:
                     if type(buf.saved) is tuple:  # (the first save: Buffer's shared empties)
-                        buf.saved, buf.saved_ids = [], set()
+                        buf.saved, buf.saved_ids = _untracked([]), _untracked(set())
                     buf.saved.append(x)
                     buf.saved_ids.add(x.id)
             return x
