@@ -120,6 +120,7 @@ for _module in (math_rules, builtin_rules, numpy_rules, numpy_array_rules, numpy
                 numpy_series_rules, linalg_rules, product_rules, fft_rules, mutation_rules):
     _install(_module)
 del _module
+_install(importlib.import_module(f"{__name__}.ufunc_outer_rules"))  # ufunc.outer, any ufunc
 
 
 # Optional rule packs: (module of this package, installed once any of these modules has been
