@@ -141,7 +141,7 @@ _DECLARED: list[tuple[int, list]] = [
         (np.putmask, writers.putmask), (np.fill_diagonal, writers.fill_diagonal)]),
     (Kind.INPLACE_METHOD, [
         (np.ndarray.sort, writers.sort_method), (np.ndarray.fill, writers.fill_method),
-        (np.ndarray.put, writers.put_method)]),
+        (np.ndarray.put, writers.put_method), (np.ndarray.resize, writers.resize_method)]),
     (Kind.UFUNC_METHODS, [
         (np.add, {"reduce": np.sum, "accumulate": np.cumsum}),
         (np.multiply, {"reduce": np.prod, "accumulate": np.cumprod}),

@@ -7,6 +7,8 @@ of it is re-derived (``write_back``). Part of ``Recorder`` (recorder.py)."""
 from __future__ import annotations
 
 import operator
+import sys
+import weakref
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,12 @@ from .overrides import plain, python_attr
 from .primitive_rules import CONST_RULE, COPY_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .saves import ALL, NOTHING, plain_constants, saved_set
 from .sourceloc import loc_of
+from .unruled import refused_call
+from .values import RESIZE_RULE
+
+
+def _gone_root() -> None:
+    """A buffer's root while framead's weak reference to it is dropped (``resize``)."""
 
 
 class Mutations:
@@ -98,8 +106,15 @@ class Mutations:
 
     def mutate(self, rule, fn, call_args: tuple, call_kwargs: dict, node_args: tuple,
                target: np.ndarray, frame: Any, node_kwargs: dict | None = None) -> Any:
-        """Run an in-place ``fn`` that overwrites ``target`` with ``rule(*node_args)``."""
+        """Run an in-place ``fn`` that overwrites ``target`` with ``rule(*node_args)``; a call
+        the rule refuses (``Rule.refuses``) is run as a call with no rule (FA101, the written
+        traced arrays made constants: FA104), as ``Recorder.apply`` does."""
         vals = [self.tree_value(a) for a in node_args]
+        if getattr(rule, "refusal", None) is not None and any(v is not None for v in vals) \
+                and (why := rule.refuses(node_args, dict(call_kwargs) if node_kwargs is None
+                                         else node_kwargs)) is not None:
+            return refused_call(self, rule.name, why, fn, call_args, call_kwargs, node_args,
+                                frame)
         if target is node_args[0] and vals[0] is None:
             vals[0] = self.ensure_value(target)
         traced = [i for i, v in enumerate(vals) if v is not None]
@@ -127,6 +142,77 @@ class Mutations:
             return self.apply(rule, lambda *_: result, (), {}, node_args, frame)
         self._wrote(rule, args, kw, saves, target, frame)
         return result
+
+    def resize(self, a: np.ndarray, args: tuple, kwargs: dict, frame: Any,
+               native_refs: Any) -> Any:
+        """``a.resize(...)`` as natively (NumPy refuses an array with weak references, and
+        with ``refcheck`` one referenced more than by its name and the call): framead's own weak
+        references to ``a`` are dropped around the native call and its saved values in ``a``
+        copied first; ``native_refs()`` counts the references the program holds. The result
+        is recorded (``a``'s old values in C order, then zeros: ``layout_rules.resize_into``)
+        as ``a``'s new buffer; other errors are NumPy's own, nothing recorded."""
+        if not isinstance(a, np.ndarray) or a.base is not None or \
+                not a.flags.owndata:  # (NumPy's own error, as natively)
+            return a.resize(*args, **kwargs)
+        before, size = sys.getrefcount(a), a.size
+        old = self.value_of(a)
+        if old is not None:
+            self.copy_on_write(a)  # (its saved values held a: counted off by ``before``)
+        held = self._drop_weak_refs(a)
+        try:
+            refs = native_refs() - (before - sys.getrefcount(a)) \
+                if kwargs.get("refcheck", True) else 0
+            if refs > 2 or weakref.getweakrefcount(a):
+                result = a.resize(*args, **kwargs)  # NumPy's error (or a same-size resize)
+            else:
+                result = a.resize(*args, **{**kwargs, "refcheck": False})
+        except BaseException:
+            self._restore_weak_refs(a, held)
+            raise
+        buf = held[1]
+        if old is None:
+            self._restore_weak_refs(a, held)
+            return result
+        self.buffers.pop(id(a), None)
+        views = self._views_of(buf, a)
+        for k, _ in views:
+            del self.entries[k]  # (the same memory, when the size is: looked up again)
+        if views and a.size != size:
+            self.hazard("FA104", "ndarray.resize", frame,
+                        "resized (refcheck=False) with views of it alive: NumPy moved its "
+                        "memory, the views read freed memory; framead reads them as constants")
+        new = self._new_value(a)
+        saves = ALL if self.save_all else saved_set(RESIZE_RULE, (0,))
+        self.nodes.append(Node(RESIZE_RULE, (old, a.shape), {}, (new,), loc_of(frame), saves))
+        self._save_derived(saves, old, 0, new)
+        self._own_buffer(a, new)
+        return result
+
+    def _drop_weak_refs(self, a: np.ndarray) -> tuple:
+        """Remove framead's weak references to ``a`` (its table entry, its buffer's root,
+        weak primals); what ``_restore_weak_refs`` puts back."""
+        e = self.entries.get(id(a))
+        entry = None
+        if e is not None and e.obj is a:
+            entry = (e.value, e.buffer, e.version, e.parent, e.recipe)
+            del self.entries[id(a)]
+        del e
+        buf = self.buffer_of(a)
+        if buf is not None:
+            buf._root = _gone_root
+        primals = [vid for vid, r in self._refs.items() if r() is a]
+        for vid in primals:
+            del self._refs[vid]
+        return entry, buf, primals
+
+    def _restore_weak_refs(self, a: np.ndarray, held: tuple) -> None:
+        entry, buf, primals = held
+        if entry is not None:
+            self.entries[id(a)] = self._entry(a, *entry)
+        if buf is not None:
+            buf._root = weakref.ref(a)
+        for vid in primals:
+            self._refs[vid] = weakref.ref(a)
 
     def _wrote(self, rule, args: tuple, kw: dict, saves: Any, target: np.ndarray,
                frame: Any) -> None:

@@ -30,6 +30,9 @@ DSTAR = "__framead_dstar__"
 #: instrumented (.data, .ctypes: an array's raw memory, FA105 where it is traced; not
 #: __array_interface__, which NumPy's Python code and framead's own view walk read)
 ATTR_NAMES = frozenset({"T", "mT", "real", "imag", "flat", "data", "ctypes"})
+#: attribute names whose stores only are instrumented too: ``a.shape = s``, ``a.dtype = d``,
+#: ``a.strides = s`` change how a traced array reads its memory (values.set_layout)
+LAYOUT_NAMES = frozenset({"shape", "dtype", "strides"})
 N_COMPARE = 6
 
 Instrs = list[tuple[int, int]]
@@ -198,10 +201,10 @@ class Emitter:
         return self.setitem_seq(ctx), 1
 
     def store_attr(self, ctx: Any, arg: int) -> tuple[Instrs, int] | None:
-        """[v, obj] -> call(setattr, obj, 'name', v) for names in ATTR_NAMES: writes like
-        ``a.flat = v`` or ``z.real = v`` are buffer writes; the call probe sends them to the
-        recorder only when traced."""
-        if arg not in ctx.attr_names:
+        """[v, obj] -> call(setattr, obj, 'name', v) for names in ATTR_NAMES and LAYOUT_NAMES:
+        writes like ``a.flat = v`` or ``z.real = v`` are buffer writes, ``a.shape = s`` a new
+        layout; the call probe sends them to the recorder only when traced."""
+        if arg not in ctx.attr_names and ctx.names[arg] not in LAYOUT_NAMES:
             return None
         LOAD_CONST, SWAP = self.LOAD_CONST, self.SWAP
         return [

@@ -19,6 +19,7 @@ import weakref
 from typing import Any
 
 import numpy as np
+from framead.rules import layout_rules
 from framead.rules import primitives as prim
 
 from framead import rules
@@ -32,6 +33,7 @@ from .saves import ALL, saved_set
 from .sourceloc import loc_of
 
 _REFS_SWEEP_MIN = 4096  # weak primals kept before the first sweep of dead ones
+_REINTERPRET_RULE, RESIZE_RULE = layout_rules.make_rules()
 
 
 class ValueTable:
@@ -238,12 +240,13 @@ class ValueTable:
         buf = e.buffer
         if buf is None or e.version == buf.version:
             v = e.value
-            if buf is not None and v is not None and v.shape != obj.shape:
+            if buf is not None and v is not None and (v.shape != obj.shape or
+                                                      v.dtype != obj.dtype):
                 return self._reshaped(e, obj)
             return v
         if e.parent is None:  # the buffer owner itself
             e.value, e.version = buf.value, buf.version
-            if e.value.shape != obj.shape:
+            if e.value.shape != obj.shape or e.value.dtype != obj.dtype:
                 return self._reshaped(e, obj)
             return e.value
         pv = self.value_of(e.parent)
@@ -262,19 +265,127 @@ class ValueTable:
         if self.save_all or "ans" in saved:
             self._protect(v, None)
 
-    def _reshaped(self, e: Entry, obj: np.ndarray) -> Value:
-        """``a.shape = ...`` changed a traced array's shape in place (np.matrix's indexing
-        does it), which no probe sees: its value is the reshape of the recorded one."""
-        rule = rules.lookup(np.reshape)
+    def _reshaped(self, e: Entry, obj: np.ndarray) -> Value | None:
+        """``a.shape = ...`` or ``a.dtype = ...`` changed a traced array where no probe saw it
+        (``set_layout`` sees the program's own): a new shape is the reshape of the recorded
+        value; a new dtype is FA104, a constant (saved values that are ``obj`` read their
+        memory in their own layout again)."""
+        frame = sys._getframe(2)
+        old = e.value
+        if old.dtype == obj.dtype:
+            rule = rules.lookup(np.reshape)
+            self._repoint_saved(e.buffer, obj, lambda: np.reshape(obj, old.shape))
+            return self._relaid(e, obj, rule, (old, obj.shape), frame)
+        self._repoint_saved(e.buffer, obj, lambda: obj.view(old.dtype).reshape(old.shape))
+        return self._reinterpreted(e, obj, old, frame, seen=False)
+
+    # -- a.shape = s, a.dtype = d, a.strides = s ------------------------------------------------
+
+    def set_layout(self, a: np.ndarray, name: str, new: Any, frame: Any) -> None:
+        """``a.<name> = new`` for ``shape``/``dtype``/``strides``: ``a`` reads the same memory
+        anew. Its value is re-derived from the one before: a reshape, a gather of its items
+        (strides), a float <-> complex reinterpretation (``rules.layout_rules``); any other
+        dtype is FA104 (a constant, or untraced for a dtype framead does not differentiate).
+        Saved values that are ``a`` keep reading its memory in the old layout; views of an
+        owner's memory are looked up again from its new layout."""
+        e = self.entries.get(id(a))
+        old = self.value_of(a) if (e is not None and e.obj is a) or self.buffers else None
+        if old is None:
+            setattr(a, name, new)
+            return
+        before = (a.shape, a.dtype, a.strides)
+        alias = a.view(np.ndarray)  # the old layout over the same memory
+        setattr(a, name, new)  # (NumPy's error, if any: nothing recorded)
+        if (a.shape, a.dtype, a.strides) == before:
+            return
+        e = self.entries[id(a)]
+        self._repoint_saved(e.buffer, a, lambda: alias)
+        if e.buffer is not None and e.parent is not None:  # a view: looked up again when read
+            del self.entries[id(a)]
+            if a.dtype.kind not in "fc":
+                self.hazard("FA104", f"ndarray.{name}", frame,
+                            f"a traced array's memory read as {a.dtype}: framead does not "
+                            "follow values through it (writes through it are not seen)")
+            return
+        if a.dtype == old.dtype:
+            if alias.flags.c_contiguous and a.flags.c_contiguous:
+                self._relaid(e, a, rules.lookup(np.reshape), (old, a.shape), frame)
+                return
+            idx = prim.view_index(alias, a) if e.buffer is not None else None
+            if idx is not None:
+                self._relaid(e, a, GATHER_RULE, (old, idx), frame)
+                return
+        self._reinterpreted(e, a, old, frame, seen=True)
+
+    def _relaid(self, e: Any, obj: np.ndarray, rule: Any, args: tuple, frame: Any) -> Value:
+        """``obj``'s new value ``rule(*args)`` (args[0]: its value before), recorded now."""
         v = self._new_value(obj)
         saved = ALL if self.save_all else saved_set(rule, (0,))
-        self.nodes.append(Node(rule, (e.value, obj.shape), {}, (v,), loc_of(sys._getframe(2)),
-                               saved))
-        self._save_derived(saved, e.value, 0, v)
+        self.nodes.append(Node(rule, args, {}, (v,), loc_of(frame), saved))
+        self._save_derived(saved, args[0], 0, v)
         e.value = v
-        if e.parent is None:
+        if e.parent is None and e.buffer is not None:
             e.buffer.value = v
+            self._look_up_views(e.buffer, obj)
         return v
+
+    def _reinterpreted(self, e: Any, obj: np.ndarray, old: Value, frame: Any,
+                       seen: bool) -> Value | None:
+        """``obj`` (its entry ``e``) now reads its memory as another dtype: a float <->
+        complex reinterpretation ``seen`` at the program's store is exact; any other is
+        FA104, ``obj`` a constant (untraced for a dtype framead does not differentiate)."""
+        if e.buffer is not None and e.parent is not None:  # a view: looked up again
+            del self.entries[id(obj)]
+            if obj.dtype.kind in "fc":
+                return self.value_of(obj)  # (its recipe from the memory, or FA104)
+        elif seen and layout_rules.pairs_dtype(old.dtype, obj.dtype) and \
+                self._views_of(e.buffer, obj) == []:
+            return self._relaid(e, obj, _REINTERPRET_RULE, (old, obj.dtype), frame)
+        self.hazard("FA104", "ndarray.dtype", frame,
+                    f"a traced {old.dtype} array's memory read as {obj.dtype} (a.dtype = ...): "
+                    "framead does not follow its values through that; they are constants from "
+                    "here on")
+        if obj.dtype.kind not in "fc":
+            if e.buffer is not None and e.parent is None:
+                self.buffers.pop(id(obj), None)
+                self._look_up_views(e.buffer, obj)
+            self.entries.pop(id(obj), None)
+            return None
+        v = self._new_value(obj)
+        self.nodes.append(Node(CONST_RULE, (), {}, (v,), loc_of(frame)))
+        if self.save_all or self.guards is not None:  # replays bake this value in
+            self._protect(v, None)
+        e.value = v
+        if e.buffer is not None:
+            e.buffer.value = v
+            self._look_up_views(e.buffer, obj)
+        return v
+
+    def _repoint_saved(self, buf: Buffer | None, obj: np.ndarray, old_layout: Any) -> None:
+        """Saved values whose primal is ``obj`` itself read ``old_layout()`` (``obj``'s
+        memory in the layout they were recorded with) from now on."""
+        if buf is None or not buf.saved:
+            return
+        alias = None
+        for v in buf.saved:
+            if v.primal is obj:
+                if alias is None:
+                    alias = old_layout()
+                v.primal = alias
+
+    def _views_of(self, buf: Buffer | None, root: np.ndarray) -> list:
+        """The live traced views of ``buf``'s memory (not ``root``): (id, array) pairs."""
+        if buf is None:
+            return []
+        return [(k, e.obj) for k, e in list(self.entries.items())
+                if e.buffer is buf and e.parent is not None and e.obj is not None and
+                e.obj is not root]
+
+    def _look_up_views(self, buf: Buffer, root: np.ndarray) -> None:
+        """The owner ``root`` reads its memory anew: its views' recipes (indices into its
+        old layout) are made again from the memory when they are next read."""
+        for k, _ in self._views_of(buf, root):
+            del self.entries[k]
 
     def tree_value(self, obj: Any, _path: tuple = ()) -> Any:
         """Value for a traced leaf, a list/tuple copy with Values inside, or None (a list

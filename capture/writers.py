@@ -4,12 +4,17 @@ the target's buffer (``Recorder.mutate``), so later reads see the new version.""
 
 from __future__ import annotations
 
+import functools
+import sys
+import threading
 from typing import Any
 
 import numpy as np
 from framead.rules import mutation_rules as _mut
 
 from framead import rules
+
+from .opcodes_common import LAYOUT_NAMES
 
 
 def _bind(args: tuple, kwargs: dict, names: tuple, defaults: dict) -> list:
@@ -55,7 +60,11 @@ def fill_diagonal(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> A
 
 
 def set_attribute(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
-    """``a.flat = v``, ``z.real = v``, ``z.imag = v`` on arrays are writes into a's buffer."""
+    """``a.flat = v``, ``z.real = v``, ``z.imag = v`` on arrays are writes into a's buffer;
+    ``a.shape``/``a.dtype``/``a.strides = v`` change how a reads it (``rec.set_layout``)."""
+    if len(args) == 3 and not kwargs and isinstance(args[0], np.ndarray) and \
+            args[1] in LAYOUT_NAMES:
+        return rec.set_layout(*args, frame)
     if len(args) == 3 and not kwargs and isinstance(args[0], np.ndarray) and \
             args[1] in ("flat", "real", "imag"):
         a, name, v = args
@@ -115,3 +124,40 @@ def ufunc_at(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
         operands = (cur, b_items[n]) if ufunc.nin == 2 else (cur,)
         rec.set_item(a, pos, rec.dispatch(ufunc, operands, {}, frame), frame)
     return None
+
+
+def resize_method(rec: Any, a: np.ndarray, args: tuple, kwargs: dict, frame: Any) -> Any:
+    """``a.resize(shape, refcheck=...)`` (``Recorder.resize``). NumPy's refcheck counts the
+    references to ``a``; framead's own on the way here are counted by sending a twin array
+    through the same dispatch (``_native_refs``)."""
+    refs = sys.getrefcount(a)  # (first: the twin is counted at this very point)
+    if _twin.__dict__.get("on"):
+        _twin.count = refs
+        return None
+    caller = sys._getframe(1)  # dispatch: a came bound (a.resize) or as an argument
+    bound = caller.f_locals.get("self_") is a
+    del caller
+    return rec.resize(a, args, kwargs, frame,
+                      functools.partial(_native_refs, rec, refs, bound, frame))
+
+
+_twin = threading.local()
+
+
+def _native_refs(rec: Any, refs: int, bound: bool, frame: Any) -> int:
+    """The references to the array a native ``a.resize(...)`` would count (refcheck: more
+    than 2 raise): ``refs`` (counted by ``resize_method``) less framead's on the way, as the
+    same count of a fresh twin array sent through dispatch the way ``a`` came (``bound``:
+    ``a.resize(...)``, else ``np.ndarray.resize(a, ...)``) finds them."""
+    twin = np.empty(0)
+    _twin.on = True
+    try:
+        if bound:
+            rec.dispatch(twin.resize, (0,), {}, frame)
+            held = 2  # the twin's name here and its bound method (a's call holds a too)
+        else:
+            rec.dispatch(np.ndarray.resize, (twin, 0), {}, frame)
+            held = 1  # the twin's name here
+    finally:
+        _twin.on = False
+    return refs - (_twin.count - held)

@@ -70,12 +70,6 @@ def _resize_result(x):
     return np.sum(y * y)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ndarray.resize raises 'cannot resize an array that references or is referenced by "
-    "another object' under capture (even with refcheck=False): the recorder holds weak "
-    "references to every traced array (capture/buffers.py Buffer._root and WeakEntry, "
-    "capture/values.py _weak_primal), and NumPy refuses to resize an array whose weakref "
-    "list is not empty; natively it resizes"))
 @pytest.mark.parametrize("f", [_grow_buffer, _resize_filled, _resize_result])
 def test_ndarray_resize_of_a_traced_array_as_natively(f):
     native, g = _both(f)
@@ -125,12 +119,6 @@ def _dtype_to_f32(x):
     return float(np.sum(y[::2].astype(np.float64)))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`a.dtype = ...` on a traced array is not seen (STORE_ATTR is instrumented only for "
-    "capture/opcodes_common.py ATTR_NAMES); capture/values.py value_of compares only the "
-    "shape, and _reshaped records np.reshape of the old value to the new shape, so the "
-    "trace has no hazard and the reverse pass raises 'cannot reshape array of size 2 into "
-    "shape (4,)'. Fix: compare the dtype too and report FA104 as `.view(dtype)` does"))
 @pytest.mark.filterwarnings("ignore:Setting the dtype:DeprecationWarning")  # NumPy 2.5
 @pytest.mark.parametrize("f", [_dtype_to_complex, _dtype_to_f32])
 def test_dtype_assignment_is_a_hazard_or_differentiated(f):
