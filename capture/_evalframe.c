@@ -2708,6 +2708,34 @@ fast_reduce(PyObject *fn, PyObject *x, PyObject *axis)
     return fast_array_call(st, rec, rs, fn, x, call + method, 1 - method, axis);
 }
 
+/* tp_traverse visit of a weak entry (ctx: {its value's type, its callback, its type}): can
+   `x` refer back to it? Its callback (the table's reaper: a weak reference to the table),
+   its class, a Value, an untracked object, an acyclic_leaf (a view recipe's tuple of slices)
+   cannot. */
+static int
+entry_visit(PyObject *x, void *arg)
+{
+    PyObject **ctx = (PyObject **)arg;
+    if (x == ctx[1] || x == ctx[2] || Py_IS_TYPE(x, (PyTypeObject *)ctx[0]) ||
+        acyclic_leaf(x, 1)) {
+        return 0;
+    }
+    return 1;
+}
+
+/* A new weak entry untracked by the cyclic collector where nothing it refers to can refer
+   back (a recording holds one per array it met: nbody ~15,000, which every full collection
+   the recording triggers walked again, and whose growth triggered them). */
+static void
+untrack_entry(PyObject *entry, PyObject *v, PyObject *on_death)
+{
+    PyObject *ctx[3] = {(PyObject *)Py_TYPE(v), on_death, (PyObject *)Py_TYPE(entry)};
+    traverseproc tr = Py_TYPE(entry)->tp_traverse;
+    if (PyObject_GC_IsTracked(entry) && tr != NULL && tr(entry, entry_visit, ctx) == 0) {
+        PyObject_GC_UnTrack(entry);
+    }
+}
+
 /* Register `obj`, a fast path's new array, as value `v` (view_of: NULL for a new memory
    owner, else (buffer, parent, recipe) of a view): what ValueTable.fresh_array / fresh_view
    do, here where nothing else is due (no freed addresses to purge, no sweep of the weak
@@ -2784,6 +2812,7 @@ fast_register(PyObject *st, PyObject *rec, PyObject *obj, PyObject *v, PyObject 
     if (PyDict_SetItem(entries, key, entry) < 0) {
         goto done;
     }
+    untrack_entry(entry, v, PyTuple_GET_ITEM(arrays, 7));
     if (view_of == NULL) {
         if ((buffers = PyObject_GetAttr(rec, s_buffers)) == NULL ||
             PyDict_SetItem(buffers, key, buf) < 0) {
