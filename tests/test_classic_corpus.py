@@ -140,8 +140,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "nditer_readwrite": ("wrong_hazard", "np.nditer (readwrite) has no rule (FA101)"),
     "permutation_test_generator": ("wrong_hazard", "Generator.permutation / .shuffle of a "
                                    "traced array have no rule (FA101, FA104)"),
-    "pairwise_outer_kernel": ("wrong_hazard", "np.subtract.outer / np.multiply.outer (ufunc "
-                              ".outer) have no rule (FA101)"),
     "scipy_lfilter_blockwise": ("wrong_hazard", "lfilter_zi's array_api_compat solve calls "
                                 "the _umath_linalg.solve1 gufunc (FA101); lfilter with a "
                                 "traced zi (FA106)"),

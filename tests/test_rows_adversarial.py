@@ -790,11 +790,6 @@ def test_a_kept_iterator_is_invisible_after_the_capture():
     assert observe(kept.pop()) == native
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "np.fromiter(iter(x), float) of a traced x: the gradient through it is lost with no "
-    "hazard (expected e0 + 2x, got e0): calls.dispatch sends np.fromiter (no rule) to "
-    "callback_call because holds_traced() of a lazy iterator (a Rows, a generator) is False, "
-    "so no FA101 as for np.fromiter(x, float)"))
 def test_fromiter_of_a_row_iterator():
     def f(x):
         return x[0] + np.sum(np.fromiter(iter(x), float) ** 2)
@@ -842,11 +837,6 @@ def test_rows_of_a_sliding_window_after_a_write():
                                    rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ndarray.resize in place raises ValueError ('cannot resize an array that references or "
-    "is referenced by another object') under capture, even with refcheck=False: NumPy refuses "
-    "to resize an array with weak references, and framead's Buffer holds a weakref to every "
-    "traced owner (buffers.Buffer._root)"))
 def test_resize_in_place():
     def f(x):
         y = x * 1.0
@@ -860,12 +850,6 @@ def test_resize_in_place():
     assert _outcome(framead.value_and_grad(f), x)[1] is None
 
 
-@pytest.mark.xfail(np.lib.NumpyVersion(np.__version__) < "2.5.0", strict=True, reason=(
-    "(NumPy < 2.5; 2.5's matrix rows are right) "
-    "np.matrix rows read after the matrix was written through them crash the reverse pass: "
-    "ValueError \"non-broadcastable output operand with shape (2,) doesn't match the "
-    "broadcast shape (1,2)\" from reverse._run_steps (a row view's cotangent is the "
-    "matrix's (1, 2) row, accumulated into a plain (2,) one); also with r = M[0] and no loop"))
 def test_matrix_rows_written_while_iterating():
     def f(x):
         M = np.asmatrix(x.reshape(3, 2))
