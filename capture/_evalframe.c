@@ -281,13 +281,15 @@ is_leaf_iter(PyObject *o)
 }
 
 /* An iterator argument whose items the handler must watch (FA_SCAN_ITERS): one built in C
-   (a generator, zip, map, a list's iterator...); an object of a Python class with __next__
-   is entered as any other (its attributes), never replaced */
+   (zip, map, a list's iterator...). An object of a Python class with __next__ is entered as
+   any other (its attributes), never replaced; so is a generator (what its frame holds), which
+   C code may need as it is (PyGen_Send, gi_frame: CPython's own test_generators sends into
+   one from C) */
 FA_INLINE int
 is_watched_iter(PyObject *o)
 {
     return plain_traverse != NULL && PyIter_Check(o) && Py_TYPE(o)->tp_traverse != plain_traverse &&
-           !is_leaf_iter(o);
+           !PyGen_Check(o) && !is_leaf_iter(o);
 }
 
 /* FA_SCAN_DEEP: o is not a list, tuple or dict */
