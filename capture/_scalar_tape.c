@@ -1898,6 +1898,69 @@ static PyObject *setup(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* kept_bytes(values, strided_base): capture/values.py ValueTable.bytes_kept in one pass: the
+   nbytes of the distinct memory owners of the values' array primals (an owner: the end of
+   the .base chain through ndarrays and as_strided's `strided_base` objects, as
+   buffers.buffer_owner walks it). */
+typedef struct { void *p; Py_ssize_t nbytes; } Owner;
+
+static int
+owner_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const Owner *)a)->p, y = (uintptr_t)((const Owner *)b)->p;
+    return x < y ? -1 : x > y;
+}
+
+static PyObject *
+kept_bytes(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_Check(args[0]) || (!PyType_Check(args[1]) && args[1] != Py_None)) {
+        PyErr_SetString(PyExc_TypeError, "kept_bytes(values: list, strided_base: type | None)");
+        return NULL;
+    }
+    PyObject *values = args[0], *strided = args[1] == Py_None ? NULL : args[1];
+    Py_ssize_t n = PyList_GET_SIZE(values), k = 0;
+    Owner *owners = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(Owner));
+    if (owners == NULL)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(values) && k < n; i++) {
+        PyObject *p = PyObject_GetAttrString(PyList_GET_ITEM(values, i), "primal");
+        if (p == NULL) {
+            PyMem_Free(owners);
+            return NULL;
+        }
+        if (PyArray_Check(p)) {
+            PyObject *a = p;   /* (each base is held by the array before it in the chain) */
+            for (;;) {
+                PyObject *b = PyArray_BASE((PyArrayObject *)a);
+                if (b != NULL && strided != NULL && Py_TYPE(b) == (PyTypeObject *)strided) {
+                    PyObject *bb = PyObject_GetAttrString(b, "base");
+                    if (bb == NULL) {
+                        PyErr_Clear();
+                        break;
+                    }
+                    Py_DECREF(bb);   /* (strided base holds it) */
+                    b = bb;
+                }
+                if (b == NULL || !PyArray_Check(b))
+                    break;
+                a = b;
+            }
+            owners[k].p = a;
+            owners[k].nbytes = PyArray_NBYTES((PyArrayObject *)a);
+            k++;
+        }
+        Py_DECREF(p);
+    }
+    qsort(owners, (size_t)k, sizeof(Owner), owner_cmp);
+    long long total = 0;
+    for (Py_ssize_t i = 0; i < k; i++)
+        if (i == 0 || owners[i].p != owners[i - 1].p)
+            total += owners[i].nbytes;
+    PyMem_Free(owners);
+    return PyLong_FromLongLong(total);
+}
+
 /* untracked_empty(obj): obj, an empty list, set or dict, no longer tracked by the cyclic
    collector: framead fills it only with objects that cannot refer back to it (untracked
    Values, ints). A recording holds thousands (a buffer's saved values and their ids); each
@@ -1928,6 +1991,9 @@ static PyMethodDef methods[] = {
     {"replay_forward", (PyCFunction)(void (*)(void))replay_forward, METH_FASTCALL,
      "replay_forward(steps, k, e, ops) -> int: a cached replay's plain forward steps "
      "steps[k:] on e, up to the first step it leaves to Python (whose index it returns)."},
+    {"kept_bytes", (PyCFunction)(void (*)(void))kept_bytes, METH_FASTCALL,
+     "kept_bytes(values, strided_base) -> int: the bytes of the distinct memory owners of "
+     "the values' array primals (capture/values.py bytes_kept)."},
     {"untracked_empty", untracked_empty, METH_O,
      "untracked_empty(obj) -> obj: an empty list/set/dict the cyclic collector no longer "
      "tracks (framead fills it only with objects that cannot refer back)."},

@@ -26,11 +26,16 @@ from framead import rules
 from framead.ir import Node, Value, values_in
 
 from . import _evalframe as C
-from .buffers import Buffer, Entry, WeakEntry, buffer_owner, weak_entry
+from .buffers import STRIDED_BASE, Buffer, Entry, WeakEntry, buffer_owner, weak_entry
 from .overrides import plain
 from .primitive_rules import CONST_RULE, GATHER_RULE
 from .saves import ALL, saved_set
 from .sourceloc import loc_of
+
+try:
+    from ._scalar_tape import kept_bytes as _kept_bytes
+except ImportError:  # pragma: no cover - the optional extension is not built
+    _kept_bytes = None
 
 _REFS_SWEEP_MIN = 4096  # weak primals kept before the first sweep of dead ones
 _REINTERPRET_RULE, RESIZE_RULE = layout_rules.make_rules()
@@ -139,6 +144,8 @@ class ValueTable:
     def bytes_kept(self) -> int:
         """Bytes of the array memory the recorded values' primals keep alive (each buffer
         once)."""
+        if _kept_bytes is not None:  # (the same walk in C: nbody keeps ~19,000, ~15 ms here)
+            return _kept_bytes(self._kept, STRIDED_BASE)
         owners: dict[int, int] = {}
         for v in self._kept:
             p = v.primal
