@@ -17,6 +17,7 @@ needs, and ``REWRITES``: opcode name -> rewrite function ``fn(ctx, arg)``); what
   writes of traced arrays are recorded.
 * ``UNARY_POSITIVE`` is gone: ``+x`` is ``CALL_INTRINSIC_1 INTRINSIC_UNARY_POSITIVE``.
 * ``COMPARE_OP``'s comparison is ``oparg >> 4`` (the low bits are a specialisation mask).
+* ``CONTAINS_OP`` (``in``, ``not in``) is a call of ``operator.contains`` as on 3.11.
 * Jumps are measured from the unit after their inline caches.
 * Pseudo-ops (>= 256) are kept out of every table, ``INSTRUMENTED_*`` (only in
   ``co_code_adaptive``, never in ``co_code``) out of ``KNOWN``.
@@ -29,6 +30,7 @@ opcode), and what 3.13 lacks (``KW_NAMES``) is looked up with a default.
 from __future__ import annotations
 
 import opcode as _opcode
+import operator as _operator
 
 from . import opcodes_common as _common
 from .opcodes_common import N_COMPARE, Emitter, ProbeSpec
@@ -79,6 +81,7 @@ COPY = OP["COPY"]
 CALL = OP["CALL"]
 KW_NAMES = OP.get("KW_NAMES", -1)  # -1 on 3.13 (removed; opcodes313 uses CALL_KW)
 POP_TOP = OP["POP_TOP"]
+UNARY_NOT = OP["UNARY_NOT"]
 INTRINSIC_UNARY_POSITIVE = _opcode._intrinsic_1_descs.index("INTRINSIC_UNARY_POSITIVE")
 
 N_BINOP = len(_opcode._nb_ops)  # 26
@@ -153,6 +156,27 @@ def _call_intrinsic_1(ctx, arg):
     return E.call_under(ctx, ctx.probes.unary_positive, 1), 1
 
 
+def contains_seq(ctx, arg, to_bool=()):
+    """``CONTAINS_OP arg``: [key, table] -> call(operator.contains, table, key) (what
+    CONTAINS_OP computes: the same ``__contains__`` or iteration, the same errors), then
+    ``to_bool`` (3.13's TO_BOOL), and UNARY_NOT for ``not in`` (arg 1). The call probe sends
+    it to the recorder only when the key or the table is traced. Peak +2."""
+    seq = [
+        (LOAD_CONST, ctx.const(ctx.probes.call)),  # [k, t, call]
+        (SWAP, 3),  # [call, t, k]
+        (LOAD_CONST, ctx.const(_operator.contains)),  # [call, t, k, contains]
+        (SWAP, 3),  # [call, contains, k, t]
+        (SWAP, 2),  # [call, contains, t, k]
+        *_call(2),
+        *to_bool,
+    ]
+    return (seq + [(UNARY_NOT, 0)] if arg else seq), 2
+
+
+def _contains_op(ctx, arg):
+    return contains_seq(ctx, arg)
+
+
 def _push_null(ctx, arg):
     # the NULL under a callable becomes the call probe: CALL then runs call(f, *args)
     return [(LOAD_CONST, ctx.const(ctx.probes.call))], 0
@@ -169,6 +193,7 @@ def _call_function_ex(ctx, arg):
 REWRITES = {
     "BINARY_OP": E.probe2("BINOP"),
     "COMPARE_OP": E.probe2("COMPARE", compare_index),
+    "CONTAINS_OP": _contains_op,
     "UNARY_NEGATIVE": E.unary("unary_negative"),
     "UNARY_INVERT": E.unary("unary_invert"),
     "CALL_INTRINSIC_1": _call_intrinsic_1,

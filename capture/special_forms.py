@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import gc
 import math
 import operator
 from typing import Any
@@ -21,7 +22,7 @@ from .buffers import buffer_owner
 from .callables import holds_traced, is_python_visible
 from .native import Result, call_as_user, call_quiet
 from .primitive_rules import GATHER_RULE
-from .sourceloc import is_framead_file
+from .sourceloc import is_framead_file, loc_of
 
 
 def rows_if_traced(rec: Any, x: Any, frame: Any) -> Any:
@@ -232,6 +233,8 @@ def to_object_array(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) ->
 # --- lookups by a traced key: memo tables that outlive a call ----------------------------------
 
 TABLES = (dict, set, frozenset)
+#: ``k in d.keys()`` is ``k in d``: a membership test of this view is one of its dict
+_KEYS_VIEW = type({}.keys())
 _MISSING = object()
 
 
@@ -256,10 +259,12 @@ class _KeyProbe:
 
 
 def stored_key(table: Any, key: Any) -> Any:
-    """The key object ``table`` (a dict or set) holds equal to ``key``, or ``_MISSING``."""
+    """The key object ``table`` (a dict, a dict's keys view or a set) holds equal to ``key``,
+    or ``_MISSING``."""
     probe = _KeyProbe(key)
     contains = dict.__contains__ if isinstance(table, dict) else \
-        set.__contains__ if isinstance(table, set) else frozenset.__contains__
+        set.__contains__ if isinstance(table, set) else \
+        _KEYS_VIEW.__contains__ if type(table) is _KEYS_VIEW else frozenset.__contains__
     try:
         contains(table, probe)
     except Exception:  # (a stored key's own __eq__ refused the probe: unknown, not reported)
@@ -287,7 +292,8 @@ def check_hit(rec: Any, table: Any, key: Any, value: Any, frame: Any, op: str,
     if rec.value_of(stored) is not None:
         return True
     if value is _MISSING:  # a membership test: a literal set is a comparison with constants
-        if isinstance(table, dict) and _this_capture(rec, dict.get(table, stored, _MISSING)):
+        owner = _dict_of(table)
+        if owner is not None and _this_capture(rec, dict.get(owner, stored, _MISSING)):
             return True
         if any(c is table for c in _user_code(frame).co_consts):
             return False
@@ -300,6 +306,16 @@ def check_hit(rec: Any, table: Any, key: Any, value: Any, frame: Any, op: str,
     return False
 
 
+def _dict_of(table: Any) -> Any:
+    """The dict of a dict or of its keys view (the view refers to nothing else); else None."""
+    if isinstance(table, dict):
+        return table
+    if type(table) is _KEYS_VIEW:
+        owner = gc.get_referents(table)
+        return owner[0] if len(owner) == 1 and isinstance(owner[0], dict) else None
+    return None
+
+
 def _user_code(frame: Any) -> Any:
     """The code of ``frame`` or its nearest caller outside framead."""
     while frame.f_back is not None and is_framead_file(frame.f_code.co_filename):
@@ -309,10 +325,11 @@ def _user_code(frame: Any) -> Any:
 
 def container_lookup(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """``d.get(k)``, ``d.setdefault(k, v)``, ``d.pop(k)``, ``d[k]`` and membership (``k in
-    s``, ``operator.contains(d, k)``) of dicts and sets: with a traced key, a hit on an entry
-    this call did not compute is FA110 (check_hit). A membership decided on traced values is
-    guarded in a cached trace, as a comparison is (not a hit on this call's own key: a
-    replay's new key is not in the recorded table, the program's is)."""
+    s``, which the rewriter makes ``operator.contains(s, k)``) of dicts and sets: with a traced
+    key, a hit on an entry this call did not compute is FA110 (check_hit). A membership
+    decided on traced values (of any container: ``x in traced_array``, ``t in (0.5, 1.0)``)
+    is a comparison: guarded in a cached trace (not a hit on this call's own key: a replay's
+    new key is not in the recorded table, the program's is) and noted for finish's FA102."""
     self_ = getattr(fn, "__self__", None)
     table: Any
     if isinstance(self_, TABLES):  # d.get(k): bound; dict.get(d, k), operator.contains(d, k)
@@ -321,16 +338,18 @@ def container_lookup(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -
         table, rest = (args[0], args[1:]) if args else (None, ())
     name = fn.__name__
     member = name in ("__contains__", "contains")
-    if not rest or kwargs or not isinstance(table, TABLES) or rec.value_of(rest[0]) is None:
+    if not rest or kwargs or rec.value_of(rest[0]) is None or not (
+            isinstance(table, TABLES) or (member and type(table) is _KEYS_VIEW)):
         result = call_as_user(fn, args, kwargs)
-        if member and rest and rec.guards is not None:  # (x in traced_array, t in [a, b])
-            _guard_membership(rec, table, rest[0], result, frame)
+        if member and rest:  # (x in traced_array, t in [a, b])
+            _guard_membership(rec, table, rest[0], result, frame, compared=True)
         return result
     key = rest[0]
     stored = stored_key(table, key) if name == "pop" else None  # (gone after the call)
     result = call_as_user(fn, args, kwargs)
     op = f"{type(table).__name__}.{name}"
     if member:
+        _compared(rec, frame)
         own = result is True and check_hit(rec, table, key, _MISSING, frame, op)
         if rec.guards is not None and not own:
             _guard_membership(rec, table, key, result, frame)
@@ -339,7 +358,20 @@ def container_lookup(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -
     return result
 
 
-def _guard_membership(rec: Any, table: Any, key: Any, result: Any, frame: Any) -> None:
+def _compared(rec: Any, frame: Any) -> None:
+    """A membership test on traced values is a comparison: where the first one ran, for
+    finish's FA102 (a result reached from the inputs only through decisions)."""
+    if getattr(rec, "first_comparison", 0) is None:
+        rec.first_comparison = loc_of(frame)
+
+
+def _guard_membership(rec: Any, table: Any, key: Any, result: Any, frame: Any,
+                      compared: bool = False) -> None:
+    """The membership decision on traced values, guarded where a cached trace is recorded
+    (and, ``compared``, noted as a comparison)."""
     vals = (rec.tree_value(table), rec.tree_value(key))
     if vals != (None, None):
-        rec.guard(operator.contains, (table, key), {}, vals, result, frame)
+        if compared:
+            _compared(rec, frame)
+        if rec.guards is not None:
+            rec.guard(operator.contains, (table, key), {}, vals, result, frame)

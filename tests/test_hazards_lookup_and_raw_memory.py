@@ -390,11 +390,6 @@ def _seen_before(a):
     return math.sin(a)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`key in table` (CONTAINS_OP) is not probed by the rewriter (capture/opcodes3XX.py): a "
-    "membership test that decides on an earlier call's key reaches no handler. Routing "
-    "CONTAINS_OP to call(operator.contains, table, key) (then UNARY_NOT for `not in`) would "
-    "send it to special_forms.container_lookup, which reports it"))
 def test_membership_operator_on_an_earlier_calls_set():
     _SEEN.clear()
     _seen_before(0.8)
