@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dis
 import math
+import sys
 import traceback
 import warnings
 
@@ -378,3 +379,27 @@ def test_no_contains_op_is_left_and_results_are_native():
             return x * 2.0
 
         assert framead.grad(f)(1.0) == 2.0
+
+
+def _profiled(a, s):
+    events = []
+    sys.setprofile(lambda frame, event, arg: events.append((event, getattr(arg, "__name__", ""))))
+    try:
+        r = a in s
+    finally:
+        sys.setprofile(None)
+    return r, events
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the call probe shows a profiler the c_call/c_return events of operator.contains, which "
+    "the native CONTAINS_OP does not make: it needs a C probe for CONTAINS_OP that is not a "
+    "builtin function (as the operator probes are: capture/_evalframe.c OpProbe)"))
+def test_a_profiler_sees_the_native_events():
+    want = _profiled(1, {1, 2})
+
+    def f(x):
+        assert _profiled(1, {1, 2}) == want
+        return x * 2.0
+
+    assert framead.grad(f)(1.0) == 2.0
