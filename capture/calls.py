@@ -38,7 +38,7 @@ from .callables import (
     self_traced,
 )
 from .guards import SortOrder, WhichArgument
-from .native import call_as_user, call_quiet
+from .native import Result, call_as_user, call_quiet
 from .operators import SLOT_BINARY, SLOT_UNARY
 from .overrides import PLAIN_TYPES, TRACER_TYPES, python_attr
 from .special_forms import (
@@ -113,6 +113,9 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
             return slot
     if kind & Kind.OWN_DUNDER and args and python_attr(type(args[0]), entry.data) and \
             type(args[0]) not in TRACER_TYPES:
+        if fn in (float, complex) and len(args) == 1 and not kwargs and \
+                protocols.conversions(args[0]):  # a user object's __float__/__complex__
+            return protocols.convert_number(rec, fn, args[0], frame)
         return call_as_user(fn, args, kwargs)  # float(x) of a subclass with its own __float__
     if kind & Kind.SPECIAL_FORM:
         return entry.data(rec, fn, args, kwargs, frame)
@@ -154,6 +157,13 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
     if rule is not None and kwargs.get("dtype") in (object, np.object_) and args:
         return to_object_array(rec, fn, args, kwargs, frame)
     if rule is not None:
+        # user objects the callee converts in C (__array__, __float__): converted here first
+        converted = protocols.convert_arguments(rec, rule, fn, args, kwargs, node_args, frame,
+                                                perform)
+        if type(converted) is Result:
+            return converted.result  # (run natively: a traced value lost, reported)
+        if converted is not _NO_SLOT:
+            args, node_args, perform = converted
         return _apply_rule(rec, rule, fn, args, kwargs, node_args, frame, perform)
     if isinstance(fn, np.ufunc) and is_object_ufunc(fn):
         # np.frompyfunc / np.vectorize: C loops calling Python frames framead instruments;

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import operator
+import os
 import types
+import warnings
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,7 @@ from .native import Result, call_as_user
 from .operators import BINARY_NAMES
 from .overrides import defers_to_python, overrides_ufuncs, python_attr, subclass_arrays
 from .rewriter import opcode_table
+from .sourceloc import is_framead_file
 from .unruled import unknown_call
 
 NO_SLOT: Any = object()  # "not this protocol": dispatch goes on
@@ -185,3 +188,194 @@ def _ndarray_protocol(rec, fn, self_, args: tuple, kwargs: dict, frame) -> Any:
     if target is None:
         return call_as_user(fn, args, kwargs)
     return rec.dispatch(target, inputs, kwargs, frame, Deferred(fn, args, kwargs))
+
+
+# ------------------------------------------------------------------ conversion protocols
+# A user object converted by the callee in C (``__array__`` by NumPy, ``__float__`` by math)
+# hands it a value computed by Python code: converted here first, under capture and as the
+# callee would (same calls, same exceptions), the callee gets the traced value. Where that
+# cannot be mirrored, the call runs natively and a traced value inside is reported.
+_HEAPTYPE = 1 << 9
+_ARRAY_PROTOCOLS = ("__array__", "__array_interface__", "__array_struct__")
+_RAW_PROTOCOLS = ("__array_interface__", "__array_struct__")
+_FLOAT_PROTOCOLS = ("__float__", "__complex__")
+_NOT_CONVERTED = (np.ndarray, np.generic, float, complex, int, list, tuple, dict, str, bytes,
+                  bytearray, memoryview)
+# NumPy C callables that convert an array-like argument with one ``__array__()`` call (no
+# dtype, no copy: NumPy 2.x's PyArray_FromAny discovery, tests/test_protocol_conversions.py);
+# np.dot (two calls: copy=True, then the dtype), np.array (copy=True), np.float64 (float()
+# first) are not among them
+_PLAIN_ARRAY_FNS = frozenset(map(id, (np.asarray, np.asanyarray, np.ascontiguousarray)))
+_UFUNC_METHODS = ("reduce", "accumulate", "reduceat", "outer")
+_SAFE_BEFORE = (np.ndarray, np.generic, float, int, complex, type(None))
+
+
+def conversions(x: Any) -> tuple[str, ...]:
+    """The conversion protocols user object ``x`` implements in Python (its class's methods
+    and properties, or an ``__array_interface__`` instance attribute); () for anything else,
+    and for objects NumPy hands to their own ``__array_ufunc__``/``__array_function__``."""
+    t = type(x)
+    if not t.__flags__ & _HEAPTYPE or isinstance(x, _NOT_CONVERTED) or \
+            python_attr(t, "__array_ufunc__") or python_attr(t, "__array_function__"):
+        return ()
+    found = tuple(n for n in (*_ARRAY_PROTOCOLS, *_FLOAT_PROTOCOLS) if python_attr(t, n))
+    try:
+        d = object.__getattribute__(x, "__dict__")
+    except AttributeError:
+        return found
+    return found + tuple(n for n in _RAW_PROTOCOLS if n in d and n not in found)
+
+
+def convert_arguments(rec, rule, fn: Any, args: tuple, kwargs: dict, node_args: tuple,
+                      frame, perform: Any) -> Any:
+    """The arguments of a rule's call with the user objects among them converted as the
+    callee converts them (``(args, node_args, perform)``), or the result of the call run
+    natively where a traced value inside one would be lost (a ``Result``: FA101; FA105 for
+    raw memory), or NO_SLOT: no such object, or nothing traced to lose (the call as before)."""
+    found = [(i, p) for i, a in enumerate(node_args)
+             if type(a) not in _SAFE_TYPES and (p := conversions(a))]
+    if not found:
+        return NO_SLOT
+    how = _how(rule, perform.fn if type(perform) is Deferred else perform or fn, args, kwargs)
+    plan = []
+    for i, protos in found:
+        obj = node_args[i]
+        conv = _converter(rule, how, i, protos, node_args)
+        if conv is not None:
+            plan.append((obj, conv))
+        elif holds_traced(obj, deep=True) or _points_at_traced(rec, obj, protos):
+            return _lost(rec, rule, fn if perform is None else perform, args, kwargs, obj,
+                         protos, frame)
+    if not plan:
+        return NO_SLOT
+    done = {}
+    for obj, conv in plan:  # (in the callee's order: the same calls, the same exceptions)
+        done[id(obj)] = call_as_user(conv, (obj,), {}) if conv is np.asarray else \
+            convert_number(rec, conv, obj, frame)
+
+    def sub(xs: tuple) -> tuple:
+        return tuple(done.get(id(x), x) for x in xs)
+    if type(perform) is Deferred:
+        perform = Deferred(perform.fn, sub(perform.args), perform.kwargs)
+    return sub(args), sub(node_args), perform
+
+
+def _converter(rule, how: str | None, i: int, protos: tuple, node_args: tuple) -> Any:
+    """What converts argument ``i`` as the callee would (np.asarray, float, complex: the
+    protocol's Python body run instrumented), or None."""
+    if how == "array":
+        if "__array__" in protos and not set(protos) & set(_RAW_PROTOCOLS) and all(
+                isinstance(a, _SAFE_BEFORE) or conversions(a) for a in node_args[:i]):
+            return np.asarray
+    elif how is not None and rule.has_vjp(i):
+        if "__float__" in protos or (how == "complex" and "__complex__" in protos):
+            return float if how == "float" else complex
+    return None
+
+
+def _points_at_traced(rec, obj: Any, protos: tuple) -> bool:
+    """An ``__array_interface__`` dict held by ``obj`` (read without running its code) whose
+    data pointer lies in a traced array's memory."""
+    if "__array_interface__" not in protos:
+        return False
+    try:
+        d = object.__getattribute__(obj, "__dict__").get("__array_interface__")
+        ptr = d["data"][0]
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return False
+    for e in list(rec.entries.values()):
+        a = e.obj
+        if isinstance(a, np.ndarray):
+            lo, hi = np.lib.array_utils.byte_bounds(a)
+            if lo <= ptr < hi:
+                return True
+    return False
+
+
+_SAFE_TYPES = frozenset({float, int, bool, complex, str, type(None), np.ndarray, np.float64})
+
+
+def _how(rule, callee: Any, args: tuple, kwargs: dict) -> str | None:
+    """How ``callee`` converts user objects: "array" (one ``__array__()`` each), "float",
+    "complex" (``float(x)``/``complex(x)``: math, cmath and the constructors), None: not
+    known exactly."""
+    name = rule.name
+    if name.startswith(("math.", "builtins.float")):
+        return "float"
+    if name.startswith(("cmath.", "builtins.complex")):
+        return "complex"
+    if isinstance(callee, np.ufunc) or (
+            isinstance(getattr(callee, "__self__", None), np.ufunc)
+            and getattr(callee, "__name__", "") in _UFUNC_METHODS):
+        return "array"
+    if id(callee) in _PLAIN_ARRAY_FNS and len(args) == 1 and not kwargs:
+        return "array"
+    return None
+
+
+def _lost(rec, rule, call: Any, args: tuple, kwargs: dict, obj: Any, protos: tuple,
+          frame) -> Any:
+    """The call run natively (as without framead): ``obj`` holds traced values that reach the
+    callee through a protocol framead cannot mirror; the result is a constant."""
+    name, cls = rule.name, type(obj).__name__
+    raw = [p for p in protos if p in _RAW_PROTOCOLS]
+    result = call_as_user(call, args, kwargs)
+    frame = _user_frame(frame)
+    if raw:
+        rec.hazard("FA105", name, frame,
+                   f"{name} reads the memory of a {cls} through {cls}.{raw[0]} (raw memory, "
+                   "which framead cannot follow); it holds traced values: the gradient through "
+                   "them is lost")
+    else:
+        rec.hazard("FA101", name, frame,
+                   f"a traced value reaches {name} through {cls}.{protos[0]}, converted in C: "
+                   "framead ran it without differentiating it; its result is treated as "
+                   "constant and the gradient through it is lost")
+    return Result(result)
+
+
+_NUMPY_DIR = os.path.dirname(np.__file__) + os.sep
+
+
+def _user_frame(frame):
+    """The first frame out of NumPy's own Python code (np.sum's ufunc.reduce): the user's."""
+    f = frame
+    while isinstance(f, types.FrameType) and (f.f_code.co_filename.startswith(_NUMPY_DIR)
+                                              or is_framead_file(f.f_code.co_filename)):
+        f = f.f_back
+    return f if f is not None else frame
+
+
+def convert_number(rec, kind: type, obj: Any, frame) -> Any:
+    """``float(obj)`` / ``complex(obj)`` of a user object, as CPython's PyNumber_Float and
+    complex() do it (one call of its ``__complex__``, else ``__float__``, run instrumented;
+    their TypeError and DeprecationWarning), keeping the traced value it returns: a
+    float/complex subclass result goes through float()/complex()'s rule, not C."""
+    t = type(obj)
+    if kind is complex and python_attr(t, "__complex__"):
+        return convert_result(rec, complex, obj, call_as_user(t.__complex__, (obj,), {}), frame)
+    r = convert_result(rec, float, obj, call_as_user(t.__float__, (obj,), {}), frame)
+    return r if kind is float else rec.dispatch(complex, (r,), {}, frame)
+
+
+def convert_result(rec, kind: type, obj: Any, r: Any, frame) -> Any:
+    """What ``obj``'s ``__float__``/``__complex__`` returned, checked as CPython does."""
+    if type(r) is kind:
+        return r
+    what = "float" if kind is float else "complex"
+    head = f"{_tp_name(type(obj))[:50]}.__float__" if kind is float else "__complex__"
+    got = f"{head} returned non-{what} (type {_tp_name(type(r))[:50 if kind is float else 200]})"
+    if not isinstance(r, kind):
+        raise TypeError(got)
+    call_as_user(warnings.warn, (
+        f"{got}.  The ability to return an instance of a strict subclass of {what} is "
+        "deprecated, and may be removed in a future version of Python.",
+        DeprecationWarning, 1), {})
+    return rec.dispatch(kind, (r,), {}, frame)
+
+
+def _tp_name(t: type) -> str:
+    """CPython's ``tp_name`` of ``t`` (what its C error messages print)."""
+    if t.__flags__ & _HEAPTYPE or t.__module__ == "builtins":
+        return t.__name__
+    return f"{t.__module__}.{t.__name__}"
