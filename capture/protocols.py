@@ -304,9 +304,10 @@ def _how(rule, callee: Any, args: tuple, kwargs: dict) -> str | None:
         return "float"
     if name.startswith(("cmath.", "builtins.complex")):
         return "complex"
-    if isinstance(callee, np.ufunc) or (
-            isinstance(getattr(callee, "__self__", None), np.ufunc)
-            and getattr(callee, "__name__", "") in _UFUNC_METHODS):
+    if isinstance(callee, np.ufunc):  # (a wrong count or keyword raises before converting)
+        return "array" if len(args) == callee.nin and not kwargs else None
+    if isinstance(getattr(callee, "__self__", None), np.ufunc) and \
+            getattr(callee, "__name__", "") in _UFUNC_METHODS:
         return "array"
     if id(callee) in _PLAIN_ARRAY_FNS and len(args) == 1 and not kwargs:
         return "array"

@@ -281,3 +281,57 @@ def test_array_ufunc_override_untouched():
     x = np.array([0.3, 0.8, -0.4])
     with routed(np.multiply):
         np.testing.assert_allclose(framead.grad(f)(x), 6.0 * x)
+
+
+class Returns(Counted):
+    """__float__ / __array__ returning whatever it was given (``data``)."""
+
+    def __float__(self):
+        self._called()
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        self._called(dtype, copy)
+        return self.data
+
+
+def _same_as_native(f, x, fn):
+    """The same value or exception, protocol calls and warnings as native; the returned
+    captured result and hazards."""
+    native, n_calls, n_warn = _run(f, x)
+    with routed(fn):
+        cap, c_calls, hz, extra = _captured(f, x)
+    if native[0] == "raised":
+        assert cap == native
+        return None
+    assert c_calls == n_calls and extra[1] == n_warn, (c_calls, n_calls, extra, n_warn)
+    return extra[0], hz
+
+
+@pytest.mark.parametrize("call", [
+    lambda o, v: np.add(o),  # (a wrong count: NumPy raises before converting)
+    lambda o, v: np.add(o, v, bogus=1),
+    lambda o, v: np.add(o, v, dtype="zz"),
+    lambda o, v: np.add(o, v[:2])], ids=["count", "keyword", "dtype", "shapes"])
+def test_ufunc_errors_as_native(call):
+    def f(v):
+        o = Returns(v * 2.0)
+        return call(o, v), o
+    _same_as_native(f, np.array([0.4, 0.9, 1.3]), np.add)
+
+
+@pytest.mark.parametrize("ret", ["float64", "str", "int", "list"])
+def test_float_results_as_native(ret):
+    """__float__ returning a float subclass (np.float64: CPython's DeprecationWarning, the
+    gradient kept through float()'s rule), or a non-float (CPython's TypeError)."""
+    def f(v):
+        t = float(v[0]) * 3.0
+        r = {"float64": np.float64(t), "str": "x", "int": 3, "list": [t]}[ret]
+        o = Returns(r)
+        return math.sqrt(o) + float(v[1]), o
+    x = np.array([0.4, 0.9, 1.3])
+    out = _same_as_native(f, x, math.sqrt)
+    if out is not None:
+        grad, hz = out
+        assert not hz
+        np.testing.assert_allclose(grad, fd_grad(lambda v: f(v)[0], (x.copy(),)), rtol=1e-6)
