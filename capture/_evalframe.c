@@ -224,8 +224,12 @@ is_traced(PyObject *o)
    garbage collector sees of them: their __dict__ values and slots, read without running
    any of their code), dict views (their dict), cells, and iterators nested in an argument
    (what they hold: a generator's frame locals, a zip's iterators, a list iterator's list).
-   An iterator argument itself (FA_SCAN_ITERS) answers 1: its items are made inside the
-   call, so the handler passes it on watched (capture/unruled.py). Functions, classes and
+   An iterator argument is entered the same way (its state: a generator's locals, a zip's
+   sources): it is passed on as it is (C code may need its type: PyGen_Send, asyncio's
+   create_task of an async generator's aclose(), tee, length_hint), and items it computes
+   from traced values inside the call are recorded there (capture/unruled.py callback_call
+   reports them when the result is not traced). FA_SCAN_ITERS (replace an iterator argument
+   by a watching one) is not used: that changed the type C code sees. Functions, classes and
    modules are never entered. */
 #define FA_SCAN_BUDGET 1024
 #define FA_SCAN_LISTS 1 /* lists, tuples, dicts */
@@ -384,8 +388,13 @@ scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe
         return maybe;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        /* is_traced runs no Python code, so the list cannot change under us */
+        /* is_traced runs no Python code, so the list cannot change under us; an item may be
+           NULL in a tuple a C iterator is still filling (itertools.product's result after
+           __setstate__), reached through its traverse by the deep scan */
         PyObject *it = items[i];
+        if (it == NULL) {
+            continue;
+        }
         if (is_traced_in(m, it) || scan_walk(m, it, depth + 1, budget, maybe, deep)) {
             return 1;
         }
@@ -1421,6 +1430,16 @@ m_scan_kind(PyObject *mod, PyObject *o)
         k = 2;
     }
     return PyLong_FromLong(k);
+}
+
+/* scan_inside(obj): the deep scan of obj (a C iterator's state: what its traverse visits),
+   in C, where objects may be half built (a tuple with NULL items: Python code must not
+   iterate it). True where it finds a traced value or gives up (its budget): "maybe". */
+static PyObject *
+m_scan_inside(PyObject *mod, PyObject *o)
+{
+    Py_ssize_t budget = FA_SCAN_BUDGET;
+    return PyBool_FromLong(scan_deep(&T.tracked, o, 0, &budget, 1));
 }
 
 /* watched_iterator(obj): an argument of a C callable without a rule whose items the handler
@@ -4448,7 +4467,7 @@ scans_lists(PyObject *callable, unsigned flags)
         Py_IS_TYPE(callable, method_wrapper_type) || Py_IS_TYPE(callable, &PyWrapperDescr_Type)) {
         return FA_SCAN_LISTS; /* (slots called by name: super().__init__(obj), __setitem__) */
     }
-    return FA_SCAN_LISTS | FA_SCAN_DEEP | FA_SCAN_ITERS;
+    return FA_SCAN_LISTS | FA_SCAN_DEEP;
 }
 
 /* Is any argument a Python function or bound Python method (a callback C will call)? */
@@ -5519,6 +5538,8 @@ static PyMethodDef module_methods[] = {
     {"scan_mode", m_scan_mode, METH_O,
      "scan_mode(callable) -> int: how deep its arguments are scanned (1 lists, 2 objects "
      "inside, 4 iterator arguments watched)."},
+    {"scan_inside", m_scan_inside, METH_O,
+     "scan_inside(obj) -> bool: the deep scan of obj's state in C (True: traced or maybe)."},
     {"watched_iterator", m_watched_iterator, METH_O,
      "watched_iterator(obj) -> bool: an iterator argument whose items the handler watches."},
     {"_install_foreign_for_test", m_install_foreign_for_test, METH_O,

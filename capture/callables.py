@@ -65,7 +65,10 @@ def holds_traced(v: Any, deep: bool = False) -> bool:
             return True
         elif deep and type(x) not in _FLAT and id(x) not in seen:
             kind = C.scan_kind(x)
-            if kind:
+            if kind == _ITERATOR:  # (its state may be half built: scanned in C)
+                if C.scan_inside(x):
+                    return True
+            elif kind:
                 seen.add(id(x))
                 stack.extend(_inside(x, kind))
     return False
