@@ -304,6 +304,8 @@ def _fft_cases():
 CMATH_CASES = [(f, (0.3 + 0.2j,), {}) for f, _ in math_rules.CMATH_UNARY] + [
     (f, (0.4,), {}) for f, _ in math_rules.CMATH_UNARY if f is not cmath.acosh]
 MORE_CASES = CMATH_CASES + [
+    (np.ufunc.outer, (np.subtract, U(3), U(2)), {}),  # (ufunc.outer: the ufunc's own rule)
+    (np.ufunc.outer, (np.hypot, U(2, 2), U(3)), {}),
     (cmath.acosh, (1.4,), {}), (cmath.log, (0.3 + 0.4j,), {}), (cmath.log, (0.3 + 0.4j, 2.0), {}),
     (cmath.log, (0.7,), {}), (cmath.phase, (0.3 + 0.4j,), {}), (cmath.phase, (0.3,), {}),
     (cmath.polar, (0.3 + 0.4j,), {}), (cmath.rect, (0.7, 0.3), {}),
