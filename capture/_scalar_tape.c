@@ -737,6 +737,80 @@ static int arr_of_shape(PyObject *o, PyObject *shape)
     return 1;
 }
 
+/* rules.unbroadcast(t, v.meta()) for a float64 array cotangent `t` of a float64 ndarray
+   Value `v`, done as rules/shapes.py sum_to does it (np.add.reduce over the leading axes,
+   then over the axes of length 1, keepdims; the same reductions, so the same sums): a new
+   reference, or NULL with no exception where it leaves the case to the Python rule (another
+   kind, a smaller cotangent to broadcast). */
+static PyObject *add_reduce;   /* np.add.reduce (made on first use) */
+
+static PyObject *
+unbroadcast_value(PyObject *t, PyObject *v)
+{
+    if (!Py_IS_TYPE(v, ValueType))
+        return NULL;
+    PyObject *shape = SLOT(v, off_v_shape);
+    if (shape == NULL || !PyArray_CheckExact(t) || PyArray_DESCR((PyArrayObject *)t) != f64_descr ||
+        SLOT(v, off_v_kind) != (PyObject *)&PyArray_Type ||
+        SLOT(v, off_v_dtype) != (PyObject *)f64_descr || !PyTuple_CheckExact(shape))
+        return NULL;
+    Py_ssize_t nd = PyTuple_GET_SIZE(shape), lead = PyArray_NDIM((PyArrayObject *)t) - nd;
+    if (lead < 0)
+        return NULL;
+    if (add_reduce == NULL) {
+        PyObject *np = PyImport_ImportModule("numpy"), *add = NULL;
+        if (np != NULL && (add = PyObject_GetAttrString(np, "add")) != NULL)
+            add_reduce = PyObject_GetAttrString(add, "reduce");
+        Py_XDECREF(add);
+        Py_XDECREF(np);
+        if (add_reduce == NULL) {
+            PyErr_Clear();
+            return NULL;
+        }
+    }
+    PyObject *g = Py_NewRef(t), *axes = NULL, *r;
+    if (lead > 0) {   /* g.sum(axis=tuple(range(lead))) */
+        if ((axes = PyTuple_New(lead)) == NULL)
+            goto fail;
+        for (Py_ssize_t k = 0; k < lead; k++)
+            PyTuple_SET_ITEM(axes, k, PyLong_FromSsize_t(k));
+        r = PyObject_CallFunctionObjArgs(add_reduce, g, axes, NULL);
+        Py_CLEAR(axes);
+        Py_SETREF(g, r);
+        if (g == NULL || !PyArray_CheckExact(g))
+            goto fail;
+    }
+    Py_ssize_t n1 = 0;   /* the axes of length 1 the cotangent has longer */
+    for (Py_ssize_t k = 0; k < nd; k++) {
+        Py_ssize_t d = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, k));
+        if (d == -1 && PyErr_Occurred())
+            goto fail;
+        if (d == 1 && PyArray_DIM((PyArrayObject *)g, (int)k) != 1)
+            n1++;
+    }
+    if (n1 > 0) {   /* g.sum(axis=axes, keepdims=True) */
+        if ((axes = PyTuple_New(n1)) == NULL)
+            goto fail;
+        for (Py_ssize_t k = 0, j = 0; k < nd; k++)
+            if (PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, k)) == 1 &&
+                PyArray_DIM((PyArrayObject *)g, (int)k) != 1)
+                PyTuple_SET_ITEM(axes, j++, PyLong_FromSsize_t(k));
+        r = PyObject_CallFunctionObjArgs(add_reduce, g, axes, Py_None, Py_None, Py_True, NULL);
+        Py_CLEAR(axes);
+        Py_SETREF(g, r);
+        if (g == NULL)
+            goto fail;
+    }
+    if (arr_of_shape(g, shape))
+        return g;
+fail:
+    Py_XDECREF(axes);
+    Py_XDECREF(g);
+    PyErr_Clear();
+    return NULL;
+}
+
+
 /* whether the float64 array `a` (a step's result) holds a NaN: 1 also when it cannot tell
    (another type, or not one contiguous block) */
 static int may_hold_nan(PyObject *a)
@@ -940,9 +1014,13 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
             break;
         }
         if (t[i] != NULL && bcast[i]) {   /* summed back to the argument's shape */
-            PyObject *m = PyObject_CallMethodNoArgs(PyTuple_GET_ITEM(args, i), str_meta), *u;
-            u = m == NULL ? NULL : PyObject_CallFunctionObjArgs(unbroadcast_fn, t[i], m, NULL);
-            Py_XDECREF(m);
+            PyObject *u = unbroadcast_value(t[i], PyTuple_GET_ITEM(args, i));
+            if (u == NULL) {
+                PyObject *m = PyObject_CallMethodNoArgs(PyTuple_GET_ITEM(args, i), str_meta);
+                u = m == NULL ? NULL
+                              : PyObject_CallFunctionObjArgs(unbroadcast_fn, t[i], m, NULL);
+                Py_XDECREF(m);
+            }
             Py_SETREF(t[i], u);
         }
         if (t[i] == NULL)
