@@ -115,9 +115,13 @@ EXPECTED: dict[str, tuple[str, str]] = {
     # programs_classics3: part of the result leaves framead's sight while the rest still
     # depends on the inputs, so the whole-result check (FA108) does not fire
     "array_protocol_container": ("wrong", "an object's __array__ returns a traced array to "
-                                 "np.dot, which converts it in C"),
+                                 "np.dot, which converts it in C: no argument is traced at "
+                                 "its top level, so the C trampoline runs it natively "
+                                 "(protocols.convert_arguments would report FA101)"),
     "float_protocol_quantity": ("wrong", "an object's __float__ computed from a traced value "
-                                "is called by math.sqrt in C"),
+                                "is called by math.sqrt/math.hypot in C: no argument traced "
+                                "at its top level, so the C trampoline runs them natively "
+                                "(protocols.convert_arguments would convert it)"),
     "text_checkpoint_partial": ("wrong", "'%.17g' % x read back with float(), and "
                                 "np.savetxt/np.loadtxt, with other terms still traced"),
     "object_array_partial": ("wrong", "np.array([...], dtype=object) of traced floats, and "
