@@ -228,13 +228,11 @@ is_traced(PyObject *o)
    sources): it is passed on as it is (C code may need its type: PyGen_Send, asyncio's
    create_task of an async generator's aclose(), tee, length_hint), and items it computes
    from traced values inside the call are recorded there (capture/unruled.py callback_call
-   reports them when the result is not traced). FA_SCAN_ITERS (replace an iterator argument
-   by a watching one) is not used: that changed the type C code sees. Functions, classes and
-   modules are never entered. */
+   reports them when the result is not traced); replacing it by a watching iterator changed
+   the type C code sees. Functions, classes and modules are never entered. */
 #define FA_SCAN_BUDGET 1024
 #define FA_SCAN_LISTS 1 /* lists, tuples, dicts */
 #define FA_SCAN_DEEP 2  /* also objects of Python classes, dict views, iterators inside */
-#define FA_SCAN_ITERS 4 /* an iterator argument: 1 */
 
 /* set_scan_config(): typeobject.c's subtype_traverse (the tp_traverse of every class a
    class statement makes), the C callables that move an iterator's items or an object by
@@ -282,18 +280,6 @@ is_leaf_iter(PyObject *o)
         }
     }
     return 0;
-}
-
-/* An iterator argument whose items the handler must watch (FA_SCAN_ITERS): one built in C
-   (zip, map, a list's iterator...). An object of a Python class with __next__ is entered as
-   any other (its attributes), never replaced; so is a generator (what its frame holds), which
-   C code may need as it is (PyGen_Send, gi_frame: CPython's own test_generators sends into
-   one from C) */
-FA_INLINE int
-is_watched_iter(PyObject *o)
-{
-    return plain_traverse != NULL && PyIter_Check(o) && Py_TYPE(o)->tp_traverse != plain_traverse &&
-           !PyGen_Check(o) && !is_leaf_iter(o);
 }
 
 /* FA_SCAN_DEEP: o is not a list, tuple or dict */
@@ -406,9 +392,6 @@ scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe
 static int
 scan_traced(PyObject *o, int mode)
 {
-    if ((mode & FA_SCAN_ITERS) && is_watched_iter(o)) {
-        return 1;
-    }
     Py_ssize_t budget = FA_SCAN_BUDGET;
     return scan_walk(&T.tracked, o, 0, &budget, 1, (mode & FA_SCAN_DEEP) != 0);
 }
@@ -1440,14 +1423,6 @@ m_scan_inside(PyObject *mod, PyObject *o)
 {
     Py_ssize_t budget = FA_SCAN_BUDGET;
     return PyBool_FromLong(scan_deep(&T.tracked, o, 0, &budget, 1));
-}
-
-/* watched_iterator(obj): an argument of a C callable without a rule whose items the handler
-   watches (the deep scan answers 1 for it) */
-static PyObject *
-m_watched_iterator(PyObject *mod, PyObject *o)
-{
-    return PyBool_FromLong(is_watched_iter(o));
 }
 
 /* load_callable_flags([(obj, flags), ...]): the whole table replaced in one C call, so
@@ -4451,8 +4426,8 @@ is_python_callable(PyObject *c)
 /* How deep the arguments are looked into for traced values (FA_SCAN_* bits): inside lists,
    tuples and dicts for callables with the SCAN flag; for every C callable without a rule or
    the NATIVE flag (a traced value reaching C inside an argument is a lost gradient the
-   handler reports) also inside objects, dict views and iterators (scan_deep), and an
-   iterator argument is watched; not for those that move items by identity (next, min,
+   handler reports) also inside objects, dict views and iterators (scan_deep, an iterator
+   argument's state too); not for those that move items by identity (next, min,
    super...: set_scan_config), whose lists are still looked into. */
 static inline int
 scans_lists(PyObject *callable, unsigned flags)
@@ -4804,7 +4779,7 @@ native:
 
 /* scan_mode(callable) -> int: how deep the C trampoline looks into its arguments for
    traced values (scans_lists: 1 lists, tuples and dicts, 2 also objects, dict views and
-   iterators inside, 4 an iterator argument is watched) */
+   iterators inside and their state) */
 static PyObject *
 m_scan_mode(PyObject *mod, PyObject *callable)
 {
@@ -5537,11 +5512,9 @@ static PyMethodDef module_methods[] = {
      "class, 2 iterator, 3/4/5 dict keys/values/items view, 6 cell)."},
     {"scan_mode", m_scan_mode, METH_O,
      "scan_mode(callable) -> int: how deep its arguments are scanned (1 lists, 2 objects "
-     "inside, 4 iterator arguments watched)."},
+     "and iterators inside)."},
     {"scan_inside", m_scan_inside, METH_O,
      "scan_inside(obj) -> bool: the deep scan of obj's state in C (True: traced or maybe)."},
-    {"watched_iterator", m_watched_iterator, METH_O,
-     "watched_iterator(obj) -> bool: an iterator argument whose items the handler watches."},
     {"_install_foreign_for_test", m_install_foreign_for_test, METH_O,
      "test helper: install (True) / remove (False) a stand-in foreign PEP 523 evaluator."},
     {NULL, NULL, 0, NULL},

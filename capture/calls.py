@@ -48,7 +48,7 @@ from .special_forms import (
     rows_if_traced,
     to_object_array,
 )
-from .unruled import callback_call, unknown_call, watched_call
+from .unruled import callback_call, unknown_call
 from .writers import ufunc_at
 
 # register_solvers: framead/solvers.py registers through calls
@@ -208,14 +208,12 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
             return handler(rec, fn, args, kwargs, frame)
     if C.get_callable_flags(fn) & C.NATIVE or kind & Kind.CALLBACK_SAFE or is_structural(fn):
         return call_as_user(fn, args, kwargs)
-    # (as deep as the C trampoline looked: objects, dict views and iterators inside the
-    # arguments of most C callables; an iterator argument's items are watched as they come)
-    mode = C.scan_mode(fn)
-    deep, watch = bool(mode & 2), bool(mode & 4)
-    if not any(holds_traced(a, deep) for a in (*args, *kwargs.values())
-               if not (watch and C.watched_iterator(a))) and not self_traced(fn):
-        if watch and any(C.watched_iterator(a) for a in (*args, *kwargs.values())):
-            return watched_call(rec, fn, args, kwargs, frame)
+    # (as deep as the C trampoline looked: objects, dict views and iterators, their state,
+    # inside the arguments of most C callables; items an iterator computes from traced
+    # values inside the call are recorded there: callback_call)
+    deep = bool(C.scan_mode(fn) & 2)
+    if not any(holds_traced(a, deep) for a in (*args, *kwargs.values())) and \
+            not self_traced(fn):
         return callback_call(rec, fn, args, kwargs, frame)
     return unknown_call(rec, fn, args, kwargs, frame)
 

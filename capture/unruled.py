@@ -4,7 +4,6 @@ and report where a gradient is lost (FA101), stored as raw bytes (FA105) or over
 
 from __future__ import annotations
 
-import operator
 import zlib
 from typing import Any
 
@@ -12,7 +11,7 @@ import numpy as np
 
 from . import _evalframe as C
 from .call_kinds import is_raw_storage
-from .callables import callable_name, closes_over_traced, holds_traced
+from .callables import callable_name, closes_over_traced
 from .native import call_as_user, call_quiet
 
 
@@ -58,71 +57,6 @@ def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
                    "treated as constant. Register a rule with framead.rules.register")
     _check_writes(rec, name, arrays, before, frame)
     return result
-
-
-def watched_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
-    """A C callable without a rule got an iterator (a generator, ``zip``, ``map``...) whose
-    items it makes inside the call (``array.array("d", gen)``, csv's ``writerows(zip(..))``,
-    sqlite3's ``executemany``): each iterator argument is passed on watched, yielding the
-    same items; the first item that holds a traced value is reported there (FA101, FA105
-    for raw storage), with the gradient through it lost. Then as ``callback_call``."""
-    args = tuple(_Watched(rec, fn, a, frame) if C.watched_iterator(a) else a for a in args)
-    kwargs = {k: _Watched(rec, fn, a, frame) if C.watched_iterator(a) else a
-              for k, a in kwargs.items()}
-    start, reported = len(rec.nodes), len(rec.hazards)
-    result = C.call_as_user(fn, args, kwargs or None)
-    if len(rec.hazards) == reported:  # (a watched item reported the loss already)
-        _check_callbacks(rec, fn, args, kwargs, start, result, frame)
-    return result
-
-
-class _Watched:
-    """An iterator passed on to a C callable without a rule: the same items, lazily, with
-    the iterator's own exceptions (StopIteration ends it); an item holding a traced value
-    is reported once, at the call's line, while the capture records."""
-
-    __slots__ = ("_it", "_rec", "_fn", "_frame")
-
-    def __init__(self, rec, fn: Any, it: Any, frame) -> None:
-        self._it, self._rec, self._fn, self._frame = it, rec, fn, frame
-
-    def __iter__(self) -> _Watched:
-        return self
-
-    def __next__(self) -> Any:
-        item = next(self._it)
-        if self._rec is not None and holds_traced(item, deep=True):
-            self._seen("an item of an iterator it consumed")
-        return item
-
-    def _seen(self, what: str) -> None:
-        rec, self._rec = self._rec, None
-        if rec.active:
-            _report(rec, self._fn, self._frame, what)
-
-    def __length_hint__(self) -> int:
-        return operator.length_hint(self._it)
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        """Pickled as the iterator it watches (its state: the items it has not made yet)."""
-        if self._rec is not None and holds_traced(self._it, deep=True):
-            self._seen("the state of an iterator it saved")
-        return self._it.__reduce_ex__(protocol)
-
-    def __getattr__(self, name: str) -> Any:  # (a generator's gi_frame, a file's write...)
-        return getattr(object.__getattribute__(self, "_it"), name)
-
-
-def _report(rec, fn: Any, frame, what: str) -> None:
-    name = callable_name(fn)
-    if is_raw_storage(fn):
-        rec.hazard("FA105", name, frame,
-                   f"{name} stores a traced value ({what}) as raw bytes/C numbers, which "
-                   "framead cannot follow; values read back from it are constants")
-    else:
-        rec.hazard("FA101", name, frame,
-                   f"call to {name} (no framead rule) touched a traced value ({what}); its "
-                   "result is treated as constant. Register a rule with framead.rules.register")
 
 
 def refused_call(rec, name: str, reason: str, fn: Any, args: tuple, kwargs: dict,

@@ -3,9 +3,10 @@
 The C trampoline looks inside the arguments of a rule-less C call before it runs natively:
 lists, tuples and dicts, and (capture/_evalframe.c ``scan_deep``) objects of Python classes
 (their attributes and slots, read as the garbage collector reads them), dict views, and
-iterators nested in an argument. An iterator argument itself makes its items inside the
-call: it is passed on watched (capture/unruled.py ``_Watched``), and the first traced item
-is reported. Each case must give the finite-difference gradient or report a hazard at the
+iterators nested in an argument, their state (a generator's locals, a zip's sources) also
+for an iterator argument, which is passed on as it is (C code may need its type); items it
+computes from traced values inside the call are recorded and reported there
+(``callback_call``). Each case must give the finite-difference gradient or report a hazard at the
 user's line (``pickle.dumps(obj)``, ``json.dumps(obj, default=vars)``, ``array.array("d",
 gen)``, csv's ``writerows(zip(...))`` were silently wrong: the other terms kept the result
 connected). Cached traces turn a dict view or an iterator that ``max``/``sorted`` choose
@@ -291,8 +292,8 @@ def test_identity_moves_of_objects_holding_traced_values_report_nothing():
 # --------------------------------------------------------------------------- invisibility
 
 
-def test_watched_iterator_is_invisible():
-    """The watched iterator yields the same items, lazily (the generator runs as the C call
+def test_iterator_arguments_are_invisible():
+    """An iterator argument yields the same items, lazily (the generator runs as the C call
     pulls), and the generator's own exception reaches the program unchanged."""
     log = []
 
@@ -330,7 +331,7 @@ def test_watched_iterator_is_invisible():
         assert framead.value_and_grad(f)(x)[0] == native
 
 
-def test_watched_iterator_laziness_with_early_stop():
+def test_iterator_argument_laziness_with_early_stop():
     """A consumer that stops early pulls no more items than natively (zip with a shorter
     partner), and a leftover generator resumes where the C call left it."""
     def f(v):
@@ -346,6 +347,24 @@ def test_watched_iterator_laziness_with_early_stop():
         val, g = framead.value_and_grad(f)(x)
     assert val == pytest.approx(f(x))
     np.testing.assert_allclose(g, [0.0, 2.0, 2.0])
+
+
+def test_iterator_arguments_reach_c_as_they_are():
+    """C callables get the program's iterator objects themselves (their type, state and
+    protocols: length hints, tee's copies, identity), with traced values around (CPython's
+    test_itertools, test_operator and test_asyncgen under capture once saw a stand-in)."""
+    def f(v):
+        t = v * 2.0
+        g = (a for a in [0.5, 1.5])
+        it = iter([1, 2, 3])
+        a, b = itertools.tee(iter("abc"))
+        same = operator.is_(g, g) and operator.is_(it, it)
+        hints = (operator.length_hint(itertools.repeat(None), 12), operator.length_hint(it))
+        assert same and hints == (12, 3) and list(a) == list(b) == list("abc"), (same, hints)
+        return float(np.sum(t)) + sum(g)
+    x = np.array([0.3, 0.7])
+    assert _hazards(f, x) == []
+    np.testing.assert_allclose(framead.grad(f)(x), [2.0, 2.0])
 
 
 # --------------------------------------------------------------------------- cached choices
