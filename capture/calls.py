@@ -211,10 +211,11 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
     # (as deep as the C trampoline looked: objects, dict views and iterators, their state,
     # inside the arguments of most C callables; items an iterator computes from traced
     # values inside the call are recorded there: callback_call)
-    deep = bool(C.scan_mode(fn) & 2)
-    if not any(holds_traced(a, deep) for a in (*args, *kwargs.values())) and \
-            not self_traced(fn):
-        return callback_call(rec, fn, args, kwargs, frame)
+    given = (*args, *kwargs.values())
+    if not any(holds_traced(a) for a in given) and not self_traced(fn):
+        if not (C.scan_mode(fn) & 2 and any(holds_traced(a, True) for a in given)):
+            return callback_call(rec, fn, args, kwargs, frame)
+        return unknown_call(rec, fn, args, kwargs, frame, hidden=True)
     return unknown_call(rec, fn, args, kwargs, frame)
 
 

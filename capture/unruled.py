@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _evalframe as C
 from .call_kinds import is_raw_storage
-from .callables import callable_name, closes_over_traced
+from .callables import callable_name, closes_over_traced, holds_traced
 from .native import call_as_user, call_quiet
 
 
@@ -41,9 +41,12 @@ def _check_callbacks(rec, fn: Any, args: tuple, kwargs: dict, start: int, result
                    "is lost. Register a rule (or an implicit/ODE adjoint) for it")
 
 
-def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
+def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame, hidden: bool = False) -> Any:
     """A C callable without a rule got traced values: run it, report it, and check whether
-    it wrote into a traced array (then that array's new contents become a constant)."""
+    it wrote into a traced array (then that array's new contents become a constant).
+    ``hidden``: they were only inside objects, views or iterators of the arguments; a traced
+    result then means the call handed them on or computed with them in Python code it
+    called (``operator.methodcaller("apply")(obj)``), not a loss."""
     name = callable_name(fn)
     arrays, before = _watch(rec, (*args, *kwargs.values()))
     result = call_as_user(fn, args, kwargs)
@@ -51,7 +54,7 @@ def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
         rec.hazard("FA105", name, frame,
                    f"{name} stores a traced value as raw bytes/C numbers, which framead "
                    "cannot follow; values read back from it are constants")
-    else:
+    elif not (hidden and holds_traced(result)):
         rec.hazard("FA101", name, frame,
                    f"call to {name} (no framead rule) touched a traced value; its result is "
                    "treated as constant. Register a rule with framead.rules.register")
