@@ -4423,6 +4423,54 @@ is_python_callable(PyObject *c)
     return PyType_Check(c) && constructs_in_python((PyTypeObject *)c);
 }
 
+/* A traced value inside an argument that the callee converts with a protocol method written
+   in Python (`__array__`, `__array_interface__`, `__array_struct__`, `__float__`,
+   `__complex__` on a class of the program's): NumPy or math calls it in C, so a call with a
+   rule whose other arguments are not traced would run natively and lose it. Such calls go to
+   the handler (capture/protocols.py convert_arguments converts it there as the callee would,
+   or reports the loss). Only objects of classes a class statement made are looked at; the
+   lookups go through the type's method cache. */
+static PyObject *protocol_names[5];
+
+static int
+protocol_traced(PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE) || PyType_Check(o) || PyList_Check(o) ||
+        PyTuple_Check(o) || PyDict_Check(o) || PyFloat_Check(o) || PyComplex_Check(o) ||
+        (ndarray_type != NULL && PyObject_TypeCheck(o, ndarray_type)) ||
+        protocol_names[0] == NULL) {
+        return 0;
+    }
+    int found = 0;
+    for (int i = 0; i < 5 && !found; i++) {
+        PyObject *m = _PyType_Lookup(t, protocol_names[i]);
+        found = m != NULL && (PyFunction_Check(m) || Py_IS_TYPE(m, &PyProperty_Type));
+    }
+    if (!found && t->tp_dictoffset != 0) { /* an __array_interface__ set on the object */
+        PyObject *d = PyObject_GenericGetDict(o, NULL);
+        found = d != NULL && PyDict_Check(d) && PyDict_Contains(d, protocol_names[1]) == 1;
+        Py_XDECREF(d);
+        PyErr_Clear();
+    }
+    if (!found) {
+        return 0;
+    }
+    Py_ssize_t budget = FA_SCAN_BUDGET;
+    return scan_deep(&T.tracked, o, 0, &budget, 1);
+}
+
+static int
+any_protocol_traced(PyObject *const *args, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (protocol_traced(args[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* How deep the arguments are looked into for traced values (FA_SCAN_* bits): inside lists,
    tuples and dicts for callables with the SCAN flag; for every C callable without a rule or
    the NATIVE flag (a traced value reaching C inside an argument is a lost gradient the
@@ -4675,6 +4723,10 @@ star_call(PyObject *callable, PyObject *const *args, Py_ssize_t nargs, PyObject 
                     traced = is_traced_scan(v, scan);
                 }
             }
+            if (!traced && (flags & FA_RULE)) {
+                traced = any_protocol_traced(((PyTupleObject *)tup)->ob_item,
+                                             PyTuple_GET_SIZE(tup));
+            }
             to_handler = traced && route_traced(callable, flags);
         }
     }
@@ -4728,6 +4780,9 @@ call_dispatch(PyObject *const *args, size_t nargsf, PyObject *kwnames)
         int traced = callable_self_traced(callable);
         for (Py_ssize_t i = 1; !traced && i < nargs + nkw; i++) {
             traced = is_traced_scan(args[i], scan);
+        }
+        if (!traced && (flags & FA_RULE)) {
+            traced = any_protocol_traced(args + 1, nargs - 1);
         }
         if (traced) {
             if (!route_traced(callable, flags)) {
@@ -5696,6 +5751,11 @@ PyInit__evalframe(void)
     s_id = PyUnicode_InternFromString("id");
     s_first_comparison = PyUnicode_InternFromString("first_comparison");
     s_axis = PyUnicode_InternFromString("axis");
+    protocol_names[0] = PyUnicode_InternFromString("__array__");
+    protocol_names[1] = PyUnicode_InternFromString("__array_interface__");
+    protocol_names[2] = PyUnicode_InternFromString("__array_struct__");
+    protocol_names[3] = PyUnicode_InternFromString("__float__");
+    protocol_names[4] = PyUnicode_InternFromString("__complex__");
     s_parent = PyUnicode_InternFromString("parent");
     s_recipe = PyUnicode_InternFromString("recipe");
     kwnames_axis = PyTuple_Pack(1, s_axis);

@@ -103,9 +103,9 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "numpy_save_bytesio": ("wrong_hazard", "np.save goes through np.nditer (FA101)"),
     "monte_carlo_traced_parameters": ("wrong_hazard", "Generator.normal/.exponential with "
                                       "traced parameters have no rule (FA101)"),
-    "array_interface_export": ("wrong", "an __array_interface__ export of a traced array is "
-                               "read by np.asarray in C (that attribute's loads are not "
-                               "probed: NumPy's own code reads it)"),
+    "array_interface_export": ("wrong_hazard", "an __array_interface__ set on an object, "
+                               "pointing into a traced array, read by np.asarray in C: FA105 "
+                               "(capture/_evalframe.c protocol_traced routes the call)"),
     "ctypes_pointer_interop": ("wrong_hazard", "reads and writes through ndarray.ctypes "
                                "pointers: FA105 at .ctypes"),
     "buffer_data_attribute": ("wrong_hazard", "np.frombuffer of ndarray.data (a memoryview): "
@@ -114,14 +114,9 @@ EXPECTED: dict[str, tuple[str, str]] = {
                          "returns the float an earlier call stored: FA110 at the lookup"),
     # programs_classics3: part of the result leaves framead's sight while the rest still
     # depends on the inputs, so the whole-result check (FA108) does not fire
-    "array_protocol_container": ("wrong", "an object's __array__ returns a traced array to "
-                                 "np.dot, which converts it in C: no argument is traced at "
-                                 "its top level, so the C trampoline runs it natively "
-                                 "(protocols.convert_arguments would report FA101)"),
-    "float_protocol_quantity": ("wrong", "an object's __float__ computed from a traced value "
-                                "is called by math.sqrt/math.hypot in C: no argument traced "
-                                "at its top level, so the C trampoline runs them natively "
-                                "(protocols.convert_arguments would convert it)"),
+    "array_protocol_container": ("wrong_hazard", "an object's __array__ returns a traced "
+                                 "array to np.dot, which calls it twice in C (with copy= and "
+                                 "a dtype): not mirrored, FA101 at the call"),
     "text_checkpoint_partial": ("wrong", "'%.17g' % x read back with float(), and "
                                 "np.savetxt/np.loadtxt, with other terms still traced"),
     "object_array_partial": ("wrong", "np.array([...], dtype=object) of traced floats, and "
@@ -275,7 +270,6 @@ def _has_torch() -> bool:
 # program -> why its replay is known wrong: the silent losses above are also constants a
 # replay keeps (a wrong value at a new point, not only a wrong gradient)
 REPLAY_EXPECTED: dict[str, str] = {name: EXPECTED[name][1] for name in (
-    "array_protocol_container", "array_interface_export", "float_protocol_quantity",
     "text_checkpoint_partial", "object_array_partial")}
 
 

@@ -3,9 +3,10 @@ protocol (``__array__``, ``__array_interface__``, ``__float__``, ``__complex__``
 conversion runs under capture as the callee would run it (the same protocol calls, the same
 exceptions and warnings, the same result), or a hazard is reported at the user's line.
 
-The C trampoline sends a call with a rule to the recorder only when an argument is traced at
-its top level: a call whose only traced values are inside such an object runs natively today
-(``_C_ROUTE``, strict xfail); ``routed`` flags the consumer ALWAYS, as the C change would."""
+The C trampoline sends a call with a rule to the recorder when an argument is traced at its
+top level, or is an object of the program's with a Python conversion protocol holding a
+traced value (capture/_evalframe.c ``protocol_traced``); ``routed`` flags the consumer
+ALWAYS for the other cases (a protocol reading traced values through globals)."""
 
 from __future__ import annotations
 
@@ -228,12 +229,6 @@ def test_each_pair(pc, other):
     _check(*pc, True, other, False, np.array([0.4, 0.9, 1.3]))
 
 
-# without the C change: what reaches dispatch today (another argument of the call traced)
-_C_ROUTE = pytest.mark.xfail(strict=True, reason=(
-    "the C trampoline sends a call with a rule to the recorder only when an argument is "
-    "traced at its top level (capture/_evalframe.c scans_lists: no deep scan for FA_RULE)"))
-
-
 def _hazard_or_right(f, x) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -251,12 +246,12 @@ def test_unrouted_other_traced(pc):
     _hazard_or_right(_program(*pc, True, pc[1] != "sum", False), np.array([0.4, 0.9, 1.3]))
 
 
-@pytest.mark.parametrize("pc", [pytest.param(("__array__", "dot"), marks=_C_ROUTE),
-                                pytest.param(("__float__", "sqrt"), marks=_C_ROUTE),
+@pytest.mark.parametrize("pc", [("__array__", "dot"), ("__float__", "sqrt"),
                                 ("__float__", "float")])
 def test_unrouted_alone(pc):
     """float(obj) comes to dispatch (an OWN_DUNDER callable); np.dot(obj, const) and
-    math.sqrt(obj) run natively today: the gradient through obj silently lost."""
+    math.sqrt(obj) with no other argument traced are routed by protocol_traced (they ran
+    natively: the gradient through obj silently lost)."""
     _hazard_or_right(_program(*pc, True, False, False), np.array([0.4, 0.9, 1.3]))
 
 
