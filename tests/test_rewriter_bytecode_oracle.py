@@ -73,11 +73,13 @@ _PROBE_NAMES = {"LOAD_CONST", "SWAP", "PRECALL", "CALL", "POP_TOP", "KW_NAMES", 
                 "CACHE",
                 # 3.12+: slices (BUILD_SLICE 2), super().m (LOAD_SUPER_ATTR without the method
                 # bit); 3.13: COPY (DICT_MERGE), TO_BOOL (COMPARE_OP), CALL_KW (star calls)
-                "BUILD_SLICE", "LOAD_SUPER_ATTR", "COPY", "TO_BOOL", "CALL_KW"}
+                "BUILD_SLICE", "LOAD_SUPER_ATTR", "COPY", "TO_BOOL", "CALL_KW",
+                "UNARY_NOT"}  # (after the call that replaces CONTAINS_OP, for `not in`)
 _REPLACED = {"BINARY_OP", "COMPARE_OP", "BINARY_SUBSCR", "STORE_SUBSCR", "UNARY_NEGATIVE",
              "UNARY_POSITIVE", "UNARY_INVERT", "PUSH_NULL", "LOAD_METHOD", "CALL_FUNCTION_EX",
              # 3.12+ (+x is CALL_INTRINSIC_1 5); 3.13
-             "BINARY_SLICE", "STORE_SLICE", "CALL_INTRINSIC_1", "DICT_MERGE"}
+             "BINARY_SLICE", "STORE_SLICE", "CALL_INTRINSIC_1", "DICT_MERGE",
+             "CONTAINS_OP"}  # (a call of operator.contains)
 
 
 def _skeleton(code):
