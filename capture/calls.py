@@ -59,7 +59,8 @@ _SLOT_WRAPPER = types.WrapperDescriptorType
 _NO_SLOT = protocols.NO_SLOT
 _UFUNC_REDUCERS = ("reduce", "accumulate", "reduceat", "outer")
 _NOT_LISTED = CallKind(None, Kind.NONE)
-_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))  # (and OrderedDict's)
+_VIEWS: tuple[type, ...] = (type({}.keys()), type({}.values()),
+                             type({}.items()))  # (and OrderedDict's)
 
 
 # The commonest traced call, math.sin(x) or np.sin(x) on plain numbers and arrays: a C function
@@ -275,7 +276,7 @@ def _iterating(rec, fn, kind: int, args: tuple, kwargs: dict, frame) -> Any:
         # a list, read once as the call would (a dict view; any iterator unless the call
         # stops early: a generator, map, zip, a traced array's row iterator)
         (a,) = args
-        if isinstance(a, _VIEWS) or (not kind & Kind.SHORT_CIRCUIT
+        if issubclass(type(a), _VIEWS) or (not kind & Kind.SHORT_CIRCUIT
                                      and isinstance(a, collections.abc.Iterator)):
             args = (list(a),)
     if choosing and "key" in kwargs:

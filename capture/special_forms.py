@@ -234,7 +234,7 @@ def to_object_array(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) ->
 
 TABLES = (dict, set, frozenset)
 #: ``k in d.keys()`` is ``k in d``: a membership test of this view is one of its dict
-_KEYS_VIEW = type({}.keys())
+_KEYS_VIEW: type = type({}.keys())
 _MISSING = object()
 
 
