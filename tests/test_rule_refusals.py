@@ -170,7 +170,8 @@ FIXED = [
     ("np.concatenate", np.concatenate, (), {"axis": None}, X34.reshape(2, 2, 3)),
     ("np.stack", np.stack, (), {"axis": -1}, X34.reshape(2, 2, 3)),
     ("np.linalg.qr", np.linalg.qr, (), {"mode": "full"}, X34),
-] + ([] if scipy is None else [
+] + ([] if scipy is None or "assume_a" not in inspect.signature(scipy.linalg.inv).parameters
+      else [  # (SciPy 1.17 on)
     ("scipy.linalg.inv", scipy.linalg.inv, (), {"assume_a": "pos"}, X33),
     ("scipy.linalg.inv", scipy.linalg.inv, (), {"assume_a": "sym", "lower": True}, X33),
     ("scipy.linalg.inv", scipy.linalg.inv, (), {"assume_a": "upper triangular"}, X33),
