@@ -27,6 +27,7 @@ from framead.ir import Node, Value, values_in
 
 from . import _evalframe as C
 from .buffers import STRIDED_BASE, Buffer, Entry, WeakEntry, buffer_owner, weak_entry
+from .native import call_quiet
 from .overrides import plain
 from .primitive_rules import CONST_RULE, GATHER_RULE
 from .saves import ALL, saved_set
@@ -298,11 +299,11 @@ class ValueTable:
         e = self.entries.get(id(a))
         old = self.value_of(a) if (e is not None and e.obj is a) or self.buffers else None
         if old is None:
-            setattr(a, name, new)
+            call_quiet(setattr, (a, name, new), None)  # (a warning names the user's line)
             return
         before = (a.shape, a.dtype, a.strides)
         alias = a.view(np.ndarray)  # the old layout over the same memory
-        setattr(a, name, new)  # (NumPy's error, if any: nothing recorded)
+        call_quiet(setattr, (a, name, new), None)  # (NumPy's error: nothing recorded)
         if (a.shape, a.dtype, a.strides) == before:
             return
         e = self.entries[id(a)]
