@@ -16,7 +16,6 @@ version number. More ``scipy.special`` functions (those ``scipy.stats`` reaches)
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import numpy as np
@@ -27,7 +26,7 @@ from .families import defbinary, defunary
 from .linalg_factor_rules import chol_jvp, chol_vjp
 from .linalg_rules import det_jvp, det_vjp, inv_jvp, inv_vjp
 from .matrices import cot_like, is_vec, mT, outer_last, real_only
-from .refusals import is_complex, not_square, refusal
+from .refusals import is_complex, not_square
 from .registry import ANS, lookup, public_name, register
 from .scipy_special_rules import order_hazard
 from .shapes import add_tangents, expand_reduced, fit, meta_of, sum_to
@@ -566,28 +565,6 @@ RULES = [  # (function, vjp, jvp, saves, more metadata)
 ]
 
 
-def _overwrite_refusal(fn, other):
-    """``other`` (a rule's refusals) and ``overwrite_a``/``overwrite_b`` true: SciPy may then
-    write the traced input's memory, a write no probe sees (the saved input or the result
-    read later would be wrong)."""
-    try:
-        params = tuple(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return other
-    pos = {p: params.index(p) for p in ("overwrite_a", "overwrite_b") if p in params}
-    if not pos:
-        return other
-    name, also = public_name(fn), refusal(other, params, public_name(fn))
-
-    def refuses(args: tuple, kwargs: dict):
-        for p, i in pos.items():
-            if (args[i] if i < len(args) else kwargs.get(p, False)):
-                return (f"{name} with {p}=True may overwrite the traced input in place, a "
-                        "write framead does not follow")
-        return None if also is None else also(args, kwargs)
-    return refuses
-
-
 def install() -> None:
     """Register every rule whose function has none yet (a user's own rule wins)."""
     for fn, d in UNARY:
@@ -602,5 +579,4 @@ def install() -> None:
                       hazard=order_hazard(_name(fn)))
     for fn, vjp, jvp, saves, spec in RULES:
         if lookup(fn) is None:
-            spec = {**spec, "refuses": _overwrite_refusal(fn, spec.get("refuses"))}
             register(fn, vjp=vjp, jvp=jvp, saves=saves, name=public_name(fn), **spec)
