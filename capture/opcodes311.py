@@ -25,7 +25,6 @@ callable; when it is not NULL it is called as a method: ``slot(callable_slot, *a
 from __future__ import annotations
 
 import opcode as _opcode
-import operator as _operator
 
 from . import opcodes_common as _common
 from .opcodes_common import N_COMPARE, Emitter, ProbeSpec
@@ -57,7 +56,6 @@ PRECALL = OP["PRECALL"]
 CALL = OP["CALL"]
 KW_NAMES = OP["KW_NAMES"]
 POP_TOP = OP["POP_TOP"]
-UNARY_NOT = OP["UNARY_NOT"]
 
 N_BINOP = len(_opcode._nb_ops)  # 26
 
@@ -108,18 +106,7 @@ def _call_function_ex(ctx, arg):
 
 
 def _contains_op(ctx, arg):
-    # [key, table] -> call(operator.contains, table, key) (what CONTAINS_OP computes, the
-    # same __contains__/iteration and errors); arg 1 (`not in`): UNARY_NOT after it. The call
-    # probe sends it to the recorder only when the key or the table is traced.
-    seq = [
-        (LOAD_CONST, ctx.const(ctx.probes.call)),  # [k, t, call]
-        (SWAP, 3),  # [call, t, k]
-        (LOAD_CONST, ctx.const(_operator.contains)),  # [call, t, k, contains]
-        (SWAP, 3),  # [call, contains, k, t]
-        (SWAP, 2),  # [call, contains, t, k]
-        *_precall_call(2),
-    ]
-    return (seq + [(UNARY_NOT, 0)] if arg else seq), 2
+    return E.contains_seq(ctx, arg)
 
 
 #: opcode name -> rewrite function (see the module docstring)

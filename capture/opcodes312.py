@@ -30,7 +30,6 @@ opcode), and what 3.13 lacks (``KW_NAMES``) is looked up with a default.
 from __future__ import annotations
 
 import opcode as _opcode
-import operator as _operator
 
 from . import opcodes_common as _common
 from .opcodes_common import N_COMPARE, Emitter, ProbeSpec
@@ -81,7 +80,6 @@ COPY = OP["COPY"]
 CALL = OP["CALL"]
 KW_NAMES = OP.get("KW_NAMES", -1)  # -1 on 3.13 (removed; opcodes313 uses CALL_KW)
 POP_TOP = OP["POP_TOP"]
-UNARY_NOT = OP["UNARY_NOT"]
 INTRINSIC_UNARY_POSITIVE = _opcode._intrinsic_1_descs.index("INTRINSIC_UNARY_POSITIVE")
 
 N_BINOP = len(_opcode._nb_ops)  # 26
@@ -156,25 +154,8 @@ def _call_intrinsic_1(ctx, arg):
     return E.call_under(ctx, ctx.probes.unary_positive, 1), 1
 
 
-def contains_seq(ctx, arg, to_bool=()):
-    """``CONTAINS_OP arg``: [key, table] -> call(operator.contains, table, key) (what
-    CONTAINS_OP computes: the same ``__contains__`` or iteration, the same errors), then
-    ``to_bool`` (3.13's TO_BOOL), and UNARY_NOT for ``not in`` (arg 1). The call probe sends
-    it to the recorder only when the key or the table is traced. Peak +2."""
-    seq = [
-        (LOAD_CONST, ctx.const(ctx.probes.call)),  # [k, t, call]
-        (SWAP, 3),  # [call, t, k]
-        (LOAD_CONST, ctx.const(_operator.contains)),  # [call, t, k, contains]
-        (SWAP, 3),  # [call, contains, k, t]
-        (SWAP, 2),  # [call, contains, t, k]
-        *_call(2),
-        *to_bool,
-    ]
-    return (seq + [(UNARY_NOT, 0)] if arg else seq), 2
-
-
 def _contains_op(ctx, arg):
-    return contains_seq(ctx, arg)
+    return E.contains_seq(ctx, arg)
 
 
 def _push_null(ctx, arg):

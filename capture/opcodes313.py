@@ -80,7 +80,7 @@ def _compare_op(ctx, arg):
 def _contains_op(ctx, arg):
     # as on 3.12, the result made a bool: POP_JUMP_IF_* and UNARY_NOT test Py_True/Py_False
     # by identity (CONTAINS_OP's own result is one)
-    return _base.contains_seq(ctx, arg, [(TO_BOOL, 0)])
+    return _base.E.contains_seq(ctx, arg, [(TO_BOOL, 0)])
 
 
 def _push_null(ctx, arg):

@@ -18,6 +18,7 @@ stack slots they need beyond the original instruction's own peak (capture/rewrit
 
 from __future__ import annotations
 
+import operator
 import types
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -124,6 +125,7 @@ class Emitter:
         self.LOAD_CONST = op["LOAD_CONST"]
         self.SWAP = op["SWAP"]
         self.POP_TOP = op["POP_TOP"]
+        self.UNARY_NOT = op["UNARY_NOT"]
 
     # -- sequences
 
@@ -138,6 +140,23 @@ class Emitter:
         else:  # pragma: no cover - not used
             raise AssertionError(nargs)
         return seq + self.call(nargs - 1)
+
+    def contains_seq(self, ctx: Any, arg: int,
+                     to_bool: Instrs | None = None) -> tuple[Instrs, int]:
+        """``CONTAINS_OP arg``: [key, table] -> call(operator.contains, table, key) (what
+        CONTAINS_OP computes: the same ``__contains__`` or iteration, the same errors), then
+        ``to_bool`` (3.13's TO_BOOL), and UNARY_NOT for ``not in`` (arg 1). The call probe
+        sends it to the recorder only when the key or the table is traced. Peak +2."""
+        seq = [
+            (self.LOAD_CONST, ctx.const(ctx.probes.call)),  # [k, t, call]
+            (self.SWAP, 3),  # [call, t, k]
+            (self.LOAD_CONST, ctx.const(operator.contains)),  # [call, t, k, contains]
+            (self.SWAP, 3),  # [call, contains, k, t]
+            (self.SWAP, 2),  # [call, contains, t, k]
+            *self.call(2),
+            *(to_bool or ()),
+        ]
+        return (seq + [(self.UNARY_NOT, 0)] if arg else seq), 2
 
     def getattr_seq(self, ctx: Any, namei: int) -> Instrs:
         """[obj] -> getattr(obj, 'name'); peak +2."""
