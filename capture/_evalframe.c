@@ -282,40 +282,51 @@ is_leaf_iter(PyObject *o)
     return 0;
 }
 
+/* What the deep scan enters o as (C.scan_kind's answers): 0 nothing (numbers, strings,
+   arrays, functions, classes, modules, C objects that are not iterators), 1 an object of a
+   Python class, 2 an iterator, 3/4/5 a dict's keys/values/items view, 6 a cell. */
+static int
+deep_kind(PyObject *o)
+{
+    traverseproc trav = Py_TYPE(o)->tp_traverse;
+    if (trav == NULL || plain_traverse == NULL || !PyObject_IS_GC(o)) {
+        return 0;
+    }
+    if (trav == plain_traverse) { /* (a class of a Python metaclass: not entered) */
+        return PyType_Check(o) || PyModule_Check(o) ? 0 : 1;
+    }
+    if (PyCell_Check(o)) {
+        return 6;
+    }
+    if (PyDictKeys_Check(o)) {
+        return 3;
+    }
+    if (PyDictValues_Check(o)) {
+        return 4;
+    }
+    if (PyDictItems_Check(o)) {
+        return 5;
+    }
+    return PyIter_Check(o) && !is_leaf_iter(o) ? 2 : 0;
+}
+
 /* FA_SCAN_DEEP: o is not a list, tuple or dict */
 static int
 scan_deep(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe)
 {
-    PyTypeObject *t = Py_TYPE(o);
-    traverseproc trav = t->tp_traverse;
-    if (trav == NULL || plain_traverse == NULL || !PyObject_IS_GC(o)) {
-        return 0; /* numbers, strings, arrays */
+    int kind = deep_kind(o);
+    if (kind == 0) {
+        return 0;
     }
-    int view = 0;
-    if (trav == plain_traverse) {
-        if (PyType_Check(o) || PyModule_Check(o)) { /* a class of a Python metaclass */
-            return 0;
-        }
-    }
-    else if (PyCell_Check(o)) {
+    if (kind == 6) {
         PyObject *c = PyCell_GET(o);
         if (c == NULL || depth > 32) {
             return c == NULL ? 0 : maybe;
         }
         return is_traced_in(m, c) || scan_walk(m, c, depth + 1, budget, maybe, 1);
     }
-    else if (PyDictKeys_Check(o)) {
-        view = 1;
-    }
-    else if (PyDictValues_Check(o)) {
-        view = 2;
-    }
-    else if (PyDictItems_Check(o)) {
-        view = 3;
-    }
-    else if (!PyIter_Check(o) || is_leaf_iter(o)) {
-        return 0; /* functions, methods, frames, C objects that are not iterators */
-    }
+    traverseproc trav = Py_TYPE(o)->tp_traverse;
+    int view = kind >= 3 ? kind - 2 : 0; /* 1 keys, 2 values, 3 items */
     if (depth > 32 || --*budget < 0) {
         return maybe;
     }
@@ -1389,30 +1400,7 @@ m_set_scan_config(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 m_scan_kind(PyObject *mod, PyObject *o)
 {
-    PyTypeObject *t = Py_TYPE(o);
-    long k = 0;
-    if (t->tp_traverse == NULL || plain_traverse == NULL || !PyObject_IS_GC(o)) {
-        k = 0;
-    }
-    else if (t->tp_traverse == plain_traverse) {
-        k = PyType_Check(o) || PyModule_Check(o) ? 0 : 1;
-    }
-    else if (PyCell_Check(o)) {
-        k = 6;
-    }
-    else if (PyDictKeys_Check(o)) {
-        k = 3;
-    }
-    else if (PyDictValues_Check(o)) {
-        k = 4;
-    }
-    else if (PyDictItems_Check(o)) {
-        k = 5;
-    }
-    else if (PyIter_Check(o) && !is_leaf_iter(o)) {
-        k = 2;
-    }
-    return PyLong_FromLong(k);
+    return PyLong_FromLong(deep_kind(o));
 }
 
 /* scan_inside(obj): the deep scan of obj (a C iterator's state: what its traverse visits),
