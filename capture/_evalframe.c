@@ -4831,6 +4831,80 @@ m_scan_mode(PyObject *mod, PyObject *callable)
 }
 
 /* ------------------------------------------------------------------------ */
+/* CONTAINS_OP                                                               */
+
+/* operator.contains: the callable the Python route (handlers.call -> calls.dispatch ->
+   special_forms.container_lookup) is given for a traced membership test */
+static PyObject *op_contains_fn;
+
+/* Does `key in table` compare the key with traced values inside the table that the Python
+   route guards (special_forms._guard_membership: the items of a list/tuple tree, as
+   values.tree_value reads them)? No Python code runs. (The items of sets, dicts, dict views
+   and deques are not looked at: the route has no guard for them, and a set's or dict's
+   membership is O(1) where a scan would be O(n).) */
+static inline int
+contains_items_traced(PyObject *table)
+{
+    return is_seq(table) && scan_traced(table, FA_SCAN_LISTS);
+}
+
+/* The rewritten CONTAINS_OP (CONTAINS[0]: `key in table`, CONTAINS[1]: `key not in table`):
+   PySequence_Contains, as the native instruction (the same __contains__ or iteration, errors
+   and exact bool result), with no profiler events of its own (an OpProbe is not a builtin
+   function). A traced key or table, or a list/tuple holding traced items, goes to the Python
+   route as the call operator.contains(table, key) (its result made an exact bool). */
+static PyObject *
+contains_probe(PyObject *const *args, Py_ssize_t nargs, int invert, const char *name)
+{
+    if (FA_UNLIKELY(nargs != 2)) {
+        return wrong_nargs(name, 2, nargs);
+    }
+    PyObject *key = args[0], *table = args[1];
+    int r;
+    if (FA_UNLIKELY(FA_ACTIVE()) && op_contains_fn != NULL &&
+        (is_traced(key) || is_traced(table) || contains_items_traced(table))) {
+        PyObject *tup = PyTuple_Pack(2, table, key);
+        if (tup == NULL) {
+            return NULL;
+        }
+        PyObject *res = call_handler(op_contains_fn, tup, NULL);
+        Py_DECREF(tup);
+        if (res == NULL) {
+            return NULL;
+        }
+        r = PyBool_Check(res) ? res == Py_True : PyObject_IsTrue(res);
+        Py_DECREF(res);
+    }
+    else {
+        if (FA_UNLIKELY(FA_WATCHING()) && op_contains_fn != NULL) {
+            PyObject *targs[2] = {table, key};
+            if (watch_call(op_contains_fn, targs, 2) < 0) {
+                return NULL;
+            }
+        }
+        r = PySequence_Contains(table, key);
+    }
+    if (r < 0) {
+        return NULL;
+    }
+    return Py_NewRef((r ^ invert) ? Py_True : Py_False);
+}
+
+static PyObject *
+probe_contains(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return contains_probe(args, nargs, 0, "_framead_probe_contains");
+}
+
+static PyObject *
+probe_not_contains(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return contains_probe(args, nargs, 1, "_framead_probe_not_contains");
+}
+
+static PyMethodDef contains_defs[2] = {PROBE_DEF(contains), PROBE_DEF(not_contains)};
+
+/* ------------------------------------------------------------------------ */
 /* Profilers: the events a native CALL makes                                 */
 
 /* What CPython 3.11's CALL shows a profiler for callable(*args): a builtin function
@@ -5780,6 +5854,19 @@ PyInit__evalframe(void)
     if (compare == NULL || PyModule_AddObject(m, "COMPARE", compare) < 0) {
         Py_XDECREF(compare);
         goto fail;
+    }
+    PyObject *contains = make_probe_tuple(contains_defs, 2, modname);
+    if (contains == NULL || PyModule_AddObject(m, "CONTAINS", contains) < 0) {
+        Py_XDECREF(contains);
+        goto fail;
+    }
+    if (op_contains_fn == NULL) {
+        PyObject *op = PyImport_ImportModule("operator");
+        op_contains_fn = op != NULL ? PyObject_GetAttrString(op, "contains") : NULL;
+        Py_XDECREF(op);
+        if (op_contains_fn == NULL) {
+            goto fail;
+        }
     }
     if (add_probe(m, "unary_negative", &unary_defs[0], modname) < 0 ||
         add_probe(m, "unary_positive", &unary_defs[1], modname) < 0 ||

@@ -335,7 +335,10 @@ def configure_flags(overrides: Iterable[tuple[Any, int]] = ()) -> None:
     table += [(fn, C.RULE | C.SCAN) for fn in rules.ruled_callables()]
     table += [(e.fn, C.ALWAYS) for e in entries if e.kind & Kind.SPECIAL_FORM]
     table += [(e.fn, C.RULE | C.SCAN) for e in entries if e.kind & Kind.WRITER]
-    table += [(e.fn, C.RULE) for e in entries if e.kind & Kind.LOOKUP]
+    # (operator.contains(t, k) called by name: SCAN, as the CONTAINS probe looks into a list or
+    # tuple ``t``: its items are compared with k, a decision guarded in cached traces)
+    table += [(e.fn, C.RULE | C.SCAN if e.fn is operator.contains else C.RULE)
+              for e in entries if e.kind & Kind.LOOKUP]
     # solver adjoints: scipy.optimize/scipy.integrate solvers always come to dispatch (their
     # callbacks close over traced values even when no argument is traced)
     solvers: dict[int, tuple[Any, Any]] = {}

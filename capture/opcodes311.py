@@ -64,7 +64,7 @@ N_BINOP = len(_opcode._nb_ops)  # 26
 # the marker tuples the call probe recognises by identity, and ``ATTR_NAMES`` (attribute names
 # whose LOAD_ATTR/LOAD_METHOD (getattr probe) and STORE_ATTR (call probe with setattr) are
 # instrumented).
-PROBE_TUPLES = {"BINOP": N_BINOP, "COMPARE": N_COMPARE}
+PROBE_TUPLES = {"BINOP": N_BINOP, "COMPARE": N_COMPARE, "CONTAINS": 2}
 PROBE_NAMES = ("unary_negative", "unary_positive", "unary_invert", "getitem", "setitem",
                "getattr", "getiter", "unpack", "call")
 MARKER_NAMES = ("STAR_KWNAMES1", "STAR_KWNAMES2")
@@ -105,15 +105,11 @@ def _call_function_ex(ctx, arg):
     return [(KW_NAMES, ctx.const(marker)), (PRECALL, n), (CALL, n)], 0
 
 
-def _contains_op(ctx, arg):
-    return E.contains_seq(ctx, arg)
-
-
 #: opcode name -> rewrite function (see the module docstring)
 REWRITES = {
     "BINARY_OP": E.probe2("BINOP"),
     "COMPARE_OP": E.probe2("COMPARE"),
-    "CONTAINS_OP": _contains_op,
+    "CONTAINS_OP": E.contains,
     "UNARY_NEGATIVE": E.unary("unary_negative"),
     "UNARY_POSITIVE": E.unary("unary_positive"),
     "UNARY_INVERT": E.unary("unary_invert"),

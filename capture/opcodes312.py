@@ -17,7 +17,7 @@ needs, and ``REWRITES``: opcode name -> rewrite function ``fn(ctx, arg)``); what
   writes of traced arrays are recorded.
 * ``UNARY_POSITIVE`` is gone: ``+x`` is ``CALL_INTRINSIC_1 INTRINSIC_UNARY_POSITIVE``.
 * ``COMPARE_OP``'s comparison is ``oparg >> 4`` (the low bits are a specialisation mask).
-* ``CONTAINS_OP`` (``in``, ``not in``) is a call of ``operator.contains`` as on 3.11.
+* ``CONTAINS_OP`` (``in``, ``not in``) is the ``CONTAINS`` probe as on 3.11.
 * Jumps are measured from the unit after their inline caches.
 * Pseudo-ops (>= 256) are kept out of every table, ``INSTRUMENTED_*`` (only in
   ``co_code_adaptive``, never in ``co_code``) out of ``KNOWN``.
@@ -85,7 +85,7 @@ INTRINSIC_UNARY_POSITIVE = _opcode._intrinsic_1_descs.index("INTRINSIC_UNARY_POS
 N_BINOP = len(_opcode._nb_ops)  # 26
 
 # What a probes object carries (as on 3.11: see opcodes311)
-PROBE_TUPLES = {"BINOP": N_BINOP, "COMPARE": N_COMPARE}
+PROBE_TUPLES = {"BINOP": N_BINOP, "COMPARE": N_COMPARE, "CONTAINS": 2}
 PROBE_NAMES = ("unary_negative", "unary_positive", "unary_invert", "getitem", "setitem",
                "getattr", "getiter", "unpack", "call")
 MARKER_NAMES = ("STAR_KWNAMES1", "STAR_KWNAMES2")
@@ -154,10 +154,6 @@ def _call_intrinsic_1(ctx, arg):
     return E.call_under(ctx, ctx.probes.unary_positive, 1), 1
 
 
-def _contains_op(ctx, arg):
-    return E.contains_seq(ctx, arg)
-
-
 def _push_null(ctx, arg):
     # the NULL under a callable becomes the call probe: CALL then runs call(f, *args)
     return [(LOAD_CONST, ctx.const(ctx.probes.call))], 0
@@ -174,7 +170,7 @@ def _call_function_ex(ctx, arg):
 REWRITES = {
     "BINARY_OP": E.probe2("BINOP"),
     "COMPARE_OP": E.probe2("COMPARE", compare_index),
-    "CONTAINS_OP": _contains_op,
+    "CONTAINS_OP": E.contains,
     "UNARY_NEGATIVE": E.unary("unary_negative"),
     "UNARY_INVERT": E.unary("unary_invert"),
     "CALL_INTRINSIC_1": _call_intrinsic_1,

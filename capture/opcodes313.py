@@ -17,7 +17,7 @@ differs in meaning:
   identity). The probe returns what the comparison returns (a NumPy bool, a traced value), so
   a ``TO_BOOL`` follows it then; without it ``if np.float64(3.0) < 1.0:`` takes the wrong
   branch.
-* ``CONTAINS_OP`` as on 3.12, then ``TO_BOOL`` (for the same reason).
+* ``CONTAINS_OP`` as on 3.12 (the ``CONTAINS`` probe's result is an exact bool already).
 * ``KW_NAMES`` is gone: ``CALL_FUNCTION_EX`` becomes ``LOAD_CONST marker; CALL_KW n``.
 * ``DICT_MERGE`` names the *lowest* call slot in its errors, which is the call probe once the
   NULL is rewritten: it becomes a call of the ``dict_merge(dict, update, func)`` probe (the
@@ -77,12 +77,6 @@ def _compare_op(ctx, arg):
     return seq, 1
 
 
-def _contains_op(ctx, arg):
-    # as on 3.12, the result made a bool: POP_JUMP_IF_* and UNARY_NOT test Py_True/Py_False
-    # by identity (CONTAINS_OP's own result is one)
-    return _base.E.contains_seq(ctx, arg, [(TO_BOOL, 0)])
-
-
 def _push_null(ctx, arg):
     # [f] -> [f, NULL] natively; here [call, f]: CALL then runs call(f, *args)
     return [(LOAD_CONST, ctx.const(ctx.probes.call)), (SWAP, 2)], 0
@@ -109,11 +103,10 @@ def _dict_merge(ctx, arg):
     ], 3
 
 
-#: opcode name -> rewrite function (opcodes312's, five replaced, one added)
+#: opcode name -> rewrite function (opcodes312's, four replaced, one added)
 REWRITES = {
     **_base.REWRITES,
     "COMPARE_OP": _compare_op,
-    "CONTAINS_OP": _contains_op,
     "PUSH_NULL": _push_null,
     "CALL_FUNCTION_EX": _call_function_ex,
     "DICT_MERGE": _dict_merge,

@@ -35,6 +35,9 @@ ATTR_NAMES = frozenset({"T", "mT", "real", "imag", "flat", "data", "ctypes"})
 #: ``a.strides = s`` change how a traced array reads its memory (values.set_layout)
 LAYOUT_NAMES = frozenset({"shape", "dtype", "strides"})
 N_COMPARE = 6
+#: probe tuples a probes object may lack (a stand-in written before the probe existed): the
+#: rewrite then does what it did before (CONTAINS_OP: a call of operator.contains)
+OPTIONAL_TUPLES = frozenset({"CONTAINS"})
 
 Instrs = list[tuple[int, int]]
 Rewrite = Callable[[Any, int], "tuple[Instrs, int] | None"]
@@ -63,16 +66,21 @@ class ProbeSpec:
         self.markers = markers
 
     def all_names(self) -> tuple[str, ...]:
-        """Every attribute a probes object takes from its source."""
+        """Every attribute a probes object takes from its source (OPTIONAL_TUPLES where
+        there)."""
         return (*self.tuples, *self.names, *self.markers)
+
+    def required_names(self) -> tuple[str, ...]:
+        """The attributes a probes object cannot lack."""
+        return tuple(n for n in self.all_names() if n not in OPTIONAL_TUPLES)
 
     def check(self, probes: Any) -> None:
         """Raise TypeError when ``probes`` lacks what this table's rewrites use."""
-        missing = [n for n in (*self.all_names(), "ATTR_NAMES") if not hasattr(probes, n)]
+        missing = [n for n in (*self.required_names(), "ATTR_NAMES") if not hasattr(probes, n)]
         if missing:
             raise TypeError(f"probes object lacks {', '.join(missing)}")
         bad = [f"probes.{n} needs {k} entries" for n, k in self.tuples.items()
-               if len(getattr(probes, n)) != k]
+               if hasattr(probes, n) and len(getattr(probes, n)) != k]
         if bad:
             raise TypeError(" and ".join(bad))
         for n in self.markers:
@@ -81,7 +89,7 @@ class ProbeSpec:
 
     def objects(self, probes: Any) -> list:
         """Every object a rewrite may put into co_consts (to recognise instrumented code)."""
-        return [*(p for name in self.tuples for p in getattr(probes, name)),
+        return [*(p for name in self.tuples for p in getattr(probes, name, ())),
                 *(getattr(probes, name) for name in (*self.names, *self.markers))]
 
     def placeholder_source(self) -> Any:
@@ -105,13 +113,14 @@ class Probes:
 
     def __init__(self, source: Any) -> None:
         spec = self.SPEC
-        missing = [n for n in spec.all_names() if not hasattr(source, n)]
+        missing = [n for n in spec.required_names() if not hasattr(source, n)]
         if missing:
             v = ".".join(map(str, spec.version))
             raise AttributeError(f"the probes of the Python {v} opcode table are missing from "
                                  f"{source!r}: {', '.join(missing)}")
         for name in spec.all_names():
-            setattr(self, name, getattr(source, name))
+            if hasattr(source, name):
+                setattr(self, name, getattr(source, name))
         self.ATTR_NAMES = ATTR_NAMES
 
 
@@ -126,6 +135,7 @@ class Emitter:
         self.SWAP = op["SWAP"]
         self.POP_TOP = op["POP_TOP"]
         self.UNARY_NOT = op["UNARY_NOT"]
+        self.TO_BOOL = op.get("TO_BOOL")  # 3.13
 
     # -- sequences
 
@@ -140,23 +150,6 @@ class Emitter:
         else:  # pragma: no cover - not used
             raise AssertionError(nargs)
         return seq + self.call(nargs - 1)
-
-    def contains_seq(self, ctx: Any, arg: int,
-                     to_bool: Instrs | None = None) -> tuple[Instrs, int]:
-        """``CONTAINS_OP arg``: [key, table] -> call(operator.contains, table, key) (what
-        CONTAINS_OP computes: the same ``__contains__`` or iteration, the same errors), then
-        ``to_bool`` (3.13's TO_BOOL), and UNARY_NOT for ``not in`` (arg 1). The call probe
-        sends it to the recorder only when the key or the table is traced. Peak +2."""
-        seq = [
-            (self.LOAD_CONST, ctx.const(ctx.probes.call)),  # [k, t, call]
-            (self.SWAP, 3),  # [call, t, k]
-            (self.LOAD_CONST, ctx.const(operator.contains)),  # [call, t, k, contains]
-            (self.SWAP, 3),  # [call, contains, k, t]
-            (self.SWAP, 2),  # [call, contains, t, k]
-            *self.call(2),
-            *(to_bool or ()),
-        ]
-        return (seq + [(self.UNARY_NOT, 0)] if arg else seq), 2
 
     def getattr_seq(self, ctx: Any, namei: int) -> Instrs:
         """[obj] -> getattr(obj, 'name'); peak +2."""
@@ -210,6 +203,27 @@ class Emitter:
 
         rewrite.__name__ = f"_before_{name}"
         return rewrite
+
+    def contains(self, ctx: Any, arg: int) -> tuple[Instrs, int]:
+        """``CONTAINS_OP arg`` (``in``; ``not in``: arg 1): [key, table] ->
+        probes.CONTAINS[arg](key, table), the C probe that does what the instruction does
+        (PySequence_Contains, an exact bool: no TO_BOOL or UNARY_NOT after it) and sends a
+        traced key or table, or a list/tuple holding traced items, to the recorder. Probes
+        without CONTAINS (OPTIONAL_TUPLES): call(operator.contains, table, key), then TO_BOOL
+        (3.13) and UNARY_NOT for ``not in``; peak +2."""
+        probes = getattr(ctx.probes, "CONTAINS", None)
+        if probes is not None:
+            return self.call_under(ctx, probes[arg], 2), 1
+        seq = [
+            (self.LOAD_CONST, ctx.const(ctx.probes.call)),  # [k, t, call]
+            (self.SWAP, 3),  # [call, t, k]
+            (self.LOAD_CONST, ctx.const(operator.contains)),  # [call, t, k, contains]
+            (self.SWAP, 3),  # [call, contains, k, t]
+            (self.SWAP, 2),  # [call, contains, t, k]
+            *self.call(2),
+            *([(self.TO_BOOL, 0)] if self.TO_BOOL is not None else []),
+        ]
+        return (seq + [(self.UNARY_NOT, 0)] if arg else seq), 2
 
     def binary_subscr(self, ctx: Any, arg: int) -> tuple[Instrs, int]:
         """[a, k] -> getitem(a, k)."""

@@ -1,8 +1,9 @@
 """``key in table`` / ``key not in table`` (CONTAINS_OP) under capture.
 
-The rewriter makes CONTAINS_OP a call of ``operator.contains(table, key)`` through the call
-probe (``UNARY_NOT`` after it for ``not in``; 3.13: ``TO_BOOL`` first), so a membership test
-with a traced key or table reaches ``special_forms.container_lookup``: a hit on a key an
+The rewriter makes CONTAINS_OP a call of the C probe ``CONTAINS[arg](key, table)``
+(capture/_evalframe.c): PySequence_Contains as the instruction, no profiler events of its own;
+a membership test with a traced key or table, or a list/tuple holding traced items, goes as
+``operator.contains(table, key)`` to ``special_forms.container_lookup``: a hit on a key an
 earlier call stored is FA110, a decision on traced values is a comparison (FA102 bookkeeping,
 guarded in cached traces). Everything else is as natively: the same ``__contains__`` (or
 ``__iter__``/``__getitem__`` iteration), the same results, exceptions and tracebacks.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dis
 import math
+import operator
 import sys
 import traceback
 import warnings
@@ -338,15 +340,22 @@ def _untraced_key_among_traced_items(a):
     return a * (2.0 if 0.5 in [b, 1.0] else 3.0)  # untraced key, traced items
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an untraced key against a list of traced items (`0.5 in [b, 1.0]`) is not routed: the "
-    "call probe does not look into operator.contains's list argument (its C flags are RULE, "
-    "not RULE|SCAN: capture/call_kinds.configure_flags), so the comparisons list.__contains__ "
-    "makes in C are not guarded and a replay reuses the recorded decision"))
-def test_untraced_key_among_traced_items_is_rechecked():
-    vg = framead.value_and_grad(_untraced_key_among_traced_items, cache=True)
-    for p in (0.7, 0.5, 0.9):
-        assert vg(p)[0] == _untraced_key_among_traced_items(p), p
+def _contains_called_by_name(a):
+    b = a * 1.0
+    return a * (2.0 if operator.contains(((1.0, b), 2.0), (1.0, 0.5)) else 3.0)
+
+
+@pytest.mark.parametrize("f", [_untraced_key_among_traced_items, _contains_called_by_name])
+def test_untraced_key_among_traced_items_is_rechecked(f):
+    """``0.5 in [b, 1.0]``: the CONTAINS probe looks into a list or tuple for traced items (the
+    call probe into operator.contains's arguments: its C flags are RULE|SCAN), so the
+    comparisons list.__contains__ makes in C are guarded: each replay re-checks them."""
+    vg = framead.value_and_grad(f, cache=True)
+    for p in (0.7, 0.5, 0.9, 0.5):
+        value, g = vg(p)
+        assert value == f(p), p
+        assert g == (2.0 if p == 0.5 else 3.0), p
+    assert vg.stats["uncacheable"] == 0, vg.stats
 
 
 # --------------------------------------------------------------------------- the rewrite
@@ -391,11 +400,9 @@ def _profiled(a, s):
     return r, events
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the call probe shows a profiler the c_call/c_return events of operator.contains, which "
-    "the native CONTAINS_OP does not make: it needs a C probe for CONTAINS_OP that is not a "
-    "builtin function (as the operator probes are: capture/_evalframe.c OpProbe)"))
 def test_a_profiler_sees_the_native_events():
+    """The CONTAINS probe is no builtin function: a profiler sees no c_call/c_return of it
+    (nor of operator.contains), as natively."""
     want = _profiled(1, {1, 2})
 
     def f(x):
