@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .families import defbinary, defcut, deflinear, defunary
+from .families import defbinary, defcut, deflinear, defunary, rdiv, rsub
 from .formulas import abs_dx, abs_jvp, pow_dx, pow_dy
 from .registry import ANS, register, register_method
 from .shapes import add_tangents, unbroadcast
@@ -30,19 +30,19 @@ UNARY = [
     (np.exp, "ans"), (np.exp2, lambda ans: ans * _LN2),
     (np.expm1, lambda ans: ans + 1),
     (np.log, lambda x: div(1, x)), (np.log2, lambda x: div(1 / _LN2, x)),
-    (np.log10, lambda x: div(1 / _LN10, x)), (np.log1p, lambda x: div(1, 1 + x)),
-    (np.sqrt, lambda ans: div(0.5, ans)), (np.cbrt, lambda ans: div(1, 3 * ans * ans)),
+    (np.log10, lambda x: div(1 / _LN10, x)), (np.log1p, lambda x: rdiv(1, 1 + x)),
+    (np.sqrt, lambda ans: div(0.5, ans)), (np.cbrt, lambda ans: rdiv(1, 3 * ans * ans)),
     (np.square, lambda x: 2 * x), (np.reciprocal, lambda ans: -ans * ans),
     (np.sin, lambda x: np.cos(x)), (np.cos, lambda x: -np.sin(x)),
     (np.tan, lambda ans: 1 + ans * ans),
-    (np.arcsin, lambda x: div(1, np.sqrt(1 - x * x))),
-    (np.arccos, lambda x: div(-1, np.sqrt(1 - x * x))),
-    (np.arctan, lambda x: div(1, 1 + x * x)),
+    (np.arcsin, lambda x: rdiv(1, np.sqrt(rsub(1, x * x)))),
+    (np.arccos, lambda x: rdiv(-1, np.sqrt(rsub(1, x * x)))),
+    (np.arctan, lambda x: rdiv(1, 1 + x * x)),
     (np.sinh, lambda x: np.cosh(x)), (np.cosh, lambda x: np.sinh(x)),
-    (np.tanh, lambda ans: 1 - ans * ans),
-    (np.arcsinh, lambda x: div(1, np.sqrt(x * x + 1))),
-    (np.arccosh, lambda x: div(1, np.sqrt(x * x - 1))),
-    (np.arctanh, lambda x: div(1, 1 - x * x)),
+    (np.tanh, lambda ans: rsub(1, ans * ans)),
+    (np.arcsinh, lambda x: rdiv(1, np.sqrt(x * x + 1))),
+    (np.arccosh, lambda x: rdiv(1, np.sqrt(x * x - 1))),
+    (np.arctanh, lambda x: rdiv(1, rsub(1, x * x))),
     (np.fabs, lambda x: np.sign(x)),
     (np.deg2rad, math.pi / 180), (np.radians, math.pi / 180),
     (np.rad2deg, 180 / math.pi), (np.degrees, 180 / math.pi),
