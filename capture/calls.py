@@ -44,7 +44,12 @@ from .overrides import PLAIN_TYPES, TRACER_TYPES, python_attr
 from .special_forms import (
     TABLES,
     as_object_items,
+    is_object_dtype,
     is_object_ufunc,
+    object_conversion,
+    object_made,
+    object_operands,
+    object_write,
     rows_if_traced,
     to_object_array,
 )
@@ -87,7 +92,8 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
                 break
         else:
             rule = _rule_of(fn)
-            if rule is not None:
+            if rule is not None and not (len(args) > 1 and type(args[1]) is str and
+                                         is_object_dtype(args[1])):  # (np.array(x, 'O'))
                 return _apply_rule(rec, rule, fn, args, kwargs, args, frame, None)
     entry = lookup(fn) or _NOT_LISTED
     kind = entry.kind
@@ -123,6 +129,8 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
     if type(fn) is functools.partial:
         return dispatch(rec, fn.func, fn.args + args, {**fn.keywords, **kwargs}, frame)
     if kind & (Kind.ATTRIBUTE_WRITE | Kind.WRITER):
+        if kind & Kind.WRITER and args and _object_target(args[0]):  # np.copyto(obj, x)
+            return object_write(rec, callable_name(fn), fn, args, kwargs, args, args[0], frame)
         return entry.data(rec, fn, args, kwargs, frame)
     self_ = getattr(fn, "__self__", None)
     if perform is None:
@@ -131,6 +139,9 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
             return detour
     if isinstance(self_, np.ndarray) and isinstance(fn, types.BuiltinMethodType):
         method = inplace_method(fn.__name__)
+        if method is not None and fn.__name__ in ("fill", "put") and _object_target(self_):
+            return object_write(rec, f"ndarray.{fn.__name__}", fn, args, kwargs,
+                                (self_, *args), self_, frame)
         if method is not None:
             return method(rec, self_, args, kwargs, frame)
         if fn.__name__ == "__array__":  # np.matrix's .A: a plain view, as np.asarray makes
@@ -155,8 +166,9 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
             return dispatch(rec, same, args[:1], _ufunc_method_kwargs(name, args, kwargs),
                             frame, perform or protocols.Deferred(fn, args, kwargs))
     rule, node_args = _rule_and_args(fn, args)
-    if rule is not None and kwargs.get("dtype") in (object, np.object_) and args:
-        return to_object_array(rec, fn, args, kwargs, frame)
+    if rule is not None and (converted := object_conversion(fn, node_args, kwargs)) is not None:
+        # np.asarray(x, 'O'), x.astype(object): items linked to x, or reported
+        return to_object_array(rec, fn, args, kwargs, frame, converted)
     if rule is not None:
         # user objects the callee converts in C (__array__, __float__): converted here first
         converted = protocols.convert_arguments(rec, rule, fn, args, kwargs, node_args, frame,
@@ -220,6 +232,11 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
     return unknown_call(rec, fn, args, kwargs, frame)
 
 
+def _object_target(a: Any) -> bool:
+    """An object array a writer stores into (its items are followed by identity)."""
+    return type(a) is np.ndarray and a.dtype.kind == "O"
+
+
 def _rule_and_args(fn: Any, args: tuple):
     """``fn``'s rule and the node's arguments (a bound C method's ``self`` first)."""
     rule = rules.lookup(fn)
@@ -255,11 +272,20 @@ def _apply_rule(rec, rule, fn, args: tuple, kwargs: dict, node_args: tuple, fram
             kwargs = kwargs_left
     if not (rule.cut or rule.vjp is None or callable(rule.vjp) or rule.elementwise):
         _lost_derivatives(rec, rule, node_args, frame)
-    if rule.mutates and isinstance(_nth(node_args, rule.mutates[0]), np.ndarray):
+    target = _nth(node_args, rule.mutates[0]) if rule.mutates else None
+    if type(target) is np.ndarray and target.dtype.kind == "O":  # np.copyto(obj, x)
+        return object_write(rec, rule.name, call, args, kwargs, node_args, target, frame)
+    if isinstance(target, np.ndarray):
         # writes argument k: the functional node, then k's buffer takes the result
-        return rec.mutate(rule, call, args, kwargs, node_args, node_args[rule.mutates[0]],
-                          frame)
-    return rec.apply(rule, call, args, kwargs, node_args, frame)
+        return rec.mutate(rule, call, args, kwargs, node_args, target, frame)
+    if rec.containers and any(id(a) in rec.containers for a in node_args):
+        # np.square(obj): on the numbers of object arrays holding traced items
+        return object_operands(rec, rule, call, args, kwargs, node_args, frame)
+    result = rec.apply(rule, call, args, kwargs, node_args, frame)
+    if type(result) is np.ndarray and result.dtype.hasobject and not rule.cut:
+        object_made(rec, rule.name, tuple(a for i, a in enumerate(node_args)
+                                          if i not in rule.nondiff), result, frame)
+    return result
 
 
 def _iterating(rec, fn, kind: int, args: tuple, kwargs: dict, frame) -> Any:

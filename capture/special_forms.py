@@ -19,7 +19,7 @@ from framead import rules
 
 from . import _evalframe as C
 from .buffers import buffer_owner
-from .callables import holds_traced, is_python_visible
+from .callables import callable_name, holds_traced, is_python_visible
 from .native import Result, call_as_user, call_quiet
 from .primitive_rules import GATHER_RULE
 from .sourceloc import is_framead_file, loc_of
@@ -217,17 +217,210 @@ def as_object_items(rec: Any, a: Any, frame: Any) -> Any:
     return rec.hold_if_container(out)
 
 
-def to_object_array(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
-    """np.asarray(x, dtype=object) of a traced float array: each element is recorded as
-    ``x[i]`` so the Python floats inside stay linked to x."""
+#: NumPy's conversions to an array of a given dtype (np.array(a, dtype), a.astype(dtype)...)
+_CONVERSIONS = frozenset(map(id, (np.array, np.asarray, np.asanyarray, np.ascontiguousarray,
+                                  np.asfortranarray)))
+
+
+def is_object_dtype(d: Any) -> bool:
+    """``d`` spells the object dtype as NumPy reads it (object, np.object_, 'O', '|O',
+    np.dtype('O')); None (the default dtype) does not."""
+    if d is None:
+        return False
+    try:
+        return np.dtype(d).kind == "O"
+    except Exception:  # (not a dtype: NumPy's own TypeError comes from the call)
+        return False
+
+
+def object_conversion(fn: Any, node_args: tuple, kwargs: dict) -> Any:
+    """The array ``fn`` converts to an object array (``np.asarray(x, 'O')``,
+    ``x.astype(object)``, the dtype positional or keyword), or None."""
+    if id(fn) in _CONVERSIONS:
+        pass
+    elif getattr(fn, "__name__", "") == "astype" and \
+            isinstance(getattr(fn, "__self__", None), np.ndarray):
+        pass
+    else:
+        return None
+    if len(node_args) < 1 + ("dtype" not in kwargs):
+        return None
+    d = node_args[1] if len(node_args) > 1 else kwargs["dtype"]
+    return node_args[0] if is_object_dtype(d) else None
+
+
+def to_object_array(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any,
+                    x: Any = None) -> Any:
+    """``np.asarray(x, dtype=object)`` (``x.astype('O')``, ``np.array([x, y], 'O')``...) of
+    traced ``x``: each number NumPy made from a traced array's item (a Python float, as
+    NumPy's cast makes it) is recorded as read from that item, so the object array's items
+    stay linked to x; objects NumPy keeps by identity (a list's traced floats) stay as they
+    are. What is left unlinked is reported (FA101)."""
     out = call_as_user(fn, args, kwargs)
-    x = args[0]
-    if isinstance(out, np.ndarray) and isinstance(x, np.ndarray) and out.shape == x.shape \
-            and rec.value_of(x) is not None:
-        for idx in np.ndindex(out.shape):
-            out[idx] = rec.get_item(x, idx, frame)
+    x = args[0] if x is None and args else x
+    if type(out) is np.ndarray and out.dtype.kind == "O" and out.size and \
+            rec.tree_value(x) is not None:
+        kept = _leaf_ids(x)
+        if _unlinked(rec, out, kept):  # (a list's traced floats are kept by identity)
+            src = x if rec.value_of(x) is not None else _numbers_of(rec, x, frame)
+            if src is not None:
+                link_items(rec, out, src, frame, kept)
         rec.hold_if_container(out)
+        _report_unlinked(rec, callable_name(fn), out, kept, frame)
     return out
+
+
+def link_items(rec: Any, out: np.ndarray, src: Any, frame: Any, kept: frozenset = frozenset()
+               ) -> None:
+    """The untraced numbers in the object array ``out`` (not ``kept``: objects NumPy keeps by
+    identity), made by NumPy from the traced array (or number) ``src`` broadcast to out's
+    shape, replaced by ``src``'s items as read from it (equal values, NumPy's item types)."""
+    shape = np.shape(src)
+    lead = out.ndim - len(shape)
+    if lead < 0 or any(n not in (1, m) for n, m in zip(shape, out.shape[lead:], strict=True)):
+        return
+    is_array = isinstance(src, np.ndarray)
+    for idx in np.ndindex(out.shape):
+        native = out[idx]
+        if not isinstance(native, float | complex | np.inexact) or id(native) in kept or \
+                rec.value_of(native) is not None:
+            continue
+        at = tuple(0 if n == 1 else i for i, n in zip(idx[lead:], shape, strict=True))
+        v = src[at] if is_array else src  # (the value: unrecorded, for the comparison)
+        if not (v == native or (v != v and native != native)):
+            continue  # NumPy computed something else (the object loop's own arithmetic)
+        item = rec.get_item(src, at, frame) if is_array else src
+        out[idx] = item if type(item) is type(native) else \
+            rec.dispatch(type(native), (item,), {}, frame)
+    rec.hold_if_container(out)
+
+
+def _numbers_of(rec: Any, x: Any, frame: Any) -> Any:
+    """A list/tuple (or object array) holding traced numbers or arrays as the traced numeric
+    array NumPy makes of it (recorded), or None."""
+    if type(x) is np.ndarray and id(x) in rec.containers:
+        x = x.tolist()
+    if type(x) not in (list, tuple):
+        return None
+    try:
+        with np.errstate(all="ignore"):
+            arr = rec.coerce(x, frame)
+    except Exception:  # (a ragged or non-numeric list: nothing to link from)
+        return None
+    if isinstance(arr, np.ndarray) and arr.dtype.kind in "fc" and \
+            rec.value_of(arr) is not None:
+        return arr
+    return None
+
+
+def _leaf_ids(x: Any) -> frozenset:
+    """The ids of the objects inside the lists/tuples ``x`` (NumPy keeps them by identity in
+    an object array it makes of x)."""
+    ids, todo, seen = set(), [x], set()
+    while todo:
+        t = todo.pop()
+        if type(t) in (list, tuple) and id(t) not in seen:
+            seen.add(id(t))
+            todo.extend(t)
+        else:
+            ids.add(id(t))
+    return frozenset(ids)
+
+
+def _unlinked(rec: Any, out: np.ndarray, kept: frozenset) -> bool:
+    """``out`` holds numbers that are neither ``kept`` (by identity) nor traced."""
+    return any(isinstance(v, float | complex | np.inexact) and id(v) not in kept and
+               rec.value_of(v) is None for v in out.flat)
+
+
+def _report_unlinked(rec: Any, name: str, out: np.ndarray, kept: frozenset, frame: Any
+                     ) -> None:
+    """FA101 when ``out`` (an object array made from traced values) holds numbers NumPy made
+    that are not linked to them."""
+    if _unlinked(rec, out, kept):
+        rec.hazard("FA101", name, frame,
+                   f"{name} made an object array of numbers computed from traced values that "
+                   "framead does not follow: the gradient through them is lost")
+
+
+def object_operands(rec: Any, rule: Any, fn: Any, args: tuple, kwargs: dict,
+                    node_args: tuple, frame: Any) -> Any:
+    """``rule``'s call on object arrays holding traced numbers (``np.square(obj)``, ``obj *
+    2``; held containers): recorded on their numbers; an object array it returns, whose
+    numbers NumPy's object loops computed in C, is linked to the same call recorded on the
+    numeric arrays (equal values), else reported (FA101)."""
+    out = rec.apply(rule, fn, args, kwargs, node_args, frame)
+    if not (type(out) is np.ndarray and out.dtype.kind == "O" and out.size):
+        return out
+    self_ = len(node_args) - len(args)  # 1: a bound method (node_args[0] is its self)
+    nums = [a if id(a) not in rec.containers or (n := _numbers_of(rec, a, frame)) is None
+            else n for a in node_args]
+    twin = getattr(type(node_args[0]), getattr(fn, "__name__", ""), None) if self_ else fn
+    if self_ and not isinstance(nums[0], np.ndarray):
+        twin = None
+    if twin is not None and "out" not in kwargs:
+        try:
+            with np.errstate(all="ignore"):
+                src = rec.apply(rule, twin, tuple(nums), kwargs, tuple(nums), frame)
+        except Exception:  # (the numbers' call raised where the objects' did not)
+            src = None
+        if isinstance(src, np.ndarray) and src.dtype.kind in "fc" and \
+                rec.value_of(src) is not None and src.shape == out.shape:
+            link_items(rec, out, src, frame)
+    _report_unlinked(rec, rule.name, out, _leaf_ids(list(node_args)), frame)
+    return out
+
+
+def object_made(rec: Any, name: str, inputs: tuple, out: Any, frame: Any) -> None:
+    """An object array ``out`` a rule's call made from ``inputs`` (``np.full(n, t,
+    dtype=object)``): held while it holds traced items; numbers NumPy computed from traced
+    inputs (``np.multiply(x, 2, dtype=object)``) are reported (FA101)."""
+    if not (type(out) is np.ndarray and out.dtype.hasobject and out.size) or \
+            id(out) in rec.containers or rec.tree_value(list(inputs)) is None:
+        return
+    if out.dtype.kind != "O":  # x.astype([('a', 'O')])
+        rec.hazard("FA101", name, frame, f"{name} made a structured array with object fields "
+                   "from traced values: framead does not follow their items")
+        return
+    rec.hold_if_container(out)
+    _report_unlinked(rec, name, out, _leaf_ids(list(inputs)), frame)
+
+
+def object_write(rec: Any, name: str, fn: Any, args: tuple, kwargs: dict, node_args: tuple,
+                 target: np.ndarray, frame: Any) -> Any:
+    """A rule's call writing into the object array ``target`` (``np.copyto(obj, x)``): run as
+    it is; the numbers it stores from a traced array are linked to its items, else
+    reported (FA101)."""
+    before = list(target.flat)  # (alive: their ids are not reused by the items it makes)
+    result = call_as_user(fn, args, kwargs)
+    kept = _leaf_ids([a for a in node_args if a is not target] + before)
+    for a in node_args:
+        if a is not target and isinstance(a, np.ndarray) and a.dtype.kind in "fc" and \
+                rec.value_of(a) is not None:
+            link_items(rec, target, a, frame, kept)
+    if rec.tree_value([a for a in node_args if a is not target]) is not None:
+        rec.hold_if_container(target)
+        _report_unlinked(rec, name, target, kept, frame)
+    return result
+
+
+def object_store(rec: Any, a: np.ndarray, k: Any, v: Any, frame: Any,
+                 base_slot: Any = None) -> None:
+    """``a[k] = v`` into an object array ``a``: NumPy keeps a number ``v`` by identity, and
+    makes Python floats of a traced array's items: those are linked to them (a basic key;
+    else reported, FA101). ``a`` is held while it holds traced items."""
+    (base_slot or a.__setitem__)(k, v)
+    if isinstance(v, np.ndarray) and v.dtype.kind in "fc" and rec.value_of(v) is not None:
+        region = call_quiet(np.ndarray.__getitem__, (a, k), None) \
+            if prim.is_basic_key(k) else None
+        if isinstance(region, np.ndarray) and region.base is not None:
+            link_items(rec, region, v, frame)
+            _report_unlinked(rec, "ndarray.__setitem__", region, frozenset(), frame)
+        else:
+            rec.hazard("FA101", "ndarray.__setitem__", frame, "a traced array was stored "
+                       "into an object array by an advanced index: its items are not followed")
+    if id(a) not in rec.containers:
+        rec.hold_if_container(a)
 
 
 # --- lookups by a traced key: memo tables that outlive a call ----------------------------------

@@ -799,21 +799,24 @@ def test_fromiter_of_a_row_iterator():
         np.testing.assert_allclose(framead.grad(f)(x), np.eye(6)[0] + 2 * x)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "iterating x.astype(object) (also np.asarray(x, object), np.array(x, dtype='O')) loses "
-    "the gradient with no hazard (expected e0 + 2x, got e0): calls.dispatch makes object "
-    "arrays linked to x (special_forms.to_object_array) only for a keyword dtype that is "
-    "`object` or np.object_, not a positional dtype, 'O' or the astype method"))
-def test_iterating_an_object_copy():
+# Once a bug, fixed: iterating x.astype(object) (also np.asarray(x, object), np.array(x,
+# dtype='O')) lost the gradient with no hazard (expected e0 + 2x, got e0): calls.dispatch made
+# object arrays linked to x (special_forms.to_object_array) only for a keyword dtype that was
+# `object` or np.object_, not a positional dtype, 'O' or the astype method
+# (tests/test_object_arrays_all_spellings.py: every spelling and read-back form)
+@pytest.mark.parametrize("convert", [lambda x: x.astype(object), lambda x: np.asarray(x, object),
+                                     lambda x: np.array(x, dtype="O")])
+def test_iterating_an_object_copy(convert):
     def f(x):
         s = x[0] * 1.0
-        for v in x.astype(object):
+        for v in convert(x):
             s = s + v * v
         return s
 
     x = X6.copy()
-    if not framead.trace(f, x).hazards:
-        np.testing.assert_allclose(framead.grad(f)(x), np.eye(6)[0] + 2 * x)
+    assert not framead.trace(f, x).hazards
+    np.testing.assert_allclose(framead.grad(f)(x), np.eye(6)[0] + 2 * x)
+    np.testing.assert_allclose(framead.grad(f)(x), fd_grad(f, x), rtol=1e-6)
 
 
 # Once a bug, fixed: rows of sliding_window_view(y) (an as_strided view) read after a write into
