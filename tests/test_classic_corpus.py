@@ -33,7 +33,7 @@ from registry import CASES  # noqa: E402
 
 for _m in ("roots", "quad", "ode", "linalg", "stats", "finance", "series", "numeric",
            "library", "idioms", "numpy", "probes", "probes2", "classics2", "probes3",
-           "library2", "classics3", "classics4"):
+           "library2", "classics3", "classics4", "classics5"):
     importlib.import_module(f"programs_{_m}")
 
 FULL = os.environ.get("FRAMEAD_CORPUS_FULL") == "1"
@@ -142,6 +142,58 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "scipy_lfilter_blockwise": ("wrong_hazard", "lfilter_zi's array_api_compat solve calls "
                                 "the _umath_linalg.solve1 gufunc (FA101); lfilter with a "
                                 "traced zi (FA106)"),
+    # programs_classics5: silent wrong gradients (no hazard); each cause is named
+    "bisection_copysign_secant": ("wrong", "bisection decided by traced comparisons, then a "
+                                  "secant step from the bracket: FA102 fires only when the "
+                                  "whole result is disconnected (capture/recorder.py, the "
+                                  "result check at the end of the capture), here it is not"),
+    "sequence_protocol_to_array": ("wrong", "np.asarray of a user sequence (__len__ / "
+                                   "__getitem__): protocols.conversions knows __array__, "
+                                   "__float__ and raw-memory protocols, not the sequence "
+                                   "protocol NumPy's discovery calls in C"),
+    "sliding_window_writeable_smoother": ("wrong", "a write through sliding_window_view("
+                                          "writeable=True): as_strided's gather view has "
+                                          "repeated indices and the view update "
+                                          "(rules/primitives.py view_update_vjp_child) "
+                                          "counts each aliased element once per window"),
+    "structured_record_rows": ("wrong", "tuple rows written into a structured array and read "
+                               "back as np.void records: Recorder.set_item records the write, "
+                               "the np.void field reads are constants (no structured dtype "
+                               "handling, no hazard)"),
+    "structured_field_columns": ("error", "s['p'] field reads of a structured array: the "
+                                 "getitem VJP raises DTypePromotionError (void + float64) "
+                                 "in the reverse pass; the native run does not raise"),
+    "real_imag_views_written": ("error", "z.real[:] = x on a complex array made inside the "
+                                "function: Recorder.write_back has no recipe for the .real "
+                                "view of an untraced array and raises NotImplementedError "
+                                "(the native run does not raise)"),
+    "rolling_deque_numpy_stats": ("wrong", "np.mean / np.dot / np.linalg.norm of a deque of "
+                                  "traced floats: Recorder.tree_value (capture/values.py) "
+                                  "reads only exact list/tuple, so the rule sees a constant"),
+    "list_subclass_userlist_to_numpy": ("wrong", "a list subclass and a UserList of traced "
+                                        "floats given to NumPy rules: Recorder.tree_value "
+                                        "reads only exact list/tuple"),
+    "itertools_over_numpy_array": ("wrong", "itertools.takewhile / dropwhile / islice / "
+                                   "compress / filterfalse / pairwise / groupby / tee over a "
+                                   "traced 1-d array: STRUCTURAL callables (capture/"
+                                   "call_kinds.py) run via call_as_user without "
+                                   "rows_if_traced, so NumPy's own iteration makes untraced "
+                                   "scalars"),
+    "containers_from_numpy_array": ("wrong", "deque(arr), deque.extend(arr), set(arr) and a "
+                                    "list slice assigned from an array iterate the traced "
+                                    "array in C (STRUCTURAL, no rows_if_traced)"),
+    "itertools_combinatorics_array": ("wrong", "itertools.combinations / permutations / "
+                                      "product over traced arrays (STRUCTURAL, no "
+                                      "rows_if_traced); FA108 only if nothing else is "
+                                      "traced"),
+    # programs_classics5: reported
+    "float_subclass_units": ("wrong_hazard", "float.__new__(cls, traced) of a float subclass "
+                             "has no rule (FA101)"),
+    "structured_row_tuples": ("wrong_hazard", "a structured array's field updated in place "
+                              "(s['p'] += ...): FA104 at ndarray.dtype; the tuple row writes "
+                              "and field reads are not followed"),
+    "ndenumerate_ndindex_loops": ("wrong_hazard", "np.ndenumerate's next() over a.flat "
+                                  "(FA101)"),
 }
 
 
@@ -270,7 +322,25 @@ def _has_torch() -> bool:
 # program -> why its replay is known wrong: the silent losses above are also constants a
 # replay keeps (a wrong value at a new point, not only a wrong gradient)
 REPLAY_EXPECTED: dict[str, str] = {name: EXPECTED[name][1] for name in (
-    "text_checkpoint_partial", "object_array_partial")}
+    "text_checkpoint_partial", "sequence_protocol_to_array", "sliding_window_writeable_smoother",
+    "rolling_deque_numpy_stats", "list_subclass_userlist_to_numpy",
+    "itertools_over_numpy_array", "containers_from_numpy_array",
+    "itertools_combinatorics_array")}
+# programs_classics5 whose fresh captures are right but whose replays are not
+REPLAY_EXPECTED.update({
+    "structured_row_tuples": "a structured array's field read: the cached capture's reverse "
+                             "pass raises DTypePromotionError (the uncached one reports "
+                             "FA104)",
+    "argsort_by_bound_getitem": "sorted(range(n), key=x.__getitem__) and idx.sort(key=lambda "
+                                "i: w[i]): callables.closes_over_traced ignores bound C "
+                                "methods of traced arrays, and calls.dispatch's list.sort "
+                                "branch guards only traced items, not a key over them",
+    "text_label_decisions": "decisions on text made from traced values (f'{v:+.3f}', "
+                            "'%.2f' % v, str(v)): neither guarded nor unreplayable",
+    "safe_log_try_except": "a ValueError raised by math.log on a traced value decides the "
+                           "branch: not recorded as a decision, the replay runs the recorded "
+                           "path (or raises where the native run catches)",
+})
 
 
 def test_classic_cached_replays():
