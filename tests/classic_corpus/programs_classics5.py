@@ -1451,3 +1451,81 @@ def itertools_combinatorics_array(x):
     ordered = sum(a * b * b for a, b in itertools.permutations(x[:3], 2))
     grid = sum(a * b for a, b in itertools.product(x[:2], x[3:]))
     return float(pairs + ordered + grid + np.sum(x ** 2))
+
+
+# ================================================================ invisibility: warnings
+
+
+def _warn_complex_store(x):
+    """Complex values stored into a float array: NumPy's ComplexWarning at this line."""
+    out = np.zeros(3)
+    out[:] = x[:3] * (1.0 + 0.5j)
+    return float(out @ np.arange(1.0, 4.0) + x[3])
+
+
+def _warn_log_negative(x):
+    """np.log of partly negative data, the NaNs dropped by np.nansum."""
+    return float(np.nansum(np.log(x)) + x @ x)
+
+
+def _check_positive(v):
+    if v < 0:
+        import warnings
+
+        warnings.warn("negative sample clipped", UserWarning, stacklevel=2)
+        return 0.0
+    return v
+
+
+def _warn_user_helper(x):
+    """A helper warning with stacklevel=2 (the caller's line) for negative samples."""
+    return float(sum(_check_positive(v) * (i + 1) for i, v in enumerate(x)) + x[0] * x[1])
+
+
+def _warn_polyfit_rank(x):
+    """An over-parameterised np.polyfit: NumPy's RankWarning."""
+    return float(np.polyfit(np.arange(4.0), x, 5)[-1] + x.sum())
+
+
+def _warn_mean_of_empty(x):
+    """The mean of an empty selection (RuntimeWarning from np.mean), replaced by zero."""
+    big = x[x > 5.0]
+    return float(np.nan_to_num(big.mean()) + x @ x)
+
+
+def _raise_sqrt_domain(x):
+    """An uncaught math domain error at some inputs."""
+    return math.sqrt(x[0]) + x[1]
+
+
+def _warn_caught_domain_error(x):
+    """math.sqrt in try, the domain error caught and warned about, a fallback used."""
+    import warnings
+
+    try:
+        r = math.sqrt(x[0])
+    except ValueError:
+        warnings.warn("sqrt of a negative sample: using |x|", RuntimeWarning, stacklevel=1)
+        r = math.sqrt(-x[0])
+    return r * x[1]
+
+
+# name -> (program, point 1, point 2, point 2 replays point 1's trace): the warnings
+# (category, message, file, line) and the exception at point 2 of a fresh capture, and of a
+# cached trace recorded at point 1, must be the native run's
+WARNING_PROGRAMS = {
+    "warn_complex_store": (_warn_complex_store, [0.3, 0.0, 0.7, 1.2], [0.3, -0.5, 0.7, 1.2],
+                           True),
+    "warn_log_negative": (_warn_log_negative, [0.3, 0.5, 0.7, 1.2], [0.3, -0.5, 0.7, 1.2],
+                          True),
+    "warn_user_helper": (_warn_user_helper, [0.3, -0.4, 0.7, 1.2], [0.3, -0.5, 0.7, 1.2],
+                         True),
+    "warn_polyfit_rank": (_warn_polyfit_rank, [0.3, -0.4, 0.7, 1.2], [0.3, -0.5, 0.7, 1.2],
+                          True),
+    "warn_mean_of_empty": (_warn_mean_of_empty, [0.3, -0.4, 0.7, 1.2], [0.3, -0.5, 0.7, 1.2],
+                           True),
+    "warn_caught_domain_error": (_warn_caught_domain_error, [0.3, 0.5, 0.7, 1.2],
+                                 [-0.3, 0.5, 0.7, 1.2], True),
+    "raise_sqrt_domain": (_raise_sqrt_domain, [0.3, 0.5, 0.7, 1.2], [-0.3, 0.5, 0.7, 1.2],
+                          False),
+}
