@@ -26,10 +26,12 @@ from .native import Result
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
 from .overrides import operator_runs_python, python_attr, unary_runs_python
 from .primitive_rules import SETITEM_RULE, VIEW_UPDATE_RULE
+from .protocols import NO_SLOT, binary_operand
 from .saves import saved_set
 from .sourceloc import loc_of, user_tracebacks, where_of
 from .special_forms import check_hit
 
+_HEAPTYPE = 1 << 9
 _NUMERIC_TYPES = (float, int, complex, np.ndarray, np.generic)
 _FAST_SCALARS = frozenset({float, int, complex, bool})
 _PY_DTYPES = {float: np.dtype(float), complex: np.dtype(complex)}
@@ -57,6 +59,11 @@ class ProbeHandlers:
         ta, tb = type(a), type(b)
         if ta in _FAST_SCALARS and tb in _FAST_SCALARS:
             return self._scalar_binop(oparg % 13, a, b, frame)
+        if (ta.__flags__ | tb.__flags__) & _HEAPTYPE:  # a user object, an ndarray subclass
+            # an array-like met by NumPy's operator (``v @ obj``): converted as NumPy does
+            result = binary_operand(self, oparg, a, b, frame)
+            if result is not NO_SLOT:
+                return result
         if operator_runs_python(oparg, ta, tb, a, b):
             # the operand's own Python operator (np.matrix's *, np.ma's, a float subclass's):
             # it runs here, instrumented, and what its body computes is recorded

@@ -12,6 +12,7 @@ import functools
 import operator
 import os
 import types
+import typing
 import warnings
 from typing import Any
 
@@ -24,7 +25,7 @@ from . import _evalframe as C
 from .buffers import is_differentiable
 from .callables import callable_name, holds_traced, in_python, is_python_visible
 from .native import Result, call_as_user
-from .operators import BINARY_NAMES
+from .operators import BINARY_NAMES, FUNC_OPS, INPLACE_OPS
 from .overrides import defers_to_python, overrides_ufuncs, python_attr, subclass_arrays
 from .rewriter import opcode_table
 from .sourceloc import is_framead_file
@@ -278,18 +279,8 @@ def _points_at_traced(rec, obj: Any, protos: tuple) -> bool:
     data pointer lies in a traced array's memory."""
     if "__array_interface__" not in protos:
         return False
-    try:
-        d = object.__getattribute__(obj, "__dict__").get("__array_interface__")
-        ptr = d["data"][0]
-    except (AttributeError, KeyError, TypeError, IndexError):
-        return False
-    for e in list(rec.entries.values()):
-        a = e.obj
-        if isinstance(a, np.ndarray):
-            lo, hi = np.lib.array_utils.byte_bounds(a)
-            if lo <= ptr < hi:
-                return True
-    return False
+    d = _instance_dict(obj)
+    return d is not None and _memory_traced(rec, d.get("__array_interface__"))
 
 
 _SAFE_TYPES = frozenset({float, int, bool, complex, str, type(None), np.ndarray, np.float64})
@@ -380,3 +371,229 @@ def _tp_name(t: type) -> str:
     if t.__flags__ & _HEAPTYPE or t.__module__ == "builtins":
         return t.__name__
     return f"{t.__module__}.{t.__name__}"
+
+
+# ------------------------------------------------------------ operators on array-likes
+# ``v + obj``, ``obj @ v``, ``v -= obj`` (v an ndarray or NumPy scalar, obj a user object with
+# an array protocol): NumPy's slot gives up (``__array_priority__``) or calls the ufunc, which
+# converts obj in C: converted here first as NumPy does, the ufunc recorded on the result.
+_ARRAY_ATTRS = ("__array_struct__", "__array_interface__", "__array__")  # NumPy's order
+_MATMUL, _POW = BINARY_NAMES.index("matmul"), BINARY_NAMES.index("pow")
+# exact NumPy scalar types whose slots end in ndarray's (longdouble's give up instead)
+_NP_SCALARS = frozenset(t for t in np.sctypeDict.values() if isinstance(t, type) and
+                        issubclass(t, np.number | np.bool_) and
+                        not issubclass(t, np.longdouble | np.clongdouble))
+_SCALAR_PRIORITY = -1000000.0  # NumPy's NPY_SCALAR_PRIORITY
+_PLAIN_BASES = frozenset({object, typing.Generic})  # (C in Python 3.12+)
+_ABSENT: Any = object()
+_UNSURE: Any = object()
+
+
+def array_protocols(x: Any) -> tuple[str, ...]:
+    """The array protocols (class or instance attributes) NumPy's ufuncs would convert user
+    object ``x`` through, in NumPy's order; () for others and for a Python or None
+    ``__array_ufunc__`` (NumPy hands it the ufunc, or refuses)."""
+    t = type(x)
+    if not t.__flags__ & _HEAPTYPE or isinstance(x, _NOT_CONVERTED) or \
+            python_attr(t, "__array_ufunc__"):
+        return ()
+    d = _instance_dict(x)
+    return tuple(n for n in _ARRAY_ATTRS if python_attr(t, n) or (d is not None and n in d))
+
+
+def binary_operand(rec, oparg: int, a: Any, b: Any, frame) -> Any:
+    """``a <op> b`` (BINARY_OP's oparg), a NumPy array or scalar and an array-like user object
+    (``array_protocols``), in CPython's order: the object's operator methods that run first
+    (instrumented), then NumPy's slot, its conversion mirrored. NO_SLOT: other operands."""
+    k, inplace = oparg % 13, oparg >= 13
+    pb = array_protocols(b) if type(b).__flags__ & _HEAPTYPE else ()
+    if pb and _numpy_operand(a, k):
+        x, obj, protos, left = a, b, pb, True
+    else:
+        pa = array_protocols(a) if type(a).__flags__ & _HEAPTYPE else ()
+        if not (pa and _numpy_operand(b, k)):
+            return NO_SLOT
+        x, obj, protos, left = b, a, pa, False
+    why = _unmirrorable(x, obj, k, inplace, left)
+    if why is not None:
+        return _unmirrored(rec, oparg, a, b, x, obj, protos, why, frame)
+    if left:
+        if _priority(x) < _priority(obj):  # type: ignore[operator]
+            # NumPy gives up (binop_should_defer): obj's reflected method, or the TypeError
+            return call_as_user(INPLACE_OPS[k] if inplace else FUNC_OPS[k], (a, b), {})
+        return _converted(rec, k, inplace and isinstance(x, np.ndarray), x, obj, True, protos,
+                          frame)
+    name = BINARY_NAMES[k].rstrip("_")
+    for dunder in (f"__i{name}__", f"__{name}__") if inplace else (f"__{name}__",):
+        fn = _type_attr(type(obj), dunder)
+        if fn is not _ABSENT:  # (a Python function: _unmirrorable)
+            r = call_as_user(fn, (obj, x), {})
+            if r is not NotImplemented:
+                return r
+    return _converted(rec, k, False, x, obj, False, protos, frame)
+
+
+def _numpy_operand(x: Any, k: int) -> bool:
+    """An ndarray (or a subclass keeping ndarray's C operators and ufunc handling) or an
+    exact NumPy scalar with a slot for operator ``k``."""
+    t = type(x)
+    if t is np.ndarray:
+        return True
+    if t in _NP_SCALARS:
+        return k != _MATMUL  # (NumPy scalars have no @: CPython's TypeError)
+    if not isinstance(x, np.ndarray):
+        return False
+    name = BINARY_NAMES[k].rstrip("_")
+    return not (overrides_ufuncs(t) or python_attr(t, "__getattribute__") or any(
+        python_attr(t, f"__{p}{name}__") for p in ("", "r", "i")))
+
+
+def _unmirrorable(x: Any, obj: Any, k: int, inplace: bool, left: bool) -> str | None:
+    """Why NumPy's steps cannot be mirrored exactly (Python code it would run on its way:
+    attribute hooks, ``__array_priority__``, ``__array_wrap__``, ``__index__``), or None."""
+    t, meta = type(obj), type(type(obj))
+    if python_attr(t, "__getattribute__") or python_attr(t, "__getattr__") or \
+            python_attr(t, "__buffer__"):
+        return "its class's own attribute lookup or buffer runs as NumPy reads it"
+    if meta is not type and any(python_attr(meta, n) for n in (
+            "__getattribute__", "__getattr__", "__array_ufunc__")):
+        return "its metaclass's attribute lookup runs as NumPy reads it"
+    if any(not c.__flags__ & _HEAPTYPE and c not in _PLAIN_BASES for c in t.__mro__):
+        return "a C base class"
+    if _plain_attr(obj, "__array_wrap__") is not None:
+        return "NumPy would call its __array_wrap__ on the result"
+    if issubclass(t, type(x)) or issubclass(type(x), t):
+        return "a class shared with the NumPy operand"
+    if left:
+        if _priority(obj) is None or _priority(x) is None:
+            return "its __array_priority__ is not a plain number"
+        if k == _POW and isinstance(x, np.ndarray) and python_attr(t, "__index__"):
+            return "NumPy would call its __index__ (ndarray ** integer)"
+        return None
+    name = BINARY_NAMES[k].rstrip("_")
+    for dunder in (f"__i{name}__", f"__{name}__") if inplace else (f"__{name}__",):
+        fn = _type_attr(t, dunder)
+        if fn is not _ABSENT and type(fn) is not types.FunctionType:
+            return f"its {dunder} is not a plain function"
+    return None
+
+
+def _priority(o: Any) -> float | None:
+    """NumPy's ``PyArray_GetPriority(o, NPY_SCALAR_PRIORITY)``; None where reading it could
+    run code."""
+    t = type(o)
+    if t is np.ndarray:
+        return 0.0
+    if t in _NP_SCALARS:
+        return _SCALAR_PRIORITY
+    if isinstance(o, np.ndarray) and not python_attr(t, "__array_priority__"):
+        return 0.0  # (ndarray's own getter)
+    v = (_plain_attr(o, "__array_priority__") or (None,))[0]
+    if v is None:  # (absent, or not a number: NumPy's default)
+        return _SCALAR_PRIORITY
+    if type(v) in (int, float, bool) or type(v) in _NP_SCALARS and np.isrealobj(v):
+        try:
+            return float(v)
+        except OverflowError:
+            return _SCALAR_PRIORITY
+    return None  # (_UNSURE, a number type that may run code)
+
+
+def _plain_attr(o: Any, name: str) -> tuple | None:
+    """``(getattr(o, name),)`` for a plain value (instance attribute, class attribute without
+    ``__get__``), None when absent, ``(_UNSURE,)`` where reading it may run code."""
+    cls_attr = _type_attr(type(o), name)
+    if cls_attr is not _ABSENT and hasattr(type(cls_attr), "__get__"):
+        return (_UNSURE,)
+    d = _instance_dict(o)
+    if d is not None and name in d:
+        return (d[name],)
+    return None if cls_attr is _ABSENT else (cls_attr,)
+
+
+def _type_attr(t: type, name: str) -> Any:
+    """``name`` as CPython's ``_PyType_Lookup`` finds it in ``t``'s MRO (no code run)."""
+    for c in t.__mro__:
+        v = c.__dict__.get(name, _ABSENT)
+        if v is not _ABSENT:
+            return v
+    return _ABSENT
+
+
+def _instance_dict(x: Any) -> dict | None:
+    try:
+        d = object.__getattribute__(x, "__dict__")
+    except AttributeError:
+        return None
+    return d if type(d) is dict else None
+
+
+def _converted(rec, k: int, inplace: bool, x: Any, obj: Any, left: bool, protos: tuple,
+               frame) -> Any:
+    """NumPy's slot for operator ``k`` converting ``obj``: ``np.asanyarray(obj)``, the ufunc's
+    conversion (a Python ``__array__`` runs instrumented), then the operator itself on a
+    stand-in handing NumPy that array, recorded by the operator's rule. Raw memory: FA105."""
+    arr = call_as_user(np.asanyarray, (obj,), {})
+    if protos[0] != "__array__" and rec.value_of(arr) is None and (
+            holds_traced(obj, deep=True) or _memory_traced(rec, arr.__array_interface__)):
+        cls = type(obj).__name__
+        rec.hazard("FA105", f"operator.{BINARY_NAMES[k]}", frame,
+                   f"NumPy reads the memory of a {cls} operand through {cls}.{protos[0]} "
+                   "(raw memory, which framead cannot follow); it holds traced values: the "
+                   "gradient through them is lost")
+    # (a stand-in: NumPy takes the same steps as for obj, which has no priority, wrap or
+    # override of its own (_unmirrorable), up to its conversion, made already)
+    op, stand_in = (INPLACE_OPS if inplace else FUNC_OPS)[k], types.SimpleNamespace(
+        __array__=lambda *_, **__: arr)
+    call, node = ((x, stand_in), (x, arr)) if left else ((stand_in, x), (arr, x))
+    if rec.tree_value(x) is None and rec.value_of(arr) is None:
+        return op(*call)
+    rule = rules.lookup(FUNC_OPS[k])
+    if rule is None:
+        return rec.unknown_call(op, call, {}, frame)
+    if inplace:
+        return rec.mutate(rule, op, call, {}, node, x, frame)
+    return rec.apply(rule, op, call, {}, node, frame)
+
+
+def _unmirrored(rec, oparg: int, a: Any, b: Any, x: Any, obj: Any, protos: tuple, why: str,
+                frame) -> Any:
+    """The operator run natively: an untraced result of traced operands is a loss (FA101;
+    FA105 for raw memory), a traced array written in place a constant (FA104)."""
+    k = oparg % 13
+    op = INPLACE_OPS[k] if oparg >= 13 else FUNC_OPS[k]
+    if rec.tree_value(x) is None and not holds_traced(obj, deep=True) and \
+            not _points_at_traced(rec, obj, protos):
+        return call_as_user(op, (a, b), {})
+    name, cls = f"operator.{op.__name__}", type(obj).__name__
+    written = x if x is a and oparg >= 13 and isinstance(x, np.ndarray) and \
+        rec.value_of(x) is not None else None
+    if written is not None:
+        rec.copy_on_write(written)
+    result = call_as_user(op, (a, b), {})
+    if written is not None and result is written:
+        rec.hazard("FA104", name, frame,
+                   f"{name} wrote a value converted from a {cls} in C into a traced array "
+                   f"({why}): the gradient through its old contents is lost from here on")
+        rec.overwrite_with_constant(written, frame)
+    elif not holds_traced(result, deep=True):  # (raw protocols come first in NumPy's order)
+        rec.hazard("FA101" if protos[0] == "__array__" else "FA105", name, frame,
+                   f"{name} with a {cls} operand ({cls}.{protos[0]}) ran natively ({why}): "
+                   "NumPy converted it in C; the result is treated as constant and the "
+                   "gradient through the traced operand is lost")
+    return result
+
+
+def _memory_traced(rec, interface: dict) -> bool:
+    """Whether an array interface's data pointer lies in a traced array's memory."""
+    try:
+        ptr = interface["data"][0]
+    except (KeyError, TypeError, IndexError):
+        return False
+    for e in list(rec.entries.values()):
+        a = e.obj
+        if isinstance(a, np.ndarray):
+            lo, hi = np.lib.array_utils.byte_bounds(a)
+            if lo <= ptr < hi:
+                return True
+    return False
