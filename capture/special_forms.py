@@ -219,7 +219,7 @@ def as_object_items(rec: Any, a: Any, frame: Any) -> Any:
 
 #: NumPy's conversions to an array of a given dtype (np.array(a, dtype), a.astype(dtype)...)
 _CONVERSIONS = frozenset(map(id, (np.array, np.asarray, np.asanyarray, np.ascontiguousarray,
-                                  np.asfortranarray)))
+                                  np.asfortranarray, np.ndarray.astype)))
 
 
 def is_object_dtype(d: Any) -> bool:
@@ -258,7 +258,10 @@ def to_object_array(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any,
     are. What is left unlinked is reported (FA101)."""
     out = call_as_user(fn, args, kwargs)
     x = args[0] if x is None and args else x
-    if type(out) is np.ndarray and out.dtype.kind == "O" and out.size and \
+    if isinstance(out, np.ndarray) and type(out) is not np.ndarray and \
+            out.dtype.kind == "O" and rec.tree_value(x) is not None:  # (np.matrix, np.ma)
+        _report_unlinked(rec, callable_name(fn), out.view(np.ndarray), frozenset(), frame)
+    elif type(out) is np.ndarray and out.dtype.kind == "O" and out.size and \
             rec.tree_value(x) is not None:
         kept = _leaf_ids(x)
         if _unlinked(rec, out, kept):  # (a list's traced floats are kept by identity)
@@ -367,6 +370,7 @@ def object_operands(rec: Any, rule: Any, fn: Any, args: tuple, kwargs: dict,
         if isinstance(src, np.ndarray) and src.dtype.kind in "fc" and \
                 rec.value_of(src) is not None and src.shape == out.shape:
             link_items(rec, out, src, frame)
+    rec.hold_if_container(out)  # (np.where(m, obj, None): items kept by identity)
     _report_unlinked(rec, rule.name, out, _leaf_ids(list(node_args)), frame)
     return out
 
@@ -382,8 +386,11 @@ def object_made(rec: Any, name: str, inputs: tuple, out: Any, frame: Any) -> Non
         rec.hazard("FA101", name, frame, f"{name} made a structured array with object fields "
                    "from traced values: framead does not follow their items")
         return
+    kept = _leaf_ids(list(inputs))
+    if name in ("np.full", "np.full_like") and inputs:  # the fill value, copied
+        link_items(rec, out, inputs[-1], frame, kept)
     rec.hold_if_container(out)
-    _report_unlinked(rec, name, out, _leaf_ids(list(inputs)), frame)
+    _report_unlinked(rec, name, out, kept, frame)
 
 
 def object_write(rec: Any, name: str, fn: Any, args: tuple, kwargs: dict, node_args: tuple,
