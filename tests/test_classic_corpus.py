@@ -186,6 +186,11 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                       "product over traced arrays (STRUCTURAL, no "
                                       "rows_if_traced); FA108 only if nothing else is "
                                       "traced"),
+    "c_callbacks_on_traced_array": ("wrong", "C code that reads a traced array's elements "
+                                    "itself: itemgetter(i, j)(x) (STRUCTURAL), map over the "
+                                    "bound methods x.__getitem__ / x.item (special_forms."
+                                    "StepFromC dispatches only calls with traced arguments, "
+                                    "not a traced __self__), chain.from_iterable over rows"),
     # programs_classics5: reported
     "float_subclass_units": ("wrong_hazard", "float.__new__(cls, traced) of a float subclass "
                              "has no rule (FA101)"),
@@ -325,7 +330,7 @@ REPLAY_EXPECTED: dict[str, str] = {name: EXPECTED[name][1] for name in (
     "text_checkpoint_partial", "sequence_protocol_to_array", "sliding_window_writeable_smoother",
     "rolling_deque_numpy_stats", "list_subclass_userlist_to_numpy",
     "itertools_over_numpy_array", "containers_from_numpy_array",
-    "itertools_combinatorics_array")}
+    "itertools_combinatorics_array", "c_callbacks_on_traced_array")}
 # programs_classics5 whose fresh captures are right but whose replays are not
 REPLAY_EXPECTED.update({
     "structured_row_tuples": "a structured array's field read: the cached capture's reverse "

@@ -1453,6 +1453,19 @@ def itertools_combinatorics_array(x):
     return float(pairs + ordered + grid + np.sum(x ** 2))
 
 
+
+@case(vector(6, -1.0, 1.0))
+def c_callbacks_on_traced_array(x):
+    """C code reading a traced array's elements by itself: operator.itemgetter(i, j)(x),
+    map(x.__getitem__, idx), map(x.item, idx), itertools.chain.from_iterable over a 2-d
+    array's rows; plus a term computed directly."""
+    picks = operator.itemgetter(1, 3, 5)(x)
+    fetched = list(map(x.__getitem__, [0, 2, 2, 4]))
+    items = list(map(x.item, [1, 5]))
+    flat = list(itertools.chain.from_iterable(np.sin(x).reshape(2, 3)))
+    return float(sum(picks) * 2.0 + sum(v * v for v in fetched) + items[0] * items[1]
+                 + sum(f * (i + 1) for i, f in enumerate(flat)) + x[0] * x[3])
+
 # ================================================================ invisibility: warnings
 
 
