@@ -10,6 +10,7 @@ override anything, so the common case costs one set lookup.
 
 from __future__ import annotations
 
+import functools
 import types
 from typing import Any
 
@@ -93,29 +94,98 @@ def unary_runs_python(name: str, t: type) -> bool:
         issubclass(t, np.ndarray) and overrides_ufuncs(t)))
 
 
+# keywords NumPy never hands to an override (ufuncs dispatch on their inputs, ``out`` and
+# ``where``; array functions on what their dispatcher names: arrays, never these)
+_NOT_DISPATCHED = frozenset({"dtype", "initial", "axis", "axes", "casting", "order", "subok",
+                             "signature", "keepdims", "copy", "ddof", "mode", "kind"})
+_NEVER = frozenset({str, bytes, type(None), slice, type(Ellipsis), list, tuple, dict, range,
+                    type, types.FunctionType, types.BuiltinFunctionType, np.ufunc,
+                    *(type(np.dtype(c)) for c in "?bhilqpBHILQPefdgFDGSUVOMm")})
+
+
+def numpy_override(t: type) -> bool:
+    """A class other than ndarray and its subclasses whose objects NumPy hands its calls to:
+    a Python (or None: NumPy refuses) ``__array_ufunc__`` or ``__array_function__``. The eager
+    fallback's Tracers are not among them (their operations are recorded by rules)."""
+    return t not in PLAIN_TYPES and t not in _NEVER and t not in TRACER_TYPES and \
+        not issubclass(t, np.ndarray) and (python_attr(t, "__array_ufunc__") or
+                                           python_attr(t, "__array_function__"))
+
+
 def subclass_arrays(args: tuple, kwargs: dict) -> list[type]:
-    """Types of the ndarray-subclass arguments (also inside list/tuple arguments)."""
+    """Types of the arguments NumPy may hand a call's work to: ndarray subclasses (also
+    inside list/tuple arguments), and other objects with a Python ``__array_ufunc__`` /
+    ``__array_function__`` (numpy_override) among the arguments, the items of list/tuple
+    arguments (``np.concatenate([obj, v])``) and the keywords NumPy dispatches on."""
     found = []
-    for a in (*args, *kwargs.values()):
+    for k, a in (*((None, a) for a in args), *kwargs.items()):
         for x in (a if type(a) in (list, tuple) else (a,)):
             t = type(x)
-            if t is not np.ndarray and isinstance(x, np.ndarray):
+            if t in PLAIN_TYPES:
+                continue
+            if isinstance(x, np.ndarray) or (k not in _NOT_DISPATCHED and numpy_override(t)):
                 found.append(t)
     return found
 
 
+def _ufunc_call(fn: Any) -> bool:
+    """A ufunc or one of its methods (``np.add.reduce``)."""
+    return isinstance(fn, np.ufunc) or isinstance(getattr(fn, "__self__", None), np.ufunc)
+
+
 def defers_to_python(fn: Any, subs: list[type], python_visible: bool) -> bool:
-    """A NumPy callable given ndarray subclasses hands the work to their Python code: a
-    ufunc to ``__array_ufunc__``, a dispatched function to ``__array_function__``, a NumPy
+    """A NumPy callable given these argument types (subclass_arrays) hands the work to their
+    Python code: a ufunc to ``__array_ufunc__``, a dispatched function to
+    ``__array_function__`` (a function written in Python also to the ``__array_ufunc__`` of
+    an object that is no array: ``np.sum(obj)`` calls ``np.add.reduce(obj)``), a NumPy
     function written in Python to the subclass's method of the same name (``np.sum`` calls
     ``np.ma``'s ``sum``). Then the call must run instrumented, not as the rule."""
-    if isinstance(fn, np.ufunc) or isinstance(getattr(fn, "__self__", None), np.ufunc):
+    if _ufunc_call(fn):
         return any(overrides_ufuncs(t) for t in subs)
-    if hasattr(fn, "_implementation") and any(python_attr(t, "__array_function__")
-                                              for t in subs):
+    impl = getattr(fn, "_implementation", None)
+    if impl is not None and any(python_attr(t, "__array_function__") for t in subs):
+        return True
+    if isinstance(impl, types.FunctionType) and any(
+            not issubclass(t, np.ndarray) and overrides_ufuncs(t) for t in subs):
         return True
     name = getattr(fn, "__name__", None)
     return python_visible and isinstance(name, str) and any(python_attr(t, name) for t in subs)
+
+
+# types whose objects never take a NumPy call over (and list/tuple holding only these)
+_INERT = frozenset({*PLAIN_TYPES, *_NEVER} - {list, tuple, dict})
+
+
+def inert(args: Any) -> bool:
+    """No argument among ``args`` (nor an item of a list/tuple among them) can take a NumPy
+    call over: the common case, a set lookup each."""
+    for a in args:
+        t = type(a)
+        if t not in _INERT:
+            if t is not tuple and t is not list:
+                return False
+            for x in a:
+                if type(x) not in _INERT:
+                    return False
+    return True
+
+
+def override_in(fn: Any, args: tuple, kwargs: dict) -> bool:
+    """``fn(*args, **kwargs)``, a NumPy ufunc (method), dispatched function or ndarray method,
+    reaches the Python ``__array_ufunc__``/``__array_function__`` of an argument that is no
+    ndarray (the recorder runs such a call instrumented rather than as its rule)."""
+    if inert(args) and (not kwargs or inert(kwargs.values())):
+        return False
+    subs = [t for t in subclass_arrays(args, kwargs) if not issubclass(t, np.ndarray)]
+    if not subs:
+        return False
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if _ufunc_call(fn) or isinstance(getattr(fn, "__self__", None), np.ndarray):
+        # (ndarray's methods compute with ufuncs: x.clip(lo, obj) reaches obj's)
+        return any(overrides_ufuncs(t) for t in subs)
+    return getattr(fn, "_implementation", None) is not None and \
+        defers_to_python(fn, subs, False)
 
 
 def plain(x: Any) -> Any:

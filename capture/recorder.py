@@ -20,12 +20,15 @@ from framead.ir import Graph, Node, SourceLoc, Value, flatten_tree
 from . import _evalframe as C
 from .buffers import buffer_owner, content_digest, is_differentiable
 from .call_kinds import table_lookup
+from .callables import callable_name, holds_traced
 from .calls import dispatch
 from .guards import StaticLeaves, WhichArgument
 from .handlers import ProbeHandlers, init_op_rules
 from .hazards import Hazard
 from .mutation import Mutations
-from .native import call_quiet
+from .native import Result, call_as_user, call_quiet
+from .overrides import inert, override_in
+from .protocols import Deferred
 from .saves import ALL, plain_constants, saved_set
 from .sourceloc import loc_of, where_of
 from .unruled import refused_call, unknown_call
@@ -74,7 +77,12 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
               node_args: tuple, frame: Any, writes: tuple = (), recipe_parent: Any = None,
               recipe: tuple | None = None) -> Any:
         """Run ``fn(*call_args, **call_kwargs)`` and record ``rule`` on ``node_args``; a call
-        the rule refuses (``Rule.refuses``) is run as a call with no rule (FA101)."""
+        the rule refuses (``Rule.refuses``) is run as a call with no rule (FA101); one NumPy
+        hands to an argument's Python ``__array_ufunc__``/``__array_function__`` runs that
+        code instead (``_overridden``)."""
+        if not (inert(node_args) and (not call_kwargs or inert(call_kwargs.values()))) and \
+                self._overridden(rule, fn, call_args, call_kwargs, node_args):
+            return self._run_overridden(rule, fn, call_args, call_kwargs, node_args, frame)
         if getattr(rule, "refusal", None) is not None and \
                 (why := rule.refuses(node_args, call_kwargs)) is not None and \
                 any(self.tree_value(a) is not None for a in node_args):
@@ -181,6 +189,49 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                     self._protect(o, frame)
         if raised is not None:  # (the write recorded: the program's error goes on)
             raise raised
+        return result
+
+    def mutate(self, rule, fn, call_args: tuple, call_kwargs: dict, node_args: tuple,
+               target: np.ndarray, frame: Any, node_kwargs: dict | None = None) -> Any:
+        """``Mutations.mutate``, unless NumPy hands the call to an argument's override
+        (``np.copyto(x, obj)``): then that code runs instrumented (``_overridden``)."""
+        if self._overridden(rule, fn, call_args, call_kwargs, node_args):
+            return self._run_overridden(rule, fn, call_args, call_kwargs, node_args, frame)
+        return Mutations.mutate(self, rule, fn, call_args, call_kwargs, node_args, target,
+                                frame, node_kwargs)
+
+    @staticmethod
+    def _overridden(rule, fn: Any, call_args: tuple, call_kwargs: dict,
+                    node_args: tuple) -> bool:
+        """Whether NumPy hands this call to the Python ``__array_ufunc__`` /
+        ``__array_function__`` of an argument that is no ndarray (overrides.override_in): the
+        rule would record the override's object as a constant and run its code unseen."""
+        if type(fn) is Deferred:  # (the call that really runs, on its own arguments)
+            return override_in(fn.fn, tuple(fn.args), fn.kwargs)
+        return override_in(fn, call_args, call_kwargs) or (
+            node_args is not call_args and override_in(rule.fn, node_args, {}))
+
+    def _run_overridden(self, rule, fn: Any, call_args: tuple, call_kwargs: dict,
+                        node_args: tuple, frame: Any) -> Any:
+        """Run a call NumPy hands to an override as the program's own code: the override's
+        body runs instrumented and records what it computes (its calls, exceptions and
+        result as native). A result computed before it came here (the override ran unseen),
+        or a differentiable result that comes back untraced from traced arguments (the
+        override was not reached after all): FA101."""
+        name = callable_name(rule.fn) if callable(rule.fn) else rule.name
+        if type(fn) is Result or not (type(fn) is Deferred or override_in(
+                fn, call_args, call_kwargs)):
+            if holds_traced(node_args, True):
+                self.hazard("FA101", name, frame, f"{name} was computed by the Python "
+                            "__array_ufunc__/__array_function__ of an argument, run where "
+                            "framead could not see it: the gradient through it is lost")
+            return call_quiet(fn, call_args, call_kwargs)
+        result = call_as_user(fn, call_args, call_kwargs)
+        if self.tree_value(result) is None and is_differentiable(result) and \
+                holds_traced((call_args, call_kwargs), True):
+            self.hazard("FA101", name, frame, f"{name} handed to an argument's Python "
+                        "__array_ufunc__/__array_function__ returned a result framead did not "
+                        "see computed from the traced arguments: the gradient is lost")
         return result
 
     def _write_constants(self, fn: Any, call_args: tuple, call_kwargs: dict, writes: tuple,

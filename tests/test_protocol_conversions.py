@@ -266,11 +266,10 @@ class Overrides:
         return getattr(ufunc, method)(*inputs, **kw)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "(before this file, unchanged by it) np.multiply(override, v) with v traced is recorded by "
-    "np.multiply's rule, run by Recorder.apply with call_quiet: the override's Python "
-    "__array_ufunc__ runs uncaptured and its traced self.a is a constant, without a hazard"))
 def test_array_ufunc_override_untouched():
+    """np.multiply(override, v), v traced: NumPy hands it to the override's __array_ufunc__,
+    which runs instrumented (its self.a, traced, is recorded), not as np.multiply's rule with
+    the override a constant (tests/test_array_overrides.py: the other forms)."""
     def f(v):
         return np.sum(np.multiply(Overrides(v * 3.0), v))
     x = np.array([0.3, 0.8, -0.4])
