@@ -18,7 +18,6 @@ stack slots they need beyond the original instruction's own peak (capture/rewrit
 
 from __future__ import annotations
 
-import operator
 import types
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -35,9 +34,6 @@ ATTR_NAMES = frozenset({"T", "mT", "real", "imag", "flat", "data", "ctypes"})
 #: ``a.strides = s`` change how a traced array reads its memory (values.set_layout)
 LAYOUT_NAMES = frozenset({"shape", "dtype", "strides"})
 N_COMPARE = 6
-#: probe tuples a probes object may lack (a stand-in written before the probe existed): the
-#: rewrite then does what it did before (CONTAINS_OP: a call of operator.contains)
-OPTIONAL_TUPLES = frozenset({"CONTAINS"})
 
 Instrs = list[tuple[int, int]]
 Rewrite = Callable[[Any, int], "tuple[Instrs, int] | None"]
@@ -66,17 +62,12 @@ class ProbeSpec:
         self.markers = markers
 
     def all_names(self) -> tuple[str, ...]:
-        """Every attribute a probes object takes from its source (OPTIONAL_TUPLES where
-        there)."""
+        """Every attribute a probes object takes from its source."""
         return (*self.tuples, *self.names, *self.markers)
-
-    def required_names(self) -> tuple[str, ...]:
-        """The attributes a probes object cannot lack."""
-        return tuple(n for n in self.all_names() if n not in OPTIONAL_TUPLES)
 
     def check(self, probes: Any) -> None:
         """Raise TypeError when ``probes`` lacks what this table's rewrites use."""
-        missing = [n for n in (*self.required_names(), "ATTR_NAMES") if not hasattr(probes, n)]
+        missing = [n for n in (*self.all_names(), "ATTR_NAMES") if not hasattr(probes, n)]
         if missing:
             raise TypeError(f"probes object lacks {', '.join(missing)}")
         bad = [f"probes.{n} needs {k} entries" for n, k in self.tuples.items()
@@ -113,14 +104,13 @@ class Probes:
 
     def __init__(self, source: Any) -> None:
         spec = self.SPEC
-        missing = [n for n in spec.required_names() if not hasattr(source, n)]
+        missing = [n for n in spec.all_names() if not hasattr(source, n)]
         if missing:
             v = ".".join(map(str, spec.version))
             raise AttributeError(f"the probes of the Python {v} opcode table are missing from "
                                  f"{source!r}: {', '.join(missing)}")
         for name in spec.all_names():
-            if hasattr(source, name):
-                setattr(self, name, getattr(source, name))
+            setattr(self, name, getattr(source, name))
         self.ATTR_NAMES = ATTR_NAMES
 
 
@@ -134,8 +124,6 @@ class Emitter:
         self.LOAD_CONST = op["LOAD_CONST"]
         self.SWAP = op["SWAP"]
         self.POP_TOP = op["POP_TOP"]
-        self.UNARY_NOT = op["UNARY_NOT"]
-        self.TO_BOOL = op.get("TO_BOOL")  # 3.13
 
     # -- sequences
 
@@ -208,22 +196,8 @@ class Emitter:
         """``CONTAINS_OP arg`` (``in``; ``not in``: arg 1): [key, table] ->
         probes.CONTAINS[arg](key, table), the C probe that does what the instruction does
         (PySequence_Contains, an exact bool: no TO_BOOL or UNARY_NOT after it) and sends a
-        traced key or table, or a list/tuple holding traced items, to the recorder. Probes
-        without CONTAINS (OPTIONAL_TUPLES): call(operator.contains, table, key), then TO_BOOL
-        (3.13) and UNARY_NOT for ``not in``; peak +2."""
-        probes = getattr(ctx.probes, "CONTAINS", None)
-        if probes is not None:
-            return self.call_under(ctx, probes[arg], 2), 1
-        seq = [
-            (self.LOAD_CONST, ctx.const(ctx.probes.call)),  # [k, t, call]
-            (self.SWAP, 3),  # [call, t, k]
-            (self.LOAD_CONST, ctx.const(operator.contains)),  # [call, t, k, contains]
-            (self.SWAP, 3),  # [call, contains, k, t]
-            (self.SWAP, 2),  # [call, contains, t, k]
-            *self.call(2),
-            *([(self.TO_BOOL, 0)] if self.TO_BOOL is not None else []),
-        ]
-        return (seq + [(self.UNARY_NOT, 0)] if arg else seq), 2
+        traced key or table, or a list/tuple holding traced items, to the recorder."""
+        return self.call_under(ctx, ctx.probes.CONTAINS[arg], 2), 1
 
     def binary_subscr(self, ctx: Any, arg: int) -> tuple[Instrs, int]:
         """[a, k] -> getitem(a, k)."""

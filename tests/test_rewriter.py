@@ -86,6 +86,14 @@ class StandInProbes:
         self.BINOP = tuple(binop(n, fn) for n, fn in enumerate(_BINOPS))
         self.COMPARE = tuple(compare(n, fn) for n, fn in enumerate(_COMPARES))
 
+        def contains(negate):
+            def probe(key, table):
+                log.append(("contains", negate))
+                return (key not in table) if negate else (key in table)
+            return probe
+
+        self.CONTAINS = (contains(False), contains(True))
+
         def unary_negative(a):
             log.append(("unary", "neg"))
             return -a
