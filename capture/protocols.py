@@ -378,6 +378,7 @@ def _tp_name(t: type) -> str:
 # an array protocol): NumPy's slot gives up (``__array_priority__``) or calls the ufunc, which
 # converts obj in C: converted here first as NumPy does, the ufunc recorded on the result.
 _ARRAY_ATTRS = ("__array_struct__", "__array_interface__", "__array__")  # NumPy's order
+_SCALAR_LIKE = (np.ndarray, np.generic, float, complex, int, str, bytes)  # (a list's: C base)
 _MATMUL, _POW = BINARY_NAMES.index("matmul"), BINARY_NAMES.index("pow")
 # exact NumPy scalar types whose slots end in ndarray's (longdouble's give up instead)
 _NP_SCALARS = frozenset(t for t in np.sctypeDict.values() if isinstance(t, type) and
@@ -394,7 +395,7 @@ def array_protocols(x: Any) -> tuple[str, ...]:
     object ``x`` through, in NumPy's order; () for others and for a Python or None
     ``__array_ufunc__`` (NumPy hands it the ufunc, or refuses)."""
     t = type(x)
-    if not t.__flags__ & _HEAPTYPE or isinstance(x, _NOT_CONVERTED) or \
+    if not t.__flags__ & _HEAPTYPE or isinstance(x, _SCALAR_LIKE) or \
             python_attr(t, "__array_ufunc__"):
         return ()
     d = _instance_dict(x)

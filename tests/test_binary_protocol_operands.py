@@ -26,7 +26,7 @@ SYMBOLS = ("+", "&", "//", "<<", "@", "*", "%", "|", "**", ">>", "-", "/", "^")
 FUNCS = tuple(getattr(operator, n + "_" if n in ("and", "or") else n) for n in NAMES)
 W = np.array([0.3, -1.2, 0.7])
 CONST = np.array([1.1, 0.7, 1.6])
-OP_LINE = {False: 4, True: 5}  # the operator's line in _source's program
+XCONST = np.array([0.8, 1.3, 0.6])
 
 
 class PlainSub(np.ndarray):
@@ -153,41 +153,58 @@ class Wraps(ArrayObj):
         return arr[()] if return_scalar else arr
 
 
+class TupleLike(tuple, ArrayObj):
+    """An empty tuple subclass with ``__array__`` (a C base class: not mirrored)."""
+
+    def __new__(cls, data):
+        return super().__new__(cls, ())
+
+
 # NumPy runs Python code of theirs on its way that framead cannot run the same way: the
 # operator runs natively, the loss reported (FA101; FA104 for a traced array written)
 UNMIRRORED = {"attribute_hook": AttributeHook, "priority_property": PriorityProperty,
-              "wraps": Wraps}
+              "wraps": Wraps, "tuple_like": TupleLike}
 KINDS = {**UNMIRRORED, "raises": Raises, "returns_list": ReturnsList,
-         "returns_subclass": ReturnsSubclass, "array": ArrayObj, "held": HeldArray, "interface": InterfaceObj,
+         "returns_subclass": ReturnsSubclass, "array": ArrayObj, "held": HeldArray,
+         "interface": InterfaceObj,
          "low_priority": LowPriority, "reflected": Reflected, "high_priority": HighPriority,
          "ufunc_none": UfuncNone, "declines": Declines, "forward": Forward}
 
 
 XMAKE = {"array": lambda v: v * 1.0, "f64": lambda v: v[1], "float": lambda v: float(v[1]),
          "f32": lambda v: np.float32(v[1]), "0d": lambda v: (v * 1.0)[1:2].reshape(()),
-         "sub": lambda v: (v * 1.0).view(PlainSub)}
-XKINDS = tuple(XMAKE)
+         "sub": lambda v: (v * 1.0).view(PlainSub), "const": lambda v: XCONST.copy()}
+XKINDS = tuple(k for k in XMAKE if k != "const")  # (const: only with call forms)
 
 
-def _source(k: int, inplace: bool, left: bool) -> str:
+def _source(k: int, inplace: bool, left: bool, call: bool) -> str:
+    """The program: ``x <op> o`` (or ``o <op> x``; ``r <op>= ...``), or with ``call`` the
+    operator module's function (``operator.iadd(x, o)``)."""
     first, second = ("x", "o") if left else ("o", "x")
-    sym = SYMBOLS[k]
-    body = f"    r = {first}\n    r {sym}= {second}\n" if inplace else \
-        f"    r = {first} {sym} {second}\n"
+    fn = f"operator.{'i' if inplace else ''}{NAMES[k]}{'_' if NAMES[k] in ('and', 'or') else ''}"
+    body = f"    r = {fn}({first}, {second})\n" if call else \
+        f"    r = {first}\n    r {SYMBOLS[k]}= {second}\n" if inplace else \
+        f"    r = {first} {SYMBOLS[k]} {second}\n"
     return ("def f(v, make, xmake, traced):\n"
             "    o = make(v * 0.5 + 1.0 if traced else CONST.copy())\n"
             "    x = xmake(v)\n"
             + body + "    return r, o\n")
 
 
-def _filename(k: int, inplace: bool, left: bool) -> str:
-    return f"<binary {NAMES[k]}{'=' if inplace else ''} {'x-obj' if left else 'obj-x'}>"
+def _filename(k: int, inplace: bool, left: bool, call: bool) -> str:
+    return f"<binary {'call ' if call else ''}{NAMES[k]}{'=' if inplace else ''} " \
+        f"{'x-obj' if left else 'obj-x'}>"
+
+
+def _op_line(inplace: bool, call: bool) -> int:
+    return 5 if inplace and not call else 4  # (_source's)
 
 
 @functools.cache
-def _program(k: int, inplace: bool, left: bool):
-    ns = {"CONST": CONST}
-    exec(compile(_source(k, inplace, left), _filename(k, inplace, left), "exec"), ns)
+def _program(k: int, inplace: bool, left: bool, call: bool):
+    ns = {"CONST": CONST, "operator": operator}
+    exec(compile(_source(k, inplace, left, call), _filename(k, inplace, left, call), "exec"),
+         ns)
     return ns["f"]
 
 
@@ -195,8 +212,8 @@ def _reduce(r, v):
     return np.sum(np.multiply(r, W)) + np.sum(v * v)  # (v's other term stays traced)
 
 
-def _runner(k, inplace, left, kind, xkind, traced):
-    f = _program(k, inplace, left)
+def _runner(k, inplace, left, kind, xkind, traced, call):
+    f = _program(k, inplace, left, call)
 
     def run(v):
         r, o = f(v, KINDS[kind], XMAKE[xkind], traced)
@@ -248,13 +265,13 @@ def _near_kink(k, inplace, left, kind, xkind, traced, x) -> bool:
         return False
     data = x * 0.5 + 1.0 if traced else CONST
     o = data if kind == "held" else data * 1.5 + 0.25
-    xv = x if xkind in ("array", "sub") else x[1]
+    xv = x if xkind in ("array", "sub") else XCONST if xkind == "const" else x[1]
     q = np.asarray(xv / o if left else o / xv)
     return bool(np.min(np.abs(q - np.round(q))) < 0.05)
 
 
-def check(k, inplace, left, kind, xkind, traced, x) -> None:
-    run = _runner(k, inplace, left, kind, xkind, traced)
+def check(k, inplace, left, kind, xkind, traced, x, call=False) -> None:
+    run = _runner(k, inplace, left, kind, xkind, traced, call)
     native, n_r, n_calls, n_warn = _native(run, x)
     cap, c_r, c_calls, hazards, c_warn, g = _captured(run, x)
     if native[0] == "raised":
@@ -271,17 +288,18 @@ def check(k, inplace, left, kind, xkind, traced, x) -> None:
         {"FA101", "FA104"} if unmirrored else None
     if codes:  # raw memory of traced values (FA105), unmirrored (FA101): at the operator
         assert hazards and all(h.code in codes for h in hazards), hazards
-        assert all(h.loc.file == _filename(k, inplace, left) and
-                   h.loc.line == OP_LINE[inplace] for h in hazards), hazards
+        assert all(h.loc.file == _filename(k, inplace, left, call) and
+                   h.loc.line == _op_line(inplace, call) for h in hazards), hazards
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with pytest.raises(framead.GradientHazard) as e:
                 framead.trace(g, x.copy(), strict=True)
-        assert e.value.hazard.loc.line == OP_LINE[inplace]
+        assert e.value.hazard.loc.line == _op_line(inplace, call)
         return
     assert not hazards, hazards
     if _near_kink(k, inplace, left, kind, xkind, traced, x) or (
-            NAMES[k] == "floordiv" and inplace and left and xkind in ("array", "0d", "sub")):
+            NAMES[k] == "floordiv" and inplace and left and
+            xkind in ("array", "0d", "sub", "const")):
         return  # (x //= ...: test_inplace_floordiv_gradient)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -325,6 +343,19 @@ def test_scalar_operands(k, kind, xkind):
     for inplace in (False, True):
         for left in (True, False):
             check(k, inplace, left, kind, xkind, True, np.array([0.45, 0.9, 1.35]))
+
+
+@pytest.mark.parametrize("kind", ["array", "held", "interface", "reflected", "declines",
+                                  "attribute_hook", "returns_subclass"])
+@pytest.mark.parametrize("xkind", ["const", "array", "f64"])
+@pytest.mark.parametrize("left", [True, False], ids=["x-obj", "obj-x"])
+@pytest.mark.parametrize("inplace", [False, True], ids=["op", "op="])
+@pytest.mark.parametrize("k", _ARITH, ids=[NAMES[k] for k in _ARITH])
+def test_operator_functions(k, inplace, left, xkind, kind):
+    """``operator.add(x, obj)``, ``operator.iadd(x, obj)``: calls.dispatch sends them to the
+    same handler; with an untraced NumPy operand too (the call trampoline routes a traced
+    array-like argument: capture/_evalframe.c protocol_traced)."""
+    check(k, inplace, left, kind, xkind, True, np.array([0.45, 0.9, 1.35]), call=True)
 
 
 class Sub(np.ndarray):
