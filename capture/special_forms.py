@@ -21,6 +21,7 @@ from . import _evalframe as C
 from .buffers import buffer_owner
 from .callables import callable_name, holds_traced, is_python_visible
 from .native import Result, call_as_user, call_quiet
+from .operators import FUNC_OPS, INPLACE_OPS
 from .primitive_rules import GATHER_RULE
 from .sourceloc import is_framead_file, loc_of
 
@@ -352,13 +353,15 @@ def object_operands(rec: Any, rule: Any, fn: Any, args: tuple, kwargs: dict,
     2``; held containers): recorded on their numbers; an object array it returns, whose
     numbers NumPy's object loops computed in C, is linked to the same call recorded on the
     numeric arrays (equal values), else reported (FA101)."""
+    inplace = _INPLACE.get(id(fn))  # o += 1.0: the numbers before the call, its functional op
+    nums = _operand_numbers(rec, node_args, frame) if inplace else None
     out = rec.apply(rule, fn, args, kwargs, node_args, frame)
     if not (type(out) is np.ndarray and out.dtype.kind == "O" and out.size):
         return out
     self_ = len(node_args) - len(args)  # 1: a bound method (node_args[0] is its self)
-    nums = [a if id(a) not in rec.containers or (n := _numbers_of(rec, a, frame)) is None
-            else n for a in node_args]
-    twin = getattr(type(node_args[0]), getattr(fn, "__name__", ""), None) if self_ else fn
+    nums = nums or _operand_numbers(rec, node_args, frame)
+    twin = getattr(type(node_args[0]), getattr(fn, "__name__", ""), None) if self_ else \
+        inplace or fn
     if self_ and not isinstance(nums[0], np.ndarray):
         twin = None
     if twin is not None and "out" not in kwargs:
@@ -373,6 +376,15 @@ def object_operands(rec: Any, rule: Any, fn: Any, args: tuple, kwargs: dict,
     rec.hold_if_container(out)  # (np.where(m, obj, None): items kept by identity)
     _report_unlinked(rec, rule.name, out, _leaf_ids(list(node_args)), frame)
     return out
+
+
+_INPLACE = {id(i): f for i, f in zip(INPLACE_OPS, FUNC_OPS, strict=True)}
+
+
+def _operand_numbers(rec: Any, node_args: tuple, frame: Any) -> list:
+    """``node_args`` with each held object array as the numeric array of its numbers."""
+    return [a if id(a) not in rec.containers or (n := _numbers_of(rec, a, frame)) is None
+            else n for a in node_args]
 
 
 def object_made(rec: Any, name: str, inputs: tuple, out: Any, frame: Any) -> None:

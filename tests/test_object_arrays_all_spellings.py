@@ -124,6 +124,16 @@ _HANDLERS = ("an operator, an index or .T on an object array holding traced item
              "capture/handlers.py records it on the numbers but leaves the object array it "
              "returns unlinked (route it through special_forms.object_operands)")
 
+def _iadd(o):
+    o += 1.0
+    return np.sum(o)
+
+
+def _imul_slice(o):
+    o[1:] *= 2.0
+    return sum(o)
+
+
 # name -> (read back, None or why it is still wrong); each depends on every item
 READS: dict = {
     "iter": (lambda o: sum(v * v for v in o), None),
@@ -154,6 +164,8 @@ READS: dict = {
     "mul_w": (lambda o: np.sum(o * _W[:len(o)]), _HANDLERS),
     "slice": (lambda o: np.sum(o[1:]) + o[0], _HANDLERS),
     "T": (lambda o: np.sum(o.T), _HANDLERS),
+    "iadd": (_iadd, _HANDLERS),
+    "imul_slice": (_imul_slice, _HANDLERS),
 }
 
 
