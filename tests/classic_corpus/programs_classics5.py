@@ -1466,6 +1466,19 @@ def c_callbacks_on_traced_array(x):
     return float(sum(picks) * 2.0 + sum(v * v for v in fetched) + items[0] * items[1]
                  + sum(f * (i + 1) for i, f in enumerate(flat)) + x[0] * x[3])
 
+
+@case(vector(6, -1.0, 1.0))
+def flat_iterator_loops(x):
+    """The a.flat iterator consumed as legacy code does: a for loop over m.flat, sum() and
+    list() of it, and itertools.islice(m.flat, ...); plus a direct term."""
+    m = np.exp(x).reshape(2, 3)
+    energy = 0.0
+    for v in m.flat:
+        energy += v * v
+    total = sum(m.T.flat)
+    middle = list(itertools.islice(m.flat, 1, 4))
+    return float(energy + 2.0 * total + sum(middle) ** 2 + x[0] * x[1])
+
 # ================================================================ invisibility: warnings
 
 
