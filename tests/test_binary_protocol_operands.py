@@ -237,8 +237,14 @@ def _native(run, x):
         try:
             y, r, o = run(x.copy())
         except Exception as e:  # noqa: BLE001
-            return ("raised", type(e), str(e)), None, None, [str(m.message) for m in w]
-    return ("ok", y), r, o.calls, [str(m.message) for m in w]
+            return ("raised", type(e), str(e)), None, None, _warned(w)
+    return ("ok", y), r, o.calls, _warned(w)
+
+
+def _warned(w) -> list:
+    """The warnings (message, file, line), framead's own left out."""
+    return [(str(m.message), m.filename, m.lineno) for m in w
+            if "framead" not in str(m.message) and not str(m.message).startswith("FA")]
 
 
 def _captured(run, x):
@@ -254,9 +260,7 @@ def _captured(run, x):
             t = framead.trace(g, x.copy())
         except Exception as e:  # noqa: BLE001
             return ("raised", type(e), str(e)), None, None, None, None, g
-    msgs = [str(m.message) for m in w if "framead" not in str(m.message) and
-            not str(m.message).startswith("FA")]
-    return ("ok", t.value), seen[0][0], seen[0][1].calls, t.hazards, msgs, g
+    return ("ok", t.value), seen[0][0], seen[0][1].calls, t.hazards, _warned(w), g
 
 
 def _near_kink(k, inplace, left, kind, xkind, traced, x) -> bool:
@@ -417,3 +421,27 @@ def test_inplace_floordiv_gradient():
         return np.sum(x) + np.sum(v * v)
     x = np.array([0.45, 0.9, 1.35])
     np.testing.assert_allclose(framead.grad(f)(x), 2.0 * x)
+
+
+class Zeros(Base):
+    def __array__(self, *args, **kwargs):
+        self.calls.append(("__array__", args, kwargs))
+        return self.data * 0.0
+
+
+@pytest.mark.parametrize("k", [NAMES.index(n) for n in ("truediv", "floordiv", "mod")],
+                         ids=["truediv", "floordiv", "mod"])
+@pytest.mark.parametrize("inplace", [False, True], ids=["op", "op="])
+@pytest.mark.parametrize("left", [True, False], ids=["x-obj", "obj-x"])
+def test_warnings_as_native(k, inplace, left):
+    """Division by an array-like of zeros: NumPy's RuntimeWarning and its inf/nan, as native."""
+    KINDS["zeros"] = Zeros
+    try:
+        run = _runner(k, inplace, left, "zeros", "array", True, False)
+        x = np.array([0.45, 0.9, 1.35])
+        native, n_r, n_calls, n_warn = _native(run, x)
+        cap, c_r, c_calls, hazards, c_warn, _ = _captured(run, x)
+    finally:
+        del KINDS["zeros"]
+    assert native[0] == "ok" and cap[0] == "ok" and _same(c_r, n_r) and c_calls == n_calls
+    assert c_warn == n_warn and (n_warn or not left) and not hazards, (n_warn, c_warn, hazards)
