@@ -1899,7 +1899,7 @@ enum {
 };
 static PyObject *s_guards, *s_entries, *s_nodes, *s_next_id, *s_obj, *s_value;
 static PyObject *s_buffer, *s_version, *s_shape, *s_buffers, *s_root, *s_refs, *s_refs_sweep;
-static PyObject *s_saved, *s_id, *s_first_comparison, *s_getitem_kind, *s_save_all;
+static PyObject *s_saved, *s_id, *s_first_comparison, *s_getitem_kind, *s_save_all, *s_kept;
 static PyObject *s_key, *s_active, *s_stale, *s_axis, *kwnames_axis, *s_parent, *s_recipe;
 
 /* Value and Node are slotted classes: their instances are filled here slot by slot (what their
@@ -2823,6 +2823,201 @@ done:
     return rc;
 }
 
+/* The object the weak reference `ref` refers to, borrowed (the caller knows what holds it
+   strongly), or NULL once it is gone. */
+static PyObject *
+weak_target(PyObject *ref)
+{
+    PyObject *o;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (PyWeakref_GetRef(ref, &o) < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (o == NULL) {
+        return NULL;
+    }
+    Py_DECREF(o);
+#else
+    o = PyWeakref_GetObject(ref);
+#endif
+    return o == Py_None ? NULL : o;
+}
+
+/* Where protect_core finds a Value's id and primal and a Buffer's _root, saved, saved_ids. */
+typedef struct {
+    Py_ssize_t v_id, v_primal, b_root, b_saved, b_ids;
+    PyTypeObject *value_type, *buffer_type;
+} protect_offsets;
+
+#define SLOT_AT(o, off) (*(PyObject **)((char *)(o) + (off)))
+
+/* Recorder._protect for the Value `v` (values.py _keep, then the buffer's saved list): its
+   primal held from now on (the weak reference in `refs` taken out, v appended to `kept`)
+   and, for an array, v listed once among the saved values of its memory's Buffer in
+   `buffers` (the list and id set made untracked at the first save, as
+   Recorder._protect's _untracked). 1 when done; 0 when Python must finish it, having done at
+   most the first part (a primal to find or make plain there, a Buffer of another class);
+   -1 with an exception. */
+static int
+protect_core(PyObject *v, PyObject *refs, PyObject *kept, PyObject *buffers,
+             const protect_offsets *o)
+{
+    if (!Py_IS_TYPE(v, o->value_type) || !PyDict_CheckExact(refs) || !PyList_CheckExact(kept) ||
+        !PyDict_CheckExact(buffers)) {
+        return 0;
+    }
+    PyObject *vid = SLOT_AT(v, o->v_id), *p = SLOT_AT(v, o->v_primal);
+    if (vid == NULL) {
+        return 0;
+    }
+    if (p == NULL || p == Py_None) {
+        PyObject *ref = PyDict_GetItemWithError(refs, vid);
+        if (ref == NULL) {
+            return PyErr_Occurred() ? -1 : 0;
+        }
+        PyObject *obj = PyWeakref_CheckRef(ref) ? weak_target(ref) : NULL;
+        if (obj == NULL || ndarray_type == NULL || !Py_IS_TYPE(obj, ndarray_type)) {
+            return 0; /* (gone: Python's error; a subclass made plain, or else, there) */
+        }
+        Py_INCREF(obj); /* (its weak reference goes below) */
+        Py_XSETREF(SLOT_AT(v, o->v_primal), obj);
+        if (PyList_Append(kept, v) < 0 || PyDict_DelItem(refs, vid) < 0) {
+            return -1;
+        }
+        p = obj;
+    }
+    if (ndarray_type == NULL || !PyObject_TypeCheck(p, ndarray_type)) {
+        return 1;
+    }
+    PyObject *owner = p;
+    for (PyObject *b = array_base(owner); b != NULL; b = array_base(b)) {
+        owner = b;
+    }
+    PyObject *key = PyLong_FromVoidPtr(owner);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *buf = PyDict_GetItemWithError(buffers, key);
+    Py_DECREF(key);
+    if (buf == NULL) {
+        return PyErr_Occurred() ? -1 : 1;
+    }
+    if (!Py_IS_TYPE(buf, o->buffer_type)) {
+        return 0;
+    }
+    PyObject *root = SLOT_AT(buf, o->b_root);
+    if (root == NULL || !PyWeakref_CheckRef(root) || weak_target(root) != owner) {
+        return 1; /* (a freed array's buffer whose address the owner reuses: not its own) */
+    }
+    PyObject *saved = SLOT_AT(buf, o->b_saved), *ids = SLOT_AT(buf, o->b_ids);
+    if (saved != NULL && PyTuple_CheckExact(saved)) { /* the first save */
+        PyObject *lst = PyList_New(0), *set = PySet_New(NULL);
+        if (lst == NULL || set == NULL) {
+            Py_XDECREF(lst);
+            Py_XDECREF(set);
+            return -1;
+        }
+        PyObject_GC_UnTrack(lst);
+        PyObject_GC_UnTrack(set);
+        Py_XSETREF(SLOT_AT(buf, o->b_saved), lst);
+        Py_XSETREF(SLOT_AT(buf, o->b_ids), set);
+        saved = lst;
+        ids = set;
+    }
+    else if (saved == NULL || ids == NULL || !PyList_CheckExact(saved) || !PySet_CheckExact(ids)) {
+        return 0;
+    }
+    else {
+        int has = PySet_Contains(ids, vid);
+        if (has != 0) {
+            return has < 0 ? -1 : 1;
+        }
+    }
+    return PyList_Append(saved, v) < 0 || PySet_Add(ids, vid) < 0 ? -1 : 1;
+}
+
+/* protect_core's offsets for this thread's fast-record classes (set_fast_record's), or NULL
+   when their slots are not known. */
+static const protect_offsets *
+fast_protect_offsets(PyObject *st)
+{
+    static _Thread_local protect_offsets off;
+    if (!value_direct || !buffer_direct) {
+        return NULL;
+    }
+    off.v_id = value_off[0];
+    off.v_primal = value_off[4];
+    off.b_root = buffer_off[0];
+    off.b_saved = buffer_off[3];
+    off.b_ids = buffer_off[4];
+    off.value_type = (PyTypeObject *)PyTuple_GET_ITEM(st, FR_VALUE);
+    off.buffer_type = (PyTypeObject *)PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_ARRAY), 5);
+    return &off;
+}
+
+/* rec._protect(v, None) for a Value `v` the fast path saves: protect_core where it can,
+   else the Python method (the state's). 0, or -1. */
+static int
+fast_protect_value(PyObject *st, PyObject *rec, PyObject *v)
+{
+    const protect_offsets *off = fast_protect_offsets(st);
+    if (off != NULL) {
+        PyObject *refs = PyObject_GetAttr(rec, s_refs), *kept = NULL, *buffers = NULL;
+        int done = -1;
+        if (refs != NULL && (kept = PyObject_GetAttr(rec, s_kept)) != NULL &&
+            (buffers = PyObject_GetAttr(rec, s_buffers)) != NULL) {
+            done = protect_core(v, refs, kept, buffers, off);
+        }
+        Py_XDECREF(refs);
+        Py_XDECREF(kept);
+        Py_XDECREF(buffers);
+        if (done != 0) {
+            return done < 0 ? -1 : 0;
+        }
+    }
+    PyObject *protect = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_ARRAY), 1);
+    PyObject *r = PyObject_CallFunctionObjArgs(protect, v, Py_None, NULL);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+/* protect_saved(v, refs, kept, buffers, Buffer) -> bool: protect_core for Recorder._protect
+   (capture/recorder.py) called from Python; False where Python must finish (v or Buffer not
+   the slotted classes protect_core knows). */
+static PyObject *
+m_protect_saved(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    static protect_offsets off;
+    if (nargs != 5 || !PyType_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "protect_saved(v, refs: dict, kept: list, buffers: dict, Buffer: type)");
+        return NULL;
+    }
+    PyTypeObject *vt = Py_TYPE(args[0]), *bt = (PyTypeObject *)args[4];
+    if (vt != off.value_type || bt != off.buffer_type) {
+        Py_ssize_t voff[FA_VALUE_SLOTS], boff[FA_BUFFER_SLOTS];
+        if (!slot_offsets((PyObject *)vt, value_slots, FA_VALUE_SLOTS, voff) ||
+            !slot_offsets((PyObject *)bt, buffer_slots, FA_BUFFER_SLOTS, boff)) {
+            PyErr_Clear();
+            Py_RETURN_FALSE;
+        }
+        /* (the classes stay alive: framead's own, held by its modules) */
+        off.v_id = voff[0];
+        off.v_primal = voff[4];
+        off.b_root = boff[0];
+        off.b_saved = boff[3];
+        off.b_ids = boff[4];
+        off.value_type = vt;
+        off.buffer_type = bt;
+    }
+    int done = protect_core(args[0], args[1], args[2], args[3], &off);
+    if (done < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(done);
+}
+
 /* Keep what the derivatives of a node on `args` (a tuple the caller made: its own) read,
    before the operation runs, as Recorder.apply does (`saves`; bit i of `arrays_in`: args[i]
    is an array Value, of `consts_in`: a constant array, replaced in args by what
@@ -2851,12 +3046,15 @@ fast_protect_saved(PyObject *st, PyObject *saves, PyObject *args, int arrays_in,
             continue;
         }
         PyObject *x = PyTuple_GET_ITEM(args, i), *r = NULL;
-        if (i < 8 && ((arrays_in | consts_in) >> i) & 1) {
-            r = PyObject_CallFunctionObjArgs(protect, x, Py_None, NULL);
-            if (r != NULL && !((consts_in >> i) & 1)) {
-                Py_CLEAR(r); /* (a Value: kept; the node holds it) */
-                continue;
+        if (i < 8 && (arrays_in >> i) & 1) { /* (a Value: kept; the node holds it) */
+            if (fast_protect_value(st, PyTuple_GET_ITEM(st, FR_REC), x) < 0) {
+                Py_DECREF(it);
+                return -1;
             }
+            continue;
+        }
+        if (i < 8 && (consts_in >> i) & 1) {
+            r = PyObject_CallFunctionObjArgs(protect, x, Py_None, NULL);
         }
         else if (PyTuple_CheckExact(x)) {
             r = PyTuple_GetSlice(x, 0, PyTuple_GET_SIZE(x));
@@ -2883,8 +3081,7 @@ fast_record_array(PyObject *st, PyObject *rec, PyObject *rule, PyObject *saves, 
                   int ans, PyObject *res, int view, PyObject *view_of, const fa_where_key *key,
                   PyObject *kwargs)
 {
-    PyObject *protect = PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, FR_ARRAY), 1);
-    PyObject *shape = NULL, *v = NULL, *node = NULL, *r = NULL, *out = NULL;
+    PyObject *shape = NULL, *v = NULL, *node = NULL, *out = NULL;
     if ((shape = PyObject_GetAttr(res, s_shape)) == NULL) {
         goto done;
     }
@@ -2896,11 +3093,8 @@ fast_record_array(PyObject *st, PyObject *rec, PyObject *rule, PyObject *saves, 
         (node = fast_append_node(st, rec, rule, args, v, key, saves, kwargs)) == NULL) {
         goto done;
     }
-    if (ans) {
-        if ((r = PyObject_CallFunctionObjArgs(protect, v, Py_None, NULL)) == NULL) {
-            goto done;
-        }
-        Py_CLEAR(r);
+    if (ans && fast_protect_value(st, rec, v) < 0) {
+        goto done;
     }
     fast_untrack(st, v, node, NULL, args);
     out = Py_NewRef(res);
@@ -5603,6 +5797,9 @@ static PyMethodDef module_methods[] = {
     {"digest_words", m_digest_words, METH_O,
      "digest_words(data) -> int: capture/buffers.py content_digest over a C-contiguous "
      "buffer, in one pass."},
+    {"protect_saved", (PyCFunction)(void (*)(void))m_protect_saved, METH_FASTCALL,
+     "protect_saved(v, refs, kept, buffers, Buffer) -> bool: Recorder._protect of a Value "
+     "(False: Python finishes it)."},
     {"prefault", m_prefault, METH_O,
      "prefault(buffer) -> bool: map a fresh writable buffer's pages in at once (Linux)."},
     {"make_reaper", m_make_reaper, METH_O,
@@ -5809,6 +6006,7 @@ PyInit__evalframe(void)
     s_stale = PyUnicode_InternFromString("_stale");
     s_refs = PyUnicode_InternFromString("_refs");
     s_refs_sweep = PyUnicode_InternFromString("_refs_sweep");
+    s_kept = PyUnicode_InternFromString("_kept");
     s_saved = PyUnicode_InternFromString("saved");
     s_id = PyUnicode_InternFromString("id");
     s_first_comparison = PyUnicode_InternFromString("first_comparison");
@@ -5822,7 +6020,7 @@ PyInit__evalframe(void)
     s_recipe = PyUnicode_InternFromString("recipe");
     kwnames_axis = PyTuple_Pack(1, s_axis);
     if (!empty_tuple || !s_guards || !s_entries || !s_nodes || !s_next_id || !s_obj || !s_value ||
-        !s_buffer || !s_version || !s_shape || !s_buffers || !s_root || !s_refs ||
+        !s_buffer || !s_version || !s_shape || !s_buffers || !s_root || !s_refs || !s_kept ||
         !s_getitem_kind || !s_save_all || !s_key || !s_active || !s_stale ||
         !s_refs_sweep || !s_saved || !s_id || !s_first_comparison || !s_axis || !kwnames_axis ||
         !s_parent || !s_recipe) {
