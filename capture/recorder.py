@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 import numpy as np
+from framead.rules.ufunc_outer_rules import OUTER_RULE, outer_cut
 
 from framead.errors import GradientHazard
 from framead.ir import Graph, Node, SourceLoc, Value, flatten_tree
@@ -96,7 +97,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                         out if isinstance(out, tuple) else (out,))):
                     return self._masked_out(rule, fn, call_args, call_kwargs, node_args, frame)
                 writes = (*writes, *(w for w in (out if isinstance(out, tuple) else (out,))
-                                     if w is not None))  # out=(o, None): o only
+                                     if isinstance(w, np.ndarray)))  # out=(o, None): o
         vals: list = []  # (loops, not comprehensions: no frame of their own)
         traced: list[int] = []
         for a in node_args:
@@ -109,10 +110,13 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         if getattr(rule, "hazard", None) and not rule.cut and \
                 any(i in rule.nondiff for i in traced):  # e.g. the order of scipy.special.jv
             self.hazard("FA101", rule.name, frame, rule.hazard)
-        if rule.cut:  # np.round(x, 1, out=o): o now holds constants
+        cut = rule if rule.cut else outer_cut(node_args) if rule is OUTER_RULE else None
+        if cut is not None:  # np.round(x, 1, out=o): o now holds constants
+            # (np.floor_divide.outer(a, b): the ufunc's cut, as np.floor_divide(a, b))
             result = self._write_constants(fn, call_args, call_kwargs, writes, frame)
-            if getattr(rule, "hazard", None):
-                self.hazard("FA102", rule.name, frame, rule.hazard)
+            if getattr(cut, "hazard", None):
+                self.hazard("FA102", rule.name if cut is rule else f"{cut.name}.outer", frame,
+                            cut.hazard)
             if self.guards is not None:
                 self.guard(rule.fn if callable(rule.fn) else fn, node_args, call_kwargs, vals,
                            result, frame)

@@ -72,6 +72,15 @@ def outer_refuses(args: tuple, kwargs: dict) -> str | None:
     return None if why is None else f"{name}: {why}"
 
 
+def outer_cut(args: tuple) -> Any:
+    """The rule of the ufunc in ``ufunc.outer(a, b)`` (``args``: ufunc, a, b) when it is cut
+    (``np.floor_divide``, ``np.heaviside``: a zero derivative): the recorder takes the call
+    as that cut, as it takes the plain ``ufunc(a, b)`` (no node; its FA102 note where the
+    cut has one); None otherwise."""
+    rule = lookup(args[0]) if args and isinstance(args[0], np.ufunc) else None
+    return rule if rule is not None and rule.cut else None
+
+
 OUTER_RULE = make_rule(np.ufunc.outer, vjp=outer_vjp, jvp=outer_jvp, saves=None,
                        nondiff=(0,), argnames=("ufunc", "A", "B"), name="ufunc.outer",
                        refuses=outer_refuses)
