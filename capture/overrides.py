@@ -136,8 +136,8 @@ def _ufunc_call(fn: Any) -> bool:
 def defers_to_python(fn: Any, subs: list[type], python_visible: bool) -> bool:
     """A NumPy callable given these argument types (subclass_arrays) hands the work to their
     Python code: a ufunc to ``__array_ufunc__``, a dispatched function to
-    ``__array_function__`` (a function written in Python also to the ``__array_ufunc__`` of
-    an object that is no array: ``np.sum(obj)`` calls ``np.add.reduce(obj)``), a NumPy
+    ``__array_function__`` (a function written in Python also to ``__array_ufunc__``:
+    ``np.sum(obj)`` calls ``np.add.reduce(obj)`` or obj's ``sum``), a NumPy
     function written in Python to the subclass's method of the same name (``np.sum`` calls
     ``np.ma``'s ``sum``). Then the call must run instrumented, not as the rule."""
     if _ufunc_call(fn):
@@ -145,8 +145,7 @@ def defers_to_python(fn: Any, subs: list[type], python_visible: bool) -> bool:
     impl = getattr(fn, "_implementation", None)
     if impl is not None and any(python_attr(t, "__array_function__") for t in subs):
         return True
-    if isinstance(impl, types.FunctionType) and any(
-            not issubclass(t, np.ndarray) and overrides_ufuncs(t) for t in subs):
+    if isinstance(impl, types.FunctionType) and any(overrides_ufuncs(t) for t in subs):
         return True
     name = getattr(fn, "__name__", None)
     return python_visible and isinstance(name, str) and any(python_attr(t, name) for t in subs)
@@ -186,6 +185,27 @@ def override_in(fn: Any, args: tuple, kwargs: dict) -> bool:
         return any(overrides_ufuncs(t) for t in subs)
     return getattr(fn, "_implementation", None) is not None and \
         defers_to_python(fn, subs, False)
+
+
+_CONVERSIONS = ("__array__", "__array_interface__", "__array_struct__", "__float__",
+                "__complex__")
+
+
+def unconverted(args: tuple) -> list:
+    """The objects among ``args`` (and the items of list/tuple arguments) of classes that
+    would take a NumPy call over (numpy_override) and also convert themselves in Python
+    (``__array__``, ``__array_interface__``...). Where NumPy does not hand the call to them
+    (a ufunc given an object with ``__array_function__`` only), NumPy converts them, unseen:
+    protocols.conversions leaves such objects to their override."""
+    found = []
+    for a in args:
+        for x in (a if type(a) in (list, tuple) else (a,)):
+            t = type(x)
+            if t not in _INERT and numpy_override(t) and (
+                    any(python_attr(t, n) for n in _CONVERSIONS) or
+                    "__array_interface__" in getattr(x, "__dict__", ())):
+                found.append(x)
+    return found
 
 
 def plain(x: Any) -> Any:

@@ -28,7 +28,7 @@ from .handlers import ProbeHandlers, init_op_rules
 from .hazards import Hazard
 from .mutation import Mutations
 from .native import Result, call_as_user, call_quiet
-from .overrides import inert, override_in
+from .overrides import inert, override_in, unconverted
 from .protocols import Deferred
 from .saves import ALL, plain_constants, saved_set
 from .sourceloc import loc_of, where_of
@@ -81,9 +81,16 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         the rule refuses (``Rule.refuses``) is run as a call with no rule (FA101); one NumPy
         hands to an argument's Python ``__array_ufunc__``/``__array_function__`` runs that
         code instead (``_overridden``)."""
-        if not (inert(node_args) and (not call_kwargs or inert(call_kwargs.values()))) and \
-                self._overridden(rule, fn, call_args, call_kwargs, node_args):
-            return self._run_overridden(rule, fn, call_args, call_kwargs, node_args, frame)
+        if not (inert(node_args) and (not call_kwargs or inert(call_kwargs.values()))):
+            if self._overridden(rule, fn, call_args, call_kwargs, node_args):
+                return self._run_overridden(rule, fn, call_args, call_kwargs, node_args,
+                                            frame)
+            if (objs := unconverted(node_args)) and holds_traced(objs, True):
+                self.hazard("FA101", rule.name, frame, f"{rule.name} converts an argument "
+                            f"({type(objs[0]).__name__}) with its Python __array__/__float__ "
+                            "where framead cannot see it (the argument has an "
+                            "__array_ufunc__/__array_function__ NumPy does not use here): the "
+                            "gradient through the traced values it holds is lost")
         if getattr(rule, "refusal", None) is not None and \
                 (why := rule.refuses(node_args, call_kwargs)) is not None and \
                 any(self.tree_value(a) is not None for a in node_args):

@@ -330,3 +330,63 @@ def test_result_computed_before_recording_is_reported():
         assert {h.code for h in t.hazards} == {"FA101"}, t.hazards
         return
     np.testing.assert_allclose(framead.grad(f)(x), fd_grad(f, (x.copy(),)), rtol=1e-6)
+
+
+class SubOv(np.ndarray):
+    """An ndarray subclass whose __array_ufunc__ doubles its own operands."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kw):
+        inputs = [np.asarray(x) * 2.0 if isinstance(x, SubOv) else x for x in inputs]
+        return getattr(ufunc, method)(*inputs, **kw)
+
+
+@pytest.mark.parametrize("fn", [np.sum, np.mean, np.prod], ids=lambda f: f.__name__)
+def test_subclass_override_reached_through_python_function(fn):
+    """np.sum (NumPy code in Python) calls the subclass's sum, whose ufunc reaches the
+    override: run instrumented, not as np.sum's rule on the plain array."""
+    def f(v):
+        return float(fn((v * 3.0).view(SubOv))) * v[0]
+    x = np.array([0.3, 0.8, 0.4])
+    t = framead.trace(f, x)
+    assert not t.hazards, t.hazards
+    np.testing.assert_allclose(framead.grad(f)(x), fd_grad(f, (x.copy(),)), rtol=1e-6)
+
+
+class ArrayFunctionConverts(Base):
+    """__array_function__ and __array__: a ufunc converts it with __array__ (NumPy hands
+    ufuncs to __array_ufunc__ only)."""
+
+    def __array_function__(self, func, types, args, kwargs):
+        return func(*_unwrap(args), **kwargs)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.a * 2.0
+
+
+class ArrayUfuncConverts(Base):
+    """__array_ufunc__ and __array__: np.dot (no __array_function__) converts it."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kw):
+        return getattr(ufunc, method)(*_unwrap(inputs), **kw)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.a * 2.0
+
+
+@pytest.mark.parametrize("case", ["ufunc_converts", "dot_converts"])
+def test_conversion_not_handed_over_is_reported(case):
+    """NumPy converts these objects with their Python __array__ where it does not hand the
+    call to their override: the conversion is not seen (protocols.conversions leaves such
+    objects to their override), so FA101 at the call's line rather than a silent constant;
+    or the central-difference gradient."""
+    def f(v):
+        if case == "ufunc_converts":
+            return float(np.sum(np.multiply(ArrayFunctionConverts(v * 3.0), v)))  # c: ufunc
+        return float(np.dot(ArrayUfuncConverts(v * 3.0), v))  # c: dot
+    x = np.array([0.3, 0.8, 0.4])
+    t = framead.trace(f, x)
+    if t.hazards:
+        line = line_of(f"c: {case.split('_')[0]}")
+        assert {(h.code, h.loc.line) for h in t.hazards} == {("FA101", line)}, t.hazards
+        return
+    np.testing.assert_allclose(framead.grad(f)(x), fd_grad(f, (x.copy(),)), rtol=1e-6)
