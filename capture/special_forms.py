@@ -299,10 +299,10 @@ def link_items(rec: Any, out: np.ndarray, src: Any, frame: Any, kept: frozenset 
     rec.hold_if_container(out)
 
 
-def _numbers_of(rec: Any, x: Any, frame: Any) -> Any:
+def _numbers_of(rec: Any, x: Any, frame: Any, constant: bool = False) -> Any:
     """A list/tuple (or object array) holding traced numbers or arrays as the traced numeric
-    array NumPy makes of it (recorded), or None."""
-    if type(x) is np.ndarray and id(x) in rec.containers:
+    array NumPy makes of it (recorded; ``constant``: also one holding none), or None."""
+    if type(x) is np.ndarray and x.dtype.kind == "O":
         x = x.tolist()
     if type(x) not in (list, tuple):
         return None
@@ -312,7 +312,7 @@ def _numbers_of(rec: Any, x: Any, frame: Any) -> Any:
     except Exception:  # (a ragged or non-numeric list: nothing to link from)
         return None
     if isinstance(arr, np.ndarray) and arr.dtype.kind in "fc" and \
-            rec.value_of(arr) is not None:
+            rec.value_of(arr) is not None or constant and arr.dtype.kind in "biufc":
         return arr
     return None
 
@@ -382,9 +382,9 @@ _INPLACE = {id(i): f for i, f in zip(INPLACE_OPS, FUNC_OPS, strict=True)}
 
 
 def _operand_numbers(rec: Any, node_args: tuple, frame: Any) -> list:
-    """``node_args`` with each held object array as the numeric array of its numbers."""
-    return [a if id(a) not in rec.containers or (n := _numbers_of(rec, a, frame)) is None
-            else n for a in node_args]
+    """``node_args`` with each object array of numbers as the numeric array of them."""
+    return [n if type(a) is np.ndarray and a.dtype.kind == "O" and
+            (n := _numbers_of(rec, a, frame, True)) is not None else a for a in node_args]
 
 
 def object_made(rec: Any, name: str, inputs: tuple, out: Any, frame: Any) -> None:

@@ -57,7 +57,8 @@ _SET_ITEM = ("o[k] = x into an object array: capture/mutation.py set_item gives 
              "(special_forms.object_store does that)")
 _NUMPY_READS = frozenset({"np_sum", "method_sum", "dot", "np_dot_w", "square", "cumsum",
                           "mean", "prod", "astype_float", "asarray_float", "reshape", "copy",
-                          "concat", "matmul_w", "fsum_of_square", "float_of_sum"})
+                          "concat", "matmul_w", "fsum_of_square", "float_of_sum",
+                          "np_multiply_object_constants"})
 
 # name -> (conversion, None or why it is still wrong (which reads: None = all))
 CONVERSIONS: dict = {
@@ -158,12 +159,16 @@ READS: dict = {
     "copy": (lambda o: np.sum(o.copy()), None),
     "concat": (lambda o: np.sum(np.concatenate([o, o])), None),
     "float_of_sum": (lambda o: float(np.sum(o)) * 2.0, None),
+    "np_multiply_object_constants": (
+        lambda o: np.sum(np.multiply(o, np.array(_W[:len(o)].tolist(), dtype=object))), None),
     "mul": (lambda o: np.sum(o * o), _HANDLERS),
     "neg": (lambda o: sum(-o), _HANDLERS),
     "pow": (lambda o: (o ** 2).sum(), _HANDLERS),
     "mul_w": (lambda o: np.sum(o * _W[:len(o)]), _HANDLERS),
     "slice": (lambda o: np.sum(o[1:]) + o[0], _HANDLERS),
     "T": (lambda o: np.sum(o.T), _HANDLERS),
+    "mul_object_constants": (
+        lambda o: np.sum(o * np.array(_W[:len(o)].tolist(), dtype=object)), _HANDLERS),
     "iadd": (_iadd, _HANDLERS),
     "imul_slice": (_imul_slice, _HANDLERS),
 }
