@@ -4094,6 +4094,12 @@ m_set_fast_record(PyObject *mod, PyObject *state)
     Py_RETURN_NONE;
 }
 
+static int protocol_traced(PyObject *o);
+
+/* The operators' probes: to the handler when an operand is traced, is a list/tuple NumPy
+   coerces that holds traced values, or is an object of the program's whose array protocol
+   NumPy would call on traced data (capture/protocols.py binary_operand mirrors the
+   conversion). */
 #define BINOP_PROBE(IDX, NAME, EXPR)                                                  \
     static PyObject *probe_##NAME(PyObject *self, PyObject *const *args,             \
                                   Py_ssize_t nargs)                                  \
@@ -4103,7 +4109,8 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         }                                                                            \
         PyObject *a = args[0], *b = args[1];                                         \
         if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
-            (is_traced(a) || is_traced(b) || seq_operand_traced(a, b))) {             \
+            (is_traced(a) || is_traced(b) || seq_operand_traced(a, b) ||             \
+             protocol_traced(a) || protocol_traced(b))) {                            \
             if (T.fast_rec != NULL) {                                                \
                 PyObject *r = fast_as_handler((IDX), a, b, NULL);                    \
                 if (r != FA_FALLBACK) {                                              \

@@ -120,6 +120,9 @@ class Mutations:
         traced = [i for i, v in enumerate(vals) if v is not None]
         if not traced:
             return fn(*call_args, **call_kwargs)
+        if rule.cut:  # x //= 2.0: the target now holds constants, as Recorder.apply's cuts
+            return self._cut_in_place(rule, fn, call_args, call_kwargs, node_args, target,
+                                      frame)
         node_args = self._coerce_args(rule, node_args, vals, traced, frame)
         args = [v if v is not None else a
                 for v, a in zip(vals, plain_constants(node_args), strict=True)]
@@ -141,6 +144,23 @@ class Mutations:
         if fn in INPLACE_OPS and result is not target:  # the op was not in place after all
             return self.apply(rule, lambda *_: result, (), {}, node_args, frame)
         self._wrote(rule, args, kw, saves, target, frame)
+        return result
+
+    def _cut_in_place(self, rule, fn, call_args: tuple, call_kwargs: dict, node_args: tuple,
+                      target: np.ndarray, frame: Any) -> Any:
+        """An in-place write by a rule with no derivative (a cut): ``target`` holds constants
+        from now on (FA102 where the rule says so)."""
+        self.copy_on_write(target)
+        try:
+            result = call_quiet(fn, call_args, call_kwargs)
+        except FloatingPointError:
+            self._now_constants((target,), frame)
+            raise
+        if fn in INPLACE_OPS and result is not target:  # the op was not in place after all
+            return self.apply(rule, lambda *_: result, (), {}, node_args, frame)
+        self._now_constants((target,), frame)
+        if getattr(rule, "hazard", None):
+            self.hazard("FA102", rule.name, frame, rule.hazard)
         return result
 
     def resize(self, a: np.ndarray, args: tuple, kwargs: dict, frame: Any,
