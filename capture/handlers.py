@@ -29,7 +29,7 @@ from .primitive_rules import SETITEM_RULE, VIEW_UPDATE_RULE
 from .protocols import NO_SLOT, binary_operand
 from .saves import saved_set
 from .sourceloc import loc_of, user_tracebacks, where_of
-from .special_forms import check_hit
+from .special_forms import check_hit, object_operands
 
 _HEAPTYPE = 1 << 9
 _NUMERIC_TYPES = (float, int, complex, np.ndarray, np.generic)
@@ -68,6 +68,12 @@ class ProbeHandlers:
             # the operand's own Python operator (np.matrix's *, np.ma's, a float subclass's):
             # it runs here, instrumented, and what its body computes is recorded
             return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
+        if self.containers and (_held_objects(self, a) or _held_objects(self, b)) and \
+                ta in _OBJECT_OPERANDS and tb in _OBJECT_OPERANDS and \
+                (rule := rules.lookup(FUNC_OPS[oparg % 13])) is not None:
+            # an object array of traced numbers: recorded on its numbers
+            return object_operands(self, rule, INPLACE_OPS[oparg - 13] if oparg >= 13
+                                   else FUNC_OPS[oparg], (a, b), {}, (a, b), frame)
         if not (_numeric(a) and _numeric(b)):
             if _meets_numpy(a, b) or _meets_numpy(b, a):
                 return self._sequence_binop(oparg, a, b, frame)
@@ -151,6 +157,8 @@ class ProbeHandlers:
         if not _numeric(a) or unary_runs_python(name, type(a)):
             return op(a)
         rule = rules.lookup(op)
+        if rule is not None and self.containers and _held_objects(self, a):
+            return object_operands(self, rule, op, (a,), {}, (a,), frame)
         if rule is None:
             return self.unknown_call(op, (a,), {}, frame)
         return self.apply(rule, op, (a,), {}, (a,), frame)
@@ -187,6 +195,8 @@ class ProbeHandlers:
         if base_slot is None and python_attr(type(a), "__getitem__"):
             return a[k]  # np.matrix's, np.ma's own indexing, instrumented
         rule = rules.lookup(operator.getitem)
+        if base_slot is None and self.containers and _held_objects(self, a):
+            return object_operands(self, rule, operator.getitem, (a, k), {}, (a, k), frame)
         if base_slot is not None:
             return self.apply(rule, base_slot, (k,), {}, (a, k), frame, recipe_parent=a,
                               recipe=("getitem", k))
@@ -215,6 +225,8 @@ class ProbeHandlers:
                 C.track(out)
             return out
         fn = _AttrGetter(name)
+        if self.containers and _held_objects(self, obj):
+            return object_operands(self, rule, fn, (obj,), {}, (obj,), frame)
         return self.apply(rule, fn, (obj,), {}, (obj,), frame, recipe_parent=obj,
                           recipe=("attr", name))
 
@@ -392,6 +404,14 @@ def _one_argument_calls(module: Any) -> dict:
 
 
 _FAST_TABLES: list = []  # [(rules, saves) by operator, or None: the C numbering differs]
+
+
+_OBJECT_OPERANDS = frozenset({np.ndarray, float, int, complex, np.float64})
+
+
+def _held_objects(rec: Any, a: Any) -> bool:
+    """``a`` is an object array the recorder holds as a container of traced numbers."""
+    return type(a) is np.ndarray and rec.containers.get(id(a)) is a
 
 
 def _numeric(x: Any) -> bool:

@@ -27,6 +27,7 @@ from .overrides import plain, python_attr
 from .primitive_rules import CONST_RULE, COPY_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .saves import ALL, NOTHING, plain_constants, saved_set
 from .sourceloc import loc_of
+from .special_forms import object_store
 from .unruled import refused_call
 from .values import RESIZE_RULE
 
@@ -270,6 +271,8 @@ class Mutations:
         if base_slot is None and python_attr(type(a), "__setitem__"):
             a[k] = v  # np.ma's own assignment (it writes its data and mask), instrumented
             return None
+        if type(a) is np.ndarray and a.dtype.kind == "O" and self.value_of(a) is None:
+            return object_store(self, a, k, v, frame, base_slot)  # (it keeps numbers)
         av, vv = self.value_of(a), self.tree_value(v)
         if av is None and vv is None:
             if base_slot is None:

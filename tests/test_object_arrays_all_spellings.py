@@ -52,14 +52,6 @@ def _full_assigned(x):
     return o
 
 
-_SET_ITEM = ("o[k] = x into an object array: capture/mutation.py set_item gives the object "
-             "array a Value (ensure_value) instead of storing linked items and holding it "
-             "(special_forms.object_store does that)")
-_NUMPY_READS = frozenset({"np_sum", "method_sum", "dot", "np_dot_w", "square", "cumsum",
-                          "mean", "prod", "astype_float", "asarray_float", "reshape", "copy",
-                          "concat", "matmul_w", "fsum_of_square", "float_of_sum",
-                          "np_multiply_object_constants"})
-
 # name -> (conversion, None or why it is still wrong (which reads: None = all))
 CONVERSIONS: dict = {
     "astype(object)": (lambda x: x.astype(object), None),
@@ -115,16 +107,12 @@ CONVERSIONS: dict = {
     "empty(n, object).fill(2 * x[-1])": (
         lambda x: (lambda o: (o.fill(x[-1] * 2.0), o)[1])(np.empty(len(x), dtype=object)),
         None),
-    "empty(n, object) filled in a loop": (_loop_filled, (_SET_ITEM, _NUMPY_READS)),
-    "empty_like(x, object); o[:] = x": (_slice_assigned, (_SET_ITEM, None)),
-    "full(n, 0.0, object); o[...] = x": (_full_assigned, (_SET_ITEM, None)),
+    "empty(n, object) filled in a loop": (_loop_filled, None),
+    "empty_like(x, object); o[:] = x": (_slice_assigned, None),
+    "full(n, 0.0, object); o[...] = x": (_full_assigned, None),
 }
 
 _W = np.array([0.3, -1.2, 0.8, 2.0, -0.5, 1.1, 0.25])
-_HANDLERS = ("an operator, an index or .T on an object array holding traced items: "
-             "capture/handlers.py records it on the numbers but leaves the object array it "
-             "returns unlinked (route it through special_forms.object_operands)")
-
 def _iadd(o):
     o += 1.0
     return np.sum(o)
@@ -161,16 +149,16 @@ READS: dict = {
     "float_of_sum": (lambda o: float(np.sum(o)) * 2.0, None),
     "np_multiply_object_constants": (
         lambda o: np.sum(np.multiply(o, np.array(_W[:len(o)].tolist(), dtype=object))), None),
-    "mul": (lambda o: np.sum(o * o), _HANDLERS),
-    "neg": (lambda o: sum(-o), _HANDLERS),
-    "pow": (lambda o: (o ** 2).sum(), _HANDLERS),
-    "mul_w": (lambda o: np.sum(o * _W[:len(o)]), _HANDLERS),
-    "slice": (lambda o: np.sum(o[1:]) + o[0], _HANDLERS),
-    "T": (lambda o: np.sum(o.T), _HANDLERS),
+    "mul": (lambda o: np.sum(o * o), None),
+    "neg": (lambda o: sum(-o), None),
+    "pow": (lambda o: (o ** 2).sum(), None),
+    "mul_w": (lambda o: np.sum(o * _W[:len(o)]), None),
+    "slice": (lambda o: np.sum(o[1:]) + o[0], None),
+    "T": (lambda o: np.sum(o.T), None),
     "mul_object_constants": (
-        lambda o: np.sum(o * np.array(_W[:len(o)].tolist(), dtype=object)), _HANDLERS),
-    "iadd": (_iadd, _HANDLERS),
-    "imul_slice": (_imul_slice, _HANDLERS),
+        lambda o: np.sum(o * np.array(_W[:len(o)].tolist(), dtype=object)), None),
+    "iadd": (_iadd, None),
+    "imul_slice": (_imul_slice, None),
 }
 
 
