@@ -206,7 +206,8 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                target: np.ndarray, frame: Any, node_kwargs: dict | None = None) -> Any:
         """``Mutations.mutate``, unless NumPy hands the call to an argument's override
         (``np.copyto(x, obj)``): then that code runs instrumented (``_overridden``)."""
-        if self._overridden(rule, fn, call_args, call_kwargs, node_args):
+        if not (inert(node_args) and (not call_kwargs or inert(call_kwargs.values()))) and \
+                self._overridden(rule, fn, call_args, call_kwargs, node_args):
             return self._run_overridden(rule, fn, call_args, call_kwargs, node_args, frame)
         return Mutations.mutate(self, rule, fn, call_args, call_kwargs, node_args, target,
                                 frame, node_kwargs)
