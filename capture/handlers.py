@@ -290,7 +290,7 @@ _C_OP_ORDER = ("add", "and_", "floordiv", "lshift", "matmul", "mul", "mod", "or_
 _C_MIRRORED = ("binop", "binary", "_scalar_binop", "getitem", "get_item", "setitem", "set_item",
                "call", "unary", "compare", "apply", "tree_value", "value_of", "_outputs",
                "_new_value", "_register", "_entry", "_protect", "copy_on_write", "write_back",
-               "fresh_array", "fresh_view", "_weak_primal", "_own_buffer")
+               "fresh_array", "fresh_view", "_weak_primal", "_own_buffer", "_keep")
 
 
 def _framead_method(cls: type, name: str) -> bool:
