@@ -112,19 +112,30 @@ def numpy_override(t: type) -> bool:
                                            python_attr(t, "__array_function__"))
 
 
+class _Found(list):
+    """subclass_arrays' answer; ``top``: the types found as arguments themselves or in
+    ``out`` (all a ufunc hands over: it never looks into a list argument)."""
+
+    top: set
+
+
 def subclass_arrays(args: tuple, kwargs: dict) -> list[type]:
     """Types of the arguments NumPy may hand a call's work to: ndarray subclasses (also
     inside list/tuple arguments), and other objects with a Python ``__array_ufunc__`` /
     ``__array_function__`` (numpy_override) among the arguments, the items of list/tuple
     arguments (``np.concatenate([obj, v])``) and the keywords NumPy dispatches on."""
-    found = []
+    found = _Found()
+    found.top = set()
     for k, a in (*((None, a) for a in args), *kwargs.items()):
-        for x in (a if type(a) in (list, tuple) else (a,)):
+        seq = type(a) in (list, tuple)
+        for x in (a if seq else (a,)):
             t = type(x)
             if t in PLAIN_TYPES:
                 continue
             if isinstance(x, np.ndarray) or (k not in _NOT_DISPATCHED and numpy_override(t)):
                 found.append(t)
+                if not seq or k == "out":
+                    found.top.add(t)
     return found
 
 
@@ -141,7 +152,9 @@ def defers_to_python(fn: Any, subs: list[type], python_visible: bool) -> bool:
     function written in Python to the subclass's method of the same name (``np.sum`` calls
     ``np.ma``'s ``sum``). Then the call must run instrumented, not as the rule."""
     if _ufunc_call(fn):
-        return any(overrides_ufuncs(t) for t in subs)
+        top = getattr(subs, "top", None)
+        return any(overrides_ufuncs(t) for t in subs if top is None or t in top or
+                   issubclass(t, np.ndarray))
     impl = getattr(fn, "_implementation", None)
     if impl is not None and any(python_attr(t, "__array_function__") for t in subs):
         return True
@@ -175,14 +188,15 @@ def override_in(fn: Any, args: tuple, kwargs: dict) -> bool:
     ndarray (the recorder runs such a call instrumented rather than as its rule)."""
     if inert(args) and (not kwargs or inert(kwargs.values())):
         return False
-    subs = [t for t in subclass_arrays(args, kwargs) if not issubclass(t, np.ndarray)]
+    found = subclass_arrays(args, kwargs)
+    subs = [t for t in found if not issubclass(t, np.ndarray)]
     if not subs:
         return False
     while isinstance(fn, functools.partial):
         fn = fn.func
     if _ufunc_call(fn) or isinstance(getattr(fn, "__self__", None), np.ndarray):
         # (ndarray's methods compute with ufuncs: x.clip(lo, obj) reaches obj's)
-        return any(overrides_ufuncs(t) for t in subs)
+        return any(overrides_ufuncs(t) for t in subs if t in found.top)
     return getattr(fn, "_implementation", None) is not None and \
         defers_to_python(fn, subs, False)
 
