@@ -19,7 +19,7 @@ from framead.errors import GradientHazard
 from framead.ir import Graph, Node, SourceLoc, Value, flatten_tree
 
 from . import _evalframe as C
-from .buffers import buffer_owner, content_digest, is_differentiable
+from .buffers import Buffer, buffer_owner, content_digest, is_differentiable
 from .call_kinds import table_lookup
 from .callables import callable_name, holds_traced
 from .calls import dispatch
@@ -34,6 +34,8 @@ from .saves import ALL, plain_constants, saved_set
 from .sourceloc import loc_of, where_of
 from .unruled import refused_call, unknown_call
 from .values import ValueTable, call_recipe
+
+protect_saved = C.protect_saved  # (tests compare it with the Python path below)
 
 __all__ = ["Recorder"]
 
@@ -315,6 +317,8 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         in-place writes; returns what the node should hold (a snapshot for small writeable
         constant arrays)."""
         if isinstance(x, Value):
+            if protect_saved(x, self._refs, self._kept, self.buffers, Buffer):
+                return x  # (what follows, in C: _evalframe.c protect_core)
             self._keep(x)
             p = x.primal
             if isinstance(p, np.ndarray):
