@@ -57,8 +57,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "dual_number_derivative": ("wrong_hazard", "np.float64 (traced) * user object with "
                                "__rmul__: NumPy's object loop hands __rmul__ a plain float "
                                "(FA108)"),
-    "numpy_object_array": ("wrong_hazard", "object-dtype array of traced floats multiplied "
-                           "in NumPy's object loops (FA108)"),
     "thread_pool_map": ("wrong_hazard", "work done in ThreadPoolExecutor threads runs "
                         "uncaptured (capture is per thread): FA108"),
     # reported at the user's line
@@ -119,8 +117,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                  "a dtype): not mirrored, FA101 at the call"),
     "text_checkpoint_partial": ("wrong", "'%.17g' % x read back with float(), and "
                                 "np.savetxt/np.loadtxt, with other terms still traced"),
-    "object_array_partial": ("wrong", "np.array([...], dtype=object) of traced floats, and "
-                             "np.fromiter of a generator, with other terms still traced"),
     # programs_classics4: a rule-less C call whose argument holds traced values inside a user
     # object or an iterator: the C argument scan looks inside objects, dict views and
     # iterators, and an iterator argument is passed on watched (capture/unruled.py)
