@@ -5038,21 +5038,78 @@ m_scan_mode(PyObject *mod, PyObject *callable)
    special_forms.container_lookup) is given for a traced membership test */
 static PyObject *op_contains_fn;
 
-/* Does `key in table` compare the key with traced values inside the table that the Python
-   route guards (special_forms._guard_membership: the items of a list/tuple tree, as
-   values.tree_value reads them)? No Python code runs. (The items of sets, dicts, dict views
-   and deques are not looked at: the route has no guard for them, and a set's or dict's
-   membership is O(1) where a scan would be O(n).) */
-static inline int
+/* sessions (all threads) whose recorders record guards: choosing callables always come
+   to dispatch while there is one (capture.session reads it to set their flags), and the
+   CONTAINS probe looks into sets, dicts and deques */
+static int guard_users;
+
+/* collections.deque (PyInit__evalframe) */
+static PyTypeObject *deque_type;
+
+static int
+member_visit(PyObject *o, void *arg)
+{
+    scan_state *s = (scan_state *)arg;
+    return o != NULL && (is_traced_in(s->m, o) ||
+                         scan_walk(s->m, o, s->depth, s->budget, s->maybe, 0));
+}
+
+/* Does `key in table` compare the key with traced values inside the table, which the Python
+   route guards (membership.guard_membership: what the table holds, as values.tree_value reads
+   it)? No Python code runs. The items of a list/tuple tree always; the items of a set,
+   frozenset or deque, the keys of a dict, a dict view's keys/values/items only while a
+   recorder records guards (a cached trace: the decision is re-checked in its replays; an
+   uncached capture has no use for it, and a set's or dict's membership stays O(1) in
+   memo-style loops, `if k in seen`). */
+static int
 contains_items_traced(PyObject *table)
 {
-    return is_seq(table) && scan_traced(table, FA_SCAN_LISTS);
+    if (is_seq(table)) {
+        return scan_traced(table, FA_SCAN_LISTS);
+    }
+    if (FA_LIKELY(guard_users == 0)) {
+        return 0;
+    }
+    const ptrmap *m = &T.tracked;
+    Py_ssize_t budget = FA_SCAN_BUDGET;
+    PyObject *d = NULL;
+    int view = 0; /* what of a dict's entries is compared: 1 keys, 2 values, 3 both */
+    if (PyDict_Check(table)) {
+        d = table;
+        view = 1;
+    }
+    else if (PyDictKeys_Check(table) || PyDictValues_Check(table) ||
+             PyDictItems_Check(table)) {
+        view = PyDictKeys_Check(table) ? 1 : PyDictValues_Check(table) ? 2 : 3;
+        Py_TYPE(table)->tp_traverse(table, grab_visit, &d); /* (its one referent: its dict) */
+        if (d == NULL || !PyDict_Check(d)) {
+            return 0;
+        }
+    }
+    if (view) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(d, &pos, &k, &v)) {
+            if (((view & 1) && (is_traced_in(m, k) || scan_walk(m, k, 1, &budget, 1, 0))) ||
+                ((view & 2) && (is_traced_in(m, v) || scan_walk(m, v, 1, &budget, 1, 0)))) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    if (PyAnySet_Check(table) || (deque_type != NULL && PyObject_TypeCheck(table, deque_type))) {
+        /* (their traverse visits the items; a class's instance also its type and __dict__) */
+        scan_state s = {m, &budget, 1, 1};
+        return Py_TYPE(table)->tp_traverse(table, member_visit, &s) != 0;
+    }
+    return 0;
 }
 
 /* The rewritten CONTAINS_OP (CONTAINS[0]: `key in table`, CONTAINS[1]: `key not in table`):
    PySequence_Contains, as the native instruction (the same __contains__ or iteration, errors
    and exact bool result), with no profiler events of its own (an OpProbe is not a builtin
-   function). A traced key or table, or a list/tuple holding traced items, goes to the Python
+   function). A traced key or table, a list/tuple key holding traced items ((t, 0.0) in
+   d.items()), or a table holding traced items (contains_items_traced), goes to the Python
    route as the call operator.contains(table, key) (its result made an exact bool). */
 static PyObject *
 contains_probe(PyObject *const *args, Py_ssize_t nargs, int invert, const char *name)
@@ -5063,7 +5120,8 @@ contains_probe(PyObject *const *args, Py_ssize_t nargs, int invert, const char *
     PyObject *key = args[0], *table = args[1];
     int r;
     if (FA_UNLIKELY(FA_ACTIVE()) && op_contains_fn != NULL &&
-        (is_traced(key) || is_traced(table) || contains_items_traced(table))) {
+        (is_traced(key) || is_traced(table) ||
+         (is_seq(key) && scan_traced(key, FA_SCAN_LISTS)) || contains_items_traced(table))) {
         PyObject *tup = PyTuple_Pack(2, table, key);
         if (tup == NULL) {
             return NULL;
@@ -5258,9 +5316,6 @@ typedef struct {
     int guarding; /* its recorder records guards (cached traces) */
 } SessionObject;
 
-/* sessions (all threads) whose recorders record guards: choosing callables always come
-   to dispatch while there is one (capture.session reads it to set their flags) */
-static int guard_users;
 
 static PyObject *s_prepare, *s_after_enter, *s_after_exit, *s_decide;
 
@@ -6072,6 +6127,16 @@ PyInit__evalframe(void)
         if (op_contains_fn == NULL) {
             goto fail;
         }
+    }
+    if (deque_type == NULL) {
+        PyObject *col = PyImport_ImportModule("collections");
+        PyObject *dq = col != NULL ? PyObject_GetAttrString(col, "deque") : NULL;
+        Py_XDECREF(col);
+        if (dq == NULL || !PyType_Check(dq)) {
+            Py_XDECREF(dq);
+            goto fail;
+        }
+        deque_type = (PyTypeObject *)dq;
     }
     if (add_probe(m, "unary_negative", &unary_defs[0], modname) < 0 ||
         add_probe(m, "unary_positive", &unary_defs[1], modname) < 0 ||

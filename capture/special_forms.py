@@ -20,10 +20,11 @@ from framead import rules
 from . import _evalframe as C
 from .buffers import buffer_owner
 from .callables import callable_name, holds_traced, is_python_visible
+from .membership import compared, guard_membership
 from .native import Result, call_as_user, call_quiet
 from .operators import FUNC_OPS, INPLACE_OPS
 from .primitive_rules import GATHER_RULE
-from .sourceloc import is_framead_file, loc_of
+from .sourceloc import is_framead_file
 
 
 def rows_if_traced(rec: Any, x: Any, frame: Any) -> Any:
@@ -540,8 +541,8 @@ def container_lookup(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -
     s``, which the rewriter makes ``operator.contains(s, k)``) of dicts and sets: with a traced
     key, a hit on an entry this call did not compute is FA110 (check_hit). A membership
     decided on traced values (of any container: ``x in traced_array``, ``t in (0.5, 1.0)``)
-    is a comparison: guarded in a cached trace (not a hit on this call's own key: a replay's
-    new key is not in the recorded table, the program's is) and noted for finish's FA102."""
+    is a comparison: guarded in a cached trace (membership.guard_membership: against what the
+    table holds now, this call's own keys among them) and noted for finish's FA102."""
     self_ = getattr(fn, "__self__", None)
     table: Any
     if isinstance(self_, TABLES):  # d.get(k): bound; dict.get(d, k), operator.contains(d, k)
@@ -553,37 +554,18 @@ def container_lookup(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -
     if not rest or kwargs or rec.value_of(rest[0]) is None or not (
             isinstance(table, TABLES) or (member and type(table) is _KEYS_VIEW)):
         result = call_as_user(fn, args, kwargs)
-        if member and rest:  # (x in traced_array, t in [a, b])
-            _guard_membership(rec, table, rest[0], result, frame, compared=True)
+        if member and rest:  # (x in traced_array, t in [a, b], 0.5 in {t, 1.0})
+            guard_membership(rec, table, rest[0], result, frame, note=True)
         return result
     key = rest[0]
     stored = stored_key(table, key) if name == "pop" else None  # (gone after the call)
     result = call_as_user(fn, args, kwargs)
     op = f"{type(table).__name__}.{name}"
     if member:
-        _compared(rec, frame)
-        own = result is True and check_hit(rec, table, key, _MISSING, frame, op)
-        if rec.guards is not None and not own:
-            _guard_membership(rec, table, key, result, frame)
+        compared(rec, frame)
+        if result is True:
+            check_hit(rec, table, key, _MISSING, frame, op)
+        guard_membership(rec, table, key, result, frame)
     elif stored is not _MISSING:
         check_hit(rec, table, key, result, frame, op, stored)
     return result
-
-
-def _compared(rec: Any, frame: Any) -> None:
-    """A membership test on traced values is a comparison: where the first one ran, for
-    finish's FA102 (a result reached from the inputs only through decisions)."""
-    if getattr(rec, "first_comparison", 0) is None:
-        rec.first_comparison = loc_of(frame)
-
-
-def _guard_membership(rec: Any, table: Any, key: Any, result: Any, frame: Any,
-                      compared: bool = False) -> None:
-    """The membership decision on traced values, guarded where a cached trace is recorded
-    (and, ``compared``, noted as a comparison)."""
-    vals = (rec.tree_value(table), rec.tree_value(key))
-    if vals != (None, None):
-        if compared:
-            _compared(rec, frame)
-        if rec.guards is not None:
-            rec.guard(operator.contains, (table, key), {}, vals, result, frame)

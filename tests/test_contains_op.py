@@ -2,11 +2,13 @@
 
 The rewriter makes CONTAINS_OP a call of the C probe ``CONTAINS[arg](key, table)``
 (capture/_evalframe.c): PySequence_Contains as the instruction, no profiler events of its own;
-a membership test with a traced key or table, or a list/tuple holding traced items, goes as
+a membership test with a traced key or table, or a list/tuple holding traced items (while a
+cached trace is recorded also a set, frozenset, dict, dict view or deque holding them), goes as
 ``operator.contains(table, key)`` to ``special_forms.container_lookup``: a hit on a key an
 earlier call stored is FA110, a decision on traced values is a comparison (FA102 bookkeeping,
-guarded in cached traces). Everything else is as natively: the same ``__contains__`` (or
-``__iter__``/``__getitem__`` iteration), the same results, exceptions and tracebacks.
+guarded in cached traces against what the table held then: capture/membership.py).
+Everything else is as natively: the same ``__contains__`` (or ``__iter__``/``__getitem__``
+iteration), the same results, exceptions and tracebacks.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import operator
 import sys
 import traceback
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -416,11 +419,11 @@ def test_a_profiler_sees_the_native_events():
 
 # --------------------------------------------------------------------------- decisions, fuzzed
 
-KINDS = ("list", "tuple", "set", "dict", "keys", "values", "items", "deque", "ndarray", "str",
-         "user_contains")
-#: containers whose membership compares the key with items the Python route does not guard
-#: (special_forms._guard_membership guards list/tuple trees only): see the strict xfail below
-UNGUARDED = ("set", "dict", "keys", "values", "items", "deque")
+KINDS = ("list", "tuple", "set", "frozenset", "dict", "ordered", "keys", "values", "items",
+         "deque", "ndarray", "str", "user_contains")
+#: containers whose traced items the C probe looks for only while guards are recorded, and
+#: the guard compares with as a snapshot of their members (membership.members)
+SNAPSHOT = ("set", "frozenset", "dict", "ordered", "keys", "values", "items", "deque")
 POINTS = (0.5, 0.7, 1.25)
 
 
@@ -439,6 +442,10 @@ def _decision_program(kind: str, key_traced: bool, items_traced: bool, neg: bool
             c = tuple(items)
         elif kind == "set":
             c = set(items)
+        elif kind == "frozenset":
+            c = frozenset(items)
+        elif kind == "ordered":
+            c = collections.OrderedDict((i, 0.0) for i in items)
         elif kind in ("dict", "keys", "items"):
             c = {i: 0.0 for i in items}
             c = c.keys() if kind == "keys" else c.items() if kind == "items" else c
@@ -492,8 +499,6 @@ def test_membership_decisions_fuzzed(kind, key_traced, items_traced, neg, cached
     uncached and cached (a second call whose values may change the decision): each call's
     value is the native one and its gradient the central finite differences of the branch the
     native run took (a cached replay re-checks the decision it recorded)."""
-    if cached and items_traced and kind in UNGUARDED:
-        return  # (test_unguarded_containers_of_traced_items_are_rechecked)
     f = _decision_program(kind, key_traced, items_traced, neg)
     vg = framead.value_and_grad(f, cache=True) if cached else None
     for p in points:
@@ -504,17 +509,79 @@ def test_membership_decisions_fuzzed(kind, key_traced, items_traced, neg, cached
         _check_at(f, got, x)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the items of sets, dicts, dict views and deques are not guarded: "
-    "special_forms._guard_membership guards the table by values.tree_value (list/tuple trees "
-    "only), so a replay re-checks the membership against the recorded container (a traced "
-    "key) or not at all (an untraced key: the CONTAINS probe does not route these, nothing "
-    "would guard them); a later call whose traced items make the decision differ replays the "
-    "recorded branch"))
 @pytest.mark.parametrize("key_traced", [True, False])
-@pytest.mark.parametrize("kind", UNGUARDED)
-def test_unguarded_containers_of_traced_items_are_rechecked(kind, key_traced):
+@pytest.mark.parametrize("kind", SNAPSHOT)
+def test_containers_of_traced_items_are_rechecked(kind, key_traced):
+    """``k in {t, 2.5}`` (sets, dicts, dict views, deques holding a traced item), cached: a
+    replay decides with its own values (the key and the item), a hit on this call's traced
+    item included; the call that changes the decision gets the native value and the central
+    finite differences of the branch taken (replayed, the recorded branch was returned)."""
     f = _decision_program(kind, key_traced, True, False)
     vg = framead.value_and_grad(f, cache=True)
     for p in ((0.5, 0.7), (0.5, 0.5)):
         _check_at(f, _call(vg, np.array(p)), np.array(p))
+
+
+def _changed_later(kind: str):
+    """``k in table`` (a traced key), then the table changes: the recorded decision was on
+    what the table held then."""
+
+    def f(x, force=None):
+        k = float(x[0]) * 1.0
+        items = [0.5, 2.5]
+        t: Any = {"set": set, "dict": dict.fromkeys, "deque": collections.deque}[kind](items)
+        r = k in t if force is None else force  # changed later
+        if kind == "set":
+            t.discard(0.5)
+        elif kind == "dict":
+            del t[0.5]
+        else:
+            t.remove(0.5)
+        return (x[0] * x[1] + x.sum() ** 2) * (2.0 if r else 3.0)
+
+    return f
+
+
+def _tuple_keys(x, force=None):
+    t = float(x[1]) * 1.0
+    d = {(t, 1.0): "a", (2.5, 1.0): "b"}
+    r = (0.5, 1.0) in d if force is None else force  # traced item in a key
+    return (x[0] * x[1] + x.sum() ** 2) * (2.0 if r else 3.0)
+
+
+@pytest.mark.parametrize("f", [_changed_later("set"), _changed_later("dict"),
+                               _changed_later("deque"), _tuple_keys])
+def test_cached_membership_is_rechecked_against_the_table_of_then(f):
+    """A table that changes after the test (the guard keeps its members of then, not the live
+    table: 0.5 is no longer in it, so 0.5 in it was replayed as 0.7's False), and a key
+    holding a traced value in a dict's keys (the C probe looks inside tuple keys): each call's
+    value and gradient are the native value and the branch's central finite differences (a
+    hit on the constant 0.5 is FA110: that call is not cached)."""
+    vg = framead.value_and_grad(f, cache=True)
+    for p in ((0.7, 0.3), (0.5, 0.3), (0.7, 0.5), (0.5, 0.5)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = _call(vg, np.array(p))
+        _check_at(f, got, np.array(p))
+    assert vg.stats["hits"] >= 1, vg.stats
+
+
+def _memo_seen(a):
+    seen = {0.5, 2.5}
+    t = a * 1.0
+    seen.add(t)
+    return a * (2.0 if 0.7 in seen else 3.0)  # untraced key, traced item
+
+
+def test_untraced_key_among_set_items_is_no_comparison_in_either_capture():
+    """``0.7 in {..., t}`` with an untraced key: uncached captures do not look into sets (no
+    comparison is noted, O(1) memo tests); a cached capture guards it and notes no comparison
+    either (the same hazards, FA102 included, in both)."""
+    for a in (0.7, 0.9):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plain = framead.trace(_memo_seen, a).hazards
+        assert plain == []
+    vg = framead.value_and_grad(_memo_seen, cache=True)
+    for a in (0.9, 0.7, 0.9):
+        assert vg(a) == (_memo_seen(a), 2.0 if a == 0.7 else 3.0), a

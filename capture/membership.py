@@ -1,0 +1,56 @@
+"""Membership decisions on traced values (``key in table``): noted as comparisons (finish's
+FA102) and guarded in cached traces, against what the table held when the decision was made."""
+
+from __future__ import annotations
+
+import collections
+import operator
+from typing import Any
+
+from .sourceloc import loc_of
+
+#: a dict view's membership compares the key with its dict's keys, values or (key, value) pairs
+_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
+#: containers whose membership compares the key with what iterating them gives
+_SNAPSHOT = (set, frozenset, dict, collections.deque)
+
+
+def members(table: Any) -> Any:
+    """What ``key in table`` compares the key with, as it is now: a set's, frozenset's or
+    deque's items, a dict's keys, a dict view's keys, values or items as a tuple (the same
+    decision for items whose hash agrees with their equality: numbers, tuples of them; a
+    later change of the table does not reach it); anything else as it is (a list, a tuple,
+    an array; a subclass with its own ``__contains__``)."""
+    t = type(table)
+    if t in _VIEWS:
+        return tuple(table)
+    for base in _SNAPSHOT:
+        if isinstance(table, base):  # (OrderedDict, defaultdict, Counter: their dict's keys)
+            return tuple(base.__iter__(table)) if t.__contains__ is base.__contains__ else table
+    return table
+
+
+def compared(rec: Any, frame: Any) -> None:
+    """A membership test on traced values is a comparison: where the first one ran, for
+    finish's FA102 (a result reached from the inputs only through decisions)."""
+    if getattr(rec, "first_comparison", 0) is None:
+        rec.first_comparison = loc_of(frame)
+
+
+def guard_membership(rec: Any, table: Any, key: Any, result: Any, frame: Any,
+                     note: bool = False) -> None:
+    """The membership decision ``result`` of ``key in table``: guarded where a cached trace is
+    recorded, as ``operator.contains(members(table), key)`` with this call's traced values
+    inside (a replay decides with its own values, a hit on this call's own key included);
+    ``note``: noted as a comparison when the key or a list/tuple tree is traced (the items of
+    other containers are looked at only while guards are recorded: the C CONTAINS probe)."""
+    kv = rec.tree_value(key)
+    tv = rec.tree_value(table)
+    if note and (kv is not None or tv is not None):
+        compared(rec, frame)
+    if rec.guards is None:
+        return
+    m = members(table)
+    mv = tv if m is table else rec.tree_value(m)
+    if kv is not None or mv is not None:
+        rec.guard(operator.contains, (m, key), {}, (mv, kv), result, frame)
