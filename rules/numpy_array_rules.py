@@ -11,6 +11,7 @@ as ``np.asarray(list)`` first, then the function.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -142,19 +143,38 @@ def array_jvp(fn):
     return jvp
 
 
+def _opaque(a: Any) -> bool:
+    """An item NumPy converts through a protocol (an object of the program's with
+    ``__array__``): its shape is known only from the result."""
+    return not isinstance(a, list | tuple | int | float | complex) and \
+        getattr(a, "shape", None) is None
+
+
+def _refuse_opaque(args: tuple, kwargs: dict) -> str | None:
+    arrays = args[0] if args else kwargs.get("arrays")
+    if isinstance(arrays, list | tuple) and sum(map(_opaque, arrays)) > 1:
+        return "np.concatenate of more than one array-like object: their shapes are unknown"
+    return None
+
+
 def _concat_vjp(g, ans, arrays, axis=0, *rest, **kw):
     g = np.asarray(g)
     if not isinstance(arrays, list | tuple):  # np.concatenate(a): an array's rows
         return np.reshape(g, arrays.shape) if axis is None else \
             np.stack(np.split(g, arrays.shape[0], axis=axis % g.ndim))
-    shapes = [struct_shape(a) for a in arrays]
-    if axis is None:
-        cuts = np.cumsum([math.prod(s) for s in shapes])[:-1]
-        pieces = [p.reshape(s) for p, s in zip(np.split(g, cuts), shapes, strict=True)]
-    else:
-        ax = axis % g.ndim
-        pieces = np.split(g, np.cumsum([s[ax] for s in shapes])[:-1], axis=ax)
-    return type(arrays)(struct_cot(p, a) for p, a in zip(pieces, arrays, strict=True))
+    ax = None if axis is None else axis % g.ndim
+    sizes = [None if _opaque(a) else math.prod(struct_shape(a)) if ax is None
+             else struct_shape(a)[ax] for a in arrays]
+    if None in sizes:  # (one array-like, _refuse_opaque: the rest of the result is its own)
+        sizes[sizes.index(None)] = (g.size if ax is None else g.shape[ax]) - \
+            sum(s for s in sizes if s is not None)
+    pieces = np.split(np.ravel(g) if ax is None else g, np.cumsum(sizes)[:-1],
+                      axis=0 if ax is None else ax)
+    if ax is None:
+        pieces = [p.reshape(struct_shape(a)) if not _opaque(a) else p
+                  for p, a in zip(pieces, arrays, strict=True)]
+    return type(arrays)(None if _opaque(a) else struct_cot(p, a)
+                        for p, a in zip(pieces, arrays, strict=True))
 
 
 def _stack_vjp(g, ans, arrays, axis=0, *rest, **kw):
@@ -187,7 +207,7 @@ def install() -> None:
         register(fn, vjp=(_array_vjp,), jvp=array_jvp(fn), saves={0: ()}, containers=(0,),
                  aliases=alias)
     register(np.concatenate, vjp=(_concat_vjp,), jvp=array_jvp(no_out(np.concatenate)),
-             saves={0: ()}, containers=(0,))
+             saves={0: ()}, containers=(0,), refuses=_refuse_opaque)
     register(np.stack, vjp=(_stack_vjp,), jvp=array_jvp(no_out(np.stack)), saves={0: ()},
              containers=(0,))
     nd = np.ndarray
