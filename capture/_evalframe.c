@@ -5046,30 +5046,33 @@ static int guard_users;
 /* collections.deque (PyInit__evalframe) */
 static PyTypeObject *deque_type;
 
+/* An item of a set, dict or deque: traced, or a list/tuple/dict holding traced values */
+static inline int
+member_traced(const ptrmap *m, PyObject *o, Py_ssize_t *budget)
+{
+    if (ptrmap_contains(m, o)) {
+        return 1;
+    }
+    PyTypeObject *t = Py_TYPE(o); /* (the usual items: no array's base, nothing inside) */
+    if (t == &PyLong_Type || t == &PyFloat_Type || t == &PyUnicode_Type) {
+        return 0;
+    }
+    return is_traced_in(m, o) || scan_walk(m, o, 1, budget, 1, 0);
+}
+
 static int
 member_visit(PyObject *o, void *arg)
 {
     scan_state *s = (scan_state *)arg;
-    return o != NULL && (is_traced_in(s->m, o) ||
-                         scan_walk(s->m, o, s->depth, s->budget, s->maybe, 0));
+    return o != NULL && member_traced(s->m, o, s->budget);
 }
 
-/* Does `key in table` compare the key with traced values inside the table, which the Python
-   route guards (membership.guard_membership: what the table holds, as values.tree_value reads
-   it)? No Python code runs. The items of a list/tuple tree always; the items of a set,
-   frozenset or deque, the keys of a dict, a dict view's keys/values/items only while a
-   recorder records guards (a cached trace: the decision is re-checked in its replays; an
-   uncached capture has no use for it, and a set's or dict's membership stays O(1) in
-   memo-style loops, `if k in seen`). */
+/* Does a set, frozenset or deque hold traced items, a dict traced keys, a dict view traced
+   keys/values/items (lists, tuples and dicts inside them looked into)? No Python code runs;
+   O(n). 0 for any other table. */
 static int
-contains_items_traced(PyObject *table)
+members_traced(PyObject *table)
 {
-    if (is_seq(table)) {
-        return scan_traced(table, FA_SCAN_LISTS);
-    }
-    if (FA_LIKELY(guard_users == 0)) {
-        return 0;
-    }
     const ptrmap *m = &T.tracked;
     Py_ssize_t budget = FA_SCAN_BUDGET;
     PyObject *d = NULL;
@@ -5090,8 +5093,8 @@ contains_items_traced(PyObject *table)
         Py_ssize_t pos = 0;
         PyObject *k, *v;
         while (PyDict_Next(d, &pos, &k, &v)) {
-            if (((view & 1) && (is_traced_in(m, k) || scan_walk(m, k, 1, &budget, 1, 0))) ||
-                ((view & 2) && (is_traced_in(m, v) || scan_walk(m, v, 1, &budget, 1, 0)))) {
+            if (((view & 1) && member_traced(m, k, &budget)) ||
+                ((view & 2) && member_traced(m, v, &budget))) {
                 return 1;
             }
         }
@@ -5103,6 +5106,27 @@ contains_items_traced(PyObject *table)
         return Py_TYPE(table)->tp_traverse(table, member_visit, &s) != 0;
     }
     return 0;
+}
+
+/* Does `key in table` compare the key with traced values inside the table, which the Python
+   route guards (membership.guard_membership: what the table holds, as values.tree_value reads
+   it)? The items of a list/tuple tree always; those of a set, frozenset, deque, dict or dict
+   view (members_traced) only while a recorder records guards (a cached trace: the decision
+   is re-checked in its replays; an uncached capture has no use for it, and a set's or dict's
+   membership stays O(1) in memo-style loops, `if k in seen`). */
+static inline int
+contains_items_traced(PyObject *table)
+{
+    if (is_seq(table)) {
+        return scan_traced(table, FA_SCAN_LISTS);
+    }
+    return FA_UNLIKELY(guard_users != 0) && members_traced(table);
+}
+
+static PyObject *
+m_members_traced(PyObject *mod, PyObject *table)
+{
+    return PyBool_FromLong(members_traced(table));
 }
 
 /* The rewritten CONTAINS_OP (CONTAINS[0]: `key in table`, CONTAINS[1]: `key not in table`):
@@ -5886,6 +5910,10 @@ static PyMethodDef module_methods[] = {
     {"scan_kind", m_scan_kind, METH_O,
      "scan_kind(obj) -> int: 0, or what the deep scan enters obj as (1 object of a Python "
      "class, 2 iterator, 3/4/5 dict keys/values/items view, 6 cell)."},
+    {"members_traced", m_members_traced, METH_O,
+     "members_traced(table) -> bool: a set, frozenset, deque, dict or dict view holds traced "
+     "values among what `key in table` compares the key with (a list/tuple/dict inside "
+     "looked into; past the scan budget: True)."},
     {"scan_mode", m_scan_mode, METH_O,
      "scan_mode(callable) -> int: how deep its arguments are scanned (1 lists, 2 objects "
      "and iterators inside)."},

@@ -7,27 +7,39 @@ import collections
 import operator
 from typing import Any
 
+from . import _evalframe as C
 from .sourceloc import loc_of
 
 #: a dict view's membership compares the key with its dict's keys, values or (key, value) pairs
 _VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
 #: containers whose membership compares the key with what iterating them gives
 _SNAPSHOT = (set, frozenset, dict, collections.deque)
+#: (test stand-ins of the C module may lack it: every table then looked at in Python)
+_members_traced = getattr(C, "members_traced", None)
 
 
 def members(table: Any) -> Any:
     """What ``key in table`` compares the key with, as it is now: a set's, frozenset's or
     deque's items, a dict's keys, a dict view's keys, values or items as a tuple (the same
     decision for items whose hash agrees with their equality: numbers, tuples of them; a
-    later change of the table does not reach it); anything else as it is (a list, a tuple,
-    an array; a subclass with its own ``__contains__``)."""
+    later change of the table does not reach it), a set's or dict's keys holding no traced
+    value as a frozenset (the same hash lookup; nothing to read in it); anything else as it
+    is (a list, a tuple, an array; a subclass with its own ``__contains__``)."""
     t = type(table)
     if t in _VIEWS:
-        return tuple(table)
-    for base in _SNAPSHOT:
-        if isinstance(table, base):  # (OrderedDict, defaultdict, Counter: their dict's keys)
-            return tuple(base.__iter__(table)) if t.__contains__ is base.__contains__ else table
-    return table
+        items, hashed = table, t is _VIEWS[0]
+    else:
+        for base in _SNAPSHOT:
+            if isinstance(table, base):  # (OrderedDict, defaultdict, Counter: a dict's keys)
+                if t.__contains__ is not base.__contains__:
+                    return table
+                items, hashed = base.__iter__(table), base is not collections.deque
+                break
+        else:
+            return table
+    if hashed and _members_traced is not None and not _members_traced(table):
+        return frozenset(items)
+    return tuple(items)
 
 
 def compared(rec: Any, frame: Any) -> None:
@@ -51,6 +63,6 @@ def guard_membership(rec: Any, table: Any, key: Any, result: Any, frame: Any,
     if rec.guards is None:
         return
     m = members(table)
-    mv = tv if m is table else rec.tree_value(m)
+    mv = tv if m is table else None if type(m) is frozenset else rec.tree_value(m)
     if kv is not None or mv is not None:
         rec.guard(operator.contains, (m, key), {}, (mv, kv), result, frame)

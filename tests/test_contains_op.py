@@ -549,12 +549,19 @@ def _tuple_keys(x, force=None):
     return (x[0] * x[1] + x.sum() ** 2) * (2.0 if r else 3.0)
 
 
+def _tuple_items(x, force=None):
+    t = float(x[1]) * 1.0
+    s = {(t, 1.0), (2.5, 1.0)}
+    r = (0.5, 1.0) in s if force is None else force  # traced item in a set's tuple
+    return (x[0] * x[1] + x.sum() ** 2) * (2.0 if r else 3.0)
+
+
 @pytest.mark.parametrize("f", [_changed_later("set"), _changed_later("dict"),
-                               _changed_later("deque"), _tuple_keys])
+                               _changed_later("deque"), _tuple_keys, _tuple_items])
 def test_cached_membership_is_rechecked_against_the_table_of_then(f):
     """A table that changes after the test (the guard keeps its members of then, not the live
     table: 0.5 is no longer in it, so 0.5 in it was replayed as 0.7's False), and a key
-    holding a traced value in a dict's keys (the C probe looks inside tuple keys): each call's
+    holding a traced value in a dict's keys or a set (the C probe looks inside them): each call's
     value and gradient are the native value and the branch's central finite differences (a
     hit on the constant 0.5 is FA110: that call is not cached)."""
     vg = framead.value_and_grad(f, cache=True)
