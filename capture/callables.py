@@ -95,19 +95,35 @@ def self_traced(fn: Any) -> bool:
 
 
 def closes_over_traced(cb: Any) -> bool:
-    """Whether a Python callback reads traced values through its closure or defaults."""
-    if isinstance(cb, types.MethodType):
-        return holds_traced(cb.__self__) or closes_over_traced(cb.__func__)
+    """Whether a callback reads traced values through its closure or defaults (the
+    attributes of the objects they hold too: ``lambda i: model.vals[i]``), its bound
+    ``self`` (``x.__getitem__``, ``w.take``, ``xs.index`` of a traced array or list: a C
+    method reading them where no probe sees it; a Python method's object, attributes
+    included), a ``functools.partial``'s arguments, or the attributes of a callable object
+    with a Python ``__call__``."""
+    if isinstance(cb, types.MethodType):  # (its object's attributes too: obj.score)
+        return holds_traced(cb.__self__, True) or closes_over_traced(cb.__func__)
+    if isinstance(cb, _BOUND_C):
+        return self_traced(cb)
+    if isinstance(cb, functools.partial):
+        return closes_over_traced(cb.func) or holds_traced(cb.args) or \
+            holds_traced(cb.keywords)
     if not isinstance(cb, types.FunctionType):
-        return False
+        return not isinstance(cb, type) and in_python(type(cb), "__call__") and \
+            holds_traced(cb, True)
     cells = []
     for c in cb.__closure__ or ():
         try:
             cells.append(c.cell_contents)
         except ValueError:  # an empty cell
             pass
-    return any(holds_traced(v) for v in (*cells, *(cb.__defaults__ or ()),
-                                         *(cb.__kwdefaults__ or {}).values()))
+    return any(holds_traced(v, True) for v in (*cells, *(cb.__defaults__ or ()),
+                                               *(cb.__kwdefaults__ or {}).values()))
+
+
+# C methods bound to an object (``x.__getitem__``, ``xs.index``; a module's functions are
+# bound to the module, which self_traced leaves out)
+_BOUND_C = (types.BuiltinMethodType, types.MethodWrapperType)
 
 
 def in_python(t: type, name: str) -> bool:

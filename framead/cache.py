@@ -12,7 +12,9 @@ actions as steps run by a loop, framead/replay_steps.py, so the first reuse cost
 the capture did instead of compiling every line). Later calls whose inputs
 have the same structure run the replay *without instrumentation*; a decision that comes out
 differently raises ``Miss`` and the call is captured again (a new trace is cached beside the
-old one, up to ``MAX_TRACES`` per input signature).
+old one, up to ``MAX_TRACES`` per input signature). A replay that raises (``math.log`` of a
+value the recording did not meet) is a miss too (``stats["replay_raised"]`` counts them): the
+capture then runs the program, which raises or catches the error itself.
 
 What a cached trace depends on, and how each is checked (docs/internals.md, "Cached traces"):
 
@@ -438,7 +440,8 @@ class CachedValueAndGrad:
         self.uncached = uncached  # called instead inside another capture (value_and_grad)
         functools.update_wrapper(self, f)  # before the state: f's own .stats must not win
         self._traces: dict[tuple, list[_Entry]] = {}
-        self.stats = {"hits": 0, "misses": 0, "captures": 0, "uncacheable": 0, "reasons": []}
+        self.stats = {"hits": 0, "misses": 0, "captures": 0, "uncacheable": 0, "reasons": [],
+                      "replay_raised": 0}
 
     def clear(self) -> None:
         """Forget every cached trace (after changing state the traces may have read)."""
@@ -479,6 +482,12 @@ class CachedValueAndGrad:
                 except NotReplayable as e:
                     _drop(entries, entry)
                     self._uncacheable(str(e))
+                    continue
+                except Exception:  # noqa: BLE001 - the replay raised (math.log of a value
+                    # the recording did not meet): the program may catch it and go on
+                    # another path, or raise it itself; a miss, captured again as natively
+                    self.stats["misses"] += 1
+                    self.stats["replay_raised"] += 1
                     continue
                 self.stats["hits"] += 1
                 return value if self.value_only else self._result(value, grads, spec)
