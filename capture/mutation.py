@@ -29,7 +29,7 @@ from .saves import ALL, NOTHING, plain_constants, saved_set
 from .sourceloc import loc_of
 from .special_forms import object_store
 from .unruled import refused_call
-from .values import RESIZE_RULE
+from .values import RESIZE_RULE, _same_layout
 
 
 def _gone_root() -> None:
@@ -59,34 +59,50 @@ class Mutations:
                 keep.append(v)
         buf.saved = keep
 
-    def write_back(self, obj: np.ndarray, new: Value, frame: Any) -> None:
-        """``obj`` (an owner or a view) now holds ``new``: fold it into its buffer."""
+    def write_back(self, obj: np.ndarray, new: Value, frame: Any,
+                   uniform: bool = False) -> None:
+        """``obj`` (an owner or a view) now holds ``new``: fold it into its buffer. A view
+        whose elements share memory (as_strided, a writeable broadcast_to) took ``new``
+        exactly only where every position of one element got the same value (``uniform``:
+        the writer says so); else NumPy's order decided: FA104, its memory a constant. A
+        view of such a view is folded straight into the owner by its own elements."""
         root = buffer_owner(obj)
         buf = self.buffer_of(root) or self._const_buffer(root)
-        cur, val = obj, new
+        chain, cur = [], obj
         while cur is not root:
-            e = self.entries.get(id(cur))
-            if e is None or e.obj is not cur or e.parent is None:
-                recipe = self._index_recipe(root, cur)
-                if recipe is None:
-                    raise NotImplementedError(
-                        f"{loc_of(frame)}: framead cannot follow a write through a "
-                        f"{cur.dtype} view of a {root.dtype} buffer made where it could not "
-                        "see how; make the view inside the differentiated function")
-                e = self._entry(cur, None, buf, -1, root, recipe)
-                self.entries[id(cur)] = e
-            parent = e.parent
+            e = self._view_entry(cur, root, buf)
+            if e is None:
+                return self._lost_write(root, buf, obj, frame)
+            chain.append(e)
+            cur = e.parent
+        if chain and not uniform and prim.self_overlapping(obj):
+            self.hazard("FA104", "write through an overlapping view", frame, _OVERLAP)
+            new = self._new_value(obj)
+            self.nodes.append(Node(CONST_RULE, (), {}, (new,), loc_of(frame)))
+            if self.guards is not None or self.save_all:  # (replays bake this value in)
+                self._protect(new, frame)
+        if len(chain) > 1 and any(prim.self_overlapping(e.parent) for e in chain[:-1]):
+            recipe = self._index_recipe(root, obj)
+            if recipe is None:
+                return self._lost_write(root, buf, obj, frame)
+            chain = [(root, recipe)]
+        else:
+            chain = [(e, None) for e in chain]
+        val = new
+        for e, direct in chain:
+            parent = root if direct is not None else e.parent
             pv = self.value_of(parent)
             nv = self._new_value(parent)
-            self.nodes.append(Node(VIEW_UPDATE_RULE, (pv, val, e.recipe), {}, (nv,),
-                                   loc_of(frame), NOTHING))
-            e.value = val
-            cur, val = parent, nv
+            self.nodes.append(Node(VIEW_UPDATE_RULE, (pv, val, direct or e.recipe), {},
+                                   (nv,), loc_of(frame), NOTHING))
+            if direct is None:
+                e.value = val
+                # keep e.version stale until the bump below makes it current again
+                e.version = buf.version + 1
+            val = nv
             if self.save_all:  # (forward mode reads every primal)
                 self._keep(pv)
                 self._protect(nv, frame)
-            # keep e.version stale until the bump below makes it current again
-            e.version = buf.version + 1
         buf.version += 1
         buf.value = val
         re = self.entries[id(root)]
@@ -96,12 +112,92 @@ class Mutations:
             oe.value, oe.version = new, buf.version
         if self.save_all:  # every primal keeps the value it had when its node ran
             self._protect(new, frame)
+        return None
+
+    def _view_entry(self, cur: np.ndarray, root: np.ndarray, buf: Any) -> Any:
+        """The entry of ``cur``, a view of ``root``'s memory, with how it is made from its
+        parent; made here for a view framead did not see made (from its elements' places,
+        or, of a complex buffer, as an index into its .real or .imag): None if neither."""
+        e = self.entries.get(id(cur))
+        if e is not None and e.obj is cur and e.parent is not None:
+            return e
+        recipe = self._index_recipe(root, cur)
+        if recipe is not None:
+            e = self.entries[id(cur)] = self._entry(cur, None, buf, -1, root, recipe)
+            return e
+        if root.dtype.kind != "c" or cur.dtype != root.real.dtype:
+            return None
+        for name in ("real", "imag"):
+            part = getattr(np.ndarray, name).__get__(root)
+            if _same_layout(part, cur):
+                e = self.entries[id(cur)] = self._entry(cur, None, buf, -1, root,
+                                                        ("attr", name))
+                return e
+            idx = prim.view_index(part, cur)
+            if idx is not None:
+                self.entries[id(part)] = self._entry(part, None, buf, -1, root, ("attr", name))
+                e = self.entries[id(cur)] = self._entry(cur, None, buf, -1, part,
+                                                        ("index", idx))
+                return e
+        return None
+
+    def _lost_write(self, root: np.ndarray, buf: Any, obj: np.ndarray, frame: Any) -> None:
+        """A write through ``obj``, a view of ``root`` framead cannot map onto its memory:
+        FA104, and ``root`` holds constants from now on."""
+        self.hazard("FA104", "write through a view", frame,
+                    f"framead cannot follow a write through a {obj.dtype} view of a "
+                    f"{root.dtype} buffer made where it could not see how; the buffer is read "
+                    "as a constant from here on")
+        v = self._new_value(root)
+        self.nodes.append(Node(CONST_RULE, (), {}, (v,), loc_of(frame)))
+        if self.guards is not None or self.save_all:  # (replays bake this value in)
+            self._protect(v, frame)
+        buf.version += 1
+        buf.value = v
+        re = self.entries[id(root)]
+        re.value, re.version = v, buf.version
+
+    def _adopt(self, a: Any) -> None:
+        """A view of a traced buffer that framead did not see made (``getattr(z, "real")``,
+        a view of an untraced array made before it was written) gets its recipe here."""
+        if isinstance(a, np.ndarray) and a.base is not None and self.buffers:
+            e = self.entries.get(id(a))
+            if e is None or e.obj is not a:
+                root = buffer_owner(a)
+                buf = self.buffer_of(root)
+                if buf is not None:
+                    self._view_entry(a, root, buf)
+
+    def _target_value(self, a: np.ndarray) -> Value | None:
+        """``a``'s value as the target of a write bringing traced data: an untraced buffer
+        starts as a constant; a view framead did not see made gets its recipe here."""
+        root = buffer_owner(a)
+        buf = self.buffer_of(root) or self._const_buffer(root)
+        if a is not root:
+            self._view_entry(a, root, buf)
+        return self.value_of(a)
+
+    def _structured(self, a: Any, frame: Any, op: str) -> bool:
+        """Whether ``a`` is (a view into) a structured array (``dtype.names``) or one of its
+        np.void records: a traced value written there is FA104 (framead does not follow
+        values through fields; they are constants)."""
+        if isinstance(a, np.void):
+            named = True
+        elif isinstance(a, np.ndarray):
+            named = a.dtype.names is not None or buffer_owner(a).dtype.names is not None
+        else:
+            return False
+        if named:
+            self.hazard("FA104", op, frame, "a traced value written into a structured array "
+                        "(a dtype with fields): framead does not follow values through its "
+                        "fields; what is read back from it is a constant")
+        return named
 
     def overwrite_with_constant(self, a: np.ndarray, frame: Any) -> None:
         """``a`` was changed by something framead cannot see: from now on it is constant."""
         v = self._new_value(a)
         self.nodes.append(Node(CONST_RULE, (), {}, (v,), loc_of(frame)))
-        self.write_back(a, v, frame)
+        self.write_back(a, v, frame, uniform=True)  # (its memory as it is)
         if self.guards is not None:  # replays bake this value in (save_all protects it too)
             self._protect(v, frame)
 
@@ -110,14 +206,17 @@ class Mutations:
         """Run an in-place ``fn`` that overwrites ``target`` with ``rule(*node_args)``; a call
         the rule refuses (``Rule.refuses``) is run as a call with no rule (FA101, the written
         traced arrays made constants: FA104), as ``Recorder.apply`` does."""
+        self._adopt(target)
         vals = [self.tree_value(a) for a in node_args]
         if getattr(rule, "refusal", None) is not None and any(v is not None for v in vals) \
                 and (why := rule.refuses(node_args, dict(call_kwargs) if node_kwargs is None
                                          else node_kwargs)) is not None:
             return refused_call(self, rule.name, why, fn, call_args, call_kwargs, node_args,
                                 frame)
+        if any(v is not None for v in vals) and self._structured(target, frame, rule.name):
+            return fn(*call_args, **call_kwargs)
         if target is node_args[0] and vals[0] is None:
-            vals[0] = self.ensure_value(target)
+            vals[0] = self._target_value(target)
         traced = [i for i, v in enumerate(vals) if v is not None]
         if not traced:
             return fn(*call_args, **call_kwargs)
@@ -144,7 +243,7 @@ class Mutations:
             raise
         if fn in INPLACE_OPS and result is not target:  # the op was not in place after all
             return self.apply(rule, lambda *_: result, (), {}, node_args, frame)
-        self._wrote(rule, args, kw, saves, target, frame)
+        self._wrote(rule, args, kw, saves, target, frame, _uniform(rule, node_args, target))
         return result
 
     def _cut_in_place(self, rule, fn, call_args: tuple, call_kwargs: dict, node_args: tuple,
@@ -236,12 +335,12 @@ class Mutations:
             self._refs[vid] = weakref.ref(a)
 
     def _wrote(self, rule, args: tuple, kw: dict, saves: Any, target: np.ndarray,
-               frame: Any) -> None:
+               frame: Any, uniform: bool = False) -> None:
         """``target`` now holds ``rule(*args, **kw)``: the node, then the write into its
-        buffer."""
+        buffer (``uniform``: as ``write_back``'s)."""
         out = self._new_value(target)
         self.nodes.append(Node(rule, args, kw, (out,), loc_of(frame), saves))
-        self.write_back(target, out, frame)
+        self.write_back(target, out, frame, uniform)
         if "ans" in saves:
             self._protect(out, frame)
 
@@ -262,6 +361,8 @@ class Mutations:
                         (base, k, v), base, frame, {})
             return None
         if not isinstance(a, np.ndarray):
+            if isinstance(a, np.void) and self.tree_value(v) is not None:
+                self._structured(a, frame, "np.void.__setitem__")  # (a record's memory)
             a[k] = v  # containers: identity carries traced items along
             if isinstance(a, RAW_STORAGE_TYPES) and self.tree_value(v) is not None:
                 self.hazard("FA105", f"{type(a).__name__}.__setitem__", frame,
@@ -273,6 +374,7 @@ class Mutations:
             return None
         if type(a) is np.ndarray and a.dtype.kind == "O" and self.value_of(a) is None:
             return object_store(self, a, k, v, frame, base_slot)  # (it keeps numbers)
+        self._adopt(a)
         av, vv = self.value_of(a), self.tree_value(v)
         if av is None and vv is None:
             if base_slot is None:
@@ -280,26 +382,45 @@ class Mutations:
             else:
                 base_slot(k, v)
             return None
+        if vv is not None and _stores_itself(a, k, v):
+            av = None  # (s["p"] = s["p"] after s["p"] += x: its memory as it is, written)
+        elif vv is not None and self._structured(a, frame, "ndarray.__setitem__"):
+            av = None  # (written natively, untraced)
+        elif av is None and (av := self._target_value(a)) is None:
+            root = buffer_owner(a)  # a view framead cannot map: FA104, the buffer constant
+            self._write_item(a, k, v, base_slot)
+            self._lost_write(root, self.buffer_of(root), a, frame)
+            return None
         if av is None:
-            av = self.ensure_value(a)
-        region = a
+            return self._write_item(a, k, v, base_slot)
+        region, key = a, k
         if prim.is_basic_key(k):  # (natively: a subclass's __array_finalize__ may run)
-            sub = call_quiet(np.ndarray.__getitem__, (a, k), None)
+            keys = k if isinstance(k, tuple) else (k,)
+            if a.base is not None and prim.self_overlapping(a) and Ellipsis not in keys:
+                keys = (*keys, Ellipsis)  # (a 0-d view for an element)
+            sub = call_quiet(np.ndarray.__getitem__, (a, keys), None)
             if isinstance(sub, np.ndarray):
                 region = sub
+            if region is not a and a.base is not None and prim.self_overlapping(a):
+                # the write goes to region's own elements (a's others may alias them)
+                av, key = self._target_value(region), Ellipsis
         self.copy_on_write(region)
+        self._write_item(a, k, v, base_slot)
+        target = a if key is k else region
+        out = self._new_value(target)
+        self.nodes.append(Node(SETITEM_RULE, (av, key, vv if vv is not None else plain(v)),
+                               {}, (out,), loc_of(frame), NOTHING))
+        if self.save_all:  # (forward mode reads every primal)
+            self._keep_values((av, vv))
+        self.write_back(target, out, frame, prim.is_basic_key(k) and _scalar(v))
+        return None
+
+    @staticmethod
+    def _write_item(a: np.ndarray, k: Any, v: Any, base_slot: Any) -> None:
         if base_slot is None:
             a[k] = v
         else:
             base_slot(k, v)
-        out = self._new_value(a)
-        self.nodes.append(Node(SETITEM_RULE, (av, k, vv if vv is not None else plain(v)), {},
-                               (out,),
-                               loc_of(frame), NOTHING))
-        if self.save_all:  # (forward mode reads every primal)
-            self._keep_values((av, vv))
-        self.write_back(a, out, frame)
-        return None
 
     def _masked_out(self, rule, fn, call_args, call_kwargs, node_args, frame) -> Any:
         """``fn(..., out=o, where=m)``: o keeps its old values where m is False, so record the
@@ -334,6 +455,37 @@ class Mutations:
         if traced and self.value_of(y) is None:
             self._register(y, self._new_value(y))
         return y
+
+
+_OVERLAP = ("a write through a view whose elements share memory (as_strided, "
+            "sliding_window_view(writeable=True), a writeable broadcast_to) with values that "
+            "differ between the places of one element: NumPy's order of writes decides which "
+            "stays; framead reads the view's elements as constants from here on")
+
+
+def _stores_itself(a: np.ndarray, k: Any, v: Any) -> bool:
+    """``a[k] = v`` where ``v`` is the view ``a[k]`` itself (the store after ``a[k] op= b``)
+    of a structured array: nothing changes."""
+    if a.dtype.names is None or not isinstance(v, np.ndarray) or v.base is None:
+        return False
+    try:
+        region = call_quiet(np.ndarray.__getitem__, (a, k), None)
+    except Exception:  # (NumPy's own error comes from the store itself)
+        return False
+    return isinstance(region, np.ndarray) and _same_layout(region, v)
+
+
+def _uniform(rule: Any, node_args: tuple, target: np.ndarray) -> bool:
+    """An elementwise write into ``target`` from scalars and ``target`` itself: the places
+    of one element (which hold one value) all get one value, whatever NumPy's order."""
+    return target.base is not None and bool(getattr(rule, "elementwise", False)) and all(
+        a is target or _scalar(a) for a in node_args)
+
+
+def _scalar(a: Any) -> bool:
+    """A number or a 0-d array (no NumPy function here: the capture would see it)."""
+    return isinstance(a, int | float | complex | np.generic) or (
+        isinstance(a, np.ndarray) and a.ndim == 0)
 
 
 def _copy_of_its_class(x: Any) -> Any:

@@ -101,11 +101,67 @@ def setitem_vjp_v(g, ans, a, key, v):
 
 # ---------------------------------------------------------------- view update / gather
 
+def self_overlapping(a: np.ndarray) -> bool:
+    """Whether two elements of ``a`` share memory (a zero or overlapping stride: as_strided,
+    sliding_window_view, a writeable broadcast_to). Decided from the strides where they nest;
+    else from the elements' offsets (True where strides are not whole items)."""
+    if 0 in a.shape:
+        return False
+    ext = a.itemsize
+    for s, n in sorted((abs(s), n) for s, n in zip(a.strides, a.shape, strict=True) if n > 1):
+        if s < ext:
+            break
+        ext += s * (n - 1)
+    else:
+        return False
+    item = a.itemsize
+    if item == 0 or any(s % item for s in a.strides):
+        return True
+    offs = np.zeros((), dtype=np.intp)
+    for s, n in zip(a.strides, a.shape, strict=True):
+        offs = np.add.outer(offs, np.arange(n, dtype=np.intp) * (s // item))
+    offs = offs.reshape(-1)
+    offs.sort()  # (ndarray methods only: a capture would record np.unique's Python)
+    return bool((offs[1:] == offs[:-1]).any())
+
+
+def last_writes(idx: np.ndarray) -> np.ndarray:
+    """For each position of ``idx`` (flat indices), whether it is the last to write its
+    element in ``out.reshape(-1)[idx] = v`` (NumPy's assignment keeps the last in C order)."""
+    flat = np.asarray(idx, dtype=np.intp).reshape(-1)
+    if flat.size < 2:
+        return np.ones(np.shape(idx), dtype=bool)
+    pos = np.arange(flat.size, dtype=np.intp)
+    last = np.empty(int(flat.max()) + 1, dtype=np.intp)
+    last[flat] = pos
+    return (last[flat] == pos).reshape(np.shape(idx))
+
+
+def _view_indices(shape: tuple, recipe: tuple) -> np.ndarray | None:
+    """Flat indices into an array of ``shape`` of the elements of its view ``recipe``, where
+    that view has elements that share memory (a writeable broadcast_to): None otherwise."""
+    if recipe[0] != "call":  # (basic indexing and .T/.real/.imag: each element once)
+        return None
+    try:
+        probe = apply_view(np.empty(shape, dtype=np.int8), recipe)
+    except Exception:  # (a function of floats only: not one that broadcasts)
+        return None
+    if not isinstance(probe, np.ndarray) or not self_overlapping(probe):
+        return None
+    lin = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.intp).reshape(shape)
+    return np.array(apply_view(lin, recipe), copy=True)
+
+
 def view_update(parent: np.ndarray, child: Any, recipe: tuple) -> np.ndarray:
-    """``parent`` after its view ``recipe`` was overwritten with ``child``."""
+    """``parent`` after its view ``recipe`` was overwritten with ``child`` (a view whose
+    elements share memory: each element keeps the last write in C order)."""
     out = np.array(parent, copy=True, order="C")
     if recipe[0] == "index":
         out.reshape(-1)[recipe[1]] = child
+        return out
+    idx = _view_indices(out.shape, recipe)
+    if idx is not None:
+        out.reshape(-1)[idx] = np.broadcast_to(child, idx.shape)
     else:
         apply_view(out, recipe)[...] = child
     return out
@@ -115,6 +171,10 @@ def view_update_vjp_parent(g, ans, parent, child, recipe):
     out = np.array(g, copy=True, order="C")
     if recipe[0] == "index":
         out.reshape(-1)[recipe[1]] = 0
+        return out
+    idx = _view_indices(out.shape, recipe)
+    if idx is not None:
+        out.reshape(-1)[idx] = 0
     else:
         apply_view(out, recipe)[...] = 0
     return out
@@ -124,7 +184,12 @@ def view_update_vjp_child(g, ans, parent, child, recipe):
     if recipe == ("attr", "imag"):
         # z = re + 1j*im pairs with a cotangent g as Re(g*dz): d/d(im) is -Im(g)
         return unbroadcast(-np.imag(np.asarray(g)), child)
-    return unbroadcast(np.array(apply_view(np.asarray(g), recipe), copy=True), child)
+    g = np.asarray(g)
+    idx = recipe[1] if recipe[0] == "index" else _view_indices(g.shape, recipe)
+    if idx is not None:  # (an element written through several positions: the last's)
+        gv = g.reshape(-1)[idx] * last_writes(idx)
+        return unbroadcast(gv, child)
+    return unbroadcast(np.array(apply_view(g, recipe), copy=True), child)
 
 
 def gather_flat(root: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -157,6 +222,11 @@ def view_index(root: np.ndarray, view: np.ndarray) -> np.ndarray | None:
     np.lib.stride_tricks.as_strided(mem[-lo:], root.shape, [s * sz for s in rs])[...] = lin
     vs = [s // item for s in view.strides]
     vstart = off // item - lo
+    if view.size:  # (the view's elements must lie inside root's extent: read nothing else)
+        vlo = vstart + sum(min(0, s * (n - 1)) for s, n in zip(vs, view.shape, strict=True))
+        vhi = vstart + sum(max(0, s * (n - 1)) for s, n in zip(vs, view.shape, strict=True))
+        if vlo < 0 or vhi >= mem.size:
+            return None
     idx = np.lib.stride_tricks.as_strided(mem[vstart:], view.shape, [s * sz for s in vs])
     idx = np.array(idx, copy=True)
     if idx.size and idx.min() < 0:
