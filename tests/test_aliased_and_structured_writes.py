@@ -308,3 +308,62 @@ def test_real_view_of_untraced_complex():
         return float(np.abs(z).sum() + z.imag.sum())
 
     _check_exact(f, X)
+
+
+# ---------------------------------------------------------------- gaps outside these files
+
+@pytest.mark.xfail(strict=True, reason="capture/_evalframe.c fast_array_inplace records "
+                   "`w += v` into a direct as_strided/sliding_window view whose elements share "
+                   "memory (an 'index' recipe) with no hazard, w's next value the per-place "
+                   "results, not the memory NumPy's order left (it must fall back to "
+                   "Mutations.mutate)")
+def test_fast_path_inplace_through_view_sharing_memory():
+    def f(x):
+        a = x * 1.0
+        w = sliding_window_view(a, 3, writeable=True)
+        w += np.arange(12.0).reshape(4, 3) * x[0]
+        return float(a @ np.arange(1.0, N + 1.0) + np.sum(w * w))
+
+    old = session.FAST_RECORD
+    try:
+        session.FAST_RECORD = True
+        t = framead.trace(f, X.copy())
+        if not t.hazards:
+            _, g = framead.value_and_grad(f)(X.copy())
+            np.testing.assert_allclose(g, fd_grad(f, (X.copy(),)), rtol=1e-6, atol=1e-6)
+    finally:
+        session.FAST_RECORD = old
+
+
+@pytest.mark.xfail(strict=True, reason="capture/_evalframe.c fast_array_inplace records "
+                   "`z.imag *= c` (a float64 view of a complex128 owner) with the owner's "
+                   "next Value typed float64: FA104 'read as complex128', a constant")
+def test_fast_path_inplace_on_imag_view_of_complex():
+    def f(x):
+        z = x[:3] * (1.0 + 0.5j)
+        zi = z.imag
+        zi *= 2.0
+        return float(np.abs(z).sum())
+
+    old = session.FAST_RECORD
+    try:
+        session.FAST_RECORD = True
+        v, g = framead.value_and_grad(f)(X.copy())
+        np.testing.assert_allclose(g, fd_grad(f, (X.copy(),)), rtol=1e-6, atol=1e-6)
+    finally:
+        session.FAST_RECORD = old
+
+
+@pytest.mark.xfail(strict=True, raises=GradientHazard,
+                   reason="capture/values.py value_of: a float64 view of a traced complex "
+                   "buffer framead did not see made (z.real of z before z was traced, "
+                   "getattr(z, 'real')) is read as a constant (FA104), though "
+                   "Mutations._view_entry can give it a recipe")
+def test_read_of_real_view_made_before_tracing():
+    def f(x):
+        z = np.zeros(3, complex)
+        early = z.real
+        z[:] = x[:3] * (1.0 + 2.0j)
+        return float(early @ [1.0, 2.0, 3.0])
+
+    _check_exact(f, X, paths=False)
