@@ -396,16 +396,20 @@ class Mutations:
         region, key = a, k
         if prim.is_basic_key(k):  # (natively: a subclass's __array_finalize__ may run)
             keys = k if isinstance(k, tuple) else (k,)
-            if a.base is not None and prim.self_overlapping(a) and Ellipsis not in keys:
+            shared = a.base is not None and prim.self_overlapping(a)
+            if shared and Ellipsis not in keys:
                 keys = (*keys, Ellipsis)  # (a 0-d view for an element)
             sub = call_quiet(np.ndarray.__getitem__, (a, keys), None)
             if isinstance(sub, np.ndarray):
                 region = sub
-            if region is not a and a.base is not None and prim.self_overlapping(a):
+            if shared and region is not a:
                 # the write goes to region's own elements (a's others may alias them)
                 av, key = self._target_value(region), Ellipsis
         self.copy_on_write(region)
         self._write_item(a, k, v, base_slot)
+        if av is None:  # (an element framead cannot map onto the memory)
+            root = buffer_owner(a)
+            return self._lost_write(root, self.buffer_of(root), region, frame)
         target = a if key is k else region
         out = self._new_value(target)
         self.nodes.append(Node(SETITEM_RULE, (av, key, vv if vv is not None else plain(v)),

@@ -104,7 +104,17 @@ _WRITES = st.one_of(
               st.sampled_from(_OPERANDS)),
     st.tuples(st.just("elem"), st.integers(0, 1), st.sampled_from(["*=", "="]),
               st.sampled_from(["const", "traced_scalar"])),
+    st.tuples(st.sampled_from(["tcol", "subcol"]), st.integers(0, 2),
+              st.sampled_from(["*=", "+=", "="]), st.sampled_from(_OPERANDS)),
 )
+
+
+def _target(w: np.ndarray, where: str, i: int) -> np.ndarray:
+    """The written part of ``w``: a column, a row, all, one element, a column of w.T, a
+    column of rows 1: (a view of a view)."""
+    return {"col": lambda: w[:, i], "row": lambda: w[i], "all": lambda: w,
+            "elem": lambda: w[i, 1:2], "tcol": lambda: w.T[i],
+            "subcol": lambda: w[1:][:, i]}[where]()
 
 
 def _operand(kind: str, x: np.ndarray, shape: tuple):
@@ -124,8 +134,7 @@ def _overlap_program(kind: str, writes: list):
     verdicts = []
     probe = _make_view(kind, np.zeros(N))
     for where, i, _op, operand in writes:
-        target = probe[:, i] if where == "col" else probe[i] if where == "row" else \
-            probe[i, 1:2] if where == "elem" else probe
+        target = _target(probe, where, i)
         uniform = operand in ("const", "traced_scalar")
         verdicts.append(not _memory_repeats(target) or uniform)
 
@@ -138,8 +147,7 @@ def _overlap_body(x, kind, writes):
     a = x * 1.0
     w = _make_view(kind, a)
     for where, i, op, operand in writes:
-        target = w[:, i] if where == "col" else w[i] if where == "row" else \
-            w[i, 1:2] if where == "elem" else w
+        target = _target(w, where, i)
         c = _operand(operand, x, target.shape)
         if op == "*=":
             target *= c  # WRITE_MUL
@@ -156,7 +164,7 @@ def _write_line(op: str) -> int:
     return start + next(k for k, s in enumerate(src) if tag in s)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(kind=st.sampled_from(["window", "rows", "pairs", "bcast"]),
        writes=st.lists(_WRITES, min_size=1, max_size=3))
 def test_writes_through_views_sharing_memory(kind, writes):
@@ -288,7 +296,7 @@ def _part_program(traced: bool, steps: list):
     return f
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(traced=st.booleans(), steps=st.lists(_PART_STEPS, min_size=1, max_size=4))
 def test_real_imag_views_written(traced, steps):
     f = _part_program(traced, steps)
