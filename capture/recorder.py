@@ -151,6 +151,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         try:
             result = call_quiet(fn, call_args, call_kwargs)
         except FloatingPointError as e:
+            self._raised(rule.name, e, frame)
             # np.errstate(...="raise"): NumPy raises once the loop has written out=
             if len(writes) != 1 or not isinstance(writes[0], np.ndarray):
                 if self._now_constants(writes, frame):
@@ -158,6 +159,9 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                                 "NumPy raised FloatingPointError")
                 raise
             result, raised = writes[0], e
+        except Exception as e:
+            self._raised(rule.name, e, frame)
+            raise
         written = None
         for w in writes:
             if w is result:
@@ -257,11 +261,23 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
             self.copy_on_write(w)
         try:
             result = call_quiet(fn, call_args, call_kwargs)
-        except FloatingPointError:
+        except FloatingPointError as e:
+            self._raised(callable_name(fn), e, frame)
             self._now_constants(writes, frame)
+            raise
+        except Exception as e:
+            self._raised(callable_name(fn), e, frame)
             raise
         self._now_constants(writes, frame)
         return result
+
+    def _raised(self, name: str, e: BaseException, frame: Any) -> None:
+        """A recorded call raised on traced values: the program may catch it and take another
+        path, which a cached trace could not follow (none is made of this capture)."""
+        if self.guards is not None:
+            loc = loc_of(frame if frame is not None else sys._getframe(2))
+            self.unreplayable.append(f"{name} raised {type(e).__name__} on traced values at "
+                                     f"{loc.short()}")
 
     def _now_constants(self, writes: tuple, frame: Any) -> list:
         """The traced arrays among ``writes`` made constants (written by what framead does

@@ -337,15 +337,8 @@ REPLAY_EXPECTED.update({
     "structured_row_tuples": "a structured array's field read: the cached capture's reverse "
                              "pass raises DTypePromotionError (the uncached one reports "
                              "FA104)",
-    "argsort_by_bound_getitem": "sorted(range(n), key=x.__getitem__) and idx.sort(key=lambda "
-                                "i: w[i]): callables.closes_over_traced ignores bound C "
-                                "methods of traced arrays, and calls.dispatch's list.sort "
-                                "branch guards only traced items, not a key over them",
     "text_label_decisions": "decisions on text made from traced values (f'{v:+.3f}', "
                             "'%.2f' % v, str(v)): neither guarded nor unreplayable",
-    "safe_log_try_except": "a ValueError raised by math.log on a traced value decides the "
-                           "branch: not recorded as a decision, the replay runs the recorded "
-                           "path (or raises where the native run catches)",
 })
 
 

@@ -163,10 +163,10 @@ def test_replay_raising_uncaught_raises_natively():
     assert vg.stats["replay_raised"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="capture/recorder.py Recorder.apply: a ruled call "
-                   "raising on traced arguments while guards are recorded must make the trace "
-                   "unreplayable (the except branch recorded is replayed where log succeeds)")
 def test_caught_exception_recorded_makes_trace_unreplayable():
+    """A ruled call raising on traced arguments while guards are recorded makes the trace
+    unreplayable (capture/recorder.py Recorder._raised): the except branch recorded would be
+    replayed where log succeeds."""
     stats = _calls(safe_log, [[-0.7, 1.3, 0.4], [0.7, 1.3, 0.4]])
     assert _reason(stats, "math.log", "raised ValueError")
 
