@@ -22,9 +22,13 @@ model). ``calls.dispatch`` asks its questions in this order; the first that appl
                     decides (ORDERING: one that cannot be replayed); DECIDING (``bool``,
                     ``math.isnan``/``isclose``, ``np.isfinite``/``allclose``...): predicates of
                     values, run natively (STRUCTURAL), whose answer a cached trace guards
-16. ITERATING       ``list``, ``zip``, ``min``...: traced arrays give their rows; CHOOSING
-                    (``min``, ``max``, ``sorted``, ``any``, ``all``): a cached trace guards the
-                    choice; SHORT_CIRCUIT (``any``, ``all``): the choice itself is the guard
+16. ITERATING       ``list``, ``zip``, ``min``, ``set``, ``deque``, ``d.extend``, itertools'
+                    ``islice``, ``product``, ``groupby``...: traced arrays (and ``a.flat``)
+                    give their rows; CHOOSING (``min``, ``max``, ``sorted``, ``any``, ``all``):
+                    a cached trace guards the choice; SHORT_CIRCUIT (``any``, ``all``): the
+                    choice itself is the guard. (``chain.from_iterable``, which iterates what
+                    it iterates, and ``itemgetter(k)(x)``/``attrgetter(n)(x)``, which index a
+                    traced array in C, are SPECIAL_FORMs: ``nested_rows``, ``getter_call``)
 17. (lru_cache wrappers, generator send/throw, number subclasses built in C: protocols)
 18. (Python functions and classes: they run instrumented)
 19. LOOKUP          ``d.get(k)``, ``d.setdefault``, ``d.pop``, ``operator.contains(d, k)`` of
@@ -43,6 +47,7 @@ records guards, CHOOSING and GUARDED callables are ALWAYS (capture/session.py).
 
 from __future__ import annotations
 
+import _collections  # type: ignore[import-not-found]
 import _weakref
 import array
 import bisect
@@ -71,7 +76,8 @@ from framead import rules
 from . import _evalframe as C
 from . import special_forms as sf
 from . import writers
-from .callables import HEAPTYPE
+from .callables import HEAPTYPE, constructs_in_python
+from .native import call_as_user
 from .operators import BINARY_NAMES
 
 
@@ -117,6 +123,62 @@ _ORDERING = (bisect.bisect_left, bisect.bisect_right, bisect.insort_left, bisect
 _PREDICATES = (builtins.bool, math.isfinite, math.isnan, math.isinf, math.isclose, np.isfinite,
                np.isnan, np.isinf, np.isclose, np.allclose, np.array_equal)
 
+# C callables (and C methods, also bound: ``d.extend``) that iterate their arguments: a traced
+# array among them is its rows as the recorder reads them (NumPy's own iteration makes
+# untraced scalars: ``sum(takewhile(p, x))``, ``max(set(x))`` lost x's gradient silently).
+# Not ``itertools.repeat``, which keeps its argument as it is.
+_ITERATE_ARGUMENTS = (
+    builtins.set, builtins.frozenset, collections.deque, collections.deque.extend,
+    collections.deque.extendleft, set.update, set.union, set.intersection,
+    set.intersection_update, set.symmetric_difference, set.symmetric_difference_update,
+    frozenset.union, frozenset.intersection, frozenset.symmetric_difference,
+    _collections._count_elements,  # (collections.Counter(x))
+    itertools.chain, itertools.islice, itertools.zip_longest, itertools.product,
+    itertools.permutations, itertools.combinations, itertools.combinations_with_replacement,
+    itertools.cycle, itertools.groupby, itertools.compress, itertools.takewhile,
+    itertools.dropwhile, itertools.filterfalse, itertools.tee, itertools.pairwise,
+    *([itertools.batched] if hasattr(itertools, "batched") else []))  # 3.12+
+
+
+def nested_rows(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
+    """``itertools.chain.from_iterable(its)``: C iterates ``its`` and then each item of it, so
+    a traced array is its rows at both levels (``chain.from_iterable(m)`` of a traced 2-d
+    ``m``: its rows, then each row's items, as the recorder reads them)."""
+    if len(args) != 1 or kwargs:
+        return call_as_user(fn, args, kwargs)
+    return call_as_user(fn, (map(_ItemRows(weakref.ref(rec)), sf.rows_if_traced(
+        rec, args[0], frame)),), None)
+
+
+class _ItemRows:
+    """An item made its rows where the recorder reads rows (the recorder held weakly: a kept
+    iterator must not keep the recording alive)."""
+
+    __slots__ = ("rec_ref",)
+
+    def __init__(self, rec_ref: Any) -> None:
+        self.rec_ref = rec_ref
+
+    def __call__(self, item: Any) -> Any:
+        rec = self.rec_ref()
+        return rec.rows(item) if rec is not None and rec.reads_rows(item) else item
+
+
+def getter_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
+    """``operator.itemgetter(*keys)(obj)`` and ``operator.attrgetter(*names)(obj)``: each
+    ``obj[k]`` (``obj.a.b``) read as the program's own subscript (attribute) would be (C's
+    PyObject_GetItem on a traced array made an untraced scalar)."""
+    if len(args) != 1 or kwargs:
+        return call_as_user(fn, args, kwargs)
+    obj, keys = args[0], fn.__reduce__()[1]
+    if type(fn) is operator.itemgetter:
+        got = tuple(rec.get_item(obj, k, frame) for k in keys)
+    else:
+        got = tuple(functools.reduce(lambda o, n: rec.get_attr(o, n, frame), k.split("."), obj)
+                    for k in keys)
+    return got[0] if len(keys) == 1 else got
+
+
 _DECLARED: list[tuple[int, list]] = [
     (Kind.OPERATOR, [(getattr(operator, n), k) for k, n in enumerate(
         [*BINARY_NAMES, *(f"i{m.rstrip('_')}" for m in BINARY_NAMES)])]),
@@ -134,7 +196,7 @@ _DECLARED: list[tuple[int, list]] = [
         (functools.reduce, sf.reduce_items), (builtins.map, sf.map_items),
         (functools.partial, sf.partial_call), (np.lib.stride_tricks.as_strided, sf.as_strided),
         (itertools.starmap, sf.starmap), (itertools.accumulate, sf.accumulate),
-        (np.frompyfunc, sf.frompyfunc)]),
+        (np.frompyfunc, sf.frompyfunc), (itertools.chain.from_iterable, nested_rows)]),
     (Kind.ATTRIBUTE_WRITE, [(builtins.setattr, writers.set_attribute)]),
     (Kind.WRITER, [
         (np.copyto, writers.copyto), (np.put, writers.put), (np.place, writers.place),
@@ -155,7 +217,8 @@ _DECLARED: list[tuple[int, list]] = [
     (Kind.ORDERING, list(_ORDERING)),
     (Kind.ITERATING, [builtins.list, builtins.tuple, builtins.sorted, builtins.min,
                       builtins.max, builtins.zip, builtins.enumerate, builtins.reversed,
-                      builtins.iter, builtins.filter, builtins.any, builtins.all]),
+                      builtins.iter, builtins.filter, builtins.any, builtins.all,
+                      *_ITERATE_ARGUMENTS]),
     (Kind.CHOOSING, [builtins.min, builtins.max, builtins.sorted, builtins.any, builtins.all]),
     (Kind.SHORT_CIRCUIT, [builtins.any, builtins.all]),
     (Kind.STRUCTURAL, [
@@ -232,14 +295,40 @@ _WITH_DATA = (Kind.OPERATOR | Kind.OWN_DUNDER | Kind.SPECIAL_FORM | Kind.ATTRIBU
 _STATIC = _build()
 # the table dispatch reads: the static entries, and the solvers over them (configure_flags)
 CALL_KINDS: dict[int, CallKind] = dict(_STATIC)
+_BUILTIN_METHOD = types.BuiltinMethodType
+# C methods bound anew at each access, by (class, name): their ITERATING and SPECIAL_FORM
+# entries (the C flags know them by their method definition already)
+_BOUND = {(getattr(e.fn, "__objclass__", None) or e.fn.__self__, e.fn.__name__): e
+          for e in _STATIC.values() if e.kind & (Kind.ITERATING | Kind.SPECIAL_FORM)
+          and isinstance(e.fn, types.MethodDescriptorType | types.BuiltinMethodType)
+          and isinstance(getattr(e.fn, "__objclass__", None) or e.fn.__self__, type)}
+_BOUND_NAMES = frozenset(name for _, name in _BOUND)
+_GETTERS = {t: CallKind(t, Kind.SPECIAL_FORM, getter_call)
+            for t in (operator.itemgetter, operator.attrgetter)}
 # ufunc methods are bound anew at each access: found by the ufunc's name (np.add.reduce)
 _UFUNC_METHODS = {e.fn.__name__: e.data for e in _STATIC.values() if e.kind & Kind.UFUNC_METHODS}
 
 
 def lookup(fn: Any) -> CallKind | None:
-    """``fn``'s entry in the table, or None."""
+    """``fn``'s entry in the table, or None: also an ITERATING or SPECIAL_FORM C method bound
+    anew at each access (``d.extend`` of a deque, ``chain.from_iterable``), and the call of an
+    ``itemgetter``/``attrgetter`` object, and an ITERATING class's subclass built in C."""
     e = CALL_KINDS.get(id(fn))
-    return e if e is not None and e.fn is fn else None
+    if e is not None and e.fn is fn:
+        return e
+    t = type(fn)
+    if t is _BUILTIN_METHOD and fn.__name__ in _BOUND_NAMES:
+        self_ = fn.__self__
+        for owner in (self_ if isinstance(self_, type) else type(self_)).__mro__:
+            e = _BOUND.get((owner, fn.__name__))
+            if e is not None:
+                return e
+        return None
+    if t is type and fn.__flags__ & HEAPTYPE:  # a subclass built in C (class D(deque): pass)
+        e = next((e for b in fn.__mro__[1:-1] if (e := CALL_KINDS.get(id(b))) is not None
+                  and e.fn is b and e.kind & Kind.ITERATING), None)
+        return e if e is not None and not constructs_in_python(fn) else None
+    return _GETTERS.get(t)
 
 
 def kind_of(fn: Any) -> int:

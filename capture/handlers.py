@@ -205,11 +205,17 @@ class ProbeHandlers:
 
     @user_tracebacks
     def setitem(self, a: Any, k: Any, v: Any) -> None:
+        if type(k) is slice and isinstance(a, list) and self.reads_rows(v) and \
+                not python_attr(type(a), "__setitem__"):
+            v = list(self.rows(v))  # L[i:j] = x iterates x in C: its rows as read
         return self.set_item(a, k, v, sys._getframe(1))
 
     @user_tracebacks
     def getattr(self, obj: Any, name: str) -> Any:
-        frame = sys._getframe(1)
+        return self.get_attr(obj, name, sys._getframe(1))
+
+    def get_attr(self, obj: Any, name: str, frame: Any) -> Any:
+        """``obj.name`` read in ``frame``."""
         rule = None if python_attr(type(obj), name) else rules.lookup_attr(type(obj), name)
         if rule is None:  # (a subclass's own property, np.matrix's .T, runs instrumented)
             out = getattr(obj, name)
@@ -239,22 +245,31 @@ class ProbeHandlers:
     def reads_rows(self, obj: Any) -> bool:
         """Whether iterating ``obj`` reads the rows of a traced array (an ndarray of at least
         one axis, whose class keeps ndarray's own ``__iter__``: a subclass's runs as it is,
-        instrumented)."""
+        instrumented; or ``a.flat`` of a traced array)."""
+        if type(obj) is np.flatiter:
+            return self.value_of(obj.base) is not None
         return isinstance(obj, np.ndarray) and obj.ndim >= 1 and \
             not python_attr(type(obj), "__iter__") and self.value_of(obj) is not None
 
-    def rows(self, a: np.ndarray, reverse: bool = False) -> Any:
+    def rows(self, a: Any, reverse: bool = False) -> Any:
         """``iter(a)`` (``reversed(a)``) of a traced array: its rows as this recorder reads
         them (at the line that asks for each; C's ``Rows``, through the getitem fast path
         where it applies, else ``_row``). The recorder is held weakly and no frame at all: an
         iterator the program keeps must not keep the recording alive; after the capture it
-        gives plain rows."""
+        gives plain rows. ``a.flat``: its elements from where it stands (``_flat_row``)."""
+        if type(a) is np.flatiter:
+            return reversed(a) if reverse else C.Rows(weakref.ref(self), a, _flat_row)
         return C.Rows(weakref.ref(self), a, _row, reverse)
 
     @user_tracebacks
     def unpack(self, obj: Any) -> Any:
         if self.reads_rows(obj):
             frame = sys._getframe(1)
+            if type(obj) is np.flatiter:  # (from where it stands, and it is advanced)
+                out = []
+                while obj.index < obj.base.size:
+                    out.append(_flat_next(self, obj, frame))
+                return tuple(out)
             return tuple(self.get_item(obj, i, frame) for i in range(len(obj)))
         return obj
 
@@ -431,6 +446,30 @@ def _row(rec_ref: Any, a: np.ndarray, i: int) -> Any:
     plainly once the recorder is gone (called from the user's frame)."""
     rec = rec_ref()
     return a[i] if rec is None else rec.get_item(a, i, sys._getframe(1))
+
+
+def _flat_row(rec_ref: Any, it: np.flatiter, i: int) -> Any:
+    """The next element of ``it`` (``a.flat``) for ``Rows`` (``i``, the ``Rows`` counter, is
+    not used: ``it``'s own index is the one every iterator over it shares)."""
+    return _flat_next(rec_ref(), it, sys._getframe(1))
+
+
+def _flat_next(rec: Any, it: np.flatiter, frame: Any) -> Any:
+    """``next(it)``: ``it`` itself advanced natively (``it[k]`` resets it), the element read
+    by the recorder (when there is one) from the array it walks, at its C-order position.
+    StopIteration once ``it`` is exhausted."""
+    k = it.index
+    out = next(it)
+    if rec is None:
+        return out
+    base = it.base
+    if base.ndim != 1:
+        key = []
+        for n in reversed(base.shape):
+            k, r = divmod(k, n)
+            key.append(r)
+        k = tuple(reversed(key))
+    return rec.get_item(base, k, frame)
 
 
 class _AttrGetter:
