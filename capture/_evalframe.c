@@ -2844,13 +2844,32 @@ weak_target(PyObject *ref)
     return o == Py_None ? NULL : o;
 }
 
+#define SLOT_AT(o, off) (*(PyObject **)((char *)(o) + (off)))
+
+/* buf.root (buffers.Buffer's property: the target of its _root weak reference, None once
+   gone), read from the slot where the fast path knows the class (no Python property call);
+   a new reference, or NULL. */
+static PyObject *
+buffer_root(PyObject *buf)
+{
+    PyObject *st = T.fast_rec, *arrays = st != NULL ? PyTuple_GET_ITEM(st, FR_ARRAY) : NULL;
+    if (buffer_direct && arrays != NULL && arrays != Py_None &&
+        Py_IS_TYPE(buf, (PyTypeObject *)PyTuple_GET_ITEM(arrays, 5))) {
+        PyObject *ref = SLOT_AT(buf, buffer_off[0]);
+        if (ref != NULL && PyWeakref_CheckRef(ref)) {
+            PyObject *o = weak_target(ref);
+            return Py_NewRef(o != NULL ? o : Py_None);
+        }
+    }
+    return PyObject_GetAttr(buf, s_root);
+}
+
 /* Where protect_core finds a Value's id and primal and a Buffer's _root, saved, saved_ids. */
 typedef struct {
     Py_ssize_t v_id, v_primal, b_root, b_saved, b_ids;
     PyTypeObject *value_type, *buffer_type;
 } protect_offsets;
 
-#define SLOT_AT(o, off) (*(PyObject **)((char *)(o) + (off)))
 
 /* Recorder._protect for the Value `v` (values.py _keep, then the buffer's saved list): its
    primal held from now on (the weak reference in `refs` taken out, v appended to `kept`)
@@ -3215,6 +3234,31 @@ fast_weak_primal(PyObject *refs, PyObject *v, PyObject *obj)
     return rc;
 }
 
+/* Whether a write through the view `a` of the float64 array `owner` (made by `recipe`) is
+   one write per memory element that write_back maps exactly: not a gather's view (an
+   as_strided window's elements share memory), no zero stride on an axis longer than 1, the
+   owner float64 too (z.imag of a complex owner: the handler). */
+static int
+fast_plain_view(PyObject *a, PyObject *owner, PyObject *recipe)
+{
+    if (!Py_IS_TYPE(owner, ndarray_type) ||
+        PyArray_DESCR((PyArrayObject *)owner) != PyArray_DESCR((PyArrayObject *)a)) {
+        return 0;
+    }
+    if (PyTuple_Check(recipe) && PyTuple_GET_SIZE(recipe) > 0 &&
+        PyUnicode_Check(PyTuple_GET_ITEM(recipe, 0)) &&
+        PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(recipe, 0), "index") == 0) {
+        return 0;
+    }
+    PyArrayObject *v = (PyArrayObject *)a;
+    for (int d = 0; d < PyArray_NDIM(v); d++) {
+        if (PyArray_STRIDE(v, d) == 0 && PyArray_DIM(v, d) > 1) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* a <op k>= b into a traced float64 ndarray `a` whose value is current and that owns its
    memory or is a view of the array that does (its entry's parent), `b` a traced float64
    array whose value is current, a traced scalar or a constant float, int or np.float64:
@@ -3283,7 +3327,7 @@ fast_array_inplace(int k, PyObject *a, PyObject *b)
     }
     /* write_back's buffer and owner: a itself, or the parent of a's entry */
     PyObject *owner = array_owner(a);
-    if ((root = PyObject_GetAttr(buf, s_root)) == NULL ||
+    if ((root = buffer_root(buf)) == NULL ||
         (saved = PyObject_GetAttr(buf, s_saved)) == NULL ||
         (ver = PyObject_GetAttr(buf, s_version)) == NULL ||
         (refs = PyObject_GetAttr(rec, s_refs)) == NULL ||
@@ -3291,6 +3335,9 @@ fast_array_inplace(int k, PyObject *a, PyObject *b)
         (parent = PyObject_GetAttr(e, s_parent)) == NULL ||
         (recipe = PyObject_GetAttr(e, s_recipe)) == NULL) {
         goto error;
+    }
+    if (a != owner && !fast_plain_view(a, owner, recipe)) {
+        goto done; /* (the handler: a view whose elements share memory, another dtype) */
     }
     if (root != owner || (a != owner && (parent != owner || recipe == Py_None)) ||
         !(PyList_CheckExact(saved) || PyTuple_CheckExact(saved)) || Py_SIZE(saved) != 0 ||
@@ -3629,7 +3676,7 @@ fast_view_getitem(PyObject *st, PyObject *rec, PyObject *a, PyObject *k)
     }
     PyObject *b2 = PyDict_CheckExact(bufs) ? PyDict_GetItemWithError(bufs, ko) : NULL;
     Py_DECREF(ko);
-    if (b2 != buf || (root = PyObject_GetAttr(buf, s_root)) == NULL || root != owner) {
+    if (b2 != buf || (root = buffer_root(buf)) == NULL || root != owner) {
         out = PyErr_Occurred() ? NULL : FA_FALLBACK; /* (buffer_of: not this memory's) */
         goto done;
     }
@@ -3782,7 +3829,7 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
     if (buf == Py_None || b2 != buf) {
         goto done;
     }
-    if ((root = PyObject_GetAttr(buf, s_root)) == NULL ||
+    if ((root = buffer_root(buf)) == NULL ||
         (saved = PyObject_GetAttr(buf, s_saved)) == NULL ||
         (ver = PyObject_GetAttr(buf, s_version)) == NULL ||
         (refs = PyObject_GetAttr(rec, s_refs)) == NULL ||

@@ -320,11 +320,6 @@ def test_real_view_of_untraced_complex():
 
 # ---------------------------------------------------------------- gaps outside these files
 
-@pytest.mark.xfail(strict=True, reason="capture/_evalframe.c fast_array_inplace records "
-                   "`w += v` into a direct as_strided/sliding_window view whose elements share "
-                   "memory (an 'index' recipe) with no hazard, w's next value the per-place "
-                   "results, not the memory NumPy's order left (it must fall back to "
-                   "Mutations.mutate)")
 def test_fast_path_inplace_through_view_sharing_memory():
     def f(x):
         a = x * 1.0
@@ -343,9 +338,6 @@ def test_fast_path_inplace_through_view_sharing_memory():
         session.FAST_RECORD = old
 
 
-@pytest.mark.xfail(strict=True, reason="capture/_evalframe.c fast_array_inplace records "
-                   "`z.imag *= c` (a float64 view of a complex128 owner) with the owner's "
-                   "next Value typed float64: FA104 'read as complex128', a constant")
 def test_fast_path_inplace_on_imag_view_of_complex():
     def f(x):
         z = x[:3] * (1.0 + 0.5j)
