@@ -163,6 +163,13 @@ class _ItemRows:
         rec = self.rec_ref()
         return rec.rows(item) if rec is not None and rec.reads_rows(item) else item
 
+    @staticmethod
+    def as_is(item: Any) -> Any:
+        return item
+
+    def __reduce__(self) -> tuple:
+        return (getattr, (_ItemRows, "as_is"))  # (pickled or copied: items as they are)
+
 
 def getter_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """``operator.itemgetter(*keys)(obj)`` and ``operator.attrgetter(*names)(obj)``: each
