@@ -94,7 +94,8 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "ufunc_methods_reduce_accumulate": ("wrong_hazard", "maximum.accumulate, logaddexp.reduce "
                                         "and add.reduceat have no rule (FA101)"),
     "masked_array_statistics": ("wrong_hazard", "np.ma's float64.view (FA101)"),
-    "structured_array_fields": ("wrong_hazard", "recarray.getfield (FA101), view (FA104)"),
+    "structured_array_fields": ("wrong_hazard", "recarray.getfield (FA101), structured "
+                                "fields written (FA104)"),
     "scipy_sparse_tridiagonal": ("wrong_hazard", "scipy.sparse's sparsetools (FA101)"),
     "scipy_pchip_akima": ("wrong_hazard", "PPoly.integrate has no rule (FA101)"),
     "struct_pack_roundtrip": ("wrong_hazard", "struct.pack raw storage (FA105)"),
@@ -147,50 +148,22 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                    "__getitem__): protocols.conversions knows __array__, "
                                    "__float__ and raw-memory protocols, not the sequence "
                                    "protocol NumPy's discovery calls in C"),
-    "sliding_window_writeable_smoother": ("wrong", "a write through sliding_window_view("
-                                          "writeable=True): as_strided's gather view has "
-                                          "repeated indices and the view update "
-                                          "(rules/primitives.py view_update_vjp_child) "
-                                          "counts each aliased element once per window"),
-    "structured_record_rows": ("wrong", "tuple rows written into a structured array and read "
-                               "back as np.void records: Recorder.set_item records the write, "
-                               "the np.void field reads are constants (no structured dtype "
-                               "handling, no hazard)"),
-    "structured_field_columns": ("error", "s['p'] field reads of a structured array: the "
-                                 "getitem VJP raises DTypePromotionError (void + float64) "
-                                 "in the reverse pass; the native run does not raise"),
-    "real_imag_views_written": ("error", "z.real[:] = x on a complex array made inside the "
-                                "function: Recorder.write_back has no recipe for the .real "
-                                "view of an untraced array and raises NotImplementedError "
-                                "(the native run does not raise)"),
+    "structured_record_rows": ("wrong_hazard", "tuple rows written into a structured array: "
+                               "FA104 (structured dtypes are not differentiated, "
+                               "Mutations.set_item)"),
+    "structured_field_columns": ("wrong_hazard", "s['p'] = x into a structured array's field: "
+                                 "FA104 (structured dtypes are not differentiated)"),
     "rolling_deque_numpy_stats": ("wrong", "np.mean / np.dot / np.linalg.norm of a deque of "
                                   "traced floats: Recorder.tree_value (capture/values.py) "
                                   "reads only exact list/tuple, so the rule sees a constant"),
     "list_subclass_userlist_to_numpy": ("wrong", "a list subclass and a UserList of traced "
                                         "floats given to NumPy rules: Recorder.tree_value "
                                         "reads only exact list/tuple"),
-    "itertools_over_numpy_array": ("wrong", "itertools.takewhile / dropwhile / islice / "
-                                   "compress / filterfalse / pairwise / groupby / tee over a "
-                                   "traced 1-d array: STRUCTURAL callables (capture/"
-                                   "call_kinds.py) run via call_as_user without "
-                                   "rows_if_traced, so NumPy's own iteration makes untraced "
-                                   "scalars"),
-    "containers_from_numpy_array": ("wrong", "deque(arr), deque.extend(arr), set(arr) and a "
-                                    "list slice assigned from an array iterate the traced "
-                                    "array in C (STRUCTURAL, no rows_if_traced)"),
-    "itertools_combinatorics_array": ("wrong", "itertools.combinations / permutations / "
-                                      "product over traced arrays (STRUCTURAL, no "
-                                      "rows_if_traced); FA108 only if nothing else is "
-                                      "traced"),
     "c_callbacks_on_traced_array": ("wrong", "C code that reads a traced array's elements "
                                     "itself: itemgetter(i, j)(x) (STRUCTURAL), map over the "
                                     "bound methods x.__getitem__ / x.item (special_forms."
                                     "StepFromC dispatches only calls with traced arguments, "
                                     "not a traced __self__), chain.from_iterable over rows"),
-    "flat_iterator_loops": ("wrong", "for v in m.flat / sum(m.flat) / islice(m.flat): "
-                            "Recorder.getiter and reads_rows (capture/handlers.py) and "
-                            "rows_if_traced know traced ndarrays, not np.flatiter: NumPy "
-                            "iterates it in C into untraced scalars (next(m.flat) is FA101)"),
     # programs_classics5: reported
     "float_subclass_units": ("wrong_hazard", "float.__new__(cls, traced) of a float subclass "
                              "has no rule (FA101)"),
@@ -327,16 +300,13 @@ def _has_torch() -> bool:
 # program -> why its replay is known wrong: the silent losses above are also constants a
 # replay keeps (a wrong value at a new point, not only a wrong gradient)
 REPLAY_EXPECTED: dict[str, str] = {name: EXPECTED[name][1] for name in (
-    "text_checkpoint_partial", "sequence_protocol_to_array", "sliding_window_writeable_smoother",
+    "text_checkpoint_partial", "sequence_protocol_to_array",
     "rolling_deque_numpy_stats", "list_subclass_userlist_to_numpy",
-    "itertools_over_numpy_array", "containers_from_numpy_array",
-    "itertools_combinatorics_array", "c_callbacks_on_traced_array",
-    "flat_iterator_loops")}
+    "c_callbacks_on_traced_array")}
 # programs_classics5 whose fresh captures are right but whose replays are not
 REPLAY_EXPECTED.update({
-    "structured_row_tuples": "a structured array's field read: the cached capture's reverse "
-                             "pass raises DTypePromotionError (the uncached one reports "
-                             "FA104)",
+    "containers_from_numpy_array": "max(set(...)) chooses among a set's items: calls._iterating "
+                                   "records no guard for a set (tree_value of a set is None)",
     "text_label_decisions": "decisions on text made from traced values (f'{v:+.3f}', "
                             "'%.2f' % v, str(v)): neither guarded nor unreplayable",
 })
