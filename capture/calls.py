@@ -16,7 +16,7 @@ import numpy as np
 from framead import rules
 
 from . import _evalframe as C
-from . import protocols
+from . import protocols, sequences
 from .call_kinds import (
     CALL_KINDS,
     CallKind,
@@ -121,7 +121,7 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
     if kind & Kind.OWN_DUNDER and args and python_attr(type(args[0]), entry.data) and \
             type(args[0]) not in TRACER_TYPES:
         if fn in (float, complex) and len(args) == 1 and not kwargs and \
-                protocols.conversions(args[0]):  # a user object's __float__/__complex__
+                protocols.conversions(args[0], fn):  # a user object's __float__/__complex__
             return protocols.convert_number(rec, fn, args[0], frame)
         return call_as_user(fn, args, kwargs)  # float(x) of a subclass with its own __float__
     if kind & Kind.SPECIAL_FORM:
@@ -177,6 +177,10 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
             return converted.result  # (run natively: a traced value lost, reported)
         if converted is not _NO_SLOT:
             args, node_args, perform = converted
+        # sequences NumPy/math read in C (deques, list subclasses, UserLists): read first
+        converted = sequences.convert_arguments(rec, rule, fn, args, kwargs, node_args, perform)
+        if converted is not sequences.NO_SLOT:
+            args, kwargs, node_args, perform = converted
         return _apply_rule(rec, rule, fn, args, kwargs, node_args, frame, perform)
     if isinstance(fn, np.ufunc) and is_object_ufunc(fn):
         # np.frompyfunc / np.vectorize: C loops calling Python frames framead instruments;
@@ -272,6 +276,11 @@ def _apply_rule(rec, rule, fn, args: tuple, kwargs: dict, node_args: tuple, fram
             kwargs = kwargs_left
     if not (rule.cut or rule.vjp is None or callable(rule.vjp) or rule.elementwise):
         _lost_derivatives(rec, rule, node_args, frame)
+    if not rule.cut:  # traced values inside what the rule reads as a constant: FA101
+        for a in (*node_args, *kwargs.values()):
+            if type(a) not in _PLAIN_ARGS:
+                sequences.lost(rec, rule.name, node_args, kwargs, protocols.user_frame(frame))
+                break
     target = _nth(node_args, rule.mutates[0]) if rule.mutates else None
     if type(target) is np.ndarray and target.dtype.kind == "O":  # np.copyto(obj, x)
         return object_write(rec, rule.name, call, args, kwargs, node_args, target, frame)

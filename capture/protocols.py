@@ -23,15 +23,16 @@ from framead.ir import flatten_tree
 
 from . import _evalframe as C
 from .buffers import is_differentiable
+from .callables import HEAPTYPE as _HEAPTYPE
 from .callables import callable_name, holds_traced, in_python, is_python_visible
 from .native import Result, call_as_user
 from .operators import BINARY_NAMES, FUNC_OPS, INPLACE_OPS
 from .overrides import defers_to_python, overrides_ufuncs, python_attr, subclass_arrays
 from .rewriter import opcode_table
+from .sequences import NO_SLOT, handed_over, sequence_operand  # NO_SLOT: "not this protocol"
 from .sourceloc import is_framead_file
 from .unruled import unknown_call
 
-NO_SLOT: Any = object()  # "not this protocol": dispatch goes on
 NUMBER_BASES = (float, complex, int)
 ATTRIBUTE_SLOTS = ("__getattribute__", "__getattr__", "__setattr__", "__delattr__")
 LRU_WRAPPER = type(functools.lru_cache(None)(len))
@@ -196,7 +197,6 @@ def _ndarray_protocol(rec, fn, self_, args: tuple, kwargs: dict, frame) -> Any:
 # hands it a value computed by Python code: converted here first, under capture and as the
 # callee would (same calls, same exceptions), the callee gets the traced value. Where that
 # cannot be mirrored, the call runs natively and a traced value inside is reported.
-_HEAPTYPE = 1 << 9
 _ARRAY_PROTOCOLS = ("__array__", "__array_interface__", "__array_struct__")
 _RAW_PROTOCOLS = ("__array_interface__", "__array_struct__")
 _FLOAT_PROTOCOLS = ("__float__", "__complex__")
@@ -211,13 +211,13 @@ _UFUNC_METHODS = ("reduce", "accumulate", "reduceat", "outer")
 _SAFE_BEFORE = (np.ndarray, np.generic, float, int, complex, type(None))
 
 
-def conversions(x: Any) -> tuple[str, ...]:
+def conversions(x: Any, callee: Any = None) -> tuple[str, ...]:
     """The conversion protocols user object ``x`` implements in Python (its class's methods
     and properties, or an ``__array_interface__`` instance attribute); () for anything else,
-    and for objects NumPy hands to their own ``__array_ufunc__``/``__array_function__``."""
+    and where NumPy hands ``callee``'s call (None: any) to x's own ``__array_ufunc__`` /
+    ``__array_function__`` (sequences.handed_over)."""
     t = type(x)
-    if not t.__flags__ & _HEAPTYPE or isinstance(x, _NOT_CONVERTED) or \
-            python_attr(t, "__array_ufunc__") or python_attr(t, "__array_function__"):
+    if not t.__flags__ & _HEAPTYPE or isinstance(x, _NOT_CONVERTED) or handed_over(t, callee):
         return ()
     found = tuple(n for n in (*_ARRAY_PROTOCOLS, *_FLOAT_PROTOCOLS) if python_attr(t, n))
     try:
@@ -233,15 +233,15 @@ def convert_arguments(rec, rule, fn: Any, args: tuple, kwargs: dict, node_args: 
     callee converts them (``(args, node_args, perform)``), or the result of the call run
     natively where a traced value inside one would be lost (a ``Result``: FA101; FA105 for
     raw memory), or NO_SLOT: no such object, or nothing traced to lose (the call as before)."""
+    callee = perform.fn if type(perform) is Deferred else perform or fn
     found = [(i, p) for i, a in enumerate(node_args)
-             if type(a) not in _SAFE_TYPES and (p := conversions(a))]
+             if type(a) not in _SAFE_TYPES and (p := conversions(a, callee))]
     if not found:
         return NO_SLOT
-    how = _how(rule, perform.fn if type(perform) is Deferred else perform or fn, args, kwargs)
-    plan = []
+    how, plan = _how(rule, callee, args, kwargs), []
     for i, protos in found:
         obj = node_args[i]
-        conv = _converter(rule, how, i, protos, node_args)
+        conv = _converter(rule, how, i, protos, node_args, callee)
         if conv is not None:
             plan.append((obj, conv))
         elif holds_traced(obj, deep=True) or _points_at_traced(rec, obj, protos):
@@ -261,12 +261,12 @@ def convert_arguments(rec, rule, fn: Any, args: tuple, kwargs: dict, node_args: 
     return sub(args), sub(node_args), perform
 
 
-def _converter(rule, how: str | None, i: int, protos: tuple, node_args: tuple) -> Any:
+def _converter(rule, how: str | None, i: int, protos: tuple, node_args: tuple, callee) -> Any:
     """What converts argument ``i`` as the callee would (np.asarray, float, complex: the
     protocol's Python body run instrumented), or None."""
     if how == "array":
         if "__array__" in protos and not set(protos) & set(_RAW_PROTOCOLS) and all(
-                isinstance(a, _SAFE_BEFORE) or conversions(a) for a in node_args[:i]):
+                isinstance(a, _SAFE_BEFORE) or conversions(a, callee) for a in node_args[:i]):
             return np.asarray
     elif how is not None and rule.has_vjp(i):
         if "__float__" in protos or (how == "complex" and "__complex__" in protos):
@@ -312,7 +312,7 @@ def _lost(rec, rule, call: Any, args: tuple, kwargs: dict, obj: Any, protos: tup
     name, cls = rule.name, type(obj).__name__
     raw = [p for p in protos if p in _RAW_PROTOCOLS]
     result = call_as_user(call, args, kwargs)
-    frame = _user_frame(frame)
+    frame = user_frame(frame)
     if raw:
         rec.hazard("FA105", name, frame,
                    f"{name} reads the memory of a {cls} through {cls}.{raw[0]} (raw memory, "
@@ -329,7 +329,7 @@ def _lost(rec, rule, call: Any, args: tuple, kwargs: dict, obj: Any, protos: tup
 _NUMPY_DIR = os.path.dirname(np.__file__) + os.sep
 
 
-def _user_frame(frame):
+def user_frame(frame):
     """The first frame out of NumPy's own Python code (np.sum's ufunc.reduce): the user's."""
     f = frame
     while isinstance(f, types.FrameType) and (f.f_code.co_filename.startswith(_NUMPY_DIR)
@@ -412,8 +412,8 @@ def binary_operand(rec, oparg: int, a: Any, b: Any, frame) -> Any:
         x, obj, protos, left = a, b, pb, True
     else:
         pa = array_protocols(a) if type(a).__flags__ & _HEAPTYPE else ()
-        if not (pa and _numpy_operand(b, k)):
-            return NO_SLOT
+        if not (pa and _numpy_operand(b, k)):  # (a sequence NumPy reads: sequences.py)
+            return sequence_operand(rec, oparg, a, b, frame)
         x, obj, protos, left = b, a, pa, False
     why = _unmirrorable(x, obj, k, inplace, left)
     if why is not None:

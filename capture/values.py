@@ -12,6 +12,7 @@ primal object alive (it is that object, or a view of it), so ``_keep`` always fi
 
 from __future__ import annotations
 
+import collections
 import operator
 import sys
 import types
@@ -397,19 +398,25 @@ class ValueTable:
 
     def tree_value(self, obj: Any, _path: tuple = ()) -> Any:
         """Value for a traced leaf, a list/tuple copy with Values inside, or None (a list
-        that contains itself is a constant where it recurs)."""
-        if type(obj) is np.ndarray and obj.dtype == object:
+        that contains itself is a constant where it recurs). List/tuple subclasses
+        (namedtuples), deques and UserLists are read as NumPy converts them, below any Python
+        override (``sequence_items``): an exact list/tuple copy."""
+        t = type(obj)
+        if t is np.ndarray and obj.dtype == object:
             return self.tree_value(obj.tolist()) if id(obj) in self.containers else None
-        if type(obj) in (list, tuple):
-            if id(obj) in _path:
-                return None
-            path = (*_path, id(obj))
-            items = [self.tree_value(x, path) for x in obj]
-            if any(x is not None for x in items):
-                return type(obj)(x if x is not None else o for x, o in zip(items, obj,
-                                                                           strict=True))
+        if t is list or t is tuple:
+            kind, seq = t, obj
+        elif t in _LEAVES or (read := sequence_items(obj)) is None:
+            return self.value_of(obj)
+        else:
+            kind, seq = read
+        if id(obj) in _path:
             return None
-        return self.value_of(obj)
+        path = (*_path, id(obj))
+        items = [self.tree_value(x, path) for x in seq]
+        if any(x is not None for x in items):
+            return kind(x if x is not None else o for x, o in zip(items, seq, strict=True))
+        return None
 
     def ensure_value(self, a: np.ndarray) -> Value:
         """An untraced array about to receive traced data: its buffer starts as a constant."""
@@ -425,6 +432,28 @@ class ValueTable:
             self.containers[id(obj)] = obj
             C.track(obj)
         return obj
+
+
+_LEAVES = frozenset({float, int, bool, complex, str, type(None), np.ndarray, np.float64})
+
+
+def sequence_items(obj: Any) -> tuple[type, list] | None:
+    """``(list or tuple, obj's items)`` for a list/tuple subclass (its storage), a deque
+    (its C iteration) or a UserList (its ``data`` list), read without running any Python
+    code of theirs; None for anything else."""
+    if isinstance(obj, list):
+        return list, list(list.__iter__(obj))
+    if isinstance(obj, tuple):
+        return tuple, list(tuple.__iter__(obj))
+    if isinstance(obj, collections.deque):
+        return list, list(collections.deque.__iter__(obj))
+    if isinstance(obj, collections.UserList):
+        try:
+            data = object.__getattribute__(obj, "__dict__").get("data")
+        except AttributeError:
+            return None
+        return (list, list(list.__iter__(data))) if isinstance(data, list) else None
+    return None
 
 
 def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
