@@ -19,7 +19,7 @@ from framead import rules
 
 from . import _evalframe as C
 from .buffers import buffer_owner
-from .callables import callable_name, holds_traced, is_python_visible
+from .callables import callable_name, holds_traced, is_python_visible, self_traced
 from .membership import compared, guard_membership
 from .native import Result, call_as_user, call_quiet
 from .operators import FUNC_OPS, INPLACE_OPS
@@ -45,7 +45,7 @@ class StepFromC:
         self.rec, self.f, self.frame = rec, f, frame
 
     def __call__(self, *a: Any) -> Any:
-        if any(holds_traced(x) for x in a):
+        if self_traced(self.f) or any(holds_traced(x) for x in a):  # (map(x.item, idx))
             return self.rec.dispatch(self.f, a, {}, self.frame)
         return self.f(*a)
 
@@ -110,11 +110,11 @@ def _traced_now_or_lazy(rec, items: Any) -> bool:
 
 def _native_enough(rec, f: Any, iterables: tuple) -> bool:
     """No traced value can reach the C step ``f`` of a C iterator: its iterables are
-    concrete and untraced, and ``f`` (a partial) binds nothing traced."""
+    concrete and untraced, and ``f`` (a partial, a bound method) binds nothing traced."""
     bound = (*getattr(f, "args", ()), *getattr(f, "keywords", {}).values()) \
         if type(f) is functools.partial else ()
-    return not holds_traced(bound) and not any(_traced_now_or_lazy(rec, it)
-                                               for it in iterables if it is not None)
+    return not self_traced(f) and not holds_traced(bound) and \
+        not any(_traced_now_or_lazy(rec, it) for it in iterables if it is not None)
 
 
 def reduce_items(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:

@@ -224,10 +224,6 @@ def _map_bound(x):
     return sum(map(x.__getitem__, idx)) + sum(map(x.item, [1, 2])) * 2.0 + x[1]
 
 
-@pytest.mark.xfail(strict=True, reason="map(x.__getitem__, idx) / map(x.item, idx): "
-                   "special_forms.map_items runs natively when its iterables are untraced "
-                   "(_native_enough) and StepFromC dispatches only calls with traced "
-                   "arguments, not a traced __self__ (capture/special_forms.py)")
 def test_map_over_bound_methods_of_a_traced_array():
     x = np.array([0.7, 1.3, 0.4])
     v, g = framead.value_and_grad(_map_bound)(x.copy())

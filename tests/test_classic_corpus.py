@@ -159,11 +159,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "list_subclass_userlist_to_numpy": ("wrong", "a list subclass and a UserList of traced "
                                         "floats given to NumPy rules: Recorder.tree_value "
                                         "reads only exact list/tuple"),
-    "c_callbacks_on_traced_array": ("wrong", "C code that reads a traced array's elements "
-                                    "itself: itemgetter(i, j)(x) (STRUCTURAL), map over the "
-                                    "bound methods x.__getitem__ / x.item (special_forms."
-                                    "StepFromC dispatches only calls with traced arguments, "
-                                    "not a traced __self__), chain.from_iterable over rows"),
     # programs_classics5: reported
     "float_subclass_units": ("wrong_hazard", "float.__new__(cls, traced) of a float subclass "
                              "has no rule (FA101)"),
@@ -301,8 +296,7 @@ def _has_torch() -> bool:
 # replay keeps (a wrong value at a new point, not only a wrong gradient)
 REPLAY_EXPECTED: dict[str, str] = {name: EXPECTED[name][1] for name in (
     "text_checkpoint_partial", "sequence_protocol_to_array",
-    "rolling_deque_numpy_stats", "list_subclass_userlist_to_numpy",
-    "c_callbacks_on_traced_array")}
+    "rolling_deque_numpy_stats", "list_subclass_userlist_to_numpy")}
 # programs_classics5 whose fresh captures are right but whose replays are not
 REPLAY_EXPECTED.update({
     "containers_from_numpy_array": "max(set(...)) chooses among a set's items: calls._iterating "
