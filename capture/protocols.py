@@ -578,10 +578,10 @@ def _unmirrored(rec, oparg: int, a: Any, b: Any, x: Any, obj: Any, protos: tuple
                    f"({why}): the gradient through its old contents is lost from here on")
         rec.overwrite_with_constant(written, frame)
     elif not holds_traced(result, deep=True):  # (raw protocols come first in NumPy's order)
-        rec.hazard("FA101" if protos[0] == "__array__" else "FA105", name, frame,
-                   f"{name} with a {cls} operand ({cls}.{protos[0]}) ran natively ({why}): "
-                   "NumPy converted it in C; the result is treated as constant and the "
-                   "gradient through the traced operand is lost")
+        why = (f"{name} with a {cls} operand ({cls}.{protos[0]}) ran natively ({why}): NumPy "
+               "converted it in C; the result is constant and the gradient through it is lost")
+        (rec.hazard("FA101", name, frame, why) if protos[0] == "__array__" else
+         rec.hazard("FA105", name, frame, why))
     return result
 
 
