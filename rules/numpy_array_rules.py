@@ -35,6 +35,18 @@ def _order(order):
 _REFUSED_ORDER = {"order": lambda order: order not in (None, "C", "F")}
 
 
+def _structured(dtype: Any) -> bool | str:
+    try:
+        return np.dtype(dtype).names is not None and "a structured dtype's records are not " \
+            "differentiated"
+    except TypeError:
+        return False
+
+
+# np.array([(x0, x1)], dtype=[("p", float), ("v", float)]): records, not numbers
+_REFUSED_STRUCTURED = {"dtype": _structured}
+
+
 def _reshape_vjp(g, ans, a, shape=None, order="C", **kw):
     return fit(np.reshape(g, shape_of(a), order=_order(order)), meta_of(a))
 
@@ -205,7 +217,7 @@ def install() -> None:
     for fn, alias in ((np.array, {}), (np.asarray, {0: 0}), (np.asanyarray, {0: 0}),
                       (np.ascontiguousarray, {0: 0})):
         register(fn, vjp=(_array_vjp,), jvp=array_jvp(fn), saves={0: ()}, containers=(0,),
-                 aliases=alias)
+                 aliases=alias, refuses=_REFUSED_STRUCTURED)
     register(np.concatenate, vjp=(_concat_vjp,), jvp=array_jvp(no_out(np.concatenate)),
              saves={0: ()}, containers=(0,), refuses=_refuse_opaque)
     register(np.stack, vjp=(_stack_vjp,), jvp=array_jvp(no_out(np.stack)), saves={0: ()},

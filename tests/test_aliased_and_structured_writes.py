@@ -367,3 +367,18 @@ def test_read_of_real_view_made_before_tracing():
         return float(early @ [1.0, 2.0, 3.0])
 
     _check_exact(f, X, paths=False)
+
+
+@pytest.mark.parametrize("make", [np.array, np.asarray, np.asanyarray, np.ascontiguousarray])
+def test_structured_records_built_from_traced_values_are_refused(make):
+    """np.array([(x0, x1), ...], dtype=structured): refused at capture (FA101 at the user's
+    line; strict raises), never a silent constant."""
+    dt = [("p", float), ("v", float)]
+
+    def f(x):
+        s = make([(x[0], x[1]), (x[1], x[2])], dtype=dt)
+        return s["p"].sum() * 2.0 + x[2]
+    x = np.array([0.3, 0.5, 0.7])
+    assert [h.code for h in framead.trace(f, x).hazards] == ["FA101"]
+    with pytest.raises(framead.GradientHazard):
+        framead.grad(f, strict=True)(x)
