@@ -127,7 +127,13 @@ class ProbeHandlers:
     def _scalar_binop(self, k: int, a: Any, b: Any, frame: Any) -> Any:
         """Python float/int/complex operands: the common case of legacy scalar loops, kept
         short (no frames can run, nothing can alias)."""
-        result = FUNC_OPS[k](a, b)
+        try:
+            result = FUNC_OPS[k](a, b)
+        except Exception as e:  # (x / y, y == 0: a program catching it takes another path)
+            if self.guards is not None and (self.value_of(a) is not None or
+                                            self.value_of(b) is not None):
+                self._raised(FUNC_OPS[k].__name__, e, frame)
+            raise
         entries = self.entries
         ea, eb = entries.get(id(a)), entries.get(id(b))
         va = ea.value if ea is not None and ea.obj is a else None

@@ -201,3 +201,29 @@ _TEXT_OUTSIDE = ("text made from a traced value is neither guarded nor unreplaya
 def test_text_of_traced_values_decides(f):
     stats = _calls(f, [[1.5], [-1.5]])
     assert _reason(stats, "text", "traced")
+
+
+def safe_ratio(x):
+    total = 0.0
+    for i in range(len(x) - 1):
+        d = x[i + 1] - x[i]
+        try:
+            total += float(x[i]) / float(d)
+        except ZeroDivisionError:  # (a Python float divided by exactly zero)
+            total += 2.0 * x[i]
+    return total
+
+
+def test_a_caught_scalar_division_by_zero_makes_the_trace_unreplayable():
+    """``x / y`` raising ZeroDivisionError on traced floats while guards are recorded
+    (handlers._scalar_binop): the except branch recorded is not replayed at a point where the
+    division succeeds."""
+    vg = framead.value_and_grad(safe_ratio, cache=True)
+    x0 = np.array([0.5, 0.5, 1.5])  # (recorded where the division raises: a kink, no FD)
+    assert vg(x0)[0] == safe_ratio(x0)
+    assert _reason(vg.stats, "raised", "ZeroDivisionError")
+    for x in ([0.5, 0.75, 1.5], [0.25, 0.75, 0.5]):  # (the division succeeds)
+        x = np.array(x)
+        value, g = vg(x)
+        assert value == safe_ratio(x)
+        np.testing.assert_allclose(g, fd_grad(safe_ratio, x), rtol=1e-6)
