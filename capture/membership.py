@@ -12,9 +12,9 @@ from . import _evalframe as C
 from .sourceloc import loc_of
 
 #: a dict view's membership compares the key with its dict's keys, values or (key, value) pairs
-_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
+_VIEWS: tuple[type, ...] = (type({}.keys()), type({}.values()), type({}.items()))
 #: containers whose membership compares the key with what iterating them gives
-_SNAPSHOT = (set, frozenset, dict, collections.deque)
+_SNAPSHOT: tuple[Any, ...] = (set, frozenset, dict, collections.deque)
 #: (test stand-ins of the C module may lack it: every table then looked at in Python)
 _members_traced = getattr(C, "members_traced", None)
 

@@ -119,7 +119,7 @@ class _Found(list):
     top: set
 
 
-def subclass_arrays(args: tuple, kwargs: dict) -> list[type]:
+def subclass_arrays(args: tuple, kwargs: dict) -> _Found:
     """Types of the arguments NumPy may hand a call's work to: ndarray subclasses (also
     inside list/tuple arguments), and other objects with a Python ``__array_ufunc__`` /
     ``__array_function__`` (numpy_override) among the arguments, the items of list/tuple

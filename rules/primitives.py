@@ -117,7 +117,7 @@ def self_overlapping(a: np.ndarray) -> bool:
     item = a.itemsize
     if item == 0 or any(s % item for s in a.strides):
         return True
-    offs = np.zeros((), dtype=np.intp)
+    offs: np.ndarray = np.zeros((), dtype=np.intp)
     for s, n in zip(a.strides, a.shape, strict=True):
         offs = np.add.outer(offs, np.arange(n, dtype=np.intp) * (s // item))
     offs = offs.reshape(-1)
