@@ -9,6 +9,7 @@ import sys
 import threading
 import types
 import weakref
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,8 @@ class ProbeHandlers:
         ta, tb = type(a), type(b)
         if ta in _FAST_SCALARS and tb in _FAST_SCALARS:
             return self._scalar_binop(oparg % 13, a, b, frame)
-        if (ta.__flags__ | tb.__flags__) & _HEAPTYPE:  # a user object, an ndarray subclass
+        if (ta.__flags__ | tb.__flags__) & _HEAPTYPE or ta is deque or tb is deque:
+            # (a user object, an ndarray subclass, a sequence NumPy reads: protocols)
             # an array-like met by NumPy's operator (``v @ obj``): converted as NumPy does
             result = binary_operand(self, oparg, a, b, frame)
             if result is not NO_SLOT:

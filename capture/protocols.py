@@ -280,7 +280,7 @@ def _points_at_traced(rec, obj: Any, protos: tuple) -> bool:
     if "__array_interface__" not in protos:
         return False
     d = _instance_dict(obj)
-    return d is not None and _memory_traced(rec, d.get("__array_interface__"))
+    return d is not None and _memory_traced(rec, d.get("__array_interface__") or {})
 
 
 _SAFE_TYPES = frozenset({float, int, bool, complex, str, type(None), np.ndarray, np.float64})

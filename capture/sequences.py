@@ -65,9 +65,9 @@ def _array_like(x: Any, hooks: bool = True) -> bool:
 def reads_in_python(x: Any) -> bool:
     """Reading ``x``'s items runs Python code of its class (a UserList, a user sequence, a
     list subclass's own ``__len__`` or ``__iter__``): what it yields is not known before."""
-    return sequence_items(x) is None or type(x).__flags__ & HEAPTYPE and (
+    return sequence_items(x) is None or bool(type(x).__flags__ & HEAPTYPE and (
         isinstance(x, collections.UserList | collections.deque) or
-        python_attr(type(x), "__len__") or python_attr(type(x), "__iter__"))
+        python_attr(type(x), "__len__") or python_attr(type(x), "__iter__")))
 
 
 def holds(rec, x: Any, depth: int = 0, seen: set | None = None) -> bool:
@@ -85,8 +85,9 @@ def holds(rec, x: Any, depth: int = 0, seen: set | None = None) -> bool:
         return False
     if reads_in_python(x):
         return holds_traced(x, deep=True)
-    return rec.tree_value(x) is not None or any(
-        type(i) not in _SCALARS and holds(rec, i, depth + 1, seen) for i in sequence_items(x)[1])
+    read = sequence_items(x)
+    return rec.tree_value(x) is not None or read is not None and any(
+        type(i) not in _SCALARS and holds(rec, i, depth + 1, seen) for i in read[1])
 
 
 _SCALARS = frozenset({float, int, bool, complex, str, type(None), np.ndarray, np.float64})
@@ -110,8 +111,9 @@ def numpy_read(x: Any, depth: int = 0) -> Any:
             raise
         except Exception:  # NumPy clears it: x is a scalar to NumPy
             return x
-        if isinstance(x, list | tuple):  # (PySequence_Fast: their storage, as it is now)
-            kind, items = sequence_items(x)
+        read = sequence_items(x) if isinstance(x, list | tuple) else None
+        if read is not None:  # (PySequence_Fast: a list/tuple subclass's storage, as it is now)
+            kind, items = read
         else:
             try:
                 kind, items = list, call_as_user(list, (x,), None)
@@ -128,7 +130,8 @@ def iter_read(x: Any) -> Any:
     (``PyTuple_Check``), else the items its iteration gives (``tuple(x)``, run as the user's
     code)."""
     if isinstance(x, tuple):
-        return sequence_items(x)[1] if type(x) is not tuple else x
+        read = sequence_items(x) if type(x) is not tuple else None
+        return x if read is None else read[1]
     return list(call_as_user(tuple, (x,), None))
 
 

@@ -107,12 +107,10 @@ def program(kind: str, consumer: str, traced: bool, partner: bool):
 
 
 def expected(kind: str, consumer: str, traced: bool, partner: bool) -> str:
-    """"right", "hazard" (GradientHazard under strict=True), "unseen" or "operator" (strict
-    xfails: the C trampoline does not look inside the container; capture/handlers.py
-    Recorder.binary sends only operands of Python classes to protocols.binary_operand, so a
-    deque operand runs natively)."""
-    if kind == "deque" and consumer == "ndarray+c" and (traced or partner):
-        return "operator"
+    """"right", "hazard" (GradientHazard under strict=True) or "unseen" (strict xfails: the C
+    trampoline does not look inside the container)."""
+    if kind == "deque" and consumer == "ndarray+c" and traced and not partner:
+        return "unseen"  # (the BINARY_OP probe: seq_operand_traced knows lists/tuples)
     if kind == "hooked_sequence" and consumer == "ndarray+c" and partner:
         return "hazard"  # (NumPy's reading not mirrored: w's gradient is lost too)
     if not traced or consumer == "math.fsum":  # (fsum: a special form iterating in Python)
@@ -134,10 +132,6 @@ def _param(k: str, c: str, t: bool, p: bool):
         marks = pytest.mark.xfail(strict=True, reason=(
             f"a {k} of traced floats alone in the call: the C trampoline does not look "
             "inside it (capture/_evalframe.c scan_walk / seq_operand_traced)"))
-    elif expected(k, c, t, p) == "operator":
-        marks = pytest.mark.xfail(strict=True, reason=(
-            "ndarray + deque: Recorder.binary (capture/handlers.py) runs it natively (a deque "
-            "is no Python class: protocols.binary_operand is not asked)"))
     return pytest.param(k, c, t, p, marks=marks,
                         id=f"{k}-{c}-{'traced' if t else 'const'}{'-partner' if p else ''}")
 
