@@ -210,7 +210,9 @@ _DECLARED: list[tuple[int, list]] = [
         (np.putmask, writers.putmask), (np.fill_diagonal, writers.fill_diagonal)]),
     (Kind.INPLACE_METHOD, [
         (np.ndarray.sort, writers.sort_method), (np.ndarray.fill, writers.fill_method),
-        (np.ndarray.put, writers.put_method), (np.ndarray.resize, writers.resize_method)]),
+        (np.ndarray.put, writers.put_method), (np.ndarray.resize, writers.resize_method),
+        *([(np.ndarray._set_shape, writers.set_shape_method)]  # (NumPy >= 2.5)
+          if hasattr(np.ndarray, "_set_shape") else [])]),
     (Kind.UFUNC_METHODS, [
         (np.add, {"reduce": np.sum, "accumulate": np.cumsum}),
         (np.multiply, {"reduce": np.prod, "accumulate": np.cumprod}),

@@ -290,21 +290,23 @@ class ValueTable:
 
     # -- a.shape = s, a.dtype = d, a.strides = s ------------------------------------------------
 
-    def set_layout(self, a: np.ndarray, name: str, new: Any, frame: Any) -> None:
+    def set_layout(self, a: np.ndarray, name: str, new: Any, frame: Any,
+                   setter: Any = setattr) -> None:
         """``a.<name> = new`` for ``shape``/``dtype``/``strides``: ``a`` reads the same memory
         anew. Its value is re-derived from the one before: a reshape, a gather of its items
         (strides), a float <-> complex reinterpretation (``rules.layout_rules``); any other
         dtype is FA104 (a constant, or untraced for a dtype framead does not differentiate).
         Saved values that are ``a`` keep reading its memory in the old layout; views of an
-        owner's memory are looked up again from its new layout."""
+        owner's memory are looked up again from its new layout. ``setter(a, name, new)``
+        makes the change (NumPy 2.5's ``a._set_shape(s)``: writers.set_shape_method)."""
         e = self.entries.get(id(a))
         old = self.value_of(a) if (e is not None and e.obj is a) or self.buffers else None
         if old is None:
-            call_quiet(setattr, (a, name, new), None)  # (a warning names the user's line)
+            call_quiet(setter, (a, name, new), None)  # (a warning names the user's line)
             return
         before = (a.shape, a.dtype, a.strides)
         alias = a.view(np.ndarray)  # the old layout over the same memory
-        call_quiet(setattr, (a, name, new), None)  # (NumPy's error: nothing recorded)
+        call_quiet(setter, (a, name, new), None)  # (NumPy's error: nothing recorded)
         if (a.shape, a.dtype, a.strides) == before:
             return
         e = self.entries[id(a)]

@@ -126,6 +126,18 @@ def ufunc_at(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     return None
 
 
+def set_shape_method(rec: Any, a: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
+    """``a._set_shape(s)``: NumPy 2.5's ``a.shape = s`` without its deprecation warning
+    (np.matrix's ``__array_finalize__`` calls it): ``rec.set_layout``."""
+    if len(args) != 1 or kwargs:
+        return a._set_shape(*args, **kwargs)  # (NumPy's error)
+    return rec.set_layout(a, "shape", args[0], frame, _set_shape)
+
+
+def _set_shape(a: Any, name: str, new: Any) -> None:
+    a._set_shape(new)
+
+
 def resize_method(rec: Any, a: np.ndarray, args: tuple, kwargs: dict, frame: Any) -> Any:
     """``a.resize(shape, refcheck=...)`` (``Recorder.resize``). NumPy's refcheck counts the
     references to ``a``; framead's own on the way here are counted by sending a twin array

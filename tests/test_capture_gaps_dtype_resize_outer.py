@@ -444,3 +444,18 @@ def test_a_refused_mutating_rule_runs_natively_reported():
     finally:
         rules.register_method(np.ndarray, "partition", old, replace=True)
     np.testing.assert_allclose(framead.grad(f)(x), [1.0, 3.0, 5.0])
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_matrix_of_a_traced_vector_reshapes_it():
+    """np.asmatrix of a traced 1-d array: np.matrix's __array_finalize__ gives it shape
+    (1, n) (``self.shape = ...``; NumPy 2.5: ``self._set_shape(...)``, a C method recorded
+    as the shape store: writers.set_shape_method)."""
+    def f(x):
+        m = np.asmatrix(x * 2.0)
+        return float(np.sum(np.multiply(m, m)) + m[0, 1] * x[0])
+    x = np.array([0.3, 0.5, 0.7])
+    assert not framead.trace(f, x).hazards
+    value, grad = framead.value_and_grad(f)(x)
+    assert value == f(x.copy())
+    np.testing.assert_allclose(grad, fd_grad(f, (x.copy(),)), rtol=1e-6)
