@@ -18,7 +18,7 @@ import numpy as np
 from .callables import HEAPTYPE, holds_traced
 from .native import call_as_user
 from .operators import BINARY_NAMES
-from .overrides import python_attr
+from .overrides import TRACER_TYPES, python_attr
 from .values import sequence_items
 
 NO_SLOT: Any = object()  # nothing converted: the call as before
@@ -259,6 +259,8 @@ def handed_over(t: type, callee: Any) -> bool:
     its method; an ndarray method, computed by ufuncs) or ``__array_function__`` (a
     dispatched function); any callee: either. Other callees (np.asarray, math, float)
     convert such an object as any other."""
+    if t in TRACER_TYPES:  # (the eager fallback's Tracers: rules record their operations)
+        return True
     ufuncs, functions = python_attr(t, "__array_ufunc__"), python_attr(t, "__array_function__")
     if callee is None:
         return ufuncs or functions
