@@ -2864,6 +2864,8 @@ buffer_root(PyObject *buf)
     return PyObject_GetAttr(buf, s_root);
 }
 
+static PyObject *array_owner(PyObject *a);
+
 /* Where protect_core finds a Value's id and primal and a Buffer's _root, saved, saved_ids. */
 typedef struct {
     Py_ssize_t v_id, v_primal, b_root, b_saved, b_ids;
@@ -2909,10 +2911,7 @@ protect_core(PyObject *v, PyObject *refs, PyObject *kept, PyObject *buffers,
     if (ndarray_type == NULL || !PyObject_TypeCheck(p, ndarray_type)) {
         return 1;
     }
-    PyObject *owner = p;
-    for (PyObject *b = array_base(owner); b != NULL; b = array_base(b)) {
-        owner = b;
-    }
+    PyObject *owner = array_owner(p);
     PyObject *key = PyLong_FromVoidPtr(owner);
     if (key == NULL) {
         return -1;
