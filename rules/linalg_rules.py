@@ -1,7 +1,8 @@
 """Rules for ``np.linalg``: solves, inverses, determinants, matrix powers, ``pinv`` and
 ``lstsq``, and ``trace``/``diagonal``/``matrix_transpose`` (the np and np.linalg spellings).
-``install`` also installs the factorizations (``linalg_factor_rules``) and the norms
-(``linalg_norm_rules``).
+``install`` also installs the factorizations (``linalg_factor_rules``), the norms
+(``linalg_norm_rules``) and the ``_umath_linalg`` gufuncs NumPy's code calls directly, with
+``ndarray.__array_wrap__`` (``linalg_gufunc_rules``).
 
 Stacked inputs (``(..., M, M)``) work wherever NumPy accepts them. Complex inputs follow JAX's
 convention (registry docstring): the VJP is the transpose of the JVP under ``Re(sum(u * v))``;
@@ -10,6 +11,8 @@ non-holomorphic functions are written with Hermitian adjoints and conjugated int
 """
 
 from __future__ import annotations
+
+import importlib
 
 import numpy as np
 
@@ -274,3 +277,5 @@ def install() -> None:
     for fn, vjp in TRACES:
         deflinear(fn, vjp, name=public_name(fn))
     register_method(np.ndarray, "trace", lookup(np.trace))
+    # (linalg_gufunc_rules imports this module's derivatives: imported once this one is)
+    importlib.import_module(f"{__package__}.linalg_gufunc_rules").install()
