@@ -8,6 +8,8 @@ model). ``calls.dispatch`` asks its questions in this order; the first that appl
                     dunder runs instrumented (data: the dunder's name)
  5. SPECIAL_FORM    ``sum``, ``map``, ``functools.reduce``/``partial``, ``as_strided``...: its
                     handler sees through the call (special_forms.py)
+    TEXT            ``str``, ``repr``, ``format`` (STRUCTURAL): text of traced values, run
+                    natively; a cached trace guards the text it made (calls.text_guard)
  6. (a ``functools.partial`` object: the call it wraps)
  7. ATTRIBUTE_WRITE ``setattr(a, "flat", v)``: a write into a's buffer (writers.py)
  8. WRITER          ``np.copyto``, ``np.put``...: the functional rule's node, then the write
@@ -42,7 +44,8 @@ model). ``calls.dispatch`` asks its questions in this order; the first that appl
 The C trampoline's flags come from the same table (configure_flags): STRUCTURAL NATIVE; ROWS
 and ITERATING but not CHOOSING RULE; every callable with a rule RULE|SCAN; SPECIAL_FORM
 ALWAYS; WRITER RULE|SCAN; LOOKUP RULE; SOLVER ALWAYS (a later group wins). While any session
-records guards, CHOOSING and GUARDED callables are ALWAYS (capture/session.py).
+records guards, CHOOSING and GUARDED callables are ALWAYS, TEXT ones RULE|SCAN
+(capture/session.py).
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ class Kind:
     RAW_STORAGE = 1 << 16
     DECIDING = 1 << 17
     LOOKUP = 1 << 18
+    TEXT = 1 << 19
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +274,11 @@ _DECLARED: list[tuple[int, list]] = [
         *_ORDERING,
         str.join]),
     (Kind.CALLBACK_SAFE, [list.sort, builtins.sorted, builtins.filter]),
+    # text of values: its answer decides where the text does (``if s.startswith("-")``), so
+    # a cached trace guards it (these come to dispatch while guards are recorded)
+    # (``"{:.3f}".format(x)``, ``ascii(x)``: no entry, FA101, a cached trace is not replayed)
+    (Kind.TEXT, [builtins.str, builtins.repr, builtins.format,
+                 _multiarray_umath.dragon4_positional, _multiarray_umath.dragon4_scientific]),
     # lookups by key (dict[k] itself: handlers.get_item): a memo table filled by an earlier
     # call hands back values this capture did not compute
     (Kind.LOOKUP, [(f, sf.container_lookup) for f in (

@@ -41,6 +41,7 @@ from .guards import SortOrder, WhichArgument
 from .native import Result, call_as_user, call_quiet
 from .operators import SLOT_BINARY, SLOT_UNARY
 from .overrides import PLAIN_TYPES, TRACER_TYPES, python_attr
+from .sourceloc import loc_of
 from .special_forms import (
     TABLES,
     as_object_items,
@@ -57,7 +58,7 @@ from .unruled import callback_call, unknown_call
 from .writers import ufunc_at
 
 # register_solvers: framead/solvers.py registers through calls
-__all__ = ["dispatch", "map_keywords", "register_solvers"]
+__all__ = ["dispatch", "map_keywords", "register_solvers", "text_guard"]
 
 _METHOD_WRAPPER = types.MethodWrapperType  # x.__add__ bound to a number
 _SLOT_WRAPPER = types.WrapperDescriptorType
@@ -66,6 +67,8 @@ _UFUNC_REDUCERS = ("reduce", "accumulate", "reduceat", "outer")
 _NOT_LISTED = CallKind(None, Kind.NONE)
 _VIEWS: tuple[type, ...] = (type({}.keys()), type({}.values()),
                              type({}.items()))  # (and OrderedDict's)
+# collections C iterates in an order of its own (a set's: by the items' hashes)
+_COLLECTIONS = (set, frozenset, dict, collections.deque)
 
 
 # The commonest traced call, math.sin(x) or np.sin(x) on plain numbers and arrays: a C function
@@ -126,6 +129,8 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
         return call_as_user(fn, args, kwargs)  # float(x) of a subclass with its own __float__
     if kind & Kind.SPECIAL_FORM:
         return entry.data(rec, fn, args, kwargs, frame)
+    if kind & Kind.TEXT and rec.guards is not None:  # str(x), f"{x:.3f}" read in C...
+        return _text(rec, fn, args, kwargs, frame)
     if type(fn) is functools.partial:
         return dispatch(rec, fn.func, fn.args + args, {**fn.keywords, **kwargs}, frame)
     if kind & (Kind.ATTRIBUTE_WRITE | Kind.WRITER):
@@ -192,11 +197,7 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
     if method is list.extend:  # L.extend(x) iterates x in C: x's rows as read
         return call_as_user(fn, [rows_if_traced(rec, a, frame) for a in args], kwargs)
     if rec.guards is not None and method is list.sort:  # cached traces guard the order
-        items = fn.__self__ if isinstance(getattr(fn, "__self__", None), list) else args[0]
-        vals = [rec.tree_value(items)]
-        if vals[0] is not None:
-            rec.guard(SortOrder(), (items,), kwargs, vals, SortOrder()(items, **kwargs), frame)
-        return call_as_user(fn, args, kwargs)
+        return _sort_in_place(rec, fn, args, kwargs, frame)
     if rec.guards is not None and kind & Kind.ORDERING:
         if any(holds_traced(a) for a in (*args, *kwargs.values())):
             rec.unreplayable.append(f"{callable_name(fn)} orders traced values")
@@ -312,14 +313,13 @@ def _iterating(rec, fn, kind: int, args: tuple, kwargs: dict, frame) -> Any:
         # stops early: a generator, map, zip, a traced array's row iterator)
         (a,) = args
         if issubclass(type(a), _VIEWS) or (not kind & Kind.SHORT_CIRCUIT
-                                     and isinstance(a, collections.abc.Iterator)):
-            args = (list(a),)
+                                     and isinstance(a, collections.abc.Iterator)) or (
+                isinstance(a, _COLLECTIONS) and not python_attr(type(a), "__iter__")):
+            args = (list(a),)  # (max(set(x)): its items in the order the call meets them)
     if choosing and "key" in kwargs:
-        key = kwargs["key"]  # the choice is made on what the key computes: not replayable
-        start = len(rec.nodes)
-        result = call_as_user(fn, args, kwargs)
-        if len(rec.nodes) > start or closes_over_traced(key) or any(
-                holds_traced(a) for a in args):
+        # the choice is made on what the key computes: not replayable
+        result, by_traced = _by_key(rec, fn, args, kwargs)
+        if by_traced or any(holds_traced(a) for a in args):
             rec.unreplayable.append(f"{callable_name(fn)}(key=...) chooses by traced "
                                     "values")
         return result
@@ -333,6 +333,111 @@ def _iterating(rec, fn, kind: int, args: tuple, kwargs: dict, frame) -> Any:
                 which = WhichArgument(fn)
                 rec.guard(which, args, kwargs, vals, which.index(result, args), frame)
     return result
+
+
+class _KeyWatch:
+    """A sort or choice key (``key=``) that notes whether what it computed holds traced
+    values (a key reading a traced list by index, no operation recorded)."""
+
+    __slots__ = ("key", "traced")
+
+    def __init__(self, key: Any):
+        self.key, self.traced = key, False
+
+    def __call__(self, item: Any) -> Any:
+        k = self.key(item)
+        if not self.traced and holds_traced(k):
+            self.traced = True
+        return k
+
+
+def _by_key(rec, fn, args: tuple, kwargs: dict) -> tuple[Any, bool]:
+    """``fn(*args, **kwargs)`` with a ``key``: its result, and whether the key read traced
+    values (recorded operations, its closure or object, or what it returned)."""
+    key = kwargs["key"]
+    watch = _KeyWatch(key) if key is not None else None
+    start = len(rec.nodes)
+    result = call_as_user(fn, args, kwargs if watch is None else {**kwargs, "key": watch})
+    return result, len(rec.nodes) > start or (watch is not None and watch.traced) or \
+        closes_over_traced(key)
+
+
+def _sort_in_place(rec, fn, args: tuple, kwargs: dict, frame) -> Any:
+    """``L.sort()`` in a cached trace: the permutation it applied is guarded (SortOrder
+    re-makes it on the replay's items); one made by a key reading traced values (``key=lambda
+    i: w[i]``, ``key=lambda v: -v``) cannot be re-made: the trace is not replayable, as for
+    ``sorted(key=...)``."""
+    items = fn.__self__ if isinstance(getattr(fn, "__self__", None), list) else args[0]
+    before = list.copy(items) if isinstance(items, list) else None
+    if "key" in kwargs:
+        result, by_traced = _by_key(rec, fn, args, kwargs)
+        if by_traced:
+            rec.unreplayable.append("list.sort(key=...) orders by traced values")
+            return result
+    else:
+        result = call_as_user(fn, args, kwargs)
+    vals = [rec.tree_value(before)] if before is not None else [None]
+    if vals[0] is not None:
+        order = _permutation(before, items)
+        if order is None:
+            rec.unreplayable.append("list.sort orders traced values it changed")
+        else:
+            rec.guard(SortOrder(), (before,), kwargs, vals, order, frame)
+    return result
+
+
+def _permutation(before: list, after: list) -> tuple | None:
+    """Where each item of ``after`` was in ``before`` (by identity; one object twice keeps
+    its order, as a stable sort does); None when ``after`` is not a permutation."""
+    at: dict[int, list[int]] = {}
+    for i in range(len(before) - 1, -1, -1):
+        at.setdefault(id(before[i]), []).append(i)
+    try:
+        order = tuple(at[id(x)].pop() for x in list.copy(after))
+    except (KeyError, IndexError):
+        return None
+    return order if len(order) == len(before) else None
+
+
+def _text(rec, fn, args: tuple, kwargs: dict, frame) -> Any:
+    """``str(x)``, ``repr(x)``, ``format(x, spec)``, ``"{:.2f}".format(x)`` of traced values
+    in a cached trace: natively; the text is guarded (text_guard)."""
+    try:
+        result = call_as_user(fn, args, kwargs)
+    except Exception as e:
+        if holds_traced((args, kwargs)):
+            rec._raised(callable_name(fn), e, frame)
+        raise
+    text_guard(rec, fn, args, kwargs, result, frame)
+    return result
+
+
+def text_guard(rec, fn, args: tuple, kwargs: dict, text: Any, frame) -> None:
+    """Text made from traced values decides wherever the program reads it (``if
+    s.startswith("-")``, a dict key, ``s == t``): a cached trace re-makes it from the
+    replay's values and misses where it differs; text of traced values it cannot re-make
+    (inside a dict) makes the trace unreplayable."""
+    given = (*args, *kwargs.values())
+    vals = [rec.tree_value(a) for a in given]
+    if any(v is None and holds_traced(a) for v, a in zip(vals, given, strict=True)):
+        where = f" at {loc_of(frame).short()}" if frame is not None else ""
+        rec.unreplayable.append(f"{callable_name(fn)} made text of traced values{where}")
+    elif any(v is not None for v in vals):
+        rec.guard(_Keywords(fn, tuple(kwargs)) if kwargs else fn, given, {}, vals, text, frame)
+
+
+class _Keywords:
+    """``fn`` given its keyword arguments after its positional ones (a guard's arguments
+    hold the replay's values in both)."""
+
+    __slots__ = ("fn", "names")
+
+    def __init__(self, fn: Any, names: tuple):
+        self.fn, self.names = fn, names
+
+    def __call__(self, *args: Any) -> Any:
+        n = len(args) - len(self.names)
+        return self.fn(*args[:n], **dict(zip(self.names, args[n:], strict=True)))
 
 
 def _out_keyword(rule, fn: Any, args: tuple, kwargs: dict, node_args: tuple):

@@ -22,7 +22,7 @@ from framead.ir import Node, Value
 from . import _evalframe as C
 from .buffers import Buffer, Entry, WeakEntry
 from .call_kinds import CALL_KINDS
-from .calls import dispatch
+from .calls import dispatch, text_guard
 from .native import Result
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
 from .overrides import operator_runs_python, python_attr, unary_runs_python
@@ -38,6 +38,7 @@ _FAST_SCALARS = frozenset({float, int, complex, bool})
 _PY_DTYPES = {float: np.dtype(float), complex: np.dtype(complex)}
 # attributes that hand out an array's memory itself (read there, framead sees nothing: FA105)
 _RAW_MEMORY = frozenset({"data", "ctypes", "__array_interface__", "__array_struct__"})
+_MOD = FUNC_OPS.index(operator.mod)  # BINARY_OP's oparg of %
 _OP_RULES: list = []
 _OP_SAVES: list = []  # per operator: saves when only a / only b / both are traced
 _OP_GEN = [-1]  # the registry's generation they were made at
@@ -80,8 +81,11 @@ class ProbeHandlers:
             if _meets_numpy(a, b) or _meets_numpy(b, a):
                 return self._sequence_binop(oparg, a, b, frame)
             # user classes (their dunders run instrumented), lists, strings: nothing to record
-            if self.first_use is None and isinstance(a, str | bytes):  # "%g" % x: text
-                self.first_use = loc_of(frame)
+            if isinstance(a, str | bytes):  # "%g" % x: text
+                if self.first_use is None:
+                    self.first_use = loc_of(frame)
+                if self.guards is not None and oparg % 13 == _MOD:
+                    return self._text_mod(oparg, a, b, frame)
             return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
         if oparg >= 13:
             fop, iop = FUNC_OPS[oparg - 13], INPLACE_OPS[oparg - 13]
@@ -93,6 +97,17 @@ class ProbeHandlers:
         if rule is None:
             return self.unknown_call(iop, (a, b), {}, frame)
         return self.apply(rule, iop, (a, b), {}, (a, b), frame)
+
+    def _text_mod(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
+        """``"%.2f" % x`` in a cached trace: text of traced values, guarded (a domain error,
+        ``"%d" % nan``, makes the trace unreplayable)."""
+        try:
+            text = (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
+        except Exception as e:
+            self._raised("'%' formatting", e, frame)
+            raise
+        text_guard(self, operator.mod, (a, b), {}, text, frame)
+        return text
 
     def _sequence_binop(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
         """A list/tuple operand of a NumPy array or scalar: NumPy coerces it to an array

@@ -19,7 +19,7 @@ from framead import rules
 
 from . import _evalframe as C
 from .buffers import STRIDED_BASE
-from .call_kinds import Kind, configure_flags, solver_sources, with_kind
+from .call_kinds import Kind, configure_flags, kind_of, solver_sources, with_kind
 from .handlers import fast_record_state
 from .recorder import Recorder
 from .rewriter import instrument, is_instrumented, probes_from, refuse_reason
@@ -151,13 +151,16 @@ def _refresh_flags() -> bool:
 _guard_flags_on = [False]
 _CHOOSING = with_kind(Kind.CHOOSING)
 _GUARDED = with_kind(Kind.GUARDED)
+# text of values (str, format...): given traced values, to dispatch, which guards the text
+_TEXT = [(fn, C.NATIVE if kind_of(fn) & Kind.STRUCTURAL else 0) for fn in with_kind(Kind.TEXT)]
 
 
 def _guard_flag_pairs(on: bool) -> list[tuple[Any, int]]:
-    """The flags of the choosing and guarded callables while guards are recorded (on) or
-    not (off: their flags of configure_flags)."""
+    """The flags of the choosing, guarded and text callables while guards are recorded (on)
+    or not (off: their flags of configure_flags)."""
     return [(fn, C.ALWAYS if on else 0) for fn in _CHOOSING] + \
-        [(fn, C.ALWAYS if on else C.NATIVE) for fn in _GUARDED]
+        [(fn, C.ALWAYS if on else C.NATIVE) for fn in _GUARDED] + \
+        [(fn, C.RULE | C.SCAN if on else off) for fn, off in _TEXT]
 
 
 def _sync_guard_flags() -> None:
