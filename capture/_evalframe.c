@@ -93,6 +93,7 @@ static int n_capturing;
 static ptrmap callable_flags; /* key (PyMethodDef* or object) -> flags */
 static PyObject *flag_refs;   /* list: keeps flagged callables alive */
 static PyTypeObject *ndarray_type;
+static PyTypeObject *deque_type; /* collections.deque (PyInit__evalframe) */
 static PyTypeObject *method_wrapper_type; /* type(None.__repr__): not exported by 3.13 */
 
 static Py_ssize_t extra_index = -1;
@@ -229,10 +230,20 @@ is_traced(PyObject *o)
    create_task of an async generator's aclose(), tee, length_hint), and items it computes
    from traced values inside the call are recorded there (capture/unruled.py callback_call
    reports them when the result is not traced); replacing it by a watching iterator changed
-   the type C code sees. Functions, classes and modules are never entered. */
+   the type C code sees. Functions, classes and modules are never entered.
+   The arguments of a ruled call and a BINARY_OP operand met by NumPy are also looked into
+   where they are sequences NumPy's coercion (PySequence_Fast) or math's iteration read in C
+   (FA_SCAN_SEQS, seq_kind): a deque (its items, as its traverse visits them), and an object
+   of a Python class with __len__ and __getitem__ (a UserList, a user sequence): what it
+   yields is only known by running its code, so it is entered as the deep scan enters
+   objects (a UserList's data list, a user sequence's attributes), and the call goes to the
+   handler (capture/sequences.py reads it as NumPy does, or reports FA101) where that finds
+   a traced value or gives up. (List/tuple subclasses, namedtuples: their storage, as
+   lists.) No code of theirs runs. */
 #define FA_SCAN_BUDGET 1024
 #define FA_SCAN_LISTS 1 /* lists, tuples, dicts */
 #define FA_SCAN_DEEP 2  /* also objects of Python classes, dict views, iterators inside */
+#define FA_SCAN_SEQS 4  /* also deques and sequence-protocol objects (seq_kind) */
 
 /* set_scan_config(): typeobject.c's subtype_traverse (the tp_traverse of every class a
    class statement makes), the C callables that move an iterator's items or an object by
@@ -244,13 +255,14 @@ static PyObject *scan_config; /* (plain class, consumers, leaf iterator types): 
 static PyObject *leaf_iter_types;
 
 static int scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe,
-                     int deep);
+                     int mode);
 
 typedef struct {
     const ptrmap *m;
     Py_ssize_t *budget;
     int depth;
     int maybe;
+    int mode; /* FA_SCAN_* bits the visited objects are walked with */
 } scan_state;
 
 static int
@@ -258,7 +270,7 @@ scan_visit(PyObject *o, void *arg)
 {
     scan_state *s = (scan_state *)arg;
     return o != NULL && (is_traced_in(s->m, o) ||
-                         scan_walk(s->m, o, s->depth, s->budget, s->maybe, 1));
+                         scan_walk(s->m, o, s->depth, s->budget, s->maybe, s->mode));
 }
 
 static int
@@ -284,7 +296,10 @@ is_leaf_iter(PyObject *o)
 
 /* What the deep scan enters o as (C.scan_kind's answers): 0 nothing (numbers, strings,
    arrays, functions, classes, modules, C objects that are not iterators), 1 an object of a
-   Python class, 2 an iterator, 3/4/5 a dict's keys/values/items view, 6 a cell. */
+   Python class or a deque (what its traverse visits: its items; array.array(d),
+   pickle.dumps(d) read them in C, and capture/callables.py's walk, which sequences.py's
+   reading of a deque or a UserList holding deques asks, enters them so), 2 an iterator,
+   3/4/5 a dict's keys/values/items view, 6 a cell. */
 static int
 deep_kind(PyObject *o)
 {
@@ -307,23 +322,28 @@ deep_kind(PyObject *o)
     if (PyDictItems_Check(o)) {
         return 5;
     }
+    if (Py_TYPE(o) == deque_type) { /* (a subclass: a Python class, above) */
+        return 1;
+    }
     return PyIter_Check(o) && !is_leaf_iter(o) ? 2 : 0;
 }
 
-/* FA_SCAN_DEEP: o is not a list, tuple or dict */
+/* FA_SCAN_DEEP: o is not a list, tuple or dict; what is inside is walked with mode (its
+   FA_SCAN_DEEP bit set) */
 static int
-scan_deep(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe)
+scan_deep(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe, int mode)
 {
     int kind = deep_kind(o);
     if (kind == 0) {
         return 0;
     }
+    mode |= FA_SCAN_DEEP;
     if (kind == 6) {
         PyObject *c = PyCell_GET(o);
         if (c == NULL || depth > 32) {
             return c == NULL ? 0 : maybe;
         }
-        return is_traced_in(m, c) || scan_walk(m, c, depth + 1, budget, maybe, 1);
+        return is_traced_in(m, c) || scan_walk(m, c, depth + 1, budget, maybe, mode);
     }
     traverseproc trav = Py_TYPE(o)->tp_traverse;
     int view = kind >= 3 ? kind - 2 : 0; /* 1 keys, 2 values, 3 items */
@@ -340,20 +360,75 @@ scan_deep(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe
         PyObject *key, *value;
         while (PyDict_Next(d, &pos, &key, &value)) {
             if (((view & 1) && (is_traced_in(m, key) ||
-                                scan_walk(m, key, depth + 1, budget, maybe, 1))) ||
+                                scan_walk(m, key, depth + 1, budget, maybe, mode))) ||
                 ((view & 2) && (is_traced_in(m, value) ||
-                                scan_walk(m, value, depth + 1, budget, maybe, 1)))) {
+                                scan_walk(m, value, depth + 1, budget, maybe, mode)))) {
                 return 1;
             }
         }
         return 0;
     }
-    scan_state s = {m, budget, depth + 1, maybe};
+    scan_state s = {m, budget, depth + 1, maybe, mode};
+    return trav(o, scan_visit, &s) != 0;
+}
+
+/* What NumPy's coercion reads as a sequence, other than a list or tuple (their subclasses
+   included: read as lists): 1 a deque (or a subclass), 2 an object of a heap type with length
+   and item slots (a Python class's __len__ and __getitem__: a UserList, a user sequence),
+   none of a number, string, bytes, dict, array or class; 0 anything else. Slot tests only:
+   the cheap answer for the common arguments (floats, arrays: static types) comes first. */
+#define FA_NOT_SEQ_FLAGS                                                                  \
+    (Py_TPFLAGS_LONG_SUBCLASS | Py_TPFLAGS_LIST_SUBCLASS | Py_TPFLAGS_TUPLE_SUBCLASS |     \
+     Py_TPFLAGS_BYTES_SUBCLASS | Py_TPFLAGS_UNICODE_SUBCLASS | Py_TPFLAGS_DICT_SUBCLASS |  \
+     Py_TPFLAGS_TYPE_SUBCLASS)
+
+static int
+seq_kind(PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == deque_type) {
+        return 1;
+    }
+    if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE) || (t->tp_flags & FA_NOT_SEQ_FLAGS)) {
+        return 0;
+    }
+    if (deque_type != NULL && PyType_IsSubtype(t, deque_type)) {
+        return 1;
+    }
+    PySequenceMethods *sq = t->tp_as_sequence;
+    PyMappingMethods *mp = t->tp_as_mapping;
+    if (!((sq != NULL && sq->sq_length != NULL) || (mp != NULL && mp->mp_length != NULL)) ||
+        !((sq != NULL && sq->sq_item != NULL) || (mp != NULL && mp->mp_subscript != NULL))) {
+        return 0;
+    }
+    return !(PyFloat_Check(o) || PyComplex_Check(o) || PyByteArray_Check(o) ||
+             PyModule_Check(o) || (ndarray_type != NULL && PyObject_TypeCheck(o, ndarray_type)))
+               ? 2
+               : 0;
+}
+
+/* FA_SCAN_SEQS: a deque's items (its traverse: also a subclass's __dict__), the deep scan of
+   a sequence-protocol object */
+static int
+scan_seq(const ptrmap *m, PyObject *o, int kind, int depth, Py_ssize_t *budget, int maybe,
+         int mode)
+{
+    if (kind == 2) {
+        return scan_deep(m, o, depth, budget, maybe, mode);
+    }
+    traverseproc trav = Py_TYPE(o)->tp_traverse;
+    if (trav == NULL) {
+        return 0;
+    }
+    if (depth > 32 || --*budget < 0) {
+        return maybe;
+    }
+    scan_state s = {m, budget, depth + 1, maybe, mode};
     return trav(o, scan_visit, &s) != 0;
 }
 
 static int
-scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe, int deep)
+scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe, int mode)
 {
     PyObject **items;
     Py_ssize_t n;
@@ -372,14 +447,18 @@ scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe
         Py_ssize_t pos = 0;
         PyObject *key, *value;
         while (PyDict_Next(o, &pos, &key, &value)) {
-            if (is_traced_in(m, value) || scan_walk(m, value, depth + 1, budget, maybe, deep)) {
+            if (is_traced_in(m, value) || scan_walk(m, value, depth + 1, budget, maybe, mode)) {
                 return 1;
             }
         }
         return 0;
     }
     else {
-        return deep && scan_deep(m, o, depth, budget, maybe);
+        int kind = (mode & FA_SCAN_SEQS) ? seq_kind(o) : 0;
+        if (kind) {
+            return scan_seq(m, o, kind, depth, budget, maybe, mode);
+        }
+        return (mode & FA_SCAN_DEEP) && scan_deep(m, o, depth, budget, maybe, mode);
     }
     if (depth > 32 || --*budget < 0) {
         return maybe;
@@ -392,7 +471,7 @@ scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe
         if (it == NULL) {
             continue;
         }
-        if (is_traced_in(m, it) || scan_walk(m, it, depth + 1, budget, maybe, deep)) {
+        if (is_traced_in(m, it) || scan_walk(m, it, depth + 1, budget, maybe, mode)) {
             return 1;
         }
     }
@@ -404,7 +483,7 @@ static int
 scan_traced(PyObject *o, int mode)
 {
     Py_ssize_t budget = FA_SCAN_BUDGET;
-    return scan_walk(&T.tracked, o, 0, &budget, 1, (mode & FA_SCAN_DEEP) != 0);
+    return scan_walk(&T.tracked, o, 0, &budget, 1, mode);
 }
 
 static inline int
@@ -1395,8 +1474,8 @@ m_set_scan_config(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* scan_kind(obj): what the deep argument scan enters obj as (capture/callables.py's walk
-   asks): 0 not entered, 1 an object of a Python class, 2 an iterator, 3/4/5 a dict's
-   keys/values/items view, 6 a cell. */
+   asks): 0 not entered, 1 an object of a Python class or a deque (gc.get_referents: its
+   items), 2 an iterator, 3/4/5 a dict's keys/values/items view, 6 a cell. */
 static PyObject *
 m_scan_kind(PyObject *mod, PyObject *o)
 {
@@ -1410,7 +1489,7 @@ static PyObject *
 m_scan_inside(PyObject *mod, PyObject *o)
 {
     Py_ssize_t budget = FA_SCAN_BUDGET;
-    return PyBool_FromLong(scan_deep(&T.tracked, o, 0, &budget, 1));
+    return PyBool_FromLong(scan_deep(&T.tracked, o, 0, &budget, 1, FA_SCAN_DEEP));
 }
 
 /* load_callable_flags([(obj, flags), ...]): the whole table replaced in one C call, so
@@ -1872,13 +1951,39 @@ is_seq(PyObject *o)
     return PyList_Check(o) || PyTuple_Check(o);
 }
 
-FA_INLINE int
-seq_operand_traced(PyObject *a, PyObject *b)
+/* The binary operators' probes (seqs: FA_SCAN_SEQS) also look into a deque or a
+   sequence-protocol object (seq_kind: a UserList, a user sequence) operand, and into such
+   sequences inside a list/tuple operand: x + deque(...) with x an untraced array is NumPy's
+   ufunc reading the deque in C. Two such sequences, or one and an int (deque
+   concatenation, repetition), stay on the fast path. */
+static int
+other_seq_operand_traced(PyObject *a, PyObject *b)
 {
-    if (is_seq(a)) {
-        return !is_seq(b) && !PyLong_Check(b) && scan_traced(a, FA_SCAN_LISTS);
+    int ka = seq_kind(a), kb = ka ? 0 : seq_kind(b);
+    PyObject *seq = ka ? a : b, *other = ka ? b : a;
+    if (!(ka || kb) || is_seq(other) || PyLong_Check(other) || (ka && seq_kind(b))) {
+        return 0;
     }
-    return is_seq(b) && !PyLong_Check(a) && scan_traced(b, FA_SCAN_LISTS);
+    Py_ssize_t budget = FA_SCAN_BUDGET;
+    return scan_seq(&T.tracked, seq, ka ? ka : kb, 0, &budget, 1,
+                    FA_SCAN_LISTS | FA_SCAN_SEQS);
+}
+
+FA_INLINE int
+seq_operand_traced(PyObject *a, PyObject *b, int seqs)
+{
+    int mode = FA_SCAN_LISTS | (seqs ? FA_SCAN_SEQS : 0);
+    if (is_seq(a)) {
+        return !is_seq(b) && !PyLong_Check(b) && scan_traced(a, mode);
+    }
+    if (is_seq(b)) {
+        return !PyLong_Check(a) && scan_traced(b, mode);
+    }
+    /* (static types, floats and arrays among them, are never such a sequence) */
+    return seqs &&
+           FA_UNLIKELY(((Py_TYPE(a)->tp_flags | Py_TYPE(b)->tp_flags) & Py_TPFLAGS_HEAPTYPE) ||
+                       Py_TYPE(a) == deque_type || Py_TYPE(b) == deque_type) &&
+           other_seq_operand_traced(a, b);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -4155,7 +4260,7 @@ static int protocol_traced(PyObject *o);
         }                                                                            \
         PyObject *a = args[0], *b = args[1];                                         \
         if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
-            (is_traced(a) || is_traced(b) || seq_operand_traced(a, b) ||             \
+            (is_traced(a) || is_traced(b) || seq_operand_traced(a, b, 1) ||          \
              protocol_traced(a) || protocol_traced(b))) {                            \
             if (T.fast_rec != NULL) {                                                \
                 PyObject *r = fast_as_handler((IDX), a, b, NULL);                    \
@@ -4219,7 +4324,7 @@ static PyMethodDef binop_defs[26] = {
         }                                                                            \
         PyObject *a = args[0], *b = args[1];                                         \
         if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
-            (is_traced(a) || is_traced(b) || seq_operand_traced(a, b))) {             \
+            (is_traced(a) || is_traced(b) || seq_operand_traced(a, b, 0))) {          \
             if (T.fast_rec != NULL) {                                                \
                 PyObject *r = fast_as_handler(-10 - (OP), a, b, NULL);               \
                 if (r != FA_FALLBACK) {                                              \
@@ -4692,7 +4797,7 @@ protocol_traced(PyObject *o)
         return 0;
     }
     Py_ssize_t budget = FA_SCAN_BUDGET;
-    return scan_deep(&T.tracked, o, 0, &budget, 1);
+    return scan_deep(&T.tracked, o, 0, &budget, 1, FA_SCAN_DEEP);
 }
 
 static int
@@ -4707,16 +4812,17 @@ any_protocol_traced(PyObject *const *args, Py_ssize_t n)
 }
 
 /* How deep the arguments are looked into for traced values (FA_SCAN_* bits): inside lists,
-   tuples and dicts for callables with the SCAN flag; for every C callable without a rule or
-   the NATIVE flag (a traced value reaching C inside an argument is a lost gradient the
-   handler reports) also inside objects, dict views and iterators (scan_deep, an iterator
-   argument's state too); not for those that move items by identity (next, min,
-   super...: set_scan_config), whose lists are still looked into. */
+   tuples, dicts and the sequences NumPy and math read in C (deques, UserLists, user
+   sequences: FA_SCAN_SEQS) for callables with the SCAN flag (ruled calls); for every C
+   callable without a rule or the NATIVE flag (a traced value reaching C inside an argument
+   is a lost gradient the handler reports) also inside objects, dict views and iterators
+   (scan_deep, an iterator argument's state too); not for those that move items by
+   identity (next, min, super...: set_scan_config), whose lists are still looked into. */
 static inline int
 scans_lists(PyObject *callable, unsigned flags)
 {
     if (flags & FA_SCAN) {
-        return FA_SCAN_LISTS;
+        return FA_SCAN_LISTS | FA_SCAN_SEQS;
     }
     if ((flags & (FA_RULE | FA_NATIVE)) || is_python_callable(callable)) {
         return 0;
@@ -5069,7 +5175,7 @@ native:
 
 /* scan_mode(callable) -> int: how deep the C trampoline looks into its arguments for
    traced values (scans_lists: 1 lists, tuples and dicts, 2 also objects, dict views and
-   iterators inside and their state) */
+   iterators inside and their state, 4 also deques and sequence-protocol objects) */
 static PyObject *
 m_scan_mode(PyObject *mod, PyObject *callable)
 {
@@ -5088,9 +5194,6 @@ static PyObject *op_contains_fn;
    to dispatch while there is one (capture.session reads it to set their flags), and the
    CONTAINS probe looks into sets, dicts and deques */
 static int guard_users;
-
-/* collections.deque (PyInit__evalframe) */
-static PyTypeObject *deque_type;
 
 /* An item of a set, dict or deque: traced, or a list/tuple/dict holding traced values */
 static inline int
@@ -5148,7 +5251,7 @@ members_traced(PyObject *table)
     }
     if (PyAnySet_Check(table) || (deque_type != NULL && PyObject_TypeCheck(table, deque_type))) {
         /* (their traverse visits the items; a class's instance also its type and __dict__) */
-        scan_state s = {m, &budget, 1, 1};
+        scan_state s = {m, &budget, 1, 1, 0};
         return Py_TYPE(table)->tp_traverse(table, member_visit, &s) != 0;
     }
     return 0;
@@ -5962,7 +6065,7 @@ static PyMethodDef module_methods[] = {
      "looked into; past the scan budget: True)."},
     {"scan_mode", m_scan_mode, METH_O,
      "scan_mode(callable) -> int: how deep its arguments are scanned (1 lists, 2 objects "
-     "and iterators inside)."},
+     "and iterators inside, 4 deques and sequence-protocol objects)."},
     {"scan_inside", m_scan_inside, METH_O,
      "scan_inside(obj) -> bool: the deep scan of obj's state in C (True: traced or maybe)."},
     {"_install_foreign_for_test", m_install_foreign_for_test, METH_O,

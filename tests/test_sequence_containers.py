@@ -6,10 +6,10 @@ subclass's storage, any other sequence ``list(obj)``); framead reads them first,
 
 Each case is checked against central differences in float64 (conftest.fd_grad) and the
 native value; ``strict=True`` throughout: a case must be right, or raise GradientHazard where
-one is expected. Containers whose items the C trampoline does not see when nothing else in
-the call is traced (capture/_evalframe.c: a ruled call's arguments are scanned inside
-lists/tuples only, a BINARY_OP operand only when it is a list/tuple) are strict xfails:
-silently wrong until the trampoline looks into them."""
+one is expected. Alone in the call (nothing else traced), such a container reaches the
+handler because the C trampoline looks inside it (capture/_evalframe.c ``scan_walk``'s
+FA_SCAN_SEQS for a ruled call's arguments, ``seq_operand_traced`` for a BINARY_OP operand;
+tests/test_sequence_scan_c.py tests that scan further)."""
 
 from __future__ import annotations
 
@@ -89,8 +89,6 @@ CONSUMERS = {
     "np.concatenate": lambda c, w: np.concatenate([c, w]) @ np.arange(1.0, 7.0),
 }
 _USES_W = ("np.dot", "ndarray+c", "np.concatenate")
-# read by the C trampoline only inside lists/tuples: alone in a call, not seen
-_UNSEEN = ("deque", "userlist", "user_sequence", "hooked_sequence")
 
 
 def program(kind: str, consumer: str, traced: bool, partner: bool):
@@ -107,18 +105,13 @@ def program(kind: str, consumer: str, traced: bool, partner: bool):
 
 
 def expected(kind: str, consumer: str, traced: bool, partner: bool) -> str:
-    """"right", "hazard" (GradientHazard under strict=True) or "unseen" (strict xfails: the C
-    trampoline does not look inside the container)."""
-    if kind == "deque" and consumer == "ndarray+c" and traced and not partner:
-        return "unseen"  # (the BINARY_OP probe: seq_operand_traced knows lists/tuples)
+    """"right" or "hazard" (GradientHazard under strict=True): a hooked sequence's reading
+    is not mirrored (capture/sequences.py is_sequence), FA101 where it holds traced values
+    or meets a traced array."""
     if kind == "hooked_sequence" and consumer == "ndarray+c" and partner:
         return "hazard"  # (NumPy's reading not mirrored: w's gradient is lost too)
     if not traced or consumer == "math.fsum":  # (fsum: a special form iterating in Python)
         return "right"
-    routed = kind not in _UNSEEN or (partner and consumer in _USES_W) or (
-        consumer == "np.sum" and kind != "deque")  # (np.sum's Python calls np.add.reduce)
-    if not routed:
-        return "unseen"
     return "hazard" if kind == "hooked_sequence" else "right"
 
 
@@ -127,12 +120,7 @@ CASES = [(k, c, t, p) for k in KINDS for c in CONSUMERS for t in (True, False)
 
 
 def _param(k: str, c: str, t: bool, p: bool):
-    marks = ()
-    if expected(k, c, t, p) == "unseen":
-        marks = pytest.mark.xfail(strict=True, reason=(
-            f"a {k} of traced floats alone in the call: the C trampoline does not look "
-            "inside it (capture/_evalframe.c scan_walk / seq_operand_traced)"))
-    return pytest.param(k, c, t, p, marks=marks,
+    return pytest.param(k, c, t, p,
                         id=f"{k}-{c}-{'traced' if t else 'const'}{'-partner' if p else ''}")
 
 
