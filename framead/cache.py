@@ -14,7 +14,11 @@ have the same structure run the replay *without instrumentation*; a decision tha
 differently raises ``Miss`` and the call is captured again (a new trace is cached beside the
 old one, up to ``MAX_TRACES`` per input signature). A replay that raises (``math.log`` of a
 value the recording did not meet) is a miss too (``stats["replay_raised"]`` counts them): the
-capture then runs the program, which raises or catches the error itself.
+capture then runs the program, which raises or catches the error itself. Warnings are the
+native run's (framead/replay_graph.py ``gated``): a trace whose capture issued one, or left
+NumPy's error state or the warnings filters changed, is not cached; a replay that would warn,
+or meet a floating-point error the call's NumPy error state does not ignore (any, where the
+program sets its own), is a miss before anything is shown (``stats["replay_warned"]``).
 
 What a cached trace depends on, and how each is checked (docs/internals.md, "Cached traces"):
 
@@ -62,7 +66,18 @@ from .capture.sourceloc import is_framead_file
 from .inputs import Differentiated, default_argnums
 from .ir import Graph, Value
 from .replay import Replay
-from .replay_graph import Miss, NotReplayable
+from .replay_graph import (
+    CALLERS_FP,
+    CaptureWarnings,
+    Miss,
+    NotReplayable,
+    Warned,
+    gated,
+    ignored,
+    lexical_fp,
+    static_args,
+    static_digests,
+)
 from .tracing import (
     call_top,
     capture_for_cache,
@@ -269,35 +284,6 @@ def _cell(fn: types.FunctionType, k: int) -> Any:
     return fn.__closure__[k].cell_contents
 
 
-def static_digests(sig: tuple, args: tuple, spec: Differentiated) -> tuple:
-    """(path, fingerprint) of each static array that ``sig`` (``_signature``) compares by
-    digest: a path is an argument's index or a keyword, then the keys down the lists, tuples
-    and dicts fingerprinted by value (so a call with an equal signature has an array of
-    those bytes there)."""
-    out: list = []
-    static = [i for i in range(len(args)) if i not in spec.trees]
-    for i, fp in zip(static, sig[1:1 + len(static)], strict=True):
-        _digests(fp, (i,), out)
-    for k, fp in sig[-2]:
-        _digests(fp, (k,), out)
-    return tuple(out)
-
-
-def _digests(fp: Any, path: tuple, out: list) -> None:
-    if type(fp) is not tuple or not fp or type(fp[0]) is not str:
-        return  # (a value's fingerprint starts with its type; an _Ident is no tuple)
-    if fp[0] == "array":
-        if len(fp) >= 5 and fp[3] == "sha256":  # ("array", shape, dtype, "sha256", digest)
-            out.append((path, fp))
-    elif fp[0] in ("tuple", "list"):
-        for k, f in enumerate(fp[1]):
-            _digests(f, (*path, k), out)
-    elif fp[0] == "dict":
-        for kf, vf in fp[1]:
-            if type(kf) is tuple and len(kf) == 2 and kf[0] in (str, int):  # the key itself
-                _digests(vf, (*path, kf[1]), out)
-
-
 def _static_matcher(digests: tuple) -> Callable | None:
     """``Replay``'s ``static``: the path of the static array with a constant's bytes."""
     if not digests:
@@ -315,25 +301,6 @@ def _static_matcher(digests: tuple) -> Callable | None:
     return match
 
 
-def _static_args(keys: list, args: tuple, kwargs: dict) -> list:
-    """The call's arrays for a replay's ``static_keys``: read-only views of the arguments
-    (the digest of each was checked by the signature), or a copy in the layout the trace
-    read."""
-    out = []
-    for path, order in keys:
-        a = args[path[0]] if type(path[0]) is int else kwargs[path[0]]
-        for k in path[1:]:
-            a = a[k]
-        if type(a) is np.ndarray and (a.flags.c_contiguous if order == "C" else
-                                      a.flags.f_contiguous):
-            a = a.view()
-        else:
-            a = np.array(a, order=order)
-        a.flags.writeable = False
-        out.append(a)
-    return out
-
-
 def _detached(x: Any, owners: set[int]) -> Any:
     """``x``, or a copy of it where it is an array sharing a caller's argument's memory."""
     if isinstance(x, np.ndarray) and id(_owner(x)) in owners:
@@ -346,7 +313,8 @@ class _Entry:
     repeated costs no more than an uncached one), output structure and what it depends on."""
 
     def __init__(self, graph: Graph, wrt: list[Value], guards: tuple, out_treedef: Any,
-                 globals_: WatchedGlobals, digests: tuple = ()):
+                 globals_: WatchedGlobals, digests: tuple = (), fp: Any = None,
+                 quiet: bool = False):
         # the recorded graph and the inputs differentiated (not the trace: its reverse pass
         # goes with the first call); None once the replay is made: it owns the graph
         self.recorded: tuple[Graph, list[Value]] | None = (graph, wrt)
@@ -354,6 +322,10 @@ class _Entry:
         self.out_treedef = out_treedef
         self.globals = globals_
         self.digests: tuple | None = digests  # (static_digests; None once the replay is made)
+        # the program set NumPy's error state: (with np.seterr?), made gated's fp with the
+        # replay; else the call's error state holds (replay_graph.gated)
+        self.fp: Any = fp if fp is not None else CALLERS_FP
+        self.quiet = quiet  # the capture issued warnings, all ignored: a replay needs that
         self._replay: Replay | None = None
         self._making = threading.Lock()  # threads sharing the cache wait for one replay
 
@@ -371,9 +343,11 @@ class _Entry:
             kwargs: dict | None = None) -> tuple[Any, list]:
         """(value, cotangents of the inputs); ``seed_of`` None: the value only. ``args``,
         ``kwargs``: the call's, whose large static arrays the replay reads."""
+        if self.quiet and not ignored(Warning):
+            raise Warned("the capture's warnings were ignored; they no longer are")
         rp = self.replay
-        statics = _static_args(rp.static_keys, args, kwargs or {}) if rp.static_keys else ()
-        env = rp.forward(inputs, statics)
+        statics = static_args(rp.static_keys, args, kwargs or {}) if rp.static_keys else ()
+        env = gated(lambda: rp.forward(inputs, statics), self.fp)
         outs = rp.outputs(env)
         owners = {id(_owner(a)) for a in statics if a.base is not None}
         if owners:  # (a result is never the caller's array, nor a view of it)
@@ -405,6 +379,8 @@ def _replay_of(entry: _Entry) -> Replay:
     entry.recorded = entry.guards = entry.digests = None
     graph, wrt = recorded
     del recorded
+    if type(entry.fp) is bool:  # (every node's line is known now: the replay has them)
+        entry.fp = lexical_fp(graph.nodes, entry.fp)
     return Replay(graph, wrt, guards=guards, consume=True, static=match)
 
 
@@ -441,7 +417,7 @@ class CachedValueAndGrad:
         functools.update_wrapper(self, f)  # before the state: f's own .stats must not win
         self._traces: dict[tuple, list[_Entry]] = {}
         self.stats = {"hits": 0, "misses": 0, "captures": 0, "uncacheable": 0, "reasons": [],
-                      "replay_raised": 0}
+                      "replay_raised": 0, "replay_warned": 0}
 
     def clear(self) -> None:
         """Forget every cached trace (after changing state the traces may have read)."""
@@ -476,6 +452,11 @@ class CachedValueAndGrad:
                     with paused_gc():
                         value, grads = entry.run(
                             inputs, None if self.value_only else self._seed, args, kwargs)
+                except Warned as e:  # before anything is shown: the program warns itself
+                    self.stats["misses"] += 1
+                    self.stats["replay_warned"] += 1
+                    self._note(str(e))
+                    continue
                 except Miss:
                     self.stats["misses"] += 1
                     continue
@@ -519,17 +500,23 @@ class CachedValueAndGrad:
 
     def _uncacheable(self, reason: str) -> None:
         self.stats["uncacheable"] += 1
+        self._note(reason)
+
+    def _note(self, reason: str) -> None:
         reasons = self.stats["reasons"]  # distinct and bounded: one per call would grow
         if reason not in reasons and len(reasons) < MAX_REASONS:
             reasons.append(reason)
 
     def _capture(self, args: tuple, kwargs: dict, nums: tuple[int, ...], sig: Any):
         self.stats["captures"] += 1
-        t, rec, fns, codes = capture_for_cache(self.f, args, kwargs, nums, self.strict)
+        with CaptureWarnings() as warned:
+            t, rec, fns, codes = capture_for_cache(self.f, args, kwargs, nums, self.strict)
+        warned.check_codes(codes)
         spec = t.spec
         try:
             reason = uncacheable_reason(t, rec) if sig is not None else \
                 "unhashable arguments, or array arguments that are views of one buffer"
+            reason = reason or warned.reason
             guards: tuple | None = tuple(rec.guards)
             rec = None  # (its table of values goes before the reverse pass runs)
             grads: list = []
@@ -547,7 +534,9 @@ class CachedValueAndGrad:
                 entries = self._traces.setdefault(sig, [])
                 entries.insert(0, _Entry(t.graph, t.wrt, guards, t.out_treedef,
                                          WatchedGlobals([self.f, *fns], codes),
-                                         static_digests(sig, args, spec)))
+                                         static_digests(sig, args, spec),
+                                         warned.imperative if warned.raise_all else None,
+                                         warned.quiet))
                 del entries[MAX_TRACES:]
             else:
                 self._uncacheable(reason)

@@ -5,6 +5,11 @@ reads. Value ids index flag bytes (a compact set), not Python sets."""
 
 from __future__ import annotations
 
+import ast
+import linecache
+import sys
+import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -177,7 +182,32 @@ def needed_forward(graph: Graph, guards: tuple, ins: list, size: int) -> list[in
     if missing:
         raise NotReplayable(f"value %{min(missing)} is read but made where framead cannot "
                             "re-run it")
-    return live
+    return _with_dead(nodes, ins, live, made)
+
+
+def _with_dead(nodes: list[Node], ins: list, live: list[int], made: bytearray) -> list[int]:
+    """``live`` and the other nodes that can be re-run (from inputs, live values, constants
+    and each other), in recorded order: a value nothing reads may still warn as the program
+    did (``np.log`` of a negative), and a replay must meet it (``gated``)."""
+    if len(live) == len(nodes):
+        return live
+    keep = bytearray(len(nodes))
+    for k in live:
+        keep[k] = 1
+    const_of = {o.id: k for k, n in enumerate(nodes) if n.rule is CONST_RULE and not keep[k]
+                for o in n.outputs if o is not None}
+    for k, node in enumerate(nodes):
+        if keep[k] or node.rule is CONST_RULE:
+            continue
+        consts = [const_of[i] for i in ins[k] if not made[i] and i in const_of]
+        if all(made[i] or i in const_of for i in ins[k]):
+            keep[k] = 1
+            for c in consts:
+                keep[c] = 1
+            for o in node.outputs:
+                if o is not None:
+                    made[o.id] = 1
+    return [k for k in range(len(nodes)) if keep[k]]
 
 def active_nodes(graph: Graph, wrt: list[Value], ins: list, size: int) -> list[Node]:
     """``reversed(active_nodes(graph, wrt))``, from the nodes' ``input_ids``."""
@@ -209,3 +239,320 @@ def broadcast_shape(args: tuple) -> tuple | None:
                                            for a in args)))
     except (ValueError, TypeError):
         return None
+
+
+# --- static arguments read from the call (framead/cache.py) ----------------------------------
+
+def static_digests(sig: tuple, args: tuple, spec: Any) -> tuple:
+    """(path, fingerprint) of each static array that ``sig`` (cache.py's ``_signature``)
+    compares by digest: a path is an argument's index or a keyword, then the keys down the
+    lists, tuples and dicts fingerprinted by value (so a call with an equal signature has an
+    array of those bytes there)."""
+    out: list = []
+    static = [i for i in range(len(args)) if i not in spec.trees]
+    for i, fp in zip(static, sig[1:1 + len(static)], strict=True):
+        _digests(fp, (i,), out)
+    for k, fp in sig[-2]:
+        _digests(fp, (k,), out)
+    return tuple(out)
+
+
+def _digests(fp: Any, path: tuple, out: list) -> None:
+    if type(fp) is not tuple or not fp or type(fp[0]) is not str:
+        return  # (a value's fingerprint starts with its type; an _Ident is no tuple)
+    if fp[0] == "array":
+        if len(fp) >= 5 and fp[3] == "sha256":  # ("array", shape, dtype, "sha256", digest)
+            out.append((path, fp))
+    elif fp[0] in ("tuple", "list"):
+        for k, f in enumerate(fp[1]):
+            _digests(f, (*path, k), out)
+    elif fp[0] == "dict":
+        for kf, vf in fp[1]:
+            if type(kf) is tuple and len(kf) == 2 and kf[0] in (str, int):  # the key itself
+                _digests(vf, (*path, kf[1]), out)
+
+
+def static_args(keys: list, args: tuple, kwargs: dict) -> list:
+    """The call's arrays for a replay's ``static_keys``: read-only views of the arguments
+    (the digest of each was checked by the signature), or a copy in the layout the trace
+    read."""
+    out = []
+    for path, order in keys:
+        a = args[path[0]] if type(path[0]) is int else kwargs[path[0]]
+        for k in path[1:]:
+            a = a[k]
+        if type(a) is np.ndarray and (a.flags.c_contiguous if order == "C" else
+                                      a.flags.f_contiguous):
+            a = a.view()
+        else:
+            a = np.array(a, order=order)
+        a.flags.writeable = False
+        out.append(a)
+    return out
+
+
+# --- warnings: a replay warns nothing, or it is a miss (docs/internals.md, "Cached traces") --
+# A replay re-runs the recorded operations only, from framead's frames, outside any
+# np.errstate of the program's: a warning it issued would name framead's lines, and the
+# program's own warnings.warn calls do not run. So a trace whose capture issued a warning, or
+# showed one, or left NumPy's error state or the warnings filters changed, is not cached
+# (``capture_warnings``); and a replay's forward pass runs under ``GATE`` (every warning it
+# issues raises, in this thread only, before it is shown or any registry notes it) and under
+# NumPy error handling that raises where the call's own would not ignore: either makes the
+# call a miss (``Warned``), and the program then runs and warns as natively.
+#
+# Python before 3.14 has no thread-local warnings filters (catch_warnings swaps the global
+# list and showwarning for every thread): GATE is one entry kept first in the global list,
+# inert (it matches nothing) in every thread that is not replaying or being watched. It is
+# put back first when the program's own filters went in front of it, without bumping the
+# filters' version (no registry is reset). np.errstate is context-local (a ContextVar).
+# Not seen: a warning the capture's run did not issue because the same one had been issued
+# at the same place (the 'default'/'module'/'once' registries drop it before any filter).
+
+class Warned(Miss):
+    """A replay's forward pass would warn (or hit a floating-point error the program's NumPy
+    error handling does not ignore): a miss; the program runs and warns itself."""
+
+
+class _Gate:
+    """The message matcher of ``GATE``: matches in a replaying thread (the filter's "error"
+    raises the warning), notes the warning in a watched capture (the other filters decide)."""
+
+    __slots__ = ()
+
+    def match(self, text: str) -> bool:
+        seen = getattr(_thread, "seen", None)
+        if seen is None:
+            return False
+        seen.append(text)
+        return _thread.gate
+
+    def __repr__(self) -> str:
+        return "<framead: a replay warns nothing>"
+
+
+_thread = threading.local()  # .seen: the warnings' texts noted (None: off); .gate: replaying
+_GATE_MATCH = _Gate()
+GATE = ("error", _GATE_MATCH, Warning, None, 0)
+_gate_lock = threading.Lock()
+
+
+def keep_gate_first() -> None:
+    """Put ``GATE`` first in ``warnings.filters`` (once; again where the program's filters
+    went in front of it)."""
+    f = warnings.filters
+    if f and f[0] is GATE:
+        return
+    with _gate_lock:
+        f = warnings.filters
+        if type(f) is not list or (f and f[0] is GATE):
+            return
+        for k in range(len(f) - 1, -1, -1):
+            if f[k] is GATE:
+                del f[k]
+        f.insert(0, GATE)
+
+
+try:  # NumPy 2: the error state is a ContextVar holding an extobj
+    from numpy._core.umath import _extobj_contextvar, _make_extobj  # type: ignore
+except ImportError:  # pragma: no cover - older NumPy
+    _extobj_contextvar = _make_extobj = None
+FP_KINDS = frozenset({"divide", "over", "under", "invalid"})
+# a replay's floating-point errors: (kinds always ignored, kinds ignored where the call's
+# error state ignores them); any other kind raises (a miss)
+CALLERS_FP = (frozenset(), FP_KINDS)
+_raising: dict = {}  # (extobj, fp, quiet) -> the extobj a replay runs under
+
+
+def _fp_modes(fp: tuple, quiet: bool) -> dict:
+    """``quiet``: the warnings filters ignore every RuntimeWarning ("warn" is "ignore")."""
+    return {k: "ignore" if k in fp[0] or (k in fp[1] and (
+        v == "ignore" or (quiet and v == "warn"))) else "raise" for k, v in np.geterr().items()}
+
+
+def _raising_extobj(fp: tuple) -> Any:
+    cur = _extobj_contextvar.get()
+    quiet = ignored(RuntimeWarning)
+    got = _raising.get((cur, fp, quiet))
+    if got is None:
+        if len(_raising) > 64:
+            _raising.clear()
+        got = _raising[cur, fp, quiet] = _make_extobj(**_fp_modes(fp, quiet))
+    return got
+
+
+def ignored(category: type) -> bool:
+    """Whether the warnings filters (``GATE`` aside) ignore every warning of ``category``
+    and its subclasses: shown nowhere, raised nowhere, noted in no registry."""
+    try:
+        for action, msg, cat, mod, ln in warnings.filters:
+            if msg is _GATE_MATCH or not (issubclass(category, cat) or
+                                          issubclass(cat, category)):
+                continue
+            if msg is None and mod is None and not ln and issubclass(category, cat):
+                return action == "ignore"
+            if action != "ignore":
+                return False
+        return warnings.defaultaction == "ignore"
+    except (TypeError, ValueError):  # (filters that are not the 5-tuples warnings makes)
+        return False
+
+
+def gated(run: Callable[[], Any], fp: tuple = CALLERS_FP) -> Any:
+    """``run()`` (a replay's forward pass) under ``GATE`` and NumPy error handling that
+    raises for every kind of floating-point error not ignored (``fp``: see ``CALLERS_FP``,
+    ``lexical_fp``); ``Warned`` where it would warn."""
+    keep_gate_first()
+    outer = getattr(_thread, "seen", None), getattr(_thread, "gate", False)
+    seen: list = []
+    _thread.seen, _thread.gate = seen, True
+    token = None
+    try:
+        if _extobj_contextvar is not None:
+            token = _extobj_contextvar.set(_raising_extobj(fp))
+            out = run()
+        else:  # pragma: no cover - older NumPy
+            with np.errstate(**_fp_modes(fp, ignored(RuntimeWarning))):
+                out = run()
+    except FloatingPointError as e:
+        raise Warned(f"a floating-point error in the replay ({e})") from None
+    except Exception as e:
+        if seen:
+            raise Warned(f"the replay warned: {type(e).__name__}: {seen[0]}") from None
+        raise
+    finally:
+        if token is not None:
+            _extobj_contextvar.reset(token)
+        _thread.seen, _thread.gate = outer
+    if seen:  # (a warning raised and caught inside a function the replay called)
+        raise Warned(f"the replay warned: {seen[0]}")
+    return out
+
+
+def lexical_fp(nodes: list[Node], imperative: bool) -> tuple:
+    """``gated``'s ``fp`` for a trace whose program set NumPy's error state: a kind is always
+    ignored where every node's line (or a caller's line, ``loc.stack``) is inside
+    ``with np.errstate(...)`` blocks (or ``@np.errstate(...)`` functions) with constant
+    keywords that ignore it; ignored where the call ignores it where no line is inside a
+    block setting it otherwise (and the program called no ``np.seterr``: ``imperative``);
+    raised otherwise."""
+    always, if_caller = set(FP_KINDS), set() if imperative else set(FP_KINDS)
+    for node in nodes:
+        if node.rule is CONST_RULE:
+            continue
+        loc = node.loc
+        modes: dict = {}
+        for file, line, *_ in (*reversed(loc.stack), (loc.file, loc.line)):  # (callers first)
+            modes.update(_line_modes(file, line))
+        for k in FP_KINDS:
+            m = modes.get(k)
+            if m != "ignore":
+                always.discard(k)
+                if m is not None:
+                    if_caller.discard(k)
+        if not always and not if_caller:
+            break
+    return frozenset(always), frozenset(if_caller | always)
+
+
+_blocks: dict = {}  # file -> (its lines, [(first, last, modes, excluded lines)])
+
+
+def _line_modes(file: str, line: int) -> dict:
+    """The error modes the ``np.errstate`` blocks around ``line`` of ``file`` set (innermost
+    last); "?" for every kind where a block's keywords are not constants."""
+    lines = linecache.getlines(file)
+    got = _blocks.get(file)
+    if got is None or got[0] is not lines:
+        got = _blocks[file] = (lines, _errstate_blocks("".join(lines)))
+    modes: dict = {}
+    for first, last, set_, excluded in got[1]:  # (outermost first: ast.walk is breadth first)
+        if first <= line <= last and line not in excluded:
+            modes.update(set_)
+    return modes
+
+
+def _errstate_blocks(src: str) -> list:
+    try:
+        tree = ast.parse(src)
+    except (SyntaxError, ValueError):
+        return []
+    out = []
+    for n in ast.walk(tree):
+        calls: list = []
+        if isinstance(n, ast.With | ast.AsyncWith):
+            calls = [i.context_expr for i in n.items]
+        elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef):
+            calls = n.decorator_list
+        calls = [c for c in calls if isinstance(c, ast.Call) and (getattr(
+            c.func, "attr", None) or getattr(c.func, "id", None)) == "errstate"]
+        if not calls or not n.body:
+            continue
+        modes: dict = {}
+        for c in calls:
+            for kw in c.keywords:
+                v = kw.value.value if isinstance(kw.value, ast.Constant) else "?"
+                if kw.arg is None:
+                    modes.update(dict.fromkeys(FP_KINDS, "?"))
+                elif kw.arg == "all":
+                    modes.update(dict.fromkeys(FP_KINDS, v))
+                elif kw.arg in FP_KINDS:
+                    modes[kw.arg] = v
+            if c.args:
+                modes.update(dict.fromkeys(FP_KINDS, "?"))
+        excluded = set()  # code defined in the block runs when called, maybe outside it
+        for b in n.body:
+            for d in ast.walk(b):
+                if isinstance(d, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda |
+                              ast.ClassDef | ast.GeneratorExp):
+                    excluded.update(range(d.lineno, (d.end_lineno or d.lineno) + 1))
+        out.append((n.body[0].lineno, n.end_lineno or n.body[-1].lineno, modes, excluded))
+    return out
+
+
+class CaptureWarnings:
+    """``with CaptureWarnings() as w:`` around a capture: ``w.reason`` is why its trace must
+    not be replayed (a warning issued or shown, NumPy's error state or the warnings filters
+    left changed), or None; ``w.quiet``: warnings were issued, all ignored (a replay needs
+    every warning still ignored, ``ignored(Warning)``); ``w.raise_all``: the program set
+    NumPy's error state (its replays run under ``lexical_fp``), ``w.imperative``: with
+    np.seterr."""
+
+    def __enter__(self) -> CaptureWarnings:
+        keep_gate_first()
+        self.reason: str | None = None
+        self.raise_all = self.imperative = self.quiet = False
+        self._outer = getattr(_thread, "seen", None), getattr(_thread, "gate", False)
+        self._fp = np.geterr(), np.geterrcall()
+        self._filters = [x for x in warnings.filters if x is not GATE]
+        self.seen: list = []
+        _thread.seen, _thread.gate = self.seen, False
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _thread.seen, _thread.gate = self._outer
+        if self.seen and not ignored(Warning):
+            self.reason = f"a warning was issued during the capture ({self.seen[0]!r})"
+        elif self.seen:  # (every warning ignored: its replays need that still, ``quiet``)
+            self.quiet = True
+        elif (np.geterr(), np.geterrcall()) != self._fp:
+            self.reason = "the program changed NumPy's error handling (np.seterr)"
+        elif [x for x in warnings.filters if x is not GATE] != self._filters:
+            self.reason = "the program changed the warnings filters"
+
+    def check_codes(self, codes: list) -> None:
+        """What the code objects that ran tell: a warning shown (past filters the program
+        put in front of ``GATE``), NumPy's error state set (np.errstate, np.seterr)."""
+        for c in codes:
+            name, file = c.co_name, c.co_filename
+            if file == _WARNINGS_FILE and name in _SHOWING and self.reason is None:
+                self.reason = "a warning was shown during the capture"
+            elif file == _UFUNC_CONFIG_FILE and name in _SETTING:
+                self.raise_all = True
+                self.imperative |= name in ("seterr", "seterrcall")
+
+
+_WARNINGS_FILE = warnings.__file__
+_SHOWING = frozenset({"_showwarnmsg", "showwarning", "_showwarnmsg_impl", "_formatwarnmsg"})
+_UFUNC_CONFIG_FILE = getattr(sys.modules.get("numpy._core._ufunc_config"), "__file__", None)
+_SETTING = frozenset({"seterr", "seterrcall", "__enter__", "inner"})
