@@ -254,10 +254,10 @@ def text_str_format(x):
     return x[0] * 2.0 if text[0] == "-" else x[0] * x[0]
 
 
-_FSTRING = ("f-strings format in the interpreter (FORMAT_VALUE on 3.11/3.12, FORMAT_SIMPLE/"
-            "FORMAT_WITH_SPEC/CONVERT_VALUE on 3.13), which no probe sees: the rewriter "
-            "(capture/opcodes31x.py) must route them through the call probe as format(v, "
-            "spec) / str(v) / repr(v) / ascii(v), whose text a cached trace guards")
+_FSTRING = ("f-strings format in the interpreter (FORMAT_VALUE on 3.11/3.12; FORMAT_SIMPLE, "
+            "FORMAT_WITH_SPEC, CONVERT_VALUE on 3.13), which no probe sees: the opcode tables "
+            "(capture/opcodes311.py/312/313 REWRITES) must send them through the call probe as "
+            "format(v[, spec]) and str/repr/ascii(v) (TEXT callables: their text is guarded)")
 
 
 @pytest.mark.parametrize("f", [
