@@ -53,13 +53,29 @@ def _core_refusal(name: str, full: bool = False):
 
 # --- singular values, SVD --------------------------------------------------------------------
 
+def _finite(x):
+    """(x with every matrix holding a NaN or an infinity zeroed, mask of the other matrices):
+    the gufunc gives NaN singular values there (NumPy 2.5's ``cond``: NaN, not an error),
+    where ``la.svd`` in the derivative would raise; their derivatives are NaN (zero for a
+    zero cotangent or tangent)."""
+    x = np.asarray(x)
+    ok = np.all(np.isfinite(x), axis=(-2, -1), keepdims=True)
+    return np.where(ok, x, 0), ok
+
+
 def _svals_vjp(g, ans, x, **kw):
     """U diag(g) V^H (conjugated: JAX's convention) of the reduced SVD of each matrix."""
-    return svd_vjp(g, None, x, False, False)
+    xf, ok = _finite(x)
+    g = np.asarray(g)
+    lost = np.where(np.any(g != 0, axis=-1)[..., None, None], np.nan, 0.0)
+    return cot_like(np.where(ok, svd_vjp(g, None, xf, False, False), lost), x)
 
 
 def _svals_jvp(tangents, ans, x, **kw):
-    return svd_jvp(tangents[:1], None, x, False, False)
+    xf, ok = _finite(x)
+    t = np.asarray(tangents[0])
+    lost = np.where(np.any(t != 0, axis=(-2, -1))[..., None], np.nan, 0.0)
+    return np.where(ok[..., 0], svd_jvp((t,), None, xf, False, False), lost)
 
 
 def _svd_rules(full: bool):
