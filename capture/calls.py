@@ -129,8 +129,10 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
         return call_as_user(fn, args, kwargs)  # float(x) of a subclass with its own __float__
     if kind & Kind.SPECIAL_FORM:
         return entry.data(rec, fn, args, kwargs, frame)
-    if kind & Kind.TEXT and rec.guards is not None:  # str(x), f"{x:.3f}" read in C...
-        return _text(rec, fn, args, kwargs, frame)
+    if kind & Kind.TEXT:  # str(x), format(x, ".3f"): natively, the text guarded
+        # (natively too where another session's guards sent it here: STRUCTURAL)
+        return call_as_user(fn, args, kwargs) if rec.guards is None else \
+            _text(rec, fn, args, kwargs, frame)
     if type(fn) is functools.partial:
         return dispatch(rec, fn.func, fn.args + args, {**fn.keywords, **kwargs}, frame)
     if kind & (Kind.ATTRIBUTE_WRITE | Kind.WRITER):

@@ -436,3 +436,30 @@ def test_decisions_over_containers_at_other_points(decision, container, items, v
         np.testing.assert_allclose(g, want, rtol=1e-9, atol=1e-12, err_msg=f"{p} {vg.stats}")
         np.testing.assert_allclose(g, fd_grad(f, x), rtol=1e-6, atol=1e-8,
                                    err_msg=f"{p} {vg.stats}")
+
+
+def test_text_in_an_uncached_capture_while_another_thread_records_guards():
+    """str/format/repr come to dispatch while any session records guards (their flags are
+    global): an uncached capture on another thread runs them natively, no hazard."""
+    import threading
+
+    started, done = threading.Event(), threading.Event()
+
+    def slow(x):
+        started.set()
+        done.wait(10)
+        return x[0] * 2.0
+
+    def inner(y):
+        s = str(y[0]) + format(y[0], ".2f") + repr(float(y[0]))
+        return y[0] * y[0] + 0.0 * len(s)
+
+    t = threading.Thread(target=lambda: framead.value_and_grad(slow, cache=True)(
+        np.array([1.0])))
+    t.start()
+    try:
+        assert started.wait(10)
+        np.testing.assert_allclose(framead.grad(inner, strict=True)(np.array([0.3])), [0.6])
+    finally:
+        done.set()
+        t.join()
