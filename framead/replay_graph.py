@@ -402,10 +402,13 @@ def gated(run: Callable[[], Any], fp: tuple = CALLERS_FP) -> Any:
     """``run()`` (a replay's forward pass) under ``GATE`` and NumPy error handling that
     raises for every kind of floating-point error not ignored (``fp``: see ``CALLERS_FP``,
     ``lexical_fp``); ``Warned`` where it would warn."""
-    keep_gate_first()
-    outer = getattr(_thread, "seen", None), getattr(_thread, "gate", False)
+    f = warnings.filters
+    if not f or f[0] is not GATE:
+        keep_gate_first()
+    mine = _thread.__dict__  # (this thread's)
+    outer = mine.get("seen"), mine.get("gate", False)
     seen: list = []
-    _thread.seen, _thread.gate = seen, True
+    mine["seen"], mine["gate"] = seen, True
     token = None
     try:
         if _extobj_contextvar is not None:
@@ -423,7 +426,7 @@ def gated(run: Callable[[], Any], fp: tuple = CALLERS_FP) -> Any:
     finally:
         if token is not None:
             _extobj_contextvar.reset(token)
-        _thread.seen, _thread.gate = outer
+        mine["seen"], mine["gate"] = outer
     if seen:  # (a warning raised and caught inside a function the replay called)
         raise Warned(f"the replay warned: {seen[0]}")
     return out

@@ -116,27 +116,31 @@ class _Value:
 
 
 def _compare(fn_native, fn_cached, points, action, fp=None):
-    """Each point's warnings and exception: native vs through one cache."""
+    """Each point's warnings and exception: native vs through one cache (``action``: the
+    filter action, or a list of them, one for each point)."""
     cached = framead.value_and_grad(fn_cached, cache=True)
-    for k, p in enumerate(points):
+    actions = [action] * len(points) if isinstance(action, str) else action
+    for k, (p, action) in enumerate(zip(points, actions, strict=False)):
         native = _observed(lambda p=p: fn_native(np.array(p)), action, fp)
         got = _observed(lambda p=p: cached(np.array(p)), action, fp)
         assert got == native, (k, p, dict(cached.stats))
     return cached.stats
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+@settings(max_examples=200, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
 @given(snippets=st.lists(st.tuples(st.sampled_from(sorted(SNIPPETS)), st.integers(0, 2),
                                    st.sampled_from((0.25, 0.5, 1.0, 5.0))),
                          min_size=1, max_size=4),
        points=st.lists(st.lists(st.sampled_from(VALUES), min_size=4, max_size=4),
                        min_size=2, max_size=4),
-       action=st.sampled_from(ACTIONS))
+       action=st.one_of(st.sampled_from(ACTIONS),
+                        st.lists(st.sampled_from(ACTIONS), min_size=4, max_size=4)))
 def test_cached_calls_warn_as_native(tmp_path_factory, snippets, points, action):
-    """Generated programs, called at a sequence of points: every call through the cache
-    (recording, replay or miss) warns and raises exactly as the native run at that point,
-    each with its own module (so its own 'default'/'module' registry)."""
+    """Generated programs, called at a sequence of points (under one warnings filter action,
+    or another at each point): every call through the cache (recording, replay or miss)
+    returns, warns and raises exactly as the native run at that point, each with its own
+    module (so its own 'default'/'module' registry)."""
     native, cached = _modules(_program(snippets), tmp_path_factory.mktemp("w"), 2)
     _compare(native.f, cached.f, points, action)
 
@@ -232,3 +236,36 @@ def test_other_threads_warnings_are_untouched():
     assert not errors
     assert sum(str(m.message) == "invalid value encountered in log" for m in w) == 300
     assert cached.stats["hits"] > 0 and cached.stats["misses"] == 0
+
+
+def test_ignored_warnings_replay_while_ignored(tmp_path):
+    """A capture whose warnings were all ignored is replayed while they still are (a hit,
+    silent as natively), and is a miss once they are not (the program warns itself)."""
+    native, cached = _modules(_program([("log", 1, 0.5), ("dead", 2, 0.5)]), tmp_path, 2)
+    cf = framead.value_and_grad(cached.f, cache=True)
+    p = [0.3, -0.5, -0.7, 1.2]
+    for k, action in enumerate(["ignore", "ignore", "always", "ignore", "error"]):
+        want = _observed(lambda: native.f(np.array(p)), action)
+        assert _observed(lambda: cf(np.array(p)), action) == want, (k, action)
+        assert want[1] or action != "always"
+    assert cf.stats["hits"] == 2 and cf.stats["replay_warned"] == 2, cf.stats
+
+
+def _blocked_helper(y):
+    return np.sum(np.where(np.isfinite(y), y, 0.0) * np.log(np.abs(y)))
+
+
+def _blocked(u):
+    with np.errstate(all="ignore"):
+        y = u / np.array([1.0, 0.0, 2.0])
+        return _blocked_helper(y)
+
+
+def test_programs_own_errstate_blocks_replay():
+    """A program whose operations (its helpers' too) all run inside its own
+    ``with np.errstate(all="ignore")`` replays silently where they divide by zero, as its
+    native run is silent; the caller's np.errstate does not matter."""
+    u = np.array([0.5, 1.0, 1.5])
+    for fp in ({}, {"all": "raise"}):
+        stats = _compare(_blocked, _blocked, [u] * 3, "always", fp)
+        assert stats["hits"] == 2, stats
