@@ -265,11 +265,12 @@ def test_gufunc_jvps_match_central_differences():
         np.testing.assert_allclose(dy, ref, rtol=1e-6, atol=1e-7)
 
 
-def test_cond_second_order():
-    """hessian of cond (the svd gufunc's VJP differentiated again) against differences."""
-    a0 = _well(np.random.default_rng(12), (2, 3))
-    hess = framead.hessian(lambda a: la.cond(a), strict=True)(a0)
-    gfn = framead.grad(lambda a: la.cond(a), strict=True)
+@pytest.mark.parametrize("p,shape", [(None, (2, 3)), ("fro", (3, 3)), ("nuc", (3, 3))])
+def test_cond_second_order(p, shape):
+    """hessian of cond (the gufuncs' VJPs differentiated again) against differences."""
+    a0 = _well(np.random.default_rng(12), shape)
+    hess = framead.hessian(lambda a: la.cond(a, p), strict=True)(a0)
+    gfn = framead.grad(lambda a: la.cond(a, p), strict=True)
     h = 1e-5
     for idx in [(0, 0), (1, 2)]:
         e = np.zeros_like(a0)
