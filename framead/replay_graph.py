@@ -302,10 +302,11 @@ def static_args(keys: list, args: tuple, kwargs: dict) -> list:
 # call a miss (``Warned``), and the program then runs and warns as natively.
 #
 # Python before 3.14 has no thread-local warnings filters (catch_warnings swaps the global
-# list and showwarning for every thread): GATE is one entry kept first in the global list,
+# list and showwarning for every thread): GATE is one entry first in the global list while a
+# capture or replay runs in some thread (``gate_on``/``gate_off``; nothing is left after),
 # inert (it matches nothing) in every thread that is not replaying or being watched. It is
-# put back first when the program's own filters went in front of it, without bumping the
-# filters' version (no registry is reset). np.errstate is context-local (a ContextVar).
+# put (back) first without bumping the filters' version (no registry is reset). np.errstate
+# is context-local (a ContextVar).
 # Not seen: a warning the capture's run did not issue because the same one had been issued
 # at the same place (the 'default'/'module'/'once' registries drop it before any filter).
 
@@ -337,20 +338,37 @@ GATE = ("error", _GATE_MATCH, Warning, None, 0)
 _gate_lock = threading.Lock()
 
 
-def keep_gate_first() -> None:
-    """Put ``GATE`` first in ``warnings.filters`` (once; again where the program's filters
-    went in front of it)."""
-    f = warnings.filters
-    if f and f[0] is GATE:
-        return
+_gate_users = 0  # captures and replays running (every thread): GATE is in the list while > 0
+
+
+def gate_on() -> None:
+    """Put ``GATE`` first in ``warnings.filters`` (again where the program's filters went in
+    front of it) for one more capture or replay; ``gate_off`` when it ends."""
+    global _gate_users
     with _gate_lock:
+        _gate_users += 1
         f = warnings.filters
         if type(f) is not list or (f and f[0] is GATE):
             return
-        for k in range(len(f) - 1, -1, -1):
-            if f[k] is GATE:
-                del f[k]
+        _drop_gate(f)
         f.insert(0, GATE)
+
+
+def gate_off() -> None:
+    """One capture or replay ended: the last takes ``GATE`` out of ``warnings.filters``."""
+    global _gate_users
+    with _gate_lock:
+        _gate_users -= 1
+        f = warnings.filters
+        if _gate_users <= 0 and type(f) is list:
+            _gate_users = 0
+            _drop_gate(f)
+
+
+def _drop_gate(f: list) -> None:
+    for k in range(len(f) - 1, -1, -1):
+        if f[k] is GATE:
+            del f[k]
 
 
 try:  # NumPy 2: the error state is a ContextVar holding an extobj
@@ -402,9 +420,7 @@ def gated(run: Callable[[], Any], fp: tuple = CALLERS_FP) -> Any:
     """``run()`` (a replay's forward pass) under ``GATE`` and NumPy error handling that
     raises for every kind of floating-point error not ignored (``fp``: see ``CALLERS_FP``,
     ``lexical_fp``); ``Warned`` where it would warn."""
-    f = warnings.filters
-    if not f or f[0] is not GATE:
-        keep_gate_first()
+    gate_on()
     mine = _thread.__dict__  # (this thread's)
     outer = mine.get("seen"), mine.get("gate", False)
     seen: list = []
@@ -427,6 +443,7 @@ def gated(run: Callable[[], Any], fp: tuple = CALLERS_FP) -> Any:
         if token is not None:
             _extobj_contextvar.reset(token)
         mine["seen"], mine["gate"] = outer
+        gate_off()
     if seen:  # (a warning raised and caught inside a function the replay called)
         raise Warned(f"the replay warned: {seen[0]}")
     return out
@@ -522,7 +539,7 @@ class CaptureWarnings:
     np.seterr."""
 
     def __enter__(self) -> CaptureWarnings:
-        keep_gate_first()
+        gate_on()
         self.reason: str | None = None
         self.raise_all = self.imperative = self.quiet = False
         self._outer = getattr(_thread, "seen", None), getattr(_thread, "gate", False)
@@ -534,6 +551,7 @@ class CaptureWarnings:
 
     def __exit__(self, *exc: Any) -> None:
         _thread.seen, _thread.gate = self._outer
+        gate_off()
         if self.seen and not ignored(Warning):
             self.reason = f"a warning was issued during the capture ({self.seen[0]!r})"
         elif self.seen:  # (every warning ignored: its replays need that still, ``quiet``)

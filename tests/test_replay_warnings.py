@@ -208,6 +208,21 @@ def test_quiet_programs_still_replay():
         _compare(_quiet, cached, [[0.1] * 4], action)
 
 
+def test_nothing_is_left_in_the_warnings_filters(tmp_path):
+    """The gate filter is in ``warnings.filters`` only while a capture or replay runs: after
+    recordings, hits and misses (one of which warns) the list is the program's own again."""
+    from framead.replay_graph import GATE
+    native, cached = _modules(_program([("log", 1, 0.5)]), tmp_path, 2)
+    cf = framead.value_and_grad(cached.f, cache=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        before = list(warnings.filters)
+        for p in ([0.3, 0.5, 0.7, 1.2], [0.4, 0.5, 0.7, 1.2], [0.4, -0.5, 0.7, 1.2]):
+            cf(np.array(p))
+            assert warnings.filters == before and GATE not in warnings.filters
+    assert GATE not in warnings.filters
+
+
 def test_other_threads_warnings_are_untouched():
     """While one thread replays, another thread's warnings are shown as usual (the gate
     filter is inert outside a replay) and the replays stay hits."""
