@@ -900,10 +900,10 @@ def _warns_natively(u):
 
 @pytest.mark.parametrize("mode", ["loop", "source"])
 def test_replays_warn_as_the_native_run_does(mode, monkeypatch):
-    """A function that warns natively warns again on each hit, as natively, and the replay's
-    reverse pass adds none of its own (the 0 / 0 of a division's derivative: the uncached
-    pass runs under np.errstate(all="ignore"), and so does the replay's); 3.13's warnings
-    read the generated code's ``__builtins__``."""
+    """A function that warns natively warns on each call as natively, from its own line: its
+    trace is not replayed (a replay's warnings would name framead's lines), and the reverse
+    pass adds none of its own (the 0 / 0 of a division's derivative: it runs under
+    np.errstate(all="ignore"))."""
     monkeypatch.setenv("FRAMEAD_REPLAY", mode)
     u = np.array([0.5, 1.0, 1.5])
     vg = framead.value_and_grad(_warns_natively, cache=True)
@@ -912,7 +912,10 @@ def test_replays_warn_as_the_native_run_does(mode, monkeypatch):
             warnings.simplefilter("always")
             np.testing.assert_array_equal(vg(u)[1], [1.0, 0.0, 0.5])
         assert [str(w.message) for w in seen] == ["divide by zero encountered in divide"], k
-    assert vg.stats["hits"] == 2
+        assert [(w.filename, w.lineno) for w in seen] == [
+            (__file__, _warns_natively.__code__.co_firstlineno + 1)], k
+    assert vg.stats["hits"] == 0
+    assert any("a warning was issued during the capture" in r for r in vg.stats["reasons"])
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(

@@ -27,6 +27,7 @@ from framead.rules import mutation_rules as M
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from test_linalg_numpy25 import GUFUNC_CASES
 
 try:
     import scipy.linalg as sl
@@ -418,7 +419,7 @@ def _scipy_more_cases():  # scipy_special/signal rules, exact-number cuts (issue
 
 CASES = (MUTATION_CASES + LINALG_CASES + PRODUCT_CASES + SHAPE_CASES + REDUCTION_CASES
          + SERIES_CASES
-         + _fft_cases() + MORE_CASES + _scipy_cases() + _scipy_more_cases())
+         + _fft_cases() + MORE_CASES + _scipy_cases() + _scipy_more_cases() + GUFUNC_CASES)
 
 
 def _rule_of(fn):
