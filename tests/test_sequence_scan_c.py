@@ -273,6 +273,26 @@ def test_scan_is_bounded():
     np.testing.assert_allclose(g, [1.5, x[1]])
 
 
+@pytest.mark.parametrize("kind", ["deque", "userlist"])
+def test_cyclic_sequence_terminates(kind):
+    """A deque / UserList holding itself before its traced item: the walk stops at its
+    depth limit ("maybe"), and NumPy's conversion fails as natively (its error's name
+    feeds the result)."""
+    def f(x):
+        d = collections.deque() if kind == "deque" else collections.UserList()
+        d.append(d)
+        d.append(float(x[0]) * 2.0)
+        try:
+            r = str(np.mean(d))
+        except Exception as e:  # noqa: BLE001 (whatever NumPy raises, as natively)
+            r = type(e).__name__
+        return float(x[0]) * len(r)
+    x = np.array([0.5])
+    value, g = framead.value_and_grad(f)(x.copy())
+    assert value == f(x.copy())
+    np.testing.assert_allclose(g, [f(x.copy()) / x[0]])
+
+
 def test_deque_of_arrays_operand():
     """An untraced array plus a deque of traced rows: NumPy stacks the rows (2, 3)."""
     def f(x):
