@@ -33,7 +33,7 @@ from registry import CASES  # noqa: E402
 
 for _m in ("roots", "quad", "ode", "linalg", "stats", "finance", "series", "numeric",
            "library", "idioms", "numpy", "probes", "probes2", "classics2", "probes3",
-           "library2", "classics3", "classics4", "classics5"):
+           "library2", "classics3", "classics4", "classics5", "classics6"):
     importlib.import_module(f"programs_{_m}")
 
 FULL = os.environ.get("FRAMEAD_CORPUS_FULL") == "1"
@@ -166,6 +166,42 @@ EXPECTED: dict[str, tuple[str, str]] = {
                               "(s['p'] += ...): FA104 at ndarray.dtype; the tuple row writes "
                               "and field reads are not followed"),
     "ndenumerate_ndindex_loops": ("wrong_hazard", "np.ndenumerate's next() over a.flat "
+                                  "(FA101)"),
+    # programs_classics6: silent wrong gradients or values (no hazard); each cause is named
+    "scipy_overwrite_lapack": ("wrong", "scipy.linalg.lu_factor(a, overwrite_a=True) / "
+                               "solve(..., overwrite_b=True): framead/scipy_calls.py "
+                               "_overwrite_off runs the rule with the overwrite_* flags False, "
+                               "so the program's array keeps its old contents where LAPACK "
+                               "overwrites it natively: the captured value differs"),
+    "integer_and_complex_casting": ("wrong", "traced floats written into an int array "
+                                    "(np.copyto(w, x * 100, casting='unsafe')) keep their "
+                                    "derivative: the write primitives' VJPs (rules/"
+                                    "mutation_rules.py _copyto_vjp_src, rules/primitives.py "
+                                    "setitem_vjp_v) ignore the destination's integer dtype"),
+    "pcm_quantise_int16": ("wrong", "pcm[:] = x * 32767 into an int16 array and flags[:] = ... "
+                           "into a bool array: the truncated values keep x's derivative "
+                           "(rules/primitives.py setitem_vjp_v ignores the destination "
+                           "dtype)"),
+    "fraction_constants_mixed": ("wrong", "np.float64 <op> Fraction: NumPy's object loop hands "
+                                 "Fraction.__rmul__ a fresh Python float (handlers.binary: "
+                                 "operator_runs_python runs the operator natively), so that "
+                                 "term is a constant"),
+    "numpy_scalar_times_user_number": ("wrong", "np.float64 * a user class with __rmul__: "
+                                       "NumPy's object loop hands __rmul__ a fresh Python "
+                                       "float (handlers.binary, operator_runs_python), the "
+                                       "term is a constant"),
+    # programs_classics6: reported
+    "operator_module_inplace": ("wrong_hazard", "operator.setitem(a, i, v) called as a "
+                                "function (and through map) has no rule: FA101, FA104"),
+    "threading_shared_output": ("wrong_hazard", "threading.Thread workers read the traced "
+                                "input uncaptured: FA109"),
+    "futures_submit_partial": ("wrong_hazard", "executor.submit runs the term in an "
+                               "uncaptured worker thread: FA109"),
+    "nditer_allocated_output": ("wrong_hazard", "np.nditer (allocated output, external_loop "
+                                "readwrite) has no rule (FA101)"),
+    "masked_invalid_statistics": ("wrong_hazard", "np.ma's float64.view (FA101)"),
+    "scipy_stats_distributions": ("wrong_hazard", "multivariate_normal's covariance "
+                                  "eigendecomposition calls LAPACK dsyevr directly, no rule "
                                   "(FA101)"),
 }
 if np.lib.NumpyVersion(np.__version__) >= "2.5.0":  # (NumPy 2.5's linalg internals)
@@ -321,7 +357,17 @@ REPLAY_EXPECTED.update({
                                    "records no guard for a set (tree_value of a set is None)",
     "text_label_decisions": "decisions on text made from traced values (f'{v:+.3f}', "
                             "'%.2f' % v, str(v)): neither guarded nor unreplayable",
+    # programs_classics6
+    "lexicographic_tuple_choice": "(cost, k) < best[:2] and [a, b] > [c, d]: tuples/lists of "
+                                  "traced floats are not traced operands, so the COMPARE_OP "
+                                  "probe never calls ProbeHandlers.compare and no guard is "
+                                  "recorded",
+    "sign_vote_counter": "collections.Counter of traced floats and list.count(1.0): equality "
+                         "decisions made in C (Counter's _count_elements, list.count is "
+                         "STRUCTURAL in capture/call_kinds.py) are not guarded",
 })
+REPLAY_EXPECTED.update({name: EXPECTED[name][1] for name in (
+    "scipy_overwrite_lapack", "fraction_constants_mixed", "numpy_scalar_times_user_number")})
 
 
 def test_classic_cached_replays():
