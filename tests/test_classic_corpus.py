@@ -362,9 +362,16 @@ REPLAY_EXPECTED.update({
                                   "traced floats are not traced operands, so the COMPARE_OP "
                                   "probe never calls ProbeHandlers.compare and no guard is "
                                   "recorded",
-    "sign_vote_counter": "collections.Counter of traced floats and list.count(1.0): equality "
-                         "decisions made in C (Counter's _count_elements, list.count is "
-                         "STRUCTURAL in capture/call_kinds.py) are not guarded",
+    "sign_vote_counter": "collections.Counter of traced floats, list.count / tuple.count: "
+                         "equality decisions made in C (Counter's _count_elements; list.count "
+                         "is STRUCTURAL in capture/call_kinds.py) are not guarded",
+    "relu_truthiness_branches": "truth tests of traced floats (if h:, not h, h or 1.0) are "
+                                "not probed (POP_JUMP_IF_* / UNARY_NOT, TO_BOOL on 3.13): no "
+                                "guard is recorded, only bool(h) is guarded (DECIDING)",
+    "decorate_sort_undecorate": "sorted() of (value, index) tuples: capture/guards.py "
+                                "WhichArgument.index looks for each result item among the "
+                                "arguments' flattened leaves, a tuple never is one, so the "
+                                "guard records (-1, ..., -1) and holds at every input",
 })
 REPLAY_EXPECTED.update({name: EXPECTED[name][1] for name in (
     "scipy_overwrite_lapack", "fraction_constants_mixed", "numpy_scalar_times_user_number")})

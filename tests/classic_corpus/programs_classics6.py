@@ -1434,7 +1434,8 @@ def lexicographic_tuple_choice(xs):
 @case(vector(9, -1.0, 1.0))
 def sign_vote_counter(x):
     """Ensemble votes at three decision thresholds: collections.Counter of np.sign of the
-    models' margins (as a list), the side with more votes, and list.count of the votes."""
+    models' margins (as a list), the side with more votes, list.count and tuple.count of
+    the votes."""
     total = 0.0
     for k, c in enumerate((-0.4, 0.0, 0.4)):
         votes = np.sign(x - c).tolist()
@@ -1442,4 +1443,35 @@ def sign_vote_counter(x):
         n_pos, n_neg = tally[1.0], tally[-1.0]
         side = 1.0 if n_pos >= n_neg else -1.0
         total += max(n_pos, n_neg) * x[k] + side * x[k + 3] + votes.count(-1.0) * x[k + 6]
+        total += tuple(votes).count(1.0) * 0.5
     return float(total + x.sum())
+
+
+@case(vector(8, -1.0, 1.0))
+def relu_truthiness_branches(x):
+    """Hand-written ReLU units whose outputs are tested for truth (if h:, h or default,
+    not h), as scalar neural-network and sparse-update code does: inactive units (exact
+    zeros) take other branches."""
+    w = np.array([1.0, -0.8, 0.6, -1.2, 0.9, -0.5, 1.1, -0.7])
+    hidden = np.maximum(w * x + 0.1, 0.0)
+    total = 0.0
+    for k, h in enumerate(hidden):
+        if h:
+            total += h * h * (k + 1)
+        else:
+            total += 0.1 * x[k]
+        scale = h or 1.0
+        total += scale * 0.5
+        if not h:
+            total -= x[(k + 1) % 8] * 0.2
+    return float(total)
+
+
+@case(vector(8, -1.0, 1.0), on_list)
+def decorate_sort_undecorate(xs):
+    """The decorate-sort-undecorate idiom: sorted() of (|v|, i) tuples (and of (v, i)
+    descending), the ranks used as weights, as code older than key= does."""
+    decorated = sorted((abs(v), i) for i, v in enumerate(xs))
+    total = sum(rank * xs[i] for rank, (_, i) in enumerate(decorated))
+    desc = sorted([(v, i) for i, v in enumerate(xs)], reverse=True)
+    return total + sum(v * (rank + 1) for rank, (v, _) in enumerate(desc[:3]))
