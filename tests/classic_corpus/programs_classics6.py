@@ -1475,3 +1475,18 @@ def decorate_sort_undecorate(xs):
     total = sum(rank * xs[i] for rank, (_, i) in enumerate(decorated))
     desc = sorted([(v, i) for i, v in enumerate(xs)], reverse=True)
     return total + sum(v * (rank + 1) for rank, (v, _) in enumerate(desc[:3]))
+
+
+@case(vector(10, -1.0, 1.0))
+def run_length_groupby(x):
+    """Run-length encoding of a quantised signal: itertools.groupby (no key: runs of equal
+    values) over np.sign(x).tolist(), the run lengths weighting each run's samples."""
+    import itertools
+
+    levels = np.sign(x).tolist()
+    total, pos = 0.0, 0
+    for level, run in itertools.groupby(levels):
+        n = len(list(run))
+        total += n * n * level + x[pos:pos + n].sum() * n
+        pos += n
+    return float(total)
