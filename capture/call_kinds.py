@@ -77,8 +77,8 @@ from numpy._core import _multiarray_umath
 from framead import rules
 
 from . import _evalframe as C
+from . import opcodes_common, writers
 from . import special_forms as sf
-from . import writers
 from .callables import HEAPTYPE, constructs_in_python
 from .native import call_as_user
 from .operators import BINARY_NAMES
@@ -238,7 +238,8 @@ _DECLARED: list[tuple[int, list]] = [
         # C functions that take a Python function to run or store as is (never wrap it):
         # __build_class__ runs the class body with the namespace as its locals
         builtins.__build_class__, property, staticmethod, classmethod,
-        len, isinstance, issubclass, id, type, print, repr, str, format, hasattr, getattr,
+        len, isinstance, issubclass, id, type, print, repr, str, format, ascii, hasattr,
+        getattr, opcodes_common.FORMAT, *opcodes_common.CONVERSIONS[2:],
         delattr, callable, hash, range, bool, dict, set, frozenset, slice, vars, dir,
         # introspection never calls its argument (a handler's argument tuple would hold one
         # more reference: sys.getrefcount(f) differed)
@@ -276,8 +277,10 @@ _DECLARED: list[tuple[int, list]] = [
     (Kind.CALLBACK_SAFE, [list.sort, builtins.sorted, builtins.filter]),
     # text of values: its answer decides where the text does (``if s.startswith("-")``), so
     # a cached trace guards it (these come to dispatch while guards are recorded)
-    # (``"{:.3f}".format(x)``, ``ascii(x)``: no entry, FA101, a cached trace is not replayed)
-    (Kind.TEXT, [builtins.str, builtins.repr, builtins.format,
+    # (``"{:.3f}".format(x)``: no entry, FA101, a cached trace is not replayed); f-strings
+    # come here as format/str/repr/ascii calls (opcodes_common.Emitter.format_value)
+    (Kind.TEXT, [builtins.str, builtins.repr, builtins.format, builtins.ascii,
+                 opcodes_common.FORMAT, *opcodes_common.CONVERSIONS[2:],
                  _multiarray_umath.dragon4_positional, _multiarray_umath.dragon4_scientific]),
     # lookups by key (dict[k] itself: handlers.get_item): a memo table filled by an earlier
     # call hands back values this capture did not compute

@@ -408,7 +408,7 @@ def _text(rec, fn, args: tuple, kwargs: dict, frame) -> Any:
         result = call_as_user(fn, args, kwargs)
     except Exception as e:
         if holds_traced((args, kwargs)):
-            rec._raised(callable_name(fn), e, frame)
+            rec._raised(callable_name(getattr(fn, "func", fn)), e, frame)  # (f-strings')
         raise
     text_guard(rec, fn, args, kwargs, result, frame)
     return result
@@ -423,7 +423,8 @@ def text_guard(rec, fn, args: tuple, kwargs: dict, text: Any, frame) -> None:
     vals = [rec.tree_value(a) for a in given]
     if any(v is None and holds_traced(a) for v, a in zip(vals, given, strict=True)):
         where = f" at {loc_of(frame).short()}" if frame is not None else ""
-        rec.unreplayable.append(f"{callable_name(fn)} made text of traced values{where}")
+        name = callable_name(getattr(fn, "func", fn))  # (an f-string's: a partial)
+        rec.unreplayable.append(f"{name} made text of traced values{where}")
     elif any(v is not None for v in vals):
         rec.guard(_Keywords(fn, tuple(kwargs)) if kwargs else fn, given, {}, vals, text, frame)
 

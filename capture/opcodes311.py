@@ -121,6 +121,7 @@ REWRITES = {
     "LOAD_GLOBAL": E.load_global(LOAD_GLOBAL),
     "LOAD_METHOD": _load_method,
     "CALL_FUNCTION_EX": _call_function_ex,
+    "FORMAT_VALUE": E.format_value,
 }
 
 

@@ -184,6 +184,7 @@ REWRITES = {
     "PUSH_NULL": _push_null,
     "LOAD_GLOBAL": E.load_global(LOAD_GLOBAL),
     "CALL_FUNCTION_EX": _call_function_ex,
+    "FORMAT_VALUE": E.format_value,
 }
 
 

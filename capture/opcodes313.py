@@ -103,13 +103,14 @@ def _dict_merge(ctx, arg):
     ], 3
 
 
-#: opcode name -> rewrite function (opcodes312's, four replaced, one added)
+#: opcode name -> rewrite function (opcodes312's, four replaced, FORMAT_VALUE's three, one added)
 REWRITES = {
-    **_base.REWRITES,
+    **{k: v for k, v in _base.REWRITES.items() if k != "FORMAT_VALUE"},  # (3.13: three)
     "COMPARE_OP": _compare_op,
     "PUSH_NULL": _push_null,
     "CALL_FUNCTION_EX": _call_function_ex,
     "DICT_MERGE": _dict_merge,
+    **E.format_rewrites(),
 }
 assert "KW_NAMES" not in OP and all(name in OP for name in REWRITES)
 

@@ -18,6 +18,7 @@ stack slots they need beyond the original instruction's own peak (capture/rewrit
 
 from __future__ import annotations
 
+import functools
 import types
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -114,6 +115,13 @@ class Probes:
         self.ATTR_NAMES = ATTR_NAMES
 
 
+#: f-string formatting as calls (``format(v, spec)``, a conversion's ``str``/``repr``/``ascii``
+#: by its code): partials of the builtins, which a profiler's c_call events do not name (an
+#: f-string makes none natively); call_kinds lists them as TEXT
+FORMAT = functools.partial(format)
+CONVERSIONS = (None, str, functools.partial(repr), functools.partial(ascii))
+
+
 class Emitter:
     """Replacement sequences on one calling convention. ``call(n)``: the instructions that turn
     ``[x, y, *args]`` (``n`` args) into ``x(y, *args)``; so ``LOAD_CONST probe`` rotated under
@@ -161,6 +169,12 @@ class Emitter:
         """[f] -> [call, f]: a call of ``f`` then runs through the call probe; peak +1."""
         return [(self.LOAD_CONST, ctx.const(ctx.probes.call)), (self.SWAP, 2)]
 
+    def via_call(self, ctx: Any, fn: Any, nargs: int) -> Instrs:
+        """[*args] (1 or 2 values) -> call(fn, *args), through the call probe; peak +2."""
+        rot = [(self.SWAP, 2)] if nargs == 1 else [(self.SWAP, 3), (self.SWAP, 2)]
+        return [(self.LOAD_CONST, ctx.const(ctx.probes.call)), *rot,
+                (self.LOAD_CONST, ctx.const(fn)), *rot, *self.call(nargs)]
+
     # -- rewrite functions (``fn(ctx, arg)``)
 
     def probe2(self, tuple_name: str, index: Callable[[int], int] | None = None) -> Rewrite:
@@ -191,6 +205,20 @@ class Emitter:
 
         rewrite.__name__ = f"_before_{name}"
         return rewrite
+
+    def format_value(self, ctx: Any, arg: int) -> tuple[Instrs, int]:
+        """3.11/3.12 ``FORMAT_VALUE`` (an f-string's ``{value!conv:spec}``): [value(, spec)]
+        -> format(conv(value)(, spec)), calls the call probe sees (text of traced values is
+        guarded in a cached trace: calls._text); the same text as the instruction makes."""
+        swap = [(self.SWAP, 2)] if arg & 4 else []  # (the conversion applies to the value)
+        seq = swap + self.via_call(ctx, CONVERSIONS[arg & 3], 1) + swap if arg & 3 else []
+        return seq + self.via_call(ctx, FORMAT, 2 if arg & 4 else 1), 2
+
+    def format_rewrites(self) -> dict[str, Rewrite]:
+        """3.13's f-string instructions: FORMAT_SIMPLE, FORMAT_WITH_SPEC, CONVERT_VALUE."""
+        return {"FORMAT_SIMPLE": lambda ctx, arg: (self.via_call(ctx, FORMAT, 1), 2),
+                "FORMAT_WITH_SPEC": lambda ctx, arg: (self.via_call(ctx, FORMAT, 2), 2),
+                "CONVERT_VALUE": lambda ctx, arg: (self.via_call(ctx, CONVERSIONS[arg], 1), 2)}
 
     def contains(self, ctx: Any, arg: int) -> tuple[Instrs, int]:
         """``CONTAINS_OP arg`` (``in``; ``not in``: arg 1): [key, table] ->

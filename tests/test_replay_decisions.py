@@ -254,22 +254,20 @@ def text_str_format(x):
     return x[0] * 2.0 if text[0] == "-" else x[0] * x[0]
 
 
-_FSTRING = ("f-strings format in the interpreter (FORMAT_VALUE on 3.11/3.12; FORMAT_SIMPLE, "
-            "FORMAT_WITH_SPEC, CONVERT_VALUE on 3.13), which no probe sees: the opcode tables "
-            "(capture/opcodes311.py/312/313 REWRITES) must send them through the call probe as "
-            "format(v[, spec]) and str/repr/ascii(v) (TEXT callables: their text is guarded)")
-
-
 def text_percent_s(x):
     return x[0] * 2.0 if ("%s" % (float(x[0]),))[0] == "-" else x[0] * x[0]  # noqa: UP031
+
+
+def text_fstring_conversions(x):
+    v = float(x[0])
+    s = f"{v!r:>12}|{v!s}|{x[0]!a}|{v:{'+.2f'}}"  # (an f-string's conversions, a nested spec)
+    return x[0] * 2.0 if "-" in s else x[0] * x[0]
 
 
 def text_percent_dict(x):
     return x[0] * 2.0 if ("%(v).2f" % {"v": x[0]})[0] == "-" else x[0] * x[0]  # noqa: UP031
 
 
-_PERCENT_S = "CPython compiles '%s' % (v,) (%s/%r/%a of a tuple display) to an f-string: " + \
-    _FSTRING
 _PERCENT_DICT = ("'%(v).2f' % {'v': x}: the BINARY_OP probe (capture/_evalframe.c BINOP_PROBE) "
                  "never looks into a dict operand, so ProbeHandlers.binary (which guards the "
                  "text) is not called: the mod probes must also send text % dict holding traced "
@@ -277,8 +275,7 @@ _PERCENT_DICT = ("'%(v).2f' % {'v': x}: the BINARY_OP probe (capture/_evalframe.
 
 
 @pytest.mark.parametrize("f", [
-    pytest.param(text_fstring, marks=pytest.mark.xfail(strict=True, reason=_FSTRING)),
-    pytest.param(text_percent_s, marks=pytest.mark.xfail(strict=True, reason=_PERCENT_S)),
+    text_fstring, text_percent_s, text_fstring_conversions,
     pytest.param(text_percent_dict, marks=pytest.mark.xfail(strict=True, reason=_PERCENT_DICT)),
     text_percent, text_str, text_repr, text_format],
     ids=lambda f: f.__name__)

@@ -79,7 +79,9 @@ _REPLACED = {"BINARY_OP", "COMPARE_OP", "BINARY_SUBSCR", "STORE_SUBSCR", "UNARY_
              "UNARY_POSITIVE", "UNARY_INVERT", "PUSH_NULL", "LOAD_METHOD", "CALL_FUNCTION_EX",
              # 3.12+ (+x is CALL_INTRINSIC_1 5); 3.13
              "BINARY_SLICE", "STORE_SLICE", "CALL_INTRINSIC_1", "DICT_MERGE",
-             "CONTAINS_OP"}  # (a call of operator.contains)
+             "CONTAINS_OP",  # (a call of operator.contains)
+             # f-strings: calls of format and str/repr/ascii (3.11/3.12; 3.13)
+             "FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC", "CONVERT_VALUE"}
 
 
 def _skeleton(code):
