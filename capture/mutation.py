@@ -421,10 +421,12 @@ class Mutations:
 
     @staticmethod
     def _write_item(a: np.ndarray, k: Any, v: Any, base_slot: Any) -> None:
-        if base_slot is None:
-            a[k] = v
-        else:
+        if base_slot is not None:
             base_slot(k, v)
+        elif type(a) is np.ndarray:  # (as from the user's line: NumPy's ComplexWarning's)
+            call_quiet(operator.setitem, (a, k, v), None)
+        else:
+            a[k] = v
 
     def _masked_out(self, rule, fn, call_args, call_kwargs, node_args, frame) -> Any:
         """``fn(..., out=o, where=m)``: o keeps its old values where m is False, so record the
