@@ -204,10 +204,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                   "eigendecomposition calls LAPACK dsyevr directly, no rule "
                                   "(FA101)"),
 }
-if np.lib.NumpyVersion(np.__version__) >= "2.5.0":  # (NumPy 2.5's linalg internals)
-    EXPECTED["linalg_small_variety"] = (
-        "wrong_hazard", "NumPy 2.5: np.linalg.cond calls the _umath_linalg.svd gufunc and "
-        "tensorsolve ndarray.__array_wrap__ directly, which have no rule (FA101)")
 
 
 def judge(case) -> tuple[str, list[str], collections.Counter]:
@@ -349,14 +345,10 @@ def _has_torch() -> bool:
 # program -> why its replay is known wrong: the silent losses above are also constants a
 # replay keeps (a wrong value at a new point, not only a wrong gradient)
 REPLAY_EXPECTED: dict[str, str] = {name: EXPECTED[name][1] for name in (
-    "text_checkpoint_partial", "sequence_protocol_to_array",
-    "rolling_deque_numpy_stats", "list_subclass_userlist_to_numpy")}
+    "sequence_protocol_to_array", "rolling_deque_numpy_stats",
+    "list_subclass_userlist_to_numpy")}
 # programs_classics5 whose fresh captures are right but whose replays are not
 REPLAY_EXPECTED.update({
-    "containers_from_numpy_array": "max(set(...)) chooses among a set's items: calls._iterating "
-                                   "records no guard for a set (tree_value of a set is None)",
-    "text_label_decisions": "decisions on text made from traced values (f'{v:+.3f}', "
-                            "'%.2f' % v, str(v)): neither guarded nor unreplayable",
     # programs_classics6
     "lexicographic_tuple_choice": "(cost, k) < best[:2] and [a, b] > [c, d]: tuples/lists of "
                                   "traced floats are not traced operands, so the COMPARE_OP "
@@ -404,24 +396,6 @@ def test_classic_cached_replays():
 # programs_classics5.WARNING_PROGRAMS: (name, "fresh" | "replay") -> why its warnings or
 # exception differ from the native run's
 INVISIBLE_EXPECTED: dict[tuple[str, str], str] = {
-    ("warn_complex_store", "fresh"): "the ComplexWarning of a[:] = complex is attributed to "
-                                     "capture/mutation.py (Recorder.set_item runs a[k] = v "
-                                     "in framead's frame, not as from the user's)",
-    ("warn_complex_store", "replay"): "the replay's write warns from rules/primitives.py",
-    ("warn_log_negative", "replay"): "a replay's NumPy warnings come from <framead-replay-N> "
-                                     "lines, not the user's",
-    ("warn_user_helper", "replay"): "warnings.warn in the user's Python code does not run in "
-                                    "a replay (the warning is missing)",
-    ("warn_polyfit_rank", "replay"): "np.polyfit's RankWarning (warnings.warn in NumPy's "
-                                     "Python code) does not run in a replay",
-    ("warn_caught_domain_error", "replay"): "the trace recorded where math.sqrt succeeded "
-                                            "is replayed where it raises: the ValueError the "
-                                            "program catches escapes from the replay "
-                                            "(framead/cache.py runs entry.run with no "
-                                            "fallback on an exception)",
-    ("warn_mean_of_empty", "replay"): "np.mean's 'Mean of empty slice' is attributed to "
-                                      "numpy's fromnumeric.py (stacklevel counts the replay's "
-                                      "frames)",
 }
 
 
