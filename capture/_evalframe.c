@@ -1951,22 +1951,33 @@ is_seq(PyObject *o)
     return PyList_Check(o) || PyTuple_Check(o);
 }
 
+/* An array or NumPy scalar (a static type of NumPy's: "numpy.ndarray", "numpy.float64"):
+   the operand whose slot converts the other operand as NumPy converts arguments. */
+static inline int
+numpy_operand(PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    return t == ndarray_type ||
+           (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE) && strncmp(t->tp_name, "numpy.", 6) == 0);
+}
+
 /* The binary operators' probes (seqs: FA_SCAN_SEQS) also look into a deque or a
-   sequence-protocol object (seq_kind: a UserList, a user sequence) operand, and into such
-   sequences inside a list/tuple operand: x + deque(...) with x an untraced array is NumPy's
-   ufunc reading the deque in C. Two such sequences, or one and an int (deque
-   concatenation, repetition), stay on the fast path. */
+   sequence-protocol object (seq_kind: a UserList, a user sequence) met by an array or a
+   NumPy scalar, and into such sequences inside a list/tuple operand: x + deque(...) with x
+   an untraced array is NumPy's ufunc reading the deque in C (capture/sequences.py
+   sequence_operand reads it first, or reports FA101). With any other operand (a float, an
+   int, another sequence: their own operators, deque concatenation and repetition) the
+   probe stays on the fast path: a user vector class's own v * 0.5 is not slowed down. */
 static int
 other_seq_operand_traced(PyObject *a, PyObject *b)
 {
-    int ka = seq_kind(a), kb = ka ? 0 : seq_kind(b);
-    PyObject *seq = ka ? a : b, *other = ka ? b : a;
-    if (!(ka || kb) || is_seq(other) || PyLong_Check(other) || (ka && seq_kind(b))) {
+    PyObject *seq = numpy_operand(a) ? b : numpy_operand(b) ? a : NULL;
+    int kind = seq != NULL ? seq_kind(seq) : 0;
+    if (kind == 0) {
         return 0;
     }
     Py_ssize_t budget = FA_SCAN_BUDGET;
-    return scan_seq(&T.tracked, seq, ka ? ka : kb, 0, &budget, 1,
-                    FA_SCAN_LISTS | FA_SCAN_SEQS);
+    return scan_seq(&T.tracked, seq, kind, 0, &budget, 1, FA_SCAN_LISTS | FA_SCAN_SEQS);
 }
 
 FA_INLINE int

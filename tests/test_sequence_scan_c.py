@@ -293,6 +293,51 @@ def test_cyclic_sequence_terminates(kind):
     np.testing.assert_allclose(g, [f(x.copy()) / x[0]])
 
 
+class _Vec:
+    """A legacy vector class: the sequence protocol and its own operators."""
+
+    def __init__(self, xs: list) -> None:
+        self.xs = list(xs)
+
+    def __len__(self) -> int:
+        return len(self.xs)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.xs[i]
+
+    def __add__(self, o: _Vec) -> _Vec:
+        return _Vec([a + b for a, b in zip(self.xs, o.xs, strict=True)])
+
+    def __mul__(self, k: float) -> _Vec:
+        return _Vec([a * k for a in self.xs])
+
+
+def test_own_operators_stay_on_the_fast_path(monkeypatch):
+    """``v * 0.5`` of a sequence class with its own operators, met by no array: the probe
+    does not send it to the handler (its own __mul__ runs, instrumented, as before: no
+    handler round trip per operation); an array meeting it does."""
+    from framead.capture.handlers import ProbeHandlers
+
+    seen = []
+    binop = ProbeHandlers.binop
+
+    def counting(self, oparg, a, b):
+        if isinstance(a, _Vec) or isinstance(b, _Vec):
+            seen.append((type(a).__name__, type(b).__name__))
+        return binop(self, oparg, a, b)
+    monkeypatch.setattr(ProbeHandlers, "binop", counting)
+
+    def f(x):
+        v, w = _Vec([float(x[0]), float(x[1])]), _Vec([0.5, 0.25])
+        for _ in range(3):
+            v = v * 0.5 + w
+        return float((np.array([1.0, 2.0]) * v).sum())
+    x = np.array([0.4, -0.8])
+    _, g = framead.value_and_grad(f, strict=True)(x.copy())
+    assert seen == [("ndarray", "_Vec")]
+    np.testing.assert_allclose(g, [0.125, 0.25])
+
+
 def test_deque_of_arrays_operand():
     """An untraced array plus a deque of traced rows: NumPy stacks the rows (2, 3)."""
     def f(x):
