@@ -120,9 +120,10 @@ _OPERATORS = ("ndarray+c", "c*ndarray")
 _KNOWN = {
     **{("user_sequence", n, True): (
         "a list/tuple operand holding a user sequence: the C probe sends it to the handler, "
-        "but handlers.binary coerces a list operand through Recorder.tree_value, which reads "
-        "no user sequence (sequences.sequence_operand is asked only for a heap-type or deque "
-        "operand): NumPy reads it natively, FA108") for n in ("in_list", "in_tuple")},
+        "but ProbeHandlers._sequence_binop's coerce reads the list through tree_value, which "
+        "reads no user sequence (sequences.numpy_read is not asked), and converts it with "
+        "np.asarray natively: its traced values are constants, FA108")
+        for n in ("in_list", "in_tuple")},
     ("namedtuple", "in_tuple", True): (
         "a tuple operand holding a namedtuple: np.array's VJP rebuilds the namedtuple by "
         "calling its class on one list (TypeError: __new__() missing arguments) in the "
