@@ -20,11 +20,17 @@ class WhichArgument:
     @staticmethod
     def index(result: Any, args: tuple) -> Any:
         """Position of ``result`` among the leaves of ``args`` (-1: none); for a list or
-        tuple result that is not itself an argument (``sorted``), each item's position."""
+        tuple result that is not itself an argument (``sorted``), each item's position among
+        the list/tuple arguments' own items (``sorted`` of ``(value, index)`` tuples: a tuple
+        is never a leaf), then among the leaves."""
         leaves, _ = flatten_tree(list(args))
         k = next((k for k, x in enumerate(leaves) if x is result), -1)
         if k < 0 and type(result) in (list, tuple):
-            return tuple(next((k for k, x in enumerate(leaves) if x is r), -1) for r in result)
+            pool = [x for a in args if type(a) in (list, tuple) for x in a] + leaves
+            where: dict[int, int] = {}
+            for j, x in enumerate(pool):
+                where.setdefault(id(x), j)
+            return tuple(where.get(id(r), -1) for r in result)
         return k
 
     def __call__(self, *args: Any, **kwargs: Any) -> int:
