@@ -122,6 +122,12 @@ REWRITES = {
     "LOAD_METHOD": _load_method,
     "CALL_FUNCTION_EX": _call_function_ex,
     "FORMAT_VALUE": E.format_value,
+    # truth tests of values: bool(v) through the call probe, then the instruction
+    **{name: E.truth(OP[name]) for name in (
+        "POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_TRUE",
+        "POP_JUMP_BACKWARD_IF_FALSE", "UNARY_NOT")},
+    "JUMP_IF_TRUE_OR_POP": E.truth_or_pop(OP["POP_JUMP_FORWARD_IF_TRUE"]),
+    "JUMP_IF_FALSE_OR_POP": E.truth_or_pop(OP["POP_JUMP_FORWARD_IF_FALSE"]),
 }
 
 

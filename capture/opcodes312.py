@@ -93,6 +93,10 @@ ATTR_NAMES = _common.ATTR_NAMES
 SPEC = ProbeSpec(VERSION, PROBE_TUPLES, PROBE_NAMES, MARKER_NAMES)
 
 
+#: the instructions that test a value's truth (3.13: TO_BOOL alone)
+TRUTH_TESTS = ("POP_JUMP_IF_TRUE", "POP_JUMP_IF_FALSE", "UNARY_NOT")
+
+
 def _call(n: int) -> list[tuple[int, int]]:
     return [(CALL, n)]
 
@@ -185,6 +189,9 @@ REWRITES = {
     "LOAD_GLOBAL": E.load_global(LOAD_GLOBAL),
     "CALL_FUNCTION_EX": _call_function_ex,
     "FORMAT_VALUE": E.format_value,
+    # truth tests of values (``a or b`` is COPY 1; POP_JUMP_IF_TRUE): bool(v) through the
+    # call probe, then the instruction
+    **{name: E.truth(OP[name]) for name in TRUTH_TESTS},
 }
 
 

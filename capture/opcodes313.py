@@ -103,9 +103,12 @@ def _dict_merge(ctx, arg):
     ], 3
 
 
-#: opcode name -> rewrite function (opcodes312's, four replaced, FORMAT_VALUE's three, one added)
+#: opcode name -> rewrite function (opcodes312's, four replaced, FORMAT_VALUE's three, the truth
+#: tests' one: TO_BOOL, one added)
+_NOT_313 = ("FORMAT_VALUE", *_base.TRUTH_TESTS)  # (3.13: three; TO_BOOL: they take a bool)
 REWRITES = {
-    **{k: v for k, v in _base.REWRITES.items() if k != "FORMAT_VALUE"},  # (3.13: three)
+    **{k: v for k, v in _base.REWRITES.items() if k not in _NOT_313},
+    "TO_BOOL": E.truth(None),
     "COMPARE_OP": _compare_op,
     "PUSH_NULL": _push_null,
     "CALL_FUNCTION_EX": _call_function_ex,

@@ -122,6 +122,11 @@ FORMAT = functools.partial(format)
 CONVERSIONS = (None, str, functools.partial(repr), functools.partial(ascii))
 
 
+#: instructions whose result a truth test after them needs no probe for: an exact bool, or a
+#: comparison's result (the COMPARE probe guards the comparison itself)
+BOOL_MAKERS = ("COMPARE_OP", "CONTAINS_OP", "IS_OP", "UNARY_NOT", "TO_BOOL")
+
+
 class Emitter:
     """Replacement sequences on one calling convention. ``call(n)``: the instructions that turn
     ``[x, y, *args]`` (``n`` args) into ``x(y, *args)``; so ``LOAD_CONST probe`` rotated under
@@ -132,6 +137,9 @@ class Emitter:
         self.LOAD_CONST = op["LOAD_CONST"]
         self.SWAP = op["SWAP"]
         self.POP_TOP = op["POP_TOP"]
+        self.COPY = op["COPY"]
+        #: instructions that leave an exact bool (or a guarded comparison's result) on top
+        self.BOOL_MAKERS = frozenset(op[n] for n in BOOL_MAKERS if n in op)
 
     # -- sequences
 
@@ -175,7 +183,45 @@ class Emitter:
         return [(self.LOAD_CONST, ctx.const(ctx.probes.call)), *rot,
                 (self.LOAD_CONST, ctx.const(fn)), *rot, *self.call(nargs)]
 
+    def decided_before(self, ctx: Any) -> bool:
+        """Whether the value on top of the stack was made by a ``BOOL_MAKERS`` instruction just
+        before (or copied from one by ``COPY 1``: ``a < b or c``), on every path."""
+        prev = ctx.before(1)
+        if prev == (self.COPY, 1):
+            prev = ctx.before(2)
+        return prev is not None and prev[0] in self.BOOL_MAKERS
+
     # -- rewrite functions (``fn(ctx, arg)``)
+
+    def truth(self, opcode: int | None) -> Rewrite:
+        """A truth test (``if v:``, ``not v``, ``while v:``, ``assert v``): [v] ->
+        call(bool, v), through the call probe (a cached trace guards the decision on a traced
+        value), then ``opcode`` (the jump or UNARY_NOT, which then tests an exact bool and
+        calls no __bool__ again; None: nothing, 3.13's TO_BOOL). Kept where the value is
+        decided already (``decided_before``); peak +2."""
+
+        def rewrite(ctx, arg):
+            if self.decided_before(ctx):
+                return None
+            seq = self.via_call(ctx, bool, 1)
+            return (seq if opcode is None else seq + [(opcode, arg)]), 2
+
+        rewrite.__name__ = "_truth"
+        return rewrite
+
+    def truth_or_pop(self, pop_jump: int) -> Rewrite:
+        """3.11 ``JUMP_IF_TRUE_OR_POP`` / ``JUMP_IF_FALSE_OR_POP`` (``a or b``: the jump
+        keeps ``a``): [v] -> [v, call(bool, v)]; ``pop_jump`` (POP_JUMP_FORWARD_IF_TRUE or
+        _FALSE) to the same target with [v]; POP_TOP where it falls through; peak +3."""
+
+        def rewrite(ctx, arg):
+            if self.decided_before(ctx):
+                return None
+            return [(self.COPY, 1), *self.via_call(ctx, bool, 1), (pop_jump, arg),
+                    (self.POP_TOP, 0)], 3
+
+        rewrite.__name__ = "_truth_or_pop"
+        return rewrite
 
     def probe2(self, tuple_name: str, index: Callable[[int], int] | None = None) -> Rewrite:
         """[a, b] -> probes.<tuple_name>[index(arg)](a, b) (``index``: the instruction's

@@ -132,16 +132,29 @@ def _plan(probes) -> _Plan:
 
 
 class _Ctx:
-    """What a rewrite function sees: ``const(obj)``, ``probes``, ``names``, ``attr_names``."""
+    """What a rewrite function sees: ``const(obj)``, ``probes``, ``names``, ``attr_names``,
+    ``before(k)``."""
 
-    __slots__ = ("probes", "names", "attr_names", "consts", "_index")
+    __slots__ = ("probes", "names", "attr_names", "consts", "_index", "_ops", "_args",
+                 "_targets", "i")
 
-    def __init__(self, probes, names, attr_names, consts):
+    def __init__(self, probes, names, attr_names, consts, ops=(), args=(), targets=()):
         self.probes = probes
         self.names = names
         self.attr_names = attr_names
         self.consts = consts
         self._index: dict = {}
+        self._ops, self._args, self._targets = ops, args, targets
+        self.i = 0  # the instruction being rewritten
+
+    def before(self, k: int) -> tuple[int, int] | None:
+        """``(opcode, arg)`` of the ``k``-th instruction before this one (1: the one just
+        before) where control reaches this one only through it and those between (none of
+        them, nor this one, a jump or handler target); None otherwise."""
+        i, targets = self.i, self._targets
+        if i < k or any(j in targets for j in range(i - k + 1, i + 1)):
+            return None
+        return self._ops[i - k], self._args[i - k]
 
     def const(self, obj) -> int:
         """Index of ``obj`` (this very object) in the new co_consts."""
@@ -183,7 +196,9 @@ def rewrite(code: CodeType, probes, *, verify: bool = True) -> CodeType:
     names = code.co_names
     attr = plan.attr_names
     attr_idx = frozenset(i for i, nm in enumerate(names) if nm in attr) if attr else frozenset()
-    ctx = _Ctx(probes, names, attr_idx, list(consts))
+    targets = frozenset(j for j in jumps if j >= 0) | {t for _, _, t, _, _ in exc_idx}
+    ctx = _Ctx(probes, names, attr_idx, list(consts), ops, args, targets)
+    jump_ops = T.JUMPS_FORWARD | T.JUMPS_BACKWARD
 
     # -- rewrite: new instruction stream; group[i] = index of original i's first new instr
     rewrites = plan.rewrites
@@ -201,6 +216,7 @@ def rewrite(code: CodeType, probes, *, verify: bool = True) -> CodeType:
         group[i] = len(nops)
         fn = rewrites.get(op)
         if fn is not None:
+            ctx.i = i
             r = fn(ctx, args[i])
             if r is not None:
                 seq, x = r
@@ -213,7 +229,14 @@ def rewrite(code: CodeType, probes, *, verify: bool = True) -> CodeType:
                     nops.append(o)
                     nargs.append(a)
                     npos.append(p)
-                    njump.append(-1)
+                    # a jump in a replacement jumps where the original instruction does
+                    # (a truth test: bool(v) then the jump; its argument is recomputed)
+                    if o in jump_ops:
+                        if jumps[i] < 0:
+                            raise RewriteError("a jump replaces a non-jump", code)
+                        njump.append(jumps[i])
+                    else:
+                        njump.append(-1)
                 continue
         nops.append(op)
         nargs.append(args[i])

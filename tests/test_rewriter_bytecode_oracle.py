@@ -82,6 +82,10 @@ _REPLACED = {"BINARY_OP", "COMPARE_OP", "BINARY_SUBSCR", "STORE_SUBSCR", "UNARY_
              "CONTAINS_OP",  # (a call of operator.contains)
              # f-strings: calls of format and str/repr/ascii (3.11/3.12; 3.13)
              "FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC", "CONVERT_VALUE"}
+#: 3.11's ``a or b`` jumps become COPY 1, bool(v), POP_JUMP_FORWARD_IF_*, POP_TOP (the truth
+#: test through the call probe): compared as the jump they become
+_AS = {"JUMP_IF_TRUE_OR_POP": "POP_JUMP_FORWARD_IF_TRUE",
+       "JUMP_IF_FALSE_OR_POP": "POP_JUMP_FORWARD_IF_FALSE"}
 
 
 def _skeleton(code):
@@ -96,7 +100,7 @@ def _skeleton(code):
                 continue
             if ins.name == "EXTENDED_ARG":
                 continue
-            out.append((ins.name, ins.lineno))
+            out.append((_AS.get(ins.name, ins.name), ins.lineno))
     return out
 
 
@@ -118,3 +122,64 @@ def test_bytecode_package_decodes_every_instrumented_code_object():
             assert bc.argnames == Bytecode.from_code(code).argnames
             checked += 1
     assert checked > 200
+
+
+_TRUTH = ("POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_TRUE",
+          "POP_JUMP_BACKWARD_IF_FALSE", "JUMP_IF_TRUE_OR_POP", "JUMP_IF_FALSE_OR_POP",
+          "POP_JUMP_IF_TRUE", "POP_JUMP_IF_FALSE", "UNARY_NOT", "TO_BOOL")
+
+
+def test_truth_test_replacements_keep_both_branches_stack_depths():
+    """Each truth-test replacement (a jump among its instructions) leaves the stack as the
+    original does on the path that jumps and on the one that falls through, within the
+    declared extra; the jump is the last or next-to-last instruction."""
+    import dis
+
+    ctx = rewriter._Ctx(_probes(), (), frozenset(), [])  # (no instruction before)
+    names = [n for n in _TRUTH if n in T.REWRITES]
+    assert names, "no truth test is rewritten"
+    jumps = T.JUMPS_FORWARD | T.JUMPS_BACKWARD
+    for name in names:
+        op = T.OP[name]
+        r = T.REWRITES[name](ctx, 0)
+        assert r is not None, name
+        seq, extra = r
+        is_jump = op in jumps
+
+        def effect(o, a, jump):
+            return dis.stack_effect(o, a if o >= dis.HAVE_ARGUMENT else None,
+                                    **({"jump": jump} if o in jumps else {}))
+
+        for jump in ((False, True) if is_jump else (False,)):
+            orig = effect(op, 0, jump)
+            depth = peak = 0
+            for k, (o, a) in enumerate(seq):
+                if o in jumps and jump:
+                    depth += effect(o, a, True)
+                    assert k >= len(seq) - 2, name
+                    break
+                depth += effect(o, a, False)
+                peak = max(peak, depth)
+            assert depth == orig, (name, jump, depth, orig)
+            assert peak - max(0, orig) <= extra, (name, peak, extra)
+        assert sum(o in jumps for o, _ in seq) == is_jump, name
+
+
+def test_truth_tests_after_a_comparison_are_kept():
+    """``if a < b:``, ``not (a < c)``, ``a is b or c``: the value is a comparison's (guarded
+    by the COMPARE probe) or an exact bool; the truth test after it gets no call."""
+    def f(a, b, c):
+        if a < b:
+            c = not (a < c)
+        return (a is b) or c
+
+    probes = _probes()
+    new = instrument(f.__code__, probes)
+    bool_idx = [i for i, k in enumerate(new.co_consts) if k is bool]
+    assert not bool_idx, "a truth test after a comparison was rewritten"
+
+    def g(a, b):
+        return (a or b) if not a else b
+
+    new = instrument(g.__code__, probes)
+    assert any(k is bool for k in new.co_consts)
