@@ -65,8 +65,11 @@ class Mutations:
         whose elements share memory (as_strided, a writeable broadcast_to) took ``new``
         exactly only where every position of one element got the same value (``uniform``:
         the writer says so); else NumPy's order decided: FA104, its memory a constant. A
-        view of such a view is folded straight into the owner by its own elements."""
+        view of such a view is folded straight into the owner by its own elements. An
+        integer or bool buffer holds what NumPy's cast made of ``new`` (``_integral_write``)."""
         root = buffer_owner(obj)
+        if obj.dtype.kind in _INTEGRAL and root.dtype.kind in _INTEGRAL:
+            return self._integral_write(root, obj, new, frame)
         buf = self.buffer_of(root) or self._const_buffer(root)
         chain, cur = [], obj
         while cur is not root:
@@ -113,6 +116,28 @@ class Mutations:
         if self.save_all:  # every primal keeps the value it had when its node ran
             self._protect(new, frame)
         return None
+
+    def _integral_write(self, root: np.ndarray, obj: np.ndarray, new: Value,
+                        frame: Any) -> None:
+        """``obj``, of an integer or bool buffer, now holds NumPy's cast of ``new``: values
+        that move in steps (zero derivative almost everywhere), so the buffer holds constants
+        from now on (an untraced one stays untraced), as after ``x.astype(int)``. A cached
+        trace re-checks the stored values (re-running the node that made ``new``)."""
+        last = self.nodes[-1] if self.nodes else None
+        if self.guards is not None and last is not None and last.rule is not CONST_RULE and \
+                any(o is new for o in last.outputs):
+            self.guard(_Stored(obj.dtype), (new,), {}, (new,), np.array(obj, copy=True), frame)
+        buf = self.buffer_of(root)
+        if buf is None:  # (an untraced buffer stays a plain constant)
+            return
+        v = self._new_value(root)
+        self.nodes.append(Node(CONST_RULE, (), {}, (v,), loc_of(frame)))
+        if self.guards is not None or self.save_all:  # (replays bake this value in)
+            self._protect(v, frame)
+        buf.version += 1
+        buf.value = v
+        re = self.entries[id(root)]
+        re.value, re.version = v, buf.version
 
     def _view_entry(self, cur: np.ndarray, root: np.ndarray, buf: Any) -> Any:
         """The entry of ``cur``, a view of ``root``'s memory, with how it is made from its
@@ -461,6 +486,29 @@ class Mutations:
         if traced and self.value_of(y) is None:
             self._register(y, self._new_value(y))
         return y
+
+
+_INTEGRAL = frozenset("biumM")  # dtype kinds whose values move in steps: bool, ints, times
+
+
+class _Stored:
+    """What NumPy leaves in an array of ``dtype`` written with ``x`` (its unsafe cast; of a
+    complex ``x``, an int keeps the real part, a bool is ``x != 0``): a cached trace's guard."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype: np.dtype):
+        self.dtype = dtype
+
+    def __call__(self, x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        if self.dtype.kind == "b":
+            return x != 0
+        with np.errstate(all="ignore"):  # (nan or inf cast: warned once, natively)
+            return (x.real if x.dtype.kind == "c" else x).astype(self.dtype)
+
+    def __repr__(self) -> str:
+        return f"stored_as_{self.dtype}"
 
 
 _OVERLAP = ("a write through a view whose elements share memory (as_strided, "

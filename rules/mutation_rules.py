@@ -127,7 +127,10 @@ def _putmask_vjp_values(g, ans, a, mask, values):
     m = np.broadcast_to(np.asarray(mask, dtype=bool), _shape(a)).reshape(-1)
     n = int(np.prod(_shape(values), dtype=np.int64)) or 1
     pos = np.flatnonzero(m)
-    out = np.bincount(pos % n, weights=g[pos], minlength=n).reshape(_shape(values))
+    out = np.bincount(pos % n, weights=g[pos].real, minlength=n)
+    if np.iscomplexobj(g):  # (a complex array written: bincount weighs reals only)
+        out = out + 1j * np.bincount(pos % n, weights=g[pos].imag, minlength=n)
+    out = out.reshape(_shape(values))
     return out if _shape(values) else out[()]
 
 
