@@ -25,6 +25,7 @@ import numpy as np
 
 from . import rules
 from .capture import calls
+from .capture.native import Result, call_quiet
 
 
 def _traced(rec: Any, args) -> bool:
@@ -42,25 +43,185 @@ def _ppoly_evaluate(rec, fn, args, kwargs, frame):
     return None
 
 
-def _overwrite_off(rec, fn, args, kwargs, frame):
-    """Apply ``fn``'s rule with every ``overwrite_*`` argument False."""
+def _overwrite(rec, fn, args, kwargs, frame):
+    """Run ``fn`` with its ``overwrite_*`` flags as given (the arrays end with the native
+    bytes) and record what LAPACK left in each argument (``_record_writes``); the node itself
+    is recorded with the flags off (a cached replay never writes the values it reads)."""
     rule = rules.lookup(fn) or _PRIVATE.get(id(fn))
     if rule is None or not _traced(rec, (*args, *kwargs.values())):
         return fn(*args, **kwargs)
-    # flags given by keyword are off whatever the signature says (an f2py LAPACK routine has
-    # none, or on 3.13 one that names only its positional parameters)
-    kwargs = {k: (False if k.startswith("overwrite_") else v) for k, v in kwargs.items()}
+    names = _names(fn, rule)
+    off_args, off_kw = _flags_off(names, args, kwargs)
+    targets = _targets(names, args, kwargs)
+    if not targets:
+        return _apply(rec, rule, fn, off_args, off_kw, frame)
+    node_args, kw = calls._map_keywords(rule, off_args, off_kw)
+    if kw is None:
+        rec.hazard("FA106", rule.name, frame,
+                   f"a traced keyword argument of {rule.name} is not differentiated")
+        return fn(*args, **kwargs)
+    before = [t.copy(order="K") for _, t in targets]
+    native: list = []
+
+    def run(*_a, **_k):
+        native.append(fn(*args, **kwargs))
+        return _apart(native[0], [t for _, t in targets])
+
+    result = rec.apply(rule, run, off_args, off_kw, node_args, frame,
+                       writes=tuple(t for _, t in targets))
+    if not native:  # (refused, or raised: run as a call with no rule)
+        return result
+    _record_writes(rec, fn, args, kwargs, targets, before, native[0], result, frame)
+    return native[0]
+
+
+def _names(fn, rule) -> list[str]:
+    """``fn``'s parameter names (an f2py routine's from its rule, then its flags)."""
     try:
-        names = list(inspect.signature(fn).parameters)
+        return list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
-        return _apply(rec, rule, fn, args, kwargs, frame)
+        given = list(getattr(rule, "argnames", None) or ())
+        return given + [f"overwrite_{n}" for n in given[2:]]
+
+
+def _flags_off(names, args, kwargs):
+    """The call's arguments with every ``overwrite_*`` flag False (flags given by keyword are
+    off whatever the signature says)."""
+    kwargs = {k: (False if k.startswith("overwrite_") else v) for k, v in kwargs.items()}
     flags = [i for i, n in enumerate(names[:len(args)]) if n.startswith("overwrite_") and args[i]]
-    if not flags:  # nothing positional would be overwritten
-        return _apply(rec, rule, fn, args, kwargs, frame)
+    if not flags:
+        return args, kwargs
     cut = min(len(args), flags[0])
     kw = {**dict(zip(names[cut:], args[cut:], strict=False)), **kwargs}
     kw.update({names[i]: False for i in flags})
-    return _apply(rec, rule, fn, args[:cut], kw, frame)
+    return args[:cut], kw
+
+
+def _targets(names, args, kwargs) -> list[tuple[Any, np.ndarray]]:
+    """``(position or keyword, array)`` of the writeable arrays an ``overwrite_*`` flag given
+    True lets LAPACK write into."""
+    bound = {**dict(zip(names, args, strict=False)), **kwargs}
+    out = []
+    for flag, on in bound.items():
+        if not (flag.startswith("overwrite_") and on):
+            continue
+        name = flag.removeprefix("overwrite_")
+        t = bound.get(name)
+        if isinstance(t, np.ndarray) and t.flags.writeable and t.dtype.kind in "fc":
+            key = names.index(name) if name in names[:len(args)] else name
+            out.append((key, t))
+    return out
+
+
+def _apart(result, targets):
+    """``result`` with each array that shares memory with a target (but is not one: solve's
+    ``x``, a view of ``b``) replaced by a copy: the node's value, not a view of the target."""
+    leaves = result if type(result) is tuple else (result,)
+    parts = tuple(x.copy() if _aliases(x, targets) else x for x in leaves)
+    return parts if type(result) is tuple else parts[0]
+
+
+def _same(a, b) -> bool:
+    """``np.array_equal`` run natively (its Python body would be captured: guards)."""
+    return call_quiet(np.array_equal, (a, b), {"equal_nan": True})
+
+
+def _aliases(x, targets) -> bool:
+    return isinstance(x, np.ndarray) and all(x is not t for t in targets) and \
+        any(call_quiet(np.shares_memory, (x, t), None) for t in targets)
+
+
+def _record_writes(rec, fn, args, kwargs, targets, before, native, recorded, frame):
+    """For each target: a returned array that is it (``lu_factor``'s ``lu``, ``inv``'s
+    result) was written back by ``Recorder.apply``; one that is a view of it (``solve``'s
+    ``x`` in ``b``) is written into it here; other contents LAPACK left there (``solve``'s
+    LU factors in ``a``) are recorded by ``_scratch``."""
+    leaves = native if type(native) is tuple else (native,)
+    values = recorded if type(recorded) is tuple else (recorded,)
+    for (key, t), old in zip(targets, before, strict=True):
+        if any(x is t for x in leaves):
+            continue
+        view = next((i for i, x in enumerate(leaves) if _aliases(x, [t])), None)
+        if view is not None and leaves[view].size == t.size:
+            v = rec.value_of(values[view])
+            if v is not None:
+                rec._register(leaves[view], v)
+                rec.write_back(leaves[view], v, frame)
+            continue
+        if _same(t, old) and not _writes(fn, args, kwargs, key):
+            continue
+        _scratch(rec, fn, args, kwargs, key, t, frame)
+
+
+_WRITES: dict[tuple, bool] = {}  # (fn, target, layouts, other arguments) -> writes
+
+
+def _writes(fn, args, kwargs, key) -> bool:
+    """Whether ``fn`` writes into argument ``key`` when its bytes came back unchanged (an LU
+    of a triangular matrix is that matrix): asked once per layout, of copies perturbed off
+    the fixed point; a call that fails counts as writing (its contents then have no
+    derivative, never a silently wrong one)."""
+    desc = tuple(_describe(a) for a in (*args, *kwargs.values()))
+    k = (id(fn), key, desc, tuple(kwargs))
+    if k not in _WRITES:
+        from .rules.scipy_rules import _layout_copies  # noqa: PLC0415 - imports SciPy
+
+        a2, kw2 = _layout_copies(args, kwargs)
+        t = a2[key] if type(key) is int else kw2[key]
+        noise = np.random.default_rng(0).uniform(-1e-3, 1e-3, t.shape)
+        if t.ndim >= 2 and t.shape[-1] == t.shape[-2]:
+            noise = (noise + np.swapaxes(noise, -1, -2)) / 2  # (a factored matrix stays SPD)
+        t += noise * max(1.0, float(np.max(np.abs(t), initial=0.0)))
+        old = t.copy()
+        try:  # (warning filters are left alone: cached traces watch them)
+            call_quiet(fn, a2, kw2)
+            _WRITES[k] = not _same(t, old)
+        except Exception:  # noqa: BLE001 - any failure: assume it writes
+            _WRITES[k] = True
+        if len(_WRITES) > 512:
+            _WRITES.pop(next(iter(_WRITES)))
+    return _WRITES[k]
+
+
+def _describe(a):
+    if isinstance(a, np.ndarray):
+        return ("a", a.dtype.str, a.shape, a.flags.c_contiguous, a.flags.f_contiguous,
+                a.flags.writeable)
+    if type(a) in (tuple, list):
+        return tuple(_describe(x) for x in a)
+    return repr(a)[:80]
+
+
+_SCRATCH: dict[tuple, Any] = {}
+
+
+def _scratch(rec, fn, args, kwargs, key, t, frame):
+    """What LAPACK left in argument ``key`` (``t``), recorded as ``left(t, *args)``: a
+    cached replay recomputes it (``fn`` on copies of the same layouts); its derivative is
+    not known: a nonzero cotangent reaching it raises, its tangent is nan."""
+    order = "F" if t.flags.f_contiguous and not t.flags.c_contiguous else "C"
+    k = (id(fn), key, order)
+    if k not in _SCRATCH:
+        name = f"{getattr(fn, '__name__', fn)}"
+        what = f"what scipy.linalg {name} leaves in {key!r} when told to overwrite it"
+
+        def vjp(g, ans, *a, **kw):
+            if np.any(np.asarray(g) != 0):
+                raise NotImplementedError(f"framead: {what} has no derivative (read it from "
+                                          "the returned factors instead)")
+            return (None,) * len(a)
+
+        def jvp(tangents, ans, *a, **kw):
+            return np.full(np.shape(ans), np.nan, dtype=np.result_type(ans, float))
+
+        from .rules.scipy_rules import overwritten  # noqa: PLC0415 - imports SciPy
+
+        left = overwritten(fn, key, order)
+        left.__name__ = left.__qualname__ = f"{name}_overwritten_{key}"
+        _SCRATCH[k] = rules.make_rule(left, vjp=vjp, jvp=jvp, saves={}, argnames=None,
+                                      name=f"scipy.linalg.{name} (overwritten {key!r})")
+    rule = _SCRATCH[k]
+    rec.apply(rule, Result(t), (t, *args), kwargs, (t, *args), frame, writes=(t,))
 
 
 def _apply(rec, rule, fn, args, kwargs, frame):
@@ -99,7 +260,7 @@ def solver_table() -> list[tuple[Any, Any]]:
     if "scipy.linalg" in sys.modules:
         import scipy.linalg as sl  # noqa: PLC0415 - optional dependency
 
-        out += [(f, _overwrite_off) for f in (
+        out += [(f, _overwrite) for f in (
             sl.solve, sl.solve_banded, sl.solve_triangular, sl.cho_factor, sl.cho_solve,
             sl.lu_factor, sl.lu_solve, sl.inv, sl.det, sl.cholesky, *_lapack_rules())]
     return out

@@ -213,9 +213,7 @@ def _trans_code(trans):
 
 
 def _tri_mask(t, lower, unit_diagonal):
-    m = np.tril(t, -1 if unit_diagonal else 0) if lower else np.triu(t, 1 if unit_diagonal
-                                                                        else 0)
-    return m
+    return np.tril(t, -int(unit_diagonal)) if lower else np.triu(t, int(unit_diagonal))
 
 
 def _op(t, trans):
@@ -535,6 +533,26 @@ def _gbsv_jvp(tangents, ans, kl, ku, ab, b, *args, **kw):
     tab = None if tab is None else np.asarray(tab)[kl:]
     tx = _band_solve_jvp((None, tab, tb), ans[2], (kl, ku), np.asarray(ab)[kl:], b)
     return (None if tab is None else np.full(np.shape(ans[0]), np.nan)), None, tx, None
+
+
+def _layout_copies(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Writeable copies of the arrays, layouts kept."""
+    def cp(a):  # (a tuple's items too: cho_solve's (c, lower))
+        return np.array(a, copy=True, order="K") if isinstance(a, np.ndarray) else \
+            type(a)(cp(x) for x in a) if type(a) in (tuple, list) else a
+    return tuple(cp(a) for a in args), {k: cp(v) for k, v in kwargs.items()}
+
+
+def overwritten(fn, key, order: str):
+    """``left(target, *args, **kwargs)``: what ``fn`` (``overwrite_*`` on) leaves in its
+    argument ``key`` given ``target`` in ``order``, run on copies (framead/scipy_calls.py)."""
+    def left(target, *args, **kwargs):
+        args, kwargs = _layout_copies(args, kwargs)
+        mine = np.array(target, order=order, copy=True)
+        args = (*args[:key], mine, *args[key + 1:]) if type(key) is int else args
+        fn(*args, **(kwargs if type(key) is int else {**kwargs, key: mine}))
+        return mine
+    return left
 
 
 _SOLVES = {0: (0, ANS), 1: (0,)}
