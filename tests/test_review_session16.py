@@ -42,24 +42,6 @@ def _set_loop(x):
     return 0.0
 
 
-def _set_list(x):
-    L = list({x[0] * 1.0, x[1] * 2.0, x[2] * 3.0})
-    return L[0] * 1.0 + L[1] * 10.0 + L[2] * 100.0
-
-
-def _set_pop(x):
-    s = {float(x[0]), float(x[1]) * 2.0, float(x[2]) * 3.0}
-    return s.pop() * 1.0
-
-
-def _set_enumerate(x):
-    return sum(v * (k + 1.0) for k, v in enumerate({x[0] * 1.0, x[1] * 2.0, x[2] * 3.0}))
-
-
-def _set_len(x):
-    return len({float(x[0]), float(x[1]), float(x[2])}) * x[0]
-
-
 def _dict_dedup(x):
     d: dict = {}
     for v in x.tolist():
@@ -81,12 +63,15 @@ _SET_REASON = (
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=_SET_REASON)
 @pytest.mark.parametrize("f,a,b", [
     (_set_loop, [1.0, 1.0, 1.0], [5.0, 1.0, 1.0]),  # order 1,2,3 -> 2,3,5 (hash & 7)
-    (_set_list, [1.0, 1.0, 1.0], [5.0, 1.0, 1.0]),
-    (_set_pop, [1.0, 1.0, 1.0], [5.0, 1.0, 1.0]),
-    (_set_enumerate, [1.0, 1.0, 1.0], [5.0, 1.0, 1.0]),
-    (_set_len, [0.1, 0.2, 0.3], [0.3, 0.2, 0.3]),  # 3 distinct values -> 2
+    (lambda x: _weigh(list({x[0] * 1.0, x[1] * 2.0, x[2] * 3.0})), [1.0] * 3, [5.0, 1, 1]),
+    (lambda x: {float(x[0]), float(x[1]) * 2, float(x[2]) * 3}.pop() * 1.0, [1.0] * 3,
+     [5.0, 1, 1]),
+    (lambda x: sum(v * (k + 1.0) for k, v in enumerate({x[0] * 1.0, x[1] * 2.0, x[2] * 3.0})),
+     [1.0] * 3, [5.0, 1, 1]),
+    (lambda x: len({float(x[0]), float(x[1]), float(x[2])}) * x[0], [0.1, 0.2, 0.3],
+     [0.3, 0.2, 0.3]),  # 3 distinct values -> 2
     (_dict_dedup, [0.1, 0.2, 0.3], [0.3, 0.2, 0.3]),
-], ids=lambda v: getattr(v, "__name__", ""))
+], ids=["for-loop", "list", "pop", "enumerate", "len", "dict-keys"])
 def test_hash_order_and_dedup_of_traced_values_replay_right(f, a, b):
     b = np.array(b)
     want_v, want_g = float(f(b)), fd_grad(f, (b,), step=1e-6)
@@ -154,8 +139,7 @@ def test_cond_with_a_repeated_middle_singular_value(p):
 
 
 def test_svdvals_sum_of_squares_at_degenerate_matrices():
-    """sum(svdvals(a)**2) = ||a||_F^2: gradient 2a exactly, at a zero, a rank-one, the
-    identity (all singular values equal) and a wide matrix."""
+    """sum(svdvals(a)**2) = ||a||_F^2: gradient 2a at zero, rank-one, identity, wide a."""
     rng = np.random.default_rng(1)
     for x in (np.zeros((3, 3)), np.outer(rng.standard_normal(4), rng.standard_normal(4)),
               np.eye(3), rng.standard_normal((3, 5))):
@@ -490,15 +474,11 @@ print("PROBLEMS" if problems else "SAME", problems)
 '''
 
 
-def _interpreters() -> list[str]:
-    out = [sys.executable]
-    for p in ("/tmp/venv-3.12/bin/python", "/tmp/venv-3.13/bin/python"):
-        if os.path.exists(p) and os.path.realpath(p) != os.path.realpath(sys.executable):
-            out.append(p)
-    return out
+_OTHERS = ("/tmp/venv-3.12/bin/python", "/tmp/venv-3.13/bin/python")  # (where installed)
 
 
-@pytest.mark.parametrize("python", _interpreters())
+@pytest.mark.parametrize("python", [sys.executable, *(p for p in _OTHERS if os.path.exists(p)
+                                                      and p != sys.executable)])
 def test_fstrings_as_native(python, tmp_path):
     """f-strings of every kind (conversions, nested specs, '=', objects whose __format__ /
     __repr__ have side effects or return str subclasses, Decimal, datetime, bytes, NumPy
@@ -514,6 +494,30 @@ def test_fstrings_as_native(python, tmp_path):
     assert r.stdout.strip().startswith("SAME"), r.stdout[-3000:]
 
 
+_TEXT_REASON = (
+    "capture/calls.py text_guard: an argument whose tree_value is None is unreplayable only "
+    "where holds_traced (capture/callables.py, not deep) finds a traced value, and it does "
+    "not enter sets, frozensets, slices or dict views, whose C repr reads the traced items: "
+    "neither a guard nor unreplayable, so a replay decides on the recorded text. Needs "
+    "text_guard to use holds_traced(a, deep=True) with sets/frozensets/slices/dict views "
+    "entered (and the same in handlers._text_mod for '%' operands)")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=_TEXT_REASON)
+@pytest.mark.parametrize("text", [
+    lambda a: f"{slice(a, None)}", lambda a: str({a}), lambda a: repr({"k": a}.values()),
+    lambda a: "%s" % ({a},)],  # noqa: UP031 - the '%' operator is the case
+    ids=["fstring-slice", "str-set", "repr-values", "percent-set"])
+def test_text_of_containers_holding_traced_values_decides(text):
+    def f(x):
+        a = x[0] * 2.0
+        return a * 3.0 if "-" in text(a) else a * a
+
+    cf = framead.value_and_grad(f, cache=True)
+    cf(np.array([1.0]))
+    assert float(cf(np.array([-1.0]))[0]) == f(np.array([-1.0])), cf.stats
+
+
 # --- 7. list.sort guards ----------------------------------------------------------------------
 
 _KEY_CALLS = [0]
@@ -527,6 +531,10 @@ def _counting_key(v):
 def _sort_counting(x):
     L = [x[0] * 1.0, x[1] * 2.0, x[2] * 3.0]
     L.sort(key=_counting_key)
+    return _weigh(L)
+
+
+def _weigh(L):
     return L[0] * 1.0 + L[1] * 10.0 + L[2] * 100.0
 
 
@@ -545,30 +553,27 @@ def _sort_tuples(x):
 def _sort_by_text(x):
     L = [x[0] * 1.0, x[1] * 1.0, x[2] * 1.0]
     L.sort(key=str)
-    return L[0] * 1.0 + L[1] * 10.0 + L[2] * 100.0
+    return _weigh(L)
 
 
 def _sort_by_comparison(x):
     L = [x[0] * 1.0, x[1] * 1.0, x[2] * 1.0]
     L.sort(key=lambda v: v > 0.5)
-    return L[0] * 1.0 + L[1] * 10.0 + L[2] * 100.0
-
-
-_ALIAS: list = []
+    return _weigh(L)
 
 
 def _sort_aliased(x):
     L = [x[0] * 1.0, x[1] * 1.0, x[2] * 1.0]
     M = L
-    _ALIAS[:] = [L]
+    _KEY_CALLS.append(L)  # (held elsewhere too)
     M.sort()
-    return L[0] * 1.0 + L[1] * 10.0 + L[2] * 100.0
+    return _weigh(L)
 
 
 def _sort_unbound_abs(x):
     L = [x[0] * 1.0, x[1] * 1.0, x[2] * 1.0]
     list.sort(L, key=abs)
-    return L[0] * 1.0 + L[1] * 10.0 + L[2] * 100.0
+    return _weigh(L)
 
 
 @pytest.mark.parametrize("f", [_sort_counting, _sort_reverse_ties, _sort_tuples, _sort_by_text,
@@ -581,7 +586,7 @@ def test_list_sort_at_permuted_points(f):
     for p in ([0.3, 0.2, 0.1], [0.1, 0.2, 0.3], [0.3, 0.2, 0.1], [0.2, 0.3, 0.1],
               [0.25, 0.9, 0.4], [-0.3, 0.7, 0.2], [0.7, -0.35, 0.25]):
         x = np.array(p)
-        _KEY_CALLS[0] = 0
+        _KEY_CALLS[:] = [0]
         want = f(x)
         native_calls, _KEY_CALLS[0] = _KEY_CALLS[0], 0
         v, g = cf(x)
