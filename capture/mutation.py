@@ -373,7 +373,7 @@ class Mutations:
         """``a op= b`` on an array: a functional node, then a write into a's buffer."""
         if self.value_of(a) is None and self.tree_value(b) is None:
             return iop(a, b)
-        rule = rules.lookup(fop)
+        rule = rules.lookup(_narrowing_ufunc(fop, a, b) or fop)
         if rule is None:
             return self.unknown_call(iop, (a, b), {}, frame)
         return self.mutate(rule, iop, (a, b), {}, (a, self.coerce(b, frame)), a, frame)
@@ -534,6 +534,25 @@ def _uniform(rule: Any, node_args: tuple, target: np.ndarray) -> bool:
     of one element (which hold one value) all get one value, whatever NumPy's order."""
     return target.base is not None and bool(getattr(rule, "elementwise", False)) and all(
         a is target or _scalar(a) for a in node_args)
+
+
+_UFUNCS = {operator.add: np.add, operator.sub: np.subtract, operator.mul: np.multiply,
+           operator.truediv: np.true_divide, operator.floordiv: np.floor_divide,
+           operator.mod: np.remainder, operator.pow: np.power, operator.matmul: np.matmul}
+
+
+def _narrowing_ufunc(fop: Any, a: np.ndarray, b: Any) -> Any:
+    """The ufunc of ``a op= b`` where NumPy computes in a wider dtype than ``a``'s and casts
+    into ``a`` (float32 += float64): its node's result is cast to ``a``'s dtype by a replay
+    (an operator's is not), as the native write does; else None."""
+    if a.dtype.kind not in "fc" or fop not in _UFUNCS or \
+            not isinstance(b, int | float | complex | np.generic | np.ndarray):
+        return None
+    try:
+        wide = np.result_type(a, b) != a.dtype
+    except TypeError:  # (NumPy's own error comes from the operation itself)
+        return None
+    return _UFUNCS[fop] if wide else None
 
 
 def _scalar(a: Any) -> bool:

@@ -219,3 +219,25 @@ def test_forward_mode_through_int_writes():
     f = program(_slice, np.int16, False)
     x = np.array([0.13, 0.45, 0.64, 0.27])
     np.testing.assert_allclose(framead.jacfwd(f)(x), fd_grad(f, (x,), step=1e-4), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.parametrize("op", ["+=", "*=", "/=", "**="])
+def test_narrow_float_in_place_replays_native_values(dtype, op):
+    """``w op= b`` with a wider ``b``: NumPy computes in float64 and rounds into ``w``; a
+    replay of the cached trace gives the native values (the result's low bits are read)."""
+    def f(x):
+        w = np.full(N, 1.25, dtype=dtype)
+        b = x / 3.0
+        if op == "+=":
+            w += b
+        elif op == "*=":
+            w *= b
+        elif op == "/=":
+            w /= b
+        else:
+            w **= b
+        return float((w.astype(np.float64) * 1e6).sum() % 1.0)
+    cached = framead.value_and_grad(f, cache=True)
+    for x in (np.array([0.31, 0.52, 0.73, 0.24]), np.array([0.41, 0.62, 0.83, 0.14])):
+        assert cached(x.copy())[0] == f(x.copy())
