@@ -47,6 +47,57 @@ except ImportError:  # pragma: no cover - the optional extension is not built
 CONST_SNAPSHOT_BYTES = 1 << 20
 _SEQUENCES = frozenset({list, tuple})
 
+# --- NumPy's error state while a cached capture records (framead/replay_graph.py FpPlan) -----
+try:  # NumPy 2: the error state is a ContextVar holding an opaque extobj
+    from numpy._core.umath import _extobj_contextvar as _FP_STATE  # type: ignore
+except ImportError:  # pragma: no cover - older NumPy
+    _FP_STATE = None
+_fp_watch = threading.local()  # .on: the next Recorder made in this thread notes the state
+
+
+def watch_fp_state(on: bool) -> bool:
+    """Whether the next Recorder this thread makes (a cached capture's, framead/cache.py)
+    notes NumPy's error state as it records (``FpNodes``); returns the previous setting."""
+    d = _fp_watch.__dict__
+    was = d.get("on", False)
+    d["on"] = on and _FP_STATE is not None
+    return was
+
+
+class FpNodes(list):
+    """A cached capture's node list that notes NumPy's error state (``_FP_STATE``'s extobj,
+    compared by identity: np.errstate and np.seterr make a new one) each time it differs
+    from the last one seen: ``marks`` holds (nodes recorded, guards recorded, extobj) from
+    which on the recording ran under that extobj; ``entry`` is the capture's first. Every
+    node of a capture with guards is appended here (the C fast path, which appends to the
+    list itself, is off where guards are recorded: handlers.fast_record_state)."""
+
+    __slots__ = ("entry", "last", "marks", "guards")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entry = self.last = _FP_STATE.get()
+        self.marks: list[tuple[int, int, Any]] = []
+        self.guards = 0
+
+    def append(self, node: Any) -> None:
+        cur = _fp_get()
+        if cur is not self.last:
+            self.last = cur
+            self.marks.append((len(self), self.guards, cur))
+        list.append(self, node)
+
+    def guarded(self) -> None:
+        """A guard is recorded (after the nodes so far, before the next)."""
+        cur = _fp_get()
+        if cur is not self.last:
+            self.last = cur
+            self.marks.append((len(self), self.guards, cur))
+        self.guards += 1
+
+
+_fp_get = _FP_STATE.get if _FP_STATE is not None else None
+
 
 class Recorder(ProbeHandlers, Mutations, ValueTable):
     """Shadow table, buffer versions and the growing list of nodes of one capture."""
@@ -58,6 +109,9 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         self.save_all = save_all
         self.init_table()  # entries, buffers, weak primals (values.py)
         self.nodes: list[Node] = []
+        if _fp_watch.__dict__.get("on"):  # (the cached capture's recorder: once)
+            _fp_watch.on = False
+            self.nodes = FpNodes()
         self.inputs: list[Value] = []
         self.hazards: list[Hazard] = []
         self.watched: list[tuple[np.ndarray, int, SourceLoc]] = []  # large saved constants
@@ -429,6 +483,8 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
             kwargs = {k: w for k, w in kwargs.items() if k != "out"}
         if isinstance(result, np.ndarray):
             result = result.copy()
+        if type(self.nodes) is FpNodes:
+            self.nodes.guarded()
         self.guards.append((len(self.nodes), fn, args, dict(kwargs), result, loc_of(frame)))
 
     # ------------------------------------------------------------------ result

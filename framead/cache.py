@@ -67,17 +67,15 @@ from .inputs import Differentiated, default_argnums
 from .ir import Graph, Value
 from .replay import Replay
 from .replay_graph import (
-    CALLERS_FP,
     CaptureWarnings,
+    FpPlan,
     Miss,
     NotReplayable,
     Warned,
     gated,
     ignored,
-    lexical_fp,
-    static_args,
-    static_digests,
 )
+from .replay_nodes import static_args, static_digests
 from .tracing import (
     call_top,
     capture_for_cache,
@@ -313,7 +311,7 @@ class _Entry:
     repeated costs no more than an uncached one), output structure and what it depends on."""
 
     def __init__(self, graph: Graph, wrt: list[Value], guards: tuple, out_treedef: Any,
-                 globals_: WatchedGlobals, digests: tuple = (), fp: Any = None,
+                 globals_: WatchedGlobals, digests: tuple = (), fp: FpPlan | None = None,
                  quiet: bool = False):
         # the recorded graph and the inputs differentiated (not the trace: its reverse pass
         # goes with the first call); None once the replay is made: it owns the graph
@@ -322,9 +320,9 @@ class _Entry:
         self.out_treedef = out_treedef
         self.globals = globals_
         self.digests: tuple | None = digests  # (static_digests; None once the replay is made)
-        # the program set NumPy's error state: (with np.seterr?), made gated's fp with the
-        # replay; else the call's error state holds (replay_graph.gated)
-        self.fp: Any = fp if fp is not None else CALLERS_FP
+        # the NumPy error state the capture ran under where the program set or read it
+        # (replay_graph.FpPlan); None: the call's error state holds (replay_graph.gated)
+        self.fp = fp
         self.quiet = quiet  # the capture issued warnings, all ignored: a replay needs that
         self._replay: Replay | None = None
         self._making = threading.Lock()  # threads sharing the cache wait for one replay
@@ -347,7 +345,7 @@ class _Entry:
             raise Warned("the capture's warnings were ignored; they no longer are")
         rp = self.replay
         statics = static_args(rp.static_keys, args, kwargs or {}) if rp.static_keys else ()
-        env = gated(lambda: rp.forward(inputs, statics), self.fp)
+        env = gated(lambda: rp.forward(inputs, statics), self.fp, rp.fp_first)
         outs = rp.outputs(env)
         owners = {id(_owner(a)) for a in statics if a.base is not None}
         if owners:  # (a result is never the caller's array, nor a view of it)
@@ -379,9 +377,7 @@ def _replay_of(entry: _Entry) -> Replay:
     entry.recorded = entry.guards = entry.digests = None
     graph, wrt = recorded
     del recorded
-    if type(entry.fp) is bool:  # (every node's line is known now: the replay has them)
-        entry.fp = lexical_fp(graph.nodes, entry.fp)
-    return Replay(graph, wrt, guards=guards, consume=True, static=match)
+    return Replay(graph, wrt, guards=guards, consume=True, static=match, fp=entry.fp)
 
 
 def uncacheable_reason(t: Any, rec: Any) -> str | None:
@@ -512,6 +508,7 @@ class CachedValueAndGrad:
         with CaptureWarnings() as warned:
             t, rec, fns, codes = capture_for_cache(self.f, args, kwargs, nums, self.strict)
         warned.check_codes(codes)
+        fp = warned.plan(rec)
         spec = t.spec
         try:
             reason = uncacheable_reason(t, rec) if sig is not None else \
@@ -535,8 +532,7 @@ class CachedValueAndGrad:
                 entries.insert(0, _Entry(t.graph, t.wrt, guards, t.out_treedef,
                                          WatchedGlobals([self.f, *fns], codes),
                                          static_digests(sig, args, spec),
-                                         warned.imperative if warned.raise_all else None,
-                                         warned.quiet))
+                                         fp, warned.quiet))
                 del entries[MAX_TRACES:]
             else:
                 self._uncacheable(reason)
@@ -544,7 +540,7 @@ class CachedValueAndGrad:
         finally:
             # a frame the program kept (sys._getframe(), a traceback) keeps this one, with its
             # locals as they are when it returns: they must not hold the recording then
-            t = rec = fns = codes = v = spec = guards = None
+            t = rec = fns = codes = v = spec = guards = fp = None
 
 
 class CachedFunction(CachedValueAndGrad):

@@ -26,16 +26,19 @@ from . import replay_steps as steps
 from .capture.primitive_rules import CONST_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .ir import Graph, Node, Value, values_in
 from .replay_graph import (
+    FpPlan,
     Miss,
     Statics,
     active_nodes,
     drop_primals,
     env_size,
     flags,
+    fp_at,
     input_ids,
     merge_guards,
     needed_forward,
     reverse_reads,
+    run_fp_at,
 )
 from .replay_memo import same_array, same_constant, shared, shared_kwargs
 from .replay_nodes import (
@@ -99,12 +102,18 @@ class Replay:
     bytes as the constant array ``c`` (or None). Such constants are not kept: they are read
     from env slots, which each call fills with its own arguments (``static_keys``: each
     slot's (key, "C" or "F" layout), the ``statics`` of ``forward``).
+
+    ``fp``: the NumPy error state the capture ran under, segment by segment: the forward
+    pass switches state (``fp_at``, in the table replay_graph.gated makes) where the
+    capture's changed, starting in state ``fp_first``.
     """
 
     def __init__(self, graph: Graph, wrt: list[Value], guards: tuple = (),
                  compiled: bool | None = None, consume: bool = False,
-                 static: Callable[[np.ndarray], Any] | None = None):
+                 static: Callable[[np.ndarray], Any] | None = None,
+                 fp: FpPlan | None = None):
         self.graph = graph
+        self._fp = fp
         self.wrt = wrt
         self.filename = f"<framead-replay-{next(_serial)}>"
         self.guards = guards
@@ -136,7 +145,7 @@ class Replay:
             self._build_steps(consume)
         self.static_keys = self._statics.keys if self._statics is not None else []
         del self._inline, self._where, self._private, self._items, self._release_after, \
-            self._reads, self.guards, self._statics
+            self._reads, self.guards, self._statics, self._fp, self._fp_switch
         del self.graph, self.wrt, self.fwd_nodes, self.bwd_nodes, self._fpos
 
     # ------------------------------------------------------------------ code generation
@@ -356,6 +365,8 @@ class Replay:
         self._where: dict = {}
         self._private = self._private_versions()
         self._items = merge_guards(self._fpos, self.fwd_nodes, self.guards)
+        self.fp_first, self._fp_switch = (0, {}) if self._fp is None else \
+            self._fp.switches(self._fpos, self._items)
         self._release_after = self._releases(self._items)
         del self._ins  # (only the analyses above read it)
 
@@ -363,8 +374,8 @@ class Replay:
         """The forward and reverse steps, made in one pass in forward order. ``consume``: the
         caller handed the graph over, so each node is dropped once its steps are made (the
         steps reuse its memory instead of adding to it)."""
-        items, releases = self._items, self._release_after
-        n = len(items) + len(releases)
+        items, releases, switch = self._items, self._release_after, self._fp_switch
+        n = len(items) + len(releases) + len(switch)
         # each step's (rule or "a guard", location), for error notes (None: a free)
         fwd: list = [None] * n
         where: list = [None] * n
@@ -380,6 +391,9 @@ class Replay:
         i = 0  # the next forward step
         for k in range(len(items)):
             x = items[k]
+            if k in switch:  # NumPy's error state the capture had from here on
+                fwd[i] = (steps.F_CALL, run_fp_at, switch[k], None, None)
+                i += 1
             if type(x) is tuple:
                 fwd[i], where[i] = self._guard_step(x), self._where_of("a guard", x[5])
             else:
@@ -491,13 +505,16 @@ class Replay:
     def _generate(self) -> None:
         em = ReplayEmitter(RUNTIME, self._statics)
         em.ns.update(_store=store_leaves, _same=same_as_recorded, _Miss=Miss, _fit=fit,
-                      _setitem_inplace=setitem_inplace)
+                      _setitem_inplace=setitem_inplace, _fp=fp_at)
         lines: list[str] = []
         self._fwd: list = []
         self._bwd: list = []
         releases = self._release_after
         body = []
+        switch = self._fp_switch
         for k, x in enumerate(self._items):
+            if k in switch:  # NumPy's error state the capture had from here on
+                body.append(f"_fp({switch[k]})")
             body.append(self._guard_line(em, x) if type(x) is tuple else
                         self._forward_line(em, x))
             if k in releases:

@@ -5,8 +5,7 @@ reads. Value ids index flag bytes (a compact set), not Python sets."""
 
 from __future__ import annotations
 
-import ast
-import linecache
+import bisect
 import sys
 import threading
 import warnings
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .capture.primitive_rules import CONST_RULE
+from .capture.recorder import FpNodes, watch_fp_state
 from .ir import Graph, Node, Value, values_in
 from .reverse_source import fused_kind
 
@@ -241,65 +241,17 @@ def broadcast_shape(args: tuple) -> tuple | None:
         return None
 
 
-# --- static arguments read from the call (framead/cache.py) ----------------------------------
-
-def static_digests(sig: tuple, args: tuple, spec: Any) -> tuple:
-    """(path, fingerprint) of each static array that ``sig`` (cache.py's ``_signature``)
-    compares by digest: a path is an argument's index or a keyword, then the keys down the
-    lists, tuples and dicts fingerprinted by value (so a call with an equal signature has an
-    array of those bytes there)."""
-    out: list = []
-    static = [i for i in range(len(args)) if i not in spec.trees]
-    for i, fp in zip(static, sig[1:1 + len(static)], strict=True):
-        _digests(fp, (i,), out)
-    for k, fp in sig[-2]:
-        _digests(fp, (k,), out)
-    return tuple(out)
-
-
-def _digests(fp: Any, path: tuple, out: list) -> None:
-    if type(fp) is not tuple or not fp or type(fp[0]) is not str:
-        return  # (a value's fingerprint starts with its type; an _Ident is no tuple)
-    if fp[0] == "array":
-        if len(fp) >= 5 and fp[3] == "sha256":  # ("array", shape, dtype, "sha256", digest)
-            out.append((path, fp))
-    elif fp[0] in ("tuple", "list"):
-        for k, f in enumerate(fp[1]):
-            _digests(f, (*path, k), out)
-    elif fp[0] == "dict":
-        for kf, vf in fp[1]:
-            if type(kf) is tuple and len(kf) == 2 and kf[0] in (str, int):  # the key itself
-                _digests(vf, (*path, kf[1]), out)
-
-
-def static_args(keys: list, args: tuple, kwargs: dict) -> list:
-    """The call's arrays for a replay's ``static_keys``: read-only views of the arguments
-    (the digest of each was checked by the signature), or a copy in the layout the trace
-    read."""
-    out = []
-    for path, order in keys:
-        a = args[path[0]] if type(path[0]) is int else kwargs[path[0]]
-        for k in path[1:]:
-            a = a[k]
-        if type(a) is np.ndarray and (a.flags.c_contiguous if order == "C" else
-                                      a.flags.f_contiguous):
-            a = a.view()
-        else:
-            a = np.array(a, order=order)
-        a.flags.writeable = False
-        out.append(a)
-    return out
-
-
 # --- warnings: a replay warns nothing, or it is a miss (docs/internals.md, "Cached traces") --
-# A replay re-runs the recorded operations only, from framead's frames, outside any
-# np.errstate of the program's: a warning it issued would name framead's lines, and the
-# program's own warnings.warn calls do not run. So a trace whose capture issued a warning, or
-# showed one, or left NumPy's error state or the warnings filters changed, is not cached
-# (``capture_warnings``); and a replay's forward pass runs under ``GATE`` (every warning it
-# issues raises, in this thread only, before it is shown or any registry notes it) and under
-# NumPy error handling that raises where the call's own would not ignore: either makes the
-# call a miss (``Warned``), and the program then runs and warns as natively.
+# A replay re-runs the recorded operations only, from framead's frames: a warning it issued
+# would name framead's lines, and the program's own warnings.warn calls do not run. So a
+# trace whose capture issued a warning, or showed one, or left NumPy's error state or the
+# warnings filters changed, is not cached (``CaptureWarnings``); and a replay's forward pass
+# runs under ``GATE`` (every warning it issues raises, in this thread only, before it is
+# shown or any registry notes it) and under NumPy error handling that raises where the
+# native run would not be silent: the call's own, or, where the program set its own
+# (np.errstate, np.seterr), the capture's at each operation (``FpPlan``, from the states the
+# recorder noted). Either makes the call a miss (``Warned``), and the program then runs and
+# warns (or raises) as natively.
 #
 # Python before 3.14 has no thread-local warnings filters (catch_warnings swaps the global
 # list and showwarning for every thread): GATE is one entry first in the global list while a
@@ -375,28 +327,134 @@ try:  # NumPy 2: the error state is a ContextVar holding an extobj
     from numpy._core.umath import _extobj_contextvar, _make_extobj  # type: ignore
 except ImportError:  # pragma: no cover - older NumPy
     _extobj_contextvar = _make_extobj = None
-FP_KINDS = frozenset({"divide", "over", "under", "invalid"})
-# a replay's floating-point errors: (kinds always ignored, kinds ignored where the call's
-# error state ignores them); any other kind raises (a miss)
-CALLERS_FP = (frozenset(), FP_KINDS)
-_raising: dict = {}  # (extobj, fp, quiet) -> the extobj a replay runs under
+_raising: dict = {}  # (the call's extobj, quiet) -> the extobj a replay of no FpPlan runs under
 
 
-def _fp_modes(fp: tuple, quiet: bool) -> dict:
-    """``quiet``: the warnings filters ignore every RuntimeWarning ("warn" is "ignore")."""
-    return {k: "ignore" if k in fp[0] or (k in fp[1] and (
-        v == "ignore" or (quiet and v == "warn"))) else "raise" for k, v in np.geterr().items()}
+def _eff(mode: str, quiet: bool) -> bool:
+    """Whether an error of this mode is silent: ignored, or a warning every filter ignores
+    (``quiet``: ``ignored(RuntimeWarning)``)."""
+    return mode == "ignore" or (quiet and mode == "warn")
 
 
-def _raising_extobj(fp: tuple) -> Any:
+def _callers_modes(quiet: bool) -> dict:
+    """The modes of a replay run under the call's own error state: its silent kinds ignored,
+    every other kind raised (a miss)."""
+    return {k: "ignore" if _eff(v, quiet) else "raise" for k, v in np.geterr().items()}
+
+
+def _callers_extobj() -> Any:
     cur = _extobj_contextvar.get()
     quiet = ignored(RuntimeWarning)
-    got = _raising.get((cur, fp, quiet))
+    got = _raising.get((cur, quiet))
     if got is None:
         if len(_raising) > 64:
             _raising.clear()
-        got = _raising[cur, fp, quiet] = _make_extobj(**_fp_modes(fp, quiet))
+        got = _raising[cur, quiet] = _make_extobj(**_callers_modes(quiet))
     return got
+
+
+def modes_of(extobj: Any) -> dict:
+    """The floating-point error modes (``np.geterr()``) of an extobj."""
+    token = _extobj_contextvar.set(extobj)
+    try:
+        return np.geterr()
+    finally:
+        _extobj_contextvar.reset(token)
+
+
+class FpPlan:
+    """The NumPy error state a cached capture ran under, segment by segment (from the
+    recorder's ``FpNodes`` marks, capture/recorder.py), for its replays: ``states[s]``
+    the modes of state ``s`` (0: the capture's entry state, that is the caller's: None),
+    ``marks`` the (time, state) at which each segment starts, a time counting the nodes and
+    guards recorded before it. ``same``: the program read the state (np.geterr, np.seterr's
+    result...): a replay needs the call's modes to be the capture's (``entry``).
+
+    A replay runs each segment under the modes the capture had there, every kind not silent
+    (``_eff``) made "raise", so the replay misses where the native run would warn, print,
+    call or raise (its FloatingPointError is then the program's own). A kind a segment has
+    as the capture's entry state had it may be the caller's, inherited: it is silent in the
+    replay only where the call's is too; a segment of the entry extobj itself (nothing set:
+    ``with np.errstate`` left) follows the call's modes alone."""
+
+    __slots__ = ("entry", "states", "marks", "same", "_tables")
+
+    def __init__(self, entry: Any, marks: list, same: bool) -> None:
+        self.entry = modes_of(entry), np.geterrcall()
+        self.same = same
+        self.states: list[dict | None] = [None]
+        self.marks: list[tuple[int, int]] = []
+        index: dict = {}
+        for n, g, x in marks:
+            if x is entry:
+                s = 0
+            else:
+                m = modes_of(x)
+                s = index.get(key := tuple(sorted(m.items())))
+                if s is None:
+                    s = index[key] = len(self.states)
+                    self.states.append(m)
+            if self.marks and self.marks[-1][0] == n + g:
+                self.marks[-1] = (n + g, s)
+            elif not self.marks or self.marks[-1][1] != s:
+                self.marks.append((n + g, s))
+        self._tables: dict = {}
+
+    def table(self) -> list:
+        """For this call (its error state and warnings filters): the extobj a replay runs
+        each state under. ``Miss`` where the program reads the state and the call's is not
+        the capture's."""
+        cur = _extobj_contextvar.get()
+        quiet = ignored(RuntimeWarning)
+        got = self._tables.get((cur, quiet))
+        if got is None:
+            if self.same and (np.geterr(), np.geterrcall()) != self.entry:
+                raise Miss("the program reads NumPy's error state, which differs from the "
+                           "capture's")
+            callers = _callers_modes(quiet)
+            got = [_make_extobj(**callers)]
+            entry = self.entry[0]
+            for m in self.states[1:]:
+                got.append(_make_extobj(**{k: "ignore" if _eff(v, quiet) and (
+                    v != entry[k] or callers[k] == "ignore") else "raise"
+                    for k, v in m.items()}))
+            if len(self._tables) > 16:
+                self._tables.clear()
+            self._tables[cur, quiet] = got
+        return got
+
+    def switches(self, fpos: list[int], items: list) -> tuple[int, dict]:
+        """For a replay's forward items (``merge_guards``; ``fpos``: the nodes' graph
+        positions): the state of the first, and {item index: state} where it changes."""
+        times = [t for t, _ in self.marks]
+        out: dict = {}
+        first = cur = 0
+        g = p = 0
+        for k, x in enumerate(items):
+            if type(x) is tuple:  # a guard: recorded after the nodes before its position
+                t = g + x[0]
+                g += 1
+            else:
+                t = g + fpos[p]
+                p += 1
+            j = bisect.bisect_right(times, t) - 1
+            s = self.marks[j][1] if j >= 0 else 0
+            if k == 0:
+                first = s
+            elif s != cur:
+                out[k] = s
+            cur = s
+        return first, out
+
+
+def fp_at(s: int) -> None:
+    """A replay's switch to state ``s`` of its FpPlan (the table ``gated`` made)."""
+    _extobj_contextvar.set(_thread.fp[s])
+
+
+def run_fp_at(e: list, s: int, _b: Any, _o: Any) -> None:
+    """``fp_at`` as a forward step (framead/replay_steps.py F_CALL)."""
+    _extobj_contextvar.set(_thread.fp[s])
 
 
 def ignored(category: type) -> bool:
@@ -416,22 +474,25 @@ def ignored(category: type) -> bool:
         return False
 
 
-def gated(run: Callable[[], Any], fp: tuple = CALLERS_FP) -> Any:
+def gated(run: Callable[[], Any], plan: FpPlan | None = None, first: int = 0) -> Any:
     """``run()`` (a replay's forward pass) under ``GATE`` and NumPy error handling that
-    raises for every kind of floating-point error not ignored (``fp``: see ``CALLERS_FP``,
-    ``lexical_fp``); ``Warned`` where it would warn."""
+    raises for every kind of floating-point error that is not silent: the call's (``plan``
+    None), or each segment's of the capture (``plan``; ``first``: the state the replay
+    starts in, ``fp_at`` switches); ``Warned`` where it would warn."""
+    table = plan.table() if plan is not None and _extobj_contextvar is not None else None
     gate_on()
     mine = _thread.__dict__  # (this thread's)
-    outer = mine.get("seen"), mine.get("gate", False)
+    outer = mine.get("seen"), mine.get("gate", False), mine.get("fp")
     seen: list = []
-    mine["seen"], mine["gate"] = seen, True
+    mine["seen"], mine["gate"], mine["fp"] = seen, True, table
     token = None
     try:
         if _extobj_contextvar is not None:
-            token = _extobj_contextvar.set(_raising_extobj(fp))
+            token = _extobj_contextvar.set(table[first] if table is not None else
+                                           _callers_extobj())
             out = run()
         else:  # pragma: no cover - older NumPy
-            with np.errstate(**_fp_modes(fp, ignored(RuntimeWarning))):
+            with np.errstate(**_callers_modes(ignored(RuntimeWarning))):
                 out = run()
     except FloatingPointError as e:
         raise Warned(f"a floating-point error in the replay ({e})") from None
@@ -442,91 +503,10 @@ def gated(run: Callable[[], Any], fp: tuple = CALLERS_FP) -> Any:
     finally:
         if token is not None:
             _extobj_contextvar.reset(token)
-        mine["seen"], mine["gate"] = outer
+        mine["seen"], mine["gate"], mine["fp"] = outer
         gate_off()
     if seen:  # (a warning raised and caught inside a function the replay called)
         raise Warned(f"the replay warned: {seen[0]}")
-    return out
-
-
-def lexical_fp(nodes: list[Node], imperative: bool) -> tuple:
-    """``gated``'s ``fp`` for a trace whose program set NumPy's error state: a kind is always
-    ignored where every node's line (or a caller's line, ``loc.stack``) is inside
-    ``with np.errstate(...)`` blocks (or ``@np.errstate(...)`` functions) with constant
-    keywords that ignore it; ignored where the call ignores it where no line is inside a
-    block setting it otherwise (and the program called no ``np.seterr``: ``imperative``);
-    raised otherwise."""
-    always, if_caller = set(FP_KINDS), set() if imperative else set(FP_KINDS)
-    for node in nodes:
-        if node.rule is CONST_RULE:
-            continue
-        loc = node.loc
-        modes: dict = {}
-        for file, line, *_ in (*reversed(loc.stack), (loc.file, loc.line)):  # (callers first)
-            modes.update(_line_modes(file, line))
-        for k in FP_KINDS:
-            m = modes.get(k)
-            if m != "ignore":
-                always.discard(k)
-                if m is not None:
-                    if_caller.discard(k)
-        if not always and not if_caller:
-            break
-    return frozenset(always), frozenset(if_caller | always)
-
-
-_blocks: dict = {}  # file -> (its lines, [(first, last, modes, excluded lines)])
-
-
-def _line_modes(file: str, line: int) -> dict:
-    """The error modes the ``np.errstate`` blocks around ``line`` of ``file`` set (innermost
-    last); "?" for every kind where a block's keywords are not constants."""
-    lines = linecache.getlines(file)
-    got = _blocks.get(file)
-    if got is None or got[0] is not lines:
-        got = _blocks[file] = (lines, _errstate_blocks("".join(lines)))
-    modes: dict = {}
-    for first, last, set_, excluded in got[1]:  # (outermost first: ast.walk is breadth first)
-        if first <= line <= last and line not in excluded:
-            modes.update(set_)
-    return modes
-
-
-def _errstate_blocks(src: str) -> list:
-    try:
-        tree = ast.parse(src)
-    except (SyntaxError, ValueError):
-        return []
-    out = []
-    for n in ast.walk(tree):
-        calls: list = []
-        if isinstance(n, ast.With | ast.AsyncWith):
-            calls = [i.context_expr for i in n.items]
-        elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef):
-            calls = n.decorator_list
-        calls = [c for c in calls if isinstance(c, ast.Call) and (getattr(
-            c.func, "attr", None) or getattr(c.func, "id", None)) == "errstate"]
-        if not calls or not n.body:
-            continue
-        modes: dict = {}
-        for c in calls:
-            for kw in c.keywords:
-                v = kw.value.value if isinstance(kw.value, ast.Constant) else "?"
-                if kw.arg is None:
-                    modes.update(dict.fromkeys(FP_KINDS, "?"))
-                elif kw.arg == "all":
-                    modes.update(dict.fromkeys(FP_KINDS, v))
-                elif kw.arg in FP_KINDS:
-                    modes[kw.arg] = v
-            if c.args:
-                modes.update(dict.fromkeys(FP_KINDS, "?"))
-        excluded = set()  # code defined in the block runs when called, maybe outside it
-        for b in n.body:
-            for d in ast.walk(b):
-                if isinstance(d, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda |
-                              ast.ClassDef | ast.GeneratorExp):
-                    excluded.update(range(d.lineno, (d.end_lineno or d.lineno) + 1))
-        out.append((n.body[0].lineno, n.end_lineno or n.body[-1].lineno, modes, excluded))
     return out
 
 
@@ -534,46 +514,56 @@ class CaptureWarnings:
     """``with CaptureWarnings() as w:`` around a capture: ``w.reason`` is why its trace must
     not be replayed (a warning issued or shown, NumPy's error state or the warnings filters
     left changed), or None; ``w.quiet``: warnings were issued, all ignored (a replay needs
-    every warning still ignored, ``ignored(Warning)``); ``w.raise_all``: the program set
-    NumPy's error state (its replays run under ``lexical_fp``), ``w.imperative``: with
-    np.seterr."""
+    every warning still ignored, ``ignored(Warning)``); ``w.reads_fp``: the program read
+    NumPy's error state (np.geterr, np.seterr...). The capture's recorder notes the error
+    state as it records (``FpNodes``), made an ``FpPlan`` by ``plan``."""
 
     def __enter__(self) -> CaptureWarnings:
         gate_on()
         self.reason: str | None = None
-        self.raise_all = self.imperative = self.quiet = False
+        self.reads_fp = self.quiet = False
         self._outer = getattr(_thread, "seen", None), getattr(_thread, "gate", False)
         self._fp = np.geterr(), np.geterrcall()
         self._filters = [x for x in warnings.filters if x is not GATE]
         self.seen: list = []
         _thread.seen, _thread.gate = self.seen, False
+        self._watch = watch_fp_state(True)
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        watch_fp_state(self._watch)
         _thread.seen, _thread.gate = self._outer
         gate_off()
         if self.seen and not ignored(Warning):
             self.reason = f"a warning was issued during the capture ({self.seen[0]!r})"
-        elif self.seen:  # (every warning ignored: its replays need that still, ``quiet``)
-            self.quiet = True
         elif (np.geterr(), np.geterrcall()) != self._fp:
             self.reason = "the program changed NumPy's error handling (np.seterr)"
         elif [x for x in warnings.filters if x is not GATE] != self._filters:
             self.reason = "the program changed the warnings filters"
+        elif self.seen:  # (every warning ignored: its replays need that still, ``quiet``)
+            self.quiet = True
 
     def check_codes(self, codes: list) -> None:
         """What the code objects that ran tell: a warning shown (past filters the program
-        put in front of ``GATE``), NumPy's error state set (np.errstate, np.seterr)."""
+        put in front of ``GATE``), NumPy's error state read (np.geterr, np.seterr...)."""
         for c in codes:
             name, file = c.co_name, c.co_filename
             if file == _WARNINGS_FILE and name in _SHOWING and self.reason is None:
                 self.reason = "a warning was shown during the capture"
-            elif file == _UFUNC_CONFIG_FILE and name in _SETTING:
-                self.raise_all = True
-                self.imperative |= name in ("seterr", "seterrcall")
+            elif file == _UFUNC_CONFIG_FILE and name in _READING:
+                self.reads_fp = True
+
+    def plan(self, rec: Any) -> FpPlan | None:
+        """The error state the capture of ``rec`` (its recorder) ran under, for its replays;
+        None: the call's own throughout (the program set none and read none)."""
+        nodes = getattr(rec, "nodes", None)
+        if type(nodes) is not FpNodes or not (nodes.marks or self.reads_fp):
+            return None
+        return FpPlan(nodes.entry, nodes.marks, self.reads_fp)
 
 
 _WARNINGS_FILE = warnings.__file__
 _SHOWING = frozenset({"_showwarnmsg", "showwarning", "_showwarnmsg_impl", "_formatwarnmsg"})
 _UFUNC_CONFIG_FILE = getattr(sys.modules.get("numpy._core._ufunc_config"), "__file__", None)
-_SETTING = frozenset({"seterr", "seterrcall", "__enter__", "inner"})
+# the functions whose result is the error state in force (seterr's and seterrcall's: the old)
+_READING = frozenset({"geterr", "seterr", "geterrcall", "seterrcall"})

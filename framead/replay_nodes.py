@@ -1,6 +1,7 @@
 """What a recorded node replays as (framead/replay.py): its callable, and what the replay may
 assume of it (an array of the recorded class, shape and dtype without ``fit``; a view of its
-arguments or not; an operator the generated source writes as one)."""
+arguments or not; an operator the generated source writes as one); and the static arrays a
+call's replay reads from its arguments (framead/cache.py)."""
 
 from __future__ import annotations
 
@@ -93,3 +94,53 @@ def is_operator(fn: Any) -> bool:
         return fn in BINOPS or fn in UNOPS
     except TypeError:  # an unhashable callable
         return False
+
+
+# --- static arguments read from the call (framead/cache.py) ----------------------------------
+
+def static_digests(sig: tuple, args: tuple, spec: Any) -> tuple:
+    """(path, fingerprint) of each static array that ``sig`` (cache.py's ``_signature``)
+    compares by digest: a path is an argument's index or a keyword, then the keys down the
+    lists, tuples and dicts fingerprinted by value (so a call with an equal signature has an
+    array of those bytes there)."""
+    out: list = []
+    static = [i for i in range(len(args)) if i not in spec.trees]
+    for i, fp in zip(static, sig[1:1 + len(static)], strict=True):
+        _digests(fp, (i,), out)
+    for k, fp in sig[-2]:
+        _digests(fp, (k,), out)
+    return tuple(out)
+
+
+def _digests(fp: Any, path: tuple, out: list) -> None:
+    if type(fp) is not tuple or not fp or type(fp[0]) is not str:
+        return  # (a value's fingerprint starts with its type; an _Ident is no tuple)
+    if fp[0] == "array":
+        if len(fp) >= 5 and fp[3] == "sha256":  # ("array", shape, dtype, "sha256", digest)
+            out.append((path, fp))
+    elif fp[0] in ("tuple", "list"):
+        for k, f in enumerate(fp[1]):
+            _digests(f, (*path, k), out)
+    elif fp[0] == "dict":
+        for kf, vf in fp[1]:
+            if type(kf) is tuple and len(kf) == 2 and kf[0] in (str, int):  # the key itself
+                _digests(vf, (*path, kf[1]), out)
+
+
+def static_args(keys: list, args: tuple, kwargs: dict) -> list:
+    """The call's arrays for a replay's ``static_keys``: read-only views of the arguments
+    (the digest of each was checked by the signature), or a copy in the layout the trace
+    read."""
+    out = []
+    for path, order in keys:
+        a = args[path[0]] if type(path[0]) is int else kwargs[path[0]]
+        for k in path[1:]:
+            a = a[k]
+        if type(a) is np.ndarray and (a.flags.c_contiguous if order == "C" else
+                                      a.flags.f_contiguous):
+            a = a.view()
+        else:
+            a = np.array(a, order=order)
+        a.flags.writeable = False
+        out.append(a)
+    return out
