@@ -133,6 +133,23 @@ def _one_jvp(f):
     return jvp
 
 
+def _quiet_matrices(d):
+    """A derivative through each matrix's inverse that is 0 where the matrix's cotangent or
+    tangent is 0: a singular matrix's NaN inverse (``cond`` inverts under all="ignore")
+    reaches only the derivatives it is used in."""
+    def zero(t):
+        return ~np.any(np.asarray(t) != 0, axis=(-2, -1), keepdims=True)
+
+    def vjp(g, ans, x, **kw):
+        z = zero(g)
+        return np.where(z, 0, d[0](np.where(z, 0, g), np.where(z, 0, ans), x))
+
+    def jvp(tangents, ans, x, **kw):
+        z = zero(tangents[0])
+        return np.where(z, 0, d[1]((np.where(z, 0, tangents[0]),), np.where(z, 0, ans), x))
+    return vjp, jvp
+
+
 # (gufunc, name, vjp, jvp, saves, multi, refusal)
 GUFUNC_RULES: list[tuple[Any, ...]] = [
     (ul.svd, "svd", (_svals_vjp,), _svals_jvp, {0: (0,)}, False, _core_refusal("svd")),
@@ -140,7 +157,8 @@ GUFUNC_RULES: list[tuple[Any, ...]] = [
      _core_refusal("svd_s")),
     (ul.svd_f, "svd_f", (_svd_rules(True)[0],), _svd_rules(True)[1], {0: (0, ANS)}, True,
      _core_refusal("svd_f", full=True)),
-    (ul.inv, "inv", (_one(inv_vjp),), _one_jvp(inv_jvp), {0: (ANS,)}, False,
+    (ul.inv, "inv", (_quiet_matrices((inv_vjp, inv_jvp))[0],),
+     _quiet_matrices((inv_vjp, inv_jvp))[1], {0: (ANS,)}, False,
      _core_refusal("inv")),
     (ul.det, "det", (_one(det_vjp),), _one_jvp(det_jvp), {0: (0, ANS)}, False,
      _core_refusal("det")),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .families import no_cotangent_no_nan
 from .formulas import abs_dx
 from .matrices import outer_last
 from .registry import ANS
@@ -89,7 +90,8 @@ def _expand(g, axes, keepdims):
 
 def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
     d, axes = _norm_dir(x, ans, ord, axis, keepdims)
-    return fit(_expand(g, axes, keepdims) * d, meta_of(x))
+    ge = _expand(g, axes, keepdims)  # (a norm the loss does not read: 0, not 0 * NaN)
+    return fit(no_cotangent_no_nan(ge * d, ge), meta_of(x))
 
 
 def _norm_jvp(tangents, ans, x, ord=None, axis=None, keepdims=False):
@@ -106,7 +108,8 @@ def _vnorm_args(x, axis, ord):
 def _vector_norm_vjp(g, ans, x, *, axis=None, keepdims=False, ord=2):
     ord, axis = _vnorm_args(x, axis, ord)
     d, axes = _norm_dir(x, ans, ord, axis, keepdims, matrix=False)
-    return fit(_expand(g, axes, keepdims) * d, meta_of(x))
+    ge = _expand(g, axes, keepdims)
+    return fit(no_cotangent_no_nan(ge * d, ge), meta_of(x))
 
 
 def _vector_norm_jvp(tangents, ans, x, *, axis=None, keepdims=False, ord=2):

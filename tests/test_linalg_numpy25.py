@@ -355,3 +355,24 @@ def test_svd_values_gufunc_of_a_nan_matrix():
             gc = framead.grad(lambda a: float(np.nansum(la.cond(a))), strict=True)(a0)
         refc = fd_grad(lambda a: float(np.sum(la.cond(a))), (a0[ok],))
         np.testing.assert_allclose(gc[ok], refc, rtol=1e-6, atol=1e-8)
+
+
+def test_an_unread_singular_matrix_gets_no_nan_through_inv_and_norm():
+    """A stack's singular matrix whose inverse (NaN under all="ignore", as cond computes it)
+    reaches the loss only through a norm the loss does not read: its gradient is 0, as
+    central differences say (the inv gufunc's and norm's VJPs keep a zero cotangent zero)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 3))
+    s = a.copy()
+    s[0] = 0.0
+    x = np.stack([a, s])
+
+    def f(m):
+        with np.errstate(all="ignore"):
+            inv = ul.inv(m, signature="d->d")
+        return float(np.linalg.norm(inv, "fro", axis=(-2, -1))[0])
+
+    g = framead.grad(f, strict=True)(x.copy())
+    ref = fd_grad(f, (x,), step=1e-5)
+    np.testing.assert_allclose(g[0], ref[0], rtol=1e-5, atol=1e-7)
+    assert np.array_equal(g[1], np.zeros((3, 3))), g[1]

@@ -86,12 +86,10 @@ def test_hash_order_and_dedup_of_traced_values_replay_right(f, a, b):
 # --- 2. cond over a stack holding a singular matrix the loss does not read -----------------
 
 _COND_REASON = (
-    "rules/linalg_gufunc_rules.py: the ul.inv gufunc rule (_one(inv_vjp)) multiplies a zero "
-    "cotangent by the NaN inverse the gufunc gives a singular matrix (cond runs it under "
-    "errstate(all='ignore')): the gradient of a matrix the loss never reads is NaN, not 0, "
-    "and no hazard is reported even with strict=True. Needs the _finite treatment "
-    "_svals_vjp has: matrices whose inverse is not finite get 0 for a zero cotangent "
-    "(NaN otherwise), in the VJP and the JVP")
+    "cond's r = norm(x) * norm(inv(x)): the product's VJP (rules/families.py _scaled, a "
+    "derivative that is an argument: g * y) gives 0 * NaN = NaN for the matrix the loss does "
+    "not read (its inverse is NaN); the inv gufunc and norm VJPs keep a zero cotangent zero "
+    "(no_cotangent_no_nan), the multiply does not (a reduction per product)")
 
 
 @pytest.mark.parametrize("p", [
