@@ -4623,11 +4623,15 @@ probe_setitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *a = args[0], *k = args[1], *v = args[2];
     /* a list/tuple value written into an array (a[0:2] = [x, 1.0]) is scanned when the
-       destination is an ndarray: NumPy converts its items in C */
+       destination is an ndarray: NumPy converts its items in C; so is a deque, a UserList or
+       a user sequence value (a[:] = deque(...): FA_SCAN_SEQS; the handler's set_item reads
+       it); other values of static types (floats, arrays) are not scanned */
     if (FA_UNLIKELY(FA_ACTIVE()) &&
-        (is_traced(a) || is_traced(k) ||
-         is_traced_scan(v, (PyList_Check(v) || PyTuple_Check(v)) && ndarray_type != NULL &&
-                               PyObject_TypeCheck(a, ndarray_type)))) {
+        (is_traced(a) || is_traced(k) || is_traced(v) ||
+         ((PyList_Check(v) || PyTuple_Check(v) ||
+           ((Py_TYPE(v)->tp_flags & Py_TPFLAGS_HEAPTYPE) || Py_TYPE(v) == deque_type)) &&
+          ndarray_type != NULL && PyObject_TypeCheck(a, ndarray_type) &&
+          scan_traced(v, FA_SCAN_LISTS | FA_SCAN_SEQS)))) {
         if (T.fast_rec != NULL) {
             PyObject *r = fast_as_handler(-2, a, k, v);
             if (r != FA_FALLBACK) {

@@ -339,6 +339,30 @@ def test_own_operators_stay_on_the_fast_path(monkeypatch):
     np.testing.assert_allclose(g, [0.125, 0.25])
 
 
+@pytest.mark.parametrize("kind", ["deque", "deque_subclass", "userlist", "list_subclass",
+                                  pytest.param("user_sequence", marks=pytest.mark.xfail(
+                                      strict=True, reason=(
+                                          "the probe sends it to the handler, but "
+                                          "Recorder.set_item reads the value through "
+                                          "tree_value (deques, UserLists, list subclasses), "
+                                          "not sequences.numpy_read: NumPy reads the user "
+                                          "sequence natively, FA108")))])
+@pytest.mark.parametrize("nested", [False, True])
+def test_written_into_an_array(kind, nested):
+    """``a[:] = container`` (or ``a[:] = [container]`` into a 2-d array): NumPy converts it in
+    C; the setitem probe looks inside it as the call probe does."""
+    make = KINDS[kind]
+
+    def f(x):
+        a = np.zeros((1, 3) if nested else 3)
+        c = make([float(x[0]) * 2.0, float(x[1]) ** 2, math.sin(float(x[2]))])
+        a[:] = [c] if nested else c
+        return float((a * _W).sum())
+    x = np.array([0.4, -0.8, 1.2])
+    _, g = framead.value_and_grad(f, strict=True)(x.copy())
+    np.testing.assert_allclose(g, fd_grad(f, (x.copy(),)), rtol=1e-6, atol=1e-8)
+
+
 def test_deque_of_arrays_operand():
     """An untraced array plus a deque of traced rows: NumPy stacks the rows (2, 3)."""
     def f(x):
