@@ -151,6 +151,9 @@ def _refresh_flags() -> bool:
 _guard_flags_on = [False]
 _CHOOSING = with_kind(Kind.CHOOSING)
 _GUARDED = with_kind(Kind.GUARDED)
+# predicates (bool, math.isclose...; every truth test is a bool call): to dispatch only when
+# given traced values (a user __bool__ runs captured, guarding its own decisions)
+_DECIDING = frozenset(with_kind(Kind.DECIDING))
 # text of values (str, format...): given traced values, to dispatch, which guards the text
 _TEXT = [(fn, C.NATIVE if kind_of(fn) & Kind.STRUCTURAL else 0) for fn in with_kind(Kind.TEXT)]
 
@@ -159,7 +162,8 @@ def _guard_flag_pairs(on: bool) -> list[tuple[Any, int]]:
     """The flags of the choosing, guarded and text callables while guards are recorded (on)
     or not (off: their flags of configure_flags)."""
     return [(fn, C.ALWAYS if on else 0) for fn in _CHOOSING] + \
-        [(fn, C.ALWAYS if on else C.NATIVE) for fn in _GUARDED] + \
+        [(fn, (C.RULE | C.SCAN if fn in _DECIDING else C.ALWAYS) if on else C.NATIVE)
+         for fn in _GUARDED] + \
         [(fn, C.RULE | C.SCAN if on else off) for fn, off in _TEXT]
 
 

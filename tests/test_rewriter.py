@@ -1416,19 +1416,26 @@ def test_declared_stack_extra_is_enough():
             if r is None:
                 continue
             seq, extra = r
-            if name == "CALL_FUNCTION_EX":
-                # CALL_FUNCTION_EX's own effect counts the NULL (now the call probe) too
-                orig = -2 - (arg & 1)
-            else:
-                orig = dis.stack_effect(op, arg if op >= dis.HAVE_ARGUMENT else None)
-            depth = peak = 0
-            for o, a in seq:
-                depth += dis.stack_effect(o, a if o >= dis.HAVE_ARGUMENT else None)
-                peak = max(peak, depth)
-            assert depth == orig, (name, arg)
-            assert peak - max(0, orig) <= extra, (name, arg, peak, extra)
-            for o, _ in seq:
-                assert o not in T.JUMPS_FORWARD | T.JUMPS_BACKWARD
+            jumps = T.JUMPS_FORWARD | T.JUMPS_BACKWARD
+            # a jump in a replacement jumps where the original does (truth tests): both paths
+            for branch in (False, True) if op in jumps else (None,):
+                if name == "CALL_FUNCTION_EX":
+                    # CALL_FUNCTION_EX's own effect counts the NULL (now the call probe) too
+                    orig = -2 - (arg & 1)
+                else:
+                    orig = dis.stack_effect(op, arg if op >= dis.HAVE_ARGUMENT else None,
+                                            jump=branch)
+                depth = peak = 0
+                for o, a in seq:
+                    o_arg = a if o >= dis.HAVE_ARGUMENT else None
+                    if o in jumps and branch:
+                        depth += dis.stack_effect(o, o_arg, jump=True)
+                        break
+                    depth += dis.stack_effect(o, o_arg, jump=False if o in jumps else None)
+                    peak = max(peak, depth)
+                assert depth == orig, (name, arg, branch)
+                assert peak - max(0, orig) <= extra, (name, arg, peak, extra)
+            assert op in jumps or not any(o in jumps for o, _ in seq), name
 
 
 def _big_function_source(nconst=300, nnames=300, body_lines=200):
