@@ -17,6 +17,7 @@ Routed here from capture/calls.py through the ``SOLVERS`` hook (framead/solvers.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 from typing import Any
@@ -45,21 +46,24 @@ def _ppoly_evaluate(rec, fn, args, kwargs, frame):
 
 def _overwrite(rec, fn, args, kwargs, frame):
     """Run ``fn`` with its ``overwrite_*`` flags as given (the arrays end with the native
-    bytes) and record what LAPACK left in each argument (``_record_writes``); the node itself
-    is recorded with the flags off (a cached replay never writes the values it reads)."""
+    bytes) and record what LAPACK left in each argument (``_record_writes``). The node's
+    callable runs ``fn`` on copies of its arrays (``_on_copies``): a cached replay computes
+    what the native call returns (SciPy 1.18's ``cho_factor`` keeps the input's other
+    triangle only when it factors in place) and never writes the values it reads."""
     rule = rules.lookup(fn) or _PRIVATE.get(id(fn))
     if rule is None or not _traced(rec, (*args, *kwargs.values())):
         return fn(*args, **kwargs)
-    names = _names(fn, rule)
-    off_args, off_kw = _flags_off(names, args, kwargs)
-    targets = _targets(names, args, kwargs)
-    if not targets:
-        return _apply(rec, rule, fn, off_args, off_kw, frame)
-    node_args, kw = calls._map_keywords(rule, off_args, off_kw)
+    node_args, kw = calls._map_keywords(rule, args, kwargs)
     if kw is None:
         rec.hazard("FA106", rule.name, frame,
                    f"a traced keyword argument of {rule.name} is not differentiated")
         return fn(*args, **kwargs)
+    if getattr(rule, "refusal", None) is not None and rule.refuses(node_args, kwargs):
+        return rec.apply(rule, fn, args, kwargs, node_args, frame)  # (a call with no rule)
+    copying = _on_copies(rule, args, kwargs)
+    targets = _targets(_names(fn, rule), args, kwargs)
+    if not targets:
+        return rec.apply(copying, fn, args, kwargs, node_args, frame)
     before = [t.copy(order="K") for _, t in targets]
     native: list = []
 
@@ -67,12 +71,45 @@ def _overwrite(rec, fn, args, kwargs, frame):
         native.append(fn(*args, **kwargs))
         return _apart(native[0], [t for _, t in targets])
 
-    result = rec.apply(rule, run, off_args, off_kw, node_args, frame,
-                       writes=tuple(t for _, t in targets))
-    if not native:  # (refused, or raised: run as a call with no rule)
-        return result
+    try:
+        result = rec.apply(copying, run, args, kwargs, node_args, frame,
+                           writes=tuple(t for _, t in targets))
+    except Exception:  # LAPACK may have written part of a factor before SciPy raised
+        for (_, t), old in zip(targets, before, strict=True):
+            if rec.value_of(t) is not None and not _same(t, old):
+                rec.hazard("FA104", rule.name, frame, f"{rule.name} raised after writing "
+                           "into an argument it was told to overwrite: what it left there "
+                           "is read as a constant")
+                rec.overwrite_with_constant(t, frame)
+        raise
     _record_writes(rec, fn, args, kwargs, targets, before, native[0], result, frame)
     return native[0]
+
+
+_COPYING: dict[tuple, Any] = {}
+
+
+def _on_copies(rule, args, kwargs):
+    """``rule`` with a callable that runs its function on copies of the arrays, laid out as
+    in this call."""
+    orders = _orders(args, kwargs)
+    k = (id(rule), tuple(sorted(orders.items(), key=repr)))
+    if k not in _COPYING:
+        from .rules.scipy_rules import on_copies  # noqa: PLC0415 - imports SciPy
+
+        _COPYING[k] = (dataclasses.replace(rule, fn=on_copies(rule.fn, orders)), rule)
+    return _COPYING[k][0]
+
+
+def _orders(args, kwargs) -> dict:
+    """"F" or "C" for each array argument (a tuple's first array: ``(c, lower)``)."""
+    out = {}
+    for k, a in (*enumerate(args), *kwargs.items()):
+        a = next((x for x in a if isinstance(x, np.ndarray)), None) \
+            if type(a) in (tuple, list) else a
+        if isinstance(a, np.ndarray):
+            out[k] = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+    return out
 
 
 def _names(fn, rule) -> list[str]:
@@ -84,22 +121,9 @@ def _names(fn, rule) -> list[str]:
         return given + [f"overwrite_{n}" for n in given[2:]]
 
 
-def _flags_off(names, args, kwargs):
-    """The call's arguments with every ``overwrite_*`` flag False (flags given by keyword are
-    off whatever the signature says)."""
-    kwargs = {k: (False if k.startswith("overwrite_") else v) for k, v in kwargs.items()}
-    flags = [i for i, n in enumerate(names[:len(args)]) if n.startswith("overwrite_") and args[i]]
-    if not flags:
-        return args, kwargs
-    cut = min(len(args), flags[0])
-    kw = {**dict(zip(names[cut:], args[cut:], strict=False)), **kwargs}
-    kw.update({names[i]: False for i in flags})
-    return args[:cut], kw
-
-
 def _targets(names, args, kwargs) -> list[tuple[Any, np.ndarray]]:
-    """``(position or keyword, array)`` of the writeable arrays an ``overwrite_*`` flag given
-    True lets LAPACK write into."""
+    """``(position or keyword, array)`` of the arrays an ``overwrite_*`` flag given True lets
+    LAPACK write into (f2py writes into a read-only array: SciPy's cho_factor does)."""
     bound = {**dict(zip(names, args, strict=False)), **kwargs}
     out = []
     for flag, on in bound.items():
@@ -107,7 +131,7 @@ def _targets(names, args, kwargs) -> list[tuple[Any, np.ndarray]]:
             continue
         name = flag.removeprefix("overwrite_")
         t = bound.get(name)
-        if isinstance(t, np.ndarray) and t.flags.writeable and t.dtype.kind in "fc":
+        if isinstance(t, np.ndarray) and t.dtype.kind in "fc":
             key = names.index(name) if name in names[:len(args)] else name
             out.append((key, t))
     return out
@@ -164,9 +188,9 @@ def _writes(fn, args, kwargs, key) -> bool:
     desc = tuple(_describe(a) for a in (*args, *kwargs.values()))
     k = (id(fn), key, desc, tuple(kwargs))
     if k not in _WRITES:
-        from .rules.scipy_rules import _layout_copies  # noqa: PLC0415 - imports SciPy
+        from .rules.scipy_rules import copies  # noqa: PLC0415 - imports SciPy
 
-        a2, kw2 = _layout_copies(args, kwargs)
+        a2, kw2 = copies(args), {k: copies(v) for k, v in kwargs.items()}
         t = a2[key] if type(key) is int else kw2[key]
         noise = np.random.default_rng(0).uniform(-1e-3, 1e-3, t.shape)
         if t.ndim >= 2 and t.shape[-1] == t.shape[-2]:
@@ -196,11 +220,11 @@ _SCRATCH: dict[tuple, Any] = {}
 
 
 def _scratch(rec, fn, args, kwargs, key, t, frame):
-    """What LAPACK left in argument ``key`` (``t``), recorded as ``left(t, *args)``: a
-    cached replay recomputes it (``fn`` on copies of the same layouts); its derivative is
-    not known: a nonzero cotangent reaching it raises, its tangent is nan."""
-    order = "F" if t.flags.f_contiguous and not t.flags.c_contiguous else "C"
-    k = (id(fn), key, order)
+    """What LAPACK left in argument ``key`` (``t``), recorded as a node of ``fn``'s
+    arguments that a cached replay recomputes (``fn`` on copies of the same layouts); its
+    derivative is not known: a nonzero cotangent reaching it raises, its tangent is nan."""
+    orders = _orders(args, kwargs)
+    k = (id(fn), key, tuple(sorted(orders.items(), key=repr)))
     if k not in _SCRATCH:
         name = f"{getattr(fn, '__name__', fn)}"
         what = f"what scipy.linalg {name} leaves in {key!r} when told to overwrite it"
@@ -214,14 +238,12 @@ def _scratch(rec, fn, args, kwargs, key, t, frame):
         def jvp(tangents, ans, *a, **kw):
             return np.full(np.shape(ans), np.nan, dtype=np.result_type(ans, float))
 
-        from .rules.scipy_rules import overwritten  # noqa: PLC0415 - imports SciPy
+        from .rules.scipy_rules import on_copies  # noqa: PLC0415 - imports SciPy
 
-        left = overwritten(fn, key, order)
-        left.__name__ = left.__qualname__ = f"{name}_overwritten_{key}"
-        _SCRATCH[k] = rules.make_rule(left, vjp=vjp, jvp=jvp, saves={}, argnames=None,
+        _SCRATCH[k] = rules.make_rule(on_copies(fn, orders, key), vjp=vjp, jvp=jvp, saves={},
+                                      argnames=None,
                                       name=f"scipy.linalg.{name} (overwritten {key!r})")
-    rule = _SCRATCH[k]
-    rec.apply(rule, Result(t), (t, *args), kwargs, (t, *args), frame, writes=(t,))
+    rec.apply(_SCRATCH[k], Result(t), args, kwargs, args, frame, writes=(t,))
 
 
 def _apply(rec, rule, fn, args, kwargs, frame):

@@ -535,24 +535,21 @@ def _gbsv_jvp(tangents, ans, kl, ku, ab, b, *args, **kw):
     return (None if tab is None else np.full(np.shape(ans[0]), np.nan)), None, tx, None
 
 
-def _layout_copies(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-    """Writeable copies of the arrays, layouts kept."""
-    def cp(a):  # (a tuple's items too: cho_solve's (c, lower))
-        return np.array(a, copy=True, order="K") if isinstance(a, np.ndarray) else \
-            type(a)(cp(x) for x in a) if type(a) in (tuple, list) else a
-    return tuple(cp(a) for a in args), {k: cp(v) for k, v in kwargs.items()}
+def copies(x, order="K"):  # arrays (a tuple's too: cho_solve's (c, lower)) copied
+    return np.array(x, copy=True, order=order) if isinstance(x, np.ndarray) else \
+        type(x)(copies(y, order) for y in x) if type(x) in (tuple, list) else x
 
 
-def overwritten(fn, key, order: str):
-    """``left(target, *args, **kwargs)``: what ``fn`` (``overwrite_*`` on) leaves in its
-    argument ``key`` given ``target`` in ``order``, run on copies (framead/scipy_calls.py)."""
-    def left(target, *args, **kwargs):
-        args, kwargs = _layout_copies(args, kwargs)
-        mine = np.array(target, order=order, copy=True)
-        args = (*args[:key], mine, *args[key + 1:]) if type(key) is int else args
-        fn(*args, **(kwargs if type(key) is int else {**kwargs, key: mine}))
-        return mine
-    return left
+def on_copies(fn, orders: dict, key=None):
+    """``fn`` on copies of its arrays laid out as ``orders`` (position or name: "C"/"F")
+    says (the recorded call's: LAPACK computes the same bytes); with ``key``, the copy of
+    that argument, which ``fn`` (``overwrite_*`` on) left as it does natively."""
+    def run(*args, **kw):
+        a = [copies(x, orders.get(i, "K")) for i, x in enumerate(args)]
+        k = {n: copies(v, orders.get(n, "K")) for n, v in kw.items()}
+        out = fn(*a, **k)
+        return out if key is None else a[key] if type(key) is int else k[key]
+    return run
 
 
 _SOLVES = {0: (0, ANS), 1: (0,)}

@@ -175,3 +175,62 @@ def test_scratch_tangent_is_nan():
     f = _program("solve_a", "F", np.float64, (3,))
     _, t = framead.jvp(lambda x: f(x), (X,), (np.ones_like(X),))
     assert np.isnan(t)
+
+
+def _read_only(a):
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+def _strided(a):  # (not contiguous: f2py copies it, and factors the copy in place)
+    return np.stack([a, a], axis=2)[:, :, 0]
+
+
+@pytest.mark.parametrize("view", (_read_only, _strided))
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("lower", (False, True))
+def test_views_given_to_cho_factor(view, order, lower):
+    """f2py writes into a read-only array (SciPy's cho_factor returns it), and factors the
+    copy it makes of a strided one in place (SciPy 1.18 then keeps the input's other
+    triangle): values, the matrix afterwards, gradients and cached replays as natively."""
+    def run(x, stash):
+        a = np.array(_spd(x), order=order)
+        c, _ = sl.cho_factor(view(a), lower=lower, overwrite_a=True)
+        stash.extend([np.array(a), np.array(c)])
+        # (a read by elements: a replay's write through a view leaves it C-ordered, where a
+        # reduction would round differently: framead's replay, not this call)
+        return float(np.sum(c * np.linspace(0.5, 1.5, 9).reshape(3, 3))
+                     + (a[0, 2] + a[2, 0] - a[1, 1]) * 0.3)
+
+    def f(x):
+        return run(x, [])
+
+    native, traced = [], []
+    assert framead.trace(lambda x: run(x, traced), X.copy()).value == run(X.copy(), native)
+    for n, t in zip(native, traced, strict=True):
+        assert np.array_equal(n, t)
+    np.testing.assert_allclose(framead.grad(f)(X.copy()), fd_grad(f, X.copy(), step=1e-6),
+                               rtol=1e-6, atol=1e-7)
+    vg = framead.value_and_grad(f, cache=True)
+    for x in (X, X * 1.01, X * 0.99, X * 1.02):
+        assert vg(x.copy())[0] == f(x.copy())
+    assert vg.stats["hits"] >= 2, vg.stats
+
+
+def test_a_factorization_that_raises_after_writing_is_reported():
+    """cho_factor of a matrix that is not positive definite writes part of its factor into
+    ``a`` before SciPy raises: a program that catches the error and reads ``a`` gets the
+    native bytes, and the read is reported (FA104), never silently differentiated."""
+    def f(x):
+        a = np.asfortranarray(x[:9].reshape(3, 3) - 2.0 * EYE)
+        a[0, 0] = 4.0
+        try:
+            sl.cho_factor(a, overwrite_a=True)
+        except np.linalg.LinAlgError:
+            pass
+        return float(a.sum())
+
+    t = framead.trace(f, X.copy())
+    assert t.value == f(X.copy())
+    assert "FA104" in [h.code for h in t.hazards]
