@@ -173,15 +173,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                "_overwrite_off runs the rule with the overwrite_* flags False, "
                                "so the program's array keeps its old contents where LAPACK "
                                "overwrites it natively: the captured value differs"),
-    "integer_and_complex_casting": ("wrong", "traced floats written into an int array "
-                                    "(np.copyto(w, x * 100, casting='unsafe')) keep their "
-                                    "derivative: the write primitives' VJPs (rules/"
-                                    "mutation_rules.py _copyto_vjp_src, rules/primitives.py "
-                                    "setitem_vjp_v) ignore the destination's integer dtype"),
-    "pcm_quantise_int16": ("wrong", "pcm[:] = x * 32767 into an int16 array and flags[:] = ... "
-                           "into a bool array: the truncated values keep x's derivative "
-                           "(rules/primitives.py setitem_vjp_v ignores the destination "
-                           "dtype)"),
     "fraction_constants_mixed": ("wrong", "np.float64 <op> Fraction: NumPy's object loop hands "
                                  "Fraction.__rmul__ a fresh Python float (handlers.binary: "
                                  "operator_runs_python runs the operator natively), so that "
@@ -357,13 +348,6 @@ REPLAY_EXPECTED.update({
     "sign_vote_counter": "collections.Counter of traced floats, list.count / tuple.count: "
                          "equality decisions made in C (Counter's _count_elements; list.count "
                          "is STRUCTURAL in capture/call_kinds.py) are not guarded",
-    "relu_truthiness_branches": "truth tests of traced floats (if h:, not h, h or 1.0) are "
-                                "not probed (POP_JUMP_IF_* / UNARY_NOT, TO_BOOL on 3.13): no "
-                                "guard is recorded, only bool(h) is guarded (DECIDING)",
-    "decorate_sort_undecorate": "sorted() of (value, index) tuples: capture/guards.py "
-                                "WhichArgument.index looks for each result item among the "
-                                "arguments' flattened leaves, a tuple never is one, so the "
-                                "guard records (-1, ..., -1) and holds at every input",
     "run_length_groupby": "itertools.groupby with no key compares traced floats for equality "
                           "in C (STRUCTURAL in capture/call_kinds.py): the runs it finds are "
                           "not guarded",
