@@ -144,21 +144,11 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                   "secant step from the bracket: FA102 fires only when the "
                                   "whole result is disconnected (capture/recorder.py, the "
                                   "result check at the end of the capture), here it is not"),
-    "sequence_protocol_to_array": ("wrong", "np.asarray of a user sequence (__len__ / "
-                                   "__getitem__): protocols.conversions knows __array__, "
-                                   "__float__ and raw-memory protocols, not the sequence "
-                                   "protocol NumPy's discovery calls in C"),
     "structured_record_rows": ("wrong_hazard", "tuple rows written into a structured array: "
                                "FA104 (structured dtypes are not differentiated, "
                                "Mutations.set_item)"),
     "structured_field_columns": ("wrong_hazard", "s['p'] = x into a structured array's field: "
                                  "FA104 (structured dtypes are not differentiated)"),
-    "rolling_deque_numpy_stats": ("wrong", "np.mean / np.dot / np.linalg.norm of a deque of "
-                                  "traced floats: Recorder.tree_value (capture/values.py) "
-                                  "reads only exact list/tuple, so the rule sees a constant"),
-    "list_subclass_userlist_to_numpy": ("wrong", "a list subclass and a UserList of traced "
-                                        "floats given to NumPy rules: Recorder.tree_value "
-                                        "reads only exact list/tuple"),
     # programs_classics5: reported
     "float_subclass_units": ("wrong_hazard", "float.__new__(cls, traced) of a float subclass "
                              "has no rule (FA101)"),
@@ -335,9 +325,7 @@ def _has_torch() -> bool:
 # other than FA102, and choices a replay cannot re-make, are captured every call)
 # program -> why its replay is known wrong: the silent losses above are also constants a
 # replay keeps (a wrong value at a new point, not only a wrong gradient)
-REPLAY_EXPECTED: dict[str, str] = {name: EXPECTED[name][1] for name in (
-    "sequence_protocol_to_array", "rolling_deque_numpy_stats",
-    "list_subclass_userlist_to_numpy")}
+REPLAY_EXPECTED: dict[str, str] = {}
 # programs_classics5 whose fresh captures are right but whose replays are not
 REPLAY_EXPECTED.update({
     # programs_classics6
