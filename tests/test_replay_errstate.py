@@ -361,7 +361,8 @@ def test_threads_replay_under_their_own_state():
         for t in ts:
             t.join()
     assert not errors, errors[:3]
-    assert cached.stats["hits"] > 40, cached.stats
+    # (every call but the 20 that raise in the first thread: the blocks replay silently)
+    assert cached.stats["hits"] >= 95, cached.stats
 
 
 def test_the_replay_switches_state_only_where_the_capture_did():
@@ -373,3 +374,39 @@ def test_the_replay_switches_state_only_where_the_capture_did():
     (entry,) = next(iter(vg._traces.values()))
     src = entry.replay.source
     assert src.count("_fp(") == 8 and entry.replay.fp_first == 0, src
+
+
+@pytest.mark.parametrize("mode", ["loop", "source"])
+@pytest.mark.parametrize("fn", [_in_a_loop, _nested, _part])
+def test_generated_and_step_replays_switch_alike(fn, mode, monkeypatch):
+    """Replays run as steps (long traces, FRAMEAD_REPLAY=loop) switch the error state as the
+    generated code does: the same hits, values and warnings as natively."""
+    monkeypatch.setenv("FRAMEAD_REPLAY", mode)
+    points = [POS, ZERO, [0.3, -0.5, 0.0, 1.2], NEG, POS]
+    for fp in (None, {"all": "raise"}):
+        stats = _compare_points(_Mods(fn), points, "always", [fp] * 5)
+        assert stats["hits"] >= 3, stats
+
+
+def _leaves_the_state_changed(x):
+    warnings.warn("a note", UserWarning, stacklevel=1)
+    np.seterr(divide="ignore")
+    return x @ x
+
+
+def test_a_program_leaving_the_state_changed_is_never_replayed():
+    """np.seterr left changed by the program is its effect on every call: never replayed,
+    also where its warnings are all ignored (such a capture is otherwise replayed while
+    they stay ignored)."""
+    cached = framead.value_and_grad(_leaves_the_state_changed, cache=True)
+    old = np.geterr()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(3):
+                np.seterr(divide="warn")
+                cached(np.array(POS))
+                assert np.geterr()["divide"] == "ignore"
+    finally:
+        np.seterr(**old)
+    assert cached.stats["hits"] == 0 and cached.stats["uncacheable"] == 3, cached.stats
