@@ -66,6 +66,7 @@ def reads_in_python(x: Any) -> bool:
     """Reading ``x``'s items runs Python code of its class (a UserList, a user sequence, a
     list subclass's own ``__len__`` or ``__iter__``): what it yields is not known before."""
     return sequence_items(x) is None or bool(type(x).__flags__ & HEAPTYPE and (
+        type(x) is not collections.deque) and (  # (3.12+: the C deque is a heap type)
         isinstance(x, collections.UserList | collections.deque) or
         python_attr(type(x), "__len__") or python_attr(type(x), "__iter__")))
 
