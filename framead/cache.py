@@ -17,8 +17,9 @@ value the recording did not meet) is a miss too (``stats["replay_raised"]`` coun
 capture then runs the program, which raises or catches the error itself. Warnings are the
 native run's (framead/replay_graph.py ``gated``): a trace whose capture issued one, or left
 NumPy's error state or the warnings filters changed, is not cached; a replay that would warn,
-or meet a floating-point error the call's NumPy error state does not ignore (any, where the
-program sets its own), is a miss before anything is shown (``stats["replay_warned"]``).
+or meet a floating-point error that NumPy's error state does not ignore where it occurs (the
+call's, or the program's own np.errstate/np.seterr as the capture met it there:
+replay_graph.FpPlan), is a miss before anything is shown (``stats["replay_warned"]``).
 
 What a cached trace depends on, and how each is checked (docs/internals.md, "Cached traces"):
 
