@@ -291,6 +291,7 @@ _gate_lock = threading.Lock()
 
 
 _gate_users = 0  # captures and replays running (every thread): GATE is in the list while > 0
+_gated: list = []  # the filter lists GATE went into (catch_warnings swaps in copies)
 
 
 def gate_on() -> None:
@@ -302,19 +303,29 @@ def gate_on() -> None:
         f = warnings.filters
         if type(f) is not list or (f and f[0] is GATE):
             return
-        _drop_gate(f)
+        if GATE in f:
+            _drop_gate(f)
         f.insert(0, GATE)
+        if not any(g is f for g in _gated):
+            _gated.append(f)
 
 
 def gate_off() -> None:
-    """One capture or replay ended: the last takes ``GATE`` out of ``warnings.filters``."""
+    """One capture or replay ended: the last takes ``GATE`` out of every filter list it went
+    into (a thread's catch_warnings may have put back a list holding it)."""
     global _gate_users
     with _gate_lock:
         _gate_users -= 1
+        if _gate_users > 0:
+            return
+        _gate_users = 0
         f = warnings.filters
-        if _gate_users <= 0 and type(f) is list:
-            _gate_users = 0
-            _drop_gate(f)
+        for g in (*_gated, *([f] if type(f) is list else ())):
+            if g and g[0] is GATE:
+                del g[0]
+            if GATE in g:
+                _drop_gate(g)
+        _gated.clear()
 
 
 def _drop_gate(f: list) -> None:

@@ -196,15 +196,10 @@ def test_warning_dropped_by_the_registry_is_due_again_after_filters_change(switc
 
 # --- 4. warnings: GATE left behind by an interleaved catch_warnings --------------------------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "framead/replay_graph.py gate_on/gate_off: another thread's catch_warnings copies "
-    "warnings.filters while a replay holds GATE in it and restores that list after the "
-    "replay's gate_off removed GATE from the copy: GATE stays in the program's filters "
-    "(reproduced with real threads: replays in a loop in one thread, catch_warnings "
-    "entered during one and left after it in another). Needs: gate_on to remember every "
-    "list it inserted GATE into, and the last gate_off (and the next gate_on) to drop "
-    "GATE from each of them"))
 def test_gate_is_not_left_by_a_catch_warnings_straddling_a_replay():
+    """Another thread's catch_warnings copies the filters while a replay holds GATE in them
+    and restores its saved list after the replay ended: the last gate_off takes GATE out of
+    every list it went into."""
     from framead import replay_graph as rg
 
     with warnings.catch_warnings():
