@@ -53,17 +53,19 @@ def _overwrite(rec, fn, args, kwargs, frame):
     rule = rules.lookup(fn) or _PRIVATE.get(id(fn))
     if rule is None or not _traced(rec, (*args, *kwargs.values())):
         return fn(*args, **kwargs)
-    node_args, kw = calls._map_keywords(rule, args, kwargs)
+    names = _names(fn, rule)
+    r_args, r_kw = _strided_off(names, args, kwargs)  # (what the node records)
+    node_args, kw = calls._map_keywords(rule, r_args, r_kw)
     if kw is None:
         rec.hazard("FA106", rule.name, frame,
                    f"a traced keyword argument of {rule.name} is not differentiated")
         return fn(*args, **kwargs)
-    if getattr(rule, "refusal", None) is not None and rule.refuses(node_args, kwargs):
+    if getattr(rule, "refusal", None) is not None and rule.refuses(node_args, r_kw):
         return rec.apply(rule, fn, args, kwargs, node_args, frame)  # (a call with no rule)
-    copying = _on_copies(rule, args, kwargs)
-    targets = _targets(_names(fn, rule), args, kwargs)
+    copying = _on_copies(rule, r_args, r_kw)
+    targets = _targets(names, args, kwargs)
     if not targets:
-        return rec.apply(copying, fn, args, kwargs, node_args, frame)
+        return rec.apply(copying, fn, r_args, r_kw, node_args, frame)
     before = [t.copy(order="K") for _, t in targets]
     native: list = []
 
@@ -72,7 +74,7 @@ def _overwrite(rec, fn, args, kwargs, frame):
         return _apart(native[0], [t for _, t in targets])
 
     try:
-        result = rec.apply(copying, run, args, kwargs, node_args, frame,
+        result = rec.apply(copying, run, r_args, r_kw, node_args, frame,
                            writes=tuple(t for _, t in targets))
     except Exception:  # LAPACK may have written part of a factor before SciPy raised
         for (_, t), old in zip(targets, before, strict=True):
@@ -121,6 +123,24 @@ def _names(fn, rule) -> list[str]:
         return given + [f"overwrite_{n}" for n in given[2:]]
 
 
+def _contiguous(a) -> bool:
+    return a.flags.c_contiguous or a.flags.f_contiguous
+
+
+def _strided_off(names, args, kwargs):
+    """The flags of non-contiguous arrays False: f2py copies those and writes nothing back,
+    as with the flag off, which is what the node records (SciPy 1.18's cho_factor keeps the
+    input's other triangle only where it factors in place: its rule asks SciPy)."""
+    flags = {f"overwrite_{n}" for i, n in enumerate(names) if isinstance(
+        args[i] if i < len(args) else kwargs.get(n), np.ndarray) and not _contiguous(
+        args[i] if i < len(args) else kwargs[n])}
+    if not flags:
+        return args, kwargs
+    return tuple(False if i < len(names) and names[i] in flags else a
+                 for i, a in enumerate(args)), \
+        {k: (False if k in flags else v) for k, v in kwargs.items()}
+
+
 def _targets(names, args, kwargs) -> list[tuple[Any, np.ndarray]]:
     """``(position or keyword, array)`` of the arrays an ``overwrite_*`` flag given True lets
     LAPACK write into (f2py writes into a read-only array: SciPy's cho_factor does)."""
@@ -131,7 +151,7 @@ def _targets(names, args, kwargs) -> list[tuple[Any, np.ndarray]]:
             continue
         name = flag.removeprefix("overwrite_")
         t = bound.get(name)
-        if isinstance(t, np.ndarray) and t.dtype.kind in "fc":
+        if isinstance(t, np.ndarray) and t.dtype.kind in "fc" and _contiguous(t):
             key = names.index(name) if name in names[:len(args)] else name
             out.append((key, t))
     return out
