@@ -4258,6 +4258,38 @@ m_set_fast_record(PyObject *mod, PyObject *state)
 
 static int protocol_traced(PyObject *o);
 
+/* sessions (all threads) whose recorders record guards: choosing callables always come
+   to dispatch while there is one (capture.session reads it to set their flags), the
+   CONTAINS probe looks into sets, dicts and deques, the comparison probes into two
+   lists/tuples, and the % probes into a dict formatted into text */
+static int guard_users;
+
+/* Is `a <op> b` of two exact lists/tuples one that compares traced values inside them
+   ((x0, 1) < (x2, 0), [a, b] == [c, d], (cost, k) < best[:2]) while a recorder records
+   guards? ProbeHandlers.compare guards it (through tree_value); an uncached capture has no
+   use for it (the handler only notes where traced values were first compared), so an
+   untraced tuple comparison stays on the fast path, no scan made, outside cached traces. */
+FA_INLINE int
+seq_compare_traced(PyObject *a, PyObject *b)
+{
+    PyTypeObject *ta = Py_TYPE(a), *tb = Py_TYPE(b);
+    return FA_UNLIKELY(guard_users != 0) &&
+           (ta == &PyTuple_Type || ta == &PyList_Type) &&
+           (tb == &PyTuple_Type || tb == &PyList_Type) &&
+           (scan_traced(a, FA_SCAN_LISTS) || scan_traced(b, FA_SCAN_LISTS));
+}
+
+/* Is `text % mapping` (BINARY_OP's % or %=, text a str/bytes, mapping a dict: '%(v).2f' %
+   {'v': x}) text made of traced values inside the dict while a recorder records guards?
+   ProbeHandlers.binary then guards the text or marks the trace unreplayable (calls.py
+   text_guard); an uncached capture only notes the use. */
+FA_INLINE int
+text_mod_dict_traced(PyObject *a, PyObject *b)
+{
+    return FA_UNLIKELY(guard_users != 0) && PyDict_Check(b) &&
+           (PyUnicode_Check(a) || PyBytes_Check(a)) && scan_traced(b, FA_SCAN_LISTS);
+}
+
 /* The operators' probes: to the handler when an operand is traced, is a list/tuple NumPy
    coerces that holds traced values, or is an object of the program's whose array protocol
    NumPy would call on traced data (capture/protocols.py binary_operand mirrors the
@@ -4272,7 +4304,8 @@ static int protocol_traced(PyObject *o);
         PyObject *a = args[0], *b = args[1];                                         \
         if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
             (is_traced(a) || is_traced(b) || seq_operand_traced(a, b, 1) ||          \
-             protocol_traced(a) || protocol_traced(b))) {                            \
+             protocol_traced(a) || protocol_traced(b) ||                             \
+             ((IDX) % 13 == 6 && text_mod_dict_traced(a, b)))) {                     \
             if (T.fast_rec != NULL) {                                                \
                 PyObject *r = fast_as_handler((IDX), a, b, NULL);                    \
                 if (r != FA_FALLBACK) {                                              \
@@ -4335,7 +4368,8 @@ static PyMethodDef binop_defs[26] = {
         }                                                                            \
         PyObject *a = args[0], *b = args[1];                                         \
         if (FA_UNLIKELY(FA_ACTIVE()) &&                                              \
-            (is_traced(a) || is_traced(b) || seq_operand_traced(a, b, 0))) {          \
+            (is_traced(a) || is_traced(b) || seq_operand_traced(a, b, 0) ||          \
+             seq_compare_traced(a, b))) {                                            \
             if (T.fast_rec != NULL) {                                                \
                 PyObject *r = fast_as_handler(-10 - (OP), a, b, NULL);               \
                 if (r != FA_FALLBACK) {                                              \
@@ -5205,10 +5239,7 @@ m_scan_mode(PyObject *mod, PyObject *callable)
    special_forms.container_lookup) is given for a traced membership test */
 static PyObject *op_contains_fn;
 
-/* sessions (all threads) whose recorders record guards: choosing callables always come
-   to dispatch while there is one (capture.session reads it to set their flags), and the
-   CONTAINS probe looks into sets, dicts and deques */
-static int guard_users;
+/* (guard_users: defined before the operators' probes, which read it too) */
 
 /* An item of a set, dict or deque: traced, or a list/tuple/dict holding traced values */
 static inline int
