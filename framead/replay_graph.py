@@ -561,6 +561,9 @@ class CaptureWarnings:
             name, file = c.co_name, c.co_filename
             if file == _WARNINGS_FILE and name in _SHOWING and self.reason is None:
                 self.reason = "a warning was shown during the capture"
+            elif file == _WARNINGS_FILE and name in _FILTERING and self.reason is None:
+                # (a replay runs none of it: the warnings the program silences would miss)
+                self.reason = f"the program set warnings filters (warnings.{name})"
             elif file == _UFUNC_CONFIG_FILE and name in _READING:
                 self.reads_fp = True
 
@@ -575,6 +578,7 @@ class CaptureWarnings:
 
 _WARNINGS_FILE = warnings.__file__
 _SHOWING = frozenset({"_showwarnmsg", "showwarning", "_showwarnmsg_impl", "_formatwarnmsg"})
+_FILTERING = frozenset({"simplefilter", "filterwarnings", "resetwarnings", "_add_filter"})
 _UFUNC_CONFIG_FILE = getattr(sys.modules.get("numpy._core._ufunc_config"), "__file__", None)
 # the functions whose result is the error state in force (seterr's and seterrcall's: the old)
 _READING = frozenset({"geterr", "seterr", "geterrcall", "seterrcall"})

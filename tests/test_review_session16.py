@@ -296,17 +296,9 @@ def test_stacklevel_two_names_the_callers_line():
     assert [n for n, _ in where(lambda: framead.grad(f)(x))] == [n for n, _ in native]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "framead/cache.py + replay_graph.CaptureWarnings: a program that silences its own "
-    "warnings (with warnings.catch_warnings(): simplefilter('ignore'); np.log(x)) is cached "
-    "(GATE sees nothing: the program's filter is in front of it), and every replay at such a "
-    "point misses (FloatingPointError under the call's error state): each call replays all "
-    "MAX_TRACES entries, misses, captures and caches one more (20 calls: 124 misses, about "
-    "5x the uncached time). Needs: warnings.py's simplefilter/filterwarnings/catch_warnings "
-    "code in the capture's code objects (check_codes) to make the trace uncacheable (or "
-    "replayed with those warnings ignored where the recorded nodes ran inside the block); "
-    "and a trace whose replay was Warned at a point it then re-captured evicted"))
 def test_a_program_silencing_its_own_warnings_is_not_retried_every_call():
+    """A program that sets warnings filters (catch_warnings + simplefilter) is not cached
+    (CaptureWarnings.check_codes): replays run none of it, so each would miss."""
     def f(x):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
