@@ -8,11 +8,13 @@ Routed here from capture/calls.py through the ``SOLVERS`` hook (framead/solvers.
   ``ppoly_eval(c, x, xp, nu, extrapolate)`` (rules/scipy_signal_rules.py) followed by a write of
   its result into ``out``;
 * LAPACK's ``dgbsv`` (``make_interp_spline``, ``interp1d(kind='cubic')``) gets a rule for
-  its solution here, with its overwrite flags off;
-* ``scipy.linalg`` solves and factorizations given traced values run with their
-  ``overwrite_*`` flags off: LAPACK would otherwise overwrite, unseen, the matrix or
-  right-hand side the reverse pass reads (``CubicSpline`` passes ``overwrite_ab=True``).
-  SciPy documents the overwritten contents as unspecified, so keeping them is allowed.
+  its solution here (its overwrite flags as below);
+* ``scipy.linalg`` solves and factorizations given traced values and ``overwrite_*=True``
+  run natively with their flags (``_overwrite``): LAPACK writes where it would (a writeable
+  or read-only contiguous array of its dtype), and framead records what it left there: the
+  returned factor or solution (written back into the argument) or, for other contents (the
+  LU factors ``solve`` leaves in ``a``), a node whose derivative raises if a gradient
+  reaches it. Replays run the functions on copies laid out as recorded.
 """
 
 from __future__ import annotations
