@@ -194,8 +194,8 @@ def _record_writes(rec, fn, args, kwargs, targets, before, native, recorded, fra
                 rec._register(leaves[view], v)
                 rec.write_back(leaves[view], v, frame)
             continue
-        if _same(t, old) and not _writes(fn, args, kwargs, key):
-            continue
+        if rec.value_of(t) is None or (_same(t, old) and not _writes(fn, args, kwargs, key)):
+            continue  # (a constant's scratch is a constant: it depends on that argument only)
         _scratch(rec, fn, args, kwargs, key, t, frame)
 
 

@@ -239,3 +239,19 @@ def test_a_factorization_that_raises_after_writing_is_reported():
     t = framead.trace(f, X.copy())
     assert t.value == f(X.copy())
     assert "FA104" in [h.code for h in t.hazards]
+
+
+def test_scratch_in_a_constant_matrix_is_a_constant():
+    """solve(a, b, overwrite_a=True) with a constant ``a`` and a traced ``b``: the LU
+    factors left in ``a`` are constants (they depend on ``a`` only): reading them is fine."""
+    a0 = _spd(X)
+
+    def f(b):
+        a = np.array(a0, order="F")
+        x = sl.solve(a, b, overwrite_a=True)
+        return float(np.sum(x * np.arange(1.0, 4.0)) + np.sum(a) * np.sum(b))
+
+    b = X[9:12].copy()
+    t = framead.trace(f, b)
+    assert t.value == f(b.copy()) and not t.hazards
+    np.testing.assert_allclose(framead.grad(f)(b), fd_grad(f, b, step=1e-6), rtol=1e-6)
