@@ -158,11 +158,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "ndenumerate_ndindex_loops": ("wrong_hazard", "np.ndenumerate's next() over a.flat "
                                   "(FA101)"),
     # programs_classics6: silent wrong gradients or values (no hazard); each cause is named
-    "scipy_overwrite_lapack": ("wrong", "scipy.linalg.lu_factor(a, overwrite_a=True) / "
-                               "solve(..., overwrite_b=True): framead/scipy_calls.py "
-                               "_overwrite_off runs the rule with the overwrite_* flags False, "
-                               "so the program's array keeps its old contents where LAPACK "
-                               "overwrites it natively: the captured value differs"),
     "fraction_constants_mixed": ("wrong", "np.float64 <op> Fraction: NumPy's object loop hands "
                                  "Fraction.__rmul__ a fresh Python float (handlers.binary: "
                                  "operator_runs_python runs the operator natively), so that "
@@ -341,7 +336,7 @@ REPLAY_EXPECTED.update({
                           "not guarded",
 })
 REPLAY_EXPECTED.update({name: EXPECTED[name][1] for name in (
-    "scipy_overwrite_lapack", "fraction_constants_mixed", "numpy_scalar_times_user_number")})
+    "fraction_constants_mixed", "numpy_scalar_times_user_number")})
 
 
 def test_classic_cached_replays():

@@ -42,9 +42,8 @@ VARIANTS = {
     "method": ["nearest", "lower", "higher", "midpoint", "weibull", "inverted_cdf"],
     "weights": [X34[0]], "side": ["right"], "k": [1, -1], "n": [6, 2], "s": [(4, 6)],
     "bias": [True], "rowvar": [False], "full_matrices": [True, False], "compute_uv": [False],
-    "hermitian": [True], "lower": [True],  # (no overwrite_*: framead runs SciPy's with the
-    # flags off, framead/scipy_calls.py; the memory they would overwrite is unspecified, and
-    # SciPy 1.18's cho_factor/det results differ there from the native run's)
+    "hermitian": [True], "lower": [True],  # (no overwrite_*: framead/scipy_calls.py runs
+    # such calls natively and records what LAPACK wrote, tests/test_scipy_overwrite.py)
     "assume_a": ["pos", "sym", "her", "diagonal", "upper triangular"],
     "cval": [1.5], "origin": [1], "truncate": [2.0], "rtol": [0.1], "rcond": [0.1],
     "prepend": [0.5], "append": [0.5], "period": [2.0], "discont": [0.1], "nan": [0.0],
