@@ -4264,18 +4264,28 @@ static int protocol_traced(PyObject *o);
    lists/tuples, and the % probes into a dict formatted into text */
 static int guard_users;
 
-/* Is `a <op> b` of two exact lists/tuples one that compares traced values inside them
-   ((x0, 1) < (x2, 0), [a, b] == [c, d], (cost, k) < best[:2]) while a recorder records
-   guards? ProbeHandlers.compare guards it (through tree_value); an uncached capture has no
-   use for it (the handler only notes where traced values were first compared), so an
-   untraced tuple comparison stays on the fast path, no scan made, outside cached traces. */
+/* A list/tuple compared by list's/tuple's own comparison (a namedtuple too; not a subclass
+   defining its own __lt__/__eq__: its Python code runs instrumented) */
+FA_INLINE int
+plain_seq_compare(PyTypeObject *t)
+{
+    return t == &PyTuple_Type || t == &PyList_Type ||
+           (PyType_FastSubclass(t, Py_TPFLAGS_TUPLE_SUBCLASS) &&
+            t->tp_richcompare == PyTuple_Type.tp_richcompare) ||
+           (PyType_FastSubclass(t, Py_TPFLAGS_LIST_SUBCLASS) &&
+            t->tp_richcompare == PyList_Type.tp_richcompare);
+}
+
+/* Is `a <op> b` of two lists/tuples one that compares traced values inside them
+   ((x0, 1) < (x2, 0), [a, b] == [c, d], (cost, k) < best[:2], namedtuples) while a recorder
+   records guards? ProbeHandlers.compare guards it (through tree_value); an uncached capture
+   has no use for it (the handler only notes where traced values were first compared), so
+   an untraced tuple comparison stays on the fast path, no scan made, outside cached traces. */
 FA_INLINE int
 seq_compare_traced(PyObject *a, PyObject *b)
 {
-    PyTypeObject *ta = Py_TYPE(a), *tb = Py_TYPE(b);
-    return FA_UNLIKELY(guard_users != 0) &&
-           (ta == &PyTuple_Type || ta == &PyList_Type) &&
-           (tb == &PyTuple_Type || tb == &PyList_Type) &&
+    return FA_UNLIKELY(guard_users != 0) && plain_seq_compare(Py_TYPE(a)) &&
+           plain_seq_compare(Py_TYPE(b)) &&
            (scan_traced(a, FA_SCAN_LISTS) || scan_traced(b, FA_SCAN_LISTS));
 }
 

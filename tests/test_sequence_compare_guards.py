@@ -5,6 +5,7 @@ miss, not a silently wrong value. Checked against native values, central differe
 uncached framead."""
 
 import warnings
+from collections import namedtuple
 
 import numpy as np
 import pytest
@@ -72,6 +73,32 @@ def running_min_pairs(x):
 
 _TIES = (tuple_eq, tuple_ne_nested)  # (their decisions hold at ties: no finite differences)
 
+Pair = namedtuple("Pair", "cost k")
+
+
+class Reversed(tuple):
+    """A tuple ordered backwards: its own __lt__ runs (instrumented), comparing floats."""
+
+    def __lt__(self, other):
+        return tuple(other) < tuple(self)
+
+
+def namedtuple_choice(x):
+    return float(x[0] if Pair(x[0], 1) < Pair(x[2], 0) else 5.0 * x[1])
+
+
+def tuple_subclass_own_lt(x):
+    return x[0] * 3.0 if Reversed((x[0], 1)) < Reversed((x[1], 0)) else x[2] * 2.0
+
+
+class Row(list):
+    pass
+
+
+def list_subclass_ge(x):
+    return x[0] * 3.0 if Row([x[0], 2.0]) >= [x[1] * 1.0, 1.0] else x[2] * x[1]
+
+
 # (program, first point, a point where the decision is the same, one where it flips)
 CASES = [
     (lexicographic_tuple_choice, [.3, -.5, .7], [.2, -.4, .8], [.9, -.5, .7]),
@@ -80,6 +107,9 @@ CASES = [
     (tuple_eq, [.5, .5, .7], [.5, .5, .3], [.5, .6, .7]),
     (tuple_ne_nested, [.5, .5, .7], [.4, .6, .3], [.5, .25, .7]),
     (running_min_pairs, [.3, .2, .7], [.4, .1, .9], [.3, .6, .1]),
+    (namedtuple_choice, [.3, -.5, .7], [.2, -.4, .8], [.9, -.5, .7]),
+    (tuple_subclass_own_lt, [.9, .2, .3], [.8, .3, .2], [.1, .2, .3]),
+    (list_subclass_ge, [.9, .2, .3], [.8, .3, .2], [.1, .2, .3]),
 ]
 
 
