@@ -324,10 +324,6 @@ REPLAY_EXPECTED: dict[str, str] = {}
 # programs_classics5 whose fresh captures are right but whose replays are not
 REPLAY_EXPECTED.update({
     # programs_classics6
-    "lexicographic_tuple_choice": "(cost, k) < best[:2] and [a, b] > [c, d]: tuples/lists of "
-                                  "traced floats are not traced operands, so the COMPARE_OP "
-                                  "probe never calls ProbeHandlers.compare and no guard is "
-                                  "recorded",
     "sign_vote_counter": "collections.Counter of traced floats, list.count / tuple.count: "
                          "equality decisions made in C (Counter's _count_elements; list.count "
                          "is STRUCTURAL in capture/call_kinds.py) are not guarded",
