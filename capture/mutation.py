@@ -548,8 +548,9 @@ def _narrowing_ufunc(fop: Any, a: np.ndarray, b: Any) -> Any:
     if a.dtype.kind not in "fc" or fop not in _UFUNCS or \
             not isinstance(b, int | float | complex | np.generic | np.ndarray):
         return None
-    try:
-        wide = np.result_type(a, b) != a.dtype
+    try:  # (dtypes and Python numbers: no subclass's __array_function__ runs here)
+        wide = np.result_type(a.dtype, b if isinstance(b, int | float | complex) else b.dtype) \
+            != a.dtype
     except TypeError:  # (NumPy's own error comes from the operation itself)
         return None
     return _UFUNCS[fop] if wide else None
