@@ -24,13 +24,19 @@ model). ``calls.dispatch`` asks its questions in this order; the first that appl
                     decides (ORDERING: one that cannot be replayed); DECIDING (``bool``,
                     ``math.isnan``/``isclose``, ``np.isfinite``/``allclose``...): predicates of
                     values, run natively (STRUCTURAL), whose answer a cached trace guards
+    HASHED          ``set(it)``, ``frozenset``, ``dict.fromkeys``, Counter's counting, ``s.add``,
+                    ``s.update``...: a cached trace guards which items merge and a set's
+                    order (membership.hashed_call)
 16. ITERATING       ``list``, ``zip``, ``min``, ``set``, ``deque``, ``d.extend``, itertools'
                     ``islice``, ``product``, ``groupby``...: traced arrays (and ``a.flat``)
-                    give their rows; CHOOSING (``min``, ``max``, ``sorted``, ``any``, ``all``):
-                    a cached trace guards the choice; SHORT_CIRCUIT (``any``, ``all``): the
-                    choice itself is the guard. (``chain.from_iterable``, which iterates what
-                    it iterates, and ``itemgetter(k)(x)``/``attrgetter(n)(x)``, which index a
-                    traced array in C, are SPECIAL_FORMs: ``nested_rows``, ``getter_call``)
+                    give their rows, also given by keyword (``ITERABLE_KEYWORDS``); PAIRS
+                    (``dict(m)``, ``d.update(m)``): each row's items, the merged keys
+                    guarded (membership.pairs_call); CHOOSING (``min``, ``max``, ``sorted``,
+                    ``any``, ``all``): a cached trace guards the choice; SHORT_CIRCUIT
+                    (``any``, ``all``): the choice itself is the guard.
+                    (``chain.from_iterable``, which iterates what it iterates, and
+                    ``itemgetter(k)(x)``/``attrgetter(n)(x)``, which index a traced array in
+                    C, are SPECIAL_FORMs: ``nested_rows``, ``getter_call``)
 17. (lru_cache wrappers, generator send/throw, number subclasses built in C: protocols)
 18. (Python functions and classes: they run instrumented)
 19. LOOKUP          ``d.get(k)``, ``d.setdefault``, ``d.pop``, ``operator.contains(d, k)`` of
@@ -42,8 +48,10 @@ model). ``calls.dispatch`` asks its questions in this order; the first that appl
 22. (anything else: unruled.unknown_call, FA101; RAW_STORAGE: FA105)
 
 The C trampoline's flags come from the same table (configure_flags): STRUCTURAL NATIVE; ROWS
-and ITERATING but not CHOOSING RULE; every callable with a rule RULE|SCAN; SPECIAL_FORM
-ALWAYS; WRITER RULE|SCAN; LOOKUP RULE; SOLVER ALWAYS (a later group wins). While any session
+and ITERATING but not CHOOSING RULE; HASHED and PAIRS none (traced values inside lists,
+generators and iterators send them here); every callable with a rule RULE|SCAN;
+SPECIAL_FORM ALWAYS (``getattr``: RULE); WRITER RULE|SCAN; LOOKUP RULE; SOLVER ALWAYS (a
+later group wins). While any session
 records guards, CHOOSING and GUARDED callables are ALWAYS, TEXT ones RULE|SCAN
 (capture/session.py).
 """
@@ -110,6 +118,8 @@ class Kind:
     DECIDING = 1 << 17
     LOOKUP = 1 << 18
     TEXT = 1 << 19
+    HASHED = 1 << 20
+    PAIRS = 1 << 21
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +151,22 @@ _ITERATE_ARGUMENTS = (
     itertools.permutations, itertools.combinations, itertools.combinations_with_replacement,
     itertools.cycle, itertools.groupby, itertools.compress, itertools.takewhile,
     itertools.dropwhile, itertools.filterfalse, itertools.tee, itertools.pairwise,
-    *([itertools.batched] if hasattr(itertools, "batched") else []))  # 3.12+
+    *([itertools.batched] if hasattr(itertools, "batched") else []),  # 3.12+
+    dict.fromkeys)
+_SET_METHODS = ("add", "update", "discard", "remove", "pop", "clear", "difference_update",
+                "intersection_update", "symmetric_difference_update", "union", "intersection",
+                "difference", "symmetric_difference", "copy", "issubset", "issuperset",
+                "isdisjoint")
+# the keyword parameters that name what such a callable iterates (``deque(iterable=x)``,
+# ``enumerate(iterable=x)``, ``compress(data=x, selectors=m)``): given by name, the same rows
+ITERABLE_KEYWORDS: dict[int, tuple[str, ...]] = {id(f): ("iterable",) for f in (
+    collections.deque, builtins.enumerate, itertools.groupby, itertools.combinations,
+    itertools.combinations_with_replacement, itertools.permutations,
+    *([itertools.batched] if hasattr(itertools, "batched") else []))}
+ITERABLE_KEYWORDS[id(itertools.compress)] = ("data", "selectors")
+# C code that reads each item it iterates as a (key, value) pair (PySequence_Fast): a traced
+# (n, 2) array's rows, then each row's two items, as the recorder reads them
+PAIRS = (builtins.dict, dict.update, collections.OrderedDict, collections.defaultdict)
 
 
 def nested_rows(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
@@ -154,25 +179,19 @@ def nested_rows(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any
         rec, args[0], frame)),), None)
 
 
-class _ItemRows:
-    """An item made its rows where the recorder reads rows (the recorder held weakly: a kept
-    iterator must not keep the recording alive)."""
+def pair_rows(rec: Any, x: Any, frame: Any) -> Any:
+    """``dict(m)``, ``d.update(m)`` of a traced array, or of an iterable (a generator)
+    giving traced rows: each row's items (the pair C reads with PySequence_Fast) as the
+    recorder reads them; a mapping (C reads its keys) as it is."""
+    if rec.reads_rows(x):
+        x = rec.rows(x)
+    elif hasattr(type(x), "keys") or not hasattr(type(x), "__iter__") or \
+            isinstance(x, str | bytes):
+        return x
+    return map(_ItemRows(weakref.ref(rec)), x)
 
-    __slots__ = ("rec_ref",)
 
-    def __init__(self, rec_ref: Any) -> None:
-        self.rec_ref = rec_ref
-
-    def __call__(self, item: Any) -> Any:
-        rec = self.rec_ref()
-        return rec.rows(item) if rec is not None and rec.reads_rows(item) else item
-
-    @staticmethod
-    def as_is(item: Any) -> Any:
-        return item
-
-    def __reduce__(self) -> tuple:
-        return (getattr, (_ItemRows, "as_is"))  # (pickled or copied: items as they are)
+_ItemRows = sf.ItemRows  # (its old name)
 
 
 def getter_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
@@ -188,6 +207,23 @@ def getter_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any
         got = tuple(functools.reduce(lambda o, n: rec.get_attr(o, n, frame), k.split("."), obj)
                     for k in keys)
     return got[0] if len(keys) == 1 else got
+
+
+def attribute_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
+    """``getattr(x, name[, default])`` of a traced value: read as the program's ``x.name``
+    (``getattr(a, "flat")``: a flat iterator the probes know, whose items are then read)."""
+    if not 2 <= len(args) <= 3 or kwargs or type(args[1]) is not str:
+        return call_as_user(fn, args, kwargs)
+    try:
+        return rec.get_attr(args[0], args[1], frame)
+    except AttributeError:
+        if len(args) == 2:
+            raise
+        return args[2]
+
+
+# callables seen through (SPECIAL_FORM) only when an argument is traced (C flag RULE)
+_WHEN_TRACED = (builtins.getattr,)
 
 
 _DECLARED: list[tuple[int, list]] = [
@@ -207,7 +243,8 @@ _DECLARED: list[tuple[int, list]] = [
         (functools.reduce, sf.reduce_items), (builtins.map, sf.map_items),
         (functools.partial, sf.partial_call), (np.lib.stride_tricks.as_strided, sf.as_strided),
         (itertools.starmap, sf.starmap), (itertools.accumulate, sf.accumulate),
-        (np.frompyfunc, sf.frompyfunc), (itertools.chain.from_iterable, nested_rows)]),
+        (np.frompyfunc, sf.frompyfunc), (itertools.chain.from_iterable, nested_rows),
+        (builtins.getattr, attribute_call)]),
     (Kind.ATTRIBUTE_WRITE, [(builtins.setattr, writers.set_attribute)]),
     (Kind.WRITER, [
         (np.copyto, writers.copyto), (np.put, writers.put), (np.place, writers.place),
@@ -228,6 +265,7 @@ _DECLARED: list[tuple[int, list]] = [
     # ``if math.isclose(x, 1.0):`` was replayed unchecked, a wrong branch at other inputs
     (Kind.GUARDED | Kind.DECIDING, list(_PREDICATES)),
     (Kind.ORDERING, list(_ORDERING)),
+    (Kind.ITERATING | Kind.PAIRS, list(PAIRS)),
     (Kind.ITERATING, [builtins.list, builtins.tuple, builtins.sorted, builtins.min,
                       builtins.max, builtins.zip, builtins.enumerate, builtins.reversed,
                       builtins.iter, builtins.filter, builtins.any, builtins.all,
@@ -275,6 +313,12 @@ _DECLARED: list[tuple[int, list]] = [
         *_ORDERING,
         str.join]),
     (Kind.CALLBACK_SAFE, [list.sort, builtins.sorted, builtins.filter]),
+    # sets (and dict keys) made or changed from traced values: which merge and a set's order
+    # (by hash) are decisions a cached trace guards (membership.hashed_call)
+    (Kind.HASHED, [builtins.set, builtins.frozenset, dict.fromkeys,
+                   _collections._count_elements,
+                   *(getattr(set, n) for n in _SET_METHODS),
+                   *(getattr(frozenset, n) for n in _SET_METHODS if hasattr(frozenset, n))]),
     # text of values: its answer decides where the text does (``if s.startswith("-")``), so
     # a cached trace guards it (these come to dispatch while guards are recorded)
     # (``"{:.3f}".format(x)``: no entry, FA101, a cached trace is not replayed); f-strings
@@ -320,7 +364,8 @@ _BUILTIN_METHOD = types.BuiltinMethodType
 # C methods bound anew at each access, by (class, name): their ITERATING and SPECIAL_FORM
 # entries (the C flags know them by their method definition already)
 _BOUND = {(getattr(e.fn, "__objclass__", None) or e.fn.__self__, e.fn.__name__): e
-          for e in _STATIC.values() if e.kind & (Kind.ITERATING | Kind.SPECIAL_FORM)
+          for e in _STATIC.values()
+          if e.kind & (Kind.ITERATING | Kind.SPECIAL_FORM | Kind.HASHED)
           and isinstance(e.fn, types.MethodDescriptorType | types.BuiltinMethodType)
           and isinstance(getattr(e.fn, "__objclass__", None) or e.fn.__self__, type)}
 _BOUND_NAMES = frozenset(name for _, name in _BOUND)
@@ -442,8 +487,12 @@ def configure_flags(overrides: Iterable[tuple[Any, int]] = ()) -> None:
     table += [(e.fn, C.RULE) for e in entries
               if e.kind & Kind.ITERATING and not e.kind & Kind.CHOOSING]
     # SCAN: traced floats inside list args
+    # no flag: a traced value inside a list, generator or iterator argument (or a tracked
+    # set of them) sends a HASHED or PAIRS call to dispatch (dict(rows of a generator))
+    table += [(e.fn, 0) for e in entries if e.kind & Kind.HASHED or e.fn in PAIRS]
     table += [(fn, C.RULE | C.SCAN) for fn in rules.ruled_callables()]
-    table += [(e.fn, C.ALWAYS) for e in entries if e.kind & Kind.SPECIAL_FORM]
+    table += [(e.fn, C.RULE if e.fn in _WHEN_TRACED else C.ALWAYS) for e in entries
+              if e.kind & Kind.SPECIAL_FORM]
     table += [(e.fn, C.RULE | C.SCAN) for e in entries if e.kind & Kind.WRITER]
     # (operator.contains(t, k) called by name: SCAN, as the CONTAINS probe looks into a list or
     # tuple ``t``: its items are compared with k, a decision guarded in cached traces)

@@ -19,12 +19,14 @@ from . import _evalframe as C
 from . import protocols, sequences
 from .call_kinds import (
     CALL_KINDS,
+    ITERABLE_KEYWORDS,
     CallKind,
     Kind,
     inplace_method,
     is_structural,
     list_method,
     lookup,
+    pair_rows,
     register_solvers,
     table_lookup,
     ufunc_method,
@@ -38,6 +40,7 @@ from .callables import (
     self_traced,
 )
 from .guards import SortOrder, WhichArgument
+from .membership import hashed_call, pairs_call, unseen_set
 from .native import Result, call_as_user, call_quiet
 from .operators import SLOT_BINARY, SLOT_UNARY
 from .overrides import PLAIN_TYPES, TRACER_TYPES, python_attr
@@ -208,6 +211,8 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
         if rec.guards is not None and any(holds_traced(v) for v in kwargs.values()):
             rec.unreplayable.append(f"{callable_name(fn)} decides on a traced keyword")
         return _static_result(rec, fn, args, kwargs, frame)
+    if kind & Kind.HASHED:  # set(x), s.add(v): a cached trace guards merges and order
+        return hashed_call(rec, fn, args, kwargs, frame)
     if kind & Kind.ITERATING:
         return _iterating(rec, fn, kind, args, kwargs, frame)
     if type(fn) is protocols.LRU_WRAPPER:
@@ -306,14 +311,21 @@ def _iterating(rec, fn, kind: int, args: tuple, kwargs: dict, frame) -> Any:
     if fn is builtins.reversed and len(args) == 1 and not kwargs and \
             rec.reads_rows(args[0]) and not python_attr(type(args[0]), "__reversed__"):
         return rec.rows(args[0], reverse=True)  # (the rows of a[n - 1] down to a[0])
+    if kind & Kind.PAIRS:
+        return pairs_call(rec, fn, tuple(pair_rows(rec, a, frame) for a in args), kwargs,
+                          frame)  # dict(m) of an (n, 2) array, a generator of rows
     if not (fn in (builtins.min, builtins.max) and len(args) > 1):  # max(a, b): items
         args = tuple(rows_if_traced(rec, a, frame) for a in args)
+    if kwargs and (names := ITERABLE_KEYWORDS.get(id(fn))):  # deque(iterable=x)
+        kwargs = {k: rows_if_traced(rec, v, frame) if k in names else v
+                  for k, v in kwargs.items()}
     choosing = rec.guards is not None and kind & Kind.CHOOSING
     if choosing and len(args) == 1:
         # cached traces guard the choice (or know it unreplayable): what it chooses among as
         # a list, read once as the call would (a dict view; any iterator unless the call
         # stops early: a generator, map, zip, a traced array's row iterator)
         (a,) = args
+        unseen_set(rec, a, frame)  # (sorted({a, b}): its merges were not guarded)
         if issubclass(type(a), _VIEWS) or (not kind & Kind.SHORT_CIRCUIT
                                      and isinstance(a, collections.abc.Iterator)) or (
                 isinstance(a, _COLLECTIONS) and not python_attr(type(a), "__iter__")):

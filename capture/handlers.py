@@ -23,6 +23,7 @@ from . import _evalframe as C
 from .buffers import Buffer, Entry, WeakEntry
 from .call_kinds import CALL_KINDS
 from .calls import dispatch, text_guard
+from .membership import set_decision, set_operator
 from .native import Result
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
 from .overrides import operator_runs_python, python_attr, unary_runs_python
@@ -33,6 +34,7 @@ from .sourceloc import loc_of, user_tracebacks, where_of
 from .special_forms import check_hit, object_operands
 
 _HEAPTYPE = 1 << 9
+_SETS = frozenset({set, frozenset})
 _NUMERIC_TYPES = (float, int, complex, np.ndarray, np.generic)
 _FAST_SCALARS = frozenset({float, int, complex, bool})
 _PY_DTYPES = {float: np.dtype(float), complex: np.dtype(complex)}
@@ -81,6 +83,9 @@ class ProbeHandlers:
             if _meets_numpy(a, b) or _meets_numpy(b, a):
                 return self._sequence_binop(oparg, a, b, frame)
             # user classes (their dunders run instrumented), lists, strings: nothing to record
+            if self.guards is not None and (ta in _SETS or tb in _SETS):  # s | t (tracked)
+                return set_operator(self, INPLACE_OPS[oparg - 13] if oparg >= 13
+                                    else FUNC_OPS[oparg], a, b, frame)
             if isinstance(a, str | bytes):  # "%g" % x: text
                 if self.first_use is None:
                     self.first_use = loc_of(frame)
@@ -195,6 +200,8 @@ class ProbeHandlers:
             vals = (self.tree_value(a), self.tree_value(b))
             if vals != (None, None):
                 self.guard(COMPARE_OPS[oparg], (a, b), {}, vals, result, sys._getframe(1))
+            elif type(a) in _SETS and type(b) in _SETS:  # s == t of a tracked set
+                set_decision(self, COMPARE_OPS[oparg], a, b, result, sys._getframe(1))
         return result
 
     @user_tracebacks

@@ -10,6 +10,7 @@ import functools
 import gc
 import math
 import operator
+import weakref
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,27 @@ def rows_if_traced(rec: Any, x: Any, frame: Any) -> Any:
     if rec.reads_rows(x):
         return rec.rows(x)
     return x
+
+
+class ItemRows:
+    """An item made its rows where the recorder reads rows (the recorder held weakly: a kept
+    iterator must not keep the recording alive)."""
+
+    __slots__ = ("rec_ref",)
+
+    def __init__(self, rec_ref: Any) -> None:
+        self.rec_ref = rec_ref
+
+    def __call__(self, item: Any) -> Any:
+        rec = self.rec_ref()
+        return rec.rows(item) if rec is not None and rec.reads_rows(item) else item
+
+    @staticmethod
+    def as_is(item: Any) -> Any:
+        return item
+
+    def __reduce__(self) -> tuple:
+        return (getattr, (ItemRows, "as_is"))  # (pickled or copied: items as they are)
 
 
 class StepFromC:
@@ -144,7 +166,8 @@ def starmap(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """itertools.starmap(f, pairs): a C ``f`` (operator.mul) is called through dispatch."""
     if len(args) != 2 or kwargs or _native_enough(rec, args[0], args[1:]):
         return call_as_user(fn, args, kwargs)
-    f, items = args[0], rows_if_traced(rec, args[1], frame)
+    # (C makes each item a tuple, iterating a traced row in C: its items as read instead)
+    f, items = args[0], map(ItemRows(weakref.ref(rec)), rows_if_traced(rec, args[1], frame))
     if is_python_visible(f):
         return fn(f, items)
     return fn(StepFromC(rec, f, frame), items)
@@ -152,6 +175,9 @@ def starmap(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
 
 def accumulate(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """itertools.accumulate(items, func=operator.add): each step through dispatch."""
+    if not args and "iterable" in kwargs:  # (accumulate(iterable=x))
+        kwargs = dict(kwargs)
+        args = (kwargs.pop("iterable"),)
     if not args or len(args) > 2 or set(kwargs) - {"func", "initial"}:
         return call_as_user(fn, args, kwargs)
     f = args[1] if len(args) > 1 else kwargs.get("func")
