@@ -201,8 +201,9 @@ def test_changed_sets_are_not_replayable(change, reason):
     assert vg.stats["hits"] == 0 and any(reason in r for r in vg.stats["reasons"]), vg.stats
 
 
-def test_a_sorted_display_is_not_replayable():
-    """sorted()/min()/max() of a set framead did not see made (a display): unreplayable."""
+def test_a_sorted_display_is_not_replayed_silently():
+    """sorted()/min()/max() of a set made by a display: unreplayable while BUILD_SET is not
+    probed (a set framead did not see made), else guarded (a miss where items merge)."""
 
     def f(x):
         a, b, c, d = _grid(x)
@@ -215,7 +216,8 @@ def test_a_sorted_display_is_not_replayable():
         value, g = vg(x.copy())
         assert value == pytest.approx(f(x.copy()), rel=1e-12)
         np.testing.assert_allclose(g, fd_grad(f, (x.copy(),)), rtol=1e-6, atol=1e-6)
-    assert vg.stats["hits"] == 0 and any("display" in r for r in vg.stats["reasons"])
+    assert vg.stats["hits"] == 0, vg.stats
+    assert vg.stats["misses"] or any("display" in r for r in vg.stats["reasons"]), vg.stats
 
 
 def _compared(x):
