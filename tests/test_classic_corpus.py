@@ -324,9 +324,6 @@ REPLAY_EXPECTED: dict[str, str] = {}
 # programs_classics5 whose fresh captures are right but whose replays are not
 REPLAY_EXPECTED.update({
     # programs_classics6
-    "sign_vote_counter": "collections.Counter of traced floats, list.count / tuple.count: "
-                         "equality decisions made in C (Counter's _count_elements; list.count "
-                         "is STRUCTURAL in capture/call_kinds.py) are not guarded",
     "run_length_groupby": "itertools.groupby with no key compares traced floats for equality "
                           "in C (STRUCTURAL in capture/call_kinds.py): the runs it finds are "
                           "not guarded",
