@@ -108,10 +108,12 @@ def guard_membership(rec: Any, table: Any, key: Any, result: Any, frame: Any,
 
 
 class Layout:
-    """Which of ``items`` the set (frozenset, dict's keys) ``make(items)`` holds, in its
-    iteration order: their positions (an item equal to an earlier one is not held). CPython
-    makes the same set from a list as item by item (set(), s.add, s.update, ``{*items}``,
-    a comprehension)."""
+    """Which of ``items`` the set (frozenset) ``make(items)`` holds, in its iteration order:
+    their positions (an item equal to an earlier one is not held; CPython makes the same set
+    from a list as item by item: set(), s.add, s.update, ``{*items}``, a comprehension). For
+    a dict's keys (``make`` is dict.fromkeys: also Counter's counts, dict(pairs)'s values),
+    the first item each item is equal to (its keys' order follows; a count, the value a key
+    keeps, depend on which key each item merged into)."""
 
     __slots__ = ("make",)
 
@@ -119,18 +121,22 @@ class Layout:
         self.make = make
 
     def __call__(self, items: list) -> tuple:
-        first: dict[int, int] = {}
+        if self.make == _FROMKEYS:  # (a bound method: made anew at each access)
+            first: dict = {}
+            return tuple(first.setdefault(v, i) for i, v in enumerate(items))
+        at: dict[int, int] = {}
         for i, v in enumerate(items):
-            first.setdefault(id(v), i)
-        return tuple(first[id(k)] for k in self.make(items))
+            at.setdefault(id(v), i)
+        return tuple(at[id(k)] for k in self.make(items))
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is Layout and other.make is self.make
+        return type(other) is Layout and other.make == self.make
 
     def __hash__(self) -> int:
-        return hash((Layout, id(self.make)))
+        return hash((Layout, self.make))
 
 
+_FROMKEYS = dict.fromkeys
 #: a recorder's sets whose layout is guarded: {id(s): [s, insertions or None (a frozenset,
 #: a set changed since: no more insertions guarded)]}; the sets are held (no id reused)
 _MADE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

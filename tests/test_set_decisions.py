@@ -248,6 +248,26 @@ def test_set_comparisons_copies_and_values(f):
     assert stats["hits"] >= 1 and stats["misses"] >= 1 and not stats["reasons"], stats
 
 
+def _counted(x):
+    c = collections.Counter(_grid(x))
+    return float(sum(n * k for k, n in c.items()) * x[0] + c[1.0] * x[1])
+
+
+def _kept_values(x):
+    d = dict(zip(_grid(x), [1.0, 2.0, 3.0, 4.0], strict=True))
+    d.update([(_grid(x)[3], 5.0)])
+    return float(sum(k * v for k, v in d.items()) * x[0])
+
+
+@pytest.mark.parametrize("f", [_counted, _kept_values])
+def test_counts_and_kept_values_follow_the_merges(f):
+    """The same keys in the same order, merged otherwise (a 2nd item equal to the 1st, then
+    to the 2nd): a Counter's counts, the value dict(pairs) keeps for a key, differ; a replay
+    of the first trace would keep its counts and values."""
+    stats = _check(f, [[0.6, 1.2, 0.7, 0.8], [0.6, 1.2, 1.3, 1.4], [0.6, 1.2, 0.7, 0.8]])
+    assert stats["hits"] == 1 and stats["misses"] >= 1, stats
+
+
 def test_uncached_captures_of_sets_are_right():
     """Without a cache nothing is guarded: sets of traced values (and set(x) of a traced
     array's rows) are right as before."""
