@@ -391,7 +391,7 @@ def _sort_in_place(rec, fn, args: tuple, kwargs: dict, frame) -> Any:
     else:
         result = call_as_user(fn, args, kwargs)
     vals = [rec.tree_value(before)] if before is not None else [None]
-    if vals[0] is not None:
+    if vals[0] is not None and before is not None:
         order = _permutation(before, items)
         if order is None:
             rec.unreplayable.append("list.sort orders traced values it changed")

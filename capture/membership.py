@@ -166,8 +166,8 @@ def _made(rec: Any) -> dict:
 
 
 def _keep(rec: Any, s: Any, items: list | None) -> None:
-    """``s`` guarded, its insertions ``items`` (a set's); tracked, so that the probes send
-    what changes or combines it here."""
+    """``s`` (a set, or a dict with traced keys) guarded, its insertions ``items`` (a
+    set's); tracked, so that the probes send what changes, combines or reads it here."""
     _made(rec)[id(s)] = [s, items]
     C.track(s)
 
@@ -248,7 +248,7 @@ def _make(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     items = list(_rows(rec, src))
     out = call_as_user(fn, (items, *args[1:]), kwargs)
     make = dict.fromkeys if not isinstance(fn, type) else _base(fn)
-    if _guard_layout(rec, make, items, frame) and isinstance(out, set | frozenset):
+    if _guard_layout(rec, make, items, frame):
         _keep(rec, out, items if isinstance(out, set) else None)
     return out
 
@@ -260,7 +260,9 @@ def _counted(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     items = list(_rows(rec, args[1]))
     before = list(args[0]) if isinstance(args[0], dict) else []
     out = call_as_user(fn, (args[0], items), kwargs)
-    _guard_layout(rec, dict.fromkeys, [*before, *items], frame)
+    if _guard_layout(rec, dict.fromkeys, [*before, *items], frame) and \
+            isinstance(args[0], dict):
+        _keep(rec, args[0], None)  # (tally[1.0] then comes to key_lookup)
     return out
 
 
@@ -362,6 +364,7 @@ def pairs_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     if rec.guards is None:
         return call_as_user(fn, args, kwargs)
     self_ = getattr(fn, "__self__", None)
+    target: Any
     if isinstance(self_, dict):  # d.update(src)
         target, pre, srcs = self_, (), args
     elif not isinstance(fn, type):  # dict.update(d, src)
@@ -383,7 +386,36 @@ def pairs_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     before = list(target) if target is not None else []
     out = call_as_user(fn, (*pre, *srcs), kwargs)
     if keys is not None:
-        _guard_layout(rec, dict.fromkeys, [*before, *keys, *kwargs], frame)
+        if _guard_layout(rec, dict.fromkeys, [*before, *keys, *kwargs], frame):
+            _keep(rec, target if target is not None else out, None)
     elif rec.tree_value(before) is not None or holds_traced(srcs):
         _not_replayable(rec, "dict pairs of traced keys", frame)
     return out
+
+
+class KeyIndex:
+    """Which of ``keys`` (a dict's) is equal to ``key``: its position, -1 for none."""
+
+    __slots__ = ()
+
+    def __call__(self, keys: list, key: Any) -> int:
+        return dict(zip(keys, range(len(keys)), strict=True)).get(key, -1)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is KeyIndex
+
+    def __hash__(self) -> int:
+        return hash(KeyIndex)
+
+
+def key_lookup(rec: Any, table: Any, key: Any, frame: Any) -> None:
+    """``d[k]``, ``d.get(k)`` of a dict holding traced keys (tracked: made where framead
+    guards its keys) in a cached trace: which key ``k`` finds is guarded (``tally[1.0]``: the
+    count of the key equal to 1.0, whose value decides)."""
+    if rec.guards is None or not isinstance(table, dict) or _members_traced is None or \
+            not _members_traced(table):
+        return
+    keys = list(table)
+    vals = [rec.tree_value(keys), rec.tree_value(key)]
+    if vals != [None, None]:
+        rec.guard(KeyIndex(), (keys, key), {}, vals, KeyIndex()(keys, key), frame)

@@ -247,8 +247,8 @@ def rewrite(code: CodeType, probes, *, verify: bool = True) -> CodeType:
         return code
 
     # -- assemble (jump arguments written into nargs), then the tables
-    targets = [group[j] if j >= 0 else -1 for j in njump]
-    co_code, sizes, off, pre = assemble(T, nops, nargs, targets, code)
+    jump_to = [group[j] if j >= 0 else -1 for j in njump]
+    co_code, sizes, off, pre = assemble(T, nops, nargs, jump_to, code)
     linetable = encode_locations(npos, sizes, code.co_firstlineno)
     new_exc = [
         (off[group[s]], off[group[e]], off[group[t]], d, lasti) for s, e, t, d, lasti in exc_idx
@@ -266,7 +266,7 @@ def rewrite(code: CodeType, probes, *, verify: bool = True) -> CodeType:
         raise RewriteError(f"self-check failed: code object rejected: {e}", code) from None
 
     if verify:
-        _verify(code, new, T, nops, nargs, npos, targets,
+        _verify(code, new, T, nops, nargs, npos, jump_to,
                 [(group[s], group[e], group[t], d, lasti) for s, e, t, d, lasti in exc_idx],
                 len(consts), code.co_stacksize + extra, starts, [off[group[i]] for i in range(n)])
     return new

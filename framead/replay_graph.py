@@ -334,14 +334,18 @@ def _drop_gate(f: list) -> None:
             del f[k]
 
 
+_extobj_contextvar: Any
+_make_extobj: Any
 try:  # NumPy 2: the error state is a ContextVar holding an extobj
-    from numpy._core.umath import _extobj_contextvar, _make_extobj  # type: ignore
-except ImportError:  # pragma: no cover - older NumPy
+    from numpy._core import umath as _umath
+
+    _extobj_contextvar, _make_extobj = _umath._extobj_contextvar, _umath._make_extobj
+except (ImportError, AttributeError):  # pragma: no cover - older NumPy
     _extobj_contextvar = _make_extobj = None
 _raising: dict = {}  # (the call's extobj, quiet) -> the extobj a replay of no FpPlan runs under
 
 
-def _eff(mode: str, quiet: bool) -> bool:
+def _eff(mode: Any, quiet: bool) -> bool:
     """Whether an error of this mode is silent: ignored, or a warning every filter ignores
     (``quiet``: ``ignored(RuntimeWarning)``)."""
     return mode == "ignore" or (quiet and mode == "warn")
@@ -368,7 +372,7 @@ def modes_of(extobj: Any) -> dict:
     """The floating-point error modes (``np.geterr()``) of an extobj."""
     token = _extobj_contextvar.set(extobj)
     try:
-        return np.geterr()
+        return dict(np.geterr())
     finally:
         _extobj_contextvar.reset(token)
 
@@ -393,9 +397,10 @@ class FpPlan:
     def __init__(self, entry: Any, marks: list, same: bool) -> None:
         self.entry = modes_of(entry), np.geterrcall()
         self.same = same
-        self.states: list[dict | None] = [None]
+        self.states: list[Any] = [None]
         self.marks: list[tuple[int, int]] = []
         index: dict = {}
+        s: Any
         for n, g, x in marks:
             if x is entry:
                 s = 0
@@ -472,6 +477,7 @@ def ignored(category: type) -> bool:
     """Whether the warnings filters (``GATE`` aside) ignore every warning of ``category``
     and its subclasses: shown nowhere, raised nowhere, noted in no registry."""
     try:
+        cat: Any
         for action, msg, cat, mod, ln in warnings.filters:
             if msg is _GATE_MATCH or not (issubclass(category, cat) or
                                           issubclass(cat, category)):
@@ -480,7 +486,7 @@ def ignored(category: type) -> bool:
                 return action == "ignore"
             if action != "ignore":
                 return False
-        return warnings.defaultaction == "ignore"
+        return getattr(warnings, "defaultaction", "default") == "ignore"
     except (TypeError, ValueError):  # (filters that are not the 5-tuples warnings makes)
         return False
 
