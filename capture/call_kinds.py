@@ -287,7 +287,8 @@ _DECLARED: list[tuple[int, list]] = [
         weakref.ref, weakref.KeyedRef, _weakref._remove_dead_weakref,  # type: ignore[attr-defined]
         list.append, list.extend, list.insert, list.pop, list.index, list.count, list.remove,
         list.copy, list.clear, list.reverse, list.sort,
-        dict.update, dict.items, dict.keys, dict.values, dict.copy, set.add,
+        dict.update, dict.items, dict.keys, dict.values, dict.copy, dict.clear, dict.popitem,
+        set.add,
         set.discard, set.update,
         math.isfinite, math.isnan, math.isinf, math.isclose,
         np.shape, np.ndim, np.size, np.isscalar, np.result_type, np.isfinite, np.isnan,

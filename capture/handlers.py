@@ -23,7 +23,7 @@ from . import _evalframe as C
 from .buffers import Buffer, Entry, WeakEntry
 from .call_kinds import CALL_KINDS
 from .calls import dispatch, text_guard
-from .membership import set_decision, set_operator
+from .membership import key_lookup, set_decision, set_operator
 from .native import Result
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
 from .overrides import operator_runs_python, python_attr, unary_runs_python
@@ -218,9 +218,10 @@ class ProbeHandlers:
                               {}, (a.base, k), frame)
         if not isinstance(a, np.ndarray | np.generic):
             out = a[k]  # containers: identity carries traced items along
-            if isinstance(a, dict) and self.value_of(k) is not None and \
-                    not python_attr(type(a), "__getitem__"):  # a memo table's hit
-                check_hit(self, a, k, out, frame, f"{type(a).__name__}[key]")
+            if isinstance(a, dict) and not python_attr(type(a), "__getitem__"):
+                if self.value_of(k) is not None:  # a memo table's hit
+                    check_hit(self, a, k, out, frame, f"{type(a).__name__}[key]")
+                key_lookup(self, a, k, frame)  # (tally[1.0] of traced keys, cached)
             return out
         if base_slot is None and python_attr(type(a), "__getitem__"):
             return a[k]  # np.matrix's, np.ma's own indexing, instrumented

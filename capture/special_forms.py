@@ -21,7 +21,7 @@ from framead import rules
 from . import _evalframe as C
 from .buffers import buffer_owner
 from .callables import callable_name, holds_traced, is_python_visible, self_traced
-from .membership import compared, guard_membership
+from .membership import compared, guard_membership, key_lookup
 from .native import Result, call_as_user, call_quiet
 from .operators import FUNC_OPS, INPLACE_OPS
 from .primitive_rules import GATHER_RULE
@@ -582,6 +582,8 @@ def container_lookup(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -
         result = call_as_user(fn, args, kwargs)
         if member and rest:  # (x in traced_array, t in [a, b], 0.5 in {t, 1.0})
             guard_membership(rec, table, rest[0], result, frame, note=True)
+        elif rest and name in ("get", "__getitem__"):  # tally.get(1.0): traced keys
+            key_lookup(rec, table, rest[0], frame)
         return result
     key = rest[0]
     stored = stored_key(table, key) if name == "pop" else None  # (gone after the call)

@@ -268,6 +268,22 @@ def test_counts_and_kept_values_follow_the_merges(f):
     assert stats["hits"] == 1 and stats["misses"] >= 1, stats
 
 
+def _tally(x):
+    tally = collections.Counter(np.sign(x).tolist())
+    keys = dict.fromkeys(np.sign(x[:2]).tolist())
+    return float(tally[1.0] * x[0] + tally.get(-1.0, 0) * x[1] + x.sum() +
+                 (2.0 if keys.get(1.0, 0) is None else 0.5) * x[2])
+
+
+def test_lookups_by_constant_keys_are_guarded():
+    """tally[1.0], tally.get(-1.0) of a Counter of traced votes, d.get(1.0) of dict.fromkeys
+    of traced values: the same merges with the signs flipped find other keys (other
+    counts); the key a lookup finds is guarded."""
+    base = [0.5, -0.6, 0.7, 0.8]
+    stats = _check(_tally, [base, [-v for v in base], [v * 1.1 for v in base]])
+    assert stats["hits"] == 1 and stats["misses"] >= 1, stats
+
+
 def test_uncached_captures_of_sets_are_right():
     """Without a cache nothing is guarded: sets of traced values (and set(x) of a traced
     array's rows) are right as before."""
