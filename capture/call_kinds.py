@@ -370,6 +370,7 @@ _BOUND = {(getattr(e.fn, "__objclass__", None) or e.fn.__self__, e.fn.__name__):
           and isinstance(e.fn, types.MethodDescriptorType | types.BuiltinMethodType)
           and isinstance(getattr(e.fn, "__objclass__", None) or e.fn.__self__, type)}
 _BOUND_NAMES = frozenset(name for _, name in _BOUND)
+_BOUND_OWNERS = tuple({owner for owner, _ in _BOUND})  # (x.copy() of an array: not one)
 _GETTERS = {t: CallKind(t, Kind.SPECIAL_FORM, getter_call)
             for t in (operator.itemgetter, operator.attrgetter)}
 # ufunc methods are bound anew at each access: found by the ufunc's name (np.add.reduce)
@@ -386,7 +387,10 @@ def lookup(fn: Any) -> CallKind | None:
     t = type(fn)
     if t is _BUILTIN_METHOD and fn.__name__ in _BOUND_NAMES:
         self_ = fn.__self__
-        for owner in (self_ if isinstance(self_, type) else type(self_)).__mro__:
+        cls = self_ if isinstance(self_, type) else type(self_)
+        if not issubclass(cls, _BOUND_OWNERS):
+            return None
+        for owner in cls.__mro__:
             e = _BOUND.get((owner, fn.__name__))
             if e is not None:
                 return e
