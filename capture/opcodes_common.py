@@ -311,6 +311,8 @@ class Emitter:
             # [*x], (*x, 2.0), f(*a, *b), {*x}: a traced array is extended by its (traced) rows
             "LIST_EXTEND": self.before("getiter", op["LIST_EXTEND"]),
             "SET_UPDATE": self.before("getiter", op["SET_UPDATE"]),
+            # yield from x: a traced array's rows, which SEND steps through
+            "GET_YIELD_FROM_ITER": self.before("getiter", op["GET_YIELD_FROM_ITER"]),
         }
 
     def load_global(self, load_global: int) -> Rewrite:

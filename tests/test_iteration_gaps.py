@@ -9,8 +9,8 @@ own untraced rows: a zero gradient, no hazard): the iterable given by keyword
 (call_kinds ``ITERABLE_KEYWORDS``, ``PAIRS``, ``pair_rows``), call_kinds ``attribute_call``,
 special_forms ``accumulate``.
 
-``yield from x`` of a traced array (GET_YIELD_FROM_ITER, then SEND, iterate x in C) is not
-probed: strict xfails that name the rewrite it needs.
+``yield from x`` of a traced array: GET_YIELD_FROM_ITER is probed as GET_ITER is
+(opcodes_common ``iteration_and_stores``), so SEND steps through the traced rows.
 
 Each consumer runs on iterables of several kinds (a 1-d or 2-d traced array, ``a.flat``, a
 list of traced floats, a generator of rows), given positionally or by keyword where CPython
@@ -225,11 +225,6 @@ YIELD_FROM = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="GET_YIELD_FROM_ITER is not rewritten: `yield from x` "
-                   "iterates a traced array in C (NumPy's untraced scalars); it needs "
-                   "capture/opcodes_common.py iteration_and_stores to add "
-                   "'GET_YIELD_FROM_ITER': self.before('getiter', op['GET_YIELD_FROM_ITER']) "
-                   "(handlers.getiter then gives the Rows iterator, which SEND steps)")
 @pytest.mark.parametrize("consumer", list(YIELD_FROM))
 def test_yield_from_a_traced_array(consumer):
     def f(x):
