@@ -103,10 +103,6 @@ EXPECTED_GROUPS: dict[str, list[str]] = {
         'wrappers/complicated_kw',
     ],
 }
-if tuple(int(v) for v in np.__version__.split(".")[:2]) >= (2, 5):
-    EXPECTED_GROUPS["NumPy 2.5: np.linalg.cond calls an svd framead has no rule for (FA101 "
-                    "reported at the call)"] = [
-        'linalg/cond', 'jlinalg/cond[3x3]', 'jlinalg/cond[c3x3]', 'jlinalg/cond[c2x4x4]']
 EXPECTED = {name: why for why, names in EXPECTED_GROUPS.items() for name in names}
 
 
