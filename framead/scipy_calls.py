@@ -66,8 +66,8 @@ def _overwrite(rec, fn, args, kwargs, frame):
         return rec.apply(rule, fn, args, kwargs, node_args, frame)  # (a call with no rule)
     copying = _on_copies(rule, r_args, r_kw)
     targets = _targets(names, args, kwargs)
-    if not targets:
-        return rec.apply(copying, fn, r_args, r_kw, node_args, frame)
+    if not targets:  # (nothing known to be written: run on copies, the values it reads kept)
+        return rec.apply(copying, copying.fn, r_args, r_kw, node_args, frame)
     before = [t.copy(order="K") for _, t in targets]
     native: list = []
 
