@@ -128,16 +128,8 @@ class Mutations:
                 any(o is new for o in last.outputs):
             self.guard(_Stored(obj.dtype), (new,), {}, (new,), np.array(obj, copy=True), frame)
         buf = self.buffer_of(root)
-        if buf is None:  # (an untraced buffer stays a plain constant)
-            return
-        v = self._new_value(root)
-        self.nodes.append(Node(CONST_RULE, (), {}, (v,), loc_of(frame)))
-        if self.guards is not None or self.save_all:  # (replays bake this value in)
-            self._protect(v, frame)
-        buf.version += 1
-        buf.value = v
-        re = self.entries[id(root)]
-        re.value, re.version = v, buf.version
+        if buf is not None:  # (an untraced buffer stays a plain constant)
+            self._constant_buffer(root, buf, frame)
 
     def _view_entry(self, cur: np.ndarray, root: np.ndarray, buf: Any) -> Any:
         """The entry of ``cur``, a view of ``root``'s memory, with how it is made from its
@@ -173,6 +165,10 @@ class Mutations:
                     f"framead cannot follow a write through a {obj.dtype} view of a "
                     f"{root.dtype} buffer made where it could not see how; the buffer is read "
                     "as a constant from here on")
+        self._constant_buffer(root, buf, frame)
+
+    def _constant_buffer(self, root: np.ndarray, buf: Any, frame: Any) -> None:
+        """``root``'s buffer holds constants from here on: a new version, a constant node."""
         v = self._new_value(root)
         self.nodes.append(Node(CONST_RULE, (), {}, (v,), loc_of(frame)))
         if self.guards is not None or self.save_all:  # (replays bake this value in)
