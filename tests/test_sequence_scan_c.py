@@ -26,6 +26,8 @@ framead = pytest.importorskip("framead")
 if FAKE:
     pytest.skip("framead itself is under test here", allow_module_level=True)
 
+from test_sequence_containers import _Point, _Samples  # noqa: E402
+
 from framead.errors import GradientHazard  # noqa: E402
 
 
@@ -42,22 +44,7 @@ class _List(list):
     pass
 
 
-_Point = collections.namedtuple("_Point", "a b c")
-
-
-class _Seq:
-    """The sequence protocol only: __len__ and __getitem__ (no __iter__, no __array__)."""
-
-    def __init__(self, values: list) -> None:
-        self.values = values
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def __getitem__(self, i: int) -> Any:
-        if i >= len(self.values):
-            raise IndexError(i)
-        return self.values[i]
+_Seq = _Samples  # (the sequence protocol only: __len__ and __getitem__)
 
 
 KINDS = {
