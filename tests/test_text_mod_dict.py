@@ -4,28 +4,9 @@ text or makes the trace unreplayable (calls.py text_guard: a dict is not re-made
 so a call where the text differs is never a silently wrong replay. Checked against native
 values, central differences and uncached framead."""
 
-import warnings
 
-import numpy as np
 import pytest
-from conftest import fd_grad
-
-import framead
-
-
-def _run(f, points: list) -> dict:
-    vg = framead.value_and_grad(f, cache=True)
-    for p in points:
-        x = np.array(p, dtype=float)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            value, g = vg(x.copy())
-            plain = framead.grad(f)(x.copy())
-        assert float(value) == float(f(x.copy())), (p, vg.stats)
-        np.testing.assert_allclose(np.asarray(g, dtype=float), fd_grad(f, x.copy()),
-                                   rtol=1e-6, atol=1e-8, err_msg=f"{p} {vg.stats}")
-        np.testing.assert_allclose(np.asarray(g, dtype=float), np.asarray(plain, dtype=float))
-    return vg.stats
+from test_sequence_compare_guards import _check as _run  # (cached vs native, FD, uncached)
 
 
 def sign_text(x):
