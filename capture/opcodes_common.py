@@ -120,6 +120,12 @@ class Probes:
 #: f-string makes none natively); call_kinds lists them as TEXT
 FORMAT = functools.partial(format)
 CONVERSIONS = (None, str, functools.partial(repr), functools.partial(ascii))
+#: a set display's and comprehension's insertions as calls (``set(items)``, ``set.add(s, v)``,
+#: ``set.update(s, it)``: a cached trace guards which items merge and the set's order,
+#: membership.hashed_call); partials of set's methods, which a profiler's c_call events do
+#: not name (the instructions make none natively; ``set`` is a class: none either)
+SET_ADD = functools.partial(set.add)
+SET_UPDATE = functools.partial(set.update)
 
 
 #: instructions whose result a truth test after them needs no probe for: an exact bool, or a
@@ -266,6 +272,35 @@ class Emitter:
                 "FORMAT_WITH_SPEC": lambda ctx, arg: (self.via_call(ctx, FORMAT, 2), 2),
                 "CONVERT_VALUE": lambda ctx, arg: (self.via_call(ctx, CONVERSIONS[arg], 1), 2)}
 
+    def set_rewrites(self, op: dict[str, int]) -> dict[str, Rewrite]:
+        """A set display ``{a, b}``, ``{*it}`` and a comprehension ``{v for v in it}`` made by
+        calls the call probe sees (only given traced values, or a set of them, do they leave
+        C): ``BUILD_SET n`` (n > 0) -> ``set((items))`` (the same insertions, in the same
+        order); ``SET_ADD i`` -> ``SET_ADD(s, v)``; ``SET_UPDATE i`` -> ``SET_UPDATE(s, it)``
+        (kept after LOAD_CONST: a constant frozenset, ``{1, 2, 3}``)."""
+        BUILD_TUPLE, LOAD_CONST, COPY, SWAP = op["BUILD_TUPLE"], self.LOAD_CONST, self.COPY, \
+            self.SWAP
+
+        def build_set(ctx, arg):
+            if arg == 0:
+                return None
+            return [(BUILD_TUPLE, arg), *self.via_call(ctx, set, 1)], 2
+
+        def inserting(fn):
+            def rewrite(ctx, arg):
+                prev = ctx.before(1)
+                if fn is SET_UPDATE and prev is not None and prev[0] == LOAD_CONST:
+                    return None
+                # [s, *(arg - 1 items), v] -> [s, *items, s, v] -> fn(s, v), its None dropped
+                return [(COPY, arg + 1), (SWAP, 2), *self.via_call(ctx, fn, 2),
+                        (self.POP_TOP, 0)], 3
+
+            rewrite.__name__ = f"_{fn.func.__name__}"
+            return rewrite
+
+        return {"BUILD_SET": build_set, "SET_ADD": inserting(SET_ADD),
+                "SET_UPDATE": inserting(SET_UPDATE)}
+
     def contains(self, ctx: Any, arg: int) -> tuple[Instrs, int]:
         """``CONTAINS_OP arg`` (``in``; ``not in``: arg 1): [key, table] ->
         probes.CONTAINS[arg](key, table), the C probe that does what the instruction does
@@ -308,9 +343,10 @@ class Emitter:
             "GET_ITER": self.before("getiter", op["GET_ITER"]),
             "UNPACK_SEQUENCE": self.before("unpack", op["UNPACK_SEQUENCE"]),
             "UNPACK_EX": self.before("unpack", op["UNPACK_EX"]),
-            # [*x], (*x, 2.0), f(*a, *b), {*x}: a traced array is extended by its (traced) rows
+            # [*x], (*x, 2.0), f(*a, *b): a traced array is extended by its (traced) rows
             "LIST_EXTEND": self.before("getiter", op["LIST_EXTEND"]),
-            "SET_UPDATE": self.before("getiter", op["SET_UPDATE"]),
+            # {a, b}, {*x}, {v for v in x}: calls (a traced array: its rows, as set(x) reads)
+            **self.set_rewrites(op),
             # yield from x: a traced array's rows, which SEND steps through
             "GET_YIELD_FROM_ITER": self.before("getiter", op["GET_YIELD_FROM_ITER"]),
         }

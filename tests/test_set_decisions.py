@@ -297,12 +297,6 @@ def test_uncached_captures_of_sets_are_right():
                 np.testing.assert_allclose(g, fd_grad(f, (x.copy(),)), rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="BUILD_SET, SET_ADD and SET_UPDATE are not rewritten: "
-                   "a set display, a set comprehension and {*vals} make sets no probe sees; "
-                   "capture/opcodes_common.py needs BUILD_SET n (n > 0) -> BUILD_TUPLE n then "
-                   "set(tuple) through the call probe, SET_ADD i -> COPY i+1, SWAP 2, "
-                   "set.add(s, v) through the call probe, POP_TOP (SET_UPDATE i likewise with "
-                   "set.update): membership.hashed_call then guards them")
 @pytest.mark.parametrize("builder", list(UNSEEN))
 @pytest.mark.parametrize("consumer", ["len", "order_loop"])
 def test_sets_made_by_instructions(builder, consumer):
