@@ -100,6 +100,12 @@ register("FA110", "stale-lookup",
          "gradient, although the result depends on the key",
          "clear the table at the start of each call (or key it by something untraced), or "
          "compute {op} from the key instead of looking it up")
+register("FA111", "text-roundtrip",
+         "a number was parsed from text (float(s), int(s), Decimal(s), np.loadtxt...) that "
+         "holds text made from traced values in this capture (str/repr/format, an f-string, "
+         "'%' formatting, np.savetxt): the parsed number is a constant, its gradient is lost",
+         "keep the value itself instead of its text near {op} (pass the float or array on; "
+         "write text only for output)")
 register("FA201", "eager-fallback",
          "the eager fallback (@framead.eager Tracers) was used: the gradient is right but "
          "slower, and traced values read from deep containers are not seen",

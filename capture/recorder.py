@@ -31,7 +31,8 @@ from .native import Result, call_as_user, call_quiet
 from .overrides import inert, override_in, unconverted
 from .protocols import Deferred
 from .saves import ALL, plain_constants, saved_set
-from .sourceloc import loc_of, where_of
+from .sourceloc import loc_of, user_tracebacks, where_of
+from .text_taint import TextTaint, user_loc
 from .unruled import refused_call, unknown_call
 from .values import ValueTable, call_recipe
 
@@ -124,6 +125,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         self.guards: list | None = None
         self.called: list | None = None  # ... and the Python functions given traced values
         self.first_comparison: Any = None  # where traced values were first compared
+        self.text_taint: TextTaint | None = None  # texts of traced values (FA111)
         self.first_use: Any = None  # ... first used without a node ("%g" % x)
         self.unreplayable: list[str] = []  # why a cached trace cannot re-run this capture
         self.cached_calls: dict[tuple, tuple] = {}  # lru_cache misses (protocols.cached_call)
@@ -427,6 +429,38 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         """A C callable without a rule got traced values (unruled.unknown_call)."""
         return unknown_call(self, fn, args, kwargs, frame)
 
+    @property
+    def first_use(self) -> Any:
+        """Where traced values were first used without a node: text made of them (``"%g" %
+        x``), whose read-back is FA111 (text_taint; the text itself is not known here)."""
+        return self._first_use
+
+    @first_use.setter
+    def first_use(self, loc: Any) -> None:
+        self._first_use = loc
+        if loc is not None:
+            self.made_text(None, loc)
+
+    def made_text(self, text: Any, frame: Any) -> None:
+        """``text`` (None: not known) was made from traced values in ``frame`` (or at that
+        SourceLoc): number parsers given it report FA111 (capture/text_taint.py)."""
+        if self.text_taint is None:
+            self.text_taint = TextTaint()
+        self.text_taint.made(text, frame)
+
+    @user_tracebacks
+    def call(self, fn: Any, args: tuple, kwargs: dict | None) -> Any:
+        """The call probe's handler (handlers.ProbeHandlers.call); once text of traced values
+        was made, a number parser given it reports FA111 first."""
+        frame = sys._getframe(1)
+        if self.text_taint is not None and self.text_taint.read(fn, args, kwargs or {}):
+            name = callable_name(fn)
+            self.hazard("FA111", name, user_loc(loc_of(frame)),
+                        f"{name} parses text made from traced values (first at "
+                        f"{self.text_taint.loc.short()}): the number it gives back is a "
+                        "constant, the gradient through it is lost")
+        return dispatch(self, fn, args, kwargs or {}, frame)
+
     # ------------------------------------------------------------------ hazards and guards
     def hazard(self, code: str, op: str, frame: Any, message: str) -> None:
         """Record a place where the gradient may be lost; raise at once in strict mode.
@@ -545,6 +579,9 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
 
     def close(self) -> None:
         self.active = False
+        if self.text_taint is not None:
+            self.text_taint.close()
+            self.text_taint = None
         C.clear_tracked()
         for obj in self.flagged:
             C.set_callable_flags(obj, 0)

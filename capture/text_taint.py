@@ -1,0 +1,110 @@
+"""Text of traced values read back as numbers (FA111 text-roundtrip).
+
+``'%.17g' % x``, ``str(x)``, an f-string or ``np.savetxt`` make text of a traced value; the
+text carries no gradient, so ``float(text)``, ``np.loadtxt`` and the like give back a constant
+while other terms of the result may still be traced (the whole-result check, FA108, does not
+fire then). The recorder notes each text of traced values made during the capture
+(``TextTaint.made``); from the first one on, the number parsers in ``READERS`` are routed to
+the recorder (the C call flag ALWAYS, the previous flags restored when the capture closes) and
+a parser given text that overlaps a noted text (or a stream holding it, or a file: unknown
+content) reports FA111 at the user's line. Programs that make no text of traced values pay
+nothing; no user object is changed and the noted texts are dropped when the capture closes.
+"""
+
+from __future__ import annotations
+
+import decimal
+import fractions
+import io
+import sysconfig
+from typing import Any
+
+import numpy as np
+
+from framead.ir import SourceLoc
+
+from . import _evalframe as C
+from .sourceloc import loc_of
+
+__all__ = ["READERS", "TextTaint", "user_loc"]
+_LIBRARY_DIRS = tuple({sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib",
+                                                        "platlib")} - {None})
+
+
+def user_loc(loc: SourceLoc) -> SourceLoc:
+    """``loc``, or its nearest caller outside the standard library and installed packages
+    (np.loadtxt's reader runs in NumPy's code; the user's line is its caller's)."""
+    if not loc.file.startswith(_LIBRARY_DIRS):
+        return loc
+    for i, (file, line, function) in enumerate(loc.stack):
+        if not file.startswith(_LIBRARY_DIRS):
+            return SourceLoc(file, line, function, loc.stack[i + 1:])
+    return loc
+
+
+def _readers() -> tuple:
+    out: list[Any] = [float, int, complex, decimal.Decimal, fractions.Fraction, np.float64,
+                      np.float32, np.float16, np.longdouble, np.int64, np.int32,
+                      np.complex128, np.fromstring]
+    # NumPy's text reader (np.loadtxt; np.genfromtxt's converters call float())
+    load = getattr(getattr(np, "_core", None), "_multiarray_umath", None)
+    load = getattr(load, "_load_from_filelike", None)
+    return tuple(out) + ((load,) if load is not None else ())
+
+
+READERS = _readers()
+_READER_IDS = frozenset(map(id, READERS))
+_MAX_TEXTS = 4096  # (then any text read back matches: a loop of prints stays cheap)
+
+
+class TextTaint:
+    """The texts of traced values one capture made, and the reader flags it set."""
+
+    __slots__ = ("texts", "loc", "saved", "overflow")
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.loc: Any = None  # where the first text of traced values was made
+        self.saved: list[tuple[Any, int]] = []
+        self.overflow = False
+
+    def made(self, text: Any, frame: Any) -> None:
+        """``text`` (None: not known) was made from traced values in ``frame``."""
+        if self.loc is None:
+            self.loc = user_loc(frame if isinstance(frame, SourceLoc) else loc_of(frame))
+            for r in READERS:
+                prev = C.get_callable_flags(r)
+                self.saved.append((r, prev))
+                C.set_callable_flags(r, (prev & ~C.NATIVE) | C.ALWAYS)
+        if isinstance(text, bytes):
+            text = text.decode("latin-1")
+        if isinstance(text, str) and not self.overflow:
+            if len(self.texts) < _MAX_TEXTS:
+                self.texts.append(text)
+                return
+        self.overflow = True
+
+    def read(self, fn: Any, args: tuple, kwargs: dict) -> bool:
+        """Whether ``fn(*args, **kwargs)`` (a reader or not) parses a noted text."""
+        if id(fn) not in _READER_IDS:
+            return False
+        return any(self._holds(a) for a in (*args, *kwargs.values()))
+
+    def _holds(self, a: Any) -> bool:
+        if isinstance(a, bytes | bytearray):
+            a = bytes(a).decode("latin-1")
+        if isinstance(a, io.StringIO | io.BytesIO):
+            return self._holds(a.getvalue())  # (the position is left as it is)
+        if isinstance(a, str):
+            s = a.strip()
+            return bool(s) and (self.overflow or any(s in t for t in self.texts))
+        if isinstance(a, list | tuple):
+            return any(self._holds(x) for x in a)
+        # a file or an iterator of lines: what it holds is not known without reading it
+        return hasattr(a, "read") or hasattr(a, "__next__")
+
+    def close(self) -> None:
+        for r, prev in self.saved:
+            C.set_callable_flags(r, prev)
+        self.saved.clear()
+        self.texts.clear()
