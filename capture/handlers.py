@@ -22,11 +22,18 @@ from framead.ir import Node, Value
 from . import _evalframe as C
 from .buffers import Buffer, Entry, WeakEntry
 from .call_kinds import CALL_KINDS
+from .callables import holds_traced
 from .calls import dispatch, text_guard
 from .membership import key_lookup, set_decision, set_operator
 from .native import Result
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
-from .overrides import operator_runs_python, python_attr, unary_runs_python
+from .overrides import (
+    object_loop_item,
+    object_loop_operand,
+    operator_runs_python,
+    python_attr,
+    unary_runs_python,
+)
 from .primitive_rules import SETITEM_RULE, VIEW_UPDATE_RULE
 from .protocols import NO_SLOT, binary_operand
 from .saves import saved_set
@@ -41,6 +48,9 @@ _PY_DTYPES = {float: np.dtype(float), complex: np.dtype(complex)}
 # attributes that hand out an array's memory itself (read there, framead sees nothing: FA105)
 _RAW_MEMORY = frozenset({"data", "ctypes", "__array_interface__", "__array_struct__"})
 _MOD = FUNC_OPS.index(operator.mod)  # BINARY_OP's oparg of %
+_MATMUL = FUNC_OPS.index(operator.matmul)
+_NAMES = tuple(f.__name__.rstrip("_") for f in FUNC_OPS)
+_ABSENT = object()
 _OP_RULES: list = []
 _OP_SAVES: list = []  # per operator: saves when only a / only b / both are traced
 _OP_GEN = [-1]  # the registry's generation they were made at
@@ -67,6 +77,8 @@ class ProbeHandlers:
             # (a user object, an ndarray subclass, a sequence NumPy reads: protocols)
             # an array-like met by NumPy's operator (``v @ obj``): converted as NumPy does
             result = binary_operand(self, oparg, a, b, frame)
+            if result is NO_SLOT:
+                result = self._object_loop(oparg, a, b, frame)
             if result is not NO_SLOT:
                 return result
         if operator_runs_python(oparg, ta, tb, a, b):
@@ -102,6 +114,46 @@ class ProbeHandlers:
         if rule is None:
             return self.unknown_call(iop, (a, b), {}, frame)
         return self.apply(rule, iop, (a, b), {}, (a, b), frame)
+
+    def _object_loop(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
+        """``a <op> b`` of a traced NumPy scalar or 0-d array (overrides.object_loop_item) and
+        an object NumPy knows nothing of (a Fraction, a user number): NumPy's object loop
+        computes ``op`` on the scalar's value as a fresh Python number, which the object's
+        method gets untraced. Mirrored in CPython's order: the object's own operator given
+        the scalar itself (it on the left), then ``op`` on the number, recorded as
+        ``float(x)`` (``complex``/``int``/``bool``), its method run instrumented. Where the
+        steps cannot be mirrored, run natively: a result holding nothing traced is FA101.
+        NO_SLOT: other operands."""
+        k, inplace = oparg % 13, oparg >= 13
+        kind = object_loop_item(a)
+        x, obj, left = (a, b, True) if kind is not None else (b, a, False)
+        kind = kind or object_loop_item(b)
+        if kind is None or k == _MATMUL or (left and inplace and type(a) is np.ndarray) or \
+                self.value_of(x) is None:  # (0-d x *= obj: NumPy's casting error first)
+            return NO_SLOT
+        how = object_loop_operand(obj)
+        if how is None:
+            return NO_SLOT
+        op = FUNC_OPS[k]
+        steps = () if left else (f"__i{_NAMES[k]}__", f"__{_NAMES[k]}__")[not inplace:]
+        fns = [f for d in steps if (f := _class_attr(type(obj), d)) is not _ABSENT]
+        if how == "yes" and any(f is None or not hasattr(f, "__get__") for f in fns):
+            how = "its operator is no plain method"
+        if how != "yes":
+            result = (INPLACE_OPS[k] if inplace else op)(a, b)
+            if not holds_traced(result, deep=True):
+                cls = type(obj).__name__
+                self.hazard("FA101", f"operator.{op.__name__}", frame,
+                            f"{type(x).__name__} {op.__name__} a {cls}: NumPy's object loop "
+                            f"hands {cls}'s operator a Python number made in C from the "
+                            f"traced value ({how}); the result is constant, the gradient lost")
+            return result
+        for fn in fns:  # (CPython's slot: obj's method bound, given the scalar itself)
+            r = fn.__get__(obj, type(obj))(x)
+            if r is not NotImplemented:
+                return r
+        number = dispatch(self, kind, (x,), {}, frame)
+        return op(number, obj) if left else op(obj, number)
 
     def _text_mod(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
         """``"%.2f" % x`` in a cached trace: text of traced values, guarded (a domain error,
@@ -453,6 +505,14 @@ _FAST_TABLES: list = []  # [(rules, saves) by operator, or None: the C numbering
 
 
 _OBJECT_OPERANDS = frozenset({np.ndarray, float, int, complex, np.float64})
+
+
+def _class_attr(t: type, name: str) -> Any:
+    """``name`` as CPython's ``_PyType_Lookup`` finds it in ``t``'s MRO (no code run)."""
+    for c in t.__mro__:
+        if name in c.__dict__:
+            return c.__dict__[name]
+    return _ABSENT
 
 
 def _held_objects(rec: Any, a: Any) -> bool:

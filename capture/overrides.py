@@ -88,6 +88,59 @@ def _left_computes(ta: type, tb: type, name: str, a: Any, b: Any) -> bool:
     return r is not NotImplemented
 
 
+# NumPy scalars whose operators meet an object NumPy knows nothing of in its object loop,
+# with the scalar's value as a Python number (long double's give up: the object's method
+# gets the scalar itself); by dtype kind, the number's type
+_ITEM_TYPES = {"b": bool, "i": int, "u": int, "f": float, "c": complex}
+_LONG = (np.longdouble, np.clongdouble)
+# what NumPy reads of an operand (or CPython's sequence protocol): such objects are converted
+# otherwise (protocols.binary_operand, sequences) or make NumPy give up
+_NUMPY_READS = ("__array_ufunc__", "__array_function__", "__array_priority__", "__array__",
+                "__array_interface__", "__array_struct__", "__array_wrap__", "__getitem__",
+                "__len__", "__buffer__")
+_HOOKS = ("__getattr__", "__getattribute__")
+_HEAP = 1 << 9
+
+
+def object_loop_item(x: Any) -> type | None:
+    """The Python number type NumPy's object loop makes of ``x`` (``x.item()``'s) where ``x``
+    is an exact NumPy bool/int/float/complex scalar or 0-d ndarray (long double aside); None
+    for anything else."""
+    t = type(x)
+    if t is np.ndarray:
+        if x.ndim:
+            return None
+    elif t not in PLAIN_TYPES or not issubclass(t, np.generic):
+        return None
+    dt = x.dtype
+    return None if dt.type in _LONG else _ITEM_TYPES.get(dt.kind)
+
+
+def object_loop_operand(o: Any) -> str | None:
+    """Whether NumPy's operators meeting ``o`` use the object loop on it as it is: "yes" for
+    an object of a class statement's class (bases of class statements only) that NumPy reads
+    nothing of (no array protocol, priority, sequence methods, attribute hooks), None for
+    objects NumPy converts or defers to otherwise (numbers, arrays, array-likes, C classes),
+    else why its steps cannot be mirrored."""
+    t = type(o)
+    if not t.__flags__ & _HEAP or isinstance(o, (*_NUMBERS, np.generic, np.ndarray)):
+        return None
+    mro = [c for c in t.__mro__ if c is not object]
+    if any(name in c.__dict__ for c in mro for name in _NUMPY_READS):
+        return None
+    if any(not c.__flags__ & _HEAP and c.__module__ != "typing" for c in mro):
+        return "a C base class"
+    if any(name in c.__dict__ for c in (*mro, *type(t).__mro__[:-2]) for name in _HOOKS):
+        return "its class's (or metaclass's) attribute hook runs as NumPy reads it"
+    try:
+        d = object.__getattribute__(o, "__dict__")
+    except AttributeError:
+        d = {}
+    if type(d) is not dict or any(name in d for name in _NUMPY_READS[:7]):
+        return None if type(d) is dict else "an instance dict NumPy reads in Python"
+    return "yes"
+
+
 def unary_runs_python(name: str, t: type) -> bool:
     """``-a``, ``+a``, ``~a`` call Python code of ``a``'s type."""
     return t not in PLAIN_TYPES and (python_attr(t, f"__{name}__") or (
