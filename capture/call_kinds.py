@@ -27,6 +27,10 @@ model). ``calls.dispatch`` asks its questions in this order; the first that appl
     HASHED          ``set(it)``, ``frozenset``, ``dict.fromkeys``, Counter's counting, ``s.add``,
                     ``s.update``...: a cached trace guards which items merge and a set's
                     order (membership.hashed_call)
+    EQUALITY        ``L.count(v)``, ``L.index``, ``L.remove``, tuple's, deque's,
+                    ``operator.countOf/indexOf``, ``itertools.groupby``'s runs: equality
+                    decided in C; in a cached trace guarded (decision_guards.py), asked
+                    right after SOLVER
 16. ITERATING       ``list``, ``zip``, ``min``, ``set``, ``deque``, ``d.extend``, itertools'
                     ``islice``, ``product``, ``groupby``...: traced arrays (and ``a.flat``)
                     give their rows, also given by keyword (``ITERABLE_KEYWORDS``); PAIRS
@@ -88,6 +92,7 @@ from . import _evalframe as C
 from . import opcodes_common, writers
 from . import special_forms as sf
 from .callables import HEAPTYPE, constructs_in_python
+from .decision_guards import EQUALITY
 from .native import call_as_user
 from .operators import BINARY_NAMES
 
@@ -120,6 +125,7 @@ class Kind:
     TEXT = 1 << 19
     HASHED = 1 << 20
     PAIRS = 1 << 21
+    EQUALITY = 1 << 22
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +277,10 @@ _DECLARED: list[tuple[int, list]] = [
                       builtins.iter, builtins.filter, builtins.any, builtins.all,
                       *_ITERATE_ARGUMENTS]),
     (Kind.CHOOSING, [builtins.min, builtins.max, builtins.sorted, builtins.any, builtins.all]),
+    # equality decisions made in C (natively: STRUCTURAL; while guards are recorded they come
+    # to dispatch, GUARDED's ALWAYS, groupby CHOOSING's), guarded (decision_guards.py)
+    (Kind.STRUCTURAL | Kind.GUARDED | Kind.EQUALITY, list(EQUALITY)),
+    (Kind.CHOOSING | Kind.EQUALITY, [itertools.groupby]),
     (Kind.SHORT_CIRCUIT, [builtins.any, builtins.all]),
     (Kind.STRUCTURAL, [
         # C functions that take a Python function to run or store as is (never wrap it):
@@ -366,7 +376,7 @@ _BUILTIN_METHOD = types.BuiltinMethodType
 # entries (the C flags know them by their method definition already)
 _BOUND = {(getattr(e.fn, "__objclass__", None) or e.fn.__self__, e.fn.__name__): e
           for e in _STATIC.values()
-          if e.kind & (Kind.ITERATING | Kind.SPECIAL_FORM | Kind.HASHED)
+          if e.kind & (Kind.ITERATING | Kind.SPECIAL_FORM | Kind.HASHED | Kind.EQUALITY)
           and isinstance(e.fn, types.MethodDescriptorType | types.BuiltinMethodType)
           and isinstance(getattr(e.fn, "__objclass__", None) or e.fn.__self__, type)}
 _BOUND_NAMES = frozenset(name for _, name in _BOUND)

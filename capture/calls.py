@@ -39,6 +39,7 @@ from .callables import (
     is_python_visible,
     self_traced,
 )
+from .decision_guards import equality_call, text_traced
 from .guards import SortOrder, WhichArgument
 from .membership import hashed_call, pairs_call, unseen_set
 from .native import Result, call_as_user, call_quiet
@@ -105,6 +106,9 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
     kind = entry.kind
     if kind & Kind.SOLVER:
         return entry.data(rec, fn, args, kwargs, frame)
+    if kind & Kind.EQUALITY and (rec.guards is not None or not kind & Kind.ITERATING):
+        return call_as_user(fn, args, kwargs) if rec.guards is None else \
+            equality_call(rec, fn, entry.fn, args, kwargs, frame)  # L.count(v), groupby
     if kind & Kind.OPERATOR and len(args) == 2 and not kwargs:  # operator.add(a, b) is a + b
         return rec.binary(entry.data, *args, frame)
     if type(fn) is _METHOD_WRAPPER:
@@ -433,7 +437,7 @@ def text_guard(rec, fn, args: tuple, kwargs: dict, text: Any, frame) -> None:
     (inside a dict) makes the trace unreplayable."""
     given = (*args, *kwargs.values())
     vals = [rec.tree_value(a) for a in given]
-    if any(v is None and holds_traced(a) for v, a in zip(vals, given, strict=True)):
+    if any(text_traced(a, v is not None) for v, a in zip(vals, given, strict=True)):
         where = f" at {loc_of(frame).short()}" if frame is not None else ""
         name = callable_name(getattr(fn, "func", fn))  # (an f-string's: a partial)
         rec.unreplayable.append(f"{name} made text of traced values{where}")
