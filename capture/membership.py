@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import itertools
 import operator
 import sys
 import weakref
@@ -233,6 +234,20 @@ def _rows(rec: Any, a: Any) -> Any:
     return rec.rows(a) if rec.reads_rows(a) else a
 
 
+def _teed(rec: Any, fn: Any, pre: tuple, src: Any, post: tuple = ()) -> tuple[Any, list]:
+    """``fn(*pre, src, *post)`` given ``src``'s items (a traced array's rows) as it iterates
+    them (a generator's or map's frames interleaved with the hashing, as natively), and the
+    items (kept by a tee as they were given)."""
+    given, kept = itertools.tee(_rows(rec, src))
+    return call_as_user(fn, (*pre, given, *post), None), list(kept)
+
+
+def _listed(rec: Any, a: Any) -> list:
+    """``a``'s items (a traced array's rows), iterated as the user's call would (a generator's
+    or map's Python frames seen by tracers and profilers)."""
+    return call_as_user(list, (_rows(rec, a),), None)
+
+
 def _make(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """``set(it)``, ``frozenset(it)``, ``dict.fromkeys(it[, v])`` in a cached trace."""
     if not args or kwargs or (isinstance(fn, type) and len(args) > 1):
@@ -245,8 +260,7 @@ def _make(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
             _not_replayable(rec, f"{getattr(fn, '__qualname__', fn)} of a set or dict of "
                             "traced values", frame)
         return call_as_user(fn, args, kwargs)
-    items = list(_rows(rec, src))
-    out = call_as_user(fn, (items, *args[1:]), kwargs)
+    out, items = _teed(rec, fn, (), src, args[1:])
     make = dict.fromkeys if not isinstance(fn, type) else _base(fn)
     if _guard_layout(rec, make, items, frame):
         _keep(rec, out, items if isinstance(out, set) else None)
@@ -257,9 +271,8 @@ def _counted(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """Counter's ``_count_elements(mapping, it)``: the keys it adds after those there."""
     if len(args) != 2 or kwargs:
         return call_as_user(fn, args, kwargs)
-    items = list(_rows(rec, args[1]))
     before = list(args[0]) if isinstance(args[0], dict) else []
-    out = call_as_user(fn, (args[0], items), kwargs)
+    out, items = _teed(rec, fn, args[:1], args[1])
     if _guard_layout(rec, dict.fromkeys, [*before, *items], frame) and \
             isinstance(args[0], dict):
         _keep(rec, args[0], None)  # (tally[1.0] then comes to key_lookup)
@@ -279,10 +292,13 @@ def _changed(rec: Any, fn: Any, name: str, s: Any, args: tuple, kwargs: dict,
         items = []  # (a fresh set: the comprehension's, ``s = set()``)
     if name in ("add", "update") and items is not None and not kwargs and not any(
             isinstance(a, _HASHED) for a in args):
-        new = [*items, *args] if name == "add" else \
-            [*items, *(v for a in args for v in list(_rows(rec, a)))]
-        out = call_as_user(getattr(s, name), (new[len(items):],) if name == "update" else
-                           args, kwargs)
+        if name == "add":
+            out, new = call_as_user(getattr(s, name), args, None), [*items, *args]
+        else:  # (each iterable in turn)
+            new, out = [*items], None
+            for a in args:
+                out, got = _teed(rec, s.update, (), a)
+                new += got
         if _guard_layout(rec, set, new, frame) or kept is not None:
             _keep(rec, s, new)
         return out
@@ -337,7 +353,7 @@ def _predicate(rec: Any, fn: Any, name: str, s: Any, args: tuple, kwargs: dict,
                frame: Any) -> Any:
     if len(args) != 1 or kwargs:
         return call_as_user(fn, args, kwargs)
-    other = list(_rows(rec, args[0]))  # (read once, as the method would)
+    other = _listed(rec, args[0])  # (read once, as the method would)
     result = call_as_user(fn, (other,), kwargs)
     set_decision(rec, getattr(frozenset, name), s, other, result, frame)
     return result

@@ -21,6 +21,9 @@ SET_ADD / SET_UPDATE, which no probe sees: strict xfails naming the rewrite they
 from __future__ import annotations
 
 import collections
+import gc
+import sys
+import traceback
 import warnings
 
 import numpy as np
@@ -301,3 +304,124 @@ def test_uncached_captures_of_sets_are_right():
 @pytest.mark.parametrize("consumer", ["len", "order_loop"])
 def test_sets_made_by_instructions(builder, consumer):
     _check(_program(builder, consumer, UNSEEN), MERGE)
+
+
+# --- sets made by instructions: every form x every consumer, fuzzed ------------------------
+
+
+def _yielded(vals):
+    yield from {v for v in vals}
+
+
+def _in_generator(vals):
+    """A set display made inside a generator expression (3.11: its own frame)."""
+    return next(s for s in ({a, b, *rest} for a, b, *rest in [vals]))
+
+
+FORMS = {
+    **UNSEEN,
+    "mixed_display": lambda x: (lambda a, b, *r: {a, 9.0, *r, b})(*_grid(x)),
+    "filtered_comprehension": lambda x: {v for v in _grid(x) if v > 0.75},
+    "nested_comprehension": lambda x: {w for v in [_grid(x)] for w in v},
+    "comprehension_of_rows": lambda x: {v for v in x - x % 0.5},
+    "star_rows": lambda x: {*(x - x % 0.5)},
+    "in_generator": lambda x: _in_generator(_grid(x)),
+    "yielded_set": lambda x: set(_yielded(_grid(x))),
+    "grown_display": lambda x: _grown_display(_grid(x)),
+}
+
+
+def _grown_display(vals):
+    s = {vals[0], vals[1]}
+    s.add(vals[2])
+    s.update([vals[3]])
+    return s
+
+
+@pytest.mark.parametrize("consumer", list(CONSUMERS))
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(form=st.sampled_from(sorted(FORMS)), c1=_cells, c2=_cells, f1=_fracs, f2=_fracs)
+def test_set_forms_fuzzed(consumer, form, c1, c2, f1, f2):
+    """Each form of set making (display, comprehension, unpacking, add/update after a
+    display, in a generator) read by each consumer, recorded at one point and called at
+    points that merge or order the items otherwise (MERGE's) and at drawn ones: every call's
+    value the native one, its gradient central differences' and an uncached capture's."""
+    f = _program(form, consumer, FORMS)
+    stats = _check(f, [_point(c1, f1), *MERGE[1:3], _point(c2, f2), _point(c1, f1)])
+    assert stats["hits"] >= 1 and not stats["reasons"], stats
+
+
+# --- capture is invisible: contents, order, errors, tracebacks, profiler events --------------
+
+
+def _events(make, *args):
+    """What ``make(*args)`` shows: the set's items in its order (or the error's type and
+    message, with the traceback's lines and columns), and a profiler's events."""
+    events: list = []
+    gc.disable()  # (a collection's callbacks: events of their own)
+    sys.setprofile(lambda frame, event, arg: events.append(
+        (event, frame.f_code.co_name, getattr(arg, "__qualname__", None))))
+    err = None
+    try:
+        out: object = list(make(*args))
+    except TypeError as e:
+        err = e
+    finally:
+        sys.setprofile(None)
+        gc.enable()
+    if err is not None:
+        out = (type(err), str(err), [(fs.name, fs.lineno, fs.colno, fs.end_colno)
+                                     for fs in traceback.extract_tb(err.__traceback__)][1:])
+    return out, events
+
+
+class _Hashed:
+    """A hash of its own (a Python __hash__: profiler events, a frame in tracebacks)."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __hash__(self):
+        if self.v < 0:
+            raise TypeError(f"negative {self.v}")
+        return hash(self.v)
+
+    def __eq__(self, other):
+        return isinstance(other, _Hashed) and other.v == self.v
+
+
+NATIVE_FORMS = [
+    lambda a, b: {a, b, 3},
+    lambda a, b: {v for v in (a, b, a)},
+    lambda a, b: {*(a, b), b},
+    lambda a, b: {1, 2, 3, a},
+    lambda a, b: {a, [b]},  # (unhashable: TypeError at the display)
+    lambda a, b: {v for v in ([a], b)},
+    lambda a, b: {*[a, {}]},
+    lambda a, b: {_Hashed(a), _Hashed(b)},
+    lambda a, b: {_Hashed(v) for v in (a, -b)},  # (its __hash__ raises)
+    lambda a, b: {*map(_Hashed, (a, -1.0))},
+]
+
+
+@pytest.mark.parametrize("k", range(len(NATIVE_FORMS)))
+@pytest.mark.parametrize("cache", [False, True])
+def test_set_instructions_are_invisible(k, cache):
+    """A set display, comprehension and unpacking under capture (untraced items and traced
+    ones; in a cached trace too): the same items in the same order, the same errors with the
+    same traceback positions, and a profiler sees the native events (no c_call of set, set.add
+    or set.update that the instructions do not make)."""
+    make = NATIVE_FORMS[k]
+    want_plain = _events(make, 1.5, 2.5)
+    seen = []
+
+    def f(x):
+        seen.append(_events(make, 1.5, 2.5))
+        seen.append(_events(make, x[0] * 1.0, x[1] * 1.0))  # (traced items)
+        return x[0] * 2.0
+
+    x = np.array([1.5, 2.5])
+    g = framead.value_and_grad(f, cache=True)(x)[1] if cache else framead.grad(f)(x)
+    np.testing.assert_allclose(g, [2.0, 0.0])
+    assert seen[0] == want_plain
+    assert seen[1] == want_plain
