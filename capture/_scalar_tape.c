@@ -48,6 +48,9 @@ enum {
     OP_VIEW_UPDATE,   /* the view_update of a view a[key]: _acc_setitem's step too */
     /* np.sum(a) and np.sum(a, axis=k) of a float64 array (library rule only) */
     OP_SUM = 50,
+    /* NumPy's one-input ufuncs on float64 arrays of one shape (library rules only): their
+       rules' VJPs (rules/numpy_rules.py UNARY, rules/families.py _scaled) */
+    OP_AEXP = 51, OP_ASQRT, OP_ATANH, OP_ALOG,
 };
 
 static PyTypeObject *ValueType, *NodeType;
@@ -1071,6 +1074,85 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
     return rc;
 }
 
+/* out = ufunc(x), x a traced float64 array of out's shape, no keyword arguments: the rule's
+ * step (rules/families.py _scaled) with its operations: np.exp g * ans; np.sqrt
+ * g * np.divide(0.5, ans); np.tanh g * (1 - ans * ans); np.log g * np.divide(1, x); a
+ * cotangent holding a NaN is handed back (no_cotangent_no_nan decides it). Accumulation as
+ * array_inline_step's. 1 done, 0 handed back, -1 error. */
+static int array_unary_step(int op, PyObject *node, PyObject *ct, PyObject *out,
+                            PyObject *outid)
+{
+    PyObject *args = SLOT(node, off_n_args), *shape = SLOT(out, off_v_shape), *a, *x, *g;
+    PyObject *d = NULL, *t = NULL, *acc = NULL, *o, *tgt, *c;
+    if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 1 ||
+        !f64_value(out) || PyTuple_GET_SIZE(shape) < 1)
+        return 0;
+    a = PyTuple_GET_ITEM(args, 0);
+    if (!f64_value(a) || !same_shape(SLOT(a, off_v_shape), shape))
+        return 0;
+    x = op == OP_ALOG ? SLOT(a, off_v_primal) : SLOT(out, off_v_primal);   /* x or ans */
+    if (x == NULL || !PyArray_CheckExact(x))
+        return 0;
+    g = PyDict_GetItemWithError(ct, outid);
+    if (g == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!arr_of_shape(g, shape))
+        return 0;
+    Py_INCREF(g);
+    tgt = SLOT(a, off_v_id);
+    switch (op) {
+    case OP_AEXP: d = Py_NewRef(x); break;                                 /* ans */
+    case OP_ASQRT:                                                         /* 0.5 / ans */
+        if ((c = PyFloat_FromDouble(0.5)) != NULL) {
+            d = PyNumber_TrueDivide(c, x);
+            Py_DECREF(c);
+        }
+        break;
+    case OP_ATANH:                                                         /* 1 - ans * ans */
+        if ((o = PyNumber_Multiply(x, x)) != NULL) {
+            if ((c = PyLong_FromLong(1)) != NULL) {
+                d = PyNumber_Subtract(c, o);
+                Py_DECREF(c);
+            }
+            Py_DECREF(o);
+        }
+        break;
+    case OP_ALOG:                                                          /* 1 / x */
+        if ((c = PyLong_FromLong(1)) != NULL) {
+            d = PyNumber_TrueDivide(c, x);
+            Py_DECREF(c);
+        }
+        break;
+    }
+    if (d != NULL)
+        t = PyNumber_Multiply(g, d);                                       /* g * d */
+    Py_XDECREF(d);
+    int rc = 0;
+    if (t != NULL && (op == OP_AEXP || !may_hold_nan(t))) {
+        o = PyDict_GetItemWithError(ct, tgt);
+        if (o == NULL && PyErr_Occurred())
+            rc = -1;
+        else if (o == NULL || o == Py_None)
+            acc = Py_NewRef(t);
+        else
+            acc = PyNumber_Add(o, t);
+        if (acc != NULL)
+            rc = PyDict_DelItem(ct, outid) < 0 || PyDict_SetItem(ct, tgt, acc) < 0 ? -1 : 1;
+    }
+    if (PyErr_Occurred() && rc != -1) {
+        if (must_raise())
+            rc = -1;
+        else {
+            PyErr_Clear();   /* Python's step computes it again, and raises with its note */
+            rc = 0;
+        }
+    }
+    Py_XDECREF(t);
+    Py_XDECREF(acc);
+    Py_DECREF(g);
+    return rc;
+}
+
 /* out = a[key] (basic_key with Nones, a float64 array): _acc_getitem's ct[a][key] += g, as
  * `o[key] += g` runs (tmp = o[key]; tmp += g; o[key] = tmp), on ct[a] made as zeros when
  * absent, ct[a] where the pass owns it, or a copy of it (then the pass's own) where it is a
@@ -1414,6 +1496,8 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                     done = array_getitem_step(node, ct, out, SLOT(out, off_v_id));
                 else if (op <= OP_POS || op == OP_POW)
                     done = array_inline_step(op, node, ct, out, SLOT(out, off_v_id));
+                else if (op >= OP_AEXP && op <= OP_ALOG)
+                    done = array_unary_step(op, node, ct, out, SLOT(out, off_v_id));
                 if (done < 0)
                     return NULL;
                 if (!done)
@@ -1421,6 +1505,8 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                 continue;
             }
             if (kind != (PyObject *)&PyFloat_Type && kind != (PyObject *)&PyDoubleArrType_Type)
+                break;
+            if (op >= OP_AEXP)   /* (array-only opcodes) */
                 break;
         }
         gobj = PyDict_GetItemWithError(ct, SLOT(out, off_v_id));

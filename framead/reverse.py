@@ -233,7 +233,8 @@ def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int],
     """The step loop from node ``k`` on: each node's step is made the first time a cotangent
     reaches it. With ``scalar_ops`` (``_scalar_ops()``, or ``_array_ops()`` inside
     np.errstate(all="ignore")), runs of real scalar nodes (and float64 array nodes of the
-    inline formulas and the fused steps) go through C (capture/_scalar_tape.c), which hands
+    inline formulas, the fused steps, sums and NumPy's exp/sqrt/tanh/log) go through C
+    (capture/_scalar_tape.c), which hands
     back each node it does not take."""
     n = len(nodes)
     run = _scalar_tape.run if scalar_ops is not None and _scalar_tape is not None else None
@@ -324,7 +325,9 @@ def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int],
 _INLINE_OPCODES: dict[Any, int] = {
     operator.add: 1, operator.sub: 2, operator.mul: 3, operator.truediv: 4, operator.neg: 5,
     operator.pos: 6, math.sin: 7, math.cos: 8, math.exp: 9, operator.pow: 10}
-_ARRAY_OPCODES: dict[Any, int] = {np.sum: 50}  # (float64 arrays: only inside ARRAYS runs)
+# (float64 arrays: only inside ARRAYS runs; the ufuncs: their rules' VJPs, capture/_scalar_tape.c
+# array_unary_step)
+_ARRAY_OPCODES: dict[Any, int] = {np.sum: 50, np.exp: 51, np.sqrt: 52, np.tanh: 53, np.log: 54}
 _MATH_OPCODES: dict[Any, int] = {
     math.tanh: 20, math.sqrt: 21, math.log: 22, math.sinh: 23, math.cosh: 24, math.log1p: 25,
     math.expm1: 26, math.tan: 27, math.atan: 28, math.log2: 29, math.log10: 30}

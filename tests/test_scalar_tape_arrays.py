@@ -131,7 +131,14 @@ _stmt = st.one_of(
               st.booleans()),
     # a sum over an axis (or all of them), broadcast back against the array
     st.tuples(st.just("rsum"), st.integers(0, 3), st.integers(0, 2)),
+    # a[s] = ufunc(an expression of a[s1]): np.exp, np.sqrt, np.tanh, np.log (of a square
+    # plus 0 or 0.25 for sqrt and log: zeros make infinite derivatives, handed back to the
+    # rule's no_cotangent_no_nan where a zero cotangent meets them)
+    st.tuples(st.just("ufunc"), st.integers(0, 3), st.sampled_from(_SLICES),
+              st.integers(0, 7), st.sampled_from([0.0, 0.25]), st.booleans()),
 )
+
+_UFUNCS = (np.exp, np.sqrt, np.tanh, np.log)
 
 
 def _program(stmts):
@@ -168,6 +175,15 @@ def _program(stmts):
                     r = (np.sum(m, axis=0), np.sum(m, axis=1)[:, None],
                          np.sum(m, axis=-1)[:, None])[form]
                     a = (_binop(op, m, r) + 0.0).reshape(N)
+            elif kind == "ufunc":
+                _, u, sl, pick, c0, zero_tail = s
+                same = [t for t in _SLICES if _len(t) == _len(sl)]
+                p = a[same[pick % len(same)]]
+                arg = p * 0.5 if u in (0, 2) else p * p + c0
+                r = _UFUNCS[u](arg)
+                if zero_tail:  # (part of the result unread: zero cotangents reach it)
+                    r = r * np.arange(_len(sl)) % 2
+                a[sl] = r
             elif kind == "bcast":
                 _, form, op, j, swap = s
                 m = a.reshape(4, 2)
@@ -225,6 +241,26 @@ def test_fuzzer_programs_are_taken_by_c():
              "operator.getitem", "setitem", "operator.pow", "operator.truediv"}
     assert sum(n in taken for n in made_py) > 20
     assert [n for n in made if n in taken] == []
+
+
+def test_unary_ufuncs_taken_by_c():
+    """np.exp, np.sqrt, np.tanh, np.log of float64 arrays: C takes the node with the rule's
+    operations (bit-identical); a cotangent holding a NaN (sqrt or log at 0 where the
+    cotangent is 0) goes to the rule's step, which zeroes it."""
+    def f(x):
+        a = np.exp(x * 0.5) + np.tanh(x) + np.sqrt(x * x + 0.25) + np.log(x * x + 1.0)
+        b = np.sqrt(x * x) * (np.arange(x.size) % 2)  # sqrt(0) at x[0]: g 0 there
+        return np.sum(a * a) + np.sum(b) + np.sum(np.log(x[1:] * x[1:]))
+
+    x = np.linspace(-1.0, 1.0, 9) + 0.05
+    x[0] = 0.0
+    cc, made = _same(f, x)
+    assert not {"np.exp", "np.tanh", "np.log"} & set(made)
+    assert made.count("np.sqrt") == 1  # (the one whose cotangent meets 0 * inf)
+    y = np.linspace(-1.0, 1.0, 9) + 0.05
+    cc_y, _ = _same(f, y)
+    np.testing.assert_allclose(cc_y[0], fd_grad(f, (y,), step=1e-6), rtol=1e-6, atol=1e-8)
+    assert np.all(np.isfinite(cc[0]))
 
 
 def test_broadcast_operands_taken_by_c():
