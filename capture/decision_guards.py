@@ -30,6 +30,8 @@ _REMOVES = (list.remove, collections.deque.remove)
 # a deque's decisions re-made on a list of its items (a replay's arguments are lists)
 _AS_LIST = {collections.deque.count: list.count, collections.deque.index: list.index}
 _ITERATOR = collections.abc.Iterator
+_SEQS = (list, tuple, float, int)
+_deque = collections.deque
 
 
 class Outcome:
@@ -76,6 +78,9 @@ def equality_call(rec: Any, fn: Any, unbound: Any, args: tuple, kwargs: dict,
     given = (self_, *args) if fn is not unbound and self_ is not None else args
     if kwargs or not given:
         return call_as_user(fn, args, kwargs)  # (natively: a TypeError)
+    if not C.members_traced(_deque(given)) and not any(type(a) not in _SEQS and
+                                                      isinstance(a, _ITERATOR) for a in given):
+        return call_as_user(fn, args, kwargs)  # (nothing traced: the C scan, cheap)
     vals = [rec.tree_value(a) for a in given]
     if isinstance(given[0], collections.deque):
         vals[0] = list(vals[0]) if vals[0] is not None else None
@@ -158,7 +163,7 @@ def groupby_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> An
     return call_as_user(fn, (it,) if key is None else (it, key), None)
 
 
-_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
+_VIEWS: tuple[type, ...] = (type({}.keys()), type({}.values()), type({}.items()))
 
 
 def text_traced(a: Any, opaque: bool = False) -> bool:
