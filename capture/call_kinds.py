@@ -92,7 +92,7 @@ from . import _evalframe as C
 from . import opcodes_common, writers
 from . import special_forms as sf
 from .callables import HEAPTYPE, constructs_in_python
-from .decision_guards import EQUALITY
+from .decision_guards import EQUALITY, slice_call
 from .native import call_as_user
 from .operators import BINARY_NAMES
 
@@ -229,7 +229,7 @@ def attribute_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> 
 
 
 # callables seen through (SPECIAL_FORM) only when an argument is traced (C flag RULE)
-_WHEN_TRACED = (builtins.getattr,)
+_WHEN_TRACED = (builtins.getattr, builtins.slice)
 
 
 _DECLARED: list[tuple[int, list]] = [
@@ -250,7 +250,7 @@ _DECLARED: list[tuple[int, list]] = [
         (functools.partial, sf.partial_call), (np.lib.stride_tricks.as_strided, sf.as_strided),
         (itertools.starmap, sf.starmap), (itertools.accumulate, sf.accumulate),
         (np.frompyfunc, sf.frompyfunc), (itertools.chain.from_iterable, nested_rows),
-        (builtins.getattr, attribute_call)]),
+        (builtins.getattr, attribute_call), (builtins.slice, slice_call)]),
     (Kind.ATTRIBUTE_WRITE, [(builtins.setattr, writers.set_attribute)]),
     (Kind.WRITER, [
         (np.copyto, writers.copyto), (np.put, writers.put), (np.place, writers.place),

@@ -196,3 +196,20 @@ def text_traced(a: Any, opaque: bool = False) -> bool:
         seen.add(id(x))
         stack.extend((y, True) for y in inside)
     return False
+
+
+_HELD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # recorder -> slices held
+
+
+def slice_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
+    """``slice(a, b, c)`` given traced values (C flag RULE): natively; while guards are
+    recorded the slice is tracked, held until the recorder goes, so that the probes send its
+    text (``f"{s}"``, made by C) to text_guard, which knows it unreplayable."""
+    s = call_as_user(fn, args, kwargs)
+    if rec.guards is not None and type(s) is slice:
+        try:
+            _HELD.setdefault(rec, []).append(s)
+        except TypeError:  # (a stand-in recorder that takes no weak reference)
+            return s
+        C.track(s)
+    return s

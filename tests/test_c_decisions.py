@@ -199,10 +199,10 @@ def test_uncached_captures_report_nothing():
 _UNREACHED = (
     "the text callables reach dispatch (while guards are recorded: RULE|SCAN, "
     "capture/session.py _guard_flag_pairs) only where the C argument scan finds a traced "
-    "value: it enters lists, tuples and dict values, not dict keys, slices or dict views, so "
-    "calls.text_guard (which does enter them: decision_guards.text_traced) never sees the "
-    "call. Needs the C scan (capture/_evalframe.c scan_walk) to enter dict keys, slices and "
-    "dict views for the SCAN flag, or the text callables ALWAYS while guards are recorded")
+    "value: it enters lists, tuples and dict values, not dict keys or dict views (a slice "
+    "made from traced values is tracked: decision_guards.slice_call), so calls.text_guard "
+    "(which enters them: decision_guards.text_traced) never sees the call. Needs the C scan "
+    "(capture/_evalframe.c scan_walk) to enter dict keys and dict views for the SCAN flag")
 _xfail = pytest.mark.xfail(strict=True, raises=AssertionError, reason=_UNREACHED)
 
 
@@ -211,11 +211,11 @@ _xfail = pytest.mark.xfail(strict=True, raises=AssertionError, reason=_UNREACHED
     lambda a: repr([a, {"k": a}.items()]), lambda a: str([a, slice(a, None)]),
     lambda a: str([a, {a: 1.0}]),
     pytest.param(lambda a: str(({a: 1.0},)), marks=_xfail),
-    pytest.param(lambda a: f"{slice(a, None)}", marks=_xfail),
+    lambda a: f"{slice(a, None)}", lambda a: str(slice(None, a)),
     pytest.param(lambda a: repr({"k": a}.values()), marks=_xfail)],
     ids=["set", "list-frozenset", "dict-set", "list-items", "list-slice", "list-dictkey",
          "tuple-dictkey",
-         "fstring-slice", "repr-values"])
+         "fstring-slice", "str-slice", "repr-values"])
 def test_text_of_containers_holding_traced_values_decides(text):
     """Text made by C from traced values inside sets, frozensets, slices, dict views and dict
     keys decides where the program reads it: not replayed at a point where it differs."""
