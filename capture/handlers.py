@@ -3,6 +3,7 @@ attributes, iteration and calls on traced values. Part of ``Recorder`` (recorder
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import sys
@@ -29,7 +30,7 @@ from .native import Result
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
 from .overrides import (
     object_loop_item,
-    object_loop_operand,
+    object_loop_steps,
     operator_runs_python,
     python_attr,
     unary_runs_python,
@@ -44,13 +45,15 @@ _HEAPTYPE = 1 << 9
 _SETS = frozenset({set, frozenset})
 _NUMERIC_TYPES = (float, int, complex, np.ndarray, np.generic)
 _FAST_SCALARS = frozenset({float, int, complex, bool})
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
 _PY_DTYPES = {float: np.dtype(float), complex: np.dtype(complex)}
 # attributes that hand out an array's memory itself (read there, framead sees nothing: FA105)
 _RAW_MEMORY = frozenset({"data", "ctypes", "__array_interface__", "__array_struct__"})
 _MOD = FUNC_OPS.index(operator.mod)  # BINARY_OP's oparg of %
 _MATMUL = FUNC_OPS.index(operator.matmul)
+_NO_COMPLEX = (FUNC_OPS.index(operator.floordiv), _MOD)
 _NAMES = tuple(f.__name__.rstrip("_") for f in FUNC_OPS)
-_ABSENT = object()
 _OP_RULES: list = []
 _OP_SAVES: list = []  # per operator: saves when only a / only b / both are traced
 _OP_GEN = [-1]  # the registry's generation they were made at
@@ -116,54 +119,53 @@ class ProbeHandlers:
         return self.apply(rule, iop, (a, b), {}, (a, b), frame)
 
     def _object_loop(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
-        """``a <op> b`` of a traced NumPy scalar or 0-d array (overrides.object_loop_item) and
-        an object NumPy knows nothing of (a Fraction, a user number): NumPy's object loop
-        computes ``op`` on the scalar's value as a fresh Python number, which the object's
-        method gets untraced. Mirrored in CPython's order: the object's own operator given
-        the scalar itself (it on the left), then ``op`` on the number, recorded as
-        ``float(x)`` (``complex``/``int``/``bool``), its method run instrumented. Where the
-        steps cannot be mirrored, run natively: a result holding nothing traced is FA101.
-        NO_SLOT: other operands."""
+        """``a <op> b``, a traced NumPy scalar or 0-d array and an object NumPy knows nothing
+        of (a Fraction): NumPy's object loop computes ``op`` on the scalar's value as a fresh
+        Python number. Mirrored in CPython's order (overrides.object_loop_steps), the number
+        recorded as ``float(x)`` (``complex``/``int``/``bool``), the object's method run
+        instrumented; else natively, FA101 if nothing traced is left. NO_SLOT: others."""
         k, inplace = oparg % 13, oparg >= 13
         kind = object_loop_item(a)
         x, obj, left = (a, b, True) if kind is not None else (b, a, False)
         kind = kind or object_loop_item(b)
         if kind is None or k == _MATMUL or (left and inplace and type(a) is np.ndarray) or \
-                self.value_of(x) is None:  # (0-d x *= obj: NumPy's casting error first)
+                (kind is complex and k in _NO_COMPLEX and type(x) is not np.ndarray) or \
+                self.value_of(x) is None:  # (0-d x *= obj: NumPy's casting error first;
+            return NO_SLOT  # a complex scalar's // and %: obj's method gets x itself)
+        steps, op = object_loop_steps(obj, _NAMES[k], inplace, left), FUNC_OPS[k]
+        if steps is None:
             return NO_SLOT
-        how = object_loop_operand(obj)
-        if how is None:
-            return NO_SLOT
-        op = FUNC_OPS[k]
-        steps = () if left else (f"__i{_NAMES[k]}__", f"__{_NAMES[k]}__")[not inplace:]
-        fns = [f for d in steps if (f := _class_attr(type(obj), d)) is not _ABSENT]
-        if how == "yes" and any(f is None or not hasattr(f, "__get__") for f in fns):
-            how = "its operator is no plain method"
-        if how != "yes":
+        if type(steps) is str:
             result = (INPLACE_OPS[k] if inplace else op)(a, b)
             if not holds_traced(result, deep=True):
-                cls = type(obj).__name__
-                self.hazard("FA101", f"operator.{op.__name__}", frame,
-                            f"{type(x).__name__} {op.__name__} a {cls}: NumPy's object loop "
-                            f"hands {cls}'s operator a Python number made in C from the "
-                            f"traced value ({how}); the result is constant, the gradient lost")
+                self.hazard("FA101", f"operator.{op.__name__}", frame, f"NumPy's object loop "
+                            f"gave a {type(obj).__name__}'s operator a number made in C from a "
+                            f"traced {type(x).__name__} ({steps}): the gradient through it is lost")
             return result
-        for fn in fns:  # (CPython's slot: obj's method bound, given the scalar itself)
-            r = fn.__get__(obj, type(obj))(x)
+        for method in steps:  # (obj's own, given the scalar itself)
+            r = method(x)
             if r is not NotImplemented:
                 return r
         number = dispatch(self, kind, (x,), {}, frame)
         return op(number, obj) if left else op(obj, number)
 
     def _text_mod(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
-        """``"%.2f" % x`` in a cached trace: text of traced values, guarded (a domain error,
-        ``"%d" % nan``, makes the trace unreplayable)."""
+        """``"%.2f" % x`` in a cached trace: the text guarded, re-made from the replay's
+        values (``"%(v).2f" % d``: from the dict's values). A domain error (``"%d" % nan``),
+        or traced values it cannot be re-made from (in a set, a slice, an object, a dict's
+        keys), make the trace unreplayable."""
         try:
             text = (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
         except Exception as e:
             self._raised("'%' formatting", e, frame)
             raise
-        text_guard(self, operator.mod, (a, b), {}, text, frame)
+        fn, given = (functools.partial(_mapping_text, tuple(b)), (a, *b.values())) \
+            if type(b) is dict else (operator.mod, (a, b))
+        if any(_hidden_traced(self, x) for x in given) or \
+                (fn is not operator.mod and _text_holds_traced(list(b))):
+            self.unreplayable.append(f"'%' made text of traced values at {loc_of(frame).short()}")
+        else:
+            text_guard(self, fn, given, {}, text, frame)
         return text
 
     def _sequence_binop(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
@@ -507,12 +509,35 @@ _FAST_TABLES: list = []  # [(rules, saves) by operator, or None: the C numbering
 _OBJECT_OPERANDS = frozenset({np.ndarray, float, int, complex, np.float64})
 
 
-def _class_attr(t: type, name: str) -> Any:
-    """``name`` as CPython's ``_PyType_Lookup`` finds it in ``t``'s MRO (no code run)."""
-    for c in t.__mro__:
-        if name in c.__dict__:
-            return c.__dict__[name]
-    return _ABSENT
+def _mapping_text(keys: tuple, fmt: Any, *values: Any) -> Any:
+    """``fmt % {key: value, ...}`` re-made from the replay's values (a guard's callable)."""
+    return fmt % dict(zip(keys, values, strict=True))
+
+
+def _hidden_traced(rec: Any, x: Any, path: tuple = ()) -> bool:
+    """``x`` holds traced values C makes text of that ``rec.tree_value`` does not carry."""
+    if type(x) is list or type(x) is tuple:
+        return id(x) not in path and any(_hidden_traced(rec, i, (*path, id(x))) for i in x)
+    return rec.value_of(x) is None and _text_holds_traced(x)
+
+
+def _text_holds_traced(x: Any) -> bool:
+    """Whether C makes text of traced values in ``x``: traced, or in lists, tuples, dicts,
+    sets, slices, dict views (a Python class's text is its code, recorded where it runs)."""
+    stack, seen = [x], set()
+    while stack:
+        y = stack.pop()
+        t = type(y)
+        if C.is_tracked(y):
+            return True
+        if t is slice or t in _VIEWS:
+            stack.extend((y.start, y.stop, y.step) if t is slice else y)
+        elif isinstance(y, _CONTAINERS) and id(y) not in seen and not (
+                python_attr(t, "__repr__") or python_attr(t, "__str__")):
+            seen.add(id(y))
+            stack.extend([*dict.keys(y), *dict.values(y)] if isinstance(y, dict) else
+                         next(b for b in _CONTAINERS if isinstance(y, b)).__iter__(y))
+    return False
 
 
 def _held_objects(rec: Any, a: Any) -> bool:

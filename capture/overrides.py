@@ -73,12 +73,16 @@ _ARITHMETIC = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "pow
 
 def _left_computes(ta: type, tb: type, name: str, a: Any, b: Any) -> bool:
     """Whether the left operand's own C operator computes ``a <name> b`` (rather than
-    returning NotImplemented), for scalar operands whose values C reads without running
-    Python code: the left a Python or NumPy number, the right a Python number (subclasses
-    included). It is asked by calling that operator (pure C arithmetic); with no values, or
-    other operands, the answer is no (Python code may run)."""
-    if a is None or name not in _ARITHMETIC or not issubclass(tb, _NUMBERS) or \
-            not issubclass(ta, (*_NUMBERS, np.generic)):
+    returning NotImplemented), for operands whose values C reads without running Python
+    code: the left a Python or NumPy number (or an exact ndarray), the right a Python number
+    (subclasses included). It is asked by calling that operator (pure C arithmetic); with no
+    values, or other operands, the answer is no (Python code may run)."""
+    if a is None or name not in _ARITHMETIC or not issubclass(tb, _NUMBERS):
+        return False
+    if ta is np.ndarray:  # (NumPy reads a number subclass in C; defers only to these)
+        return not any(python_attr(tb, n) or n in getattr(b, "__dict__", ())
+                       for n in _NUMPY_READS[:7])
+    if not issubclass(ta, (*_NUMBERS, np.generic)):
         return False
     with np.errstate(all="ignore"):
         try:
@@ -139,6 +143,23 @@ def object_loop_operand(o: Any) -> str | None:
     if type(d) is not dict or any(name in d for name in _NUMPY_READS[:7]):
         return None if type(d) is dict else "an instance dict NumPy reads in Python"
     return "yes"
+
+
+def object_loop_steps(obj: Any, name: str, inplace: bool, left: bool) -> list | str | None:
+    """How NumPy's operator ``name`` of a scalar meets ``obj`` (on its right where ``left``):
+    None where NumPy converts or defers to it otherwise (object_loop_operand), why where its
+    steps cannot be mirrored, else the methods of ``obj`` CPython calls before NumPy's
+    (bound: its ``__i<name>__``/``__<name>__`` with ``obj`` on the left, given the scalar)."""
+    how = object_loop_operand(obj)
+    if how != "yes" or left:
+        return how if how != "yes" else []
+    t = type(obj)
+    found = [f for d in (f"__i{name}__", f"__{name}__")[not inplace:]
+             if (f := next((c.__dict__[d] for c in t.__mro__ if d in c.__dict__), _ABSENT))
+             is not _ABSENT]
+    if any(f is None or not hasattr(f, "__get__") for f in found):
+        return "its operator is no plain method"
+    return [f.__get__(obj, t) for f in found]
 
 
 def unary_runs_python(name: str, t: type) -> bool:

@@ -268,15 +268,9 @@ def text_percent_dict(x):
     return x[0] * 2.0 if ("%(v).2f" % {"v": x[0]})[0] == "-" else x[0] * x[0]  # noqa: UP031
 
 
-_PERCENT_DICT = ("'%(v).2f' % {'v': x}: the BINARY_OP probe (capture/_evalframe.c BINOP_PROBE) "
-                 "never looks into a dict operand, so ProbeHandlers.binary (which guards the "
-                 "text) is not called: the mod probes must also send text % dict holding traced "
-                 "values (scan_traced(b, FA_SCAN_LISTS))")
-
-
 @pytest.mark.parametrize("f", [
     text_fstring, text_percent_s, text_fstring_conversions,
-    pytest.param(text_percent_dict, marks=pytest.mark.xfail(strict=True, reason=_PERCENT_DICT)),
+    text_percent_dict,  # (guarded: the text re-made from the dict's values)
     text_percent, text_str, text_repr, text_format],
     ids=lambda f: f.__name__)
 def test_text_of_traced_values_decides(f):
