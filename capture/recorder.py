@@ -453,12 +453,16 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         """The call probe's handler (handlers.ProbeHandlers.call); once text of traced values
         was made, a number parser given it reports FA111 first."""
         frame = sys._getframe(1)
-        if self.text_taint is not None and self.text_taint.read(fn, args, kwargs or {}):
-            name = callable_name(fn)
-            self.hazard("FA111", name, user_loc(loc_of(frame)),
-                        f"{name} parses text made from traced values (first at "
-                        f"{self.text_taint.loc.short()}): the number it gives back is a "
-                        "constant, the gradient through it is lost")
+        taint = self.text_taint
+        if taint is not None and taint.reader(fn):
+            if taint.read(args, kwargs or {}):
+                name = callable_name(fn)
+                self.hazard("FA111", name, user_loc(loc_of(frame)),
+                            f"{name} parses text made from traced values (first at "
+                            f"{taint.loc.short()}): the number it gives back is a "
+                            "constant, the gradient through it is lost")
+            if taint.plain(self, fn, args, kwargs):  # float("2.5"), int(i): nothing to record
+                return fn(*args, **(kwargs or {}))
         return dispatch(self, fn, args, kwargs or {}, frame)
 
     # ------------------------------------------------------------------ hazards and guards

@@ -54,6 +54,7 @@ def _readers() -> tuple:
 
 READERS = _readers()
 _READER_IDS = frozenset(map(id, READERS))
+_PLAIN = frozenset({str, bytes, bytearray, int, bool, type(None), io.StringIO, io.BytesIO})
 _MAX_TEXTS = 4096  # (then any text read back matches: a loop of prints stays cheap)
 
 
@@ -84,11 +85,27 @@ class TextTaint:
                 return
         self.overflow = True
 
-    def read(self, fn: Any, args: tuple, kwargs: dict) -> bool:
-        """Whether ``fn(*args, **kwargs)`` (a reader or not) parses a noted text."""
-        if id(fn) not in _READER_IDS:
-            return False
+    @staticmethod
+    def reader(fn: Any) -> bool:
+        """Whether ``fn`` is one of ``READERS`` (routed to the recorder while armed)."""
+        return id(fn) in _READER_IDS
+
+    def read(self, args: tuple, kwargs: dict) -> bool:
+        """Whether a reader given these arguments parses a noted text."""
         return any(self._holds(a) for a in (*args, *kwargs.values()))
+
+    @staticmethod
+    def plain(rec: Any, fn: Any, args: tuple, kwargs: dict | None) -> bool:
+        """Whether a C reader's arguments are all text, streams or untraced ints: a call with
+        nothing to record, made natively (what arming the readers costs such calls; Fraction's
+        Python code runs instrumented, as before)."""
+        if fn is fractions.Fraction:
+            return False
+        for a in (*args, *kwargs.values()) if kwargs else args:
+            t = type(a)
+            if t not in _PLAIN or (t is int and rec.value_of(a) is not None):
+                return False
+        return True
 
     def _holds(self, a: Any) -> bool:
         if isinstance(a, bytes | bytearray):

@@ -42,7 +42,8 @@ def _hazards(f, x):
 
 # text makers: (how the text of a traced float is made, whether the capture notes it today)
 _PENDING = pytest.mark.xfail(strict=True, reason="str/repr/format/f-strings of traced values "
-                             "are made in capture/calls.py's Kind.TEXT branch, which does not "
+                             "are made natively in fresh captures (capture/session.py flags Kind.TEXT "
+                             "callables NATIVE; capture/calls.py does not "
                              "call Recorder.made_text yet (the hook is described in the report)")
 MAKERS = {
     "percent": lambda y: "%.17g" % y,  # noqa: UP031
