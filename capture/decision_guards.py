@@ -18,7 +18,7 @@ from typing import Any
 
 from . import _evalframe as C
 from .callables import callable_name, closes_over_traced, holds_traced, is_python_visible
-from .native import call_as_user
+from .native import call_as_user, call_quiet
 from .sourceloc import loc_of
 from .special_forms import rows_if_traced
 
@@ -154,9 +154,9 @@ def groupby_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> An
                                     f"{callable_name(key)} makes of traced values{where}")
     else:
         v = rec.tree_value(it) if type(it) in (list, tuple) else None
+        runs = Outcome(RunLengths())  # (rows of a 2-d array: ValueError, as iterating)
         if v is not None:
-            runs = RunLengths()
-            rec.guard(runs, (it,), {}, [v], call_as_user(runs, (it,), None), frame)
+            rec.guard(runs, (it,), {}, [v], call_quiet(runs, (it,), None), frame)
         elif _unseen(it):
             rec.unreplayable.append("itertools.groupby compares traced items of an iterator "
                                     f"in C{where}")

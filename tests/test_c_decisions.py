@@ -227,3 +227,23 @@ def test_text_of_containers_holding_traced_values_decides(text):
     cf = framead.value_and_grad(f, cache=True)
     for p in ([1.0], [-1.0], [2.0]):
         assert float(cf(np.array(p))[0]) == f(np.array(p)), cf.stats
+
+
+def _rows_never_iterated(x):
+    itertools.groupby(x.reshape(2, 2) * 1.0)  # (its rows compare ambiguously: not iterated)
+    return float(x.sum() * 2.0)
+
+
+def _rows_raising(x):
+    try:
+        return float(len(list(itertools.groupby(x.reshape(2, 2) * 1.0))) * x[0])
+    except ValueError:
+        return float(x[1] * 3.0)
+
+
+@pytest.mark.parametrize("f", [_rows_never_iterated, _rows_raising])
+def test_groupby_of_rows_that_compare_ambiguously(f):
+    """groupby over a 2-d array's rows raises only where C compares them (iterating): the
+    guard re-making its runs neither raises at the call nor loses the outcome."""
+    stats = _check(f, [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 1.0, 2.0], [0.5, 2.0, 3.0, 1.0]])
+    assert stats["hits"] >= 1, stats
