@@ -28,6 +28,7 @@ from .handlers import ProbeHandlers, init_op_rules
 from .hazards import Hazard
 from .mutation import Mutations
 from .native import Result, call_as_user, call_quiet
+from .noise_check import noise_division, noise_message
 from .overrides import inert, override_in, unconverted
 from .protocols import Deferred
 from .saves import ALL, plain_constants, saved_set
@@ -556,6 +557,10 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                         "the result depends on the traced inputs only through comparisons "
                         "(a bisection, a search, a choice by value): no derivative passes "
                         "through them, so the gradient framead returns is zero")
+        elif self.first_comparison is not None and connected and \
+                (found := noise_division(self.nodes, outs)) is not None:
+            self.hazard("FA102", "comparison", found[0].loc,
+                        noise_message(found, self.first_comparison))
         elif self.inputs and (self.nodes or self.first_use is not None) and \
                 not connected and any(is_differentiable(o) for o in outputs):
             loc = self.nodes[-1].loc if self.nodes else self.first_use
