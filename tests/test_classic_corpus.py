@@ -33,7 +33,7 @@ from registry import CASES  # noqa: E402
 
 for _m in ("roots", "quad", "ode", "linalg", "stats", "finance", "series", "numeric",
            "library", "idioms", "numpy", "probes", "probes2", "classics2", "probes3",
-           "library2", "classics3", "classics4", "classics5", "classics6"):
+           "library2", "classics3", "classics4", "classics5", "classics6", "classics7"):
     importlib.import_module(f"programs_{_m}")
 
 FULL = os.environ.get("FRAMEAD_CORPUS_FULL") == "1"
