@@ -381,6 +381,8 @@ _BOUND = {(getattr(e.fn, "__objclass__", None) or e.fn.__self__, e.fn.__name__):
           and isinstance(getattr(e.fn, "__objclass__", None) or e.fn.__self__, type)}
 _BOUND_NAMES = frozenset(name for _, name in _BOUND)
 _BOUND_OWNERS = tuple({owner for owner, _ in _BOUND})  # (x.copy() of an array: not one)
+_BOUND_SEEN: dict[tuple[type, str], CallKind | None] = {}  # (built-in class, name) -> entry
+_UNSEEN = object()
 _GETTERS = {t: CallKind(t, Kind.SPECIAL_FORM, getter_call)
             for t in (operator.itemgetter, operator.attrgetter)}
 # ufunc methods are bound anew at each access: found by the ufunc's name (np.add.reduce)
@@ -398,13 +400,16 @@ def lookup(fn: Any) -> CallKind | None:
     if t is _BUILTIN_METHOD and fn.__name__ in _BOUND_NAMES:
         self_ = fn.__self__
         cls = self_ if isinstance(self_, type) else type(self_)
+        hit = _BOUND_SEEN.get((cls, fn.__name__), _UNSEEN)  # (L.count: each call)
+        if hit is not _UNSEEN:
+            return hit
         if not issubclass(cls, _BOUND_OWNERS):
             return None
-        for owner in cls.__mro__:
-            e = _BOUND.get((owner, fn.__name__))
-            if e is not None:
-                return e
-        return None
+        e = next((e for owner in cls.__mro__ if (e := _BOUND.get((owner, fn.__name__)))
+                  is not None), None)
+        if not cls.__flags__ & HEAPTYPE:  # (built-in classes only: none is freed)
+            _BOUND_SEEN[(cls, fn.__name__)] = e
+        return e
     if t is type and fn.__flags__ & HEAPTYPE:  # a subclass built in C (class D(deque): pass)
         e = next((e for b in fn.__mro__[1:-1] if (e := CALL_KINDS.get(id(b))) is not None
                   and e.fn is b and e.kind & Kind.ITERATING), None)

@@ -78,9 +78,12 @@ def equality_call(rec: Any, fn: Any, unbound: Any, args: tuple, kwargs: dict,
     given = (self_, *args) if fn is not unbound and self_ is not None else args
     if kwargs or not given:
         return call_as_user(fn, args, kwargs)  # (natively: a TypeError)
-    if not C.members_traced(_deque(given)) and not any(type(a) not in _SEQS and
-                                                      isinstance(a, _ITERATOR) for a in given):
-        return call_as_user(fn, args, kwargs)  # (nothing traced: the C scan, cheap)
+    for a in given:
+        if type(a) not in _SEQS and isinstance(a, _ITERATOR):
+            break
+    else:
+        if not C.members_traced(_deque(given)):  # (nothing traced: the C scan, cheap)
+            return call_as_user(fn, args, kwargs)
     vals = [rec.tree_value(a) for a in given]
     if isinstance(given[0], collections.deque):
         vals[0] = list(vals[0]) if vals[0] is not None else None
