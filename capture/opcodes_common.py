@@ -122,8 +122,10 @@ FORMAT = functools.partial(format)
 CONVERSIONS = (None, str, functools.partial(repr), functools.partial(ascii))
 #: a set display's and comprehension's insertions as calls (``set(items)``, ``set.add(s, v)``,
 #: ``set.update(s, it)``: a cached trace guards which items merge and the set's order,
-#: membership.hashed_call); partials of set's methods, which a profiler's c_call events do
-#: not name (the instructions make none natively; ``set`` is a class: none either)
+#: membership.hashed_call); partials, which a profiler's c_call events do not name (the
+#: instructions make none natively) and which the trampoline's flags tell from the program's
+#: own calls of set, set.add and set.update
+SET_BUILD = functools.partial(set)
 SET_ADD = functools.partial(set.add)
 SET_UPDATE = functools.partial(set.update)
 
@@ -275,7 +277,7 @@ class Emitter:
     def set_rewrites(self, op: dict[str, int]) -> dict[str, Rewrite]:
         """A set display ``{a, b}``, ``{*it}`` and a comprehension ``{v for v in it}`` made by
         calls the call probe sees (only given traced values, or a set of them, do they leave
-        C): ``BUILD_SET n`` (n > 0) -> ``set((items))`` (the same insertions, in the same
+        C): ``BUILD_SET n`` (n > 0) -> ``SET_BUILD((items))`` (the same insertions, in the same
         order); ``SET_ADD i`` -> ``SET_ADD(s, v)``; ``SET_UPDATE i`` -> ``SET_UPDATE(s, it)``
         (kept after LOAD_CONST: a constant frozenset, ``{1, 2, 3}``)."""
         BUILD_TUPLE, LOAD_CONST, COPY, SWAP = op["BUILD_TUPLE"], self.LOAD_CONST, self.COPY, \
@@ -284,7 +286,7 @@ class Emitter:
         def build_set(ctx, arg):
             if arg == 0:
                 return None
-            return [(BUILD_TUPLE, arg), *self.via_call(ctx, set, 1)], 2
+            return [(BUILD_TUPLE, arg), *self.via_call(ctx, SET_BUILD, 1)], 2
 
         def inserting(fn):
             def rewrite(ctx, arg):
