@@ -356,17 +356,24 @@ def test_set_forms_fuzzed(consumer, form, c1, c2, f1, f2):
 
 def _events(make, *args):
     """What ``make(*args)`` shows: the set's items in its order (or the error's type and
-    message, with the traceback's lines and columns), and a profiler's events."""
+    message, with the traceback's lines and columns), a profiler's and a tracer's events."""
     events: list = []
     gc.disable()  # (a collection's callbacks: events of their own)
     sys.setprofile(lambda frame, event, arg: events.append(
         (event, frame.f_code.co_name, getattr(arg, "__qualname__", None))))
+
+    def lines(frame, event, arg):  # (a tracer's line events: the lines the frames run)
+        events.append((event, frame.f_code.co_name, frame.f_lineno))
+        return lines
+
+    sys.settrace(lines)
     err = None
     try:
         out: object = list(make(*args))
     except TypeError as e:
         err = e
     finally:
+        sys.settrace(None)
         sys.setprofile(None)
         gc.enable()
     if err is not None:
