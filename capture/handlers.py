@@ -53,7 +53,7 @@ _RAW_MEMORY = frozenset({"data", "ctypes", "__array_interface__", "__array_struc
 _MOD = FUNC_OPS.index(operator.mod)  # BINARY_OP's oparg of %
 _MATMUL = FUNC_OPS.index(operator.matmul)
 _NO_COMPLEX = (FUNC_OPS.index(operator.floordiv), _MOD)
-_NAMES = tuple(f.__name__.rstrip("_") for f in FUNC_OPS)
+_SWAPPED = (4, 5, 2, 3, 0, 1)  # COMPARE_OPS' reflections (< and >, <= and >=)
 _OP_RULES: list = []
 _OP_SAVES: list = []  # per operator: saves when only a / only b / both are traced
 _OP_GEN = [-1]  # the registry's generation they were made at
@@ -119,25 +119,28 @@ class ProbeHandlers:
         return self.apply(rule, iop, (a, b), {}, (a, b), frame)
 
     def _object_loop(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
-        """``a <op> b``, a traced NumPy scalar or 0-d array and an object NumPy knows nothing
-        of (a Fraction): NumPy's object loop computes ``op`` on the scalar's value as a fresh
-        Python number. Mirrored in CPython's order (overrides.object_loop_steps), the number
-        recorded as ``float(x)`` (``complex``/``int``/``bool``), the object's method run
-        instrumented; else natively, FA101 if nothing traced is left. NO_SLOT: others."""
-        k, inplace = oparg % 13, oparg >= 13
+        """``a <op> b`` (``-1 - oparg``: COMPARE_OP's), a traced NumPy scalar or 0-d array
+        and an object NumPy knows nothing of (a Fraction): NumPy's object loop computes
+        ``op`` on the scalar's value as a fresh Python number. Mirrored in CPython's order
+        (overrides.object_loop_steps), the number recorded as ``float(x)`` (``complex``/
+        ``int``/``bool``), the object's method run instrumented; else natively, FA101 if
+        nothing traced is left. NO_SLOT: other operands."""
+        cmp = oparg < 0
+        k, inplace = (-1 - oparg, False) if cmp else (oparg % 13, oparg >= 13)
         kind = object_loop_item(a)
         x, obj, left = (a, b, True) if kind is not None else (b, a, False)
         kind = kind or object_loop_item(b)
-        if kind is None or k == _MATMUL or (left and inplace and type(a) is np.ndarray) or \
-                (kind is complex and k in _NO_COMPLEX and type(x) is not np.ndarray) or \
-                self.value_of(x) is None:  # (0-d x *= obj: NumPy's casting error first;
-            return NO_SLOT  # a complex scalar's // and %: obj's method gets x itself)
-        steps, op = object_loop_steps(obj, _NAMES[k], inplace, left), FUNC_OPS[k]
+        if kind is None or self.value_of(x) is None or not cmp and (
+                k == _MATMUL or (left and inplace and type(a) is np.ndarray) or
+                (kind is complex and k in _NO_COMPLEX and type(x) is not np.ndarray)):
+            return NO_SLOT  # (0-d x *= obj: NumPy's casting error; complex x // obj: obj's)
+        op = COMPARE_OPS[k] if cmp else FUNC_OPS[k]
+        steps = object_loop_steps(obj, op.__name__.rstrip("_"), inplace, left)
         if steps is None:
             return NO_SLOT
         if type(steps) is str:
             result = (INPLACE_OPS[k] if inplace else op)(a, b)
-            if not holds_traced(result, deep=True):
+            if not cmp and not holds_traced(result, deep=True):
                 self.hazard("FA101", f"operator.{op.__name__}", frame, f"NumPy's object loop "
                             f"gave a {type(obj).__name__}'s operator a number made in C from a "
                             f"traced {type(x).__name__} ({steps}): the gradient through it is lost")
@@ -147,7 +150,10 @@ class ProbeHandlers:
             if r is not NotImplemented:
                 return r
         number = dispatch(self, kind, (x,), {}, frame)
-        return op(number, obj) if left else op(obj, number)
+        if not cmp:
+            return op(number, obj) if left else op(obj, number)
+        r = op(number, obj) if left else COMPARE_OPS[_SWAPPED[k]](number, obj)
+        return np.bool_(bool(r)) if type(x) is np.ndarray else r  # (0-d: the ufunc's)
 
     def _text_mod(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
         """``"%.2f" % x`` in a cached trace: the text guarded, re-made from the replay's
@@ -247,7 +253,10 @@ class ProbeHandlers:
 
     @user_tracebacks
     def compare(self, oparg: int, a: Any, b: Any) -> Any:
-        result = COMPARE_OPS[oparg](a, b)
+        result = self._object_loop(-1 - oparg, a, b, sys._getframe(1)) if (
+            type(a).__flags__ | type(b).__flags__) & _HEAPTYPE else NO_SLOT
+        if result is NO_SLOT:
+            result = COMPARE_OPS[oparg](a, b)
         if self.first_comparison is None:  # for finish(): results reached only this way
             self.first_comparison = loc_of(sys._getframe(1))
         if self.guards is not None:
@@ -328,9 +337,8 @@ class ProbeHandlers:
         return obj
 
     def reads_rows(self, obj: Any) -> bool:
-        """Whether iterating ``obj`` reads the rows of a traced array (an ndarray of at least
-        one axis, whose class keeps ndarray's own ``__iter__``: a subclass's runs as it is,
-        instrumented; or ``a.flat`` of a traced array)."""
+        """Whether iterating ``obj`` reads the rows of a traced array (of one axis or more,
+        with ndarray's own ``__iter__``; or ``a.flat`` of a traced array)."""
         if type(obj) is np.flatiter:
             return self.value_of(obj.base) is not None
         return isinstance(obj, np.ndarray) and obj.ndim >= 1 and \
@@ -338,10 +346,9 @@ class ProbeHandlers:
 
     def rows(self, a: Any, reverse: bool = False) -> Any:
         """``iter(a)`` (``reversed(a)``) of a traced array: its rows as this recorder reads
-        them (at the line that asks for each; C's ``Rows``, through the getitem fast path
-        where it applies, else ``_row``). The recorder is held weakly and no frame at all: an
-        iterator the program keeps must not keep the recording alive; after the capture it
-        gives plain rows. ``a.flat``: its elements from where it stands (``_flat_row``)."""
+        them (C's ``Rows``: the getitem fast path, else ``_row``), the recorder held weakly
+        (a kept iterator must not keep the recording alive: after it, plain rows).
+        ``a.flat``: its elements from where it stands (``_flat_row``)."""
         if type(a) is np.flatiter:
             return reversed(a) if reverse else C.Rows(weakref.ref(self), a, _flat_row)
         return C.Rows(weakref.ref(self), a, _row, reverse)
@@ -403,11 +410,10 @@ def fast_record_state(rec: Any) -> tuple | None:
     """What capture/_evalframe.c needs to record ``rec``'s traced scalar binops (floats and
     np.float64), arithmetic of float64 arrays with scalars or arrays, ``-x``/``+x``, ``a[i]``
     and ``a[i] = v`` of one element of float64 arrays and ``math.f(x)`` itself, and to
-    compare scalars (exactly as ``_scalar_binop``, ``unary``, ``apply``, ``get_item``,
-    ``set_item``, ``calls.dispatch`` and ``compare`` would), or None where they must go
-    through the handlers: a recorder whose class changes how they are recorded, or one that
-    records guards, is strict or saves everything. The tables are the rules registered now;
-    C checks the registry's generation before each use."""
+    compare scalars (exactly as the handlers would), or None where they must go through the
+    handlers: a recorder whose class changes how they are recorded, or one that records
+    guards, is strict or saves everything. The tables are the rules registered now; C checks
+    the registry's generation before each use."""
     cls = type(rec)
     if not isinstance(rec, ProbeHandlers) or (
             not cls.__module__.startswith(__package__ + ".")  # (framead's own: all its bases)
@@ -442,12 +448,10 @@ def _record_computed_kw(rec: Any, rule: Any, result: Any, kwargs: dict, *operand
 
 
 def _fast_tables() -> tuple | None:
-    """(rules, saves) by operator, as _scalar_binop and apply use them (None: not recorded
-    in C), (rule, saves) of ``a[i]`` and the rule of ``a[i] = v`` (None for both where the
-    getitem rule is not a plain one), ``{math.f: (rule, saves)}`` for the one-argument math
-    functions dispatch takes straight to their rules, (rule, saves) of ``-x`` and ``+x``
-    (or None), and ``{ufunc: (rule, saves)}`` for NumPy's one-input ufuncs; None when the C
-    numbering differs."""
+    """(rules, saves) by operator as _scalar_binop uses them (None: not in C), (rule, saves)
+    of ``a[i]`` and the rule of ``a[i] = v`` (None for both: no plain getitem rule),
+    ``{math.f: (rule, saves)}``, (rule, saves) of ``-x``/``+x`` (or None), ``{ufunc: (rule,
+    saves)}`` of NumPy's one-input ufuncs; None when the C numbering differs."""
     if tuple(f.__name__ for f in FUNC_OPS) != _C_OP_ORDER:
         return None
     rules_ = tuple(None if r is None or r.cut or getattr(r, "hazard", None) else r
@@ -558,22 +562,19 @@ def _meets_numpy(seq: Any, other: Any) -> bool:
 
 
 def _row(rec_ref: Any, a: np.ndarray, i: int) -> Any:
-    """``a[i]`` for ``Rows`` where its fast path does not apply: read by the recorder, or
-    plainly once the recorder is gone (called from the user's frame)."""
+    """``a[i]`` for ``Rows`` off its fast path: by the recorder, or plainly once it is gone."""
     rec = rec_ref()
     return a[i] if rec is None else rec.get_item(a, i, sys._getframe(1))
 
 
 def _flat_row(rec_ref: Any, it: np.flatiter, i: int) -> Any:
-    """The next element of ``it`` (``a.flat``) for ``Rows`` (``i``, the ``Rows`` counter, is
-    not used: ``it``'s own index is the one every iterator over it shares)."""
+    """The next element of ``it`` (``a.flat``) for ``Rows`` (not ``i``: ``it``'s own index)."""
     return _flat_next(rec_ref(), it, sys._getframe(1))
 
 
 def _flat_next(rec: Any, it: np.flatiter, frame: Any) -> Any:
-    """``next(it)``: ``it`` itself advanced natively (``it[k]`` resets it), the element read
-    by the recorder (when there is one) from the array it walks, at its C-order position.
-    StopIteration once ``it`` is exhausted."""
+    """``next(it)``: ``it`` advanced natively (``it[k]`` resets it), the element read by the
+    recorder (if any) from the array it walks, at its C-order position."""
     k = it.index
     out = next(it)
     if rec is None:
