@@ -1,4 +1,4 @@
-"""FA102 for a connected result whose derivative divides by rounding noise (Recorder.finish).
+"""FA102 for a connected result whose derivative is rounding noise (Recorder.finish).
 
 A bisection decided by traced comparisons narrows its bracket ``[lo, hi]`` to rounding level;
 ``lo`` and ``hi`` are untraced constants (chosen by the decisions, invisible to framead), and
@@ -8,15 +8,19 @@ framead computes, ``(hi - lo) / (g(hi) - g(lo))``, is noise too: the result real
 the inputs through the decisions, which carry no derivative. The whole-result check (FA102,
 the result reached only through comparisons) cannot see it: the result is connected.
 
-``noise_division`` runs a first-order forward error estimate over the capture's scalar nodes
-(inputs exact, each constant one rounding, each operation one rounding plus what its operands
-carry) and returns the first division on the way to the result whose traced divisor is
-within its own error of zero. Called only where traced values were compared and the result
-is connected; divisions by well-determined values (a Newton step's f'(x)) never qualify.
+``noise_division`` runs a first-order forward analysis over the capture's scalar nodes: each
+value's rounding error (inputs exact, each constant one rounding, each operation one more),
+its tangent along a fixed input direction, and that tangent's own error caused by the value
+errors. A division by a traced value within its error of zero makes its tangent unknown
+(all error); where the result's tangent error is a sizeable part of the tangent, the division
+that caused it is returned. Operations it has no formula for end the analysis on that path
+(no report), so only what it can follow is judged: a Newton step's division by f'(x), or a
+rotation whose angle is noise but whose effect is squashed (Jacobi sweeps), stay silent.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
@@ -28,11 +32,19 @@ __all__ = ["noise_division", "noise_message"]
 
 EPS = float(np.finfo(np.float64).eps)
 NOISE = 4.0  # a divisor within NOISE x its error estimate of zero is noise
-_ADD = frozenset({operator.add, operator.sub, operator.iadd, operator.isub, np.add,
-                  np.subtract})
+_SUB = frozenset({operator.sub, operator.isub, np.subtract})
+_ADD = frozenset({operator.add, operator.iadd, np.add}) | _SUB
 _MUL = frozenset({operator.mul, operator.imul, np.multiply})
 _DIV = frozenset({operator.truediv, operator.itruediv, np.true_divide})
 _NEG = frozenset({operator.neg, operator.pos, np.negative, np.positive})
+_ABS = frozenset({abs, operator.abs, np.abs, math.fabs, np.fabs})
+_SQRT = frozenset({math.sqrt, np.sqrt})
+_EXP = frozenset({math.exp, np.exp})
+_LOG = frozenset({math.log, np.log})
+_SIN = frozenset({math.sin, np.sin})
+_COS = frozenset({math.cos, np.cos})
+_COPYSIGN = frozenset({math.copysign, np.copysign})
+_POW = frozenset({operator.pow, operator.ipow, np.power, math.pow})
 _SCALARS = (float, int, np.floating, np.integer)
 
 
@@ -46,22 +58,55 @@ def _scalar(x: Any) -> float | None:
     return None
 
 
-def _reaching(nodes: list[Node], outputs: list[Any]) -> set[int]:
-    """Ids of the Values the outputs depend on (the nodes on the way to the result)."""
-    need = {o.id for o in outputs if type(o) is Value}
-    for node in reversed(nodes):
-        if any(o is not None and o.id in need for o in node.outputs):
-            for a in node.args:
-                if type(a) is Value:
-                    need.add(a.id)
-    return need
+def _partials(fn: Any, v: list[float], out: float) -> tuple[list[float], list[float]] | None:
+    """Local partials of ``out = fn(*v)`` and bounds of their own derivatives in each
+    argument (for the tangent's error); None: no formula here."""
+    if fn in _ADD:
+        return ([1.0, -1.0 if fn in _SUB else 1.0], [0.0, 0.0]) if len(v) == 2 else None
+    if fn in _MUL and len(v) == 2:
+        return [v[1], v[0]], [1.0, 1.0]
+    if fn in _DIV and len(v) == 2 and v[1] != 0.0:
+        inv = 1.0 / v[1]
+        return [inv, -out * inv], [inv * inv, 2.0 * abs(out) * inv * inv]
+    if len(v) == 1 and fn in _NEG:
+        return [-1.0 if fn in (operator.neg, np.negative) else 1.0], [0.0]
+    if len(v) == 1 and fn in _ABS:
+        return [1.0 if v[0] >= 0.0 else -1.0], [0.0]
+    if fn in _SQRT and len(v) == 1 and out > 0.0:
+        return [0.5 / out], [0.25 / (out * out * out)]
+    if fn in _EXP and len(v) == 1:
+        return [out], [abs(out)]
+    if fn in _LOG and len(v) == 1 and v[0] > 0.0:
+        return [1.0 / v[0]], [1.0 / (v[0] * v[0])]
+    if fn in _SIN and len(v) == 1:
+        return [math.cos(v[0])], [1.0]
+    if fn in _COS and len(v) == 1:
+        return [-math.sin(v[0])], [1.0]
+    if fn in _COPYSIGN and len(v) == 2:
+        return [1.0 if (out >= 0.0) == (v[0] >= 0.0) else -1.0, 0.0], [0.0, 0.0]
+    if fn in _POW and len(v) == 2 and (v[0] > 0.0 or v[1].is_integer()):
+        n, x = v[1], v[0]
+        log = math.log(x) if x > 0.0 else 0.0  # (x**n of x <= 0: n a constant integer)
+        return [n * x ** (n - 1.0), out * log], \
+            [abs(n * (n - 1.0) * x ** (n - 2.0)) if x != 0.0 or n >= 2.0 else 0.0,
+             abs(out) * (1.0 + log * log)]
+    return None
 
 
-def noise_division(nodes: list[Node], outputs: list[Any]) -> tuple[Node, float, float] | None:
-    """The first division on the way to ``outputs`` by a traced value within its rounding
-    error of zero, with the divisor and its error estimate; None when there is none."""
-    err: dict[int, float] = {}
-    suspects: list[tuple[Node, float, float]] = []
+def noise_division(nodes: list[Node], outputs: list[Any],
+                   inputs: list[Value]) -> tuple[Node, float, float] | None:
+    """The division whose divisor is rounding noise and makes the result's tangent unknown,
+    with the divisor and its error estimate; None when there is none (or it cannot tell)."""
+    tan: dict[int, float] = {}  # tangent along a fixed direction of the inputs
+    terr: dict[int, float] = {}  # that tangent's error
+    err: dict[int, float] = {}  # the value's rounding error
+    culprit: dict[int, tuple[Node, float, float]] = {}
+    arrays = set()
+    for inp in inputs:
+        if inp.shape == ():
+            tan[inp.id], terr[inp.id], err[inp.id] = 1.0, 0.0, 0.0
+        else:
+            arrays.add(inp.id)
     for node in nodes:
         outs = node.outputs
         if len(outs) != 1 or outs[0] is None or outs[0].shape != ():
@@ -70,34 +115,54 @@ def noise_division(nodes: list[Node], outputs: list[Any]) -> tuple[Node, float, 
         fn = getattr(node.rule, "fn", None)
         if out is None or fn is None:
             continue
-        args = node.args[:2]
-        vals = [v for v in map(_scalar, args) if v is not None]
-        if len(vals) != len(args):
+        oid = outs[0].id
+        args = node.args
+        if fn is operator.getitem and type(args[0]) is Value and args[0].id in arrays:
+            tan[oid] = 1.0 + 0.5 * math.sin(1.0 + len(tan))  # (a fixed direction)
+            terr[oid] = err[oid] = 0.0
             continue
-        errs = [err.get(a.id, 0.0) if type(a) is Value else EPS * abs(v)
-                for a, v in zip(args, vals, strict=True)]
-        if fn in _ADD and len(vals) == 2:
-            e = errs[0] + errs[1] + EPS * abs(out)
-        elif fn in _MUL and len(vals) == 2:
-            e = abs(vals[1]) * errs[0] + abs(vals[0]) * errs[1] + EPS * abs(out)
-        elif fn in _DIV and len(vals) == 2:
-            a, b = vals
-            if b == 0.0:
+        vals = [_scalar(a) for a in args]
+        if not vals or any(v is None for v in vals) or \
+                any(type(a) is Value and a.id not in tan for a in args):
+            continue  # (an operation without a formula here: its path is not judged)
+        xs = [float(x) for x in vals if x is not None]
+        try:
+            got = _partials(fn, xs, out)
+            if got is None:
                 continue
-            e = errs[0] / abs(b) + abs(a) * errs[1] / (b * b) + EPS * abs(out)
-            if type(args[1]) is Value and errs[1] > 0.0 and abs(b) <= NOISE * errs[1]:
-                suspects.append((node, b, errs[1]))
-        elif fn in _NEG and len(vals) == 1:
-            e = errs[0]
-        else:
-            e = EPS * abs(out)
-        err[outs[0].id] = e
-    if not suspects:
-        return None
-    need = _reaching(nodes, outputs)
-    for s in suspects:
-        if s[0].outputs[0].id in need:
-            return s
+            d, dd = got
+            t = te = e = 0.0
+            blame = None
+            for a, x, p, q in zip(args, xs, d, dd, strict=False):
+                if type(a) is Value:
+                    ta, ea, ta_err = tan[a.id], err[a.id], terr[a.id]
+                else:
+                    ta, ea, ta_err = 0.0, EPS * abs(x), 0.0
+                t += p * ta
+                e += abs(p) * ea
+                te += abs(p) * ta_err + q * abs(ta) * sum(
+                    err.get(b.id, 0.0) if type(b) is Value else EPS * abs(y)
+                    for b, y in zip(args, xs, strict=False))
+                if type(a) is Value and a.id in culprit and (blame is None or ta_err > 0.0):
+                    blame = culprit[a.id]
+            e += EPS * abs(out)
+            if fn in _DIV and type(args[1]) is Value and err[args[1].id] > 0.0 and \
+                    abs(xs[1]) <= NOISE * err[args[1].id]:
+                te = max(te, abs(d[0] * tan.get(getattr(args[0], "id", -1), 0.0)) +
+                         abs(d[1] * tan[args[1].id]))
+                blame = (node, xs[1], err[args[1].id])
+        except (OverflowError, ZeroDivisionError, ValueError):
+            continue
+        if not (math.isfinite(t) and math.isfinite(te) and math.isfinite(e)):
+            continue
+        tan[oid], terr[oid], err[oid] = t, te, e
+        if blame is not None:
+            culprit[oid] = blame
+    for o in outputs:
+        if type(o) is Value and o.id in culprit and o.id in tan:
+            value = _scalar(o) or 0.0
+            if terr[o.id] > 0.01 * abs(tan[o.id]) + 1e-10 * (1.0 + abs(value)):
+                return culprit[o.id]
     return None
 
 

@@ -558,7 +558,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                         "(a bisection, a search, a choice by value): no derivative passes "
                         "through them, so the gradient framead returns is zero")
         elif self.first_comparison is not None and connected and \
-                (found := noise_division(self.nodes, outs)) is not None:
+                (found := noise_division(self.nodes, outs, self.inputs)) is not None:
             self.hazard("FA102", "comparison", found[0].loc,
                         noise_message(found, self.first_comparison))
         elif self.inputs and (self.nodes or self.first_use is not None) and \
