@@ -1420,3 +1420,245 @@ def heap_merge_k_smallest(x):
         a, b = heapq.heappop(h), heapq.heappop(h)
         heapq.heappush(h, a + b * 0.5)
     return h[0] + sum(p[0] - p[1] for p in best)
+
+
+# ================================================================ more: C code, views, dtypes
+
+
+class _Sequence:
+    """A user sequence (len and getitem) that NumPy converts through the sequence protocol."""
+
+    def __init__(self, values):
+        self.values = list(values)
+
+    def __len__(self):
+        return len(self.values)
+
+    def __getitem__(self, i):
+        return self.values[i] * 2.0
+
+
+@case(vector(6, -1.0, 1.0))
+def user_sequence_deque_to_array(x):
+    """np.asarray of a user sequence class, of a rotated deque, and map()/reduce() of builtins
+    over an ndarray (iterated in C)."""
+    d = collections.deque(x * 2.0)
+    d.rotate(2)
+    a = np.asarray(_Sequence(x)) @ np.arange(6.0) + np.array(d) @ x
+    return float(a + sum(map(math.exp, x)) + functools.reduce(math.hypot, x)
+                 + sum(itertools.starmap(math.atan2, zip(x[:3], x[3:] + 2.0))))
+
+
+@case(vector(6, -1.0, 1.0))
+def row_swap_tuple_assignment(x):
+    """m[0], m[1] = m[1], m[0] with row views: the first store changes what the second view
+    shows (both rows end up as the old m[1], natively)."""
+    m = x.reshape(2, 3).copy()
+    m[0], m[1] = m[1], m[0]
+    n = x.reshape(3, 2).copy()
+    n[[0, 2]] = n[[2, 0]]  # the fancy swap that does work
+    return float((m * np.arange(6.0).reshape(2, 3)).sum() + (n[:, 0] ** 2).sum())
+
+
+@case(vector(6, -1.0, 1.0))
+def zero_d_array_inplace(x):
+    """A 0-d array updated in place: z += ..., z[...] = ..., z[()] += ..., np.add(out=z)."""
+    z = np.array(x[0])
+    z += x[1] ** 2
+    z[...] = z * x[2]
+    z[()] += 1.0
+    np.add(z, x[3], out=z)
+    return float(z * x[4] + z ** 2)
+
+
+@case(vector(5, -1.0, 1.0))
+def float_divmod_fmod_remainder(x):
+    """Python float divmod / % / math.fmod / math.remainder (fractional parts: slope one)."""
+    q, r = divmod(x[0] * 5.0, 1.3)
+    return (r * x[1] + math.fmod(x[2] * 7.0, 1.1) + math.remainder(x[3] * 9.0, 2.0)
+            + (x[4] * 3.0) % 1.0 + q)
+
+
+@case(vector(3, 0.3, 1.0))
+def cholesky_jitter_retry(x):
+    """np.linalg.cholesky of an indefinite matrix raises LinAlgError; the caller adds a
+    growing jitter and retries (exceptions from a ruled call as control flow)."""
+    a = np.outer(x, x) - 0.05 * np.eye(3)
+    jitter = 0.0
+    while True:
+        try:
+            L = np.linalg.cholesky(a + jitter * np.eye(3))
+            break
+        except np.linalg.LinAlgError:
+            jitter = 0.1 if jitter == 0.0 else jitter * 2.0
+    return float(np.log(np.diag(L)).sum() + jitter)
+
+
+@case(vector(5, -1.0, 1.0))
+def random_instance_sampling(x):
+    """A seeded random.Random instance: gauss, uniform, expovariate with traced parameters
+    (Python code of the random module)."""
+    r = random_module().Random(5)
+    return sum(r.gauss(x[0], 1.0 + x[1] ** 2) + r.uniform(x[2], x[3] + 3.0)
+               + r.expovariate(2.0 + x[4]) for _ in range(5))
+
+
+def random_module():
+    import random
+
+    return random
+
+
+@case(vector(6, 0.1, 2.0))
+def statistics_regression_median(x):
+    """statistics.linear_regression / correlation / geometric_mean / median_high."""
+    xs, ys = list(x[:3]), list(x[3:])
+    slope, icpt = statistics.linear_regression(xs, ys)
+    return (slope + icpt + statistics.correlation(xs, ys)
+            + statistics.geometric_mean(list(x)) + statistics.median_high(list(x)))
+
+
+@case(vector(6, -1.0, 1.0))
+def swapaxes_moveaxis_split_views(x):
+    """Writes through np.swapaxes / np.moveaxis / a[..., None] / np.atleast_2d / np.split /
+    np.array_split views."""
+    a = x.reshape(1, 2, 3).copy()
+    np.swapaxes(a, 1, 2)[0, 0] += 5.0 * x[:2]
+    np.moveaxis(a, 0, -1)[1] *= x[3]
+    a[..., None][0, 1, 2] = x[0] ** 2
+    np.atleast_2d(a.ravel())[0, 4] = x[5] * 4.0
+    flat = a.ravel()
+    p1, p2 = np.split(flat, 2)
+    p1 *= 3.0
+    p2[0] = x[1] ** 2
+    np.array_split(flat, 4)[-1] += 1.0
+    return float((a.ravel() * np.arange(1.0, 7.0)).sum())
+
+
+@case(vector(3, 0.2, 1.0))
+def scipy_odeint_callback(x):
+    """scipy.integrate.odeint (LSODA in Fortran calling back into Python) with traced
+    parameters in the closure and a traced initial value."""
+    from scipy.integrate import odeint
+
+    sol = odeint(lambda y, t: -x[0] * y + math.sin(t) * x[1], [x[2]], [0.0, 0.5, 1.0],
+                 rtol=1e-12, atol=1e-12)
+    return float(sol[-1, 0] + sol[1, 0])
+
+
+@case(vector(6, -1.0, 1.0))
+def scipy_smoothing_spline(x):
+    """scipy.interpolate.UnivariateSpline (FITPACK) through traced values, evaluated."""
+    from scipy import interpolate
+
+    s = interpolate.UnivariateSpline(np.arange(6.0), x, s=0.5)
+    return float(s(2.5) + s(4.1))
+
+
+@case(vector(6, -1.0, 1.0))
+def complex_view_interleaved(x):
+    """Interleaved (re, im) pairs read as complex with .view(np.complex128), and a complex
+    array read back as float pairs with .view(np.float64) (signal-processing packing)."""
+    z = x.view(np.complex128)
+    f = (np.exp(1j * x[:3]) * x[3:]).view(np.float64).reshape(-1, 2)
+    return float((np.abs(z) ** 2 * np.arange(1.0, 4.0)).sum() + (f[:, 0] * 2 + f[:, 1] ** 2).sum())
+
+
+@case(vector(4, 0.5, 2.0))
+def float_bits_copy_roundtrip(x):
+    """The bits of a float array saved as int64 (x.view(np.int64).copy(), a bit-exact
+    checkpoint) and restored with .view(np.float64): the restored array equals x."""
+    bits = x.view(np.int64).copy()
+    restored = bits.view(np.float64)
+    return float(restored @ x + np.exp(restored).sum())
+
+
+@case(vector(4, -1.0, 1.0))
+def fromhex_exact_text(x):
+    """float.hex / float.fromhex (an exact text round trip)."""
+    y = float.fromhex(float(x[0] * 2.0).hex())
+    return y * x[1] + x[2] * x[3]
+
+
+@case(vector(6, -1.0, 1.0))
+def array_interface_wrapper(x):
+    """A user wrapper exposing another array's __array_interface__ (zero-copy export)."""
+    class Exported:
+        def __init__(self, arr):
+            self._keep = arr
+            self.__array_interface__ = arr.__array_interface__
+
+    b = np.asarray(Exported(x * 3.0))
+    return float(b @ x + x[0])
+
+
+@case(vector(6, -1.0, 1.0))
+def integer_dtype_reductions(x):
+    """Reductions and ufuncs with an integer dtype= / out= (casting='unsafe'): truncations
+    with no derivative, next to smooth terms."""
+    c = np.cumsum(x * 10.0, dtype=np.int64)
+    o = np.zeros(6, dtype=np.int64)
+    np.multiply(x, 7.0, out=o, casting="unsafe")
+    s = x.sum(dtype=np.int64)
+    return float((c + o) @ x + s * x[0] + x @ x)
+
+
+@case(vector(6, -1.0, 1.0))
+def reductions_where_initial_norms(x):
+    """sum/mean/max with where= and initial=, np.clip with traced bounds, np.linalg.norm
+    orders (1, inf, 0.5, nuc, 2, -inf)."""
+    m = x.reshape(2, 3)
+    return float(x.sum(where=x > 0) + np.max(x, initial=0.5, where=x < 0.9)
+                 + x.mean(where=x > -0.5) + np.clip(x, x[0] - 0.3, x[1] + 0.3).sum()
+                 + np.linalg.norm(x, 1) + np.linalg.norm(x, np.inf) + np.linalg.norm(x, 0.5)
+                 + np.linalg.norm(m, "nuc") + np.linalg.norm(m, 2) + np.linalg.norm(m, -np.inf))
+
+
+@case(vector(6, -1.0, 1.0))
+def eigvals_nonsymmetric_batched(x):
+    """np.linalg.eigvals of a non-symmetric matrix (complex pairs), batched inv / det."""
+    m = np.array([[x[0], x[1]], [-x[2] - 2.0, x[3]]]) + x[4] * np.eye(2)
+    ev = np.linalg.eigvals(m)
+    a = np.stack([np.eye(2) * 3 + x[:4].reshape(2, 2), np.eye(2) * 3 - x[2:].reshape(2, 2)])
+    return float(ev.real.sum() + np.abs(ev.imag).sum() + (np.linalg.inv(a) @ a[::-1]).sum()
+                 + np.linalg.det(a).sum())
+
+
+@case(vector(8, 0.0, 4.0))
+def grid_snap_inplace_floordiv(x):
+    """Particle-in-cell style snapping: cell = pos.copy(); cell //= h; cell *= h (in place),
+    the offset inside the cell and the cell corner both used."""
+    h = 0.5
+    pos = x.copy()
+    cell = pos.copy()
+    cell //= h
+    cell *= h
+    offset = pos - cell
+    return float((offset ** 2).sum() + cell @ np.linspace(0.1, 0.8, 8))
+
+
+@case(vector(6, -1.0, 1.0))
+def object_dtype_reductions(x):
+    """np.add.reduce(dtype=object) and np.multiply.accumulate(dtype=object) (Python floats
+    summed by NumPy's object loops)."""
+    return float(np.add.reduce(x, dtype=object) * x[0]
+                 + np.multiply.accumulate(x + 2.0, dtype=object)[-1])
+
+
+@case(matrix(2, diag=2.0, lo=-0.5, hi=0.5))
+def scipy_matrix_functions(x):
+    """scipy.linalg.expm / sqrtm / logm and np.linalg.matrix_power of a traced matrix."""
+    from scipy.linalg import expm, logm, sqrtm
+
+    m = x.reshape(2, 2)
+    return float(expm(m).sum() + np.real(sqrtm(m)).sum() + np.real(logm(m)).trace()
+                 + np.linalg.matrix_power(m, 3).sum())
+
+
+@case(vector(6, -1.0, 1.0))
+def array_array_buffer_copy(x):
+    """array.array('d', ndarray) (a buffer-protocol copy), then Python arithmetic over it."""
+    import array
+
+    a = array.array("d", x)
+    return sum(v * v for v in a) + float(x[0])
