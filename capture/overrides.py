@@ -154,9 +154,10 @@ def object_loop_steps(obj: Any, name: str, inplace: bool, left: bool) -> list | 
     if how != "yes" or left:
         return how if how != "yes" else []
     t = type(obj)
-    found = [f for d in (f"__i{name}__", f"__{name}__")[not inplace:]
-             if (f := next((c.__dict__[d] for c in t.__mro__ if d in c.__dict__), _ABSENT))
-             is not _ABSENT]
+    found: list[Any] = [
+        f for d in (f"__i{name}__", f"__{name}__")[not inplace:]
+        if (f := next((c.__dict__[d] for c in t.__mro__ if d in c.__dict__), _ABSENT))
+        is not _ABSENT]
     if any(f is None or not hasattr(f, "__get__") for f in found):
         return "its operator is no plain method"
     return [f.__get__(obj, t) for f in found]
