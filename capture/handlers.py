@@ -138,12 +138,12 @@ class ProbeHandlers:
         steps = object_loop_steps(obj, op.__name__.rstrip("_"), inplace, left)
         if steps is None:
             return NO_SLOT
-        if type(steps) is str:
-            result = (INPLACE_OPS[k] if inplace else op)(a, b)
+        if type(steps) is str or type(x) is np.ndarray and x.ndim:  # (n-d: not mirrored)
+            result, why = (INPLACE_OPS[k] if inplace else op)(a, b), steps or "each element"
             if not cmp and not holds_traced(result, deep=True):
                 self.hazard("FA101", f"operator.{op.__name__}", frame, f"NumPy's object loop "
                             f"gave a {type(obj).__name__}'s operator a number made in C from a "
-                            f"traced {type(x).__name__} ({steps}): the gradient through it is lost")
+                            f"traced {type(x).__name__} ({why}): the gradient through it is lost")
             return result
         for method in steps:  # (obj's own, given the scalar itself)
             r = method(x)

@@ -107,14 +107,11 @@ _HEAP = 1 << 9
 
 
 def object_loop_item(x: Any) -> type | None:
-    """The Python number type NumPy's object loop makes of ``x`` (``x.item()``'s) where ``x``
-    is an exact NumPy bool/int/float/complex scalar or 0-d ndarray (long double aside); None
-    for anything else."""
+    """The Python number type NumPy's object loop makes of ``x``'s elements (``x.item()``'s)
+    where ``x`` is an exact NumPy bool/int/float/complex scalar or ndarray (long double
+    aside); None for anything else."""
     t = type(x)
-    if t is np.ndarray:
-        if x.ndim:
-            return None
-    elif t not in PLAIN_TYPES or not issubclass(t, np.generic):
+    if t is not np.ndarray and (t not in PLAIN_TYPES or not issubclass(t, np.generic)):
         return None
     dt = x.dtype
     return None if dt.type in _LONG else _ITEM_TYPES.get(dt.kind)

@@ -229,6 +229,37 @@ def test_comparison_returning_a_number(op, left):
     check("f64", "c_" + op, "raw_compare", left, 1.3, cache=True)
 
 
+@pytest.mark.parametrize("obj", ["fraction", "rnum", "num"])
+@pytest.mark.parametrize("left", [True, False])
+def test_array_elements_through_object_loop_are_fa101(obj, left):
+    """``x * obj`` of a traced 1-d array: NumPy's object loop hands obj's method each element
+    as a fresh float (not mirrored): FA101 at the line, unless obj's own forward method got
+    the array itself (``Num() * x``), whose gradient is then right."""
+    o = OBJECTS[obj]()
+
+    def f(x):
+        r = x * o if left else o * x
+        return float(np.sum(np.asarray(r, dtype=float))) + x[0]
+
+    x = np.array([1.25, 0.75])
+    if obj == "rnum" and not left:  # (RNum() * 1.25: no method for it, Python's TypeError)
+        with pytest.raises(TypeError) as native:
+            f(x)
+        with pytest.raises(TypeError) as captured:
+            framead.trace(f, x)
+        assert str(captured.value) == str(native.value)
+        return
+    t = framead.trace(f, x)
+    assert t.value == f(x)
+    if obj == "num" and not left:
+        assert not t.hazards
+        h = 1e-6
+        fd = [(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(2)]
+        assert np.allclose(framead.value_and_grad(f)(x)[1], fd, rtol=1e-6)
+    else:
+        assert [(h.code, h.loc.file) for h in t.hazards] == [("FA101", __file__)], t.hazards
+
+
 def test_fraction_result_type_and_gradient():
     def f(x):
         a = x[0] * Fraction(1, 2)
