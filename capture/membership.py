@@ -373,12 +373,27 @@ def set_operator(rec: Any, op: Any, a: Any, b: Any, frame: Any) -> Any:
     return op(a, b)
 
 
+_SEQ_ITERATORS = (type(iter(())), type(iter([])))
+
+
+def _read_here(a: Any) -> Any:
+    """``a``, or what it gives as a list where it is framead's own map of a tuple's or list's
+    items (call_kinds.pair_rows: ``d.update(((k, v),))``, a dict comprehension's insertion):
+    read here, its calls (framead's) not seen by tracers as the program's."""
+    if type(a) is map:
+        f, *its = a.__reduce__()[1]
+        if len(its) == 1 and type(its[0]) in _SEQ_ITERATORS and \
+                type(f).__module__.startswith("framead."):
+            return list(a)
+    return a
+
+
 def pairs_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """``dict(pairs)``, ``OrderedDict(pairs)``, ``defaultdict(f, pairs)``, ``d.update(pairs)``
     (pairs given as lists/tuples or the rows of traced arrays; a dict): natively; in a cached
     trace which keys merge (with each other, with the dict's own) is guarded."""
     if rec.guards is None:
-        return call_as_user(fn, args, kwargs)
+        return call_as_user(fn, tuple(_read_here(a) for a in args), kwargs)
     self_ = getattr(fn, "__self__", None)
     target: Any
     if isinstance(self_, dict):  # d.update(src)

@@ -128,6 +128,9 @@ CONVERSIONS = (None, str, functools.partial(repr), functools.partial(ascii))
 SET_BUILD = functools.partial(set)
 SET_ADD = functools.partial(set.add)
 SET_UPDATE = functools.partial(set.update)
+#: a dict comprehension's insertion ``d[k] = v`` as ``dict.update(d, ((k, v),))`` (the same
+#: PyDict_SetItem; a cached trace guards which key it merges into: membership.pairs_call)
+DICT_ADD = functools.partial(dict.update)
 
 
 #: instructions whose result a truth test after them needs no probe for: an exact bool, or a
@@ -279,7 +282,8 @@ class Emitter:
         calls the call probe sees (only given traced values, or a set of them, do they leave
         C): ``BUILD_SET n`` (n > 0) -> ``SET_BUILD((items))`` (the same insertions, in the same
         order); ``SET_ADD i`` -> ``SET_ADD(s, v)``; ``SET_UPDATE i`` -> ``SET_UPDATE(s, it)``
-        (kept after LOAD_CONST: a constant frozenset, ``{1, 2, 3}``)."""
+        (kept after LOAD_CONST: a constant frozenset, ``{1, 2, 3}``); a dict comprehension's
+        ``MAP_ADD i`` -> ``DICT_ADD(d, ((k, v),))``."""
         BUILD_TUPLE, LOAD_CONST, COPY, SWAP = op["BUILD_TUPLE"], self.LOAD_CONST, self.COPY, \
             self.SWAP
 
@@ -300,8 +304,13 @@ class Emitter:
             rewrite.__name__ = f"_{fn.func.__name__}"
             return rewrite
 
+        def map_add(ctx, arg):
+            # [d, *(arg - 1 items), k, v] -> [d, *items, d, ((k, v),)] -> DICT_ADD(d, pairs)
+            return [(BUILD_TUPLE, 2), (BUILD_TUPLE, 1), (COPY, arg + 1), (SWAP, 2),
+                    *self.via_call(ctx, DICT_ADD, 2), (self.POP_TOP, 0)], 2
+
         return {"BUILD_SET": build_set, "SET_ADD": inserting(SET_ADD),
-                "SET_UPDATE": inserting(SET_UPDATE)}
+                "SET_UPDATE": inserting(SET_UPDATE), "MAP_ADD": map_add}
 
     def contains(self, ctx: Any, arg: int) -> tuple[Instrs, int]:
         """``CONTAINS_OP arg`` (``in``; ``not in``: arg 1): [key, table] ->

@@ -369,7 +369,8 @@ def _events(make, *args):
     sys.settrace(lines)
     err = None
     try:
-        out: object = list(make(*args))
+        got = make(*args)
+        out: object = list(got.items()) if isinstance(got, dict) else list(got)
     except TypeError as e:
         err = e
     finally:
@@ -408,6 +409,9 @@ NATIVE_FORMS = [
     lambda a, b: {_Hashed(a), _Hashed(b)},
     lambda a, b: {_Hashed(v) for v in (a, -b)},  # (its __hash__ raises)
     lambda a, b: {*map(_Hashed, (a, -1.0))},
+    lambda a, b: {k: v for k, v in ((1, a), (1.0, b), (a, 2))},  # (1 keeps 1.0's value)
+    lambda a, b: {k: a for k in (b, [a])},
+    lambda a, b: {_Hashed(v): v for v in (a, b, -a)},
 ]
 
 
@@ -448,7 +452,6 @@ DICT_FORMS = {
     "store_subscr": _stored,
     "display": lambda vals, x: (lambda a, b, c, e: {a: x[0], b: 2 * x[0], c: 3 * x[0],
                                                     e: 4 * x[0]})(*vals),
-    "comprehension": lambda vals, x: {v: i * x[0] for i, v in enumerate(vals)},
     "merge": lambda vals, x: {**{vals[0]: x[0], vals[1]: 2 * x[0]},
                               **{vals[2]: 3 * x[0], vals[3]: 4 * x[0]}},
 }
@@ -459,12 +462,37 @@ DICT_FORMS = {
                    "guarded: which traced keys merge (and which value a key keeps) is replayed "
                    "as recorded. Needs: d[k] = v of a traced key (or into a tracked dict) in a "
                    "cached trace to guard KeyIndex()(list(d), k) and track d (from set_item); "
-                   "MAP_ADD i -> dict.update(d, ((k, v),)) through the call probe as a partial "
-                   "(membership.pairs_call guards it); BUILD_MAP n and DICT_UPDATE likewise")
+                   "BUILD_MAP n as MAP_ADD is (opcodes_common.DICT_ADD: membership.pairs_call "
+                   "guards it); DICT_UPDATE with its own error for a non-mapping")
 @pytest.mark.parametrize("form", list(DICT_FORMS))
 def test_dict_keys_made_by_instructions(form):
-    def f(x):
-        d = DICT_FORMS[form](_grid(x), x)
-        return float(sum(k * w for k, w in d.items()) + len(d) * x[1])
+    _check(_keyed(DICT_FORMS[form]), MERGE)
 
-    _check(f, MERGE)
+
+def _keyed(make):
+    def f(x):
+        d = make(_grid(x), x)
+        return float(sum(k * w for k, w in d.items()) + len(d) * x[1] +
+                     sum(k * (i + 1.0) for i, k in enumerate(d)) * x[2])
+
+    return f
+
+
+COMPREHENSIONS = {
+    "enumerated": lambda vals, x: {v: i * x[0] for i, v in enumerate(vals)},
+    "filtered": lambda vals, x: {v: v * x[0] for v in vals if v > 0.75},
+    "constant_first": lambda vals, x: {v: x[0] for v in [1.0, *vals]},
+    "nested": lambda vals, x: {w: x[0] * w for v in [vals, vals[::-1]] for w in v},
+    "in_generator": lambda vals, x: next({v: x[0] for v in vs} for vs in [vals]),
+}
+
+
+@pytest.mark.parametrize("form", list(COMPREHENSIONS))
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(c1=_cells, f1=_fracs)
+def test_dict_comprehensions_guard_their_keys(form, c1, f1):
+    """A dict comprehension (MAP_ADD: opcodes_common.DICT_ADD) of traced keys: which keys
+    merge (and which value each keeps, its order) is guarded, at points that merge them
+    otherwise; every call the native value, its gradient central differences'."""
+    stats = _check(_keyed(COMPREHENSIONS[form]), [_point(c1, f1), *MERGE[1:3], _point(c1, f1)])
+    assert stats["hits"] >= 1 and not stats["reasons"], stats
