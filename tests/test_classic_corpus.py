@@ -219,6 +219,12 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                "logm's dgees have no rule (FA101)"),
     "array_array_buffer_copy": ("wrong_hazard", "array.array('d', ndarray) copies a traced "
                                 "buffer (FA105)"),
+    "copy_module_array_snapshots": ("wrong_hazard", "copy.copy(ndarray) calls "
+                                    "ndarray.__copy__, which has no rule (FA101): a common "
+                                    "snapshot idiom loses its gradient"),
+    "fraction_constants_with_arrays": ("wrong_hazard", "n-d array <op> Fraction: NumPy's object "
+                                       "loop makes Python floats in C (FA101 at operator.mul)"),
+    "bytesio_binary_checkpoint": ("wrong_hazard", "BytesIO.write of a traced array (FA101)"),
 }
 
 

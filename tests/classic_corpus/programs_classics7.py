@@ -1662,3 +1662,40 @@ def array_array_buffer_copy(x):
 
     a = array.array("d", x)
     return sum(v * v for v in a) + float(x[0])
+
+
+@case(vector(6, -1.0, 1.0))
+def copy_module_array_snapshots(x):
+    """copy.copy of an array (a snapshot before an in-place update) and copy.deepcopy of a
+    list of arrays: the snapshots are used afterwards."""
+    w = np.exp(x)
+    before = copy.copy(w)
+    w *= x
+    hist = copy.deepcopy([np.sin(x), w])
+    w += 1.0
+    return float(before @ x + hist[0].sum() + hist[1] @ x + w.sum())
+
+
+@case(vector(6, -1.0, 1.0))
+def fraction_constants_with_arrays(x):
+    """Exact Fraction constants (1/3, 1/2) in array arithmetic: NumPy's object loop per
+    element; the result converted with astype(float)."""
+    from fractions import Fraction
+
+    third = Fraction(1, 3)
+    y = (np.exp(x) * third + Fraction(1, 2)).astype(float)
+    return float(y @ x + x[0] ** 2)
+
+
+@case(vector(6, -1.0, 1.0))
+def bytesio_binary_checkpoint(x):
+    """An in-memory binary checkpoint: BytesIO.write(array) (the buffer protocol), then
+    readinto() a fresh array that is used afterwards."""
+    import io
+
+    bio = io.BytesIO()
+    bio.write(np.exp(x))
+    bio.seek(0)
+    restored = np.empty(6)
+    bio.readinto(restored)
+    return float(restored @ x + x[0])
