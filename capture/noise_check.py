@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from framead import rules
 from framead.ir import Node, Value
 
 __all__ = ["noise_division", "noise_message"]
@@ -46,6 +47,14 @@ _COS = frozenset({math.cos, np.cos})
 _COPYSIGN = frozenset({math.copysign, np.copysign})
 _POW = frozenset({operator.pow, operator.ipow, np.power, math.pow})
 _SCALARS = (float, int, np.floating, np.integer)
+_DIV_IDS = frozenset(map(id, _DIV))
+_KNOWN_IDS = frozenset(map(id, _ADD | _MUL | _DIV | _NEG | _ABS | _SQRT | _EXP | _LOG | _SIN |
+                           _COS | _COPYSIGN | _POW | {operator.getitem}))
+_ADD_IDS = frozenset(map(id, _ADD))
+_FLOATS = (float, np.float64)
+_RULE = operator.attrgetter("rule")
+CANCELLED = 1e-8  # (26 bits or more cancelled)
+MAX_NODES = 200_000  # (larger captures are not judged: a linear pass, but in Python)
 
 
 def _scalar(x: Any) -> float | None:
@@ -97,73 +106,124 @@ def noise_division(nodes: list[Node], outputs: list[Any],
                    inputs: list[Value]) -> tuple[Node, float, float] | None:
     """The division whose divisor is rounding noise and makes the result's tangent unknown,
     with the divisor and its error estimate; None when there is none (or it cannot tell)."""
-    tan: dict[int, float] = {}  # tangent along a fixed direction of the inputs
-    terr: dict[int, float] = {}  # that tangent's error
-    err: dict[int, float] = {}  # the value's rounding error
+    if len(nodes) > MAX_NODES or not _suspects(nodes):
+        return None  # (the common case: no traced divisor near a cancellation)
+    st: dict[int, tuple[float, float, float]] = {}  # id -> (tangent, its error, value error)
     culprit: dict[int, tuple[Node, float, float]] = {}
     arrays = set()
     for inp in inputs:
         if inp.shape == ():
-            tan[inp.id], terr[inp.id], err[inp.id] = 1.0, 0.0, 0.0
+            st[inp.id] = (1.0, 0.0, 0.0)
         else:
             arrays.add(inp.id)
     for node in nodes:
+        fn = getattr(node.rule, "fn", None)
+        if id(fn) not in _KNOWN_IDS:
+            continue
         outs = node.outputs
         if len(outs) != 1 or outs[0] is None or outs[0].shape != ():
             continue
         out = _scalar(outs[0])
-        fn = getattr(node.rule, "fn", None)
-        if out is None or fn is None:
+        if out is None:
             continue
         oid = outs[0].id
         args = node.args
-        if fn is operator.getitem and type(args[0]) is Value and args[0].id in arrays:
-            tan[oid] = 1.0 + 0.5 * math.sin(1.0 + len(tan))  # (a fixed direction)
-            terr[oid] = err[oid] = 0.0
+        if fn is operator.getitem:
+            if type(args[0]) is Value and args[0].id in arrays:
+                st[oid] = (1.0 + 0.5 * math.sin(1.0 + len(st)), 0.0, 0.0)  # (a direction)
             continue
-        vals = [_scalar(a) for a in args]
-        if not vals or any(v is None for v in vals) or \
-                any(type(a) is Value and a.id not in tan for a in args):
-            continue  # (an operation without a formula here: its path is not judged)
-        xs = [float(x) for x in vals if x is not None]
-        try:
-            got = _partials(fn, xs, out)
-            if got is None:
+        xs: list[float] = []
+        states = []
+        for a in args:
+            x = _scalar(a)
+            if x is None:
+                break
+            xs.append(x)
+            if type(a) is Value:
+                sa = st.get(a.id)
+                if sa is None:
+                    break
+                states.append(sa)
+            else:
+                states.append((0.0, 0.0, EPS * abs(x)))
+        else:
+            try:
+                got = _judge(node, fn, xs, states, out, culprit)
+            except (OverflowError, ZeroDivisionError, ValueError):
                 continue
-            d, dd = got
-            t = te = e = 0.0
-            blame = None
-            for a, x, p, q in zip(args, xs, d, dd, strict=False):
-                if type(a) is Value:
-                    ta, ea, ta_err = tan[a.id], err[a.id], terr[a.id]
-                else:
-                    ta, ea, ta_err = 0.0, EPS * abs(x), 0.0
-                t += p * ta
-                e += abs(p) * ea
-                te += abs(p) * ta_err + q * abs(ta) * sum(
-                    err.get(b.id, 0.0) if type(b) is Value else EPS * abs(y)
-                    for b, y in zip(args, xs, strict=False))
-                if type(a) is Value and a.id in culprit and (blame is None or ta_err > 0.0):
-                    blame = culprit[a.id]
-            e += EPS * abs(out)
-            if fn in _DIV and type(args[1]) is Value and err[args[1].id] > 0.0 and \
-                    abs(xs[1]) <= NOISE * err[args[1].id]:
-                te = max(te, abs(d[0] * tan.get(getattr(args[0], "id", -1), 0.0)) +
-                         abs(d[1] * tan[args[1].id]))
-                blame = (node, xs[1], err[args[1].id])
-        except (OverflowError, ZeroDivisionError, ValueError):
-            continue
-        if not (math.isfinite(t) and math.isfinite(te) and math.isfinite(e)):
-            continue
-        tan[oid], terr[oid], err[oid] = t, te, e
-        if blame is not None:
-            culprit[oid] = blame
+            if got is not None:
+                st[oid], blame = got
+                if blame is not None:
+                    culprit[oid] = blame
     for o in outputs:
-        if type(o) is Value and o.id in culprit and o.id in tan:
-            value = _scalar(o) or 0.0
-            if terr[o.id] > 0.01 * abs(tan[o.id]) + 1e-10 * (1.0 + abs(value)):
+        if type(o) is Value and o.id in culprit and o.id in st:
+            t, te, _ = st[o.id]
+            if te > 0.01 * abs(t) + 1e-10 * (1.0 + abs(_scalar(o) or 0.0)):
                 return culprit[o.id]
     return None
+
+
+def _suspects(nodes: list[Node]) -> bool:
+    """Whether a division by a traced value has a catastrophic cancellation (``a - b`` with
+    |a - b| <= CANCELLED x max(|a|, |b|)) among the few operations that made its divisor: a
+    cheap pass that spares the analysis everywhere else (Newton's f'(x), ordinary code)."""
+    div_rules = {id(r) for r in map(rules.lookup, _DIV) if r is not None}
+    if not any(map(div_rules.__contains__, map(id, map(_RULE, nodes)))):
+        return False  # (no division at all: one scan in C)
+    near: dict[int, int] = {}  # Value id -> operations since a cancellation (up to 3)
+    for n in nodes:
+        fid = id(getattr(n.rule, "fn", None))
+        if fid not in _KNOWN_IDS:
+            continue
+        args = n.args
+        if fid in _DIV_IDS and len(args) == 2 and type(args[1]) is Value and \
+                args[1].id in near:
+            return True
+        outs = n.outputs
+        if len(outs) != 1 or outs[0] is None:
+            continue
+        steps = min((near[a.id] for a in args if type(a) is Value and a.id in near),
+                    default=None) if near else None
+        if steps is not None and steps < 3:
+            near[outs[0].id] = steps + 1
+        elif fid in _ADD_IDS and len(args) == 2:
+            out = outs[0].primal
+            if type(out) in _FLOATS and abs(out) <= CANCELLED * max(
+                    abs(_primal(args[0])), abs(_primal(args[1]))):
+                near[outs[0].id] = 0
+    return False
+
+
+def _primal(a: Any) -> float:
+    x = a.primal if type(a) is Value else a
+    return x if type(x) in _FLOATS else 0.0
+
+
+def _judge(node: Node, fn: Any, xs: list[float], states: list, out: float,
+           culprit: dict) -> tuple[tuple[float, float, float], Any] | None:
+    """One node's (tangent, tangent error, value error) and the division to blame."""
+    got = _partials(fn, xs, out)
+    if got is None:
+        return None
+    d, dd = got
+    errsum = sum(s[2] for s in states)
+    t = te = e = 0.0
+    blame = None
+    for a, p, q, (ta, ta_err, ea) in zip(node.args, d, dd, states, strict=False):
+        t += p * ta
+        e += abs(p) * ea
+        te += abs(p) * ta_err + q * abs(ta) * errsum
+        if type(a) is Value and a.id in culprit and (blame is None or ta_err > 0.0):
+            blame = culprit[a.id]
+    e += EPS * abs(out)
+    if id(fn) in _DIV_IDS and type(node.args[1]) is Value:
+        eb = states[1][2]
+        if eb > 0.0 and abs(xs[1]) <= NOISE * eb:  # (the divisor is noise)
+            te = max(te, abs(d[0] * states[0][0]) + abs(d[1] * states[1][0]))
+            blame = (node, xs[1], eb)
+    if not (math.isfinite(t) and math.isfinite(te) and math.isfinite(e)):
+        return None
+    return (t, te, e), blame
 
 
 def noise_message(found: tuple[Node, float, float], first: Any) -> str:
