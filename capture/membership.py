@@ -450,3 +450,19 @@ def key_lookup(rec: Any, table: Any, key: Any, frame: Any) -> None:
     vals = [rec.tree_value(keys), rec.tree_value(key)]
     if vals != [None, None]:
         rec.guard(KeyIndex(), (keys, key), {}, vals, KeyIndex()(keys, key), frame)
+
+
+def stored_key(rec: Any, d: Any, key: Any, frame: Any) -> None:
+    """``d[key] = v`` into a dict (its own ``__setitem__``: dict's) in a cached trace, before
+    the store: which of its keys ``key`` merges into (none: a new last key) is guarded where
+    the key or the dict's keys are traced, and ``d`` is tracked (its later lookups and
+    stores come here: key_lookup). To be called by mutation.set_item (see the module notes
+    on sets: the same decision a dict comprehension's MAP_ADD guards through pairs_call)."""
+    if rec.guards is None or not isinstance(d, dict) or \
+            type(d).__setitem__ is not dict.__setitem__:
+        return
+    keys = list(d)
+    vals = [rec.tree_value(keys), rec.tree_value(key)]
+    if vals != [None, None]:
+        rec.guard(KeyIndex(), (keys, key), {}, vals, KeyIndex()(keys, key), frame)
+        _keep(rec, d, None)
