@@ -23,6 +23,7 @@ stable softmax); then programs whose control flow depends on data for the cached
 import bisect
 import cmath
 import collections
+import contextlib
 import copy
 import dataclasses
 import functools
@@ -1699,3 +1700,251 @@ def bytesio_binary_checkpoint(x):
     restored = np.empty(6)
     bio.readinto(restored)
     return float(restored @ x + x[0])
+
+
+# ================================================================ language features
+
+
+@case(vector(6, -1.0, 1.0))
+def except_star_groups(x):
+    """ExceptionGroup raised with traced payloads, handled by except* clauses (3.11)."""
+    total = 0.0
+    for v in x[:3]:
+        try:
+            if v > 0:
+                raise ExceptionGroup("eg", [ValueError(v), TypeError(v * 2)])
+            total += v ** 2
+        except* ValueError as eg:
+            total += eg.exceptions[0].args[0] * 3.0
+        except* TypeError as eg:
+            total += eg.exceptions[0].args[0] ** 2
+    return total + x[3]
+
+
+@case(vector(6, -1.0, 1.0))
+def class_body_in_function(x):
+    """A class statement inside the function: its body (a frame of its own) computes class
+    attributes from traced values, with a comprehension."""
+    class Config:
+        scale = x[0] * 2.0
+        table = [x[1] * k for k in range(3)]
+
+        def f(self, t):
+            return self.scale * t + sum(self.table)
+
+    return Config().f(x[2])
+
+
+@case(vector(6, -1.0, 1.0))
+def eval_exec_compiled_code(x):
+    """eval of an expression string with traced names, exec of a def, eval of compile()d
+    code (configuration-file style formulas)."""
+    v = eval("a * a + math.sin(b)", {"a": x[0], "b": x[1], "math": math})
+    ns = {}
+    exec("def h(t):\n    return t ** 3 + 2 * t\n", ns)
+    code = compile("c * 4.0", "<cfg>", "eval")
+    return v + ns["h"](x[2]) + eval(code, {"c": x[3]})
+
+
+@case(vector(6, -1.0, 1.0))
+def suppress_and_finally_return(x):
+    """contextlib.suppress(ZeroDivisionError) skipping terms, and a return in finally that
+    overrides the try's return."""
+    total = 0.0
+    for v in x:
+        with contextlib.suppress(ZeroDivisionError):
+            total += 1.0 / (float(v) - float(v)) if v > 0.5 else v ** 2
+
+    def f(t):
+        try:
+            return t * 2.0
+        finally:
+            if t > 0:
+                return t * 3.0  # noqa: B012 - legacy code
+
+    return total + f(x[0]) + f(x[1])
+
+
+class _Swallow:
+    def __init__(self):
+        self.caught = 0.0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, ev, tb):
+        if et is ValueError:
+            self.caught += ev.args[0]
+            return True
+        return False
+
+
+@case(vector(6, -1.0, 1.0))
+def context_exit_swallows(x):
+    """A context manager whose __exit__ swallows ValueErrors carrying traced payloads."""
+    g = _Swallow()
+    for v in x:
+        with g:
+            if v > 0:
+                raise ValueError(v * 2.0)
+    return g.caught + x[0]
+
+
+@case(vector(6, -1.0, 1.0))
+def generator_send_throw_finally(x):
+    """A generator accumulator driven by send(), throw() with a traced payload, close()."""
+    def acc():
+        total = 0.0
+        try:
+            while True:
+                try:
+                    v = yield total
+                    total += v * v
+                except ValueError as e:
+                    total -= e.args[0]
+        finally:
+            pass
+
+    g = acc()
+    next(g)
+    for v in x[:3]:
+        g.send(v)
+    r = g.throw(ValueError(x[3] * 2.0))
+    g.close()
+    return r
+
+
+@dataclasses.dataclass
+class _State:
+    w: np.ndarray
+    b: float
+    hist: list
+
+
+@case(vector(6, -1.0, 1.0))
+def dataclass_asdict_astuple_replace(x):
+    """dataclasses.asdict / astuple (deep copies of the fields) and dataclasses.replace."""
+    s = _State(np.exp(x[:3]), x[3] * 2.0, [x[4], np.float64(x[5])])
+    d = dataclasses.asdict(s)
+    t = dataclasses.astuple(s)
+    s2 = dataclasses.replace(s, b=x[0] ** 2)
+    return float(d["w"] @ x[:3] + d["b"] + sum(t[2]) + s2.b * t[1] + d["hist"][1])
+
+
+@case(vector(6, -1.0, 1.0))
+def wraps_decorator_counter(x):
+    """A functools.wraps decorator counting calls in a function attribute."""
+    def logged(fn):
+        @functools.wraps(fn)
+        def inner(*a, **k):
+            inner.calls += 1
+            return fn(*a, **k)
+
+        inner.calls = 0
+        return inner
+
+    @logged
+    def f(t, s=1.0):
+        return math.exp(t) * s
+
+    return f(x[0], s=x[1]) + f(x[2]) * f.calls
+
+
+@dataclasses.dataclass
+class _Pt:
+    a: float
+    b: float
+
+
+@case(vector(6, -1.0, 1.0))
+def match_dataclass_mapping_patterns(x):
+    """match with class patterns and guards on traced fields, sequence, mapping and
+    type-alternative patterns."""
+    total = 0.0
+    for item in [_Pt(x[0], x[1]), (x[2], x[3]), {"k": x[4]}, x[5]]:
+        match item:
+            case _Pt(a=a, b=b) if a > b:
+                total += a * b
+            case _Pt(a=a, b=b):
+                total += a - b
+            case (u, v):
+                total += u ** 2 + v
+            case {"k": k}:
+                total += math.sin(k)
+            case float() | np.float64() as f:
+                total += f * 3
+    return total
+
+
+@case(vector(6, -1.0, 1.0))
+def deep_recursion_400(x):
+    """A 400-deep recursion (a fixed-point iteration written recursively)."""
+    def rec(n, t):
+        return t if n == 0 else rec(n - 1, math.sin(t) + 0.1 * x[1])
+
+    return rec(400, x[0])
+
+
+@case(vector(6, -1.0, 1.0))
+def lambda_default_capture(x):
+    """Lambdas made in a loop binding the loop variable through a default argument."""
+    fs = [lambda t, k=k: x[k] * t ** k for k in range(4)]
+    return sum(f(x[4]) for f in fs)
+
+
+class _Norm:
+    __slots__ = ("_x", "_n")
+
+    def __init__(self, v):
+        self._x = v
+        self._n = None
+
+    @property
+    def norm(self):
+        if self._n is None:
+            self._n = math.sqrt(sum(t * t for t in self._x))
+        return self._n
+
+    @norm.deleter
+    def norm(self):
+        self._n = None
+
+
+@case(vector(6, -1.0, 1.0))
+def slots_property_deleter_cache(x):
+    """A slots class caching a norm in a slot; the cache is stale after a write into the held
+    list (natively too) until `del v.norm` clears it."""
+    v = _Norm(list(x[:3]))
+    a = v.norm
+    v._x[0] = x[3] * 2
+    b = v.norm
+    del v.norm
+    c = v.norm
+    return a + b + c
+
+
+class _Positive:
+    def __set_name__(self, owner, name):
+        self.name = "_" + name
+
+    def __get__(self, obj, typ=None):
+        return getattr(obj, self.name)
+
+    def __set__(self, obj, v):
+        setattr(obj, self.name, math.exp(v))
+
+
+class _Rates:
+    rate = _Positive()
+    vol = _Positive()
+
+    def __init__(self, r, v):
+        self.rate = r
+        self.vol = v
+
+
+@case(vector(6, -1.0, 1.0))
+def set_name_exp_descriptor(x):
+    """A descriptor with __set_name__ storing exp(value) under a private name."""
+    m = _Rates(x[0], x[1])
+    return m.rate * m.vol + x[2]
