@@ -80,8 +80,9 @@ def _left_computes(ta: type, tb: type, name: str, a: Any, b: Any) -> bool:
     if a is None or name not in _ARITHMETIC or not issubclass(tb, _NUMBERS):
         return False
     if ta is np.ndarray:  # (NumPy reads a number subclass in C; defers only to these)
-        return not any(python_attr(tb, n) or n in getattr(b, "__dict__", ())
-                       for n in _NUMPY_READS[:7])
+        d = _instance_dict(b)
+        return d is not None and not any(python_attr(tb, n) or n in d for n in
+                                         (*_NUMPY_READS[:7], *_HOOKS))
     if not issubclass(ta, (*_NUMBERS, np.generic)):
         return False
     with np.errstate(all="ignore"):
@@ -133,13 +134,20 @@ def object_loop_operand(o: Any) -> str | None:
         return "a C base class"
     if any(name in c.__dict__ for c in (*mro, *type(t).__mro__[:-2]) for name in _HOOKS):
         return "its class's (or metaclass's) attribute hook runs as NumPy reads it"
+    d = _instance_dict(o)
+    if d is None or any(name in d for name in _NUMPY_READS[:7]):
+        return None if d is not None else "an instance dict NumPy reads in Python"
+    return "yes"
+
+
+def _instance_dict(o: Any) -> dict | None:
+    """``o``'s instance dict as NumPy's attribute reads find it (``{}``: none), None where
+    it is no plain dict."""
     try:
         d = object.__getattribute__(o, "__dict__")
     except AttributeError:
-        d = {}
-    if type(d) is not dict or any(name in d for name in _NUMPY_READS[:7]):
-        return None if type(d) is dict else "an instance dict NumPy reads in Python"
-    return "yes"
+        return {}
+    return d if type(d) is dict else None
 
 
 def object_loop_steps(obj: Any, name: str, inplace: bool, left: bool) -> list | str | None:
