@@ -432,8 +432,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
 
     @property
     def first_use(self) -> Any:
-        """Where traced values were first used without a node: text made of them (``"%g" %
-        x``), whose read-back is FA111 (text_taint; the text itself is not known here)."""
+        """Where traced values were first used without a node (text: ``"%g" % x``)."""
         return self._first_use
 
     @first_use.setter
@@ -448,6 +447,8 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         if self.text_taint is None:
             self.text_taint = TextTaint()
         self.text_taint.made(text, frame)
+        if self._first_use is None:  # (FA108's "traced values were used")
+            self._first_use = self.text_taint.loc
 
     @user_tracebacks
     def call(self, fn: Any, args: tuple, kwargs: dict | None) -> Any:
@@ -458,10 +459,9 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         if taint is not None and taint.reader(fn):
             if taint.read(args, kwargs or {}):
                 name = callable_name(fn)
-                self.hazard("FA111", name, user_loc(loc_of(frame)),
-                            f"{name} parses text made from traced values (first at "
-                            f"{taint.loc.short()}): the number it gives back is a "
-                            "constant, the gradient through it is lost")
+                self.hazard("FA111", name, user_loc(loc_of(frame)), f"{name} parses text "
+                            f"made from traced values (first at {taint.loc.short()}): the "
+                            "number it gives back is a constant, its gradient is lost")
             if taint.plain(self, fn, args, kwargs):  # float("2.5"), int(i): nothing to record
                 return fn(*args, **(kwargs or {}))
         return dispatch(self, fn, args, kwargs or {}, frame)
