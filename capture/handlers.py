@@ -119,12 +119,12 @@ class ProbeHandlers:
         return self.apply(rule, iop, (a, b), {}, (a, b), frame)
 
     def _object_loop(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
-        """``a <op> b`` (``-1 - oparg``: COMPARE_OP's), a traced NumPy scalar or 0-d array
-        and an object NumPy knows nothing of (a Fraction): NumPy's object loop computes
-        ``op`` on the scalar's value as a fresh Python number. Mirrored in CPython's order
-        (overrides.object_loop_steps), the number recorded as ``float(x)`` (``complex``/
-        ``int``/``bool``), the object's method run instrumented; else natively, FA101 if
-        nothing traced is left. NO_SLOT: other operands."""
+        """``a <op> b`` (``-1 - oparg``: COMPARE_OP's), a traced NumPy scalar or array and an
+        object NumPy knows nothing of (a Fraction): NumPy's object loop computes ``op`` on
+        its value as a fresh Python number. Mirrored in CPython's order (object_loop_steps),
+        the number recorded as ``float(x)`` (``complex``/``int``/``bool``), the object's
+        method run instrumented; else (an n-d array's elements) natively, FA101 if nothing
+        traced is left. NO_SLOT: other operands."""
         cmp = oparg < 0
         k, inplace = (-1 - oparg, False) if cmp else (oparg % 13, oparg >= 13)
         kind = object_loop_item(a)
@@ -158,7 +158,7 @@ class ProbeHandlers:
     def _text_mod(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
         """``"%.2f" % x`` in a cached trace: the text guarded, re-made from the replay's
         values (``"%(v).2f" % d``: from the dict's values). A domain error (``"%d" % nan``),
-        or traced values it cannot be re-made from (in a set, a slice, an object, a dict's
+        or traced values it cannot be re-made from (in a set, a slice, a dict view, a dict's
         keys), make the trace unreplayable."""
         try:
             text = (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)

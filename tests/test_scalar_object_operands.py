@@ -295,6 +295,27 @@ def test_unmirrorable_operand_is_fa101():
             framead.trace(f, np.array([1.5]), strict=True)
 
 
+def test_result_is_the_methods_own_object():
+    """NumPy's object loop hands back what the method returned, the object itself (a 0-d
+    array's comparison: its truth as np.bool_)."""
+    token = [1.0]
+
+    class Token:
+        def __rmul__(self, v):
+            return token
+
+        def __gt__(self, v):
+            return token
+
+    def f(x):
+        s, z = x[0] * 1.0, x[:1].reshape(())
+        assert s * Token() is token and z * Token() is token and (s < Token()) is token
+        assert repr(z < Token()) == repr(np.array(1.0) < Token())
+        return s
+
+    assert framead.trace(f, np.array([1.5])).value == 1.5
+
+
 def test_operator_module_call():
     """``operator.mul(x[0], obj)`` called (not an operator): the same mirroring."""
     def f(x):
