@@ -316,6 +316,34 @@ def test_result_is_the_methods_own_object():
     assert framead.trace(f, np.array([1.5])).value == 1.5
 
 
+class _Raises:
+    def __rmul__(self, v):
+        raise ValueError("refused")
+
+
+def _raising(x):
+    return x[0] * _Raises()
+
+
+def _plain_operand(x):
+    return x[0] * Plain()
+
+
+@pytest.mark.parametrize("f", [_raising, _plain_operand])
+def test_exceptions_and_tracebacks_are_native(f):
+    """The method's exception (or Python's TypeError) with the native traceback's frames
+    of this file (framead's own left out)."""
+    def seen(call):
+        with pytest.raises(Exception) as e:
+            call(np.array([1.5]))
+        import traceback
+        return type(e.value), str(e.value), [
+            (fr.lineno, fr.name) for fr in traceback.extract_tb(e.value.__traceback__)
+            if fr.filename == __file__ and fr.name != "seen"]
+
+    assert seen(framead.value_and_grad(f)) == seen(f)
+
+
 def test_operator_module_call():
     """``operator.mul(x[0], obj)`` called (not an operator): the same mirroring."""
     def f(x):
