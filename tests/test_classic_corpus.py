@@ -180,12 +180,13 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                   "eigendecomposition calls LAPACK dsyevr directly, no rule "
                                   "(FA101)"),
     # programs_classics7: silent wrong gradients (no hazard); each cause is named
-    "ndarray_times_plain_object": ("wrong", "an n-d ndarray <op> a user object NumPy knows "
-                                   "nothing of: NumPy's object loop hands its __rmul__ fresh "
-                                   "Python floats per element; handlers._object_loop mirrors "
-                                   "only NumPy scalars and 0-d arrays "
-                                   "(overrides.object_loop_item: None for ndim > 0), so no "
-                                   "node and no FA101"),
+    "object_array_user_items_ufunc": ("wrong", "user objects in NumPy's object loops: an "
+                                      "object array of them times a traced array, and "
+                                      "np.multiply(x, obj) called as a function, hand their "
+                                      "methods fresh Python floats; the n-d operator form "
+                                      "(x * obj) reports FA101 (handlers.binary), these two "
+                                      "do not: special_forms._unlinked looks only at numbers, "
+                                      "not at user objects holding them"),
     "fast_inverse_sqrt_bits": ("wrong", "x.view(np.int64) of a traced float buffer is read as "
                                "a constant with no hazard (capture/values.py Values.value_of: "
                                "dtype kind not in 'fc' returns None), so the bit-level first "
@@ -194,6 +195,10 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                   "integer view is a silent constant (Values.value_of, as "
                                   "fast_inverse_sqrt_bits), so the restored x is a constant"),
     # programs_classics7: reported
+    "ndarray_times_plain_object": ("wrong_hazard", "an n-d ndarray * a user object NumPy "
+                                   "knows nothing of: NumPy's object loop hands its __rmul__ "
+                                   "fresh Python floats per element (not mirrored): FA101 at "
+                                   "the line"),
     "memoryview_write": ("wrong_hazard", "writes through memoryview(a) (the buffer protocol): "
                          "FA105 at memoryview and memoryview.__setitem__"),
     "cumulative_ops": ("wrong_hazard", "np.maximum.accumulate / np.minimum.accumulate have no "
@@ -378,7 +383,7 @@ REPLAY_EXPECTED.update({name: EXPECTED[name][1] for name in (
     "fraction_constants_mixed", "numpy_scalar_times_user_number")})
 # programs_classics7: the silent losses above, and a replay-only one
 REPLAY_EXPECTED.update({name: EXPECTED[name][1] for name in (
-    "ndarray_times_plain_object", "fast_inverse_sqrt_bits", "float_bits_copy_roundtrip")})
+    "fast_inverse_sqrt_bits", "float_bits_copy_roundtrip")})
 REPLAY_EXPECTED.update({
     "grid_snap_inplace_floordiv": "cell //= h on an ndarray (an in-place cut: "
                                   "capture/mutation.py Mutations._cut_in_place) records no "

@@ -1948,3 +1948,25 @@ def set_name_exp_descriptor(x):
     """A descriptor with __set_name__ storing exp(value) under a private name."""
     m = _Rates(x[0], x[1])
     return m.rate * m.vol + x[2]
+
+
+class _Amount:
+    def __init__(self, value):
+        self.value = value
+
+    def __mul__(self, k):
+        return _Amount(self.value * k)
+
+    def __rmul__(self, k):
+        return _Amount(k * self.value)
+
+
+@case(vector(4, -1.0, 1.0))
+def object_array_user_items_ufunc(x):
+    """User objects in NumPy's object loops two more ways: an object array of them times a
+    traced array (each item's __mul__ given a float NumPy made), and np.multiply called as a
+    function on a traced array and one object; a directly traced term besides."""
+    book = np.array([_Amount(1.0), _Amount(2.0), _Amount(0.5), _Amount(3.0)])
+    scaled = book * np.exp(x)
+    taxed = np.multiply(x ** 2, _Amount(1.2))
+    return float(sum(a.value for a in scaled) + sum(a.value for a in taxed) + x[0])
