@@ -157,7 +157,15 @@ def _secant_iteration(c):
     return x1
 
 
-@pytest.mark.parametrize("f", [_newton, _piecewise, _argmin, _secant_iteration])
+def _early_secant(c):
+    """A bisection stopped at a bracket of 3 / 2**20, then the secant step: g(hi) - g(lo) is
+    well determined there, and the secant's derivative is right."""
+    lo, hi, glo = _bracket(G["cubic"][0], SAME_SIDE["less"], c, 20)
+    ghi = hi ** 3 + hi - c
+    return lo - glo * (hi - lo) / (ghi - glo)
+
+
+@pytest.mark.parametrize("f", [_newton, _piecewise, _argmin, _secant_iteration, _early_secant])
 @settings(max_examples=10, deadline=None)
 @given(c=st.floats(0.5, 6.0).filter(lambda c: min(abs(c - 1.5), abs(c - 2.0),
                                                    abs(c - 4.0)) > 1e-3))
@@ -168,3 +176,39 @@ def test_ordinary_branching_is_silent_and_right(f, c):
     assert _hazards(f, c) == []
     np.testing.assert_allclose(framead.grad(f)(c), fd_grad(f, (c,), step=1e-6), rtol=1e-5,
                                atol=1e-7)
+
+
+def _jacobi(v):
+    """Cyclic Jacobi rotations on a symmetric 3 x 3 matrix until the off-diagonal entries are
+    rounding noise: theta divides by them, but t = 1/(|theta| + sqrt(theta^2 + 1)) squashes
+    the noise, so the derivative stays right."""
+    v = [float(t) for t in v]  # (Python floats: theta * theta may overflow to inf quietly)
+    a = [[v[0], v[1], v[2]], [v[1], v[3], v[4]], [v[2], v[4], v[5]]]
+    for _ in range(10):
+        for p in range(2):
+            for q in range(p + 1, 3):
+                if abs(a[p][q]) < 1e-300:
+                    continue
+                theta = (a[q][q] - a[p][p]) / (2.0 * a[p][q])
+                t = math.copysign(1.0, theta) / (abs(theta) + math.sqrt(theta * theta + 1.0))
+                c = 1.0 / math.sqrt(t * t + 1.0)
+                s = t * c
+                for k in range(3):
+                    akp, akq = a[k][p], a[k][q]
+                    a[k][p], a[k][q] = c * akp - s * akq, s * akp + c * akq
+                for k in range(3):
+                    apk, aqk = a[p][k], a[q][k]
+                    a[p][k], a[q][k] = c * apk - s * aqk, s * apk + c * aqk
+    eig = sorted(a[i][i] for i in range(3))
+    return eig[-1] + eig[0] ** 2
+
+
+@settings(max_examples=10, deadline=None)
+@given(off=st.lists(st.floats(-0.3, 0.3).filter(lambda t: abs(t) > 1e-3), min_size=3,
+                    max_size=3),
+       diag=st.lists(st.floats(-0.1, 0.1), min_size=3, max_size=3))
+def test_jacobi_rotations_on_noise_are_silent_and_right(off, diag):
+    v = np.array([2.0 + diag[0], off[0], off[1], 1.0 + diag[1], off[2], diag[2]])
+    assert _hazards(_jacobi, v) == []
+    np.testing.assert_allclose(framead.grad(_jacobi)(v), fd_grad(_jacobi, (v,), step=1e-6),
+                               rtol=1e-5, atol=1e-7)
