@@ -180,6 +180,12 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                   "eigendecomposition calls LAPACK dsyevr directly, no rule "
                                   "(FA101)"),
     # programs_classics7: silent wrong gradients (no hazard); each cause is named
+    "softplus_where_overflow": ("wrong", "np.where(z > 30, z, np.log1p(np.exp(z))): np.exp "
+                                "overflows to inf in the branch not selected; its VJP is "
+                                "g * ans = 0 * inf = NaN (rules/families.py _scaled: the "
+                                "derivative-is-ans and derivative-is-an-argument forms skip "
+                                "no_cotangent_no_nan, which the general form applies), a NaN "
+                                "gradient with no hazard"),
     "object_array_user_items_ufunc": ("wrong", "user objects in NumPy's object loops: an "
                                       "object array of them times a traced array, and "
                                       "np.multiply(x, obj) called as a function, hand their "

@@ -1970,3 +1970,14 @@ def object_array_user_items_ufunc(x):
     scaled = book * np.exp(x)
     taxed = np.multiply(x ** 2, _Amount(1.2))
     return float(sum(a.value for a in scaled) + sum(a.value for a in taxed) + x[0])
+
+
+@case(vector(6, -5.0, 5.0))
+def softplus_where_overflow(x):
+    """The 'stable' softplus written with np.where: both branches are computed, so
+    np.exp(z) overflows to inf where z > 709 (natively a RuntimeWarning, and the branch is
+    not selected there), then a logistic loss on it."""
+    z = 200.0 * x
+    sp = np.where(z > 30.0, z, np.log1p(np.exp(z)))
+    y = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+    return float((sp - y * z).sum() / 100.0)
