@@ -29,6 +29,7 @@ from .membership import key_lookup, set_decision, set_operator
 from .native import Result
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
 from .overrides import (
+    object_loop_elements,
     object_loop_item,
     object_loop_steps,
     operator_runs_python,
@@ -77,8 +78,8 @@ class ProbeHandlers:
         if ta in _FAST_SCALARS and tb in _FAST_SCALARS:
             return self._scalar_binop(oparg % 13, a, b, frame)
         if (ta.__flags__ | tb.__flags__) & _HEAPTYPE or ta is deque or tb is deque:
-            # (a user object, an ndarray subclass, a sequence NumPy reads: protocols)
-            # an array-like met by NumPy's operator (``v @ obj``): converted as NumPy does
+            # an array-like (``v @ obj``), a sequence NumPy reads: converted as NumPy does;
+            # an object NumPy knows nothing of: its object loop (_object_loop)
             result = binary_operand(self, oparg, a, b, frame)
             if result is NO_SLOT:
                 result = self._object_loop(oparg, a, b, frame)
@@ -121,10 +122,9 @@ class ProbeHandlers:
     def _object_loop(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
         """``a <op> b`` (``-1 - oparg``: COMPARE_OP's), a traced NumPy scalar or array and an
         object NumPy knows nothing of (a Fraction): NumPy's object loop computes ``op`` on
-        its value as a fresh Python number. Mirrored in CPython's order (object_loop_steps),
-        the number recorded as ``float(x)`` (``complex``/``int``/``bool``), the object's
-        method run instrumented; else (an n-d array's elements) natively, FA101 if nothing
-        traced is left. NO_SLOT: other operands."""
+        its value(s) as fresh Python numbers. Mirrored in CPython's order (object_loop_steps),
+        each number recorded as ``float(x)`` (``complex``/``int``/``bool``), the object's
+        method run instrumented; else natively, FA101 if nothing traced is left."""
         cmp = oparg < 0
         k, inplace = (-1 - oparg, False) if cmp else (oparg % 13, oparg >= 13)
         kind = object_loop_item(a)
@@ -138,22 +138,24 @@ class ProbeHandlers:
         steps = object_loop_steps(obj, op.__name__.rstrip("_"), inplace, left)
         if steps is None:
             return NO_SLOT
-        if type(steps) is str or type(x) is np.ndarray and x.ndim:  # (n-d: not mirrored)
-            result, why = (INPLACE_OPS[k] if inplace else op)(a, b), steps or "each element"
+        if type(steps) is str or cmp and type(x) is np.ndarray and x.ndim:
+            result = (INPLACE_OPS[k] if inplace else op)(a, b)
             if not cmp and not holds_traced(result, deep=True):
                 self.hazard("FA101", f"operator.{op.__name__}", frame, f"NumPy's object loop "
                             f"gave a {type(obj).__name__}'s operator a number made in C from a "
-                            f"traced {type(x).__name__} ({why}): the gradient through it is lost")
+                            f"traced {type(x).__name__} ({steps}): the gradient through it is lost")
             return result
         for method in steps:  # (obj's own, given the scalar itself)
             r = method(x)
             if r is not NotImplemented:
                 return r
-        number = dispatch(self, kind, (x,), {}, frame)
-        if not cmp:
-            return op(number, obj) if left else op(obj, number)
-        r = op(number, obj) if left else COMPARE_OPS[_SWAPPED[k]](number, obj)
-        return np.bool_(bool(r)) if type(x) is np.ndarray else r  # (0-d: the ufunc's)
+
+        def element(i: Any) -> Any:  # (on the number NumPy makes of x, or of x[i])
+            n = dispatch(self, kind, (x if i is None else self.get_item(x, i, frame),), {}, frame)
+            return op(n, obj) if left else COMPARE_OPS[_SWAPPED[k]](n, obj) if cmp else op(obj, n)
+        r = object_loop_elements(x, element)  # (a 0-d array's comparison: the ufunc's bool)
+        return (np.bool_(bool(r)) if type(x) is np.ndarray else r) if cmp else \
+            self.hold_if_container(r)
 
     def _text_mod(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
         """``"%.2f" % x`` in a cached trace: the text guarded, re-made from the replay's
@@ -407,13 +409,11 @@ def _framead_method(cls: type, name: str) -> bool:
 
 
 def fast_record_state(rec: Any) -> tuple | None:
-    """What capture/_evalframe.c needs to record ``rec``'s traced scalar binops (floats and
-    np.float64), arithmetic of float64 arrays with scalars or arrays, ``-x``/``+x``, ``a[i]``
-    and ``a[i] = v`` of one element of float64 arrays and ``math.f(x)`` itself, and to
-    compare scalars (exactly as the handlers would), or None where they must go through the
-    handlers: a recorder whose class changes how they are recorded, or one that records
-    guards, is strict or saves everything. The tables are the rules registered now; C checks
-    the registry's generation before each use."""
+    """What capture/_evalframe.c needs to record ``rec``'s traced scalar binops, float64
+    array arithmetic, ``-x``/``+x``, ``a[i]``/``a[i] = v`` of float64 arrays and ``math.f(x)``
+    itself and to compare scalars (as the handlers would), or None where the handlers must:
+    a recorder class that changes how they are recorded, or one that records guards, is
+    strict or saves everything. (Tables: the rules now; C checks the registry's generation.)"""
     cls = type(rec)
     if not isinstance(rec, ProbeHandlers) or (
             not cls.__module__.startswith(__package__ + ".")  # (framead's own: all its bases)

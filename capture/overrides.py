@@ -168,6 +168,19 @@ def object_loop_steps(obj: Any, name: str, inplace: bool, left: bool) -> list | 
     return [f.__get__(obj, t) for f in found]
 
 
+def object_loop_elements(x: Any, compute: Any) -> Any:
+    """NumPy's object loop of ``x`` (a scalar or array): ``compute(None)`` for a scalar or 0-d
+    array, else an object array laid out as NumPy's output, ``compute(index)`` of each
+    element in the order NumPy takes them (its output's memory order)."""
+    if type(x) is not np.ndarray or not x.ndim:
+        return compute(None)
+    out = np.empty_like(x, dtype=object)
+    it = np.nditer(out, flags=["multi_index", "refs_ok", "zerosize_ok"], order="K")
+    for _ in it:
+        out[it.multi_index] = compute(it.multi_index)
+    return out
+
+
 def unary_runs_python(name: str, t: type) -> bool:
     """``-a``, ``+a``, ``~a`` call Python code of ``a``'s type."""
     return t not in PLAIN_TYPES and (python_attr(t, f"__{name}__") or (

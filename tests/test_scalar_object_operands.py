@@ -229,35 +229,53 @@ def test_comparison_returning_a_number(op, left):
     check("f64", "c_" + op, "raw_compare", left, 1.3, cache=True)
 
 
-@pytest.mark.parametrize("obj", ["fraction", "rnum", "num"])
+ORDER: list = []  # the elements an object loop's method was given, in order
+
+
+class Recording(_Number):
+    def __rmul__(self, v):
+        ORDER.append(v)
+        return v * self.c
+
+
+@pytest.mark.parametrize("obj", ["fraction", "rnum", "num", "recording"])
 @pytest.mark.parametrize("left", [True, False])
-def test_array_elements_through_object_loop_are_fa101(obj, left):
-    """``x * obj`` of a traced 1-d array: NumPy's object loop hands obj's method each element
-    as a fresh float (not mirrored): FA101 at the line, unless obj's own forward method got
-    the array itself (``Num() * x``), whose gradient is then right."""
-    o = OBJECTS[obj]()
+@pytest.mark.parametrize("layout", ["c", "f", "reversed", "strided"])
+def test_array_elements_through_object_loop(obj, left, layout):
+    """``x * obj`` of a traced n-d array: NumPy's object loop hands obj's method each
+    element as a fresh float, in its output's memory order; mirrored element by element
+    (the method given the same numbers in the same order, the object array laid out as
+    NumPy's), gradients against central differences."""
+    o = Recording() if obj == "recording" else OBJECTS[obj]()
+    view = {"c": lambda v: v.reshape(2, 3), "f": lambda v: v.reshape(3, 2).T,
+            "reversed": lambda v: v[::-1], "strided": lambda v: v.reshape(2, 3)[::-1, ::2]}
 
     def f(x):
-        r = x * o if left else o * x
-        return float(np.sum(np.asarray(r, dtype=float))) + x[0]
+        y = view[layout](x * 1.0)
+        r = y * o if left else o * y
+        types.append((type(r), r.dtype, r.strides, r.shape))
+        return float(np.sum(np.asarray(r, dtype=float) * y)) + x[0]
 
-    x = np.array([1.25, 0.75])
-    if obj == "rnum" and not left:  # (RNum() * 1.25: no method for it, Python's TypeError)
+    x = np.linspace(0.5, 1.75, 6)
+    types: list = []
+    if not left and obj in ("rnum", "recording"):  # (o * 1.25: no method for it)
         with pytest.raises(TypeError) as native:
             f(x)
         with pytest.raises(TypeError) as captured:
             framead.trace(f, x)
         assert str(captured.value) == str(native.value)
         return
+    ORDER.clear()
+    native = f(x)
+    n_order, n_types = list(ORDER), list(types)
+    ORDER.clear()
+    types.clear()
     t = framead.trace(f, x)
-    assert t.value == f(x)
-    if obj == "num" and not left:
-        assert not t.hazards
-        h = 1e-6
-        fd = [(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(2)]
-        assert np.allclose(framead.value_and_grad(f)(x)[1], fd, rtol=1e-6)
-    else:
-        assert [(h.code, h.loc.file) for h in t.hazards] == [("FA101", __file__)], t.hazards
+    assert t.value == native and not t.hazards, t.hazards
+    assert ORDER == n_order and types == n_types, (ORDER, n_order, types, n_types)
+    h = 1e-6
+    fd = [(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(6)]
+    assert np.allclose(framead.value_and_grad(f)(x)[1], fd, rtol=1e-6, atol=1e-8)
 
 
 def test_fraction_result_type_and_gradient():
