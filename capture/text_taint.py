@@ -17,6 +17,7 @@ import decimal
 import fractions
 import io
 import sysconfig
+import threading
 from typing import Any
 
 import numpy as np
@@ -59,24 +60,22 @@ _MAX_TEXTS = 4096  # (then any text read back matches: a loop of prints stays ch
 
 
 class TextTaint:
-    """The texts of traced values one capture made, and the reader flags it set."""
+    """The texts of traced values one capture made; whether it armed the readers."""
 
-    __slots__ = ("texts", "loc", "saved", "overflow")
+    __slots__ = ("texts", "loc", "armed", "overflow")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.loc: Any = None  # where the first text of traced values was made
-        self.saved: list[tuple[Any, int]] = []
+        self.armed = False
         self.overflow = False
 
     def made(self, text: Any, frame: Any) -> None:
         """``text`` (None: not known) was made from traced values in ``frame``."""
         if self.loc is None:
             self.loc = user_loc(frame if isinstance(frame, SourceLoc) else loc_of(frame))
-            for r in READERS:
-                prev = C.get_callable_flags(r)
-                self.saved.append((r, prev))
-                C.set_callable_flags(r, (prev & ~C.NATIVE) | C.ALWAYS)
+            _arm(+1)
+            self.armed = True
         if isinstance(text, bytes):
             text = text.decode("latin-1")
         if isinstance(text, str) and not self.overflow:
@@ -121,7 +120,26 @@ class TextTaint:
         return hasattr(a, "read") or hasattr(a, "__next__")
 
     def close(self) -> None:
-        for r, prev in self.saved:
-            C.set_callable_flags(r, prev)
-        self.saved.clear()
+        if self.armed:
+            self.armed = False
+            _arm(-1)
         self.texts.clear()
+
+
+# the readers' C flags are process-wide: the first armed capture (any thread) sets ALWAYS and
+# keeps what was there, the last one to close puts it back
+_ARMED: dict[str, Any] = {"count": 0, "prev": ()}  # captures armed, (reader, flags) pairs
+_arm_lock = threading.Lock()
+
+
+def _arm(step: int) -> None:
+    with _arm_lock:
+        _ARMED["count"] += step
+        if step > 0 and _ARMED["count"] == 1:
+            _ARMED["prev"] = tuple((r, C.get_callable_flags(r)) for r in READERS)
+            for r, prev in _ARMED["prev"]:
+                C.set_callable_flags(r, (prev & ~C.NATIVE) | C.ALWAYS)
+        elif step < 0 and _ARMED["count"] == 0:
+            for r, prev in _ARMED["prev"]:
+                C.set_callable_flags(r, prev)
+            _ARMED["prev"] = ()

@@ -42,9 +42,9 @@ def _hazards(f, x):
 
 # text makers: (how the text of a traced float is made, whether the capture notes it today)
 _PENDING = pytest.mark.xfail(strict=True, reason="str/repr/format/f-strings of traced values "
-                             "are made natively in fresh captures (capture/session.py flags Kind.TEXT "
-                             "callables NATIVE; capture/calls.py does not "
-                             "call Recorder.made_text yet (the hook is described in the report)")
+                             "run natively in fresh captures (capture/session.py flags the "
+                             "Kind.TEXT callables NATIVE, capture/calls.py does not call "
+                             "Recorder.made_text): the hooks are described in the report")
 MAKERS = {
     "percent": lambda y: "%.17g" % y,  # noqa: UP031
     "percent_tuple": lambda y: "%s %.17g" % ("v", y),  # noqa: UP031
@@ -146,6 +146,7 @@ def test_savetxt_loadtxt_checkpoint():
 def test_nothing_left_behind():
     """The parsers' C call flags are what they were before the capture; the recorder drops
     its texts; a later capture that makes no text parses without a report."""
+    framead.grad(lambda x: x * x)(np.float64(0.3))  # (the session's own table, set up)
     before = [C.get_callable_flags(r) for r in READERS]
     f = _roundtrip(MAKERS["percent"], READ["float"])
     assert _hazards(f, np.float64(0.3))
@@ -154,3 +155,28 @@ def test_nothing_left_behind():
     def g(x):
         return float("0.59") * x
     assert _hazards(g, np.float64(0.3)) == []
+
+    def raising(x):
+        float("%.17g" % x)  # noqa: UP031
+        raise KeyError("the program's own error")
+    with pytest.raises(KeyError, match="own error"):
+        framead.grad(raising)(np.float64(0.3))
+    assert [C.get_callable_flags(r) for r in READERS] == before
+
+
+def test_nested_captures_arm_once():
+    """A capture inside another (grad of grad), both making text: the readers stay armed
+    until the outer one closes, then their flags are what they were."""
+    framead.grad(lambda x: x * x)(np.float64(0.3))  # (the session's own table, set up)
+    before = [C.get_callable_flags(r) for r in READERS]
+
+    def inner(x):
+        return float("%.17g" % (x * x)) + x ** 3  # inner parse
+
+    def outer(x):
+        s = "%.17g" % x  # noqa: UP031
+        return framead.grad(inner)(x) + float(s) + x * x  # outer parse
+    x = np.float64(0.4)
+    found = {(h[0], h[2]) for h in _hazards(outer, x)}
+    assert ("FA111", line_of("outer parse")) in found, found
+    assert [C.get_callable_flags(r) for r in READERS] == before
