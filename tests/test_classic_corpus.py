@@ -186,6 +186,12 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                 "derivative-is-ans and derivative-is-an-argument forms skip "
                                 "no_cotangent_no_nan, which the general form applies), a NaN "
                                 "gradient with no hazard"),
+    "fraction_constants_with_arrays": ("wrong", "(np.exp(x) * Fraction(1, 3) + Fraction(1, 2))"
+                                       ".astype(float): since 957946f x * Fraction is mirrored "
+                                       "element by element (right alone), but the object array "
+                                       "it returns then meeting a second Fraction loses the "
+                                       "link with no hazard (before 957946f both reported "
+                                       "FA101)"),
     "object_array_user_items_ufunc": ("wrong", "user objects in NumPy's object loops: an "
                                       "object array of them times a traced array, and "
                                       "np.multiply(x, obj) called as a function, hand their "
@@ -201,10 +207,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                   "integer view is a silent constant (Values.value_of, as "
                                   "fast_inverse_sqrt_bits), so the restored x is a constant"),
     # programs_classics7: reported
-    "ndarray_times_plain_object": ("wrong_hazard", "an n-d ndarray * a user object NumPy "
-                                   "knows nothing of: NumPy's object loop hands its __rmul__ "
-                                   "fresh Python floats per element (not mirrored): FA101 at "
-                                   "the line"),
     "memoryview_write": ("wrong_hazard", "writes through memoryview(a) (the buffer protocol): "
                          "FA105 at memoryview and memoryview.__setitem__"),
     "cumulative_ops": ("wrong_hazard", "np.maximum.accumulate / np.minimum.accumulate have no "
@@ -233,8 +235,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "copy_module_array_snapshots": ("wrong_hazard", "copy.copy(ndarray) calls "
                                     "ndarray.__copy__, which has no rule (FA101): a common "
                                     "snapshot idiom loses its gradient"),
-    "fraction_constants_with_arrays": ("wrong_hazard", "n-d array <op> Fraction: NumPy's object "
-                                       "loop makes Python floats in C (FA101 at operator.mul)"),
     "bytesio_binary_checkpoint": ("wrong_hazard", "BytesIO.write of a traced array (FA101)"),
 }
 
