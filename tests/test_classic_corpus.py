@@ -389,7 +389,7 @@ REPLAY_EXPECTED.update({name: EXPECTED[name][1] for name in (
     "fraction_constants_mixed", "numpy_scalar_times_user_number")})
 # programs_classics7: the silent losses above, and a replay-only one
 REPLAY_EXPECTED.update({name: EXPECTED[name][1] for name in (
-    "fast_inverse_sqrt_bits", "float_bits_copy_roundtrip")})
+    "fast_inverse_sqrt_bits", "float_bits_copy_roundtrip", "fraction_constants_with_arrays")})
 REPLAY_EXPECTED.update({
     "grid_snap_inplace_floordiv": "cell //= h on an ndarray (an in-place cut: "
                                   "capture/mutation.py Mutations._cut_in_place) records no "
