@@ -276,6 +276,11 @@ def test_array_elements_through_object_loop(obj, left, layout):
     h = 1e-6
     fd = [(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(6)]
     assert np.allclose(framead.value_and_grad(f)(x)[1], fd, rtol=1e-6, atol=1e-8)
+    cf = framead.value_and_grad(f, cache=True)  # (a replay at a second point)
+    cf(x)
+    v2, g2 = cf(x * 1.1)
+    assert v2 == f(x * 1.1) and cf.stats["hits"] == 1, cf.stats
+    assert np.allclose(g2, framead.value_and_grad(f)(x * 1.1)[1], rtol=1e-12)
 
 
 def test_fraction_result_type_and_gradient():
