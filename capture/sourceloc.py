@@ -35,6 +35,16 @@ MAX_STACK = 4  # callers kept (capture/_evalframe.c: FA_WHERE_MAX = MAX_STACK + 
 MAX_FILES = 4096  # bound of the is_framead_file cache (exec'd code may name many files)
 MAX_TABLES = 512  # code objects with a line table
 _file_cache: dict[str, bool] = {}
+# the argument names of capture/caller_frame.py's trampolines (the frame from which the
+# differentiated function is called, showing the user's caller): how they are recognised
+TRAMPOLINE_VARNAMES = ("__framead_call__", "__framead_f__", "__framead_args__",
+                       "__framead_kwargs__")
+
+
+def is_trampoline(code: CodeType) -> bool:
+    """Whether ``code`` is a trampoline of capture/caller_frame.py (framead's, though it shows
+    the user's file)."""
+    return code.co_varnames == TRAMPOLINE_VARNAMES
 
 
 def is_framead_file(filename: str) -> bool:
@@ -49,10 +59,11 @@ def is_framead_file(filename: str) -> bool:
 
 
 def strip_framead_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
-    """The traceback chain without entries in framead's own files."""
+    """The traceback chain without entries in framead's own files (or its trampolines)."""
     entries = []
     while tb is not None:
-        if not is_framead_file(tb.tb_frame.f_code.co_filename):
+        code = tb.tb_frame.f_code
+        if not is_framead_file(code.co_filename) and not is_trampoline(code):
             entries.append(tb)
         tb = tb.tb_next
     out = None
@@ -94,9 +105,12 @@ def where_of(frame: FrameType | None) -> Any:
 
 def resolve_where(frames: tuple[tuple[CodeType, int], ...]) -> SourceLoc:
     """The SourceLoc of a Where's frames: the user's frame first, then up to MAX_STACK callers
-    (C found them as ``frame.f_code``/``frame.f_lasti`` show them, framead's frames left out)."""
+    (C found them as ``frame.f_code``/``frame.f_lasti`` show them, framead's frames left out;
+    a trampoline of capture/caller_frame.py, which only ends the chain, left out too)."""
     if not frames:
         return UNKNOWN_LOC
+    if len(frames) > 1 and is_trampoline(frames[-1][0]):
+        frames = frames[:-1]
     code, lasti = frames[0]
     return SourceLoc(code.co_filename, line_at(code, lasti), code.co_qualname,
                      tuple((c.co_filename, line_at(c, i), c.co_qualname) for c, i in frames[1:]))

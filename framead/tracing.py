@@ -24,6 +24,7 @@ import numpy as np
 from . import tree
 from .capture import session
 from .capture._evalframe import call as probe_call
+from .capture.caller_frame import trampoline
 from .capture.hazards import Hazard
 from .capture.recorder import Recorder
 from .capture.session import Session, internals_visible, outer_recorder, visible_to_outer
@@ -151,8 +152,9 @@ def call_top(f: Callable, args: Sequence, kwargs: dict) -> Any:
     """The differentiated function's own call, made through the capture's call probe: it is
     dispatched exactly as the same call written in user code (a rule for ``f`` itself, C
     callables, partials, see-through Python functions), not as a call from framead's frame.
-    Outside a capture (or with it disabled) the probe calls ``f`` natively."""
-    return probe_call(f, *args, **kwargs)
+    Outside a capture (or with it disabled) the probe calls ``f`` natively. ``f``'s caller
+    frame shows the user's line that called framead (capture/caller_frame.py)."""
+    return trampoline(sys._getframe(1))(probe_call, f, args, kwargs)
 
 
 def capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
@@ -174,7 +176,8 @@ def capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
         inputs = spec.box(boxed, copies, rec.new_input)
         wrt = [v for i in nums for v in inputs[i]]
         with Session(rec):  # the GC stays on: garbage goes as natively
-            out = probe_call(f, *boxed, **kwargs)  # (call_top's call, one frame less)
+            # (call_top's call, one frame less)
+            out = trampoline(sys._getframe(1))(probe_call, f, boxed, kwargs)
         leaves, treedef = tree.flatten(out)
         t = Trace(rec.finish(leaves), out, list(rec.hazards), wrt, out_treedef=treedef,
                   spec=spec, strict=rec.strict, f=f)

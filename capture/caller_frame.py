@@ -1,0 +1,90 @@
+"""The differentiated function's caller, as the program sees it.
+
+Natively ``f(x)`` is called from the user's line; under ``grad(f)(x)`` it is called from
+framead's frames (framead/tracing.py). Code in ``f`` that looks at its caller
+(``warnings.warn(..., stacklevel=2)``, ``logging`` with ``stacklevel=2``,
+``sys._getframe(1)``, ``inspect.stack()[1]``) would see framead. So ``f`` is called from a
+*trampoline*: a one-line function whose code object carries the user's caller's
+``co_filename``, ``co_name``, ``co_qualname`` and line (every instruction on that line), run
+with the caller's globals (its module name, ``__warningregistry__``). Its frame is the one
+frame walkers find above ``f``: the file, line, function name and module of the user's line
+that called ``grad(f)(x)`` (the nearest frame above framead's own). Its locals are the
+trampoline's, not the caller's; walks past it reach framead's frames.
+
+The trampoline runs uninstrumented (``session.EAGER_CODES``), is left out of tracebacks
+(``sourceloc.strip_framead_frames``) and of recorded source locations' caller chains
+(``sourceloc.resolve_where``); it is recognised by its argument names
+(``sourceloc.is_trampoline``). One code object per (caller code object, instruction),
+cached; a call costs a short frame walk, a dict look-up and a function object.
+"""
+
+from __future__ import annotations
+
+import types
+import weakref
+from collections.abc import Callable
+from types import CodeType, FrameType
+from typing import Any
+
+from . import session
+from .sourceloc import TRAMPOLINE_VARNAMES, is_framead_file, is_trampoline
+
+MAX_TRAMPOLINES = 512  # cached code objects (then all forgotten at once)
+
+
+_SOURCE = "def t({0}, {1}, {2}, {3}): return {0}({1}, *{2}, **{3})".format(
+    *TRAMPOLINE_VARNAMES)  # one line: co_firstlineno alone sets the line of every instruction
+
+
+_TEMPLATE: CodeType = next(c for c in compile(_SOURCE, "<framead trampoline>", "exec").co_consts
+                           if isinstance(c, CodeType))
+assert _TEMPLATE.co_varnames == TRAMPOLINE_VARNAMES
+assert {line for _, _, line in _TEMPLATE.co_lines() if line is not None} == {
+    _TEMPLATE.co_firstlineno}
+
+# (id(caller code), f_lasti) -> (weak reference to the caller code, trampoline code)
+_codes: dict[tuple[int, int], tuple[weakref.ref, CodeType]] = {}
+
+
+def _direct(call: Callable, f: Callable, args: Any, kwargs: Any) -> Any:
+    """No program frame above framead's (grad called from framead's own code)."""
+    return call(f, *args, **kwargs)
+
+
+def trampoline(frame: FrameType | None) -> Callable:
+    """A function ``t`` such that ``t(call, f, args, kwargs)`` runs ``call(f, *args,
+    **kwargs)`` from a frame showing the nearest program frame at or above ``frame``
+    (framead's frames skipped): its file, line, function name and globals."""
+    while frame is not None and is_framead_file(frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return _direct
+    code = frame.f_code
+    if is_trampoline(code):  # grad(grad(f)): the outer trampoline's caller is the caller
+        return types.FunctionType(code, frame.f_globals)
+    key = (id(code), frame.f_lasti)
+    hit = _codes.get(key)
+    if hit is None or hit[0]() is not code:
+        hit = _make(code, frame, key)
+    return types.FunctionType(hit[1], frame.f_globals)
+
+
+def _make(code: CodeType, frame: FrameType, key: tuple[int, int]) -> tuple:
+    line = frame.f_lineno or code.co_firstlineno or 1
+    new = _TEMPLATE.replace(co_filename=code.co_filename, co_name=code.co_name,
+                            co_qualname=code.co_qualname, co_firstlineno=line)
+    if len(_codes) >= MAX_TRAMPOLINES:
+        clear_cache()
+    session.EAGER_CODES[id(new)] = new  # run uninstrumented (kept alive there)
+    entry = _codes[key] = (weakref.ref(code), new)
+    return entry
+
+
+def clear_cache() -> None:
+    """Forget the trampolines (a running one keeps its code object)."""
+    for _, new in _codes.values():
+        session.EAGER_CODES.pop(id(new), None)
+    _codes.clear()
+
+
+__all__ = ["MAX_TRAMPOLINES", "clear_cache", "trampoline"]
