@@ -110,6 +110,7 @@ def noise_division(nodes: list[Node], outputs: list[Any],
         return None  # (the common case: no traced divisor near a cancellation)
     st: dict[int, tuple[float, float, float]] = {}  # id -> (tangent, its error, value error)
     culprit: dict[int, tuple[Node, float, float]] = {}
+    near: dict[int, int] = {}  # Value id -> operations since a cancellation (up to 3)
     arrays = set()
     for inp in inputs:
         if inp.shape == ():
@@ -143,7 +144,9 @@ def noise_division(nodes: list[Node], outputs: list[Any],
                 sa = st.get(a.id)
                 if sa is None:
                     break
-                states.append(sa)
+                # a value far from any cancellation is taken as accurate to its last bit
+                # (worst-case bounds compounded over an iteration's many steps mean nothing)
+                states.append(sa if a.id in near else (sa[0], sa[1], EPS * abs(x)))
             else:
                 states.append((0.0, 0.0, EPS * abs(x)))
         else:
@@ -155,6 +158,13 @@ def noise_division(nodes: list[Node], outputs: list[Any],
                 st[oid], blame = got
                 if blame is not None:
                     culprit[oid] = blame
+                steps = min((near[a.id] for a in args if type(a) is Value and a.id in near),
+                            default=3)
+                if steps < 3:
+                    near[oid] = steps + 1
+                elif id(fn) in _ADD_IDS and len(xs) == 2 and \
+                        abs(out) <= CANCELLED * max(abs(xs[0]), abs(xs[1])):
+                    near[oid] = 0
     for o in outputs:
         if type(o) is Value and o.id in culprit and o.id in st:
             t, te, _ = st[o.id]

@@ -165,7 +165,38 @@ def _early_secant(c):
     return lo - glo * (hi - lo) / (ghi - glo)
 
 
-@pytest.mark.parametrize("f", [_newton, _piecewise, _argmin, _secant_iteration, _early_secant])
+def _regula_falsi(c):
+    """Regula falsi with a traced bracket: the iterates carry the derivative (as Newton's do),
+    although g at the last ones is rounding noise."""
+    a, b = 0.0 + 0.0 * c, 3.0 + 0.0 * c
+    fa, fb = a ** 3 + a - c, b ** 3 + b - c
+    m = a
+    for _ in range(100):
+        m = b - fb * (b - a) / (fb - fa)
+        fm = m ** 3 + m - c
+        if fm == 0.0 or abs(b - a) < 1e-15:
+            break
+        if (fm < 0.0) == (fa < 0.0):
+            a, fa = m, fm
+        else:
+            b, fb = m, fm
+    return m
+
+
+def _secant_to_the_end(c):
+    """The secant method iterated until g stops changing (its last divisors are noise)."""
+    x0, x1 = 0.0 + 0.0 * c, 3.0 + 0.0 * c
+    f0, f1 = x0 ** 3 + x0 - c, x1 ** 3 + x1 - c
+    for _ in range(100):
+        if f1 == f0:
+            break
+        x0, x1 = x1, x1 - f1 * (x1 - x0) / (f1 - f0)
+        f0, f1 = f1, x1 ** 3 + x1 - c
+    return x1
+
+
+@pytest.mark.parametrize("f", [_newton, _piecewise, _argmin, _secant_iteration, _early_secant,
+                               _regula_falsi, _secant_to_the_end])
 @settings(max_examples=10, deadline=None)
 @given(c=st.floats(0.5, 6.0).filter(lambda c: min(abs(c - 1.5), abs(c - 2.0),
                                                    abs(c - 4.0)) > 1e-3))
