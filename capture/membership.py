@@ -373,7 +373,7 @@ def set_operator(rec: Any, op: Any, a: Any, b: Any, frame: Any) -> Any:
     return op(a, b)
 
 
-_SEQ_ITERATORS = (type(iter(())), type(iter([])))
+_SEQ_ITERATORS: tuple[type, ...] = (type(iter(())), type(iter([])))
 
 
 def _read_here(a: Any) -> Any:
@@ -381,7 +381,8 @@ def _read_here(a: Any) -> Any:
     items (call_kinds.pair_rows: ``d.update(((k, v),))``, a dict comprehension's insertion):
     read here, its calls (framead's) not seen by tracers as the program's."""
     if type(a) is map:
-        f, *its = a.__reduce__()[1]
+        reduced: Any = a.__reduce__()
+        f, *its = reduced[1]
         if len(its) == 1 and type(its[0]) in _SEQ_ITERATORS and \
                 type(f).__module__.startswith("framead."):
             return list(a)

@@ -125,7 +125,7 @@ CONVERSIONS = (None, str, functools.partial(repr), functools.partial(ascii))
 #: membership.hashed_call); partials, which a profiler's c_call events do not name (the
 #: instructions make none natively) and which the trampoline's flags tell from the program's
 #: own calls of set, set.add and set.update
-SET_BUILD = functools.partial(set)
+SET_BUILD: functools.partial[set] = functools.partial(set)
 SET_ADD = functools.partial(set.add)
 SET_UPDATE = functools.partial(set.update)
 #: a dict comprehension's insertion ``d[k] = v`` as ``dict.update(d, ((k, v),))`` (the same
