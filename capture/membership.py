@@ -104,8 +104,9 @@ def guard_membership(rec: Any, table: Any, key: Any, result: Any, frame: Any,
 # dict.fromkeys, Counter) made from an iterable is guarded by its layout (Layout: a replay
 # re-makes it from its own values and misses where another item merges or the order
 # differs); a set grown item by item (s.add) from empty, by the layout of all its insertions
-# so far; a set changed otherwise, or one made where framead does not see it (a display, a
-# comprehension), makes a cached trace unreplayable where it is met.
+# so far (displays and comprehensions too: opcodes_common makes their instructions calls); a
+# set changed otherwise, or grown from one framead did not guard, makes a cached trace
+# unreplayable where it is met.
 
 
 class Layout:
@@ -185,7 +186,7 @@ def unseen_set(rec: Any, s: Any, frame: Any) -> None:
     if isinstance(s, set | frozenset) and _members_traced is not None and \
             _members_traced(s) and _made(rec).get(id(s), (None,))[0] is not s:
         _not_replayable(rec, f"a {type(s).__name__} of traced values made where framead does "
-                        "not see it (a display, a comprehension) was read", frame)
+                        "not see it was read", frame)
 
 
 def _guard_layout(rec: Any, make: Any, items: list, frame: Any) -> bool:
