@@ -243,7 +243,7 @@ class Mutations:
             return fn(*call_args, **call_kwargs)
         if rule.cut:  # x //= 2.0: the target now holds constants, as Recorder.apply's cuts
             return self._cut_in_place(rule, fn, call_args, call_kwargs, node_args, target,
-                                      frame)
+                                      frame, vals, node_kwargs)
         node_args = self._coerce_args(rule, node_args, vals, traced, frame)
         args = [v if v is not None else a
                 for v, a in zip(vals, plain_constants(node_args), strict=True)]
@@ -268,9 +268,12 @@ class Mutations:
         return result
 
     def _cut_in_place(self, rule, fn, call_args: tuple, call_kwargs: dict, node_args: tuple,
-                      target: np.ndarray, frame: Any) -> Any:
+                      target: np.ndarray, frame: Any, vals: list,
+                      node_kwargs: dict | None) -> Any:
         """An in-place write by a rule with no derivative (a cut): ``target`` holds constants
-        from now on (FA102 where the rule says so)."""
+        from now on (FA102 where the rule says so); a cached trace guards what it holds (the
+        functional rule at the traced operands, as ``Recorder.apply``'s cuts), or is not
+        replayable where the rule is not a function of them."""
         self.copy_on_write(target)
         try:
             result = call_quiet(fn, call_args, call_kwargs)
@@ -282,6 +285,14 @@ class Mutations:
         self._now_constants((target,), frame)
         if getattr(rule, "hazard", None):
             self.hazard("FA102", rule.name, frame, rule.hazard)
+        if self.guards is not None:
+            kw = dict(call_kwargs) if node_kwargs is None else node_kwargs
+            if callable(rule.fn) and not rule.mutates and target is node_args[0]:
+                # (a op= b: the functional op's result, as stored in a's dtype)
+                self.guard(_StoredResult(rule.fn, target.dtype), node_args, kw, vals, target,
+                           frame)
+            else:
+                self.unreplayable.append(f"{rule.name} writes what has no derivative in place")
         return result
 
     def resize(self, a: np.ndarray, args: tuple, kwargs: dict, frame: Any,
@@ -482,6 +493,22 @@ class Mutations:
         if traced and self.value_of(y) is None:
             self._register(y, self._new_value(y))
         return y
+
+
+class _StoredResult:
+    """``fn``'s result as an in-place write leaves it in an array of ``dtype`` (``a //= b``:
+    ``np.floor_divide(a, b)`` cast to a's dtype): a cached trace's guard of a cut in place."""
+
+    __slots__ = ("fn", "stored")
+
+    def __init__(self, fn: Any, dtype: np.dtype):
+        self.fn, self.stored = fn, _Stored(dtype)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        return self.stored(self.fn(*args, **kwargs))
+
+    def __repr__(self) -> str:
+        return f"{getattr(self.fn, '__name__', self.fn)}_{self.stored!r}"
 
 
 _INTEGRAL = frozenset("biumM")  # dtype kinds whose values move in steps: bool, ints, times
