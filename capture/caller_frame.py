@@ -42,8 +42,12 @@ assert _TEMPLATE.co_varnames == TRAMPOLINE_VARNAMES
 assert {line for _, _, line in _TEMPLATE.co_lines() if line is not None} == {
     _TEMPLATE.co_firstlineno}
 
-# (id(caller code), f_lasti) -> (weak reference to the caller code, trampoline code)
-_codes: dict[tuple[int, int], tuple[weakref.ref, CodeType]] = {}
+# framead's code objects met on the way up to the program's frame, by id
+_own_codes: dict[int, CodeType] = {}
+MAX_OWN = 256
+# (id(caller code), f_lasti) -> [weak reference to the caller code, trampoline code, its
+# function with the globals it last ran with]
+_codes: dict[tuple[int, int], list] = {}
 
 
 def _direct(call: Callable, f: Callable, args: Any, kwargs: Any) -> Any:
@@ -55,28 +59,38 @@ def trampoline(frame: FrameType | None) -> Callable:
     """A function ``t`` such that ``t(call, f, args, kwargs)`` runs ``call(f, *args,
     **kwargs)`` from a frame showing the nearest program frame at or above ``frame``
     (framead's frames skipped): its file, line, function name and globals."""
-    while frame is not None and is_framead_file(frame.f_code.co_filename):
+    own = _own_codes
+    while frame is not None:
+        code = frame.f_code
+        if id(code) not in own:
+            if not is_framead_file(code.co_filename):
+                break
+            if len(own) >= MAX_OWN:
+                own.clear()
+            own[id(code)] = code  # (kept: its id stays its own)
         frame = frame.f_back
     if frame is None:
         return _direct
-    code = frame.f_code
     if is_trampoline(code):  # grad(grad(f)): the outer trampoline's caller is the caller
         return types.FunctionType(code, frame.f_globals)
     key = (id(code), frame.f_lasti)
     hit = _codes.get(key)
     if hit is None or hit[0]() is not code:
         hit = _make(code, frame, key)
-    return types.FunctionType(hit[1], frame.f_globals)
+    fn = hit[2]
+    if fn.__globals__ is not frame.f_globals:  # (exec'd code: one code, several globals)
+        fn = hit[2] = types.FunctionType(hit[1], frame.f_globals)
+    return fn
 
 
-def _make(code: CodeType, frame: FrameType, key: tuple[int, int]) -> tuple:
+def _make(code: CodeType, frame: FrameType, key: tuple[int, int]) -> list:
     line = frame.f_lineno or code.co_firstlineno or 1
     new = _TEMPLATE.replace(co_filename=code.co_filename, co_name=code.co_name,
                             co_qualname=code.co_qualname, co_firstlineno=line)
     if len(_codes) >= MAX_TRAMPOLINES:
         clear_cache()
     session.EAGER_CODES[id(new)] = new  # run uninstrumented (kept alive there)
-    entry = _codes[key] = (weakref.ref(code), new)
+    entry = _codes[key] = [weakref.ref(code), new, types.FunctionType(new, frame.f_globals)]
     return entry
 
 

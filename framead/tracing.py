@@ -168,6 +168,7 @@ def capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
         rec = Recorder(strict=resolve_strict(strict_mode))
     spec = Differentiated(args, nums, f)  # clear errors before anything runs
     boxed: Any
+    call: Any
     copies: Any
     inputs: Any
     t: Any
@@ -175,15 +176,15 @@ def capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
     try:
         inputs = spec.box(boxed, copies, rec.new_input)
         wrt = [v for i in nums for v in inputs[i]]
+        call = trampoline(sys._getframe(1))  # (found outside the session: no hook there)
         with Session(rec):  # the GC stays on: garbage goes as natively
-            # (call_top's call, one frame less)
-            out = trampoline(sys._getframe(1))(probe_call, f, boxed, kwargs)
+            out = call(probe_call, f, boxed, kwargs)  # (call_top's call, one frame less)
         leaves, treedef = tree.flatten(out)
         t = Trace(rec.finish(leaves), out, list(rec.hazards), wrt, out_treedef=treedef,
                   spec=spec, strict=rec.strict, f=f)
         return t
     finally:  # a frame the program keeps (sys._getframe()) keeps this one's locals
-        rec = boxed = inputs = t = copies = None
+        rec = boxed = inputs = t = copies = call = None
 
 
 def capture_for_cache(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],

@@ -279,26 +279,29 @@ def test_threads_see_their_own_callers():
 
     def f(x):
         fr = sys._getframe(1)
-        out.setdefault(threading.get_ident(), []).append((fr.f_code.co_name, fr.f_lineno))
+        out.setdefault(threading.current_thread().name, []).append(
+            (fr.f_code.co_name, fr.f_lineno))
         return x * x
 
+    barrier = threading.Barrier(2)
+
     def worker_a():
+        barrier.wait()
         for _ in range(20):
             framead.grad(f)(1.0)
 
     def worker_b():
+        barrier.wait()
         for _ in range(20):
             framead.grad(f)(2.0)
 
-    ts = [threading.Thread(target=w) for w in (worker_a, worker_b)]
+    ts = [threading.Thread(target=w, name=w.__name__) for w in (worker_a, worker_b)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
-    expect = {("worker_a", worker_a.__code__.co_firstlineno + 2),
-              ("worker_b", worker_b.__code__.co_firstlineno + 2)}
-    assert {e for v in out.values() for e in v} == expect
-    assert all(len(set(v)) == 1 and len(v) == 20 for v in out.values())
+    for w in (worker_a, worker_b):
+        assert out[w.__name__] == [(w.__name__, w.__code__.co_firstlineno + 3)] * 20
 
 
 def test_tracer_and_profiler_events_inside_f_unchanged():
