@@ -1128,7 +1128,7 @@ static int array_unary_step(int op, PyObject *node, PyObject *ct, PyObject *out,
         t = PyNumber_Multiply(g, d);                                       /* g * d */
     Py_XDECREF(d);
     int rc = 0;
-    if (t != NULL && (op == OP_AEXP || !may_hold_nan(t))) {
+    if (t != NULL && !may_hold_nan(t)) {
         o = PyDict_GetItemWithError(ct, tgt);
         if (o == NULL && PyErr_Occurred())
             rc = -1;
@@ -2018,6 +2018,144 @@ fail:
     return NULL;
 }
 
+
+/* capture/noise_check.py _suspects in C (its semantics exactly): whether a division by a traced
+ * value has a catastrophic cancellation (a sum or difference of floats at most `cancelled`
+ * times its larger operand, a zero result of zero operands included) among the three
+ * operations of the known kinds that made its divisor. suspects(nodes, div, add, known,
+ * cancelled) -> bool; div/add/known: frozensets of the rules' callables (add holds the
+ * differences too, known all the kinds followed). A rule's fn is read once per rule object
+ * (a small cache by address: the registry keeps rules alive). */
+static PyObject *str_fn;
+
+static int fn_class(PyObject *rule, PyObject *div, PyObject *add, PyObject *known,
+                    PyObject **cache_rule, int *cache_cls)
+{
+    size_t h = ((size_t)rule >> 4) & 15;
+    if (cache_rule[h] == rule)
+        return cache_cls[h];
+    int cls = 0;   /* 0 unknown, 1 known, 2 add, 3 div */
+    PyObject *fn = PyObject_GetAttr(rule, str_fn);
+    if (fn == NULL)
+        PyErr_Clear();
+    else {
+        int k = PySet_Contains(known, fn);
+        if (k > 0)
+            cls = PySet_Contains(div, fn) > 0 ? 3 : PySet_Contains(add, fn) > 0 ? 2 : 1;
+        PyErr_Clear();   /* (an unhashable callable: unknown) */
+        Py_DECREF(fn);
+    }
+    cache_rule[h] = rule;
+    cache_cls[h] = cls;
+    return cls;
+}
+
+static double plain_float(PyObject *x)
+{
+    if (Py_IS_TYPE(x, ValueType))
+        x = SLOT(x, off_v_primal);
+    if (x != NULL && PyFloat_CheckExact(x))
+        return PyFloat_AS_DOUBLE(x);
+    if (x != NULL && Py_IS_TYPE(x, &PyDoubleArrType_Type))
+        return PyArrayScalar_VAL(x, Double);
+    return 0.0;
+}
+
+static PyObject *suspects(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyList_CheckExact(args[0]) || !PyAnySet_Check(args[1]) ||
+        !PyAnySet_Check(args[2]) || !PyAnySet_Check(args[3]) || !PyFloat_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "suspects(nodes, div, add, known, cancelled)");
+        return NULL;
+    }
+    if (!ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_scalar_tape.setup() was not called");
+        return NULL;
+    }
+    PyObject *nodes = args[0], *div = args[1], *add = args[2], *known = args[3];
+    double cancelled = PyFloat_AS_DOUBLE(args[4]);
+    PyObject *cache_rule[16] = {NULL};
+    int cache_cls[16] = {0};
+    Py_ssize_t i, j, n = PyList_GET_SIZE(nodes);
+    int any_div = 0;
+    for (i = 0; i < n && !any_div; i++) {
+        PyObject *node = PyList_GET_ITEM(nodes, i), *rule;
+        if (Py_IS_TYPE(node, NodeType) && (rule = SLOT(node, off_n_rule)) != NULL)
+            any_div = fn_class(rule, div, add, known, cache_rule, cache_cls) == 3;
+    }
+    if (!any_div)
+        Py_RETURN_FALSE;
+    PyObject *near = PyDict_New();   /* Value id -> operations since a cancellation */
+    if (near == NULL)
+        return NULL;
+    int found = 0;
+    for (i = 0; i < n && !found; i++) {
+        PyObject *node = PyList_GET_ITEM(nodes, i), *rule, *nargs_, *outs, *o, *oid, *v;
+        if (!Py_IS_TYPE(node, NodeType) || (rule = SLOT(node, off_n_rule)) == NULL)
+            continue;
+        int cls = fn_class(rule, div, add, known, cache_rule, cache_cls);
+        if (cls == 0)
+            continue;
+        nargs_ = SLOT(node, off_n_args);
+        if (nargs_ == NULL || !PyTuple_Check(nargs_))
+            continue;
+        Py_ssize_t na = PyTuple_GET_SIZE(nargs_);
+        if (cls == 3 && na == 2 && Py_IS_TYPE(PyTuple_GET_ITEM(nargs_, 1), ValueType) &&
+                (oid = SLOT(PyTuple_GET_ITEM(nargs_, 1), off_v_id)) != NULL) {
+            int r = PyDict_Contains(near, oid);
+            if (r < 0) goto fail;
+            if (r) { found = 1; break; }
+        }
+        outs = SLOT(node, off_n_outputs);
+        if (outs == NULL || !PyTuple_Check(outs) || PyTuple_GET_SIZE(outs) != 1 ||
+            (o = PyTuple_GET_ITEM(outs, 0)) == Py_None || !Py_IS_TYPE(o, ValueType) ||
+            (oid = SLOT(o, off_v_id)) == NULL)
+            continue;
+        long steps = -1;
+        if (PyDict_GET_SIZE(near)) {
+            for (j = 0; j < na; j++) {
+                PyObject *a = PyTuple_GET_ITEM(nargs_, j), *aid;
+                if (!Py_IS_TYPE(a, ValueType) || (aid = SLOT(a, off_v_id)) == NULL)
+                    continue;
+                v = PyDict_GetItemWithError(near, aid);
+                if (v == NULL) {
+                    if (PyErr_Occurred()) goto fail;
+                    continue;
+                }
+                long s = PyLong_AsLong(v);
+                if (steps < 0 || s < steps)
+                    steps = s;
+            }
+        }
+        if (steps >= 0 && steps < 3) {
+            PyObject *k = PyLong_FromLong(steps + 1);
+            if (k == NULL || PyDict_SetItem(near, oid, k) < 0) { Py_XDECREF(k); goto fail; }
+            Py_DECREF(k);
+        }
+        else if (cls == 2 && na == 2) {
+            PyObject *out = SLOT(o, off_v_primal);
+            if (out != NULL && (PyFloat_CheckExact(out) ||
+                                Py_IS_TYPE(out, &PyDoubleArrType_Type))) {
+                double x = fabs(plain_float(PyTuple_GET_ITEM(nargs_, 0)));
+                double y = fabs(plain_float(PyTuple_GET_ITEM(nargs_, 1)));
+                if (fabs(plain_float(out)) <= cancelled * (x > y ? x : y)) {
+                    PyObject *k = PyLong_FromLong(0);
+                    if (k == NULL || PyDict_SetItem(near, oid, k) < 0) {
+                        Py_XDECREF(k);
+                        goto fail;
+                    }
+                    Py_DECREF(k);
+                }
+            }
+        }
+    }
+    Py_DECREF(near);
+    return PyBool_FromLong(found);
+fail:
+    Py_DECREF(near);
+    return NULL;
+}
+
 /* the byte offset of a __slots__ member of cls */
 static int slot_offset(PyTypeObject *cls, const char *name, Py_ssize_t *off)
 {
@@ -2161,6 +2299,9 @@ static PyMethodDef methods[] = {
     {"untracked_empty", untracked_empty, METH_O,
      "untracked_empty(obj) -> obj: an empty list/set/dict the cyclic collector no longer "
      "tracks (framead fills it only with objects that cannot refer back)."},
+    {"suspects", (PyCFunction)(void (*)(void))suspects, METH_FASTCALL,
+     "suspects(nodes, div, add, known, cancelled) -> bool: capture/noise_check.py's "
+     "_suspects (a division by a value made from a cancellation)."},
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(Value, Node, ln2, ln10): the IR classes (their slot offsets) and constants."},
     {NULL, NULL, 0, NULL},
@@ -2180,6 +2321,7 @@ PyMODINIT_FUNC PyInit__scalar_tape(void)
         (str_ans = PyUnicode_InternFromString("ans")) == NULL ||
         (str_arrays = PyUnicode_InternFromString("arrays")) == NULL ||
         (str_meta = PyUnicode_InternFromString("meta")) == NULL ||
+        (str_fn = PyUnicode_InternFromString("fn")) == NULL ||
         (zero_int = PyLong_FromLong(0)) == NULL)
         return NULL;
     return PyModule_Create(&module);

@@ -122,10 +122,11 @@ def no_cotangent_no_nan(ct: Any, g: Any) -> Any:
 def _scaled(call: Any, const: Any, names: tuple[str, ...] = ()) -> Callable:
     """``f(g_or_t, ans, *args, **kw) = g * derivative``: the VJP, and the JVP part (computed
     in the output's precision)."""
-    if call == ANS:
+    if call == ANS:  # (exp: an overflow to inf where the cotangent is 0 carries nothing)
         def scaled(g, ans, *args, **kw):
             g = _up(g, ans)
-            return _masked(g * ans, kw) if kw else g * ans
+            ct = no_cotangent_no_nan(g * ans, g)
+            return _masked(ct, kw) if kw else ct
     elif isinstance(call, str):
         j = names.index(call)
 

@@ -182,7 +182,7 @@ def _program(stmts):
                 arg = p * 0.5 if u in (0, 2) else p * p + c0
                 r = _UFUNCS[u](arg)
                 if zero_tail:  # (part of the result unread: zero cotangents reach it)
-                    r = r * np.arange(_len(sl)) % 2
+                    r = r * (np.arange(_len(sl)) % 2)
                 a[sl] = r
             elif kind == "bcast":
                 _, form, op, j, swap = s
