@@ -29,6 +29,11 @@ import numpy as np
 from framead import rules
 from framead.ir import Node, Value
 
+try:
+    from ._scalar_tape import suspects as _C_SUSPECTS
+except ImportError:  # (the extension not built: the Python pass)
+    _C_SUSPECTS = None
+
 __all__ = ["noise_division", "noise_message"]
 
 EPS = float(np.finfo(np.float64).eps)
@@ -48,8 +53,9 @@ _COPYSIGN = frozenset({math.copysign, np.copysign})
 _POW = frozenset({operator.pow, operator.ipow, np.power, math.pow})
 _SCALARS = (float, int, np.floating, np.integer)
 _DIV_IDS = frozenset(map(id, _DIV))
-_KNOWN_IDS = frozenset(map(id, _ADD | _MUL | _DIV | _NEG | _ABS | _SQRT | _EXP | _LOG | _SIN |
-                           _COS | _COPYSIGN | _POW | {operator.getitem}))
+_KNOWN = frozenset(_ADD | _MUL | _DIV | _NEG | _ABS | _SQRT | _EXP | _LOG | _SIN | _COS |
+                   _COPYSIGN | _POW | {operator.getitem})
+_KNOWN_IDS = frozenset(map(id, _KNOWN))
 _ADD_IDS = frozenset(map(id, _ADD))
 _FLOATS = (float, np.float64)
 _RULE = operator.attrgetter("rule")
@@ -174,6 +180,17 @@ def noise_division(nodes: list[Node], outputs: list[Any],
 
 
 def _suspects(nodes: list[Node]) -> bool:
+    """``_suspects_py`` in C (capture/_scalar_tape.c ``suspects``, ~40 ns a node where the
+    Python pass takes ~0.5-0.8 us: it runs on every capture that compared traced values)."""
+    if _C_SUSPECTS is not None and type(nodes) is list:
+        try:
+            return _C_SUSPECTS(nodes, _DIV, _ADD, _KNOWN, CANCELLED)
+        except RuntimeError:  # (its setup() not called yet: framead.reverse calls it)
+            pass
+    return _suspects_py(nodes)
+
+
+def _suspects_py(nodes: list[Node]) -> bool:
     """Whether a division by a traced value has a catastrophic cancellation (``a - b`` with
     |a - b| <= CANCELLED x max(|a|, |b|)) among the few operations that made its divisor: a
     cheap pass that spares the analysis everywhere else (Newton's f'(x), ordinary code)."""
