@@ -236,7 +236,10 @@ class ValueTable:
                 return None
             root = buffer_owner(obj)
             buf = self.buffer_of(root)
-            if buf is None or obj.dtype.kind not in "fc":
+            if buf is None:
+                return None
+            if obj.dtype.kind not in "fc":
+                self._bits_read(obj, buf)
                 return None
             recipe = self._index_recipe(root, obj)
             if recipe is None:
@@ -266,6 +269,27 @@ class ValueTable:
         e.value, e.version = v, buf.version
         self._save_derived(saved, pv, pos, v)
         return v
+
+    def _bits_read(self, obj: np.ndarray, buf: Buffer) -> None:
+        """``obj`` reads a traced float buffer's bytes as another kind (``x.view(np.int64)``,
+        ``np.frombuffer(x, np.uint8)``, ``np.ndarray(..., buffer=x)``): framead does not follow
+        values through bits, so FA104 at the reading line (once per view and buffer version);
+        nothing where the buffer holds constants."""
+        seen = self.__dict__.setdefault("_bits_seen", set())
+        key = (id(obj), id(buf), buf.version)
+        if key in seen:
+            return
+        seen.add(key)
+        v = buf.value
+        for n in reversed(self.nodes):  # (rare: what made the buffer's value)
+            if any(o is v for o in n.outputs):
+                if n.rule is CONST_RULE:
+                    return
+                break
+        self.hazard("FA104", f"view as {obj.dtype}", sys._getframe(2),
+                    f"a traced {buf.value.dtype} buffer's bytes read as {obj.dtype}: framead "
+                    "does not follow values through their bits; what is computed from them "
+                    "is a constant (no gradient flows through it)")
 
     def _save_derived(self, saved: Any, pv: Value, pos: int, v: Value) -> None:
         """Keep what a derived view's node (``v`` made from ``pv``, argument ``pos``) saves."""
