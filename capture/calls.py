@@ -136,10 +136,13 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
         return call_as_user(fn, args, kwargs)  # float(x) of a subclass with its own __float__
     if kind & Kind.SPECIAL_FORM:
         return entry.data(rec, fn, args, kwargs, frame)
-    if kind & Kind.TEXT:  # str(x), format(x, ".3f"): natively, the text guarded
-        # (natively too where another session's guards sent it here: STRUCTURAL)
-        return call_as_user(fn, args, kwargs) if rec.guards is None else \
+    if kind & Kind.TEXT:  # str(x), format(x, ".3f"): natively, the text noted (a parse of
+        # it is FA111) and, in a cached trace, guarded
+        text = call_as_user(fn, args, kwargs) if rec.guards is None else \
             _text(rec, fn, args, kwargs, frame)
+        if holds_traced((args, kwargs), deep=True):
+            rec.made_text(text, frame)
+        return text
     if type(fn) is functools.partial:
         return dispatch(rec, fn.func, fn.args + args, {**fn.keywords, **kwargs}, frame)
     if kind & (Kind.ATTRIBUTE_WRITE | Kind.WRITER):

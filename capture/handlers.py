@@ -102,11 +102,12 @@ class ProbeHandlers:
             if self.guards is not None and (ta in _SETS or tb in _SETS):  # s | t (tracked)
                 return set_operator(self, INPLACE_OPS[oparg - 13] if oparg >= 13
                                     else FUNC_OPS[oparg], a, b, frame)
-            if isinstance(a, str | bytes):  # "%g" % x: text
-                if self.first_use is None:
-                    self.first_use = loc_of(frame)
-                if self.guards is not None and oparg % 13 == _MOD:
-                    return self._text_mod(oparg, a, b, frame)
+            if isinstance(a, str | bytes):  # "%g" % x: text (a parse of it is FA111)
+                text = self._text_mod(oparg, a, b, frame) if self.guards is not None and \
+                    oparg % 13 == _MOD else (INPLACE_OPS[oparg - 13] if oparg >= 13
+                                             else FUNC_OPS[oparg])(a, b)
+                self.made_text(text, frame)
+                return text
             return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
         if oparg >= 13:
             fop, iop = FUNC_OPS[oparg - 13], INPLACE_OPS[oparg - 13]

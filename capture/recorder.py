@@ -430,25 +430,14 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         """A C callable without a rule got traced values (unruled.unknown_call)."""
         return unknown_call(self, fn, args, kwargs, frame)
 
-    @property
-    def first_use(self) -> Any:
-        """Where traced values were first used without a node (text: ``"%g" % x``)."""
-        return self._first_use
-
-    @first_use.setter
-    def first_use(self, loc: Any) -> None:
-        self._first_use = loc
-        if loc is not None:
-            self.made_text(None, loc)
-
     def made_text(self, text: Any, frame: Any) -> None:
         """``text`` (None: not known) was made from traced values in ``frame`` (or at that
         SourceLoc): number parsers given it report FA111 (capture/text_taint.py)."""
         if self.text_taint is None:
             self.text_taint = TextTaint()
         self.text_taint.made(text, frame)
-        if self._first_use is None:  # (FA108's "traced values were used")
-            self._first_use = self.text_taint.loc
+        if self.first_use is None:  # (FA108's "traced values were used")
+            self.first_use = self.text_taint.loc
 
     @user_tracebacks
     def call(self, fn: Any, args: tuple, kwargs: dict | None) -> Any:

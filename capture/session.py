@@ -19,7 +19,7 @@ from framead import rules
 
 from . import _evalframe as C
 from .buffers import STRIDED_BASE
-from .call_kinds import Kind, configure_flags, kind_of, solver_sources, with_kind
+from .call_kinds import Kind, configure_flags, solver_sources, with_kind
 from .handlers import fast_record_state
 from .recorder import Recorder
 from .rewriter import instrument, is_instrumented, probes_from, refuse_reason
@@ -155,7 +155,8 @@ _GUARDED = with_kind(Kind.GUARDED)
 # given traced values (a user __bool__ runs captured, guarding its own decisions)
 _DECIDING = frozenset(with_kind(Kind.DECIDING))
 # text of values (str, format...): given traced values, to dispatch, which guards the text
-_TEXT = [(fn, C.NATIVE if kind_of(fn) & Kind.STRUCTURAL else 0) for fn in with_kind(Kind.TEXT)]
+# (given traced values in any capture: a parse of the text is FA111, capture/text_taint.py)
+_TEXT = [(fn, C.RULE | C.SCAN) for fn in with_kind(Kind.TEXT)]
 
 
 def _guard_flag_pairs(on: bool) -> list[tuple[Any, int]]:

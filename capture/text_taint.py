@@ -16,6 +16,7 @@ from __future__ import annotations
 import decimal
 import fractions
 import io
+import re
 import sysconfig
 import threading
 from typing import Any
@@ -59,13 +60,19 @@ _PLAIN = frozenset({str, bytes, bytearray, int, bool, type(None), io.StringIO, i
 _MAX_TEXTS = 4096  # (then any text read back matches: a loop of prints stays cheap)
 
 
+# a number as text makes it ("%.17g", repr, savetxt's columns): what a parse of many lines holds
+_TOKEN = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|"
+                    r"(?<![\w.])[-+]?(?:inf|nan)\b", re.I)
+
+
 class TextTaint:
     """The texts of traced values one capture made; whether it armed the readers."""
 
-    __slots__ = ("texts", "loc", "armed", "overflow")
+    __slots__ = ("texts", "tokens", "loc", "armed", "overflow")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
+        self.tokens: set[str] = set()  # the noted texts' numbers (a stream or file of lines)
         self.loc: Any = None  # where the first text of traced values was made
         self.armed = False
         self.overflow = False
@@ -81,6 +88,7 @@ class TextTaint:
         if isinstance(text, str) and not self.overflow:
             if len(self.texts) < _MAX_TEXTS:
                 self.texts.append(text)
+                self.tokens.update(_TOKEN.findall(text))
                 return
         self.overflow = True
 
@@ -113,7 +121,8 @@ class TextTaint:
             return self._holds(a.getvalue())  # (the position is left as it is)
         if isinstance(a, str):
             s = a.strip()
-            return bool(s) and (self.overflow or any(s in t for t in self.texts))
+            return bool(s) and (self.overflow or any(s in t for t in self.texts) or
+                                any(n in self.tokens for n in _TOKEN.findall(s)))
         if isinstance(a, list | tuple):
             return any(self._holds(x) for x in a)
         # a file or an iterator of lines: what it holds is not known without reading it

@@ -40,11 +40,7 @@ def _hazards(f, x):
         return [(h.code, h.loc.file, h.loc.line) for h in framead.trace(f, x).hazards]
 
 
-# text makers: (how the text of a traced float is made, whether the capture notes it today)
-_PENDING = pytest.mark.xfail(strict=True, reason="str/repr/format/f-strings of traced values "
-                             "run natively in fresh captures (capture/session.py flags the "
-                             "Kind.TEXT callables NATIVE, capture/calls.py does not call "
-                             "Recorder.made_text): the hooks are described in the report")
+# text makers: how the text of a traced float is made (every one noted)
 MAKERS = {
     "percent": lambda y: "%.17g" % y,  # noqa: UP031
     "percent_tuple": lambda y: "%s %.17g" % ("v", y),  # noqa: UP031
@@ -53,7 +49,6 @@ MAKERS = {
     "format": lambda y: format(y, ".17g"),
     "fstring": lambda y: f"{y:.17g}",
 }
-NOTED = {"percent", "percent_tuple"}
 
 # readers, each on its own line: the hazard is reported there
 READ = {
@@ -75,8 +70,7 @@ def _roundtrip(make, read):
 
 
 @pytest.mark.parametrize("reader", sorted(READ))
-@pytest.mark.parametrize("maker", [m if m in NOTED else pytest.param(m, marks=_PENDING)
-                                   for m in MAKERS])
+@pytest.mark.parametrize("maker", list(MAKERS))
 @settings(max_examples=3, deadline=None)
 @given(x=st.floats(-2.0, 2.0))
 def test_text_roundtrip_reports_at_the_parse(maker, reader, x):
