@@ -72,6 +72,7 @@ def trampoline(frame: FrameType | None) -> Callable:
     if frame is None:
         return _direct
     if is_trampoline(code):  # grad(grad(f)): the outer trampoline's caller is the caller
+        session.EAGER_CODES.setdefault(id(code), code)  # (even if forgotten meanwhile)
         return types.FunctionType(code, frame.f_globals)
     key = (id(code), frame.f_lasti)
     hit = _codes.get(key)
@@ -96,7 +97,7 @@ def _make(code: CodeType, frame: FrameType, key: tuple[int, int]) -> list:
 
 def clear_cache() -> None:
     """Forget the trampolines (a running one keeps its code object)."""
-    for _, new in _codes.values():
+    for _, new, _ in list(_codes.values()):  # (a copy: other threads may add meanwhile)
         session.EAGER_CODES.pop(id(new), None)
     _codes.clear()
 
