@@ -21,6 +21,7 @@ from . import _evalframe as C
 from .buffers import STRIDED_BASE
 from .call_kinds import Kind, configure_flags, solver_sources, with_kind
 from .handlers import fast_record_state
+from .opcodes_common import DICT_ADD, SET_ADD, SET_BUILD, SET_UPDATE
 from .recorder import Recorder
 from .rewriter import instrument, is_instrumented, probes_from, refuse_reason
 from .sourceloc import MAX_FILES, PACKAGE_DIRS, is_framead_file, release_frames
@@ -165,7 +166,14 @@ def _guard_flag_pairs(on: bool) -> list[tuple[Any, int]]:
     return [(fn, C.ALWAYS if on else 0) for fn in _CHOOSING] + \
         [(fn, (C.RULE | C.SCAN if fn in _DECIDING else C.ALWAYS) if on else C.NATIVE)
          for fn in _GUARDED] + \
-        [(fn, C.RULE | C.SCAN if on else off) for fn, off in _TEXT]
+        [(fn, C.RULE | C.SCAN if on else off) for fn, off in _TEXT] + \
+        [(fn, on_f if on else off_f) for fn, on_f, off_f in _INSERTIONS]
+
+
+# the rewritten set/dict insertions (opcodes_common: BUILD_SET, SET_ADD, SET_UPDATE, MAP_ADD):
+# natively unless guards are recorded (set.update of a traced array still reads its rows)
+_INSERTIONS = ((SET_BUILD, C.RULE | C.SCAN, C.NATIVE), (SET_ADD, C.RULE | C.SCAN, C.NATIVE),
+               (SET_UPDATE, 0, C.RULE), (DICT_ADD, 0, C.NATIVE))
 
 
 def _sync_guard_flags() -> None:

@@ -74,14 +74,17 @@ _PROBE_NAMES = {"LOAD_CONST", "SWAP", "PRECALL", "CALL", "POP_TOP", "KW_NAMES", 
                 # 3.12+: slices (BUILD_SLICE 2), super().m (LOAD_SUPER_ATTR without the method
                 # bit); 3.13: COPY (DICT_MERGE), TO_BOOL (COMPARE_OP), CALL_KW (star calls)
                 "BUILD_SLICE", "LOAD_SUPER_ATTR", "COPY", "TO_BOOL", "CALL_KW",
-                "UNARY_NOT"}  # (after the call that replaces CONTAINS_OP, for `not in`)
+                "UNARY_NOT",  # (after the call that replaces CONTAINS_OP, for `not in`)
+                "BUILD_TUPLE"}  # (a set display's items, then SET_BUILD through the call probe)
 _REPLACED = {"BINARY_OP", "COMPARE_OP", "BINARY_SUBSCR", "STORE_SUBSCR", "UNARY_NEGATIVE",
              "UNARY_POSITIVE", "UNARY_INVERT", "PUSH_NULL", "LOAD_METHOD", "CALL_FUNCTION_EX",
              # 3.12+ (+x is CALL_INTRINSIC_1 5); 3.13
              "BINARY_SLICE", "STORE_SLICE", "CALL_INTRINSIC_1", "DICT_MERGE",
              "CONTAINS_OP",  # (a call of operator.contains)
              # f-strings: calls of format and str/repr/ascii (3.11/3.12; 3.13)
-             "FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC", "CONVERT_VALUE"}
+             "FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC", "CONVERT_VALUE",
+             # set displays and comprehensions, dict comprehensions: calls of partials
+             "BUILD_SET", "SET_ADD", "SET_UPDATE", "MAP_ADD"}
 #: 3.11's ``a or b`` jumps become COPY 1, bool(v), POP_JUMP_FORWARD_IF_*, POP_TOP (the truth
 #: test through the call probe): compared as the jump they become
 _AS = {"JUMP_IF_TRUE_OR_POP": "POP_JUMP_FORWARD_IF_TRUE",
