@@ -27,7 +27,7 @@ from types import CodeType, FrameType
 from typing import Any
 
 from . import session
-from .sourceloc import TRAMPOLINE_VARNAMES, is_framead_file, is_trampoline
+from .sourceloc import TRAMPOLINE_VARNAMES, _file_cache, is_framead_file, is_trampoline
 
 MAX_TRAMPOLINES = 512  # cached code objects (then all forgotten at once)
 
@@ -42,9 +42,6 @@ assert _TEMPLATE.co_varnames == TRAMPOLINE_VARNAMES
 assert {line for _, _, line in _TEMPLATE.co_lines() if line is not None} == {
     _TEMPLATE.co_firstlineno}
 
-# framead's code objects met on the way up to the program's frame, by id
-_own_codes: dict[int, CodeType] = {}
-MAX_OWN = 256
 # (id(caller code), f_lasti) -> [weak reference to the caller code, trampoline code, its
 # function with the globals it last ran with]
 _codes: dict[tuple[int, int], list] = {}
@@ -59,21 +56,15 @@ def trampoline(frame: FrameType | None) -> Callable:
     """A function ``t`` such that ``t(call, f, args, kwargs)`` runs ``call(f, *args,
     **kwargs)`` from a frame showing the nearest program frame at or above ``frame``
     (framead's frames skipped): its file, line, function name and globals."""
-    own = _own_codes
+    known = _file_cache  # (is_framead_file's answers: a look-up, not a call)
     while frame is not None:
         code = frame.f_code
-        if id(code) not in own:
-            if not is_framead_file(code.co_filename):
-                break
-            if len(own) >= MAX_OWN:
-                own.clear()
-            own[id(code)] = code  # (kept: its id stays its own)
+        own = known.get(code.co_filename)
+        if not (is_framead_file(code.co_filename) if own is None else own):
+            break
         frame = frame.f_back
     if frame is None:
         return _direct
-    if is_trampoline(code):  # grad(grad(f)): the outer trampoline's caller is the caller
-        session.EAGER_CODES.setdefault(id(code), code)  # (even if forgotten meanwhile)
-        return types.FunctionType(code, frame.f_globals)
     key = (id(code), frame.f_lasti)
     hit = _codes.get(key)
     if hit is None or hit[0]() is not code:
@@ -85,9 +76,12 @@ def trampoline(frame: FrameType | None) -> Callable:
 
 
 def _make(code: CodeType, frame: FrameType, key: tuple[int, int]) -> list:
-    line = frame.f_lineno or code.co_firstlineno or 1
-    new = _TEMPLATE.replace(co_filename=code.co_filename, co_name=code.co_name,
-                            co_qualname=code.co_qualname, co_firstlineno=line)
+    if is_trampoline(code):  # grad(grad(f)): the outer trampoline's caller is the caller
+        new = code
+    else:
+        line = frame.f_lineno or code.co_firstlineno or 1
+        new = _TEMPLATE.replace(co_filename=code.co_filename, co_name=code.co_name,
+                                co_qualname=code.co_qualname, co_firstlineno=line)
     if len(_codes) >= MAX_TRAMPOLINES:
         clear_cache()
     session.EAGER_CODES[id(new)] = new  # run uninstrumented (kept alive there)
