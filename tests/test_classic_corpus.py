@@ -54,9 +54,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                        "floats: FA101 (dict arguments of rule-less C calls are scanned)"),
     "numpy_fromiter": ("wrong_hazard", "np.fromiter consumes a generator of traced floats "
                        "in C: FA108"),
-    "dual_number_derivative": ("wrong_hazard", "np.float64 (traced) * user object with "
-                               "__rmul__: NumPy's object loop hands __rmul__ a plain float "
-                               "(FA108)"),
     "thread_pool_map": ("wrong_hazard", "work done in ThreadPoolExecutor threads runs "
                         "uncaptured (capture is per thread): FA108"),
     # reported at the user's line
@@ -116,8 +113,9 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "array_protocol_container": ("wrong_hazard", "an object's __array__ returns a traced "
                                  "array to np.dot, which calls it twice in C (with copy= and "
                                  "a dtype): not mirrored, FA101 at the call"),
-    "text_checkpoint_partial": ("wrong", "'%.17g' % x read back with float(), and "
-                                "np.savetxt/np.loadtxt, with other terms still traced"),
+    "text_checkpoint_partial": ("wrong_hazard", "np.savetxt's '%' text of the traced state "
+                                "read back by np.loadtxt (and '%.17g' % x by float()): FA111 "
+                                "at the parse (capture/text_taint.py)"),
     # programs_classics4: a rule-less C call whose argument holds traced values inside a user
     # object or an iterator: the C argument scan looks inside objects, dict views and
     # iterators, and an iterator argument is passed on watched (capture/unruled.py)
@@ -140,10 +138,10 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                 "the _umath_linalg.solve1 gufunc (FA101); lfilter with a "
                                 "traced zi (FA106)"),
     # programs_classics5: silent wrong gradients (no hazard); each cause is named
-    "bisection_copysign_secant": ("wrong", "bisection decided by traced comparisons, then a "
-                                  "secant step from the bracket: FA102 fires only when the "
-                                  "whole result is disconnected (capture/recorder.py, the "
-                                  "result check at the end of the capture), here it is not"),
+    "bisection_copysign_secant": ("wrong_hazard", "bisection decided by traced comparisons, "
+                                  "then a secant step from the rounding-level bracket: its "
+                                  "divisor g(hi) - g(lo) is rounding noise, FA102 at the "
+                                  "division (capture/noise_check.py)"),
     "structured_record_rows": ("wrong_hazard", "tuple rows written into a structured array: "
                                "FA104 (structured dtypes are not differentiated, "
                                "Mutations.set_item)"),
@@ -158,14 +156,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "ndenumerate_ndindex_loops": ("wrong_hazard", "np.ndenumerate's next() over a.flat "
                                   "(FA101)"),
     # programs_classics6: silent wrong gradients or values (no hazard); each cause is named
-    "fraction_constants_mixed": ("wrong", "np.float64 <op> Fraction: NumPy's object loop hands "
-                                 "Fraction.__rmul__ a fresh Python float (handlers.binary: "
-                                 "operator_runs_python runs the operator natively), so that "
-                                 "term is a constant"),
-    "numpy_scalar_times_user_number": ("wrong", "np.float64 * a user class with __rmul__: "
-                                       "NumPy's object loop hands __rmul__ a fresh Python "
-                                       "float (handlers.binary, operator_runs_python), the "
-                                       "term is a constant"),
     # programs_classics6: reported
     "operator_module_inplace": ("wrong_hazard", "operator.setitem(a, i, v) called as a "
                                 "function (and through map) has no rule: FA101, FA104"),
@@ -180,12 +170,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                   "eigendecomposition calls LAPACK dsyevr directly, no rule "
                                   "(FA101)"),
     # programs_classics7: silent wrong gradients (no hazard); each cause is named
-    "softplus_where_overflow": ("wrong", "np.where(z > 30, z, np.log1p(np.exp(z))): np.exp "
-                                "overflows to inf in the branch not selected; its VJP is "
-                                "g * ans = 0 * inf = NaN (rules/families.py _scaled: the "
-                                "derivative-is-ans and derivative-is-an-argument forms skip "
-                                "no_cotangent_no_nan, which the general form applies), a NaN "
-                                "gradient with no hazard"),
     "fraction_constants_with_arrays": ("wrong", "(np.exp(x) * Fraction(1, 3) + Fraction(1, 2))"
                                        ".astype(float): since 957946f x * Fraction is mirrored "
                                        "element by element (right alone), but the object array "
@@ -378,15 +362,6 @@ def _has_torch() -> bool:
 # program -> why its replay is known wrong: the silent losses above are also constants a
 # replay keeps (a wrong value at a new point, not only a wrong gradient)
 REPLAY_EXPECTED: dict[str, str] = {}
-# programs_classics5 whose fresh captures are right but whose replays are not
-REPLAY_EXPECTED.update({
-    # programs_classics6
-    "run_length_groupby": "itertools.groupby with no key compares traced floats for equality "
-                          "in C (STRUCTURAL in capture/call_kinds.py): the runs it finds are "
-                          "not guarded",
-})
-REPLAY_EXPECTED.update({name: EXPECTED[name][1] for name in (
-    "fraction_constants_mixed", "numpy_scalar_times_user_number")})
 # programs_classics7: the silent losses above, and a replay-only one
 REPLAY_EXPECTED.update({name: EXPECTED[name][1] for name in (
     "fast_inverse_sqrt_bits", "float_bits_copy_roundtrip", "fraction_constants_with_arrays")})
