@@ -26,8 +26,17 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
+import numpy as np
+
+from . import _evalframe as C
 from . import session
-from .sourceloc import TRAMPOLINE_VARNAMES, _file_cache, is_framead_file, is_trampoline
+from .sourceloc import (
+    TRAMPOLINE_LOCS,
+    TRAMPOLINE_VARNAMES,
+    _file_cache,
+    is_framead_file,
+    is_trampoline,
+)
 
 MAX_TRAMPOLINES = 512  # cached code objects (then all forgotten at once)
 
@@ -42,9 +51,11 @@ assert _TEMPLATE.co_varnames == TRAMPOLINE_VARNAMES
 assert {line for _, _, line in _TEMPLATE.co_lines() if line is not None} == {
     _TEMPLATE.co_firstlineno}
 
-# (id(caller code), f_lasti) -> [weak reference to the caller code, trampoline code, its
-# function with the globals it last ran with]
-_codes: dict[tuple[int, int], list] = {}
+# (id(caller code), f_lasti[, the caller's SourceLoc for a C function f]) -> [weak reference
+# to the caller code, trampoline code, its function with the globals it last ran with]
+_codes: dict[tuple, list] = {}
+_C_FUNCTIONS = (types.BuiltinFunctionType, types.MethodDescriptorType,
+                types.WrapperDescriptorType, types.MethodWrapperType, np.ufunc)
 
 
 def _direct(call: Callable, f: Callable, args: Any, kwargs: Any) -> Any:
@@ -52,10 +63,12 @@ def _direct(call: Callable, f: Callable, args: Any, kwargs: Any) -> Any:
     return call(f, *args, **kwargs)
 
 
-def trampoline(frame: FrameType | None) -> Callable:
+def trampoline(frame: FrameType | None, f: object = None) -> Callable:
     """A function ``t`` such that ``t(call, f, args, kwargs)`` runs ``call(f, *args,
     **kwargs)`` from a frame showing the nearest program frame at or above ``frame``
-    (framead's frames skipped): its file, line, function name and globals."""
+    (framead's frames skipped): its file, line, function name and globals. For a C function
+    ``f`` (what is recorded at the call itself is located at the trampoline) one per caller
+    chain, whose SourceLoc, callers included, its nodes get (``sourceloc.TRAMPOLINE_LOCS``)."""
     known = _file_cache  # (is_framead_file's answers: a look-up, not a call)
     while frame is not None:
         code = frame.f_code
@@ -65,7 +78,9 @@ def trampoline(frame: FrameType | None) -> Callable:
         frame = frame.f_back
     if frame is None:
         return _direct
-    key = (id(code), frame.f_lasti)
+    key: tuple = (id(code), frame.f_lasti)
+    if type(f) in _C_FUNCTIONS:
+        key = (*key, C.where(frame).loc)
     hit = _codes.get(key)
     if hit is None or hit[0]() is not code:
         hit = _make(code, frame, key)
@@ -75,7 +90,7 @@ def trampoline(frame: FrameType | None) -> Callable:
     return fn
 
 
-def _make(code: CodeType, frame: FrameType, key: tuple[int, int]) -> list:
+def _make(code: CodeType, frame: FrameType, key: tuple) -> list:
     if is_trampoline(code):  # grad(grad(f)): the outer trampoline's caller is the caller
         new = code
     else:
@@ -85,6 +100,8 @@ def _make(code: CodeType, frame: FrameType, key: tuple[int, int]) -> list:
     if len(_codes) >= MAX_TRAMPOLINES:
         clear_cache()
     session.EAGER_CODES[id(new)] = new  # run uninstrumented (kept alive there)
+    if len(key) > 2 and new is not code:
+        TRAMPOLINE_LOCS[id(new)] = key[2]
     entry = _codes[key] = [weakref.ref(code), new, types.FunctionType(new, frame.f_globals)]
     return entry
 
@@ -93,6 +110,7 @@ def clear_cache() -> None:
     """Forget the trampolines (a running one keeps its code object)."""
     for _, new, _ in list(_codes.values()):  # (a copy: other threads may add meanwhile)
         session.EAGER_CODES.pop(id(new), None)
+        TRAMPOLINE_LOCS.pop(id(new), None)
     _codes.clear()
 
 

@@ -41,6 +41,11 @@ TRAMPOLINE_VARNAMES = ("__framead_call__", "__framead_f__", "__framead_args__",
                        "__framead_kwargs__")
 
 
+# id(trampoline code) -> the SourceLoc (callers included) of the caller it shows, for the
+# trampolines of C functions (their call is recorded in the trampoline's frame)
+TRAMPOLINE_LOCS: dict[int, SourceLoc] = {}
+
+
 def is_trampoline(code: CodeType) -> bool:
     """Whether ``code`` is a trampoline of capture/caller_frame.py (framead's, though it shows
     the user's file)."""
@@ -112,6 +117,10 @@ def resolve_where(frames: tuple[tuple[CodeType, int], ...]) -> SourceLoc:
     if len(frames) > 1 and is_trampoline(frames[-1][0]):
         frames = frames[:-1]
     code, lasti = frames[0]
+    if len(frames) == 1 and is_trampoline(code):
+        loc = TRAMPOLINE_LOCS.get(id(code))
+        if loc is not None:
+            return loc
     return SourceLoc(code.co_filename, line_at(code, lasti), code.co_qualname,
                      tuple((c.co_filename, line_at(c, i), c.co_qualname) for c, i in frames[1:]))
 

@@ -154,7 +154,7 @@ def call_top(f: Callable, args: Sequence, kwargs: dict) -> Any:
     callables, partials, see-through Python functions), not as a call from framead's frame.
     Outside a capture (or with it disabled) the probe calls ``f`` natively. ``f``'s caller
     frame shows the user's line that called framead (capture/caller_frame.py)."""
-    return trampoline(sys._getframe(1))(probe_call, f, args, kwargs)
+    return trampoline(sys._getframe(1), f)(probe_call, f, args, kwargs)
 
 
 def capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
@@ -176,7 +176,7 @@ def capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
     try:
         inputs = spec.box(boxed, copies, rec.new_input)
         wrt = [v for i in nums for v in inputs[i]]
-        call = trampoline(sys._getframe(1))  # (found outside the session: no hook there)
+        call = trampoline(sys._getframe(1), f)  # (outside the session: no hook there)
         with Session(rec):  # the GC stays on: garbage goes as natively
             out = call(probe_call, f, boxed, kwargs)  # (call_top's call, one frame less)
         leaves, treedef = tree.flatten(out)

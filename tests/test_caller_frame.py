@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -265,6 +266,33 @@ def test_hazard_locations_keep_their_callers():
     line_f = f.__code__.co_firstlineno + 1
     assert (h.loc.file, h.loc.line, h.loc.function) == (__file__, line_f, f.__qualname__)
     assert h.loc.stack == ((__file__, g.__code__.co_firstlineno + 1, g.__qualname__),)
+
+
+def _c_function_case():
+    def inner():
+        return framead.trace(math.frexp, 1.5), inner.__code__.co_firstlineno + 1
+
+    def outer():
+        return inner(), outer.__code__.co_firstlineno + 1
+
+    return outer()
+
+
+def test_c_function_f_keeps_its_callers_and_warnings():
+    """f a C function: the node recorded at its call is located at the user's line with that
+    line's callers; a warning it issues (stacklevel 1: the running Python frame) names the
+    user's line, as natively."""
+    (t, line_in), line_out = _c_function_case()
+    loc = t.nodes[0].loc
+    assert (loc.file, loc.line) == (__file__, line_in)
+    assert loc.stack[0] == (__file__, line_out, _c_function_case.__qualname__ + ".<locals>.outer")
+    x = np.array([0.0, 1.0])
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        for g in (np.log, framead.jacrev(np.log)):
+            call_from_line(g, x)
+    assert [(m.filename, m.lineno, m.category) for m in w] == [
+        (__file__, CALLER_LINE, RuntimeWarning)] * 2
 
 
 def test_one_frame_between_f_and_framead():
