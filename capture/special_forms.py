@@ -27,12 +27,12 @@ from .operators import FUNC_OPS, INPLACE_OPS
 from .primitive_rules import GATHER_RULE
 from .sourceloc import is_framead_file
 
+_INEXACT = (float, complex, np.inexact)
+
 
 def rows_if_traced(rec: Any, x: Any, frame: Any) -> Any:
     """A traced array as the iterator of its rows the recorder reads; anything else as is."""
-    if rec.reads_rows(x):
-        return rec.rows(x)
-    return x
+    return rec.rows(x) if rec.reads_rows(x) else x
 
 
 class ItemRows:
@@ -83,15 +83,11 @@ def _same(f: Any) -> Any:
     return f
 
 
-def _iter_items(rec, it, frame) -> list:
-    return list(rows_if_traced(rec, it, frame))
-
-
 def sum_items(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """builtins.sum(items, start)."""
     if not args or len(args) > 2 or set(kwargs) - {"start"}:
         return call_as_user(fn, args, kwargs)
-    items = _iter_items(rec, args[0], frame)
+    items = list(rows_if_traced(rec, args[0], frame))
     start = args[1] if len(args) > 1 else kwargs.get("start", 0)
     rule = rules.lookup(builtins.sum)
     if rule is None or (rec.tree_value(items) is None and rec.value_of(start) is None):
@@ -105,7 +101,7 @@ def fold(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     n = 2 if fn is _SUMPROD else 1
     if len(args) != n or set(kwargs) - ({"start"} if fn is math.prod else set()):
         return call_as_user(fn, args, kwargs)  # CPython's own error
-    items = tuple(_iter_items(rec, a, frame) for a in args)
+    items = tuple(list(rows_if_traced(rec, a, frame)) for a in args)
     rule = rules.lookup(fn)
     node_args = (*items, kwargs["start"]) if "start" in kwargs else items
     if rule is None or all(rec.tree_value(a) is None for a in node_args):
@@ -143,23 +139,16 @@ def reduce_items(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> An
     """functools.reduce(f, items[, initial])."""
     if len(args) < 2 or kwargs or _native_enough(rec, args[0], args[1:]):
         return call_as_user(fn, args, kwargs)
-    f = args[0]
-    seq = rows_if_traced(rec, args[1], frame)
-    if is_python_visible(f):
-        return fn(f, seq, *args[2:])
-    step = StepFromC(rec, f, frame)
-    return fn(step, seq, *args[2:])
+    f, seq = args[0], rows_if_traced(rec, args[1], frame)
+    return fn(f if is_python_visible(f) else StepFromC(rec, f, frame), seq, *args[2:])
 
 
 def map_items(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """builtins.map(f, *iterables)."""
     if not args or kwargs or _native_enough(rec, args[0], args[1:]):
         return call_as_user(fn, args, kwargs)
-    f = args[0]
-    its = tuple(rows_if_traced(rec, a, frame) for a in args[1:])
-    if is_python_visible(f):
-        return fn(f, *its)
-    return fn(StepFromC(rec, f, frame), *its)
+    f, its = args[0], tuple(rows_if_traced(rec, a, frame) for a in args[1:])
+    return fn(f if is_python_visible(f) else StepFromC(rec, f, frame), *its)
 
 
 def starmap(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
@@ -168,9 +157,7 @@ def starmap(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
         return call_as_user(fn, args, kwargs)
     # (C makes each item a tuple, iterating a traced row in C: its items as read instead)
     f, items = args[0], map(ItemRows(weakref.ref(rec)), rows_if_traced(rec, args[1], frame))
-    if is_python_visible(f):
-        return fn(f, items)
-    return fn(StepFromC(rec, f, frame), items)
+    return fn(f if is_python_visible(f) else StepFromC(rec, f, frame), items)
 
 
 def accumulate(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
@@ -208,9 +195,8 @@ def partial_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> An
 
 
 def as_strided(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
-    """``as_strided(x, shape, strides)`` views x's memory through ``__array_interface__`` (its
-    base is not x): recorded as the gather of its elements from x's buffer. It runs
-    natively (NumPy 2.5's sets the dtype through a call on the traced view: no node)."""
+    """``as_strided(x, shape, strides)`` (its base is not x): the gather of its elements from
+    x's buffer, run natively (NumPy 2.5's sets the dtype on the traced view: no node)."""
     out = call_quiet(fn, args, kwargs)
     x = args[0] if args else kwargs.get("x")
     if not isinstance(x, np.ndarray) or rec.value_of(x) is None or \
@@ -345,8 +331,7 @@ def _numbers_of(rec: Any, x: Any, frame: Any, constant: bool = False) -> Any:
 
 
 def _leaf_ids(x: Any) -> frozenset:
-    """The ids of the objects inside the lists/tuples ``x`` (NumPy keeps them by identity in
-    an object array it makes of x)."""
+    """Ids of the objects inside the lists/tuples ``x`` (kept in an object array made of x)."""
     ids, todo, seen = set(), [x], set()
     while todo:
         t = todo.pop()
@@ -359,19 +344,29 @@ def _leaf_ids(x: Any) -> frozenset:
 
 
 def _unlinked(rec: Any, out: np.ndarray, kept: frozenset) -> bool:
-    """``out`` holds numbers that are neither ``kept`` (by identity) nor traced."""
-    return any(isinstance(v, float | complex | np.inexact) and id(v) not in kept and
-               rec.value_of(v) is None for v in out.flat)
+    """``out`` holds numbers, or user objects holding them (NumPy's object loop's), neither
+    ``kept`` (by identity) nor traced."""
+    return any(id(v) not in kept and (rec.value_of(v) is None if isinstance(v, _INEXACT)
+                                      else _lost_inside(v)) for v in out.flat)
 
 
-def _report_unlinked(rec: Any, name: str, out: np.ndarray, kept: frozenset, frame: Any
-                     ) -> None:
-    """FA101 when ``out`` (an object array made from traced values) holds numbers NumPy made
-    that are not linked to them."""
+def _lost_inside(v: Any) -> bool:
+    """``v`` (of a Python class) holds floats (attributes, slots, their lists), none traced."""
+    if type(v).__module__ == "builtins" or isinstance(v, np.generic | np.ndarray | type):
+        return False
+    inner = [r for r in gc.get_referents(v) if not isinstance(r, type)]
+    inner += [w for r in inner if type(r) in (dict, list, tuple) for w in
+              (r.values() if type(r) is dict else r)]
+    return any(isinstance(w, _INEXACT) for w in inner) and not holds_traced(v, deep=True)
+
+
+def _report_unlinked(rec: Any, name: str, out: np.ndarray, kept: frozenset, frame: Any) -> None:
+    """FA101 where ``out`` (an object array made from traced values) holds what is lost."""
     if _unlinked(rec, out, kept):
         rec.hazard("FA101", name, frame,
-                   f"{name} made an object array of numbers computed from traced values that "
-                   "framead does not follow: the gradient through them is lost")
+                   f"{name} made an object array of numbers (or objects holding them) computed "
+                   "from traced values that framead does not follow: the gradient through them "
+                   "is lost")
 
 
 def object_operands(rec: Any, rule: Any, fn: Any, args: tuple, kwargs: dict,
@@ -417,7 +412,12 @@ def _operand_numbers(rec: Any, node_args: tuple, frame: Any) -> list:
 def object_made(rec: Any, name: str, inputs: tuple, out: Any, frame: Any) -> None:
     """An object array ``out`` a rule's call made from ``inputs`` (``np.full(n, t,
     dtype=object)``): held while it holds traced items; numbers NumPy computed from traced
-    inputs (``np.multiply(x, 2, dtype=object)``) are reported (FA101)."""
+    inputs (``np.multiply(x, 2, dtype=object)``) are reported (FA101), as is a user object
+    NumPy's object loop returned for traced scalars (``np.multiply(x[0], obj)``)."""
+    if type(out) is not np.ndarray and rec.value_of(out) is None and \
+            rec.tree_value(list(inputs)) is not None:
+        return _report_unlinked(rec, name, np.array([out, None], object)[:1],
+                                _leaf_ids(list(inputs)), frame)
     if not (type(out) is np.ndarray and out.dtype.hasobject and out.size) or \
             id(out) in rec.containers or rec.tree_value(list(inputs)) is None:
         return
