@@ -4264,20 +4264,23 @@ static int protocol_traced(PyObject *o);
    lists/tuples, and the % probes into a dict formatted into text */
 static int guard_users;
 
-/* A list/tuple compared by list's/tuple's own comparison (a namedtuple too; not a subclass
-   defining its own __lt__/__eq__: its Python code runs instrumented) */
+/* A list/tuple/dict compared by list's/tuple's/dict's own comparison (a namedtuple too; not
+   a subclass defining its own __lt__/__eq__: its Python code runs instrumented) */
 FA_INLINE int
 plain_seq_compare(PyTypeObject *t)
 {
-    return t == &PyTuple_Type || t == &PyList_Type ||
+    return t == &PyTuple_Type || t == &PyList_Type || t == &PyDict_Type ||
+           (PyType_FastSubclass(t, Py_TPFLAGS_DICT_SUBCLASS) &&
+            t->tp_richcompare == PyDict_Type.tp_richcompare) ||
            (PyType_FastSubclass(t, Py_TPFLAGS_TUPLE_SUBCLASS) &&
             t->tp_richcompare == PyTuple_Type.tp_richcompare) ||
            (PyType_FastSubclass(t, Py_TPFLAGS_LIST_SUBCLASS) &&
             t->tp_richcompare == PyList_Type.tp_richcompare);
 }
 
-/* Is `a <op> b` of two lists/tuples one that compares traced values inside them
-   ((x0, 1) < (x2, 0), [a, b] == [c, d], (cost, k) < best[:2], namedtuples) while a recorder
+/* Is `a <op> b` of two lists/tuples/dicts one that compares traced values inside them
+   ((x0, 1) < (x2, 0), [a, b] == [c, d], (cost, k) < best[:2], namedtuples, {k: x} == {k: y}:
+   ProbeHandlers.compare makes a dict's unreplayable) while a recorder
    records guards? ProbeHandlers.compare guards it (through tree_value); an uncached capture
    has no use for it (the handler only notes where traced values were first compared), so
    an untraced tuple comparison stays on the fast path, no scan made, outside cached traces. */

@@ -268,6 +268,9 @@ class ProbeHandlers:
                 self.guard(COMPARE_OPS[oparg], (a, b), {}, vals, result, sys._getframe(1))
             elif type(a) in _SETS and type(b) in _SETS:  # s == t of a tracked set
                 set_decision(self, COMPARE_OPS[oparg], a, b, result, sys._getframe(1))
+            elif isinstance(a, dict) or isinstance(b, dict):  # {k: x} == {k: y}: in C
+                self.unreplayable.append(f"a dict comparison of traced values at "
+                                         f"{loc_of(sys._getframe(1)).short()}")
         return result
 
     @user_tracebacks
@@ -276,9 +279,8 @@ class ProbeHandlers:
         return self.get_item(a, k, frame)
 
     def get_item(self, a, k, frame, base_slot=None):
-        """``a[k]``; ``base_slot``: ndarray's own ``__getitem__`` bound to a subclass
-        instance (``super().__getitem__(k)`` in np.memmap), recorded without running the
-        subclass's method again."""
+        """``a[k]``; ``base_slot``: ndarray's own ``__getitem__`` bound to a subclass instance
+        (``super().__getitem__(k)`` in np.memmap), recorded without running it again."""
         if type(a) is np.flatiter:
             return self.apply(rules.lookup(_mut.flat_getitem), operator.getitem, (a, k),
                               {}, (a.base, k), frame)
@@ -340,8 +342,7 @@ class ProbeHandlers:
         return obj
 
     def reads_rows(self, obj: Any) -> bool:
-        """Whether iterating ``obj`` reads the rows of a traced array (of one axis or more,
-        with ndarray's own ``__iter__``; or ``a.flat`` of a traced array)."""
+        """Whether iterating ``obj`` reads the rows of a traced array (ndarray's ``__iter__``)."""
         if type(obj) is np.flatiter:
             return self.value_of(obj.base) is not None
         return isinstance(obj, np.ndarray) and obj.ndim >= 1 and \
@@ -350,8 +351,7 @@ class ProbeHandlers:
     def rows(self, a: Any, reverse: bool = False) -> Any:
         """``iter(a)`` (``reversed(a)``) of a traced array: its rows as this recorder reads
         them (C's ``Rows``: the getitem fast path, else ``_row``), the recorder held weakly
-        (a kept iterator must not keep the recording alive: after it, plain rows).
-        ``a.flat``: its elements from where it stands (``_flat_row``)."""
+        (a kept iterator must not keep the recording alive). ``a.flat``: from where it is."""
         if type(a) is np.flatiter:
             return reversed(a) if reverse else C.Rows(weakref.ref(self), a, _flat_row)
         return C.Rows(weakref.ref(self), a, _row, reverse)
