@@ -27,7 +27,7 @@ from .overrides import plain, python_attr
 from .primitive_rules import CONST_RULE, COPY_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
 from .saves import ALL, NOTHING, plain_constants, saved_set
 from .sourceloc import loc_of
-from .special_forms import object_store
+from .special_forms import object_store, object_write
 from .unruled import refused_call
 from .values import RESIZE_RULE, _same_layout
 
@@ -285,12 +285,10 @@ class Mutations:
         self._now_constants((target,), frame)
         if getattr(rule, "hazard", None):
             self.hazard("FA102", rule.name, frame, rule.hazard)
-        if self.guards is not None:
-            kw = dict(call_kwargs) if node_kwargs is None else node_kwargs
+        if self.guards is not None:  # (a op= b: the functional op's, stored in a's dtype)
             if callable(rule.fn) and not rule.mutates and target is node_args[0]:
-                # (a op= b: the functional op's result, as stored in a's dtype)
-                self.guard(_StoredResult(rule.fn, target.dtype), node_args, kw, vals, target,
-                           frame)
+                self.guard(_StoredResult(rule.fn, target.dtype), node_args, dict(call_kwargs)
+                           if node_kwargs is None else node_kwargs, vals, target, frame)
             else:
                 self.unreplayable.append(f"{rule.name} writes what has no derivative in place")
         return result
@@ -380,6 +378,9 @@ class Mutations:
         """``a op= b`` on an array: a functional node, then a write into a's buffer."""
         if self.value_of(a) is None and self.tree_value(b) is None:
             return iop(a, b)
+        if a.dtype.kind == "O" and id(a) not in self.containers:  # objs += x: object loop's
+            return object_write(self, f"operator.{iop.__name__}", iop, (a, b), {}, (a, b), a,
+                                frame)
         rule = rules.lookup(_narrowing_ufunc(fop, a, b) or fop)
         if rule is None:
             return self.unknown_call(iop, (a, b), {}, frame)
@@ -495,22 +496,6 @@ class Mutations:
         return y
 
 
-class _StoredResult:
-    """``fn``'s result as an in-place write leaves it in an array of ``dtype`` (``a //= b``:
-    ``np.floor_divide(a, b)`` cast to a's dtype): a cached trace's guard of a cut in place."""
-
-    __slots__ = ("fn", "stored")
-
-    def __init__(self, fn: Any, dtype: np.dtype):
-        self.fn, self.stored = fn, _Stored(dtype)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
-        return self.stored(self.fn(*args, **kwargs))
-
-    def __repr__(self) -> str:
-        return f"{getattr(self.fn, '__name__', self.fn)}_{self.stored!r}"
-
-
 _INTEGRAL = frozenset("biumM")  # dtype kinds whose values move in steps: bool, ints, times
 
 
@@ -532,6 +517,20 @@ class _Stored:
 
     def __repr__(self) -> str:
         return f"stored_as_{self.dtype}"
+
+
+class _StoredResult(_Stored):
+    """``fn``'s result as an in-place write leaves it in an array of ``dtype`` (``a //= b``:
+    ``np.floor_divide(a, b)`` cast to a's dtype): a cached trace's guard of a cut in place."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Any, dtype: np.dtype):
+        super().__init__(dtype)
+        self.fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:  # type: ignore[override]
+        return _Stored.__call__(self, self.fn(*args, **kwargs))
 
 
 _OVERLAP = ("a write through a view whose elements share memory (as_strided, "

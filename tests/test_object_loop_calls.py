@@ -62,7 +62,16 @@ SPELLINGS = {  # (x: traced float array, N: the user class) -> user objects made
     "call_objarr_right": lambda u, x, N: u(x, np.array([N(1.5), N(2.0), N(-1.0)])),
     "outer": lambda u, x, N: u.outer(x, [N(2.0)]).ravel(),
     "call_obj_right_kw": lambda u, x, N: u(x, N(2.0), dtype=object),
+    "inplace_objarr": lambda u, x, N: _inplace(u, np.array([N(1.5), N(2.0), N(-1.0)]), x),
 }
+IOPS = {"add": operator.iadd, "subtract": operator.isub, "multiply": operator.imul,
+        "true_divide": operator.itruediv}
+
+
+def _inplace(u, objs, x):
+    """``objs op= x`` (capture/mutation.py ``_inplace``: the object array written in place)."""
+    objs = IOPS[u.__name__](objs, x)
+    return objs
 # (the operator forms: capture/handlers.py records operator.<op> through Recorder.apply with
 # no check of an object array result; the change is named in the xfail)
 OPERATOR_SPELLINGS = {
@@ -130,3 +139,14 @@ def test_mirrored_operator_form_stays_silent_and_right(store):
     x = np.array([0.4, 1.3, 2.2])
     _, g = framead.value_and_grad(f, strict=True)(x.copy())
     np.testing.assert_allclose(g, [3.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("iop", sorted(IOPS))
+def test_object_array_of_floats_updated_in_place(iop):
+    """``o = np.array([1.5, 2.0, -1.0], object); o += x``: NumPy's object loop stores fresh
+    floats computed from x's items: right or FA101, never silent."""
+    def f(x):
+        o = np.array([1.5, 2.0, -1.0], dtype=object)
+        o = IOPS[iop](o, x)
+        return float(sum(o) + x[0])
+    _check(f, np.array([0.4, 1.3, 2.2]))
