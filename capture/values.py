@@ -275,17 +275,17 @@ class ValueTable:
         ``np.frombuffer(x, np.uint8)``, ``np.ndarray(..., buffer=x)``): framead does not follow
         values through bits, so FA104 at the reading line (once per view and buffer version);
         nothing where the buffer holds constants."""
-        seen = self.__dict__.setdefault("_bits_seen", set())
-        key = (id(obj), id(buf), buf.version)
-        if key in seen:
+        seen = self.__dict__.setdefault("_bits_seen", {})  # (buffer, version) -> view ids
+        views = seen.get((id(buf), buf.version), 0)
+        if views == 0:  # (rare: whether the buffer's value is a constant node's)
+            v = buf.value
+            made = next((n for n in reversed(self.nodes) if any(o is v for o in n.outputs)),
+                        None)
+            views = seen[(id(buf), buf.version)] = None if made is not None and \
+                made.rule is CONST_RULE else set()
+        if views is None or id(obj) in views:
             return
-        seen.add(key)
-        v = buf.value
-        for n in reversed(self.nodes):  # (rare: what made the buffer's value)
-            if any(o is v for o in n.outputs):
-                if n.rule is CONST_RULE:
-                    return
-                break
+        views.add(id(obj))
         self.hazard("FA104", f"view as {obj.dtype}", sys._getframe(2),
                     f"a traced {buf.value.dtype} buffer's bytes read as {obj.dtype}: framead "
                     "does not follow values through their bits; what is computed from them "
