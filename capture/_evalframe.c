@@ -254,6 +254,12 @@ static ptrmap identity_consumers;
 static PyObject *scan_config; /* (plain class, consumers, leaf iterator types): kept alive */
 static PyObject *leaf_iter_types;
 
+/* a dict view (dict_keys, dict_values, dict_items) */
+typedef struct {
+    PyObject_HEAD
+    PyDictObject *dv_dict;
+} fa_dictview;
+
 static int scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe,
                      int mode);
 
@@ -440,18 +446,26 @@ scan_walk(const ptrmap *m, PyObject *o, int depth, Py_ssize_t *budget, int maybe
         items = ((PyTupleObject *)o)->ob_item;
         n = PyTuple_GET_SIZE(o);
     }
-    else if (PyDict_Check(o)) { /* json.dumps({"p": [t, ...]}): the values */
+    else if (PyDict_Check(o)) { /* json.dumps({"p": [t, ...]}), str({t: 1}): keys, values */
         if (depth > 32 || --*budget < 0) {
             return maybe;
         }
         Py_ssize_t pos = 0;
         PyObject *key, *value;
         while (PyDict_Next(o, &pos, &key, &value)) {
-            if (is_traced_in(m, value) || scan_walk(m, value, depth + 1, budget, maybe, mode)) {
+            if (is_traced_in(m, value) || is_traced_in(m, key) ||
+                scan_walk(m, value, depth + 1, budget, maybe, mode) ||
+                scan_walk(m, key, depth + 1, budget, maybe, mode)) {
                 return 1;
             }
         }
         return 0;
+    }
+    else if (PyDictKeys_Check(o) || PyDictValues_Check(o) || PyDictItems_Check(o)) {
+        /* repr(d.values()), str([a, d.items()]): the view's dict (its layout as CPython's
+           dictobject.c has it, every version: the object head, then the dict) */
+        PyObject *d = (PyObject *)((fa_dictview *)o)->dv_dict;
+        return d != NULL && scan_walk(m, d, depth + 1, budget, maybe, mode);
     }
     else {
         int kind = (mode & FA_SCAN_SEQS) ? seq_kind(o) : 0;

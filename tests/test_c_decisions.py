@@ -196,23 +196,15 @@ def test_uncached_captures_report_nothing():
     np.testing.assert_allclose(g, fd_grad(f, (x.copy(),)), rtol=1e-6, atol=1e-6)
 
 
-_UNREACHED = (
-    "the text callables reach dispatch (while guards are recorded: RULE|SCAN, "
-    "capture/session.py _guard_flag_pairs) only where the C argument scan finds a traced "
-    "value: it enters lists, tuples and dict values, not dict keys or dict views (a slice "
-    "made from traced values is tracked: decision_guards.slice_call), so calls.text_guard "
-    "(which enters them: decision_guards.text_traced) never sees the call. Needs the C scan "
-    "(capture/_evalframe.c scan_walk) to enter dict keys and dict views for the SCAN flag")
-_xfail = pytest.mark.xfail(strict=True, raises=AssertionError, reason=_UNREACHED)
 
 
 @pytest.mark.parametrize("text", [
     lambda a: str({a}), lambda a: str([frozenset([a])]), lambda a: repr({"k": {a}}),
     lambda a: repr([a, {"k": a}.items()]), lambda a: str([a, slice(a, None)]),
     lambda a: str([a, {a: 1.0}]),
-    pytest.param(lambda a: str(({a: 1.0},)), marks=_xfail),
+    lambda a: str(({a: 1.0},)),
     lambda a: f"{slice(a, None)}", lambda a: str(slice(None, a)),
-    pytest.param(lambda a: repr({"k": a}.values()), marks=_xfail)],
+    lambda a: repr({"k": a}.values())],
     ids=["set", "list-frozenset", "dict-set", "list-items", "list-slice", "list-dictkey",
          "tuple-dictkey",
          "fstring-slice", "str-slice", "repr-values"])

@@ -475,16 +475,11 @@ def test_fstrings_as_native(python, tmp_path):
     assert r.stdout.strip().startswith("SAME"), r.stdout[-3000:]
 
 
-_TEXT_REASON = (
-    "repr of a dict view holding traced values never reaches dispatch: the text callables' "
-    "C scan (capture/_evalframe.c scan_walk, RULE|SCAN) enters lists, tuples and dict values "
-    "but not dict keys or views, so the text is neither guarded nor unreplayable")
 
 
 @pytest.mark.parametrize("text", [
     lambda a: f"{slice(a, None)}", lambda a: str({a}),
-    pytest.param(lambda a: repr({"k": a}.values()), marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError, reason=_TEXT_REASON)),
+    lambda a: repr({"k": a}.values()),
     lambda a: "%s" % ({a},)],  # noqa: UP031 - the '%' operator is the case
     ids=["fstring-slice", "str-set", "repr-values", "percent-set"])
 def test_text_of_containers_holding_traced_values_decides(text):
