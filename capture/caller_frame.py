@@ -15,7 +15,11 @@ The trampoline runs uninstrumented (``session.EAGER_CODES``), is left out of tra
 (``sourceloc.strip_framead_frames``) and of recorded source locations' caller chains
 (``sourceloc.resolve_where``); it is recognised by its argument names
 (``sourceloc.is_trampoline``). One code object per (caller code object, instruction),
-cached; a call costs a short frame walk, a dict look-up and a function object.
+cached with its function (rebuilt when the caller's globals differ); a call costs a short
+frame walk and a dict look-up, found before the capture's session starts. Limits: its
+``f_locals``, column positions and ``co_firstlineno`` are not the caller's; a stacklevel past
+the caller reaches framead's frames; tracers and profilers see its call (under the caller's
+file and name) besides framead's own.
 """
 
 from __future__ import annotations
