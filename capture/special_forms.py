@@ -199,8 +199,7 @@ def as_strided(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     x's buffer, run natively (NumPy 2.5's sets the dtype on the traced view: no node)."""
     out = call_quiet(fn, args, kwargs)
     x = args[0] if args else kwargs.get("x")
-    if not isinstance(x, np.ndarray) or rec.value_of(x) is None or \
-            not isinstance(out, np.ndarray):
+    if not (isinstance(x, np.ndarray) and isinstance(out, np.ndarray)) or rec.value_of(x) is None:
         return out
     root = buffer_owner(x)
     idx = prim.view_index(root, out)
@@ -331,13 +330,14 @@ def _numbers_of(rec: Any, x: Any, frame: Any, constant: bool = False) -> Any:
 
 
 def _leaf_ids(x: Any) -> frozenset:
-    """Ids of the objects inside the lists/tuples ``x`` (kept in an object array made of x)."""
+    """Ids of the objects inside the lists/tuples/object arrays ``x`` (kept by identity)."""
     ids, todo, seen = set(), [x], set()
     while todo:
         t = todo.pop()
-        if type(t) in (list, tuple) and id(t) not in seen:
+        if (type(t) in (list, tuple) or type(t) is np.ndarray and t.dtype.kind == "O") and \
+                id(t) not in seen:
             seen.add(id(t))
-            todo.extend(t)
+            todo.extend(t.flat if type(t) is np.ndarray else t)
         else:
             ids.add(id(t))
     return frozenset(ids)

@@ -150,3 +150,24 @@ def test_object_array_of_floats_updated_in_place(iop):
         o = IOPS[iop](o, x)
         return float(sum(o) + x[0])
     _check(f, np.array([0.4, 1.3, 2.2]))
+
+
+KEPT = {  # object arrays whose user objects NumPy copies by identity: not lost, no hazard
+    "concatenate": lambda x, objs: np.concatenate([x.astype(object), objs]),
+    "stack": lambda x, objs: np.stack([x.astype(object), objs]).ravel(),
+    "where": lambda x, objs: np.where(x > 1.0, objs, objs[::-1]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEPT))
+def test_user_objects_copied_by_identity_stay_silent(name):
+    N = _number_class("attr")
+
+    def f(x):
+        objs = np.array([N(1.5), N(2.0), N(-1.0)])
+        out = KEPT[name](x, objs)
+        return float(sum(v if isinstance(v, float) else v.v for v in out) + x[0])
+    x = np.array([0.4, 1.3, 2.2])
+    _, g = framead.value_and_grad(f, strict=True)(x.copy())
+    fd = np.array([(f(x + H * e) - f(x - H * e)) / (2 * H) for e in np.eye(3)])
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6)
