@@ -58,8 +58,8 @@ assert {line for _, _, line in _TEMPLATE.co_lines() if line is not None} == {
 # (id(caller code), f_lasti[, the caller's SourceLoc for a C function f]) -> [weak reference
 # to the caller code, trampoline code, its function with the globals it last ran with]
 _codes: dict[tuple, list] = {}
-_C_FUNCTIONS = (types.BuiltinFunctionType, types.MethodDescriptorType,
-                types.WrapperDescriptorType, types.MethodWrapperType, np.ufunc)
+_C_FUNCTIONS = frozenset((types.BuiltinFunctionType, types.MethodDescriptorType,
+                          types.WrapperDescriptorType, types.MethodWrapperType, np.ufunc))
 
 
 def _direct(call: Callable, f: Callable, args: Any, kwargs: Any) -> Any:
