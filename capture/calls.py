@@ -75,10 +75,9 @@ _VIEWS: tuple[type, ...] = (type({}.keys()), type({}.values()),
 _COLLECTIONS = (set, frozenset, dict, collections.deque)
 
 
-# The commonest traced call, math.sin(x) or np.sin(x) on plain numbers and arrays: a C function
-# of a module (or a ufunc) with a rule, not in the call-kind table, given positional arguments
-# of these exact types (no ndarray subclass, no container) goes straight to its rule: every
-# question dispatch asks before the rule has the answer "no" for it.
+# The commonest traced call, math.sin(x) or np.sin(x): a C function of a module (or a ufunc)
+# with a rule, not in the call-kind table, given positional arguments of these exact types
+# goes straight to its rule (every question dispatch asks before the rule is "no" for it).
 _PLAIN_ARGS = frozenset({float, int, bool, complex, str, type(None), np.ndarray, np.float64,
                          np.float32, np.int64})
 _BUILTIN_FUNCTION = types.BuiltinFunctionType
@@ -306,7 +305,9 @@ def _apply_rule(rec, rule, fn, args: tuple, kwargs: dict, node_args: tuple, fram
         # np.square(obj): on the numbers of object arrays holding traced items
         return object_operands(rec, rule, call, args, kwargs, node_args, frame)
     result = rec.apply(rule, call, args, kwargs, node_args, frame)
-    if type(result) is np.ndarray and result.dtype.hasobject and not rule.cut:
+    if not rule.cut and (type(result) is np.ndarray and result.dtype.hasobject or  # the loop's:
+                         not isinstance(result, np.ndarray | np.generic) and  # np.multiply(
+                         type(result).__flags__ & (1 << 9)):  # x[0], obj) (a heap type's)
         object_made(rec, rule.name, tuple(a for i, a in enumerate(node_args)
                                           if i not in rule.nondiff), result, frame)
     return result

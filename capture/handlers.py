@@ -40,7 +40,7 @@ from .primitive_rules import SETITEM_RULE, VIEW_UPDATE_RULE
 from .protocols import NO_SLOT, binary_operand
 from .saves import saved_set
 from .sourceloc import loc_of, user_tracebacks, where_of
-from .special_forms import check_hit, object_operands
+from .special_forms import check_hit, object_made, object_operands
 
 _HEAPTYPE = 1 << 9
 _SETS = frozenset({set, frozenset})
@@ -59,8 +59,7 @@ _OP_RULES: list = []
 _OP_SAVES: list = []  # per operator: saves when only a / only b / both are traced
 _OP_GEN = [-1]  # the registry's generation they were made at
 _GENERATION = generation_cell()
-# one thread at a time remakes the tables above and _FAST_TABLES (two threads' remakes
-# interleaved could leave one's stale tables labelled with the other's generation)
+# one thread at a time remakes the tables above and _FAST_TABLES (else: stale, mislabelled)
 _OP_LOCK = threading.RLock()  # (reentrant: a signal handler or finalizer may call grad)
 
 
@@ -86,8 +85,7 @@ class ProbeHandlers:
             if result is not NO_SLOT:
                 return result
         if operator_runs_python(oparg, ta, tb, a, b):
-            # the operand's own Python operator (np.matrix's *, np.ma's, a float subclass's):
-            # it runs here, instrumented, and what its body computes is recorded
+            # the operand's own Python operator (np.matrix's *, np.ma's): runs instrumented
             return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
         if self.containers and (_held_objects(self, a) or _held_objects(self, b)) and \
                 ta in _OBJECT_OPERANDS and tb in _OBJECT_OPERANDS and \
@@ -118,7 +116,10 @@ class ProbeHandlers:
         rule = rules.lookup(fop)
         if rule is None:
             return self.unknown_call(iop, (a, b), {}, frame)
-        return self.apply(rule, iop, (a, b), {}, (a, b), frame)
+        result = self.apply(rule, iop, (a, b), {}, (a, b), frame)
+        if type(result) is np.ndarray and result.dtype.kind == "O":  # objs * x: the object loop
+            object_made(self, f"operator.{fop.__name__}", (a, b), result, frame)
+        return result
 
     def _object_loop(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
         """``a <op> b`` (``-1 - oparg``: COMPARE_OP's), a traced NumPy scalar or array and an
@@ -395,8 +396,7 @@ _C_OP_ORDER = ("add", "and_", "floordiv", "lshift", "matmul", "mul", "mod", "or_
                "rshift", "sub", "truediv", "xor")
 
 
-# the recorder methods whose recording capture/_evalframe.c's fast path reproduces: a recorder
-# class that overrides any of them records through its handlers
+# the recorder methods capture/_evalframe.c's fast path reproduces (overridden: the handlers)
 _C_MIRRORED = ("binop", "binary", "_scalar_binop", "getitem", "get_item", "setitem", "set_item",
                "call", "unary", "compare", "apply", "tree_value", "value_of", "_outputs",
                "_new_value", "_register", "_entry", "_protect", "copy_on_write", "write_back",

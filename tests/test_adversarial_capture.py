@@ -439,11 +439,6 @@ def test_worker_loop_started_before_the_capture_is_reported():
     assert g == 7.0 or "FA109" in codes, f"gradient {g} (want 7.0), hazards {codes}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "text of a traced value (str()/repr()/f-string, FORMAT_VALUE is not probed; str/repr/"
-    "format are STRUCTURAL in capture/calls.py) read back as a float loses the gradient with "
-    "no hazard: FA108 only fires when the whole result is disconnected, and a watching thread "
-    "reports nothing for FORMAT_VALUE or repr passed to pool.submit"))
 @pytest.mark.parametrize("case", ["str_plus_x", "fstring_plus_x", "worker_fstring",
                                   "worker_repr"])
 def test_text_round_trip_of_a_traced_value_is_reported(case):

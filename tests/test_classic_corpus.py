@@ -176,20 +176,15 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                        "it returns then meeting a second Fraction loses the "
                                        "link with no hazard (before 957946f both reported "
                                        "FA101)"),
-    "object_array_user_items_ufunc": ("wrong", "user objects in NumPy's object loops: an "
-                                      "object array of them times a traced array, and "
-                                      "np.multiply(x, obj) called as a function, hand their "
-                                      "methods fresh Python floats; the n-d operator form "
-                                      "(x * obj) reports FA101 (handlers.binary), these two "
-                                      "do not: special_forms._unlinked looks only at numbers, "
-                                      "not at user objects holding them"),
-    "fast_inverse_sqrt_bits": ("wrong", "x.view(np.int64) of a traced float buffer is read as "
-                               "a constant with no hazard (capture/values.py Values.value_of: "
-                               "dtype kind not in 'fc' returns None), so the bit-level first "
-                               "guess is a constant; a complex view reports FA104"),
-    "float_bits_copy_roundtrip": ("wrong", "x.view(np.int64).copy().view(np.float64): the "
-                                  "integer view is a silent constant (Values.value_of, as "
-                                  "fast_inverse_sqrt_bits), so the restored x is a constant"),
+    "object_array_user_items_ufunc": ("wrong_hazard", "user objects in NumPy's object loops "
+                                      "(an object array of them times a traced array, "
+                                      "np.multiply(x, obj) called as a function) are handed "
+                                      "fresh Python floats: FA101 at the call "
+                                      "(special_forms.object_made), not mirrored"),
+    "fast_inverse_sqrt_bits": ("wrong_hazard", "x.view(np.int64) of a traced float buffer: "
+                               "FA104 where the bits are read (capture/values.py)"),
+    "float_bits_copy_roundtrip": ("wrong_hazard", "x.view(np.int64).copy().view(np.float64): "
+                                  "FA104 at the integer view (capture/values.py)"),
     # programs_classics7: reported
     "memoryview_write": ("wrong_hazard", "writes through memoryview(a) (the buffer protocol): "
                          "FA105 at memoryview and memoryview.__setitem__"),
@@ -362,16 +357,8 @@ def _has_torch() -> bool:
 # program -> why its replay is known wrong: the silent losses above are also constants a
 # replay keeps (a wrong value at a new point, not only a wrong gradient)
 REPLAY_EXPECTED: dict[str, str] = {}
-# programs_classics7: the silent losses above, and a replay-only one
-REPLAY_EXPECTED.update({name: EXPECTED[name][1] for name in (
-    "fast_inverse_sqrt_bits", "float_bits_copy_roundtrip", "fraction_constants_with_arrays")})
-REPLAY_EXPECTED.update({
-    "grid_snap_inplace_floordiv": "cell //= h on an ndarray (an in-place cut: "
-                                  "capture/mutation.py Mutations._cut_in_place) records no "
-                                  "guard, unlike np.floor_divide(a, h) and out= cuts "
-                                  "(Recorder.apply's cut branch calls self.guard): a replay "
-                                  "keeps the recorded cells, a wrong value at a new point",
-})
+# programs_classics7: the silent loss above
+REPLAY_EXPECTED["fraction_constants_with_arrays"] = EXPECTED["fraction_constants_with_arrays"][1]
 
 
 def test_classic_cached_replays():

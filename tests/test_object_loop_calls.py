@@ -72,8 +72,9 @@ def _inplace(u, objs, x):
     """``objs op= x`` (capture/mutation.py ``_inplace``: the object array written in place)."""
     objs = IOPS[u.__name__](objs, x)
     return objs
-# (the operator forms: capture/handlers.py records operator.<op> through Recorder.apply with
-# no check of an object array result; the change is named in the xfail)
+
+
+# the operator forms (capture/handlers.py: the object array Recorder.apply returns is checked)
 OPERATOR_SPELLINGS = {
     "op_objarr_left": lambda o, x, N: o(np.array([N(1.5), N(2.0), N(-1.0)]), x),
     "op_objarr_right": lambda o, x, N: o(x, np.array([N(1.5), N(2.0), N(-1.0)])),
@@ -110,10 +111,6 @@ def test_ufunc_calls_with_user_objects_not_silent(ufunc, spelling, store, xs):
     _check(_program(lambda x: SPELLINGS[spelling](u, x, N)), np.array(xs))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "capture/handlers.py ProbeHandlers.binop's last line records operator.<op> of an object "
-    "array of user objects and a traced array through Recorder.apply and never calls "
-    "special_forms.object_made on the object array it returns: silently wrong"))
 @pytest.mark.parametrize("spelling", sorted(OPERATOR_SPELLINGS))
 def test_operator_with_object_arrays_of_user_objects(spelling):
     N = _number_class("attr")
@@ -122,9 +119,6 @@ def test_operator_with_object_arrays_of_user_objects(spelling):
                np.array([0.4, 1.3, 2.2]))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "capture/calls.py: after rec.apply, object_made is called only for an ndarray result; "
-    "np.multiply(x[0], obj) returns obj's method's result (a user object): silently wrong"))
 def test_ufunc_call_on_a_traced_scalar_and_a_user_object():
     N = _number_class("attr")
     _check(_program(lambda x: [np.multiply(x[1], N(2.0))]), np.array([0.4, 1.3, 2.2]))

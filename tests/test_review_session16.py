@@ -268,13 +268,6 @@ def test_errstate_call_and_log_around_cached_calls_as_native():
 
 # --- 5. warnings: stacklevel past f; a program silencing its own warnings --------------------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "warnings.warn(..., stacklevel=2) in the differentiated function names the frame that "
-    "called it: natively the user's line, under framead framead/tracing.py's call_top (so "
-    "a DeprecationWarning meant for __main__ is hidden by the default filters). Pre-existing "
-    "(not the replay gate); needs the call of f made from a frame that carries the caller's "
-    "file, line and globals (a trampoline code object replaced with the caller's "
-    "co_filename/firstlineno, run with the caller's globals)"))
 def test_stacklevel_two_names_the_callers_line():
     def f(x):
         warnings.warn("call f differently", DeprecationWarning, stacklevel=2)
