@@ -1,8 +1,7 @@
 """Writes into traced arrays: ``a[k] = v``, ``a += b``, in-place NumPy calls and ``out=``.
 
-Before a write, values the reverse pass reads from the written memory are copied
-(copy-on-write); after it, the new contents become the buffer's next version and every view
-of it is re-derived (``write_back``). Part of ``Recorder`` (recorder.py)."""
+Before a write, values the reverse pass reads from the written memory are copied (copy-on-
+write); after it, the buffer's next version, every view re-derived (``write_back``)."""
 
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ from framead.ir import Node, Value
 from . import _evalframe as C
 from .buffers import buffer_owner, overlaps
 from .call_kinds import RAW_STORAGE_TYPES
+from .membership import stored_key
 from .native import call_quiet
 from .operators import INPLACE_OPS
 from .overrides import plain, python_attr
@@ -179,8 +179,7 @@ class Mutations:
         re.value, re.version = v, buf.version
 
     def _adopt(self, a: Any) -> None:
-        """A view of a traced buffer that framead did not see made (``getattr(z, "real")``,
-        a view of an untraced array made before it was written) gets its recipe here."""
+        """A view of a traced buffer framead did not see made gets its recipe here."""
         if isinstance(a, np.ndarray) and a.base is not None and self.buffers:
             e = self.entries.get(id(a))
             if e is None or e.obj is not a:
@@ -190,8 +189,7 @@ class Mutations:
                     self._view_entry(a, root, buf)
 
     def _target_value(self, a: np.ndarray) -> Value | None:
-        """``a``'s value as the target of a write bringing traced data: an untraced buffer
-        starts as a constant; a view framead did not see made gets its recipe here."""
+        """``a``'s value as a write's target: an untraced buffer starts as a constant."""
         root = buffer_owner(a)
         buf = self.buffer_of(root) or self._const_buffer(root)
         if a is not root:
@@ -394,6 +392,8 @@ class Mutations:
                         (base, k, v), base, frame, {})
             return None
         if not isinstance(a, np.ndarray):
+            if isinstance(a, dict):  # d[k] = v: which key k merges into, in a cached trace
+                stored_key(self, a, k, frame)
             if isinstance(a, np.void) and self.tree_value(v) is not None:
                 self._structured(a, frame, "np.void.__setitem__")  # (a record's memory)
             a[k] = v  # containers: identity carries traced items along

@@ -50,11 +50,6 @@ def _dict_dedup(x):
     return sum(d.values()) * len(d)
 
 
-_SET_REASON = (
-    "a dict of traced keys stored by d[k] = v dedups them by equality, unguarded in a cached "
-    "trace (sets and dict comprehensions are guarded: capture/membership.py); needs "
-    "Mutations.set_item to call membership.stored_key for a dict target")
-
 
 @pytest.mark.parametrize("f,a,b", [
     (_set_loop, [1.0, 1.0, 1.0], [5.0, 1.0, 1.0]),  # order 1,2,3 -> 2,3,5 (hash & 7)
@@ -65,8 +60,7 @@ _SET_REASON = (
      [1.0] * 3, [5.0, 1, 1]),
     (lambda x: len({float(v - v % 0.5) for v in x}) * x[0], [0.1, 0.2, 0.3],
      [1.3, 0.2, 0.6]),  # 1 distinct grid value -> 3
-    pytest.param(_dict_dedup, [0.1, 0.2, 0.3], [1.3, 0.2, 0.6], marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError, reason=_SET_REASON)),
+    (_dict_dedup, [0.1, 0.2, 0.3], [1.3, 0.2, 0.6]),
 ], ids=["for-loop", "list", "pop", "enumerate", "len", "dict-keys"])
 def test_hash_order_and_dedup_of_traced_values_replay_right(f, a, b):
     b = np.array(b)

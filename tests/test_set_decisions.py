@@ -457,10 +457,6 @@ DICT_FORMS = {
 }
 
 
-_STORE_REASON = ("d[k] = v (STORE_SUBSCR into a dict: mutation.set_item) is not guarded: "
-                 "which traced key k merges into is replayed as recorded. Needs "
-                 "mutation.set_item to call membership.stored_key(self, a, k, frame) before "
-                 "it stores into a dict (a KeyIndex guard; the dict tracked)")
 _MAP_REASON = ("BUILD_MAP n (a display with non-constant keys) and DICT_UPDATE ({**a}) are "
                "not rewritten: which traced keys merge is replayed as recorded. Needs: "
                "BUILD_MAP n -> n insertions through opcodes_common.DICT_ADD (as MAP_ADD), "
@@ -469,8 +465,8 @@ _MAP_REASON = ("BUILD_MAP n (a display with non-constant keys) and DICT_UPDATE (
 
 
 @pytest.mark.parametrize("form", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=_STORE_REASON if
-                                               name == "store_subscr" else _MAP_REASON))
+    name if name == "store_subscr" else
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=_MAP_REASON))
     for name in DICT_FORMS])
 def test_dict_keys_made_by_instructions(form):
     _check(_keyed(DICT_FORMS[form]), MERGE)
