@@ -833,7 +833,7 @@ def test_self_removing_gc_callback_does_not_switch_the_capture_off():
     assert got == [12.0, 12.0, 12.0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=False, reason=(  # (a race: on a loaded machine it may miss it)
     "Session's Python steps are not interrupt-safe for their own bookkeeping: a "
     "KeyboardInterrupt after _guards(+1) in _after_enter (session_enter then skips "
     "_after_exit) or between `_guarding = False` and _guards(-1) leaks capture/session.py "
