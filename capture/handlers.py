@@ -85,8 +85,9 @@ class ProbeHandlers:
             if result is not NO_SLOT:
                 return result
         if operator_runs_python(oparg, ta, tb, a, b):
-            # the operand's own Python operator (np.matrix's *, np.ma's): runs instrumented
-            return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
+            # the operand's own Python operator (np.matrix's *, np.ma's): runs instrumented (an
+            return self.hold_if_container(  # object array of what a Fraction's ran: held)
+                (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b))
         if self.containers and (_held_objects(self, a) or _held_objects(self, b)) and \
                 ta in _OBJECT_OPERANDS and tb in _OBJECT_OPERANDS and \
                 (rule := rules.lookup(FUNC_OPS[oparg % 13])) is not None:
@@ -161,9 +162,8 @@ class ProbeHandlers:
 
     def _text_mod(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
         """``"%.2f" % x`` in a cached trace: the text guarded, re-made from the replay's
-        values (``"%(v).2f" % d``: from the dict's values). A domain error (``"%d" % nan``),
-        or traced values it cannot be re-made from (in a set, a slice, a dict view, a dict's
-        keys), make the trace unreplayable."""
+        values (``"%(v).2f" % d``: the dict's). A domain error (``"%d" % nan``), or traced
+        values it cannot be re-made from (a set, slice, dict view or key): unreplayable."""
         try:
             text = (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
         except Exception as e:

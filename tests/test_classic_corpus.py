@@ -170,12 +170,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                   "eigendecomposition calls LAPACK dsyevr directly, no rule "
                                   "(FA101)"),
     # programs_classics7: silent wrong gradients (no hazard); each cause is named
-    "fraction_constants_with_arrays": ("wrong", "(np.exp(x) * Fraction(1, 3) + Fraction(1, 2))"
-                                       ".astype(float): since 957946f x * Fraction is mirrored "
-                                       "element by element (right alone), but the object array "
-                                       "it returns then meeting a second Fraction loses the "
-                                       "link with no hazard (before 957946f both reported "
-                                       "FA101)"),
     "object_array_user_items_ufunc": ("wrong_hazard", "user objects in NumPy's object loops "
                                       "(an object array of them times a traced array, "
                                       "np.multiply(x, obj) called as a function) are handed "
@@ -357,8 +351,6 @@ def _has_torch() -> bool:
 # program -> why its replay is known wrong: the silent losses above are also constants a
 # replay keeps (a wrong value at a new point, not only a wrong gradient)
 REPLAY_EXPECTED: dict[str, str] = {}
-# programs_classics7: the silent loss above
-REPLAY_EXPECTED["fraction_constants_with_arrays"] = EXPECTED["fraction_constants_with_arrays"][1]
 
 
 def test_classic_cached_replays():
