@@ -205,9 +205,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                "logm's dgees have no rule (FA101)"),
     "array_array_buffer_copy": ("wrong_hazard", "array.array('d', ndarray) copies a traced "
                                 "buffer (FA105)"),
-    "copy_module_array_snapshots": ("wrong_hazard", "copy.copy(ndarray) calls "
-                                    "ndarray.__copy__, which has no rule (FA101): a common "
-                                    "snapshot idiom loses its gradient"),
     "bytesio_binary_checkpoint": ("wrong_hazard", "BytesIO.write of a traced array (FA101)"),
 }
 

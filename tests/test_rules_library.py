@@ -153,6 +153,10 @@ PRODUCT_CASES = [
 ]
 
 SHAPE_CASES = [
+    # copy.copy(x) / copy.deepcopy(x) of arrays and NumPy scalars
+    (np.ndarray.__copy__, (X,), {}), (np.ndarray.__deepcopy__, (X, {}), {}),
+    (np.generic.__copy__, (np.float64(0.7),), {}),
+    (np.generic.__deepcopy__, (np.float64(-1.3), {}), {}),
     (np.take, (X, [0, 2, 2]), {}), (np.take, (X, [[0, 1], [1, 1]]), {"axis": 1}),
     (np.take, (X, [5, -1, 17]), {"mode": "wrap"}), (np.take, (X, [1, 9]), {"mode": "clip"}),
     (np.take_along_axis, (X, np.array([[0, 0, 1, 2]]), 0), {}),
