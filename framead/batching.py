@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 from . import tree
 from .batching_trace import NOTHING, FastPath, is_cached
 from .capture import _evalframe as C
+from .capture.caller_frame import trampoline
 from .capture.session import outer_recorder
 from .tracing import user_facing
 
@@ -203,6 +205,7 @@ def _run(f: Callable, in_axes: Any, out_axes: Any, axis_size: int | None, args: 
     moved = {(id(lf.value), lf.axis): ops.moveaxis(lf.value, lf.axis)
              for _, lfs in args_tds for lf in lfs if lf.axis is not None}
     outs: list[Any] = []
+    call_f = trampoline(sys._getframe(1), f)  # f's caller: the user's line, as natively
     if path is not None:
         done, result = _one_pass(path, args_tds, moved, n, ops, len(args), list(kwargs),
                                  out_axes, outs)
@@ -213,7 +216,7 @@ def _run(f: Callable, in_axes: Any, out_axes: Any, axis_size: int | None, args: 
         npos = len(args)
         ex_args = example[:npos]
         ex_kwargs = dict(zip(kwargs, example[npos:], strict=True))
-        outs.append(ops.apply(f, ex_args, ex_kwargs))
+        outs.append(ops.apply(call_f, f, ex_args, ex_kwargs))
     return _stack_outputs(outs, out_axes, ops)
 
 
@@ -392,10 +395,11 @@ class _Ops:
             return fn(*args, **kwargs)
         return self.call(fn, *args, **kwargs)
 
-    def apply(self, f: Callable, args: Sequence[Any], kwargs: dict) -> Any:
-        """``f(*args, **kwargs)``, dispatched inside a capture as the program's own call
+    def apply(self, via: Callable, f: Callable, args: Sequence[Any], kwargs: dict) -> Any:
+        """``f(*args, **kwargs)`` called from ``via``, ``f``'s caller trampoline
+        (capture/caller_frame.py), dispatched inside a capture as the program's own call
         would be (a NumPy function given to vmap is recorded through its rule)."""
-        return self._do(f, *args, **kwargs)
+        return via(operator.call if self.call is None else self.call, f, args, kwargs)
 
     def moveaxis(self, x: Any, axis: int) -> Any:
         x = x if isinstance(x, np.ndarray) else self._do(np.asarray, x)

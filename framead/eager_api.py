@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 import sys
 import types
 from collections.abc import Callable
 from typing import Any
 
 from .capture import _evalframe as C
+from .capture.caller_frame import trampoline
 from .capture.eager import mark_eager, run_eager
 
 _NOT_PLAIN = (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
@@ -51,12 +53,12 @@ def eager(fn: Callable) -> Callable:
                         f"{fn.__qualname__} eagerly; mark the plain functions it calls instead")
     mark_eager(code)
     qualname = fn.__qualname__
-    is_enabled = C.is_enabled
+    is_enabled, call = C.is_enabled, operator.call
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not is_enabled():
-            return fn(*args, **kwargs)
+        if not is_enabled():  # fn's caller: the wrapper's, as without the decorator
+            return trampoline(sys._getframe(1), fn)(call, fn, args, kwargs)
         return run_eager(fn, qualname, args, kwargs, sys._getframe(1))
 
     wrapper.__framead_eager__ = fn
