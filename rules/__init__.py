@@ -130,6 +130,8 @@ _OPTIONAL = (
     ("scipy_rules", ("scipy.special", "scipy.linalg")),
     ("scipy_special_rules", ("scipy.special",)),
     ("scipy_signal_rules", ("scipy.ndimage", "scipy.signal", "scipy.interpolate", "scipy.fft")),
+    ("scipy_fft_rules", ("scipy.fft", "scipy.fftpack")),
+    ("scipy_linalg_rules", ("scipy.linalg",)),
     ("exact_number_rules", ("decimal", "fractions")),
 )
 

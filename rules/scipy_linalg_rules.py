@@ -1,0 +1,107 @@
+"""Rules for ``scipy.linalg``'s Hermitian eigensolvers and SVD: ``eigh`` (with
+``eigvals_only``), ``eigvalsh``, ``svd`` (with ``compute_uv``) and ``svdvals``.
+
+They are NumPy's (``linalg_factor_rules``): ``lower=False`` reads the upper triangle, as
+``UPLO='U'``, and the other triangle gets a zero cotangent; every LAPACK driver SciPy offers
+keeps the gauge NumPy's does (complex eigenvectors: the first row real for ``lower=True``,
+the last for ``lower=False``; complex singular vectors: V's first row real if m >= n, else
+U's). Eigenvalue (singular value) gaps are taken as zero between equal ones, as NumPy's
+rules do. Refused (FA101 at the call): the generalized problem (``b``), a subset of the
+spectrum (``subset_by_index``/``subset_by_value``), and the extra singular vectors of a
+non-square ``svd(full_matrices=True)``.
+"""
+
+from __future__ import annotations
+
+import scipy.linalg as sl
+
+from .linalg_factor_rules import (
+    _eigh_jvp,
+    _eigh_vjp,
+    _eigvalsh_jvp,
+    _eigvalsh_vjp,
+    svd_jvp,
+    svd_vjp,
+)
+from .refusals import not_square
+from .registry import ANS, lookup, register
+
+
+def _uplo(lower) -> str:
+    return "L" if lower else "U"
+
+
+def _eigh_refuses(name: str):
+    def refuses(args: tuple, kwargs: dict) -> str | None:
+        if (len(args) > 1 and args[1] is not None) or kwargs.get("b") is not None:
+            return f"scipy.linalg.{name} with b= (the generalized problem) has no derivative rule"
+        for key in ("subset_by_index", "subset_by_value"):
+            if kwargs.get(key) is not None:
+                return f"scipy.linalg.{name} with {key}= has no derivative rule"
+        return None
+    return refuses
+
+
+def _eigh_vjp_s(g, ans, a, b=None, *, lower=True, eigvals_only=False, **kw):
+    if eigvals_only:
+        return _eigvalsh_vjp(g, ans, a, _uplo(lower))
+    return _eigh_vjp(g, ans, a, _uplo(lower))
+
+
+def _eigh_jvp_s(tangents, ans, a, b=None, *, lower=True, eigvals_only=False, **kw):
+    if eigvals_only:
+        return _eigvalsh_jvp(tangents, ans, a, _uplo(lower))
+    return _eigh_jvp(tangents, ans, a, _uplo(lower))
+
+
+def _eigvalsh_vjp_s(g, ans, a, b=None, *, lower=True, **kw):
+    return _eigvalsh_vjp(g, ans, a, _uplo(lower))
+
+
+def _eigvalsh_jvp_s(tangents, ans, a, b=None, *, lower=True, **kw):
+    return _eigvalsh_jvp(tangents, ans, a, _uplo(lower))
+
+
+def _svd_refuses(args: tuple, kwargs: dict) -> str | None:
+    names = ("a", "full_matrices", "compute_uv")
+    p = {"full_matrices": True, "compute_uv": True,
+         **dict(zip(names, args, strict=False)), **kwargs}
+    if p["compute_uv"] and p["full_matrices"] and not_square(p.get("a")):
+        return ("scipy.linalg.svd(full_matrices=True) of a non-square matrix has no derivative "
+                "rule (its extra singular vectors are not unique; pass full_matrices=False)")
+    return None
+
+
+def _svd_vjp_s(g, ans, a, full_matrices=True, compute_uv=True, *args, **kw):
+    return svd_vjp(g, ans, a, full_matrices, compute_uv)
+
+
+def _svd_jvp_s(tangents, ans, a, full_matrices=True, compute_uv=True, *args, **kw):
+    return svd_jvp(tangents, ans, a, full_matrices, compute_uv)
+
+
+def _svdvals_vjp(g, ans, a, *args, **kw):
+    return svd_vjp(g, None, a, False, False)
+
+
+def _svdvals_jvp(tangents, ans, a, *args, **kw):
+    return svd_jvp(tangents, None, a, False, False)
+
+
+RULES = [  # (function, vjp, jvp, saves, more metadata)
+    (sl.eigh, (_eigh_vjp_s,), _eigh_jvp_s, {0: (0, ANS)},
+     {"multi": True, "refuses": _eigh_refuses("eigh")}),
+    (sl.eigvalsh, (_eigvalsh_vjp_s,), _eigvalsh_jvp_s, {0: (0,)},
+     {"refuses": _eigh_refuses("eigvalsh")}),
+    (sl.svd, (_svd_vjp_s,), _svd_jvp_s, {0: (0, ANS)}, {"multi": True, "refuses": _svd_refuses}),
+    (sl.svdvals, (_svdvals_vjp,), _svdvals_jvp, {0: (0,)}, {}),
+]
+
+
+def install() -> None:
+    """Register every rule whose function has none yet (a user's own rule wins)."""
+    for fn, vjp, jvp, saves, spec in RULES:
+        if lookup(fn) is None:
+            register(fn, vjp=vjp, jvp=jvp, saves=saves, name=f"scipy.linalg.{fn.__name__}",
+                     **spec)
+
