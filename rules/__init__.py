@@ -121,6 +121,7 @@ for _module in (math_rules, builtin_rules, numpy_rules, numpy_array_rules, numpy
     _install(_module)
 del _module
 _install(importlib.import_module(f"{__name__}.ufunc_outer_rules"))  # ufunc.outer, any ufunc
+_install(importlib.import_module(f"{__name__}.ufunc_method_rules"))  # reduce/accumulate/reduceat
 
 
 # Optional rule packs: (module of this package, installed once any of these modules has been
