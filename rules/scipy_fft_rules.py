@@ -19,7 +19,9 @@ the output and input ends (DCT-I: both ends; DCT-II: ``y[0]``; DCT-III: ``x[0]``
 ``n`` (and ``s``/``shape`` in n dimensions) crops or zero-pads the input first; the transpose
 zero-pads or crops back. An inverse transform is the forward transform of the inverse type
 (I <-> I, II <-> III, IV <-> IV) with the dual norm (scipy.fft) or the same norm (fftpack).
-Complex input is transformed part by part: the same real matrix, so the same transpose.
+Complex input is transformed part by part: the same real matrix, so the same transpose, but
+scipy.fft (1.17) then drops ``orthogonalize`` (the default for the norm applies), and so do
+these rules.
 """
 
 from __future__ import annotations
@@ -99,6 +101,12 @@ def transpose_1d(kind: str, g, t: int, axis: int, norm, orth) -> np.ndarray:
     return _scale(kind, t, n, norm) * _along(b * p, axis, g.ndim) * h
 
 
+def _orth(x, orthogonalize):
+    """The ``orthogonalize`` SciPy applies: its default for a complex ``x``."""
+    dtype = meta_of(x).dtype
+    return None if dtype is not None and np.dtype(dtype).kind == "c" else orthogonalize
+
+
 def _forward(kind: str, inverse: bool, fftpack: bool, t: int, norm):
     """(kind, type, norm) of the forward transform a call computes."""
     if not inverse:
@@ -111,7 +119,7 @@ def _rule_1d(kind: str, inverse: bool, fftpack: bool):
         shape = shape_of(x)
         ax = int(axis) % len(shape)
         t, nrm = _forward(kind, inverse, fftpack, int(type), norm)
-        ct = transpose_1d(kind, g, t, ax, nrm, orthogonalize)
+        ct = transpose_1d(kind, g, t, ax, nrm, _orth(x, orthogonalize))
         return fit(_resize(ct, ax, shape[ax]), meta_of(x))
     return vjp
 
@@ -133,9 +141,9 @@ def _rule_nd(kind: str, inverse: bool, fftpack: bool):
         xshape = shape_of(x)
         axes, _ = _axes_sizes(xshape, s if s is not None else shape, axes)
         t, nrm = _forward(kind, inverse, fftpack, int(type), norm)
-        ct = np.asarray(g)
+        ct, orth = np.asarray(g), _orth(x, orthogonalize)
         for ax in axes:
-            ct = _resize(transpose_1d(kind, ct, t, ax, nrm, orthogonalize), ax, xshape[ax])
+            ct = _resize(transpose_1d(kind, ct, t, ax, nrm, orth), ax, xshape[ax])
         return fit(ct, meta_of(x))
     return vjp
 
@@ -147,6 +155,8 @@ def _jvp(fn, npos: int):
     """The transform of the tangent (``npos``: positional parameters before overwrite_x)."""
     def jvp(tangents, ans, x, *args, **kw):
         kw = {k: v for k, v in kw.items() if k not in _DROP}
+        if _orth(x, kw.get("orthogonalize")) is None:
+            kw.pop("orthogonalize", None)
         return fn(tangents[0], *args[:npos], **kw)
     return jvp
 

@@ -1,0 +1,227 @@
+"""SciPy rules that were missing (FA101 and a zero gradient before): scipy.fft/fftpack
+dct/idct/dst/idst and their n-D forms (every type, norm, orthogonalize, axis, n), scipy.linalg
+eigh/eigvalsh (lower=False reads the upper triangle; eigvals_only), svd/svdvals, and the U output
+of np.linalg.svd. Every gradient is checked in strict mode (no hazard) against central
+differences in float64 of the native program; the transposes against explicit matrices."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("scipy")
+framead = pytest.importorskip("framead")
+import scipy.fft as sfft  # noqa: E402
+import scipy.fftpack as fftpack  # noqa: E402
+import scipy.linalg as sl  # noqa: E402
+
+SETTINGS = settings(max_examples=25, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+NORMS = (None, "backward", "forward", "ortho")
+
+
+def central(f, x, h=1e-6):
+    out = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        e = np.zeros(x.shape)
+        e[i] = h
+        out[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return out
+
+
+def assert_grad(f, x, rtol=1e-5, atol=1e-7):
+    """Strict mode (a hazard raises) and the gradient equals central differences."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", category=framead.GradientWarning)
+        with framead.strict():
+            value, g = framead.value_and_grad(f)(x)
+    assert value == f(x)  # capture is invisible
+    np.testing.assert_allclose(g, central(f, x), rtol=rtol, atol=atol)
+
+
+def natively(fn, *args, **kw):
+    """fn(*args, **kw), or hypothesis rejects the example where SciPy itself refuses it."""
+    try:
+        return fn(*args, **kw)
+    except (ValueError, NotImplementedError, RuntimeError):
+        assume(False)
+
+
+# --- dct / dst ------------------------------------------------------------------------------
+
+@st.composite
+def trig_calls(draw, nd: bool):
+    fftpack_ = draw(st.booleans())
+    module = fftpack if fftpack_ else sfft
+    name = draw(st.sampled_from(("dct", "idct", "dst", "idst")))
+    kw = {"type": draw(st.sampled_from((1, 2, 3, 4))), "norm": draw(st.sampled_from(NORMS))}
+    if not fftpack_:
+        orth = draw(st.sampled_from((None, True, False)))
+        if orth is not None:
+            kw["orthogonalize"] = orth
+    shape = tuple(draw(st.lists(st.integers(2, 5), min_size=1, max_size=3)))
+    if nd:
+        axes = draw(st.sets(st.integers(0, len(shape) - 1), min_size=1).map(sorted))
+        if draw(st.booleans()):
+            kw["axes"] = tuple(axes) if draw(st.booleans()) else tuple(a - len(shape) for a in axes)
+        if draw(st.booleans()):  # s/shape: the transform lengths (crop or zero-pad)
+            size = tuple(draw(st.integers(2, 6)) for _ in (axes if "axes" in kw else shape))
+            kw["shape" if fftpack_ else "s"] = size
+        return getattr(module, name + "n"), shape, kw
+    kw["axis"] = draw(st.integers(-len(shape), len(shape) - 1))
+    kw["n"] = draw(st.sampled_from((None, 2, 3, 7)))
+    return getattr(module, name), shape, kw
+
+
+def check_trig(call, seed, complex_in):
+    fn, shape, kw = call
+    rng = np.random.default_rng(seed)
+    x0 = rng.normal(size=(2,) + shape if complex_in else shape)
+    y0 = natively(fn, x0[0] + 1j * x0[1] if complex_in else x0, **kw)
+    w = rng.normal(size=np.shape(y0))
+
+    def f(x):
+        z = x[0] + 1j * x[1] if complex_in else x
+        y = fn(z, **kw)
+        return float(np.sum(np.real(y) * w) + 0.1 * np.sum(np.abs(y) ** 2))
+
+    assert_grad(f, x0)
+
+
+@SETTINGS
+@given(call=trig_calls(nd=False), seed=st.integers(0, 2**16), complex_in=st.booleans())
+def test_dct_dst_1d(call, seed, complex_in):
+    check_trig(call, seed, complex_in)
+
+
+@SETTINGS
+@given(call=trig_calls(nd=True), seed=st.integers(0, 2**16), complex_in=st.booleans())
+def test_dct_dst_nd(call, seed, complex_in):
+    check_trig(call, seed, complex_in)
+
+
+def test_transpose_against_explicit_matrices():
+    """The VJP of each transform is the transpose of its matrix (not its inverse: the
+    unnormalised types are not orthogonal), for every type, norm and orthogonalize."""
+    from framead.rules import scipy_fft_rules as rules
+
+    for module, name, t, norm, orth, n in itertools.product(
+            (sfft, fftpack), ("dct", "idct", "dst", "idst"), (1, 2, 3, 4), NORMS,
+            (None, True, False), (2, 3, 6)):
+        if module is fftpack and orth is not None:
+            continue
+        kw = {} if orth is None else {"orthogonalize": orth}
+        try:
+            m = getattr(module, name)(np.eye(n), type=t, axis=0, norm=norm, **kw)
+        except (ValueError, NotImplementedError):
+            continue
+        vjp = rules._rule_1d(name.strip("i")[:3], name.startswith("i"), module is fftpack)
+        g = np.random.default_rng(n).normal(size=(n, 2))
+        np.testing.assert_allclose(vjp(g, None, np.eye(n)[:, :2], type=t, axis=0, norm=norm,
+                                       **kw), m.T @ g, atol=1e-12)
+
+
+def test_corpus_dct_compaction():
+    def f(x):
+        c = sfft.dct(x, norm="ortho")
+        back = sfft.idct(c * np.array([1, 1, 1, 0.5, 0.5, 0, 0, 0]), norm="ortho")
+        return float(np.sum(c[:3] ** 2) + back @ np.arange(8.0))
+
+    assert_grad(f, np.linspace(-1, 1, 8))
+
+
+# --- eigh / eigvalsh ------------------------------------------------------------------------
+
+def min_gap(w):
+    return np.min(np.diff(np.sort(w))) if len(w) > 1 else 1.0
+
+
+@SETTINGS
+@given(n=st.integers(1, 5), seed=st.integers(0, 2**16), lower=st.sampled_from((True, False, None)),
+       cplx=st.booleans(), form=st.sampled_from(("eigh", "eigvals_only", "eigvalsh")))
+def test_eigh_triangles(n, seed, lower, cplx, form):
+    """A non-symmetric input: the derivative follows the triangle SciPy reads."""
+    rng = np.random.default_rng(seed)
+    x0 = rng.normal(size=(2 if cplx else 1, n, n))
+    kw = {} if lower is None else {"lower": lower}
+    fn = sl.eigvalsh if form == "eigvalsh" else sl.eigh
+    if form == "eigvals_only":
+        kw["eigvals_only"] = True
+    mat = (lambda x: x[0] + 1j * x[1]) if cplx else (lambda x: x[0])
+    assume(min_gap(sl.eigvalsh(mat(x0), **{k: v for k, v in kw.items() if k == "lower"})) > 0.1)
+    wv, wm = rng.normal(size=n), rng.normal(size=(n, n))
+
+    def f(x):
+        out = fn(mat(x), **kw)
+        if isinstance(out, tuple):
+            w, v = out
+            return float(w @ wv + np.sum(np.abs(v) ** 2 * wm) + np.sum(np.abs(v[:, :1]) * w))
+        return float(out @ wv + np.sum(out ** 3))
+
+    assert_grad(f, x0, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [{"b": np.eye(3)}, {"subset_by_index": (0, 1)}])
+def test_eigh_refusals_are_reported(kw):
+    """What the rule cannot differentiate is FA101 at the call, not a wrong gradient."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = framead.trace(lambda a: np.sum(sl.eigh(a + a.T, **kw)[0]), np.eye(3) + 0.1)
+    assert "FA101" in [h.code for h in t.hazards]
+
+
+# --- svd ------------------------------------------------------------------------------------
+
+@SETTINGS
+@given(m=st.integers(1, 5), n=st.integers(1, 5), seed=st.integers(0, 2**16), cplx=st.booleans(),
+       form=st.sampled_from(("np", "gesdd", "gesvd", "values", "svdvals")))
+def test_svd_u_s_vh(m, n, seed, cplx, form):
+    """U, s and Vh (full_matrices=False) through gauge-invariant losses; the U-only path too."""
+    rng = np.random.default_rng(seed)
+    x0 = rng.normal(size=(2 if cplx else 1, m, n))
+    mat = (lambda x: x[0] + 1j * x[1]) if cplx else (lambda x: x[0])
+    s0 = np.linalg.svd(mat(x0), compute_uv=False)
+    assume(np.min(s0) > 0.1 and min_gap(s0) > 0.1)
+    k = min(m, n)
+    wu, wv, ws = rng.normal(size=(m, k)), rng.normal(size=(k, n)), rng.normal(size=k)
+
+    def f(x):
+        a = mat(x)
+        if form == "svdvals":
+            return float(sl.svdvals(a) @ ws)
+        if form == "values":
+            return float(sl.svd(a, compute_uv=False) @ ws)
+        if form == "np":
+            u, s, vh = np.linalg.svd(a, full_matrices=False)
+        else:
+            u, s, vh = sl.svd(a, full_matrices=False, lapack_driver=form)
+        proj = u[:, :1] @ np.conj(u[:, :1]).T  # (the projector is gauge invariant)
+        return float(np.sum(np.abs(u) ** 2 * wu) + np.sum(np.real(proj)) + s @ ws
+                     + np.sum(np.abs(vh) ** 2 * wv))
+
+    assert_grad(f, x0, rtol=1e-4, atol=1e-6)
+
+
+def test_svd_u_only():
+    """Only U reaches the output: the 1/(s_j^2 - s_i^2) terms alone, tall and wide."""
+    for shape in ((5, 3), (3, 5), (4, 4)):
+        x0 = np.random.default_rng(sum(shape)).normal(size=shape)
+        w = np.random.default_rng(1).normal(size=(shape[0], min(shape)))
+
+        def f(x, w=w):
+            return float(np.sum(sl.svd(x, full_matrices=False)[0] ** 2 * w)
+                         + np.sum(np.linalg.svd(x, full_matrices=False)[0] ** 4 * w))
+
+        assert_grad(f, x0, rtol=1e-4, atol=1e-6)
+
+
+def test_svd_full_matrices_nonsquare_refused():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = framead.trace(lambda a: np.sum(sl.svd(a)[0] ** 2), np.ones((4, 2)) + np.eye(4, 2))
+    assert "FA101" in [h.code for h in t.hazards]
