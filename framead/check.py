@@ -15,7 +15,7 @@ from .api import vjp
 from .capture.caller_frame import trampoline
 from .errors import FrameadError
 from .forward import jvp
-from .tracing import norm_argnums
+from .tracing import norm_argnums, user_facing
 
 _MODE_NAMES = {"rev": "reverse mode (vjp)", "fwd": "forward mode (jvp)"}
 
@@ -303,6 +303,7 @@ class _Checker:
                    output=_out_label(self.shapes, k))
 
 
+@user_facing  # (its errors, and f's, name the user's lines: f runs from a trampoline)
 def check_grads(f: Callable, *args: Any, order: int = 1, modes: Sequence[str] = ("fwd", "rev"),
                 eps: float = 1e-5, atol: float = 1e-5, rtol: float = 1e-5,
                 argnums: int | Sequence[int] | None = None) -> None:

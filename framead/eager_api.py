@@ -14,6 +14,7 @@ from typing import Any
 from .capture import _evalframe as C
 from .capture.caller_frame import trampoline
 from .capture.eager import mark_eager, run_eager
+from .capture.sourceloc import strip_framead_frames
 
 _NOT_PLAIN = (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
               | inspect.CO_ITERABLE_COROUTINE)
@@ -58,7 +59,11 @@ def eager(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not is_enabled():  # fn's caller: the wrapper's, as without the decorator
-            return trampoline(sys._getframe(1), fn)(call, fn, args, kwargs)
+            try:
+                return trampoline(sys._getframe(1), fn)(call, fn, args, kwargs)
+            except BaseException as e:  # (without the wrapper and the trampoline)
+                e.__traceback__ = strip_framead_frames(e.__traceback__)
+                raise
         return run_eager(fn, qualname, args, kwargs, sys._getframe(1))
 
     wrapper.__framead_eager__ = fn
