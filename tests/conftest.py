@@ -1,4 +1,5 @@
-"""Shared test helpers: the engine switch, finite differences and the gradient checker.
+"""Shared test helpers: the engine switch, finite differences, the gradient checker, source
+markers and hazards, and the cached-replay checker.
 
 The engine under test is chosen by environment variable:
 
@@ -17,10 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib.util
 import itertools
 import numbers
 import os
+import warnings
 from types import SimpleNamespace
 from typing import Any
 
@@ -356,3 +359,59 @@ def load_source_module(source: str, directory, prefix: str, **attrs: Any) -> tup
         setattr(mod, k, v)
     spec.loader.exec_module(mod)
     return mod, path
+
+
+# ----------------------------------------------------------------------------------------
+# source markers and hazards (framead imported lazily: collection never needs it)
+# ----------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _source_lines(path: str) -> tuple[str, ...]:
+    with open(path, encoding="utf-8") as fh:
+        return tuple(fh.read().splitlines())
+
+
+def line_of(marker: str, path: str) -> int:
+    """The one line of file ``path`` (a test's ``__file__``) that ends with ``# marker``."""
+    (n,) = [i + 1 for i, s in enumerate(_source_lines(path)) if s.endswith(f"# {marker}")]
+    return n
+
+
+def trace_hazards(f, *args) -> list:
+    """The hazards of ``framead.trace(f, *args)``, its warnings silenced."""
+    import framead
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return framead.trace(f, *args).hazards
+
+
+def hazard_sites(f, *args) -> list[tuple[str, str, int]]:
+    """``(code, file, line)`` of each hazard of ``framead.trace(f, *args)``."""
+    return [(h.code, h.loc.file, h.loc.line) for h in trace_hazards(f, *args)]
+
+
+# ----------------------------------------------------------------------------------------
+# cached traces replayed at other points
+# ----------------------------------------------------------------------------------------
+
+
+def check_replay_at_points(f, points) -> dict:
+    """``value_and_grad(f, cache=True)`` called at each point in turn (an array of it): every
+    value must be the native run's, every gradient the central differences' and an uncached
+    capture's. Returns the cache's stats (hits, misses, reasons)."""
+    import framead
+
+    vg = framead.value_and_grad(f, cache=True)
+    for p in points:
+        x = np.array(p)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value, g = vg(x.copy())
+            uncached = framead.grad(f)(x.copy())
+        assert value == pytest.approx(f(x.copy()), rel=1e-12, abs=1e-12), (p, vg.stats)
+        np.testing.assert_allclose(g, fd_grad(f, (x.copy(),)), rtol=1e-6, atol=1e-6,
+                                   err_msg=f"{p} {vg.stats}")
+        np.testing.assert_allclose(g, uncached, rtol=1e-12, atol=1e-12, err_msg=f"{p}")
+    return vg.stats

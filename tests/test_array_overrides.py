@@ -15,20 +15,14 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import fd_grad
+from conftest import fd_grad, line_of
 from framead.capture import _evalframe as CE
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import framead
 
-SOURCE = open(__file__).read().splitlines()
 C = np.array([0.7, 1.1, 0.45])  # the constants standing in for untraced values
-
-
-def line_of(marker: str) -> int:
-    (n,) = [i + 1 for i, s in enumerate(SOURCE) if s.endswith(f"# {marker}")]
-    return n
 
 
 def _unwrap(x):
@@ -227,7 +221,7 @@ def check(form, kind, u, first, obj_traced, other_traced, x, route=False):
         hazards = traces[0].hazards
         if form in LOST_IN_OVERRIDE and hazards:
             assert {(h.code, h.loc.line) for h in hazards} == {
-                ("FA101", line_of("override: ufunc"))}, hazards
+                ("FA101", line_of("override: ufunc", __file__))}, hazards
             return
         assert not hazards, (form, kind, hazards)  # (all recorded here)
         with warnings.catch_warnings():
@@ -293,7 +287,7 @@ def test_override_records_its_own_arithmetic():
     t = framead.trace(f, x)
     assert not t.hazards
     lines = {n.loc.line for n in t.graph.nodes}
-    assert line_of("(its own arithmetic, recorded)") in lines
+    assert line_of("(its own arithmetic, recorded)", __file__) in lines
     np.testing.assert_allclose(framead.grad(f)(x), 9.0 * x + 3.0 * len(x) * np.eye(3)[0])
 
 
@@ -311,7 +305,7 @@ def test_lost_inside_the_override_is_reported():
         return np.sum(np.multiply(Hidden(v * 3.0), v))
     t = framead.trace(f, np.array([0.3, 0.8, -0.4]))
     assert t.hazards
-    assert {h.loc.line for h in t.hazards} == {line_of("call: hidden")}, t.hazards
+    assert {h.loc.line for h in t.hazards} == {line_of("call: hidden", __file__)}, t.hazards
 
 
 def test_result_computed_before_recording_is_reported():
@@ -386,7 +380,7 @@ def test_conversion_not_handed_over_is_reported(case):
     x = np.array([0.3, 0.8, 0.4])
     t = framead.trace(f, x)
     if t.hazards:
-        line = line_of(f"c: {case.split('_')[0]}")
+        line = line_of(f"c: {case.split('_')[0]}", __file__)
         assert {(h.code, h.loc.line) for h in t.hazards} == {("FA101", line)}, t.hazards
         return
     np.testing.assert_allclose(framead.grad(f)(x), fd_grad(f, (x.copy(),)), rtol=1e-6)

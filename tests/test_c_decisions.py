@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import fd_grad
+from conftest import check_replay_at_points, fd_grad
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -91,21 +91,6 @@ def _program(form, consumer):
     return f
 
 
-def _check(f, points):
-    vg = framead.value_and_grad(f, cache=True)
-    for p in points:
-        x = np.array(p)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            value, g = vg(x.copy())
-            fresh = framead.grad(f)(x.copy())
-        assert value == pytest.approx(f(x.copy()), rel=1e-12, abs=1e-12), (p, vg.stats)
-        np.testing.assert_allclose(g, fd_grad(f, (x.copy(),)), rtol=1e-6, atol=1e-6,
-                                   err_msg=f"{p} {vg.stats}")
-        np.testing.assert_allclose(g, fresh, rtol=1e-12, atol=1e-12, err_msg=f"{p}")
-    return vg.stats
-
-
 _cells = st.lists(st.integers(1, 3), min_size=4, max_size=4)  # (few cells: equal items)
 _fracs = st.lists(st.floats(0.1, 0.4), min_size=4, max_size=4)
 
@@ -123,7 +108,8 @@ def test_c_decisions_at_other_points(form, consumer, cs, fs):
     """Recorded at one point, called at two others (other equalities) and at the first with
     other offsets (a replay where nothing differs)."""
     f = _program(form, consumer)
-    _check(f, [_point(c, q) for c, q in zip(cs, fs, strict=True)] + [_point(cs[0], fs[1])])
+    points = [_point(c, q) for c, q in zip(cs, fs, strict=True)] + [_point(cs[0], fs[1])]
+    check_replay_at_points(f, points)
 
 
 # the second and third points make other items equal than the first; the fourth replays it
@@ -135,7 +121,7 @@ POINTS = [[0.6, 1.2, 1.7, 2.3], [1.2, 1.3, 1.1, 1.4], [1.2, 0.6, 1.7, 1.1],
 def test_decisions_that_differ_are_misses(form):
     """Where the decision differs the call is not a replay of the first trace; where it is
     the same, it is (the guards do not make every call a capture)."""
-    stats = _check(_program(form, "weight"), POINTS)
+    stats = check_replay_at_points(_program(form, "weight"), POINTS)
     assert stats["hits"] >= 1 and stats["misses"] >= 1, stats
     assert not stats["reasons"], stats
 
@@ -152,8 +138,9 @@ def run_length_groupby(x):
 
 
 def test_run_length_groupby_replays_other_runs():
-    stats = _check(run_length_groupby, [[0.3, 0.5, -0.2, 0.7], [0.3, -0.5, -0.2, 0.7],
-                                        [0.4, 0.6, 0.2, 0.8], [0.35, 0.55, -0.25, 0.75]])
+    stats = check_replay_at_points(run_length_groupby, [
+        [0.3, 0.5, -0.2, 0.7], [0.3, -0.5, -0.2, 0.7], [0.4, 0.6, 0.2, 0.8],
+        [0.35, 0.55, -0.25, 0.75]])
     assert stats["hits"] >= 1 and stats["misses"] >= 2, stats
 
 
@@ -237,5 +224,6 @@ def _rows_raising(x):
 def test_groupby_of_rows_that_compare_ambiguously(f):
     """groupby over a 2-d array's rows raises only where C compares them (iterating): the
     guard re-making its runs neither raises at the call nor loses the outcome."""
-    stats = _check(f, [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 1.0, 2.0], [0.5, 2.0, 3.0, 1.0]])
+    stats = check_replay_at_points(
+        f, [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 1.0, 2.0], [0.5, 2.0, 3.0, 1.0]])
     assert stats["hits"] >= 1, stats

@@ -24,19 +24,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import fd_grad
+from conftest import fd_grad, line_of, trace_hazards
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import framead
-
-SOURCE = open(__file__, encoding="utf-8").read().splitlines()
-
-
-def line_of(marker: str) -> int:
-    """The line of this file that ends with ``# marker``."""
-    (n,) = [i + 1 for i, s in enumerate(SOURCE) if s.endswith(f"# {marker}")]
-    return n
 
 
 def new_float(x: float) -> float:
@@ -242,9 +234,7 @@ def _seen_keys(a):
 
 
 def _hazards(f, x):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [(h.code, h.loc.line) for h in framead.trace(f, x).hazards]
+    return [(h.code, h.loc.line) for h in trace_hazards(f, x)]
 
 
 @pytest.mark.parametrize("f, marker", [
@@ -258,7 +248,7 @@ def test_stale_key_found_by_the_operator_is_fa110(f, marker):
     assert _hazards(f, 0.8) == []
     _SEEN.add(new_float(0.8))
     _MEMO[new_float(0.8)] = 1.0
-    assert _hazards(f, 0.8) == [("FA110", line_of(marker))]
+    assert _hazards(f, 0.8) == [("FA110", line_of(marker, __file__))]
     with pytest.raises(framead.GradientHazard, match="FA110"):
         framead.grad(f, strict=True)(0.8)
 

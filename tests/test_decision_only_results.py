@@ -12,30 +12,14 @@ convergence test, piecewise code, max/abs, argmin) must stay silent and right.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pytest
-from conftest import fd_grad
+from conftest import fd_grad, hazard_sites, line_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import framead
-
-SOURCE = open(__file__, encoding="utf-8").read().splitlines()
-
-
-def line_of(marker: str) -> int:
-    """The line of this file that ends with ``# marker``."""
-    (n,) = [i + 1 for i, s in enumerate(SOURCE) if s.endswith(f"# {marker}")]
-    return n
-
-
-def _hazards(f, x):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [(h.code, h.loc.file, h.loc.line) for h in framead.trace(f, x).hazards]
-
 
 # monotone functions g(x, c) with a root in [0, 3] for c in the drawn range, and g' in x
 G = {
@@ -95,9 +79,9 @@ def test_secant_from_a_rounding_level_bracket_reports_or_is_right(gname, decide,
     differences: never a silent wrong gradient."""
     f = secant_program(gname, decide)
     c = np.float64(c)
-    found = [h for h in _hazards(f, c) if h[0] == "FA102"]
+    found = [h for h in hazard_sites(f, c) if h[0] == "FA102"]
     if found:
-        assert found == [("FA102", __file__, line_of("secant from the bracket"))]
+        assert found == [("FA102", __file__, line_of("secant from the bracket", __file__))]
         with pytest.raises(framead.GradientHazard, match="FA102"):
             framead.grad(f, strict=True)(c)
     else:
@@ -110,7 +94,7 @@ def test_the_corpus_case_reports():
     f = secant_program("cubic", "copysign")
     c = np.float64(5.9)
     assert not np.isclose(framead.grad(f)(c), fd_grad(f, (c,)), rtol=1e-3)
-    assert ("FA102", __file__, line_of("secant from the bracket")) in _hazards(f, c)
+    assert ("FA102", __file__, line_of("secant from the bracket", __file__)) in hazard_sites(f, c)
 
 
 @settings(max_examples=12, deadline=None)
@@ -121,7 +105,7 @@ def test_newton_step_after_the_bisection_is_silent_and_right(gname, decide, c):
     its derivative is the implicit one, right, and nothing is reported."""
     f = newton_polish_program(gname, decide)
     c = np.float64(c)
-    assert _hazards(f, c) == []
+    assert hazard_sites(f, c) == []
     np.testing.assert_allclose(framead.grad(f)(c), fd_grad(f, (c,)), rtol=1e-5)
 
 
@@ -204,7 +188,7 @@ def test_ordinary_branching_is_silent_and_right(f, c):
     """(Central differences with a small step: the argmin's choice changes at points the
     filter does not list.)"""
     c = np.float64(c)
-    assert _hazards(f, c) == []
+    assert hazard_sites(f, c) == []
     np.testing.assert_allclose(framead.grad(f)(c), fd_grad(f, (c,), step=1e-6), rtol=1e-5,
                                atol=1e-7)
 
@@ -240,6 +224,6 @@ def _jacobi(v):
        diag=st.lists(st.floats(-0.1, 0.1), min_size=3, max_size=3))
 def test_jacobi_rotations_on_noise_are_silent_and_right(off, diag):
     v = np.array([2.0 + diag[0], off[0], off[1], 1.0 + diag[1], off[2], diag[2]])
-    assert _hazards(_jacobi, v) == []
+    assert hazard_sites(_jacobi, v) == []
     np.testing.assert_allclose(framead.grad(_jacobi)(v), fd_grad(_jacobi, (v,), step=1e-6),
                                rtol=1e-5, atol=1e-7)

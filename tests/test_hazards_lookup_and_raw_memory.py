@@ -21,25 +21,16 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import line_of, trace_hazards
 from framead.capture.session import current_recorder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import framead
 
-SOURCE = open(__file__, encoding="utf-8").read().splitlines()
-
-
-def line_of(marker: str) -> int:
-    """The line of this file that ends with ``# marker``."""
-    (n,) = [i + 1 for i, s in enumerate(SOURCE) if s.endswith(f"# {marker}")]
-    return n
-
 
 def hazards(f, x) -> list[tuple[str, int]]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        found = framead.trace(f, x).hazards
+    found = trace_hazards(f, x)
     assert all(h.loc.file == __file__ for h in found), found  # (at the user's lines)
     return [(h.code, h.loc.line) for h in found]
 
@@ -140,7 +131,7 @@ def test_lookup_forms_by_where_the_entry_came_from(form, origin, x, array):
     marker = "form: membership" if form in ("dunder_contains", "set", "frozenset") \
         else f"form: {form}"
     reported = origin in ("earlier call", "constant")
-    want = [("FA110", line_of(marker))] if reported else []
+    want = [("FA110", line_of(marker, __file__))] if reported else []
     assert hazards(f, arg) == want
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -176,8 +167,8 @@ def test_memo_table_filled_by_an_earlier_call():
     assert framead.grad(memo_program)(0.7) == math.cos(0.7) + 1.0
     _T.clear()
     memo_program(0.7)  # an earlier (native) call fills the table
-    assert hazards(memo_program, 0.7) == [("FA110", line_of("memo membership")),
-                                          ("FA110", line_of("memo read"))]
+    assert hazards(memo_program, 0.7) == [("FA110", line_of("memo membership", __file__)),
+                                          ("FA110", line_of("memo read", __file__))]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert framead.grad(memo_program)(0.7) == 1.0  # (the value from before: a constant)
@@ -203,7 +194,7 @@ def test_strict_memo_reports_the_first_stale_read():
     memo_program(1.3)
     with pytest.raises(framead.GradientHazard) as err:
         framead.grad(memo_program, strict=True)(1.3)
-    assert f"{__file__}:{line_of('memo membership')}" in str(err.value)
+    assert f"{__file__}:{line_of('memo membership', __file__)}" in str(err.value)
 
 
 _ACC = collections.defaultdict(float)
@@ -219,7 +210,7 @@ def test_defaultdict_accumulating_across_calls():
     (silent), the second adds to what the first stored (FA110)."""
     _ACC.clear()
     assert hazards(accumulated, 0.5) == []
-    assert hazards(accumulated, 0.5) == [("FA110", line_of("accumulate"))]
+    assert hazards(accumulated, 0.5) == [("FA110", line_of("accumulate", __file__))]
 
 
 def test_lru_cache_memo_keeps_fa101_next_to_a_dict_memo():
@@ -233,7 +224,7 @@ def test_lru_cache_memo_keeps_fa101_next_to_a_dict_memo():
     _T.clear()
     cached(0.4)
     memo_program(0.4)
-    line = line_of("two memos")
+    line = line_of("two memos", __file__)
     assert hazards(f, 0.4) == [("FA101", line), ("FA110", line)]
 
 
@@ -328,7 +319,7 @@ def test_no_false_alarm(name):
         fd = [(g(_bump(x, i, 1e-6)) - g(_bump(x, i, -1e-6))) / 2e-6 for i in range(xs.size)]
         assert np.allclose(np.atleast_1d(got), fd, rtol=1e-6, atol=1e-6), (got, fd)
     stale = _with_read(f, {new_float(a): 1.0})
-    assert hazards(stale, x) == [("FA110", line_of("extra read"))]
+    assert hazards(stale, x) == [("FA110", line_of("extra read", __file__))]
 
 
 def _bump(x, i, h):
@@ -351,7 +342,7 @@ def test_lookup_in_a_worker_thread_is_not_other_thread_work():
         t.join()
         return a * 2.0 + table[a]  # main thread's read
 
-    assert hazards(f, 0.5) == [("FA110", line_of("main thread's read"))]
+    assert hazards(f, 0.5) == [("FA110", line_of("main thread's read", __file__))]
 
 
 def _own_membership(a):
@@ -395,7 +386,7 @@ def _seen_before(a):
 def test_membership_operator_on_an_earlier_calls_set():
     _SEEN.clear()
     _seen_before(0.8)
-    assert hazards(_seen_before, 0.8) == [("FA110", line_of("membership operator"))]
+    assert hazards(_seen_before, 0.8) == [("FA110", line_of("membership operator", __file__))]
 
 
 # --------------------------------------------------------------------------- raw memory
@@ -425,7 +416,7 @@ def test_raw_memory_attributes_are_fa105_where_read(name):
     (through the handler and as syntax); the gradient is unchanged; strict raises."""
     f = _reads(name)
     x = np.array([0.5, -1.0, 2.0])
-    assert hazards(f, x) == [("FA105", line_of("raw read"))]
+    assert hazards(f, x) == [("FA105", line_of("raw read", __file__))]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert np.array_equal(framead.grad(f)(x), [9.0, 8.0, 12.0])
@@ -465,5 +456,5 @@ _NOT_PROBED = pytest.mark.xfail(strict=True, reason=(
                                pytest.param(_struct, marks=_NOT_PROBED)], ids=RAW)
 def test_raw_memory_attribute_syntax(f):
     name = RAW[[_data, _ctypes, _interface, _struct].index(f)]
-    assert hazards(f, np.array([0.5, -1.0, 2.0])) == [("FA105", line_of(f"raw: {name}"))]
+    assert hazards(f, np.array([0.5, -1.0, 2.0])) == [("FA105", line_of(f"raw: {name}", __file__))]
 

@@ -17,19 +17,12 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import fd_grad
+from conftest import fd_grad, line_of
 from framead.capture import _evalframe as C
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import framead
-
-SOURCE = open(__file__).read().splitlines()
-
-
-def line_of(marker: str) -> int:
-    (n,) = [i + 1 for i, s in enumerate(SOURCE) if s.endswith(f"# {marker}")]
-    return n
 
 
 class Counted:
@@ -200,7 +193,7 @@ def _check(proto, consumer, traced, other, fail, x):
     assert c_calls == n_calls, (c_calls, n_calls)  # the same protocol calls
     grad, c_warn = extra
     assert c_warn == [m for m in n_warn], (c_warn, n_warn)
-    line = line_of(f"call: {consumer}")
+    line = line_of(f"call: {consumer}", __file__)
     if hz:
         assert all(h.loc.file == __file__ and h.loc.line == line for h in hz), hz
         assert traced or other, hz  # nothing traced inside: nothing reported

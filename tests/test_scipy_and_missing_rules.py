@@ -14,6 +14,7 @@ import zlib
 
 import numpy as np
 import pytest
+from conftest import trace_hazards
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -227,13 +228,7 @@ def test_distribution_methods(name, shapes, pdf_diff, cdf_diff, method):
             # constant shape parameter is tolerated: np.broadcast_arrays marks it traced)
             assert_grad(f, v, rtol=2e-5, atol=1e-6, hazards=True)
         else:  # no closed form: reported
-            assert any(h.code == "FA101" for h in _hazards(f, v))
-
-
-def _hazards(f, v):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return framead.trace(f, v).hazards
+            assert any(h.code == "FA101" for h in trace_hazards(f, v))
 
 
 def test_issue_examples_stats():

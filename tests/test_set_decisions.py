@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import fd_grad
+from conftest import check_replay_at_points, fd_grad
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -119,21 +119,6 @@ def _program(builder, consumer, table=BUILDERS):
     return f
 
 
-def _check(f, points):
-    vg = framead.value_and_grad(f, cache=True)
-    for p in points:
-        x = np.array(p)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            value, g = vg(x.copy())
-            fresh = framead.grad(f)(x.copy())
-        assert value == pytest.approx(f(x.copy()), rel=1e-12, abs=1e-12), (p, vg.stats)
-        np.testing.assert_allclose(g, fd_grad(f, (x.copy(),)), rtol=1e-6, atol=1e-6,
-                                   err_msg=f"{p} {vg.stats}")
-        np.testing.assert_allclose(g, fresh, rtol=1e-12, atol=1e-12, err_msg=f"{p}")
-    return vg.stats
-
-
 # grid cells (0.5 .. 3.0) and offsets inside them away from the cell's edges
 _cells = st.lists(st.integers(1, 6), min_size=4, max_size=4)
 _fracs = st.lists(st.floats(0.1, 0.4), min_size=4, max_size=4)
@@ -151,7 +136,7 @@ def test_set_decisions_at_other_points(builder, consumer, c1, c2, f1, f2):
     """Recorded at one point, called at another (other merges, another order) and at the
     first again (a replay where nothing differs)."""
     f = _program(builder, consumer)
-    _check(f, [_point(c1, f1), _point(c2, f2), _point(c1, f2)])
+    check_replay_at_points(f, [_point(c1, f1), _point(c2, f2), _point(c1, f2)])
 
 
 # the points where each decision differs, for the programs of every builder and consumer
@@ -164,7 +149,7 @@ MERGE = [[0.6, 1.2, 1.7, 2.3], [0.6, 0.7, 1.7, 2.3], [2.6, 1.2, 0.7, 1.3],
 def test_merges_and_orders_are_not_replayed(builder, consumer):
     """The second and third points merge two items or order them otherwise: they are not
     replays of the first trace (misses); the fourth is."""
-    stats = _check(_program(builder, consumer), MERGE)
+    stats = check_replay_at_points(_program(builder, consumer), MERGE)
     assert stats["hits"] >= 1, stats
     if consumer in ("len", "sum"):  # (every builder merges the 2nd point's equal items)
         assert stats["misses"] >= 1, stats
@@ -174,7 +159,7 @@ def test_sorted_of_a_set_guards_its_merges():
     """sorted(set(vals)) guarded the order of what the set held, not which items merged:
     recorded where all differ, replayed where two are equal."""
     f = _program("set_list", "sorted")
-    stats = _check(f, [[0.6, 1.2, 1.7, 2.3], [0.6, 0.7, 1.7, 2.3]])
+    stats = check_replay_at_points(f, [[0.6, 1.2, 1.7, 2.3], [0.6, 0.7, 1.7, 2.3]])
     assert stats["hits"] == 0, stats
 
 
@@ -247,7 +232,7 @@ def test_set_comparisons_copies_and_values(f):
     """s == t, s.issubset(it), s.isdisjoint(gen) of a set of traced values are guarded on
     its members; frozenset(fs) is fs, dict(OrderedDict(pairs)) guards the keys it merges;
     dict.fromkeys keeps a traced value by identity."""
-    stats = _check(f, MERGE)
+    stats = check_replay_at_points(f, MERGE)
     assert stats["hits"] >= 1 and stats["misses"] >= 1 and not stats["reasons"], stats
 
 
@@ -267,7 +252,8 @@ def test_counts_and_kept_values_follow_the_merges(f):
     """The same keys in the same order, merged otherwise (a 2nd item equal to the 1st, then
     to the 2nd): a Counter's counts, the value dict(pairs) keeps for a key, differ; a replay
     of the first trace would keep its counts and values."""
-    stats = _check(f, [[0.6, 1.2, 0.7, 0.8], [0.6, 1.2, 1.3, 1.4], [0.6, 1.2, 0.7, 0.8]])
+    stats = check_replay_at_points(
+        f, [[0.6, 1.2, 0.7, 0.8], [0.6, 1.2, 1.3, 1.4], [0.6, 1.2, 0.7, 0.8]])
     assert stats["hits"] == 1 and stats["misses"] >= 1, stats
 
 
@@ -283,7 +269,7 @@ def test_lookups_by_constant_keys_are_guarded():
     of traced values: the same merges with the signs flipped find other keys (other
     counts); the key a lookup finds is guarded."""
     base = [0.5, -0.6, 0.7, 0.8]
-    stats = _check(_tally, [base, [-v for v in base], [v * 1.1 for v in base]])
+    stats = check_replay_at_points(_tally, [base, [-v for v in base], [v * 1.1 for v in base]])
     assert stats["hits"] == 1 and stats["misses"] >= 1, stats
 
 
@@ -303,7 +289,7 @@ def test_uncached_captures_of_sets_are_right():
 @pytest.mark.parametrize("builder", list(UNSEEN))
 @pytest.mark.parametrize("consumer", ["len", "order_loop"])
 def test_sets_made_by_instructions(builder, consumer):
-    _check(_program(builder, consumer, UNSEEN), MERGE)
+    check_replay_at_points(_program(builder, consumer, UNSEEN), MERGE)
 
 
 # --- sets made by instructions: every form x every consumer, fuzzed ------------------------
@@ -347,7 +333,7 @@ def test_set_forms_fuzzed(consumer, form, c1, c2, f1, f2):
     points that merge or order the items otherwise (MERGE's) and at drawn ones: every call's
     value the native one, its gradient central differences' and an uncached capture's."""
     f = _program(form, consumer, FORMS)
-    stats = _check(f, [_point(c1, f1), *MERGE[1:3], _point(c2, f2), _point(c1, f1)])
+    stats = check_replay_at_points(f, [_point(c1, f1), *MERGE[1:3], _point(c2, f2), _point(c1, f1)])
     assert stats["hits"] >= 1 and not stats["reasons"], stats
 
 
@@ -469,7 +455,7 @@ _MAP_REASON = ("BUILD_MAP n (a display with non-constant keys) and DICT_UPDATE (
     pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=_MAP_REASON))
     for name in DICT_FORMS])
 def test_dict_keys_made_by_instructions(form):
-    _check(_keyed(DICT_FORMS[form]), MERGE)
+    check_replay_at_points(_keyed(DICT_FORMS[form]), MERGE)
 
 
 def _keyed(make):
@@ -497,5 +483,6 @@ def test_dict_comprehensions_guard_their_keys(form, c1, f1):
     """A dict comprehension (MAP_ADD: opcodes_common.DICT_ADD) of traced keys: which keys
     merge (and which value each keeps, its order) is guarded, at points that merge them
     otherwise; every call the native value, its gradient central differences'."""
-    stats = _check(_keyed(COMPREHENSIONS[form]), [_point(c1, f1), *MERGE[1:3], _point(c1, f1)])
+    stats = check_replay_at_points(_keyed(COMPREHENSIONS[form]),
+                                   [_point(c1, f1), *MERGE[1:3], _point(c1, f1)])
     assert stats["hits"] >= 1 and not stats["reasons"], stats

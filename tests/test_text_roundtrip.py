@@ -13,32 +13,16 @@ from __future__ import annotations
 import decimal
 import fractions
 import io
-import warnings
 
 import numpy as np
 import pytest
-from conftest import fd_grad
+from conftest import fd_grad, hazard_sites, line_of
 from framead.capture import _evalframe as C
 from framead.capture.text_taint import READERS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import framead
-
-SOURCE = open(__file__, encoding="utf-8").read().splitlines()
-
-
-def line_of(marker: str) -> int:
-    """The line of this file that ends with ``# marker``."""
-    (n,) = [i + 1 for i, s in enumerate(SOURCE) if s.endswith(f"# {marker}")]
-    return n
-
-
-def _hazards(f, x):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [(h.code, h.loc.file, h.loc.line) for h in framead.trace(f, x).hazards]
-
 
 # text makers: how the text of a traced float is made (every one noted)
 MAKERS = {
@@ -79,8 +63,8 @@ def test_text_roundtrip_reports_at_the_parse(maker, reader, x):
     f = _roundtrip(MAKERS[maker], READ[reader])
     x = np.float64(x)
     assert framead.trace(f, x).value == f(x)
-    found = [h for h in _hazards(f, x) if h[0] == "FA111"]
-    assert found == [("FA111", __file__, line_of(f"read: {reader}"))], found
+    found = [h for h in hazard_sites(f, x) if h[0] == "FA111"]
+    assert found == [("FA111", __file__, line_of(f"read: {reader}", __file__))], found
     with pytest.raises(framead.GradientHazard, match="FA111"):
         framead.grad(f, strict=True)(x)
 
@@ -104,7 +88,7 @@ def test_text_of_untraced_values_is_silent_and_right(reader, c, x):
     def f(x):
         return read("%.17g" % c) * x * x + np.sin(x)  # noqa: UP031
     x = np.float64(x)
-    assert _hazards(f, x) == []
+    assert hazard_sites(f, x) == []
     np.testing.assert_allclose(framead.grad(f)(x), fd_grad(f, (x,)), rtol=1e-6, atol=1e-8)
 
 
@@ -119,7 +103,7 @@ def test_text_only_printed_is_silent(x):
         log.append("y=%.6f" % y)  # noqa: UP031
         return y * 3.0 + int(2.7)
     x = np.float64(x)
-    assert _hazards(f, x) == []
+    assert hazard_sites(f, x) == []
     np.testing.assert_allclose(framead.grad(f)(x), 6.0 * x, atol=1e-12)
 
 
@@ -134,7 +118,7 @@ def test_savetxt_loadtxt_checkpoint():
         restored = np.loadtxt(buf)  # loadtxt checkpoint
         return float(restored @ np.arange(1.0, 5.0) + np.sum(state ** 2))
     v = np.array([0.3, -0.2, 0.5, 0.1])
-    assert ("FA111", __file__, line_of("loadtxt checkpoint")) in _hazards(f, v)
+    assert ("FA111", __file__, line_of("loadtxt checkpoint", __file__)) in hazard_sites(f, v)
 
 
 def test_nothing_left_behind():
@@ -143,12 +127,12 @@ def test_nothing_left_behind():
     framead.grad(lambda x: x * x)(np.float64(0.3))  # (the session's own table, set up)
     before = [C.get_callable_flags(r) for r in READERS]
     f = _roundtrip(MAKERS["percent"], READ["float"])
-    assert _hazards(f, np.float64(0.3))
+    assert hazard_sites(f, np.float64(0.3))
     assert [C.get_callable_flags(r) for r in READERS] == before
 
     def g(x):
         return float("0.59") * x
-    assert _hazards(g, np.float64(0.3)) == []
+    assert hazard_sites(g, np.float64(0.3)) == []
 
     def raising(x):
         float("%.17g" % x)  # noqa: UP031
@@ -171,6 +155,6 @@ def test_nested_captures_arm_once():
         s = "%.17g" % x  # noqa: UP031
         return framead.grad(inner)(x) + float(s) + x * x  # outer parse
     x = np.float64(0.4)
-    found = {(h[0], h[2]) for h in _hazards(outer, x)}
-    assert ("FA111", line_of("outer parse")) in found, found
+    found = {(h[0], h[2]) for h in hazard_sites(outer, x)}
+    assert ("FA111", line_of("outer parse", __file__)) in found, found
     assert [C.get_callable_flags(r) for r in READERS] == before

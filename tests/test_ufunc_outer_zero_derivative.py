@@ -12,20 +12,14 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import fd_grad
+from conftest import fd_grad, line_of
 from framead.rules import lookup, registry
 
 import framead
 from framead.errors import GradientHazard
 
-SOURCE = open(__file__).read().splitlines()
 X = np.array([1.3, 2.7, 0.4])
 B = np.array([0.5, 1.5])
-
-
-def line_of(marker: str) -> int:
-    (n,) = [i + 1 for i, s in enumerate(SOURCE) if s.endswith(f"# {marker}")]
-    return n
 
 
 def _binary_ufuncs(cut: bool) -> list:
@@ -109,7 +103,7 @@ def test_cut_with_a_note_reports_fa102_for_outer_too():
                                  (_outer, "outer", "np.floor_divide.outer")):
             t = framead.trace(make(np.floor_divide, "scalar"), X.copy())
             assert [(h.code, h.op, h.loc.line) for h in t.hazards] == [
-                ("FA102", op, line_of(f"call: {marker}"))], t.hazards
+                ("FA102", op, line_of(f"call: {marker}", __file__))], t.hazards
             with pytest.raises(GradientHazard):
                 framead.grad(make(np.floor_divide, "scalar"), strict=True)(X.copy())
     finally:
