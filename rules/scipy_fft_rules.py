@@ -19,6 +19,7 @@ the output and input ends (DCT-I: both ends; DCT-II: ``y[0]``; DCT-III: ``x[0]``
 ``n`` (and ``s``/``shape`` in n dimensions) crops or zero-pads the input first; the transpose
 zero-pads or crops back. An inverse transform is the forward transform of the inverse type
 (I <-> I, II <-> III, IV <-> IV) with the dual norm (scipy.fft) or the same norm (fftpack).
+``overwrite_x=True`` is refused (FA101): SciPy may write into the input, which no node records.
 Complex input is transformed part by part: the same real matrix, so the same transpose, but
 scipy.fft (1.17) then drops ``orthogonalize`` (the default for the norm applies), and so do
 these rules.
@@ -175,8 +176,18 @@ def _pairs():
             yield fn, f"{prefix}.{name}", vjp
 
 
+def _overwrite_refused(name: str):
+    """``overwrite_x=True`` lets SciPy write into the (traced) input, which no node records:
+    run natively (the write is then handled as an unruled call's) and reported (FA101)."""
+    def refuses(args: tuple, kwargs: dict) -> str | None:
+        on = args[5] if len(args) > 5 else kwargs.get("overwrite_x", False)
+        return f"{name}(overwrite_x=True) has no derivative rule" if on else None
+    return refuses
+
+
 def install() -> None:
     """Register every rule whose function has none yet (a user's own rule wins)."""
     for fn, name, vjp in _pairs():
         if lookup(fn) is None:
-            register(fn, vjp=(vjp,), jvp=_jvp(fn, 4), saves={0: ()}, name=name)
+            register(fn, vjp=(vjp,), jvp=_jvp(fn, 4), saves={0: ()}, name=name,
+                     refuses=_overwrite_refused(name))

@@ -8,7 +8,8 @@ the last for ``lower=False``; complex singular vectors: V's first row real if m 
 U's). Eigenvalue (singular value) gaps are taken as zero between equal ones, as NumPy's
 rules do. Refused (FA101 at the call): the generalized problem (``b``), a subset of the
 spectrum (``subset_by_index``/``subset_by_value``), and the extra singular vectors of a
-non-square ``svd(full_matrices=True)``.
+non-square ``svd(full_matrices=True)``, and ``overwrite_a=True`` (LAPACK may write into
+the input, which no node records).
 """
 
 from __future__ import annotations
@@ -31,8 +32,21 @@ def _uplo(lower) -> str:
     return "L" if lower else "U"
 
 
+def _overwrites(name: str, args: tuple, kwargs: dict, pos: int | None) -> str | None:
+    """``overwrite_a``/``overwrite_b`` on: LAPACK may write into the (traced) input, which no
+    node records; the call runs natively (as an unruled call's write) and is reported."""
+    for key in ("overwrite_a", "overwrite_b"):
+        on = args[pos] if key == "overwrite_a" and pos is not None and len(args) > pos \
+            else kwargs.get(key, False)
+        if on:
+            return f"scipy.linalg.{name}({key}=True) has no derivative rule"
+    return None
+
+
 def _eigh_refuses(name: str):
     def refuses(args: tuple, kwargs: dict) -> str | None:
+        if (why := _overwrites(name, args, kwargs, None)) is not None:
+            return why
         if (len(args) > 1 and args[1] is not None) or kwargs.get("b") is not None:
             return f"scipy.linalg.{name} with b= (the generalized problem) has no derivative rule"
         for key in ("subset_by_index", "subset_by_value"):
@@ -63,6 +77,8 @@ def _eigvalsh_jvp_s(tangents, ans, a, b=None, *, lower=True, **kw):
 
 
 def _svd_refuses(args: tuple, kwargs: dict) -> str | None:
+    if (why := _overwrites("svd", args, kwargs, 3)) is not None:
+        return why
     names = ("a", "full_matrices", "compute_uv")
     p = {"full_matrices": True, "compute_uv": True,
          **dict(zip(names, args, strict=False)), **kwargs}
@@ -94,7 +110,8 @@ RULES = [  # (function, vjp, jvp, saves, more metadata)
     (sl.eigvalsh, (_eigvalsh_vjp_s,), _eigvalsh_jvp_s, {0: (0,)},
      {"refuses": _eigh_refuses("eigvalsh")}),
     (sl.svd, (_svd_vjp_s,), _svd_jvp_s, {0: (0, ANS)}, {"multi": True, "refuses": _svd_refuses}),
-    (sl.svdvals, (_svdvals_vjp,), _svdvals_jvp, {0: (0,)}, {}),
+    (sl.svdvals, (_svdvals_vjp,), _svdvals_jvp, {0: (0,)},
+     {"refuses": lambda args, kwargs: _overwrites("svdvals", args, kwargs, 1)}),
 ]
 
 

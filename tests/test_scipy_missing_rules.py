@@ -225,3 +225,33 @@ def test_svd_full_matrices_nonsquare_refused():
         warnings.simplefilter("ignore")
         t = framead.trace(lambda a: np.sum(sl.svd(a)[0] ** 2), np.ones((4, 2)) + np.eye(4, 2))
     assert "FA101" in [h.code for h in t.hazards]
+
+
+# --- overwrite flags ------------------------------------------------------------------------
+
+OVERWRITING = {  # SciPy may write into the traced input: refused (FA101), never silently wrong
+    "dct": lambda b: sfft.dct(b, overwrite_x=True),
+    "fftpack.idst": lambda b: fftpack.idst(b, 2, None, -1, None, True),
+    "dctn": lambda b: sfft.dctn(b, overwrite_x=True),
+    "eigh": lambda b: sl.eigh(b, overwrite_a=True)[0],
+    "eigvalsh": lambda b: sl.eigvalsh(b, overwrite_a=True),
+    "svd": lambda b: sl.svd(b, False, True, True)[1],
+    "svdvals": lambda b: sl.svdvals(b, overwrite_a=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OVERWRITING))
+def test_overwrite_flags_are_reported(name):
+    call = OVERWRITING[name]
+
+    def f(a):
+        b = np.asfortranarray(a * 1.0)  # (LAPACK writes into an F-ordered float64 array)
+        return float(np.sum(call(b) ** 2) + np.sum(b * np.arange(16.0).reshape(4, 4)))
+
+    a = np.random.default_rng(7).normal(size=(4, 4))
+    a = a + a.T
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = framead.trace(f, a)
+    assert t.value == f(a)
+    assert "FA101" in [h.code for h in t.hazards]
