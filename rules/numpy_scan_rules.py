@@ -3,6 +3,10 @@
 
 ``cumprod``'s cotangent and tangent divide by the input where it has no zeros; with zeros they
 are computed by a recurrence without division.
+
+Also ``np.arange(start, stop, step)``: ``start + i * step``, so ``start`` gets ``sum(g)`` and
+``step`` ``sum(i * g)``; ``stop`` (or a lone argument: the stop) only decides the length,
+which a cached trace must guard (capture records that decision), and gets no cotangent.
 """
 
 from __future__ import annotations
@@ -115,7 +119,50 @@ def _nancumprod_jvp(tangents, ans, a, axis=None, dtype=None, out=None):
     return _cumprod_jvp((np.where(ok, tangents[0], 0),), None, np.where(ok, a, 1), axis)
 
 
+def _arange_parts(args: tuple, kw: dict) -> tuple[int | None, int | None]:
+    """Positions (in ``args``) of arange's start and step (None: absent or a keyword)."""
+    if len(args) == 1 and "stop" not in kw:  # arange(stop)
+        return None, None
+    return 0, (2 if len(args) > 2 else None)
+
+
+def _arange_vjp(g, ans, *args, **kw):
+    g = np.asarray(g)
+    if np.arange(*args, **kw).shape != g.shape:  # (a cached trace replayed where the length
+        raise ValueError("np.arange's length differs from the recorded one")  # changed: a miss)
+    start, step = _arange_parts(args, kw)
+    cts: list = [None] * len(args)
+    if start is not None:
+        cts[start] = fit(np.sum(g), meta_of(args[start]))
+    if step is not None:
+        cts[step] = fit(np.sum(g * np.arange(g.shape[0])), meta_of(args[step]))
+    return tuple(cts)
+
+
+def _arange_jvp(tangents, ans, *args, **kw):
+    start, step = _arange_parts(args, kw)
+    t0 = tangents[start] if start is not None else None
+    ts = tangents[step] if step is not None else None
+    n = np.shape(ans)[0]
+    out = np.zeros(n) if t0 is None else np.zeros(n) + t0
+    return out if ts is None else out + np.arange(n) * ts
+
+
+def _arange_refuses(args: tuple, kwargs: dict) -> str | None:
+    dt = kwargs.get("dtype", args[3] if len(args) > 3 else None)
+    if dt is not None and np.dtype(dt).kind != "f":
+        return f"np.arange with dtype={np.dtype(dt)} of traced bounds has no derivative rule"
+    if any(k in kwargs for k in ("start", "step")):
+        return "np.arange with a start= or step= keyword has no derivative rule"
+    if any(np.iscomplexobj(a) for a in args[:3]):
+        return "np.arange of complex bounds has no derivative rule"
+    return None
+
+
 def install() -> None:
+    register(np.arange, vjp=_arange_vjp, jvp=_arange_jvp,
+             saves=dict.fromkeys((0, 1, 2), (0, 1, 2)), nondiff=(1, 3),
+             argnames=("start", "stop", "step", "dtype"), refuses=_arange_refuses)
     cumsum = deflinear(np.cumsum, _cumsum_vjp)
     register_method(np.ndarray, "cumsum", cumsum)
     deflinear(np.cumulative_sum, _csum_vjp)

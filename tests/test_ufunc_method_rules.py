@@ -3,7 +3,9 @@
 ``logaddexp``/``logaddexp2``/``hypot``... ``.reduce`` (axis, axes, keepdims) and ``reduceat``
 for add/multiply/maximum/minimum (NumPy's index semantics). Each was FA101 with a zero
 gradient. Checked over shapes, axes and values against central differences in float64 and
-the native value, in strict mode (no hazard), forward mode, and through cached replays."""
+the native value, in strict mode (no hazard), forward mode, and through cached replays.
+Also ``np.arange`` with traced float bounds (``start + i * step``; the length a decision a
+cached trace must not replay where it changes)."""
 
 from __future__ import annotations
 
@@ -155,3 +157,51 @@ def test_calls_without_a_derivative_stay_reported(call):
     t = framead.trace(f, np.array([0.3, 0.9, -0.2]))
     assert t.hazards and {h.code for h in t.hazards} == {"FA101"}, t.hazards
     assert all(h.loc.file == __file__ for h in t.hazards)  # (at the user's line)
+
+
+def _arange_program(which: str):
+    def f(x):
+        if which == "start":
+            r = np.arange(x[0], 2.5, 0.37)
+        elif which == "step":
+            r = np.arange(-0.2, 2.5, x[1])
+        elif which == "both":
+            r = np.arange(x[0], 2.5 * x[1] + 1.0, x[1])
+        else:  # only the stop: the values are constants, the length is not
+            r = np.arange(0.1, 6.0 * x[1], 0.5) * x[0]
+        return float(np.sum(np.sin(r) * np.linspace(1.0, 2.0, r.size)))
+    return f
+
+
+@_SETTINGS
+@given(which=st.sampled_from(["start", "step", "both", "stop"]),
+       a=st.floats(-1.0, 1.0), b=st.floats(0.05, 1.5))
+def test_arange_traced_bounds(which, a, b):
+    x = np.array([a, b])
+    f = _arange_program(which)
+    for d in (-1e-5, 1e-5):  # (no length change within the difference step)
+        assume(len(np.arange(*_bounds(which, x + d))) == len(np.arange(*_bounds(which, x))))
+    _check(f, x)
+
+
+def _bounds(which, x):
+    return {"start": (x[0], 2.5, 0.37), "step": (-0.2, 2.5, x[1]),
+            "both": (x[0], 2.5 * x[1] + 1.0, x[1]), "stop": (0.1, 6.0 * x[1], 0.5)}[which]
+
+
+@pytest.mark.parametrize("which", ["start", "step", "both", "stop"])
+def test_arange_cached_replay_where_the_length_changes(which):
+    """Points where np.arange's length changes (to 1 and 0 included): never the recorded
+    length replayed (a miss, captured again), always the native value and central
+    differences."""
+    f = _arange_program(which)
+    cf = framead.value_and_grad(f, cache=True, strict=True)
+    points = [[0.31, 0.47], [0.32, 0.47], [2.4, 0.47], [0.31, 1.4], [0.31, 0.011],
+              [2.6, 3.0], [0.31, 0.47], [-0.93, 0.2]]
+    for p in points:
+        x = np.array(p)
+        v, g = cf(x.copy())
+        assert v == f(x.copy()), p
+        np.testing.assert_allclose(g, fd_grad(f, (x.copy(),), step=1e-6), rtol=1e-5,
+                                   atol=1e-6, err_msg=str(p))
+    assert cf.stats["hits"] >= 2
