@@ -176,11 +176,12 @@ def _pairs():
             yield fn, f"{prefix}.{name}", vjp
 
 
-def _overwrite_refused(name: str):
-    """``overwrite_x=True`` lets SciPy write into the (traced) input, which no node records:
-    run natively (the write is then handled as an unruled call's) and reported (FA101)."""
+def overwrite_refused(name: str, pos: int = 5):
+    """``overwrite_x=True`` (keyword, or positional ``pos``) lets SciPy write into the (traced)
+    input, which no node records: run natively (the write is then handled as an unruled
+    call's) and reported (FA101)."""
     def refuses(args: tuple, kwargs: dict) -> str | None:
-        on = args[5] if len(args) > 5 else kwargs.get("overwrite_x", False)
+        on = args[pos] if len(args) > pos else kwargs.get("overwrite_x", False)
         return f"{name}(overwrite_x=True) has no derivative rule" if on else None
     return refuses
 
@@ -190,4 +191,4 @@ def install() -> None:
     for fn, name, vjp in _pairs():
         if lookup(fn) is None:
             register(fn, vjp=(vjp,), jvp=_jvp(fn, 4), saves={0: ()}, name=name,
-                     refuses=_overwrite_refused(name))
+                     refuses=overwrite_refused(name))
