@@ -60,6 +60,8 @@ def eager(fn: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not is_enabled():  # fn's caller: the wrapper's, as without the decorator
             try:
+                if args:  # (t(g, a, rest, kw) calls g(a, *rest, **kw): no frame between)
+                    return trampoline(sys._getframe(1), fn)(fn, args[0], args[1:], kwargs)
                 return trampoline(sys._getframe(1), fn)(call, fn, args, kwargs)
             except BaseException as e:  # (without the wrapper and the trampoline)
                 e.__traceback__ = strip_framead_frames(e.__traceback__)
