@@ -20,6 +20,10 @@ frame walk and a dict look-up, found before the capture's session starts. Limits
 ``f_locals``, column positions and ``co_firstlineno`` are not the caller's; a stacklevel past
 the caller reaches framead's frames; tracers and profilers see its call (under the caller's
 file and name) besides framead's own.
+
+Used wherever framead calls the user's function: captures (framead/tracing.py), vmap's
+per-example loop (framead/batching.py), check_grads' native and finite-difference calls
+(framead/check.py) and ``@framead.eager`` outside a capture (framead/eager_api.py).
 """
 
 from __future__ import annotations
