@@ -1,19 +1,24 @@
 """Rules for ``scipy.linalg``'s Hermitian eigensolvers and SVD: ``eigh`` (with
-``eigvals_only``), ``eigvalsh``, ``svd`` (with ``compute_uv``) and ``svdvals``.
+``eigvals_only``, ``subset_by_index``), ``eigvalsh``, ``svd`` (with ``compute_uv``), ``svdvals``.
 
 They are NumPy's (``linalg_factor_rules``): ``lower=False`` reads the upper triangle, as
 ``UPLO='U'``, and the other triangle gets a zero cotangent; every LAPACK driver SciPy offers
-keeps the gauge NumPy's does (complex eigenvectors: the first row real for ``lower=True``,
-the last for ``lower=False``; complex singular vectors: V's first row real if m >= n, else
-U's). Eigenvalue (singular value) gaps are taken as zero between equal ones, as NumPy's
-rules do. Refused (FA101 at the call): the generalized problem (``b``), a subset of the
-spectrum (``subset_by_index``/``subset_by_value``), and the extra singular vectors of a
-non-square ``svd(full_matrices=True)``, and ``overwrite_a=True`` (LAPACK may write into
-the input, which no node records).
+keeps NumPy's complex gauge (eigenvectors: the first row real for ``lower=True``, the last for
+``lower=False``; singular vectors: V's first row real if m >= n, else U's). Gaps between equal
+eigenvalues (singular values) count as zero, as in NumPy's rules. A subset
+(``subset_by_index``) is differentiated through the whole spectrum: the other pairs' gaps count.
+The default driver (``evr``) picks real eigenvectors' signs in no continuous way (a 1e-6
+perturbation flips one about a third of the time); the derivative holds them fixed, so only a
+sign-invariant use of them has the derivative finite differences see.
+Refused (FA101 at the call): the generalized problem (``b``), ``subset_by_value`` (how many
+eigenvalues it selects depends on the input), the extra singular vectors of a non-square
+``svd(full_matrices=True)``, and ``overwrite_a=True`` (LAPACK may write into the input, which
+no node records).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import scipy.linalg as sl
 
 from .linalg_factor_rules import (
@@ -49,31 +54,61 @@ def _eigh_refuses(name: str):
             return why
         if (len(args) > 1 and args[1] is not None) or kwargs.get("b") is not None:
             return f"scipy.linalg.{name} with b= (the generalized problem) has no derivative rule"
-        for key in ("subset_by_index", "subset_by_value"):
-            if kwargs.get(key) is not None:
-                return f"scipy.linalg.{name} with {key}= has no derivative rule"
+        if kwargs.get("subset_by_value") is not None:
+            return f"scipy.linalg.{name} with subset_by_value= has no derivative rule"
         return None
     return refuses
 
 
-def _eigh_vjp_s(g, ans, a, b=None, *, lower=True, eigvals_only=False, **kw):
-    if eigvals_only:
-        return _eigvalsh_vjp(g, ans, a, _uplo(lower))
-    return _eigh_vjp(g, ans, a, _uplo(lower))
+def _whole(a, uplo, ans_v, sel):
+    """(w, v) of the whole spectrum, the selected columns of v those SciPy returned."""
+    w, v = np.linalg.eigh(np.asarray(a), uplo)
+    if ans_v is not None:
+        v[..., sel] = ans_v
+    return w, v
 
 
-def _eigh_jvp_s(tangents, ans, a, b=None, *, lower=True, eigvals_only=False, **kw):
-    if eigvals_only:
-        return _eigvalsh_jvp(tangents, ans, a, _uplo(lower))
-    return _eigh_jvp(tangents, ans, a, _uplo(lower))
+def _eigh_vjp_s(g, ans, a, b=None, *, lower=True, eigvals_only=False, subset_by_index=None,
+                **kw):
+    uplo = _uplo(lower)
+    if subset_by_index is None:
+        return _eigvalsh_vjp(g, ans, a, uplo) if eigvals_only else _eigh_vjp(g, ans, a, uplo)
+    # a subset: the cotangents of the other eigenpairs are zero, their gaps still count
+    lo, hi = (int(i) for i in subset_by_index)
+    sel = slice(lo, hi + 1)
+    gw, gv = (g, None) if eigvals_only else g
+    w, v = _whole(a, uplo, None if eigvals_only else ans[1], sel)
+    gw_all = np.zeros(w.shape)
+    if gw is not None:
+        gw_all[..., sel] = gw
+    gv_all = None
+    if gv is not None:
+        gv_all = np.zeros(v.shape, v.dtype)
+        gv_all[..., sel] = gv
+    return _eigh_vjp((gw_all, gv_all), (w, v), a, uplo)
 
 
-def _eigvalsh_vjp_s(g, ans, a, b=None, *, lower=True, **kw):
-    return _eigvalsh_vjp(g, ans, a, _uplo(lower))
+def _eigh_jvp_s(tangents, ans, a, b=None, *, lower=True, eigvals_only=False,
+                subset_by_index=None, **kw):
+    uplo = _uplo(lower)
+    if subset_by_index is None:
+        return _eigvalsh_jvp(tangents, ans, a, uplo) if eigvals_only else \
+            _eigh_jvp(tangents, ans, a, uplo)
+    lo, hi = (int(i) for i in subset_by_index)
+    sel = slice(lo, hi + 1)
+    w, v = _whole(a, uplo, None if eigvals_only else ans[1], sel)
+    dw, dv = _eigh_jvp(tangents, (w, v), a, uplo)
+    return dw[..., sel] if eigvals_only else (dw[..., sel], dv[..., sel])
 
 
-def _eigvalsh_jvp_s(tangents, ans, a, b=None, *, lower=True, **kw):
-    return _eigvalsh_jvp(tangents, ans, a, _uplo(lower))
+def _eigvalsh_vjp_s(g, ans, a, b=None, *, lower=True, subset_by_index=None, **kw):
+    return _eigh_vjp_s(g, ans, a, lower=lower, eigvals_only=True,
+                       subset_by_index=subset_by_index)
+
+
+def _eigvalsh_jvp_s(tangents, ans, a, b=None, *, lower=True, subset_by_index=None, **kw):
+    return _eigh_jvp_s(tangents, ans, a, lower=lower, eigvals_only=True,
+                       subset_by_index=subset_by_index)
 
 
 def _svd_refuses(args: tuple, kwargs: dict) -> str | None:
