@@ -71,7 +71,6 @@ import collections
 import ctypes
 import functools
 import gc
-import heapq
 import itertools
 import math
 import operator
@@ -95,6 +94,17 @@ from .callables import HEAPTYPE, constructs_in_python
 from .decision_guards import EQUALITY, slice_call
 from .native import call_as_user
 from .operators import BINARY_NAMES
+from .reference_moves import (
+    CODE_RUNNERS,
+    EXCEPTION_CALL_TYPES,
+    HEAP_FUNCTIONS,
+    MOVE_TYPES,
+    build_exception,
+    builds_exception,
+    move_call,
+    moves_references,
+    run_code,
+)
 
 
 class Kind:
@@ -137,8 +147,9 @@ class CallKind:
     data: Any = None
 
 
+# (every C heap function: also the _max variants heapq.nlargest/nsmallest/merge call)
 _ORDERING = (bisect.bisect_left, bisect.bisect_right, bisect.insort_left, bisect.insort_right,
-             heapq.heappush, heapq.heappop, heapq.heapify, heapq.heapreplace, heapq.heappushpop)
+             *HEAP_FUNCTIONS)
 
 _PREDICATES = (builtins.bool, math.isfinite, math.isnan, math.isinf, math.isclose, np.isfinite,
                np.isnan, np.isinf, np.isclose, np.allclose, np.array_equal)
@@ -250,7 +261,8 @@ _DECLARED: list[tuple[int, list]] = [
         (functools.partial, sf.partial_call), (np.lib.stride_tricks.as_strided, sf.as_strided),
         (itertools.starmap, sf.starmap), (itertools.accumulate, sf.accumulate),
         (np.frompyfunc, sf.frompyfunc), (itertools.chain.from_iterable, nested_rows),
-        (builtins.getattr, attribute_call), (builtins.slice, slice_call)]),
+        (builtins.getattr, attribute_call), (builtins.slice, slice_call),
+        *((f, run_code) for f in CODE_RUNNERS)]),  # eval/exec: instrumented frames
     (Kind.ATTRIBUTE_WRITE, [(builtins.setattr, writers.set_attribute)]),
     (Kind.WRITER, [
         (np.copyto, writers.copyto), (np.put, writers.put), (np.place, writers.place),
@@ -383,6 +395,8 @@ _BOUND_NAMES = frozenset(name for _, name in _BOUND)
 _BOUND_OWNERS = tuple({owner for owner, _ in _BOUND})  # (x.copy() of an array: not one)
 _BOUND_SEEN: dict[tuple[type, str], CallKind | None] = {}  # (built-in class, name) -> entry
 _UNSEEN = object()
+_EXCEPTION = CallKind(BaseException, Kind.SPECIAL_FORM, build_exception)
+_MOVE = CallKind(None, Kind.SPECIAL_FORM, move_call)  # (reference_moves.MOVES)
 _GETTERS = {t: CallKind(t, Kind.SPECIAL_FORM, getter_call)
             for t in (operator.itemgetter, operator.attrgetter)}
 # ufunc methods are bound anew at each access: found by the ufunc's name (np.add.reduce)
@@ -392,7 +406,8 @@ _UFUNC_METHODS = {e.fn.__name__: e.data for e in _STATIC.values() if e.kind & Ki
 def lookup(fn: Any) -> CallKind | None:
     """``fn``'s entry in the table, or None: also an ITERATING or SPECIAL_FORM C method bound
     anew at each access (``d.extend`` of a deque, ``chain.from_iterable``), and the call of an
-    ``itemgetter``/``attrgetter`` object, and an ITERATING class's subclass built in C."""
+    ``itemgetter``/``attrgetter`` object, an ITERATING class's subclass built in C, and an
+    exception's construction in C (reference_moves.builds_exception)."""
     e = CALL_KINDS.get(id(fn))
     if e is not None and e.fn is fn:
         return e
@@ -410,6 +425,10 @@ def lookup(fn: Any) -> CallKind | None:
         if not cls.__flags__ & HEAPTYPE:  # (built-in classes only: none is freed)
             _BOUND_SEEN[(cls, fn.__name__)] = e
         return e
+    if t in EXCEPTION_CALL_TYPES and builds_exception(fn):  # ValueError(x), super().__init__
+        return _EXCEPTION
+    if t in MOVE_TYPES and moves_references(fn):  # SimpleNamespace(a=x), cv.set(x)
+        return _MOVE
     if t is type and fn.__flags__ & HEAPTYPE:  # a subclass built in C (class D(deque): pass)
         e = next((e for b in fn.__mro__[1:-1] if (e := CALL_KINDS.get(id(b))) is not None
                   and e.fn is b and e.kind & Kind.ITERATING), None)
