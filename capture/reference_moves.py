@@ -104,8 +104,9 @@ def _traced_leaves(v: Any) -> list:
         elif isinstance(x, _CONTAINERS) and id(x) not in seen:
             seen.add(id(x))
             base: Any = next(b for b in _CONTAINERS if isinstance(x, b))  # (C's, no override)
-            stack.extend((*base.keys(x), *base.values(x)) if base is dict else
-                         list(base.__iter__(x)))
+            c: Any = x
+            stack.extend((*dict.keys(c), *dict.values(c)) if base is dict else
+                         list(base.__iter__(c)))
     return out
 
 
