@@ -182,15 +182,35 @@ def _secant_to_the_end(c):
 @pytest.mark.parametrize("f", [_newton, _piecewise, _argmin, _secant_iteration, _early_secant,
                                _regula_falsi, _secant_to_the_end])
 @settings(max_examples=10, deadline=None)
-@given(c=st.floats(0.5, 6.0).filter(lambda c: min(abs(c - 1.5), abs(c - 2.0),
+@given(c=st.floats(0.5, 6.0).filter(lambda c: min(abs(c - 1.0), abs(c - 1.5), abs(c - 2.0),
                                                    abs(c - 4.0)) > 1e-3))
 def test_ordinary_branching_is_silent_and_right(f, c):
     """(Central differences with a small step: the argmin's choice changes at points the
-    filter does not list.)"""
+    filter does not list; at c = 1.0 three of _argmin's items tie, a kink the draws reach.)"""
     c = np.float64(c)
     assert hazard_sites(f, c) == []
     np.testing.assert_allclose(framead.grad(f)(c), fd_grad(f, (c,), step=1e-6), rtol=1e-5,
                                atol=1e-7)
+
+
+# regula falsi at points the fuzzer's draws (at this test's node id) happen to miss; other
+# draws find them (about 2% of c in [0.5, 6])
+_FALSE_FA102 = [2.85, 3.068961824757355]
+
+
+@pytest.mark.parametrize("c", _FALSE_FA102)
+def test_regula_falsi_is_right_where_it_reports(c):
+    c = np.float64(c)
+    np.testing.assert_allclose(framead.grad(_regula_falsi)(c),
+                               fd_grad(_regula_falsi, (c,), step=1e-6), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "false FA102: capture/noise_check.py reports regula falsi's step at these c although its "
+    "gradient matches central differences (the test above)"))
+@pytest.mark.parametrize("c", _FALSE_FA102)
+def test_regula_falsi_is_silent_at_every_point(c):
+    assert hazard_sites(_regula_falsi, np.float64(c)) == []
 
 
 def _jacobi(v):
