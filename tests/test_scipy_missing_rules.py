@@ -19,6 +19,9 @@ framead = pytest.importorskip("framead")
 import scipy.fft as sfft  # noqa: E402
 import scipy.fftpack as fftpack  # noqa: E402
 import scipy.linalg as sl  # noqa: E402
+from framead.rules import install_optional  # noqa: E402
+
+install_optional()  # SciPy's rule packs (a capture would install them too)
 
 SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -264,3 +267,34 @@ def test_overwrite_flags_are_reported(name):
         t = framead.trace(f, a)
     assert t.value == f(a)
     assert "FA101" in [h.code for h in t.hazards]
+
+
+# --- every rule by framead.rules.check (VJP and JVP against finite differences) ------------
+
+def library_cases() -> list:
+    """``(fn, args, kwargs)`` for every rule of scipy_fft_rules and scipy_linalg_rules (for
+    test_rules_library's census). Eigenvectors by the ``evd`` driver: ``check``'s random
+    cotangents depend on their signs, which ``evr`` flips under a finite-difference step."""
+    rng = np.random.default_rng(5)
+    x, xc = rng.normal(size=(3, 5)), rng.normal(size=(3, 4)) + 1j * rng.normal(size=(3, 4))
+    a, b = rng.normal(size=(4, 4)), rng.normal(size=(5, 3))
+    out = []
+    for module, k in ((sfft, {"orthogonalize": True}), (fftpack, {})):
+        for t, name in enumerate(("dct", "idct", "dst", "idst")):
+            fn = getattr(module, name)
+            out += [(fn, (x,), {"type": t + 1, "norm": "ortho", **k}),
+                    (fn, (x, (t + 2) % 4 + 1, 7, 0), {}),
+                    (getattr(module, name + "n"), (x,), {"type": 4 - t}),
+                    (getattr(module, name + "n"), (xc,), {"type": t + 1, "axes": 1})]
+    out += [(sl.eigh, (a,), {"lower": False, "driver": "evd"}),
+            (sl.eigh, (a,), {"subset_by_index": (1, 2), "driver": "evx", "eigvals_only": True}),
+            (sl.eigvalsh, (a,), {"lower": False}), (sl.svd, (b,), {"full_matrices": False}),
+            (sl.svd, (b.T, False, False), {}), (sl.svdvals, (b,), {})]
+    return out
+
+
+@pytest.mark.parametrize("fn,args,kwargs", library_cases())
+def test_rule_check(fn, args, kwargs):
+    from framead.rules import check  # noqa: PLC0415
+
+    assert check(fn, *args, **kwargs).ok
