@@ -135,6 +135,7 @@ class Moves:
 
 _REFS = (list, dict, collections.deque)  # containers that keep references
 _SEQS = (list, tuple)
+_ITEMS = (list, tuple, dict)  # (what an ``items`` position may hold: its items are moved)
 _SETITEM = Moves(whole=(0, 2), target=(0, _REFS))  # (container, key, value)
 _CONCAT = Moves(whole=(0,), items=(1,), target=(0, _SEQS))  # (L += arr iterates arr)
 MOVES: dict[Any, Moves] = {
@@ -193,7 +194,7 @@ def _only_moved(spec: Moves, args: tuple, kwargs: dict) -> bool:
     if spec is _SETITEM and len(args) == 3 and type(args[1]) is slice:
         spec = Moves(items=(2,))  # L[i:j] = items: C iterates the value
     for k, a in enumerate(args):
-        if k in spec.whole or (k in spec.items and isinstance(a, _SEQS | dict)):
+        if k in spec.whole or (k in spec.items and isinstance(a, _ITEMS)):
             continue
         if holds_traced(a, True):
             return False
