@@ -109,7 +109,7 @@ def _orth(x, orthogonalize):
 
 
 def _forward(kind: str, inverse: bool, fftpack: bool, t: int, norm):
-    """(kind, type, norm) of the forward transform a call computes."""
+    """(type, norm) of the forward transform (dct or dst) a call computes."""
     if not inverse:
         return t, norm
     return _INVERSE_TYPE[t], (norm if fftpack else _DUAL[norm])
