@@ -337,5 +337,6 @@ def _slice_array(x):
 
 @pytest.mark.parametrize("f", [_iconcat_array, _slice_array], ids=lambda f: f.__name__)
 def test_arrays_iterated_in_c_by_a_mover_are_still_reported(f):
-    assert framead.grad(f)(1.3) != pytest.approx(fd_grad(f, (1.3,)))  # (really lost)
+    with pytest.warns(framead.GradientWarning):  # (the output does not depend on x)
+        assert framead.grad(f)(1.3) != pytest.approx(fd_grad(f, (1.3,)))  # (really lost)
     _reported(f, 1.3, "FA101")
