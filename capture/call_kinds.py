@@ -7,7 +7,10 @@ model). ``calls.dispatch`` asks its questions in this order; the first that appl
  4. OWN_DUNDER      ``float(x)``, ``abs(x)`` of a subclass with its own Python dunder: that
                     dunder runs instrumented (data: the dunder's name)
  5. SPECIAL_FORM    ``sum``, ``map``, ``functools.reduce``/``partial``, ``as_strided``...: its
-                    handler sees through the call (special_forms.py)
+                    handler sees through the call (special_forms.py); ``eval``/``exec``,
+                    exceptions built in C and the reference movers (``SimpleNamespace``,
+                    ``operator.setitem`` of a list...: MOVES with the positions they move)
+                    run natively (reference_moves.py: no FA101 where nothing is lost)
     TEXT            ``str``, ``repr``, ``format`` (STRUCTURAL): text of traced values, run
                     natively; a cached trace guards the text it made (calls.text_guard)
  6. (a ``functools.partial`` object: the call it wraps)
