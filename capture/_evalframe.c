@@ -60,6 +60,7 @@
    threads capturing at once never see each other's values, and a thread with no
    capture of its own runs natively, or "watching" while another thread captures
    (its probes look up the capturing threads' traced sets, fa_watch_hit). */
+#define FA_CMP_RING 64
 typedef struct fa_tls {
     int enabled;            /* capture on for this thread */
     int busy;               /* decide() running on this thread */
@@ -83,6 +84,12 @@ typedef struct fa_tls {
     void *gc_nodes;         /* the nodes list gc_untrack_nodes() last went through (never
                                dereferenced: only compared) and how far */
     Py_ssize_t gc_nodes_done;
+    /* The last FA_CMP_RING comparisons of traced numbers (capture/zero_trip.py): the recorder
+       they were made under (an address, only compared), its node count then, |a - b|. */
+    void *cmp_rec[FA_CMP_RING];
+    Py_ssize_t cmp_at[FA_CMP_RING];
+    double cmp_dist[FA_CMP_RING];
+    unsigned cmp_n;
     struct fa_tls *next;    /* capturing_threads link */
 } fa_tls;
 
@@ -4133,6 +4140,59 @@ done:
     return out;
 }
 
+/* One comparison of traced numbers into this thread's ring (capture/zero_trip.py reads it). */
+static void
+note_cmp(void *rec, Py_ssize_t at, double dist)
+{
+    unsigned k = T.cmp_n++ % FA_CMP_RING;
+    T.cmp_rec[k] = rec;
+    T.cmp_at[k] = at;
+    T.cmp_dist[k] = dist;
+}
+
+/* note_comparison(recorder, node count, |a - b|): a comparison the Python handler made. */
+static PyObject *
+m_note_comparison(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyLong_Check(args[1]) || !PyFloat_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "note_comparison(recorder, at: int, dist: float)");
+        return NULL;
+    }
+    Py_ssize_t at = PyLong_AsSsize_t(args[1]);
+    if (at < 0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    note_cmp(args[0], at, PyFloat_AS_DOUBLE(args[2]));
+    Py_RETURN_NONE;
+}
+
+/* comparisons(recorder) -> [(node count, |a - b|), ...]: the ring's entries made under this
+   recorder, oldest first; they leave the ring. */
+static PyObject *
+m_comparisons(PyObject *mod, PyObject *rec)
+{
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    unsigned n = T.cmp_n < FA_CMP_RING ? T.cmp_n : FA_CMP_RING;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned k = (T.cmp_n - n + i) % FA_CMP_RING;
+        if (T.cmp_rec[k] != (void *)rec) {
+            continue;
+        }
+        T.cmp_rec[k] = NULL;
+        PyObject *e = Py_BuildValue("(nd)", T.cmp_at[k], T.cmp_dist[k]);
+        if (e == NULL || PyList_Append(out, e) < 0) {
+            Py_XDECREF(e);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(e);
+    }
+    return out;
+}
+
 /* a <op> b of floats, np.float64 or ints: ProbeHandlers.compare records nothing once it has
    noted the first comparison and where no guards are recorded, so the comparison is made
    here (it runs no Python code). NULL with FA_FALLBACK semantics as the others. */
@@ -4150,7 +4210,20 @@ fast_compare(int op, PyObject *a, PyObject *b)
     Py_XDECREF(g);
     Py_XDECREF(first);
     PyErr_Clear();
-    return fast ? PyObject_RichCompare(a, b, op) : FA_FALLBACK;
+    if (!fast) {
+        return FA_FALLBACK;
+    }
+    PyObject *nodes = PyObject_GetAttr(rec, s_nodes);
+    if (nodes != NULL && PyList_Check(nodes)) {
+        double x = PyFloat_Check(a) ? PyFloat_AS_DOUBLE(a) : PyLong_AsDouble(a);
+        double y = PyFloat_Check(b) ? PyFloat_AS_DOUBLE(b) : PyLong_AsDouble(b);
+        if (!PyErr_Occurred()) {
+            note_cmp(rec, PyList_GET_SIZE(nodes), fabs(x - y));
+        }
+    }
+    Py_XDECREF(nodes);
+    PyErr_Clear();
+    return PyObject_RichCompare(a, b, op);
 }
 
 /* A fast path in the handlers' setting: its Python calls (Value, Entry, Node) are framead's,
@@ -6099,6 +6172,10 @@ static PyMethodDef module_methods[] = {
      "set_where_hooks(is_framead_file, resolve): sourceloc's functions."},
     {"clear_where_cache", (PyCFunction)(void (*)(void))m_clear_where_cache, METH_FASTCALL,
      "clear_where_cache(files=False): forget the shared Where objects."},
+    {"note_comparison", (PyCFunction)(void (*)(void))m_note_comparison, METH_FASTCALL,
+     "note_comparison(recorder, at, dist): a traced comparison (capture/zero_trip.py)."},
+    {"comparisons", m_comparisons, METH_O,
+     "comparisons(recorder) -> [(at, dist)]: its recent traced comparisons, taken out."},
     {"set_fast_record", m_set_fast_record, METH_O,
      "set_fast_record(state or None): scalar binops recorded in C (capture/session.py)."},
     {"track", m_track, METH_O, "track(obj): add to the traced set (no reference kept)."},

@@ -41,6 +41,7 @@ from .protocols import NO_SLOT, binary_operand
 from .saves import saved_set
 from .sourceloc import loc_of, user_tracebacks, where_of
 from .special_forms import check_hit, object_made, object_operands
+from .zero_trip import note as note_compare
 
 _HEAPTYPE = 1 << 9
 _SETS = frozenset({set, frozenset})
@@ -181,9 +182,8 @@ class ProbeHandlers:
     def _sequence_binop(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
         """A list/tuple operand of a NumPy array or scalar: NumPy coerces it to an array
         (``x - [1.0, 2.0]``, ``[t, 2.0] * x``), unless ``*`` repeats it (``[t] * np.int64(2)``)."""
-        k = oparg % 13
-        fop = FUNC_OPS[k]
-        iop = INPLACE_OPS[k] if oparg >= 13 else fop
+        fop = FUNC_OPS[oparg % 13]
+        iop = INPLACE_OPS[oparg % 13] if oparg >= 13 else fop
         if oparg >= 13 and isinstance(a, np.ndarray):
             return self._inplace(fop, iop, a, b, frame)
         result = iop(a, b)  # native: coerced, repeated, or the native exception
@@ -204,9 +204,8 @@ class ProbeHandlers:
                 return np.asarray(x)
             except (ValueError, TypeError):
                 return x
-        rule = rules.lookup(np.array)
         try:
-            return self.apply(rule, np.array, (x,), {}, (x,), frame)
+            return self.apply(rules.lookup(np.array), np.array, (x,), {}, (x,), frame)
         except (ValueError, TypeError):
             return x
 
@@ -263,6 +262,7 @@ class ProbeHandlers:
             result = COMPARE_OPS[oparg](a, b)
         if self.first_comparison is None:  # for finish(): results reached only this way
             self.first_comparison = loc_of(sys._getframe(1))
+        note_compare(self, a, b)  # (capture/zero_trip.py)
         if self.guards is not None:
             vals = (self.tree_value(a), self.tree_value(b))
             if vals != (None, None):

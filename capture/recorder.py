@@ -36,6 +36,7 @@ from .sourceloc import loc_of, user_tracebacks, where_of
 from .text_taint import TextTaint, user_loc
 from .unruled import refused_call, unknown_call
 from .values import ValueTable, call_recipe
+from .zero_trip import zero_trip_exit, zero_trip_message
 
 protect_saved = C.protect_saved  # (tests compare it with the Python path below)
 
@@ -106,6 +107,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
 
     def __init__(self, strict: bool = False, save_all: bool = False) -> None:
         init_op_rules()
+        C.comparisons(self)  # (a dead recorder's at this address: capture/zero_trip.py)
         # save_all (forward mode, framead/forward.py): every argument and result of a recorded
         # call is kept and copy-on-write protected, as if each rule's saves were None
         self.save_all = save_all
@@ -550,6 +552,9 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                 (found := noise_division(self.nodes, outs, self.inputs)) is not None:
             self.hazard("FA102", "comparison", found[0].loc,
                         noise_message(found, self.first_comparison))
+        elif self.first_comparison is not None and connected and \
+                (test := zero_trip_exit(self.nodes, outs, self)) is not None:
+            self.hazard("FA102", "comparison", test.loc, zero_trip_message(test))
         elif self.inputs and (self.nodes or self.first_use is not None) and \
                 not connected and any(is_differentiable(o) for o in outputs):
             loc = self.nodes[-1].loc if self.nodes else self.first_use
