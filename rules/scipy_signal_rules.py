@@ -28,6 +28,7 @@ from scipy.ndimage import _filters, _ni_support
 from . import fft_rules
 from .matrices import real_only
 from .registry import lookup, register
+from .scipy_fft_rules import overwrite_refused
 
 
 def _bound(fn, args, kwargs) -> dict:
@@ -436,7 +437,8 @@ def install() -> None:
         fn = getattr(sfft, np_fn.__name__, None)
         if fn is not None and lookup(fn) is None:
             register(fn, vjp=(_fft_vjp(vjp),), jvp=_fft_jvp(fn), saves={0: ()},
-                     name=f"scipy.fft.{np_fn.__name__}")
+                     name=f"scipy.fft.{np_fn.__name__}",  # (overwrite_x: 4th after x)
+                     refuses=overwrite_refused(f"scipy.fft.{np_fn.__name__}", 4))
     if lookup(_dierckx.evaluate_spline) is None:
         name = "scipy.interpolate._dierckx.evaluate_spline"
         register(_dierckx.evaluate_spline, vjp=_bspline_vjp, jvp=_bspline_jvp, saves=None,

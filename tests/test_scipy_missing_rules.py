@@ -249,6 +249,11 @@ OVERWRITING = {  # SciPy may write into the traced input: refused (FA101), never
     "eigvalsh": lambda b: sl.eigvalsh(b, overwrite_a=True),
     "svd": lambda b: sl.svd(b, False, True, True)[1],
     "svdvals": lambda b: sl.svdvals(b, overwrite_a=True),
+    # scipy.fft's own transforms (scipy_signal_rules): a complex input is written into
+    "fft": lambda b: np.abs(sfft.fft(b * (1 + 0.5j), overwrite_x=True)),
+    "fft.positional": lambda b: np.abs(sfft.fft(b * (1 + 0.5j), None, -1, None, True)),
+    "ifft2": lambda b: np.abs(sfft.ifft2(b * (1 - 1j), overwrite_x=True)),
+    "rfftn": lambda b: np.abs(sfft.rfftn(b, overwrite_x=True)),
 }
 
 
