@@ -175,8 +175,8 @@ def _judge(nodes: list, i: int, outputs: set[int], cmps: list) -> bool:
             o = _place(n, code)
             if o == _UNKNOWN:
                 return False
-            if o is None:
-                looping = False  # the frame returned
+            if o is None or not inside(o):
+                looping = False  # the loop was left (the frame returned, or a new run of it)
             elif o in lines:
                 return False  # the test ran again: the loop went on
     if test & outputs or made & outputs:

@@ -211,6 +211,36 @@ def test_a_solver_called_in_a_loop_reports_the_call_that_starts_at_its_answer():
     assert not _hazards(f, 5.0)
 
 
+@pytest.mark.parametrize("first", [True, False])
+def test_a_solver_run_again_later_still_reports_its_zero_trip_run(first):
+    """The same loop run again (a second call, an outer loop) is a new run, not a second
+    pass of the run that exited at once."""
+    def newton(a):
+        x = a / 2.0
+        while abs(x * x - a) > 1e-12:  # test
+            x = x - (x * x - a) / (2 * x)
+        return x
+
+    def f(a):
+        bs = [a, 1.25 * a] if first else [1.25 * a, a]
+        return sum(newton(b) for b in bs)
+
+    def g(a):
+        total = 0.0
+        for b in ([a, 1.25 * a] if first else [1.25 * a, a]):
+            x = b / 2.0
+            while abs(x * x - b) > 1e-12:  # test
+                x = x - (x * x - b) / (2 * x)
+            total += x
+        return total
+
+    assert _test_line(newton) in _lines(_hazards(f, 4.0)[0].loc)
+    assert _test_line(g) in _lines(_hazards(g, 4.0)[0].loc)
+    for h in (f, g):
+        assert np.isclose(framead.grad(h, strict=True)(4.4), 0.5 / np.sqrt(4.4) +
+                          1.25 * 0.5 / np.sqrt(5.5))
+
+
 def test_cached_calls_report_it_too():
     f = _program("while", "sqrt_half", 1e-12)
     vg = framead.value_and_grad(f, cache=True)
