@@ -15,12 +15,19 @@ tuples; for ``to_torch`` also dataclasses and classes registered with ``framead.
 ``to_jax`` JAX's pytrees). Tensor/array leaves of a float or complex dtype are differentiable;
 other leaves (ints, Python objects) and keyword arguments are passed through as constants.
 Outputs: an array or a float, or any container of them.
+
+``fn`` runs from the line that called the exported function (a trampoline,
+capture/caller_frame.py): ``warnings.warn(..., stacklevel=2)`` and ``sys._getframe(1)`` in
+``fn`` see that line, as in a native call (for ``to_jax``, the line JAX traced; under
+``jax.grad(g)`` called directly, JAX's own frame, as for a native JAX function).
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import operator
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +35,9 @@ import numpy as np
 
 from . import tree
 from .api import vjp
+from .capture.caller_frame import trampoline
 from .inputs import Differentiated
+from .tracing import user_facing
 
 __all__ = ["to_torch", "to_jax"]
 
@@ -71,12 +80,12 @@ def to_torch(fn: Callable) -> Callable:
 
     class _FrameadFunction(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, in_treedef, *leaves):
+        def forward(ctx, in_treedef, via, *leaves):
             arrays, diff = [], []
             for k, a in enumerate(leaves):
                 if isinstance(a, torch.Tensor):
                     arr = a.detach().cpu().numpy().copy()
-                    if tree.differentiable(arr) and ctx.needs_input_grad[k + 1]:
+                    if tree.differentiable(arr) and ctx.needs_input_grad[k + 2]:
                         diff.append(k)
                     arrays.append(arr)
                 else:
@@ -88,11 +97,11 @@ def to_torch(fn: Callable) -> Callable:
             ends = list(itertools.accumulate(_n_leaves(a) for a in args))
             nums = tuple(i for i, end in enumerate(ends)
                          if any(end - _n_leaves(args[i]) <= k < end for k in diff))
-            if nums:
-                out, f_vjp = vjp(fn, *args, argnums=nums)
+            if nums:  # (framead.vjp finds the trampoline as its caller: fn's caller)
+                out, f_vjp = via(operator.call, vjp, (fn, *args), {"argnums": nums})
                 ctx.f_vjp, ctx.args, ctx.nums = f_vjp, args, nums
             else:
-                out = fn(*args)
+                out = via(operator.call, fn, args, {})
             out_leaves, treedef = tree.flatten(out)
             ctx.treedef = state["treedef"] = treedef
             ctx.out_leaves = [np.asarray(x) for x in out_leaves]
@@ -108,7 +117,7 @@ def to_torch(fn: Callable) -> Callable:
         @torch.autograd.function.once_differentiable
         def backward(ctx, *grads):
             if not ctx.diff:
-                return (None,) * (ctx.nleaves + 1)
+                return (None,) * (ctx.nleaves + 2)
             cts = []
             for g, leaf in zip(grads, ctx.out_leaves, strict=True):
                 if g is None or not tree.differentiable(leaf):
@@ -117,16 +126,18 @@ def to_torch(fn: Callable) -> Callable:
                 c = np.conj(g.detach().cpu().numpy()).astype(leaf.dtype, copy=False)
                 cts.append(c if leaf.ndim else c[()])
             grads_in = ctx.f_vjp(tree.unflatten(ctx.treedef, cts))
-            out: list = [None]
+            out: list = [None, None]
             for k, gk in enumerate(_leaf_grads(ctx.args, ctx.nums, grads_in)):
                 out.append(None if k not in ctx.diff or gk is None else
                            torch.as_tensor(np.conj(np.asarray(gk)).copy(),
                                            device=ctx.devices[k]))
             return tuple(out)
 
+    @user_facing
     def call(*args: Any):
         leaves, in_treedef = tree.flatten(args)
-        flat = _FrameadFunction.apply(in_treedef, *leaves)
+        via = trampoline(sys._getframe(1), fn)  # fn's caller: the user's line
+        flat = _FrameadFunction.apply(in_treedef, via, *leaves)
         return tree.unflatten(state["treedef"], list(flat))
 
     functools.update_wrapper(call, fn)
@@ -164,54 +175,70 @@ def to_jax(fn: Callable, result_shape: Any = None) -> Callable:
             lambda x: jax.ShapeDtypeStruct(np.shape(x), jax.numpy.result_type(x)), a)
             for a in args]
 
-    def _out_struct(args):
-        if result_shape is not None:
-            rs = result_shape(*_structs(args)) if callable(result_shape) else result_shape
-            return rs
-        try:
-            concrete = [jax.tree_util.tree_map(np.asarray, a) for a in args]
-        except Exception:  # tracers (jit): probe with ones of the same shapes and dtypes
-            concrete = [jax.tree_util.tree_map(lambda s: np.ones(s.shape, s.dtype), a)
-                        for a in _structs(args)]
-        out = fn(*concrete)
-        return jax.tree_util.tree_map(
-            lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), out)
+    def build(via: Callable) -> Callable:
+        """The custom_vjp function whose host callbacks call ``fn`` from ``via``."""
+        def _out_struct(args):
+            if result_shape is not None:
+                rs = result_shape(*_structs(args)) if callable(result_shape) else result_shape
+                return rs
+            try:
+                concrete = [jax.tree_util.tree_map(np.asarray, a) for a in args]
+            except Exception:  # tracers (jit): probe with ones of the same shapes and dtypes
+                concrete = [jax.tree_util.tree_map(lambda s: np.ones(s.shape, s.dtype), a)
+                            for a in _structs(args)]
+            out = via(operator.call, fn, concrete, {})
+            return jax.tree_util.tree_map(
+                lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), out)
 
-    def _host_fn(*args):
-        out = fn(*[jax.tree_util.tree_map(np.asarray, a) for a in args])
-        return jax.tree_util.tree_map(np.asarray, out)
+        def _host_fn(*args):
+            out = via(operator.call, fn, [jax.tree_util.tree_map(np.asarray, a) for a in args],
+                      {})
+            return jax.tree_util.tree_map(np.asarray, out)
 
-    @jax.custom_vjp
-    def f(*args):
-        return jax.pure_callback(_host_fn, _out_struct(args), *args,
-                                 vmap_method="sequential")
+        @jax.custom_vjp
+        def f(*args):
+            return jax.pure_callback(_host_fn, _out_struct(args), *args,
+                                     vmap_method="sequential")
 
-    def f_fwd(*args):
-        return f(*args), args
+        def f_fwd(*args):
+            return f(*args), args
 
-    def f_bwd(args, g):
-        in_structs = tuple(_structs(args))
+        def f_bwd(args, g):
+            in_structs = tuple(_structs(args))
 
-        def host_vjp(args_and_g):
-            a, gg = args_and_g
-            arrays = tuple(jax.tree_util.tree_map(lambda x: np.array(x, copy=True), x)
-                           for x in a)
-            nums = tuple(i for i, x in enumerate(arrays)
-                         if any(tree.differentiable(v) for v in tree.leaves(x)))
-            out, f_vjp = vjp(fn, *arrays, argnums=nums)
-            leaves, treedef = tree.flatten(out)
-            g_leaves = jax.tree_util.tree_leaves(gg)
-            cts = [np.asarray(c).astype(np.asarray(x).dtype, copy=False).reshape(np.shape(x))
-                   for c, x in zip(g_leaves, leaves, strict=True)]
-            grads = _leaf_grads(arrays, nums, f_vjp(tree.unflatten(treedef, cts)))
-            structs, td = tree.flatten(in_structs)
-            res = [np.zeros(s.shape, s.dtype) if g is None else
-                   np.asarray(g, dtype=s.dtype).reshape(s.shape)
-                   for s, g in zip(structs, grads, strict=True)]
-            return tree.unflatten(td, res)
+            def host_vjp(args_and_g):
+                a, gg = args_and_g
+                arrays = tuple(jax.tree_util.tree_map(lambda x: np.array(x, copy=True), x)
+                               for x in a)
+                nums = tuple(i for i, x in enumerate(arrays)
+                             if any(tree.differentiable(v) for v in tree.leaves(x)))
+                out, f_vjp = via(operator.call, vjp, (fn, *arrays), {"argnums": nums})
+                leaves, treedef = tree.flatten(out)
+                g_leaves = jax.tree_util.tree_leaves(gg)
+                cts = [np.asarray(c).astype(np.asarray(x).dtype, copy=False).reshape(np.shape(x))
+                       for c, x in zip(g_leaves, leaves, strict=True)]
+                grads = _leaf_grads(arrays, nums, f_vjp(tree.unflatten(treedef, cts)))
+                structs, td = tree.flatten(in_structs)
+                res = [np.zeros(s.shape, s.dtype) if g is None else
+                       np.asarray(g, dtype=s.dtype).reshape(s.shape)
+                       for s, g in zip(structs, grads, strict=True)]
+                return tree.unflatten(td, res)
 
-        return jax.pure_callback(host_vjp, in_structs, (args, g), vmap_method="sequential")
+            return jax.pure_callback(host_vjp, in_structs, (args, g), vmap_method="sequential")
 
-    f.defvjp(f_fwd, f_bwd)
-    functools.update_wrapper(f, fn)
-    return f
+        f.defvjp(f_fwd, f_bwd)
+        return f
+
+    built: dict = {}  # trampoline (one per calling line) -> its custom_vjp function
+
+    def g(*args: Any) -> Any:
+        via = trampoline(sys._getframe(1), fn)  # fn's caller: the line calling g
+        h = built.get(via)
+        if h is None:
+            if len(built) >= 256:
+                built.clear()
+            h = built[via] = build(via)
+        return h(*args)
+
+    functools.update_wrapper(g, fn)
+    return g

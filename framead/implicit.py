@@ -7,11 +7,15 @@ Importing this module also registers the SciPy solver adjoints with capture
 from __future__ import annotations
 
 import functools
+import operator
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from . import solvers
+from .capture.caller_frame import trampoline
+from .capture.sourceloc import strip_framead_frames
 from .capturing import active_recorder, quiet
 from .implicit_adjoint import RESIDUALS, record_solution
 
@@ -21,7 +25,9 @@ def implicit(solve: Callable | None = None, residual: Callable | None = None) ->
     ``residual(x, *params) == 0``. Inside a capture, the returned function runs ``solve``
     without recording it and records ``x`` with the implicit-function adjoint (gradients reach
     traced ``params`` and traced values ``residual`` reads through closures). Outside a capture
-    it is ``solve``. Usable as ``@framead.implicit(residual=res)`` too.
+    it is ``solve``. Usable as ``@framead.implicit(residual=res)`` too. ``solve`` runs from
+    the line that called the returned function (a trampoline, capture/caller_frame.py), and
+    its errors leave without framead's frames, as in a native call.
 
     >>> def newton_sqrt(a):  # iterations framead never differentiates
     ...     x = 1.0
@@ -39,11 +45,19 @@ def implicit(solve: Callable | None = None, residual: Callable | None = None) ->
 
     @functools.wraps(solve)
     def solved(*params: Any, **kwargs: Any) -> Any:
+        try:
+            return run(sys._getframe(1), params, kwargs)
+        except BaseException as e:
+            if not os.environ.get("FRAMEAD_SHOW_INTERNALS"):
+                e.__traceback__ = strip_framead_frames(e.__traceback__)
+            raise
+
+    def run(frame: Any, params: tuple, kwargs: dict) -> Any:
         rec = active_recorder()
+        via = trampoline(frame, solve)
         if rec is None:
-            return solve(*params, **kwargs)
-        frame = sys._getframe(1)
-        x_star = quiet(solve, params, kwargs)
+            return via(operator.call, solve, params, kwargs)
+        x_star = quiet(via, (operator.call, solve, params, kwargs), {})
         x = record_solution(rec, frame, x_star,
                             lambda x: RESIDUALS["res_plain"](residual, x, params),
                             getattr(solve, "__qualname__", "implicit"))

@@ -18,7 +18,7 @@ from autograd.differential_operators import make_jvp
 from framead.ir import flatten_tree, unflatten_tree
 
 from . import register_engine
-from .common import cotangents
+from .common import cotangents, run_fn
 
 
 def _as_tuple_box(out: Any) -> Any:
@@ -35,14 +35,14 @@ class AutogradEngine:
         self.name = f"use[autograd]({getattr(fn, '__qualname__', fn)})"
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
+        return run_fn(self.fn, *args, **kwargs)
 
     def _packed(self, args: tuple, wrt: tuple, kwargs: dict) -> Callable:
         def f(xs):
             a = list(args)
             for k, i in enumerate(wrt):
                 a[i] = xs[k]
-            return _as_tuple_box(self.fn(*a, **kwargs))
+            return _as_tuple_box(run_fn(self.fn, *a, **kwargs))
         return f
 
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:

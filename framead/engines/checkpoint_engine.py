@@ -18,7 +18,7 @@ from framead.api import vjp as framead_vjp
 from framead.rules import Rule
 
 from . import get_engine, register_engine
-from .common import cotangents
+from .common import cotangents, run_fn
 
 
 class CheckpointEngine:
@@ -31,12 +31,12 @@ class CheckpointEngine:
         self.recaptures = 0  # reverse-pass captures of fn (for tests)
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
+        return run_fn(self.fn, *args, **kwargs)
 
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
         self.recaptures += 1
         fn = self.fn if not kwargs else functools.partial(self.fn, **kwargs)
-        _, pull = framead_vjp(fn, *args, argnums=wrt, strict=self.strict)
+        _, pull = run_fn(framead_vjp, fn, *args, argnums=wrt, strict=self.strict)
         return cotangents(args, wrt, pull(g))
 
     def jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict) -> Any:

@@ -1,12 +1,45 @@
-"""What the built-in engines share: ``fn`` as a function of its traced arguments, cotangents
-cast to their arguments' kinds, and the pairing of a cotangent with a tangent."""
+"""What the built-in engines share: ``fn`` called from its caller's line (``run_fn``), ``fn``
+as a function of its traced arguments, cotangents cast to their arguments' kinds, and the
+pairing of a cotangent with a tangent."""
 
 from __future__ import annotations
 
+import contextvars
+import operator
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+# The trampoline (capture/caller_frame.py) of the line that called the ``framead.use`` wrapper,
+# set by the wrapper (framead/engines/wrapper.py) around the engine's primal, VJP and JVP.
+_CALLER: contextvars.ContextVar = contextvars.ContextVar("framead_engine_caller",
+                                                         default=None)
+
+
+def run_fn(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` called from the wrapped function's caller's line, as natively
+    (``warnings.warn(..., stacklevel=2)``, ``sys._getframe(1)`` inside ``fn`` see that line;
+    framead code ``fn`` is, e.g. ``framead.vjp``, finds it as its caller)."""
+    via = _CALLER.get()
+    if via is None:
+        return fn(*args, **kwargs)
+    return via(operator.call, fn, args, kwargs)
+
+
+class calling_from:  # noqa: N801 - used as a function: ``with calling_from(via):``
+    """``run_fn`` calls from ``via`` (a trampoline, or None) inside the block."""
+
+    __slots__ = ("_token", "_via")
+
+    def __init__(self, via: Callable | None):
+        self._via = via
+
+    def __enter__(self) -> None:
+        self._token = _CALLER.set(self._via)
+
+    def __exit__(self, *exc: object) -> None:
+        _CALLER.reset(self._token)
 
 
 def substituting(fn: Callable, args: list, wrt: tuple, kwargs: dict) -> Callable:
@@ -15,7 +48,7 @@ def substituting(fn: Callable, args: list, wrt: tuple, kwargs: dict) -> Callable
         a = list(args)
         for i, x in zip(wrt, xs, strict=True):
             a[i] = x
-        out = fn(*a, **kwargs)
+        out = run_fn(fn, *a, **kwargs)
         return tuple(out) if type(out) is list else out
     return f
 

@@ -27,7 +27,7 @@ import numpy as np
 from framead.ir import flatten_tree, unflatten_tree
 
 from . import register_engine
-from .common import cast_cotangent, pair
+from .common import cast_cotangent, pair, run_fn
 
 _EPS = np.finfo(np.float64).eps
 _DEFAULT_REL = {"central": _EPS ** (1 / 3), "forward": _EPS ** 0.5, "complex": 1e-20}
@@ -49,7 +49,7 @@ class FiniteDiffEngine:
         self.evaluations = 0  # calls of fn made by vjp/jvp (for tests and tuning)
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
+        return run_fn(self.fn, *args, **kwargs)
 
     # -- steps and evaluations --------------------------------------------------------------
     def _steps(self, x: np.ndarray) -> np.ndarray:
@@ -65,7 +65,7 @@ class FiniteDiffEngine:
         a = list(args)
         a[i] = xi
         self.evaluations += 1
-        leaves, _ = flatten_tree(self.fn(*a, **kwargs))
+        leaves, _ = flatten_tree(run_fn(self.fn, *a, **kwargs))
         return leaves
 
     @staticmethod
@@ -147,14 +147,14 @@ class FiniteDiffEngine:
             for i, x, t in zip(idx, xs, ts, strict=True):
                 a[i] = self._as_arg(self._perturbed(x, None, delta * t), args[i])
             self.evaluations += 1
-            return flatten_tree(self.fn(*a, **kwargs))
+            return flatten_tree(run_fn(self.fn, *a, **kwargs))
 
         if self.method == "complex":
             fp, td = at(1j * h)
             leaves = [np.imag(v) / h if _inexact(v) else None for v in fp]
         else:
             fp, td = at(h)
-            fm = (flatten_tree(self.fn(*args, **kwargs))[0] if self.method == "forward"
+            fm = (flatten_tree(run_fn(self.fn, *args, **kwargs))[0] if self.method == "forward"
                   else at(-h)[0])
             den = h if self.method == "forward" else 2 * h
             leaves = [(np.asarray(p) - np.asarray(m)) / den if _inexact(p) else None

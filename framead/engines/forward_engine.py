@@ -18,7 +18,7 @@ from framead.forward import forward_trace, unit_basis
 from framead.ir import flatten_tree
 
 from . import register_engine
-from .common import cast_cotangent, pair
+from .common import cast_cotangent, pair, run_fn
 
 
 class ForwardEngine:
@@ -37,17 +37,17 @@ class ForwardEngine:
         self.name = f"use[forward]({name})"
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
+        return run_fn(self.fn, *args, **kwargs)
 
     def jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict) -> Any:
         nums = tuple(i for i, t in enumerate(tangents) if t is not None)
         if not nums:
             return None
-        ft = forward_trace(self.fn, args, kwargs, nums, self.strict)
+        ft = run_fn(forward_trace, self.fn, args, kwargs, nums, self.strict)
         return ft.tangent([tangents[i] for i in nums])
 
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
-        ft = forward_trace(self.fn, args, kwargs, tuple(wrt), self.strict)
+        ft = run_fn(forward_trace, self.fn, args, kwargs, tuple(wrt), self.strict)
         g_leaves, _ = flatten_tree(g)
         out: list = [None] * len(args)
         for j, i in enumerate(wrt):

@@ -20,7 +20,7 @@ import numpy as np
 from framead.ir import flatten_tree, unflatten_tree
 
 from . import register_engine
-from .common import cotangents, substituting
+from .common import cotangents, run_fn, substituting
 
 
 def _to_jax(x: Any) -> Any:
@@ -53,7 +53,7 @@ class JaxEngine:
     def call(self, *args: Any, **kwargs: Any) -> Any:
         jargs = [_to_jax(a) for a in args]
         converted = any(j is not a for j, a in zip(jargs, args, strict=True))
-        out = self.fn(*jargs, **kwargs)
+        out = run_fn(self.fn, *jargs, **kwargs)
         return _to_numpy(out) if converted or not args else out
 
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:

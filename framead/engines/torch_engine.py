@@ -20,7 +20,7 @@ import torch
 from framead.ir import flatten_tree, unflatten_tree
 
 from . import register_engine
-from .common import cotangents, substituting
+from .common import cotangents, run_fn, substituting
 
 
 def _to_tensor(x: Any) -> Any:
@@ -63,7 +63,7 @@ class TorchEngine:
         targs = [_to_tensor(a) for a in args]
         converted = any(t is not a for t, a in zip(targs, args, strict=True))
         with torch.no_grad():
-            out = self.fn(*targs, **kwargs)
+            out = run_fn(self.fn, *targs, **kwargs)
         return _to_numpy(out) if converted or not args else out
 
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:

@@ -8,14 +8,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import operator
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from framead import tree
+from framead.capture.caller_frame import trampoline
 from framead.capture.native import call_quiet
+from framead.capture.sourceloc import strip_framead_frames
 from framead.capturing import active_recorder
 from framead.rules import Rule, make_rule
+
+from .common import calling_from
 
 
 def _holds_traced(rec: Any, a: Any) -> bool:
@@ -40,7 +46,10 @@ def _of_leaves(fn: Callable, td: Any, fname: str) -> Callable:
 
 def wrap(fn: Callable, eng: Any, engine_name: str, factory: Callable, options: dict) -> Callable:
     """The wrapper ``framead.use(engine_name, **options)`` returns for ``fn``; ``eng`` is what
-    ``factory(fn, options)`` made (an engine object or a Rule)."""
+    ``factory(fn, options)`` made (an engine object or a Rule). ``fn`` runs from the line that
+    called the wrapper (a trampoline, capture/caller_frame.py): the built-in engines call it
+    through ``common.run_fn`` in the primal, the VJP and the JVP; a Rule's primal and an
+    engine's ``fn`` called directly run from it too. Errors leave without framead's frames."""
     fname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     if isinstance(eng, Rule):
         call = eng.fn if eng.fn is not None else fn
@@ -58,19 +67,34 @@ def wrap(fn: Callable, eng: Any, engine_name: str, factory: Callable, options: d
     rules: dict = {}
     by_structure: dict = {}  # containers of traced values: fn of the leaves, per structure
 
-    def rule_for(nargs: int, wrt: tuple, multi: bool):
-        key = (nargs, wrt, multi)
+    direct = isinstance(eng, Rule) or call is fn  # (no engine code between: call fn from via)
+
+    def rule_for(nargs: int, wrt: tuple, multi: bool, via: Callable):
+        key = (nargs, wrt, multi, via)  # (one rule per call site: its VJP calls fn from there)
         r = rules.get(key)
         if r is None:
-            r = rules[key] = _make_rule(eng, call, name, nargs, wrt, multi)
+            if len(rules) >= 256:
+                rules.clear()
+            r = rules[key] = _make_rule(eng, call, name, nargs, wrt, multi, via)
         return r
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return run(sys._getframe(1), args, kwargs)
+        except BaseException as e:
+            if not os.environ.get("FRAMEAD_SHOW_INTERNALS"):
+                e.__traceback__ = strip_framead_frames(e.__traceback__)
+            raise
+
+    def run(frame: Any, args: tuple, kwargs: dict) -> Any:
         rec = active_recorder()
+        via = trampoline(frame, fn)
         if rec is None:
-            return call(*args, **kwargs)
-        frame = sys._getframe(1)
+            if direct:
+                return via(operator.call, call, args, kwargs)
+            with calling_from(via):
+                return call(*args, **kwargs)
         if kwargs and sig is not None:
             args, kwargs = _move_traced_keywords(rec, sig, args, kwargs)
         if any(_holds_traced(rec, a) for a in args):
@@ -103,16 +127,20 @@ def wrap(fn: Callable, eng: Any, engine_name: str, factory: Callable, options: d
                            f"{name}: traced keyword argument {k!r} is a constant for "
                            "framead.use; pass it positionally to differentiate it")
         if not wrt:
-            return call_quiet(call, args, kwargs)
+            if direct:
+                return call_quiet(via, (operator.call, call, args, kwargs), {})
+            with calling_from(via):
+                return call_quiet(call, args, kwargs)
         if isinstance(eng, Rule):
             rule = eng
         else:
-            rule = rule_for(len(args), tuple(wrt), False)
-        result = rec.apply(rule, call, args, kwargs, args, frame)
+            rule = rule_for(len(args), tuple(wrt), False, via)
+        with calling_from(via):
+            result = rec.apply(rule, call, args, kwargs, args, frame)
         if not isinstance(eng, Rule) and type(result) in (tuple, list):
             node = rec.nodes[-1] if rec.nodes else None
             if node is not None and node.rule is rule and node.multi:
-                node.rule = rule_for(len(args), tuple(wrt), True)
+                node.rule = rule_for(len(args), tuple(wrt), True, via)
         return result
 
     wrapper.__framead_engine__ = engine_name  # type: ignore[attr-defined]
@@ -131,9 +159,11 @@ def _move_traced_keywords(rec: Any, sig: inspect.Signature, args: tuple,
     return tuple(bound.args), dict(bound.kwargs)
 
 
-def _make_rule(eng: Any, call: Callable, name: str, nargs: int, wrt: tuple, multi: bool):
+def _make_rule(eng: Any, call: Callable, name: str, nargs: int, wrt: tuple, multi: bool,
+               via: Callable):
     def vjp(g, ans, *args, **kwargs):
-        cts = eng.vjp(g, ans, args, kwargs, wrt)
+        with calling_from(via):
+            cts = eng.vjp(g, ans, args, kwargs, wrt)
         cts = tuple(cts)
         if len(cts) != len(args):
             raise ValueError(f"{name}: the engine's vjp returned {len(cts)} cotangents for "
@@ -144,7 +174,8 @@ def _make_rule(eng: Any, call: Callable, name: str, nargs: int, wrt: tuple, mult
     eng_jvp = getattr(eng, "jvp", None)
     if callable(eng_jvp):
         def jvp(tangents, ans, *args, **kwargs):
-            return eng_jvp(tangents, ans, args, kwargs)
+            with calling_from(via):
+                return eng_jvp(tangents, ans, args, kwargs)
 
     everything: tuple = tuple(range(nargs))
     if getattr(eng, "saves_ans", False):
