@@ -187,16 +187,25 @@ def _record_writes(rec, fn, args, kwargs, targets, before, native, recorded, fra
     for (key, t), old in zip(targets, before, strict=True):
         if any(x is t for x in leaves):
             continue
-        view = next((i for i, x in enumerate(leaves) if _aliases(x, [t])), None)
-        if view is not None and leaves[view].size == t.size:
-            v = rec.value_of(values[view])
-            if v is not None:
-                rec._register(leaves[view], v)
-                rec.write_back(leaves[view], v, frame)
-            continue
-        if rec.value_of(t) is None or (_same(t, old) and not _writes(fn, args, kwargs, key)):
-            continue  # (a constant's scratch is a constant: it depends on that argument only)
-        _scratch(rec, fn, args, kwargs, key, t, frame)
+        views = [i for i, x in enumerate(leaves) if _aliases(x, [t])]
+        if not any(leaves[i].size == t.size for i in views) and rec.value_of(t) is not None \
+                and not (_same(t, old) and not _writes(fn, args, kwargs, key)):
+            # (a constant's scratch is a constant: it depends on that argument only)
+            _scratch(rec, fn, args, kwargs, key, t, frame)
+        for i in views:  # (then the returned views of it: their region holds the result)
+            _view_result(rec, leaves[i], rec.value_of(values[i]), frame)
+
+
+def _view_result(rec, x: np.ndarray, v, frame) -> None:
+    """``x``, a returned view of an overwritten argument (``solve``'s ``x`` in ``b``), holds
+    the node's value ``v``, computed as a copy (``_apart``) that dies here: ``v``'s primal is
+    ``x`` from now on (a later node that saves ``v`` keeps ``x``, copied on write)."""
+    if v is None:
+        return
+    if v.primal is None:
+        rec._weak_primal(v, x)
+    rec._register(x, v)
+    rec.write_back(x, v, frame)
 
 
 _WRITES: dict[tuple, bool] = {}  # (fn, target, layouts, other arguments) -> writes
