@@ -483,6 +483,16 @@ static int getitem_step(PyObject *node, PyObject *ct, PyObject *outid, PyObject 
     return 1;
 }
 
+/* ct[tgt] + t, or t where ct holds nothing (or None) for tgt: the sum an array step stores
+ * (a new reference; NULL with an exception set). */
+static PyObject *accumulated(PyObject *ct, PyObject *tgt, PyObject *t)
+{
+    PyObject *o = PyDict_GetItemWithError(ct, tgt);
+    if (o == NULL)
+        return PyErr_Occurred() ? NULL : Py_NewRef(t);
+    return o == Py_None ? Py_NewRef(t) : PyNumber_Add(o, t);
+}
+
 /* out = np.sum(a) or np.sum(a, axis=k) (a float64 array, k an int): the rule's VJP
  * (rules/numpy_reduction_rules.py _sum_vjp: g with the summed axes made 1, broadcast back to
  * a's shape, a read-only view of g) and _run_steps's generic accumulation: ct[a] = t if
@@ -491,7 +501,7 @@ static int must_raise(void);
 
 static int sum_step(PyObject *node, PyObject *ct, PyObject *outid)
 {
-    PyObject *args = SLOT(node, off_n_args), *kw = SLOT(node, off_n_kwargs), *a, *g, *o;
+    PyObject *args = SLOT(node, off_n_args), *kw = SLOT(node, off_n_kwargs), *a, *g;
     npy_intp dims[FA_MAXDIMS], strides[FA_MAXDIMS];
     long ax = -1;   /* -1: every axis (no axis given) */
     if (args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 1 ||
@@ -550,9 +560,7 @@ static int sum_step(PyObject *node, PyObject *ct, PyObject *outid)
         return -1;
     }
     PyObject *aid = SLOT(a, off_v_id), *acc;
-    o = PyDict_GetItemWithError(ct, aid);
-    if (o == NULL && PyErr_Occurred()) { Py_DECREF(t); return -1; }
-    acc = (o == NULL || o == Py_None) ? Py_NewRef(t) : PyNumber_Add(o, t);
+    acc = accumulated(ct, aid, t);
     Py_DECREF(t);
     if (acc == NULL) {
         if (must_raise())
@@ -1036,7 +1044,6 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
         if (t[i] != NULL && may_hold_nan(t[i]))
             ok = 0;
     for (i = 0; i < arity && ok; i++) {
-        PyObject *o;
         if (!traced[i])
             continue;
         if (i == 1 && tgt[0] != NULL && traced[0]) {
@@ -1048,11 +1055,7 @@ static int array_inline_step(int op, PyObject *node, PyObject *ct, PyObject *out
                 continue;
             }
         }
-        o = PyDict_GetItemWithError(ct, tgt[i]);
-        if (o == NULL && PyErr_Occurred()) { ok = 0; break; }
-        if (o == NULL || o == Py_None)
-            acc[i] = Py_NewRef(t[i]);
-        else if ((acc[i] = PyNumber_Add(o, t[i])) == NULL)
+        if ((acc[i] = accumulated(ct, tgt[i], t[i])) == NULL)
             ok = 0;
     }
     int rc = 0;
@@ -1128,17 +1131,8 @@ static int array_unary_step(int op, PyObject *node, PyObject *ct, PyObject *out,
         t = PyNumber_Multiply(g, d);                                       /* g * d */
     Py_XDECREF(d);
     int rc = 0;
-    if (t != NULL && !may_hold_nan(t)) {
-        o = PyDict_GetItemWithError(ct, tgt);
-        if (o == NULL && PyErr_Occurred())
-            rc = -1;
-        else if (o == NULL || o == Py_None)
-            acc = Py_NewRef(t);
-        else
-            acc = PyNumber_Add(o, t);
-        if (acc != NULL)
-            rc = PyDict_DelItem(ct, outid) < 0 || PyDict_SetItem(ct, tgt, acc) < 0 ? -1 : 1;
-    }
+    if (t != NULL && !may_hold_nan(t) && (acc = accumulated(ct, tgt, t)) != NULL)
+        rc = PyDict_DelItem(ct, outid) < 0 || PyDict_SetItem(ct, tgt, acc) < 0 ? -1 : 1;
     if (PyErr_Occurred() && rc != -1) {
         if (must_raise())
             rc = -1;
