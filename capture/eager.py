@@ -32,14 +32,17 @@ on them are not recorded: prefer passing them as arguments.
 from __future__ import annotations
 
 import gc
+import operator
 import sys
 import types
 from typing import Any
 
 import numpy as np
+from bytecode import Bytecode, Instr
 
 from . import _evalframe as C
 from . import session
+from .caller_frame import trampoline
 from .eager_tracer import Extent, Tracer, new_tracer, running
 from .sourceloc import release_frames, strip_framead_frames
 
@@ -53,11 +56,23 @@ _MISSING = object()
 
 
 def _wrap_arg(x: Any, ext: Extent, depth: int = 0, consts: bool = True) -> Any:
-    """An argument (or cell/global value) entering the eager frame; ``consts``: also wrap
-    untraced float arrays (arguments only: a caller's buffer may receive traced values)."""
+    """A value entering the eager frame (argument, cell, global, or what ``_follow`` sees);
+    ``consts``: also wrap untraced float arrays (arguments only: a caller's buffer may receive
+    traced values). One replacement per object while the extent runs (``ext.seen``)."""
     t = type(x)
-    if t is Tracer:
+    if t is Tracer or t is int or t is bool or t is str or x is None:
         return x
+    hit = ext.seen.get(id(x))
+    if hit is not None and hit[0] is x:
+        return hit[1]
+    w = _wrap_new(x, t, ext, depth, consts)
+    r = ext.restores
+    if w is not x or (r and r[-1][0] == "container" and r[-1][1] is x):  # (in place)
+        ext.seen[id(x)] = (x, w)
+    return w
+
+
+def _wrap_new(x: Any, t: type, ext: Extent, depth: int, consts: bool) -> Any:
     if t is np.ndarray:
         if x.dtype.kind not in "fc":
             return x
@@ -149,6 +164,74 @@ def unwrap(x: Any, _seen: set | None = None, _depth: int = 0) -> Any:
     return x
 
 
+# ---------------------------------------------------------------------- following values in
+
+# Instructions whose result (one value on top of the stack) may be a traced value that is not
+# a Tracer: a Python callee runs instrumented and returns plain objects; attributes, items,
+# globals and cells may hold traced values stored by instrumented code.
+_FOLLOW = frozenset({"CALL", "CALL_FUNCTION_EX", "CALL_KW", "BINARY_SUBSCR", "BINARY_SLICE",
+                     "LOAD_ATTR", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_CLASSDEREF"})
+_PRECALL = sys.version_info < (3, 12)
+_followed: dict[int, tuple[types.CodeType, types.CodeType | None]] = {}
+
+
+def _follow(v: Any) -> Any:
+    """The probe after each ``_FOLLOW`` instruction of an eager frame: ``v`` with traced
+    values in Tracers (as an argument's), so that native operations on it record."""
+    t = type(v)
+    if t is Tracer or t is int or t is bool or t is str or v is None:
+        return v
+    ext = getattr(running, "extent", None)
+    if ext is None or not C.is_enabled() or ext.rec is not session.current_recorder():
+        return v
+    return _wrap_arg(v, ext, consts=False)
+
+
+def _follow_code(code: types.CodeType) -> types.CodeType | None:
+    """``code`` with ``_follow(top)`` after each ``_FOLLOW`` instruction (same locations,
+    exception table and layout); None if it cannot be made. Run uninstrumented."""
+    hit = _followed.get(id(code))
+    if hit is not None and hit[0] is code:
+        return hit[1]
+    new: types.CodeType | None
+    try:
+        bc = Bytecode.from_code(code)
+        out: list = []
+        for ins in bc:
+            out.append(ins)
+            if not isinstance(ins, Instr) or ins.name not in _FOLLOW or (
+                    ins.name in ("LOAD_ATTR", "LOAD_GLOBAL") and isinstance(ins.arg, tuple)
+                    and ins.arg[0]):  # (a method or a callee with its NULL: not a value)
+                continue
+            loc = ins.location
+            out += [Instr("LOAD_CONST", _follow, location=loc), Instr("SWAP", 2, location=loc)]
+            if _PRECALL:
+                out.append(Instr("PRECALL", 0, location=loc))
+            out.append(Instr("CALL", 0, location=loc))
+        bc[:] = out
+        new = bc.to_code()
+    except Exception:  # (a code object the bytecode package cannot round-trip)
+        new = None
+    if len(_followed) > 4096:
+        _followed.clear()
+    _followed[id(code)] = (code, new)
+    if new is not None:
+        session.EAGER_CODES[id(new)] = new
+    return new
+
+
+def _following(fn: types.FunctionType) -> types.FunctionType | None:
+    """``fn`` running its code with ``_follow`` probes (None where that cannot be made)."""
+    new = _follow_code(fn.__code__)
+    if new is None:
+        return None
+    g = types.FunctionType(new, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    g.__kwdefaults__ = fn.__kwdefaults__
+    g.__qualname__ = fn.__qualname__
+    g.__dict__ = fn.__dict__
+    return g
+
+
 # ---------------------------------------------------------------------- running eager frames
 
 
@@ -164,11 +247,19 @@ def run_eager(fn: types.FunctionType, qualname: str, args: tuple, kwargs: dict,
     """Call ``fn`` (an @eager function) with traced values wrapped in Tracers (see doc)."""
     rec = session.current_recorder()
     if rec is None or not C.is_enabled():
-        return fn(*args, **kwargs)
+        return trampoline(frame, fn)(operator.call, fn, args, kwargs)
+    run = _following(fn)
+    if run is None:
+        run = fn
+        rec.hazard("FA103", qualname, frame,
+                   f"{qualname} (marked @framead.eager) ran uninstrumented and framead could "
+                   "not follow what its calls, attribute and item loads return: operations on "
+                   "traced values it gets that way are not recorded")
     rec.hazard("FA201", qualname, frame,
-               f"{qualname} (marked @framead.eager) ran uninstrumented with its traced "
-               "arguments wrapped in Tracers; values it reaches other ways (attributes, deep "
-               "containers) are not followed there")
+               f"{qualname} (marked @framead.eager) ran uninstrumented with the traced values "
+               "it receives (arguments, cells, globals, call results, attributes, items) "
+               "wrapped in Tracers; values it reaches other ways (containers deeper than "
+               f"{MAX_DEPTH}, locals changed behind its back) are not followed there")
     prev = getattr(running, "extent", None)
     outer = prev is None or prev.rec is not rec
     ext = Extent(rec, frame, qualname) if outer else prev
@@ -177,7 +268,7 @@ def run_eager(fn: types.FunctionType, qualname: str, args: tuple, kwargs: dict,
         wargs = tuple(_wrap_arg(a, ext) for a in args)
         wkw = {k: _wrap_arg(v, ext) for k, v in kwargs.items()}
         _wrap_env(fn, ext)
-        result = fn(*wargs, **wkw)
+        result = trampoline(frame, fn)(operator.call, run, wargs, wkw)  # (the user's line)
         del wargs, wkw
     except BaseException as e:
         if outer:
@@ -214,6 +305,7 @@ def _close(ext: Extent, failed: bool) -> None:
             if cur is not _MISSING:
                 g[name] = orig if cur is wrapped else unwrap(cur)
     ext.restores.clear()
+    ext.seen.clear()
     created, ext.created = ext.created, []
     release_frames()  # the location cache holds frames, whose locals may be Tracers
     escaped = _escaped(created)

@@ -69,11 +69,13 @@ def user_traceback(fn: F) -> F:
 class Extent:
     """Bookkeeping of one outermost eager call (nested eager calls share it)."""
 
-    __slots__ = ("rec", "created", "restores", "frame", "qualname")
+    __slots__ = ("rec", "created", "restores", "frame", "qualname", "seen")
 
     def __init__(self, rec, frame, qualname: str):
         self.rec = rec
         self.created: list[Tracer] = []
+        self.seen: dict[int, Tracer] = {}  # id(traced object) -> its Tracer (values followed
+        # into the eager frame: one Tracer per object, so ``a is b`` holds as natively)
         self.restores: list[tuple] = []
         self.frame = frame
         self.qualname = qualname

@@ -86,6 +86,8 @@ PATHS = {
     "eager": (lambda f: framead.eager(_fresh_code(f)), (X[0],), _close(lambda: ROWS[0])),
     "eager_keywords": (lambda f: functools.partial(framead.eager(_fresh_code(f)), x=X[0]), (),
                        _close(lambda: ROWS[0])),
+    "grad_of_eager": (lambda f: framead.grad(framead.eager(_fresh_code(f))), (X[0],),
+                      _close(lambda: _grad(X[0]))),
     # paths that already called f from the user's line (guards against regressions)
     "vmap_fast": (lambda f: framead.vmap(f, fast=True), (X,), _close(lambda: ROWS)),
     "vmap_of_jit": (lambda f: framead.vmap(framead.jit(f)), (X,), _close(lambda: ROWS)),
