@@ -85,7 +85,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "scipy_univariate_spline": ("wrong_hazard", "UnivariateSpline's FITPACK fpcurf0 has no "
                                 "rule (FA101)"),
     # programs_classics3: reported
-    "scipy_dct_compaction": ("wrong_hazard", "scipy.fft.dct has no rule (FA101)"),
     "module_lru_cache_float": ("wrong_hazard", "a module-level lru_cache returns the value "
                                "of an earlier native call (FA101 at the call)"),
     "ufunc_methods_reduce_accumulate": ("wrong_hazard", "maximum.accumulate, logaddexp.reduce "
@@ -166,9 +165,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "nditer_allocated_output": ("wrong_hazard", "np.nditer (allocated output, external_loop "
                                 "readwrite) has no rule (FA101)"),
     "masked_invalid_statistics": ("wrong_hazard", "np.ma's float64.view (FA101)"),
-    "scipy_stats_distributions": ("wrong_hazard", "multivariate_normal's covariance "
-                                  "eigendecomposition calls LAPACK dsyevr directly, no rule "
-                                  "(FA101)"),
     # programs_classics7: silent wrong gradients (no hazard); each cause is named
     "object_array_user_items_ufunc": ("wrong_hazard", "user objects in NumPy's object loops "
                                       "(an object array of them times a traced array, "

@@ -417,8 +417,9 @@ def _scipy_more_cases():  # scipy_special/signal rules, exact-number cuts (issue
     if sp is None:
         return []
     from test_scipy_and_missing_rules import library_cases
+    from test_scipy_missing_rules import library_cases as missing_cases
 
-    return library_cases()
+    return library_cases() + missing_cases()
 
 
 CASES = (MUTATION_CASES + LINALG_CASES + PRODUCT_CASES + SHAPE_CASES + REDUCTION_CASES
