@@ -62,13 +62,15 @@ def _wrap_arg(x: Any, ext: Extent, depth: int = 0, consts: bool = True) -> Any:
     t = type(x)
     if t is Tracer or t is int or t is bool or t is str or x is None:
         return x
-    hit = ext.seen.get(id(x))
-    if hit is not None and hit[0] is x:
-        return hit[1]
+    seen = ext.seen
+    hit = seen.get(id(x))
+    if hit is not None and hit[0] is x and (hit[2] < 0 or hit[2] == len(x)):
+        return hit[1]  # (a list or dict: looked through again when its length changed)
     w = _wrap_new(x, t, ext, depth, consts)
-    r = ext.restores
-    if w is not x or (r and r[-1][0] == "container" and r[-1][1] is x):  # (in place)
-        ext.seen[id(x)] = (x, w)
+    if t is list or t is dict:
+        seen[id(x)] = (x, x, len(x))
+    elif w is not x:
+        seen[id(x)] = (x, w, -1)
     return w
 
 
@@ -170,7 +172,8 @@ def unwrap(x: Any, _seen: set | None = None, _depth: int = 0) -> Any:
 # a Tracer: a Python callee runs instrumented and returns plain objects; attributes, items,
 # globals and cells may hold traced values stored by instrumented code.
 _FOLLOW = frozenset({"CALL", "CALL_FUNCTION_EX", "CALL_KW", "BINARY_SUBSCR", "BINARY_SLICE",
-                     "LOAD_ATTR", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_CLASSDEREF"})
+                     "LOAD_ATTR", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_FAST",
+                     "LOAD_FAST_CHECK", "LOAD_NAME", "FOR_ITER", "STORE_FAST_LOAD_FAST"})
 _PRECALL = sys.version_info < (3, 12)
 _followed: dict[int, tuple[types.CodeType, types.CodeType | None]] = {}
 
@@ -198,16 +201,17 @@ def _follow_code(code: types.CodeType) -> types.CodeType | None:
         bc = Bytecode.from_code(code)
         out: list = []
         for ins in bc:
+            if isinstance(ins, Instr) and ins.name == "LOAD_FAST_LOAD_FAST":  # (3.13: split)
+                loc = ins.location
+                pair = [Instr("LOAD_FAST", name, location=loc) for name in ins.arg]
+                out += [pair[0], *_probe(loc), pair[1], *_probe(loc)]
+                continue
             out.append(ins)
             if not isinstance(ins, Instr) or ins.name not in _FOLLOW or (
                     ins.name in ("LOAD_ATTR", "LOAD_GLOBAL") and isinstance(ins.arg, tuple)
                     and ins.arg[0]):  # (a method or a callee with its NULL: not a value)
                 continue
-            loc = ins.location
-            out += [Instr("LOAD_CONST", _follow, location=loc), Instr("SWAP", 2, location=loc)]
-            if _PRECALL:
-                out.append(Instr("PRECALL", 0, location=loc))
-            out.append(Instr("CALL", 0, location=loc))
+            out += _probe(ins.location)
         bc[:] = out
         new = bc.to_code()
     except Exception:  # (a code object the bytecode package cannot round-trip)
@@ -218,6 +222,14 @@ def _follow_code(code: types.CodeType) -> types.CodeType | None:
     if new is not None:
         session.EAGER_CODES[id(new)] = new
     return new
+
+
+def _probe(loc: Any) -> list:
+    """[v] -> [_follow(v)] (the callable under its one argument: a method call's layout)."""
+    seq = [Instr("LOAD_CONST", _follow, location=loc), Instr("SWAP", 2, location=loc)]
+    if _PRECALL:
+        seq.append(Instr("PRECALL", 0, location=loc))
+    return [*seq, Instr("CALL", 0, location=loc)]
 
 
 def _following(fn: types.FunctionType) -> types.FunctionType | None:
