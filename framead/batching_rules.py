@@ -9,12 +9,18 @@ the recorded shape; Python-float results must be finite (where Python would rais
 ``ZeroDivisionError``, ``OverflowError``, ``math`` domain errors, NumPy gives inf/nan).
 Anything else (a callable without a rule, keyword arguments a rule does not know, a check
 that fails) raises ``Unbatchable`` and the caller runs the examples one by one.
+
+NumPy's floating-point warnings of a node whose NumPy call the program makes itself (a ufunc,
+an operator, ``@``, ``np.dot``) name the node's line, as the per-example loop's do, not this
+file's (``_FpWarnings``); once per batch and kind, not once per example.
 """
 
 from __future__ import annotations
 
 import math
 import operator
+import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -72,11 +78,20 @@ def _align(xs: list[Any]) -> list[Any]:
 
 # --- rules: (args, kwargs) with batched args as Batched -> Batched or plain value ---------
 
+_UFUNC_NAMES = {operator.add: "add", operator.sub: "subtract", operator.mul: "multiply",
+                operator.truediv: "divide", operator.pow: "power",
+                operator.floordiv: "floor_divide", operator.mod: "remainder",
+                operator.neg: "negative", operator.pos: "positive", operator.abs: "absolute",
+                operator.matmul: "matmul"}
+
+
 def _elementwise(fn: Callable) -> Callable:
     def rule(args: list, kwargs: dict) -> Any:
         if kwargs:
             raise Unbatchable(f"keyword arguments {sorted(kwargs)}")
         return Batched(np.asarray(fn(*_align(args))))
+    rule.fp_name = (fn.__name__ if isinstance(fn, np.ufunc)  # type: ignore[attr-defined]
+                    else _UFUNC_NAMES.get(fn))
     return rule
 
 
@@ -290,6 +305,7 @@ def _matmul(fn: Callable) -> Callable:
             xa = xa.reshape(xa.shape[:1] + (1,) * (ry - rx) + xa.shape[1:])
         r = np.matmul(xa, ya)
         return Batched(r if squeeze is None else np.squeeze(r, squeeze))
+    rule.fp_name = fn.__name__  # type: ignore[attr-defined]
     return rule
 
 
@@ -404,11 +420,26 @@ def run(nodes: list[Node], guards: tuple, inputs: dict[int, Any], batched: set[i
     (value id -> array with the batch axis first where its id is in ``batched``); every guard
     must hold for every example. Raises Unbatchable."""
     env: dict[int, Any] = {i: (Batched(x) if i in batched else x) for i, x in inputs.items()}
+    fp = _FpWarnings.start()
+    if fp is None:
+        return _run(nodes, guards, env, n, None)
+    with np.errstate(call=fp.noted, **fp.kinds):
+        env = _run(nodes, guards, env, n, fp)
+    fp.issue()
+    return env
+
+
+def _run(nodes: list[Node], guards: tuple, env: dict[int, Any], n: int,
+         fp: _FpWarnings | None) -> dict[int, Any]:
     order = sorted([(g[0], 0, g) for g in guards] + [(k, 1, nd) for k, nd in enumerate(nodes)],
                    key=lambda t: (t[0], t[1]))
     for _, kind, item in order:
         if kind == 0:
-            _guard(item, env, n)
+            if fp is None:
+                _guard(item, env, n)
+            else:
+                with np.errstate(**fp.native):
+                    _guard(item, env, n)
             continue
         node = item
         out = node.outputs[0]
@@ -417,13 +448,80 @@ def run(nodes: list[Node], guards: tuple, inputs: dict[int, Any], batched: set[i
             continue
         args = [_resolve(a, env) for a in node.args]
         kwargs = {k: _resolve(v, env) for k, v in node.kwargs.items()}
-        if not any(isinstance(a, Batched) for a in (*args, *kwargs.values())):
-            r = node.rule.fn(*args, **kwargs)  # the same for every example
+        fn_rule = _rule_for(node)
+        if fp is not None and getattr(fn_rule[0] if fn_rule else None, "fp_name", None) is None:
+            with np.errstate(**fp.native):  # (NumPy's own Python code warns, as natively)
+                r = _eval(node, fn_rule, args, kwargs, n, out)
         else:
-            r = _call(node, _rule_for(node), args, kwargs, n, out)
+            r = _eval(node, fn_rule, args, kwargs, n, out)
+            if fp is not None and fp.raised:
+                fp.at(node, fn_rule)
         _check(node, out, r, n)
         env[out.id] = r
     return env
+
+
+def _eval(node: Node, fn_rule: Any, args: list, kwargs: dict, n: int, out: Value) -> Any:
+    if not any(isinstance(a, Batched) for a in (*args, *kwargs.values())):
+        return node.rule.fn(*args, **kwargs)  # the same for every example
+    return _call(node, fn_rule, args, kwargs, n, out)
+
+
+class _FpWarnings:
+    """NumPy's floating-point warnings of a batched run, issued at the nodes' lines: the kinds
+    the program's error state warns for are handled by ``noted`` (``np.errstate(call=...)``)
+    instead, and once the run is through each node's become ``RuntimeWarning("<kind>
+    encountered in <ufunc>")`` at the node's file and line, with its module's registry
+    (filters, "once per place" as natively). A node without a NumPy name (reductions:
+    NumPy's own Python code warns, natively too) warns here as before."""
+
+    __slots__ = ("kinds", "native", "raised", "pending")
+
+    def __init__(self, kinds: dict[str, str]):
+        self.kinds = kinds
+        self.native = dict.fromkeys(kinds, "warn")
+        self.raised: list[str] = []
+        self.pending: list[tuple[str, Any]] = []
+
+    @classmethod
+    def start(cls) -> _FpWarnings | None:
+        modes = np.geterr()
+        if any(m in ("call", "log") for m in modes.values()):
+            return None  # (the program's handler sees every kind: left as it is)
+        kinds = {k: "call" for k, m in modes.items() if m == "warn"}
+        return cls(kinds) if kinds else None
+
+    def noted(self, err: str, flag: int) -> None:
+        self.raised.append(err)
+
+    def at(self, node: Node, fn_rule: tuple[Callable, str] | None) -> None:
+        """The kinds noted since the last node are ``node``'s (it has a NumPy name)."""
+        name = getattr(fn_rule[0], "fp_name", None) if fn_rule is not None else None
+        for err in dict.fromkeys(self.raised):
+            self.pending.append((f"{err} encountered in {name}", node.loc))
+        self.raised.clear()
+
+    def issue(self) -> None:
+        for msg, loc in self.pending:
+            g = _module_globals(loc.file)
+            registry = g.setdefault("__warningregistry__", {}) if g is not None else None
+            warnings.warn_explicit(msg, RuntimeWarning, loc.file, loc.line,
+                                   module=g.get("__name__") if g is not None else None,
+                                   registry=registry, module_globals=g)
+
+
+_GLOBALS: dict[str, Any] = {}
+
+
+def _module_globals(file: str) -> dict | None:
+    """The globals of the loaded module whose file is ``file`` (its warnings registry)."""
+    g = _GLOBALS.get(file)
+    if g is None:
+        for m in list(sys.modules.values()):
+            if getattr(m, "__file__", None) == file:
+                g = _GLOBALS[file] = vars(m)
+                break
+    return g
 
 
 # identities decided by the argument's type and dtype alone (np.asarray(a) is a for an

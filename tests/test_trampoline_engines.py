@@ -287,3 +287,53 @@ def test_to_jax_caller(mode):
         np.testing.assert_allclose(out, grad_x(X, Y), rtol=1e-12)
         np.testing.assert_allclose(out, central(lambda v: value(v, Y), X), rtol=1e-6)
     check_callers(seen, warned)
+
+
+# --- vmap's one pass: NumPy's floating-point warnings at the user's line -------------------
+
+def fp_program(x):
+    """Invalid values in log and sqrt, a divide by zero in a division (per example)."""
+    y = np.log(x) * np.sqrt(x)  # THE warning line
+    return np.sum(y / (x - 0.5))
+
+
+FP_LINE = fp_program.__code__.co_firstlineno + 2
+FP_X = np.array([[1.0, -1.0], [2.0, -3.0], [0.5, 0.25], [-0.5, 4.0]])
+
+
+def _fp_warnings(thunk):
+    with warnings.catch_warnings(record=True) as ws:
+        warnings.simplefilter("always")
+        with np.errstate(all="warn", under="ignore"):
+            out = thunk()
+    return out, {(w.filename, w.lineno, str(w.message)) for w in ws
+                 if issubclass(w.category, RuntimeWarning)}
+
+
+@pytest.mark.parametrize("how", ["fast", "jit"])
+def test_vmap_one_pass_fp_warnings_name_the_line(how):
+    """The batched pass's NumPy warnings name the user's lines with NumPy's messages, the set
+    the per-example loop gives (not batching_rules.py's line)."""
+    native, want = _fp_warnings(lambda: np.array([fp_program(r) for r in FP_X]))
+    assert {(f, ln) for f, ln, _ in want} == {(__file__, FP_LINE), (__file__, FP_LINE + 1)}
+    f = framead.vmap(fp_program, fast=True) if how == "fast" else \
+        framead.vmap(framead.jit(fp_program))
+    _fp_warnings(lambda: f(FP_X[::-1].copy()))  # (recorded; the next call is one pass)
+    out, got = _fp_warnings(lambda: f(FP_X))
+    if how == "fast":
+        assert f.vmap_stats["last"] == "batched", f.vmap_stats
+    np.testing.assert_array_equal(out, native)
+    assert got == want
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0]), min_size=2,
+                         max_size=2), min_size=2, max_size=5))
+def test_vmap_one_pass_fp_warnings_fuzz(rows):
+    x = np.array(rows)
+    native, want = _fp_warnings(lambda: np.array([fp_program(r) for r in x]))
+    f = framead.vmap(fp_program, fast=True)
+    out, got = _fp_warnings(lambda: f(x))
+    assert f.vmap_stats["batched"] == 1, f.vmap_stats  # (example 0 recorded, the rest batched)
+    np.testing.assert_array_equal(out, native)
+    assert got == want
