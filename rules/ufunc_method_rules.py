@@ -68,8 +68,8 @@ def _kept(t: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
 
 
 def _zeros(x: Any) -> Any:
-    return np.zeros(np.shape(x), np.result_type(x, np.float64) if np.asarray(x).dtype.kind
-                    not in "fc" else np.asarray(x).dtype)
+    x = np.asarray(x)
+    return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else np.float64)
 
 
 def _or_zero(c: Any, like: Any) -> Any:
