@@ -33,7 +33,8 @@ from registry import CASES  # noqa: E402
 
 for _m in ("roots", "quad", "ode", "linalg", "stats", "finance", "series", "numeric",
            "library", "idioms", "numpy", "probes", "probes2", "classics2", "probes3",
-           "library2", "classics3", "classics4", "classics5", "classics6", "classics7"):
+           "library2", "classics3", "classics4", "classics5", "classics6", "classics7",
+           "classics8"):
     importlib.import_module(f"programs_{_m}")
 
 FULL = os.environ.get("FRAMEAD_CORPUS_FULL") == "1"
@@ -202,6 +203,19 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "array_array_buffer_copy": ("wrong_hazard", "array.array('d', ndarray) copies a traced "
                                 "buffer (FA105)"),
     "bytesio_binary_checkpoint": ("wrong_hazard", "BytesIO.write of a traced array (FA101)"),
+    # programs_classics8: silent NaN gradients (no hazard); each cause is named
+    "entropy_with_zero_bins": ("wrong", "np.where(p > 0, p * np.log(p), 0) at p == 0: the "
+                               "masked cotangent 0 times log(0) = -inf in multiply's VJP "
+                               "(rules/families._scaled's str branch and reverse_inline's "
+                               "operator.mul skip no_cotangent_no_nan): NaN"),
+    "masked_row_norms": ("wrong", "np.sqrt((X * X).sum(1)) of a row zeroed by a mask: "
+                         "sqrt's VJP gives inf at 0, the product's VJP inf * 0 = NaN (the "
+                         "row does not depend on x: derivative 0)"),
+    "pairwise_distance_matrix_diag": ("wrong", "sqrt of the zero diagonal of a broadcast "
+                                      "distance matrix (P_i - P_i): inf * 0 = NaN in the "
+                                      "square's VJP"),
+    "math_sqrt_of_exact_zero": ("wrong", "math.sqrt(dx*dx + dy*dy) of a point with itself: "
+                                "inf * 0 = NaN (the scalar path)"),
 }
 
 
