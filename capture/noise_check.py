@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import operator
+import random
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ __all__ = ["noise_division", "noise_message"]
 
 EPS = float(np.finfo(np.float64).eps)
 NOISE = 4.0  # a divisor within NOISE x its error estimate of zero is noise
+CONFIRM = 1e-3  # ... and confirmed where one rounding more an operation moves it so much
 OWN = 0.01  # or whose error alone moves the quotient's tangent by this part of it
 _SUB = frozenset({operator.sub, operator.isub, np.subtract})
 _ADD = frozenset({operator.add, operator.iadd, np.add}) | _SUB
@@ -119,6 +121,7 @@ def noise_division(nodes: list[Node], outputs: list[Any],
     culprit: dict[int, tuple[Node, float, float]] = {}
     near: dict[int, int] = {}  # Value id -> operations since a cancellation (up to 3)
     arrays = set()
+    dirs: dict[int, float] = {}  # an array input's element id -> its tangent
     for inp in inputs:
         if inp.shape == ():
             st[inp.id] = (1.0, 0.0, 0.0)
@@ -139,6 +142,7 @@ def noise_division(nodes: list[Node], outputs: list[Any],
         if fn is operator.getitem:
             if type(args[0]) is Value and args[0].id in arrays:
                 st[oid] = (1.0 + 0.5 * math.sin(1.0 + len(st)), 0.0, 0.0)  # (a direction)
+                dirs[oid] = st[oid][0]
             continue
         xs: list[float] = []
         states = []
@@ -177,12 +181,98 @@ def noise_division(nodes: list[Node], outputs: list[Any],
                 elif id(fn) in _ADD_IDS and len(xs) == 2 and \
                         abs(out) <= CANCELLED * max(abs(xs[0]), abs(xs[1])):
                     near[oid] = 0
-    for o in outputs:
-        if type(o) is Value and o.id in culprit and o.id in st:
-            t, te, _ = st[o.id]
-            if te > 0.01 * abs(t) + 1e-10 * (1.0 + abs(_scalar(o) or 0.0)):
-                return culprit[o.id]
+    found = [o for o in outputs if type(o) is Value and o.id in culprit and o.id in st and
+             st[o.id][1] > 0.01 * abs(st[o.id][0]) + 1e-10 * (1.0 + abs(_scalar(o) or 0.0))]
+    if not found:
+        return None
+    runs = [_rounding_moves(nodes, inputs, dirs, seed) for seed in range(4)]
+    for o in found:
+        t, y = st[o.id][0], _scalar(o) or 0.0
+        moved = [abs(r[o.id]) for r in runs if o.id in r]
+        if not moved or max(moved) > CONFIRM * abs(t) + 1e-10 * (1.0 + abs(y)):
+            return culprit[o.id]
     return None
+
+
+def _second(fn: Any, v: list[float], out: float) -> list[list[float]] | None:
+    """Signed derivatives of ``_partials``' partials: row i, column j is d p_i / d v_j."""
+    if fn in _ADD or fn in _NEG or fn in _ABS or fn in _COPYSIGN:
+        return [[0.0] * len(v) for _ in v]
+    if fn in _MUL and len(v) == 2:
+        return [[0.0, 1.0], [1.0, 0.0]]
+    if fn in _DIV and len(v) == 2 and v[1] != 0.0:
+        inv = 1.0 / v[1]
+        return [[0.0, -inv * inv], [-inv * inv, 2.0 * out * inv * inv]]
+    if len(v) == 1:
+        x = v[0]
+        h = (-0.25 / (out * out * out) if fn in _SQRT and out > 0.0 else out if fn in _EXP
+             else -1.0 / (x * x) if fn in _LOG and x > 0.0 else -math.sin(x) if fn in _SIN
+             else -math.cos(x) if fn in _COS else None)
+        return None if h is None else [[h]]
+    if fn in _POW and len(v) == 2 and v[0] > 0.0:
+        x, n = v
+        lg, xn1 = math.log(x), x ** (n - 1.0)
+        return [[n * (n - 1.0) * x ** (n - 2.0), xn1 * (1.0 + n * lg)],
+                [xn1 * (1.0 + n * lg), out * lg * lg]]
+    if fn in _POW and len(v) == 2 and v[1].is_integer():  # (x <= 0: n a constant)
+        n, x = v[1], v[0]
+        return [[n * (n - 1.0) * x ** (n - 2.0) if x != 0.0 or n >= 2.0 else 0.0, 0.0],
+                [0.0, 0.0]]
+    return None
+
+
+def _rounding_moves(nodes: list[Node], inputs: list[Value], dirs: dict[int, float],
+                    seed: int) -> dict[int, float]:
+    """How the scalar nodes' tangents (Value id -> change) move, to first order, when each
+    operation's result and each non-integral constant rounds once more, by a random part of
+    EPS: signed and carried along the tape, so errors that reach a numerator and its
+    divisor alike cancel as they do in the run (Illinois' ``(a g(b) - b g(a)) / (g(b) -
+    g(a))`` is a weighted mean, no noise), where the bounds above take them as independent."""
+    rng = random.Random(seed)
+    val: dict[int, tuple[float, float, float]] = {}  # id -> (tangent, value move, its move)
+    consts: dict[int, tuple[float, float, float]] = {}  # a constant's id() -> the same
+    for inp in inputs:
+        if inp.shape == ():
+            val[inp.id] = (1.0, 0.0, 0.0)
+    for node in nodes:
+        fn = getattr(node.rule, "fn", None)
+        outs = node.outputs
+        if id(fn) not in _KNOWN_IDS or len(outs) != 1 or outs[0] is None or \
+                outs[0].shape != () or (out := _scalar(outs[0])) is None:
+            continue
+        if fn is operator.getitem:
+            if outs[0].id in dirs:
+                val[outs[0].id] = (dirs[outs[0].id], 0.0, 0.0)
+            continue
+        xs: list[float] = []
+        sts: list[tuple[float, float, float]] = []
+        for a in node.args:
+            x = _scalar(a)
+            got = val.get(a.id) if type(a) is Value else consts.get(id(a))
+            if got is None and type(a) is not Value and x is not None:
+                got = consts[id(a)] = (0.0, 0.0 if x.is_integer() else
+                                       rng.uniform(-EPS, EPS) * x, 0.0)
+            if got is None or x is None:
+                break
+            xs.append(x)
+            sts.append(got)
+        else:
+            try:
+                d = _partials(fn, xs, out)
+                h = _second(fn, xs, out) if d is not None else None
+            except (ArithmeticError, ValueError):
+                continue
+            if d is None or h is None:
+                continue
+            t = dv = dt = 0.0
+            for p, row, (ta, dva, dta) in zip(d[0], h, sts, strict=False):
+                t += p * ta
+                dv += p * dva
+                dt += p * dta + ta * sum(q * s[1] for q, s in zip(row, sts, strict=False))
+            dv += rng.uniform(-EPS, EPS) * out
+            if math.isfinite(t) and math.isfinite(dv) and math.isfinite(dt):
+                val[outs[0].id] = (t, dv, dt)
+    return {k: v[2] for k, v in val.items()}
 
 
 def _suspects(nodes: list[Node]) -> bool:
