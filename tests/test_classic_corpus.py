@@ -216,6 +216,24 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                       "square's VJP"),
     "math_sqrt_of_exact_zero": ("wrong", "math.sqrt(dx*dx + dy*dy) of a point with itself: "
                                 "inf * 0 = NaN (the scalar path)"),
+    "xlogx_where_guard": ("wrong", "np.where(x > 0, x * np.log(x), 0) with x < 0: the masked "
+                          "cotangent 0 times log(x) = nan in multiply's VJP (no "
+                          "no_cotangent_no_nan there)"),
+    "power_one_and_half_where_guard": ("wrong", "np.where(x > 0, x * np.sqrt(x), .): the "
+                                       "masked cotangent 0 times sqrt(x) = nan in multiply's "
+                                       "VJP"),
+    "chord_lengths_clamped_sqrt": ("wrong", "np.sqrt(np.maximum(s, 0)) with the clamp active: "
+                                   "sqrt's VJP inf at 0 times maximum's 0 for s = NaN"),
+    "relu_then_sqrt_features": ("wrong", "np.sqrt(np.maximum(z, 0)), np.clip(z, 0, None) ** "
+                                "0.5 with z < 0: inf * 0 = NaN"),
+    "std_with_negative_variance_guard": ("wrong", "np.sqrt(np.maximum(var, 0)) of a constant "
+                                         "column (var exactly 0): inf * 0 = NaN"),
+    "scipy_entropy_zero_bins": ("wrong", "stats.entropy / special.entr / xlogy at p = x * 0: "
+                                "their VJP's -inf at 0 times the mask's 0 = NaN"),
+    "abs_power_of_masked_zero": ("wrong", "np.abs(x * 0) ** 0.5, np.cbrt(x * 0): the power's "
+                                 "VJP inf at 0 times 0 = NaN"),
+    "unit_vectors_with_zero_guard": ("wrong", "the norm np.sqrt((V ** 2).sum(1)) of a masked "
+                                     "zero row: inf * 0 = NaN"),
 }
 
 

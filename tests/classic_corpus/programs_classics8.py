@@ -1709,3 +1709,147 @@ def list_remove_and_insert(xs):
     bisect.insort(ys, m * 0.5)
     k = ys.index(m * 0.5)
     return sum(v * (i + 1) for i, v in enumerate(ys)) + k * m
+
+
+# ============================================ guarded square roots, degenerate linear algebra
+
+
+@case(vector(4, 0.0, 2.0))
+def chord_lengths_clamped_sqrt(x):
+    """Chord lengths of lines at distances d from a circle of radius r: np.sqrt(np.maximum(r
+    ** 2 - d ** 2, 0)) (lines that miss the circle are clamped to a zero chord: no
+    dependence on their distance there)."""
+    r = 1.0 + 0.1 * x[0]
+    d = np.array([0.3, 0.8, 1.6, 2.5]) * (1 + 0.05 * x[1:2])
+    chord = 2 * np.sqrt(np.maximum(r ** 2 - d ** 2, 0.0))
+    return float(chord @ [1.0, 2.0, 3.0, 4.0] + x[2] * x[3])
+
+
+@case(vector(4, 0.0, 2.0))
+def python_max_zero_sqrt_guard(x):
+    """The scalar idiom math.sqrt(max(0.0, s)) guarding a sqrt against negative arguments,
+    where some s are well below zero (the clamp is active: the term is the constant 0)."""
+    out = 0.0
+    for k, v in enumerate(x):
+        s = 1.0 - (v + k * 0.6) ** 2
+        out += math.sqrt(max(0.0, s)) * (k + 1)
+    return out + x[0] * x[1]
+
+
+@case(vector(6, -1.0, 1.0))
+def relu_then_sqrt_features(x):
+    """Features sqrt(relu(z)) and np.clip(z, 0, None) ** 0.5 over a linear layer whose
+    outputs are negative for some entries (the clamp is active there)."""
+    W = np.array([[1.0, -0.5, 0.2], [-1.0, 0.3, -0.4], [0.5, 0.5, 0.5]])
+    z = W @ x[:3] + np.array([0.5, -2.5, 1.5])
+    f1 = np.sqrt(np.maximum(z, 0.0))
+    f2 = np.clip(z, 0.0, None) ** 0.5
+    return float(f1 @ x[3:] + f2.sum())
+
+
+@case(vector(4, -1.0, 1.0))
+def std_with_negative_variance_guard(x):
+    """np.sqrt(np.maximum(E[x**2] - E[x]**2, 0)) per column of data with one constant column
+    (its variance is exactly 0: the guard clamps, the std has derivative 0 there)."""
+    data = np.stack([x, x * 2.0 + 1.0, np.full(4, x[0])], axis=1)
+    col = data[:, 2] * 0.0 + 3.0
+    data = np.column_stack([data[:, :2], col])
+    var = np.maximum((data ** 2).mean(axis=0) - data.mean(axis=0) ** 2, 0.0)
+    return float(np.sqrt(var) @ [1.0, 2.0, 3.0] + data.sum())
+
+
+@case(vector(5, 0.1, 1.0))
+def scipy_entropy_zero_bins(x):
+    """scipy.stats.entropy of a histogram with empty bins (a mask times the data: p log p
+    at p == 0 contributes the constant 0)."""
+    from scipy import special, stats
+    m = np.array([1.0, 0.0, 1.0, 1.0, 0.0])
+    p = x * m
+    q = np.full(5, 0.2)
+    return float(stats.entropy(p) + special.xlogy(p, p).sum() + special.entr(p / p.sum()).sum()
+                 + (special.rel_entr(p / p.sum(), q)).sum())
+
+
+@case(vector(5, -1.0, 1.0))
+def masked_softmax_minus_inf(x):
+    """Masked attention: scores of masked positions set to -inf by np.where, a stable
+    softmax (exp(-inf) = 0), weights times values."""
+    mask = np.array([True, False, True, True, False])
+    s = np.where(mask, x * 2.0, -np.inf)
+    e = np.exp(s - s.max())
+    w = e / e.sum()
+    return float(w @ np.array([1.0, 5.0, -2.0, 0.5, 9.0]) + (w * w).sum())
+
+
+@case(vector(3, 0.5, 1.5))
+def eigh_repeated_eigenvalue(x):
+    """np.linalg.eigh of x0 I + x1 e e^T (a double eigenvalue x0) where only the eigenvalues
+    are used (a differentiable function: eigenvalues x0, x0, x0 + 3 x1)."""
+    e = np.ones(3)
+    A = x[0] * np.eye(3) + x[1] * np.outer(e, e)
+    w, V = np.linalg.eigh(A)
+    return float(w.sum() + w[-1] ** 2 + x[2] * w[0])
+
+
+@case(vector(3, 0.5, 1.5))
+def svd_repeated_singular_values(x):
+    """np.linalg.svd of diag(x0, x0, x1/3) rotated (repeated top singular value): the
+    nuclear norm and the spectral norm np.linalg.norm(A, 2)."""
+    c, s = math.cos(0.3), math.sin(0.3)
+    R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    A = R @ np.diag([x[0], x[0], x[1] / 3]) @ R.T * (1 + 0 * x[2])
+    u, sv, vt = np.linalg.svd(A)
+    return float(sv.sum() + np.linalg.norm(A, 2) * 2 + x[2])
+
+
+@case(vector(4, -1.0, 1.0))
+def determinant_duplicated_row(x):
+    """np.linalg.det of a matrix with two equal rows (identically singular: the determinant
+    is 0 at and around the point) plus a regular determinant."""
+    A = np.array([[x[0], x[1], 1.0], [x[2], x[3], 2.0], [x[0], x[1], 1.0]])
+    B = np.array([[2.0 + x[0], x[1]], [x[2], 3.0 + x[3]]])
+    return float(np.linalg.det(A) * 5.0 + np.linalg.det(B))
+
+
+@case(vector(6, -1.0, 1.0))
+def pinv_rank_deficient_least_squares(x):
+    """Least squares with a duplicated column by np.linalg.pinv (rank 2 of 3, constant rank
+    around the point): the fitted values are differentiable."""
+    t = np.linspace(0.0, 1.0, 6)
+    X = np.column_stack([np.ones(6), t, t])
+    beta = np.linalg.pinv(X) @ x
+    fit = X @ beta
+    return float(fit @ fit + beta.sum())
+
+
+@case(vector(4, -1.0, 1.0))
+def abs_power_of_masked_zero(x):
+    """np.abs(z) ** 0.5 and np.cbrt(z) where z = x * mask has exact zeros (the masked
+    terms are the constant 0)."""
+    m = np.array([1.0, 0.0, 1.0, 0.0])
+    z = x * m + np.array([2.0, 0.0, 2.0, 0.0])
+    return float((np.abs(z) ** 0.5).sum() + np.cbrt(z) @ [1.0, 2.0, 3.0, 4.0])
+
+
+@case(vector(6, -1.0, 1.0))
+def unit_vectors_with_zero_guard(x):
+    """Unit vectors v / |v| with a zero vector among them guarded by np.where(n > 0, n, 1):
+    the zero row is a mask times the data."""
+    V = x.reshape(3, 2) * np.array([[1.0], [0.0], [1.0]]) + np.array([[1.0, 0.0], [0.0, 0.0],
+                                                                       [0.0, 1.0]])
+    n = np.sqrt((V ** 2).sum(axis=1))
+    U = V / np.where(n > 0, n, 1.0)[:, None]
+    return float((U * np.array([[1.0, 2.0]])).sum() + n @ [1.0, 1.0, 2.0])
+
+
+@case(vector(6, -1.0, 1.0))
+def xlogx_where_guard(x):
+    """The idiom np.where(x > 0, x * np.log(x), 0) over data with negative entries (the
+    unused product is x * nan there)."""
+    return float(np.where(x > 0, x * np.log(x), 0.0) @ np.arange(1.0, 7.0) + x @ x)
+
+
+@case(vector(6, -1.0, 1.0))
+def power_one_and_half_where_guard(x):
+    """np.where(x > 0, x * np.sqrt(x), -x ** 2): the unused product is x * sqrt(negative)."""
+    return float(np.where(x > 0, x * np.sqrt(x), -x ** 2).sum())
