@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 from conftest import fd_grad, hazard_sites, line_of
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import framead
@@ -134,7 +134,19 @@ def test_report_iff_wrong(data, method, gname, c):
         assert err <= 1e-5, (got, want)
     else:
         assert sites == [("FA102", __file__, line_of(method, __file__))]
+        assume(err > 1e-3 or not _exact_root(gname, c))
         assert err > 1e-3, (sites, got, want)
+
+
+def _exact_root(gname, c):
+    """Whether g(., c) is exactly 0 at a float (the cubic at c = 2: x = 1): there g(hi) - g(lo)
+    is exact, so the secant after the bisection is right by luck, and the report (a divisor
+    within its rounding error of zero) stands."""
+    g, lo, hi = G[gname], 0.0, 3.0
+    for _ in range(90):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if g(mid, c) < 0.0 else (lo, mid)
+    return 0.0 in (g(lo, c), g(hi, c))
 
 
 def test_both_verdicts_are_drawn():
@@ -143,6 +155,7 @@ def test_both_verdicts_are_drawn():
     f = _program("bisection_secant", "cubic", 80)
     assert [s[0] for s in hazard_sites(f, np.float64(5.9))] == ["FA102"]
     assert _relative_error(f, np.float64(5.9))[0] > 1e-3
+    assert _exact_root("cubic", np.float64(2.0)) and not _exact_root("cubic", np.float64(2.1))
     for c in (2.85, 3.068961824757355):
         f = _program("regula_falsi", "cubic", 100)
         assert hazard_sites(f, np.float64(c)) == []
