@@ -56,3 +56,15 @@ class SortOrder:
     def __call__(self, items: list, key: Any = None, reverse: bool = False) -> tuple:
         k = (lambda i: items[i]) if key is None else (lambda i: key(items[i]))
         return tuple(sorted(range(len(items)), key=k, reverse=reverse))
+
+
+class ShapeOf:
+    """The shape of ``fn``'s result: ``np.arange``'s length, decided by its traced bounds."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple:
+        return tuple(getattr(self.fn(*args, **kwargs), "shape", ()))

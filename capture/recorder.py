@@ -23,7 +23,7 @@ from .buffers import Buffer, buffer_owner, content_digest, is_differentiable
 from .call_kinds import table_lookup
 from .callables import callable_name, holds_traced
 from .calls import dispatch
-from .guards import StaticLeaves, WhichArgument
+from .guards import ShapeOf, StaticLeaves, WhichArgument
 from .handlers import ProbeHandlers, init_op_rules
 from .hazards import Hazard
 from .mutation import Mutations
@@ -244,6 +244,9 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
             if self.guards is not None:  # int/bool results of traced inputs: static values
                 self._guard_static_outputs(rule, fn, node_args, call_kwargs, vals, result,
                                            outputs, treedef, frame)
+                if getattr(rule, "fn", None) is np.arange:  # (its length: the bounds decide)
+                    self.guard(ShapeOf(np.arange), node_args, call_kwargs, vals,
+                               tuple(result.shape), frame)
         kwargs = call_kwargs
         if kwargs and "out" in kwargs:
             kwargs = {k: w for k, w in kwargs.items() if k != "out"}

@@ -311,6 +311,13 @@ CMATH_CASES = [(f, (0.3 + 0.2j,), {}) for f, _ in math_rules.CMATH_UNARY] + [
 MORE_CASES = CMATH_CASES + [
     (np.ufunc.outer, (np.subtract, U(3), U(2)), {}),  # (ufunc.outer: the ufunc's own rule)
     (np.ufunc.outer, (np.hypot, U(2, 2), U(3)), {}),
+    (np.ufunc.accumulate, (np.maximum, U(3, 4), 1), {}), (np.ufunc.accumulate, (np.fmin, U(5)), {}),
+    (np.ufunc.accumulate, (np.hypot, P(4)), {}),
+    (np.ufunc.reduce, (np.logaddexp, U(3, 4), 0), {"keepdims": True}),
+    (np.ufunc.reduce, (np.hypot, P(2, 3)), {"axis": None}),
+    (np.ufunc.reduceat, (np.multiply, P(6), [0, 3, 1]), {}),
+    (np.ufunc.reduceat, (np.maximum, U(2, 5), [0, 2], 1), {}),
+    (np.arange, (0.3, 2.5, 0.4), {}), (np.arange, (0.3, 2.5), {}),
     (cmath.acosh, (1.4,), {}), (cmath.log, (0.3 + 0.4j,), {}), (cmath.log, (0.3 + 0.4j, 2.0), {}),
     (cmath.log, (0.7,), {}), (cmath.phase, (0.3 + 0.4j,), {}), (cmath.phase, (0.3,), {}),
     (cmath.polar, (0.3 + 0.4j,), {}), (cmath.rect, (0.7, 0.3), {}),
