@@ -1499,24 +1499,6 @@ def yield_from_chunks(x):
 
 
 @case(vector(5, -1.0, 1.0))
-def tolist_python_loop(x):
-    """ndarray.tolist() to plain floats, a Python loop of math functions, np.array back."""
-    xs = x.tolist()
-    ys = [math.sin(v) * math.exp(v) for v in xs]
-    arr = np.array(ys)
-    return float(arr @ arr + sum(ys) * xs[0])
-
-
-@case(vector(4, 0.1, 2.0))
-def float32_float64_mixing(x):
-    """np.float32 scalars mixed with float64 arrays and Python floats (promotion),
-    reference: exact derivative of the float64 formula."""
-    a = np.float32(2.0)
-    y = x * a + np.float64(0.5) * x ** 2
-    return float(y.sum() + np.float32(0.25) * x[0] * x[1])
-
-
-@case(vector(5, -1.0, 1.0))
 def try_finally_state(x):
     """A try / finally that updates state on every path, with an exception raised on a
     traced condition and caught outside."""
