@@ -166,6 +166,28 @@ def test_engine_fuzz(xs, case):
     np.testing.assert_allclose(got, central(lambda v: value(v, Y), x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("case", sorted(ENGINES))
+def test_engine_containers(case):
+    """A container of traced values: the engine differentiates a function of its leaves
+    (framead/engines/wrapper.py's of_leaves), which calls fn from the line too."""
+    xp_of, _, engine, options = ENGINES[case]
+    inner, seen = observed(xp_of())
+
+    def fn(p):  # (reports its own caller: inner's is fn)
+        caller = sys._getframe(1)
+        seen.append((caller.f_code.co_filename, caller.f_lineno, caller.f_code.co_name))
+        return inner(p["x"], p["y"])
+
+    g = framead.use(engine, **options)(fn)
+    for x in (X, X - 0.5):
+        seen.clear()
+        got = framead.grad(lambda v: call_line(g, {"x": v, "y": Y}) * 2.0)(x)
+        assert seen and set(seen[::2]) == {CALLER}, seen
+        np.testing.assert_allclose(got, 2.0 * grad_x(x, Y), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(got, central(lambda v: 2.0 * value(v, Y), x), rtol=1e-6,
+                                   atol=1e-7)
+
+
 @pytest.mark.parametrize("case", ["finite_diff", "forward", "checkpoint"])
 def test_engine_traceback_as_native(case):
     """An error raised in fn leaves the wrapper without framead's frames, as natively."""

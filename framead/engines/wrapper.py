@@ -15,13 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from framead import tree
+from framead.capture._evalframe import call as probe_call
 from framead.capture.caller_frame import trampoline
 from framead.capture.native import call_quiet
 from framead.capture.sourceloc import strip_framead_frames
 from framead.capturing import active_recorder
 from framead.rules import Rule, make_rule
 
-from .common import calling_from
+from .common import _CALLER, calling_from
 
 
 def _holds_traced(rec: Any, a: Any) -> bool:
@@ -33,11 +34,18 @@ def _holds_traced(rec: Any, a: Any) -> bool:
 # The function of the leaves that rebuilds the containers and calls ``fn``: compiled under a
 # file name outside framead's package, so a capture records it like the user's code (an engine
 # that re-captures the function, "forward" or "checkpoint", sees every operation).
-_OF_LEAVES = "def of_leaves(*leaves, **kwargs):\n    return fn(*unflatten(td, leaves), **kwargs)\n"
+# ``fn`` is called from the wrapper's caller's line (the trampoline ``caller()`` gives) through
+# the capture's call probe: dispatched as the call written in the user's code.
+_OF_LEAVES = ("def of_leaves(*leaves, **kwargs):\n"
+              "    via = caller()\n"
+              "    if via is None:\n"
+              "        return fn(*unflatten(td, leaves), **kwargs)\n"
+              "    return via(probe, fn, unflatten(td, leaves), kwargs)\n")
 
 
 def _of_leaves(fn: Callable, td: Any, fname: str) -> Callable:
-    ns = {"fn": fn, "unflatten": tree.unflatten, "td": td}
+    ns = {"fn": fn, "unflatten": tree.unflatten, "td": td, "caller": _CALLER.get,
+          "probe": probe_call}
     exec(compile(_OF_LEAVES, "<framead.use: containers as leaves>", "exec"), ns)
     flat = ns["of_leaves"]
     flat.__qualname__ = flat.__name__ = fname
