@@ -89,20 +89,24 @@ def wrap(fn: Callable, eng: Any, engine_name: str, factory: Callable, options: d
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return run(sys._getframe(1), args, kwargs)
+            frame = sys._getframe(1)
+            via = trampoline(frame, fn)
+            rec = active_recorder()
+            if rec is not None:
+                return run(rec, frame, via, args, kwargs)
+            if direct:
+                return via(operator.call, call, args, kwargs)
+            token = _CALLER.set(via)  # (calling_from inline: a frame less)
+            try:
+                return call(*args, **kwargs)
+            finally:
+                _CALLER.reset(token)
         except BaseException as e:
             if not os.environ.get("FRAMEAD_SHOW_INTERNALS"):
                 e.__traceback__ = strip_framead_frames(e.__traceback__)
             raise
 
-    def run(frame: Any, args: tuple, kwargs: dict) -> Any:
-        rec = active_recorder()
-        via = trampoline(frame, fn)
-        if rec is None:
-            if direct:
-                return via(operator.call, call, args, kwargs)
-            with calling_from(via):
-                return call(*args, **kwargs)
+    def run(rec: Any, frame: Any, via: Callable, args: tuple, kwargs: dict) -> Any:
         if kwargs and sig is not None:
             args, kwargs = _move_traced_keywords(rec, sig, args, kwargs)
         if any(_holds_traced(rec, a) for a in args):
