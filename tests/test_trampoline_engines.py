@@ -189,6 +189,44 @@ def test_engine_containers(case):
                                    atol=1e-7)
 
 
+class _Bare:
+    """A third-party engine with no ``call``: the wrapper runs ``fn`` itself."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def vjp(self, g, ans, args, kwargs, wrt):
+        return (g * grad_x(args[0], args[1]), None)
+
+
+def _rule_factory(fn, options):
+    from framead.rules import make_rule
+
+    return make_rule(fn, vjp=lambda g, ans, x, y: (g * grad_x(x, y), None),
+                     name="use[rule_h88]")
+
+
+@pytest.mark.parametrize("kind", ["bare", "rule"])
+def test_plugin_engine_primal_from_the_line(kind):
+    """An engine without ``call``, and one that is a Rule: the primal, inside a capture and
+    outside, runs fn from the line; the gradient is the engine's (analytic here)."""
+    name = f"h88_{kind}"
+    framead.engines.register_engine(name, (lambda f, o: _Bare(f)) if kind == "bare"
+                                    else _rule_factory, replace=True)
+    try:
+        fn, seen = observed(np)
+        g = framead.use(name)(fn)
+        got, warned = run_recorded(lambda: framead.grad(lambda v: call_line(g, v, Y))(X))
+        check_callers(seen, warned)
+        np.testing.assert_allclose(got, central(lambda v: value(v, Y), X), rtol=1e-6)
+        seen.clear()
+        out, warned = run_recorded(lambda: call_line(g, X, Y))
+        check_callers(seen, warned)
+        assert out == value(X, Y)
+    finally:
+        framead.engines.unregister_engine(name)
+
+
 @pytest.mark.parametrize("case", ["finite_diff", "forward", "checkpoint"])
 def test_engine_traceback_as_native(case):
     """An error raised in fn leaves the wrapper without framead's frames, as natively."""

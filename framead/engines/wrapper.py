@@ -148,7 +148,8 @@ def wrap(fn: Callable, eng: Any, engine_name: str, factory: Callable, options: d
         else:
             rule = rule_for(len(args), tuple(wrt), False, via)
         with calling_from(via):
-            result = rec.apply(rule, call, args, kwargs, args, frame)
+            result = rec.apply(rule, _from(via, call) if direct else call, args, kwargs,
+                               args, frame)
         if not isinstance(eng, Rule) and type(result) in (tuple, list):
             node = rec.nodes[-1] if rec.nodes else None
             if node is not None and node.rule is rule and node.multi:
@@ -158,6 +159,13 @@ def wrap(fn: Callable, eng: Any, engine_name: str, factory: Callable, options: d
     wrapper.__framead_engine__ = engine_name  # type: ignore[attr-defined]
     wrapper.engine = eng  # type: ignore[attr-defined]
     return wrapper
+
+
+def _from(via: Callable, call: Callable) -> Callable:
+    """``call`` run from ``via`` (the caller's line): a Rule's primal, or an engine's ``fn``."""
+    def primal(*args: Any, **kwargs: Any) -> Any:
+        return via(operator.call, call, args, kwargs)
+    return primal
 
 
 def _move_traced_keywords(rec: Any, sig: inspect.Signature, args: tuple,
