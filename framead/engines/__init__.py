@@ -26,7 +26,10 @@ is called once per ``use(name, **options)(fn)`` (at decoration time, so bad opti
 early). The engine object has:
 
 * ``call(*args, **kwargs)`` -- optional: the primal, NumPy in, NumPy out (default: ``fn``).
-  It runs with capture disabled.
+  It runs with capture disabled. ``call``, ``vjp`` and ``jvp`` run with the caller of the
+  wrapper known: an engine calls ``fn`` as ``framead.engines.common.run_fn(fn, *args,
+  **kwargs)`` so that ``fn`` sees that line as its caller, as natively (``warnings.warn(...,
+  stacklevel=2)``, ``sys._getframe(1)``; capture/caller_frame.py).
 * ``vjp(g, ans, args, kwargs, wrt)`` -- required: returns a tuple with one cotangent per
   positional argument (``len(args)``), None for every argnum not in ``wrt`` (the tuple of
   argnums that were traced at this call). ``args``/``kwargs`` are the primal values of the
