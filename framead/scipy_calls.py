@@ -99,7 +99,7 @@ def _on_copies(rule, args, kwargs):
     orders = _orders(args, kwargs)
     k = (id(rule), tuple(sorted(orders.items(), key=repr)))
     if k not in _COPYING:
-        from .rules.scipy_rules import on_copies  # noqa: PLC0415 - imports SciPy
+        from .rules.scipy_lapack_rules import on_copies  # noqa: PLC0415 - imports SciPy
 
         _COPYING[k] = (dataclasses.replace(rule, fn=on_copies(rule.fn, orders)), rule)
     return _COPYING[k][0]
@@ -219,7 +219,7 @@ def _writes(fn, args, kwargs, key) -> bool:
     desc = tuple(_describe(a) for a in (*args, *kwargs.values()))
     k = (id(fn), key, desc, tuple(kwargs))
     if k not in _WRITES:
-        from .rules.scipy_rules import copies  # noqa: PLC0415 - imports SciPy
+        from .rules.scipy_lapack_rules import copies  # noqa: PLC0415 - imports SciPy
 
         a2, kw2 = copies(args), {k: copies(v) for k, v in kwargs.items()}
         t = a2[key] if type(key) is int else kw2[key]
@@ -269,7 +269,7 @@ def _scratch(rec, fn, args, kwargs, key, t, frame):
         def jvp(tangents, ans, *a, **kw):
             return np.full(np.shape(ans), np.nan, dtype=np.result_type(ans, float))
 
-        from .rules.scipy_rules import on_copies  # noqa: PLC0415 - imports SciPy
+        from .rules.scipy_lapack_rules import on_copies  # noqa: PLC0415 - imports SciPy
 
         _SCRATCH[k] = rules.make_rule(on_copies(fn, orders, key), vjp=vjp, jvp=jvp, saves={},
                                       argnames=None,
@@ -293,7 +293,7 @@ def _lapack_rules() -> list:
     """``?gbsv`` (``make_interp_spline``'s banded solve): a rule for the solution ``x``."""
     import scipy.linalg as sl  # noqa: PLC0415 - optional dependency
 
-    from .rules.scipy_rules import _gbsv_jvp, _gbsv_vjp  # noqa: PLC0415 - imports SciPy
+    from .rules.scipy_lapack_rules import _gbsv_jvp, _gbsv_vjp  # noqa: PLC0415 - SciPy
 
     fn = sl.lapack.dgbsv
     if id(fn) not in _PRIVATE:

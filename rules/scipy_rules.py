@@ -517,39 +517,9 @@ def _band_solve_jvp(tangents, ans, l_and_u, ab, b, overwrite_ab=False, overwrite
     return None if rhs is None else sl.solve_banded((lo, up), ab, rhs)
 
 
-def _gbsv_vjp(g, ans, kl, ku, ab, b, *args, **kw):
-    """LAPACK ``?gbsv`` (``lub, piv, x, info``): ``ab``'s last ``kl + ku + 1`` rows hold A as
-    ``solve_banded`` stores it (the first ``kl`` are workspace). Applied by
-    framead/scipy_calls.py (not registered: the LU factors have no derivative, so a
-    cotangent reaching them raises and their tangent is nan)."""
-    if np.any(np.asarray(g[0]) != 0):
-        raise NotImplementedError("framead: the LU factors returned by LAPACK gbsv have no rule")
-    _, gab, gb = _band_solve_vjp(g[2], ans[2], (kl, ku), np.asarray(ab)[kl:], b)
-    return None, None, np.concatenate([np.zeros((kl, gab.shape[1])), gab]), gb
-
-
-def _gbsv_jvp(tangents, ans, kl, ku, ab, b, *args, **kw):
-    tab, tb = (tuple(tangents) + (None,) * 4)[2:4]
-    tab = None if tab is None else np.asarray(tab)[kl:]
-    tx = _band_solve_jvp((None, tab, tb), ans[2], (kl, ku), np.asarray(ab)[kl:], b)
-    return (None if tab is None else np.full(np.shape(ans[0]), np.nan)), None, tx, None
-
-
-def copies(x, order="K"):  # arrays (a tuple's too: cho_solve's (c, lower)) copied
-    return np.array(x, copy=True, order=order) if isinstance(x, np.ndarray) else \
-        type(x)(copies(y, order) for y in x) if type(x) in (tuple, list) else x
-
-
-def on_copies(fn, orders: dict, key=None):
-    """``fn`` on copies of its arrays laid out as ``orders`` (position or name: "C"/"F")
-    says (the recorded call's: LAPACK computes the same bytes); with ``key``, the copy of
-    that argument, which ``fn`` (``overwrite_*`` on) left as it does natively."""
-    def run(*args, **kw):
-        a = [copies(x, orders.get(i, "K")) for i, x in enumerate(args)]
-        k = {n: copies(v, orders.get(n, "K")) for n, v in kw.items()}
-        out = fn(*a, **k)
-        return out if key is None else a[key] if type(key) is int else k[key]
-    return run
+def _complex(name):  # (the real-only rules: refused at the call, FA101)
+    return lambda a: is_complex(a) and f"scipy.linalg.{name} of a complex matrix has no " \
+        "derivative rule"
 
 
 _SOLVES = {0: (0, ANS), 1: (0,)}
@@ -561,9 +531,10 @@ RULES = [  # (function, vjp, jvp, saves, more metadata)
     (sl.solve, (_ssolve_cot(0), _ssolve_cot(1)), _ssolve_jvp, _SOLVES,
      {"refuses": _assume_refuses(6, "scipy.linalg.solve")}),
     (sl.solve_triangular, (_tri_cot(0), _tri_cot(1)), _tri_jvp, _SOLVES, {}),
-    (sl.cho_factor, (_cho_factor_vjp,), _cho_factor_jvp, {0: (ANS,)}, {"multi": True}),
+    (sl.cho_factor, (_cho_factor_vjp,), _cho_factor_jvp, {0: (ANS,)},
+     {"multi": True, "refuses": {"a": _complex("cho_factor")}}),
     (sl.cho_solve, (_cho_solve_cot(0), _cho_solve_cot(1)), _cho_solve_jvp, _SOLVES,
-     {"containers": (0,)}),
+     {"containers": (0,), "refuses": {"c_and_lower": lambda c: _complex("cho_solve")(c[0])}}),
     (sl.lu_factor, (_lu_factor_vjp,), _lu_factor_jvp, {0: (ANS,)},
      {"multi": True, "refuses": {"a": lambda a: not_square(a) and "scipy.linalg.lu_factor of "
                                  "a non-square matrix has no derivative rule"}}),
@@ -576,7 +547,8 @@ RULES = [  # (function, vjp, jvp, saves, more metadata)
     (sl.det, (_sdet_vjp,), _sdet_jvp, {0: (0, ANS)}, {}),
     (sl.cholesky, (_scholesky_vjp,), _scholesky_jvp, {0: (ANS,)}, {}),
     (sl.solve_banded, _band_solve_vjp, _band_solve_jvp, {1: (1, ANS), 2: (1, ANS)},
-     {"nondiff": (0,)}),
+     {"nondiff": (0,), "refuses": {"ab": _complex("solve_banded"),
+                                   "b": _complex("solve_banded")}}),
 ]
 
 
