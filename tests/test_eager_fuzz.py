@@ -31,9 +31,24 @@ X = np.array([0.3, 0.7, 1.1])
 LEAVES = ("np.sin(x) * x", "x ** 2 + 0.5 * x", "np.exp(0.3 * x)", "np.tanh(x) * s")
 REDUCE = ("np.sum({})", "({}).sum()", "({})[1]", "np.dot({0}, {0})")
 CALLS = ("{h}(x)", "{h}(x, 0.7)", "{h}(x, s=1.3)", "{h}(s=0.9, x=x)")
-# (how the callee returns v, how the caller takes it back)
-BOXES = (("v", "{}"), ("v, 1.0", "{}[0]"), ("[v]", "{}[0]"), ("{'v': v}", "{}['v']"),
-         ("Box(v)", "{}.v"), ("(2.0, v)", "{}[1]"))
+# how a callee hands v to its caller: (the callee's last lines, the caller's lines before the
+# call, the caller's lines taking v back; "{call}" is the call, "{shape}" v's shape)
+CHANNELS = (
+    (["return v"], [], ["v = {call}"]),
+    (["return v, 1.0"], [], ["v = {call}[0]"]),
+    (["return 2.0, v"], [], ["_, v = {call}"]),
+    (["return [v]"], [], ["v = {call}[0]"]),
+    (["return {'v': v}"], [], ["v = {call}['v']"]),
+    (["return Box(v)"], [], ["v = {call}.v"]),
+    (["out[...] = v"], ["box = np.zeros({shape})"], ["{call}", "v = box[...] * 1.0"]),
+    (["out[...] = v"], ["box = np.zeros({shape})"], ["{call}", "v = box"]),
+    (["out.append(v)"], ["box = []"], ["{call}", "v = box[0]"]),
+    (["out.append(v)"], ["box = []"], ["{call}", "for v in box:", "    pass"]),
+    (["out.append(v)"], ["box = []"], ["{call}", "(v,) = box"]),
+    (["out.v = v"], ["box = Box(None)"], ["{call}", "v = box.v"]),
+    (["G = v"], [], ["{call}", "v = G"]),
+)
+SINKS = {i for i, c in enumerate(CHANNELS) if "out" in " ".join(c[0])}
 OPS = ("v = v * {c}", "v = {c} * v", "v = v / {c}", "v = {c} - v", "v = np.tanh(v)",
        "v += {c}", "v *= {c}", "v = -v", "v = v ** 2", "v = abs(v) + v")
 FACTORS = ("1.5", "s", "K", "BOX.k")
@@ -41,31 +56,36 @@ FACTORS = ("1.5", "s", "K", "BOX.k")
 
 @st.composite
 def programs(draw):
-    """(source template, names of the helpers that may be eager): helper ``h0`` makes a value
-    from x, ``h1..hN`` each call the one below; ``f`` calls the top one."""
+    """(source, depth): helper ``h0`` makes a value from x, ``h1..hN`` each call the one
+    below and take its value back through a drawn channel; ``f`` calls the top one."""
     depth = draw(st.integers(1, 4))
     reduce_at = draw(st.integers(0, depth))  # the level whose result is a scalar
-    box = 0  # how the level below returns its value (BOXES)
-    lines = ["K = 1.25", "class Box:", "    def __init__(self, v):", "        self.v = v",
-             "        self.k = 0.8", "BOX = Box(None)"]
+    chan = 0  # how the level below hands its value back (CHANNELS)
+    lines = ["K = 1.25", "G = None", "class Box:", "    def __init__(self, v):",
+             "        self.v = v", "        self.k = 0.8", "BOX = Box(None)"]
     for level in range(depth + 1):
         name = "f" if level == depth else f"h{level}"
         lines.append(f"@EAGER_{name}")
-        lines.append(f"def {name}(x, s={draw(st.sampled_from(('1.0', '0.6')))}):")
+        lines.append(f"def {name}(x, s={draw(st.sampled_from(('1.0', '0.6')))}, *, out=None):")
+        body = ["global G"]
         if level == 0:
-            lines.append(f"    v = {draw(st.sampled_from(LEAVES))}")
+            body.append(f"v = {draw(st.sampled_from(LEAVES))}")
         else:
-            take = BOXES[box][1]
+            _, before, take = CHANNELS[chan]
             call = draw(st.sampled_from(CALLS)).format(h=f"h{level - 1}")
-            lines.append(f"    v = {take.format(call)}")
+            if chan in SINKS:
+                call = call[:-1] + ", out=box)"
+            shape = "()" if level - 1 >= reduce_at else "3"
+            body += [t.format(call=call, shape=shape) for t in before + take]
         if level == reduce_at:
-            lines.append(f"    v = {draw(st.sampled_from(REDUCE)).format('v')}")
+            body.append(f"v = {draw(st.sampled_from(REDUCE)).format('v')}")
         elif level < reduce_at:
-            lines.append("    v = v.copy()")  # (an array: in-place ops must not touch x)
+            body.append("v = v.copy()")  # (an array: in-place ops must not touch x)
         for op in draw(st.lists(st.sampled_from(OPS), max_size=3)):
-            lines.append("    " + op.format(c=draw(st.sampled_from(FACTORS))))
-        box = draw(st.integers(0, len(BOXES) - 1)) if level < depth else 0
-        lines.append(f"    return {BOXES[box][0]}")
+            body.append(op.format(c=draw(st.sampled_from(FACTORS))))
+        chan = draw(st.integers(0, len(CHANNELS) - 1)) if level < depth else 0
+        body += CHANNELS[chan][0]
+        lines += ["    " + b for b in body]
     return "\n".join(lines) + "\n", depth
 
 
