@@ -1,6 +1,6 @@
 """The eager fallback: a ``@framead.eager`` function run uninstrumented on ``Tracer`` objects.
 
-A function marked ``@framead.eager`` runs its *original* code (its code object is in
+A function marked ``@framead.eager`` runs its own code uninstrumented (its code object is in
 ``session.EAGER_CODES``, so the PEP 523 hook leaves it alone); the rest of the program stays
 instrumented. When it is called during a capture, ``run_eager``:
 
@@ -11,9 +11,17 @@ instrumented. When it is called during a capture, ``run_eager``:
    globals its code names (traced values only there). Float ndarray arguments are wrapped even
    when they are constants, so that traced values written into a caller's buffer
    (``out[i] = ...``) are recorded;
-3. runs the function; every operation on a Tracer (capture/eager_tracer.py) goes through the
-   SAME recorder and the SAME rules as instrumented code and returns a Tracer wrapping the
-   real result, so gradients are those of the instrumented path;
+3. runs the function from a trampoline showing the user's line (capture/caller_frame.py),
+   its code copied with one probe, ``_follow``, after each instruction that brings a value
+   into the frame (calls, attribute and item loads, locals, globals, cells, loop items):
+   a Python function it calls runs instrumented and returns plain objects, and a buffer, list
+   or attribute an instrumented helper filled holds plain traced values; ``_follow`` wraps
+   them as it wraps arguments, so native operations on them record too (without it,
+   ``helper(x) * 2.0`` was a silent zero gradient). One Tracer per object (``Extent.seen``).
+   Where the copy cannot be made the original code runs and FA103 says what is not followed.
+   Every operation on a Tracer (capture/eager_tracer.py) goes through the SAME recorder and
+   the SAME rules as instrumented code and returns a Tracer wrapping the real result, so
+   gradients are those of the instrumented path;
 4. when the outermost eager call returns, unwraps what comes back (Tracers -> their real
    objects, recursively through lists/tuples/dicts/sets, mutable containers in place), restores
    the wrapped arguments, cells and globals, and then looks for Tracers that are still alive
@@ -24,9 +32,11 @@ instrumented. When it is called during a capture, ``run_eager``:
    recording while its capture runs and behaves like its value afterwards.
 
 Where the gradient is cut (``float(t)``, ``np.asarray(t)``...), framead says so (FA102, see
-capture/eager_tracer.py). Values the eager frame reaches some other way (an attribute of an
-argument, a container nested deeper than ``MAX_DEPTH``) are plain objects there and operations
-on them are not recorded: prefer passing them as arguments.
+capture/eager_tracer.py). Values nested deeper than ``MAX_DEPTH`` in containers, and list or
+dict items replaced (same length) by instrumented code after the frame looked at the
+container, stay plain objects there and operations on them are not recorded. Visible
+differences from the native run: the frame's ``f_code`` is the probed copy, and traced float
+arrays are Tracers there (not ndarray instances).
 """
 
 from __future__ import annotations

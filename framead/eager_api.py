@@ -24,11 +24,12 @@ def eager(fn: Callable) -> Callable:
     """Mark ``fn`` so framead never instruments its frames.
 
     Outside a capture the returned function just calls ``fn``. During a capture each call
-    runs ``fn``'s original code with its traced arguments (floats, NumPy inexact scalars, float
-    arrays, also inside list/tuple/dict arguments), closure cells and the globals it names
-    wrapped in ``Tracer`` objects, which record every operation with the same rules as
-    instrumented code; what it returns is unwrapped, so Tracers never reach the caller. Each
-    call is reported as FA201 in ``framead.coverage`` (``strict=True`` raises there).
+    runs ``fn``'s code uninstrumented with the traced values it receives (arguments, also
+    inside lists/tuples/dicts, closure cells, globals, and what its calls, attribute, item
+    and local loads bring in) wrapped in ``Tracer`` objects, which record every operation
+    with the same rules as instrumented code; what it returns is unwrapped, so Tracers never
+    reach the caller. Each call is reported as FA201 in ``framead.coverage`` (``strict=True``
+    raises there).
 
     Inside an eager function prefer NumPy functions over ``math`` (``math.exp(t)``,
     ``float(t)`` and ``np.asarray(t)`` cut the gradient and are reported as FA102).
