@@ -106,6 +106,12 @@ register("FA111", "text-roundtrip",
          "'%' formatting, np.savetxt): the parsed number is a constant, its gradient is lost",
          "keep the value itself instead of its text near {op} (pass the float or array on; "
          "write text only for output)")
+register("FA112", "nonfinite-gradient",
+         "the result is finite but its gradient holds an inf or NaN, born in the reverse pass "
+         "from finite cotangents at this node's VJP: typically 0 * inf, a branch np.where (a "
+         "clamp, a mask) did not select whose derivative is infinite or NaN there",
+         "compute the unselected branch on safe values (np.where(x > 0, np.sqrt(np.where(x > "
+         "0, x, 1)), 0)), or clamp away from the singular point before {op}")
 register("FA201", "eager-fallback",
          "the eager fallback (@framead.eager Tracers) was used: the gradient is right but "
          "slower, and traced values read from deep containers are not seen",

@@ -63,6 +63,15 @@ def is_framead_file(filename: str) -> bool:
     return hit
 
 
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for warnings.warn, called in framead, that names the first frame
+    outside framead (its caller's: framead's own frames between are skipped)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and is_framead_file(frame.f_code.co_filename):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def strip_framead_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
     """The traceback chain without entries in framead's own files (or its trampolines)."""
     entries = []

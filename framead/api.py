@@ -14,8 +14,11 @@ import numpy as np
 from . import tree
 from .cache import CachedValueAndGrad, with_cache_controls
 from .capture.session import internals_visible
+from .capture.sourceloc import user_stacklevel
+from .errors import GradientWarning
 from .inputs import default_argnums
 from .ir import Value
+from .nonfinite import has_nan, report_nonfinite, value_is_finite
 from .reverse import seed_cotangents
 from .tracing import (
     STRICT,
@@ -32,10 +35,6 @@ from .tracing import (
 )
 
 __all__ = ["GradientWarning", "Trace", "grad", "strict", "trace", "value_and_grad", "vjp"]
-
-
-class GradientWarning(UserWarning):
-    """A gradient framead computed is probably not what was meant (e.g. identically zero)."""
 
 
 @contextlib.contextmanager
@@ -206,6 +205,8 @@ def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | No
             return value, g
         with paused_gc():
             grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(t.wrt)
+        if any(map(has_nan, grads)) and value_is_finite(t.value):  # FA112: where born
+            report_nonfinite(t.backward(), {v.id: seed}, fname, t.strict)
         hazards, spec = t.hazards, t.spec
         del t
         for g in grads:
@@ -216,7 +217,7 @@ def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | No
                 f"the output of {fname} does not depend on argument(s) {list(nums)} through "
                 "any operation framead saw; the gradient is zero"
                 + (f". framead reported {len(hazards)} hazard(s) that may explain it: "
-                   f"{hazards[0]}" if hazards else "")), stacklevel=2)
+                   f"{hazards[0]}" if hazards else "")), stacklevel=user_stacklevel())
         out = spec.pack(grads)
         g = out[0] if single else out
         if grad_only:

@@ -26,3 +26,7 @@ class GradientHazard(FrameadError):
         slug, hint = getattr(hazard, "slug", ""), getattr(hazard, "hint", "")
         super().__init__(f"{hazard.code} [{slug}] at {loc.file}:{loc.line} ({hazard.op}): "
                          f"{hazard.message}" + (f"\n  hint: {hint}" if hint else ""))
+
+
+class GradientWarning(UserWarning):
+    """A gradient framead computed is probably not what was meant (e.g. identically zero)."""

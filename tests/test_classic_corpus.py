@@ -88,8 +88,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     # programs_classics3: reported
     "module_lru_cache_float": ("wrong_hazard", "a module-level lru_cache returns the value "
                                "of an earlier native call (FA101 at the call)"),
-    "ufunc_methods_reduce_accumulate": ("wrong_hazard", "maximum.accumulate, logaddexp.reduce "
-                                        "and add.reduceat have no rule (FA101)"),
     "masked_array_statistics": ("wrong_hazard", "np.ma's float64.view (FA101)"),
     "structured_array_fields": ("wrong_hazard", "recarray.getfield (FA101), structured "
                                 "fields written (FA104)"),
@@ -179,10 +177,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     # programs_classics7: reported
     "memoryview_write": ("wrong_hazard", "writes through memoryview(a) (the buffer protocol): "
                          "FA105 at memoryview and memoryview.__setitem__"),
-    "cumulative_ops": ("wrong_hazard", "np.maximum.accumulate / np.minimum.accumulate have no "
-                       "rule (FA101 at ufunc.accumulate)"),
-    "ufunc_reduceat_outer_logaddexp": ("wrong_hazard", "np.add.reduceat / np.maximum.reduceat "
-                                       "have no rule (FA101 at ufunc.reduceat)"),
     "struct_record_unpack": ("wrong_hazard", "struct.pack of traced floats (FA105)"),
     "tobytes_frombuffer_roundtrip": ("wrong_hazard", "ndarray.tobytes of a traced array "
                                      "(FA101)"),
@@ -203,37 +197,42 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "array_array_buffer_copy": ("wrong_hazard", "array.array('d', ndarray) copies a traced "
                                 "buffer (FA105)"),
     "bytesio_binary_checkpoint": ("wrong_hazard", "BytesIO.write of a traced array (FA101)"),
-    # programs_classics8: silent NaN gradients (no hazard); each cause is named
-    "entropy_with_zero_bins": ("wrong", "np.where(p > 0, p * np.log(p), 0) at p == 0: the "
-                               "masked cotangent 0 times log(0) = -inf in multiply's VJP "
-                               "(rules/families._scaled's str branch and reverse_inline's "
-                               "operator.mul skip no_cotangent_no_nan): NaN"),
-    "masked_row_norms": ("wrong", "np.sqrt((X * X).sum(1)) of a row zeroed by a mask: "
-                         "sqrt's VJP gives inf at 0, the product's VJP inf * 0 = NaN (the "
-                         "row does not depend on x: derivative 0)"),
-    "pairwise_distance_matrix_diag": ("wrong", "sqrt of the zero diagonal of a broadcast "
-                                      "distance matrix (P_i - P_i): inf * 0 = NaN in the "
-                                      "square's VJP"),
-    "math_sqrt_of_exact_zero": ("wrong", "math.sqrt(dx*dx + dy*dy) of a point with itself: "
-                                "inf * 0 = NaN (the scalar path)"),
-    "xlogx_where_guard": ("wrong", "np.where(x > 0, x * np.log(x), 0) with x < 0: the masked "
-                          "cotangent 0 times log(x) = nan in multiply's VJP (no "
-                          "no_cotangent_no_nan there)"),
-    "power_one_and_half_where_guard": ("wrong", "np.where(x > 0, x * np.sqrt(x), .): the "
-                                       "masked cotangent 0 times sqrt(x) = nan in multiply's "
-                                       "VJP"),
-    "chord_lengths_clamped_sqrt": ("wrong", "np.sqrt(np.maximum(s, 0)) with the clamp active: "
-                                   "sqrt's VJP inf at 0 times maximum's 0 for s = NaN"),
-    "relu_then_sqrt_features": ("wrong", "np.sqrt(np.maximum(z, 0)), np.clip(z, 0, None) ** "
-                                "0.5 with z < 0: inf * 0 = NaN"),
-    "std_with_negative_variance_guard": ("wrong", "np.sqrt(np.maximum(var, 0)) of a constant "
-                                         "column (var exactly 0): inf * 0 = NaN"),
-    "scipy_entropy_zero_bins": ("wrong", "stats.entropy / special.entr / xlogy at p = x * 0: "
-                                "their VJP's -inf at 0 times the mask's 0 = NaN"),
-    "abs_power_of_masked_zero": ("wrong", "np.abs(x * 0) ** 0.5, np.cbrt(x * 0): the power's "
-                                 "VJP inf at 0 times 0 = NaN"),
-    "unit_vectors_with_zero_guard": ("wrong", "the norm np.sqrt((V ** 2).sum(1)) of a masked "
-                                     "zero row: inf * 0 = NaN"),
+    # programs_classics8: NaN gradients, reported (FA112 at the step that makes the NaN); each
+    # cause is named
+    "entropy_with_zero_bins": ("wrong_hazard", "np.where(p > 0, p * np.log(p), 0) at p == 0: the "
+                                               "masked cotangent 0 times log(0) = -inf in "
+                                               "multiply's VJP (rules/families._scaled's str "
+                                               "branch and reverse_inline's operator.mul skip "
+                                               "no_cotangent_no_nan): NaN"),
+    "masked_row_norms": ("wrong_hazard", "np.sqrt((X * X).sum(1)) of a row zeroed by a mask: "
+                                         "sqrt's VJP gives inf at 0, the product's VJP inf * 0 = "
+                                         "NaN (the row does not depend on x: derivative 0)"),
+    "pairwise_distance_matrix_diag": ("wrong_hazard", "sqrt of the zero diagonal of a broadcast "
+                                                      "distance matrix (P_i - P_i): inf * 0 = NaN"
+                                                      " in the square's VJP"),
+    "math_sqrt_of_exact_zero": ("wrong_hazard", "math.sqrt(dx*dx + dy*dy) of a point with itself:"
+                                                " inf * 0 = NaN (the scalar path)"),
+    "xlogx_where_guard": ("wrong_hazard", "np.where(x > 0, x * np.log(x), 0) with x < 0: the "
+                                          "masked cotangent 0 times log(x) = nan in multiply's "
+                                          "VJP (no no_cotangent_no_nan there)"),
+    "power_one_and_half_where_guard": ("wrong_hazard", "np.where(x > 0, x * np.sqrt(x), .): the "
+                                                       "masked cotangent 0 times sqrt(x) = nan in"
+                                                       " multiply's VJP"),
+    "chord_lengths_clamped_sqrt": ("wrong_hazard", "np.sqrt(np.maximum(s, 0)) with the clamp "
+                                                   "active: sqrt's VJP inf at 0 times maximum's 0"
+                                                   " for s = NaN"),
+    "relu_then_sqrt_features": ("wrong_hazard", "np.sqrt(np.maximum(z, 0)), np.clip(z, 0, None) "
+                                                "** 0.5 with z < 0: inf * 0 = NaN"),
+    "std_with_negative_variance_guard": ("wrong_hazard", "np.sqrt(np.maximum(var, 0)) of a "
+                                                         "constant column (var exactly 0): inf * "
+                                                         "0 = NaN"),
+    "scipy_entropy_zero_bins": ("wrong_hazard", "stats.entropy / special.entr / xlogy at p = x * "
+                                                "0: their VJP's -inf at 0 times the mask's 0 = "
+                                                "NaN"),
+    "abs_power_of_masked_zero": ("wrong_hazard", "np.abs(x * 0) ** 0.5, np.cbrt(x * 0): the "
+                                                 "power's VJP inf at 0 times 0 = NaN"),
+    "unit_vectors_with_zero_guard": ("wrong_hazard", "the norm np.sqrt((V ** 2).sum(1)) of a "
+                                                     "masked zero row: inf * 0 = NaN"),
 }
 
 

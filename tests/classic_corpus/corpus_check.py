@@ -123,7 +123,8 @@ def check(f, x, *, rtol: float = 1e-5, reference=None) -> Verdict:
     if fd is None:
         return Verdict("skip", fd_err)
 
-    zero_warned = []
+    zero_warned: list = []
+    nonfinite: list = []
     try:
         np.random.seed(NOISE_SEED)
         with np.errstate(all="ignore"), warnings.catch_warnings(record=True) as w:
@@ -131,6 +132,7 @@ def check(f, x, *, rtol: float = 1e-5, reference=None) -> Verdict:
             value, g = framead.value_and_grad(f)(x.copy() if isinstance(x, np.ndarray) else x)
             zero_warned = [str(m.message) for m in w
                            if type(m.message).__name__ == "GradientWarning"]
+            nonfinite = [m for m in w if str(m.message).startswith("FA112")]  # (reported)
             np.random.seed(NOISE_SEED)
             hazards = list(framead.trace(f, x.copy() if isinstance(x, np.ndarray) else x,
                                          argnums=0).hazards)
@@ -138,7 +140,8 @@ def check(f, x, *, rtol: float = 1e-5, reference=None) -> Verdict:
         return Verdict("error", f"{type(e).__name__}: {str(e)[:300]} [{_where(e)}]")
 
     hz = [f"{h.code} {h.op} at {h.loc.file.rsplit('/', 1)[-1]}:{h.loc.line}"
-          for h in hazards]
+          for h in hazards] + [f"FA112 nonfinite-gradient ({m.message})" for m in nonfinite]
+    hazards += nonfinite
     bad = "wrong_hazard" if hazards else "wrong"
     if _as_float(value) != y0f and not (abs(_as_float(value) - y0f)
                                         <= 1e-12 * abs(y0f)):

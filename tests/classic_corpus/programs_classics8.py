@@ -1522,7 +1522,7 @@ def try_finally_state(x):
 
 
 @case(vector(4, -1.0, 1.0))
-def errstate_raise_fallback(x):
+def errstate_raise_zero_divisor_fallback(x):
     """np.errstate(divide='raise') turning a division by an exact zero into
     FloatingPointError, caught with a fallback formula."""
     out = 0.0
