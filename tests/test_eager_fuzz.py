@@ -188,3 +188,20 @@ def _copy(fn):
     import types
     return types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__,
                               fn.__defaults__, fn.__closure__)
+
+
+def test_unfollowed_frame_is_reported(monkeypatch):
+    """Where the probed copy cannot be made, the original code runs and FA103 says so."""
+    from framead.capture import eager as eager_mod
+
+    monkeypatch.setattr(eager_mod, "_following", lambda fn: None)
+
+    def value(x):
+        return np.sum(np.sin(x) * x)
+
+    def f(x):
+        return value(x) * 2.0
+
+    ef = framead.eager(f)
+    cov = framead.coverage(ef, X.copy())
+    assert {e.code for e in cov.entries} == {"FA103", "FA201"}, str(cov)
