@@ -23,7 +23,10 @@ file and name) besides framead's own.
 
 Used wherever framead calls the user's function: captures (framead/tracing.py), vmap's
 per-example loop (framead/batching.py), check_grads' native and finite-difference calls
-(framead/check.py) and ``@framead.eager`` outside a capture (framead/eager_api.py).
+(framead/check.py), ``@framead.eager`` outside a capture (framead/eager_api.py) and inside one
+(capture/eager.py), ``framead.use`` engines (framead/engines/wrapper.py sets the caller; the
+engines call ``fn`` through ``engines.common.run_fn``), ``to_torch``/``to_jax``
+(framead/export.py) and ``framead.implicit``'s ``solve`` (framead/implicit.py).
 """
 
 from __future__ import annotations
