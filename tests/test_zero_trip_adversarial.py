@@ -558,3 +558,41 @@ def loose_loops_then_work(a):
                    "rest of the trace (before zero_trip: ~1 ms for 25k nodes, after: seconds)")
 def test_finish_is_linear_in_the_trace(monkeypatch):
     assert _finish_seconds(loose_loops_then_work, 1.5, monkeypatch) < 0.2
+
+
+# --- a first test that is a near-tie the loop did not meet: it goes on, and is right ----------
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(form=st.sampled_from(("while", "for_break", "while_true")),
+       eps=st.sampled_from([3e-11, 1e-10, 1e-9]), a=st.sampled_from([4.0, 2.0, 9.0]))
+def test_a_loop_that_goes_on_after_a_tiny_residual_stays_silent(form, eps, a):
+    """The start is off the root by eps (relative): the residual cancels to rounding level
+    against a tolerance it misses, one more pass runs; Newton's step makes it right."""
+    def start(a):
+        return math.sqrt(a) * (1.0 + eps) if a != 4.0 else a / 2.0 * (1.0 + eps)
+
+    if form == "while":
+        def f(a):
+            x = start(a)
+            while abs(x * x - a) > 1e-12:
+                x = x - (x * x - a) / (2 * x)
+            return x
+    elif form == "for_break":
+        def f(a):
+            x = start(a)
+            for _ in range(60):
+                r = x * x - a
+                if abs(r) < 1e-12:
+                    break
+                x = x - r / (2 * x)
+            return x
+    else:
+        def f(a):
+            x = start(a)
+            while True:
+                if not abs(x * x - a) > 1e-12:
+                    return x
+                x = x - (x * x - a) / (2 * x)
+    g = float(framead.grad(f, strict=True)(a))
+    assert np.isclose(g, 0.5 / math.sqrt(a), rtol=1e-6)
+    assert np.isclose(g, _central(f, a), rtol=1e-5)
