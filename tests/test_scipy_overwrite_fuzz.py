@@ -284,3 +284,9 @@ def test_issue_solve_overwrite_b_result_read_nonlinearly():
 
     np.testing.assert_allclose(framead.grad(f)(a0), fd_grad(f, a0.copy(), step=1e-6),
                                rtol=1e-6, atol=1e-9)
+    vg = framead.value_and_grad(f, cache=True)
+    for s in (1.0, 1.01, 0.99, 1.02):
+        value, g = vg(a0 * s)
+        assert value == f(a0 * s)
+        np.testing.assert_allclose(g, fd_grad(f, a0 * s, step=1e-6), rtol=1e-6, atol=1e-9)
+    assert vg.stats["hits"] >= 2, vg.stats
