@@ -29,6 +29,7 @@ def _as_tuple_box(out: Any) -> Any:
 
 class AutogradEngine:
     saves_ans = False
+    higher_order = "visible"  # an outer capture records the VJP (grad of grad)
 
     def __init__(self, fn: Callable):
         self.fn = fn

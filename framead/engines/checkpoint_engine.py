@@ -23,6 +23,7 @@ from .common import cotangents, run_fn
 
 class CheckpointEngine:
     saves_ans = False
+    higher_order = "visible"  # an outer capture records the VJP (grad of grad)
 
     def __init__(self, fn: Callable, strict: bool | None = None):
         self.fn = fn

@@ -53,9 +53,13 @@ def substituting(fn: Callable, args: list, wrt: tuple, kwargs: dict) -> Callable
     return f
 
 
-def cast_cotangent(ct: Any, arg: Any) -> Any:
-    """A cotangent shaped like ``arg`` (float for a float, NumPy scalar for a NumPy scalar,
-    array otherwise; real for a real argument)."""
+# Derivative glue an outer capture must record (the engine's VJP inside grad-of-grad or
+# hessian): compiled under a file name outside framead's package, so a capture instruments it
+# like the user's code and the cotangents keep their link to the outer capture's values.
+GLUE_FILE = "<framead.engines: derivative glue>"
+
+_GLUE = """
+def cast_cotangent(ct, arg):
     if ct is None:
         return None
     ct = np.asarray(ct)
@@ -72,21 +76,38 @@ def cast_cotangent(ct: Any, arg: Any) -> Any:
     return float(np.real(ct).reshape(()))
 
 
-def cotangents(args: tuple, wrt: tuple, cts: Any) -> tuple:
-    """One cotangent per positional argument: ``cts`` (one per argnum in ``wrt``) cast to their
-    arguments, None for the others."""
-    res: list = [None] * len(args)
+def cotangents(args, wrt, cts):
+    res = [None] * len(args)
     for i, c in zip(wrt, cts, strict=True):
         res[i] = cast_cotangent(c, args[i])
     return tuple(res)
 
 
-def pair(g_leaves: list, t_leaves: list) -> float:
-    """``Re(sum(g * t))`` over the leaves (the bilinear pairing of docs/internals.md s4);
-    None on either side is zero."""
+def pair(g_leaves, t_leaves):
     total = 0.0
     for g, t in zip(g_leaves, t_leaves, strict=True):
         if g is None or t is None:
             continue
         total += float(np.real(np.sum(np.asarray(g) * np.asarray(t))))
     return total
+"""
+
+
+def glue(src: str, **names: Any) -> dict:
+    """The functions ``src`` defines, compiled as derivative glue (``GLUE_FILE``) with
+    ``names`` (and NumPy as ``np``) as their globals."""
+    ns: dict = {"np": np, **names}
+    exec(compile(src, GLUE_FILE, "exec"), ns)
+    return ns
+
+
+_ns = glue(_GLUE)
+cast_cotangent: Callable[[Any, Any], Any] = _ns["cast_cotangent"]
+cast_cotangent.__doc__ = """A cotangent shaped like ``arg`` (float for a float, NumPy scalar
+for a NumPy scalar, array otherwise; real for a real argument)."""
+cotangents: Callable[[tuple, tuple, Any], tuple] = _ns["cotangents"]
+cotangents.__doc__ = """One cotangent per positional argument: ``cts`` (one per argnum in
+``wrt``) cast to their arguments, None for the others."""
+pair: Callable[[list, list], float] = _ns["pair"]
+pair.__doc__ = """``Re(sum(g * t))`` over the leaves (the bilinear pairing of
+docs/internals.md s4); None on either side is zero."""

@@ -68,6 +68,26 @@ class JaxEngine:
                                  for c, o in zip(gl, outs, strict=True)])
         return cotangents(args, wrt, [np.asarray(c) for c in pull(gt)])
 
+    def higher_order(self, wrt: tuple) -> Callable:
+        """The VJP as a JAX function of ``(g, *args)``, which this engine differentiates
+        again inside an outer capture (grad of grad, hessian: framead/engines/wrapper.py)."""
+        fn = self.fn
+
+        def vjp(g: Any, *args: Any, **kwargs: Any) -> tuple:
+            f = substituting(fn, list(args), wrt, kwargs)
+            out, pull = jax.vjp(f, *[args[i] for i in wrt])
+            outs, td = flatten_tree(out)
+            gl, _ = flatten_tree(g)
+            if len(gl) != len(outs):
+                gl = [g]
+            return tuple(pull(unflatten_tree(td, [
+                jnp.zeros_like(o) if c is None else
+                jnp.broadcast_to(jnp.asarray(c, dtype=o.dtype), o.shape)
+                for c, o in zip(gl, outs, strict=True)])))
+
+        vjp.__qualname__ = vjp.__name__ = f"vjp[{getattr(fn, '__qualname__', fn)}]"
+        return vjp
+
     def jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict) -> Any:
         wrt = tuple(i for i, t in enumerate(tangents) if t is not None)
         if not wrt:

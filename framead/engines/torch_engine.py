@@ -49,6 +49,16 @@ def _tangent_tensor(t: Any, like: torch.Tensor) -> torch.Tensor:
                            dtype=like.dtype)
 
 
+def _native_cotangent(c: Any, o: Any) -> Any:
+    """A cotangent (a tensor, a number or None) as a tensor shaped like the output ``o``."""
+    if not isinstance(o, torch.Tensor):
+        return c
+    if c is None:
+        return torch.zeros_like(o)
+    c = c if isinstance(c, torch.Tensor) else torch.as_tensor(np.asarray(c))
+    return torch.broadcast_to(c.to(o.dtype), o.shape)
+
+
 class TorchEngine:
     saves_ans = False
 
@@ -95,6 +105,24 @@ class TorchEngine:
             gl = [g]
         return unflatten_tree(td, [_tangent_tensor(c, o) if isinstance(o, torch.Tensor)
                                    else c for c, o in zip(gl, outs, strict=True)])
+
+    def higher_order(self, wrt: tuple) -> Callable:
+        """The VJP as a torch function of ``(g, *args)``, which this engine differentiates
+        again inside an outer capture (grad of grad, hessian: framead/engines/wrapper.py)."""
+        fn = self.fn
+
+        def vjp(g: Any, *args: Any, **kwargs: Any) -> tuple:
+            f = substituting(fn, list(args), wrt, kwargs)
+            out, pull = torch.func.vjp(f, *[args[i] for i in wrt])
+            outs, td = flatten_tree(out)
+            gl, _ = flatten_tree(g)
+            if len(gl) != len(outs):
+                gl = [g]
+            return tuple(pull(unflatten_tree(td, [_native_cotangent(c, o) for c, o in
+                                                  zip(gl, outs, strict=True)])))
+
+        vjp.__qualname__ = vjp.__name__ = f"vjp[{getattr(fn, '__qualname__', fn)}]"
+        return vjp
 
     def jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict) -> Any:
         wrt = tuple(i for i, t in enumerate(tangents) if t is not None)

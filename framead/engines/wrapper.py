@@ -11,6 +11,7 @@ import inspect
 import operator
 import os
 import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ from framead.capture.sourceloc import strip_framead_frames
 from framead.capturing import active_recorder
 from framead.rules import Rule, make_rule
 
-from .common import _CALLER, calling_from
+from .common import _CALLER, calling_from, cotangents, glue
 
 
 def _holds_traced(rec: Any, a: Any) -> bool:
@@ -83,7 +84,8 @@ def wrap(fn: Callable, eng: Any, engine_name: str, factory: Callable, options: d
         if r is None:
             if len(rules) >= 256:
                 rules.clear()
-            r = rules[key] = _make_rule(eng, call, name, nargs, wrt, multi, via)
+            r = rules[key] = _make_rule(eng, call, name, nargs, wrt, multi, via,
+                                             engine_name, factory)
         return r
 
     @functools.wraps(fn)
@@ -179,9 +181,38 @@ def _move_traced_keywords(rec: Any, sig: inspect.Signature, args: tuple,
     return tuple(bound.args), dict(bound.kwargs)
 
 
+# The rule's VJP/JVP of an engine that supports higher orders (``higher_order``): compiled as
+# derivative glue (common.GLUE_FILE), so a nested capture's report of opaque derivatives
+# (FA107, framead/tracing.py report_opaque) knows an outer capture records what they compute.
+_RULE_GLUE = glue("""
+def vjp(g, ans, *args, **kwargs):
+    return engine_vjp(g, ans, args, kwargs)
+
+
+def jvp(tangents, ans, *args, **kwargs):
+    return engine_jvp(tangents, ans, args, kwargs)
+""")
+
+
 def _make_rule(eng: Any, call: Callable, name: str, nargs: int, wrt: tuple, multi: bool,
-               via: Callable):
-    def vjp(g, ans, *args, **kwargs):
+               via: Callable, engine_name: str, factory: Callable):
+    """The Rule of one call site. An engine's ``higher_order`` says how its derivatives are
+    differentiated again inside an outer capture (grad of grad, hessian): ``"visible"`` (the
+    outer capture records the VJP's own computation), or a function ``higher_order(wrt)``
+    returning the VJP as a function ``(g, *args, **kwargs) -> cotangents of args[wrt]`` that
+    the same engine differentiates (recorded as one node of the outer capture). Without it
+    the outer capture reports FA107."""
+    higher = getattr(eng, "higher_order", None)
+    second: list = []  # the VJP wrapped as an engine call (made on first use)
+
+    def engine_vjp(g, ans, args, kwargs):
+        rec = active_recorder() if callable(higher) else None
+        if rec is not None and any(rec.value_of(v) is not None
+                                   for v in tree.leaves((g, args))):
+            if not second:
+                f = higher(wrt)
+                second.append(wrap(f, factory(f, {}), engine_name, factory, {}))
+            return cotangents(args, wrt, tuple(second[0](g, *args, **kwargs)))
         with calling_from(via):
             cts = eng.vjp(g, ans, args, kwargs, wrt)
         cts = tuple(cts)
@@ -192,10 +223,23 @@ def _make_rule(eng: Any, call: Callable, name: str, nargs: int, wrt: tuple, mult
 
     jvp = None
     eng_jvp = getattr(eng, "jvp", None)
-    if callable(eng_jvp):
-        def jvp(tangents, ans, *args, **kwargs):
-            with calling_from(via):
-                return eng_jvp(tangents, ans, args, kwargs)
+    if higher is not None:
+        ns = {**_RULE_GLUE, "engine_vjp": engine_vjp}
+        vjp = types.FunctionType(_RULE_GLUE["vjp"].__code__, ns, "vjp")
+        if callable(eng_jvp):
+            def engine_jvp(tangents, ans, args, kwargs):
+                with calling_from(via):
+                    return eng_jvp(tangents, ans, args, kwargs)
+            ns["engine_jvp"] = engine_jvp
+            jvp = types.FunctionType(_RULE_GLUE["jvp"].__code__, ns, "jvp")
+    else:
+        def vjp(g, ans, *args, **kwargs):
+            return engine_vjp(g, ans, args, kwargs)
+
+        if callable(eng_jvp):
+            def jvp(tangents, ans, *args, **kwargs):
+                with calling_from(via):
+                    return eng_jvp(tangents, ans, args, kwargs)
 
     everything: tuple = tuple(range(nargs))
     if getattr(eng, "saves_ans", False):
