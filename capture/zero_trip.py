@@ -25,6 +25,7 @@ from __future__ import annotations
 import dis
 import operator
 import weakref
+from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
@@ -130,7 +131,16 @@ def _place(node: Node, code: CodeType) -> int | None:
     return None if len(frames) <= MAX_STACK else _UNKNOWN
 
 
-def _judge(nodes: list, i: int, outputs: set[int], cmps: list) -> bool:
+def _live(nodes: list, outputs: set[int]) -> set[int]:
+    """The values the outputs are made from (one walk back over the trace)."""
+    live = set(outputs)
+    for n in reversed(nodes):
+        if _ids(n.outputs) & live:
+            live |= _ids(n.args)
+    return live
+
+
+def _judge(nodes: list, i: int, live_of: Callable[[], set[int]], cmps: list) -> bool:
     """Whether nodes[i], a cancellation, is the test of a loop's first pass that exited on
     a tie (the module docstring)."""
     cand = nodes[i]
@@ -147,8 +157,8 @@ def _judge(nodes: list, i: int, outputs: set[int], cmps: list) -> bool:
     made: set[int] = set()  # ... of it, what this pass made
     for j in range(i - 1, max(-1, i - WALK - 1), -1):
         o = _place(nodes[j], code)
-        if o == _UNKNOWN:
-            return False
+        if o == _UNKNOWN or getattr(getattr(nodes[j], "_loc", None), "frames", None) == frames:
+            return False  # (the candidate's own instruction ran before: not a first pass)
         if o is None or not inside(o):
             break  # the loop's start (or the frame's): this is its first pass
         outs = _ids(nodes[j].outputs)
@@ -160,26 +170,26 @@ def _judge(nodes: list, i: int, outputs: set[int], cmps: list) -> bool:
         if i > WALK:
             return False
     test = _ids(cand.outputs)  # the test's values: the residual and what is made of it
-    end, looping = len(nodes), True
+    end, body = len(nodes), False
     for k in range(i + 1, len(nodes)):
         n = nodes[k]
         args = _ids(n.args)
         if args & made:
             return False  # the pass's work is used after all
-        chained = bool(args & test)
-        if chained:
+        if args & test:
             test |= _ids(n.outputs)
-        elif end == len(nodes):
-            end = k  # (the test's comparison was made before this node)
-        if looping and not chained:
-            o = _place(n, code)
-            if o == _UNKNOWN:
-                return False
-            if o is None or not inside(o):
-                looping = False  # the loop was left (the frame returned, or a new run of it)
-            elif o in lines:
-                return False  # the test ran again: the loop went on
-    if test & outputs or made & outputs:
+            continue
+        o = _place(n, code)
+        if o == _UNKNOWN:
+            return False
+        if o is None or not inside(o):
+            end = k  # the loop was left (the frame returned, or a new run of it); later
+            break  # uses of its work are in `live`
+        if o not in lines:
+            body = True  # (the pass's work that is not its test's line)
+        elif body or getattr(getattr(n, "_loc", None), "frames", None) == frames:
+            return False  # the test ran again (after the body): the loop went on
+    if (test | made) & live_of():  # (made once, only for a first pass that exited)
         return False
     scale = _scale(cand.args)
     return any(i < at <= end and dist <= TIE * scale for at, dist in cmps)
@@ -192,6 +202,13 @@ def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
     if not cmps or len(nodes) > MAX_NODES:
         return None
     outs = {o.id for o in outputs if type(o) is Value}
+    live: list[set[int]] = []
+
+    def live_of() -> set[int]:
+        if not live:
+            live.append(_live(nodes, outs))
+        return live[0]
+
     looked: set[int] = set()
     for at, _ in reversed(cmps):  # (the test chain between the residual and its comparison
         for i in range(min(at, len(nodes)) - 1, max(-1, at - CHAIN - 1), -1):  # is short)
@@ -202,8 +219,11 @@ def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
             if id(getattr(n.rule, "fn", None)) not in _ADD_IDS or len(n.args) != 2 or \
                     len(n.outputs) != 1:
                 continue
-            if _size(n.outputs[0]) <= CANCELLED * _scale(n.args) and \
-                    _judge(nodes, i, outs, cmps):
+            scale = _scale(n.args)
+            if not (_size(n.outputs[0]) <= CANCELLED * scale and
+                    any(i < a <= i + CHAIN and d <= TIE * scale for a, d in cmps)):
+                continue  # (no cancellation, or no tie near it: cheap, before any walk)
+            if _judge(nodes, i, live_of, cmps):
                 return n
     return None
 

@@ -11,13 +11,12 @@ cause in zero_trip.py (the review's report has the proposed diffs).
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
-from framead.capture import recorder as recorder_mod
+from framead.capture import zero_trip
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -363,9 +362,19 @@ def test_false_alarm_cases_have_the_right_gradient(f, a, why):
     assert np.isclose(float(framead.grad(f)(a)), _central(f, a), rtol=1e-6)
 
 
-@pytest.mark.parametrize("f,a", [
-    pytest.param(f, a, marks=pytest.mark.xfail(strict=True, reason=why), id=f.__name__)
-    for f, a, why in FALSE_ALARMS])
+# fixed in capture/zero_trip.py (a node of the candidate's own instruction before it: not a first
+# pass; the forward scan stops at the loop's exit, and work on the body's other lines before the
+# test does not end the test's window): plain tests now; the others stay strict xfails
+FIXED = {"newton_horner_helper", "newton_horner_inline", "rel_tol_on_the_right",
+         "relative_residual", "f_then_df", "two_sided", "np_isclose"}
+
+
+def _params(cases):
+    return [pytest.param(f, a, id=f.__name__, marks=() if f.__name__ in FIXED else
+                         pytest.mark.xfail(strict=True, reason=why)) for f, a, why in cases]
+
+
+@pytest.mark.parametrize("f,a", _params(FALSE_ALARMS))
 def test_false_alarm_cases_stay_silent(f, a):
     assert not _fa102(f, a)
 
@@ -515,30 +524,12 @@ def test_missed_cases_are_really_wrong(f, a, why):
     assert abs(got - _central(f, a)) > 0.1 * abs(_central(f, a))
 
 
-@pytest.mark.parametrize("f,a", [
-    pytest.param(f, a, marks=pytest.mark.xfail(strict=True, reason=why), id=f.__name__)
-    for f, a, why in MISSES])
+@pytest.mark.parametrize("f,a", _params(MISSES))
 def test_missed_cases_are_reported(f, a):
     assert _fa102(f, a)
 
 
 # --- cost --------------------------------------------------------------------------------
-
-def _finish_seconds(f: Callable, a: float, monkeypatch) -> float:
-    spent: list[float] = []
-    orig = recorder_mod.Recorder.finish
-
-    def timed(self, *args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return orig(self, *args, **kwargs)
-        finally:
-            spent.append(time.perf_counter() - t)
-
-    monkeypatch.setattr(recorder_mod.Recorder, "finish", timed)
-    framead.trace(f, a)
-    return sum(spent)
-
 
 def loose_loops_then_work(a):
     """64 loops that exit at once on a loose tolerance (no tie), then 5000 nodes."""
@@ -553,11 +544,14 @@ def loose_loops_then_work(a):
     return s
 
 
-@pytest.mark.xfail(strict=True, reason="_judge scans every node after each cancelling "
-                   "candidate (args & made) before the cheap tie test: 64 candidates x the "
-                   "rest of the trace (before zero_trip: ~1 ms for 25k nodes, after: seconds)")
-def test_finish_is_linear_in_the_trace(monkeypatch):
-    assert _finish_seconds(loose_loops_then_work, 1.5, monkeypatch) < 0.2
+def test_no_walk_without_a_tie_near_the_residual(monkeypatch):
+    """Cancelling residuals whose comparisons are no tie cost no walk over the trace (each
+    walk is linear in it: 64 of them over 25k nodes took seconds). Counted, not timed."""
+    walks: list[int] = []
+    orig = zero_trip._judge
+    monkeypatch.setattr(zero_trip, "_judge", lambda *a: walks.append(1) or orig(*a))
+    framead.trace(loose_loops_then_work, 1.5)
+    assert walks == []
 
 
 # --- a first test that is a near-tie the loop did not meet: it goes on, and is right ----------
