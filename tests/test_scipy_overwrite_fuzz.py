@@ -131,6 +131,7 @@ def _call(fn, arrays, flags, positional):
 CALL_LINES = {next(i for i, s in enumerate(*inspect.getsourcelines(_call)) if "# the call" in s)}
 CALL_LINES |= {c[0].__code__.co_firstlineno + k for c in CASES.values()  # (the wrappers')
                if c[0].__name__ == "<lambda>" for k in range(3)}
+CALL_LINES.add(_factor(None).__code__.co_firstlineno)  # (the factor cho_solve is given)
 
 
 def _square(v, reader):
