@@ -200,8 +200,9 @@ def _make_rule(eng: Any, call: Callable, name: str, nargs: int, wrt: tuple, mult
     differentiated again inside an outer capture (grad of grad, hessian): ``"visible"`` (the
     outer capture records the VJP's own computation), or a function ``higher_order(wrt)``
     returning the VJP as a function ``(g, *args, **kwargs) -> cotangents of args[wrt]`` that
-    the same engine differentiates (recorded as one node of the outer capture). Without it
-    the outer capture reports FA107."""
+    the same engine differentiates (recorded as one node of the outer capture), or a pair
+    (that function, the engine's options for it). Without it the outer capture reports
+    FA107."""
     higher = getattr(eng, "higher_order", None)
     second: list = []  # the VJP wrapped as an engine call (made on first use)
 
@@ -210,8 +211,8 @@ def _make_rule(eng: Any, call: Callable, name: str, nargs: int, wrt: tuple, mult
         if rec is not None and any(rec.value_of(v) is not None
                                    for v in tree.leaves((g, args))):
             if not second:
-                f = higher(wrt)
-                second.append(wrap(f, factory(f, {}), engine_name, factory, {}))
+                f, opts = _split_options(higher(wrt))  # type: ignore[misc]
+                second.append(wrap(f, factory(f, dict(opts)), engine_name, factory, opts))
             return cotangents(args, wrt, tuple(second[0](g, *args, **kwargs)))
         with calling_from(via):
             cts = eng.vjp(g, ans, args, kwargs, wrt)
@@ -221,28 +222,33 @@ def _make_rule(eng: Any, call: Callable, name: str, nargs: int, wrt: tuple, mult
                              f"{len(args)} positional arguments")
         return cts
 
-    jvp = None
     eng_jvp = getattr(eng, "jvp", None)
-    if higher is not None:
-        ns = {**_RULE_GLUE, "engine_vjp": engine_vjp}
-        vjp = types.FunctionType(_RULE_GLUE["vjp"].__code__, ns, "vjp")
-        if callable(eng_jvp):
-            def engine_jvp(tangents, ans, args, kwargs):
-                with calling_from(via):
-                    return eng_jvp(tangents, ans, args, kwargs)
-            ns["engine_jvp"] = engine_jvp
-            jvp = types.FunctionType(_RULE_GLUE["jvp"].__code__, ns, "jvp")
-    else:
-        def vjp(g, ans, *args, **kwargs):
-            return engine_vjp(g, ans, args, kwargs)
 
-        if callable(eng_jvp):
-            def jvp(tangents, ans, *args, **kwargs):
-                with calling_from(via):
-                    return eng_jvp(tangents, ans, args, kwargs)
+    def engine_jvp(tangents, ans, args, kwargs):
+        with calling_from(via):
+            return eng_jvp(tangents, ans, args, kwargs)  # type: ignore[misc]
+
+    def own_vjp(g, ans, *args, **kwargs):  # framead's own code: an outer capture reports FA107
+        return engine_vjp(g, ans, args, kwargs)
+
+    def own_jvp(tangents, ans, *args, **kwargs):
+        return engine_jvp(tangents, ans, args, kwargs)
+
+    vjp: Callable = own_vjp
+    jvp: Callable | None = own_jvp if callable(eng_jvp) else None
+    if higher is not None:  # the same, as derivative glue an outer capture records
+        ns = {"engine_vjp": engine_vjp, "engine_jvp": engine_jvp}
+        vjp = types.FunctionType(_RULE_GLUE["vjp"].__code__, ns, "vjp")
+        if jvp is not None:
+            jvp = types.FunctionType(_RULE_GLUE["jvp"].__code__, ns, "jvp")
 
     everything: tuple = tuple(range(nargs))
     if getattr(eng, "saves_ans", False):
         everything = (*everything, "ans")
     return make_rule(call, vjp=vjp, jvp=jvp, name=name, argnames=None, multi=multi,
                      saves={i: everything for i in wrt})
+
+
+def _split_options(h: Any) -> tuple[Callable, dict]:
+    """``higher_order``'s answer as (function, engine options)."""
+    return (h[0], dict(h[1])) if type(h) is tuple else (h, {})
