@@ -228,7 +228,7 @@ RUNTIME: dict[str, Any] = {
 }
 
 
-def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: set[int],
+def _run_steps(nodes: list[Node], steps: list, ct: dict, checked: frozenset[int] | set[int],
                scalar_ops: dict | None = None, k: int = 0) -> None:
     """The step loop from node ``k`` on: each node's step is made the first time a cotangent
     reaches it. With ``scalar_ops`` (``_scalar_ops()``, or ``_array_ops()`` inside
