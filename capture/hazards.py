@@ -113,8 +113,10 @@ register("FA112", "nonfinite-gradient",
          "compute the unselected branch on safe values (np.where(x > 0, np.sqrt(np.where(x > "
          "0, x, 1)), 0)), or clamp away from the singular point before {op}")
 register("FA201", "eager-fallback",
-         "the eager fallback (@framead.eager Tracers) was used: the gradient is right but "
-         "slower, and traced values read from deep containers are not seen",
+         "the eager fallback (@framead.eager Tracers) was used: the gradient is right for "
+         "values it receives as arguments, cells, globals, call results, attributes, items "
+         "and locals (slower); values nested deeper than 4 levels in containers are not "
+         "followed",
          "{op} ran with eager Tracers (@framead.eager): remove @framead.eager where "
          "instrumenting works")
 
