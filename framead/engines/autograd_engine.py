@@ -18,7 +18,7 @@ from autograd.differential_operators import make_jvp
 from framead.ir import flatten_tree, unflatten_tree
 
 from . import register_engine
-from .common import cotangents, run_fn
+from .common import cotangents, glue, run_fn
 
 
 def _as_tuple_box(out: Any) -> Any:
@@ -49,16 +49,7 @@ class AutogradEngine:
     def vjp(self, g: Any, ans: Any, args: tuple, kwargs: dict, wrt: tuple) -> tuple:
         pull, out = autograd.make_vjp(self._packed(args, wrt, kwargs))(
             tuple(args[i] for i in wrt))
-        outs, td = flatten_tree(out)
-        gl, _ = flatten_tree(g)
-        if len(gl) != len(outs):
-            gl = [g]
-        gt = unflatten_tree(td, [np.zeros_like(o) if c is None else
-                                 np.broadcast_to(np.asarray(c, dtype=np.result_type(o)),
-                                                 np.shape(o)).copy()
-                                 for c, o in zip(gl, outs, strict=True)])
-        if not isinstance(out, tuple | list):
-            gt = gt if np.ndim(out) else np.asarray(gt).reshape(())[()]
+        gt = _seed(g, out)
         return cotangents(args, wrt, pull(gt))
 
     def jvp(self, tangents: tuple, ans: Any, args: tuple, kwargs: dict) -> Any:
@@ -69,6 +60,24 @@ class AutogradEngine:
         tans = tuple(np.broadcast_to(np.asarray(tangents[i], dtype=float), np.shape(p)) + 0.0
                      for i, p in zip(wrt, prim, strict=True))
         return make_jvp(self._packed(args, wrt, kwargs))(prim)(tans)[1]
+
+
+# The cotangent handed to autograd, as derivative glue: inside an outer capture (grad of grad)
+# it may depend on the outer inputs, and the outer capture records autograd's VJP with it.
+_seed: Callable = glue("""
+def seed(g, out):
+    outs, td = flatten_tree(out)
+    gl, _ = flatten_tree(g)
+    if len(gl) != len(outs):
+        gl = [g]
+    gt = unflatten_tree(td, [np.zeros_like(o) if c is None else
+                             np.broadcast_to(np.asarray(c, dtype=np.result_type(o)),
+                                             np.shape(o)).copy()
+                             for c, o in zip(gl, outs, strict=True)])
+    if not isinstance(out, tuple | list):
+        gt = gt if np.ndim(out) else np.asarray(gt).reshape(())[()]
+    return gt
+""", flatten_tree=flatten_tree, unflatten_tree=unflatten_tree)["seed"]
 
 
 def factory(fn: Callable, options: dict) -> AutogradEngine:
