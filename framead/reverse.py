@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .capture.primitive_rules import VIEW_UPDATE_RULE
-from .capture.session import current_recorder
+from .capture.session import _visible_depth, current_recorder
 from .ir import Graph, Meta, Node, Value, forward_active
 from .ir import unflatten_tree as _unflatten
 from .reverse_source import (
@@ -411,7 +411,8 @@ class Backward:
         self.graph = graph
         self.wrt = wrt
         self._filename: str | None = None  # (named when first asked: few passes ever are)
-        if _scalar_tape is not None and type(graph.nodes) is list and type(wrt) is list:
+        if _scalar_tape is not None and type(graph.nodes) is list and type(wrt) is list and \
+                not _visible_depth():  # (in C, lists of traced values: a false FA101 there)
             self.nodes = _scalar_tape.forward_active(graph.nodes, wrt)
             self.nodes.reverse()
         else:

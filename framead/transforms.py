@@ -10,6 +10,7 @@ Both capture ``f`` once: ``jacfwd`` then runs one tangent pass per input element
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +19,8 @@ import numpy as np
 from . import tree
 from .api import vjp
 from .capture.session import internals_visible, outer_recorder
+from .capture.sourceloc import user_stacklevel
+from .errors import GradientWarning
 from .forward import forward_trace, unit_basis
 from .inputs import Differentiated
 from .tracing import norm_argnums, user_facing
@@ -96,6 +99,12 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, *,
                 jac = _forward_jacobian(ft, argnums)
         else:
             jac = _forward_jacobian(ft, argnums)
+            hazards = getattr(ft, "hazards", ())
+            if hazards and not any(np.any(leaf) for leaf in tree.leaves(jac)):
+                warnings.warn(GradientWarning(  # (a zero Jacobian a hazard may explain)
+                    f"the Jacobian of {getattr(f, '__qualname__', f)} is zero, and framead "
+                    f"reported {len(hazards)} hazard(s) that may explain it: {hazards[0]}"),
+                    stacklevel=user_stacklevel())
         return (jac, ft.aux) if has_aux else jac
 
     return wrapper

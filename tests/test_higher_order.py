@@ -242,7 +242,15 @@ def test_gradient_value_inside_outer_capture_is_the_real_gradient():
 # ------------------------------------------------------------------------ reported losses
 
 def test_opaque_engine_derivative_is_reported():
-    sub = framead.use("finite_diff")(lambda x: np.sin(x))
+    """An engine without higher orders (``higher_order = None``): FA107 at its node."""
+    from framead.engines import register_engine
+    from framead.engines.finite_diff_engine import FiniteDiffEngine
+
+    class _Opaque(FiniteDiffEngine):
+        higher_order = None
+
+    register_engine("_opaque_fd", lambda fn, o: _Opaque(fn, **o), replace=True)
+    sub = framead.use("_opaque_fd")(lambda x: np.sin(x))
 
     def f(x):
         return float(np.sum(sub(x) * x))
@@ -251,6 +259,9 @@ def test_opaque_engine_derivative_is_reported():
     assert "FA107" in {e.code for e in cov.entries}, str(cov)
     with pytest.raises(framead.GradientHazard, match="FA107"):
         framead.hessian(f, strict=True)(np.array([0.2, 0.4]))
+    with pytest.warns(framead.GradientWarning, match="FA107") as w:  # a zero Hessian: said
+        framead.hessian(lambda x: float(np.sum(sub(x))))(np.array([0.2, 0.4]))
+    assert w[0].filename == __file__
 
 
 # ------------------------------------------------------------------------ random programs
