@@ -20,6 +20,7 @@ import pytest
 from conftest import fd_grad
 
 import framead
+from framead.errors import GradientHazard
 
 la = np.linalg
 NP25 = tuple(int(v) for v in np.__version__.split(".")[:2]) >= (2, 5)
@@ -79,18 +80,20 @@ _COND_REASON = (
     "cond's r = norm(x) * norm(inv(x)): the product's VJP (rules/families.py _scaled, a "
     "derivative that is an argument: g * y) gives 0 * NaN = NaN for the matrix the loss does "
     "not read (its inverse is NaN); the inv gufunc and norm VJPs keep a zero cotangent zero "
-    "(no_cotangent_no_nan), the multiply does not (a reduction per product)")
+    "(no_cotangent_no_nan), the multiply does not (a reduction per product); reported since "
+    "(FA112 at the product: test_cond_nan_of_an_unread_singular_matrix_is_reported)")
 
 
 @pytest.mark.parametrize("p", [
     None, -2,
-    *[pytest.param(p, marks=pytest.mark.xfail(strict=True, raises=AssertionError,
+    *[pytest.param(p, marks=pytest.mark.xfail(strict=True, raises=(AssertionError, GradientHazard),
                                               reason=_COND_REASON))
       for p in ("fro", 1, np.inf)],
     pytest.param("nuc", marks=[
         pytest.mark.skipif(not NP25, reason="NumPy < 2.5: cond(p='nuc') of a singular matrix "
                                             "raises LinAlgError natively"),
-        pytest.mark.xfail(strict=True, raises=AssertionError, reason=_COND_REASON)]),
+        pytest.mark.xfail(strict=True, raises=(AssertionError, GradientHazard),
+                          reason=_COND_REASON)]),
 ])
 def test_cond_gradient_of_an_unread_singular_matrix_is_zero(p):
     rng = np.random.default_rng(0)
@@ -109,6 +112,24 @@ def test_cond_gradient_of_an_unread_singular_matrix_is_zero(p):
     np.testing.assert_allclose(g[0], ref[0], rtol=1e-5, atol=1e-7)
     assert np.array_equal(ref[1], np.zeros((3, 3)))
     assert np.array_equal(g[1], np.zeros((3, 3))), g[1]
+
+
+@pytest.mark.parametrize("p", ["fro", 1, np.inf])
+def test_cond_nan_of_an_unread_singular_matrix_is_reported(p):
+    """The NaN above is reported where it is born (FA112, framead/nonfinite.py): a warning at
+    the user's call, GradientHazard in strict mode."""
+    x = np.stack([np.eye(3) + 0.1, np.diag([0.0, 1.0, 2.0])])
+
+    def f(m):
+        return float(la.cond(m, p)[0])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.warns(framead.GradientWarning, match="FA112") as w:
+            g = framead.grad(f)(x.copy())
+        assert np.isnan(g[1]).any() and w[0].filename == __file__
+        with pytest.raises(GradientHazard, match="FA112"):
+            framead.grad(f, strict=True)(x.copy())
 
 
 @pytest.mark.parametrize("p", [None, 2, -2, "fro", 1, -1, np.inf, -np.inf, "nuc"])
@@ -331,6 +352,7 @@ _FSTRING_PROGRAM = r'''
 import datetime, decimal, sys, traceback
 import numpy as np
 import framead
+from framead.errors import GradientHazard
 
 OUT = []
 
