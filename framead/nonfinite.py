@@ -14,7 +14,7 @@ infinity it multiplied.
 
 from __future__ import annotations
 
-import math
+import cmath
 import warnings
 from typing import Any
 
@@ -125,6 +125,6 @@ def report_nonfinite(bw: Backward, seeds: dict[int, Any], fname: str, strict: bo
 def value_is_finite(value: Any) -> bool:
     """Whether a result (a number or a 0-d array) is finite: the check is made only then."""
     try:
-        return math.isfinite(complex(value).real) and math.isfinite(complex(value).imag)
+        return cmath.isfinite(complex(value))
     except (TypeError, ValueError):
         return False
