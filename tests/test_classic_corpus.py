@@ -36,6 +36,11 @@ for _m in ("roots", "quad", "ode", "linalg", "stats", "finance", "series", "nume
            "library2", "classics3", "classics4", "classics5", "classics6", "classics7",
            "classics8"):
     importlib.import_module(f"programs_{_m}")
+# later corpora: any further programs_classics*.py, each may declare its own EXPECTED entries
+_LATER = [importlib.import_module(p.stem) for p in
+          sorted((Path(__file__).parent / "classic_corpus").glob("programs_classics*.py"),
+                 key=lambda p: (len(p.stem), p.stem))
+          if int(p.stem.removeprefix("programs_classics") or 1) > 8]
 
 FULL = os.environ.get("FRAMEAD_CORPUS_FULL") == "1"
 POINTS = 10 if FULL else 2
@@ -234,6 +239,8 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "unit_vectors_with_zero_guard": ("wrong_hazard", "the norm np.sqrt((V ** 2).sum(1)) of a "
                                                      "masked zero row: inf * 0 = NaN"),
 }
+for _mod in _LATER:
+    EXPECTED.update(getattr(_mod, "EXPECTED", {}))
 
 
 def judge(case) -> tuple[str, list[str], collections.Counter]:
