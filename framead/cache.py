@@ -66,6 +66,7 @@ from .capture.session import _is_differentiable_internal, outer_recorder
 from .capture.sourceloc import is_framead_file
 from .inputs import Differentiated, default_argnums
 from .ir import Graph, Value
+from .nonfinite import has_nan, report_nonfinite, value_is_finite
 from .replay import Replay
 from .replay_graph import (
     CaptureWarnings,
@@ -398,6 +399,10 @@ def uncacheable_reason(t: Any, rec: Any) -> str | None:
     return None
 
 
+NAN_GRADIENT = ("the gradient holds a NaN where the value is finite (FA112): not cached, each "
+                "such call is captured again to say where the NaN is born")
+
+
 class CachedValueAndGrad:
     """``value_and_grad(f, cache=True)``: see the module docstring."""
 
@@ -467,6 +472,11 @@ class CachedValueAndGrad:
                     self.stats["misses"] += 1
                     self.stats["replay_raised"] += 1
                     continue
+                if not self.value_only and any(map(has_nan, grads)) and \
+                        value_is_finite(self._pair(value)[0] if self.has_aux else value):
+                    # FA112: the capture below names where the NaN is born (and keeps no trace)
+                    self.stats["misses"] += 1
+                    break
                 self.stats["hits"] += 1
                 return value if self.value_only else self._result(value, grads, spec)
         return self._capture(args, kwargs, nums, sig)
@@ -528,6 +538,9 @@ class CachedValueAndGrad:
                 with paused_gc():
                     grads = t.backward()({v.id: seed}) if isinstance(v, Value) else \
                         [None] * len(t.wrt)
+                if any(map(has_nan, grads)) and value_is_finite(loss):
+                    report_nonfinite(t.backward(), {v.id: seed}, fname, t.strict)
+                    reason = reason or NAN_GRADIENT
             if reason is None:
                 entries = self._traces.setdefault(sig, [])
                 entries.insert(0, _Entry(t.graph, t.wrt, guards, t.out_treedef,
