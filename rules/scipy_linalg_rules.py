@@ -1,5 +1,6 @@
 """Rules for ``scipy.linalg``'s Hermitian eigensolvers and SVD: ``eigh`` (with
-``eigvals_only``, ``subset_by_index``), ``eigvalsh``, ``svd`` (with ``compute_uv``), ``svdvals``.
+``eigvals_only``, ``subset_by_index``), ``eigvalsh``, ``svd`` (with ``compute_uv``), ``svdvals``;
+also installs ``scipy_decomp_rules`` (``lu``, ``qr``, ``rq``, ``lstsq``, ``eig``, ``eigvals``).
 
 They are NumPy's (``linalg_factor_rules``): ``lower=False`` reads the upper triangle, as
 ``UPLO='U'``, and the other triangle gets a zero cotangent; every LAPACK driver SciPy offers
@@ -31,6 +32,7 @@ from .linalg_factor_rules import (
 )
 from .refusals import not_square
 from .registry import ANS, lookup, register
+from .scipy_decomp_rules import DECOMP_RULES
 
 
 def _uplo(lower) -> str:
@@ -147,6 +149,7 @@ RULES = [  # (function, vjp, jvp, saves, more metadata)
     (sl.svd, (_svd_vjp_s,), _svd_jvp_s, {0: (0, ANS)}, {"multi": True, "refuses": _svd_refuses}),
     (sl.svdvals, (_svdvals_vjp,), _svdvals_jvp, {0: (0,)},
      {"refuses": lambda args, kwargs: _overwrites("svdvals", args, kwargs, 1)}),
+    *DECOMP_RULES,  # lu, qr, rq, lstsq, eig, eigvals (scipy_decomp_rules)
 ]
 
 
