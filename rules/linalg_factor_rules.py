@@ -160,9 +160,42 @@ def _eig_gauge(v):
     return k, np.take_along_axis(v, k, axis=-2)[..., 0, :]
 
 
-def _eig_adj(gw, gv, w, v):
-    """Cotangent of A from those of eig's (w, v) (None for an unused output)."""
+def _equal_pairs(w):
+    """Pairs (i != j) of exactly equal eigenvalues: the gaps the formulas take as zero."""
     n = w.shape[-1]
+    return (w[..., :, None] == w[..., None, :]) & ~np.eye(n, dtype=bool)
+
+
+def _eig_undefined(w, gw, gv) -> bool:
+    """Equal eigenvalues that the cotangent tells apart (an eigenvector's cotangent, or
+    different eigenvalue cotangents): eig has no derivative there (the eigenvalues split as
+    the perturbation's, the eigenvectors turn within their space)."""
+    same = _equal_pairs(w)
+    if not same.any():
+        return False
+    hit = np.zeros(same.shape, bool)
+    if gw is not None:
+        gw = np.broadcast_to(np.asarray(gw), w.shape)
+        hit |= gw[..., :, None] != gw[..., None, :]
+    if gv is not None:
+        used = np.any(np.asarray(gv) != 0, axis=-2)
+        hit |= used[..., :, None] | used[..., None, :]
+    return bool(np.any(same & hit))
+
+
+def _inv_or_nan(v):
+    try:
+        return la.inv(v)
+    except la.LinAlgError:  # a defective matrix (no eigenbasis): no derivative
+        return np.full(v.shape, np.nan, v.dtype)
+
+
+def _eig_adj(gw, gv, w, v):
+    """Cotangent of A from those of eig's (w, v) (None for an unused output); NaN (FA112
+    reports it) where equal eigenvalues make it undefined."""
+    n = w.shape[-1]
+    if _eig_undefined(w, gw, gv):
+        return np.full(w.shape + (n,), np.nan, np.result_type(v, w, float))
     gx = np.zeros(w.shape + (n,), np.result_type(v, w, float))
     if gw is not None:
         d = np.arange(n)
@@ -176,11 +209,13 @@ def _eig_adj(gw, gv, w, v):
             np.put_along_axis(gvp, k, np.take_along_axis(gvp, k, axis=-2)
                               - (1j * np.imag(s) / np.real(vk))[..., None, :], axis=-2)
         gx = gx + _gaps(w) * (mT(v) @ gvp)
-    return mT(la.inv(v)) @ gx @ mT(v)
+    return mT(_inv_or_nan(v)) @ gx @ mT(v)
 
 
 def _eig_dir(w, v, t):
-    x = la.solve(v, t @ v)
+    x = _inv_or_nan(v) @ (t @ v)
+    if np.any(_equal_pairs(w) & (x != 0)):  # equal eigenvalues the perturbation splits
+        x = np.full(x.shape, np.nan, x.dtype)
     d = np.arange(w.shape[-1])
     dw = x[..., d, d]
     dv = v @ (_gaps(w) * x)
@@ -194,7 +229,11 @@ def _eig_dir(w, v, t):
 def _eig_matched(a, ans):
     """eig(a) with its eigenvalues put in the order of ``ans`` (eigvals' result)."""
     w, v = la.eig(np.asarray(a))
-    order = np.argmin(np.abs(np.asarray(ans)[..., :, None] - w[..., None, :]), axis=-1)
+    dist = np.abs(np.asarray(ans)[..., :, None] - w[..., None, :])
+    order = np.zeros(dist.shape[:-1], int)
+    for i in range(dist.shape[-1]):  # greedy, each of eig's used once (equal eigenvalues)
+        order[..., i] = j = np.argmin(dist[..., i, :], axis=-1)
+        np.put_along_axis(dist, j[..., None, None], np.inf, axis=-1)
     return ans, np.take_along_axis(v, order[..., None, :], axis=-1)
 
 
@@ -377,7 +416,7 @@ FACTOR_RULES = [
     (la.eigh, (_eigh_vjp,), _eigh_jvp, {0: (0, ANS)}, True),
     (la.eigvalsh, (_eigvalsh_vjp,), _eigvalsh_jvp, {0: (0,)}, False),
     (la.eig, (lambda g, ans, a: cot_like(_eig_adj(g[0], g[1], *ans), a),),
-     lambda ts, ans, a: _eig_dir(*ans, ts[0]), {0: (ANS,)}, True),
+     lambda ts, ans, a: _eig_dir(ans[0], ans[1], ts[0]), {0: (ANS,)}, True),
     (la.eigvals, (_eigvals_vjp,), _eigvals_jvp, {0: (0, ANS)}, False),
     (la.svd, (svd_vjp,), svd_jvp, {0: (0, ANS)}, True),
     (la.svdvals, (lambda g, ans, x: svd_vjp(g, None, x, False, False),),

@@ -286,7 +286,7 @@ def _seig_vjp(g, ans, a, *args, **kw):
 def _seig_jvp(tangents, ans, a, *args, **kw):
     if not isinstance(ans, tuple):
         return _eigvals_jvp(tangents, ans, a)
-    return _eig_dir(*ans, tangents[0])
+    return _eig_dir(ans[0], ans[1], tangents[0])
 
 
 # (function, vjp, jvp, saves, more metadata), installed by scipy_linalg_rules
