@@ -270,23 +270,14 @@ def _close(g, cfg, dtype, x) -> bool:
               suppress_health_check=list(hyp.HealthCheck))
 @hyp.given(configs())
 def test_overwrite_flags_fuzz(case):
-    hyp.assume(not _known_failure(case[0]))
     check(*case)
 
 
-def _known_failure(cfg) -> bool:
-    """SciPy >= 1.18's lstsq (``_batched_linalg._lstsq``, no rule) given ``overwrite_a=True``
-    and read afterwards: the reverse pass raises "assignment destination is read-only" in
-    view_update's VJP (test_lstsq_overwrite_a_scipy_118 below)."""
-    return cfg[0] == "lstsq" and cfg[2].get("overwrite_a") is True and _SCIPY_118
-
-
-_SCIPY_118 = tuple(int(p) for p in __import__("scipy").__version__.split(".")[:2]) >= (1, 18)
-
-
-@pytest.mark.xfail(_SCIPY_118, strict=True, raises=ValueError,
-                   reason="reverse pass: view_update's VJP writes a read-only cotangent")
 def test_lstsq_overwrite_a_scipy_118():
+    """SciPy >= 1.18's lstsq (``_batched_linalg._lstsq``) given ``overwrite_a=True`` and read
+    afterwards: traced into, its reverse pass raised "assignment destination is read-only"
+    in view_update's VJP; lstsq's rule (rules/scipy_decomp_rules.py) now refuses the flag,
+    so the call runs natively and is reported (FA101), as svd's and eigh's."""
     check(("lstsq", ("F", "C"), {"overwrite_a": True}, False, False, True, 0, None, False),
           np.float64)
 
