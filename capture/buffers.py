@@ -11,6 +11,7 @@ recipe, see ``framead.rules.primitives``) so they can be re-derived after a writ
 
 from __future__ import annotations
 
+import operator
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,7 +81,9 @@ class WeakEntry(weakref.ref):
 
     __slots__ = ("value", "buffer", "version", "parent", "recipe", "key")
 
-    obj = property(weakref.ref.__call__)
+    # (operator.call: the C probes read ``obj`` on every traced array operand; through the
+    # slot wrapper weakref.ref.__call__ a read took ~2x as long)
+    obj = property(operator.call)
 
 
 def weak_entry(obj: np.ndarray, value: Value | None, buffer: Buffer | None, version: int,
