@@ -331,12 +331,21 @@ def svd_jvp(tangents, ans, a, full_matrices=True, compute_uv=True, hermitian=Fal
 
 # --- qr --------------------------------------------------------------------------------------
 
+def _one_extra(a, mode) -> bool:
+    """mode='complete' of a real (n + 1) x n matrix: the extra column of Q is unique up to its
+    sign (locally constant), dQ2 = -Q1 dQ1^T Q2 (Q^T dQ skew, its 1 x 1 block zero)."""
+    m, n = shape_of(a)[-2:]
+    return mode == "complete" and m == n + 1 and not np.iscomplexobj(a)
+
+
 def _qr_mode(a, mode, gq=None):
     m, n = shape_of(a)[-2:]
-    if mode == "complete" and m > n and (gq is None or np.any(gq[..., n:])):
+    if mode == "complete" and m > n and not _one_extra(a, mode) and \
+            (gq is None or np.any(gq[..., n:])):
         raise NotImplementedError("framead: np.linalg.qr(mode='complete') of a tall matrix "
                                   "has no rule for its extra columns of Q (they are not "
-                                  "unique); only Q[..., :n] and R may be used")
+                                  "unique past one real column); only Q[..., :n] and R may "
+                                  "be used")
     if mode not in ("reduced", "complete", "r", "full", "f"):  # ('full': 'reduced', deprecated)
         raise NotImplementedError(f"framead: np.linalg.qr(mode={mode!r}) has no rule")
     return min(m, n)
@@ -364,6 +373,8 @@ def _qr_vjp(g, ans, a, mode="reduced"):
         gq = np.zeros_like(q) if gq is None else np.asarray(gq)
         gr = np.zeros_like(r) if gr is None else np.asarray(gr)
         k = _qr_mode(a, mode, gq)
+        if _one_extra(a, mode):  # the extra column's cotangent, moved onto Q1's
+            gq = gq[..., :k] - q[..., k:] @ mT(gq[..., k:]) @ q[..., :k]
         q, r, gq, gr = q[..., :k], r[..., :k, :], gq[..., :k], gr[..., :k, :]
     a = np.asarray(a)
     if a.shape[-1] <= k:
@@ -385,6 +396,11 @@ def _qr_jvp(tangents, ans, a, mode="reduced"):
     k = _qr_mode(a, mode)
     q, r = la.qr(a) if mode == "r" else ans
     t = tangents[0]
+    if _one_extra(a, mode):
+        dq, dr = _qr_square_jvp(q[..., :k], r[..., :k, :], t)
+        dq2 = -q[..., :k] @ (mT(dq) @ q[..., k:])
+        return np.concatenate([dq, dq2], -1), np.concatenate([dr, np.zeros_like(r[..., k:, :])],
+                                                             -2)
     if t.shape[-1] <= k:
         dq, dr = _qr_square_jvp(q, r, t)
     else:

@@ -63,6 +63,9 @@ FUNCS = {
     "lu_factor": (lambda a: wsum(sl.lu_solve(sl.lu_factor(a), np.arange(4.0))), [SQ]),
     "qr_full": (lambda a: wsum((sl.qr(a)[0][..., :min(a.shape[-2:])], sl.qr(a)[1])),
                 [SQ, WIDE, TALL]),  # (a tall matrix's extra columns of Q are not read)
+    # a real (n + 1) x n matrix: Q's extra column is unique up to a (constant) sign
+    "qr_full_one_extra": (lambda a: wsum(sl.qr(a)), [(4, 3)]),
+    "np_qr_complete": (lambda a: wsum(np.linalg.qr(a, mode="complete")), [(4, 3), (2, 3, 2)]),
     "qr_economic": (lambda a: wsum(sl.qr(a, mode="economic")), [SQ, TALL, WIDE, BATCH]),
     "qr_r": (lambda a: wsum(sl.qr(a, mode="r")), [SQ, TALL, WIDE]),
     "qr_pivoting": (lambda a: wsum(sl.qr(a, mode="economic", pivoting=True)[:2]),
@@ -84,8 +87,9 @@ FUNCS = {
     "np_lstsq": (lambda a: wsum(_floats(np.linalg.lstsq(a, np.arange(a.shape[0] * 2.0)
                                                         .reshape(-1, 2)))), [TALL, WIDE]),
 }
+REAL_ONLY = {"lstsq_gelss", "qr_full_one_extra", "np_qr_complete"}
 CASES = [(n, s, c) for n, (_, shapes) in FUNCS.items() for s in shapes for c in (False, True)
-         if not (c and n == "lstsq_gelss")]
+         if not (c and n in REAL_ONLY)]
 
 
 def _as_real(f, cplx):
@@ -123,7 +127,9 @@ def test_gradient_fuzz(name, m, n, cplx, seed):
     if name.startswith(("eig", "np_eig")) or name in ("lu_factor", "rq_full"):
         n = m if name != "lu_factor" else 4
         m = n
-    hyp.assume(not (cplx and name == "lstsq_gelss"))
+    hyp.assume(not (cplx and name in REAL_ONLY))
+    if name in ("qr_full_one_extra", "np_qr_complete"):
+        m = n + 1
     if name == "qr_r_pivoting":
         hyp.assume(m >= n)
     x = _point((m, n), cplx, seed)
@@ -142,15 +148,19 @@ def test_gradient_fuzz(name, m, n, cplx, seed):
 
 # --- forward mode and hessians ---------------------------------------------------------------
 
-JVP_CASES = ["lu", "lu_permute_l", "qr_economic", "qr_r", "qr_pivoting", "rq_full", "rq_r",
-             "lstsq", "lstsq_vector", "eigvals", "eig_values", "eig_vectors", "eig_right_false"]
+JVP_CASES = ["lu", "lu_permute_l", "qr_full_one_extra", "qr_economic", "qr_r", "qr_pivoting",
+             "rq_full", "rq_r", "lstsq", "lstsq_vector", "eigvals", "eig_values", "eig_vectors",
+             "eig_right_false"]
 
 
 @pytest.mark.parametrize("name", JVP_CASES)
 @pytest.mark.parametrize("cplx", [False, True])
 def test_jvp_matches_differences(name, cplx):
+    if cplx and name in REAL_ONLY:
+        pytest.skip("real matrices only")
     f = _as_real(FUNCS[name][0], cplx)
-    shape = TALL if name.startswith(("lstsq", "qr", "rq")) else SQ
+    shape = FUNCS[name][1][0] if name in REAL_ONLY else \
+        TALL if name.startswith(("lstsq", "qr", "rq")) else SQ
     x, t = _point(shape, cplx, 5), _point(shape, cplx, 6)
     value, dv = framead.jvp(f, (x,), (t,), strict=True)
     assert value == f(x)
@@ -266,6 +276,18 @@ def test_symmetric_function_of_equal_eigenvalues_is_differentiated(eigvals):
     for a in (np.eye(3), np.diag([1.0, 1.0, 2.0])):
         g = framead.grad(lambda a: float(np.sum(eigvals(a)).real), strict=True)(a)
         np.testing.assert_allclose(g, np.eye(3), atol=1e-12)
+
+
+@pytest.mark.parametrize("qr", [sl.qr, lambda a: np.linalg.qr(a, mode="complete")])
+def test_extra_columns_of_q_past_one_are_not_silent(qr):
+    """A 5 x 3 matrix's two extra columns of Q turn within their plane as LAPACK's
+    reflections choose: no rule; using them raises (never a silently wrong gradient)."""
+    a = _point((5, 3), False, 4)
+    with pytest.raises(NotImplementedError, match="extra columns"):
+        framead.grad(lambda a: float(np.sum(qr(a)[0][:, 3:] ** 3)))(a)
+    g = framead.grad(lambda a: float(np.sum(qr(a)[0][:, :3] ** 3)), strict=True)(a)
+    np.testing.assert_allclose(g, central(lambda a: float(np.sum(qr(a)[0][:, :3] ** 3)), a),
+                               rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("call", [
