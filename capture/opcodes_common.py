@@ -131,6 +131,7 @@ SET_UPDATE = functools.partial(set.update)
 #: a dict comprehension's insertion ``d[k] = v`` as ``dict.update(d, ((k, v),))`` (the same
 #: PyDict_SetItem; a cached trace guards which key it merges into: membership.pairs_call)
 DICT_ADD = functools.partial(dict.update)
+NB_ADD = 0  # BINARY_OP's argument for ``+`` (3.11-3.13)
 
 
 #: instructions whose result a truth test after them needs no probe for: an exact bool, or a
@@ -283,9 +284,11 @@ class Emitter:
         C): ``BUILD_SET n`` (n > 0) -> ``SET_BUILD((items))`` (the same insertions, in the same
         order); ``SET_ADD i`` -> ``SET_ADD(s, v)``; ``SET_UPDATE i`` -> ``SET_UPDATE(s, it)``
         (kept after LOAD_CONST: a constant frozenset, ``{1, 2, 3}``); a dict comprehension's
-        ``MAP_ADD i`` -> ``DICT_ADD(d, ((k, v),))``."""
+        ``MAP_ADD i`` -> ``DICT_ADD(d, ((k, v),))``, a dict display's ``BUILD_MAP n`` (n > 0,
+        keys not all constants) -> ``DICT_ADD({}, ((k1, v1), ..))``."""
         BUILD_TUPLE, LOAD_CONST, COPY, SWAP = op["BUILD_TUPLE"], self.LOAD_CONST, self.COPY, \
             self.SWAP
+        BUILD_MAP, BINARY_OP = op["BUILD_MAP"], op["BINARY_OP"]
 
         def build_set(ctx, arg):
             if arg == 0:
@@ -309,8 +312,20 @@ class Emitter:
             return [(BUILD_TUPLE, 2), (BUILD_TUPLE, 1), (COPY, arg + 1), (SWAP, 2),
                     *self.via_call(ctx, DICT_ADD, 2), (self.POP_TOP, 0)], 2
 
+        def build_map(ctx, arg):
+            # [k1, v1, .., kn, vn] -> [((k1, v1), .., (kn, vn))] (pairs from the top, each put
+            # in front: [.., k, v, T] -> [.., T, ((k, v),)] -> [.., ((k, v),) + T]) -> a new
+            # dict d and DICT_ADD(d, pairs): the display's insertions, in its order
+            seq = [(BUILD_TUPLE, 2), (BUILD_TUPLE, 1)]
+            for _ in range(arg - 1):
+                seq += [(SWAP, 3), (SWAP, 2), (BUILD_TUPLE, 2), (BUILD_TUPLE, 1), (SWAP, 2),
+                        (BINARY_OP, NB_ADD)]
+            return [*seq, (BUILD_MAP, 0), (SWAP, 2), (COPY, 2), (SWAP, 2),
+                    *self.via_call(ctx, DICT_ADD, 2), (self.POP_TOP, 0)], 4
+
         return {"BUILD_SET": build_set, "SET_ADD": inserting(SET_ADD),
-                "SET_UPDATE": inserting(SET_UPDATE), "MAP_ADD": map_add}
+                "SET_UPDATE": inserting(SET_UPDATE), "MAP_ADD": map_add,
+                "BUILD_MAP": lambda ctx, arg: build_map(ctx, arg) if arg else None}
 
     def contains(self, ctx: Any, arg: int) -> tuple[Instrs, int]:
         """``CONTAINS_OP arg`` (``in``; ``not in``: arg 1): [key, table] ->
