@@ -710,17 +710,24 @@ def lambdas_in_dict_dispatch(x):
 
 
 @case(vector(5, -1.0, 1.0))
-def operator_itemgetter_methodcaller(x):
-    """operator.itemgetter over rows, attrgetter over objects, methodcaller('conjugate') and
-    operator.mul / operator.iadd in reduce."""
+def operator_itemgetter_reduce(x):
+    """operator.itemgetter over rows (sort key and map), operator.mul / operator.iadd in
+    functools.reduce."""
     rows = [(x[i], x[(i + 1) % 5], i) for i in range(5)]
     rows.sort(key=operator.itemgetter(1))
     firsts = list(map(operator.itemgetter(0), rows))
-    cplx = [complex(a, b) for a, b, _ in rows]
-    conj = list(map(operator.methodcaller("conjugate"), cplx))
     prod = functools.reduce(operator.mul, [1.0 + 0.1 * v for v in firsts])
     acc = functools.reduce(operator.iadd, [[v] for v in firsts], [])
-    return prod + sum((c * d).real for c, d in zip(cplx, conj)) + acc[0] * acc[-1]
+    return prod + acc[0] * acc[-1] + sum(map(operator.itemgetter(1), rows[:2]))
+
+
+@case(vector(4, -1.0, 1.0))
+def methodcaller_conjugate(x):
+    """map(operator.methodcaller('conjugate'), complex numbers): the method is called by
+    the methodcaller object in C."""
+    cplx = [complex(a, b) for a, b in zip(x[:2], x[2:])]
+    conj = list(map(operator.methodcaller("conjugate"), cplx))
+    return sum((c * d).real + d.imag for c, d in zip(cplx, conj))
 
 
 @case(vector(6, -1.0, 1.0))
@@ -1161,15 +1168,24 @@ def object_array_of_user_objects(x):
 
 @case(vector(5, -1.0, 1.0))
 def vectorize_frompyfunc_callbacks(x):
-    """np.vectorize over a Python function with branches, np.frompyfunc(f, 2, 1) with its
-    accumulate (object dtype), then astype(float)."""
+    """np.vectorize over a Python function with branches, np.frompyfunc(f, 2, 1) called on
+    arrays (an object array) and on two floats, then astype(float)."""
     def f(v):
         return math.exp(v) if v > 0 else 1.0 + v + 0.5 * v * v
 
     g = np.frompyfunc(lambda a, b: a * 0.5 + b * b, 2, 1)
     vf = np.vectorize(f)(x)
-    acc = g.accumulate(np.array(list(x), dtype=object))
-    return float(vf @ np.arange(1.0, 6.0) + acc.astype(float).sum() + g(x[0], x[1]))
+    pair = g(x[:2], x[2:4]).astype(float)
+    return float(vf @ np.arange(1.0, 6.0) + pair.sum() + g(x[2:3], x[3:4])[0])
+
+
+@case(vector(3, -1.0, 1.0))
+def frompyfunc_on_scalars(x):
+    """A np.frompyfunc ufunc called on two array elements (np.float64 scalars) and on a
+    Python float, next to an ordinary term."""
+    g = np.frompyfunc(lambda a, b: a * 0.5 + b * b, 2, 1)
+    sq = np.frompyfunc(lambda a: a * a, 1, 1)
+    return float(x[2] * 3.0 + g(x[0], x[1]) + sq(float(x[2])))
 
 
 @case(vector(6, -1.0, 1.0))
@@ -1751,7 +1767,7 @@ def shape_attribute_and_transpose_write(x):
     for a square matrix (overlap buffered: a true transpose)."""
     a = x.copy()
     a.shape = (2, 3)
-    a.T[0] += a[1]
+    a.T[0] += a[:, 2]
     S = x[:4].reshape(2, 2).copy()
     S[0, 1] *= 3.0
     S[...] = S.T
@@ -1822,3 +1838,326 @@ def list_inplace_extend_aliases(xs):
     alias[1:3] = [alias[1] ** 2, alias[2] * 3.0, alias[3]]
     del alias[::3]
     return sum((i + 1) * v for i, v in enumerate(alias)) + xs[-1] * 0.0 + len(xs)
+
+
+# ======================================================== NumPy: layouts (Fortran order)
+
+
+@case(vector(4, -1.0, 1.0))
+def matlab_column_major_linear_index(x):
+    """MATLAB port: A = zeros(2, 3, order='F'), columns filled, then A(5) = 3 * A(1) as a
+    write through the column-major flattening A.reshape(-1, order='F') (a view of A's
+    memory, since A is Fortran-contiguous)."""
+    A = np.zeros((2, 3), order="F")
+    A[:, 0] = x[:2]
+    A[:, 1] = x[2:4] ** 2
+    v = A.reshape(-1, order="F")
+    v[4] = v[0] * 3.0
+    return float((A * A).sum() + A[0, 2] * x[1])
+
+
+@case(vector(4, -1.0, 1.0))
+def transpose_ravel_order_f_written(x):
+    """a.reshape(2, 2).T is Fortran-contiguous, so its ravel(order='F') is a view of a: a
+    write through it reaches a."""
+    a = x.copy()
+    c = a.reshape(2, 2).T.ravel(order="F")
+    c[1] = 7.0 * c[1]
+    return float(a @ [1.0, 2.0, 3.0, 4.0])
+
+
+@case(vector(6, -1.0, 1.0))
+def fortran_array_column_slice_scaled(x):
+    """A Fortran-ordered copy's column-major flattening sliced to its second column, scaled
+    in place by slice assignment, then np.multiply(out=) and += through such views."""
+    A = np.array(x.reshape(2, 3), order="F")
+    col = A.ravel(order="F")[2:4]
+    col[:] = col * 2.0
+    np.multiply(A.ravel(order="F"), 1.5, out=A.ravel(order="F"))
+    v = A.reshape(-1, order="F")
+    v += x
+    return float(A.ravel() @ np.arange(1.0, 7.0))
+
+
+@case(vector(6, -1.0, 1.0))
+def fortran_reshape_block_zeroed(x):
+    """A.reshape(3, 2, order='F') of a Fortran array is a view: zeroing its first row
+    zeroes three entries of A (one per column pair); A.T[1] *= 2 writes a column."""
+    A = np.asfortranarray(x.reshape(2, 3))
+    A.T[1] *= 2.0
+    B = A.reshape(3, 2, order="F")
+    B[0] = 0.0
+    return float(A.ravel() @ np.arange(1.0, 7.0) + (A * A).sum())
+
+
+@case(vector(6, -1.0, 1.0))
+def fortran_transpose_views_default_order(x):
+    """Fortran arrays read and written through .T and C-order ravel / reshape views (the
+    C-order views of A.T are views of A), and np.require / np.asarray(order='F') of a
+    transposed C array (the array itself)."""
+    A = np.asfortranarray(x.reshape(2, 3))
+    r = A.T.ravel()
+    r[0] = r[0] * 3.0
+    A.T.reshape(-1)[5] += r[1]
+    a = x.reshape(3, 2).T.copy().T
+    b = np.require(a.T, requirements="F")
+    b[0, 0] *= 4.0
+    np.asarray(a.T, order="F")[1, 1] += 1.0
+    return float(A.ravel() @ np.arange(1.0, 7.0) + a.ravel() @ np.arange(6.0))
+
+
+# ======================================================== NumPy: object arrays that choose
+
+
+@case(vector(5, -1.0, 1.0))
+def object_array_max_min(x):
+    """Maxima and minima of an object array of Python floats (NumPy's object loop compares
+    them in C and returns one of the items)."""
+    o = np.array(list(x), dtype=object)
+    return float(o.max() * 3.0 + np.min(o) + np.maximum.reduce(o) * o[0])
+
+
+@case(vector(5, -1.0, 1.0))
+def object_array_sort_in_place(x):
+    """o.sort() on an object array of Python floats reorders the items in place (compared in
+    C); the weights make the order matter."""
+    o = np.array(list(x * x - x), dtype=object)
+    o.sort()
+    return float(o @ np.arange(1.0, 6.0))
+
+
+@case(vector(4, -1.0, 1.0))
+def object_array_reductions_pass(x):
+    """Object-array cumsum / prod / mean / matmul / masked fill / tolist round trips (items
+    combined in Python's arithmetic)."""
+    o = np.array(list(x), dtype=object)
+    z = np.zeros(4, dtype=object)
+    z[1:3] = [x[0], x[1] * 2]
+    z[z == 0] = x[3]
+    return float(np.cumsum(o) @ np.arange(1.0, 5.0) + np.prod(o + 2.0) + np.mean(o)
+                 + z @ x + np.array(o.tolist()) @ x + np.dot(x, o))
+
+
+@case(vector(4, -1.0, 1.0))
+def object_array_matmul(x):
+    """A 2 x 2 object array of Python floats multiplied by itself with @ (NumPy's object
+    matmul loop) and with np.dot."""
+    m = np.array(list(x), dtype=object).reshape(2, 2)
+    return float((m @ m).sum() + np.dot(m, m)[0, 1] * 2.0)
+
+
+@case(vector(4, -1.0, 1.0))
+def ufunc_at_with_list_values(x):
+    """np.multiply.at / np.maximum.at with their values given as a list (repeated indices
+    compound: the updates are unbuffered)."""
+    a = x.copy() + 2.0
+    np.multiply.at(a, [0, 0, 2], [2.0, 3.0, 0.5])
+    b = np.ones(4)
+    np.maximum.at(b, [1, 1, 3], [x[0] + 1.5, x[1] + 1.5, x[2] * 2])
+    return float(a @ np.arange(1.0, 5.0) + b @ x)
+
+
+@case(vector(4, -1.0, 1.0))
+def frompyfunc_outer_reduce_accumulate(x):
+    """np.frompyfunc's outer, reduce and accumulate (object loops calling a Python lambda
+    in C)."""
+    f = np.frompyfunc(lambda a, b: a * b + math.sin(a), 2, 1)
+    acc = f.accumulate(np.array(list(x), dtype=object))
+    return float(f.outer(x[:2], x[2:]).astype(float).sum() + f.reduce(x)
+                 + acc.astype(float) @ np.arange(1.0, 5.0))
+
+
+@case(vector(4, -1.0, 1.0))
+def object_array_mixed_number_types(x):
+    """An object array holding a float, an np.float64 and a complex: squared by the object
+    loop (each item's own __mul__), summed."""
+    o = np.empty(3, dtype=object)
+    o[0] = x[0]
+    o[1] = np.float64(x[1])
+    o[2] = complex(x[2], x[3])
+    s = o * o
+    return float(abs(s.sum()) + s[2].real)
+
+
+# ======================================================== Python statement semantics
+
+
+class _ReadOnlyBox:
+    def __init__(self, a):
+        self._a = a
+
+    @property
+    def arr(self):
+        return self._a
+
+
+@case(vector(4, -1.0, 1.0))
+def augmented_assign_then_store_fails(x):
+    """p.arr += v on a read-only property and t[0] += v on a tuple: the in-place add
+    happens, then the store raises (caught); the array and the list keep the change."""
+    p = _ReadOnlyBox(x.copy())
+    try:
+        p.arr += x * x
+    except AttributeError:
+        pass
+    a = x.copy()
+    t = (a, [x[0]])
+    try:
+        t[0] += 2.0 * x
+    except TypeError:
+        pass
+    try:
+        t[1] += [x[1] * 3.0]
+    except TypeError:
+        pass
+    return float(p.arr @ np.arange(1.0, 5.0) + a @ x) + sum(t[1]) * t[1][-1]
+
+
+@case(vector(4, -1.0, 1.0))
+def assignment_target_order(x):
+    """Tuple targets are stored left to right: `i, a[i] = 2, v` uses the new i; `b[j], j =
+    v, 3` the old j; a subscript with a side-effecting index is evaluated once in a[k] += v."""
+    a = list(x)
+    i = 0
+    i, a[i] = 2, x[0] * 5.0
+    b = list(x)
+    j = 1
+    b[j], j = x[3] ** 2, 3
+    c = x.copy()
+    it = iter([0, 2, 1])
+    c[next(it)] += c[3]
+    c[next(it)] *= 3.0
+    w = [1.0, 2.0, 3.0, 4.0]
+    return sum(u * v for u, v in zip(a, w)) + sum(u * v for u, v in zip(b, w[::-1])) \
+        + float(c @ w) + i + j
+
+
+@case(vector(5, -1.0, 1.0))
+def exceptions_carry_traced_values(x):
+    """Traced values travel in exception arguments (raise ValueError(v)), read back from
+    e.args in the handler; a custom exception class with an attribute."""
+    class Overshoot(Exception):
+        def __init__(self, amount):
+            super().__init__("overshoot")
+            self.amount = amount
+
+    out = 0.0
+    for v in x:
+        try:
+            if v > 0.5:
+                raise Overshoot(v - 0.5)
+            if v > 0:
+                raise ValueError(v * 2.0, "pos")
+            out += v
+        except ValueError as e:
+            out += e.args[0] ** 2
+        except Overshoot as e:
+            out += 10.0 * e.amount
+    return out
+
+
+@case(vector(4, -1.0, 1.0))
+def finalizers_collect_traced_values(x):
+    """__del__ of short-lived objects and weakref.finalize callbacks append traced values
+    to a list the result reads (CPython runs them when the last reference goes)."""
+    import weakref
+
+    sink = []
+
+    class T:
+        def __init__(self, v):
+            self.v = v
+
+        def __del__(self):
+            sink.append(self.v * 3.0)
+
+    for v in x:
+        t = T(v * v)
+    del t
+
+    class Plain:
+        pass
+
+    o = Plain()
+    weakref.finalize(o, sink.append, x[0] * 2.0)
+    del o
+    return sum(sink) + x[1]
+
+
+@case(vector(4, -1.0, 1.0))
+def locals_dict_and_generator_close(x):
+    """locals() read by name, and a generator closed early whose finally block appends a
+    traced value."""
+    a = x[0] * 2.0
+    b = x[1] ** 2
+    loc = locals()
+    acc = []
+
+    def gen():
+        try:
+            yield from x
+        finally:
+            acc.append(x[3] * 4.0)
+
+    g = gen()
+    s = next(g) + next(g)
+    g.close()
+    return loc["a"] * loc["b"] + s + sum(acc)
+
+
+# program -> (verdict, cause): merged into tests/test_classic_corpus.py's EXPECTED
+EXPECTED: dict[str, tuple[str, str]] = {
+    # SILENT: writes through layout-dependent views (reshape / ravel with order='F' of a
+    # Fortran-contiguous array: a view natively) are lost in the reverse pass and in replays:
+    # rules/primitives.view_update / view_update_vjp_parent / view_update_vjp_child re-make
+    # the view with apply_view on np.array(parent, order="C"), where the recipe
+    # ("call", ravel/reshape, order='F') gives a copy, so the write goes nowhere
+    "matlab_column_major_linear_index": ("wrong", "A.reshape(-1, order='F')[k] = v of an "
+                                         "order='F' array: the view update's re-made view is "
+                                         "a copy of a C-order parent (rules/primitives."
+                                         "view_update*): overwritten entries keep their "
+                                         "gradient"),
+    "transpose_ravel_order_f_written": ("wrong", "a.reshape(2, 2).T.ravel(order='F') written: "
+                                        "the same lost view update (gradient doubled)"),
+    "fortran_array_column_slice_scaled": ("wrong", "slices / out= / += through "
+                                          "A.ravel(order='F') of a Fortran array: the same "
+                                          "lost view update"),
+    "fortran_reshape_block_zeroed": ("wrong", "A.reshape(3, 2, order='F')[0] = 0 of a "
+                                     "Fortran array: the zeroed entries keep their gradient"),
+    "frompyfunc_on_scalars": ("wrong", "a np.frompyfunc ufunc on scalars (np.float64 or a "
+                              "traced Python float): capture/calls.py's object-ufunc branch "
+                              "converts only traced float ndarrays (special_forms."
+                              "as_object_items); NumPy's C loop casts the scalar to a new "
+                              "Python float, the callback computes on an untraced number, "
+                              "no hazard (FA108 only when nothing else is connected)"),
+    # reported at the user's line
+    "methodcaller_conjugate": ("wrong_hazard", "operator.methodcaller('conjugate') calls the "
+                               "method in C: FA101"),
+    "frompyfunc_outer_reduce_accumulate": ("wrong_hazard", "ufunc.outer / .reduce / "
+                                           ".accumulate of a np.frompyfunc ufunc (object "
+                                           "loops in C): FA101, the gradient is zero"),
+    "object_array_matmul": ("wrong_hazard", "@ and np.dot of object arrays of Python floats: "
+                            "FA101 (NumPy's object matmul loop is not followed)"),
+    # framead raises where the native run does not
+    "ufunc_at_with_list_values": ("error", "np.multiply.at(a, idx, [list]): "
+                                  "capture/writers.ufunc_at passes the whole list as each "
+                                  "update's operand (b_items takes b itself unless it is an "
+                                  "ndarray): ValueError 'setting an array element with a "
+                                  "sequence'"),
+}
+
+# program -> why its cached replay (value_and_grad(f, cache=True)) is wrong: SILENT wrong
+# values at a new point (tests/test_classic_corpus.py does not merge this yet)
+REPLAY_EXPECTED: dict[str, str] = {
+    "matlab_column_major_linear_index": "the lost view update (rules/primitives.view_update "
+                                        "re-makes the order='F' view as a copy): the replay "
+                                        "drops the write",
+    "transpose_ravel_order_f_written": "the same lost view update in the replay",
+    "fortran_array_column_slice_scaled": "the same lost view update in the replay",
+    "fortran_reshape_block_zeroed": "the same lost view update in the replay",
+    "object_array_max_min": "o.max() / np.min(o) / np.maximum.reduce(o) of an object array "
+                            "pick an item by C comparisons with no guard: the replay reads "
+                            "the item the recording picked",
+    "object_array_sort_in_place": "o.sort() of an object array: the replay keeps the "
+                                  "recorded order (no guard, not marked unreplayable)",
+}
