@@ -299,3 +299,35 @@ def test_extra_columns_of_q_past_one_are_not_silent(qr):
 def test_refused_forms_are_reported(call):
     a = _point(SQ, False, 3) + 4 * np.eye(4)
     _refused(lambda a: float(np.sum(np.abs(np.asarray(call(a.copy()))) ** 2)), a)
+
+
+# --- rules.check cases (test_rules_library's test_every_library_rule_has_a_case) -------------
+
+def library_cases() -> list:
+    """(function, args, kwargs) for ``framead.rules.check`` over every rule of
+    rules/scipy_decomp_rules.py."""
+    rng = np.random.default_rng(17)
+    sq, tall, wide = rng.normal(size=(3, 3)) + 2 * np.eye(3), rng.normal(size=(4, 3)), \
+        rng.normal(size=(3, 4))
+    cx = sq + 0.5j * rng.normal(size=(3, 3))
+    return [
+        (sl.lu, (sq,), {}), (sl.lu, (tall,), {"permute_l": True}),
+        (sl.lu, (wide,), {"p_indices": True}), (sl.lu, (cx,), {}),
+        (sl.qr, (sq,), {}), (sl.qr, (tall,), {"mode": "economic"}), (sl.qr, (wide,), {}),
+        (sl.qr, (tall,), {"mode": "r"}), (sl.qr, (cx,), {"mode": "economic"}),
+        (sl.qr, (tall,), {"mode": "economic", "pivoting": True}),
+        (sl.rq, (sq,), {}), (sl.rq, (wide,), {"mode": "economic"}),
+        (sl.rq, (tall,), {"mode": "r"}),
+        (sl.lstsq, (tall, rng.normal(size=(4, 2))), {}), (sl.lstsq, (wide, np.ones(3)), {}),
+        (sl.eig, (sq,), {}), (sl.eig, (cx,), {}), (sl.eig, (sq,), {"right": False}),
+        (sl.eigvals, (sq,), {}), (sl.eigvals, (cx,), {}),
+    ]
+
+
+@pytest.mark.parametrize("case", range(20))
+def test_rules_check(case):
+    cases = library_cases()
+    fn, args, kwargs = cases[case]
+    assert len(cases) == 20
+    framead.rules.install_optional()
+    assert framead.rules.check(fn, *args, **kwargs).ok
