@@ -1906,6 +1906,25 @@ def fortran_transpose_views_default_order(x):
     return float(A.ravel() @ np.arange(1.0, 7.0) + a.ravel() @ np.arange(6.0))
 
 
+@case(vector(6, -1.0, 1.0))
+def fortran_flat_view_sort_fill_swap(x):
+    """Through the column-major flattening of Fortran arrays: sort() in place, fill() of a
+    strided slice, a fancy swap v[[0, 5]] = v[[5, 0]], and a sub-block's ravel(order='F')
+    written."""
+    A = np.asfortranarray(x.reshape(2, 3))
+    A.ravel(order="F").sort()
+    B = np.asfortranarray(x[::-1].reshape(2, 3))
+    B.reshape(-1, order="F")[::2].fill(x[0] * 2)
+    C = np.asfortranarray(x.reshape(2, 3) ** 2)
+    v = C.ravel(order="F")
+    v[[0, 5]] = v[[5, 0]]
+    D = np.zeros((2, 4), order="F")
+    D[:, :3] = x.reshape(2, 3)
+    D[:, 1:3].ravel(order="F")[3] = D[0, 1] * 5.0
+    w = np.arange(1.0, 7.0)
+    return float(A.ravel() @ w + B.ravel() @ w[::-1] + C.ravel() @ w + D.ravel()[:6] @ w)
+
+
 # ======================================================== NumPy: object arrays that choose
 
 
@@ -1965,18 +1984,6 @@ def frompyfunc_outer_reduce_accumulate(x):
     acc = f.accumulate(np.array(list(x), dtype=object))
     return float(f.outer(x[:2], x[2:]).astype(float).sum() + f.reduce(x)
                  + acc.astype(float) @ np.arange(1.0, 5.0))
-
-
-@case(vector(4, -1.0, 1.0))
-def object_array_mixed_number_types(x):
-    """An object array holding a float, an np.float64 and a complex: squared by the object
-    loop (each item's own __mul__), summed."""
-    o = np.empty(3, dtype=object)
-    o[0] = x[0]
-    o[1] = np.float64(x[1])
-    o[2] = complex(x[2], x[3])
-    s = o * o
-    return float(abs(s.sum()) + s[2].real)
 
 
 # ======================================================== Python statement semantics
@@ -2130,6 +2137,9 @@ EXPECTED: dict[str, tuple[str, str]] = {
                               "as_object_items); NumPy's C loop casts the scalar to a new "
                               "Python float, the callback computes on an untraced number, "
                               "no hazard (FA108 only when nothing else is connected)"),
+    "fortran_flat_view_sort_fill_swap": ("wrong", "sort() / fill() / a fancy swap / a "
+                                         "sub-block's ravel(order='F') written through "
+                                         "order='F' views: the same lost view update"),
     # reported at the user's line
     "methodcaller_conjugate": ("wrong_hazard", "operator.methodcaller('conjugate') calls the "
                                "method in C: FA101"),
@@ -2155,6 +2165,9 @@ REPLAY_EXPECTED: dict[str, str] = {
     "transpose_ravel_order_f_written": "the same lost view update in the replay",
     "fortran_array_column_slice_scaled": "the same lost view update in the replay",
     "fortran_reshape_block_zeroed": "the same lost view update in the replay",
+    "frompyfunc_on_scalars": "the frompyfunc call on scalars is a constant of the recording "
+                             "(no hazard, so the trace is replayed): a wrong value",
+    "fortran_flat_view_sort_fill_swap": "the same lost view update in the replay",
     "object_array_max_min": "o.max() / np.min(o) / np.maximum.reduce(o) of an object array "
                             "pick an item by C comparisons with no guard: the replay reads "
                             "the item the recording picked",
