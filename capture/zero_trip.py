@@ -22,7 +22,10 @@ handler (``note``).
 
 from __future__ import annotations
 
+import builtins
 import dis
+import inspect
+import math
 import operator
 import weakref
 from collections.abc import Callable
@@ -34,7 +37,7 @@ import numpy as np
 from framead.ir import Node, Value
 
 from . import _evalframe as C
-from .sourceloc import MAX_STACK, line_at
+from .sourceloc import MAX_STACK, line_at, resolve_where
 
 __all__ = ["note", "zero_trip_exit", "zero_trip_message"]
 
@@ -46,11 +49,15 @@ CHAIN = 16  # nodes between a residual and the comparison of its test, at most
 _ADD = frozenset({operator.add, operator.iadd, operator.sub, operator.isub, np.add,
                   np.subtract})
 _ADD_IDS = frozenset(map(id, _ADD))
+_SUM_IDS = frozenset(map(id, (builtins.sum, math.fsum)))  # sum([x * x, -a]): its items
+SLOPE = 1e-6  # a step whose derivative in its start is below this is one that lands (Newton)
 _SCALARS = (float, int, np.float64, np.float32)
 _NUMS = (float, int, np.floating, np.integer, np.ndarray)
 _UNKNOWN = -2  # a node whose place cannot be told
 _JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
-_loops: dict[int, tuple[weakref.ref, list[tuple[int, int]], dict[int, set[int]]]] = {}
+_GENERATORS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+_Table = tuple[list[tuple[int, int]], dict[int, set[int]], list[int], bool]
+_loops: dict[int, tuple[weakref.ref, _Table]] = {}
 
 
 def note(rec: Any, a: Any, b: Any) -> None:
@@ -67,7 +74,14 @@ def note(rec: Any, a: Any, b: Any) -> None:
 
 
 def _ids(xs: tuple) -> set[int]:
-    return {x.id for x in xs if type(x) is Value}
+    """The ids of the Values among xs (and in lists and tuples among them: sum's items)."""
+    out = set()
+    for x in xs:
+        if type(x) is Value:
+            out.add(x.id)
+        elif type(x) in (list, tuple):
+            out.update(y.id for y in x if type(y) is Value)
+    return out
 
 
 def _size(x: Any) -> float:
@@ -82,40 +96,51 @@ def _size(x: Any) -> float:
 
 
 def _scale(args: tuple) -> float:
-    """The operands' largest magnitude; NaN if one is not known."""
-    sizes = [_size(a) for a in args]
+    """The operands' largest magnitude (sum's: its items'); NaN if one is not known."""
+    items = [y for x in args for y in (x if type(x) in (list, tuple) else (x,))]
+    sizes = [_size(a) for a in items]
     return float("nan") if any(z != z for z in sizes) else max(sizes, default=0.0)
 
 
-def _loop_table(code: CodeType) -> tuple[list[tuple[int, int]], dict[int, set[int]]]:
-    """The code's loops as (first, last) byte offsets of a backward jump's span, and the
-    offsets of each line (a ``while`` test is compiled twice: before the loop and at its
-    end)."""
+def _loop_table(code: CodeType) -> _Table:
+    """The code's loops as (first, last) byte offsets of a backward jump's span, the offsets
+    of each line (a ``while`` test is compiled twice: before the loop and at its end), the
+    offsets of its comparisons, and whether it calls itself by name (recursion)."""
     entry = _loops.get(id(code))
     if entry is not None and entry[0]() is code:
-        return entry[1], entry[2]
+        return entry[1]
     spans: list[tuple[int, int]] = []
     lines: dict[int, set[int]] = {}
+    cmps: list[int] = []
     for ins in dis.get_instructions(code):
         lines.setdefault(line_at(code, ins.offset), set()).add(ins.offset)
         if ins.opcode in _JUMPS and isinstance(ins.argval, int) and ins.argval <= ins.offset:
             spans.append((ins.argval, ins.offset))
+        if ins.opname == "COMPARE_OP":
+            cmps.append(ins.offset)
+    recursive = code.co_name in code.co_names or code.co_name in code.co_freevars
     key = id(code)
-    _loops[key] = (weakref.ref(code, lambda _: _loops.pop(key, None)), spans, lines)
-    return spans, lines
+    table = (spans, lines, cmps, recursive)
+    _loops[key] = (weakref.ref(code, lambda _: _loops.pop(key, None)), table)
+    return table
 
 
 def _loop_of(frames: tuple) -> tuple[CodeType, tuple[int, int], int] | None:
     """The innermost frame of a location that is in a loop: its code, the loop's span, the
-    line."""
+    line. A function that calls itself is a loop over its frames (its whole code): only its
+    outermost frame is a first pass."""
     for code, lasti in frames:
-        spans, lines = _loop_table(code)
+        spans, lines, _, recursive = _loop_table(code)
         line = line_at(code, lasti)
         offsets = lines.get(line, ())
         inner = [s for s in spans if s[0] <= lasti <= s[1] or
                  any(s[0] <= o <= s[1] for o in offsets)]
         if inner:
             return code, min(inner, key=lambda s: s[1] - s[0]), line
+        if recursive:
+            if sum(c is code for c, _ in frames) > 1 or len(frames) > MAX_STACK:
+                return None  # (a recursive call of it: not its first pass)
+            return code, (0, 1 << 30), line
     return None
 
 
@@ -131,6 +156,13 @@ def _place(node: Node, code: CodeType) -> int | None:
     return None if len(frames) <= MAX_STACK else _UNKNOWN
 
 
+def _generator_run(node: Node) -> bool:
+    """Whether the node's chain of frames ends in a generator's (its callers not known)."""
+    frames = getattr(getattr(node, "_loc", None), "frames", None)
+    return type(frames) is tuple and bool(frames) and \
+        bool(frames[-1][0].co_flags & _GENERATORS)
+
+
 def _live(nodes: list, outputs: set[int]) -> set[int]:
     """The values the outputs are made from (one walk back over the trace)."""
     live = set(outputs)
@@ -140,9 +172,68 @@ def _live(nodes: list, outputs: set[int]) -> set[int]:
     return live
 
 
-def _judge(nodes: list, i: int, live_of: Callable[[], set[int]], cmps: list) -> bool:
-    """Whether nodes[i], a cancellation, is the test of a loop's first pass that exited on
-    a tie (the module docstring)."""
+def _checks_only(code: CodeType, span: tuple[int, int], lines: set[int]) -> bool:
+    """Whether the loop can change nothing: no store but a ``for`` target it never reads, no
+    call off the test's line (a verification loop after a solver: its zero trip is the
+    program)."""
+    if span[1] - span[0] >= 1 << 29:
+        return False
+    ins = [i for i in dis.get_instructions(code) if span[0] <= i.offset <= span[1]]
+    target = {ins[k + 1].argval for k, i in enumerate(ins[:-1]) if i.opname == "FOR_ITER"}
+    for k, i in enumerate(ins):
+        if i.opname.startswith(("STORE_", "DELETE_")):
+            if k == 0 or ins[k - 1].opname != "FOR_ITER" or any(
+                    j.opname.startswith("LOAD_") and str(i.argval) in str(j.argval)
+                    for j in ins):
+                return False
+        elif i.opname.startswith(("CALL", "YIELD")) and i.offset not in lines:
+            return False
+    return bool(target) or not ins
+
+
+def _slope(nodes: list, made: list[int], u: Value, v: Value) -> float | None:
+    """d u / d v through the pass's nodes ``made`` (scalars, forward tangents); None where a
+    node cannot tell (no primal, no JVP)."""
+    tan: dict[int, Any] = {v.id: 1.0}
+    for j in sorted(made):
+        n = nodes[j]
+        if n.multi or len(n.outputs) != 1 or n.kwargs or n.rule is None:
+            return None
+        ts = tuple(tan.get(a.id) if type(a) is Value else None for a in n.args)
+        if all(t is None for t in ts):
+            continue
+        if any(type(a) is Value and type(a.primal) not in _SCALARS for a in n.args) or \
+                any(type(a) in (list, tuple) for a in n.args):
+            return None
+        try:
+            t = n.rule.call_jvp(ts, n.outputs[0].primal,
+                                tuple(a.primal if type(a) is Value else a for a in n.args))
+            tan[n.outputs[0].id] = 0.0 if t is None else float(t)
+        except Exception:  # noqa: BLE001 (a rule that cannot say: no judgement)
+            return None
+    return tan.get(u.id, 0.0)
+
+
+def _landing_step(nodes: list, cand: Node, made: list[int], made_ids: set[int],
+                  live: set[int]) -> bool:
+    """Whether the pass's work that reaches the result is a step that lands at once: the
+    test ``u - v`` compares the step's value ``u`` (live) with its start ``v``, and u's
+    derivative in v is 0 (Newton's at its root: one pass has the root's gradient; a damped
+    step's is not 0, its one pass is not the fixed point's). True (silent) where it cannot
+    be told."""
+    if len(cand.args) != 2 or not all(type(a) is Value for a in cand.args):
+        return True
+    for u, v in (cand.args, cand.args[::-1]):
+        if u.id in made_ids and u.id in live and v.id not in made_ids:
+            slope = _slope(nodes, made, u, v)
+            return slope is None or abs(slope) <= SLOPE
+    return True
+
+
+def _judge(nodes: list, i: int, live_of: Callable[[], set[int]], cmps: list,
+           scale: float) -> bool:
+    """Whether nodes[i], a cancellation (or the operand of a tie), is the test of a loop's
+    first pass that exited on a tie (the module docstring)."""
     cand = nodes[i]
     frames = getattr(getattr(cand, "_loc", None), "frames", None)
     if type(frames) is not tuple or (loop := _loop_of(frames)) is None:
@@ -155,19 +246,25 @@ def _judge(nodes: list, i: int, live_of: Callable[[], set[int]], cmps: list) -> 
 
     anc = _ids(cand.args)  # what the test was made from, in this pass
     made: set[int] = set()  # ... of it, what this pass made
-    for j in range(i - 1, max(-1, i - WALK - 1), -1):
+    made_at: list[int] = []
+    for j in range(i - 1, max(-1, i - WALK - 1) if hi < 1 << 29 else i - 1, -1):
+        # (a recursion's first frame is its first pass: what it made before is its start)
         o = _place(nodes[j], code)
         if o == _UNKNOWN or getattr(getattr(nodes[j], "_loc", None), "frames", None) == frames:
             return False  # (the candidate's own instruction ran before: not a first pass)
+        if o is None and _generator_run(nodes[j]):
+            o = lo  # (a generator run by a C call, sum(f(v) for v in xs): its caller's is
+            # not known, taken for this pass's work: it must be an ancestor of the test)
         if o is None or not inside(o):
             break  # the loop's start (or the frame's): this is its first pass
         outs = _ids(nodes[j].outputs)
         if not outs & anc:
             return False  # other work: an earlier pass, or this one's before the test
         made |= outs
+        made_at.append(j)
         anc |= _ids(nodes[j].args)
     else:
-        if i > WALK:
+        if i > WALK and hi < 1 << 29:
             return False
     test = _ids(cand.outputs)  # the test's values: the residual and what is made of it
     end, body = len(nodes), False
@@ -189,15 +286,32 @@ def _judge(nodes: list, i: int, live_of: Callable[[], set[int]], cmps: list) -> 
             body = True  # (the pass's work that is not its test's line)
         elif body or getattr(getattr(n, "_loc", None), "frames", None) == frames:
             return False  # the test ran again (after the body): the loop went on
-    if (test | made) & live_of():  # (made once, only for a first pass that exited)
+    if not any(i < at <= end and dist <= TIE * scale for at, dist in cmps):
         return False
-    scale = _scale(cand.args)
-    return any(i < at <= end and dist <= TIE * scale for at, dist in cmps)
+    live = live_of()  # (made once, only for a first pass that exited on a tie)
+    if test & live or made & live and _landing_step(nodes, cand, made_at, made, live):
+        return False
+    return not _checks_only(code, (lo, hi), lines)
+
+
+def _compared_at(node: Node) -> Node:
+    """``node`` located at the comparison it was an operand of: the first comparison after
+    it in its frame, or its caller's (where that is not known, ``node`` itself)."""
+    frames = getattr(getattr(node, "_loc", None), "frames", None)
+    if type(frames) is not tuple:
+        return node
+    for k, (code, lasti) in enumerate(frames):
+        after = [o for o in _loop_table(code)[2] if o > lasti]
+        if after:
+            loc = resolve_where(((code, min(after)), *frames[k + 1:]))
+            return Node(node.rule, node.args, node.kwargs, node.outputs, loc)
+    return node
 
 
 def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
-    """The test (a cancelling sum or difference) of a loop that exited on its first pass on a
-    near-tie, or None (the module docstring). Takes ``rec``'s comparisons out of the ring."""
+    """The test (a cancelling sum or difference, or an operand of a comparison that is itself
+    the tie: ``x * x == a``) of a loop that exited on its first pass on a near-tie, or None
+    (the module docstring). Takes ``rec``'s comparisons out of the ring."""
     cmps = C.comparisons(rec)
     if not cmps or len(nodes) > MAX_NODES:
         return None
@@ -210,21 +324,30 @@ def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
         return live[0]
 
     looked: set[int] = set()
-    for at, _ in reversed(cmps):  # (the test chain between the residual and its comparison
-        for i in range(min(at, len(nodes)) - 1, max(-1, at - CHAIN - 1), -1):  # is short)
-            if i in looked:
+    for at, dist in reversed(cmps):  # (the test chain between the residual and its
+        for i in range(min(at, len(nodes)) - 1, max(-1, at - CHAIN - 1), -1):  # comparison
+            if i in looked:  # is short)
                 continue
             looked.add(i)
             n = nodes[i]
-            if id(getattr(n.rule, "fn", None)) not in _ADD_IDS or len(n.args) != 2 or \
-                    len(n.outputs) != 1:
+            if len(n.outputs) != 1 or n.multi:
                 continue
-            scale = _scale(n.args)
-            if not (_size(n.outputs[0]) <= CANCELLED * scale and
-                    any(i < a <= i + CHAIN and d <= TIE * scale for a, d in cmps)):
-                continue  # (no cancellation, or no tie near it: cheap, before any walk)
-            if _judge(nodes, i, live_of, cmps):
-                return n
+            fn = id(getattr(n.rule, "fn", None))
+            if fn in _ADD_IDS and len(n.args) == 2 or fn in _SUM_IDS and n.args and \
+                    type(n.args[0]) in (list, tuple):
+                scale = _scale(n.args)
+                if not (_size(n.outputs[0]) <= CANCELLED * scale and
+                        any(i < a <= i + CHAIN and d <= TIE * scale for a, d in cmps)):
+                    continue  # (no cancellation, or no tie near it: cheap, before any walk)
+                if _judge(nodes, i, live_of, cmps, scale):
+                    return n
+            elif i == at - 1 and type(n.outputs[0]) is Value and \
+                    0 < (scale := _size(n.outputs[0])) < float("inf") and \
+                    dist <= TIE * scale and type(n.outputs[0].primal) in _SCALARS:
+                # the comparison itself is the tie (x * x == a, xn == x): its operand made
+                # last is the test's value
+                if _judge(nodes, i, live_of, [(at, dist)], scale):
+                    return _compared_at(n)
     return None
 
 

@@ -11,10 +11,11 @@ starting value there): both stay silent and right, checked against central diffe
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import framead
@@ -247,3 +248,112 @@ def test_cached_calls_report_it_too():
     assert np.isclose(vg(5.0)[1], TRUE["sqrt_half"](5.0))
     with pytest.raises(GradientHazard, match="loop ran zero times"):
         framead.value_and_grad(f, cache=True, strict=True)(4.0)
+
+
+# --- tests that are themselves the tie, sum()'s residual, a damped step, recursion ----------
+# (a start at the answer: x0 = a / 2 at a = 4; the fixed point is sqrt(a) for every family)
+
+def _family(kind, tol, c):
+    """A solver whose first test at its answer is of the kind ``kind``; ``c``: the damping of
+    the "damped" step. Its test is on the line marked ``# test``."""
+    if kind == "equal":
+        def f(a):
+            x = a / 2.0
+            for _ in range(60):
+                if x * x == a:  # test
+                    break
+                x = x - (x * x - a) / (2 * x)
+            return x
+    elif kind == "equal_swapped":
+        def f(a):
+            x = a / 2.0
+            for _ in range(60):
+                if a == x * x:  # test
+                    return x
+                x = x - (x * x - a) / (2 * x)
+            return x
+    elif kind == "fixed_point":
+        def f(a):
+            x = a / 2.0
+            for _ in range(60):
+                xn = 0.5 * (x + a / x)
+                if xn == x:  # test
+                    break
+                x = xn
+            return x
+    elif kind in ("sum", "fsum"):
+        total = sum if kind == "sum" else math.fsum
+
+        def f(a):
+            x = a / 2.0
+            while abs(total([x * x, -a])) > tol:  # test
+                x = x - (x * x - a) / (2 * x)
+            return x
+    elif kind == "damped":
+        def f(a):
+            x = a / 2.0
+            for _ in range(2000):
+                xn = x - c * (x * x - a)
+                if abs(xn - x) < tol:  # test
+                    return xn
+                x = xn
+            raise AssertionError
+    elif kind == "recursive":
+        def newton(a, x, depth=0):
+            if abs(x * x - a) < tol or depth > 60:  # test
+                return x
+            return newton(a, x - (x * x - a) / (2 * x), depth + 1)
+
+        def f(a):
+            return newton(a, a / 2.0)
+        f.marked = newton
+    else:
+        raise AssertionError(kind)
+    return f
+
+
+FAMILIES = ("equal", "equal_swapped", "fixed_point", "sum", "fsum", "damped", "recursive")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(FAMILIES), tol=st.sampled_from([1e-12, 1e-10, 1e-13]),
+       c=st.sampled_from([0.05, 0.1, 0.2]))
+def test_each_family_started_at_its_answer_is_reported_at_its_test(kind, tol, c):
+    f = _family(kind, tol, c)
+    got, fd = float(framead.grad(f)(4.0)), _central(f, 4.0)
+    assert abs(got - fd) > 0.1 * abs(fd)  # (the case is real: one pass is not the solver)
+    hz = _hazards(f, 4.0)
+    assert hz, (kind, tol, c)
+    assert _test_line(getattr(f, "marked", f)) in _lines(hz[0].loc)
+    with pytest.raises(GradientHazard, match="loop ran zero times"):
+        framead.grad(f, strict=True)(4.0)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(FAMILIES), tol=st.sampled_from([1e-12, 1e-10, 1e-13]),
+       c=st.sampled_from([0.05, 0.1, 0.2]), a=st.floats(2.5, 6.0))
+def test_each_family_started_elsewhere_stays_silent_and_right(kind, tol, c, a):
+    assume(abs(a - 4.0) > 1e-3)
+    f = _family(kind, tol, c)
+    g = float(framead.grad(f, strict=True)(a))
+    assert np.isclose(g, 0.5 / math.sqrt(a), rtol=1e-6)
+    assert np.isclose(g, _central(f, a), rtol=1e-5)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(("newton", "babylonian", "equal")), a=st.floats(0.5, 9.0),
+       checks=st.integers(1, 4))
+def test_a_verification_loop_after_a_solver_stays_silent(kind, a, checks):
+    """A loop that only tests the converged answer (its body changes nothing) exits at once
+    on a tie: that is the program, the gradient is the solver's."""
+    def f(a):
+        x = a
+        for _ in range(60):
+            x = 0.5 * (x + a / x) if kind != "newton" else x - (x * x - a) / (2 * x)
+        for _ in range(checks):
+            if (x * x == a) if kind == "equal" else abs(x * x - a) < 1e-12:
+                break
+        return x
+    g = float(framead.grad(f, strict=True)(a))
+    assert np.isclose(g, 0.5 / math.sqrt(a), rtol=1e-6)
+    assert np.isclose(g, _central(f, a), rtol=1e-5)
