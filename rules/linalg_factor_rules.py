@@ -423,8 +423,32 @@ def _svd_refuses(args: tuple, kwargs: dict) -> str | None:
     return None
 
 
-# capture-time refusals of FACTOR_RULES' functions (Rule.refuses)
-FACTOR_REFUSALS = {la.svd: _svd_refuses, la.qr: {"mode": ("raw", "economic", "e")}}
+def rank_deficient(a, rcond) -> bool:
+    """A (finite, 2-d) matrix whose rank at ``rcond`` (relative to the largest singular value;
+    lstsq's) is below min(m, n): lstsq's solution jumps under any perturbation."""
+    a = np.asarray(a)
+    if a.ndim != 2 or a.size == 0 or not np.all(np.isfinite(a)):
+        return False  # (LAPACK raises, or the shapes are its to refuse)
+    s = la.svd(a, compute_uv=False)
+    return int(np.sum(s > rcond * s[0])) < min(a.shape)
+
+
+def _lstsq_refuses(args: tuple, kwargs: dict) -> str | None:
+    a = np.asarray(args[0] if args else kwargs.get("a"))
+    rcond = args[2] if len(args) > 2 else kwargs.get("rcond")
+    if rcond is None:  # NumPy's default; -1: machine precision
+        rcond = np.finfo(np.result_type(a, np.float32)).eps * max(a.shape[-2:], default=1)
+    elif rcond < 0:
+        rcond = np.finfo(np.result_type(a, np.float32)).eps
+    if rank_deficient(a, rcond):
+        return ("np.linalg.lstsq of a rank-deficient matrix has no derivative rule (its rank "
+                "changes under any perturbation)")
+    return None
+
+
+# capture-time refusals of FACTOR_RULES' and linalg_rules' functions (Rule.refuses)
+FACTOR_REFUSALS = {la.svd: _svd_refuses, la.qr: {"mode": ("raw", "economic", "e")},
+                   la.lstsq: _lstsq_refuses}
 
 # (function, vjp, jvp, saves, multi), installed by linalg_rules
 FACTOR_RULES = [

@@ -26,6 +26,7 @@ from .linalg_factor_rules import (
     _eigvals_vjp,
     _qr_jvp,
     _qr_vjp,
+    rank_deficient,
 )
 from .linalg_rules import _lstsq_jvp, _lstsq_vjp
 from .matrices import cot_like, mT
@@ -222,20 +223,14 @@ def _rq_jvp(tangents, ans, a, overwrite_a=False, lwork=None, mode="full", check_
 
 # --- lstsq -----------------------------------------------------------------------------------
 
-def _rank_deficient(a, cond) -> bool:
-    a = np.asarray(a)
-    if a.ndim != 2 or a.size == 0 or not np.all(np.isfinite(a)):
-        return False  # (SciPy raises, or the shapes are its to refuse)
-    s = np.linalg.svd(a, compute_uv=False)
-    tol = np.finfo(np.result_type(a, np.float32)).eps if cond is None or cond < 0 else cond
-    return int(np.sum(s > tol * s[0])) < min(a.shape)
-
-
 def _lstsq_refuses(args: tuple, kwargs: dict) -> str | None:
     if (why := _overwrite("lstsq", args, kwargs, 3, 4)) is not None:
         return why
     a = args[0] if args else kwargs.get("a")
-    if _rank_deficient(a, _flag(args, kwargs, "cond", 2, None)):
+    cond = _flag(args, kwargs, "cond", 2, None)
+    if cond is None or cond < 0:  # SciPy's default: machine precision
+        cond = np.finfo(np.result_type(a, np.float32)).eps
+    if rank_deficient(a, cond):
         return ("scipy.linalg.lstsq of a rank-deficient matrix has no derivative rule (its "
                 "rank changes under any perturbation)")
     return None

@@ -229,20 +229,27 @@ def _nan_reported(f, x):
         framead.grad(f, strict=True)(x)
 
 
-def test_rank_deficient_lstsq_is_refused():
-    a = np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]])  # rank 1
-    b = np.array([1.0, 0.0, 2.0])
-    hits = _refused(lambda a: float(np.sum(sl.lstsq(a, b)[0] ** 2)), a)
+LSTSQS = [sl.lstsq, np.linalg.lstsq, lambda a, b: sl.lstsq(a, b, lapack_driver="gelsy"),
+          lambda a, b: np.linalg.lstsq(a, b, rcond=-1)]
+
+
+@pytest.mark.parametrize("lstsq", LSTSQS)
+@pytest.mark.parametrize("a", [np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]]),  # rank 1
+                               np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0]]), np.zeros((3, 2))])
+def test_rank_deficient_lstsq_is_refused(lstsq, a):
+    b = np.linspace(1.0, 2.0, a.shape[0])
+    hits = _refused(lambda a: float(np.sum(lstsq(a, b)[0] ** 2) + np.sum(a)), a)
     assert "rank-deficient" in hits[0].message
 
 
-def test_rank_deficient_lstsq_in_a_cached_replay_is_not_silent():
-    """Recorded at a full-rank point, called at a rank-deficient one: the replay's NaN sends
-    the call to a capture, which refuses (strict mode raises); never a cached zero."""
+@pytest.mark.parametrize("lstsq", LSTSQS)
+def test_rank_deficient_lstsq_in_a_cached_replay_is_not_silent(lstsq):
+    """Recorded at a full-rank point, called at a rank-deficient one: no replay (the rank
+    differs), a capture, which refuses (strict mode raises); never a cached gradient."""
     b = np.array([1.0, 0.0, 2.0])
 
     def f(a):
-        return float(np.sum(sl.lstsq(a, b)[0] ** 2))
+        return float(np.sum(lstsq(a, b)[0] ** 2))
 
     a0 = np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]])
     vg = framead.value_and_grad(f, cache=True, strict=True)
