@@ -847,17 +847,22 @@ def mutable_default_argument_cleared(x):
     return sum(out) * out[-1] + len(out)
 
 
-@case(vector(3, -1.0, 1.0))
-def mutable_default_memo_int_keys(x):
-    """A memo in a mutable default dict keyed by ints, cleared at the start of every call,
-    filled with traced values and read back within the same call."""
-    def coef(n, memo={}):
-        if n not in memo:
-            memo[n] = x[n % 3] * (n + 1)
-        return memo[n]
+@case(vector(4, 0.2, 1.0))
+def dataclass_traced_defaults(x):
+    """Classes made per call whose defaults are traced values: a dataclass field default
+    and default_factory closure, make_dataclass with a field(default=...), namedtuple
+    defaults= (the generated __init__ / __new__ read them)."""
+    @dataclasses.dataclass
+    class P:
+        a: float
+        b: float = x[1] * 2.0
+        c: list = dataclasses.field(default_factory=lambda: [x[2]])
 
-    coef.__defaults__[0].clear()
-    return sum(coef(n) * coef(n // 2) for n in range(6))
+    Q = dataclasses.make_dataclass("Q", [("a", float),
+                                         ("b", float, dataclasses.field(default=x[0]))])
+    R = collections.namedtuple("R", "a b c", defaults=(x[0], x[1] ** 2))
+    p, q, r = P(x[0]), Q(x[3]), R(x[2])
+    return p.a * p.b + p.c[0] ** 2 + q.a * q.b + r.a * r.b + r.c + R(1.0)._replace(c=x[3]).c
 
 
 # ======================================================== NumPy: copies that look like views
@@ -1847,13 +1852,16 @@ def list_inplace_extend_aliases(xs):
 def matlab_column_major_linear_index(x):
     """MATLAB port: A = zeros(2, 3, order='F'), columns filled, then A(5) = 3 * A(1) as a
     write through the column-major flattening A.reshape(-1, order='F') (a view of A's
-    memory, since A is Fortran-contiguous)."""
+    memory, since A is Fortran-contiguous); reshape(reshape(x, 2, 2), 4, 1) written."""
     A = np.zeros((2, 3), order="F")
     A[:, 0] = x[:2]
     A[:, 1] = x[2:4] ** 2
     v = A.reshape(-1, order="F")
     v[4] = v[0] * 3.0
-    return float((A * A).sum() + A[0, 2] * x[1])
+    X = x.copy().reshape(2, 2, order="F")  # reshape(x, 2, 2): a view of the copy
+    Y = X.reshape(4, 1, order="F")  # reshape(X, 4, 1): a view of the same memory
+    Y[3, 0] = Y[0, 0] * 4.0
+    return float((A * A).sum() + A[0, 2] * x[1] + X.ravel() @ [1.0, 2.0, 3.0, 4.0])
 
 
 @case(vector(4, -1.0, 1.0))
