@@ -1216,6 +1216,21 @@ def append_insert_delete_loop(x):
     return float(a @ np.linspace(1.0, 2.0, a.size))
 
 
+@case(vector(6, -1.0, 1.0))
+def place_values_alias_target(x):
+    """np.place(a, mask, a): NumPy copies the values one at a time through memory it is
+    overwriting (no buffering), so later positions receive values already written; np.put
+    and np.putmask with aliased values for comparison."""
+    a = x.copy()
+    np.place(a, a > 0, a)
+    b = x.copy()
+    np.put(b, [1, 2, 3], b)
+    c = x.copy()
+    np.putmask(c, c > 0, c[::-1])
+    w = np.arange(1.0, 7.0)
+    return float(a @ w + b @ w[::-1] + c @ w)
+
+
 @case(vector(4, -1.0, 1.0))
 def fill_and_fill_diagonal_wrap(x):
     """a.fill with a traced scalar, np.fill_diagonal on a tall matrix with wrap=True,
@@ -1417,16 +1432,6 @@ def identity_checks_on_floats(x):
     pos = table[float(x[1])]
     present = vals[3] in vals
     return vals[k] * 5.0 + hit + pos * x[0] + (vals[3] ** 2 if present else 0.0)
-
-
-@case(vector(6, -1.0, 1.0))
-def set_of_traced_floats_dedup(x):
-    """A set built from traced floats with duplicates (exact copies): equal values collapse;
-    sorted(set) then weights."""
-    vals = list(x) + [x[0], x[3]]
-    s = set(vals)
-    ordered = sorted(s)
-    return sum((i + 1) * v for i, v in enumerate(ordered)) + len(s)
 
 
 @case(vector(4, -1.0, 1.0))
@@ -2148,6 +2153,10 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "fortran_flat_view_sort_fill_swap": ("wrong", "sort() / fill() / a fancy swap / a "
                                          "sub-block's ravel(order='F') written through "
                                          "order='F' views: the same lost view update"),
+    "place_values_alias_target": ("wrong", "np.place(a, mask, a): NumPy reads each value "
+                                  "after the earlier ones were written (no buffering of an "
+                                  "aliased vals); framead's node reads vals as they were "
+                                  "before the call (np.put / np.putmask copy and are right)"),
     # reported at the user's line
     "methodcaller_conjugate": ("wrong_hazard", "operator.methodcaller('conjugate') calls the "
                                "method in C: FA101"),
