@@ -794,25 +794,6 @@ def map_filter_zip_star_transpose(x):
     return sum(k * v for k, v in enumerate(nz, start=1)) + sum(map(sum, cols))
 
 
-@case(scalar(0.2, 3.0))
-def recursion_mutual_even_odd(t):
-    """Mutual recursion with a depth fixed by an int, and a recursive power through
-    squaring on a traced base."""
-    def even(n, v):
-        return v if n == 0 else odd(n - 1, math.sin(v) + v)
-
-    def odd(n, v):
-        return v if n == 0 else even(n - 1, v * 0.5 + math.cos(v))
-
-    def power(b, n):
-        if n == 0:
-            return 1.0
-        h = power(b, n // 2)
-        return h * h * (b if n % 2 else 1.0)
-
-    return even(7, t) + power(1.0 + 0.1 * t, 13)
-
-
 _REGISTRY_STATE = {"scale": 1.0, "calls": 0}
 
 
@@ -1229,6 +1210,21 @@ def place_values_alias_target(x):
     np.putmask(c, c > 0, c[::-1])
     w = np.arange(1.0, 7.0)
     return float(a @ w + b @ w[::-1] + c @ w)
+
+
+@case(vector(6, -1.0, 1.0))
+def flat_assignment_aliased_values(x):
+    """a.flat[...] = values that are a view of a itself: NumPy's flat iterator copies one
+    element at a time without buffering, so later positions can receive values written
+    earlier in the same assignment (a.flat[1:] = a smears a[0] along)."""
+    a = x.copy()
+    a.flat[1:] = a
+    b = x.copy()
+    b.flat[::2] = b[::-1]
+    c = x.copy()
+    c.flat[:5] = c[3:5]
+    w = np.arange(1.0, 7.0)
+    return float(a @ w + b @ w[::-1] + c @ w + x @ x)
 
 
 @case(vector(4, -1.0, 1.0))
@@ -2157,6 +2153,11 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                   "after the earlier ones were written (no buffering of an "
                                   "aliased vals); framead's node reads vals as they were "
                                   "before the call (np.put / np.putmask copy and are right)"),
+    "flat_assignment_aliased_values": ("wrong", "a.flat[k] = a view of a: NumPy's flatiter "
+                                       "assignment reads each value after earlier writes "
+                                       "(unbuffered); capture/mutation.set_item's flatiter "
+                                       "branch records flat_setitem(base, k, v) with v as it "
+                                       "was before the call"),
     # reported at the user's line
     "methodcaller_conjugate": ("wrong_hazard", "operator.methodcaller('conjugate') calls the "
                                "method in C: FA101"),
@@ -2185,6 +2186,7 @@ REPLAY_EXPECTED: dict[str, str] = {
     "frompyfunc_on_scalars": "the frompyfunc call on scalars is a constant of the recording "
                              "(no hazard, so the trace is replayed): a wrong value",
     "fortran_flat_view_sort_fill_swap": "the same lost view update in the replay",
+    "flat_assignment_aliased_values": "the same unbuffered flat assignment in the replay",
     "object_array_max_min": "o.max() / np.min(o) / np.maximum.reduce(o) of an object array "
                             "pick an item by C comparisons with no guard: the replay reads "
                             "the item the recording picked",
