@@ -369,23 +369,6 @@ def setattr_getattr_override_dict(x):
     return r.c * plain.p + getattr(plain, "missing", x[2]) + plain.q
 
 
-@case(vector(3, 0.5, 1.5))
-def type_built_class_methods(x):
-    """A class created with type() whose methods are lambdas and a staticmethod; a
-    classmethod constructor built from a dict."""
-    def init(self, a):
-        self.a = a
-
-    Cls = type("Cls", (), {
-        "__init__": init,
-        "sq": lambda self: self.a * self.a,
-        "scale": staticmethod(lambda v, k: v * k),
-        "make": classmethod(lambda cls, d: cls(d["a"] + d["b"])),
-    })
-    o = Cls.make({"a": x[0], "b": x[1]})
-    return o.sq() + Cls.scale(o.a, x[2]) + Cls(x[2]).sq()
-
-
 @dataclasses.dataclass
 class _State:
     pos: np.ndarray
@@ -695,18 +678,6 @@ def closures_late_binding_and_defaults(x):
         return v * count
 
     return sum(f() for f in late) + sum(f() for f in early) + sum(bump(v) for v in x)
-
-
-@case(vector(4, -1.0, 1.0))
-def lambdas_in_dict_dispatch(x):
-    """Operations stored in a dict, picked by name strings built at run time; getattr on the
-    math module by name."""
-    ops = {"sq": lambda v: v * v, "cube": lambda v: v ** 3, "sh": lambda v: math.sinh(v)}
-    names = ["sq", "cube", "sh", "sq"]
-    acc = sum(ops[n](v) for n, v in zip(names, x))
-    for fname in ("sin", "cos", "exp"):
-        acc += getattr(math, fname)(x[0] * 0.5)
-    return acc
 
 
 @case(vector(5, -1.0, 1.0))
@@ -1225,6 +1196,30 @@ def flat_assignment_aliased_values(x):
     c.flat[:5] = c[3:5]
     w = np.arange(1.0, 7.0)
     return float(a @ w + b @ w[::-1] + c @ w + x @ x)
+
+
+@case(vector(4, -1.0, 1.0))
+def flat_attribute_set_reversed(x):
+    """a.flat = a[::-1]: the flat setter copies its value first (a true reversal), unlike
+    a.flat[:] = a[::-1]."""
+    a = x.copy()
+    a.flat = a[::-1]
+    return float(a @ np.arange(1.0, 5.0))
+
+
+@case(vector(9, -1.0, 1.0))
+def concatenate_stack_out_aliasing(x):
+    """np.concatenate(..., out=a) and np.stack(..., out=A) whose pieces are views of the
+    output: NumPy copies piece after piece, so a later piece reads what an earlier one
+    wrote (rolling right smears a[-1]; the left roll is a true roll)."""
+    a = x.copy()
+    np.concatenate([a[-1:], a[:-1]], out=a)
+    b = x.copy()
+    np.concatenate([b[1:], b[:1]], out=b)
+    A = x.reshape(3, 3).copy()
+    np.stack([A[2], A[0], A[1]], out=A)
+    w = np.arange(1.0, 10.0)
+    return float(a @ w + b @ w[::-1] + A.ravel() @ w + x @ x)
 
 
 @case(vector(4, -1.0, 1.0))
@@ -2158,6 +2153,14 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                        "(unbuffered); capture/mutation.set_item's flatiter "
                                        "branch records flat_setitem(base, k, v) with v as it "
                                        "was before the call"),
+    "flat_attribute_set_reversed": ("wrong", "a.flat = a[::-1] changes the program's VALUE "
+                                    "under capture: capture/writers.set_attribute runs it "
+                                    "as a.flat[:] = v (unbuffered: a smeared copy) while "
+                                    "NumPy's flat setter copies v first"),
+    "concatenate_stack_out_aliasing": ("wrong", "np.concatenate / np.stack with out= aliasing "
+                                       "their inputs: NumPy copies the pieces in turn "
+                                       "(unbuffered), framead's node reads the inputs as "
+                                       "they were before the call"),
     # reported at the user's line
     "methodcaller_conjugate": ("wrong_hazard", "operator.methodcaller('conjugate') calls the "
                                "method in C: FA101"),
@@ -2187,6 +2190,8 @@ REPLAY_EXPECTED: dict[str, str] = {
                              "(no hazard, so the trace is replayed): a wrong value",
     "fortran_flat_view_sort_fill_swap": "the same lost view update in the replay",
     "flat_assignment_aliased_values": "the same unbuffered flat assignment in the replay",
+    "flat_attribute_set_reversed": "the changed value (a.flat[:] = v) in the replay",
+    "concatenate_stack_out_aliasing": "the inputs read before the call in the replay",
     "object_array_max_min": "o.max() / np.min(o) / np.maximum.reduce(o) of an object array "
                             "pick an item by C comparisons with no guard: the replay reads "
                             "the item the recording picked",
