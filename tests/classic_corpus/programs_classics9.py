@@ -1194,8 +1194,10 @@ def flat_assignment_aliased_values(x):
     b.flat[::2] = b[::-1]
     c = x.copy()
     c.flat[:5] = c[3:5]
+    D = np.concatenate([x, x[:3] ** 2]).reshape(3, 3)
+    np.fill_diagonal(D, D.ravel()[::-4])  # (NumPy: D.flat[::4] = values, unbuffered too)
     w = np.arange(1.0, 7.0)
-    return float(a @ w + b @ w[::-1] + c @ w + x @ x)
+    return float(a @ w + b @ w[::-1] + c @ w + x @ x + D.ravel() @ np.arange(9.0))
 
 
 @case(vector(4, -1.0, 1.0))
@@ -2152,7 +2154,9 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                        "assignment reads each value after earlier writes "
                                        "(unbuffered); capture/mutation.set_item's flatiter "
                                        "branch records flat_setitem(base, k, v) with v as it "
-                                       "was before the call"),
+                                       "was before the call; np.fill_diagonal(D, view of D) "
+                                       "likewise (capture/writers.fill_diagonal records a "
+                                       "put of the values as they were)"),
     "flat_attribute_set_reversed": ("wrong", "a.flat = a[::-1] changes the program's VALUE "
                                     "under capture: capture/writers.set_attribute runs it "
                                     "as a.flat[:] = v (unbuffered: a smeared copy) while "
