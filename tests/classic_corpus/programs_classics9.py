@@ -754,15 +754,31 @@ def sorted_min_max_key_variety(x):
     return sum((i + 1) * v for i, v in enumerate(s)) + lo[1] + hi + min(x[0], x[1], x[2])
 
 
-@case(vector(4, 0.2, 1.0))
-def map_filter_zip_star_transpose(x):
-    """map with two iterables, filter(None, ...) dropping exact zeros, zip(*rows) transpose,
-    enumerate(start=1)."""
-    rows = [[x[0], x[1]], [x[2], x[3]], [x[0] * x[3], 0.0]]
-    cols = list(zip(*rows))
-    prods = list(map(lambda a, b: a * b, cols[0], cols[1]))
-    nz = list(filter(None, prods))
-    return sum(k * v for k, v in enumerate(nz, start=1)) + sum(map(sum, cols))
+@case(vector(9, -1.0, 1.0))
+def rows_as_views_through_builtins(x):
+    """Rows of a 2-d array are views wherever they travel: list(A), unpacking, sorted(A,
+    key=) and max(A, key=) results, dict(enumerate(A)), heap entries; writes through
+    them reach A (a deepcopy of the list does not)."""
+    import heapq
+
+    A = x.reshape(3, 3).copy()
+    lst = list(A)
+    lst[0][1] = lst[2][2] * 3.0
+    a, b, c = A
+    a += c
+    b *= 2.0
+    rs = sorted(A, key=lambda r: r.sum())
+    rs[-1] *= 2.0
+    r = max(A, key=lambda r: r @ r)
+    r[0] = 5.0 * r[1]
+    d = dict(enumerate(A))
+    d[1] *= d[0]
+    h = [(float(row.sum()), i, row) for i, row in enumerate(A)]
+    heapq.heapify(h)
+    heapq.heappop(h)[2][2] += 1.0
+    deep = copy.deepcopy(list(A))
+    deep[0] *= 10.0
+    return float(A.ravel() @ np.arange(1.0, 10.0) + deep[0] @ [1.0, 2.0, 3.0])
 
 
 _REGISTRY_STATE = {"scale": 1.0, "calls": 0}
