@@ -50,6 +50,10 @@ _ADD = frozenset({operator.add, operator.iadd, operator.sub, operator.isub, np.a
                   np.subtract})
 _ADD_IDS = frozenset(map(id, _ADD))
 _SUM_IDS = frozenset(map(id, (builtins.sum, math.fsum)))  # sum([x * x, -a]): its items
+_REMAKE = frozenset(map(id, (operator.mul, operator.add, operator.sub, operator.truediv,
+                              operator.pow, operator.neg, operator.matmul, np.matmul, np.dot,
+                              np.array, np.asarray)))
+REMAKES = 8  # residuals whose operands are made again (arrays not kept), at most, a capture
 SLOPE = 1e-6  # a step whose derivative in its start is below this is one that lands (Newton)
 _SCALARS = (float, int, np.float64, np.float32)
 _NUMS = (float, int, np.floating, np.integer, np.ndarray)
@@ -95,10 +99,43 @@ def _size(x: Any) -> float:
     return float("nan")
 
 
-def _scale(args: tuple) -> float:
-    """The operands' largest magnitude (sum's: its items'); NaN if one is not known."""
+def _remade(x: Value, nodes: list, i: int, depth: int = 3) -> Any:
+    """x, an operand of nodes[i] whose primal was not kept (an array: ``x * x``, ``A @ x``),
+    made again from its maker's operands (kept, or made again: ``depth`` makers deep) where
+    that maker is a NumPy ufunc or operator among the CHAIN nodes before; None where it
+    cannot be."""
+    if x.primal is not None:
+        return x.primal
+    for k in range(i - 1, max(-1, i - CHAIN - 1), -1):
+        n = nodes[k]
+        if not any(o is x for o in n.outputs):
+            continue
+        fn: Any = getattr(n.rule, "fn", None)
+        if depth == 0 or n.kwargs or not (isinstance(fn, np.ufunc) or id(fn) in _REMAKE):
+            return None
+        ps = [[y if type(y) is not Value else _remade(y, nodes, k, depth - 1) for y in a]
+              if type(a) is list else _remade(a, nodes, k, depth - 1) if type(a) is Value
+              else a for a in n.args]
+        if any(p is None or type(p) is list and None in p for p in ps):
+            return None
+        try:
+            with np.errstate(all="ignore"):
+                return fn(*ps)
+        except Exception:  # noqa: BLE001 (not made again: not judged)
+            return None
+    return None
+
+
+def _scale(args: tuple, nodes: list | None = None, i: int = 0,
+           budget: list[int] | None = None) -> float:
+    """The operands' largest magnitude (sum's: its items'); NaN if one is not known (an
+    array operand not kept is made again, ``_remade``, while ``budget`` lasts)."""
     items = [y for x in args for y in (x if type(x) in (list, tuple) else (x,))]
     sizes = [_size(a) for a in items]
+    if nodes is not None and budget and budget[0] > 0 and any(z != z for z in sizes):
+        budget[0] -= 1
+        sizes = [_size(_remade(a, nodes, i)) if z != z and type(a) is Value else z
+                 for a, z in zip(items, sizes, strict=True)]
     return float("nan") if any(z != z for z in sizes) else max(sizes, default=0.0)
 
 
@@ -324,6 +361,7 @@ def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
         return live[0]
 
     looked: set[int] = set()
+    budget = [REMAKES]
     for at, dist in reversed(cmps):  # (the test chain between the residual and its
         for i in range(min(at, len(nodes)) - 1, max(-1, at - CHAIN - 1), -1):  # comparison
             if i in looked:  # is short)
@@ -335,8 +373,10 @@ def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
             fn = id(getattr(n.rule, "fn", None))
             if fn in _ADD_IDS and len(n.args) == 2 or fn in _SUM_IDS and n.args and \
                     type(n.args[0]) in (list, tuple):
-                scale = _scale(n.args)
-                if not (_size(n.outputs[0]) <= CANCELLED * scale and
+                if (out := _size(n.outputs[0])) != out:
+                    continue  # (not kept: not known to cancel)
+                scale = _scale(n.args, nodes, i, budget)
+                if not (out <= CANCELLED * scale and
                         any(i < a <= i + CHAIN and d <= TIE * scale for a, d in cmps)):
                     continue  # (no cancellation, or no tie near it: cheap, before any walk)
                 if _judge(nodes, i, live_of, cmps, scale):
