@@ -1458,17 +1458,38 @@ def cmp_to_key_comparator(x):
     return sum((i + 1) * (p[0] - p[1] ** 2) for i, p in enumerate(pts)) * flag
 
 
-@case(vector(5, -1.0, 1.0))
-def takewhile_dropwhile_filterfalse(x):
-    """itertools.takewhile / dropwhile / filterfalse with predicates on traced values, and
-    min(dict, key=dict.get)."""
-    s = sorted(x)
-    lo = list(itertools.takewhile(lambda v: v < 0.2, s))
-    hi = list(itertools.dropwhile(lambda v: v < 0.2, s))
-    neg = list(itertools.filterfalse(lambda v: v > 0, x))
-    d = {i: v * v for i, v in enumerate(x)}
-    kmin = min(d, key=d.get)
-    return sum(lo) * 2.0 + sum(v * v for v in hi) + sum(neg) + d[kmin] + x[kmin]
+@case(vector(6, -1.0, 1.0))
+def iteration_while_modifying(x):
+    """Iterators over an array read its memory lazily: writes made during the loop are seen
+    by later steps (enumerate, a.flat, zip of overlapping slices, rows, reversed, a lazy
+    generator / map created before a write, next() between writes)."""
+    a = x.copy()
+    for i, v in enumerate(a[:-1]):
+        a[i + 1] += 0.5 * v
+    b = x.copy()
+    for k, v in enumerate(b.flat):
+        if k < 5:
+            b[k + 1] = b[k + 1] + v * 0.5
+    c = x.copy()
+    for p, q in zip(c, c[1:]):
+        c[-1] += p * q
+    R = x.reshape(3, 2).copy()
+    for i, row in enumerate(R[:-1]):
+        R[i + 1] += row
+    d = x.copy()
+    for i, v in enumerate(reversed(d)):
+        if i < 5:
+            d[4 - i] += v
+    e = x.copy()
+    g = (v * 2 for v in e)
+    m = map(lambda v: v * v, e)
+    e[3] = 100.0 * x[0]
+    it = iter(e)
+    first = next(it)
+    e[1] = first * 7.0
+    w = np.arange(1.0, 7.0)
+    return float(a @ w + b @ w + c @ w + R.ravel() @ w + d @ w + sum(g) + sum(m)
+                 + next(it) * 3.0)
 
 
 @case(vector(5, -1.0, 1.0))
