@@ -20,8 +20,14 @@ views (a[0], a[1] = a[1], a[0]) and tuple assignment of overlapping slices, over
 in-place ufuncs (a += a.T, a[1:] += a[:-1], a[:] = a[::-1]), a[::-1].sort(), out= into
 views, np.put with repeated indices, putmask cycling values, a.flat assignment, int arrays
 truncating traced writes, 0-d arrays updated in place, object arrays, np.vectorize /
-frompyfunc / apply_along_axis / piecewise with Python callbacks. Each program is a
-deterministic function of its input."""
+frompyfunc / apply_along_axis / piecewise with Python callbacks; Fortran-ordered arrays
+written through their order='F' reshapes and ravels (MATLAB ports); writers whose values
+alias the written array (np.place, a.flat[k] = view, a.flat = view, np.fill_diagonal,
+np.concatenate / np.stack with out=), which NumPy copies element by element without
+buffering; object arrays whose maxima and in-place sorts pick items in C; rows of 2-d
+arrays travelling through builtins as views; iterators reading memory written during the
+loop. Each program is a deterministic function of its input. REPLAY_EXPECTED lists the
+programs whose cached replays are known wrong."""
 
 import bisect
 import collections
