@@ -1413,16 +1413,6 @@ def chained_assignment_and_dict_fromkeys(x):
     return float(a @ a) + sum(d["q"]) + sum(d["r"]) * x[1]
 
 
-@case(vector(5, -1.0, 1.0))
-def star_unpacking_numpy_scalars(x):
-    """first, *mid, last = array (elements are np.float64), swapped with a tuple assignment,
-    mixed with Python floats; divmod on them."""
-    first, *mid, last = x * 2.0
-    first, last = last, first
-    q, r = divmod(first + 3.0, 0.7)
-    return first * 3.0 + sum(mid) * last + float(r) * 2.0 + q
-
-
 @case(vector(4, -1.0, 1.0))
 def and_or_return_operands(x):
     """`a or b` and `a and b` return an operand: x * 0.0 is falsy so `or` picks the other;
@@ -1974,6 +1964,17 @@ def fortran_flat_view_sort_fill_swap(x):
     return float(A.ravel() @ w + B.ravel() @ w[::-1] + C.ravel() @ w + D.ravel()[:6] @ w)
 
 
+@case(vector(4, -1.0, 1.0))
+def ravel_order_a_of_transpose_written(x):
+    """a.T.ravel(order='A'): 'A' follows a.T's Fortran layout, a view of a in column
+    order; a write through it reaches a (right in a fresh capture; the cached replay re-makes
+    the view from a C-ordered value, where 'A' means C order)."""
+    a = x.reshape(2, 2).copy()
+    r = a.T.ravel(order="A")
+    r[1] = 3.0 * r[1]
+    return float(a.ravel() @ [1.0, 2.0, 3.0, 4.0] + r @ r)
+
+
 # ======================================================== NumPy: object arrays that choose
 
 
@@ -2239,6 +2240,10 @@ REPLAY_EXPECTED: dict[str, str] = {
     "flat_assignment_aliased_values": "the same unbuffered flat assignment in the replay",
     "flat_attribute_set_reversed": "the changed value (a.flat[:] = v) in the replay",
     "concatenate_stack_out_aliasing": "the inputs read before the call in the replay",
+    "ravel_order_a_of_transpose_written": "a.T.ravel(order='A') written: the replay's view "
+                                          "update re-makes the view from a C-ordered value "
+                                          "(rules/primitives.view_update), where 'A' is C "
+                                          "order: the write lands on other elements",
     "object_array_max_min": "o.max() / np.min(o) / np.maximum.reduce(o) of an object array "
                             "pick an item by C comparisons with no guard: the replay reads "
                             "the item the recording picked",
