@@ -89,7 +89,7 @@ def visible_to_outer(fn) -> bool:
 
 def outer_recorder() -> Recorder | None:
     """The recorder of the capture this call runs inside (None outside any capture)."""
-    rec = current_recorder()
+    rec = C.current_recorder()
     return rec if rec is not None and C.is_enabled() and not C.in_framead() else None
 # --- end higher order ------------------------------------------------------------------------
 
@@ -170,13 +170,19 @@ def _guard_flag_pairs(on: bool) -> list[tuple[Any, int]]:
         [(fn, on_f if on else off_f) for fn, on_f, off_f in _INSERTIONS]
 
 
-# the rewritten set/dict insertions (opcodes_common: BUILD_SET, SET_ADD, SET_UPDATE, MAP_ADD):
+# the rewritten set/dict insertions (opcodes_common: BUILD_SET, SET_ADD, SET_UPDATE, MAP_ADD,
+# BUILD_MAP, DICT_UPDATE):
 # natively unless guards are recorded (set.update of a traced array still reads its rows)
 _INSERTIONS = ((SET_BUILD, C.RULE | C.SCAN, C.NATIVE), (SET_ADD, C.RULE | C.SCAN, C.NATIVE),
-               (SET_UPDATE, 0, C.RULE), (DICT_ADD, 0, C.NATIVE))
+               (SET_UPDATE, 0, C.RULE), (DICT_ADD, 0, C.NATIVE), (C.dict_update, 0, C.NATIVE))
 
 
-def _sync_guard_flags() -> None:
+def _sync_guard_flags(guarding: bool = True) -> None:
+    """The guard flags as C.guard_users() says. A session that records no guards (``not
+    guarding``) changes no guard count: it skips the lock while the flags are off (a guarding
+    session turns them on itself, before its program runs, and off when it ends)."""
+    if not guarding and not _guard_flags_on[0]:
+        return
     with _flags_lock:
         on = C.guard_users() > 0
         if on == _guard_flags_on[0]:
@@ -334,18 +340,23 @@ class Session(C.SessionBase):
         try:
             self._counted = True
             _gc_callback(True)
-            self.recorder.retrack()  # (values registered before the start were not tracked)
+            rec = self.recorder
+            rec.retrack()  # (values registered before the start were not tracked)
+            self._guarding = guarding = getattr(rec, "guards", None) is not None  # (as C)
+            _sync_guard_flags(guarding)
             if C.session_depth() > 1:  # nested: the outer session's traced values are
                 C.forget_in_outer()  # constants
-            _sync_guard_flags()
-            _sync_fast_record()
+                _sync_fast_record()
+            else:  # (_sync_fast_record's, for this session's recorder)
+                C.set_fast_record(fast_record_state(rec) if FAST_RECORD else None)
         finally:
             _set_enabled(was)
 
     def _after_exit(self) -> None:
-        if self.__dict__.pop("_counted", False):
+        d = self.__dict__
+        if d.pop("_counted", False):
             _gc_callback(False)
-        _sync_guard_flags()
+        _sync_guard_flags(d.get("_guarding", True))
         self.recorder.close()
         if C.session_depth() == 0:
             release_frames()  # the location cache must not keep the user's frames

@@ -39,6 +39,7 @@ try:
 except ImportError:  # pragma: no cover - the optional extension is not built
     _kept_bytes = None
 
+_FLOAT64 = np.dtype(float)
 _REFS_SWEEP_MIN = 4096  # weak primals kept before the first sweep of dead ones
 _REINTERPRET_RULE, RESIZE_RULE = layout_rules.make_rules()
 
@@ -74,6 +75,8 @@ class ValueTable:
         primal is held weakly until a node saves it (``_keep``); with ``save_all`` at once."""
         self._next_id += 1
         t = type(obj)
+        if t is float:  # (the common scalar: no isinstance chain, no dtype made)
+            return Value(self._next_id, (), _FLOAT64, float, obj)
         if isinstance(obj, np.ndarray):
             v = Value(self._next_id, obj.shape, obj.dtype, np.ndarray)
             if self.save_all:
@@ -180,6 +183,10 @@ class ValueTable:
 
     def _register(self, obj: Any, v: Value, parent: Any = None, recipe: tuple | None = None):
         """Make ``obj`` a traced object whose current IR value is ``v``."""
+        if type(obj) is float:  # (the common scalar: ``_entry``'s strong entry)
+            self.entries[id(obj)] = Entry(obj, v, None, 0, None, None)
+            C.track(obj)
+            return
         if isinstance(obj, np.ndarray):
             if self._stale:
                 self.purge_stale()

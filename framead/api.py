@@ -184,6 +184,7 @@ def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | No
     # caller changes later is read again)
     nums_by_nargs: dict[int, tuple[int, ...]] | None = \
         {} if single or type(argnums) is tuple else None
+    fname = name_of(f)  # (for messages: once per function)
 
     def run(*args: Any, **kwargs: Any):
         nums = nums_by_nargs.get(len(args)) if nums_by_nargs is not None else None
@@ -192,7 +193,6 @@ def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | No
             if nums_by_nargs is not None:
                 nums_by_nargs[len(args)] = nums
         t = capture(f, args, kwargs, nums, strict)
-        fname = name_of(f)
         aux = split_aux(t, fname) if has_aux else None
         value = (t.value, aux) if has_aux else t.value
         seed = scalar_seed(t.value, t, fname)

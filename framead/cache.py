@@ -155,7 +155,7 @@ def _signature(args: tuple, kwargs: dict, spec: Differentiated) -> tuple:
     argument's value, and how the arrays among them alias."""
     sig: list = [spec.signature(fingerprint)]
     sig += [fingerprint(a) for i, a in enumerate(args) if i not in spec.trees]
-    sig.append(tuple(sorted((k, fingerprint(v)) for k, v in kwargs.items())))
+    sig.append(tuple(sorted((k, fingerprint(v)) for k, v in kwargs.items())) if kwargs else ())
     arrays = [((i, k), v) for i, t in spec.trees.items() for k, v in enumerate(t.leaves)
               if isinstance(v, np.ndarray)]
     seen: set[int] = set()
@@ -164,7 +164,7 @@ def _signature(args: tuple, kwargs: dict, spec: Differentiated) -> tuple:
             _arrays_in(a, (i,), arrays, seen)
     for k, v in sorted(kwargs.items()):
         _arrays_in(v, (k,), arrays, seen)
-    sig.append(_aliasing(arrays, {}))
+    sig.append(_aliasing(arrays, {}) if arrays else ())  # (no arrays: no aliasing)
     return tuple(sig)
 
 
@@ -257,7 +257,10 @@ class WatchedGlobals:
     def valid(self) -> bool:
         for get, fingerprint, was in self.checks:
             try:
-                now = fingerprint(get())
+                now = get()
+                if type(was) is _Ident and was.obj is now and type(now) is not dict:
+                    continue  # (by identity still: no fingerprint made; a dict's may not be)
+                now = fingerprint(now)
             except Exception:  # noqa: BLE001 - a vanished global: the trace is stale
                 return False
             if now != was:
@@ -418,6 +421,7 @@ class CachedValueAndGrad:
         self.uncached = uncached  # called instead inside another capture (value_and_grad)
         functools.update_wrapper(self, f)  # before the state: f's own .stats must not win
         self._traces: dict[tuple, list[_Entry]] = {}
+        self._nums: dict[int, tuple[int, ...]] = {}  # argnums normalised, by len(args)
         self.stats = {"hits": 0, "misses": 0, "captures": 0, "uncacheable": 0, "reasons": [],
                       "replay_raised": 0, "replay_warned": 0}
 
@@ -426,7 +430,11 @@ class CachedValueAndGrad:
         self._traces.clear()
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        nums = norm_argnums(self._argnums(args), len(args))
+        nums = self._nums.get(len(args))
+        if nums is None:
+            nums = norm_argnums(self._argnums(args), len(args))
+            if type(self.argnums) in (int, tuple):  # (immutable: normalised once per count)
+                self._nums[len(args)] = nums
         if outer_recorder() is not None:  # inside another capture: no shortcuts
             if self.value_only:
                 return call_top(self.f, args, kwargs)
@@ -435,14 +443,13 @@ class CachedValueAndGrad:
         spec = Differentiated(args, nums, self.f)  # clear errors for what cannot be an input
         try:
             sig = _signature(args, kwargs, spec)
-            hash(sig)
+            entries = self._traces.get(sig, [])  # (hashed once: unhashable raises here)
         except TypeError:
-            sig = None
+            sig, entries = None, []
         if sig is not None and any(len(p) > 2 for p in sig[-1]):
             # views of one buffer (not one object): a trace reads the part of that buffer
             # no argument covers as it was, so it is valid for this call only
-            sig = None
-        entries = self._traces.get(sig, []) if sig is not None else []
+            sig, entries = None, []
         if entries:
             inputs = [(fresh_copy(v) if type(v) is np.ndarray else np.array(v, copy=True))
                       if isinstance(v, np.ndarray) else v for v in spec.leaves()]

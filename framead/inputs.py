@@ -126,6 +126,7 @@ def _copy_arrays(arrays: list[np.ndarray]) -> dict[int, np.ndarray]:
     return out
 
 
+_FLOAT_SIG = (float, (), None)  # (a differentiated float leaf's signature entry)
 _NO_ARRAYS = frozenset({float, int, complex, bool, str, type(None)})  # (exact types)
 
 
@@ -209,6 +210,10 @@ class ArgTree:
 
     def __init__(self, num: int, x: Any, f: Callable | None):
         self.num = num
+        if type(x) is float:  # (the common input: one float, nothing to check)
+            leaf: list[Any] = [x]
+            self.treedef, self.leaves, self.paths, self.diff = tree.LEAF, leaf, [""], [True]
+            return
         if x is None or not tree.is_node(x):
             check_input(x, num, f)  # one value: the clear errors for what it cannot be
             self.treedef, self.leaves, self.paths, self.diff = tree.LEAF, [x], [""], [True]
@@ -256,7 +261,8 @@ class Differentiated:
     def signature(self, static: Callable[[Any], Any]) -> tuple:
         """What a cached trace of these arguments depends on: structures, the differentiated
         leaves' types, shapes and dtypes, the other leaves by ``static`` (their value)."""
-        return tuple((t.treedef, tuple((type(v), np.shape(v), getattr(v, "dtype", None)) if d
+        return tuple((t.treedef, tuple(_FLOAT_SIG if d and type(v) is float else
+                                       (type(v), np.shape(v), getattr(v, "dtype", None)) if d
                                        else static(v)
                                        for v, d in zip(t.leaves, t.diff)))  # noqa: B905
                      for t in self.trees.values())
@@ -275,7 +281,9 @@ class Differentiated:
             # (t.leaves and t.diff are made together, one entry per leaf: zip's strict=True,
             # a keyword call of ~0.5 us, would check nothing)
             for v, d in zip(t.leaves, t.diff):  # noqa: B905
-                if fresh is not None and (d or isinstance(v, np.ndarray)):
+                if fresh is None and type(v) is float and d:  # (the common input first)
+                    v = v * 1.0
+                elif fresh is not None and (d or isinstance(v, np.ndarray)):
                     v = fresh(v, d)
                 elif isinstance(v, np.ndarray):
                     v = copies.get(id(v), v)

@@ -188,14 +188,14 @@ def _check_cotangent(t: Any, meta: Meta, node: Node, i: int) -> Any:
 
 def cast_like(g: Any, x: Any) -> Any:
     """A cotangent shaped and typed like the primal ``x`` (zeros for None)."""
+    if type(x) is float:  # (the common scalar case first: no NumPy call)
+        return g if type(g) is float else 0.0 if g is None else float(np.real(g))
     if g is None:
         g = np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0
     if isinstance(x, np.ndarray):
         g = np.asarray(g, dtype=x.dtype if x.dtype.kind == "c" else np.result_type(x.dtype,
                                                                                    np.float16))
         return np.broadcast_to(g, x.shape).copy() if g.shape != x.shape else g
-    if type(x) is float:
-        return float(np.real(g))
     if isinstance(x, np.inexact):
         return g if type(g) is type(x) else type(x)(g)
     return g
