@@ -60,7 +60,7 @@ _NUMS = (float, int, np.floating, np.integer, np.ndarray)
 _UNKNOWN = -2  # a node whose place cannot be told
 _JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
 _GENERATORS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
-_Table = tuple[list[tuple[int, int]], dict[int, set[int]], list[int], bool]
+_Table = tuple[list[tuple[int, int]], dict[int, set[int]], list[int], bool, dict]
 _loops: dict[int, tuple[weakref.ref, _Table]] = {}
 
 
@@ -142,7 +142,8 @@ def _scale(args: tuple, nodes: list | None = None, i: int = 0,
 def _loop_table(code: CodeType) -> _Table:
     """The code's loops as (first, last) byte offsets of a backward jump's span, the offsets
     of each line (a ``while`` test is compiled twice: before the loop and at its end), the
-    offsets of its comparisons, and whether it calls itself by name (recursion)."""
+    offsets of its comparisons and calls (returns negated), and whether it calls itself by
+    name (recursion)."""
     entry = _loops.get(id(code))
     if entry is not None and entry[0]() is code:
         return entry[1]
@@ -153,11 +154,11 @@ def _loop_table(code: CodeType) -> _Table:
         lines.setdefault(line_at(code, ins.offset), set()).add(ins.offset)
         if ins.opcode in _JUMPS and isinstance(ins.argval, int) and ins.argval <= ins.offset:
             spans.append((ins.argval, ins.offset))
-        if ins.opname == "COMPARE_OP":
-            cmps.append(ins.offset)
+        if ins.opname in ("COMPARE_OP", "CALL") or ins.opname.startswith("RETURN"):
+            cmps.append(-ins.offset if ins.opname.startswith("RETURN") else ins.offset)
     recursive = code.co_name in code.co_names or code.co_name in code.co_freevars
     key = id(code)
-    table = (spans, lines, cmps, recursive)
+    table = (spans, lines, cmps, recursive, {})  # (and _checks_only's answers)
     _loops[key] = (weakref.ref(code, lambda _: _loops.pop(key, None)), table)
     return table
 
@@ -167,7 +168,7 @@ def _loop_of(frames: tuple) -> tuple[CodeType, tuple[int, int], int] | None:
     line. A function that calls itself is a loop over its frames (its whole code): only its
     outermost frame is a first pass."""
     for code, lasti in frames:
-        spans, lines, _, recursive = _loop_table(code)
+        spans, lines, _, recursive, _ = _loop_table(code)
         line = line_at(code, lasti)
         offsets = lines.get(line, ())
         inner = [s for s in spans if s[0] <= lasti <= s[1] or
@@ -215,6 +216,14 @@ def _checks_only(code: CodeType, span: tuple[int, int], lines: set[int]) -> bool
     program)."""
     if span[1] - span[0] >= 1 << 29:
         return False
+    memo = _loop_table(code)[4]
+    key = (span, frozenset(lines))
+    if key not in memo:
+        memo[key] = _checks_only_now(code, span, lines)
+    return memo[key]
+
+
+def _checks_only_now(code: CodeType, span: tuple[int, int], lines: set[int]) -> bool:
     ins = [i for i in dis.get_instructions(code) if span[0] <= i.offset <= span[1]]
     target = {ins[k + 1].argval for k, i in enumerate(ins[:-1]) if i.opname == "FOR_ITER"}
     for k, i in enumerate(ins):
@@ -332,15 +341,16 @@ def _judge(nodes: list, i: int, live_of: Callable[[], set[int]], cmps: list,
 
 
 def _compared_at(node: Node) -> Node:
-    """``node`` located at the comparison it was an operand of: the first comparison after
-    it in its frame, or its caller's (where that is not known, ``node`` itself)."""
+    """``node`` located at the comparison it was an operand of: the first comparison or call
+    (``math.isclose``) after it in its frame, or its caller's where the frame returns first
+    (where that is not known, ``node`` itself)."""
     frames = getattr(getattr(node, "_loc", None), "frames", None)
     if type(frames) is not tuple:
         return node
     for k, (code, lasti) in enumerate(frames):
-        after = [o for o in _loop_table(code)[2] if o > lasti]
-        if after:
-            loc = resolve_where(((code, min(after)), *frames[k + 1:]))
+        after = [o for o in _loop_table(code)[2] if abs(o) > lasti]
+        if after and min(after, key=abs) > 0:  # (not a return first: its caller compares)
+            loc = resolve_where(((code, min(after, key=abs)), *frames[k + 1:]))
             return Node(node.rule, node.args, node.kwargs, node.outputs, loc)
     return node
 
