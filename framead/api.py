@@ -195,7 +195,7 @@ def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | No
         t = capture(f, args, kwargs, nums, strict)
         aux = split_aux(t, fname) if has_aux else None
         value = (t.value, aux) if has_aux else t.value
-        seed = scalar_seed(t.value, t, fname)
+        seed = 1.0 if type(t.value) is float else scalar_seed(t.value, t, fname)
         v = t.graph.outputs[0]
         if t.nested:  # inside another capture: a derivative it can differentiate again
             out = nested_vjp(t)({v.id: seed} if isinstance(v, Value) else {})
@@ -205,7 +205,12 @@ def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | No
             return value, g
         with paused_gc():
             grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(t.wrt)
-        if any(map(has_nan, grads)) and value_is_finite(t.value):  # FA112: where born
+        nan = False
+        for g in grads:  # (a float's NaN test inline: the common case)
+            if (g != g) if type(g) is float else has_nan(g):
+                nan = True
+                break
+        if nan and value_is_finite(t.value):  # FA112: where born
             report_nonfinite(t.backward(), {v.id: seed}, fname, t.strict)
         hazards, spec = t.hazards, t.spec
         del t
