@@ -4855,9 +4855,29 @@ probe_dict_merge(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* DICT_UPDATE i for {**m} (rewritten to a call the call probe sees: a cached trace guards
+   which keys merge, capture/membership.py pairs_call): dict_update(dict, update) merges
+   update into dict, with the instruction's own error for an object without keys(). */
+static PyObject *
+probe_dict_update(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (FA_UNLIKELY(nargs != 2)) {
+        return wrong_nargs("_framead_probe_dict_update", 2, nargs);
+    }
+    if (PyDict_Update(args[0], args[1]) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Format(PyExc_TypeError, "'%.200s' object is not a mapping",
+                         Py_TYPE(args[1])->tp_name);
+        }
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef unary_defs[3] = {PROBE_DEF(neg), PROBE_DEF(pos), PROBE_DEF(invert)};
-static PyMethodDef misc_defs[6] = {PROBE_DEF(getitem), PROBE_DEF(setitem), PROBE_DEF(getattr),
-                                   PROBE_DEF(getiter), PROBE_DEF(unpack), PROBE_DEF(dict_merge)};
+static PyMethodDef misc_defs[7] = {PROBE_DEF(getitem), PROBE_DEF(setitem), PROBE_DEF(getattr),
+                                   PROBE_DEF(getiter), PROBE_DEF(unpack), PROBE_DEF(dict_merge),
+                                   PROBE_DEF(dict_update)};
 
 /* ------------------------------------------------------------------------ */
 /* The call trampoline                                                       */
@@ -6473,7 +6493,8 @@ PyInit__evalframe(void)
         add_probe(m, "getattr", &misc_defs[2], modname) < 0 ||
         add_probe(m, "getiter", &misc_defs[3], modname) < 0 ||
         add_probe(m, "unpack", &misc_defs[4], modname) < 0 ||
-        add_probe(m, "dict_merge", &misc_defs[5], modname) < 0) {
+        add_probe(m, "dict_merge", &misc_defs[5], modname) < 0 ||
+        add_probe(m, "dict_update", &misc_defs[6], modname) < 0) {
         goto fail;
     }
     CallProbe *call = PyObject_New(CallProbe, &CallProbe_Type);

@@ -95,6 +95,7 @@ from . import opcodes_common, writers
 from . import special_forms as sf
 from .callables import HEAPTYPE, constructs_in_python
 from .decision_guards import EQUALITY, slice_call
+from .membership import merge_call
 from .native import call_as_user
 from .operators import BINARY_NAMES
 from .reference_moves import (
@@ -265,6 +266,7 @@ _DECLARED: list[tuple[int, list]] = [
         (itertools.starmap, sf.starmap), (itertools.accumulate, sf.accumulate),
         (np.frompyfunc, sf.frompyfunc), (itertools.chain.from_iterable, nested_rows),
         (builtins.getattr, attribute_call), (builtins.slice, slice_call),
+        (C.dict_update, merge_call),  # {**m}: which keys merge (opcodes_common)
         *((f, run_code) for f in CODE_RUNNERS)]),  # eval/exec: instrumented frames
     (Kind.ATTRIBUTE_WRITE, [(builtins.setattr, writers.set_attribute)]),
     (Kind.WRITER, [

@@ -426,6 +426,14 @@ def pairs_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     return out
 
 
+def merge_call(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
+    """``{**m}``'s merge (the ``dict_update`` probe, opcodes_common): a mapping's keys as
+    ``d.update(m)``'s (pairs_call); anything else natively, with the instruction's error."""
+    if len(args) == 2 and not kwargs and hasattr(type(args[1]), "keys"):
+        return pairs_call(rec, fn, args, kwargs, frame)
+    return call_as_user(fn, args, kwargs)
+
+
 class KeyIndex:
     """Which of ``keys`` (a dict's) is equal to ``key``: its position, -1 for none."""
 

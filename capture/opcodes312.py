@@ -87,7 +87,7 @@ N_BINOP = len(_opcode._nb_ops)  # 26
 # What a probes object carries (as on 3.11: see opcodes311)
 PROBE_TUPLES = {"BINOP": N_BINOP, "COMPARE": N_COMPARE, "CONTAINS": 2}
 PROBE_NAMES = ("unary_negative", "unary_positive", "unary_invert", "getitem", "setitem",
-               "getattr", "getiter", "unpack", "call")
+               "getattr", "getiter", "unpack", "call", "dict_update")
 MARKER_NAMES = ("STAR_KWNAMES1", "STAR_KWNAMES2")
 ATTR_NAMES = _common.ATTR_NAMES
 SPEC = ProbeSpec(VERSION, PROBE_TUPLES, PROBE_NAMES, MARKER_NAMES)

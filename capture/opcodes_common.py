@@ -285,7 +285,8 @@ class Emitter:
         order); ``SET_ADD i`` -> ``SET_ADD(s, v)``; ``SET_UPDATE i`` -> ``SET_UPDATE(s, it)``
         (kept after LOAD_CONST: a constant frozenset, ``{1, 2, 3}``); a dict comprehension's
         ``MAP_ADD i`` -> ``DICT_ADD(d, ((k, v),))``, a dict display's ``BUILD_MAP n`` (n > 0,
-        keys not all constants) -> ``DICT_ADD({}, ((k1, v1), ..))``."""
+        keys not all constants) -> ``DICT_ADD({}, ((k1, v1), ..))``, its ``{**m}``'s
+        ``DICT_UPDATE i`` -> ``probes.dict_update(d, m)``."""
         BUILD_TUPLE, LOAD_CONST, COPY, SWAP = op["BUILD_TUPLE"], self.LOAD_CONST, self.COPY, \
             self.SWAP
         BUILD_MAP, BINARY_OP = op["BUILD_MAP"], op["BINARY_OP"]
@@ -323,8 +324,15 @@ class Emitter:
             return [*seq, (BUILD_MAP, 0), (SWAP, 2), (COPY, 2), (SWAP, 2),
                     *self.via_call(ctx, DICT_ADD, 2), (self.POP_TOP, 0)], 4
 
+        def dict_update(ctx, arg):
+            # [d, *(arg - 1 items), m] -> [d, *items, d, m] -> probes.dict_update(d, m) (the
+            # instruction's merge and errors), its None dropped
+            return [(COPY, arg + 1), (SWAP, 2), *self.via_call(ctx, ctx.probes.dict_update, 2),
+                    (self.POP_TOP, 0)], 3
+
         return {"BUILD_SET": build_set, "SET_ADD": inserting(SET_ADD),
                 "SET_UPDATE": inserting(SET_UPDATE), "MAP_ADD": map_add,
+                "DICT_UPDATE": dict_update,
                 "BUILD_MAP": lambda ctx, arg: build_map(ctx, arg) if arg else None}
 
     def contains(self, ctx: Any, arg: int) -> tuple[Instrs, int]:

@@ -424,7 +424,7 @@ def test_set_instructions_are_invisible(k, cache):
     assert seen[1] == want_plain
 
 
-# --- dict keys made by instructions: not guarded yet -------------------------------------------
+# --- dict keys made by instructions (BUILD_MAP, MAP_ADD, DICT_UPDATE, STORE_SUBSCR) -----------
 
 
 def _stored(vals, x):
@@ -443,16 +443,7 @@ DICT_FORMS = {
 }
 
 
-_MAP_REASON = ("DICT_UPDATE ({**a}) is not rewritten: which traced keys of a merged mapping "
-               "merge is replayed as recorded. Needs: DICT_UPDATE i -> a call of a merge with "
-               "DICT_UPDATE's own error for a non-mapping ('X' object is not a mapping), as "
-               "3.13's dict_merge probe (dict.update would take a list of pairs)")
-
-
-@pytest.mark.parametrize("form", [
-    name if name != "merge" else
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=_MAP_REASON))
-    for name in DICT_FORMS])
+@pytest.mark.parametrize("form", list(DICT_FORMS))
 def test_dict_keys_made_by_instructions(form):
     check_replay_at_points(_keyed(DICT_FORMS[form]), MERGE)
 
@@ -526,3 +517,41 @@ def test_a_rewritten_dict_display_is_the_native_one():
     (value, aux), g = framead.value_and_grad(_display_semantics, has_aux=True)(x)
     assert (value, aux) == native and native[1][0] and native[1][1] == 2
     np.testing.assert_array_equal(g, [3.0, 0.0])
+
+
+class _KeysOnly:
+    """A mapping by keys() and __getitem__ only (no dict)."""
+
+    def keys(self):
+        return ["k"]
+
+    def __getitem__(self, k):
+        return 5.0
+
+
+def _merge_semantics(x):
+    gen = (i for i in range(3))
+    out = []
+    for m in ([(1, 2)], gen, 3, _KeysOnly(), {x[0] * 0 + 1.0: x[1]}):
+        try:
+            out.append({1.0: x[0], **m})
+        except TypeError as err:
+            last = traceback.extract_tb(err.__traceback__)[-1]
+            out.append((str(err), err.__context__, last.lineno))
+    return float(out[-1][1.0] + out[-2]["k"]), (str(out), next(gen))
+
+
+def test_a_rewritten_dict_merge_is_the_native_one():
+    """{**m} as probes.dict_update(d, m): the same errors for what is not a mapping (a list
+    of pairs, a generator, not consumed, a number), a keys()-only mapping merged, and the
+    same key merges (a traced key equal to 1.0 merges into 1.0), natively, uncached and in a
+    cached trace."""
+    x = np.array([1.0, 2.0])
+    native = _merge_semantics(x)
+    assert native[0] == 7.0 and native[1][1] == 0
+    for cache in (False, True):
+        vg = framead.value_and_grad(_merge_semantics, has_aux=True, cache=cache)
+        for _ in range(2):
+            (value, aux), g = vg(x)
+            assert (value, aux) == native
+            np.testing.assert_array_equal(g, [0.0, 1.0])
