@@ -80,8 +80,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                               "_statistics._normal_dist_inv_cdf, no rule (FA101)"),
     "statistics_median_variance": ("wrong_hazard", "statistics.pvariance: exact sums via "
                                    "as_integer_ratio (FA102/FA101)"),
-    "scipy_savgol_inside": ("wrong_hazard", "mode='interp' fits the edge windows with "
-                            "scipy.linalg.lstsq (LAPACK dgelsd), no rule (FA101)"),
     "scipy_curve_fit_inside": ("wrong_hazard", "curve_fit's MINPACK _lmdif has no rule or "
                                "implicit adjoint (FA101)"),
     "statistics_geometric_harmonic": ("wrong_hazard", "statistics.harmonic_mean sums exactly "
