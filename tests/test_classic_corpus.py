@@ -380,6 +380,8 @@ def _has_torch() -> bool:
 # program -> why its replay is known wrong: the silent losses above are also constants a
 # replay keeps (a wrong value at a new point, not only a wrong gradient)
 REPLAY_EXPECTED: dict[str, str] = {}
+for _mod in _LATER:
+    REPLAY_EXPECTED.update(getattr(_mod, "REPLAY_EXPECTED", {}))
 
 
 def test_classic_cached_replays():
