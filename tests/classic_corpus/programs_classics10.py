@@ -1605,23 +1605,15 @@ def scipy_root_fsolve_fixed_point(x):
 
 # program -> (expected verdict, cause); test_classic_corpus.py merges these entries
 EXPECTED: dict[str, tuple[str, str]] = {
-    # SILENT wrong gradients (no hazard): framead bugs, each cause named
-    "round_decimals_cleanup": ("wrong", "np.round / np.around / ndarray.round(decimals) are "
-                               "plain cuts (rules/numpy_rules.CUTS, defcut): a zero derivative "
-                               "with no hazard, while builtins.round(x, n) reports FA102 "
-                               "(rules/builtin_rules.HAZARDS)"),
+    # SILENT wrong gradients (no hazard): framead bugs, each cause named (matmul(axes=),
+    # heaviside's x2, np.linalg.diagonal(offset=) and np.convolve's integer modes were found
+    # here too, and fixed)
     "median_overwrite_input": ("wrong", "np.median / np.percentile(overwrite_input=True) "
                                "partition the traced argument in place: the rules "
                                "(rules/numpy_statistics_rules._quantile_family/_median_family) "
                                "declare no mutation, so the saved input is read reordered (the "
                                "cotangent goes to the wrong entries) and later reads of the "
                                "buffer see the unpartitioned values"),
-    "matmul_axes_keyword": ("wrong", "np.matmul(a, b, axes=[...]) (the gufunc axes= keyword): "
-                            "rules/product_rules.matmul_da/matmul_db swallow it in **kw and "
-                            "differentiate as if axes were the last two"),
-    "heaviside_sign_copysign_traced": ("wrong", "np.heaviside(x1, x2) is in "
-                                       "rules/numpy_rules.UFUNC_CUTS: zero derivative in x2 "
-                                       "too, where it is (x1 == 0)"),
     "quad_weight_traced_wvar": ("wrong", "scipy.integrate.quad(weight=..., wvar=traced): "
                                 "framead/quadrature.py _handler passes wvar to the adjoint as a "
                                 "constant option; only the integrand's reads and the limits are "
@@ -1630,15 +1622,9 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                 "framead/ode.py takes the times as floats (documented as not "
                                 "differentiated) without reporting it: d y(T)/dT = f(T, y(T)) "
                                 "is silently 0"),
-    # framead raises in the reverse pass (loud)
-    "linalg_diagonal_offset_square": ("error", "rules/linalg_rules._ldiagonal_vjp slices "
-                                      "ct[..., max(-k, 0):, max(k, 0):], not square for a "
-                                      "square matrix with offset k != 0: einsum '...ii->...i' "
-                                      "raises"),
-    "convolve_numeric_mode": ("error", "np.convolve / np.correlate with an integer mode (1 "
-                              "same, 2 full): rules/numpy_series_rules._conv_offset compares "
-                              "with strings only and takes 'valid': a shape error in the VJP"),
     # reported (wrong, with a hazard at the user's line)
+    "round_decimals_cleanup": ("wrong_hazard", "np.round / np.around / ndarray.round(decimals): "
+                               "zero derivative, FA102 at the user's line (as builtins.round)"),
     "svd_full_matrices_projectors": ("wrong_hazard", "np.linalg.svd(A) of a non-square A "
                                      "with the default full_matrices=True: FA101 for the "
                                      "whole call, even where only the first rows of Vt are "
