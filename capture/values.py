@@ -508,8 +508,30 @@ def call_recipe(rule, fn, node_args, kwargs, result):
             if not callable(f):
                 return None, None
             rest = node_args[:pos] + node_args[pos + 1:]
+            if not _remakes(f, rest, kwargs, pos, a, result):
+                return None, None  # (an index recipe into the owner instead)
             return a, ("call", f, rest, dict(kwargs), pos, rule)
     return None, None
+
+
+def _remakes(f, rest: tuple, kwargs: dict, pos: int, a: np.ndarray, result: np.ndarray) -> bool:
+    """Whether ``f`` re-makes ``result`` as a view with the same elements from a C-ordered
+    copy of ``a``, as the reverse pass and replays apply the recipe (``a.reshape(.., order='F')``
+    or ``a.ravel('A')`` of a Fortran-ordered ``a`` is a view natively, a copy or another order
+    there: a write through it would be lost). Same memory in C order needs no check."""
+    start = a.__array_interface__["data"][0] == result.__array_interface__["data"][0]
+    if start and a.flags.c_contiguous and result.flags.c_contiguous:
+        return True
+    idx = prim.view_index(a, result)
+    if idx is None:
+        return True  # (not checkable: a view of another dtype; as before)
+    lin = np.arange(a.size).reshape(a.shape)
+    try:
+        again = f(*rest[:pos], lin, *rest[pos:], **kwargs)
+    except Exception:  # noqa: BLE001 - not re-made: the owner's index recipe instead
+        return False
+    return isinstance(again, np.ndarray) and again.shape == result.shape and \
+        np.shares_memory(again, lin) and bool(np.array_equal(again, idx.reshape(again.shape)))
 
 
 def _derive_call(recipe, pv):

@@ -49,8 +49,9 @@ def describe_recipe(recipe: tuple) -> str:
 # ---------------------------------------------------------------- functional setitem
 
 def setitem(a: np.ndarray, key: Any, v: Any) -> np.ndarray:
-    """``a`` with ``a[key] = v``, as a new array."""
-    out = np.array(a, copy=True, order="C")
+    """``a`` with ``a[key] = v``, as a new array in ``a``'s layout (a replay's later
+    reductions then add in the native order, ``ravel('K')`` reads it in the native order)."""
+    out = np.array(a, copy=True, order="K")
     out[key] = v
     return out
 
@@ -158,13 +159,22 @@ def view_update(parent: np.ndarray, child: Any, recipe: tuple) -> np.ndarray:
     out = np.array(parent, copy=True, order="C")
     if recipe[0] == "index":
         out.reshape(-1)[recipe[1]] = child
-        return out
+        return _in_layout_of(parent, out)
     idx = _view_indices(out.shape, recipe)
     if idx is not None:
         out.reshape(-1)[idx] = np.broadcast_to(child, idx.shape)
     else:
         apply_view(out, recipe)[...] = child
-    return out
+    return _in_layout_of(parent, out)
+
+
+def _in_layout_of(parent: Any, out: np.ndarray) -> np.ndarray:
+    """``out`` (C order) in ``parent``'s memory layout, as the native write leaves it."""
+    if not isinstance(parent, np.ndarray) or parent.flags.c_contiguous:
+        return out
+    laid = np.empty_like(parent)
+    laid[...] = out
+    return laid
 
 
 def view_update_vjp_parent(g, ans, parent, child, recipe):

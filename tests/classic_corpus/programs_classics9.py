@@ -2169,27 +2169,12 @@ EXPECTED: dict[str, tuple[str, str]] = {
     # rules/primitives.view_update / view_update_vjp_parent / view_update_vjp_child re-make
     # the view with apply_view on np.array(parent, order="C"), where the recipe
     # ("call", ravel/reshape, order='F') gives a copy, so the write goes nowhere
-    "matlab_column_major_linear_index": ("wrong", "A.reshape(-1, order='F')[k] = v of an "
-                                         "order='F' array: the view update's re-made view is "
-                                         "a copy of a C-order parent (rules/primitives."
-                                         "view_update*): overwritten entries keep their "
-                                         "gradient"),
-    "transpose_ravel_order_f_written": ("wrong", "a.reshape(2, 2).T.ravel(order='F') written: "
-                                        "the same lost view update (gradient doubled)"),
-    "fortran_array_column_slice_scaled": ("wrong", "slices / out= / += through "
-                                          "A.ravel(order='F') of a Fortran array: the same "
-                                          "lost view update"),
-    "fortran_reshape_block_zeroed": ("wrong", "A.reshape(3, 2, order='F')[0] = 0 of a "
-                                     "Fortran array: the zeroed entries keep their gradient"),
     "frompyfunc_on_scalars": ("wrong", "a np.frompyfunc ufunc on scalars (np.float64 or a "
                               "traced Python float): capture/calls.py's object-ufunc branch "
                               "converts only traced float ndarrays (special_forms."
                               "as_object_items); NumPy's C loop casts the scalar to a new "
                               "Python float, the callback computes on an untraced number, "
                               "no hazard (FA108 only when nothing else is connected)"),
-    "fortran_flat_view_sort_fill_swap": ("wrong", "sort() / fill() / a fancy swap / a "
-                                         "sub-block's ravel(order='F') written through "
-                                         "order='F' views: the same lost view update"),
     "place_values_alias_target": ("wrong", "np.place(a, mask, a): NumPy reads each value "
                                   "after the earlier ones were written (no buffering of an "
                                   "aliased vals); framead's node reads vals as they were "
@@ -2228,22 +2213,11 @@ EXPECTED: dict[str, tuple[str, str]] = {
 # program -> why its cached replay (value_and_grad(f, cache=True)) is wrong: SILENT wrong
 # values at a new point (tests/test_classic_corpus.py does not merge this yet)
 REPLAY_EXPECTED: dict[str, str] = {
-    "matlab_column_major_linear_index": "the lost view update (rules/primitives.view_update "
-                                        "re-makes the order='F' view as a copy): the replay "
-                                        "drops the write",
-    "transpose_ravel_order_f_written": "the same lost view update in the replay",
-    "fortran_array_column_slice_scaled": "the same lost view update in the replay",
-    "fortran_reshape_block_zeroed": "the same lost view update in the replay",
     "frompyfunc_on_scalars": "the frompyfunc call on scalars is a constant of the recording "
                              "(no hazard, so the trace is replayed): a wrong value",
-    "fortran_flat_view_sort_fill_swap": "the same lost view update in the replay",
     "flat_assignment_aliased_values": "the same unbuffered flat assignment in the replay",
     "flat_attribute_set_reversed": "the changed value (a.flat[:] = v) in the replay",
     "concatenate_stack_out_aliasing": "the inputs read before the call in the replay",
-    "ravel_order_a_of_transpose_written": "a.T.ravel(order='A') written: the replay's view "
-                                          "update re-makes the view from a C-ordered value "
-                                          "(rules/primitives.view_update), where 'A' is C "
-                                          "order: the write lands on other elements",
     "object_array_max_min": "o.max() / np.min(o) / np.maximum.reduce(o) of an object array "
                             "pick an item by C comparisons with no guard: the replay reads "
                             "the item the recording picked",
