@@ -10,11 +10,8 @@ saved primals read from ``e``. Every line is commented with the user line it rep
 
 from __future__ import annotations
 
-import array
-import bisect
 import functools
 import itertools
-import math
 import operator
 import os
 from collections.abc import Callable
@@ -22,9 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from . import replay_plan
 from . import replay_steps as steps
-from .capture.primitive_rules import CONST_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
+from .capture.primitive_rules import CONST_RULE, SETITEM_RULE
 from .ir import Graph, Node, Value, values_in
+from .replay_analysis import ReplayAnalyses
 from .replay_graph import (
     FpPlan,
     Miss,
@@ -32,7 +31,6 @@ from .replay_graph import (
     active_nodes,
     drop_primals,
     env_size,
-    flags,
     fp_at,
     input_ids,
     merge_guards,
@@ -43,17 +41,16 @@ from .replay_graph import (
 from .replay_memo import same_array, same_constant, shared, shared_kwargs
 from .replay_nodes import (
     BINOPS,
-    SCALAR_KINDS,
     UNOPS,
     as_recorded,
     basic_view,
     is_operator,
-    may_return_view,
     nth,
     on_copy,
     replay_callable,
     setitem_inplace,
 )
+from .replay_plan import FWD_KINDS, BwdPlan, node_key, remake_forward
 from .replay_steps import (
     ReplayEmitter,
     fit,
@@ -64,7 +61,7 @@ from .replay_steps import (
     same_as_recorded,
     store_leaves,
 )
-from .reverse import RUNTIME
+from .reverse import _INLINE_OPCODES, RUNTIME
 from .reverse_inline import inline_vjp
 from .reverse_source import (
     Emitter,
@@ -75,13 +72,11 @@ from .reverse_source import (
 )
 
 CHUNK_NODES = 250
-FREE_BATCH = 64  # small values freed by one step (or line), at most...
-FREE_BYTES = 1 << 16  # ...or that many bytes of them (larger arrays: as soon as they are dead)
-FREE_BYTES_STEPS = 1 << 20  # (steps: a free step costs ~150 bytes kept, a line nothing)
 COMPILE_LIMIT = 1000  # forward and reverse nodes; longer replays run as steps (replay_steps)
 _serial = itertools.count(1)
 
-class Replay:
+
+class Replay(ReplayAnalyses):
     """Forward and reverse passes of ``graph`` with respect to ``wrt``, re-run on new inputs.
 
     ``guards``: ``(position, callable, args, kwargs, recorded, loc)`` tuples
@@ -145,7 +140,7 @@ class Replay:
             self._build_steps(consume)
         self.static_keys = self._statics.keys if self._statics is not None else []
         del self._inline, self._where, self._private, self._items, self._release_after, \
-            self._reads, self.guards, self._statics, self._fp, self._fp_switch
+            self._reads, self.guards, self._statics, self._fp, self._fp_switch, self._plans
         del self.graph, self.wrt, self.fwd_nodes, self.bwd_nodes, self._fpos
 
     # ------------------------------------------------------------------ code generation
@@ -206,140 +201,6 @@ class Replay:
             call = f"_fit({call}, {tuple(o.shape)!r}, {em.bind('dt', o.dtype)})"
         return f"e[{o.id}] = {call}{where}"
 
-    def _backward_reads(self) -> set[int]:
-        """Ids of the values whose primals the reverse pass reads (a new set)."""
-        if self._reads is not None:
-            return set(self._reads)
-
-        reads: set[int] = set()
-        uses: dict[tuple, tuple] = {}  # (formulas, which arguments are traced) -> what is read
-        for node, inline in zip(self.bwd_nodes, self._inline, strict=True):
-            reads.update(v.id for v in reverse_reads(node, inline, uses))
-        self._reads = reads
-        return set(reads)
-
-    def _reverse_frees(self) -> dict[int, list[int]]:
-        """After which reverse block each array the reverse pass reads can be dropped from
-        ``e`` (its last reader; the outputs and inputs stay), so a saved array goes once the
-        reverse sweep is past it."""
-        keep = {v.id for v in (*self.graph.outputs, *self.graph.inputs) if isinstance(v, Value)}
-        last: dict[int, int] = {}
-        uses: dict[tuple, tuple] = {}
-        for j, (node, inline) in enumerate(zip(self.bwd_nodes, self._inline, strict=True)):
-            for v in reverse_reads(node, inline, uses):
-                if v.kind is np.ndarray and v.id not in keep:
-                    last[v.id] = j
-        out: dict[int, list[int]] = {}
-        for i, j in last.items():
-            out.setdefault(j, []).append(i)
-        return {j: sorted(ids) for j, ids in out.items()}
-
-    def _releases(self, items: list) -> dict[int, list[int]]:
-        """After which forward line each value can be dropped from ``e`` (its last forward
-        reader), for values neither the reverse pass nor the outputs need: temporaries are
-        freed as in the original program, so memory is reused."""
-        keep = flags(self.size, self._backward_reads())
-        for v in (*self.graph.outputs, *self.graph.inputs):
-            if isinstance(v, Value):
-                keep[v.id] = 1
-        last = array.array("l", [-1]) * self.size
-        ins = iter(self._ins)
-        for k, x in enumerate(items):
-            if type(x) is tuple:  # a guard
-                for v in values_in(list(x[2])):
-                    last[v.id] = k
-            else:
-                for i in next(ins):
-                    last[i] = k
-        ids = self._id_objects()  # (the steps' own int objects: not one more per id)
-        at: dict[int, list[int]] = {}
-        for i, k in enumerate(last):
-            if k >= 0 and not keep[i]:
-                at.setdefault(k, []).append(ids[i] or i)
-        return self._batched(at)
-
-    def _id_objects(self) -> list:
-        """Each forward value's id, as the int object its Value holds."""
-        ids: list = [None] * self.size
-        for n in self.fwd_nodes:
-            for o in n.outputs:
-                if o is not None:
-                    ids[o.id] = o.id
-        return ids
-
-    def _batched(self, at: dict[int, list[int]]) -> dict[int, tuple[int, ...]]:
-        """``at`` (releases after each forward item) with small values held back and freed
-        together, every ``FREE_BATCH`` values or ``FREE_BYTES`` bytes (``FREE_BYTES_STEPS``
-        for steps): one step frees many (scalars and small arrays cost little kept a little
-        longer; a large array goes as soon as it is dead)."""
-        limit = FREE_BYTES if self.compiled else FREE_BYTES_STEPS
-        size = self._value_bytes(limit)
-        out: dict[int, tuple[int, ...]] = {}
-        pending: list[int] = []
-        held = 0
-        for k in sorted(at):
-            ids = at[k]
-            pending += ids
-            held += sum(size[i] for i in ids)
-            if len(pending) >= FREE_BATCH or held >= limit:
-                out[k] = tuple(sorted(pending))
-                pending, held = [], 0
-        if pending:
-            out[max(at)] = tuple(sorted(pending))
-        return out
-
-    def _value_bytes(self, limit: int) -> array.array:
-        """About the bytes of each forward value that is a scalar or an array under ``limit``
-        bytes, by id (``limit`` for the others)."""
-        out = array.array("l", [limit]) * self.size
-        for n in self.fwd_nodes:
-            for o in n.outputs:
-                if o is None:
-                    continue
-                if o.kind in SCALAR_KINDS:
-                    out[o.id] = 32
-                elif o.kind is np.ndarray and isinstance(o.dtype, np.dtype) and \
-                        o.dtype != object:
-                    nbytes = math.prod(o.shape) * o.dtype.itemsize
-                    if nbytes < limit:
-                        out[o.id] = nbytes + 112
-        return out
-
-    def _private_versions(self) -> set[int]:
-        """Array versions (made by a setitem/view_update here) that the setitem reading them
-        may overwrite in place: nothing reads them, or a view of them, after that setitem,
-        neither in the forward code nor as a saved primal in the reverse pass."""
-        fresh = {n.outputs[0].id for n in self.fwd_nodes
-                 if n.rule in (SETITEM_RULE, VIEW_UPDATE_RULE) and not n.multi}
-        base: dict[int, tuple] = {}  # value id -> the array versions it may be a view of
-        last = array.array("l", [-1]) * self.size  # version id -> last forward position
-        for pos, node in enumerate(self.fwd_nodes):  # reading it or a view of it
-            for i in self._ins[pos]:
-                for b in base.get(i, (i,)):
-                    last[b] = pos
-            if may_return_view(node):  # outputs may share memory with array arguments
-                srcs = {b for v in node.value_inputs() if v.kind is np.ndarray
-                        for b in base.get(v.id, (v.id,))}
-                for o in node.outputs:
-                    if o is not None and o.kind is np.ndarray and srcs:
-                        base[o.id] = tuple(srcs)
-        fpos = self._fpos
-        pinned = {b for v in self.graph.outputs if isinstance(v, Value)
-                  for b in base.get(v.id, (v.id,))}
-        for g in self.guards:  # a guard reads at its place in the original order
-            for v in values_in(list(g[2])):
-                k = bisect.bisect_left(fpos, g[0])  # the first node at or after it
-                for b in base.get(v.id, (v.id,)):
-                    last[b] = max(last[b], k)
-        pinned.update(b for i in self._backward_reads() for b in base.get(i, (i,)))
-        out = set()
-        for pos, node in enumerate(self.fwd_nodes):
-            a = node.args[0] if node.args else None
-            if node.rule is SETITEM_RULE and isinstance(a, Value) and a.id in fresh and \
-                    a.id not in pinned and last[a.id] <= pos:
-                out.add(a.id)
-        return out
-
     def _guard_line(self, em: Emitter, guard: tuple) -> str:
         _, fn, args, kwargs, recorded, loc = guard
         call = self._call_expr(em, fn, args, kwargs, "g_")
@@ -351,17 +212,9 @@ class Replay:
         """What both ways of running need: inline VJPs, which array versions may be written
         in place, the forward items (nodes and guards, in recorded order) and releases.
         ``consume``: the recorded primals are dropped once the inline VJPs have read them."""
-        canon: dict = {}  # one tuple per distinct formula list (traces repeat a few)
-        # (aligned with bwd_nodes)
-        self._inline = [None if (f := inline_vjp(n)) is None
-                        else canon.setdefault(tuple(f), tuple(f)) for n in self.bwd_nodes]
-        if consume:  # (the step loop's inline functions read them first)
-            firsts = {f: n for n, f in zip(self.bwd_nodes, self._inline, strict=True)
-                      if f is not None}
-            for f, n in firsts.items():
-                steps.inline_functions(n, f)
+        self._plan_reverse()
+        if consume:  # (the plans made the inline functions from the primals first)
             drop_primals(self.fwd_nodes)
-        self._reads = None
         self._where: dict = {}
         self._private = self._private_versions()
         self._items = merge_guards(self._fpos, self.fwd_nodes, self.guards)
@@ -369,6 +222,40 @@ class Replay:
             self._fp.switches(self._fpos, self._items)
         self._release_after = self._releases(self._items)
         del self._ins  # (only the analyses above read it)
+
+    def _plan_reverse(self) -> None:
+        """Each reverse node's ``BwdPlan`` (one per node shape, replay_plan.node_key) and
+        inline formulas (``_inline``, aligned with ``bwd_nodes``: one tuple per distinct
+        formula list); the ids of the values the reverse pass reads (``_reads``)."""
+        canon: dict = {}
+        memo: dict = {}
+        plans: list = []
+        reads: set[int] = set()
+        uses: dict[tuple, tuple] = {}
+        for n in self.bwd_nodes:
+            key = node_key(n, True)
+            p = memo.get(key) if key is not None else None
+            if p is None:
+                f = inline_vjp(n)
+                if f is not None:
+                    f = canon.setdefault(tuple(f), tuple(f))
+                p = BwdPlan(n, f, key is not None, _INLINE_OPCODES)
+                if key is not None:
+                    memo[key] = p
+            plans.append(p)
+            if p.fns is not None:  # keyed inline: what its formulas read, by index
+                a = n.args
+                for i in p.reads:
+                    reads.add(a[i].id)
+                if p.ans:
+                    reads.add(n.outputs[0].id)
+            else:
+                if p.inline is not None:
+                    steps.inline_functions(n, p.inline)  # (while the primals are there)
+                reads.update(v.id for v in reverse_reads(n, p.inline, uses))
+        self._plans = plans
+        self._inline = [p.inline for p in plans]
+        self._reads = reads
 
     def _build_steps(self, consume: bool) -> None:
         """The forward and reverse steps, made in one pass in forward order. ``consume``: the
@@ -386,6 +273,7 @@ class Replay:
         j = nb - 1  # the next reverse step's node, met in forward order
         library = library_rule_ids()
         self._memo: dict = {}  # (one object for equal step parts: arg_spec, _where_of)
+        self._fplans: dict = {}  # node shape -> (kind, fn) of its forward steps, () none
         if consume:  # the items and the reverse list hold the nodes from here on
             self.fwd_nodes = None
         i = 0  # the next forward step
@@ -397,7 +285,7 @@ class Replay:
             if type(x) is tuple:
                 fwd[i], where[i] = self._guard_step(x), self._where_of("a guard", x[5])
             else:
-                fwd[i], where[i] = self._forward_step(x), self._where_of(x.rule, x.loc)
+                fwd[i], where[i] = self._planned_forward(x), self._where_of(x.rule, x.loc)
                 if j >= 0 and bnodes[j] is x:
                     self._backward_step(x, j, library, bwd, bwhere, where[i])
                     if consume:
@@ -412,7 +300,7 @@ class Replay:
         for left in range(j, -1, -1):  # (none: every active node is a forward one)
             if bnodes[left] is not None:
                 self._backward_step(bnodes[left], left, library, bwd, bwhere)
-        self._items = self._release_after = self._memo = None
+        self._items = self._release_after = self._memo = self._fplans = None
         self._fwd = [functools.partial(steps.run_forward, fwd, where, miss=Miss)]
         self._bwd = [functools.partial(steps.run_backward, bwd, bwhere)]
         self.step_counts = (len(fwd), len(bwd))
@@ -428,10 +316,35 @@ class Replay:
     def _backward_step(self, node: Node, j: int, library: frozenset, bwd: list,
                        where: list, pair: tuple | None = None) -> None:
         """Reverse step ``j`` (of ``node``), and its rule and location (``pair``, if made)."""
-        bwd[j] = steps.backward_step(node, self._inline[j],
-                                     hasattr(node.rule, "fn") and id(node.rule) not in library,
-                                     self._memo, self._statics)
+        p = self._plans[j]
+        if p.fns is not None:  # (a keyed inline node: its shape's plan)
+            bwd[j] = st = p.inline_step(node)
+            if replay_plan.VERIFY:
+                replay_plan.verify(st, steps.backward_step(node, p.inline, False, {}, None))
+        else:
+            bwd[j] = steps.backward_step(
+                node, p.inline, hasattr(node.rule, "fn") and id(node.rule) not in library,
+                self._memo, self._statics)
         where[j] = pair or self._where_of(node.rule, node.loc)
+
+    def _planned_forward(self, node: Node) -> tuple:
+        """``_forward_step`` of ``node``, remade from the step of the first node of its
+        shape (replay_plan.node_key) where that is a plain one."""
+        rule = node.rule
+        key = None if rule is CONST_RULE or rule is SETITEM_RULE else node_key(node, False)
+        if key is None:
+            return self._forward_step(node)
+        plan = self._fplans.get(key)
+        if plan is None:
+            st = self._forward_step(node)
+            self._fplans[key] = (st[0], st[1]) if st[0] in FWD_KINDS else ()
+            return st
+        if not plan:
+            return self._forward_step(node)
+        st = remake_forward(plan, node, self._memo, same_constant)
+        if replay_plan.VERIFY:
+            replay_plan.verify(st, self._forward_step(node))
+        return st
 
     def _forward_step(self, node: Node) -> tuple:
         """The step of ``node``: what ``_forward_line`` writes, as data."""
