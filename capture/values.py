@@ -518,20 +518,20 @@ def _remakes(f, rest: tuple, kwargs: dict, pos: int, a: np.ndarray, result: np.n
     """Whether ``f`` re-makes ``result`` as a view with the same elements from a C-ordered
     copy of ``a``, as the reverse pass and replays apply the recipe (``a.reshape(.., order='F')``
     or ``a.ravel('A')`` of a Fortran-ordered ``a`` is a view natively, a copy or another order
-    there: a write through it would be lost). Same memory in C order needs no check."""
-    start = a.__array_interface__["data"][0] == result.__array_interface__["data"][0]
-    if start and a.flags.c_contiguous and result.flags.c_contiguous:
+    there: a write through it would be lost). A C-contiguous ``a`` is laid out as its copy."""
+    if a.flags.c_contiguous:
         return True
-    idx = prim.view_index(a, result)
-    if idx is None:
-        return True  # (not checkable: a view of another dtype; as before)
-    lin = np.arange(a.size).reshape(a.shape)
+    lin = np.arange(a.size).reshape(a.shape)  # (each element's C-order index)
+    laid = np.empty_like(a, dtype=np.intp)  # (the same, in a's order of strides)
+    laid[...] = lin
     try:
-        again = f(*rest[:pos], lin, *rest[pos:], **kwargs)
+        again, native = f(*rest[:pos], lin, *rest[pos:], **kwargs), \
+            f(*rest[:pos], laid, *rest[pos:], **kwargs)
     except Exception:  # noqa: BLE001 - not re-made: the owner's index recipe instead
         return False
-    return isinstance(again, np.ndarray) and again.shape == result.shape and \
-        np.shares_memory(again, lin) and bool(np.array_equal(again, idx.reshape(again.shape)))
+    return isinstance(again, np.ndarray) and isinstance(native, np.ndarray) and \
+        again.shape == result.shape and np.may_share_memory(again, lin) and \
+        bool(np.array_equal(again, native))
 
 
 def _derive_call(recipe, pv):
