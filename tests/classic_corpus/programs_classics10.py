@@ -1624,8 +1624,8 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                 "is silently 0"),
     # framead refuses at the call (loud)
     "lfilter_final_state_blocks": ("error", "scipy.signal.lfilter's final state zf (block-wise "
-                                   "filtering): NotImplementedError 'lfilter's final state zf "
-                                   "has no rule' (rules/scipy_signal_rules)"),
+                                   "filtering): NotImplementedError raised in its VJP "
+                                   "(rules/scipy_signal_rules._lfilter_parts)"),
     # reported (wrong, with a hazard at the user's line)
     "round_decimals_cleanup": ("wrong_hazard", "np.round / np.around / ndarray.round(decimals): "
                                "zero derivative, FA102 at the user's line (as builtins.round)"),
