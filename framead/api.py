@@ -18,7 +18,7 @@ from .capture.sourceloc import user_stacklevel
 from .errors import GradientWarning
 from .inputs import default_argnums
 from .ir import Value
-from .nonfinite import has_nan, report_nonfinite, value_is_finite
+from .nonfinite import finite, has_nan, report_nonfinite, value_is_finite
 from .reverse import seed_cotangents
 from .tracing import (
     STRICT,
@@ -106,6 +106,8 @@ def vjp(f: Callable, *args: Any, argnums: int | Sequence[int] | None = None,
         seeds = seed_cotangents(pairs)
         with paused_gc():
             grads = t.backward()(seeds) if seeds else [None] * len(t.wrt)
+        if any(map(has_nan, grads)) and all(map(finite, tree.flatten(t.value)[0])):
+            report_nonfinite(t.backward(), seeds, name_of(f), t.strict)  # FA112: where born
         return t.spec.pack(grads)
 
     return (t.value, f_vjp, aux) if has_aux else (t.value, f_vjp)

@@ -88,3 +88,22 @@ def test_has_aux_replays_report_too():
     assert any("FA112" in r for r in vg.stats["reasons"])
     (_, g), reports = _call(framead.value_and_grad(f, has_aux=True), np.array([-1.0, 4.0]))
     assert reports and np.isnan(g[0])  # (uncached, has_aux: the loss is checked)
+
+
+def test_vjp_and_jacrev_report_a_nan_born_in_the_reverse_pass():
+    """vjp's cotangent pass (and jacrev's rows) check as grad does: a NaN of finite outputs
+    and cotangents is reported at the user's call; a NaN the caller's cotangent brings is not."""
+    def f(x):
+        return np.sqrt(np.maximum(x, 0.0)) * 2
+
+    x = np.array([-1.0, 4.0])
+    (g,), reports = _call(lambda v: framead.vjp(f, v)[1](np.ones(2)), x)
+    assert np.isnan(g[0]) and g[1] == 0.5 and reports and reports[0].filename == __file__
+    jac, reports = _call(framead.jacrev(f), x)
+    assert np.isnan(jac[0, 0]) and reports and reports[0].filename == __file__
+    with pytest.raises(GradientHazard, match="FA112"), np.errstate(all="ignore"):
+        framead.vjp(f, x, strict=True)[1](np.ones(2))
+    (g,), reports = _call(lambda v: framead.vjp(f, v)[1](np.array([np.nan, 1.0])), x)
+    assert np.isnan(g[0]) and not reports  # (the caller's own NaN)
+    (g,), reports = _call(lambda v: framead.vjp(f, v)[1](np.ones(2)), np.array([1.0, 4.0]))
+    assert np.allclose(g, [1.0, 0.5]) and not reports
