@@ -28,13 +28,11 @@ from .replay_graph import (
     FpPlan,
     Miss,
     Statics,
-    active_nodes,
     drop_primals,
     env_size,
     fp_at,
     input_ids,
     merge_guards,
-    needed_forward,
     reverse_reads,
     run_fp_at,
 )
@@ -50,6 +48,7 @@ from .replay_nodes import (
     replay_callable,
     setitem_inplace,
 )
+from .replay_passes import active_nodes, needed_forward
 from .replay_plan import FWD_KINDS, BwdPlan, node_key, remake_forward
 from .replay_steps import (
     ReplayEmitter,
