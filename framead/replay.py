@@ -49,7 +49,7 @@ from .replay_nodes import (
     setitem_inplace,
 )
 from .replay_passes import active_nodes, needed_forward
-from .replay_plan import FWD_KINDS, BwdPlan, node_key, remake_forward
+from .replay_plan import FWD_KINDS, BwdPlan, NodeShape, node_key, remake_forward
 from .replay_steps import (
     ReplayEmitter,
     fit,
@@ -139,7 +139,8 @@ class Replay(ReplayAnalyses):
             self._build_steps(consume)
         self.static_keys = self._statics.keys if self._statics is not None else []
         del self._inline, self._where, self._private, self._items, self._release_after, \
-            self._reads, self.guards, self._statics, self._fp, self._fp_switch, self._plans
+            self._reads, self.guards, self._statics, self._fp, self._fp_switch, self._plans, \
+            self._shapes
         del self.graph, self.wrt, self.fwd_nodes, self.bwd_nodes, self._fpos
 
     # ------------------------------------------------------------------ code generation
@@ -211,7 +212,7 @@ class Replay(ReplayAnalyses):
         """What both ways of running need: inline VJPs, which array versions may be written
         in place, the forward items (nodes and guards, in recorded order) and releases.
         ``consume``: the recorded primals are dropped once the inline VJPs have read them."""
-        self._plan_reverse()
+        self._plan_nodes()
         if consume:  # (the plans made the inline functions from the primals first)
             drop_primals(self.fwd_nodes)
         self._where: dict = {}
@@ -222,26 +223,36 @@ class Replay(ReplayAnalyses):
         self._release_after = self._releases(self._items)
         del self._ins  # (only the analyses above read it)
 
-    def _plan_reverse(self) -> None:
-        """Each reverse node's ``BwdPlan`` (one per node shape, replay_plan.node_key) and
-        inline formulas (``_inline``, aligned with ``bwd_nodes``: one tuple per distinct
-        formula list); the ids of the values the reverse pass reads (``_reads``)."""
+    def _plan_nodes(self) -> None:
+        """Each forward node's ``NodeShape`` (``_shapes``; one per node shape,
+        replay_plan.node_key, None: decided one by one), each reverse node's ``BwdPlan``
+        (``_plans``) and inline formulas (``_inline``, aligned with ``bwd_nodes``: one tuple
+        per distinct formula list), and the ids of the values the reverse pass reads
+        (``_reads``). One pass in forward order, while the recorded primals are there."""
+        bnodes = self.bwd_nodes
+        j = len(bnodes) - 1  # the next reverse node, met in forward order
+        plans: list = [None] * len(bnodes)
+        shapes: list = [None] * len(self.fwd_nodes)
         canon: dict = {}
         memo: dict = {}
-        plans: list = []
         reads: set[int] = set()
         uses: dict[tuple, tuple] = {}
-        for n in self.bwd_nodes:
+        for k, n in enumerate(self.fwd_nodes):
             key = node_key(n, True)
-            p = memo.get(key) if key is not None else None
+            sh = None
+            if key is not None:
+                sh = shapes[k] = memo.get(key)
+                if sh is None:
+                    sh = shapes[k] = memo[key] = NodeShape()
+            if j < 0 or bnodes[j] is not n:
+                continue
+            p = None if sh is None else sh.bwd
             if p is None:
-                f = inline_vjp(n)
-                if f is not None:
-                    f = canon.setdefault(tuple(f), tuple(f))
-                p = BwdPlan(n, f, key is not None, _INLINE_OPCODES)
-                if key is not None:
-                    memo[key] = p
-            plans.append(p)
+                p = self._bwd_plan(n, sh is not None, canon)
+                if sh is not None:
+                    sh.bwd = p
+            plans[j] = p
+            j -= 1
             if p.fns is not None:  # keyed inline: what its formulas read, by index
                 a = n.args
                 for i in p.reads:
@@ -249,12 +260,20 @@ class Replay(ReplayAnalyses):
                 if p.ans:
                     reads.add(n.outputs[0].id)
             else:
-                if p.inline is not None:
-                    steps.inline_functions(n, p.inline)  # (while the primals are there)
                 reads.update(v.id for v in reverse_reads(n, p.inline, uses))
-        self._plans = plans
+        for left in range(j, -1, -1):  # (none: every active node is a forward one)
+            n = bnodes[left]
+            p = plans[left] = self._bwd_plan(n, False, canon)
+            reads.update(v.id for v in reverse_reads(n, p.inline, uses))
+        self._plans, self._shapes, self._reads = plans, shapes, reads
         self._inline = [p.inline for p in plans]
-        self._reads = reads
+
+    def _bwd_plan(self, n: Node, keyed: bool, canon: dict) -> BwdPlan:
+        f = inline_vjp(n)
+        if f is not None:
+            f = canon.setdefault(tuple(f), tuple(f))
+            steps.inline_functions(n, f)  # (made while the primals are there)
+        return BwdPlan(n, f, keyed, _INLINE_OPCODES)
 
     def _build_steps(self, consume: bool) -> None:
         """The forward and reverse steps, made in one pass in forward order. ``consume``: the
@@ -272,10 +291,11 @@ class Replay(ReplayAnalyses):
         j = nb - 1  # the next reverse step's node, met in forward order
         library = library_rule_ids()
         self._memo: dict = {}  # (one object for equal step parts: arg_spec, _where_of)
-        self._fplans: dict = {}  # node shape -> (kind, fn) of its forward steps, () none
         if consume:  # the items and the reverse list hold the nodes from here on
             self.fwd_nodes = None
         i = 0  # the next forward step
+        shapes = self._shapes
+        p = 0  # the next forward node
         for k in range(len(items)):
             x = items[k]
             if k in switch:  # NumPy's error state the capture had from here on
@@ -284,7 +304,9 @@ class Replay(ReplayAnalyses):
             if type(x) is tuple:
                 fwd[i], where[i] = self._guard_step(x), self._where_of("a guard", x[5])
             else:
-                fwd[i], where[i] = self._planned_forward(x), self._where_of(x.rule, x.loc)
+                fwd[i] = self._planned_forward(x, shapes[p])
+                where[i] = self._where_of(x.rule, x.loc)
+                p += 1
                 if j >= 0 and bnodes[j] is x:
                     self._backward_step(x, j, library, bwd, bwhere, where[i])
                     if consume:
@@ -299,7 +321,7 @@ class Replay(ReplayAnalyses):
         for left in range(j, -1, -1):  # (none: every active node is a forward one)
             if bnodes[left] is not None:
                 self._backward_step(bnodes[left], left, library, bwd, bwhere)
-        self._items = self._release_after = self._memo = self._fplans = None
+        self._items = self._release_after = self._memo = self._shapes = None
         self._fwd = [functools.partial(steps.run_forward, fwd, where, miss=Miss)]
         self._bwd = [functools.partial(steps.run_backward, bwd, bwhere)]
         self.step_counts = (len(fwd), len(bwd))
@@ -326,17 +348,16 @@ class Replay(ReplayAnalyses):
                 self._memo, self._statics)
         where[j] = pair or self._where_of(node.rule, node.loc)
 
-    def _planned_forward(self, node: Node) -> tuple:
+    def _planned_forward(self, node: Node, shape: NodeShape | None) -> tuple:
         """``_forward_step`` of ``node``, remade from the step of the first node of its
-        shape (replay_plan.node_key) where that is a plain one."""
+        ``shape`` where that is a plain one."""
         rule = node.rule
-        key = None if rule is CONST_RULE or rule is SETITEM_RULE else node_key(node, False)
-        if key is None:
+        if shape is None or rule is CONST_RULE or rule is SETITEM_RULE:
             return self._forward_step(node)
-        plan = self._fplans.get(key)
+        plan = shape.fwd
         if plan is None:
             st = self._forward_step(node)
-            self._fplans[key] = (st[0], st[1]) if st[0] in FWD_KINDS else ()
+            shape.fwd = (st[0], st[1]) if st[0] in FWD_KINDS else ()
             return st
         if not plan:
             return self._forward_step(node)

@@ -51,6 +51,17 @@ def node_key(node: Node, primals: bool) -> tuple | None:
     return tuple(key)
 
 
+class NodeShape:
+    """What the nodes of one shape share: ``fwd``, the (kind, fn) of their forward steps (()
+    where each is made directly; None: not made yet); ``bwd``, their ``BwdPlan``."""
+
+    __slots__ = ("fwd", "bwd")
+
+    def __init__(self) -> None:
+        self.fwd: tuple | None = None
+        self.bwd: BwdPlan | None = None
+
+
 class BwdPlan:
     """The reverse side of one node shape: its inline formulas (``inline_vjp``, None), the
     arguments (indices) and output (``ans``) the reverse step reads, and for inline ones the
