@@ -293,6 +293,8 @@ def _judge(nodes: list, i: int, live_of: Callable[[], set[int]], cmps: list,
     anc = _ids(cand.args)  # what the test was made from, in this pass
     made: set[int] = set()  # ... of it, what this pass made
     made_at: list[int] = []
+    side: set[int] = set()  # this pass's other work before the test (dfx = 2 * x)
+    seen: set[tuple] = set()  # ... its instructions
     for j in range(i - 1, max(-1, i - WALK - 1) if hi < 1 << 29 else i - 1, -1):
         # (a recursion's first frame is its first pass: what it made before is its start)
         o = _place(nodes[j], code)
@@ -304,8 +306,13 @@ def _judge(nodes: list, i: int, live_of: Callable[[], set[int]], cmps: list,
         if o is None or not inside(o):
             break  # the loop's start (or the frame's): this is its first pass
         outs = _ids(nodes[j].outputs)
-        if not outs & anc:
-            return False  # other work: an earlier pass, or this one's before the test
+        if not outs & anc:  # other work: this pass's, unless its instruction ran twice (an
+            where = getattr(getattr(nodes[j], "_loc", None), "frames", None)  # earlier pass)
+            if where in seen:
+                return False
+            seen.add(where)
+            side |= outs
+            continue
         made |= outs
         made_at.append(j)
         anc |= _ids(nodes[j].args)
@@ -335,7 +342,8 @@ def _judge(nodes: list, i: int, live_of: Callable[[], set[int]], cmps: list,
     if not any(i < at <= end and dist <= TIE * scale for at, dist in cmps):
         return False
     live = live_of()  # (made once, only for a first pass that exited on a tie)
-    if test & live or made & live and _landing_step(nodes, cand, made_at, made, live):
+    if test & live or side & live or \
+            made & live and _landing_step(nodes, cand, made_at, made, live):
         return False
     return not _checks_only(code, (lo, hi), lines)
 

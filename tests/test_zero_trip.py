@@ -281,6 +281,16 @@ def _family(kind, tol, c):
                     break
                 x = xn
             return x
+    elif kind == "side_work":
+        def f(a):
+            x = a / 2.0
+            for _ in range(60):
+                dfx = 2 * x  # (this pass's work, not the residual's)
+                fx = x * x - a  # test
+                if abs(fx) < tol:
+                    break
+                x = x - fx / dfx
+            return x
     elif kind in ("sum", "fsum"):
         total = sum if kind == "sum" else math.fsum
 
@@ -312,7 +322,8 @@ def _family(kind, tol, c):
     return f
 
 
-FAMILIES = ("equal", "equal_swapped", "fixed_point", "sum", "fsum", "damped", "recursive")
+FAMILIES = ("equal", "equal_swapped", "fixed_point", "sum", "fsum", "damped", "recursive",
+            "side_work")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
