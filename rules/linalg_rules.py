@@ -240,8 +240,10 @@ def _ltrace_vjp(g, ans, x, *, offset=0, dtype=None):
 
 def _ldiagonal_vjp(g, ans, x, *, offset=0):
     m = meta_of(x)
-    ct = np.zeros(m.shape, np.result_type(m.dtype, np.asarray(g).dtype))
-    np.einsum("...ii->...i", ct[..., max(-offset, 0):, max(offset, 0):])[..., :] = g
+    g = np.asarray(g)
+    ct = np.zeros(m.shape, np.result_type(m.dtype, g.dtype))
+    r = np.arange(g.shape[-1])  # the diagonal's length: (i + max(-k, 0), i + max(k, 0))
+    ct[..., r + max(-offset, 0), r + max(offset, 0)] = g
     return fit(ct, m)
 
 

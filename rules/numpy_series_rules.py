@@ -10,6 +10,8 @@ under the JAX pairing); its other modes are windows of the full result.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .families import deflinear
@@ -85,7 +87,10 @@ def _ediff_jvp(tangents, ans, ary, to_end=None, to_begin=None):
 
 def _conv_offset(n, m, mode, correlate=False):
     """(start, length) of the ``mode`` result inside the ``full`` one. np.correlate swaps
-    its operands when the second is longer, which moves an even-length 'same' window."""
+    its operands when the second is longer, which moves an even-length 'same' window. The
+    mode is a name or NumPy's integer (0 'valid', 1 'same', 2 'full')."""
+    if not isinstance(mode, str):
+        mode = ("valid", "same", "full")[operator.index(mode)]
     k = min(n, m)
     if mode == "full":
         return 0, n + m - 1
