@@ -18,7 +18,7 @@ import numpy as np
 from .families import defbinary, defcut, deflinear, defunary
 from .formulas import abs_dx, abs_jvp, pow_dx, pow_dy
 from .numpy_array_rules import cast_back, cast_vjp
-from .numpy_rules import DIVMOD
+from .numpy_rules import DIVMOD, ROUND_HAZARD
 from .primitives import is_basic_key
 from .product_rules import MATMUL
 from .registry import register
@@ -48,8 +48,7 @@ CUTS = [operator.floordiv, operator.ifloordiv, operator.lt, operator.le, operato
 
 HAZARDS = [
     (builtins.int, "int() of a traced value has zero derivative: the gradient stops here"),
-    (builtins.round, "round() of a traced value has zero derivative: the gradient stops "
-                     "here"),
+    (builtins.round, ROUND_HAZARD),  # as np.round / np.around (numpy_rules.ROUNDS)
 ]
 
 

@@ -76,7 +76,12 @@ BINARY = [
     (np.fmod, 1, lambda ans, x, y: -np.round(div(x - ans, y))),
 ]
 
-CUTS = [np.floor, np.ceil, np.trunc, np.rint, np.fix, np.round, np.around, np.floor_divide]
+CUTS = [np.floor, np.ceil, np.trunc, np.rint, np.fix, np.floor_divide]
+# rounding to decimals is mostly meant as the identity (cleaning noise): zero derivative, FA102
+# at the user's line, as builtins.round (builtin_rules.HAZARDS)
+ROUND_HAZARD = ("rounding a traced value (round(), np.round, np.around, ndarray.round) has "
+                "zero derivative: the gradient stops here")
+ROUNDS = [np.round, np.around]
 
 # more elementwise functions, outside the tables the tests sweep with generic inputs (sinc's
 # removable singularity, ldexp's integer exponent): (function, d/dx), (function, d/dx, d/dy)
@@ -86,12 +91,14 @@ UNARY_MORE = [(np.sinc, lambda x: _sinc_dx(x))]
 BINARY_MORE = [
     (np.copysign, lambda x, y: np.copysign(1.0, x) * np.copysign(1.0, y), 0.0),
     (np.ldexp, lambda y: np.ldexp(1.0, y), None), (np.nextafter, 1, 0.0),
+    # heaviside(x1, x2) is x2 where x1 == 0: a step in x1, the identity in x2 there
+    (np.heaviside, 0.0, lambda x: np.equal(x, 0) * 1.0),
 ]
 # piecewise constant, boolean or integer valued ufuncs (np.isnan & co. are structural)
 UFUNC_CUTS = [np.equal, np.not_equal, np.greater, np.greater_equal, np.less, np.less_equal,
               np.logical_and, np.logical_or, np.logical_xor, np.logical_not, np.bitwise_and,
               np.bitwise_or, np.bitwise_xor, np.bitwise_count, np.invert, np.left_shift,
-              np.right_shift, np.gcd, np.lcm, np.heaviside, np.spacing,
+              np.right_shift, np.gcd, np.lcm, np.spacing,
               np.signbit, np.isnat]
 
 
@@ -225,6 +232,8 @@ def install() -> None:
         defbinary(fn, dx, dy)
     for fn in CUTS + UFUNC_CUTS:
         defcut(fn)
+    for fn in ROUNDS:
+        defcut(fn, hazard=ROUND_HAZARD)
     register(np.sign, vjp=(_sign_vjp,), jvp=_sign_jvp, saves={0: (0,)}, elementwise=True)
     register(np.absolute, vjp=(lambda g, ans, x, **kw: g * abs_dx(x),), jvp=(abs_jvp,),
              saves={0: (0,)}, elementwise=True)
