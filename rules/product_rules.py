@@ -60,22 +60,74 @@ def _mm_g(ashape, bshape, g):
     return g
 
 
-def matmul_da(g, ans, a, b, *rest, **kw):
-    am, b = meta_of(a), np.asarray(b)
+def _mm_cot_a(g, ashape, b):
+    """Cotangent (of shape ``ashape``) of ``a`` in ``a @ b``, matmul's standard layout."""
+    b = np.asarray(b)
     b2 = b[:, None] if b.ndim == 1 else b
-    ct = _mm_g(am.shape, b.shape, g) @ np.swapaxes(b2, -1, -2)
-    return fit(sum_to(ct, (1,) + am.shape if am.ndim == 1 else am.shape).reshape(am.shape), am)
+    ct = _mm_g(ashape, b.shape, g) @ np.swapaxes(b2, -1, -2)
+    return sum_to(ct, (1,) + ashape if len(ashape) == 1 else ashape).reshape(ashape)
 
 
-def matmul_db(g, ans, a, b, *rest, **kw):
-    bm, a = meta_of(b), np.asarray(a)
+def _mm_cot_b(g, a, bshape):
+    a = np.asarray(a)
     a2 = a[None, :] if a.ndim == 1 else a
-    ct = np.swapaxes(a2, -1, -2) @ _mm_g(a.shape, bm.shape, g)
-    return fit(sum_to(ct, bm.shape + (1,) if bm.ndim == 1 else bm.shape).reshape(bm.shape), bm)
+    ct = np.swapaxes(a2, -1, -2) @ _mm_g(a.shape, bshape, g)
+    return sum_to(ct, bshape + (1,) if len(bshape) == 1 else bshape).reshape(bshape)
 
 
-MATMUL = dict(vjp=(matmul_da, matmul_db), jvp=_bilinear_jvp(np.matmul),
-              saves={0: (1,), 1: (0,)})
+def _mm_core_axes(axes, na: int, nb: int) -> tuple[tuple, tuple, tuple]:
+    """np.matmul's gufunc ``axes=`` (core axes of a, b and the result, in any place) as
+    non-negative positions per operand; a 1-d operand's single core axis needs no move."""
+    na_out = max(na - 2, nb - 2, 0) + (na >= 2) + (nb >= 2)
+    entries = list(axes) + [()] * (3 - len(axes))
+    out = []
+    for entry, nd in zip(entries, (na, nb, na_out), strict=True):
+        entry = (entry,) if isinstance(entry, int | np.integer) else tuple(entry)
+        out.append(tuple(int(k) % nd for k in entry) if nd else ())
+    return out[0], out[1], out[2]
+
+
+def _to_std(x, core):
+    """``x`` with its matmul core axes ``core`` moved last (matmul's standard layout)."""
+    return np.moveaxis(x, core, tuple(range(-len(core), 0))) if len(core) > 1 else x
+
+
+def _from_std(x, core):
+    return np.moveaxis(x, tuple(range(-len(core), 0)), core) if len(core) > 1 else x
+
+
+def _std_shape(shape, core):
+    if len(core) < 2:
+        return tuple(shape)
+    return tuple(n for k, n in enumerate(shape) if k not in core) + tuple(shape[k] for k in core)
+
+
+def matmul_da(g, ans, a, b, *rest, axes=None, **kw):
+    am, b = meta_of(a), np.asarray(b)
+    if axes is None:
+        return fit(_mm_cot_a(g, am.shape, b), am)
+    ca, cb, co = _mm_core_axes(axes, am.ndim, b.ndim)
+    ct = _mm_cot_a(_to_std(np.asarray(g), co), _std_shape(am.shape, ca), _to_std(b, cb))
+    return fit(_from_std(ct, ca), am)
+
+
+def matmul_db(g, ans, a, b, *rest, axes=None, **kw):
+    bm, a = meta_of(b), np.asarray(a)
+    if axes is None:
+        return fit(_mm_cot_b(g, a, bm.shape), bm)
+    ca, cb, co = _mm_core_axes(axes, a.ndim, bm.ndim)
+    ct = _mm_cot_b(_to_std(np.asarray(g), co), _to_std(a, ca), _std_shape(bm.shape, cb))
+    return fit(_from_std(ct, cb), bm)
+
+
+def _matmul_jvp(tangents, ans, a, b, *rest, axes=None, **kw):
+    ta, tb = tangents[0], tangents[1] if len(tangents) > 1 else None
+    opt = {} if axes is None else {"axes": axes}
+    return add_tangents((None if ta is None else np.matmul(ta, b, **opt),
+                         None if tb is None else np.matmul(a, tb, **opt)))
+
+
+MATMUL = dict(vjp=(matmul_da, matmul_db), jvp=_matmul_jvp, saves={0: (1,), 1: (0,)})
 
 
 # --- the einsum engine -----------------------------------------------------------------------
