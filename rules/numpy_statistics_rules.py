@@ -361,6 +361,19 @@ def _corrcoef_jvp(tangents, ans, x, y=None, rowvar=True, *, dtype=None):
     return np.reshape(dc / s - r * (q[:, None] + q[None, :]) / 2, np.shape(ans))
 
 
+def _in_place(name: str, pos: int):
+    """Refusal of ``name(a, ..., overwrite_input=True)`` with an ndarray ``a`` (position
+    ``pos``): NumPy partitions ``a`` itself (its own order, which the program may read after),
+    a write no rule can record. Run natively: FA101, the reordered ``a`` constant (FA104)."""
+    def refuses(args: tuple, kwargs: dict) -> str | None:
+        over = args[pos] if len(args) > pos else kwargs.get("overwrite_input", False)
+        if over and args and isinstance(args[0], np.ndarray):
+            return (f"{name} with overwrite_input=True partitions its traced argument in "
+                    "place (a reordering framead does not record)")
+        return None
+    return refuses
+
+
 def install() -> None:
     for fn, name, std, nan in ((np.var, "var", False, False), (np.std, "std", True, False),
                                (np.nanvar, None, False, True), (np.nanstd, None, True, True)):
@@ -375,9 +388,11 @@ def install() -> None:
             (np.nanquantile, np.nanpercentile, np.nanmedian))):  # nan: over the non-NaN
         for fn, scale in ((quantile, 1.0), (percentile, 100.0)):
             vjps, jvp = _quantile_family(scale, bool(nan))
-            register(fn, vjp=vjps, jvp=jvp, saves={0: (0, 1), 1: (0, 1)})
+            register(fn, vjp=vjps, jvp=jvp, saves={0: (0, 1), 1: (0, 1)},
+                     refuses=_in_place(f"np.{fn.__name__}", 4))
         vjp, jvp = _median_family(bool(nan))
-        register(median, vjp=(vjp,), jvp=jvp, saves={0: (0,)})
+        register(median, vjp=(vjp,), jvp=jvp, saves={0: (0,)},
+                 refuses=_in_place(f"np.{median.__name__}", 3))
     register(np.cov, vjp=(_cov_cot(0), _cov_cot(1)), jvp=_cov_jvp, saves={0: (0, 1), 1: (0, 1)})
     register(np.corrcoef, vjp=(_corrcoef_cot(0), _corrcoef_cot(1)), jvp=_corrcoef_jvp,
              saves={0: (0, 1), 1: (0, 1)})
