@@ -24,10 +24,16 @@ reverse sweep. The adjoint solve uses the forward call's method and tolerances u
 ``dense_output=True``, each call ``sol.sol(t)`` inside the capture is recorded the same way
 (its own adjoint from ``t`` back to ``t0``); ``t_span`` may run backward in time.
 
-Not differentiated: the times (``t_span``, ``t_eval``, ``t``, and event times: a terminal event
-is reported as FA101), ``vectorized=True`` right-hand sides and failed integrations (reported
-as FA101). The parameters are found by evaluating ``fun`` once more at ``(t0, y0)``: a traced
-value the right-hand side reads only at other times or states (behind a branch) is missed.
+Traced times are inputs too: an output at a traced time ``t_i`` (``t_eval``'s points, odeint's
+``t``, ``t_span[1]`` for the last column of ``sol.y``) has ``∂y(t_i)/∂t_i = f(t_i, y(t_i))``;
+a traced start time ``t0`` (``t_span[0]``, odeint's ``t[0]``) has ``∂/∂t0 = -a(t0)^T f(t0, y0)``
+from the same adjoint; ``sol.t`` follows them (its first and last entries, or ``t_eval``).
+The solver's own intermediate step times (``sol.t`` without ``t_eval``) are constants.
+
+Not differentiated: event times (a terminal event is reported as FA101), ``vectorized=True``
+right-hand sides and failed integrations (reported as FA101). The parameters are found by
+evaluating ``fun`` once more at ``(t0, y0)``: a traced value the right-hand side reads only
+at other times or states (behind a branch) is missed.
 Arrays among the parameters are restored to their forward values while the adjoint runs.
 """
 
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import operator
 import sys
 import threading
 from collections.abc import Callable
@@ -97,6 +104,12 @@ class OdeContext:
         self.rhs_evaluations = 0
         self.direction = 1.0
         self.out_to_columns: Callable = np.asarray
+        # node arguments after y0: traced times, each "t0" (the start), "first"/"last" (the
+        # start / the end of t_span: the time of the first / last output column), "each" (one
+        # time per output column: t_eval, odeint's t, whose first is also t0 when "t0+each")
+        self.time_kinds: tuple[str, ...] = ()
+        self.y0c: np.ndarray = np.zeros(0)
+        self.y_cols: np.ndarray = np.zeros((0, 0))
 
     def __repr__(self) -> str:
         return f"<ode adjoint {self.name}>"
@@ -161,6 +174,37 @@ class OdeContext:
                 a, pbar = z[:n], z[n:]
         return a.reshape(self.y_shape), split_like(self.params, sizes, pbar)
 
+    def rhs_at(self, t: float, y: np.ndarray) -> np.ndarray:
+        """``f(t, y)`` (raveled, real) at the forward parameter values, not recorded."""
+        with self._forward_values():
+            out = quiet(self.f, (float(t), np.array(y, dtype=float).reshape(self.y_shape)), {})
+        return np.ravel(np.asarray(out, dtype=float))
+
+    def time_cots(self, g: np.ndarray, a0: np.ndarray) -> list:
+        """Cotangents of the traced time arguments (``time_kinds``) for cotangents ``g[:, i]``
+        of the outputs y(t_i) and the adjoint ``a0`` at t0."""
+        n = len(self.times)
+        g = np.asarray(g, dtype=float).reshape(-1, n)
+        per = np.array([float(g[:, i] @ self.rhs_at(self.times[i], self.y_cols[:, i]))
+                        if np.any(g[:, i]) else 0.0 for i in range(n)])
+        start = -float(np.ravel(a0) @ self.rhs_at(self.t0, self.y0c)) \
+            if {"t0", "first", "t0+each"} & set(self.time_kinds) else 0.0
+        out: list = []
+        for kind in self.time_kinds:
+            if kind == "t0":
+                out.append(start)
+            elif kind == "first":
+                out.append(start + per[0])
+            elif kind == "last":
+                out.append(float(per[-1]))
+            elif kind == "each":
+                out.append(per)
+            elif kind == "t0+each":
+                out.append(per + np.eye(n)[0] * start)
+            else:
+                out.append(None)
+        return out
+
     def _solve(self, solve_ivp, rhs, t_from, t_to, z0, opts):
         if not np.any(z0):
             return z0
@@ -173,42 +217,50 @@ class OdeContext:
 
 
 def ode_solution(ctx: OdeContext, y0: Any, *params: Any) -> Any:
-    """The IR node of an ODE solution (``y0`` and the parameters ``θ`` are its inputs)."""
+    """The IR node of an ODE solution (``y0``, the traced times ``ctx.time_kinds`` say, and
+    the parameters ``θ`` are its inputs)."""
     raise AssertionError("recorded only")
 
 
 def _ode_vjp(g: Any, ans: Any, ctx: OdeContext, y0: Any, *params: Any) -> tuple:
-    ybar, pbars = ctx.adjoint(ctx.out_to_columns(g))
+    cols = ctx.out_to_columns(g)
+    ybar, pbars = ctx.adjoint(cols)
+    tbars = ctx.time_cots(cols, ybar) if ctx.time_kinds else []
     kind = getattr(y0, "kind", type(y0))
     if isinstance(kind, type) and issubclass(kind, np.ndarray):
         ybar = np.reshape(ybar, tuple(y0.shape))
     else:
         ybar = float(np.ravel(ybar)[0])
-    return (None, ybar, *pbars)
+    return (None, ybar, *tbars, *pbars)
 
 
 _RULE = make_rule(ode_solution, vjp=_ode_vjp, saves={}, nondiff=(0,), name="ode_solution")
 
 
 def _record(rec, frame, f: Callable, t0: float, y0: Any, y_out: np.ndarray, times, dense,
-            to_columns: Callable, options: dict, name: str, direction: float | None = None
-            ) -> tuple[Any, tuple] | None:
+            to_columns: Callable, options: dict, name: str, direction: float | None = None,
+            time_args: tuple = ()) -> tuple[Any, tuple] | None:
     """Record ``y_out`` as an ODE solution node: (the traced output, the node's arguments);
-    None when nothing traced reaches it."""
+    None when nothing traced reaches it. ``time_args``: (kind, object) of the times that may
+    be traced (``OdeContext.time_kinds``)."""
     if type(y0) in (list, tuple) and rec.tree_value(y0) is not None:
         y0 = calls.dispatch(rec, np.asarray, (y0,), {}, frame)
     y0c = np.array(quiet(np.asarray, (y0,), {}), dtype=float)
     start = len(rec.nodes)
     f(t0, np.array(y0c, copy=True))
     params = parameters(rec, start, frame)
-    if not params and rec.tree_value(y0) is None:
+    timed = [(k, calls.dispatch(rec, np.asarray, (t,), {}, frame) if type(t) in (list, tuple)
+              else t) for k, t in time_args if rec.tree_value(t) is not None]
+    if not params and rec.tree_value(y0) is None and not timed:
         return None
     ctx = OdeContext(f, params, dense, t0, times, y0c.shape, options, name)
     ctx.out_to_columns = to_columns
+    ctx.time_kinds = tuple(k for k, _ in timed)
+    ctx.y0c, ctx.y_cols = y0c, np.asarray(to_columns(y_out), dtype=float)
     if direction is not None:
         ctx.direction = direction
     result = np.array(y_out, copy=True)
-    node_args = (ctx, y0, *params)
+    node_args = (ctx, y0, *(t for _, t in timed), *params)
     return rec.apply(_RULE, lambda *_: result, (), {}, node_args, frame), node_args
 
 
@@ -241,15 +293,54 @@ def _solve_ivp(rec, fn, args, kwargs, frame):
             "rtol": extra.get("rtol", 1e-3), "atol": extra.get("atol", 1e-6),
             **_current_options()}
     t0, t1 = (float(v) for v in b["t_span"])
+    t_eval = b.get("t_eval")
+    span = b["t_span"]
+    if isinstance(span, np.ndarray) and rec.tree_value(span) is not None:  # its items
+        span = [calls.dispatch(rec, operator.getitem, (span, k), {}, frame) for k in (0, 1)]
+    times = ((("t0" if t_eval is not None else "first"), span[0]),
+             *((("last", span[1]),) if t_eval is None else (("each", t_eval),)))
     got = _record(rec, frame, f, t0, b["y0"], res.y, res.t, res.sol, np.asarray, opts,
-                  "solve_ivp", 1.0 if t1 >= t0 else -1.0)
+                  "solve_ivp", 1.0 if t1 >= t0 else -1.0, times)
     if got is None:
         if not want_dense:
             res["sol"] = None
         return res
     res["y"] = got[0]
     res["sol"] = DenseSolution(res.sol, got[1]) if want_dense else None
+    if t_eval is not None and rec.tree_value(t_eval) is not None:  # sol.t: t_eval's values
+        res["t"] = calls.dispatch(rec, np.array, (t_eval,), {"dtype": float}, frame)
+    elif t_eval is None and (rec.tree_value(span[0]) is not None or
+                             rec.tree_value(span[1]) is not None):
+        ts = np.array(res.t, dtype=float, copy=True)
+        res["t"] = rec.apply(_TIMES_RULE, lambda *_: ts, (), {}, (res.t, span[0], span[1]),
+                             frame)
     return res
+
+
+def step_times(ts: np.ndarray, t0: Any, t1: Any) -> np.ndarray:
+    """``sol.t`` without ``t_eval``: the solver's steps, from ``t_span[0]`` to ``t_span[1]``
+    (the steps between are constants)."""
+    out = np.array(ts, dtype=float, copy=True)
+    out[0], out[-1] = t0, t1
+    return out
+
+
+def _ends(g: Any, k: int) -> float:
+    return float(np.real(np.ravel(g)[k]))
+
+
+def _step_times_jvp(tangents: tuple, ans: Any, ts: Any, t0: Any, t1: Any) -> np.ndarray:
+    out = np.zeros(np.shape(ans))
+    for t, k in ((tangents[1], 0), (tangents[2], -1)):
+        if t is not None:
+            out[k] += float(t)
+    return out
+
+
+_TIMES_RULE = make_rule(step_times, vjp=(None, lambda g, ans, ts, t0, t1: _ends(g, 0),
+                                         lambda g, ans, ts, t0, t1: _ends(g, -1)),
+                        jvp=_step_times_jvp, saves={1: (), 2: ()}, nondiff=(0,),
+                        name="solve_ivp.t")
 
 
 class DenseSolution:
@@ -272,6 +363,9 @@ class DenseSolution:
         ctx, *rest = self._node_args
         ctx = copy.copy(ctx)
         ctx.times = np.atleast_1d(np.asarray(t, dtype=float))
+        # (only the start time moves these outputs: their own times are sol(t)'s argument)
+        ctx.time_kinds = tuple("t0" if k in ("t0", "first") else "none"
+                               for k in ctx.time_kinds)
         ctx.out_to_columns = lambda g: np.asarray(g).reshape(-1, ctx.times.size)
         result = np.array(out, copy=True)
         return rec.apply(_RULE, lambda *_: result, (), {}, (ctx, *rest), sys._getframe(1))
@@ -320,7 +414,7 @@ def _odeint(rec, fn, args, kwargs, frame):
     opts = {"method": "LSODA", "rtol": rtol, "atol": atol, **_current_options()}
     got = _record(rec, frame, f, float(t[0]), b["y0"], y, t, dense_sol.sol,
                   lambda g: np.asarray(g).reshape(len(t), -1).T, opts, "odeint",
-                  1.0 if t[-1] >= t[0] else -1.0)
+                  1.0 if t[-1] >= t[0] else -1.0, (("t0+each", b["t"]),))
     if got is None:
         return out
     y_out = got[0]

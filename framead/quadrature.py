@@ -14,8 +14,14 @@ framead/solvers.py):
    ``weight=`` is given) over the integrand's VJP: one nested framead capture of ``f`` per
    evaluation point, with the tolerances of the forward call.
 
+A traced ``wvar`` is an input too: ``∂I/∂c`` for ``weight='cos'`` is ``-∫ x f(x) sin(cx) dx``,
+for ``'sin'`` ``∫ x f(x) cos(cx) dx``, for ``'alg'`` the ``'alg-loga'`` / ``'alg-logb'``
+integrals (``quad`` itself computes each), for ``'cauchy'`` (by parts)
+``PV ∫ f'(x) / (x - c) dx - f(b) / (b - c) + f(a) / (a - c)`` (``f'`` by nested captures).
+
 Not differentiated (reported as FA101): infinite limits that are traced, ``complex_func=True``,
-integrands that are not Python callables (``LowLevelCallable``). As for ODEs, a traced value
+integrands that are not Python callables (``LowLevelCallable``), a traced ``wvar`` of the
+logarithmic ``'alg-*'`` weights. As for ODEs, a traced value
 the integrand reads only away from the sample points (behind a branch) is missed.
 """
 
@@ -58,8 +64,9 @@ class QuadContext:
     snapshots of the arrays among them), the limits and the forward call's options."""
 
     def __init__(self, f: Callable, params: list, a: float, b: float, shape: tuple,
-                 options: dict, name: str):
+                 options: dict, name: str, nw: int = 0):
         self.f = f
+        self.nw = nw  # traced wvar components (node arguments after the limits)
         self.params = params
         self.snap = snapshots(params)
         self.a, self.b = a, b
@@ -99,6 +106,23 @@ class QuadContext:
                                np.ravel(np.real(np.asarray(gr, dtype=complex)))
                                for gr, s in zip(grads, sizes, strict=True)])
 
+    def x_vjp(self, x: float, g: Any) -> float:
+        """``g^T ∂f/∂x`` at ``x`` (the integrand's derivative in its variable) by one nested
+        capture."""
+        self.evaluations += 1
+        rec = Recorder()
+        xo = np.float64(x).item()  # (a fresh float object: the input)
+        wrt = [rec.new_input(xo)]
+        with Session(rec):
+            out = self.f(xo)
+        graph = rec.finish([out])
+        v = graph.outputs[0]
+        if not isinstance(v, Value):
+            return 0.0
+        seed = np.reshape(g, np.shape(out)) if self.shape else float(np.sum(g))
+        gr = Backward(graph, wrt)({v.id: seed})[0]
+        return 0.0 if gr is None else float(np.real(gr))
+
     def integrate(self, integrand: Callable, n: int) -> np.ndarray:
         """``∫_a^b integrand(x) dx`` of a vector-valued integrand of length ``n``."""
         from scipy import integrate  # noqa: PLC0415 - optional dependency
@@ -133,6 +157,26 @@ class QuadContext:
             return float(1 / (x - c))
         raise NotImplementedError(f"framead: {self.name} with weight={w!r} has no adjoint")
 
+    def wvar_integrals(self, g: Any) -> list[float]:
+        """``∫ g f(x) ∂w/∂c_k(x) dx`` per component ``c_k`` of the traced ``wvar``."""
+        from scipy import integrate  # noqa: PLC0415 - optional dependency
+
+        w, c = self.options["weight"], self.options["wvar"]
+        kw = {k: self.options[k] for k in ("epsabs", "epsrel", "limit")
+              if self.options.get(k) is not None}
+        with self._forward_values():
+            fg = lambda x: float(np.sum(g * self.value_at(x)))  # noqa: E731
+            if w == "alg":
+                return [integrate.quad(fg, self.a, self.b, weight=lw, wvar=c, **kw)[0]
+                        for lw in ("alg-loga", "alg-logb")]
+            if w == "cauchy":  # PV ∫ f/(x - c) = PV ∫ f(c + u)/u du over [a - c, b - c]
+                df = lambda x: self.x_vjp(x, g)  # noqa: E731
+                return [integrate.quad(df, self.a, self.b, weight="cauchy", wvar=c, **kw)[0]
+                        - fg(self.b) / (self.b - c) + fg(self.a) / (self.a - c)]
+            xf = lambda x: x * fg(x)  # noqa: E731
+            sign, other = (-1.0, "sin") if w == "cos" else (1.0, "cos")
+            return [sign * integrate.quad(xf, self.a, self.b, weight=other, wvar=c, **kw)[0]]
+
     def sizes(self) -> list[int]:
         return [int(np.size(p)) for p in self.params]
 
@@ -152,7 +196,8 @@ class QuadContext:
 
 
 def integral(ctx: QuadContext, a: Any, b: Any, *params: Any) -> Any:
-    """The IR node of a definite integral (limits and parameters are its inputs)."""
+    """The IR node of a definite integral (limits, the traced ``wvar`` components, then the
+    integrand's parameters are its inputs)."""
     raise AssertionError("recorded only")
 
 
@@ -167,12 +212,16 @@ def _quad_vjp(g: Any, ans: Any, ctx: QuadContext, a: Any, b: Any, *params: Any) 
     n = sum(ctx.sizes())
     flat = ctx.integrate(lambda x: ctx.param_vjp(x, g), n) if n else np.zeros(0)
     return (None, _limit_cot(ctx, g, ctx.a, -1.0), _limit_cot(ctx, g, ctx.b, 1.0),
-            *ctx.split(flat))
+            *(ctx.wvar_integrals(g) if ctx.nw else ()), *ctx.split(flat))
 
 
 def _quad_jvp(tangents: tuple, ans: Any, ctx: QuadContext, a: Any, b: Any, *params: Any):
-    ta, tb, tps = tangents[1], tangents[2], tangents[3:]
+    ta, tb = tangents[1], tangents[2]
+    tws, tps = tangents[3:3 + ctx.nw], tangents[3 + ctx.nw:]
     out = np.zeros(ctx.shape)
+    if any(t is not None for t in tws):  # (a weight=: quad, a scalar integral)
+        out = out + sum(float(t) * d for t, d in zip(tws, ctx.wvar_integrals(1.0),
+                                                      strict=False) if t is not None)
     if any(t is not None for t in tps):
         flat = np.concatenate([np.zeros(s) if t is None else np.ravel(np.asarray(t, float))
                                for t, s in zip(tps, ctx.sizes(), strict=False)])
@@ -212,21 +261,32 @@ def _handler(vector: bool):
             _lost(rec, frame, name, "a traced infinite limit")
         if limits_traced and str(b.get("weight")).startswith("alg"):
             _lost(rec, frame, name, "traced limits with an algebraic weight=")
+        weight, wvar = b.get("weight"), b.get("wvar")
+        wvars: list = []
+        if weight is not None and _is_traced(rec, wvar):
+            if weight in ("cos", "sin"):
+                wvars = [wvar]
+            elif weight == "alg":
+                wvars = list(wvar)
+            elif weight == "cauchy" and np.isfinite(a) and np.isfinite(bb):
+                wvars = [wvar]
+            else:
+                _lost(rec, frame, name, f"a traced wvar of weight={weight!r}")
         f = lambda x: func(x, *fargs)
         start = len(rec.nodes)
         for x in _sample_points(a, bb):
             f(x)
         params = parameters(rec, start, frame)
-        if not params and not limits_traced:
+        if not params and not limits_traced and not wvars:
             return out
         value = out[0]
         options = {k: b.get(k) for k in ("epsabs", "epsrel", "limit", "points", "weight",
                                          "wvar", "wopts")}
         if vector:
             options["epsabs"] = max(float(b.get("epsabs") or 0.0), 1e-14)
-        ctx = QuadContext(f, params, a, bb, np.shape(value), options, name)
+        ctx = QuadContext(f, params, a, bb, np.shape(value), options, name, len(wvars))
         result = np.array(value, copy=True) if vector else float(value)
-        y = rec.apply(_RULE, lambda *_: result, (), {}, (ctx, lo, hi, *params), frame)
+        y = rec.apply(_RULE, lambda *_: result, (), {}, (ctx, lo, hi, *wvars, *params), frame)
         return (y, *out[1:])
 
     return handle
