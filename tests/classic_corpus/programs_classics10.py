@@ -1606,27 +1606,19 @@ def scipy_root_fsolve_fixed_point(x):
 # program -> (expected verdict, cause); test_classic_corpus.py merges these entries
 EXPECTED: dict[str, tuple[str, str]] = {
     # SILENT wrong gradients (no hazard): framead bugs, each cause named (matmul(axes=),
-    # heaviside's x2, np.linalg.diagonal(offset=) and np.convolve's integer modes were found
-    # here too, and fixed)
-    "median_overwrite_input": ("wrong", "np.median / np.percentile(overwrite_input=True) "
-                               "partition the traced argument in place: the rules "
-                               "(rules/numpy_statistics_rules._quantile_family/_median_family) "
-                               "declare no mutation, so the saved input is read reordered (the "
-                               "cotangent goes to the wrong entries) and later reads of the "
-                               "buffer see the unpartitioned values"),
-    "quad_weight_traced_wvar": ("wrong", "scipy.integrate.quad(weight=..., wvar=traced): "
-                                "framead/quadrature.py _handler passes wvar to the adjoint as a "
-                                "constant option; only the integrand's reads and the limits are "
-                                "differentiated, and a traced wvar is not reported"),
-    "ode_traced_output_times": ("wrong", "solve_ivp's t_span / t_eval and odeint's t traced: "
-                                "framead/ode.py takes the times as floats (documented as not "
-                                "differentiated) without reporting it: d y(T)/dT = f(T, y(T)) "
-                                "is silently 0"),
+    # heaviside's x2, np.linalg.diagonal(offset=), np.convolve's integer modes, quad's traced
+    # wvar and ODE output times were found here too, and fixed)
     # framead refuses at the call (loud)
     "lfilter_final_state_blocks": ("error", "scipy.signal.lfilter's final state zf (block-wise "
                                    "filtering): NotImplementedError raised in its VJP "
                                    "(rules/scipy_signal_rules._lfilter_parts)"),
     # reported (wrong, with a hazard at the user's line)
+    "median_overwrite_input": ("wrong_hazard", "np.median / np.percentile(overwrite_input="
+                               "True) partition the traced argument in place (NumPy's own "
+                               "order, which the program reads after): refused, run natively "
+                               "(FA101 at the call; FA104: the reordered buffer is a constant "
+                               "from there); differentiating it needs capture to trace NumPy's "
+                               "Python median, whose ndarray.partition is a recorded mutation"),
     "round_decimals_cleanup": ("wrong_hazard", "np.round / np.around / ndarray.round(decimals): "
                                "zero derivative, FA102 at the user's line (as builtins.round)"),
     "svd_full_matrices_projectors": ("wrong_hazard", "np.linalg.svd(A) of a non-square A "
