@@ -314,3 +314,19 @@ def test_convolve_correlate_integer_modes_match_differences(n, m, mode, which, s
     x = _rng(seed).normal(size=n + m)
     w = _rng(seed + 1).normal(size=fn(x[:n], x[n:], mode).shape)
     assert_grad_matches_fd(lambda v: float(fn(v[:n] * 1.5, v[n:], mode) @ w), x)
+
+
+_GUFUNC_AXES = {  # the other gufunc products with axes= / axis= (their _gufunc_spec)
+    "vecdot_axis": lambda A, v: np.vecdot(A, A * v[:, None], axis=1),
+    "vecdot_axis0_keepdims": lambda A, v: np.vecdot(A, A[:, :1] * 2, axis=0, keepdims=True),
+    "matvec_axes": lambda A, v: np.matvec(A, v, axes=[(0, 1), (0,), (0,)]),
+    "vecmat_axes": lambda A, v: np.vecmat(v[:3], A, axes=[(0,), (0, 1), (0,)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_GUFUNC_AXES))
+def test_gufunc_products_with_axes_match_differences(name):
+    A, v = _rng(11).normal(size=(3, 4, 2)), _rng(12).normal(size=4)
+    w = _rng(13).normal(size=_GUFUNC_AXES[name](A, v).shape)
+    assert_grad_matches_fd(lambda A, v: float(np.sum(_GUFUNC_AXES[name](A, v) * w)), A, v,
+                           argnums=(0, 1))
