@@ -53,7 +53,7 @@ _SUM_IDS = frozenset(map(id, (builtins.sum, math.fsum)))  # sum([x * x, -a]): it
 _REMAKE = frozenset(map(id, (operator.mul, operator.add, operator.sub, operator.truediv,
                               operator.pow, operator.neg, operator.matmul, np.matmul, np.dot,
                               np.array, np.asarray)))
-REMAKES = 8  # residuals whose operands are made again (arrays not kept), at most, a capture
+REMAKES = 4  # residuals whose operands are made again (arrays not kept), at most, a capture
 SLOPE = 1e-6  # a step whose derivative in its start is below this is one that lands (Newton)
 _SCALARS = (float, int, np.float64, np.float32)
 _NUMS = (float, int, np.floating, np.integer, np.ndarray)
@@ -127,16 +127,27 @@ def _remade(x: Value, nodes: list, i: int, depth: int = 3) -> Any:
 
 
 def _scale(args: tuple, nodes: list | None = None, i: int = 0,
-           budget: list[int] | None = None) -> float:
-    """The operands' largest magnitude (sum's: its items'); NaN if one is not known (an
-    array operand not kept is made again, ``_remade``, while ``budget`` lasts)."""
-    items = [y for x in args for y in (x if type(x) in (list, tuple) else (x,))]
+           budget: list[int] | None = None, out: float = 0.0) -> float:
+    """The operands' largest magnitude (sum's: its items'); NaN if one is not known. Given
+    ``nodes``, an operand not kept is made again (``_remade``, while ``budget`` lasts) unless
+    the kept ones show that ``out`` (the result's size) is no cancellation."""
+    items = args if not args or type(args[0]) not in (list, tuple) else \
+        [y for x in args for y in (x if type(x) in (list, tuple) else (x,))]
     sizes = [_size(a) for a in items]
-    if nodes is not None and budget and budget[0] > 0 and any(z != z for z in sizes):
-        budget[0] -= 1
-        sizes = [_size(_remade(a, nodes, i)) if z != z and type(a) is Value else z
-                 for a, z in zip(items, sizes, strict=True)]
-    return float("nan") if any(z != z for z in sizes) else max(sizes, default=0.0)
+    known = max((z for z in sizes if z == z), default=0.0)
+    if len(sizes) == 0 or all(z == z for z in sizes):
+        return known
+    if nodes is None or not budget or budget[0] <= 0 or \
+            known > 0 and out > 2 * CANCELLED * known:
+        return float("nan") if nodes is None or out <= 2 * CANCELLED * known else known
+    budget[0] -= 1
+    for a, z in zip(items, sizes, strict=True):
+        if z != z:
+            z = _size(_remade(a, nodes, i)) if type(a) is Value else z
+            if z != z:
+                return z
+            known = max(known, z)
+    return known
 
 
 def _loop_table(code: CodeType) -> _Table:
@@ -386,20 +397,18 @@ def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
                 continue
             looked.add(i)
             n = nodes[i]
-            if len(n.outputs) != 1 or n.multi:
-                continue
             fn = id(getattr(n.rule, "fn", None))
             if fn in _ADD_IDS and len(n.args) == 2 or fn in _SUM_IDS and n.args and \
                     type(n.args[0]) in (list, tuple):
-                if (out := _size(n.outputs[0])) != out:
+                if len(n.outputs) != 1 or (out := _size(n.outputs[0])) != out:
                     continue  # (not kept: not known to cancel)
-                scale = _scale(n.args, nodes, i, budget)
+                scale = _scale(n.args, nodes, i, budget, out)
                 if not (out <= CANCELLED * scale and
                         any(i < a <= i + CHAIN and d <= TIE * scale for a, d in cmps)):
                     continue  # (no cancellation, or no tie near it: cheap, before any walk)
                 if _judge(nodes, i, live_of, cmps, scale):
                     return n
-            elif i == at - 1 and type(n.outputs[0]) is Value and \
+            elif i == at - 1 and len(n.outputs) == 1 and type(n.outputs[0]) is Value and \
                     0 < (scale := _size(n.outputs[0])) < float("inf") and \
                     dist <= TIE * scale and type(n.outputs[0].primal) in _SCALARS:
                 # the comparison itself is the tie (x * x == a, xn == x): its operand made
