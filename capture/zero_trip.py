@@ -169,7 +169,7 @@ def _loop_table(code: CodeType) -> _Table:
             cmps.append(-ins.offset if ins.opname.startswith("RETURN") else ins.offset)
     recursive = code.co_name in code.co_names or code.co_name in code.co_freevars
     key = id(code)
-    table = (spans, lines, cmps, recursive, {})  # (and _checks_only's answers)
+    table: _Table = (spans, lines, cmps, recursive, {})  # (and _checks_only's answers)
     _loops[key] = (weakref.ref(code, lambda _: _loops.pop(key, None)), table)
     return table
 
@@ -305,7 +305,7 @@ def _judge(nodes: list, i: int, live_of: Callable[[], set[int]], cmps: list,
     made: set[int] = set()  # ... of it, what this pass made
     made_at: list[int] = []
     side: set[int] = set()  # this pass's other work before the test (dfx = 2 * x)
-    seen: set[tuple] = set()  # ... its instructions
+    seen: set[Any] = set()  # ... its instructions
     for j in range(i - 1, max(-1, i - WALK - 1) if hi < 1 << 29 else i - 1, -1):
         # (a recursion's first frame is its first pass: what it made before is its start)
         o = _place(nodes[j], code)
