@@ -15,6 +15,14 @@ the residual's own size, times ``TIE``, would flip. A converged loop's last test
 except that it is not on the first pass (the walk back meets the previous pass's work), and a
 loose tolerance (``abs(r) > 0.1``) is no tie, so both stay silent.
 
+Other signatures of the same exit: a comparison that is itself the tie (``x * x == a``,
+``xn == x``: its operand made last is the test's value, reported at the comparison); the
+residual of ``sum``/``math.fsum``; an array residual whose operands were not kept (made
+again from their makers); a function that calls itself (its outermost frame is the first
+pass). A first pass whose step reaches the result is right only where the step lands at
+once (its derivative in its start is 0: Newton's); a damped step's is not, and is reported.
+A loop that can change nothing (a verification after a solver) is silent.
+
 The comparisons come from the C probe (capture/_evalframe.c keeps each thread's last 64
 comparisons of traced numbers: the node count then and ``|a - b|``) and from the Python
 handler (``note``).
@@ -235,17 +243,19 @@ def _checks_only(code: CodeType, span: tuple[int, int], lines: set[int]) -> bool
 
 
 def _checks_only_now(code: CodeType, span: tuple[int, int], lines: set[int]) -> bool:
+    def names(v: Any) -> set:
+        return set(v) if type(v) is tuple else {v}
+
     ins = [i for i in dis.get_instructions(code) if span[0] <= i.offset <= span[1]]
-    target = {ins[k + 1].argval for k, i in enumerate(ins[:-1]) if i.opname == "FOR_ITER"}
     for k, i in enumerate(ins):
         if i.opname.startswith(("STORE_", "DELETE_")):
             if k == 0 or ins[k - 1].opname != "FOR_ITER" or any(
-                    j.opname.startswith("LOAD_") and str(i.argval) in str(j.argval)
+                    j.opname.startswith("LOAD_") and names(i.argval) & names(j.argval)
                     for j in ins):
-                return False
+                return False  # (a store, or a for target the loop reads)
         elif i.opname.startswith(("CALL", "YIELD")) and i.offset not in lines:
             return False
-    return bool(target) or not ins
+    return any(i.opname == "FOR_ITER" for i in ins)
 
 
 def _slope(nodes: list, made: list[int], u: Value, v: Value) -> float | None:
