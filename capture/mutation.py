@@ -18,6 +18,7 @@ from framead import rules
 from framead.ir import Node, Value
 
 from . import _evalframe as C
+from .aliased_writes import flat_set_item
 from .buffers import buffer_owner, overlaps
 from .call_kinds import RAW_STORAGE_TYPES
 from .membership import stored_key
@@ -386,11 +387,8 @@ class Mutations:
 
     def set_item(self, a: Any, k: Any, v: Any, frame: Any, base_slot: Any = None) -> None:
         """``a[k] = v``; ``base_slot`` as for get_item (``super().__setitem__``)."""
-        if type(a) is np.flatiter:
-            base = a.base
-            self.mutate(rules.lookup(_mut.flat_setitem), operator.setitem, (a, k, v), {},
-                        (base, k, v), base, frame, {})
-            return None
+        if type(a) is np.flatiter:  # (unbuffered where v is a view of a.base)
+            return flat_set_item(self, a, k, v, frame)
         if not isinstance(a, np.ndarray):
             if isinstance(a, dict):  # d[k] = v: which key k merges into, in a cached trace
                 stored_key(self, a, k, frame)

@@ -23,6 +23,8 @@ from .buffers import buffer_owner
 from .callables import callable_name, holds_traced, is_python_visible, self_traced
 from .membership import compared, guard_membership, key_lookup
 from .native import Result, call_as_user, call_quiet
+from .object_items import as_object_items as as_object_items
+from .object_items import picked
 from .operators import FUNC_OPS, INPLACE_OPS
 from .primitive_rules import GATHER_RULE
 from .sourceloc import is_framead_file
@@ -218,18 +220,6 @@ def is_object_ufunc(fn: np.ufunc) -> bool:
     return bool(fn.types) and all(set(t.replace("->", "")) == {"O"} for t in fn.types)
 
 
-def as_object_items(rec: Any, a: Any, frame: Any) -> Any:
-    """A traced float/complex array as the object array NumPy's object loops see: each item
-    a Python float (complex) recorded as read from the array."""
-    if not (type(a) is np.ndarray and a.dtype.kind in "fc" and rec.value_of(a) is not None):
-        return a
-    cast = builtins.float if a.dtype.kind == "f" else builtins.complex
-    out = np.empty(a.shape, dtype=object)
-    for idx in np.ndindex(a.shape):
-        out[idx] = rec.dispatch(cast, (rec.get_item(a, idx, frame),), {}, frame)
-    return rec.hold_if_container(out)
-
-
 #: NumPy's conversions to an array of a given dtype (np.array(a, dtype), a.astype(dtype)...)
 _CONVERSIONS = frozenset(map(id, (np.array, np.asarray, np.asanyarray, np.ascontiguousarray,
                                   np.asfortranarray, np.ndarray.astype)))
@@ -379,6 +369,8 @@ def object_operands(rec: Any, rule: Any, fn: Any, args: tuple, kwargs: dict,
     nums = _operand_numbers(rec, node_args, frame) if inplace else None
     out = rec.apply(rule, fn, args, kwargs, node_args, frame)
     if not (type(out) is np.ndarray and out.dtype.kind == "O" and out.size):
+        if fn is not operator.getitem:  # o.max(): an item picked in C
+            picked(rec, rule.name, node_args, out)
         return out
     self_ = len(node_args) - len(args)  # 1: a bound method (node_args[0] is its self)
     nums = nums or _operand_numbers(rec, node_args, frame)

@@ -14,6 +14,8 @@ from framead.rules import mutation_rules as _mut
 
 from framead import rules
 
+from . import aliased_writes as aliased
+from .object_items import sorted_in_place
 from .opcodes_common import LAYOUT_NAMES
 
 
@@ -42,16 +44,47 @@ def _writer(functional: Any, names: tuple, defaults: dict | None = None) -> Any:
 copyto = _writer(_mut.copyto, ("dst", "src", "casting", "where"),
                  {"casting": "same_kind", "where": True})
 put = _writer(_mut.put, ("a", "ind", "v", "mode"), {"mode": "raise"})
-place = _writer(_mut.place, ("arr", "mask", "vals"))
+_place = _writer(_mut.place, ("arr", "mask", "vals"))
 putmask = _writer(_mut.putmask, ("a", "mask", "values"))
 
 
+def place(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
+    """np.place(arr, mask, vals): unbuffered where vals is a view of arr (aliased_writes)."""
+    arr, mask, vals = _bind(args, kwargs, ("arr", "mask", "vals"), {})
+    out = aliased.write(rec, "np.place", arr, (vals,), _Run(np.place, mask), frame,
+                        lambda: _place(rec, fn, args, kwargs, frame))
+    return _place(rec, fn, args, kwargs, frame) if out is aliased.NOT_ALIASED else out
+
+
+class _Run:
+    """``fn(target, *before, values[0], *after)``: a writer's call on provenance arrays
+    (aliased_writes), its other arguments as given."""
+
+    __slots__ = ("fn", "before", "after")
+
+    def __init__(self, fn: Any, *before: Any, after: tuple = ()):
+        self.fn, self.before, self.after = fn, before, after
+
+    def __call__(self, target: np.ndarray, values: list) -> Any:
+        return self.fn(target, *self.before, values[0], *self.after)
+
+
 def fill_diagonal(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
-    """np.fill_diagonal(a, val, wrap): a put at the diagonal's flat indices."""
+    """np.fill_diagonal(a, val, wrap): a put at the diagonal's flat indices; unbuffered
+    (``a.flat[::step] = val``) where val is a view of a (aliased_writes)."""
     vals = _bind(args, kwargs, ("a", "val", "wrap"), {"wrap": False})
     a = vals[0]
     if not isinstance(a, np.ndarray):
         return rec.unknown_call(fn, args, kwargs, frame)
+    out = aliased.write(rec, "np.fill_diagonal", a, (vals[1],),
+                        _Run(np.fill_diagonal, after=(vals[2],)), frame,
+                        lambda: _fill_diagonal(rec, fn, args, kwargs, frame, a, vals))
+    return _fill_diagonal(rec, fn, args, kwargs, frame, a, vals) \
+        if out is aliased.NOT_ALIASED else out
+
+
+def _fill_diagonal(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any,
+                   a: np.ndarray, vals: list) -> Any:
     mark = np.zeros(a.shape, dtype=bool)
     np.fill_diagonal(mark, True, wrap=vals[2])
     idx = np.flatnonzero(mark)
@@ -68,13 +101,20 @@ def set_attribute(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> A
     if len(args) == 3 and not kwargs and isinstance(args[0], np.ndarray) and \
             args[1] in ("flat", "real", "imag"):
         a, name, v = args
-        if name == "flat":
-            return rec.set_item(a.flat, slice(None), v, frame)
+        if name == "flat":  # (NumPy's setter copies v only where its layout asks)
+            out = aliased.write(rec, "a.flat = v", a, (v,), _set_flat, frame,
+                                lambda: rec.set_item(a.flat, slice(None), v, frame))
+            return rec.set_item(a.flat, slice(None), v, frame) \
+                if out is aliased.NOT_ALIASED else out
         if a.dtype.kind == "c":
             if rec.value_of(a) is None:
                 rec.ensure_value(a)
             return rec.set_item(rec.getattr(a, name), Ellipsis, v, frame)  # a recorded view
     return setattr(*args, **kwargs)
+
+
+def _set_flat(target: np.ndarray, values: list) -> None:
+    setattr(target, "flat", values[0])  # noqa: B010 - (mypy: ndarray.flat is read-only)
 
 
 # --- ndarray's in-place methods: (rec, a, args, kwargs, frame) ---------------------------------
@@ -86,6 +126,7 @@ def sort_method(rec: Any, a: np.ndarray, args: tuple, kwargs: dict, frame: Any) 
     axis = args[0] if args else kwargs.get("axis", -1)
     if rule is None or kwargs.get("order") is not None or len(args) > 1:
         return rec.unknown_call(a.sort, args, kwargs, frame)
+    sorted_in_place(rec, a)  # (an object array's order: not re-made by a cached trace)
     return rec.mutate(rule, a.sort, args, kwargs, (a,), a, frame,
                       {} if axis == -1 else {"axis": axis})
 
@@ -117,8 +158,12 @@ def ufunc_at(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     positions = [np.unravel_index(int(k), a.shape) for k in np.ravel(flat)]
     if ufunc.nin == 2:
         bb = np.broadcast_to(np.arange(np.size(b)).reshape(np.shape(b)), np.shape(flat))
+        if not isinstance(b, np.ndarray):  # a list's items (the same objects), not the list
+            bo = np.empty(np.shape(b), dtype=object)
+            bo[...] = b
         b_items = [rec.get_item(b, np.unravel_index(int(k), np.shape(b)), frame)
-                   if isinstance(b, np.ndarray) else b for k in np.ravel(bb)]
+                   if isinstance(b, np.ndarray) else bo[np.unravel_index(int(k), bo.shape)]
+                   for k in np.ravel(bb)]
     for n, pos in enumerate(positions):
         cur = rec.get_item(a, pos, frame)
         operands = (cur, b_items[n]) if ufunc.nin == 2 else (cur,)

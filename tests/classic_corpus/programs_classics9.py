@@ -2169,31 +2169,12 @@ EXPECTED: dict[str, tuple[str, str]] = {
     # rules/primitives.view_update / view_update_vjp_parent / view_update_vjp_child re-make
     # the view with apply_view on np.array(parent, order="C"), where the recipe
     # ("call", ravel/reshape, order='F') gives a copy, so the write goes nowhere
-    "frompyfunc_on_scalars": ("wrong", "a np.frompyfunc ufunc on scalars (np.float64 or a "
-                              "traced Python float): capture/calls.py's object-ufunc branch "
-                              "converts only traced float ndarrays (special_forms."
-                              "as_object_items); NumPy's C loop casts the scalar to a new "
-                              "Python float, the callback computes on an untraced number, "
-                              "no hazard (FA108 only when nothing else is connected)"),
-    "place_values_alias_target": ("wrong", "np.place(a, mask, a): NumPy reads each value "
-                                  "after the earlier ones were written (no buffering of an "
-                                  "aliased vals); framead's node reads vals as they were "
-                                  "before the call (np.put / np.putmask copy and are right)"),
-    "flat_assignment_aliased_values": ("wrong", "a.flat[k] = a view of a: NumPy's flatiter "
-                                       "assignment reads each value after earlier writes "
-                                       "(unbuffered); capture/mutation.set_item's flatiter "
-                                       "branch records flat_setitem(base, k, v) with v as it "
-                                       "was before the call; np.fill_diagonal(D, view of D) "
-                                       "likewise (capture/writers.fill_diagonal records a "
-                                       "put of the values as they were)"),
-    "flat_attribute_set_reversed": ("wrong", "a.flat = a[::-1] changes the program's VALUE "
-                                    "under capture: capture/writers.set_attribute runs it "
-                                    "as a.flat[:] = v (unbuffered: a smeared copy) while "
-                                    "NumPy's flat setter copies v first"),
     "concatenate_stack_out_aliasing": ("wrong", "np.concatenate / np.stack with out= aliasing "
                                        "their inputs: NumPy copies the pieces in turn "
-                                       "(unbuffered), framead's node reads the inputs as "
-                                       "they were before the call"),
+                                       "(unbuffered); Recorder.apply records the rule's node "
+                                       "on the inputs as they were before the call "
+                                       "(capture.aliased_writes.out_call records it right, "
+                                       "once capture/recorder.py's apply calls it)"),
     # reported at the user's line
     "methodcaller_conjugate": ("wrong_hazard", "operator.methodcaller('conjugate') calls the "
                                "method in C: FA101"),
@@ -2202,25 +2183,11 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                            "loops in C): FA101, the gradient is zero"),
     "object_array_matmul": ("wrong_hazard", "@ and np.dot of object arrays of Python floats: "
                             "FA101 (NumPy's object matmul loop is not followed)"),
-    # framead raises where the native run does not
-    "ufunc_at_with_list_values": ("error", "np.multiply.at(a, idx, [list]): "
-                                  "capture/writers.ufunc_at passes the whole list as each "
-                                  "update's operand (b_items takes b itself unless it is an "
-                                  "ndarray): ValueError 'setting an array element with a "
-                                  "sequence'"),
 }
 
 # program -> why its cached replay (value_and_grad(f, cache=True)) is wrong: SILENT wrong
 # values at a new point (tests/test_classic_corpus.py does not merge this yet)
 REPLAY_EXPECTED: dict[str, str] = {
-    "frompyfunc_on_scalars": "the frompyfunc call on scalars is a constant of the recording "
-                             "(no hazard, so the trace is replayed): a wrong value",
-    "flat_assignment_aliased_values": "the same unbuffered flat assignment in the replay",
-    "flat_attribute_set_reversed": "the changed value (a.flat[:] = v) in the replay",
-    "concatenate_stack_out_aliasing": "the inputs read before the call in the replay",
-    "object_array_max_min": "o.max() / np.min(o) / np.maximum.reduce(o) of an object array "
-                            "pick an item by C comparisons with no guard: the replay reads "
-                            "the item the recording picked",
-    "object_array_sort_in_place": "o.sort() of an object array: the replay keeps the "
-                                  "recorded order (no guard, not marked unreplayable)",
+    "concatenate_stack_out_aliasing": "the inputs read before the call in the replay (the "
+                                      "same missing Recorder.apply hook)",
 }
