@@ -318,7 +318,8 @@ _DECLARED: list[tuple[int, list]] = [
         set.add,
         set.discard, set.update,
         math.isfinite, math.isnan, math.isinf, math.isclose,
-        np.shape, np.ndim, np.size, np.isscalar, np.result_type, np.isfinite, np.isnan,
+        np.shape, np.ndim, np.size, np.isscalar, np.result_type, np.can_cast, np.min_scalar_type,
+        np.isfinite, np.isnan,
         np.isinf, np.allclose, np.isclose, np.array_equal, np.ndarray.__len__,
         np.ndarray.view, np.may_share_memory, np.shares_memory,
         # text of traced values (repr of an array), as str/repr/format: FA108 if it comes back
