@@ -261,11 +261,14 @@ class Differentiated:
     def signature(self, static: Callable[[Any], Any]) -> tuple:
         """What a cached trace of these arguments depends on: structures, the differentiated
         leaves' types, shapes and dtypes, the other leaves by ``static`` (their value)."""
-        return tuple((t.treedef, tuple(_FLOAT_SIG if d and type(v) is float else
-                                       (type(v), np.shape(v), getattr(v, "dtype", None)) if d
-                                       else static(v)
-                                       for v, d in zip(t.leaves, t.diff)))  # noqa: B905
-                     for t in self.trees.values())
+        out = []
+        for t in self.trees.values():  # (loops: a generator's frame costs more than a float)
+            leaf = []
+            for v, d in zip(t.leaves, t.diff):  # noqa: B905 - (made together)
+                leaf.append(_FLOAT_SIG if d and type(v) is float else (
+                    type(v), np.shape(v), getattr(v, "dtype", None)) if d else static(v))
+            out.append((t.treedef, tuple(leaf)))
+        return tuple(out)
 
     def box(self, boxed: list, copies: dict[int, np.ndarray], new_input: Callable | None,
             fresh: Callable[[Any, bool], Any] | None = None) -> dict[int, list]:
