@@ -199,8 +199,7 @@ def _nanprod_jvp(tangents, ans, a, axis=None, dtype=None, out=None, keepdims=_NV
 CUTS = [np.argmax, np.argmin, np.argsort, np.argpartition, np.nonzero, np.flatnonzero,
         np.argwhere, np.searchsorted, np.digitize, np.count_nonzero, np.isin, np.nanargmax,
         np.nanargmin, np.lexsort, np.isneginf, np.isposinf]
-CUT_METHODS = ["argmax", "argmin", "argsort", "argpartition", "nonzero", "searchsorted",
-               "round"]
+CUT_METHODS = ["argmax", "argmin", "argsort", "argpartition", "nonzero", "searchsorted"]
 REDUCTIONS = [
     (np.sum, _sum_vjp, None, "sum"), (np.mean, _mean_vjp, None, "mean"),
     (np.prod, _prod_vjp, _prod_jvp, "prod"),

@@ -234,6 +234,7 @@ def install() -> None:
         defcut(fn)
     for fn in ROUNDS:
         defcut(fn, hazard=ROUND_HAZARD)
+    register_method(np.ndarray, "round", cut=True, hazard=ROUND_HAZARD)
     register(np.sign, vjp=(_sign_vjp,), jvp=_sign_jvp, saves={0: (0,)}, elementwise=True)
     register(np.absolute, vjp=(lambda g, ans, x, **kw: g * abs_dx(x),), jvp=(abs_jvp,),
              saves={0: (0,)}, elementwise=True)

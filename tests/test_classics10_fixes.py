@@ -58,8 +58,6 @@ def test_round_reports_fa102_at_each_line_and_the_gradient_is_the_rest():
         framead.value_and_grad(_rounding, strict=True)(x)
 
 
-@pytest.mark.xfail(strict=True, reason="ndarray.round is numpy_reduction_rules.CUT_METHODS' "
-                   "cut without the FA102 note (the method's rule is not this helper's)")
 def test_ndarray_round_method_reports_fa102():
     x = np.array([0.3, -0.2])
     sites = hazard_sites(lambda v: float((np.exp(v).round(10)).sum() + v @ v), x)
