@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import framead
 
-EXAMPLES = int(os.environ.get("FRAMEAD_FUZZ_EXAMPLES", "120"))
+EXAMPLES = int(os.environ.get("FRAMEAD_FUZZ_EXAMPLES", "300"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))
 PATTERNS = ("same", "reversed", "shifted", "strided", "overlapping")
