@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
@@ -273,9 +274,9 @@ def decide(code: CodeType | None) -> CodeType | None:
 EAGER_CODES: dict[int, CodeType] = {}
 
 
-def current_recorder() -> Recorder | None:
-    """The recorder of this thread's innermost active Session, or None outside capture."""
-    return C.current_recorder()
+# The recorder of this thread's innermost active Session, or None outside capture (the C
+# function itself: no Python frame for a question asked several times a capture).
+current_recorder: Callable[[], Recorder | None] = C.current_recorder
 
 
 def _why_refused(code: CodeType) -> str:
