@@ -423,8 +423,8 @@ MUTATION_CASES = [
 def _scipy_more_cases():  # scipy_special/signal rules, exact-number cuts (issue 11)
     if sp is None:
         return []
-    from test_scipy_and_missing_rules import library_cases
     from test_linalg_factor_rules2 import library_cases as decomp_cases
+    from test_scipy_and_missing_rules import library_cases
     from test_scipy_missing_rules import library_cases as missing_cases
 
     return library_cases() + missing_cases() + decomp_cases()
