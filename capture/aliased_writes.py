@@ -12,6 +12,7 @@ this cannot follow runs natively and is reported (FA104 at the user's line)."""
 
 from __future__ import annotations
 
+import functools
 import operator
 import warnings
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from framead.rules import mutation_rules as _mut
+from framead.rules.primitives import is_basic_key
 from numpy.lib.stride_tricks import as_strided
 
 from framead import rules
@@ -173,3 +175,27 @@ class _OutRun:
 
     def __call__(self, target: np.ndarray, values: list) -> Any:
         return self.fn(values, self.axis, out=target, **self.kwargs)
+
+
+def fancy_set_item(rec: Any, a: Any, key: Any, v: np.ndarray, frame: Any) -> bool:
+    """``a[key] = v`` with an advanced key (``a[m] = a[::-1][1:5]``: NumPy copies an
+    overlapping ``v`` first only in some layouts) where ``v`` shares memory with ``a``:
+    recorded by ``write``; False where the caller's own path applies."""
+    if is_basic_key(key):
+        return False
+    out = write(rec, "ndarray.__setitem__", a, (v,), _SetItem(key), frame,
+                lambda: rec.set_item(a, key, v, frame, functools.partial(
+                    np.ndarray.__setitem__, a)))
+    return out is not NOT_ALIASED
+
+
+class _SetItem:
+    """``target[key] = values[0]``: a provenance run's writer."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any):
+        self.key = key
+
+    def __call__(self, target: np.ndarray, values: list) -> None:
+        target[self.key] = values[0]

@@ -18,7 +18,7 @@ from framead import rules
 from framead.ir import Node, Value
 
 from . import _evalframe as C
-from .aliased_writes import flat_set_item
+from .aliased_writes import fancy_set_item, flat_set_item
 from .buffers import buffer_owner, overlaps
 from .call_kinds import RAW_STORAGE_TYPES
 from .membership import stored_key
@@ -413,6 +413,8 @@ class Mutations:
             else:
                 base_slot(k, v)
             return None
+        if type(v) is np.ndarray and base_slot is None and fancy_set_item(self, a, k, v, frame):
+            return None  # a[m] = a view of a (NumPy's masks copy unbuffered)
         if vv is not None and _stores_itself(a, k, v):
             av = None  # (s["p"] = s["p"] after s["p"] += x: its memory as it is, written)
         elif vv is not None and self._structured(a, frame, "ndarray.__setitem__"):

@@ -1,7 +1,8 @@
 """Writers whose values alias the array they write (capture/aliased_writes.py): NumPy copies
 ``np.place(a, m, V)``, ``a.flat[k] = V``, ``a.flat = V``, ``np.fill_diagonal(D, V)``,
-``np.concatenate(pieces, out=a)`` and ``np.stack(pieces, out=A)`` one element at a time
-(unbuffered), so where V is a view of a, later positions read values written earlier.
+``np.concatenate(pieces, out=a)``, ``np.stack(pieces, out=A)`` and ``a[mask] = V`` (in some
+layouts) one element at a time (unbuffered), so where V is a view of a, later positions read
+values written earlier.
 
 The fuzzer draws writer x alias pattern (same, reversed, shifted, strided, overlapping
 windows) x dtype (float64, float32, complex128) x fresh / cached, and checks framead's value
@@ -32,6 +33,7 @@ PATTERNS = ("same", "reversed", "shifted", "strided", "overlapping")
 DTYPES = (np.float64, np.float32, np.complex128)
 FREE_WRITERS = ("place", "flat_setitem", "flat_attribute", "fill_diagonal")
 OUT_WRITERS = ("concatenate_out", "stack_out")
+SETITEM_WRITERS = ("mask_setitem", "fancy_setitem")  # (a[m] = v: NumPy's own choices)
 
 
 def _values(s: np.ndarray, pattern: str, off: int, length: int, step: int) -> np.ndarray:
@@ -93,6 +95,12 @@ def _program(writer: str, p: dict, dtype, n: int):
             a.flat[p["key"]] = v
         elif writer == "flat_attribute":
             a.flat = v
+        elif writer == "mask_setitem":
+            m = np.array(p["mask"])
+            a[m] = _values(a, p["pattern"], p["off"], max(1, int(m.sum())), p["step"])
+        elif writer == "fancy_setitem":
+            idx = np.flatnonzero(p["mask"])[::p["key"].step]
+            a[idx] = _values(a, p["pattern"], p["off"], max(1, idx.size), p["step"])
         elif writer == "fill_diagonal":
             m = int(np.sqrt(n))
             D = a.reshape(m, m)
@@ -141,7 +149,8 @@ def _check(writer, p, dtype, n, cached, seed):
 
 
 @FUZZ
-@given(program=programs(FREE_WRITERS), cached=st.booleans(), seed=st.integers(0, 2**16))
+@given(program=programs(FREE_WRITERS + SETITEM_WRITERS), cached=st.booleans(),
+       seed=st.integers(0, 2**16))
 def test_aliased_writers_fuzz(program, cached, seed):
     _check(*program, cached, seed)
 
