@@ -66,7 +66,23 @@ def as_recorded(fn: Any, node: Node) -> bool:
     return isinstance(fn, np.ufunc) and fn.nout == 1 and not node.kwargs and \
         len(o.shape) >= 1 and all(type(a) is not Value or a.kind is np.ndarray or
                                   a.kind in SCALAR_KINDS for a in node.args) and \
-        broadcast_shape(node.args) == tuple(o.shape)
+        broadcast_shape(node.args) == tuple(o.shape) and _of_dtype(node.args, o.dtype)
+
+
+def _of_dtype(args: tuple, dtype: Any) -> bool:
+    """Whether a ufunc's ``args`` are all of ``dtype`` (Python scalars aside, which NumPy 2
+    makes the arrays' type): its result is then too, unless the ufunc changes type (a
+    comparison's bool: those go through ``fit``). Not so for an in-place write recorded as
+    the ufunc (``w *= b``, a float32 ``w`` and a float64 ``b``: the write rounds)."""
+    for a in args:
+        t = type(a)
+        if t is Value:
+            if a.dtype != dtype:
+                return False
+        elif t is not float and t is not int and t is not bool and \
+                getattr(a, "dtype", None) != dtype:
+            return False
+    return True
 
 
 

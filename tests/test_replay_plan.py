@@ -140,3 +140,26 @@ def test_a_loop_makes_few_plans(verified, monkeypatch):
     for k in range(3):
         fd = _fd(lambda *q: lorenz(q), list(new), k)
         assert grads[k] == pytest.approx(fd, rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.parametrize("op", ["+=", "*=", "/=", "**="])
+def test_narrow_in_place_ufunc_steps_round_as_native(dtype, op, verified):
+    """``w op= b`` (float32 ``w``, float64 ``b``) recorded as the ufunc: its step must round
+    into ``w``'s dtype (``fit``) as the native write does, not keep the float64 result."""
+    def f(x):
+        w = np.full(4, 1.25, dtype=dtype)
+        b = x / 3.0
+        if op == "+=":
+            w += b
+        elif op == "*=":
+            w *= b
+        elif op == "/=":
+            w /= b
+        else:
+            w **= b
+        return float((w.astype(np.float64) * 1e6).sum() % 1.0)
+    cached = framead.value_and_grad(f, cache=True)
+    for x in (np.array([0.31, 0.52, 0.73, 0.24]), np.array([0.41, 0.62, 0.83, 0.14])):
+        assert cached(x.copy())[0] == f(x.copy())
+    assert cached.stats["hits"] == 1
