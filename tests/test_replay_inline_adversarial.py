@@ -377,6 +377,9 @@ def test_inline_with_constant_arrays(name, monkeypatch, tmp_path):
     shape = (3,) if name == "grow" else (4, 3)
     fd = name not in ("nan", "inf", "bool")
     ops = [op for op in OPS if name != "matrix" or "*" not in op]  # (a matrix's * is @)
+    if name == "inf":  # (u * inf or inf / u masked by fix: a NaN gradient, reported (FA112)
+        # and never cached; the other ops' replays still meet the infinite constants)
+        ops = [op for op in ops if "*" not in op and "multiply" not in op and op != "R / u"]
     if name == "view":  # (4,) against (4, 3): broadcasts only as a column
         R = R[:, None]
     lines = "\n".join(f"        y = np.asarray({op})\n        tot = tot + fix(y)" for op in ops)
@@ -401,7 +404,8 @@ def f(u):
 """
     before = np.array(R, copy=True)
     mod, _ = load_source_module(src, tmp_path, "framead_inl", R=R, K=R, FD=fd)
-    check_engines(monkeypatch, mod.f, _xs(shape), fd=fd, exact=False, rtol=1e-6, atol=1e-9)
+    check_engines(monkeypatch, mod.f, _xs(shape), fd=fd, exact=False, rtol=1e-6, atol=1e-9,
+                  min_hits=0 if name == "nan" else None)  # (NaN gradients: FA112, not cached)
     np.testing.assert_array_equal(np.asarray(R), before)
 
 
