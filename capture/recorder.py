@@ -19,6 +19,7 @@ from framead.errors import GradientHazard
 from framead.ir import Graph, Node, SourceLoc, Value, flatten_tree
 
 from . import _evalframe as C
+from .aliased_writes import NOT_ALIASED, UNBUFFERED_OUT, out_call
 from .buffers import Buffer, buffer_owner, content_digest, is_differentiable
 from .call_kinds import table_lookup
 from .callables import callable_name, holds_traced
@@ -166,6 +167,9 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                     return self._masked_out(rule, fn, call_args, call_kwargs, node_args, frame)
                 writes = (*writes, *(w for w in (out if isinstance(out, tuple) else (out,))
                                      if isinstance(w, np.ndarray)))  # out=(o, None): o
+                if id(getattr(rule, "fn", None)) in UNBUFFERED_OUT and (r := out_call(
+                        self, rule, fn, call_args, call_kwargs, frame)) is not NOT_ALIASED:
+                    return r  # np.concatenate([a[-1:], a[:-1]], out=a): unbuffered
         vals: list = []  # (loops, not comprehensions: no frame of their own)
         traced: list[int] = []
         for a in node_args:

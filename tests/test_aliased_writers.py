@@ -155,10 +155,6 @@ def test_aliased_writers_fuzz(program, cached, seed):
     _check(*program, cached, seed)
 
 
-@pytest.mark.xfail(strict=True, reason="np.concatenate / np.stack with out= run through "
-                   "Recorder.apply (capture/recorder.py), which needs the hook to "
-                   "capture.aliased_writes.out_call (helper-100's report): without it the node "
-                   "reads the pieces as they were before the call")
 @FUZZ
 @given(program=programs(OUT_WRITERS), cached=st.booleans(), seed=st.integers(0, 2**16))
 def test_aliased_out_fuzz(program, cached, seed):

@@ -2164,17 +2164,6 @@ def locals_dict_and_generator_close(x):
 
 # program -> (verdict, cause): merged into tests/test_classic_corpus.py's EXPECTED
 EXPECTED: dict[str, tuple[str, str]] = {
-    # SILENT: writes through layout-dependent views (reshape / ravel with order='F' of a
-    # Fortran-contiguous array: a view natively) are lost in the reverse pass and in replays:
-    # rules/primitives.view_update / view_update_vjp_parent / view_update_vjp_child re-make
-    # the view with apply_view on np.array(parent, order="C"), where the recipe
-    # ("call", ravel/reshape, order='F') gives a copy, so the write goes nowhere
-    "concatenate_stack_out_aliasing": ("wrong", "np.concatenate / np.stack with out= aliasing "
-                                       "their inputs: NumPy copies the pieces in turn "
-                                       "(unbuffered); Recorder.apply records the rule's node "
-                                       "on the inputs as they were before the call "
-                                       "(capture.aliased_writes.out_call records it right, "
-                                       "once capture/recorder.py's apply calls it)"),
     # reported at the user's line
     "methodcaller_conjugate": ("wrong_hazard", "operator.methodcaller('conjugate') calls the "
                                "method in C: FA101"),
@@ -2186,8 +2175,5 @@ EXPECTED: dict[str, tuple[str, str]] = {
 }
 
 # program -> why its cached replay (value_and_grad(f, cache=True)) is wrong: SILENT wrong
-# values at a new point (tests/test_classic_corpus.py does not merge this yet)
-REPLAY_EXPECTED: dict[str, str] = {
-    "concatenate_stack_out_aliasing": "the inputs read before the call in the replay (the "
-                                      "same missing Recorder.apply hook)",
-}
+# values at a new point (none today)
+REPLAY_EXPECTED: dict[str, str] = {}
