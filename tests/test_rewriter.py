@@ -150,6 +150,21 @@ class StandInProbes:
             if err is not None:
                 raise TypeError(err)
 
+        def dict_update(d, update):
+            # DICT_UPDATE ({**m}), through the call probe: PyDict_Update, an AttributeError
+            # on the way the instruction's TypeError (raised outside the except block)
+            err = None
+            try:
+                if isinstance(update, dict):
+                    dict.update(d, update)
+                else:
+                    for k in update.keys():
+                        d[k] = update[k]
+            except AttributeError:
+                err = f"'{type(update).__name__}' object is not a mapping"
+            if err is not None:
+                raise TypeError(err)
+
         def call(f, /, *args, **kwargs):
             if STAR in kwargs:  # CALL_FUNCTION_EX through the marker tuples
                 log.append(("starcall", getattr(f, "__name__", type(f).__name__)))
@@ -182,10 +197,12 @@ class StandInProbes:
         self.unpack = unpack
         self.call = call
         self.dict_merge = dict_merge
+        self.dict_update = dict_update
         self.codes = {
             f.__code__
             for f in (*self.BINOP, *self.COMPARE, unary_negative, unary_positive, unary_invert,
-                      getitem, setitem, getattr_, getiter, unpack, call, dict_merge)
+                      getitem, setitem, getattr_, getiter, unpack, call, dict_merge,
+                      dict_update)
         }
 
     def kinds(self) -> set:

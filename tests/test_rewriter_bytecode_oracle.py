@@ -83,8 +83,9 @@ _REPLACED = {"BINARY_OP", "COMPARE_OP", "BINARY_SUBSCR", "STORE_SUBSCR", "UNARY_
              "CONTAINS_OP",  # (a call of operator.contains)
              # f-strings: calls of format and str/repr/ascii (3.11/3.12; 3.13)
              "FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC", "CONVERT_VALUE",
-             # set displays and comprehensions, dict comprehensions: calls of partials
-             "BUILD_SET", "SET_ADD", "SET_UPDATE", "MAP_ADD"}
+             # set displays and comprehensions, dict comprehensions: calls of partials;
+             # dict displays (BUILD_MAP n: pairs, a BUILD_MAP 0 and a call) and {**m}
+             "BUILD_SET", "SET_ADD", "SET_UPDATE", "MAP_ADD", "BUILD_MAP", "DICT_UPDATE"}
 #: 3.11's ``a or b`` jumps become COPY 1, bool(v), POP_JUMP_FORWARD_IF_*, POP_TOP (the truth
 #: test through the call probe): compared as the jump they become
 _AS = {"JUMP_IF_TRUE_OR_POP": "POP_JUMP_FORWARD_IF_TRUE",
