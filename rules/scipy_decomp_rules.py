@@ -244,6 +244,8 @@ def _slstsq_vjp(g, ans, a, b, *rest, **kw):
     if not _full_rank(ans, a):  # (a replay at a rank-deficient point: FA112 reports the NaN)
         return (_nan_like(a), _nan_like(b), *(None for _ in rest))
     gx, gres, _, gs = g
+    if gres is not None:  # (sums of squares: SciPy >= 1.18 gives a complex a's as complex)
+        gres = np.real(gres)
     ga, gb, _ = _lstsq_vjp((gx, gres, None, None if ans[3] is None else gs), ans, a, b)
     return (ga, gb, *(None for _ in rest))
 
@@ -252,6 +254,8 @@ def _slstsq_jvp(tangents, ans, a, b, *rest, **kw):
     dx, dres, _, ds = _lstsq_jvp(tuple(tangents)[:2], ans, a, b)
     if not _full_rank(ans, a):
         dx = _nan_like(dx)
+    if dres is not None and np.iscomplexobj(ans[1]):  # (real sums of squares, complex dtype)
+        dres = np.asarray(dres).astype(ans[1].dtype)
     return dx, dres, None, None if ans[3] is None else ds
 
 
