@@ -137,6 +137,20 @@ def _fd_one(f, args: tuple, i: int, step: float, with_error: bool):
     return (g, err) if with_error else g
 
 
+def central(f, x, h: float = 1e-6):
+    """Second-order central differences of a scalar program ``f`` of one float or array
+    ``x`` (the array's shape), step ``h``."""
+    if np.ndim(x) == 0:
+        return (f(x + h) - f(x - h)) / (2 * h)
+    x = np.asarray(x, dtype=float)
+    out = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        e = np.zeros(x.shape)
+        e[i] = h
+        out[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return out
+
+
 def fd_grad(f, args, argnums: int | tuple[int, ...] = 0, step: float = 1e-3,
             with_error: bool = False):
     """Central finite-difference gradient of scalar ``f`` in float64.

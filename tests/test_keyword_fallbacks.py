@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import central
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -33,10 +34,6 @@ PROGRAMS = {  # (x: 2 floats) -> a scalar through a Python-visible NumPy functio
 }
 
 
-def _central(f, x, h=1e-6):
-    return np.array([(f(x + e) - f(x - e)) / (2 * h) for e in np.eye(x.size) * h])
-
-
 @settings(max_examples=60, deadline=None)
 @given(name=st.sampled_from(sorted(PROGRAMS)), a=st.floats(0.3, 1.7), b=st.floats(0.5, 2.0))
 def test_python_functions_with_traced_keywords_are_differentiated(name, a, b):
@@ -46,7 +43,7 @@ def test_python_functions_with_traced_keywords_are_differentiated(name, a, b):
     with np.errstate(all="ignore"):
         value, g = framead.value_and_grad(f)(x)
         assert value == f(x)
-        np.testing.assert_allclose(g, _central(f, x), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(g, central(f, x), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("f", [lambda x: np.add.reduce(V * x[1], initial=x[0]) + x[1],

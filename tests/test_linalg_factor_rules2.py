@@ -15,20 +15,12 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import central
 
 sl = pytest.importorskip("scipy.linalg")
 framead = pytest.importorskip("framead")
 hyp = pytest.importorskip("hypothesis")
 st = hyp.strategies
-
-
-def central(f, x, h=1e-6):
-    out = np.zeros(x.shape)
-    for i in np.ndindex(x.shape):
-        e = np.zeros(x.shape)
-        e[i] = h
-        out[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return out
 
 
 def wsum(outs, seed=3):

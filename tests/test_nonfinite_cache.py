@@ -14,9 +14,10 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import central
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from test_nonfinite_gradient import GUARDS, REDUCE, SINGULAR, _central, _program
+from test_nonfinite_gradient import GUARDS, REDUCE, SINGULAR, _program
 
 import framead
 from framead.errors import GradientHazard
@@ -41,7 +42,7 @@ def test_a_replay_at_a_singular_point_reports_the_nan(fn, guard, red, below):
         assume(np.isfinite(f(x)))
     vg = framead.value_and_grad(f, cache=True)
     (_, g_safe), reports = _call(vg, safe)
-    assert not reports and np.allclose(g_safe, _central(f, safe), rtol=1e-5, atol=1e-6)
+    assert not reports and np.allclose(g_safe, central(f, safe), rtol=1e-5, atol=1e-6)
     _call(vg, safe + 0.125)  # (a hit: the trace replays)
     (v, g), reports = _call(vg, x)
     (v0, g0), reports0 = _call(framead.value_and_grad(f), x)

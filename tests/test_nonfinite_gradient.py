@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import central
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -53,10 +54,6 @@ def _line(f, marker="# guarded"):
     return first + next(k for k, s in enumerate(lines) if marker in s)
 
 
-def _central(f, x, h=1e-6):
-    return np.array([(f(x + e) - f(x - e)) / (2 * h) for e in np.eye(x.size) * h])
-
-
 @settings(max_examples=80, deadline=None)
 @given(fn=st.sampled_from(sorted(SINGULAR)), guard=st.sampled_from(sorted(GUARDS)),
        red=st.sampled_from(sorted(REDUCE)),
@@ -80,7 +77,7 @@ def test_a_nan_gradient_is_reported_where_it_is_born(fn, guard, red, below):
     else:
         assert not reports
         with np.errstate(all="ignore"):
-            fd = _central(f, x)
+            fd = central(f, x)
         assert np.allclose(g, fd, rtol=1e-5, atol=1e-6)
 
 

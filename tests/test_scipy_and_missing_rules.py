@@ -14,7 +14,7 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import trace_hazards
+from conftest import central, trace_hazards
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,19 +34,6 @@ install_optional()  # SciPy's rules (a capture would install them too)
 
 SETTINGS = settings(max_examples=12, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
-
-
-def central(f, x, h=1e-6):
-    """Central differences of a scalar program in a float or an array argument."""
-    if np.ndim(x) == 0:
-        return (f(x + h) - f(x - h)) / (2 * h)
-    x = np.asarray(x, dtype=float)
-    out = np.zeros(x.shape)
-    for i in np.ndindex(x.shape):
-        e = np.zeros(x.shape)
-        e[i] = h
-        out[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return out
 
 
 def assert_grad(f, x, rtol=1e-5, atol=1e-7, hazards=False):

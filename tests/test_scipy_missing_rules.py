@@ -19,6 +19,7 @@ framead = pytest.importorskip("framead")
 import scipy.fft as sfft  # noqa: E402
 import scipy.fftpack as fftpack  # noqa: E402
 import scipy.linalg as sl  # noqa: E402
+from conftest import central  # noqa: E402
 from framead.rules import install_optional  # noqa: E402
 
 install_optional()  # SciPy's rule packs (a capture would install them too)
@@ -26,15 +27,6 @@ install_optional()  # SciPy's rule packs (a capture would install them too)
 SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 NORMS = (None, "backward", "forward", "ortho")
-
-
-def central(f, x, h=1e-6):
-    out = np.zeros(x.shape)
-    for i in np.ndindex(x.shape):
-        e = np.zeros(x.shape)
-        e[i] = h
-        out[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return out
 
 
 def assert_grad(f, x, rtol=1e-5, atol=1e-7):

@@ -10,6 +10,7 @@ the native value, central differences and a cached replay at a second point.
 from __future__ import annotations
 
 import numpy as np
+from conftest import central
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -52,10 +53,6 @@ def _program(layout, view, write):
     return f
 
 
-def _central(f, x, h=1e-6):
-    return np.array([(f(x + e) - f(x - e)) / (2 * h) for e in np.eye(x.size) * h])
-
-
 @settings(max_examples=120, deadline=None)
 @given(layout=st.sampled_from(sorted(LAYOUTS)), view=st.sampled_from(sorted(VIEWS)),
        write=st.sampled_from(sorted(WRITES)))
@@ -64,10 +61,10 @@ def test_writes_through_call_views_in_any_layout(layout, view, write):
     x = np.linspace(0.1, 0.6, 6)
     value, g = framead.value_and_grad(f)(x)
     assert value == f(x)
-    np.testing.assert_allclose(g, _central(f, x), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(g, central(f, x), rtol=1e-6, atol=1e-6)
     vg = framead.value_and_grad(f, cache=True)
     vg(x)
     y = x[::-1] + 0.05
     value, g = vg(y)
     assert value == f(y)
-    np.testing.assert_allclose(g, _central(f, y), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(g, central(f, y), rtol=1e-6, atol=1e-6)
