@@ -236,19 +236,28 @@ def _interp_jvp(tangents, ans, x, xp, fp, left=None, right=None, period=None):
 # --- polyval, trapezoid, bincount ------------------------------------------------------------
 
 def _polyval_dp(g, ans, p, x):
-    n = shape_of(p)[0]
-    powers = np.asarray(x)[..., None] ** np.arange(n - 1, -1, -1)
-    g = np.broadcast_to(np.asarray(g)[..., None], powers.shape)
-    return fit(np.sum(g * powers, axis=tuple(range(powers.ndim - 1))), meta_of(p))
+    """p of shape (n, *rest) (NumPy broadcasts each p[k] against x): g x^(n-1-k) summed
+    down to rest's shape, for each k."""
+    shp = shape_of(p)
+    n, rest = shp[0], tuple(shp[1:])
+    x, g = np.asarray(x), np.asarray(g)
+    powers = np.stack([x ** k for k in range(n - 1, -1, -1)]) if n else np.zeros((0, *x.shape))
+    powers = powers.reshape((n,) + (1,) * max(g.ndim - x.ndim, 0) + x.shape)
+    prod = g[None] * powers
+    return fit(np.stack([sum_to(t, rest) for t in prod]) if n else np.zeros(shp), meta_of(p))
 
 
 def _polyder(p):
+    """The derivative's coefficients, along p's first axis."""
     p = np.asarray(p)
-    return p[:-1] * np.arange(p.size - 1, 0, -1) if p.size > 1 else np.zeros(1, p.dtype)
+    if p.shape[0] <= 1:
+        return np.zeros((1, *p.shape[1:]), p.dtype)
+    k = np.arange(p.shape[0] - 1, 0, -1).reshape((-1,) + (1,) * (p.ndim - 1))
+    return p[:-1] * k
 
 
 def _polyval_dx(g, ans, p, x):
-    return fit(np.asarray(g) * np.polyval(_polyder(p), x), meta_of(x))
+    return fit(sum_to(np.asarray(g) * np.polyval(_polyder(p), x), shape_of(x)), meta_of(x))
 
 
 def _polyval_jvp(tangents, ans, p, x):
