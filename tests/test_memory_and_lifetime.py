@@ -48,7 +48,8 @@ def test_uncached_calls_do_not_grow():
     g = framead.grad(small)
     x = np.linspace(0.0, 1.0, 6)
     calls, chunk = (100_000, 5_000) if STRESS else (3_000, 300)
-    growth = memory_growth.measure(lambda i: g(x), calls, chunk, warmup=300)
+    # (warm-up: caches bounded by size fill over the first ~2000 calls on 3.12/3.13)
+    growth = memory_growth.measure(lambda i: g(x), calls, chunk, warmup=2000)
     assert growth.median("rss") < 1024, growth.rss  # bytes per call
     assert growth.median("objects") < 0.01, growth.objects
     assert growth.median("blocks") < 0.05, growth.blocks
