@@ -9,6 +9,8 @@ Reductions take ``axis`` (int, tuple or None), ``keepdims`` and ``where``. Ties 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .families import defcut, deflinear
@@ -36,6 +38,25 @@ def _sum_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, initial=_
     if given(where) and where is not True:
         ct = np.where(where, ct, 0)
     return fit(ct, meta_of(a))
+
+
+def _initial_vjp(weights, at):
+    """The cotangent of a reduction's ``initial=`` (argument ``at``, a scalar that enters
+    every output): ``sum(g * weights(ans, a, ...))``, the outputs' derivatives in it."""
+    def vjp(g, ans, a, *args, **kw):
+        w = weights(ans, a, *args, **kw)
+        return fit(np.sum(g if w is None else np.asarray(g) * w), meta_of(args[at - 1]))
+    return vjp
+
+
+def _sum_jvp(tangents, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, initial=_NV,
+             where=_NV):
+    t, ti = tangents[0], tangents[5] if len(tangents) > 5 else None
+    r = None
+    if t is not None:  # (the sum of the tangents: never initial's value)
+        kw = {} if not given(where) or where is True else {"where": where}
+        r = np.sum(t, axis=axis, dtype=dtype, keepdims=keepdims_of(keepdims), **kw)
+    return ti if r is None else r if ti is None else r + ti
 
 
 def _mean_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, *, where=_NV):
@@ -76,13 +97,27 @@ def _prod_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, initial=
     return fit(ct, meta_of(a))
 
 
+def _prod_weights(ans, a, axis=None, dtype=None, out=None, keepdims=_NV, initial=_NV,
+                  where=_NV, nan=False):
+    """d prod / d initial: the product of the elements alone (each output's)."""
+    a = np.asarray(a)
+    w = _nanmask(a, where) if nan else where_mask(where, a.shape)
+    if w is not None:
+        a = np.where(w, a, 1)
+    return np.prod(a, axis=normalize_axis(axis, a.ndim), keepdims=keepdims_of(keepdims))
+
+
 def _prod_jvp(tangents, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, initial=_NV,
               where=_NV):
-    t = tangents[0]
-    if t is None:
-        return None
-    return np.sum(t * _prod_others(a, axis, initial, where), axis=axis,
-                  keepdims=keepdims_of(keepdims))
+    t, ti = tangents[0], tangents[5] if len(tangents) > 5 else None
+    r = None
+    if t is not None:
+        r = np.sum(t * _prod_others(a, axis, initial, where), axis=axis,
+                   keepdims=keepdims_of(keepdims))
+    if ti is not None:
+        r = (0 if r is None else r) + ti * _prod_weights(ans, a, axis, dtype, out, keepdims,
+                                                          initial, where)
+    return r
 
 
 def _pick_weights(a, best, axes, initial, where):
@@ -110,12 +145,29 @@ def _max_vjp(g, ans, a, axis=None, out=None, keepdims=_NV, initial=_NV, where=_N
     return fit(expand_reduced(g, a, axis, keepdims) * w, meta_of(a))
 
 
+def _initial_weight(ans, a, axis=None, out=None, keepdims=_NV, initial=_NV, where=_NV,
+                    nan=False):
+    """The share of ``initial`` in a max/min: 1/(ties) where it equals the result, else 0."""
+    a = np.asarray(a)
+    best = expand_reduced(ans, a, axis, keepdims)
+    mask = np.equal(a, best)
+    if (w := _nanmask(a, where) if nan else where_mask(where, a.shape)) is not None:
+        mask = mask & w
+    count = np.sum(mask, axis=normalize_axis(axis, a.ndim), keepdims=keepdims_of(keepdims))
+    hit = np.equal(ans, initial)
+    return hit / np.maximum(count + hit, 1)
+
+
 def _max_jvp(tangents, ans, a, axis=None, out=None, keepdims=_NV, initial=_NV, where=_NV):
-    t = tangents[0]
-    if t is None:
-        return None
-    w = _max_weights(ans, a, axis, keepdims, initial, where)
-    return np.sum(t * w, axis=axis, keepdims=keepdims_of(keepdims))
+    t, ti = tangents[0], tangents[4] if len(tangents) > 4 else None
+    r = None
+    if t is not None:
+        w = _max_weights(ans, a, axis, keepdims, initial, where)
+        r = np.sum(t * w, axis=axis, keepdims=keepdims_of(keepdims))
+    if ti is not None:
+        r = (0 if r is None else r) + ti * _initial_weight(ans, a, axis, out, keepdims,
+                                                           initial, where)
+    return r
 
 
 # --- ptp, nan-reductions ---------------------------------------------------------------------
@@ -148,9 +200,16 @@ def _nanext(pick):
         return fit(expand_reduced(g, a, axis, keepdims) * w, meta_of(a))
 
     def jvp(tangents, ans, a, axis=None, out=None, keepdims=_NV, initial=_NV, where=_NV):
-        w = _extreme_weights(a, axis, pick, True, initial, where)
-        t = np.where(np.isnan(a), 0, tangents[0])
-        return np.sum(t * w, axis=axis, keepdims=keepdims_of(keepdims))
+        ti = tangents[4] if len(tangents) > 4 else None
+        r = None
+        if tangents[0] is not None:
+            w = _extreme_weights(a, axis, pick, True, initial, where)
+            t = np.where(np.isnan(a), 0, tangents[0])
+            r = np.sum(t * w, axis=axis, keepdims=keepdims_of(keepdims))
+        if ti is not None:
+            r = (0 if r is None else r) + ti * _initial_weight(
+                ans, a, axis, out, keepdims, initial, where, nan=True)
+        return r
     return vjp, jvp
 
 
@@ -173,11 +232,16 @@ def _nanmean_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, *, wh
 
 
 def _weights_jvp(vjp):
-    """JVP of a reduction linear in ``a`` whose VJP of ones gives the (nan-masked) weights."""
+    """JVP of a reduction linear in ``a`` whose VJP of ones gives the (nan-masked) weights;
+    an ``initial=`` (argument 5) adds its tangent."""
     def jvp(tangents, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, *args, **kw):
+        ti = tangents[5] if len(tangents) > 5 else None
+        if tangents[0] is None:
+            return ti
         w = vjp(np.ones(np.shape(ans)), ans, a, axis, dtype, out, keepdims, *args, **kw)
         t = np.where(np.isnan(a), 0, tangents[0])
-        return np.sum(w * t, axis=axis, keepdims=keepdims_of(keepdims))
+        r = np.sum(w * t, axis=axis, keepdims=keepdims_of(keepdims))
+        return r if ti is None else r + ti
     return jvp
 
 
@@ -191,9 +255,16 @@ def _nanprod_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=_NV, initi
 def _nanprod_jvp(tangents, ans, a, axis=None, dtype=None, out=None, keepdims=_NV,
                  initial=_NV, where=_NV):
     ok = _nanmask(a, where)
-    others = _prod_others(np.where(ok, a, 1), axis, initial, _NV) * ok
-    return np.sum(np.where(ok, tangents[0], 0) * others, axis=axis,
-                  keepdims=keepdims_of(keepdims))
+    ti = tangents[5] if len(tangents) > 5 else None
+    r = None
+    if tangents[0] is not None:
+        others = _prod_others(np.where(ok, a, 1), axis, initial, _NV) * ok
+        r = np.sum(np.where(ok, tangents[0], 0) * others, axis=axis,
+                   keepdims=keepdims_of(keepdims))
+    if ti is not None:
+        r = (0 if r is None else r) + ti * _prod_weights(
+            ans, a, axis, dtype, out, keepdims, initial, where, nan=True)
+    return r
 
 
 CUTS = [np.argmax, np.argmin, np.argsort, np.argpartition, np.nonzero, np.flatnonzero,
@@ -201,30 +272,55 @@ CUTS = [np.argmax, np.argmin, np.argsort, np.argpartition, np.nonzero, np.flatno
         np.nanargmin, np.lexsort, np.isneginf, np.isposinf]
 CUT_METHODS = ["argmax", "argmin", "argsort", "argpartition", "nonzero", "searchsorted"]
 REDUCTIONS = [
-    (np.sum, _sum_vjp, None, "sum"), (np.mean, _mean_vjp, None, "mean"),
+    (np.sum, _sum_vjp, _sum_jvp, "sum"), (np.mean, _mean_vjp, None, "mean"),
     (np.prod, _prod_vjp, _prod_jvp, "prod"),
     (np.max, _max_vjp, _max_jvp, "max"), (np.min, _max_vjp, _max_jvp, "min"),
     (np.amax, _max_vjp, _max_jvp, None), (np.amin, _max_vjp, _max_jvp, None),
 ]
+def _none(*args, **kw):
+    return None
+
+
+_INITIAL = {np.sum: (_initial_vjp(_none, 5), {0: (), 5: ()}),
+            np.nansum: (_initial_vjp(_none, 5), {0: (0,), 5: ()}),
+            np.prod: (_initial_vjp(_prod_weights, 5), {0: (0, 5), 5: (0,)}),
+            np.nanprod: (_initial_vjp(functools.partial(_prod_weights, nan=True), 5),
+                         {0: (0, 5), 5: (0,)}),
+            np.max: (_initial_vjp(_initial_weight, 4), {0: (0, 4, ANS), 4: (0, 4, ANS)}),
+            np.nanmax: (_initial_vjp(functools.partial(_initial_weight, nan=True), 4),
+                        {0: (0, 4, ANS), 4: (0, 4, ANS)})}
+for _a, _b in ((np.min, np.max), (np.amax, np.max), (np.amin, np.max), (np.nanmin, np.nanmax)):
+    _INITIAL[_a] = _INITIAL[_b]
+
+
+def _with_initial(fn, vjp):
+    """``fn``'s per-argument VJPs, ``initial=`` (a differentiable scalar) among them, and
+    what they read by value."""
+    vjp_initial, saves = _INITIAL[fn]
+    at = max(saves)
+    return (vjp, *(None,) * (at - 1), vjp_initial), saves
 
 
 def install() -> None:
     nd = np.ndarray
     for fn, vjp, jvp, method in REDUCTIONS:
-        saves = {0: (0, ANS)} if fn in (np.max, np.min, np.amax, np.amin) else {0: ()}
-        if fn is np.prod:
-            saves = {0: (0,)}
-        rule = (register(fn, vjp=(vjp,), jvp=jvp, saves=saves) if jvp is not None
-                else deflinear(fn, vjp, saves=saves))
+        if fn is np.mean:
+            rule = deflinear(fn, vjp, saves={0: ()})
+        else:
+            vjps, saves = _with_initial(fn, vjp)
+            rule = register(fn, vjp=vjps, jvp=jvp, saves=saves)
         if method:
             register_method(nd, method, rule)
     register(np.ptp, vjp=(_ptp_vjp,), jvp=_ptp_jvp, saves={0: (0,)})
     for fn, pick in ((np.nanmax, np.max), (np.nanmin, np.min)):
         vjp, jvp = _nanext(pick)
-        register(fn, vjp=(vjp,), jvp=jvp, saves={0: (0,)})
-    for fn, vjp in ((np.nansum, _nansum_vjp), (np.nanmean, _nanmean_vjp)):
-        register(fn, vjp=(vjp,), jvp=_weights_jvp(vjp), saves={0: (0,)})
-    register(np.nanprod, vjp=(_nanprod_vjp,), jvp=_nanprod_jvp, saves={0: (0,)})
+        vjps, saves = _with_initial(fn, vjp)
+        register(fn, vjp=vjps, jvp=jvp, saves=saves)
+    vjps, saves = _with_initial(np.nansum, _nansum_vjp)
+    register(np.nansum, vjp=vjps, jvp=_weights_jvp(_nansum_vjp), saves=saves)
+    register(np.nanmean, vjp=(_nanmean_vjp,), jvp=_weights_jvp(_nanmean_vjp), saves={0: (0,)})
+    vjps, saves = _with_initial(np.nanprod, _nanprod_vjp)
+    register(np.nanprod, vjp=vjps, jvp=_nanprod_jvp, saves=saves)
     for fn in CUTS:
         defcut(fn)
     for name in CUT_METHODS:
