@@ -5,8 +5,10 @@ keyword argument (``np.sum(x, initial=t)``) is moved to its position in the node
 The positions between the last one given and the traced keyword's are filled from the
 untraced keywords given, else from the defaults of the rule's callable (the callable a cached
 replay calls with the node's arguments): ``np.sum(x, initial=t)`` is recorded as
-``np.sum(x, None, None, None, <no value>, t)``. An ``out=`` array is never moved (the
-recorder writes it), nor a keyword the callable's signature does not name at the rule's position.
+``np.sum(x, None, None, None, <no value>, t)``; only where the rule differentiates that
+position (else the caller's fallback runs the call as the program's: ``np.cov(aweights=w)``'s
+Python body). An ``out=`` array is never moved (the recorder writes it), nor a keyword the
+callable's signature does not name at the rule's position.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ def map_keywords(rule: Any, node_args: tuple, kwargs: dict) -> tuple[tuple, dict
     last = max(names.index(k) for k in traced)
     if last < len(node_args):  # (given twice: the call itself raises)
         return node_args, None
+    if last > len(node_args) and not all(rule.has_vjp(names.index(k)) for k in traced):
+        return node_args, None  # (np.cov(aweights=w): its Python body is traced instead)
     args = list(node_args)
     left = dict(kwargs)
     defaults: dict | None = None

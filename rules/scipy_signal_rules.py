@@ -357,19 +357,82 @@ def _signal2d_jvp(fn):
     return jvp
 
 
-# --- scipy.signal.lfilter: y = (b / a) x along an axis (zero or constant initial state) -------
+# --- scipy.signal.lfilter: y = (b / a) x along an axis, with its state zi -> zf -------------
+# With b, a normalised by a[0] and padded to K + 1 (K states; transposed direct form II),
+# y = (b / a) x + (1 / a) d with d[n] = zi[n] (n < K), and the final state is
+#   zf[m] = sum_{j=m+1}^{min(K, m+N)} (b[j] x[N+m-j] - a[j] y[N+m-j]) + zi[m+N] (m+N < K).
 
-def _lfilter_parts(b, a, x, axis, zi, g):
-    """Normalised coefficients, the output, and the cotangent moved to the last axis."""
+def _lfilter_coeffs(b, a):
     b, a = np.asarray(b, dtype=float), np.asarray(a, dtype=float)
-    bn, an = b / a[0], a / a[0]
-    y = ss.lfilter(bn, an, np.asarray(x, dtype=float), axis=axis, zi=zi)
-    y = y[0] if zi is not None else y
-    if isinstance(g, tuple):
-        if np.any(np.asarray(g[1]) != 0):
-            raise NotImplementedError("framead: lfilter's final state zf has no rule")
-        g = g[0]
-    return b, a, bn, an, y, np.asarray(g, dtype=float)
+    k = max(len(a), len(b)) - 1
+    pad = lambda c: np.concatenate([c / a[0], np.zeros(k + 1 - len(c))])  # noqa: E731
+    return b, a, pad(b), pad(a), k
+
+
+def _state_sum(c, u, k):
+    """``s[..., m] = sum_{j=m+1}^{min(k, m+N)} c[j] u[..., N+m-j]`` (``u`` along the last axis)."""
+    n = u.shape[-1]
+    out = np.zeros(u.shape[:-1] + (k,), dtype=np.result_type(c, u, float))
+    for m in range(k):
+        for j in range(m + 1, min(k, m + n) + 1):
+            out[..., m] += c[j] * u[..., n + m - j]
+    return out
+
+
+def _state_sum_vjp(h, c, u, k):
+    """The cotangents of ``c`` and ``u`` of ``_state_sum(c, u, k)``, ``h`` its cotangent."""
+    n = u.shape[-1]
+    gc, gu = np.zeros(len(c)), np.zeros(u.shape)
+    for m in range(k):
+        for j in range(m + 1, min(k, m + n) + 1):
+            gc[j] += np.sum(h[..., m] * u[..., n + m - j])
+            gu[..., n + m - j] += c[j] * h[..., m]
+    return gc, gu
+
+
+def _zi_shift(z, n, k):
+    """``z[..., m + n]`` where ``m + n < k``, else 0 (the initial state left after n steps)."""
+    out = np.zeros(z.shape[:-1] + (k,), dtype=np.result_type(z, float))
+    if n < k:
+        out[..., :k - n] = z[..., n:]
+    return out
+
+
+def _lfilter_vjp(g, ans, b, a, x, axis=-1, zi=None):
+    real_only("scipy.signal.lfilter", b, a, x, *(() if zi is None else (zi,)))
+    b, a, bn, an, k = _lfilter_coeffs(b, a)
+    last = lambda v: np.moveaxis(np.asarray(v, dtype=float), axis, -1)  # noqa: E731
+    xl = last(x)
+    n = xl.shape[-1]
+    y = ss.lfilter(bn, an, xl, zi=None if zi is None else last(zi))
+    h = None
+    if zi is not None:
+        y = y[0]
+        g, h = g if isinstance(g, tuple | list) else (g, None)
+        h = None if h is None or not np.any(np.asarray(h) != 0) else last(h)
+    g = np.broadcast_to(last(g), y.shape)
+    gbn, gan, gx = np.zeros(k + 1), np.zeros(k + 1), 0.0
+    if h is not None:  # zf's direct terms, and its cotangent of y
+        gbn, gx = _state_sum_vjp(h, bn, xl, k)
+        gan, gy = _state_sum_vjp(h, an, y, k)
+        gan, g = -gan, g - gy
+    # the adjoint of a causal filter runs anticausally: w = flip(filter(flip(g)))
+    w = np.flip(ss.lfilter([1.0], an, np.flip(g, -1)), -1)
+    gx = gx + np.flip(ss.lfilter(bn, an, np.flip(g, -1)), -1)
+    gbn = (gbn + _lags(w, xl, k + 1, -1))[:len(b)]
+    gan = (gan - _lags(w, y, k + 1, -1))[:len(a)]
+    gan[0] = 0.0
+    ga = gan / a[0]
+    ga[0] -= (np.dot(gbn, b) + np.dot(gan, a)) / a[0] ** 2
+    back = lambda v: np.moveaxis(v, -1, axis)  # noqa: E731
+    gzi = None
+    if zi is not None:
+        gzi = np.zeros(np.shape(xl)[:-1] + (k,))
+        gzi[..., :min(k, n)] = w[..., :k]
+        if h is not None:
+            gzi[..., n:] += h[..., :max(k - n, 0)]
+        gzi = np.reshape(back(gzi), np.shape(zi))
+    return gbn / a[0], ga, back(gx), None, gzi
 
 
 def _lags(u, v, n, axis):
@@ -379,37 +442,34 @@ def _lags(u, v, n, axis):
     return np.array([np.sum(u[..., k:] * v[..., :m - k]) if k < m else 0.0 for k in range(n)])
 
 
-def _lfilter_vjp(g, ans, b, a, x, axis=-1, zi=None):
-    real_only("scipy.signal.lfilter", b, a, x)
-    b, a, bn, an, y, g = _lfilter_parts(b, a, x, axis, zi, g)
-    # the adjoint of a causal filter runs anticausally: w = flip(filter(flip(g)))
-    flip = lambda v: np.flip(v, axis=axis)  # noqa: E731
-    gx = flip(ss.lfilter(bn, an, flip(g), axis=axis))
-    w = flip(ss.lfilter([1.0], an, flip(g), axis=axis))
-    gbn = _lags(w, np.asarray(x, dtype=float), len(b), axis)
-    gan = -_lags(w, y, len(a), axis)
-    gan[0] = 0.0
-    ga = gan / a[0]
-    ga[0] -= (np.dot(gbn, b) + np.dot(gan, a)) / a[0] ** 2
-    return gbn / a[0], ga, gx, None, None
-
-
 def _lfilter_jvp(tangents, ans, b, a, x, axis=-1, zi=None):
-    tb, ta, tx = (tuple(tangents) + (None,) * 3)[:3]
-    b, a = np.asarray(b, dtype=float), np.asarray(a, dtype=float)
-    bn, an = b / a[0], a / a[0]
-    y = ans[0] if zi is not None else ans
-    out = None if tx is None else ss.lfilter(bn, an, tx, axis=axis)
+    tb, ta, tx, _, tz = (tuple(tangents) + (None,) * 5)[:5]
+    b, a, bn, an, k = _lfilter_coeffs(b, a)
+    last = lambda v: np.moveaxis(np.asarray(v, dtype=float), axis, -1)  # noqa: E731
+    xl = last(x)
+    y = last(ans[0] if zi is not None else ans)
     ta0 = 0.0 if ta is None else np.asarray(ta, dtype=float)[0]
-    if tb is not None or ta is not None:
-        tbn = (0.0 if tb is None else np.asarray(tb, dtype=float)) / a[0] - b * ta0 / a[0] ** 2
-        term = ss.lfilter(np.broadcast_to(tbn, b.shape), an, x, axis=axis)
-        out = term if out is None else out + term
+    tbn = np.zeros(k + 1)
+    tbn[:len(b)] = (0.0 if tb is None else np.asarray(tb, dtype=float)) / a[0] - b * ta0 / a[0] ** 2
+    tan = np.zeros(k + 1)
     if ta is not None:
-        tan = np.asarray(ta, dtype=float) / a[0] - a * ta0 / a[0] ** 2
+        tan[:len(a)] = np.asarray(ta, dtype=float) / a[0] - a * ta0 / a[0] ** 2
         tan[0] = 0.0
-        out = out - ss.lfilter(tan, an, y, axis=axis)
-    return (out, None) if zi is not None else out
+    txl = np.zeros(xl.shape) if tx is None else np.broadcast_to(last(tx), xl.shape)
+    # the tangent of y: 1 / a of the tangents' input (zi's tangent added to its first K)
+    u = ss.lfilter(tbn, [1.0], xl) + ss.lfilter(bn, [1.0], txl) - ss.lfilter(tan, [1.0], y)
+    tzl = None if tz is None else np.broadcast_to(last(tz), xl.shape[:-1] + (k,))
+    if tzl is not None:
+        u[..., :k] += tzl[..., :u.shape[-1]]
+    ty = ss.lfilter([1.0], an, u)
+    back = lambda v: np.moveaxis(v, -1, axis)  # noqa: E731
+    if zi is None:
+        return back(ty)
+    tzf = (_state_sum(tbn, xl, k) + _state_sum(bn, txl, k) - _state_sum(tan, y, k)
+           - _state_sum(an, ty, k))
+    if tzl is not None:
+        tzf = tzf + _zi_shift(tzl, xl.shape[-1], k)
+    return back(ty), np.reshape(back(tzf), np.shape(ans[1]))
 
 
 # --- scipy.fft: NumPy's transforms with extra arguments (overwrite_x, workers, plan) ----------
@@ -454,8 +514,8 @@ def install() -> None:
                      nondiff=(2, 3, 4), hazard=_hazard(name) + " (fillvalue)", name=name,
                      refuses=_SIGNAL2D_REFUSED)
     if lookup(ss.lfilter) is None:
-        register(ss.lfilter, vjp=_lfilter_vjp, jvp=_lfilter_jvp, saves=None, nondiff=(3, 4),
-                 hazard=_hazard("scipy.signal.lfilter") + " (initial state zi)",
+        register(ss.lfilter, vjp=_lfilter_vjp, jvp=_lfilter_jvp, saves=None, nondiff=(3,),
+                 hazard=_hazard("scipy.signal.lfilter"),
                  name="scipy.signal.lfilter")
     for fn, corr in ((ss.convolve, False), (ss.correlate, True)):
         if lookup(fn) is None:

@@ -95,7 +95,10 @@ def unbroadcast(g: Any, target: Any) -> Any:
 
 
 def fit_tangent(t: Any, ans: Any) -> Any:
-    """A JVP result as a tangent of ``ans``: zeros for None, broadcast to its shape."""
+    """A JVP result as a tangent of ``ans``: zeros for None, broadcast to its shape; leaf by
+    leaf for a tuple ``ans`` of a rule not declared ``multi`` (``lfilter``'s ``(y, zf)``)."""
+    if type(ans) in (tuple, list) and (t is None or type(t) in (tuple, list)):
+        return fit_tangent_tree(t, ans)
     if not is_inexact(ans):
         return None
     if t is None:

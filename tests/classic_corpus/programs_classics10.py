@@ -1609,9 +1609,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     # heaviside's x2, np.linalg.diagonal(offset=), np.convolve's integer modes, quad's traced
     # wvar and ODE output times were found here too, and fixed)
     # framead refuses at the call (loud)
-    "lfilter_final_state_blocks": ("error", "scipy.signal.lfilter's final state zf (block-wise "
-                                   "filtering): NotImplementedError raised in its VJP "
-                                   "(rules/scipy_signal_rules._lfilter_parts)"),
     # reported (wrong, with a hazard at the user's line)
     "median_overwrite_input": ("wrong_hazard", "np.median / np.percentile(overwrite_input="
                                "True) partition the traced argument in place (NumPy's own "
