@@ -8,8 +8,9 @@ Each entry is ``(function, derivatives)``, one per positional argument: a functi
 ``(ans, *args)`` giving the partial derivative, or None where SciPy offers no closed form (an
 order, a degree of freedom inside an incomplete gamma/beta function). Those arguments are
 ``nondiff`` and carry a hazard: a traced value reaching them is reported (FA101) at the user's
-line instead of being silently held constant. Derivatives are real-only (complex arguments of
-the ``*ve`` functions have a non-holomorphic scaling factor).
+line instead of being silently held constant. Derivatives are real-only except in the Bessel
+functions' argument: ``kve`` and the Hankel functions are holomorphic in it, ``ive``/``jve``/
+``yve`` are not (their scaling ``exp(-|Re z|)``/``exp(-|Im z|)``; ``SCALED``).
 """
 
 from __future__ import annotations
@@ -90,10 +91,6 @@ def _sk_ppf_da(x, loc, scale, a):
 
 # (function, partial derivatives as functions of (ans, *args); None: none in closed form)
 TABLE = [
-    (sp.ive, (None, lambda ans, v, z: (sp.ive(v - 1, z) + sp.ive(v + 1, z)) / 2
-              - np.sign(z) * ans)),
-    (sp.jve, (None, lambda ans, v, z: (sp.jve(v - 1, z) - sp.jve(v + 1, z)) / 2)),
-    (sp.yve, (None, lambda ans, v, z: (sp.yve(v - 1, z) - sp.yve(v + 1, z)) / 2)),
     (sp.kve, (None, lambda ans, v, z: ans - (sp.kve(v - 1, z) + sp.kve(v + 1, z)) / 2)),
     (sp.yn, (None, lambda ans, n, x: (sp.yn(n - 1, x) - sp.yn(n + 1, x)) / 2)),
     (sp.kn, (None, lambda ans, n, x: -(sp.kn(n - 1, x) + sp.kn(n + 1, x)) / 2)),
@@ -165,25 +162,68 @@ TABLE = [
 ]
 
 
+# holomorphic in their last argument: complex arguments too (the JAX convention's g * f'(z))
+HOLOMORPHIC = {sp.kve, sp.hankel1, sp.hankel2, sp.hankel1e, sp.hankel2e}
+TABLE += [
+    (sp.hankel1, (None, lambda ans, v, z: (sp.hankel1(v - 1, z) - sp.hankel1(v + 1, z)) / 2)),
+    (sp.hankel2, (None, lambda ans, v, z: (sp.hankel2(v - 1, z) - sp.hankel2(v + 1, z)) / 2)),
+    (sp.hankel1e, (None, lambda ans, v, z: (sp.hankel1e(v - 1, z) - sp.hankel1e(v + 1, z)) / 2
+                   - 1j * ans)),
+    (sp.hankel2e, (None, lambda ans, v, z: (sp.hankel2e(v - 1, z) - sp.hankel2e(v + 1, z)) / 2
+                   + 1j * ans)),
+]
+
+# f(v, z) = h(v, z) exp(-|Re z|) (ive) or exp(-|Im z|) (jve, yve): the scaling is not
+# holomorphic. df = A dz + B part(dz), A = the scaled h', B = -sign(part(z)) f; transposed
+# under Re(sum(u v)): ct = g A + Re(g B) for part = Re, g A - i Re(g B) for part = Im.
+SCALED = [
+    (sp.ive, np.real, lambda ans, v, z: (sp.ive(v - 1, z) + sp.ive(v + 1, z)) / 2),
+    (sp.jve, np.imag, lambda ans, v, z: (sp.jve(v - 1, z) - sp.jve(v + 1, z)) / 2),
+    (sp.yve, np.imag, lambda ans, v, z: (sp.yve(v - 1, z) - sp.yve(v + 1, z)) / 2),
+]
+
+
 def order_hazard(name: str) -> str:
     return (f"a traced value reached an argument of {name} that framead cannot differentiate "
             "(an order, a degree of freedom or a shape parameter without a closed-form "
             "derivative in SciPy); the gradient through it is lost")
 
 
-def _part(d, name):
+def _masked(ct, kw):
+    w = kw.get("where", True)
+    return ct if w is True else np.where(w, ct, 0)
+
+
+def _part(d, name, real=True):
     def part(g, ans, *args, **kw):
-        real_only(name, *args)
-        ct = g * d(ans, *args)
-        w = kw.get("where", True)
-        return ct if w is True else np.where(w, ct, 0)
+        if real:
+            real_only(name, *args)
+        return _masked(g * d(ans, *args), kw)
 
     return part
 
 
-def defspecial(fn, derivs, name: str):
-    """Register elementwise ``fn`` with per-argument derivatives (None: nondiff, hazard)."""
-    parts = tuple(None if d is None else _part(d, name) for d in derivs)
+def _scaled_parts(part, d):
+    """The VJP and the JVP of the last argument of an exponentially scaled Bessel function."""
+    def vjp(g, ans, v, z, **kw):
+        ct = g * d(ans, v, z)
+        if np.iscomplexobj(z):  # (a real z: sign(Im z) = 0, and a real cotangent)
+            gb = np.real(-g * ans * np.sign(part(z)))
+            ct = ct + (gb if part is np.real else -1j * gb)
+        elif part is np.real:
+            ct = ct - np.real(g * ans) * np.sign(z)
+        return _masked(ct, kw)
+
+    def jvp(t, ans, v, z, **kw):
+        return _masked(t * d(ans, v, z) - np.sign(part(z)) * ans * part(t), kw)
+
+    return vjp, jvp
+
+
+def defspecial(fn, derivs, name: str, real: bool = True):
+    """Register elementwise ``fn`` with per-argument derivatives (None: nondiff, hazard);
+    ``real``: complex arguments refused (NotImplementedError in the VJP)."""
+    parts = tuple(None if d is None else _part(d, name, real) for d in derivs)
     nondiff = tuple(i for i, d in enumerate(derivs) if d is None)
     return register(fn, vjp=parts, jvp=parts, saves=None, elementwise=True, nondiff=nondiff,
                     hazard=order_hazard(name) if nondiff else None, name=name,
@@ -194,4 +234,10 @@ def install() -> None:
     """Register every rule whose function has none yet (a user's own rule wins)."""
     for fn, derivs in TABLE:
         if lookup(fn) is None:
-            defspecial(fn, derivs, f"scipy.special.{fn.__name__}")
+            defspecial(fn, derivs, f"scipy.special.{fn.__name__}", fn not in HOLOMORPHIC)
+    for fn, part, d in SCALED:
+        if lookup(fn) is None:
+            name = f"scipy.special.{fn.__name__}"
+            vjp, jvp = _scaled_parts(part, d)
+            register(fn, vjp=(None, vjp), jvp=(None, jvp), saves=None, elementwise=True,
+                     nondiff=(0,), hazard=order_hazard(name), name=name, argnames=("x1", "x2"))
