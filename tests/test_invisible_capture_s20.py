@@ -1,0 +1,504 @@
+"""Invisible capture, round 20: what a program observes with *traced* inputs, on 3.11-3.13.
+
+Each test runs a program natively and under framead's entry points (grad, value_and_grad
+with and without cache, jvp, trace) and compares the record the program itself keeps:
+results, exceptions (type, text, notes, cause/context, traceback entries and the
+``traceback.format_exception`` text), ``sys.exc_info()`` in handlers, frames seen through
+``sys._getframe`` / ``inspect.stack()``, warnings with their file and line, and the order of
+finally blocks and context-manager exits. The main probe is a Hypothesis fuzzer over program
+*shapes*: a chain of nested constructs (calls, try/finally, handlers that note, wrap or
+swallow, ``with``, generators and ``yield from``, comprehensions with closures, ``exec`` of
+compiled source, properties and ``super()``, ``match``, recursion, decorators) ending in an
+action that returns, raises, warns or looks at its frames. Gradients of the programs that
+return are checked against central finite differences. Risky probes (signals, threads,
+recursion limits) run in a subprocess with a timeout. Known differences are strict xfails
+naming the mechanism.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import math
+import os
+import re
+import sys
+import textwrap
+import traceback
+import warnings
+
+import pytest
+from conftest import fd_grad
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+import framead
+
+# ============================================================================================
+# the program generator
+# ============================================================================================
+
+# each construct: the body of ``def lvl{k}(y)`` calling ``nxt`` (the next level's name);
+# {k} is the level, {fin} the name of its record tag
+CONSTRUCTS = {
+    "call": """
+        def lvl{k}(y):
+            z = y * 1.5 + 0.25
+            return {nxt}(z) + y
+    """,
+    "try_finally": """
+        def lvl{k}(y):
+            try:
+                return {nxt}(y + 1.0)
+            finally:
+                REC.append(("finally", {k}, repr(sys.exc_info()[1])))
+    """,
+    "except_note": """
+        def lvl{k}(y):
+            try:
+                return {nxt}(y * 2.0)
+            except Exception as e:
+                e.add_note(f"lvl{k} saw {{y:.6f}}")
+                REC.append(("note", {k}, type(e).__name__, sys.exc_info()[1] is e))
+                raise
+    """,
+    "except_from": """
+        def lvl{k}(y):
+            try:
+                return {nxt}(y - 0.5)
+            except (ValueError, ArithmeticError, LookupError, TypeError) as e:
+                raise RuntimeError(f"wrapped at {k}: {{e}}") from e
+    """,
+    "except_implicit": """
+        def lvl{k}(y):
+            try:
+                return {nxt}(y)
+            except Exception:
+                REC.append(("ctx", {k}, traceback.format_exc().count("\\n")))
+                return {{}}["missing {k}"]
+    """,
+    "except_swallow": """
+        def lvl{k}(y):
+            try:
+                return {nxt}(y * 0.5)
+            except Exception as e:
+                t, v, tb = sys.exc_info()
+                REC.append(("caught", {k}, t.__name__, str(v),
+                            [(f.name, f.lineno) for f in traceback.extract_tb(tb)]))
+                return y * 3.0
+    """,
+    "with_cm": """
+        def lvl{k}(y):
+            with CM({k}) as c:
+                return {nxt}(y * c)
+    """,
+    "generator": """
+        def lvl{k}(y):
+            def g():
+                yield {nxt}(y)
+                yield y * 0.5
+            total = 0.0  # (sum(g()): test_callers_of_code_run_by_a_builtin)
+            for v in g():
+                total += v
+            return total
+    """,
+    "map_lambda": """
+        def lvl{k}(y):
+            return list(map(lambda v: {nxt}(v) * 1.0, [y]))[0]
+    """,
+    "sorted_key": """
+        def lvl{k}(y):
+            out = []
+            sorted([y, y + 1.0], key=lambda v: out.append({nxt}(v)) or v)
+            return out[0] + out[1]
+    """,
+    "max_key": """
+        def lvl{k}(y):
+            return max([y], key=lambda v: {nxt}(v) * 0.0) * 2.0
+    """,
+    "yield_from": """
+        def lvl{k}(y):
+            def inner():
+                v = yield {nxt}(y * 1.25)
+                return v
+            def outer():
+                r = yield from inner()
+                REC.append(("yield_from", {k}, r is None))
+                return r
+            it = outer()
+            first = next(it)
+            try:
+                it.send(None)
+            except StopIteration as stop:
+                REC.append(("stop", {k}, stop.value))
+            return first
+    """,
+    "comprehension": """
+        def lvl{k}(y):
+            fs = [lambda s=s: {nxt}(y * s) for s in (1.0,)]
+            return sum([f() for f in fs]) + sum(y * t for t in (1.0, 2.0))
+    """,
+    "exec_compiled": """
+        def lvl{k}(y):
+            ns = {{"nxt": {nxt}, "y": y}}
+            exec(compile("r = nxt(y * 2.0)\\n", "<exec lvl{k}>", "exec"), ns)
+            return ns["r"]
+    """,
+    "eval_lambda": """
+        def lvl{k}(y):
+            f = eval("lambda v: nxt(v) * 1.0", {{"nxt": {nxt}}})
+            return f(y)
+    """,
+    "property_super": """
+        class Base{k}:
+            def __init__(self, v):
+                self.v = v
+            @property
+            def val(self):
+                return {nxt}(self.v)
+        class Sub{k}(Base{k}):
+            @property
+            def val(self):
+                return super().val * 2.0
+        def lvl{k}(y):
+            return Sub{k}(y * 0.75).val
+    """,
+    "match": """
+        def lvl{k}(y):
+            match (y, "tag"):
+                case (float() as v, "tag") if v == v:
+                    return {nxt}(v)
+                case _:
+                    return {nxt}(float(y))
+    """,
+    "recursion": """
+        def rec{k}(n, y):
+            if n == 0:
+                return {nxt}(y)
+            return rec{k}(n - 1, y * 1.0) + 0.0
+        def lvl{k}(y):
+            return rec{k}(3, y)
+    """,
+    "decorated": """
+        def deco{k}(fn):
+            @functools.wraps(fn)
+            def wrapper(*a, **kw):
+                REC.append(("wrapper", {k}, fn.__name__))
+                return fn(*a, **kw)
+            return wrapper
+        @deco{k}
+        def lvl{k}(y):
+            return {nxt}(y) * 1.0
+    """,
+    "walrus": """
+        def lvl{k}(y):
+            if (w := {nxt}(y)) is not None:
+                return w + 0.0
+            return y
+    """,
+}
+
+# the innermost level: returns, raises, warns, or looks at its frames
+ACTIONS = {
+    "ok": "return y * y + 1.0",
+    "value_error": 'raise ValueError(f"bad {y:.6f}")',
+    "math_domain": "return math.log(-abs(y) - 1.0)",
+    "zero_division": "return y / (y - y)",
+    "index": "return float(np.array([y, y])[y.__class__(3).__int__()])",
+    "key": "return {0.5: 1.0}[y]",
+    "type": 'return y + "s"',
+    "linalg": "return float(np.sum(np.linalg.inv(np.zeros((2, 2)) * y)))",
+    "assert": 'assert y < -1e9, f"assert {y:.3f}"\nreturn y',
+    "warn": 'warnings.warn(f"careful {y:.6f}", UserWarning)\nreturn y * 3.0',
+    "np_warn": "return float(np.isfinite(np.log(np.array([-1.0 - y * 0.0])))[0]) + y * 2.0",
+    "frames": textwrap.dedent("""\
+        fr = sys._getframe()
+        chain = []
+        while chain[-1:] != [("main", __file__)]:
+            chain.append((fr.f_code.co_name, fr.f_code.co_filename))
+            REC.append((fr.f_lineno, sorted(k for k in fr.f_locals if k != "self")))
+            fr = fr.f_back
+        REC.append(("frames", chain))
+        stack = [(fi.function, fi.filename, fi.lineno, fi.code_context) for fi in inspect.stack()]
+        REC.append(("stack", stack[:[s[0] for s in stack].index("main") + 1]))
+        warnings.warn("one up", UserWarning, stacklevel=2)
+        return y * 2.0"""),
+    "text": textwrap.dedent("""\
+        REC.append(("text", f"{y}|{y:.3f}|{y!r}", "{:e}".format(y), "%.5g" % y, str([y])))
+        REC.append((isinstance(y, float), type(y) is float, y is y, y == y))
+        return y * y"""),
+}
+
+HEADER = """\
+import functools, inspect, math, sys, traceback, warnings
+REC = []
+
+class CM:
+    def __init__(self, k):
+        self.k = k
+    def __enter__(self):
+        REC.append(("enter", self.k))
+        return 1.5
+    def __exit__(self, t, v, tb):
+        REC.append(("exit", self.k, t.__name__ if t else None, v is sys.exc_info()[1]))
+        return False
+"""
+
+
+def program_source(chain: list[str], action: str) -> str:
+    parts = [HEADER]
+    n = len(chain)
+    parts.append(f"def lvl{n}(y):\n" + textwrap.indent(ACTIONS[action], "    ") + "\n")
+    for k in reversed(range(n)):
+        parts.append(textwrap.dedent(CONSTRUCTS[chain[k]]).format(k=k, nxt=f"lvl{k + 1}"))
+    parts.append("def main(x):\n    return lvl0(x * 1.0 + 0.1)\n")
+    return "\n".join(parts)
+
+
+_counter = itertools.count()
+
+
+def load(source: str, directory) -> object:
+    name = f"inv_s20_{os.getpid()}_{next(_counter)}"
+    path = os.path.join(str(directory), name + ".py")
+    with open(path, "w") as fh:
+        fh.write(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# ============================================================================================
+# what the program observes
+# ============================================================================================
+
+_ADDR = re.compile(r"0x[0-9a-f]+")
+
+
+def _walk(tb):
+    while tb is not None:
+        yield tb.tb_frame, tb.tb_lineno, tb
+        tb = tb.tb_next
+
+
+def _position(code, lasti: int):
+    return list(code.co_positions())[lasti // 2] if lasti >= 0 else None
+
+
+def _exc_record(e: BaseException | None, path: str, depth: int = 0):
+    """The exception as the program sees it: everything but framead's frames above main."""
+    if e is None or depth > 6:
+        return None
+    text = "".join(traceback.format_exception(e, chain=False))
+    # the position of tb_lasti (raw offsets: test_caller_lasti_of_a_call_without_null)
+    entries = [(fr.f_code.co_filename, fr.f_code.co_name, ln, _position(fr.f_code, tb.tb_lasti))
+               for fr, ln, tb in _walk(e.__traceback__)]
+    names = [x[:2] for x in entries]
+    start = names.index((path, "main")) if (path, "main") in names else 0
+    return (type(e).__name__, str(e), tuple(getattr(e, "__notes__", ())), entries[start:],
+            _ADDR.sub("0x?", text[text.find(f'"{path}", line'):]),
+            _exc_record(e.__cause__, path, depth + 1),
+            None if e.__suppress_context__ else _exc_record(e.__context__, path, depth + 1),
+            e.__suppress_context__)
+
+
+def observe(mod, call, x: float):
+    """(returned value or None, exception record, the program's REC, warnings seen)."""
+    mod.REC.clear()
+    out = exc = None
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            out = call(mod.main, x)
+        except Exception as e:  # noqa: BLE001 - the exception is the outcome
+            exc = _exc_record(e, mod.__file__)
+    ws = [(w.category.__name__, str(w.message), w.filename, w.lineno) for w in seen
+          if not issubclass(w.category, framead.GradientWarning)]
+    return out, exc, list(mod.REC), ws
+
+
+ENTRY_POINTS = {
+    "native": lambda f, x: f(x),
+    "grad": lambda f, x: framead.grad(f)(x),
+    "value_and_grad": lambda f, x: framead.value_and_grad(f)(x),
+    "cached": lambda f, x: framead.value_and_grad(f, cache=True)(x),
+    "jvp": lambda f, x: framead.jvp(f, (x,), (1.0,)),
+    "trace": lambda f, x: framead.trace(f, x).value,
+}
+
+
+def _value(entry: str, out):
+    """The program's own result out of an entry point's answer (None where it gives none)."""
+    if out is None or entry == "grad":
+        return None
+    return out if entry in ("native", "trace") else out[0]
+
+
+def _gradient(entry: str, out):
+    if out is None or entry in ("native", "trace"):
+        return None
+    return out if entry == "grad" else out[1]
+
+
+def check_program(mod, entry: str, x: float = 0.7) -> None:
+    """The program's observations under ``entry`` equal its native ones; a returned value is
+    bit-identical and its derivative matches central finite differences."""
+    native = observe(mod, ENTRY_POINTS["native"], x)
+    captured = observe(mod, ENTRY_POINTS[entry], x)
+    for what, a, b in zip(("exception", "record", "warnings"), native[1:], captured[1:],
+                          strict=True):
+        assert a == b, f"{what} differs under {entry}:\nnative:   {a!r}\ncaptured: {b!r}"
+    if native[1] is not None:
+        return
+    v = _value(entry, captured[0])
+    if v is not None:
+        assert float(v).hex() == float(native[0]).hex()
+    g = _gradient(entry, captured[0])
+    if g is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = fd_grad(lambda t: float(mod.main(t)), (x,))
+        assert math.isclose(g, want, rel_tol=1e-5, abs_tol=1e-7), (g, want)
+
+
+# ============================================================================================
+# the fuzzer over program shapes
+# ============================================================================================
+
+
+@st.composite
+def programs(draw):
+    chain = draw(st.lists(st.sampled_from(sorted(CONSTRUCTS)), min_size=1, max_size=4))
+    return chain, draw(st.sampled_from(sorted(ACTIONS)))
+
+
+@pytest.fixture(scope="module")
+def program_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("inv_s20")
+
+
+@pytest.mark.parametrize("entry", ["grad", "value_and_grad", "cached", "jvp", "trace"])
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(prog=programs())
+def test_program_shapes_observe_the_same_as_natively(program_dir, entry, prog):
+    chain, action = prog
+    note(f"chain={chain} action={action}")
+    src = program_source(chain, action)
+    note(src)
+    check_program(load(src, program_dir), entry)
+
+
+def test_the_checker_sees_differences(program_dir, monkeypatch):
+    """The comparison fails on a record, an exception or a gradient that differs."""
+    mod = load(program_source(["call"], "ok").replace(
+        "REC = []", "REC = []\nRUNS = []").replace(
+        "return y * y + 1.0", "RUNS.append(1)\n    REC.append(len(RUNS))\n    return y * y + 1.0"),
+        program_dir)
+    with pytest.raises(AssertionError, match="record differs"):
+        check_program(mod, "grad")
+    mod = load(program_source(["except_note"], "ok").replace(
+        "return y * y + 1.0", "if __import__('framead').capture._evalframe.current_recorder():\n"
+        "        raise ValueError('seen')\n    return y"), program_dir)
+    with pytest.raises(AssertionError, match="exception differs"):
+        check_program(mod, "grad")
+    monkeypatch.setitem(ENTRY_POINTS, "grad", lambda f, x: 1.01 * framead.grad(f)(x))
+    with pytest.raises(AssertionError, match=r"\(.*, .*\)"):
+        check_program(load(program_source(["call"], "ok"), program_dir), "grad")
+
+
+def test_the_fuzzer_reaches_every_construct_and_action():
+    """Each construct and action appears in a program the fuzzer can draw, and compiles."""
+    for chain, action in zip(itertools.cycle([[c] for c in sorted(CONSTRUCTS)]),
+                             sorted(ACTIONS) * 2):
+        compile(program_source(chain, action), "<check>", "exec")
+    assert len(CONSTRUCTS) >= 18 and len(ACTIONS) >= 12
+
+
+# ============================================================================================
+# the callers user code sees when a builtin calls it back
+# ============================================================================================
+
+_FOLD_REASON = (
+    "framead's own Python frame calls the user's code: capture/special_forms.py sum_items "
+    "and fold iterate the user's iterable with list(...) and reduce_items calls "
+    "functools.reduce from their own frames, and capture/calls.py _KeyWatch.__call__ (the "
+    "key= watch of a cached capture) calls the key from its own; so sys._getframe(1), "
+    "inspect.stack() and warnings.warn(stacklevel=2) in a generator, map function, reduce "
+    "step or key see special_forms.py / calls.py instead of the user's line. Fix: make those "
+    "calls through native.call_as_user (list over the iterable, fn(f, seq, ...), "
+    "self.key(item)) as map_items' neighbours already do")
+
+
+def _callback_program(kind: str):
+    """f(x): a builtin calls user code back; what the callee sees of its callers."""
+    seen: list = []
+
+    def look(v):
+        up = sys._getframe(1)
+        seen.append((up.f_code.co_name, os.path.basename(up.f_code.co_filename)))
+        names = [fi.function for fi in __import__("inspect").stack()]
+        seen.append(names[:names.index("f") + 1])
+        warnings.warn("callee", UserWarning, stacklevel=3)
+        return v
+
+    def gen(y):
+        yield look(y)
+        yield y
+
+    calls = {
+        "sum_generator": lambda y: sum(gen(y)),
+        "sum_map": lambda y: sum(map(look, [y, y])),
+        "fsum": lambda y: math.fsum(gen(y)),
+        "prod": lambda y: math.prod(gen(y)),
+        "sumprod": lambda y: math.sumprod(gen(y), [1.0, 2.0]),
+        "reduce": lambda y: __import__("functools").reduce(lambda a, b: look(a) + b, [y, y]),
+        "max_key": lambda y: max([y, y * 0.5], key=look),
+        "sorted_key": lambda y: sorted([y, y * 0.5], key=look)[1],
+        "map": lambda y: list(map(look, [y]))[0],
+        "list_generator": lambda y: list(gen(y))[0],
+    }
+    step = calls[kind]
+
+    def f(x):
+        return step(x * 2.0) * x
+
+    return f, seen
+
+
+def _callbacks_seen(f, seen, run, x):
+    seen.clear()
+    with warnings.catch_warnings(record=True) as ws:
+        warnings.simplefilter("always")
+        out = run(f, x)
+    return out, list(seen), [(str(w.message), os.path.basename(w.filename), w.lineno)
+                             for w in ws if w.category is UserWarning]
+
+
+_FOLD_KINDS = ["sum_generator", "sum_map", "fsum", "prod", "sumprod", "reduce"]
+
+
+_KEY_KINDS = ["max_key", "sorted_key"]
+_XFAIL_FOLD = pytest.mark.xfail(strict=True, reason=_FOLD_REASON)
+
+
+@pytest.mark.parametrize(("kind", "entry"), [
+    *(pytest.param(k, e, marks=_XFAIL_FOLD) for k in _FOLD_KINDS for e in ("grad", "cached")),
+    *((k, "grad") for k in _KEY_KINDS),
+    *(pytest.param(k, "cached", marks=_XFAIL_FOLD) for k in _KEY_KINDS),
+    *((k, e) for k in ("map", "list_generator") for e in ("grad", "cached"))])
+def test_callers_of_code_run_by_a_builtin(kind, entry):
+    """A generator, map function, reduce step or key sees the user's frame as its caller
+    (sys._getframe, inspect.stack, warnings' stacklevel), as natively."""
+    if kind == "sumprod" and not hasattr(math, "sumprod"):
+        pytest.skip("math.sumprod is 3.12+")
+    f, seen = _callback_program(kind)
+    x = 0.7
+    native = _callbacks_seen(f, seen, lambda g, v: g(v), x)
+    captured = _callbacks_seen(f, seen, ENTRY_POINTS[entry], x)
+    assert captured[1:] == native[1:]
+    g = captured[0] if entry == "grad" else captured[0][1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = fd_grad(f, (x,))
+    assert math.isclose(g, want, rel_tol=1e-6)
