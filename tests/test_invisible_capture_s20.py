@@ -502,3 +502,114 @@ def test_callers_of_code_run_by_a_builtin(kind, entry):
         warnings.simplefilter("ignore")
         want = fd_grad(f, (x,))
     assert math.isclose(g, want, rel_tol=1e-6)
+
+
+# ============================================================================================
+# the caller's f_lasti while a callee runs
+# ============================================================================================
+
+_LASTI_REASON = (
+    "a CALL whose callable slot is not a NULL the rewriter replaced (a comprehension's "
+    "function on 3.11, a decorator on 3.11/3.12: LOAD_FAST deco; MAKE_FUNCTION; CALL 0) is "
+    "kept native, and CPython does not inline calls while a PEP 523 hook is set: the caller "
+    "stays on the CALL's own unit instead of its last inline cache entry, so the caller's "
+    "f_lasti and tb_lasti read 8 (3.11) / 6 (3.12) bytes less than natively (positions and "
+    "line numbers agree). The probed calls get this right through fv_inline_enter "
+    "(frameview.h, called from the call probe); the kept CALL needs the same in the frame "
+    "hook (_evalframe.c), or the rewriter routing such a CALL through the call probe")
+
+
+def _callee_sees_caller_lasti(kind: str):
+    seen: list = []
+
+    def look():
+        up = sys._getframe(1)
+        while up.f_code.co_name != "f":
+            up = up.f_back
+        seen.append(up.f_lasti)
+        raise ValueError("seen")
+
+    def deco(fn):
+        look()
+
+    def f(x):
+        y = x * 2.0
+        try:
+            if kind == "listcomp":
+                [look() for _ in range(1)]
+            elif kind == "dictcomp":
+                {k: look() for k in range(1)}
+            elif kind == "decorator":
+                @deco
+                def g():
+                    pass
+            elif kind == "call":
+                look()
+        except ValueError as e:
+            seen.append(e.__traceback__.tb_lasti)
+        return y * y
+
+    return f, seen
+
+
+_OLD_COMPREHENSIONS = sys.version_info < (3, 12)
+
+
+@pytest.mark.parametrize("kind", [
+    pytest.param("listcomp", marks=pytest.mark.xfail(_OLD_COMPREHENSIONS, strict=True,
+                                                     reason=_LASTI_REASON)),
+    pytest.param("dictcomp", marks=pytest.mark.xfail(_OLD_COMPREHENSIONS, strict=True,
+                                                     reason=_LASTI_REASON)),
+    pytest.param("decorator", marks=pytest.mark.xfail(sys.version_info < (3, 13), strict=True,
+                                                      reason=_LASTI_REASON)),
+    "call"])
+def test_caller_lasti_of_a_call_without_null(kind):
+    f, seen = _callee_sees_caller_lasti(kind)
+    f(0.7)
+    native = list(seen)
+    seen.clear()
+    assert math.isclose(framead.grad(f)(0.7), 8.0 * 0.7)
+    assert seen == native
+
+
+# ============================================================================================
+# references to the program's traced floats
+# ============================================================================================
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a traced float is held by framead's ValueTable while the capture runs (capture/values.py: "
+    "the Entry and the Value whose primal it is; floats cannot be weakly referenced), so "
+    "gc.get_referrers() of it lists an Entry and a Value and sys.getrefcount() is 2 higher "
+    "than natively (a traced array is held weakly: its counts agree)"))
+def test_referrers_and_refcount_of_a_traced_float():
+    import gc
+
+    def f(x):
+        y = x * 3.0
+        box = [y]
+        f.seen = (sorted(type(r).__name__ for r in gc.get_referrers(y)), sys.getrefcount(y))
+        return box[0] * x
+
+    f(0.7)
+    native = f.seen
+    assert math.isclose(framead.grad(f)(0.7), 6.0 * 0.7)
+    assert f.seen == native
+
+
+def test_referrers_and_refcount_of_a_traced_array():
+    import gc
+
+    import numpy as np
+
+    def f(x):
+        a = np.sin(np.array([x, x * 2.0]))
+        b = a * 2.0
+        f.seen = [(sorted(type(r).__name__ for r in gc.get_referrers(v)), sys.getrefcount(v))
+                  for v in (a, b)]
+        return float(np.sum(b))
+
+    f(0.7)
+    native = f.seen
+    assert math.isclose(framead.grad(f)(0.7), 2 * math.cos(0.7) + 4 * math.cos(1.4))
+    assert f.seen == native
