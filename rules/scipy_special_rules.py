@@ -9,8 +9,8 @@ Each entry is ``(function, derivatives)``, one per positional argument: a functi
 order, a degree of freedom inside an incomplete gamma/beta function). Those arguments are
 ``nondiff`` and carry a hazard: a traced value reaching them is reported (FA101) at the user's
 line instead of being silently held constant. Derivatives are real-only except in the Bessel
-functions' argument: ``kve`` and the Hankel functions are holomorphic in it, ``ive``/``jve``/
-``yve`` are not (their scaling ``exp(-|Re z|)``/``exp(-|Im z|)``; ``SCALED``).
+functions' argument: ``kve`` is holomorphic in it, ``ive``/``jve``/``yve`` are not (their
+scaling ``exp(-|Re z|)``/``exp(-|Im z|)``; ``SCALED``).
 """
 
 from __future__ import annotations
@@ -91,6 +91,10 @@ def _sk_ppf_da(x, loc, scale, a):
 
 # (function, partial derivatives as functions of (ans, *args); None: none in closed form)
 TABLE = [
+    (sp.ive, (None, lambda ans, v, z: (sp.ive(v - 1, z) + sp.ive(v + 1, z)) / 2
+              - np.sign(z) * ans)),
+    (sp.jve, (None, lambda ans, v, z: (sp.jve(v - 1, z) - sp.jve(v + 1, z)) / 2)),
+    (sp.yve, (None, lambda ans, v, z: (sp.yve(v - 1, z) - sp.yve(v + 1, z)) / 2)),
     (sp.kve, (None, lambda ans, v, z: ans - (sp.kve(v - 1, z) + sp.kve(v + 1, z)) / 2)),
     (sp.yn, (None, lambda ans, n, x: (sp.yn(n - 1, x) - sp.yn(n + 1, x)) / 2)),
     (sp.kn, (None, lambda ans, n, x: -(sp.kn(n - 1, x) + sp.kn(n + 1, x)) / 2)),
@@ -163,24 +167,17 @@ TABLE = [
 
 
 # holomorphic in their last argument: complex arguments too (the JAX convention's g * f'(z))
-HOLOMORPHIC = {sp.kve, sp.hankel1, sp.hankel2, sp.hankel1e, sp.hankel2e}
-TABLE += [
-    (sp.hankel1, (None, lambda ans, v, z: (sp.hankel1(v - 1, z) - sp.hankel1(v + 1, z)) / 2)),
-    (sp.hankel2, (None, lambda ans, v, z: (sp.hankel2(v - 1, z) - sp.hankel2(v + 1, z)) / 2)),
-    (sp.hankel1e, (None, lambda ans, v, z: (sp.hankel1e(v - 1, z) - sp.hankel1e(v + 1, z)) / 2
-                   - 1j * ans)),
-    (sp.hankel2e, (None, lambda ans, v, z: (sp.hankel2e(v - 1, z) - sp.hankel2e(v + 1, z)) / 2
-                   + 1j * ans)),
-]
+HOLOMORPHIC = {sp.kve}
 
 # f(v, z) = h(v, z) exp(-|Re z|) (ive) or exp(-|Im z|) (jve, yve): the scaling is not
 # holomorphic. df = A dz + B part(dz), A = the scaled h', B = -sign(part(z)) f; transposed
-# under Re(sum(u v)): ct = g A + Re(g B) for part = Re, g A - i Re(g B) for part = Im.
-SCALED = [
-    (sp.ive, np.real, lambda ans, v, z: (sp.ive(v - 1, z) + sp.ive(v + 1, z)) / 2),
-    (sp.jve, np.imag, lambda ans, v, z: (sp.jve(v - 1, z) - sp.jve(v + 1, z)) / 2),
-    (sp.yve, np.imag, lambda ans, v, z: (sp.yve(v - 1, z) - sp.yve(v + 1, z)) / 2),
-]
+# under Re(sum(u v)): ct = g A + Re(g B) for part = Re, g A - i Re(g B) for part = Im. (Their
+# TABLE entries are the derivatives at a real z.)
+SCALED = {
+    sp.ive: (np.real, lambda ans, v, z: (sp.ive(v - 1, z) + sp.ive(v + 1, z)) / 2),
+    sp.jve: (np.imag, lambda ans, v, z: (sp.jve(v - 1, z) - sp.jve(v + 1, z)) / 2),
+    sp.yve: (np.imag, lambda ans, v, z: (sp.yve(v - 1, z) - sp.yve(v + 1, z)) / 2),
+}
 
 
 def order_hazard(name: str) -> str:
@@ -233,11 +230,12 @@ def defspecial(fn, derivs, name: str, real: bool = True):
 def install() -> None:
     """Register every rule whose function has none yet (a user's own rule wins)."""
     for fn, derivs in TABLE:
-        if lookup(fn) is None:
-            defspecial(fn, derivs, f"scipy.special.{fn.__name__}", fn not in HOLOMORPHIC)
-    for fn, part, d in SCALED:
-        if lookup(fn) is None:
-            name = f"scipy.special.{fn.__name__}"
-            vjp, jvp = _scaled_parts(part, d)
-            register(fn, vjp=(None, vjp), jvp=(None, jvp), saves=None, elementwise=True,
-                     nondiff=(0,), hazard=order_hazard(name), name=name, argnames=("x1", "x2"))
+        if lookup(fn) is not None:
+            continue
+        name = f"scipy.special.{fn.__name__}"
+        if fn not in SCALED:
+            defspecial(fn, derivs, name, fn not in HOLOMORPHIC)
+            continue
+        vjp, jvp = _scaled_parts(*SCALED[fn])
+        register(fn, vjp=(None, vjp), jvp=(None, jvp), saves=None, elementwise=True,
+                 nondiff=(0,), hazard=order_hazard(name), name=name, argnames=("x1", "x2"))
