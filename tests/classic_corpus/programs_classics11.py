@@ -1816,3 +1816,113 @@ def np_frexp_ldexp_arrays(x):
     frac, whole = np.modf(x * 2.5)
     return float(m @ [1, 2, 3] + np.ldexp(x, e).sum() + frac.sum() * whole.sum()
                  + np.copysign(x, np.sin(4 * x)) @ [1, 1, 2])
+
+
+def _with_repeat(n: int, lo: float, hi: float):
+    """An n-vector whose second entry repeats the first (a parameter sweep with a repeated
+    value: the warm-started solve for it starts at its own answer)."""
+    def draw(rng):
+        v = rng.uniform(lo, hi, size=n)
+        v[1] = v[0]
+        return v
+    return draw
+
+
+@case(_with_repeat(3, 0.5, 2.0))
+def warm_start_sweep_repeated_value(x):
+    """Newton for t^2 = p over a sweep of p, each solve warm-started from the last root: the
+    repeated p's solve runs zero times (its answer is the start), so its derivative would
+    be the previous p's unless reported."""
+    t = 1.0
+    out = 0.0
+    for p in x:
+        for _ in range(50):
+            r = t * t - p
+            if abs(r) < 1e-12 * p:
+                break
+            t -= r / (2 * t)
+        out += t * (1 + p)
+    return out
+
+
+@case(_with_repeat(3, 0.5, 2.0))
+def warm_start_halley_repeated(x):
+    """Halley for t e^t = a (Lambert W) warm-started along a sweep with a repeated a."""
+    t = 1.0
+    out = 0.0
+    for a in x:
+        for _ in range(30):
+            g = t * math.exp(t) - a
+            if abs(g) <= 1e-14 * (1 + a):
+                break
+            g1 = (t + 1) * math.exp(t)
+            g2 = (t + 2) * math.exp(t)
+            t -= 2 * g * g1 / (2 * g1 * g1 - g * g2)
+        out += t + a * t
+    return out
+
+
+@case(vector(6, -1.0, 1.0))
+def comprehension_walrus_filters(x):
+    """Comprehensions (inlined in 3.12+) with walrus targets that leak out, conditions on
+    traced values, nested loops and a dict comprehension keyed by rank."""
+    ys = [y for v in x if (y := v * v - 0.2) > 0]
+    last = y  # the walrus target leaks from the comprehension
+    pairs = [a * b for a in x[:3] for b in x[3:] if a * b > -0.3]
+    ranks = {int(i): v for i, v in zip(np.argsort(x), x)}
+    return sum(ys) + last * 2 + sum(pairs) + ranks[0] * ranks[5]
+
+
+@case(vector(4, 0.1, 1.0))
+def any_all_generator_early_exit(x):
+    """any() / all() / next() over generators with traced conditions stop early in C; the
+    position where they stopped selects the formula."""
+    pos = next((i for i, v in enumerate(x) if v > 0.6), len(x))
+    big = any(v * v > 0.5 for v in x)
+    ok = all(math.log(v) < 0 for v in x)
+    s = sum(v for v in x[:pos]) + (x[pos] ** 2 if pos < len(x) else 0.0)
+    return s + (x[0] * 3 if big else x[1]) + (x[2] if ok else -x[3])
+
+
+# program -> (expected verdict, cause); test_classic_corpus.py merges these entries
+EXPECTED: dict[str, tuple[str, str]] = {
+    # reported at the user's line (wrong, with a hazard)
+    "ternary_search_argmin": ("wrong_hazard", "the minimiser depends on a only through traced "
+                              "comparisons: FA102 at the comparison"),
+    "warm_start_sweep_repeated_value": ("wrong_hazard", "the repeated parameter's Newton solve "
+                                        "starts at its answer and runs zero times: FA102 at "
+                                        "the residual test (capture/zero_trip.py)"),
+    "warm_start_halley_repeated": ("wrong_hazard", "the repeated parameter's Halley solve runs "
+                                   "zero times: FA102 at the residual test"),
+    "float_as_integer_ratio_rebuild": ("wrong_hazard", "float.as_integer_ratio is exact "
+                                       "(integers): FA102"),
+    "decimal_from_str_quantize": ("wrong_hazard", "decimal.Decimal(str(x)): the text of a "
+                                  "traced float parsed back (FA111)"),
+    "decimal_context_sqrt": ("wrong_hazard", "decimal.Decimal(x) is an exact conversion "
+                             "(FA102)"),
+    # NumPy's samplers with traced parameters have no rule (no reparameterisation): FA101
+    "legacy_normal_traced_loc_scale": ("wrong_hazard", "np.random.normal(loc=, scale=) "
+                                       "traced: RandomState.normal has no rule (FA101)"),
+    "legacy_uniform_exponential_traced": ("wrong_hazard", "RandomState.uniform / .exponential "
+                                          "with traced bounds / scale: FA101"),
+    "randomstate_object_normal": ("wrong_hazard", "RandomState(5).normal(traced loc): FA101"),
+    "legacy_shuffle_permutation_choice": ("wrong_hazard", "np.random.shuffle / permutation / "
+                                          "choice of a traced array: FA101 (shuffle: FA104)"),
+    "generator_normal_loc_scale": ("wrong_hazard", "Generator.normal(loc=, scale=) traced: "
+                                   "FA101"),
+    "generator_uniform_traced_high": ("wrong_hazard", "Generator.uniform with a traced low / "
+                                      "high: FA101"),
+    "generator_exponential_scale": ("wrong_hazard", "Generator.exponential(scale=traced): "
+                                    "FA101"),
+    "generator_gamma_shape": ("wrong_hazard", "Generator.gamma with a traced shape / scale: "
+                              "FA101"),
+    "generator_multivariate_normal": ("wrong_hazard", "Generator.multivariate_normal with a "
+                                      "traced mean / cov: FA101"),
+    "generator_choice_of_traced": ("wrong_hazard", "Generator.choice / .shuffle of a traced "
+                                   "array: FA101 (shuffle: FA104)"),
+    "generator_scalar_draws_traced": ("wrong_hazard", "Generator.normal / .uniform one draw at "
+                                      "a time with traced parameters (and an array loc): "
+                                      "FA101"),
+}
+# program -> why its cached replay is known wrong
+REPLAY_EXPECTED: dict[str, str] = {}
