@@ -15,6 +15,7 @@ cached traces are, against the globals and closures they read.
 
 from __future__ import annotations
 
+import bisect
 import random
 from collections.abc import Callable
 from typing import Any
@@ -42,10 +43,11 @@ def is_cached(f: Callable) -> bool:
 class _Plan:
     """One recorded trace, ready to run batched."""
 
-    def __init__(self, t: Any, rec: Any, fns: list, codes: list, f: Callable):
+    def __init__(self, t: Any, rec: Any, fns: list, codes: list, f: Callable,
+                 live: list | None = None):
         g = t.graph
         guarded = [v for gd in rec.guards for v in _values(gd[2], gd[3])]
-        self.nodes = g.live_nodes(also=guarded)
+        self.nodes = g.live_nodes(also=guarded) if live is None else live
         self.guards = _renumber(tuple(rec.guards), g.nodes, self.nodes)
         self.input_ids = [v.id for v in g.inputs]
         self.outputs = list(g.outputs)
@@ -60,12 +62,8 @@ def _values(args: Any, kwargs: dict) -> list[Value]:
 def _renumber(guards: tuple, nodes: list, live: list) -> tuple:
     """Guards placed before the same (live) node as when they were recorded."""
     where = {id(n): k for k, n in enumerate(nodes)}
-    pos = [where[id(n)] for n in live]
-    out = []
-    for g in guards:
-        k = next((j for j, p in enumerate(pos) if p >= g[0]), len(pos))
-        out.append((k, *g[1:]))
-    return tuple(out)
+    pos = [where[id(n)] for n in live]  # (ascending: live nodes keep the recorded order)
+    return tuple((bisect.bisect_left(pos, g[0]), *g[1:]) for g in guards)
 
 
 # --- random number generators --------------------------------------------------------------
@@ -201,14 +199,17 @@ class FastPath:
         first = t.value
         if [_rng_state(r) for r in rngs] != before or _entropy_read(codes):
             return None, first, "f draws random numbers: a trace would repeat the recorded draw"
-        why = uncacheable_reason(t, rec) or BR.check_nodes(
-            t.graph.live_nodes(also=[v for g in rec.guards for v in _values(g[2], g[3])]))
+        live = None
+        why = uncacheable_reason(t, rec)
+        if why is None:
+            live = t.graph.live_nodes(also=[v for g in rec.guards for v in _values(g[2], g[3])])
+            why = BR.check_nodes(live)
         if why is None and len(t.graph.inputs) != sum(a is not None for _, a in leaves) + \
                 sum(a is None and tree.differentiable(x) for x, a in leaves):
             why = "the trace's inputs are not the arguments' float leaves"
         if why is not None:
             return None, first, why
-        return _Plan(t, rec, fns, codes, f), first, None
+        return _Plan(t, rec, fns, codes, f, live), first, None
 
 
 class _Nothing:
