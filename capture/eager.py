@@ -85,7 +85,7 @@ def _wrap_arg(x: Any, ext: Extent, depth: int = 0, consts: bool = True) -> Any:
 
 
 def _wrap_new(x: Any, t: type, ext: Extent, depth: int, consts: bool) -> Any:
-    if t is np.ndarray:
+    if isinstance(x, np.ndarray):  # (a subclass too: its operations record as an ndarray's)
         if x.dtype.kind not in "fc":
             return x
         return new_tracer(x, ext) if consts or ext.rec.value_of(x) is not None else x
@@ -180,10 +180,13 @@ def unwrap(x: Any, _seen: set | None = None, _depth: int = 0) -> Any:
 
 # Instructions whose result (one value on top of the stack) may be a traced value that is not
 # a Tracer: a Python callee runs instrumented and returns plain objects; attributes, items,
-# globals and cells may hold traced values stored by instrumented code.
+# globals and cells may hold traced values stored by instrumented code; an operator whose
+# Python method runs instrumented (``t * Fraction(4, 5)``: ``Fraction.__rmul__``; a user
+# class's ``__add__``) returns a plain traced value too.
 _FOLLOW = frozenset({"CALL", "CALL_FUNCTION_EX", "CALL_KW", "BINARY_SUBSCR", "BINARY_SLICE",
                      "LOAD_ATTR", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_FAST",
-                     "LOAD_FAST_CHECK", "LOAD_NAME", "FOR_ITER", "STORE_FAST_LOAD_FAST"})
+                     "LOAD_FAST_CHECK", "LOAD_NAME", "FOR_ITER", "STORE_FAST_LOAD_FAST",
+                     "BINARY_OP", "UNARY_NEGATIVE", "UNARY_POSITIVE", "UNARY_INVERT"})
 _PRECALL = sys.version_info < (3, 12)
 _followed: dict[int, tuple[types.CodeType, types.CodeType | None]] = {}
 

@@ -96,7 +96,7 @@ def _register(t: Tracer, rec) -> None:
     """Put a Tracer of a traced scalar or of a traced buffer owner in the shadow table (an
     owner's entry follows its buffer versions), so C calls with rules see its value."""
     obj = t._fa_obj
-    if type(obj) is np.ndarray:
+    if isinstance(obj, np.ndarray):
         buf = rec.buffers.get(id(obj))
         if buf is None or buf.root is not obj:
             return
@@ -114,7 +114,7 @@ def _is_leaf(x: Any) -> bool:
     t = type(x)
     if t is float or t is complex:
         return True
-    if t is np.ndarray:
+    if isinstance(x, np.ndarray):
         return x.dtype.kind in "fc"
     return isinstance(x, np.inexact)
 
@@ -184,7 +184,7 @@ def _binop(self: Tracer, other: Any, fop, reflected: bool) -> Any:
 
 def _ibinop(self: Tracer, other: Any, fop, iop) -> Any:
     a = self._fa_obj
-    if type(a) is not np.ndarray:
+    if not isinstance(a, np.ndarray):
         return _binop(self, other, fop, False)  # immutable: ``x += y`` rebinds
     if type(other) is not Tracer and not isinstance(other, _OPERANDS):
         return NotImplemented
@@ -248,7 +248,7 @@ class Tracer:
     @property
     def __class__(self):  # type: ignore[override]
         obj = self._fa_obj
-        return Tracer if type(obj) is np.ndarray else type(obj)
+        return Tracer if isinstance(obj, np.ndarray) else type(obj)
 
     def __repr__(self) -> str:
         return repr(self._fa_obj)
@@ -429,7 +429,7 @@ class Tracer:
     def __iter__(self):
         a = self._fa_obj
         rec = self._fa_rec
-        if type(a) is not np.ndarray or a.ndim == 0 or rec is not current_recorder():
+        if not isinstance(a, np.ndarray) or a.ndim == 0 or rec is not current_recorder():
             return iter(a)
         return self._rows(a, rec)
 
@@ -439,7 +439,7 @@ class Tracer:
             yield _wrap(rec.get_item(a, i, sys._getframe(1)), rec)
 
     def __copy__(self):
-        if type(self._fa_obj) is np.ndarray:
+        if isinstance(self._fa_obj, np.ndarray):
             return _dispatch(self, np.copy, (self,))
         return self
 
