@@ -280,9 +280,10 @@ def _apply_rule(rec, rule, fn, args: tuple, kwargs: dict, node_args: tuple, fram
     call = perform or fn
     if kwargs:
         node_args, kwargs_left = map_keywords(rule, node_args, kwargs)
-        if kwargs_left is None:
-            rec.hazard("FA106", rule.name, frame,
-                       f"a traced keyword argument of {rule.name} is not differentiated")
+        if kwargs_left is None:  # (np.trapezoid(dx=x) is Python: its body is traced)
+            if perform is not None or not is_python_visible(fn):
+                rec.hazard("FA106", rule.name, protocols.user_frame(frame),
+                           f"a traced keyword argument of {rule.name} is not differentiated")
             return call_as_user(call, args, kwargs)
         if len(kwargs_left) < len(kwargs):  # traced keywords now positional in the node
             call = functools.partial(call, **{k: v for k, v in kwargs.items()
@@ -534,9 +535,6 @@ def map_keywords(rule, node_args: tuple, kwargs: dict):
             return node_args, None
         args.append(kwargs[k])
     return tuple(args), {k: v for k, v in kwargs.items() if k not in traced}
-
-
-_map_keywords = map_keywords  # framead/scipy_calls.py imports the old name
 
 
 def _slot_call(rec, fn, args: tuple, frame) -> Any:

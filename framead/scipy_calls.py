@@ -57,7 +57,7 @@ def _overwrite(rec, fn, args, kwargs, frame):
         return fn(*args, **kwargs)
     names = _names(fn, rule)
     r_args, r_kw = _strided_off(names, args, kwargs)  # (what the node records)
-    node_args, kw = calls._map_keywords(rule, r_args, r_kw)
+    node_args, kw = calls.map_keywords(rule, r_args, r_kw)
     if kw is None:
         rec.hazard("FA106", rule.name, frame,
                    f"a traced keyword argument of {rule.name} is not differentiated")
@@ -278,7 +278,7 @@ def _scratch(rec, fn, args, kwargs, key, t, frame):
 
 
 def _apply(rec, rule, fn, args, kwargs, frame):
-    node_args, kw = calls._map_keywords(rule, args, kwargs)
+    node_args, kw = calls.map_keywords(rule, args, kwargs)
     if kw is None:
         rec.hazard("FA106", rule.name, frame,
                    f"a traced keyword argument of {rule.name} is not differentiated")

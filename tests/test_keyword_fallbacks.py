@@ -1,8 +1,8 @@
-"""A traced keyword argument a rule cannot map (FA106): the call runs as the program's, so
-NumPy's Python functions (np.trapezoid(dx=x), np.diff(prepend=x), np.average(weights=w)...)
-are differentiated through their own operations (checked against central differences; FA106
-is still reported for them: it cannot tell these from np.sum(initial=x), which the fallback
-does not differentiate, and which must stay reported).
+"""A traced keyword argument a rule cannot map: the call runs as the program's, so NumPy's
+Python functions (np.trapezoid(dx=x), np.diff(prepend=x), np.average(weights=w)...) are
+differentiated through their own operations, with no hazard (strict mode; central
+differences, fresh and cached). A C callable that cannot take it is reported (FA106): also
+inside NumPy's Python code (np.sum(initial=x) reaches ufunc.reduce), at the user's line.
 """
 
 from __future__ import annotations
@@ -41,13 +41,17 @@ def test_python_functions_with_traced_keywords_are_differentiated(name, a, b):
     x = np.array([a, b])
     assume(np.abs(V * b - 2 * a).min() > 1e-3 and np.abs(V * b - 3.7).min() > 1e-3)  # (kinks)
     with np.errstate(all="ignore"):
-        value, g = framead.value_and_grad(f)(x)
+        value, g = framead.value_and_grad(f, strict=True)(x)
         assert value == f(x)
         np.testing.assert_allclose(g, central(f, x), rtol=1e-5, atol=1e-6)
+        cached = framead.value_and_grad(f, cache=True, strict=True)
+        for y in (x, x * 1.01, x):  # recorded at x; replayed at x * 1.01 and x
+            np.testing.assert_allclose(cached(y)[1], framead.grad(f)(y), rtol=1e-12)
 
 
 @pytest.mark.parametrize("f", [lambda x: np.add.reduce(V * x[1], initial=x[0]) + x[1],
                                lambda x: np.sum(V * x[1], initial=x[0]) + x[1]])
 def test_a_reductions_traced_initial_is_reported(f):
-    with pytest.raises(GradientHazard, match="FA106"):
+    with pytest.raises(GradientHazard, match="FA106") as e:
         framead.grad(f, strict=True)(np.array([1.0, 2.0]))
+    assert "test_keyword_fallbacks.py" in str(e.value)  # the user's line, not NumPy's
