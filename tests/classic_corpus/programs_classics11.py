@@ -1361,16 +1361,20 @@ def float32_scalar_accumulator(x):
     return float(s * 3.0)
 
 
-def _mix64(x):
-    return float((x * x).sum() + x @ np.arange(4.0))
+def _f16_penalty64(x):
+    return float(1e5 * np.sum((x - 1.0) ** 2) + 2e5 * x[0] + 1e5 * x[1] + np.sum(np.sin(x)))
 
 
-@case(vector(4, -1.0, 1.0), reference=twin(_mix64))
-def float32_float64_promotion(x):
-    """float32 array times float32 array plus a float64 dot: the result's dtype is float64
-    by promotion."""
-    a = x.astype(np.float32)
-    return float((a * a).sum() + a @ np.arange(4.0))
+@case(vector(4, 0.5, 2.0), reference=twin(_f16_penalty64))
+def float16_storage_large_penalty(x):
+    """float16 storage read back by the usual conversions (a.astype(np.float64), a.item(k),
+    float(a[k])) into a float64 loss with a large penalty weight (1e5): the cotangents
+    reaching the float16 array exceed float16's largest finite value (65504). The float64
+    twin's gradient is finite (~1e5); an infinite one is wrong."""
+    a = x.astype(np.float16)
+    w = a.astype(np.float64)
+    return float(1e5 * np.sum((w - 1.0) ** 2) + 2e5 * a.item(0) + 1e5 * float(a[1])
+                 + np.sum(np.sin(x)))
 
 
 @case(vector(3, 0.5, 2.0))
@@ -1893,6 +1897,12 @@ def any_all_generator_early_exit(x):
 # program -> (expected verdict, cause); test_classic_corpus.py merges these entries
 EXPECTED: dict[str, tuple[str, str]] = {
     # SILENT wrong gradients (no hazard): framead bugs, each cause named
+    "float16_storage_large_penalty": ("wrong", "the VJPs of conversions (a.astype, a.item, "
+                                      "a[k] then float) cast the float64 cotangent to the "
+                                      "float16 argument's dtype (rules/numpy_array_rules.py "
+                                      "cast_back): a cotangent above 65504 becomes inf, an "
+                                      "infinite gradient of a smooth finite loss; no hazard "
+                                      "(FA112 reports NaN only)"),
     "float16_params_small_loss": ("wrong", "the VJP of a conversion casts the cotangent to the "
                                   "argument's dtype (rules/numpy_array_rules.py cast_vjp -> "
                                   "cast_back): w16.astype(np.float64)'s float64 cotangent "
