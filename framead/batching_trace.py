@@ -53,6 +53,8 @@ class _Plan:
         self.outputs = list(g.outputs)
         self.out_treedef = t.out_treedef
         self.globals = WatchedGlobals([f, *fns], codes)
+        self.checked = False  # its batched outputs reproduced f on a last example once
+        self.refused: str | None = None  # why they did not (the loop runs instead)
 
 
 def _values(args: Any, kwargs: dict) -> list[Value]:
@@ -170,16 +172,43 @@ class FastPath:
                 self.plans[key] = plan
                 while len(self.plans) > MAX_PLANS:
                     del self.plans[next(iter(self.plans))]
+        if plan.refused is not None:
+            self.reason(plan.refused)
+            return False, None, first
         try:
             outs = _execute(plan, leaves, n)
             if first is not NOTHING:
                 _self_check(outs, first)
+            if not plan.checked and is_cached(self.f):  # (f replays: no side effects)
+                self._check_last(plan, outs, rebuild, example(n - 1), n)
         except BR.Unbatchable as e:
             self.reason(str(e))
             return False, None, first
         self.stats["batched"] += 1
         self.stats["last"] = "batched"
         return True, (outs, plan), first
+
+    def _check_last(self, plan: _Plan, outs: list, rebuild: Callable, ex: list, n: int) -> None:
+        """A new plan's batched outputs against a cached ``f`` (its own replay) on the last
+        example, once per plan: a value the recording kept as a constant although it depends
+        on the example reproduces example 0 but not the others (``vmap(grad(f, cache=True))``
+        where ``s = M @ M; M[:] = ...``: the higher-order recording of matmul's VJP holds the
+        overwritten operand as ``const()``). A plan that fails stays refused (the loop runs,
+        nothing is recorded again). Not for a plain ``f`` under ``fast=True``, whose contract
+        is one run per trace."""
+        args, kwargs = rebuild(ex)
+        try:
+            last = self.f(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - the loop runs f and raises as it would
+            raise BR.Unbatchable(f"f raised on the last example ({type(e).__name__})") from None
+        try:
+            _self_check([(r[n - 1:], True) if varies else (r, False) for r, varies in outs],
+                        last)
+        except BR.Unbatchable:
+            plan.refused = ("the batched trace did not reproduce the last example (a value "
+                            "recorded as a constant depends on the example)")
+            raise BR.Unbatchable(plan.refused) from None
+        plan.checked = True
 
     def _record(self, leaves: list, rebuild: Callable, ex: list) -> tuple:
         f = self.f
