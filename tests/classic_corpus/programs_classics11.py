@@ -1048,16 +1048,6 @@ def legacy_shuffle_permutation_choice(x):
     return float(a @ [1, 2, 3, 4, 5] + b @ [5, 1, 2, 0, 1] + (c ** 2).sum())
 
 
-@case(vector(4, -1.0, 1.0))
-def legacy_index_permutation_gather(x):
-    """The permutation of INDICES (np.random.permutation(n)) used to gather traced data:
-    plain indexing."""
-    np.random.seed(9)
-    idx = np.random.permutation(4)
-    sel = np.random.randint(0, 4, size=6)
-    return float(x[idx] @ [1.0, 2.0, 3.0, 4.0] + np.sin(x[sel]).sum())
-
-
 @case(scalar(0.3, 2.0))
 def box_muller_by_hand(s):
     """Box-Muller from np.random.rand pairs: z = sqrt(-2 log u1) cos(2 pi u2) scaled by s,
@@ -1375,6 +1365,29 @@ def float16_storage_large_penalty(x):
     w = a.astype(np.float64)
     return float(1e5 * np.sum((w - 1.0) ** 2) + 2e5 * a.item(0) + 1e5 * float(a[1])
                  + np.sum(np.sin(x)))
+
+
+def _f16_table64(x):
+    q = np.linspace(0.05, 3.95, 40)
+    i = q.astype(int)
+    t = q - i
+    return float(2e4 * np.sum(x[i] * (1 - t) + x[i + 1] * t))
+
+
+@case(vector(5, 0.5, 2.0), reference=twin(_f16_table64))
+def float16_table_loop_accumulation(x):
+    """A lookup table kept in float16 (half the memory) read element by element in a Python
+    loop, linear interpolation at 40 queries, weighted 2e4: each element's cotangent is a
+    sum of finite float16-sized parts whose total passes 65504 (accumulated in place in the
+    table's dtype: framead/reverse.py _acc_getitem). The float64 twin's gradient ~1e5."""
+    table = x.astype(np.float16)
+    s = 0.0
+    for k in range(40):
+        q = 0.05 + k * 0.1
+        i = int(q)
+        t = q - i
+        s += float(table[i]) * (1 - t) + float(table[i + 1]) * t
+    return 2e4 * s
 
 
 @case(vector(3, 0.5, 2.0))
@@ -1897,6 +1910,13 @@ def any_all_generator_early_exit(x):
 # program -> (expected verdict, cause); test_classic_corpus.py merges these entries
 EXPECTED: dict[str, tuple[str, str]] = {
     # SILENT wrong gradients (no hazard): framead bugs, each cause named
+    "float16_table_loop_accumulation": ("wrong", "element reads of a float16 array: their "
+                                        "cotangents are accumulated in place in an array of "
+                                        "the primal's dtype (framead/reverse.py _acc_getitem "
+                                        "allocates np.zeros(a.shape, a.dtype); "
+                                        "rules/builtin_rules.getitem_vjp takes m.dtype for a "
+                                        "Python-float g): the total passes 65504, inf; no "
+                                        "hazard"),
     "float16_storage_large_penalty": ("wrong", "the VJPs of conversions (a.astype, a.item, "
                                       "a[k] then float) cast the float64 cotangent to the "
                                       "float16 argument's dtype (rules/numpy_array_rules.py "
