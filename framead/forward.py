@@ -128,12 +128,21 @@ def propagate(nodes: list[Node], seeds: dict[int, Any]) -> dict[int, Any]:
             leaves, _ = flatten_tree(out) if out is not None else ([None] * len(node.outputs), None)
             for o, t in zip(node.outputs, leaves, strict=True):
                 if o is not None and t is not None:
-                    tan[o.id] = t
+                    tan[o.id] = _array_like_primal(t, o)
         else:
             o = node.outputs[0]
             if o is not None and out is not None:
-                tan[o.id] = out
+                tan[o.id] = _array_like_primal(out, o)
     return tan
+
+
+def _array_like_primal(t: Any, o: Value) -> Any:
+    """The tangent of a 0-d array as a 0-d array: NumPy's arithmetic on 0-d arrays returns
+    scalars (``a *= x`` with a 0-d ``a``: its JVP ``ta * x`` is an np.float64), and the rules
+    downstream call ndarray methods on the tangent (``ndarray.item(t)``)."""
+    if type(o.primal) is np.ndarray and isinstance(t, np.generic):
+        return np.asarray(t)
+    return t
 
 
 def _ans(node: Node) -> Any:
