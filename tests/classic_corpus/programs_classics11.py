@@ -1698,7 +1698,7 @@ def exception_carries_result(a):
 
 
 @case(vector(3, 0.5, 2.0))
-def errstate_raise_fallback(x):
+def errstate_raise_log_domain_fallback(x):
     """np.errstate(all='raise') around an np.log of x - 1: FloatingPointError (log of a
     negative) switches to another formula (framead's own work must not raise)."""
     s = 0.0
