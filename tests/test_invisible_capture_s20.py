@@ -448,14 +448,21 @@ _FOLD_REASON = (
     "inspect.stack() and warnings.warn(stacklevel=2) in a generator, map function, reduce "
     "step or key see special_forms.py / calls.py instead of the user's line. Fix: make those "
     "calls through native.call_as_user (list over the iterable, fn(f, seq, ...), "
-    "self.key(item)) as map_items' neighbours already do")
+    "self.key(item)) as map_items' neighbours already do. The same direct calls run the "
+    "user's code with tracing off (the handler's PyThreadState_EnterTracing): a "
+    "sys.settrace/sys.setprofile function the program installed (a debugger's breakpoint) "
+    "gets no events from it; call_as_user resumes tracing for the callee")
 
 
-def _callback_program(kind: str):
-    """f(x): a builtin calls user code back; what the callee sees of its callers."""
+def _callback_program(kind: str, light: bool = False):
+    """f(x): a builtin calls user code back; what the callee sees of its callers (``light``:
+    nothing, the callee only computes)."""
     seen: list = []
 
     def look(v):
+        if light:
+            w = v * 1.0
+            return w
         up = sys._getframe(1)
         seen.append((up.f_code.co_name, os.path.basename(up.f_code.co_filename)))
         names = [fi.function for fi in __import__("inspect").stack()]
@@ -523,6 +530,42 @@ def test_callers_of_code_run_by_a_builtin(kind, entry):
         warnings.simplefilter("ignore")
         want = fd_grad(f, (x,))
     assert math.isclose(g, want, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("hook", ["settrace", "setprofile"])
+@pytest.mark.parametrize("kind", [
+    *(pytest.param(k, marks=_XFAIL_FOLD) for k in _FOLD_KINDS),
+    *_KEY_KINDS, "map", "list_generator"])
+def test_tracer_events_of_code_run_by_a_builtin(kind, hook):
+    """A tracer or profiler the program installs sees the user's callbacks (generator, map
+    function, reduce step, key) run by a builtin, event for event, as natively."""
+    if kind == "sumprod" and not hasattr(math, "sumprod"):
+        pytest.skip("math.sumprod is 3.12+")
+    step, _ = _callback_program(kind, light=True)
+    here = step.__code__.co_filename
+    events: list = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename == here and event in ("call", "line", "return"):
+            events.append((event, frame.f_code.co_name, frame.f_lineno))
+        return tracer
+
+    install = getattr(sys, hook)
+
+    def f(x):
+        install(tracer)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return step(x)
+        finally:
+            install(None)
+
+    f(0.7)
+    native = list(events)
+    events.clear()
+    framead.grad(f)(0.7)
+    assert events == native and native
 
 
 # ============================================================================================
