@@ -173,7 +173,9 @@ def _binop(self: Tracer, other: Any, fop, reflected: bool) -> Any:
     if reflected:
         a, b = b, a
     rec = self._fa_rec
-    if rec is not current_recorder():
+    if rec is not current_recorder() or not C.is_enabled():
+        # not live, or inside a rule-covered call (``sum([t, t])`` in an instrumented
+        # helper: the rule records the call; recording its steps too lost an item)
         return fop(a, b)
     frame = sys._getframe(1)
     rule = rules.lookup(fop)
@@ -202,7 +204,7 @@ def _ibinop(self: Tracer, other: Any, fop, iop) -> Any:
 def _unary(self: Tracer, op) -> Any:
     a = self._fa_obj
     rec = self._fa_rec
-    if rec is not current_recorder():
+    if rec is not current_recorder() or not C.is_enabled():
         return op(a)
     frame = sys._getframe(1)
     rule = rules.lookup(op)

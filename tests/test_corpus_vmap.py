@@ -201,3 +201,23 @@ def test_vmap_renumbered_guards_match_a_linear_scan():
         assert _renumber(guards, nodes, live) == want
 
     run()
+
+
+def test_eager_tracers_inside_a_rule_covered_call():
+    """An instrumented helper called from an eager frame sums the Tracers it was given
+    (``sum([a, 3 * a, 5 * a])``, ``math.prod``): the rule records the call, and the Tracer
+    operations inside it (capture disabled) recorded too and lost the first item
+    (chebft_chebev, bezier_de_casteljau)."""
+    import math
+
+    import framead
+
+    def helper(a):
+        return sum([a, 3.0 * a, 5.0 * a]) + math.prod([a, a]) + sum((a, a))
+
+    @framead.eager
+    def f(a):
+        return helper(a)
+
+    for a in (0.4, -1.3):
+        assert math.isclose(framead.grad(f)(a), 9.0 + 2.0 * a + 2.0, rel_tol=1e-12)
