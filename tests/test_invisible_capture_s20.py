@@ -190,6 +190,66 @@ CONSTRUCTS = {
         def lvl{k}(y):
             return {nxt}(y) * 1.0
     """,
+    "except_star": """
+        def lvl{k}(y):
+            r = y * 4.0
+            try:
+                try:
+                    r = {nxt}(y)
+                except Exception as e:
+                    raise ExceptionGroup("group {k}", [e])
+            except* ValueError as g:
+                REC.append(("except*", {k}, [str(x) for x in g.exceptions]))
+            return r
+    """,
+    "finally_return": """
+        def lvl{k}(y):
+            try:
+                r = {nxt}(y)
+            finally:
+                if sys.exc_info()[0] is AssertionError:
+                    return y * 5.0  # noqa: B012
+            return r
+    """,
+    "class_body": """
+        def lvl{k}(y):
+            class Body:
+                v = {nxt}(y)
+                w = [v * t for t in (1.0, 2.0)]
+            return Body.v + Body.w[1]
+    """,
+    "nonlocal_closure": """
+        def lvl{k}(y):
+            acc = 0.0
+            def add(v):
+                nonlocal acc
+                acc = acc + {nxt}(v)
+            add(y)
+            add(y * 0.5)
+            return acc
+    """,
+    "exit_suppresses": """
+        class Suppress{k}:
+            def __enter__(self):
+                return self
+            def __exit__(self, t, v, tb):
+                REC.append(("suppress", {k}, t.__name__ if t else None))
+                return t is not None and issubclass(t, ArithmeticError)
+        def lvl{k}(y):
+            r = y * 6.0
+            with Suppress{k}():
+                r = {nxt}(y)
+            return r
+    """,
+    "bare_reraise": """
+        def lvl{k}(y):
+            try:
+                return {nxt}(y)
+            except BaseException:
+                info = sys.exc_info()
+                REC.append(("reraise", {k}, info[0].__name__, info[2].tb_lineno))
+                raise
+    """,
     "walrus": """
         def lvl{k}(y):
             if (w := {nxt}(y)) is not None:
