@@ -200,7 +200,18 @@ def _follow(v: Any) -> Any:
     ext = getattr(running, "extent", None)
     if ext is None or not C.is_enabled() or ext.rec is not session.current_recorder():
         return v
+    if t is types.GeneratorType and v.gi_code.co_name == "<genexpr>":
+        # its frame runs instrumented and yields plain traced values; a C consumer in the
+        # eager frame (``sum(math.hypot(1.0, b - a) for ...)``) folded them unrecorded
+        return _followed_items(v)
     return _wrap_arg(v, ext, consts=False)
+
+
+def _followed_items(gen: types.GeneratorType) -> Any:
+    """A generator expression's items, each as ``_follow`` makes it (the values a genexpr is
+    sent are discarded, as natively)."""
+    for v in gen:
+        yield _follow(v)
 
 
 def _follow_code(code: types.CodeType) -> types.CodeType | None:

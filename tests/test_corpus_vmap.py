@@ -221,3 +221,22 @@ def test_eager_tracers_inside_a_rule_covered_call():
 
     for a in (0.4, -1.3):
         assert math.isclose(framead.grad(f)(a), 9.0 + 2.0 * a + 2.0, rel_tol=1e-12)
+
+
+def test_eager_follows_generator_expression_items():
+    """``sum(math.hypot(1.0, b - a) for ...)`` in an eager frame: the generator expression
+    runs instrumented and yields plain traced floats, which the C ``sum`` of the eager frame
+    added unrecorded (zero gradient, no hazard: arc_length_hypot, gauss_legendre_5)."""
+    import math
+
+    import framead
+
+    @framead.eager
+    def f(ys):
+        return sum(math.hypot(1.0, b - a) for a, b in zip(ys, ys[1:], strict=False))
+
+    ys = [0.2, 0.9, -0.4]
+    d = [b - a for a, b in zip(ys, ys[1:], strict=False)]
+    s = [v / math.hypot(1.0, v) for v in d]
+    want = [-s[0], s[0] - s[1], s[1]]
+    assert np.allclose(framead.grad(f)(list(ys)), want, rtol=1e-12)
