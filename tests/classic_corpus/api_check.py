@@ -272,7 +272,7 @@ def _bad(verdict: Verdict, hazards: Callable[[], list[str]], warned: list[str]) 
     """A disagreement: wrong_hazard when the capture that made it reported a hazard (its
     own hazards, the GradientWarnings of the call)."""
     try:
-        hz = hazards() + warned
+        hz = _recorded(hazards)[0] + warned
     except Exception as e:  # noqa: BLE001 - (the call itself worked)
         hz = warned + [f"(hazards not read: {type(e).__name__})"]
     verdict.hazards = hz
