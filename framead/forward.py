@@ -17,12 +17,14 @@ its VJP (one VJP call per output element, real dtypes only).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from . import tree
+from .capture.hazards import Hazard
 from .capture.primitive_rules import (
     CONST_RULE,
     COPY_RULE,
@@ -32,7 +34,10 @@ from .capture.primitive_rules import (
 )
 from .capture.recorder import Recorder
 from .capture.session import internals_visible, outer_recorder
+from .capture.sourceloc import user_stacklevel
+from .errors import GradientHazard, GradientWarning
 from .ir import Graph, Node, Value, active_nodes, flatten_tree, primal_tree, unflatten_tree
+from .nonfinite import has_nan
 from .rules import fill_zeros, fit_tangent
 from .rules import primitives as prim
 from .tracing import capture, name_of, norm_argnums, report_opaque, resolve_strict, split_aux
@@ -55,6 +60,9 @@ class ForwardTrace:
         self.spec: Any = None  # the differentiated arguments (framead/inputs.py)
         self.aux: Any = None  # has_aux: the second item f returned
         self.live = active_nodes(graph, wrt)  # the nodes between wrt and the outputs
+        self.name = "f"  # (for messages)
+        self.strict = False
+        self.reported = False  # FA112 once per trace
 
     def tangent(self, tangents: Sequence[Any]) -> Any:
         """Tangent of the output (shaped like it) for one tangent per ``wrt`` input (None:
@@ -67,6 +75,10 @@ class ForwardTrace:
         for v, leaf in zip(self.graph.outputs, leaves, strict=True):
             t = tan.get(v.id) if isinstance(v, Value) else None
             outs.append(_fit_out(t, leaf))
+        if not self.reported and any(map(has_nan, outs)) and all(
+                map(_finite_value, leaves)):
+            self.reported = True
+            report_nonfinite_tangent(self.live, seeds, self.name, self.strict)
         return tree.unflatten(self.out_treedef, outs)
 
 
@@ -82,6 +94,7 @@ def forward_trace(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
         report_opaque(ft.live, 2)
     else:
         ft = ForwardTrace(t.graph, t.value, t.out_treedef, t.wrt, t.hazards)
+        ft.name, ft.strict = name_of(f), bool(t.strict)
     ft.spec, ft.aux = t.spec, aux
     return ft
 
@@ -90,9 +103,45 @@ class _NestedForwardTrace(ForwardTrace):
     """A forward trace inside another capture (framead/tracing.py ``_capture_nested``): its
     tangent passes run as code the outer capture records (jacrev(jacfwd(f)), ...)."""
 
+    reported = True  # (the outer capture's own checks apply)
+
     def tangent(self, tangents: Sequence[Any]) -> Any:
         with internals_visible():
             return super().tangent(tangents)
+
+
+def _finite_value(leaf: Any) -> bool:
+    """A result leaf that is finite (or not a number: no derivative is asked of it)."""
+    if not tree.differentiable(leaf):
+        return True
+    with np.errstate(all="ignore"):
+        return bool(np.all(np.isfinite(leaf)))
+
+
+def report_nonfinite_tangent(nodes: list[Node], seeds: dict[int, Any], fname: str,
+                             strict: bool) -> None:
+    """FA112 for a finite result whose tangent holds a NaN (the forward twin of
+    framead/nonfinite.py): the pass is run again and the first node whose JVP made a NaN out
+    of NaN-free tangents is named at its user's line (GradientHazard in strict mode)."""
+    if any(map(has_nan, seeds.values())):
+        return
+    tan = dict(seeds)
+    with np.errstate(all="ignore"):
+        for node in nodes:
+            if _step(node, tan) and any(has_nan(tan.get(o.id)) for o in node.outputs
+                                        if o is not None):
+                break
+        else:
+            return
+    loc = node.loc
+    msg = (f"the tangent of {fname} holds a NaN although its value is finite: it is born in "
+           f"the JVP of {node.name} for {loc.file}:{loc.line} ({loc.source().strip()}): "
+           "inf * 0 or NaN * 0, typically an infinite tangent or derivative that a mask, a "
+           "clamp or np.where's unselected branch multiplies by 0; its true contribution is 0")
+    if strict:
+        raise GradientHazard(Hazard("FA112", node.name, loc, msg))
+    warnings.warn(GradientWarning(f"FA112 [nonfinite-gradient] {msg}"),
+                  stacklevel=user_stacklevel())
 
 
 # ----------------------------------------------------------------------------- tangent pass
@@ -119,21 +168,26 @@ def propagate(nodes: list[Node], seeds: dict[int, Any]) -> dict[int, Any]:
     """Tangents (value id -> tangent) of every value reached from ``seeds``."""
     tan = dict(seeds)
     for node in nodes:
-        ts = tuple(_tangent_tree(a, tan) for a in node.args)
-        if all(t is None for t in ts):
-            continue
-        out = node_jvp(node, ts)
-        if node.multi:
-
-            leaves, _ = flatten_tree(out) if out is not None else ([None] * len(node.outputs), None)
-            for o, t in zip(node.outputs, leaves, strict=True):
-                if o is not None and t is not None:
-                    tan[o.id] = _array_like_primal(t, o)
-        else:
-            o = node.outputs[0]
-            if o is not None and out is not None:
-                tan[o.id] = _array_like_primal(out, o)
+        _step(node, tan)
     return tan
+
+
+def _step(node: Node, tan: dict[int, Any]) -> bool:
+    """One node's JVP, its output tangents stored in ``tan``; False where it had none."""
+    ts = tuple(_tangent_tree(a, tan) for a in node.args)
+    if all(t is None for t in ts):
+        return False
+    out = node_jvp(node, ts)
+    if node.multi:
+        leaves, _ = flatten_tree(out) if out is not None else ([None] * len(node.outputs), None)
+        for o, t in zip(node.outputs, leaves, strict=True):
+            if o is not None and t is not None:
+                tan[o.id] = _array_like_primal(t, o)
+    else:
+        o = node.outputs[0]
+        if o is not None and out is not None:
+            tan[o.id] = _array_like_primal(out, o)
+    return True
 
 
 def _array_like_primal(t: Any, o: Value) -> Any:
