@@ -38,7 +38,7 @@ from . import _evalframe as C
 from . import calls, overrides
 from .buffers import Entry
 from .handlers import _AttrGetter
-from .operators import FUNC_OPS, INPLACE_OPS
+from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS
 from .session import current_recorder
 from .sourceloc import strip_framead_frames
 from .unruled import unknown_call
@@ -225,6 +225,14 @@ def _dispatch(self: Tracer, fn, args: tuple, kwargs: dict | None = None,
     return _wrap(calls.dispatch(rec, fn, rargs, rkw, sys._getframe(1)), rec)
 
 
+def _compare(self: Tracer, oparg: int, other: Any) -> Any:
+    a, b = self._fa_obj, _raw(other)
+    rec = self._fa_rec
+    if rec is not current_recorder() or not C.is_enabled():
+        return COMPARE_OPS[oparg](a, b)
+    return rec.compare(oparg, a, b)
+
+
 def _cut(self: Tracer, what: str) -> bool:
     """Whether converting this Tracer to a plain value loses a gradient (reports FA102)."""
     rec = self._fa_rec
@@ -276,24 +284,26 @@ class Tracer:
     def __dir__(self):
         return sorted(set(dir(self._fa_obj)))
 
-    # comparisons: native, nothing recorded (as the instrumented compare handler)
+    # comparisons: through the instrumented compare handler (nothing recorded; it notes the
+    # first comparison, for FA102 where the result depends on the inputs only through
+    # decisions, and the zero-trip loop tests of capture/zero_trip.py)
     def __lt__(self, other):
-        return self._fa_obj < _raw(other)
+        return _compare(self, 0, other)
 
     def __le__(self, other):
-        return self._fa_obj <= _raw(other)
+        return _compare(self, 1, other)
 
     def __gt__(self, other):
-        return self._fa_obj > _raw(other)
+        return _compare(self, 4, other)
 
     def __ge__(self, other):
-        return self._fa_obj >= _raw(other)
+        return _compare(self, 5, other)
 
     def __eq__(self, other):
-        return self._fa_obj == _raw(other)
+        return _compare(self, 2, other)
 
     def __ne__(self, other):
-        return self._fa_obj != _raw(other)
+        return _compare(self, 3, other)
 
     # unary
     @user_traceback

@@ -240,3 +240,27 @@ def test_eager_follows_generator_expression_items():
     s = [v / math.hypot(1.0, v) for v in d]
     want = [-s[0], s[0] - s[1], s[1]]
     assert np.allclose(framead.grad(f)(list(ys)), want, rtol=1e-12)
+
+
+@pytest.mark.xfail(strict=True, reason="capture/recorder.py Recorder.finish skips its "
+                   "comparison check (FA102) whenever any hazard was reported, and an eager "
+                   "run always reports FA201: the diff is in helper-103's report")
+def test_eager_result_only_through_comparisons_is_reported():
+    """A bisection inside an eager frame: the result depends on c only through comparisons
+    (Tracer comparisons now go through the recorder's compare handler), so the zero
+    gradient must come with FA102 at the first comparison, as without @framead.eager."""
+    import framead
+
+    @framead.eager
+    def cube_root(c):
+        lo, hi = 0.0, 2.0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if mid * mid * mid < c:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
+
+    hz = framead.trace(cube_root, 1.5).hazards
+    assert [h.code for h in hz if h.code != "FA201"][:1] == ["FA102"]
