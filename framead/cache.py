@@ -67,6 +67,7 @@ from .capture.sourceloc import is_framead_file
 from .inputs import Differentiated, default_argnums
 from .ir import Graph, Value
 from .nonfinite import has_nan, report_nonfinite, value_is_finite
+from .randomness import Draws
 from .replay import Replay
 from .replay_graph import (
     CaptureWarnings,
@@ -404,6 +405,7 @@ def uncacheable_reason(t: Any, rec: Any) -> str | None:
 
 NAN_GRADIENT = ("the gradient holds a NaN where the value is finite (FA112): not cached, each "
                 "such call is captured again to say where the NaN is born")
+DRAWS = "f draws random numbers: a replay would repeat the recorded draw"
 
 
 class CachedValueAndGrad:
@@ -523,6 +525,7 @@ class CachedValueAndGrad:
 
     def _capture(self, args: tuple, kwargs: dict, nums: tuple[int, ...], sig: Any):
         self.stats["captures"] += 1
+        draws = Draws(self.f, (*args, *kwargs.values()))
         with CaptureWarnings() as warned:
             t, rec, fns, codes = capture_for_cache(self.f, args, kwargs, nums, self.strict)
         warned.check_codes(codes)
@@ -531,7 +534,7 @@ class CachedValueAndGrad:
         try:
             reason = uncacheable_reason(t, rec) if sig is not None else \
                 "unhashable arguments, or array arguments that are views of one buffer"
-            reason = reason or warned.reason
+            reason = reason or warned.reason or (DRAWS if draws.drawn(fns, codes) else None)
             guards: tuple | None = tuple(rec.guards)
             rec = None  # (its table of values goes before the reverse pass runs)
             grads: list = []
@@ -561,7 +564,7 @@ class CachedValueAndGrad:
         finally:
             # a frame the program kept (sys._getframe(), a traceback) keeps this one, with its
             # locals as they are when it returns: they must not hold the recording then
-            t = rec = fns = codes = v = spec = guards = fp = None
+            t = rec = fns = codes = v = spec = guards = fp = draws = None
 
 
 class CachedFunction(CachedValueAndGrad):

@@ -1,0 +1,145 @@
+"""Random generators a function can reach, and whether a run drew from them.
+
+A trace that drew random numbers would repeat the recorded draw when replayed (a cached trace,
+``vmap``'s one-pass trace): calls of a generator with constant arguments never reach framead's
+recorder, so the generators ``f`` can reach are snapshotted before the capture and compared
+after it (``Draws``). Reached: the global generators (``random``'s, NumPy's legacy one), the
+closure cells, globals, defaults and wrapped functions of ``f`` and of the functions it names,
+recursively, the arguments, and (a few levels deep) the attributes and items of the objects
+met (``self.rng``, ``self.gens["a"]``).
+A generator first met afterwards, among the functions that ran, counts as drawn from.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+RNG_TYPES = (np.random.Generator, np.random.RandomState, np.random.BitGenerator, random.Random)
+_ENTROPY_FILES = ("/random.py", "/secrets.py")
+_MAX_FUNCTIONS = 64
+_MAX_OBJECTS, _DEPTH = 512, 4
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+_LIBRARIES = frozenset({"numpy", "scipy", "framead", "torch", "jax", "jaxlib", "builtins"})
+_LEAVES = (type, np.ndarray, np.generic, str, bytes, int, float, complex, types.ModuleType)
+
+
+def _frozen(x: Any) -> Any:
+    """A bit generator's state dict as a comparable value (its arrays as bytes)."""
+    if isinstance(x, dict):
+        return tuple((k, _frozen(v)) for k, v in x.items())
+    if isinstance(x, np.ndarray):
+        return x.tobytes()
+    return x
+
+
+def state(g: Any) -> Any:
+    """The part of ``g``'s state a draw changes (cheap: NumPy's MT19937 dict is ~40 us)."""
+    if isinstance(g, np.random.Generator):
+        return _frozen(g.bit_generator.state)
+    if isinstance(g, np.random.BitGenerator):
+        return _frozen(g.state)
+    if isinstance(g, np.random.RandomState):  # (with its cached second Gaussian)
+        return _frozen(g.get_state(legacy=False))
+    return g.getstate()
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:
+        return False
+    return True
+
+
+def _members(o: Any) -> list:
+    """One level inside an object: its attributes, or a container's items."""
+    if isinstance(o, list | tuple | set | frozenset):  # (_CONTAINERS)
+        return list(o)[:_MAX_FUNCTIONS]
+    if isinstance(o, dict):
+        return list(o.values())[:_MAX_FUNCTIONS]
+    if isinstance(o, types.ModuleType):  # (only the names a function reads: reachable)
+        return []
+    d = getattr(o, "__dict__", None)
+    out = list(d.values())[:_MAX_FUNCTIONS] if isinstance(d, dict) else []
+    for name in getattr(type(o), "__slots__", ()) if not isinstance(o, type) else ():
+        if isinstance(name, str) and hasattr(o, name):
+            out.append(getattr(o, name))
+    return out
+
+
+def _library(fn: Any) -> bool:
+    """NumPy's, SciPy's, the standard library's... functions hold no generator of the
+    program's (only the global ones, always compared)."""
+    root = (getattr(fn, "__module__", None) or "").partition(".")[0]
+    return root in _LIBRARIES or root in sys.stdlib_module_names
+
+
+def reachable(fns: Iterable[Any], objs: Iterable[Any] = (),
+              seen: set[int] | None = None) -> dict[int, Any]:
+    """Generators the functions ``fns`` and the objects ``objs`` reach (by id); ``seen``:
+    the ids already walked (not walked again)."""
+    found: dict[int, Any] = {id(random._inst): random._inst,  # type: ignore[attr-defined]
+                             id(np.random.mtrand._rand): np.random.mtrand._rand}
+    todo, seen = list(fns), set() if seen is None else seen
+    others = list(objs)
+    while todo:
+        fn = todo.pop()
+        if id(fn) in seen or len(seen) > _MAX_FUNCTIONS or _library(fn):
+            continue
+        seen.add(id(fn))
+        got = [c.cell_contents for c in getattr(fn, "__closure__", None) or () if _filled(c)]
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            g = getattr(fn, "__globals__", {})
+            got += [g[k] for k in code.co_names if k in g]
+            got += [m.__dict__[k] for m in got if isinstance(m, types.ModuleType)
+                    for k in code.co_names if k in m.__dict__]  # (utils.rng.normal())
+        got += [getattr(fn, a) for a in ("__wrapped__", "f", "__func__", "__self__", "func")
+                if hasattr(fn, a)]
+        got += list(getattr(fn, "__defaults__", None) or ())
+        got += list((getattr(fn, "__kwdefaults__", None) or {}).values())
+        for o in got:
+            if callable(o) and not isinstance(o, (type, *RNG_TYPES)):
+                todo.append(o)
+            else:
+                others.append(o)
+    for _ in range(_DEPTH):  # objects, breadth first: self.env.gens["a"]
+        inner: list = []
+        for o in others:
+            if isinstance(o, RNG_TYPES):
+                found[id(o)] = o
+            elif id(o) not in seen and not isinstance(o, _LEAVES) and \
+                    len(seen) < _MAX_OBJECTS and (type(o) in _CONTAINERS or not _library(type(o))):
+                seen.add(id(o))
+                inner += _members(o)
+        others = inner
+    return found
+
+
+def entropy_read(codes: Iterable[Any]) -> bool:
+    """Whether a run ran the standard library's entropy sources (an unseeded
+    ``np.random.default_rng()``, ``secrets``, ``random.SystemRandom``)."""
+    return any(c.co_filename.endswith(_ENTROPY_FILES) for c in codes)
+
+
+class Draws:
+    """``Draws(f, args)`` before a run; ``.drawn(fns, codes)`` after it: whether the run
+    drew random numbers (a generator's state changed, one was met only afterwards among
+    the functions that ran, or an entropy source ran)."""
+
+    def __init__(self, f: Callable, args: Iterable[Any] = ()) -> None:
+        self.seen: set[int] = set()
+        self.before = {k: (g, state(g)) for k, g in reachable([f], args, self.seen).items()}
+
+    def drawn(self, fns: Iterable[Any] = (), codes: Iterable[Any] = ()) -> bool:
+        if entropy_read(codes):
+            return True
+        if any(state(g) != s for g, s in self.before.values()):
+            return True
+        return any(k not in self.before for k in reachable(fns, (), self.seen))
