@@ -41,6 +41,7 @@ from .callables import (
 )
 from .decision_guards import equality_call, text_traced
 from .guards import SortOrder, WhichArgument
+from .keyword_inputs import map_keywords
 from .membership import hashed_call, pairs_call, unseen_set
 from .native import Result, call_as_user, call_quiet
 from .operators import SLOT_BINARY, SLOT_UNARY
@@ -521,20 +522,6 @@ def _lost_derivatives(rec, rule, node_args: tuple, frame) -> None:
             rec.hazard("FA101", rule.name, frame,
                        f"{rule.name} has no derivative rule in its argument {i}, which is "
                        "traced: the gradient through it is lost")
-
-
-def map_keywords(rule, node_args: tuple, kwargs: dict):
-    """Move traced keyword arguments to their positions; None when that is impossible."""
-    traced = [k for k, v in kwargs.items() if k != "out" and holds_traced(v)]
-    if not traced:
-        return node_args, kwargs
-    names = getattr(rule, "argnames", None) or ()
-    args = list(node_args)
-    for k in traced:
-        if k not in names or names.index(k) != len(args):
-            return node_args, None
-        args.append(kwargs[k])
-    return tuple(args), {k: v for k, v in kwargs.items() if k not in traced}
 
 
 def _slot_call(rec, fn, args: tuple, frame) -> Any:

@@ -135,9 +135,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "nditer_readwrite": ("wrong_hazard", "np.nditer (readwrite) has no rule (FA101)"),
     "permutation_test_generator": ("wrong_hazard", "Generator.permutation / .shuffle of a "
                                    "traced array have no rule (FA101, FA104)"),
-    "scipy_lfilter_blockwise": ("wrong_hazard", "lfilter_zi's array_api_compat solve calls "
-                                "the _umath_linalg.solve1 gufunc (FA101); lfilter with a "
-                                "traced zi (FA106)"),
     # programs_classics5: silent wrong gradients (no hazard); each cause is named
     "bisection_copysign_secant": ("wrong_hazard", "bisection decided by traced comparisons, "
                                   "then a secant step from the rounding-level bracket: its "

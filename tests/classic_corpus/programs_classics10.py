@@ -1623,8 +1623,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                      "whole call, even where only the first rows of Vt are "
                                      "used"),
     "svd_hermitian_flag": ("wrong_hazard", "np.linalg.svd(hermitian=True): FA101"),
-    "reduction_traced_initial": ("wrong_hazard", "a traced initial= of np.sum / np.max / "
-                                 "np.prod: FA106"),
     "char_mod_numbers_as_text": ("wrong_hazard", "np.char.mod's _vec_string: FA101"),
     "special_betainc_traced_shapes": ("wrong_hazard", "scipy.special.betainc / gammainc with "
                                       "traced shape parameters: FA101"),
