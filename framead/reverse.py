@@ -42,6 +42,8 @@ try:
 except ImportError:  # pragma: no cover - a source checkout whose extension is not built
     _scalar_tape = None  # type: ignore[assignment]
 
+_F16 = np.dtype(np.float16)
+_F32 = np.dtype(np.float32)  # (the cotangent dtype of float16 primals)
 CHUNK_NODES = 250
 COMPILE_LIMIT = 1000
 _serial = itertools.count(1)
@@ -115,14 +117,16 @@ def _acc2(ct: dict, a: int, ta: Any, b: int, tb: Any) -> None:
 
 
 def _acc_getitem(ct: dict, a: int, key: Any, g: Any, shape: tuple, dtype: Any) -> None:
-    """ct[a][key] += g, in place."""
+    """ct[a][key] += g, in place, in ``a``'s cotangent dtype (``dtype`` is the primal's: a
+    float16 array's reads are summed in float32, rules.families.cotangent_dtype)."""
     own = _owned(ct)
     o = ct.get(a)
     if o is None:
-        o = ct[a] = np.zeros(shape, dtype)
+        o = ct[a] = np.zeros(shape, _F32 if dtype.char == "e" else dtype)
         own.add(a)
     elif a not in own:
-        o = ct[a] = np.array(np.broadcast_to(o, shape), dtype=dtype, copy=True)
+        o = ct[a] = np.array(np.broadcast_to(o, shape), copy=True,
+                             dtype=_F32 if dtype.char == "e" else dtype)
         own.add(a)
     o[key] += g
 
@@ -187,17 +191,29 @@ def _check_cotangent(t: Any, meta: Meta, node: Node, i: int) -> Any:
 
 
 def cast_like(g: Any, x: Any) -> Any:
-    """A cotangent shaped and typed like the primal ``x`` (zeros for None)."""
+    """A cotangent shaped and typed like the primal ``x`` (zeros for None): the gradient of
+    an input, at the API boundary. A float16 input gets a float16 gradient (as JAX and
+    PyTorch give), cast from the float32 it was accumulated in: a component beyond float16's
+    range becomes inf, or 0 below it, silently -- the precision the caller chose for ``x``."""
     if type(x) is float:  # (the common scalar case first: no NumPy call)
         return g if type(g) is float else 0.0 if g is None else float(np.real(g))
     if g is None:
         g = np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0
     if isinstance(x, np.ndarray):
-        g = np.asarray(g, dtype=x.dtype if x.dtype.kind == "c" else np.result_type(x.dtype,
-                                                                                   np.float16))
+        dt = x.dtype if x.dtype.kind == "c" else np.result_type(x.dtype, np.float16)
+        if dt.char == "e" and getattr(g, "dtype", None) != dt:
+            with np.errstate(over="ignore", under="ignore"):
+                g = np.asarray(g, dtype=dt)
+        else:
+            g = np.asarray(g, dtype=dt)
         return np.broadcast_to(g, x.shape).copy() if g.shape != x.shape else g
     if isinstance(x, np.inexact):
-        return g if type(g) is type(x) else type(x)(g)
+        if type(g) is type(x):
+            return g
+        if isinstance(x, np.float16):
+            with np.errstate(over="ignore", under="ignore"):
+                return type(x)(g)
+        return type(x)(g)
     return g
 
 
@@ -473,6 +489,9 @@ class Backward:
 
     def __call__(self, seeds: dict[int, Any]) -> list[Any]:
         ct = dict(seeds)
+        for i, s in seeds.items():  # (a float16 output's seed: carried in float32)
+            if type(s) is not float and getattr(s, "dtype", None) == _F16:
+                ct[i] = s.astype(_F32)
         try:
             k = 0
             ops = None

@@ -15,7 +15,7 @@ import operator
 
 import numpy as np
 
-from .families import defbinary, defcut, deflinear, defunary
+from .families import cotangent_dtype, defbinary, defcut, deflinear, defunary
 from .formulas import abs_dx, abs_jvp, pow_dx, pow_dy
 from .numpy_array_rules import cast_back, cast_vjp
 from .numpy_rules import DIVMOD, ROUND_HAZARD
@@ -55,7 +55,8 @@ HAZARDS = [
 def getitem_vjp(g, ans, x, key):
     """Scatter: zeros, then assignment (basic keys) or np.add.at (repeats possible)."""
     m = meta_of(x)
-    out = np.zeros(m.shape, np.result_type(m.dtype, getattr(g, "dtype", m.dtype)))
+    dt = cotangent_dtype(m.dtype)  # (float16: float32, and a Python-float g does not narrow)
+    out = np.zeros(m.shape, np.result_type(dt, getattr(g, "dtype", dt)))
     if is_basic_key(key):
         out[key] = g
     else:

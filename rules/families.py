@@ -91,12 +91,27 @@ def _masked(ct: Any, kw: dict) -> Any:
     return ct if w is True else np.where(w, ct, 0)
 
 
+_F32 = np.dtype(np.float32)
+
+
+def cotangent_dtype(dt: Any) -> Any:
+    """The dtype the cotangent of a primal of dtype ``dt`` is carried and accumulated in:
+    float32 for float16 (whose range, 6e-8 .. 65504, would turn finite gradients into inf or
+    0), ``dt`` itself otherwise. Only the gradient of a float16 *input* is cast back to
+    float16 (``framead.reverse.cast_like``, at the API boundary)."""
+    return _F32 if getattr(dt, "char", None) == "e" else dt
+
+
 def _up(v: Any, ans: Any) -> Any:
-    """``v`` in the output's precision where that is higher: ``x / np.float16(y)`` is float64,
-    so ``1 / y`` must not be rounded to float16, nor a Python-float cotangent adopt float16."""
+    """``v`` in the output's cotangent precision where that is higher: ``x / np.float16(y)``
+    is float64, so ``1 / y`` must not be rounded to float16, nor a Python-float cotangent
+    adopt float16; for a float16 output, float32 (``cotangent_dtype``: the derivative formula
+    and ``g * d`` are computed in float32, so ``1 / y`` at a small ``y`` stays finite)."""
     dt = getattr(ans, "dtype", None)
     if dt is None or dt.kind not in "fc":
         return v
+    if dt.char == "e":
+        dt = _F32
     t = type(v)
     if t is float or (t is complex and dt.kind == "c"):
         return dt.type(v)

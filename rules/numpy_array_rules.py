@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .families import defcut, deflinear
+from .families import cotangent_dtype, defcut, deflinear
 from .registry import register, register_attr, register_method
 from .shapes import fill_zeros, fit, meta_of, shape_of, struct_cot, unbroadcast
 
@@ -94,7 +94,7 @@ def _imag_vjp(g, ans, a, *rest, **kw):
 
 
 def _item_vjp(g, ans, a, *args):
-    out = np.zeros(a.shape, np.result_type(a.dtype, np.asarray(g).dtype))
+    out = np.zeros(a.shape, np.result_type(cotangent_dtype(a.dtype), np.asarray(g).dtype))
     if not args:
         out[...] = g
     elif len(args) == 1 and not isinstance(args[0], tuple):
@@ -107,10 +107,13 @@ def _item_vjp(g, ans, a, *args):
 # --- conversions -----------------------------------------------------------------------------
 
 def cast_back(ct, m):
-    """Cotangent ``ct`` in the precision of ``m``'s (inexact) dtype."""
+    """Cotangent ``ct`` in the precision of ``m``'s (inexact) dtype: its ``cotangent_dtype``,
+    float32 for a float16 ``m`` (a float64 cotangent above 65504 or below 6e-8 is finite and
+    nonzero in float32, inf or 0 in float16)."""
     dt = m.dtype
     if dt is None or np.dtype(dt).kind not in "fc" or isinstance(ct, float | complex):
         return ct
+    dt = cotangent_dtype(dt)
     if isinstance(ct, np.ndarray):
         return ct.astype(dt, copy=False)
     return np.asarray(ct).astype(dt)[()]
@@ -131,7 +134,8 @@ INT_SCALARS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.ui
 
 
 def _tolist_vjp(g, ans, a):
-    return np.asarray(g, dtype=np.result_type(a.dtype, np.asarray(g).dtype)).reshape(a.shape)
+    dt = np.result_type(cotangent_dtype(a.dtype), np.asarray(g).dtype)
+    return np.asarray(g, dtype=dt).reshape(a.shape)
 
 
 # --- construction ----------------------------------------------------------------------------
