@@ -44,6 +44,7 @@ from . import (
     numpy_shape_rules,
     numpy_statistics_rules,
     product_rules,
+    random_rules,
 )
 from .capture_state import set_capture_test
 from .check import CheckEntry, CheckReport, RuleCheckError, check, check_rule
@@ -117,7 +118,8 @@ def _install(module) -> None:
 
 for _module in (math_rules, builtin_rules, numpy_rules, numpy_array_rules, numpy_shape_rules,
                 numpy_pad_rules, numpy_reduction_rules, numpy_statistics_rules, numpy_scan_rules,
-                numpy_series_rules, linalg_rules, product_rules, fft_rules, mutation_rules):
+                numpy_series_rules, linalg_rules, product_rules, fft_rules, mutation_rules,
+                random_rules):
     _install(_module)
 del _module
 _install(importlib.import_module(f"{__name__}.ufunc_outer_rules"))  # ufunc.outer, any ufunc

@@ -289,6 +289,13 @@ def install() -> None:
         register_method(cls, "conjugate", vjp=(lambda g, ans, z: unbroadcast(g.conjugate(), z),),
                         jvp=lambda ts, ans, z: ts[0].conjugate(), saves={0: ()},
                         argnames=("self",))
+    # integer / bool valued methods of floats: cuts (float's serve np.float64 through the MRO)
+    for cls, names in ((float, ("is_integer", "__trunc__", "__floor__", "__ceil__")),
+                       *((t, ("is_integer",)) for t in (np.float16, np.float32, np.float64,
+                                                       np.longdouble))):
+        for name in names:
+            if hasattr(cls, name):
+                register_method(cls, name, cut=True)
     register(cmath.rect, vjp=(lambda g, ans, r, phi: unbroadcast(g * cmath.rect(1.0, phi), r),
                               lambda g, ans, r, phi: unbroadcast(1j * g * ans, phi)),
              jvp=_rect_jvp, saves={0: (1,), 1: (ANS,)}, argnames=("r", "phi"))
