@@ -35,6 +35,7 @@ from .protocols import Deferred
 from .saves import ALL, plain_constants, saved_set
 from .sourceloc import loc_of, user_tracebacks, where_of
 from .text_taint import TextTaint, user_loc
+from .traced_outputs import constant_leaves
 from .unruled import refused_call, unknown_call
 from .values import ValueTable, call_recipe
 from .zero_trip import zero_trip_exit, zero_trip_message
@@ -244,7 +245,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                 return result
             if recipe is None and isinstance(result, np.ndarray) and result.base is not None:
                 recipe_parent, recipe = call_recipe(rule, fn, node_args, call_kwargs, result)
-            outputs, treedef = self._outputs(result, recipe_parent, recipe, writes)
+            outputs, treedef = self._outputs(result, recipe_parent, recipe, writes, rule, traced)
             if self.guards is not None:  # int/bool results of traced inputs: static values
                 self._guard_static_outputs(rule, fn, node_args, call_kwargs, vals, result,
                                            outputs, treedef, frame)
@@ -374,14 +375,14 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
                     vals[i] = self.value_of(arr)
         return node_args
 
-    def _outputs(self, result, parent, recipe, writes=()):
+    def _outputs(self, result, parent, recipe, writes=(), rule=None, traced=()):
         if type(result) in (tuple, list) or (isinstance(result, tuple)):
             leaves, treedef = flatten_tree(result)
             outs = []
-            for leaf in leaves:
+            for leaf, const in zip(leaves, constant_leaves(rule, traced, leaves), strict=True):
                 if any(leaf is w for w in writes) and is_differentiable(leaf):
                     outs.append(self._new_value(leaf))  # an out= array: written back
-                elif is_differentiable(leaf) and self.entries.get(id(leaf)) is None:
+                elif not const and is_differentiable(leaf) and self.entries.get(id(leaf)) is None:
                     v = self._new_value(leaf)
                     self._register(leaf, v)
                     outs.append(v)

@@ -84,11 +84,12 @@ BINARY = [
     (sp.kl_div, lambda x, y: np.log(x / y), lambda x, y: 1 - x / y),
 ]
 
-ORDER_FIRST = [  # f(order, x): derivative in x only
-    (sp.jv, lambda x, y: (sp.jv(x - 1, y) - sp.jv(x + 1, y)) / 2),
-    (sp.yv, lambda x, y: (sp.yv(x - 1, y) - sp.yv(x + 1, y)) / 2),
-    (sp.iv, lambda x, y: (sp.iv(x - 1, y) + sp.iv(x + 1, y)) / 2),
-    (sp.kv, lambda x, y: -(sp.kv(x - 1, y) + sp.kv(x + 1, y)) / 2),
+ORDER_FIRST = [  # f(order, x): derivative in x only (the order comes as the output's dtype,
+    # complex for a complex x: np.real gives SciPy the real order its loops take)
+    (sp.jv, lambda x, y: (sp.jv(np.real(x) - 1, y) - sp.jv(np.real(x) + 1, y)) / 2),
+    (sp.yv, lambda x, y: (sp.yv(np.real(x) - 1, y) - sp.yv(np.real(x) + 1, y)) / 2),
+    (sp.iv, lambda x, y: (sp.iv(np.real(x) - 1, y) + sp.iv(np.real(x) + 1, y)) / 2),
+    (sp.kv, lambda x, y: -(sp.kv(np.real(x) - 1, y) + sp.kv(np.real(x) + 1, y)) / 2),
     (sp.polygamma, lambda x, y: sp.polygamma(x + 1, y)),
 ]
 

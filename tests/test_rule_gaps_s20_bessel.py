@@ -19,19 +19,7 @@ import framead
 sp = pytest.importorskip("scipy.special")
 
 NAMES = ["iv", "jv", "kv", "yv", "ive", "jve", "kve", "yve"]
-# the rules of scipy_rules.ORDER_FIRST pass the order upcast to the output's (complex) dtype
-# (rules/families._up), which SciPy's loops refuse: helper-107's report has the diff
-ORDER_UPCAST = {"iv", "jv", "kv", "yv"}
-
-
-def _order_upcast_fixed() -> bool:
-    def f(p):
-        return np.real(sp.jv(0.5, p[0] + 1j * p[1]))
-    try:
-        framead.grad(f)(np.array([0.7, 0.4]))
-    except TypeError:
-        return False
-    return True
+ORDER_UPCAST = {"iv", "jv", "kv", "yv"}  # (the order stays real: SciPy refuses a complex one)
 
 
 @st.composite
@@ -71,8 +59,6 @@ def test_bessel_complex(case):
     name, v, x, y, kind, scalar = case
     if kind == "real":
         y = np.abs(y)
-    if name in ORDER_UPCAST and kind == "complex" and not _UPCAST_FIXED:
-        return  # (test_order_first_complex: a strict xfail until the diff is in)
     f = _program(name, v, kind, scalar)
     p = np.concatenate([x, y])
     with warnings.catch_warnings():
@@ -99,11 +85,6 @@ def test_bessel_complex(case):
     assert vg.stats["hits"] >= 2, vg.stats
 
 
-_UPCAST_FIXED = _order_upcast_fixed()
-
-
-@pytest.mark.xfail(not _UPCAST_FIXED, strict=True,
-                   reason="scipy_rules.ORDER_FIRST: the order upcast to complex (helper-107)")
 @pytest.mark.parametrize("name", sorted(ORDER_UPCAST))
 def test_order_first_complex(name):
     """``iv(0.5, complex)``: the TypeError in its VJP."""

@@ -5,53 +5,15 @@ output keeps its gradient; against central differences, fresh and in cached repl
 
 from __future__ import annotations
 
-import inspect
-import sys
 import warnings
 
 import numpy as np
 import pytest
 from conftest import fd_grad, trace_hazards
-from framead.capture import traced_outputs
-from framead.capture.buffers import is_differentiable
-from framead.capture.recorder import Recorder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import framead
-from framead.ir import flatten_tree
-
-
-def _outputs(self, result, parent, recipe, writes=(), rule=None, traced=()):
-    """Recorder._outputs with helper-107's hook (its report): used until recorder.py has it."""
-    if rule is None:
-        caller = sys._getframe(1).f_locals
-        rule, traced = caller.get("rule"), caller.get("traced", ())
-    if type(result) in (tuple, list) or isinstance(result, tuple):
-        leaves, treedef = flatten_tree(result)
-        outs = []
-        flags = traced_outputs.constant_leaves(rule, traced, leaves)
-        for leaf, const in zip(leaves, flags, strict=True):
-            if any(leaf is w for w in writes) and is_differentiable(leaf):
-                outs.append(self._new_value(leaf))
-            elif not const and is_differentiable(leaf) and self.entries.get(id(leaf)) is None:
-                v = self._new_value(leaf)
-                self._register(leaf, v)
-                outs.append(v)
-            else:
-                outs.append(None)
-        return tuple(outs), (treedef, tuple(leaves))
-    return _ORIGINAL(self, result, parent, recipe, writes)
-
-
-_ORIGINAL = Recorder._outputs
-
-
-@pytest.fixture(autouse=True)
-def _hook(monkeypatch):
-    if "traced" not in inspect.signature(Recorder._outputs).parameters:
-        monkeypatch.setattr(Recorder, "_outputs", _outputs)
-
 
 FORMS = {
     "broadcast_arrays": lambda *a: np.broadcast_arrays(*a),

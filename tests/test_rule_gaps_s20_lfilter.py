@@ -9,21 +9,12 @@ import warnings
 import numpy as np
 import pytest
 from conftest import fd_grad, trace_hazards
-from framead.capture import calls, keyword_inputs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import framead
 
 signal = pytest.importorskip("scipy.signal")
-
-
-@pytest.fixture(autouse=True)
-def _positional_keywords(monkeypatch):
-    """A traced ``zi=`` keyword: capture/calls.py's ``map_keywords`` is keyword_inputs'
-    (helper-107's hook); until that import is there, the tests put it in place."""
-    if calls.map_keywords is not keyword_inputs.map_keywords:
-        monkeypatch.setattr(calls, "map_keywords", keyword_inputs.map_keywords)
 
 
 @st.composite
