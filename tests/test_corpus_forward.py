@@ -291,3 +291,36 @@ def test_forward_summary():
                 print(f"  {case.name} [{k}]: {verdict} (first order {first}); "
                       + " | ".join(details[:1]))
     assert not silent, "silent wrong derivatives, not listed:\n" + "\n".join(silent)
+
+
+def test_forward_nan_tangent_reported():
+    """A finite result whose tangent holds a NaN (np.nan_to_num of exp(v) / 0: the infinite
+    tangent times nan_to_num's 0): FA112 names the step, strict=True raises; a finite
+    tangent warns nothing. The tangent of the entry kept finite is checked against its
+    analytic derivative exp(v0)."""
+    import warnings
+
+    import framead
+
+    den = np.array([1.0, 0.0])
+
+    def f(v):
+        with np.errstate(all="ignore"):
+            return float(np.nan_to_num(np.exp(v) / den, posinf=0.0).sum())
+
+    x = np.array([0.3, 0.2])
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        value, t = framead.jvp(f, (x,), (np.array([1.0, 0.0]),))
+    assert value == f(x) and t == pytest.approx(np.exp(0.3), rel=1e-14)
+    assert not [m for m in w if "FA112" in str(m.message)]
+    with warnings.catch_warnings(record=True) as w, np.errstate(all="ignore"):
+        warnings.simplefilter("always")
+        _, t = framead.jvp(f, (x,), (np.array([1.0, 1.0]),))
+    fa112 = [str(m.message) for m in w if "FA112" in str(m.message)]
+    if np.isnan(t):  # (while np.nan_to_num's JVP multiplies an infinite tangent by 0)
+        assert fa112 and "test_corpus_forward.py" in fa112[0], fa112
+        with pytest.raises(framead.GradientHazard, match="FA112"), np.errstate(all="ignore"):
+            framead.jvp(f, (x,), (np.array([1.0, 1.0]),), strict=True)
+    else:
+        assert t == pytest.approx(np.exp(0.3), rel=1e-14) and not fa112
