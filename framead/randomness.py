@@ -84,7 +84,7 @@ def reachable(fns: Iterable[Any], objs: Iterable[Any] = (),
               seen: set[int] | None = None) -> dict[int, Any]:
     """Generators the functions ``fns`` and the objects ``objs`` reach (by id); ``seen``:
     the ids already walked (not walked again)."""
-    found: dict[int, Any] = {id(random._inst): random._inst,  # type: ignore[attr-defined]
+    found: dict[int, Any] = {id(random._inst): random._inst,
                              id(np.random.mtrand._rand): np.random.mtrand._rand}
     todo, seen = list(fns), set() if seen is None else seen
     others = list(objs)
