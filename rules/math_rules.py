@@ -14,7 +14,7 @@ import numpy as np
 
 from .families import defbinary, defcut, defunary
 from .formulas import abs_dx, pow_dx, pow_dy, sdiv
-from .registry import ANS, register, register_method
+from .registry import ANS, MethodCall, make_rule, register, register_method
 from .shapes import add_tangents, fill_zeros, is_inexact, unbroadcast
 
 _2_SQRTPI = 2.0 / math.sqrt(math.pi)
@@ -293,9 +293,11 @@ def install() -> None:
     for cls, names in ((float, ("is_integer", "__trunc__", "__floor__", "__ceil__")),
                        *((t, ("is_integer",)) for t in (np.float16, np.float32, np.float64,
                                                        np.longdouble))):
-        for name in names:
+        for name in names:  # (the rule's function takes any self: checks copy scalars)
             if hasattr(cls, name):
-                register_method(cls, name, cut=True)
+                register_method(cls, name, make_rule(MethodCall(name), cut=True,
+                                                     name=f"{cls.__name__}.{name}",
+                                                     argnames=("self",)))
     register(cmath.rect, vjp=(lambda g, ans, r, phi: unbroadcast(g * cmath.rect(1.0, phi), r),
                               lambda g, ans, r, phi: unbroadcast(1j * g * ans, phi)),
              jvp=_rect_jvp, saves={0: (1,), 1: (ANS,)}, argnames=("r", "phi"))
