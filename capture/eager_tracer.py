@@ -173,9 +173,7 @@ def _binop(self: Tracer, other: Any, fop, reflected: bool) -> Any:
     if reflected:
         a, b = b, a
     rec = self._fa_rec
-    if rec is not current_recorder() or not C.is_enabled():
-        # not live, or inside a rule-covered call (``sum([t, t])`` in an instrumented
-        # helper: the rule records the call; recording its steps too lost an item)
+    if rec is not current_recorder():
         return fop(a, b)
     frame = sys._getframe(1)
     rule = rules.lookup(fop)
@@ -204,7 +202,7 @@ def _ibinop(self: Tracer, other: Any, fop, iop) -> Any:
 def _unary(self: Tracer, op) -> Any:
     a = self._fa_obj
     rec = self._fa_rec
-    if rec is not current_recorder() or not C.is_enabled():
+    if rec is not current_recorder():
         return op(a)
     frame = sys._getframe(1)
     rule = rules.lookup(op)
