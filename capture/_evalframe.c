@@ -2061,6 +2061,8 @@ static _Thread_local Py_ssize_t buffer_off[FA_BUFFER_SLOTS], weak_entry_off[FA_W
 static _Thread_local int buffer_direct, weak_entry_direct;
 
 static int member_offsets(PyTypeObject *t, const char **names, int n, Py_ssize_t *off);
+enum { RC_ENTRIES, RC_REFS, RC_KEPT, RC_BUFFERS, RC_NODES, RC_N }; /* rec_attr's */
+static PyObject *rec_attr(PyObject *rec, int i);
 
 /* The offsets of `type`'s slots `names` (exactly its __slots__, plain object slots, object's
    __new__, no __dict__ or __weakref__): 1, or 0 when the class is not such. */
@@ -2119,6 +2121,122 @@ fill_slots(PyObject *type, const Py_ssize_t *off, PyObject *const *vals, int n)
     return o;
 }
 
+/* Direct slot reads (issue 16: the array paths read Values, Buffers and weak entries on every
+   traced operand). An object of one of this thread's fast-record classes (FK_*) is read from
+   its slot only where that is what reading the attribute by name returns: the object exactly
+   of the class, the class as set_fast_record found it (its slots at the offsets known, plain
+   attribute lookup, unmodified since: its version tag then), the slot set; else by name. */
+enum { FK_VALUE, FK_ENTRY, FK_BUFFER, FK_WEAK, FK_N };
+static _Thread_local unsigned int fk_tag[FK_N]; /* 0: read by name */
+static _Thread_local int weak_obj_direct;       /* WeakEntry.obj is its referent (see below) */
+
+/* The class of kind k of this thread's fast-record state when direct reads may be made from
+   its instances (borrowed), else NULL. */
+FA_INLINE PyTypeObject *
+fk_type(int k)
+{
+    PyObject *st = T.fast_rec, *t;
+    if (st == NULL || fk_tag[k] == 0) {
+        return NULL;
+    }
+    if (k == FK_VALUE || k == FK_ENTRY) {
+        t = PyTuple_GET_ITEM(st, k == FK_VALUE ? FR_VALUE : FR_ENTRY);
+    }
+    else {
+        PyObject *arrays = PyTuple_GET_ITEM(st, FR_ARRAY);
+        if (arrays == Py_None) {
+            return NULL;
+        }
+        t = PyTuple_GET_ITEM(arrays, k == FK_BUFFER ? 5 : 6);
+    }
+    return ((PyTypeObject *)t)->tp_version_tag == fk_tag[k] ? (PyTypeObject *)t : NULL;
+}
+
+/* May `o`'s slots be read directly as an instance of kind k? */
+FA_INLINE int
+fk_is(PyObject *o, int k)
+{
+    PyTypeObject *t = fk_type(k);
+    return t != NULL && Py_IS_TYPE(o, t);
+}
+
+/* The slot at `off` of `o` (borrowed; NULL when unset) where fk_is(o, k), else NULL. */
+FA_INLINE PyObject *
+fk_slot(PyObject *o, int k, Py_ssize_t off)
+{
+    return fk_is(o, k) ? *(PyObject **)((char *)o + off) : NULL;
+}
+
+/* o.<name> (new reference), read from the slot at `off` where fk_is(o, k) and it is set. */
+static PyObject *
+fk_attr(PyObject *o, int k, Py_ssize_t off, PyObject *name)
+{
+    PyObject *x = fk_slot(o, k, off);
+    return x != NULL ? Py_NewRef(x) : PyObject_GetAttr(o, name);
+}
+
+static PyObject *weak_target(PyObject *ref);
+
+/* An entry's `obj` (new reference): an Entry's slot, a WeakEntry's referent (its `obj`
+   property calls the reference: None once the array is gone), else by name. */
+static PyObject *
+entry_obj(PyObject *e)
+{
+    if (weak_obj_direct && fk_is(e, FK_WEAK)) {
+        PyObject *o = weak_target(e);
+        return Py_NewRef(o != NULL ? o : Py_None);
+    }
+    return fk_attr(e, FK_ENTRY, entry_off[0], s_obj);
+}
+
+/* o.<name> = x: into the slot at `off` where fk_is(o, k) (what the member descriptor does),
+   else by name. 0, or -1. */
+static int
+fk_set(PyObject *o, int k, Py_ssize_t off, PyObject *name, PyObject *x)
+{
+    if (fk_is(o, k)) {
+        Py_XSETREF(*(PyObject **)((char *)o + off), Py_NewRef(x));
+        return 0;
+    }
+    return PyObject_SetAttr(o, name, x);
+}
+
+/* e.<entry_slots[i]> = x for an Entry or WeakEntry (i >= 1), as entry_attr reads it. */
+static int
+entry_set(PyObject *e, int i, PyObject *name, PyObject *x)
+{
+    return fk_is(e, FK_WEAK) ? fk_set(e, FK_WEAK, weak_entry_off[i - 1], name, x)
+                             : fk_set(e, FK_ENTRY, entry_off[i], name, x);
+}
+
+/* An Entry's or WeakEntry's attribute i of entry_slots (1 value ... 5 recipe; a WeakEntry's
+   slot i - 1), new reference: from its slot, else by name. */
+static PyObject *
+entry_attr(PyObject *e, int i, PyObject *name)
+{
+    return fk_is(e, FK_WEAK) ? fk_attr(e, FK_WEAK, weak_entry_off[i - 1], name)
+                             : fk_attr(e, FK_ENTRY, entry_off[i], name);
+}
+#define entry_value(e) entry_attr((e), 1, s_value)
+#define entry_buffer(e) entry_attr((e), 2, s_buffer)
+#define entry_version(e) entry_attr((e), 3, s_version)
+
+/* set_fast_record: the version tag of class `t` (assigned by a lookup) when its instances'
+   slots may be read and written directly (`direct`: their offsets known; attribute lookup
+   and assignment the generic ones, so a slot's member descriptor is what they find), else
+   0. */
+static unsigned int
+fk_tag_of(PyObject *t, int direct, PyObject *name)
+{
+    if (!direct || !PyType_Check(t) ||
+        ((PyTypeObject *)t)->tp_getattro != PyObject_GenericGetAttr ||
+        ((PyTypeObject *)t)->tp_setattro != PyObject_GenericSetAttr) {
+        return 0;
+    }
+    (void)_PyType_Lookup((PyTypeObject *)t, name); /* (assigns a tag where it can) */
+    return ((PyTypeObject *)t)->tp_version_tag;
+}
+
 static PyObject *
 fast_op(int k, PyObject *a, PyObject *b)
 {
@@ -2150,7 +2268,7 @@ fast_value_of(PyObject *entries, PyObject *x, PyObject **out)
         return PyErr_Occurred() ? -1 : 0;
     }
     Py_INCREF(e);
-    PyObject *obj = PyObject_GetAttr(e, s_obj);
+    PyObject *obj = entry_obj(e);
     if (obj == NULL) {
         Py_DECREF(e);
         return -1;
@@ -2158,7 +2276,7 @@ fast_value_of(PyObject *entries, PyObject *x, PyObject **out)
     int same = obj == x;
     Py_DECREF(obj);
     if (same) {
-        PyObject *v = PyObject_GetAttr(e, s_value);
+        PyObject *v = entry_value(e);
         if (v == NULL) {
             Py_DECREF(e);
             return -1;
@@ -2260,7 +2378,7 @@ fast_append_node(PyObject *st, PyObject *rec, PyObject *rule, PyObject *args, Py
                                         FA_NODE_SLOTS)
                            : PyObject_Vectorcall(PyTuple_GET_ITEM(st, FR_NODE), nargs, 6, NULL);
     }
-    if (node != NULL && ((nodes = PyObject_GetAttr(rec, s_nodes)) == NULL ||
+    if (node != NULL && ((nodes = rec_attr(rec, RC_NODES)) == NULL ||
                          PyList_Append(nodes, node) < 0)) {
         Py_CLEAR(node);
     }
@@ -2385,7 +2503,7 @@ gc_untrack_nodes(void)
     if (st == NULL || !node_direct || !value_direct) {
         return;
     }
-    PyObject *nodes = PyObject_GetAttr(PyTuple_GET_ITEM(st, FR_REC), s_nodes);
+    PyObject *nodes = rec_attr(PyTuple_GET_ITEM(st, FR_REC), RC_NODES);
     if (nodes == NULL) {
         PyErr_Clear();
         return;
@@ -2445,6 +2563,27 @@ done:
     Py_XDECREF(idk);
     Py_XDECREF(node);
     return rc;
+}
+
+/* a.shape (new reference): for an exact ndarray the tuple NumPy's getter builds (ints of
+   its dimensions), else by name. */
+static PyObject *
+array_shape(PyObject *a)
+{
+    if (ndarray_type == NULL || !Py_IS_TYPE(a, ndarray_type)) {
+        return array_shape(a);
+    }
+    int nd = PyArray_NDIM((PyArrayObject *)a);
+    PyObject *t = PyTuple_New(nd);
+    for (int i = 0; t != NULL && i < nd; i++) {
+        PyObject *n = PyLong_FromSsize_t(PyArray_DIM((PyArrayObject *)a, i));
+        if (n == NULL) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, n);
+    }
+    return t;
 }
 
 /* Is `shape` (a Value's) the shape of `a`? */
@@ -2537,9 +2676,8 @@ fast_array_value(PyObject *entries, PyObject *a, PyObject **e, PyObject **buf, P
     }
     Py_INCREF(*e);
     int rc = -1;
-    if ((obj = PyObject_GetAttr(*e, s_obj)) == NULL ||
-        (*buf = PyObject_GetAttr(*e, s_buffer)) == NULL ||
-        (*v = PyObject_GetAttr(*e, s_value)) == NULL) {
+    if ((obj = entry_obj(*e)) == NULL || (*buf = entry_buffer(*e)) == NULL ||
+        (*v = entry_value(*e)) == NULL) {
         goto done;
     }
     rc = 0;
@@ -2547,9 +2685,9 @@ fast_array_value(PyObject *entries, PyObject *a, PyObject **e, PyObject **buf, P
         goto done;
     }
     if (*buf != Py_None) { /* the value is current at the buffer's version */
-        if ((bv = PyObject_GetAttr(*buf, s_version)) == NULL ||
-            (ev = PyObject_GetAttr(*e, s_version)) == NULL ||
-            (shape = PyObject_GetAttr(*v, s_shape)) == NULL) {
+        if ((bv = fk_attr(*buf, FK_BUFFER, buffer_off[2], s_version)) == NULL ||
+            (ev = entry_version(*e)) == NULL ||
+            (shape = fk_attr(*v, FK_VALUE, value_off[1], s_shape)) == NULL) {
             rc = -1;
             goto done;
         }
@@ -2574,6 +2712,50 @@ done:
         Py_CLEAR(*v);
     }
     return rc;
+}
+
+/* The recorder's containers a fast path reads, again and again within one operation
+   (rec.entries, ._refs, ._kept, .buffers, .nodes: made once by Recorder.__init__, never
+   rebound), read by name once per fast_as_handler call (rec_cache.on) and then reused: a
+   plain instance attribute of a class with the generic lookup (no descriptor of that name
+   on the class) only. Held strongly (with the recorder) until the call returns. */
+typedef struct {
+    int on;
+    PyObject *rec, *v[RC_N];
+} rec_cache;
+static _Thread_local rec_cache rc;
+
+static void
+rc_clear(void)
+{
+    for (int i = 0; i < RC_N; i++) {
+        Py_CLEAR(rc.v[i]);
+    }
+    Py_CLEAR(rc.rec);
+}
+
+/* rec.<attribute i> (new reference, NULL on error): rec_cache's, else by name. */
+static PyObject *
+rec_attr(PyObject *rec, int i)
+{
+    PyObject *name = i == RC_ENTRIES ? s_entries : i == RC_REFS ? s_refs : i == RC_KEPT ? s_kept
+                     : i == RC_BUFFERS ? s_buffers : s_nodes;
+    if (!rc.on) {
+        return PyObject_GetAttr(rec, name);
+    }
+    if (rc.rec == rec && rc.v[i] != NULL) {
+        return Py_NewRef(rc.v[i]);
+    }
+    PyObject *x = PyObject_GetAttr(rec, name);
+    if (x != NULL && Py_TYPE(rec)->tp_getattro == PyObject_GenericGetAttr &&
+        _PyType_Lookup(Py_TYPE(rec), name) == NULL) {
+        if (rc.rec != rec) {
+            rc_clear();
+            rc.rec = Py_NewRef(rec);
+        }
+        Py_XSETREF(rc.v[i], Py_NewRef(x));
+    }
+    return x;
 }
 
 /* The recorder's entries (new reference) when the fast path may record now: 1; 0 when the
@@ -2602,7 +2784,7 @@ fast_entries(PyObject *rec, PyObject **entries)
     if (saves_all) {
         return 0;
     }
-    PyObject *e = PyObject_GetAttr(rec, s_entries);
+    PyObject *e = rec_attr(rec, RC_ENTRIES);
     if (e == NULL) {
         return -1;
     }
@@ -2857,6 +3039,40 @@ untrack_entry(PyObject *entry, PyObject *v, PyObject *on_death)
     }
 }
 
+/* A weak reference with no callback refers to nothing (its referent is not among what it
+   traverses), so it can be in no reference cycle: the weak primals (thousands in a long
+   recording, each kept until its value is saved or swept) are untracked, else every one
+   survives into the oldest generation and brings on full collections while recording
+   (nbody: one each recording). Returns 0. */
+static int
+untrack_weak(PyObject *wr)
+{
+    if (((PyWeakReference *)wr)->wr_callback == NULL && PyObject_GC_IsTracked(wr)) {
+        PyObject_GC_UnTrack(wr);
+    }
+    return 0;
+}
+
+/* WeakEntry(obj, on_death) (new reference): where the class makes and initializes its
+   instances as weakref.ref does (its __init__ only checks the arguments __new__ took), by
+   its __new__ alone; else called. */
+static PyObject *
+new_weak_entry(PyObject *wt, PyObject *obj, PyObject *on_death)
+{
+    PyTypeObject *t = (PyTypeObject *)wt;
+    if (!PyType_Check(wt) || t->tp_new != _PyWeakref_RefType.tp_new ||
+        t->tp_init != _PyWeakref_RefType.tp_init) {
+        return PyObject_CallFunctionObjArgs(wt, obj, on_death, NULL);
+    }
+    PyObject *args = PyTuple_Pack(2, obj, on_death);
+    if (args == NULL) {
+        return NULL;
+    }
+    PyObject *e = t->tp_new(t, args, NULL);
+    Py_DECREF(args);
+    return e;
+}
+
 /* Register `obj`, a fast path's new array, as value `v` (view_of: NULL for a new memory
    owner, else (buffer, parent, recipe) of a view): what ValueTable.fresh_array / fresh_view
    do, here where nothing else is due (no freed addresses to purge, no sweep of the weak
@@ -2870,7 +3086,7 @@ fast_register(PyObject *st, PyObject *rec, PyObject *obj, PyObject *v, PyObject 
     PyObject *key = NULL;
     int rc = -1;
     if ((stale = PyObject_GetAttr(rec, s_stale)) == NULL ||
-        (refs = PyObject_GetAttr(rec, s_refs)) == NULL ||
+        (refs = rec_attr(rec, RC_REFS)) == NULL ||
         (sweep = PyObject_GetAttr(rec, s_refs_sweep)) == NULL) {
         goto done;
     }
@@ -2890,8 +3106,9 @@ fast_register(PyObject *st, PyObject *rec, PyObject *obj, PyObject *v, PyObject 
     }
     /* _weak_primal: refs[v.id] = weakref.ref(obj) */
     vid = Py_NewRef(*(PyObject **)((char *)v + value_off[0]));
-    if ((wr = PyWeakref_NewRef(obj, NULL)) == NULL || PyDict_SetItem(refs, vid, wr) < 0 ||
-        (entries = PyObject_GetAttr(rec, s_entries)) == NULL ||
+    if ((wr = PyWeakref_NewRef(obj, NULL)) == NULL || untrack_weak(wr) ||
+        PyDict_SetItem(refs, vid, wr) < 0 ||
+        (entries = rec_attr(rec, RC_ENTRIES)) == NULL ||
         (key = PyLong_FromVoidPtr(obj)) == NULL) {
         goto done;
     }
@@ -2900,7 +3117,7 @@ fast_register(PyObject *st, PyObject *rec, PyObject *obj, PyObject *v, PyObject 
         buf = Py_NewRef(PyTuple_GET_ITEM(view_of, 0));
         parent = PyTuple_GET_ITEM(view_of, 1);
         recipe = PyTuple_GET_ITEM(view_of, 2);
-        if ((version = PyObject_GetAttr(buf, s_version)) == NULL) {
+        if ((version = fk_attr(buf, FK_BUFFER, buffer_off[2], s_version)) == NULL) {
             goto done;
         }
     }
@@ -2911,18 +3128,14 @@ fast_register(PyObject *st, PyObject *rec, PyObject *obj, PyObject *v, PyObject 
                               FA_BUFFER_SLOTS)) == NULL) {
             goto done;
         }
-        /* (a weak reference with no callback and a Buffer of framead's refer to nothing that
-           can refer back: the collector need not walk the thousands a recording holds) */
-        if (PyObject_GC_IsTracked(wr)) {
-            PyObject_GC_UnTrack(wr);
-        }
+        /* (a Buffer of framead's refers to nothing that can refer back: the collector need
+           not walk the thousands a recording holds) */
         if (PyObject_GC_IsTracked(buf)) {
             PyObject_GC_UnTrack(buf);
         }
     }
     /* weak_entry(obj, v, buf, version, parent, recipe, on_death) */
-    entry = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(arrays, 6), obj,
-                                         PyTuple_GET_ITEM(arrays, 7), NULL);
+    entry = new_weak_entry(PyTuple_GET_ITEM(arrays, 6), obj, PyTuple_GET_ITEM(arrays, 7));
     if (entry == NULL || !PyObject_TypeCheck(entry, (PyTypeObject *)PyTuple_GET_ITEM(arrays, 6))) {
         goto done;
     }
@@ -2935,7 +3148,7 @@ fast_register(PyObject *st, PyObject *rec, PyObject *obj, PyObject *v, PyObject 
     }
     untrack_entry(entry, v, PyTuple_GET_ITEM(arrays, 7));
     if (view_of == NULL) {
-        if ((buffers = PyObject_GetAttr(rec, s_buffers)) == NULL ||
+        if ((buffers = rec_attr(rec, RC_BUFFERS)) == NULL ||
             PyDict_SetItem(buffers, key, buf) < 0) {
             goto done;
         }
@@ -3118,10 +3331,10 @@ fast_protect_value(PyObject *st, PyObject *rec, PyObject *v)
 {
     const protect_offsets *off = fast_protect_offsets(st);
     if (off != NULL) {
-        PyObject *refs = PyObject_GetAttr(rec, s_refs), *kept = NULL, *buffers = NULL;
+        PyObject *refs = rec_attr(rec, RC_REFS), *kept = NULL, *buffers = NULL;
         int done = -1;
-        if (refs != NULL && (kept = PyObject_GetAttr(rec, s_kept)) != NULL &&
-            (buffers = PyObject_GetAttr(rec, s_buffers)) != NULL) {
+        if (refs != NULL && (kept = rec_attr(rec, RC_KEPT)) != NULL &&
+            (buffers = rec_attr(rec, RC_BUFFERS)) != NULL) {
             done = protect_core(v, refs, kept, buffers, off);
         }
         Py_XDECREF(refs);
@@ -3237,7 +3450,7 @@ fast_record_array(PyObject *st, PyObject *rec, PyObject *rule, PyObject *saves, 
                   PyObject *kwargs)
 {
     PyObject *shape = NULL, *v = NULL, *node = NULL, *out = NULL;
-    if ((shape = PyObject_GetAttr(res, s_shape)) == NULL) {
+    if ((shape = array_shape(res)) == NULL) {
         goto done;
     }
     acyclic_leaf(shape, 0);
@@ -3362,8 +3575,8 @@ done:
 static int
 fast_weak_primal(PyObject *refs, PyObject *v, PyObject *obj)
 {
-    PyObject *vid = PyObject_GetAttr(v, s_id), *wr = NULL;
-    int rc = vid == NULL || (wr = PyWeakref_NewRef(obj, NULL)) == NULL
+    PyObject *vid = fk_attr(v, FK_VALUE, value_off[0], s_id), *wr = NULL;
+    int rc = vid == NULL || (wr = PyWeakref_NewRef(obj, NULL)) == NULL || untrack_weak(wr)
                  ? -1 : PyDict_SetItem(refs, vid, wr);
     Py_XDECREF(vid);
     Py_XDECREF(wr);
@@ -3464,12 +3677,12 @@ fast_array_inplace(int k, PyObject *a, PyObject *b)
     /* write_back's buffer and owner: a itself, or the parent of a's entry */
     PyObject *owner = array_owner(a);
     if ((root = buffer_root(buf)) == NULL ||
-        (saved = PyObject_GetAttr(buf, s_saved)) == NULL ||
-        (ver = PyObject_GetAttr(buf, s_version)) == NULL ||
-        (refs = PyObject_GetAttr(rec, s_refs)) == NULL ||
+        (saved = fk_attr(buf, FK_BUFFER, buffer_off[3], s_saved)) == NULL ||
+        (ver = fk_attr(buf, FK_BUFFER, buffer_off[2], s_version)) == NULL ||
+        (refs = rec_attr(rec, RC_REFS)) == NULL ||
         (sweep = PyObject_GetAttr(rec, s_refs_sweep)) == NULL ||
-        (parent = PyObject_GetAttr(e, s_parent)) == NULL ||
-        (recipe = PyObject_GetAttr(e, s_recipe)) == NULL) {
+        (parent = entry_attr(e, 4, s_parent)) == NULL ||
+        (recipe = entry_attr(e, 5, s_recipe)) == NULL) {
         goto error;
     }
     if (a != owner && !fast_plain_view(a, owner, recipe)) {
@@ -3511,7 +3724,7 @@ fast_array_inplace(int k, PyObject *a, PyObject *b)
         goto done;
     }
     /* mutate: out = _new_value(a), the node, then write_back(a, out) */
-    if ((shape = PyObject_GetAttr(a, s_shape)) == NULL ||
+    if ((shape = array_shape(a)) == NULL ||
         (out = fast_new_value(st, rec, shape, (PyObject *)ndarray_type, Py_None)) == NULL ||
         fast_weak_primal(refs, out, a) < 0 ||
         (node = fast_append_node(st, rec, rule, args, out, &key, saves, NULL)) == NULL ||
@@ -3522,21 +3735,22 @@ fast_array_inplace(int k, PyObject *a, PyObject *b)
     fast_untrack(st, out, node, NULL, args);
     PyObject *top = out;
     if (a != owner) { /* owner@n+1 = view_update(owner@n, out, recipe) */
-        if ((rshape = PyObject_GetAttr(owner, s_shape)) == NULL ||
+        if ((rshape = array_shape(owner)) == NULL ||
             (nv = fast_new_value(st, rec, rshape, (PyObject *)ndarray_type, Py_None)) == NULL ||
             fast_weak_primal(refs, nv, owner) < 0 ||
             (vargs = PyTuple_Pack(3, pv, out, recipe)) == NULL ||
             (vnode = fast_append_node(st, rec, PyTuple_GET_ITEM(arrays, 10), vargs, nv, &key,
                                       empty_frozenset, NULL)) == NULL ||
-            PyObject_SetAttr(re, s_value, nv) < 0 || PyObject_SetAttr(re, s_version, nver) < 0) {
+            entry_set(re, 1, s_value, nv) < 0 || entry_set(re, 3, s_version, nver) < 0) {
             goto error;
         }
         acyclic_leaf(rshape, 0);
         fast_untrack(st, nv, vnode, NULL, vargs);
         top = nv;
     }
-    if (PyObject_SetAttr(buf, s_version, nver) < 0 || PyObject_SetAttr(buf, s_value, top) < 0 ||
-        PyObject_SetAttr(e, s_value, out) < 0 || PyObject_SetAttr(e, s_version, nver) < 0) {
+    if (fk_set(buf, FK_BUFFER, buffer_off[2], s_version, nver) < 0 ||
+        fk_set(buf, FK_BUFFER, buffer_off[1], s_value, top) < 0 ||
+        entry_set(e, 1, s_value, out) < 0 || entry_set(e, 3, s_version, nver) < 0) {
         goto error;
     }
     if (et != NULL) {
@@ -3805,7 +4019,7 @@ fast_view_getitem(PyObject *st, PyObject *rec, PyObject *a, PyObject *k)
         goto done;
     }
     PyObject *owner = array_owner(a), *ko = PyLong_FromVoidPtr(owner);
-    if (ko == NULL || (bufs = PyObject_GetAttr(rec, s_buffers)) == NULL) {
+    if (ko == NULL || (bufs = rec_attr(rec, RC_BUFFERS)) == NULL) {
         Py_XDECREF(ko);
         out = NULL;
         goto done;
@@ -3953,7 +4167,7 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
     }
     /* write_back's buffer: buffers[id(a)], a's own (a owns its memory) */
     PyObject *ka = PyLong_FromVoidPtr(a);
-    if (ka == NULL || (bufs = PyObject_GetAttr(rec, s_buffers)) == NULL) {
+    if (ka == NULL || (bufs = rec_attr(rec, RC_BUFFERS)) == NULL) {
         Py_XDECREF(ka);
         goto error;
     }
@@ -3966,9 +4180,9 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
         goto done;
     }
     if ((root = buffer_root(buf)) == NULL ||
-        (saved = PyObject_GetAttr(buf, s_saved)) == NULL ||
-        (ver = PyObject_GetAttr(buf, s_version)) == NULL ||
-        (refs = PyObject_GetAttr(rec, s_refs)) == NULL ||
+        (saved = fk_attr(buf, FK_BUFFER, buffer_off[3], s_saved)) == NULL ||
+        (ver = fk_attr(buf, FK_BUFFER, buffer_off[2], s_version)) == NULL ||
+        (refs = rec_attr(rec, RC_REFS)) == NULL ||
         (sweep = PyObject_GetAttr(rec, s_refs_sweep)) == NULL) {
         goto error;
     }
@@ -3999,12 +4213,12 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
         goto done;
     }
     /* out = _new_value(a): a Value whose primal is held weakly in _refs */
-    if ((shape = PyObject_GetAttr(a, s_shape)) == NULL ||
+    if ((shape = array_shape(a)) == NULL ||
         (out = fast_new_value(st, rec, shape, (PyObject *)ndarray_type, Py_None)) == NULL) {
         goto error;
     }
-    PyObject *nid = PyObject_GetAttr(out, s_id);
-    int rc = nid == NULL || (wr = PyWeakref_NewRef(a, NULL)) == NULL ? -1
+    PyObject *nid = fk_attr(out, FK_VALUE, value_off[0], s_id);
+    int rc = nid == NULL || (wr = PyWeakref_NewRef(a, NULL)) == NULL || untrack_weak(wr) ? -1
                                                                      : PyDict_SetItem(refs, nid, wr);
     Py_XDECREF(nid);
     if (rc < 0 || (ki = interned_key(k)) == NULL ||
@@ -4015,8 +4229,9 @@ fast_setitem(PyObject *a, PyObject *k, PyObject *v)
     }
     /* write_back(a, out): the buffer's next version, and the array's entry with it */
     if ((nver = PyNumber_Add(ver, small_ints[1])) == NULL ||
-        PyObject_SetAttr(buf, s_version, nver) < 0 || PyObject_SetAttr(buf, s_value, out) < 0 ||
-        PyObject_SetAttr(e, s_value, out) < 0 || PyObject_SetAttr(e, s_version, nver) < 0) {
+        fk_set(buf, FK_BUFFER, buffer_off[2], s_version, nver) < 0 ||
+        fk_set(buf, FK_BUFFER, buffer_off[1], s_value, out) < 0 ||
+        entry_set(e, 1, s_value, out) < 0 || entry_set(e, 3, s_version, nver) < 0) {
         goto error;
     }
     acyclic_leaf(shape, 0);
@@ -4213,7 +4428,7 @@ fast_compare(int op, PyObject *a, PyObject *b)
     if (!fast) {
         return FA_FALLBACK;
     }
-    PyObject *nodes = PyObject_GetAttr(rec, s_nodes);
+    PyObject *nodes = rec_attr(rec, RC_NODES);
     if (nodes != NULL && PyList_Check(nodes)) {
         double x = PyFloat_Check(a) ? PyFloat_AS_DOUBLE(a) : PyLong_AsDouble(a);
         double y = PyFloat_Check(b) ? PyFloat_AS_DOUBLE(b) : PyLong_AsDouble(b);
@@ -4246,6 +4461,9 @@ fast_as_handler(int k, PyObject *a, PyObject *b, PyObject *c)
     /* held: an operation can run Python code (an np.seterrcall function, a warning's) that
        starts and ends a capture of its own, which replaces this thread's state */
     PyObject *st = Py_NewRef(T.fast_rec);
+    rec_cache outer_rc = rc; /* (a capture the operation runs has its own) */
+    memset(&rc, 0, sizeof(rc));
+    rc.on = 1;
     PyObject *res = k >= 0    ? fast_binop(k % 13, a, b, k >= 13)
                     : k == -1 ? fast_getitem(a, b)
                     : k == -2 ? fast_setitem(a, b, c)
@@ -4253,6 +4471,9 @@ fast_as_handler(int k, PyObject *a, PyObject *b, PyObject *c)
                     : k >= -5 ? fast_unary(-4 - k, a)
                     : k == -6 ? fast_reduce(a, b, c)
                               : fast_compare(-10 - k, a, b);
+    rc.on = 0;
+    rc_clear();
+    rc = outer_rc;
     Py_DECREF(st);
     FA_PY_RECURSION_REMAINING(ts) -= FA_HANDLER_FRAMES;
     T.in_handler--;
@@ -4265,6 +4486,36 @@ fast_as_handler(int k, PyObject *a, PyObject *b, PyObject *c)
 
 /* set_fast_record(state or None): this thread's fast-record state (cleared whenever the
    handlers change). */
+/* Is WeakEntry's `obj` its referent: the class's own `obj` a property whose getter is
+   operator.call (which calls the reference), the call weakref.ref's own? 1, 0, or -1. */
+static int
+weak_obj_is_referent(PyObject *wt)
+{
+    static PyObject *op_call;
+    PyTypeObject *t = (PyTypeObject *)wt;
+    PyObject *d = PyDict_GetItemWithError(fa_type_dict(t), s_obj);
+    if (d == NULL || !Py_IS_TYPE(d, &PyProperty_Type) ||
+        t->tp_call != _PyWeakref_RefType.tp_call) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (op_call == NULL) {
+        PyObject *m = PyImport_ImportModule("operator");
+        op_call = m != NULL ? PyObject_GetAttrString(m, "call") : NULL;
+        Py_XDECREF(m);
+        if (op_call == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    PyObject *get = PyObject_GetAttrString(d, "fget");
+    if (get == NULL) {
+        return -1;
+    }
+    int is = get == op_call;
+    Py_DECREF(get);
+    return is;
+}
+
 static PyObject *
 m_set_fast_record(PyObject *mod, PyObject *state)
 {
@@ -4338,6 +4589,18 @@ m_set_fast_record(PyObject *mod, PyObject *state)
                             ((PyTypeObject *)wt)->tp_base == &_PyWeakref_RefType &&
                             member_offsets((PyTypeObject *)wt, weak_entry_slots,
                                            FA_WEAK_ENTRY_SLOTS, weak_entry_off);
+    }
+    fk_tag[FK_VALUE] = fk_tag_of(PyTuple_GET_ITEM(state, FR_VALUE), value_direct, s_shape);
+    fk_tag[FK_ENTRY] = fk_tag_of(PyTuple_GET_ITEM(state, FR_ENTRY), entry_direct, s_obj);
+    fk_tag[FK_BUFFER] = fk_tag[FK_WEAK] = 0;
+    weak_obj_direct = 0;
+    if (arrays != Py_None) {
+        PyObject *wt = PyTuple_GET_ITEM(arrays, 6);
+        fk_tag[FK_BUFFER] = fk_tag_of(PyTuple_GET_ITEM(arrays, 5), buffer_direct, s_version);
+        fk_tag[FK_WEAK] = fk_tag_of(wt, weak_entry_direct, s_obj);
+        if (fk_tag[FK_WEAK] != 0 && (weak_obj_direct = weak_obj_is_referent(wt)) < 0) {
+            return NULL;
+        }
     }
     Py_XSETREF(T.fast_rec, Py_NewRef(state));
     Py_RETURN_NONE;
@@ -5950,9 +6213,9 @@ reap_entry(PyObject *table_ref, PyObject *e)
 #endif
     PyObject *key = NULL, *entries = NULL, *buf = NULL, *buffers = NULL, *active = NULL;
     PyObject *stale = NULL, *res = NULL;
-    if ((key = PyObject_GetAttr(e, s_key)) == NULL ||
+    if ((key = fk_attr(e, FK_WEAK, weak_entry_off[5], s_key)) == NULL ||
         (entries = PyObject_GetAttr(table, s_entries)) == NULL ||
-        (buf = PyObject_GetAttr(e, s_buffer)) == NULL) {
+        (buf = entry_buffer(e)) == NULL) {
         goto done;
     }
     PyObject *cur = PyDict_GetItemWithError(entries, key);
