@@ -21,11 +21,12 @@ chisquare, standard_t...) have no simple pathwise derivative: no rule, so FA101 
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 
-from .registry import ANS, MethodCall, make_rule, register_method
+from .registry import ANS, make_rule, register_method
 
 SAMPLERS = (np.random.Generator, np.random.RandomState)
 LOC_SCALE = ("normal", "laplace", "logistic", "gumbel")
@@ -224,19 +225,36 @@ def _axis_refuses(args: tuple, kwargs: dict) -> str | None:
     return _ambiguous(x, _AXIS(args, kwargs))
 
 
-def _shuffled(rng, x, *args, **kwargs):
-    """``rng.shuffle(x)`` as a function: the shuffled copy (the rule's functional form)."""
-    y = np.array(x, copy=True)
-    rng.shuffle(y, *args, **kwargs)
-    return y
+class _Draw:
+    """A sampler rule's function: ``obj.<name>(*args)`` with the Cython method's signature
+    (capture fills defaults in by it: ``rng.normal(scale=s)``); ``functional``: the
+    shuffled copy (``shuffle`` writes in place). Given a generator it raises: its only
+    callers then are replays of a recorded trace, whose generator is the recording's (a
+    generator made inside ``f`` is stale there), so a replay would draw numbers the native
+    run does not; raising makes the replay a miss, captured again (rules.check passes an
+    object that makes a fresh generator per call, tests/test_random_samplers.py)."""
+
+    def __init__(self, cls: type, name: str, functional: bool = False):
+        self.name, self.functional = name, functional
+        self.__signature__ = inspect.signature(getattr(cls, name))
+        self.__name__ = self.__qualname__ = f"{cls.__name__}.{name}"
+
+    def __call__(self, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(obj, SAMPLERS):
+            raise RuntimeError(f"framead: {self.__name__} would draw again from the generator "
+                               "a capture recorded; a replay cannot repeat the native draw")
+        method = getattr(obj, self.name)
+        if not self.functional:
+            return method(*args, **kwargs)
+        y = np.array(args[0], copy=True)
+        method(y, *args[1:], **kwargs)
+        return y
 
 
 def _method(cls: type, name: str, argnames: tuple, **spec: Any) -> None:
-    """Rule for ``cls.name``; its function calls the method of its first argument (the
-    Cython method called with another ``self`` would crash), parameters as NumPy names them."""
-    fn = spec.pop("fn", None) or MethodCall(name)
-    register_method(cls, name, make_rule(fn, name=f"{cls.__name__}.{name}",
-                                         argnames=argnames, **spec))
+    """Rule for ``cls.name``, named as NumPy names the parameters."""
+    fn = _Draw(cls, name, functional=bool(spec.get("mutates")))
+    register_method(cls, name, make_rule(fn, name=fn.__name__, argnames=argnames, **spec))
 
 
 def install() -> None:
@@ -270,6 +288,6 @@ def install() -> None:
         _method(cls, "permutation", xs, vjp=(None, _gather_vjp(_AXIS)),
                 jvp=_gather_jvp(_AXIS), saves={1: (1, ANS)}, nondiff=(0, *range(2, len(xs))),
                 refuses=_axis_refuses)
-        _method(cls, "shuffle", xs, fn=_shuffled, vjp=(None, _gather_vjp(_AXIS)),
+        _method(cls, "shuffle", xs, vjp=(None, _gather_vjp(_AXIS)),
                 jvp=_gather_jvp(_AXIS), saves={1: (1, ANS)}, nondiff=(0, *range(2, len(xs))),
                 mutates=(1,), aliases={0: 1}, refuses=_axis_refuses)

@@ -39,7 +39,7 @@ SAMPLERS = {
     "exponential": (("scale",), (0.3, 2.0), None),
     "rayleigh": (("scale",), (0.3, 2.0), None),
 }
-FORMS = ("scalar", "size", "keyword", "array", "broadcast")
+FORMS = ("scalar", "size", "keyword", "array", "broadcast", "last_keyword")
 KINDS = ("generator", "randomstate", "legacy")
 
 _CALLS_FIXED = False  # capture/calls.py resolves bound Cython methods (see the docstring)
@@ -86,6 +86,8 @@ def program(kind: str, name: str, form: str, seed: int, bound: bool):
             s = draw(owner, *[p[i] for i in range(k)], size=5)
         elif form == "keyword":
             s = draw(owner, **{n: p[i] for i, n in enumerate(names)}, size=(2, 2))
+        elif form == "last_keyword":  # rng.normal(scale=s): loc by its default
+            s = draw(owner, **{names[-1]: p[0]}, size=3)
         elif form == "array":
             s = draw(owner, *[p[3 * i:3 * i + 3] for i in range(k)])
         else:  # broadcast: the first parameter an array, the second a scalar, size bigger
@@ -99,6 +101,8 @@ def program(kind: str, name: str, form: str, seed: int, bound: bool):
 
 def params(name: str, form: str, data) -> np.ndarray:
     names, first, second = SAMPLERS[name]
+    if form == "last_keyword":  # (uniform: high = 0 + width)
+        return np.array([data.draw(st.floats(*(second or first), allow_nan=False))])
     n = {"array": 3, "broadcast": 3}.get(form, 1)
     fl = st.floats(*first, allow_nan=False)
     p = [data.draw(fl) for _ in range(n)]
@@ -364,6 +368,26 @@ def test_library_cases_check(case):
     assert R.check(rule, *args, **kwargs).ok
 
 
+@settings(max_examples=10, deadline=None)
+@given(name=st.sampled_from(sorted(SAMPLERS)), kind=st.sampled_from(KINDS),
+       seed=st.integers(0, 2 ** 16))
+def test_cached_replay_draws_as_natively(name, kind, seed):
+    """value_and_grad(f, cache=True) at three points: each value and gradient is the
+    native run's / a fresh capture's (a replay never re-draws from the generator a capture
+    recorded, nor repeats its draw)."""
+    f = program(kind, name, "size", seed, bound=False)
+    cached = framead.value_and_grad(f, cache=True)
+    k = len(SAMPLERS[name][0])
+    for t in (0.0, 0.1, 0.25):
+        p = np.array([0.5 + t, 1.7 + t][:k]) if name != "uniform" else np.array([t, 2.0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value, grad = cached(p.copy())
+            fresh = framead.value_and_grad(f)(p.copy())
+        assert value == f(p.copy()) == fresh[0]
+        np.testing.assert_array_equal(grad, fresh[1])
+
+
 def test_rule_functions_refuse_a_wrong_self():
     """The rules' functions call the method of their first argument: an array there raises
     (the Cython method itself, given another self, crashes the interpreter)."""
@@ -372,3 +396,6 @@ def test_rule_functions_refuse_a_wrong_self():
         assert not isinstance(rule.fn, types.BuiltinFunctionType)
         with pytest.raises(AttributeError):
             rule.fn(np.ones(3), 0.0, 1.0)
+        with pytest.raises(RuntimeError, match="draw again"):  # (a replay's stale generator)
+            rule.fn(np.random.default_rng(1) if cls is np.random.Generator
+                    else np.random.RandomState(1), 0.0, 1.0)
