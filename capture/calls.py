@@ -369,7 +369,7 @@ class _KeyWatch:
         self.key, self.traced = key, False
 
     def __call__(self, item: Any) -> Any:
-        k = self.key(item)
+        k = call_as_user(self.key, (item,), None)
         if not self.traced and holds_traced(k):
             self.traced = True
         return k

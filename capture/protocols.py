@@ -28,7 +28,7 @@ from .callables import callable_name, holds_traced, in_python, is_python_visible
 from .native import Result, call_as_user
 from .operators import BINARY_NAMES, FUNC_OPS, INPLACE_OPS
 from .overrides import defers_to_python, overrides_ufuncs, python_attr, subclass_arrays
-from .rewriter import opcode_table
+from .rewriter import is_instrumented
 from .sequences import NO_SLOT, handed_over, sequence_operand  # NO_SLOT: "not this protocol"
 from .sourceloc import is_framead_file
 from .unruled import unknown_call
@@ -39,12 +39,6 @@ LRU_WRAPPER = type(functools.lru_cache(None)(len))
 RESUMABLE = (types.GeneratorType, types.CoroutineType)
 NUMBERS = (float, int, complex, np.ndarray, np.generic, np.flatiter)  # slots recorded by name
 _NDARRAY_PROTOCOL = ("__array_ufunc__", "__array_function__")
-# the probe objects the rewriter puts among an instrumented copy's constants (their names:
-# the opcode table's, opcodes311)
-_OPCODES = opcode_table()
-_PROBE_IDS = {id(p) for p in (*(q for n in _OPCODES.PROBE_TUPLES for q in getattr(C, n)),
-                              *(getattr(C, n) for n in _OPCODES.PROBE_NAMES))}
-
 
 def base_binary(rec, fn, args: tuple, oparg: int, a: Any, b: Any, frame) -> Any:
     """A base type's binary slot bound to a subclass instance, recorded as the operator
@@ -86,23 +80,25 @@ def cached_call(rec, fn, args: tuple, kwargs: dict, frame) -> Any:
 def resume(rec, fn, gen: Any, args: tuple, kwargs: dict, frame) -> Any:
     """``gen.send(v)`` / ``gen.throw(e)``: the generator's frame resumes. Instrumented (made
     in this capture), it records what it computes with ``v``; a generator made before the
-    capture runs its original code, so a traced value sent in that comes back untraced is a
-    lost gradient (FA101)."""
+    capture runs its original code, so a traced value sent in that comes back untraced (as
+    the value it yields, or returns in the StopIteration) is a lost gradient (FA101)."""
     code = getattr(gen, "gi_code", None) or getattr(gen, "cr_code", None)
-    result = call_as_user(fn, args, kwargs)
-    if (code is None or not _instrumented(code)) and rec.tree_value(result) is None and \
-            holds_traced(args) and any(is_differentiable(x)
-                                             for x in flatten_tree(result)[0]):
+    try:
+        result = call_as_user(fn, args, kwargs)
+    except StopIteration as stop:  # (it returned: stop.value is what it computed)
+        _sent_in_lost(rec, fn, gen, code, args, stop.value, frame)
+        raise
+    _sent_in_lost(rec, fn, gen, code, args, result, frame)
+    return result
+
+
+def _sent_in_lost(rec, fn, gen: Any, code: Any, args: tuple, result: Any, frame) -> None:
+    if (code is None or not is_instrumented(code)) and rec.tree_value(result) is None and \
+            holds_traced(args) and any(is_differentiable(x) for x in flatten_tree(result)[0]):
         rec.hazard("FA101", f"{type(gen).__name__}.{fn.__name__}", frame,
                    f"a traced value was sent into {getattr(code, 'co_qualname', 'a generator')}"
                    ", made before this capture: it runs uninstrumented, and the gradient "
                    "through what it computes is lost")
-    return result
-
-
-def _instrumented(code: types.CodeType) -> bool:
-    """Whether ``code`` is an instrumented copy (framead's probes are among its constants)."""
-    return any(id(c) in _PROBE_IDS for c in code.co_consts)
 
 
 def number_subclass(rec, cls: type, args: tuple, kwargs: dict, frame) -> Any:

@@ -89,7 +89,7 @@ def sum_items(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     """builtins.sum(items, start)."""
     if not args or len(args) > 2 or set(kwargs) - {"start"}:
         return call_as_user(fn, args, kwargs)
-    items = list(rows_if_traced(rec, args[0], frame))
+    items = call_as_user(list, (rows_if_traced(rec, args[0], frame),), None)
     start = args[1] if len(args) > 1 else kwargs.get("start", 0)
     rule = rules.lookup(builtins.sum)
     if rule is None or (rec.tree_value(items) is None and rec.value_of(start) is None):
@@ -103,7 +103,7 @@ def fold(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
     n = 2 if fn is _SUMPROD else 1
     if len(args) != n or set(kwargs) - ({"start"} if fn is math.prod else set()):
         return call_as_user(fn, args, kwargs)  # CPython's own error
-    items = tuple(list(rows_if_traced(rec, a, frame)) for a in args)
+    items = tuple(call_as_user(list, (rows_if_traced(rec, a, frame),), None) for a in args)
     rule = rules.lookup(fn)
     node_args = (*items, kwargs["start"]) if "start" in kwargs else items
     if rule is None or all(rec.tree_value(a) is None for a in node_args):
@@ -142,7 +142,8 @@ def reduce_items(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> An
     if len(args) < 2 or kwargs or _native_enough(rec, args[0], args[1:]):
         return call_as_user(fn, args, kwargs)
     f, seq = args[0], rows_if_traced(rec, args[1], frame)
-    return fn(f if is_python_visible(f) else StepFromC(rec, f, frame), seq, *args[2:])
+    return call_as_user(fn, (f if is_python_visible(f) else StepFromC(rec, f, frame), seq,
+                             *args[2:]), None)
 
 
 def map_items(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:

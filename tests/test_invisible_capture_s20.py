@@ -505,18 +505,6 @@ def test_each_action_does_what_it_says_natively(program_dir, action):
 # the callers user code sees when a builtin calls it back
 # ============================================================================================
 
-_FOLD_REASON = (
-    "framead's own Python frame calls the user's code: capture/special_forms.py sum_items "
-    "and fold iterate the user's iterable with list(...) and reduce_items calls "
-    "functools.reduce from their own frames, and capture/calls.py _KeyWatch.__call__ (the "
-    "key= watch of a cached capture) calls the key from its own; so sys._getframe(1), "
-    "inspect.stack() and warnings.warn(stacklevel=2) in a generator, map function, reduce "
-    "step or key see special_forms.py / calls.py instead of the user's line. Fix: make those "
-    "calls through native.call_as_user (list over the iterable, fn(f, seq, ...), "
-    "self.key(item)) as map_items' neighbours already do. The same direct calls run the "
-    "user's code with tracing off (the handler's PyThreadState_EnterTracing): a "
-    "sys.settrace/sys.setprofile function the program installed (a debugger's breakpoint) "
-    "gets no events from it; call_as_user resumes tracing for the callee")
 
 
 def _callback_program(kind: str, light: bool = False):
@@ -572,13 +560,10 @@ _FOLD_KINDS = ["sum_generator", "sum_map", "fsum", "prod", "sumprod", "reduce"]
 
 
 _KEY_KINDS = ["max_key", "sorted_key"]
-_XFAIL_FOLD = pytest.mark.xfail(strict=True, reason=_FOLD_REASON)
 
 
 @pytest.mark.parametrize(("kind", "entry"), [
-    *(pytest.param(k, e, marks=_XFAIL_FOLD) for k in _FOLD_KINDS for e in ("grad", "cached")),
-    *((k, "grad") for k in _KEY_KINDS),
-    *(pytest.param(k, "cached", marks=_XFAIL_FOLD) for k in _KEY_KINDS),
+    *((k, e) for k in (*_FOLD_KINDS, *_KEY_KINDS) for e in ("grad", "cached")),
     *((k, e) for k in ("map", "list_generator") for e in ("grad", "cached"))])
 def test_callers_of_code_run_by_a_builtin(kind, entry):
     """A generator, map function, reduce step or key sees the user's frame as its caller
@@ -599,7 +584,7 @@ def test_callers_of_code_run_by_a_builtin(kind, entry):
 
 @pytest.mark.parametrize("hook", ["settrace", "setprofile"])
 @pytest.mark.parametrize("kind", [
-    *(pytest.param(k, marks=_XFAIL_FOLD) for k in _FOLD_KINDS),
+    *_FOLD_KINDS,
     *_KEY_KINDS, "map", "list_generator"])
 def test_tracer_events_of_code_run_by_a_builtin(kind, hook):
     """A tracer or profiler the program installs sees the user's callbacks (generator, map
@@ -765,13 +750,6 @@ def test_referrers_and_refcount_of_a_traced_array():
 # generators and coroutines made before the capture, finishing inside it
 # ============================================================================================
 
-_RESUME_REASON = (
-    "silently wrong gradient: capture/protocols.py resume() checks what gen.send(v) returns "
-    "for a generator/coroutine made before the capture (uninstrumented), but a send that "
-    "finishes it raises StopIteration carrying the value, which passes resume() by before the "
-    "check: a coroutine's or generator's *return* value computed from the traced v is a "
-    "constant, no FA101. Fix: catch StopIteration around call_as_user in resume(), run the "
-    "same check on stop.value, re-raise")
 
 
 class _Box:
@@ -834,10 +812,8 @@ def _premade(kind: str):
     return f, make
 
 
-@pytest.mark.parametrize("kind", [
-    "yielding",
-    *(pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=_RESUME_REASON))
-      for k in ("returning", "coroutine", "types_coroutine", "yield_from"))])
+@pytest.mark.parametrize("kind", ["yielding", "returning", "coroutine", "types_coroutine",
+                                  "yield_from"])
 def test_value_computed_by_a_generator_made_before_the_capture_is_reported(kind):
     f, make = _premade(kind)
     make()
