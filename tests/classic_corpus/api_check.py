@@ -21,6 +21,9 @@ skip):
              (1e-3, 1e-4, 1e-5 of the point's scale: the pair that agrees best, Richardson-
              extrapolated). Judged only where the first-order check is pass or hazard.
 
+``check_api(..., fast=True)`` (the default test run) judges the gradient along ``v`` only,
+reads hazards only for disagreements and takes two steps for second order.
+
 A hazard is what framead reports: the first-order capture's ``framead.trace(...).hazards``
 for a right result; for a wrong one the hazards of the capture that made it (the forward
 trace of ``f``, of ``jacrev(f)``, the trace of the inner gradient) and any GradientWarning the
