@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 import framead
 
 F16_MAX = float(np.finfo(np.float16).max)  # 65504
-NONLINEAR = {"sin", "sq", "div", "scalar"}
+NONLINEAR = {"sin", "sq", "div", "scalar", "recip", "arecip"}
 KINDS = ["chain", "scale", "sin", "sq", "div", "reads", "item", "inplace", "iadd", "sum",
-         "sum64", "mean", "tolist", "scalar", "cast", "mix64"]
+         "sum64", "mean", "tolist", "scalar", "cast", "mix64", "recip", "arecip"]
 
 
 def program(steps: list[tuple[str, int]], scale: float, lo: type):
@@ -74,6 +74,10 @@ def program(steps: list[tuple[str, int]], scale: float, lo: type):
                 s += float(a[p % n] * a[(p + 1) % n] + lo(0.25) * a[0])
             elif kind == "cast":  # np.float16() of a float64 element
                 s += float(lo(a.astype(np.float64)[p % n] * 3.0))
+            elif kind == "recip":  # d(1/y)/dy = -1e6 at y = 1e-3: past float16, not float32
+                s += float(lo(1.0) / (a[p % n] * lo(1e-3)))
+            elif kind == "arecip":
+                s += float(np.sum(np.divide(lo(1.0), a * lo(1e-3)), dtype=np.float64))
             elif kind == "mix64":  # lo times a float64 array (float64), back to lo
                 a = (a * np.linspace(0.5, 1.5, n)).astype(lo)
         return float((s + np.sum(a.astype(np.float64))) * scale)
