@@ -15,7 +15,9 @@ natively (same stream, same state afterwards): ``z = (ans - loc) / scale``.
   matching the result's rows to the argument's (bytes: NumPy copies them exactly); an
   argument with two equal rows (or NaN) is refused (FA101): the pick would be ambiguous.
 
-A zero scale (or ``low == high``) hides ``z``: refused (FA101). Shape parameters (gamma, beta,
+``z`` recovered so carries a relative error of about eps * |loc| / |scale * z| (a scale
+tiny next to the location loses digits). A zero scale (or ``low == high``) hides ``z``:
+refused (FA101). Shape parameters (gamma, beta,
 chisquare, standard_t...) have no simple pathwise derivative: no rule, so FA101 as before.
 """
 
