@@ -69,9 +69,6 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("csv_export_zip_rows", "eager"): (
         "wrong", "csv.writer(...).writerows(zip(ts, ys)) called from the eager frame: its C "
         "calls are not scanned for traced arguments (FA101 in instrumented code)"),
-    ("gauss_jordan_inverse", "eager"): (
-        "wrong", "lists of lists rebuilt by comprehensions and M[c] = [...] in the eager frame: "
-        "part of the gradient lost (mechanism not found)"),
     ("numpy_frompyfunc", "eager"): (
         "wrong", "np.frompyfunc ufunc applied to an array Tracer: the object-array result "
         "carries no gradient, no hazard (mechanism not found)"),
