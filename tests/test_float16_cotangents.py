@@ -202,3 +202,20 @@ def test_gradient_dtype_is_the_inputs(dtype):
         assert np.isinf(g[1]) and abs(float(g[0]) - want[0]) <= 2 ** -11 * want[0]
     else:
         np.testing.assert_allclose(g, want, rtol=1e-6)
+
+
+@pytest.mark.xfail(strict=True, reason="a cached replay's seed of a float16 output is "
+                   "framead.tracing.unit_seed's np.float16(1), not widened to float32 "
+                   "(Backward widens the uncached pass's seeds; replays take unit_seed's)")
+def test_float16_output_seed_cached():
+    """As test_float16_output_seed_fresh, through value_and_grad(f, cache=True)."""
+    def f(x):
+        a = x.astype(np.float16)
+        p = a
+        for _ in range(9):
+            p = p * a
+        return np.sum(p)
+    vg = framead.value_and_grad(f, cache=True)
+    for x in (np.array([2.9]), np.array([2.85]), np.array([2.9])):
+        a = float(np.float16(x[0]))
+        np.testing.assert_allclose(vg(x)[1], [10 * a ** 9], rtol=2e-2)
