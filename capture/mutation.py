@@ -17,7 +17,6 @@ from framead.rules import primitives as prim
 from framead import rules
 from framead.ir import Node, Value
 
-from . import _evalframe as C
 from .aliased_writes import fancy_set_item, flat_set_item
 from .buffers import buffer_owner, overlaps
 from .call_kinds import RAW_STORAGE_TYPES
@@ -51,8 +50,7 @@ class Mutations:
                 v.primal = np.array(v.primal, copy=True)
                 # the copy stands for v: a reverse pass run under this capture (higher
                 # order, framead/api.py) reads it and must be recorded as reading v
-                self.entries[id(v.primal)] = self._entry(v.primal, v)
-                C.track(v.primal)
+                self._own_buffer(v.primal, v)
                 self.stats["bytes_copied"] += v.primal.nbytes
                 self.stats["copies"] += 1
                 buf.saved_ids.discard(v.id)

@@ -206,7 +206,10 @@ def _linear_jvp(fn, traced: tuple[int, ...]):
         targs = list(args)
         for i in traced:
             t = tangents[i] if i < len(tangents) else None
-            targs[i] = t if t is not None else np.zeros_like(np.asarray(args[i], dtype=float))
+            if t is None:  # (a complex argument's zero is complex: its imaginary part kept)
+                a = np.asarray(args[i])
+                t = np.zeros(a.shape, a.dtype if a.dtype.kind in "fc" else float)
+            targs[i] = t
         return fn(*targs, **kwargs)
     return jvp
 

@@ -134,7 +134,10 @@ def fill_zeros(t: Any, obj: Any) -> Any:
         return type(obj)(fill_zeros(ti, oi) for ti, oi in zip(ts, obj, strict=True))
     if t is not None:
         return t
-    return np.zeros(obj.shape, obj.dtype) if isinstance(obj, np.ndarray) else 0 * obj
+    if isinstance(obj, np.ndarray):
+        return np.zeros(obj.shape, obj.dtype)
+    z = 0 * obj
+    return z if z == z else type(z)(0)  # (0 * inf is NaN: a constant's tangent is 0)
 
 
 def add_tangents(ts: Any) -> Any:
