@@ -546,8 +546,8 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
             else:
                 outs.append(o)
                 connected = connected or isinstance(o, Value)
-        if self.hazards:  # a reported loss already explains a disconnected result
-            pass
+        if any(h.code != "FA201" for h in self.hazards):  # a loss explains it (an eager run
+            pass  # is none)
         elif self.first_comparison is not None and self.inputs and not connected:
             # a bisection, a search, a sort by value: the result moved with the inputs only
             # through decisions, which carry no derivative framead can see

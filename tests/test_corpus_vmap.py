@@ -53,19 +53,10 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
         "floats: the Tracer operators inside the rule-covered call record besides the sum "
         "node and the first item's gradient is lost (test_eager_tracers_inside_a_rule_"
         "covered_call)"),
-    ("warm_start_sweep_repeated_value", "eager"): (
-        "wrong", "a zero-trip Newton solve (capture/zero_trip.py): FA102 suppressed by FA201 "
-        "(capture/recorder.py)"),
     ("module_lru_cache_float", "eager"): (
         "wrong", "an lru_cache (C) called from the eager frame with a Tracer returns the float "
         "of an earlier native call: eager-frame C calls are not checked (FA101 in "
         "instrumented code)"),
-    ("bisection_cube_root", "eager"): (
-        "wrong", "as ternary_search_argmin: FA102 at the comparison suppressed by FA201 "
-        "(capture/recorder.py)"),
-    ("golden_section_minimum", "eager"): (
-        "wrong", "as ternary_search_argmin: FA102 at the comparison suppressed by FA201 "
-        "(capture/recorder.py)"),
     ("csv_export_zip_rows", "eager"): (
         "wrong", "csv.writer(...).writerows(zip(ts, ys)) called from the eager frame: its C "
         "calls are not scanned for traced arguments (FA101 in instrumented code)"),
@@ -75,10 +66,6 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("decimal_from_str_quantize", "eager"): (
         "wrong", "str(t) of a Tracer makes text without the text taint (FA111 in instrumented "
         "code): Decimal(str(x)) reads back a constant"),
-    ("ternary_search_argmin", "eager"): (
-        "wrong", "the minimiser depends on a only through comparisons; FA201 (always reported by"
-        " an eager run) makes capture/recorder.py Recorder.finish skip its comparison "
-        "check (FA102): diff in the report"),
     ("type_checks_on_input", "eager"): (
         "wrong", "type(t) is Tracer, not float: the program's 'type(x) is float' branch differs "
         "from the native run (the VALUE changes)"),
@@ -384,9 +371,6 @@ def test_eager_follows_generator_expression_items():
     assert np.allclose(framead.grad(f)(list(ys)), want, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="capture/recorder.py Recorder.finish skips its "
-                   "comparison check (FA102) whenever any hazard was reported, and an eager "
-                   "run always reports FA201: the diff is in helper-103's report")
 def test_eager_result_only_through_comparisons_is_reported():
     """A bisection inside an eager frame: the result depends on c only through comparisons
     (Tracer comparisons now go through the recorder's compare handler), so the zero
