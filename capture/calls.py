@@ -261,6 +261,10 @@ def _rule_and_args(fn: Any, args: tuple):
     rule = rules.lookup(fn)
     if rule is not None:
         return rule, args
+    if type(fn) is types.MethodType and not isinstance(fn.__func__, types.FunctionType):
+        rule = rules.lookup(fn.__func__)  # a bound Cython method (rng.normal): self first
+        if rule is not None:
+            return rule, (fn.__self__, *args)
     self_ = getattr(fn, "__self__", None)
     if (self_ is not None and isinstance(fn, types.BuiltinMethodType)
             and not isinstance(self_, types.ModuleType)):

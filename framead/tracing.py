@@ -34,6 +34,7 @@ from .inputs import Differentiated
 from .inputs import copy_arguments as _copy_arguments  # (a name tests replace)
 from .ir import Graph, Node, SourceLoc, Value, active_nodes, format_graph
 from .reverse import Backward, cast_like, environ_get
+from .rules.families import cotangent_dtype
 
 
 def user_facing(fn: Callable) -> Callable:
@@ -311,8 +312,11 @@ def name_of(f: Callable) -> str:
 
 
 def unit_seed(out: Any) -> Any:
-    """The cotangent 1 of a real scalar output, of its type (1.0 for a Python float)."""
-    return 1.0 if isinstance(out, float) else np.ones((), dtype=np.result_type(out))[()]
+    """The cotangent 1 of a real scalar output, of its type (1.0 for a Python float; a
+    float16 output's in float32, as the reverse pass carries float16 cotangents)."""
+    if isinstance(out, float):
+        return 1.0
+    return np.ones((), dtype=cotangent_dtype(np.result_type(out)))[()]
 
 
 def scalar_seed(out: Any, t: Trace, fname: str) -> Any:

@@ -98,8 +98,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "scipy_pchip_akima": ("wrong_hazard", "PPoly.integrate has no rule (FA101)"),
     "struct_pack_roundtrip": ("wrong_hazard", "struct.pack raw storage (FA105)"),
     "numpy_save_bytesio": ("wrong_hazard", "np.save goes through np.nditer (FA101)"),
-    "monte_carlo_traced_parameters": ("wrong_hazard", "Generator.normal/.exponential with "
-                                      "traced parameters have no rule (FA101)"),
     "array_interface_export": ("wrong_hazard", "an __array_interface__ set on an object, "
                                "pointing into a traced array, read by np.asarray in C: FA105 "
                                "(capture/_evalframe.c protocol_traced routes the call)"),
@@ -133,8 +131,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                   "encoder call"),
     # programs_classics4: reported
     "nditer_readwrite": ("wrong_hazard", "np.nditer (readwrite) has no rule (FA101)"),
-    "permutation_test_generator": ("wrong_hazard", "Generator.permutation / .shuffle of a "
-                                   "traced array have no rule (FA101, FA104)"),
     # programs_classics5: silent wrong gradients (no hazard); each cause is named
     "bisection_copysign_secant": ("wrong_hazard", "bisection decided by traced comparisons, "
                                   "then a secant step from the rounding-level bracket: its "

@@ -204,9 +204,6 @@ def test_gradient_dtype_is_the_inputs(dtype):
         np.testing.assert_allclose(g, want, rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="a cached replay's seed of a float16 output is "
-                   "framead.tracing.unit_seed's np.float16(1), not widened to float32 "
-                   "(Backward widens the uncached pass's seeds; replays take unit_seed's)")
 def test_float16_output_seed_cached():
     """As test_float16_output_seed_fresh, through value_and_grad(f, cache=True)."""
     def f(x):

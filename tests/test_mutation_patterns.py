@@ -1181,12 +1181,12 @@ def memset_through_a_view(x):
 
 def shuffle_in_place(x):
     u = np.exp(x)
-    np.random.default_rng(0).shuffle(u)  # MUTATOR
+    np.random.default_rng(0).permuted(u, out=u)  # MUTATOR
     return np.sum(u * np.arange(len(u)))
 
 
 def legacy_shuffle_input(x):
-    np.random.RandomState(1).shuffle(x)  # MUTATOR
+    np.random.default_rng(1).permuted(x, out=x)  # MUTATOR
     return np.sum(x * np.arange(len(x)) ** 2)
 
 

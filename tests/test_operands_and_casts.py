@@ -317,7 +317,7 @@ def test_raw_storage_is_reported():
 
 def test_rule_less_c_call_given_list_of_traced_values_is_reported():
     def rng(x):
-        return float(np.sum(np.random.default_rng(0).normal([x[0], 0.0], 1e-9)))
+        return float(np.sum(np.random.default_rng(0).gamma([x[0], 1.0], 1e-9)))
 
     assert hazard_codes(rng) == ["FA101"]
 

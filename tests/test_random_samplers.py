@@ -42,7 +42,7 @@ SAMPLERS = {
 FORMS = ("scalar", "size", "keyword", "array", "broadcast", "last_keyword")
 KINDS = ("generator", "randomstate", "legacy")
 
-_CALLS_FIXED = False  # capture/calls.py resolves bound Cython methods (see the docstring)
+_CALLS_FIXED = True  # capture/calls.py resolves bound Cython methods (see the docstring)
 NEEDS_BOUND = pytest.mark.xfail(not _CALLS_FIXED, strict=True, reason=(
     "a bound Cython method (types.MethodType) reaches capture/calls.py _rule_and_args, "
     "which resolves only builtin bound methods: FA101"))

@@ -430,9 +430,14 @@ def _scipy_more_cases():  # scipy_special/signal rules, exact-number cuts (issue
     return library_cases() + missing_cases() + decomp_cases()
 
 
+def _random_cases():  # rules/random_rules.py: the samplers' pathwise rules
+    from test_random_samplers import library_cases
+    return library_cases()
+
+
 CASES = (MUTATION_CASES + LINALG_CASES + PRODUCT_CASES + SHAPE_CASES + REDUCTION_CASES
-         + SERIES_CASES
-         + _fft_cases() + MORE_CASES + _scipy_cases() + _scipy_more_cases() + GUFUNC_CASES)
+         + SERIES_CASES + _fft_cases() + MORE_CASES + _scipy_cases() + _scipy_more_cases()
+         + GUFUNC_CASES + _random_cases())
 
 
 def _rule_of(fn):
