@@ -16,7 +16,6 @@ cached traces are, against the globals and closures they read.
 from __future__ import annotations
 
 import bisect
-import random
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +26,7 @@ from . import tree
 from .cache import WatchedGlobals, fingerprint, uncacheable_reason
 from .inputs import default_argnums
 from .ir import Value, values_in
+from .randomness import Draws
 from .tracing import call_top, capture_for_cache
 
 MAX_PLANS = 8
@@ -66,67 +66,6 @@ def _renumber(guards: tuple, nodes: list, live: list) -> tuple:
     where = {id(n): k for k, n in enumerate(nodes)}
     pos = [where[id(n)] for n in live]  # (ascending: live nodes keep the recorded order)
     return tuple((bisect.bisect_left(pos, g[0]), *g[1:]) for g in guards)
-
-
-# --- random number generators --------------------------------------------------------------
-
-_RNG_TYPES = (np.random.Generator, np.random.RandomState, np.random.BitGenerator,
-              random.Random)
-
-
-def _rng_state(x: Any) -> Any:
-    if isinstance(x, np.random.Generator):
-        return repr(x.bit_generator.state)
-    if isinstance(x, np.random.BitGenerator):
-        return repr(x.state)
-    if isinstance(x, np.random.RandomState):
-        return repr(x.get_state(legacy=False))
-    return repr(x.getstate())
-
-
-def _reachable_rngs(f: Callable, leaves: list) -> list[Any]:
-    """Generators ``f`` may draw from: the global ones, arguments, closure cells and module
-    globals of ``f`` and the functions it wraps."""
-    found: dict[int, Any] = {id(random._inst): random._inst,
-                             id(np.random.mtrand._rand): np.random.mtrand._rand}
-    todo, seen = [f], set()
-    while todo:
-        fn = todo.pop()
-        if id(fn) in seen or len(seen) > 64:
-            continue
-        seen.add(id(fn))
-        objs = list(getattr(fn, "__closure__", None) or ())
-        objs = [c.cell_contents for c in objs if _filled(c)]
-        code = getattr(fn, "__code__", None)
-        if code is not None:
-            g = getattr(fn, "__globals__", {})
-            objs += [g[k] for k in code.co_names if k in g]
-        objs += [getattr(fn, a) for a in ("__wrapped__", "f", "__func__") if hasattr(fn, a)]
-        objs += list(getattr(fn, "__defaults__", None) or ())
-        objs += list((getattr(fn, "__kwdefaults__", None) or {}).values())
-        for o in objs:
-            if isinstance(o, _RNG_TYPES):
-                found[id(o)] = o
-            elif callable(o) and not isinstance(o, type):
-                todo.append(o)
-    for x in leaves:
-        if isinstance(x, _RNG_TYPES):
-            found[id(x)] = x
-    return list(found.values())
-
-
-def _filled(cell: Any) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018
-    except ValueError:
-        return False
-    return True
-
-
-def _entropy_read(codes: list) -> bool:
-    """Whether the capture ran the standard library's entropy sources (an unseeded
-    ``np.random.default_rng()``, ``secrets``, ``random.SystemRandom``)."""
-    return any(c.co_filename.endswith(("/random.py", "/secrets.py")) for c in codes)
 
 
 # --- the path --------------------------------------------------------------------------------
@@ -217,8 +156,7 @@ class FastPath:
             args, kwargs = rebuild(list(xs))
             return call_top(f, args, kwargs)
 
-        rngs = _reachable_rngs(f, [x for x, _ in leaves])
-        before = [_rng_state(r) for r in rngs]
+        draws = Draws(f, [x for x, _ in leaves])
         self.stats["captures"] += 1
         try:
             t, rec, fns, codes = capture_for_cache(flat, tuple(ex), {},
@@ -226,7 +164,7 @@ class FastPath:
         except Exception as e:  # noqa: BLE001 - the loop runs f and raises as it would
             return None, NOTHING, f"the capture failed ({type(e).__name__}: {e})"
         first = t.value
-        if [_rng_state(r) for r in rngs] != before or _entropy_read(codes):
+        if draws.drawn(fns, codes):
             return None, first, "f draws random numbers: a trace would repeat the recorded draw"
         live = None
         why = uncacheable_reason(t, rec)
