@@ -15,8 +15,8 @@ def pow_dx(x: Any, y: Any) -> Any:
     """d(x**y)/dx = y * x**(y-1): zero where y == 0, y*inf (not an exception) at x == 0.
     The formula is kept where y == 0 (0 * x**-1; only x == 0 == y is substituted) so that
     its own derivative in y, 1/x there, survives for second derivatives."""
-    if isinstance(y, np.ndarray):
-        both = (y == 0) & (np.asarray(x) == 0)
+    if isinstance(y, np.ndarray) or (isinstance(x, np.ndarray) and y == 0):  # (x ** 0)
+        both = (np.asarray(y) == 0) & (np.asarray(x) == 0)
         return y * np.where(both, 1, x) ** (y - 1) if both.any() else y * x ** (y - 1)
     if y == 0 and x == 0:
         return 0 * x
