@@ -125,7 +125,6 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("golden_section_min_value", "gog"): ("wrong", _ENVELOPE),
     ("float16_storage_exact_weights", "jvp"): ("wrong", _F16),
     ("float16_storage_large_penalty", "jvp"): ("wrong", _F16W),
-    ("float16_storage_large_penalty", "jacfwd"): ("wrong", _F16W),
     ("float16_table_loop_accumulation", "jvp"): ("wrong", _F16W),
     ("float16_params_small_loss", "jvp"): ("wrong", _F16W),
     ("errstate_seterr_nan_to_num", "jvp"): ("wrong_hazard", _NANTONUM),

@@ -60,9 +60,6 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("csv_export_zip_rows", "eager"): (
         "wrong", "csv.writer(...).writerows(zip(ts, ys)) called from the eager frame: its C "
         "calls are not scanned for traced arguments (FA101 in instrumented code)"),
-    ("numpy_frompyfunc", "eager"): (
-        "wrong", "np.frompyfunc ufunc applied to an array Tracer: the object-array result "
-        "carries no gradient, no hazard (mechanism not found)"),
     ("decimal_from_str_quantize", "eager"): (
         "wrong", "str(t) of a Tracer makes text without the text taint (FA111 in instrumented "
         "code): Decimal(str(x)) reads back a constant"),
