@@ -1085,11 +1085,18 @@ static PyObject *
 m_set_handlers(PyObject *mod, PyObject *obj)
 {
     static const char *names[] = {"binop",   "unary",   "compare", "getitem", "setitem",
-                                  "getattr", "getiter", "unpack",  "call"};
+                                  "getattr", "getiter", "unpack",  "call",    "foreign"};
+    /* interned once: a name string made for each call was kept by CPython's type attribute
+       cache (an entry per new string address, up to its 4096 entries: ~0.1 blocks a call) */
+    static PyObject *interned[10];
     PyObject *got[10] = {NULL};
+    for (int i = 0; i < 10; i++) {
+        if (interned[i] == NULL && (interned[i] = PyUnicode_InternFromString(names[i])) == NULL)
+            return NULL;
+    }
     if (obj != Py_None) {
         for (int i = 0; i < 9; i++) {
-            got[i] = PyObject_GetAttrString(obj, names[i]);
+            got[i] = PyObject_GetAttr(obj, interned[i]);
             if (got[i] == NULL) {
                 for (int j = 0; j < i; j++) {
                     Py_DECREF(got[j]);
@@ -1098,7 +1105,7 @@ m_set_handlers(PyObject *mod, PyObject *obj)
             }
         }
         /* optional: where another thread's traced values are reported */
-        got[9] = PyObject_GetAttrString(obj, "foreign");
+        got[9] = PyObject_GetAttr(obj, interned[9]);
         if (got[9] == NULL) {
             PyErr_Clear();
         }
@@ -4507,7 +4514,11 @@ weak_obj_is_referent(PyObject *wt)
             return 0;
         }
     }
-    PyObject *get = PyObject_GetAttrString(d, "fget");
+    static PyObject *s_fget; /* (interned: see m_set_handlers) */
+    if (s_fget == NULL && (s_fget = PyUnicode_InternFromString("fget")) == NULL) {
+        return -1;
+    }
+    PyObject *get = PyObject_GetAttr(d, s_fget);
     if (get == NULL) {
         return -1;
     }
@@ -6063,7 +6074,7 @@ session_enter(SessionObject *s, PyObject *unused)
     T.busy = 0; /* (a grad called by a signal handler or finalizer inside decide()) */
     T.in_gc = 0; /* (or by a gc callback: its own capture records) */
     s->entered = 1;
-    PyObject *guards = PyObject_GetAttrString(s->recorder, "guards");
+    PyObject *guards = PyObject_GetAttr(s->recorder, s_guards); /* (interned) */
     if (guards == NULL) {
         PyErr_Clear();
     }

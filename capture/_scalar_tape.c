@@ -1326,7 +1326,11 @@ static int array_setitem_step(PyObject *args, PyObject *ct, PyObject *out, PyObj
         else if (PyTuple_GET_SIZE(SLOT(v, off_v_shape)) != 0)
             rc = 2;
         if (rc == 2) {
-            PyObject *meta = PyObject_CallMethod(v, "meta", NULL), *u = NULL;
+            static PyObject *s_meta; /* (interned: see kept_bytes) */
+            if (s_meta == NULL)
+                s_meta = PyUnicode_InternFromString("meta");
+            PyObject *meta = s_meta != NULL ? PyObject_CallMethodNoArgs(v, s_meta) : NULL;
+            PyObject *u = NULL;
             if (meta != NULL)
                 u = PyObject_CallFunctionObjArgs(unbroadcast_fn, gv, meta, NULL);
             Py_XDECREF(meta);
@@ -2214,13 +2218,20 @@ kept_bytes(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "kept_bytes(values: list, strided_base: type | None)");
         return NULL;
     }
+    /* interned once (a name string made for each call was kept by CPython's type attribute
+       cache) */
+    static PyObject *s_primal, *s_base;
+    if (s_primal == NULL && (s_primal = PyUnicode_InternFromString("primal")) == NULL)
+        return NULL;
+    if (s_base == NULL && (s_base = PyUnicode_InternFromString("base")) == NULL)
+        return NULL;
     PyObject *values = args[0], *strided = args[1] == Py_None ? NULL : args[1];
     Py_ssize_t n = PyList_GET_SIZE(values), k = 0;
     Owner *owners = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(Owner));
     if (owners == NULL)
         return PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(values) && k < n; i++) {
-        PyObject *p = PyObject_GetAttrString(PyList_GET_ITEM(values, i), "primal");
+        PyObject *p = PyObject_GetAttr(PyList_GET_ITEM(values, i), s_primal);
         if (p == NULL) {
             PyMem_Free(owners);
             return NULL;
@@ -2230,7 +2241,7 @@ kept_bytes(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
             for (;;) {
                 PyObject *b = PyArray_BASE((PyArrayObject *)a);
                 if (b != NULL && strided != NULL && Py_TYPE(b) == (PyTypeObject *)strided) {
-                    PyObject *bb = PyObject_GetAttrString(b, "base");
+                    PyObject *bb = PyObject_GetAttr(b, s_base);
                     if (bb == NULL) {
                         PyErr_Clear();
                         break;
