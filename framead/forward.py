@@ -40,6 +40,7 @@ from .ir import Graph, Node, Value, active_nodes, flatten_tree, primal_tree, unf
 from .nonfinite import has_nan
 from .rules import fill_zeros, fit_tangent
 from .rules import primitives as prim
+from .rules.families import cotangent_dtype
 from .tracing import capture, name_of, norm_argnums, report_opaque, resolve_strict, split_aux
 
 __all__ = ["jvp", "linearize_trace", "ForwardTrace", "forward_trace", "unit_basis"]
@@ -221,12 +222,13 @@ def node_jvp(node: Node, ts: tuple) -> Any:
         a, key, v = node.args
         out = node.outputs[0]
         ta = ts[0] if ts[0] is not None else a.meta().zeros()
-        res = np.array(ta, dtype=np.result_type(np.asarray(ta).dtype, out.dtype), copy=True)
+        res = np.array(ta, dtype=np.result_type(np.asarray(ta).dtype,
+                                                 cotangent_dtype(out.dtype)), copy=True)
         tv = ts[2]
         if isinstance(tv, list | tuple):  # a[k] = [x0, 2.0]: zeros for the constant items
             tv = fill_zeros(tv, primal_tree(v))
         res[key] = tv if tv is not None else 0
-        return res.astype(out.dtype, copy=False)
+        return res.astype(cotangent_dtype(out.dtype), copy=False)  # (float16: float32)
     if rule is VIEW_UPDATE_RULE:
         parent, child, recipe = node.args
         tp = ts[0] if ts[0] is not None else parent.meta().zeros()

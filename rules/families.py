@@ -200,8 +200,9 @@ def defbinary(fn: Callable, dx: Any, dy: Any, *, elementwise: bool = True,
 
 
 def deflinear(fn: Callable, vjp: Callable, *, argnum: int = 0, saves: dict | None = None,
-              method: tuple | None = None, **spec: Any) -> Rule:
-    """``fn`` linear in argument ``argnum``: the JVP is ``fn`` applied to the tangent."""
+              method: tuple | None = None, cast: bool = False, **spec: Any) -> Rule:
+    """``fn`` linear in argument ``argnum``: the JVP is ``fn`` applied to the tangent (a
+    ``cast`` to float16 of a wider tangent keeps it in float32: ``cotangent_dtype``)."""
     call = getattr(method[0], method[1]) if method is not None else fn
     names = infer_argnames(call)[0] or ()
     out_pos = names.index("out") if "out" in names else None
@@ -215,6 +216,8 @@ def deflinear(fn: Callable, vjp: Callable, *, argnum: int = 0, saves: dict | Non
             args = args[:out_pos] + (None,) + args[out_pos + 1:]
         if "out" in kw:
             kw = {k: v for k, v in kw.items() if k != "out"}
+        if cast and getattr(ans, "dtype", None) == np.float16 and np.result_type(t).char != "e":
+            return np.asarray(t).astype(_F32).reshape(np.shape(ans))
         return call(*args, **kw)
 
     return _register(fn, method, vjp=(None,) * argnum + (vjp,), jvp=jvp,

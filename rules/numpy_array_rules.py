@@ -233,13 +233,13 @@ def install() -> None:
     deflinear(None, _mtranspose_vjp, method=(nd, "transpose"), aliases={0: 0})
     deflinear(None, _ravel_vjp, method=(nd, "ravel"), saves={0: (0,)}, aliases={0: 0})
     deflinear(None, _ravel_vjp, method=(nd, "flatten"), saves={0: (0,)})
-    deflinear(None, cast_vjp, method=(nd, "astype"))
+    deflinear(None, cast_vjp, method=(nd, "astype"), cast=True)
     deflinear(None, _item_vjp, method=(nd, "item"))
     for cls in (nd, np.generic):  # copy.copy(x), copy.deepcopy(x), of arrays and scalars
         for name in ("__copy__", "__deepcopy__"):
             deflinear(None, _same_vjp, method=(cls, name))
     for t in FLOAT_SCALARS:
-        deflinear(t, cast_vjp)
+        deflinear(t, cast_vjp, cast=True)
     for t in dict.fromkeys(INT_SCALARS):  # longlong is int64 on most platforms
         defcut(t, hazard=f"np.{t.__name__}() of a traced value has zero derivative: the "
                          "gradient stops here")

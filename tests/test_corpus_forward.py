@@ -84,10 +84,6 @@ _ENVELOPE = ("a minimiser found through traced comparisons only: the first deriv
     "by the envelope theorem (g'(x*) = 0), x*(a)'s dependence is lost for the second; "
     "no hazard (FA102 fires only when the result depends on a through comparisons "
     "alone)")
-_F16 = ("float16 tangents (JAX's convention): the tangent of x.astype(np.float16) is "
-    "rounded to float16, ~1e-4 relative along a random direction")
-_F16W = ("float16 tangents rounded to float16 (JAX's convention); the first-order check is "
-    "listed wrong in programs_classics11.EXPECTED (float16 cotangent casts)")
 _FILL = ("reported (FA112, forward): rules/shapes.fill_zeros gives a constant leaf's zero "
     "tangent as 0 * leaf, NaN for -inf (np.concatenate([x, [-np.inf]]))")
 _LINJVP = ("complex values written by a linear writer (np.copyto in np.linalg.norm's "
@@ -123,10 +119,6 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("scipy_root_fsolve_fixed_point", "gog"): ("wrong_hazard", "reported: FA107 implicit_solution"),
     ("golden_section_min_value", "hessian"): ("wrong", _ENVELOPE),
     ("golden_section_min_value", "gog"): ("wrong", _ENVELOPE),
-    ("float16_storage_exact_weights", "jvp"): ("wrong", _F16),
-    ("float16_storage_large_penalty", "jvp"): ("wrong", _F16W),
-    ("float16_table_loop_accumulation", "jvp"): ("wrong", _F16W),
-    ("float16_params_small_loss", "jvp"): ("wrong", _F16W),
     ("errstate_seterr_nan_to_num", "jvp"): ("wrong_hazard", _NANTONUM),
     ("errstate_seterr_nan_to_num", "jacfwd"): ("wrong_hazard", _NANTONUM),
     ("scipy_root_scalar_newton", "hessian"): ("wrong_hazard", "reported: FA107 implicit_solution"),

@@ -148,6 +148,30 @@ def test_float16_cotangents_fuzz(shape):
         _expect_close(np.asarray(g), ref, rtol, f16_input)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shapes())
+def test_float16_tangents_fuzz(shape):
+    """Forward mode carries float16 tangents in float32 too: jacfwd and jvp of a float64
+    input against the float64 twin's central differences (a float16 input's tangent is its
+    own precision's, as the gradient's)."""
+    steps, scale, n, seed, f16_input = shape
+    assume(not f16_input)
+    f16, f64 = program(steps, scale, np.float16), program(steps, scale, np.float64)
+    linear = not any(k in NONLINEAR for k, _ in steps)
+    p = np.random.default_rng(seed).uniform(0.5, 2.0, n)
+    with np.errstate(all="ignore"):
+        assume(np.isfinite(f16(p.copy())))
+    ref = central(f64, p)
+    assume(np.all(np.isfinite(ref)))
+    with np.errstate(all="ignore"):
+        jac = framead.jacfwd(f16)(p.copy())
+        v = np.cos(1.0 + np.arange(n))
+        _, t = framead.jvp(f16, (p.copy(),), (v,))
+    _expect_close(np.asarray(jac, dtype=float), ref, 2e-6 if linear else 4e-2, False)
+    np.testing.assert_allclose(t, ref @ v, rtol=2e-6 if linear else 4e-2,
+                               atol=1e-6 * np.abs(ref).sum())
+
+
 # --- the shapes helper-104 found, and the boundary ------------------------------------------
 
 @pytest.mark.parametrize("scale", [1e5, 1e-8, 1.0])
