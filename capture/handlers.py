@@ -26,7 +26,7 @@ from .call_kinds import CALL_KINDS
 from .callables import holds_traced
 from .calls import dispatch, text_guard
 from .membership import key_lookup, set_decision, set_operator
-from .native import Result
+from .native import Result, call_as_user
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
 from .overrides import (
     object_loop_elements,
@@ -78,17 +78,15 @@ class ProbeHandlers:
         if ta in _FAST_SCALARS and tb in _FAST_SCALARS:
             return self._scalar_binop(oparg % 13, a, b, frame)
         if (ta.__flags__ | tb.__flags__) & _HEAPTYPE or ta is deque or tb is deque:
-            # an array-like (``v @ obj``), a sequence NumPy reads: converted as NumPy does;
-            # an object NumPy knows nothing of: its object loop (_object_loop)
+            # an array-like (``v @ obj``), a sequence NumPy reads: as NumPy does; else _object_loop
             result = binary_operand(self, oparg, a, b, frame)
             if result is NO_SLOT:
                 result = self._object_loop(oparg, a, b, frame)
             if result is not NO_SLOT:
                 return result
-        if operator_runs_python(oparg, ta, tb, a, b):
-            # the operand's own Python operator (np.matrix's *, np.ma's): runs instrumented (an
-            return self.hold_if_container(  # object array of what a Fraction's ran: held)
-                (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b))
+        if operator_runs_python(oparg, ta, tb, a, b):  # np.matrix's *, np.ma's: instrumented,
+            return self.hold_if_container(call_as_user(  # the user's frame its caller (an
+                INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg], (a, b), None))
         if self.containers and (_held_objects(self, a) or _held_objects(self, b)) and \
                 ta in _OBJECT_OPERANDS and tb in _OBJECT_OPERANDS and \
                 (rule := rules.lookup(FUNC_OPS[oparg % 13])) is not None:
@@ -108,7 +106,8 @@ class ProbeHandlers:
                                              else FUNC_OPS[oparg])(a, b)
                 self.made_text(text, frame)
                 return text
-            return (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
+            return call_as_user(INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg],
+                                (a, b), None)  # (a user class's dunder: the user's line calls)
         if oparg >= 13:
             fop, iop = FUNC_OPS[oparg - 13], INPLACE_OPS[oparg - 13]
             if isinstance(a, np.ndarray):
@@ -256,10 +255,11 @@ class ProbeHandlers:
 
     @user_tracebacks
     def compare(self, oparg: int, a: Any, b: Any) -> Any:
-        result = self._object_loop(-1 - oparg, a, b, sys._getframe(1)) if (
-            type(a).__flags__ | type(b).__flags__) & _HEAPTYPE else NO_SLOT
-        if result is NO_SLOT:
-            result = COMPARE_OPS[oparg](a, b)
+        heap = (type(a).__flags__ | type(b).__flags__) & _HEAPTYPE  # (a user class's __eq__
+        result = self._object_loop(-1 - oparg, a, b, sys._getframe(1)) if heap else NO_SLOT
+        if result is NO_SLOT:  # is called from the user's line)
+            result = call_as_user(COMPARE_OPS[oparg], (a, b), None) if heap else \
+                COMPARE_OPS[oparg](a, b)
         if self.first_comparison is None:  # for finish(): results reached only this way
             self.first_comparison = loc_of(sys._getframe(1))
         note_compare(self, a, b)  # (capture/zero_trip.py)
