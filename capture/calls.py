@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 import collections.abc
 import functools
+import math
 import types
 from typing import Any
 
@@ -61,6 +62,7 @@ from .special_forms import (
 )
 from .unruled import callback_call, unknown_call
 from .writers import ufunc_at
+from .zero_trip import note as note_compare
 
 # register_solvers: framead/solvers.py registers through calls
 __all__ = ["dispatch", "map_keywords", "register_solvers", "text_guard"]
@@ -215,6 +217,9 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
             rec.unreplayable.append(f"{callable_name(fn)} orders traced values")
         return call_as_user(fn, args, kwargs)
     if kind & Kind.DECIDING:  # bool(x), math.isnan(x), np.isclose(a, b): native, guarded
+        if fn is math.isclose and len(args) == 2:  # a tolerance test: noted as a == b is
+            rec.first_comparison = rec.first_comparison or loc_of(frame)
+            note_compare(rec, *args)
         if rec.guards is not None and any(holds_traced(v) for v in kwargs.values()):
             rec.unreplayable.append(f"{callable_name(fn)} decides on a traced keyword")
         return _static_result(rec, fn, args, kwargs, frame)

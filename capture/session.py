@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import math
 import os
 import sys
 import threading
@@ -165,7 +166,8 @@ def _guard_flag_pairs(on: bool) -> list[tuple[Any, int]]:
     """The flags of the choosing, guarded and text callables while guards are recorded (on)
     or not (off: their flags of configure_flags)."""
     return [(fn, C.ALWAYS if on else 0) for fn in _CHOOSING] + \
-        [(fn, (C.RULE | C.SCAN if fn in _DECIDING else C.ALWAYS) if on else C.NATIVE)
+        [(fn, (C.RULE | C.SCAN if fn in _DECIDING else C.ALWAYS) if on else
+          C.RULE | C.SCAN if fn is math.isclose else C.NATIVE)  # (a loop's test: zero_trip)
          for fn in _GUARDED] + \
         [(fn, C.RULE | C.SCAN if on else off) for fn, off in _TEXT] + \
         [(fn, on_f if on else off_f) for fn, on_f, off_f in _INSERTIONS]

@@ -371,7 +371,7 @@ def test_false_alarm_cases_have_the_right_gradient(f, a, why):
 FIXED = {"newton_horner_helper", "newton_horner_inline", "rel_tol_on_the_right",
          "relative_residual", "f_then_df", "two_sided", "np_isclose", "verification_loop_after",
          "exact_equality", "fixed_point_equal", "sum_residual", "damped_step_size",
-         "recursive_newton", "df_then_f"}
+         "recursive_newton", "df_then_f", "math_isclose"}
 
 
 def _params(cases):
@@ -507,9 +507,8 @@ MISSES = [
     (df_then_f, 4.0, "fixed: other work whose instruction ran once is this pass's"),
     (two_sided, 4.0, "the second half's x * x is on the test's line: taken for 'the test ran "
      "again'; the second residual's walk back meets the first one: 'other work'"),
-    (math_isclose, 4.0, "math.isclose runs natively (no guards: session.py's flags): no "
-     "comparison noted; the diff: session flags it RULE | SCAN, calls.py's DECIDING branch "
-     "sets first_comparison and calls zero_trip.note(rec, args[0], args[1])"),
+    (math_isclose, 4.0, "fixed: math.isclose given traced values comes to dispatch, which "
+     "notes it as a comparison"),
     (np_isclose, 4.0, "np.isclose runs abs(x - y) <= atol + rtol * abs(y) in Python: " +
      CUT_SHORT[:-1] + ": rtol * abs(y)) hides the tie"),
     (exact_equality, 4.0, "fixed"), (fixed_point_equal, 1.0, "fixed"),
