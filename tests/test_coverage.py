@@ -42,7 +42,7 @@ def cut_by_int(x):
 
 def unknown_mutation(x):
     a = np.array(x, copy=True)
-    np.random.default_rng(0).shuffle(a)  # PLANT-shuffle
+    np.random.default_rng(0).permuted(a, out=a)  # PLANT-shuffle
     return float(np.sum(a * a))
 
 

@@ -209,8 +209,8 @@ def test_distribution_methods(name, shapes, pdf_diff, cdf_diff, method):
     for i, v in checks:
         f = lambda v, i=i: prog(v, i)  # noqa: E731
         hz = codes(f, v)
-        assert set(hz) <= {"FA101"}, hz
-        if i >= ns or i in diff or not hz:
+        assert set(hz) <= {"FA101", "FA102"}, hz  # (FA102: uniform's pdf in x, a constant)
+        if i >= ns or i in diff or not hz or "FA102" in hz:
             # x, loc, scale and shapes with closed forms are right (a spurious report on a
             # constant shape parameter is tolerated: np.broadcast_arrays marks it traced)
             assert_grad(f, v, rtol=2e-5, atol=1e-6, hazards=True)
@@ -337,8 +337,8 @@ def test_signal_2d_and_lfilter(data):
 def test_signal_unsupported_forms_are_loud():
     x, k = np.ones((3, 4)), np.ones((2, 2))
     assert "FA101" in codes(lambda x: np.sum(ss.convolve2d(x, k, "same", "wrap")), x)
-    zi = np.array([0.3])
-    assert "FA101" in codes(lambda z: ss.lfilter([1.0, 0.5], [1.0, -0.2], x[0], zi=z)[0][0], zi)
+    zi = np.array([0.3])  # (lfilter's zi= is differentiated now: test_rule_gaps_s20_lfilter)
+    assert not codes(lambda z: ss.lfilter([1.0, 0.5], [1.0, -0.2], x[0], zi=z)[0][0], zi)
 
 
 @pytest.mark.parametrize("name", ["fft", "ifft", "rfft", "irfft", "fftn", "ifftn", "rfftn",
