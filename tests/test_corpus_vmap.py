@@ -185,6 +185,11 @@ def _judged(case) -> tuple[dict, dict]:
     return _CACHE[case.name]
 
 
+# entries seen on 3.11 only (3.12/3.13 give these eager runs right: not strict there)
+ON_311 = {("chebft_chebev", "eager"), ("csv_export_zip_rows", "eager"),
+          ("pickle_roundtrip", "eager")}
+
+
 def _one_pass_here(name: str) -> bool:
     return FULL or zlib.crc32(name.encode()) % ONE_PASS_EVERY == 0
 
@@ -198,7 +203,8 @@ def _params():
             if c in ONE_PASS and not _one_pass_here(case.name):
                 continue  # (not collected in CI)
             exp = EXPECTED.get((case.name, c))
-            marks = [pytest.mark.xfail(strict=True, reason=f"{exp[0]}: {exp[1]}")] \
+            strict = (case.name, c) not in ON_311 or sys.version_info < (3, 12)
+            marks = [pytest.mark.xfail(strict=strict, reason=f"{exp[0]}: {exp[1]}")] \
                 if exp and exp[0] in ("wrong", "error") else []
             out.append(pytest.param(case, c, id=f"{case.name}-{c}", marks=slow + marks))
     return out
