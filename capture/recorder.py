@@ -35,7 +35,6 @@ from .protocols import Deferred
 from .saves import ALL, plain_constants, saved_set
 from .sourceloc import loc_of, user_tracebacks, where_of
 from .text_taint import TextTaint, user_loc
-from .traced_outputs import constant_leaves
 from .unruled import refused_call, unknown_call
 from .values import ValueTable, call_recipe
 from .zero_trip import zero_trip_exit, zero_trip_message
@@ -378,11 +377,12 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
     def _outputs(self, result, parent, recipe, writes=(), rule=None, traced=()):
         if type(result) in (tuple, list) or (isinstance(result, tuple)):
             leaves, treedef = flatten_tree(result)
-            outs = []
-            for leaf, const in zip(leaves, constant_leaves(rule, traced, leaves), strict=True):
+            outs, per_arg = [], getattr(rule, "per_argument", False)  # (output k: argument k)
+            for k, leaf in enumerate(leaves):
                 if any(leaf is w for w in writes) and is_differentiable(leaf):
                     outs.append(self._new_value(leaf))  # an out= array: written back
-                elif not const and is_differentiable(leaf) and self.entries.get(id(leaf)) is None:
+                elif not (per_arg and k not in traced) and is_differentiable(leaf) and \
+                        self.entries.get(id(leaf)) is None:
                     v = self._new_value(leaf)
                     self._register(leaf, v)
                     outs.append(v)

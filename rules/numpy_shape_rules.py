@@ -441,7 +441,7 @@ def install() -> None:
         deflinear(fn, _split_vjp(axis_of), multi=True)
     deflinear(np.unstack, _unstack_vjp, multi=True)
     register(np.broadcast_arrays, vjp=_broadcast_arrays_vjp, jvp=_broadcast_arrays_jvp,
-             saves={}, multi=True, argnames=None)
+             saves={}, multi=True, argnames=None, per_argument=True)
     for fn in (np.full, np.full_like):  # the shape (or prototype) has no derivative
         register(fn, vjp=(None, _fill_vjp), jvp=_full_jvp(fn), saves={1: ()}, nondiff=(0,))
     for fn in (np.unwrap, np.real_if_close):  # locally the identity
@@ -450,7 +450,7 @@ def install() -> None:
              saves={0: (), 1: ()})
     for fn in (np.atleast_1d, np.atleast_2d, np.atleast_3d):
         register(fn, vjp=_atleast_vjp, jvp=_atleast_jvp(fn), saves={}, argnames=None,
-                 multi=True)
+                 multi=True, per_argument=True)
     register(np.sort, vjp=(_sort_vjp,), jvp=_sort_jvp, saves={0: (0, ANS)},
              refuses={"order": "given"})
     register(np.partition, vjp=(_partition_vjp,), jvp=_partition_jvp, saves={0: (0, ANS)},
@@ -463,7 +463,7 @@ def install() -> None:
         _partition_into, vjp=(_partition_vjp,), jvp=_partition_jvp, saves={0: (0, ANS)},
         mutates=(0,), aliases={0: 0}, name="ndarray.partition", refuses={"order": "given"}))
     register(np.meshgrid, vjp=_meshgrid_vjp, jvp=_meshgrid_jvp, saves={}, multi=True,
-             argnames=None)
+             argnames=None, per_argument=True)
     register(np.linspace, vjp=(_linspace_cot(0), _linspace_cot(1)), jvp=_linspace_jvp,
              saves={0: (), 1: ()}, multi=True)
     register(np.logspace, vjp=(_logspace_cot(0), _logspace_cot(1), None, None, _logspace_dbase),

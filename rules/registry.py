@@ -71,10 +71,12 @@ class Rule:
     (nested) list/tuple whose leaves may be traced (``sum``'s items, ``np.array``'s object);
     their cotangents/tangents have the same structure, None for leaves without one.
     ``multi``: the output is a (nested) tuple/list; ``g`` has the same structure with zeros
-    filled in. ``mutates``/``aliases`` (``{out: arg}``, "may be the same object or a view")
-    describe buffers; ``hazard`` is a message for the coverage report when a traced value
-    goes through a ``cut`` rule the user may not expect (``int()``, ``round()``), or (FA101)
-    reaches a ``nondiff`` argument of a rule that is not cut (``scipy.special.jv``'s order).
+    filled in; ``per_argument``: its output k is made from argument k alone (traced only where
+    that argument is: ``np.broadcast_arrays``). ``mutates``/``aliases`` (``{out: arg}``, "may be
+    the same object or a view") describe buffers; ``hazard`` is a message for the coverage
+    report when a traced value goes through a ``cut`` rule the user may not expect (``int()``,
+    ``round()``), or (FA101) reaches a ``nondiff`` argument of a rule that is not cut
+    (``scipy.special.jv``'s order).
     ``refusal``: the calls the derivatives cannot handle (``refusals.py``; ``refuses()``).
     """
 
@@ -90,6 +92,7 @@ class Rule:
     mutates: tuple[int, ...] = ()
     aliases: dict = field(default_factory=dict)
     multi: bool = False
+    per_argument: bool = False
     containers: tuple[int, ...] = ()
     hazard: str | None = None
     first_order: tuple[int, ...] = ()  # argnums whose derivative code is not differentiable
@@ -266,7 +269,8 @@ def make_rule(fn: Callable | None, *, vjp: Any = None, jvp: Any = None, name: st
               saves: dict | None = None, elementwise: bool = False, nondiff: Any = (),
               argnames: Any = _INFER, cut: bool = False, mutates: Any = (),
               aliases: dict | None = None, multi: bool = False, containers: Any = (),
-              hazard: str | None = None, first_order: Any = (), refuses: Any = None) -> Rule:
+              hazard: str | None = None, first_order: Any = (), refuses: Any = None,
+              per_argument: bool = False) -> Rule:
     """Build and validate a Rule without registering it (``register`` calls this).
     ``first_order``: argnums whose derivative is computed by code a nested capture cannot
     differentiate again (a complex step): higher orders through them are reported (FA107);
@@ -325,7 +329,7 @@ def make_rule(fn: Callable | None, *, vjp: Any = None, jvp: Any = None, name: st
     return Rule(fn=fn, name=owner, vjp=vjp, jvp=jvp, saves=saves, elementwise=bool(elementwise),
                 nondiff=nondiff, argnames=argnames, cut=bool(cut), mutates=mutates,
                 aliases=dict(aliases), multi=bool(multi), containers=containers, hazard=hazard,
-                first_order=_ints(first_order, "first_order", owner),
+                first_order=_ints(first_order, "first_order", owner), per_argument=per_argument,
                 refusal=refusal(refuses, argnames, owner, RuleError))
 
 
