@@ -17,14 +17,12 @@ its VJP (one VJP call per output element, real dtypes only).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from . import tree
-from .capture.hazards import Hazard
 from .capture.primitive_rules import (
     CONST_RULE,
     COPY_RULE,
@@ -34,10 +32,8 @@ from .capture.primitive_rules import (
 )
 from .capture.recorder import Recorder
 from .capture.session import internals_visible, outer_recorder
-from .capture.sourceloc import user_stacklevel
-from .errors import GradientHazard, GradientWarning
 from .ir import Graph, Node, Value, active_nodes, flatten_tree, primal_tree, unflatten_tree
-from .nonfinite import has_nan
+from .nonfinite import finite, has_nan, report_fa112
 from .rules import fill_zeros, fit_tangent
 from .rules import primitives as prim
 from .rules.families import cotangent_dtype
@@ -76,8 +72,7 @@ class ForwardTrace:
         for v, leaf in zip(self.graph.outputs, leaves, strict=True):
             t = tan.get(v.id) if isinstance(v, Value) else None
             outs.append(_fit_out(t, leaf))
-        if not self.reported and any(map(has_nan, outs)) and all(
-                map(_finite_value, leaves)):
+        if not self.reported and any(map(has_nan, outs)) and all(map(finite, leaves)):
             self.reported = True
             report_nonfinite_tangent(self.live, seeds, self.name, self.strict)
         return tree.unflatten(self.out_treedef, outs)
@@ -111,14 +106,6 @@ class _NestedForwardTrace(ForwardTrace):
             return super().tangent(tangents)
 
 
-def _finite_value(leaf: Any) -> bool:
-    """A result leaf that is finite (or not a number: no derivative is asked of it)."""
-    if not tree.differentiable(leaf):
-        return True
-    with np.errstate(all="ignore"):
-        return bool(np.all(np.isfinite(leaf)))
-
-
 def report_nonfinite_tangent(nodes: list[Node], seeds: dict[int, Any], fname: str,
                              strict: bool) -> None:
     """FA112 for a finite result whose tangent holds a NaN (the forward twin of
@@ -135,14 +122,11 @@ def report_nonfinite_tangent(nodes: list[Node], seeds: dict[int, Any], fname: st
         else:
             return
     loc = node.loc
-    msg = (f"the tangent of {fname} holds a NaN although its value is finite: it is born in "
-           f"the JVP of {node.name} for {loc.file}:{loc.line} ({loc.source().strip()}): "
-           "inf * 0 or NaN * 0, typically an infinite tangent or derivative that a mask, a "
-           "clamp or np.where's unselected branch multiplies by 0; its true contribution is 0")
-    if strict:
-        raise GradientHazard(Hazard("FA112", node.name, loc, msg))
-    warnings.warn(GradientWarning(f"FA112 [nonfinite-gradient] {msg}"),
-                  stacklevel=user_stacklevel())
+    report_fa112(node, f"the tangent of {fname} holds a NaN although its value is finite: it is "
+                 f"born in the JVP of {node.name} for {loc.file}:{loc.line} "
+                 f"({loc.source().strip()}): inf * 0 or NaN * 0, typically an infinite tangent "
+                 "or derivative that a mask, a clamp or np.where's unselected branch multiplies "
+                 "by 0; its true contribution is 0", strict)
 
 
 # ----------------------------------------------------------------------------- tangent pass

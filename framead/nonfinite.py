@@ -116,8 +116,14 @@ def report_nonfinite(bw: Backward, seeds: dict[int, Any], fname: str, strict: bo
                 f"{src.file}:{src.line} ({src.source().strip()}) made")
     msg += (": 0 * inf or 0 * NaN, typically a branch np.where (a clamp, a mask) did not "
             "select whose derivative is infinite or NaN there; its true contribution is 0")
+    report_fa112(node, msg, strict)
+
+
+def report_fa112(node: Node, msg: str, strict: bool) -> None:
+    """FA112 at ``node``'s line: a GradientWarning at the user's call, GradientHazard in
+    strict mode (the reverse pass's report above, forward mode's in framead/forward.py)."""
     if strict:
-        raise GradientHazard(Hazard("FA112", node.name, loc, msg))
+        raise GradientHazard(Hazard("FA112", node.name, node.loc, msg))
     warnings.warn(GradientWarning(f"FA112 [nonfinite-gradient] {msg}"),
                   stacklevel=user_stacklevel())
 
