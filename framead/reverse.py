@@ -36,6 +36,7 @@ from .reverse_source import (
 from .reverse_steps import GETITEM, INLINE, _make_step, _Step, vjp_parts  # noqa: F401
 from .rules import library_rules
 from .rules import unbroadcast as _unbroadcast
+from .rules.families import cotangent_dtype
 
 try:
     from .capture import _scalar_tape
@@ -43,7 +44,6 @@ except ImportError:  # pragma: no cover - a source checkout whose extension is n
     _scalar_tape = None  # type: ignore[assignment]
 
 _F16 = np.dtype(np.float16)
-_F32 = np.dtype(np.float32)  # (the cotangent dtype of float16 primals)
 CHUNK_NODES = 250
 COMPILE_LIMIT = 1000
 _serial = itertools.count(1)
@@ -122,11 +122,10 @@ def _acc_getitem(ct: dict, a: int, key: Any, g: Any, shape: tuple, dtype: Any) -
     own = _owned(ct)
     o = ct.get(a)
     if o is None:
-        o = ct[a] = np.zeros(shape, _F32 if dtype.char == "e" else dtype)
+        o = ct[a] = np.zeros(shape, cotangent_dtype(dtype))
         own.add(a)
     elif a not in own:
-        o = ct[a] = np.array(np.broadcast_to(o, shape), copy=True,
-                             dtype=_F32 if dtype.char == "e" else dtype)
+        o = ct[a] = np.array(np.broadcast_to(o, shape), dtype=cotangent_dtype(dtype), copy=True)
         own.add(a)
     o[key] += g
 
@@ -491,7 +490,7 @@ class Backward:
         ct = dict(seeds)
         for i, s in seeds.items():  # (a float16 output's seed: carried in float32)
             if type(s) is not float and getattr(s, "dtype", None) == _F16:
-                ct[i] = s.astype(_F32)
+                ct[i] = s.astype(cotangent_dtype(_F16))
         try:
             k = 0
             ops = None

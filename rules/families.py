@@ -112,13 +112,13 @@ def _up(v: Any, ans: Any) -> Any:
         return v
     t = type(v)
     if t is float or (t is complex and dt.kind == "c"):
-        return (_F32 if dt.char == "e" else dt).type(v)
+        return cotangent_dtype(dt).type(v)
     if isinstance(v, np.ndarray | np.generic):
         vt = v.dtype
         if vt == dt:  # (float16 only past this test: float32/float64 pay one comparison)
             return v.astype(_F32) if vt.char == "e" else v
         if vt.kind in "fc" and np.can_cast(vt, dt):
-            return v.astype(_F32 if dt.char == "e" else dt)
+            return v.astype(cotangent_dtype(dt))
     return v
 
 
