@@ -639,9 +639,13 @@ def test_async_exceptions_into_capturing_threads():
         def worker(k):
             n_ok = n_stop = 0; bad = []
             end = time.time() + float(sys.argv[1])
+            hard_end = end + 60  # a loaded machine: go on until both outcomes were seen
+            def more():
+                now = time.time()
+                return now < end or (now < hard_end and min(n_ok, n_stop) < 4)
             while True:
                 try:
-                    while time.time() < end:
+                    while more():
                         try:
                             g = framead.grad(loop, cache=bool(k % 2))(0.3)
                             n_ok += 1
@@ -666,10 +670,11 @@ def test_async_exceptions_into_capturing_threads():
             time.sleep(rnd.uniform(0, 0.004))
         for t in threads: t.join()
         print("@@" + json.dumps([counts, state() == clean, bool(framead.grad(loop)(0.3) == ref)]))
-    """, str(seconds), timeout=seconds + 60, prelude=STATE))
+    """, str(seconds), timeout=seconds + 120, prelude=STATE))
     counts, clean, after = out
     assert all(c[2] == [] for c in counts.values()), counts
-    assert sum(c[1] for c in counts.values()) > 10 and sum(c[0] for c in counts.values()) > 10
+    assert sum(c[1] for c in counts.values()) > 10, counts
+    assert sum(c[0] for c in counts.values()) > 10, counts
     assert clean and after
 
 
