@@ -15,7 +15,7 @@ import operator
 
 import numpy as np
 
-from .families import cotangent_dtype, defbinary, defcut, deflinear, defunary
+from .families import QUOTIENT_DY, cotangent_dtype, defbinary, defcut, deflinear, defunary
 from .formulas import abs_dx, abs_jvp, pow_dx, pow_dy
 from .numpy_array_rules import cast_back, cast_vjp
 from .numpy_rules import DIVMOD, ROUND_HAZARD
@@ -32,7 +32,7 @@ BINARY = [
     (operator.add, operator.iadd, 1, 1),
     (operator.sub, operator.isub, 1, -1),
     (operator.mul, operator.imul, "y", "x"),
-    (operator.truediv, operator.itruediv, lambda y: 1 / y, lambda ans, y: -ans / y),
+    (operator.truediv, operator.itruediv, lambda y: 1 / y, QUOTIENT_DY),
     (operator.pow, operator.ipow, *_POW),
     (operator.mod, operator.imod, *_MOD),
 ]

@@ -166,6 +166,29 @@ def _scaled(call: Any, const: Any, names: tuple[str, ...] = ()) -> Callable:
     return scaled
 
 
+class Scaled:
+    """A derivative given whole: ``fn(g_or_t, ans, *args, **kw)`` returns the cotangent (and
+    the tangent) itself, where ``g * d`` would lose what ``fn`` keeps; ``saves`` as a rule's."""
+
+    def __init__(self, fn: Callable, saves: tuple) -> None:
+        self.fn, self.saves = fn, saves
+
+
+def _quotient_dy(g, ans, x, y, *args, **kw):
+    """d(x / y)/dy applied as ``-(g / y) * ans``: ``g * (-ans / y)`` underflows where
+    ``ans / y`` does (``log1p(exp(v))``'s second derivative at v = 400: ``ans / y`` is
+    1e-348 = 0, times the 1e174 in ``g``, loses a term of size 1)."""
+    g = _up(g, ans)
+    y = _up(y, ans)
+    q = np.divide(g, y) if isinstance(g, np.ndarray | np.generic) or \
+        isinstance(y, np.ndarray | np.generic) else g / y
+    ct = no_cotangent_no_nan(-(q * ans), g)
+    return _masked(ct, kw) if kw else ct
+
+
+QUOTIENT_DY = Scaled(_quotient_dy, (1, ANS))
+
+
 def _register(fn: Any, method: tuple | None, **spec: Any) -> Rule:
     if method is not None:
         return register_method(method[0], method[1], **spec)
@@ -183,14 +206,18 @@ def defunary(fn: Callable, d: Any, *, elementwise: bool = True, **spec: Any) -> 
 
 def defbinary(fn: Callable, dx: Any, dy: Any, *, elementwise: bool = True,
               **spec: Any) -> Rule:
-    """Elementwise ``f(x, y)``; ``dx``/``dy`` constants, functions of ``ans``/``x``/``y``, or None
-    (no derivative in that argument)."""
+    """Elementwise ``f(x, y)``; ``dx``/``dy`` constants, functions of ``ans``/``x``/``y``, a
+    ``Scaled`` (the whole cotangent), or None (no derivative in that argument)."""
     owner = spec.get("name") or getattr(fn, "__name__", repr(fn))
     parts: list[Callable | None] = []
     saves: dict[int, tuple] = {}
     for i, d in enumerate((dx, dy)):
         if d is None:
             parts.append(None)
+            continue
+        if isinstance(d, Scaled):
+            parts.append(d.fn)
+            saves[i] = d.saves
             continue
         call, const, s = _derivative(d, ("x", "y"), owner)
         parts.append(_scaled(call, const, ("x", "y")))

@@ -68,7 +68,7 @@ UNARY = [
     (sp.cbrt, lambda ans: 1 / (3 * ans * ans)),
     (sp.i0, lambda x: sp.i1(x)), (sp.i1, lambda ans, x: sp.i0(x) - _safe(ans, x, 0.5)),
     (sp.i0e, lambda ans, x: sp.i1e(x) - np.sign(x) * ans),
-    (sp.i1e, lambda ans, x: sp.i0e(x) - ans * (np.sign(x) + _safe(1.0, x))),
+    (sp.i1e, lambda ans, x: sp.i0e(x) - np.sign(x) * ans - _safe(ans, x, 0.5)),
     (sp.j0, lambda x: -sp.j1(x)), (sp.j1, lambda ans, x: sp.j0(x) - _safe(ans, x, 0.5)),
     (sp.y0, lambda x: -sp.y1(x)), (sp.y1, lambda ans, x: sp.y0(x) - ans / x),
     (sp.k0, lambda x: -sp.k1(x)), (sp.k1, lambda ans, x: -sp.k0(x) - ans / x),
