@@ -45,9 +45,10 @@ import numpy as np
 from framead.ir import Node, Value
 
 from . import _evalframe as C
+from .primitive_rules import COPY_RULE
 from .sourceloc import MAX_STACK, line_at, resolve_where
 
-__all__ = ["note", "zero_trip_exit", "zero_trip_message"]
+__all__ = ["note", "zero_trip_exit", "zero_trip_message", "decided_exit"]
 
 CANCELLED = 1e-8  # a residual at most this times its operands' size is rounding level
 TIE = 1e-8  # a test that a change of TIE x the residual's operands would flip is a tie
@@ -425,11 +426,123 @@ def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
                 # last is the test's value
                 if _judge(nodes, i, live_of, [(at, dist)], scale):
                     return _compared_at(n)
+    return decided_exit(nodes, cmps, live_of)
+
+
+# --- second order through a value a search chose by comparisons -----------------------------
+# min over x of f(x, t) by golden-section search, bisection, ternary search: the search's
+# comparisons choose x (a constant to the capture) and its first-order gradient df/dt at x* is
+# right (envelope theorem: df/dx = 0 there). A nested derivative (hessian, grad of grad,
+# jacfwd / jvp of grad) differentiates that gradient again, which depends on x*: the term
+# d(df/dt)/dx * dx*/dt is lost. The outer capture sees it: after a nested capture's inputs
+# (COPY_RULE nodes) a comparison the search converged on (a near-tie) of work made afresh
+# from the inputs and constants that reaches no output (the search's evaluations), then a
+# node the outputs depend on reading a constant equal (to NEAR) to a point the search
+# evaluated, not a literal of the program. Newton's iterates (the test's work reaches the
+# result), a grid's argmin (no tie: its choice is locally constant) and a gradient that does
+# not read the chosen value (df/dt independent of x) stay silent.
+
+SEARCH_TIE = 1e-7  # a comparison whose margin is at most this times its operands' size
+NEAR = 1e-6  # a constant this close (relative) to a point the search evaluated is its choice
+SEARCH_WALK = 256  # nodes of one evaluation between two comparisons, at most
+
+
+class Decided(Node):
+    """The operand of a search's comparison (located there) whose choice a nested
+    derivative reads as a constant."""
+
+    __slots__ = ()
+
+
+def _points(args: Any) -> list:
+    """The float constants (scalars, float arrays) among a node's arguments."""
+    out = []
+    for a in args:
+        if type(a) is float or isinstance(a, np.floating):
+            out.append(float(a))
+        elif type(a) is np.ndarray and a.dtype.kind == "f" and a.size:
+            out.append(a)
+    return out
+
+
+def _near(u: Any, c: Any) -> bool:
+    if isinstance(u, float) and isinstance(c, float):
+        return u == c or abs(u - c) <= NEAR * max(abs(u), abs(c))
+    if isinstance(u, np.ndarray) and isinstance(c, np.ndarray) and u.shape == c.shape:
+        with np.errstate(all="ignore"):
+            return bool(np.all(np.abs(u - c) <= NEAR * np.maximum(np.abs(u), np.abs(c))))
+    return False
+
+
+def _literals(nodes: list, idx: Any) -> set[float]:
+    """The float literals of the code objects the nodes ran in."""
+    out: set[float] = set()
+    codes: set[int] = set()
+    for j in idx:
+        frames = getattr(getattr(nodes[j], "_loc", None), "frames", None)
+        for code, _ in frames if type(frames) is tuple else ():
+            if id(code) not in codes:
+                codes.add(id(code))
+                out.update(float(k) for k in code.co_consts if type(k) in (float, int))
+    return out
+
+
+def _margin(n: Node, dist: float) -> bool:
+    """Whether a comparison ``dist`` apart, made right after ``n``, is a near-tie of the
+    sizes ``n`` computed with."""
+    sizes = [_size(n.outputs[0])] if len(n.outputs) == 1 and type(n.outputs[0]) is Value \
+        else []
+    sizes += [_size(a) for a in n.args if type(a) is Value or type(a) in _SCALARS]
+    scale = max((z for z in sizes if z == z), default=0.0)
+    return 0 < scale < float("inf") and dist <= SEARCH_TIE * scale
+
+
+def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]]) -> Node | None:
+    """A search's comparison whose choice a nested derivative reads as a constant (above),
+    located at the comparison, or None."""
+    start = next((k for k, n in enumerate(nodes) if n.rule is COPY_RULE), None)
+    if start is None:
+        return None
+    live: set[int] | None = None
+    ats = sorted({at for at, _ in cmps if start < at <= len(nodes)})
+    for at, dist in reversed(cmps):
+        if not start < at <= len(nodes) or not _margin(nodes[at - 1], dist):
+            continue
+        prev = max((a for a in ats if a < at), default=start)
+        lo = max(prev, start + 1, at - SEARCH_WALK)
+        if live is None:
+            live = live_of()
+        window = range(lo, at)
+        if any(_ids(nodes[j].outputs) & live for j in window):
+            continue  # (the test's work reaches the result: Newton's iterates)
+        points = [c for j in window for c in _points(nodes[j].args)]
+        if not points:
+            continue
+        literals = _literals(nodes, window)
+        for j in range(at, len(nodes)):
+            n = nodes[j]
+            if not _ids(n.outputs) & live:
+                continue
+            for u in _points(n.args):
+                if isinstance(u, float) and u in literals:
+                    continue
+                if any(_near(u, c) for c in points):
+                    m = _compared_at(nodes[at - 1])
+                    return Decided(m.rule, m.args, m.kwargs, m.outputs, m._loc)
     return None
 
 
 def zero_trip_message(node: Node) -> str:
     """FA102's message for ``zero_trip_exit``'s finding."""
+    if type(node) is Decided:
+        return ("a higher-order derivative (hessian, grad of grad, jacfwd or jvp of grad) "
+                "reads a value chosen by comparisons of traced values (a search: golden "
+                "section, bisection, ternary, Nelder-Mead...) that converged at this line: "
+                "to the nested derivative the chosen value is a constant, so the term from "
+                "its own dependence on the inputs is lost (the first-order gradient may be "
+                "right, by the envelope theorem; its derivative is not). Differentiate the "
+                "optimality condition with framead.implicit, or take second derivatives "
+                "with the minimiser as an explicit input")
     return ("a loop ran zero times: its first test compared a value that cancels to rounding "
             "level (a residual of exactly 0, as where an iteration starts at its answer) "
             "with a tolerance it barely met; a change of the inputs as small as the tolerance "
