@@ -3,7 +3,6 @@ attributes, iteration and calls on traced values. Part of ``Recorder`` (recorder
 
 from __future__ import annotations
 
-import functools
 import math
 import operator
 import sys
@@ -24,7 +23,7 @@ from . import _evalframe as C
 from .buffers import Buffer, Entry, WeakEntry
 from .call_kinds import CALL_KINDS
 from .callables import holds_traced
-from .calls import dispatch, text_guard
+from .calls import dispatch
 from .membership import key_lookup, set_decision, set_operator
 from .native import Result, call_as_user
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS, UNARY_OPS
@@ -41,14 +40,13 @@ from .protocols import NO_SLOT, binary_operand
 from .saves import saved_set
 from .sourceloc import loc_of, user_tracebacks, where_of
 from .special_forms import check_hit, object_made, object_operands
+from .text_mod import text_mod
 from .zero_trip import note as note_compare
 
 _HEAPTYPE = 1 << 9
 _SETS = frozenset({set, frozenset})
 _NUMERIC_TYPES = (float, int, complex, np.ndarray, np.generic)
 _FAST_SCALARS = frozenset({float, int, complex, bool})
-_CONTAINERS = (dict, list, tuple, set, frozenset)
-_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
 _PY_DTYPES = {float: np.dtype(float), complex: np.dtype(complex)}
 # attributes that hand out an array's memory itself (read there, framead sees nothing: FA105)
 _RAW_MEMORY = frozenset({"data", "ctypes", "__array_interface__", "__array_struct__"})
@@ -101,7 +99,7 @@ class ProbeHandlers:
                 return set_operator(self, INPLACE_OPS[oparg - 13] if oparg >= 13
                                     else FUNC_OPS[oparg], a, b, frame)
             if isinstance(a, str | bytes):  # "%g" % x: text (a parse of it is FA111)
-                text = self._text_mod(oparg, a, b, frame) if self.guards is not None and \
+                text = text_mod(self, oparg, a, b, frame) if self.guards is not None and \
                     oparg % 13 == _MOD else (INPLACE_OPS[oparg - 13] if oparg >= 13
                                              else FUNC_OPS[oparg])(a, b)
                 self.made_text(text, frame)
@@ -159,24 +157,6 @@ class ProbeHandlers:
         r = object_loop_elements(x, element)  # (a 0-d array's comparison: the ufunc's bool)
         return (np.bool_(bool(r)) if type(x) is np.ndarray else r) if cmp else \
             self.hold_if_container(r)
-
-    def _text_mod(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
-        """``"%.2f" % x`` in a cached trace: the text guarded, re-made from the replay's
-        values (``"%(v).2f" % d``: the dict's). A domain error (``"%d" % nan``), or traced
-        values it cannot be re-made from (a set, slice, dict view or key): unreplayable."""
-        try:
-            text = (INPLACE_OPS[oparg - 13] if oparg >= 13 else FUNC_OPS[oparg])(a, b)
-        except Exception as e:
-            self._raised("'%' formatting", e, frame)
-            raise
-        fn, given = (functools.partial(_mapping_text, tuple(b)), (a, *b.values())) \
-            if type(b) is dict else (operator.mod, (a, b))
-        if any(_hidden_traced(self, x) for x in given) or \
-                (fn is not operator.mod and _text_holds_traced(list(b))):
-            self.unreplayable.append(f"'%' made text of traced values at {loc_of(frame).short()}")
-        else:
-            text_guard(self, fn, given, {}, text, frame)
-        return text
 
     def _sequence_binop(self, oparg: int, a: Any, b: Any, frame: Any) -> Any:
         """A list/tuple operand of a NumPy array or scalar: NumPy coerces it to an array
@@ -512,37 +492,6 @@ _FAST_TABLES: list = []  # [(rules, saves) by operator, or None: the C numbering
 
 
 _OBJECT_OPERANDS = frozenset({np.ndarray, float, int, complex, np.float64})
-
-
-def _mapping_text(keys: tuple, fmt: Any, *values: Any) -> Any:
-    """``fmt % {key: value, ...}`` re-made from the replay's values (a guard's callable)."""
-    return fmt % dict(zip(keys, values, strict=True))
-
-
-def _hidden_traced(rec: Any, x: Any, path: tuple = ()) -> bool:
-    """``x`` holds traced values C makes text of that ``rec.tree_value`` does not carry."""
-    if type(x) is list or type(x) is tuple:
-        return id(x) not in path and any(_hidden_traced(rec, i, (*path, id(x))) for i in x)
-    return rec.value_of(x) is None and _text_holds_traced(x)
-
-
-def _text_holds_traced(x: Any) -> bool:
-    """Whether C makes text of traced values in ``x``: traced, or in lists, tuples, dicts,
-    sets, slices, dict views (a Python class's text is its code, recorded where it runs)."""
-    stack, seen = [x], set()
-    while stack:
-        y = stack.pop()
-        t = type(y)
-        if C.is_tracked(y):
-            return True
-        if t is slice or t in _VIEWS:
-            stack.extend((y.start, y.stop, y.step) if t is slice else y)
-        elif isinstance(y, _CONTAINERS) and id(y) not in seen and not (
-                python_attr(t, "__repr__") or python_attr(t, "__str__")):
-            seen.add(id(y))
-            stack.extend([*dict.keys(y), *dict.values(y)] if isinstance(y, dict) else
-                         next(b for b in _CONTAINERS if isinstance(y, b)).__iter__(y))
-    return False
 
 
 def _held_objects(rec: Any, a: Any) -> bool:

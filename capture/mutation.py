@@ -28,6 +28,7 @@ from .primitive_rules import CONST_RULE, COPY_RULE, SETITEM_RULE, VIEW_UPDATE_RU
 from .saves import ALL, NOTHING, plain_constants, saved_set
 from .sourceloc import loc_of
 from .special_forms import object_store, object_write
+from .stored_casts import Stored, StoredResult
 from .unruled import refused_call
 from .values import RESIZE_RULE, _same_layout
 
@@ -125,7 +126,7 @@ class Mutations:
         last = self.nodes[-1] if self.nodes else None
         if self.guards is not None and last is not None and last.rule is not CONST_RULE and \
                 any(o is new for o in last.outputs):
-            self.guard(_Stored(obj.dtype), (new,), {}, (new,), np.array(obj, copy=True), frame)
+            self.guard(Stored(obj.dtype), (new,), {}, (new,), np.array(obj, copy=True), frame)
         buf = self.buffer_of(root)
         if buf is not None:  # (an untraced buffer stays a plain constant)
             self._constant_buffer(root, buf, frame)
@@ -284,7 +285,7 @@ class Mutations:
             self.hazard("FA102", rule.name, frame, rule.hazard)
         if self.guards is not None:  # (a op= b: the functional op's, stored in a's dtype)
             if callable(rule.fn) and not rule.mutates and target is node_args[0]:
-                self.guard(_StoredResult(rule.fn, target.dtype), node_args, dict(call_kwargs)
+                self.guard(StoredResult(rule.fn, target.dtype), node_args, dict(call_kwargs)
                            if node_kwargs is None else node_kwargs, vals, target, frame)
             else:
                 self.unreplayable.append(f"{rule.name} writes what has no derivative in place")
@@ -495,40 +496,6 @@ class Mutations:
 
 
 _INTEGRAL = frozenset("biumM")  # dtype kinds whose values move in steps: bool, ints, times
-
-
-class _Stored:
-    """What NumPy leaves in an array of ``dtype`` written with ``x`` (its unsafe cast; of a
-    complex ``x``, an int keeps the real part, a bool is ``x != 0``): a cached trace's guard."""
-
-    __slots__ = ("dtype",)
-
-    def __init__(self, dtype: np.dtype):
-        self.dtype = dtype
-
-    def __call__(self, x: Any) -> np.ndarray:
-        x = np.asarray(x)
-        if self.dtype.kind == "b":
-            return x != 0
-        with np.errstate(all="ignore"):  # (nan or inf cast: warned once, natively)
-            return (x.real if x.dtype.kind == "c" else x).astype(self.dtype)
-
-    def __repr__(self) -> str:
-        return f"stored_as_{self.dtype}"
-
-
-class _StoredResult(_Stored):
-    """``fn``'s result as an in-place write leaves it in an array of ``dtype`` (``a //= b``:
-    ``np.floor_divide(a, b)`` cast to a's dtype): a cached trace's guard of a cut in place."""
-
-    __slots__ = ("fn",)
-
-    def __init__(self, fn: Any, dtype: np.dtype):
-        super().__init__(dtype)
-        self.fn = fn
-
-    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:  # type: ignore[override]
-        return _Stored.__call__(self, self.fn(*args, **kwargs))
 
 
 _OVERLAP = ("a write through a view whose elements share memory (as_strided, "
