@@ -15,7 +15,6 @@ import sys
 import numpy as np
 
 from .matrices import conj, cot_like, herm_adjoint, herm_from, jax_cot, mH, mT
-from .refusals import not_square
 from .registry import ANS
 from .shapes import shape_of
 
@@ -250,17 +249,66 @@ def _eigvals_jvp(tangents, ans, a):
 # --- svd -------------------------------------------------------------------------------------
 
 def _svd_parts(a, ans, full_matrices, compute_uv, hermitian, name="svd"):
+    """(u, s, vh): the reduced factors; a full SVD of a non-square matrix is cut to them."""
     if hermitian:
         raise NotImplementedError(f"framead: np.linalg.{name}(hermitian=True) has no rule")
     if not compute_uv:
         u, s, vh = la.svd(a, full_matrices=False)
         return u, s, vh
-    m, n = shape_of(a)[-2:]
-    if full_matrices and m != n:
-        raise NotImplementedError("framead: np.linalg.svd(full_matrices=True) of a non-square "
-                                  "matrix has no rule (its extra singular vectors are not "
-                                  "unique); pass full_matrices=False")
-    return ans
+    u, s, vh = ans
+    k = s.shape[-1]
+    return u[..., :, :k], s, vh[..., :k, :]
+
+
+def _one_real_extra(full, k, axis) -> bool:
+    """The full factor has exactly one extra real singular vector: unique up to its sign
+    (locally constant), its derivative is fixed by orthogonality, as qr's (``_one_extra``)."""
+    return full.shape[axis] == k + 1 and not np.iscomplexobj(full)
+
+
+def _svd_cut(g, ans, k):
+    """(the cotangents of the reduced factors, False where a full SVD's extra singular vectors
+    got a nonzero one they cannot pass on: more than one, or complex, are not unique). One
+    real extra u_e = e has de = -U1 dU1^T e: its cotangent h adds -e h^T U1 to U1's."""
+    gu, gs, gvh = g
+    ok = True
+    if gu is not None and np.shape(gu)[-1] > k:
+        gu = np.asarray(gu)
+        u = ans[0]
+        if _one_real_extra(u, k, -1):
+            e, h = u[..., :, k:], gu[..., :, k:]
+            gu = gu[..., :k] - e @ (mT(h) @ u[..., :, :k])
+        else:
+            ok = not np.any(gu[..., k:])
+            gu = gu[..., :k]
+    if gvh is not None and np.shape(gvh)[-2] > k:
+        gvh = np.asarray(gvh)
+        vh = ans[2]
+        if _one_real_extra(vh, k, -2):
+            e, h = vh[..., k:, :], gvh[..., k:, :]
+            gvh = gvh[..., :k, :] - (vh[..., :k, :] @ mT(h)) @ e
+        else:
+            ok = ok and not np.any(gvh[..., k:, :])
+            gvh = gvh[..., :k, :]
+    return (gu, gs, gvh), ok
+
+
+def _svd_pad(d, full, axis):
+    """A reduced factor's tangent (U's, axis -1, or Vh's, axis -2) grown to the full factor's
+    shape: one real extra vector's is -U1 dU1^T e (its transpose for Vh); more, or complex,
+    are not unique: NaN (forward mode reports a NaN that reaches the output, FA112)."""
+    k = d.shape[axis]
+    if full.shape[axis] == k:
+        return d
+    if _one_real_extra(full, k, axis) and not np.iscomplexobj(d):
+        if axis == -1:
+            e = full[..., :, k:]
+            return np.concatenate([d, -full[..., :, :k] @ (mT(d) @ e)], axis=-1)
+        e = full[..., k:, :]
+        return np.concatenate([d, -(e @ mT(d)) @ full[..., :k, :]], axis=-2)
+    shape = list(full.shape)
+    shape[axis] = full.shape[axis] - k
+    return np.concatenate([d, np.full(shape, np.nan, dtype=d.dtype)], axis=axis)
 
 
 # A complex SVD is unique up to u_j, v_j -> e^{it} (u_j, v_j); the derivative is JAX's plus
@@ -276,7 +324,9 @@ def svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     u, s, vh = _svd_parts(a, ans, full_matrices, compute_uv, hermitian)
     if not compute_uv:
         return cot_like(conj(u * np.asarray(g)[..., None, :]) @ conj(vh), a)
-    gu, gs, gvh = g
+    (gu, gs, gvh), defined = _svd_cut(g, ans, s.shape[-1])
+    if not defined:  # NaN: reported where it reaches the gradient (FA112), with this node
+        return cot_like(np.full(shape_of(a), np.nan), a)
     v = mH(vh)
     gu = np.zeros_like(u) if gu is None else np.asarray(gu)
     gv = np.zeros_like(v) if gvh is None else mH(np.asarray(gvh))
@@ -326,7 +376,7 @@ def svd_jvp(tangents, ans, a, full_matrices=True, compute_uv=True, hermitian=Fal
         on_v, y0 = _svd_gauge(u, vh)
         c = -np.imag((dv if on_v else du)[..., 0, :]) / y0
         du, dv = du + 1j * u * c[..., None, :], dv + 1j * v * c[..., None, :]
-    return du, ds, mH(dv)
+    return _svd_pad(du, ans[0], -1), ds, _svd_pad(mH(dv), ans[2], -2)
 
 
 # --- qr --------------------------------------------------------------------------------------
@@ -411,15 +461,12 @@ def _qr_jvp(tangents, ans, a, mode="reduced"):
 
 
 def _svd_refuses(args: tuple, kwargs: dict) -> str | None:
-    """hermitian=True; the extra singular vectors of a non-square full_matrices=True SVD."""
+    """hermitian=True (a full SVD of a non-square matrix is differentiated as far as its
+    output uses U[..., :k] and Vh[..., :k, :]: svd_vjp / svd_jvp)."""
     names = ("a", "full_matrices", "compute_uv", "hermitian")
-    p = {"full_matrices": True, "compute_uv": True, "hermitian": False,
-         **dict(zip(names, args, strict=False)), **kwargs}
+    p = {"hermitian": False, **dict(zip(names, args, strict=False)), **kwargs}
     if p["hermitian"]:
         return "np.linalg.svd(hermitian=True) has no derivative rule"
-    if p["compute_uv"] and p["full_matrices"] and not_square(p.get("a")):
-        return ("np.linalg.svd(full_matrices=True) of a non-square matrix has no derivative "
-                "rule (its extra singular vectors are not unique; pass full_matrices=False)")
     return None
 
 

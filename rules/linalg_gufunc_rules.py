@@ -29,24 +29,19 @@ from .linalg_rules import (
     inv_vjp,
 )
 from .matrices import cot_like, mT, outer_last, solve_vec
-from .refusals import not_square
 from .registry import ANS, register, register_method
 from .shapes import add_tangents, fit, meta_of, shape_of
 
 PREFIX = "np.linalg._umath_linalg."
 
 
-def _core_refusal(name: str, full: bool = False):
-    """Refuses ``axes=``/``axis=`` (core dimensions not last) and, for ``full``, the full SVD
-    of a non-square matrix."""
+def _core_refusal(name: str):
+    """Refuses ``axes=``/``axis=`` (core dimensions not last)."""
     def refuses(args: tuple, kwargs: dict) -> str | None:
         for k in ("axes", "axis"):
             if kwargs.get(k) is not None:
                 return (f"{PREFIX}{name} with {k}= (core dimensions not last) has no "
                         "derivative rule")
-        if full and args and not_square(args[0]):
-            return (f"{PREFIX}{name} (the full SVD) of a non-square matrix has no derivative "
-                    "rule: its extra singular vectors are not unique")
         return None
     return refuses
 
@@ -156,7 +151,7 @@ GUFUNC_RULES: list[tuple[Any, ...]] = [
     (ul.svd_s, "svd_s", (_svd_rules(False)[0],), _svd_rules(False)[1], {0: (0, ANS)}, True,
      _core_refusal("svd_s")),
     (ul.svd_f, "svd_f", (_svd_rules(True)[0],), _svd_rules(True)[1], {0: (0, ANS)}, True,
-     _core_refusal("svd_f", full=True)),
+     _core_refusal("svd_f")),
     (ul.inv, "inv", (_quiet_matrices((inv_vjp, inv_jvp))[0],),
      _quiet_matrices((inv_vjp, inv_jvp))[1], {0: (ANS,)}, False,
      _core_refusal("inv")),

@@ -12,9 +12,9 @@ The default driver (``evr``) picks real eigenvectors' signs in no continuous way
 perturbation flips one about a third of the time); the derivative holds them fixed, so only a
 sign-invariant use of them has the derivative finite differences see.
 Refused (FA101 at the call): the generalized problem (``b``), ``subset_by_value`` (how many
-eigenvalues it selects depends on the input), the extra singular vectors of a non-square
-``svd(full_matrices=True)``, and ``overwrite_a=True`` (LAPACK may write into the input, which
-no node records).
+eigenvalues it selects depends on the input) and ``overwrite_a=True`` (LAPACK may write into
+the input, which no node records). The extra singular vectors of a non-square
+``svd(full_matrices=True)`` are not unique: a cotangent on them raises, their tangent is NaN.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from .linalg_factor_rules import (
     svd_jvp,
     svd_vjp,
 )
-from .refusals import not_square
 from .registry import ANS, lookup, register
 from .scipy_decomp_rules import DECOMP_RULES
 
@@ -116,13 +115,7 @@ def _eigvalsh_jvp_s(tangents, ans, a, b=None, *, lower=True, subset_by_index=Non
 def _svd_refuses(args: tuple, kwargs: dict) -> str | None:
     if (why := _overwrites("svd", args, kwargs, 3)) is not None:
         return why
-    names = ("a", "full_matrices", "compute_uv")
-    p = {"full_matrices": True, "compute_uv": True,
-         **dict(zip(names, args, strict=False)), **kwargs}
-    if p["compute_uv"] and p["full_matrices"] and not_square(p.get("a")):
-        return ("scipy.linalg.svd(full_matrices=True) of a non-square matrix has no derivative "
-                "rule (its extra singular vectors are not unique; pass full_matrices=False)")
-    return None
+    return None  # (full_matrices=True of a non-square matrix: svd_vjp / svd_jvp's business)
 
 
 def _svd_vjp_s(g, ans, a, full_matrices=True, compute_uv=True, *args, **kw):
