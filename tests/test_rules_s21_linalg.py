@@ -89,7 +89,7 @@ def library_cases() -> list:
     """``(fn, args, kwargs)`` for test_rules_library's census: the rules these s21 modules
     added (np.i0 and its derivative bessel_i1) and the full SVD of a non-square matrix."""
     x = np.array([0.3, -1.2, 2.5])
-    a = np.random.default_rng(3).normal(size=(4, 2))
+    a = np.random.default_rng(3).normal(size=(3, 2))  # (one extra vector: unique)
     return [(np.i0, (x,), {}), (bessel_i1, (x,), {}),
             (np.linalg.svd, (a,), {"full_matrices": True}),
             (np.linalg.svd, (a.T,), {"full_matrices": True})]
@@ -97,5 +97,5 @@ def library_cases() -> list:
 
 def test_census_cases_check():
     import framead.rules as R
-    for fn, args, kwargs in library_cases()[:2]:
+    for fn, args, kwargs in library_cases():
         assert R.check(fn, *args, **kwargs).ok
