@@ -405,7 +405,6 @@ def uncacheable_reason(t: Any, rec: Any) -> str | None:
 
 NAN_GRADIENT = ("the gradient holds a NaN where the value is finite (FA112): not cached, each "
                 "such call is captured again to say where the NaN is born")
-DRAWS = "f draws random numbers: a replay would repeat the recorded draw"
 
 
 class CachedValueAndGrad:
@@ -534,7 +533,7 @@ class CachedValueAndGrad:
         try:
             reason = uncacheable_reason(t, rec) if sig is not None else \
                 "unhashable arguments, or array arguments that are views of one buffer"
-            reason = reason or warned.reason or (DRAWS if draws.drawn(fns, codes) else None)
+            reason = reason or warned.reason or draws.reason(fns, codes, t.graph)
             guards: tuple | None = tuple(rec.guards)
             rec = None  # (its table of values goes before the reverse pass runs)
             grads: list = []

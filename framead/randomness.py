@@ -8,10 +8,19 @@ closure cells, globals, defaults and wrapped functions of ``f`` and of the funct
 recursively, the arguments, and (a few levels deep) the attributes and items of the objects
 met (``self.rng``, ``self.gens["a"]``).
 A generator first met afterwards, among the functions that ran, counts as drawn from.
+
+A sampler node with traced parameters holds its generator as a constant (``Draws.reason``
+decides on it once the capture is over): one made inside the call (not reachable before it,
+and held by nothing but the trace after it) starts every call from the same state, so a
+replay draws from the state each draw started from (rules/random_draws.py ``Drawn``: what a
+JAX user gets from a key made inside a jitted function); one that is not, or a draw whose
+number of values depends on its traced parameters (gamma, beta...) followed by any other use
+of its generator, makes the trace uncacheable, with the reason.
 """
 
 from __future__ import annotations
 
+import gc
 import random
 import sys
 import types
@@ -20,12 +29,17 @@ from typing import Any
 
 import numpy as np
 
+from .ir import Graph
+from .rules.random_draws import Drawn, close_log, open_log, snapshot
+from .rules.random_rules import _Draw
+
 RNG_TYPES = (np.random.Generator, np.random.RandomState, np.random.BitGenerator, random.Random)
 _ENTROPY_FILES = ("/random.py", "/secrets.py")
 _MAX_FUNCTIONS = 64
 _MAX_OBJECTS, _DEPTH = 512, 4
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 _LIBRARIES = frozenset({"numpy", "scipy", "framead", "torch", "jax", "jaxlib", "builtins"})
+DRAWS = "f draws random numbers: a replay would repeat the recorded draw"
 _LEAVES = (type, np.ndarray, np.generic, str, bytes, int, float, complex, types.ModuleType)
 
 
@@ -131,11 +145,13 @@ def entropy_read(codes: Iterable[Any]) -> bool:
 class Draws:
     """``Draws(f, args)`` before a run; ``.drawn(fns, codes)`` after it: whether the run
     drew random numbers (a generator's state changed, one was met only afterwards among
-    the functions that ran, or an entropy source ran)."""
+    the functions that ran, or an entropy source ran); ``.reason(fns, codes, graph)``: why
+    the trace cannot be replayed, if so, its sampler nodes made replayable otherwise."""
 
     def __init__(self, f: Callable, args: Iterable[Any] = ()) -> None:
         self.seen: set[int] = set()
         self.before = {k: (g, state(g)) for k, g in reachable([f], args, self.seen).items()}
+        self.log = open_log()  # the traced draws' generators and states (closed by reason)
 
     def drawn(self, fns: Iterable[Any] = (), codes: Iterable[Any] = ()) -> bool:
         if entropy_read(codes):
@@ -143,3 +159,52 @@ class Draws:
         if any(state(g) != s for g, s in self.before.values()):
             return True
         return any(k not in self.before for k in reachable(fns, (), self.seen))
+
+    def reason(self, fns: Iterable[Any] = (), codes: Iterable[Any] = (),
+               graph: Graph | None = None) -> str | None:
+        close_log(self.log)
+        if self.drawn(fns, codes):
+            return DRAWS
+        return None if graph is None else replayable(graph, self.log.draws)
+
+
+def replayable(graph: Graph, noted: list) -> str | None:
+    """Why the sampler nodes of ``graph`` (their generators made during the call: ``Draws``
+    found no other) cannot be replayed; None after giving each node the generator state its
+    draw started from (``noted``: rules/random_draws.note, in the order of the draws)."""
+    nodes = [n for n in graph.nodes if type(getattr(n.rule, "fn", None)) is _Draw and n.args
+             and not isinstance(n.args[0], Drawn)]
+    if not nodes:
+        return None
+    queues: dict[int, list] = {}
+    for d in noted:
+        queues.setdefault(id(d.rng), []).append(d)
+    pairs = []
+    for n in nodes:
+        queue = queues.get(id(n.args[0]))
+        if not queue or queue[0].rng is not n.args[0]:
+            return f"{n.name} at {n.loc.file}:{n.loc.line}: which generator state the draw " \
+                "started from is not known, a replay could not repeat it"
+        pairs.append((n, queue.pop(0)))
+    if any(queues.get(id(n.args[0])) for n in nodes):
+        n = nodes[0]
+        return f"{n.name} at {n.loc.file}:{n.loc.line}: draws of its generator were not " \
+            "recorded, a replay could not repeat them"
+    firsts = list({id(n.args[0]): n for n in nodes}.values())  # (no cell holds a generator)
+    allowed = {id(n.args) for n in graph.nodes} | {id(d) for d in noted} | \
+        {id(queues), id(noted), id(pairs), *map(id, queues.values())}
+    for n in firsts:
+        if any(id(r) not in allowed for r in gc.get_referrers(n.args[0])):
+            return f"{n.name} at {n.loc.file}:{n.loc.line} draws from a generator that " \
+                "outlives the call (its stream goes on natively; a replay would repeat " \
+                "the recorded draw)"
+    last = {id(n.args[0]): d for n, d in pairs}
+    for n, d in pairs:
+        if d.after is not None and (last[id(d.rng)] is not d or
+                                    _frozen(snapshot(d.rng)) != _frozen(d.after)):
+            return f"{n.name} at {n.loc.file}:{n.loc.line} takes a number of values that " \
+                "depends on its traced parameters from a generator used again afterwards: " \
+                "a replay could not repeat the later draws"
+    for n, d in pairs:
+        n.args = (Drawn(d.rng, d.before), *n.args[1:])
+    return None

@@ -17,8 +17,8 @@ natively (same stream, same state afterwards): ``z = (ans - loc) / scale``.
 
 ``z`` recovered so carries a relative error of about eps * |loc| / |scale * z| (a scale
 tiny next to the location loses digits). A zero scale (or ``low == high``) hides ``z``:
-refused (FA101). Shape parameters (gamma, beta,
-chisquare, standard_t...) have no simple pathwise derivative: no rule, so FA101 as before.
+refused (FA101). Shape parameters (gamma, beta, chisquare, weibull...): rules/random_shape.py.
+A cached trace replays a draw from the generator's state before it (rules/random_draws.py).
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from .registry import ANS, make_rule, register_method
+from . import random_draws, random_shape
+from .random_draws import SAMPLERS, Drawn
+from .refusals import refusal
+from .registry import ANS, RuleError, make_rule, register_method
 
-SAMPLERS = (np.random.Generator, np.random.RandomState)
 LOC_SCALE = ("normal", "laplace", "logistic", "gumbel")
 SCALE_ONLY = ("exponential", "rayleigh")
 
@@ -230,11 +232,12 @@ def _axis_refuses(args: tuple, kwargs: dict) -> str | None:
 class _Draw:
     """A sampler rule's function: ``obj.<name>(*args)`` with the Cython method's signature
     (capture fills defaults in by it: ``rng.normal(scale=s)``); ``functional``: the
-    shuffled copy (``shuffle`` writes in place). Given a generator it raises: its only
-    callers then are replays of a recorded trace, whose generator is the recording's (a
-    generator made inside ``f`` is stale there), so a replay would draw numbers the native
-    run does not; raising makes the replay a miss, captured again (rules.check passes an
-    object that makes a fresh generator per call, tests/test_random_samplers.py)."""
+    shuffled copy (``shuffle`` writes in place). Its only callers are replays of a recorded
+    trace: given a ``Drawn`` (framead/randomness.py put it in place of a generator made
+    inside ``f``) it draws from the state the recorded draw started from, as the native run
+    does; given a generator it raises (the recording's generator is stale: such a trace is
+    not cached; rules.check passes an object that makes a fresh generator per call,
+    tests/test_random_samplers.py)."""
 
     def __init__(self, cls: type, name: str, functional: bool = False):
         self.name, self.functional = name, functional
@@ -242,7 +245,9 @@ class _Draw:
         self.__name__ = self.__qualname__ = f"{cls.__name__}.{name}"
 
     def __call__(self, obj: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(obj, SAMPLERS):
+        if type(obj) is Drawn:
+            obj = obj.generator()
+        elif isinstance(obj, SAMPLERS):
             raise RuntimeError(f"framead: {self.__name__} would draw again from the generator "
                                "a capture recorded; a replay cannot repeat the native draw")
         method = getattr(obj, self.name)
@@ -253,9 +258,23 @@ class _Draw:
         return y
 
 
+def _noting(name: str, refuses: Any, argnames: tuple, owner: str) -> Any:
+    """The rule's refusal test, which also notes the generator's state before a traced draw
+    (capture runs it just before the call: rules/random_draws.py)."""
+    test = refusal(refuses, argnames, owner, RuleError)
+
+    def refuses_and_notes(args: tuple, kwargs: dict) -> str | None:
+        why = None if test is None else test(args, kwargs)
+        if why is None:
+            random_draws.note(name, args, kwargs)
+        return why
+    return refuses_and_notes
+
+
 def _method(cls: type, name: str, argnames: tuple, **spec: Any) -> None:
     """Rule for ``cls.name``, named as NumPy names the parameters."""
     fn = _Draw(cls, name, functional=bool(spec.get("mutates")))
+    spec["refuses"] = _noting(name, spec.get("refuses"), argnames, fn.__name__)
     register_method(cls, name, make_rule(fn, name=fn.__name__, argnames=argnames, **spec))
 
 
@@ -293,3 +312,4 @@ def install() -> None:
         _method(cls, "shuffle", xs, vjp=(None, _gather_vjp(_AXIS)),
                 jvp=_gather_jvp(_AXIS), saves={1: (1, ANS)}, nondiff=(0, *range(2, len(xs))),
                 mutates=(1,), aliases={0: 1}, refuses=_axis_refuses)
+    random_shape.install(_method)
