@@ -34,14 +34,14 @@ from .call_kinds import (
 )
 from .callables import (
     callable_name,
-    closes_over_traced,
     constructs_in_python,
     holds_traced,
     is_python_visible,
     self_traced,
 )
 from .decision_guards import equality_call, text_traced
-from .guards import SortOrder, WhichArgument
+from .guards import WhichArgument
+from .key_order import by_key, sort_in_place
 from .keyword_inputs import map_keywords
 from .membership import hashed_call, pairs_call, unseen_set
 from .native import Result, call_as_user, call_quiet
@@ -211,7 +211,7 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
     if method is list.extend:  # L.extend(x) iterates x in C: x's rows as read
         return call_as_user(fn, [rows_if_traced(rec, a, frame) for a in args], kwargs)
     if rec.guards is not None and method is list.sort:  # cached traces guard the order
-        return _sort_in_place(rec, fn, args, kwargs, frame)
+        return sort_in_place(rec, fn, args, kwargs, frame)
     if rec.guards is not None and kind & Kind.ORDERING:
         if any(holds_traced(a) for a in (*args, *kwargs.values())):
             rec.unreplayable.append(f"{callable_name(fn)} orders traced values")
@@ -351,7 +351,7 @@ def _iterating(rec, fn, kind: int, args: tuple, kwargs: dict, frame) -> Any:
             args = (list(a),)  # (max(set(x)): its items in the order the call meets them)
     if choosing and "key" in kwargs:
         # the choice is made on what the key computes: not replayable
-        result, by_traced = _by_key(rec, fn, args, kwargs)
+        result, by_traced = by_key(rec, fn, args, kwargs)
         if by_traced or any(holds_traced(a) for a in args):
             rec.unreplayable.append(f"{callable_name(fn)}(key=...) chooses by traced "
                                     "values")
@@ -366,70 +366,6 @@ def _iterating(rec, fn, kind: int, args: tuple, kwargs: dict, frame) -> Any:
                 which = WhichArgument(fn)
                 rec.guard(which, args, kwargs, vals, which.index(result, args), frame)
     return result
-
-
-class _KeyWatch:
-    """A sort or choice key (``key=``) that notes whether what it computed holds traced
-    values (a key reading a traced list by index, no operation recorded)."""
-
-    __slots__ = ("key", "traced")
-
-    def __init__(self, key: Any):
-        self.key, self.traced = key, False
-
-    def __call__(self, item: Any) -> Any:
-        k = call_as_user(self.key, (item,), None)
-        if not self.traced and holds_traced(k):
-            self.traced = True
-        return k
-
-
-def _by_key(rec, fn, args: tuple, kwargs: dict) -> tuple[Any, bool]:
-    """``fn(*args, **kwargs)`` with a ``key``: its result, and whether the key read traced
-    values (recorded operations, its closure or object, or what it returned)."""
-    key = kwargs["key"]
-    watch = _KeyWatch(key) if key is not None else None
-    start = len(rec.nodes)
-    result = call_as_user(fn, args, kwargs if watch is None else {**kwargs, "key": watch})
-    return result, len(rec.nodes) > start or (watch is not None and watch.traced) or \
-        closes_over_traced(key)
-
-
-def _sort_in_place(rec, fn, args: tuple, kwargs: dict, frame) -> Any:
-    """``L.sort()`` in a cached trace: the permutation it applied is guarded (SortOrder
-    re-makes it on the replay's items); one made by a key reading traced values (``key=lambda
-    i: w[i]``, ``key=lambda v: -v``) cannot be re-made: the trace is not replayable, as for
-    ``sorted(key=...)``."""
-    items = fn.__self__ if isinstance(getattr(fn, "__self__", None), list) else args[0]
-    before = list.copy(items) if isinstance(items, list) else None
-    if "key" in kwargs:
-        result, by_traced = _by_key(rec, fn, args, kwargs)
-        if by_traced:
-            rec.unreplayable.append("list.sort(key=...) orders by traced values")
-            return result
-    else:
-        result = call_as_user(fn, args, kwargs)
-    vals = [rec.tree_value(before)] if before is not None else [None]
-    if vals[0] is not None and before is not None:
-        order = _permutation(before, items)
-        if order is None:
-            rec.unreplayable.append("list.sort orders traced values it changed")
-        else:
-            rec.guard(SortOrder(), (before,), kwargs, vals, order, frame)
-    return result
-
-
-def _permutation(before: list, after: list) -> tuple | None:
-    """Where each item of ``after`` was in ``before`` (by identity; one object twice keeps
-    its order, as a stable sort does); None when ``after`` is not a permutation."""
-    at: dict[int, list[int]] = {}
-    for i in range(len(before) - 1, -1, -1):
-        at.setdefault(id(before[i]), []).append(i)
-    try:
-        order = tuple(at[id(x)].pop() for x in list.copy(after))
-    except (KeyError, IndexError):
-        return None
-    return order if len(order) == len(before) else None
 
 
 def _text(rec, fn, args: tuple, kwargs: dict, frame) -> Any:
