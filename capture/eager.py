@@ -41,6 +41,7 @@ arrays are Tracers there (not ndarray instances).
 
 from __future__ import annotations
 
+import dis
 import gc
 import operator
 import sys
@@ -53,6 +54,8 @@ from bytecode import Bytecode, Instr
 from . import _evalframe as C
 from . import session
 from .caller_frame import trampoline
+from .eager_probes import CALLEE_NAMES, callee, result_seen
+from .eager_probes import state as probe_state
 from .eager_tracer import Extent, Tracer, new_tracer, running
 from .sourceloc import release_frames, strip_framead_frames
 
@@ -188,12 +191,16 @@ _FOLLOW = frozenset({"CALL", "CALL_FUNCTION_EX", "CALL_KW", "BINARY_SUBSCR", "BI
                      "LOAD_FAST_CHECK", "LOAD_NAME", "FOR_ITER", "STORE_FAST_LOAD_FAST",
                      "BINARY_OP", "UNARY_NEGATIVE", "UNARY_POSITIVE", "UNARY_INVERT"})
 _PRECALL = sys.version_info < (3, 12)
+_NULL_ABOVE = sys.version_info >= (3, 13)  # (a call's NULL sits above its callable)
 _followed: dict[int, tuple[types.CodeType, types.CodeType | None]] = {}
+_probed: dict[int, tuple[types.CodeType, dict[int, int]]] = {}  # id(probed copy) -> offsets
 
 
 def _follow(v: Any) -> Any:
     """The probe after each ``_FOLLOW`` instruction of an eager frame: ``v`` with traced
     values in Tracers (as an argument's), so that native operations on it record."""
+    if getattr(probe_state, "pending", False):
+        _seen(v)
     t = type(v)
     if t is Tracer or t is int or t is bool or t is str or v is None:
         return v
@@ -205,6 +212,19 @@ def _follow(v: Any) -> Any:
         # eager frame (``sum(math.hypot(1.0, b - a) for ...)``) folded them unrecorded
         return _followed_items(v)
     return _wrap_arg(v, ext, consts=False)
+
+
+def _seen(v: Any) -> None:
+    """``v``, the result of the probed instruction, after a '%' made text of Tracers or a
+    lookup by a Tracer matched a stored key (capture/eager_probes.py judges it)."""
+    ext = getattr(running, "extent", None)
+    if ext is None or ext.rec is not session.current_recorder():
+        probe_state.pending = False
+        return
+    frame = sys._getframe(2)
+    hit = _probed.get(id(frame.f_code))
+    result_seen(v, frame, hit[1].get(frame.f_lasti) if hit and hit[0] is frame.f_code else None,
+                ext)
 
 
 def _followed_items(gen: types.GeneratorType) -> Any:
@@ -224,7 +244,14 @@ def _follow_code(code: types.CodeType) -> types.CodeType | None:
     try:
         bc = Bytecode.from_code(code)
         out: list = []
-        for ins in bc:
+        items = list(bc)
+        for k, ins in enumerate(items):
+            if isinstance(ins, Instr) and _calls_by_name(ins):
+                out += _callee_probe(ins)
+                continue
+            if isinstance(ins, Instr) and _called_by_name(items, k):
+                out += [ins, *_probe(ins.location), *_probe(ins.location, callee)]
+                continue
             if isinstance(ins, Instr) and ins.name == "LOAD_FAST_LOAD_FAST":  # (3.13: split)
                 loc = ins.location
                 pair = [Instr("LOAD_FAST", name, location=loc) for name in ins.arg]
@@ -242,15 +269,95 @@ def _follow_code(code: types.CodeType) -> types.CodeType | None:
         new = None
     if len(_followed) > 4096:
         _followed.clear()
+        _probed.clear()
     _followed[id(code)] = (code, new)
     if new is not None:
         session.EAGER_CODES[id(new)] = new
+        _probed[id(new)] = (new, _probe_offsets(new))
     return new
 
 
-def _probe(loc: Any) -> list:
-    """[v] -> [_follow(v)] (the callable under its one argument: a method call's layout)."""
-    seq = [Instr("LOAD_CONST", _follow, location=loc), Instr("SWAP", 2, location=loc)]
+def _probe_offsets(code: types.CodeType) -> dict[int, int]:
+    """The offset of each ``_follow`` probe's CALL -> that of the instruction it follows."""
+    at: dict[int, int] = {}
+    prev = followed = None
+    for ins in dis.get_instructions(code):
+        if ins.opname == "LOAD_CONST" and ins.argval is _follow and prev is not None:
+            followed = prev.offset
+        elif ins.opname == "CALL" and followed is not None:
+            at[ins.offset] = followed
+            followed = None
+        prev = ins
+    return at
+
+
+def _calls_by_name(ins: Instr) -> bool:
+    """A load of a callable about to be called (its NULL pushed with it) by one of the names
+    eager_probes swaps (number parsers, ``type``)."""
+    if ins.name == "LOAD_METHOD":  # (3.11)
+        return ins.arg in CALLEE_NAMES
+    return ins.name in ("LOAD_GLOBAL", "LOAD_ATTR") and isinstance(ins.arg, tuple) and \
+        bool(ins.arg[0]) and ins.arg[1] in CALLEE_NAMES
+
+
+def _plain_name(ins: Any) -> str | None:
+    if not isinstance(ins, Instr):
+        return None
+    arg = ins.arg
+    if ins.name in ("LOAD_ATTR", "LOAD_GLOBAL"):
+        return arg if isinstance(arg, str) else None if arg[0] else arg[1]
+    if ins.name in ("LOAD_FAST", "LOAD_FAST_CHECK"):
+        return arg
+    if ins.name in ("LOAD_DEREF", "LOAD_CLASSDEREF"):
+        return getattr(arg, "name", None)
+    return None
+
+
+def _called_by_name(items: list, k: int) -> bool:
+    """``items[k]`` loads one of ``CALLEE_NAMES`` (no NULL of its own) as the callable of a
+    call: the NULL pushed right before it, or before the chain of attribute loads it ends
+    (3.11: ``np.float64(s)`` is LOAD_GLOBAL (NULL + np), LOAD_ATTR float64), or from 3.13
+    right after it."""
+    if _plain_name(items[k]) not in CALLEE_NAMES:
+        return False
+    nxt = next((i for i in items[k + 1:] if isinstance(i, Instr)), None)
+    if _NULL_ABOVE:
+        return nxt is not None and nxt.name == "PUSH_NULL"
+    if nxt is not None and nxt.name in ("LOAD_ATTR", "LOAD_METHOD"):
+        return False  # (not the end of the chain)
+    j = k - 1
+    while j >= 0 and (not isinstance(items[j], Instr) or
+                      items[j].name == "LOAD_ATTR" and isinstance(items[j].arg, str)):
+        j -= 1
+    prev = items[j] if j >= 0 else None
+    if not isinstance(prev, Instr):
+        return False
+    return prev.name == "PUSH_NULL" or (prev.name == "LOAD_GLOBAL" and
+                                        isinstance(prev.arg, tuple) and bool(prev.arg[0]))
+
+
+def _callee_probe(ins: Instr) -> list:
+    """``ins`` loading its callable plainly, ``eager_probes.callee`` on it, the NULL where
+    the call expects it (below the callable until 3.12, above it from 3.13)."""
+    loc = ins.location
+    name = ins.arg if ins.name == "LOAD_METHOD" else ins.arg[1]
+    glob = ins.name == "LOAD_GLOBAL"
+    load = Instr(ins.name if not _PRECALL or glob else "LOAD_ATTR",
+                 (False, name) if glob or not _PRECALL else name, location=loc)
+    probe = _probe(loc, callee)
+    null = Instr("PUSH_NULL", location=loc)
+    if _NULL_ABOVE:
+        return [load, *probe, null]
+    if glob:
+        return [null, load, *probe]
+    return [load, *probe, null, Instr("SWAP", 2, location=loc)]
+
+
+def _probe(loc: Any, fn: Any = None) -> list:
+    """[v] -> [fn(v)] (``_follow`` by default; the callable under its one argument: a method
+    call's layout)."""
+    seq = [Instr("LOAD_CONST", _follow if fn is None else fn, location=loc),
+           Instr("SWAP", 2, location=loc)]
     if _PRECALL:
         seq.append(Instr("PRECALL", 0, location=loc))
     return [*seq, Instr("CALL", 0, location=loc)]

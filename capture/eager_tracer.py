@@ -36,6 +36,7 @@ from framead import rules
 
 from . import _evalframe as C
 from . import calls, overrides
+from . import eager_probes as probes
 from .buffers import Entry
 from .handlers import _AttrGetter
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS
@@ -258,20 +259,33 @@ class Tracer:
         obj = self._fa_obj
         return Tracer if isinstance(obj, np.ndarray) else type(obj)
 
+    # text: noted as text of traced values (a parse of it is FA111; capture/eager_probes.py)
     def __repr__(self) -> str:
-        return repr(self._fa_obj)
+        text = repr(self._fa_obj)
+        probes.note_text(self._fa_rec, self._fa_obj, text, sys._getframe(1))
+        return text
 
     def __str__(self) -> str:
-        return str(self._fa_obj)
+        text = str(self._fa_obj)
+        probes.note_text(self._fa_rec, self._fa_obj, text, sys._getframe(1))
+        return text
 
     def __format__(self, spec: str) -> str:
-        return format(self._fa_obj, spec)
+        text = format(self._fa_obj, spec)
+        probes.note_text(self._fa_rec, self._fa_obj, text, sys._getframe(1))
+        return text
+
+    @user_traceback
+    def __bytes__(self) -> bytes:
+        return _dispatch(self, bytes, (self,))  # (raw storage: FA105, as instrumented)
 
     def __bool__(self) -> bool:
         return bool(self._fa_obj)
 
     def __hash__(self) -> int:
-        return hash(self._fa_obj)
+        h = hash(self._fa_obj)
+        probes.key_hashed(self, sys._getframe(1))  # (a lookup by it: eager_probes)
+        return h
 
     def __len__(self) -> int:
         return len(self._fa_obj)
@@ -298,7 +312,10 @@ class Tracer:
         return _compare(self, 5, other)
 
     def __eq__(self, other):
-        return _compare(self, 2, other)
+        r = _compare(self, 2, other)
+        if r is True or r is np.True_:
+            probes.key_matched(self, other, sys._getframe(1))
+        return r
 
     def __ne__(self, other):
         return _compare(self, 3, other)
@@ -324,6 +341,8 @@ class Tracer:
     @user_traceback
     def __float__(self) -> float:
         obj = self._fa_obj
+        if probes.formatting(sys._getframe(2)):  # (past user_traceback)
+            return float(obj)  # ('%.3f' % t: text, noted when the '%' returns)
         if _cut(self, "float()"):
             return float(obj) * 1.0  # a new object, never the traced one
         return float(obj)
@@ -338,6 +357,8 @@ class Tracer:
 
     @user_traceback
     def __int__(self) -> int:
+        if probes.formatting(sys._getframe(2)):  # (past user_traceback)
+            return int(self._fa_obj)  # ('%d' % t: text)
         return _dispatch(self, int, (self,), conversion=True)
 
     @user_traceback

@@ -26,9 +26,10 @@ import numpy as np
 from framead.ir import SourceLoc
 
 from . import _evalframe as C
+from .callables import callable_name
 from .sourceloc import loc_of
 
-__all__ = ["READERS", "TextTaint", "user_loc"]
+__all__ = ["READERS", "READER_NAMES", "TextTaint", "check_parse", "user_loc"]
 _LIBRARY_DIRS = tuple({sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib",
                                                         "platlib")} - {None})
 
@@ -56,6 +57,7 @@ def _readers() -> tuple:
 
 READERS = _readers()
 _READER_IDS = frozenset(map(id, READERS))
+READER_NAMES = frozenset(r.__name__ for r in READERS)  # (how an eager frame's code calls them)
 _PLAIN = frozenset({str, bytes, bytearray, int, bool, type(None), io.StringIO, io.BytesIO})
 _MAX_TEXTS = 4096  # (then any text read back matches: a loop of prints stays cheap)
 
@@ -133,6 +135,19 @@ class TextTaint:
             self.armed = False
             _arm(-1)
         self.texts.clear()
+
+
+def check_parse(rec: Any, fn: Any, args: tuple, kwargs: dict | None, frame: Any) -> None:
+    """FA111 at the user's line when the number parser ``fn`` is given text made from traced
+    values in this capture (one home: instrumented calls, Recorder.call, and an eager frame's
+    calls, capture/eager_probes.py)."""
+    taint = rec.text_taint
+    if taint is None or not taint.reader(fn) or not taint.read(args, kwargs or {}):
+        return
+    name = callable_name(fn)
+    rec.hazard("FA111", name, user_loc(loc_of(frame)), f"{name} parses text made from traced "
+               f"values (first at {taint.loc.short()}): the number it gives back is a "
+               "constant, its gradient is lost")
 
 
 # the readers' C flags are process-wide: the first armed capture (any thread) sets ALWAYS and

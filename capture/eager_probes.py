@@ -1,0 +1,162 @@
+"""What an eager frame's Tracers cannot show by their operators alone: text, keys, ``type``.
+
+An eager frame (capture/eager.py) runs uninstrumented, so the call probe of instrumented code
+does not see its calls. Three things a Tracer's methods cannot decide by themselves are
+settled here, with the same reports as instrumented code:
+
+* text: ``str``/``repr``/``format``/f-strings of a traced Tracer (also when C makes them: a
+  csv writer, ``'%s' % t``, logging) note the text (``Recorder.made_text``); ``'%.3f' % t``
+  reaches the Tracer as ``float(t)`` while the frame runs the ``%`` (``formatting``): no
+  FA102 cut, the text the ``%`` makes is noted when the frame's probe sees it. A number
+  parser the eager frame calls by name (``float(s)``, ``decimal.Decimal(s)``, ``np.float64``:
+  text_taint.READER_NAMES) is swapped at its load for ``_Parse``, which reports FA111 through
+  ``text_taint.check_parse`` (instrumented code's check) before calling it;
+* keys: a lookup by a traced Tracer (a dict item, ``d.get``, an ``lru_cache`` hit) that
+  matched a stored key which is not a traced value (``__hash__`` then ``__eq__`` within one
+  instruction of the eager frame) and handed back differentiable values no traced operation
+  made is FA110 (instrumented code's stale lookup) at the user's line;
+* ``type(t)``: the builtin called by name in an eager frame is swapped for ``_type``, which
+  answers ``t.__class__``: the class of a scalar Tracer's value (``type(x) is float`` takes
+  the native branch), ``Tracer`` for an array one (as ``isinstance(t, np.ndarray)`` is
+  False there: capture/eager.py's documented difference). A ``type`` reached another way
+  (passed as a value, called inside C code) still sees ``Tracer``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dis
+import sys
+import threading
+from typing import Any
+
+from framead.ir import flatten_tree
+
+from . import session
+from .buffers import is_differentiable
+from .overrides import TRACER_TYPES
+from .sourceloc import strip_framead_frames
+from .text_taint import READER_NAMES, READERS, check_parse
+
+__all__ = ["CALLEE_NAMES", "callee", "formatting", "key_hashed", "key_matched", "note_text",
+           "result_seen"]
+
+CALLEE_NAMES = READER_NAMES | {"type"}  # names whose calls an eager frame's code probes
+# .text: id(frame) whose '%' made text of Tracers; .hashed: the Tracer hashed last and where;
+# .stale: where a lookup matched a stored key; .pending: text or stale set
+state = threading.local()
+_BINARY_OP = dis.opmap["BINARY_OP"]
+_MOD_OPARGS = (6, 19)  # NB_REMAINDER, NB_INPLACE_REMAINDER
+
+
+class _Parse:
+    """A number parser called by name from an eager frame: FA111 when its text was made from
+    traced values (text_taint.check_parse), then the parser itself."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        rec = session.current_recorder()
+        if rec is not None:
+            check_parse(rec, self.fn, args, kwargs, sys._getframe(1))
+        try:
+            return self.fn(*args, **kwargs)
+        except BaseException as e:
+            e.__traceback__ = strip_framead_frames(e.__traceback__)
+            raise
+
+    def __repr__(self) -> str:
+        return repr(self.fn)
+
+
+def _type(*args: Any, **kwargs: Any) -> Any:
+    """``type`` as an eager frame calls it: the class of a Tracer's object."""
+    if len(args) == 1 and not kwargs and type(args[0]) in TRACER_TYPES:
+        return args[0].__class__  # (as isinstance sees it: an array Tracer is no ndarray)
+    try:
+        return builtins.type(*args, **kwargs)
+    except BaseException as e:
+        e.__traceback__ = strip_framead_frames(e.__traceback__)
+        raise
+
+
+_SWAPS: dict[int, Any] = {id(r): _Parse(r) for r in READERS}
+_SWAPS[id(builtins.type)] = _type
+
+
+def callee(v: Any) -> Any:
+    """The probe on a value an eager frame is about to call (loaded by one of
+    ``CALLEE_NAMES``): a parser's or ``type``'s stand-in, else ``v`` itself."""
+    return _SWAPS.get(id(v), v)
+
+
+def _eager_frame(frame: Any) -> bool:
+    return id(frame.f_code) in session.EAGER_CODES
+
+
+def formatting(frame: Any) -> bool:
+    """Whether ``frame`` (an eager frame) is running ``text % values`` now: a Tracer's
+    ``float()``/``int()`` there makes text, not a cut (its text is noted by ``result_seen``)."""
+    code, i = frame.f_code, frame.f_lasti
+    raw = code.co_code
+    if i < 0 or i + 1 >= len(raw) or raw[i] != _BINARY_OP or raw[i + 1] not in _MOD_OPARGS \
+            or not _eager_frame(frame):
+        return False
+    state.text = id(frame)
+    state.pending = True
+    return True
+
+
+def note_text(rec: Any, obj: Any, text: Any, frame: Any) -> None:
+    """``text`` was made from the Tracer of ``obj`` (noted when ``obj`` is traced)."""
+    live = session.current_recorder()
+    if live is not None and rec is live and live.tree_value(obj) is not None:
+        live.made_text(text, frame)
+
+
+def key_hashed(t: Any, frame: Any) -> None:
+    """The Tracer ``t`` was hashed by what ``frame`` runs (a dict, set or cache lookup)."""
+    state.hashed = (id(t), id(frame), frame.f_lasti)
+
+
+def key_matched(t: Any, other: Any, frame: Any) -> None:
+    """``t == other`` held: inside a lookup by ``t`` the eager frame runs (``t`` was hashed
+    by the same instruction), ``other`` is a stored key; when it is not traced, what the lookup
+    hands back was stored by an earlier call or is a constant (``result_seen`` judges it)."""
+    rec = session.current_recorder()
+    if getattr(state, "hashed", None) != (id(t), id(frame), frame.f_lasti) or \
+            rec is None or t._fa_rec is not rec or rec.tree_value(t._fa_obj) is None or \
+            type(other) in TRACER_TYPES or rec.tree_value(other) is not None or \
+            not _eager_frame(frame):
+        return
+    state.stale = (id(frame), frame.f_lasti)
+    state.pending = True
+
+
+def result_seen(v: Any, frame: Any, at: int | None, ext: Any) -> None:
+    """The eager frame's probe saw ``v``, the result of its instruction at offset ``at``:
+    text a ``'%'`` made of Tracers is noted; a lookup's stale hit is FA110."""
+    state.pending = False
+    if getattr(state, "text", None) == id(frame):
+        state.text = None
+        if isinstance(v, str | bytes):
+            ext.rec.made_text(v, frame)
+    stale = getattr(state, "stale", None)
+    if stale is None or stale[0] != id(frame):
+        state.pending = stale is not None
+        return
+    state.stale = None
+    if stale[1] != at:
+        return
+    rec = ext.rec
+    leaves = [x for x in flatten_tree(v)[0]
+              if type(x) not in TRACER_TYPES and is_differentiable(x)]
+    if leaves and all(rec.tree_value(x) is None for x in leaves):
+        rec.hazard("FA110", "lookup by a traced key", frame,
+                   "a lookup by a traced key (a dict item, d.get, an lru_cache) in an eager "
+                   "frame matched a key stored by an earlier call (or a constant) and gave back "
+                   "values this call did not compute from its inputs: no gradient passes "
+                   "through them, although the result depends on the key")
