@@ -174,13 +174,21 @@ def _binop(self: Tracer, other: Any, fop, reflected: bool) -> Any:
     if reflected:
         a, b = b, a
     rec = self._fa_rec
-    if rec is not current_recorder():
-        return fop(a, b)
+    if rec is not current_recorder() or (not C.is_enabled() and _scalars(a, b)):
+        return fop(a, b)  # (not live, or scalars inside a rule-covered call: its rule records)
     frame = sys._getframe(1)
     rule = rules.lookup(fop)
     if rule is None:
         return _wrap(unknown_call(rec, fop, (a, b), {}, frame), rec)
     return _wrap(rec.apply(rule, fop, (a, b), {}, (a, b), frame), rec)
+
+
+def _scalars(*xs: Any) -> bool:
+    """No ndarray among ``xs`` (a Tracer operation on them inside a rule-covered call is
+    computed natively: the call's rule records it, and a node of its own besides would take
+    the result's place; an array's out= write there is recorded as the Tracer's)."""
+    return not any(isinstance(x, np.ndarray) or type(x) is list or type(x) is tuple
+                   for x in xs)
 
 
 def _ibinop(self: Tracer, other: Any, fop, iop) -> Any:
@@ -203,7 +211,7 @@ def _ibinop(self: Tracer, other: Any, fop, iop) -> Any:
 def _unary(self: Tracer, op) -> Any:
     a = self._fa_obj
     rec = self._fa_rec
-    if rec is not current_recorder():
+    if rec is not current_recorder() or (not C.is_enabled() and _scalars(a)):
         return op(a)
     frame = sys._getframe(1)
     rule = rules.lookup(op)
@@ -412,8 +420,9 @@ class Tracer:
         rin = tuple(_raw(x) for x in inputs)
         rkw = {k: _raw(v) for k, v in kwargs.items()}
         fn = ufunc if method == "__call__" else getattr(ufunc, method)
-        if rec is not current_recorder():
-            return fn(*rin, **rkw)
+        if rec is not current_recorder() or (not C.is_enabled() and "out" not in rkw and
+                                             _scalars(*rin)):
+            return fn(*rin, **rkw)  # (scalars inside a rule-covered call: see _scalars)
         res = calls.dispatch(rec, fn, rin, rkw, sys._getframe(1))
         out = kwargs.get("out")
         if out is not None:
