@@ -11,16 +11,16 @@ A generator first met afterwards, among the functions that ran, counts as drawn 
 
 A sampler node with traced parameters holds its generator as a constant (``Draws.reason``
 decides on it once the capture is over): one made inside the call (not reachable before it,
-and held by nothing but the trace after it) starts every call from the same state, so a
-replay draws from the state each draw started from (rules/random_draws.py ``Drawn``: what a
-JAX user gets from a key made inside a jitted function); one that is not, or a draw whose
+referenced by nothing but the trace after it: ``sys.getrefcount``) starts every call from
+the same state, so a replay draws from the state each draw started from
+(rules/random_draws.py ``Drawn``: what a JAX user gets from a key made inside a jitted
+function); one that is not (an object array holding it too), or a draw whose
 number of values depends on its traced parameters (gamma, beta...) followed by any other use
 of its generator, makes the trace uncacheable, with the reason.
 """
 
 from __future__ import annotations
 
-import gc
 import random
 import sys
 import types
@@ -168,6 +168,15 @@ class Draws:
         return None if graph is None else replayable(graph, self.log.draws)
 
 
+def _references(holder: tuple, k: int) -> int:
+    """How many references ``holder[k]`` has (sys.getrefcount: any holder, an object array
+    too, which the garbage collector cannot list)."""
+    return sys.getrefcount(holder[k])
+
+
+_BASE = _references((object(),), 0) - 1  # (this call's own references: 1 holder)
+
+
 def replayable(graph: Graph, noted: list) -> str | None:
     """Why the sampler nodes of ``graph`` (their generators made during the call: ``Draws``
     found no other) cannot be replayed; None after giving each node the generator state its
@@ -190,11 +199,12 @@ def replayable(graph: Graph, noted: list) -> str | None:
         n = nodes[0]
         return f"{n.name} at {n.loc.file}:{n.loc.line}: draws of its generator were not " \
             "recorded, a replay could not repeat them"
-    firsts = list({id(n.args[0]): n for n in nodes}.values())  # (no cell holds a generator)
-    allowed = {id(n.args) for n in graph.nodes} | {id(d) for d in noted} | \
-        {id(queues), id(noted), id(pairs), *map(id, queues.values())}
-    for n in firsts:
-        if any(id(r) not in allowed for r in gc.get_referrers(n.args[0])):
+    for n in {id(n.args[0]): n for n in nodes}.values():
+        g = n.args[0]
+        held = sum(a is g for m in graph.nodes for a in (*m.args, *(m.kwargs or {}).values()))
+        held += sum(d.rng is g for d in noted)
+        del g  # (the count below must not see this frame's reference)
+        if _references(n.args, 0) - held > _BASE:  # something else holds it: it lives on
             return f"{n.name} at {n.loc.file}:{n.loc.line} draws from a generator that " \
                 "outlives the call (its stream goes on natively; a replay would repeat " \
                 "the recorded draw)"
