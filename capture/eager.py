@@ -306,10 +306,9 @@ def _plain_name(ins: Any) -> str | None:
     arg = ins.arg
     if ins.name in ("LOAD_ATTR", "LOAD_GLOBAL"):
         return arg if isinstance(arg, str) else None if arg[0] else arg[1]
-    if ins.name in ("LOAD_FAST", "LOAD_FAST_CHECK"):
-        return arg
-    if ins.name in ("LOAD_DEREF", "LOAD_CLASSDEREF"):
-        return getattr(arg, "name", None)
+    if ins.name in ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_DEREF", "LOAD_CLASSDEREF"):
+        name = getattr(arg, "name", arg)  # (a cell or free variable: its name)
+        return name if isinstance(name, str) else None
     return None
 
 
