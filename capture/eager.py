@@ -19,6 +19,10 @@ instrumented. When it is called during a capture, ``run_eager``:
    them as it wraps arguments, so native operations on them record too (without it,
    ``helper(x) * 2.0`` was a silent zero gradient). One Tracer per object (``Extent.seen``).
    Where the copy cannot be made the original code runs and FA103 says what is not followed.
+   The copy also swaps, where it calls them by name, the number parsers (``float(s)``,
+   ``decimal.Decimal(s)``: FA111 on text of traced values) and ``type`` (``type(t) is
+   float`` as natively), and its probes judge what a ``'%'`` or a lookup by a Tracer gave
+   (capture/eager_probes.py).
    Every operation on a Tracer (capture/eager_tracer.py) goes through the SAME recorder and
    the SAME rules as instrumented code and returns a Tracer wrapping the real result, so
    gradients are those of the instrumented path;
@@ -36,7 +40,7 @@ capture/eager_tracer.py). Values nested deeper than ``MAX_DEPTH`` in containers,
 dict items replaced (same length) by instrumented code after the frame looked at the
 container, stay plain objects there and operations on them are not recorded. Visible
 differences from the native run: the frame's ``f_code`` is the probed copy, and traced float
-arrays are Tracers there (not ndarray instances).
+arrays are Tracers there (not ndarray instances: ``type(a)`` and ``isinstance`` say so).
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ helper called from the eager frame can pass them to C functions with rules (``ma
 ``np.asarray(t)``, ``np.array(t)``) and record as if they were the real objects. Inside such a
 rule-covered call (capture disabled) Tracer operations return plain objects. Scalar Tracers
 report the class of their value through ``__class__`` (``isinstance(t, float)`` holds); array
-Tracers do not claim to be ndarrays (framead's own handlers must tell them apart).
+Tracers do not claim to be ndarrays (framead's own handlers must tell them apart). Text of a
+Tracer (``str``/``repr``/``format``) is noted as text of traced values, and hashing and
+equality tell capture/eager_probes.py about lookups by a Tracer (FA110 on a stale hit).
 """
 
 from __future__ import annotations
