@@ -148,17 +148,26 @@ class Reseeded:
         return getattr(make(self.cls, self.seed), name)
 
 
-@pytest.mark.parametrize("cls", ["Generator", "RandomState"])
-@pytest.mark.parametrize("name", sorted(SHAPE))
-def test_rules_pass_the_rule_checker(name, cls):
+def library_cases() -> list:
+    """(rule, args, kwargs) of every shape sampler's rule, for rules.check (the census in
+    tests/test_rules_library.py)."""
+    out = []
+    for cls in ("Generator", "RandomState"):
+        owner = np.random.Generator if cls == "Generator" else np.random.RandomState
+        for name in sorted(SHAPE):
+            args = [np.array([0.7, 2.5, 4.0]) if i == 0 else np.array([0.5, 1.3, 2.0])
+                    for i in range(len(SHAPE[name]))]
+            if name == "chisquare":
+                args[0] = args[0] * 3
+            out.append((R.lookup_method(owner, name), (Reseeded(cls, 7), *args), {}))
+    return out
+
+
+@pytest.mark.parametrize("rule,args,kwargs", library_cases(),
+                         ids=[c[0].name for c in library_cases()])
+def test_rules_pass_the_rule_checker(rule, args, kwargs):
     """VJP against JVP and a central difference of the rule's function (rules.check)."""
-    owner = np.random.Generator if cls == "Generator" else np.random.RandomState
-    rule = R.lookup_method(owner, name)
-    args = [np.array([0.7, 2.5, 4.0]) if i == 0 else np.array([0.5, 1.3, 2.0])
-            for i in range(len(SHAPE[name]))]
-    if name == "chisquare":
-        args[0] = args[0] * 3
-    report = R.check(rule, Reseeded(cls, 7), *args)
+    report = R.check(rule, *args, **kwargs)
     assert report.ok, report
 
 
