@@ -458,7 +458,7 @@ def _points(args: Any) -> list:
     """The float constants (scalars, float arrays) among a node's arguments."""
     out = []
     for a in args:
-        if type(a) is float or isinstance(a, np.floating):
+        if (type(a) is float or isinstance(a, np.floating)) and a:  # (0.0: a zero factor)
             out.append(float(a))
         elif type(a) is np.ndarray and a.dtype.kind == "f" and a.size:
             out.append(a)
@@ -474,25 +474,20 @@ def _near(u: Any, c: Any) -> bool:
     return False
 
 
-def _literals(nodes: list, idx: Any) -> set[float]:
-    """The float literals of the code objects the nodes ran in."""
-    out: set[float] = set()
-    codes: set[int] = set()
-    for j in idx:
-        frames = getattr(getattr(nodes[j], "_loc", None), "frames", None)
-        for code, _ in frames if type(frames) is tuple else ():
-            if id(code) not in codes:
-                codes.add(id(code))
-                out.update(float(k) for k in code.co_consts if type(k) in (float, int))
-    return out
+def _literals(node: Node) -> set[float]:
+    """The float literals of the code the node ran in (its innermost frame's)."""
+    frames = getattr(getattr(node, "_loc", None), "frames", None)
+    if type(frames) is not tuple or not frames:
+        return set()
+    return {float(k) for k in frames[0][0].co_consts if type(k) in (float, int)}
 
 
-def _margin(n: Node, dist: float) -> bool:
-    """Whether a comparison ``dist`` apart, made right after ``n``, is a near-tie of the
-    sizes ``n`` computed with."""
-    sizes = [_size(n.outputs[0])] if len(n.outputs) == 1 and type(n.outputs[0]) is Value \
-        else []
-    sizes += [_size(a) for a in n.args if type(a) is Value or type(a) in _SCALARS]
+def _margin(window: list, dist: float) -> bool:
+    """Whether a comparison ``dist`` apart, made after the evaluation ``window`` (its nodes),
+    is a near-tie of the sizes the evaluation computed with (f(c) < f(d) near the minimum of
+    ``(x - t) ** 2``: both are rounding residue of the cancelling ``x - t``)."""
+    sizes = [_size(a) for n in window for a in (*n.args, *n.outputs)
+             if type(a) is Value or type(a) in _SCALARS]
     scale = max((z for z in sizes if z == z), default=0.0)
     return 0 < scale < float("inf") and dist <= SEARCH_TIE * scale
 
@@ -506,23 +501,24 @@ def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]]) -> No
     live: set[int] | None = None
     ats = sorted({at for at, _ in cmps if start < at <= len(nodes)})
     for at, dist in reversed(cmps):
-        if not start < at <= len(nodes) or not _margin(nodes[at - 1], dist):
+        if not start < at <= len(nodes):
             continue
         prev = max((a for a in ats if a < at), default=start)
-        lo = max(prev, start + 1, at - SEARCH_WALK)
+        window = nodes[max(prev, start + 1, at - SEARCH_WALK):at]
+        if not window or not _margin(window, dist):
+            continue
         if live is None:
             live = live_of()
-        window = range(lo, at)
-        if any(_ids(nodes[j].outputs) & live for j in window):
+        if any(_ids(n.outputs) & live for n in window):
             continue  # (the test's work reaches the result: Newton's iterates)
-        points = [c for j in window for c in _points(nodes[j].args)]
+        points = [c for n in window for c in _points(n.args)]
         if not points:
             continue
-        literals = _literals(nodes, window)
         for j in range(at, len(nodes)):
             n = nodes[j]
             if not _ids(n.outputs) & live:
                 continue
+            literals = _literals(n)
             for u in _points(n.args):
                 if isinstance(u, float) and u in literals:
                     continue

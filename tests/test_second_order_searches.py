@@ -1,0 +1,170 @@
+"""Second order through value-dependent control flow: a minimiser found by comparisons.
+
+``V(t) = min_x f(x, t)`` by a search (golden section, ternary, bisection on df/dx, a grid's
+argmin, Newton with a comparison stop). framead's first derivative is right (envelope theorem);
+at second order (hessian, grad of grad, jacfwd / jvp of grad) a search's choice x* is a
+constant to the nested derivative, so d(dV/dt)/dx * dx*/dt is lost. Each result must be right
+against the analytic second derivative, or reported (FA102, strict raises) at the search's
+comparison line. Results that are right stay silent: Newton's iterates carry x*'s
+dependence, a grid's argmin is locally constant, and a gradient that does not read x*
+(f separable as written) loses nothing. A gradient that reads x* multiplied by a zero
+coefficient (``(x - 0.0 * t) ** 2``) is reported although it loses nothing (the check is on
+the program's dependence, not on the size of d(dV/dt)/dx).
+
+f(x, t) = w (x - c1 t)^2 + c2 t x + c3 t^2 (w > 0): x* = k t with k = c1 - c2 / (2 w), and
+V''(t) = 2 (w (k - c1)^2 + c2 k + c3); on a grid, V'' = 2 (w c1^2 + c3) (x fixed).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import framead
+
+GR = (math.sqrt(5) - 1) / 2
+LINES: dict[str, int] = {}
+
+
+def _line(fn, marker: str) -> int:
+    src, first = inspect.getsourcelines(fn)
+    return first + next(i for i, s in enumerate(src) if marker in s)
+
+
+def make(kind: str, w: float, c1: float, c2: float, c3: float):
+    def f(x, t):
+        if c1 == 0.0 and c2 == 0.0:  # (separable as written: its gradient reads no x)
+            return w * x ** 2 + c3 * t ** 2
+        return w * (x - c1 * t) ** 2 + c2 * t * x + c3 * t ** 2
+
+    def dfdx(x, t):
+        if c1 == 0.0 and c2 == 0.0:
+            return 2 * w * x
+        return 2 * w * (x - c1 * t) + c2 * t
+
+    def golden(t):
+        a, b = -20.0, 20.0
+        c, d = b - GR * (b - a), a + GR * (b - a)
+        for _ in range(90):
+            if f(c, t) < f(d, t):  # SEARCH
+                b = d
+            else:
+                a = c
+            c, d = b - GR * (b - a), a + GR * (b - a)
+        return f((a + b) / 2, t)
+
+    def ternary(t):
+        lo, hi = -20.0, 20.0
+        for _ in range(120):
+            m1, m2 = lo + (hi - lo) / 3, hi - (hi - lo) / 3
+            if f(m1, t) > f(m2, t):  # SEARCH
+                lo = m1
+            else:
+                hi = m2
+        return f((lo + hi) / 2, t)
+
+    def bisection(t):
+        lo, hi = -20.0, 20.0
+        while hi - lo > 1e-13:
+            mid = (lo + hi) / 2
+            if dfdx(mid, t) > 0:  # SEARCH
+                hi = mid
+            else:
+                lo = mid
+        return f((lo + hi) / 2, t)
+
+    def grid(t):
+        best, xb = None, 0.0
+        for x in np.linspace(-20.0, 20.0, 161).tolist():
+            v = f(x, t)
+            if best is None or v < best:  # SEARCH
+                best, xb = v, x
+        return f(xb, t)
+
+    def newton(t):
+        x = 0.0
+        while abs(dfdx(x, t)) > 1e-10:  # SEARCH
+            x = x - dfdx(x, t) / (2 * w)
+        return f(x, t)
+
+    fn = {"golden": golden, "ternary": ternary, "bisection": bisection, "grid": grid,
+          "newton": newton}[kind]
+    return fn, _line(fn, "# SEARCH")
+
+
+def exact(kind: str, t: float, w: float, c1: float, c2: float, c3: float) -> float:
+    if kind == "grid":
+        return 2 * (w * c1 ** 2 + c3)
+    k = c1 - c2 / (2 * w)
+    return 2 * (w * (k - c1) ** 2 + c2 * k + c3)
+
+
+APIS = {
+    "hessian": lambda F, t, s: framead.hessian(F, strict=s)(t),
+    "gog": lambda F, t, s: framead.grad(framead.grad(F, strict=s), strict=s)(t),
+    "jacfwd_grad": lambda F, t, s: framead.jacfwd(framead.grad(F), strict=s)(t),
+    "jvp_grad": lambda F, t, s: framead.jvp(framead.grad(F), (t,), (1.0,), strict=s)[1],
+}
+KINDS = ("golden", "ternary", "bisection", "grid", "newton")
+
+
+def judge(kind: str, api: str, t: float, w: float, c1: float, c2: float, c3: float) -> str:
+    """'right', or 'reported' (FA102 at the search's line); fails on a silent wrong result
+    or a report of a right one."""
+    F, line = make(kind, w, c1, c2, c3)
+    want = exact(kind, t, w, c1, c2, c3)
+    scale = 2 * (w * (c1 ** 2 + 1) + abs(c2) + abs(c3)) + 1.0
+    got = float(np.asarray(APIS[api](F, t, False)))
+    right = abs(got - want) <= 1e-5 * scale
+    try:
+        APIS[api](F, t, True)
+        reported = None
+    except framead.GradientHazard as e:
+        reported = str(e)
+    if right:
+        assert reported is None, f"{kind} {api}: right ({got}) but reported: {reported}"
+        return "right"
+    assert reported is not None, f"{kind} {api}: silently wrong: {got} vs {want}"
+    assert "FA102" in reported and f":{line} " in reported, (kind, api, line, reported)
+    return "reported"
+
+
+@pytest.mark.parametrize("api", list(APIS))
+@pytest.mark.parametrize("kind", KINDS)
+def test_golden_shape_each_search(kind, api):
+    """A shape whose second derivative x*(t) changes: the searches (golden, ternary,
+    bisection) are reported, Newton and the grid are right."""
+    verdict = judge(kind, api, 0.7, 1.0, 1.0, 1.0, 0.5)
+    assert verdict == ("right" if kind in ("grid", "newton") else "reported")
+
+
+@pytest.mark.parametrize("kind", ("golden", "ternary", "bisection"))
+def test_separable_is_silent(kind):
+    """f = w x^2 + c3 t^2: the gradient does not read x*, the Hessian is right, no report."""
+    assert judge(kind, "hessian", 0.7, 1.3, 0.0, 0.0, 0.8) == "right"
+
+
+def test_first_order_stays_silent():
+    """The first derivative of the searched minimum is right and not reported."""
+    for kind in KINDS:
+        F, _ = make(kind, 1.0, 1.0, 1.0, 0.5)
+        g = framead.grad(F, strict=True)(0.7)
+        want = (F(0.7 + 1e-5) - F(0.7 - 1e-5)) / 2e-5  # (central difference, float64)
+        assert abs(g - want) <= 1e-5, (kind, g, want)
+
+
+_nz = st.floats(0.3, 2.0) | st.floats(-2.0, -0.3)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(kind=st.sampled_from(KINDS), api=st.sampled_from(list(APIS)),
+       t=st.floats(-2.0, 2.0), w=st.floats(0.4, 3.0),
+       c1=st.sampled_from([0.0, 1.0]) | _nz, c2=st.sampled_from([0.0]) | _nz,
+       c3=st.floats(-1.0, 1.0))
+def test_fuzz_searches_right_or_reported(kind, api, t, w, c1, c2, c3):
+    judge(kind, api, t, w, c1, c2, c3)
