@@ -48,24 +48,6 @@ SLOW: frozenset[str] = frozenset({"adaptive_trapezoid_recursive", "bogacki_shamp
 
 # (program, check) -> (verdict, cause): every silent wrong and every error
 EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
-    ("chebft_chebev", "eager"): (
-        "wrong", "sum() in an instrumented helper (a comprehension) over Tracers of Python "
-        "floats: the Tracer operators inside the rule-covered call record besides the sum "
-        "node and the first item's gradient is lost (test_eager_tracers_inside_a_rule_"
-        "covered_call)"),
-    ("module_lru_cache_float", "eager"): (
-        "wrong", "an lru_cache (C) called from the eager frame with a Tracer returns the float "
-        "of an earlier native call: eager-frame C calls are not checked (FA101 in "
-        "instrumented code)"),
-    ("csv_export_zip_rows", "eager"): (
-        "wrong", "csv.writer(...).writerows(zip(ts, ys)) called from the eager frame: its C "
-        "calls are not scanned for traced arguments (FA101 in instrumented code)"),
-    ("decimal_from_str_quantize", "eager"): (
-        "wrong", "str(t) of a Tracer makes text without the text taint (FA111 in instrumented "
-        "code): Decimal(str(x)) reads back a constant"),
-    ("type_checks_on_input", "eager"): (
-        "wrong", "type(t) is Tracer, not float: the program's 'type(x) is float' branch differs "
-        "from the native run (the VALUE changes)"),
     ("rng_fill_out_argument", "eager"): (
         "error", "Generator.random(out=Tracer): the out array must be a real ndarray"),
     ("rgi_linear_cython", "eager"): (
