@@ -84,6 +84,9 @@ _ENVELOPE = ("a minimiser found through traced comparisons only: the first deriv
     "by the envelope theorem (g'(x*) = 0), x*(a)'s dependence is lost for the second; "
     "no hazard (FA102 fires only when the result depends on a through comparisons "
     "alone)")
+_SEARCH = ("reported: FA102 at the search's comparison (capture/zero_trip.decided_exit): the "
+           "nested derivative reads the minimiser the comparisons chose as a constant, x*(a)'s "
+           "dependence is lost for the second derivative (the first is right: envelope theorem)")
 _FILL = ("reported (FA112, forward): rules/shapes.fill_zeros gives a constant leaf's zero "
     "tangent as 0 * leaf, NaN for -inf (np.concatenate([x, [-np.inf]]))")
 _LINJVP = ("complex values written by a linear writer (np.copyto in np.linalg.norm's "
@@ -117,8 +120,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("scipy_root_fsolve_fixed_point", "hessian"): (
         "wrong_hazard", "reported: FA107 implicit_solution"),
     ("scipy_root_fsolve_fixed_point", "gog"): ("wrong_hazard", "reported: FA107 implicit_solution"),
-    ("golden_section_min_value", "hessian"): ("wrong", _ENVELOPE),
-    ("golden_section_min_value", "gog"): ("wrong", _ENVELOPE),
+    ("golden_section_min_value", "hessian"): ("wrong_hazard", _SEARCH),
+    ("golden_section_min_value", "gog"): ("wrong_hazard", _SEARCH),
     ("errstate_seterr_nan_to_num", "jvp"): ("wrong_hazard", _NANTONUM),
     ("errstate_seterr_nan_to_num", "jacfwd"): ("wrong_hazard", _NANTONUM),
     ("scipy_root_scalar_newton", "hessian"): ("wrong_hazard", "reported: FA107 implicit_solution"),
@@ -137,8 +140,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("softplus_where_overflow", "gog"): (
         "wrong_hazard", "reported: FA112 in grad of grad (the masked branch of np.where: "
         "0 * inf in the VJP of operator.mul)"),
-    ("golden_section_then_parabola", "hessian"): ("wrong", _ENVELOPE),
-    ("golden_section_then_parabola", "gog"): ("wrong", _ENVELOPE),
+    ("golden_section_then_parabola", "hessian"): ("wrong_hazard", _SEARCH),
+    ("golden_section_then_parabola", "gog"): ("wrong_hazard", _SEARCH),
     ("cubic_hermite_searchsorted", "hessian"): ("wrong_hazard", "reported: FA107 np.gradient"),
     ("cubic_hermite_searchsorted", "gog"): ("wrong_hazard", "reported: FA107 np.gradient"),
     ("overflow_guard_math_exp", "hessian"): ("wrong", _UNDERFLOW),
