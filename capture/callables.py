@@ -90,7 +90,7 @@ def _inside(x: Any, kind: int) -> list:
 
 def self_traced(fn: Any) -> bool:
     """A bound method whose ``__self__`` holds traced values."""
-    self_ = getattr(fn, "__self__", None)
+    self_ = bound_self(fn)
     return self_ is not None and not isinstance(self_, types.ModuleType) and holds_traced(self_)
 
 
@@ -154,12 +154,37 @@ def is_python_visible(fn: Any) -> bool:
         return constructs_in_python(fn)
     if isinstance(fn, functools.partial):
         return is_python_visible(fn.func)
-    impl = getattr(fn, "_implementation", None)  # numpy's array-function dispatchers
-    if isinstance(impl, types.FunctionType):
-        return True
-    call = next((k.__dict__["__call__"] for k in type(fn).__mro__ if "__call__" in k.__dict__),
-                None)
-    return isinstance(call, types.FunctionType)
+    if in_python(type(fn), "__call__"):  # (asked of its class first: a proxy's __getattr__
+        return True  # is not run for an attribute the native call never reads)
+    # numpy's array-function dispatchers
+    return isinstance(static_attr(fn, "_implementation"), types.FunctionType)
+
+
+_C_DESCRIPTORS = (types.GetSetDescriptorType, types.MemberDescriptorType)
+
+
+def static_attr(obj: Any, name: str) -> Any:
+    """``obj.name`` (None where it has none) without running code of the program's: an
+    object of a C type as getattr reads it; of a class the program made (a heap type), only
+    what a C descriptor of its class holds (a Cython function's ``__self__``), never its
+    ``__getattr__``, ``__getattribute__``, properties or instance dict (a proxy, a mock, a
+    lazy loader would see a read the native call never makes)."""
+    t = type(obj)
+    if not t.__flags__ & HEAPTYPE:
+        return getattr(obj, name, None)
+    for k in t.__mro__:
+        d = k.__dict__.get(name)
+        if d is not None:
+            try:  # (an empty slot: AttributeError)
+                return d.__get__(obj, t) if isinstance(d, _C_DESCRIPTORS) else None
+            except AttributeError:
+                return None
+    return None
+
+
+def bound_self(fn: Any) -> Any:
+    """``fn.__self__``: the object a bound method is bound to, or None (static_attr)."""
+    return static_attr(fn, "__self__")
 
 
 def callable_name(fn: Any) -> str:

@@ -33,9 +33,12 @@ from .call_kinds import (
     ufunc_method,
 )
 from .callables import (
+    HEAPTYPE,
+    bound_self,
     callable_name,
     constructs_in_python,
     holds_traced,
+    in_python,
     is_python_visible,
     self_traced,
 )
@@ -105,6 +108,9 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
                                          is_object_dtype(args[1])):  # (np.array(x, 'O'))
                 return _apply_rule(rec, rule, fn, args, kwargs, args, frame, None)
     entry = lookup(fn) or _NOT_LISTED
+    if t.__flags__ & HEAPTYPE and entry is _NOT_LISTED and in_python(t, "__call__") and \
+            not isinstance(fn, type) and _rule_of(fn) is None:  # an object of the program's
+        return call_as_user(fn, args, kwargs)  # class: natively only its __call__ runs
     kind = entry.kind
     if kind & Kind.SOLVER:
         return entry.data(rec, fn, args, kwargs, frame)
@@ -151,7 +157,7 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
         if kind & Kind.WRITER and args and _object_target(args[0]):  # np.copyto(obj, x)
             return object_write(rec, callable_name(fn), fn, args, kwargs, args, args[0], frame)
         return entry.data(rec, fn, args, kwargs, frame)
-    self_ = getattr(fn, "__self__", None)
+    self_ = bound_self(fn) if t.__flags__ & HEAPTYPE else getattr(fn, "__self__", None)
     if perform is None:
         detour = protocols.subclass_detour(rec, fn, self_, args, kwargs, frame)
         if detour is not _NO_SLOT:
@@ -270,7 +276,7 @@ def _rule_and_args(fn: Any, args: tuple):
         rule = rules.lookup(fn.__func__)  # a bound Cython method (rng.normal): self first
         if rule is not None:
             return rule, (fn.__self__, *args)
-    self_ = getattr(fn, "__self__", None)
+    self_ = bound_self(fn) if type(fn).__flags__ & HEAPTYPE else getattr(fn, "__self__", None)
     if (self_ is not None and isinstance(fn, types.BuiltinMethodType)
             and not isinstance(self_, types.ModuleType)):
         rule = rules.lookup_method(type(self_), fn.__name__)

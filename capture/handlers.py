@@ -265,15 +265,16 @@ class ProbeHandlers:
         if type(a) is np.flatiter:
             return self.apply(rules.lookup(_mut.flat_getitem), operator.getitem, (a, k),
                               {}, (a.base, k), frame)
-        if not isinstance(a, np.ndarray | np.generic):
-            out = a[k]  # containers: identity carries traced items along
+        if not isinstance(a, np.ndarray | np.generic):  # containers: identity carries traced
+            out = call_as_user(operator.getitem, (a, k), None) if type(a).__flags__ & \
+                _HEAPTYPE else a[k]  # items along (a class's __getitem__: the user's line calls)
             if isinstance(a, dict) and not python_attr(type(a), "__getitem__"):
                 if self.value_of(k) is not None:  # a memo table's hit
                     check_hit(self, a, k, out, frame, f"{type(a).__name__}[key]")
                 key_lookup(self, a, k, frame)  # (tally[1.0] of traced keys, cached)
             return out
         if base_slot is None and python_attr(type(a), "__getitem__"):
-            return a[k]  # np.matrix's, np.ma's own indexing, instrumented
+            return call_as_user(operator.getitem, (a, k), None)  # np.matrix's, np.ma's own
         rule = rules.lookup(operator.getitem)
         if base_slot is None and self.containers and _held_objects(self, a):
             return object_operands(self, rule, operator.getitem, (a, k), {}, (a, k), frame)

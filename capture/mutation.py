@@ -21,7 +21,7 @@ from .aliased_writes import fancy_set_item, flat_set_item
 from .buffers import buffer_owner, overlaps
 from .call_kinds import RAW_STORAGE_TYPES
 from .membership import stored_key
-from .native import call_quiet
+from .native import call_as_user, call_quiet
 from .operators import INPLACE_OPS
 from .overrides import plain, python_attr
 from .primitive_rules import CONST_RULE, COPY_RULE, SETITEM_RULE, VIEW_UPDATE_RULE
@@ -393,15 +393,18 @@ class Mutations:
                 stored_key(self, a, k, frame)
             if isinstance(a, np.void) and self.tree_value(v) is not None:
                 self._structured(a, frame, "np.void.__setitem__")  # (a record's memory)
-            a[k] = v  # containers: identity carries traced items along
+            if type(a).__flags__ & _HEAPTYPE:  # (a class's __setitem__: the user's line calls)
+                call_as_user(operator.setitem, (a, k, v), None)
+            else:
+                a[k] = v  # containers: identity carries traced items along
             if isinstance(a, RAW_STORAGE_TYPES) and self.tree_value(v) is not None:
                 self.hazard("FA105", f"{type(a).__name__}.__setitem__", frame,
                             f"a traced value was stored into a {type(a).__name__}, which "
                             "keeps raw numbers framead cannot follow")
             return None
         if base_slot is None and python_attr(type(a), "__setitem__"):
-            a[k] = v  # np.ma's own assignment (it writes its data and mask), instrumented
-            return None
+            # np.ma's own assignment (it writes its data and mask), instrumented
+            return call_as_user(operator.setitem, (a, k, v), None)
         if type(a) is np.ndarray and a.dtype.kind == "O" and self.value_of(a) is None:
             return object_store(self, a, k, v, frame, base_slot)  # (it keeps numbers)
         self._adopt(a)
@@ -495,6 +498,7 @@ class Mutations:
         return y
 
 
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class the program made
 _INTEGRAL = frozenset("biumM")  # dtype kinds whose values move in steps: bool, ints, times
 
 
