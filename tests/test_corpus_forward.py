@@ -80,10 +80,6 @@ _COW = ("higher order through an array overwritten in place after a rule saved i
     "constant buffer (values._register), later reads are constants")
 _EMPTY = ("the outer VJP of np.tensordot of empty operands (dot of 0-length vectors "
     "differentiated twice): cannot reshape array of size 0 into shape (1,)")
-_ENVELOPE = ("a minimiser found through traced comparisons only: the first derivative is right "
-    "by the envelope theorem (g'(x*) = 0), x*(a)'s dependence is lost for the second; "
-    "no hazard (FA102 fires only when the result depends on a through comparisons "
-    "alone)")
 _SEARCH = ("reported: FA102 at the search's comparison (capture/zero_trip.decided_exit): the "
            "nested derivative reads the minimiser the comparisons chose as a constant, x*(a)'s "
            "dependence is lost for the second derivative (the first is right: envelope theorem)")
@@ -160,8 +156,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("scipy_newton_inside", "gog"): ("wrong_hazard", "reported: FA107 implicit_solution"),
     ("bisection_then_newton", "hessian"): ("wrong_hazard", "reported: FA102 comparison"),
     ("bisection_then_newton", "gog"): ("wrong_hazard", "reported: FA102 comparison"),
-    ("nelder_mead_by_hand", "hessian"): ("wrong", _ENVELOPE),
-    ("nelder_mead_by_hand", "gog"): ("wrong", _ENVELOPE),
+    ("nelder_mead_by_hand", "hessian"): ("wrong_hazard", _SEARCH),
+    ("nelder_mead_by_hand", "gog"): ("wrong_hazard", _SEARCH),
     ("quad_weight_traced_wvar", "hessian"): ("wrong_hazard", "reported: FA107 integral"),
     ("quad_weight_traced_wvar", "gog"): ("wrong_hazard", "reported: FA107 integral"),
     ("scipy_odeint_callback", "hessian"): ("wrong_hazard", "reported: FA107 ode_solution"),
