@@ -135,6 +135,7 @@ _OPTIONAL = (
     ("scipy_signal_rules", ("scipy.ndimage", "scipy.signal", "scipy.interpolate", "scipy.fft")),
     ("scipy_fft_rules", ("scipy.fft", "scipy.fftpack")),
     ("scipy_linalg_rules", ("scipy.linalg",)),
+    ("scipy_matfunc_rules", ("scipy.linalg",)),
     ("exact_number_rules", ("decimal", "fractions")),
 )
 
