@@ -7,8 +7,9 @@ a cached trace (its recording and a replay at a new input) and jvp.
 
 The classes and programs are written to module files (instrumented as a program's own code),
 drawn from: the methods the class has, the kind of the traced key (float, np.float64, 0-d
-and 1-d arrays, or a constant key with a traced value), the operations, and whether a
-tracer (``sys.settrace``) is on while the program runs."""
+and 1-d arrays, or a constant key with a traced value), the operations (a method raising
+into the program's ``except`` included: its traceback as natively), and whether a tracer
+(``sys.settrace``) is on while the program runs."""
 
 from __future__ import annotations
 
@@ -29,11 +30,15 @@ METHODS = {
     "getitem": """
         def __getitem__(self, k):
             _seen("getitem")
+            if np.any(k > 10.0):
+                raise KeyError("far")
             return self.v * k + k * k
     """,
     "setitem": """
         def __setitem__(self, k, val):
             _seen("setitem")
+            if np.any(k > 10.0):
+                raise IndexError("far")
             self.v = val + k * self.v
     """,
     "delitem": """
@@ -65,6 +70,8 @@ OPS = {
     "get": ("y = y + o[k]", "getitem"),
     "set": ("o[k] = y * 0.3", "setitem"),
     "del": ("del o[k]", "delitem"),
+    "get_far": ("try:\n    y = y + o[k + 20.0]\nexcept KeyError as e:\n    _caught(e)", "getitem"),
+    "set_far": ("try:\n    o[k + 20.0] = y\nexcept IndexError as e:\n    _caught(e)", "setitem"),
     "call": ("y = y + o(k)", "call"),
     "attr": ("y = y + o.extra", "getattr"),
     "missing": ("y = y * getattr(o, 'missing', 1.5)", None),
@@ -82,6 +89,7 @@ KEYS = {
 
 HEADER = '''
 import sys
+import traceback
 
 import numpy as np
 
@@ -99,6 +107,11 @@ def _seen(tag):
         chain.append((f.f_code.co_name, f.f_lineno))
         f = f.f_back
     LOG.append((tag, up.f_code.co_name, up.f_lineno, up.f_lasti, tuple(chain)))
+
+
+def _caught(e):
+    tb = traceback.extract_tb(e.__traceback__)
+    LOG.append(("caught", repr(e), [(t.name, t.lineno) for t in tb], e.__context__))
 
 
 def _tracer(frame, event, arg):
