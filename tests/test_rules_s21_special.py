@@ -99,3 +99,45 @@ def test_quotient_divisor_derivative_against_differences(a, b, e):
         g2 = framead.grad(framead.grad(f))(y)
         if math.isfinite(want2):
             assert g2 == pytest.approx(want2, rel=1e-12, abs=1e-300)
+
+
+def special_cases() -> list:
+    """``(fn, args, kwargs)`` of the scipy.special rules s21 added (the sweep found their
+    gradients lost: no rule), at generic points and at the removable singularities."""
+    x, m = np.array([0.3, 1.7, 4.2]), np.array([0.0, 0.3, 0.8])
+    return [(ss.erfi, (x,), {}), (ss.exprel, (np.array([0.0, 1e-4, -0.7, 3.0]),), {}),
+            (ss.exp1, (x,), {}), (ss.expi, (-x,), {}), (ss.expi, (x,), {}),
+            (ss.sindg, (x * 30,), {}), (ss.cosdg, (x * 30,), {}), (ss.tandg, (x * 20,), {}),
+            (ss.cotdg, (x * 20,), {}), (ss.spence, (np.array([0.3, 1.0, 2.5]),), {}),
+            (ss.k0e, (x,), {}), (ss.k1e, (x,), {}), (ss.ellipk, (m,), {}), (ss.ellipe, (m,), {}),
+            (ss.ellipkm1, (0.95 - 0.9 * m,), {}),
+            (ss.huber, (np.array([1.0, 1.0, 0.5]), np.array([0.3, -2.0, 0.7])), {}),
+            (ss.pseudo_huber, (np.array([1.0, 0.7, 2.0]), np.array([0.3, -2.0, 0.7])), {}),
+            (ss.owens_t, (np.array([0.3, -1.2, 2.0]), np.array([0.5, 1.5, -0.7])), {})]
+
+
+@pytest.mark.parametrize("case", special_cases(), ids=lambda c: c[0].__name__)
+def test_new_special_rules_against_differences(case):
+    import framead.rules as R
+    R.install_optional()
+    fn, args, kwargs = case
+    assert R.check(fn, *args, **kwargs).ok
+    if len(args) == 1:  # second order: grad of grad against differences of the first
+        a = float(args[0][1])
+        h = 1e-5
+        d2 = (framead.grad(fn)(a + h) - framead.grad(fn)(a - h)) / (2 * h)
+        assert framead.grad(framead.grad(fn))(a) == pytest.approx(d2, rel=1e-5, abs=1e-7)
+
+
+def library_cases() -> list:
+    """``(fn, args, kwargs)`` for test_rules_library's census: np.i0, its derivative
+    bessel_i1, and the scipy.special rules above."""
+    x = np.array([0.3, -1.2, 2.5])
+    return [(np.i0, (x,), {}), (bessel_i1, (x,), {})] + special_cases()
+
+
+def test_census_cases_check():
+    import framead.rules as R
+    R.install_optional()
+    for fn, args, kwargs in library_cases()[:2]:
+        assert R.check(fn, *args, **kwargs).ok
