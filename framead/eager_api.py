@@ -32,7 +32,9 @@ def eager(fn: Callable) -> Callable:
     raises there).
 
     Inside an eager function prefer NumPy functions over ``math`` (``math.exp(t)``,
-    ``float(t)`` and ``np.asarray(t)`` cut the gradient and are reported as FA102).
+    ``float(t)`` and ``np.asarray(t)`` cut the gradient and are reported as FA102; a number
+    parsed back from text of a traced value is FA111, a lookup by a traced key that finds an
+    earlier call's entry is FA110, as in instrumented code).
     Works on plain functions and methods (also under ``staticmethod``/``classmethod``), not on
     generator or async functions.
 
