@@ -17,7 +17,7 @@ import numpy as np
 
 from .families import deflinear
 from .numpy_array_rules import array_jvp, no_out, struct_shape
-from .registry import ANS, lookup, make_rule, register, register_method
+from .registry import ANS, infer_argnames, lookup, make_rule, register, register_method
 from .shapes import fit, meta_of, shape_of, struct_cot, sum_to
 
 # --- gathers ---------------------------------------------------------------------------------
@@ -421,11 +421,19 @@ def _logspace_jvp(tangents, ans, start, stop, num=50, endpoint=True, base=10.0, 
     return t
 
 
+def _others(fn, argnum: int) -> tuple:
+    """The argnums of ``fn``'s other positional parameters (at most the first four)."""
+    names = infer_argnames(fn)[0] or ()
+    return tuple(i for i in range(min(len(names), 4)) if i != argnum)
+
+
 def install() -> None:
+    # (the VJP runs the gather on positions: it reads the other arguments by value, a traced
+    # shift, index or condition included: np.roll(x, s) with a traced s)
     for fn in GATHERS:
-        deflinear(fn, _gather_vjp(fn))
+        deflinear(fn, _gather_vjp(fn), saves={0: _others(fn, 0)})
     for fn in GATHERS_ARG1:
-        deflinear(fn, _gather_vjp(fn, 1), argnum=1)
+        deflinear(fn, _gather_vjp(fn, 1), argnum=1, saves={1: _others(fn, 1)})
     nd = np.ndarray
     for name in GATHER_METHODS:
         deflinear(None, _gather_vjp(_method_call(name)), method=(nd, name))
