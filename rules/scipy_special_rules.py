@@ -184,28 +184,6 @@ TABLE = [
                  lambda ans, x, lm: _boxcox_dlm(np.log(x), lm))),
     (sp.boxcox1p, (lambda ans, x, lm: np.power(1 + x, lm - 1.0),
                    lambda ans, x, lm: _boxcox_dlm(np.log1p(x), lm))),
-    # (s21: these had no rule; the sweep of scipy.special found their gradients lost)
-    (sp.erfi, (lambda ans, x: 2 / math.sqrt(math.pi) * np.exp(x * x),)),
-    (sp.exprel, (lambda ans, x: _exprel_dx(ans, x),)),
-    (sp.exp1, (lambda ans, x: -np.exp(-x) / x,)),
-    (sp.expi, (lambda ans, x: np.exp(x) / x,)),
-    (sp.sindg, (lambda ans, x: _DEG * sp.cosdg(x),)),
-    (sp.cosdg, (lambda ans, x: -_DEG * sp.sindg(x),)),
-    (sp.tandg, (lambda ans, x: _DEG * (1 + ans * ans),)),
-    (sp.cotdg, (lambda ans, x: -_DEG * (1 + ans * ans),)),
-    (sp.spence, (lambda ans, z: _spence_dx(z),)),
-    (sp.k0e, (lambda ans, x: ans - sp.k1e(x),)),
-    (sp.k1e, (lambda ans, x: ans - sp.k0e(x) - ans / x,)),
-    (sp.ellipk, (lambda ans, m: _ellipk_dm(ans, m),)),
-    (sp.ellipe, (lambda ans, m: _ellipe_dm(ans, m),)),
-    (sp.ellipkm1, (lambda ans, p: -_ellipk_dm(ans, 1 - p),)),
-    (sp.huber, (lambda ans, d, r: np.where(np.abs(r) <= d, 0.0, np.abs(r) - d),
-                lambda ans, d, r: np.where(np.abs(r) <= d, r, d * np.sign(r)))),
-    (sp.pseudo_huber, (lambda ans, d, r: _pseudo_huber_dd(d, r),
-                       lambda ans, d, r: r / np.sqrt(1 + (r / d) ** 2))),
-    (sp.owens_t, (lambda ans, h, a: -np.exp(-h * h / 2) / _SQRT_2PI * sp.erf(a * h / math.sqrt(2))
-                  / 2,
-                  lambda ans, h, a: np.exp(-h * h * (1 + a * a) / 2) / (2 * np.pi * (1 + a * a)))),
     # Boost's distribution kernels behind scipy.stats (private ufuncs)
     (spu._beta_pdf, (lambda ans, x, a, b: ans * ((a - 1) / x - (b - 1) / (1 - x)),
                      lambda ans, x, a, b: ans * (np.log(x) - sp.psi(a) + sp.psi(a + b)),
@@ -230,6 +208,33 @@ TABLE = [
                          lambda ans, p, loc, s, a: np.ones_like(ans),
                          lambda ans, p, loc, s, a: (ans - loc) / s,
                          lambda ans, p, loc, s, a: _sk_ppf_da(ans, loc, s, a))),
+]
+
+
+# more elementwise functions with closed-form derivatives (their cases are in
+# tests/test_rules_s21_special.py; TABLE's in test_scipy_and_missing_rules' DOMAINS)
+MORE = [
+    (sp.erfi, (lambda ans, x: 2 / math.sqrt(math.pi) * np.exp(x * x),)),
+    (sp.exprel, (lambda ans, x: _exprel_dx(ans, x),)),
+    (sp.exp1, (lambda ans, x: -np.exp(-x) / x,)),
+    (sp.expi, (lambda ans, x: np.exp(x) / x,)),
+    (sp.sindg, (lambda ans, x: _DEG * sp.cosdg(x),)),
+    (sp.cosdg, (lambda ans, x: -_DEG * sp.sindg(x),)),
+    (sp.tandg, (lambda ans, x: _DEG * (1 + ans * ans),)),
+    (sp.cotdg, (lambda ans, x: -_DEG * (1 + ans * ans),)),
+    (sp.spence, (lambda ans, z: _spence_dx(z),)),
+    (sp.k0e, (lambda ans, x: ans - sp.k1e(x),)),
+    (sp.k1e, (lambda ans, x: ans - sp.k0e(x) - ans / x,)),
+    (sp.ellipk, (lambda ans, m: _ellipk_dm(ans, m),)),
+    (sp.ellipe, (lambda ans, m: _ellipe_dm(ans, m),)),
+    (sp.ellipkm1, (lambda ans, p: -_ellipk_dm(ans, 1 - p),)),
+    (sp.huber, (lambda ans, d, r: np.where(np.abs(r) <= d, 0.0, np.abs(r) - d),
+                lambda ans, d, r: np.where(np.abs(r) <= d, r, d * np.sign(r)))),
+    (sp.pseudo_huber, (lambda ans, d, r: _pseudo_huber_dd(d, r),
+                       lambda ans, d, r: r / np.sqrt(1 + (r / d) ** 2))),
+    (sp.owens_t, (lambda ans, h, a: -np.exp(-h * h / 2) / _SQRT_2PI * sp.erf(a * h / math.sqrt(2))
+                  / 2,
+                  lambda ans, h, a: np.exp(-h * h * (1 + a * a) / 2) / (2 * np.pi * (1 + a * a)))),
 ]
 
 
@@ -296,7 +301,7 @@ def defspecial(fn, derivs, name: str, real: bool = True):
 
 def install() -> None:
     """Register every rule whose function has none yet (a user's own rule wins)."""
-    for fn, derivs in TABLE:
+    for fn, derivs in TABLE + MORE:
         if lookup(fn) is not None:
             continue
         name = f"scipy.special.{fn.__name__}"
