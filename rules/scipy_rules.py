@@ -537,8 +537,9 @@ RULES = [  # (function, vjp, jvp, saves, more metadata)
     (sl.cho_solve, (_cho_solve_cot(0), _cho_solve_cot(1)), _cho_solve_jvp, _SOLVES,
      {"containers": (0,), "refuses": {"c_and_lower": lambda c: _complex("cho_solve")(c[0])}}),
     (sl.lu_factor, (_lu_factor_vjp,), _lu_factor_jvp, {0: (ANS,)},
-     {"multi": True, "refuses": {"a": lambda a: not_square(a) and "scipy.linalg.lu_factor of "
-                                 "a non-square matrix has no derivative rule"}}),
+     {"multi": True, "refuses": {"a": lambda a: (np.ndim(a) < 2 or not_square(a)) and
+                                 "scipy.linalg.lu_factor of a non-square matrix (or a 1-d "
+                                 "array, factored as a column) has no derivative rule"}}),
     (sl.lu_solve, (_lu_solve_cot(0), _lu_solve_cot(1)), _lu_solve_jvp, _SOLVES,
      {"containers": (0,)}),
     (sl.expm, (_expm_vjp,), _expm_jvp, {0: (0,)}, {}),

@@ -96,3 +96,15 @@ def test_census_cases_check():
     import framead.rules as R
     for fn, args, kwargs in library_cases():
         assert R.check(fn, *args, **kwargs).ok
+
+
+def test_lu_factor_of_a_1d_array_is_reported_not_an_error():
+    """SciPy 1.17 factors a 1-d array as a column; the rule's VJP raised IndexError."""
+    x = np.array([0.3, 0.5, 0.8])
+    native = sl.lu_factor(x)
+    with pytest.raises(framead.GradientHazard, match="FA101.*lu_factor"):
+        framead.grad(lambda v: np.sum(sl.lu_factor(v)[0]), strict=True)(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", framead.GradientWarning)
+        value, _ = framead.value_and_grad(lambda v: np.sum(sl.lu_factor(v)[0]))(x)
+    assert value == np.sum(native[0])
