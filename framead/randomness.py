@@ -31,7 +31,7 @@ import numpy as np
 
 from .ir import Graph
 from .rules.random_draws import Drawn, close_log, open_log, snapshot
-from .rules.random_rules import _Draw
+from .rules.random_rules import Draw
 
 RNG_TYPES = (np.random.Generator, np.random.RandomState, np.random.BitGenerator, random.Random)
 _ENTROPY_FILES = ("/random.py", "/secrets.py")
@@ -181,7 +181,7 @@ def replayable(graph: Graph, noted: list) -> str | None:
     """Why the sampler nodes of ``graph`` (their generators made during the call: ``Draws``
     found no other) cannot be replayed; None after giving each node the generator state its
     draw started from (``noted``: rules/random_draws.note, in the order of the draws)."""
-    nodes = [n for n in graph.nodes if type(getattr(n.rule, "fn", None)) is _Draw and n.args
+    nodes = [n for n in graph.nodes if type(getattr(n.rule, "fn", None)) is Draw and n.args
              and not isinstance(n.args[0], Drawn)]
     if not nodes:
         return None

@@ -229,7 +229,7 @@ def _axis_refuses(args: tuple, kwargs: dict) -> str | None:
     return _ambiguous(x, _AXIS(args, kwargs))
 
 
-class _Draw:
+class Draw:
     """A sampler rule's function: ``obj.<name>(*args)`` with the Cython method's signature
     (capture fills defaults in by it: ``rng.normal(scale=s)``); ``functional``: the
     shuffled copy (``shuffle`` writes in place). Its only callers are replays of a recorded
@@ -273,7 +273,7 @@ def _noting(name: str, refuses: Any, argnames: tuple, owner: str) -> Any:
 
 def _method(cls: type, name: str, argnames: tuple, **spec: Any) -> None:
     """Rule for ``cls.name``, named as NumPy names the parameters."""
-    fn = _Draw(cls, name, functional=bool(spec.get("mutates")))
+    fn = Draw(cls, name, functional=bool(spec.get("mutates")))
     spec["refuses"] = _noting(name, spec.get("refuses"), argnames, fn.__name__)
     register_method(cls, name, make_rule(fn, name=fn.__name__, argnames=argnames, **spec))
 
