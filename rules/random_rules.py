@@ -243,9 +243,13 @@ class Draw:
         self.name, self.functional = name, functional
         self.__signature__ = inspect.signature(getattr(cls, name))
         self.__name__ = self.__qualname__ = f"{cls.__name__}.{name}"
+        self.refuses: Any = None  # the rule's refusal test (set by _method)
 
     def __call__(self, obj: Any, *args: Any, **kwargs: Any) -> Any:
-        if type(obj) is Drawn:
+        if type(obj) is Drawn:  # a replay: the capture's refusal test holds as a guard
+            why = None if self.refuses is None else self.refuses((obj, *args), kwargs)
+            if why is not None:  # (a miss: the capture that follows reports it, FA101)
+                raise RuntimeError(f"framead: {self.__name__}: {why}")
             obj = obj.generator()
         elif isinstance(obj, SAMPLERS):
             raise RuntimeError(f"framead: {self.__name__} would draw again from the generator "
@@ -268,6 +272,7 @@ def _noting(name: str, refuses: Any, argnames: tuple, owner: str) -> Any:
         if why is None:
             random_draws.note(name, args, kwargs)
         return why
+    refuses_and_notes.test = test  # type: ignore[attr-defined]
     return refuses_and_notes
 
 
@@ -275,6 +280,7 @@ def _method(cls: type, name: str, argnames: tuple, **spec: Any) -> None:
     """Rule for ``cls.name``, named as NumPy names the parameters."""
     fn = Draw(cls, name, functional=bool(spec.get("mutates")))
     spec["refuses"] = _noting(name, spec.get("refuses"), argnames, fn.__name__)
+    fn.refuses = spec["refuses"].test
     register_method(cls, name, make_rule(fn, name=fn.__name__, argnames=argnames, **spec))
 
 

@@ -10,6 +10,7 @@ it was before each call, and the generators' states after the last call."""
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 from hypothesis import assume, given, settings
@@ -159,3 +160,33 @@ def test_speed_and_captures_of_an_inside_seeded_draw():
         assert value == f(x + k)
         np.testing.assert_allclose(g, 2 * (x + k + z), rtol=1e-12)
     assert cached.stats["captures"] == 1 and cached.stats["hits"] == 19
+
+
+def test_replayed_selection_is_guarded_by_its_refusal():
+    """A replayed choice/permutation/shuffle re-runs the capture's refusal test: a traced
+    argument whose rows became equal (which one was picked is unknown) is a miss, captured
+    again and reported (FA101 in stats['reasons']) with the uncached gradient, instead of
+    a wrong gradient."""
+    def f(x):
+        rng = np.random.default_rng(4)
+        a = x * 1.0
+        rng.shuffle(a)
+        b = rng.permutation(x ** 2)  # x[0] = -x[2]: equal rows
+        c = rng.choice(np.sin(x), size=5)
+        return float(a @ np.arange(4.0) + b @ np.arange(4.0) ** 2 + np.sum(c ** 3))
+
+    cached = framead.value_and_grad(f, cache=True)
+    for k in range(3):
+        x = np.array([0.1, 0.7, -0.4, 1.3]) + 0.05 * k
+        value, g = cached(x)
+        assert value == f(x)
+        fd = [(f(x + 1e-6 * e) - f(x - 1e-6 * e)) / 2e-6 for e in np.eye(4)]
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-7)
+    x = np.array([0.25, 0.85, -0.25, 1.45])
+    value, g = cached(x)
+    assert value == f(x)
+    assert any(r.startswith("FA101 at ") and __file__ in r for r in cached.stats["reasons"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(g, framead.grad(f)(x))  # (the uncached, reported one)
+    assert cached.stats["replay_raised"] == 1 and cached.stats["hits"] == 2
