@@ -33,7 +33,8 @@ from .ir import Graph
 from .rules.random_draws import Drawn, close_log, open_log, snapshot
 from .rules.random_rules import Draw
 
-RNG_TYPES = (np.random.Generator, np.random.RandomState, np.random.BitGenerator, random.Random)
+RNG_TYPES = (np.random.Generator, np.random.RandomState, np.random.BitGenerator, random.Random,
+             np.random.SeedSequence)
 _ENTROPY_FILES = ("/random.py", "/secrets.py")
 _MAX_FUNCTIONS = 64
 _MAX_OBJECTS, _DEPTH = 512, 4
@@ -52,14 +53,22 @@ def _frozen(x: Any) -> Any:
     return x
 
 
+def _spawned(bits: Any) -> int:
+    """How many children ``bits``' seed sequence spawned (``rng.spawn``: new streams)."""
+    return getattr(getattr(bits, "seed_seq", None), "n_children_spawned", 0)
+
+
 def state(g: Any) -> Any:
-    """The part of ``g``'s state a draw changes (cheap: NumPy's MT19937 dict is ~40 us)."""
+    """The part of ``g``'s state a draw (or a spawn) changes (cheap: NumPy's MT19937 dict is
+    ~40 us)."""
     if isinstance(g, np.random.Generator):
-        return _frozen(g.bit_generator.state)
+        return _frozen(g.bit_generator.state), _spawned(g.bit_generator)
     if isinstance(g, np.random.BitGenerator):
-        return _frozen(g.state)
+        return _frozen(g.state), _spawned(g)
     if isinstance(g, np.random.RandomState):  # (with its cached second Gaussian)
         return _frozen(g.get_state(legacy=False))
+    if isinstance(g, np.random.SeedSequence):
+        return g.n_children_spawned
     return g.getstate()
 
 

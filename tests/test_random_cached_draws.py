@@ -1,11 +1,12 @@
 """Cached traces of programs whose sampler calls have traced parameters (framead/randomness.py
 ``Draws.reason``, rules/random_draws.py): a generator seeded inside ``f`` is replayed from the
 state each draw started from (cached: one capture); one that outlives the call (a module
-global, a closure, an argument, an object deeper than the reachability walk, one made inside
-and kept) or a gamma draw followed by more use of its generator is not cached, and says why.
-Checked over a sequence of calls against the native program run on a twin of the same world:
-the values bit for bit, the gradients against central differences on copies of the world as
-it was before each call, and the generators' states after the last call."""
+global, a closure, an argument, an object deeper than the reachability walk, an object array,
+one made inside and kept, a child spawned from a reachable one) or a gamma draw followed by
+more use of its generator is not cached, and says why. Checked over a sequence of calls
+against the native program run on a twin of the same world: the values bit for bit, the
+gradients against central differences on copies of the world as it was before each call, and
+the generators' states after the last call."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ SAMPLES = {  # name -> draw(rng, p): the traced parameters from p (3 of them)
                                                                                    2),
     "gamma_then_normal": lambda rng, p: rng.gamma(p[0] ** 2 + 1.3) + rng.normal(size=2),
 }
-ORIGINS = ("inside", "inside_kept", "module", "closure", "argument", "deep", "object_array")
+ORIGINS = ("inside", "inside_kept", "module", "closure", "argument", "deep", "object_array",
+           "spawned")
 
 
 class Deep:
@@ -72,6 +74,9 @@ def program(origin: str, name: str, w: dict, seed: int):
         def g(p, rng):
             return loss(p, sample(rng, p))
         return g
+    elif origin == "spawned":  # a new child stream each call (the parent's state is as was)
+        def f(p):
+            return loss(p, sample(w["rng"].spawn(1)[0], p))
     elif origin == "deep":
         def f(p):
             return loss(p, sample(w["deep"].get(), p))
@@ -134,6 +139,8 @@ def test_cached_draws_are_the_native_ones(origin, name, api, seed, p0):
             np.testing.assert_allclose(got[1], want_grad, rtol=1e-6, atol=1e-7)
     assert repr(native["rng"].bit_generator.state) == \
         repr(cached_world["rng"].bit_generator.state)
+    assert native["rng"].bit_generator.seed_seq.n_children_spawned == \
+        cached_world["rng"].bit_generator.seed_seq.n_children_spawned
     stats = cached.stats
     if origin == "inside" and name != "gamma_then_normal":
         assert stats["captures"] == 1 and stats["hits"] == 2, stats
