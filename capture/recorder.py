@@ -34,7 +34,7 @@ from .overrides import inert, override_in, unconverted
 from .protocols import Deferred
 from .saves import ALL, plain_constants, saved_set
 from .sourceloc import loc_of, user_tracebacks, where_of
-from .text_taint import TextTaint, user_loc
+from .text_taint import TextTaint, check_parse
 from .unruled import refused_call, unknown_call
 from .values import ValueTable, call_recipe
 from .zero_trip import zero_trip_exit, zero_trip_message
@@ -456,11 +456,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         frame = sys._getframe(1)
         taint = self.text_taint
         if taint is not None and taint.reader(fn):
-            if taint.read(args, kwargs or {}):
-                name = callable_name(fn)
-                self.hazard("FA111", name, user_loc(loc_of(frame)), f"{name} parses text "
-                            f"made from traced values (first at {taint.loc.short()}): the "
-                            "number it gives back is a constant, its gradient is lost")
+            check_parse(self, fn, args, kwargs, frame)  # (FA111)
             if taint.plain(self, fn, args, kwargs):  # float("2.5"), int(i): nothing to record
                 return fn(*args, **(kwargs or {}))
         return dispatch(self, fn, args, kwargs or {}, frame)
