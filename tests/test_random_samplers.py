@@ -240,9 +240,9 @@ REPORTED = {
     "choice_traced_p": lambda x: float(_descriptor("choice")(
         np.random.default_rng(3), np.array([1.0, 2.0]), size=5,
         p=np.array([x[0], 1 - x[0]])).sum()),
-    # shape parameters: no simple pathwise derivative
-    "gamma_shape": lambda x: float(_descriptor("gamma")(
-        np.random.default_rng(4), x[0] + 1, size=5).sum()),
+    # drawn from two standard draws (two gammas / Johnk's uniforms): not differentiated
+    "beta_shape": lambda x: float(_descriptor("beta")(
+        np.random.default_rng(4), x[0] + 1, 2.0, size=5).sum()),
     "standard_t": lambda x: float(_descriptor("standard_t")(
         np.random.default_rng(5), x[0] + 3, size=5).sum()),
     # the covariance's factor is not unique

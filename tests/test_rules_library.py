@@ -430,9 +430,10 @@ def _scipy_more_cases():  # scipy_special/signal rules, exact-number cuts (issue
     return library_cases() + missing_cases() + decomp_cases()
 
 
-def _random_cases():  # rules/random_rules.py: the samplers' pathwise rules
+def _random_cases():  # rules/random_rules.py, random_shape.py: the samplers' pathwise rules
     from test_random_samplers import library_cases
-    return library_cases()
+    from test_random_shape_samplers import library_cases as shape_cases
+    return library_cases() + shape_cases()
 
 
 CASES = (MUTATION_CASES + LINALG_CASES + PRODUCT_CASES + SHAPE_CASES + REDUCTION_CASES
