@@ -1,5 +1,5 @@
-"""Rules for SciPy's matrix functions beyond ``expm``: ``logm`` and ``sqrtm`` (installed by
-``scipy_rules``).
+"""Rules for SciPy's matrix functions beyond ``expm``: ``logm`` and ``sqrtm``; and
+``scipy.linalg.norm`` (np.linalg.norm's rule: the same function, every ord/axis).
 
 Both derivatives are Fréchet derivatives L(A, E), read off the upper right block of the same
 function of the block matrix [[A, E], [0, A]] (Higham, *Functions of Matrices*, 3.2). The
@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sl
 
+from .linalg_norm_rules import _norm_jvp, _norm_vjp
 from .matrices import cot_like, mT
-from .registry import lookup, public_name, register
+from .registry import ANS, lookup, public_name, register
 
 _SCALAR = {sl.logm: (np.log, lambda w, fw: 1 / w),
            sl.sqrtm: (np.sqrt, lambda w, fw: 0.5 / fw)}
@@ -89,7 +90,20 @@ def _no_disp_false(name):
     return refuses
 
 
+def _snorm_vjp(g, ans, a, ord=None, axis=None, keepdims=False, check_finite=True):
+    return _norm_vjp(g, ans, a, ord, axis, keepdims)
+
+
+def _snorm_jvp(tangents, ans, a, ord=None, axis=None, keepdims=False, check_finite=True):
+    return _norm_jvp(tangents, ans, a, ord, axis, keepdims)
+
+
 def install() -> None:
+    # scipy.linalg.norm is np.linalg.norm's function (BLAS nrm2 / LAPACK lange for some ord:
+    # untraced C, FA101 before): its rule
+    if lookup(sl.norm) is None:
+        register(sl.norm, vjp=(_snorm_vjp,), jvp=_snorm_jvp, saves={0: (0, 1, ANS)},
+                 nondiff=(1,), name="scipy.linalg.norm")
     for fn, name in ((sl.logm, "logm"), (sl.sqrtm, "sqrtm")):
         if lookup(fn) is None:
             vjp, jvp = _rule(fn)

@@ -87,10 +87,36 @@ def test_disp_false_is_reported():
             framead.grad(lambda x: np.sum(sl.sqrtm(x, disp=False)[0]), strict=True)(a)
 
 
+_NORMS = ([((5,), o, None) for o in [None, 1, 2, 3, np.inf, -np.inf, 0.5, -1]]
+          + [((3, 4), o, None) for o in [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf]]
+          + [((3, 4), o, a) for o in [None, 1, 2, np.inf, 3, 0.5] for a in [0, 1, -1]]
+          + [((2, 3, 4), o, (1, 2)) for o in [None, "fro", "nuc", 1, 2, np.inf, -2]]
+          + [((2, 3, 4), None, 2), ((2, 3, 4), 2, 0)])
+
+
+@pytest.mark.parametrize(("shape", "ord", "axis"), _NORMS)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_scipy_linalg_norm_every_ord_and_axis(shape, ord, axis, keepdims):
+    """scipy.linalg.norm calls BLAS nrm2 / LAPACK lange for some ord (FA101 before)."""
+    rng = np.random.default_rng(abs(hash((shape, str(ord), str(axis), keepdims))) % 2 ** 32)
+    x = rng.normal(size=shape)
+    w = rng.normal(size=np.shape(np.linalg.norm(x, ord, axis, keepdims)))
+    f = lambda y: np.sum(sl.norm(y, ord, axis, keepdims) * w)  # noqa: E731
+    t = rng.normal(size=shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", framead.GradientWarning)
+        g = framead.grad(f, strict=True)(x)
+        jt = framead.jvp(f, (x,), (t,))[1]
+    want = _fd(f, x)
+    np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6)
+    assert jt == pytest.approx(np.sum(want * t), rel=1e-5, abs=1e-6)
+
+
 def library_cases() -> list:
     """``(fn, args, kwargs)`` for test_rules_library's census (rules/scipy_matfunc_rules)."""
     a = _matrix(np.random.default_rng(5), 3, "spd")
-    return [(sl.logm, (a,), {}), (sl.sqrtm, (a,), {})]
+    return [(sl.logm, (a,), {}), (sl.sqrtm, (a,), {}), (sl.norm, (a,), {"ord": 2}),
+            (sl.norm, (a[0],), {})]
 
 
 def test_census_cases_check():
