@@ -1,0 +1,416 @@
+"""Adversarial checks of the eager engine's text / key / ``type`` probes (capture/eager_probes.py)
+and of scalar Tracer operations inside rule-covered calls (capture/eager_tracer.py).
+
+Two kinds of defects are hunted, over program shapes (hypothesis): silent wrongs (a value that
+differs from the native run, or a gradient that differs from central differences in float64,
+with no hazard at the user's line) and false alarms (FA110/FA111 where the gradient is right).
+The shapes that break are listed in ``*_BROKEN`` dicts with the mechanism; each runs as a strict
+xfail through the same judge as the fuzzer, so a fix shows up as an XPASS (move it back then).
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import decimal
+import functools
+import json
+import linecache
+import math
+import operator
+import statistics
+
+import numpy as np
+import pytest
+from conftest import FAKE, fd_grad
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import framead
+from framead import GradientHazard
+
+pytestmark = pytest.mark.skipif(FAKE, reason="tests framead's eager fallback itself")
+
+_N = [0]
+_NS = {"np": np, "math": math, "functools": functools, "builtins": builtins,
+       "operator": operator, "collections": collections, "decimal": decimal, "json": json,
+       "statistics": statistics}
+
+
+def _program(body: list[str], ns: dict | None = None):
+    """(native, eager, file, marks): ``prog(x)`` from ``body`` compiled twice under its own
+    file name (one copy marked eager: the mark is on the code object); ``marks``: tag -> line
+    of the body lines holding ``# TAG``."""
+    _N[0] += 1
+    name = f"<eager adversarial {_N[0]}>"
+    src = "def prog(x):\n" + "".join(f"    {line}\n" for line in body)
+    linecache.cache[name] = (len(src), None, src.splitlines(True), name)
+    fns = []
+    for _ in range(2):
+        glb = {**_NS, **(ns or {})}
+        exec(compile(src, name, "exec"), glb)
+        fns.append(glb["prog"])
+    marks = {tag: k + 2 for k, line in enumerate(body) for tag in ("PARSE", "LOOKUP", "USE")
+             if f"# {tag}" in line}
+    return fns[0], framead.eager(fns[1]), name, marks
+
+
+def _fresh(x):
+    return x.copy() if isinstance(x, np.ndarray) else x
+
+
+def _reported_at(prog, x, file: str, codes: tuple[str, ...], reset=None) -> bool:
+    """One of ``codes`` reported in ``file`` (the user's program), and strict=True raises."""
+    if reset:
+        reset()
+    hz = framead.trace(prog, _fresh(x)).hazards
+    if not any(h.code in codes and h.loc.file == file for h in hz):
+        return False
+    if reset:
+        reset()
+    with pytest.raises(GradientHazard):
+        framead.trace(prog, _fresh(x), strict=True)
+    return True
+
+
+def _judge(body: list[str], x, ns: dict | None = None, codes=("FA102", "FA110", "FA111")):
+    """The eager run gives the native value and the central-difference gradient, or a hazard in
+    ``codes`` is reported in the user's file (strict raises)."""
+    native, prog, file, _ = _program(body, ns)
+    want = native(_fresh(x))
+    value, g = framead.value_and_grad(prog)(_fresh(x))
+    fd = fd_grad(native, (_fresh(x),))
+    same = np.allclose(value, want, rtol=1e-12, atol=0) and \
+        np.allclose(g, fd, rtol=1e-6, atol=1e-8)
+    assert same or _reported_at(prog, x, file, codes), (body, value, want, g, fd)
+
+
+# ------------------------------------------------------------------------- type reached
+
+
+KINDS = {"float": ("x * 1.5", 0.7), "np.float64": ("x * 1.5", np.float64(0.7)),
+         "array item": ("x[0] * 1.5", np.array([0.7, 0.2]))}
+
+
+def _is_float(y: str) -> dict[str, list[str]]:
+    """Ways to ask whether ``y`` is a float: each a list of lines setting ``c`` to 2.0 or 1.0."""
+    return {
+        "type()": [f"c = 2.0 if type({y}) is float else 1.0"],
+        "builtins.type": [f"c = 2.0 if builtins.type({y}) is float else 1.0"],
+        "__class__": [f"c = 2.0 if {y}.__class__ is float else 1.0"],
+        "isinstance": [f"c = 2.0 if isinstance({y}, float) else 1.0"],
+        "map(type)": [f"c = 2.0 if list(map(type, [{y}]))[0] is float else 1.0"],
+        "type().__name__": [f"c = 2.0 if type({y}).__name__ == 'float' else 1.0"],
+        "in (float, np.float64)": [f"c = 2.0 if type({y}) in (float, np.float64) else 1.0"],
+        "helper __class__": ["def h(v):", "    return v.__class__",
+                             f"c = 2.0 if h({y}) is float else 1.0"],
+        # -- broken (see TYPE_BROKEN)
+        "alias T = type": ["T = type", f"c = 2.0 if T({y}) is float else 1.0"],
+        "getattr(builtins)": [f"c = 2.0 if getattr(builtins, 'type')({y}) is float else 1.0"],
+        "operator.call": [f"c = 2.0 if operator.call(type, {y}) is float else 1.0"],
+        "lambda": [f"c = 2.0 if (lambda v: type(v))({y}) is float else 1.0"],
+        "helper type()": ["def h(v):", "    return type(v)",
+                          f"c = 2.0 if h({y}) is float else 1.0"],
+    }
+
+
+_SWAP_BY_NAME = ("eager.py _follow_code swaps type only where a load of the NAME 'type' is a "
+                 "call's callable (_calls_by_name/_called_by_name); a type reached as a value "
+                 "is builtins.type, which answers Tracer for a Tracer")
+_HELPER_TYPE = ("a Python function the eager frame calls (a helper, a lambda, stdlib code) "
+                "runs instrumented on the Tracer itself: instrumented code calls type() "
+                "natively (capture/calls.py has no special form for builtins.type), which "
+                "answers Tracer")
+TYPE_BROKEN = {"alias T = type": _SWAP_BY_NAME, "getattr(builtins)": _SWAP_BY_NAME,
+               "operator.call": _SWAP_BY_NAME, "lambda": _HELPER_TYPE,
+               "helper type()": _HELPER_TYPE}
+_TYPE_WAYS = sorted(set(_is_float("y")) - set(TYPE_BROKEN))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(_TYPE_WAYS), st.sampled_from(sorted(KINDS)))
+def test_type_reached_other_ways_takes_the_native_branch(way, kind):
+    expr, x = KINDS[kind]
+    _judge([f"y = {expr}", *_is_float("y")[way], "return c * y * y"], x)
+
+
+@pytest.mark.parametrize("way", [pytest.param(w, marks=pytest.mark.xfail(
+    strict=True, reason=r)) for w, r in sorted(TYPE_BROKEN.items())])
+def test_type_reached_other_ways_broken(way):
+    """Silent wrongs: the other branch is taken (value 1.0 * y * y for 2.0 * y * y)."""
+    _judge(["y = x * 1.5", *_is_float("y")[way], "return c * y * y"], 0.7)
+
+
+CONSTRUCT_BROKEN = {
+    "type(v)(2.0) in a helper": (["def h(v):", "    return type(v)(2.0) * v", "return h(y)"],
+                                 _HELPER_TYPE + "; Tracer(2.0) raises TypeError"),
+    "statistics.mean": (["return statistics.mean([y, 3.0 * y])"],
+                        "statistics._convert calls type(x)(value) on the Tracer (instrumented "
+                        "stdlib code, see helper type()): TypeError"),
+    "json.dumps": (["return y + 0.0 * len(json.dumps(y))"],
+                   "json's C encoder checks PyFloat_Check on the object's real type (Tracer): "
+                   "TypeError 'Object of type float is not JSON serializable'"),
+}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(
+    strict=True, reason=r)) for c, (_, r) in sorted(CONSTRUCT_BROKEN.items())])
+def test_tracer_class_seen_by_other_code_broken(case):
+    """Capture must be invisible: these run natively but raise in an eager frame."""
+    _judge(["y = x * 1.5", *CONSTRUCT_BROKEN[case][0]], 0.7)
+
+
+# The name heuristic of eager.py _called_by_name misfires on the FIRST ARGUMENT of a call of a
+# global (3.11/3.12: LOAD_GLOBAL (NULL + f) then LOAD_GLOBAL float is taken for np.float64's
+# chain): the argument is replaced by eager_probes' stand-in (_Parse / _type).
+MISFIRE_BROKEN = {
+    "isinstance(float, type)": "c = 2.0 if isinstance(float, type) else 1.0",
+    "issubclass(type, object)": "c = 2.0 if issubclass(type, object) else 1.0",
+    "str(type)": "c = 2.0 if str(type) == \"<class 'type'>\" else 1.0",
+    "id(float)": "c = 2.0 if id(float) == id(builtins.float) else 1.0",
+    "hash(float)": "c = 2.0 if hash(float) == hash(builtins.float) else 1.0",
+}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(
+    strict=True, reason="eager.py _called_by_name: a plain LOAD_GLOBAL right after a "
+    "NULL-pushing LOAD_GLOBAL is the call's first argument, not the end of an attribute chain "
+    "(require j < k - 1 there); the stand-in replaces the argument")) for c in MISFIRE_BROKEN])
+def test_parser_or_type_passed_as_an_argument_broken(case):
+    _judge(["y = x * x", MISFIRE_BROKEN[case], "return c * y"], 0.7)
+
+
+@pytest.mark.parametrize("expr", ["np.finfo(float).eps", "np.dtype(float).itemsize",
+                                  "float(np.issubdtype(float, np.floating))",
+                                  "collections.defaultdict(float)['k']",
+                                  "float(repr(float) == \"<class 'float'>\")"])
+def test_parser_passed_as_an_argument_behaves_natively(expr):
+    _judge(["y = x * x", f"c = {expr}", "return (1.0 + c) * y"], 0.7)
+
+
+# ------------------------------------------------------------------------- parsers reached
+
+
+MAKERS = {"str": "s = str(y)", "repr": "s = repr(y)", "f-string": "s = f'{y!r}'",
+          "%r": "s = '%r' % (y,)", "format": "s = format(y, '.17g')"}
+PARSERS = {
+    "float()": ["v = float(s)  # PARSE"],
+    "builtins.float": ["v = builtins.float(s)  # PARSE"],
+    "map(float)": ["v = list(map(float, [s]))[0]  # PARSE"],
+    "np.float64()": ["v = float(np.float64(s))  # PARSE"],
+    "Decimal()": ["v = float(decimal.Decimal(s))  # PARSE"],
+    "in a lambda": ["v = (lambda t: float(t))(s)  # PARSE"],
+    "in a helper": ["def p(t):", "    return float(t)", "v = p(s)  # PARSE"],
+    # -- broken (see PARSE_BROKEN)
+    "alias F = float": ["F = float", "v = F(s)  # PARSE"],
+    "alias np.float64": ["f = np.float64", "v = float(f(s))  # PARSE"],
+    "alias Decimal": ["D = decimal.Decimal", "v = float(D(s))  # PARSE"],
+    "getattr(np)": ["v = float(getattr(np, 'float64')(s))  # PARSE"],
+    "partial(float)": ["v = functools.partial(float)(s)  # PARSE"],
+    "json.loads": ["v = json.loads(s)  # PARSE"],
+    "astype(float)": ["v = float(np.array([s]).astype(float)[0])  # PARSE"],
+}
+_PARSE_BY_NAME = ("eager.py swaps a parser for eager_probes._Parse only where the NAME loaded "
+                  "is in READER_NAMES and is a call's callable; instrumented code reports "
+                  "these (the readers' C flag is ALWAYS, judged by identity): swap by value, "
+                  "e.g. _callee probe on every load in callable position, ids in _SWAPS")
+PARSE_BROKEN = {
+    "alias F = float": _PARSE_BY_NAME, "alias np.float64": _PARSE_BY_NAME,
+    "alias Decimal": _PARSE_BY_NAME, "getattr(np)": _PARSE_BY_NAME,
+    "partial(float)": _PARSE_BY_NAME + "; functools.partial is called from C in the frame",
+    "json.loads": "not eager-specific: json.loads is not in text_taint.READERS (instrumented "
+                  "code misses it too)",
+    "astype(float)": "not eager-specific: ndarray.astype of a str array parses in C, not a "
+                     "READER (instrumented code misses it too)",
+}
+_PARSE_WAYS = sorted(set(PARSERS) - set(PARSE_BROKEN))
+
+
+def _judge_parse(maker: str, parser: str, x=0.8):
+    body = ["y = x * x", MAKERS[maker], *PARSERS[parser], "return v + x"]
+    _judge(body, x, codes=("FA111",))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(sorted(MAKERS)), st.sampled_from(_PARSE_WAYS))
+def test_text_parsed_back_by_other_ways_is_reported(maker, parser):
+    _judge_parse(maker, parser)
+
+
+@pytest.mark.parametrize("parser", [pytest.param(p, marks=pytest.mark.xfail(
+    strict=True, reason=r)) for p, r in sorted(PARSE_BROKEN.items())])
+def test_text_parsed_back_by_other_ways_broken(parser):
+    """Silent wrongs: the parsed number is a constant (gradient 1.0 for 2x + 1), no FA111."""
+    _judge_parse("repr", parser)
+
+
+# ------------------------------------------------------------------ text only for logging
+
+
+LOGS = {"f-string": "msg = f'iter {i}: y={y}'", "str": "msg = 'y=' + str(y)",
+        "%g": "msg = 'y=%g' % y", "format": "msg = 'y={:.6f}'.format(y)",
+        "print": "print(y, file=io.StringIO())"}
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(sorted(LOGS)), st.sampled_from(["'7'", "'1e3'", "'abc'", "'-3.5e-9'"]))
+def test_text_for_logging_then_an_unrelated_parse_is_no_hazard(log, text):
+    """A log line made from y and a parse of a config constant that shares no number with it:
+    the gradient is right, nothing is reported."""
+    import io
+
+    body = ["i = 3", "y = x * x", LOGS[log],
+            f"c = float({text}) if {text} != 'abc' else 2.0  # PARSE", "return c * y"]
+    native, prog, _, _ = _program(body, {"io": io})
+    g = framead.grad(prog)(0.5)
+    assert math.isclose(g, fd_grad(native, (0.5,)), rel_tol=1e-6)
+    assert not [h for h in framead.trace(prog, 0.5).hazards if h.code == "FA111"]
+
+
+@pytest.mark.xfail(strict=True, reason="text_taint.TextTaint._holds: a parsed text that is a "
+                   "SUBSTRING of a noted text matches (float('2') after str(0.25)); also in "
+                   "instrumented code. Match whole tokens only (_TOKEN.fullmatch(s) -> s in "
+                   "self.tokens), substrings only for texts longer than one token")
+@pytest.mark.parametrize("log", ["msg = str(y)", "msg = '%d items, y=%g' % (2, y)"])
+def test_logged_value_then_a_digit_parsed_broken(log):
+    """False alarm: y = 0.25 logged; float('2') of a constant reports FA111."""
+    body = ["y = x * x", log, "c = float('2')", "return c * y"]
+    _, prog, _, _ = _program(body)
+    assert math.isclose(framead.grad(prog)(0.5), 2.0, rel_tol=1e-12)
+    assert not [h for h in framead.trace(prog, 0.5).hazards if h.code == "FA111"]
+
+
+# ------------------------------------------------------------------------- keys
+
+
+def _stale(stored: str, lookup: str, xkind: str):
+    """A memo an earlier native call filled at the key the traced y equals (x = 0.5)."""
+    memo: dict = {}
+
+    @functools.lru_cache(maxsize=128)
+    def cached(k):
+        return k * 3.0
+
+    key = 0.25 if stored == "float" else np.float64(0.25)
+
+    def reset():
+        memo.clear()
+        cached.cache_clear()
+        memo[key] = memo[(key, 1)] = 0.75
+        cached(key)
+
+    lookups = {"item": "v = memo[y]", "get": "v = memo.get(y, 0.0)", "pop": "v = memo.pop(y)",
+               "tuple key": "v = memo[(y, 1)]", "in then item": "v = memo[y] if y in memo else 0",
+               "lru_cache": "v = cached(y)"}
+    body = ["y = x * x", f"{lookups[lookup]}  # LOOKUP", "return v + x"]
+    _, prog, file, marks = _program(body, {"memo": memo, "cached": cached})
+    x = 0.5 if xkind == "float" else np.float64(0.5)
+    reset()
+    hz = framead.trace(prog, x).hazards
+    ok = any(h.code == "FA110" and h.loc.file == file and h.loc.line == marks["LOOKUP"]
+             for h in hz)
+    assert ok, (stored, lookup, xkind, [(h.code, h.loc.line) for h in hz])
+    reset()
+    with pytest.raises(GradientHazard):
+        framead.trace(prog, x, strict=True)
+
+
+_LOOKUPS = ["item", "get", "pop", "tuple key", "in then item", "lru_cache"]
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from(_LOOKUPS), st.sampled_from(["float", "np.float64"]))
+def test_stale_float_key_is_fa110(lookup, xkind):
+    _stale("float", lookup, xkind)
+
+
+@pytest.mark.xfail(strict=True, reason="a stored np.float64 key is compared first "
+                   "(np.float64.__eq__ -> np.equal -> Tracer.__array_ufunc__), so "
+                   "Tracer.__eq__ and eager_probes.key_matched never run: no FA110 "
+                   "(instrumented code reports it). Fix: in Tracer.__array_ufunc__, for "
+                   "ufunc is np.equal with a true scalar result, call probes.key_matched(t, "
+                   "other, sys._getframe(2)) (2: past user_traceback) for the Tracer operand")
+@pytest.mark.parametrize("lookup", _LOOKUPS)
+@pytest.mark.parametrize("xkind", ["float", "np.float64"])
+def test_stale_np_float64_key_broken(lookup, xkind):
+    _stale("np.float64", lookup, xkind)
+
+
+FRESH = {  # lookups of entries this call made: the gradient is right, no FA110
+    "memo this call": ["memo[y] = 3.0 * y", "v = memo[y]  # USE"],
+    "memo by an equal z": ["z = x * x", "memo[z] = 3.0 * z", "v = memo[y]  # USE"],
+    "id key": ["memo[id(y)] = 3.0 * y", "v = memo[id(y)]  # USE"],
+    "str key": ["memo['k'] = 3.0 * y", "v = memo['k']  # USE"],
+    "text key": ["memo[f'{y:.3f}'] = 3.0 * y", "v = memo[f'{y:.3f}']  # USE"],
+    "in, then item": ["memo[y] = 3.0 * y", "v = memo[y] if y in memo else 0.0  # USE"],
+    "setdefault list": ["memo.setdefault(y, []).append(3.0 * y)", "v = sum(memo[y])  # USE"],
+    "Counter": ["v = 3.0 * y * collections.Counter([y, y])[y] / 2.0  # USE"],
+    "lru miss then hit": ["a = cached(y)", "v = cached(y)  # USE"],
+    "lru miss, hit by equal z": ["a = cached(y)", "v = cached(x * x)  # USE"],
+    "dict comprehension": ["v = {k: 3.0 * k for k in (y, 1.0)}[y]  # USE"],
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(sorted(FRESH)), st.sampled_from([0.5, 0.75, 1.25]),
+       st.sampled_from(["float", "np.float64"]))
+def test_lookup_of_this_calls_entries_is_no_hazard(case, x, xkind):
+    memo: dict = {}
+
+    @functools.lru_cache(maxsize=128)
+    def cached(k):
+        return k * 3.0
+
+    def reset():
+        memo.clear()
+        cached.cache_clear()
+
+    body = ["y = x * x", *FRESH[case], "return v + x"]
+    native, prog, _, _ = _program(body, {"memo": memo, "cached": cached})
+    xx = x if xkind == "float" else np.float64(x)
+    reset()
+    g = framead.grad(prog)(xx)
+    reset()
+    fd = fd_grad(lambda t: (reset(), native(t))[1], (xx,))
+    assert math.isclose(float(g), float(fd), rel_tol=1e-6), (case, g, fd)
+    reset()
+    assert "FA110" not in [h.code for h in framead.trace(prog, xx).hazards]
+
+
+# --------------------------------------------------- reductions inside rule-covered calls
+
+
+ITEMS = {"float": "{}", "np.float64": "np.float64({})", "0-d array": "np.array({})"}
+REDUCERS = {
+    "sum": "sum([{a}, {b}, {c}])", "sum start": "sum([{a}, {b}], {c})",
+    "math.fsum": "math.fsum([{a}, {b}, {c}])", "math.prod": "math.prod([{a}, {b}, {c}])",
+    "sorted key=abs": "sum(sorted([{a}, -{b}, {c}], key=abs)[:2])",
+    "sorted key=lambda": "sorted([{a}, {b}, {c}], key=lambda v: -v)[0]",
+    "min key": "min([{a}, {b}, {c}], key=lambda v: (v - 1.0) ** 2)",
+    "max key": "max([{a}, -{b}, {c}], key=abs)",
+    "reduce add": "functools.reduce(operator.add, [{a}, {b}, {c}])",
+    "np.add out=": "np.add({a}, {b}, out=np.zeros(())) + {c}",
+    "np.add.reduce": "np.add.reduce([{a}, {b}, {c}])",
+    "fmean": "statistics.fmean([{a}, {b}, {c}])",
+    "hypot": "math.hypot({a}, {b}, {c})",
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(REDUCERS)),
+       st.tuples(*[st.sampled_from(sorted(ITEMS))] * 3),
+       st.sampled_from([0.7, -1.3, 2.2]), st.sampled_from(["float", "np.float64"]),
+       st.booleans())
+def test_mixed_kind_reductions_over_tracers(reducer, kinds, a, xkind, in_helper):
+    """Items of mixed kinds (float, np.float64, 0-d array) made from the traced value, reduced
+    by a C call with a rule in an instrumented helper given a Tracer (or in the eager frame,
+    where math.* on a Tracer is a reported cut, FA102)."""
+    terms = [ITEMS[k].format(f"{m} * a") for k, m in zip(kinds, ("1.0", "3.0", "0.5"),
+                                                            strict=True)]
+    expr = REDUCERS[reducer].format(a=terms[0], b=terms[1], c=terms[2])
+    if in_helper:
+        body = ["def h(a):", f"    return {expr}", "return h(x) * 1.0"]
+    else:
+        body = ["a = x", f"return ({expr}) * 1.0"]
+    x = a if xkind == "float" else np.float64(a)
+    _judge(body, x, codes=("FA102",))
