@@ -19,6 +19,7 @@ import linecache
 import math
 import operator
 import statistics
+import sys
 
 import numpy as np
 import pytest
@@ -121,9 +122,17 @@ _HELPER_TYPE = ("a Python function the eager frame calls (a helper, a lambda, st
                 "runs instrumented on the Tracer itself: instrumented code calls type() "
                 "natively (capture/calls.py has no special form for builtins.type), which "
                 "answers Tracer")
+_PY313 = sys.version_info >= (3, 13)
+_MAP_ACCIDENT = ("3.13: map(type, ...) / map(float, ...) pass a builtin to C as a value (not "
+                 "swapped); on 3.11/3.12 they pass only because _called_by_name misfires on "
+                 "a call's first argument (see MISFIRE_BROKEN): the misfire's fix alone breaks "
+                 "them there too. Fix by value: swap in eager_probes' stand-in where a C "
+                 "callable that calls its argument (map, sorted key, partial) gets one")
 TYPE_BROKEN = {"alias T = type": _SWAP_BY_NAME, "getattr(builtins)": _SWAP_BY_NAME,
                "operator.call": _SWAP_BY_NAME, "lambda": _HELPER_TYPE,
                "helper type()": _HELPER_TYPE}
+if _PY313:
+    TYPE_BROKEN["map(type)"] = _MAP_ACCIDENT
 _TYPE_WAYS = sorted(set(_is_float("y")) - set(TYPE_BROKEN))
 
 
@@ -172,6 +181,7 @@ MISFIRE_BROKEN = {
 }
 
 
+@pytest.mark.skipif(_PY313, reason="3.13 loads a callee's NULL after it: no misfire")
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(
     strict=True, reason="eager.py _called_by_name: a plain LOAD_GLOBAL right after a "
     "NULL-pushing LOAD_GLOBAL is the call's first argument, not the end of an attribute chain "
@@ -215,6 +225,7 @@ _PARSE_BY_NAME = ("eager.py swaps a parser for eager_probes._Parse only where th
                   "these (the readers' C flag is ALWAYS, judged by identity): swap by value, "
                   "e.g. _callee probe on every load in callable position, ids in _SWAPS")
 PARSE_BROKEN = {
+    **({"map(float)": _MAP_ACCIDENT} if _PY313 else {}),
     "alias F = float": _PARSE_BY_NAME, "alias np.float64": _PARSE_BY_NAME,
     "alias Decimal": _PARSE_BY_NAME, "getattr(np)": _PARSE_BY_NAME,
     "partial(float)": _PARSE_BY_NAME + "; functools.partial is called from C in the frame",
