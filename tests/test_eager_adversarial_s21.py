@@ -425,3 +425,35 @@ def test_mixed_kind_reductions_over_tracers(reducer, kinds, a, xkind, in_helper)
         body = ["a = x", f"return ({expr}) * 1.0"]
     x = a if xkind == "float" else np.float64(a)
     _judge(body, x, codes=("FA102",))
+
+
+CALLBACKS = {
+    "quad": "si.quad(lambda t: t * y, 0.0, 1.0)[0]",
+    "np.vectorize": "float(np.sum(np.vectorize(lambda v: v * y)(np.array([1.0, 2.0]))))",
+    "math.fsum(array)": "math.fsum(np.array([1.0, 2.0]) * y)",
+    "reduce(lambda)": "functools.reduce(lambda a, b: a * b + y, [x, 2.0 * x, 3.0])",
+    "max(key=closure)": "max([x, 2.0 * x], key=lambda v: v * y)",
+    "accumulate(lambda)": "list(itertools.accumulate([x, y, 1.0], lambda a, b: a * b))[-1]",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CALLBACKS))
+@pytest.mark.parametrize("xkind", ["float", "np.float64"])
+def test_callbacks_closing_over_tracers(case, xkind):
+    """A lambda of the eager frame closing over a Tracer, called back by library code: the
+    gradient is right, or the cut is FA102 with the user's line in its location or its stack
+    (quad and np.vectorize are cut in the library's frame, line 626 of scipy's _quadpack_py:
+    instrumented code differentiates quad; eager_tracer._cut could report user_loc(...))."""
+    import itertools
+
+    import scipy.integrate as si
+
+    native, prog, file, _ = _program(["y = x * x", f"return {CALLBACKS[case]}"],
+                                     {"si": si, "itertools": itertools})
+    x = 0.7 if xkind == "float" else np.float64(0.7)
+    value, g = framead.value_and_grad(prog)(x)
+    assert math.isclose(float(value), float(native(x)), rel_tol=1e-12)
+    if math.isclose(float(g), float(fd_grad(native, (x,))), rel_tol=1e-6):
+        return
+    hz = [h for h in framead.trace(prog, x).hazards if h.code == "FA102"]
+    assert any(h.loc.file == file or any(f == file for f, _, _ in h.loc.stack) for h in hz)
