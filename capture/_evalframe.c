@@ -4275,6 +4275,11 @@ done:
 static PyObject *
 fast_call(PyObject *fn, PyObject *x)
 {
+    if (Py_TYPE(fn)->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        /* an object of a class the program made (not a math function, ufunc or NumPy
+           dispatcher): the tables' lookups below would run its __hash__ */
+        return FA_FALLBACK;
+    }
     PyObject *st = T.fast_rec;
     PyObject *calls = PyTuple_GET_ITEM(st, FR_CALLS), *rec = PyTuple_GET_ITEM(st, FR_REC);
     if (rec == T.h_obj && ndarray_type != NULL && Py_IS_TYPE(x, ndarray_type)) {

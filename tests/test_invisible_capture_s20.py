@@ -912,16 +912,7 @@ def test_callers_of_a_user_special_method_on_traced_operands(op):
     assert captured == native == [(op, "_set" if op == "setitem" else "<lambda>")]
 
 
-_FAST_CALL_REASON = (
-    "capture/_evalframe.c fast_call (the C fast path of a one-argument call, on in grad and "
-    "value_and_grad without guards) looks the callable up in dicts of math functions and "
-    "ufuncs (FR_CALLS, FR_ARRAY's): hashing a user object runs its __hash__. Fix (helper-112's "
-    "report): fall back before the lookups when Py_TYPE(fn) is a heap type")
-
-
-@pytest.mark.parametrize("entry", [
-    *(pytest.param(e, marks=pytest.mark.xfail(strict=True, reason=_FAST_CALL_REASON))
-      for e in ("grad", "value_and_grad")), "cached", "jvp"])
+@pytest.mark.parametrize("entry", ["grad", "value_and_grad", "cached", "jvp"])
 def test_calling_a_user_object_runs_none_of_its_other_methods(entry):
     """Natively ``obj(x)`` runs only ``type(obj).__call__``: framead's dispatch reads nothing
     of the object (a proxy's __getattr__, its __hash__: a mock or lazy loader sees no call

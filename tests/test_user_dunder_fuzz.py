@@ -21,7 +21,7 @@ import textwrap
 
 import pytest
 from conftest import fd_grad
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 import framead
@@ -189,12 +189,6 @@ def check_program(mod, entry: str, x: float = 0.7) -> None:
         assert _close(d2, fd_grad(mod.prog, (x2,))), (d2,)
 
 
-# a C-side lookup hashes the callable of ``o(k)`` where the C fast path is on (grad and
-# value_and_grad without guards): test_invisible_capture_s20's strict xfail
-# test_calling_a_user_object_runs_none_of_its_other_methods pins it
-_FAST_CALL_HASHES = ("grad", "value_and_grad")
-
-
 @st.composite
 def programs(draw):
     methods = sorted(draw(st.sets(st.sampled_from(sorted(METHODS)), min_size=1)))
@@ -213,7 +207,6 @@ def program_dir(tmp_path_factory):
 @given(prog=programs())
 def test_user_class_with_traced_keys_observes_the_same_as_natively(program_dir, entry, prog):
     methods, key, ops, trace = prog
-    assume(not (entry in _FAST_CALL_HASHES and "call" in ops and "hash" in methods))
     src = program_source(methods, key, ops, trace)
     note(src)
     check_program(load(src, program_dir), entry)
