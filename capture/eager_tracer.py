@@ -426,6 +426,10 @@ class Tracer:
                                              _scalars(*rin)):
             return fn(*rin, **rkw)  # (scalars inside a rule-covered call: see _scalars)
         res = calls.dispatch(rec, fn, rin, rkw, sys._getframe(1))
+        if ufunc is np.equal and len(rin) == 2 and (res is True or res is np.True_):
+            # (a stored np.float64 key compared first: np.float64.__eq__ -> np.equal)
+            other = rin[1] if inputs[0] is self else rin[0]
+            probes.key_matched(self, other, sys._getframe(2))  # (2: past user_traceback)
         out = kwargs.get("out")
         if out is not None:
             for o in out if isinstance(out, tuple) else (out,):

@@ -351,15 +351,10 @@ def test_stale_float_key_is_fa110(lookup, xkind):
     _stale("float", lookup, xkind)
 
 
-@pytest.mark.xfail(strict=True, reason="a stored np.float64 key is compared first "
-                   "(np.float64.__eq__ -> np.equal -> Tracer.__array_ufunc__), so "
-                   "Tracer.__eq__ and eager_probes.key_matched never run: no FA110 "
-                   "(instrumented code reports it). Fix: in Tracer.__array_ufunc__, for "
-                   "ufunc is np.equal with a true scalar result, call probes.key_matched(t, "
-                   "other, sys._getframe(2)) (2: past user_traceback) for the Tracer operand")
 @pytest.mark.parametrize("lookup", _LOOKUPS)
 @pytest.mark.parametrize("xkind", ["float", "np.float64"])
-def test_stale_np_float64_key_broken(lookup, xkind):
+def test_stale_np_float64_key_is_fa110(lookup, xkind):
+    """np.float64.__eq__ goes to np.equal: Tracer.__array_ufunc__ tells eager_probes."""
     _stale("np.float64", lookup, xkind)
 
 
