@@ -492,6 +492,73 @@ def _margin(window: list, dist: float) -> bool:
     return 0 < scale < float("inf") and dist <= SEARCH_TIE * scale
 
 
+def _where_key(n: Node) -> Any:
+    frames = getattr(getattr(n, "_loc", None), "frames", None)
+    return (id(frames[0][0]), frames[0][1]) if type(frames) is tuple and frames else None
+
+
+def _chosen(u: Any, groups: list) -> bool:
+    """Whether ``u`` is near a point of the search, or (a scalar) among the latest points of
+    one of its instructions (the bracket golden section or bisection closed on: a minimiser
+    at 0 is near none of them in relative terms)."""
+    for g in groups:
+        if any(_near(u, c) for c in g):
+            return True
+        if isinstance(u, float) and all(isinstance(c, float) for c in g):
+            tol = NEAR * max(map(abs, g))
+            if min(g) - tol <= u <= max(g) + tol:
+                return True
+    return False
+
+
+def _varying(nodes: list, ats: list[int], start: int, at: int) -> list:
+    """The search's points, grouped: the constants its evaluations (the nodes between comparisons
+    up to ``at``) read at one instruction and argument that differ from one evaluation to
+    the next (a parameter the objective reads, the same each time, is none)."""
+    seen: dict[tuple, list] = {}
+    lo = max(start + 1, at - 4 * SEARCH_WALK)
+    for n in reversed(nodes[lo:at]):  # (the latest: nearest the choice)
+        key = _where_key(n)
+        if key is None:
+            continue
+        for k, a in enumerate(n.args):
+            for c in _points((a,)):
+                vals = seen.setdefault((key, k), [])
+                if len(vals) < 8 and not any(c is v or _same(c, v) for v in vals):
+                    vals.append(c)
+    return [vals for vals in seen.values() if len(vals) > 1]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b
+    return type(a) is type(b) is np.ndarray and a.shape == b.shape and bool(np.all(a == b))
+
+
+_NEXT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> [(offset, op)]
+_ENDS = ("COMPARE_OP", "CALL", "STORE_", "RETURN", "POP_JUMP", "YIELD")
+
+
+def _comparison_after(node: Node) -> Node:
+    """``node`` (an operand made last before a comparison) located at that comparison: the
+    innermost frame whose next instruction that compares, calls, stores, jumps or returns
+    is a comparison (the search's ``f(c) < f(d)``, not a test inside ``f`` after its value
+    is stored); ``node`` itself where none is."""
+    frames = getattr(getattr(node, "_loc", None), "frames", None)
+    if type(frames) is not tuple:
+        return node
+    for k, (code, lasti) in enumerate(frames):
+        ops = _NEXT.get(code)
+        if ops is None:
+            ops = _NEXT[code] = [(i.offset, i.opname) for i in dis.get_instructions(code)
+                                 if i.opname.startswith(_ENDS)]
+        nxt = next((op for op in ops if op[0] > lasti), None)
+        if nxt is not None and nxt[1] == "COMPARE_OP":
+            loc = resolve_where(((code, nxt[0]), *frames[k + 1:]))
+            return Node(node.rule, node.args, node.kwargs, node.outputs, loc)
+    return node
+
+
 def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]]) -> Node | None:
     """A search's comparison whose choice a nested derivative reads as a constant (above),
     located at the comparison, or None."""
@@ -511,7 +578,7 @@ def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]]) -> No
             live = live_of()
         if any(_ids(n.outputs) & live for n in window):
             continue  # (the test's work reaches the result: Newton's iterates)
-        points = [c for n in window for c in _points(n.args)]
+        points = _varying(nodes, ats, start, at)
         if not points:
             continue
         for j in range(at, len(nodes)):
@@ -522,8 +589,8 @@ def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]]) -> No
             for u in _points(n.args):
                 if isinstance(u, float) and u in literals:
                     continue
-                if any(_near(u, c) for c in points):
-                    m = _compared_at(nodes[at - 1])
+                if _chosen(u, points):
+                    m = _comparison_after(nodes[at - 1])
                     return Decided(m.rule, m.args, m.kwargs, m.outputs, m._loc)
     return None
 
