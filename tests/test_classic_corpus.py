@@ -188,8 +188,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                 "array's __array_interface__ (FA105)"),
     "object_dtype_reductions": ("wrong_hazard", "np.multiply.accumulate(dtype=object): "
                                 "np.cumprod with an object dtype (FA101)"),
-    "scipy_matrix_functions": ("wrong_hazard", "scipy.linalg.sqrtm's recursive_schur_sqrtm and "
-                               "logm's dgees have no rule (FA101)"),
     "array_array_buffer_copy": ("wrong_hazard", "array.array('d', ndarray) copies a traced "
                                 "buffer (FA105)"),
     "bytesio_binary_checkpoint": ("wrong_hazard", "BytesIO.write of a traced array (FA101)"),

@@ -424,10 +424,14 @@ def _scipy_more_cases():  # scipy_special/signal rules, exact-number cuts (issue
     if sp is None:
         return []
     from test_linalg_factor_rules2 import library_cases as decomp_cases
+    from test_rules_s21_linalg import library_cases as s21_linalg
+    from test_rules_s21_matfunc import library_cases as s21_matfunc
+    from test_rules_s21_special import library_cases as s21_special
     from test_scipy_and_missing_rules import library_cases
     from test_scipy_missing_rules import library_cases as missing_cases
 
-    return library_cases() + missing_cases() + decomp_cases()
+    return (library_cases() + missing_cases() + decomp_cases() + s21_special() + s21_linalg()
+            + s21_matfunc())
 
 
 def _random_cases():  # rules/random_rules.py, random_shape.py: the samplers' pathwise rules
@@ -724,8 +728,9 @@ def test_cho_factor_unused_triangle_follows_what_scipy_returns():
 
 
 def test_unsupported_variants_raise_clearly():
-    with pytest.raises(R.RuleCheckError, match="full_matrices=False"):
-        R.check(np.linalg.svd, U(4, 3))
+    assert R.check(np.linalg.svd, U(4, 3)).ok  # (full: one extra vector, unique up to sign)
+    with pytest.raises(R.RuleCheckError, match="got nan"):  # two extra: not unique
+        R.check(np.linalg.svd, U(5, 3))
     with pytest.raises(R.RuleCheckError, match="function as mode"):
         R.check(np.pad, X, 1, lambda vector, width, axis, kwargs: None)
 

@@ -224,11 +224,13 @@ def test_svd_u_only():
         assert_grad(f, x0, rtol=1e-4, atol=1e-6)
 
 
-def test_svd_full_matrices_nonsquare_refused():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        t = framead.trace(lambda a: np.sum(sl.svd(a)[0] ** 2), np.ones((4, 2)) + np.eye(4, 2))
-    assert "FA101" in [h.code for h in t.hazards]
+def test_svd_full_matrices_nonsquare_extra_vectors_reported():
+    """A full SVD of a 5x2 has three extra left singular vectors (any rotation of them is one):
+    a result read from them has no derivative, reported FA112 (strict raises)."""
+    a = np.arange(10.0).reshape(5, 2) ** 0.5 + np.eye(5, 2)
+    with pytest.raises(framead.GradientHazard, match="FA112"):
+        framead.grad(lambda a: np.sum(sl.svd(a)[0][:, 2:] * np.arange(15.0).reshape(5, 3)),
+                     strict=True)(a)
 
 
 # --- overwrite flags ------------------------------------------------------------------------

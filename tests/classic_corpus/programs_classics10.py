@@ -1618,10 +1618,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
                                "Python median, whose ndarray.partition is a recorded mutation"),
     "round_decimals_cleanup": ("wrong_hazard", "np.round / np.around / ndarray.round(decimals): "
                                "zero derivative, FA102 at the user's line (as builtins.round)"),
-    "svd_full_matrices_projectors": ("wrong_hazard", "np.linalg.svd(A) of a non-square A "
-                                     "with the default full_matrices=True: FA101 for the "
-                                     "whole call, even where only the first rows of Vt are "
-                                     "used"),
     "svd_hermitian_flag": ("wrong_hazard", "np.linalg.svd(hermitian=True): FA101"),
     "char_mod_numbers_as_text": ("wrong_hazard", "np.char.mod's _vec_string: FA101"),
     "special_betainc_traced_shapes": ("wrong_hazard", "scipy.special.betainc / gammainc with "
@@ -1641,9 +1637,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "scipy_solve_assume_structured": ("wrong_hazard", "scipy.linalg.solve(assume_a="
                                       "'diagonal' / 'tridiagonal' / 'upper triangular') and "
                                       "solveh_banded (dptsv): FA101"),
-    "scipy_linalg_norm_variants": ("wrong_hazard", "scipy.linalg.norm calls BLAS nrm2 / "
-                                   "LAPACK lange directly (FA101), also under "
-                                   "scipy.spatial.distance.euclidean"),
     "scipy_solve_sylvester_lyapunov": ("wrong_hazard", "solve_sylvester's Schur form (dgees) "
                                        "and trsyl: FA101"),
     "scipy_signal_resample_hilbert": ("wrong_hazard", "signal.resample calls "
