@@ -456,7 +456,7 @@ class Decided(Node):
 
 def _points(args: Any) -> list:
     """The float constants (scalars, float arrays) among a node's arguments."""
-    out = []
+    out: list[Any] = []
     for a in args:
         if (type(a) is float or isinstance(a, np.floating)) and a:  # (0.0: a zero factor)
             out.append(float(a))
