@@ -95,6 +95,8 @@ _rule_of = rules.lookup
 def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None) -> Any:
     """``perform``: what really makes the call when it is not ``fn(*args, **kwargs)`` (ndarray's
     ``__array_ufunc__`` called by a subclass's override: the ufunc's rule records it)."""
+    if fn is type and len(args) == 1 and type(args[0]) in TRACER_TYPES and not kwargs:
+        return args[0].__class__  # (an eager frame's Tracer in a helper: as eager_probes._type)
     t = type(fn)
     if not kwargs and perform is None and (
             t is np.ufunc or (t is _BUILTIN_FUNCTION and type(fn.__self__) is _MODULE)) and \

@@ -19,10 +19,9 @@ instrumented. When it is called during a capture, ``run_eager``:
    them as it wraps arguments, so native operations on them record too (without it,
    ``helper(x) * 2.0`` was a silent zero gradient). One Tracer per object (``Extent.seen``).
    Where the copy cannot be made the original code runs and FA103 says what is not followed.
-   The copy also swaps, where it calls them by name, the number parsers (``float(s)``,
-   ``decimal.Decimal(s)``: FA111 on text of traced values) and ``type`` (``type(t) is
-   float`` as natively), and its probes judge what a ``'%'`` or a lookup by a Tracer gave
-   (capture/eager_probes.py).
+   The copy also swaps, however the callable of a call was reached, the number parsers
+   (FA111 on text of traced values) and ``type`` (``type(t) is float`` as natively), and
+   its probes judge what a ``'%'`` or a lookup by a Tracer gave (capture/eager_probes.py).
    Every operation on a Tracer (capture/eager_tracer.py) goes through the SAME recorder and
    the SAME rules as instrumented code and returns a Tracer wrapping the real result, so
    gradients are those of the instrumented path;
@@ -49,6 +48,7 @@ import dis
 import gc
 import operator
 import sys
+import threading
 import types
 from typing import Any
 
@@ -249,12 +249,12 @@ def _follow_code(code: types.CodeType) -> types.CodeType | None:
         bc = Bytecode.from_code(code)
         out: list = []
         items = list(bc)
+        calls = _callables(items)
         for k, ins in enumerate(items):
+            if k in calls:
+                out += _callable_probe(calls[k], ins.location)
             if isinstance(ins, Instr) and _calls_by_name(ins):
                 out += _callee_probe(ins)
-                continue
-            if isinstance(ins, Instr) and _called_by_name(items, k):
-                out += [ins, *_probe(ins.location), *_probe(ins.location, callee)]
                 continue
             if isinstance(ins, Instr) and ins.name == "LOAD_FAST_LOAD_FAST":  # (3.13: split)
                 loc = ins.location
@@ -296,64 +296,71 @@ def _probe_offsets(code: types.CodeType) -> dict[int, int]:
 
 
 def _calls_by_name(ins: Instr) -> bool:
-    """A load of a callable about to be called (its NULL pushed with it) by one of the names
-    eager_probes swaps (number parsers, ``type``)."""
+    """(3.11/3.12) A method-style load (``builtins.type``, ``np.float64``) by one of the
+    names of callables eager_probes swaps (``_callables`` leaves those calls alone)."""
+    if _NULL_ABOVE:
+        return False
     if ins.name == "LOAD_METHOD":  # (3.11)
         return ins.arg in CALLEE_NAMES
-    return ins.name in ("LOAD_GLOBAL", "LOAD_ATTR") and isinstance(ins.arg, tuple) and \
+    return ins.name == "LOAD_ATTR" and isinstance(ins.arg, tuple) and \
         bool(ins.arg[0]) and ins.arg[1] in CALLEE_NAMES
 
 
-def _plain_name(ins: Any) -> str | None:
-    if not isinstance(ins, Instr):
-        return None
-    arg = ins.arg
-    if ins.name in ("LOAD_ATTR", "LOAD_GLOBAL"):
-        return arg if isinstance(arg, str) else None if arg[0] else arg[1]
-    if ins.name in ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_DEREF", "LOAD_CLASSDEREF"):
-        name = getattr(arg, "name", arg)  # (a cell or free variable: its name)
-        return name if isinstance(name, str) else None
-    return None
+def _method_load(ins: Any) -> bool:
+    return isinstance(ins, Instr) and (ins.name == "LOAD_METHOD" or (
+        ins.name == "LOAD_ATTR" and isinstance(ins.arg, tuple) and bool(ins.arg[0])))
 
 
-def _called_by_name(items: list, k: int) -> bool:
-    """``items[k]`` loads one of ``CALLEE_NAMES`` (no NULL of its own) as the callable of a
-    call: the NULL pushed right before it, or before the chain of attribute loads it ends
-    (3.11: ``np.float64(s)`` is LOAD_GLOBAL (NULL + np), LOAD_ATTR float64), or from 3.13
-    right after it."""
-    if _plain_name(items[k]) not in CALLEE_NAMES:
-        return False
-    nxt = next((i for i in items[k + 1:] if isinstance(i, Instr)), None)
-    if _NULL_ABOVE:
-        return nxt is not None and nxt.name == "PUSH_NULL"
-    if nxt is not None and nxt.name in ("LOAD_ATTR", "LOAD_METHOD"):
-        return False  # (not the end of the chain)
-    j = k - 1
-    while j >= 0 and (not isinstance(items[j], Instr) or
-                      items[j].name == "LOAD_ATTR" and isinstance(items[j].arg, str)):
-        j -= 1
-    prev = items[j] if j >= 0 else None
-    if not isinstance(prev, Instr):
-        return False
-    return prev.name == "PUSH_NULL" or (prev.name == "LOAD_GLOBAL" and
-                                        isinstance(prev.arg, tuple) and bool(prev.arg[0]))
+def _callables(items: list) -> dict[int, int]:
+    """Index of a call's first instruction (KW_NAMES, PRECALL, CALL) -> stack depth of its
+    callable, for ``eager_probes.callee``. Until 3.12 a method-style load's slot may hold
+    self: those calls, found by a walk of the stack depth, are ``_calls_by_name``'s."""
+    at: dict[int, int] = {}
+    depth: int | None = 0
+    targets: dict[Any, int] = {}
+    methods: list[int] = []  # stack bases of method-style loads not yet called
+    for k, ins in enumerate(items):
+        if not isinstance(ins, Instr):
+            if depth is None or ins in targets:
+                depth = targets.get(ins)
+            continue
+        name = ins.name
+        start = k - 1 if k and isinstance(items[k - 1], Instr) and \
+            items[k - 1].name == "KW_NAMES" else k
+        if _NULL_ABOVE and name in ("CALL", "CALL_KW"):
+            at[start] = ins.arg + (2 if name == "CALL" else 3)
+        elif not _NULL_ABOVE and name == ("PRECALL" if _PRECALL else "CALL"):
+            base = None if depth is None else depth - ins.arg - 2
+            while methods and base is not None and methods[-1] > base:
+                methods.pop()
+            if methods and methods[-1] == base:
+                methods.pop()
+            else:
+                at[start] = ins.arg + 1
+        if depth is None:
+            continue
+        if _method_load(ins) and not _NULL_ABOVE:
+            methods.append(depth - 1)
+        if ins.has_jump():
+            targets.setdefault(ins.arg, depth + ins.stack_effect(jump=True))
+        depth = None if ins.is_uncond_jump() or ins.is_final() else \
+            depth + ins.stack_effect(jump=False)
+    return at
+
+
+def _callable_probe(d: int, loc: Any) -> list:
+    """``eager_probes.callee`` on the stack item ``d`` deep (a call's callable)."""
+    swap = [Instr("SWAP", d, location=loc)] if d > 1 else []
+    return [*swap, *_probe(loc, callee), *swap]
 
 
 def _callee_probe(ins: Instr) -> list:
-    """``ins`` loading its callable plainly, ``eager_probes.callee`` on it, the NULL where
-    the call expects it (below the callable until 3.12, above it from 3.13)."""
+    """(3.11/3.12) ``ins`` loading its callable plainly, ``eager_probes.callee`` on it, the
+    NULL below it (a method's self, if it was one, is bound in the attribute it loads)."""
     loc = ins.location
-    name = ins.arg if ins.name == "LOAD_METHOD" else ins.arg[1]
-    glob = ins.name == "LOAD_GLOBAL"
-    load = Instr(ins.name if not _PRECALL or glob else "LOAD_ATTR",
-                 (False, name) if glob or not _PRECALL else name, location=loc)
-    probe = _probe(loc, callee)
-    null = Instr("PUSH_NULL", location=loc)
-    if _NULL_ABOVE:
-        return [load, *probe, null]
-    if glob:
-        return [null, load, *probe]
-    return [load, *probe, null, Instr("SWAP", 2, location=loc)]
+    load = Instr("LOAD_ATTR", ins.arg if _PRECALL else (False, ins.arg[1]), location=loc)
+    return [load, *_probe(loc, callee), Instr("PUSH_NULL", location=loc),
+            Instr("SWAP", 2, location=loc)]
 
 
 def _probe(loc: Any, fn: Any = None) -> list:
@@ -410,6 +417,8 @@ def run_eager(fn: types.FunctionType, qualname: str, args: tuple, kwargs: dict,
     outer = prev is None or prev.rec is not rec
     ext = Extent(rec, frame, qualname) if outer else prev
     running.extent = ext
+    if outer:
+        _arm_type(1)
     try:
         wargs = tuple(_wrap_arg(a, ext) for a in args)
         wkw = {k: _wrap_arg(v, ext) for k, v in kwargs.items()}
@@ -432,8 +441,25 @@ def run_eager(fn: types.FunctionType, qualname: str, args: tuple, kwargs: dict,
     return result
 
 
+# while an eager extent runs, ``type`` is ALWAYS (instrumented helpers given a Tracer: its
+# value's class, capture/calls.py); process-wide, counted: the last extent restores the flags
+_TYPE_ARMED: list[Any] = [0, 0]  # extents running, the flags before the first
+_type_lock = threading.Lock()
+
+
+def _arm_type(step: int) -> None:
+    with _type_lock:
+        _TYPE_ARMED[0] += step
+        if step > 0 and _TYPE_ARMED[0] == 1:
+            _TYPE_ARMED[1] = prev = C.get_callable_flags(type)
+            C.set_callable_flags(type, (prev & ~C.NATIVE) | C.ALWAYS)
+        elif step < 0 and _TYPE_ARMED[0] == 0:
+            C.set_callable_flags(type, _TYPE_ARMED[1])
+
+
 def _close(ext: Extent, failed: bool) -> None:
     """Restore what was wrapped in place; find and replace Tracers that escaped."""
+    _arm_type(-1)
     for r in reversed(ext.restores):
         kind = r[0]
         if kind == "container":

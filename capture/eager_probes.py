@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import builtins
 import dis
+import functools
+import itertools
+import operator
 import sys
 import threading
 from typing import Any
@@ -41,7 +44,10 @@ from .text_taint import READER_NAMES, READERS, check_parse
 __all__ = ["CALLEE_NAMES", "callee", "formatting", "key_hashed", "key_matched", "note_text",
            "result_seen"]
 
-CALLEE_NAMES = READER_NAMES | {"type"}  # names whose calls an eager frame's code probes
+# names whose method-style loads (3.11/3.12) an eager frame's code probes (other calls: all)
+CALLEE_NAMES = READER_NAMES | {"type", "map", "filter", "sorted", "min", "max", "call",
+                               "partial", "reduce", "starmap", "accumulate", "filterfalse",
+                               "groupby"}
 # .text: id(frame) whose '%' made text of Tracers; .hashed: the Tracer hashed last and where;
 # .stale: where a lookup matched a stored key; .pending: text or stale set
 state = threading.local()
@@ -87,10 +93,42 @@ _SWAPS: dict[int, Any] = {id(r): _Parse(r) for r in READERS}
 _SWAPS[id(builtins.type)] = _type
 
 
+class _Calling:
+    """A C callable that calls what it is given (``map(float, ...)``, ``operator.call(type,
+    t)``, ``partial(float)``), called from an eager frame: a parser or ``type`` among its
+    arguments (or its ``key=``) is given as its stand-in."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        args = tuple(_SWAPS.get(id(a), a) for a in args)
+        if "key" in kwargs:
+            kwargs["key"] = _SWAPS.get(id(kwargs["key"]), kwargs["key"])
+        try:
+            return self.fn(*args, **kwargs)
+        except BaseException as e:
+            e.__traceback__ = strip_framead_frames(e.__traceback__)
+            raise
+
+
+_CALLING = {id(f): (f, _Calling(f)) for f in (
+    builtins.map, builtins.filter, builtins.sorted, builtins.min, builtins.max, operator.call,
+    functools.partial, functools.reduce, itertools.starmap, itertools.accumulate,
+    itertools.filterfalse, itertools.groupby)}
+
+
 def callee(v: Any) -> Any:
-    """The probe on a value an eager frame is about to call (loaded by one of
-    ``CALLEE_NAMES``): a parser's or ``type``'s stand-in, else ``v`` itself."""
-    return _SWAPS.get(id(v), v)
+    """The probe on the callable of each call an eager frame makes (however it was reached):
+    a parser's or ``type``'s stand-in, a C caller that swaps them among its arguments, else
+    ``v`` itself."""
+    hit = _SWAPS.get(id(v))
+    if hit is not None:
+        return hit
+    calling = _CALLING.get(id(v))
+    return calling[1] if calling is not None and calling[0] is v else v
 
 
 def _eager_frame(frame: Any) -> bool:

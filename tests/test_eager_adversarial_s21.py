@@ -105,7 +105,8 @@ def _is_float(y: str) -> dict[str, list[str]]:
         "in (float, np.float64)": [f"c = 2.0 if type({y}) in (float, np.float64) else 1.0"],
         "helper __class__": ["def h(v):", "    return v.__class__",
                              f"c = 2.0 if h({y}) is float else 1.0"],
-        # -- broken (see TYPE_BROKEN)
+        # (each of these was a silent wrong before the callee probe on every call's callable,
+        # eager_probes._Calling and builtins.type's special form in capture/calls.py)
         "alias T = type": ["T = type", f"c = 2.0 if T({y}) is float else 1.0"],
         "getattr(builtins)": [f"c = 2.0 if getattr(builtins, 'type')({y}) is float else 1.0"],
         "operator.call": [f"c = 2.0 if operator.call(type, {y}) is float else 1.0"],
@@ -115,51 +116,39 @@ def _is_float(y: str) -> dict[str, list[str]]:
     }
 
 
-_SWAP_BY_NAME = ("eager.py _follow_code swaps type only where a load of the NAME 'type' is a "
-                 "call's callable (_calls_by_name/_called_by_name); a type reached as a value "
-                 "is builtins.type, which answers Tracer for a Tracer")
-_HELPER_TYPE = ("a Python function the eager frame calls (a helper, a lambda, stdlib code) "
-                "runs instrumented on the Tracer itself: instrumented code calls type() "
-                "natively (capture/calls.py has no special form for builtins.type), which "
-                "answers Tracer")
+_TYPE_WAYS = sorted(_is_float("y"))
 _PY313 = sys.version_info >= (3, 13)
-_MAP_ACCIDENT = ("3.13: map(type, ...) / map(float, ...) pass a builtin to C as a value (not "
-                 "swapped); on 3.11/3.12 they pass only because _called_by_name misfires on "
-                 "a call's first argument (see MISFIRE_BROKEN): the misfire's fix alone breaks "
-                 "them there too. Fix by value: swap in eager_probes' stand-in where a C "
-                 "callable that calls its argument (map, sorted key, partial) gets one")
-TYPE_BROKEN = {"alias T = type": _SWAP_BY_NAME, "getattr(builtins)": _SWAP_BY_NAME,
-               "operator.call": _SWAP_BY_NAME, "lambda": _HELPER_TYPE,
-               "helper type()": _HELPER_TYPE}
-if _PY313:
-    TYPE_BROKEN["map(type)"] = _MAP_ACCIDENT
-_TYPE_WAYS = sorted(set(_is_float("y")) - set(TYPE_BROKEN))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.sampled_from(_TYPE_WAYS), st.sampled_from(sorted(KINDS)))
 def test_type_reached_other_ways_takes_the_native_branch(way, kind):
     expr, x = KINDS[kind]
     _judge([f"y = {expr}", *_is_float("y")[way], "return c * y * y"], x)
 
 
-@pytest.mark.parametrize("way", [pytest.param(w, marks=pytest.mark.xfail(
-    strict=True, reason=r)) for w, r in sorted(TYPE_BROKEN.items())])
-def test_type_reached_other_ways_broken(way):
-    """Silent wrongs: the other branch is taken (value 1.0 * y * y for 2.0 * y * y)."""
+@pytest.mark.parametrize("way", ["alias T = type", "getattr(builtins)", "operator.call",
+                                 "lambda", "helper type()", "map(type)"])
+def test_type_reached_as_a_value_takes_the_native_branch(way):
+    """Once silent wrongs (the other branch, 1.0 * y * y for 2.0 * y * y): each way, always."""
     _judge(["y = x * 1.5", *_is_float("y")[way], "return c * y * y"], 0.7)
 
 
 CONSTRUCT_BROKEN = {
-    "type(v)(2.0) in a helper": (["def h(v):", "    return type(v)(2.0) * v", "return h(y)"],
-                                 _HELPER_TYPE + "; Tracer(2.0) raises TypeError"),
     "statistics.mean": (["return statistics.mean([y, 3.0 * y])"],
-                        "statistics._convert calls type(x)(value) on the Tracer (instrumented "
-                        "stdlib code, see helper type()): TypeError"),
+                        "statistics._sum groups its data by itertools.groupby(data, type): "
+                        "builtins.type called from C (not through dispatch's special form) "
+                        "answers Tracer, and _convert's Tracer(value) raises TypeError"),
     "json.dumps": (["return y + 0.0 * len(json.dumps(y))"],
                    "json's C encoder checks PyFloat_Check on the object's real type (Tracer): "
                    "TypeError 'Object of type float is not JSON serializable'"),
 }
+
+
+def test_type_then_construct_in_a_helper_is_native():
+    """type(v)(2.0) in a helper given a Tracer: the class of its value (calls.py special form),
+    not Tracer (whose Tracer(2.0) raised TypeError)."""
+    _judge(["y = x * 1.5", "def h(v):", "    return type(v)(2.0) * v", "return h(y)"], 0.7)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(
@@ -169,10 +158,10 @@ def test_tracer_class_seen_by_other_code_broken(case):
     _judge(["y = x * 1.5", *CONSTRUCT_BROKEN[case][0]], 0.7)
 
 
-# The name heuristic of eager.py _called_by_name misfires on the FIRST ARGUMENT of a call of a
-# global (3.11/3.12: LOAD_GLOBAL (NULL + f) then LOAD_GLOBAL float is taken for np.float64's
-# chain): the argument is replaced by eager_probes' stand-in (_Parse / _type).
-MISFIRE_BROKEN = {
+# Once a misfire of a name heuristic (3.11/3.12: the FIRST ARGUMENT of a call of a global was
+# taken for the callable and replaced by eager_probes' stand-in); the probe is now on the
+# stack slot of each call's callable (eager.py _callables), never on an argument.
+PASSED_AS_VALUE = {
     "isinstance(float, type)": "c = 2.0 if isinstance(float, type) else 1.0",
     "issubclass(type, object)": "c = 2.0 if issubclass(type, object) else 1.0",
     "str(type)": "c = 2.0 if str(type) == \"<class 'type'>\" else 1.0",
@@ -181,13 +170,9 @@ MISFIRE_BROKEN = {
 }
 
 
-@pytest.mark.skipif(_PY313, reason="3.13 loads a callee's NULL after it: no misfire")
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(
-    strict=True, reason="eager.py _called_by_name: a plain LOAD_GLOBAL right after a "
-    "NULL-pushing LOAD_GLOBAL is the call's first argument, not the end of an attribute chain "
-    "(require j < k - 1 there); the stand-in replaces the argument")) for c in MISFIRE_BROKEN])
-def test_parser_or_type_passed_as_an_argument_broken(case):
-    _judge(["y = x * x", MISFIRE_BROKEN[case], "return c * y"], 0.7)
+@pytest.mark.parametrize("case", sorted(PASSED_AS_VALUE))
+def test_parser_or_type_passed_as_an_argument_is_itself(case):
+    _judge(["y = x * x", PASSED_AS_VALUE[case], "return c * y"], 0.7)
 
 
 @pytest.mark.parametrize("expr", ["np.finfo(float).eps", "np.dtype(float).itemsize",
@@ -211,24 +196,17 @@ PARSERS = {
     "Decimal()": ["v = float(decimal.Decimal(s))  # PARSE"],
     "in a lambda": ["v = (lambda t: float(t))(s)  # PARSE"],
     "in a helper": ["def p(t):", "    return float(t)", "v = p(s)  # PARSE"],
-    # -- broken (see PARSE_BROKEN)
+    # (once silent wrongs: swapped by value now, eager.py _callables, eager_probes._Calling)
     "alias F = float": ["F = float", "v = F(s)  # PARSE"],
     "alias np.float64": ["f = np.float64", "v = float(f(s))  # PARSE"],
     "alias Decimal": ["D = decimal.Decimal", "v = float(D(s))  # PARSE"],
     "getattr(np)": ["v = float(getattr(np, 'float64')(s))  # PARSE"],
     "partial(float)": ["v = functools.partial(float)(s)  # PARSE"],
+    # -- broken (see PARSE_BROKEN)
     "json.loads": ["v = json.loads(s)  # PARSE"],
     "astype(float)": ["v = float(np.array([s]).astype(float)[0])  # PARSE"],
 }
-_PARSE_BY_NAME = ("eager.py swaps a parser for eager_probes._Parse only where the NAME loaded "
-                  "is in READER_NAMES and is a call's callable; instrumented code reports "
-                  "these (the readers' C flag is ALWAYS, judged by identity): swap by value, "
-                  "e.g. _callee probe on every load in callable position, ids in _SWAPS")
 PARSE_BROKEN = {
-    **({"map(float)": _MAP_ACCIDENT} if _PY313 else {}),
-    "alias F = float": _PARSE_BY_NAME, "alias np.float64": _PARSE_BY_NAME,
-    "alias Decimal": _PARSE_BY_NAME, "getattr(np)": _PARSE_BY_NAME,
-    "partial(float)": _PARSE_BY_NAME + "; functools.partial is called from C in the frame",
     "json.loads": "not eager-specific: json.loads is not in text_taint.READERS (instrumented "
                   "code misses it too)",
     "astype(float)": "not eager-specific: ndarray.astype of a str array parses in C, not a "
