@@ -26,7 +26,8 @@ model). ``calls.dispatch`` asks its questions in this order; the first that appl
 15. GUARDED         ``list.sort``, ``bisect``, ``heapq``: a cached trace guards the order it
                     decides (ORDERING: one that cannot be replayed); DECIDING (``bool``,
                     ``math.isnan``/``isclose``, ``np.isfinite``/``allclose``...): predicates of
-                    values, run natively (STRUCTURAL), whose answer a cached trace guards
+                    values, run natively (STRUCTURAL), whose answer a cached trace guards;
+                    np.isnan/isinf/isfinite SPECIAL_FORMs (writers.predicate_ufunc: out=)
     HASHED          ``set(it)``, ``frozenset``, ``dict.fromkeys``, Counter's counting, ``s.add``,
                     ``s.update``...: a cached trace guards which items merge and a set's
                     order (membership.hashed_call)
@@ -155,8 +156,11 @@ class CallKind:
 _ORDERING = (bisect.bisect_left, bisect.bisect_right, bisect.insort_left, bisect.insort_right,
              *HEAP_FUNCTIONS)
 
-_PREDICATES = (builtins.bool, math.isfinite, math.isnan, math.isinf, math.isclose, np.isfinite,
-               np.isnan, np.isinf, np.isclose, np.allclose, np.array_equal)
+_PREDICATES = (builtins.bool, math.isfinite, math.isnan, math.isinf, math.isclose,
+               np.isclose, np.allclose, np.array_equal)
+# predicate ufuncs: they take ``out=`` (a write into a traced array is recorded:
+# writers.predicate_ufunc), so they come to dispatch given traced values, never natively
+_UFUNC_PREDICATES = (np.isfinite, np.isnan, np.isinf)
 
 # C callables (and C methods, also bound: ``d.extend``) that iterate their arguments: a traced
 # array among them is its rows as the recorder reads them (NumPy's own iteration makes
@@ -287,6 +291,7 @@ _DECLARED: list[tuple[int, list]] = [
     # cached trace re-checks (GUARDED: they come to dispatch while guards are recorded);
     # ``if math.isclose(x, 1.0):`` was replayed unchecked, a wrong branch at other inputs
     (Kind.GUARDED | Kind.DECIDING, list(_PREDICATES)),
+    (Kind.SPECIAL_FORM | Kind.DECIDING, [(u, writers.predicate_ufunc) for u in _UFUNC_PREDICATES]),
     (Kind.ORDERING, list(_ORDERING)),
     (Kind.ITERATING | Kind.PAIRS, list(PAIRS)),
     (Kind.ITERATING, [builtins.list, builtins.tuple, builtins.sorted, builtins.min,
@@ -319,8 +324,7 @@ _DECLARED: list[tuple[int, list]] = [
         set.discard, set.update,
         math.isfinite, math.isnan, math.isinf, math.isclose,
         np.shape, np.ndim, np.size, np.isscalar, np.result_type, np.can_cast, np.min_scalar_type,
-        np.isfinite, np.isnan,
-        np.isinf, np.allclose, np.isclose, np.array_equal, np.ndarray.__len__,
+        np.allclose, np.isclose, np.array_equal, np.ndarray.__len__,
         np.ndarray.view, np.may_share_memory, np.shares_memory,
         # text of traced values (repr of an array), as str/repr/format: FA108 if it comes back
         _multiarray_umath.dragon4_positional, _multiarray_umath.dragon4_scientific,
@@ -536,7 +540,8 @@ def configure_flags(overrides: Iterable[tuple[Any, int]] = ()) -> None:
     # set of them) sends a HASHED or PAIRS call to dispatch (dict(rows of a generator))
     table += [(e.fn, 0) for e in entries if e.kind & Kind.HASHED or e.fn in PAIRS]
     table += [(fn, C.RULE | C.SCAN) for fn in rules.ruled_callables()]
-    table += [(e.fn, C.RULE if e.fn in _WHEN_TRACED else C.ALWAYS) for e in entries
+    table += [(e.fn, C.RULE if e.fn in _WHEN_TRACED else C.RULE | C.SCAN
+               if e.fn in _UFUNC_PREDICATES else C.ALWAYS) for e in entries
               if e.kind & Kind.SPECIAL_FORM]
     table += [(e.fn, C.RULE | C.SCAN) for e in entries if e.kind & Kind.WRITER]
     # (operator.contains(t, k) called by name: SCAN, as the CONTAINS probe looks into a list or

@@ -15,6 +15,7 @@ from framead.rules import mutation_rules as _mut
 from framead import rules
 
 from . import aliased_writes as aliased
+from .native import call_as_user
 from .object_items import sorted_in_place
 from .opcodes_common import LAYOUT_NAMES
 
@@ -218,3 +219,26 @@ def _native_refs(rec: Any, refs: int, bound: bool, frame: Any) -> int:
     finally:
         _twin.on = False
     return refs - (_twin.count - held)
+
+
+# np.isnan & co. have no rule (nothing to differentiate); given ``out=``, they are recorded as
+# a cut ufunc's write (np.signbit's path: the written array holds constants, where= kept)
+_PREDICATE_CUTS = {id(u): rules.make_rule(u, cut=True, name=f"np.{u.__name__}")
+                   for u in (np.isnan, np.isinf, np.isfinite)}
+
+
+def predicate_ufunc(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
+    """``np.isnan(x)`` (also isinf, isfinite) of traced values: natively, the answer guarded in
+    a cached trace; given an output (``out=``, or positionally past the ufunc's ``nin``) the
+    write is recorded: the traced array written holds constants from here on."""
+    if len(args) > fn.nin and "out" not in kwargs:
+        args, kwargs = args[:fn.nin], {**kwargs, "out": tuple(args[fn.nin:])}
+    out = kwargs.get("out")
+    if out is not None and out is not Ellipsis and "out" in kwargs:
+        return rec.apply(_PREDICATE_CUTS[id(fn)], fn, args, kwargs, args, frame)
+    result = call_as_user(fn, args, kwargs)
+    if rec.guards is not None:
+        vals = [rec.tree_value(a) for a in args]
+        if any(v is not None for v in vals):
+            rec.guard(fn, args, kwargs, vals, result, frame)
+    return result
