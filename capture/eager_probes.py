@@ -39,7 +39,7 @@ from . import session
 from .buffers import is_differentiable
 from .overrides import TRACER_TYPES
 from .sourceloc import strip_framead_frames
-from .text_taint import READER_NAMES, READERS, check_parse
+from .text_taint import READER_NAMES, READERS, TOKEN, check_parse
 
 __all__ = ["CALLEE_NAMES", "callee", "formatting", "key_hashed", "key_matched", "note_text",
            "result_seen"]
@@ -135,17 +135,39 @@ def _eager_frame(frame: Any) -> bool:
     return id(frame.f_code) in session.EAGER_CODES
 
 
-def formatting(frame: Any) -> bool:
+def formatting(frame: Any, value: Any) -> bool:
     """Whether ``frame`` (an eager frame) is running ``text % values`` now: a Tracer's
-    ``float()``/``int()`` there makes text, not a cut (its text is noted by ``result_seen``)."""
+    ``float()``/``int()`` there makes text, not a cut (the tokens of the text that ``value``,
+    the Tracer's, formats to are noted by ``result_seen``)."""
     code, i = frame.f_code, frame.f_lasti
     raw = code.co_code
     if i < 0 or i + 1 >= len(raw) or raw[i] != _BINARY_OP or raw[i + 1] not in _MOD_OPARGS \
             or not _eager_frame(frame):
         return False
+    if getattr(state, "text", None) != id(frame):
+        state.values = []
+    state.values.append(value)
     state.text = id(frame)
     state.pending = True
     return True
+
+
+def _unit(token: str) -> float:
+    """The place of the last digit of a number token ('0.250' -> 0.001, '3e5' -> 1e5)."""
+    mant, _, exp = token.lower().partition("e")
+    digits = len(mant.partition(".")[2])
+    return 10.0 ** ((int(exp) if exp else 0) - digits)
+
+
+def _traced_tokens(text: str, values: list) -> str:
+    """The number tokens of ``text`` that one of ``values`` formats to (to their last digit:
+    rounded or truncated), joined: not the untraced operands' numbers."""
+    keep = []
+    for tok in TOKEN.findall(text):
+        f = float(tok)
+        if any(f == v or abs(f - v) <= _unit(tok) or (f != f and v != v) for v in values):
+            keep.append(tok)
+    return " ".join(keep)
 
 
 def note_text(rec: Any, obj: Any, text: Any, frame: Any) -> None:
@@ -181,7 +203,9 @@ def result_seen(v: Any, frame: Any, at: int | None, ext: Any) -> None:
     if getattr(state, "text", None) == id(frame):
         state.text = None
         if isinstance(v, str | bytes):
-            ext.rec.made_text(v, frame)
+            text = v.decode("latin-1") if isinstance(v, bytes) else v
+            ext.rec.made_text(_traced_tokens(text, state.values), frame)
+        state.values = []
     stale = getattr(state, "stale", None)
     if stale is None or stale[0] != id(frame):
         state.pending = stale is not None

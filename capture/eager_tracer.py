@@ -351,7 +351,7 @@ class Tracer:
     @user_traceback
     def __float__(self) -> float:
         obj = self._fa_obj
-        if probes.formatting(sys._getframe(2)):  # (past user_traceback)
+        if probes.formatting(sys._getframe(2), float(obj)):  # (past user_traceback)
             return float(obj)  # ('%.3f' % t: text, noted when the '%' returns)
         if _cut(self, "float()"):
             return float(obj) * 1.0  # a new object, never the traced one
@@ -367,7 +367,7 @@ class Tracer:
 
     @user_traceback
     def __int__(self) -> int:
-        if probes.formatting(sys._getframe(2)):  # (past user_traceback)
+        if probes.formatting(sys._getframe(2), float(self._fa_obj)):  # (past user_traceback)
             return int(self._fa_obj)  # ('%d' % t: text)
         return _dispatch(self, int, (self,), conversion=True)
 

@@ -29,7 +29,7 @@ from . import _evalframe as C
 from .callables import callable_name
 from .sourceloc import loc_of
 
-__all__ = ["READERS", "READER_NAMES", "TextTaint", "check_parse", "user_loc"]
+__all__ = ["READERS", "READER_NAMES", "TOKEN", "TextTaint", "check_parse", "user_loc"]
 _LIBRARY_DIRS = tuple({sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib",
                                                         "platlib")} - {None})
 
@@ -63,7 +63,7 @@ _MAX_TEXTS = 4096  # (then any text read back matches: a loop of prints stays ch
 
 
 # a number as text makes it ("%.17g", repr, savetxt's columns): what a parse of many lines holds
-_TOKEN = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|"
+TOKEN = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|"
                     r"(?<![\w.])[-+]?(?:inf|nan)\b", re.I)
 
 
@@ -90,7 +90,7 @@ class TextTaint:
         if isinstance(text, str) and not self.overflow:
             if len(self.texts) < _MAX_TEXTS:
                 self.texts.append(text)
-                self.tokens.update(_TOKEN.findall(text))
+                self.tokens.update(TOKEN.findall(text))
                 return
         self.overflow = True
 
@@ -123,8 +123,13 @@ class TextTaint:
             return self._holds(a.getvalue())  # (the position is left as it is)
         if isinstance(a, str):
             s = a.strip()
-            return bool(s) and (self.overflow or any(s in t for t in self.texts) or
-                                any(n in self.tokens for n in _TOKEN.findall(s)))
+            if not s or self.overflow:
+                return bool(s)
+            if TOKEN.fullmatch(s):  # one number: a noted one or its start ('0.25'[:3]), not
+                n = s.lstrip("+-")  # any substring of a text ('2')
+                return any(t.lstrip("+-").startswith(n) for t in self.tokens)
+            return any(s in t for t in self.texts) or \
+                any(n in self.tokens for n in TOKEN.findall(s))
         if isinstance(a, list | tuple):
             return any(self._holds(x) for x in a)
         # a file or an iterator of lines: what it holds is not known without reading it
