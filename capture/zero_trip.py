@@ -430,17 +430,13 @@ def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
 
 
 # --- second order through a value a search chose by comparisons -----------------------------
-# min over x of f(x, t) by golden-section search, bisection, ternary search: the search's
-# comparisons choose x (a constant to the capture) and its first-order gradient df/dt at x* is
-# right (envelope theorem: df/dx = 0 there). A nested derivative (hessian, grad of grad,
-# jacfwd / jvp of grad) differentiates that gradient again, which depends on x*: the term
-# d(df/dt)/dx * dx*/dt is lost. The outer capture sees it: after a nested capture's inputs
-# (COPY_RULE nodes) a comparison the search converged on (a near-tie) of work made afresh
-# from the inputs and constants that reaches no output (the search's evaluations), then a
-# node the outputs depend on reading a constant equal (to NEAR) to a point the search
-# evaluated, not a literal of the program. Newton's iterates (the test's work reaches the
-# result), a grid's argmin (no tie: its choice is locally constant) and a gradient that does
-# not read the chosen value (df/dt independent of x) stay silent.
+# min over x of f(x, t) by golden section, bisection, ternary search: the first derivative is
+# right (envelope theorem); a nested derivative (hessian, grad of grad, jacfwd / jvp of grad)
+# reads the chosen x* as a constant and loses d(df/dt)/dx * dx*/dt. Seen after a nested
+# capture's inputs (COPY_RULE nodes): a near-tie comparison of work made afresh that reaches
+# no output (the search's evaluations), then a node the outputs depend on reading a constant
+# near the points the search varied, not a literal. Newton's iterates (live), a grid's argmin
+# (no tie) and a gradient that reads no x* stay silent.
 
 SEARCH_TIE = 1e-7  # a comparison whose margin is at most this times its operands' size
 NEAR = 1e-6  # a constant this close (relative) to a point the search evaluated is its choice
@@ -492,15 +488,9 @@ def _margin(window: list, dist: float) -> bool:
     return 0 < scale < float("inf") and dist <= SEARCH_TIE * scale
 
 
-def _where_key(n: Node) -> Any:
-    frames = getattr(getattr(n, "_loc", None), "frames", None)
-    return (id(frames[0][0]), frames[0][1]) if type(frames) is tuple and frames else None
-
-
 def _chosen(u: Any, groups: list) -> bool:
-    """Whether ``u`` is near a point of the search, or (a scalar) among the latest points of
-    one of its instructions (the bracket golden section or bisection closed on: a minimiser
-    at 0 is near none of them in relative terms)."""
+    """``u`` is near a point of the search, or inside one instruction's latest points (the
+    bracket it closed on: a minimiser at 0 is near none of them in relative terms)."""
     for g in groups:
         if any(_near(u, c) for c in g):
             return True
@@ -512,15 +502,15 @@ def _chosen(u: Any, groups: list) -> bool:
 
 
 def _varying(nodes: list, ats: list[int], start: int, at: int) -> list:
-    """The search's points, grouped: the constants its evaluations (the nodes between comparisons
-    up to ``at``) read at one instruction and argument that differ from one evaluation to
-    the next (a parameter the objective reads, the same each time, is none)."""
+    """The search's points, grouped: the constants its evaluations read at one instruction
+    and argument that differ between evaluations (a parameter, the same each time: none)."""
     seen: dict[tuple, list] = {}
     lo = max(start + 1, at - 4 * SEARCH_WALK)
     for n in reversed(nodes[lo:at]):  # (the latest: nearest the choice)
-        key = _where_key(n)
-        if key is None:
+        frames = getattr(getattr(n, "_loc", None), "frames", None)
+        if type(frames) is not tuple or not frames:
             continue
+        key = (id(frames[0][0]), frames[0][1])
         for k, a in enumerate(n.args):
             for c in _points((a,)):
                 vals = seen.setdefault((key, k), [])
@@ -530,9 +520,8 @@ def _varying(nodes: list, ats: list[int], start: int, at: int) -> list:
 
 
 def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b
-    return type(a) is type(b) is np.ndarray and a.shape == b.shape and bool(np.all(a == b))
+    return a == b if isinstance(a, float) and isinstance(b, float) else \
+        type(a) is type(b) is np.ndarray and a.shape == b.shape and bool(np.all(a == b))
 
 
 _NEXT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> [(offset, op)]
@@ -540,10 +529,8 @@ _ENDS = ("COMPARE_OP", "CALL", "STORE_", "RETURN", "POP_JUMP", "YIELD")
 
 
 def _comparison_after(node: Node) -> Node:
-    """``node`` (an operand made last before a comparison) located at that comparison: the
-    innermost frame whose next instruction that compares, calls, stores, jumps or returns
-    is a comparison (the search's ``f(c) < f(d)``, not a test inside ``f`` after its value
-    is stored); ``node`` itself where none is."""
+    """``node`` located at the comparison after it: the innermost frame whose next compare,
+    call, store, jump or return is a comparison (``f(c) < f(d)``, not a test inside f)."""
     frames = getattr(getattr(node, "_loc", None), "frames", None)
     if type(frames) is not tuple:
         return node
@@ -560,8 +547,7 @@ def _comparison_after(node: Node) -> Node:
 
 
 def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]]) -> Node | None:
-    """A search's comparison whose choice a nested derivative reads as a constant (above),
-    located at the comparison, or None."""
+    """A search's comparison whose choice a nested derivative reads as a constant, or None."""
     start = next((k for k, n in enumerate(nodes) if n.rule is COPY_RULE), None)
     if start is None:
         return None
