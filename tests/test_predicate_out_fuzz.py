@@ -78,3 +78,31 @@ def test_isnan_out_overwrites_input_copy():
     gx, gy = framead.grad(f, argnums=(0, 1))(np.array([1.0, 2.0, 3.0]), np.array([5.0, 6, 7]))
     np.testing.assert_array_equal(gx, np.ones(3))
     np.testing.assert_array_equal(gy, np.zeros(3))
+
+
+METHODS = {
+    "reduce": lambda x, y: np.logical_and.reduce(x, axis=0, out=y[0]),
+    "accumulate": lambda x, y: np.logical_or.accumulate(x, axis=0, out=y),
+    "reduceat": lambda x, y: np.logical_xor.reduceat(x, [0], axis=0, out=y[:1]),
+    "outer": lambda x, y: np.greater.outer(x[0], x[1, :2], out=y.T),
+    "at": lambda x, y: np.isnan.at(y, [0, 1]),
+}
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("api", ["grad", "cached"])
+def test_bool_ufunc_methods_writing_out(method, api):
+    """Bool-valued ufuncs' methods writing a traced array: it holds constants from there on."""
+    def f(x):
+        y = 2.0 * x
+        METHODS[method](x, y)
+        return np.sum(y * np.arange(1.0, 7.0).reshape(2, 3)) + np.sum(np.sin(x))
+    x = np.array([[1.0, 0.5, 3.0], [2.0, 5.0, 0.25]])
+    ref = _central(lambda v: f(v.reshape(2, 3)), x.ravel()).reshape(2, 3)
+    if api == "grad":
+        g = framead.grad(f)(x)
+    else:
+        vg = framead.value_and_grad(f, cache=True)
+        vg(x + 0.125)
+        g = vg(x)[1]
+    np.testing.assert_allclose(g, ref, rtol=1e-6, atol=1e-6)
