@@ -94,7 +94,8 @@ BINARY_MORE = [
     # heaviside(x1, x2) is x2 where x1 == 0: a step in x1, the identity in x2 there
     (np.heaviside, 0.0, lambda x: np.equal(x, 0) * 1.0),
 ]
-# piecewise constant, boolean or integer valued ufuncs (np.isnan & co. are structural)
+# piecewise constant, boolean or integer valued ufuncs (np.isnan & co.: no rule, see
+# capture/writers.predicate_ufunc)
 UFUNC_CUTS = [np.equal, np.not_equal, np.greater, np.greater_equal, np.less, np.less_equal,
               np.logical_and, np.logical_or, np.logical_xor, np.logical_not, np.bitwise_and,
               np.bitwise_or, np.bitwise_xor, np.bitwise_count, np.invert, np.left_shift,
