@@ -53,7 +53,9 @@ _HIDDEN_BITS = ("a fresh Generator/RandomState wrapping a long-lived bit generat
                 "cannot see (an object array, a Python generator's frame, a lazily filled "
                 "list): randomness.replayable counts only the wrapper's references "
                 "(sys.getrefcount(n.args[0])), not its bit generator's, so the draw is replayed "
-                "from the recorded state while the native stream goes on")
+                "from the recorded state while the native stream goes on; its draws with "
+                "constant arguments are missed too: reachable() walks neither object arrays "
+                "nor a Python generator's frame, so Draws.drawn never compares that state")
 BROKEN = {
     "lazy_list": _LAZY_A,
     "lazy_attr": _LAZY_A,
