@@ -96,6 +96,13 @@ def _members(o: Any) -> list:
     return out
 
 
+def _opaque_holder(o: Any) -> bool:
+    """An object array or a suspended generator: they hold objects the other walks skip."""
+    if isinstance(o, np.ndarray):
+        return o.dtype == object
+    return isinstance(o, types.GeneratorType) and o.gi_frame is not None
+
+
 def _library(fn: Any) -> bool:
     """NumPy's, SciPy's, the standard library's... functions hold no generator of the
     program's (only the global ones, always compared)."""
@@ -137,6 +144,10 @@ def reachable(fns: Iterable[Any], objs: Iterable[Any] = (),
         for o in others:
             if isinstance(o, RNG_TYPES):
                 found[id(o)] = o
+            elif id(o) not in seen and len(seen) < _MAX_OBJECTS and _opaque_holder(o):
+                seen.add(id(o))  # an object array's items, a suspended generator's locals
+                inner += list(o.flat[:_MAX_FUNCTIONS]) if isinstance(o, np.ndarray) else \
+                    list(o.gi_frame.f_locals.values())[:_MAX_FUNCTIONS]
             elif id(o) not in seen and not isinstance(o, _LEAVES) and \
                     len(seen) < _MAX_OBJECTS and (type(o) in _CONTAINERS or not _library(type(o))):
                 seen.add(id(o))
@@ -158,8 +169,8 @@ class Draws:
     the trace cannot be replayed, if so, its sampler nodes made replayable otherwise."""
 
     def __init__(self, f: Callable, args: Iterable[Any] = ()) -> None:
-        self.seen: set[int] = set()
-        self.before = {k: (g, state(g)) for k, g in reachable([f], args, self.seen).items()}
+        self.f, self.args = f, tuple(args)
+        self.before = {k: (g, state(g)) for k, g in reachable([f], self.args).items()}
         self.log = open_log()  # the traced draws' generators and states (closed by reason)
 
     def drawn(self, fns: Iterable[Any] = (), codes: Iterable[Any] = ()) -> bool:
@@ -167,7 +178,9 @@ class Draws:
             return True
         if any(state(g) != s for g, s in self.before.values()):
             return True
-        return any(k not in self.before for k in reachable(fns, (), self.seen))
+        # a fresh walk: a generator made during the call and kept where the first walk had
+        # already looked (a lazily filled list, ``box.rng = default_rng()``) is found now
+        return any(k not in self.before for k in reachable([self.f, *fns], self.args))
 
     def reason(self, fns: Iterable[Any] = (), codes: Iterable[Any] = (),
                graph: Graph | None = None) -> str | None:
@@ -175,6 +188,13 @@ class Draws:
         if self.drawn(fns, codes):
             return DRAWS
         return None if graph is None else replayable(graph, self.log.draws)
+
+
+def _bits(g: Any) -> Any:
+    """The bit generator a sampler's generator wraps (a fresh ``Generator(bits)`` of a
+    long-lived ``bits`` goes on natively with it)."""
+    return g.bit_generator if isinstance(g, np.random.Generator) else \
+        getattr(g, "_bit_generator", g)
 
 
 def _references(holder: tuple, k: int) -> int:
@@ -208,12 +228,16 @@ def replayable(graph: Graph, noted: list) -> str | None:
         n = nodes[0]
         return f"{n.name} at {n.loc.file}:{n.loc.line}: draws of its generator were not " \
             "recorded, a replay could not repeat them"
+    wrapped = [id(_bits(w)) for w in {id(n.args[0]): n.args[0] for n in nodes}.values()]
     for n in {id(n.args[0]): n for n in nodes}.values():
         g = n.args[0]
         held = sum(a is g for m in graph.nodes for a in (*m.args, *(m.kwargs or {}).values()))
         held += sum(d.rng is g for d in noted)
-        del g  # (the count below must not see this frame's reference)
-        if _references(n.args, 0) - held > _BASE:  # something else holds it: it lives on
+        bits = (_bits(g),)  # held by g, by this trace's other wrappers of it and this tuple
+        wrapping = wrapped.count(id(bits[0]))
+        del g  # (the counts below must not see this frame's reference)
+        if _references(n.args, 0) - held > _BASE or \
+                _references(bits, 0) - 1 - wrapping > _BASE:  # something else holds it
             return f"{n.name} at {n.loc.file}:{n.loc.line} draws from a generator that " \
                 "outlives the call (its stream goes on natively; a replay would repeat " \
                 "the recorded draw)"
