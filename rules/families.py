@@ -180,6 +180,9 @@ def _quotient_dy(g, ans, x, y, *args, **kw):
     1e-348 = 0, times the 1e174 in ``g``, loses a term of size 1)."""
     g = _up(g, ans)
     y = _up(y, ans)
+    if isinstance(y, np.ndarray) and isinstance(g, np.ndarray):  # a y of 0 with no cotangent
+        # (an entry a where= merge masked): 0 / 0 would be a NaN the second order multiplies
+        y = np.where((g == 0) & (y == 0), 1.0, y)
     q = np.divide(g, y) if isinstance(g, np.ndarray | np.generic) or \
         isinstance(y, np.ndarray | np.generic) else g / y
     ct = no_cotangent_no_nan(-(q * ans), g)
