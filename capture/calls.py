@@ -64,7 +64,7 @@ from .special_forms import (
     to_object_array,
 )
 from .unruled import callback_call, unknown_call
-from .writers import ufunc_at
+from .writers import static_result, ufunc_at
 from .zero_trip import note as note_compare
 
 # register_solvers: framead/solvers.py registers through calls
@@ -187,7 +187,7 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
         if name == "at":
             return ufunc_at(rec, fn, args, kwargs, frame)
         if name in _UFUNC_REDUCERS and _bool_valued(self_):  # np.all/np.any: a cut
-            return _static_result(rec, fn, args, kwargs, frame)
+            return static_result(rec, fn, args, kwargs, frame)
         same = ufunc_method(self_, name)
         if same is not None and args:  # np.add.reduce(x, axis) is np.sum(x, axis)
             return dispatch(rec, same, args[:1], _ufunc_method_kwargs(name, args, kwargs),
@@ -230,7 +230,7 @@ def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None
             note_compare(rec, *args)
         if rec.guards is not None and any(holds_traced(v) for v in kwargs.values()):
             rec.unreplayable.append(f"{callable_name(fn)} decides on a traced keyword")
-        return _static_result(rec, fn, args, kwargs, frame)
+        return static_result(rec, fn, args, kwargs, frame)
     if kind & Kind.HASHED:  # set(x), s.add(v): a cached trace guards merges and order
         return hashed_call(rec, fn, args, kwargs, frame)
     if kind & Kind.ITERATING:
@@ -511,17 +511,6 @@ def _slot_call(rec, fn, args: tuple, frame) -> Any:
 def _bool_valued(ufunc: np.ufunc) -> bool:
     """np.logical_and, np.greater...: every loop's output is boolean."""
     return bool(ufunc.types) and all(t.endswith("?") for t in ufunc.types)
-
-
-def _static_result(rec, fn, args: tuple, kwargs: dict, frame) -> Any:
-    """A call whose result carries no derivative (booleans of traced values): run it; a
-    cached trace guards the result, as for any decision on traced values."""
-    result = call_as_user(fn, args, kwargs)
-    if rec.guards is not None:
-        vals = [rec.tree_value(a) for a in args]
-        if any(v is not None for v in vals):
-            rec.guard(fn, args, kwargs, vals, result, frame)
-    return result
 
 
 def _ufunc_method_kwargs(method: str, args: tuple, kwargs: dict) -> dict:

@@ -236,6 +236,12 @@ def predicate_ufunc(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) ->
     out = kwargs.get("out")
     if out is not None and out is not Ellipsis and "out" in kwargs:
         return rec.apply(_PREDICATE_CUTS[id(fn)], fn, args, kwargs, args, frame)
+    return static_result(rec, fn, args, kwargs, frame)
+
+
+def static_result(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
+    """A call whose result carries no derivative (booleans of traced values): run it; a
+    cached trace guards the result, as for any decision on traced values."""
     result = call_as_user(fn, args, kwargs)
     if rec.guards is not None:
         vals = [rec.tree_value(a) for a in args]
