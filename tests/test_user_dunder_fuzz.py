@@ -13,14 +13,11 @@ into the program's ``except`` included: its traceback as natively), and whether 
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import math
-import os
 import textwrap
 
 import pytest
-from conftest import fd_grad
+from conftest import fd_grad, load_source_module
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
@@ -136,18 +133,8 @@ def program_source(methods: list[str], key: str, ops: list[str], trace: bool) ->
             "\n    finally:\n        if TRACE:\n            sys.settrace(None)\n")
 
 
-_counter = itertools.count()
-
-
 def load(source: str, directory) -> object:
-    name = f"user_dunder_{os.getpid()}_{next(_counter)}"
-    path = os.path.join(str(directory), name + ".py")
-    with open(path, "w") as fh:
-        fh.write(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_source_module(source, directory, "user_dunder")[0]
 
 
 ENTRIES = {
