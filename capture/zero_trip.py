@@ -45,10 +45,12 @@ import numpy as np
 from framead.ir import Node, Value
 
 from . import _evalframe as C
-from .primitive_rules import COPY_RULE
+from .search_choice import Chosen, Decided, chosen_exit, decided_exit, search_message
+from .search_choice import ids as _ids
+from .search_choice import size as _size
 from .sourceloc import MAX_STACK, line_at, resolve_where
 
-__all__ = ["note", "zero_trip_exit", "zero_trip_message", "decided_exit"]
+__all__ = ["note", "zero_trip_exit", "zero_trip_message", "decided_exit", "chosen_exit"]
 
 CANCELLED = 1e-8  # a residual at most this times its operands' size is rounding level
 TIE = 1e-8  # a test that a change of TIE x the residual's operands would flip is a tie
@@ -84,28 +86,6 @@ def note(rec: Any, a: Any, b: Any) -> None:
     except (TypeError, ValueError):
         return
     C.note_comparison(rec, len(rec.nodes), dist)
-
-
-def _ids(xs: tuple) -> set[int]:
-    """The ids of the Values among xs (and in lists and tuples among them: sum's items)."""
-    out = set()
-    for x in xs:
-        if type(x) is Value:
-            out.add(x.id)
-        elif type(x) in (list, tuple):
-            out.update(y.id for y in x if type(y) is Value)
-    return out
-
-
-def _size(x: Any) -> float:
-    """The largest magnitude in x; NaN where it is not known (an array whose primal was not
-    kept: nothing is then judged a cancellation)."""
-    p = x.primal if type(x) is Value else x
-    if type(p) in _SCALARS:
-        return abs(float(p))
-    if isinstance(p, np.ndarray) and p.dtype.kind in "fiu" and p.size:
-        return float(np.max(np.abs(p)))
-    return float("nan")
 
 
 def _remade(x: Value, nodes: list, i: int, depth: int = 3) -> Any:
@@ -426,172 +406,14 @@ def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
                 # last is the test's value
                 if _judge(nodes, i, live_of, [(at, dist)], scale):
                     return _compared_at(n)
-    return decided_exit(nodes, cmps, live_of)
-
-
-# --- second order through a value a search chose by comparisons -----------------------------
-# min over x of f(x, t) by golden section, bisection, ternary search: the first derivative is
-# right (envelope theorem); a nested derivative (hessian, grad of grad, jacfwd / jvp of grad)
-# reads the chosen x* as a constant and loses d(df/dt)/dx * dx*/dt. Seen after a nested
-# capture's inputs (COPY_RULE nodes): a near-tie comparison of work made afresh that reaches
-# no output (the search's evaluations), then a node the outputs depend on reading a constant
-# near the points the search varied, not a literal. Newton's iterates (live), a grid's argmin
-# (no tie) and a gradient that reads no x* stay silent.
-
-SEARCH_TIE = 1e-7  # a comparison whose margin is at most this times its operands' size
-NEAR = 1e-6  # a constant this close (relative) to a point the search evaluated is its choice
-SEARCH_WALK = 256  # nodes of one evaluation between two comparisons, at most
-
-
-class Decided(Node):
-    """The operand of a search's comparison (located there) whose choice a nested
-    derivative reads as a constant."""
-
-    __slots__ = ()
-
-
-def _points(args: Any) -> list:
-    """The float constants (scalars, float arrays) among a node's arguments."""
-    out: list[Any] = []
-    for a in args:
-        if (type(a) is float or isinstance(a, np.floating)) and a:  # (0.0: a zero factor)
-            out.append(float(a))
-        elif type(a) is np.ndarray and a.dtype.kind == "f" and a.size:
-            out.append(a)
-    return out
-
-
-def _near(u: Any, c: Any) -> bool:
-    if isinstance(u, float) and isinstance(c, float):
-        return u == c or abs(u - c) <= NEAR * max(abs(u), abs(c))
-    if isinstance(u, np.ndarray) and isinstance(c, np.ndarray) and u.shape == c.shape:
-        with np.errstate(all="ignore"):
-            return bool(np.all(np.abs(u - c) <= NEAR * np.maximum(np.abs(u), np.abs(c))))
-    return False
-
-
-def _literals(node: Node) -> set[float]:
-    """The float literals of the code the node ran in (its innermost frame's)."""
-    frames = getattr(getattr(node, "_loc", None), "frames", None)
-    if type(frames) is not tuple or not frames:
-        return set()
-    return {float(k) for k in frames[0][0].co_consts if type(k) in (float, int)}
-
-
-def _margin(window: list, dist: float) -> bool:
-    """Whether a comparison ``dist`` apart, made after the evaluation ``window`` (its nodes),
-    is a near-tie of the sizes the evaluation computed with (f(c) < f(d) near the minimum of
-    ``(x - t) ** 2``: both are rounding residue of the cancelling ``x - t``)."""
-    sizes = [_size(a) for n in window for a in (*n.args, *n.outputs)
-             if type(a) is Value or type(a) in _SCALARS]
-    scale = max((z for z in sizes if z == z), default=0.0)
-    return 0 < scale < float("inf") and dist <= SEARCH_TIE * scale
-
-
-def _chosen(u: Any, groups: list) -> bool:
-    """``u`` is near a point of the search, or inside one instruction's latest points (the
-    bracket it closed on: a minimiser at 0 is near none of them in relative terms)."""
-    for g in groups:
-        if any(_near(u, c) for c in g):
-            return True
-        if isinstance(u, float) and all(isinstance(c, float) for c in g):
-            tol = NEAR * max(map(abs, g))
-            if min(g) - tol <= u <= max(g) + tol:
-                return True
-    return False
-
-
-def _varying(nodes: list, ats: list[int], start: int, at: int) -> list:
-    """The search's points, grouped: the constants its evaluations read at one instruction
-    and argument that differ between evaluations (a parameter, the same each time: none)."""
-    seen: dict[tuple, list] = {}
-    lo = max(start + 1, at - 4 * SEARCH_WALK)
-    for n in reversed(nodes[lo:at]):  # (the latest: nearest the choice)
-        frames = getattr(getattr(n, "_loc", None), "frames", None)
-        if type(frames) is not tuple or not frames:
-            continue
-        key = (id(frames[0][0]), frames[0][1])
-        for k, a in enumerate(n.args):
-            for c in _points((a,)):
-                vals = seen.setdefault((key, k), [])
-                if len(vals) < 8 and not any(c is v or _same(c, v) for v in vals):
-                    vals.append(c)
-    return [vals for vals in seen.values() if len(vals) > 1]
-
-
-def _same(a: Any, b: Any) -> bool:
-    return a == b if isinstance(a, float) and isinstance(b, float) else \
-        type(a) is type(b) is np.ndarray and a.shape == b.shape and bool(np.all(a == b))
-
-
-_NEXT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> [(offset, op)]
-_ENDS = ("COMPARE_OP", "CALL", "STORE_", "RETURN", "POP_JUMP", "YIELD")
-
-
-def _comparison_after(node: Node) -> Node:
-    """``node`` located at the comparison after it: the innermost frame whose next compare,
-    call, store, jump or return is a comparison (``f(c) < f(d)``, not a test inside f)."""
-    frames = getattr(getattr(node, "_loc", None), "frames", None)
-    if type(frames) is not tuple:
-        return node
-    for k, (code, lasti) in enumerate(frames):
-        ops = _NEXT.get(code)
-        if ops is None:
-            ops = _NEXT[code] = [(i.offset, i.opname) for i in dis.get_instructions(code)
-                                 if i.opname.startswith(_ENDS)]
-        nxt = next((op for op in ops if op[0] > lasti), None)
-        if nxt is not None and nxt[1] == "COMPARE_OP":
-            loc = resolve_where(((code, nxt[0]), *frames[k + 1:]))
-            return Node(node.rule, node.args, node.kwargs, node.outputs, loc)
-    return node
-
-
-def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]]) -> Node | None:
-    """A search's comparison whose choice a nested derivative reads as a constant, or None."""
-    start = next((k for k, n in enumerate(nodes) if n.rule is COPY_RULE), None)
-    if start is None:
-        return None
-    live: set[int] | None = None
-    ats = sorted({at for at, _ in cmps if start < at <= len(nodes)})
-    for at, dist in reversed(cmps):
-        if not start < at <= len(nodes):
-            continue
-        prev = max((a for a in ats if a < at), default=start)
-        window = nodes[max(prev, start + 1, at - SEARCH_WALK):at]
-        if not window or not _margin(window, dist):
-            continue
-        if live is None:
-            live = live_of()
-        if any(_ids(n.outputs) & live for n in window):
-            continue  # (the test's work reaches the result: Newton's iterates)
-        points = _varying(nodes, ats, start, at)
-        if not points:
-            continue
-        for j in range(at, len(nodes)):
-            n = nodes[j]
-            if not _ids(n.outputs) & live:
-                continue
-            literals = _literals(n)
-            for u in _points(n.args):
-                if isinstance(u, float) and u in literals:
-                    continue
-                if _chosen(u, points):
-                    m = _comparison_after(nodes[at - 1])
-                    return Decided(m.rule, m.args, m.kwargs, m.outputs, m._loc)
-    return None
+    found = decided_exit(nodes, cmps, live_of)
+    return found if found is not None else chosen_exit(nodes, cmps, live_of, outputs)
 
 
 def zero_trip_message(node: Node) -> str:
     """FA102's message for ``zero_trip_exit``'s finding."""
-    if type(node) is Decided:
-        return ("a higher-order derivative (hessian, grad of grad, jacfwd or jvp of grad) "
-                "reads a value chosen by comparisons of traced values (a search: golden "
-                "section, bisection, ternary, Nelder-Mead...) that converged at this line: "
-                "to the nested derivative the chosen value is a constant, so the term from "
-                "its own dependence on the inputs is lost (the first-order gradient may be "
-                "right, by the envelope theorem; its derivative is not). Differentiate the "
-                "optimality condition with framead.implicit, or take second derivatives "
-                "with the minimiser as an explicit input")
+    if type(node) in (Decided, Chosen):
+        return search_message(node)
     return ("a loop ran zero times: its first test compared a value that cancels to rounding "
             "level (a residual of exactly 0, as where an iteration starts at its answer) "
             "with a tolerance it barely met; a change of the inputs as small as the tolerance "

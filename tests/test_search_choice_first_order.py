@@ -1,9 +1,9 @@
 """First order through a root a search chose by comparisons, where the result ALSO depends on
 the input directly: the root's dependence on the input is lost. When the result depends on the
-input only through the comparisons, FA102 reports it (test_zero_trip*); when another path
-connects it, nothing is reported yet. A known silent wrong, pinned here by a strict xfail until
-it is reported (the criterion: a converged search's constant reaches the output with a non-zero
-derivative; a minimiser's value has a zero one, the envelope theorem)."""
+input only through the comparisons, FA102 reports it (Recorder.finish); when another path
+connects it, capture/search_choice.chosen_exit reports it (the criterion: a converged search's
+constant reaches the output with a non-zero derivative; a minimiser's value has a zero one,
+the envelope theorem, and stays silent)."""
 from __future__ import annotations
 
 import math
@@ -42,11 +42,6 @@ PROGRAMS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a root chosen by bisection is a constant of the trace; the result is connected to t by "
-    "another path, so neither FA108 (disconnected) nor the zero-trip/near-tie checks "
-    "(capture/zero_trip.py, first order: silent for minimisers by the envelope theorem) "
-    "report the lost dx*/dt term"))
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_connected_result_through_a_bisection_root_is_right_or_reported(name):
     f = PROGRAMS[name]

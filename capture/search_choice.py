@@ -1,0 +1,384 @@
+"""FA102 for a value a search chose by comparisons, read as a constant (Recorder.finish).
+
+A converged search (bisection, golden section, ternary, regula falsi, Nelder-Mead) compares
+traced values until its comparisons are near-ties of work that reaches no output, and returns
+a value the derivative sees as a constant (``0.5 * (lo + hi)`` of untraced floats).
+
+First order (``chosen_exit``): the constant is lost where the output's derivative in it is
+not zero. The objective value of a minimiser, ``g(x*, t)``, has a zero one (dg/dx = 0 at x*,
+the envelope theorem: its gradient is right, silent); a root, or a minimiser's argument used
+elsewhere (``x* + t``, ``x* * t``), has not, and loses dx*/dt. The check is a forward
+tangent of the recorded graph in each suspected constant (a float read after the search by a
+node that reaches the result, not a literal of its code nor a parameter the program read
+unchanged before), against the same tangent in absolute values (``mag``): a minimiser's
+tangent is rounding of its terms' (``2 w (x - c t) + c2 t``) or of a cancelled operand's
+size (``(x - t) ** 2`` at x = t). A grid's argmin makes no near-tie (silent: it is locally
+constant); Newton's iterates reach the result (silent: they carry the derivative).
+
+Second order (``decided_exit``): after a nested capture's inputs, any such constant read by a
+node that reaches the result (the first derivative may be right; its derivative is not).
+"""
+
+from __future__ import annotations
+
+import dis
+import gc
+import operator
+import types
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from framead.ir import Node, Value
+
+from .primitive_rules import COPY_RULE
+from .sourceloc import resolve_where
+
+__all__ = ["Decided", "Chosen", "decided_exit", "chosen_exit", "search_message"]
+
+_SCALARS = (float, int, np.float64, np.float32)
+_ADD_IDS = frozenset(map(id, (operator.add, operator.iadd, operator.sub, operator.isub,
+                              np.add, np.subtract)))
+
+
+def ids(xs: tuple) -> set[int]:
+    """The ids of the Values among xs (and in lists and tuples among them: sum's items)."""
+    out = set()
+    for x in xs:
+        if type(x) is Value:
+            out.add(x.id)
+        elif type(x) in (list, tuple):
+            out.update(y.id for y in x if type(y) is Value)
+    return out
+
+
+def size(x: Any) -> float:
+    """The largest magnitude in x; NaN where it is not known (an array whose primal was not
+    kept: nothing is then judged a cancellation)."""
+    p = x.primal if type(x) is Value else x
+    if type(p) in _SCALARS:
+        return abs(float(p))
+    if isinstance(p, np.ndarray) and p.dtype.kind in "fiu" and p.size:
+        return float(np.max(np.abs(p)))
+    return float("nan")
+
+
+_ids, _size = ids, size
+
+# --- second order -------------------------------------------------------------------------
+# min over x of f(x, t) by golden section, bisection, ternary search: the first derivative is
+# right (envelope theorem); a nested derivative (hessian, grad of grad, jacfwd / jvp of grad)
+# reads the chosen x* as a constant and loses d(df/dt)/dx * dx*/dt. Seen after a nested
+# capture's inputs (COPY_RULE nodes): a near-tie comparison of work made afresh that reaches
+# no output (the search's evaluations), then a node the outputs depend on reading a constant
+# near the points the search varied, not a literal. Newton's iterates (live), a grid's argmin
+# (no tie) and a gradient that reads no x* stay silent.
+
+SEARCH_TIE = 1e-7  # a comparison whose margin is at most this times its operands' size
+NEAR = 1e-6  # a constant this close (relative) to a point the search evaluated is its choice
+SEARCH_WALK = 256  # nodes of one evaluation between two comparisons, at most
+
+
+class Decided(Node):
+    """The operand of a search's comparison (located there) whose choice a nested
+    derivative reads as a constant."""
+
+    __slots__ = ()
+
+
+def _points(args: Any) -> list:
+    """The float constants (scalars, float arrays) among a node's arguments."""
+    out: list[Any] = []
+    for a in args:
+        if (type(a) is float or isinstance(a, np.floating)) and a:  # (0.0: a zero factor)
+            out.append(float(a))
+        elif type(a) is np.ndarray and a.dtype.kind == "f" and a.size:
+            out.append(a)
+    return out
+
+
+def _near(u: Any, c: Any) -> bool:
+    if isinstance(u, float) and isinstance(c, float):
+        return u == c or abs(u - c) <= NEAR * max(abs(u), abs(c))
+    if isinstance(u, np.ndarray) and isinstance(c, np.ndarray) and u.shape == c.shape:
+        with np.errstate(all="ignore"):
+            return bool(np.all(np.abs(u - c) <= NEAR * np.maximum(np.abs(u), np.abs(c))))
+    return False
+
+
+def _literals(node: Node) -> set[float]:
+    """The float literals of the code the node ran in (its innermost frame's)."""
+    frames = getattr(getattr(node, "_loc", None), "frames", None)
+    if type(frames) is not tuple or not frames:
+        return set()
+    return {float(k) for k in frames[0][0].co_consts if type(k) in (float, int)}
+
+
+def _margin(window: list, dist: float) -> bool:
+    """Whether a comparison ``dist`` apart, made after the evaluation ``window`` (its nodes),
+    is a near-tie of the sizes the evaluation computed with (f(c) < f(d) near the minimum of
+    ``(x - t) ** 2``: both are rounding residue of the cancelling ``x - t``)."""
+    sizes = [_size(a) for n in window for a in (*n.args, *n.outputs)
+             if type(a) is Value or type(a) in _SCALARS]
+    scale = max((z for z in sizes if z == z), default=0.0)
+    return 0 < scale < float("inf") and dist <= SEARCH_TIE * scale
+
+
+def _chosen(u: Any, groups: list) -> bool:
+    """``u`` is near a point of the search, or inside one instruction's latest points (the
+    bracket it closed on: a minimiser at 0 is near none of them in relative terms)."""
+    for g in groups:
+        if any(_near(u, c) for c in g):
+            return True
+        if isinstance(u, float) and all(isinstance(c, float) for c in g):
+            tol = NEAR * max(map(abs, g))
+            if min(g) - tol <= u <= max(g) + tol:
+                return True
+    return False
+
+
+def _varying(nodes: list, ats: list[int], start: int, at: int) -> list:
+    """The search's points, grouped: the constants its evaluations read at one instruction
+    and argument that differ between evaluations (a parameter, the same each time: none)."""
+    seen: dict[tuple, list] = {}
+    lo = max(start + 1, at - 4 * SEARCH_WALK)
+    for n in reversed(nodes[lo:at]):  # (the latest: nearest the choice)
+        frames = getattr(getattr(n, "_loc", None), "frames", None)
+        if type(frames) is not tuple or not frames:
+            continue
+        key = (id(frames[0][0]), frames[0][1])
+        for k, a in enumerate(n.args):
+            for c in _points((a,)):
+                vals = seen.setdefault((key, k), [])
+                if len(vals) < 8 and not any(c is v or _same(c, v) for v in vals):
+                    vals.append(c)
+    return [vals for vals in seen.values() if len(vals) > 1]
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b if isinstance(a, float) and isinstance(b, float) else \
+        type(a) is type(b) is np.ndarray and a.shape == b.shape and bool(np.all(a == b))
+
+
+_NEXT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> [(offset, op)]
+_ENDS = ("COMPARE_OP", "CALL", "STORE_", "RETURN", "POP_JUMP", "YIELD")
+
+
+def _comparison_after(node: Node) -> Node:
+    """``node`` located at the comparison after it: the innermost frame whose next compare,
+    call, store, jump or return is a comparison (``f(c) < f(d)``, not a test inside f)."""
+    frames = getattr(getattr(node, "_loc", None), "frames", None)
+    if type(frames) is not tuple:
+        return node
+    for k, (code, lasti) in enumerate(frames):
+        ops = _NEXT.get(code)
+        if ops is None:
+            ops = _NEXT[code] = [(i.offset, i.opname) for i in dis.get_instructions(code)
+                                 if i.opname.startswith(_ENDS)]
+        nxt = next((op for op in ops if op[0] > lasti), None)
+        if nxt is not None and nxt[1] == "COMPARE_OP":
+            loc = resolve_where(((code, nxt[0]), *frames[k + 1:]))
+            return Node(node.rule, node.args, node.kwargs, node.outputs, loc)
+    return node
+
+
+def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]]) -> Node | None:
+    """A search's comparison whose choice a nested derivative reads as a constant, or None."""
+    start = next((k for k, n in enumerate(nodes) if n.rule is COPY_RULE), None)
+    if start is None:
+        return None
+    live: set[int] | None = None
+    ats = sorted({at for at, _ in cmps if start < at <= len(nodes)})
+    for at, dist in reversed(cmps):
+        if not start < at <= len(nodes):
+            continue
+        prev = max((a for a in ats if a < at), default=start)
+        window = nodes[max(prev, start + 1, at - SEARCH_WALK):at]
+        if not window or not _margin(window, dist):
+            continue
+        if live is None:
+            live = live_of()
+        if any(_ids(n.outputs) & live for n in window):
+            continue  # (the test's work reaches the result: Newton's iterates)
+        points = _varying(nodes, ats, start, at)
+        if not points:
+            continue
+        for j in range(at, len(nodes)):
+            n = nodes[j]
+            if not _ids(n.outputs) & live:
+                continue
+            literals = _literals(n)
+            for u in _points(n.args):
+                if isinstance(u, float) and u in literals:
+                    continue
+                if _chosen(u, points):
+                    m = _comparison_after(nodes[at - 1])
+                    return Decided(m.rule, m.args, m.kwargs, m.outputs, m._loc)
+    return None
+
+
+
+
+# --- first order ----------------------------------------------------------------------------
+
+CHOSEN_REL = 1e-4  # a tangent at most this times its terms' magnitudes is a stationary point's
+CANCEL_REL = 1e-5  # a sum or difference this small (relative) is taken at its operands' size
+CANDIDATES = 4  # suspected constants whose tangent is taken, at most, a capture
+
+
+class Chosen(Node):
+    """The operand of a search's comparison (located there) whose choice, a constant of the
+    trace, the result depends on with a non-zero derivative."""
+
+    __slots__ = ()
+
+
+def _converged(nodes: list, cmps: list, live: Callable[[], set[int]],
+               lo: int = 0) -> list[int]:
+    """The node counts of the comparisons (after ``lo``) that are near-ties of work reaching
+    no output (a converged search's), oldest first."""
+    ats = sorted({at for at, _ in cmps if lo < at <= len(nodes)})
+    out = []
+    for at, dist in cmps:
+        if not lo < at <= len(nodes):
+            continue
+        prev = max((a for a in ats if a < at), default=lo)
+        window = nodes[max(prev, lo + 1 if lo else 0, at - SEARCH_WALK):at]
+        if window and _margin(window, dist) and \
+                not any(_ids(n.outputs) & live() for n in window):
+            out.append(at)
+    return out
+
+
+def _parameters(nodes: list, end: int) -> set[float]:
+    """Float constants read before ``end`` unchanged where they are read (a parameter of the
+    program: ``w`` in ``w * (x - t) ** 2``, read at each evaluation of a search)."""
+    seen: dict[tuple, set[float]] = {}
+    for n in nodes[:end]:
+        frames = getattr(getattr(n, "_loc", None), "frames", None)
+        key = (id(frames[0][0]), frames[0][1]) if type(frames) is tuple and frames else None
+        for k, a in enumerate(n.args):
+            if type(a) is float or isinstance(a, np.floating):
+                seen.setdefault((key, k), set()).add(float(a))
+    return {next(iter(v)) for v in seen.values() if len(v) == 1}
+
+
+def _abs(x: Any) -> Any:
+    return np.abs(x) if isinstance(x, np.ndarray) else abs(x)
+
+
+def _tangent_lost(nodes: list, reads: dict[int, set[int]], live: set[int],
+                  outs: list[Any]) -> bool:
+    """Whether an output's tangent in the constant read at ``reads`` (node -> argument
+    positions) is more than CHOSEN_REL of its magnitude (the tangent of absolute values,
+    cancelled sums taken at their operands' size). False where a node cannot tell."""
+    tan: dict[int, Any] = {}
+    mag: dict[int, Any] = {}
+    big: dict[int, Any] = {}  # a cancelled value's size
+    for j in range(min(reads), len(nodes)):
+        n = nodes[j]
+        if not _ids(n.outputs) & live:
+            continue
+        seeds = reads.get(j, ())
+        ts = [tan.get(a.id) if type(a) is Value else 1.0 if k in seeds else None
+              for k, a in enumerate(n.args)]
+        if all(t is None for t in ts):
+            continue
+        if n.multi or len(n.outputs) != 1 or type(n.outputs[0]) is not Value or \
+                n.rule is None or any(type(a) in (list, tuple) for a in n.args) or \
+                any(type(a) is Value and a.primal is None for a in n.args) or \
+                n.outputs[0].primal is None:
+            return False
+        out = n.outputs[0]
+        ps = tuple(a.primal if type(a) is Value else a for a in n.args)
+        bs = tuple(big.get(a.id, p) if type(a) is Value else p
+                   for a, p in zip(n.args, ps, strict=True))
+        try:
+            with np.errstate(all="ignore"):
+                t = n.rule.call_jvp(tuple(ts), out.primal, ps, n.kwargs)
+                fn: Any = getattr(n.rule, "fn", None)
+                same = all(b is p for b, p in zip(bs, ps, strict=True))
+                o = out.primal if same else fn(*bs, **n.kwargs)
+                m: Any = 0.0
+                for k, tk in enumerate(ts):
+                    if tk is not None:
+                        e = [None] * len(ts)
+                        e[k] = mag.get(n.args[k].id) if type(n.args[k]) is Value else 1.0
+                        m = m + _abs(n.rule.call_jvp(tuple(e), o, bs, n.kwargs))
+                if id(getattr(n.rule, "fn", None)) in _ADD_IDS and len(bs) == 2:
+                    s = _abs(bs[0]) + _abs(bs[1])
+                    if np.all(_abs(out.primal) <= CANCEL_REL * s):
+                        big[out.id] = s
+        except Exception:  # noqa: BLE001 (a rule that cannot say: no judgement)
+            return False
+        tan[out.id] = 0.0 if t is None else t
+        mag[out.id] = m
+    for o in outs:
+        if type(o) is Value and o.id in tan:
+            t, m = _abs(np.asarray(tan[o.id])), np.asarray(mag[o.id])
+            if np.any(t > CHOSEN_REL * m):
+                return True
+    return False
+
+
+def _stored(u: Any) -> bool:
+    """Whether the float ``u`` is held by a cell, a dict, a function or an object (a parameter
+    of the program, read only after the search), not only by the trace (a value the search
+    made: the frame that made it has returned). One walk of the collector's objects: run only
+    for a constant whose tangent would be reported."""
+    for r in gc.get_referrers(u):
+        if isinstance(r, (types.CellType, dict, types.FunctionType, types.ModuleType)) or \
+                not isinstance(r, (list, tuple, types.FrameType)):
+            return True
+    return False
+
+
+def chosen_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]],
+                outs: list[Any]) -> Node | None:
+    """A converged search's comparison whose chosen constant the result depends on with a
+    non-zero derivative (first order: the module docstring), or None."""
+    conv = _converged(nodes, cmps, live_of)
+    if not conv:
+        return None
+    first, live = conv[0], live_of()
+    reads: dict[int, tuple[list, dict[int, set[int]]]] = {}  # (not keyed by the floats:
+    params: set[float] | None = None  # see _stored)
+    for j in range(first, len(nodes)):
+        n = nodes[j]
+        if not _ids(n.outputs) & live:
+            continue
+        for k, a in enumerate(n.args):
+            if not (type(a) is float or isinstance(a, np.floating)) or not a or \
+                    float(a) in _literals(n):
+                continue
+            if params is None:
+                params = _parameters(nodes, conv[-1])
+            if float(a) in params or id(a) not in reads and len(reads) >= CANDIDATES:
+                continue
+            reads.setdefault(id(a), ([a], {}))[1].setdefault(j, set()).add(k)
+    for u, r in reads.values():
+        if _tangent_lost(nodes, r, live, outs) and not _stored(u[0]):
+            m = _comparison_after(nodes[conv[-1] - 1])
+            return Chosen(m.rule, m.args, m.kwargs, m.outputs, m._loc)
+    return None
+
+
+def search_message(node: Node) -> str:
+    """FA102's message for ``decided_exit``'s and ``chosen_exit``'s findings."""
+    if type(node) is Chosen:
+        return ("the result depends on a value chosen by comparisons of traced values (a "
+                "search: bisection, regula falsi, golden section, ternary...) that converged "
+                "at this line: to the derivative the chosen value is a constant, so the term "
+                "from its own dependence on the inputs is lost (only a minimiser's objective "
+                "value keeps a right gradient, by the envelope theorem). Use framead.implicit "
+                "on the condition the value solves, or a differentiable formulation")
+    return ("a higher-order derivative (hessian, grad of grad, jacfwd or jvp of grad) "
+            "reads a value chosen by comparisons of traced values (a search: golden "
+            "section, bisection, ternary, Nelder-Mead...) that converged at this line: "
+            "to the nested derivative the chosen value is a constant, so the term from "
+            "its own dependence on the inputs is lost (the first-order gradient may be "
+            "right, by the envelope theorem; its derivative is not). Differentiate the "
+            "optimality condition with framead.implicit, or take second derivatives "
+            "with the minimiser as an explicit input")
