@@ -9,8 +9,9 @@ settled here, with the same reports as instrumented code:
   reaches the Tracer as ``float(t)`` while the frame runs the ``%`` (``formatting``): no
   FA102 cut, the text the ``%`` makes is noted when the frame's probe sees it. A number
   parser the eager frame calls by name (``float(s)``, ``decimal.Decimal(s)``, ``np.float64``:
-  text_taint.READER_NAMES) is swapped at its load for ``_Parse``, which reports FA111 through
-  ``text_taint.check_parse`` (instrumented code's check) before calling it;
+  text_taint.READER_NAMES; ``json.loads``, ``eval``, a str array's ``astype`` too) is swapped at
+  its load for ``text_taint.Parse``, which reports FA111 through ``text_taint.check_parse``
+  (instrumented code's check) before calling it;
 * keys: a lookup by a traced Tracer (a dict item, ``d.get``, an ``lru_cache`` hit) that
   matched a stored key which is not a traced value (``__hash__`` then ``__eq__`` within one
   instruction of the eager frame) and handed back differentiable values no traced operation
@@ -29,8 +30,8 @@ import dis
 import functools
 import itertools
 import operator
-import sys
 import threading
+import types
 from typing import Any
 
 from framead.ir import flatten_tree
@@ -39,7 +40,7 @@ from . import session
 from .buffers import is_differentiable
 from .overrides import TRACER_TYPES
 from .sourceloc import strip_framead_frames
-from .text_taint import READER_NAMES, READERS, TOKEN, check_parse
+from .text_taint import READER_NAMES, READERS, TOKEN, stand_in
 
 __all__ = ["CALLEE_NAMES", "callee", "formatting", "key_hashed", "key_matched", "note_text",
            "result_seen"]
@@ -55,29 +56,6 @@ _BINARY_OP = dis.opmap["BINARY_OP"]
 _MOD_OPARGS = (6, 19)  # NB_REMAINDER, NB_INPLACE_REMAINDER
 
 
-class _Parse:
-    """A number parser called by name from an eager frame: FA111 when its text was made from
-    traced values (text_taint.check_parse), then the parser itself."""
-
-    __slots__ = ("fn",)
-
-    def __init__(self, fn: Any):
-        self.fn = fn
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        rec = session.current_recorder()
-        if rec is not None:
-            check_parse(rec, self.fn, args, kwargs, sys._getframe(1))
-        try:
-            return self.fn(*args, **kwargs)
-        except BaseException as e:
-            e.__traceback__ = strip_framead_frames(e.__traceback__)
-            raise
-
-    def __repr__(self) -> str:
-        return repr(self.fn)
-
-
 def _type(*args: Any, **kwargs: Any) -> Any:
     """``type`` as an eager frame calls it: the class of a Tracer's object."""
     if len(args) == 1 and not kwargs and type(args[0]) in TRACER_TYPES:
@@ -89,7 +67,7 @@ def _type(*args: Any, **kwargs: Any) -> Any:
         raise
 
 
-_SWAPS: dict[int, Any] = {id(r): _Parse(r) for r in READERS}
+_SWAPS: dict[int, Any] = {id(r): stand_in(r) for r in READERS}
 _SWAPS[id(builtins.type)] = _type
 
 
@@ -127,6 +105,8 @@ def callee(v: Any) -> Any:
     hit = _SWAPS.get(id(v))
     if hit is not None:
         return hit
+    if type(v) is types.BuiltinMethodType and v.__name__ == "astype":
+        return stand_in(v)  # (a str array's: a parse; another array's: itself)
     calling = _CALLING.get(id(v))
     return calling[1] if calling is not None and calling[0] is v else v
 

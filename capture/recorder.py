@@ -34,7 +34,7 @@ from .overrides import inert, override_in, unconverted
 from .protocols import Deferred
 from .saves import ALL, plain_constants, saved_set
 from .sourceloc import loc_of, user_tracebacks, where_of
-from .text_taint import TextTaint, check_parse
+from .text_taint import TextTaint, parse_call
 from .unruled import refused_call, unknown_call
 from .values import ValueTable, call_recipe
 from .zero_trip import zero_trip_exit, zero_trip_message
@@ -455,10 +455,9 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
         was made, a number parser given it reports FA111 first."""
         frame = sys._getframe(1)
         taint = self.text_taint
-        if taint is not None and taint.reader(fn):
-            check_parse(self, fn, args, kwargs, frame)  # (FA111)
-            if taint.plain(self, fn, args, kwargs):  # float("2.5"), int(i): nothing to record
-                return fn(*args, **(kwargs or {}))
+        if taint is not None and taint.routed(fn):  # (FA111; float("2.5"): nothing to record)
+            return parse_call(self, fn, args, kwargs, frame,
+                              lambda f, a, k: dispatch(self, f, a, k, frame))
         return dispatch(self, fn, args, kwargs or {}, frame)
 
     # ------------------------------------------------------------------ hazards and guards

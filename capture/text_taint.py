@@ -7,18 +7,29 @@ fire then). The recorder notes each text of traced values made during the captur
 (``TextTaint.made``); from the first one on, the number parsers in ``READERS`` are routed to
 the recorder (the C call flag ALWAYS, the previous flags restored when the capture closes) and
 a parser given text that overlaps a noted text (or a stream holding it, or a file: unknown
-content) reports FA111 at the user's line. Programs that make no text of traced values pay
+content) reports FA111 at the user's line. Readers include ``json.loads``, ``ast.literal_eval``,
+``eval`` and a str array's ``astype`` to a number dtype; ``CALLERS`` (``map``, ``partial``,
+``operator.call``, ``starmap``) are routed too, a reader they are given replaced by its
+``Parse`` stand-in, which checks when C calls it. A parse inside a reader's own run
+(``Fraction``'s ``int()``) is not checked again. Programs that make no text of traced values pay
 nothing; no user object is changed and the noted texts are dropped when the capture closes.
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
 import decimal
 import fractions
+import functools
 import io
+import json
+import operator
 import re
+import sys
 import sysconfig
 import threading
+import types
 from typing import Any
 
 import numpy as np
@@ -27,9 +38,10 @@ from framead.ir import SourceLoc
 
 from . import _evalframe as C
 from .callables import callable_name
-from .sourceloc import loc_of
+from .sourceloc import loc_of, strip_framead_frames
 
-__all__ = ["READERS", "READER_NAMES", "TOKEN", "TextTaint", "check_parse", "user_loc"]
+__all__ = ["CALLERS", "READERS", "READER_NAMES", "TOKEN", "Parse", "TextTaint", "check_parse",
+           "parse_call", "user_loc"]
 _LIBRARY_DIRS = tuple({sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib",
                                                         "platlib")} - {None})
 
@@ -48,7 +60,8 @@ def user_loc(loc: SourceLoc) -> SourceLoc:
 def _readers() -> tuple:
     out: list[Any] = [float, int, complex, decimal.Decimal, fractions.Fraction, np.float64,
                       np.float32, np.float16, np.longdouble, np.int64, np.int32,
-                      np.complex128, np.fromstring]
+                      np.complex128, np.fromstring, json.loads, ast.literal_eval,
+                      builtins.eval, np.ndarray.astype]
     # NumPy's text reader (np.loadtxt; np.genfromtxt's converters call float())
     load = getattr(getattr(np, "_core", None), "_multiarray_umath", None)
     load = getattr(load, "_load_from_filelike", None)
@@ -58,7 +71,16 @@ def _readers() -> tuple:
 READERS = _readers()
 _READER_IDS = frozenset(map(id, READERS))
 READER_NAMES = frozenset(r.__name__ for r in READERS)  # (how an eager frame's code calls them)
+# C callables that call a callable they are given (``map(float, texts)``, ``partial(float)``):
+# routed too while armed, a reader among their arguments given as its ``Parse`` stand-in
+CALLERS = (map, functools.partial, operator.call, __import__("itertools").starmap)
+_CALLER_IDS = frozenset(map(id, CALLERS))
 _PLAIN = frozenset({str, bytes, bytearray, int, bool, type(None), io.StringIO, io.BytesIO})
+# readers whose own code runs other readers (Fraction's int(), json's float()): not plain calls
+_NOT_PLAIN = frozenset(map(id, (fractions.Fraction, json.loads, ast.literal_eval, builtins.eval,
+                                np.ndarray.astype)))
+_NUMERIC = frozenset("biufc")
+_inside = threading.local()  # .depth: readers running (a parse inside a parse is not checked)
 _MAX_TEXTS = 4096  # (then any text read back matches: a loop of prints stays cheap)
 
 
@@ -95,12 +117,27 @@ class TextTaint:
         self.overflow = True
 
     @staticmethod
-    def reader(fn: Any) -> bool:
-        """Whether ``fn`` is one of ``READERS`` (routed to the recorder while armed)."""
-        return id(fn) in _READER_IDS
+    def routed(fn: Any) -> bool:
+        """Whether a call of ``fn`` the recorder is given goes to ``parse_call``."""
+        return id(fn) in _READER_IDS or id(fn) in _CALLER_IDS or _bound_astype(fn)
 
-    def read(self, args: tuple, kwargs: dict) -> bool:
-        """Whether a reader given these arguments parses a noted text."""
+    @staticmethod
+    def reader(fn: Any) -> bool:
+        """Whether ``fn`` is one of ``READERS`` (routed to the recorder while armed), or a
+        str array's bound ``astype``."""
+        return id(fn) in _READER_IDS or _bound_astype(fn)
+
+    def read(self, args: tuple, kwargs: dict, fn: Any = None) -> bool:
+        """Whether a reader given these arguments parses a noted text (``astype``: its str
+        array, to a number dtype)."""
+        if fn is np.ndarray.astype or _bound_astype(fn):
+            arr, rest = (args[0] if args else kwargs.get("self"), args[1:]) \
+                if fn is np.ndarray.astype else (fn.__self__, args)
+            try:
+                kind = np.dtype(rest[0] if rest else kwargs.get("dtype")).kind
+            except TypeError:
+                return False
+            return kind in _NUMERIC and self._holds(arr)
         return any(self._holds(a) for a in (*args, *kwargs.values()))
 
     @staticmethod
@@ -108,7 +145,8 @@ class TextTaint:
         """Whether a C reader's arguments are all text, streams or untraced ints: a call with
         nothing to record, made natively (what arming the readers costs such calls; Fraction's
         Python code runs instrumented, as before)."""
-        if fn is fractions.Fraction:
+        if id(fn) in _NOT_PLAIN or type(fn) is not type and not isinstance(
+                fn, types.BuiltinFunctionType):
             return False
         for a in (*args, *kwargs.values()) if kwargs else args:
             t = type(a)
@@ -132,6 +170,8 @@ class TextTaint:
                 any(n in self.tokens for n in TOKEN.findall(s))
         if isinstance(a, list | tuple):
             return any(self._holds(x) for x in a)
+        if isinstance(a, np.ndarray):  # (a str array: astype parses each item)
+            return a.dtype.kind in "US" and any(self._holds(str(x)) for x in a.flat)
         # a file or an iterator of lines: what it holds is not known without reading it
         return hasattr(a, "read") or hasattr(a, "__next__")
 
@@ -145,14 +185,108 @@ class TextTaint:
 def check_parse(rec: Any, fn: Any, args: tuple, kwargs: dict | None, frame: Any) -> None:
     """FA111 at the user's line when the number parser ``fn`` is given text made from traced
     values in this capture (one home: instrumented calls, Recorder.call, and an eager frame's
-    calls, capture/eager_probes.py)."""
+    calls, capture/eager_probes.py); not again inside another reader's run (Fraction's int())."""
     taint = rec.text_taint
-    if taint is None or not taint.reader(fn) or not taint.read(args, kwargs or {}):
+    if taint is None or _depth() or not taint.reader(fn) or \
+            not taint.read(args, kwargs or {}, fn):
         return
     name = callable_name(fn)
     rec.hazard("FA111", name, user_loc(loc_of(frame)), f"{name} parses text made from traced "
                f"values (first at {taint.loc.short()}): the number it gives back is a "
                "constant, its gradient is lost")
+
+
+def _depth() -> int:
+    return getattr(_inside, "depth", 0)
+
+
+def _bound_astype(fn: Any) -> bool:
+    return type(fn) is types.BuiltinMethodType and fn.__name__ == "astype" and \
+        isinstance(fn.__self__, np.ndarray)
+
+
+def reading(fn: Any, args: tuple, kwargs: dict | None, frame: Any) -> tuple[Any, tuple, dict]:
+    """``(fn, args, kwargs)`` to call for the reader ``fn``: ``eval`` given its caller's
+    globals and locals explicitly (called from framead's frame, it would take framead's)."""
+    kw = kwargs or {}
+    if fn is builtins.eval and len(args) < 2 and "globals" not in kw:
+        args = (*args, frame.f_globals, frame.f_locals) if args else args
+    return fn, args, kw
+
+
+def parse_call(rec: Any, fn: Any, args: tuple, kwargs: dict | None, frame: Any,
+               call: Any) -> Any:
+    """A reader (or a ``CALLERS`` callable) routed to ``Recorder.call`` while armed: FA111 when
+    it parses noted text, then ``call(fn, args, kwargs)`` (the dispatch) with a reader among a
+    caller's arguments given as its ``Parse`` stand-in, and nested readers not checked again."""
+    if id(fn) in _CALLER_IDS:
+        return call(fn, swap_readers(args), kwargs or {})
+    check_parse(rec, fn, args, kwargs, frame)
+    taint = rec.text_taint
+    if taint is not None and taint.plain(rec, fn, args, kwargs):  # float("2.5"): nothing to
+        return fn(*args, **(kwargs or {}))  # record
+    if fn is builtins.eval:
+        return call(*reading(fn, args, kwargs, frame))
+    _inside.depth = _depth() + 1
+    try:
+        return call(fn, args, kwargs or {})
+    finally:
+        _inside.depth -= 1
+
+
+class Parse:
+    """A reader as a ``CALLERS`` callable (or an eager frame's call) is given it: FA111 when
+    its text was made from traced values (``check_parse``), then the reader itself."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from . import session  # noqa: PLC0415 (session imports this module)
+
+        frame = sys._getframe(1)
+        rec = session.current_recorder()
+        if rec is not None:
+            check_parse(rec, self.fn, args, kwargs, frame)
+        fn, args, kwargs = reading(self.fn, args, kwargs, frame)
+        if rec is not None and C.is_enabled() and id(frame.f_code) not in session.EAGER_CODES \
+                and not TextTaint.plain(rec, fn, args, kwargs):
+            # called by C for instrumented code (map(float, values)): recorded as its call
+            return rec.dispatch(fn, args, kwargs, frame)
+        nested = fn is not builtins.eval
+        if nested:
+            _inside.depth = _depth() + 1
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as e:
+            e.__traceback__ = strip_framead_frames(e.__traceback__)
+            raise
+        finally:
+            if nested:
+                _inside.depth -= 1
+
+    def __repr__(self) -> str:
+        return repr(self.fn)
+
+
+_STAND_INS: dict[int, Parse] = {id(r): Parse(r) for r in READERS}
+
+
+def stand_in(fn: Any) -> Any:
+    """``fn``'s ``Parse`` stand-in where it is a reader (a str array's bound ``astype`` too),
+    else ``fn``."""
+    hit = _STAND_INS.get(id(fn))
+    if hit is not None:
+        return hit
+    return Parse(fn) if _bound_astype(fn) else fn
+
+
+def swap_readers(args: tuple) -> tuple:
+    """A ``CALLERS`` callable's arguments with the callable it calls, the first, a reader's
+    stand-in (``partial(np.ndarray.astype, dtype=float)``: float there is a dtype)."""
+    return (stand_in(args[0]), *args[1:]) if args else args
 
 
 # the readers' C flags are process-wide: the first armed capture (any thread) sets ALWAYS and
@@ -165,7 +299,7 @@ def _arm(step: int) -> None:
     with _arm_lock:
         _ARMED["count"] += step
         if step > 0 and _ARMED["count"] == 1:
-            _ARMED["prev"] = tuple((r, C.get_callable_flags(r)) for r in READERS)
+            _ARMED["prev"] = tuple((r, C.get_callable_flags(r)) for r in (*READERS, *CALLERS))
             for r, prev in _ARMED["prev"]:
                 C.set_callable_flags(r, (prev & ~C.NATIVE) | C.ALWAYS)
         elif step < 0 and _ARMED["count"] == 0:
