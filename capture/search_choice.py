@@ -9,10 +9,11 @@ not zero. The objective value of a minimiser, ``g(x*, t)``, has a zero one (dg/d
 the envelope theorem: its gradient is right, silent); a root, or a minimiser's argument used
 elsewhere (``x* + t``, ``x* * t``), has not, and loses dx*/dt. The check is a forward
 tangent of the recorded graph in each suspected constant (a float read after the search by a
-node that reaches the result, not a literal of its code nor a parameter the program read
-unchanged before), against the same tangent in absolute values (``mag``): a minimiser's
-tangent is rounding of its terms' (``2 w (x - c t) + c2 t``) or of a cancelled operand's
-size (``(x - t) ** 2`` at x = t). A grid's argmin makes no near-tie (silent: it is locally
+node that reaches the result, not a literal of its code, nor a parameter: read unchanged
+before, or held by a cell, dict or object), taken again with the constant moved: a tangent
+whose zero (along its own slope) lies within the search's precision of the constant is a
+stationary point's (``2 w (x - t)`` at x = t + 1e-9), silent; a root's (``x* + t``: 1, its
+slope 0) is not. A grid's argmin makes no near-tie (silent: it is locally
 constant); Newton's iterates reach the result (silent: they carry the derivative).
 
 Second order (``decided_exit``): after a nested capture's inputs, any such constant read by a
@@ -223,8 +224,8 @@ def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]]) -> No
 
 # --- first order ----------------------------------------------------------------------------
 
-CHOSEN_REL = 1e-4  # a tangent at most this times its terms' magnitudes is a stationary point's
-CANCEL_REL = 1e-5  # a sum or difference this small (relative) is taken at its operands' size
+STATIONARY = 1e-4  # a tangent whose zero is this near (times max(|u|, 1)) is a minimiser's
+STEP = 1e-3  # the constant moved by this (times max(|u|, 1)) gives the tangent's slope
 CANDIDATES = 4  # suspected constants whose tangent is taken, at most, a capture
 
 
@@ -269,57 +270,56 @@ def _abs(x: Any) -> Any:
     return np.abs(x) if isinstance(x, np.ndarray) else abs(x)
 
 
-def _tangent_lost(nodes: list, reads: dict[int, set[int]], live: set[int],
-                  outs: list[Any]) -> bool:
-    """Whether an output's tangent in the constant read at ``reads`` (node -> argument
-    positions) is more than CHOSEN_REL of its magnitude (the tangent of absolute values,
-    cancelled sums taken at their operands' size). False where a node cannot tell."""
+def _tangents(nodes: list, reads: dict[int, set[int]], live: set[int], h: float,
+              outs: list[Any]) -> list | None:
+    """The outputs' tangents in the constant read at ``reads`` (node -> argument positions),
+    the constant moved by ``h`` (the nodes it reaches computed again); None where a node
+    cannot tell (no primal, no JVP, not made again)."""
     tan: dict[int, Any] = {}
-    mag: dict[int, Any] = {}
-    big: dict[int, Any] = {}  # a cancelled value's size
+    val: dict[int, Any] = {}  # the values computed again (h != 0)
     for j in range(min(reads), len(nodes)):
         n = nodes[j]
         if not _ids(n.outputs) & live:
             continue
         seeds = reads.get(j, ())
-        ts = [tan.get(a.id) if type(a) is Value else 1.0 if k in seeds else None
-              for k, a in enumerate(n.args)]
+        ts = tuple(tan.get(a.id) if type(a) is Value else 1.0 if k in seeds else None
+                   for k, a in enumerate(n.args))
         if all(t is None for t in ts):
             continue
         if n.multi or len(n.outputs) != 1 or type(n.outputs[0]) is not Value or \
                 n.rule is None or any(type(a) in (list, tuple) for a in n.args) or \
                 any(type(a) is Value and a.primal is None for a in n.args) or \
                 n.outputs[0].primal is None:
-            return False
+            return None
         out = n.outputs[0]
-        ps = tuple(a.primal if type(a) is Value else a for a in n.args)
-        bs = tuple(big.get(a.id, p) if type(a) is Value else p
-                   for a, p in zip(n.args, ps, strict=True))
+        ps = tuple(val.get(a.id, a.primal) if type(a) is Value else a + h if k in seeds else a
+                   for k, a in enumerate(n.args))
         try:
             with np.errstate(all="ignore"):
-                t = n.rule.call_jvp(tuple(ts), out.primal, ps, n.kwargs)
-                fn: Any = getattr(n.rule, "fn", None)
-                same = all(b is p for b, p in zip(bs, ps, strict=True))
-                o = out.primal if same else fn(*bs, **n.kwargs)
-                m: Any = 0.0
-                for k, tk in enumerate(ts):
-                    if tk is not None:
-                        e = [None] * len(ts)
-                        e[k] = mag.get(n.args[k].id) if type(n.args[k]) is Value else 1.0
-                        m = m + _abs(n.rule.call_jvp(tuple(e), o, bs, n.kwargs))
-                if id(getattr(n.rule, "fn", None)) in _ADD_IDS and len(bs) == 2:
-                    s = _abs(bs[0]) + _abs(bs[1])
-                    if np.all(_abs(out.primal) <= CANCEL_REL * s):
-                        big[out.id] = s
+                o = out.primal if not h else n.rule.fn(*ps, **n.kwargs)
+                t = n.rule.call_jvp(ts, o, ps, n.kwargs)
         except Exception:  # noqa: BLE001 (a rule that cannot say: no judgement)
-            return False
+            return None
         tan[out.id] = 0.0 if t is None else t
-        mag[out.id] = m
-    for o in outs:
-        if type(o) is Value and o.id in tan:
-            t, m = _abs(np.asarray(tan[o.id])), np.asarray(mag[o.id])
-            if np.any(t > CHOSEN_REL * m):
-                return True
+        val[out.id] = o
+    return [np.asarray(tan[o.id], dtype=np.float64) for o in outs
+            if type(o) is Value and o.id in tan]
+
+
+def _tangent_lost(nodes: list, reads: dict[int, set[int]], live: set[int], u: float,
+                  outs: list[Any]) -> bool:
+    """Whether the outputs' derivative in the constant ``u`` read at ``reads`` is not zero:
+    more than STATIONARY of u's scale from zero along its own slope (a minimiser's objective
+    value, at x* found to the search's precision, is a stationary point: ``2 w (x - t)`` at
+    x = t + 1e-9 is 1e-9 of its slope 2 w from zero). False where a node cannot tell."""
+    h = STEP * max(abs(u), 1.0)
+    t0, t1 = _tangents(nodes, reads, live, 0.0, outs), _tangents(nodes, reads, live, h, outs)
+    if not t0 or t1 is None or len(t1) != len(t0):
+        return False
+    for a, b in zip(t0, t1, strict=True):
+        if a.shape == b.shape and np.any(
+                np.abs(a) > STATIONARY * max(abs(u), 1.0) * np.abs((b - a) / h)):
+            return True
     return False
 
 
@@ -359,7 +359,7 @@ def chosen_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]],
                 continue
             reads.setdefault(id(a), ([a], {}))[1].setdefault(j, set()).add(k)
     for u, r in reads.values():
-        if _tangent_lost(nodes, r, live, outs) and not _stored(u[0]):
+        if _tangent_lost(nodes, r, live, float(u[0]), outs) and not _stored(u[0]):
             m = _comparison_after(nodes[conv[-1] - 1])
             return Chosen(m.rule, m.args, m.kwargs, m.outputs, m._loc)
     return None
