@@ -138,6 +138,9 @@ def _after_native_subtree() -> None:
 def _refresh_flags() -> bool:
     """Install the rule packs of imported modules; when the rules or the solver tables (which
     follow SciPy's presence) changed, tell the trampoline. Whether the flags were reset."""
+    key = (rules.generation(), "scipy" in sys.modules, solver_sources())
+    if _flags_key[0] == key and C.get_callable_flags(sum) & C.ALWAYS:
+        return False  # (read without the lock: the key is set after the flags it names)
     with _flags_lock:
         key = (rules.generation(), "scipy" in sys.modules, solver_sources())
         if _flags_key[0] == key and C.get_callable_flags(sum) & C.ALWAYS:

@@ -36,6 +36,8 @@ from .tracing import (
 
 __all__ = ["GradientWarning", "Trace", "grad", "strict", "trace", "value_and_grad", "vjp"]
 
+GC_PAUSE_NODES = 64  # reverse passes longer than this run with the cyclic collector paused
+
 
 @contextlib.contextmanager
 def strict(on: bool = True) -> Iterator[None]:
@@ -205,8 +207,15 @@ def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | No
             if grad_only:
                 return (g, aux) if has_aux else g
             return value, g
-        with paused_gc():
-            grads = t.backward()({v.id: seed}) if isinstance(v, Value) else [None] * len(t.wrt)
+        if isinstance(v, Value):
+            bw = t.backward()
+            if len(bw.nodes) > GC_PAUSE_NODES:
+                with paused_gc():
+                    grads = bw({v.id: seed})
+            else:  # (a short pass: pausing the collector costs more than it could save)
+                grads = bw({v.id: seed})
+        else:
+            grads = [None] * len(t.wrt)
         nan = False
         for g in grads:  # (a float's NaN test inline: the common case)
             if (g != g) if type(g) is float else has_nan(g):

@@ -13,10 +13,12 @@ capture/session.py).
 from __future__ import annotations
 
 import itertools
+import linecache
 import math
 import operator
 import os
 import sys
+from types import CodeType, FunctionType
 from typing import Any
 
 import numpy as np
@@ -409,6 +411,31 @@ def environ_get(key: str, default: str = "") -> str:
     return os.environ.get(key, default)
 
 
+# compiled reverse passes by their source (the source names what it reads: same text, same
+# computation on another pass's namespace): a profiled or traced program compiles each
+# trace structure once, not on every call (a bounded table, oldest out)
+COMPILED_KEEP = 16
+COMPILED_MAX_CHARS = 1 << 18  # (longer sources are compiled each time, not kept)
+_compiled: dict[str, tuple[str, list[CodeType]]] = {}
+
+
+def _remember_compiled(source: str, filename: str, codes: list[CodeType]) -> None:
+    if len(source) > COMPILED_MAX_CHARS:
+        return
+    _compiled[source] = (filename, codes)
+    while len(_compiled) > COMPILED_KEEP:
+        try:  # (other threads may take entries meanwhile)
+            _compiled.pop(next(iter(_compiled)), None)
+        except (StopIteration, RuntimeError):
+            break
+
+
+def _forget_compiled(source: str | None, filename: str) -> None:
+    hit = _compiled.get(source) if source is not None else None
+    if hit is not None and hit[0] == filename:
+        _compiled.pop(source, None)  # type: ignore[arg-type]
+
+
 class Backward:
     """The reverse pass of a graph with respect to ``wrt``.
 
@@ -416,8 +443,9 @@ class Backward:
     Python source costs ~25 + ~40 us a node, which a one-off reverse pass never earns back.
     Under a profiler or tracer, traces up to ``COMPILE_LIMIT`` nodes run as generated,
     compiled source instead, so that profiles and debuggers show lines naming the user's
-    lines. Errors name the generated line and the user's line either way, and the source is
-    generated on demand (``.source``). FRAMEAD_BACKWARD=source forces compiled code,
+    lines (compiled once per source text: ``_compiled``). Errors name the generated line
+    and the user's line either way, and the source is generated on demand (``.source``).
+    FRAMEAD_BACKWARD=source forces compiled code,
     FRAMEAD_BACKWARD=loop the loop, FRAMEAD_BACKWARD=pyloop the loop without its C part for
     real scalar nodes (``_run_steps``; also off under an outer capture, or SCALAR_C = False).
     """
@@ -441,12 +469,12 @@ class Backward:
         self._source: str | None = None
         self._chunks: list = []
         self._line_node: dict[int, Node] = {}
+        # steps are made as cotangents reach their nodes (the list itself when the first
+        # node the C loop hands back needs one: a scalar trace often never does)
+        self._steps: list | None = None
+        self._library: frozenset[int] | set[int] = frozenset()
         if compiled:
             self._generate(compile_chunks=True)
-            self._steps = None
-        else:  # steps are made as cotangents reach their nodes
-            self._library = library_rule_ids()
-            self._steps = [None] * len(self.nodes)
 
     @property
     def filename(self) -> str:
@@ -466,6 +494,7 @@ class Backward:
         em = Emitter(RUNTIME)
         blocks = [node_block(em, n) for n in self.nodes]
         src_lines: list[str] = []
+        chunks: list[tuple[str, int]] = []  # (a chunk's text, its first line)
         for start in range(0, len(blocks), CHUNK_NODES) or [0]:
             first = len(src_lines) + 1
             line_no = first + 1
@@ -478,13 +507,25 @@ class Backward:
             chunk = [f"def backward_chunk_{start // CHUNK_NODES}(ct):"]
             chunk += ["    " + ln for ln in body] or ["    pass"]
             src_lines += chunk
+            chunks.append(("\n".join(chunk) + "\n", first))
+        source = self._source = "\n".join(src_lines) + "\n"
+        hit = _compiled.get(source) if compile_chunks else None
+        if hit is not None:  # (its source stays registered while its code objects live)
+            self._filename, codes = hit
+            if self._filename not in linecache.cache:  # (linecache.clearcache() ran)
+                linecache.cache[self._filename] = (len(source), None,
+                                                   source.splitlines(True), self._filename)
+        else:
+            codes = []
             if compile_chunks:
-                module = compile("\n".join(chunk) + "\n", self.filename, "exec")
-                fcode = next(c for c in module.co_consts if hasattr(c, "co_code"))
-                fcode = fcode.replace(co_firstlineno=first)
-                self._chunks.append(type(lambda: 0)(fcode, em.ns))
-        self._source = "\n".join(src_lines) + "\n"
-        register_source(self.filename, self._source, [self, *(c.__code__ for c in self._chunks)])
+                for text, first in chunks:
+                    module = compile(text, self.filename, "exec")
+                    fcode = next(c for c in module.co_consts if hasattr(c, "co_code"))
+                    codes.append(fcode.replace(co_firstlineno=first))
+                _remember_compiled(source, self.filename, codes)
+            register_source(self.filename, source, [self, *codes])
+        # (the names the code reads are this pass's: its primals, metas and rules)
+        self._chunks = [FunctionType(code, em.ns) for code in codes]
 
     def __call__(self, seeds: dict[int, Any]) -> list[Any]:
         ct = dict(seeds)
@@ -494,7 +535,8 @@ class Backward:
         try:
             k = 0
             ops = None
-            if self._steps is not None:
+            nodes = self.nodes
+            if not self.compiled:
                 # not under an outer capture (grad(grad(f))): it records the Python steps'
                 # arithmetic, which the C loop would hide from it
                 ops = _scalar_ops() if self._c and SCALAR_C and \
@@ -502,18 +544,23 @@ class Backward:
                 if ops is not None and _scalar_tape is not None:
                     # the C loop's first run (plain float arithmetic, no NumPy call that
                     # np.errstate could change): a small scalar trace often ends here
-                    k = _scalar_tape.run(self.nodes, 0, ct, ops)
-            if self._steps is None or k < len(self.nodes):
+                    k = _scalar_tape.run(nodes, 0, ct, ops)
+            if self.compiled or k < len(nodes):
                 # NumPy's floating-point warnings belong to the program, which has no
                 # reverse pass natively (inf/nan cotangents still show in the gradient)
                 with np.errstate(all="ignore"):
-                    if self._steps is not None:
-                        _run_steps(self.nodes, self._steps, ct, self._library,
+                    if not self.compiled:
+                        if self._steps is None:
+                            self._steps = [None] * len(nodes)
+                            self._library = library_rule_ids()
+                        _run_steps(nodes, self._steps, ct, self._library,
                                    _array_ops() if ops is not None else None, k)
                     else:
                         for chunk in self._chunks:
                             chunk(ct)
         except Exception as e:
+            if self.compiled:  # (a pass that raised is not kept for later ones: its source
+                _forget_compiled(self._source, self.filename)  # goes with its traceback)
             self._annotate(e)
             raise
         return [ct.get(v.id) for v in self.wrt]
