@@ -25,6 +25,7 @@ from __future__ import annotations
 import dis
 import gc
 import operator
+import os
 import types
 import weakref
 from collections.abc import Callable
@@ -34,7 +35,7 @@ import numpy as np
 
 from framead.ir import Node, Value
 
-from .primitive_rules import COPY_RULE
+from .primitive_rules import COPY_RULE, SETITEM_RULE
 from .sourceloc import resolve_where
 
 __all__ = ["Decided", "Chosen", "decided_exit", "chosen_exit", "search_message"]
@@ -80,6 +81,7 @@ _ids, _size = ids, size
 SEARCH_TIE = 1e-7  # a comparison whose margin is at most this times its operands' size
 NEAR = 1e-6  # a constant this close (relative) to a point the search evaluated is its choice
 SEARCH_WALK = 256  # nodes of one evaluation between two comparisons, at most
+ZERO = 1e-12  # a tangent in the choice at most this (times max(|x*|, 1)) reads it times 0
 
 
 class Decided(Node):
@@ -140,22 +142,27 @@ def _chosen(u: Any, groups: list) -> bool:
     return False
 
 
-def _varying(nodes: list, ats: list[int], start: int, at: int) -> list:
-    """The search's points, grouped: the constants its evaluations read at one instruction
-    and argument that differ between evaluations (a parameter, the same each time: none)."""
+def _key(n: Node) -> tuple | None:
+    """The node's instruction (its innermost frame's code and offset)."""
+    frames = getattr(getattr(n, "_loc", None), "frames", None)
+    return (id(frames[0][0]), frames[0][1]) if type(frames) is tuple and frames else None
+
+
+def _varying(nodes: list, ats: list[int], start: int, at: int) -> dict[tuple, list]:
+    """The constants the search's evaluations read, by instruction and argument (up to 8
+    distinct: its points where they differ between evaluations; a parameter's: one)."""
     seen: dict[tuple, list] = {}
     lo = max(start + 1, at - 4 * SEARCH_WALK)
     for n in reversed(nodes[lo:at]):  # (the latest: nearest the choice)
-        frames = getattr(getattr(n, "_loc", None), "frames", None)
-        if type(frames) is not tuple or not frames:
+        key = _key(n)
+        if key is None:
             continue
-        key = (id(frames[0][0]), frames[0][1])
         for k, a in enumerate(n.args):
             for c in _points((a,)):
                 vals = seen.setdefault((key, k), [])
                 if len(vals) < 8 and not any(c is v or _same(c, v) for v in vals):
                     vals.append(c)
-    return [vals for vals in seen.values() if len(vals) > 1]
+    return seen
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -185,8 +192,10 @@ def _comparison_after(node: Node) -> Node:
     return node
 
 
-def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]]) -> Node | None:
-    """A search's comparison whose choice a nested derivative reads as a constant, or None."""
+def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]],
+                 outputs: list | None = None) -> Node | None:
+    """A search's comparison whose choice a nested derivative reads as a constant (with a
+    tangent of ``outputs`` in it that is not zero), or None."""
     start = next((k for k, n in enumerate(nodes) if n.rule is COPY_RULE), None)
     if start is None:
         return None
@@ -203,23 +212,41 @@ def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]]) -> No
             live = live_of()
         if any(_ids(n.outputs) & live for n in window):
             continue  # (the test's work reaches the result: Newton's iterates)
-        points = _varying(nodes, ats, start, at)
+        varying = _varying(nodes, ats, start, at)
+        points = [vals for vals in varying.values() if len(vals) > 1]
         if not points:
             continue
         for j in range(at, len(nodes)):
             n = nodes[j]
             if not _ids(n.outputs) & live:
                 continue
-            literals = _literals(n)
-            for u in _points(n.args):
-                if isinstance(u, float) and u in literals:
-                    continue
-                if _chosen(u, points):
+            literals, key = _literals(n), _key(n)
+            for k, a in enumerate(n.args):
+                us = _points((a,))
+                if not us or isinstance(us[0], float) and us[0] in literals and \
+                        len(varying.get((key, k), ())) < 2:
+                    continue  # (a literal, not read where the search's points were: x ** 2)
+                if _chosen(us[0], points) and _reaches(nodes, j, a, live, outputs):
                     m = _comparison_after(nodes[at - 1])
                     return Decided(m.rule, m.args, m.kwargs, m.outputs, m._loc)
     return None
 
 
+def _reaches(nodes: list, j: int, a: Any, live: set[int], outputs: list | None) -> bool:
+    """Whether the outputs' tangent in the constant ``a`` (read by nodes[j] and the live nodes
+    after it) is not zero (``(x - 0.0 * t) ** 2``: its gradient in t reads x* times 0); True
+    where it cannot be told."""
+    if outputs is None:
+        return True
+    reads: dict[int, set[int]] = {}
+    for i in range(j, len(nodes)):
+        if _ids(nodes[i].outputs) & live:
+            for k, b in enumerate(nodes[i].args):
+                if b is a:
+                    reads.setdefault(i, set()).add(k)
+    tans = _tangents(nodes, reads, live, 0.0, outputs)
+    scale = max(float(np.max(np.abs(a))), 1.0)
+    return tans is None or any(np.any(np.abs(t) * scale > ZERO) for t in tans)
 
 
 # --- first order ----------------------------------------------------------------------------
@@ -227,6 +254,18 @@ def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]]) -> No
 STATIONARY = 1e-4  # a tangent whose zero is this near (times max(|u|, 1)) is a minimiser's
 STEP = 1e-3  # the constant moved by this (times max(|u|, 1)) gives the tangent's slope
 CANDIDATES = 4  # suspected constants whose tangent is taken, at most, a capture
+
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_OWN = tuple(os.path.join(_ROOT, d) + os.sep for d in ("framead", "capture", "rules"))
+
+
+def _own(n: Node) -> bool:
+    """Whether the node ran in framead's code or in generated code (a nested derivative's:
+    its constants are the rules' own, ``2 * c`` for ``c * t ** 2``)."""
+    frames = getattr(getattr(n, "_loc", None), "frames", None)
+    return type(frames) is tuple and bool(frames) and \
+        frames[0][0].co_filename.startswith((*_OWN, "<"))
 
 
 class Chosen(Node):
@@ -270,6 +309,19 @@ def _abs(x: Any) -> Any:
     return np.abs(x) if isinstance(x, np.ndarray) else abs(x)
 
 
+def _jvp(rule: Any, ts: tuple, o: Any, ps: tuple, kwargs: dict) -> Any:
+    """The rule's JVP (copy's and setitem's made here); ValueError where it has none."""
+    if rule is COPY_RULE:
+        return ts[0]
+    if rule is SETITEM_RULE:
+        t = np.array(ts[0] if ts[0] is not None else np.zeros_like(o), dtype=np.float64)
+        t[ps[1]] = ts[2] if ts[2] is not None else 0.0
+        return t
+    if getattr(rule, "jvp", None) is None and not getattr(rule, "cut", False):
+        raise ValueError(rule)
+    return rule.call_jvp(ts, o, ps, kwargs)
+
+
 def _tangents(nodes: list, reads: dict[int, set[int]], live: set[int], h: float,
               outs: list[Any]) -> list | None:
     """The outputs' tangents in the constant read at ``reads`` (node -> argument positions),
@@ -282,12 +334,13 @@ def _tangents(nodes: list, reads: dict[int, set[int]], live: set[int], h: float,
         if not _ids(n.outputs) & live:
             continue
         seeds = reads.get(j, ())
-        ts = tuple(tan.get(a.id) if type(a) is Value else 1.0 if k in seeds else None
+        ts = tuple(tan.get(a.id) if type(a) is Value else np.ones_like(a) if k in seeds and
+                   type(a) is np.ndarray else 1.0 if k in seeds else None
                    for k, a in enumerate(n.args))
         if all(t is None for t in ts):
             continue
         if n.multi or len(n.outputs) != 1 or type(n.outputs[0]) is not Value or \
-                n.rule is None or any(type(a) in (list, tuple) for a in n.args) or \
+                n.rule is None or any(type(a) in (list, tuple) and _ids((a,)) for a in n.args) or \
                 any(type(a) is Value and a.primal is None for a in n.args) or \
                 n.outputs[0].primal is None:
             return None
@@ -297,7 +350,7 @@ def _tangents(nodes: list, reads: dict[int, set[int]], live: set[int], h: float,
         try:
             with np.errstate(all="ignore"):
                 o = out.primal if not h else n.rule.fn(*ps, **n.kwargs)
-                t = n.rule.call_jvp(ts, o, ps, n.kwargs)
+                t = _jvp(n.rule, ts, o, ps, n.kwargs)
         except Exception:  # noqa: BLE001 (a rule that cannot say: no judgement)
             return None
         tan[out.id] = 0.0 if t is None else t
@@ -347,7 +400,7 @@ def chosen_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]],
     params: set[float] | None = None  # see _stored)
     for j in range(first, len(nodes)):
         n = nodes[j]
-        if not _ids(n.outputs) & live:
+        if not _ids(n.outputs) & live or _own(n):
             continue
         for k, a in enumerate(n.args):
             if not (type(a) is float or isinstance(a, np.floating)) or not a or \

@@ -406,7 +406,7 @@ def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
                 # last is the test's value
                 if _judge(nodes, i, live_of, [(at, dist)], scale):
                     return _compared_at(n)
-    found = decided_exit(nodes, cmps, live_of)
+    found = decided_exit(nodes, cmps, live_of, outputs)
     return found if found is not None else chosen_exit(nodes, cmps, live_of, outputs)
 
 
