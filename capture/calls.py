@@ -8,7 +8,9 @@ from __future__ import annotations
 import builtins
 import collections.abc
 import functools
+import itertools
 import math
+import operator
 import types
 from typing import Any
 
@@ -92,11 +94,26 @@ _call_kinds_get = CALL_KINDS.get
 _rule_of = rules.lookup
 
 
+def _value_type(*args: Any, **kwargs: Any) -> Any:
+    """``type`` as a C callable calls it for a helper (``groupby(data, type)`` in statistics):
+    the class of an eager frame's Tracer's value, as the ``type`` special form answers."""
+    if len(args) == 1 and not kwargs and type(args[0]) in TRACER_TYPES:
+        return args[0].__class__
+    return type(*args, **kwargs)
+
+
+# C callables that call a callable they are given on the items (no way to see it back)
+_TYPE_CALLERS = frozenset(map(id, (itertools.groupby, map, filter, sorted, min, max,
+                                   itertools.starmap, itertools.filterfalse, operator.call)))
+
+
 def dispatch(rec, fn: Any, args: tuple, kwargs: dict, frame, perform: Any = None) -> Any:
     """``perform``: what really makes the call when it is not ``fn(*args, **kwargs)`` (ndarray's
     ``__array_ufunc__`` called by a subclass's override: the ufunc's rule records it)."""
     if fn is type and len(args) == 1 and type(args[0]) in TRACER_TYPES and not kwargs:
         return args[0].__class__  # (an eager frame's Tracer in a helper: as eager_probes._type)
+    if id(fn) in _TYPE_CALLERS and any(a is type for a in args):
+        args = tuple(_value_type if a is type else a for a in args)  # groupby(data, type)
     t = type(fn)
     if not kwargs and perform is None and (
             t is np.ufunc or (t is _BUILTIN_FUNCTION and type(fn.__self__) is _MODULE)) and \

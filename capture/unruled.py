@@ -1,6 +1,8 @@
 """C callables without a rule that meet traced values: run them as the user's code would,
 and report where a gradient is lost (FA101), stored as raw bytes (FA105) or overwritten
-(FA104); calls whose rule refuses their arguments are treated alike (``refused_call``)."""
+(FA104); calls whose rule refuses their arguments are treated alike (``refused_call``). An
+eager frame's Tracers among the arguments are given as their objects (as natively), and text
+such a call makes of traced values is noted (a parse of it is FA111)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from . import _evalframe as C
 from .call_kinds import is_raw_storage
 from .callables import callable_name, closes_over_traced, holds_traced
 from .native import call_as_user, call_quiet
+from .overrides import TRACER_TYPES
 
 
 def callback_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
@@ -48,8 +51,12 @@ def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame, hidden: bool = 
     result then means the call handed them on or computed with them in Python code it
     called (``operator.methodcaller("apply")(obj)``), not a loss."""
     name = callable_name(fn)
+    args, kwargs = _objects(args), {k: _objects(v) for k, v in kwargs.items()}
     arrays, before = _watch(rec, (*args, *kwargs.values()))
     result = call_as_user(fn, args, kwargs)
+    if isinstance(result, str | bytes) or (type(result) in (list, tuple) and result and all(
+            isinstance(r, str) for r in result)):  # (json's C encoder: chunks)
+        rec.made_text(result if isinstance(result, str | bytes) else "".join(result), frame)
     if is_raw_storage(fn):
         rec.hazard("FA105", name, frame,
                    f"{name} stores a traced value as raw bytes/C numbers, which framead "
@@ -60,6 +67,27 @@ def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame, hidden: bool = 
                    "treated as constant. Register a rule with framead.rules.register")
     _check_writes(rec, name, arrays, before, frame)
     return result
+
+
+def _objects(x: Any, depth: int = 0) -> Any:
+    """``x`` with an eager frame's Tracers as their objects (what C code given the native
+    run's sees: json's encoder checks the float type), in lists and dicts in place (the eager
+    frame wraps what it loads from them again), tuples rebuilt; two levels deep."""
+    t = type(x)
+    if t in TRACER_TYPES:
+        return x._fa_obj
+    if depth > 1 or not TRACER_TYPES:
+        return x
+    if t is tuple:
+        items = tuple(_objects(i, depth + 1) for i in x)
+        return items if any(a is not b for a, b in zip(items, x, strict=True)) else x
+    if t is list or t is dict:
+        for k, item in list(enumerate(x) if t is list else x.items()):
+            if type(item) in TRACER_TYPES or type(item) in (list, tuple, dict):
+                new = _objects(item, depth + 1)
+                if new is not item:
+                    x[k] = new
+    return x
 
 
 def refused_call(rec, name: str, reason: str, fn: Any, args: tuple, kwargs: dict,
