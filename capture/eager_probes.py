@@ -40,7 +40,7 @@ from . import session
 from .buffers import is_differentiable
 from .overrides import TRACER_TYPES
 from .sourceloc import strip_framead_frames
-from .text_taint import READER_NAMES, READERS, TOKEN, stand_in
+from .text_taint import READER_NAMES, READERS, TOKEN, reader_partial, stand_in
 
 __all__ = ["CALLEE_NAMES", "callee", "formatting", "key_hashed", "key_matched", "note_text",
            "result_seen"]
@@ -82,6 +82,8 @@ class _Calling:
         self.fn = fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.fn is functools.partial and args and stand_in(args[0]) is not args[0]:
+            return reader_partial(args, kwargs)  # (its .func the reader itself)
         args = tuple(_SWAPS.get(id(a), a) for a in args)
         if "key" in kwargs:
             kwargs["key"] = _SWAPS.get(id(kwargs["key"]), kwargs["key"])

@@ -38,10 +38,10 @@ from framead.ir import SourceLoc
 
 from . import _evalframe as C
 from .callables import callable_name
-from .sourceloc import loc_of, strip_framead_frames
+from .sourceloc import is_framead_file, loc_of, strip_framead_frames
 
 __all__ = ["CALLERS", "READERS", "READER_NAMES", "TOKEN", "Parse", "TextTaint", "check_parse",
-           "parse_call", "user_loc"]
+           "parse_call", "reader_partial", "stand_in", "user_loc"]
 _LIBRARY_DIRS = tuple({sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib",
                                                         "platlib")} - {None})
 
@@ -210,7 +210,10 @@ def reading(fn: Any, args: tuple, kwargs: dict | None, frame: Any) -> tuple[Any,
     globals and locals explicitly (called from framead's frame, it would take framead's)."""
     kw = kwargs or {}
     if fn is builtins.eval and len(args) < 2 and "globals" not in kw:
-        args = (*args, frame.f_globals, frame.f_locals) if args else args
+        while frame is not None and is_framead_file(frame.f_code.co_filename):
+            frame = frame.f_back  # (Recorder.call's own wrapper)
+        if args and frame is not None:
+            args = (*args, frame.f_globals, frame.f_locals)
     return fn, args, kw
 
 
@@ -219,6 +222,8 @@ def parse_call(rec: Any, fn: Any, args: tuple, kwargs: dict | None, frame: Any,
     """A reader (or a ``CALLERS`` callable) routed to ``Recorder.call`` while armed: FA111 when
     it parses noted text, then ``call(fn, args, kwargs)`` (the dispatch) with a reader among a
     caller's arguments given as its ``Parse`` stand-in, and nested readers not checked again."""
+    if fn is functools.partial and args and stand_in(args[0]) is not args[0]:
+        return reader_partial(args, kwargs)  # (its .func the reader itself)
     if id(fn) in _CALLER_IDS:
         return call(fn, swap_readers(args), kwargs or {})
     check_parse(rec, fn, args, kwargs, frame)
@@ -271,6 +276,27 @@ class Parse:
         return repr(self.fn)
 
 
+class _Partial(functools.partial):
+    """``functools.partial(reader, ...)`` made while armed: a partial (its ``func``, ``args``,
+    repr and pickle a native one's; ``type(p)`` is this class) whose call checks as ``Parse``
+    does."""
+
+    __slots__ = ()
+
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        return stand_in(self.func)(*self.args, *args, **{**self.keywords, **kwargs})
+
+    def __reduce__(self) -> Any:  # (pickled and copied as the native partial)
+        return (functools.partial, *super().__reduce__()[1:])
+
+
+def reader_partial(args: tuple, kwargs: dict | None) -> Any:
+    """``functools.partial(reader, *rest, **kwargs)`` as made while armed (``_Partial``)."""
+    return _Partial(*args, **(kwargs or {}))
+
+
+_Partial.__module__, _Partial.__qualname__, _Partial.__name__ = \
+    "functools", "partial", "functools.partial"  # (tp_name: the repr's)
 _STAND_INS: dict[int, Parse] = {id(r): Parse(r) for r in READERS}
 
 
