@@ -196,6 +196,13 @@ def check_parse(rec: Any, fn: Any, args: tuple, kwargs: dict | None, frame: Any)
                "constant, its gradient is lost")
 
 
+def _user_frame(frame: Any) -> Any:
+    """``frame`` or its nearest caller outside framead's own files."""
+    while frame is not None and is_framead_file(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
+
+
 def _depth() -> int:
     return getattr(_inside, "depth", 0)
 
@@ -210,8 +217,7 @@ def reading(fn: Any, args: tuple, kwargs: dict | None, frame: Any) -> tuple[Any,
     globals and locals explicitly (called from framead's frame, it would take framead's)."""
     kw = kwargs or {}
     if fn is builtins.eval and len(args) < 2 and "globals" not in kw:
-        while frame is not None and is_framead_file(frame.f_code.co_filename):
-            frame = frame.f_back  # (Recorder.call's own wrapper)
+        frame = _user_frame(frame)  # (past Recorder.call's own wrapper)
         if args and frame is not None:
             args = (*args, frame.f_globals, frame.f_locals)
     return fn, args, kw
@@ -256,8 +262,10 @@ class Parse:
         if rec is not None:
             check_parse(rec, self.fn, args, kwargs, frame)
         fn, args, kwargs = reading(self.fn, args, kwargs, frame)
-        if rec is not None and C.is_enabled() and id(frame.f_code) not in session.EAGER_CODES \
-                and not TextTaint.plain(rec, fn, args, kwargs):
+        user = _user_frame(frame)
+        if rec is not None and C.is_enabled() and user is not None and \
+                id(user.f_code) not in session.EAGER_CODES and \
+                not TextTaint.plain(rec, fn, args, kwargs):
             # called by C for instrumented code (map(float, values)): recorded as its call
             return rec.dispatch(fn, args, kwargs, frame)
         nested = fn is not builtins.eval
