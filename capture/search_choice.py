@@ -275,21 +275,25 @@ class Chosen(Node):
     __slots__ = ()
 
 
-def _converged(nodes: list, cmps: list, live: Callable[[], set[int]],
-               lo: int = 0) -> list[int]:
-    """The node counts of the comparisons (after ``lo``) that are near-ties of work reaching
-    no output (a converged search's), oldest first."""
-    ats = sorted({at for at, _ in cmps if lo < at <= len(nodes)})
-    out = []
-    for at, dist in cmps:
-        if not lo < at <= len(nodes):
-            continue
-        prev = max((a for a in ats if a < at), default=lo)
-        window = nodes[max(prev, lo + 1 if lo else 0, at - SEARCH_WALK):at]
-        if window and _margin(window, dist) and \
-                not any(_ids(n.outputs) & live() for n in window):
-            out.append(at)
-    return out
+def _converged(nodes: list, cmps: list, live: Callable[[], set[int]]) -> list[int]:
+    """The node counts of the oldest and the newest comparison that are near-ties of work
+    reaching no output (a converged search's); [] where none is."""
+    ats = sorted({at for at, _ in cmps if 0 < at <= len(nodes)})
+
+    def converged(at: int, dist: float) -> bool:
+        if not 0 < at <= len(nodes):
+            return False
+        prev = max((a for a in ats if a < at), default=0)
+        window = nodes[max(prev, at - SEARCH_WALK):at]
+        if not window or not _margin(window, dist):
+            return False
+        seen = live()
+        return not any(_ids(n.outputs) & seen for n in window)
+
+    first = next((at for at, dist in cmps if converged(at, dist)), None)
+    if first is None:
+        return []
+    return [first, next(at for at, dist in reversed(cmps) if converged(at, dist))]
 
 
 def _parameters(nodes: list, end: int) -> set[float]:
