@@ -243,14 +243,70 @@ class Differentiated:
     (framead/tree.py), flattened to one list of differentiable leaves: the capture's inputs,
     in order. ``pack`` turns the flat gradients back into the arguments' structures."""
 
+    trees: dict[int, ArgTree]  # (by argument; made when first read where ``simple``)
+
     def __init__(self, args: Sequence[Any], nums: tuple[int, ...], f: Callable | None = None):
         self.nums = nums
         self.f = f
+        # the lean case (a float or a float ndarray per differentiated argument: nothing to
+        # take apart or check): the values in ``nums`` order, the trees made only if read
+        simple = [args[i] for i in nums]
+        for v in simple:
+            if type(v) is not float and not (type(v) is np.ndarray and v.dtype.kind in "fc"):
+                break
+        else:
+            self.simple: tuple | None = tuple(simple)
+            return
+        self.simple = None
+        self.trees = self._make_trees(args)
+
+    def _make_trees(self, args: Any) -> dict[int, ArgTree]:
         trees: dict[int, ArgTree] = {}
-        for i in nums:
+        for i in self.nums:
             if i not in trees:
-                trees[i] = ArgTree(i, args[i], f)
-        self.trees = trees
+                trees[i] = ArgTree(i, args[i], self.f)
+        return trees
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "trees" and self.__dict__.get("simple") is not None:
+            simple: Any = self.simple
+            trees = self.trees = self._make_trees(dict(zip(self.nums, simple, strict=True)))
+            return trees
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def box_simple(self, args: Sequence[Any], new_input: Callable[[Any], Any]
+                   ) -> tuple[list, list]:
+        """``box`` and ``copy_arguments`` at once where ``simple`` and every other argument
+        holds no array (``plain``): (the arguments with fresh inputs, ``wrt``)."""
+        boxed = list(args)
+        made: dict[int, Any] = {}
+        wrt = []
+        for i, v in zip(self.nums, self.simple):  # type: ignore[arg-type]  # noqa: B905
+            if i in made:
+                x = made[i]
+            else:
+                boxed[i] = v = v * 1.0 if type(v) is float else _fresh_array(v)
+                made[i] = x = new_input(v)
+            wrt.append(x)
+        return boxed, wrt
+
+    def plain(self, args: Sequence[Any], kwargs: dict) -> bool:
+        """Whether ``box_simple`` applies: ``simple``, at most one array among the arguments
+        (no memory shared between copies to keep), and no array among the others."""
+        if self.simple is None:
+            return False
+        if not kwargs and _NO_ARRAYS.issuperset(map(type, args)):  # (floats)
+            return True
+        arrays = 0
+        for v in args:
+            t = type(v)
+            if t is np.ndarray:
+                arrays += 1
+            elif t not in _NO_ARRAYS:
+                return False
+        if arrays and (arrays > 1 or not any(type(v) is np.ndarray for v in self.simple)):
+            return False
+        return not kwargs or _NO_ARRAYS.issuperset(map(type, kwargs.values()))
 
     def leaves(self) -> list[Any]:
         """The caller's differentiable leaves, argument after argument (``nums`` order, a
@@ -310,6 +366,20 @@ class Differentiated:
              ) -> tuple:
         """One gradient per ``nums`` entry, each with its argument's structure; leaves that
         are not differentiated (ints, strings, objects in a container) get None."""
+        if like is None and self.simple is not None:  # (one leaf per entry)
+            out: list[Any] = []
+            seen: set[int] | None = None
+            for g, v in zip(grads, self.simple):  # noqa: B905 - (one per nums entry)
+                if type(g) is not float or type(v) is not float:
+                    g = grad_like(g, v)
+                    if isinstance(g, np.ndarray):  # one object for two leaves: as below
+                        if seen is None:
+                            seen = set()
+                        elif id(g) in seen:
+                            g = own_copy(g)
+                        seen.add(id(g))
+                out.append(g)
+            return tuple(out)
         like = like or grad_like
         out = []
         it = iter(grads)

@@ -173,10 +173,16 @@ def capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
     copies: Any
     inputs: Any
     t: Any
-    boxed, kwargs, copies = _copy_arguments(list(args), kwargs, spec.arrays())
     try:
-        inputs = spec.box(boxed, copies, rec.new_input)
-        wrt = [v for i in nums for v in inputs[i]]
+        if spec.plain(args, kwargs):  # (floats, one array: nothing to take apart)
+            copies = inputs = None
+            boxed, wrt = spec.box_simple(args, rec.new_input)
+            if kwargs:
+                kwargs = dict(kwargs)
+        else:
+            boxed, kwargs, copies = _copy_arguments(list(args), kwargs, spec.arrays())
+            inputs = spec.box(boxed, copies, rec.new_input)
+            wrt = [v for i in nums for v in inputs[i]]
         call = trampoline(sys._getframe(1), f)  # (outside the session: no hook there)
         with Session(rec):  # the GC stays on: garbage goes as natively
             out = call(probe_call, f, boxed, kwargs)  # (call_top's call, one frame less)
