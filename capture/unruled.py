@@ -27,6 +27,7 @@ def callback_call(rec, fn: Any, args: tuple, kwargs: dict, frame) -> Any:
     during the call, or traced values in their closures and defaults) and nothing traced
     came out: that is FA101."""
     start = len(rec.nodes)
+    args, kwargs = _arguments(args, kwargs)
     result = C.call_as_user(fn, args, kwargs or None)
     _check_callbacks(rec, fn, args, kwargs, start, result, frame)
     return result
@@ -51,7 +52,7 @@ def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame, hidden: bool = 
     result then means the call handed them on or computed with them in Python code it
     called (``operator.methodcaller("apply")(obj)``), not a loss."""
     name = callable_name(fn)
-    args, kwargs = _objects(args), {k: _objects(v) for k, v in kwargs.items()}
+    args, kwargs = _arguments(args, kwargs)
     arrays, before = _watch(rec, (*args, *kwargs.values()))
     result = call_as_user(fn, args, kwargs)
     if isinstance(result, str | bytes) or (type(result) in (list, tuple) and result and all(
@@ -69,14 +70,21 @@ def unknown_call(rec, fn: Any, args: tuple, kwargs: dict, frame, hidden: bool = 
     return result
 
 
+def _arguments(args: tuple, kwargs: dict | None) -> tuple[tuple, dict]:
+    """A C call's arguments with an eager frame's Tracers as their objects (``_objects``)."""
+    if not TRACER_TYPES:
+        return args, kwargs or {}
+    return tuple(_objects(a) for a in args), {k: _objects(v) for k, v in (kwargs or {}).items()}
+
+
 def _objects(x: Any, depth: int = 0) -> Any:
     """``x`` with an eager frame's Tracers as their objects (what C code given the native
     run's sees: json's encoder checks the float type), in lists and dicts in place (the eager
-    frame wraps what it loads from them again), tuples rebuilt; two levels deep."""
+    frame wraps what it loads from them again), tuples rebuilt; three levels deep."""
     t = type(x)
     if t in TRACER_TYPES:
         return x._fa_obj
-    if depth > 1 or not TRACER_TYPES:
+    if depth > 2:
         return x
     if t is tuple:
         items = tuple(_objects(i, depth + 1) for i in x)

@@ -76,8 +76,6 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
         "error", "functools.singledispatch dispatches on type(t), which is Tracer"),
     ("json_default_object_state", "eager"): (
         "error", "json default=vars given a Tracer (no __dict__)"),
-    ("json_roundtrip", "eager"): (
-        "error", "json of a Tracer of np.float64 (the encoder checks exact types)"),
     ("ndarray_times_plain_object", "eager"): (
         "error", "ndarray * plain object: the Tracer's operator treats the object as a sequence"),
     ("numpy_vectorize_python", "eager"): (

@@ -156,6 +156,8 @@ SEEN_BY_C = {
     "json.dumps": ["return y + 0.0 * len(json.dumps(y))"],
     "json.dumps list": ["return y + 0.0 * len(json.dumps([y, 2.0 * y]))"],
     "json.dumps dict": ["return y + 0.0 * len(json.dumps({'a': y}))"],
+    "json.dumps dict of list": ["return y + 0.0 * len(json.dumps({'p': [y, np.float64(y)]}))"],
+    "json round trip of a dict": ["return y + json.loads(json.dumps({'p': [y]}))['p'][0]"],
     "json.dumps then loads": ["return y + json.loads(json.dumps(y))"],
     "json.dumps list then loads": ["return y + json.loads(json.dumps([y]))[0]"],
 }
