@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -14,7 +15,7 @@ import numpy as np
 from . import tree
 from .cache import CachedValueAndGrad, with_cache_controls
 from .capture.session import internals_visible
-from .capture.sourceloc import user_stacklevel
+from .capture.sourceloc import strip_framead_frames, user_stacklevel
 from .errors import GradientWarning
 from .inputs import default_argnums
 from .ir import Value
@@ -176,13 +177,13 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *,
         uncached = value_and_grad(f, argnums, strict=strict, has_aux=has_aux)
         cached = CachedValueAndGrad(f, argnums, strict, has_aux=has_aux, uncached=uncached)
         return with_cache_controls(user_facing(cached), cached)
-    return functools.wraps(f)(user_facing(_value_and_grad(f, argnums, strict, has_aux)))
+    return functools.wraps(f)(_value_and_grad(f, argnums, strict, has_aux))
 
 
 def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | None,
                     has_aux: bool, grad_only: bool = False) -> Callable:
-    """``value_and_grad(f)``'s call, or ``grad(f)``'s with ``grad_only`` (the caller wraps it
-    in its traceback cleaning, which its warnings name as their place)."""
+    """``value_and_grad(f)``'s call, or ``grad(f)``'s with ``grad_only`` (its errors leave
+    without framead's frames, as ``user_facing``'s)."""
     single = isinstance(argnums, int | np.integer)
     # argnums normalised once per number of arguments (immutable ones only: a list the
     # caller changes later is read again)
@@ -191,54 +192,59 @@ def _value_and_grad(f: Callable, argnums: int | Sequence[int], strict: bool | No
     fname = name_of(f)  # (for messages: once per function)
 
     def run(*args: Any, **kwargs: Any):
-        nums = nums_by_nargs.get(len(args)) if nums_by_nargs is not None else None
-        if nums is None:
-            nums = norm_argnums(argnums, len(args))
-            if nums_by_nargs is not None:
-                nums_by_nargs[len(args)] = nums
-        t = capture(f, args, kwargs, nums, strict)
-        aux = split_aux(t, fname) if has_aux else None
-        value = (t.value, aux) if has_aux else t.value
-        seed = 1.0 if type(t.value) is float else scalar_seed(t.value, t, fname)
-        v = t.graph.outputs[0]
-        if t.nested:  # inside another capture: a derivative it can differentiate again
-            out = nested_vjp(t)({v.id: seed} if isinstance(v, Value) else {})
+        try:  # (user_facing's, inline: one frame less)
+            nums = nums_by_nargs.get(len(args)) if nums_by_nargs is not None else None
+            if nums is None:
+                nums = norm_argnums(argnums, len(args))
+                if nums_by_nargs is not None:
+                    nums_by_nargs[len(args)] = nums
+            t = capture(f, args, kwargs, nums, strict)
+            aux = split_aux(t, fname) if has_aux else None
+            value = (t.value, aux) if has_aux else t.value
+            seed = 1.0 if type(t.value) is float else scalar_seed(t.value, t, fname)
+            v = t.graph.outputs[0]
+            if t.nested:  # inside another capture: a derivative it can differentiate again
+                out = nested_vjp(t)({v.id: seed} if isinstance(v, Value) else {})
+                g = out[0] if single else out
+                if grad_only:
+                    return (g, aux) if has_aux else g
+                return value, g
+            if isinstance(v, Value):
+                bw = t.backward()
+                if len(bw.nodes) > GC_PAUSE_NODES:
+                    with paused_gc():
+                        grads = bw({v.id: seed})
+                else:  # (a short pass: pausing the collector costs more than it could save)
+                    grads = bw({v.id: seed})
+            else:
+                grads = [None] * len(t.wrt)
+            nan = False
+            for g in grads:  # (a float's NaN test inline: the common case)
+                if (g != g) if type(g) is float else has_nan(g):
+                    nan = True
+                    break
+            if nan and value_is_finite(t.value):  # FA112: where born
+                report_nonfinite(t.backward(), {v.id: seed}, fname, t.strict)
+            hazards, spec = t.hazards, t.spec
+            del t
+            for g in grads:
+                if g is not None:
+                    break
+            else:  # every gradient None
+                warnings.warn(GradientWarning(
+                    f"the output of {fname} does not depend on argument(s) {list(nums)} through "
+                    "any operation framead saw; the gradient is zero"
+                    + (f". framead reported {len(hazards)} hazard(s) that may explain it: "
+                       f"{hazards[0]}" if hazards else "")), stacklevel=user_stacklevel())
+            out = spec.pack(grads)
             g = out[0] if single else out
             if grad_only:
                 return (g, aux) if has_aux else g
             return value, g
-        if isinstance(v, Value):
-            bw = t.backward()
-            if len(bw.nodes) > GC_PAUSE_NODES:
-                with paused_gc():
-                    grads = bw({v.id: seed})
-            else:  # (a short pass: pausing the collector costs more than it could save)
-                grads = bw({v.id: seed})
-        else:
-            grads = [None] * len(t.wrt)
-        nan = False
-        for g in grads:  # (a float's NaN test inline: the common case)
-            if (g != g) if type(g) is float else has_nan(g):
-                nan = True
-                break
-        if nan and value_is_finite(t.value):  # FA112: where born
-            report_nonfinite(t.backward(), {v.id: seed}, fname, t.strict)
-        hazards, spec = t.hazards, t.spec
-        del t
-        for g in grads:
-            if g is not None:
-                break
-        else:  # every gradient None
-            warnings.warn(GradientWarning(
-                f"the output of {fname} does not depend on argument(s) {list(nums)} through "
-                "any operation framead saw; the gradient is zero"
-                + (f". framead reported {len(hazards)} hazard(s) that may explain it: "
-                   f"{hazards[0]}" if hazards else "")), stacklevel=user_stacklevel())
-        out = spec.pack(grads)
-        g = out[0] if single else out
-        if grad_only:
-            return (g, aux) if has_aux else g
-        return value, g
+        except BaseException as e:
+            if not os.environ.get("FRAMEAD_SHOW_INTERNALS"):
+                e.__traceback__ = strip_framead_frames(e.__traceback__)
+            raise
 
     return run
 
@@ -259,8 +265,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, *,
     {'w': 3.0, 'x': 2.0}
     """
     if not cache:  # (value_and_grad's call itself, returning the gradient)
-        return functools.wraps(f)(user_facing(_value_and_grad(f, argnums, strict, has_aux,
-                                                              grad_only=True)))
+        return functools.wraps(f)(_value_and_grad(f, argnums, strict, has_aux,
+                                                  grad_only=True))
     vg = value_and_grad(f, argnums, strict=strict, cache=cache, has_aux=has_aux)
 
     @functools.wraps(f)

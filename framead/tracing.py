@@ -186,7 +186,10 @@ def capture(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
         call = trampoline(sys._getframe(1), f)  # (outside the session: no hook there)
         with Session(rec):  # the GC stays on: garbage goes as natively
             out = call(probe_call, f, boxed, kwargs)  # (call_top's call, one frame less)
-        leaves, treedef = tree.flatten(out)
+        if type(out) is float:  # (a loss: tree.flatten's answer)
+            leaves, treedef = [out], tree.LEAF
+        else:
+            leaves, treedef = tree.flatten(out)
         t = Trace(rec.finish(leaves), out, list(rec.hazards), wrt, out_treedef=treedef,
                   spec=spec, strict=rec.strict, f=f)
         return t
