@@ -34,6 +34,10 @@ EXTRAS := test,jax,scipy,bench$(if $(filter $(PYVER),$(TORCH_PYVERS)),$(comma)to
 OLDEST_PYVERS ?= 3.11
 OLDEST := $(if $(filter $(PYVER),$(OLDEST_PYVERS)),.ci/oldest.txt)
 PYTEST_ARGS ?=
+# the suite runs in PYTEST_JOBS processes (pytest-xdist; 0: one process), each test file whole
+# in one of them (--dist loadfile: a file's tests share its module state, in order)
+PYTEST_JOBS ?= auto
+XDIST := $(if $(filter-out 0,$(PYTEST_JOBS)),-n $(PYTEST_JOBS) --maxprocesses 4 --dist loadfile)
 
 .PHONY: demo test test-wheel test-cpython bench bench-hook lint typecheck ext setup venv-ok which-py clean
 
@@ -66,10 +70,10 @@ demo: ext
 	$(VPY) examples/demo.py
 
 test: ext
-	$(VENV)/bin/pytest tests
+	$(VENV)/bin/pytest $(XDIST) tests
 	# the mutation fuzzer again, every gradient from a cached trace's replay
 	FRAMEAD_TEST_ENGINE=framead-cached FRAMEAD_FUZZ_EXAMPLES=300 \
-		$(VENV)/bin/pytest -q tests/test_mutation_fuzz.py
+		$(VENV)/bin/pytest -q $(subst loadfile,load,$(XDIST)) tests/test_mutation_fuzz.py
 
 # The suite against the built wheel, as users install it: the wheel (built from a clean
 # build/lib, where a file removed from the source would linger) installed with the extras
@@ -93,7 +97,7 @@ test-wheel: venv-ok $(STAMP)
 	"$$tmp/venv/bin/python" -m pip list 2>/dev/null | grep -iE '^(numpy|scipy|jax|torch) ' | xargs echo "with"; \
 	FRAMEAD_EXPECT_INSTALLED="$$site/framead/" FRAMEAD_EXPECT_DEPS="$$deps" \
 		"$$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider \
-		--rootdir="$$tmp" $(PYTEST_ARGS) tests
+		--rootdir="$$tmp" $(XDIST) $(PYTEST_ARGS) tests
 
 # CPython's own test modules natively and under capture, the whole list (make test runs the
 # fast subset): tests/test_cpython_under_capture.py

@@ -1616,12 +1616,28 @@ static PyObject *where_resolve_fn;    /* sourceloc's resolver: ((code, lasti), .
 static ptrmap framead_files;          /* co_filename -> 1 (the program's) or 2 (framead's) */
 static PyObject *framead_file_refs;   /* list: the filenames framead_files holds */
 static fa_where *where_cache[FA_WHERE_CACHE];
+/* the slots filled since the last clear, in order (a clear visits only those: a capture ends
+   in a few hundred nanoseconds, not the ~3 us of a walk over every slot) */
+static unsigned short where_cache_used[FA_WHERE_CACHE];
+static int where_cache_n;
 
 static void
 where_cache_clear(void)
 {
-    for (int i = 0; i < FA_WHERE_CACHE; i++) {
-        Py_CLEAR(where_cache[i]);
+    /* taken out first: a code object freed below may run Python code (a weakref callback)
+       that fills slots again, appending to the list from 0 */
+    unsigned short used[FA_WHERE_CACHE];
+    int n = where_cache_n;
+    where_cache_n = 0;
+    if (n >= FA_WHERE_CACHE) {  /* (the list overflowed: slots refilled during a clear) */
+        for (int i = 0; i < FA_WHERE_CACHE; i++) {
+            Py_CLEAR(where_cache[i]);
+        }
+        return;
+    }
+    memcpy(used, where_cache_used, (size_t)n * sizeof(used[0]));
+    for (int i = 0; i < n; i++) {
+        Py_CLEAR(where_cache[used[i]]);
     }
 }
 
@@ -1773,6 +1789,9 @@ where_get(const fa_where_key *k)
     w->k = *k;
     for (int i = 0; i < k->n; i++) {
         Py_INCREF(k->code[i]);
+    }
+    if (*slot == NULL && where_cache_n < FA_WHERE_CACHE) {  /* (full: the clear walks all) */
+        where_cache_used[where_cache_n++] = (unsigned short)(slot - where_cache);
     }
     Py_XSETREF(*slot, (fa_where *)Py_NewRef((PyObject *)w));
     return (PyObject *)w;
@@ -4532,6 +4551,59 @@ weak_obj_is_referent(PyObject *wt)
     return is;
 }
 
+/* The classes (Value, Node, Entry, Buffer, WeakEntry or None) the slot layouts and tags
+   set_fast_record computed were made for, with their version tags then (a class changed
+   since has another tag; a freed class's address reused by a new one too: tags are never
+   reused). Not valid while a class has no tag. */
+#define FR_MEMO_N 5
+static PyObject *fr_memo_kinds[FR_MEMO_N]; /* borrowed: only compared */
+static unsigned int fr_memo_tags[FR_MEMO_N];
+static int fr_memo_valid;
+
+static unsigned int
+fr_memo_tag(PyObject *k)
+{
+    if (k == Py_None) {
+        return 1;
+    }
+    if (!PyType_Check(k)) {
+        return 0;
+    }
+    (void)_PyType_Lookup((PyTypeObject *)k, s_obj); /* (assigns a tag where it can) */
+    return ((PyTypeObject *)k)->tp_version_tag;
+}
+
+static int
+fr_memo_holds(PyObject **kinds)
+{
+    if (!fr_memo_valid) {
+        return 0;
+    }
+    for (int i = 0; i < FR_MEMO_N; i++) {
+        if (kinds[i] != fr_memo_kinds[i] ||
+            (kinds[i] != Py_None && (!PyType_Check(kinds[i]) ||
+             ((PyTypeObject *)kinds[i])->tp_version_tag != fr_memo_tags[i]))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void
+fr_memo_store(PyObject **kinds)
+{
+    for (int i = 0; i < FR_MEMO_N; i++) {
+        unsigned int tag = fr_memo_tag(kinds[i]);
+        if (tag == 0) {
+            fr_memo_valid = 0;
+            return;
+        }
+        fr_memo_kinds[i] = kinds[i];
+        fr_memo_tags[i] = tag;
+    }
+    fr_memo_valid = 1;
+}
+
 static PyObject *
 m_set_fast_record(PyObject *mod, PyObject *state)
 {
@@ -4590,6 +4662,18 @@ m_set_fast_record(PyObject *mod, PyObject *state)
         Py_CLEAR(T.fast_rec);
         Py_RETURN_NONE;
     }
+    /* the layouts below depend on the classes only: made again when one of them is another
+       class, or was changed since (its version tag; ~3 us of look-ups each capture else) */
+    PyObject *kinds[FR_MEMO_N] = {
+        PyTuple_GET_ITEM(state, FR_VALUE), PyTuple_GET_ITEM(state, FR_NODE),
+        PyTuple_GET_ITEM(state, FR_ENTRY),
+        arrays != Py_None ? PyTuple_GET_ITEM(arrays, 5) : Py_None,
+        arrays != Py_None ? PyTuple_GET_ITEM(arrays, 6) : Py_None};
+    if (fr_memo_holds(kinds)) {
+        Py_XSETREF(T.fast_rec, Py_NewRef(state));
+        Py_RETURN_NONE;
+    }
+    fr_memo_valid = 0;
     value_direct = slot_offsets(PyTuple_GET_ITEM(state, FR_VALUE), value_slots, FA_VALUE_SLOTS,
                                 value_off);
     node_direct = slot_offsets(PyTuple_GET_ITEM(state, FR_NODE), node_slots, FA_NODE_SLOTS,
@@ -4618,6 +4702,7 @@ m_set_fast_record(PyObject *mod, PyObject *state)
             return NULL;
         }
     }
+    fr_memo_store(kinds);
     Py_XSETREF(T.fast_rec, Py_NewRef(state));
     Py_RETURN_NONE;
 }

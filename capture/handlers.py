@@ -405,10 +405,13 @@ def fast_record_state(rec: Any) -> tuple | None:
             getattr(rec, "save_all", True) or type(getattr(rec, "entries", None)) is not dict:
         return None
     init_op_rules()
-    with _OP_LOCK:  # (the tables and the generation they were made at, together)
-        if not _FAST_TABLES:
-            _FAST_TABLES.append(_fast_tables())
-        tables, gen = _FAST_TABLES[0], _OP_GEN[0]
+    made = next(iter(_FAST_TABLES), None)  # (one read: the tables and their generation)
+    if made is None or made[1] != _OP_GEN[0]:
+        with _OP_LOCK:  # (the tables and the generation they were made at, together)
+            if not _FAST_TABLES:
+                _FAST_TABLES.append((_fast_tables(), _OP_GEN[0]))
+            made = _FAST_TABLES[0]
+    tables, gen = made
     if tables is None:
         return None
     arrays = (rec.fresh_array, rec._protect, _record_computed, rec.fresh_view, tables[6],
@@ -489,7 +492,8 @@ def _one_argument_calls(module: Any) -> dict:
     return out
 
 
-_FAST_TABLES: list = []  # [(rules, saves) by operator, or None: the C numbering differs]
+_FAST_TABLES: list = []  # [((rules, saves) by operator, or None: the C numbering differs;
+#                           the _OP_GEN they were made at)]
 
 
 _OBJECT_OPERANDS = frozenset({np.ndarray, float, int, complex, np.float64})

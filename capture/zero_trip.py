@@ -45,7 +45,7 @@ import numpy as np
 from framead.ir import Node, Value
 
 from . import _evalframe as C
-from .search_choice import Chosen, Decided, chosen_exit, decided_exit, search_message
+from .search_choice import Chosen, Decided, chosen_exit, decided_exit, search_message  # noqa: F401
 from .search_choice import ids as _ids
 from .search_choice import size as _size
 from .sourceloc import MAX_STACK, line_at, resolve_where
@@ -407,7 +407,11 @@ def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
                 if _judge(nodes, i, live_of, [(at, dist)], scale):
                     return _compared_at(n)
     found = decided_exit(nodes, cmps, live_of, outputs)
-    return found if found is not None else chosen_exit(nodes, cmps, live_of, outputs)
+    # first order (search_choice.chosen_exit) is not called yet: it reported ordinary code
+    # that is right (a Newton step from a bisection's bracket reads g'(x*) as a constant, a
+    # secant from a bracket stopped early) and took noise_check's finds to the comparison;
+    # tests/test_search_choice_first_order.py keeps the loss pinned by strict xfails
+    return found
 
 
 def zero_trip_message(node: Node) -> str:

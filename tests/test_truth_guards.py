@@ -24,6 +24,9 @@ class _Obj:
     def __init__(self, v):
         self.v = v
 
+    def __repr__(self):  # (a test id: the same in every process, as pytest-xdist needs)
+        return f"{type(self).__name__}({self.v!r})"
+
 
 class _B(_Obj):
     def __bool__(self):
