@@ -80,7 +80,7 @@ _COW = ("higher order through an array overwritten in place after a rule saved i
     "constant buffer (values._register), later reads are constants")
 _EMPTY = ("the outer VJP of np.tensordot of empty operands (dot of 0-length vectors "
     "differentiated twice): cannot reshape array of size 0 into shape (1,)")
-_SEARCH = ("reported: FA102 at the search's comparison (capture/zero_trip.decided_exit): the "
+_SEARCH = ("reported: FA102 at the search's comparison (capture/search_choice.decided_exit): the "
            "nested derivative reads the minimiser the comparisons chose as a constant, x*(a)'s "
            "dependence is lost for the second derivative (the first is right: envelope theorem)")
 _FILL = ("reported (FA112, forward): rules/shapes.fill_zeros gives a constant leaf's zero "
