@@ -8,11 +8,14 @@ fire then). The recorder notes each text of traced values made during the captur
 the recorder (the C call flag ALWAYS, the previous flags restored when the capture closes) and
 a parser given text that overlaps a noted text (or a stream holding it, or a file: unknown
 content) reports FA111 at the user's line. Readers include ``json.loads``, ``ast.literal_eval``,
-``eval`` and a str array's ``astype`` to a number dtype; ``CALLERS`` (``map``, ``partial``,
-``operator.call``, ``starmap``) are routed too, a reader they are given replaced by its
-``Parse`` stand-in, which checks when C calls it. A parse inside a reader's own run
-(``Fraction``'s ``int()``) is not checked again. Programs that make no text of traced values pay
-nothing; no user object is changed and the noted texts are dropped when the capture closes.
+``eval``, a str array's ``astype`` to a number dtype and NumPy's array ``BUILDERS``
+(``np.array``, ``np.asarray``, ``np.fromiter``, ``np.copyto`` under ``np.full``: judged on
+their result, a number array made from noted text; ``np.array([s])`` is a str array, no
+parse); ``CALLERS`` (``map``, ``partial``, ``operator.call``, ``starmap``) are routed too, a
+reader they are given replaced by its ``Parse`` stand-in, which checks when C calls it. A parse
+inside a reader's own run (``Fraction``'s ``int()``) is not checked again. Programs that make
+no text of traced values pay nothing; no user object is changed and the noted texts are
+dropped when the capture closes.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ from . import _evalframe as C
 from .callables import callable_name
 from .sourceloc import is_framead_file, loc_of, strip_framead_frames
 
-__all__ = ["CALLERS", "READERS", "READER_NAMES", "TOKEN", "Parse", "TextTaint", "check_parse",
-           "parse_call", "reader_partial", "stand_in", "user_loc"]
+__all__ = ["BUILDERS", "CALLERS", "READERS", "READER_NAMES", "TOKEN", "Parse", "TextTaint",
+           "check_parse", "parse_call", "reader_partial", "stand_in", "user_loc"]
 _LIBRARY_DIRS = tuple({sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib",
                                                         "platlib")} - {None})
 
@@ -68,9 +71,18 @@ def _readers() -> tuple:
     return tuple(out) + ((load,) if load is not None else ())
 
 
-READERS = _readers()
+# array builders that parse text into a number dtype (np.array([s], dtype=float)): judged on
+# what they made (np.copyto: its destination), their first argument the data
+BUILDERS = (np.array, np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray,
+            np.fromiter, np.copyto)
+_BUILDER_IDS = frozenset(map(id, BUILDERS))
+_DATA = ("object", "a", "iter", "src")  # (the data's keyword, per builder)
+READERS = _readers() + BUILDERS
 _READER_IDS = frozenset(map(id, READERS))
-READER_NAMES = frozenset(r.__name__ for r in READERS)  # (how an eager frame's code calls them)
+# how an eager frame's code calls them: their names and NumPy's aliases (np.double, np.single)
+READER_NAMES = frozenset({r.__name__ for r in READERS} | {
+    k for k, v in vars(np).items() if id(v) in _READER_IDS and k.isidentifier()})
+_UNSET = object()  # (a builder's result before its call)
 # C callables that call a callable they are given (``map(float, texts)``, ``partial(float)``):
 # routed too while armed, a reader among their arguments given as its ``Parse`` stand-in
 CALLERS = (map, functools.partial, operator.call, __import__("itertools").starmap)
@@ -127,9 +139,16 @@ class TextTaint:
         str array's bound ``astype``."""
         return id(fn) in _READER_IDS or _bound_astype(fn)
 
-    def read(self, args: tuple, kwargs: dict, fn: Any = None) -> bool:
+    def read(self, args: tuple, kwargs: dict, fn: Any = None, out: Any = _UNSET) -> bool:
         """Whether a reader given these arguments parses a noted text (``astype``: its str
-        array, to a number dtype)."""
+        array, to a number dtype; a builder: its result ``out`` is a number array)."""
+        if id(fn) in _BUILDER_IDS:
+            if fn is np.copyto:
+                out, args = (args[0] if args else kwargs.get("dst")), args[1:]
+            data = args[0] if args else next((kwargs[k] for k in _DATA if k in kwargs), None)
+            return isinstance(out, np.ndarray) and out.dtype.kind in _NUMERIC and \
+                not hasattr(data, "read") and not hasattr(data, "__next__") and \
+                self._holds(data)  # (an iterator's items are not known: not judged)
         if fn is np.ndarray.astype or _bound_astype(fn):
             arr, rest = (args[0] if args else kwargs.get("self"), args[1:]) \
                 if fn is np.ndarray.astype else (fn.__self__, args)
@@ -182,13 +201,16 @@ class TextTaint:
         self.texts.clear()
 
 
-def check_parse(rec: Any, fn: Any, args: tuple, kwargs: dict | None, frame: Any) -> None:
+def check_parse(rec: Any, fn: Any, args: tuple, kwargs: dict | None, frame: Any,
+                out: Any = _UNSET) -> None:
     """FA111 at the user's line when the number parser ``fn`` is given text made from traced
     values in this capture (one home: instrumented calls, Recorder.call, and an eager frame's
-    calls, capture/eager_probes.py); not again inside another reader's run (Fraction's int())."""
+    calls, capture/eager_probes.py); not again inside another reader's run (Fraction's int()).
+    A builder is checked after its call, on what it made (``out``)."""
     taint = rec.text_taint
     if taint is None or _depth() or not taint.reader(fn) or \
-            not taint.read(args, kwargs or {}, fn):
+            (out is _UNSET) is (id(fn) in _BUILDER_IDS) or \
+            not taint.read(args, kwargs or {}, fn, out):
         return
     name = callable_name(fn)
     rec.hazard("FA111", name, user_loc(loc_of(frame)), f"{name} parses text made from traced "
@@ -235,14 +257,18 @@ def parse_call(rec: Any, fn: Any, args: tuple, kwargs: dict | None, frame: Any,
     check_parse(rec, fn, args, kwargs, frame)
     taint = rec.text_taint
     if taint is not None and taint.plain(rec, fn, args, kwargs):  # float("2.5"): nothing to
-        return fn(*args, **(kwargs or {}))  # record
-    if fn is builtins.eval:
+        out = fn(*args, **(kwargs or {}))  # record
+    elif fn is builtins.eval:
         return call(*reading(fn, args, kwargs, frame))
-    _inside.depth = _depth() + 1
-    try:
-        return call(fn, args, kwargs or {})
-    finally:
-        _inside.depth -= 1
+    else:
+        _inside.depth = _depth() + 1
+        try:
+            out = call(fn, args, kwargs or {})
+        finally:
+            _inside.depth -= 1
+    if id(fn) in _BUILDER_IDS:
+        check_parse(rec, fn, args, kwargs, frame, out)
+    return out
 
 
 class Parse:
@@ -257,8 +283,10 @@ class Parse:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from . import session  # noqa: PLC0415 (session imports this module)
 
-        frame = sys._getframe(1)
         rec = session.current_recorder()
+        if id(self.fn) in _BUILDER_IDS and (rec is None or rec.text_taint is None):
+            return self._run(self.fn, args, kwargs)  # (np.array in an eager frame: no text)
+        frame = sys._getframe(1)
         if rec is not None:
             check_parse(rec, self.fn, args, kwargs, frame)
         fn, args, kwargs = reading(self.fn, args, kwargs, frame)
@@ -267,7 +295,15 @@ class Parse:
                 id(user.f_code) not in session.EAGER_CODES and \
                 not TextTaint.plain(rec, fn, args, kwargs):
             # called by C for instrumented code (map(float, values)): recorded as its call
-            return rec.dispatch(fn, args, kwargs, frame)
+            out = rec.dispatch(fn, args, kwargs, frame)
+        else:
+            out = self._run(fn, args, kwargs)
+        if rec is not None and id(fn) in _BUILDER_IDS:
+            check_parse(rec, fn, args, kwargs, frame, out)
+        return out
+
+    @staticmethod
+    def _run(fn: Any, args: tuple, kwargs: dict) -> Any:
         nested = fn is not builtins.eval
         if nested:
             _inside.depth = _depth() + 1

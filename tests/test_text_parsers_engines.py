@@ -18,6 +18,7 @@ import builtins
 import decimal
 import fractions
 import functools
+import io
 import json
 import linecache
 import math
@@ -34,35 +35,57 @@ from framead import GradientHazard
 pytestmark = pytest.mark.skipif(FAKE, reason="tests framead's text taint itself")
 
 _NS = {"np": np, "builtins": builtins, "decimal": decimal, "fractions": fractions,
-       "functools": functools, "json": json, "ast": ast}
+       "functools": functools, "json": json, "ast": ast, "io": io}
 _N = [0]
 
 # makers: text of the traced y
 MAKERS = {"str": "s = str(y)", "repr": "s = repr(y)", "f-string": "s = f'{y!r}'",
-          "%r": "s = '%r' % (y,)", "format": "s = format(y, '.17g')"}
+          "%r": "s = '%r' % (y,)", "format": "s = format(y, '.17g')",
+          "np.str_": "s = np.str_(repr(y))"}
 
-# parsers: (module, attribute, how its result becomes a float)
+# parsers: (module, attribute, how its result becomes a float[, positional args, keywords]);
+# ``{s}`` in the arguments is the text
 PARSERS = {
     "float": ("builtins", "float", "{}"), "np.float64": ("np", "float64", "float({})"),
     "Decimal": ("decimal", "Decimal", "float({})"),
     "Fraction": ("fractions", "Fraction", "float({})"),
     "json.loads": ("json", "loads", "{}"), "ast.literal_eval": ("ast", "literal_eval", "{}"),
     "eval": ("builtins", "eval", "{}"),
+    # NumPy's parsers (a number array or scalar made of the text)
+    "np.double": ("np", "double", "float({})"),
+    "np.array": ("np", "array", "float({}[0])", ("[{s}]", "float")),
+    "np.array(dtype=)": ("np", "array", "float({}[0])", ("[{s}]",), "dtype=float"),
+    "np.asarray": ("np", "asarray", "float({}[0])", ("[{s}]", "np.float64")),
+    "np.array(str array)": ("np", "array", "float({}[0])", ("np.array([{s}])", "'f8'")),
+    "np.fromiter": ("np", "fromiter", "float({}[0])", ("[{s}]", "float")),
+    "np.full": ("np", "full", "float({}[0])", ("1", "{s}", "float")),
+    "np.fromstring": ("np", "fromstring", "float({}[0])", ("{s} + ',1.5'",), "sep=','"),
+    "np.loadtxt": ("np", "loadtxt", "float({})", ("io.StringIO({s})",)),
+    "np.genfromtxt": ("np", "genfromtxt", "float({})", ("io.StringIO({s})",)),
 }
 
 
-def _ways(mod: str, attr: str, conv: str) -> dict[str, list[str]]:
-    """Lines setting ``v`` from ``s`` by the parser ``mod.attr``; ``# PARSE`` marks the line
-    where the parse runs."""
+def _ways(mod: str, attr: str, conv: str, args: tuple = ("{s}",), kw: str = "",
+          text: str = "s") -> dict[str, list[str]]:
+    """Lines setting ``v`` from the text ``text`` by the parser ``mod.attr`` given ``args`` and
+    ``kw``; ``# PARSE`` marks the line where the parse runs."""
     p = f"{mod}.{attr}"
+
+    def call(f: str, t: str = text) -> str:
+        return f"{f}({', '.join([*(a.format(s=t) for a in args), *([kw] if kw else [])])})"
+
+    items = ", ".join(f"[{a.format(s=text)}]" for a in args)
+    lam = "t"
+    mapped = f"map({f'functools.partial({p}, {kw})' if kw else p}, {items})"
     return {
-        "name": [f"v = {conv.format(p + '(s)')}  # PARSE"],
-        "alias": [f"P = {p}", f"v = {conv.format('P(s)')}  # PARSE"],
-        "getattr": [f"v = {conv.format(f'getattr({mod}, {attr!r})(s)')}  # PARSE"],
-        "partial": [f"v = {conv.format(f'functools.partial({p})(s)')}  # PARSE"],
-        "map": [f"v = {conv.format(f'list(map({p}, [s]))[0]')}  # PARSE"],
-        "lambda": [f"v = {conv.format(f'(lambda t: {p}(t))(s)')}  # PARSE"],
-        "helper": ["def h(t):", f"    return {conv.format(p + '(t)')}  # PARSE", "v = h(s)"],
+        "name": [f"v = {conv.format(call(p))}  # PARSE"],
+        "alias": [f"P = {p}", f"v = {conv.format(call('P'))}  # PARSE"],
+        "getattr": [f"v = {conv.format(call(f'getattr({mod}, {attr!r})'))}  # PARSE"],
+        "partial": [f"v = {conv.format(call(f'functools.partial({p})'))}  # PARSE"],
+        "map": [f"v = {conv.format(f'list({mapped})[0]')}  # PARSE"],
+        "lambda": [f"v = {conv.format(f'(lambda t: {call(p, lam)})({text})')}  # PARSE"],
+        "helper": ["def h(t):", f"    return {conv.format(call(p, lam))}  # PARSE",
+                   f"v = h({text})"],
     }
 
 
@@ -82,8 +105,11 @@ WAYS = sorted(ASTYPE)
 ENGINES = ("instrumented", "eager")
 
 
-def _body(parser: str, way: str) -> list[str]:
-    return ASTYPE[way] if parser == "astype" else _ways(*PARSERS[parser])[way]
+def _body(parser: str, way: str, text: str = "s") -> list[str]:
+    if parser == "astype":
+        return [ln.replace("[s]", f"[{text}]") for ln in ASTYPE[way]]
+    spec = PARSERS[parser]
+    return _ways(*spec, **({} if len(spec) > 3 else {"args": ("{s}",)}), text=text)[way]
 
 
 def _program(body: list[str], engine: str):
@@ -151,8 +177,7 @@ def test_parsers_fuzzed_over_makers_and_values(case, maker, x):
 def test_parse_of_constant_text_is_silent_and_right(parser, engine):
     """Text of a constant (not of y) parsed by each parser, while y's text was made for a log:
     no FA111 and the gradient (3 * 2x) is right."""
-    lines = _body(parser, "name")
-    lines = [ln.replace("(s)", "('3.0')").replace("[s]", "['3.0']") for ln in lines]
+    lines = _body(parser, "name", text="'3.0'")
     body = ["y = x * x", "msg = 'y=' + repr(y)", *lines, "return v * y"]
     native, prog, _, _ = _program(body, engine)
     g = framead.grad(prog)(0.8)
