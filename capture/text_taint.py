@@ -40,7 +40,7 @@ import numpy as np
 from framead.ir import SourceLoc
 
 from . import _evalframe as C
-from .callables import callable_name
+from .callables import callable_name, holds_traced
 from .sourceloc import is_framead_file, loc_of, strip_framead_frames
 
 __all__ = ["BUILDERS", "CALLERS", "READERS", "READER_NAMES", "TOKEN", "Parse", "TextTaint",
@@ -256,8 +256,9 @@ def parse_call(rec: Any, fn: Any, args: tuple, kwargs: dict | None, frame: Any,
         return call(fn, swap_readers(args), kwargs or {})
     check_parse(rec, fn, args, kwargs, frame)
     taint = rec.text_taint
-    if taint is not None and taint.plain(rec, fn, args, kwargs):  # float("2.5"): nothing to
-        out = fn(*args, **(kwargs or {}))  # record
+    if taint is not None and taint.plain(rec, fn, args, kwargs) or id(fn) in _BUILDER_IDS \
+            and not holds_traced((args, kwargs), deep=True):  # float("2.5"), np.array of
+        out = fn(*args, **(kwargs or {}))  # text or constants: nothing to record
     elif fn is builtins.eval:
         return call(*reading(fn, args, kwargs, frame))
     else:
@@ -281,12 +282,12 @@ class Parse:
         self.fn = fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(sys._getframe(1), args, kwargs)
+
+    def _call(self, frame: Any, args: tuple, kwargs: dict) -> Any:
         from . import session  # noqa: PLC0415 (session imports this module)
 
         rec = session.current_recorder()
-        if id(self.fn) in _BUILDER_IDS and (rec is None or rec.text_taint is None):
-            return self._run(self.fn, args, kwargs)  # (np.array in an eager frame: no text)
-        frame = sys._getframe(1)
         if rec is not None:
             check_parse(rec, self.fn, args, kwargs, frame)
         fn, args, kwargs = reading(self.fn, args, kwargs, frame)
@@ -320,6 +321,22 @@ class Parse:
         return repr(self.fn)
 
 
+class _Build(Parse):
+    """A ``BUILDERS`` stand-in (``np.array`` in an eager frame): the builder itself while no
+    capture made text of traced values (what an eager frame's np.array pays then: one test)."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _ARMED["count"]:
+            return self._call(sys._getframe(1), args, kwargs)
+        try:
+            return self.fn(*args, **kwargs)
+        except BaseException as e:
+            e.__traceback__ = strip_framead_frames(e.__traceback__)
+            raise
+
+
 class _Partial(functools.partial):
     """``functools.partial(reader, ...)`` made while armed: a partial (its ``func``, ``args``,
     repr and pickle a native one's; ``type(p)`` is this class) whose call checks as ``Parse``
@@ -341,7 +358,8 @@ def reader_partial(args: tuple, kwargs: dict | None) -> Any:
 
 _Partial.__module__, _Partial.__qualname__, _Partial.__name__ = \
     "functools", "partial", "functools.partial"  # (tp_name: the repr's)
-_STAND_INS: dict[int, Parse] = {id(r): Parse(r) for r in READERS}
+_STAND_INS: dict[int, Parse] = {id(r): (_Build if id(r) in _BUILDER_IDS else Parse)(r)
+                                 for r in READERS}
 
 
 def stand_in(fn: Any) -> Any:
