@@ -64,7 +64,8 @@ def _readers() -> tuple:
     out: list[Any] = [float, int, complex, decimal.Decimal, fractions.Fraction, np.float64,
                       np.float32, np.float16, np.longdouble, np.int64, np.int32,
                       np.complex128, np.fromstring, json.loads, ast.literal_eval,
-                      builtins.eval, np.ndarray.astype]
+                      builtins.eval, np.ndarray.astype, np.ndarray.fill,
+                      np.ndarray.put]
     # NumPy's text reader (np.loadtxt; np.genfromtxt's converters call float())
     load = getattr(getattr(np, "_core", None), "_multiarray_umath", None)
     load = getattr(load, "_load_from_filelike", None)
@@ -149,14 +150,20 @@ class TextTaint:
             return isinstance(out, np.ndarray) and out.dtype.kind in _NUMERIC and \
                 not hasattr(data, "read") and not hasattr(data, "__next__") and \
                 self._holds(data)  # (an iterator's items are not known: not judged)
-        if fn is np.ndarray.astype or _bound_astype(fn):
+        unbound = id(fn) in _METHOD_IDS
+        if unbound or _bound_astype(fn):
             arr, rest = (args[0] if args else kwargs.get("self"), args[1:]) \
-                if fn is np.ndarray.astype else (fn.__self__, args)
-            try:
-                kind = np.dtype(rest[0] if rest else kwargs.get("dtype")).kind
-            except TypeError:
-                return False
-            return kind in _NUMERIC and self._holds(arr)
+                if unbound else (fn.__self__, args)
+            at, key = _METHODS[fn.__name__]
+            if at < 0:  # (astype: its dtype)
+                try:
+                    kind = np.dtype(rest[0] if rest else kwargs.get("dtype")).kind
+                except TypeError:
+                    return False
+                return kind in _NUMERIC and self._holds(arr)
+            value = rest[at] if len(rest) > at else kwargs.get(key)  # (fill, put: a value
+            return isinstance(arr, np.ndarray) and arr.dtype.kind in _NUMERIC and \
+                self._holds(value)  # written into a number array)
         return any(self._holds(a) for a in (*args, *kwargs.values()))
 
     @staticmethod
@@ -229,8 +236,14 @@ def _depth() -> int:
     return getattr(_inside, "depth", 0)
 
 
+# ndarray methods that parse text: where the text is (astype: the array itself)
+_METHODS = {"astype": (-1, ""), "fill": (0, "value"), "put": (1, "values")}
+_METHOD_IDS = frozenset(id(getattr(np.ndarray, k)) for k in _METHODS)
+
+
 def _bound_astype(fn: Any) -> bool:
-    return type(fn) is types.BuiltinMethodType and fn.__name__ == "astype" and \
+    """Whether ``fn`` is an array's bound ``astype`` (``fill``, ``put``)."""
+    return type(fn) is types.BuiltinMethodType and fn.__name__ in _METHODS and \
         isinstance(fn.__self__, np.ndarray)
 
 

@@ -120,3 +120,35 @@ def test_no_text_leaves_builders_unrouted():
     assert framead.grad(prog)(0.5) == pytest.approx(fd_grad(prog, (0.5,)), rel=1e-6)
     assert seen[-1] == before == [C.get_callable_flags(f) for f in (np.array, np.asarray,
                                                                      np.copyto)]
+
+
+WRITERS = {"a.fill": "a.fill({t})", "a.put": "a.put(0, {t})", "np.put": "np.put(a, [0], [{t}])",
+           "np.ndarray.fill": "np.ndarray.fill(a, {t})"}
+
+
+def _writers():
+    for way in sorted(WRITERS):
+        for engine in ENGINES:
+            marks = [pytest.mark.xfail(strict=True, reason=(
+                "eager_probes.callee swaps a bound ndarray method for its stand-in only "
+                "when it is astype"))] if engine == "eager" and way.startswith("a.") else []
+            yield pytest.param(way, engine, marks=marks, id=f"{way}-{engine}")
+
+
+@pytest.mark.parametrize(("way", "engine"), list(_writers()))
+def test_text_written_into_number_array(way, engine):
+    """y's text written into a float array (``fill``, ``put``) is parsed: FA111 at that line;
+    constant text, or y's text into a str array, is silent and the gradient right."""
+    for text, dtype, want in (("s", "float", True), ("'2.5'", "float", False),
+                              ("s", "'U30'", False)):
+        native, prog, file, at = _program([
+            "y = x * x", "s = repr(y)", f"a = np.zeros(1, {dtype})",
+            WRITERS[way].format(t=text) + "  # PARSE",
+            "return (float(a[0]) if a.dtype.kind == 'f' else 0.0) + x + y"], engine)
+        value, g = framead.value_and_grad(prog)(0.4)
+        assert value == native(0.4)
+        hz = framead.trace(prog, 0.4).hazards
+        got = (file, at) in [(h.loc.file, h.loc.line) for h in hz if h.code == "FA111"]
+        assert got == want, (way, text, dtype, [(h.code, h.loc.short()) for h in hz])
+        if not want:
+            assert math.isclose(g, fd_grad(native, (0.4,)), rel_tol=1e-6)
