@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -131,7 +132,9 @@ def _writers():
         for engine in ENGINES:
             marks = [pytest.mark.xfail(strict=True, reason=(
                 "eager_probes.callee swaps a bound ndarray method for its stand-in only "
-                "when it is astype"))] if engine == "eager" and way.startswith("a.") else []
+                "when it is astype (3.13 loads the method's descriptor: swapped)"))] \
+                if engine == "eager" and way.startswith("a.") and sys.version_info < (3, 13) \
+                else []
             yield pytest.param(way, engine, marks=marks, id=f"{way}-{engine}")
 
 
