@@ -107,7 +107,7 @@ def callee(v: Any) -> Any:
     hit = _SWAPS.get(id(v))
     if hit is not None:
         return hit
-    if type(v) is types.BuiltinMethodType and v.__name__ == "astype":
+    if type(v) is types.BuiltinMethodType and v.__name__ in ("astype", "fill", "put"):
         return stand_in(v)  # (a str array's: a parse; another array's: itself)
     calling = _CALLING.get(id(v))
     return calling[1] if calling is not None and calling[0] is v else v

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -130,12 +129,7 @@ WRITERS = {"a.fill": "a.fill({t})", "a.put": "a.put(0, {t})", "np.put": "np.put(
 def _writers():
     for way in sorted(WRITERS):
         for engine in ENGINES:
-            marks = [pytest.mark.xfail(strict=True, reason=(
-                "eager_probes.callee swaps a bound ndarray method for its stand-in only "
-                "when it is astype (3.13 loads the method's descriptor: swapped)"))] \
-                if engine == "eager" and way.startswith("a.") and sys.version_info < (3, 13) \
-                else []
-            yield pytest.param(way, engine, marks=marks, id=f"{way}-{engine}")
+            yield pytest.param(way, engine, id=f"{way}-{engine}")
 
 
 @pytest.mark.parametrize(("way", "engine"), list(_writers()))
