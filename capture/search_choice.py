@@ -4,17 +4,12 @@ A converged search (bisection, golden section, ternary, regula falsi, Nelder-Mea
 traced values until its comparisons are near-ties of work that reaches no output, and returns
 a value the derivative sees as a constant (``0.5 * (lo + hi)`` of untraced floats).
 
-First order (``chosen_exit``): the constant is lost where the output's derivative in it is
-not zero. The objective value of a minimiser, ``g(x*, t)``, has a zero one (dg/dx = 0 at x*,
-the envelope theorem: its gradient is right, silent); a root, or a minimiser's argument used
-elsewhere (``x* + t``, ``x* * t``), has not, and loses dx*/dt. The check is a forward
-tangent of the recorded graph in each suspected constant (a float read after the search by a
-node that reaches the result, not a literal of its code, nor a parameter: read unchanged
-before, or held by a cell, dict or object), taken again with the constant moved: a tangent
-whose zero (along its own slope) lies within the search's precision of the constant is a
-stationary point's (``2 w (x - t)`` at x = t + 1e-9), silent; a root's (``x* + t``: 1, its
-slope 0) is not. A grid's argmin makes no near-tie (silent: it is locally
-constant); Newton's iterates reach the result (silent: they carry the derivative).
+First order is not checked: a root, or a minimiser's argument read with another path to the
+input (``x* + t``), loses dx*/dt silently (tests/test_search_choice_first_order.py's strict
+xfails). A forward tangent in each suspected constant alone (tried: git show f24763c)
+reported right programs, whose constants move together (a Newton step from the bracket reads
+x* and g(x*), tangents +-1/g' that cancel); a minimiser's objective value is right (envelope
+theorem).
 
 Second order (``decided_exit``): after a nested capture's inputs, any such constant read by a
 node that reaches the result (the first derivative may be right; its derivative is not).
@@ -23,10 +18,7 @@ node that reaches the result (the first derivative may be right; its derivative 
 from __future__ import annotations
 
 import dis
-import gc
 import operator
-import os
-import types
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -38,7 +30,7 @@ from framead.ir import Node, Value
 from .primitive_rules import COPY_RULE, SETITEM_RULE
 from .sourceloc import resolve_where
 
-__all__ = ["Decided", "Chosen", "decided_exit", "chosen_exit", "search_message"]
+__all__ = ["Decided", "decided_exit", "search_message"]
 
 _SCALARS = (float, int, np.float64, np.float32)
 _ADD_IDS = frozenset(map(id, (operator.add, operator.iadd, operator.sub, operator.isub,
@@ -251,64 +243,6 @@ def _reaches(nodes: list, j: int, a: Any, live: set[int], outputs: list | None) 
 
 # --- first order ----------------------------------------------------------------------------
 
-STATIONARY = 1e-4  # a tangent whose zero is this near (times max(|u|, 1)) is a minimiser's
-STEP = 1e-3  # the constant moved by this (times max(|u|, 1)) gives the tangent's slope
-CANDIDATES = 4  # suspected constants whose tangent is taken, at most, a capture
-
-
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_OWN = tuple(os.path.join(_ROOT, d) + os.sep for d in ("framead", "capture", "rules"))
-
-
-def _own(n: Node) -> bool:
-    """Whether the node ran in framead's code or in generated code (a nested derivative's:
-    its constants are the rules' own, ``2 * c`` for ``c * t ** 2``)."""
-    frames = getattr(getattr(n, "_loc", None), "frames", None)
-    return type(frames) is tuple and bool(frames) and \
-        frames[0][0].co_filename.startswith((*_OWN, "<"))
-
-
-class Chosen(Node):
-    """The operand of a search's comparison (located there) whose choice, a constant of the
-    trace, the result depends on with a non-zero derivative."""
-
-    __slots__ = ()
-
-
-def _converged(nodes: list, cmps: list, live: Callable[[], set[int]]) -> list[int]:
-    """The node counts of the oldest and the newest comparison that are near-ties of work
-    reaching no output (a converged search's); [] where none is."""
-    ats = sorted({at for at, _ in cmps if 0 < at <= len(nodes)})
-
-    def converged(at: int, dist: float) -> bool:
-        if not 0 < at <= len(nodes):
-            return False
-        prev = max((a for a in ats if a < at), default=0)
-        window = nodes[max(prev, at - SEARCH_WALK):at]
-        if not window or not _margin(window, dist):
-            return False
-        seen = live()
-        return not any(_ids(n.outputs) & seen for n in window)
-
-    first = next((at for at, dist in cmps if converged(at, dist)), None)
-    if first is None:
-        return []
-    return [first, next(at for at, dist in reversed(cmps) if converged(at, dist))]
-
-
-def _parameters(nodes: list, end: int) -> set[float]:
-    """Float constants read before ``end`` unchanged where they are read (a parameter of the
-    program: ``w`` in ``w * (x - t) ** 2``, read at each evaluation of a search)."""
-    seen: dict[tuple, set[float]] = {}
-    for n in nodes[:end]:
-        frames = getattr(getattr(n, "_loc", None), "frames", None)
-        key = (id(frames[0][0]), frames[0][1]) if type(frames) is tuple and frames else None
-        for k, a in enumerate(n.args):
-            if type(a) is float or isinstance(a, np.floating):
-                seen.setdefault((key, k), set()).add(float(a))
-    return {next(iter(v)) for v in seen.values() if len(v) == 1}
-
-
 def _abs(x: Any) -> Any:
     return np.abs(x) if isinstance(x, np.ndarray) else abs(x)
 
@@ -363,74 +297,8 @@ def _tangents(nodes: list, reads: dict[int, set[int]], live: set[int], h: float,
             if type(o) is Value and o.id in tan]
 
 
-def _tangent_lost(nodes: list, reads: dict[int, set[int]], live: set[int], u: float,
-                  outs: list[Any]) -> bool:
-    """Whether the outputs' derivative in the constant ``u`` read at ``reads`` is not zero:
-    more than STATIONARY of u's scale from zero along its own slope (a minimiser's objective
-    value, at x* found to the search's precision, is a stationary point: ``2 w (x - t)`` at
-    x = t + 1e-9 is 1e-9 of its slope 2 w from zero). False where a node cannot tell."""
-    h = STEP * max(abs(u), 1.0)
-    t0, t1 = _tangents(nodes, reads, live, 0.0, outs), _tangents(nodes, reads, live, h, outs)
-    if not t0 or t1 is None or len(t1) != len(t0):
-        return False
-    for a, b in zip(t0, t1, strict=True):
-        if a.shape == b.shape and np.any(
-                np.abs(a) > STATIONARY * max(abs(u), 1.0) * np.abs((b - a) / h)):
-            return True
-    return False
-
-
-def _stored(u: Any) -> bool:
-    """Whether the float ``u`` is held by a cell, a dict, a function or an object (a parameter
-    of the program, read only after the search), not only by the trace (a value the search
-    made: the frame that made it has returned). One walk of the collector's objects: run only
-    for a constant whose tangent would be reported."""
-    for r in gc.get_referrers(u):
-        if isinstance(r, (types.CellType, dict, types.FunctionType, types.ModuleType)) or \
-                not isinstance(r, (list, tuple, types.FrameType)):
-            return True
-    return False
-
-
-def chosen_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]],
-                outs: list[Any]) -> Node | None:
-    """A converged search's comparison whose chosen constant the result depends on with a
-    non-zero derivative (first order: the module docstring), or None."""
-    conv = _converged(nodes, cmps, live_of)
-    if not conv:
-        return None
-    first, live = conv[0], live_of()
-    reads: dict[int, tuple[list, dict[int, set[int]]]] = {}  # (not keyed by the floats:
-    params: set[float] | None = None  # see _stored)
-    for j in range(first, len(nodes)):
-        n = nodes[j]
-        if not _ids(n.outputs) & live or _own(n):
-            continue
-        for k, a in enumerate(n.args):
-            if not (type(a) is float or isinstance(a, np.floating)) or not a or \
-                    float(a) in _literals(n):
-                continue
-            if params is None:
-                params = _parameters(nodes, conv[-1])
-            if float(a) in params or id(a) not in reads and len(reads) >= CANDIDATES:
-                continue
-            reads.setdefault(id(a), ([a], {}))[1].setdefault(j, set()).add(k)
-    for u, r in reads.values():
-        if _tangent_lost(nodes, r, live, float(u[0]), outs) and not _stored(u[0]):
-            m = _comparison_after(nodes[conv[-1] - 1])
-            return Chosen(m.rule, m.args, m.kwargs, m.outputs, m._loc)
-    return None
-
-
 def search_message(node: Node) -> str:
-    """FA102's message for ``decided_exit``'s and ``chosen_exit``'s findings."""
-    if type(node) is Chosen:
-        return ("the result depends on a value chosen by comparisons of traced values (a "
-                "search: bisection, regula falsi, golden section, ternary...) that converged "
-                "at this line: to the derivative the chosen value is a constant, so the term "
-                "from its own dependence on the inputs is lost (only a minimiser's objective "
-                "value keeps a right gradient, by the envelope theorem). Use framead.implicit "
-                "on the condition the value solves, or a differentiable formulation")
+    """FA102's message for ``decided_exit``'s finding."""
     return ("a higher-order derivative (hessian, grad of grad, jacfwd or jvp of grad) "
             "reads a value chosen by comparisons of traced values (a search: golden "
             "section, bisection, ternary, Nelder-Mead...) that converged at this line: "

@@ -45,12 +45,12 @@ import numpy as np
 from framead.ir import Node, Value
 
 from . import _evalframe as C
-from .search_choice import Chosen, Decided, chosen_exit, decided_exit, search_message  # noqa: F401
+from .search_choice import Decided, decided_exit, search_message
 from .search_choice import ids as _ids
 from .search_choice import size as _size
 from .sourceloc import MAX_STACK, line_at, resolve_where
 
-__all__ = ["note", "zero_trip_exit", "zero_trip_message", "decided_exit", "chosen_exit"]
+__all__ = ["note", "zero_trip_exit", "zero_trip_message", "decided_exit"]
 
 CANCELLED = 1e-8  # a residual at most this times its operands' size is rounding level
 TIE = 1e-8  # a test that a change of TIE x the residual's operands would flip is a tie
@@ -406,17 +406,12 @@ def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
                 # last is the test's value
                 if _judge(nodes, i, live_of, [(at, dist)], scale):
                     return _compared_at(n)
-    found = decided_exit(nodes, cmps, live_of, outputs)
-    # first order (search_choice.chosen_exit) is not called yet: it reported ordinary code
-    # that is right (a Newton step from a bisection's bracket reads g'(x*) as a constant, a
-    # secant from a bracket stopped early) and took noise_check's finds to the comparison;
-    # tests/test_search_choice_first_order.py keeps the loss pinned by strict xfails
-    return found
+    return decided_exit(nodes, cmps, live_of, outputs)  # (first order: search_choice.py)
 
 
 def zero_trip_message(node: Node) -> str:
     """FA102's message for ``zero_trip_exit``'s finding."""
-    if type(node) in (Decided, Chosen):
+    if type(node) is Decided:
         return search_message(node)
     return ("a loop ran zero times: its first test compared a value that cancels to rounding "
             "level (a residual of exactly 0, as where an iteration starts at its answer) "

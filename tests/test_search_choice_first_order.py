@@ -1,9 +1,9 @@
 """First order through a root a search chose by comparisons, where the result ALSO depends on
 the input directly: the root's dependence on the input is lost. When the result depends on the
 input only through the comparisons, FA102 reports it (Recorder.finish); when another path
-connects it, capture/search_choice.chosen_exit reports it (the criterion: a converged search's
-constant reaches the output with a non-zero derivative; a minimiser's value has a zero one,
-the envelope theorem, and stays silent)."""
+connects it, nothing does yet (strict xfails below; capture/search_choice.py's docstring says
+why a tangent per constant was not enough). A minimiser's objective value is right (envelope
+theorem) and must stay silent."""
 from __future__ import annotations
 
 import inspect
@@ -47,10 +47,10 @@ PROGRAMS = {
 
 
 FIRST_ORDER_OFF = pytest.mark.xfail(strict=True, reason=(
-    "search_choice.chosen_exit (the first-order check) is not called: its criterion (a "
-    "tangent in each suspected constant) reported right programs (test_decision_only_results: "
-    "a Newton step from a bisection's bracket, an early-stopped secant), so a root read with "
-    "another path to the input is still a silent wrong"))
+    "first order is not checked (capture/search_choice.py's docstring): a tangent in each "
+    "suspected constant alone (tried, f24763c) reported right programs "
+    "(test_decision_only_results: a Newton step from a bisection's bracket, an early "
+    "secant), so a root read with another path to the input is still a silent wrong"))
 
 
 @FIRST_ORDER_OFF
