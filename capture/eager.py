@@ -61,6 +61,7 @@ from .caller_frame import trampoline
 from .eager_probes import CALLEE_NAMES, callee, result_seen
 from .eager_probes import state as probe_state
 from .eager_tracer import Extent, Tracer, new_tracer, running
+from .eager_unwrap import fix_attributes, rebind_tuple, unwrap
 from .sourceloc import release_frames, strip_framead_frames
 
 __all__ = ["MAX_DEPTH", "Tracer", "mark_eager", "run_eager", "unwrap"]
@@ -137,50 +138,6 @@ def _wrap_env(fn: types.FunctionType, ext: Extent) -> None:
         if w is not v:
             g[name] = w
             ext.restores.append(("global", g, name, v, w))
-
-
-def unwrap(x: Any, _seen: set | None = None, _depth: int = 0) -> Any:
-    """``x`` with every Tracer replaced by its object: lists, dicts, sets and object arrays are
-    changed in place, tuples (and namedtuples) rebuilt when something changed."""
-    t = type(x)
-    if t is Tracer:
-        return x._fa_obj
-    if _depth > 64 or not (t is list or t is dict or t is set or isinstance(x, tuple)
-                           or (t is np.ndarray and x.dtype == object)):
-        return x
-    seen = set() if _seen is None else _seen
-    if id(x) in seen:
-        return x
-    seen.add(id(x))
-    d = _depth + 1
-    if t is list:
-        for i, item in enumerate(x):
-            u = unwrap(item, seen, d)
-            if u is not item:
-                x[i] = u
-    elif t is dict:
-        for k in [k for k in x if type(k) is Tracer]:
-            x[k._fa_obj] = x.pop(k)
-        for k, item in x.items():
-            u = unwrap(item, seen, d)
-            if u is not item:
-                x[k] = u
-    elif t is set:
-        for item in [i for i in x if type(i) is Tracer]:
-            x.discard(item)
-            x.add(item._fa_obj)
-    elif t is np.ndarray:
-        for idx in np.ndindex(x.shape):
-            item = x[idx]
-            u = unwrap(item, seen, d)
-            if u is not item:
-                x[idx] = u
-    else:
-        items = [unwrap(i, seen, d) for i in x]
-        if any(a is not b for a, b in zip(items, x, strict=True)):
-            return tuple(items) if t is tuple else (
-                x._make(items) if hasattr(x, "_make") else t(items))
-    return x
 
 
 # ---------------------------------------------------------------------- following values in
@@ -524,72 +481,18 @@ def _purge(escaped: list) -> set[str]:
             except ValueError:
                 pass
         elif tr is tuple:
-            if not _rebind_tuple(r, fix):
+            if not rebind_tuple(r, fix):
                 left.add("a tuple")
         elif tr is types.FrameType:
             left.add(f"the frame of {r.f_code.co_qualname}")
         elif isinstance(r, types.GeneratorType | types.CoroutineType | types.AsyncGeneratorType):
             left.add(f"the suspended {tr.__name__} {r.__qualname__}")
-        elif not _fix_attributes(r, fix):
+        elif not fix_attributes(r, fix):
             left.add(f"a {tr.__name__}")
     del refs
     if patched_dict:
         sys._clear_type_cache()  # the dict may have been a class's namespace
     return left
-
-
-def _fix_attributes(obj: Any, fix) -> bool:
-    """Instance attributes (``__dict__`` entries and slots) holding Tracers, rewritten in place
-    without running the class's ``__setattr__`` or property setters."""
-    done = False
-    try:
-        d = object.__getattribute__(obj, "__dict__")
-    except (AttributeError, TypeError):
-        d = None
-    if type(d) is dict:
-        for k, v in list(d.items()):
-            if type(v) is Tracer:
-                d[k] = fix(v)
-                done = True
-    for klass in type(obj).__mro__:
-        slots = klass.__dict__.get("__slots__", ())
-        for name in (slots,) if isinstance(slots, str) else slots:
-            desc = klass.__dict__.get(name)
-            if not isinstance(desc, types.MemberDescriptorType):
-                continue
-            try:
-                v = desc.__get__(obj, klass)
-            except AttributeError:
-                continue
-            if type(v) is Tracer:
-                desc.__set__(obj, fix(v))
-                done = True
-    return done
-
-
-def _rebind_tuple(tup: tuple, fix) -> bool:
-    """A tuple holding a Tracer: put an unwrapped copy where the tuple itself is held."""
-    new = tuple(fix(x) for x in tup)
-    ok = False
-    for holder in gc.get_referrers(tup):
-        th = type(holder)
-        if th is list:
-            for i, item in enumerate(holder):
-                if item is tup:
-                    holder[i] = new
-                    ok = True
-        elif th is dict:
-            for k, item in list(holder.items()):
-                if item is tup:
-                    holder[k] = new
-                    ok = True
-        elif th is types.CellType:
-            if holder.cell_contents is tup:
-                holder.cell_contents = new
-                ok = True
-        elif (th.__module__ or "").startswith("framead"):
-            ok = True  # framead's own bookkeeping (a node's constant arguments)
-    return ok
 
 
 def _calibrate() -> int:

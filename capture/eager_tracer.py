@@ -85,9 +85,9 @@ class Extent:
         self.qualname = qualname
 
 
-def new_tracer(obj: Any, ext: Extent) -> Tracer:
-    """A Tracer of ``obj``, registered when traced and kept in ``ext.created``."""
-    t = object.__new__(Tracer)
+def new_tracer(obj: Any, ext: Extent, cls: type | None = None) -> Tracer:
+    """A Tracer (``cls``: a subclass) of ``obj``, registered when traced, in ``ext.created``."""
+    t = object.__new__(cls or Tracer)
     t._fa_obj = obj
     t._fa_rec = ext.rec
     t._fa_reg = 0
@@ -154,7 +154,7 @@ def _same(t: Tracer, res: Any) -> Any:
 def _raw(x: Any) -> Any:
     """``x`` with Tracers replaced by their objects (new lists/tuples/dicts; for calls)."""
     t = type(x)
-    if t is Tracer:
+    if t is Tracer or t in overrides.TRACER_TYPES:  # (a FlatTracer: capture/eager_flat.py)
         return x._fa_obj
     if t is list or t is tuple:
         items = [_raw(i) for i in x]
@@ -580,5 +580,4 @@ class _Method:
 
     def __repr__(self) -> str:
         return repr(self._fn)
-
 

@@ -1,0 +1,71 @@
+"""An array Tracer's ``.flat``, ``.data`` and ``.ctypes``, read as instrumented code reads them.
+
+``Tracer.__getattr__`` hands out its object's attributes as they are, which for these three
+lost gradients silently: ``a.flat`` was the real array's ``np.flatiter``, so ``a.flat[0]``,
+``for v in a.flat`` and ``a.flat[k] = v`` read and wrote plain numbers no operation recorded
+(``np.full(1, y)`` looked broken: its result was right, ``a.flat[0]`` lost it). Here they go
+through ``Recorder.get_attr`` as in instrumented code (``.data``/``.ctypes`` of a traced array:
+FA105, raw memory) and ``a.flat`` is a ``FlatTracer``: a Tracer of the flatiter whose items are
+read (``[k]``, iteration, ``next``) and written (``[k] = v``) by the recorder.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from . import _evalframe as C
+from .eager_tracer import Tracer, _wrap, new_tracer, running, user_traceback
+from .handlers import _flat_next
+from .overrides import TRACER_TYPES
+from .session import current_recorder
+
+__all__ = ["FlatTracer", "is_tracer"]
+
+
+class FlatTracer(Tracer):
+    """A Tracer of ``a.flat`` (an ``np.flatiter``): an iterator, as the flatiter is."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        return self
+
+    @user_traceback
+    def __next__(self):
+        it, rec = self._fa_obj, self._fa_rec
+        if rec is not current_recorder() or not C.is_enabled():
+            return next(it)
+        return _wrap(_flat_next(rec, it, sys._getframe(1)), rec)
+
+
+TRACER_TYPES.add(FlatTracer)
+
+
+def is_tracer(x: Any) -> bool:
+    """Whether ``x`` is a Tracer (a ``FlatTracer`` too)."""
+    t = type(x)
+    return t is Tracer or t is FlatTracer
+
+
+def _attr(name: str) -> property:
+    @user_traceback
+    def get(self: Tracer) -> Any:
+        obj, rec = self._fa_obj, self._fa_rec
+        if rec is not current_recorder() or not C.is_enabled() or \
+                not isinstance(obj, np.ndarray):
+            return getattr(obj, name)
+        out = rec.get_attr(obj, name, sys._getframe(1))
+        ext = getattr(running, "extent", None)
+        if type(out) is not np.flatiter or ext is None or ext.rec is not rec:
+            return out
+        return new_tracer(out, ext, FlatTracer)
+
+    get.__name__ = name
+    return property(get)
+
+
+for _name in ("flat", "data", "ctypes"):
+    setattr(Tracer, _name, _attr(_name))
