@@ -6,14 +6,28 @@ hint. Coverage reports, the CLI (``python -m framead hazards``) and ``GradientHa
 messages read them from here. ``Hazard(...)`` with an unregistered code raises
 ``UnregisteredHazard`` under pytest (or with ``FRAMEAD_CHECK_HAZARDS=1``): a new hazard site
 must register its code first.
+
+Where: a hazard's ``loc`` is the innermost frame of the USER's code (``Hazard`` moves it
+there): when the gradient is lost inside library code the user called (``statistics.mean``,
+``json.dumps``, SciPy's or NumPy's own Python code: the standard library, installed packages,
+framead's own and generated code), ``loc`` is the user's line that called it, ``inside`` the
+library frame where it happened (its callers up to the user's: ``inside.stack``), and the
+message ends with both. A chain with no user frame (a library differentiated directly) keeps
+its innermost frame. ``locate`` finds the user's frame past framead's own frames and past the
+callers C's walk keeps (``sourceloc.MAX_STACK``).
 """
 
 from __future__ import annotations
 
 import os
+import site
+import sysconfig
 from dataclasses import dataclass
+from types import FrameType
 
 from framead.ir import SourceLoc
+
+from .sourceloc import is_framead_file, is_trampoline, loc_of
 
 
 @dataclass(frozen=True)
@@ -128,16 +142,107 @@ def _check_codes() -> bool:
     return bool(os.environ.get("FRAMEAD_CHECK_HAZARDS") or os.environ.get("PYTEST_CURRENT_TEST"))
 
 
+# --- where: the user's line first ------------------------------------------------------------
+def _library_dirs() -> tuple[str, ...]:
+    dirs = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    dirs.update(getattr(site, "getsitepackages", list)())
+    dirs.add(getattr(site, "getusersitepackages", str)())
+    return tuple(dict.fromkeys(os.path.join(f(d), "") for d in dirs if d
+                               for f in (os.path.abspath, os.path.realpath)))
+
+
+LIBRARY_DIRS = _library_dirs()
+_PACKAGE_PARTS = tuple(f"{os.sep}{d}{os.sep}" for d in ("site-packages", "dist-packages"))
+_MAX_WALK = 64  # frames locate() walks at most
+_MAX_FILES = 4096  # bound of the is_library_file cache
+_library: dict[str, bool] = {}
+
+
+def is_library_file(filename: str) -> bool:
+    """Whether ``filename`` is not the user's code: the standard library (frozen modules
+    too), installed packages (any ``site-packages``/``dist-packages`` folder), framead's own
+    or generated code (``<framead...>``)."""
+    hit = _library.get(filename)
+    if hit is None:
+        hit = (filename.startswith(("<frozen ", "<framead")) or "<framead" in filename
+               or os.path.abspath(filename).startswith(LIBRARY_DIRS)
+               or any(p in filename for p in _PACKAGE_PARTS) or is_framead_file(filename))
+        if len(_library) >= _MAX_FILES:
+            _library.clear()
+        _library[filename] = hit
+    return hit
+
+
+def split_user(loc: SourceLoc) -> tuple[SourceLoc, SourceLoc | None]:
+    """``(user, inside)``: the innermost user frame of ``loc``'s chain (its callers after it)
+    and the library frames it called (innermost first, its callers up to the user's in
+    ``inside.stack``); ``(loc, None)`` when ``loc`` is the user's or no frame is."""
+    if not is_library_file(loc.file):
+        return loc, None
+    for i, (file, line, function) in enumerate(loc.stack):
+        if not is_library_file(file):
+            return (SourceLoc(file, line, function, loc.stack[i + 1:]),
+                    SourceLoc(loc.file, loc.line, loc.function, loc.stack[:i]))
+    return loc, None
+
+
+def inside_text(inside: SourceLoc) -> str:
+    """The message's note of the library code a hazard happened in: what the user's line
+    called, and where inside it."""
+    if not inside.stack:
+        return f" (this line called {inside.function}; it happened inside, at {inside.short()})"
+    file, line, function = inside.stack[-1]
+    return (f" (this line called {function}, {SourceLoc(file, line, function).short()}; it "
+            f"happened inside, at {inside.short()} in {inside.function})")
+
+
+def locate(frame: FrameType | SourceLoc | None) -> SourceLoc:
+    """Where a hazard in ``frame`` (or at that SourceLoc) happened: ``loc_of(frame)``, or,
+    when its chain holds library code only (C's walk ends at framead's frames, or after
+    MAX_STACK callers), that chain carried on to the user's frame and its callers, framead's
+    frames left out, never past a trampoline (where the capture began)."""
+    if frame is None or isinstance(frame, SourceLoc):
+        return frame if frame is not None else loc_of(None)
+    loc = loc_of(frame)
+    if not is_library_file(loc.file) or not all(is_library_file(s[0]) for s in loc.stack):
+        return loc
+    chain: list[tuple[str, int, str]] = []
+    f: FrameType | None = frame
+    for _ in range(_MAX_WALK):
+        if f is None or is_trampoline(f.f_code):
+            break
+        if not is_framead_file(f.f_code.co_filename):
+            here = loc_of(f)  # (C's line: the original code's, under instrumenting)
+            if not is_library_file(here.file):
+                if not chain:
+                    return loc
+                return SourceLoc(*chain[0], (*chain[1:], (here.file, here.line, here.function),
+                                             *here.stack))
+            chain.append((here.file, here.line, here.function))
+        f = f.f_back
+    return loc
+
+
 @dataclass(frozen=True)
 class Hazard:
+    """One hazard: ``loc`` the user's line (see the module's doc), ``inside`` the library
+    frame where it happened when that is not the user's code."""
+
     code: str
     op: str
     loc: SourceLoc
     message: str
+    inside: SourceLoc | None = None
 
     def __post_init__(self) -> None:
         if self.code not in REGISTRY and _check_codes():
             lookup(self.code)  # raises UnregisteredHazard
+        if self.inside is None:
+            user, inside = split_user(self.loc)
+            if inside is not None:
+                object.__setattr__(self, "loc", user)
+                object.__setattr__(self, "inside", inside)
+                object.__setattr__(self, "message", self.message + inside_text(inside))
 
     @property
     def kind(self) -> HazardKind | None:

@@ -26,7 +26,7 @@ from .callables import callable_name, holds_traced
 from .calls import dispatch
 from .guards import ShapeOf, StaticLeaves, WhichArgument
 from .handlers import ProbeHandlers, init_op_rules
-from .hazards import Hazard
+from .hazards import Hazard, locate
 from .mutation import Mutations
 from .native import Result, call_as_user, call_quiet
 from .noise_check import noise_division, noise_message
@@ -464,7 +464,7 @@ class Recorder(ProbeHandlers, Mutations, ValueTable):
     def hazard(self, code: str, op: str, frame: Any, message: str) -> None:
         """Record a place where the gradient may be lost; raise at once in strict mode.
         ``frame`` is the frame it happened in, or its SourceLoc."""
-        h = Hazard(code, op, frame if isinstance(frame, SourceLoc) else loc_of(frame), message)
+        h = Hazard(code, op, locate(frame), message)  # (the user's line: hazards.py)
         self.hazards.append(h)
         if self.strict:
             raise GradientHazard(h)
