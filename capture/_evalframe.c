@@ -102,6 +102,16 @@ static PyObject *flag_refs;   /* list: keeps flagged callables alive */
 static PyTypeObject *ndarray_type;
 static PyTypeObject *deque_type; /* collections.deque (PyInit__evalframe) */
 static PyTypeObject *method_wrapper_type; /* type(None.__repr__): not exported by 3.13 */
+/* descrobject.c's wrapperobject (a.__setitem__), the same in 3.11-3.13 */
+typedef struct {
+    PyObject_HEAD
+    PyObject *descr;
+    PyObject *self;
+} fa_method_wrapper;
+/* text_taint's stored_text(a, k, v) while a capture made text of traced values (else NULL),
+   and a tuple of the other targets judged in Python (eager's Tracers, np.flatiter) */
+static PyObject *text_store_hook;
+static PyObject *text_store_proxies;
 
 static Py_ssize_t extra_index = -1;
 /* Decision generations: a cached decision is valid for a thread while its
@@ -1413,6 +1423,12 @@ lookup_flags(PyObject *c)
     }
     if (PyMethod_Check(c)) { /* bound Python method: flags of its function */
         e = ptrmap_find(&callable_flags, PyMethod_GET_FUNCTION(c));
+        if (e != NULL) {
+            return (unsigned)e->value;
+        }
+    }
+    else if (Py_IS_TYPE(c, method_wrapper_type)) { /* a.__setitem__: its slot wrapper's */
+        e = ptrmap_find(&callable_flags, ((fa_method_wrapper *)c)->descr);
         if (e != NULL) {
             return (unsigned)e->value;
         }
@@ -5113,6 +5129,99 @@ static PyTypeObject Rows_Type = {
               "array, read as the recorder reads a[i].",
 };
 
+/* Text NumPy parses when it is stored into a number array: str or bytes (np.str_,
+   np.bytes_), a str/bytes/object array, a list or tuple holding one (3 levels deep). */
+static int
+holds_text(PyObject *v, int depth)
+{
+    if (PyUnicode_Check(v) || PyBytes_Check(v)) {
+        return 1;
+    }
+    if (PyList_Check(v) || PyTuple_Check(v)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
+        PyObject **items = PySequence_Fast_ITEMS(v);
+        for (Py_ssize_t i = 0; depth < 3 && i < n; i++) {
+            if (holds_text(items[i], depth + 1)) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    if (ndarray_type != NULL && PyObject_TypeCheck(v, ndarray_type)) {
+        char kind = PyArray_DESCR((PyArrayObject *)v)->kind;
+        return kind == 'U' || kind == 'S' || kind == 'O';
+    }
+    return 0;
+}
+
+/* a[k] = v while armed: text stored into a number array (or a proxy's target) goes to
+   text_taint's hook first (FA111; strict mode raises); anything else costs a type test. */
+static int
+text_store(PyObject *a, PyObject *k, PyObject *v)
+{
+    if (T.h_obj == NULL) {
+        return 0;
+    }
+    if (ndarray_type != NULL && PyObject_TypeCheck(a, ndarray_type)) {
+        char kind = PyArray_DESCR((PyArrayObject *)a)->kind;
+        if (kind != 'f' && kind != 'c' && kind != 'i' && kind != 'u' && kind != 'b') {
+            return 0;
+        }
+    }
+    else {
+        Py_ssize_t n = text_store_proxies != NULL ? PyTuple_GET_SIZE(text_store_proxies) : 0;
+        Py_ssize_t i = 0;
+        while (i < n && (PyObject *)Py_TYPE(a) != PyTuple_GET_ITEM(text_store_proxies, i)) {
+            i++;
+        }
+        if (i == n) {
+            return 0;
+        }
+    }
+    if (!holds_text(v, 0)) {
+        return 0;
+    }
+    PyObject *hook = Py_NewRef(text_store_hook);
+    PyObject *r = PyObject_CallFunctionObjArgs(hook, a, k, v, NULL);
+    Py_DECREF(hook);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* text_setitem(a, k, v): an eager frame's STORE_SUBSCR (capture/eager.py): a[k] = v, text
+   stored into a number array judged first */
+static PyObject *
+m_text_setitem(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (FA_UNLIKELY(nargs != 3)) {
+        return wrong_nargs("text_setitem", 3, nargs);
+    }
+    if (FA_UNLIKELY(text_store_hook != NULL) && text_store(args[0], args[1], args[2]) < 0) {
+        return NULL;
+    }
+    if (PyObject_SetItem(args[0], args[1], args[2]) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* set_text_store(hook or None, tuple of proxy types) */
+static PyObject *
+m_set_text_store(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || (args[0] != Py_None && !PyCallable_Check(args[0])) ||
+        !PyTuple_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "set_text_store(hook or None, tuple of types)");
+        return NULL;
+    }
+    Py_XSETREF(text_store_hook, args[0] == Py_None ? NULL : Py_NewRef(args[0]));
+    Py_XSETREF(text_store_proxies, Py_NewRef(args[1]));
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 probe_setitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -5120,6 +5229,9 @@ probe_setitem(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return wrong_nargs("_framead_probe_setitem", 3, nargs);
     }
     PyObject *a = args[0], *k = args[1], *v = args[2];
+    if (FA_UNLIKELY(text_store_hook != NULL) && text_store(a, k, v) < 0) {
+        return NULL; /* (FA111 in strict mode) */
+    }
     /* a list/tuple value written into an array (a[0:2] = [x, 1.0]) is scanned when the
        destination is an ndarray: NumPy converts its items in C; so is a deque, a UserList or
        a user sequence value (a[:] = deque(...): FA_SCAN_SEQS; the handler's set_item reads
@@ -6584,6 +6696,11 @@ static PyMethodDef module_methods[] = {
     {"set_callable_flags", (PyCFunction)(void (*)(void))m_set_callable_flags, METH_FASTCALL,
      "set_callable_flags(obj, flags); flags 0 removes the entry."},
     {"get_callable_flags", m_get_callable_flags, METH_O, "get_callable_flags(obj) -> int."},
+    {"set_text_store", (PyCFunction)(void (*)(void))m_set_text_store, METH_FASTCALL,
+     "set_text_store(hook or None, proxy types): while a hook is set, text stored into a "
+     "number array (or into an object of a proxy type) calls hook(a, k, v) first."},
+    {"text_setitem", (PyCFunction)(void (*)(void))m_text_setitem, METH_FASTCALL,
+     "text_setitem(a, k, v): a[k] = v, the set_text_store hook judging text first."},
     {"load_callable_flags", m_load_callable_flags, METH_O,
      "load_callable_flags([(callable, flags), ...]): replace the whole table at once."},
     {"clear_callable_flags", m_clear_callable_flags, METH_NOARGS, "clear_callable_flags()."},

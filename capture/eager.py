@@ -213,6 +213,9 @@ def _follow_code(code: types.CodeType) -> types.CodeType | None:
             if isinstance(ins, Instr) and _calls_by_name(ins):
                 out += _callee_probe(ins)
                 continue
+            if isinstance(ins, Instr) and ins.name == "STORE_SUBSCR":  # (text into numbers)
+                out += [*_probe(ins.location, C.text_setitem, 3), Instr("POP_TOP")]
+                continue
             if isinstance(ins, Instr) and ins.name == "LOAD_FAST_LOAD_FAST":  # (3.13: split)
                 loc = ins.location
                 pair = [Instr("LOAD_FAST", name, location=loc) for name in ins.arg]
@@ -320,14 +323,14 @@ def _callee_probe(ins: Instr) -> list:
             Instr("SWAP", 2, location=loc)]
 
 
-def _probe(loc: Any, fn: Any = None) -> list:
-    """[v] -> [fn(v)] (``_follow`` by default; the callable under its one argument: a method
-    call's layout)."""
+def _probe(loc: Any, fn: Any = None, n: int = 1) -> list:
+    """[*n values] -> [fn(*values)] (``_follow`` by default; the callable under them: a method
+    call's layout; STORE_SUBSCR's [v, a, k] -> C.text_setitem(a, k, v))."""
     seq = [Instr("LOAD_CONST", _follow if fn is None else fn, location=loc),
-           Instr("SWAP", 2, location=loc)]
+           Instr("SWAP", n + 1, location=loc)]
     if _PRECALL:
-        seq.append(Instr("PRECALL", 0, location=loc))
-    return [*seq, Instr("CALL", 0, location=loc)]
+        seq.append(Instr("PRECALL", n - 1, location=loc))
+    return [*seq, Instr("CALL", n - 1, location=loc)]
 
 
 def _following(fn: types.FunctionType) -> types.FunctionType | None:

@@ -41,10 +41,11 @@ from framead.ir import SourceLoc
 
 from . import _evalframe as C
 from .callables import callable_name, holds_traced
+from .overrides import TRACER_TYPES
 from .sourceloc import is_framead_file, loc_of, strip_framead_frames
 
 __all__ = ["BUILDERS", "CALLERS", "READERS", "READER_NAMES", "TOKEN", "Parse", "TextTaint",
-           "check_parse", "parse_call", "reader_partial", "stand_in", "user_loc"]
+           "check_parse", "parse_call", "reader_partial", "stand_in", "stored_text", "user_loc"]
 _LIBRARY_DIRS = tuple({sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib",
                                                         "platlib")} - {None})
 
@@ -65,7 +66,7 @@ def _readers() -> tuple:
                       np.float32, np.float16, np.longdouble, np.int64, np.int32,
                       np.complex128, np.fromstring, json.loads, ast.literal_eval,
                       builtins.eval, np.ndarray.astype, np.ndarray.fill,
-                      np.ndarray.put]
+                      np.ndarray.put, np.ndarray.__setitem__, operator.setitem]
     # NumPy's text reader (np.loadtxt; np.genfromtxt's converters call float())
     load = getattr(getattr(np, "_core", None), "_multiarray_umath", None)
     load = getattr(load, "_load_from_filelike", None)
@@ -147,23 +148,25 @@ class TextTaint:
             if fn is np.copyto:
                 out, args = (args[0] if args else kwargs.get("dst")), args[1:]
             data = args[0] if args else next((kwargs[k] for k in _DATA if k in kwargs), None)
+            if type(data) is _Items:
+                data = data.text  # (the text items np.fromiter was given)
             return isinstance(out, np.ndarray) and out.dtype.kind in _NUMERIC and \
                 not hasattr(data, "read") and not hasattr(data, "__next__") and \
-                self._holds(data)  # (an iterator's items are not known: not judged)
+                self._holds(data)  # (another iterator's items are not known: not judged)
         unbound = id(fn) in _METHOD_IDS
         if unbound or _bound_astype(fn):
             arr, rest = (args[0] if args else kwargs.get("self"), args[1:]) \
                 if unbound else (fn.__self__, args)
-            at, key = _METHODS[fn.__name__]
+            arr, (at, key) = _target(arr), _METHODS[fn.__name__]
             if at < 0:  # (astype: its dtype)
                 try:
                     kind = np.dtype(rest[0] if rest else kwargs.get("dtype")).kind
                 except TypeError:
                     return False
                 return kind in _NUMERIC and self._holds(arr)
-            value = rest[at] if len(rest) > at else kwargs.get(key)  # (fill, put: a value
+            value = rest[at] if len(rest) > at else kwargs.get(key)  # (fill, put, a[k] = v:
             return isinstance(arr, np.ndarray) and arr.dtype.kind in _NUMERIC and \
-                self._holds(value)  # written into a number array)
+                self._holds(value)  # a value written into a number array)
         return any(self._holds(a) for a in (*args, *kwargs.values()))
 
     @staticmethod
@@ -196,8 +199,10 @@ class TextTaint:
                 any(n in self.tokens for n in TOKEN.findall(s))
         if isinstance(a, list | tuple):
             return any(self._holds(x) for x in a)
-        if isinstance(a, np.ndarray):  # (a str array: astype parses each item)
-            return a.dtype.kind in "US" and any(self._holds(str(x)) for x in a.flat)
+        if isinstance(a, np.ndarray):  # (a str array: astype parses each item; an object
+            return a.dtype.kind in "US" and any(self._holds(str(x)) for x in a.flat) or \
+                a.dtype.kind == "O" and any(isinstance(x, str | bytes) and self._holds(x)
+                                            for x in a.flat)  # array's text items too)
         # a file or an iterator of lines: what it holds is not known without reading it
         return hasattr(a, "read") or hasattr(a, "__next__")
 
@@ -236,15 +241,81 @@ def _depth() -> int:
     return getattr(_inside, "depth", 0)
 
 
-# ndarray methods that parse text: where the text is (astype: the array itself)
-_METHODS = {"astype": (-1, ""), "fill": (0, "value"), "put": (1, "values")}
-_METHOD_IDS = frozenset(id(getattr(np.ndarray, k)) for k in _METHODS)
+# ndarray methods that parse text (and operator.setitem): where the text is (astype: the
+# array itself)
+_METHODS = {"astype": (-1, ""), "fill": (0, "value"), "put": (1, "values"),
+            "__setitem__": (1, "value"), "setitem": (1, "c")}
+_METHOD_IDS = frozenset(id(getattr(np.ndarray, k)) for k in _METHODS if k != "setitem") | \
+    {id(operator.setitem)}
+_BOUND = (types.BuiltinMethodType, types.MethodWrapperType)  # (a.fill, a.__setitem__)
 
 
 def _bound_astype(fn: Any) -> bool:
-    """Whether ``fn`` is an array's bound ``astype`` (``fill``, ``put``)."""
-    return type(fn) is types.BuiltinMethodType and fn.__name__ in _METHODS and \
+    """Whether ``fn`` is an array's bound ``astype`` (``fill``, ``put``, ``__setitem__``)."""
+    return type(fn) in _BOUND and fn.__name__ in _METHODS and \
         isinstance(fn.__self__, np.ndarray)
+
+
+def _target(a: Any) -> Any:
+    """The array a write into ``a`` changes: an eager frame's Tracer's object, a flatiter's
+    base."""
+    if type(a) in TRACER_TYPES:
+        a = getattr(a, "_fa_obj", a)
+    return a.base if type(a) is np.flatiter else a
+
+
+def stored_text(a: Any, k: Any, v: Any) -> None:
+    """``a[k] = v`` with text in ``v`` and a number array (or a Tracer, a flatiter) ``a``,
+    while armed: the C STORE_SUBSCR probes' hook (instrumented code's, an eager frame's
+    ``text_setitem``), FA111 at the store's line where the text was made from traced values
+    (NumPy parses it), before the store."""
+    from . import session  # noqa: PLC0415 (session imports this module)
+
+    rec = session.current_recorder()
+    if rec is not None:
+        try:
+            check_parse(rec, np.ndarray.__setitem__, (a, k, v), None, sys._getframe(1))
+        except BaseException as e:
+            e.__traceback__ = strip_framead_frames(e.__traceback__)
+            raise
+
+
+class _Items:
+    """The iterator ``np.fromiter`` is given, while armed: its items as they come, the text
+    among them kept (judged on the result, as the builders are)."""
+
+    __slots__ = ("it", "text")
+
+    def __init__(self, it: Any):
+        self.it, self.text = it, []
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            x = next(self.it)
+        except BaseException as e:
+            e.__traceback__ = strip_framead_frames(e.__traceback__)
+            raise
+        if isinstance(x, str | bytes) and len(self.text) < 64:
+            self.text.append(x)
+        return x
+
+    def __length_hint__(self) -> int:
+        return operator.length_hint(self.it)
+
+
+def _items(fn: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``np.fromiter``'s arguments with an iterator it is given as ``_Items`` (its text
+    seen); other calls' as they are."""
+    if fn is not np.fromiter:
+        return args, kwargs
+    if args and hasattr(args[0], "__next__"):
+        return (_Items(args[0]), *args[1:]), kwargs
+    if hasattr(kwargs.get("iter"), "__next__"):
+        return args, {**kwargs, "iter": _Items(kwargs["iter"])}
+    return args, kwargs
 
 
 def reading(fn: Any, args: tuple, kwargs: dict | None, frame: Any) -> tuple[Any, tuple, dict]:
@@ -269,10 +340,10 @@ def parse_call(rec: Any, fn: Any, args: tuple, kwargs: dict | None, frame: Any,
         return call(fn, swap_readers(args), kwargs or {})
     check_parse(rec, fn, args, kwargs, frame)
     taint = rec.text_taint
-    if taint is not None and taint.plain(rec, fn, args, kwargs) or id(fn) in _BUILDER_IDS \
-            and not holds_traced((args, kwargs), deep=True):  # float("2.5"), np.array of
-        out = fn(*args, **(kwargs or {}))  # text or constants: nothing to record
-    elif fn is builtins.eval:
+    if taint is not None and taint.plain(rec, fn, args, kwargs) or _untraced(fn, args, kwargs):
+        args, kwargs = _items(fn, args, kwargs or {})  # float("2.5"), np.array of text or
+        out = fn(*args, **kwargs)  # constants: nothing to record (np.fromiter's iterator:
+    elif fn is builtins.eval:  # its text seen)
         return call(*reading(fn, args, kwargs, frame))
     else:
         _inside.depth = _depth() + 1
@@ -283,6 +354,17 @@ def parse_call(rec: Any, fn: Any, args: tuple, kwargs: dict | None, frame: Any,
     if id(fn) in _BUILDER_IDS:
         check_parse(rec, fn, args, kwargs, frame, out)
     return out
+
+
+_QUIET = _BUILDER_IDS | {id(operator.setitem), id(np.ndarray.__setitem__)}
+
+
+def _untraced(fn: Any, args: tuple, kwargs: dict | None) -> bool:
+    """Whether ``fn`` is a builder or a setitem (``a.__setitem__`` too) given no traced value:
+    a native call, nothing to record."""
+    if type(fn) is types.MethodWrapperType:  # (a.__setitem__: routed by its slot's flags)
+        return not holds_traced((fn.__self__, args, kwargs), deep=True)
+    return id(fn) in _QUIET and not holds_traced((args, kwargs), deep=True)
 
 
 class Parse:
@@ -311,6 +393,7 @@ class Parse:
             # called by C for instrumented code (map(float, values)): recorded as its call
             out = rec.dispatch(fn, args, kwargs, frame)
         else:
+            args, kwargs = _items(fn, args, kwargs) if rec is not None else (args, kwargs)
             out = self._run(fn, args, kwargs)
         if rec is not None and id(fn) in _BUILDER_IDS:
             check_parse(rec, fn, args, kwargs, frame, out)
@@ -403,7 +486,9 @@ def _arm(step: int) -> None:
             _ARMED["prev"] = tuple((r, C.get_callable_flags(r)) for r in (*READERS, *CALLERS))
             for r, prev in _ARMED["prev"]:
                 C.set_callable_flags(r, (prev & ~C.NATIVE) | C.ALWAYS)
+            C.set_text_store(stored_text, (*TRACER_TYPES, np.flatiter))  # (a[k] = text)
         elif step < 0 and _ARMED["count"] == 0:
+            C.set_text_store(None, ())
             for r, prev in _ARMED["prev"]:
                 C.set_callable_flags(r, prev)
             _ARMED["prev"] = ()
