@@ -38,6 +38,7 @@ from framead.ir import flatten_tree
 
 from . import session
 from .buffers import is_differentiable
+from .eager_builders import METHOD_NAMES, method, swaps
 from .overrides import TRACER_TYPES
 from .sourceloc import strip_framead_frames
 from .text_taint import READER_NAMES, READERS, TOKEN, reader_partial, stand_in
@@ -48,7 +49,7 @@ __all__ = ["CALLEE_NAMES", "callee", "formatting", "key_hashed", "key_matched", 
 # names whose method-style loads (3.11/3.12) an eager frame's code probes (other calls: all)
 CALLEE_NAMES = READER_NAMES | {"type", "map", "filter", "sorted", "min", "max", "call",
                                "partial", "reduce", "starmap", "accumulate", "filterfalse",
-                               "groupby"}
+                               "groupby"} | METHOD_NAMES
 # .text: id(frame) whose '%' made text of Tracers; .hashed: the Tracer hashed last and where;
 # .stale: where a lookup matched a stored key; .pending: text or stale set
 state = threading.local()
@@ -69,6 +70,7 @@ def _type(*args: Any, **kwargs: Any) -> Any:
 
 _SWAPS: dict[int, Any] = {id(r): stand_in(r) for r in READERS}
 _SWAPS[id(builtins.type)] = _type
+swaps(_SWAPS)  # NumPy's builders given Tracers in lists (capture/eager_builders.py)
 
 
 class _Calling:
@@ -107,8 +109,11 @@ def callee(v: Any) -> Any:
     hit = _SWAPS.get(id(v))
     if hit is not None:
         return hit
-    if type(v) is types.BuiltinMethodType and v.__name__ in ("astype", "fill", "put"):
-        return stand_in(v)  # (a str array's: a parse; another array's: itself)
+    if type(v) is types.BuiltinMethodType and (m := method(v)) is not None:
+        return m  # (a plain array's given Tracers: recorded; a str array's astype,
+        # a float array's fill/put given text: parses)
+    if type(v) is types.MethodWrapperType and v.__name__ == "__setitem__":
+        return stand_in(v)  # (an array's: a parse; another object's: itself)
     calling = _CALLING.get(id(v))
     return calling[1] if calling is not None and calling[0] is v else v
 

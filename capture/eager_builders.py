@@ -1,0 +1,123 @@
+"""NumPy's array builders called by an eager frame with Tracers inside lists or tuples.
+
+``np.array([y, x])`` (``asarray``, ``asanyarray``, ``ascontiguousarray``, ``asfortranarray``,
+``fromiter``, ``np.copyto(dst, [y, x])``) is C code that never asks the items of a list for
+``__array_function__``: NumPy converted each Tracer by ``__array__``/``__float__`` (FA102, the
+gradient cut) and, for a text dtype (``np.array([y, x], dtype=str)``), raised ValueError where
+the native run gives a str array. ``eager_probes.callee`` swaps these builders for a
+``Builder``: given Tracers inside its arguments' lists/tuples it calls the builder on their
+objects through ``calls.dispatch`` (recorded as instrumented code records it), checks the
+result as text_taint's builder check does (FA111: noted text made into numbers) and notes the
+text of the traced items a str/bytes array now holds (a parse of it is FA111, as of
+``str(y)``). A bare Tracer (``np.asarray(t)``) is left to ``Tracer.__array__`` (FA102: the
+documented cut of capture/eager_tracer.py); other calls go to the builder's text_taint stand-in.
+NumPy's scalar types (``np.float64(t)``) and a plain array's bound methods (``a.fill(t)``,
+``a.put(0, t)``, ``a.dot(t)``: the Tracer where a scalar or an array is expected, converted by
+``__float__``/``__array__``, FA102) are routed the same way, a bare Tracer too.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from framead.ir import flatten_tree
+
+from . import _evalframe as C
+from . import calls, session
+from .overrides import TRACER_TYPES
+from .sourceloc import strip_framead_frames
+from .text_taint import check_parse, stand_in
+
+__all__ = ["BUILT", "METHOD_NAMES", "SCALARS", "Builder", "method", "swaps"]
+
+BUILT = (np.array, np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray,
+         np.fromiter, np.copyto)
+# NumPy's scalar types: np.float64(t) converted the Tracer by __float__ (FA102)
+SCALARS = (np.float64, np.float32, np.float16, np.longdouble, np.complex128, np.complex64)
+# ndarray methods whose method-style loads (3.11/3.12) an eager frame probes, beside
+# text_taint.READER_NAMES' fill/put/astype (3.13 probes every call): a plain array's bound
+# method given a Tracer converted it by __array__/__float__ (FA102)
+METHOD_NAMES = frozenset({"dot", "setfield", "clip", "choose", "searchsorted"})
+_MAX_DEPTH = 8  # (how deep in lists/tuples Tracers are looked for)
+
+
+def _nested(x: Any, depth: int = 0) -> bool:
+    """Whether a Tracer is among the items of the list/tuple ``x`` (at any depth)."""
+    t = type(x)
+    if not (t is list or t is tuple) or depth > _MAX_DEPTH:
+        return False
+    return any(type(i) in TRACER_TYPES or _nested(i, depth + 1) for i in x)
+
+
+def _raw(x: Any) -> Any:
+    t = type(x)
+    if t in TRACER_TYPES:
+        return x._fa_obj
+    if t is list or t is tuple:
+        return t(_raw(i) for i in x)
+    return x
+
+
+class Builder:
+    """A builder as an eager frame calls it (see module doc); ``inner``: what it was swapped
+    for before (text_taint's stand-in)."""
+
+    __slots__ = ("fn", "inner", "bare")
+
+    def __init__(self, fn: Any, inner: Any, bare: bool = False):
+        self.fn = fn
+        self.inner = inner
+        self.bare = bare  # (a bare Tracer argument is routed too: a.fill(t), np.float64(t))
+
+    def _routed(self, x: Any) -> bool:
+        return _nested(x) or (self.bare and type(x) in TRACER_TYPES)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        rec = session.current_recorder()
+        if rec is None or not C.is_enabled() or not (
+                any(map(self._routed, args)) or any(map(self._routed, kwargs.values()))):
+            try:
+                return self.inner(*args, **kwargs)
+            except BaseException as e:
+                e.__traceback__ = strip_framead_frames(e.__traceback__)
+                raise
+        frame = sys._getframe(1)
+        rargs = tuple(_raw(a) for a in args)
+        rkw = {k: _raw(v) for k, v in kwargs.items()}
+        try:
+            out = calls.dispatch(rec, self.fn, rargs, rkw, frame)
+        except BaseException as e:
+            e.__traceback__ = strip_framead_frames(e.__traceback__)
+            raise
+        check_parse(rec, self.fn, rargs, rkw, frame, out)
+        made = rargs[0] if self.fn is np.copyto and rargs else out
+        if isinstance(made, np.ndarray) and made.dtype.kind in "US":
+            texts = [str(v) for v in flatten_tree((rargs, rkw))[0]
+                     if rec.tree_value(v) is not None]
+            if texts:  # (the text of each traced item the array holds now)
+                rec.made_text(" ".join(texts), frame)
+        return out
+
+    def __repr__(self) -> str:
+        return repr(self.fn)
+
+
+def swaps(table: dict[int, Any]) -> None:
+    """Put a ``Builder`` in ``table`` (id(callable) -> what an eager frame calls) for each
+    builder and scalar type, over what the table held for it."""
+    for fn in BUILT:
+        table[id(fn)] = Builder(fn, table.get(id(fn), fn))
+    for fn in SCALARS:
+        table[id(fn)] = Builder(fn, table.get(id(fn), fn), bare=True)
+
+
+def method(v: Any) -> Builder | None:
+    """What an eager frame calls for ``v``, a builtin (function or method): an array's bound
+    method as a ``Builder`` (over its text_taint stand-in: a str array's ``astype`` parses);
+    None for the others."""
+    if isinstance(getattr(v, "__self__", None), np.ndarray):
+        return Builder(v, stand_in(v), bare=True)
+    return None
