@@ -52,6 +52,15 @@ def _nested(x: Any, depth: int = 0) -> bool:
     return any(type(i) in TRACER_TYPES or _nested(i, depth + 1) for i in x)
 
 
+def _tracers(x: Any, depth: int = 0) -> list:
+    """The Tracers among ``x``'s items (lists, tuples, dicts: ``(args, kwargs)``)."""
+    if type(x) in TRACER_TYPES:
+        return [x]
+    if depth > _MAX_DEPTH + 2 or type(x) not in (list, tuple, dict):
+        return []
+    return [t for i in (x.values() if type(x) is dict else x) for t in _tracers(i, depth + 1)]
+
+
 def _raw(x: Any) -> Any:
     t = type(x)
     if t in TRACER_TYPES:
@@ -59,6 +68,20 @@ def _raw(x: Any) -> Any:
     if t is list or t is tuple:
         return t(_raw(i) for i in x)
     return x
+
+
+def _objects(fn: Any, args: tuple, kwargs: dict) -> bool:
+    """Whether ``fn`` makes or writes an object array: one holding the Tracers, whose
+    operations record, not their objects (an object array is no Tracer: what NumPy's C code
+    does with the numbers in it is not seen)."""
+    if fn is np.copyto or isinstance(getattr(fn, "__self__", None), np.ndarray):
+        dst = fn.__self__ if fn is not np.copyto else args[0] if args else kwargs.get("dst")
+        return isinstance(dst, np.ndarray) and dst.dtype == object
+    dtype = kwargs.get("dtype", args[1] if len(args) > 1 and fn in BUILT else None)
+    try:
+        return dtype is not None and np.dtype(dtype) == object
+    except TypeError:
+        return False
 
 
 class Builder:
@@ -88,7 +111,11 @@ class Builder:
         rargs = tuple(_raw(a) for a in args)
         rkw = {k: _raw(v) for k, v in kwargs.items()}
         try:
+            if _objects(self.fn, rargs, rkw):
+                return self._objects(args, kwargs, rargs, rkw)
             out = calls.dispatch(rec, self.fn, rargs, rkw, frame)
+            if type(out) is np.ndarray and out.dtype == object:
+                return self._objects(args, kwargs, rargs, rkw)
         except BaseException as e:
             e.__traceback__ = strip_framead_frames(e.__traceback__)
             raise
@@ -100,6 +127,24 @@ class Builder:
             if texts:  # (the text of each traced item the array holds now)
                 rec.made_text(" ".join(texts), frame)
         return out
+
+    def _objects(self, args: tuple, kwargs: dict, rargs: tuple, rkw: dict) -> Any:
+        """An object array (see ``_objects``) holding the Tracers themselves: made of their
+        objects, each put back where it is (NumPy's own run on the Tracers asks each one for
+        ``__array__``: a cut reported on values it then stores whole); where one is not found
+        there (a 0-d array taken apart), or for a writer, NumPy's run on the Tracers."""
+        if self.fn not in BUILT or self.fn is np.copyto:
+            return self.inner(*args, **kwargs)
+        found = {id(t._fa_obj): t for t in _tracers((args, kwargs))}
+        out = self.fn(*rargs, **rkw)
+        if type(out) is not np.ndarray or out.dtype != object:
+            return self.inner(*args, **kwargs)
+        for idx in np.ndindex(out.shape):
+            t = found.get(id(out[idx]))
+            if t is not None and t._fa_obj is out[idx]:
+                out[idx] = t
+                found.pop(id(t._fa_obj))
+        return out if not found else self.inner(*args, **kwargs)
 
     def __repr__(self) -> str:
         return repr(self.fn)
