@@ -5134,10 +5134,14 @@ static PyTypeObject Rows_Type = {
 static int
 holds_text(PyObject *v, int depth)
 {
-    if (PyUnicode_Check(v) || PyBytes_Check(v)) {
+    PyTypeObject *t = Py_TYPE(v);
+    if (t == &PyFloat_Type || t == &PyLong_Type) { /* (the usual values: two compares) */
+        return 0;
+    }
+    if (PyType_FastSubclass(t, Py_TPFLAGS_UNICODE_SUBCLASS | Py_TPFLAGS_BYTES_SUBCLASS)) {
         return 1;
     }
-    if (PyList_Check(v) || PyTuple_Check(v)) {
+    if (PyType_FastSubclass(t, Py_TPFLAGS_LIST_SUBCLASS | Py_TPFLAGS_TUPLE_SUBCLASS)) {
         Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
         PyObject **items = PySequence_Fast_ITEMS(v);
         for (Py_ssize_t i = 0; depth < 3 && i < n; i++) {
@@ -5147,7 +5151,7 @@ holds_text(PyObject *v, int depth)
         }
         return 0;
     }
-    if (ndarray_type != NULL && PyObject_TypeCheck(v, ndarray_type)) {
+    if (ndarray_type != NULL && (t == ndarray_type || PyType_IsSubtype(t, ndarray_type))) {
         char kind = PyArray_DESCR((PyArrayObject *)v)->kind;
         return kind == 'U' || kind == 'S' || kind == 'O';
     }
@@ -5159,7 +5163,7 @@ holds_text(PyObject *v, int depth)
 static int
 text_store(PyObject *a, PyObject *k, PyObject *v)
 {
-    if (T.h_obj == NULL) {
+    if (!holds_text(v, 0) || T.h_obj == NULL) {
         return 0;
     }
     if (ndarray_type != NULL && PyObject_TypeCheck(a, ndarray_type)) {
@@ -5177,9 +5181,6 @@ text_store(PyObject *a, PyObject *k, PyObject *v)
         if (i == n) {
             return 0;
         }
-    }
-    if (!holds_text(v, 0)) {
-        return 0;
     }
     PyObject *hook = Py_NewRef(text_store_hook);
     PyObject *r = PyObject_CallFunctionObjArgs(hook, a, k, v, NULL);

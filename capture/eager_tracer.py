@@ -44,7 +44,7 @@ from .handlers import _AttrGetter
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS
 from .session import current_recorder
 from .sourceloc import loc_of, strip_framead_frames
-from .text_taint import user_loc
+from .text_taint import check_store, user_loc
 from .unruled import unknown_call
 
 running = threading.local()  # .extent: the Extent of this thread's outermost running eager call
@@ -471,6 +471,7 @@ class Tracer:
         if rec is not current_recorder():
             a[k] = v
             return
+        check_store(rec, a, k, v, sys._getframe(1))  # (text into numbers: FA111)
         rec.set_item(a, k, v, sys._getframe(1))
         if not self._fa_reg:
             _register(self, rec)  # a constant buffer that now holds traced values

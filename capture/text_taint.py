@@ -45,7 +45,8 @@ from .overrides import TRACER_TYPES
 from .sourceloc import is_framead_file, loc_of, strip_framead_frames
 
 __all__ = ["BUILDERS", "CALLERS", "READERS", "READER_NAMES", "TOKEN", "Parse", "TextTaint",
-           "check_parse", "parse_call", "reader_partial", "stand_in", "stored_text", "user_loc"]
+           "check_parse", "check_store", "parse_call", "reader_partial", "stand_in",
+           "stored_text", "user_loc"]
 _LIBRARY_DIRS = tuple({sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib",
                                                         "platlib")} - {None})
 
@@ -265,7 +266,7 @@ def _target(a: Any) -> Any:
 
 
 def stored_text(a: Any, k: Any, v: Any) -> None:
-    """``a[k] = v`` with text in ``v`` and a number array (or a Tracer, a flatiter) ``a``,
+    """``a[k] = v`` with text in ``v`` and a number array (or a flatiter) ``a``,
     while armed: the C STORE_SUBSCR probes' hook (instrumented code's, an eager frame's
     ``text_setitem``), FA111 at the store's line where the text was made from traced values
     (NumPy parses it), before the store."""
@@ -274,10 +275,17 @@ def stored_text(a: Any, k: Any, v: Any) -> None:
     rec = session.current_recorder()
     if rec is not None:
         try:
-            check_parse(rec, np.ndarray.__setitem__, (a, k, v), None, sys._getframe(1))
+            check_store(rec, a, k, v, sys._getframe(1))
         except BaseException as e:
             e.__traceback__ = strip_framead_frames(e.__traceback__)
             raise
+
+
+def check_store(rec: Any, a: Any, k: Any, v: Any, frame: Any) -> None:
+    """FA111 at ``frame``'s line when ``a[k] = v`` makes numbers of noted text (an eager
+    frame's Tracer's ``__setitem__`` too)."""
+    if rec.text_taint is not None:
+        check_parse(rec, np.ndarray.__setitem__, (a, k, v), None, frame)
 
 
 class _Items:
@@ -486,7 +494,7 @@ def _arm(step: int) -> None:
             _ARMED["prev"] = tuple((r, C.get_callable_flags(r)) for r in (*READERS, *CALLERS))
             for r, prev in _ARMED["prev"]:
                 C.set_callable_flags(r, (prev & ~C.NATIVE) | C.ALWAYS)
-            C.set_text_store(stored_text, (*TRACER_TYPES, np.flatiter))  # (a[k] = text)
+            C.set_text_store(stored_text, (np.flatiter,))  # (a[k] = text; a Tracer's own)
         elif step < 0 and _ARMED["count"] == 0:
             C.set_text_store(None, ())
             for r, prev in _ARMED["prev"]:
