@@ -36,13 +36,8 @@ BUILDERS = {"np.array": "np.array({d}{t})", "np.asarray": "np.asarray({d}{t})",
             "np.full": "np.full(1, {d}[0]{t})", "np.asanyarray": "np.asanyarray({d}{t})"}
 
 
-# an eager frame's builders given Tracers, text aside (as before text_taint's BUILDERS):
-# known defects outside the text taint (capture/eager*.py), kept visible as strict xfails
-KNOWN = {**{(b, "traced", "str", "eager"): "np.array of Tracers to a str dtype raises "
-            "ValueError (setting an array element with a sequence)"
-            for b in ("np.array", "np.asarray", "np.asanyarray")},
-         **{("np.full", "traced", t, "eager"): "np.full(1, tracer) in an eager frame: the "
-            "gradient through it is lost, only FA201 reported" for t in ("none", "float", "f8")}}
+# (an eager frame's builders given Tracers: capture/eager_builders.py; no known defect left)
+KNOWN: dict[tuple[str, str, str, str], str] = {}
 
 
 def _case(builder: str, data: str, dtype: str, engine: str, x: float = 0.7) -> None:
