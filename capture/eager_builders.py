@@ -19,6 +19,7 @@ NumPy's scalar types (``np.float64(t)``) and a plain array's bound methods (``a.
 from __future__ import annotations
 
 import sys
+import types
 from typing import Any
 
 import numpy as np
@@ -74,8 +75,9 @@ def _objects(fn: Any, args: tuple, kwargs: dict) -> bool:
     """Whether ``fn`` makes or writes an object array: one holding the Tracers, whose
     operations record, not their objects (an object array is no Tracer: what NumPy's C code
     does with the numbers in it is not seen)."""
-    if fn is np.copyto or isinstance(getattr(fn, "__self__", None), np.ndarray):
-        dst = fn.__self__ if fn is not np.copyto else args[0] if args else kwargs.get("dst")
+    bound = isinstance(getattr(fn, "__self__", None), np.ndarray)
+    if fn is np.copyto or bound or type(fn) is types.MethodDescriptorType:
+        dst = fn.__self__ if bound else args[0] if args else kwargs.get("dst", kwargs.get("self"))
         return isinstance(dst, np.ndarray) and dst.dtype == object
     dtype = kwargs.get("dtype", args[1] if len(args) > 1 and fn in BUILT else None)
     try:
@@ -120,7 +122,10 @@ class Builder:
             e.__traceback__ = strip_framead_frames(e.__traceback__)
             raise
         check_parse(rec, self.fn, rargs, rkw, frame, out)
-        made = rargs[0] if self.fn is np.copyto and rargs else out
+        made = getattr(self.fn, "__self__", None) if self.bare and self.fn not in SCALARS \
+            else out  # (a bound method's array; ndarray's own, np.copyto: their first)
+        if (self.fn is np.copyto or type(self.fn) is types.MethodDescriptorType) and rargs:
+            made = rargs[0]
         if isinstance(made, np.ndarray) and made.dtype.kind in "US":
             texts = [str(v) for v in flatten_tree((rargs, rkw))[0]
                      if rec.tree_value(v) is not None]
@@ -157,12 +162,17 @@ def swaps(table: dict[int, Any]) -> None:
         table[id(fn)] = Builder(fn, table.get(id(fn), fn))
     for fn in SCALARS:
         table[id(fn)] = Builder(fn, table.get(id(fn), fn), bare=True)
+    for name in ("fill", "put", "astype"):  # (ndarray's own, text_taint's readers: in table)
+        fn = getattr(np.ndarray, name)
+        table[id(fn)] = Builder(fn, table.get(id(fn), fn), bare=True)
 
 
 def method(v: Any) -> Builder | None:
-    """What an eager frame calls for ``v``, a builtin (function or method): an array's bound
-    method as a ``Builder`` (over its text_taint stand-in: a str array's ``astype`` parses);
-    None for the others."""
-    if isinstance(getattr(v, "__self__", None), np.ndarray):
+    """What an eager frame calls for ``v``, a builtin (function or method) or a method
+    descriptor: an array's bound method, or ndarray's own (3.13 calls ``a.fill(t)`` as
+    ``np.ndarray.fill(a, t)``), as a ``Builder`` (over its text_taint stand-in: a str array's
+    ``astype`` parses); None for the others."""
+    if isinstance(getattr(v, "__self__", None), np.ndarray) or \
+            getattr(v, "__objclass__", None) is np.ndarray:
         return Builder(v, stand_in(v), bare=True)
     return None

@@ -69,6 +69,7 @@ def _type(*args: Any, **kwargs: Any) -> Any:
 
 
 _SWAPS: dict[int, Any] = {id(r): stand_in(r) for r in READERS}
+_METHODS = (types.BuiltinMethodType, types.MethodDescriptorType)
 _SWAPS[id(builtins.type)] = _type
 swaps(_SWAPS)  # NumPy's builders given Tracers in lists (capture/eager_builders.py)
 
@@ -109,7 +110,7 @@ def callee(v: Any) -> Any:
     hit = _SWAPS.get(id(v))
     if hit is not None:
         return hit
-    if type(v) is types.BuiltinMethodType and (m := method(v)) is not None:
+    if type(v) in _METHODS and (m := method(v)) is not None:
         return m  # (a plain array's given Tracers: recorded; a str array's astype,
         # a float array's fill/put given text: parses)
     if type(v) is types.MethodWrapperType and v.__name__ == "__setitem__":
