@@ -214,7 +214,8 @@ def _follow_code(code: types.CodeType) -> types.CodeType | None:
                 out += _callee_probe(ins)
                 continue
             if isinstance(ins, Instr) and ins.name == "STORE_SUBSCR":  # (text into numbers)
-                out += [*_probe(ins.location, C.text_setitem, 3), Instr("POP_TOP")]
+                out += [*_probe(ins.location, C.text_setitem, 3),
+                        Instr("POP_TOP", location=ins.location)]
                 continue
             if isinstance(ins, Instr) and ins.name == "LOAD_FAST_LOAD_FAST":  # (3.13: split)
                 loc = ins.location

@@ -11,8 +11,13 @@ content) reports FA111 at the user's line. Readers include ``json.loads``, ``ast
 ``eval``, a str array's ``astype`` to a number dtype and NumPy's array ``BUILDERS``
 (``np.array``, ``np.asarray``, ``np.fromiter``, ``np.copyto`` under ``np.full``: judged on
 their result, a number array made from noted text; ``np.array([s])`` is a str array, no
-parse); ``CALLERS`` (``map``, ``partial``, ``operator.call``, ``starmap``) are routed too, a
-reader they are given replaced by its ``Parse`` stand-in, which checks when C calls it. A parse
+parse; ``np.fromiter``'s iterator: the text items it yields); text stored into a number array
+(``a[k] = s``, ``a[:] = [s]``, a str array; ``a.__setitem__``, ``operator.setitem``) is parsed
+too: the C STORE_SUBSCR probes call ``stored_text`` while armed, only for a str/bytes value (or
+a list, tuple or array holding one) into a number array or its flatiter; an eager frame's
+Tracer's ``__setitem__`` calls ``check_store``. ``CALLERS`` (``map``, ``partial``,
+``operator.call``, ``starmap``) are routed too, a reader they are given replaced by its
+``Parse`` stand-in, which checks when C calls it. A parse
 inside a reader's own run (``Fraction``'s ``int()``) is not checked again. Programs that make
 no text of traced values pay nothing; no user object is changed and the noted texts are
 dropped when the capture closes.
@@ -295,7 +300,8 @@ class _Items:
     __slots__ = ("it", "text")
 
     def __init__(self, it: Any):
-        self.it, self.text = it, []
+        self.it = it
+        self.text: list[str | bytes] = []
 
     def __iter__(self) -> Any:
         return self
