@@ -34,10 +34,11 @@ from .text_taint import check_parse, stand_in
 
 __all__ = ["BUILT", "METHOD_NAMES", "SCALARS", "Builder", "method", "swaps"]
 
-BUILT = (np.array, np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray,
-         np.fromiter, np.copyto)
+BUILT: tuple[Any, ...] = (np.array, np.asarray, np.asanyarray, np.ascontiguousarray,
+                          np.asfortranarray, np.fromiter, np.copyto)
 # NumPy's scalar types: np.float64(t) converted the Tracer by __float__ (FA102)
-SCALARS = (np.float64, np.float32, np.float16, np.longdouble, np.complex128, np.complex64)
+SCALARS: tuple[Any, ...] = (np.float64, np.float32, np.float16, np.longdouble, np.complex128,
+                            np.complex64)
 # ndarray methods whose method-style loads (3.11/3.12) an eager frame probes, beside
 # text_taint.READER_NAMES' fill/put/astype (3.13 probes every call): a plain array's bound
 # method given a Tracer converted it by __array__/__float__ (FA102)

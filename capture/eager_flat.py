@@ -53,8 +53,8 @@ def is_tracer(x: Any) -> bool:
 def _attr(name: str) -> property:
     @user_traceback
     def get(self: Tracer) -> Any:
-        obj, rec = self._fa_obj, self._fa_rec
-        if rec is not current_recorder() or not C.is_enabled() or \
+        obj, rec = self._fa_obj, current_recorder()
+        if rec is None or self._fa_rec is not rec or not C.is_enabled() or \
                 not isinstance(obj, np.ndarray):
             return getattr(obj, name)
         out = rec.get_attr(obj, name, sys._getframe(1))
