@@ -41,7 +41,7 @@ INDEX = {"int": "a[0, 1] = {v}", "slice": "a[0, 1:] = {v}", "ellipsis": "a[...] 
 # the value's shape ({t}: the text or number)
 SHAPES = {"scalar": "{t}", "list": "[{t}]", "tuple": "({t},)", "nested": "[[{t}]]",
           "str array": "np.array([{t}])", "object array": "np.array([{t}], dtype=object)",
-          "np.str_": "np.str_({t})"}
+          "np.str_": "np.str_({t})", "bytes": "bytes({t}, 'ascii')"}
 # what is stored: (source, whether it is y's text)
 TEXTS = {"y's text": ("s", True), "f-string": ("f'{y}'", True), "const": ("'2.5'", False),
          "str of const": ("str(1.5)", False), "traced": ("y", False)}
@@ -59,8 +59,8 @@ _HELPER = ["def put(b, k, v):", "    b[k] = v  # PARSE"]  # (the store's line: t
 def _store(index: str, shape: str, text: str, target: str, engine: str, x: float = 0.7,
            strict: bool = False) -> None:
     (t, tainted), (a, numeric) = TEXTS[text], TARGETS[target]
-    if text == "traced" and shape in ("str array", "np.str_"):
-        tainted = False  # (text NumPy makes of y: no parse of it)
+    if text == "traced":
+        tainted = shape == "np.str_"  # (np.str_(y): y's text; np.array([y]): a float array)
     v = SHAPES[shape].format(t=t)
     store = INDEX[index].format(v=v) + ("" if index == "helper" else "  # PARSE")
     body = ["y = x * x", "s = repr(y)", *(_HELPER if index == "helper" else []), f"a = {a}",
@@ -111,7 +111,7 @@ _CASES = [(i, s, t, a, e) for i in sorted(INDEX) for s in sorted(SHAPES) for t i
           (t, a, e) != ("traced", "str", "eager")]  # (test_tracer_into_str_array_eager)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.sampled_from(_CASES), st.sampled_from([0.7, -1.2, 3.5, 1e-3]))
 def test_stores_fuzzed(case, x):
     _store(*case, x=x)
