@@ -290,7 +290,14 @@ def check_store(rec: Any, a: Any, k: Any, v: Any, frame: Any) -> None:
     """FA111 at ``frame``'s line when ``a[k] = v`` makes numbers of noted text (an eager
     frame's Tracer's ``__setitem__`` too)."""
     if rec.text_taint is not None:
+        hz = rec.hazards
+        last = hz[-1] if hz else None
         check_parse(rec, np.ndarray.__setitem__, (a, k, v), None, frame)
+        new = hz[-1] if hz else last
+        if last is not None and new is not None and new is not last and \
+                last.code == "FA111" and last.op == new.op and \
+                (new.loc.file.startswith(_LIBRARY_DIRS) or last.loc.short() == new.loc.short()):
+            hz.pop()  # (np.ma's own store of the text the user's line stored: one report)
 
 
 class _Items:
