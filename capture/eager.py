@@ -58,6 +58,7 @@ from bytecode import Bytecode, Instr
 from . import _evalframe as C
 from . import session
 from .caller_frame import trampoline
+from .eager_builders import store, store_slice
 from .eager_probes import CALLEE_NAMES, callee, result_seen
 from .eager_probes import state as probe_state
 from .eager_tracer import Extent, Tracer, new_tracer, running
@@ -213,9 +214,10 @@ def _follow_code(code: types.CodeType) -> types.CodeType | None:
             if isinstance(ins, Instr) and _calls_by_name(ins):
                 out += _callee_probe(ins)
                 continue
-            if isinstance(ins, Instr) and ins.name == "STORE_SUBSCR":  # (text into numbers)
-                out += [*_probe(ins.location, C.text_setitem, 3),
-                        Instr("POP_TOP", location=ins.location)]
+            if isinstance(ins, Instr) and ins.name in ("STORE_SUBSCR", "STORE_SLICE"):
+                n = 3 if ins.name == "STORE_SUBSCR" else 4  # (Tracers, text, into numbers:
+                out += [*_probe(ins.location, store if n == 3 else store_slice, n),  # eager_
+                        Instr("POP_TOP", location=ins.location)]  # builders.store)
                 continue
             if isinstance(ins, Instr) and ins.name == "LOAD_FAST_LOAD_FAST":  # (3.13: split)
                 loc = ins.location
@@ -326,7 +328,7 @@ def _callee_probe(ins: Instr) -> list:
 
 def _probe(loc: Any, fn: Any = None, n: int = 1) -> list:
     """[*n values] -> [fn(*values)] (``_follow`` by default; the callable under them: a method
-    call's layout; STORE_SUBSCR's [v, a, k] -> C.text_setitem(a, k, v))."""
+    call's layout; STORE_SUBSCR's [v, a, k] -> store(a, k, v))."""
     seq = [Instr("LOAD_CONST", _follow if fn is None else fn, location=loc),
            Instr("SWAP", n + 1, location=loc)]
     if _PRECALL:

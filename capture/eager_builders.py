@@ -32,7 +32,8 @@ from .overrides import TRACER_TYPES
 from .sourceloc import strip_framead_frames
 from .text_taint import check_parse, stand_in
 
-__all__ = ["BUILT", "METHOD_NAMES", "SCALARS", "Builder", "method", "swaps"]
+__all__ = ["BUILT", "METHOD_NAMES", "SCALARS", "Builder", "method", "store", "store_slice",
+           "swaps"]
 
 BUILT: tuple[Any, ...] = (np.array, np.asarray, np.asanyarray, np.ascontiguousarray,
                           np.asfortranarray, np.fromiter, np.copyto)
@@ -177,3 +178,35 @@ def method(v: Any) -> Builder | None:
             getattr(v, "__objclass__", None) is np.ndarray:
         return Builder(v, stand_in(v), bare=True)
     return None
+
+
+def store(a: Any, k: Any, v: Any) -> None:
+    """``a[k] = v``, an eager frame's STORE_SUBSCR (capture/eager.py): a plain float array
+    given Tracers (``v`` one, or lists of them) is written by ``Recorder.set_item`` with their
+    objects, as instrumented code writes it (NumPy converted each Tracer by ``__float__``/
+    ``__array__``: FA102; the array, traced now, is a Tracer at its next load); the rest, and
+    text into numbers (FA111), by ``C.text_setitem``."""
+    try:
+        if type(a) is np.ndarray and a.dtype.kind in "fc" and type(k) not in TRACER_TYPES and \
+                (type(v) in TRACER_TYPES or _nested(v)):
+            rec = session.current_recorder()
+            if rec is not None and C.is_enabled() and rec is _tracers(v)[0]._fa_rec:
+                rec.set_item(a, k, _raw(v), _user(sys._getframe(1)))
+                return
+        C.text_setitem(a, k, v)
+    except BaseException as e:  # (the native store's error, raised at the user's line)
+        e.__traceback__ = strip_framead_frames(e.__traceback__)
+        raise
+
+
+def _user(frame: Any) -> Any:
+    return frame.f_back if frame.f_code is store_slice.__code__ else frame
+
+
+def store_slice(a: Any, start: Any, stop: Any, v: Any) -> None:
+    """``a[start:stop] = v``, an eager frame's STORE_SLICE (3.12+): as ``store``."""
+    try:
+        store(a, slice(start, stop), v)
+    except BaseException as e:
+        e.__traceback__ = strip_framead_frames(e.__traceback__)
+        raise

@@ -4,13 +4,13 @@ capture/eager_flat.py).
 An eager function (``@framead.eager``) is given a traced value ``y`` of each kind (a float,
 an np.float64, a 0-d array: each a Tracer there) and ``x``; it builds an array from them
 (``np.full``, ``full_like``, ``tile``, ``repeat``, ``broadcast_to``, ``np.array``/``asarray``
-of lists, ``np.stack``/``hstack`` of scalars, ``copyto``, ``a.fill``/``a.put``,
-``np.float64(y)``...) and reads it back (weighted sums, ``a.flat[k]``, iteration of
-``a.flat``, a write through ``a.flat``). The oracle is independent: the value equals the
-native run's and the gradient equals central differences of the native run in float64, or a
-hazard other than FA201 is reported at the builder's or reader's line (none is expected:
-each case lists its exception). Text: ``np.array([y, x], dtype=str)`` gives the native str
-array and a parse of it is FA111 at the parse's line; not parsed, nothing is reported.
+of lists, ``np.stack``/``hstack`` of scalars, ``copyto``, ``a.fill``/``a.put``, ``a[k] = y``
+into ``np.zeros``, ``np.float64(y)``...) and reads it back (weighted sums, ``a.flat[k]``,
+iteration of ``a.flat``, a write through ``a.flat``). The oracle is independent: the value
+equals the native run's and the gradient equals central differences of the native run in
+float64, with no hazard but FA201 (``np.fromiter``, which has no rule in either engine: FA101
+at its line). Text: ``np.array([y, x], dtype=str)`` gives the native str array and a parse
+of it is FA111 at the parse's line; not parsed, nothing is reported.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ BUILDERS = {
     "a.put": "a = np.zeros(3); a.put([0, 2], [y, x])",
     "np.put": "a = np.zeros(3); np.put(a, [1], [y])",
     "a[:] = list": "a = np.zeros(2) + 0.0 * x; a[:] = [y, x]",
+    "zeros; a[k] = y": "a = np.zeros(3); a[0] = y; a[2] = x * y",
+    "zeros 2-d; a[k] = list": "a = np.zeros((2, 2)); a[1] = [y, x]",
+    "zeros; a[1:] = array": "a = np.zeros(3); a[1:] = np.full(2, y)",
     "np.float64(y)": "a = np.float64(y) * np.ones(2)",
     "np.fromiter": "a = np.fromiter([y, x], float)",
 }
