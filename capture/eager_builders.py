@@ -100,12 +100,14 @@ class Builder:
         self.bare = bare  # (a bare Tracer argument is routed too: a.fill(t), np.float64(t))
 
     def _routed(self, x: Any) -> bool:
-        return _nested(x) or (self.bare and type(x) in TRACER_TYPES)
+        t = type(x)
+        return (t is list or t is tuple) and _nested(x) or self.bare and t in TRACER_TYPES
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        rec = session.current_recorder()
-        if rec is None or not C.is_enabled() or not (
-                any(map(self._routed, args)) or any(map(self._routed, kwargs.values()))):
+        routed = self._routed
+        rec = session.current_recorder() if any(map(routed, args)) or kwargs and any(
+            map(routed, kwargs.values())) else None  # (no Tracer: the builder, at once)
+        if rec is None or not C.is_enabled():
             try:
                 return self.inner(*args, **kwargs)
             except BaseException as e:
