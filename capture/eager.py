@@ -21,7 +21,12 @@ instrumented. When it is called during a capture, ``run_eager``:
    Where the copy cannot be made the original code runs and FA103 says what is not followed.
    The copy also swaps, however the callable of a call was reached, the number parsers
    (FA111 on text of traced values) and ``type`` (``type(t) is float`` as natively), and
-   its probes judge what a ``'%'`` or a lookup by a Tracer gave (capture/eager_probes.py).
+   its probes judge what a ``'%'`` or a lookup by a Tracer gave (capture/eager_probes.py);
+   NumPy's C builders given Tracers inside lists (``np.array([y, x])``), its scalar types
+   (``np.float64(t)``), a plain array's methods (``a.fill(t)``) and stores (``a[k] = t``)
+   record through ``calls.dispatch``/``Recorder.set_item`` on the Tracers' objects, where
+   NumPy would convert each by ``__float__`` (capture/eager_builders.py; ``a.flat``:
+   capture/eager_flat.py).
    Every operation on a Tracer (capture/eager_tracer.py) goes through the SAME recorder and
    the SAME rules as instrumented code and returns a Tracer wrapping the real result, so
    gradients are those of the instrumented path;
