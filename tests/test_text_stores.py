@@ -32,6 +32,7 @@ _NS.setdefault("operator", operator)
 # how the value is stored into the 2x2 array ``a`` ({v}: the value); every key selects one
 # element or broadcasts a one-element value
 INDEX = {"int": "a[0, 1] = {v}", "slice": "a[0, 1:] = {v}", "ellipsis": "a[...] = {v}",
+         "plain slice": "a[1:] = {v}",  # (3.12+: STORE_SLICE)
          "row": "a[1] = {v}", "fancy": "a[[0], [1]] = {v}",
          "mask": "a[np.array([[False, True], [False, False]])] = {v}",
          "flat": "a.flat[1] = {v}", "__setitem__": "a.__setitem__((0, 1), {v})",
