@@ -1,4 +1,4 @@
-"""An array Tracer's ``.flat``, ``.data`` and ``.ctypes``, read as instrumented code reads them.
+"""An array Tracer's ``.flat``, ``.data``, ``.ctypes`` and attribute stores, as instrumented code.
 
 ``Tracer.__getattr__`` hands out its object's attributes as they are, which for these three
 lost gradients silently: ``a.flat`` was the real array's ``np.flatiter``, so ``a.flat[0]``,
@@ -6,7 +6,10 @@ lost gradients silently: ``a.flat`` was the real array's ``np.flatiter``, so ``a
 (``np.full(1, y)`` looked broken: its result was right, ``a.flat[0]`` lost it). Here they go
 through ``Recorder.get_attr`` as in instrumented code (``.data``/``.ctypes`` of a traced array:
 FA105, raw memory) and ``a.flat`` is a ``FlatTracer``: a Tracer of the flatiter whose items are
-read (``[k]``, iteration, ``next``) and written (``[k] = v``) by the recorder.
+read (``[k]``, iteration, ``next``) and written (``[k] = v``) by the recorder. Attribute
+stores (``a.flat = v``, ``z.imag *= 2.0``, ``a.shape = s``: natively settable; a Tracer's
+read-only properties raised AttributeError) go through ``writers.set_attribute`` as in
+instrumented code.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from . import _evalframe as C
-from .eager_tracer import Tracer, _wrap, new_tracer, running, user_traceback
+from .eager_tracer import Tracer, _raw, _register, _wrap, new_tracer, running, user_traceback
 from .handlers import _flat_next
 from .overrides import TRACER_TYPES
 from .session import current_recorder
+from .writers import set_attribute
 
 __all__ = ["FlatTracer", "is_tracer"]
 
@@ -67,5 +71,29 @@ def _attr(name: str) -> property:
     return property(get)
 
 
+def _setter(name: str) -> Any:
+    @user_traceback
+    def put(self: Tracer, v: Any) -> None:
+        """``a.name = v`` (flat, real, imag: a write into a's buffer; shape, dtype, strides:
+        how a reads it), recorded as instrumented code records it (capture/writers.py)."""
+        obj, rec = self._fa_obj, current_recorder()
+        if rec is None or self._fa_rec is not rec or not C.is_enabled() or \
+                not isinstance(obj, np.ndarray):
+            setattr(obj, name, _raw(v))
+            return
+        set_attribute(rec, setattr, (obj, name, _raw(v)), {}, sys._getframe(1))
+        if not self._fa_reg:
+            _register(self, rec)  # (a constant buffer that now holds traced values)
+
+    put.__name__ = name
+    return put
+
+
 for _name in ("flat", "data", "ctypes"):
     setattr(Tracer, _name, _attr(_name))
+# attribute stores (z.imag *= 2.0 stores z.imag; a.shape = s): natively settable
+for _name in ("flat", "real", "imag", "shape", "dtype", "strides"):
+    _get = getattr(Tracer, _name, None)
+    setattr(Tracer, _name, property(
+        _get.fget if isinstance(_get, property) else
+        (lambda self, _n=_name: getattr(self._fa_obj, _n)), _setter(_name)))

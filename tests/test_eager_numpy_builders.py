@@ -61,6 +61,10 @@ BUILDERS = {
     "zeros; a[k] = y": "a = np.zeros(3); a[0] = y; a[2] = x * y",
     "zeros 2-d; a[k] = list": "a = np.zeros((2, 2)); a[1] = [y, x]",
     "zeros; a[1:] = array": "a = np.zeros(3); a[1:] = np.full(2, y)",
+    "complex views written": "z = np.zeros(2, dtype=complex); z.real[:] = [y, x]; "
+                             "z.imag[:] = y; z.imag *= 2.0; a = np.abs(z)",
+    "a.flat = y": "a = np.zeros(3) + 0.0 * x; a.flat = y",
+    "a.shape = s": "a = np.full(4, y) * np.arange(4.0); a.shape = (2, 2)",
     "np.float64(y)": "a = np.float64(y) * np.ones(2)",
     "np.fromiter": "a = np.fromiter([y, x], float)",
 }
