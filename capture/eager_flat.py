@@ -92,8 +92,11 @@ def _setter(name: str) -> Any:
 for _name in ("flat", "data", "ctypes"):
     setattr(Tracer, _name, _attr(_name))
 # attribute stores (z.imag *= 2.0 stores z.imag; a.shape = s): natively settable
+def _plain_getter(name: str) -> Any:
+    return lambda self: getattr(self._fa_obj, name)
+
+
 for _name in ("flat", "real", "imag", "shape", "dtype", "strides"):
     _get = getattr(Tracer, _name, None)
-    setattr(Tracer, _name, property(
-        _get.fget if isinstance(_get, property) else
-        (lambda self, _n=_name: getattr(self._fa_obj, _n)), _setter(_name)))
+    setattr(Tracer, _name, property(_get.fget if isinstance(_get, property) else
+                                    _plain_getter(_name), _setter(_name)))
