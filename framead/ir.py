@@ -174,7 +174,9 @@ class Node:
     def loc(self) -> SourceLoc:
         loc = self._loc
         if type(loc) is not SourceLoc and not isinstance(loc, SourceLoc):
-            loc = self._loc = loc.loc  # a lazy location, resolved once
+            # (a lazy location keeps its SourceLoc once built, and stays: its code objects
+            # and offsets are what capture's checks read, after any reader of .loc)
+            return loc.loc
         return loc
 
     @loc.setter
