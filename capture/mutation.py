@@ -497,6 +497,17 @@ class Mutations:
             self._register(y, self._new_value(y))
         return y
 
+    def constant_copy(self, x: Any, frame: Any) -> Any:
+        """A new object equal to ``x`` (a nested reverse pass's seed), a constant value here
+        (a replay bakes it in): the derivative code's products with it are recorded."""
+        y = _copy_of_its_class(x)
+        v = self._new_value(y)
+        self.nodes.append(Node(CONST_RULE, (), {}, (v,), loc_of(frame)))
+        self._register(y, v)
+        if self.guards is not None or self.save_all:
+            self._protect(v, frame)
+        return y
+
 
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class the program made
 _INTEGRAL = frozenset("biumM")  # dtype kinds whose values move in steps: bool, ints, times

@@ -26,6 +26,7 @@ from .capture import session
 from .capture._evalframe import call as probe_call
 from .capture.caller_frame import trampoline
 from .capture.hazards import Hazard
+from .capture.primitive_rules import CONST_RULE
 from .capture.recorder import Recorder
 from .capture.session import Session, internals_visible, outer_recorder, visible_to_outer
 from .capture.sourceloc import strip_framead_frames
@@ -282,12 +283,69 @@ def nested_vjp(t: Trace) -> Callable[[dict[int, Any]], tuple]:
     report_opaque(active_nodes(t.graph, t.wrt), 3)
 
     def f_vjp(seeds: dict[int, Any]) -> tuple:
+        outer: Any = outer_recorder()
+        start = len(outer.nodes) if outer is not None else 0
+        seeds = _traced_seeds(outer, seeds)
         with internals_visible():
             grads = bw(seeds) if seeds else [None] * len(t.wrt)
+        if outer is not None:
+            grads = _seed_only_untraced(outer, start, grads)
+        with internals_visible():
             # (cast_like, framead's differentiable code: the outer capture records it)
             return t.spec.pack(grads, cast_like)
 
     return f_vjp
+
+
+def _traced_seeds(outer: Any, seeds: dict[int, Any]) -> dict[int, Any]:
+    """The seeds, each one the outer capture does not trace made a constant value of its own
+    there: a plain 1.0 folded ``1.0 * x`` of a constant ``x`` out of the outer graph, and with
+    it every read of a value a search chose (search_choice.decided_exit)."""
+    if outer is None:  # (an implicit adjoint's VJP run after the capture)
+        return seeds
+    frame = sys._getframe(1)
+    return {i: c if outer.value_of(c) is not None or not (
+        isinstance(c, float | np.floating) or isinstance(c, np.ndarray) and c.dtype.kind == "f")
+        else outer.constant_copy(c, frame) for i, c in seeds.items()}
+
+
+def _seed_only_untraced(outer: Any, start: int, grads: list) -> list:
+    """The gradients, each one made from the seeds and constants alone (no value recorded
+    before the reverse pass) a plain copy: it does not move with the outer inputs, and a
+    result reached only through comparisons is still one (FA102, Recorder.finish)."""
+    made = {o.id: n for n in outer.nodes[start:] for o in n.outputs if type(o) is Value}
+    out = []
+    for g in grads:
+        v = outer.value_of(g) if g is not None else None
+        if v is not None and v.id in made and not _reaches_before(v, made):
+            g = g.copy() if isinstance(g, np.ndarray | np.generic) else g * 1.0
+        out.append(g)
+    return out
+
+
+def _reaches_before(v: Value, made: dict[int, Node]) -> bool:
+    """Whether ``v`` depends on a value recorded before ``made`` (the reverse pass's nodes)."""
+    todo, seen = [v], {v.id}
+    while todo:
+        n = made.get(todo.pop().id)
+        if n is None:
+            return True
+        if n.rule is CONST_RULE:
+            continue
+        for b in tree.leaves((n.args, n.kwargs)):  # (lists of lists of values too)
+            if type(b) is Value:
+                if b.id not in seen:
+                    seen.add(b.id)
+                    todo.append(b)
+            elif not isinstance(b, _PLAIN) or type(b) is np.ndarray and b.dtype.kind == "O":
+                return True  # (an object that may hold values: not known, so kept)
+    return False
+
+
+_PLAIN = (int, float, complex, str, bytes, slice, type(None), type(Ellipsis), np.ndarray,
+          np.generic, np.dtype, type)
+
+
 # --- end higher order ------------------------------------------------------------------------
 
 
