@@ -19,8 +19,11 @@ V''(t) = 2 (w (k - c1)^2 + c2 k + c3); on a grid, V'' = 2 (w c1^2 + c3) (x fixed
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -132,8 +135,30 @@ APIS = {
 KINDS = ("golden", "ternary", "bisection", "grid", "newton")
 
 
+@contextlib.contextmanager
+def backward_mode(mode: str):
+    """The reverse pass as framead runs it by default ("loop"), as generated source
+    (FRAMEAD_BACKWARD=source), or under a tracer (sys.settrace: a debugger, coverage,
+    hypothesis's explain phase), which also runs generated source. Reading a node's location
+    for the source's comments once replaced the code objects and offsets the search check
+    reads: under a tracer the search's report was lost (found by this fuzzer in CI)."""
+    old_env, old_trace = os.environ.get("FRAMEAD_BACKWARD"), sys.gettrace()
+    if mode == "source":
+        os.environ["FRAMEAD_BACKWARD"] = "source"
+    elif mode == "tracer":
+        sys.settrace(lambda frame, event, arg: None)
+    try:
+        yield
+    finally:
+        sys.settrace(old_trace)
+        if old_env is None:
+            os.environ.pop("FRAMEAD_BACKWARD", None)
+        else:
+            os.environ["FRAMEAD_BACKWARD"] = old_env
+
+
 def judge(kind: str, api: str, t: float, w: float, c1: float, c2: float, c3: float,
-          shape: str = "quad") -> str:
+          shape: str = "quad", mode: str = "loop") -> str:
     """'right', or 'reported' (FA102 at the search's line); fails on a silent wrong result
     or a report of a right one. The reference: the analytic V'' (quad), else the central
     difference of framead's first-order gradient (right: the envelope theorem, checked by
@@ -142,16 +167,18 @@ def judge(kind: str, api: str, t: float, w: float, c1: float, c2: float, c3: flo
     scale = 2 * (w * (c1 ** 2 + 1) + abs(c2) + abs(c3)) + 1.0
     if shape == "quad":
         want, tol = exact(kind, t, w, c1, c2, c3), 1e-5 * scale
-    else:
+    else:  # (h = 1e-4: truncation ~1e-8, a bisection's 1e-13 noise / h ~1e-9; a looser
+        # tolerance took a lost term of 2e-3 for right, and its report for a false alarm)
         g, h = framead.grad(F), 1e-4
-        want, tol = (g(t + h) - g(t - h)) / (2 * h), 1e-3 * scale
-    got = float(np.asarray(APIS[api](F, t, False)))
+        want, tol = (g(t + h) - g(t - h)) / (2 * h), 1e-5 * scale
+    with backward_mode(mode):
+        got = float(np.asarray(APIS[api](F, t, False)))
+        try:
+            APIS[api](F, t, True)
+            reported = None
+        except framead.GradientHazard as e:
+            reported = str(e)
     right = abs(got - want) <= tol
-    try:
-        APIS[api](F, t, True)
-        reported = None
-    except framead.GradientHazard as e:
-        reported = str(e)
     if right:
         assert reported is None, f"{kind} {api}: right ({got}) but reported: {reported}"
         return "right"
@@ -163,12 +190,16 @@ def judge(kind: str, api: str, t: float, w: float, c1: float, c2: float, c3: flo
     return "reported"
 
 
+MODES = ("loop", "source", "tracer")
+
+
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("api", list(APIS))
 @pytest.mark.parametrize("kind", KINDS)
-def test_golden_shape_each_search(kind, api):
+def test_golden_shape_each_search(kind, api, mode):
     """A shape whose second derivative x*(t) changes: the searches (golden, ternary,
-    bisection) are reported, Newton and the grid are right."""
-    verdict = judge(kind, api, 0.7, 1.0, 1.0, 1.0, 0.5)
+    bisection) are reported, Newton and the grid are right, however the reverse pass runs."""
+    verdict = judge(kind, api, 0.7, 1.0, 1.0, 1.0, 0.5, "quad", mode)
     assert verdict == ("right" if kind in ("grid", "newton") else "reported")
 
 
@@ -190,14 +221,14 @@ def test_first_order_stays_silent():
 _nz = st.floats(0.3, 2.0) | st.floats(-2.0, -0.3)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+@settings(max_examples=150, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 @given(kind=st.sampled_from(KINDS), api=st.sampled_from(list(APIS)),
        shape=st.sampled_from(["quad", "quartic", "sin"]),
        t=st.floats(-2.0, 2.0), w=st.floats(0.4, 3.0),
        c1=st.sampled_from([0.0, 1.0]) | _nz, c2=st.sampled_from([0.0]) | _nz,
-       c3=st.floats(-1.0, 1.0))
-def test_fuzz_searches_right_or_reported(kind, api, shape, t, w, c1, c2, c3):
+       c3=st.floats(-1.0, 1.0), mode=st.sampled_from(MODES))
+def test_fuzz_searches_right_or_reported(kind, api, shape, t, w, c1, c2, c3, mode):
     # known misses, left out: near t = 0 (|t| below 1e-6), Newton's start (0.0) and bisection's
     # first midpoint are within the tolerance of the root (at t = 0 exactly: the root) and the
     # first test ends the loop on its first pass with a residual of the size of t, not a
@@ -209,7 +240,19 @@ def test_fuzz_searches_right_or_reported(kind, api, shape, t, w, c1, c2, c3):
     assume(not (kind == "bisection" and c1 == 0.0 and c2 == 0.0))
     if kind == "grid" and shape != "quad":
         shape = "quad"  # (a grid's gradient jumps: its reference is the analytic one)
-    judge(kind, api, t, w, c1, c2, c3, shape)
+    judge(kind, api, t, w, c1, c2, c3, shape, mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("api", list(APIS))
+@pytest.mark.parametrize("kind", KINDS)
+def test_choice_read_only_by_the_reverse_pass(kind, api, mode):
+    """c1 = 0: dV/dt = c2 x*, made by the inner reverse pass from its seed and constants only
+    (x* and c2 untraced): with a constant seed that product was folded out of the outer graph
+    and the Hessian was a silent 0.0 for -0.125 (found by the fuzzer below in CI). The
+    searches are reported, Newton and the grid are right."""
+    verdict = judge(kind, api, 1.0, 1.0, 0.0, 0.5, 0.0, "quad", mode)
+    assert verdict == ("right" if kind in ("grid", "newton") else "reported")
 
 
 @pytest.mark.parametrize("shape,t,c1", [("quad", 2.0, 1.0), ("quartic", 0.0, 0.0)])
