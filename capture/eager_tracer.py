@@ -43,8 +43,8 @@ from .buffers import Entry
 from .handlers import _AttrGetter
 from .operators import COMPARE_OPS, FUNC_OPS, INPLACE_OPS
 from .session import current_recorder
-from .sourceloc import loc_of, strip_framead_frames
-from .text_taint import check_store, user_loc
+from .sourceloc import strip_framead_frames
+from .text_taint import check_store
 from .unruled import unknown_call
 
 running = threading.local()  # .extent: the Extent of this thread's outermost running eager call
@@ -250,7 +250,7 @@ def _cut(self: Tracer, what: str) -> bool:
     rec = self._fa_rec
     if rec is not current_recorder() or not C.is_enabled() or rec.tree_value(self._fa_obj) is None:
         return False
-    rec.hazard("FA102", what, user_loc(loc_of(sys._getframe(1))),
+    rec.hazard("FA102", what, sys._getframe(1),
                f"{what} of a Tracer in an eager frame gives a plain value: the gradient "
                "through it is cut. Use NumPy functions (np.exp, not math.exp) and keep values "
                "as arrays/floats inside @framead.eager functions")

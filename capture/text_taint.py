@@ -35,7 +35,6 @@ import json
 import operator
 import re
 import sys
-import sysconfig
 import threading
 import types
 from typing import Any
@@ -46,25 +45,20 @@ from framead.ir import SourceLoc
 
 from . import _evalframe as C
 from .callables import callable_name, holds_traced
+from .hazards import split_user
 from .overrides import TRACER_TYPES
 from .sourceloc import is_framead_file, loc_of, strip_framead_frames
 
 __all__ = ["BUILDERS", "CALLERS", "READERS", "READER_NAMES", "TOKEN", "Parse", "TextTaint",
            "check_parse", "check_store", "parse_call", "reader_partial", "stand_in",
            "stored_text", "user_loc"]
-_LIBRARY_DIRS = tuple({sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib",
-                                                        "platlib")} - {None})
 
 
 def user_loc(loc: SourceLoc) -> SourceLoc:
     """``loc``, or its nearest caller outside the standard library and installed packages
-    (np.loadtxt's reader runs in NumPy's code; the user's line is its caller's)."""
-    if not loc.file.startswith(_LIBRARY_DIRS):
-        return loc
-    for i, (file, line, function) in enumerate(loc.stack):
-        if not file.startswith(_LIBRARY_DIRS):
-            return SourceLoc(file, line, function, loc.stack[i + 1:])
-    return loc
+    (np.loadtxt's reader runs in NumPy's code; the user's line is its caller's):
+    ``hazards.split_user``'s rule."""
+    return split_user(loc)[0]
 
 
 def _readers() -> tuple:
@@ -231,7 +225,7 @@ def check_parse(rec: Any, fn: Any, args: tuple, kwargs: dict | None, frame: Any,
             not taint.read(args, kwargs or {}, fn, out):
         return
     name = callable_name(fn)
-    rec.hazard("FA111", name, user_loc(loc_of(frame)), f"{name} parses text made from traced "
+    rec.hazard("FA111", name, frame, f"{name} parses text made from traced "
                f"values (first at {taint.loc.short()}): the number it gives back is a "
                "constant, its gradient is lost")
 
@@ -296,7 +290,7 @@ def check_store(rec: Any, a: Any, k: Any, v: Any, frame: Any) -> None:
         new = hz[-1] if hz else last
         if last is not None and new is not None and new is not last and \
                 last.code == "FA111" and last.op == new.op and \
-                (new.loc.file.startswith(_LIBRARY_DIRS) or last.loc.short() == new.loc.short()):
+                (new.inside is not None or last.loc.short() == new.loc.short()):
             hz.pop()  # (np.ma's own store of the text the user's line stored: one report)
 
 

@@ -54,12 +54,6 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
         "error", "a user __float__ returns the Tracer it holds (float() requires a real float)"),
     ("float_protocol_quantity", "eager"): (
         "error", "a user __float__ returns the Tracer it holds (float() requires a real float)"),
-    ("flat_attribute_set_reversed", "eager"): (
-        "error", "a.flat = ... (setter) on an array Tracer"),
-    ("ndarray_resize_flat_attribute", "eager"): (
-        "error", "a.shape = ... on an array Tracer (no setter)"),
-    ("shape_attribute_and_transpose_write", "eager"): (
-        "error", "a.shape = ... on an array Tracer (no setter)"),
     ("array_protocol_container", "eager"): (
         "error", "an object's __array__ returning an array Tracer to NumPy's C code"),
     ("array_interface_export", "eager"): (
