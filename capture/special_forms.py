@@ -26,6 +26,7 @@ from .native import Result, call_as_user, call_quiet
 from .object_items import as_object_items as as_object_items
 from .object_items import picked
 from .operators import FUNC_OPS, INPLACE_OPS
+from .overrides import TRACER_TYPES
 from .primitive_rules import GATHER_RULE
 from .sourceloc import is_framead_file
 
@@ -262,6 +263,8 @@ def to_object_array(rec: Any, fn: Any, args: tuple, kwargs: dict, frame: Any,
     are. What is left unlinked is reported (FA101)."""
     out = call_as_user(fn, args, kwargs)
     x = args[0] if x is None and args else x
+    if type(x) in TRACER_TYPES:  # (an eager frame's array handed to instrumented code)
+        x = x._fa_obj
     if isinstance(out, np.ndarray) and type(out) is not np.ndarray and \
             out.dtype.kind == "O" and rec.tree_value(x) is not None:  # (np.matrix, np.ma)
         _report_unlinked(rec, callable_name(fn), out.view(np.ndarray), frozenset(), frame)

@@ -161,3 +161,40 @@ def test_str_array_of_tracers(builder, dtype, kind, parse, x):
         assert math.isclose(g, fd_grad(native, (x,)), rel_tol=1e-6), (g, parse)
     else:
         assert (file, at_use) in fa111, ([(h.code, h.loc.short()) for h in hz], build)
+
+
+# an array Tracer handed from an eager frame to instrumented code that makes an object array
+# of it (np.vectorize's asanyarray(a, dtype=object)): special_forms.to_object_array compared
+# the whole Tracer with each item and raised "truth value of an array is ambiguous"
+
+
+def _to_objects(a):
+    return np.asanyarray(a, dtype=object)[1] + 0.0
+
+
+class _Call:
+    def __call__(self, a):
+        return np.array(a, dtype=object)[0] * 2.0
+
+
+@pytest.mark.parametrize("use", ["function", "callable", "vectorize", "astype"])
+def test_array_tracer_into_instrumented_object_array(use):
+    def body(x):
+        a = x * np.ones(2) + np.array([0.0, x])
+        if use == "function":
+            return _to_objects(a) + x
+        if use == "callable":
+            return _Call()(a) + x
+        if use == "vectorize":
+            return float(np.vectorize(math.sin)(a)[1]) + x
+        return float(a.astype(object)[1]) * x
+
+    eager_body = framead.eager(body)
+    x = 0.7
+    assert eager_body(x) == body(x)  # (native)
+    t = framead.trace(eager_body, x)
+    assert t.value == body(x)
+    g = framead.grad(eager_body)(x)
+    want = fd_grad(body, (x,))
+    assert math.isclose(g, want, rel_tol=1e-6, abs_tol=1e-8) or \
+        any(h.code != "FA201" for h in t.hazards), (use, g, want)

@@ -136,8 +136,6 @@ def _quiet(fn, *args, **kwargs):
 @settings(max_examples=4, deadline=None)
 @given(depth=st.integers(0, 2), eager=st.booleans(), x=st.sampled_from([0.7, 1.3, 2.2]))
 def test_hazard_in_library_code_names_the_users_line(name, depth, eager, x):
-    if eager and name in EAGER_RAISES:
-        return  # (test_vectorize_in_an_eager_frame_runs_as_natively: a known defect)
     f = _program(name, depth, eager)
     line = _marked_line(name)
     t = _quiet(framead.trace, f, x)
@@ -221,16 +219,3 @@ def test_locate_walks_past_the_callers_c_keeps():
     assert (user.file, user.line) == (HERE, line_of("deep", HERE)), loc
     assert inside is not None and len(inside.stack) == 7, inside
 
-
-# known defect (found here after capture/eager_builders.py): np.vectorize called from an eager
-# frame raises inside NumPy's _vectorize_call (asanyarray(a, dtype=object) of an array
-# Tracer: "truth value of an array is ambiguous" / "only 0-dimensional arrays") where the
-# native run returns its value
-EAGER_RAISES = frozenset({"vectorize_fraction", "vectorize_mean"})
-
-
-@pytest.mark.xfail(strict=True, reason="np.vectorize in an eager frame raises under capture")
-@pytest.mark.parametrize("name", sorted(EAGER_RAISES))
-def test_vectorize_in_an_eager_frame_runs_as_natively(name):
-    f = _program(name, 0, True)
-    assert _quiet(framead.trace, f, 0.7).value == ENTRIES[name](0.7)
