@@ -4,12 +4,15 @@ A converged search (bisection, golden section, ternary, regula falsi, Nelder-Mea
 traced values until its comparisons are near-ties of work that reaches no output, and returns
 a value the derivative sees as a constant (``0.5 * (lo + hi)`` of untraced floats).
 
-First order is not checked: a root, or a minimiser's argument read with another path to the
-input (``x* + t``), loses dx*/dt silently (tests/test_search_choice_first_order.py's strict
-xfails). A forward tangent in each suspected constant alone (tried: git show f24763c)
-reported right programs, whose constants move together (a Newton step from the bracket reads
-x* and g(x*), tangents +-1/g' that cancel); a minimiser's objective value is right (envelope
-theorem).
+First order (``chosen_exit``): a root, or a minimiser's argument, read with another path to
+the input (``x* + t``) loses dx*/dt. Reported where (a) a search converged (as below), (b) a
+node reaching the result after it reads a constant (not a literal, nor a parameter) whose
+outputs' tangent is not zero, nor that of a stationary point (a minimiser's value written
+inline: ``(x* - t) ** 2``), and (c) nothing reaching the result was made at an instruction of
+the search's own evaluations: a Newton or secant step from the bracket, or a minimiser's
+value ``f(x*, t)``, evaluates the searched function again at x*, and its constants move
+together (``m - g(m, t) / g'(m)`` reads x* and ``m ** 3 + m``, tangents +-1/g' that cancel:
+a tangent per constant, tried alone in f24763c, reported them).
 
 Second order (``decided_exit``): after a nested capture's inputs, any such constant read by a
 node that reaches the result (the first derivative may be right; its derivative is not).
@@ -18,7 +21,10 @@ node that reaches the result (the first derivative may be right; its derivative 
 from __future__ import annotations
 
 import dis
+import gc
 import operator
+import os
+import types
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -30,7 +36,7 @@ from framead.ir import Node, Value
 from .primitive_rules import COPY_RULE, SETITEM_RULE
 from .sourceloc import resolve_where
 
-__all__ = ["Decided", "decided_exit", "search_message"]
+__all__ = ["Chosen", "Decided", "chosen_exit", "decided_exit", "search_message"]
 
 _SCALARS = (float, int, np.float64, np.float32)
 _ADD_IDS = frozenset(map(id, (operator.add, operator.iadd, operator.sub, operator.isub,
@@ -297,8 +303,178 @@ def _tangents(nodes: list, reads: dict[int, set[int]], live: set[int], h: float,
             if type(o) is Value and o.id in tan]
 
 
+STATIONARY = 1e-4  # a tangent whose zero is this near (times max(|u|, 1)) is a minimiser's
+STEP = 1e-3  # the constant moved by this (times max(|u|, 1)) gives the tangent's slope
+CANDIDATES = 4  # suspected constants whose tangent is taken, at most, a capture
+CLOSE = 1e-3  # two of a search's latest points this close (relative) show it closed in
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_OWN = tuple(os.path.join(_ROOT, d) + os.sep for d in ("framead", "capture", "rules"))
+
+
+class Chosen(Decided):
+    """The operand of a search's comparison (located there) whose choice, a constant of the
+    trace, the result depends on with a non-zero derivative (first order)."""
+
+    __slots__ = ()
+
+
+def _own(n: Node) -> bool:
+    """Whether the node ran in framead's code or in generated code (a nested derivative's:
+    its constants are the rules' own, ``2 * c`` for ``c * t ** 2``)."""
+    frames = getattr(getattr(n, "_loc", None), "frames", None)
+    return type(frames) is tuple and bool(frames) and \
+        frames[0][0].co_filename.startswith((*_OWN, "<"))
+
+
+def _converged(nodes: list, cmps: list, live: Callable[[], set[int]]) -> list[int]:
+    """The node counts of the oldest and the newest comparison that are near-ties of work
+    reaching no output (a converged search's); [] where none is."""
+    ats = sorted({at for at, _ in cmps if 0 < at <= len(nodes)})
+
+    def converged(at: int, dist: float) -> bool:
+        if not 0 < at <= len(nodes):
+            return False
+        prev = max((a for a in ats if a < at), default=0)
+        window = nodes[max(prev, at - SEARCH_WALK):at]
+        if not window or not _margin(window, dist):
+            return False
+        seen = live()
+        return not any(_ids(n.outputs) & seen for n in window)
+
+    first = next((at for at, dist in cmps if converged(at, dist)), None)
+    if first is None:
+        return []
+    return [first, next(at for at, dist in reversed(cmps) if converged(at, dist))]
+
+
+def _parameters(nodes: list, end: int) -> set[float]:
+    """Float constants read before ``end`` unchanged where they are read (a parameter of the
+    program: ``w`` in ``w * (x - t) ** 2``, read at each evaluation of a search)."""
+    seen: dict[tuple, set[float]] = {}
+    for n in nodes[:end]:
+        for k, a in enumerate(n.args):
+            if type(a) is float or isinstance(a, np.floating):
+                seen.setdefault((_key(n), k), set()).add(float(a))
+    return {next(iter(v)) for v in seen.values() if len(v) == 1}
+
+
+def _tangent_lost(nodes: list, reads: dict[int, set[int]], live: set[int], u: float,
+                  outs: list[Any]) -> bool:
+    """Whether the outputs' derivative in the constant ``u`` read at ``reads`` is not zero:
+    more than STATIONARY of u's scale from zero along its own slope (a minimiser's objective
+    value, at x* found to the search's precision, is a stationary point: ``2 w (x - t)`` at
+    x = t + 1e-9 is 1e-9 of its slope 2 w from zero). False where a node cannot tell."""
+    h = STEP * max(abs(u), 1.0)
+    t0, t1 = _tangents(nodes, reads, live, 0.0, outs), _tangents(nodes, reads, live, h, outs)
+    if not t0 or t1 is None or len(t1) != len(t0):
+        return False
+    for a, b in zip(t0, t1, strict=True):
+        if a.shape == b.shape and np.any(
+                np.abs(a) > STATIONARY * max(abs(u), 1.0) * np.abs((b - a) / h)):
+            return True
+    return False
+
+
+def _stored(u: Any) -> bool:
+    """Whether the float ``u`` is held by a cell, a dict, a function or an object (a parameter
+    of the program, read only after the search), not only by the trace (a value the search
+    made: the frame that made it has returned). One walk of the collector's objects: run only
+    for a constant whose tangent would be reported."""
+    for r in gc.get_referrers(u):
+        if isinstance(r, (types.CellType, dict, types.FunctionType, types.ModuleType)) or \
+                not isinstance(r, (list, tuple, types.FrameType)):
+            return True
+    return False
+
+
+def _clustered(vals: list) -> bool:
+    """Whether two of a search's latest points (one instruction's) are within CLOSE of each
+    other: a bracket closed in on its choice (an Armijo line search's steps, 2 ** -k, never
+    are: the step it chose is a discrete choice, locally constant)."""
+    fs = sorted(float(v) for v in vals if isinstance(v, float))
+    return any(0 < b - a <= CLOSE * max(abs(a), abs(b)) for a, b in zip(fs, fs[1:], strict=False))
+
+
+def _compared(window: list, live: set[int]) -> list[float]:
+    """The scalar values the search's last evaluation ended in (made in ``window``, read by
+    none of its later nodes nor the result): the operands of its comparison."""
+    read = set()
+    for n in window:
+        read |= _ids(n.args)
+    return [float(o.primal) for n in window for o in n.outputs
+            if type(o) is Value and o.id not in read and o.id not in live and
+            type(o.primal) in _SCALARS]
+
+
+def _evaluated_again(nodes: list, lo: int, last: int, live: set[int], window: list) -> bool:
+    """(c) Whether the result is made from the searched function evaluated again at the
+    choice: a node reaching it made at an instruction of the search's evaluations (a Newton
+    step ``m - g(m, t) / g'(m)``, a secant, ``f(x*, t)``), or whose value is the value the
+    search compared last (the same function written inline: ``(x* - a) ** 2 + x* ** 4``)."""
+    evals = {_key(n) for n in nodes[lo:last] if not _ids(n.outputs) & live} - {None}
+    ends = _compared(window, live)
+    sizes = [_size(a) for n in window for a in (*n.args, *n.outputs)
+             if type(a) is Value or type(a) in _SCALARS]
+    tol = SEARCH_TIE * max((z for z in sizes if z == z), default=0.0)
+    for n in nodes[lo:]:
+        if not _ids(n.outputs) & live:
+            continue
+        if _key(n) in evals:
+            return True
+        for o in n.outputs:
+            if type(o) is Value and type(o.primal) in _SCALARS and \
+                    any(abs(float(o.primal) - e) <= tol for e in ends):
+                return True
+    return False
+
+
+def chosen_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]],
+                outs: list[Any]) -> Node | None:
+    """A converged search's comparison whose chosen constant the result depends on with a
+    non-zero derivative, the searched function not evaluated again for the result (first
+    order: the module docstring), or None."""
+    conv = _converged(nodes, cmps, live_of)
+    if not conv:
+        return None
+    first, last, live = conv[0], conv[-1], live_of()
+    ats = sorted({at for at, _ in cmps if 0 < at <= len(nodes)})
+    if not any(_clustered(v) for v in _varying(nodes, ats, -1, last).values()):
+        return None  # (no bracket closed in: a line search's step, a grid's point)
+    prev = max((a for a in ats if a < last), default=0)
+    window = nodes[max(prev, last - SEARCH_WALK):last]
+    if _evaluated_again(nodes, max(0, first - SEARCH_WALK), last, live, window):
+        return None
+    reads: dict[int, tuple[list, dict[int, set[int]]]] = {}  # (not keyed by the floats:
+    params: set[float] | None = None  # see _stored)
+    for j in range(first, len(nodes)):
+        n = nodes[j]
+        if not _ids(n.outputs) & live or _own(n):
+            continue
+        for k, a in enumerate(n.args):
+            if not (type(a) is float or isinstance(a, np.floating)) or not a or \
+                    float(a) in _literals(n):
+                continue
+            if params is None:
+                params = _parameters(nodes, last)
+            if float(a) in params or id(a) not in reads and len(reads) >= CANDIDATES:
+                continue
+            reads.setdefault(id(a), ([a], {}))[1].setdefault(j, set()).add(k)
+    for u, r in reads.values():
+        if _tangent_lost(nodes, r, live, float(u[0]), outs) and not _stored(u[0]):
+            m = _comparison_after(nodes[last - 1])
+            return Chosen(m.rule, m.args, m.kwargs, m.outputs, m._loc)
+    return None
+
+
 def search_message(node: Node) -> str:
-    """FA102's message for ``decided_exit``'s finding."""
+    """FA102's message for ``decided_exit``'s and ``chosen_exit``'s findings."""
+    if type(node) is Chosen:
+        return ("the result depends on a value chosen by comparisons of traced values (a "
+                "search: bisection, golden section, ternary...) that converged at this line, "
+                "and reads it as a constant: the term from its own dependence on the inputs "
+                "is lost (a minimiser's objective value, or a Newton step that evaluates the "
+                "searched function again there, keeps a right gradient). Use framead.implicit "
+                "on the condition the value solves, or a differentiable formulation")
     return ("a higher-order derivative (hessian, grad of grad, jacfwd or jvp of grad) "
             "reads a value chosen by comparisons of traced values (a search: golden "
             "section, bisection, ternary, Nelder-Mead...) that converged at this line: "

@@ -45,7 +45,7 @@ import numpy as np
 from framead.ir import Node, Value
 
 from . import _evalframe as C
-from .search_choice import Decided, decided_exit, search_message
+from .search_choice import Decided, chosen_exit, decided_exit, search_message
 from .search_choice import ids as _ids
 from .search_choice import size as _size
 from .sourceloc import MAX_STACK, line_at, resolve_where
@@ -406,12 +406,13 @@ def zero_trip_exit(nodes: list, outputs: list[Any], rec: Any) -> Node | None:
                 # last is the test's value
                 if _judge(nodes, i, live_of, [(at, dist)], scale):
                     return _compared_at(n)
-    return decided_exit(nodes, cmps, live_of, outputs)  # (first order: search_choice.py)
+    found = decided_exit(nodes, cmps, live_of, outputs)
+    return found if found is not None else chosen_exit(nodes, cmps, live_of, outputs)
 
 
 def zero_trip_message(node: Node) -> str:
     """FA102's message for ``zero_trip_exit``'s finding."""
-    if type(node) is Decided:
+    if isinstance(node, Decided):  # (and its Chosen)
         return search_message(node)
     return ("a loop ran zero times: its first test compared a value that cancels to rounding "
             "level (a residual of exactly 0, as where an iteration starts at its answer) "

@@ -1,9 +1,9 @@
 """First order through a root a search chose by comparisons, where the result ALSO depends on
 the input directly: the root's dependence on the input is lost. When the result depends on the
 input only through the comparisons, FA102 reports it (Recorder.finish); when another path
-connects it, nothing does yet (strict xfails below; capture/search_choice.py's docstring says
-why a tangent per constant was not enough). A minimiser's objective value is right (envelope
-theorem) and must stay silent."""
+connects it, search_choice.chosen_exit does (FA102 at the search's comparison). A minimiser's
+objective value is right (envelope theorem), and so is a Newton or secant step that evaluates
+the searched function again at the choice: both must stay silent."""
 from __future__ import annotations
 
 import inspect
@@ -46,14 +46,6 @@ PROGRAMS = {
 }
 
 
-FIRST_ORDER_OFF = pytest.mark.xfail(strict=True, reason=(
-    "first order is not checked (capture/search_choice.py's docstring): a tangent in each "
-    "suspected constant alone (tried, f24763c) reported right programs "
-    "(test_decision_only_results: a Newton step from a bisection's bracket, an early "
-    "secant), so a root read with another path to the input is still a silent wrong"))
-
-
-@FIRST_ORDER_OFF
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_connected_result_through_a_bisection_root_is_right_or_reported(name):
     f = PROGRAMS[name]
@@ -233,7 +225,6 @@ def verdict(kind, use, api, t, w, c1, c2, c3, where=False):
 _nz = st.floats(0.3, 2.0) | st.floats(-2.0, -0.3)
 
 
-@FIRST_ORDER_OFF
 @settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 @given(kind=st.sampled_from(KINDS), use=st.sampled_from(list(USES)),
@@ -254,15 +245,13 @@ def test_fuzz_chosen_values_right_or_reported(kind, use, api, t, w, c1, c2, c3):
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("use", list(USES))
-def test_each_search_and_use(kind, use, request):
+def test_each_search_and_use(kind, use):
     """The losses are reported (a root or argument of the bisections, golden, ternary, with
     dx*/dt = 0.6 here); the objective values, Newton's and regula falsi's traced iterates and
     a grid's locally constant argmin used in a connected result are right and silent (alone,
     the grid's argmin is the result reached only through comparisons: FA102)."""
     silent = use == "objective" or kind in ("newton", "regula_falsi") or \
         kind == "grid" and use != "alone"
-    if not silent and use != "alone":  # (alone: the result only through comparisons, FA102)
-        request.applymarker(FIRST_ORDER_OFF)
     v, where = verdict(kind, use, "grad", 0.7, 1.0, 1.0, 0.8, 0.5, True)
     if silent:
         assert v == "right"
