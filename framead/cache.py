@@ -32,16 +32,17 @@ What a cached trace depends on, and how each is checked (docs/internals.md, "Cac
 * every decision on a traced value (guards in the replay);
 * ``f``'s code, defaults and closure cells and those of every Python function it passed a
   traced value to (numbers, strings, arrays and plain tuples/lists/dicts of them by value,
-  anything else by identity: the object is held, so its id cannot be reused), and the module
-  globals that any code run during the capture reads by name (numbers, strings, arrays and
-  tuples by value, anything else by identity).
+  objects of user classes by identity and attributes, anything else by identity: the object is
+  held, so its id cannot be reused), and the module globals that any code run during the
+  capture reads by name (numbers, strings, arrays, tuples and dicts by value, objects of user
+  classes by their attributes, anything else by identity): framead/fingerprints.py.
 
 Not cacheable (every call is captured, ``stats["uncacheable"]`` says why): traces with a
 hazard other than FA102 (an unknown C function, an uninstrumented frame...), traces using
 the eager fallback or a solver/engine node, and values derived where framead cannot re-run
 them. Not detected: state changed behind framead's back in objects the program reads
-(attributes of objects, items of containers reached through them, random number
-generators, files) and ``if x:`` on a bare traced float (no probe sees a truth test:
+(items of a module global list, attributes of library objects, random number generators,
+files) and ``if x:`` on a bare traced float (no probe sees a truth test:
 write ``if x != 0:`` or ``if bool(x):``); call
 ``.clear()`` after changing such state, or do not cache.
 """
@@ -49,7 +50,6 @@ write ``if x != 0:`` or ``if bool(x):``); call
 from __future__ import annotations
 
 import functools
-import hashlib
 import sys
 import sysconfig
 import threading
@@ -64,6 +64,7 @@ from .capture.buffers import fresh_copy
 from .capture.primitive_rules import CONST_RULE
 from .capture.session import _is_differentiable_internal, outer_recorder
 from .capture.sourceloc import is_framead_file
+from .fingerprints import DIGEST_BYTES, _array_fingerprint, _global_fingerprint, _Ident, fingerprint
 from .inputs import Differentiated, default_argnums
 from .ir import Graph, Value
 from .nonfinite import has_nan, report_nonfinite, value_is_finite
@@ -91,64 +92,7 @@ from .tracing import (
 )
 
 MAX_TRACES = 8
-DIGEST_BYTES = 1 << 16  # static arrays this large are compared by a digest of their bytes
 MAX_REASONS = 16  # distinct reasons kept in stats["reasons"] (stats["uncacheable"] counts all)
-_BY_VALUE = (bool, int, float, complex, str, bytes, type(None), np.generic)
-
-
-class _Ident:
-    """Identity of an object, holding it (so its id cannot be reused by another object)."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj: Any):
-        self.obj = obj
-
-    def __eq__(self, other: Any) -> bool:
-        return type(other) is _Ident and other.obj is self.obj
-
-    def __hash__(self) -> int:
-        return id(self.obj)
-
-
-def fingerprint(x: Any, containers: bool = True, depth: int = 0) -> Any:
-    """What a static value is compared by: numbers, strings, arrays (bytes) and tuples of them
-    by value, plain lists/dicts too when ``containers`` (arguments, closure cells; module
-    globals are watched without), anything else by identity (``_Ident``)."""
-    if isinstance(x, np.ndarray):
-        if x.dtype == object:
-            return _Ident(x)
-        return _array_fingerprint(x)
-    if isinstance(x, _BY_VALUE):
-        return (type(x), x)
-    if depth < 4 and (type(x) is tuple or (containers and type(x) is list)):
-        return (type(x).__name__, tuple(fingerprint(v, containers, depth + 1) for v in x))
-    if containers and depth < 4 and type(x) is dict and len(x) <= 64:
-        return ("dict", tuple((fingerprint(k, True, depth + 1),
-                               fingerprint(v, True, depth + 1)) for k, v in x.items()))
-    return _Ident(x)
-
-
-def _array_fingerprint(x: np.ndarray) -> tuple:
-    """An array's class, shape, dtype and bytes (a masked array's mask too); from
-    ``DIGEST_BYTES`` on, the SHA-256 digest of its bytes instead (a cache entry and every call
-    would otherwise hold a copy of each large static array). The bytes are read as a plain
-    ndarray's: a subclass's own ``tobytes`` may refuse (np.ma's ``masked``)."""
-    data = x if type(x) is np.ndarray else x.view(np.ndarray)
-    if data.nbytes < DIGEST_BYTES:
-        out: tuple = ("array", x.shape, x.dtype.str, data.tobytes())
-    else:
-        buf = data if data.flags.c_contiguous else np.ascontiguousarray(data)
-        out = ("array", x.shape, x.dtype.str, "sha256", hashlib.sha256(buf.data).digest())
-    if type(x) is not np.ndarray:  # (a subclass: its class too)
-        out += (type(x),)
-        if isinstance(x, np.ma.MaskedArray):
-            out += (_array_fingerprint(np.ma.getmaskarray(x)),)
-    return out
-
-
-def _global_fingerprint(x: Any) -> Any:
-    return fingerprint(x, containers=False)
 
 
 def _signature(args: tuple, kwargs: dict, spec: Differentiated) -> tuple:
@@ -252,16 +196,16 @@ class WatchedGlobals:
             except ValueError:  # an empty cell
                 continue
 
-    def _add(self, get: Callable, fingerprint: Callable) -> None:
-        self.checks.append((get, fingerprint, fingerprint(get())))
+    def _add(self, get: Callable, fp: Callable) -> None:
+        self.checks.append((get, fp, fp(get())))
 
     def valid(self) -> bool:
-        for get, fingerprint, was in self.checks:
+        for get, fp, was in self.checks:
             try:
                 now = get()
                 if type(was) is _Ident and was.obj is now and type(now) is not dict:
                     continue  # (by identity still: no fingerprint made; a dict's may not be)
-                now = fingerprint(now)
+                now = fp(now)
             except Exception:  # noqa: BLE001 - a vanished global: the trace is stale
                 return False
             if now != was:
