@@ -267,13 +267,14 @@ def _jvp(rule: Any, ts: tuple, o: Any, ps: tuple, kwargs: dict) -> Any:
 
 
 def _tangents(nodes: list, reads: dict[int, set[int]], live: set[int], h: float,
-              outs: list[Any]) -> list | None:
+              outs: list[Any], seed: tuple[int, int] | None = None) -> list | None:
     """The outputs' tangents in the constant read at ``reads`` (node -> argument positions),
-    the constant moved by ``h`` (the nodes it reaches computed again); None where a node
-    cannot tell (no primal, no JVP, not made again)."""
-    tan: dict[int, Any] = {}
+    the constant moved by ``h`` (the nodes it reaches computed again), or in the value
+    ``seed`` (its maker's index and id); None where a node cannot tell (no primal, no JVP,
+    not made again)."""
+    tan: dict[int, Any] = {} if seed is None else {seed[1]: 1.0}
     val: dict[int, Any] = {}  # the values computed again (h != 0)
-    for j in range(min(reads), len(nodes)):
+    for j in range(min(reads) if seed is None else seed[0] + 1, len(nodes)):
         n = nodes[j]
         if not _ids(n.outputs) & live:
             continue
@@ -307,6 +308,7 @@ STATIONARY = 1e-4  # a tangent whose zero is this near (times max(|u|, 1)) is a 
 STEP = 1e-3  # the constant moved by this (times max(|u|, 1)) gives the tangent's slope
 CANDIDATES = 4  # suspected constants whose tangent is taken, at most, a capture
 CLOSE = 1e-3  # two of a search's latest points this close (relative) show it closed in
+CARRY = 1e-6  # a tangent in g(x*) at most this (times |result| / the search's size) is 0
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _OWN = tuple(os.path.join(_ROOT, d) + os.sep for d in ("framead", "capture", "rules"))
 
@@ -406,25 +408,35 @@ def _compared(window: list, live: set[int]) -> list[float]:
             type(o.primal) in _SCALARS]
 
 
-def _evaluated_again(nodes: list, lo: int, last: int, live: set[int], window: list) -> bool:
+def _evaluated_again(nodes: list, lo: int, last: int, live: set[int], window: list,
+                     outs: list[Any]) -> bool:
     """(c) Whether the result is made from the searched function evaluated again at the
     choice: a node reaching it made at an instruction of the search's evaluations (a Newton
     step ``m - g(m, t) / g'(m)``, a secant, ``f(x*, t)``), or whose value is the value the
-    search compared last (the same function written inline: ``(x* - a) ** 2 + x* ** 4``)."""
+    search compared last (the same function written inline: ``(x* - a) ** 2 + x* ** 4``,
+    ``m - (m ** 3 + m - c) / g'(m)``) and carries a derivative to the result (``(x* - t) **
+    2 + x*`` after a search of ``2 (x - t)``: its ``x* - t`` is such a value times 0)."""
     evals = {_key(n) for n in nodes[lo:last] if not _ids(n.outputs) & live} - {None}
     ends = _compared(window, live)
     sizes = [_size(a) for n in window for a in (*n.args, *n.outputs)
              if type(a) is Value or type(a) in _SCALARS]
     tol = SEARCH_TIE * max((z for z in sizes if z == z), default=0.0)
-    for n in nodes[lo:]:
+    for i in range(lo, len(nodes)):
+        n = nodes[i]
         if not _ids(n.outputs) & live:
             continue
         if _key(n) in evals:
             return True
-        for o in n.outputs:
+        reads_choice = any(float(a) not in _literals(n) for a in _points(n.args)
+                           if isinstance(a, float))
+        for o in n.outputs:  # (a residual of ~0 read from x* itself, not any small term)
             if type(o) is Value and type(o.primal) in _SCALARS and \
-                    any(abs(float(o.primal) - e) <= tol for e in ends):
-                return True
+                    any(abs(float(o.primal) - e) <= tol and (reads_choice or abs(e) > tol)
+                        for e in ends):
+                tans = _tangents(nodes, {}, live, 0.0, outs, (i, o.id))
+                if tans is None or any(np.any(np.abs(t) * tol > CARRY * SEARCH_TIE * max(
+                        _size(u), 1.0)) for t, u in zip(tans, outs, strict=False)):
+                    return True
     return False
 
 
@@ -442,7 +454,7 @@ def chosen_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]],
         return None  # (no bracket closed in: a line search's step, a grid's point)
     prev = max((a for a in ats if a < last), default=0)
     window = nodes[max(prev, last - SEARCH_WALK):last]
-    if _evaluated_again(nodes, max(0, first - SEARCH_WALK), last, live, window):
+    if _evaluated_again(nodes, max(0, first - SEARCH_WALK), last, live, window, outs):
         return None
     reads: dict[int, tuple[list, dict[int, set[int]]]] = {}  # (not keyed by the floats:
     params: set[float] | None = None  # see _stored)

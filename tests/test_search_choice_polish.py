@@ -25,7 +25,7 @@ def g(x, c):
     return x ** 3 + x - c
 
 
-def bisect(c):
+def bisect(c, g=g):
     lo, hi = -4.0, 4.0
     for _ in range(80):
         mid = 0.5 * (lo + hi)
@@ -69,6 +69,9 @@ LOST = {  # wrong without the report: dx*/dc is lost
     "root_exp": lambda c: math.exp(bisect(c)) - c,
     "argmin_plus": lambda a: golden(a, 0.05) + a,
     "argmin_sin_times": lambda a: math.sin(golden(a, 0.05)) * a,
+    # (x* - c) is a residual of ~0 like the search's 2 (x - c), but reaches the result times 0
+    "residual_squared_plus_root": lambda c: (lambda x: (x - c) ** 2 + x)(
+        bisect(c, lambda x, c: 2 * (x - c))),
 }
 LINES = {line_of("the bisection's comparison", __file__),
          line_of("the golden section's comparison", __file__)}
