@@ -224,21 +224,21 @@ def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]],
                 if not us or isinstance(us[0], float) and us[0] in literals and \
                         len(varying.get((key, k), ())) < 2:
                     continue  # (a literal, not read where the search's points were: x ** 2)
-                if _chosen(us[0], points) and _reaches(nodes, j, a, live, outputs):
+                if _chosen(us[0], points) and _reaches(nodes, a, live, outputs):
                     m = _comparison_after(nodes[at - 1])
                     return Decided(m.rule, m.args, m.kwargs, m.outputs, m._loc)
     return None
 
 
-def _reaches(nodes: list, j: int, a: Any, live: set[int], outputs: list | None) -> bool:
-    """Whether the outputs' tangent in the constant ``a`` (read by nodes[j] and the live nodes
-    after it) is not zero (``(x - 0.0 * t) ** 2``: its gradient in t reads x* times 0); True
+def _reaches(nodes: list, a: Any, live: set[int], outputs: list | None) -> bool:
+    """Whether the outputs' tangent in the constant ``a`` (every live node's read of it) is
+    not zero (``(x - 0.0 * t) ** 2``: its gradient in t reads x* times 0); True
     where it cannot be told."""
     if outputs is None:
         return True
     reads: dict[int, set[int]] = {}
-    for i in range(j, len(nodes)):
-        if _ids(nodes[i].outputs) & live:
+    for i in range(len(nodes)):  # (every live read: the forward pass's may come before a
+        if _ids(nodes[i].outputs) & live:  # comparison of the reverse pass, and cancel it)
             for k, b in enumerate(nodes[i].args):
                 if b is a:
                     reads.setdefault(i, set()).add(k)

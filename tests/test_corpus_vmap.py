@@ -72,21 +72,6 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
         "error", "json default=vars given a Tracer (no __dict__)"),
     ("ndarray_times_plain_object", "eager"): (
         "error", "ndarray * plain object: the Tracer's operator treats the object as a sequence"),
-    ("numpy_vectorize_python", "eager"): (
-        "error", "np.vectorize given a Tracer array tests its truth value "
-        "(_function_base_impl.py)"),
-    ("vectorize_excluded_apply_over_axes", "eager"): (
-        "error", "np.vectorize given a Tracer array tests its truth value "
-        "(_function_base_impl.py)"),
-    ("vectorize_frompyfunc_callbacks", "eager"): (
-        "error", "np.vectorize given a Tracer array tests its truth value "
-        "(_function_base_impl.py)"),
-    ("vectorize_python_branches", "eager"): (
-        "error", "np.vectorize given a Tracer array tests its truth value "
-        "(_function_base_impl.py)"),
-    ("vectorize_signature", "eager"): (
-        "error", "np.vectorize given a Tracer array tests its truth value "
-        "(_function_base_impl.py)"),
     ("pickle_array_object", "eager"): (
         "error", "pickle of Tracers (their recorder's WeakEntry / class mismatch)"),
     ("pickle_roundtrip", "eager"): (
