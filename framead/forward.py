@@ -33,7 +33,7 @@ from .capture.primitive_rules import (
 from .capture.recorder import Recorder
 from .capture.session import internals_visible, outer_recorder
 from .ir import Graph, Node, Value, active_nodes, flatten_tree, primal_tree, unflatten_tree
-from .nonfinite import finite, has_nan, report_fa112
+from .nonfinite import finite, has_nan, report_fa112, step_at
 from .rules import fill_zeros, fit_tangent
 from .rules import primitives as prim
 from .rules.families import cotangent_dtype
@@ -121,12 +121,10 @@ def report_nonfinite_tangent(nodes: list[Node], seeds: dict[int, Any], fname: st
                 break
         else:
             return
-    loc = node.loc
     report_fa112(node, f"the tangent of {fname} holds a NaN although its value is finite: it is "
-                 f"born in the JVP of {node.name} for {loc.file}:{loc.line} "
-                 f"({loc.source().strip()}): inf * 0 or NaN * 0, typically an infinite tangent "
-                 "or derivative that a mask, a clamp or np.where's unselected branch multiplies "
-                 "by 0; its true contribution is 0", strict)
+                 f"born in the JVP of {node.name} for {step_at(node)}: inf * 0 or NaN * 0, "
+                 "typically an infinite tangent or derivative that a mask, a clamp or "
+                 "np.where's unselected branch multiplies by 0; its true contribution is 0", strict)
 
 
 # ----------------------------------------------------------------------------- tangent pass

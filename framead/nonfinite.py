@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .capture.hazards import Hazard
+from .capture.hazards import Hazard, split_user
 from .capture.sourceloc import user_stacklevel
 from .errors import GradientHazard, GradientWarning
 from .ir import Node, Value
@@ -107,24 +107,35 @@ def report_nonfinite(bw: Backward, seeds: dict[int, Any], fname: str, strict: bo
     if found is None:
         return
     node, inf_from = found
-    loc = node.loc
     msg = (f"the gradient of {fname} holds a NaN although its value is finite: it is born in "
-           f"the VJP of {node.name} for {loc.file}:{loc.line} ({loc.source().strip()})")
+           f"the VJP of {node.name} for {step_at(node)}")
     if inf_from is not None:
-        src = inf_from.loc
         msg += (f" from an infinite cotangent, which the VJP of {inf_from.name} for "
-                f"{src.file}:{src.line} ({src.source().strip()}) made")
+                f"{step_at(inf_from)} made")
     msg += (": 0 * inf or 0 * NaN, typically a branch np.where (a clamp, a mask) did not "
             "select whose derivative is infinite or NaN there; its true contribution is 0")
     report_fa112(node, msg, strict)
 
 
+def step_at(node: Node) -> str:
+    """``file:line (source)`` of ``node``'s user line (``hazards.split_user``), with the
+    library line it ran at when that is not the user's."""
+    user, inside = split_user(node.loc)
+    text = f"{user.file}:{user.line} ({user.source().strip()})"
+    if inside is not None:
+        text += f", inside {inside.function} at {inside.short()}"
+    return text
+
+
 def report_fa112(node: Node, msg: str, strict: bool) -> None:
-    """FA112 at ``node``'s line: a GradientWarning at the user's call, GradientHazard in
-    strict mode (the reverse pass's report above, forward mode's in framead/forward.py)."""
+    """FA112 at ``node``'s user line: a GradientWarning at the user's call, GradientHazard in
+    strict mode (the reverse pass's report above, forward mode's in framead/forward.py); the
+    message already names any library line (``step_at``)."""
+    user, inside = split_user(node.loc)
+    hazard = Hazard("FA112", node.name, user, msg, inside)
     if strict:
-        raise GradientHazard(Hazard("FA112", node.name, node.loc, msg))
-    warnings.warn(GradientWarning(f"FA112 [nonfinite-gradient] {msg}"),
+        raise GradientHazard(hazard)
+    warnings.warn(GradientWarning(f"FA112 [nonfinite-gradient] {hazard.message}"),
                   stacklevel=user_stacklevel())
 
 
