@@ -24,6 +24,7 @@ from . import replay_steps as steps
 from .capture.primitive_rules import CONST_RULE, SETITEM_RULE
 from .ir import Graph, Node, Value, values_in
 from .replay_analysis import ReplayAnalyses
+from .replay_cnodes import Shadows
 from .replay_graph import (
     FpPlan,
     Miss,
@@ -291,6 +292,7 @@ class Replay(ReplayAnalyses):
         j = nb - 1  # the next reverse step's node, met in forward order
         library = library_rule_ids()
         self._memo: dict = {}  # (one object for equal step parts: arg_spec, _where_of)
+        self._shadows = Shadows(nb)  # (the C step loop's nodes: framead/replay_cnodes.py)
         if consume:  # the items and the reverse list hold the nodes from here on
             self.fwd_nodes = None
         i = 0  # the next forward step
@@ -321,9 +323,10 @@ class Replay(ReplayAnalyses):
         for left in range(j, -1, -1):  # (none: every active node is a forward one)
             if bnodes[left] is not None:
                 self._backward_step(bnodes[left], left, library, bwd, bwhere)
-        self._items = self._release_after = self._memo = self._shapes = None
+        shadows = self._shadows.finish(self._reads)
+        self._items = self._release_after = self._memo = self._shapes = self._shadows = None
         self._fwd = [functools.partial(steps.run_forward, fwd, where, miss=Miss)]
-        self._bwd = [functools.partial(steps.run_backward, bwd, bwhere)]
+        self._bwd = [functools.partial(steps.run_backward, bwd, bwhere, shadows=shadows)]
         self.step_counts = (len(fwd), len(bwd))
 
     def _where_of(self, rule: Any, loc: Any) -> tuple:
@@ -346,6 +349,7 @@ class Replay(ReplayAnalyses):
             bwd[j] = steps.backward_step(
                 node, p.inline, hasattr(node.rule, "fn") and id(node.rule) not in library,
                 self._memo, self._statics)
+        self._shadows.add(j, node, self._memo, self._statics)
         where[j] = pair or self._where_of(node.rule, node.loc)
 
     def _planned_forward(self, node: Node, shape: NodeShape | None) -> tuple:

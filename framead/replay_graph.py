@@ -62,6 +62,20 @@ class Statics:
             got = self._seen[id(c)] = (c, slot)
         return got[1]
 
+    def may_hold(self, x: Any, depth: int = 0) -> bool:
+        """``holds`` without making a slot: whether ``x`` is or holds an array that is (or,
+        unseen, may be) a static argument's bytes."""
+        t = type(x)
+        if t is np.ndarray:
+            got = self._seen.get(id(x))
+            return got[1] is not None if got is not None and got[0] is x else \
+                x.dtype != object and self.match(x) is not None
+        if depth < 8 and (t is list or t is tuple):
+            return any(self.may_hold(v, depth + 1) for v in x)
+        if depth < 8 and t is dict:
+            return any(self.may_hold(v, depth + 1) for v in x.values())
+        return False
+
     def holds(self, x: Any, depth: int = 0) -> bool:
         """Whether ``x`` (a constant: an array, or plain lists, tuples and dicts around
         arrays) is or holds an array read from a slot."""

@@ -34,6 +34,7 @@ import numpy as np
 
 from .capture.session import current_recorder
 from .ir import Node, Value, flatten_tree
+from .replay_cnodes import Shadows, run_c
 from .replay_graph import Miss, Statics
 from .replay_memo import same_array, same_constant, shape_of, shared, shared_kwargs, shared_meta
 from .reverse import _INLINE_OPCODES, RUNTIME, _scalar_tape, vjp_parts
@@ -374,11 +375,17 @@ def _run_call(st: _Call, e: list, ct: dict) -> None:
             _acc_tree(ct, t, tgt)
 
 
-def run_backward(steps: list, where: list, e: list, ct: dict) -> None:
+def run_backward(steps: list, where: list, e: list, ct: dict,
+                 shadows: Shadows | None = None) -> None:
     """Run reverse steps: cotangents ``ct`` (by value id) from the seeds to the inputs
-    (``where``: as for ``run_forward``)."""
+    (``where``: as for ``run_forward``; ``shadows``: the nodes of the steps the uncached
+    pass's C loop may take, framead/replay_cnodes.py)."""
     if _use_c():
-        _run_backward_c(steps, where, e, ct)
+        if shadows is None:
+            _run_backward_c(steps, where, e, ct, None)
+            return
+        with shadows.filled(e) as nodes:
+            _run_backward_c(steps, where, e, ct, nodes)
         return
     k = -1
     try:
@@ -389,13 +396,17 @@ def run_backward(steps: list, where: list, e: list, ct: dict) -> None:
         raise
 
 
-def _run_backward_c(steps: list, where: list, e: list, ct: dict) -> None:
-    """``run_backward`` with runs of real scalar B_INLINE steps done in C, the others
-    here."""
+def _run_backward_c(steps: list, where: list, e: list, ct: dict, nodes: list | None) -> None:
+    """``run_backward`` with runs of real scalar B_INLINE steps done in C, and (``nodes``,
+    the shadow nodes) the array steps the uncached pass does in C, the others here."""
     crun = _c_bwd
     k, n, j = 0, len(steps), -1
     try:
         while True:
+            if nodes is not None:
+                k = run_c(nodes, k, ct)
+                if k >= n:
+                    break
             k = crun(steps, k, e, ct)
             if k >= n:
                 break

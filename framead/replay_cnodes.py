@@ -1,0 +1,120 @@
+"""A long replay's array steps through the uncached reverse pass's C step loop.
+
+The uncached pass runs its float64 array nodes (the inline formulas, the fused getitem and
+setitem steps, sums, np.exp/sqrt/tanh/log) in C (capture/_scalar_tape.c ``run``), which
+reads Node and Value objects. A replay keeps no nodes, only steps on its env list
+(framead/replay_steps.py). ``Shadows`` keeps, for each reverse step of those kinds, a small
+Node of the same rule, keyword arguments, saves and constants (shared with the steps), whose
+Values carry ids, shapes, dtypes and kinds only. For one reverse pass, ``filled`` puts the
+call's values the reverse pass reads (the env's) in their Values' ``primal``, and takes them
+out again after, so the shadows never keep a call's values. The C loop takes a shadow node as
+it takes a recorded one, making the NumPy calls the Python step makes, so cotangents are
+identical; it hands back anything else (no shadow: ``None``), which the replay's own step
+runs. One pass at a time uses them: a second thread, or a pass started from inside a VJP,
+runs the steps without (``filled`` gives None).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+
+from .ir import Node, Value
+from .replay_graph import Statics
+from .replay_memo import same_array, same_constant, shared_kwargs
+from .reverse import _array_ops, _scalar_tape
+
+_run: Any = getattr(_scalar_tape, "run", None)
+# the fused getitem / setitem / view_update and np.sum opcodes (reverse._FUSED_OPCODES,
+# _ARRAY_OPCODES): taken whatever the output's kind; the others only for array outputs
+# (real scalars are the replay's B_INLINE steps, which its own C loop runs)
+_ANY_KIND = (40, 41, 42, 50)
+_set_primal = Value.primal.__set__  # type: ignore[attr-defined]
+
+
+class Shadows:
+    """The shadow nodes of a replay's reverse steps (``nodes``, aligned with them; None:
+    the step has none) and the Values whose primals a pass fills in."""
+
+    __slots__ = ("nodes", "_vals", "_fill", "_ids", "_lock")
+
+    def __init__(self, n: int) -> None:
+        self.nodes: list = [None] * n
+        self._vals: dict[int, Value] = {}
+        self._fill: list[Value] = []
+        self._ids: list[int] = []
+        self._lock = threading.Lock()
+
+    def add(self, j: int, node: Node, memo: dict, statics: Statics | None) -> None:
+        """The shadow of ``node`` (reverse step ``j``), where the C loop may take it."""
+        if node.multi or _run is None:
+            return
+        try:
+            op = _array_ops().get(node.rule)
+        except TypeError:  # an unhashable rule
+            return
+        out = node.outputs[0]
+        if not op or out is None or (op not in _ANY_KIND and out.kind is not np.ndarray):
+            return
+        args = []
+        for a in node.args:
+            if type(a) is Value:
+                args.append(self._value(a))
+            elif type(a) in (list, tuple) and _holds_value(a):
+                return
+            elif statics is not None and statics.may_hold(a):
+                return  # (each call's own argument: the replay's step reads it)
+            else:
+                args.append(same_array(memo, same_constant(memo, a)))
+        kw = node.kwargs
+        if kw:
+            if statics is not None and statics.may_hold(kw) or _holds_value(kw.values()):
+                return
+            kw = shared_kwargs(memo, {k: same_constant(memo, v) for k, v in kw.items()})
+        self.nodes[j] = Node(node.rule, tuple(args), kw, (self._value(out),),
+                             saved=node.saved)
+
+    def _value(self, v: Value) -> Value:
+        s = self._vals.get(v.id)
+        if s is None:
+            s = self._vals[v.id] = Value(v.id, v.shape, v.dtype, v.kind)
+        return s
+
+    def finish(self, reads: set[int]) -> Shadows | None:
+        """Done adding: ``reads`` are the ids whose values the reverse pass reads (the only
+        primals filled in). None where no step has a shadow."""
+        self._fill = [v for i, v in self._vals.items() if i in reads]
+        self._ids = [v.id for v in self._fill]
+        self._vals = {}
+        return self if any(x is not None for x in self.nodes) else None
+
+    @contextmanager
+    def filled(self, e: list) -> Iterator[list | None]:
+        """The shadow nodes, their Values' primals this pass's (from the env ``e``); None
+        where another pass uses them."""
+        if not self._lock.acquire(blocking=False):
+            yield None
+            return
+        vals, ids = self._fill, self._ids
+        try:  # (map and deque: the loops run in C, ~30 ns a value)
+            deque(map(_set_primal, vals, map(e.__getitem__, ids)), 0)
+            yield self.nodes
+        finally:
+            deque(map(_set_primal, vals, repeat(None)), 0)
+            self._lock.release()
+
+
+def _holds_value(tree: Any) -> bool:
+    return any(type(x) is Value or (type(x) in (list, tuple) and _holds_value(x))
+               for x in tree)
+
+
+def run_c(nodes: list, k: int, ct: dict) -> int:
+    """The C step loop on the shadow nodes from ``k``: the index of the first one it leaves."""
+    return _run(nodes, k, ct, _array_ops())
