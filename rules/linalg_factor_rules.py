@@ -10,13 +10,12 @@ eigenvalues.
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from .matrices import conj, cot_like, herm_adjoint, herm_from, jax_cot, mH, mT
 from .registry import ANS
 from .shapes import shape_of
+from .triangular import tri_solve as _tri_solve
 
 la = np.linalg
 
@@ -29,40 +28,6 @@ def _phi(x):
     out = np.tril(x, -1).astype(np.result_type(x, float), copy=False)
     out[..., d, d] = 0.5 * np.real(x[..., d, d])
     return out
-
-
-_TRI_LEAF = 64  # blocks this small are inverted whole (one LAPACK call, then a product)
-
-
-def _tri_solve(t, b, lower):
-    """``solve(t, b)`` for a triangular ``t`` and a matrix (stack) ``b``: SciPy's triangular
-    solver when ``scipy.linalg`` is already loaded; else a blocked solve made of NumPy
-    products (importing SciPy here would cost a first call ~150 ms and ~45 MB; the blocked
-    solve takes ~1.5x SciPy's time, an LU solve ~3.5x)."""
-    sl = sys.modules.get("scipy.linalg")
-    if sl is not None and t.ndim == 2 and b.ndim == 2:
-        return sl.solve_triangular(t, b, lower=lower, check_finite=False)
-    if b.ndim < t.ndim:  # a vector (stack)
-        return la.solve(t, b)
-    x = np.array(np.broadcast_to(b, (*np.broadcast_shapes(t.shape[:-2], b.shape[:-2]),
-                                     *b.shape[-2:])), dtype=np.result_type(t, b, 1.0))
-    _tri_solve_into(t, x, lower)
-    return x
-
-
-def _tri_solve_into(t, x, lower):
-    """``x = solve(t, x)`` in place, recursively by halves: the off-diagonal block's product
-    is subtracted from the other half of ``x`` (LAPACK's blocked triangular solve)."""
-    n = t.shape[-1]
-    if n <= _TRI_LEAF:
-        x[...] = la.inv(t) @ x
-        return
-    h = n // 2
-    first, second = (slice(None, h), slice(h, None)) if lower else \
-        (slice(h, None), slice(None, h))
-    _tri_solve_into(t[..., first, first], x[..., first, :], lower)
-    x[..., second, :] -= t[..., second, first] @ x[..., first, :]
-    _tri_solve_into(t[..., second, second], x[..., second, :], lower)
 
 
 def _chol_lower_jvp(l, t):

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.linalg import _umath_linalg as ul
 
+from . import triangular as tri
 from .linalg_factor_rules import svd_jvp, svd_vjp
 from .linalg_rules import (
     _slogdet_jvp,
@@ -28,7 +29,7 @@ from .linalg_rules import (
     inv_jvp,
     inv_vjp,
 )
-from .matrices import cot_like, mT, outer_last, solve_vec
+from .matrices import cot_like, mT, outer_last
 from .registry import ANS, register, register_method
 from .shapes import add_tangents, fit, meta_of, shape_of
 
@@ -88,14 +89,14 @@ def _svd_rules(full: bool):
 def _solve1_vjp(g, ans, a, b, **kw):
     """x = A^-1 b (vectors, stacked): b's cotangent A^-T g, A's minus its outer product with
     x; both summed over the loop dimensions the argument was broadcast along."""
-    gb = solve_vec(mT(np.asarray(a)), np.asarray(g))
+    gb = tri.solve(mT(np.asarray(a)), np.asarray(g), True)
     return cot_like(-outer_last(gb, ans), a), cot_like(gb, b)
 
 
 def _solve1_jvp(tangents, ans, a, b, **kw):
     ta, tb = (tuple(tangents) + (None,))[:2]
     rhs = add_tangents((tb, None if ta is None else -(ta @ np.asarray(ans)[..., None])[..., 0]))
-    return None if rhs is None else solve_vec(np.asarray(a), rhs)
+    return None if rhs is None else tri.solve(np.asarray(a), rhs, True)
 
 
 def _solve_stack_vjp(g, ans, a, b, **kw):

@@ -16,6 +16,7 @@ import importlib
 
 import numpy as np
 
+from . import triangular as tri
 from .families import deflinear
 from .linalg_factor_rules import FACTOR_REFUSALS, FACTOR_RULES, svd_jvp, svd_vjp
 from .linalg_norm_rules import NORM_RULES
@@ -28,7 +29,6 @@ from .matrices import (
     mH,
     mT,
     outer_last,
-    solve_vec,
 )
 from .registry import ANS, lookup, public_name, register, register_attr, register_method
 from .shapes import add_tangents, fit, meta_of
@@ -39,8 +39,7 @@ la = np.linalg
 # --- solve, inv, det, slogdet ----------------------------------------------------------------
 
 def _solve_gb(a, b, g):
-    at = mT(np.asarray(a))
-    return solve_vec(at, g) if is_vec(b) else la.solve(at, g)
+    return tri.solve(mT(np.asarray(a)), g, is_vec(b))
 
 
 def _solve_vjp(g, ans, a, b):
@@ -57,7 +56,7 @@ def _solve_jvp(tangents, ans, a, b):
     rhs = add_tangents((tb, tax))
     if rhs is None:
         return None
-    return solve_vec(a, rhs) if is_vec(b) else la.solve(a, rhs)
+    return tri.solve(np.asarray(a), rhs, is_vec(b))
 
 
 def inv_jvp(tangents, ans, a):
