@@ -15,6 +15,7 @@ import numpy as np
 from .matrices import conj, cot_like, herm_adjoint, herm_from, jax_cot, mH, mT
 from .registry import ANS
 from .shapes import shape_of
+from .triangular import lower_of_product
 from .triangular import tri_solve as _tri_solve
 
 la = np.linalg
@@ -37,7 +38,7 @@ def _chol_lower_jvp(l, t):
 
 
 def _chol_lower_adj(gl, l):
-    p = _phi(mH(l) @ gl)
+    p = _phi(lower_of_product(mH(l), gl))  # (only its lower triangle is read)
     lh = mH(l)
     m = mH(_tri_solve(lh, mH(_tri_solve(lh, p, False)), False))  # L^-H P L^-1
     return herm_adjoint(m, True)

@@ -89,3 +89,28 @@ def _tri_solve_into(t, x, lower):
     _tri_solve_into(t[..., first, first], x[..., first, :], lower)
     x[..., second, :] -= t[..., second, first] @ x[..., first, :]
     _tri_solve_into(t[..., second, second], x[..., second, :], lower)
+
+
+def lower_of_product(u, b):
+    """A matrix (stack) whose lower triangle (diagonal included) is that of ``u @ b`` for an
+    upper triangular ``u`` (only its upper triangle is read; the result's strict upper
+    triangle is not that of ``u @ b``): the blocks above the diagonal are never formed, a
+    third of a full product's flops (the Cholesky adjoint's ``tril(L^H G)``)."""
+    shape = (*np.broadcast_shapes(u.shape[:-2], b.shape[:-2]), *b.shape[-2:])
+    out = np.empty(shape, np.result_type(u, b))
+    _lower_into(u, b, out)
+    return out
+
+
+def _lower_into(u, b, out):
+    """out's lower triangle := that of u @ b (u upper): [[U11 B11 + U12 B21, .], [U22 B21,
+    U22 B22]], the diagonal blocks by halves."""
+    n = u.shape[-1]
+    if n <= MIN_N:
+        np.matmul(u, b, out=out)
+        return
+    h = n // 2
+    _lower_into(u[..., :h, :h], b[..., :h, :h], out[..., :h, :h])
+    out[..., :h, :h] += u[..., :h, h:] @ b[..., h:, :h]
+    np.matmul(u[..., h:, h:], b[..., h:, :h], out=out[..., h:, :h])
+    _lower_into(u[..., h:, h:], b[..., h:, h:], out[..., h:, h:])

@@ -155,3 +155,65 @@ def test_general_matrix_takes_lu(lower):
     b = rng.standard_normal(n)
     np.testing.assert_allclose(tri.solve(t, b, True), np.linalg.solve(t, b), rtol=1e-12,
                                atol=1e-12)
+
+
+@_SETTINGS
+@given(n=st.integers(1, 200), batch=st.sampled_from([((), ()), ((2,), (2,)), ((3,), ()),
+                                                     ((), (2,))]),
+       cplx=st.booleans(), seed=st.integers(0, 2**16))
+def test_lower_of_product_is_trils(n, batch, cplx, seed):
+    """``lower_of_product(u, b)``'s lower triangle is ``tril(u @ b)`` (u upper), stacks
+    broadcast as matmul does."""
+    rng = np.random.default_rng(seed)
+    u = np.triu(rng.standard_normal((*batch[0], n, n)))
+    b = rng.standard_normal((*batch[1], n, n))
+    if cplx:
+        b = b + 1j * rng.standard_normal(b.shape)
+    got = np.tril(tri.lower_of_product(u, b))
+    want = np.tril(u @ b)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * n * np.abs(want).max())
+
+
+def _old_chol_adj(gl, l):
+    """The Cholesky adjoint before lower_of_product: the full product L^H G (real)."""
+    x = l.T @ gl
+    p = np.tril(x, -1)
+    d = np.arange(x.shape[-1])
+    p[d, d] = 0.5 * x[d, d]
+    m = np.linalg.solve(l.T, np.linalg.solve(l.T, p).T).T  # L^-H P L^-1
+    return np.tril(m + m.T, -1) + np.diag(np.diag(m))
+
+
+@_SETTINGS
+@given(n=st.integers(tri.MIN_N + 1, 150), spread=st.sampled_from([-8, -4, 0, 4, 8]),
+       upper=st.booleans(), seed=st.integers(0, 2**16))
+def test_cholesky_gradient(n, spread, upper, seed):
+    """Gradient of sum(w * cholesky(a)) for SPD matrices of several conditionings: the
+    former formula's value (to its own error) and central differences (well conditioned)."""
+    rng = np.random.default_rng(seed)
+    lower = _triangular(rng, n, (), True, spread)
+    a = lower @ lower.T
+    w = rng.standard_normal((n, n))
+
+    def f(a):
+        return np.sum(w * np.linalg.cholesky(a, upper=upper))
+
+    g = framead.grad(f)(a)
+    wl = w.T if upper else w
+    ref = _old_chol_adj(np.tril(wl), lower)
+    ref = ref.T if upper else ref
+    cond = np.linalg.cond(lower)
+    tol = 100 * np.finfo(float).eps * n * cond ** 2 * np.abs(ref).max()
+    assert np.max(np.abs(g - ref)) <= max(tol, 1e-12 * np.abs(ref).max())
+    if cond < 1e2:
+        e = rng.standard_normal((n, n))
+        e = e + e.T
+        h = 1e-3 / cond ** 2
+
+        def along(s):
+            return f(a + s * e)
+
+        fd = (8 * (along(h) - along(-h)) - (along(2 * h) - along(-2 * h))) / (12 * h)
+        lin = np.sum(g * e)
+        assert abs(lin - fd) <= 1e-6 * (abs(fd) + np.sum(np.abs(g * e)))
