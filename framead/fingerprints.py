@@ -15,13 +15,35 @@ import numpy as np
 from .capture.hazards import is_library_file
 from .capture.sourceloc import is_framead_file
 
-__all__ = ["DIGEST_BYTES", "MAX_ITEMS", "fingerprint"]
+__all__ = ["DIGEST_BYTES", "MAX_ITEMS", "MAX_SNAPSHOT", "fingerprint"]
 
 DIGEST_BYTES = 1 << 16  # static arrays this large are compared by a digest of their bytes
 MAX_ITEMS = 64  # dicts and objects' attributes compared item by item up to this many
+MAX_SNAPSHOT = 1 << 16  # larger lists and dicts: which objects they hold, up to this many
 _BY_VALUE = (bool, int, float, complex, str, bytes, type(None), np.generic)
 _NOT_STATE = (types.FunctionType, types.MethodType, types.ModuleType, type,
               types.BuiltinFunctionType)
+
+
+class _Items:
+    """A list's or dict's items as the objects they are (held, so no id is reused): a
+    container too large to compare by value still shows an item replaced, added or removed
+    (``TABLE[k] = 3.0``), not an item changed in place."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, x: list | dict):
+        self.items = tuple(x) if type(x) is list else tuple(x.items())
+
+    def __eq__(self, other: Any) -> bool:
+        if type(other) is not _Items or len(other.items) != len(self.items):
+            return False
+        if self.items and type(self.items[0]) is tuple:  # (a dict's (key, value) pairs)
+            return all(a[0] is b[0] and a[1] is b[1] for a, b in zip(self.items, other.items))
+        return all(a is b for a, b in zip(self.items, other.items))
+
+    def __hash__(self) -> int:
+        return hash(tuple(map(id, self.items)))
 
 
 class _Ident:
@@ -41,22 +63,25 @@ class _Ident:
 
 def fingerprint(x: Any, containers: bool = True, depth: int = 0) -> Any:
     """What a static value is compared by: numbers, strings, arrays (bytes) and tuples of them
-    by value, dicts of up to MAX_ITEMS items by their items, plain lists too when
-    ``containers`` (arguments, closure cells; module globals are watched without: a list a
-    program appends to), an object of a user class by
-    identity and its attributes (``cfg.alpha = 3.0`` between calls is a new trace), anything
-    else by identity (``_Ident``)."""
+    by value, dicts of up to MAX_ITEMS items by their items, plain lists too (any length when
+    ``containers``: arguments, closure cells; module globals' up to MAX_ITEMS), larger lists
+    and dicts by the objects they hold (``_Items``, up to MAX_SNAPSHOT), an object of a user
+    class by identity and its attributes (``cfg.alpha = 3.0`` between calls is a new trace),
+    anything else by identity (``_Ident``)."""
     if isinstance(x, np.ndarray):
         if x.dtype == object:
             return _Ident(x)
         return _array_fingerprint(x)
     if isinstance(x, _BY_VALUE):
         return (type(x), x)
-    if depth < 4 and (type(x) is tuple or (containers and type(x) is list)):
+    if depth < 4 and (type(x) is tuple or (type(x) is list and (containers or
+                                                                len(x) <= MAX_ITEMS))):
         return (type(x).__name__, tuple(fingerprint(v, containers, depth + 1) for v in x))
     if depth < 4 and type(x) is dict and len(x) <= MAX_ITEMS:  # (a global's too: a table
         return ("dict", tuple((fingerprint(k, containers, depth + 1),  # of parameters)
                                fingerprint(v, containers, depth + 1)) for k, v in x.items()))
+    if depth < 4 and type(x) in (list, dict) and len(x) <= MAX_SNAPSHOT:
+        return _Items(x)
     if depth < 4 and type(x).__flags__ & _HEAPTYPE and not isinstance(x, _NOT_STATE) and \
             _user_class(type(x)):
         attrs = _attributes(x)
