@@ -22,7 +22,7 @@ import numpy as np
 from . import replay_plan
 from . import replay_steps as steps
 from .capture.primitive_rules import CONST_RULE, SETITEM_RULE
-from .ir import Graph, Node, Value, values_in
+from .ir import Graph, Node, SourceLoc, Value, values_in
 from .replay_analysis import ReplayAnalyses
 from .replay_cnodes import Shadows
 from .replay_graph import (
@@ -330,8 +330,10 @@ class Replay(ReplayAnalyses):
         self.step_counts = (len(fwd), len(bwd))
 
     def _where_of(self, rule: Any, loc: Any) -> tuple:
-        """``(rule, loc)``, one tuple for each pair (a loop's steps repeat a few)."""
-        key = ("w", id(rule), id(loc))  # (the tuple holds both: the ids stay theirs)
+        """``(rule, loc)``, one tuple for each pair (a loop's steps repeat a few; equal
+        SourceLocs are one: each recorded node has its own)."""
+        # (the tuple holds the rule: its id stays its own)
+        key = ("w", id(rule), loc if type(loc) is SourceLoc else id(loc))
         got = self._memo.get(key)
         if got is None:
             got = self._memo[key] = (rule, loc)

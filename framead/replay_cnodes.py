@@ -27,7 +27,7 @@ import numpy as np
 
 from .ir import Node, Value
 from .replay_graph import Statics
-from .replay_memo import same_array, same_constant, shared_kwargs
+from .replay_memo import same_array, same_constant, shared, shared_kwargs
 from .reverse import _array_ops, _scalar_tape
 
 _run: Any = getattr(_scalar_tape, "run", None)
@@ -65,7 +65,7 @@ class Shadows:
         args = []
         for a in node.args:
             if type(a) is Value:
-                args.append(self._value(a))
+                args.append(self._value(a, memo))
             elif type(a) in (list, tuple) and _holds_value(a):
                 return
             elif statics is not None and statics.may_hold(a):
@@ -77,13 +77,13 @@ class Shadows:
             if statics is not None and statics.may_hold(kw) or _holds_value(kw.values()):
                 return
             kw = shared_kwargs(memo, {k: same_constant(memo, v) for k, v in kw.items()})
-        self.nodes[j] = Node(node.rule, tuple(args), kw, (self._value(out),),
+        self.nodes[j] = Node(node.rule, tuple(args), kw, (self._value(out, memo),),
                              saved=node.saved)
 
-    def _value(self, v: Value) -> Value:
+    def _value(self, v: Value, memo: dict) -> Value:
         s = self._vals.get(v.id)
-        if s is None:
-            s = self._vals[v.id] = Value(v.id, v.shape, v.dtype, v.kind)
+        if s is None:  # (one shape tuple for equal shapes, as the steps')
+            s = self._vals[v.id] = Value(v.id, shared(memo, tuple(v.shape)), v.dtype, v.kind)
         return s
 
     def finish(self, reads: set[int]) -> Shadows | None:

@@ -13,12 +13,15 @@ import pytest
 
 from framead import replay_steps, rules
 from framead.cache import DIGEST_BYTES, CachedValueAndGrad
-from framead.ir import Node, Value
+from framead.ir import UNKNOWN_LOC, Node, Value
+from framead.replay_cnodes import Shadows
 from framead.reverse import RuleOutputError
 from framead.tracing import paused_gc
 
+# (and a replay's shadow nodes for the C step loop: ids and constants, primals only during
+# a pass, tests/test_replay_cnodes.py)
 _LEAVES = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
-           types.MethodType, types.CodeType, types.FrameType)
+           types.MethodType, types.CodeType, types.FrameType, Shadows)
 
 
 def _program(x: np.ndarray, n: int) -> float:
@@ -53,7 +56,7 @@ def _reachable(root: object, kinds: tuple, big: int = 0) -> int:
 
 
 def _live_nodes() -> int:
-    return sum(1 for o in gc.get_objects() if type(o) is Node)
+    return sum(1 for o in gc.get_objects() if type(o) is Node and o._loc is not UNKNOWN_LOC)
 
 
 def test_the_entry_reaches_no_node_or_value_once_the_replay_is_made(monkeypatch):
