@@ -61,6 +61,10 @@
    capture of its own runs natively, or "watching" while another thread captures
    (its probes look up the capturing threads' traced sets, fa_watch_hit). */
 #define FA_CMP_RING 64
+#define FA_CMP_EPIS 16
+#define FA_CMP_TAIL 4
+#define FA_CMP_GAP 8       /* an episode this few comparisons after the last is its update */
+#define FA_CMP_JUMP 1e6    /* |a - b| this many times the last one's ends an episode */
 typedef struct fa_tls {
     int enabled;            /* capture on for this thread */
     int busy;               /* decide() running on this thread */
@@ -90,6 +94,15 @@ typedef struct fa_tls {
     Py_ssize_t cmp_at[FA_CMP_RING];
     double cmp_dist[FA_CMP_RING];
     unsigned cmp_n;
+    /* The tails of earlier searches (FA_CMP_TAIL comparisons before a jump of |a - b|, up to
+       FA_CMP_EPIS of them): two searches in a call, or one per pass of a loop, are each
+       judged although their comparisons left the ring (capture/search_choice.py). */
+    void *epi_rec[FA_CMP_EPIS];
+    unsigned epi_seq[FA_CMP_EPIS];  /* the sequence number (cmp_n) of its last comparison */
+    unsigned char epi_len[FA_CMP_EPIS];
+    Py_ssize_t epi_at[FA_CMP_EPIS][FA_CMP_TAIL];
+    double epi_dist[FA_CMP_EPIS][FA_CMP_TAIL];
+    unsigned epi_n;
     struct fa_tls *next;    /* capturing_threads link */
 } fa_tls;
 
@@ -4406,6 +4419,28 @@ done:
 static void
 note_cmp(void *rec, Py_ssize_t at, double dist)
 {
+    unsigned p = (T.cmp_n - 1) % FA_CMP_RING;
+    if (T.cmp_n != 0 && T.cmp_rec[p] == rec && dist > FA_CMP_JUMP * T.cmp_dist[p]) {
+        /* a jump: the comparisons before it may end a search; kept as an episode (the last
+           one updated where it ended fewer than FA_CMP_GAP comparisons ago: the same search) */
+        unsigned e = (T.epi_n - 1) % FA_CMP_EPIS;
+        if (T.epi_n == 0 || T.epi_rec[e] != rec || T.cmp_n - 1 - T.epi_seq[e] >= FA_CMP_GAP) {
+            e = T.epi_n++ % FA_CMP_EPIS;
+        }
+        unsigned len = 0;
+        while (len < FA_CMP_TAIL && len < T.cmp_n && len < FA_CMP_RING &&
+               T.cmp_rec[(T.cmp_n - 1 - len) % FA_CMP_RING] == rec) {
+            len++;
+        }
+        for (unsigned j = 0; j < len; j++) {
+            unsigned q = (T.cmp_n - len + j) % FA_CMP_RING;
+            T.epi_at[e][j] = T.cmp_at[q];
+            T.epi_dist[e][j] = T.cmp_dist[q];
+        }
+        T.epi_rec[e] = rec;
+        T.epi_seq[e] = T.cmp_n - 1;
+        T.epi_len[e] = (unsigned char)len;
+    }
     unsigned k = T.cmp_n++ % FA_CMP_RING;
     T.cmp_rec[k] = rec;
     T.cmp_at[k] = at;
@@ -4428,8 +4463,9 @@ m_note_comparison(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
-/* comparisons(recorder) -> [(node count, |a - b|), ...]: the ring's entries made under this
-   recorder, oldest first; they leave the ring. */
+/* comparisons(recorder) -> [(node count, |a - b|), ...]: the kept episodes' and the ring's
+   entries made under this recorder, oldest first (an episode the ring does not continue is
+   followed by (-1, inf)); they leave the ring. */
 static PyObject *
 m_comparisons(PyObject *mod, PyObject *rec)
 {
@@ -4438,6 +4474,37 @@ m_comparisons(PyObject *mod, PyObject *rec)
         return NULL;
     }
     unsigned n = T.cmp_n < FA_CMP_RING ? T.cmp_n : FA_CMP_RING;
+    unsigned m = T.epi_n < FA_CMP_EPIS ? T.epi_n : FA_CMP_EPIS;
+    for (unsigned i = 0; i < m; i++) {
+        unsigned e = (T.epi_n - m + i) % FA_CMP_EPIS;
+        if (T.epi_rec[e] != (void *)rec) {
+            continue;
+        }
+        T.epi_rec[e] = NULL;
+        for (unsigned j = 0; j < T.epi_len[e]; j++) {
+            unsigned seq = T.epi_seq[e] - (T.epi_len[e] - 1 - j);
+            if (T.cmp_n - seq <= n) {
+                continue; /* (still in the ring) */
+            }
+            PyObject *x = Py_BuildValue("(nd)", T.epi_at[e][j], T.epi_dist[e][j]);
+            if (x == NULL || PyList_Append(out, x) < 0) {
+                Py_XDECREF(x);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(x);
+        }
+        if (T.epi_len[e] && T.cmp_n - T.epi_seq[e] > n) {
+            /* (a gap follows the episode: (-1, inf), a comparison of nothing, separates it) */
+            PyObject *x = Py_BuildValue("(nd)", (Py_ssize_t)-1, Py_HUGE_VAL);
+            if (x == NULL || PyList_Append(out, x) < 0) {
+                Py_XDECREF(x);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(x);
+        }
+    }
     for (unsigned i = 0; i < n; i++) {
         unsigned k = (T.cmp_n - n + i) % FA_CMP_RING;
         if (T.cmp_rec[k] != (void *)rec) {

@@ -199,8 +199,9 @@ def decided_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]],
         return None
     live: set[int] | None = None
     ats = sorted({at for at, _ in cmps if start < at <= len(nodes)})
+    tied = {at for run in _searches(nodes, cmps, live_of) for at in run}
     for at, dist in reversed(cmps):
-        if not start < at <= len(nodes):
+        if not start < at <= len(nodes) or at not in tied:
             continue
         prev = max((a for a in ats if a < at), default=start)
         window = nodes[max(prev, start + 1, at - SEARCH_WALK):at]
@@ -328,25 +329,37 @@ def _own(n: Node) -> bool:
         frames[0][0].co_filename.startswith((*_OWN, "<"))
 
 
-def _converged(nodes: list, cmps: list, live: Callable[[], set[int]]) -> list[int]:
-    """The node counts of the oldest and the newest comparison that are near-ties of work
-    reaching no output (a converged search's); [] where none is."""
+def _tie(nodes: list, ats: list[int], at: int, dist: float, live: Callable[[], set[int]]) -> bool:
+    """Whether the comparison at node count ``at`` is a near-tie of work reaching no output."""
+    if not 0 < at <= len(nodes):
+        return False
+    prev = max((a for a in ats if a < at), default=0)
+    window = nodes[max(prev, at - SEARCH_WALK):at]
+    if not window or not _margin(window, dist):
+        return False
+    seen = live()
+    return not any(_ids(n.outputs) & seen for n in window)
+
+
+def _searches(nodes: list, cmps: list, live: Callable[[], set[int]]) -> list[list[int]]:
+    """The node counts of each converged search's near-tie comparisons, oldest first: a run
+    of at least two, ended by a comparison that is not one (two searches in a call, one per
+    pass of a loop: the C probe keeps each one's tail; a lone tie, f(-a) == f(a) at a
+    symmetric start, is no search's end)."""
     ats = sorted({at for at, _ in cmps if 0 < at <= len(nodes)})
-
-    def converged(at: int, dist: float) -> bool:
-        if not 0 < at <= len(nodes):
-            return False
-        prev = max((a for a in ats if a < at), default=0)
-        window = nodes[max(prev, at - SEARCH_WALK):at]
-        if not window or not _margin(window, dist):
-            return False
-        seen = live()
-        return not any(_ids(n.outputs) & seen for n in window)
-
-    first = next((at for at, dist in cmps if converged(at, dist)), None)
-    if first is None:
-        return []
-    return [first, next(at for at, dist in reversed(cmps) if converged(at, dist))]
+    out: list[list[int]] = [[]]
+    for at, dist in cmps:
+        if _tie(nodes, ats, at, dist, live):
+            out[-1].append(at)
+        elif out[-1]:
+            out.append([])
+    runs: list[list[int]] = []
+    for run in out:  # (runs with no work reaching the result between: one search's tail)
+        if runs and run and not any(_ids(n.outputs) & live() for n in nodes[runs[-1][-1]:run[0]]):
+            runs[-1].extend(run)
+        elif run:
+            runs.append(run)
+    return [run for run in runs if len(run) > 1]
 
 
 def _parameters(nodes: list, end: int) -> set[float]:
@@ -408,27 +421,40 @@ def _compared(window: list, live: set[int]) -> list[float]:
             type(o.primal) in _SCALARS]
 
 
-def _evaluated_again(nodes: list, lo: int, last: int, live: set[int], window: list,
-                     outs: list[Any]) -> bool:
+def _at_choice(n: Node, varying: dict[tuple, list]) -> bool:
+    """Whether ``n``, at an instruction of the search's evaluations, evaluates there at this
+    search's choice: a constant it reads is near that instruction's latest points (another
+    search's evaluation at the same code, at its own choice, is not; nor is a node of it that
+    reads no constant, ``r ** 2``: the one that does is judged)."""
+    key = _key(n)
+    for k, a in enumerate(n.args):
+        pts = varying.get((key, k), ())
+        if len(pts) > 1 and any(_chosen(u, [pts]) for u in _points((a,))):
+            return True
+    return False
+
+
+def _evaluated_again(nodes: list, lo: int, evals: set, live: set[int], window: list,
+                     outs: list[Any], varying: dict[tuple, list]) -> bool:
     """(c) Whether the result is made from the searched function evaluated again at the
     choice: a node reaching it made at an instruction of the search's evaluations (a Newton
     step ``m - g(m, t) / g'(m)``, a secant, ``f(x*, t)``), or whose value is the value the
     search compared last (the same function written inline: ``(x* - a) ** 2 + x* ** 4``,
     ``m - (m ** 3 + m - c) / g'(m)``) and carries a derivative to the result (``(x* - t) **
     2 + x*`` after a search of ``2 (x - t)``: its ``x* - t`` is such a value times 0)."""
-    evals = {_key(n) for n in nodes[lo:last] if not _ids(n.outputs) & live} - {None}
     ends = _compared(window, live)
     sizes = [_size(a) for n in window for a in (*n.args, *n.outputs)
              if type(a) is Value or type(a) in _SCALARS]
     tol = SEARCH_TIE * max((z for z in sizes if z == z), default=0.0)
+    points = [vals for vals in varying.values() if _clustered(vals)]  # (this search's)
     for i in range(lo, len(nodes)):
         n = nodes[i]
         if not _ids(n.outputs) & live:
             continue
-        if _key(n) in evals:
+        if _key(n) in evals and _at_choice(n, varying):
             return True
-        reads_choice = any(float(a) not in _literals(n) for a in _points(n.args)
-                           if isinstance(a, float))
+        reads_choice = any(float(a) not in _literals(n) and _chosen(a, points)
+                           for a in _points(n.args) if isinstance(a, float))
         for o in n.outputs:  # (a residual of ~0 read from x* itself, not any small term)
             if type(o) is Value and type(o.primal) in _SCALARS and \
                     any(abs(float(o.primal) - e) <= tol and (reads_choice or abs(e) > tol)
@@ -444,21 +470,50 @@ def chosen_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]],
                 outs: list[Any]) -> Node | None:
     """A converged search's comparison whose chosen constant the result depends on with a
     non-zero derivative, the searched function not evaluated again for the result (first
-    order: the module docstring), or None."""
-    conv = _converged(nodes, cmps, live_of)
-    if not conv:
-        return None
-    first, last, live = conv[0], conv[-1], live_of()
+    order: the module docstring), or None. Each search is judged, the newest first."""
+    runs = _searches(nodes, cmps, live_of)
+    for k in range(len(runs) - 1, -1, -1):  # (after the search before: its points are not
+        after = runs[k - 1][-1] if k else -1  # this one's, nor is its polish)
+        until = runs[k + 1][0] if k < len(runs) - 1 else len(nodes)
+        found = _chosen_exit(nodes, cmps, live_of(), outs, runs[k], after, until)
+        if found is not None:
+            return found
+    return None
+
+
+def _searched(nodes: list, last: int, live: set[int], fed: list[set[int]]) -> set[int]:
+    """The values that work reaching no output reads after node ``last`` (a later search's
+    evaluations), made once into ``fed``."""
+    if not fed:
+        fed.append(set())
+        for n in nodes[last:]:
+            if not _ids(n.outputs) & live:
+                fed[0] |= _ids(n.args)
+    return fed[0]
+
+
+def _chosen_exit(nodes: list, cmps: list, live: set[int], outs: list[Any],
+                 run: list[int], after: int, until: int) -> Node | None:
+    """chosen_exit for the search whose near-ties are the comparisons at the node counts
+    ``run``, made after node ``after``, for the constants read before node ``until`` (the
+    next search's ties: a read after them is judged with it) and not where a later search's
+    evaluations read (its input: ``c * 1.25``)."""
     ats = sorted({at for at, _ in cmps if 0 < at <= len(nodes)})
-    if not any(_clustered(v) for v in _varying(nodes, ats, -1, last).values()):
+    first, last = run[0], run[-1]
+    varying = _varying(nodes, ats, after, last)
+    if not any(_clustered(v) for v in varying.values()):
         return None  # (no bracket closed in: a line search's step, a grid's point)
     prev = max((a for a in ats if a < last), default=0)
     window = nodes[max(prev, last - SEARCH_WALK):last]
-    if _evaluated_again(nodes, max(0, first - SEARCH_WALK), last, live, window, outs):
+    fed: list[set[int]] = []
+    evals = {_key(n) for a, b in zip(run, run[1:], strict=False) for n in nodes[a:b]
+             [-SEARCH_WALK:] if not _ids(n.outputs) & live} - {None}  # (its evaluations')
+    if _evaluated_again(nodes, max(0, after, first - SEARCH_WALK), evals, live, window, outs,
+                        varying):
         return None
     reads: dict[int, tuple[list, dict[int, set[int]]]] = {}  # (not keyed by the floats:
     params: set[float] | None = None  # see _stored)
-    for j in range(first, len(nodes)):
+    for j in range(first, until):
         n = nodes[j]
         if not _ids(n.outputs) & live or _own(n):
             continue
@@ -468,7 +523,8 @@ def chosen_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]],
                 continue
             if params is None:
                 params = _parameters(nodes, last)
-            if float(a) in params or id(a) not in reads and len(reads) >= CANDIDATES:
+            if float(a) in params or id(a) not in reads and len(reads) >= CANDIDATES or \
+                    until < len(nodes) and _ids(n.outputs) & _searched(nodes, last, live, fed):
                 continue
             reads.setdefault(id(a), ([a], {}))[1].setdefault(j, set()).add(k)
     for u, r in reads.values():

@@ -1,0 +1,116 @@
+"""Several searches in one call (capture/search_choice.py ``chosen_exit``, ``decided_exit``; the
+C probe's comparison ring and the tails of earlier searches it keeps, capture/_evalframe.c):
+each converged search whose choice reaches the result is judged, not only the last one. Two
+bisections in sequence, one search per pass of a loop: a choice read with another path to the
+input is reported (FA102 at its search's comparison) whichever search it is, and polished or
+unread choices stay silent and right. References: central differences of the native run.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import test_search_choice_first_order as first_order
+import test_search_choice_polish as polish
+from conftest import fd_grad
+from framead.capture import _evalframe as C
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_search_choice_polish import g
+
+import framead
+
+
+def f(t, a):
+    return (t - a) ** 2 + 0.05 * t ** 4  # (polish.golden's objective for w = 0.05)
+
+
+SEARCHES = {"bisect": polish.bisect, "while_bisect": first_order._while_bisect,
+            "golden": lambda a: polish.golden(a, 0.05)}
+WHERE = {*(f"{polish.__file__}:{ln} " for ln in polish.LINES),  # (the searches' comparisons)
+         *(f"{first_order.__file__}:{ln} " for ln, s in
+           enumerate(open(first_order.__file__).read().splitlines(), 1)
+           if s.strip() == "if mid ** 3 + mid - t > 0:")}
+
+
+def use(kind: str, how: str, c):
+    """One search's contribution: its choice read with another path to c (lost), the searched
+    function evaluated again at the choice (polished: a Newton step, a minimiser's value:
+    right), or not read (the search runs for nothing)."""
+    m = SEARCHES[kind](c)
+    if how == "lost":
+        return m
+    if how == "lost_times":
+        return m * c
+    if how == "unread":
+        return 0.0
+    if kind == "golden":
+        return f(m, c)
+    return m - g(m, c) / (3 * m * m + 1)
+
+
+def program(specs: list[tuple[str, str]]):
+    def fn(c):
+        total = c
+        for k, (kind, how) in enumerate(specs):  # (one search per pass of the loop)
+            total = total + use(kind, how, c * (1.0 + 0.25 * k))
+        return total
+    return fn
+
+
+SPEC = st.tuples(st.sampled_from(sorted(SEARCHES)),
+                 st.sampled_from(("lost", "lost_times", "polished", "unread")))
+
+
+@settings(max_examples=100, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(specs=st.lists(SPEC, min_size=1, max_size=4), c=st.floats(0.6, 1.9),
+       as_np=st.booleans())
+def test_every_search_is_judged(specs, c, as_np):
+    """A lost choice anywhere among the searches is reported at a search's comparison (the
+    loss is real: all the lost terms have one sign); none lost: silent and right."""
+    fn = program(specs)
+    c = np.float64(c) if as_np else c
+    ref = fd_grad(fn, (c,))
+    if not any(how.startswith("lost") for _, how in specs):
+        got = float(framead.grad(fn, strict=True)(c))  # (strict: any report raises)
+        assert math.isclose(got, ref, rel_tol=1e-5, abs_tol=1e-7), (specs, got, ref)
+        return
+    got = float(framead.grad(fn)(c))
+    assert not math.isclose(got, ref, rel_tol=1e-3), (specs, got, ref)  # (the loss is real)
+    with pytest.raises(framead.GradientHazard, match="FA102") as e:
+        framead.grad(fn, strict=True)(c)
+    assert any(w in str(e.value) for w in WHERE), str(e.value)
+
+
+@pytest.mark.parametrize("api", ["value_and_grad", "jacrev", "cached"])
+def test_first_of_two_bisections(api):
+    """bisect(c) + c then a polished second bisection: the first one's loss is reported in
+    every API (before, the probe's last 64 comparisons were all the second one's)."""
+    fn = program([("bisect", "lost"), ("bisect", "polished")])
+    with pytest.raises(framead.GradientHazard, match="FA102"):
+        if api == "value_and_grad":
+            framead.value_and_grad(fn, strict=True)(1.3)
+        elif api == "jacrev":
+            framead.jacrev(fn, strict=True)(1.3)
+        else:
+            vg = framead.value_and_grad(fn, cache=True, strict=True)
+            vg(1.3)
+            vg(1.31)
+
+
+def test_kept_comparisons_are_bounded():
+    """A million comparisons, a jump every 50 (a search's end): what the probe returns is the
+    ring's 64 and at most 16 kept tails of 4 (each followed by its gap marker)."""
+    class Rec:
+        pass
+
+    rec = Rec()
+    C.comparisons(rec)
+    for i in range(1_000_000):
+        C.note_comparison(rec, i, 1.0 if i % 50 == 0 else 1e-12)
+    got = C.comparisons(rec)
+    assert 64 < len(got) <= 64 + 16 * 5
+    assert [a for a, _ in got if a >= 0] == sorted(a for a, _ in got if a >= 0)
+    assert C.comparisons(rec) == []  # (they left the ring)
