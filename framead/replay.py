@@ -343,7 +343,10 @@ class Replay(ReplayAnalyses):
                        where: list, pair: tuple | None = None) -> None:
         """Reverse step ``j`` (of ``node``), and its rule and location (``pair``, if made)."""
         p = self._plans[j]
-        if p.fns is not None:  # (a keyed inline node: its shape's plan)
+        shadow = self._shadows.add(j, node, self._memo, self._statics)
+        if shadow is not None:  # (the uncached pass's C loop, or its Python step)
+            bwd[j] = shadow
+        elif p.fns is not None:  # (a keyed inline node: its shape's plan)
             bwd[j] = st = p.inline_step(node)
             if replay_plan.VERIFY:
                 replay_plan.verify(st, steps.backward_step(node, p.inline, False, {}, None))
@@ -351,7 +354,6 @@ class Replay(ReplayAnalyses):
             bwd[j] = steps.backward_step(
                 node, p.inline, hasattr(node.rule, "fn") and id(node.rule) not in library,
                 self._memo, self._statics)
-        self._shadows.add(j, node, self._memo, self._statics)
         where[j] = pair or self._where_of(node.rule, node.loc)
 
     def _planned_forward(self, node: Node, shape: NodeShape | None) -> tuple:

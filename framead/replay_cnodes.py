@@ -28,7 +28,8 @@ import numpy as np
 from .ir import Node, Value
 from .replay_graph import Statics
 from .replay_memo import same_array, same_constant, shared, shared_kwargs
-from .reverse import _array_ops, _scalar_tape
+from .reverse import _array_ops, _run_steps, _scalar_tape
+from .reverse_inline import library_rule_ids
 
 _run: Any = getattr(_scalar_tape, "run", None)
 # the fused getitem / setitem / view_update and np.sum opcodes (reverse._FUSED_OPCODES,
@@ -42,7 +43,7 @@ class Shadows:
     """The shadow nodes of a replay's reverse steps (``nodes``, aligned with them; None:
     the step has none) and the Values whose primals a pass fills in."""
 
-    __slots__ = ("nodes", "_vals", "_fill", "_ids", "_lock")
+    __slots__ = ("nodes", "_vals", "_fill", "_ids", "_lock", "_ops", "_library")
 
     def __init__(self, n: int) -> None:
         self.nodes: list = [None] * n
@@ -50,41 +51,48 @@ class Shadows:
         self._fill: list[Value] = []
         self._ids: list[int] = []
         self._lock = threading.Lock()
+        self._ops = _array_ops()  # (the C loop's opcodes, by rule)
+        self._library = library_rule_ids()  # (the rules whose cotangents are not checked)
 
-    def add(self, j: int, node: Node, memo: dict, statics: Statics | None) -> None:
-        """The shadow of ``node`` (reverse step ``j``), where the C loop may take it."""
+    def add(self, j: int, node: Node, memo: dict, statics: Statics | None) -> Node | None:
+        """The shadow of ``node`` (reverse step ``j``), where the C loop may take it: the
+        reverse step itself (``step`` runs what the C loop leaves)."""
         if node.multi or _run is None:
-            return
+            return None
         try:
-            op = _array_ops().get(node.rule)
+            op = self._ops.get(node.rule)
         except TypeError:  # an unhashable rule
-            return
+            return None
         out = node.outputs[0]
         if not op or out is None or (op not in _ANY_KIND and out.kind is not np.ndarray):
-            return
+            return None
         args = []
+        vals = self._vals
         for a in node.args:
-            if type(a) is Value:
-                args.append(self._value(a, memo))
-            elif type(a) in (list, tuple) and _holds_value(a):
-                return
-            elif statics is not None and statics.may_hold(a):
-                return  # (each call's own argument: the replay's step reads it)
+            t = type(a)
+            if t is Value:
+                args.append(vals.get(a.id) or self._value(a, memo))
+            elif t is list or t is tuple or t is np.ndarray:
+                if (t is not np.ndarray and _holds_value(a)) or \
+                        (statics is not None and statics.may_hold(a)):
+                    return None  # (each call's own argument: the replay's step reads it)
+                args.append(same_array(memo, a) if t is np.ndarray else
+                            same_constant(memo, a))
             else:
-                args.append(same_array(memo, same_constant(memo, a)))
+                args.append(same_constant(memo, a))
         kw = node.kwargs
         if kw:
             if statics is not None and statics.may_hold(kw) or _holds_value(kw.values()):
-                return
+                return None
             kw = shared_kwargs(memo, {k: same_constant(memo, v) for k, v in kw.items()})
-        self.nodes[j] = Node(node.rule, tuple(args), kw, (self._value(out, memo),),
-                             saved=node.saved)
+        sh = self.nodes[j] = Node(node.rule, tuple(args), kw,
+                                  (vals.get(out.id) or self._value(out, memo),),
+                                  saved=node.saved)
+        return sh
 
     def _value(self, v: Value, memo: dict) -> Value:
-        s = self._vals.get(v.id)
-        if s is None:  # (one shape tuple for equal shapes, as the steps')
-            s = self._vals[v.id] = Value(v.id, shared(memo, tuple(v.shape)), v.dtype, v.kind)
-        return s
+        s = self._vals[v.id] = Value(v.id, shared(memo, tuple(v.shape)), v.dtype, v.kind)
+        return s  # (one shape tuple for equal shapes, as the steps')
 
     def finish(self, reads: set[int]) -> Shadows | None:
         """Done adding: ``reads`` are the ids whose values the reverse pass reads (the only
@@ -95,11 +103,12 @@ class Shadows:
         return self if any(x is not None for x in self.nodes) else None
 
     @contextmanager
-    def filled(self, e: list) -> Iterator[list | None]:
-        """The shadow nodes, their Values' primals this pass's (from the env ``e``); None
-        where another pass uses them."""
+    def filled(self, e: list) -> Iterator[list]:
+        """The shadow nodes, their Values' primals this pass's (from the env ``e``); a copy
+        of them where another pass uses them (another thread, a VJP calling the cached
+        function)."""
         if not self._lock.acquire(blocking=False):
-            yield None
+            yield self._copy(e)
             return
         vals, ids = self._fill, self._ids
         try:  # (map and deque: the loops run in C, ~30 ns a value)
@@ -108,6 +117,25 @@ class Shadows:
         finally:
             deque(map(_set_primal, vals, repeat(None)), 0)
             self._lock.release()
+
+    def _copy(self, e: list) -> list:
+        """The shadow nodes made again, with this pass's primals."""
+        primals = {id(v): e[v.id] for v in self._fill}
+        made: dict[int, Value] = {}
+
+        def value(v: Value) -> Value:
+            c = made.get(id(v))
+            if c is None:
+                c = made[id(v)] = Value(v.id, v.shape, v.dtype, v.kind, primals.get(id(v)))
+            return c
+
+        return [None if n is None else
+                Node(n.rule, tuple(value(a) if type(a) is Value else a for a in n.args),
+                     n.kwargs, (value(n.outputs[0]),), saved=n.saved) for n in self.nodes]
+
+    def step(self, node: Node, ct: dict) -> None:
+        """The uncached pass's Python step of shadow ``node`` (its primals filled in)."""
+        _run_steps([node], [None], ct, self._library)
 
 
 def _holds_value(tree: Any) -> bool:

@@ -378,25 +378,34 @@ def _run_call(st: _Call, e: list, ct: dict) -> None:
 def run_backward(steps: list, where: list, e: list, ct: dict,
                  shadows: Shadows | None = None) -> None:
     """Run reverse steps: cotangents ``ct`` (by value id) from the seeds to the inputs
-    (``where``: as for ``run_forward``; ``shadows``: the nodes of the steps the uncached
-    pass's C loop may take, framead/replay_cnodes.py)."""
+    (``where``: as for ``run_forward``; ``shadows``: the nodes standing for the steps the
+    uncached pass's C loop may take, framead/replay_cnodes.py: a step that is a Node)."""
+    if shadows is None:
+        _run_backward(steps, where, e, ct, None, None)
+        return
+    with shadows.filled(e) as nodes:
+        _run_backward(steps, where, e, ct, shadows, nodes)
+
+
+def _run_backward(steps: list, where: list, e: list, ct: dict, shadows: Shadows | None,
+                  nodes: list | None) -> None:
     if _use_c():
-        if shadows is None:
-            _run_backward_c(steps, where, e, ct, None)
-            return
-        with shadows.filled(e) as nodes:
-            _run_backward_c(steps, where, e, ct, nodes)
+        _run_backward_c(steps, where, e, ct, shadows, nodes)
         return
     k = -1
     try:
         for k, st in enumerate(steps):  # noqa: B007 - read on error
-            _backward_one(st, e, ct)
+            if type(st) is Node:
+                shadows.step(nodes[k], ct)  # type: ignore[union-attr,index]
+            else:
+                _backward_one(st, e, ct)
     except Exception as err:
         _note(err, where, k, "in the reverse pass: the VJP of")
         raise
 
 
-def _run_backward_c(steps: list, where: list, e: list, ct: dict, nodes: list | None) -> None:
+def _run_backward_c(steps: list, where: list, e: list, ct: dict, shadows: Shadows | None,
+                    nodes: list | None) -> None:
     """``run_backward`` with runs of real scalar B_INLINE steps done in C, and (``nodes``,
     the shadow nodes) the array steps the uncached pass does in C, the others here."""
     crun = _c_bwd
@@ -412,7 +421,11 @@ def _run_backward_c(steps: list, where: list, e: list, ct: dict, nodes: list | N
                 break
             j = k
             k += 1
-            _backward_one(steps[j], e, ct)
+            st = steps[j]
+            if type(st) is Node:
+                shadows.step(nodes[j], ct)  # type: ignore[union-attr,index]
+            else:
+                _backward_one(st, e, ct)
     except Exception as err:
         _note(err, where, j, "in the reverse pass: the VJP of")
         raise

@@ -47,6 +47,8 @@ def _reachable(root: object, kinds: tuple, big: int = 0) -> int:
         if id(o) in seen:
             continue
         seen.add(id(o))
+        if type(o) is Node and o._loc is UNKNOWN_LOC:  # (a shadow node: not recorded)
+            continue
         if isinstance(o, kinds) and (not big or len(o) >= big):  # type: ignore[arg-type]
             found += 1
         if isinstance(o, _LEAVES):

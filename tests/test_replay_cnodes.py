@@ -119,6 +119,30 @@ def _ok(f, pts) -> bool:
     return all(np.isfinite(x) and abs(x) < 1e6 for x in vals)
 
 
+@contextmanager
+def _mode(mode: str):
+    """``c``: as it runs; ``python``: no C loop (the shadow nodes' steps are the uncached
+    pass's Python steps); ``copy``: the shadows held by another pass (a copy is used)."""
+    if mode == "python":
+        old = replay_steps.SCALAR_C
+        replay_steps.SCALAR_C = False
+        try:
+            yield
+        finally:
+            replay_steps.SCALAR_C = old
+        return
+    held = []
+    if mode == "copy":
+        held = [o for o in gc.get_objects() if type(o) is replay_cnodes.Shadows]
+        for sh in held:
+            sh._lock.acquire()
+    try:
+        yield
+    finally:
+        for sh in held:
+            sh._lock.release()
+
+
 @settings(max_examples=60, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(stmts=st.lists(_stmt, min_size=1, max_size=5), seed=st.integers(0, 2 ** 16))
@@ -128,11 +152,16 @@ def test_cached_replays_are_the_uncached_pass_bit_for_bit(stmts, seed):
     if not _ok(f, pts):
         return
     ref = framead.value_and_grad(f, argnums=(0, 1))
+    want = [_bits(ref(p.copy(), v.copy())) for p, v in pts]
     with _loop():
-        vg = framead.value_and_grad(f, argnums=(0, 1), cache=True)
-        for p, v in pts:  # (the first records; the others replay, each on new values)
-            got = vg(p.copy(), v.copy())
-            assert _bits(got) == _bits(ref(p.copy(), v.copy()))
+        for mode in ("c", "python", "copy"):
+            vg = framead.value_and_grad(f, argnums=(0, 1), cache=True)
+            for k, (p, v) in enumerate(pts):  # (the first records; the others replay)
+                with _mode(mode if k >= 2 else "c"):
+                    got = vg(p.copy(), v.copy())
+                assert _bits(got) == want[k], (mode, k)
+            # (a replay that raised is run natively instead: none may)
+            assert vg.stats["hits"] == 3 and vg.stats["replay_raised"] == 0, vg.stats
     p, v = pts[-1]
     fd = fd_grad(f, (p, v), (0, 1), step=1e-6)
     for a, b in zip(got[1], fd, strict=True):
