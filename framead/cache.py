@@ -34,15 +34,17 @@ What a cached trace depends on, and how each is checked (docs/internals.md, "Cac
   traced value to (numbers, strings, arrays and plain tuples/lists/dicts of them by value,
   objects of user classes by identity and attributes, anything else by identity: the object is
   held, so its id cannot be reused), and the module globals that any code run during the
-  capture reads by name (numbers, strings, arrays, tuples and dicts by value, objects of user
-  classes by their attributes, anything else by identity): framead/fingerprints.py.
+  capture reads by name (numbers, strings, arrays, tuples, lists and dicts by value, larger
+  lists and dicts by the objects they hold, a list the capture itself changed by identity,
+  objects of user classes by their attributes, anything else by identity):
+  framead/fingerprints.py.
 
 Not cacheable (every call is captured, ``stats["uncacheable"]`` says why): traces with a
 hazard other than FA102 (an unknown C function, an uninstrumented frame...), traces using
 the eager fallback or a solver/engine node, and values derived where framead cannot re-run
 them. Not detected: state changed behind framead's back in objects the program reads
-(items of a module global list, attributes of library objects, random number generators,
-files) and ``if x:`` on a bare traced float (no probe sees a truth test:
+(an item changed in place in a global list or dict of more than 64 items, a list the
+program itself changes, attributes of library objects, random number generators, files) and ``if x:`` on a bare traced float (no probe sees a truth test:
 write ``if x != 0:`` or ``if bool(x):``); call
 ``.clear()`` after changing such state, or do not cache.
 """
@@ -64,7 +66,14 @@ from .capture.buffers import fresh_copy
 from .capture.primitive_rules import CONST_RULE
 from .capture.session import _is_differentiable_internal, outer_recorder
 from .capture.sourceloc import is_framead_file
-from .fingerprints import DIGEST_BYTES, _array_fingerprint, _global_fingerprint, _Ident, fingerprint
+from .fingerprints import (
+    DIGEST_BYTES,
+    _array_fingerprint,
+    _Ident,
+    fingerprint,
+    global_guard,
+    lists_before,
+)
 from .inputs import Differentiated, default_argnums
 from .ir import Graph, Value
 from .nonfinite import has_nan, report_nonfinite, value_is_finite
@@ -153,8 +162,9 @@ class WatchedGlobals:
     (with their closures and defaults), and the module globals named by the code objects
     that ran during the capture."""
 
-    def __init__(self, fns: list, codes: list = ()) -> None:
+    def __init__(self, fns: list, codes: list = (), before: dict | None = None) -> None:
         self.checks: list[tuple[Callable, Callable, Any]] = []  # (get, fingerprint, was)
+        self.before = before or {}  # fingerprints.lists_before
         seen: set[int] = set()
         for fn in fns:
             fn = getattr(fn, "__func__", fn)
@@ -182,14 +192,16 @@ class WatchedGlobals:
             for name in code.co_names:
                 if name in g and (id(g), name) not in watched:
                     watched.add((id(g), name))
-                    self._add(functools.partial(_global, g, name), _global_fingerprint)
+                    self._add(functools.partial(_global, g, name),
+                              global_guard(self.before, g[name]))
 
     def _watch(self, fn: types.FunctionType) -> None:
         self._add(lambda fn=fn: fn.__code__, fingerprint)
         self._add(lambda fn=fn: fn.__defaults__, fingerprint)
         for name in _names(fn.__code__):
             if name in fn.__globals__:
-                self._add(functools.partial(_global, fn.__globals__, name), _global_fingerprint)
+                self._add(functools.partial(_global, fn.__globals__, name),
+                          global_guard(self.before, fn.__globals__[name]))
         for k in range(len(fn.__closure__ or ())):
             try:
                 self._add(functools.partial(_cell, fn, k), fingerprint)
@@ -469,6 +481,7 @@ class CachedValueAndGrad:
     def _capture(self, args: tuple, kwargs: dict, nums: tuple[int, ...], sig: Any):
         self.stats["captures"] += 1
         draws = Draws(self.f, (*args, *kwargs.values()))
+        lists = lists_before(self.f)
         with CaptureWarnings() as warned:
             t, rec, fns, codes = capture_for_cache(self.f, args, kwargs, nums, self.strict)
         warned.check_codes(codes)
@@ -497,7 +510,7 @@ class CachedValueAndGrad:
             if reason is None:
                 entries = self._traces.setdefault(sig, [])
                 entries.insert(0, _Entry(t.graph, t.wrt, guards, t.out_treedef,
-                                         WatchedGlobals([self.f, *fns], codes),
+                                         WatchedGlobals([self.f, *fns], codes, lists),
                                          static_digests(sig, args, spec),
                                          fp, warned.quiet))
                 del entries[MAX_TRACES:]

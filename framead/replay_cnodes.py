@@ -27,7 +27,7 @@ import numpy as np
 
 from .ir import Node, Value
 from .replay_graph import Statics
-from .replay_memo import same_array, same_constant, shared, shared_kwargs
+from .replay_memo import same_array, same_constant, shared, shared_kwargs, shared_meta
 from .reverse import _array_ops, _run_steps, _scalar_tape
 from .reverse_inline import library_rule_ids
 
@@ -92,7 +92,8 @@ class Shadows:
 
     def _value(self, v: Value, memo: dict) -> Value:
         s = self._vals[v.id] = Value(v.id, shared(memo, tuple(v.shape)), v.dtype, v.kind)
-        return s  # (one shape tuple for equal shapes, as the steps')
+        s._meta = shared_meta(memo, v)  # (one shape tuple, one Meta for equal ones)
+        return s
 
     def finish(self, reads: set[int]) -> Shadows | None:
         """Done adding: ``reads`` are the ids whose values the reverse pass reads (the only

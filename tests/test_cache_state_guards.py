@@ -145,7 +145,6 @@ def test_unchanged_state_is_reused():
         g(x, None)
     assert g.stats["captures"] == 1 and g.stats["hits"] == 2
 
-
 @pytest.mark.parametrize("f", [_global_list, _global_big_list, _global_big_dict])
 def test_global_container_item_changed(f):
     try:
@@ -162,3 +161,30 @@ def test_list_appended_to_is_not_recaptured():
         v, d = g(x, None)
         assert v == 2.0 * x * x and math.isclose(d, 4.0 * x)
     assert g.stats["captures"] == 1 and g.stats["hits"] == 2
+
+
+COUNTS = [0]
+
+
+def _sorted_with_counting_key(x, _s):
+    def key(_v):
+        COUNTS[0] += 1
+        return 0  # (reads nothing traced: the replay re-runs it on its items)
+    items = [x * 1.0, 0.5, 2.0 * x]
+    items.sort(key=key)
+    return items[0] * COEFFS[0]
+
+
+def test_list_its_callbacks_change_is_not_a_guard():
+    """A global counter the program's own callbacks bump (also during replays, where the sort
+    key runs) is the program's state, not a table it reads: compared by identity, so the trace
+    is reused; a table beside it is still watched by value."""
+    g = framead.value_and_grad(_sorted_with_counting_key, cache=True)
+    try:
+        for a, x in ((2.0, 0.3), (2.0, 0.35), (3.0, 0.35), (3.0, 0.3)):
+            _set(a)
+            v, d = g(x, None)
+            assert v == _sorted_with_counting_key(x, None) and math.isclose(d, a), (a, v, d)
+    finally:
+        _set(2.0)
+    assert g.stats["captures"] == 2 and g.stats["hits"] == 2, g.stats

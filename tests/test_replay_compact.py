@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import framead
 from framead import replay_steps
-from framead.ir import Meta
+from framead.ir import Meta, Node
 
 # statements of an nbody-like pair loop: x (traced), m (a constant array), acc (traced
 # through its writes), buf (a constant array the loop writes with out=)
@@ -152,13 +152,17 @@ def test_a_replay_keeps_each_constant_once(monkeypatch):
     assert len(items) >= 3 * (n - 1) * steps
     assert not any(s[0] == replay_steps.F_CALL and s[2][0] is operator.getitem for s in fwd)
     calls = [s for s in rp._bwd[0].args[0] if type(s) is replay_steps._Call]
-    assert calls and len({id(c.parts) for c in calls}) <= 10
-    kws = [s[3] for s in fwd if s[0] == replay_steps.F_CALL] + [c.kw for c in calls]
+    # (array steps of the C loop's kinds are shadow nodes: framead/replay_cnodes.py)
+    shadows = [s for s in rp._bwd[0].args[0] if type(s) is Node]
+    assert (calls or shadows) and len({id(c.parts) for c in calls}) <= 10
+    kws = [s[3] for s in fwd if s[0] == replay_steps.F_CALL] + [c.kw for c in calls] + \
+        [n.kwargs for n in shadows if n.kwargs]
     assert len(kws) >= (n - 1) * steps and len({id(k) for k in kws}) <= 5
     # the constant arrays the steps read (m[i] * m[i + 1:], m[i + 1:, None], ...)
     consts = [s[3] for s in fwd if s[0] == replay_steps.F_VC] + \
         [s[2] for s in fwd if s[0] == replay_steps.F_CV] + \
-        [x for c in calls for k, x in c.args if k == 0 and type(x) is np.ndarray]
+        [x for c in calls for k, x in c.args if k == 0 and type(x) is np.ndarray] + \
+        [x for n in shadows for x in n.args if type(x) is np.ndarray]
     consts = [a for a in consts if type(a) is np.ndarray]
     assert len(consts) >= 2 * (n - 1) * steps
     assert len({id(a) for a in consts}) == len({(a.shape, a.tobytes()) for a in consts}) <= 3 * n
