@@ -44,9 +44,9 @@ hazard other than FA102 (an unknown C function, an uninstrumented frame...), tra
 the eager fallback or a solver/engine node, and values derived where framead cannot re-run
 them. Not detected: state changed behind framead's back in objects the program reads
 (an item changed in place in a global list or dict of more than 64 items, a list the
-program itself changes, attributes of library objects, random number generators, files) and ``if x:`` on a bare traced float (no probe sees a truth test:
-write ``if x != 0:`` or ``if bool(x):``); call
-``.clear()`` after changing such state, or do not cache.
+program itself changes, attributes of library objects, random number generators, files) and
+``if x:`` on a bare traced float (no probe sees a truth test: write ``if x != 0:`` or
+``if bool(x):``); call ``.clear()`` after changing such state, or do not cache.
 """
 
 from __future__ import annotations
