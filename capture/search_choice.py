@@ -26,6 +26,7 @@ import operator
 import os
 import types
 import weakref
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
@@ -333,8 +334,8 @@ def _tie(nodes: list, ats: list[int], at: int, dist: float, live: Callable[[], s
     """Whether the comparison at node count ``at`` is a near-tie of work reaching no output."""
     if not 0 < at <= len(nodes):
         return False
-    prev = max((a for a in ats if a < at), default=0)
-    window = nodes[max(prev, at - SEARCH_WALK):at]
+    k = bisect_left(ats, at)
+    window = nodes[max(ats[k - 1] if k else 0, at - SEARCH_WALK):at]
     if not window or not _margin(window, dist):
         return False
     seen = live()
