@@ -136,6 +136,7 @@ _OPTIONAL = (
     ("scipy_fft_rules", ("scipy.fft", "scipy.fftpack")),
     ("scipy_linalg_rules", ("scipy.linalg",)),
     ("scipy_matfunc_rules", ("scipy.linalg",)),
+    ("scipy_kde_rules", ("scipy.stats",)),
     ("exact_number_rules", ("decimal", "fractions")),
 )
 
