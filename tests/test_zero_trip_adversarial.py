@@ -371,7 +371,7 @@ def test_false_alarm_cases_have_the_right_gradient(f, a, why):
 FIXED = {"newton_horner_helper", "newton_horner_inline", "rel_tol_on_the_right",
          "relative_residual", "f_then_df", "two_sided", "np_isclose", "verification_loop_after",
          "exact_equality", "fixed_point_equal", "sum_residual", "damped_step_size",
-         "recursive_newton", "df_then_f", "math_isclose"}
+         "recursive_newton", "df_then_f", "math_isclose", "comparisons_after"}
 
 
 def _params(cases):
@@ -513,8 +513,7 @@ MISSES = [
      CUT_SHORT[:-1] + ": rtol * abs(y)) hides the tie"),
     (exact_equality, 4.0, "fixed"), (fixed_point_equal, 1.0, "fixed"),
     (sum_residual, 4.0, "fixed"), (damped_step_size, 4.0, "fixed"),
-    (comparisons_after, 4.0, "the C ring keeps the thread's last 64 comparisons: 70 later ones "
-     "evict the loop's test before finish() reads it (the report's diff to _evalframe.c)"),
+    (comparisons_after, 4.0, "fixed"),  # (the C probe keeps the tail before a jump of |a - b|)
     (recursive_newton, 4.0, "fixed"),
 ]
 
