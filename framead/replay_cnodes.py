@@ -36,6 +36,7 @@ _run: Any = getattr(_scalar_tape, "run", None)
 # _ARRAY_OPCODES): taken whatever the output's kind; the others only for array outputs
 # (real scalars are the replay's B_INLINE steps, which its own C loop runs)
 _ANY_KIND = (40, 41, 42, 50)
+_GETITEM = 40
 _set_primal = Value.primal.__set__  # type: ignore[attr-defined]
 
 
@@ -64,8 +65,10 @@ class Shadows:
         except TypeError:  # an unhashable rule
             return None
         out = node.outputs[0]
-        if not op or out is None or (op not in _ANY_KIND and out.kind is not np.ndarray):
-            return None
+        if not op or out is None or (out.kind is not np.ndarray and (
+                op not in _ANY_KIND or op == _GETITEM)):
+            return None  # (an element a[i]: the replay's own step costs less than the
+            # uncached Python step where the C loop leaves it: rosen_loop)
         args = []
         vals = self._vals
         for a in node.args:
@@ -144,6 +147,7 @@ def _holds_value(tree: Any) -> bool:
                for x in tree)
 
 
-def run_c(nodes: list, k: int, ct: dict) -> int:
-    """The C step loop on the shadow nodes from ``k``: the index of the first one it leaves."""
-    return _run(nodes, k, ct, _array_ops())
+def c_loop() -> Any:
+    """The C step loop (capture/_scalar_tape.c ``run``): ``run(nodes, k, ct,
+    reverse._array_ops())`` is the index of the first node from ``k`` it leaves."""
+    return _run

@@ -34,10 +34,10 @@ import numpy as np
 
 from .capture.session import current_recorder
 from .ir import Node, Value, flatten_tree
-from .replay_cnodes import Shadows, run_c
+from .replay_cnodes import Shadows, c_loop
 from .replay_graph import Miss, Statics
 from .replay_memo import same_array, same_constant, shape_of, shared, shared_kwargs, shared_meta
-from .reverse import _INLINE_OPCODES, RUNTIME, _scalar_tape, vjp_parts
+from .reverse import _INLINE_OPCODES, RUNTIME, _array_ops, _scalar_tape, vjp_parts
 from .reverse_inline import inline_callables
 from .reverse_source import Emitter, fused_kind, out_metas, setitem_parts
 
@@ -408,12 +408,12 @@ def _run_backward_c(steps: list, where: list, e: list, ct: dict, shadows: Shadow
                     nodes: list | None) -> None:
     """``run_backward`` with runs of real scalar B_INLINE steps done in C, and (``nodes``,
     the shadow nodes) the array steps the uncached pass does in C, the others here."""
-    crun = _c_bwd
+    crun, nrun, ops = _c_bwd, c_loop(), _array_ops()
     k, n, j = 0, len(steps), -1
     try:
-        while True:
-            if nodes is not None:
-                k = run_c(nodes, k, ct)
+        while k < n:
+            if nodes is not None and nodes[k] is not None:
+                k = nrun(nodes, k, ct, ops)
                 if k >= n:
                     break
             k = crun(steps, k, e, ct)
