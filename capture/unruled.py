@@ -10,10 +10,11 @@ import zlib
 from typing import Any
 
 import numpy as np
+from framead.rules.refusals import SeeThrough
 
 from . import _evalframe as C
 from .call_kinds import is_raw_storage
-from .callables import callable_name, closes_over_traced, holds_traced
+from .callables import callable_name, closes_over_traced, holds_traced, is_python_visible
 from .native import call_as_user, call_quiet
 from .overrides import TRACER_TYPES
 
@@ -102,7 +103,10 @@ def refused_call(rec, name: str, reason: str, fn: Any, args: tuple, kwargs: dict
                  node_args: tuple, frame) -> Any:
     """A call whose rule refuses its arguments (``Rule.refuses``): as a call with no rule,
     run natively (as the rule-covered call would have run), FA101 with the rule's reason,
-    writes into traced arrays (``node_args``, ``kwargs``: ``out=``) made constants."""
+    writes into traced arrays (``node_args``, ``kwargs``: ``out=``) made constants. A reason
+    that is ``SeeThrough`` runs the function's Python body instrumented instead."""
+    if isinstance(reason, SeeThrough) and is_python_visible(fn):
+        return call_as_user(fn, args, kwargs)
     arrays, before = _watch(rec, (*node_args, *kwargs.values()))
     result = call_quiet(fn, args, kwargs)
     why = reason if name in reason else f"{name}: {reason}"

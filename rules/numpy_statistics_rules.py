@@ -13,6 +13,7 @@ import numpy as np
 from numpy.lib._function_base_impl import _QuantileMethods
 
 from .numpy_shape_rules import tie_mean
+from .refusals import SeeThrough
 from .registry import ANS, register, register_method
 from .shapes import (
     add_tangents,
@@ -362,14 +363,15 @@ def _corrcoef_jvp(tangents, ans, x, y=None, rowvar=True, *, dtype=None):
 
 
 def _in_place(name: str, pos: int):
-    """Refusal of ``name(a, ..., overwrite_input=True)`` with an ndarray ``a`` (position
-    ``pos``): NumPy partitions ``a`` itself (its own order, which the program may read after),
-    a write no rule can record. Run natively: FA101, the reordered ``a`` constant (FA104)."""
+    """``name(a, ..., overwrite_input=True)`` with an ndarray ``a`` (position ``pos``): NumPy
+    partitions ``a`` itself (its own order, which the program may read after), a write this
+    rule cannot record; capture traces NumPy's body instead (``SeeThrough``: ``a.partition``
+    is recorded as the write it is, then the reads of the partitioned ``a``)."""
     def refuses(args: tuple, kwargs: dict) -> str | None:
         over = args[pos] if len(args) > pos else kwargs.get("overwrite_input", False)
         if over and args and isinstance(args[0], np.ndarray):
-            return (f"{name} with overwrite_input=True partitions its traced argument in "
-                    "place (a reordering framead does not record)")
+            return SeeThrough(f"{name} with overwrite_input=True partitions its traced "
+                              "argument in place (a reordering framead does not record)")
         return None
     return refuses
 

@@ -18,6 +18,13 @@ from typing import Any
 import numpy as np
 
 GIVEN = "given"
+
+
+class SeeThrough(str):
+    """A reason that asks capture to run the refused call's own Python body instrumented, its
+    operations recorded one by one (they have rules), instead of natively with FA101: NumPy's
+    ``np.median(a, overwrite_input=True)``, whose in-place ``a.partition`` the rule cannot
+    record. Capture refuses as usual where the function has no Python body."""
 _ABSENT: Any = object()
 _PLAIN = (str, int, float, type(None))  # (bool is an int: compared as a bool only)
 

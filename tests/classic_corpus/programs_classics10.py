@@ -1610,12 +1610,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     # wvar and ODE output times were found here too, and fixed)
     # framead refuses at the call (loud)
     # reported (wrong, with a hazard at the user's line)
-    "median_overwrite_input": ("wrong_hazard", "np.median / np.percentile(overwrite_input="
-                               "True) partition the traced argument in place (NumPy's own "
-                               "order, which the program reads after): refused, run natively "
-                               "(FA101 at the call; FA104: the reordered buffer is a constant "
-                               "from there); differentiating it needs capture to trace NumPy's "
-                               "Python median, whose ndarray.partition is a recorded mutation"),
     "round_decimals_cleanup": ("wrong_hazard", "np.round / np.around / ndarray.round(decimals): "
                                "zero derivative, FA102 at the user's line (as builtins.round)"),
     "svd_hermitian_flag": ("wrong_hazard", "np.linalg.svd(hermitian=True): FA101"),
@@ -1630,8 +1624,6 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "stats_shape_parameters_without_rules": ("wrong_hazard", "binom's Boost _binom_pmf / "
                                              "_binom_cdf with a traced p, stdtr's df, "
                                              "betainc's shapes, spherical_jn: FA101"),
-    "stats_gaussian_kde": ("wrong_hazard", "gaussian_kde: LAPACK dtrtrs through "
-                           "scipy.linalg._basic._solve_triangular and a Cython kernel (FA101)"),
     "scipy_eigh_generalized": ("wrong_hazard", "scipy.linalg.eigh(a, b) (generalized): "
                                "FA101"),
     "scipy_solve_assume_structured": ("wrong_hazard", "scipy.linalg.solve(assume_a="
