@@ -6,8 +6,9 @@ operations framead already differentiates, so the data reach it too).
 
 With ``P = points L^-T``, ``X = xi L^-T``, ``K[i, j] = exp(-|P_i - X_j|^2 / 2)`` and
 ``c = (2 pi)^(-d/2) / prod(diag L)``: ``est = c K^T values`` (``log`` of it for ``_log``).
-Only ``L``'s lower triangle is read (its cotangent is lower triangular). Real only; the
-``long double`` kernels have no rule (FA101).
+Only ``L``'s lower triangle is read (its cotangent is lower triangular). The ``double``
+kernels only: the ``float`` ones (float32 data and points) and ``long double`` ones have no
+rule (FA101: a float32 result's finite differences cannot check one).
 """
 
 from __future__ import annotations
@@ -69,14 +70,13 @@ def _jvp(log):
 
 
 def install() -> None:
-    """Register the float and double kernels (a user's own rule wins)."""
+    """Register the double kernels (a user's own rule wins)."""
     for kernel, log in ((_stats.gaussian_kernel_estimate, False),
                         (_stats.gaussian_kernel_estimate_log, True)):
-        for spec in ("float", "double"):
-            fn = kernel[spec]
-            if lookup(fn) is None:
-                name = f"scipy.stats._stats.{kernel.__name__}[{spec}]"
-                register(fn, vjp=_cots(log), jvp=_jvp(log), saves={i: (0, 1, 2, 3, ANS)
-                                                                    for i in range(4)},
-                         nondiff=(4,), name=name,
-                         argnames=("points", "values", "xi", "cho_cov", "dtype", "_"))
+        fn = kernel["double"]
+        if lookup(fn) is None:
+            name = f"scipy.stats._stats.{kernel.__name__}[double]"
+            register(fn, vjp=_cots(log), jvp=_jvp(log), saves={i: (0, 1, 2, 3, ANS)
+                                                                for i in range(4)},
+                     nondiff=(4,), name=name,
+                     argnames=("points", "values", "xi", "cho_cov", "dtype", "_"))

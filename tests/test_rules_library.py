@@ -428,10 +428,11 @@ def _scipy_more_cases():  # scipy_special/signal rules, exact-number cuts (issue
     from test_rules_s21_matfunc import library_cases as s21_matfunc
     from test_rules_s21_special import library_cases as s21_special
     from test_scipy_and_missing_rules import library_cases
+    from test_scipy_kde_rules import library_cases as kde_cases
     from test_scipy_missing_rules import library_cases as missing_cases
 
     return (library_cases() + missing_cases() + decomp_cases() + s21_special() + s21_linalg()
-            + s21_matfunc())
+            + s21_matfunc() + kde_cases())
 
 
 def _random_cases():  # rules/random_rules.py, random_shape.py: the samplers' pathwise rules

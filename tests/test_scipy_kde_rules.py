@@ -61,14 +61,28 @@ def test_gaussian_kde_gradient(c):
     np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-7 * max(1.0, np.abs(want).max()))
 
 
-def test_long_double_kernel_reported():
-    """The long double kernels have no rule: reported, never silently zero."""
+@pytest.mark.parametrize("spec,dtype", [("float", np.float32), ("long double", np.longdouble)])
+def test_other_kernels_reported(spec, dtype):
+    """The float and long double kernels have no rule: reported, never silently zero."""
     from scipy.stats._stats import gaussian_kernel_estimate as kernel
 
     def f(x):
-        est = kernel["long double"](x[:, None], np.ones((3, 1)), np.zeros((1, 1)),
-                                    np.eye(1), np.longdouble)
+        est = kernel[spec](x[:, None], np.ones((3, 1)), np.zeros((1, 1)), np.eye(1), dtype)
         return float(est.sum())
 
     with pytest.raises(framead.GradientHazard, match="FA101"):
         framead.grad(f, strict=True)(np.array([0.1, 0.4, -0.3]))
+
+
+def library_cases():
+    """(kernel, args, kwargs) for test_rules_library's rule checks (each kernel, each dtype)."""
+    import framead.rules as R
+    from scipy.stats._stats import gaussian_kernel_estimate as lin
+    from scipy.stats._stats import gaussian_kernel_estimate_log as log
+
+    R.install_optional()
+    rng = np.random.default_rng(3)
+    pts, vals, xi = rng.standard_normal((4, 2)), rng.uniform(0.5, 1.5, (4, 2)), \
+        rng.standard_normal((3, 2))
+    low = np.array([[0.9, 0.0], [0.3, 1.2]])
+    return [(k["double"], (pts, vals, xi, low, np.float64), {}) for k in (lin, log)]
