@@ -12,7 +12,9 @@ inline: ``(x* - t) ** 2``), and (c) nothing reaching the result was made at an i
 the search's own evaluations: a Newton or secant step from the bracket, or a minimiser's
 value ``f(x*, t)``, evaluates the searched function again at x*, and its constants move
 together (``m - g(m, t) / g'(m)`` reads x* and ``m ** 3 + m``, tangents +-1/g' that cancel:
-a tangent per constant, tried alone in f24763c, reported them).
+a tangent per constant, tried alone in f24763c, reported them); for a minimiser's ``f(x*, t)``
+its reads elsewhere are still judged (``f(x*, t) + x*``). Each search is judged
+(``_searches``): two in a call, one per pass of a loop (the C probe keeps their tails).
 
 Second order (``decided_exit``): after a nested capture's inputs, any such constant read by a
 node that reaches the result (the first derivative may be right; its derivative is not).
@@ -436,13 +438,15 @@ def _at_choice(n: Node, varying: dict[tuple, list]) -> bool:
 
 
 def _evaluated_again(nodes: list, lo: int, evals: set, live: set[int], window: list,
-                     outs: list[Any], varying: dict[tuple, list]) -> bool:
+                     outs: list[Any], varying: dict[tuple, list]) -> int:
     """(c) Whether the result is made from the searched function evaluated again at the
     choice: a node reaching it made at an instruction of the search's evaluations (a Newton
     step ``m - g(m, t) / g'(m)``, a secant, ``f(x*, t)``), or whose value is the value the
     search compared last (the same function written inline: ``(x* - a) ** 2 + x* ** 4``,
     ``m - (m ** 3 + m - c) / g'(m)``) and carries a derivative to the result (``(x* - t) **
-    2 + x*`` after a search of ``2 (x - t)``: its ``x* - t`` is such a value times 0)."""
+    2 + x*`` after a search of ``2 (x - t)``: its ``x* - t`` is such a value times 0): 1; 2
+    where the node is at the instructions of a minimiser's evaluations (its reads elsewhere
+    are still judged: ``f(x*, t) + x*``); 0 where it is not."""
     ends = _compared(window, live)
     sizes = [_size(a) for n in window for a in (*n.args, *n.outputs)
              if type(a) is Value or type(a) in _SCALARS]
@@ -452,8 +456,8 @@ def _evaluated_again(nodes: list, lo: int, evals: set, live: set[int], window: l
         n = nodes[i]
         if not _ids(n.outputs) & live:
             continue
-        if _key(n) in evals and _at_choice(n, varying):
-            return True
+        if _key(n) in evals and _at_choice(n, varying):  # (a minimiser's f(x*, t): its
+            return 2 if ends and all(abs(e) > tol for e in ends) else 1  # reads are judged)
         reads_choice = any(float(a) not in _literals(n) and _chosen(a, points)
                            for a in _points(n.args) if isinstance(a, float))
         for o in n.outputs:  # (a residual of ~0 read from x* itself, not any small term)
@@ -463,8 +467,8 @@ def _evaluated_again(nodes: list, lo: int, evals: set, live: set[int], window: l
                 tans = _tangents(nodes, {}, live, 0.0, outs, (i, o.id))
                 if tans is None or any(np.any(np.abs(t) * tol > CARRY * SEARCH_TIE * max(
                         _size(u), 1.0)) for t, u in zip(tans, outs, strict=False)):
-                    return True
-    return False
+                    return 1
+    return 0
 
 
 def chosen_exit(nodes: list, cmps: list, live_of: Callable[[], set[int]],
@@ -509,14 +513,15 @@ def _chosen_exit(nodes: list, cmps: list, live: set[int], outs: list[Any],
     fed: list[set[int]] = []
     evals = {_key(n) for a, b in zip(run, run[1:], strict=False) for n in nodes[a:b]
              [-SEARCH_WALK:] if not _ids(n.outputs) & live} - {None}  # (its evaluations')
-    if _evaluated_again(nodes, max(0, after, first - SEARCH_WALK), evals, live, window, outs,
-                        varying):
+    again = _evaluated_again(nodes, max(0, after, first - SEARCH_WALK), evals, live, window,
+                             outs, varying)
+    if again == 1:
         return None
     reads: dict[int, tuple[list, dict[int, set[int]]]] = {}  # (not keyed by the floats:
     params: set[float] | None = None  # see _stored)
     for j in range(first, until):
         n = nodes[j]
-        if not _ids(n.outputs) & live or _own(n):
+        if not _ids(n.outputs) & live or _own(n) or again and _key(n) in evals:
             continue
         for k, a in enumerate(n.args):
             if not (type(a) is float or isinstance(a, np.floating)) or not a or \

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import test_search_choice_first_order as first_order
 import test_search_choice_polish as polish
-from conftest import fd_grad
+from conftest import fd_grad, line_of
 from framead.capture import _evalframe as C
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,21 +23,36 @@ import framead
 
 
 def f(t, a):
-    return (t - a) ** 2 + 0.05 * t ** 4  # (polish.golden's objective for w = 0.05)
+    return (t - a) ** 2 + 0.05 * t ** 4
+
+
+def golden(a):
+    """polish.golden(a, 0.05) with its objective f here (f(x*, a) evaluates it again)."""
+    lo, hi = -3.0, 3.0
+    c, d = hi - polish.R * (hi - lo), lo + polish.R * (hi - lo)
+    while hi - lo > 1e-9:
+        if f(c, a) < f(d, a):  # the golden section comparison
+            hi, d = d, c
+            c = hi - polish.R * (hi - lo)
+        else:
+            lo, c = c, d
+            d = lo + polish.R * (hi - lo)
+    return 0.5 * (lo + hi)
 
 
 SEARCHES = {"bisect": polish.bisect, "while_bisect": first_order._while_bisect,
-            "golden": lambda a: polish.golden(a, 0.05)}
+            "golden": golden}
 WHERE = {*(f"{polish.__file__}:{ln} " for ln in polish.LINES),  # (the searches' comparisons)
+         f"{__file__}:{line_of('the golden section comparison', __file__)} ",
          *(f"{first_order.__file__}:{ln} " for ln, s in
            enumerate(open(first_order.__file__).read().splitlines(), 1)
            if s.strip() == "if mid ** 3 + mid - t > 0:")}
 
 
 def use(kind: str, how: str, c):
-    """One search's contribution: its choice read with another path to c (lost), the searched
-    function evaluated again at the choice (polished: a Newton step, a minimiser's value:
-    right), or not read (the search runs for nothing)."""
+    """One search's contribution: its choice read with another path to c (lost; a minimiser's
+    value plus its argument too), the searched function evaluated again at the choice
+    (polished: a Newton step, a minimiser's value: right), or not read."""
     m = SEARCHES[kind](c)
     if how == "lost":
         return m
@@ -45,6 +60,8 @@ def use(kind: str, how: str, c):
         return m * c
     if how == "unread":
         return 0.0
+    if how == "lost_f_again":  # (a minimiser's f(x*, c) + x*: x*'s own term is lost)
+        return f(m, c) + m if kind == "golden" else m
     if kind == "golden":
         return f(m, c)
     return m - g(m, c) / (3 * m * m + 1)
@@ -60,7 +77,7 @@ def program(specs: list[tuple[str, str]]):
 
 
 SPEC = st.tuples(st.sampled_from(sorted(SEARCHES)),
-                 st.sampled_from(("lost", "lost_times", "polished", "unread")))
+                 st.sampled_from(("lost", "lost_times", "lost_f_again", "polished", "unread")))
 
 
 @settings(max_examples=100, deadline=None, derandomize=True,
