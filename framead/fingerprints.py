@@ -34,7 +34,7 @@ class _Items:
     __slots__ = ("items",)
 
     def __init__(self, x: list | dict):
-        self.items = tuple(x) if type(x) is list else tuple(x.items())
+        self.items = tuple(x.items()) if isinstance(x, dict) else tuple(x)
 
     def __eq__(self, other: Any) -> bool:
         if type(other) is not _Items or len(other.items) != len(self.items):

@@ -37,7 +37,7 @@ _run: Any = getattr(_scalar_tape, "run", None)
 # (real scalars are the replay's B_INLINE steps, which its own C loop runs)
 _ANY_KIND = (40, 41, 42, 50)
 _GETITEM = 40
-_set_primal = Value.primal.__set__  # type: ignore[attr-defined]
+_set_primal = Value.__dict__["primal"].__set__  # (a slot's descriptor)
 
 
 class Shadows:
