@@ -456,8 +456,11 @@ def _evaluated_again(nodes: list, lo: int, evals: set, live: set[int], window: l
         n = nodes[i]
         if not _ids(n.outputs) & live:
             continue
-        if _key(n) in evals and _at_choice(n, varying):  # (a minimiser's f(x*, t): its
-            return 2 if ends and all(abs(e) > tol for e in ends) else 1  # reads are judged)
+        if _key(n) in evals and _at_choice(n, varying):  # (a minimiser's f(x*, t), its value
+            return 2 if ends and all(abs(e) > tol for e in ends) and any(  # the compared one:
+                abs(float(o.primal) - e) <= tol for m in nodes[i:] if _key(m) in evals and
+                _ids(m.outputs) & live for o in m.outputs if type(o) is Value and
+                type(o.primal) in _SCALARS for e in ends) else 1  # its other reads are judged)
         reads_choice = any(float(a) not in _literals(n) and _chosen(a, points)
                            for a in _points(n.args) if isinstance(a, float))
         for o in n.outputs:  # (a residual of ~0 read from x* itself, not any small term)
