@@ -24,8 +24,9 @@ once (its derivative in its start is 0: Newton's); a damped step's is not, and i
 A loop that can change nothing (a verification after a solver) is silent.
 
 The comparisons come from the C probe (capture/_evalframe.c keeps each thread's last 64
-comparisons of traced numbers: the node count then and ``|a - b|``) and from the Python
-handler (``note``).
+comparisons of traced numbers, the node count then and ``|a - b|``, and the last 4 before each
+of the last 16 jumps of ``|a - b|``: earlier searches' ends) and from the Python handler
+(``note``).
 """
 
 from __future__ import annotations
