@@ -5,6 +5,7 @@ anything else by identity."""
 from __future__ import annotations
 
 import hashlib
+import operator
 import sys
 import types
 import weakref
@@ -15,8 +16,8 @@ import numpy as np
 from .capture.hazards import is_library_file
 from .capture.sourceloc import is_framead_file
 
-__all__ = ["DIGEST_BYTES", "MAX_ITEMS", "MAX_SNAPSHOT", "fingerprint", "lists_before",
-           "mutated"]
+__all__ = ["DIGEST_BYTES", "MAX_ITEMS", "MAX_SNAPSHOT", "fingerprint", "global_guard",
+           "lists_before"]
 
 DIGEST_BYTES = 1 << 16  # static arrays this large are compared by a digest of their bytes
 MAX_ITEMS = 64  # dicts and objects' attributes compared item by item up to this many
@@ -31,18 +32,16 @@ class _Items:
     container too large to compare by value still shows an item replaced, added or removed
     (``TABLE[k] = 3.0``), not an item changed in place."""
 
-    __slots__ = ("items",)
+    __slots__ = ("kind", "items")
 
     def __init__(self, x: list | dict):
-        self.items = tuple(x.items()) if isinstance(x, dict) else tuple(x)
+        self.kind = type(x)
+        self.items = (*x.keys(), *x.values()) if isinstance(x, dict) else tuple(x)
 
     def __eq__(self, other: Any) -> bool:
-        if type(other) is not _Items or len(other.items) != len(self.items):
-            return False
-        if self.items and type(self.items[0]) is tuple:  # (a dict's (key, value) pairs)
-            return all(a[0] is b[0] and a[1] is b[1]
-                       for a, b in zip(self.items, other.items, strict=True))
-        return all(a is b for a, b in zip(self.items, other.items, strict=True))
+        return (type(other) is _Items and other.kind is self.kind
+                and len(other.items) == len(self.items)
+                and all(map(operator.is_, self.items, other.items)))
 
     def __hash__(self) -> int:
         return hash(tuple(map(id, self.items)))
@@ -142,33 +141,19 @@ def _global_fingerprint(x: Any) -> Any:
     return fingerprint(x, containers=False)
 
 
-def _identity(x: Any) -> Any:
-    return _Ident(x)
-
-
 def lists_before(f: Any) -> dict[int, tuple[list, _Items]]:
-    """The lists among ``f``'s module globals and closure cells (up to MAX_SNAPSHOT items)
-    as they are before a capture: ``mutated`` then tells the program's own state (a log, a
-    counter its callbacks bump) from a table it only reads."""
-    fn = getattr(f, "__func__", f)
-    found: list = list(getattr(fn, "__globals__", {}).values())
-    for cell in getattr(fn, "__closure__", None) or ():
-        try:
-            found.append(cell.cell_contents)
-        except ValueError:  # an empty cell
-            continue
-    return {id(x): (x, _Items(x)) for x in found
+    """The lists among ``f``'s module globals (up to MAX_SNAPSHOT items) as they are before a
+    capture: ``global_guard`` then tells the program's own state (a log, a counter its
+    callbacks bump) from a table it only reads."""
+    g = getattr(getattr(f, "__func__", f), "__globals__", {})
+    return {id(x): (x, _Items(x)) for x in list(g.values())
             if type(x) is list and len(x) <= MAX_SNAPSHOT}
-
-
-def mutated(before: dict[int, tuple[list, _Items]], x: Any) -> bool:
-    """Whether list ``x`` was among ``before`` and the capture changed its items."""
-    was = before.get(id(x))
-    return was is not None and was[0] is x and was[1] != _Items(x)
 
 
 def global_guard(before: dict[int, tuple[list, _Items]], x: Any) -> Any:
     """How a module global is compared: by identity where the capture itself changed the list
     (replays do not run the program, so its own state is not a decision), else
     ``_global_fingerprint``."""
-    return _identity if mutated(before, x) else _global_fingerprint
+    was = before.get(id(x))
+    changed = was is not None and was[0] is x and was[1] != _Items(x)
+    return _Ident if changed else _global_fingerprint

@@ -34,6 +34,8 @@ NESTED = Holder(2.0)
 COEFFS = [2.0]
 BIG_LIST = [2.0] + [0.0] * 199
 BIG_DICT = {f"k{i}": float(i) for i in range(100)} | {"a": 2.0}
+_K0, _K1 = "w", 1.0
+BIG_TRIPLES = [(_K0, _K1, 2.0)] + [(_K0, _K1, 0.0)] * 99
 LOG: list = []
 
 
@@ -69,6 +71,10 @@ def _global_big_dict(x, _s):
     return BIG_DICT["a"] * math.cos(x) + BIG_DICT["k3"] * x
 
 
+def _global_big_list_of_triples(x, _s):
+    return BIG_TRIPLES[0][2] * math.sin(x)
+
+
 def _appends_to_global(x, _s):
     LOG.append(len(LOG))
     return COEFFS[0] * x * x
@@ -82,6 +88,7 @@ def _set(a: float) -> None:
     COEFFS[0] = a
     BIG_LIST[0] = a
     BIG_DICT["a"] = a
+    BIG_TRIPLES[0] = (_K0, _K1, a)  # (a new tuple; its first two items the same objects)
 
 
 KINDS = {"global_dict": (_global_dict, None), "global_object": (_global_object, None),
@@ -145,7 +152,8 @@ def test_unchanged_state_is_reused():
         g(x, None)
     assert g.stats["captures"] == 1 and g.stats["hits"] == 2
 
-@pytest.mark.parametrize("f", [_global_list, _global_big_list, _global_big_dict])
+@pytest.mark.parametrize("f", [_global_list, _global_big_list, _global_big_dict,
+                               _global_big_list_of_triples])
 def test_global_container_item_changed(f):
     try:
         _check(f, None, [2.0, 3.0, 3.0, 2.0], [0.7, 0.7, 0.4, 0.7])
