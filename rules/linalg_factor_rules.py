@@ -15,8 +15,7 @@ import numpy as np
 from .matrices import conj, cot_like, herm_adjoint, herm_from, jax_cot, mH, mT
 from .registry import ANS
 from .shapes import shape_of
-from .triangular import lower_of_product
-from .triangular import tri_solve as _tri_solve
+from .triangular import lower_of_product, tri_solve
 
 la = np.linalg
 
@@ -33,14 +32,14 @@ def _phi(x):
 
 def _chol_lower_jvp(l, t):
     s = herm_from(t, True)
-    x = _tri_solve(l, mH(_tri_solve(l, s, True)), True)  # L^-1 S L^-H (S Hermitian)
+    x = tri_solve(l, mH(tri_solve(l, s, True)), True)  # L^-1 S L^-H (S Hermitian)
     return l @ _phi(x)
 
 
 def _chol_lower_adj(gl, l):
     p = _phi(lower_of_product(mH(l), gl))  # (only its lower triangle is read)
     lh = mH(l)
-    m = mH(_tri_solve(lh, mH(_tri_solve(lh, p, False)), False))  # L^-H P L^-1
+    m = mH(tri_solve(lh, mH(tri_solve(lh, p, False)), False))  # L^-H P L^-1
     return herm_adjoint(m, True)
 
 

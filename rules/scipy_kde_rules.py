@@ -27,7 +27,9 @@ def _parts(points, values, xi, cho_cov, ans, log):
     d = low.shape[0]
     inv = np.linalg.inv(low)
     p, x = points @ inv.T, xi @ inv.T
-    dist = np.sum((p[:, None, :] - x[None, :, :]) ** 2, axis=-1)  # (n, m)
+    dist = np.zeros((len(p), len(x)))  # (n, m), a coordinate at a time: no (n, m, d) temporary
+    for k in range(d):
+        dist += np.subtract.outer(p[:, k], x[:, k]) ** 2
     log_c = -0.5 * d * np.log(2 * np.pi) - np.sum(np.log(np.diag(low)))
     logs = (log_c - dist / 2)[:, :, None]
     if log:
@@ -60,8 +62,10 @@ def _jvp(log):
         dm = -inv.T @ np.tril(z[3]).T @ inv.T  # d(L^-T)
         dp = z[0] @ inv.T + np.asarray(points, dtype=float) @ dm
         dx = z[2] @ inv.T + np.asarray(xi, dtype=float) @ dm
-        diff = p[:, None, :] - x[None, :, :]
-        ddist = 2 * np.sum(diff * (dp[:, None, :] - dx[None, :, :]), axis=-1)  # (n, m)
+        ddist = np.zeros(e.shape[:2])  # (n, m), a coordinate at a time
+        for k in range(p.shape[1]):
+            ddist += np.subtract.outer(p[:, k], x[:, k]) * np.subtract.outer(dp[:, k], dx[:, k])
+        ddist *= 2
         dlog_c = -np.sum(np.diag(z[3]) * np.diag(inv))
         out = np.einsum("ijk,ik->jk", e, z[1]) + \
             np.einsum("ijk,ik,ij->jk", e, vals, dlog_c - ddist / 2)

@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 
+from .matrices import solve_vec
+
 la = np.linalg
 
 TRI_LEAF = 32  # blocks this small are inverted whole (one LAPACK call, then a product)
@@ -53,8 +55,9 @@ def _above(n: int):
 
 
 def tri_solve(t, b, lower, vec=False):
-    """``solve(t, b)`` for a triangular ``t`` (``lower``: its lower triangle is read, the
-    other is taken as zero) and a matrix (stack) ``b``, or a vector (stack) where ``vec``."""
+    """``solve(t, b)`` for an exactly triangular ``t`` (``lower``: lower; its other triangle
+    must be zero: the blocks' leaves read it) and a matrix (stack) ``b``, or a vector (stack)
+    where ``vec``."""
     sl = sys.modules.get("scipy.linalg")
     if sl is not None and t.ndim == 2 and b.ndim == (1 if vec else 2):
         return sl.solve_triangular(t, b, lower=lower, check_finite=False)
@@ -73,7 +76,7 @@ def solve(a, b, vec=False):
     lower = triangle(a)
     if lower is not None:
         return tri_solve(a, b, lower, vec)
-    return la.solve(a, b[..., None])[..., 0] if vec else la.solve(a, b)
+    return solve_vec(a, b) if vec else la.solve(a, b)
 
 
 def _tri_solve_into(t, x, lower):
@@ -93,8 +96,8 @@ def _tri_solve_into(t, x, lower):
 
 def lower_of_product(u, b):
     """A matrix (stack) whose lower triangle (diagonal included) is that of ``u @ b`` for an
-    upper triangular ``u`` (only its upper triangle is read; the result's strict upper
-    triangle is not that of ``u @ b``): the blocks above the diagonal are never formed, a
+    exactly upper triangular ``u`` (the leaves read its whole blocks; the result's strict
+    upper triangle is not that of ``u @ b``): the blocks above the diagonal are never formed, a
     third of a full product's flops (the Cholesky adjoint's ``tril(L^H G)``)."""
     shape = (*np.broadcast_shapes(u.shape[:-2], b.shape[:-2]), *b.shape[-2:])
     out = np.empty(shape, np.result_type(u, b))

@@ -429,3 +429,17 @@ def check_replay_at_points(f, points) -> dict:
                                    err_msg=f"{p} {vg.stats}")
         np.testing.assert_allclose(g, uncached, rtol=1e-12, atol=1e-12, err_msg=f"{p}")
     return vg.stats
+
+
+@contextlib.contextmanager
+def scipy_linalg_hidden(hidden: bool = True):
+    """While ``hidden``, ``scipy.linalg`` looks not imported (rules that use it only where it
+    is already loaded take their NumPy path, as a program that never imported SciPy does)."""
+    import sys
+
+    saved = sys.modules.pop("scipy.linalg", None) if hidden else None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["scipy.linalg"] = saved
