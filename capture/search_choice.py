@@ -461,12 +461,17 @@ def _evaluated_again(nodes: list, lo: int, evals: set, live: set[int], window: l
                 abs(float(o.primal) - e) <= tol for m in nodes[i:] if _key(m) in evals and
                 _ids(m.outputs) & live for o in m.outputs if type(o) is Value and
                 type(o.primal) in _SCALARS for e in ends) else 1  # its other reads are judged)
-        reads_choice = any(float(a) not in _literals(n) and _chosen(a, points)
-                           for a in _points(n.args) if isinstance(a, float))
+        reads_choice = None  # (made only for a value near a compared ~0: it costs)
         for o in n.outputs:  # (a residual of ~0 read from x* itself, not any small term)
-            if type(o) is Value and type(o.primal) in _SCALARS and \
-                    any(abs(float(o.primal) - e) <= tol and (reads_choice or abs(e) > tol)
-                        for e in ends):
+            if type(o) is not Value or type(o.primal) not in _SCALARS:
+                continue
+            near = [e for e in ends if abs(float(o.primal) - e) <= tol]
+            if near and all(abs(e) <= tol for e in near):
+                if reads_choice is None:
+                    reads_choice = any(float(a) not in _literals(n) and _chosen(a, points)
+                                       for a in _points(n.args) if isinstance(a, float))
+                near = near if reads_choice else []
+            if near:
                 tans = _tangents(nodes, {}, live, 0.0, outs, (i, o.id))
                 if tans is None or any(np.any(np.abs(t) * tol > CARRY * SEARCH_TIE * max(
                         _size(u), 1.0)) for t, u in zip(tans, outs, strict=False)):
@@ -524,8 +529,9 @@ def _chosen_exit(nodes: list, cmps: list, live: set[int], outs: list[Any],
     params: set[float] | None = None  # see _stored)
     for j in range(first, until):
         n = nodes[j]
-        if not _ids(n.outputs) & live or _own(n) or again and _key(n) in evals:
-            continue
+        if not _ids(n.outputs) & live or _own(n) or \
+                again and _key(n) in evals and _at_choice(n, varying):
+            continue  # (a minimiser's f(x*, t): right; f(x* + 1, t) is judged)
         for k, a in enumerate(n.args):
             if not (type(a) is float or isinstance(a, np.floating)) or not a or \
                     float(a) in _literals(n):
