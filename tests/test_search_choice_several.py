@@ -146,6 +146,9 @@ KNOWN_GAPS = {  # silently wrong: reported where this xfail passes
     # right), but a plain re-evaluation does not restore x*'s own term
     "f_again_plus_root": lambda c: (lambda m: g(m, c) + m)(polish.bisect(c)),
     "accumulated_from_zero": _accumulated_from_zero,
+    # a minimiser's objective evaluated again at the choice but at another parameter: taken
+    # for f(x*, c) itself (the same instruction, the same x*)
+    "f_again_other_parameter": lambda c: (lambda m: f(m, c) + f(m, 2.0 * c))(golden(c)),
 }
 
 
