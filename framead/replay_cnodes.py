@@ -9,9 +9,10 @@ Values carry ids, shapes, dtypes and kinds only. For one reverse pass, ``filled`
 call's values the reverse pass reads (the env's) in their Values' ``primal``, and takes them
 out again after, so the shadows never keep a call's values. The C loop takes a shadow node as
 it takes a recorded one, making the NumPy calls the Python step makes, so cotangents are
-identical; it hands back anything else (no shadow: ``None``), which the replay's own step
-runs. One pass at a time uses them: a second thread, or a pass started from inside a VJP,
-runs the steps without (``filled`` gives None).
+identical. A step without a shadow (``None``: only float64 outputs have one) is the
+replay's own step; a shadow node the C loop hands back runs the uncached pass's Python step.
+One pass at a time fills them: a second thread, or a pass started from inside a VJP, gets a
+copy of them made with its own values (``filled`` yields ``_copy(e)``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 
 from .ir import Node, Value
 from .replay_graph import Statics
-from .replay_memo import same_array, same_constant, shared, shared_kwargs, shared_meta
+from .replay_memo import has_value, same_array, same_constant, shared, shared_kwargs, shared_meta
 from .reverse import _array_ops, _run_steps, _scalar_tape
 from .reverse_inline import library_rule_ids
 
@@ -37,6 +38,7 @@ _run: Any = getattr(_scalar_tape, "run", None)
 # (real scalars are the replay's B_INLINE steps, which its own C loop runs)
 _ANY_KIND = (40, 41, 42, 50)
 _GETITEM = 40
+_F64 = np.dtype(np.float64)  # (the C loop's float64: this descr, by identity)
 _set_primal = Value.__dict__["primal"].__set__  # (a slot's descriptor)
 
 
@@ -65,28 +67,31 @@ class Shadows:
         except TypeError:  # an unhashable rule
             return None
         out = node.outputs[0]
-        if not op or out is None or (out.kind is not np.ndarray and (
+        if not op or out is None or out.dtype is not _F64 or (out.kind is not np.ndarray and (
                 op not in _ANY_KIND or op == _GETITEM)):
-            return None  # (an element a[i]: the replay's own step costs less than the
-            # uncached Python step where the C loop leaves it: rosen_loop)
+            return None  # (float32, complex: the C loop leaves them, and each pass would run
+            # them in Python again; an element a[i]: the replay's own step costs less than
+            # the uncached Python step where the C loop leaves it: rosen_loop)
+        kw = node.kwargs
+        if kw and (statics is not None and statics.may_hold(kw) or has_value(kw.values())):
+            return None
+        for a in node.args:  # (every give-up before a Value is made: none stays unused)
+            t = type(a)
+            if (t is list or t is tuple) and has_value(a) or (
+                    t is list or t is tuple or t is np.ndarray) and \
+                    statics is not None and statics.may_hold(a):
+                return None  # (each call's own argument: the replay's step reads it)
         args = []
         vals = self._vals
         for a in node.args:
             t = type(a)
             if t is Value:
                 args.append(vals.get(a.id) or self._value(a, memo))
-            elif t is list or t is tuple or t is np.ndarray:
-                if (t is not np.ndarray and _holds_value(a)) or \
-                        (statics is not None and statics.may_hold(a)):
-                    return None  # (each call's own argument: the replay's step reads it)
-                args.append(same_array(memo, a) if t is np.ndarray else
-                            same_constant(memo, a))
+            elif t is np.ndarray:
+                args.append(same_array(memo, a))
             else:
                 args.append(same_constant(memo, a))
-        kw = node.kwargs
         if kw:
-            if statics is not None and statics.may_hold(kw) or _holds_value(kw.values()):
-                return None
             kw = shared_kwargs(memo, {k: same_constant(memo, v) for k, v in kw.items()})
         sh = self.nodes[j] = Node(node.rule, tuple(args), kw,
                                   (vals.get(out.id) or self._value(out, memo),),
@@ -140,11 +145,6 @@ class Shadows:
     def step(self, node: Node, ct: dict) -> None:
         """The uncached pass's Python step of shadow ``node`` (its primals filled in)."""
         _run_steps([node], [None], ct, self._library)
-
-
-def _holds_value(tree: Any) -> bool:
-    return any(type(x) is Value or (type(x) in (list, tuple) and _holds_value(x))
-               for x in tree)
 
 
 def c_loop() -> Any:

@@ -80,3 +80,9 @@ def shape_of(memo: dict, v: Value) -> tuple:
     if got is None:
         got = memo[key] = (0, shared_meta(memo, v))
     return got
+
+
+def has_value(tree: Any) -> bool:
+    """Whether the list/tuple ``tree`` (or iterable) holds a Value, at any depth: each call's
+    own argument, never a shared constant."""
+    return any(type(x) is Value or (type(x) in (list, tuple) and has_value(x)) for x in tree)

@@ -36,7 +36,15 @@ from .capture.session import current_recorder
 from .ir import Node, Value, flatten_tree
 from .replay_cnodes import Shadows, c_loop
 from .replay_graph import Miss, Statics
-from .replay_memo import same_array, same_constant, shape_of, shared, shared_kwargs, shared_meta
+from .replay_memo import (
+    has_value,
+    same_array,
+    same_constant,
+    shape_of,
+    shared,
+    shared_kwargs,
+    shared_meta,
+)
 from .reverse import _INLINE_OPCODES, RUNTIME, _array_ops, _scalar_tape, vjp_parts
 from .reverse_inline import inline_callables
 from .reverse_source import Emitter, fused_kind, out_metas, setitem_parts
@@ -116,7 +124,7 @@ def arg_spec(a: Any, memo: dict | None = None,
     slots."""
     if type(a) is Value:
         return (1, a.id) if memo is None else shared(memo, (1, a.id))
-    if type(a) in (list, tuple) and (_has_value(a) or (statics is not None and
+    if type(a) in (list, tuple) and (has_value(a) or (statics is not None and
                                                        statics.holds(a))):
         return 2, template(a, statics)
     if statics is not None and (slot := statics.slot(a)) is not None:
@@ -128,10 +136,6 @@ def arg_spec(a: Any, memo: dict | None = None,
     if got is None:
         got = memo[("c", id(a))] = (0, a)
     return got
-
-
-def _has_value(tree: Any) -> bool:
-    return any(type(x) is Value or (type(x) in (list, tuple) and _has_value(x)) for x in tree)
 
 
 def args_of(e: list, spec: tuple) -> list:
@@ -297,7 +301,7 @@ def _call_step(node: Node, check: bool, memo: dict, statics: Statics | None) -> 
     st.args = tuple(
         (shared(memo, (1, a.id)) if i in saved else shape_of(memo, a)) if type(a) is Value
         else ((2, template(a, statics)) if i in saved else _metas_spec(a, statics))
-        if type(a) in (list, tuple) and _has_value(a) else
+        if type(a) in (list, tuple) and has_value(a) else
         arg_spec(same_array(memo, a), memo, statics)  # (a VJP reads its arguments only)
         for i, a in enumerate(node.args))
     kw = node.kwargs
@@ -409,16 +413,18 @@ def _run_backward_c(steps: list, where: list, e: list, ct: dict, shadows: Shadow
     """``run_backward`` with runs of real scalar B_INLINE steps done in C, and (``nodes``,
     the shadow nodes) the array steps the uncached pass does in C, the others here."""
     crun, nrun, ops = _c_bwd, c_loop(), _array_ops()
-    k, n, j = 0, len(steps), -1
+    k, n, j, h = 0, len(steps), -1, -1  # (h: the step nrun last handed back)
     try:
         while k < n:
-            if nodes is not None and nodes[k] is not None:
-                k = nrun(nodes, k, ct, ops)
+            if nodes is not None and nodes[k] is not None and k != h:
+                k = h = nrun(nodes, k, ct, ops)
                 if k >= n:
                     break
             k = crun(steps, k, e, ct)
             if k >= n:
                 break
+            if k != h and nodes is not None and nodes[k] is not None:
+                continue  # (a shadow node crun stopped at: nrun's first)
             j = k
             k += 1
             st = steps[j]

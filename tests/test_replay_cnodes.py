@@ -2,8 +2,9 @@
 (framead/replay_cnodes.py ``Shadows``): values and gradients bit for bit the uncached
 pass's, on random programs mixing float64 array steps (nbody-like slices, broadcasts, sums,
 ufuncs, in-place region updates) with real scalar steps; close to central differences; the
-C loop takes the array steps; the shadows keep no call's values; a pass that cannot have
-them (another is using them) runs the replay's own steps."""
+C loop takes the array steps (also where the scalar C loop stops at one); the shadows keep
+no call's values; a pass that cannot have them (another is using them) runs a copy of them;
+float32 programs get none (the C loop takes float64 only)."""
 
 from __future__ import annotations
 
@@ -171,37 +172,116 @@ def test_cached_replays_are_the_uncached_pass_bit_for_bit(stmts, seed):
 _NBODY = [("pair", i, "sqrt", 1.0, True) for i in range(N - 1)] + [("upd", 1.0, True)]
 
 
-def _python_steps(f, pts) -> list[int]:
-    """How many reverse steps each cached call ran in Python (the C loops took the others)."""
-    counts: list[int] = []
-    one = replay_steps._backward_one
+def _python_steps(f, pts) -> tuple[list[int], list[int]]:
+    """How many reverse steps each cached call ran in Python: the replay's own steps, and
+    the shadow nodes the C loop handed back (the C loops took the others)."""
+    own: list[int] = []
+    handed: list[int] = []
+    one, shadow_step = replay_steps._backward_one, replay_cnodes.Shadows.step
 
     def counting(*a):
-        counts[-1] += 1
+        own[-1] += 1
         return one(*a)
 
+    def counting_shadow(*a):
+        handed[-1] += 1
+        return shadow_step(*a)
+
     replay_steps._backward_one = counting
+    replay_cnodes.Shadows.step = counting_shadow
     try:
         with _loop():
             vg = framead.value_and_grad(f, argnums=(0, 1), cache=True)
             for p, v in pts:
-                counts.append(0)
+                own.append(0)
+                handed.append(0)
                 vg(p, v)
     finally:
         replay_steps._backward_one = one
-    return counts
+        replay_cnodes.Shadows.step = shadow_step
+    return own, handed
+
+
+# array steps between real scalar ones: the scalar C loop stops at shadow nodes
+_MIXED = [("scal", 0, 0, "sin", 0.5), ("elem", 1, 1, 1), ("whole", 0, 0.5),
+          ("scal", 2, 1, "exp", 0.5), ("whole", 3, 0.5), ("elem", 2, 1, 1)]
 
 
 def test_the_c_loop_takes_the_array_steps(monkeypatch):
     f = _program(_NBODY)
     pts = _points(1, 3)
-    with_c = _python_steps(f, pts)
+    own, handed = _python_steps(f, pts)
+    # (mixed: each shadow node is offered to the C loop, wherever the scalar loop stops)
+    mixed_own, mixed_handed = _python_steps(_program(_MIXED), pts)
     monkeypatch.setattr(replay_cnodes, "_run", None)  # (no shadows)
-    without = _python_steps(f, pts)
-    assert without[-1] > 60  # (the loop's array steps)
-    # (left: what the uncached pass leaves too: the divisions by a broadcast column, the
-    # output's np.sum, the copy, the view update of a fancy index)
-    assert with_c[-1] <= 12, with_c
+    without, none = _python_steps(f, pts)
+    assert without[-1] > 60 and none[-1] == 0  # (the loop's array steps)
+    # (left: the steps without a shadow, and the shadow nodes the C loop hands back as it
+    # does the uncached pass's: the divisions by a broadcast column, the copy, the view
+    # update of a fancy index)
+    assert own[-1] + handed[-1] <= 12, (own, handed)
+    assert mixed_handed[-1] == 0 and mixed_own[-1] <= 12, (mixed_own, mixed_handed)
+
+
+_F32_OPS = st.sampled_from(("tanh", "exp", "scale", "addx", "shift", "sum", "slice"))
+
+
+def _f32_program(ops):
+    def f(x):
+        y = x * np.float32(0.5)
+        for _ in range(3):
+            for op in ops:
+                if op == "tanh":
+                    y = np.tanh(y)
+                elif op == "exp":
+                    y = np.exp(-(y * y))
+                elif op == "scale":
+                    y = y * np.float32(0.75) - np.float32(0.125)
+                elif op == "addx":
+                    y = y + x * y
+                elif op == "shift":
+                    y = y - y[0]
+                elif op == "sum":
+                    y = y * (np.sum(y * y) * np.float32(0.1))
+                else:
+                    y = y.copy()
+                    y[1:] += y[:-1] * np.float32(0.5)
+        return np.sum(y * y)
+    return f
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(_F32_OPS, min_size=1, max_size=4), seed=st.integers(0, 2 ** 16))
+def test_float32_programs_have_no_shadows(ops, seed):
+    """The C loop takes float64 only: a float32 step keeps the replay's own step (a shadow
+    would be handed back, and run in Python, every pass); same bits as the uncached pass,
+    close to central differences (in float64) of the same program."""
+    f = _f32_program(ops)
+    rng = np.random.default_rng(seed)
+    xs = [rng.uniform(-1.0, 1.0, 5).astype(np.float32) for _ in range(3)]
+    ref = framead.value_and_grad(f)
+    made: list = []
+    add = replay_cnodes.Shadows.add
+
+    def adding(*a):
+        made.append(add(*a))
+        return made[-1]
+
+    replay_cnodes.Shadows.add = adding
+    try:
+        with _loop():
+            vg = framead.value_and_grad(f, cache=True)
+            got = [vg(x.copy()) for x in xs]
+    finally:
+        replay_cnodes.Shadows.add = add
+    assert vg.stats["hits"] == 2 and vg.stats["replay_raised"] == 0, vg.stats
+    assert made and all(m is None for m in made)
+    for x, g in zip(xs, got, strict=True):
+        assert _bits(g) == _bits(ref(x.copy()))
+    assert got[-1][1].dtype == np.float32
+    fd = fd_grad(f, (xs[-1].astype(np.float64),), 0, step=1e-6)
+    np.testing.assert_allclose(got[-1][1], fd, rtol=2e-3, atol=2e-4 * (1.0 + np.max(np.abs(fd))))
 
 
 def test_shadows_keep_no_call_values():
@@ -218,7 +298,7 @@ def test_shadows_keep_no_call_values():
 
 def test_a_pass_without_the_shadows_runs_the_steps():
     """Another pass holds the shadows (a thread, a VJP calling the cached function): this
-    one runs the replay's own steps, with the same result."""
+    one runs a copy of them (``Shadows._copy``), with the same result."""
     f = _program(_NBODY)
     pts = _points(3, 3)
     ref = framead.value_and_grad(f, argnums=(0, 1))
